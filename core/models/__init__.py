@@ -1,0 +1,1 @@
+"""Model registry: ``MODELS.get(name)(cfg, ...)`` builds a model. Importing this package registers all."""

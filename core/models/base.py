@@ -1,0 +1,45 @@
+"""What every model shares: its config and the image-model interface the trainer relies on."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+
+@dataclass
+class ModelConfig:
+    name: str = "cheb"  # registry name: mlp, cnn, gcn, cheb, sage, gin, gat, learned, superpixel, escnn
+    layers: int = 2  # number of graph / conv layers
+    hidden: int = 32  # channels of the first layer (doubled after each pooling for pooled models)
+    dropout: float = 0.1  # dropout before the classifier
+    K: int = 5  # Chebyshev order (cheb)
+    heads: int = 4  # attention heads (gat)
+    readout: str = "pool"  # fixed graphs: "pool" (2x2 pooling on the pixel layout + FC) or "global" (mean)
+    conv: str = "gcn"  # superpixel models: which PyG layer (gcn, gat, gin, sage, cheb)
+    group: str = "C8"  # escnn: C1..C16, D1..D16, SO2
+    num_classes: int = 10  # output classes
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class ImageModel(nn.Module):
+    """An image classifier: ``forward`` maps (B, 1, H, W) in [0, 1] to logits (B, num_classes).
+
+    ``features`` returns the penultimate representation (B, D) used for embeddings;
+    ``forward(x) == classifier(features(x))``.
+    """
+
+    classifier: nn.Module
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:  # (B, 1, H, W) -> (B, D)
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, 1, H, W) -> (B, num_classes)
+        return self.classifier(self.features(x))
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters() if p.requires_grad)
