@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import importlib
+from dataclasses import dataclass
 from typing import Callable, Generic, TypeVar
 
 from core.errors import UserInputError
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class _Lazy:
+    module: str  # imported on first use; it registers the real entry
 
 
 class Registry(Generic[T]):
@@ -18,16 +25,27 @@ class Registry(Generic[T]):
 
     def register(self, name: str) -> Callable[[T], T]:
         def deco(obj: T) -> T:
-            if name in self._items:
+            if name in self._items and not isinstance(self._items[name], _Lazy):
                 raise KeyError(f"{self.what} {name!r} registered twice")
             self._items[name] = obj
             return obj
 
         return deco
 
+    def register_lazy(self, name: str, module: str) -> None:
+        """Reserve ``name``; the entry is imported from ``module`` (which registers it) on first ``get``.
+
+        Keeps slow imports (escnn takes seconds) off the start-up path.
+        """
+        self._items.setdefault(name, _Lazy(module))  # type: ignore[arg-type]
+
     def get(self, name: str) -> T:
         try:
-            return self._items[name]
+            item = self._items[name]
+            if isinstance(item, _Lazy):
+                importlib.import_module(item.module)
+                item = self._items[name]
+            return item
         except KeyError:
             choices = ", ".join(sorted(self._items))
             raise UserInputError(self.what, f"unknown {self.what} {name!r} (choose from {choices})") from None

@@ -1,1 +1,12 @@
-"""Model registry: ``MODELS.get(name)(cfg, ...)`` builds a model. Importing this package registers all."""
+"""Model registry: ``MODELS.get(name)(cfg, graph)`` builds a model. Importing this package registers all.
+
+escnn is registered lazily: importing it takes seconds, so it is loaded on first use only.
+"""
+
+from core.models import cnn, graph_net, mlp, superpixel_net  # noqa: F401  (registration)
+from core.models.base import ImageModel, ModelConfig
+from core.models.registry import MODELS, NEEDS_FIXED_GRAPH
+
+MODELS.register_lazy("escnn", "core.models.escnn_net")
+
+__all__ = ["MODELS", "NEEDS_FIXED_GRAPH", "ImageModel", "ModelConfig"]

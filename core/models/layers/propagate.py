@@ -1,8 +1,33 @@
-"""Shared-graph propagation: one product of the (N, N) adjacency with features reshaped to (N, B*C)."""
+"""Shared-graph propagation: one product of the (N, N) adjacency with features reshaped to (N, B*C).
+
+Every image of a batch lives on the same graph, so ``A @ x[b]`` for all b is one matrix product with the
+batch folded into the columns ("node-major" layout). That is one sparse (or dense) product instead of
+PyG's B block-diagonal copies of the graph.
+"""
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
+
+
+def to_node_major(x: torch.Tensor) -> torch.Tensor:
+    """(B, N, C) -> (N, B*C), column ``b*C + c`` holds channel c of image b."""
+    B, N, C = x.shape
+    return x.transpose(0, 1).reshape(N, B * C)
+
+
+def from_node_major(xt: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """(N, B*C) -> (B, N, C), the inverse of ``to_node_major`` (a view when xt is contiguous)."""
+    N = xt.shape[0]
+    return xt.reshape(N, batch_size, -1).transpose(0, 1)
+
+
+def spmm(adj: torch.Tensor, xt: torch.Tensor) -> torch.Tensor:
+    """(N, N) dense, sparse COO or sparse CSR adjacency times (N, F) -> (N, F)."""
+    if adj.layout == torch.sparse_coo:
+        return torch.sparse.mm(adj, xt)
+    return adj @ xt
 
 
 def propagate(adj: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -12,10 +37,15 @@ def propagate(adj: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     x:   (B, N, C)
     out: (B, N, C), out[b, i] = sum_j A[i, j] x[b, j]
     """
-    B, N, C = x.shape
-    xt = x.permute(1, 0, 2).reshape(N, B * C)  # (N, B*C)
-    if adj.is_sparse or adj.layout == torch.sparse_csr:
-        out = torch.sparse.mm(adj, xt) if adj.layout != torch.sparse_csr else adj @ xt
-    else:
-        out = adj @ xt  # (N, B*C)
-    return out.reshape(N, B, C).permute(1, 0, 2)  # (B, N, C)
+    return from_node_major(spmm(adj, to_node_major(x)), x.shape[0])
+
+
+def propagate_linear(adj: torch.Tensor, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Return ``A X W^T`` per image, multiplying in the cheaper order.
+
+    adj: (N, N); x: (B, N, C_in); weight: (C_out, C_in) (an ``nn.Linear`` weight); out: (B, N, C_out).
+    The graph product costs nnz * B * C, so it runs on the narrower side of the linear map.
+    """
+    if weight.shape[0] < weight.shape[1]:
+        return propagate(adj, F.linear(x, weight))  # (B, N, C_out) first, then A
+    return F.linear(propagate(adj, x), weight)  # A on (B, N, C_in), then W

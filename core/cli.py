@@ -1,0 +1,205 @@
+"""Headless command line: ``python -m core {graph,train,runs,download,bench} ... [--json]``.
+
+Every invalid value exits non-zero with one line on stderr naming the parameter, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import fields
+from typing import Any, Optional, Sequence
+
+from core.errors import DataUnavailableError, UserInputError
+
+GRAPH_FLAGS: dict[str, type] = {  # flag -> type; routed into the builder's parameters when given
+    "neighbours": int, "k": int, "sigma": float, "cutoff": float, "topk": int,
+    "segments": int, "compactness": float, "edges": str,
+}
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a bad argument in one line (no usage dump) and exits 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"error: {message}\n")
+
+
+def _add_graph_flags(p: argparse.ArgumentParser) -> None:
+    for name, typ in GRAPH_FLAGS.items():
+        p.add_argument(f"--{name}", type=typ, default=None, help=f"graph parameter {name}")
+
+
+def _graph_params(args: argparse.Namespace, kind: str, fill_defaults: bool) -> dict[str, Any]:
+    from core.graphs import GRAPH_PARAMS, GRAPHS
+
+    GRAPHS.get(kind)
+    given = {n: getattr(args, n) for n in GRAPH_FLAGS if getattr(args, n) is not None}
+    spec = GRAPH_PARAMS[kind]
+    for name in given:
+        if name not in spec:
+            raise UserInputError(name, f"is not a parameter of graph kind {kind!r} (it takes {', '.join(spec) or 'none'})")
+    if not fill_defaults:
+        return given
+    return {**{n: s[0] for n, s in spec.items()}, **given}
+
+
+def cmd_graph(args: argparse.Namespace) -> dict[str, Any]:
+    from core.data import load_dataset
+    from core.graphs import build_graph, normalize
+
+    params = _graph_params(args, args.kind, fill_defaults=False)
+    image = None
+    if args.kind == "superpixels" or args.image is not None:
+        ds = load_dataset("mnist-5k", quick=False)
+        n = len(ds.x_train)
+        idx = 0 if args.image is None else args.image
+        if not 0 <= idx < n:
+            raise UserInputError("image", f"index {idx} is out of range [0, {n - 1}]")
+        image = ds.x_train[idx].numpy()
+    g = build_graph(args.kind, image=image, **params) if image is not None else build_graph(args.kind, **params)
+    g = normalize(g, args.norm)
+    out = g.summary()
+    if image is not None:
+        out["image"] = idx
+    return out
+
+
+def _train_parser(sub) -> None:
+    from core.runs import RunConfig
+
+    p = sub.add_parser("train", help="train one model and store the run")
+    for f in fields(RunConfig):
+        if f.name in ("graph_params",):
+            continue
+        default = RunConfig.__dataclass_fields__[f.name]
+        flag = "--" + f.name.replace("_", "-")
+        if f.type in ("bool", bool):
+            p.add_argument(flag, action="store_true", default=None)
+        else:
+            typ = {"int": int, "float": float, "str": str}.get(str(f.type), str)
+            p.add_argument(flag, type=typ, default=None, dest=f.name)
+    _add_graph_flags(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def run_config_from_args(args: argparse.Namespace):
+    from core.runs import RunConfig
+
+    base = RunConfig()
+    values = {f.name: getattr(args, f.name) for f in fields(RunConfig)
+              if f.name != "graph_params" and getattr(args, f.name, None) is not None}
+    if values.get("model") == "superpixel" and "graph" not in values:
+        values["graph"] = "superpixels"
+    kind = values.get("graph", base.graph)
+    values["graph_params"] = _graph_params(args, kind, fill_defaults=True)
+    return RunConfig(**{**base.to_dict(), **values, "graph": kind})
+
+
+def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
+    from core.runs import execute
+    from core.store import RunStore
+
+    cfg = run_config_from_args(args)
+    store = RunStore()
+    store.recover_interrupted()
+
+    def progress(row: dict) -> None:
+        print(f"epoch {row['epoch']}: loss {row['train_loss']:.4f}, test accuracy {row['test_accuracy']:.4f}, "
+              f"{row['seconds']:.1f} s", file=sys.stderr)
+
+    summary = execute(cfg, store, on_epoch=progress)
+    if summary["status"] == "failed":
+        summary["exit_code"] = 1
+    return summary
+
+
+def cmd_runs(args: argparse.Namespace) -> list[dict[str, Any]]:
+    from core.store import RunStore
+
+    store = RunStore()
+    store.recover_interrupted()
+    return store.list_runs(limit=args.limit)
+
+
+def cmd_download(args: argparse.Namespace) -> dict[str, Any]:
+    from core.data import download_mnist
+
+    path = download_mnist()
+    return {"dataset": "mnist", "path": str(path)}
+
+
+def cmd_bench(args: argparse.Namespace) -> dict[str, Any]:
+    from core.bench import run_benchmark
+
+    return run_benchmark(epochs=args.epochs, quick=args.quick)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog="python -m core", description="GraphConv Lab engine (headless)")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+
+    g = sub.add_parser("graph", help="build a graph and print its facts")
+    g.add_argument("--kind", required=True, help="grid, knn, gaussian or superpixels")
+    _add_graph_flags(g)
+    g.add_argument("--image", type=int, default=None, help="index of the embedded training digit (superpixels)")
+    g.add_argument("--norm", default="none", help="none, sum, rw, sym, gcn or cheb")
+    g.add_argument("--json", action="store_true")
+
+    _train_parser(sub)
+
+    r = sub.add_parser("runs", help="list stored runs")
+    r.add_argument("--limit", type=int, default=None)
+    r.add_argument("--json", action="store_true")
+
+    d = sub.add_parser("download", help="download an optional data set (mnist: full 70,000 digits)")
+    d.add_argument("dataset", choices=["mnist"])
+    d.add_argument("--json", action="store_true")
+
+    b = sub.add_parser("bench", help="throughput benchmark: shared-graph GCN vs PyG, ChebNet vs CNN")
+    b.add_argument("--epochs", type=int, default=1)
+    b.add_argument("--quick", action="store_true")
+    b.add_argument("--json", action="store_true")
+    return parser
+
+
+COMMANDS = {"graph": cmd_graph, "train": cmd_train, "runs": cmd_runs, "download": cmd_download, "bench": cmd_bench}
+
+
+def _print_human(out: Any) -> None:
+    if isinstance(out, list):
+        for row in out:
+            acc = (row.get("summary") or {}).get("test_accuracy")
+            acc_s = f"{acc:.4f}" if isinstance(acc, (int, float)) else "-"
+            print(f"{row['id']:>5}  {row['status']:<11} {acc_s:>7}  {row.get('name', '')}")
+        return
+    for key, value in out.items():
+        if key != "epochs":
+            print(f"{key}: {value}")
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    from core.store import CheckpointError, StoreError
+    from core.train import TrainingFailed
+
+    args = build_parser().parse_args(argv)
+    try:
+        out = COMMANDS[args.command](args)
+    except UserInputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except (DataUnavailableError, StoreError, CheckpointError, TrainingFailed) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    code = out.pop("exit_code", 0) if isinstance(out, dict) else 0
+    if getattr(args, "json", False):
+        print(json.dumps(out, default=str))
+    else:
+        _print_human(out)
+    if code:
+        print(f"error: run failed: {out.get('error')}", file=sys.stderr)
+    return code

@@ -1,0 +1,145 @@
+"""The graph-builder registry, the parameter table the pages build sliders from, and ``build_graph``.
+
+A builder is a function returning a :class:`Graph`; it takes ``size`` (pixel graphs) or ``image``
+(superpixels) plus the keyword parameters listed in ``GRAPH_PARAMS[kind]``. Adding a builder means
+registering it here and describing its parameters; no page code changes.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from typing import Any, Callable, NamedTuple, Optional
+
+import numpy as np
+
+from core.errors import UserInputError
+from core.graphs.base import Graph
+from core.graphs.gaussian import gaussian
+from core.graphs.grid import grid
+from core.graphs.knn import knn
+from core.graphs.superpixels import EDGE_MODES, superpixels
+from core.registry import Registry
+
+GRAPHS: Registry[Callable[..., Graph]] = Registry("graph kind")
+GRAPHS.register("grid")(grid)
+GRAPHS.register("knn")(knn)
+GRAPHS.register("gaussian")(gaussian)
+GRAPHS.register("superpixels")(superpixels)
+
+
+class ParamSpec(NamedTuple):
+    """One builder parameter: default and inclusive valid range (``None`` bounds: a choice
+    parameter, see ``GRAPH_CHOICES``). A ``None`` default means "off" and is always valid."""
+
+    default: Any
+    min: Any
+    max: Any
+    help: str
+
+
+SIZE_PARAM = ParamSpec(28, 2, 32, "Image side in pixels; the graph has N = size² nodes.")
+
+GRAPH_PARAMS: dict[str, dict[str, ParamSpec]] = {
+    "grid": {
+        "neighbours": ParamSpec(8, 4, 8, "4: up, down, left, right. 8: also the four diagonals."),
+    },
+    "knn": {
+        "k": ParamSpec(8, 1, 64, "Nearest pixels per node (then symmetrised, so some nodes get more); k < N."),
+        "sigma": ParamSpec(None, 0.01, 1.0, "Gaussian bandwidth on [0, 1] coordinates; off: unit weights."),
+    },
+    "gaussian": {
+        "sigma": ParamSpec(0.05, 0.01, 1.0, "Kernel bandwidth on [0, 1] coordinates (one pixel ≈ 0.037 at 28×28)."),
+        "cutoff": ParamSpec(None, 0.0, 1.0, "Drop edges whose weight is below this; off: keep all."),
+        "topk": ParamSpec(None, 1, 64, "Keep each node's k largest weights, then symmetrise; off: keep all."),
+    },
+    "superpixels": {
+        "segments": ParamSpec(75, 2, 200, "Approximate number of SLIC regions (SLIC may return a few more or fewer)."),
+        "compactness": ParamSpec(0.25, 0.01, 10.0, "Low: regions follow intensity edges. High: square regions."),
+        "k": ParamSpec(8, 1, 32, "Nearest centroids per region when edges = knn (capped at N - 1)."),
+        "edges": ParamSpec("knn", None, None, "knn: nearest centroids. rag: regions that touch."),
+    },
+}
+
+# Parameters that take one of a few values (the pages show a select box or radio for these).
+GRAPH_CHOICES: dict[str, dict[str, tuple]] = {
+    "grid": {"neighbours": (4, 8)},
+    "superpixels": {"edges": EDGE_MODES},
+}
+
+# Parameters whose value must also stay below the number of nodes N = size².
+_BELOW_N = {("knn", "k"), ("gaussian", "topk")}
+
+FORMULAS: dict[str, str] = {
+    "grid": r"A_{ij} = 1 \ \text{if}\ \lVert p_i - p_j \rVert_1 = 1\ (4\text{-nb})"
+    r"\ \text{or}\ \lVert p_i - p_j \rVert_\infty = 1\ (8\text{-nb}),\ \text{else}\ 0",
+    "knn": r"A_{ij} = w_{ij}\ \text{if}\ j \in \mathcal{N}_k(i)\ \text{or}\ i \in \mathcal{N}_k(j),"
+    r"\quad w_{ij} = 1\ \text{or}\ \exp\!\left(-\frac{\lVert p_i - p_j \rVert^2}{\sigma^2}\right)",
+    "gaussian": r"A_{ij} = \exp\!\left(-\frac{\lVert p_i - p_j \rVert^2}{\sigma^2}\right)\ (i \neq j),"
+    r"\quad p_i = \frac{(\text{col}_i, \text{row}_i)}{\text{size} - 1}",
+    "superpixels": r"x_s = \Big(\bar I_s, \tfrac{\bar c_s}{W-1}, \tfrac{\bar r_s}{H-1}\Big),"
+    r"\quad A_{st} = 1\ \text{if}\ t \in \mathcal{N}_k(s) \cup \ldots\ (\text{knn})"
+    r"\ \text{or}\ R_s, R_t\ \text{touch}\ (\text{rag})",
+}
+
+
+def _coerce(kind: str, name: str, value: Any, spec: ParamSpec, num_nodes: Optional[int] = None) -> Any:
+    """Check one parameter's type, choices and range; return it as a plain int / float / str."""
+    if value is None and spec.default is None:
+        return None
+    choices = GRAPH_CHOICES.get(kind, {}).get(name)
+    if choices is not None:
+        if isinstance(value, bool) or value not in choices:
+            raise UserInputError(name, f"must be one of {', '.join(map(str, choices))}, got {value!r}")
+        return type(spec.default)(value)
+    want_int = isinstance(spec.default if spec.default is not None else spec.min, int)
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise UserInputError(name, f"must be a number, got {value!r}")
+    if want_int:
+        if not float(value).is_integer():
+            raise UserInputError(name, f"must be a whole number, got {value!r}")
+        value = int(value)
+    else:
+        value = float(value)
+        if math.isnan(value):
+            raise UserInputError(name, "must be a number, got NaN")
+    if (kind, name) in _BELOW_N and num_nodes is not None and value >= num_nodes:
+        raise UserInputError(name, f"{name}={value} must be smaller than the number of nodes N={num_nodes}")
+    if not spec.min <= value <= spec.max:
+        raise UserInputError(name, f"must be between {spec.min} and {spec.max}, got {value}")
+    return value
+
+
+def build_graph(kind: str, *, size: int = 28, image: Optional[np.ndarray] = None, **params: Any) -> Graph:
+    """Validate ``params`` against ``GRAPH_PARAMS[kind]`` and build the graph.
+
+    Args:
+        kind: a registered graph kind (``GRAPHS.names()``).
+        size: image side for pixel graphs (ignored by ``superpixels``).
+        image: (H, W) image, required by ``superpixels`` (ignored by the others).
+        **params: builder parameters; missing ones take their defaults.
+
+    Raises:
+        UserInputError: unknown kind or parameter, or a value of the wrong type or out of range;
+            ``param`` names the offender.
+    """
+    if kind not in GRAPHS:
+        raise UserInputError("kind", f"unknown graph kind {kind!r} (choose from {', '.join(GRAPHS.names())})")
+    specs = GRAPH_PARAMS[kind]
+    for name in params:
+        if name not in specs:
+            valid = ", ".join(specs) or "none"
+            raise UserInputError(name, f"unknown parameter for graph kind {kind!r} (valid: {valid})")
+    builder = GRAPHS.get(kind)
+    inputs = inspect.signature(builder).parameters
+    kwargs: dict[str, Any] = {}
+    if "size" in inputs:
+        kwargs["size"] = _coerce(kind, "size", size, SIZE_PARAM)
+    if "image" in inputs:
+        if image is None:
+            raise UserInputError("image", f"graph kind {kind!r} needs an image")
+        kwargs["image"] = image
+    for name, spec in specs.items():
+        num_nodes = kwargs["size"] ** 2 if "size" in kwargs else None
+        kwargs[name] = _coerce(kind, name, params.get(name, spec.default), spec, num_nodes)
+    return builder(**kwargs)

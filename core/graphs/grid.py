@@ -1,0 +1,86 @@
+"""Pixel-lattice graphs: every pixel is a node, edges join touching pixels.
+
+Also home of the lattice helpers the other pixel builders share (node positions, exact
+pairwise distances, dense mask -> edge list).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import torch
+
+from core.errors import UserInputError
+from core.graphs.base import Graph
+
+
+def check_size(size: int) -> None:
+    """Raise ``UserInputError("size", ...)`` unless ``size`` is an integer >= 2."""
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 2:
+        raise UserInputError("size", f"must be an integer >= 2, got {size!r}")
+
+
+def pixel_positions(size: int) -> np.ndarray:
+    """(N, 2) int64 pixel coordinates (x=col, y=row) of a ``size x size`` image in row-major
+    order, so node ``n = row * size + col``."""
+    rows, cols = np.divmod(np.arange(size * size), size)  # (N,), (N,)
+    return np.stack([cols, rows], axis=1)  # (N, 2)
+
+
+def pairwise_offsets(pos: np.ndarray) -> np.ndarray:
+    """(N, N, 2) offsets ``pos[i] - pos[j]`` (exact for integer ``pos``)."""
+    return pos[:, None, :] - pos[None, :, :]  # (N, N, 2)
+
+
+def dense_to_graph(
+    mask: np.ndarray,  # (N, N) bool, mask[i, j] = keep edge j -> i
+    weight: Optional[np.ndarray],  # (N, N) float, or None for weight 1
+    pos: np.ndarray,  # (N, 2) (x=col, y=row)
+    kind: str,
+    params: dict,
+    x: Optional[torch.Tensor] = None,
+    segments: Optional[np.ndarray] = None,
+) -> Graph:
+    """Turn a dense edge mask into a :class:`Graph`. Edges come out sorted by (target i, source j)."""
+    tgt, src = np.nonzero(mask)  # (E,), (E,)
+    w = np.ones(len(tgt)) if weight is None else weight[tgt, src]  # (E,)
+    return Graph(
+        edge_index=torch.as_tensor(np.stack([src, tgt]), dtype=torch.long),  # (2, E)
+        edge_weight=torch.as_tensor(w, dtype=torch.float32),  # (E,)
+        num_nodes=int(mask.shape[0]),
+        pos=torch.as_tensor(pos, dtype=torch.float32),  # (N, 2)
+        kind=kind,
+        params=params,
+        x=x,
+        segments=segments,
+    )
+
+
+def grid(size: int = 28, neighbours: int = 8) -> Graph:
+    r"""The regular pixel grid of a ``size x size`` image.
+
+    Nodes are pixels in row-major order (``node = row * size + col``), ``pos = (col, row)``.
+    With :math:`p_i` the integer pixel coordinates,
+
+    .. math::
+        A_{ij} = 1 \ \text{if}\ \lVert p_i - p_j \rVert_1 = 1 \quad (4\text{-neighbour}), \qquad
+        A_{ij} = 1 \ \text{if}\ \lVert p_i - p_j \rVert_\infty = 1 \quad (8\text{-neighbour}),
+
+    else 0. Both directions are stored, no self-loops. A ``28 x 28`` 8-neighbour grid has
+    784 nodes and 5,940 directed edges.
+
+    Args:
+        size: image side in pixels; ``N = size**2`` nodes.
+        neighbours: 4 (up/down/left/right) or 8 (also the diagonals).
+
+    Returns:
+        Graph with ``edge_index`` (2, E), ``edge_weight`` (E,) of ones, ``pos`` (N, 2).
+    """
+    check_size(size)
+    if neighbours not in (4, 8):
+        raise UserInputError("neighbours", f"must be 4 or 8, got {neighbours!r}")
+    pos = pixel_positions(size)  # (N, 2)
+    off = np.abs(pairwise_offsets(pos))  # (N, N, 2)
+    dist = off.sum(-1) if neighbours == 4 else off.max(-1)  # (N, N) L1 or L-inf distance
+    return dense_to_graph(dist == 1, None, pos, "grid", {"size": int(size), "neighbours": int(neighbours)})

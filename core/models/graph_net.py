@@ -1,0 +1,129 @@
+"""Fixed-graph networks: every image shares one pixel graph; pooling happens on the pixel layout.
+
+Architecture (readout "pool", the ChebNet GC32-P4-GC64-P4-FC512 of Defferrard et al. 2016 at the defaults):
+
+    x (B, 1, 28, 28) -> nodes (B, 784, 1)
+    for each layer l:  X <- ReLU(GraphConv_l(X, G_s))          # (B, s*s, C_l) on the graph of level s
+                       X <- 2x2 max pool on the pixel layout    # (B, (s/2)^2, C_l), only while s >= 14
+    flatten (B, s*s*C) -> FC(512) -> ReLU -> dropout -> Linear(num_classes)
+
+The coarser graphs G_14, G_7 are built by the same builder with the same parameters (a Gaussian
+kernel's width is rescaled so it spans the same number of grid steps), so "pooling" is graph
+coarsening on the regular layout. Global mean pooling (readout "global") throws away where strokes
+are and is offered only to show that it fails on pixel graphs.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from core.errors import UserInputError
+from core.graphs import Graph, build_graph
+from core.models.base import ImageModel, ModelConfig
+from core.models.layers.registry import LAYERS
+from core.models.layers.shared_graph import SharedGraph
+from core.models.registry import MODELS, NEEDS_FIXED_GRAPH
+
+FIXED_GRAPH_LAYERS = ("gcn", "cheb", "sage", "gin", "gat", "learned")
+
+
+def coarse_graph(graph: Graph, size: int) -> Graph:
+    """The graph of the same kind on a ``size`` x ``size`` pixel layout."""
+    full = int(round(graph.num_nodes**0.5))
+    if size == full:
+        return graph
+    params = {k: v for k, v in graph.params.items() if k not in ("norm", "size")}
+    if graph.kind == "gaussian":  # keep the kernel's width in grid steps: sigma scales with the spacing
+        params["sigma"] = params["sigma"] * (full - 1) / (size - 1)
+    if graph.kind == "knn":
+        params["k"] = min(params["k"], size * size - 1)
+    return build_graph(graph.kind, size=size, **params)
+
+
+def _layer_kwargs(name: str, cfg: ModelConfig, c_in: int, c_out: int) -> tuple[int, dict]:
+    """(channels per head or total, constructor kwargs) for layer ``name``."""
+    if name == "cheb":
+        return c_out, {"K": cfg.K}
+    if name == "gat":
+        heads = max(1, cfg.heads)
+        return max(1, c_out // heads), {"heads": heads, "concat": True}
+    return c_out, {}
+
+
+class GraphNet(ImageModel):
+    """A stack of shared-graph convolutions with pixel-layout pooling and an FC head (see module doc)."""
+
+    def __init__(self, graph: Graph, layer: str = "cheb", cfg: ModelConfig | None = None, fc: int = 512):
+        super().__init__()
+        cfg = cfg or ModelConfig(name=layer)
+        if layer not in FIXED_GRAPH_LAYERS:
+            raise UserInputError("model", f"{layer!r} is not a fixed-graph layer ({', '.join(FIXED_GRAPH_LAYERS)})")
+        side = int(round(graph.num_nodes**0.5))
+        if side * side != graph.num_nodes:
+            raise UserInputError("graph", f"fixed-graph models need a square pixel graph, got {graph.num_nodes} nodes")
+        self.layer, self.readout, self.side = layer, cfg.readout, side
+        self.graphs = nn.ModuleList()
+        self.convs = nn.ModuleList()
+        self.pool_after: list[bool] = []
+        c_in, size = 1, side
+        for i in range(max(1, cfg.layers)):
+            c_out = cfg.hidden * 2 ** sum(self.pool_after)
+            per_head, kw = _layer_kwargs(layer, cfg, c_in, c_out)
+            self.graphs.append(SharedGraph(coarse_graph(graph, size)))
+            conv = LAYERS.get(layer)(c_in, per_head, **kw)
+            self.convs.append(conv)
+            c_in = per_head * kw.get("heads", 1)
+            pool = cfg.readout == "pool" and size >= 14 and size % 2 == 0
+            self.pool_after.append(pool)
+            size = size // 2 if pool else size
+        self.out_size, self.out_channels = size, c_in
+        flat = c_in * size * size if cfg.readout == "pool" else c_in
+        self.fc = nn.Sequential(nn.Linear(flat, fc), nn.ReLU())
+        self.classifier = nn.Sequential(nn.Dropout(cfg.dropout), nn.Linear(fc, cfg.num_classes))
+
+    def node_features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The node features after every layer, each (B, N_l, C_l) (before pooling)."""
+        B = x.shape[0]
+        h = x.reshape(B, -1, 1)  # (B, N, 1) row-major pixels = node order of the pixel graphs
+        out = []
+        size = self.side
+        for conv, g, pool in zip(self.convs, self.graphs, self.pool_after):
+            h = F.relu(conv(h, g))  # (B, N_l, C_l)
+            out.append(h)
+            if pool:
+                img = h.transpose(1, 2).reshape(B, -1, size, size)  # (B, C, s, s)
+                img = F.max_pool2d(img, 2)
+                size //= 2
+                h = img.reshape(B, img.shape[1], -1).transpose(1, 2)  # (B, s*s/4, C)
+        self._last = h
+        return out
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        self.node_features(x)
+        h = self._last  # (B, N_out, C)
+        h = h.flatten(1) if self.readout == "pool" else h.mean(dim=1)
+        return self.fc(h)  # (B, fc)
+
+    def extra_repr(self) -> str:
+        return f"layer={self.layer}, readout={self.readout}, levels={[g.num_nodes for g in self.graphs]}"
+
+
+def _make_factory(layer: str):
+    def factory(cfg: ModelConfig, graph: Graph | None = None, image_size: int = 28) -> GraphNet:
+        if graph is None:
+            raise UserInputError("graph", f"model {layer!r} needs a pixel graph (grid, knn or gaussian)")
+        if graph.kind == "superpixels":
+            raise UserInputError("graph", f"model {layer!r} runs on a fixed pixel graph; for superpixels choose "
+                                 "the 'superpixel' model")
+        return GraphNet(graph, layer, cfg)
+
+    factory.__name__ = f"build_{layer}"
+    factory.__doc__ = f"Fixed-graph network with {layer} layers (see GraphNet)."
+    return factory
+
+
+for _name in FIXED_GRAPH_LAYERS:
+    MODELS.register(_name)(_make_factory(_name))
+    NEEDS_FIXED_GRAPH.add(_name)

@@ -1,0 +1,69 @@
+"""Chebyshev spectral graph convolution on a shared graph."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.nn.inits import glorot, zeros
+
+from core.models.layers.propagate import from_node_major, spmm, to_node_major
+from core.models.layers.shared_graph import SharedGraph
+
+
+class ChebConv(nn.Module):
+    r"""The Chebyshev spectral graph convolution from `"Convolutional Neural Networks on Graphs with
+    Fast Localized Spectral Filtering" <https://arxiv.org/abs/1606.09375>`_, batched over a shared graph.
+
+    .. math::
+        \mathbf{X}' = \sum_{k=0}^{K-1} \mathbf{T}_k \mathbf{W}_k + \mathbf{b},\quad
+        \mathbf{T}_0 = \mathbf{X},\ \mathbf{T}_1 = \tilde{\mathbf{L}} \mathbf{X},\
+        \mathbf{T}_k = 2 \tilde{\mathbf{L}} \mathbf{T}_{k-1} - \mathbf{T}_{k-2}
+
+    on the scaled Laplacian :math:`\tilde{\mathbf{L}} = 2\mathbf{L}/\lambda_{max} - \mathbf{I}`,
+    :math:`\mathbf{L} = \mathbf{I} - \mathbf{D}^{-1/2}\mathbf{A}\mathbf{D}^{-1/2}`, :math:`\lambda_{max} = 2`
+    (norm ``"cheb"``). A filter of order K reaches the (K-1)-hop neighbourhood. Same parameters
+    (``lins.k.weight``, ``bias``) and output as ``torch_geometric.nn.ChebConv(normalization="sym")``.
+    The recursion runs in node-major layout (N, B*C_in): one graph product per order, no reshapes.
+
+    Args:
+        in_channels: C_in. out_channels: C_out. K: filter order (>= 1). bias: learn an additive bias.
+
+    Shapes:
+        x (B, N, C_in), graph with N nodes -> (B, N, C_out)
+    """
+
+    norm = "cheb"
+
+    def __init__(self, in_channels: int, out_channels: int, K: int = 3, bias: bool = True, **kwargs):
+        super().__init__()
+        if K < 1:
+            raise ValueError(f"ChebConv needs K >= 1, got {K}")
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.K = K
+        self.lins = nn.ModuleList(nn.Linear(in_channels, out_channels, bias=False) for _ in range(K))
+        self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        for lin in self.lins:
+            glorot(lin.weight)
+        zeros(self.bias)
+
+    def forward(self, x: Tensor, graph: SharedGraph) -> Tensor:
+        B, N, C = x.shape
+        t0 = to_node_major(x)  # (N, B*C_in)
+        out = self.lins[0](t0.view(N, B, C))  # (N, B, C_out)
+        if self.K > 1:
+            lap = graph.adj(self.norm)  # (N, N) scaled Laplacian
+            t1 = spmm(lap, t0)  # (N, B*C_in)
+            out = out + self.lins[1](t1.view(N, B, C))
+            for lin in self.lins[2:]:
+                t0, t1 = t1, 2.0 * spmm(lap, t1) - t0  # T_k = 2 L T_{k-1} - T_{k-2}
+                out = out + lin(t1.view(N, B, C))
+        if self.bias is not None:
+            out = out + self.bias
+        return from_node_major(out.reshape(N, -1), B)  # (B, N, C_out)
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__}({self.in_channels}, {self.out_channels}, K={self.K})"

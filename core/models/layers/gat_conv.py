@@ -1,0 +1,101 @@
+"""Graph attention layer on a shared graph."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch_geometric.nn.inits import glorot, zeros
+from torch_geometric.utils import softmax
+
+from core.models.layers.shared_graph import SharedGraph
+
+
+class GATConv(nn.Module):
+    r"""The graph attention operator from `"Graph Attention Networks"
+    <https://arxiv.org/abs/1710.10903>`_, batched over a shared graph.
+
+    .. math::
+        \mathbf{x}'_i = \big\Vert_{h=1}^{H} \sum_{j \in \mathcal{N}(i) \cup \{i\}}
+        \alpha^h_{ij} \mathbf{W}^h \mathbf{x}_j + \mathbf{b},\qquad
+        \alpha^h_{ij} = \mathrm{softmax}_j\big(\mathrm{LeakyReLU}(
+        \mathbf{a}^{h\top}_{src} \mathbf{W}^h \mathbf{x}_j + \mathbf{a}^{h\top}_{dst} \mathbf{W}^h \mathbf{x}_i)\big)
+
+    (heads averaged instead of concatenated when ``concat=False``). Attention depends on the image, so
+    it is computed per edge for the whole batch: a (B, E, H) score tensor over the shared edge list,
+    softmax over the incoming edges of each node, then a scatter-add of the weighted messages. Edge
+    weights are ignored (only the graph's structure is used). With ``add_self_loops`` existing loops are
+    replaced by one loop per node (the edges of norm ``"sum"``). Same parameters (``lin.weight``,
+    ``att_src``, ``att_dst``, ``bias``) and output as ``torch_geometric.nn.GATConv``.
+
+    Args:
+        in_channels: C_in. out_channels: C per head. heads: H.
+        concat: concatenate heads (C_out = H*C) or average them (C_out = C).
+        negative_slope: LeakyReLU slope. dropout: dropout on the attention coefficients (training only).
+        add_self_loops: let every node attend to itself. bias: learn an additive bias.
+
+    Shapes:
+        x (B, N, C_in), graph with N nodes -> (B, N, H*C) if concat else (B, N, C)
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        heads: int = 1,
+        concat: bool = True,
+        negative_slope: float = 0.2,
+        dropout: float = 0.0,
+        add_self_loops: bool = True,
+        bias: bool = True,
+        **kwargs,
+    ):
+        super().__init__()
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.heads = heads
+        self.concat = concat
+        self.negative_slope = negative_slope
+        self.dropout = dropout
+        self.add_self_loops = add_self_loops
+        self.lin = nn.Linear(in_channels, heads * out_channels, bias=False)
+        self.att_src = nn.Parameter(torch.empty(1, heads, out_channels))
+        self.att_dst = nn.Parameter(torch.empty(1, heads, out_channels))
+        total_out = heads * out_channels if concat else out_channels
+        self.bias = nn.Parameter(torch.empty(total_out)) if bias else None
+        self.reset_parameters()
+
+    @property
+    def norm(self) -> str:  # whose edge list the attention runs on
+        return "sum" if self.add_self_loops else "none"
+
+    def reset_parameters(self) -> None:
+        glorot(self.lin.weight)
+        glorot(self.att_src)
+        glorot(self.att_dst)
+        zeros(self.bias)
+
+    def forward(self, x: Tensor, graph: SharedGraph) -> Tensor:
+        B, N, _ = x.shape
+        H, C = self.heads, self.out_channels
+        edge_index, _ = graph.edges(self.norm)
+        src, dst = edge_index  # (E,), (E,)
+        h = self.lin(x).view(B, N, H, C)  # (B, N, H, C)
+        alpha_src = (h * self.att_src).sum(dim=-1)  # (B, N, H)
+        alpha_dst = (h * self.att_dst).sum(dim=-1)  # (B, N, H)
+        alpha = alpha_src[:, src] + alpha_dst[:, dst]  # (B, E, H)
+        alpha = F.leaky_relu(alpha, self.negative_slope)
+        alpha = softmax(alpha, dst, num_nodes=N, dim=1)  # over the incoming edges of each target
+        alpha = F.dropout(alpha, p=self.dropout, training=self.training)
+        msg = alpha.unsqueeze(-1) * h[:, src]  # (B, E, H, C)
+        out = h.new_zeros(B, N, H, C).index_add_(1, dst, msg)  # (B, N, H, C)
+        out = out.reshape(B, N, H * C) if self.concat else out.mean(dim=2)
+        if self.bias is not None:
+            out = out + self.bias
+        return out
+
+    def __repr__(self) -> str:
+        return (
+            f"{self.__class__.__name__}({self.in_channels}, {self.out_channels}, heads={self.heads}, "
+            f"concat={self.concat})"
+        )

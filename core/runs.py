@@ -1,0 +1,209 @@
+"""One training run end to end: config -> data -> graph -> model -> trainer -> run store.
+
+Shared by the CLI (``python -m core train``) and the app's background worker, so both store runs
+the same way: a row per run, a row per finished epoch written as the epoch ends, a checkpoint
+(state dict) when the run ends.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Callable, Optional
+
+import torch
+
+from core.config import quick_mode
+from core.errors import UserInputError
+from core.models.base import ModelConfig
+
+IMAGE_MODELS_WITHOUT_GRAPH = ("mlp", "cnn", "escnn")
+PIXEL_GRAPH_KINDS = ("grid", "knn", "gaussian")
+
+
+@dataclass
+class RunConfig:
+    """Every setting that shapes a result (the CLI flags, the Train page's widgets, the shared link)."""
+
+    data: str = "mnist-5k"  # mnist-5k (embedded), mnist (downloaded), mnist-rot
+    model: str = "cheb"  # a name in core.models.MODELS
+    graph: str = "grid"  # a name in core.graphs.GRAPHS (ignored by mlp, cnn, escnn)
+    graph_params: dict[str, Any] = field(default_factory=lambda: {"neighbours": 8})  # the builder's parameters
+    layers: int = 2  # graph / conv layers
+    hidden: int = 32  # channels of the first layer
+    dropout: float = 0.1  # dropout before the classifier
+    K: int = 5  # Chebyshev order (cheb)
+    heads: int = 4  # attention heads (gat)
+    readout: str = "pool"  # fixed graphs: pool (pixel layout + FC) or global (mean)
+    conv: str = "gcn"  # superpixel model: gcn, gat, gin, sage, cheb
+    group: str = "C8"  # escnn group
+    epochs: int = 8  # passes over the training set
+    lr: float = 1e-3  # Adam learning rate
+    batch_size: int = 64  # images per step
+    seed: int = 0  # seeds the split-independent randomness: init, shuffling, dropout
+    device: str = "auto"  # auto, cpu, cuda, mps
+    quick: bool = False  # quick mode: fewer images (tests, hosted demo)
+
+    def model_config(self) -> ModelConfig:
+        names = {f.name for f in fields(ModelConfig)}
+        return ModelConfig(name=self.model, **{k: v for k, v in asdict(self).items() if k in names and k != "name"})
+
+    def uses_graph(self) -> bool:
+        return self.model not in IMAGE_MODELS_WITHOUT_GRAPH
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        if not self.uses_graph():
+            d["graph"], d["graph_params"] = None, {}
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "RunConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise UserInputError(unknown[0], "unknown setting")
+        d = {k: v for k, v in d.items() if v is not None or k in ("graph",)}
+        if d.get("graph") is None:
+            d.pop("graph", None)
+            d.pop("graph_params", None)
+        return cls(**d)
+
+    def label(self) -> str:
+        """A short human label, e.g. 'cheb K=5 on grid(neighbours=8)'."""
+        extra = {"cheb": f" K={self.K}", "gat": f" heads={self.heads}", "escnn": f" {self.group}",
+                 "superpixel": f" {self.conv}"}.get(self.model, "")
+        if not self.uses_graph():
+            return f"{self.model}{extra}"
+        params = ",".join(f"{k}={v}" for k, v in self.graph_params.items())
+        return f"{self.model}{extra} on {self.graph}({params})"
+
+
+def _check_range(name: str, value: float, lo: float, hi: float) -> None:
+    if not (lo <= value <= hi):
+        raise UserInputError(name, f"{value} is out of range [{lo}, {hi}]")
+
+
+def validate(cfg: RunConfig) -> RunConfig:
+    """Raise UserInputError (naming the parameter) for any invalid setting or combination."""
+    from core.data import DATASETS
+    from core.graphs import GRAPH_PARAMS, GRAPHS
+    from core.models import MODELS, NEEDS_FIXED_GRAPH
+
+    DATASETS.get(cfg.data)
+    MODELS.get(cfg.model)
+    _check_range("layers", cfg.layers, 1, 6)
+    _check_range("hidden", cfg.hidden, 1, 512)
+    _check_range("dropout", cfg.dropout, 0.0, 0.95)
+    _check_range("K", cfg.K, 1, 30)
+    _check_range("heads", cfg.heads, 1, 16)
+    _check_range("epochs", cfg.epochs, 1, 500)
+    _check_range("batch_size", cfg.batch_size, 1, 8192)
+    _check_range("seed", cfg.seed, 0, 2**31 - 1)
+    if not (0 < cfg.lr <= 10):
+        raise UserInputError("lr", f"{cfg.lr} is out of range (0, 10]")
+    if cfg.readout not in ("pool", "global"):
+        raise UserInputError("readout", f"unknown readout {cfg.readout!r} (choose from pool, global)")
+    if cfg.device not in ("auto", "cpu", "cuda", "mps") and not cfg.device.startswith("cuda:"):
+        raise UserInputError("device", f"unknown device {cfg.device!r} (choose from auto, cpu, cuda, mps)")
+    if cfg.model == "escnn":
+        from core.models.escnn_net import parse_group
+
+        parse_group(cfg.group)
+    if not cfg.uses_graph():
+        return cfg
+    GRAPHS.get(cfg.graph)
+    spec = GRAPH_PARAMS[cfg.graph]
+    for name, value in cfg.graph_params.items():
+        if name not in spec:
+            raise UserInputError(name, f"is not a parameter of graph kind {cfg.graph!r} ({', '.join(spec)})")
+    if cfg.model in NEEDS_FIXED_GRAPH and cfg.graph not in PIXEL_GRAPH_KINDS:
+        raise UserInputError("graph", f"model {cfg.model!r} needs a fixed pixel graph ({', '.join(PIXEL_GRAPH_KINDS)});"
+                             " superpixel graphs differ per image: use model 'superpixel'")
+    if cfg.model == "superpixel" and cfg.graph != "superpixels":
+        raise UserInputError("graph", "model 'superpixel' needs graph kind 'superpixels'")
+    return cfg
+
+
+def build_everything(cfg: RunConfig):
+    """(dataset, train Batches, test Batches, model, graph or None) for a validated config."""
+    from core.data import load_dataset
+    from core.graphs import build_graph
+    from core.models import MODELS
+    from core.train import Batches
+
+    quick = cfg.quick or quick_mode()
+    ds = load_dataset(cfg.data, quick=quick)
+    torch.manual_seed(cfg.seed)
+    graph = None
+    if cfg.model == "superpixel":
+        from core.superpixel_data import superpixel_batches
+
+        train, test = superpixel_batches(ds, cfg.graph_params, cfg.batch_size, cfg.seed)
+    else:
+        if cfg.uses_graph():
+            graph = build_graph(cfg.graph, size=ds.x_train.shape[-1], **cfg.graph_params)
+        train = Batches(ds.x_train.unsqueeze(1), ds.y_train, cfg.batch_size, shuffle=True, seed=cfg.seed)
+        test = Batches(ds.x_test.unsqueeze(1), ds.y_test, 500, shuffle=False)
+    model = MODELS.get(cfg.model)(cfg.model_config(), graph)
+    return ds, train, test, model, graph
+
+
+def execute(cfg: RunConfig, store=None, *, run_id: Optional[int] = None, session: Optional[str] = None,
+            should_stop: Optional[Callable[[], bool]] = None,
+            on_batch: Optional[Callable[[dict], None]] = None,
+            on_epoch: Optional[Callable[[dict], None]] = None) -> dict[str, Any]:
+    """Validate, train and store one run; return its summary (the CLI's JSON).
+
+    Invalid settings raise UserInputError before anything is stored. Everything after that ends in
+    the store: ``finished``, ``stopped`` or ``failed`` with the reason.
+    """
+    from core.store import RunStore, checkpoint_path, save_checkpoint
+    from core.train import Callbacks, TrainerConfig, fit, pick_device
+
+    validate(cfg)
+    store = store or RunStore()
+    if run_id is None:
+        run_id = store.create_run(cfg.to_dict(), name=cfg.label(), session=session)
+    t_start = time.perf_counter()
+    try:
+        device = pick_device(cfg.device)
+        store.start(run_id, str(device))
+        ds, train, test, model, _ = build_everything(cfg)
+
+        def epoch_done(row: dict) -> None:
+            store.log_epoch(run_id, **row)
+            if on_epoch:
+                on_epoch(row)
+
+        tcfg = TrainerConfig(epochs=cfg.epochs, lr=cfg.lr, batch_size=cfg.batch_size, seed=cfg.seed,
+                             device=cfg.device)
+        result = fit(model, train, test, tcfg, Callbacks(on_batch=on_batch, on_epoch=epoch_done,
+                                                         should_stop=should_stop))
+    except Exception as err:  # anything unexpected still ends the run in the store with a reason
+        message = str(err) if isinstance(err, UserInputError) else f"{type(err).__name__}: {err}"
+        store.fail(run_id, message)
+        raise
+    summary = {
+        "run_id": run_id,
+        "model": cfg.model,
+        "label": cfg.label(),
+        "data": cfg.data,
+        "status": result.status,
+        "device": result.device,
+        "test_accuracy": result.test_accuracy,
+        "images_per_second": result.images_per_second,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "train_images": len(train.labels),
+        "test_images": len(test.labels),
+        "seconds": time.perf_counter() - t_start,
+        "error": result.error,
+        "epochs": result.epochs,
+    }
+    ckpt = None
+    if result.epochs:
+        ckpt = checkpoint_path(run_id)
+        save_checkpoint(model.state_dict(), ckpt)
+    store.finish(run_id, {k: v for k, v in summary.items() if k != "epochs"}, status=result.status,
+                 error=result.error, checkpoint=str(ckpt) if ckpt else None)
+    return summary

@@ -1,0 +1,179 @@
+"""A model-agnostic trainer that reports through callbacks (minGPT style).
+
+The trainer knows nothing about graphs: it gets a model, batches of (inputs, labels) and callbacks.
+``inputs`` may be an image tensor (B, 1, H, W) or a PyG ``Batch`` (superpixel graphs); anything
+with ``.to(device)`` works.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator, Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class TrainingFailed(RuntimeError):
+    """The run cannot go on (NaN loss, out of memory); the message says why and what to try."""
+
+
+@dataclass
+class TrainerConfig:
+    epochs: int = 8  # passes over the training set
+    lr: float = 1e-3  # Adam learning rate
+    weight_decay: float = 0.0  # Adam weight decay
+    batch_size: int = 64  # images per optimisation step
+    seed: int = 0  # seeds init, shuffling and dropout
+    device: str = "auto"  # "auto" (cuda, then mps, then cpu), or an explicit torch device string
+    eval_batch_size: int = 500  # images per step when evaluating
+
+
+@dataclass
+class Callbacks:
+    """Optional hooks. ``should_stop`` is polled after every batch."""
+
+    on_batch: Optional[Callable[[dict[str, Any]], None]] = None  # {epoch, batch, num_batches, loss}
+    on_epoch: Optional[Callable[[dict[str, Any]], None]] = None  # one row of ``TrainResult.epochs``
+    should_stop: Optional[Callable[[], bool]] = None
+
+
+@dataclass
+class TrainResult:
+    status: str  # finished | stopped | failed
+    device: str
+    epochs: list[dict[str, Any]] = field(default_factory=list)
+    test_accuracy: Optional[float] = None
+    images_per_second: Optional[float] = None  # training throughput, averaged over epochs
+    error: Optional[str] = None
+
+
+def pick_device(requested: str = "auto") -> torch.device:
+    """CUDA if available, then Apple MPS, then CPU; an explicit request is honoured if it exists."""
+    if requested != "auto":
+        if requested.startswith("cuda") and not torch.cuda.is_available():
+            raise TrainingFailed("CUDA was requested but no CUDA GPU is available; use device 'auto' or 'cpu'")
+        return torch.device(requested)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+
+
+def is_oom(err: BaseException) -> bool:
+    oom_type = getattr(torch.cuda, "OutOfMemoryError", ())
+    return isinstance(err, oom_type) or "out of memory" in str(err).lower()
+
+
+class Batches:
+    """Seeded mini-batches over in-memory tensors (or a list of PyG graphs with a collate function)."""
+
+    def __init__(self, inputs: Any, labels: torch.Tensor, batch_size: int, shuffle: bool, seed: int = 0,
+                 collate: Optional[Callable[[Sequence[Any]], Any]] = None):
+        self.inputs, self.labels, self.batch_size = inputs, labels, batch_size
+        self.shuffle, self.collate = shuffle, collate
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.labels) / self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[Any, torch.Tensor]]:
+        n = len(self.labels)
+        order = torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)
+        for start in range(0, n, self.batch_size):
+            idx = order[start:start + self.batch_size]
+            if self.collate is None:
+                yield self.inputs[idx], self.labels[idx]
+            else:
+                yield self.collate([self.inputs[i] for i in idx.tolist()]), self.labels[idx]
+
+
+@torch.no_grad()
+def predict(model: nn.Module, batches: Iterable[tuple[Any, torch.Tensor]], device: torch.device) -> torch.Tensor:
+    """Logits for every batch, concatenated on the CPU: (n, num_classes)."""
+    model.eval()
+    return torch.cat([model(x.to(device)).float().cpu() for x, _ in batches])
+
+
+def evaluate(model: nn.Module, batches: Iterable[tuple[Any, torch.Tensor]], device: torch.device) -> float:
+    """Accuracy in [0, 1]."""
+    labels = torch.cat([y for _, y in batches])
+    return float((predict(model, batches, device).argmax(1) == labels).float().mean())
+
+
+def fit(model: nn.Module, train: Batches, test: Batches, cfg: TrainerConfig,
+        callbacks: Callbacks | None = None) -> TrainResult:
+    """Train ``model`` with Adam and cross-entropy; evaluate on ``test`` after every epoch.
+
+    Never raises for NaN loss or GPU out-of-memory: those end the run with status ``failed`` and a
+    clear ``error``. ``callbacks.should_stop()`` ends it with status ``stopped`` after the current batch.
+    """
+    cb = callbacks or Callbacks()
+    device = pick_device(cfg.device)
+    result = TrainResult(status="finished", device=str(device))
+    try:
+        model.to(device)
+        opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        for epoch in range(1, cfg.epochs + 1):
+            t0, seen, loss_sum, correct = time.perf_counter(), 0, 0.0, 0
+            model.train()
+            for b, (x, y) in enumerate(train):
+                x, y = x.to(device), y.to(device)
+                logits = model(x)
+                loss = F.cross_entropy(logits, y)
+                if not torch.isfinite(loss):
+                    raise TrainingFailed(f"loss became {float(loss)} at epoch {epoch}, batch {b + 1}: the run "
+                                         f"diverged; try a lower learning rate than {cfg.lr:g}")
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                seen += len(y)
+                loss_sum += loss.item() * len(y)
+                correct += int((logits.argmax(1) == y).sum())
+                if cb.on_batch:
+                    cb.on_batch({"epoch": epoch, "batch": b + 1, "num_batches": len(train), "loss": loss.item()})
+                if cb.should_stop and cb.should_stop():
+                    result.status = "stopped"
+                    break
+            train_seconds = time.perf_counter() - t0
+            if result.status == "stopped" and seen == 0:
+                break
+            test_acc = evaluate(model, test, device)
+            row = {
+                "epoch": epoch,
+                "train_loss": loss_sum / max(seen, 1),
+                "train_accuracy": correct / max(seen, 1),
+                "test_accuracy": test_acc,
+                "seconds": time.perf_counter() - t0,
+                "images_per_second": seen / train_seconds if train_seconds > 0 else None,
+            }
+            result.epochs.append(row)
+            result.test_accuracy = test_acc
+            if cb.on_epoch:
+                cb.on_epoch(row)
+            if result.status == "stopped":
+                break
+    except TrainingFailed as err:
+        result.status, result.error = "failed", str(err)
+    except RuntimeError as err:
+        if not is_oom(err):
+            raise
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+        result.status = "failed"
+        result.error = (f"{device.type.upper()} out of memory with batch size {train.batch_size}: "
+                        "try a smaller batch size, a smaller model, or the CPU")
+    rates = [r["images_per_second"] for r in result.epochs if r["images_per_second"]]
+    result.images_per_second = sum(rates) / len(rates) if rates else None
+    return result

@@ -1,0 +1,102 @@
+"""Plotly figures (no streamlit here): graphs over digits, filters, degrees, training curves."""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from core.graphs.base import Graph
+
+GRAY = [[0, "#ffffff"], [1, "#111827"]]
+
+
+def _image_heatmap(image: np.ndarray, opacity: float = 1.0) -> go.Heatmap:
+    return go.Heatmap(z=image, colorscale=GRAY, showscale=False, opacity=opacity, hoverinfo="skip")
+
+
+def graph_figure(image: np.ndarray, graph: Graph, max_edges: int = 4000, boundaries: Optional[np.ndarray] = None,
+                 highlight: Optional[int] = None, title: str = "") -> go.Figure:
+    """The graph drawn over its image: edges as segments (the ``max_edges`` strongest), nodes as dots.
+
+    image (H, W); graph.pos (N, 2) in pixel coordinates (x=col, y=row); boundaries (H, W) bool.
+    """
+    fig = go.Figure(_image_heatmap(image, opacity=0.55))
+    if boundaries is not None:
+        ys, xs = np.nonzero(boundaries)
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="markers", marker=dict(size=3, color="#f59e0b", symbol="square"),
+                                 name="superpixel boundaries", hoverinfo="skip"))
+    ei = graph.edge_index.numpy()
+    w = graph.edge_weight.detach().numpy()
+    keep = ei[0] < ei[1] if graph.is_symmetric() else ei[0] != ei[1]  # one segment per undirected edge
+    idx = np.nonzero(keep)[0]
+    if len(idx) > max_edges:
+        idx = idx[np.argsort(-np.abs(w[idx]), kind="stable")[:max_edges]]
+    pos = graph.pos.numpy()
+    seg_x = np.stack([pos[ei[0, idx], 0], pos[ei[1, idx], 0], np.full(len(idx), np.nan)], 1).ravel()
+    seg_y = np.stack([pos[ei[0, idx], 1], pos[ei[1, idx], 1], np.full(len(idx), np.nan)], 1).ravel()
+    shown = f"{len(idx):,} of {int(keep.sum()):,} edges" if len(idx) < keep.sum() else f"{len(idx):,} edges"
+    fig.add_trace(go.Scattergl(x=seg_x, y=seg_y, mode="lines", line=dict(width=0.6, color="rgba(79,70,229,0.45)"),
+                               name=shown, hoverinfo="skip"))
+    fig.add_trace(go.Scattergl(x=pos[:, 0], y=pos[:, 1], mode="markers", name=f"{graph.num_nodes:,} nodes",
+                               marker=dict(size=4 if graph.num_nodes > 200 else 8, color="#dc2626"),
+                               text=[f"node {i}" for i in range(graph.num_nodes)], hoverinfo="text"))
+    if highlight is not None:
+        fig.add_trace(go.Scatter(x=[pos[highlight, 0]], y=[pos[highlight, 1]], mode="markers", name="chosen node",
+                                 marker=dict(size=14, color="#16a34a", symbol="x")))
+    h, w_ = image.shape
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", range=[h - 0.5, -0.5], showgrid=False)
+    fig.update_xaxes(range=[-0.5, w_ - 0.5], showgrid=False)
+    fig.update_layout(title=title, height=520, margin=dict(l=10, r=10, t=40, b=10),
+                      legend=dict(orientation="h", y=-0.02))
+    return fig
+
+
+def filter_figure(row: np.ndarray, size: int, node: Optional[int] = None, title: str = "") -> go.Figure:
+    """Row ``node`` of the normalised adjacency as a size x size image (the node's "filter")."""
+    z = row.reshape(size, size)
+    fig = go.Figure(go.Heatmap(z=z, colorscale="Viridis", colorbar=dict(thickness=12),
+                               hovertemplate="row %{y}, col %{x}: %{z:.4g}<extra></extra>"))
+    if node is not None:
+        r, c = divmod(node, size)
+        fig.add_trace(go.Scatter(x=[c], y=[r], mode="markers", marker=dict(symbol="x", size=10, color="red"),
+                                 showlegend=False, hoverinfo="skip"))
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", showgrid=False)
+    fig.update_layout(title=title, height=360, margin=dict(l=10, r=10, t=40, b=10))
+    return fig
+
+
+def values_on_segments(values: np.ndarray, segments: np.ndarray) -> np.ndarray:
+    """Paint one value per superpixel onto its region: (N,) + (H, W) labels -> (H, W)."""
+    out = np.zeros(segments.shape, dtype=np.float32)
+    valid = segments >= 0
+    out[valid] = values[segments[valid]]
+    return out
+
+
+def degree_figure(degrees: np.ndarray, title: str = "Degree distribution") -> go.Figure:
+    fig = go.Figure(go.Histogram(x=degrees, nbinsx=min(50, max(5, len(np.unique(degrees)))),
+                                 marker_color="#4F46E5"))
+    fig.update_layout(title=title, xaxis_title="weighted degree (row sum of A)", yaxis_title="nodes",
+                      height=300, margin=dict(l=10, r=10, t=40, b=10), bargap=0.05)
+    return fig
+
+
+def curves_figure(epochs: Sequence[dict[str, Any]], batches: Sequence[tuple[float, float]] = ()) -> go.Figure:
+    """Loss (left) and accuracy (right) per epoch; ``batches`` adds (fractional epoch, loss) points."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("loss", "accuracy"))
+    ep = [e["epoch"] for e in epochs]
+    if batches:
+        xs, ys = zip(*batches)
+        fig.add_trace(go.Scatter(x=xs, y=ys, name="batch loss", line=dict(color="#c7d2fe", width=1)), 1, 1)
+    fig.add_trace(go.Scatter(x=ep, y=[e["train_loss"] for e in epochs], name="train loss", mode="lines+markers",
+                             line=dict(color="#4F46E5")), 1, 1)
+    fig.add_trace(go.Scatter(x=ep, y=[e.get("train_accuracy") for e in epochs], name="train accuracy",
+                             mode="lines+markers", line=dict(color="#a5b4fc")), 1, 2)
+    fig.add_trace(go.Scatter(x=ep, y=[e["test_accuracy"] for e in epochs], name="test accuracy",
+                             mode="lines+markers", line=dict(color="#16a34a")), 1, 2)
+    fig.update_xaxes(title_text="epoch")
+    fig.update_layout(height=340, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.25))
+    return fig

@@ -1,0 +1,128 @@
+"""Train: pick data, graph and layer type, train in the background, watch the curves live."""
+
+import pandas as pd
+import streamlit as st
+
+from core.runs import IMAGE_MODELS_WITHOUT_GRAPH, PIXEL_GRAPH_KINDS, RunConfig
+from core.train import pick_device
+from core.viz import curves_figure
+from ui.common import URL, copy_link_button, graph_param_widgets, guarded, manager, session_id, store
+
+MODEL_HELP = {
+    "mlp": "pixels only, no graph", "cnn": "LeNet-5 style C32-P-C64-P-FC512", "gcn": "Kipf & Welling GCN",
+    "cheb": "ChebNet (Defferrard et al. 2016)", "sage": "GraphSAGE, mean aggregation", "gin": "GIN, sum + MLP",
+    "gat": "graph attention", "learned": "edge weights predicted from pixel coordinates",
+    "superpixel": "PyG layers on per-image SLIC graphs", "escnn": "rotation-equivariant steerable CNN",
+}
+d = RunConfig()
+st.title("🏋️ Train")
+sb = st.sidebar
+data = sb.selectbox("Data set", ["mnist-5k", "mnist-rot", "mnist"], key="data", bind=URL,
+                    help="mnist-5k ships with the app; mnist (70,000) must be downloaded first: "
+                         "`python -m core download mnist`.")
+model = sb.selectbox("Layer type", list(MODEL_HELP), index=list(MODEL_HELP).index(d.model), key="model", bind=URL,
+                     format_func=lambda m: f"{m} — {MODEL_HELP[m]}")
+cfg = {"data": data, "model": model}
+if model not in IMAGE_MODELS_WITHOUT_GRAPH:
+    kinds = ["superpixels"] if model == "superpixel" else list(PIXEL_GRAPH_KINDS)
+    cfg["graph"] = sb.radio("Graph", kinds, key="graph" if model != "superpixel" else "sp_graph", bind=URL,
+                            horizontal=True)
+    cfg["graph_params"] = graph_param_widgets(cfg["graph"], sb)
+with sb.expander("Architecture", expanded=False):
+    cfg["layers"] = st.slider("Layers", 1, 4, d.layers, key="layers", bind=URL)
+    cfg["hidden"] = st.select_slider("Width (channels)", [8, 16, 32, 64, 128], d.hidden, key="hidden", bind=URL)
+    cfg["dropout"] = st.slider("Dropout", 0.0, 0.8, d.dropout, 0.05, key="dropout", bind=URL)
+    if model == "cheb" or (model == "superpixel" and st.session_state.get("conv") == "cheb"):
+        cfg["K"] = st.slider("Chebyshev order K", 1, 25, d.K, key="K", bind=URL)
+    if model == "gat":
+        cfg["heads"] = st.slider("Attention heads", 1, 8, d.heads, key="heads", bind=URL)
+    if model == "superpixel":
+        cfg["conv"] = st.selectbox("PyG layer", ["gcn", "gat", "gin", "sage", "cheb"], key="conv", bind=URL)
+    if model in ("gcn", "cheb", "sage", "gin", "gat", "learned"):
+        cfg["readout"] = st.radio("Readout", ["pool", "global"], key="readout", bind=URL, horizontal=True,
+                                  help="pool: 2×2 pooling on the pixel layout + FC (keeps where strokes are). "
+                                       "global: mean over nodes (throws it away; shown to fail).")
+    if model == "escnn":
+        cfg["group"] = st.selectbox("Group", ["C1", "C2", "C4", "C8", "C16", "D1", "D2", "D4", "D8", "D16", "SO2"],
+                                    index=3, key="group", bind=URL)
+with sb.expander("Training", expanded=True):
+    cfg["epochs"] = st.slider("Epochs", 1, 30, d.epochs, key="epochs", bind=URL)
+    cfg["lr"] = st.select_slider("Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 1.0], d.lr, key="lr",
+                                 bind=URL)
+    cfg["batch_size"] = st.select_slider("Batch size", [16, 32, 64, 128, 256], d.batch_size, key="batch_size",
+                                         bind=URL)
+    cfg["seed"] = st.number_input("Seed", 0, 2**31 - 1, d.seed, key="seed", bind=URL)
+copy_link_button(sb)
+
+device = pick_device("auto")
+mgr = manager()
+run_param = st.query_params.get("run")
+run_id = int(run_param) if run_param and run_param.isdigit() else st.session_state.get("run_id")
+
+b1, b2, b3 = st.columns([1, 1, 3])
+if b1.button("▶ Start", type="primary", use_container_width=True):
+    new_id = guarded(lambda: mgr.submit(RunConfig.from_dict(cfg), session=session_id()))
+    if new_id:  # an invalid combination shows st.error and keeps every setting as it was
+        run_id = st.session_state["run_id"] = new_id
+        st.query_params["run"] = str(new_id)
+live_now = mgr.live(run_id) if run_id else None
+if b2.button("■ Stop", use_container_width=True, disabled=not (live_now and live_now["state"] in ("queued", "running"))):
+    mgr.stop(run_id)
+b3.markdown(f"Device: **{device.type}**" + ("" if device.type != "cpu" else " (no GPU found; training on the CPU)"))
+
+
+@st.fragment(run_every=1.0)
+def live_panel(run_id: int) -> None:
+    live = mgr.live(run_id)
+    row = store().get_run(run_id)
+    if row is None:
+        st.warning(f"Run {run_id} is not in the run store.")
+        return
+    epochs = store().epochs(run_id)
+    status = live["state"] if live else row["status"]
+    st.subheader(f"Run {run_id}: {row['name']}")
+    if status == "queued":
+        pos = live.get("queue_position", 0) if live else 0
+        st.info(f"Queued: {pos} run(s) ahead of it share the {mgr.max_concurrent} training slot(s). "
+                "It starts automatically.")
+    elif status == "running" and live:
+        st.progress(live["progress"], text=f"epoch {live['epoch']}/{live['epochs']}, batch {live['batch']}/"
+                                           f"{live['num_batches']}, loss {live['loss'] or float('nan'):.4f}")
+    summary = row.get("summary") or {}
+    if status == "finished":
+        st.success(f"Finished: test accuracy **{summary.get('test_accuracy', 0):.2%}** on "
+                   f"{summary.get('test_images', '?')} test images "
+                   f"({summary.get('images_per_second') or 0:,.0f} images/s on {row.get('device')}).")
+    elif status == "stopped":
+        st.warning("Stopped. Every finished epoch is kept" +
+                   (f"; last test accuracy {summary['test_accuracy']:.2%}." if summary.get("test_accuracy") else "."))
+    elif status in ("failed", "interrupted"):
+        st.error(f"Run {status}: {row.get('error') or (live or {}).get('error') or 'the server stopped during it'}")
+    if epochs:
+        st.metric("Test accuracy (last epoch)", f"{epochs[-1]['test_accuracy']:.2%}")
+    if epochs or (live and live["losses"]):
+        st.plotly_chart(curves_figure(epochs, live["losses"] if live else ()), use_container_width=True)
+    if live and live["state"] not in ("queued", "running") and st.session_state.get("_shown_final") != run_id:
+        st.session_state["_shown_final"] = run_id
+        st.rerun(scope="app")  # refresh the runs table once the run ends
+
+
+if run_id:
+    live_panel(run_id)
+
+st.divider()
+st.subheader("Stored runs")
+runs = guarded(lambda: store().list_runs(limit=200)) or []
+if runs:
+    table = pd.DataFrame([{
+        "run": r["id"], "status": r["status"], "model": (r["config"] or {}).get("model"),
+        "graph": (r["config"] or {}).get("graph"), "data": (r["config"] or {}).get("data"),
+        "epochs": (r["config"] or {}).get("epochs"),
+        "test accuracy": (r["summary"] or {}).get("test_accuracy"),
+        "images/s": (r["summary"] or {}).get("images_per_second"), "device": r["device"], "label": r["name"],
+    } for r in runs])
+    st.dataframe(table, hide_index=True, use_container_width=True,
+                 column_config={"test accuracy": st.column_config.NumberColumn(format="percent"),
+                                "images/s": st.column_config.NumberColumn(format="%.0f")})
+else:
+    st.caption("No runs yet: press Start.")
