@@ -2,14 +2,14 @@
 
 import streamlit as st
 
-st.set_page_config(page_title="GraphConv Lab", page_icon="🕸️", layout="wide")
+st.set_page_config(page_title="GraphConv Lab", page_icon=":material/hub:", layout="wide")
 
 PAGES = {
     "Explore": [
-        st.Page("pages/graph_builder.py", title="Graph Builder", icon="🕸️", default=True, url_path="graphs"),
+        st.Page("pages/graph_builder.py", title="Graph Builder", icon=":material/hub:", default=True, url_path="graphs"),
     ],
     "Train": [
-        st.Page("pages/train.py", title="Train", icon="🏋️", url_path="train"),
+        st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
     ],
 }
 

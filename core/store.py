@@ -412,23 +412,42 @@ class RunStore:
                 heartbeat=now, updated_at=now,
             )
 
+    @staticmethod
+    def _beat(conn: sqlite3.Connection, run_id: int, now: float) -> None:
+        """Refresh the heartbeat; a run wrongly marked ``interrupted`` goes back to running.
+
+        Only a live worker heartbeats, so an ``interrupted`` mark it contradicts (e.g. a
+        long pause between heartbeats seen by another process) is undone here.
+        """
+        cursor = conn.execute(
+            "UPDATE runs SET heartbeat = ?,"
+            " error = CASE WHEN status = 'interrupted' THEN NULL ELSE error END,"
+            " updated_at = CASE WHEN status = 'interrupted' THEN ? ELSE updated_at END,"
+            " status = CASE WHEN status = 'interrupted' THEN 'running' ELSE status END"
+            " WHERE id = ?",
+            (now, now, int(run_id)),
+        )
+        if cursor.rowcount == 0:
+            raise RunNotFoundError(f"run {run_id} does not exist")
+
     def heartbeat(self, run_id: int) -> None:
-        """Tell :meth:`recover_interrupted` the run is still alive."""
+        """Tell :meth:`recover_interrupted` the run is still alive (see :meth:`_beat`)."""
         with self._write() as conn:
-            self._update(conn, run_id, heartbeat=time.time())
+            self._beat(conn, run_id, time.time())
 
     def log_epoch(self, run_id: int, epoch: int, **metrics: Any) -> None:
         """Store one epoch's metrics (replacing any earlier row for that epoch).
 
         ``train_loss``, ``train_accuracy``, ``test_accuracy``, ``seconds`` and
         ``images_per_second`` get their own columns (NaN is stored as ``None``); any other
-        keyword goes to the JSON ``extra`` column. Committed at once; updates the heartbeat.
+        keyword goes to the JSON ``extra`` column. Committed at once; counts as a heartbeat.
         """
         columns = [_as_number(key, metrics.pop(key, None)) for key in METRIC_COLUMNS]
         row = (int(run_id), operator.index(epoch), *columns, _to_json(metrics))
         now = time.time()
         with self._write() as conn:
-            self._update(conn, run_id, heartbeat=now, updated_at=now)
+            self._beat(conn, run_id, now)
+            self._update(conn, run_id, updated_at=now)
             conn.execute(
                 f"INSERT OR REPLACE INTO metrics (run_id, epoch, {', '.join(METRIC_COLUMNS)},"
                 " extra) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -475,7 +494,8 @@ class RunStore:
 
         A run is dead when its pid no longer exists on this host, or when its heartbeat is
         older than ``stale_after`` seconds (this also catches a reused pid). Runs in any
-        other status are never touched. Call it when the app or CLI starts.
+        other status are never touched. Call it when the app or CLI starts. If a worker
+        marked this way is in fact alive, its next heartbeat or epoch sets it running again.
         """
         now = time.time()
         recovered: list[int] = []

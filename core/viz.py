@@ -21,13 +21,17 @@ def graph_figure(image: np.ndarray, graph: Graph, max_edges: int = 4000, boundar
                  highlight: Optional[int] = None, title: str = "") -> go.Figure:
     """The graph drawn over its image: edges as segments (the ``max_edges`` strongest), nodes as dots.
 
-    image (H, W); graph.pos (N, 2) in pixel coordinates (x=col, y=row); boundaries (H, W) bool.
+    image (H, W); graph.pos (N, 2) in pixel coordinates (x=col, y=row); boundaries (s*H, s*W) bool, an
+    ``s``-times upsampled boundary mask (see ``superpixel_boundaries``).
     """
     fig = go.Figure(_image_heatmap(image, opacity=0.55))
-    if boundaries is not None:
-        ys, xs = np.nonzero(boundaries)
-        fig.add_trace(go.Scatter(x=xs, y=ys, mode="markers", marker=dict(size=3, color="#f59e0b", symbol="square"),
-                                 name="superpixel boundaries", hoverinfo="skip"))
+    if boundaries is not None:  # (s*H, s*W) mask, drawn at sub-pixel resolution so lines stay thin
+        s = boundaries.shape[0] // image.shape[0]
+        sub = (np.arange(boundaries.shape[1]) + 0.5) / s - 0.5
+        fig.add_trace(go.Heatmap(z=boundaries.astype(float), x=sub, y=(np.arange(boundaries.shape[0]) + 0.5) / s - 0.5,
+                                 showscale=False, hoverinfo="skip",
+                                 colorscale=[[0, "rgba(0,0,0,0)"], [1, "rgba(234,88,12,0.8)"]],
+                                 name="superpixel boundaries"))
     ei = graph.edge_index.numpy()
     w = graph.edge_weight.detach().numpy()
     keep = ei[0] < ei[1] if graph.is_symmetric() else ei[0] != ei[1]  # one segment per undirected edge
@@ -38,9 +42,9 @@ def graph_figure(image: np.ndarray, graph: Graph, max_edges: int = 4000, boundar
     seg_x = np.stack([pos[ei[0, idx], 0], pos[ei[1, idx], 0], np.full(len(idx), np.nan)], 1).ravel()
     seg_y = np.stack([pos[ei[0, idx], 1], pos[ei[1, idx], 1], np.full(len(idx), np.nan)], 1).ravel()
     shown = f"{len(idx):,} of {int(keep.sum()):,} edges" if len(idx) < keep.sum() else f"{len(idx):,} edges"
-    fig.add_trace(go.Scattergl(x=seg_x, y=seg_y, mode="lines", line=dict(width=0.6, color="rgba(79,70,229,0.45)"),
+    fig.add_trace(go.Scatter(x=seg_x, y=seg_y, mode="lines", line=dict(width=0.6, color="rgba(79,70,229,0.45)"),
                                name=shown, hoverinfo="skip"))
-    fig.add_trace(go.Scattergl(x=pos[:, 0], y=pos[:, 1], mode="markers", name=f"{graph.num_nodes:,} nodes",
+    fig.add_trace(go.Scatter(x=pos[:, 0], y=pos[:, 1], mode="markers", name=f"{graph.num_nodes:,} nodes",
                                marker=dict(size=4 if graph.num_nodes > 200 else 8, color="#dc2626"),
                                text=[f"node {i}" for i in range(graph.num_nodes)], hoverinfo="text"))
     if highlight is not None:
@@ -52,6 +56,13 @@ def graph_figure(image: np.ndarray, graph: Graph, max_edges: int = 4000, boundar
     fig.update_layout(title=title, height=520, margin=dict(l=10, r=10, t=40, b=10),
                       legend=dict(orientation="h", y=-0.02))
     return fig
+
+
+def superpixel_boundaries(segments: np.ndarray, scale: int = 4) -> np.ndarray:
+    """(scale*H, scale*W) bool mask of thin lines between superpixels of a (H, W) label map."""
+    from skimage.segmentation import find_boundaries
+
+    return find_boundaries(np.kron(segments, np.ones((scale, scale), dtype=segments.dtype)), mode="inner")
 
 
 def filter_figure(row: np.ndarray, size: int, node: Optional[int] = None, title: str = "") -> go.Figure:

@@ -6,10 +6,10 @@ import numpy as np
 import streamlit as st
 
 from core.graphs import FORMULAS, GRAPH_PARAMS, NORMS, adjacency_row
-from core.viz import degree_figure, filter_figure, graph_figure, values_on_segments
+from core.viz import degree_figure, filter_figure, graph_figure, superpixel_boundaries, values_on_segments
 from ui.common import URL, copy_link_button, dataset, graph, graph_param_widgets, guarded
 
-st.title("🕸️ Graph Builder")
+st.title("Graph Builder")
 st.caption("An image becomes a graph: pixels (or superpixels) are nodes, the builder decides the edges, "
            "the normalisation decides how a node mixes its neighbours: X' = Â X W.")
 
@@ -46,11 +46,7 @@ st.caption(f"Label: **{int(ds.y_train[index])}** · mean weighted degree after n
            f"{facts['mean_degree']:.3f}")
 
 left, right = st.columns([3, 2])
-boundaries = None
-if raw.segments is not None:
-    from skimage.segmentation import find_boundaries
-
-    boundaries = find_boundaries(raw.segments, mode="inner")
+boundaries = superpixel_boundaries(raw.segments) if raw.segments is not None else None
 if kind == "superpixels":
     node = right.slider("Superpixel node", 0, raw.num_nodes - 1, 0, key="node")
 else:
@@ -60,16 +56,16 @@ else:
     col = rc[1].slider("Pixel column", 0, side - 1, side // 2, key="col", bind=URL)
     node = row * side + col
 left.plotly_chart(graph_figure(image, raw, boundaries=boundaries, highlight=node,
-                               title=f"{kind} graph over digit #{index}"), use_container_width=True)
+                               title=f"{kind} graph over digit #{index}"), width="stretch")
 filt = adjacency_row(normed, node)
 if kind == "superpixels":
     right.plotly_chart(filter_figure(values_on_segments(filt, raw.segments).ravel(), image.shape[0],
-                                     title=f"Row {node} of Â painted on the superpixels"), use_container_width=True)
+                                     title=f"Row {node} of Â painted on the superpixels"), width="stretch")
 else:
     right.plotly_chart(filter_figure(filt, side, node, title=f"Row {node} of Â as a {side}×{side} filter"),
-                       use_container_width=True)
+                       width="stretch")
 right.plotly_chart(degree_figure(raw.degrees().numpy(), "Degree distribution (before normalisation)"),
-                   use_container_width=True)
+                   width="stretch")
 with st.expander("What am I looking at?"):
     st.markdown(
         "- **Left**: the digit with the graph's nodes (red) and edges (blue). Dense graphs show only their "

@@ -15,7 +15,7 @@ MODEL_HELP = {
     "superpixel": "PyG layers on per-image SLIC graphs", "escnn": "rotation-equivariant steerable CNN",
 }
 d = RunConfig()
-st.title("🏋️ Train")
+st.title("Train")
 sb = st.sidebar
 data = sb.selectbox("Data set", ["mnist-5k", "mnist-rot", "mnist"], key="data", bind=URL,
                     help="mnist-5k ships with the app; mnist (70,000) must be downloaded first: "
@@ -60,13 +60,13 @@ run_param = st.query_params.get("run")
 run_id = int(run_param) if run_param and run_param.isdigit() else st.session_state.get("run_id")
 
 b1, b2, b3 = st.columns([1, 1, 3])
-if b1.button("▶ Start", type="primary", use_container_width=True):
+if b1.button("Start", icon=":material/play_arrow:", type="primary", width="stretch"):
     new_id = guarded(lambda: mgr.submit(RunConfig.from_dict(cfg), session=session_id()))
     if new_id:  # an invalid combination shows st.error and keeps every setting as it was
         run_id = st.session_state["run_id"] = new_id
         st.query_params["run"] = str(new_id)
 live_now = mgr.live(run_id) if run_id else None
-if b2.button("■ Stop", use_container_width=True, disabled=not (live_now and live_now["state"] in ("queued", "running"))):
+if b2.button("Stop", icon=":material/stop:", width="stretch", disabled=not (live_now and live_now["state"] in ("queued", "running"))):
     mgr.stop(run_id)
 b3.markdown(f"Device: **{device.type}**" + ("" if device.type != "cpu" else " (no GPU found; training on the CPU)"))
 
@@ -101,7 +101,7 @@ def live_panel(run_id: int) -> None:
     if epochs:
         st.metric("Test accuracy (last epoch)", f"{epochs[-1]['test_accuracy']:.2%}")
     if epochs or (live and live["losses"]):
-        st.plotly_chart(curves_figure(epochs, live["losses"] if live else ()), use_container_width=True)
+        st.plotly_chart(curves_figure(epochs, live["losses"] if live else ()), width="stretch")
     if live and live["state"] not in ("queued", "running") and st.session_state.get("_shown_final") != run_id:
         st.session_state["_shown_final"] = run_id
         st.rerun(scope="app")  # refresh the runs table once the run ends
@@ -121,7 +121,7 @@ if runs:
         "test accuracy": (r["summary"] or {}).get("test_accuracy"),
         "images/s": (r["summary"] or {}).get("images_per_second"), "device": r["device"], "label": r["name"],
     } for r in runs])
-    st.dataframe(table, hide_index=True, use_container_width=True,
+    st.dataframe(table, hide_index=True, width="stretch",
                  column_config={"test accuracy": st.column_config.NumberColumn(format="percent"),
                                 "images/s": st.column_config.NumberColumn(format="%.0f")})
 else:

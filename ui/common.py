@@ -79,7 +79,7 @@ def graph_param_widgets(kind: str, container=st.sidebar, exclude: tuple[str, ...
 
 def copy_link_button(container=st.sidebar) -> None:
     """A control that shows the shareable link of this exact configuration."""
-    with container.popover("🔗 Copy link", use_container_width=True):
+    with container.popover("Copy link", icon=":material/link:", width="stretch"):
         st.caption("Every setting lives in the URL; this link reopens the page as it is now.")
         try:
             base = st.context.url

@@ -16,7 +16,7 @@ Groups (``cfg.group``, see :func:`parse_group`):
 * ``CN``: ``gspaces.rot2dOnR2(N)``, features are *regular* fields (size N), BN = ``InnerBatchNorm``,
   nonlinearity = pointwise ``ReLU``, head = ``GroupPooling``.  ``C1`` is an ordinary CNN.
 * ``DN``: ``gspaces.flipRot2dOnR2(N)``, regular fields of size 2N, same modules.
-* ``SO2``: ``gspaces.rot2dOnR2(-1, maxF=3)``. Continuous rotations have no finite regular
+* ``SO2``: ``gspaces.rot2dOnR2(-1, maximum_frequency=3)``. Continuous rotations have no finite regular
   representation, so features are band-limited Fourier fields (irreps of frequency 0..3, size 7);
   the nonlinearity is ``FourierPointwise`` (ReLU on 16 samples of the group, then back to Fourier
   coefficients), BN = ``IIDBatchNorm2d``, and the invariant head is ``NormPool`` (the norm of each
@@ -199,14 +199,36 @@ class ExportedEscnnNet(ImageModel):
 # ----------------------------------------------------------------------------------------------
 
 
+def _patch_escnn() -> None:
+    """escnn 1.0.11 passes an ``np.matrix`` to scikit-learn's ``randomized_svd``, which scikit-learn >= 1.6
+    rejects ("np.matrix is not supported"); this breaks the Clebsch-Gordan solver used for dihedral groups.
+    Wrap escnn's ``null`` so it receives a plain ndarray (same numbers)."""
+    import numpy as np
+    from escnn.group import _numerical
+
+    if getattr(_numerical.null, "_ndarray_patch", False):
+        return
+    original = _numerical.null
+
+    def null(A, use_sparse: bool = False, eps: float = 1e-12):
+        if isinstance(A, np.matrix):
+            A = np.asarray(A)
+        return original(A, use_sparse, eps)
+
+    null._ndarray_patch = True
+    _numerical.null = null
+
+
 def _gspace(kind: str, n: int):
     from escnn import gspaces
+
+    _patch_escnn()
 
     if kind == "C":
         return gspaces.rot2dOnR2(N=n)
     if kind == "D":
         return gspaces.flipRot2dOnR2(N=n)
-    return gspaces.rot2dOnR2(N=-1, maxF=SO2_MAX_FREQUENCY)
+    return gspaces.rot2dOnR2(N=-1, maximum_frequency=SO2_MAX_FREQUENCY)
 
 
 def field_size(group: str) -> int:

@@ -262,6 +262,20 @@ def test_live_pid_with_stale_heartbeat_is_interrupted(store: RunStore) -> None:
     store.heartbeat(fresh)
 
 
+def test_live_worker_undoes_a_wrong_interrupted_mark(store: RunStore) -> None:
+    run_id = store.create_run({})
+    store.start(run_id, "cpu")
+    _set_row(store, run_id, heartbeat=time.time() - 600)  # e.g. a slow graph build
+    assert store.recover_interrupted() == [run_id]
+    store.log_epoch(run_id, 1, train_loss=0.5)
+    run = store.get_run(run_id)
+    assert run is not None and (run["status"], run["error"]) == ("running", None)
+    store.finish(run_id, {"test_accuracy": 0.9})
+    store.heartbeat(run_id)  # a late heartbeat never reopens a finished run
+    run = store.get_run(run_id)
+    assert run is not None and run["status"] == "finished"
+
+
 def test_queued_run_of_dead_process_is_interrupted(store: RunStore) -> None:
     run_id = store.create_run({})
     _set_row(store, run_id, pid=_dead_pid())

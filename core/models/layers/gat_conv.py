@@ -22,7 +22,7 @@ class GATConv(nn.Module):
         \mathbf{a}^{h\top}_{src} \mathbf{W}^h \mathbf{x}_j + \mathbf{a}^{h\top}_{dst} \mathbf{W}^h \mathbf{x}_i)\big)
 
     (heads averaged instead of concatenated when ``concat=False``). Attention depends on the image, so
-    it is computed per edge for the whole batch: a (B, E, H) score tensor over the shared edge list,
+    it is computed per edge for the whole batch: an (E, B, H) score tensor over the shared edge list,
     softmax over the incoming edges of each node, then a scatter-add of the weighted messages. Edge
     weights are ignored (only the graph's structure is used). With ``add_self_loops`` existing loops are
     replaced by one loop per node (the edges of norm ``"sum"``). Same parameters (``lin.weight``,
@@ -80,15 +80,16 @@ class GATConv(nn.Module):
         H, C = self.heads, self.out_channels
         edge_index, _ = graph.edges(self.norm)
         src, dst = edge_index  # (E,), (E,)
-        h = self.lin(x).view(B, N, H, C)  # (B, N, H, C)
-        alpha_src = (h * self.att_src).sum(dim=-1)  # (B, N, H)
-        alpha_dst = (h * self.att_dst).sum(dim=-1)  # (B, N, H)
-        alpha = alpha_src[:, src] + alpha_dst[:, dst]  # (B, E, H)
+        # node-major (N, B, H, C): gathers, softmax and scatter all run over dim 0 (fastest on CPU)
+        h = self.lin(x).transpose(0, 1).reshape(N, B, H, C)  # (N, B, H, C)
+        alpha_src = (h * self.att_src).sum(dim=-1)  # (N, B, H)
+        alpha_dst = (h * self.att_dst).sum(dim=-1)  # (N, B, H)
+        alpha = alpha_src[src] + alpha_dst[dst]  # (E, B, H)
         alpha = F.leaky_relu(alpha, self.negative_slope)
-        alpha = softmax(alpha, dst, num_nodes=N, dim=1)  # over the incoming edges of each target
+        alpha = softmax(alpha, dst, num_nodes=N)  # over the incoming edges of each target
         alpha = F.dropout(alpha, p=self.dropout, training=self.training)
-        msg = alpha.unsqueeze(-1) * h[:, src]  # (B, E, H, C)
-        out = h.new_zeros(B, N, H, C).index_add_(1, dst, msg)  # (B, N, H, C)
+        msg = alpha.unsqueeze(-1) * h[src]  # (E, B, H, C)
+        out = h.new_zeros(N, B, H, C).index_add_(0, dst, msg).transpose(0, 1)  # (B, N, H, C)
         out = out.reshape(B, N, H * C) if self.concat else out.mean(dim=2)
         if self.bias is not None:
             out = out + self.bias

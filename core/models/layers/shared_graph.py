@@ -103,6 +103,9 @@ class SharedGraph(nn.Module):
     def clear_cache(self) -> None:
         self._cache.clear()
 
+    def __getstate__(self) -> dict:  # deepcopy / pickle: sparse CSR tensors cannot be copied; rebuild
+        return {**self.__dict__, "_cache": {}}
+
     def _apply(self, fn, *args, **kwargs):  # .to / .cuda / .double / ...: cached matrices are stale
         self.clear_cache()
         return super()._apply(fn, *args, **kwargs)

@@ -150,8 +150,9 @@ def test_gaussian_topk_is_knn_with_gaussian_weights() -> None:
     g, ref = gaussian(5, sigma=0.2, topk=3), knn(5, k=3, sigma=0.2)
     assert torch.equal(g.edge_index, ref.edge_index)
     torch.testing.assert_close(g.edge_weight, ref.edge_weight)
-    both = gaussian(5, sigma=0.2, topk=3, cutoff=0.3)
-    assert edge_set(both) < edge_set(g) and float(both.edge_weight.min()) >= 0.3
+    # cutoff 0.1 keeps adjacent pixels (e^-1.5625 = 0.21) and drops diagonal ones (e^-3.125 = 0.04).
+    both = gaussian(5, sigma=0.2, topk=3, cutoff=0.1)
+    assert edge_set(both) == edge_set(g) & edge_set(grid(5, 4)) and edge_set(both) < edge_set(g)
 
 
 # ---- all pixel builders -------------------------------------------------------------------------
@@ -160,7 +161,7 @@ def test_gaussian_topk_is_knn_with_gaussian_weights() -> None:
 @pytest.mark.parametrize(
     "kind,params",
     [("grid", {"neighbours": 4}), ("grid", {}), ("knn", {"k": 5}), ("knn", {"k": 3, "sigma": 0.3}),
-     ("gaussian", {}), ("gaussian", {"topk": 4}), ("gaussian", {"cutoff": 0.5, "sigma": 0.2})],
+     ("gaussian", {}), ("gaussian", {"topk": 4}), ("gaussian", {"cutoff": 0.3, "sigma": 0.2})],
 )
 def test_pixel_builders_symmetric_without_self_loops(kind: str, params: dict) -> None:
     g = build_graph(kind, size=7, **params)
@@ -240,7 +241,7 @@ def test_tables_cover_every_kind() -> None:
                 assert default in GRAPH_CHOICES[kind][name]
             elif default is not None:
                 assert lo <= default <= hi
-    assert r"\sigma^2" in FORMULAS["gaussian"] and "^2" in FORMULAS["gaussian"].split(r"\sigma")[0]
+    assert r"\lVert p_i - p_j \rVert^2}{\sigma^2}" in FORMULAS["gaussian"]  # d squared
 
 
 def test_build_graph_defaults() -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import io
+
 import pytest
 import torch
 import torch_geometric.nn as pyg
@@ -142,6 +145,17 @@ def test_shared_graph_cache_follows_moves_and_casts():
     meta = SharedGraph(grid_graph()).to("meta")  # a device change without a GPU: dense, on that device
     assert meta.adj("gcn").device.type == "meta" and meta.adj("gcn").shape == (25, 25)
     assert "edge_index" not in sg.state_dict()  # rebuilt from config, not saved with the model
+
+
+def test_shared_graph_with_filled_cache_deepcopies_and_saves():
+    sg = SharedGraph(grid_graph(), sparse=True)
+    a = sg.adj("gcn")  # sparse CSR tensors support neither deepcopy nor pickling
+    buf = io.BytesIO()
+    torch.save(nn.ModuleList([sg]), buf)
+    buf.seek(0)
+    for other in (copy.deepcopy(sg), torch.load(buf, weights_only=False)[0]):
+        assert_close(other.adj("gcn").to_dense(), a.to_dense())
+    assert sg.adj("gcn") is a  # the original keeps its cache
 
 
 def test_adjacency_cached_in_inference_mode_still_trains():
