@@ -30,7 +30,7 @@ def graph_figure(image: np.ndarray, graph: Graph, max_edges: int = 4000, boundar
         sub = (np.arange(boundaries.shape[1]) + 0.5) / s - 0.5
         fig.add_trace(go.Heatmap(z=boundaries.astype(float), x=sub, y=(np.arange(boundaries.shape[0]) + 0.5) / s - 0.5,
                                  showscale=False, hoverinfo="skip",
-                                 colorscale=[[0, "rgba(0,0,0,0)"], [1, "rgba(234,88,12,0.8)"]],
+                                 colorscale=[[0, "rgba(0,0,0,0)"], [1, "rgba(234,88,12,0.55)"]],
                                  name="superpixel boundaries"))
     ei = graph.edge_index.numpy()
     w = graph.edge_weight.detach().numpy()

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.errors import UserInputError
-from core.graphs import Graph, build_graph
+from core.graphs import GRAPH_PARAMS, Graph, build_graph
 from core.models.base import ImageModel, ModelConfig
 from core.models.layers.registry import LAYERS
 from core.models.layers.shared_graph import SharedGraph
@@ -35,10 +35,12 @@ def coarse_graph(graph: Graph, size: int) -> Graph:
     if size == full:
         return graph
     params = {k: v for k, v in graph.params.items() if k not in ("norm", "size")}
-    if graph.kind == "gaussian":  # keep the kernel's width in grid steps: sigma scales with the spacing
-        params["sigma"] = params["sigma"] * (full - 1) / (size - 1)
-    if graph.kind == "knn":
-        params["k"] = min(params["k"], size * size - 1)
+    spec = GRAPH_PARAMS[graph.kind]
+    if params.get("sigma") is not None:  # keep the kernel's width in grid steps: sigma scales with the spacing
+        params["sigma"] = min(params["sigma"] * (full - 1) / (size - 1), spec["sigma"].max)
+    for name in ("k", "topk"):  # neighbour counts must stay below the coarser graph's node count
+        if params.get(name) is not None:
+            params[name] = min(params[name], size * size - 1)
     return build_graph(graph.kind, size=size, **params)
 
 
