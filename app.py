@@ -1,4 +1,9 @@
-"""GraphConv Lab: the navigation registry and shared frame (pages live in pages/)."""
+"""GraphConv Lab: the navigation registry and shared frame.
+
+Pages live in ``app_pages/``, not ``pages/``: Streamlit runs a folder named ``pages/`` in its legacy
+multipage mode until ``st.navigation`` has run once, so on a fresh server a shared ``/train`` link
+would skip this file.
+"""
 
 import streamlit as st
 
@@ -6,10 +11,10 @@ st.set_page_config(page_title="GraphConv Lab", page_icon=":material/hub:", layou
 
 PAGES = {
     "Explore": [
-        st.Page("pages/graph_builder.py", title="Graph Builder", icon=":material/hub:", default=True, url_path="graphs"),
+        st.Page("app_pages/graph_builder.py", title="Graph Builder", icon=":material/hub:", default=True),  # served at /
     ],
     "Train": [
-        st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
+        st.Page("app_pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
     ],
 }
 

@@ -31,14 +31,14 @@ class RunConfig:
     graph_params: dict[str, Any] = field(default_factory=lambda: {"neighbours": 8})  # the builder's parameters
     layers: int = 2  # graph / conv layers
     hidden: int = 32  # channels of the first layer
-    dropout: float = 0.1  # dropout before the classifier
+    dropout: float = 0.5  # dropout before the classifier (0.5 as in Defferrard et al.)
     K: int = 5  # Chebyshev order (cheb)
     heads: int = 4  # attention heads (gat)
     readout: str = "pool"  # fixed graphs: pool (pixel layout + FC) or global (mean)
     conv: str = "gcn"  # superpixel model: gcn, gat, gin, sage, cheb
     group: str = "C8"  # escnn group
     epochs: int = 8  # passes over the training set
-    lr: float = 1e-3  # Adam learning rate
+    lr: float = 3e-3  # Adam learning rate (measured: ChebNet 95.9% at epoch 3 vs 93.3% at 1e-3)
     batch_size: int = 64  # images per step
     seed: int = 0  # seeds the split-independent randomness: init, shuffling, dropout
     device: str = "auto"  # auto, cpu, cuda, mps
@@ -84,13 +84,21 @@ def _check_range(name: str, value: float, lo: float, hi: float) -> None:
         raise UserInputError(name, f"{value} is out of range [{lo}, {hi}]")
 
 
+def _lookup(registry, name: str, setting: str):
+    """``registry.get(name)``, with the error naming the RunConfig setting (e.g. "data", not "dataset")."""
+    try:
+        return registry.get(name)
+    except UserInputError as err:
+        raise UserInputError(setting, err.message) from None
+
+
 def validate(cfg: RunConfig) -> RunConfig:
     """Raise UserInputError (naming the parameter) for any invalid setting or combination."""
     from core.data import DATASETS
     from core.graphs import GRAPH_PARAMS, GRAPHS
     from core.models import MODELS, NEEDS_FIXED_GRAPH
 
-    DATASETS.get(cfg.data)
+    _lookup(DATASETS, cfg.data, "data")
     MODELS.get(cfg.model)
     _check_range("layers", cfg.layers, 1, 6)
     _check_range("hidden", cfg.hidden, 1, 512)
@@ -112,11 +120,17 @@ def validate(cfg: RunConfig) -> RunConfig:
         parse_group(cfg.group)
     if not cfg.uses_graph():
         return cfg
-    GRAPHS.get(cfg.graph)
+    _lookup(GRAPHS, cfg.graph, "graph")
     spec = GRAPH_PARAMS[cfg.graph]
     for name, value in cfg.graph_params.items():
         if name not in spec:
             raise UserInputError(name, f"is not a parameter of graph kind {cfg.graph!r} ({', '.join(spec)})")
+    # check the values too (range, type, k < N), so a bad one is refused before a run is stored
+    from core.graphs.builders import SIZE_PARAM, _coerce
+
+    num_nodes = SIZE_PARAM.default ** 2 if cfg.graph in PIXEL_GRAPH_KINDS else None  # every data set is 28x28
+    for name, value in cfg.graph_params.items():
+        _coerce(cfg.graph, name, value, spec[name], num_nodes)
     if cfg.model in NEEDS_FIXED_GRAPH and cfg.graph not in PIXEL_GRAPH_KINDS:
         raise UserInputError("graph", f"model {cfg.model!r} needs a fixed pixel graph ({', '.join(PIXEL_GRAPH_KINDS)});"
                              " superpixel graphs differ per image: use model 'superpixel'")

@@ -133,7 +133,7 @@ def fit(model: nn.Module, train: Batches, test: Batches, cfg: TrainerConfig,
                 logits = model(x)
                 loss = F.cross_entropy(logits, y)
                 if not torch.isfinite(loss):
-                    raise TrainingFailed(f"loss became {float(loss)} at epoch {epoch}, batch {b + 1}: the run "
+                    raise TrainingFailed(f"loss became {float(loss.detach())} at epoch {epoch}, batch {b + 1}: the run "
                                          f"diverged; try a lower learning rate than {cfg.lr:g}")
                 opt.zero_grad(set_to_none=True)
                 loss.backward()

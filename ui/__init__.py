@@ -1,1 +1,1 @@
-"""UI-side helpers shared by the pages (the only place besides pages/ and app.py that imports streamlit)."""
+"""UI-side helpers shared by the pages (the only place besides app_pages/ and app.py that imports streamlit)."""

@@ -298,7 +298,7 @@ class EscnnNet(ImageModel):
         self.head = enn.NormPool(in_type) if kind == "SO2" else enn.GroupPooling(in_type)
         self.feature_dim = len(in_type)
         self.classifier = nn.Sequential(
-            nn.Linear(self.feature_dim, CLASSIFIER_HIDDEN), nn.BatchNorm1d(CLASSIFIER_HIDDEN), nn.ELU(),
+            nn.LayerNorm(self.feature_dim), nn.Linear(self.feature_dim, CLASSIFIER_HIDDEN), nn.ELU(),
             nn.Dropout(dropout), nn.Linear(CLASSIFIER_HIDDEN, num_classes))
 
     @property
@@ -333,7 +333,7 @@ class EscnnNet(ImageModel):
         for m in self.modules():
             if m is self:
                 continue
-            if isinstance(m, (enn.InnerBatchNorm, enn.IIDBatchNorm2d, nn.Linear, nn.BatchNorm1d)):
+            if isinstance(m, (enn.InnerBatchNorm, enn.IIDBatchNorm2d, nn.Linear, nn.LayerNorm, nn.BatchNorm1d)):
                 m.reset_parameters()
 
     def export(self) -> ExportedEscnnNet:

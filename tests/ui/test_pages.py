@@ -59,7 +59,7 @@ def test_graph_builder_invalid_value_shows_error_not_trace(app):
 
 def test_train_page_runs_a_quick_training(app):
     at = app.run()
-    at.switch_page("pages/train.py").run()
+    at.switch_page("app_pages/train.py").run()
     _no_errors(at)
     assert at.title[0].value.endswith("Train")
     at.selectbox(key="model").set_value("mlp").run()

@@ -20,8 +20,8 @@ sb = st.sidebar
 data = sb.selectbox("Data set", ["mnist-5k", "mnist-rot", "mnist"], key="data", bind=URL,
                     help="mnist-5k ships with the app; mnist (70,000) must be downloaded first: "
                          "`python -m core download mnist`.")
-model = sb.selectbox("Layer type", list(MODEL_HELP), index=list(MODEL_HELP).index(d.model), key="model", bind=URL,
-                     format_func=lambda m: f"{m} — {MODEL_HELP[m]}")
+model = sb.selectbox("Layer type", list(MODEL_HELP), index=list(MODEL_HELP).index(d.model), key="model", bind=URL)
+sb.caption(MODEL_HELP[model])
 cfg = {"data": data, "model": model}
 if model not in IMAGE_MODELS_WITHOUT_GRAPH:
     kinds = ["superpixels"] if model == "superpixel" else list(PIXEL_GRAPH_KINDS)

@@ -1,0 +1,122 @@
+"""Throughput benchmark (not a test): ``python -m core bench --json``.
+
+In one process, on the same real digits, it trains (forward + backward + Adam step):
+  (a) the fixed-graph GCN (one product of the shared adjacency with (N, B*C) features) and the same
+      architecture built from PyG's GCNConv on a block-diagonal batch of B copies of the graph;
+  (b) the ChebNet graph ConvNet (GC32-P-GC64-P-FC512, K=5) and the same-size CNN (C32-P-C64-P-FC512).
+It prints images/s for each and the ratios. Timings are noisy on shared machines: compare the
+figures of one run with each other, not across runs.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from core.data import load_dataset
+from core.graphs import build_graph
+from core.models.base import ModelConfig
+from core.models.cnn import CNN
+from core.models.graph_net import GraphNet
+
+
+class SharedGCN(nn.Module):
+    """L shared-graph GCN layers at full resolution, then flatten + Linear: (B, 1, 28, 28) -> (B, 10)."""
+
+    def __init__(self, graph, hidden: int = 32, layers: int = 3):
+        super().__init__()
+        from core.models.layers.gcn_conv import GCNConv
+        from core.models.layers.shared_graph import SharedGraph
+
+        self.graph = SharedGraph(graph)
+        self.convs = nn.ModuleList(GCNConv(1 if i == 0 else hidden, hidden) for i in range(layers))
+        self.head = nn.Linear(graph.num_nodes * hidden, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = x.reshape(x.shape[0], -1, 1)  # (B, N, 1)
+        for conv in self.convs:
+            h = F.relu(conv(h, self.graph))  # (B, N, C)
+        return self.head(h.flatten(1))
+
+
+class PygGCN(nn.Module):
+    """The same architecture with PyG's GCNConv on a block-diagonal batch of B graph copies."""
+
+    def __init__(self, graph, hidden: int = 32, layers: int = 3):
+        super().__init__()
+        from torch_geometric.nn import GCNConv
+
+        self.edge_index, self.num_nodes = graph.edge_index, graph.num_nodes
+        self.convs = nn.ModuleList(GCNConv(1 if i == 0 else hidden, hidden) for i in range(layers))
+        self.head = nn.Linear(graph.num_nodes * hidden, 10)
+        self._batched: dict[int, torch.Tensor] = {}
+
+    def batched_edges(self, B: int) -> torch.Tensor:
+        """Block-diagonal edge_index of B copies (what ``Batch.from_data_list`` builds), built once per B."""
+        if B not in self._batched:
+            offsets = torch.arange(B).repeat_interleave(self.edge_index.shape[1]) * self.num_nodes
+            self._batched[B] = self.edge_index.repeat(1, B) + offsets
+        return self._batched[B]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        B = x.shape[0]
+        h = x.reshape(B * self.num_nodes, 1)  # (B*N, 1)
+        ei = self.batched_edges(B)
+        for conv in self.convs:
+            h = F.relu(conv(h, ei))  # (B*N, C)
+        return self.head(h.reshape(B, -1))
+
+
+def train_throughput(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int, min_images: int,
+                     warmup: int = 2) -> float:
+    """Images per second of training steps over at least ``min_images`` images (after ``warmup`` steps)."""
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    model.train()
+
+    def step(i: int) -> None:
+        s = (i * batch_size) % (len(y) - batch_size)
+        loss = F.cross_entropy(model(x[s:s + batch_size]), y[s:s + batch_size])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    for i in range(warmup):
+        step(i)
+    steps = max(1, min_images // batch_size)
+    t0 = time.perf_counter()
+    for i in range(steps):
+        step(warmup + i)
+    return steps * batch_size / (time.perf_counter() - t0)
+
+
+def run_benchmark(epochs: int = 1, quick: bool = False, batch_size: int = 64) -> dict[str, Any]:
+    """Measure the four models; ``epochs`` passes over the training set for ChebNet and CNN."""
+    torch.manual_seed(0)
+    ds = load_dataset("mnist-5k", quick=False)
+    x, y = ds.x_train.unsqueeze(1), ds.y_train  # (4000, 1, 28, 28)
+    images = (1000 if quick else len(y)) * epochs
+    grid = build_graph("grid", neighbours=8)
+    models: dict[str, Callable[[], nn.Module]] = {
+        "gcn_shared": lambda: SharedGCN(grid),
+        "gcn_pyg": lambda: PygGCN(grid),
+        "chebnet": lambda: GraphNet(grid, "cheb", ModelConfig(name="cheb", layers=2, hidden=32, K=5)),
+        "cnn": lambda: CNN(hidden=32, layers=2),
+    }
+    budget = {"gcn_shared": images // 4, "gcn_pyg": max(batch_size * 4, images // 20), "chebnet": images,
+              "cnn": images}
+    ips = {name: train_throughput(make(), x, y, batch_size, budget[name]) for name, make in models.items()}
+    return {
+        "images_per_second": {k: round(v, 1) for k, v in ips.items()},
+        "gcn_speedup_vs_pyg": round(ips["gcn_shared"] / ips["gcn_pyg"], 2),
+        "chebnet_epoch_time_vs_cnn": round(ips["cnn"] / ips["chebnet"], 3),
+        "batch_size": batch_size,
+        "images_timed": {k: (v // batch_size) * batch_size for k, v in budget.items()},
+        "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+                    "torch_threads": torch.get_num_threads(), "torch": torch.__version__, "device": "cpu"},
+    }

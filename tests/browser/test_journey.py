@@ -1,0 +1,110 @@
+"""The main journey in a real browser: headless Debian Chromium driven by Playwright.
+
+Starts the app, opens a shared link, moves a slider, starts a quick training, waits for the test
+accuracy and saves screenshots under ``artifacts/browser/`` (git-ignored).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("GRAPHCONV_CHROMIUM", "/usr/bin/chromium")
+SHOTS = ROOT / "artifacts" / "browser"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
+                 "--disable-background-networking", "--disable-component-update"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    port = _free_port()
+    env = {**os.environ, "GRAPHCONV_DATA_DIR": str(tmp_path_factory.mktemp("data")), "GRAPHCONV_QUICK": "1"}
+    log = open(tmp_path_factory.mktemp("log") / "streamlit.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+                             "--server.headless", "true", "--server.address", "127.0.0.1"],
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
+                break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("the app did not start within 90 s")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=20)
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: `bash run.sh test` installs Debian's chromium"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+        pg.set_default_timeout(90_000)
+        yield pg
+        browser.close()
+
+
+def _metric(pg, label: str) -> str:
+    box = pg.locator('[data-testid="stMetric"]', has_text=label).first
+    return box.locator('[data-testid="stMetricValue"]').inner_text().strip()
+
+
+def test_shared_link_reopens_configuration(server, page):
+    from core.graphs import build_graph
+
+    expected = build_graph("knn", k=12).num_edges
+    page.goto(f"{server}/?kind=knn&knn_k=12&digit=5")
+    page.get_by_text("Directed edges").first.wait_for()
+    page.wait_for_function(
+        "n => [...document.querySelectorAll('[data-testid=stMetricValue]')].some(e => e.innerText.trim() === n)",
+        arg=f"{expected:,}")
+    assert _metric(page, "Directed edges") == f"{expected:,}"
+    assert page.get_by_text("Page not found").count() == 0
+    page.screenshot(path=str(SHOTS / "graph_builder_knn.png"), full_page=True)
+
+
+def test_moving_a_slider_updates_page_and_url(server, page):
+    page.goto(f"{server}/?kind=grid")
+    page.get_by_text("Directed edges").first.wait_for()
+    slider = page.get_by_role("slider").first  # the digit slider comes first in the sidebar
+    slider.focus()
+    for _ in range(3):
+        page.keyboard.press("ArrowRight")
+    page.wait_for_function("() => new URLSearchParams(location.search).get('digit') === '3'")  # link updated
+    page.get_by_text("grid graph over digit #3").first.wait_for()  # and the figure redrawn
+
+
+def test_quick_training_shows_accuracy(server, page):
+    page.goto(f"{server}/train?model=mlp&epochs=2")
+    page.get_by_role("button", name="Start").first.wait_for()
+    page.get_by_role("button", name="Start").first.click()
+    page.get_by_text("Finished: test accuracy").first.wait_for(timeout=180_000)
+    text = page.get_by_text("Finished: test accuracy").first.inner_text()
+    accuracy = float(text.split("test accuracy")[1].split("%")[0])
+    assert 50 < accuracy <= 100, text
+    assert "run=" in page.url  # the run is in the URL: a reload re-attaches to it
+    page.screenshot(path=str(SHOTS / "train_finished.png"), full_page=True)
