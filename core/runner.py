@@ -83,9 +83,9 @@ class RunManager:
         while not self._slots.acquire(timeout=0.5):
             if live.stop.is_set():  # stopped while still queued
                 self._dequeue(live.run_id)
-                live.state = "stopped"
                 self.store.finish(live.run_id, {"run_id": live.run_id, "status": "stopped"}, status="stopped",
                                   error="stopped before it started")
+                live.state = "stopped"  # after the store write: wait() returns once the store says so too
                 return
             self.store.heartbeat(live.run_id)
         try:

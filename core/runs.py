@@ -134,6 +134,10 @@ def validate(cfg: RunConfig) -> RunConfig:
     if cfg.model in NEEDS_FIXED_GRAPH and cfg.graph not in PIXEL_GRAPH_KINDS:
         raise UserInputError("graph", f"model {cfg.model!r} needs a fixed pixel graph ({', '.join(PIXEL_GRAPH_KINDS)});"
                              " superpixel graphs differ per image: use model 'superpixel'")
+    dense_gaussian = cfg.graph == "gaussian" and not (cfg.graph_params.get("cutoff") or cfg.graph_params.get("topk"))
+    if cfg.model == "gat" and dense_gaussian:  # one attention message per edge, image and head: ~5 GB a batch
+        raise UserInputError("graph", "GAT on the dense Gaussian graph (613,872 edges) needs several GB per batch: "
+                             "sparsify it with cutoff or topk")
     if cfg.model == "superpixel" and cfg.graph != "superpixels":
         raise UserInputError("graph", "model 'superpixel' needs graph kind 'superpixels'")
     return cfg

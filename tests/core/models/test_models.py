@@ -1,0 +1,163 @@
+"""Every registered model (escnn has its own tests) on real MNIST digits: shapes, features, gradients,
+graph levels, graph checks and batch independence."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch_geometric.data import Batch, Data
+
+from core.data import load_dataset
+from core.errors import UserInputError
+from core.graphs import build_graph
+from core.models import MODELS, NEEDS_FIXED_GRAPH, ModelConfig
+from core.models.graph_net import FIXED_GRAPH_LAYERS, GraphNet
+
+B = 3
+IMAGE_MODELS = [n for n in MODELS.names() if n not in ("escnn", "superpixel")]
+GRAPH_MODELS = sorted(NEEDS_FIXED_GRAPH)
+
+
+@pytest.fixture(scope="module")
+def digits() -> torch.Tensor:
+    ds = load_dataset("mnist-5k", quick=True)
+    return ds.x_train[:B].unsqueeze(1)  # (B, 1, 28, 28) in [0, 1]
+
+
+@pytest.fixture(scope="module")
+def grid8():
+    return build_graph("grid", size=28, neighbours=8)
+
+
+@pytest.fixture(scope="module")
+def superpixel_batch():
+    ds = load_dataset("mnist-5k", quick=True)
+    graphs = [build_graph("superpixels", image=ds.x_train[i].numpy()) for i in range(2)]
+    return Batch.from_data_list([Data(x=g.x.float(), edge_index=g.edge_index) for g in graphs]), graphs
+
+
+def build(name: str, graph, **cfg):
+    torch.manual_seed(0)
+    return MODELS.get(name)(ModelConfig(name=name, **cfg), graph)
+
+
+def test_registry_lists_every_model():
+    assert set(MODELS.names()) >= {"mlp", "cnn", "gcn", "cheb", "sage", "gin", "gat", "learned", "superpixel",
+                                   "escnn"}
+    assert set(GRAPH_MODELS) == set(FIXED_GRAPH_LAYERS)
+    with pytest.raises(UserInputError) as e:
+        MODELS.get("resnet")
+    assert e.value.param == "model"
+
+
+@pytest.mark.parametrize("name", IMAGE_MODELS)
+def test_image_model_logits_and_features(name, digits, grid8):
+    model = build(name, grid8 if name in NEEDS_FIXED_GRAPH else None).eval()
+    with torch.no_grad():
+        logits, feats = model(digits), model.features(digits)
+        again = model.classifier(feats)
+    assert logits.shape == (B, 10) and torch.isfinite(logits).all()
+    assert feats.dim() == 2 and feats.shape[0] == B and feats.shape[1] > 0
+    torch.testing.assert_close(logits, again)
+    assert model.num_parameters() == sum(p.numel() for p in model.parameters()) > 0
+
+
+@pytest.mark.parametrize("name", GRAPH_MODELS)
+def test_graph_model_backward_reaches_every_parameter(name, digits, grid8):
+    model = build(name, grid8, hidden=8).train()
+    labels = torch.arange(B)
+    torch.nn.functional.cross_entropy(model(digits), labels).backward()
+    missing = [n for n, p in model.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()]
+    assert not missing
+    zero = [n for n, p in model.named_parameters() if p.grad.abs().sum() == 0]
+    assert not zero, f"parameters without gradient signal: {zero}"
+    # the graph is rebuilt from the config, not stored with the weights
+    assert not [k for k in model.state_dict() if k.endswith(("edge_index", "edge_weight"))]
+
+
+@pytest.mark.parametrize("layers, readout, levels, out_size", [
+    (1, "pool", [784], 14),
+    (2, "pool", [784, 196], 7),
+    (3, "pool", [784, 196, 49], 7),  # 7 is odd: no pooling after the third layer
+    (2, "global", [784, 784], 28),
+])
+def test_graph_levels(layers, readout, levels, out_size, grid8, digits):
+    model = build("cheb", grid8, layers=layers, readout=readout, hidden=4, K=2)
+    assert [g.num_nodes for g in model.graphs] == levels
+    assert model.out_size == out_size
+    # each level is the same kind of graph on the coarser layout: an 8-neighbour grid of side s
+    for g in model.graphs:
+        side = int(round(g.num_nodes ** 0.5))
+        assert g.kind == "grid" and g.num_edges == build_graph("grid", size=side, neighbours=8).num_edges
+    feats = model.node_features(digits)
+    assert [f.shape[:2] for f in feats] == [(B, n) for n in levels]
+
+
+def test_coarse_knn_graph_keeps_k_below_node_count(digits):
+    g = build_graph("knn", size=28, k=60)
+    model = build("gcn", g, layers=3, hidden=4)
+    assert [s.num_nodes for s in model.graphs] == [784, 196, 49]
+    assert model(digits).shape == (B, 10)
+
+
+@pytest.mark.parametrize("name", GRAPH_MODELS)
+def test_fixed_graph_models_refuse_superpixels_and_no_graph(name, superpixel_batch):
+    _, graphs = superpixel_batch
+    for graph in (graphs[0], None):
+        with pytest.raises(UserInputError) as e:
+            build(name, graph)
+        assert e.value.param == "graph"
+
+
+def test_graph_net_refuses_non_square_graph():
+    g = build_graph("superpixels", image=load_dataset("mnist-5k", quick=True).x_train[0].numpy())
+    with pytest.raises(UserInputError) as e:
+        GraphNet(g.with_(kind="grid"), "gcn")
+    assert e.value.param == "graph"
+
+
+@pytest.mark.parametrize("name", ["cheb", "gat"])
+def test_batch_independence(name, digits, grid8):
+    model = build(name, grid8, hidden=8, K=3, heads=2).eval()
+    with torch.no_grad():
+        together = model(digits)
+        alone = torch.cat([model(digits[i:i + 1]) for i in range(B)])
+    torch.testing.assert_close(together, alone, atol=1e-5, rtol=0)
+    assert not torch.allclose(together[0], together[1])  # different digits, different logits
+
+
+def test_gaussian_graph_gcn_runs_dense(digits):
+    g = build_graph("gaussian", size=28, sigma=0.05)
+    assert g.num_edges == 784 * 783  # fully connected (weights only)
+    model = build("gcn", g, hidden=4)
+    assert [s.num_nodes for s in model.graphs] == [784, 196]
+    assert [s.adj("gcn").layout for s in model.graphs] == [torch.strided, torch.strided]  # dense matrices
+    logits = model.eval()(digits)
+    assert logits.shape == (B, 10) and torch.isfinite(logits).all()
+
+
+@pytest.mark.parametrize("conv", ["gcn", "gat", "gin", "sage", "cheb"])
+def test_superpixel_model(conv, superpixel_batch):
+    batch, graphs = superpixel_batch
+    assert all(20 < g.num_nodes < 200 for g in graphs)
+    model = build("superpixel", None, conv=conv, hidden=8, heads=2, K=2)
+    model.train()
+    logits = model(batch)
+    assert logits.shape == (2, 10)
+    torch.nn.functional.cross_entropy(logits, torch.tensor([0, 1])).backward()
+    assert all(p.grad is not None for p in model.parameters())
+
+    model.eval()
+    with torch.no_grad():
+        logits, feats = model(batch), model.features(batch)
+        alone = torch.cat([model(Batch.from_data_list([Data(x=g.x.float(), edge_index=g.edge_index)]))
+                           for g in graphs])
+    assert feats.shape[0] == 2 and feats.dim() == 2
+    torch.testing.assert_close(logits, model.classifier(feats))
+    torch.testing.assert_close(logits, alone, atol=1e-5, rtol=0)
+
+
+def test_superpixel_model_rejects_unknown_conv():
+    with pytest.raises(UserInputError) as e:
+        build("superpixel", None, conv="transformer")
+    assert e.value.param == "conv"
