@@ -92,6 +92,7 @@ def test_valid_configs_pass():
     ({"graph": "grid", "graph_params": {"neighbours": 6}}, "neighbours"),  # values are checked too
     ({"graph": "knn", "graph_params": {"k": 784}}, "k"),  # k must stay below the 784 nodes
     ({"graph": "gaussian", "graph_params": {"sigma": 0.0}}, "sigma"),
+    ({"model": "gat", "graph": "gaussian", "graph_params": {"sigma": 0.05}}, "graph"),  # dense: GBs per batch
     ({"model": "superpixel", "graph": "grid"}, "graph"),  # superpixel model on a pixel graph
     ({"model": "cheb", "graph": "superpixels", "graph_params": {}}, "graph"),  # fixed-graph model on superpixels
     ({"model": "superpixel", "graph": "superpixels", "graph_params": {"segments": 1}}, "segments"),

@@ -97,7 +97,11 @@ class SharedGraph(nn.Module):
             edge_index, edge_weight = self.edges(norm)
             with torch.inference_mode(False), torch.no_grad():
                 sparse = use_sparse(edge_weight.numel(), self.num_nodes, edge_weight.device, self.sparse)
-                self._cache[key] = build_adjacency(edge_index, edge_weight, self.num_nodes, sparse)
+                adj = build_adjacency(edge_index, edge_weight, self.num_nodes, sparse)
+                if adj.layout == torch.sparse_csr:  # A^T for the backward pass, built once (see spmm)
+                    flipped = edge_index.flip(0)
+                    adj.graphconv_transpose = build_adjacency(flipped, edge_weight, self.num_nodes, True)
+                self._cache[key] = adj
         return self._cache[key]  # type: ignore[return-value]
 
     def clear_cache(self) -> None:

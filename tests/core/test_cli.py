@@ -1,0 +1,229 @@
+"""``python -m core``: graph facts, training into the run store, and one-line errors.
+
+The end-to-end cases start real processes. Each start imports torch and PyG (seconds), so the full
+matrix of invalid values runs through ``core.cli.main`` in this process: the same code path, exit code
+and stderr, and an uncaught exception would fail the test just as a traceback would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core.cli import main
+from core.store import RunStore
+
+REPO = Path(__file__).resolve().parents[2]
+TIMEOUT = 300
+
+
+def env_for(data_dir: Path) -> dict[str, str]:
+    env = {**os.environ, "GRAPHCONV_DATA_DIR": str(data_dir)}
+    env.pop("GRAPHCONV_QUICK", None)  # quick mode only where a command asks for it
+    return env
+
+
+def start(data_dir: Path, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "core", *args], cwd=REPO, env=env_for(data_dir),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish(proc: subprocess.Popen) -> tuple[int, str, str]:
+    out, err = proc.communicate(timeout=TIMEOUT)
+    return proc.returncode, out, err
+
+
+def cli(data_dir: Path, *args: str) -> tuple[int, str, str]:
+    """Run ``python -m core ARGS`` in a fresh process: (exit code, stdout, stderr)."""
+    return finish(start(data_dir, *args))
+
+
+def cli_many(data_dir: Path, *commands: tuple[str, ...]) -> list[tuple[int, str, str]]:
+    """Several independent commands at once (their start-up imports overlap)."""
+    return [finish(p) for p in [start(data_dir, *c) for c in commands]]
+
+
+def in_process(capsys, *args: str) -> tuple[int, str, str]:
+    """``core.cli.main(ARGS)`` here: (exit code, stdout, stderr); argparse's SystemExit gives the code."""
+    capsys.readouterr()
+    try:
+        code = main(list(args))
+    except SystemExit as e:
+        code = e.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(code: int, err: str, param: str) -> None:
+    """Non-zero exit, one line on stderr, no traceback, and the line names ``param``.
+
+    Engine errors read ``error: PARAM: ...``; argparse's own (``--flag``) name the flag anywhere.
+    """
+    assert code != 0
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    if param.startswith("--"):
+        assert lines[0].startswith("error: ") and param in lines[0], lines[0]
+    else:
+        assert lines[0].startswith(f"error: {param}: "), lines[0]
+
+
+# ----------------------------------------------------------------------------- graph
+
+
+def test_graph_grid_subprocess(isolated_data_dir):
+    code, out, err = cli(isolated_data_dir, "graph", "--kind", "grid", "--neighbours", "8", "--json")
+    assert code == 0, err
+    g8 = json.loads(out)
+    assert (g8["kind"], g8["num_nodes"], g8["num_edges"], g8["symmetric"], g8["self_loops"]) == (
+        "grid", 784, 5940, True, 0)
+    assert g8["params"]["neighbours"] == 8
+
+
+def test_graph_grid_4_neighbours(capsys):
+    code, out, _ = in_process(capsys, "graph", "--kind", "grid", "--neighbours", "4", "--json")
+    g4 = json.loads(out)
+    assert code == 0 and (g4["num_nodes"], g4["num_edges"], g4["symmetric"]) == (784, 3024, True)
+    assert g4["params"]["neighbours"] == 4
+
+
+def test_graph_human_output(capsys):
+    code, out, _ = in_process(capsys, "graph", "--kind", "grid", "--neighbours", "4")
+    assert code == 0 and "num_edges: 3024" in out and "num_nodes: 784" in out
+
+
+def test_graph_knn_and_gaussian(capsys):
+    code, out, _ = in_process(capsys, "graph", "--kind", "knn", "--k", "8", "--json")
+    knn = json.loads(out)
+    assert code == 0 and knn["num_nodes"] == 784 and knn["symmetric"] and knn["self_loops"] == 0
+    # k nearest per node, then symmetrised: at least N*k directed edges, and mean degree >= k
+    assert knn["num_edges"] >= 784 * 8 and knn["mean_degree"] >= 8
+
+    code, out, _ = in_process(capsys, "graph", "--kind", "gaussian", "--sigma", "0.1", "--topk", "6", "--json")
+    gauss = json.loads(out)
+    assert code == 0 and gauss["num_nodes"] == 784 and gauss["symmetric"]
+    assert 784 * 6 <= gauss["num_edges"] < 784 * 12 and gauss["params"]["topk"] == 6
+
+
+def test_graph_superpixels(capsys):
+    code, out, _ = in_process(capsys, "graph", "--kind", "superpixels", "--image", "3", "--json")
+    sp = json.loads(out)
+    assert code == 0 and sp["kind"] == "superpixels" and sp["image"] == 3
+    assert 20 < sp["num_nodes"] < 200 and sp["symmetric"] and sp["num_edges"] > 0
+    code, out, _ = in_process(capsys, "graph", "--kind", "superpixels", "--segments", "30", "--json")
+    fewer = json.loads(out)
+    assert code == 0 and fewer["image"] == 0 and fewer["num_nodes"] < sp["num_nodes"]
+
+
+@pytest.mark.parametrize("kind, extra", [("grid", ()), ("knn", ("--k", "5"))])
+def test_graph_gcn_norm_adds_one_self_loop_per_node(capsys, kind, extra):
+    code, out, _ = in_process(capsys, "graph", "--kind", kind, *extra, "--json")
+    plain = json.loads(out)
+    code, out, _ = in_process(capsys, "graph", "--kind", kind, *extra, "--norm", "gcn", "--json")
+    gcn = json.loads(out)
+    assert code == 0 and gcn["params"]["norm"] == "gcn"
+    assert gcn["self_loops"] == gcn["num_nodes"] == 784 and plain["self_loops"] == 0
+    assert gcn["num_edges"] == plain["num_edges"] + 784 and gcn["symmetric"]
+
+
+GRAPH_ERRORS = [
+    (("--kind", "knn", "--k", "784"), "k"),  # k >= number of nodes
+    (("--kind", "gaussian", "--sigma", "0"), "sigma"),
+    (("--kind", "knn", "--sigma", "-1"), "sigma"),
+    (("--kind", "superpixels", "--segments", "1"), "segments"),
+    (("--kind", "hexagons"), "graph kind"),
+    (("--kind", "grid", "--norm", "laplace"), "norm"),
+    (("--kind", "grid", "--k", "3"), "k"),  # a parameter of another kind
+    (("--kind", "grid", "--neighbours", "6"), "neighbours"),
+    (("--kind", "knn", "--k", "abc"), "--k"),  # not an int
+    (("--kind", "superpixels", "--image", "5000"), "image"),
+    ((), "--kind"),  # required
+]
+
+
+@pytest.mark.parametrize("args, param", GRAPH_ERRORS, ids=[" ".join(a) or "no-kind" for a, _ in GRAPH_ERRORS])
+def test_graph_errors_are_one_line(capsys, args, param):
+    code, out, err = in_process(capsys, "graph", *args, "--json")
+    assert_one_line_error(code, err, param)
+    assert out == ""
+
+
+def test_errors_in_a_real_process_are_one_line(isolated_data_dir):
+    results = cli_many(isolated_data_dir,
+                       ("graph", "--kind", "knn", "--k", "abc"),  # argparse's error
+                       ("train", "--model", "cheb", "--graph", "knn", "--k", "784", "--quick", "--json"))
+    for (code, out, err), param in zip(results, ("--k", "k")):
+        assert code == 2
+        assert_one_line_error(code, err, param)
+        assert out == ""
+    assert RunStore().list_runs() == []
+
+
+# ----------------------------------------------------------------------------- train and runs
+
+
+def test_train_then_runs(isolated_data_dir):
+    code, out, err = cli(isolated_data_dir, "train", "--model", "mlp", "--epochs", "1", "--lr", "0.003",
+                         "--quick", "--json")
+    assert code == 0, err
+    assert "Traceback" not in err
+    summary = json.loads(out)
+    assert summary["model"] == "mlp" and summary["status"] == "finished" and summary["device"] == "cpu"
+    assert isinstance(summary["run_id"], int)
+    assert summary["test_accuracy"] > 0.5  # far above chance (0.1) after one quick epoch
+    assert summary["images_per_second"] > 0
+    assert (summary["train_images"], summary["test_images"]) == (1000, 200)
+    (epoch,) = summary["epochs"]
+    assert epoch["epoch"] == 1 and epoch["train_loss"] > 0 and epoch["seconds"] > 0
+    assert epoch["test_accuracy"] == summary["test_accuracy"]
+    assert "epoch 1: loss" in err  # progress goes to stderr, JSON alone to stdout
+
+    code, out, err = cli(isolated_data_dir, "runs", "--json")
+    assert code == 0, err
+    (run,) = json.loads(out)
+    assert run["id"] == summary["run_id"] and run["status"] == "finished"
+    assert run["config"]["model"] == "mlp" and run["config"]["epochs"] == 1 and run["config"]["quick"] is True
+    assert run["config"]["lr"] == 0.003
+    assert run["summary"]["test_accuracy"] == summary["test_accuracy"]
+    assert Path(run["checkpoint"]).is_file() and Path(run["checkpoint"]).is_relative_to(isolated_data_dir)
+
+
+def test_train_graph_model_in_process(capsys, isolated_data_dir):
+    code, out, err = in_process(capsys, "train", "--model", "gcn", "--graph", "grid", "--neighbours", "4",
+                                "--hidden", "4", "--layers", "1", "--epochs", "1", "--quick", "--json")
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["label"] == "gcn on grid(neighbours=4)" and summary["status"] == "finished"
+    (run,) = RunStore().list_runs()
+    assert run["config"]["graph_params"] == {"neighbours": 4} and run["config"]["hidden"] == 4
+
+
+TRAIN_ERRORS = [
+    (("--epochs", "0"), "epochs"),
+    (("--model", "nope"), "model"),
+    (("--model", "cheb", "--graph", "superpixels"), "graph"),
+    (("--model", "superpixel", "--graph", "grid"), "graph"),
+    (("--model", "escnn", "--group", "C3"), "group"),
+    (("--lr", "0"), "lr"),
+    (("--batch-size", "0"), "batch_size"),
+    (("--dropout", "1.0"), "dropout"),
+    (("--data", "cifar"), "data"),
+    (("--model", "cheb", "--graph", "knn", "--k", "784"), "k"),
+    (("--model", "cheb", "--graph", "grid", "--k", "3"), "k"),
+    (("--epochs", "two"), "--epochs"),
+]
+
+
+@pytest.mark.parametrize("args, param", TRAIN_ERRORS, ids=[" ".join(a) for a, _ in TRAIN_ERRORS])
+def test_train_errors_are_one_line_and_store_nothing(capsys, args, param):
+    code, out, err = in_process(capsys, "train", "--quick", "--json", *args)
+    assert_one_line_error(code, err, param)
+    assert out == ""
+    code, out, _ = in_process(capsys, "runs", "--json")
+    assert code == 0 and json.loads(out) == []
