@@ -16,6 +16,12 @@ PAGES = {
     "Train": [
         st.Page("app_pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
     ],
+    "Insight": [
+        st.Page("app_pages/results.py", title="Results", icon=":material/analytics:", url_path="results"),
+        st.Page("app_pages/compare.py", title="Compare runs", icon=":material/compare_arrows:", url_path="compare"),
+        st.Page("app_pages/karate.py", title="KarateClub", icon=":material/groups:", url_path="karate"),
+        st.Page("app_pages/spectral.py", title="Spectral view", icon=":material/graphic_eq:", url_path="spectral"),
+    ],
 }
 
 nav = st.navigation(PAGES)

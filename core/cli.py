@@ -1,4 +1,4 @@
-"""Headless command line: ``python -m core {graph,train,runs,download,bench} ... [--json]``.
+"""Headless command line: ``python -m core {graph,train,runs,download,bench,karate} ... [--json]``.
 
 Every invalid value exits non-zero with one line on stderr naming the parameter, never a traceback.
 """
@@ -136,6 +136,22 @@ def cmd_bench(args: argparse.Namespace) -> dict[str, Any]:
     return run_benchmark(epochs=args.epochs, quick=args.quick)
 
 
+def _widths(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(w) for w in text.split(","))
+    except ValueError:
+        raise UserInputError("hidden", f"must be comma-separated whole numbers, e.g. 16,8,2; got {text!r}") from None
+
+
+def cmd_karate(args: argparse.Namespace) -> dict[str, Any]:
+    from core.karate import train_karate
+
+    given = {name: getattr(args, name) for name in ("epochs", "lr", "seed") if getattr(args, name) is not None}
+    if args.hidden is not None:
+        given["widths"] = _widths(args.hidden)
+    return train_karate(args.model, **given).summary()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="python -m core", description="GraphConv Lab engine (headless)")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
@@ -161,10 +177,19 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--epochs", type=int, default=1)
     b.add_argument("--quick", action="store_true")
     b.add_argument("--json", action="store_true")
+
+    k = sub.add_parser("karate", help="semi-supervised node classification on the karate club (one label per class)")
+    k.add_argument("--model", default="gcn", help="gcn, cheb, sage, gin or gat")
+    k.add_argument("--epochs", type=int, default=None, help="training steps (default 200)")
+    k.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 0.01)")
+    k.add_argument("--seed", type=int, default=None, help="initialisation seed (default 0)")
+    k.add_argument("--hidden", default=None, help="layer widths, comma-separated, last one 2 (default 16,8,2)")
+    k.add_argument("--json", action="store_true")
     return parser
 
 
-COMMANDS = {"graph": cmd_graph, "train": cmd_train, "runs": cmd_runs, "download": cmd_download, "bench": cmd_bench}
+COMMANDS = {"graph": cmd_graph, "train": cmd_train, "runs": cmd_runs, "download": cmd_download, "bench": cmd_bench,
+            "karate": cmd_karate}
 
 
 def _print_human(out: Any) -> None:

@@ -28,7 +28,7 @@ class RunConfig:
     data: str = "mnist-5k"  # mnist-5k (embedded), mnist (downloaded), mnist-rot
     model: str = "cheb"  # a name in core.models.MODELS
     graph: str = "grid"  # a name in core.graphs.GRAPHS (ignored by mlp, cnn, escnn)
-    graph_params: dict[str, Any] = field(default_factory=lambda: {"neighbours": 8})  # the builder's parameters
+    graph_params: Optional[dict[str, Any]] = None  # the builder's parameters; None: that kind's defaults
     layers: int = 2  # graph / conv layers
     hidden: int = 32  # channels of the first layer
     dropout: float = 0.5  # dropout before the classifier (0.5 as in Defferrard et al.)
@@ -43,6 +43,13 @@ class RunConfig:
     seed: int = 0  # seeds the split-independent randomness: init, shuffling, dropout
     device: str = "auto"  # auto, cpu, cuda, mps
     quick: bool = False  # quick mode: fewer images (tests, hosted demo)
+
+    def __post_init__(self) -> None:
+        if self.graph_params is None:  # each graph kind's own defaults (grid: neighbours=8, knn: k=8, ...)
+            from core.graphs import GRAPH_PARAMS
+
+            spec = GRAPH_PARAMS.get(self.graph, {})
+            self.graph_params = {name: p.default for name, p in spec.items() if p.default is not None}
 
     def model_config(self) -> ModelConfig:
         names = {f.name for f in fields(ModelConfig)}
@@ -176,6 +183,7 @@ def execute(cfg: RunConfig, store=None, *, run_id: Optional[int] = None, session
     Invalid settings raise UserInputError before anything is stored. Everything after that ends in
     the store: ``finished``, ``stopped`` or ``failed`` with the reason.
     """
+    from core.embeddings import FeatureTap
     from core.store import RunStore, checkpoint_path, save_checkpoint
     from core.train import Callbacks, TrainerConfig, fit, pick_device
 
@@ -188,16 +196,26 @@ def execute(cfg: RunConfig, store=None, *, run_id: Optional[int] = None, session
         device = pick_device(cfg.device)
         store.start(run_id, str(device))
         ds, train, test, model, _ = build_everything(cfg)
+        tap = FeatureTap(model)  # records the first 500 test features during fit's own test pass
 
         def epoch_done(row: dict) -> None:
             store.log_epoch(run_id, **row)
+            try:  # the test embedding as it forms (PCA, artifact "pca"), for the Results page
+                snapshot = tap.snapshot(test.labels)
+                if snapshot is not None:
+                    store.save_artifact(run_id, "pca", snapshot, epoch=row["epoch"])
+            except Exception:  # an optional picture never breaks a run
+                pass
             if on_epoch:
                 on_epoch(row)
 
         tcfg = TrainerConfig(epochs=cfg.epochs, lr=cfg.lr, batch_size=cfg.batch_size, seed=cfg.seed,
                              device=cfg.device)
-        result = fit(model, train, test, tcfg, Callbacks(on_batch=on_batch, on_epoch=epoch_done,
-                                                         should_stop=should_stop))
+        try:
+            result = fit(model, train, test, tcfg, Callbacks(on_batch=on_batch, on_epoch=epoch_done,
+                                                             should_stop=should_stop))
+        finally:
+            tap.close()
     except Exception as err:  # anything unexpected still ends the run in the store with a reason
         message = str(err) if isinstance(err, UserInputError) else f"{type(err).__name__}: {err}"
         store.fail(run_id, message)

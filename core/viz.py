@@ -108,6 +108,6 @@ def curves_figure(epochs: Sequence[dict[str, Any]], batches: Sequence[tuple[floa
                              mode="lines+markers", line=dict(color="#a5b4fc")), 1, 2)
     fig.add_trace(go.Scatter(x=ep, y=[e["test_accuracy"] for e in epochs], name="test accuracy",
                              mode="lines+markers", line=dict(color="#16a34a")), 1, 2)
-    fig.update_xaxes(title_text="epoch")
+    fig.update_xaxes(title_text="epoch", dtick=1)
     fig.update_layout(height=340, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.25))
     return fig

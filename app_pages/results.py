@@ -1,0 +1,223 @@
+"""Results: reopen a stored run — accuracy, confusion matrix, mistakes, embeddings, downloads."""
+
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from core.errors import DataUnavailableError, UserInputError
+from core.results import config_json, evaluate_run, metrics_csv, projector_bundle
+from core.store import CheckpointError, RunStore, StoreError
+from core.viz import curves_figure
+from core.viz_results import (confusion_figure, digit_gallery_figure, embedding_figure, misclassified_figure,
+                              pca_animation_figure, per_class_accuracy_figure)
+
+TSNE_MAX_POINTS = 1000
+GALLERY_MAX = 32
+
+st.title("Results")
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def tsne_map(run_id: int, checkpoint: str, mtime_ns: int, n: int, perplexity: int) -> np.ndarray:
+    """t-SNE of the first ``n`` test features of a run (the checkpoint's path and mtime key the cache)."""
+    from core.embeddings import tsne_2d
+
+    return tsne_2d(evaluate_run(run_id).features[:n], perplexity=perplexity, seed=0)
+
+
+def pca_snapshots(store: RunStore, run_id: int) -> list[dict]:
+    out = []
+    for art in store.list_artifacts(run_id, name="pca"):
+        if art["epoch"] is None:
+            continue
+        data = store.load_artifact(run_id, "pca", epoch=art["epoch"])
+        if isinstance(data, dict) and data.get("xy"):
+            out.append({"epoch": art["epoch"], **data})
+    return out
+
+
+def show_selected_digits(event, ev) -> None:
+    """A gallery of the points picked (box / lasso / click) in an embedding chart."""
+    points = (event or {}).get("selection", {}).get("points", []) if event else []
+    picked = [int(p["customdata"][0]) for p in points if p.get("customdata")]
+    if not picked:
+        st.caption("Select points in the chart (box or lasso, or click one) to see their digits here.")
+        return
+    shown = picked[:GALLERY_MAX]
+    st.plotly_chart(digit_gallery_figure(
+        [ev.images[i] for i in shown], [f"#{i}: true {ev.labels[i]}, pred {ev.preds[i]}" for i in shown],
+        cols=8, title=f"Selected digits ({len(shown)} of {len(picked)})"), width="stretch")
+
+
+# ---------------------------------------------------------------- pick a run
+try:
+    store = RunStore()
+    runs = store.list_runs(status=("finished", "stopped"), limit=500)
+except StoreError as err:
+    st.error(f"Run store unavailable — {err}")
+    st.stop()
+if not runs:
+    st.info("No finished runs yet. Train one on the **Train** page (pick a layer type and press Start; "
+            "an MLP for 1 epoch takes seconds) or from a terminal: `python -m core train --model mlp --epochs 1`. "
+            "Finished and stopped runs appear here.", icon=":material/model_training:")
+    st.stop()
+
+by_id = {r["id"]: r for r in runs}
+ids = list(by_id)
+raw = st.query_params.get("run")
+if raw is not None and not (raw.isdigit() and int(raw) in by_id):
+    st.warning(f"`run={raw}` in this link is not a finished or stopped run; showing the newest one instead.",
+               icon=":material/link_off:")
+    raw = None
+if st.session_state.get("run") not in by_id:  # first visit, or a run that was deleted meanwhile
+    st.session_state["run"] = int(raw) if raw is not None else ids[0]
+elif raw is not None and st.session_state.get("_results_url_run") != raw:  # the link changed under us
+    st.session_state["run"] = int(raw)
+
+
+def run_title(i: int) -> str:
+    r = by_id[i]
+    acc = (r.get("summary") or {}).get("test_accuracy")
+    title = f"#{i} · {r['name'] or (r['config'] or {}).get('model')}"
+    title += f" · {acc:.1%}" if acc is not None else ""
+    return title + ("" if r["status"] == "finished" else f" · {r['status']}")
+
+
+run_id = st.selectbox("Run", ids, key="run", format_func=run_title,
+                      help="Finished and stopped runs in the run store, newest first.")
+if st.query_params.get("run") != str(run_id):
+    st.query_params["run"] = str(run_id)  # a copied link reopens this run
+st.session_state["_results_url_run"] = str(run_id)
+run = by_id[run_id]
+cfg, summary = run.get("config") or {}, run.get("summary") or {}
+epochs = store.epochs(run_id)
+
+# ---------------------------------------------------------------- what the store knows
+c1, c2, c3, c4 = st.columns(4)
+stored_acc = summary.get("test_accuracy")
+c1.metric("Test accuracy (stored)", f"{stored_acc:.2%}" if stored_acc is not None else "—")
+c2.metric("Epochs", f"{len(epochs)} / {cfg.get('epochs', '?')}")
+c3.metric("Parameters", f"{summary['parameters']:,}" if summary.get("parameters") else "—")
+c4.metric("Images / s", f"{summary['images_per_second']:,.0f}" if summary.get("images_per_second") else "—")
+st.caption(f"Status **{run['status']}** on {run.get('device') or '?'} · data {cfg.get('data')} · "
+           f"{summary.get('train_images', '?')} train / {summary.get('test_images', '?')} test images")
+if epochs:
+    st.plotly_chart(curves_figure(epochs), width="stretch")
+
+# ---------------------------------------------------------------- re-evaluate the checkpoint
+ev = None
+try:
+    with st.spinner("Evaluating the checkpoint on the test set…"):
+        ev = evaluate_run(run_id, store)
+except CheckpointError as err:
+    st.error(f"Cannot open this run's checkpoint — {err}. The stored metrics above are still valid; "
+             "re-train the run to get its views back.", icon=":material/broken_image:")
+except (UserInputError, DataUnavailableError, StoreError) as err:
+    st.error(f"Cannot rebuild this run — {err}")
+
+if ev is not None:
+    st.subheader("On the test set")
+    m1, m2, m3 = st.columns(3)
+    m1.metric("Test accuracy (checkpoint)", f"{ev.accuracy:.2%}")
+    m2.metric("Misclassified", f"{len(ev.misclassified):,} of {ev.num_test:,}")
+    worst = int(np.nanargmin(ev.per_class_accuracy)) if np.isfinite(ev.per_class_accuracy).any() else None
+    m3.metric("Hardest class", f"{worst} ({ev.per_class_accuracy[worst]:.0%})" if worst is not None else "—")
+    if summary.get("test_images") and summary["test_images"] != ev.num_test:
+        st.caption(f"Evaluated on {ev.num_test} test images; the run was scored on {summary['test_images']} "
+                   "(quick mode differs between then and now).")
+    if ev.model_kind == "superpixel":
+        st.caption("Superpixel model: evaluated on the per-image SLIC graphs; the galleries show each graph's digit.")
+
+    t_cm, t_cls, t_err, t_emb, t_pca = st.tabs(["Confusion matrix", "Per class", "Mistakes", "Embeddings",
+                                               "Embedding over epochs"])
+    with t_cm:
+        norm = st.toggle("Show shares of each true class", key="cm_norm")
+        st.plotly_chart(confusion_figure(ev.confusion, ev.classes, normalize=norm), width="stretch")
+    with t_cls:
+        st.plotly_chart(per_class_accuracy_figure(ev.per_class_accuracy, ev.classes, overall=ev.accuracy),
+                        width="stretch")
+    with t_err:
+        which = st.selectbox("True class", ["all"] + list(ev.classes), key="err_class")
+        wrong = ev.misclassified if which == "all" else ev.misclassified[ev.labels[ev.misclassified] == int(which)]
+        if len(wrong):
+            st.plotly_chart(misclassified_figure(ev.images, ev.labels, ev.preds, wrong, max_images=GALLERY_MAX,
+                                                 probabilities=ev.probabilities), width="stretch")
+        else:
+            st.success("No misclassified test digits" + ("" if which == "all" else f" of class {which}") + ".")
+    with t_emb:
+        n_feat = len(ev.features)
+        st.caption(f"Penultimate features ({ev.features.shape[1] if n_feat else 0} dimensions) of the first "
+                   f"{n_feat:,} test images, mapped to 2-D. Crosses are misclassified.")
+        e_pca, e_tsne = st.tabs(["PCA", "t-SNE"])
+        with e_pca:
+            from core.embeddings import pca
+
+            p = pca(ev.features, k=2)
+            ratio = p.explained_variance_ratio
+            event = st.plotly_chart(
+                embedding_figure(p.coords, ev.labels[:n_feat], ev.preds[:n_feat], classes=ev.classes,
+                                 axis_titles=(f"PC 1 ({ratio[0]:.0%} of variance)", f"PC 2 ({ratio[1]:.0%})")),
+                width="stretch", on_select="rerun", selection_mode=("points", "box", "lasso"), key="pca_chart")
+            show_selected_digits(event, ev)
+        with e_tsne:
+            n_tsne = min(n_feat, TSNE_MAX_POINTS)
+            perplexity = st.select_slider("Perplexity", [5, 10, 20, 30, 50], 30, key="tsne_perplexity")
+            done = st.session_state.setdefault("_tsne_done", set())
+            job = (run_id, perplexity)
+            if job not in done and st.button(f"Compute t-SNE on {n_tsne:,} points", icon=":material/scatter_plot:",
+                                             key="tsne_button"):
+                done.add(job)
+            if job in done:
+                ck = ev.checkpoint
+                with st.spinner(f"t-SNE on {n_tsne:,} points (a few seconds)…"):
+                    xy = tsne_map(run_id, ck, Path(ck).stat().st_mtime_ns if Path(ck).exists() else 0, n_tsne,
+                                  perplexity)
+                event = st.plotly_chart(
+                    embedding_figure(xy, ev.labels[:n_tsne], ev.preds[:n_tsne], classes=ev.classes,
+                                     title=f"t-SNE (perplexity {perplexity}, seed 0)"),
+                    width="stretch", on_select="rerun", selection_mode=("points", "box", "lasso"), key="tsne_chart")
+                show_selected_digits(event, ev)
+            else:
+                st.caption("t-SNE takes a few seconds, so it runs only when asked; the result is cached.")
+    with t_pca:
+        snaps = pca_snapshots(store, run_id)
+        if snaps:
+            st.plotly_chart(pca_animation_figure(snaps, ev.classes), width="stretch")
+            st.caption(f"PCA of the first {len(snaps[-1]['xy'])} test images' features after each epoch "
+                       "(frames turned onto each other so only real motion shows). Drag the slider or press Play.")
+        else:
+            st.caption("No per-epoch snapshots for this run (runs trained before snapshots existed have none).")
+else:
+    snaps = pca_snapshots(store, run_id)
+    if snaps:
+        st.plotly_chart(pca_animation_figure(snaps), width="stretch")
+
+# ---------------------------------------------------------------- downloads
+st.subheader("Downloads")
+d1, d2, d3, d4, d5 = st.columns(5)
+d1.download_button("Config (JSON)", config_json(run), f"run-{run_id}-config.json", "application/json",
+                   icon=":material/settings:", width="stretch")
+d2.download_button("Metrics (CSV)", metrics_csv(epochs), f"run-{run_id}-metrics.csv", "text/csv",
+                   icon=":material/table:", width="stretch", disabled=not epochs)
+ckpt_bytes = None
+if run.get("checkpoint"):
+    try:
+        ckpt_bytes = Path(run["checkpoint"]).read_bytes()
+    except OSError:
+        ckpt_bytes = None
+d3.download_button("Checkpoint (.pt)", ckpt_bytes or b"", f"run-{run_id}.pt", "application/octet-stream",
+                   icon=":material/download:", width="stretch", disabled=ckpt_bytes is None,
+                   help="The state dict; load it with torch.load(path, weights_only=True).")
+if ev is not None and len(ev.features):
+    n = len(ev.features)
+    vectors, metadata = projector_bundle(ev.features, ev.labels[:n], preds=ev.preds[:n])
+    d4.download_button("vectors.tsv", vectors, f"run-{run_id}-vectors.tsv", "text/tab-separated-values",
+                       icon=":material/scatter_plot:", width="stretch")
+    d5.download_button("metadata.tsv", metadata, f"run-{run_id}-metadata.tsv", "text/tab-separated-values",
+                       icon=":material/label:", width="stretch")
+    st.caption("Load vectors.tsv and metadata.tsv in the TensorBoard Embedding Projector "
+               "(projector.tensorflow.org → Load) to explore the embedding in 3-D.")
+else:
+    d4.download_button("vectors.tsv", b"", "vectors.tsv", disabled=True, width="stretch")
+    d5.download_button("metadata.tsv", b"", "metadata.tsv", disabled=True, width="stretch")

@@ -1,0 +1,137 @@
+"""Spectral view: Laplacian eigenvectors of a pixel graph, a digit's graph Fourier transform, and the
+frequency responses a trained ChebNet learned."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from core.errors import UserInputError
+from core.graphs import FORMULAS, GRAPH_PARAMS
+from core.spectral import (LAPLACIANS, cheb_frequency_response, cheb_runs, graph_fourier_transform,
+                           laplacian_eigenvectors, layer_graph, load_cheb_run, low_pass)
+from core.store import CheckpointError, StoreError
+from core.viz_spectral import (eigenvector_grid_figure, fourier_figure, frequency_response_figure,
+                               reconstruction_figure, spectrum_figure)
+from ui.common import copy_link_button, dataset, graph, graph_param_widgets, guarded, url_choice, url_notices, url_slider
+
+PIXEL_KINDS = [k for k in GRAPH_PARAMS if k != "superpixels"]
+LOW_PASS = (10, 40, 150, 400)  # coefficients kept in the low-pass reconstructions
+
+st.title("Spectral view")
+st.caption("A graph has its own Fourier basis: the eigenvectors of its Laplacian L. Small eigenvalues are smooth "
+           "patterns over the graph (low frequencies), large ones oscillate from node to node. Spectral graph "
+           "convolutions such as ChebNet are filters on this spectrum.")
+
+notice = st.container()  # filled at the end if the opened link had invalid values
+sb = st.sidebar
+kind = url_choice(sb, "Graph kind", PIXEL_KINDS, "grid", "s_kind", widget="radio", horizontal=True)
+params = graph_param_widgets(kind, sb)
+norm = url_choice(sb, "Laplacian", list(LAPLACIANS), "sym", "s_norm", widget="radio", horizontal=True,
+                  help="sym: I − D^-1/2 A D^-1/2 (eigenvalues in [0, 2], the one ChebNet uses). comb: D − A.")
+k = url_slider(sb, "Eigenvectors shown", 4, 48, 16, "s_k", step=4)
+ds = guarded(lambda: dataset("mnist-5k"))
+if ds is None:
+    st.stop()
+digit = url_slider(sb, "Digit (training image #)", 0, len(ds.y_train) - 1, 0, "s_digit")
+copy_link_button(sb)
+
+built = guarded(lambda: graph(kind, json.dumps(params, sort_keys=True), "none"))
+if built is None:
+    st.stop()
+raw, _ = built
+side = int(round(raw.num_nodes ** 0.5))
+decomposed = guarded(lambda: laplacian_eigenvectors(raw, k=raw.num_nodes, norm=norm))
+if decomposed is None:
+    st.stop()
+vals, vecs = decomposed
+
+st.latex(FORMULAS[kind])
+st.latex(LAPLACIANS[norm] + r",\qquad L u_i = \lambda_i u_i,\quad \hat x = U^\top x")
+c1, c2, c3, c4 = st.columns(4)
+c1.metric("Nodes", f"{raw.num_nodes:,}")
+c2.metric("Zero eigenvalues", int((vals < 1e-8).sum()), help="One per connected component.")
+c3.metric("λ₁ (spectral gap)", f"{vals[1]:.4f}" if len(vals) > 1 else "–",
+          help="Small: the graph is easy to cut in two; large: well connected.")
+c4.metric("λ_max", f"{vals[-1]:.4f}")
+
+st.subheader("Eigenvectors")
+st.plotly_chart(eigenvector_grid_figure(vals[:k], vecs[:, :k], side=side, cols=8 if k > 16 else 4),
+                width="stretch", key="s_eigvecs")
+left, right = st.columns(2)
+left.plotly_chart(spectrum_figure(vals, shown=k), width="stretch", key="s_spectrum")
+
+image = ds.x_train[digit].numpy()  # (28, 28)
+coeffs = graph_fourier_transform(raw, image, norm=norm)  # (N,)
+right.plotly_chart(fourier_figure(vals, coeffs, title=f"Graph Fourier coefficients of digit #{digit} "
+                                                       f"(label {int(ds.y_train[digit])})"),
+                   width="stretch", key="s_fourier")
+kept = [m for m in LOW_PASS if m < raw.num_nodes]
+recon = [low_pass(raw, image, m, norm=norm).reshape(side, side) for m in kept]
+energy = np.cumsum(coeffs ** 2) / max(float((coeffs ** 2).sum()), 1e-12)
+st.plotly_chart(reconstruction_figure([image] + recon, ["digit"] + [f"first {m} ({energy[m - 1]:.0%} of energy)"
+                                                                    for m in kept]),
+                width="stretch", key="s_recon")
+
+# ---------------------------------------------------------------- learned ChebNet filters
+st.subheader("What a trained ChebNet filters")
+
+
+@st.cache_data(show_spinner="Loading the run's checkpoint…", max_entries=8)
+def run_response(run_id: int, checkpoint: str, mtime_ns: int, layer: int, _run: dict):
+    """(lambdas, response (L, C_in, C_out), eigenvalues of the layer's graph, K, number of layers)."""
+    model, g = load_cheb_run(_run)
+    conv = model.convs[layer]
+    lambdas = np.linspace(0.0, 2.0, 201)
+    ev, _ = laplacian_eigenvectors(layer_graph(model, g, layer), k=model.graphs[layer].num_nodes, norm="sym")
+    return lambdas, cheb_frequency_response(conv, lambdas, lambda_max=2.0), ev, conv.K, len(model.convs)
+
+
+try:
+    runs = cheb_runs()
+except StoreError as err:
+    st.error(f"Run store unavailable — {err}")
+    runs = None
+if runs is not None and not runs:
+    st.info("No finished ChebNet run with a checkpoint yet. Train one on the **Train** page (layer type *cheb*), "
+            "or from a terminal: `python -m core train --model cheb`. Its learned filters will appear here.",
+            icon=":material/model_training:")
+elif runs:
+    by_id = {int(r["id"]): r for r in runs}
+    run_id = url_choice(st, "ChebNet run", list(by_id), next(iter(by_id)), "s_run",
+                        format_func=lambda i: f"run {i}: {by_id[i].get('name') or 'cheb'}")
+    run = by_id[run_id]
+    layers = max(1, int((run.get("config") or {}).get("layers", 1)))
+    lc, ic = st.columns(2)
+    layer = lc.selectbox("Layer", list(range(layers)), format_func=lambda i: f"layer {i + 1}", key="s_layer")
+    ckpt = Path(run["checkpoint"]).expanduser()
+    try:
+        lambdas, response, layer_vals, K, _ = run_response(run_id, str(ckpt), ckpt.stat().st_mtime_ns, int(layer), run)
+    except (CheckpointError, UserInputError, OSError) as err:
+        st.error(f"Cannot read run {run_id}'s filters — {err}")
+    else:
+        c_in = response.shape[1]
+        channel = ic.slider("Input channel", 0, c_in - 1, 0, key="s_in") if c_in > 1 else 0
+        st.plotly_chart(frequency_response_figure(
+            lambdas, response, layer_vals, input_channel=channel,
+            title=f"Run {run_id}, layer {layer + 1}: {response.shape[2]} filters of order K={K} "
+                  f"(input channel {channel})"), width="stretch", key="s_response")
+        st.caption("Each line is one learned filter g(λ) = Σₖ θₖ Tₖ(λ − 1): how much of each graph frequency of "
+                   "the input passes into that output channel. The ticks at the bottom are the eigenvalues of the "
+                   "graph this layer runs on (pooled layers run on coarser graphs). A degree-(K−1) polynomial "
+                   "cannot change quickly with λ, which is why the filters are smooth and K-hop local.")
+
+with st.expander("What am I looking at?"):
+    st.markdown(
+        "- **Eigenvectors**: each panel is one eigenvector uᵢ of L drawn on the 28×28 pixel layout (red "
+        "positive, blue negative). u₀ is constant for L = D − A (∝ √degree for the normalised L); the next "
+        "ones are the smoothest possible waves across the image, and the frequency grows with λ — exactly "
+        "like the cosines of a 2-D Fourier transform on a grid.\n"
+        "- **Spectrum**: the eigenvalues in order; each zero eigenvalue is one connected component.\n"
+        "- **Fourier coefficients**: x̂ = Uᵀx, the digit expressed in this basis. Most of its energy sits at "
+        "low λ; the low-pass images rebuild it from only the first coefficients.\n"
+        "- **ChebNet**: a spectral filter multiplies every coefficient x̂ᵢ by g(λᵢ). ChebNet makes g a "
+        "Chebyshev polynomial of order K − 1 in the scaled Laplacian, so it never needs the eigenvectors at all."
+    )
+url_notices(notice)

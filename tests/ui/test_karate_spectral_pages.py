@@ -1,0 +1,118 @@
+"""AppTest smoke tests of the KarateClub and Spectral view pages."""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = str(ROOT / "app.py")
+KARATE = "app_pages/karate.py"
+SPECTRAL = "app_pages/spectral.py"
+
+
+@pytest.fixture
+def app(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("GRAPHCONV_QUICK", "1")
+    return AppTest.from_file(APP, default_timeout=120)
+
+
+def _no_errors(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def _open(app: AppTest, page: str) -> AppTest:
+    at = app.run()
+    at.switch_page(page).run()
+    return at
+
+
+def _metrics(at: AppTest) -> dict:
+    return {m.label: m.value for m in at.metric}
+
+
+def test_karate_page_trains_on_click(app):
+    from core.karate import train_karate
+
+    at = _open(app, KARATE)
+    _no_errors(at)
+    assert at.title[0].value == "KarateClub"
+    assert any("Train" in i.value for i in at.info)
+    assert not at.get("plotly_chart")
+    at.slider(key="k_epochs").set_value(20).run()
+    at.button(key="k_train").click().run()
+    _no_errors(at)
+    expected = train_karate("gcn", epochs=20, lr=0.01, seed=0)
+    metrics = _metrics(at)
+    assert metrics["Accuracy on unlabelled nodes"] == f"{expected.accuracy:.1%}"
+    assert metrics["Labelled nodes"] == "0, 4, 8, 24"
+    assert len(at.get("plotly_chart")) == 3  # embedding animation, graph by prediction, curves
+    at.selectbox(key="k_model").set_value("sage").run()  # settings changed: the last result stays, with a note
+    _no_errors(at)
+    assert any("press Train" in c.value for c in at.caption)
+    assert len(at.get("plotly_chart")) == 3
+
+
+def test_karate_page_link_settings(app):
+    at = app.run()
+    at.switch_page(KARATE)
+    at.query_params.update({"k_model": "cheb", "k_epochs": "30", "k_lr": "0.03", "k_seed": "7"})
+    at.run()
+    _no_errors(at)
+    assert at.selectbox(key="k_model").value == "cheb"
+    assert at.slider(key="k_epochs").value == 30
+    at.button(key="k_train").click().run()
+    _no_errors(at)
+    assert "Accuracy on unlabelled nodes" in _metrics(at)
+
+
+def test_spectral_page_without_runs(app):
+    at = _open(app, SPECTRAL)
+    _no_errors(at)
+    assert at.title[0].value == "Spectral view"
+    metrics = _metrics(at)
+    assert metrics["Nodes"] == "784"
+    assert metrics["Zero eigenvalues"] == "1"  # the grid is connected
+    assert len(at.get("plotly_chart")) == 4  # eigenvectors, spectrum, Fourier coefficients, low-pass
+    assert any("python -m core train --model cheb" in i.value for i in at.info), [i.value for i in at.info]
+    at.radio(key="s_norm").set_value("comb").run()
+    at.radio(key="s_kind").set_value("knn").run()
+    _no_errors(at)
+    assert len(at.get("plotly_chart")) == 4
+
+
+def _stored_cheb_run() -> int:
+    """A finished ChebNet run with an (untrained) checkpoint, without spending time on training."""
+    import torch
+
+    from core.graphs import build_graph
+    from core.models import MODELS
+    from core.runs import RunConfig
+    from core.store import RunStore, checkpoint_path, save_checkpoint
+
+    cfg = RunConfig(model="cheb", K=4, hidden=8, layers=2, epochs=1, quick=True)
+    store = RunStore()
+    run_id = store.create_run(cfg.to_dict(), name=cfg.label())
+    torch.manual_seed(0)
+    model = MODELS.get("cheb")(cfg.model_config(), build_graph(cfg.graph, size=28, **cfg.graph_params))
+    path = save_checkpoint(model.state_dict(), checkpoint_path(run_id))
+    store.finish(run_id, {"test_accuracy": 0.1}, checkpoint=path)
+    return run_id
+
+
+def test_spectral_page_plots_a_stored_chebnet_filters(app):
+    run_id = _stored_cheb_run()
+    at = _open(app, SPECTRAL)
+    _no_errors(at)
+    assert not at.info
+    assert at.selectbox(key="s_run").value == run_id
+    charts = at.get("plotly_chart")
+    assert len(charts) == 5
+    assert "K=4" in charts[-1].proto.spec  # the frequency-response chart's title
+    at.selectbox(key="s_layer").set_value(1).run()  # second layer: 8 input channels
+    _no_errors(at)
+    at.slider(key="s_in").set_value(3).run()
+    _no_errors(at)
+    assert "input channel 3" in at.get("plotly_chart")[-1].proto.spec
