@@ -91,8 +91,8 @@ def embedding_animation_figure(result: KarateResult, max_frames: int = MAX_FRAME
         yaxis=dict(range=[lo[1] - pad[1], hi[1] + pad[1]], title=f"{axis} 2", zeroline=False),
         legend=dict(itemsizing="constant"),
         sliders=[dict(active=len(names) - 1, steps=steps, currentvalue=dict(prefix="epoch "), x=0.0, len=1.0,
-                      y=-0.08, yanchor="top", pad=dict(t=50))],
-        updatemenus=[dict(type="buttons", showactive=False, x=0.0, y=-0.08, xanchor="left", yanchor="top",
+                      y=-0.13, yanchor="top", pad=dict(t=50))],
+        updatemenus=[dict(type="buttons", showactive=False, x=0.0, y=-0.13, xanchor="left", yanchor="top",
                           direction="left", pad=dict(t=10, r=10), buttons=[
                               dict(label="▶ Play", method="animate",
                                    args=[None, dict(frame=dict(duration=80, redraw=True), fromcurrent=False,
