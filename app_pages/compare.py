@@ -3,9 +3,19 @@
 import pandas as pd
 import streamlit as st
 
+from core.models import MODELS
 from core.results import runs_table, settings_diff
+from core.runs import IMAGE_MODELS_WITHOUT_GRAPH, PIXEL_GRAPH_KINDS, RunConfig
 from core.store import RunStore, StoreError
+from core.sweep import SWEEPABLE, new_sweep_kind, parse_values, sweep_configs, sweep_value
+from core.viz import sweep_figure
 from core.viz_results import accuracy_curves_figure
+from ui.common import guarded, manager, session_id, url_choice, url_slider
+
+SWEEP_DEFAULTS = {"sigma": "0.02, 0.05, 0.1, 0.2", "k": "4, 8, 16, 32", "segments": "25, 50, 75, 100",
+                  "neighbours": "4, 8", "model": "mlp, cnn, gcn, cheb", "group": "C1, C2, C4, C8",
+                  "K": "1, 2, 3, 5, 10", "hidden": "8, 16, 32, 64", "layers": "1, 2, 3", "lr": "0.0003, 0.001, 0.003, 0.01",
+                  "seed": "0, 1, 2"}
 
 st.title("Compare runs")
 
@@ -15,9 +25,60 @@ try:
 except StoreError as err:
     st.error(f"Run store unavailable — {err}")
     st.stop()
+
+
+def sweep_section() -> None:
+    """Launch one setting over several values in the background; plot accuracy against the value."""
+    st.divider()
+    st.subheader("Sweeps")
+    st.caption("Train a series of runs that differ in one setting, in the background, and plot test accuracy "
+               "against it. Runs queue behind the training slots like any other run.")
+    c1, c2, c3 = st.columns(3)
+    model = url_choice(c1, "Layer type", MODELS.names(), "cheb", "sw_model")
+    graph_kind = (url_choice(c2, "Graph", list(PIXEL_GRAPH_KINDS), "grid", "sw_graph")
+                  if model not in IMAGE_MODELS_WITHOUT_GRAPH and model != "superpixel" else None)
+    epochs = url_slider(c3, "Epochs per run", 1, 20, 3, "sw_epochs")
+    params = [p for p in SWEEPABLE if p not in ("epochs",)]
+    param = url_choice(c1, "Setting to sweep", params, "K" if model == "cheb" else "model", "sw_param")
+    values_text = c2.text_input("Values (comma-separated)", SWEEP_DEFAULTS.get(param, ""), key=f"sw_values_{param}")
+    c3.write("")
+    if c3.button("Launch sweep", icon=":material/play_arrow:", type="primary"):
+        def launch() -> str:
+            base = RunConfig(model=model, epochs=epochs, **({"graph": graph_kind} if graph_kind else {}))
+            configs = sweep_configs(base, param, parse_values(param, values_text))
+            kind = new_sweep_kind()
+            for cfg in configs:
+                manager().submit(cfg, session=session_id(), kind=kind)
+            return kind
+
+        kind = guarded(launch)
+        if kind:
+            st.session_state["sweep"] = kind
+            st.session_state["sweep_param"] = param
+    sweep_results()
+
+
+@st.fragment(run_every=2.0)
+def sweep_results() -> None:
+    kind, param = st.session_state.get("sweep"), st.session_state.get("sweep_param")
+    if not kind:
+        return
+    members = store.list_runs(kind=kind)
+    done = [r for r in members if r["status"] == "finished"]
+    st.markdown(f"**Sweep over `{param}`**: {len(done)} of {len(members)} runs finished.")
+    points = sorted(((sweep_value(r["config"], param), (r["summary"] or {}).get("test_accuracy"))
+                     for r in done), key=lambda p: (isinstance(p[0], str), p[0]))
+    if points:
+        st.plotly_chart(sweep_figure(points, param), width="stretch")
+    st.dataframe(pd.DataFrame([{"run": r["id"], param: sweep_value(r["config"], param), "status": r["status"],
+                                "test accuracy": (r["summary"] or {}).get("test_accuracy")} for r in members]),
+                 hide_index=True, column_config={"test accuracy": st.column_config.NumberColumn(format="percent")})
+
+
 if not runs:
-    st.info("No runs yet. Train a few on the **Train** page (or `python -m core train ...`), then compare them here.",
-            icon=":material/model_training:")
+    st.info("No runs yet. Train a few on the **Train** page (or `python -m core train ...`), or launch a sweep "
+            "below, then compare them here.", icon=":material/model_training:")
+    sweep_section()
     st.stop()
 
 table = pd.DataFrame(runs_table(runs))
@@ -59,6 +120,4 @@ if picked:
 else:
     st.caption("Select one or more runs in the table to see their settings and test-accuracy curves.")
 
-st.divider()
-st.subheader("Sweeps")  # the sweep launcher goes here
-st.caption("Launching a sweep (one setting over several values) from here is not available yet.")
+sweep_section()

@@ -57,10 +57,13 @@ class RunManager:
         self._queue: list[int] = []  # FIFO of queued run ids
         self.store.recover_interrupted()
 
-    def submit(self, cfg: RunConfig, session: Optional[str] = None) -> int:
-        """Validate (raises UserInputError), store as queued, and start a worker; return the run id."""
+    def submit(self, cfg: RunConfig, session: Optional[str] = None, kind: str = "image") -> int:
+        """Validate (raises UserInputError), store as queued, and start a worker; return the run id.
+
+        ``kind`` groups runs in the store (``sweep:<id>`` for the members of one sweep).
+        """
         validate(cfg)
-        run_id = self.store.create_run(cfg.to_dict(), name=cfg.label(), session=session, status="queued")
+        run_id = self.store.create_run(cfg.to_dict(), name=cfg.label(), session=session, status="queued", kind=kind)
         live = LiveRun(run_id, cfg, session)
         with self._lock:
             self._runs[run_id] = live

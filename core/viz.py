@@ -111,3 +111,17 @@ def curves_figure(epochs: Sequence[dict[str, Any]], batches: Sequence[tuple[floa
     fig.update_xaxes(title_text="epoch", dtick=1)
     fig.update_layout(height=340, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.25))
     return fig
+
+
+def sweep_figure(points: Sequence[tuple[Any, float]], param: str) -> go.Figure:
+    """Test accuracy against the swept value (a line for numbers, bars for names)."""
+    xs, ys = zip(*points) if points else ((), ())
+    numeric = all(isinstance(x, (int, float)) for x in xs)
+    trace = (go.Scatter(x=xs, y=ys, mode="lines+markers", line=dict(color="#4F46E5")) if numeric
+             else go.Bar(x=[str(x) for x in xs], y=ys, marker_color="#4F46E5"))
+    fig = go.Figure(trace)
+    fig.update_layout(xaxis_title=param, yaxis_title="test accuracy", yaxis_tickformat=".0%", height=360,
+                      margin=dict(l=10, r=10, t=30, b=10))
+    if numeric and param in ("sigma", "lr"):
+        fig.update_xaxes(type="log")
+    return fig
