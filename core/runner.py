@@ -142,14 +142,16 @@ class RunManager:
         return self.live(run_id)
 
 
-_manager: Optional[RunManager] = None
+_managers: dict[str, RunManager] = {}
 _manager_lock = threading.Lock()
 
 
 def get_manager() -> RunManager:
-    """The process-wide manager (created on first use)."""
-    global _manager
+    """The process-wide manager of the current data folder (created on first use)."""
+    from core.config import data_dir
+
+    key = str(data_dir())
     with _manager_lock:
-        if _manager is None:
-            _manager = RunManager()
-        return _manager
+        if key not in _managers:
+            _managers[key] = RunManager()
+        return _managers[key]

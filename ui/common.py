@@ -34,9 +34,8 @@ def graph(kind: str, params_json: str, norm: str, image_key: Optional[str] = Non
     return g, normalize(g, norm)
 
 
-@st.cache_resource(show_spinner=False)
 def manager():
-    """The process-wide background run manager (survives reruns and page reloads)."""
+    """The process-wide background run manager (survives reruns and page reloads; one per data folder)."""
     from core.runner import get_manager
 
     return get_manager()
