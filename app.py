@@ -22,6 +22,10 @@ PAGES = {
         st.Page("app_pages/karate.py", title="KarateClub", icon=":material/groups:", url_path="karate"),
         st.Page("app_pages/spectral.py", title="Spectral view", icon=":material/graphic_eq:", url_path="spectral"),
     ],
+    "Equivariance": [
+        st.Page("app_pages/equivariance.py", title="Equivariance", icon=":material/rotate_right:", url_path="equivariance"),
+        st.Page("app_pages/groups.py", title="Groups", icon=":material/category:", url_path="groups"),
+    ],
 }
 
 nav = st.navigation(PAGES)

@@ -1,4 +1,4 @@
-"""Headless command line: ``python -m core {graph,train,runs,download,bench,karate} ... [--json]``.
+"""Headless command line: ``python -m core {graph,train,runs,download,bench,karate,equivariance} ... [--json]``.
 
 Every invalid value exits non-zero with one line on stderr naming the parameter, never a traceback.
 """
@@ -152,6 +152,61 @@ def cmd_karate(args: argparse.Namespace) -> dict[str, Any]:
     return train_karate(args.model, **given).summary()
 
 
+def _angles(text: str) -> list[float]:
+    import math
+
+    out: list[float] = []
+    for part in text.split(","):
+        try:
+            a = float(part.strip())
+        except ValueError:
+            raise UserInputError("angles", f"must be comma-separated numbers of degrees, e.g. 0,90,180,270; "
+                                           f"got {text!r}") from None
+        if not math.isfinite(a):
+            raise UserInputError("angles", f"{part.strip()!r} is not a finite angle")
+        if a not in out:
+            out.append(a)
+    return out
+
+
+def cmd_equivariance(args: argparse.Namespace) -> dict[str, Any]:
+    """Measure a stored run's model: accuracy on rotated test digits, logit invariance, per-layer errors."""
+    from core.equivariance import DEFAULT_ANGLES, accuracy_by_angle, layer_equivariance_error, logit_invariance_error
+    from core.models.escnn_net import parse_group
+    from core.results import load_run_model
+    from core.store import CheckpointError, RunNotFoundError
+
+    angles = _angles(args.angles) if args.angles is not None else [float(a) for a in DEFAULT_ANGLES]
+    if args.images < 1:
+        raise UserInputError("images", f"must be at least 1 (got {args.images})")
+    if args.group is not None:
+        parse_group(args.group)  # UserInputError("group") before the model is loaded
+    try:
+        model, cfg, ds = load_run_model(args.run)
+    except (RunNotFoundError, CheckpointError) as err:
+        raise UserInputError("run", str(err)) from None
+    if cfg.model == "superpixel":
+        raise UserInputError("run", f"run {args.run} is a superpixel model: it reads per-image graphs, so pixel "
+                                    "rotations cannot be measured on it")
+    group = (args.group or (cfg.group if cfg.model == "escnn" else "C4")).strip().upper()
+    n = min(int(args.images), len(ds.y_test))
+    x, y = ds.x_test[:n], ds.y_test[:n]
+    acc = accuracy_by_angle(model, x, y, angles=angles)
+    logits = logit_invariance_error(model, x, group)
+    out: dict[str, Any] = {
+        "run_id": args.run, "model": cfg.model, "label": cfg.label(), "data": cfg.data, "group": group,
+        "images": n, "accuracy_by_angle": {f"{round(a, 6):g}": v for a, v in acc.items()},
+        "logit_invariance_error": {el: r["error"] for el, r in logits.items()},
+        "prediction_agreement": {el: r["agree"] for el, r in logits.items()},
+        "exact": {el: r["exact"] for el, r in logits.items()},
+    }
+    if args.layers:
+        layers = layer_equivariance_error(model, x[:min(n, 64)], group)
+        out["layer_equivariance_error"] = {name: {el: (v if v == v else None) for el, v in row.items()}  # NaN -> null
+                                           for name, row in layers.items()}
+    return out
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="python -m core", description="GraphConv Lab engine (headless)")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
@@ -185,11 +240,20 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--seed", type=int, default=None, help="initialisation seed (default 0)")
     k.add_argument("--hidden", default=None, help="layer widths, comma-separated, last one 2 (default 16,8,2)")
     k.add_argument("--json", action="store_true")
+
+    e = sub.add_parser("equivariance", help="rotate a stored run's test digits: accuracy by angle, logit invariance")
+    e.add_argument("--run", type=int, required=True, help="id of a finished run (see `runs`)")
+    e.add_argument("--angles", default=None, help="comma-separated degrees (default 0,15,...,345)")
+    e.add_argument("--group", default=None, help="group whose elements are measured: C1..C16, D1..D16 or SO2 "
+                                                 "(default: the run's group for escnn, else C4)")
+    e.add_argument("--images", type=int, default=500, help="test images used (default 500)")
+    e.add_argument("--layers", action="store_true", help="also per-layer equivariance errors (up to 64 images)")
+    e.add_argument("--json", action="store_true")
     return parser
 
 
 COMMANDS = {"graph": cmd_graph, "train": cmd_train, "runs": cmd_runs, "download": cmd_download, "bench": cmd_bench,
-            "karate": cmd_karate}
+            "karate": cmd_karate, "equivariance": cmd_equivariance}
 
 
 def _print_human(out: Any) -> None:

@@ -1,0 +1,269 @@
+"""Equivariance: rotate the test digits and watch trained models — a CNN, a graph model, a steerable
+(escnn) net — keep or lose their answers; measure invariance per group element and per layer."""
+
+import pandas as pd
+import streamlit as st
+
+from core.equivariance import (DEFAULT_ANGLES, accuracy_by_angle, feature_maps, group_elements,
+                               layer_equivariance_error, logit_invariance_error, parse_element)
+from core.errors import DataUnavailableError, UserInputError
+from core.models.escnn_net import GROUPS
+from core.runs import RunConfig
+from core.store import CheckpointError, RunStore, StoreError
+from core.viz_equivariance import (accuracy_by_angle_figure, equivariance_panels_figure, invariance_table,
+                                   layer_error_figure)
+from ui.common import URL, guarded, manager, session_id, url_choice, url_notices, url_slider
+
+MAX_RUNS = 3
+LOGIT_IMAGES = 200  # images for the logit-invariance table (every group element is one pass)
+LAYER_IMAGES = 16  # images for the per-layer heatmap (every element is one pass with hooks on every layer)
+ANGLES = tuple(float(a) for a in DEFAULT_ANGLES)  # 0, 15, ..., 345
+TRIO = ("cnn", "cheb", "escnn")
+STATE_NAMES = {"queued": "waiting for a training slot", "running": "training"}
+
+st.title("Equivariance")
+notice = st.container()
+sb = st.sidebar
+group = url_choice(sb, "Group", list(GROUPS), "C8", "group",
+                   help="The symmetry measured (and used by the escnn model you train here). CN: N rotations by "
+                        "360/N degrees; DN: those and their mirror images; SO2: rotations sampled every 15°.")
+n_images = url_choice(sb, "Test images", [100, 200, 500], 500, "images", widget="select_slider",
+                      help="Test digits rotated for the accuracy curves (the first ones of the run's test set).")
+sb.caption("CN / DN elements are named `r90` (rotate 90° counter-clockwise) and `f r90` "
+           "(mirror left-right, then rotate 90°).")
+
+
+# ---------------------------------------------------------------- cached measurements
+def _checkpoint_key(run: dict) -> str:
+    from core.results import checkpoint_file
+
+    path = checkpoint_file(run)
+    return f"{path}:{path.stat().st_mtime_ns}"
+
+
+@st.cache_resource(show_spinner=False, max_entries=6)
+def run_model(run_id: int, checkpoint_key: str):
+    """(model, RunConfig, dataset) of a stored run; ``checkpoint_key`` (path + mtime) keys the cache."""
+    from core.results import load_run_model
+
+    return load_run_model(run_id)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def accuracy_curve(run_id: int, checkpoint_key: str, n: int, angles: tuple[float, ...]) -> dict[float, float]:
+    model, _, ds = run_model(run_id, checkpoint_key)
+    return accuracy_by_angle(model, ds.x_test[:n], ds.y_test[:n], angles=angles)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def logit_errors(run_id: int, checkpoint_key: str, n: int, group: str) -> dict:
+    model, _, ds = run_model(run_id, checkpoint_key)
+    return logit_invariance_error(model, ds.x_test[:n], group)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def layer_errors(run_id: int, checkpoint_key: str, group: str) -> dict:
+    model, _, ds = run_model(run_id, checkpoint_key)
+    return layer_equivariance_error(model, ds.x_test[:LAYER_IMAGES], group)
+
+
+# ---------------------------------------------------------------- stored runs
+try:
+    all_runs = RunStore().list_runs(status=("finished", "stopped"), limit=500)
+except StoreError as err:
+    st.error(f"Run store unavailable — {err}")
+    st.stop()
+runs = [r for r in all_runs if r.get("checkpoint") and (r.get("config") or {}).get("model") != "superpixel"]
+
+
+def run_label(r: dict) -> str:
+    return f"#{r['id']} {r.get('name') or (r.get('config') or {}).get('model')} · {(r.get('config') or {}).get('data')}"
+
+
+by_label = {run_label(r): r for r in runs}
+
+# ---------------------------------------------------------------- train a quick trio in the background
+mgr = manager()
+with st.expander("Train a CNN, a graph model and a steerable net to compare", expanded=not runs,
+                 icon=":material/model_training:"):
+    c1, c2 = st.columns(2)
+    trio_data = url_choice(c1, "Data", ["mnist-5k", "mnist-rot"], "mnist-5k", "trio_data", widget="radio",
+                           horizontal=True, help="mnist-rot: every training and test digit turned by a random angle.")
+    trio_epochs = url_slider(c2, "Epochs", 1, 10, 3, "trio_epochs")
+    st.caption("Three runs with the Train page's default settings: a LeNet-style CNN, a ChebNet (K=5) on the "
+               f"8-neighbour pixel grid and an escnn steerable CNN for {group}. They queue for the training slots "
+               "and keep going if you leave the page.")
+    if st.button(f"Train CNN, ChebNet and escnn {group} on {trio_data}", icon=":material/play_arrow:",
+                 type="primary", key="train_trio"):
+        cfgs = [RunConfig(model=m, data=trio_data, epochs=int(trio_epochs), **({"group": group} if m == "escnn" else {}))
+                for m in TRIO]
+        ids = guarded(lambda: [mgr.submit(c, session=session_id()) for c in cfgs])
+        if ids:
+            st.session_state["eq_trio"] = ids
+            st.query_params["trio"] = ",".join(map(str, ids))
+url_notices(notice)
+
+raw_trio = st.query_params.get("trio", "")
+if "eq_trio" not in st.session_state and raw_trio and all(p.isdigit() for p in raw_trio.split(",")):
+    st.session_state["eq_trio"] = [int(p) for p in raw_trio.split(",")]  # a reload re-attaches
+trio_ids = st.session_state.get("eq_trio") or []
+
+
+@st.fragment(run_every=1.0)
+def trio_progress(ids: list[int]) -> None:
+    rows, active = [], False
+    for run_id in ids:
+        live = mgr.live(run_id)
+        row = mgr.store.get_run(run_id)  # where the manager wrote it
+        if row is None:
+            continue
+        status = live["state"] if live else row["status"]
+        active |= status in ("queued", "running")
+        rows.append((run_id, row.get("name"), status, live))
+    if not rows:
+        return
+    for run_id, name, status, live in rows:
+        if status == "running" and live:
+            st.progress(live["progress"], text=f"#{run_id} {name}: epoch {live['epoch']}/{live['epochs']}, "
+                                               f"batch {live['batch']}/{live['num_batches']}")
+        else:
+            st.caption(f"#{run_id} {name}: {STATE_NAMES.get(status, status)}")
+    if not active and st.session_state.get("_eq_trio_done") != ids:
+        st.session_state["_eq_trio_done"] = ids
+        st.session_state["_eq_select"] = ids  # select the trio once the page reruns
+        st.rerun(scope="app")
+
+
+if trio_ids:
+    trio_progress(trio_ids)
+
+# ---------------------------------------------------------------- pick runs
+if not runs:
+    st.info("No finished runs yet. Press **Train CNN, ChebNet and escnn** above (a few minutes on a CPU), or "
+            "train any image model on the **Train** page; finished runs appear here.",
+            icon=":material/model_training:")
+    st.stop()
+
+pending = st.session_state.pop("_eq_select", None)
+if pending:
+    chosen = [run_label(r) for r in runs if r["id"] in pending][:MAX_RUNS]
+    if chosen:
+        st.session_state["runs"] = chosen
+selected = st.multiselect("Runs to compare", list(by_label), key="runs", bind=URL, max_selections=MAX_RUNS,
+                          placeholder="choose up to 3 finished runs",
+                          help="Finished or stopped image-model runs with a checkpoint, newest first.")
+if not selected:
+    st.caption("Choose up to three runs — say a CNN, a graph model and an escnn net — to rotate their test digits.")
+    st.stop()
+picked = [by_label[s] for s in selected]
+keys: dict[int, str] = {}
+for r in picked:
+    try:
+        keys[r["id"]] = _checkpoint_key(r)
+    except CheckpointError as err:
+        st.error(f"Cannot open run #{r['id']} — {err}")
+if not keys:
+    st.stop()
+picked = [r for r in picked if r["id"] in keys]
+
+measure_key = (tuple(r["id"] for r in picked), int(n_images), group)
+measured = st.session_state.setdefault("_eq_measured", set())
+if measure_key not in measured:
+    sizes = [(r.get("summary") or {}).get("test_images") for r in picked]
+    shown = min([int(n_images)] + [s for s in sizes if isinstance(s, int)])
+    st.caption(f"Rotating {shown} test digits through {len(ANGLES)} angles takes a few seconds per run "
+               "(longer for big escnn nets).")
+    if st.button(f"Measure {len(picked)} run{'s' if len(picked) > 1 else ''}", icon=":material/rotate_right:",
+                 type="primary", key="measure"):
+        measured.add(measure_key)
+        st.rerun()
+    st.stop()
+
+
+def measure():
+    curves, logits = {}, {}
+    for r in picked:
+        label = f"#{r['id']} {r.get('name')}"
+        with st.spinner(f"Rotating the test digits for run {label}…"):
+            curves[label] = accuracy_curve(r["id"], keys[r["id"]], int(n_images), ANGLES)
+            logits[label] = logit_errors(r["id"], keys[r["id"]], min(int(n_images), LOGIT_IMAGES), group)
+    return curves, logits
+
+
+try:
+    result = guarded(measure)
+except (CheckpointError, DataUnavailableError, StoreError) as err:
+    st.error(f"Cannot measure the selected runs — {err}")
+    result = None
+if result is None:
+    st.stop()
+curves, logits = result
+
+# ---------------------------------------------------------------- accuracy vs angle
+st.subheader("Accuracy of rotated digits")
+st.plotly_chart(accuracy_by_angle_figure(curves), width="stretch")
+st.caption(
+    "Every test digit is turned by the angle and classified again. Only multiples of 90° (diamonds) are "
+    "*exact* on a square pixel grid: they just permute the pixels. Any other angle moves pixel centres between "
+    "grid points, so the rotated image has to be interpolated (blurred a little, corners cut off) — even a "
+    "perfectly equivariant network sees a slightly different digit there. A plain CNN trained on upright digits "
+    "collapses away from 0°; an escnn C4/C8/D4 net is exactly invariant at 90° steps and nearly so in between.")
+
+# ---------------------------------------------------------------- logit invariance
+st.subheader(f"Logit invariance for the elements of {group}")
+table = pd.DataFrame(invariance_table(logits))
+error_cols = [c for c in table.columns if c not in ("element", "grid")]
+st.dataframe(table, hide_index=True, width="stretch",
+             column_config={c: st.column_config.NumberColumn(c, format="%.2e") for c in error_cols})
+st.caption(f"Relative change of the logits, ‖f(g·x) − f(x)‖ / ‖f(x)‖, averaged over "
+           f"{min(int(n_images), LOGIT_IMAGES)} test digits. ~1e-7 is float round-off, i.e. exactly invariant; "
+           "*interpolated* elements carry the interpolation error on top of whatever the model does.")
+
+# ---------------------------------------------------------------- one run in depth
+st.subheader("Inside one network")
+one_label = st.selectbox("Run", [run_label(r) for r in picked], key="layer_run")
+one = by_label[one_label]
+try:
+    model, cfg, ds = run_model(one["id"], keys[one["id"]])
+except (CheckpointError, UserInputError, DataUnavailableError) as err:
+    st.error(f"Cannot rebuild run #{one['id']} — {err}")
+    st.stop()
+
+with st.spinner("Measuring every layer…"):
+    per_layer = guarded(lambda: layer_errors(one["id"], keys[one["id"]], group))
+if per_layer:
+    st.plotly_chart(layer_error_figure(per_layer), width="stretch")
+    st.caption(f"For each layer L and element g: L(g·x) against g·L(x) on {LAYER_IMAGES} digits, inside the disk "
+               "inscribed in the map. For escnn layers g also permutes / rotates the channels of each field "
+               "(the field's representation); for a CNN the map is only moved. Blank: the element is not in the "
+               "model's group (e.g. a mirror for a CN net).")
+elif per_layer is not None:
+    st.info("This model has no convolutional feature maps (graph layers work on node features), so there is "
+            "no per-layer map to rotate.", icon=":material/info:")
+
+names = [e.name for e in group_elements(group)]
+default_el = next((n for n in names if n == "r90"), names[1] if len(names) > 1 else names[0])
+if st.session_state.get("element") not in names and "element" in st.session_state:
+    st.session_state["element"] = default_el
+c1, c2 = st.columns(2)
+el = url_choice(c1, "Group element g", names, default_el, "element")
+last = len(ds.y_test) - 1
+if isinstance(st.session_state.get("digit"), int) and st.session_state["digit"] > last:
+    st.session_state["digit"] = last  # another run with a smaller test set
+digit = url_slider(c2, "Test digit", 0, last, 0, "digit")
+url_notices(notice)
+maps = None
+try:
+    maps = feature_maps(model, ds.x_test[digit], el)
+except UserInputError as err:
+    st.info(f"No feature maps to show for this run and element — {err.message}", icon=":material/info:")
+if maps is not None:
+    rotated = parse_element(el).apply(ds.x_test[digit][None, None].float())[0, 0].numpy()
+    rows = list(range(min(maps.field_size if maps.field_size > 1 else 4, 4, maps.of_rotated.shape[0])))
+    st.plotly_chart(equivariance_panels_figure(rotated, maps.of_rotated.numpy(), maps.transformed.numpy(),
+                                               channels=rows, element=el), width="stretch")
+    exact = parse_element(el).exact
+    st.caption(f"Layer **{maps.layer}**, first {len(rows)} channel(s) (fields of {maps.field_size} channel(s)). "
+               f"Relative difference {maps.error:.2e}. " +
+               ("g is a multiple of 90°, exact on the grid: an equivariant layer gives a blank difference."
+                if exact else "g needs interpolation, so even an equivariant layer leaves a faint difference."))
