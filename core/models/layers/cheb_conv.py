@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.nn.inits import glorot, zeros
 
@@ -52,17 +53,16 @@ class ChebConv(nn.Module):
 
     def forward(self, x: Tensor, graph: SharedGraph) -> Tensor:
         B, N, C = x.shape
-        t0 = to_node_major(x)  # (N, B*C_in)
-        out = self.lins[0](t0.view(N, B, C))  # (N, B, C_out)
+        terms = [to_node_major(x)]  # T_0 = X, each (N, B*C_in)
         if self.K > 1:
             lap = graph.adj(self.norm)  # (N, N) scaled Laplacian
-            t1 = spmm(lap, t0)  # (N, B*C_in)
-            out = out + self.lins[1](t1.view(N, B, C))
-            for lin in self.lins[2:]:
-                t0, t1 = t1, 2.0 * spmm(lap, t1) - t0  # T_k = 2 L T_{k-1} - T_{k-2}
-                out = out + lin(t1.view(N, B, C))
-        if self.bias is not None:
-            out = out + self.bias
+            terms.append(spmm(lap, terms[0]))  # T_1 = L~ X
+            for _ in range(2, self.K):
+                terms.append(2.0 * spmm(lap, terms[-1]) - terms[-2])  # T_k = 2 L~ T_{k-1} - T_{k-2}
+        # one GEMM for all orders: [T_0 .. T_{K-1}] (N, B, K*C_in) x [W_0 .. W_{K-1}]^T (K*C_in, C_out)
+        stacked = torch.cat([t.view(N, B, C) for t in terms], dim=-1)
+        weight = torch.cat([lin.weight for lin in self.lins], dim=1)  # (C_out, K*C_in)
+        out = F.linear(stacked, weight, self.bias)  # (N, B, C_out)
         return from_node_major(out.reshape(N, -1), B)  # (B, N, C_out)
 
     def __repr__(self) -> str:
