@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from core.runs import IMAGE_MODELS_WITHOUT_GRAPH, PIXEL_GRAPH_KINDS, RunConfig
+from core.runs import IMAGE_MODELS_WITHOUT_GRAPH, PIXEL_GRAPH_KINDS, RunConfig, default_lr
 from core.train import pick_device
 from core.viz import curves_figure
 from ui.common import (copy_link_button, graph_param_widgets, guarded, manager, session_id, store, url_choice,
@@ -49,8 +49,8 @@ with sb.expander("Architecture", expanded=False):
                                   d.group, "group")
 with sb.expander("Training", expanded=True):
     cfg["epochs"] = url_slider(st, "Epochs", 1, 30, d.epochs, "epochs")
-    cfg["lr"] = url_choice(st, "Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 1.0], d.lr, "lr",
-                           widget="select_slider")
+    cfg["lr"] = url_choice(st, "Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 1.0], default_lr(model),
+                           "lr", widget="select_slider", help="Default: 1e-3 for mlp and cnn, 3e-3 for the rest.")
     cfg["batch_size"] = url_choice(st, "Batch size", [16, 32, 64, 128, 256], d.batch_size, "batch_size",
                                    widget="select_slider")
     cfg["seed"] = url_number(st, "Seed", 0, 2**31 - 1, d.seed, "seed")

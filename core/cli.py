@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import typing
 from dataclasses import fields
 from typing import Any, Optional, Sequence
 
@@ -70,15 +71,16 @@ def _train_parser(sub) -> None:
     from core.runs import RunConfig
 
     p = sub.add_parser("train", help="train one model and store the run")
+    hints = typing.get_type_hints(RunConfig)
     for f in fields(RunConfig):
-        if f.name in ("graph_params",):
+        if f.name == "graph_params":
             continue
-        default = RunConfig.__dataclass_fields__[f.name]
         flag = "--" + f.name.replace("_", "-")
-        if f.type in ("bool", bool):
+        typ = hints[f.name]
+        typ = next((t for t in typing.get_args(typ) if t is not type(None)), typ)  # Optional[float] -> float
+        if typ is bool:
             p.add_argument(flag, action="store_true", default=None)
         else:
-            typ = {"int": int, "float": float, "str": str}.get(str(f.type), str)
             p.add_argument(flag, type=typ, default=None, dest=f.name)
     _add_graph_flags(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -87,14 +89,13 @@ def _train_parser(sub) -> None:
 def run_config_from_args(args: argparse.Namespace):
     from core.runs import RunConfig
 
-    base = RunConfig()
     values = {f.name: getattr(args, f.name) for f in fields(RunConfig)
               if f.name != "graph_params" and getattr(args, f.name, None) is not None}
     if values.get("model") == "superpixel" and "graph" not in values:
         values["graph"] = "superpixels"
-    kind = values.get("graph", base.graph)
+    kind = values.get("graph", RunConfig.graph)
     values["graph_params"] = _graph_params(args, kind, fill_defaults=True)
-    return RunConfig(**{**base.to_dict(), **values, "graph": kind})
+    return RunConfig(**{**values, "graph": kind})  # unset fields take RunConfig's (per-model) defaults
 
 
 def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
