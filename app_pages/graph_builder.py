@@ -1,11 +1,13 @@
 """Graph Builder: turn a digit into a graph, see its edges, a node's filter and the degrees."""
 
+import hashlib
 import json
 
 import numpy as np
 import streamlit as st
 
 from core.graphs import FORMULAS, GRAPH_PARAMS, NORMS, adjacency_row
+from core.image_io import load_digit_image
 from core.viz import degree_figure, filter_figure, graph_figure, superpixel_boundaries, values_on_segments
 from ui.common import copy_link_button, dataset, graph, graph_param_widgets, guarded, url_choice, url_notices, url_slider
 
@@ -28,8 +30,16 @@ norm = url_choice(sb, "Normalisation", list(NORMS), "gcn", "norm",
 copy_link_button(sb)
 
 image = ds.x_train[index].numpy()  # (28, 28) in [0, 1]
+image_key, label = f"{data_name}:{index}", str(int(ds.y_train[index]))
+upload = sb.file_uploader("…or upload your own digit", type=["png", "jpg", "jpeg", "bmp", "gif", "webp"],
+                          help="Any size up to 5 MB; it is made grayscale, white-on-black and 28×28 like MNIST.")
+if upload is not None:
+    data = upload.getvalue()
+    own = guarded(lambda: load_digit_image(data))  # a broken file: st.error, and the data-set digit stays
+    if own is not None:
+        image, image_key, label = own, "upload:" + hashlib.sha1(data).hexdigest(), "your upload"
 built = guarded(lambda: graph(kind, json.dumps(params, sort_keys=True), norm,
-                              f"{data_name}:{index}" if kind == "superpixels" else None,
+                              image_key if kind == "superpixels" else None,
                               image if kind == "superpixels" else None))
 if built is None:
     st.stop()
@@ -43,7 +53,7 @@ c1.metric("Nodes", f"{raw.num_nodes:,}")
 c2.metric("Directed edges", f"{raw.num_edges:,}", help="Both directions counted, no self-loops.")
 c3.metric("Self-loops after normalisation", f"{facts['self_loops']:,}")
 c4.metric("Symmetric", "yes" if facts["symmetric"] else "no")
-st.caption(f"Label: **{int(ds.y_train[index])}** · mean weighted degree after normalisation: "
+st.caption(f"Label: **{label}** · mean weighted degree after normalisation: "
            f"{facts['mean_degree']:.3f}")
 
 left, right = st.columns([3, 2])
@@ -57,7 +67,8 @@ else:
     col = url_slider(rc[1], "Pixel column", 0, side - 1, side // 2, "col")
     node = row * side + col
 left.plotly_chart(graph_figure(image, raw, boundaries=boundaries, highlight=node,
-                               title=f"{kind} graph over digit #{index}"), width="stretch")
+                               title=f"{kind} graph over " + ("your upload" if image_key.startswith("upload:") else f"digit #{index}")),
+                    width="stretch")
 filt = adjacency_row(normed, node)
 if kind == "superpixels":
     right.plotly_chart(filter_figure(values_on_segments(filt, raw.segments).ravel(), image.shape[0],

@@ -98,6 +98,28 @@ def test_moving_a_slider_updates_page_and_url(server, page):
     page.get_by_text("grid graph over digit #3").first.wait_for()  # and the figure redrawn
 
 
+def test_upload_own_digit_and_bad_file(server, page, tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    bad = tmp_path / "notes.png"
+    bad.write_bytes(b"this is text, not a picture")
+    good = tmp_path / "seven.png"
+    img = np.full((80, 80), 255, np.uint8)
+    img[10:16, 15:65] = 0
+    img[16:70, 55:61] = 0
+    Image.fromarray(img).save(good)
+    page.goto(f"{server}/?kind=superpixels")
+    page.get_by_text("Directed edges").first.wait_for()
+    uploader = page.locator('[data-testid="stFileUploader"] input[type="file"]')
+    uploader.set_input_files(str(bad))
+    page.get_by_text("not a readable image").first.wait_for()  # a clear message, the page still works
+    assert page.get_by_text("Directed edges").count() > 0
+    uploader.set_input_files(str(good))
+    page.get_by_text("superpixels graph over your upload").first.wait_for()
+    page.screenshot(path=str(SHOTS / "graph_builder_upload.png"), full_page=True)
+
+
 def test_quick_training_shows_accuracy(server, page):
     page.goto(f"{server}/train?model=mlp&epochs=2")
     page.get_by_role("button", name="Start").first.wait_for()
