@@ -1,48 +1,21 @@
 """AppTest smoke tests of the Equivariance and Groups pages: no runs, one quick stored run, shared links."""
 
-from pathlib import Path
+from ui_helpers import metric_values, no_errors, open_page
 
-import pytest
-from streamlit.testing.v1 import AppTest
-
-ROOT = Path(__file__).resolve().parents[2]
-APP = str(ROOT / "app.py")
 EQUIVARIANCE = "app_pages/equivariance.py"
 GROUPS = "app_pages/groups.py"
 
 
-@pytest.fixture
-def app(monkeypatch):
-    monkeypatch.chdir(ROOT)
-    monkeypatch.setenv("GRAPHCONV_QUICK", "1")
-    return AppTest.from_file(APP, default_timeout=180)
-
-
-def _no_errors(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
-
-
-def _open(at: AppTest, page: str) -> AppTest:
-    at.run()
-    at.switch_page(page).run()
-    return at
-
-
-def _metrics(at: AppTest) -> dict[str, str]:
-    return {m.label: m.value for m in at.metric}
-
-
 def test_equivariance_page_without_runs_offers_training(app):
-    at = _open(app, EQUIVARIANCE)
-    _no_errors(at)
+    at = open_page(app, EQUIVARIANCE)
+    no_errors(at)
     assert at.title[0].value == "Equivariance"
     assert any("No finished runs" in i.value for i in at.info), [i.value for i in at.info]
     labels = [b.label for b in at.button]
     assert "Train CNN, ChebNet and escnn C8 on mnist-5k" in labels, labels
     at.selectbox(key="group").set_value("D4").run()
     at.radio(key="trio_data").set_value("mnist-rot").run()
-    _no_errors(at)
+    no_errors(at)
     assert "Train CNN, ChebNet and escnn D4 on mnist-rot" in [b.label for b in at.button]
 
 
@@ -50,16 +23,16 @@ def test_equivariance_page_measures_a_stored_run(app):
     from core.runs import RunConfig, execute
 
     run_id = execute(RunConfig(model="cnn", hidden=8, epochs=1, quick=True))["run_id"]
-    at = _open(app, EQUIVARIANCE)
-    _no_errors(at)
+    at = open_page(app, EQUIVARIANCE)
+    no_errors(at)
     at.selectbox(key="group").set_value("C4").run()
     runs = at.multiselect(key="runs")
     (label,) = runs.options
     assert label.startswith(f"#{run_id} cnn")
     runs.select(label).run()
-    _no_errors(at)
+    no_errors(at)
     at.button(key="measure").click().run()
-    _no_errors(at)
+    no_errors(at)
     charts = at.get("plotly_chart")
     assert len(charts) == 3, len(charts)  # accuracy vs angle, per-layer heatmap, feature maps
     table = at.dataframe[0].value
@@ -69,30 +42,30 @@ def test_equivariance_page_measures_a_stored_run(app):
     assert any("Relative difference" in c.value for c in at.caption)
 
     at.selectbox(key="group").set_value("D4").run()  # a new group: measured again on demand
-    _no_errors(at)
+    no_errors(at)
     at.button(key="measure").click().run()
-    _no_errors(at)
+    no_errors(at)
     at.selectbox(key="element").set_value("f r90").run()
-    _no_errors(at)
+    no_errors(at)
     assert len(at.dataframe[0].value) == 8
 
 
 def test_groups_page_default_is_c4(app):
-    at = _open(app, GROUPS)
-    _no_errors(at)
+    at = open_page(app, GROUPS)
+    no_errors(at)
     assert at.title[0].value == "Groups"
     assert at.selectbox(key="element").value == "r90"
-    m = _metrics(at)
+    m = metric_values(at)
     assert m["|G|"] == "4" and m["Order of r90"] == "4" and m["Inverse"] == "r270"
     assert len(at.get("plotly_chart")) == 7  # irreps, regular rep, permutation, digit, 3 fields
 
 
 def test_groups_page_d4_with_a_mirror(app):
-    at = _open(app, GROUPS)
+    at = open_page(app, GROUPS)
     at.radio(key="family").set_value("D").run()
     at.selectbox(key="element").set_value("f r90").run()
-    _no_errors(at)
-    m = _metrics(at)
+    no_errors(at)
+    m = metric_values(at)
     assert m["|G|"] == "8" and m["Order of f r90"] == "2" and m["Inverse"] == "f r90"
     assert m["On the pixel grid"] == "exact"
     assert any("(r0 → f r90 → r0)" in md.value for md in at.markdown)
@@ -101,29 +74,29 @@ def test_groups_page_d4_with_a_mirror(app):
 
 
 def test_groups_page_keeps_a_valid_element_when_n_changes(app):
-    at = _open(app, GROUPS)
+    at = open_page(app, GROUPS)
     at.slider(key="n").set_value(3).run()  # r90 is not in C3
-    _no_errors(at)
+    no_errors(at)
     assert at.selectbox(key="element").value == "r120"
-    assert _metrics(at)["On the pixel grid"] == "interpolated"
+    assert metric_values(at)["On the pixel grid"] == "interpolated"
 
 
 def test_groups_page_opens_a_shared_link(app):
     app.query_params.update({"family": "D", "n": "8", "element": "f r45"})
-    at = _open(app, GROUPS)
+    at = open_page(app, GROUPS)
     at.query_params.update({"family": "D", "n": "8", "element": "f r45"})
     at.run()
-    _no_errors(at)
+    no_errors(at)
     assert at.selectbox(key="element").value == "f r45"
-    assert _metrics(at)["|G|"] == "16"
+    assert metric_values(at)["|G|"] == "16"
 
 
 def test_equivariance_page_trains_a_trio_and_selects_it(app):
-    at = _open(app, EQUIVARIANCE)
+    at = open_page(app, EQUIVARIANCE)
     at.selectbox(key="group").set_value("C1").run()  # the smallest escnn net keeps this quick
     at.slider(key="trio_epochs").set_value(1).run()
     at.button(key="train_trio").click().run()
-    _no_errors(at)
+    no_errors(at)
     ids = at.session_state["eq_trio"]
     assert len(ids) == 3
     from ui.common import manager  # the manager of this test's data folder
@@ -131,10 +104,10 @@ def test_equivariance_page_trains_a_trio_and_selects_it(app):
     for run_id in ids:
         assert manager().wait(run_id, timeout=300)["state"] == "finished"
     at.run()  # the progress panel sees the trio done and selects it
-    _no_errors(at)
+    no_errors(at)
     selected = at.multiselect(key="runs").value
     assert [s.split(" ")[0] for s in selected] == [f"#{i}" for i in sorted(ids, reverse=True)]
     assert {s.split(" ")[1] for s in selected} == {"cnn", "cheb", "escnn"}
     at.button(key="measure").click().run()
-    _no_errors(at)
+    no_errors(at)
     assert len(at.dataframe[0].value.columns) == 2 + 3  # element, grid, one column per run

@@ -1,56 +1,29 @@
 """AppTest smoke tests of the KarateClub and Spectral view pages."""
 
-from pathlib import Path
+from ui_helpers import metric_values, no_errors, open_page
 
-import pytest
-from streamlit.testing.v1 import AppTest
-
-ROOT = Path(__file__).resolve().parents[2]
-APP = str(ROOT / "app.py")
 KARATE = "app_pages/karate.py"
 SPECTRAL = "app_pages/spectral.py"
-
-
-@pytest.fixture
-def app(monkeypatch):
-    monkeypatch.chdir(ROOT)
-    monkeypatch.setenv("GRAPHCONV_QUICK", "1")
-    return AppTest.from_file(APP, default_timeout=120)
-
-
-def _no_errors(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
-
-
-def _open(app: AppTest, page: str) -> AppTest:
-    at = app.run()
-    at.switch_page(page).run()
-    return at
-
-
-def _metrics(at: AppTest) -> dict:
-    return {m.label: m.value for m in at.metric}
 
 
 def test_karate_page_trains_on_click(app):
     from core.karate import train_karate
 
-    at = _open(app, KARATE)
-    _no_errors(at)
+    at = open_page(app, KARATE)
+    no_errors(at)
     assert at.title[0].value == "KarateClub"
     assert any("Train" in i.value for i in at.info)
     assert not at.get("plotly_chart")
     at.slider(key="k_epochs").set_value(20).run()
     at.button(key="k_train").click().run()
-    _no_errors(at)
+    no_errors(at)
     expected = train_karate("gcn", epochs=20, lr=0.01, seed=0)
-    metrics = _metrics(at)
+    metrics = metric_values(at)
     assert metrics["Accuracy on unlabelled nodes"] == f"{expected.accuracy:.1%}"
     assert metrics["Labelled nodes"] == "0, 4, 8, 24"
     assert len(at.get("plotly_chart")) == 3  # embedding animation, graph by prediction, curves
     at.selectbox(key="k_model").set_value("sage").run()  # settings changed: the last result stays, with a note
-    _no_errors(at)
+    no_errors(at)
     assert any("press Train" in c.value for c in at.caption)
     assert len(at.get("plotly_chart")) == 3
 
@@ -60,26 +33,26 @@ def test_karate_page_link_settings(app):
     at.switch_page(KARATE)
     at.query_params.update({"k_model": "cheb", "k_epochs": "30", "k_lr": "0.03", "k_seed": "7"})
     at.run()
-    _no_errors(at)
+    no_errors(at)
     assert at.selectbox(key="k_model").value == "cheb"
     assert at.slider(key="k_epochs").value == 30
     at.button(key="k_train").click().run()
-    _no_errors(at)
-    assert "Accuracy on unlabelled nodes" in _metrics(at)
+    no_errors(at)
+    assert "Accuracy on unlabelled nodes" in metric_values(at)
 
 
 def test_spectral_page_without_runs(app):
-    at = _open(app, SPECTRAL)
-    _no_errors(at)
+    at = open_page(app, SPECTRAL)
+    no_errors(at)
     assert at.title[0].value == "Spectral view"
-    metrics = _metrics(at)
+    metrics = metric_values(at)
     assert metrics["Nodes"] == "784"
     assert metrics["Zero eigenvalues"] == "1"  # the grid is connected
     assert len(at.get("plotly_chart")) == 4  # eigenvectors, spectrum, Fourier coefficients, low-pass
     assert any("python -m core train --model cheb" in i.value for i in at.info), [i.value for i in at.info]
     at.radio(key="s_norm").set_value("comb").run()
     at.radio(key="s_kind").set_value("knn").run()
-    _no_errors(at)
+    no_errors(at)
     assert len(at.get("plotly_chart")) == 4
 
 
@@ -104,15 +77,15 @@ def _stored_cheb_run() -> int:
 
 def test_spectral_page_plots_a_stored_chebnet_filters(app):
     run_id = _stored_cheb_run()
-    at = _open(app, SPECTRAL)
-    _no_errors(at)
+    at = open_page(app, SPECTRAL)
+    no_errors(at)
     assert not at.info
     assert at.selectbox(key="s_run").value == run_id
     charts = at.get("plotly_chart")
     assert len(charts) == 5
     assert "K=4" in charts[-1].proto.spec  # the frequency-response chart's title
     at.selectbox(key="s_layer").set_value(1).run()  # second layer: 8 input channels
-    _no_errors(at)
+    no_errors(at)
     at.slider(key="s_in").set_value(3).run()
-    _no_errors(at)
+    no_errors(at)
     assert "input channel 3" in at.get("plotly_chart")[-1].proto.spec

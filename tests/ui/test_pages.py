@@ -1,29 +1,12 @@
 """AppTest smoke tests: every page renders on real data with no exception, and reacts to its widgets."""
 
-from pathlib import Path
-
 import pytest
-from streamlit.testing.v1 import AppTest
-
-ROOT = Path(__file__).resolve().parents[2]
-APP = str(ROOT / "app.py")
-
-
-@pytest.fixture
-def app(monkeypatch):
-    monkeypatch.chdir(ROOT)
-    monkeypatch.setenv("GRAPHCONV_QUICK", "1")
-    return AppTest.from_file(APP, default_timeout=120)
-
-
-def _no_errors(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
+from ui_helpers import no_errors
 
 
 def test_graph_builder_is_the_default_page(app):
     at = app.run()
-    _no_errors(at)
+    no_errors(at)
     assert at.title[0].value.endswith("Graph Builder")
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Nodes"] == "784"
@@ -34,7 +17,7 @@ def test_graph_builder_is_the_default_page(app):
 def test_graph_builder_every_kind(app, kind, nodes):
     at = app.run()
     at.radio(key="kind").set_value(kind).run()
-    _no_errors(at)
+    no_errors(at)
     metrics = {m.label: m.value for m in at.metric}
     if nodes:
         assert metrics["Nodes"] == f"{nodes:,}"
@@ -46,7 +29,7 @@ def test_graph_builder_every_kind(app, kind, nodes):
 def test_graph_builder_slider_changes_graph(app):
     at = app.run()
     at.radio(key="grid_neighbours").set_value(4).run()
-    _no_errors(at)
+    no_errors(at)
     assert {m.label: m.value for m in at.metric}["Directed edges"] == "3,024"  # 2 * 2 * 28 * 27
 
 
@@ -54,25 +37,25 @@ def test_graph_builder_invalid_value_shows_error_not_trace(app):
     at = app.run()
     at.radio(key="kind").set_value("knn").run()
     at.slider(key="knn_k").set_value(64).run()
-    _no_errors(at)
+    no_errors(at)
 
 
 def test_train_page_runs_a_quick_training(app):
     at = app.run()
     at.switch_page("app_pages/train.py").run()
-    _no_errors(at)
+    no_errors(at)
     assert at.title[0].value.endswith("Train")
     at.selectbox(key="model").set_value("mlp").run()
     at.slider(key="epochs").set_value(1).run()
     at.button[0].click().run()  # Start
-    _no_errors(at)
+    no_errors(at)
     run_id = at.session_state["run_id"]
     from ui.common import manager
 
     snap = manager().wait(run_id, timeout=120)
     assert snap["state"] == "finished", snap
     at.run()
-    _no_errors(at)
+    no_errors(at)
     assert any("Finished: test accuracy" in s.value for s in at.success)
 
 
@@ -81,7 +64,7 @@ def test_shared_link_reopens_graph_configuration(app):
 
     app.query_params.update({"kind": "knn", "knn_k": "12", "digit": "5", "norm": "rw"})
     at = app.run()
-    _no_errors(at)
+    no_errors(at)
     assert not at.warning
     assert at.radio(key="kind").value == "knn"
     assert at.slider(key="digit").value == 5
@@ -97,7 +80,7 @@ def test_shared_link_reopens_graph_configuration(app):
 def test_invalid_link_values_fall_back_with_notice(app, params, bad):
     app.query_params.update(params)
     at = app.run()
-    _no_errors(at)
+    no_errors(at)
     assert any(bad in w.value for w in at.warning), [w.value for w in at.warning]
     assert {m.label: m.value for m in at.metric}["Nodes"]  # the page still renders with defaults
 
@@ -107,7 +90,7 @@ def test_train_page_link_with_invalid_values(app):
     at.switch_page("app_pages/train.py")
     at.query_params.update({"model": "nope", "epochs": "1000", "lr": "0.003"})
     at.run()
-    _no_errors(at)
+    no_errors(at)
     text = " ".join(w.value for w in at.warning)
     assert "model=nope" in text and "epochs=1000" in text and "lr=" not in text  # lr=0.003 is valid
     assert at.selectbox(key="model").value == "cheb"

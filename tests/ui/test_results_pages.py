@@ -3,33 +3,10 @@
 from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
+from ui_helpers import no_errors, open_page
 
-ROOT = Path(__file__).resolve().parents[2]
-APP = str(ROOT / "app.py")
 RESULTS = "app_pages/results.py"
 COMPARE = "app_pages/compare.py"
-
-
-@pytest.fixture
-def app(monkeypatch):
-    monkeypatch.chdir(ROOT)
-    monkeypatch.setenv("GRAPHCONV_QUICK", "1")
-    from core import results
-
-    results.clear_cache()
-    return AppTest.from_file(APP, default_timeout=120)
-
-
-def _no_errors(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
-
-
-def _open(app: AppTest, page: str) -> AppTest:
-    at = app.run()
-    at.switch_page(page).run()
-    return at
 
 
 def _quick_runs(n: int = 1, **overrides) -> list[int]:
@@ -41,8 +18,8 @@ def _quick_runs(n: int = 1, **overrides) -> list[int]:
 
 @pytest.mark.parametrize("page", [RESULTS, COMPARE])
 def test_pages_without_runs_say_how_to_train_one(app, page):
-    at = _open(app, page)
-    _no_errors(at)
+    at = open_page(app, page)
+    no_errors(at)
     assert any("Train" in i.value for i in at.info), [i.value for i in at.info]
 
 
@@ -51,8 +28,8 @@ def test_results_page_shows_a_quick_run(app):
     from core.store import RunStore
 
     summary = RunStore().get_run(run_id)["summary"]
-    at = _open(app, RESULTS)
-    _no_errors(at)
+    at = open_page(app, RESULTS)
+    no_errors(at)
     assert at.selectbox(key="run").value == run_id
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Test accuracy (stored)"] == f"{summary['test_accuracy']:.2%}"
@@ -66,29 +43,29 @@ def test_results_page_shows_a_quick_run(app):
     assert all(not b.proto.disabled for b in at.get("download_button"))
 
     at.button(key="tsne_button").click().run()  # t-SNE on demand (200 points in quick mode)
-    _no_errors(at)
+    no_errors(at)
     assert any("t-SNE (perplexity 30" in (c.proto.spec or "") for c in at.get("plotly_chart"))
 
 
 def test_results_link_opens_the_named_run(app):
     first, second = _quick_runs(2)
     app.query_params["run"] = str(first)
-    at = _open(app, RESULTS)
+    at = open_page(app, RESULTS)
     at.query_params["run"] = str(first)
     at.run()
-    _no_errors(at)
+    no_errors(at)
     assert at.selectbox(key="run").value == first
     at.selectbox(key="run").set_value(second).run()
-    _no_errors(at)
+    no_errors(at)
     assert str(at.query_params["run"]).strip("[]'") == str(second)
 
 
-def test_results_page_with_a_corrupt_checkpoint_still_shows_the_stored_metrics(app):
+def test_results_page_with_a_corrupt_checkpoint_still_shows_the_storedmetrics(app):
     (run_id,) = _quick_runs()
     from core.store import RunStore
 
     Path(RunStore().get_run(run_id)["checkpoint"]).write_bytes(b"garbage" * 100)
-    at = _open(app, RESULTS)
+    at = open_page(app, RESULTS)
     assert not at.exception, [e.value for e in at.exception]
     assert len(at.error) == 1 and "checkpoint" in at.error[0].value and "corrupt" in at.error[0].value
     metrics = {m.label: m.value for m in at.metric}
@@ -103,23 +80,23 @@ def test_compare_page_selects_runs_and_diffs_settings(app):
     from core.store import RunStore
 
     RunStore().create_run(RunConfig(model="cheb").to_dict(), name="queued cheb")  # newest: row 0
-    at = _open(app, COMPARE)
-    _no_errors(at)
+    at = open_page(app, COMPARE)
+    no_errors(at)
     assert len(at.dataframe) == 1 and len(at.dataframe[0].value) == 3
     assert not at.get("plotly_chart")
     at.session_state["runs_table"] = {"selection": {"rows": [1, 2], "columns": [], "cells": []}}
     at.run()
-    _no_errors(at)
+    no_errors(at)
     assert len(at.dataframe) == 2
     diff = at.dataframe[1].value
     assert list(diff.index) == ["seed"] and set(diff.columns) == {f"#{first}", f"#{second}"}
     assert len(at.get("plotly_chart")) == 1  # both test-accuracy curves in one figure
     assert len(at.get("plotly_chart")[0].proto.spec) > 0
     at.multiselect(key="f_model").set_value(["mlp"]).run()
-    _no_errors(at)
+    no_errors(at)
     assert any("2 of 3 runs" in c.value for c in at.caption)
     at.multiselect(key="f_model").set_value([]).run()
     at.multiselect(key="f_status").set_value(["queued"]).run()
-    _no_errors(at)
+    no_errors(at)
     assert any("1 of 3 runs" in c.value for c in at.caption)
     assert any(s.value == "Sweeps" for s in at.subheader)

@@ -1,0 +1,16 @@
+"""The AppTest fixture shared by the page tests: the real app.py in quick mode, from the repository root."""
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from ui_helpers import APP, ROOT
+
+
+@pytest.fixture
+def app(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("GRAPHCONV_QUICK", "1")
+    from core import results
+
+    results.clear_cache()  # evaluations are cached per run id; every test has its own store
+    return AppTest.from_file(APP, default_timeout=180)
