@@ -36,7 +36,8 @@ def graph_figure(image: np.ndarray, graph: Graph, max_edges: int = 4000, boundar
     w = graph.edge_weight.detach().numpy()
     keep = ei[0] < ei[1] if graph.is_symmetric() else ei[0] != ei[1]  # one segment per undirected edge
     idx = np.nonzero(keep)[0]
-    if len(idx) > max_edges:
+    if len(idx) > max_edges:  # the strongest edges; ties in a seeded random order so they spread over the image
+        idx = np.random.default_rng(0).permutation(idx)
         idx = idx[np.argsort(-np.abs(w[idx]), kind="stable")[:max_edges]]
     pos = graph.pos.numpy()
     seg_x = np.stack([pos[ei[0, idx], 0], pos[ei[1, idx], 0], np.full(len(idx), np.nan)], 1).ravel()

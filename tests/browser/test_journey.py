@@ -84,6 +84,7 @@ def test_shared_link_reopens_configuration(server, page):
         arg=f"{expected:,}")
     assert _metric(page, "Directed edges") == f"{expected:,}"
     assert page.get_by_text("Page not found").count() == 0
+    page.locator(".js-plotly-plot").first.wait_for()  # the graph figure has drawn
     page.screenshot(path=str(SHOTS / "graph_builder_knn.png"), full_page=True)
 
 
