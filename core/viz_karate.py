@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from core.karate import KarateResult, spring_positions
+from core.viz import epoch_animation_controls
 from core.viz_results import class_color
 
 LABELLED_SYMBOL, UNLABELLED_SYMBOL = "star", "circle"
@@ -82,23 +83,13 @@ def embedding_animation_figure(result: KarateResult, max_frames: int = MAX_FRAME
                   for xy, name, e in zip(emb, names, epochs)]
     lo, hi = emb.reshape(-1, 2).min(axis=0), emb.reshape(-1, 2).max(axis=0)
     pad = 0.08 * np.maximum(hi - lo, 1e-6)
-    steps = [dict(method="animate", label=name, args=[[name], dict(mode="immediate", frame=dict(duration=0, redraw=True),
-                                                                  transition=dict(duration=0))]) for name in names]
     axis = "PC" if result.projected else "h"
     fig.update_layout(
         title=caption(int(epochs[-1])), height=620, margin=dict(l=10, r=10, t=50, b=10),
         xaxis=dict(range=[lo[0] - pad[0], hi[0] + pad[0]], title=f"{axis} 1", zeroline=False),
         yaxis=dict(range=[lo[1] - pad[1], hi[1] + pad[1]], title=f"{axis} 2", zeroline=False),
         legend=dict(itemsizing="constant"),
-        sliders=[dict(active=len(names) - 1, steps=steps, currentvalue=dict(prefix="epoch "), x=0.0, len=1.0,
-                      y=-0.13, yanchor="top", pad=dict(t=50))],
-        updatemenus=[dict(type="buttons", showactive=False, x=0.0, y=-0.13, xanchor="left", yanchor="top",
-                          direction="left", pad=dict(t=10, r=10), buttons=[
-                              dict(label="▶ Play", method="animate",
-                                   args=[None, dict(frame=dict(duration=80, redraw=True), fromcurrent=False,
-                                                    transition=dict(duration=0), mode="immediate")]),
-                              dict(label="❚❚ Pause", method="animate",
-                                   args=[[None], dict(frame=dict(duration=0, redraw=False), mode="immediate")])])],
+        **epoch_animation_controls(names, frame_ms=80, y=-0.13),
     )
     return fig
 

@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from core.embeddings import align_sequence
+from core.viz import epoch_animation_controls
 
 # ten distinguishable class colours (Tableau 10)
 CLASS_COLORS = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
@@ -186,22 +187,13 @@ def pca_animation_figure(snapshots: Sequence[Mapping[str, Any]], classes: Option
         fig.add_trace(tr)
     fig.frames = [go.Frame(data=traces(xy, lab), name=str(e), layout=go.Layout(title_text=f"{title} — epoch {e}"))
                   for xy, lab, e in zip(frames_xy, labels, epochs)]
-    jump = dict(mode="immediate", frame=dict(duration=0, redraw=True), transition=dict(duration=0))
-    steps = [dict(method="animate", label=str(e), args=[[str(e)], jump]) for e in epochs]
+    names = [str(e) for e in epochs]
     fig.update_layout(
         title=f"{title} — epoch {epochs[-1]}", height=600, margin=dict(l=10, r=10, t=50, b=20),
         xaxis=dict(range=[lo[0] - pad[0], hi[0] + pad[0]], title="PC 1", zeroline=False),
         yaxis=dict(range=[lo[1] - pad[1], hi[1] + pad[1]], title="PC 2", zeroline=False),
         legend=dict(title="class", itemsizing="constant"),
-        sliders=[dict(active=len(epochs) - 1, steps=steps, currentvalue=dict(prefix="epoch "), x=0.16, len=0.84,
-                      y=0, xanchor="left", yanchor="top", pad=dict(t=50, b=10))],
-        updatemenus=[dict(type="buttons", showactive=False, x=0.0, y=0, xanchor="left", yanchor="top",
-                          direction="left", pad=dict(t=70, r=10), buttons=[
-                              dict(label="▶ Play", method="animate",
-                                   args=[None, dict(frame=dict(duration=700, redraw=True), fromcurrent=False,
-                                                    transition=dict(duration=300), mode="immediate")]),
-                              dict(label="❚❚ Pause", method="animate",
-                                   args=[[None], dict(frame=dict(duration=0, redraw=False), mode="immediate")])])],
+        **epoch_animation_controls(names, frame_ms=700, transition_ms=300, slider_x=0.16, button_pad_top=70),
     )
     return fig
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from core.cli import main
+from cli_helpers import assert_one_line_error, in_process
 from core.store import RunStore
 
 REPO = Path(__file__).resolve().parents[2]
@@ -46,32 +46,6 @@ def cli(data_dir: Path, *args: str) -> tuple[int, str, str]:
 def cli_many(data_dir: Path, *commands: tuple[str, ...]) -> list[tuple[int, str, str]]:
     """Several independent commands at once (their start-up imports overlap)."""
     return [finish(p) for p in [start(data_dir, *c) for c in commands]]
-
-
-def in_process(capsys, *args: str) -> tuple[int, str, str]:
-    """``core.cli.main(ARGS)`` here: (exit code, stdout, stderr); argparse's SystemExit gives the code."""
-    capsys.readouterr()
-    try:
-        code = main(list(args))
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_one_line_error(code: int, err: str, param: str) -> None:
-    """Non-zero exit, one line on stderr, no traceback, and the line names ``param``.
-
-    Engine errors read ``error: PARAM: ...``; argparse's own (``--flag``) name the flag anywhere.
-    """
-    assert code != 0
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert "Traceback" not in err
-    if param.startswith("--"):
-        assert lines[0].startswith("error: ") and param in lines[0], lines[0]
-    else:
-        assert lines[0].startswith(f"error: {param}: "), lines[0]
 
 
 # ----------------------------------------------------------------------------- graph

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from core.cli import main
+from cli_helpers import assert_one_line_error, in_process
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -39,27 +39,6 @@ def run_id(c4_run, monkeypatch) -> int:
     data, rid = c4_run
     monkeypatch.setenv("GRAPHCONV_DATA_DIR", str(data))
     return rid
-
-
-def in_process(capsys, *args: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    try:
-        code = main(list(args))
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_one_line_error(code: int, err: str, param: str) -> None:
-    assert code != 0
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert "Traceback" not in err
-    if param.startswith("--"):
-        assert lines[0].startswith("error: ") and param in lines[0], lines[0]
-    else:
-        assert lines[0].startswith(f"error: {param}: "), lines[0]
 
 
 def test_c4_run_is_invariant_at_right_angles(capsys, run_id):
