@@ -43,11 +43,10 @@ built = guarded(lambda: graph(kind, json.dumps(params, sort_keys=True), norm,
                               image if kind == "superpixels" else None))
 if built is None:
     st.stop()
-raw, normed = built
+raw, normed, facts = built
 
 st.latex(FORMULAS[kind])
 st.latex(NORMS[norm])
-facts = normed.summary()
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Nodes", f"{raw.num_nodes:,}")
 c2.metric("Directed edges", f"{raw.num_edges:,}", help="Both directions counted, no self-loops.")
@@ -66,7 +65,7 @@ else:
     row = url_slider(rc[0], "Pixel row", 0, side - 1, side // 2, "row")
     col = url_slider(rc[1], "Pixel column", 0, side - 1, side // 2, "col")
     node = row * side + col
-left.plotly_chart(graph_figure(image, raw, boundaries=boundaries, highlight=node,
+left.plotly_chart(graph_figure(image, raw, boundaries=boundaries, highlight=node, symmetric=facts["raw_symmetric"],
                                title=f"{kind} graph over " + ("your upload" if image_key.startswith("upload:") else f"digit #{index}")),
                     width="stretch")
 filt = adjacency_row(normed, node)

@@ -40,7 +40,7 @@ copy_link_button(sb)
 built = guarded(lambda: graph(kind, json.dumps(params, sort_keys=True), "none"))
 if built is None:
     st.stop()
-raw, _ = built
+raw = built[0]
 side = int(round(raw.num_nodes ** 0.5))
 decomposed = guarded(lambda: laplacian_eigenvectors(raw, k=raw.num_nodes, norm=norm))
 if decomposed is None:

@@ -18,8 +18,10 @@ def _image_heatmap(image: np.ndarray, opacity: float = 1.0) -> go.Heatmap:
 
 
 def graph_figure(image: np.ndarray, graph: Graph, max_edges: int = 4000, boundaries: Optional[np.ndarray] = None,
-                 highlight: Optional[int] = None, title: str = "") -> go.Figure:
+                 highlight: Optional[int] = None, title: str = "", symmetric: Optional[bool] = None) -> go.Figure:
     """The graph drawn over its image: edges as segments (the ``max_edges`` strongest), nodes as dots.
+
+    ``symmetric`` (computed when not given) draws one segment per undirected edge.
 
     image (H, W); graph.pos (N, 2) in pixel coordinates (x=col, y=row); boundaries (s*H, s*W) bool, an
     ``s``-times upsampled boundary mask (see ``superpixel_boundaries``).
@@ -34,7 +36,9 @@ def graph_figure(image: np.ndarray, graph: Graph, max_edges: int = 4000, boundar
                                  name="superpixel boundaries"))
     ei = graph.edge_index.numpy()
     w = graph.edge_weight.detach().numpy()
-    keep = ei[0] < ei[1] if graph.is_symmetric() else ei[0] != ei[1]  # one segment per undirected edge
+    if symmetric is None:
+        symmetric = graph.is_symmetric()
+    keep = ei[0] < ei[1] if symmetric else ei[0] != ei[1]  # one segment per undirected edge
     idx = np.nonzero(keep)[0]
     if len(idx) > max_edges:  # the strongest edges; ties in a seeded random order so they spread over the image
         idx = np.random.default_rng(0).permutation(idx)

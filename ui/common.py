@@ -26,12 +26,17 @@ def dataset(name: str = "mnist-5k", quick: Optional[bool] = None):
 
 @st.cache_resource(show_spinner=False, max_entries=64)
 def graph(kind: str, params_json: str, norm: str, image_key: Optional[str] = None, _image: Any = None):
-    """(raw graph, normalised graph). ``image_key`` identifies ``_image`` (superpixels only)."""
+    """(raw graph, normalised graph, facts). ``image_key`` identifies ``_image`` (superpixels only).
+
+    ``facts`` is the normalised graph's summary plus ``raw_symmetric``, computed once per graph (the
+    symmetry check builds an N x N matrix) rather than on every rerun.
+    """
     from core.graphs import build_graph, normalize
 
     params = json.loads(params_json)
     g = build_graph(kind, image=_image, **params) if _image is not None else build_graph(kind, **params)
-    return g, normalize(g, norm)
+    normed = normalize(g, norm)
+    return g, normed, {**normed.summary(), "raw_symmetric": g.is_symmetric()}
 
 
 def manager():
