@@ -52,15 +52,16 @@ class PygGCN(nn.Module):
         super().__init__()
         from torch_geometric.nn import GCNConv
 
-        self.edge_index, self.num_nodes = graph.edge_index, graph.num_nodes
+        self.register_buffer("edge_index", graph.edge_index.long(), persistent=False)  # (2, E)
+        self.num_nodes = graph.num_nodes
         self.convs = nn.ModuleList(GCNConv(1 if i == 0 else hidden, hidden) for i in range(layers))
         self.head = nn.Linear(graph.num_nodes * hidden, 10)
         self._batched: dict[int, torch.Tensor] = {}
 
     def batched_edges(self, B: int) -> torch.Tensor:
         """Block-diagonal edge_index of B copies (what ``Batch.from_data_list`` builds), built once per B."""
-        if B not in self._batched:
-            offsets = torch.arange(B).repeat_interleave(self.edge_index.shape[1]) * self.num_nodes
+        if B not in self._batched or self._batched[B].device != self.edge_index.device:
+            offsets = torch.arange(B, device=self.edge_index.device).repeat_interleave(self.edge_index.shape[1]) * self.num_nodes
             self._batched[B] = self.edge_index.repeat(1, B) + offsets
         return self._batched[B]
 
@@ -71,6 +72,12 @@ class PygGCN(nn.Module):
         for conv in self.convs:
             h = F.relu(conv(h, ei))  # (B*N, C)
         return self.head(h.reshape(B, -1))
+
+
+def _sync(device: torch.device) -> None:
+    """Wait for queued GPU work, so a wall-clock timer measures the kernels and not their launch."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def block_throughput(models: dict[str, nn.Module], x: torch.Tensor, y: torch.Tensor, batch_size: int,
@@ -87,6 +94,7 @@ def block_throughput(models: dict[str, nn.Module], x: torch.Tensor, y: torch.Ten
     def run(name: str, n: int) -> float:
         model, opt = models[name], opts[name]
         model.train()
+        _sync(x.device)
         t0 = time.perf_counter()
         for i in range(n):
             s = (i * batch_size) % (len(y) - batch_size)
@@ -94,6 +102,7 @@ def block_throughput(models: dict[str, nn.Module], x: torch.Tensor, y: torch.Ten
             opt.zero_grad()
             loss.backward()
             opt.step()
+        _sync(x.device)
         return time.perf_counter() - t0
 
     for name in models:
@@ -104,20 +113,26 @@ def block_throughput(models: dict[str, nn.Module], x: torch.Tensor, y: torch.Ten
     return {name: steps[name] * batch_size / sorted(t)[len(t) // 2] for name, t in times.items()}
 
 
-def run_benchmark(epochs: int = 1, quick: bool = False, batch_size: int = 64) -> dict[str, Any]:
+def run_benchmark(epochs: int = 1, quick: bool = False, batch_size: int = 64, device: str = "cpu") -> dict[str, Any]:
     """(a) shared-graph GCN vs PyG GCNConv and (b) ChebNet vs CNN, each pair measured in alternating blocks.
 
     ``epochs`` sets the block length of (b) in passes over the 4,000 training digits (quick: 1,000).
+    ``device``: "cpu" (the default, so figures compare across machines), "cuda", or "auto" (CUDA, then
+    MPS, then CPU). The data and every model live on that device for the whole measurement.
     """
+    from core.train import pick_device
+
+    dev = pick_device(device)
     torch.manual_seed(0)
     ds = load_dataset("mnist-5k", quick=False)
-    x, y = ds.x_train.unsqueeze(1), ds.y_train  # (4000, 1, 28, 28)
+    x, y = ds.x_train.unsqueeze(1).to(dev), ds.y_train.to(dev)  # (4000, 1, 28, 28)
     epoch_steps = max(1, (1000 if quick else len(y)) * epochs // batch_size)
     grid = build_graph("grid", neighbours=8)
-    gcn = block_throughput({"gcn_shared": SharedGCN(grid), "gcn_pyg": PygGCN(grid)}, x, y, batch_size,
-                           {"gcn_shared": 20, "gcn_pyg": 5})
-    conv = block_throughput({"chebnet": GraphNet(grid, "cheb", ModelConfig(name="cheb", layers=2, hidden=32, K=5)),
-                             "cnn": CNN(hidden=32, layers=2)}, x, y, batch_size,
+    gpu = dev.type != "cpu"  # GPU steps are ~100x shorter: longer blocks keep timer noise small
+    gcn = block_throughput({"gcn_shared": SharedGCN(grid).to(dev), "gcn_pyg": PygGCN(grid).to(dev)}, x, y,
+                           batch_size, {"gcn_shared": 200 if gpu else 20, "gcn_pyg": 50 if gpu else 5})
+    conv = block_throughput({"chebnet": GraphNet(grid, "cheb", ModelConfig(name="cheb", layers=2, hidden=32, K=5)).to(dev),
+                             "cnn": CNN(hidden=32, layers=2).to(dev)}, x, y, batch_size,
                             {"chebnet": epoch_steps, "cnn": epoch_steps})
     ips = {**gcn, **conv}
     return {
@@ -128,5 +143,6 @@ def run_benchmark(epochs: int = 1, quick: bool = False, batch_size: int = 64) ->
         "cnn_epoch_seconds": round(epoch_steps * batch_size / ips["cnn"], 2),
         "batch_size": batch_size,
         "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-                    "torch_threads": torch.get_num_threads(), "torch": torch.__version__, "device": "cpu"},
+                    "torch_threads": torch.get_num_threads(), "torch": torch.__version__, "device": str(dev),
+                    "gpu": torch.cuda.get_device_name(dev) if dev.type == "cuda" else None},
     }

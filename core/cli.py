@@ -134,7 +134,7 @@ def cmd_download(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_bench(args: argparse.Namespace) -> dict[str, Any]:
     from core.bench import run_benchmark
 
-    return run_benchmark(epochs=args.epochs, quick=args.quick)
+    return run_benchmark(epochs=args.epochs, quick=args.quick, device=args.device)
 
 
 def _widths(text: str) -> tuple[int, ...]:
@@ -232,6 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="throughput benchmark: shared-graph GCN vs PyG, ChebNet vs CNN")
     b.add_argument("--epochs", type=int, default=1)
     b.add_argument("--quick", action="store_true")
+    b.add_argument("--device", default="cpu", help="cpu (default), cuda, or auto (CUDA, then MPS, then CPU)")
     b.add_argument("--json", action="store_true")
 
     k = sub.add_parser("karate", help="semi-supervised node classification on the karate club (one label per class)")
