@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from core.runs import IMAGE_MODELS_WITHOUT_GRAPH, PIXEL_GRAPH_KINDS, RunConfig, default_lr
+from core.runs import IMAGE_MODELS_WITHOUT_GRAPH, PIXEL_GRAPH_KINDS, RunConfig, default_lr, default_schedule
 from core.train import pick_device
 from core.viz import curves_figure
 from ui.common import (copy_link_button, graph_param_widgets, guarded, manager, session_id, store, url_choice,
@@ -51,6 +51,13 @@ with sb.expander("Training", expanded=True):
     cfg["epochs"] = url_slider(st, "Epochs", 1, 30, d.epochs, "epochs")
     cfg["lr"] = url_choice(st, "Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 1.0], default_lr(model),
                            "lr", widget="select_slider", help="Default: 1e-3 for mlp and cnn, 3e-3 for the rest.")
+    cfg["schedule"] = url_choice(st, "Learning-rate schedule", ["constant", "cosine"], default_schedule(model),
+                                 "schedule", widget="radio", horizontal=True,
+                                 help="cosine: the rate decays smoothly from its start value to 0 by the last step.")
+    if model != "superpixel":
+        cfg["augment"] = url_choice(st, "Augmentation", ["none", "rotate"], d.augment, "augment", widget="radio",
+                                    horizontal=True, help="rotate: every training image is turned by a fresh random "
+                                                          "angle each epoch (the test set is not).")
     cfg["batch_size"] = url_choice(st, "Batch size", [16, 32, 64, 128, 256], d.batch_size, "batch_size",
                                    widget="select_slider")
     cfg["seed"] = url_number(st, "Seed", 0, 2**31 - 1, d.seed, "seed")

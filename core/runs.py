@@ -23,10 +23,16 @@ PIXEL_GRAPH_KINDS = ("grid", "knn", "gaussian")
 # the CNN reached 97.3% by epoch 7 with 1e-3 but wobbled around 96-97% with 3e-3.
 DEFAULT_LR: dict[str, float] = {"cnn": 1e-3, "mlp": 1e-3}
 FALLBACK_LR = 3e-3
+DEFAULT_SCHEDULE: dict[str, str] = {}
+AUGMENTS = ("none", "rotate")
 
 
 def default_lr(model: str) -> float:
     return DEFAULT_LR.get(model, FALLBACK_LR)
+
+
+def default_schedule(model: str) -> str:
+    return DEFAULT_SCHEDULE.get(model, "constant")
 
 
 @dataclass
@@ -47,6 +53,8 @@ class RunConfig:
     group: str = "C8"  # escnn group
     epochs: int = 8  # passes over the training set
     lr: Optional[float] = None  # Adam learning rate; None: the model's default (DEFAULT_LR)
+    schedule: Optional[str] = None  # constant or cosine decay; None: the model's default (DEFAULT_SCHEDULE)
+    augment: str = "none"  # none, or rotate: turn each training image by a random angle every epoch
     batch_size: int = 64  # images per step
     seed: int = 0  # seeds the split-independent randomness: init, shuffling, dropout
     device: str = "auto"  # auto, cpu, cuda, mps
@@ -55,6 +63,8 @@ class RunConfig:
     def __post_init__(self) -> None:
         if self.lr is None:
             self.lr = default_lr(self.model)
+        if self.schedule is None:
+            self.schedule = default_schedule(self.model)
         if self.graph_params is None:  # each graph kind's own defaults (grid: neighbours=8, knn: k=8, ...)
             from core.graphs import GRAPH_PARAMS
 
@@ -127,6 +137,14 @@ def validate(cfg: RunConfig) -> RunConfig:
     _check_range("seed", cfg.seed, 0, 2**31 - 1)
     if not (0 < cfg.lr <= 10):
         raise UserInputError("lr", f"{cfg.lr} is out of range (0, 10]")
+    from core.train import SCHEDULES
+
+    if cfg.schedule not in SCHEDULES:
+        raise UserInputError("schedule", f"unknown schedule {cfg.schedule!r} (choose from {', '.join(SCHEDULES)})")
+    if cfg.augment not in AUGMENTS:
+        raise UserInputError("augment", f"unknown augmentation {cfg.augment!r} (choose from {', '.join(AUGMENTS)})")
+    if cfg.augment == "rotate" and cfg.model == "superpixel":
+        raise UserInputError("augment", "rotation augmentation works on images; superpixel graphs are built once")
     if cfg.readout not in ("pool", "global"):
         raise UserInputError("readout", f"unknown readout {cfg.readout!r} (choose from pool, global)")
     if cfg.device not in ("auto", "cpu", "cuda", "mps") and not cfg.device.startswith("cuda:"):
@@ -219,8 +237,11 @@ def execute(cfg: RunConfig, store=None, *, run_id: Optional[int] = None, session
             if on_epoch:
                 on_epoch(row)
 
+        from core.transforms import RandomRotation
+
+        augment = RandomRotation(seed=cfg.seed) if cfg.augment == "rotate" else None
         tcfg = TrainerConfig(epochs=cfg.epochs, lr=cfg.lr, batch_size=cfg.batch_size, seed=cfg.seed,
-                             device=cfg.device)
+                             device=cfg.device, schedule=cfg.schedule, augment=augment)
         try:
             result = fit(model, train, test, tcfg, Callbacks(on_batch=on_batch, on_epoch=epoch_done,
                                                              should_stop=should_stop))

@@ -17,6 +17,22 @@ import torch.nn.functional as F
 from torch import nn
 
 
+SCHEDULES = ("constant", "cosine")
+
+
+def lr_at(schedule: str, base_lr: float, step: int, total_steps: int) -> float:
+    """Learning rate for optimisation step ``step`` (0-based) of ``total_steps``.
+
+    constant: ``base_lr``; cosine: ``base_lr * (1 + cos(pi * step / total_steps)) / 2``, from base_lr down
+    towards 0 at the last step (Loshchilov & Hutter 2017, without restarts).
+    """
+    if schedule == "constant":
+        return base_lr
+    if schedule == "cosine":
+        return base_lr * 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / max(total_steps, 1)))
+    raise ValueError(f"unknown schedule {schedule!r} (choose from {', '.join(SCHEDULES)})")
+
+
 class TrainingFailed(RuntimeError):
     """The run cannot go on (NaN loss, out of memory); the message says why and what to try."""
 
@@ -30,6 +46,8 @@ class TrainerConfig:
     seed: int = 0  # seeds init, shuffling and dropout
     device: str = "auto"  # "auto" (cuda, then mps, then cpu), or an explicit torch device string
     eval_batch_size: int = 500  # images per step when evaluating
+    schedule: str = "constant"  # learning rate: "constant", or "cosine" (decays to 0 over all steps)
+    augment: Optional[Callable[[torch.Tensor], torch.Tensor]] = None  # applied to each training batch
 
 
 @dataclass
@@ -125,11 +143,17 @@ def fit(model: nn.Module, train: Batches, test: Batches, cfg: TrainerConfig,
     try:
         model.to(device)
         opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        step, total_steps = 0, cfg.epochs * len(train)
         for epoch in range(1, cfg.epochs + 1):
             t0, seen, loss_sum, correct = time.perf_counter(), 0, 0.0, 0
             model.train()
             for b, (x, y) in enumerate(train):
                 x, y = x.to(device), y.to(device)
+                if cfg.augment is not None:
+                    x = cfg.augment(x)
+                for group in opt.param_groups:
+                    group["lr"] = lr_at(cfg.schedule, cfg.lr, step, total_steps)
+                step += 1
                 logits = model(x)
                 loss = F.cross_entropy(logits, y)
                 if not torch.isfinite(loss):

@@ -105,3 +105,23 @@ def _rotate_bilinear(x: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
     ).to(device=x.device, dtype=x.dtype)  # (B, 2, 3)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)  # (B, H, W, 2)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+class RandomRotation:
+    """Training-time augmentation: turn every image of a batch by its own uniform random angle.
+
+    Angles are drawn in [0, ``max_degrees``) from a private, seeded generator (so runs repeat and the
+    global RNG is untouched) and applied with :func:`rotate` (bilinear; multiples of 90 exact).
+    ``x``: (B, C, H, W) or (B, H, W) on any device -> the same shape.
+    """
+
+    def __init__(self, seed: int = 0, max_degrees: float = 360.0):
+        self.max_degrees = float(max_degrees)
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        angles = torch.rand(x.shape[0], generator=self.generator, dtype=torch.float64) * self.max_degrees  # (B,)
+        return rotate(x, angles)
+
+    def __repr__(self) -> str:
+        return f"RandomRotation(max_degrees={self.max_degrees:g})"

@@ -11,7 +11,7 @@ from torch import nn
 
 from core.models.mlp import MLP
 from core.runs import RunConfig, build_everything
-from core.train import Batches, Callbacks, TrainerConfig, TrainingFailed, fit, pick_device
+from core.train import Batches, Callbacks, TrainerConfig, TrainingFailed, fit, lr_at, pick_device
 
 EPOCHS = 2
 
@@ -182,3 +182,47 @@ def test_pick_device_without_cuda():
         pick_device("cuda")
     with pytest.raises(TrainingFailed, match="CUDA"):
         pick_device("cuda:0")
+
+
+def test_cosine_schedule_values():
+    assert lr_at("constant", 0.1, 57, 100) == 0.1
+    assert lr_at("cosine", 0.1, 0, 100) == pytest.approx(0.1)
+    assert lr_at("cosine", 0.1, 50, 100) == pytest.approx(0.05)
+    assert lr_at("cosine", 0.1, 100, 100) == pytest.approx(0.0, abs=1e-12)
+    steps = [lr_at("cosine", 0.1, t, 100) for t in range(100)]
+    assert all(a > b for a, b in zip(steps, steps[1:]))  # strictly decreasing
+    with pytest.raises(ValueError):
+        lr_at("step", 0.1, 0, 10)
+
+
+def test_cosine_schedule_drives_the_optimiser(monkeypatch):
+    train, test, net = quick_setup()
+    seen = []
+    opt_lrs = []
+
+    class Spy(torch.optim.Adam):  # records the learning rate each step really used
+        def step(self, closure=None):
+            opt_lrs.append(self.param_groups[0]["lr"])
+            return super().step(closure)
+
+    monkeypatch.setattr(torch.optim, "Adam", Spy)
+    result = fit(net, train, test, TrainerConfig(epochs=2, lr=0.01, batch_size=64, device="cpu", schedule="cosine"),
+                 Callbacks(on_epoch=seen.append))
+    total = 2 * len(train)
+    assert result.status == "finished" and len(opt_lrs) == total
+    assert opt_lrs[0] == pytest.approx(0.01) and opt_lrs[total // 2] == pytest.approx(0.005)
+    assert opt_lrs[-1] == pytest.approx(lr_at("cosine", 0.01, total - 1, total))
+    assert opt_lrs[-1] < 1e-4
+
+
+def test_augment_sees_every_training_batch_but_not_the_test_set():
+    train, test, net = quick_setup()
+    calls = []
+
+    def augment(x):
+        calls.append(x.shape[0])
+        return x.flip(-1)
+
+    result = fit(net, train, test, TrainerConfig(epochs=1, lr=1e-3, batch_size=64, device="cpu", augment=augment))
+    assert result.status == "finished"
+    assert sum(calls) == len(train.labels) and len(calls) == len(train)

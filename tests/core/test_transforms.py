@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from core.errors import UserInputError
-from core.transforms import rotate, rotate_exact_ok
+from core.transforms import RandomRotation, rotate, rotate_exact_ok
 
 
 def _smooth_images(b: int = 3, size: int = 28) -> torch.Tensor:
@@ -113,3 +113,18 @@ def test_bad_inputs() -> None:
         rotate(torch.rand(3, 28, 28), torch.tensor([1.0, 2.0]))
     with pytest.raises(UserInputError):
         rotate(torch.rand(3, 28, 28), float("inf"))
+
+
+def test_random_rotation_is_seeded_per_image_and_keeps_mass() -> None:
+    x = _smooth_images(6)  # (6, 28, 28)
+    a, b, c = RandomRotation(seed=3), RandomRotation(seed=3), RandomRotation(seed=4)
+    ya, yb, yc = a(x.unsqueeze(1)), b(x.unsqueeze(1)), c(x.unsqueeze(1))
+    assert ya.shape == (6, 1, 28, 28)
+    assert torch.equal(ya, yb) and not torch.allclose(ya, yc)
+    assert not torch.allclose(a(x.unsqueeze(1)), ya)  # a new draw every call (every batch)
+    # each image got its own angle: it matches rotate() by exactly one of the angles the generator drew
+    angles = torch.rand(6, generator=torch.Generator().manual_seed(3), dtype=torch.float64) * 360
+    assert torch.allclose(ya, rotate(x.unsqueeze(1), angles))
+    assert len({round(float(t), 3) for t in angles}) == 6
+    # content stays inside the disk, so rotation keeps the total intensity to within interpolation error
+    assert torch.allclose(ya.sum((1, 2, 3)), x.sum((1, 2)), rtol=0.03)

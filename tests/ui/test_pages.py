@@ -47,13 +47,17 @@ def test_train_page_runs_a_quick_training(app):
     assert at.title[0].value.endswith("Train")
     at.selectbox(key="model").set_value("mlp").run()
     at.slider(key="epochs").set_value(1).run()
+    at.radio(key="schedule").set_value("cosine").run()
+    at.radio(key="augment").set_value("rotate").run()
     at.button[0].click().run()  # Start
     no_errors(at)
     run_id = at.session_state["run_id"]
-    from ui.common import manager
+    from ui.common import manager, store
 
     snap = manager().wait(run_id, timeout=120)
     assert snap["state"] == "finished", snap
+    config = store().get_run(run_id)["config"]
+    assert (config["model"], config["schedule"], config["augment"], config["epochs"]) == ("mlp", "cosine", "rotate", 1)
     at.run()
     no_errors(at)
     assert any("Finished: test accuracy" in s.value for s in at.success)
