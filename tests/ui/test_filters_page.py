@@ -1,0 +1,74 @@
+"""AppTest smoke tests of the Filters page: a fixed graph's filters, a stored learned-edge run's, bad links."""
+
+from ui_helpers import metric_values, no_errors, open_page
+
+FILTERS = "app_pages/filters.py"
+
+
+def test_filters_page_fixed_graph_and_no_learned_runs(app):
+    from core.filters import filter_stats, graph_filter
+    from core.graphs import build_graph, normalize
+
+    at = open_page(app, FILTERS)
+    no_errors(at)
+    assert at.title[0].value == "Filters"
+    expected = filter_stats(graph_filter(normalize(build_graph("grid", neighbours=8), "rw"), (14, 14)), (14, 14))
+    metrics = metric_values(at)
+    assert metrics["Row sum"] == f"{expected['sum']:.4f}" == "1.0000"
+    assert metrics["Non-zero weights"] == str(expected["support"])
+    assert len(at.get("plotly_chart")) == 2  # the pixel's filter and the animation
+    assert at.get("download_button")[0].proto.label == "Download GIF"
+    assert any("49 frames" in c.value for c in at.caption)  # 7 x 7 pixels at step 4
+    at.radio(key="f_kind").set_value("knn").run()
+    at.slider(key="f_row").set_value(0).run()
+    no_errors(at)
+    knn = filter_stats(graph_filter(normalize(build_graph("knn", k=8), "rw"), (0, 14)), (0, 14))
+    assert metric_values(at)["Non-zero weights"] == str(knn["support"])
+    at.radio(key="f_src").set_value("learned").run()
+    no_errors(at)
+    assert any("python -m core train --model learned" in i.value for i in at.info), [i.value for i in at.info]
+    assert not at.get("plotly_chart")
+
+
+def test_filters_page_shows_a_stored_learned_run(app):
+    from core.filters import filter_stats, layer_pixel, learned_filter, load_learned_run
+    from core.runs import RunConfig, execute
+    from core.store import RunStore
+
+    store = RunStore()
+    run_id = execute(RunConfig(model="learned", hidden=8, layers=2, epochs=1, quick=True), store)["run_id"]
+    run = load_learned_run(run_id, store)
+    at = app.run()
+    at.switch_page(FILTERS)
+    at.query_params.update({"f_src": "learned", "f_row": "3", "f_col": "20"})
+    at.run()
+    no_errors(at)
+    assert at.selectbox(key="f_run").value == run_id
+    want = filter_stats(learned_filter(run, 0, (3, 20)), (3, 20))
+    metrics = metric_values(at)
+    assert metrics["Row sum (learned)"] == f"{want['sum']:.4f}"
+    assert metrics["Own weight (learned)"] == f"{want['self']:.4f}"
+    charts = at.get("plotly_chart")
+    assert len(charts) == 2  # learned | Gaussian | untrained, and the animation
+    assert "Gaussian" in charts[0].proto.spec and "untrained" in charts[0].proto.spec
+    assert at.get("download_button")[0].proto.label == "Download GIF"
+    at.selectbox(key="f_layer").set_value(2).run()  # the second layer runs on the pooled 14 x 14 grid
+    no_errors(at)
+    assert any("14×14" in c.value and "pools into its pixel (1, 10)" in c.value for c in at.caption)
+    second = filter_stats(learned_filter(run, 1, layer_pixel(3, 20, 14)), (1, 10))
+    assert metric_values(at)["Own weight (learned)"] == f"{second['self']:.4f}"
+    at.toggle(key="f_init").set_value(False).run()
+    no_errors(at)
+    assert "untrained" not in at.get("plotly_chart")[0].proto.spec
+
+
+def test_filters_page_invalid_link_values_fall_back_with_a_notice(app):
+    at = app.run()
+    at.switch_page(FILTERS)
+    at.query_params.update({"f_row": "99", "f_kind": "hexagon", "f_path": "spiral"})
+    at.run()
+    no_errors(at)
+    notice = " ".join(w.value for w in at.warning)
+    assert "f_row=99" in notice and "f_kind=hexagon" in notice and "f_path=spiral" in notice
+    assert at.slider(key="f_row").value == 14 and at.radio(key="f_kind").value == "grid"
+    assert metric_values(at)["Row sum"] == "1.0000"
