@@ -77,6 +77,12 @@ def show_animation(frames, title: str, key: str, file_name: str, frame_ms: int, 
                       "is the pixel whose filter is shown; every frame uses the same colour scale.")
 
 
+@st.cache_resource(show_spinner="Loading the run's checkpoint…", max_entries=4)
+def learned_run(run_id: int, db: str, checkpoint: str, mtime_ns: int, _store):
+    """The stored run rebuilt (trained and untrained networks), once per database, checkpoint file and mtime."""
+    return load_learned_run(run_id, _store)
+
+
 def run_title(run: dict) -> str:
     acc = (run.get("summary") or {}).get("test_accuracy")
     return f"run {run['id']}: {run.get('name') or 'learned'}" + (f" ({acc:.1%} test accuracy)" if acc is not None else "")
@@ -124,10 +130,6 @@ if source == "graph":
 
 # ---------------------------------------------------------------- a learned-edge run
 else:
-    @st.cache_resource(show_spinner="Loading the run's checkpoint…", max_entries=4)
-    def learned_run(run_id: int, db: str, checkpoint: str, mtime_ns: int, _store):
-        return load_learned_run(run_id, _store)
-
     try:
         run_store = store()
         runs = learned_runs(run_store)

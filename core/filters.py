@@ -355,7 +355,8 @@ def filters_gif(frames: Sequence[Frame], scale: int = 8, duration_ms: int = 150,
     neighbours, the current pixel outlined in red.
 
     Raises ``UserInputError`` for no frames, frames of different or non-square shapes, or a scale or
-    duration out of range (1..32, 20..10,000 ms).
+    duration out of range (1..32, 20..10,000 ms). Frames of distinct pixels always differ (the outline
+    moves); two identical consecutive frames would be merged into one longer frame by the encoder.
     """
     from PIL import Image
 
@@ -367,10 +368,11 @@ def filters_gif(frames: Sequence[Frame], scale: int = 8, duration_ms: int = 150,
     for name, value, lo, hi in (("scale", scale, 1, 32), ("duration_ms", duration_ms, 20, 10_000)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not lo <= value <= hi:
             raise UserInputError(name, f"must be a whole number in [{lo}, {hi}], got {value!r}")
-    stack = np.stack([np.asarray(f.image, dtype=np.float64) for f in frames]) if len(
-        {np.shape(f.image) for f in frames}) == 1 else None
-    if stack is None or stack.ndim != 3 or stack.shape[1] != stack.shape[2]:
+    shapes = {np.shape(f.image) for f in frames}
+    shape = next(iter(shapes))
+    if len(shapes) != 1 or len(shape) != 2 or shape[0] != shape[1]:
         raise UserInputError("frames", "every frame must be the same square 2-D image")
+    stack = np.stack([np.asarray(f.image, dtype=np.float64) for f in frames])  # (F, side, side)
     if not np.isfinite(stack).all():
         raise UserInputError("frames", "frames contain NaN or infinite values")
     side = stack.shape[1]

@@ -72,3 +72,22 @@ def test_filters_page_invalid_link_values_fall_back_with_a_notice(app):
     assert "f_row=99" in notice and "f_kind=hexagon" in notice and "f_path=spiral" in notice
     assert at.slider(key="f_row").value == 14 and at.radio(key="f_kind").value == "grid"
     assert metric_values(at)["Row sum"] == "1.0000"
+
+
+def test_filters_page_reports_a_corrupt_checkpoint_without_a_traceback(app, tmp_path):
+    from core.runs import RunConfig
+    from core.store import RunStore
+
+    bad = tmp_path / "broken.pt"
+    bad.write_bytes(b"definitely not torch weights" * 8)
+    store = RunStore()
+    run_id = store.create_run(RunConfig(model="learned", epochs=1, quick=True).to_dict(), name="learned")
+    store.finish(run_id, {"test_accuracy": 0.5}, checkpoint=str(bad))
+    at = app.run()
+    at.switch_page(FILTERS)
+    at.query_params.update({"f_src": "learned"})
+    at.run()
+    assert not at.exception
+    assert len(at.error) == 1 and f"Cannot read run {run_id}'s filters" in at.error[0].value
+    assert "corrupt" in at.error[0].value and "Traceback" not in at.error[0].value
+    assert not at.get("plotly_chart")
