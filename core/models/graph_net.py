@@ -44,15 +44,27 @@ def coarse_graph(graph: Graph, size: int) -> Graph:
     return build_graph(graph.kind, size=size, **params)
 
 
-def pool_pixel_layout(h: torch.Tensor, size: int) -> torch.Tensor:
-    """2x2 max pooling of node features laid out on a size x size pixel grid: (B, s*s, C) -> (B, s*s/4, C).
+def pool_node_major(h: torch.Tensor, size: int) -> torch.Tensor:
+    """The same 2x2 max pooling on node-major features: (s*s, B, C) contiguous -> (s*s/4, B, C) contiguous.
 
-    Shared-graph layers return a strided view of node-major memory; max_pool2d on such a view took
-    5.7 ms a call here, so the features are made contiguous (B, C, s, s) first.
+    Viewed as one image with B*C channels, node-major memory *is* PyTorch's channels-last layout
+    (1, B*C, s, s), which max_pool2d handles natively: no copy in or out.
     """
-    B, _, C = h.shape
-    img = h.transpose(1, 2).reshape(B, C, size, size).contiguous()  # (B, C, s, s)
-    return F.max_pool2d(img, 2).flatten(2).transpose(1, 2)  # (B, s*s/4, C)
+    N, B, C = h.shape
+    img = h.view(1, size, size, B * C).permute(0, 3, 1, 2)  # (1, B*C, s, s), channels-last strides
+    out = F.max_pool2d(img, 2)  # (1, B*C, s/2, s/2), channels-last
+    return out[0].permute(1, 2, 0).reshape(N // 4, B, C)  # a view when the output kept channels-last
+
+
+def conv_node_major(conv: nn.Module, h: torch.Tensor, graph: SharedGraph) -> torch.Tensor:
+    """Apply a shared-graph layer to node-major features h (N, B, C_in) -> (N, B, C_out) contiguous.
+
+    Layers with ``forward_node_major`` take the layout directly; the others take the (B, N, C) view
+    (their ``to_node_major`` is then free) and return a view of node-major memory.
+    """
+    if hasattr(conv, "forward_node_major"):
+        return conv.forward_node_major(h, graph)
+    return conv(h.transpose(0, 1), graph).transpose(0, 1).contiguous()
 
 
 def _layer_kwargs(name: str, cfg: ModelConfig, c_in: int, c_out: int) -> tuple[int, dict]:
@@ -97,18 +109,22 @@ class GraphNet(ImageModel):
         self.classifier = nn.Sequential(nn.Dropout(cfg.dropout), nn.Linear(fc, cfg.num_classes))
 
     def node_features(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """The node features after every layer, each (B, N_l, C_l) (before pooling)."""
+        """The node features after every layer, each (B, N_l, C_l) (before pooling; views of node-major memory).
+
+        Inside, features stay node-major (N, B, C) from layer to layer: graph products, ReLU and
+        pooling all run on contiguous memory (transposed copies cost as much as the layers here).
+        """
         B = x.shape[0]
-        h = x.reshape(B, -1, 1)  # (B, N, 1) row-major pixels = node order of the pixel graphs
+        h = x.reshape(B, -1).t().unsqueeze(-1).contiguous()  # (N, B, 1) row-major pixels = node order
         out = []
         size = self.side
         for conv, g, pool in zip(self.convs, self.graphs, self.pool_after):
-            h = F.relu(conv(h, g))  # (B, N_l, C_l)
-            out.append(h)
+            h = F.relu(conv_node_major(conv, h, g))  # (N_l, B, C_l)
+            out.append(h.transpose(0, 1))  # (B, N_l, C_l)
             if pool:
-                h = pool_pixel_layout(h, size)  # (B, s*s/4, C)
+                h = pool_node_major(h, size)  # (N_l / 4, B, C_l)
                 size //= 2
-        self._last = h
+        self._last = h.transpose(0, 1)  # (B, N_out, C)
         return out
 
     def features(self, x: torch.Tensor) -> torch.Tensor:

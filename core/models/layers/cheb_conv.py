@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.nn.inits import glorot, zeros
 
-from core.models.layers.propagate import from_node_major, spmm, to_node_major
+from core.models.layers.propagate import spmm
 from core.models.layers.shared_graph import SharedGraph
 
 
@@ -24,7 +24,8 @@ class ChebConv(nn.Module):
     :math:`\mathbf{L} = \mathbf{I} - \mathbf{D}^{-1/2}\mathbf{A}\mathbf{D}^{-1/2}`, :math:`\lambda_{max} = 2`
     (norm ``"cheb"``). A filter of order K reaches the (K-1)-hop neighbourhood. Same parameters
     (``lins.k.weight``, ``bias``) and output as ``torch_geometric.nn.ChebConv(normalization="sym")``.
-    The recursion runs in node-major layout (N, B*C_in): one graph product per order, no reshapes.
+    The recursion runs in node-major layout (N, B*C_in): one graph product per order, no reshapes
+    (``forward_node_major`` takes and returns that layout directly).
 
     Args:
         in_channels: C_in. out_channels: C_out. K: filter order (>= 1). bias: learn an additive bias.
@@ -52,8 +53,16 @@ class ChebConv(nn.Module):
         zeros(self.bias)
 
     def forward(self, x: Tensor, graph: SharedGraph) -> Tensor:
-        B, N, C = x.shape
-        terms = [to_node_major(x)]  # T_0 = X, each (N, B*C_in)
+        """x (B, N, C_in) -> (B, N, C_out) (a view of node-major memory)."""
+        return self.forward_node_major(x.transpose(0, 1).contiguous(), graph).transpose(0, 1)
+
+    def forward_node_major(self, xt: Tensor, graph: SharedGraph) -> Tensor:
+        """The same layer on node-major features: xt (N, B, C_in) contiguous -> (N, B, C_out) contiguous.
+
+        GraphNet keeps features in this layout between layers, so no transposes are copied.
+        """
+        N, B, C = xt.shape
+        terms = [xt.reshape(N, B * C)]  # T_0 = X, each (N, B*C_in)
         if self.K > 1:
             lap = graph.adj(self.norm)  # (N, N) scaled Laplacian
             terms.append(spmm(lap, terms[0]))  # T_1 = L~ X
@@ -62,8 +71,7 @@ class ChebConv(nn.Module):
         # one GEMM for all orders: [T_0 .. T_{K-1}] (N, B, K*C_in) x [W_0 .. W_{K-1}]^T (K*C_in, C_out)
         stacked = torch.cat([t.view(N, B, C) for t in terms], dim=-1)
         weight = torch.cat([lin.weight for lin in self.lins], dim=1)  # (C_out, K*C_in)
-        out = F.linear(stacked, weight, self.bias)  # (N, B, C_out)
-        return from_node_major(out.reshape(N, -1), B)  # (B, N, C_out)
+        return F.linear(stacked, weight, self.bias)  # (N, B, C_out)
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}({self.in_channels}, {self.out_channels}, K={self.K})"

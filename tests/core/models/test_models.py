@@ -161,3 +161,32 @@ def test_superpixel_model_rejects_unknown_conv():
     with pytest.raises(UserInputError) as e:
         build("superpixel", None, conv="transformer")
     assert e.value.param == "conv"
+
+
+def test_node_major_pooling_is_2x2_max_pooling_without_copies():
+    from core.models.graph_net import pool_node_major
+
+    g = torch.Generator().manual_seed(0)
+    B, C, s = 3, 5, 8
+    img = torch.randn(B, C, s, s, generator=g)
+    h = img.permute(2, 3, 0, 1).reshape(s * s, B, C).contiguous()  # node-major (N, B, C)
+    out = pool_node_major(h, s)  # (N/4, B, C)
+    expected = torch.nn.functional.max_pool2d(img, 2).permute(2, 3, 0, 1).reshape(s * s // 4, B, C)
+    assert torch.equal(out, expected)
+    assert out.is_contiguous()
+
+
+@pytest.mark.parametrize("name", GRAPH_MODELS)
+def test_node_major_network_matches_layer_by_layer_reference(name, digits, grid8):
+    """GraphNet's node-major pipeline equals applying each layer's (B, N, C) forward and pooling on images."""
+    model = build(name, grid8, hidden=8).eval()
+    with torch.no_grad():
+        feats = model.node_features(digits)
+        h, size = digits.reshape(B, -1, 1), model.side
+        for conv, graph, pool, got in zip(model.convs, model.graphs, model.pool_after, feats):
+            h = torch.relu(conv(h, graph))  # (B, N, C)
+            assert torch.allclose(got, h, atol=1e-5)
+            if pool:
+                img = h.transpose(1, 2).reshape(B, -1, size, size)
+                h = torch.nn.functional.max_pool2d(img, 2).flatten(2).transpose(1, 2)
+                size //= 2
