@@ -14,7 +14,8 @@ from core.spectral import (LAPLACIANS, cheb_frequency_response, cheb_runs, graph
 from core.store import CheckpointError, StoreError
 from core.viz_spectral import (eigenvector_grid_figure, fourier_figure, frequency_response_figure,
                                reconstruction_figure, spectrum_figure)
-from ui.common import copy_link_button, dataset, graph, graph_param_widgets, guarded, url_choice, url_notices, url_slider
+from ui.common import (copy_link_button, dataset, graph, graph_param_widgets, guarded, url_choice,
+                       url_labelled_choice, url_notices, url_slider)
 
 PIXEL_KINDS = [k for k in GRAPH_PARAMS if k != "superpixels"]
 LOW_PASS = (10, 40, 150, 400)  # coefficients kept in the low-pass reconstructions
@@ -99,8 +100,8 @@ if runs is not None and not runs:
             icon=":material/model_training:")
 elif runs:
     by_id = {int(r["id"]): r for r in runs}
-    run_id = url_choice(st, "ChebNet run", list(by_id), next(iter(by_id)), "s_run",
-                        format_func=lambda i: f"run {i}: {by_id[i].get('name') or 'cheb'}")
+    run_id = url_labelled_choice(st, "ChebNet run", list(by_id), next(iter(by_id)), "s_run",
+                                 format_func=lambda i: f"run {i}: {by_id[i].get('name') or 'cheb'}")
     run = by_id[run_id]
     layers = max(1, int((run.get("config") or {}).get("layers", 1)))
     lc, ic = st.columns(2)

@@ -93,6 +93,25 @@ def url_choice(container, label: str, options, default, key: str, widget: str = 
     return getattr(container, widget)(label, options, index=options.index(default), key=key, bind=URL, **kw)
 
 
+def url_labelled_choice(container, label: str, options, default, key: str, format_func, **kw):
+    """A selectbox showing ``format_func(option)`` while URL parameter ``key`` holds ``str(option)``.
+
+    A bound widget with ``format_func`` would write the displayed label into the link, so this one is
+    synced by hand: the link's value picks the option (an unknown one falls back with a notice) and
+    the chosen option is written back.
+    """
+    options = list(options)
+    by_str = {str(o): o for o in options}
+    raw = st.query_params.get(key)
+    if raw is not None and raw not in by_str:
+        _note_bad_link_value(key, "choose from " + ", ".join(by_str))
+    initial = by_str.get(raw, default)
+    value = container.selectbox(label, options, index=options.index(initial), key=key, format_func=format_func, **kw)
+    if st.query_params.get(key) != str(value):
+        st.query_params[key] = str(value)
+    return value
+
+
 def url_toggle(container, label: str, key: str, **kw) -> bool:
     raw = st.query_params.get(key)
     if raw is not None and raw.lower() not in ("true", "false"):

@@ -89,3 +89,19 @@ def test_spectral_page_plots_a_stored_chebnet_filters(app):
     at.slider(key="s_in").set_value(3).run()
     no_errors(at)
     assert "input channel 3" in at.get("plotly_chart")[-1].proto.spec
+
+
+def test_spectral_page_run_link_holds_the_run_id_not_its_label(app):
+    first, second = _stored_cheb_run(), _stored_cheb_run()
+    app.query_params["s_run"] = str(first)  # a link to the older run (the newest is the default)
+    at = open_page(app, SPECTRAL)
+    no_errors(at)
+    assert not at.warning
+    assert at.selectbox(key="s_run").value == first != second
+    assert at.query_params["s_run"] == str(first)  # the id, not "run 1: cheb K=4 ..."
+
+    app.query_params["s_run"] = "run 1: cheb"  # what a labelled, bound selectbox used to write
+    at = open_page(app, SPECTRAL)
+    no_errors(at)
+    assert any("s_run=run 1: cheb" in w.value for w in at.warning)
+    assert at.selectbox(key="s_run").value in (first, second)
