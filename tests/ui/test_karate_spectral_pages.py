@@ -100,6 +100,9 @@ def test_spectral_page_run_link_holds_the_run_id_not_its_label(app):
     assert at.selectbox(key="s_run").value == first != second
     assert at.query_params["s_run"] == str(first)  # the id, not "run 1: cheb K=4 ..."
 
+
+def test_spectral_page_run_link_with_a_label_falls_back_with_a_notice(app):
+    first, second = _stored_cheb_run(), _stored_cheb_run()
     app.query_params["s_run"] = "run 1: cheb"  # what a labelled, bound selectbox used to write
     at = open_page(app, SPECTRAL)
     no_errors(at)
