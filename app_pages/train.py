@@ -3,6 +3,7 @@
 import pandas as pd
 import streamlit as st
 
+from core.config import QUICK_EPOCHS, quick_mode
 from core.runs import IMAGE_MODELS_WITHOUT_GRAPH, PIXEL_GRAPH_KINDS, RunConfig, default_lr, default_schedule
 from core.train import pick_device
 from core.viz import curves_figure
@@ -16,8 +17,13 @@ MODEL_HELP = {
     "superpixel": "PyG layers on per-image SLIC graphs", "escnn": "rotation-equivariant steerable CNN",
 }
 d = RunConfig()
+quick = quick_mode()
 st.title("Train")
 notice = st.container()  # filled if the opened link had invalid values
+if quick:
+    st.info(f"Quick mode: every run uses 1,000 training and 200 test digits (mnist-5k), and {QUICK_EPOCHS} epochs "
+            "by default, so results come in seconds on a small machine. Run the app with `GRAPHCONV_QUICK=0` for the "
+            "full split.", icon=":material/bolt:")
 sb = st.sidebar
 data = url_choice(sb, "Data set", ["mnist-5k", "mnist-rot", "mnist"], d.data, "data",
                   help="mnist-5k ships with the app; mnist (70,000) must be downloaded first: "
@@ -48,7 +54,7 @@ with sb.expander("Architecture", expanded=False):
         cfg["group"] = url_choice(st, "Group", ["C1", "C2", "C4", "C8", "C16", "D1", "D2", "D4", "D8", "D16", "SO2"],
                                   d.group, "group")
 with sb.expander("Training", expanded=True):
-    cfg["epochs"] = url_slider(st, "Epochs", 1, 30, d.epochs, "epochs")
+    cfg["epochs"] = url_slider(st, "Epochs", 1, 30, QUICK_EPOCHS if quick else d.epochs, "epochs")
     cfg["lr"] = url_choice(st, "Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 1.0], default_lr(model),
                            "lr", widget="select_slider", help="Default: 1e-3 for mlp and cnn, 3e-3 for the rest.")
     cfg["schedule"] = url_choice(st, "Learning-rate schedule", ["constant", "cosine"], default_schedule(model),

@@ -98,3 +98,22 @@ def test_train_page_link_with_invalid_values(app):
     text = " ".join(w.value for w in at.warning)
     assert "model=nope" in text and "epochs=1000" in text and "lr=" not in text  # lr=0.003 is valid
     assert at.selectbox(key="model").value == "cheb"
+
+
+def test_train_page_in_quick_mode_says_so_and_trains_fewer_epochs(app):
+    from core.config import QUICK_EPOCHS
+
+    at = app.run()
+    at.switch_page("app_pages/train.py").run()
+    no_errors(at)
+    assert any("Quick mode" in i.value for i in at.info)
+    assert at.slider(key="epochs").value == QUICK_EPOCHS < 8
+
+
+def test_train_page_full_mode_has_no_quick_banner(app, monkeypatch):
+    monkeypatch.setenv("GRAPHCONV_QUICK", "0")
+    at = app.run()
+    at.switch_page("app_pages/train.py").run()
+    no_errors(at)
+    assert not any("Quick mode" in i.value for i in at.info)
+    assert at.slider(key="epochs").value == 8
