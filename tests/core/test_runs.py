@@ -209,3 +209,16 @@ def test_execute_unexpected_error_is_stored_then_raised(monkeypatch):
         execute(quick_mlp(), store)
     (run,) = store.list_runs()
     assert run["status"] == "failed" and "shapes cannot be multiplied" in run["error"]
+
+
+def test_per_model_defaults_fill_only_what_is_left_unset():
+    from core.runs import FALLBACK_DEFAULTS, model_default
+
+    cheb, escnn, cnn = RunConfig(model="cheb"), RunConfig(model="escnn"), RunConfig(model="cnn")
+    assert (cheb.hidden, cheb.dropout, cheb.lr, cheb.schedule) == (32, 0.5, 3e-3, "constant")
+    assert (escnn.hidden, escnn.dropout, escnn.lr, escnn.schedule) == (48, 0.1, 3e-3, "cosine")
+    assert (cnn.lr, cnn.hidden) == (1e-3, 32)
+    mine = RunConfig(model="escnn", hidden=16, dropout=0.3, schedule="constant", lr=1e-2)
+    assert (mine.hidden, mine.dropout, mine.schedule, mine.lr) == (16, 0.3, "constant", 1e-2)
+    assert RunConfig.from_dict(mine.to_dict()) == mine  # a stored run keeps its own values
+    assert all(model_default("gat", k) == v for k, v in FALLBACK_DEFAULTS.items())

@@ -5,9 +5,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch_geometric.nn.inits import glorot, zeros
-from torch_geometric.utils import softmax
 
+from core.models.layers.inits import glorot, segment_softmax, zeros
 from core.models.layers.shared_graph import SharedGraph
 
 
@@ -86,7 +85,7 @@ class GATConv(nn.Module):
         alpha_dst = (h * self.att_dst).sum(dim=-1)  # (N, B, H)
         alpha = alpha_src[src] + alpha_dst[dst]  # (E, B, H)
         alpha = F.leaky_relu(alpha, self.negative_slope)
-        alpha = softmax(alpha, dst, num_nodes=N)  # over the incoming edges of each target
+        alpha = segment_softmax(alpha, dst, num_nodes=N)  # over the incoming edges of each target
         alpha = F.dropout(alpha, p=self.dropout, training=self.training)
         msg = alpha.unsqueeze(-1) * h[src]  # (E, B, H, C)
         out = h.new_zeros(N, B, H, C).index_add_(0, dst, msg).transpose(0, 1)  # (B, N, H, C)

@@ -6,8 +6,8 @@ from typing import Optional
 
 import torch
 from torch import Tensor, nn
-from torch_geometric.nn.inits import reset
 
+from core.models.layers.inits import reset
 from core.models.layers.propagate import propagate
 from core.models.layers.shared_graph import SharedGraph
 

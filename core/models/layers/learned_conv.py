@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch_geometric.nn.inits import glorot, zeros
 
+from core.models.layers.inits import glorot, zeros
 from core.models.layers.propagate import propagate_linear
 from core.models.layers.shared_graph import SharedGraph, build_adjacency, use_sparse
 
