@@ -1,0 +1,131 @@
+"""Measure the hosted demo's quick mode: memory of the app server and time to the first result.
+
+Starts ``streamlit run app.py`` with GRAPHCONV_QUICK=1 (optionally pinned to fewer CPU cores with
+``--cores``, to stand in for a weak CPU), drives headless Chromium through the main journey:
+
+  1. open the Graph Builder (the landing page);
+  2. open /train and press Start with the default settings (ChebNet, 3 epochs in quick mode);
+     time from the click to the first test accuracy on the page, and to "Finished";
+  3. optionally (``--escnn``) train the C8 steerable CNN too, the heaviest model in memory;
+
+while sampling the server's resident memory (RSS, its child processes included) every 0.2 s.
+Prints one JSON object. Needs Debian's chromium and the playwright package (``bash run.sh test``
+installs both). Not a test: the figures go in the README.
+
+    python scripts/measure_quick_demo.py --cores 1 --escnn
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def rss_tree_mb(pid: int) -> float:
+    """Resident memory of ``pid`` and all its descendants, MB (from /proc)."""
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            with open(f"/proc/{p}/status") as f:
+                total += next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+            with open(f"/proc/{p}/task/{p}/children") as f:
+                todo += [int(c) for c in f.read().split()]
+        except (OSError, StopIteration):
+            pass
+    return total / 1024
+
+
+class Sampler(threading.Thread):
+    def __init__(self, pid: int):
+        super().__init__(daemon=True)
+        self.pid, self.peak, self.done = pid, 0.0, False
+
+    def run(self) -> None:
+        while not self.done:
+            self.peak = max(self.peak, rss_tree_mb(self.pid))
+            time.sleep(0.2)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cores", type=int, default=0, help="pin the server to this many CPU cores (0: all)")
+    ap.add_argument("--escnn", action="store_true", help="also train the C8 steerable CNN")
+    args = ap.parse_args()
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    data = tempfile.mkdtemp(prefix="graphconv-demo-")
+    env = {**os.environ, "GRAPHCONV_QUICK": "1", "GRAPHCONV_DATA_DIR": data}
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+           "--server.headless", "true", "--server.address", "127.0.0.1"]
+    if args.cores:
+        cmd = ["taskset", "-c", ",".join(str(i) for i in range(args.cores))] + cmd
+        env["OMP_NUM_THREADS"] = str(args.cores)
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sampler = Sampler(proc.pid)
+    sampler.start()
+    url = f"http://127.0.0.1:{port}"
+    out: dict = {"cores": args.cores or os.cpu_count()}
+    try:
+        while True:
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
+                    break
+            except OSError:
+                time.sleep(0.2)
+        out["server_start_s"] = round(time.perf_counter() - t0, 1)
+        out["idle_server_mb"] = round(rss_tree_mb(proc.pid))
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"])
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(300_000)
+            t = time.perf_counter()
+            page.goto(url)
+            page.get_by_text("Directed edges").first.wait_for()
+            out["graph_builder_first_render_s"] = round(time.perf_counter() - t, 1)
+            out["after_graph_builder_mb"] = round(rss_tree_mb(proc.pid))
+
+            def train(query: str, key: str) -> None:
+                page.goto(f"{url}/train{query}")
+                page.get_by_role("button", name="Start").first.wait_for()
+                t = time.perf_counter()
+                page.get_by_role("button", name="Start").first.click()
+                page.get_by_text("Test accuracy (last epoch)").first.wait_for()
+                out[f"{key}_first_accuracy_s"] = round(time.perf_counter() - t, 1)
+                page.get_by_text("Finished: test accuracy").first.wait_for()
+                out[f"{key}_finished_s"] = round(time.perf_counter() - t, 1)
+                text = page.get_by_text("Finished: test accuracy").first.inner_text()
+                out[f"{key}_test_accuracy"] = text.split("test accuracy")[1].split("%")[0].strip() + "%"
+                out[f"after_{key}_mb"] = round(rss_tree_mb(proc.pid))
+
+            train("", "chebnet_default")
+            if args.escnn:
+                train("?model=escnn&group=C8", "escnn_c8")
+            browser.close()
+    finally:
+        sampler.done = True
+        sampler.join()
+        out["peak_server_mb"] = round(sampler.peak)
+        proc.terminate()
+        proc.wait(timeout=30)
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
