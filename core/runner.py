@@ -15,6 +15,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from core.memory import limit_malloc_arenas, release_free_memory
 from core.runs import RunConfig, execute, validate
 
 
@@ -102,6 +103,7 @@ class RunManager:
             live.error = str(err) or traceback.format_exc(limit=1)
         finally:
             self._slots.release()
+            release_free_memory()  # the run's tensors are gone: give their pages back to the system
 
     def _dequeue(self, run_id: int) -> None:
         with self._lock:

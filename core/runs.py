@@ -31,10 +31,19 @@ MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
     "mlp": {"lr": 1e-3},
     "escnn": {"hidden": 48, "dropout": 0.1, "schedule": "cosine"},
 }
+# Quick mode (tests, the hosted demo) also keeps nets small: a width-48 escnn net peaked at 1,064 MB in the
+# demo server, over its 1 GB budget; width 32 stays well under it.
+QUICK_MODEL_DEFAULTS: dict[str, dict[str, Any]] = {"escnn": {"hidden": 32}}
 
 
-def model_default(model: str, name: str) -> Any:
-    """The default of setting ``name`` (hidden, dropout, lr, schedule) for ``model``."""
+def model_default(model: str, name: str, quick: Optional[bool] = None) -> Any:
+    """The default of setting ``name`` (hidden, dropout, lr, schedule) for ``model``.
+
+    ``quick=None`` follows ``core.config.quick_mode()``.
+    """
+    if quick_mode() if quick is None else quick:
+        if name in QUICK_MODEL_DEFAULTS.get(model, {}):
+            return QUICK_MODEL_DEFAULTS[model][name]
     return MODEL_DEFAULTS.get(model, {}).get(name, FALLBACK_DEFAULTS[name])
 
 
@@ -74,7 +83,7 @@ class RunConfig:
     def __post_init__(self) -> None:
         for name in FALLBACK_DEFAULTS:  # hidden, dropout, lr, schedule
             if getattr(self, name) is None:
-                setattr(self, name, model_default(self.model, name))
+                setattr(self, name, model_default(self.model, name, quick=self.quick or quick_mode()))
         if self.graph_params is None:  # each graph kind's own defaults (grid: neighbours=8, knn: k=8, ...)
             from core.graphs import GRAPH_PARAMS
 
@@ -193,7 +202,7 @@ def build_everything(cfg: RunConfig):
     from core.data import load_dataset
     from core.graphs import build_graph
     from core.models import MODELS
-    from core.train import Batches
+    from core.train import EVAL_BATCH, Batches
 
     quick = cfg.quick or quick_mode()
     ds = load_dataset(cfg.data, quick=quick)
@@ -207,7 +216,7 @@ def build_everything(cfg: RunConfig):
         if cfg.uses_graph():
             graph = build_graph(cfg.graph, size=ds.x_train.shape[-1], **cfg.graph_params)
         train = Batches(ds.x_train.unsqueeze(1), ds.y_train, cfg.batch_size, shuffle=True, seed=cfg.seed)
-        test = Batches(ds.x_test.unsqueeze(1), ds.y_test, 500, shuffle=False)
+        test = Batches(ds.x_test.unsqueeze(1), ds.y_test, EVAL_BATCH, shuffle=False)  # (EVAL_BATCH, 1, H, W)
     model = MODELS.get(cfg.model)(cfg.model_config(), graph)
     return ds, train, test, model, graph
 

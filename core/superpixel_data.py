@@ -72,9 +72,9 @@ def superpixel_batches(ds, params: dict[str, Any], batch_size: int, seed: int):
     """(train Batches, test Batches) over superpixel graphs, collated with PyG's ``Batch``."""
     from torch_geometric.data import Batch
 
-    from core.train import Batches
+    from core.train import EVAL_BATCH, Batches
 
     train, test = superpixel_graphs(ds, params)
     collate = Batch.from_data_list
     return (Batches(train, ds.y_train, batch_size, shuffle=True, seed=seed, collate=collate),
-            Batches(test, ds.y_test, 500, shuffle=False, collate=collate))
+            Batches(test, ds.y_test, EVAL_BATCH, shuffle=False, collate=collate))

@@ -12,8 +12,10 @@ import streamlit as st
 
 from core.config import quick_mode
 from core.errors import UserInputError
+from core.memory import limit_malloc_arenas
 
 URL = "query-params"  # widgets bound to the URL: a copied link reopens the same configuration
+limit_malloc_arenas(2)  # the server's session and worker threads share two malloc arenas (core/memory.py)
 
 
 # ---------------------------------------------------------------- cached engine objects

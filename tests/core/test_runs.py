@@ -211,8 +211,10 @@ def test_execute_unexpected_error_is_stored_then_raised(monkeypatch):
     assert run["status"] == "failed" and "shapes cannot be multiplied" in run["error"]
 
 
-def test_per_model_defaults_fill_only_what_is_left_unset():
+def test_per_model_defaults_fill_only_what_is_left_unset(monkeypatch):
     from core.runs import FALLBACK_DEFAULTS, model_default
+
+    monkeypatch.delenv("GRAPHCONV_QUICK", raising=False)
 
     cheb, escnn, cnn = RunConfig(model="cheb"), RunConfig(model="escnn"), RunConfig(model="cnn")
     assert (cheb.hidden, cheb.dropout, cheb.lr, cheb.schedule) == (32, 0.5, 3e-3, "constant")
@@ -222,3 +224,11 @@ def test_per_model_defaults_fill_only_what_is_left_unset():
     assert (mine.hidden, mine.dropout, mine.schedule, mine.lr) == (16, 0.3, "constant", 1e-2)
     assert RunConfig.from_dict(mine.to_dict()) == mine  # a stored run keeps its own values
     assert all(model_default("gat", k) == v for k, v in FALLBACK_DEFAULTS.items())
+
+
+def test_quick_mode_keeps_the_escnn_net_small(monkeypatch):
+    monkeypatch.delenv("GRAPHCONV_QUICK", raising=False)
+    assert RunConfig(model="escnn", quick=True).hidden == 32 < RunConfig(model="escnn").hidden == 48
+    assert RunConfig(model="escnn", quick=True).schedule == "cosine"  # the rest of the recipe stays
+    monkeypatch.setenv("GRAPHCONV_QUICK", "1")
+    assert RunConfig(model="escnn").hidden == 32 and RunConfig(model="escnn", hidden=48).hidden == 48
