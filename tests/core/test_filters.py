@@ -151,7 +151,7 @@ def test_learned_run_layers_and_weights(learned):
     store, run_id, cfg, run = learned
     assert [r["id"] for r in learned_runs(store)] == [run_id]
     assert [(info.side, info.norm, info.self_loops) for info in run.layers] == [(28, "rw", True), (14, "rw", True)]
-    saved = torch.load(store.get_run(run_id)["checkpoint"], weights_only=True)
+    saved = torch.load(store.get_run(run_id)["checkpoint"], weights_only=True, map_location="cpu")  # CUDA runs too
     assert all(torch.equal(v, saved[k]) for k, v in run.model.state_dict().items())
     from core.runs import build_everything
 
