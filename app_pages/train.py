@@ -38,7 +38,7 @@ if model not in IMAGE_MODELS_WITHOUT_GRAPH:
                               widget="radio", horizontal=True)
     cfg["graph_params"] = graph_param_widgets(cfg["graph"], sb)
 with sb.expander("Architecture", expanded=False):
-    cfg["layers"] = url_slider(st, "Layers", 1, 4, d.layers, "layers")
+    cfg["layers"] = url_slider(st, "Layers", 1, 4, model_default(model, "layers"), "layers")
     cfg["hidden"] = url_choice(st, "Width (channels)", [8, 16, 32, 48, 64, 128], model_default(model, "hidden"),
                                "hidden", widget="select_slider")
     cfg["dropout"] = url_slider(st, "Dropout", 0.0, 0.8, model_default(model, "dropout"), "dropout", step=0.05)

@@ -218,7 +218,8 @@ def test_per_model_defaults_fill_only_what_is_left_unset(monkeypatch):
 
     cheb, escnn, cnn = RunConfig(model="cheb"), RunConfig(model="escnn"), RunConfig(model="cnn")
     assert (cheb.hidden, cheb.dropout, cheb.lr, cheb.schedule) == (32, 0.5, 3e-3, "constant")
-    assert (escnn.hidden, escnn.dropout, escnn.lr, escnn.schedule) == (48, 0.1, 3e-3, "cosine")
+    assert (escnn.layers, escnn.hidden, escnn.dropout, escnn.lr, escnn.schedule) == (3, 48, 0.1, 3e-3, "cosine")
+    assert cheb.layers == 2
     assert (cnn.lr, cnn.hidden) == (1e-3, 32)
     mine = RunConfig(model="escnn", hidden=16, dropout=0.3, schedule="constant", lr=1e-2)
     assert (mine.hidden, mine.dropout, mine.schedule, mine.lr) == (16, 0.3, "constant", 1e-2)
@@ -229,6 +230,7 @@ def test_per_model_defaults_fill_only_what_is_left_unset(monkeypatch):
 def test_quick_mode_keeps_the_escnn_net_small(monkeypatch):
     monkeypatch.delenv("GRAPHCONV_QUICK", raising=False)
     assert RunConfig(model="escnn", quick=True).hidden == 32 < RunConfig(model="escnn").hidden == 48
+    assert RunConfig(model="escnn", quick=True).layers == 2 < RunConfig(model="escnn").layers == 3
     assert RunConfig(model="escnn", quick=True).schedule == "cosine"  # the rest of the recipe stays
     monkeypatch.setenv("GRAPHCONV_QUICK", "1")
     assert RunConfig(model="escnn").hidden == 32 and RunConfig(model="escnn", hidden=48).hidden == 48
