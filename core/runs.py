@@ -47,14 +47,6 @@ def model_default(model: str, name: str, quick: Optional[bool] = None) -> Any:
     return MODEL_DEFAULTS.get(model, {}).get(name, FALLBACK_DEFAULTS[name])
 
 
-def default_lr(model: str) -> float:
-    return model_default(model, "lr")
-
-
-def default_schedule(model: str) -> str:
-    return model_default(model, "schedule")
-
-
 @dataclass
 class RunConfig:
     """Every setting that shapes a result (the CLI flags, the Train page's widgets, the shared link)."""
