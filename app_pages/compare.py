@@ -6,7 +6,7 @@ import streamlit as st
 from core.models import MODELS
 from core.results import runs_table, settings_diff
 from core.runs import IMAGE_MODELS_WITHOUT_GRAPH, PIXEL_GRAPH_KINDS, RunConfig
-from core.store import RunStore, StoreError
+from core.store import ACTIVE_STATUSES, RunStore, StoreError
 from core.sweep import SWEEPABLE, new_sweep_kind, parse_values, sweep_configs, sweep_value
 from core.viz import sweep_figure
 from core.viz_results import accuracy_curves_figure
@@ -65,6 +65,10 @@ def sweep_results() -> None:
         return
     members = store.list_runs(kind=kind)
     done = [r for r in members if r["status"] == "finished"]
+    settled = all(r["status"] not in ACTIVE_STATUSES for r in members)
+    if settled and st.session_state.get("sweep_settled") != kind:
+        st.session_state["sweep_settled"] = kind
+        st.rerun()  # the whole page, so the runs table above lists the sweep's runs too
     st.markdown(f"**Sweep over `{param}`**: {len(done)} of {len(members)} runs finished.")
     points = sorted(((sweep_value(r["config"], param), (r["summary"] or {}).get("test_accuracy"))
                      for r in done), key=lambda p: (isinstance(p[0], str), p[0]))

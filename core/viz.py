@@ -129,6 +129,8 @@ def sweep_figure(points: Sequence[tuple[Any, float]], param: str) -> go.Figure:
                       margin=dict(l=10, r=10, t=30, b=10))
     if numeric and param in ("sigma", "lr"):
         fig.update_xaxes(type="log")
+    if numeric and len(set(xs)) <= 12:  # tick exactly the swept values: no K = 1.5 between K = 1 and K = 2
+        fig.update_xaxes(tickvals=sorted(set(xs)), ticktext=[f"{x:g}" for x in sorted(set(xs))])
     return fig
 
 
