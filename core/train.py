@@ -50,6 +50,7 @@ class TrainerConfig:
     device: str = "auto"  # "auto" (cuda, then mps, then cpu), or an explicit torch device string
     schedule: str = "constant"  # learning rate: "constant", or "cosine" (decays to 0 over all steps)
     augment: Optional[Callable[[torch.Tensor], torch.Tensor]] = None  # applied to each training batch
+    max_loss: float = 1e4  # a batch loss above this ends the run as diverged (cross-entropy starts near ln 10 = 2.3)
 
 
 @dataclass
@@ -136,7 +137,7 @@ def fit(model: nn.Module, train: Batches, test: Batches, cfg: TrainerConfig,
         callbacks: Callbacks | None = None) -> TrainResult:
     """Train ``model`` with Adam and cross-entropy; evaluate on ``test`` after every epoch.
 
-    Never raises for NaN loss or GPU out-of-memory: those end the run with status ``failed`` and a
+    Never raises for a NaN, infinite or exploding (> ``cfg.max_loss``) loss, or GPU out-of-memory: those end the run with status ``failed`` and a
     clear ``error``. ``callbacks.should_stop()`` ends it with status ``stopped`` after the current batch.
     """
     cb = callbacks or Callbacks()
@@ -158,9 +159,9 @@ def fit(model: nn.Module, train: Batches, test: Batches, cfg: TrainerConfig,
                 step += 1
                 logits = model(x)
                 loss = F.cross_entropy(logits, y)
-                if not torch.isfinite(loss):
-                    raise TrainingFailed(f"loss became {float(loss.detach())} at epoch {epoch}, batch {b + 1}: the run "
-                                         f"diverged; try a lower learning rate than {cfg.lr:g}")
+                if not torch.isfinite(loss) or float(loss.detach()) > cfg.max_loss:
+                    raise TrainingFailed(f"loss became {float(loss.detach()):.4g} at epoch {epoch}, batch {b + 1}: the "
+                                         f"run diverged; try a lower learning rate than {cfg.lr:g}")
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()

@@ -56,7 +56,18 @@ def test_divergence_ends_failed_without_raising():
     result = fit(net, train, test, tcfg(lr=1e15))  # Adam steps of 1e15 overflow float32 within a few batches
     assert result.status == "failed"
     assert "loss" in result.error and "learning rate" in result.error
-    assert "nan" in result.error.lower() or "inf" in result.error.lower()
+    assert "nan" in result.error.lower() or "inf" in result.error.lower() or "diverged" in result.error
+
+
+def test_exploding_but_finite_loss_ends_failed():
+    """lr 10 sends a real MLP's loss to ~1e6 without NaN; without a check the run would "finish" at chance."""
+    train, test, net = quick_setup()
+    losses: list[float] = []
+    result = fit(net, train, test, tcfg(lr=10.0), Callbacks(on_batch=lambda row: losses.append(row["loss"])))
+    assert result.status == "failed" and "diverged" in result.error and "lower learning rate than 10" in result.error
+    assert all(math.isfinite(x) and x <= 1e4 for x in losses)  # every reported batch was below the limit
+    big = float(result.error.split("loss became ")[1].split(" ")[0])
+    assert 1e4 < big < math.inf  # the loss that ended it was finite but exploding
 
 
 class NaNAfter(nn.Module):
