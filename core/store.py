@@ -474,7 +474,7 @@ class RunStore:
             "updated_at": now, "heartbeat": now,
         }
         if checkpoint is not None:
-            fields["checkpoint"] = str(checkpoint)
+            fields["checkpoint"] = self._checkpoint_to_db(checkpoint)
         with self._write() as conn:
             self._update(conn, run_id, **fields)
 
@@ -487,7 +487,32 @@ class RunStore:
     def set_checkpoint(self, run_id: int, path: str | Path) -> None:
         """Record where the run's latest checkpoint is (e.g. after each epoch)."""
         with self._write() as conn:
-            self._update(conn, run_id, checkpoint=str(path), updated_at=time.time())
+            self._update(conn, run_id, checkpoint=self._checkpoint_to_db(path), updated_at=time.time())
+
+    # Checkpoints inside the data folder are recorded relative to it, so the folder can be moved
+    # (``GRAPHCONV_DATA_DIR``) or copied without its runs losing their weights.
+    def _checkpoint_to_db(self, path: str | Path) -> str:
+        p = Path(path).expanduser()
+        try:
+            return p.resolve().relative_to(self._path.parent.resolve()).as_posix()
+        except ValueError:  # outside the data folder: keep it as given
+            return str(p)
+
+    def _checkpoint_from_db(self, stored: str | None) -> str | None:
+        if not stored:
+            return stored
+        p = Path(stored)
+        if not p.is_absolute():
+            return str(self._path.parent / p)
+        moved = self._path.parent / "checkpoints" / p.name  # an absolute path recorded before the folder moved
+        if not p.exists() and p.parent.name == "checkpoints" and moved.is_file():
+            return str(moved)
+        return stored
+
+    def _run(self, row: sqlite3.Row) -> dict[str, Any]:
+        run = _run_from_row(row)
+        run["checkpoint"] = self._checkpoint_from_db(run.get("checkpoint"))
+        return run
 
     def recover_interrupted(self, stale_after: float = 60.0) -> list[int]:
         """Mark dead ``queued``/``running`` runs as ``interrupted`` and return their ids.
@@ -516,7 +541,7 @@ class RunStore:
         """Delete the run with its metrics and artifacts; ``False`` if there was none.
 
         With ``remove_checkpoint`` its checkpoint file is removed too, but only when it
-        lies in ``data_dir()/"checkpoints"`` (files elsewhere are never deleted).
+        lies in this store's ``checkpoints`` folder (files elsewhere are never deleted).
         """
         run = self.get_run(run_id)
         with self._write() as conn:
@@ -524,7 +549,7 @@ class RunStore:
             conn.execute("DELETE FROM metrics WHERE run_id = ?", (int(run_id),))
             deleted = conn.execute("DELETE FROM runs WHERE id = ?", (int(run_id),)).rowcount
         if run is not None and remove_checkpoint and run["checkpoint"]:
-            _remove_owned_checkpoint(Path(run["checkpoint"]))
+            _remove_owned_checkpoint(Path(run["checkpoint"]), self._path.parent / "checkpoints")
         return deleted > 0
 
     # -- reading -------------------------------------------------------------------
@@ -535,7 +560,7 @@ class RunStore:
             row = conn.execute(
                 f"SELECT {', '.join(RUN_COLUMNS)} FROM runs WHERE id = ?", (int(run_id),)
             ).fetchone()
-        return None if row is None else _run_from_row(row)
+        return None if row is None else self._run(row)
 
     def list_runs(
         self,
@@ -561,7 +586,7 @@ class RunStore:
         query = f"SELECT {', '.join(RUN_COLUMNS)} FROM runs{where} ORDER BY id DESC{tail}"
         with self._read() as conn:
             rows = conn.execute(query, params).fetchall()
-        return [_run_from_row(row) for row in rows]
+        return [self._run(row) for row in rows]
 
     def epochs(self, run_id: int) -> list[dict[str, Any]]:
         """The run's logged epochs in order; ``extra`` metrics are merged into each dict."""
@@ -619,8 +644,8 @@ def checkpoint_path(run_id: int) -> Path:
     return data_dir() / "checkpoints" / f"run-{int(run_id)}.pt"
 
 
-def _remove_owned_checkpoint(path: Path) -> None:
-    folder = (data_dir() / "checkpoints").resolve()
+def _remove_owned_checkpoint(path: Path, folder: Path) -> None:
+    folder = folder.resolve()
     resolved = path.expanduser().resolve()
     if resolved.parent == folder and resolved.is_file():
         resolved.unlink(missing_ok=True)

@@ -42,10 +42,18 @@ def graph(kind: str, params_json: str, norm: str, image_key: Optional[str] = Non
 
 
 def manager():
-    """The process-wide background run manager (survives reruns and page reloads; one per data folder)."""
-    from core.runner import get_manager
+    """The process-wide background run manager (survives reruns and page reloads; one per data folder).
 
-    return get_manager()
+    A run database that cannot be opened (corrupt, locked, newer schema) ends the page with one clear
+    message instead of a traceback; the file is left as it was."""
+    from core.runner import get_manager
+    from core.store import StoreError
+
+    try:
+        return get_manager()
+    except StoreError as err:
+        st.error(f"Run store unavailable — {err}", icon=":material/database:")
+        st.stop()
 
 
 def store():

@@ -427,3 +427,31 @@ def test_checkpoint_with_arbitrary_object_is_refused(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="weights_only") as info:
         load_checkpoint(path)
     assert "Opaque" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_moved_data_folder_keeps_its_checkpoints(tmp_path: Path) -> None:
+    """Checkpoints are recorded relative to the data folder, so moving the folder keeps the weights."""
+    old = tmp_path / "old"
+    store = RunStore(old / "runs.db")
+    run_id = store.create_run({})
+    ckpt = save_checkpoint({"w": [1.0, 2.0]}, old / "checkpoints" / f"run-{run_id}.pt")
+    store.finish(run_id, {}, checkpoint=ckpt)
+    assert store.get_run(run_id)["checkpoint"] == str(ckpt)
+    with closing(sqlite3.connect(old / "runs.db")) as conn:
+        assert conn.execute("SELECT checkpoint FROM runs WHERE id = ?", (run_id,)).fetchone()[0] \
+            == f"checkpoints/run-{run_id}.pt"
+    # a run recorded by an older version, with an absolute path
+    legacy = store.create_run({})
+    save_checkpoint({"w": [3.0]}, old / "checkpoints" / f"run-{legacy}.pt")
+    _set_row(store, legacy, checkpoint=str(old / "checkpoints" / f"run-{legacy}.pt"))
+
+    new = tmp_path / "new"
+    old.rename(new)
+    moved = RunStore(new / "runs.db")
+    for rid, w in ((run_id, [1.0, 2.0]), (legacy, [3.0])):
+        path = moved.get_run(rid)["checkpoint"]
+        assert Path(path).parent == new / "checkpoints"
+        assert load_checkpoint(path) == {"w": w}
+    assert {r["checkpoint"] for r in moved.list_runs()} == {str(new / "checkpoints" / f"run-{i}.pt")
+                                                           for i in (run_id, legacy)}
+    assert moved.delete_run(run_id) and not (new / "checkpoints" / f"run-{run_id}.pt").exists()
