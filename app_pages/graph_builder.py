@@ -3,7 +3,6 @@
 import hashlib
 import json
 
-import numpy as np
 import streamlit as st
 
 from core.graphs import FORMULAS, GRAPH_PARAMS, NORMS, adjacency_row

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Mapping, NamedTuple, Optional, Sequence
 
 import numpy as np
@@ -212,9 +211,7 @@ def learned_runs(store=None, limit: int = 200) -> list[dict[str, Any]]:
         from core.store import RunStore
 
         store = RunStore()
-    runs = store.list_runs(status=("finished", "stopped"), limit=limit)
-    return [r for r in runs if (r.get("config") or {}).get("model") == "learned" and r.get("checkpoint")
-            and Path(r["checkpoint"]).expanduser().is_file()]
+    return store.runs_with_weights("learned", limit)
 
 
 def _layer_sigma(graph: Graph, side: int) -> float:

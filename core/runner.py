@@ -15,7 +15,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from core.memory import limit_malloc_arenas, release_free_memory
+from core.memory import release_free_memory
 from core.runs import RunConfig, execute, validate
 
 

@@ -8,7 +8,7 @@ the same way: a row per run, a row per finished epoch written as the epoch ends,
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from typing import Any, Callable, Optional
 
 import torch

@@ -229,15 +229,11 @@ def cheb_frequency_response(cheb_layer, lambdas: np.ndarray, lambda_max: float =
 
 def cheb_runs(store=None, limit: int = 200) -> list[dict[str, Any]]:
     """Stored finished (or stopped) runs of model "cheb" whose checkpoint file exists, newest first."""
-    from pathlib import Path
-
     if store is None:
         from core.store import RunStore
 
         store = RunStore()
-    runs = store.list_runs(status=("finished", "stopped"), limit=limit)
-    return [r for r in runs if (r.get("config") or {}).get("model") == "cheb" and r.get("checkpoint")
-            and Path(r["checkpoint"]).expanduser().is_file()]
+    return store.runs_with_weights("cheb", limit)
 
 
 def load_cheb_run(run: Mapping[str, Any]):

@@ -588,6 +588,12 @@ class RunStore:
             rows = conn.execute(query, params).fetchall()
         return [self._run(row) for row in rows]
 
+    def runs_with_weights(self, model: str | None = None, limit: int | None = 200) -> list[dict[str, Any]]:
+        """Finished or stopped runs (of ``model``, if given) whose checkpoint file exists, newest first."""
+        runs = self.list_runs(status=("finished", "stopped"), limit=limit)
+        return [r for r in runs if (model is None or (r.get("config") or {}).get("model") == model)
+                and r.get("checkpoint") and Path(r["checkpoint"]).expanduser().is_file()]
+
     def epochs(self, run_id: int) -> list[dict[str, Any]]:
         """The run's logged epochs in order; ``extra`` metrics are merged into each dict."""
         with self._read() as conn:
