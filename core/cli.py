@@ -103,6 +103,12 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
     from core.store import RunStore
 
     cfg = run_config_from_args(args)
+    given = [f.name for f in fields(cfg) if getattr(args, f.name, None) is not None]
+    if "graph" not in given and any(getattr(args, flag, None) is not None for flag in GRAPH_FLAGS):
+        given.append("graph_params")
+    for name in cfg.ignored_settings(given):
+        flag = "the graph flags" if name == "graph_params" else "--" + name.replace("_", "-")
+        print(f"note: model {cfg.model} does not use {flag}; ignored", file=sys.stderr)
     store = RunStore()
     store.recover_interrupted()
 

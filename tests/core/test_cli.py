@@ -201,3 +201,19 @@ def test_train_errors_are_one_line_and_store_nothing(capsys, args, param):
     assert out == ""
     code, out, _ = in_process(capsys, "runs", "--json")
     assert code == 0 and json.loads(out) == []
+
+
+def test_train_notes_the_settings_its_model_does_not_read(capsys, isolated_data_dir):
+    code, out, err = in_process(capsys, "train", "--model", "mlp", "--graph", "knn", "--k", "8", "--group", "C4",
+                                "--K", "3", "--hidden", "8", "--epochs", "1", "--quick", "--json")
+    assert code == 0, err
+    notes = [line for line in err.splitlines() if line.startswith("note:")]
+    assert notes == ["note: model mlp does not use --graph; ignored", "note: model mlp does not use --K; ignored",
+                     "note: model mlp does not use --group; ignored"]
+    (run,) = RunStore().list_runs()
+    assert run["config"]["graph"] is None and run["config"]["hidden"] == 8  # hidden is read, so no note
+
+    code, out, err = in_process(capsys, "train", "--model", "gcn", "--graph", "grid", "--neighbours", "4",
+                                "--layers", "1", "--hidden", "4", "--epochs", "1", "--quick", "--json")
+    assert code == 0, err
+    assert "note:" not in err  # a graph model reads its graph and graph parameters

@@ -234,3 +234,16 @@ def test_quick_mode_keeps_the_escnn_net_small(monkeypatch):
     assert RunConfig(model="escnn", quick=True).schedule == "cosine"  # the rest of the recipe stays
     monkeypatch.setenv("GRAPHCONV_QUICK", "1")
     assert RunConfig(model="escnn").hidden == 32 and RunConfig(model="escnn", hidden=48).hidden == 48
+
+
+@pytest.mark.parametrize("cfg, ignored", [
+    (RunConfig(model="cheb"), ["heads", "conv", "group"]),
+    (RunConfig(model="gat"), ["K", "conv", "group"]),
+    (RunConfig(model="cnn"), ["graph", "graph_params", "K", "heads", "readout", "conv", "group"]),
+    (RunConfig(model="escnn"), ["graph", "graph_params", "K", "heads", "readout", "conv"]),
+    (RunConfig(model="superpixel", graph="superpixels", conv="cheb"), ["heads", "readout", "group"]),
+    (RunConfig(model="superpixel", graph="superpixels", conv="gat"), ["K", "readout", "group"]),
+])
+def test_ignored_settings_name_what_the_model_does_not_read(cfg, ignored):
+    names = ["graph", "graph_params", "K", "heads", "readout", "conv", "group", "lr", "hidden", "epochs"]
+    assert cfg.ignored_settings(names) == ignored
