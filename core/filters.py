@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from typing import Any, Mapping, NamedTuple, Optional, Sequence
+from typing import Any, NamedTuple, Optional, Sequence
 
 import numpy as np
 import torch
@@ -236,29 +236,20 @@ def load_learned_run(run_id: int, store=None) -> LearnedRun:
     """
     from core.graphs import build_graph
     from core.models import MODELS
-    from core.results import _get_run, _store, checkpoint_file, run_config
+    from core.results import _get_run, _store, checkpoint_state, load_weights, run_config
     from core.runs import validate
-    from core.store import CheckpointError, load_checkpoint
 
     run = _get_run(int(run_id), _store(store))
     cfg = validate(run_config(run))
     if cfg.model != "learned":
         raise UserInputError("run", f"run {run_id} is a {cfg.model!r} run, not a learned-edge model ('learned')")
-    source = checkpoint_file(run)
-    state = load_checkpoint(source)
-    if not isinstance(state, Mapping):
-        raise CheckpointError(f"checkpoint {source} holds a {type(state).__name__}, not a state dict")
+    loaded = checkpoint_state(run)
     with torch.random.fork_rng(devices=[]):  # the global RNG stays as it was
         torch.manual_seed(cfg.seed)  # build_everything: seed, build the graph, build the model
         graph = build_graph(cfg.graph, size=FULL_SIDE, **cfg.graph_params)
         untrained = MODELS.get("learned")(cfg.model_config(), graph)
     model = MODELS.get("learned")(cfg.model_config(), graph)
-    try:
-        model.load_state_dict(state, strict=True)
-    except (RuntimeError, KeyError, ValueError) as err:
-        lines = str(err).strip().splitlines()
-        raise CheckpointError(f"checkpoint {source} does not fit a learned-edge model built from run {run_id}'s "
-                              f"settings ({' '.join(x.strip() for x in lines[:2])[:300]})") from err
+    load_weights(model, run, "a learned-edge model", loaded)
     layers = []
     for i, (conv, shared) in enumerate(zip(model.convs, model.graphs)):
         side = int(round(shared.num_nodes ** 0.5))

@@ -29,9 +29,12 @@ import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, Sequence
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
 
 from core.store import METRIC_COLUMNS, CheckpointError, RunNotFoundError
 
@@ -104,19 +107,27 @@ def checkpoint_file(run: Mapping[str, Any]) -> Path:
     return source
 
 
-def _build(run: Mapping[str, Any]):
-    """(model with the checkpoint's weights, cfg, dataset, test Batches) for a stored run."""
-    from core.runs import build_everything, validate
+def checkpoint_state(run: Mapping[str, Any]) -> tuple[Path, Mapping[str, Any]]:
+    """(path, state dict) of a stored run's checkpoint; CheckpointError when missing, corrupt or not weights."""
     from core.store import load_checkpoint
 
-    cfg = validate(run_config(run))
     source = checkpoint_file(run)
     state = load_checkpoint(source)  # CheckpointError when missing / corrupt / not plain weights
     if not isinstance(state, Mapping):
         raise CheckpointError(f"checkpoint {source} holds a {type(state).__name__}, not a state dict")
-    ds, _, test, model, _ = build_everything(cfg)
-    # escnn layers keep eval-only buffers (expanded filters), so the keys depend on the mode the weights
-    # were saved in: eval (fit ends with a test pass) or train (a run stopped before its first test pass)
+    return source, state
+
+
+def load_weights(model: "torch.nn.Module", run: Mapping[str, Any], what: str,
+                 loaded: Optional[tuple[Path, Mapping[str, Any]]] = None) -> None:
+    """Load ``run``'s checkpoint (or ``loaded``, from checkpoint_state) into ``model``, strictly.
+
+    Raises CheckpointError naming ``what`` (e.g. "a ChebNet") when the weights do not fit the model.
+    escnn layers keep eval-only buffers (expanded filters), so the keys depend on the mode the weights were
+    saved in: eval (fit ends with a test pass) or train (a run stopped before its first test pass); both are
+    tried. The model is left in eval mode.
+    """
+    source, state = loaded or checkpoint_state(run)
     try:
         try:
             model.eval()
@@ -127,9 +138,19 @@ def _build(run: Mapping[str, Any]):
     except (RuntimeError, KeyError, ValueError) as err:
         first = str(err).strip().splitlines()
         detail = " ".join(line.strip() for line in first[1:3]) if len(first) > 1 else (first[0] if first else "")
-        raise CheckpointError(f"checkpoint {source} does not fit a {cfg.model} model built from run "
+        raise CheckpointError(f"checkpoint {source} does not fit {what} built from run "
                               f"{run.get('id')}'s settings ({detail[:300]})") from err
     model.eval()
+
+
+def _build(run: Mapping[str, Any]):
+    """(model with the checkpoint's weights, cfg, dataset, test Batches) for a stored run."""
+    from core.runs import build_everything, validate
+
+    cfg = validate(run_config(run))
+    loaded = checkpoint_state(run)  # a missing or corrupt checkpoint fails before the (slower) build
+    ds, _, test, model, _ = build_everything(cfg)
+    load_weights(model, run, f"a {cfg.model} model", loaded)
     return model, cfg, ds, test
 
 

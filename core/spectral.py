@@ -245,26 +245,17 @@ def load_cheb_run(run: Mapping[str, Any]):
     """
     from core.graphs import build_graph
     from core.models import MODELS
-    from core.results import checkpoint_file
+    from core.results import checkpoint_state, load_weights
     from core.runs import RunConfig, validate
-    from core.store import CheckpointError, load_checkpoint
 
     cfg = validate(RunConfig.from_dict(dict(run.get("config") or {})))
     if cfg.model != "cheb":
         raise UserInputError("run", f"run {run.get('id')} is a {cfg.model!r} run, not a ChebNet ('cheb')")
-    source = checkpoint_file(run)
-    state = load_checkpoint(source)
-    if not isinstance(state, Mapping):
-        raise CheckpointError(f"checkpoint {source} holds a {type(state).__name__}, not a state dict")
+    loaded = checkpoint_state(run)
     graph = build_graph(cfg.graph, size=28, **cfg.graph_params)
     with torch.random.fork_rng(devices=[]):
         model = MODELS.get("cheb")(cfg.model_config(), graph)
-    try:
-        model.load_state_dict(state, strict=True)
-    except (RuntimeError, KeyError, ValueError) as err:
-        lines = str(err).strip().splitlines()
-        raise CheckpointError(f"checkpoint {source} does not fit a ChebNet built from run {run.get('id')}'s "
-                              f"settings ({' '.join(x.strip() for x in lines[:2])[:300]})") from err
+    load_weights(model, run, "a ChebNet", loaded)
     return model.eval(), graph
 
 

@@ -163,3 +163,42 @@ def test_layer_on_an_eigenvector_scales_it_by_the_response(graph):
     resp = cheb_frequency_response(layer, vals)  # (N, 1, 3)
     expected = resp[:, 0, None, :] * vecs.T[:, :, None]  # g_o(lambda_i) u_i
     np.testing.assert_allclose(out, expected, atol=1e-5)
+
+
+def test_load_cheb_run_gives_the_trained_weights_and_clear_errors(tmp_path):
+    from core.results import load_run_model
+    from core.runs import RunConfig, execute
+    from core.spectral import cheb_runs, load_cheb_run
+    from core.store import CheckpointError, RunStore, checkpoint_path, save_checkpoint
+
+    store = RunStore()
+    cfg = RunConfig(model="cheb", K=3, layers=1, hidden=4, epochs=1, quick=True)
+    run_id = execute(cfg, store)["run_id"]
+    run = store.get_run(run_id)
+    assert [r["id"] for r in cheb_runs(store)] == [run_id]
+    model, graph = load_cheb_run(run)
+    reference, _, ds = load_run_model(run_id, store)  # the Results page's full rebuild of the same run
+    x = torch.as_tensor(ds.x_test[:8])
+    with torch.no_grad():
+        assert torch.equal(model(x), reference(x))
+    assert graph.num_nodes == 784 and not model.training
+
+    def stored(checkpoint, config=cfg) -> dict:
+        other = store.create_run(config.to_dict())
+        store.finish(other, {"test_accuracy": 0.1}, checkpoint=str(checkpoint))
+        return store.get_run(other)
+
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint" * 40)
+    with pytest.raises(CheckpointError, match="corrupt"):
+        load_cheb_run(stored(bad))
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_cheb_run(stored(tmp_path / "gone.pt"))
+    wider = RunConfig(model="cheb", K=3, layers=1, hidden=8, epochs=1, quick=True)
+    from core.models import MODELS
+
+    misfit = MODELS.get("cheb")(wider.model_config(), graph).state_dict()
+    with pytest.raises(CheckpointError, match="does not fit a ChebNet built from run"):
+        load_cheb_run(stored(save_checkpoint(misfit, checkpoint_path(998))))
+    with pytest.raises(UserInputError, match="not a ChebNet"):
+        load_cheb_run(stored(run["checkpoint"], RunConfig(model="mlp", epochs=1, quick=True)))
