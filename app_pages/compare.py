@@ -10,7 +10,7 @@ from core.store import ACTIVE_STATUSES, RunStore, StoreError
 from core.sweep import SWEEPABLE, new_sweep_kind, parse_values, sweep_configs, sweep_value
 from core.viz import sweep_figure
 from core.viz_results import accuracy_curves_figure
-from ui.common import guarded, manager, session_id, url_choice, url_slider
+from ui.common import RUNS_TABLE_COLUMNS, guarded, manager, session_id, url_choice, url_slider
 
 SWEEP_DEFAULTS = {"sigma": "0.02, 0.05, 0.1, 0.2", "k": "4, 8, 16, 32", "segments": "25, 50, 75, 100",
                   "neighbours": "4, 8", "model": "mlp, cnn, gcn, cheb", "group": "C1, C2, C4, C8",
@@ -100,9 +100,7 @@ shown = shown.reset_index(drop=True)
 st.caption(f"{len(shown)} of {len(table)} runs · tick rows to compare them.")
 event = st.dataframe(
     shown, hide_index=True, width="stretch", on_select="rerun", selection_mode="multi-row", key="runs_table",
-    column_config={"test accuracy": st.column_config.NumberColumn(format="percent"),
-                   "images/s": st.column_config.NumberColumn(format="%.0f"),
-                   "parameters": st.column_config.NumberColumn(format="localized")})
+    column_config=RUNS_TABLE_COLUMNS)
 rows = [r for r in (event.selection.rows if event else []) if r < len(shown)]
 picked_ids = [int(shown.loc[r, "run"]) for r in rows]
 by_id = {r["id"]: r for r in runs}

@@ -4,11 +4,12 @@ import pandas as pd
 import streamlit as st
 
 from core.config import QUICK_EPOCHS, quick_mode
+from core.results import runs_table
 from core.runs import IMAGE_MODELS_WITHOUT_GRAPH, PIXEL_GRAPH_KINDS, RunConfig, model_default
 from core.train import pick_device
 from core.viz import curves_figure
-from ui.common import (copy_link_button, graph_param_widgets, guarded, manager, session_id, store, url_choice,
-                       url_notices, url_number, url_slider)
+from ui.common import (RUNS_TABLE_COLUMNS, copy_link_button, graph_param_widgets, guarded, manager, session_id,
+                       store, url_choice, url_notices, url_number, url_slider)
 
 MODEL_HELP = {
     "mlp": "pixels only, no graph", "cnn": "LeNet-5 style C32-P-C64-P-FC512", "gcn": "Kipf & Welling GCN",
@@ -131,15 +132,6 @@ st.divider()
 st.subheader("Stored runs")
 runs = guarded(lambda: store().list_runs(limit=200)) or []
 if runs:
-    table = pd.DataFrame([{
-        "run": r["id"], "status": r["status"], "model": (r["config"] or {}).get("model"),
-        "graph": (r["config"] or {}).get("graph"), "data": (r["config"] or {}).get("data"),
-        "epochs": (r["config"] or {}).get("epochs"),
-        "test accuracy": (r["summary"] or {}).get("test_accuracy"),
-        "images/s": (r["summary"] or {}).get("images_per_second"), "device": r["device"], "label": r["name"],
-    } for r in runs])
-    st.dataframe(table, hide_index=True, width="stretch",
-                 column_config={"test accuracy": st.column_config.NumberColumn(format="percent"),
-                                "images/s": st.column_config.NumberColumn(format="%.0f")})
+    st.dataframe(pd.DataFrame(runs_table(runs)), hide_index=True, width="stretch", column_config=RUNS_TABLE_COLUMNS)
 else:
     st.caption("No runs yet: press Start.")

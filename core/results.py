@@ -326,7 +326,8 @@ def runs_table(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     for r in runs:
         c, s = r.get("config") or {}, r.get("summary") or {}
         rows.append({
-            "run": r.get("id"), "status": r.get("status"), "model": c.get("model"), "graph": c.get("graph"),
+            "run": r.get("id"), "status": r.get("status"), "model": c.get("model"),
+            "graph": c.get("graph") or ("—" if c.get("model") else None),  # — : a model that reads pixels
             "data": c.get("data"), "epochs": c.get("epochs"), "test accuracy": s.get("test_accuracy"),
             "parameters": s.get("parameters"), "images/s": s.get("images_per_second"), "device": r.get("device"),
             "label": r.get("name"),

@@ -15,6 +15,10 @@ from core.errors import UserInputError
 from core.memory import limit_malloc_arenas
 
 URL = "query-params"  # widgets bound to the URL: a copied link reopens the same configuration
+# how st.dataframe shows core.results.runs_table (Train and Compare pages)
+RUNS_TABLE_COLUMNS = {"test accuracy": st.column_config.NumberColumn(format="percent"),
+                      "images/s": st.column_config.NumberColumn(format="%.0f"),
+                      "parameters": st.column_config.NumberColumn(format="localized")}
 limit_malloc_arenas(2)  # the server's session and worker threads share two malloc arenas (core/memory.py)
 
 

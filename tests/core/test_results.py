@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from core import results
-from core.results import (config_json, confusion_matrix, evaluate_run, load_run_model, metrics_csv,
-                          projector_bundle, settings_diff)
+from core.results import (config_json, confusion_matrix, evaluate_run, load_run_model, metrics_csv, projector_bundle,
+                          runs_table, settings_diff)
 from core.runs import RunConfig, execute
 from core.store import METRIC_COLUMNS, CheckpointError, RunNotFoundError, RunStore
 
@@ -137,6 +137,17 @@ def test_config_json_round_trips_the_settings(quick_run):
     assert doc["run_id"] == summary["run_id"] and doc["status"] == "finished"
     assert RunConfig.from_dict(doc["config"]) == RunConfig(model="mlp", epochs=1, quick=True)
     assert doc["summary"]["test_accuracy"] == pytest.approx(summary["test_accuracy"])
+
+
+def test_runs_table_rows_from_stored_runs(quick_run):
+    store, summary = quick_run
+    cheb = store.create_run(RunConfig(model="cheb", graph="knn", graph_params={"k": 6}).to_dict())
+    rows = {r["run"]: r for r in runs_table(store.list_runs())}
+    mlp = rows[summary["run_id"]]
+    assert (mlp["model"], mlp["graph"], mlp["status"], mlp["epochs"]) == ("mlp", "—", "finished", 1)  # no graph
+    assert mlp["test accuracy"] == pytest.approx(summary["test_accuracy"]) and mlp["images/s"] > 0
+    assert mlp["parameters"] == summary["parameters"] and mlp["label"] == "mlp"
+    assert (rows[cheb]["graph"], rows[cheb]["status"], rows[cheb]["test accuracy"]) == ("knn", "queued", None)
 
 
 def test_settings_diff_keeps_only_what_differs():
