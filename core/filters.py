@@ -237,6 +237,7 @@ def load_learned_run(run_id: int, store=None) -> LearnedRun:
     from core.graphs import build_graph
     from core.models import MODELS
     from core.results import _get_run, _store, checkpoint_state, load_weights, run_config
+    from core.rng import isolated_rng
     from core.runs import validate
 
     run = _get_run(int(run_id), _store(store))
@@ -244,11 +245,10 @@ def load_learned_run(run_id: int, store=None) -> LearnedRun:
     if cfg.model != "learned":
         raise UserInputError("run", f"run {run_id} is a {cfg.model!r} run, not a learned-edge model ('learned')")
     loaded = checkpoint_state(run)
-    with torch.random.fork_rng(devices=[]):  # the global RNG stays as it was
-        torch.manual_seed(cfg.seed)  # build_everything: seed, build the graph, build the model
-        graph = build_graph(cfg.graph, size=FULL_SIDE, **cfg.graph_params)
+    graph = build_graph(cfg.graph, size=FULL_SIDE, **cfg.graph_params)
+    with isolated_rng(cfg.seed):  # the run's initial weights (as build_everything draws them); no run is disturbed
         untrained = MODELS.get("learned")(cfg.model_config(), graph)
-    model = MODELS.get("learned")(cfg.model_config(), graph)
+        model = MODELS.get("learned")(cfg.model_config(), graph)
     load_weights(model, run, "a learned-edge model", loaded)
     layers = []
     for i, (conv, shared) in enumerate(zip(model.convs, model.graphs)):

@@ -30,6 +30,7 @@ from torch import nn
 
 from core.errors import UserInputError
 from core.graphs.base import Graph
+from core.rng import isolated_rng
 
 KARATE_MODELS: tuple[str, ...] = ("gcn", "cheb", "sage", "gin", "gat")
 MODEL_HELP: dict[str, str] = {
@@ -213,8 +214,7 @@ def train_karate(model: str = "gcn", epochs: int = DEFAULT_EPOCHS, lr: float = D
     labelled = split.labelled
     unlabelled_np = split.unlabelled.numpy()
     labels_np = y.numpy().astype(np.int64)
-    with torch.random.fork_rng(devices=[]):  # seeded init without touching the caller's RNG
-        torch.manual_seed(int(seed))
+    with isolated_rng(int(seed)):  # seeded init without touching the caller's or a training run's RNG
         net = KarateNet(model, x.shape[1], int(y.max()) + 1, widths)
     shared = SharedGraph(graph, sparse=False)
     opt = torch.optim.Adam(net.parameters(), lr=float(lr))

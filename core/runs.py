@@ -16,6 +16,7 @@ import torch
 from core.config import quick_mode
 from core.errors import UserInputError
 from core.models.base import ModelConfig
+from core.rng import RunRNG
 
 IMAGE_MODELS_WITHOUT_GRAPH = ("mlp", "cnn", "escnn")
 PIXEL_GRAPH_KINDS = ("grid", "knn", "gaussian")
@@ -200,8 +201,12 @@ def validate(cfg: RunConfig) -> RunConfig:
     return cfg
 
 
-def build_everything(cfg: RunConfig):
-    """(dataset, train Batches, test Batches, model, graph or None) for a validated config."""
+def build_everything(cfg: RunConfig, rng: Optional[RunRNG] = None):
+    """(dataset, train Batches, test Batches, model, graph or None) for a validated config.
+
+    The model is initialised on ``rng`` (a run's own random stream; a fresh one seeded with ``cfg.seed``
+    if None), so the same seed gives the same weights even while other runs train.
+    """
     from core.data import load_dataset
     from core.graphs import build_graph
     from core.models import MODELS
@@ -209,7 +214,6 @@ def build_everything(cfg: RunConfig):
 
     quick = cfg.quick or quick_mode()
     ds = load_dataset(cfg.data, quick=quick)
-    torch.manual_seed(cfg.seed)
     graph = None
     if cfg.model == "superpixel":
         from core.superpixel_data import superpixel_batches
@@ -220,7 +224,10 @@ def build_everything(cfg: RunConfig):
             graph = build_graph(cfg.graph, size=ds.x_train.shape[-1], **cfg.graph_params)
         train = Batches(ds.x_train.unsqueeze(1), ds.y_train, cfg.batch_size, shuffle=True, seed=cfg.seed)
         test = Batches(ds.x_test.unsqueeze(1), ds.y_test, EVAL_BATCH, shuffle=False)  # (EVAL_BATCH, 1, H, W)
-    model = MODELS.get(cfg.model)(cfg.model_config(), graph)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(cfg.seed)  # GPU dropout (not reproducible bit for bit on a GPU anyway)
+    with (rng or RunRNG(cfg.seed)).active():  # nothing above draws from torch's generator
+        model = MODELS.get(cfg.model)(cfg.model_config(), graph)
     return ds, train, test, model, graph
 
 
@@ -245,7 +252,8 @@ def execute(cfg: RunConfig, store=None, *, run_id: Optional[int] = None, session
     try:
         device = pick_device(cfg.device)
         store.start(run_id, str(device))
-        ds, train, test, model, _ = build_everything(cfg)
+        rng = RunRNG(cfg.seed)  # init and dropout draw from the run's own stream (core/rng.py)
+        ds, train, test, model, _ = build_everything(cfg, rng)
         tap = FeatureTap(model)  # records the first 500 test features during fit's own test pass
 
         def epoch_done(row: dict) -> None:
@@ -266,7 +274,7 @@ def execute(cfg: RunConfig, store=None, *, run_id: Optional[int] = None, session
                              device=cfg.device, schedule=cfg.schedule, augment=augment)
         try:
             result = fit(model, train, test, tcfg, Callbacks(on_batch=on_batch, on_epoch=epoch_done,
-                                                             should_stop=should_stop))
+                                                             should_stop=should_stop), rng=rng)
         finally:
             tap.close()
     except Exception as err:  # anything unexpected still ends the run in the store with a reason

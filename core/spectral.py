@@ -246,6 +246,7 @@ def load_cheb_run(run: Mapping[str, Any]):
     from core.graphs import build_graph
     from core.models import MODELS
     from core.results import checkpoint_state, load_weights
+    from core.rng import isolated_rng
     from core.runs import RunConfig, validate
 
     cfg = validate(RunConfig.from_dict(dict(run.get("config") or {})))
@@ -253,7 +254,7 @@ def load_cheb_run(run: Mapping[str, Any]):
         raise UserInputError("run", f"run {run.get('id')} is a {cfg.model!r} run, not a ChebNet ('cheb')")
     loaded = checkpoint_state(run)
     graph = build_graph(cfg.graph, size=28, **cfg.graph_params)
-    with torch.random.fork_rng(devices=[]):
+    with isolated_rng():  # initial weights are overwritten; no training run's stream is disturbed
         model = MODELS.get("cheb")(cfg.model_config(), graph)
     load_weights(model, run, "a ChebNet", loaded)
     return model.eval(), graph

@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from core.rng import RunRNG
+
 
 SCHEDULES = ("constant", "cosine")
 # Test images per evaluation step. One step's activations set the peak memory of a run: an escnn C8 net of
@@ -46,7 +48,7 @@ class TrainerConfig:
     lr: float = 1e-3  # Adam learning rate
     weight_decay: float = 0.0  # Adam weight decay
     batch_size: int = 64  # images per optimisation step
-    seed: int = 0  # seeds init, shuffling and dropout
+    seed: int = 0  # seeds dropout when fit is given no run stream (init: build_everything; shuffling: Batches)
     device: str = "auto"  # "auto" (cuda, then mps, then cpu), or an explicit torch device string
     schedule: str = "constant"  # learning rate: "constant", or "cosine" (decays to 0 over all steps)
     augment: Optional[Callable[[torch.Tensor], torch.Tensor]] = None  # applied to each training batch
@@ -84,12 +86,6 @@ def pick_device(requested: str = "auto") -> torch.device:
     if mps is not None and mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
-
-
-def seed_everything(seed: int) -> None:
-    torch.manual_seed(seed)
-    if torch.cuda.is_available():
-        torch.cuda.manual_seed_all(seed)
 
 
 def is_oom(err: BaseException) -> bool:
@@ -134,13 +130,18 @@ def evaluate(model: nn.Module, batches: Iterable[tuple[Any, torch.Tensor]], devi
 
 
 def fit(model: nn.Module, train: Batches, test: Batches, cfg: TrainerConfig,
-        callbacks: Callbacks | None = None) -> TrainResult:
+        callbacks: Callbacks | None = None, rng: RunRNG | None = None) -> TrainResult:
     """Train ``model`` with Adam and cross-entropy; evaluate on ``test`` after every epoch.
+
+    Each step's random draws (dropout) come from ``rng``, the run's own stream (the one its model was
+    initialised on), or from a new stream seeded with ``cfg.seed``; never from torch's global generator,
+    so runs that train at the same time in other threads do not change them.
 
     Never raises for a NaN, infinite or exploding (> ``cfg.max_loss``) loss, or GPU out-of-memory: those end the run with status ``failed`` and a
     clear ``error``. ``callbacks.should_stop()`` ends it with status ``stopped`` after the current batch.
     """
     cb = callbacks or Callbacks()
+    step_rng = (rng or RunRNG(cfg.seed)).active
     device = pick_device(cfg.device)
     result = TrainResult(status="finished", device=str(device))
     try:
@@ -157,7 +158,8 @@ def fit(model: nn.Module, train: Batches, test: Batches, cfg: TrainerConfig,
                 for group in opt.param_groups:
                     group["lr"] = lr_at(cfg.schedule, cfg.lr, step, total_steps)
                 step += 1
-                logits = model(x)
+                with step_rng():  # only the forward pass draws (dropout masks); backward and step run unlocked
+                    logits = model(x)
                 loss = F.cross_entropy(logits, y)
                 if not torch.isfinite(loss) or float(loss.detach()) > cfg.max_loss:
                     raise TrainingFailed(f"loss became {float(loss.detach()):.4g} at epoch {epoch}, batch {b + 1}: the "

@@ -75,6 +75,7 @@ from torch import nn
 from core.errors import UserInputError
 from core.models.base import ImageModel, ModelConfig
 from core.models.registry import MODELS
+from core.rng import RNG_LOCK, isolated_rng
 
 GROUPS: tuple[str, ...] = ("C1", "C2", "C4", "C8", "C16", "D1", "D2", "D4", "D8", "D16", "SO2")
 SO2_MAX_FREQUENCY = 3  # band limit of the SO(2) Fourier fields (field size 2 * 3 + 1 = 7)
@@ -412,14 +413,14 @@ def cached_escnn(group: str, hidden: int, layers: int, dropout: float = 0.1, num
     kind, n = parse_group(group)
     layers = max(MIN_LAYERS, min(int(layers), MAX_LAYERS))
     key = (kind, n, int(hidden), layers, int(num_classes), int(image_size))
-    with _LOCK:
+    with RNG_LOCK, _LOCK:  # in this order: a run builds its model holding RNG_LOCK (core/rng.py)
         proto = _PROTOTYPES.get(key)
         if proto is None:
             # building may draw random numbers; fork so a model's weights do not depend on cache state
             # (escnn's SVDs also use NumPy's global RNG, so its state is restored too)
             np_state = np.random.get_state()
             try:
-                with torch.random.fork_rng(devices=[]):
+                with isolated_rng():
                     proto = EscnnNet(group, hidden, layers, dropout, num_classes, image_size, init=False)
             finally:
                 np.random.set_state(np_state)
