@@ -33,10 +33,10 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, Sequence
 
 import numpy as np
 
+from core.store import METRIC_COLUMNS, CheckpointError, RunNotFoundError
+
 if TYPE_CHECKING:
     import torch
-
-from core.store import METRIC_COLUMNS, CheckpointError, RunNotFoundError
 
 FEATURE_POINTS = 2000  # penultimate features kept per evaluation (the first test images)
 _EVAL_LOCK = threading.Lock()  # one evaluation at a time (the app serves many sessions)

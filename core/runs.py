@@ -25,7 +25,8 @@ AUGMENTS = ("none", "rotate")
 # - ChebNet (dropout 0.5) reached 95.9% at epoch 3 with lr 3e-3 (93.3% with 1e-3) on mnist-5k;
 # - the CNN reached 97.3% by epoch 7 with 1e-3 but wobbled around 96-97% with 3e-3;
 # - escnn C8 on mnist-rot, 10 epochs: 3 blocks of width 48, dropout 0.1 and a cosine schedule reached
-#   97.6% / 98.2% / 97.6% (seeds 0 / 1 / 2); with 2 blocks: 94.2-95.5% (seeds 0-2); width 32, constant rate: 93.3-94.2% (README, "Rotation").
+#   97.6% / 98.2% / 97.6% (seeds 0 / 1 / 2); with 2 blocks: 94.2-95.5% (seeds 0-2); width 32, constant rate:
+#   93.3-94.2% (README, "Rotation").
 FALLBACK_DEFAULTS: dict[str, Any] = {"layers": 2, "hidden": 32, "dropout": 0.5, "lr": 3e-3, "schedule": "constant"}
 MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
     "cnn": {"lr": 1e-3},
