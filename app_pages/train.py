@@ -57,8 +57,9 @@ with sb.expander("Architecture", expanded=False):
                                   d.group, "group")
 with sb.expander("Training", expanded=True):
     cfg["epochs"] = url_slider(st, "Epochs", 1, 30, QUICK_EPOCHS if quick else d.epochs, "epochs")
-    cfg["lr"] = url_choice(st, "Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 1.0], model_default(model, "lr"),
-                           "lr", widget="select_slider", help="Default: 1e-3 for mlp and cnn, 3e-3 for the rest.")
+    cfg["lr"] = url_choice(st, "Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 1.0],
+                           model_default(model, "lr"), "lr", widget="select_slider",
+                           help="Default: 1e-3 for mlp and cnn, 3e-3 for the rest.")
     cfg["schedule"] = url_choice(st, "Learning-rate schedule", ["constant", "cosine"], model_default(model, "schedule"),
                                  "schedule", widget="radio", horizontal=True,
                                  help="cosine: the rate decays smoothly from its start value to 0 by the last step.")

@@ -256,7 +256,7 @@ def load_learned_run(run_id: int, store=None) -> LearnedRun:
         layers.append(LayerInfo(index=i, side=side, num_nodes=int(shared.num_nodes), norm=conv.norm,
                                 inputs=conv.inputs, self_loops=bool(conv.add_self_loops),
                                 sigma=_layer_sigma(graph, side)))
-    return LearnedRun(int(run["id"]), cfg, model.eval(), untrained.eval(), graph, tuple(layers))
+    return LearnedRun(int(run["id"]), cfg, model, untrained.eval(), graph, tuple(layers))  # load_weights: eval
 
 
 def learned_adjacency(run: LearnedRun, layer: int, trained: bool = True) -> np.ndarray:

@@ -256,8 +256,8 @@ def load_cheb_run(run: Mapping[str, Any]):
     graph = build_graph(cfg.graph, size=28, **cfg.graph_params)
     with isolated_rng():  # initial weights are overwritten; no training run's stream is disturbed
         model = MODELS.get("cheb")(cfg.model_config(), graph)
-    load_weights(model, run, "a ChebNet", loaded)
-    return model.eval(), graph
+    load_weights(model, run, "a ChebNet", loaded)  # leaves the model in eval mode
+    return model, graph
 
 
 def layer_graph(model, graph: Graph, layer: int) -> Graph:

@@ -137,8 +137,9 @@ def fit(model: nn.Module, train: Batches, test: Batches, cfg: TrainerConfig,
     initialised on), or from a new stream seeded with ``cfg.seed``; never from torch's global generator,
     so runs that train at the same time in other threads do not change them.
 
-    Never raises for a NaN, infinite or exploding (> ``cfg.max_loss``) loss, or GPU out-of-memory: those end the run with status ``failed`` and a
-    clear ``error``. ``callbacks.should_stop()`` ends it with status ``stopped`` after the current batch.
+    Never raises for a NaN, infinite or exploding (> ``cfg.max_loss``) loss, or GPU out-of-memory: those end
+    the run with status ``failed`` and a clear ``error``. ``callbacks.should_stop()`` ends it with status
+    ``stopped`` after the current batch.
     """
     cb = callbacks or Callbacks()
     step_rng = (rng or RunRNG(cfg.seed)).active
