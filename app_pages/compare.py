@@ -4,12 +4,12 @@ import pandas as pd
 import streamlit as st
 
 from core.models import MODELS
-from core.results import runs_table, settings_diff
-from core.runs import IMAGE_MODELS_WITHOUT_GRAPH, PIXEL_GRAPH_KINDS, RunConfig
-from core.store import ACTIVE_STATUSES, RunStore, StoreError
-from core.sweep import SWEEPABLE, new_sweep_kind, parse_values, sweep_configs, sweep_value
-from core.viz import sweep_figure
-from core.viz_results import accuracy_curves_figure
+from core.analysis.results import runs_table, settings_diff
+from core.training.runs import IMAGE_MODELS_WITHOUT_GRAPH, PIXEL_GRAPH_KINDS, RunConfig
+from core.training.store import ACTIVE_STATUSES, RunStore, StoreError
+from core.training.sweep import SWEEPABLE, new_sweep_kind, parse_values, sweep_configs, sweep_value
+from core.figures.graphs import sweep_figure
+from core.figures.results import accuracy_curves_figure
 from ui.common import RUNS_TABLE_COLUMNS, guarded, manager, session_id, url_choice, url_slider
 
 SWEEP_DEFAULTS = {"sigma": "0.02, 0.05, 0.1, 0.2", "k": "4, 8, 16, 32", "segments": "25, 50, 75, 100",

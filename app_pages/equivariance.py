@@ -4,13 +4,13 @@
 import pandas as pd
 import streamlit as st
 
-from core.equivariance import (DEFAULT_ANGLES, accuracy_by_angle, feature_maps, group_elements,
+from core.analysis.equivariance import (DEFAULT_ANGLES, accuracy_by_angle, feature_maps, group_elements,
                                layer_equivariance_error, logit_invariance_error, parse_element)
 from core.errors import DataUnavailableError, UserInputError
 from core.models.escnn_net import GROUPS
-from core.runs import RunConfig
-from core.store import CheckpointError, RunStore, StoreError
-from core.viz_equivariance import (accuracy_by_angle_figure, equivariance_panels_figure, invariance_table,
+from core.training.runs import RunConfig
+from core.training.store import CheckpointError, RunStore, StoreError
+from core.figures.equivariance import (accuracy_by_angle_figure, equivariance_panels_figure, invariance_table,
                                    layer_error_figure)
 from ui.common import URL, guarded, manager, session_id, url_choice, url_notices, url_slider
 
@@ -35,7 +35,7 @@ sb.caption("CN / DN elements are named `r90` (rotate 90° counter-clockwise) and
 
 # ---------------------------------------------------------------- cached measurements
 def _checkpoint_key(run: dict) -> str:
-    from core.results import checkpoint_file
+    from core.analysis.results import checkpoint_file
 
     path = checkpoint_file(run)
     return f"{path}:{path.stat().st_mtime_ns}"
@@ -44,7 +44,7 @@ def _checkpoint_key(run: dict) -> str:
 @st.cache_resource(show_spinner=False, max_entries=6)
 def run_model(run_id: int, checkpoint_key: str):
     """(model, RunConfig, dataset) of a stored run; ``checkpoint_key`` (path + mtime) keys the cache."""
-    from core.results import load_run_model
+    from core.analysis.results import load_run_model
 
     return load_run_model(run_id)
 

@@ -8,11 +8,11 @@ import numpy as np
 import streamlit as st
 
 from core.errors import UserInputError
-from core.filters import (FULL_SIDE, PATHS, filter_stats, filters_gif, gaussian_filter, graph_filter, graph_frames,
+from core.analysis.filters import (FULL_SIDE, PATHS, filter_stats, filters_gif, gaussian_filter, graph_filter, graph_frames,
                           layer_pixel, learned_filter, learned_frames, learned_runs, load_learned_run, pixel_path)
 from core.graphs import FORMULAS, GRAPH_PARAMS, NORMS
-from core.store import CheckpointError, StoreError
-from core.viz_filters import comparison_figure, filter_animation_figure
+from core.training.store import CheckpointError, StoreError
+from core.figures.filters import comparison_figure, filter_animation_figure
 from ui.common import (copy_link_button, graph, graph_param_widgets, guarded, store, url_choice, url_notices,
                        url_slider, url_toggle)
 

@@ -6,8 +6,8 @@ import json
 import streamlit as st
 
 from core.graphs import FORMULAS, GRAPH_PARAMS, NORMS, adjacency_row
-from core.image_io import load_digit_image
-from core.viz import degree_figure, filter_figure, graph_figure, superpixel_boundaries, values_on_segments
+from core.data.image_io import load_digit_image
+from core.figures.graphs import degree_figure, filter_figure, graph_figure, superpixel_boundaries, values_on_segments
 from ui.common import copy_link_button, dataset, graph, graph_param_widgets, guarded, url_choice, url_notices, url_slider
 
 st.title("Graph Builder")

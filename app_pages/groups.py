@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import groups as G
-from core.viz_equivariance import field_figure, image_row_figure, irreps_figure, matrix_figure, permutation_figure
+from core.analysis import groups as G
+from core.figures.equivariance import field_figure, image_row_figure, irreps_figure, matrix_figure, permutation_figure
 from ui.common import dataset, guarded, url_choice, url_notices, url_slider
 
 MAX_DIGITS = 100

@@ -6,10 +6,10 @@ import numpy as np
 import streamlit as st
 
 from core.errors import DataUnavailableError, UserInputError
-from core.results import config_json, evaluate_run, metrics_csv, projector_bundle
-from core.store import CheckpointError, RunStore, StoreError
-from core.viz import curves_figure
-from core.viz_results import (confusion_figure, digit_gallery_figure, embedding_figure, misclassified_figure,
+from core.analysis.results import config_json, evaluate_run, metrics_csv, projector_bundle
+from core.training.store import CheckpointError, RunStore, StoreError
+from core.figures.graphs import curves_figure
+from core.figures.results import (confusion_figure, digit_gallery_figure, embedding_figure, misclassified_figure,
                               pca_animation_figure, per_class_accuracy_figure)
 
 TSNE_MAX_POINTS = 1000
@@ -21,7 +21,7 @@ st.title("Results")
 @st.cache_data(show_spinner=False, max_entries=16)
 def tsne_map(run_id: int, checkpoint: str, mtime_ns: int, n: int, perplexity: int) -> np.ndarray:
     """t-SNE of the first ``n`` test features of a run (the checkpoint's path and mtime key the cache)."""
-    from core.embeddings import tsne_2d
+    from core.analysis.embeddings import tsne_2d
 
     return tsne_2d(evaluate_run(run_id).features[:n], perplexity=perplexity, seed=0)
 
@@ -151,7 +151,7 @@ if ev is not None:
                    f"{n_feat:,} test images, mapped to 2-D. Crosses are misclassified.")
         e_pca, e_tsne = st.tabs(["PCA", "t-SNE"])
         with e_pca:
-            from core.embeddings import pca
+            from core.analysis.embeddings import pca
 
             p = pca(ev.features, k=2)
             ratio = p.explained_variance_ratio

@@ -9,10 +9,10 @@ import streamlit as st
 
 from core.errors import UserInputError
 from core.graphs import FORMULAS, GRAPH_PARAMS
-from core.spectral import (LAPLACIANS, cheb_frequency_response, cheb_runs, graph_fourier_transform,
+from core.analysis.spectral import (LAPLACIANS, cheb_frequency_response, cheb_runs, graph_fourier_transform,
                            laplacian_eigenvectors, layer_graph, load_cheb_run, low_pass)
-from core.store import CheckpointError, StoreError
-from core.viz_spectral import (eigenvector_grid_figure, fourier_figure, frequency_response_figure,
+from core.training.store import CheckpointError, StoreError
+from core.figures.spectral import (eigenvector_grid_figure, fourier_figure, frequency_response_figure,
                                reconstruction_figure, spectrum_figure)
 from ui.common import (copy_link_button, dataset, graph, graph_param_widgets, guarded, url_choice,
                        url_labelled_choice, url_notices, url_slider)

@@ -4,10 +4,10 @@ import pandas as pd
 import streamlit as st
 
 from core.config import QUICK_EPOCHS, quick_mode
-from core.results import runs_table
-from core.runs import IMAGE_MODELS_WITHOUT_GRAPH, PIXEL_GRAPH_KINDS, RunConfig, model_default
-from core.train import pick_device
-from core.viz import curves_figure
+from core.analysis.results import runs_table
+from core.training.runs import IMAGE_MODELS_WITHOUT_GRAPH, PIXEL_GRAPH_KINDS, RunConfig, model_default
+from core.training.trainer import pick_device
+from core.figures.graphs import curves_figure
 from ui.common import (RUNS_TABLE_COLUMNS, copy_link_button, graph_param_widgets, guarded, manager, session_id,
                        store, url_choice, url_notices, url_number, url_slider)
 

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.data import load_dataset
+from core.data.datasets import load_dataset
 from core.graphs import build_graph
 from core.models.base import ModelConfig
 from core.models.cnn import CNN
@@ -120,7 +120,7 @@ def run_benchmark(epochs: int = 1, quick: bool = False, batch_size: int = 64, de
     ``device``: "cpu" (the default, so figures compare across machines), "cuda", or "auto" (CUDA, then
     MPS, then CPU). The data and every model live on that device for the whole measurement.
     """
-    from core.train import pick_device
+    from core.training.trainer import pick_device
 
     dev = pick_device(device)
     torch.manual_seed(0)

@@ -47,7 +47,7 @@ def _graph_params(args: argparse.Namespace, kind: str, fill_defaults: bool) -> d
 
 
 def cmd_graph(args: argparse.Namespace) -> dict[str, Any]:
-    from core.data import load_dataset
+    from core.data.datasets import load_dataset
     from core.graphs import build_graph, normalize
 
     params = _graph_params(args, args.kind, fill_defaults=False)
@@ -68,7 +68,7 @@ def cmd_graph(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _train_parser(sub) -> None:
-    from core.runs import RunConfig
+    from core.training.runs import RunConfig
 
     p = sub.add_parser("train", help="train one model and store the run")
     hints = typing.get_type_hints(RunConfig)
@@ -87,7 +87,7 @@ def _train_parser(sub) -> None:
 
 
 def run_config_from_args(args: argparse.Namespace):
-    from core.runs import RunConfig
+    from core.training.runs import RunConfig
 
     values = {f.name: getattr(args, f.name) for f in fields(RunConfig)
               if f.name != "graph_params" and getattr(args, f.name, None) is not None}
@@ -99,8 +99,8 @@ def run_config_from_args(args: argparse.Namespace):
 
 
 def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
-    from core.runs import execute
-    from core.store import RunStore
+    from core.training.runs import execute
+    from core.training.store import RunStore
 
     cfg = run_config_from_args(args)
     given = [f.name for f in fields(cfg) if getattr(args, f.name, None) is not None]
@@ -123,7 +123,7 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_runs(args: argparse.Namespace) -> list[dict[str, Any]]:
-    from core.store import RunStore
+    from core.training.store import RunStore
 
     store = RunStore()
     store.recover_interrupted()
@@ -131,7 +131,7 @@ def cmd_runs(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 
 def cmd_download(args: argparse.Namespace) -> dict[str, Any]:
-    from core.data import download_mnist
+    from core.data.datasets import download_mnist
 
     path = download_mnist()
     return {"dataset": "mnist", "path": str(path)}
@@ -151,7 +151,7 @@ def _widths(text: str) -> tuple[int, ...]:
 
 
 def cmd_karate(args: argparse.Namespace) -> dict[str, Any]:
-    from core.karate import train_karate
+    from core.analysis.karate import train_karate
 
     given = {name: getattr(args, name) for name in ("epochs", "lr", "seed") if getattr(args, name) is not None}
     if args.hidden is not None:
@@ -178,10 +178,10 @@ def _angles(text: str) -> list[float]:
 
 def cmd_equivariance(args: argparse.Namespace) -> dict[str, Any]:
     """Measure a stored run's model: accuracy on rotated test digits, logit invariance, per-layer errors."""
-    from core.equivariance import DEFAULT_ANGLES, accuracy_by_angle, layer_equivariance_error, logit_invariance_error
+    from core.analysis.equivariance import DEFAULT_ANGLES, accuracy_by_angle, layer_equivariance_error, logit_invariance_error
     from core.models.escnn_net import parse_group
-    from core.results import load_run_model
-    from core.store import CheckpointError, RunNotFoundError
+    from core.analysis.results import load_run_model
+    from core.training.store import CheckpointError, RunNotFoundError
 
     angles = _angles(args.angles) if args.angles is not None else [float(a) for a in DEFAULT_ANGLES]
     if args.images < 1:
@@ -277,8 +277,8 @@ def _print_human(out: Any) -> None:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    from core.store import CheckpointError, StoreError
-    from core.train import TrainingFailed
+    from core.training.store import CheckpointError, StoreError
+    from core.training.trainer import TrainingFailed
 
     args = build_parser().parse_args(argv)
     try:

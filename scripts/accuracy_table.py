@@ -2,7 +2,7 @@
 
     python scripts/accuracy_table.py [--epochs 8] [--models cnn,cheb,...]
 
-Each run goes through the same path as the app and the CLI (core.runs.execute) and is stored.
+Each run goes through the same path as the app and the CLI (core.training.runs.execute) and is stored.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.runs import RunConfig, execute  # noqa: E402
+from core.training.runs import RunConfig, execute  # noqa: E402
 
 MODELS = {  # model -> settings that differ from RunConfig's defaults
     "mlp": {}, "cnn": {}, "cheb": {}, "gcn": {}, "sage": {}, "gin": {}, "gat": {}, "learned": {},

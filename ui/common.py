@@ -12,20 +12,20 @@ import streamlit as st
 
 from core.config import quick_mode
 from core.errors import UserInputError
-from core.memory import limit_malloc_arenas
+from core.training.memory import limit_malloc_arenas
 
 URL = "query-params"  # widgets bound to the URL: a copied link reopens the same configuration
-# how st.dataframe shows core.results.runs_table (Train and Compare pages)
+# how st.dataframe shows core.analysis.results.runs_table (Train and Compare pages)
 RUNS_TABLE_COLUMNS = {"test accuracy": st.column_config.NumberColumn(format="percent"),
                       "images/s": st.column_config.NumberColumn(format="%.0f"),
                       "parameters": st.column_config.NumberColumn(format="localized")}
-limit_malloc_arenas(2)  # the server's session and worker threads share two malloc arenas (core/memory.py)
+limit_malloc_arenas(2)  # the server's session and worker threads share two malloc arenas (core/training/memory.py)
 
 
 # ---------------------------------------------------------------- cached engine objects
 @st.cache_resource(show_spinner="Loading data set…")
 def dataset(name: str = "mnist-5k", quick: Optional[bool] = None):
-    from core.data import load_dataset
+    from core.data.datasets import load_dataset
 
     return load_dataset(name, quick=quick_mode() if quick is None else quick)
 
@@ -50,8 +50,8 @@ def manager():
 
     A run database that cannot be opened (corrupt, locked, newer schema) ends the page with one clear
     message instead of a traceback; the file is left as it was."""
-    from core.runner import get_manager
-    from core.store import StoreError
+    from core.training.runner import get_manager
+    from core.training.store import StoreError
 
     try:
         return get_manager()

@@ -43,7 +43,7 @@ Why 29x29: stride-2 subsampling only commutes with the 90-degree rotation of the
 grid size is odd (the sampled pixels 0, 2, ..., S-1 are then symmetric about the centre pixel). The
 escnn example pads 28 -> 29 with one row/column of zeros, but that moves the rotation centre by half a
 pixel relative to the 28x28 image, so a model fed 28x28 digits rotated *around their own centre*
-(``core.transforms.rotate``) would only be approximately invariant. We instead resample 28x28 -> 29x29
+(``core.data.transforms.rotate``) would only be approximately invariant. We instead resample 28x28 -> 29x29
 bilinearly with ``align_corners=True``, which maps the centre to the centre and commutes exactly with
 rot90 and flips; then 29 -> 15 -> 8 keeps every stage symmetric, and the model's logits are invariant
 to rotations by multiples of 90 degrees (and flips for DN) up to float round-off.

@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def c4_run(tmp_path_factory) -> tuple[Path, int]:
-    from core.runs import RunConfig, execute
+    from core.training.runs import RunConfig, execute
 
     data = tmp_path_factory.mktemp("equivariance-data")
     with pytest.MonkeyPatch.context() as mp:
@@ -99,7 +99,7 @@ def test_errors_are_one_line(capsys, run_id, args, param):
 
 
 def test_run_without_checkpoint_is_refused(capsys, run_id):
-    from core.store import RunStore
+    from core.training.store import RunStore
 
     queued = RunStore().create_run({"model": "cnn"}, name="never trained", status="queued")
     code, out, err = in_process(capsys, "equivariance", "--run", str(queued), "--json")
@@ -113,7 +113,7 @@ def test_missing_run_flag_is_refused(capsys):
 
 
 def test_escnn_with_unsupported_group_fails_validation(capsys, isolated_data_dir):
-    from core.store import RunStore
+    from core.training.store import RunStore
 
     code, out, err = in_process(capsys, "train", "--model", "escnn", "--group", "C3", "--epochs", "1", "--quick")
     assert_one_line_error(code, err, "group")

@@ -9,12 +9,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.data import load_dataset
+from core.data.datasets import load_dataset
 from core.graphs import build_graph
 from core.models import MODELS, NEEDS_FIXED_GRAPH, ModelConfig
-from core.runs import RunConfig, execute
-from core.store import RunStore, load_checkpoint
-from core.train import evaluate
+from core.training.runs import RunConfig, execute
+from core.training.store import RunStore, load_checkpoint
+from core.training.trainer import evaluate
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -58,7 +58,7 @@ def test_run_trains_on_gpu_and_its_checkpoint_loads_on_cpu(model):
         assert losses[1] < losses[0]
         return
     assert summary["test_accuracy"] > 0.2  # 10 classes: chance is 0.1
-    from core.runs import build_everything
+    from core.training.runs import build_everything
 
     _, _, test, fresh, _ = build_everything(cfg)
     fresh.load_state_dict(load_checkpoint(store.get_run(summary["run_id"])["checkpoint"]))  # CPU tensors

@@ -6,8 +6,8 @@ import time
 import torch
 
 from core.rng import RunRNG, isolated_rng
-from core.runs import RunConfig, execute
-from core.store import RunStore
+from core.training.runs import RunConfig, execute
+from core.training.store import RunStore
 
 
 def test_run_stream_matches_manual_seed_and_leaves_the_global_one_alone():

@@ -10,7 +10,6 @@ from ui_helpers import APP, ROOT
 def app(monkeypatch):
     monkeypatch.chdir(ROOT)
     monkeypatch.setenv("GRAPHCONV_QUICK", "1")
-    from core import results
-
+    from core.analysis import results
     results.clear_cache()  # evaluations are cached per run id; every test has its own store
     return AppTest.from_file(APP, default_timeout=180)

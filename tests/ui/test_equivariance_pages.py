@@ -20,7 +20,7 @@ def test_equivariance_page_without_runs_offers_training(app):
 
 
 def test_equivariance_page_measures_a_stored_run(app):
-    from core.runs import RunConfig, execute
+    from core.training.runs import RunConfig, execute
 
     run_id = execute(RunConfig(model="cnn", hidden=8, epochs=1, quick=True))["run_id"]
     at = open_page(app, EQUIVARIANCE)

@@ -6,7 +6,7 @@ FILTERS = "app_pages/filters.py"
 
 
 def test_filters_page_fixed_graph_and_no_learned_runs(app):
-    from core.filters import filter_stats, graph_filter
+    from core.analysis.filters import filter_stats, graph_filter
     from core.graphs import build_graph, normalize
 
     at = open_page(app, FILTERS)
@@ -31,9 +31,9 @@ def test_filters_page_fixed_graph_and_no_learned_runs(app):
 
 
 def test_filters_page_shows_a_stored_learned_run(app):
-    from core.filters import filter_stats, layer_pixel, learned_filter, load_learned_run
-    from core.runs import RunConfig, execute
-    from core.store import RunStore
+    from core.analysis.filters import filter_stats, layer_pixel, learned_filter, load_learned_run
+    from core.training.runs import RunConfig, execute
+    from core.training.store import RunStore
 
     store = RunStore()
     run_id = execute(RunConfig(model="learned", hidden=8, layers=2, epochs=1, quick=True), store)["run_id"]
@@ -75,8 +75,8 @@ def test_filters_page_invalid_link_values_fall_back_with_a_notice(app):
 
 
 def test_filters_page_reports_a_corrupt_checkpoint_without_a_traceback(app, tmp_path):
-    from core.runs import RunConfig
-    from core.store import RunStore
+    from core.training.runs import RunConfig
+    from core.training.store import RunStore
 
     bad = tmp_path / "broken.pt"
     bad.write_bytes(b"definitely not torch weights" * 8)

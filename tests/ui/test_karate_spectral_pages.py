@@ -7,7 +7,7 @@ SPECTRAL = "app_pages/spectral.py"
 
 
 def test_karate_page_trains_on_click(app):
-    from core.karate import train_karate
+    from core.analysis.karate import train_karate
 
     at = open_page(app, KARATE)
     no_errors(at)
@@ -62,8 +62,8 @@ def _stored_cheb_run() -> int:
 
     from core.graphs import build_graph
     from core.models import MODELS
-    from core.runs import RunConfig
-    from core.store import RunStore, checkpoint_path, save_checkpoint
+    from core.training.runs import RunConfig
+    from core.training.store import RunStore, checkpoint_path, save_checkpoint
 
     cfg = RunConfig(model="cheb", K=4, hidden=8, layers=2, epochs=1, quick=True)
     store = RunStore()

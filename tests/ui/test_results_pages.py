@@ -10,7 +10,7 @@ COMPARE = "app_pages/compare.py"
 
 
 def _quick_runs(n: int = 1, **overrides) -> list[int]:
-    from core.runs import RunConfig, execute
+    from core.training.runs import RunConfig, execute
 
     return [execute(RunConfig(model="mlp", epochs=1, quick=True, seed=seed, **overrides))["run_id"]
             for seed in range(n)]
@@ -25,7 +25,7 @@ def test_pages_without_runs_say_how_to_train_one(app, page):
 
 def test_results_page_shows_a_quick_run(app):
     (run_id,) = _quick_runs()
-    from core.store import RunStore
+    from core.training.store import RunStore
 
     summary = RunStore().get_run(run_id)["summary"]
     at = open_page(app, RESULTS)
@@ -62,7 +62,7 @@ def test_results_link_opens_the_named_run(app):
 
 def test_results_page_with_a_corrupt_checkpoint_still_shows_the_storedmetrics(app):
     (run_id,) = _quick_runs()
-    from core.store import RunStore
+    from core.training.store import RunStore
 
     Path(RunStore().get_run(run_id)["checkpoint"]).write_bytes(b"garbage" * 100)
     at = open_page(app, RESULTS)
@@ -76,8 +76,8 @@ def test_results_page_with_a_corrupt_checkpoint_still_shows_the_storedmetrics(ap
 
 def test_compare_page_selects_runs_and_diffs_settings(app):
     first, second = _quick_runs(2)  # differ only in seed
-    from core.runs import RunConfig
-    from core.store import RunStore
+    from core.training.runs import RunConfig
+    from core.training.store import RunStore
 
     RunStore().create_run(RunConfig(model="cheb").to_dict(), name="queued cheb")  # newest: row 0
     at = open_page(app, COMPARE)

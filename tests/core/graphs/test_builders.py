@@ -281,7 +281,7 @@ def test_graph_figure_spreads_a_truncated_edge_sample_over_the_whole_image():
     import numpy as np
 
     from core.graphs import build_graph
-    from core.viz import graph_figure
+    from core.figures.graphs import graph_figure
 
     g = build_graph("knn", k=12)  # 4,921 undirected edges, all weight 1
     fig = graph_figure(np.zeros((28, 28), np.float32), g, max_edges=2000)

@@ -92,7 +92,7 @@ def test_d4_invariant_to_rotations_and_flips(d4, digits):
 
 
 def test_general_angle_goes_through_transforms_and_is_roughly_invariant(c4, digits):
-    from core.transforms import rotate
+    from core.data.transforms import rotate
 
     with torch.no_grad():
         ref = c4(digits)

@@ -353,7 +353,7 @@ def test_fixed_graph_models_do_not_import_torch_geometric():
     import subprocess
     import sys
 
-    code = ("import sys; from core.runs import RunConfig, build_everything; "
+    code = ("import sys; from core.training.runs import RunConfig, build_everything; "
             "build_everything(RunConfig(model='gat', quick=True)); build_everything(RunConfig(model='gin', quick=True)); "
             "print('torch_geometric' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch_geometric.data import Batch, Data
 
-from core.data import load_dataset
+from core.data.datasets import load_dataset
 from core.errors import UserInputError
 from core.graphs import build_graph
 from core.models import MODELS, NEEDS_FIXED_GRAPH, ModelConfig

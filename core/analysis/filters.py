@@ -1,0 +1,390 @@
+r"""Filters as images: what one graph convolution does at one pixel, for fixed and learned graphs.
+
+One graph convolution computes output pixel i as :math:`\sum_j \hat A_{ij} x_j`, so row i of the
+normalised adjacency, drawn on the pixel layout, is the filter pixel i applies. This module gives:
+
+- **learned-edge runs** (model ``"learned"``): ``load_learned_run`` rebuilds a stored run's
+  :class:`~core.models.graph_net.GraphNet` from its checkpoint (``weights_only=True``, no data
+  loaded) and, with the run's seed, the same network as initialised before training;
+  ``learned_filter`` is row i of layer l's learned :math:`\hat A` (``LearnedEdgeConv.dense_adjacency``)
+  as a ``side`` x ``side`` image. Pooled layers run on coarser graphs (28 -> 14 -> 7), so every layer
+  reports its own side (``LearnedRun.layers``); ``layer_pixel`` maps a pixel of the 28 x 28 input
+  onto a layer's grid.
+- **the Gaussian counterpart**: ``gaussian_filter`` is the same row of the Gaussian-kernel adjacency
+  :math:`A_{ij} = \exp(-\lVert p_i - p_j \rVert^2 / \sigma^2)` (coordinates scaled to [0, 1], self
+  loop :math:`e^0 = 1`) on exactly the learned layer's edges, normalised the layer's way (``rw`` or
+  ``sym``). Its sigma is the run graph's own (gaussian, or knn with a sigma), else
+  ``DEFAULT_SIGMA``; on coarser layers it is rescaled as the model rescales its graphs, so the
+  kernel spans the same number of grid steps.
+- **animations**: ``pixel_path`` walks over the image, ``graph_frames`` / ``learned_frames`` give
+  one :class:`Frame` (pixel, image) per step, ``filters_gif`` encodes them as an animated GIF.
+
+Bad input raises one-line errors: ``UserInputError`` (a pixel or layer out of range, a run that is
+not a learned-edge model, a non-pixel graph), ``RunNotFoundError`` and ``CheckpointError`` (no
+checkpoint, a missing or corrupt file, weights that do not fit). No streamlit here.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Any, NamedTuple, Optional, Sequence
+
+import numpy as np
+import torch
+
+from core.errors import UserInputError
+from core.graphs import GRAPH_PARAMS, Graph, adjacency_row, normalize
+
+FULL_SIDE = 28  # every data set's images are 28 x 28
+DEFAULT_SIGMA = float(GRAPH_PARAMS["gaussian"]["sigma"].default)  # 0.05 ≈ 1.35 pixels at 28 x 28
+PATHS: dict[str, str] = {  # name -> what the animation walks over
+    "raster": "every step-th pixel, row by row",
+    "row": "along the chosen pixel's row",
+    "column": "down the chosen pixel's column",
+    "diagonal": "from the top-left to the bottom-right corner",
+}
+MARKER_RGB = (255, 40, 40)  # the current pixel's outline in GIF frames
+MAX_GIF_FRAMES = 400
+
+
+class Frame(NamedTuple):
+    """One animation step: the pixel (row, col) on a side x side grid and its filter (side, side)."""
+
+    pixel: tuple[int, int]
+    image: np.ndarray
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """One learned layer: the grid it runs on and how it normalises its learned weights."""
+
+    index: int  # 0-based
+    side: int  # the layer's graph is side x side pixels
+    num_nodes: int
+    norm: str  # "rw" or "sym"
+    inputs: str  # what the edge MLP sees: "diff", "abs" or "both"
+    self_loops: bool
+    sigma: float  # the Gaussian counterpart's sigma on this layer's [0, 1] coordinates
+
+
+@dataclass
+class LearnedRun:
+    """A stored learned-edge run: the trained network, the same network before training, its settings."""
+
+    run_id: int
+    cfg: Any  # core.training.runs.RunConfig
+    model: Any  # GraphNet with the checkpoint's weights, eval mode, CPU
+    untrained: Any  # GraphNet as initialised with the run's seed (before the first step)
+    graph: Graph  # the run's raw 28 x 28 pixel graph
+    layers: tuple[LayerInfo, ...]
+
+    def layer(self, index: int) -> LayerInfo:
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < len(self.layers):
+            raise UserInputError("layer", f"must be an integer in [0, {len(self.layers) - 1}], got {index!r}")
+        return self.layers[int(index)]
+
+
+# ----------------------------------------------------------------------------- pixels
+
+
+def _check_side(side: Any) -> int:
+    if isinstance(side, bool) or not isinstance(side, (int, np.integer)) or side < 1:
+        raise UserInputError("side", f"must be a positive whole number, got {side!r}")
+    return int(side)
+
+
+def check_pixel(pixel: Sequence[int], side: int) -> tuple[int, int]:
+    """``pixel`` as (row, col) ints, or ``UserInputError`` when it is not on the side x side grid."""
+    side = _check_side(side)
+    try:
+        r, c = pixel
+    except (TypeError, ValueError):
+        raise UserInputError("pixel", f"must be (row, column), got {pixel!r}") from None
+    for name, v in (("row", r), ("column", c)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 0 <= v < side:
+            raise UserInputError("pixel", f"{name} must be an integer in [0, {side - 1}] on a {side}×{side} grid, "
+                                 f"got {v!r}")
+    return int(r), int(c)
+
+
+def layer_pixel(row: int, col: int, side: int, full: int = FULL_SIDE) -> tuple[int, int]:
+    """The pixel of a ``side`` x ``side`` layer that input pixel (row, col) of the ``full`` x ``full``
+    image pools into (2 x 2 max pooling: 28 -> 14 -> 7)."""
+    r, c = check_pixel((row, col), full)
+    side = _check_side(side)
+    return r * side // full, c * side // full
+
+
+def pixel_path(side: int, path: str = "raster", step: int = 4, row: Optional[int] = None,
+               col: Optional[int] = None) -> list[tuple[int, int]]:
+    """Distinct (row, col) pixels of a side x side grid in animation order (see ``PATHS``).
+
+    ``step`` skips pixels (every step-th row and column for "raster"); "row" / "column" run through
+    the chosen ``row`` / ``col`` (the middle one when not given).
+    """
+    side = _check_side(side)
+    if path not in PATHS:
+        raise UserInputError("path", f"unknown path {path!r} (choose from {', '.join(PATHS)})")
+    if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or not 1 <= step <= side:
+        raise UserInputError("step", f"must be a whole number in [1, {side}], got {step!r}")
+    mid = side // 2
+    r0, c0 = check_pixel((mid if row is None else row, mid if col is None else col), side)
+    start = (side - 1) % step // 2  # centre the sampled pixels
+    ticks = range(start, side, step)
+    if path == "raster":
+        return [(r, c) for r in ticks for c in ticks]
+    if path == "row":
+        return [(r0, c) for c in ticks]
+    if path == "column":
+        return [(r, c0) for r in ticks]
+    return [(t, t) for t in ticks]
+
+
+# ----------------------------------------------------------------------------- fixed graphs
+
+
+def _graph_side(graph: Graph) -> int:
+    side = int(round(graph.num_nodes ** 0.5))
+    if graph.kind == "superpixels" or side * side != graph.num_nodes:
+        raise UserInputError("graph", f"filters as images need a square pixel graph (grid, knn or gaussian), got "
+                             f"{graph.kind or 'a graph'} with {graph.num_nodes} nodes")
+    return side
+
+
+def graph_filter(graph: Graph, pixel: Sequence[int]) -> np.ndarray:
+    """(side, side) float32: row ``pixel`` of ``graph``'s adjacency (pass a normalised graph)."""
+    side = _graph_side(graph)
+    r, c = check_pixel(pixel, side)
+    return adjacency_row(graph, r * side + c).reshape(side, side)
+
+
+def graph_frames(graph: Graph, pixels: Sequence[Sequence[int]]) -> list[Frame]:
+    """One frame per pixel of a fixed pixel graph (pass the normalised graph)."""
+    return [Frame(check_pixel(p, _graph_side(graph)), graph_filter(graph, p)) for p in pixels]
+
+
+def pixel_grid_edges(side: int, neighbours: int = 8, self_loops: bool = True) -> torch.Tensor:
+    """(2, E) edges of a side x side grid (4 or 8 neighbours, both directions), plus one loop per pixel."""
+    side = _check_side(side)
+    if neighbours not in (4, 8):
+        raise UserInputError("neighbours", f"must be 4 or 8, got {neighbours!r}")
+    offsets = [(-1, 0), (1, 0), (0, -1), (0, 1)] + ([(-1, -1), (-1, 1), (1, -1), (1, 1)] if neighbours == 8 else [])
+    if self_loops:
+        offsets.append((0, 0))
+    rows, cols = np.divmod(np.arange(side * side), side)
+    src, dst = [], []
+    for dr, dc in offsets:
+        ok = (rows + dr >= 0) & (rows + dr < side) & (cols + dc >= 0) & (cols + dc < side)
+        dst.append(np.flatnonzero(ok))
+        src.append((rows[ok] + dr) * side + cols[ok] + dc)
+    return torch.from_numpy(np.stack([np.concatenate(src), np.concatenate(dst)])).long()
+
+
+def gaussian_kernel_graph(side: int, sigma: float, edge_index: Optional[torch.Tensor] = None) -> Graph:
+    r"""The side x side pixel graph with Gaussian weights :math:`\exp(-\lVert p_i - p_j \rVert^2 / \sigma^2)`
+    on ``edge_index`` (all pairs, loops included, when None), with :math:`p = (\text{col}, \text{row}) /
+    (\text{side} - 1)` as in the gaussian builder. A loop gets weight :math:`e^0 = 1`."""
+    side = _check_side(side)
+    if isinstance(sigma, bool) or not isinstance(sigma, (int, float, np.number)) or not sigma > 0:
+        raise UserInputError("sigma", f"must be a positive number, got {sigma!r}")
+    n = side * side
+    rows, cols = np.divmod(np.arange(n), side)
+    pos = torch.from_numpy(np.stack([cols, rows], 1).astype(np.float32))  # (N, 2) pixels, (x=col, y=row)
+    if edge_index is None:
+        src, dst = np.meshgrid(np.arange(n), np.arange(n), indexing="xy")
+        edge_index = torch.from_numpy(np.stack([src.ravel(), dst.ravel()])).long()
+    ei = edge_index.long().cpu()
+    scale = float(max(side - 1, 1))
+    p = pos.double() / scale
+    d2 = ((p[ei[0]] - p[ei[1]]) ** 2).sum(-1)  # (E,) squared distance on [0, 1] coordinates
+    w = torch.exp(-d2 / float(sigma) ** 2).float()
+    return Graph(ei, w, n, pos, kind="gaussian-kernel", params={"size": side, "sigma": float(sigma)})
+
+
+# ----------------------------------------------------------------------------- learned-edge runs
+
+
+def learned_runs(store=None, limit: int = 200) -> list[dict[str, Any]]:
+    """Stored finished (or stopped) runs of the learned-edge model whose checkpoint file exists, newest first."""
+    if store is None:
+        from core.training.store import RunStore
+
+        store = RunStore()
+    return store.runs_with_weights("learned", limit)
+
+
+def _layer_sigma(graph: Graph, side: int) -> float:
+    """The run graph's sigma (else DEFAULT_SIGMA), rescaled to a side x side layer the way
+    ``core.models.graph_net.coarse_graph`` rescales it: the same width in grid steps."""
+    base = graph.params.get("sigma") if graph.kind in ("gaussian", "knn") else None
+    sigma = float(base) if base is not None else DEFAULT_SIGMA
+    full = int(round(graph.num_nodes ** 0.5))
+    if side == full or side < 2:
+        return sigma
+    scaled = sigma * (full - 1) / (side - 1)
+    return min(scaled, float(GRAPH_PARAMS["gaussian"]["sigma"].max)) if base is not None else scaled
+
+
+def load_learned_run(run_id: int, store=None) -> LearnedRun:
+    """Rebuild stored run ``run_id`` (model "learned"): trained weights from its checkpoint, and the
+    network as initialised with the run's seed (as ``core.training.runs.build_everything`` seeds it).
+
+    Raises ``RunNotFoundError`` (no such run), ``UserInputError`` (not a learned-edge run, or settings
+    this version cannot read), ``CheckpointError`` (no checkpoint, missing/corrupt file, weights that
+    do not fit).
+    """
+    from core.graphs import build_graph
+    from core.models import MODELS
+    from core.analysis.results import _get_run, _store, checkpoint_state, load_weights, run_config
+    from core.rng import isolated_rng
+    from core.training.runs import validate
+
+    run = _get_run(int(run_id), _store(store))
+    cfg = validate(run_config(run))
+    if cfg.model != "learned":
+        raise UserInputError("run", f"run {run_id} is a {cfg.model!r} run, not a learned-edge model ('learned')")
+    loaded = checkpoint_state(run)
+    graph = build_graph(cfg.graph, size=FULL_SIDE, **cfg.graph_params)
+    with isolated_rng(cfg.seed):  # the run's initial weights (as build_everything draws them); no run is disturbed
+        untrained = MODELS.get("learned")(cfg.model_config(), graph)
+        model = MODELS.get("learned")(cfg.model_config(), graph)
+    load_weights(model, run, "a learned-edge model", loaded)
+    layers = []
+    for i, (conv, shared) in enumerate(zip(model.convs, model.graphs)):
+        side = int(round(shared.num_nodes ** 0.5))
+        layers.append(LayerInfo(index=i, side=side, num_nodes=int(shared.num_nodes), norm=conv.norm,
+                                inputs=conv.inputs, self_loops=bool(conv.add_self_loops),
+                                sigma=_layer_sigma(graph, side)))
+    return LearnedRun(int(run["id"]), cfg, model, untrained.eval(), graph, tuple(layers))  # load_weights: eval
+
+
+def learned_adjacency(run: LearnedRun, layer: int, trained: bool = True) -> np.ndarray:
+    """(N, N) float32: layer ``layer``'s normalised learned adjacency (row i = pixel i's filter)."""
+    info = run.layer(layer)
+    net = run.model if trained else run.untrained
+    with torch.no_grad():
+        adj = net.convs[info.index].dense_adjacency(net.graphs[info.index])
+    return adj.detach().cpu().float().numpy()
+
+
+def learned_filter(run: LearnedRun, layer: int, pixel: Sequence[int], trained: bool = True) -> np.ndarray:
+    """(side, side) float32: the learned filter of ``pixel`` (row, col on the layer's own grid)."""
+    info = run.layer(layer)
+    r, c = check_pixel(pixel, info.side)
+    return learned_adjacency(run, layer, trained)[r * info.side + c].reshape(info.side, info.side)
+
+
+def learned_frames(run: LearnedRun, layer: int, pixels: Sequence[Sequence[int]], trained: bool = True) -> list[Frame]:
+    """One frame per pixel (on the layer's grid) of the layer's learned filters."""
+    info = run.layer(layer)
+    checked = [check_pixel(p, info.side) for p in pixels]
+    adj = learned_adjacency(run, layer, trained)
+    return [Frame(p, adj[p[0] * info.side + p[1]].reshape(info.side, info.side)) for p in checked]
+
+
+def gaussian_layer_graph(run: LearnedRun, layer: int, sigma: Optional[float] = None) -> Graph:
+    """The Gaussian counterpart of a learned layer: Gaussian weights on the layer's own edges (loops
+    included when the layer has them), normalised as the layer normalises (``rw`` or ``sym``)."""
+    info = run.layer(layer)
+    conv, shared = run.model.convs[info.index], run.model.graphs[info.index]
+    edges = conv.edge_index(shared).cpu()
+    return normalize(gaussian_kernel_graph(info.side, info.sigma if sigma is None else sigma, edges), info.norm)
+
+
+def gaussian_filter(run: LearnedRun, layer: int, pixel: Sequence[int], sigma: Optional[float] = None) -> np.ndarray:
+    """(side, side) float32: the Gaussian-kernel filter of ``pixel`` on the same edges and normalisation
+    as the learned layer (see ``gaussian_layer_graph``)."""
+    return graph_filter(gaussian_layer_graph(run, layer, sigma), pixel)
+
+
+# ----------------------------------------------------------------------------- numbers about a filter
+
+
+def filter_stats(image: np.ndarray, pixel: Sequence[int]) -> dict[str, float]:
+    """Facts about one filter (side, side) of ``pixel``: the row sum, the number of non-zero weights,
+    the pixel's own weight, the largest weight and the mean distance (in grid steps) of the weight
+    from the pixel, weighted by |weight|."""
+    img = np.asarray(image, dtype=np.float64)
+    if img.ndim != 2 or img.shape[0] != img.shape[1]:
+        raise UserInputError("image", f"must be a square 2-D filter, got shape {img.shape}")
+    r, c = check_pixel(pixel, img.shape[0])
+    rows, cols = np.indices(img.shape)
+    dist = np.hypot(rows - r, cols - c)
+    mass = np.abs(img)
+    total = float(mass.sum())
+    return {
+        "sum": float(img.sum()),
+        "support": int(np.count_nonzero(img)),
+        "self": float(img[r, c]),
+        "max": float(img.max()),
+        "mean_distance": float((mass * dist).sum() / total) if total > 0 else 0.0,
+    }
+
+
+# ----------------------------------------------------------------------------- GIF
+
+
+def _colormap_lut(name: str, n: int) -> np.ndarray:
+    """(n, 3) uint8 colours of matplotlib colormap ``name``."""
+    import matplotlib
+
+    try:
+        cmap = matplotlib.colormaps[name]
+    except KeyError:
+        raise UserInputError("colormap", f"unknown colormap {name!r} (e.g. viridis, magma, gray)") from None
+    return (np.asarray(cmap(np.linspace(0.0, 1.0, n)))[:, :3] * 255).round().astype(np.uint8)
+
+
+def filters_gif(frames: Sequence[Frame], scale: int = 8, duration_ms: int = 150, colormap: str = "viridis",
+                vmin: Optional[float] = None, vmax: Optional[float] = None) -> bytes:
+    """An animated GIF (looping) of ``frames``: each filter coloured with ``colormap`` on one shared
+    scale (``vmin``..``vmax``, the frames' range by default), upscaled ``scale`` times with nearest
+    neighbours, the current pixel outlined in red.
+
+    Raises ``UserInputError`` for no frames, frames of different or non-square shapes, or a scale or
+    duration out of range (1..32, 20..10,000 ms). Frames of distinct pixels always differ (the outline
+    moves); two identical consecutive frames would be merged into one longer frame by the encoder.
+    """
+    from PIL import Image
+
+    frames = list(frames)
+    if not frames:
+        raise UserInputError("frames", "need at least one frame for a GIF")
+    if len(frames) > MAX_GIF_FRAMES:
+        raise UserInputError("frames", f"at most {MAX_GIF_FRAMES} frames per GIF, got {len(frames)} (take a larger step)")
+    for name, value, lo, hi in (("scale", scale, 1, 32), ("duration_ms", duration_ms, 20, 10_000)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not lo <= value <= hi:
+            raise UserInputError(name, f"must be a whole number in [{lo}, {hi}], got {value!r}")
+    shapes = {np.shape(f.image) for f in frames}
+    shape = next(iter(shapes))
+    if len(shapes) != 1 or len(shape) != 2 or shape[0] != shape[1]:
+        raise UserInputError("frames", "every frame must be the same square 2-D image")
+    stack = np.stack([np.asarray(f.image, dtype=np.float64) for f in frames])  # (F, side, side)
+    if not np.isfinite(stack).all():
+        raise UserInputError("frames", "frames contain NaN or infinite values")
+    side = stack.shape[1]
+    pixels = [check_pixel(f.pixel, side) for f in frames]
+    lo = float(stack.min()) if vmin is None else float(vmin)
+    hi = float(stack.max()) if vmax is None else float(vmax)
+    span = hi - lo if hi > lo else 1.0
+    levels = 255  # palette entries 0..254 for the colormap, 255 for the marker
+    index = np.clip(np.rint((stack - lo) / span * (levels - 1)), 0, levels - 1).astype(np.uint8)
+    palette = np.concatenate([_colormap_lut(colormap, levels), np.array([MARKER_RGB], np.uint8)]).ravel().tolist()
+    width = max(1, scale // 4)
+    h = w = side * scale
+    images = []
+    for idx, (r, c) in zip(index, pixels):
+        big = np.kron(idx, np.ones((scale, scale), np.uint8))  # (h, w) nearest-neighbour upscaling
+        top, left = r * scale, c * scale
+        ring = np.zeros(big.shape, dtype=bool)  # a red outline inside the pixel's cell: its neighbours stay visible
+        ring[top:top + scale, left:left + scale] = True
+        ring[top + width:top + scale - width, left + width:left + scale - width] = False
+        big[ring] = levels
+        img = Image.frombytes("P", (w, h), np.ascontiguousarray(big).tobytes())
+        img.putpalette(palette)
+        images.append(img)
+    buf = io.BytesIO()
+    images[0].save(buf, format="GIF", save_all=True, append_images=images[1:], duration=int(duration_ms), loop=0,
+                   optimize=False, disposal=1)
+    return buf.getvalue()

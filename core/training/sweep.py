@@ -1,0 +1,69 @@
+"""Sweeps: one setting trained over several values, the rest held fixed.
+
+A sweep is a list of RunConfigs submitted to the background runner; its runs share the store kind
+``sweep:<id>`` so the page can find them and plot accuracy against the swept value.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from typing import Any
+
+from core.errors import UserInputError
+from core.training.runs import RunConfig, validate
+
+# setting -> (where it lives, parser). Graph parameters live in RunConfig.graph_params.
+SWEEPABLE: dict[str, tuple[str, type]] = {
+    "sigma": ("graph", float), "k": ("graph", int), "segments": ("graph", int), "neighbours": ("graph", int),
+    "model": ("run", str), "group": ("run", str), "K": ("run", int), "hidden": ("run", int),
+    "layers": ("run", int), "lr": ("run", float), "epochs": ("run", int), "seed": ("run", int),
+}
+MAX_SWEEP_RUNS = 12  # a sweep is a teaching tool, not a hyper-parameter search
+
+
+def parse_values(param: str, text: str) -> list[Any]:
+    """'0.02, 0.05, 0.1' -> [0.02, 0.05, 0.1] typed for ``param``; raises UserInputError naming it."""
+    if param not in SWEEPABLE:
+        raise UserInputError("param", f"cannot sweep {param!r} (choose from {', '.join(SWEEPABLE)})")
+    cast = SWEEPABLE[param][1]
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not parts:
+        raise UserInputError(param, "give at least one value, separated by commas")
+    if len(parts) > MAX_SWEEP_RUNS:
+        raise UserInputError(param, f"at most {MAX_SWEEP_RUNS} values per sweep, got {len(parts)}")
+    try:
+        values = [cast(p) for p in parts]
+    except ValueError:
+        raise UserInputError(param, f"values must be {cast.__name__}s, got {text!r}") from None
+    if len(set(values)) != len(values):
+        raise UserInputError(param, "values repeat")
+    return values
+
+
+def sweep_configs(base: RunConfig, param: str, values: list[Any]) -> list[RunConfig]:
+    """One validated config per value (all are checked before any is submitted)."""
+    where = SWEEPABLE[param][0]
+    configs = []
+    for v in values:
+        if where == "graph":
+            cfg = replace(base, graph_params={**(base.graph_params or {}), param: v})
+        elif param == "model":  # a different layer type may need its own kind of graph
+            cfg = replace(base, model=v)
+            if v == "superpixel":
+                cfg = replace(cfg, graph="superpixels", graph_params=None)
+                cfg.__post_init__()
+        else:
+            cfg = replace(base, **{param: v})
+        configs.append(validate(cfg))
+    return configs
+
+
+def new_sweep_kind() -> str:
+    return f"sweep:{int(time.time() * 1000)}"
+
+
+def sweep_value(config: dict[str, Any], param: str) -> Any:
+    """The swept value of one stored run's config."""
+    where = SWEEPABLE[param][0]
+    return (config.get("graph_params") or {}).get(param) if where == "graph" else config.get(param)

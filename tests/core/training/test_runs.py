@@ -1,0 +1,249 @@
+"""RunConfig, validate() and execute(): one run end to end into a RunStore on quick-mode MNIST."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from core.errors import UserInputError
+from core.models import MODELS
+from core.models.mlp import MLP
+from core.training.runs import RunConfig, build_everything, execute, validate
+from core.training.store import RunStore, load_checkpoint
+from core.training.trainer import evaluate
+
+
+def quick_mlp(**kw) -> RunConfig:
+    return RunConfig(**{"model": "mlp", "quick": True, "hidden": 16, "epochs": 2, "device": "cpu", **kw})
+
+
+# ----------------------------------------------------------------------------- RunConfig
+
+
+@pytest.mark.parametrize("cfg", [
+    RunConfig(),
+    RunConfig(model="gat", graph="knn", graph_params={"k": 6, "sigma": 0.2}, heads=2, readout="global",
+              layers=3, hidden=8, dropout=0.0, lr=0.01, batch_size=32, seed=7, quick=True),
+    RunConfig(model="superpixel", graph="superpixels", graph_params={"segments": 40, "edges": "rag"}, conv="gin"),
+], ids=["defaults", "gat-knn", "superpixel"])
+def test_config_round_trip(cfg):
+    d = cfg.to_dict()
+    assert set(d) == {f.name for f in dataclasses.fields(RunConfig)}
+    again = RunConfig.from_dict(d)
+    assert again == cfg and again.to_dict() == d
+    assert RunConfig.from_dict(dict(d)).label() == cfg.label()
+
+
+def test_config_without_graph_drops_graph_settings():
+    cfg = RunConfig(model="cnn", graph="knn", graph_params={"k": 3})
+    d = cfg.to_dict()
+    assert d["graph"] is None and d["graph_params"] == {}
+    back = RunConfig.from_dict(d)
+    assert back.model == "cnn" and back.to_dict() == d
+    assert back.label() == "cnn"
+    assert RunConfig(model="cheb", K=3).label() == "cheb K=3 on grid(neighbours=8)"
+
+
+def test_from_dict_rejects_unknown_setting():
+    d = {**RunConfig().to_dict(), "learning_rate": 0.1}
+    with pytest.raises(UserInputError) as e:
+        RunConfig.from_dict(d)
+    assert e.value.param == "learning_rate"
+
+
+def test_model_config_carries_the_model_settings():
+    mc = RunConfig(model="gat", hidden=12, layers=3, heads=3, K=2, dropout=0.3, readout="global").model_config()
+    assert (mc.name, mc.hidden, mc.layers, mc.heads, mc.K, mc.dropout, mc.readout) == (
+        "gat", 12, 3, 3, 2, 0.3, "global")
+
+
+# ----------------------------------------------------------------------------- validate
+
+
+def test_valid_configs_pass():
+    for cfg in (RunConfig(), quick_mlp(), RunConfig(model="superpixel", graph="superpixels", graph_params={}),
+                RunConfig(model="gcn", graph="gaussian", graph_params={"sigma": 0.1, "topk": 8}),
+                RunConfig(model="escnn", group="D4")):
+        assert validate(cfg) is cfg
+
+
+@pytest.mark.parametrize("changes, param", [
+    ({"epochs": 0}, "epochs"),
+    ({"epochs": 501}, "epochs"),
+    ({"lr": 0.0}, "lr"),
+    ({"lr": -1e-3}, "lr"),
+    ({"batch_size": 0}, "batch_size"),
+    ({"hidden": 0}, "hidden"),
+    ({"layers": 0}, "layers"),
+    ({"dropout": 1.0}, "dropout"),
+    ({"K": 0}, "K"),
+    ({"heads": 0}, "heads"),
+    ({"seed": -1}, "seed"),
+    ({"readout": "x"}, "readout"),
+    ({"schedule": "step"}, "schedule"),
+    ({"augment": "flip"}, "augment"),
+    ({"model": "superpixel", "graph": "superpixels", "graph_params": {}, "augment": "rotate"}, "augment"),
+    ({"device": "tpu"}, "device"),
+    ({"model": "nope"}, "model"),
+    ({"data": "cifar"}, "data"),
+    ({"graph": "nope", "graph_params": {}}, "graph"),
+    ({"model": "escnn", "group": "C3"}, "group"),
+    ({"graph": "grid", "graph_params": {"k": 3}}, "k"),  # a parameter of another kind
+    ({"graph": "knn", "graph_params": {"neighbours": 8}}, "neighbours"),
+    ({"graph": "grid", "graph_params": {"neighbours": 6}}, "neighbours"),  # values are checked too
+    ({"graph": "knn", "graph_params": {"k": 784}}, "k"),  # k must stay below the 784 nodes
+    ({"graph": "gaussian", "graph_params": {"sigma": 0.0}}, "sigma"),
+    ({"model": "gat", "graph": "gaussian", "graph_params": {"sigma": 0.05}}, "graph"),  # dense: GBs per batch
+    ({"model": "superpixel", "graph": "grid"}, "graph"),  # superpixel model on a pixel graph
+    ({"model": "cheb", "graph": "superpixels", "graph_params": {}}, "graph"),  # fixed-graph model on superpixels
+    ({"model": "superpixel", "graph": "superpixels", "graph_params": {"segments": 1}}, "segments"),
+], ids=lambda v: str(v) if isinstance(v, str) else None)
+def test_validate_names_the_bad_setting(changes, param):
+    cfg = dataclasses.replace(RunConfig(), **changes)
+    with pytest.raises(UserInputError) as e:
+        validate(cfg)
+    assert e.value.param == param
+    assert str(e.value).startswith(f"{param}: ") and "\n" not in str(e.value)
+
+
+def test_invalid_config_stores_nothing():
+    store = RunStore()
+    with pytest.raises(UserInputError):
+        execute(quick_mlp(epochs=0), store)
+    with pytest.raises(UserInputError):
+        execute(RunConfig(model="cheb", graph="knn", graph_params={"k": 784}, quick=True), store)
+    assert store.list_runs() == []
+
+
+# ----------------------------------------------------------------------------- execute
+
+
+def test_execute_stores_finished_run_with_epochs_and_checkpoint():
+    store = RunStore()
+    cfg = quick_mlp(seed=3)
+    seen = []
+    summary = execute(cfg, store, session="s1", on_epoch=seen.append)
+
+    assert summary["status"] == "finished" and summary["error"] is None
+    assert (summary["train_images"], summary["test_images"]) == (1000, 200)
+    run = store.get_run(summary["run_id"])
+    assert run["status"] == "finished" and run["error"] is None and run["device"] == "cpu"
+    assert run["config"] == cfg.to_dict() and run["name"] == cfg.label() and run["session"] == "s1"
+    assert RunConfig.from_dict(run["config"]) == cfg
+    assert run["summary"]["test_accuracy"] == summary["test_accuracy"]
+
+    rows = store.epochs(summary["run_id"])
+    assert [r["epoch"] for r in rows] == [1, 2] == [r["epoch"] for r in summary["epochs"]]
+    for stored, reported in zip(rows, summary["epochs"]):
+        assert stored["train_loss"] == pytest.approx(reported["train_loss"])
+        assert stored["test_accuracy"] == pytest.approx(reported["test_accuracy"])
+    assert seen == summary["epochs"]
+    assert summary["test_accuracy"] == summary["epochs"][-1]["test_accuracy"]
+
+    # the checkpoint is plain weights of this very model: it reloads and reproduces the accuracy
+    state = load_checkpoint(run["checkpoint"])
+    _, _, test, fresh, _ = build_everything(cfg)
+    assert set(state) == set(fresh.state_dict())
+    assert sum(v.numel() for v in state.values()) == summary["parameters"]
+    fresh.load_state_dict(state)
+    assert evaluate(fresh, test, torch.device("cpu")) == pytest.approx(summary["test_accuracy"])
+
+
+def test_execute_graph_model_records_its_graph():
+    store = RunStore()
+    cfg = RunConfig(model="gcn", graph="grid", graph_params={"neighbours": 4}, hidden=4, epochs=1, quick=True,
+                    device="cpu")
+    summary = execute(cfg, store)
+    run = store.get_run(summary["run_id"])
+    assert run["status"] == "finished"
+    assert run["config"]["graph"] == "grid" and run["config"]["graph_params"] == {"neighbours": 4}
+    assert run["name"] == "gcn on grid(neighbours=4)"
+    state = load_checkpoint(run["checkpoint"])
+    assert not any("edge_index" in k for k in state)  # the graph is rebuilt from the config, not stored
+    assert summary["test_accuracy"] > 0.1  # better than chance after one epoch
+
+
+def test_execute_nan_run_is_stored_failed_with_earlier_epochs(monkeypatch):
+    real_forward, calls = MLP.forward, []
+
+    def forward(self, x):  # logits turn NaN in the 3rd training batch of epoch 2
+        out = real_forward(self, x)
+        if self.training:
+            calls.append(1)
+            if len(calls) > 16 + 2:  # 1000 quick images / 64 = 16 batches per epoch
+                out = out * float("nan")
+        return out
+
+    monkeypatch.setattr(MLP, "forward", forward)
+    store = RunStore()
+    summary = execute(quick_mlp(epochs=3), store)
+    assert summary["status"] == "failed"
+    assert "epoch 2, batch 3" in summary["error"] and "learning rate" in summary["error"]
+    run = store.get_run(summary["run_id"])
+    assert run["status"] == "failed" and run["error"] == summary["error"]
+    assert [r["epoch"] for r in store.epochs(summary["run_id"])] == [1]
+    assert load_checkpoint(run["checkpoint"]).keys() == MODELS.get("mlp")(quick_mlp().model_config()).state_dict().keys()
+
+
+def test_execute_failure_at_once_stores_failed_without_epochs(monkeypatch):
+    def forward(self, x):
+        return torch.full((x.shape[0], 10), float("nan"), requires_grad=True)
+
+    monkeypatch.setattr(MLP, "forward", forward)
+    store = RunStore()
+    summary = execute(quick_mlp(), store)
+    run = store.get_run(summary["run_id"])
+    assert run["status"] == "failed" and "epoch 1, batch 1" in run["error"]
+    assert store.epochs(summary["run_id"]) == [] and run["checkpoint"] is None
+
+
+def test_execute_unexpected_error_is_stored_then_raised(monkeypatch):
+    def forward(self, x):
+        raise RuntimeError("mat1 and mat2 shapes cannot be multiplied")
+
+    monkeypatch.setattr(MLP, "forward", forward)
+    store = RunStore()
+    with pytest.raises(RuntimeError):
+        execute(quick_mlp(), store)
+    (run,) = store.list_runs()
+    assert run["status"] == "failed" and "shapes cannot be multiplied" in run["error"]
+
+
+def test_per_model_defaults_fill_only_what_is_left_unset(monkeypatch):
+    from core.training.runs import FALLBACK_DEFAULTS, model_default
+
+    monkeypatch.delenv("GRAPHCONV_QUICK", raising=False)
+
+    cheb, escnn, cnn = RunConfig(model="cheb"), RunConfig(model="escnn"), RunConfig(model="cnn")
+    assert (cheb.hidden, cheb.dropout, cheb.lr, cheb.schedule) == (32, 0.5, 3e-3, "constant")
+    assert (escnn.layers, escnn.hidden, escnn.dropout, escnn.lr, escnn.schedule) == (3, 48, 0.1, 3e-3, "cosine")
+    assert cheb.layers == 2
+    assert (cnn.lr, cnn.hidden) == (1e-3, 32)
+    mine = RunConfig(model="escnn", hidden=16, dropout=0.3, schedule="constant", lr=1e-2)
+    assert (mine.hidden, mine.dropout, mine.schedule, mine.lr) == (16, 0.3, "constant", 1e-2)
+    assert RunConfig.from_dict(mine.to_dict()) == mine  # a stored run keeps its own values
+    assert all(model_default("gat", k) == v for k, v in FALLBACK_DEFAULTS.items())
+
+
+def test_quick_mode_keeps_the_escnn_net_small(monkeypatch):
+    monkeypatch.delenv("GRAPHCONV_QUICK", raising=False)
+    assert RunConfig(model="escnn", quick=True).hidden == 32 < RunConfig(model="escnn").hidden == 48
+    assert RunConfig(model="escnn", quick=True).layers == 2 < RunConfig(model="escnn").layers == 3
+    assert RunConfig(model="escnn", quick=True).schedule == "cosine"  # the rest of the recipe stays
+    monkeypatch.setenv("GRAPHCONV_QUICK", "1")
+    assert RunConfig(model="escnn").hidden == 32 and RunConfig(model="escnn", hidden=48).hidden == 48
+
+
+@pytest.mark.parametrize("cfg, ignored", [
+    (RunConfig(model="cheb"), ["heads", "conv", "group"]),
+    (RunConfig(model="gat"), ["K", "conv", "group"]),
+    (RunConfig(model="cnn"), ["graph", "graph_params", "K", "heads", "readout", "conv", "group"]),
+    (RunConfig(model="escnn"), ["graph", "graph_params", "K", "heads", "readout", "conv"]),
+    (RunConfig(model="superpixel", graph="superpixels", conv="cheb"), ["heads", "readout", "group"]),
+    (RunConfig(model="superpixel", graph="superpixels", conv="gat"), ["K", "readout", "group"]),
+])
+def test_ignored_settings_name_what_the_model_does_not_read(cfg, ignored):
+    names = ["graph", "graph_params", "K", "heads", "readout", "conv", "group", "lr", "hidden", "epochs"]
+    assert cfg.ignored_settings(names) == ignored

@@ -1,0 +1,42 @@
+"""Sweeps: parsing values, one validated config per value, and real runs that differ only in the setting."""
+
+import pytest
+
+from core.errors import UserInputError
+from core.training.runs import RunConfig, execute
+from core.training.sweep import parse_values, sweep_configs, sweep_value
+
+
+def test_parse_values_types_and_errors():
+    assert parse_values("sigma", "0.02, 0.05,0.1") == [0.02, 0.05, 0.1]
+    assert parse_values("model", "mlp, cnn") == ["mlp", "cnn"]
+    for param, text in [("k", "4, x"), ("k", ""), ("k", "4, 4"), ("dropout_rate", "1"), ("k", ",".join("123456789abcd"))]:
+        with pytest.raises(UserInputError):
+            parse_values(param, text)
+
+
+def test_sweep_configs_change_only_the_swept_setting():
+    base = RunConfig(model="cheb", graph="knn", epochs=2)
+    configs = sweep_configs(base, "k", [4, 8, 16])
+    assert [c.graph_params["k"] for c in configs] == [4, 8, 16]
+    assert all(c.model == "cheb" and c.epochs == 2 for c in configs)
+    models = sweep_configs(RunConfig(), "model", ["mlp", "superpixel"])
+    assert models[1].graph == "superpixels" and "segments" in models[1].graph_params
+
+
+def test_sweep_configs_validate_every_value_first():
+    with pytest.raises(UserInputError) as err:
+        sweep_configs(RunConfig(model="cheb", graph="knn"), "k", [8, 784])  # k must stay below 784 nodes
+    assert err.value.param == "k"
+
+
+def test_swept_runs_store_their_value(isolated_data_dir):
+    from core.training.store import RunStore
+
+    store = RunStore()
+    for cfg in sweep_configs(RunConfig(model="mlp", epochs=1, quick=True), "seed", [0, 1]):
+        execute(cfg, store)
+    runs = store.list_runs()
+    assert sorted(sweep_value(r["config"], "seed") for r in runs) == [0, 1]
+    accs = [r["summary"]["test_accuracy"] for r in runs]
+    assert all(a > 0.3 for a in accs) and accs[0] != accs[1]  # different seeds, different runs
