@@ -72,7 +72,7 @@ def superpixel_batches(ds, params: dict[str, Any], batch_size: int, seed: int):
     """(train Batches, test Batches) over superpixel graphs, collated with PyG's ``Batch``."""
     from torch_geometric.data import Batch
 
-    from core.training.trainer import EVAL_BATCH, Batches
+    from core.data.batches import EVAL_BATCH, Batches
 
     train, test = superpixel_graphs(ds, params)
     collate = Batch.from_data_list

@@ -211,7 +211,7 @@ def build_everything(cfg: RunConfig, rng: Optional[RunRNG] = None):
     from core.data.datasets import load_dataset
     from core.graphs import build_graph
     from core.models import MODELS
-    from core.training.trainer import EVAL_BATCH, Batches
+    from core.data.batches import EVAL_BATCH, Batches
 
     quick = cfg.quick or quick_mode()
     ds = load_dataset(cfg.data, quick=quick)

@@ -11,7 +11,7 @@ from torch import nn
 
 from core.models.mlp import MLP
 from core.training.runs import RunConfig, build_everything
-from core.training.trainer import Batches, Callbacks, TrainerConfig, TrainingFailed, fit, lr_at, pick_device
+from core.training.trainer import Callbacks, TrainerConfig, TrainingFailed, fit, lr_at, pick_device
 
 EPOCHS = 2
 
@@ -170,17 +170,6 @@ def test_callbacks_called_once_per_batch_and_epoch():
     for row in epochs:
         assert {"epoch", "train_loss", "train_accuracy", "test_accuracy", "seconds", "images_per_second"} <= set(row)
         assert 0.0 <= row["test_accuracy"] <= 1.0 and row["seconds"] > 0
-
-
-def test_batches_cover_every_example_once_and_are_seeded():
-    x, y = torch.arange(10).float().unsqueeze(1), torch.arange(10)
-    one = [yy.tolist() for _, yy in Batches(x, y, 4, shuffle=True, seed=3)]
-    two = [yy.tolist() for _, yy in Batches(x, y, 4, shuffle=True, seed=3)]
-    other = [yy.tolist() for _, yy in Batches(x, y, 4, shuffle=True, seed=4)]
-    assert [len(b) for b in one] == [4, 4, 2]
-    assert sorted(sum(one, [])) == list(range(10))
-    assert one == two and one != other
-    assert [yy.tolist() for _, yy in Batches(x, y, 4, shuffle=False)] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
