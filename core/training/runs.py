@@ -241,7 +241,7 @@ def execute(cfg: RunConfig, store=None, *, run_id: Optional[int] = None, session
     Invalid settings raise UserInputError before anything is stored. Everything after that ends in
     the store: ``finished``, ``stopped`` or ``failed`` with the reason.
     """
-    from core.analysis.embeddings import FeatureTap
+    from core.training.snapshots import FeatureTap
     from core.training.store import RunStore, checkpoint_path, save_checkpoint
     from core.training.trainer import Callbacks, TrainerConfig, fit, pick_device
 
