@@ -236,11 +236,11 @@ def load_learned_run(run_id: int, store=None) -> LearnedRun:
     """
     from core.graphs import build_graph
     from core.models import MODELS
-    from core.analysis.results import _get_run, _store, checkpoint_state, load_weights, run_config
+    from core.analysis.results import checkpoint_state, load_weights, run_config, stored_run
     from core.rng import isolated_rng
     from core.training.runs import validate
 
-    run = _get_run(int(run_id), _store(store))
+    run = stored_run(run_id, store)
     cfg = validate(run_config(run))
     if cfg.model != "learned":
         raise UserInputError("run", f"run {run_id} is a {cfg.model!r} run, not a learned-edge model ('learned')")

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, Sequence
 
 import numpy as np
 
-from core.training.store import METRIC_COLUMNS, CheckpointError, RunNotFoundError
+from core.training.store import METRIC_COLUMNS, CheckpointError
 
 if TYPE_CHECKING:
     import torch
@@ -71,19 +71,13 @@ class RunEvaluation:
         return e / e.sum(axis=1, keepdims=True)
 
 
-def _store(store=None):
-    if store is not None:
-        return store
-    from core.training.store import RunStore
+def stored_run(run_id: int, store=None) -> dict[str, Any]:
+    """Run ``run_id`` from ``store`` (default: the data folder's); :class:`RunNotFoundError` if there is none."""
+    if store is None:
+        from core.training.store import RunStore
 
-    return RunStore()
-
-
-def _get_run(run_id: int, store) -> dict[str, Any]:
-    run = store.get_run(int(run_id))
-    if run is None:
-        raise RunNotFoundError(f"run {run_id} does not exist")
-    return run
+        store = RunStore()
+    return store.require_run(int(run_id))
 
 
 def run_config(run: Mapping[str, Any]):
@@ -160,15 +154,18 @@ def load_run_model(run_id: int, store=None):
     Raises :class:`CheckpointError` when the checkpoint is missing, corrupt, or does not fit the
     model the stored settings describe; :class:`RunNotFoundError` for an unknown run id.
     """
-    run = _get_run(run_id, _store(store))
+    run = stored_run(run_id, store)
     model, cfg, ds, _ = _build(run)
     return model, cfg, ds
 
 
 def evaluate_run(run_id: int, store=None) -> RunEvaluation:
     """Evaluate the run's checkpoint on its test set (cached per run id and checkpoint file + mtime)."""
-    store = _store(store)
-    run = _get_run(run_id, store)
+    if store is None:
+        from core.training.store import RunStore
+
+        store = RunStore()
+    run = store.require_run(run_id)
     source = checkpoint_file(run)
     stat = source.stat()
     with _EVAL_LOCK:
@@ -181,7 +178,7 @@ def _evaluate_cached(run_id: int, db_path: str, checkpoint: str, mtime_ns: int, 
     """Keyed on everything that changes the answer; the run row is re-read from its database."""
     from core.training.store import RunStore
 
-    return _evaluate(_get_run(run_id, RunStore(db_path)))
+    return _evaluate(RunStore(db_path).require_run(run_id))
 
 
 def clear_cache() -> None:

@@ -562,6 +562,13 @@ class RunStore:
             ).fetchone()
         return None if row is None else self._run(row)
 
+    def require_run(self, run_id: int) -> dict[str, Any]:
+        """Like :meth:`get_run`, but an unknown id raises :class:`RunNotFoundError`."""
+        run = self.get_run(run_id)
+        if run is None:
+            raise RunNotFoundError(f"run {run_id} does not exist")
+        return run
+
     def list_runs(
         self,
         limit: int | None = None,
