@@ -7,7 +7,8 @@ import torch
 
 from core.errors import UserInputError
 from core.graphs.base import Graph
-from core.graphs.builders import FORMULAS, GRAPH_CHOICES, GRAPH_PARAMS, GRAPHS, SIZE_PARAM, ParamSpec, build_graph
+from core.graphs.builders import (FORMULAS, GRAPH_CHOICES, GRAPH_PARAMS, GRAPHS, SIZE_PARAM, ParamSpec, build_graph,
+                                  check_params)
 from core.graphs.normalize import NORMS, normalize
 
 
@@ -34,5 +35,6 @@ __all__ = [
     "ParamSpec",
     "adjacency_row",
     "build_graph",
+    "check_params",
     "normalize",
 ]

@@ -110,6 +110,23 @@ def _coerce(kind: str, name: str, value: Any, spec: ParamSpec, num_nodes: Option
     return value
 
 
+def check_params(kind: str, params: dict[str, Any], size: Optional[int] = None) -> dict[str, Any]:
+    """Every parameter of graph kind ``kind``, checked and coerced: ``params`` with defaults filled in.
+
+    ``size`` (the image side, when known) adds the check that k-like parameters stay below N = size².
+    Raises ``UserInputError`` for an unknown kind or parameter, or a bad value (``param`` names it).
+    """
+    if kind not in GRAPHS:
+        raise UserInputError("kind", f"unknown graph kind {kind!r} (choose from {', '.join(GRAPHS.names())})")
+    specs = GRAPH_PARAMS[kind]
+    for name in params:
+        if name not in specs:
+            valid = ", ".join(specs) or "none"
+            raise UserInputError(name, f"unknown parameter for graph kind {kind!r} (valid: {valid})")
+    num_nodes = size ** 2 if size is not None else None
+    return {name: _coerce(kind, name, params.get(name, spec.default), spec, num_nodes) for name, spec in specs.items()}
+
+
 def build_graph(kind: str, *, size: int = 28, image: Optional[np.ndarray] = None, **params: Any) -> Graph:
     """Validate ``params`` against ``GRAPH_PARAMS[kind]`` and build the graph.
 
@@ -123,23 +140,14 @@ def build_graph(kind: str, *, size: int = 28, image: Optional[np.ndarray] = None
         UserInputError: unknown kind or parameter, or a value of the wrong type or out of range;
             ``param`` names the offender.
     """
-    if kind not in GRAPHS:
-        raise UserInputError("kind", f"unknown graph kind {kind!r} (choose from {', '.join(GRAPHS.names())})")
-    specs = GRAPH_PARAMS[kind]
-    for name in params:
-        if name not in specs:
-            valid = ", ".join(specs) or "none"
-            raise UserInputError(name, f"unknown parameter for graph kind {kind!r} (valid: {valid})")
-    builder = GRAPHS.get(kind)
-    inputs = inspect.signature(builder).parameters
+    builder = GRAPHS.get(kind) if kind in GRAPHS else None
+    inputs = inspect.signature(builder).parameters if builder else {}
     kwargs: dict[str, Any] = {}
     if "size" in inputs:
         kwargs["size"] = _coerce(kind, "size", size, SIZE_PARAM)
+    kwargs.update(check_params(kind, params, size=kwargs.get("size")))
     if "image" in inputs:
         if image is None:
             raise UserInputError("image", f"graph kind {kind!r} needs an image")
         kwargs["image"] = image
-    for name, spec in specs.items():
-        num_nodes = kwargs["size"] ** 2 if "size" in kwargs else None
-        kwargs[name] = _coerce(kind, name, params.get(name, spec.default), spec, num_nodes)
     return builder(**kwargs)

@@ -146,7 +146,7 @@ def _lookup(registry, name: str, setting: str):
 def validate(cfg: RunConfig) -> RunConfig:
     """Raise UserInputError (naming the parameter) for any invalid setting or combination."""
     from core.data.datasets import DATASETS
-    from core.graphs import GRAPH_PARAMS, GRAPHS
+    from core.graphs import GRAPHS, SIZE_PARAM, check_params
     from core.models import MODELS, NEEDS_FIXED_GRAPH
 
     _lookup(DATASETS, cfg.data, "data")
@@ -180,16 +180,8 @@ def validate(cfg: RunConfig) -> RunConfig:
     if not cfg.uses_graph():
         return cfg
     _lookup(GRAPHS, cfg.graph, "graph")
-    spec = GRAPH_PARAMS[cfg.graph]
-    for name, value in cfg.graph_params.items():
-        if name not in spec:
-            raise UserInputError(name, f"is not a parameter of graph kind {cfg.graph!r} ({', '.join(spec)})")
     # check the values too (range, type, k < N), so a bad one is refused before a run is stored
-    from core.graphs.builders import SIZE_PARAM, _coerce
-
-    num_nodes = SIZE_PARAM.default ** 2 if cfg.graph in PIXEL_GRAPH_KINDS else None  # every data set is 28x28
-    for name, value in cfg.graph_params.items():
-        _coerce(cfg.graph, name, value, spec[name], num_nodes)
+    check_params(cfg.graph, cfg.graph_params, size=SIZE_PARAM.default if cfg.graph in PIXEL_GRAPH_KINDS else None)
     if cfg.model in NEEDS_FIXED_GRAPH and cfg.graph not in PIXEL_GRAPH_KINDS:
         raise UserInputError("graph", f"model {cfg.model!r} needs a fixed pixel graph ({', '.join(PIXEL_GRAPH_KINDS)});"
                              " superpixel graphs differ per image: use model 'superpixel'")
