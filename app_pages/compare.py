@@ -8,7 +8,7 @@ from core.analysis.results import runs_table, settings_diff
 from core.training.runs import IMAGE_MODELS_WITHOUT_GRAPH, PIXEL_GRAPH_KINDS, RunConfig
 from core.training.store import ACTIVE_STATUSES, RunStore, StoreError
 from core.training.sweep import SWEEPABLE, new_sweep_kind, parse_values, sweep_configs, sweep_value
-from core.figures.graphs import sweep_figure
+from core.figures.training import sweep_figure
 from core.figures.results import accuracy_curves_figure
 from ui.common import RUNS_TABLE_COLUMNS, guarded, manager, session_id, url_choice, url_slider
 

@@ -8,7 +8,7 @@ import streamlit as st
 from core.errors import DataUnavailableError, UserInputError
 from core.analysis.results import config_json, evaluate_run, metrics_csv, projector_bundle
 from core.training.store import CheckpointError, RunStore, StoreError
-from core.figures.graphs import curves_figure
+from core.figures.training import curves_figure
 from core.figures.results import (confusion_figure, digit_gallery_figure, embedding_figure, misclassified_figure,
                               pca_animation_figure, per_class_accuracy_figure)
 

@@ -7,7 +7,7 @@ from core.config import QUICK_EPOCHS, quick_mode
 from core.analysis.results import runs_table
 from core.training.runs import IMAGE_MODELS_WITHOUT_GRAPH, PIXEL_GRAPH_KINDS, RunConfig, model_default
 from core.training.trainer import pick_device
-from core.figures.graphs import curves_figure
+from core.figures.training import curves_figure
 from ui.common import (RUNS_TABLE_COLUMNS, copy_link_button, graph_param_widgets, guarded, manager, session_id,
                        store, url_choice, url_notices, url_number, url_slider)
 

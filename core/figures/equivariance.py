@@ -17,8 +17,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from core.analysis.equivariance import exact_on_grid, parse_element
+from core.figures.common import INK
 
-INK = [[0, "#ffffff"], [1, "#111827"]]  # white paper, dark ink (as core.figures.graphs)
 DIVERGING = "RdBu_r"  # negative blue, zero white, positive red
 RUN_COLORS = ("#4e79a7", "#e15759", "#59a14f", "#f28e2b", "#b07aa1", "#76b7b2")
 ERROR_FLOOR = 1e-8  # errors below this are coloured as this (float round-off)

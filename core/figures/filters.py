@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from core.analysis.filters import Frame
-from core.figures.graphs import epoch_animation_controls
+from core.figures.common import epoch_animation_controls
 
 COLORSCALE = "Viridis"  # as core.figures.graphs.filter_figure and the GIF's default colormap
 MARK = dict(color="#ff2828", width=2.5)  # the outline of the chosen pixel (red, as in the GIF)

@@ -1,20 +1,18 @@
-"""Plotly figures (no streamlit here): graphs over digits, filters, degrees, training curves."""
+"""Graphs over digits: edges drawn on the image, superpixel boundaries, a node's filter, degrees."""
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from typing import Optional
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
+from core.figures.common import INK
 from core.graphs.base import Graph
-
-GRAY = [[0, "#ffffff"], [1, "#111827"]]
 
 
 def _image_heatmap(image: np.ndarray, opacity: float = 1.0) -> go.Heatmap:
-    return go.Heatmap(z=image, colorscale=GRAY, showscale=False, opacity=opacity, hoverinfo="skip")
+    return go.Heatmap(z=image, colorscale=INK, showscale=False, opacity=opacity, hoverinfo="skip")
 
 
 def graph_figure(image: np.ndarray, graph: Graph, max_edges: int = 4000, boundaries: Optional[np.ndarray] = None,
@@ -98,61 +96,3 @@ def degree_figure(degrees: np.ndarray, title: str = "Degree distribution") -> go
     fig.update_layout(title=title, xaxis_title="weighted degree (row sum of A)", yaxis_title="nodes",
                       height=300, margin=dict(l=10, r=10, t=40, b=10), bargap=0.05)
     return fig
-
-
-def curves_figure(epochs: Sequence[dict[str, Any]], batches: Sequence[tuple[float, float]] = ()) -> go.Figure:
-    """Loss (left) and accuracy (right) per epoch; ``batches`` adds (fractional epoch, loss) points."""
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("loss", "accuracy"))
-    ep = [e["epoch"] for e in epochs]
-    if batches:
-        xs, ys = zip(*batches)
-        fig.add_trace(go.Scatter(x=xs, y=ys, name="batch loss", line=dict(color="#c7d2fe", width=1)), 1, 1)
-    fig.add_trace(go.Scatter(x=ep, y=[e["train_loss"] for e in epochs], name="train loss", mode="lines+markers",
-                             line=dict(color="#4F46E5")), 1, 1)
-    fig.add_trace(go.Scatter(x=ep, y=[e.get("train_accuracy") for e in epochs], name="train accuracy",
-                             mode="lines+markers", line=dict(color="#a5b4fc")), 1, 2)
-    fig.add_trace(go.Scatter(x=ep, y=[e["test_accuracy"] for e in epochs], name="test accuracy",
-                             mode="lines+markers", line=dict(color="#16a34a")), 1, 2)
-    fig.update_xaxes(title_text="epoch", dtick=1)
-    fig.update_layout(height=340, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.25))
-    return fig
-
-
-def sweep_figure(points: Sequence[tuple[Any, float]], param: str) -> go.Figure:
-    """Test accuracy against the swept value (a line for numbers, bars for names)."""
-    xs, ys = zip(*points) if points else ((), ())
-    numeric = all(isinstance(x, (int, float)) for x in xs)
-    trace = (go.Scatter(x=xs, y=ys, mode="lines+markers", line=dict(color="#4F46E5")) if numeric
-             else go.Bar(x=[str(x) for x in xs], y=ys, marker_color="#4F46E5"))
-    fig = go.Figure(trace)
-    fig.update_layout(xaxis_title=param, yaxis_title="test accuracy", yaxis_tickformat=".0%", height=360,
-                      margin=dict(l=10, r=10, t=30, b=10))
-    if numeric and param in ("sigma", "lr"):
-        fig.update_xaxes(type="log")
-    if numeric and len(set(xs)) <= 12:  # tick exactly the swept values: no K = 1.5 between K = 1 and K = 2
-        fig.update_xaxes(tickvals=sorted(set(xs)), ticktext=[f"{x:g}" for x in sorted(set(xs))])
-    return fig
-
-
-def epoch_animation_controls(names: Sequence[str], frame_ms: int, transition_ms: int = 0, y: float = 0.0,
-                             slider_x: float = 0.0, slider_pad_top: int = 50, button_pad_top: int = 10,
-                             prefix: str = "epoch ", active: Optional[int] = None) -> dict:
-    """``sliders`` and ``updatemenus`` for a figure whose frames are named ``names`` (one per epoch):
-    a slider that jumps to an epoch and Play / Pause buttons. Pass the result to ``update_layout``.
-
-    ``prefix`` labels the slider's current value; ``active`` is the step shown first (the last one
-    by default, where an epoch animation starts)."""
-    jump = dict(mode="immediate", frame=dict(duration=0, redraw=True), transition=dict(duration=0))
-    steps = [dict(method="animate", label=name, args=[[name], jump]) for name in names]
-    play = dict(frame=dict(duration=frame_ms, redraw=True), fromcurrent=False,
-                transition=dict(duration=transition_ms), mode="immediate")
-    pause = dict(frame=dict(duration=0, redraw=False), mode="immediate")
-    return dict(
-        sliders=[dict(active=len(names) - 1 if active is None else active, steps=steps,
-                      currentvalue=dict(prefix=prefix), x=slider_x, len=1.0 - slider_x, y=y, xanchor="left",
-                      yanchor="top", pad=dict(t=slider_pad_top, b=10))],
-        updatemenus=[dict(type="buttons", showactive=False, x=0.0, y=y, xanchor="left", yanchor="top",
-                          direction="left", pad=dict(t=button_pad_top, r=10), buttons=[
-                              dict(label="▶ Play", method="animate", args=[None, play]),
-                              dict(label="❚❚ Pause", method="animate", args=[[None], pause])])],
-    )

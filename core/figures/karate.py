@@ -10,8 +10,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from core.analysis.karate import KarateResult, spring_positions
-from core.figures.graphs import epoch_animation_controls
-from core.figures.results import class_color
+from core.figures.common import class_color, epoch_animation_controls
 
 LABELLED_SYMBOL, UNLABELLED_SYMBOL = "star", "circle"
 WRONG_OUTLINE = "#111827"

@@ -13,20 +13,12 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from core.analysis.embeddings import align_sequence
-from core.figures.graphs import epoch_animation_controls
+from core.figures.common import INK, class_color, epoch_animation_controls
 
-# ten distinguishable class colours (Tableau 10)
-CLASS_COLORS = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
-                "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac")
-INK = [[0, "#ffffff"], [1, "#111827"]]  # white paper, dark ink (as core.figures.graphs)
 
 
 def _classes(classes: Optional[Sequence[str]], n: int) -> list[str]:
     return list(classes) if classes is not None else [str(i) for i in range(n)]
-
-
-def class_color(c: int) -> str:
-    return CLASS_COLORS[int(c) % len(CLASS_COLORS)]
 
 
 def confusion_figure(confusion: np.ndarray, classes: Optional[Sequence[str]] = None, normalize: bool = False,

@@ -10,7 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from core.figures.results import INK
+from core.figures.common import INK
 
 DIVERGING = "RdBu"
 

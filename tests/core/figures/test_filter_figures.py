@@ -4,7 +4,7 @@ import numpy as np
 
 from core.analysis.filters import graph_frames, pixel_path
 from core.graphs import build_graph, normalize
-from core.figures.graphs import epoch_animation_controls
+from core.figures.common import epoch_animation_controls
 from core.figures.filters import comparison_figure, filter_animation_figure
 
 

@@ -1,6 +1,6 @@
 """Figures in core.figures.graphs that pages build from numbers."""
 
-from core.figures.graphs import sweep_figure
+from core.figures.training import sweep_figure
 
 
 def test_sweep_figure_ticks_exactly_the_swept_integers():

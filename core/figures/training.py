@@ -1,0 +1,42 @@
+"""Training figures: a run's loss and accuracy curves, and a sweep's accuracy against the swept value."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+
+def curves_figure(epochs: Sequence[dict[str, Any]], batches: Sequence[tuple[float, float]] = ()) -> go.Figure:
+    """Loss (left) and accuracy (right) per epoch; ``batches`` adds (fractional epoch, loss) points."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("loss", "accuracy"))
+    ep = [e["epoch"] for e in epochs]
+    if batches:
+        xs, ys = zip(*batches)
+        fig.add_trace(go.Scatter(x=xs, y=ys, name="batch loss", line=dict(color="#c7d2fe", width=1)), 1, 1)
+    fig.add_trace(go.Scatter(x=ep, y=[e["train_loss"] for e in epochs], name="train loss", mode="lines+markers",
+                             line=dict(color="#4F46E5")), 1, 1)
+    fig.add_trace(go.Scatter(x=ep, y=[e.get("train_accuracy") for e in epochs], name="train accuracy",
+                             mode="lines+markers", line=dict(color="#a5b4fc")), 1, 2)
+    fig.add_trace(go.Scatter(x=ep, y=[e["test_accuracy"] for e in epochs], name="test accuracy",
+                             mode="lines+markers", line=dict(color="#16a34a")), 1, 2)
+    fig.update_xaxes(title_text="epoch", dtick=1)
+    fig.update_layout(height=340, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.25))
+    return fig
+
+
+def sweep_figure(points: Sequence[tuple[Any, float]], param: str) -> go.Figure:
+    """Test accuracy against the swept value (a line for numbers, bars for names)."""
+    xs, ys = zip(*points) if points else ((), ())
+    numeric = all(isinstance(x, (int, float)) for x in xs)
+    trace = (go.Scatter(x=xs, y=ys, mode="lines+markers", line=dict(color="#4F46E5")) if numeric
+             else go.Bar(x=[str(x) for x in xs], y=ys, marker_color="#4F46E5"))
+    fig = go.Figure(trace)
+    fig.update_layout(xaxis_title=param, yaxis_title="test accuracy", yaxis_tickformat=".0%", height=360,
+                      margin=dict(l=10, r=10, t=30, b=10))
+    if numeric and param in ("sigma", "lr"):
+        fig.update_xaxes(type="log")
+    if numeric and len(set(xs)) <= 12:  # tick exactly the swept values: no K = 1.5 between K = 1 and K = 2
+        fig.update_xaxes(tickvals=sorted(set(xs)), ticktext=[f"{x:g}" for x in sorted(set(xs))])
+    return fig
