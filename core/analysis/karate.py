@@ -5,7 +5,7 @@ three graph convolutions with tanh ending in a 2-D layer, then a linear classifi
 widths are 34 -> 4 -> 4 -> 2; the default here is 34 -> 16 -> 8 -> 2, which separates the classes
 more reliably (GCN, 200 epochs, lr 0.01, seeds 0-9: 75% mean accuracy on the unlabelled nodes and
 77% for seed 0, against 64% mean and 70% for seed 0 with 4, 4, 2). Only the four
-labelled nodes (one per class, ``core.data.datasets.karate_split``) contribute to the loss; accuracy is
+labelled nodes (one per class, ``core.data.karate.karate_split``) contribute to the loss; accuracy is
 measured on the 30 unlabelled ones. Because the last hidden layer is 2-D, its output can be drawn
 directly: ``train_karate`` records it every ``record_every`` epochs, so the page can animate how the
 communities separate while the network trains.
@@ -125,7 +125,7 @@ def karate_graph(data: Any = None) -> Graph:
 
     ``pos`` is a seeded networkx spring layout (for drawing only; no layer uses it).
     """
-    from core.data.datasets import load_karate
+    from core.data.karate import load_karate
 
     data = load_karate() if data is None else data
     ei = data.edge_index.long()  # (2, 156), both directions
@@ -200,7 +200,7 @@ def train_karate(model: str = "gcn", epochs: int = DEFAULT_EPOCHS, lr: float = D
     layer is recorded before training (epoch 0), every ``record_every`` epochs and after the last one.
     Raises ``UserInputError`` naming the parameter for an invalid value.
     """
-    from core.data.datasets import karate_split, load_karate
+    from core.data.karate import karate_split, load_karate
     from core.models.layers.shared_graph import SharedGraph
 
     widths = tuple(int(w) for w in widths) if not isinstance(widths, (int, np.integer)) else (int(widths),)

@@ -1,4 +1,4 @@
-"""Data sets: three MNIST variants for the image pages and Zachary's karate club for node tasks.
+"""Image data sets: three MNIST variants for the image pages.
 
 ``load_dataset(name)`` returns an :class:`ImageDataset` (images ``(n, 28, 28)`` float32 in
 [0, 1], labels int64). The names, all in the ``DATASETS`` registry:
@@ -26,8 +26,7 @@
     whatever the split seed or quick mode; they are stored in ``angles_train``/``angles_test``.
     Rotation: ``core.data.transforms.rotate`` (bilinear, zero padding).
 
-``load_karate()`` and ``karate_split()`` give Zachary's karate club (34 nodes, 4 classes) with
-PyG's split: one labelled node per class.
+Zachary's karate club (a node-classification graph, not images) is in ``core.data.karate``.
 """
 
 from __future__ import annotations
@@ -42,7 +41,7 @@ import urllib.request
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, NamedTuple, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 import torch
@@ -451,38 +450,3 @@ def _load_mnist(*, quick: bool, seed: int, download: bool = False) -> ImageDatas
         classes=list(CLASSES),
         description=f"Full MNIST, {subset}{_split_counts(len(y_tr), len(y_te))}.",
     )
-
-
-# ----------------------------------------------------------------------------- karate club
-
-
-class KarateSplit(NamedTuple):
-    labelled: torch.Tensor  # (34,) bool, one node per class
-    unlabelled: torch.Tensor  # (34,) bool, the rest
-
-
-def load_karate() -> Any:
-    """Zachary's karate club as a PyG ``Data`` (34 nodes, 156 directed edges, 4 classes).
-
-    Built into torch_geometric: no download. ``x`` is the (34, 34) identity, ``y`` the
-    community labels, ``train_mask`` one node per class.
-    """
-    from torch_geometric.datasets import KarateClub
-
-    return KarateClub()[0]
-
-
-def karate_split(data: Any = None) -> KarateSplit:
-    """One labelled node per class (PyG's ``train_mask``: nodes 0, 4, 8, 24) and the rest.
-
-    If a future PyG mask were not exactly one node per class, the first node of each class in
-    node order is used instead.
-    """
-    data = load_karate() if data is None else data
-    y = data.y  # (34,)
-    labelled = data.train_mask.clone().bool()  # (34,)
-    if sorted(y[labelled].tolist()) != list(range(int(y.max()) + 1)):
-        labelled = torch.zeros_like(labelled)
-        for c in range(int(y.max()) + 1):
-            labelled[int(torch.nonzero(y == c)[0])] = True
-    return KarateSplit(labelled=labelled, unlabelled=~labelled)

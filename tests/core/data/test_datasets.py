@@ -1,4 +1,4 @@
-"""core.data.datasets: the mnist-5k split, mnist-rot, the full-MNIST download path (offline), karate club."""
+"""core.data.datasets: the mnist-5k split, mnist-rot, the full-MNIST download path (offline)."""
 
 from __future__ import annotations
 
@@ -19,9 +19,7 @@ from core.data.datasets import (
     MNIST_FILES,
     ImageDataset,
     download_mnist,
-    karate_split,
     load_dataset,
-    load_karate,
     mnist_dir,
     read_idx,
 )
@@ -262,19 +260,6 @@ def test_corrupt_cached_mnist_raises() -> None:
         (folder / name).write_bytes(b"garbage")
     with pytest.raises(DataUnavailableError):
         load_dataset("mnist", quick=False)
-
-
-# ----------------------------------------------------------------------------- karate club
-
-
-def test_karate_club_split() -> None:
-    g = load_karate()
-    assert g.num_nodes == 34 and int(g.y.max()) + 1 == 4
-    split = karate_split(g)
-    assert split.labelled.dtype == torch.bool and split.labelled.shape == (34,)
-    assert sorted(g.y[split.labelled].tolist()) == [0, 1, 2, 3]  # exactly one per class
-    assert torch.equal(split.unlabelled, ~split.labelled) and int(split.unlabelled.sum()) == 30
-    assert torch.equal(karate_split().labelled, split.labelled)  # deterministic
 
 
 def test_embedded_digits_are_exactly_mlxtends():
