@@ -1,4 +1,8 @@
-"""Graphs over MNIST images: builders (grid, knn, gaussian, superpixels) and normalisations."""
+"""Graphs over MNIST images: builders (grid, knn, gaussian, superpixels), normalisations, and the
+superpixel graphs of a whole data set (``superpixel_dataset``, cached).
+
+May import ``data`` and the base modules; never ``models``, ``training`` or anything above.
+"""
 
 from __future__ import annotations
 

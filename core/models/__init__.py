@@ -1,6 +1,7 @@
 """Model registry: ``MODELS.get(name)(cfg, graph)`` builds a model. Importing this package registers all.
 
 escnn is registered lazily: importing it takes seconds, so it is loaded on first use only.
+May import ``graphs``, ``data`` and the base modules; never ``training`` or anything above.
 """
 
 from core.models import cnn, graph_net, mlp, superpixel_net  # noqa: F401  (registration)
