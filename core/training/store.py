@@ -31,7 +31,7 @@ from typing import Any
 
 from core.config import data_dir
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 STATUSES: tuple[str, ...] = ("queued", "running", "finished", "failed", "stopped", "interrupted")
 ACTIVE_STATUSES: tuple[str, ...] = ("queued", "running")
 TERMINAL_STATUSES: tuple[str, ...] = ("finished", "failed", "stopped", "interrupted")
@@ -44,8 +44,9 @@ METRIC_COLUMNS: tuple[str, ...] = (
 )
 RUN_COLUMNS: tuple[str, ...] = (
     "id", "status", "name", "kind", "config", "summary", "device", "versions",
-    "created_at", "updated_at", "error", "checkpoint", "session", "pid", "heartbeat",
+    "created_at", "updated_at", "error", "checkpoint", "session", "pid", "heartbeat", "stop_requested",
 )
+MAX_PROGRESS_POINTS = 1000  # batch-loss points kept per run for the live curve (older ones are thinned)
 _JSON_RUN_COLUMNS = ("config", "summary", "versions")
 _RUN_LEVEL_EPOCH = -1  # artifacts saved without an epoch are stored under this key
 _VERSIONED_PACKAGES = ("torch", "torch_geometric", "escnn", "numpy")
@@ -89,6 +90,18 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
             epoch INTEGER NOT NULL DEFAULT -1,
             data BLOB,
             PRIMARY KEY (run_id, name, epoch)
+        )""",
+    ),
+    2: (  # runs train in worker processes: stop requests and live progress travel through the store
+        "ALTER TABLE runs ADD COLUMN stop_requested REAL",
+        """CREATE TABLE IF NOT EXISTS progress (
+            run_id INTEGER PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+            epoch INTEGER NOT NULL DEFAULT 0,
+            batch INTEGER NOT NULL DEFAULT 0,
+            num_batches INTEGER NOT NULL DEFAULT 0,
+            loss REAL,
+            points TEXT NOT NULL DEFAULT '[]',
+            updated_at REAL NOT NULL
         )""",
     ),
 }
@@ -489,7 +502,64 @@ class RunStore:
         with self._write() as conn:
             self._update(conn, run_id, checkpoint=self._checkpoint_to_db(path), updated_at=time.time())
 
-    # Checkpoints inside the data folder are recorded relative to it, so the folder can be moved
+    # -- live progress and stop requests (written by the worker, read by every page) ----
+
+    def log_progress(self, run_id: int, epoch: int, batch: int, num_batches: int, loss: float | None,
+                     points: Iterable[tuple[float, float]] = ()) -> None:
+        """The run's position (epoch, batch of num_batches, last loss) and new (fractional epoch, loss)
+        points of its live curve. Keeps at most ``MAX_PROGRESS_POINTS`` points (every other one is
+        dropped when full). Counts as a heartbeat."""
+        now = time.time()
+        with self._write() as conn:
+            self._beat(conn, run_id, now)
+            row = conn.execute("SELECT points FROM progress WHERE run_id = ?", (int(run_id),)).fetchone()
+            kept = _from_json(row["points"], empty=[]) if row is not None else []
+            kept.extend([round(float(x), 4), float(y)] for x, y in points)
+            while len(kept) > MAX_PROGRESS_POINTS:
+                kept = kept[::2]
+            conn.execute(
+                "INSERT OR REPLACE INTO progress (run_id, epoch, batch, num_batches, loss, points, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (int(run_id), int(epoch), int(batch), int(num_batches), _as_number("loss", loss),
+                 _to_json(kept), now),
+            )
+
+    def progress(self, run_id: int) -> dict[str, Any] | None:
+        """``{"epoch", "batch", "num_batches", "loss", "points", "updated_at"}`` of the run, or ``None``."""
+        with self._read() as conn:
+            row = conn.execute("SELECT * FROM progress WHERE run_id = ?", (int(run_id),)).fetchone()
+        if row is None:
+            return None
+        out = {key: row[key] for key in ("epoch", "batch", "num_batches", "loss", "updated_at")}
+        out["points"] = [tuple(p) for p in _from_json(row["points"], empty=[])]
+        return out
+
+    def request_stop(self, run_id: int) -> bool:
+        """Ask an active run to stop (its worker checks between batches); ``False`` if it is not active."""
+        with self._write() as conn:
+            cursor = conn.execute(
+                "UPDATE runs SET stop_requested = COALESCE(stop_requested, ?) WHERE id = ? AND status IN (?, ?)",
+                (time.time(), int(run_id), *ACTIVE_STATUSES),
+            )
+            return cursor.rowcount > 0
+
+    def stop_requested(self, run_id: int) -> bool:
+        """True once :meth:`request_stop` was called for the run."""
+        with self._read() as conn:
+            row = conn.execute("SELECT stop_requested FROM runs WHERE id = ?", (int(run_id),)).fetchone()
+        return row is not None and row["stop_requested"] is not None
+
+    def queue_position(self, run_id: int) -> int:
+        """1 for the oldest queued run, 2 for the next, ...; 0 when the run is not queued."""
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT COUNT(*) FROM runs WHERE status = 'queued' AND id <= ?"
+                " AND EXISTS (SELECT 1 FROM runs WHERE id = ? AND status = 'queued')",
+                (int(run_id), int(run_id)),
+            ).fetchone()
+        return int(row[0])
+
+        # Checkpoints inside the data folder are recorded relative to it, so the folder can be moved
     # (``GRAPHCONV_DATA_DIR``) or copied without its runs losing their weights.
     def _checkpoint_to_db(self, path: str | Path) -> str:
         p = Path(path).expanduser()
@@ -547,6 +617,7 @@ class RunStore:
         with self._write() as conn:
             conn.execute("DELETE FROM artifacts WHERE run_id = ?", (int(run_id),))
             conn.execute("DELETE FROM metrics WHERE run_id = ?", (int(run_id),))
+            conn.execute("DELETE FROM progress WHERE run_id = ?", (int(run_id),))
             deleted = conn.execute("DELETE FROM runs WHERE id = ?", (int(run_id),)).rowcount
         if run is not None and remove_checkpoint and run["checkpoint"]:
             _remove_owned_checkpoint(Path(run["checkpoint"]), self._path.parent / "checkpoints")

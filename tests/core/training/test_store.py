@@ -455,3 +455,65 @@ def test_moved_data_folder_keeps_its_checkpoints(tmp_path: Path) -> None:
     assert {r["checkpoint"] for r in moved.list_runs()} == {str(new / "checkpoints" / f"run-{i}.pt")
                                                            for i in (run_id, legacy)}
     assert moved.delete_run(run_id) and not (new / "checkpoints" / f"run-{run_id}.pt").exists()
+
+
+# ----------------------------------------------------------------------------- live progress and stop requests
+
+
+def test_progress_round_trip_thins_points_and_beats(store: RunStore) -> None:
+    from core.training.store import MAX_PROGRESS_POINTS
+
+    run_id = store.create_run({}, status="running")
+    assert store.progress(run_id) is None
+    _set_row(store, run_id, heartbeat=0.0)
+    store.log_progress(run_id, 1, 3, 10, 2.25, [(0.1, 2.5), (0.2, 2.4), (0.3, 2.25)])
+    got = store.progress(run_id)
+    assert (got["epoch"], got["batch"], got["num_batches"], got["loss"]) == (1, 3, 10, 2.25)
+    assert got["points"] == [(0.1, 2.5), (0.2, 2.4), (0.3, 2.25)]
+    assert store.get_run(run_id)["heartbeat"] > 1.0  # progress counts as a heartbeat
+    store.log_progress(run_id, 2, 1, 10, 1.0, [(1.0 + i / 1e4, 1.0) for i in range(MAX_PROGRESS_POINTS)])
+    points = store.progress(run_id)["points"]
+    assert MAX_PROGRESS_POINTS // 2 <= len(points) <= MAX_PROGRESS_POINTS
+    assert points[0] == (0.1, 2.5) and points == sorted(points)  # thinned evenly, still in order
+    store.delete_run(run_id)
+    assert store.progress(run_id) is None
+
+
+def test_stop_requests_reach_only_active_runs(store: RunStore) -> None:
+    queued = store.create_run({}, status="queued")
+    done = store.create_run({})
+    store.finish(done, {})
+    assert store.stop_requested(queued) is False
+    assert store.request_stop(queued) is True and store.stop_requested(queued) is True
+    first = store.get_run(queued)["stop_requested"]
+    assert store.request_stop(queued) is True and store.get_run(queued)["stop_requested"] == first  # kept
+    assert store.request_stop(done) is False and store.stop_requested(done) is False
+    assert store.request_stop(999) is False
+
+
+def test_queue_position_counts_older_queued_runs(store: RunStore) -> None:
+    a, b, c = (store.create_run({}, status="queued") for _ in range(3))
+    assert [store.queue_position(r) for r in (a, b, c)] == [1, 2, 3]
+    store.start(a, "cpu")
+    assert [store.queue_position(r) for r in (a, b, c)] == [0, 1, 2]
+
+
+def test_a_version_1_database_is_migrated_and_keeps_its_runs(data: Path) -> None:
+    """A run database written before worker processes (schema 1) opens, gains the new columns, loses nothing."""
+    from core.training.store import _MIGRATIONS
+
+    data.mkdir(parents=True)
+    path = data / "runs.db"
+    with closing(sqlite3.connect(path)) as conn, conn:
+        for statement in _MIGRATIONS[1]:
+            conn.execute(statement)
+        conn.execute("PRAGMA user_version = 1")
+        conn.execute("INSERT INTO runs (created_at, updated_at, status, name) VALUES (1, 1, 'finished', 'old run')")
+    store = RunStore(path)
+    run = store.get_run(1)
+    assert run["name"] == "old run" and run["status"] == "finished" and run["stop_requested"] is None
+    with closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    new = store.create_run({}, status="running")
+    store.log_progress(new, 1, 1, 1, 0.5)
+    assert store.progress(new)["loss"] == 0.5
