@@ -1,147 +1,314 @@
-"""Background training: runs execute in worker threads, never in a Streamlit script thread.
+"""Background training: every run trains in a worker process, never in the web server's process.
 
-A process-wide ``RunManager`` (``get_manager()``) owns the workers. A page submits a run, keeps only
-its id (in the URL, so a reload re-attaches), and polls ``live(run_id)`` plus the store's epochs.
-At most ``max_concurrent`` runs train at once; the rest wait in a FIFO queue and say so.
-Workers never touch the UI; they report through the store and an in-memory live record.
+A process-wide ``RunManager`` (``get_manager()``) owns a queue and a dispatcher thread. ``submit``
+validates a config, stores it as ``queued`` and returns its id; the dispatcher starts at most
+``max_concurrent`` workers (``GRAPHCONV_MAX_RUNS``, default 2) through a backend:
+
+``process`` (default)
+    one operating-system process per run, forked from a forkserver that has torch and the data
+    already imported (``spawn`` where there is no forkserver). See ``core.training.worker``.
+``ray``
+    one Ray task per run on the cluster at ``GRAPHCONV_RAY_ADDRESS`` (``local`` starts Ray here);
+    see ``core.training.ray_backend``. Imported only when chosen.
+
+Everything a page shows comes from the run store: epochs, live progress, the queue position, the
+status. So a reloaded page or a second browser sees the same live run, and the server's own
+garbage collection and reruns never compete with training for the interpreter lock.
+
+Queue order is fair between sessions: the next free slot goes to the queued run whose session has
+the fewest runs training (oldest first among equals), so one visitor's sweep cannot hold back
+everybody else. One session may have at most ``GRAPHCONV_SESSION_RUNS`` (default 12, one full sweep)
+runs queued or training. Runs belong to the session that submitted them: anyone may watch, only the
+owner (or a caller without a session: the CLI, scripts, tests) may stop them. A stop request goes
+through the store; a worker that has not stopped ``stop_grace_s`` seconds later is terminated and
+its run ends ``stopped`` with every finished epoch kept. A worker that dies (killed, segfault, out of
+memory) has its run marked ``failed`` with the reason within a dispatcher tick.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import signal
 import threading
 import time
-import traceback
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from core.training.memory import release_free_memory
-from core.training.runs import RunConfig, execute, validate
+from core.errors import UserInputError
+from core.training.runs import RunConfig, validate
+from core.training.store import StoreError
+
+log = logging.getLogger(__name__)
+
+ACTIVE = ("queued", "running")
+TICK_S = 0.2  # how often the dispatcher looks at its workers, stop requests and the queue
+HEARTBEAT_S = 5.0  # how often it vouches for its queued and training runs in the store
+ENV_KEYS = ("GRAPHCONV_DATA_DIR", "GRAPHCONV_QUICK")  # settings a worker takes from its submitter
+
+
+class QueueFullError(UserInputError):
+    """This session already has as many runs queued or training as it may."""
 
 
 @dataclass
-class LiveRun:
+class Job:
     run_id: int
-    config: RunConfig
-    session: Optional[str] = None
-    state: str = "queued"  # queued | running | finished | stopped | failed
-    epoch: int = 0
-    batch: int = 0
-    num_batches: int = 0
-    loss: Optional[float] = None
-    error: Optional[str] = None
-    losses: list[tuple[float, float]] = field(default_factory=list)  # (fractional epoch, batch loss), thinned
-    stop: threading.Event = field(default_factory=threading.Event)
-    started: float = field(default_factory=time.time)
-    last_beat: float = 0.0
+    session: Optional[str]
+    config: dict[str, Any]
+    env: dict[str, Optional[str]]
+    handle: Any = None  # the backend's handle once started
+    stop_asked: bool = False  # stop() was called in this process (also when the store could not be written)
+    stop_seen: Optional[float] = None  # monotonic time the dispatcher first saw a stop request
+    terminated: bool = False  # the dispatcher ended the worker after the grace period
+    started: float = field(default_factory=time.monotonic)
 
-    def snapshot(self) -> dict[str, Any]:
-        total = self.config.epochs * max(self.num_batches, 1)
-        done = (max(self.epoch - 1, 0) * self.num_batches + self.batch) if self.num_batches else 0
-        return {"run_id": self.run_id, "state": self.state, "epoch": self.epoch, "epochs": self.config.epochs,
-                "batch": self.batch, "num_batches": self.num_batches, "loss": self.loss, "error": self.error,
-                "progress": min(done / total, 1.0) if total else 0.0, "stop_requested": self.stop.is_set(),
-                "losses": list(self.losses)}
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    try:
+        return max(1, int(raw)) if raw else default
+    except ValueError:
+        raise UserInputError(name, f"must be a whole number, got {raw!r}") from None
+
+
+def fair_order(queued: list[Job], running: list[Job]) -> list[Job]:
+    """The order in which ``queued`` jobs will get a slot: each pick goes to the session with the
+    fewest runs training (counting the picks before it), oldest run first among equals."""
+    counts = Counter(job.session for job in running)
+    left, order = sorted(queued, key=lambda j: j.run_id), []
+    while left:
+        pick = min(left, key=lambda j: (counts[j.session], j.run_id))
+        order.append(pick)
+        counts[pick.session] += 1
+        left.remove(pick)
+    return order
+
+
+def exit_reason(exitcode: Optional[int]) -> str:
+    """Words for how a worker process ended (``exitcode`` as multiprocessing reports it)."""
+    if exitcode is None:
+        return "the worker is still running"
+    if exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        hint = {"SIGKILL": " (the system may have run out of memory)",
+                "SIGSEGV": " (a crash in native code)"}.get(name, "")
+        return f"the worker process was killed by {name}{hint}"
+    return f"the worker process exited with code {exitcode} before the run ended"
 
 
 class RunManager:
-    """Starts, queues, stops and reports background runs for every browser session of this process."""
+    """Queues, starts, stops and reports runs that train in worker processes (one manager per data folder)."""
 
-    def __init__(self, store=None, max_concurrent: Optional[int] = None):
+    def __init__(self, store=None, max_concurrent: Optional[int] = None, backend=None,
+                 session_limit: Optional[int] = None, stop_grace_s: float = 10.0):
         from core.training.store import RunStore
 
         self.store = store or RunStore()
-        self.max_concurrent = max_concurrent or int(os.environ.get("GRAPHCONV_MAX_RUNS", "2"))
-        self._slots = threading.Semaphore(self.max_concurrent)
-        self._lock = threading.Lock()
-        self._runs: dict[int, LiveRun] = {}
-        self._queue: list[int] = []  # FIFO of queued run ids
+        self.max_concurrent = max_concurrent or _env_int("GRAPHCONV_MAX_RUNS", 2)
+        self.session_limit = session_limit or _env_int("GRAPHCONV_SESSION_RUNS", 12)
+        self.stop_grace_s = float(stop_grace_s)
+        self.backend = backend or make_backend()
+        self._cond = threading.Condition()
+        self._queue: list[Job] = []
+        self._running: list[Job] = []
+        self._closed = False
+        self._last_beat = 0.0
         self.store.recover_interrupted()
+        self._thread = threading.Thread(target=self._loop, name="graphconv-dispatcher", daemon=True)
+        self._thread.start()
+
+    # -- what pages and the CLI call ------------------------------------------------------
 
     def submit(self, cfg: RunConfig, session: Optional[str] = None, kind: str = "image") -> int:
-        """Validate (raises UserInputError), store as queued, and start a worker; return the run id.
-
-        ``kind`` groups runs in the store (``sweep:<id>`` for the members of one sweep).
-        """
+        """Validate (raises UserInputError), store as queued and return the run id; a worker starts it
+        when a slot is free. ``kind`` groups runs in the store (``sweep:<id>`` for one sweep's runs)."""
         validate(cfg)
+        self.check_room(session)
         run_id = self.store.create_run(cfg.to_dict(), name=cfg.label(), session=session, status="queued", kind=kind)
-        live = LiveRun(run_id, cfg, session)
-        with self._lock:
-            self._runs[run_id] = live
-            self._queue.append(run_id)
-        threading.Thread(target=self._work, args=(live,), name=f"graphconv-run-{run_id}", daemon=True).start()
+        job = Job(run_id, session, cfg.to_dict(), {k: os.environ.get(k) for k in ENV_KEYS})
+        job.env["GRAPHCONV_DATA_DIR"] = str(self.store.path.parent)
+        with self._cond:
+            self._queue.append(job)
+            self._cond.notify()
         return run_id
 
-    def _on_batch(self, live: LiveRun, info: dict[str, Any]) -> None:
-        live.epoch, live.batch, live.num_batches, live.loss = (info["epoch"], info["batch"], info["num_batches"],
-                                                             info["loss"])
-        live.losses.append((info["epoch"] - 1 + info["batch"] / info["num_batches"], info["loss"]))
-        if len(live.losses) > 2000:  # keep the curve light: drop every other point
-            live.losses = live.losses[::2]
-        now = time.time()
-        if now - live.last_beat > 5:  # keep the store's heartbeat fresh during long epochs
-            live.last_beat = now
-            self.store.heartbeat(live.run_id)
+    def check_room(self, session: Optional[str], runs: int = 1) -> None:
+        """Raise :class:`QueueFullError` unless ``session`` may add ``runs`` more runs (no limit without a session)."""
+        if session is None:
+            return
+        mine = len(self.store.list_runs(status=ACTIVE, session=session))
+        if mine + runs > self.session_limit:
+            raise QueueFullError("run", f"this session has {mine} run(s) queued or training and may have at most "
+                                        f"{self.session_limit} at once (GRAPHCONV_SESSION_RUNS): {runs} more would be "
+                                        "too many; wait for one to finish or stop one")
 
-    def _work(self, live: LiveRun) -> None:
-        while not self._slots.acquire(timeout=0.5):
-            if live.stop.is_set():  # stopped while still queued
-                self._dequeue(live.run_id)
-                self.store.finish(live.run_id, {"run_id": live.run_id, "status": "stopped"}, status="stopped",
-                                  error="stopped before it started")
-                live.state = "stopped"  # after the store write: wait() returns once the store says so too
-                return
-            self.store.heartbeat(live.run_id)
-        try:
-            self._dequeue(live.run_id)
-            live.state = "running"
-            summary = execute(live.config, self.store, run_id=live.run_id, should_stop=live.stop.is_set,
-                              on_batch=lambda info: self._on_batch(live, info))
-            live.state, live.error = summary["status"], summary.get("error")
-        except Exception as err:  # execute() already stored the failure; keep the reason for the page
-            live.state = "failed"
-            live.error = str(err) or traceback.format_exc(limit=1)
-        finally:
-            self._slots.release()
-            release_free_memory()  # the run's tensors are gone: give their pages back to the system
+    def stop(self, run_id: int, session: Optional[str] = None) -> bool:
+        """Ask a queued or training run to stop; ``False`` when it is unknown or already ended.
 
-    def _dequeue(self, run_id: int) -> None:
-        with self._lock:
-            if run_id in self._queue:
-                self._queue.remove(run_id)
-
-    def stop(self, run_id: int) -> bool:
-        """Ask a run to stop after its current batch; False if this process does not own it."""
-        live = self._runs.get(run_id)
-        if live is None:
+        Raises ``UserInputError`` when ``session`` is given and did not start the run."""
+        run = self.store.get_run(run_id)
+        if run is None:
             return False
-        live.stop.set()
-        return True
+        if session is not None and run.get("session") != session:
+            raise UserInputError("run", f"run {run_id} was started in another session: only that session can stop it")
+        if run["status"] not in ACTIVE:
+            return False
+        with self._cond:  # a run of this manager stops even if the store cannot take the request (a frozen
+            mine = next((j for j in self._queue + self._running if j.run_id == run_id), None)  # worker holding its lock)
+            if mine is not None:
+                mine.stop_asked = True
+                self._cond.notify()
+        try:
+            return self.store.request_stop(run_id) or mine is not None
+        except StoreError:
+            if mine is None:
+                raise
+            return True
 
     def live(self, run_id: int) -> Optional[dict[str, Any]]:
-        """The in-memory state of a run of this process (None for runs of other processes or older ones)."""
-        live = self._runs.get(run_id)
-        if live is None:
+        """A run's state as every page shows it, read from the store (None for an unknown id)."""
+        run = self.store.get_run(run_id)
+        if run is None:
             return None
-        snap = live.snapshot()
-        with self._lock:
-            snap["queue_position"] = self._queue.index(run_id) + 1 if run_id in self._queue else 0
-        return snap
+        prog = self.store.progress(run_id) or {}
+        epochs = int((run.get("config") or {}).get("epochs") or 1)
+        epoch, batch, num_batches = prog.get("epoch", 0), prog.get("batch", 0), prog.get("num_batches", 0)
+        done = (max(epoch - 1, 0) * num_batches + batch) if num_batches else 0
+        state = run["status"]
+        fraction = 1.0 if state == "finished" else (min(done / (epochs * num_batches), 1.0) if num_batches else 0.0)
+        return {"run_id": run_id, "state": state, "epoch": epoch, "epochs": epochs, "batch": batch,
+                "num_batches": num_batches, "loss": prog.get("loss"), "error": run.get("error"),
+                "progress": fraction, "stop_requested": run.get("stop_requested") is not None,
+                "losses": prog.get("points", []), "queue_position": self.queue_position(run_id, state),
+                "session": run.get("session")}
+
+    def queue_position(self, run_id: int, state: Optional[str] = None) -> int:
+        """1 when the run gets the next free slot, 2 after that, ...; 0 when it is not queued."""
+        with self._cond:
+            order = fair_order(self._queue, self._running)
+        for position, job in enumerate(order, 1):
+            if job.run_id == run_id:
+                return position
+        if state == "queued":  # queued by another process: its place among the store's queued runs
+            return self.store.queue_position(run_id)
+        return 0
 
     def active(self, session: Optional[str] = None) -> list[int]:
-        """Ids of queued or running runs (of one session when given)."""
-        return [r.run_id for r in self._runs.values()
-                if r.state in ("queued", "running") and (session is None or r.session == session)]
+        """Ids of queued or training runs (of one session when given), oldest first."""
+        return sorted(r["id"] for r in self.store.list_runs(status=ACTIVE, session=session))
 
     def wait(self, run_id: int, timeout: float = 600.0) -> Optional[dict[str, Any]]:
-        """Block until the run leaves queued/running (tests and scripts); return its live snapshot."""
+        """Block until the run leaves queued/running (tests and scripts); return its live state."""
         deadline = time.time() + timeout
         while time.time() < deadline:
             snap = self.live(run_id)
-            if snap is None or snap["state"] not in ("queued", "running"):
+            if snap is None or snap["state"] not in ACTIVE:
                 return snap
             time.sleep(0.1)
         return self.live(run_id)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop the dispatcher and end every worker (their runs end ``stopped``); for tests and shutdown."""
+        with self._cond:
+            self._closed = True
+            jobs, self._queue = self._running + self._queue, []
+            self._cond.notify()
+        self._thread.join(timeout)
+        for job in jobs:
+            if job.handle is not None:
+                self.backend.terminate(job.handle)
+                job.terminated = True
+            self._settle(job)
+
+    # -- the dispatcher -------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                if self._closed:
+                    return
+                self._cond.wait(TICK_S)
+                if self._closed:
+                    return
+            try:
+                self._tick()
+            except Exception:  # a locked store, say: try again next tick, never die
+                log.exception("run dispatcher tick failed")
+
+    def _tick(self) -> None:
+        with self._cond:
+            running, queued = list(self._running), list(self._queue)
+        for job in running:  # workers that ended: their runs must have ended too
+            if self.backend.poll(job.handle) is not None:
+                self._settle(job)
+                with self._cond:
+                    self._running.remove(job)
+        if running or queued:
+            asked = {r["id"] for r in self.store.list_runs(status=ACTIVE) if r.get("stop_requested") is not None}
+            now = time.monotonic()
+            for job in queued:
+                if job.run_id in asked or job.stop_asked:
+                    with self._cond:
+                        self._queue.remove(job)
+                    self.store.finish(job.run_id, {"run_id": job.run_id, "status": "stopped"}, status="stopped",
+                                      error="stopped before it started")
+            for job in running:
+                if (job.run_id in asked or job.stop_asked) and job in self._running:
+                    job.stop_seen = job.stop_seen or now
+                    if now - job.stop_seen > self.stop_grace_s and not job.terminated:
+                        job.terminated = True
+                        self.backend.terminate(job.handle)
+            if now - self._last_beat > HEARTBEAT_S:  # vouch for runs whose worker is alive or not yet started
+                self._last_beat = now
+                with self._cond:
+                    alive = [j.run_id for j in self._queue + self._running]
+                for run_id in alive:
+                    self.store.heartbeat(run_id)
+        with self._cond:
+            while self._queue and len(self._running) < self.max_concurrent and not self._closed:
+                job = fair_order(self._queue, self._running)[0]
+                self._queue.remove(job)
+                self._running.append(job)
+                job.handle = self.backend.start(str(self.store.path), job.env, job.run_id, job.config)
+
+    def _settle(self, job: Job) -> None:
+        """After a worker ended: a run it left queued or running ends ``stopped`` (we terminated it
+        after a stop request) or ``failed`` with how the worker died."""
+        run = self.store.get_run(job.run_id)
+        if run is None or run["status"] not in ACTIVE:
+            return
+        epochs = self.store.epochs(job.run_id)
+        if job.handle is None:  # never started (the manager closed)
+            self.store.finish(job.run_id, {"run_id": job.run_id, "status": "stopped"}, status="stopped",
+                              error="stopped before it started")
+        elif job.terminated:
+            last = epochs[-1]["test_accuracy"] if epochs else None
+            self.store.finish(job.run_id, {"run_id": job.run_id, "status": "stopped", "test_accuracy": last,
+                                           "epochs_done": len(epochs)}, status="stopped",
+                              error=f"ended by the app: the worker did not stop within {self.stop_grace_s:g} s")
+        else:
+            kept = f"; its {len(epochs)} finished epoch(s) are kept" if epochs else ""
+            self.store.fail(job.run_id, exit_reason(self.backend.exitcode(job.handle)) + kept)
+
+
+def make_backend(name: Optional[str] = None):
+    """The backend named ``name``, else ``ray`` when ``GRAPHCONV_RAY_ADDRESS`` is set, else ``process``."""
+    address = os.environ.get("GRAPHCONV_RAY_ADDRESS", "").strip()
+    name = name or ("ray" if address else "process")
+    if name == "process":
+        from core.training.process_backend import ProcessBackend
+
+        return ProcessBackend()
+    if name == "ray":
+        from core.training.ray_backend import RayBackend
+
+        return RayBackend(address or "local")
+    raise UserInputError("backend", f"unknown backend {name!r} (choose from process, ray)")
 
 
 _managers: dict[str, RunManager] = {}

@@ -1,16 +1,17 @@
-"""RunManager: background runs on quick-mode MNIST, the FIFO queue, stopping, and validation at submit."""
+"""RunManager: runs train in worker processes on quick-mode MNIST; the queue, stopping, ownership,
+a frozen or killed worker, and validation at submit. Everything is read back through the store."""
 
 from __future__ import annotations
 
-import threading
+import os
+import signal
 import time
 
 import pytest
 
-import core.training.runner as runner_mod
 from core.errors import UserInputError
 from core.models import MODELS
-from core.training.runner import RunManager
+from core.training.runner import Job, QueueFullError, RunManager, exit_reason, fair_order
 from core.training.runs import RunConfig
 from core.training.store import RunStore, load_checkpoint
 
@@ -28,23 +29,11 @@ def wait_for(condition, timeout: float = TIMEOUT, what: str = "condition"):
 
 
 @pytest.fixture
-def manager(tmp_path, monkeypatch):
-    """A one-slot manager whose runs wait at a gate before training until ``manager.release`` is set."""
-    release = threading.Event()
-    real_execute = runner_mod.execute
-
-    def gated_execute(*args, **kwargs):
-        assert release.wait(TIMEOUT), "gate never opened"
-        return real_execute(*args, **kwargs)
-
-    monkeypatch.setattr(runner_mod, "execute", gated_execute)
-    m = RunManager(store=RunStore(tmp_path / "runner.db"), max_concurrent=1)
-    m.release = release
+def manager(tmp_path):
+    """A one-slot manager on its own store; closed (every worker ended) after the test."""
+    m = RunManager(store=RunStore(tmp_path / "data" / "runs.db"), max_concurrent=1, stop_grace_s=1.0)
     yield m
-    release.set()  # let every worker end before the data folder goes away
-    for run_id in list(m._runs):
-        m.stop(run_id)
-        m.wait(run_id, timeout=TIMEOUT)
+    m.close()
 
 
 def mlp(**kw) -> RunConfig:
@@ -55,31 +44,38 @@ def shapes(state: dict) -> dict:
     return {k: tuple(v.shape) for k, v in state.items()}
 
 
-def test_second_run_queues_then_both_finish_with_their_own_config(manager):
-    first = mlp(seed=1, hidden=16, epochs=1)
+def running_with_an_epoch(m: RunManager, run_id: int) -> None:
+    wait_for(lambda: m.live(run_id)["state"] == "running" and m.store.epochs(run_id), what=f"run {run_id} to train")
+
+
+def test_runs_train_in_another_process_and_queue_in_order(manager):
+    first = mlp(seed=1, epochs=300)  # long: holds the only slot until stopped
     second = RunConfig(model="gcn", graph="grid", graph_params={"neighbours": 4}, hidden=4, layers=1, epochs=2,
                        seed=2, quick=True, device="cpu")
     a = manager.submit(first, session="alice")
-    wait_for(lambda: manager.live(a)["state"] == "running", what="first run to start")
+    running_with_an_epoch(manager, a)
     b = manager.submit(second, session="bob")
-    time.sleep(0.6)  # more than the worker's 0.5 s slot poll: b had its chance to (wrongly) start
+    time.sleep(3 * 0.2)  # a few dispatcher ticks: b had its chance to (wrongly) start
     live_a, live_b = manager.live(a), manager.live(b)
-    assert live_a["state"] == "running" and live_a["queue_position"] == 0
+    assert live_a["state"] == "running" and live_a["queue_position"] == 0 and live_a["num_batches"] > 0
+    assert live_a["losses"] and all(0 < x for x, _ in live_a["losses"])  # the live curve came through the store
     assert live_b["state"] == "queued" and live_b["queue_position"] == 1 and live_b["epoch"] == 0
-    assert manager.store.get_run(b)["status"] == "queued"
     assert sorted(manager.active()) == [a, b] and manager.active(session="bob") == [b]
+    worker_pid = manager.store.get_run(a)["pid"]
+    assert worker_pid != os.getpid()  # trained elsewhere, not in a thread of this process
 
-    manager.release.set()
-    assert manager.wait(a)["state"] == "finished"
+    assert manager.stop(a) is True
+    done_a = manager.wait(a)
+    assert done_a["state"] == "stopped" and done_a["stop_requested"]
     done_b = manager.wait(b)
     assert done_b["state"] == "finished" and done_b["progress"] == 1.0 and done_b["error"] is None
     assert manager.active() == []
 
     for run_id, cfg, session in ((a, first, "alice"), (b, second, "bob")):
         run = manager.store.get_run(run_id)
-        assert run["status"] == "finished" and run["session"] == session
-        assert run["config"] == cfg.to_dict() and run["name"] == cfg.label()
-        assert [e["epoch"] for e in manager.store.epochs(run_id)] == list(range(1, cfg.epochs + 1))
+        assert run["session"] == session and run["config"] == cfg.to_dict() and run["name"] == cfg.label()
+        epochs = [e["epoch"] for e in manager.store.epochs(run_id)]
+        assert epochs == list(range(1, len(epochs) + 1)) and len(epochs) >= 1
         graph = None
         if cfg.uses_graph():
             from core.graphs import build_graph
@@ -87,40 +83,119 @@ def test_second_run_queues_then_both_finish_with_their_own_config(manager):
             graph = build_graph(cfg.graph, **cfg.graph_params)
         expected = MODELS.get(cfg.model)(cfg.model_config(), graph).state_dict()
         assert shapes(load_checkpoint(run["checkpoint"])) == shapes(expected)
-    assert manager.store.get_run(a)["name"] == "mlp" and manager.store.get_run(b)["name"].startswith("gcn on grid")
+    assert len(manager.store.epochs(b)) == 2 and manager.store.get_run(b)["status"] == "finished"
 
 
-def test_stop_running_run_keeps_finished_epochs(manager):
-    manager.release.set()
-    run_id = manager.submit(mlp(epochs=300))
-    wait_for(lambda: len(manager.store.epochs(run_id)) >= 1, what="a finished epoch")
-    assert manager.stop(run_id) is True
-    live = manager.wait(run_id)
-    assert live["state"] == "stopped" and live["stop_requested"] and live["error"] is None
-    run = manager.store.get_run(run_id)
-    assert run["status"] == "stopped"
-    epochs = manager.store.epochs(run_id)
-    assert 1 <= len(epochs) < 300
-    assert [e["epoch"] for e in epochs] == list(range(1, len(epochs) + 1))
-    assert run["summary"]["status"] == "stopped" and len(load_checkpoint(run["checkpoint"])) > 0
+def test_a_run_in_a_worker_equals_the_same_run_in_process(manager, tmp_path):
+    """The process boundary changes nothing a seed decides: same losses, same accuracy as execute() here."""
+    from core.training.runs import execute
+
+    cfg = mlp(seed=7, epochs=2)
+    worker = manager.submit(cfg)
+    assert manager.wait(worker)["state"] == "finished"
+    here = execute(cfg, manager.store)  # in this process, same store
+    there = manager.store.epochs(worker)
+    assert [e["train_loss"] for e in there] == [e["train_loss"] for e in here["epochs"]]
+    assert [e["test_accuracy"] for e in there] == [e["test_accuracy"] for e in here["epochs"]]
 
 
 def test_stop_queued_run_never_trains(manager):
-    first = manager.submit(mlp(seed=1))
-    wait_for(lambda: manager.live(first)["state"] == "running", what="first run to start")
+    first = manager.submit(mlp(seed=1, epochs=300))
+    running_with_an_epoch(manager, first)
     queued = manager.submit(mlp(seed=2))
     assert manager.live(queued)["state"] == "queued"
     assert manager.stop(queued) is True
     live = manager.wait(queued, timeout=10)
     assert live["state"] == "stopped" and live["epoch"] == 0 and live["queue_position"] == 0
     run = manager.store.get_run(queued)
-    assert run["status"] == "stopped" and "before it started" in run["error"]
-    assert manager.store.epochs(queued) == [] and run["checkpoint"] is None
+    assert "before it started" in run["error"] and manager.store.epochs(queued) == [] and run["checkpoint"] is None
     assert manager.live(first)["state"] == "running"  # the other run is untouched
 
-    manager.release.set()
-    assert manager.wait(first)["state"] == "finished"
-    assert manager.store.get_run(first)["status"] == "finished"
+
+def test_only_the_owner_or_a_sessionless_caller_may_stop(manager):
+    run_id = manager.submit(mlp(epochs=300), session="alice")
+    running_with_an_epoch(manager, run_id)
+    with pytest.raises(UserInputError, match="another session") as e:
+        manager.stop(run_id, session="mallory")
+    assert e.value.param == "run"
+    time.sleep(0.5)
+    assert manager.live(run_id)["state"] == "running" and not manager.live(run_id)["stop_requested"]
+    assert manager.stop(run_id, session="alice") is True
+    assert manager.wait(run_id)["state"] == "stopped"
+    assert manager.stop(run_id, session="alice") is False  # already ended
+
+
+def test_a_frozen_worker_is_ended_after_the_grace_period_and_keeps_its_epochs(manager):
+    run_id = manager.submit(mlp(epochs=300))
+    running_with_an_epoch(manager, run_id)
+    pid = manager.store.get_run(run_id)["pid"]
+    os.kill(pid, signal.SIGSTOP)  # it can no longer read its stop request
+    try:
+        kept = len(manager.store.epochs(run_id))
+        asked = time.time()
+        assert manager.stop(run_id) is True
+        live = manager.wait(run_id, timeout=30)
+        took = time.time() - asked
+    finally:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    assert live["state"] == "stopped" and "did not stop within 1 s" in live["error"]
+    assert 1.0 <= took < 15.0
+    run = manager.store.get_run(run_id)
+    assert len(manager.store.epochs(run_id)) == kept and run["summary"]["epochs_done"] == kept
+
+
+def test_a_killed_worker_fails_its_run_and_the_other_run_carries_on(tmp_path):
+    m = RunManager(store=RunStore(tmp_path / "two.db"), max_concurrent=2)
+    try:
+        victim = m.submit(mlp(seed=1, epochs=300))
+        survivor = m.submit(mlp(seed=2, epochs=3))
+        running_with_an_epoch(m, victim)
+        os.kill(m.store.get_run(victim)["pid"], signal.SIGKILL)
+        killed_at = time.time()
+        live = m.wait(victim, timeout=30)
+        assert time.time() - killed_at < 5.0
+        assert live["state"] == "failed" and "killed by SIGKILL" in live["error"] and "are kept" in live["error"]
+        assert m.store.epochs(victim)  # what it had logged stays
+        assert m.wait(survivor)["state"] == "finished" and len(m.store.epochs(survivor)) == 3
+    finally:
+        m.close()
+
+
+def test_a_session_may_have_only_so_many_runs_at_once(tmp_path):
+    m = RunManager(store=RunStore(tmp_path / "cap.db"), max_concurrent=1, session_limit=2)
+    try:
+        ids = [m.submit(mlp(epochs=300), session="alice") for _ in range(2)]
+        with pytest.raises(QueueFullError, match="at most 2") as e:
+            m.submit(mlp(), session="alice")
+        assert e.value.param == "run" and len(m.store.list_runs()) == 2  # the refused run was not stored
+        other = m.submit(mlp(), session="bob")  # another session is not affected
+        cli = m.submit(mlp())  # nor is a caller without a session
+        assert sorted(m.active()) == sorted(ids + [other, cli])
+    finally:
+        m.close()
+    assert all(r["status"] == "stopped" for r in m.store.list_runs())  # close() ended them all
+
+
+def test_fair_order_gives_the_next_slot_to_the_session_with_fewest_runs():
+    def job(run_id, session):
+        return Job(run_id, session, {}, {})
+
+    sweep = [job(i, "alice") for i in (2, 3, 4)]
+    running = [job(1, "alice")]
+    order = fair_order(sweep + [job(5, "bob")], running)
+    assert [j.run_id for j in order] == [5, 2, 3, 4]  # bob's one run does not wait for alice's sweep
+    order = fair_order([job(5, "bob"), job(6, "bob"), job(2, "alice")], [job(1, "carol")])
+    assert [j.run_id for j in order] == [2, 5, 6]  # equal counts: oldest first, then alternate
+    assert fair_order([], running) == []
+
+
+def test_exit_reasons_name_the_signal():
+    assert "SIGKILL" in exit_reason(-9) and "out of memory" in exit_reason(-9)
+    assert "SIGSEGV" in exit_reason(-11)
+    assert "code 1" in exit_reason(1)
 
 
 def test_invalid_config_raises_at_submit_and_stores_nothing(manager):

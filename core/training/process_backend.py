@@ -1,0 +1,64 @@
+"""The default training backend: one operating-system process per run.
+
+Workers fork from a forkserver (Linux, macOS) whose process imported torch, the models and the
+embedded digits once (``core.training.preload``), so a run starts in a fraction of a second instead of
+paying those imports again; where there is no forkserver they are spawned. A plain ``fork`` of the
+web server is never used: it has threads, and a fork copies their locks mid-flight.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import threading
+from typing import Any, Optional
+
+from core.training.worker import worker_main
+
+PRELOAD = ["core.training.preload"]
+
+
+class ProcessBackend:
+    name = "process"
+
+    def __init__(self, method: Optional[str] = None):
+        methods = mp.get_all_start_methods()
+        self.method = method or ("forkserver" if "forkserver" in methods else "spawn")
+        self.ctx = mp.get_context(self.method)
+        if self.method == "forkserver":
+            self.ctx.set_forkserver_preload(PRELOAD)
+            # start the forkserver (and its imports) now, off the caller's thread, so the first Start is quick
+            threading.Thread(target=self._warm, name="graphconv-forkserver", daemon=True).start()
+
+    @staticmethod
+    def _warm() -> None:
+        from multiprocessing import forkserver
+
+        try:
+            forkserver.ensure_running()
+        except Exception:  # the first start() will try again and report
+            pass
+
+    def start(self, db_path: str, env: dict[str, Optional[str]], run_id: int, config: dict[str, Any]) -> mp.Process:
+        proc = self.ctx.Process(target=worker_main, args=(db_path, env, run_id, config),
+                                name=f"graphconv-run-{run_id}", daemon=True)
+        proc.start()
+        return proc
+
+    @staticmethod
+    def poll(proc: mp.Process) -> Optional[int]:
+        """None while the worker runs, else its exit code (negative: killed by that signal)."""
+        return None if proc.is_alive() else proc.exitcode
+
+    @staticmethod
+    def exitcode(proc: mp.Process) -> Optional[int]:
+        return proc.exitcode
+
+    @staticmethod
+    def terminate(proc: mp.Process, grace_s: float = 3.0) -> None:
+        """SIGTERM, then SIGKILL if the worker is still there after ``grace_s`` seconds."""
+        if proc.is_alive():
+            proc.terminate()
+            proc.join(grace_s)
+        if proc.is_alive():
+            proc.kill()
+            proc.join(grace_s)
