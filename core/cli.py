@@ -1,4 +1,4 @@
-"""Headless command line: ``python -m core {graph,train,runs,download,bench,karate,equivariance} ... [--json]``.
+"""Headless command line: ``python -m core {graph,train,stop,runs,download,bench,karate,equivariance} ... [--json]``.
 
 Every invalid value exits non-zero with one line on stderr naming the parameter, never a traceback.
 """
@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import time
 import typing
 from dataclasses import fields
 from typing import Any, Optional, Sequence
@@ -83,6 +85,9 @@ def _train_parser(sub) -> None:
         else:
             p.add_argument(flag, type=typ, default=None, dest=f.name)
     _add_graph_flags(p)
+    p.add_argument("--backend", choices=("inline", "process", "ray"), default=None,
+                   help="inline: train in this process (default); process: in a worker process; ray: as a Ray task "
+                        "on GRAPHCONV_RAY_ADDRESS (the default when that is set; 'local' starts Ray here)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -99,8 +104,9 @@ def run_config_from_args(args: argparse.Namespace):
 
 
 def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
-    from core.training.runs import execute
+    from core.training.runs import validate
     from core.training.store import RunStore
+    from core.training.worker import execute_reporting
 
     cfg = run_config_from_args(args)
     given = [f.name for f in fields(cfg) if getattr(args, f.name, None) is not None]
@@ -111,15 +117,64 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
         print(f"note: model {cfg.model} does not use {flag}; ignored", file=sys.stderr)
     store = RunStore()
     store.recover_interrupted()
+    backend = args.backend or ("ray" if os.environ.get("GRAPHCONV_RAY_ADDRESS", "").strip() else "inline")
 
     def progress(row: dict) -> None:
         print(f"epoch {row['epoch']}: loss {row['train_loss']:.4f}, test accuracy {row['test_accuracy']:.4f}, "
               f"{row['seconds']:.1f} s", file=sys.stderr)
 
-    summary = execute(cfg, store, on_epoch=progress)
+    if backend == "inline":  # the only job: train here, reporting through the store like a worker
+        validate(cfg)
+        run_id = store.create_run(cfg.to_dict(), name=cfg.label(), status="queued")
+        summary = execute_reporting(cfg, store, run_id, on_epoch=progress)
+    else:
+        summary = _train_in_worker(cfg, store, backend, progress)
     if summary["status"] == "failed":
         summary["exit_code"] = 1
     return summary
+
+
+def _train_in_worker(cfg, store, backend: str, progress) -> dict[str, Any]:
+    """Submit to a one-slot manager on ``backend``, print epochs as the store gets them, return the summary."""
+    from core.training.runner import RunManager, make_backend
+
+    manager = RunManager(store, max_concurrent=1, backend=make_backend(backend))
+    run_id = manager.submit(cfg)
+    shown = 0
+    try:
+        while True:
+            run = store.get_run(run_id)
+            epochs = store.epochs(run_id)
+            for row in epochs[shown:]:
+                progress(row)
+            shown = len(epochs)
+            if run["status"] not in ("queued", "running"):
+                break
+            time.sleep(0.2)
+    except KeyboardInterrupt:  # Ctrl-C: ask the worker to stop; the finished epochs stay stored
+        manager.stop(run_id)
+        manager.wait(run_id, timeout=manager.stop_grace_s + 10)
+    finally:
+        manager.close()
+    run = store.get_run(run_id)
+    return {**(run.get("summary") or {}), "run_id": run_id, "status": run["status"], "error": run.get("error"),
+            "backend": backend, "epochs": store.epochs(run_id)}
+
+
+def cmd_stop(args: argparse.Namespace) -> dict[str, Any]:
+    """Ask a queued or training run to stop, whichever process trains it (app worker, CLI, Ray)."""
+    from core.training.store import RunStore
+
+    store = RunStore()
+    run = store.get_run(args.run)
+    if run is None:
+        raise UserInputError("run", f"run {args.run} does not exist")
+    asked = store.request_stop(args.run)
+    out = {"run_id": args.run, "stop_requested": asked, "status": run["status"]}
+    if not asked:
+        out["error"] = f"run {args.run} is not queued or training (status {run['status']})"
+        out["exit_code"] = 1
+    return out
 
 
 def cmd_runs(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -227,6 +282,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     _train_parser(sub)
 
+    s = sub.add_parser("stop", help="ask a queued or training run to stop (any process's, app or CLI)")
+    s.add_argument("run", type=int, help="run id (see `runs`)")
+    s.add_argument("--json", action="store_true")
+
     r = sub.add_parser("runs", help="list stored runs")
     r.add_argument("--limit", type=int, default=None)
     r.add_argument("--json", action="store_true")
@@ -260,7 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS = {"graph": cmd_graph, "train": cmd_train, "runs": cmd_runs, "download": cmd_download, "bench": cmd_bench,
+COMMANDS = {"graph": cmd_graph, "train": cmd_train, "stop": cmd_stop, "runs": cmd_runs, "download": cmd_download, "bench": cmd_bench,
             "karate": cmd_karate, "equivariance": cmd_equivariance}
 
 
@@ -298,5 +357,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     else:
         _print_human(out)
     if code:
-        print(f"error: run failed: {out.get('error')}", file=sys.stderr)
+        what = "run failed" if args.command == "train" else "not stopped"
+        print(f"error: {what}: {out.get('error')}", file=sys.stderr)
     return code

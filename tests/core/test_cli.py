@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -217,3 +218,45 @@ def test_train_notes_the_settings_its_model_does_not_read(capsys, isolated_data_
                                 "--layers", "1", "--hidden", "4", "--epochs", "1", "--quick", "--json")
     assert code == 0, err
     assert "note:" not in err  # a graph model reads its graph and graph parameters
+
+
+# ----------------------------------------------------------------------------- worker processes and stop
+
+
+def test_train_in_a_worker_process_matches_the_inline_run(capsys, isolated_data_dir):
+    """--backend process trains in another process; the same seed gives the inline run's numbers."""
+    args = ("train", "--model", "mlp", "--hidden", "16", "--epochs", "2", "--seed", "3", "--quick", "--json")
+    code, out, err = in_process(capsys, *args, "--backend", "process")
+    assert code == 0, err
+    worker = json.loads(out)
+    assert worker["status"] == "finished" and worker["backend"] == "process"
+    assert "epoch 2: loss" in err
+    code, out, err = in_process(capsys, *args)
+    inline = json.loads(out)
+    assert [e["train_loss"] for e in worker["epochs"]] == [e["train_loss"] for e in inline["epochs"]]
+    assert worker["test_accuracy"] == inline["test_accuracy"]
+    store = RunStore()
+    assert store.get_run(worker["run_id"])["pid"] != os.getpid() == store.get_run(inline["run_id"])["pid"]
+
+
+def test_stop_command_stops_a_run_training_elsewhere(capsys, isolated_data_dir):
+    from core.training.runner import RunManager
+    from core.training.runs import RunConfig
+
+    manager = RunManager(max_concurrent=1)
+    try:
+        run_id = manager.submit(RunConfig(model="mlp", hidden=16, epochs=300, quick=True, device="cpu"),
+                                session="someone")
+        deadline = time.time() + 120
+        while not manager.store.epochs(run_id) and time.time() < deadline:
+            time.sleep(0.05)
+        code, out, err = in_process(capsys, "stop", str(run_id), "--json")
+        assert code == 0, err
+        assert json.loads(out) == {"run_id": run_id, "stop_requested": True, "status": "running"}
+        assert manager.wait(run_id, timeout=30)["state"] == "stopped"
+        code, out, err = in_process(capsys, "stop", str(run_id))
+        assert code == 1 and "is not queued or training (status stopped)" in err
+    finally:
+        manager.close()
+    code, out, err = in_process(capsys, "stop", "999")
+    assert_one_line_error(code, err, "run")
