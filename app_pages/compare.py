@@ -47,6 +47,7 @@ def sweep_section() -> None:
             base = RunConfig(model=model, epochs=epochs, **({"graph": graph_kind} if graph_kind else {}))
             configs = sweep_configs(base, param, parse_values(param, values_text))
             kind = new_sweep_kind()
+            manager().check_room(session_id(), len(configs))  # all of the sweep or none of it
             for cfg in configs:
                 manager().submit(cfg, session=session_id(), kind=kind)
             return kind

@@ -75,38 +75,47 @@ url_notices(notice)
 
 device = pick_device("auto")
 mgr = manager()
+me = session_id()
 run_param = st.query_params.get("run")
 run_id = int(run_param) if run_param and run_param.isdigit() else st.session_state.get("run_id")
 
 b1, b2, b3 = st.columns([1, 1, 3])
 if b1.button("Start", icon=":material/play_arrow:", type="primary", width="stretch"):
-    new_id = guarded(lambda: mgr.submit(RunConfig.from_dict(cfg), session=session_id()))
+    new_id = guarded(lambda: mgr.submit(RunConfig.from_dict(cfg), session=me))
     if new_id:  # an invalid combination shows st.error and keeps every setting as it was
         run_id = st.session_state["run_id"] = new_id
         st.query_params["run"] = str(new_id)
-live_now = mgr.live(run_id) if run_id else None
-if b2.button("Stop", icon=":material/stop:", width="stretch", disabled=not (live_now and live_now["state"] in ("queued", "running"))):
-    mgr.stop(run_id)
-b3.markdown(f"Device: **{device.type}**" + ("" if device.type != "cpu" else " (no GPU found; training on the CPU)"))
+live_now = guarded(lambda: mgr.live(run_id)) if run_id else None
+active = bool(live_now and live_now["state"] in ("queued", "running"))
+mine = bool(live_now and live_now["session"] == me)
+if b2.button("Stop", icon=":material/stop:", width="stretch", disabled=not (active and mine),
+             help=None if mine or not active else "Started in another session: only that session can stop it."):
+    guarded(lambda: mgr.stop(run_id, session=me))
+b3.markdown(f"Device: **{device.type}**" + ("" if device.type != "cpu" else " (no GPU found; training on the CPU)")
+            + " · each run trains in its own worker process")
 
 
-@st.fragment(run_every=1.0)
 def live_panel(run_id: int) -> None:
     live = mgr.live(run_id)
-    row = store().get_run(run_id)
-    if row is None:
+    if live is None:
         st.warning(f"Run {run_id} is not in the run store.")
         return
+    row = store().get_run(run_id)
     epochs = store().epochs(run_id)
-    status = live["state"] if live else row["status"]
+    status = live["state"]
     st.subheader(f"Run {run_id}: {row['name']}")
+    if live["session"] != me:
+        st.caption("Started in another session: you are watching it read-only; only that session can stop it.")
     if status == "queued":
-        pos = live.get("queue_position", 0) if live else 0
-        st.info(f"Queued: {pos} run(s) ahead of it share the {mgr.max_concurrent} training slot(s). "
-                "It starts automatically.")
-    elif status == "running" and live:
-        st.progress(live["progress"], text=f"epoch {live['epoch']}/{live['epochs']}, batch {live['batch']}/"
-                                           f"{live['num_batches']}, loss {live['loss'] or float('nan'):.4f}")
+        pos = live["queue_position"]
+        ahead = f"{pos - 1} run(s) ahead of it" if pos else "waiting for a worker"
+        st.info(f"Queued: {ahead}; {mgr.max_concurrent} run(s) train at once. It starts automatically.")
+    elif status == "running":
+        text = (f"epoch {live['epoch']}/{live['epochs']}, batch {live['batch']}/{live['num_batches']}, "
+                f"loss {live['loss']:.4f}" if live["num_batches"] else "starting the worker…")
+        if live["stop_requested"]:
+            text += " · stopping after this batch"
+        st.progress(live["progress"], text=text)
     summary = row.get("summary") or {}
     if status == "finished":
         st.success(f"Finished: test accuracy **{summary.get('test_accuracy', 0):.2%}** on "
@@ -114,20 +123,23 @@ def live_panel(run_id: int) -> None:
                    f"({summary.get('images_per_second') or 0:,.0f} images/s on {row.get('device')}).")
     elif status == "stopped":
         st.warning("Stopped. Every finished epoch is kept" +
-                   (f"; last test accuracy {summary['test_accuracy']:.2%}." if summary.get("test_accuracy") else "."))
+                   (f"; last test accuracy {summary['test_accuracy']:.2%}." if summary.get("test_accuracy") else ".")
+                   + (f" ({row['error']})" if row.get("error") else ""))
     elif status in ("failed", "interrupted"):
-        st.error(f"Run {status}: {row.get('error') or (live or {}).get('error') or 'the server stopped during it'}")
+        st.error(f"Run {status}: {row.get('error') or 'the server stopped during it'}")
     if epochs:
         st.metric("Test accuracy (last epoch)", f"{epochs[-1]['test_accuracy']:.2%}")
-    if epochs or (live and live["losses"]):
-        st.plotly_chart(curves_figure(epochs, live["losses"] if live else ()), width="stretch")
-    if live and live["state"] not in ("queued", "running") and st.session_state.get("_shown_final") != run_id:
-        st.session_state["_shown_final"] = run_id
-        st.rerun(scope="app")  # refresh the runs table once the run ends
+    if epochs or live["losses"]:
+        st.plotly_chart(curves_figure(epochs, live["losses"]), width="stretch")
+    if status in ("queued", "running"):
+        st.session_state["_watching"] = run_id
+    elif st.session_state.get("_watching") == run_id:
+        del st.session_state["_watching"]
+        st.rerun(scope="app")  # the run ended: refresh the runs table and the Stop button, and stop polling
 
 
-if run_id:
-    live_panel(run_id)
+if run_id:  # poll the store once a second while the run is queued or training; a finished run is drawn once
+    st.fragment(run_every=1.0 if active else None)(live_panel)(run_id)
 
 st.divider()
 st.subheader("Stored runs")

@@ -117,3 +117,24 @@ def test_train_page_full_mode_has_no_quick_banner(app, monkeypatch):
     no_errors(at)
     assert not any("Quick mode" in i.value for i in at.info)
     assert at.slider(key="epochs").value == 8
+
+
+def test_a_run_of_another_session_is_read_only(app):
+    """A shared link carries run=N: the visitor watches that run, but cannot stop it."""
+    from core.training.runs import RunConfig
+    from ui.common import manager
+
+    run_id = manager().submit(RunConfig(model="mlp", hidden=16, epochs=300, quick=True, device="cpu"),
+                              session="the-owner")
+    try:
+        app.query_params["run"] = str(run_id)
+        at = app.run()
+        at.switch_page("app_pages/train.py").run()
+        no_errors(at)
+        stop = next(b for b in at.button if b.label == "Stop")
+        assert stop.disabled
+        assert any("Started in another session" in c.value for c in at.caption)
+        assert manager().live(run_id)["state"] in ("queued", "running")
+    finally:
+        assert manager().stop(run_id, session="the-owner")
+        assert manager().wait(run_id, timeout=60)["state"] == "stopped"
