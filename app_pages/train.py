@@ -129,8 +129,6 @@ def live_panel(run_id: int) -> None:
         st.error(f"Run {status}: {row.get('error') or 'the server stopped during it'}")
     if epochs:
         st.metric("Test accuracy (last epoch)", f"{epochs[-1]['test_accuracy']:.2%}")
-    if epochs or live["losses"]:
-        st.plotly_chart(curves_figure(epochs, live["losses"]), width="stretch")
     if status in ("queued", "running"):
         st.session_state["_watching"] = run_id
     elif st.session_state.get("_watching") == run_id:
@@ -138,8 +136,21 @@ def live_panel(run_id: int) -> None:
         st.rerun(scope="app")  # the run ended: refresh the runs table and the Stop button, and stop polling
 
 
-if run_id:  # poll the store once a second while the run is queued or training; a finished run is drawn once
+def live_curves(run_id: int) -> None:
+    epochs = store().epochs(run_id)
+    progress = store().progress(run_id)
+    losses = progress["points"] if progress else []
+    if epochs or losses:
+        st.plotly_chart(curves_figure(epochs, losses), width="stretch")
+
+
+# While a run is queued or training, the status polls the store every second and the curves every
+# CURVES_EVERY_S: redrawing the chart was most of the page's cost (browser and server CPU taken from
+# training on a small machine). A finished run is drawn once.
+CURVES_EVERY_S = 5.0
+if run_id:
     st.fragment(run_every=1.0 if active else None)(live_panel)(run_id)
+    st.fragment(run_every=CURVES_EVERY_S if active else None)(live_curves)(run_id)
 
 st.divider()
 st.subheader("Stored runs")

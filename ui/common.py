@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from typing import Any, Callable, Optional
 
 import streamlit as st
@@ -14,6 +15,7 @@ import streamlit as st
 from core.config import quick_mode
 from core.errors import UserInputError
 from core.training.memory import limit_malloc_arenas
+from core.training.process_backend import prewarm
 
 URL = "query-params"  # widgets bound to the URL: a copied link reopens the same configuration
 # how st.dataframe shows core.analysis.results.runs_table (Train and Compare pages)
@@ -21,6 +23,8 @@ RUNS_TABLE_COLUMNS = {"test accuracy": st.column_config.NumberColumn(format="per
                       "images/s": st.column_config.NumberColumn(format="%.0f"),
                       "parameters": st.column_config.NumberColumn(format="localized")}
 limit_malloc_arenas(2)  # the server's session and worker threads share two malloc arenas (core/training/memory.py)
+if not os.environ.get("GRAPHCONV_RAY_ADDRESS"):
+    prewarm()  # training workers fork from a server that imports torch once: start it with the first page
 
 
 # ---------------------------------------------------------------- cached engine objects

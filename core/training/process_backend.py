@@ -9,12 +9,37 @@ web server is never used: it has threads, and a fork copies their locks mid-flig
 from __future__ import annotations
 
 import multiprocessing as mp
+import signal
 import threading
 from typing import Any, Optional
 
 from core.training.worker import worker_main
 
 PRELOAD = ["core.training.preload"]
+
+
+def prewarm() -> None:
+    """Start the forkserver and its imports (seconds) in the background, once, so the first run starts quickly.
+
+    The app calls this when its first page loads, long before anyone presses Start."""
+    global _warming
+    if _warming is not None or "forkserver" not in mp.get_all_start_methods():
+        return
+    mp.get_context("forkserver").set_forkserver_preload(PRELOAD)
+
+    def warm() -> None:
+        from multiprocessing import forkserver
+
+        try:
+            forkserver.ensure_running()
+        except Exception:  # the first start() will try again and report
+            pass
+
+    _warming = threading.Thread(target=warm, name="graphconv-forkserver", daemon=True)
+    _warming.start()
+
+
+_warming: Optional[threading.Thread] = None
 
 
 class ProcessBackend:
@@ -25,18 +50,7 @@ class ProcessBackend:
         self.method = method or ("forkserver" if "forkserver" in methods else "spawn")
         self.ctx = mp.get_context(self.method)
         if self.method == "forkserver":
-            self.ctx.set_forkserver_preload(PRELOAD)
-            # start the forkserver (and its imports) now, off the caller's thread, so the first Start is quick
-            threading.Thread(target=self._warm, name="graphconv-forkserver", daemon=True).start()
-
-    @staticmethod
-    def _warm() -> None:
-        from multiprocessing import forkserver
-
-        try:
-            forkserver.ensure_running()
-        except Exception:  # the first start() will try again and report
-            pass
+            prewarm()
 
     def start(self, db_path: str, env: dict[str, Optional[str]], run_id: int, config: dict[str, Any]) -> mp.Process:
         proc = self.ctx.Process(target=worker_main, args=(db_path, env, run_id, config),
@@ -50,8 +64,8 @@ class ProcessBackend:
         return None if proc.is_alive() else proc.exitcode
 
     @staticmethod
-    def exitcode(proc: mp.Process) -> Optional[int]:
-        return proc.exitcode
+    def describe_exit(proc: mp.Process) -> str:
+        return exit_reason(proc.exitcode)
 
     @staticmethod
     def terminate(proc: mp.Process, grace_s: float = 3.0) -> None:
@@ -62,3 +76,18 @@ class ProcessBackend:
         if proc.is_alive():
             proc.kill()
             proc.join(grace_s)
+
+
+def exit_reason(exitcode: Optional[int]) -> str:
+    """Words for how a worker process ended (``exitcode`` as multiprocessing reports it)."""
+    if exitcode is None:
+        return "the worker is still running"
+    if exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        hint = {"SIGKILL": " (the system may have run out of memory)",
+                "SIGSEGV": " (a crash in native code)"}.get(name, "")
+        return f"the worker process was killed by {name}{hint}"
+    return f"the worker process exited with code {exitcode} before the run ended"

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import threading
 import time
 from collections import Counter
@@ -84,21 +83,6 @@ def fair_order(queued: list[Job], running: list[Job]) -> list[Job]:
         counts[pick.session] += 1
         left.remove(pick)
     return order
-
-
-def exit_reason(exitcode: Optional[int]) -> str:
-    """Words for how a worker process ended (``exitcode`` as multiprocessing reports it)."""
-    if exitcode is None:
-        return "the worker is still running"
-    if exitcode < 0:
-        try:
-            name = signal.Signals(-exitcode).name
-        except ValueError:
-            name = f"signal {-exitcode}"
-        hint = {"SIGKILL": " (the system may have run out of memory)",
-                "SIGSEGV": " (a crash in native code)"}.get(name, "")
-        return f"the worker process was killed by {name}{hint}"
-    return f"the worker process exited with code {exitcode} before the run ended"
 
 
 class RunManager:
@@ -293,7 +277,7 @@ class RunManager:
                               error=f"ended by the app: the worker did not stop within {self.stop_grace_s:g} s")
         else:
             kept = f"; its {len(epochs)} finished epoch(s) are kept" if epochs else ""
-            self.store.fail(job.run_id, exit_reason(self.backend.exitcode(job.handle)) + kept)
+            self.store.fail(job.run_id, self.backend.describe_exit(job.handle) + kept)
 
 
 def make_backend(name: Optional[str] = None):

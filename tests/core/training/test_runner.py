@@ -11,7 +11,8 @@ import pytest
 
 from core.errors import UserInputError
 from core.models import MODELS
-from core.training.runner import Job, QueueFullError, RunManager, exit_reason, fair_order
+from core.training.process_backend import exit_reason
+from core.training.runner import Job, QueueFullError, RunManager, fair_order
 from core.training.runs import RunConfig
 from core.training.store import RunStore, load_checkpoint
 
