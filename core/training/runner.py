@@ -228,7 +228,7 @@ class RunManager:
         with self._cond:
             running, queued = list(self._running), list(self._queue)
         for job in running:  # workers that ended: their runs must have ended too
-            if self.backend.poll(job.handle) is not None:
+            if job.handle is not None and self.backend.poll(job.handle) is not None:
                 self._settle(job)
                 with self._cond:
                     self._running.remove(job)
@@ -253,12 +253,20 @@ class RunManager:
                     alive = [j.run_id for j in self._queue + self._running]
                 for run_id in alive:
                     self.store.heartbeat(run_id)
-        with self._cond:
-            while self._queue and len(self._running) < self.max_concurrent and not self._closed:
+        while True:  # fill free slots; a backend may take a while to start a job, so not under the lock
+            with self._cond:
+                if not self._queue or len(self._running) >= self.max_concurrent or self._closed:
+                    return
                 job = fair_order(self._queue, self._running)[0]
                 self._queue.remove(job)
                 self._running.append(job)
+            try:
                 job.handle = self.backend.start(str(self.store.path), job.env, job.run_id, job.config)
+            except Exception as err:  # no worker could be started: the run fails with the reason
+                with self._cond:
+                    self._running.remove(job)
+                self.store.fail(job.run_id, f"could not start a {getattr(self.backend, 'name', '')} worker: "
+                                            f"{type(err).__name__}: {err}")
 
     def _settle(self, job: Job) -> None:
         """After a worker ended: a run it left queued or running ends ``stopped`` (we terminated it
