@@ -8,8 +8,9 @@ Starts ``streamlit run app.py`` with GRAPHCONV_QUICK=1 (optionally pinned to few
      time from the click to the first test accuracy on the page, and to "Finished";
   3. optionally (``--escnn``) train the C8 steerable CNN too, the heaviest model in memory;
 
-while sampling the server's resident memory (RSS, its child processes included) every 0.2 s; the
-reported peak is the larger of that and the kernel's own high-water mark (VmHWM) of the server.
+while sampling the memory of the server and its child processes (training workers, their forkserver;
+proportional set size, so shared pages count once) every 0.2 s; the reported peak is the larger of
+that and the kernel's own high-water mark (VmHWM) of the server process alone.
 Prints one JSON object. Needs Debian's chromium and the playwright package (``bash run.sh test``
 installs both). Not a test: the figures go in the README.
 
@@ -35,13 +36,21 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def rss_tree_mb(pid: int) -> float:
-    """Resident memory of ``pid`` and all its descendants, MB (from /proc)."""
+    """Memory of ``pid`` and all its descendants (training workers, their forkserver), MB.
+
+    Proportional set size (``Pss`` in /proc/PID/smaps_rollup): pages shared between processes, such as
+    torch's in the forkserver and the workers forked from it, are split between them instead of
+    counted once per process as RSS would. Falls back to RSS where smaps_rollup is missing."""
     total, todo = 0, [pid]
     while todo:
         p = todo.pop()
         try:
-            with open(f"/proc/{p}/status") as f:
-                total += next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+            try:
+                with open(f"/proc/{p}/smaps_rollup") as f:
+                    total += next(int(line.split()[1]) for line in f if line.startswith("Pss:"))
+            except OSError:
+                with open(f"/proc/{p}/status") as f:
+                    total += next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
             with open(f"/proc/{p}/task/{p}/children") as f:
                 todo += [int(c) for c in f.read().split()]
         except (OSError, StopIteration):
