@@ -16,14 +16,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
+
+from browser_helpers import chromium, free_port, wait_healthy  # noqa: E402  (scripts/ is on sys.path)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -100,9 +100,7 @@ def main() -> None:
                     help="leave the Train page while the run trains (the browser's CPU then is not this machine's)")
     args = ap.parse_args()
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     os.environ["GRAPHCONV_DATA_DIR"] = tempfile.mkdtemp(prefix="graphconv-vs-")
     env = {**os.environ, "GRAPHCONV_QUICK": "0"}
     server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
@@ -111,18 +109,11 @@ def main() -> None:
     url = f"http://127.0.0.1:{port}"
     pairs = []
     try:
-        while True:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
-                    break
-            except OSError:
-                time.sleep(0.2)
+        wait_healthy(url)
         from playwright.sync_api import sync_playwright
 
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"])
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(600_000)
+            browser, page = chromium(p, 600_000)
             for _ in range(args.pairs):
                 app = app_run(page, url, args.query, watch=not args.no_watch)
                 page.goto("about:blank")  # an open page may keep polling the server while the CLI trains

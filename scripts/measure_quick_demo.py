@@ -23,14 +23,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
+
+from browser_helpers import chromium, free_port, wait_healthy  # noqa: E402  (scripts/ is on sys.path)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -85,9 +85,7 @@ def main() -> None:
     ap.add_argument("--target", type=float, default=95.0, help="with --full: the accuracy to time, percent")
     args = ap.parse_args()
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     data = tempfile.mkdtemp(prefix="graphconv-demo-")
     env = {**os.environ, "GRAPHCONV_QUICK": "0" if args.full else "1", "GRAPHCONV_DATA_DIR": data}
     cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
@@ -102,20 +100,13 @@ def main() -> None:
     url = f"http://127.0.0.1:{port}"
     out: dict = {"cores": args.cores or os.cpu_count(), "quick": not args.full}
     try:
-        while True:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
-                    break
-            except OSError:
-                time.sleep(0.2)
+        wait_healthy(url)
         out["server_start_s"] = round(time.perf_counter() - t0, 1)
         out["idle_server_mb"] = round(rss_tree_mb(proc.pid))
         from playwright.sync_api import sync_playwright
 
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"])
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(300_000)
+            browser, page = chromium(p, 300_000)
             t = time.perf_counter()
             page.goto(url)
             page.get_by_text("Directed edges").first.wait_for()

@@ -3,6 +3,7 @@
 import os
 
 import pytest
+import torch
 
 # quiet, CPU-friendly defaults for the whole suite
 os.environ.setdefault("OMP_NUM_THREADS", "2")
@@ -14,3 +15,24 @@ def isolated_data_dir(tmp_path, monkeypatch):
     path = tmp_path / "data"
     monkeypatch.setenv("GRAPHCONV_DATA_DIR", str(path))
     return path
+
+
+class TinyFeatureModel(torch.nn.Module):
+    """A 4x4-pixel image model with ``features`` and a ``classifier`` (dropout + linear), as every model has."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.body = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 8), torch.nn.ReLU())
+        self.classifier = torch.nn.Sequential(torch.nn.Dropout(0.5), torch.nn.Linear(8, 3))
+
+    def features(self, x):
+        return self.body(x)
+
+    def forward(self, x):
+        return self.classifier(self.features(x))
+
+
+@pytest.fixture
+def tiny_feature_model() -> TinyFeatureModel:
+    return TinyFeatureModel()

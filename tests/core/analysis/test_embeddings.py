@@ -43,22 +43,8 @@ def test_align_2d_undoes_a_rotation_and_a_mirror():
     assert len(seq) == 3 and np.allclose(seq[1] - seq[1].mean(0), ref - ref.mean(0), atol=1e-5)
 
 
-class _Tiny(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        torch.manual_seed(0)
-        self.body = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 8), torch.nn.ReLU())
-        self.classifier = torch.nn.Sequential(torch.nn.Dropout(0.5), torch.nn.Linear(8, 3))
-
-    def features(self, x):
-        return self.body(x)
-
-    def forward(self, x):
-        return self.classifier(self.features(x))
-
-
-def test_penultimate_features_and_batch_outputs_match_the_model():
-    model = _Tiny().train()
+def test_penultimate_features_and_batch_outputs_match_the_model(tiny_feature_model):
+    model = tiny_feature_model.train()
     images = torch.rand(23, 4, 4)
     f = penultimate_features(model, images, batch_size=5)
     assert f.shape == (23, 8) and model.training  # mode restored

@@ -61,22 +61,8 @@ def test_pca_wide_and_degenerate_inputs():
         pca_2d(np.array([[0.0, np.nan], [1.0, 2.0]]))
 
 
-class _Tiny(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        torch.manual_seed(0)
-        self.body = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 8), torch.nn.ReLU())
-        self.classifier = torch.nn.Sequential(torch.nn.Dropout(0.5), torch.nn.Linear(8, 3))
-
-    def features(self, x):
-        return self.body(x)
-
-    def forward(self, x):
-        return self.classifier(self.features(x))
-
-
-def test_feature_tap_records_the_eval_pass_only():
-    model = _Tiny()
+def test_feature_tap_records_the_eval_pass_only(tiny_feature_model):
+    model = tiny_feature_model
     images = torch.rand(30, 1, 4, 4)
     labels = torch.arange(30) % 3
     tap = FeatureTap(model, limit=12)
