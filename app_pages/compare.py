@@ -7,7 +7,7 @@ from core.models import MODELS
 from core.analysis.results import runs_table, settings_diff
 from core.training.runs import IMAGE_MODELS_WITHOUT_GRAPH, PIXEL_GRAPH_KINDS, RunConfig
 from core.training.store import ACTIVE_STATUSES, RunStore, StoreError
-from core.training.sweep import SWEEPABLE, new_sweep_kind, parse_values, sweep_configs, sweep_value
+from core.training.sweep import SWEEPABLE, grid_configs, new_sweep_kind, parse_values, sweep_value
 from core.figures.training import sweep_figure
 from core.figures.results import accuracy_curves_figure
 from ui.common import RUNS_TABLE_COLUMNS, guarded, manager, session_id, url_choice, url_slider
@@ -31,8 +31,9 @@ def sweep_section() -> None:
     """Launch one setting over several values in the background; plot accuracy against the value."""
     st.divider()
     st.subheader("Sweeps")
-    st.caption("Train a series of runs that differ in one setting, in the background, and plot test accuracy "
-               "against it. Runs queue behind the training slots like any other run.")
+    st.caption("Train a series of runs that differ in one setting (or a grid over two), in the background, and "
+               "plot test accuracy against it. Runs queue behind the training slots like any other run, in worker "
+               "processes or on the Ray cluster the app is pointed at.")
     c1, c2, c3 = st.columns(3)
     model = url_choice(c1, "Layer type", MODELS.names(), "cheb", "sw_model")
     graph_kind = (url_choice(c2, "Graph", list(PIXEL_GRAPH_KINDS), "grid", "sw_graph")
@@ -41,11 +42,17 @@ def sweep_section() -> None:
     params = [p for p in SWEEPABLE if p not in ("epochs",)]
     param = url_choice(c1, "Setting to sweep", params, "K" if model == "cheb" else "model", "sw_param")
     values_text = c2.text_input("Values (comma-separated)", SWEEP_DEFAULTS.get(param, ""), key=f"sw_values_{param}")
+    param2 = url_choice(c1, "Second setting (a grid)", ["none"] + [p for p in params if p != param], "none",
+                        "sw_param2", help="Every combination of the two settings' values: one line per value of "
+                                          "the second in the plot (at most 12 runs in all).")
+    values2_text = (c2.text_input("Its values (comma-separated)", SWEEP_DEFAULTS.get(param2, ""),
+                                  key=f"sw_values2_{param2}") if param2 != "none" else "")
     c3.write("")
     if c3.button("Launch sweep", icon=":material/play_arrow:", type="primary"):
         def launch() -> str:
             base = RunConfig(model=model, epochs=epochs, **({"graph": graph_kind} if graph_kind else {}))
-            configs = sweep_configs(base, param, parse_values(param, values_text))
+            second = (param2, parse_values(param2, values2_text)) if param2 != "none" else (None, None)
+            configs = grid_configs(base, param, parse_values(param, values_text), *second)
             kind = new_sweep_kind()
             manager().check_room(session_id(), len(configs))  # all of the sweep or none of it
             for cfg in configs:
@@ -56,12 +63,14 @@ def sweep_section() -> None:
         if kind:
             st.session_state["sweep"] = kind
             st.session_state["sweep_param"] = param
+            st.session_state["sweep_param2"] = param2 if param2 != "none" else None
     sweep_results()
 
 
 @st.fragment(run_every=2.0)
 def sweep_results() -> None:
     kind, param = st.session_state.get("sweep"), st.session_state.get("sweep_param")
+    param2 = st.session_state.get("sweep_param2")
     if not kind:
         return
     members = store.list_runs(kind=kind)
@@ -70,12 +79,16 @@ def sweep_results() -> None:
     if settled and st.session_state.get("sweep_settled") != kind:
         st.session_state["sweep_settled"] = kind
         st.rerun()  # the whole page, so the runs table above lists the sweep's runs too
-    st.markdown(f"**Sweep over `{param}`**: {len(done)} of {len(members)} runs finished.")
+    over = f"`{param}` × `{param2}`" if param2 else f"`{param}`"
+    st.markdown(f"**Sweep over {over}**: {len(done)} of {len(members)} runs finished.")
     points = sorted(((sweep_value(r["config"], param), (r["summary"] or {}).get("test_accuracy"))
-                     for r in done), key=lambda p: (isinstance(p[0], str), p[0]))
+                     + ((sweep_value(r["config"], param2),) if param2 else ()) for r in done),
+                    key=lambda p: (isinstance(p[0], str), p[0]))
     if points:
-        st.plotly_chart(sweep_figure(points, param), width="stretch")
-    st.dataframe(pd.DataFrame([{"run": r["id"], param: sweep_value(r["config"], param), "status": r["status"],
+        st.plotly_chart(sweep_figure(points, param, param2), width="stretch")
+    st.dataframe(pd.DataFrame([{"run": r["id"], param: sweep_value(r["config"], param),
+                                **({param2: sweep_value(r["config"], param2)} if param2 else {}),
+                                "status": r["status"],
                                 "test accuracy": (r["summary"] or {}).get("test_accuracy")} for r in members]),
                  hide_index=True, column_config={"test accuracy": st.column_config.NumberColumn(format="percent")})
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
+
+from core.figures.common import CLASS_COLORS
 
 
 def curves_figure(epochs: Sequence[dict[str, Any]], batches: Sequence[tuple[float, float]] = ()) -> go.Figure:
@@ -26,15 +28,25 @@ def curves_figure(epochs: Sequence[dict[str, Any]], batches: Sequence[tuple[floa
     return fig
 
 
-def sweep_figure(points: Sequence[tuple[Any, float]], param: str) -> go.Figure:
-    """Test accuracy against the swept value (a line for numbers, bars for names)."""
-    xs, ys = zip(*points) if points else ((), ())
+def sweep_figure(points: Sequence[tuple], param: str, series_param: Optional[str] = None) -> go.Figure:
+    """Test accuracy against the swept value (a line for numbers, bars for names).
+
+    ``points`` are ``(value, accuracy)``, or ``(value, accuracy, second value)`` for a grid over two
+    settings, drawn as one line (or bar group) per value of ``series_param``."""
+    xs = [p[0] for p in points]
     numeric = all(isinstance(x, (int, float)) for x in xs)
-    trace = (go.Scatter(x=xs, y=ys, mode="lines+markers", line=dict(color="#4F46E5")) if numeric
-             else go.Bar(x=[str(x) for x in xs], y=ys, marker_color="#4F46E5"))
-    fig = go.Figure(trace)
+    groups: dict[Any, list[tuple]] = {}
+    for p in points:
+        groups.setdefault(p[2] if len(p) > 2 else None, []).append(p)
+    fig = go.Figure()
+    for i, (key, group) in enumerate(groups.items()):
+        gx, gy = [p[0] for p in group], [p[1] for p in group]
+        name = f"{series_param} = {key}" if series_param is not None else None
+        color = CLASS_COLORS[i % len(CLASS_COLORS)] if series_param is not None else "#4F46E5"
+        fig.add_trace(go.Scatter(x=gx, y=gy, mode="lines+markers", name=name, line=dict(color=color)) if numeric
+                      else go.Bar(x=[str(x) for x in gx], y=gy, name=name, marker_color=color))
     fig.update_layout(xaxis_title=param, yaxis_title="test accuracy", yaxis_tickformat=".0%", height=360,
-                      margin=dict(l=10, r=10, t=30, b=10))
+                      margin=dict(l=10, r=10, t=30, b=10), showlegend=series_param is not None)
     if numeric and param in ("sigma", "lr"):
         fig.update_xaxes(type="log")
     if numeric and len(set(xs)) <= 12:  # tick exactly the swept values: no K = 1.5 between K = 1 and K = 2

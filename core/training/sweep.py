@@ -1,14 +1,15 @@
-"""Sweeps: one setting trained over several values, the rest held fixed.
+"""Sweeps: one setting trained over several values, or a grid over two settings; the rest held fixed.
 
-A sweep is a list of RunConfigs submitted to the background runner; its runs share the store kind
-``sweep:<id>`` so the page can find them and plot accuracy against the swept value.
+A sweep is a list of RunConfigs submitted to the run manager (worker processes or Ray, whichever
+backend it has); its runs share the store kind ``sweep:<id>`` so the page can find them and plot
+accuracy against the swept value, one line per value of the second setting in a grid.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import replace
-from typing import Any
+from typing import Any, Optional
 
 from core.errors import UserInputError
 from core.training.runs import RunConfig, validate
@@ -57,6 +58,23 @@ def sweep_configs(base: RunConfig, param: str, values: list[Any]) -> list[RunCon
             cfg = replace(base, **{param: v})
         configs.append(validate(cfg))
     return configs
+
+
+def grid_configs(base: RunConfig, param: str, values: list[Any], param2: Optional[str] = None,
+                 values2: Optional[list[Any]] = None) -> list[RunConfig]:
+    """Every combination of ``param`` x ``param2`` values (just ``param`` without a second setting),
+    all validated before any is submitted; at most ``MAX_SWEEP_RUNS`` runs."""
+    if not param2:
+        return sweep_configs(base, param, values)
+    if param2 == param:
+        raise UserInputError("param2", f"the second setting must differ from the first ({param})")
+    if param2 not in SWEEPABLE:
+        raise UserInputError("param2", f"cannot sweep {param2!r} (choose from {', '.join(SWEEPABLE)})")
+    values2 = list(values2 or [])
+    if len(values) * len(values2) > MAX_SWEEP_RUNS:
+        raise UserInputError("param2", f"{len(values)} x {len(values2)} = {len(values) * len(values2)} runs; "
+                                       f"a sweep has at most {MAX_SWEEP_RUNS}")
+    return [cfg for first in sweep_configs(base, param, values) for cfg in sweep_configs(first, param2, values2)]
 
 
 def new_sweep_kind() -> str:

@@ -17,15 +17,21 @@ def test_launch_sweep_and_plot(monkeypatch):
     at.slider(key="sw_epochs").set_value(1).run()
     at.selectbox(key="sw_param").set_value("seed").run()
     at.text_input(key="sw_values_seed").set_value("0, 1").run()
+    at.selectbox(key="sw_param2").set_value("hidden").run()  # a 2 x 2 grid
+    at.text_input(key="sw_values2_hidden").set_value("8, 16").run()
     next(b for b in at.button if b.label == "Launch sweep").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     kind = at.session_state["sweep"]
     from ui.common import manager
 
     ids = [r["id"] for r in manager().store.list_runs(kind=kind)]
-    assert len(ids) == 2
+    assert len(ids) == 4
+    configs = [manager().store.get_run(i)["config"] for i in ids]
+    assert sorted((c["seed"], c["hidden"]) for c in configs) == [(0, 8), (0, 16), (1, 8), (1, 16)]
     for run_id in ids:
         assert manager().wait(run_id, timeout=180)["state"] == "finished"
     at.run()
     assert not at.exception
-    assert any("2 of 2 runs finished" in m.value for m in at.markdown)
+    assert any("4 of 4 runs finished" in m.value for m in at.markdown)
+    chart = at.get("plotly_chart")[0]
+    assert "hidden = 8" in chart.proto.spec and "hidden = 16" in chart.proto.spec  # one line per hidden width

@@ -1,4 +1,4 @@
-"""Figures in core.figures.graphs that pages build from numbers."""
+"""Training figures: the sweep plot, for one setting and for a grid over two."""
 
 from core.figures.training import sweep_figure
 
@@ -17,3 +17,10 @@ def test_sweep_figure_log_axis_for_sigma_and_bars_for_names():
     bars = sweep_figure([("cheb", 0.96), ("gcn", 0.9)], "model")
     assert bars.data[0].type == "bar" and list(bars.data[0].x) == ["cheb", "gcn"]
     assert bars.layout.xaxis.tickvals is None
+
+
+def test_sweep_figure_draws_one_line_per_value_of_the_second_setting():
+    fig = sweep_figure([(1, 0.80, 16), (3, 0.89, 16), (1, 0.85, 32), (3, 0.93, 32)], "K", "hidden")
+    assert [t.name for t in fig.data] == ["hidden = 16", "hidden = 32"]
+    assert [list(t.y) for t in fig.data] == [[0.80, 0.89], [0.85, 0.93]]
+    assert fig.layout.showlegend and fig.data[0].line.color != fig.data[1].line.color

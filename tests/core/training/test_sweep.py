@@ -40,3 +40,17 @@ def test_swept_runs_store_their_value(isolated_data_dir):
     assert sorted(sweep_value(r["config"], "seed") for r in runs) == [0, 1]
     accs = [r["summary"]["test_accuracy"] for r in runs]
     assert all(a > 0.3 for a in accs) and accs[0] != accs[1]  # different seeds, different runs
+
+
+def test_grid_configs_cover_every_combination_and_check_the_size():
+    from core.training.sweep import MAX_SWEEP_RUNS, grid_configs
+
+    configs = grid_configs(RunConfig(model="cheb", graph="knn", epochs=1), "k", [4, 8, 16], "K", [1, 3])
+    assert [(c.graph_params["k"], c.K) for c in configs] == [(4, 1), (4, 3), (8, 1), (8, 3), (16, 1), (16, 3)]
+    assert all(c.model == "cheb" and c.epochs == 1 for c in configs)
+    assert grid_configs(RunConfig(), "seed", [0, 1]) == sweep_configs(RunConfig(), "seed", [0, 1])  # one setting
+    for param2, values2, why in (("seed", list(range(MAX_SWEEP_RUNS)), "at most"), ("k", [4], "differ"),
+                                 ("dropout", [0.1], "cannot sweep")):
+        with pytest.raises(UserInputError, match=why) as err:
+            grid_configs(RunConfig(model="cheb", graph="knn"), "k", [4, 8], param2, values2)
+        assert err.value.param == "param2"
