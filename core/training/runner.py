@@ -32,7 +32,7 @@ import os
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Optional
 
 from core.errors import UserInputError
@@ -61,7 +61,6 @@ class Job:
     stop_asked: bool = False  # stop() was called in this process (also when the store could not be written)
     stop_seen: Optional[float] = None  # monotonic time the dispatcher first saw a stop request
     terminated: bool = False  # the dispatcher ended the worker after the grace period
-    started: float = field(default_factory=time.monotonic)
 
 
 def _env_int(name: str, default: int) -> int:
