@@ -10,8 +10,10 @@ from core.models.layers.inits import glorot, zeros
 from core.models.layers.propagate import propagate_linear
 from core.models.layers.shared_graph import SharedGraph, build_adjacency, use_sparse
 
-INPUTS = {"diff": 2, "abs": 4, "both": 6}  # edge MLP input -> its width
-NORMS = ("rw", "sym")
+INPUTS = {"diff": 2, "abs": 4, "both": 6, "offset": 2}  # edge MLP input -> its width
+NORMS = ("rw", "sym", "none")
+ACTIVATIONS = ("softplus", "tanh", "none")  # positive weights (a learned blur), signed (the tutorial's), raw
+EDGE_SETS = ("shared", "out", "pair")  # one set of edge weights, one per output channel, one per channel pair
 
 
 class LearnedEdgeConv(nn.Module):
@@ -31,9 +33,22 @@ class LearnedEdgeConv(nn.Module):
     (pass a kNN or full graph for a dense "learned" graph); its weights are ignored. The adjacency is
     rebuilt every forward with gradients flowing into the edge MLP.
 
+    ``inputs="offset"`` gives the MLP the offset :math:`\mathbf{p}_j - \mathbf{p}_i` in pixels (neighbours
+    differ by 1, not by 1/27), so it can tell them apart. ``activation="tanh"`` makes the weights signed, as
+    in the graph-convolution tutorial's edge MLP, so a filter can detect an edge instead of only blurring;
+    ``norm="none"`` leaves them as predicted (normalisation uses :math:`|a_{ij}|`, so signed weights stay
+    signed). ``edge_sets`` chooses how many adjacencies the MLP predicts:
+
+    * ``"shared"``: one, for every channel (the tutorial): :math:`\mathbf{X}' = \hat{\mathbf{A}}\mathbf{X}\mathbf{W}`;
+    * ``"out"``: one per output channel: :math:`\mathbf{X}'_{:,o} = \hat{\mathbf{A}}_o (\mathbf{X}\mathbf{W})_{:,o}`;
+    * ``"pair"``: one per (input, output) channel pair, and no ``W``:
+      :math:`\mathbf{X}'_{:,o} = \sum_c \hat{\mathbf{A}}_{oc} \mathbf{X}_{:,c}`. With offsets on the 8-neighbour
+      grid (and its self loops) this **is** a 3x3 convolution whose kernel the MLP predicts per offset.
+
     Args:
         in_channels: C_in. out_channels: C_out. hidden_channels: width of the edge MLP.
-        inputs: "diff", "abs" or "both" (see above). norm: "rw" or "sym".
+        inputs: "diff", "abs", "both" or "offset" (see above). norm: "rw", "sym" or "none".
+        activation: "softplus", "tanh" or "none". edge_sets: "shared", "out" or "pair".
         add_self_loops: learn a weight for each node's own features too. bias: learn an additive bias.
 
     Shapes:
@@ -47,6 +62,8 @@ class LearnedEdgeConv(nn.Module):
         hidden_channels: int = 16,
         inputs: str = "both",
         norm: str = "rw",
+        activation: str = "softplus",
+        edge_sets: str = "shared",
         add_self_loops: bool = True,
         bias: bool = True,
         **kwargs,
@@ -56,16 +73,23 @@ class LearnedEdgeConv(nn.Module):
             raise ValueError(f"inputs must be one of {', '.join(INPUTS)}, got {inputs!r}")
         if norm not in NORMS:
             raise ValueError(f"norm must be one of {', '.join(NORMS)}, got {norm!r}")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, got {activation!r}")
+        if edge_sets not in EDGE_SETS:
+            raise ValueError(f"edge_sets must be one of {', '.join(EDGE_SETS)}, got {edge_sets!r}")
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.hidden_channels = hidden_channels
         self.inputs = inputs
         self.norm = norm
+        self.activation = activation
+        self.edge_sets = edge_sets
+        self.num_sets = {"shared": 1, "out": out_channels, "pair": in_channels * out_channels}[edge_sets]
         self.add_self_loops = add_self_loops
         self.edge_mlp = nn.Sequential(
-            nn.Linear(INPUTS[inputs], hidden_channels), nn.Tanh(), nn.Linear(hidden_channels, 1)
+            nn.Linear(INPUTS[inputs], hidden_channels), nn.Tanh(), nn.Linear(hidden_channels, self.num_sets)
         )
-        self.lin = nn.Linear(in_channels, out_channels, bias=False)
+        self.lin = nn.Linear(in_channels, out_channels, bias=False) if edge_sets != "pair" else None
         self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
         self.reset_parameters()
 
@@ -73,35 +97,50 @@ class LearnedEdgeConv(nn.Module):
         for layer in self.edge_mlp:
             if isinstance(layer, nn.Linear):
                 layer.reset_parameters()
-        glorot(self.lin.weight)
+        if self.lin is not None:
+            glorot(self.lin.weight)
         zeros(self.bias)
 
     def edge_index(self, graph: SharedGraph) -> Tensor:
         """(2, E') edges the weights live on: the graph's, with loops replaced by one per node."""
         return graph.edges("sum" if self.add_self_loops else "none")[0]
 
-    def edge_weights(self, graph: SharedGraph, normalized: bool = True) -> Tensor:
-        """(E',) learned weights on ``edge_index(graph)``, normalised (``norm``) or raw (> 0)."""
+    def edge_features(self, graph: SharedGraph) -> Tensor:
+        """(E', INPUTS[inputs]) what the edge MLP sees for each edge of ``edge_index(graph)``."""
         src, dst = self.edge_index(graph)
+        if self.inputs == "offset":
+            return graph.pos[src] - graph.pos[dst]  # (E', 2) in pixels: (d col, d row)
         lo, hi = graph.pos.min(dim=0).values, graph.pos.max(dim=0).values
         p = (graph.pos - lo) / (hi - lo).clamp_min(1e-12)  # (N, 2) in [0, 1]
         parts = {"diff": [p[src] - p[dst]], "abs": [p[dst], p[src]]}
         parts["both"] = parts["abs"] + parts["diff"]
-        feats = torch.cat(parts[self.inputs], dim=-1)  # (E', INPUTS[inputs])
-        w = F.softplus(self.edge_mlp(feats)).squeeze(-1)  # (E',)
-        if not normalized:
-            return w
-        deg = w.new_zeros(graph.num_nodes).index_add(0, dst, w)  # (N,) weighted in-degree
-        if self.norm == "rw":
-            return w / deg.clamp_min(1e-12)[dst]
-        d = deg.clamp_min(1e-12).rsqrt()
-        return d[dst] * w * d[src]
+        return torch.cat(parts[self.inputs], dim=-1)  # (E', INPUTS[inputs])
 
-    def dense_adjacency(self, graph: SharedGraph) -> Tensor:
-        """(N, N) normalised learned adjacency, A[i, j] = weight of edge j -> i (row i: node i's filter)."""
-        return build_adjacency(self.edge_index(graph), self.edge_weights(graph), graph.num_nodes, sparse=False)
+    def edge_weights(self, graph: SharedGraph, normalized: bool = True) -> Tensor:
+        """Learned weights on ``edge_index(graph)``: (E',) for one shared set, else (E', S) with S sets
+        (C_out, or C_in * C_out ordered as ``o * C_in + c``); normalised (``norm``) or raw."""
+        src, dst = self.edge_index(graph)
+        w = self.edge_mlp(self.edge_features(graph))  # (E', S)
+        w = F.softplus(w) if self.activation == "softplus" else torch.tanh(w) if self.activation == "tanh" else w
+        if normalized and self.norm != "none":
+            deg = w.new_zeros(graph.num_nodes, w.shape[1]).index_add(0, dst, w.abs())  # (N, S) in-degree of |w|
+            if self.norm == "rw":
+                w = w / deg.clamp_min(1e-12)[dst]
+            else:
+                d = deg.clamp_min(1e-12).rsqrt()
+                w = d[dst] * w * d[src]
+        return w.squeeze(-1) if self.num_sets == 1 else w
+
+    def dense_adjacency(self, graph: SharedGraph, edge_set: int = 0) -> Tensor:
+        """(N, N) normalised learned adjacency of one edge set, A[i, j] = weight of edge j -> i (row i:
+        node i's filter)."""
+        w = self.edge_weights(graph)
+        w = w if w.dim() == 1 else w[:, edge_set]
+        return build_adjacency(self.edge_index(graph), w, graph.num_nodes, sparse=False)
 
     def forward(self, x: Tensor, graph: SharedGraph) -> Tensor:
+        if self.edge_sets != "shared":
+            return self._forward_sets(x, graph)
         edge_index = self.edge_index(graph)
         sparse = use_sparse(edge_index.shape[1], graph.num_nodes, x.device, graph.sparse)
         adj = build_adjacency(edge_index, self.edge_weights(graph), graph.num_nodes, sparse)  # (N, N)
@@ -110,8 +149,25 @@ class LearnedEdgeConv(nn.Module):
             out = out + self.bias
         return out
 
+    def _forward_sets(self, x: Tensor, graph: SharedGraph) -> Tensor:
+        """Several edge sets: messages per edge and channel, summed into each destination node."""
+        src, dst = self.edge_index(graph)
+        w = self.edge_weights(graph)  # (E', S)
+        b, n = x.shape[0], graph.num_nodes
+        if self.edge_sets == "out":
+            h = x @ self.lin.weight.t()  # (B, N, C_out)
+            msg = h[:, src] * w  # (B, E', C_out)
+        else:
+            wp = w.view(-1, self.out_channels, self.in_channels)  # (E', C_out, C_in)
+            msg = torch.einsum("bec,eoc->beo", x[:, src], wp)  # (B, E', C_out)
+        out = x.new_zeros(b, n, self.out_channels).index_add(1, dst, msg)  # (B, N, C_out)
+        if self.bias is not None:
+            out = out + self.bias
+        return out
+
     def __repr__(self) -> str:
         return (
             f"{self.__class__.__name__}({self.in_channels}, {self.out_channels}, inputs={self.inputs}, "
-            f"norm={self.norm}, hidden={self.hidden_channels})"
+            f"norm={self.norm}, activation={self.activation}, edge_sets={self.edge_sets}, "
+            f"hidden={self.hidden_channels})"
         )

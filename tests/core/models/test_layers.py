@@ -7,6 +7,7 @@ import io
 
 import pytest
 import torch
+import torch.nn.functional as F
 import torch_geometric.nn as pyg
 from torch import nn
 from torch.testing import assert_close
@@ -275,6 +276,63 @@ def test_learned_diff_inputs_give_the_same_filter_everywhere():
     filters = [a[i].view(5, 5).roll((2 - i // 5, 2 - i % 5), dims=(0, 1)) for i in interior]
     for f in filters[1:]:
         assert_close(f, filters[0], **ATOL)
+
+
+class OffsetTable(nn.Module):
+    """Stands in for the edge MLP: looks up a 3x3 kernel's entries by pixel offset (d col, d row)."""
+
+    def __init__(self, kernel: torch.Tensor):  # (C_out, C_in, 3, 3)
+        super().__init__()
+        self.table = nn.Parameter(kernel.permute(2, 3, 0, 1).reshape(9, -1))  # (9, C_out * C_in), o * C_in + c
+
+    def forward(self, offsets: torch.Tensor) -> torch.Tensor:  # (E, 2) -> (E, C_out * C_in)
+        index = ((offsets[:, 1] + 1) * 3 + (offsets[:, 0] + 1)).long()  # row-major position in the 3x3 window
+        return self.table[index]
+
+
+def test_learned_pair_edge_sets_on_the_8_neighbour_grid_are_a_3x3_convolution():
+    """Offsets in, one edge set per channel pair, no normalisation: exactly conv2d (zero padding)."""
+    side, c_in, c_out = 7, 3, 4
+    g = torch.Generator().manual_seed(0)
+    kernel, bias = torch.randn(c_out, c_in, 3, 3, generator=g), torch.randn(c_out, generator=g)
+    conv = LearnedEdgeConv(c_in, c_out, inputs="offset", norm="none", activation="none", edge_sets="pair")
+    conv.edge_mlp = OffsetTable(kernel)
+    with torch.no_grad():
+        conv.bias.copy_(bias)
+    images = torch.randn(B, c_in, side, side, generator=g)
+    nodes = images.permute(0, 2, 3, 1).reshape(B, side * side, c_in)  # node = row * side + col
+    want = F.conv2d(images, kernel, bias, padding=1).permute(0, 2, 3, 1).reshape(B, side * side, c_out)
+    assert_close(conv(nodes, SharedGraph(grid_graph(side))), want, **ATOL)
+    assert conv.lin is None and "edge_sets=pair" in repr(conv)
+
+
+def test_learned_out_edge_sets_give_each_output_channel_its_own_adjacency():
+    sg = SharedGraph(grid_graph())
+    conv = randomize(LearnedEdgeConv(3, 4, inputs="offset", activation="tanh", edge_sets="out"))
+    x = torch.randn(B, 25, 3)
+    h = x @ conv.lin.weight.t()  # (B, N, C_out)
+    want = torch.stack([conv.dense_adjacency(sg, o) @ h[:, :, o].unsqueeze(-1) for o in range(4)], -1)
+    assert_close(conv(x, sg), want.squeeze(-2) + conv.bias, **ATOL)
+    assert conv.edge_weights(sg).shape == (sg.edges("sum")[0].shape[1], 4)
+
+
+def test_tanh_weights_are_signed_and_rw_normalises_their_magnitudes():
+    sg = SharedGraph(grid_graph())
+    conv = randomize(LearnedEdgeConv(2, 2, inputs="offset", activation="tanh", norm="rw", edge_sets="pair"))
+    w = conv.edge_weights(sg)  # (E', 4)
+    assert (w < 0).any() and (w > 0).any()  # a filter can subtract: an edge detector, not only a blur
+    dst = conv.edge_index(sg)[1]
+    row_sums = torch.zeros(25, 4).index_add(0, dst, w.abs())
+    assert_close(row_sums, torch.ones(25, 4), **ATOL)
+    x = torch.randn(B, 25, 2, requires_grad=True)
+    conv(x, sg).square().sum().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in conv.edge_mlp.parameters())
+
+
+def test_learned_rejects_unknown_options():
+    for kw in ({"activation": "relu"}, {"edge_sets": "many"}, {"norm": "l2"}, {"inputs": "polar"}):
+        with pytest.raises(ValueError):
+            LearnedEdgeConv(2, 2, **kw)
 
 
 # ------------------------------------------------------------------------- registry and plumbing
