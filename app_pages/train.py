@@ -52,6 +52,21 @@ with sb.expander("Architecture", expanded=False):
         cfg["readout"] = url_choice(st, "Readout", ["pool", "global"], d.readout, "readout", widget="radio",
                                     horizontal=True, help="pool: 2×2 pooling on the pixel layout + FC (keeps where strokes are). "
                                        "global: mean over nodes (throws it away; shown to fail).")
+    if model == "learned":
+        cfg["edge_inputs"] = url_choice(st, "Edge MLP input", ["both", "diff", "abs", "offset"], d.edge_inputs,
+                                        "edge_inputs", help="offset: the pixel offset j - i in pixels, so neighbours "
+                                                            "differ by 1; the others use coordinates scaled to [0, 1].")
+        cfg["edge_activation"] = url_choice(st, "Edge weights", ["softplus", "tanh", "none"], d.edge_activation,
+                                            "edge_activation", widget="radio", horizontal=True,
+                                            help="softplus: positive (a learned blur); tanh: signed, so a filter "
+                                                 "can detect an edge.")
+        cfg["edge_norm"] = url_choice(st, "Edge normalisation", ["rw", "sym", "none"], d.edge_norm, "edge_norm",
+                                      widget="radio", horizontal=True)
+        cfg["edge_sets"] = url_choice(st, "Edge sets", ["shared", "out", "pair"], d.edge_sets, "edge_sets",
+                                      widget="radio", horizontal=True,
+                                      help="shared: one adjacency for every channel; out: one per output channel; "
+                                           "pair: one per channel pair (with offsets on the 8-neighbour grid, a "
+                                           "learned 3x3 convolution).")
     if model == "escnn":
         cfg["group"] = url_choice(st, "Group", ["C1", "C2", "C4", "C8", "C16", "D1", "D2", "D4", "D8", "D16", "SO2"],
                                   d.group, "group")

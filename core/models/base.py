@@ -20,6 +20,10 @@ class ModelConfig:
     readout: str = "pool"  # fixed graphs: "pool" (2x2 pooling on the pixel layout + FC) or "global" (mean)
     conv: str = "gcn"  # superpixel models: which PyG layer (gcn, gat, gin, sage, cheb)
     group: str = "C8"  # escnn: C1..C16, D1..D16, SO2
+    edge_inputs: str = "both"  # learned: what the edge MLP sees (both, diff, abs on [0, 1]; offset in pixels)
+    edge_activation: str = "softplus"  # learned: softplus (positive: a blur), tanh (signed), none
+    edge_norm: str = "rw"  # learned: rw, sym or none
+    edge_sets: str = "shared"  # learned: shared, out (one adjacency per output channel) or pair (a learned conv)
     num_classes: int = 10  # output classes
 
     def to_dict(self) -> dict[str, Any]:

@@ -74,6 +74,9 @@ def _layer_kwargs(name: str, cfg: ModelConfig, c_in: int, c_out: int) -> tuple[i
     if name == "gat":
         heads = max(1, cfg.heads)
         return max(1, c_out // heads), {"heads": heads, "concat": True}
+    if name == "learned":
+        return c_out, {"inputs": cfg.edge_inputs, "activation": cfg.edge_activation, "norm": cfg.edge_norm,
+                       "edge_sets": cfg.edge_sets}
     return c_out, {}
 
 

@@ -21,6 +21,7 @@ from core.rng import RunRNG
 IMAGE_MODELS_WITHOUT_GRAPH = ("mlp", "cnn", "escnn")
 PIXEL_GRAPH_KINDS = ("grid", "knn", "gaussian")
 AUGMENTS = ("none", "rotate")
+EDGE_OPTIONS = ("edge_inputs", "edge_activation", "edge_norm", "edge_sets")  # the learned-edge layer's settings
 # Defaults of the settings a RunConfig leaves as None, then each model's own (all measured, 10 epochs or less):
 # - ChebNet (dropout 0.5) reached 95.9% at epoch 3 with lr 3e-3 (93.3% with 1e-3) on mnist-5k;
 # - the CNN reached 97.3% by epoch 7 with 1e-3 but wobbled around 96-97% with 3e-3;
@@ -65,6 +66,10 @@ class RunConfig:
     readout: str = "pool"  # fixed graphs: pool (pixel layout + FC) or global (mean)
     conv: str = "gcn"  # superpixel model: gcn, gat, gin, sage, cheb
     group: str = "C8"  # escnn group
+    edge_inputs: str = "both"  # learned edges: both, diff, abs (coordinates on [0, 1]) or offset (in pixels)
+    edge_activation: str = "softplus"  # learned edges: softplus (positive), tanh (signed) or none
+    edge_norm: str = "rw"  # learned edges: rw, sym or none
+    edge_sets: str = "shared"  # learned edges: shared, out (per output channel) or pair (per channel pair)
     epochs: int = 8  # passes over the training set
     lr: Optional[float] = None  # Adam learning rate; None: the model's default (MODEL_DEFAULTS)
     schedule: Optional[str] = None  # constant or cosine decay; None: the model's default (MODEL_DEFAULTS)
@@ -99,7 +104,8 @@ class RunConfig:
         reads = {"graph": self.uses_graph(), "graph_params": self.uses_graph(),
                  "K": self.model == "cheb" or (sp and self.conv == "cheb"),
                  "heads": self.model == "gat" or (sp and self.conv == "gat"),
-                 "readout": self.model in NEEDS_FIXED_GRAPH, "conv": sp, "group": self.model == "escnn"}
+                 "readout": self.model in NEEDS_FIXED_GRAPH, "conv": sp, "group": self.model == "escnn",
+                 **{name: self.model == "learned" for name in EDGE_OPTIONS}}
         return [name for name in given if not reads.get(name, True)]
 
     def to_dict(self) -> dict[str, Any]:
@@ -122,8 +128,9 @@ class RunConfig:
 
     def label(self) -> str:
         """A short human label, e.g. 'cheb K=5 on grid(neighbours=8)'."""
+        edges = [getattr(self, n) for n in EDGE_OPTIONS if getattr(self, n) != getattr(RunConfig, n)]
         extra = {"cheb": f" K={self.K}", "gat": f" heads={self.heads}", "escnn": f" {self.group}",
-                 "superpixel": f" {self.conv}"}.get(self.model, "")
+                 "superpixel": f" {self.conv}", "learned": f" {'/'.join(edges)}" if edges else ""}.get(self.model, "")
         if not self.uses_graph():
             return f"{self.model}{extra}"
         params = ",".join(f"{k}={v}" for k, v in self.graph_params.items())
@@ -169,6 +176,11 @@ def validate(cfg: RunConfig) -> RunConfig:
         raise UserInputError("augment", f"unknown augmentation {cfg.augment!r} (choose from {', '.join(AUGMENTS)})")
     if cfg.augment == "rotate" and cfg.model == "superpixel":
         raise UserInputError("augment", "rotation augmentation works on images; superpixel graphs are built once")
+    from core.models.layers.learned_conv import ACTIVATIONS, EDGE_SETS, INPUTS, NORMS
+
+    for name, choices in zip(EDGE_OPTIONS, (tuple(INPUTS), ACTIVATIONS, NORMS, EDGE_SETS)):
+        if getattr(cfg, name) not in choices:
+            raise UserInputError(name, f"unknown value {getattr(cfg, name)!r} (choose from {', '.join(choices)})")
     if cfg.readout not in ("pool", "global"):
         raise UserInputError("readout", f"unknown readout {cfg.readout!r} (choose from pool, global)")
     if cfg.device not in ("auto", "cpu", "cuda", "mps") and not cfg.device.startswith("cuda:"):

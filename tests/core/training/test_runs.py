@@ -247,3 +247,19 @@ def test_quick_mode_keeps_the_escnn_net_small(monkeypatch):
 def test_ignored_settings_name_what_the_model_does_not_read(cfg, ignored):
     names = ["graph", "graph_params", "K", "heads", "readout", "conv", "group", "lr", "hidden", "epochs"]
     assert cfg.ignored_settings(names) == ignored
+
+
+def test_learned_edge_settings_reach_every_layer_and_the_label():
+    from core.graphs import build_graph
+
+    cfg = validate(RunConfig(model="learned", edge_inputs="offset", edge_activation="tanh", edge_norm="none",
+                             edge_sets="pair", quick=True))
+    assert cfg.label() == "learned offset/tanh/none/pair on grid(neighbours=8)"
+    net = MODELS.get("learned")(cfg.model_config(), build_graph("grid", neighbours=8))
+    assert all((c.inputs, c.activation, c.norm, c.edge_sets) == ("offset", "tanh", "none", "pair") for c in net.convs)
+    assert RunConfig(model="learned").label() == "learned on grid(neighbours=8)"  # defaults say nothing
+    assert RunConfig(model="cnn", edge_sets="pair").ignored_settings(["edge_sets", "lr"]) == ["edge_sets"]
+    for name, bad in (("edge_sets", "many"), ("edge_activation", "relu"), ("edge_inputs", "polar"), ("edge_norm", "l1")):
+        with pytest.raises(UserInputError) as err:
+            validate(RunConfig(model="learned", **{name: bad}))
+        assert err.value.param == name
