@@ -9,7 +9,7 @@ from core.training.runs import IMAGE_MODELS_WITHOUT_GRAPH, PIXEL_GRAPH_KINDS, Ru
 from core.training.trainer import pick_device
 from core.figures.training import curves_figure
 from ui.common import (RUNS_TABLE_COLUMNS, copy_link_button, graph_param_widgets, guarded, manager, session_id,
-                       store, url_choice, url_notices, url_number, url_slider)
+                       store, url_choice, url_notices, url_number, url_slider, url_toggle)
 
 MODEL_HELP = {
     "mlp": "pixels only, no graph", "cnn": "LeNet-5 style C32-P-C64-P-FC512", "gcn": "Kipf & Welling GCN",
@@ -67,6 +67,9 @@ with sb.expander("Architecture", expanded=False):
                                       help="shared: one adjacency for every channel; out: one per output channel; "
                                            "pair: one per channel pair (with offsets on the 8-neighbour grid, a "
                                            "learned 3x3 convolution).")
+        cfg["edge_frozen"] = url_toggle(st, "Freeze the edges at their initial weights", "edge_frozen",
+                                        help="A control run: only the layer weights and the head learn. If the "
+                                             "edges learn something, the unfrozen run beats this one.")
     if model == "escnn":
         cfg["group"] = url_choice(st, "Group", ["C1", "C2", "C4", "C8", "C16", "D1", "D2", "D4", "D8", "D16", "SO2"],
                                   d.group, "group")

@@ -24,6 +24,7 @@ class ModelConfig:
     edge_activation: str = "softplus"  # learned: softplus (positive: a blur), tanh (signed), none
     edge_norm: str = "rw"  # learned: rw, sym or none
     edge_sets: str = "shared"  # learned: shared, out (one adjacency per output channel) or pair (a learned conv)
+    edge_frozen: bool = False  # learned: keep the edge MLP at its initial weights (the control for "it learned")
     num_classes: int = 10  # output classes
 
     def to_dict(self) -> dict[str, Any]:

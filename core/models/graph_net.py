@@ -101,6 +101,8 @@ class GraphNet(ImageModel):
             per_head, kw = _layer_kwargs(layer, cfg, c_in, c_out)
             self.graphs.append(SharedGraph(coarse_graph(graph, size)))
             conv = LAYERS.get(layer)(c_in, per_head, **kw)
+            if layer == "learned" and cfg.edge_frozen:  # edges stay as initialised; only W and the head train
+                conv.edge_mlp.requires_grad_(False)
             self.convs.append(conv)
             c_in = per_head * kw.get("heads", 1)
             pool = cfg.readout == "pool" and size >= 14 and size % 2 == 0

@@ -70,6 +70,7 @@ class RunConfig:
     edge_activation: str = "softplus"  # learned edges: softplus (positive), tanh (signed) or none
     edge_norm: str = "rw"  # learned edges: rw, sym or none
     edge_sets: str = "shared"  # learned edges: shared, out (per output channel) or pair (per channel pair)
+    edge_frozen: bool = False  # learned edges: keep the edge MLP at its initial weights (a control run)
     epochs: int = 8  # passes over the training set
     lr: Optional[float] = None  # Adam learning rate; None: the model's default (MODEL_DEFAULTS)
     schedule: Optional[str] = None  # constant or cosine decay; None: the model's default (MODEL_DEFAULTS)
@@ -105,7 +106,7 @@ class RunConfig:
                  "K": self.model == "cheb" or (sp and self.conv == "cheb"),
                  "heads": self.model == "gat" or (sp and self.conv == "gat"),
                  "readout": self.model in NEEDS_FIXED_GRAPH, "conv": sp, "group": self.model == "escnn",
-                 **{name: self.model == "learned" for name in EDGE_OPTIONS}}
+                 **{name: self.model == "learned" for name in (*EDGE_OPTIONS, "edge_frozen")}}
         return [name for name in given if not reads.get(name, True)]
 
     def to_dict(self) -> dict[str, Any]:
@@ -129,6 +130,7 @@ class RunConfig:
     def label(self) -> str:
         """A short human label, e.g. 'cheb K=5 on grid(neighbours=8)'."""
         edges = [getattr(self, n) for n in EDGE_OPTIONS if getattr(self, n) != getattr(RunConfig, n)]
+        edges += ["frozen"] if self.edge_frozen else []
         extra = {"cheb": f" K={self.K}", "gat": f" heads={self.heads}", "escnn": f" {self.group}",
                  "superpixel": f" {self.conv}", "learned": f" {'/'.join(edges)}" if edges else ""}.get(self.model, "")
         if not self.uses_graph():

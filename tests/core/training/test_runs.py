@@ -263,3 +263,18 @@ def test_learned_edge_settings_reach_every_layer_and_the_label():
         with pytest.raises(UserInputError) as err:
             validate(RunConfig(model="learned", **{name: bad}))
         assert err.value.param == name
+
+
+@pytest.mark.parametrize("frozen", [False, True])
+def test_frozen_edges_stay_at_their_initial_weights(isolated_data_dir, frozen):
+    """The control for 'the edges learned': with edge_frozen the edge MLP ends as it began, the rest trains."""
+    cfg = RunConfig(model="learned", hidden=4, layers=1, epochs=1, edge_inputs="offset", edge_activation="tanh",
+                    edge_frozen=frozen, quick=True, device="cpu")
+    assert ("frozen" in cfg.label()) is frozen
+    _, _, _, initial, _ = build_everything(validate(cfg))  # the same seeded initialisation execute() draws
+    summary = execute(cfg, RunStore())
+    trained = load_checkpoint(RunStore().get_run(summary["run_id"])["checkpoint"])
+    start = initial.state_dict()
+    edge_keys = [k for k in start if ".edge_mlp." in k]
+    assert edge_keys and all(torch.equal(trained[k], start[k]) for k in edge_keys) is frozen
+    assert not torch.equal(trained["convs.0.lin.weight"], start["convs.0.lin.weight"])  # the layer weights train
