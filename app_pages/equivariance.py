@@ -113,11 +113,10 @@ trio_ids = st.session_state.get("eq_trio") or []
 def trio_progress(ids: list[int]) -> None:
     rows, active = [], False
     for run_id in ids:
-        live = mgr.live(run_id)
-        row = mgr.store.get_run(run_id)  # where the manager wrote it
-        if row is None:
+        live = mgr.live(run_id)  # read from the store the manager writes
+        if live is None:
             continue
-        status = live["state"] if live else row["status"]
+        row, status = live["run"], live["state"]
         active |= status in ("queued", "running")
         rows.append((run_id, row.get("name"), status, live))
     if not rows:

@@ -119,7 +119,7 @@ def live_panel(run_id: int) -> None:
     if live is None:
         st.warning(f"Run {run_id} is not in the run store.")
         return
-    row = store().get_run(run_id)
+    row = live["run"]
     epochs = store().epochs(run_id)
     status = live["state"]
     st.subheader(f"Run {run_id}: {row['name']}")

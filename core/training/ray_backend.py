@@ -96,14 +96,11 @@ class ChannelStore:
 
 def train_task(channel, run_id: int, config: dict[str, Any], env: dict[str, Optional[str]]) -> str:
     """The Ray task: train one run, reporting through ``channel``; returns the run's final status."""
-    for key, value in env.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    from core.training.worker import apply_env, execute_reporting
+
+    apply_env(env)
     os.environ["GRAPHCONV_DATA_DIR"] = tempfile.mkdtemp(prefix="graphconv-ray-")  # this node's scratch space
     from core.training.runs import RunConfig
-    from core.training.worker import execute_reporting
 
     summary = execute_reporting(RunConfig.from_dict(config), ChannelStore(channel), run_id)
     return summary["status"]

@@ -154,7 +154,8 @@ class RunManager:
             return True
 
     def live(self, run_id: int) -> Optional[dict[str, Any]]:
-        """A run's state as every page shows it, read from the store (None for an unknown id)."""
+        """A run's state as every page shows it, read from the store (None for an unknown id); ``run`` is its
+        stored row (name, summary, device, error), so a page polling this needs no second read."""
         run = self.store.get_run(run_id)
         if run is None:
             return None
@@ -168,7 +169,7 @@ class RunManager:
                 "num_batches": num_batches, "loss": prog.get("loss"), "error": run.get("error"),
                 "progress": fraction, "stop_requested": run.get("stop_requested") is not None,
                 "losses": prog.get("points", []), "queue_position": self.queue_position(run_id, state),
-                "session": run.get("session")}
+                "session": run.get("session"), "run": run}
 
     def queue_position(self, run_id: int, state: Optional[str] = None) -> int:
         """1 when the run gets the next free slot, 2 after that, ...; 0 when it is not queued."""

@@ -61,6 +61,15 @@ def execute_reporting(cfg: RunConfig, store, run_id: int,
                    on_epoch=on_epoch)
 
 
+def apply_env(env: dict[str, Optional[str]]) -> None:
+    """Set (or, for None, remove) the submitter's ``GRAPHCONV_*`` settings in this worker's environment."""
+    for key, value in env.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
 def worker_main(db_path: str, env: dict[str, Optional[str]], run_id: int, config: dict[str, Any]) -> None:
     """Entry point of a worker process: train stored run ``run_id`` and exit.
 
@@ -68,11 +77,7 @@ def worker_main(db_path: str, env: dict[str, Optional[str]], run_id: int, config
     here because a forkserver's environment is the one it started with. Every outcome ends in the
     store (``execute`` records failures); an error before training started is recorded here.
     """
-    for key, value in env.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    apply_env(env)
     from core.training.store import RunStore
 
     store = RunStore(db_path)
