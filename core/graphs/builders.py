@@ -16,9 +16,9 @@ import numpy as np
 from core.errors import UserInputError
 from core.graphs.base import Graph
 from core.graphs.gaussian import gaussian
-from core.graphs.grid import grid
+from core.graphs.grid import complete, grid
 from core.graphs.knn import knn
-from core.graphs.superpixels import EDGE_MODES, superpixels
+from core.graphs.superpixels import EDGE_MODES, WEIGHT_MODES, superpixels
 from core.registry import Registry
 
 GRAPHS: Registry[Callable[..., Graph]] = Registry("graph kind")
@@ -26,6 +26,7 @@ GRAPHS.register("grid")(grid)
 GRAPHS.register("knn")(knn)
 GRAPHS.register("gaussian")(gaussian)
 GRAPHS.register("superpixels")(superpixels)
+GRAPHS.register("complete")(complete)
 
 
 class ParamSpec(NamedTuple):
@@ -58,13 +59,16 @@ GRAPH_PARAMS: dict[str, dict[str, ParamSpec]] = {
         "compactness": ParamSpec(0.25, 0.01, 10.0, "Low: regions follow intensity edges. High: square regions."),
         "k": ParamSpec(8, 1, 32, "Nearest centroids per region when edges = knn (capped at N - 1)."),
         "edges": ParamSpec("knn", None, None, "knn: nearest centroids. rag: regions that touch."),
+        "weights": ParamSpec("gaussian", None, None, "gaussian: exp(-(distance/σ)² - (intensity difference/σ)²) "
+                             "with each node's σ from its k nearest (Benchmarking GNNs). unit: every edge 1."),
     },
+    "complete": {},  # every pair of pixels; no parameters
 }
 
 # Parameters that take one of a few values (the pages show a select box or radio for these).
 GRAPH_CHOICES: dict[str, dict[str, tuple]] = {
     "grid": {"neighbours": (4, 8)},
-    "superpixels": {"edges": EDGE_MODES},
+    "superpixels": {"edges": EDGE_MODES, "weights": WEIGHT_MODES},
 }
 
 # Parameters whose value must also stay below the number of nodes N = size².
@@ -77,6 +81,7 @@ FORMULAS: dict[str, str] = {
     r"\quad w_{ij} = 1\ \text{or}\ \exp\!\left(-\frac{\lVert p_i - p_j \rVert^2}{\sigma^2}\right)",
     "gaussian": r"A_{ij} = \exp\!\left(-\frac{\lVert p_i - p_j \rVert^2}{\sigma^2}\right)\ (i \neq j),"
     r"\quad p_i = \frac{(\text{col}_i, \text{row}_i)}{\text{size} - 1}",
+    "complete": r"A_{ij} = 1\ \text{for all}\ i \neq j\quad (N(N-1)\ \text{edges})",
     "superpixels": r"x_s = \Big(\bar I_s, \tfrac{\bar c_s}{W-1}, \tfrac{\bar r_s}{H-1}\Big),"
     r"\quad A_{st} = 1\ \text{if}\ t \in \mathcal{N}_k(s) \cup \ldots\ (\text{knn})"
     r"\ \text{or}\ R_s, R_t\ \text{touch}\ (\text{rag})",

@@ -84,3 +84,21 @@ def grid(size: int = 28, neighbours: int = 8) -> Graph:
     off = np.abs(pairwise_offsets(pos))  # (N, N, 2)
     dist = off.sum(-1) if neighbours == 4 else off.max(-1)  # (N, N) L1 or L-inf distance
     return dense_to_graph(dist == 1, None, pos, "grid", {"size": int(size), "neighbours": int(neighbours)})
+
+
+def complete(size: int = 28) -> Graph:
+    r"""Every pair of pixels: the dense graph of the graph-convolution tutorial's learned edges.
+
+    :math:`A_{ij} = 1` for all :math:`i \neq j` (both directions, no self-loops), so a ``28 x 28`` image
+    gives 784 nodes and 784 * 783 = 613,872 edges. A layer that learns its own edge weights
+    (``LearnedEdgeConv``) can then learn any filter shape over the whole image.
+
+    Args:
+        size: image side in pixels; ``N = size**2`` nodes.
+
+    Returns:
+        Graph with ``edge_index`` (2, N (N - 1)), ``edge_weight`` of ones, ``pos`` (N, 2).
+    """
+    check_size(size)
+    n = size * size
+    return dense_to_graph(~np.eye(n, dtype=bool), None, pixel_positions(size), "complete", {"size": int(size)})

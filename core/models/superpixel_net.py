@@ -1,11 +1,31 @@
-"""Superpixel graph networks: PyG layers over per-image SLIC graphs, PyG batching, global pooling.
+"""Superpixel graph networks on the Benchmarking-GNNs recipe (Dwivedi et al.), with PyG's layers.
 
-Each image has its own graph (nodes = superpixels with features [mean intensity, x, y]), so
-batching is PyG's block-diagonal ``Batch``; the readout concatenates global mean and max pooling,
-which is right here because the node features carry the positions.
+Each image has its own SLIC graph (nodes = superpixels with features [mean intensity, x, y], edges =
+k nearest by a Gaussian affinity with that affinity as weight), so batching is PyG's block-diagonal
+``Batch``. Architecture, the same for every layer type:
+
+    h = Linear(x)                                     # (N_total, W)      embed the 3 node features
+    for each of L layers:
+        h = h + dropout(ReLU(BN(conv_l(h, edges))))   # (N_total, W)      residual + batch norm
+    g = [mean || max] over each graph's nodes         # (B, 2W)           readout
+    g = MLP(2W -> W/2 -> W/4)                         # (B, W/4)          features
+    logits = Linear(W/4 -> classes)                   # (B, classes)
+
+``hidden = 0`` (the default) picks the width W that brings the network closest to ``PARAM_BUDGET``
+(100k parameters, the leaderboard's budget) for the chosen layer and depth. What each layer reads of
+the edges: GCN, ChebNet and PNA the Gaussian weight, GatedGCN (``ResGatedGraphConv``) the weight as
+an edge feature in its gates, MoNet (``GMMConv``) the offset between centroids as pseudo-coordinates;
+GAT, GIN and GraphSAGE only which edges exist.
+
+One change from the recipe, measured: the leaderboard reads out the mean alone, but on mnist-5k's 4,000
+training graphs (most superpixels are background, which dilutes a mean) GCN reached 13-16% test
+accuracy in 3 epochs with it and 37-52% with mean || max (GraphSAGE: 18-32% and 24-59%).
 """
 
 from __future__ import annotations
+
+from functools import lru_cache
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -15,62 +35,138 @@ from core.errors import UserInputError
 from core.models.base import ModelConfig
 from core.models.registry import MODELS
 
-SUPERPIXEL_CONVS = ("gcn", "gat", "gin", "sage", "cheb")
+SUPERPIXEL_CONVS = ("gcn", "gat", "gin", "sage", "gatedgcn", "monet", "pna", "cheb")
+PARAM_BUDGET = 100_000  # parameters per model on the Benchmarking-GNNs leaderboard
+PNA_AGGREGATORS = ["mean", "min", "max", "std"]
+PNA_SCALERS = ["identity", "amplification", "attenuation"]
+MONET_KERNELS = 3  # Gaussian kernels per GMMConv layer (Benchmarking GNNs: 3)
 
 
-def make_pyg_conv(name: str, c_in: int, c_out: int, cfg: ModelConfig) -> nn.Module:
-    """A PyG reference layer by name (the same names as the fixed-graph layers)."""
+def _check_conv(name: str) -> None:
+    if name not in SUPERPIXEL_CONVS:
+        raise UserInputError("conv", f"unknown superpixel layer {name!r} (choose from {', '.join(SUPERPIXEL_CONVS)})")
+
+
+def default_degree_histogram(k: int = 8) -> torch.Tensor:
+    """A stand-in for PNA's degree histogram (every node of degree ``k``): PNA keeps the averages it takes
+    from the histogram as buffers, so a model rebuilt for a checkpoint gets the trained ones on loading."""
+    hist = torch.zeros(k + 1, dtype=torch.long, device="cpu")
+    hist[k] = 1
+    return hist
+
+
+def make_pyg_conv(name: str, width: int, cfg: ModelConfig, degree_histogram: Optional[torch.Tensor] = None) -> nn.Module:
+    """One PyG layer by name, ``width`` -> ``width`` channels."""
     from torch_geometric import nn as gnn
 
+    _check_conv(name)
     if name == "gcn":
-        return gnn.GCNConv(c_in, c_out)
+        return gnn.GCNConv(width, width)
     if name == "gat":
         heads = max(1, cfg.heads)
-        return gnn.GATConv(c_in, max(1, c_out // heads), heads=heads)
+        return gnn.GATConv(width, width // heads, heads=heads)  # width is a multiple of heads
     if name == "gin":
-        return gnn.GINConv(nn.Sequential(nn.Linear(c_in, c_out), nn.ReLU(), nn.Linear(c_out, c_out)), train_eps=True)
+        return gnn.GINConv(nn.Sequential(nn.Linear(width, width), nn.BatchNorm1d(width), nn.ReLU(),
+                                         nn.Linear(width, width)), train_eps=True)
     if name == "sage":
-        return gnn.SAGEConv(c_in, c_out)
-    if name == "cheb":
-        return gnn.ChebConv(c_in, c_out, K=cfg.K)
-    raise UserInputError("conv", f"unknown superpixel layer {name!r} (choose from {', '.join(SUPERPIXEL_CONVS)})")
+        return gnn.SAGEConv(width, width)
+    if name == "gatedgcn":
+        return gnn.ResGatedGraphConv(width, width, edge_dim=1)
+    if name == "monet":
+        return gnn.GMMConv(width, width, dim=2, kernel_size=MONET_KERNELS)
+    if name == "pna":
+        deg = degree_histogram if degree_histogram is not None else default_degree_histogram()
+        return gnn.PNAConv(width, width, PNA_AGGREGATORS, PNA_SCALERS, deg, edge_dim=1)
+    return gnn.ChebConv(width, width, K=cfg.K)
 
 
 class SuperpixelNet(nn.Module):
-    """batch (PyG Batch: x (N_total, 3), edge_index, batch) -> logits (B, num_classes).
+    """batch (PyG Batch: x (N_total, 3), edge_index (2, E), edge_weight (E,), batch (N_total,)) -> logits (B, classes).
 
-    h = ReLU(BN(conv_l(h))) for each layer; readout [mean_pool(h) || max_pool(h)] -> FC -> classifier.
+    See the module docstring for the architecture.
     """
 
-    def __init__(self, cfg: ModelConfig, in_channels: int = 3):
+    def __init__(self, cfg: ModelConfig, in_channels: int = 3, degree_histogram: Optional[torch.Tensor] = None):
         super().__init__()
-        self.conv_name = cfg.conv
-        self.convs = nn.ModuleList()
-        self.norms = nn.ModuleList()
-        width, target = in_channels, cfg.hidden * 2
-        for _ in range(max(1, cfg.layers)):
-            self.convs.append(make_pyg_conv(cfg.conv, width, target, cfg))
-            # GAT concatenates its heads: heads * (target // heads) channels
-            width = target if cfg.conv != "gat" else max(1, target // max(1, cfg.heads)) * max(1, cfg.heads)
-            self.norms.append(nn.BatchNorm1d(width))
-        self.fc = nn.Sequential(nn.Linear(2 * width, 128), nn.ReLU())
-        self.classifier = nn.Sequential(nn.Dropout(cfg.dropout), nn.Linear(128, cfg.num_classes))
+        _check_conv(cfg.conv)
+        width = cfg.hidden or budget_width(cfg.conv, max(1, cfg.layers), cfg.heads, cfg.K, in_channels,
+                                           cfg.num_classes)
+        if cfg.conv == "gat":
+            width = max(cfg.heads, width // cfg.heads * cfg.heads)  # GAT concatenates heads * (width / heads)
+        self.conv_name, self.width, self.dropout = cfg.conv, width, cfg.dropout
+        self.embed = nn.Linear(in_channels, width)
+        self.convs = nn.ModuleList(make_pyg_conv(cfg.conv, width, cfg, degree_histogram)
+                                   for _ in range(max(1, cfg.layers)))
+        self.norms = nn.ModuleList(nn.BatchNorm1d(width) for _ in self.convs)
+        self.mlp = nn.Sequential(nn.Linear(2 * width, width // 2), nn.ReLU(), nn.Linear(width // 2, width // 4), nn.ReLU())
+        self.classifier = nn.Linear(width // 4, cfg.num_classes)
+
+    def _conv(self, conv: nn.Module, h: torch.Tensor, batch) -> torch.Tensor:
+        ei = batch.edge_index
+        w = getattr(batch, "edge_weight", None)
+        if w is None:
+            w = h.new_ones(ei.shape[1])
+        if self.conv_name in ("gcn", "cheb"):
+            return conv(h, ei, w)
+        if self.conv_name in ("gatedgcn", "pna"):
+            return conv(h, ei, w.view(-1, 1))
+        if self.conv_name == "monet":
+            pos = batch.x[:, 1:3]  # (N_total, 2) centroid on [0, 1]
+            return conv(h, ei, pos[ei[0]] - pos[ei[1]])  # pseudo-coordinates: offset source - target
+        return conv(h, ei)
+
+    def node_features(self, batch) -> torch.Tensor:
+        h = self.embed(batch.x)  # (N_total, W)
+        for conv, norm in zip(self.convs, self.norms):
+            h = h + F.dropout(F.relu(norm(self._conv(conv, h, batch))), self.dropout, self.training)
+        return h
 
     def features(self, batch) -> torch.Tensor:
         from torch_geometric.nn import global_max_pool, global_mean_pool
 
-        h = batch.x  # (N_total, 3)
-        for conv, norm in zip(self.convs, self.norms):
-            h = F.relu(norm(conv(h, batch.edge_index)))  # (N_total, C)
-        pooled = torch.cat([global_mean_pool(h, batch.batch), global_max_pool(h, batch.batch)], dim=1)
-        return self.fc(pooled)  # (B, 128)
+        h = self.node_features(batch)  # (N_total, W)
+        pooled = torch.cat([global_mean_pool(h, batch.batch), global_max_pool(h, batch.batch)], dim=1)  # (B, 2W)
+        return self.mlp(pooled)  # (B, W/4)
 
     def forward(self, batch) -> torch.Tensor:
         return self.classifier(self.features(batch))
 
+    def extra_repr(self) -> str:
+        return f"conv={self.conv_name}, width={self.width}, layers={len(self.convs)}"
+
+
+@lru_cache(maxsize=64)
+def budget_width(conv: str, layers: int, heads: int = 4, K: int = 5, in_channels: int = 3,
+                 num_classes: int = 10, budget: int = PARAM_BUDGET) -> int:
+    """The width W (a multiple of ``heads`` for GAT) whose network has the parameter count closest to ``budget``.
+
+    Models are sized on PyTorch's "meta" device under a forked random state: no memory, no random draws, so
+    sizing never changes a run's initial weights.
+    """
+    step = max(1, heads) if conv == "gat" else 1
+
+    def count(width: int) -> int:
+        cfg = ModelConfig(name="superpixel", conv=conv, layers=layers, hidden=width, heads=heads, K=K,
+                          num_classes=num_classes)
+        with torch.random.fork_rng(devices=[]), torch.device("meta"):
+            model = SuperpixelNet(cfg, in_channels)
+        return sum(p.numel() for p in model.parameters())
+
+    lo, hi = 1, 512 // step  # in units of step; parameter counts grow with the width
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if count(mid * step) <= budget:
+            lo = mid
+        else:
+            hi = mid - 1
+    below, above = lo * step, (lo + 1) * step
+    return below if budget - count(below) <= count(above) - budget else above
+
 
 @MODELS.register("superpixel")
-def build_superpixel(cfg: ModelConfig, graph=None, image_size: int = 28) -> SuperpixelNet:
-    if cfg.conv not in SUPERPIXEL_CONVS:
-        raise UserInputError("conv", f"unknown superpixel layer {cfg.conv!r} (choose from {', '.join(SUPERPIXEL_CONVS)})")
-    return SuperpixelNet(cfg)
+def build_superpixel(cfg: ModelConfig, graph=None, image_size: int = 28,
+                     degree_histogram: Optional[torch.Tensor] = None) -> SuperpixelNet:
+    """Superpixel network (see module doc); ``degree_histogram`` (counts of node degrees in the training
+    graphs) is read by PNA only."""
+    _check_conv(cfg.conv)
+    return SuperpixelNet(cfg, degree_histogram=degree_histogram)

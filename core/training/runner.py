@@ -162,10 +162,11 @@ class RunManager:
         prog = self.store.progress(run_id) or {}
         epochs = int((run.get("config") or {}).get("epochs") or 1)
         epoch, batch, num_batches = prog.get("epoch", 0), prog.get("batch", 0), prog.get("num_batches", 0)
-        done = (max(epoch - 1, 0) * num_batches + batch) if num_batches else 0
+        preparing = epoch == 0 and num_batches > 0  # before epoch 1: batch of num_batches graphs built
+        done = (max(epoch - 1, 0) * num_batches + batch) if num_batches and not preparing else 0
         state = run["status"]
         fraction = 1.0 if state == "finished" else (min(done / (epochs * num_batches), 1.0) if num_batches else 0.0)
-        return {"run_id": run_id, "state": state, "epoch": epoch, "epochs": epochs, "batch": batch,
+        return {"run_id": run_id, "state": state, "epoch": epoch, "epochs": epochs, "batch": batch, "preparing": preparing,
                 "num_batches": num_batches, "loss": prog.get("loss"), "error": run.get("error"),
                 "progress": fraction, "stop_requested": run.get("stop_requested") is not None,
                 "losses": prog.get("points", []), "queue_position": self.queue_position(run_id, state),

@@ -20,20 +20,43 @@ from core.data.batches import Batches
 from core.rng import RunRNG
 
 
-SCHEDULES = ("constant", "cosine")
+SCHEDULES = ("constant", "cosine", "plateau")
+PLATEAU_PATIENCE = 2  # plateau: epochs without a lower training loss before the rate is halved
+PLATEAU_FACTOR = 0.5  # plateau: what the rate is multiplied by then (Benchmarking GNNs: halved)
 
 
 def lr_at(schedule: str, base_lr: float, step: int, total_steps: int) -> float:
     """Learning rate for optimisation step ``step`` (0-based) of ``total_steps``.
 
     constant: ``base_lr``; cosine: ``base_lr * (1 + cos(pi * step / total_steps)) / 2``, from base_lr down
-    towards 0 at the last step (Loshchilov & Hutter 2017, without restarts).
+    towards 0 at the last step (Loshchilov & Hutter 2017, without restarts). plateau: ``base_lr`` here;
+    :class:`Plateau` scales it after epochs that did not lower the training loss.
     """
-    if schedule == "constant":
+    if schedule in ("constant", "plateau"):
         return base_lr
     if schedule == "cosine":
         return base_lr * 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / max(total_steps, 1)))
     raise ValueError(f"unknown schedule {schedule!r} (choose from {', '.join(SCHEDULES)})")
+
+
+class Plateau:
+    """Halve the rate when the epoch's training loss has not dropped below its best for ``patience`` epochs
+    (Benchmarking GNNs halve on a validation plateau; with no validation split here, the training loss
+    is used, so the test set never steers training)."""
+
+    def __init__(self, patience: int = PLATEAU_PATIENCE, factor: float = PLATEAU_FACTOR, min_scale: float = 1e-3):
+        self.patience, self.factor, self.min_scale = patience, factor, min_scale
+        self.scale, self.best, self.bad = 1.0, float("inf"), 0
+
+    def step(self, loss: float) -> float:
+        """Record one epoch's training loss; return the factor for the next epoch's rate."""
+        if loss < self.best * (1 - 1e-4):
+            self.best, self.bad = loss, 0
+        else:
+            self.bad += 1
+            if self.bad >= self.patience:
+                self.scale, self.bad = max(self.scale * self.factor, self.min_scale), 0
+        return self.scale
 
 
 class TrainingFailed(RuntimeError):
@@ -48,7 +71,7 @@ class TrainerConfig:
     batch_size: int = 64  # images per optimisation step
     seed: int = 0  # seeds dropout when fit is given no run stream (init: build_everything; shuffling: Batches)
     device: str = "auto"  # "auto" (cuda, then mps, then cpu), or an explicit torch device string
-    schedule: str = "constant"  # learning rate: "constant", or "cosine" (decays to 0 over all steps)
+    schedule: str = "constant"  # learning rate: constant, cosine (decays to 0 over all steps) or plateau (halved)
     augment: Optional[Callable[[torch.Tensor], torch.Tensor]] = None  # applied to each training batch
     max_loss: float = 1e4  # a batch loss above this ends the run as diverged (cross-entropy starts near ln 10 = 2.3)
 
@@ -124,6 +147,7 @@ def fit(model: nn.Module, train: Batches, test: Batches, cfg: TrainerConfig,
         model.to(device)
         opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         step, total_steps = 0, cfg.epochs * len(train)
+        plateau, scale = Plateau(), 1.0
         for epoch in range(1, cfg.epochs + 1):
             t0, seen, loss_sum, correct = time.perf_counter(), 0, 0.0, 0
             model.train()
@@ -132,7 +156,7 @@ def fit(model: nn.Module, train: Batches, test: Batches, cfg: TrainerConfig,
                 if cfg.augment is not None:
                     x = cfg.augment(x)
                 for group in opt.param_groups:
-                    group["lr"] = lr_at(cfg.schedule, cfg.lr, step, total_steps)
+                    group["lr"] = lr_at(cfg.schedule, cfg.lr, step, total_steps) * scale
                 step += 1
                 with step_rng():  # only the forward pass draws (dropout masks); backward and step run unlocked
                     logits = model(x)
@@ -165,6 +189,8 @@ def fit(model: nn.Module, train: Batches, test: Batches, cfg: TrainerConfig,
             }
             result.epochs.append(row)
             result.test_accuracy = test_acc
+            if cfg.schedule == "plateau":
+                scale = plateau.step(row["train_loss"])
             if cb.on_epoch:
                 cb.on_epoch(row)
             if result.status == "stopped":

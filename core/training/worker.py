@@ -43,6 +43,13 @@ class StoreReporter:
             self.store.log_progress(self.run_id, epoch, batch, num_batches, loss, self._pending)
             self._pending = []
 
+    def on_prepare(self, what: str, done: int, total: int) -> None:
+        """Preparation before epoch 1 (building superpixel graphs): shown as epoch 0, ``done`` of ``total``."""
+        now = self.clock()
+        if now - self._last_write >= self.every_s or done == total:
+            self._last_write = now
+            self.store.log_progress(self.run_id, 0, done, total, None, [])
+
     def should_stop(self) -> bool:
         if self._stop:
             return True
@@ -54,11 +61,19 @@ class StoreReporter:
 
 
 def execute_reporting(cfg: RunConfig, store, run_id: int,
-                      on_epoch: Optional[Callable[[dict], None]] = None) -> dict[str, Any]:
-    """``execute`` one stored run with live progress and stop requests through the store."""
+                      on_epoch: Optional[Callable[[dict], None]] = None,
+                      on_prepare: Optional[Callable[[str, int, int], None]] = None) -> dict[str, Any]:
+    """``execute`` one stored run with live progress and stop requests through the store (``on_epoch`` and
+    ``on_prepare`` are called too, e.g. to print)."""
     reporter = StoreReporter(store, run_id)
+
+    def prepare(what: str, done: int, total: int) -> None:
+        reporter.on_prepare(what, done, total)
+        if on_prepare:
+            on_prepare(what, done, total)
+
     return execute(cfg, store, run_id=run_id, should_stop=reporter.should_stop, on_batch=reporter.on_batch,
-                   on_epoch=on_epoch)
+                   on_epoch=on_epoch, on_prepare=prepare)
 
 
 def apply_env(env: dict[str, Optional[str]]) -> None:

@@ -161,12 +161,20 @@ def test_gaussian_topk_is_knn_with_gaussian_weights() -> None:
 @pytest.mark.parametrize(
     "kind,params",
     [("grid", {"neighbours": 4}), ("grid", {}), ("knn", {"k": 5}), ("knn", {"k": 3, "sigma": 0.3}),
-     ("gaussian", {}), ("gaussian", {"topk": 4}), ("gaussian", {"cutoff": 0.3, "sigma": 0.2})],
+     ("gaussian", {}), ("gaussian", {"topk": 4}), ("gaussian", {"cutoff": 0.3, "sigma": 0.2}), ("complete", {})],
 )
 def test_pixel_builders_symmetric_without_self_loops(kind: str, params: dict) -> None:
     g = build_graph(kind, size=7, **params)
     assert g.kind == kind and g.num_nodes == 49 and g.pos.shape == (49, 2)
     assert g.is_symmetric() and g.num_self_loops == 0 and g.num_edges > 0
+
+
+def test_complete_graph_has_every_pair_once() -> None:
+    g = build_graph("complete", size=2)
+    assert g.num_nodes == 4 and g.num_edges == 12
+    assert edge_set(g) == {(a, b) for a in range(4) for b in range(4) if a != b}
+    assert torch.equal(g.edge_weight, torch.ones(12))
+    assert build_graph("complete", size=28).num_edges == 784 * 783
 
 
 # ---- superpixels --------------------------------------------------------------------------------
@@ -232,7 +240,7 @@ def test_superpixels_errors(kwargs: dict, param: str) -> None:
 
 
 def test_tables_cover_every_kind() -> None:
-    assert set(GRAPHS.names()) == {"grid", "knn", "gaussian", "superpixels"}
+    assert set(GRAPHS.names()) == {"grid", "knn", "gaussian", "superpixels", "complete"}
     assert set(GRAPH_PARAMS) == set(FORMULAS) == set(GRAPHS.names())
     for kind, specs in GRAPH_PARAMS.items():
         for name, (default, lo, hi, help_text) in specs.items():
@@ -248,7 +256,7 @@ def test_build_graph_defaults() -> None:
     assert build_graph("grid").params == {"size": 28, "neighbours": 8}
     assert build_graph("knn", size=5, k=3).params == {"size": 5, "k": 3, "sigma": None}
     g = build_graph("superpixels", image=quadrant_image()[0], segments=4, size=99)  # size ignored
-    assert g.params == {"segments": 4, "compactness": 0.25, "k": 8, "edges": "knn"}
+    assert g.params == {"segments": 4, "compactness": 0.25, "k": 8, "edges": "knn", "weights": "gaussian"}
 
 
 @pytest.mark.parametrize(
@@ -274,3 +282,45 @@ def test_builders_reject_bad_values_when_called_directly() -> None:
         with pytest.raises(UserInputError) as e:
             call()
         assert e.value.param == param
+
+
+def test_gaussian_affinity_is_dwivedi_formula_on_three_nodes() -> None:
+    from core.graphs.superpixels import gaussian_affinity
+
+    pos = np.array([[0.0, 0.0], [3.0, 0.0], [0.0, 4.0]])  # distances 3, 4, 5
+    inten = np.array([0.0, 0.5, 1.0])  # differences 0.5, 1.0, 0.5
+    a = gaussian_affinity(pos, inten, k=1)  # sigma_s: distance / difference to the nearest other node
+    sc, si = np.array([3.0, 3.0, 4.0]), np.array([0.5, 0.5, 0.5])
+    dc = np.array([[0, 3, 4], [3, 0, 5], [4, 5, 0]], dtype=float)
+    di = np.array([[0, 0.5, 1], [0.5, 0, 0.5], [1, 0.5, 0]])
+    kern = np.exp(-(dc / sc[:, None]) ** 2 - (di / si[:, None]) ** 2)
+    expected = 0.5 * (kern + kern.T)
+    np.fill_diagonal(expected, 0.0)
+    np.testing.assert_allclose(a, expected, rtol=1e-6)
+    assert np.allclose(a, a.T) and (np.diag(a) == 0).all()
+
+
+def test_superpixel_edge_weights_on_four_quadrants() -> None:
+    img, values = quadrant_image()
+    g = superpixels(img, segments=4, k=1)  # each region's nearest by affinity, then symmetrised
+    unit = superpixels(img, segments=4, k=1, weights="unit")
+    assert g.params["weights"] == "gaussian" and unit.params["weights"] == "unit"
+    assert torch.equal(unit.edge_weight, torch.ones(unit.num_edges))
+    from core.graphs.superpixels import gaussian_affinity
+
+    a = gaussian_affinity(g.pos.double().numpy(), g.x[:, 0].double().numpy(), 1)
+    src, dst = g.edge_index
+    torch.testing.assert_close(g.edge_weight, torch.as_tensor(a[dst, src], dtype=torch.float32))
+    assert ((g.edge_weight > 0) & (g.edge_weight <= 1)).all()
+    # intensities 0.1 / 0.4 / 0.7 / 1.0: each region's nearest in affinity is a touching region one step away
+    # in intensity, never the diagonal one (distance sqrt(2) x and intensity difference 0.9 or 0.3 x 2)
+    by_value = {round(float(g.x[i, 0]), 1): i for i in range(4)}
+    tl, tr, bl, br = (by_value[v] for v in values)
+    assert (tl, br) not in edge_set(g) and (tr, bl) not in edge_set(g)
+
+
+def test_superpixel_weights_must_be_a_known_mode() -> None:
+    img, _ = quadrant_image()
+    with pytest.raises(UserInputError) as e:
+        build_graph("superpixels", image=img, segments=4, weights="cosine")
+    assert e.value.param == "weights"

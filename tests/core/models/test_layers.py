@@ -417,3 +417,41 @@ def test_fixed_graph_models_do_not_import_torch_geometric():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=__import__("core").config.REPO_ROOT)
     assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_offset_weights_from_distinct_offsets_equal_the_per_edge_mlp():
+    from core.graphs import build_graph
+
+    sg = SharedGraph(build_graph("complete", size=6))  # 36 * 36 edges with loops, 121 distinct offsets
+    conv = randomize(LearnedEdgeConv(2, 3, inputs="offset", activation="tanh", norm="none", edge_sets="out"))
+    offsets, inverse = conv._distinct_offsets(sg)
+    assert offsets.shape == (121, 2) and inverse.shape == (36 * 36,)
+    per_edge = torch.tanh(conv.edge_mlp(conv.edge_features(sg)))  # (E', 3) the MLP on every edge
+    assert_close(conv.edge_weights(sg), per_edge, **ATOL)
+
+
+def test_edge_mlp_learns_a_stroke_detector_on_a_toy_task():
+    """A few Adam steps move the edge MLP far from its start and fit a signed (Sobel) 3x3 filter."""
+    side = 8
+    g = torch.Generator().manual_seed(0)
+    sobel = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]]) / 4
+    images = torch.rand(16, 1, side, side, generator=g)
+    target = F.conv2d(images, sobel.view(1, 1, 3, 3), padding=1).reshape(16, side * side, 1)  # (B, N, 1)
+    nodes = images.reshape(16, side * side, 1)
+    torch.manual_seed(0)
+    conv = LearnedEdgeConv(1, 1, hidden_channels=16, inputs="offset", activation="tanh", norm="none",
+                           edge_sets="pair", bias=False)
+    sg = SharedGraph(grid_graph(side))
+    start = [p.detach().clone() for p in conv.edge_mlp.parameters()]
+    opt = torch.optim.Adam(conv.parameters(), lr=0.02)
+    first = F.mse_loss(conv(nodes, sg), target).item()
+    for _ in range(150):
+        loss = F.mse_loss(conv(nodes, sg), target)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert loss.item() < 0.05 * first  # the filter was learned, not only rescaled
+    moved = sum((p.detach() - s).norm() for p, s in zip(conv.edge_mlp.parameters(), start))
+    assert moved > 1.0
+    w = conv.dense_adjacency(sg)[27].view(side, side)[2:5, 2:5]  # pixel (3, 3)'s learned 3x3 filter
+    assert_close(w.detach(), sobel, atol=0.05, rtol=0)

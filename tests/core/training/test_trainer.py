@@ -215,6 +215,35 @@ def test_cosine_schedule_drives_the_optimiser(monkeypatch):
     assert opt_lrs[-1] < 1e-4
 
 
+def test_plateau_halves_after_patience_epochs_without_a_lower_loss():
+    from core.training.trainer import Plateau
+
+    p = Plateau(patience=2, factor=0.5)
+    scales = [p.step(loss) for loss in (1.0, 0.8, 0.8, 0.9, 0.7, 0.75, 0.72, 0.71, 0.69)]
+    assert scales == [1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25]
+
+
+def test_plateau_schedule_drives_the_optimiser(monkeypatch):
+    train, test, net = quick_setup()
+    lrs = []
+
+    class Spy(torch.optim.Adam):
+        def step(self, closure=None):
+            lrs.append(self.param_groups[0]["lr"])
+            return super().step(closure)
+
+    monkeypatch.setattr(torch.optim, "Adam", Spy)
+    losses = iter([1.0, 1.0, 1.0, 1.0])  # a flat training loss: halved after every second epoch
+    import core.training.trainer as trainer
+
+    real = trainer.Plateau.step
+    monkeypatch.setattr(trainer.Plateau, "step", lambda self, loss: real(self, next(losses)))
+    result = fit(net, train, test, TrainerConfig(epochs=4, lr=0.01, batch_size=64, device="cpu", schedule="plateau"))
+    n = len(train)
+    assert result.status == "finished" and len(lrs) == 4 * n
+    assert [lrs[e * n] for e in range(4)] == pytest.approx([0.01, 0.01, 0.01, 0.005])
+
+
 def test_augment_sees_every_training_batch_but_not_the_test_set():
     train, test, net = quick_setup()
     calls = []
