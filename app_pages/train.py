@@ -15,7 +15,9 @@ MODEL_HELP = {
     "mlp": "pixels only, no graph", "cnn": "LeNet-5 style C32-P-C64-P-FC512", "gcn": "Kipf & Welling GCN",
     "cheb": "ChebNet (Defferrard et al. 2016)", "sage": "GraphSAGE, mean aggregation", "gin": "GIN, sum + MLP",
     "gat": "graph attention", "learned": "edge weights predicted from pixel coordinates",
-    "superpixel": "PyG layers on per-image SLIC graphs", "escnn": "rotation-equivariant steerable CNN",
+    "superpixel": "PyG layers on per-image SLIC graphs (Benchmarking-GNNs recipe, ~100k parameters)",
+    "escnn": "rotation-equivariant steerable CNN",
+    "tutorial": "the graph-convolution tutorial: one graph layer on the pixels + a linear classifier",
 }
 d = RunConfig()
 quick = quick_mode()
@@ -30,6 +32,11 @@ data = url_choice(sb, "Data set", ["mnist-5k", "mnist-rot", "mnist"], d.data, "d
                   help="mnist-5k ships with the app; mnist (70,000) must be downloaded first: "
                          "`python -m core download mnist`.")
 model = url_choice(sb, "Layer type", list(MODEL_HELP), d.model, "model")
+if st.session_state.get("_defaults_of") not in (None, model):  # another model: its own defaults, not the last one's
+    for key in ("layers", "hidden", "sp_hidden", "dropout", "lr", "schedule"):
+        st.session_state.pop(key, None)
+        st.query_params.pop(key, None)
+st.session_state["_defaults_of"] = model
 sb.caption(MODEL_HELP[model])
 cfg = {"data": data, "model": model}
 if model not in IMAGE_MODELS_WITHOUT_GRAPH:
@@ -37,21 +44,38 @@ if model not in IMAGE_MODELS_WITHOUT_GRAPH:
     cfg["graph"] = url_choice(sb, "Graph", kinds, kinds[0], "graph" if model != "superpixel" else "sp_graph",
                               widget="radio", horizontal=True)
     cfg["graph_params"] = graph_param_widgets(cfg["graph"], sb)
+if model == "tutorial":
+    cfg["adjacency"] = url_choice(sb, "Graph layer", ["none", "gaussian", "learned", "learned-offset"], d.adjacency,
+                                  "adjacency", widget="radio",
+                                  help="none: a linear classifier on the pixels. gaussian: a fixed Gaussian kernel "
+                                       "(the tutorial's width). learned: an MLP maps both pixels' coordinates to "
+                                       "each of the 784×784 edge weights (tanh). learned-offset: the MLP sees the "
+                                       "offset in pixels instead. `python -m core tutorial` trains all four.")
 with sb.expander("Architecture", expanded=False):
-    cfg["layers"] = url_slider(st, "Layers", 1, 4, model_default(model, "layers"), "layers")
-    cfg["hidden"] = url_choice(st, "Width (channels)", [8, 16, 32, 48, 64, 128], model_default(model, "hidden"),
-                               "hidden", widget="select_slider")
-    cfg["dropout"] = url_slider(st, "Dropout", 0.0, 0.8, model_default(model, "dropout"), "dropout", step=0.05)
+    if model != "tutorial":  # one graph layer and a linear classifier, nothing to size
+        cfg["layers"] = url_slider(st, "Layers", 1, 4 if model != "superpixel" else 6, model_default(model, "layers"),
+                                   "layers")
+        widths = [0, 32, 64, 96, 128, 192] if model == "superpixel" else [8, 16, 32, 48, 64, 128]
+        # superpixel widths have their own key: a pixel model's width would otherwise carry over to them
+        cfg["hidden"] = url_choice(st, "Width (channels)", widths, model_default(model, "hidden"),
+                                   "sp_hidden" if model == "superpixel" else "hidden", widget="select_slider",
+                                   help="0: the width that gives about 100k parameters for the chosen layer (the "
+                                        "Benchmarking-GNNs budget)." if model == "superpixel" else None)
+        cfg["dropout"] = url_slider(st, "Dropout", 0.0, 0.8, model_default(model, "dropout"), "dropout", step=0.05)
     if model == "cheb" or (model == "superpixel" and st.session_state.get("conv") == "cheb"):
         cfg["K"] = url_slider(st, "Chebyshev order K", 1, 25, d.K, "K")
     if model == "gat":
         cfg["heads"] = url_slider(st, "Attention heads", 1, 8, d.heads, "heads")
     if model == "superpixel":
-        cfg["conv"] = url_choice(st, "PyG layer", ["gcn", "gat", "gin", "sage", "cheb"], d.conv, "conv")
+        cfg["conv"] = url_choice(st, "PyG layer", ["gcn", "gat", "gin", "sage", "gatedgcn", "monet", "pna", "cheb"],
+                                 d.conv, "conv", help="gatedgcn: ResGatedGraphConv; monet: GMMConv on centroid "
+                                                      "offsets; pna: PNAConv (mean, min, max, std).")
     if model in ("gcn", "cheb", "sage", "gin", "gat", "learned"):
         cfg["readout"] = url_choice(st, "Readout", ["pool", "global"], d.readout, "readout", widget="radio",
                                     horizontal=True, help="pool: 2×2 pooling on the pixel layout + FC (keeps where strokes are). "
                                        "global: mean over nodes (throws it away; shown to fail).")
+    if model == "tutorial" and cfg["adjacency"].startswith("learned"):
+        cfg["edge_frozen"] = url_toggle(st, "Freeze the edges at their initial weights", "edge_frozen")
     if model == "learned":
         cfg["edge_inputs"] = url_choice(st, "Edge MLP input", ["both", "diff", "abs", "offset"], d.edge_inputs,
                                         "edge_inputs", help="offset: the pixel offset j - i in pixels, so neighbours "
@@ -78,9 +102,10 @@ with sb.expander("Training", expanded=True):
     cfg["lr"] = url_choice(st, "Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 1.0],
                            model_default(model, "lr"), "lr", widget="select_slider",
                            help="Default: 1e-3 for mlp and cnn, 3e-3 for the rest.")
-    cfg["schedule"] = url_choice(st, "Learning-rate schedule", ["constant", "cosine"], model_default(model, "schedule"),
-                                 "schedule", widget="radio", horizontal=True,
-                                 help="cosine: the rate decays smoothly from its start value to 0 by the last step.")
+    cfg["schedule"] = url_choice(st, "Learning-rate schedule", ["constant", "cosine", "plateau"],
+                                 model_default(model, "schedule"), "schedule", widget="radio", horizontal=True,
+                                 help="cosine: the rate decays smoothly from its start value to 0 by the last step. "
+                                      "plateau: halved after 2 epochs without a lower training loss.")
     if model != "superpixel":
         cfg["augment"] = url_choice(st, "Augmentation", ["none", "rotate"], d.augment, "augment", widget="radio",
                                     horizontal=True, help="rotate: every training image is turned by a fresh random "
@@ -130,8 +155,13 @@ def live_panel(run_id: int) -> None:
         ahead = f"{pos - 1} run(s) ahead of it" if pos else "waiting for a worker"
         st.info(f"Queued: {ahead}; {mgr.max_concurrent} run(s) train at once. It starts automatically.")
     elif status == "running":
-        text = (f"epoch {live['epoch']}/{live['epochs']}, batch {live['batch']}/{live['num_batches']}, "
-                f"loss {live['loss']:.4f}" if live["num_batches"] else "starting the worker…")
+        if live["preparing"]:
+            text = f"building superpixel graphs (once, then cached): {live['batch']:,}/{live['num_batches']:,}"
+        elif live["num_batches"]:
+            text = (f"epoch {live['epoch']}/{live['epochs']}, batch {live['batch']}/{live['num_batches']}, "
+                    f"loss {live['loss']:.4f}")
+        else:
+            text = "starting the worker…"
         if live["stop_requested"]:
             text += " · stopping after this batch"
         st.progress(live["progress"], text=text)

@@ -4,7 +4,7 @@ escnn is registered lazily: importing it takes seconds, so it is loaded on first
 May import ``graphs``, ``data`` and the base modules; never ``training`` or anything above.
 """
 
-from core.models import cnn, graph_net, mlp, superpixel_net  # noqa: F401  (registration)
+from core.models import cnn, graph_net, mlp, superpixel_net, tutorial_net  # noqa: F401  (registration)
 from core.models.base import ImageModel, ModelConfig
 from core.models.registry import MODELS, NEEDS_FIXED_GRAPH
 

@@ -11,20 +11,21 @@ from torch import nn
 
 @dataclass
 class ModelConfig:
-    name: str = "cheb"  # registry name: mlp, cnn, gcn, cheb, sage, gin, gat, learned, superpixel, escnn
+    name: str = "cheb"  # registry name: mlp, cnn, gcn, cheb, sage, gin, gat, learned, superpixel, escnn, tutorial
     layers: int = 2  # number of graph / conv layers
     hidden: int = 32  # channels of the first layer (doubled after each pooling for pooled models)
     dropout: float = 0.1  # dropout before the classifier
     K: int = 5  # Chebyshev order (cheb)
     heads: int = 4  # attention heads (gat)
     readout: str = "pool"  # fixed graphs: "pool" (2x2 pooling on the pixel layout + FC) or "global" (mean)
-    conv: str = "gcn"  # superpixel models: which PyG layer (gcn, gat, gin, sage, cheb)
+    conv: str = "gcn"  # superpixel models: which PyG layer (gcn, gat, gin, sage, gatedgcn, monet, pna, cheb)
+    adjacency: str = "gaussian"  # tutorial model: none (linear), gaussian (fixed), learned, learned-offset
     group: str = "C8"  # escnn: C1..C16, D1..D16, SO2
     edge_inputs: str = "both"  # learned: what the edge MLP sees (both, diff, abs on [0, 1]; offset in pixels)
     edge_activation: str = "softplus"  # learned: softplus (positive: a blur), tanh (signed), none
     edge_norm: str = "rw"  # learned: rw, sym or none
     edge_sets: str = "shared"  # learned: shared, out (one adjacency per output channel) or pair (a learned conv)
-    edge_frozen: bool = False  # learned: keep the edge MLP at its initial weights (the control for "it learned")
+    edge_frozen: bool = False  # learned, tutorial: keep the edge MLP at its initial weights (the control for "it learned")
     num_classes: int = 10  # output classes
 
     def to_dict(self) -> dict[str, Any]:

@@ -18,8 +18,8 @@ from core.errors import UserInputError
 from core.models.base import ModelConfig
 from core.rng import RunRNG
 
-IMAGE_MODELS_WITHOUT_GRAPH = ("mlp", "cnn", "escnn")
-PIXEL_GRAPH_KINDS = ("grid", "knn", "gaussian")
+IMAGE_MODELS_WITHOUT_GRAPH = ("mlp", "cnn", "escnn", "tutorial")  # (the tutorial model builds its own)
+PIXEL_GRAPH_KINDS = ("grid", "knn", "gaussian", "complete")
 AUGMENTS = ("none", "rotate")
 EDGE_OPTIONS = ("edge_inputs", "edge_activation", "edge_norm", "edge_sets")  # the learned-edge layer's settings
 # Defaults of the settings a RunConfig leaves as None, then each model's own (all measured, 10 epochs or less):
@@ -33,6 +33,10 @@ MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
     "cnn": {"lr": 1e-3},
     "mlp": {"lr": 1e-3},
     "escnn": {"layers": 3, "hidden": 48, "dropout": 0.1, "schedule": "cosine"},
+    # Benchmarking GNNs' MNIST superpixel recipe: 4 residual layers sized to ~100k parameters (hidden 0:
+    # the width is chosen per layer type), Adam 1e-3, halved on a plateau, no dropout
+    "tutorial": {"lr": 1e-3},  # the tutorial's Adam rate
+    "superpixel": {"layers": 4, "hidden": 0, "dropout": 0.0, "lr": 1e-3, "schedule": "plateau"},
 }
 # Quick mode (tests, the hosted demo) also keeps nets small: a width-48 escnn net peaked at 1,064 MB in the
 # demo server, over its 1 GB budget; 2 blocks of width 32 stay well under it and train twice as fast.
@@ -59,13 +63,15 @@ class RunConfig:
     graph: str = "grid"  # a name in core.graphs.GRAPHS (ignored by mlp, cnn, escnn)
     graph_params: Optional[dict[str, Any]] = None  # the builder's parameters; None: that kind's defaults
     layers: Optional[int] = None  # graph / conv layers; None: the model's default (2; escnn 3)
-    hidden: Optional[int] = None  # channels of the first layer; None: the model's default (32; escnn 48)
+    hidden: Optional[int] = None  # channels of the first layer; None: the model's default (32; escnn 48; superpixel
+    #                               0 = sized to ~100k parameters)
     dropout: Optional[float] = None  # dropout before the classifier; None: the model's (0.5 as in Defferrard et al.)
     K: int = 5  # Chebyshev order (cheb)
     heads: int = 4  # attention heads (gat)
     readout: str = "pool"  # fixed graphs: pool (pixel layout + FC) or global (mean)
-    conv: str = "gcn"  # superpixel model: gcn, gat, gin, sage, cheb
+    conv: str = "gcn"  # superpixel model: gcn, gat, gin, sage, gatedgcn, monet, pna, cheb
     group: str = "C8"  # escnn group
+    adjacency: str = "gaussian"  # tutorial model: none (linear), gaussian (fixed), learned, learned-offset
     edge_inputs: str = "both"  # learned edges: both, diff, abs (coordinates on [0, 1]) or offset (in pixels)
     edge_activation: str = "softplus"  # learned edges: softplus (positive), tanh (signed) or none
     edge_norm: str = "rw"  # learned edges: rw, sym or none
@@ -106,7 +112,10 @@ class RunConfig:
                  "K": self.model == "cheb" or (sp and self.conv == "cheb"),
                  "heads": self.model == "gat" or (sp and self.conv == "gat"),
                  "readout": self.model in NEEDS_FIXED_GRAPH, "conv": sp, "group": self.model == "escnn",
-                 **{name: self.model == "learned" for name in (*EDGE_OPTIONS, "edge_frozen")}}
+                 "adjacency": self.model == "tutorial", "edge_frozen": self.model in ("learned", "tutorial"),
+                 "layers": self.model != "tutorial", "hidden": self.model != "tutorial",
+                 "dropout": self.model != "tutorial",
+                 **{name: self.model == "learned" for name in EDGE_OPTIONS}}
         return [name for name in given if not reads.get(name, True)]
 
     def to_dict(self) -> dict[str, Any]:
@@ -132,6 +141,7 @@ class RunConfig:
         edges = [getattr(self, n) for n in EDGE_OPTIONS if getattr(self, n) != getattr(RunConfig, n)]
         edges += ["frozen"] if self.edge_frozen else []
         extra = {"cheb": f" K={self.K}", "gat": f" heads={self.heads}", "escnn": f" {self.group}",
+                 "tutorial": f" {self.adjacency}" + (" frozen" if self.edge_frozen else ""),
                  "superpixel": f" {self.conv}", "learned": f" {'/'.join(edges)}" if edges else ""}.get(self.model, "")
         if not self.uses_graph():
             return f"{self.model}{extra}"
@@ -161,7 +171,10 @@ def validate(cfg: RunConfig) -> RunConfig:
     _lookup(DATASETS, cfg.data, "data")
     MODELS.get(cfg.model)
     _check_range("layers", cfg.layers, 1, 6)
-    _check_range("hidden", cfg.hidden, 1, 512)
+    if cfg.model == "superpixel":  # 0: the width that gives ~100k parameters
+        _check_range("hidden", cfg.hidden, 0, 512)
+    else:
+        _check_range("hidden", cfg.hidden, 1, 512)
     _check_range("dropout", cfg.dropout, 0.0, 0.95)
     _check_range("K", cfg.K, 1, 30)
     _check_range("heads", cfg.heads, 1, 16)
@@ -187,6 +200,12 @@ def validate(cfg: RunConfig) -> RunConfig:
         raise UserInputError("readout", f"unknown readout {cfg.readout!r} (choose from pool, global)")
     if cfg.device not in ("auto", "cpu", "cuda", "mps") and not cfg.device.startswith("cuda:"):
         raise UserInputError("device", f"unknown device {cfg.device!r} (choose from auto, cpu, cuda, mps)")
+    if cfg.model == "tutorial":
+        from core.models.tutorial_net import ADJACENCIES
+
+        if cfg.adjacency not in ADJACENCIES:
+            raise UserInputError("adjacency", f"unknown adjacency {cfg.adjacency!r} (choose from "
+                                 f"{', '.join(ADJACENCIES)})")
     if cfg.model == "escnn":
         from core.models.escnn_net import parse_group
 
@@ -199,20 +218,33 @@ def validate(cfg: RunConfig) -> RunConfig:
     if cfg.model in NEEDS_FIXED_GRAPH and cfg.graph not in PIXEL_GRAPH_KINDS:
         raise UserInputError("graph", f"model {cfg.model!r} needs a fixed pixel graph ({', '.join(PIXEL_GRAPH_KINDS)});"
                              " superpixel graphs differ per image: use model 'superpixel'")
-    dense_gaussian = cfg.graph == "gaussian" and not (cfg.graph_params.get("cutoff") or cfg.graph_params.get("topk"))
-    if cfg.model == "gat" and dense_gaussian:  # one attention message per edge, image and head: ~5 GB a batch
-        raise UserInputError("graph", "GAT on the dense Gaussian graph (613,872 edges) needs several GB per batch: "
-                             "sparsify it with cutoff or topk")
+    dense = cfg.graph == "complete" or (
+        cfg.graph == "gaussian" and not (cfg.graph_params.get("cutoff") or cfg.graph_params.get("topk")))
+    what = "the complete graph" if cfg.graph == "complete" else "the dense Gaussian graph"
+    if cfg.model == "gat" and dense:  # one attention message per edge, image and head: ~5 GB a batch
+        raise UserInputError("graph", f"GAT on {what} (613,872 edges) needs several GB per batch: "
+                             "use a sparse graph (grid, knn, or gaussian with cutoff or topk)")
+    if cfg.model == "learned" and cfg.edge_sets != "shared" and dense:  # a message per edge, image and channel
+        raise UserInputError("edge_sets", f"edge sets per channel on {what} (613,872 edges) need tens of GB per "
+                             "batch: use edge_sets 'shared' there, or a sparse graph")
     if cfg.model == "superpixel" and cfg.graph != "superpixels":
         raise UserInputError("graph", "model 'superpixel' needs graph kind 'superpixels'")
+    if cfg.model == "superpixel":
+        from core.models.superpixel_net import SUPERPIXEL_CONVS
+
+        if cfg.conv not in SUPERPIXEL_CONVS:
+            raise UserInputError("conv", f"unknown superpixel layer {cfg.conv!r} (choose from "
+                                 f"{', '.join(SUPERPIXEL_CONVS)})")
     return cfg
 
 
-def build_everything(cfg: RunConfig, rng: Optional[RunRNG] = None):
+def build_everything(cfg: RunConfig, rng: Optional[RunRNG] = None,
+                     on_prepare: Optional[Callable[[str, int, int], None]] = None):
     """(dataset, train Batches, test Batches, model, graph or None) for a validated config.
 
     The model is initialised on ``rng`` (a run's own random stream; a fresh one seeded with ``cfg.seed``
-    if None), so the same seed gives the same weights even while other runs train.
+    if None), so the same seed gives the same weights even while other runs train. ``on_prepare(what,
+    done, total)`` hears about slow preparation (building superpixel graphs the first time).
     """
     from core.data.datasets import load_dataset
     from core.graphs import build_graph
@@ -221,11 +253,14 @@ def build_everything(cfg: RunConfig, rng: Optional[RunRNG] = None):
 
     quick = cfg.quick or quick_mode()
     ds = load_dataset(cfg.data, quick=quick)
-    graph = None
+    graph, extra = None, {}
     if cfg.model == "superpixel":
-        from core.graphs.superpixel_dataset import superpixel_batches
+        from core.graphs.superpixel_dataset import degree_histogram, superpixel_batches
 
-        train, test = superpixel_batches(ds, cfg.graph_params, cfg.batch_size, cfg.seed)
+        progress = (lambda done, total: on_prepare("building superpixel graphs", done, total)) if on_prepare else None
+        train, test = superpixel_batches(ds, cfg.graph_params, cfg.batch_size, cfg.seed, progress)
+        if cfg.conv == "pna":
+            extra["degree_histogram"] = degree_histogram(train.inputs)
     else:
         if cfg.uses_graph():
             graph = build_graph(cfg.graph, size=ds.x_train.shape[-1], **cfg.graph_params)
@@ -234,14 +269,15 @@ def build_everything(cfg: RunConfig, rng: Optional[RunRNG] = None):
     if torch.cuda.is_available():
         torch.cuda.manual_seed_all(cfg.seed)  # GPU dropout (not reproducible bit for bit on a GPU anyway)
     with (rng or RunRNG(cfg.seed)).active():  # nothing above draws from torch's generator
-        model = MODELS.get(cfg.model)(cfg.model_config(), graph)
+        model = MODELS.get(cfg.model)(cfg.model_config(), graph, **extra)
     return ds, train, test, model, graph
 
 
 def execute(cfg: RunConfig, store=None, *, run_id: Optional[int] = None, session: Optional[str] = None,
             should_stop: Optional[Callable[[], bool]] = None,
             on_batch: Optional[Callable[[dict], None]] = None,
-            on_epoch: Optional[Callable[[dict], None]] = None) -> dict[str, Any]:
+            on_epoch: Optional[Callable[[dict], None]] = None,
+            on_prepare: Optional[Callable[[str, int, int], None]] = None) -> dict[str, Any]:
     """Validate, train and store one run; return its summary (the CLI's JSON).
 
     Invalid settings raise UserInputError before anything is stored. Everything after that ends in
@@ -260,7 +296,7 @@ def execute(cfg: RunConfig, store=None, *, run_id: Optional[int] = None, session
         device = pick_device(cfg.device)
         store.start(run_id, str(device))
         rng = RunRNG(cfg.seed)  # init and dropout draw from the run's own stream (core/rng.py)
-        ds, train, test, model, _ = build_everything(cfg, rng)
+        ds, train, test, model, _ = build_everything(cfg, rng, on_prepare)
         tap = FeatureTap(model)  # records the first 500 test features during fit's own test pass
 
         def epoch_done(row: dict) -> None:

@@ -19,6 +19,7 @@ SWEEPABLE: dict[str, tuple[str, type]] = {
     "sigma": ("graph", float), "k": ("graph", int), "segments": ("graph", int), "neighbours": ("graph", int),
     "model": ("run", str), "group": ("run", str), "K": ("run", int), "hidden": ("run", int),
     "layers": ("run", int), "lr": ("run", float), "epochs": ("run", int), "seed": ("run", int),
+    "adjacency": ("run", str), "conv": ("run", str),
 }
 MAX_SWEEP_RUNS = 12  # a sweep is a teaching tool, not a hyper-parameter search
 

@@ -220,6 +220,35 @@ def test_train_notes_the_settings_its_model_does_not_read(capsys, isolated_data_
     assert "note:" not in err  # a graph model reads its graph and graph parameters
 
 
+def test_train_superpixel_model_reports_building_its_graphs(capsys, isolated_data_dir):
+    args = ("train", "--model", "superpixel", "--conv", "sage", "--layers", "1", "--hidden", "8", "--epochs", "1",
+            "--quick", "--json")
+    code, out, err = in_process(capsys, *args)
+    assert code == 0, err
+    built = [line for line in err.splitlines() if line.startswith("building superpixel graphs: ")]
+    assert built[-1] == "building superpixel graphs: 1,200/1,200"  # quick mode: 1,000 train + 200 test digits
+    assert json.loads(out)["label"].startswith("superpixel sage on superpixels(")
+    code, out, err = in_process(capsys, *args)  # the second run reads the cached graphs
+    assert code == 0 and "building superpixel graphs" not in err
+
+
+def test_tutorial_prints_four_accuracies_beside_the_tutorials(capsys, isolated_data_dir, monkeypatch):
+    monkeypatch.setenv("GRAPHCONV_QUICK", "1")
+    code, out, err = in_process(capsys, "tutorial", "--epochs", "1")
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert lines[1] == "| adjacency | test accuracy | parameters | s/epoch | tutorial |"
+    rows = [line.split(" | ") for line in lines[3:]]
+    assert [r[0].strip("| ") for r in rows] == ["none", "gaussian", "learned", "learned-offset"]
+    assert [r[-1].strip("| ") for r in rows] == ["about 91% (linear classifier)", "92.24% (fixed Gaussian)",
+                                                "91.05% (learned from coordinates)",
+                                                "92.39% (learned, with the tutorial's tricks)"]
+    runs = RunStore().list_runs()
+    assert sorted(r["config"]["adjacency"] for r in runs) == ["gaussian", "learned", "learned-offset", "none"]
+    for r, row in zip(sorted(runs, key=lambda r: r["id"]), rows):
+        assert r["status"] == "finished" and f"{r['summary']['test_accuracy']:.2%}" == row[1]
+
+
 # ----------------------------------------------------------------------------- worker processes and stop
 
 

@@ -13,7 +13,8 @@ def test_graph_builder_is_the_default_page(app):
     assert metrics["Directed edges"] == "5,940"  # 8-neighbour grid on 28 x 28
 
 
-@pytest.mark.parametrize("kind, nodes", [("grid", 784), ("knn", 784), ("gaussian", 784), ("superpixels", None)])
+@pytest.mark.parametrize("kind, nodes", [("grid", 784), ("knn", 784), ("gaussian", 784), ("superpixels", None),
+                                         ("complete", 784)])
 def test_graph_builder_every_kind(app, kind, nodes):
     at = app.run()
     at.radio(key="kind").set_value(kind).run()
@@ -61,6 +62,42 @@ def test_train_page_runs_a_quick_training(app):
     at.run()
     no_errors(at)
     assert any("Finished: test accuracy" in s.value for s in at.success)
+
+
+def test_train_page_trains_the_tutorial_model(app):
+    at = app.run()
+    at.switch_page("app_pages/train.py").run()
+    at.selectbox(key="model").set_value("tutorial").run()
+    no_errors(at)
+    assert at.radio(key="adjacency").value == "gaussian"
+    assert "hidden" not in [s.key for s in at.select_slider]  # one layer + linear: nothing to size
+    at.radio(key="adjacency").set_value("learned-offset").run()
+    at.slider(key="epochs").set_value(1).run()
+    at.button[0].click().run()  # Start
+    no_errors(at)
+    from ui.common import manager, store
+
+    snap = manager().wait(at.session_state["run_id"], timeout=180)
+    assert snap["state"] == "finished", snap
+    row = store().get_run(at.session_state["run_id"])
+    assert (row["config"]["model"], row["config"]["adjacency"], row["name"]) == (
+        "tutorial", "learned-offset", "tutorial learned-offset")
+
+
+def test_train_page_superpixel_layers_and_budget_width(app):
+    at = app.run()
+    at.switch_page("app_pages/train.py").run()
+    at.selectbox(key="model").set_value("superpixel").run()
+    no_errors(at)
+    assert at.selectbox(key="conv").options == ["gcn", "gat", "gin", "sage", "gatedgcn", "monet", "pna", "cheb"]
+    assert at.select_slider(key="sp_hidden").value == 0
+    assert at.radio(key="schedule").value == "plateau"
+    assert at.select_slider(key="lr").value == 1e-3
+    at.selectbox(key="conv").set_value("gatedgcn").run()
+    no_errors(at)
+    at.selectbox(key="model").set_value("cheb").run()  # back to a pixel model: its own defaults again
+    assert (at.select_slider(key="hidden").value, at.radio(key="schedule").value) == (32, "constant")
+    assert at.select_slider(key="lr").value == 3e-3 and "schedule" not in at.query_params
 
 
 def test_shared_link_reopens_graph_configuration(app):

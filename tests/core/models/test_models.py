@@ -14,7 +14,7 @@ from core.models import MODELS, NEEDS_FIXED_GRAPH, ModelConfig
 from core.models.graph_net import FIXED_GRAPH_LAYERS, GraphNet
 
 B = 3
-IMAGE_MODELS = [n for n in MODELS.names() if n not in ("escnn", "superpixel")]
+IMAGE_MODELS = [n for n in MODELS.names() if n not in ("escnn", "superpixel")]  # includes tutorial
 GRAPH_MODELS = sorted(NEEDS_FIXED_GRAPH)
 
 
@@ -33,7 +33,8 @@ def grid8():
 def superpixel_batch():
     ds = load_dataset("mnist-5k", quick=True)
     graphs = [build_graph("superpixels", image=ds.x_train[i].numpy()) for i in range(2)]
-    return Batch.from_data_list([Data(x=g.x.float(), edge_index=g.edge_index) for g in graphs]), graphs
+    return Batch.from_data_list([Data(x=g.x.float(), edge_index=g.edge_index, edge_weight=g.edge_weight)
+                                 for g in graphs]), graphs
 
 
 def build(name: str, graph, **cfg):
@@ -136,25 +137,54 @@ def test_gaussian_graph_gcn_runs_dense(digits):
     assert logits.shape == (B, 10) and torch.isfinite(logits).all()
 
 
-@pytest.mark.parametrize("conv", ["gcn", "gat", "gin", "sage", "cheb"])
+@pytest.mark.parametrize("conv", ["gcn", "gat", "gin", "sage", "gatedgcn", "monet", "pna", "cheb"])
 def test_superpixel_model(conv, superpixel_batch):
     batch, graphs = superpixel_batch
     assert all(20 < g.num_nodes < 200 for g in graphs)
-    model = build("superpixel", None, conv=conv, hidden=8, heads=2, K=2)
+    model = build("superpixel", None, conv=conv, hidden=8, heads=2, K=2, layers=2)
     model.train()
     logits = model(batch)
     assert logits.shape == (2, 10)
     torch.nn.functional.cross_entropy(logits, torch.tensor([0, 1])).backward()
-    assert all(p.grad is not None for p in model.parameters())
+    missing = [n for n, p in model.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()]
+    assert not missing
 
     model.eval()
     with torch.no_grad():
         logits, feats = model(batch), model.features(batch)
-        alone = torch.cat([model(Batch.from_data_list([Data(x=g.x.float(), edge_index=g.edge_index)]))
-                           for g in graphs])
+        alone = torch.cat([model(Batch.from_data_list([Data(x=g.x.float(), edge_index=g.edge_index,
+                                                            edge_weight=g.edge_weight)])) for g in graphs])
     assert feats.shape[0] == 2 and feats.dim() == 2
     torch.testing.assert_close(logits, model.classifier(feats))
     torch.testing.assert_close(logits, alone, atol=1e-5, rtol=0)
+
+
+def test_superpixel_edge_weights_reach_the_layers_that_read_them(superpixel_batch):
+    batch, _ = superpixel_batch
+    for conv, reads in (("gcn", True), ("gatedgcn", True), ("pna", True), ("sage", False)):
+        model = build("superpixel", None, conv=conv, hidden=8, layers=2).eval()
+        other = batch.clone()
+        other.edge_weight = batch.edge_weight.flip(0)
+        with torch.no_grad():
+            changed = not torch.allclose(model(batch), model(other))
+        assert changed == reads, conv
+
+
+@pytest.mark.parametrize("conv", ["gcn", "gat", "gatedgcn", "pna"])
+def test_superpixel_width_is_sized_to_100k_parameters(conv):
+    from core.models.superpixel_net import PARAM_BUDGET
+
+    model = build("superpixel", None, conv=conv, hidden=0, layers=4)  # hidden 0: sized to the budget
+    n = sum(p.numel() for p in model.parameters())
+    assert abs(n - PARAM_BUDGET) < 0.03 * PARAM_BUDGET, n
+    if conv == "gat":
+        assert model.width % 4 == 0
+    torch.manual_seed(0)
+    again = MODELS.get("superpixel")(ModelConfig(name="superpixel", conv=conv, hidden=0, layers=4))
+    torch.manual_seed(0)
+    fixed = MODELS.get("superpixel")(ModelConfig(name="superpixel", conv=conv, hidden=model.width, layers=4))
+    # sizing drew no random numbers: the sized model equals one built at that width from the same seed
+    assert all(torch.equal(a, b) for a, b in zip(again.state_dict().values(), fixed.state_dict().values()))
 
 
 def test_superpixel_model_rejects_unknown_conv():
@@ -190,3 +220,35 @@ def test_node_major_network_matches_layer_by_layer_reference(name, digits, grid8
                 img = h.transpose(1, 2).reshape(B, -1, size, size)
                 h = torch.nn.functional.max_pool2d(img, 2).flatten(2).transpose(1, 2)
                 size //= 2
+
+
+# ----------------------------------------------------------------------------- the tutorial's one-layer net
+
+
+def test_tutorial_gaussian_adjacency_is_the_stated_kernel(digits):
+    from core.models.tutorial_net import TUTORIAL_CUTOFF, TUTORIAL_SIGMA
+
+    model = build("tutorial", None, adjacency="gaussian")
+    a = model.adj  # (784, 784) D^-1/2 A D^-1/2
+    rows, cols = torch.arange(784) // 28, torch.arange(784) % 28
+    p = torch.stack([cols, rows], 1).double() / 27
+    k = torch.exp(-torch.cdist(p, p) ** 2 / TUTORIAL_SIGMA**2)
+    k = torch.where(k >= TUTORIAL_CUTOFF, k, torch.zeros_like(k)).fill_diagonal_(0.0)
+    d = k.sum(1).rsqrt()
+    torch.testing.assert_close(a.double(), d[:, None] * k * d[None, :], atol=1e-6, rtol=1e-5)
+    out = model(digits)
+    torch.testing.assert_close(out, model.classifier(digits.flatten(1) @ a.t()))
+
+
+def test_tutorial_learned_edges_span_every_pixel_pair(digits):
+    model = build("tutorial", None, adjacency="learned")
+    assert model.graph.num_nodes == 784 and model.conv.edge_index(model.graph).shape[1] == 784 * 784
+    assert model.conv.inputs == "abs" and model.conv.activation == "tanh" and model.conv.norm == "none"
+    torch.nn.functional.cross_entropy(model(digits), torch.arange(B)).backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.conv.edge_mlp.parameters())
+    assert build("tutorial", None, adjacency="learned-offset").conv.inputs == "offset"
+    frozen = build("tutorial", None, adjacency="learned", edge_frozen=True)
+    assert not any(p.requires_grad for p in frozen.conv.edge_mlp.parameters())
+    with pytest.raises(UserInputError) as e:
+        build("tutorial", None, adjacency="knn")
+    assert e.value.param == "adjacency"

@@ -65,7 +65,9 @@ def test_model_config_carries_the_model_settings():
 def test_valid_configs_pass():
     for cfg in (RunConfig(), quick_mlp(), RunConfig(model="superpixel", graph="superpixels", graph_params={}),
                 RunConfig(model="gcn", graph="gaussian", graph_params={"sigma": 0.1, "topk": 8}),
-                RunConfig(model="escnn", group="D4")):
+                RunConfig(model="escnn", group="D4"), RunConfig(model="tutorial", adjacency="learned-offset"),
+                RunConfig(model="superpixel", graph="superpixels", graph_params={}, conv="pna", hidden=0),
+                RunConfig(model="learned", graph="complete", graph_params={})):
         assert validate(cfg) is cfg
 
 
@@ -99,6 +101,11 @@ def test_valid_configs_pass():
     ({"model": "superpixel", "graph": "grid"}, "graph"),  # superpixel model on a pixel graph
     ({"model": "cheb", "graph": "superpixels", "graph_params": {}}, "graph"),  # fixed-graph model on superpixels
     ({"model": "superpixel", "graph": "superpixels", "graph_params": {"segments": 1}}, "segments"),
+    ({"model": "superpixel", "graph": "superpixels", "graph_params": {}, "conv": "transformer"}, "conv"),
+    ({"model": "cheb", "hidden": 0}, "hidden"),  # width 0 ("sized to 100k parameters") is for superpixels only
+    ({"model": "gat", "graph": "complete", "graph_params": {}}, "graph"),
+    ({"model": "learned", "graph": "complete", "graph_params": {}, "edge_sets": "pair"}, "edge_sets"),
+    ({"model": "tutorial", "adjacency": "knn"}, "adjacency"),
 ], ids=lambda v: str(v) if isinstance(v, str) else None)
 def test_validate_names_the_bad_setting(changes, param):
     cfg = dataclasses.replace(RunConfig(), **changes)
