@@ -8,8 +8,9 @@ import numpy as np
 import streamlit as st
 
 from core.errors import UserInputError
-from core.analysis.filters import (FULL_SIDE, PATHS, filter_stats, filters_gif, gaussian_filter, graph_filter, graph_frames,
-                          layer_pixel, learned_filter, learned_frames, learned_runs, load_learned_run, pixel_path)
+from core.analysis.filters import (FULL_SIDE, PATHS, drift_summary, filter_drift, filter_stats, filters_gif,
+                                   gaussian_filter, graph_filter, graph_frames, layer_pixel, learned_filter,
+                                   learned_frames, learned_runs, load_learned_run, pixel_path)
 from core.graphs import FORMULAS, GRAPH_PARAMS, NORMS
 from core.training.store import CheckpointError, StoreError
 from core.figures.filters import comparison_figure, filter_animation_figure
@@ -57,18 +58,22 @@ def pixel_sliders() -> tuple[int, int]:
 
 
 @st.cache_data(show_spinner="Encoding the GIF…", max_entries=16)
-def gif_bytes(key: str, _frames, scale: int, duration_ms: int) -> bytes:
-    """The animation as a GIF (``key`` names the frames: source, settings, path)."""
-    return filters_gif(_frames, scale=scale, duration_ms=duration_ms)
+def gif_bytes(key: str, _frames, scale: int, duration_ms: int, signed: bool = False) -> bytes:
+    """The animation as a GIF (``key`` names the frames: source, settings, path); signed filters on a
+    diverging colour map centred at 0."""
+    if not signed:
+        return filters_gif(_frames, scale=scale, duration_ms=duration_ms)
+    m = max(float(np.abs(f.image).max()) for f in _frames) or 1.0
+    return filters_gif(_frames, scale=scale, duration_ms=duration_ms, colormap="RdBu_r", vmin=-m, vmax=m)
 
 
-def show_animation(frames, title: str, key: str, file_name: str, frame_ms: int, where=st) -> None:
+def show_animation(frames, title: str, key: str, file_name: str, frame_ms: int, where=st, signed: bool = False) -> None:
     """The plotly animation across pixels, then the same frames as a downloadable GIF (in ``where``)."""
     where.subheader("Across the pixels")
-    where.plotly_chart(filter_animation_figure(frames, title=title, frame_ms=frame_ms), width="stretch",
-                    key="f_animation")
+    where.plotly_chart(filter_animation_figure(frames, title=title, frame_ms=frame_ms, signed=signed),
+                       width="stretch", key="f_animation")
     side = frames[0].image.shape[0]
-    data = guarded(lambda: gif_bytes(key, frames, max(1, min(32, GIF_PIXELS // side)), int(frame_ms)))
+    data = guarded(lambda: gif_bytes(key, frames, max(1, min(32, GIF_PIXELS // side)), int(frame_ms), signed))
     if data is not None:
         where.download_button("Download GIF", data, file_name, "image/gif", icon=":material/gif_box:",
                            key="f_gif", help=f"{len(frames)} frames, {len(data) / 1024:.0f} KB, "
@@ -81,6 +86,12 @@ def show_animation(frames, title: str, key: str, file_name: str, frame_ms: int, 
 def learned_run(run_id: int, db: str, checkpoint: str, mtime_ns: int, _store):
     """The stored run rebuilt (trained and untrained networks), once per database, checkpoint file and mtime."""
     return load_learned_run(run_id, _store)
+
+
+@st.cache_data(show_spinner="Measuring how far the filters moved…", max_entries=8)
+def drift_of(run_id: int, db: str, checkpoint: str, mtime_ns: int, _store) -> list[dict]:
+    """``filter_drift`` of the run, once per database, checkpoint file and mtime."""
+    return filter_drift(learned_run(run_id, db, checkpoint, mtime_ns, _store))
 
 
 def run_title(run: dict) -> str:
@@ -162,16 +173,25 @@ else:
         st.error(f"Cannot read run {run_id}'s filters — {err}")
         url_notices(notice)
         st.stop()
+    edge_set = 0
+    if info.num_sets > 1:  # one filter per output channel or channel pair: pick one
+        edge_set = url_slider(rc[0], f"Edge set ({info.edge_sets}: {info.num_sets} sets in this layer)", 0,
+                              info.num_sets - 1, 0, "f_set",
+                              help="out: one learned adjacency per output channel. pair: one per (output, input) "
+                                   "channel pair, numbered output × inputs + input: a learned convolution kernel.")
+        st.caption(f"Edge set {edge_set}: {info.set_name(edge_set)}.")
+    drift = drift_of(run_id, str(run_store.path), str(ckpt), ckpt.stat().st_mtime_ns, run_store)
     row, col = pixel_sliders()
     pixel = layer_pixel(row, col, info.side)
-    learned = learned_filter(run, info.index, pixel)
+    learned = learned_filter(run, info.index, pixel, edge_set=edge_set)
     gauss = gaussian_filter(run, info.index, pixel)
-    untrained = learned_filter(run, info.index, pixel, trained=False)
+    untrained = learned_filter(run, info.index, pixel, trained=False, edge_set=edge_set)
     st.caption(f"Layer {info.index + 1} runs on a **{info.side}×{info.side}** grid"
                + (f"; input pixel ({row}, {col}) pools into its pixel {pixel}" if info.side != FULL_SIDE else "")
                + f". Edges of the run's {run.cfg.graph} graph"
                + (" plus a self-loop" if info.self_loops else "") + f", weights from an edge MLP on "
-               f"*{info.inputs}* coordinates, normalised **{info.norm}** ({PLAIN_NORMS.get(info.norm, '')}). "
+               f"*{info.inputs}* {'offsets' if info.inputs == 'offset' else 'coordinates'} through "
+               f"*{info.activation}*, normalised **{info.norm}** ({PLAIN_NORMS.get(info.norm, 'as predicted')}). "
                f"Gaussian beside it: the same edges and normalisation, A = exp(−d²/σ²) with σ = {info.sigma:.3g} "
                f"({info.sigma * (info.side - 1):.2f} grid steps).")
     ls, gs = filter_stats(learned, pixel), filter_stats(gauss, pixel)
@@ -186,18 +206,30 @@ else:
     panels = [(f"learned (run {run_id}, layer {info.index + 1})", learned), (f"Gaussian σ={info.sigma:.3g}", gauss)]
     if untrained_col:
         panels.append(("untrained (initial weights)", untrained))
-    st.plotly_chart(comparison_figure(panels, pixel, window=5 if zoom else None,
-                                      title=f"The filter of pixel {pixel} on the {info.side}×{info.side} grid"),
+    st.plotly_chart(comparison_figure(panels, pixel, window=5 if zoom else None, signed=info.signed,
+                                      title=f"The filter of pixel {pixel} on the {info.side}×{info.side} grid"
+                                            + (" (red positive, blue negative)" if info.signed else "")),
                     width="stretch", key="f_compare")
+    st.subheader("How far training moved the filters")
+    st.caption("Per layer and edge set: the change of the learned, normalised edge weights from the same network "
+               "at initialisation (the run's seed). Relative change = ‖w − w₀‖ / ‖w₀‖: 0 means untouched, 1 "
+               "means a change as large as the initial filter.")
+    st.dataframe(drift_summary(drift), hide_index=True, width="stretch",
+                 column_config={c: st.column_config.NumberColumn(format="%.3f")
+                                for c in ("median relative change", "largest relative change")})
+    this = next(r for r in drift if r["layer"] == info.index + 1 and r["edge_set"] == edge_set)
+    st.caption(f"This layer and set ({this['set']}): largest weight change {this['max_change']:.4f}, relative change "
+               f"{this['relative_change']:.3f}" + (f", {this['sign_flips']:.1%} of its weights changed sign."
+                                                     if info.signed else "."))
     st.dataframe([stat_row(name, img, pixel) for name, img in
                   [("learned", learned), ("Gaussian", gauss)] + ([("untrained", untrained)] if untrained_col else [])],
                  hide_index=True, width="stretch")
     layer_step = max(1, step * info.side // FULL_SIDE)
     pixels = pixel_path(info.side, path, layer_step, row=pixel[0], col=pixel[1])
-    frames = learned_frames(run, info.index, pixels)
-    key = f"learned:{run_id}:{ckpt}:{ckpt.stat().st_mtime_ns}:{info.index}:{path}:{layer_step}:{pixel}"
+    frames = learned_frames(run, info.index, pixels, edge_set=edge_set)
+    key = f"learned:{run_id}:{ckpt}:{ckpt.stat().st_mtime_ns}:{info.index}:{edge_set}:{path}:{layer_step}:{pixel}"
     show_animation(frames, f"Run {run_id}, layer {info.index + 1}: the learned filter {PATHS[path]}", key,
-                   f"filters-run{run_id}-layer{info.index + 1}.gif", frame_ms)
+                   f"filters-run{run_id}-layer{info.index + 1}-set{edge_set}.gif", frame_ms, signed=info.signed)
 
 with st.expander("What am I looking at?"):
     st.markdown(

@@ -9,7 +9,9 @@ normalised adjacency, drawn on the pixel layout, is the filter pixel i applies. 
   ``learned_filter`` is row i of layer l's learned :math:`\hat A` (``LearnedEdgeConv.dense_adjacency``)
   as a ``side`` x ``side`` image. Pooled layers run on coarser graphs (28 -> 14 -> 7), so every layer
   reports its own side (``LearnedRun.layers``); ``layer_pixel`` maps a pixel of the 28 x 28 input
-  onto a layer's grid.
+  onto a layer's grid. A layer with several edge sets (one per output channel, or per channel pair)
+  has one filter per set (``edge_set``); ``filter_drift`` measures, per layer and set, how far
+  training moved the learned weights from their initial values.
 - **the Gaussian counterpart**: ``gaussian_filter`` is the same row of the Gaussian-kernel adjacency
   :math:`A_{ij} = \exp(-\lVert p_i - p_j \rVert^2 / \sigma^2)` (coordinates scaled to [0, 1], self
   loop :math:`e^0 = 1`) on exactly the learned layer's edges, normalised the layer's way (``rw`` or
@@ -63,9 +65,28 @@ class LayerInfo:
     side: int  # the layer's graph is side x side pixels
     num_nodes: int
     norm: str  # "rw" or "sym"
-    inputs: str  # what the edge MLP sees: "diff", "abs" or "both"
+    inputs: str  # what the edge MLP sees: "diff", "abs", "both" or "offset"
     self_loops: bool
     sigma: float  # the Gaussian counterpart's sigma on this layer's [0, 1] coordinates
+    activation: str = "softplus"  # softplus (positive weights), tanh or none (signed)
+    edge_sets: str = "shared"  # shared, out (one set per output channel) or pair (per channel pair)
+    num_sets: int = 1  # 1, C_out or C_out * C_in
+    in_channels: int = 1
+    out_channels: int = 1
+
+    @property
+    def signed(self) -> bool:
+        """Whether weights can be negative (draw them on a scale centred at 0)."""
+        return self.activation != "softplus"
+
+    def set_name(self, edge_set: int) -> str:
+        """'shared', 'output channel o' or 'output o ← input c' for set ``edge_set`` (0-based)."""
+        if self.edge_sets == "shared":
+            return "shared"
+        if self.edge_sets == "out":
+            return f"output channel {edge_set}"
+        o, c = divmod(edge_set, self.in_channels)
+        return f"output {o} ← input {c}"
 
 
 @dataclass
@@ -255,32 +276,82 @@ def load_learned_run(run_id: int, store=None) -> LearnedRun:
         side = int(round(shared.num_nodes ** 0.5))
         layers.append(LayerInfo(index=i, side=side, num_nodes=int(shared.num_nodes), norm=conv.norm,
                                 inputs=conv.inputs, self_loops=bool(conv.add_self_loops),
-                                sigma=_layer_sigma(graph, side)))
+                                sigma=_layer_sigma(graph, side), activation=conv.activation,
+                                edge_sets=conv.edge_sets, num_sets=int(conv.num_sets),
+                                in_channels=int(conv.in_channels), out_channels=int(conv.out_channels)))
     return LearnedRun(int(run["id"]), cfg, model, untrained.eval(), graph, tuple(layers))  # load_weights: eval
 
 
-def learned_adjacency(run: LearnedRun, layer: int, trained: bool = True) -> np.ndarray:
-    """(N, N) float32: layer ``layer``'s normalised learned adjacency (row i = pixel i's filter)."""
+def _check_set(info: LayerInfo, edge_set: Any) -> int:
+    if isinstance(edge_set, bool) or not isinstance(edge_set, (int, np.integer)) or not 0 <= edge_set < info.num_sets:
+        raise UserInputError("edge_set", f"must be an integer in [0, {info.num_sets - 1}] for layer {info.index + 1} "
+                             f"({info.edge_sets} edge sets), got {edge_set!r}")
+    return int(edge_set)
+
+
+def learned_adjacency(run: LearnedRun, layer: int, trained: bool = True, edge_set: int = 0) -> np.ndarray:
+    """(N, N) float32: layer ``layer``'s normalised learned adjacency of one edge set (row i = pixel i's filter)."""
     info = run.layer(layer)
+    s = _check_set(info, edge_set)
     net = run.model if trained else run.untrained
     with torch.no_grad():
-        adj = net.convs[info.index].dense_adjacency(net.graphs[info.index])
+        adj = net.convs[info.index].dense_adjacency(net.graphs[info.index], s)
     return adj.detach().cpu().float().numpy()
 
 
-def learned_filter(run: LearnedRun, layer: int, pixel: Sequence[int], trained: bool = True) -> np.ndarray:
+def learned_filter(run: LearnedRun, layer: int, pixel: Sequence[int], trained: bool = True,
+                   edge_set: int = 0) -> np.ndarray:
     """(side, side) float32: the learned filter of ``pixel`` (row, col on the layer's own grid)."""
     info = run.layer(layer)
     r, c = check_pixel(pixel, info.side)
-    return learned_adjacency(run, layer, trained)[r * info.side + c].reshape(info.side, info.side)
+    return learned_adjacency(run, layer, trained, edge_set)[r * info.side + c].reshape(info.side, info.side)
 
 
-def learned_frames(run: LearnedRun, layer: int, pixels: Sequence[Sequence[int]], trained: bool = True) -> list[Frame]:
-    """One frame per pixel (on the layer's grid) of the layer's learned filters."""
+def learned_frames(run: LearnedRun, layer: int, pixels: Sequence[Sequence[int]], trained: bool = True,
+                   edge_set: int = 0) -> list[Frame]:
+    """One frame per pixel (on the layer's grid) of the layer's learned filters (one edge set)."""
     info = run.layer(layer)
     checked = [check_pixel(p, info.side) for p in pixels]
-    adj = learned_adjacency(run, layer, trained)
+    adj = learned_adjacency(run, layer, trained, edge_set)
     return [Frame(p, adj[p[0] * info.side + p[1]].reshape(info.side, info.side)) for p in checked]
+
+
+def filter_drift(run: LearnedRun) -> list[dict[str, Any]]:
+    r"""How far training moved every layer's learned filters, per edge set: one row per (layer, set) with
+
+    * ``max_change``: :math:`\max_e |w_e - w^0_e|` over the set's normalised edge weights,
+    * ``relative_change``: :math:`\lVert w - w^0 \rVert_2 / \lVert w^0 \rVert_2` (0: unchanged, 1: as large as
+      the initial filter itself),
+    * ``sign_flips``: the share of edges whose weight changed sign (signed layers only; else 0),
+
+    where :math:`w^0` are the same network's weights at initialisation (the run's seed).
+    """
+    rows = []
+    for info in run.layers:
+        trained, untrained = run.model, run.untrained
+        with torch.no_grad():
+            w = trained.convs[info.index].edge_weights(trained.graphs[info.index]).double()  # (E',) or (E', S)
+            w0 = untrained.convs[info.index].edge_weights(untrained.graphs[info.index]).double()
+        w, w0 = w.reshape(w.shape[0], -1), w0.reshape(w0.shape[0], -1)  # (E', S)
+        diff = (w - w0).abs()
+        rel = (w - w0).norm(dim=0) / w0.norm(dim=0).clamp_min(1e-12)
+        flips = ((w * w0) < 0).double().mean(dim=0)
+        for s in range(w.shape[1]):
+            rows.append({"layer": info.index + 1, "edge_set": s, "set": info.set_name(s),
+                         "max_change": float(diff[:, s].max()), "relative_change": float(rel[s]),
+                         "sign_flips": float(flips[s])})
+    return rows
+
+
+def drift_summary(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per layer: how many edge sets, and the median and largest relative change over them."""
+    out = []
+    for layer in sorted({r["layer"] for r in rows}):
+        rel = np.array([r["relative_change"] for r in rows if r["layer"] == layer])
+        biggest = max((r for r in rows if r["layer"] == layer), key=lambda r: r["relative_change"])
+        out.append({"layer": layer, "edge sets": len(rel), "median relative change": float(np.median(rel)),
+                    "largest relative change": float(rel.max()), "set that moved most": biggest["set"]})
+    return out
 
 
 def gaussian_layer_graph(run: LearnedRun, layer: int, sigma: Optional[float] = None) -> Graph:

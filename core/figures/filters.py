@@ -13,6 +13,7 @@ from core.analysis.filters import Frame
 from core.figures.common import epoch_animation_controls
 
 COLORSCALE = "Viridis"  # as core.figures.graphs.filter_figure and the GIF's default colormap
+SIGNED_COLORSCALE = "RdBu_r"  # signed filters: red positive, blue negative, white 0
 MARK = dict(color="#ff2828", width=2.5)  # the outline of the chosen pixel (red, as in the GIF)
 
 
@@ -33,20 +34,30 @@ def _window(pixel: tuple[int, int], side: int, window: Optional[int]) -> Optiona
     return [c0 - 0.5, c0 + 2 * window + 0.5], [r0 + 2 * window + 0.5, r0 - 0.5]
 
 
+def color_range(images: Sequence[np.ndarray], signed: bool) -> tuple[float, float, str]:
+    """(zmin, zmax, colorscale) shared by ``images``: symmetric about 0 on a diverging scale when ``signed``."""
+    lo = min((float(np.min(img)) for img in images), default=0.0)
+    hi = max((float(np.max(img)) for img in images), default=1.0)
+    if signed:
+        m = max(abs(lo), abs(hi), 1e-12)
+        return -m, m, SIGNED_COLORSCALE
+    return lo, hi, COLORSCALE
+
+
 def comparison_figure(panels: Sequence[tuple[str, np.ndarray]], pixel: tuple[int, int], title: str = "",
-                      window: Optional[int] = None, height: int = 380) -> go.Figure:
+                      window: Optional[int] = None, height: int = 380, signed: bool = False) -> go.Figure:
     """Filters (side, side) of one pixel side by side, titled, on one shared colour scale.
 
     ``pixel`` (row, col) is outlined in red in every panel; ``window`` zooms every panel to that many
-    pixels around it (the whole grid when None).
+    pixels around it (the whole grid when None). ``signed`` draws on a diverging scale centred at 0, so an
+    edge detector's negative lobe shows blue beside its positive red one.
     """
     images = [np.asarray(img, dtype=np.float64) for _, img in panels]
     n = max(1, len(images))
-    zmin = min(float(img.min()) for img in images) if images else 0.0
-    zmax = max(float(img.max()) for img in images) if images else 1.0
+    zmin, zmax, colorscale = color_range(images, signed)
     fig = make_subplots(rows=1, cols=n, subplot_titles=[t for t, _ in panels], horizontal_spacing=0.05)
     for i, ((name, _), img) in enumerate(zip(panels, images)):
-        fig.add_trace(go.Heatmap(z=img, zmin=zmin, zmax=zmax, colorscale=COLORSCALE, showscale=i == n - 1,
+        fig.add_trace(go.Heatmap(z=img, zmin=zmin, zmax=zmax, colorscale=colorscale, showscale=i == n - 1,
                                  colorbar=dict(thickness=12, title=dict(text="Âᵢⱼ", side="right")),
                                  hovertemplate=f"{name}<br>" + "row %{y}, col %{x}: %{z:.4g}<extra></extra>"),
                       row=1, col=i + 1)
@@ -64,19 +75,19 @@ def comparison_figure(panels: Sequence[tuple[str, np.ndarray]], pixel: tuple[int
 
 
 def filter_animation_figure(frames: Sequence[Frame], title: str = "", frame_ms: int = 150,
-                            height: int = 520) -> go.Figure:
+                            height: int = 520, signed: bool = False) -> go.Figure:
     """The filter moving across the pixels: one plotly frame per ``Frame``, Play / Pause and a slider
     named by pixel (row, col), all frames on one colour scale."""
     frames = list(frames)
     if not frames:
         return go.Figure().update_layout(title=title or "no pixels to animate", height=height)
     stack = np.stack([np.asarray(f.image, dtype=np.float64) for f in frames])
-    zmin, zmax = float(stack.min()), float(stack.max())
+    zmin, zmax, colorscale = color_range([stack], signed)
     side = stack.shape[1]
     names = [f"({r}, {c})" for r, c in (f.pixel for f in frames)]
 
     def heatmap(img: np.ndarray) -> go.Heatmap:
-        return go.Heatmap(z=img, zmin=zmin, zmax=zmax, colorscale=COLORSCALE, colorbar=dict(thickness=12),
+        return go.Heatmap(z=img, zmin=zmin, zmax=zmax, colorscale=colorscale, colorbar=dict(thickness=12),
                           hovertemplate="row %{y}, col %{x}: %{z:.4g}<extra></extra>")
 
     fig = go.Figure(heatmap(stack[0]))

@@ -1,5 +1,6 @@
 """AppTest smoke tests of the Filters page: a fixed graph's filters, a stored learned-edge run's, bad links."""
 
+import pytest
 from ui_helpers import metric_values, no_errors, open_page
 
 FILTERS = "app_pages/filters.py"
@@ -60,6 +61,37 @@ def test_filters_page_shows_a_stored_learned_run(app):
     at.toggle(key="f_init").set_value(False).run()
     no_errors(at)
     assert "untrained" not in at.get("plotly_chart")[0].proto.spec
+
+
+def test_filters_page_picks_an_edge_set_and_reports_the_drift(app):
+    from core.analysis.filters import filter_drift, learned_filter, load_learned_run
+    from core.training.runs import RunConfig, execute
+    from core.training.store import RunStore
+
+    store = RunStore()
+    cfg = RunConfig(model="learned", hidden=4, layers=2, epochs=1, quick=True, edge_inputs="offset",
+                    edge_activation="tanh", edge_norm="none", edge_sets="pair")
+    run_id = execute(cfg, store)["run_id"]
+    run = load_learned_run(run_id, store)
+    at = app.run()
+    at.switch_page(FILTERS)
+    at.query_params.update({"f_src": "learned", "f_layer": "2", "f_set": "13", "f_row": "14", "f_col": "14"})
+    at.run()
+    no_errors(at)
+    assert at.slider(key="f_set").value == 13 and at.slider(key="f_set").max == 31
+    assert any(c.value == "Edge set 13: output 3 ← input 1." for c in at.caption)
+    import json
+
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    heat = spec["data"][0]
+    assert heat["zmin"] == -heat["zmax"] and "red positive, blue negative" in spec["layout"]["title"]["text"]
+    summary = at.dataframe[0].value
+    assert list(summary["edge sets"]) == [4, 32]
+    rows = [r for r in filter_drift(run) if r["layer"] == 2]
+    assert summary["largest relative change"][1] == pytest.approx(max(r["relative_change"] for r in rows))
+    want = learned_filter(run, 1, (7, 7), edge_set=13)
+    assert any(f"relative change {rows[13]['relative_change']:.3f}" in c.value for c in at.caption)
+    assert want.shape == (14, 14)
 
 
 def test_filters_page_invalid_link_values_fall_back_with_a_notice(app):

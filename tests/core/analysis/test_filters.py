@@ -252,3 +252,72 @@ def test_checkpoint_errors(tmp_path):
     with pytest.raises(CheckpointError, match="does not fit a learned-edge model"):
         load_learned_run(misfit_id, store)
     assert {r["id"] for r in learned_runs(store)} == {bad_id, misfit_id}  # only runs whose checkpoint file exists
+
+
+# ----------------------------------------------------------------------------- several edge sets, and the drift
+
+
+PAIR = dict(model="learned", hidden=4, layers=2, epochs=1, quick=True, seed=1, edge_inputs="offset",
+            edge_activation="tanh", edge_norm="none", edge_sets="pair")
+
+
+@pytest.fixture(scope="module")
+def pair_runs(tmp_path_factory):
+    """A learned 3x3-conv run (one edge set per channel pair) and the same run with its edges frozen."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GRAPHCONV_DATA_DIR", str(tmp_path_factory.mktemp("pair-data")))
+        store = RunStore()
+        runs = [load_learned_run(execute(RunConfig(**PAIR, edge_frozen=frozen), store)["run_id"], store)
+                for frozen in (False, True)]
+        yield runs
+
+
+def test_pair_layers_have_one_filter_per_channel_pair(pair_runs):
+    run, _ = pair_runs
+    assert [(i.edge_sets, i.num_sets, i.signed) for i in run.layers] == [("pair", 4, True), ("pair", 32, True)]
+    assert run.layers[1].set_name(13) == "output 3 ← input 1"  # set = output * C_in + input, C_in = 4
+    conv, shared = run.model.convs[1], run.model.graphs[1]
+    w = conv.edge_weights(shared)  # (E', 32)
+    filt = learned_filter(run, 1, (7, 7), edge_set=13)  # a 3x3 kernel around the pixel, zero elsewhere
+    assert np.count_nonzero(filt) == 9 and np.count_nonzero(filt[6:9, 6:9]) == 9
+    src, dst = conv.edge_index(shared)
+    into = dst == 7 * 14 + 7
+    got = {(int(s) // 14, int(s) % 14): float(v) for s, v in zip(src[into], w[into, 13])}
+    assert all(filt[r, c] == pytest.approx(v, abs=1e-6) for (r, c), v in got.items())
+    assert (learned_adjacency(run, 1, edge_set=0) != learned_adjacency(run, 1, edge_set=13)).any()
+    with pytest.raises(UserInputError, match="edge_set: must be an integer in \\[0, 31\\]"):
+        learned_filter(run, 1, (0, 0), edge_set=32)
+    with pytest.raises(UserInputError, match="edge_set"):
+        learned_filter(run, 0, (0, 0), edge_set=4)
+
+
+def test_filter_drift_per_layer_and_set_and_zero_when_frozen(pair_runs):
+    from core.analysis.filters import drift_summary, filter_drift
+
+    run, frozen = pair_runs
+    rows = filter_drift(run)
+    assert [(r["layer"], r["edge_set"]) for r in rows] == [(1, s) for s in range(4)] + [(2, s) for s in range(32)]
+    assert all(r["relative_change"] > 0 and r["max_change"] > 0 for r in rows)  # every set learned something
+    w = run.model.convs[0].edge_weights(run.model.graphs[0]).double()
+    w0 = run.untrained.convs[0].edge_weights(run.untrained.graphs[0]).double()
+    assert rows[2]["relative_change"] == pytest.approx(float((w - w0)[:, 2].norm() / w0[:, 2].norm()), rel=1e-9)
+    assert rows[2]["max_change"] == pytest.approx(float((w - w0)[:, 2].abs().max()), rel=1e-9)
+    assert all(r["relative_change"] == 0 and r["sign_flips"] == 0 for r in filter_drift(frozen))
+    summary = drift_summary(rows)
+    assert [(s["layer"], s["edge sets"]) for s in summary] == [(1, 4), (2, 32)]
+    assert summary[1]["largest relative change"] == max(r["relative_change"] for r in rows if r["layer"] == 2)
+
+
+def test_signed_filters_are_drawn_on_a_scale_centred_at_zero(pair_runs):
+    from core.figures.filters import SIGNED_COLORSCALE, comparison_figure, filter_animation_figure
+
+    run, _ = pair_runs
+    filt = learned_filter(run, 0, (14, 14), edge_set=1)
+    assert (filt < 0).any() or (filt > 0).any()
+    fig = comparison_figure([("learned", filt), ("untrained", learned_filter(run, 0, (14, 14), False, 1))], (14, 14),
+                            signed=True)
+    z = [(t.zmin, t.zmax) for t in fig.data]
+    assert all(lo == -hi and hi >= np.abs(filt).max() for lo, hi in z)
+    assert fig.data[0].colorscale == comparison_figure([("x", filt)], (14, 14), signed=True).data[0].colorscale
+    anim = filter_animation_figure(learned_frames(run, 0, [(3, 3), (14, 14)], edge_set=1), signed=True)
+    assert anim.data[0].zmin == -anim.data[0].zmax and SIGNED_COLORSCALE == "RdBu_r"
