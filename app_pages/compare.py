@@ -10,12 +10,13 @@ from core.training.store import ACTIVE_STATUSES, RunStore, StoreError
 from core.training.sweep import SWEEPABLE, grid_configs, new_sweep_kind, parse_values, sweep_value
 from core.figures.training import sweep_figure
 from core.figures.results import accuracy_curves_figure
-from ui.common import RUNS_TABLE_COLUMNS, guarded, manager, session_id, url_choice, url_slider
+from ui.common import RUNS_TABLE_COLUMNS, guarded, manager, session_id, url_choice, url_slider, url_text
 
 SWEEP_DEFAULTS = {"sigma": "0.02, 0.05, 0.1, 0.2", "k": "4, 8, 16, 32", "segments": "25, 50, 75, 100",
                   "neighbours": "4, 8", "model": "mlp, cnn, gcn, cheb", "group": "C1, C2, C4, C8",
                   "K": "1, 2, 3, 5, 10", "hidden": "8, 16, 32, 64", "layers": "1, 2, 3", "lr": "0.0003, 0.001, 0.003, 0.01",
-                  "seed": "0, 1, 2"}
+                  "seed": "0, 1, 2", "restriction": "0, 1, 2", "data": "mnist-5k, mnist-rot",
+                  "adjacency": "none, gaussian, learned, learned-offset", "conv": "gcn, gat, gin, sage"}
 
 st.title("Compare runs")
 
@@ -39,6 +40,10 @@ def sweep_section() -> None:
     graph_kind = (url_choice(c2, "Graph", list(PIXEL_GRAPH_KINDS), "grid", "sw_graph")
                   if model not in IMAGE_MODELS_WITHOUT_GRAPH and model != "superpixel" else None)
     epochs = url_slider(c3, "Epochs per run", 1, 20, 3, "sw_epochs")
+    group = (url_text(c3, "Group or schedule", "D8,D8,C8", "sw_group",
+                      help="A group for every block (C8) or one per block (D8,D8,C8). To sweep where the "
+                           "restriction happens, give a schedule ending in the subgroup and sweep 'restriction' "
+                           "(0 = never, 1 = after the first block, ...).") if model == "escnn" else None)
     params = [p for p in SWEEPABLE if p not in ("epochs",)]
     param = url_choice(c1, "Setting to sweep", params, "K" if model == "cheb" else "model", "sw_param")
     values_text = c2.text_input("Values (comma-separated)", SWEEP_DEFAULTS.get(param, ""), key=f"sw_values_{param}")
@@ -50,7 +55,8 @@ def sweep_section() -> None:
     c3.write("")
     if c3.button("Launch sweep", icon=":material/play_arrow:", type="primary"):
         def launch() -> str:
-            base = RunConfig(model=model, epochs=epochs, **({"graph": graph_kind} if graph_kind else {}))
+            base = RunConfig(model=model, epochs=epochs, **({"graph": graph_kind} if graph_kind else {}),
+                             **({"group": group.strip().upper()} if group else {}))
             second = (param2, parse_values(param2, values2_text)) if param2 != "none" else (None, None)
             configs = grid_configs(base, param, parse_values(param, values_text), *second)
             kind = new_sweep_kind()

@@ -235,7 +235,11 @@ if per_layer:
     st.caption(f"For each layer L and element g: L(g·x) against g·L(x) on {LAYER_IMAGES} digits, inside the disk "
                "inscribed in the map. For escnn layers g also permutes / rotates the channels of each field "
                "(the field's representation); for a CNN the map is only moved. Blank: the element is not in the "
-               "model's group (e.g. a mirror for a CN net).")
+               "model's group (e.g. a mirror for a CN net)."
+               + (f" This net's group schedule is {cfg.group}: past the restriction its fields belong to the "
+                  "subgroup, and for elements outside it the layer is compared on each field's maximum over its "
+                  "channels; exact up to and including the restriction, growing after it."
+                  if cfg.model == "escnn" and "," in cfg.group else ""))
 elif per_layer is not None:
     st.info("This model has no convolutional feature maps (graph layers work on node features), so there is "
             "no per-layer map to rotate.", icon=":material/info:")

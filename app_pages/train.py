@@ -9,7 +9,7 @@ from core.training.runs import IMAGE_MODELS_WITHOUT_GRAPH, PIXEL_GRAPH_KINDS, Ru
 from core.training.trainer import pick_device
 from core.figures.training import curves_figure
 from ui.common import (RUNS_TABLE_COLUMNS, copy_link_button, graph_param_widgets, guarded, manager, session_id,
-                       store, url_choice, url_notices, url_number, url_slider, url_toggle)
+                       store, url_choice, url_notices, url_number, url_slider, url_text, url_toggle)
 
 MODEL_HELP = {
     "mlp": "pixels only, no graph", "cnn": "LeNet-5 style C32-P-C64-P-FC512", "gcn": "Kipf & Welling GCN",
@@ -97,6 +97,15 @@ with sb.expander("Architecture", expanded=False):
     if model == "escnn":
         cfg["group"] = url_choice(st, "Group", ["C1", "C2", "C4", "C8", "C16", "D1", "D2", "D4", "D8", "D16", "SO2"],
                                   d.group, "group")
+        schedule = url_text(st, "Group schedule (optional)", "", "schedule_groups", placeholder="e.g. D16,D16,C16",
+                            help="One group per block, each a subgroup of the one before: the fields are "
+                                 "restricted to the smaller group from that block on (Weiler & Cesa 2019). Left "
+                                 "empty, every block uses the group above.")
+        if schedule.strip():
+            cfg["group"] = schedule.strip().upper()
+            if "," in schedule:  # one group per block: the schedule sets the depth
+                cfg["layers"] = len(schedule.split(","))
+                st.caption(f"The schedule sets {cfg['layers']} blocks (the Layers slider is not used).")
 with sb.expander("Training", expanded=True):
     cfg["epochs"] = url_slider(st, "Epochs", 1, 30, QUICK_EPOCHS if quick else d.epochs, "epochs")
     cfg["lr"] = url_choice(st, "Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 1.0],

@@ -101,6 +101,11 @@ def url_number(container, label: str, lo: int, hi: int, default: int, key: str, 
     return container.number_input(label, lo, hi, default, key=key, bind=URL, **kw)
 
 
+def url_text(container, label: str, default: str, key: str, **kw) -> str:
+    """A text input bound to URL parameter ``key`` (free text: the caller validates it)."""
+    return container.text_input(label, default, key=key, bind=URL, **kw)
+
+
 def url_choice(container, label: str, options, default, key: str, widget: str = "selectbox", **kw):
     """selectbox / radio / select_slider bound to URL parameter ``key`` (the URL holds ``str(option)``)."""
     options = list(options)

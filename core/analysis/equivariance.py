@@ -89,10 +89,11 @@ class Element:
 
 
 def group_elements(group: str) -> list[Element]:
-    """The elements measured for ``group`` (see the module docstring), identity first."""
-    from core.models.escnn_net import parse_group
+    """The elements measured for ``group`` (see the module docstring), identity first; for a group schedule
+    (``"D16,D16,C16"``) those of its first, largest group."""
+    from core.models.escnn_net import parse_group, parse_schedule
 
-    kind, n = parse_group(group)
+    kind, n = parse_group(parse_schedule(group)[0])
     if kind == "SO2":
         angles = [k * SO2_STEP_DEG for k in range(int(round(360 / SO2_STEP_DEG)))]
     else:
@@ -341,14 +342,25 @@ def _capture(model: nn.Module, layers: list[_Layer], x: torch.Tensor) -> dict[st
 
 
 def _transform_map(t: torch.Tensor, ftype, e: Element, gspace) -> Optional[torch.Tensor]:
-    """g acting on a feature map: spatially (flip, rotate) and, for escnn fields, on the channels."""
+    """g acting on a feature map: spatially (flip, rotate) and, for escnn fields, on the channels (with the
+    layer's own group: past a restriction, a subgroup of the model's). None when g is not in that group."""
     out = e.apply(t)
     if ftype is not None:
-        g = _escnn_element(gspace, e)
+        g = _escnn_element(ftype.gspace if ftype is not None else gspace, e)
         if g is None:
             return None
         out = ftype.transform_fibers(out, g)
     return out
+
+
+def _pool_fields(t: torch.Tensor, ftype) -> Optional[torch.Tensor]:
+    """(B, C, H, W) -> (B, F, H, W): the max over each field's channels (a map no group element permutes), or
+    None when the fields differ in size or are not permutation (regular-like) fields."""
+    sizes = {r.size for r in ftype.representations}
+    if len(sizes) != 1 or ftype.gspace.fibergroup.continuous:
+        return None
+    size = sizes.pop()
+    return t.view(t.shape[0], t.shape[1] // size, size, *t.shape[2:]).amax(dim=2)
 
 
 def layer_equivariance_error(model: nn.Module, images: ArrayLike, group: str = "C4", batch_size: int = 64,
@@ -359,7 +371,10 @@ def layer_equivariance_error(model: nn.Module, images: ArrayLike, group: str = "
     disk. For escnn models ``g . L(x)`` also transforms the channels (``FieldType.transform_fibers``, i.e.
     the field representation: a cyclic shift of a regular field, a rotation of a Fourier field...), so a
     steerable net gives ~1e-7 on exact elements; an element outside the model's group (e.g. a flip for a
-    CN model) gives ``nan``. For other models (plain CNNs) the map is only moved spatially, channels
+    CN model) gives ``nan``. Past a group restriction (a schedule such as ``D16,D16,C16``) a layer's fields
+    belong to the subgroup; for an element outside it, the layer is compared on its fields' maxima
+    (``max`` over each field's channels, which no element of the field's own group changes): exact up to
+    and including the restriction, growing after it. For other models (plain CNNs) the map is only moved spatially, channels
     unpermuted, which is what "equivariant" would mean for a network without field types; a trained or
     random CNN gives large errors. Layers whose outputs are not (B, C, H, W) maps (e.g. Linear, graph
     layers) are left out, so a model without any conv feature maps yields ``{}``.
@@ -385,12 +400,16 @@ def layer_equivariance_error(model: nn.Module, images: ArrayLike, group: str = "
                     if name not in moved or moved[name][0].shape != t.shape:
                         sums[name][e.name] = float("nan")
                         continue
-                    target = _transform_map(t, ftype, e, gspace)
+                    target, got = _transform_map(t, ftype, e, gspace), moved[name][0]
+                    if target is None and ftype is not None and _escnn_element(gspace, e) is not None:
+                        pooled = _pool_fields(t, ftype)  # an element of the model's group, not of this layer's
+                        if pooled is not None:
+                            target, got = e.apply(pooled), _pool_fields(got, ftype)
                     if target is None:
                         sums[name][e.name] = float("nan")
                         continue
                     mask = _disk(t.shape[-2], t.shape[-1], t.device)
-                    sums[name][e.name] += float(_rel_err(moved[name][0], target, mask).sum())
+                    sums[name][e.name] += float(_rel_err(got, target, mask).sum())
             n += xb.shape[0]
     return {name: {k: v / max(1, n) for k, v in sums[name].items()} for name in order}
 

@@ -86,6 +86,77 @@ BN_MOMENTUM = 0.3  # see the module docstring
 MAX_WIDEN = 4.0  # at most 4x the channel budget (only D16, |G| = 32, is capped: sqrt(32) = 5.7)
 
 
+def parse_schedule(text: str, layers: int | None = None) -> list[str]:
+    """A group per conv block: ``"D16,D16,C16"`` -> ``["D16", "D16", "C16"]``; one group (``"C8"``) is used by
+    every block (``layers`` of them; a one-entry list when ``layers`` is None).
+
+    Each group must be a subgroup of the one before (``C_M`` of ``C_N`` or ``D_N`` and ``D_M`` of ``D_N`` when M
+    divides N; the trivial group ``C1`` of any), so that the feature fields of one block can be *restricted*
+    to the next block's group (escnn's ``RestrictionModule``; Weiler & Cesa 2019, section 3.5). SO2 and the
+    pure reflection group D1 take part only as a whole schedule of their own. A schedule of several groups
+    must have one entry per block. Raises ``UserInputError("group", ...)`` with one line saying what is wrong.
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise UserInputError("group", "empty group schedule: give a group (e.g. C8) or one per block (e.g. D16,D16,C16)")
+    names = [part.strip().upper() for part in text.split(",")]
+    if any(not n for n in names):
+        raise UserInputError("group", f"empty entry in the group schedule {text!r}")
+    for n in names:
+        parse_group(n)
+    if len(set(names)) == 1:
+        return names[:1] * (layers if layers is not None else len(names))
+    if layers is not None and len(names) != layers:
+        raise UserInputError("group", f"the schedule {','.join(names)} has {len(names)} groups but the net has {layers} "
+                             f"blocks: give one group per block (or set layers to {len(names)})")
+    for prev, nxt in zip(names, names[1:]):
+        if nxt != prev and ("SO2" in (prev, nxt) or nxt == "D1"):
+            raise UserInputError("group", f"{prev} -> {nxt}: SO2 and D1 cannot be restricted to or from in a schedule")
+        if not is_subgroup(nxt, prev):
+            raise UserInputError("group", f"{nxt} is not a subgroup of {prev} in the schedule {','.join(names)}: each "
+                                 "block's group must be a subgroup of the one before (e.g. D16,D16,C16 or C8,C4,C1)")
+    return names
+
+
+def schedule_name(schedule: list[str]) -> str:
+    """``["C8", "C8"]`` -> ``"C8"``; ``["D16", "D16", "C16"]`` -> ``"D16,D16,C16"``."""
+    return schedule[0] if len(set(schedule)) == 1 else ",".join(schedule)
+
+
+def is_subgroup(sub: str, group: str) -> bool:
+    """Whether ``sub`` is (as escnn embeds it) a subgroup of ``group``: C_M < C_N, C_M < D_N, D_M < D_N for M | N."""
+    (ks, ns), (kg, ng) = parse_group(sub), parse_group(group)
+    if sub.strip().upper() == group.strip().upper():
+        return True
+    if "SO2" in (ks, kg):
+        return False
+    if ks == "D" and kg == "C":
+        return False
+    return ng % ns == 0
+
+
+def restriction_id(group: str, sub: str):
+    """escnn's subgroup id for restricting fields of ``group`` (a gspace built for it) to ``sub``."""
+    (kg, _), (ks, ns) = parse_group(group), parse_group(sub)
+    if kg == "C":
+        return ns
+    return (None, ns) if ks == "C" else (0, ns)
+
+
+def restriction_depth(schedule: str) -> int:
+    """The block after which the schedule first changes group (``"D16,D16,C16"`` -> 2); 0 if it never does."""
+    names = parse_schedule(schedule)
+    return next((i for i, (a, b) in enumerate(zip(names, names[1:]), 1) if a != b), 0)
+
+
+def restricted_schedule(full: str, sub: str, layers: int, depth: int) -> str:
+    """``full`` for the first ``depth`` blocks, then ``sub`` (``depth`` 0: ``full`` throughout, never restricted)."""
+    if isinstance(depth, bool) or not isinstance(depth, int) or not 0 <= depth < layers:
+        raise UserInputError("restriction", f"depth must be a whole number in [0, {layers - 1}] for {layers} blocks "
+                             f"(0 = never restrict), got {depth!r}")
+    names = [full] * layers if depth == 0 else [full] * depth + [sub] * (layers - depth)
+    return ",".join(parse_schedule(",".join(names), layers)) if len(set(names)) > 1 else full.strip().upper()
+
+
 def parse_group(name: str) -> tuple[str, int]:
     """``"C8"`` -> ``("C", 8)``, ``"D4"`` -> ``("D", 4)``, ``"SO2"`` -> ``("SO2", -1)``.
 
@@ -281,11 +352,15 @@ def field_size(group: str) -> int:
 
 
 def fields_per_block(group: str, hidden: int, layers: int) -> list[int]:
-    """Number of fields of each conv block (see the module docstring for the width rule)."""
-    size = field_size(group)
+    """Number of fields of each conv block (see the module docstring for the width rule); ``group`` may be a
+    schedule, each block then sized for its own group."""
     budgets = [hidden * (1, 2, 4)[min(i, 2)] for i in range(layers)]
-    widen = min(math.sqrt(size), MAX_WIDEN)  # channels = budget * widen
-    return [max(1, round(c * widen / size)) for c in budgets]
+    out = []
+    for c, name in zip(budgets, parse_schedule(group, layers)):
+        size = field_size(name)
+        widen = min(math.sqrt(size), MAX_WIDEN)  # channels = budget * widen
+        out.append(max(1, round(c * widen / size)))
+    return out
 
 
 class EscnnNet(ImageModel):
@@ -301,9 +376,10 @@ class EscnnNet(ImageModel):
         super().__init__()
         from escnn import nn as enn
 
-        kind, n = parse_group(group)
-        self.group = group.strip().upper()
         layers = max(MIN_LAYERS, min(int(layers), MAX_LAYERS))
+        self.schedule = parse_schedule(group, layers)  # the group of each block
+        self.group = schedule_name(self.schedule)
+        kind, n = parse_group(self.schedule[0])  # the input's (largest) group
         if hidden < 1:
             raise UserInputError("hidden", f"must be >= 1 (got {hidden})")
         self.kind, self.n, self.layers, self.hidden = kind, n, layers, hidden
@@ -320,6 +396,11 @@ class EscnnNet(ImageModel):
         size = self.size
         for i, nf in enumerate(fields_per_block(self.group, hidden, layers)):
             k = 7 if i == 0 else 5
+            restrict = []
+            if i > 0 and self.schedule[i] != self.schedule[i - 1]:  # restrict the fields to the block's subgroup
+                restrict = [enn.RestrictionModule(in_type, restriction_id(self.schedule[i - 1], self.schedule[i]))]
+                in_type = restrict[0].out_type
+                gs = in_type.gspace
             if kind == "SO2":
                 act = enn.FourierPointwise(gs, nf, gs.fibergroup.bl_irreps(SO2_MAX_FREQUENCY),
                                            function="p_relu", inplace=True, type="regular", N=SO2_GRID)
@@ -335,7 +416,7 @@ class EscnnNet(ImageModel):
                 size = (size + 1) // 2
             if i == 0:
                 mods.insert(0, enn.MaskModule(in_type, self.size, margin=1))
-            blocks.append(enn.SequentialModule(*mods))
+            blocks.append(enn.SequentialModule(*restrict, *mods))
             in_type = out_type
         self.body = enn.SequentialModule(*blocks)
         self.out_size = size
@@ -410,9 +491,8 @@ def clear_cache() -> None:
 def cached_escnn(group: str, hidden: int, layers: int, dropout: float = 0.1, num_classes: int = 10,
                  image_size: int = 28) -> EscnnNet:
     """A fresh EscnnNet, deep-copied from a cached prototype of the same architecture and re-initialised."""
-    kind, n = parse_group(group)
     layers = max(MIN_LAYERS, min(int(layers), MAX_LAYERS))
-    key = (kind, n, int(hidden), layers, int(num_classes), int(image_size))
+    key = (tuple(parse_schedule(group, layers)), int(hidden), layers, int(num_classes), int(image_size))
     with RNG_LOCK, _LOCK:  # in this order: a run builds its model holding RNG_LOCK (core/rng.py)
         proto = _PROTOTYPES.get(key)
         if proto is None:

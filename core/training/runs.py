@@ -38,6 +38,9 @@ MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
     "tutorial": {"lr": 1e-3},  # the tutorial's Adam rate
     "superpixel": {"layers": 4, "hidden": 0, "dropout": 0.0, "lr": 1e-3, "schedule": "plateau"},
 }
+# Superpixel nets' batch-norm statistics are recomputed on this many training batches before each test pass
+# (core.training.trainer.recalibrate_batchnorm): their running averages lagged far behind the weights.
+PRECISE_BN_BATCHES = 30
 # Quick mode (tests, the hosted demo) also keeps nets small: a width-48 escnn net peaked at 1,064 MB in the
 # demo server, over its 1 GB budget; 2 blocks of width 32 stay well under it and train twice as fast.
 QUICK_MODEL_DEFAULTS: dict[str, dict[str, Any]] = {"escnn": {"layers": 2, "hidden": 32}}
@@ -70,7 +73,7 @@ class RunConfig:
     heads: int = 4  # attention heads (gat)
     readout: str = "pool"  # fixed graphs: pool (pixel layout + FC) or global (mean)
     conv: str = "gcn"  # superpixel model: gcn, gat, gin, sage, gatedgcn, monet, pna, cheb
-    group: str = "C8"  # escnn group
+    group: str = "C8"  # escnn group, or one per block (a schedule of subgroups, e.g. D16,D16,C16)
     adjacency: str = "gaussian"  # tutorial model: none (linear), gaussian (fixed), learned, learned-offset
     edge_inputs: str = "both"  # learned edges: both, diff, abs (coordinates on [0, 1]) or offset (in pixels)
     edge_activation: str = "softplus"  # learned edges: softplus (positive), tanh (signed) or none
@@ -87,6 +90,8 @@ class RunConfig:
     quick: bool = False  # quick mode: fewer images (tests, hosted demo)
 
     def __post_init__(self) -> None:
+        if self.model == "escnn" and self.layers is None and isinstance(self.group, str) and "," in self.group:
+            self.layers = len(self.group.split(","))  # a group schedule: one group per block
         for name in FALLBACK_DEFAULTS:  # layers, hidden, dropout, lr, schedule
             if getattr(self, name) is None:
                 setattr(self, name, model_default(self.model, name, quick=self.quick or quick_mode()))
@@ -207,9 +212,11 @@ def validate(cfg: RunConfig) -> RunConfig:
             raise UserInputError("adjacency", f"unknown adjacency {cfg.adjacency!r} (choose from "
                                  f"{', '.join(ADJACENCIES)})")
     if cfg.model == "escnn":
-        from core.models.escnn_net import parse_group
+        from core.models.escnn_net import MAX_LAYERS, MIN_LAYERS, parse_schedule
 
-        parse_group(cfg.group)
+        if "," in cfg.group and not MIN_LAYERS <= cfg.layers <= MAX_LAYERS:
+            raise UserInputError("group", f"a group schedule needs {MIN_LAYERS} to {MAX_LAYERS} blocks, got {cfg.layers}")
+        parse_schedule(cfg.group, cfg.layers if "," in cfg.group else None)
     if not cfg.uses_graph():
         return cfg
     _lookup(GRAPHS, cfg.graph, "graph")
@@ -314,7 +321,8 @@ def execute(cfg: RunConfig, store=None, *, run_id: Optional[int] = None, session
 
         augment = RandomRotation(seed=cfg.seed) if cfg.augment == "rotate" else None
         tcfg = TrainerConfig(epochs=cfg.epochs, lr=cfg.lr, batch_size=cfg.batch_size, seed=cfg.seed,
-                             device=cfg.device, schedule=cfg.schedule, augment=augment)
+                             device=cfg.device, schedule=cfg.schedule, augment=augment,
+                             precise_bn=PRECISE_BN_BATCHES if cfg.model == "superpixel" else 0)
         try:
             result = fit(model, train, test, tcfg, Callbacks(on_batch=on_batch, on_epoch=epoch_done,
                                                              should_stop=should_stop), rng=rng)

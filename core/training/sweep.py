@@ -19,7 +19,9 @@ SWEEPABLE: dict[str, tuple[str, type]] = {
     "sigma": ("graph", float), "k": ("graph", int), "segments": ("graph", int), "neighbours": ("graph", int),
     "model": ("run", str), "group": ("run", str), "K": ("run", int), "hidden": ("run", int),
     "layers": ("run", int), "lr": ("run", float), "epochs": ("run", int), "seed": ("run", int),
-    "adjacency": ("run", str), "conv": ("run", str),
+    "adjacency": ("run", str), "conv": ("run", str), "data": ("run", str),
+    # escnn: where a schedule such as D16,D16,C16 restricts its first group to its last (0 = never)
+    "restriction": ("schedule", int),
 }
 MAX_SWEEP_RUNS = 12  # a sweep is a teaching tool, not a hyper-parameter search
 
@@ -50,6 +52,8 @@ def sweep_configs(base: RunConfig, param: str, values: list[Any]) -> list[RunCon
     for v in values:
         if where == "graph":
             cfg = replace(base, graph_params={**(base.graph_params or {}), param: v})
+        elif where == "schedule":
+            cfg = replace(base, group=_restricted(base, v))
         elif param == "model":  # a different layer type may need its own kind of graph
             cfg = replace(base, model=v)
             if v == "superpixel":
@@ -59,6 +63,17 @@ def sweep_configs(base: RunConfig, param: str, values: list[Any]) -> list[RunCon
             cfg = replace(base, **{param: v})
         configs.append(validate(cfg))
     return configs
+
+
+def _restricted(base: RunConfig, depth: int) -> str:
+    """The base run's schedule with its restriction moved to after block ``depth`` (0: never restricted)."""
+    from core.models.escnn_net import parse_schedule, restricted_schedule
+
+    names = parse_schedule(base.group, base.layers) if base.model == "escnn" else []
+    if len(set(names)) < 2:
+        raise UserInputError("restriction", "sweep the restriction of an escnn run with a group schedule that ends "
+                             "in the subgroup, e.g. group D16,D16,C16 (restricted from D16 to C16)")
+    return restricted_schedule(names[0], names[-1], base.layers, depth)
 
 
 def grid_configs(base: RunConfig, param: str, values: list[Any], param2: Optional[str] = None,
@@ -85,4 +100,8 @@ def new_sweep_kind() -> str:
 def sweep_value(config: dict[str, Any], param: str) -> Any:
     """The swept value of one stored run's config."""
     where = SWEEPABLE[param][0]
+    if where == "schedule":
+        from core.models.escnn_net import restriction_depth
+
+        return restriction_depth(config.get("group") or "C1")
     return (config.get("graph_params") or {}).get(param) if where == "graph" else config.get(param)

@@ -185,6 +185,9 @@ TRAIN_ERRORS = [
     (("--model", "cheb", "--graph", "superpixels"), "graph"),
     (("--model", "superpixel", "--graph", "grid"), "graph"),
     (("--model", "escnn", "--group", "C3"), "group"),
+    (("--model", "escnn", "--group", "C4,D4,C4"), "group"),  # D4 is not a subgroup of C4
+    (("--model", "escnn", "--group", ""), "group"),  # an empty schedule
+    (("--model", "escnn", "--group", "C8,C4", "--layers", "3"), "group"),  # two groups for three blocks
     (("--lr", "0"), "lr"),
     (("--batch-size", "0"), "batch_size"),
     (("--dropout", "1.0"), "dropout"),

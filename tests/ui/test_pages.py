@@ -97,7 +97,23 @@ def test_train_page_superpixel_layers_and_budget_width(app):
     no_errors(at)
     at.selectbox(key="model").set_value("cheb").run()  # back to a pixel model: its own defaults again
     assert (at.select_slider(key="hidden").value, at.radio(key="schedule").value) == (32, "constant")
-    assert at.select_slider(key="lr").value == 3e-3 and "schedule" not in at.query_params
+    assert at.select_slider(key="lr").value == 3e-3
+
+
+def test_train_page_group_schedule_and_an_invalid_one(app):
+    at = app.run()
+    at.switch_page("app_pages/train.py").run()
+    at.selectbox(key="model").set_value("escnn").run()
+    at.text_input(key="schedule_groups").input("C4,D4,C4").run()
+    no_errors(at)
+    assert any(c.value.startswith("The schedule sets 3 blocks") for c in at.caption)
+    at.button[0].click().run()  # Start: refused with one clear message, nothing stored
+    assert [e.value for e in at.error] == [
+        "Invalid setting — group: D4 is not a subgroup of C4 in the schedule C4,D4,C4: each block's group must be "
+        "a subgroup of the one before (e.g. D16,D16,C16 or C8,C4,C1)"]
+    assert "run_id" not in at.session_state
+    at.text_input(key="schedule_groups").input("d4,d4,c4").run()  # case-insensitive, a valid schedule
+    no_errors(at)
 
 
 def test_shared_link_reopens_graph_configuration(app):

@@ -186,3 +186,78 @@ def test_state_dict_round_trip_in_eval_mode(c4, digits):
     twin.load_state_dict(c4.state_dict())
     with torch.no_grad():
         assert torch.allclose(twin(digits), c4(digits), atol=1e-6)
+
+
+# ----------------------------------------------------------------------------- group schedules (restriction)
+
+
+@pytest.mark.parametrize("text, layers, expected", [
+    ("C8", 3, ["C8", "C8", "C8"]), ("d16,D16,c16", 3, ["D16", "D16", "C16"]), ("C8,C4,C1", 3, ["C8", "C4", "C1"]),
+    ("D8,D4,C2", None, ["D8", "D4", "C2"]), ("C8,C8", None, ["C8", "C8"]), ("D4, C4", 2, ["D4", "C4"]),
+])
+def test_parse_schedule_good(text, layers, expected):
+    from core.models.escnn_net import parse_schedule
+
+    assert parse_schedule(text, layers) == expected
+
+
+@pytest.mark.parametrize("text, layers, match", [
+    ("", None, "empty group schedule"), ("  ", 3, "empty group schedule"), ("C8,,C4", 3, "empty entry"),
+    ("C4,D4", 2, "D4 is not a subgroup of C4"), ("C8,C3", 2, "unsupported group 'C3'"),
+    ("D8,C3", 2, "unsupported"), ("C8,C16", 2, "C16 is not a subgroup of C8"), ("D8,D16", 2, "not a subgroup"),
+    ("C8,C4,C1", 2, "has 3 groups but the net has 2 blocks"), ("SO2,C8", 2, "SO2 and D1"), ("D4,D1", 2, "SO2 and D1"),
+])
+def test_parse_schedule_bad_is_one_clear_line(text, layers, match):
+    from core.models.escnn_net import parse_schedule
+
+    with pytest.raises(UserInputError, match=match) as e:
+        parse_schedule(text, layers)
+    assert e.value.param == "group" and "\n" not in str(e.value)
+
+
+def test_restriction_depth_and_schedules():
+    from core.models.escnn_net import restricted_schedule, restriction_depth
+
+    assert [restriction_depth(s) for s in ("D16", "D16,C16,C16", "D16,D16,C16", "C8,C4,C1")] == [0, 1, 2, 1]
+    assert restricted_schedule("D16", "C16", 3, 0) == "D16"
+    assert restricted_schedule("D16", "C16", 3, 2) == "D16,D16,C16"
+    with pytest.raises(UserInputError, match="restriction"):
+        restricted_schedule("D16", "C16", 3, 3)
+
+
+@pytest.fixture(scope="module")
+def d4_c4() -> EscnnNet:
+    torch.manual_seed(0)
+    return cached_escnn("D4,D4,C4", hidden=4, layers=3).eval()
+
+
+def test_schedule_restricts_the_fields_of_the_later_blocks(d4_c4):
+    from escnn import nn as enn
+
+    first = [type(m).__name__ for m in d4_c4.blocks[2]._modules.values()][0]
+    assert first == "RestrictionModule" and d4_c4.group == "D4,D4,C4"
+    convs = [next(m for m in b.modules() if isinstance(m, enn.R2Conv)) for b in d4_c4.blocks]
+    assert [c.out_type.gspace.fibergroup.order() for c in convs] == [8, 8, 4]  # D4, D4, C4
+    assert isinstance(d4_c4.head, enn.GroupPooling) and d4_c4.head.in_type.gspace.fibergroup.order() == 4
+
+
+def test_schedule_is_exactly_equivariant_up_to_and_including_the_restriction(d4_c4, digits):
+    from core.analysis.equivariance import layer_equivariance_error, logit_invariance_error
+
+    errors = layer_equivariance_error(d4_c4, digits[:4], "D4")
+    names = list(errors)
+    cut = next(i for i, n in enumerate(names) if "RestrictionModule" in n)
+    for name in names[:cut + 1]:  # every element of D4, rotations and flips, up to and including the restriction
+        assert max(errors[name].values()) < 1e-5, (name, errors[name])
+    for name in names[cut + 1:]:
+        assert max(errors[name][e] for e in ("r0", "r90", "r180", "r270")) < 1e-5, name  # C4 is kept
+        assert min(errors[name][e] for e in ("f r0", "f r90")) > 1e-3, name  # the flips are lost
+    logits = logit_invariance_error(d4_c4, digits[:4], "D4")
+    assert logits["r90"]["error"] < 1e-5 and logits["f r0"]["error"] > 1e-4
+
+
+def test_restricted_model_exports_to_the_same_logits(d4_c4, digits):
+    plain = d4_c4.export()
+    with torch.no_grad():
+        assert rel(plain(digits), d4_c4(digits)) < 1e-5
+    assert not any(type(m).__module__.startswith("escnn") for m in plain.modules())

@@ -54,3 +54,21 @@ def test_grid_configs_cover_every_combination_and_check_the_size():
         with pytest.raises(UserInputError, match=why) as err:
             grid_configs(RunConfig(model="cheb", graph="knn"), "k", [4, 8], param2, values2)
         assert err.value.param == "param2"
+
+
+def test_restriction_sweep_moves_the_restriction_and_reads_it_back():
+    from core.training.sweep import grid_configs
+
+    base = RunConfig(model="escnn", group="D16,D16,C16", epochs=1)
+    assert base.layers == 3  # a schedule sets the number of blocks
+    configs = grid_configs(base, "restriction", [0, 1, 2], "data", ["mnist-5k", "mnist-rot"])
+    assert [(c.group, c.data) for c in configs] == [
+        ("D16", "mnist-5k"), ("D16", "mnist-rot"), ("D16,C16,C16", "mnist-5k"), ("D16,C16,C16", "mnist-rot"),
+        ("D16,D16,C16", "mnist-5k"), ("D16,D16,C16", "mnist-rot")]
+    assert [sweep_value(c.to_dict(), "restriction") for c in configs] == [0, 0, 1, 1, 2, 2]
+    with pytest.raises(UserInputError) as err:  # a schedule says what the restriction goes to
+        sweep_configs(RunConfig(model="escnn", group="C8"), "restriction", [0, 1])
+    assert err.value.param == "restriction"
+    with pytest.raises(UserInputError) as err:
+        sweep_configs(base, "restriction", [3])  # after the last block: nothing left to restrict
+    assert err.value.param == "restriction"
