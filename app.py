@@ -12,6 +12,7 @@ st.set_page_config(page_title="GraphConv Lab", page_icon=":material/hub:", layou
 PAGES = {
     "Explore": [
         st.Page("app_pages/graph_builder.py", title="Graph Builder", icon=":material/hub:", default=True),  # served at /
+        st.Page("app_pages/playground.py", title="Playground", icon=":material/draw:", url_path="playground"),
     ],
     "Train": [
         st.Page("app_pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),

@@ -1,0 +1,169 @@
+"""Playground: draw a digit (or take one from the data set, or upload one), turn and mirror it, and watch up to
+three trained runs answer: their probabilities, their answer at every angle, and what each layer sees."""
+
+import hashlib
+from pathlib import Path
+
+import streamlit as st
+
+from core.analysis.playground import (MAX_RUNS, angle_sweep, layer_maps, load_playground_model, probabilities,
+                                      timed)
+from core.data.image_io import drawing_ink, gray_png, load_digit_image, mnist_digit
+from core.errors import UserInputError
+from core.figures.playground import angle_figure, digit_figure, maps_figure, probability_figure
+from core.training.store import CheckpointError, RunNotFoundError, StoreError
+from ui.common import copy_link_button, dataset, guarded, store, url_choice, url_notices, url_slider, url_toggle
+
+SOURCES = ("draw", "data set", "upload")
+CANVAS = 280  # the drawing area's side in screen pixels (10 per digit pixel)
+STROKE = 22  # brush width in screen pixels: about MNIST's stroke once scaled to the 20-pixel box
+
+st.title("Playground")
+st.caption("Bring your own digit and see trained models answer at once. Turn it with the slider: a CNN's answer "
+           "flips as the digit turns, a steerable (escnn) net's stays put; the plot below shows every angle at "
+           "once. Runs come from the **Train** page.")
+notice = st.container()
+sb = st.sidebar
+source = url_choice(sb, "Digit", list(SOURCES), "draw", "pg_src", widget="radio", horizontal=True,
+                    help="draw: with the mouse or a finger. data set: a test digit. upload: a PNG or JPEG; a drawn "
+                         "digit's PNG (download it below) uploads to the same digit.")
+angle = url_slider(sb, "Rotation (degrees, counter-clockwise)", 0, 359, 0, "pg_angle")
+mirror = url_toggle(sb, "Mirror left-right first", "pg_mirror")
+
+
+@st.cache_resource(show_spinner="Loading the run…", max_entries=8)
+def model_for(run_id: int, checkpoint: str, mtime_ns: int):
+    """A stored run ready for inference, once per checkpoint file and mtime."""
+    return load_playground_model(run_id, store())
+
+
+def candidate_runs() -> dict[int, dict]:
+    """Finished runs with weights that take pixels (not superpixel graphs), newest first."""
+    try:
+        runs = store().runs_with_weights(limit=300)
+    except StoreError as err:
+        st.error(f"Run store unavailable — {err}")
+        st.stop()
+    return {int(r["id"]): r for r in runs if (r.get("config") or {}).get("model") != "superpixel"}
+
+
+def default_runs(runs: dict[int, dict]) -> list[int]:
+    """The newest CNN, graph net and steerable net, when there are such runs."""
+    picked = []
+    for want in (("cnn",), ("cheb", "gcn", "sage", "gin", "gat", "learned"), ("escnn",)):
+        rid = next((i for i, r in runs.items() if (r.get("config") or {}).get("model") in want), None)
+        if rid is not None:
+            picked.append(rid)
+    return picked or list(runs)[:1]
+
+
+def run_picker(runs: dict[int, dict]) -> list[int]:
+    """Up to three runs, kept in the URL as ``pg_runs=3,7,12``."""
+    raw = st.query_params.get("pg_runs")
+    chosen = default_runs(runs)
+    if raw is not None:
+        parts = [x.strip() for x in raw.split(",") if x.strip()]
+        asked = [int(x) for x in parts if x.isdigit()]
+        known = [i for i in asked if i in runs][:MAX_RUNS]
+        if known != asked or len(asked) != len(parts):
+            st.session_state.setdefault("_url_notices", {})["pg_runs"] = (
+                f"`pg_runs={raw}` (run ids of at most {MAX_RUNS} finished runs with weights)")
+        chosen = known or chosen
+    picked = sb.multiselect("Runs (up to 3)", list(runs), default=chosen, max_selections=MAX_RUNS, key="pg_runs_w",
+                            format_func=lambda i: f"#{i} {runs[i].get('name') or ''}"[:60])
+    st.query_params["pg_runs"] = ",".join(map(str, picked))
+    return picked
+
+
+# ---------------------------------------------------------------- the digit
+image, png, what = None, None, ""
+left, right = st.columns([1, 2])
+if source == "draw":
+    from streamlit_drawable_canvas import st_canvas
+
+    left.markdown("**Draw a digit** (white on black)")
+    with left:
+        canvas = st_canvas(stroke_width=STROKE, stroke_color="#ffffff", background_color="#000000", height=CANVAS,
+                           width=CANVAS, drawing_mode="freedraw", return_image_data=True, key="pg_canvas")
+    rgba = canvas.image_data if canvas is not None else None
+    if rgba is not None and rgba[..., :3].max() > 0:
+        ink = drawing_ink(rgba)
+        image, png, what = mnist_digit(ink), gray_png(ink), "your drawing"
+    else:
+        left.caption("Draw with the mouse or a finger; the models answer when you lift it. The trash icon clears.")
+elif source == "data set":
+    data = url_choice(sb, "Data set", ["mnist-5k", "mnist-rot"], "mnist-5k", "pg_data")
+    ds = guarded(lambda: dataset(data))
+    if ds is not None:
+        index = url_slider(sb, "Test digit", 0, len(ds.y_test) - 1, 0, "pg_digit")
+        image, what = ds.x_test[index].numpy(), f"{data} test digit #{index} (label {int(ds.y_test[index])})"
+        png = gray_png(image, scale=10)
+else:
+    upload = sb.file_uploader("Your digit (PNG, JPEG…)", type=["png", "jpg", "jpeg", "bmp", "gif", "webp"],
+                              key="pg_upload")
+    if upload is not None:
+        data_bytes = upload.getvalue()
+        image = guarded(lambda: load_digit_image(data_bytes))
+        what = f"your upload ({hashlib.sha1(data_bytes).hexdigest()[:8]})"
+    else:
+        left.info("Upload an image of one digit; dark on light or light on dark both work.", icon=":material/upload:")
+
+runs = candidate_runs()
+picked = run_picker(runs) if runs else []
+copy_link_button(sb)
+url_notices(notice)
+
+if image is not None:
+    from core.analysis.playground import turn
+
+    seen = turn(image, angle, mirror)[0, 0].numpy()
+    left.plotly_chart(digit_figure(seen, f"What the models see ({angle}°{', mirrored' if mirror else ''})"),
+                      width="stretch", key="pg_seen")
+    left.caption(what[0].upper() + what[1:] + (", as stored." if source == "data set" else
+                                               ", prepared as MNIST prepares digits: the ink scaled into a 20×20 "
+                                               "box and centred by its centre of mass in 28×28."))
+    if png is not None:
+        left.download_button("Download the digit (PNG)", png, "digit.png", "image/png", icon=":material/download:",
+                             help="Upload it again (Digit: upload) to get the same digit back.")
+
+if not runs:
+    right.info("No finished run yet. Train a CNN, a ChebNet and an escnn net on the **Train** page (or "
+               "`python -m core train --model cnn --epochs 3`), then come back.", icon=":material/model_training:")
+    st.stop()
+if image is None or not picked:
+    right.info("Pick up to three runs in the sidebar and give a digit.", icon=":material/draw:")
+    st.stop()
+
+loaded = []
+for rid in picked:
+    ckpt = Path(runs[rid]["checkpoint"]).expanduser()
+    try:
+        loaded.append(model_for(rid, str(ckpt), ckpt.stat().st_mtime_ns))
+    except (CheckpointError, RunNotFoundError, UserInputError, OSError) as err:
+        right.error(f"Cannot load run {rid} — {err}")
+if not loaded:
+    st.stop()
+
+answers, ms_one = timed(lambda: [(f"#{pm.run_id} {pm.kind}", probabilities(pm, image, angle, mirror))
+                                 for pm in loaded])
+right.plotly_chart(probability_figure(answers), width="stretch", key="pg_probs")
+right.caption(" · ".join(f"{label}: **{int(p.argmax())}** ({p.max():.0%})" for label, p in answers)
+              + f" — answered in {ms_one:.0f} ms")
+sweeps, ms_sweep = timed(lambda: [(f"#{pm.run_id} {pm.kind}", angle_sweep(pm, image, mirror)) for pm in loaded])
+st.plotly_chart(angle_figure(sweeps, current=angle), width="stretch", key="pg_angles")
+st.caption(f"Every run at {len(sweeps[0][1]['angles'])} angles ({ms_sweep:.0f} ms). The dark line is the "
+           "slider's angle. Between the diamonds the digit is interpolated, which alone changes a steerable net's "
+           "answer a little; at the diamonds (multiples of 90°) the turn is exact.")
+
+st.subheader("Inside the network")
+one = url_choice(st, "Run", [pm.run_id for pm in loaded], loaded[0].run_id, "pg_inside",
+                 help="Feature maps of every layer for the digit as turned above.")
+pm = next(p for p in loaded if p.run_id == one)
+layers = layer_maps(pm, image, angle, mirror)
+if not layers:
+    st.caption(f"Run #{pm.run_id} ({pm.kind}) has no spatial layers to show: it reads the pixels as one vector.")
+for lm in layers:
+    st.plotly_chart(maps_figure(lm.maps, f"{lm.name}: {min(len(lm.maps), lm.channels)} of {lm.channels} channels"),
+                    width="stretch", key=f"pg_maps_{lm.name}")
+    if lm.note:
+        st.caption(lm.note)

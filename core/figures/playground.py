@@ -1,0 +1,87 @@
+"""Plotly figures for the Playground (no streamlit here): each run's class probabilities, its answer against the
+angle, and a layer's feature maps."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from core.figures.common import INK
+
+RUN_COLORS = ("#1f77b4", "#d62728", "#2ca02c")  # one per compared run (at most three)
+
+
+def digit_figure(image: np.ndarray, title: str = "", height: int = 260) -> go.Figure:
+    """A 28 x 28 digit in [0, 1] as the model sees it."""
+    fig = go.Figure(go.Heatmap(z=np.asarray(image), colorscale=INK, zmin=0, zmax=1, showscale=False,
+                               hovertemplate="row %{y}, col %{x}: %{z:.2f}<extra></extra>"))
+    fig.update_xaxes(visible=False, constrain="domain")
+    fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x", constrain="domain")
+    fig.update_layout(title=title or None, height=height, margin=dict(l=5, r=5, t=30 if title else 5, b=5))
+    return fig
+
+
+def probability_figure(runs: Sequence[tuple[str, np.ndarray]], height: int = 300) -> go.Figure:
+    """Grouped bars: each run's (10,) class probabilities; the winning class of each run is labelled."""
+    fig = go.Figure()
+    for i, (label, probs) in enumerate(runs):
+        probs = np.asarray(probs, dtype=float)
+        text = [f"{p:.0%}" if k == int(probs.argmax()) else "" for k, p in enumerate(probs)]
+        fig.add_trace(go.Bar(x=list(range(10)), y=probs, name=label, marker_color=RUN_COLORS[i % len(RUN_COLORS)],
+                             text=text, textposition="outside",
+                             hovertemplate=f"{label}<br>class %{{x}}: %{{y:.1%}}<extra></extra>"))
+    fig.update_layout(barmode="group", height=height, margin=dict(l=10, r=10, t=10, b=10),
+                      xaxis=dict(title="class", tickmode="linear", dtick=1), yaxis=dict(title="probability",
+                                                                                        range=[0, 1.1]),
+                      legend=dict(orientation="h", y=-0.25))
+    return fig
+
+
+def angle_figure(sweeps: Sequence[tuple[str, dict[str, Any]]], current: float | None = None,
+                 height: int = 360) -> go.Figure:
+    """Each run's answer against the angle: the probability of its predicted class as a line, the class as
+    the marker's label; the multiples of 90 degrees (exact on the pixel grid) are marked."""
+    fig = go.Figure()
+    for a in (0, 90, 180, 270):
+        fig.add_vline(x=a, line=dict(color="#bbbbbb", dash="dot", width=1))
+    for i, (label, sw) in enumerate(sweeps):
+        color = RUN_COLORS[i % len(RUN_COLORS)]
+        angles, pred, conf, exact = sw["angles"], sw["predicted"], sw["confidence"], sw["exact"]
+        fig.add_trace(go.Scatter(
+            x=angles, y=conf, mode="lines+markers+text", name=label, line=dict(color=color),
+            text=[str(int(p)) for p in pred], textposition="top center", textfont=dict(color=color, size=11),
+            marker=dict(symbol=["diamond" if e else "circle" for e in exact], size=[11 if e else 6 for e in exact],
+                        color=color),
+            customdata=np.stack([pred, exact], axis=1),
+            hovertemplate=f"{label}<br>%{{x}}°: class %{{customdata[0]}} at %{{y:.1%}}<extra></extra>"))
+    if current is not None:
+        fig.add_vline(x=float(current) % 360, line=dict(color="#444444", width=2))
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10),
+                      title="Predicted class (labels) and its probability as the digit turns; ◆ exact (90° steps)",
+                      xaxis=dict(title="angle (degrees, counter-clockwise)", range=[-5, 365], dtick=45),
+                      yaxis=dict(title="probability of the predicted class", range=[0, 1.12]),
+                      legend=dict(orientation="h", y=-0.3))
+    return fig
+
+
+def maps_figure(maps: np.ndarray, title: str = "", columns: int = 8, height_per_row: int = 110) -> go.Figure:
+    """(C, h, w) feature maps as a grid of small heatmaps, each on its own scale."""
+    maps = np.asarray(maps, dtype=float)
+    n = maps.shape[0]
+    cols = max(1, min(columns, n))
+    rows = (n + cols - 1) // cols
+    fig = make_subplots(rows=rows, cols=cols, horizontal_spacing=0.01, vertical_spacing=0.03,
+                        subplot_titles=[str(c) for c in range(n)])
+    for c in range(n):
+        fig.add_trace(go.Heatmap(z=maps[c], colorscale="Viridis", showscale=False,
+                                 hovertemplate=f"channel {c}<br>" + "row %{y}, col %{x}: %{z:.3g}<extra></extra>"),
+                      row=c // cols + 1, col=c % cols + 1)
+    fig.update_xaxes(visible=False, constrain="domain")
+    fig.update_yaxes(visible=False, autorange="reversed", constrain="domain")
+    fig.update_annotations(font_size=10)
+    fig.update_layout(title=title or None, height=rows * height_per_row + (40 if title else 10),
+                      margin=dict(l=5, r=5, t=40 if title else 10, b=5))
+    return fig

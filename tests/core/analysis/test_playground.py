@@ -1,0 +1,146 @@
+"""The Playground's engine: a drawing prepared as MNIST prepares digits, predictions equal to the Results page's,
+the answer at every angle, and feature maps that cycle as the digit turns."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import torch
+
+from core.analysis.playground import (angle_sweep, layer_maps, load_playground_model, probabilities, sweep_angles,
+                                      turn)
+from core.data.image_io import BOX, drawing_ink, gray_png, load_digit_image, mnist_digit
+from core.errors import UserInputError
+from core.training.runs import RunConfig, execute
+from core.training.store import RunStore, checkpoint_path, save_checkpoint
+
+
+def stroke_canvas(rows=(60, 220), cols=(100, 140), side=280) -> np.ndarray:
+    """A black 280 x 280 RGBA canvas with one white bar (a '1' leaning nowhere)."""
+    rgba = np.zeros((side, side, 4), np.uint8)
+    rgba[..., 3] = 255
+    rgba[rows[0]:rows[1], cols[0]:cols[1], :3] = 255
+    return rgba
+
+
+# ----------------------------------------------------------------------------- preprocessing
+
+
+def test_a_drawing_is_scaled_into_a_20_pixel_box_and_centred_by_its_mass():
+    digit = mnist_digit(drawing_ink(stroke_canvas()))  # a 160 x 40 bar: 20 x 5 once scaled
+    assert digit.shape == (28, 28) and digit.dtype == np.float32 and 0.99 <= digit.max() <= 1.0
+    rows, cols = np.nonzero(digit > 0.05)
+    assert rows.max() - rows.min() + 1 == BOX and cols.max() - cols.min() + 1 in (5, 6)  # aspect ratio kept
+    r, c = np.indices(digit.shape)
+    centre = (float((r * digit).sum() / digit.sum()), float((c * digit).sum() / digit.sum()))
+    assert abs(centre[0] - 13.5) <= 0.5 and abs(centre[1] - 13.5) <= 0.5
+    off_centre = mnist_digit(drawing_ink(stroke_canvas(rows=(0, 100), cols=(0, 30))))  # drawn in a corner
+    assert abs(float((c * off_centre).sum() / off_centre.sum()) - 13.5) <= 0.5  # moved to the centre
+    assert not mnist_digit(np.zeros((50, 50))).any()  # nothing drawn: an empty frame
+
+
+def test_a_downloaded_drawing_uploads_to_the_same_digit_and_light_backgrounds_are_inverted():
+    ink = drawing_ink(stroke_canvas())
+    drawn = mnist_digit(ink)
+    assert np.array_equal(load_digit_image(gray_png(ink)), drawn)  # the PNG round trip is exact
+    from PIL import Image
+
+    dark_on_light = Image.fromarray((255 - (ink * 255)).astype(np.uint8))
+    buf = io.BytesIO()
+    dark_on_light.save(buf, format="PNG")
+    assert np.abs(load_digit_image(buf.getvalue()) - drawn).max() < 1e-2
+    with pytest.raises(UserInputError, match="RGBA"):
+        drawing_ink(np.zeros((10, 10, 3), np.uint8))
+
+
+# ----------------------------------------------------------------------------- a stored CNN
+
+
+@pytest.fixture(scope="module")
+def cnn_run(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GRAPHCONV_DATA_DIR", str(tmp_path_factory.mktemp("playground")))
+        store = RunStore()
+        run_id = execute(RunConfig(model="cnn", hidden=8, epochs=1, quick=True), store)["run_id"]
+        yield store, run_id, load_playground_model(run_id, store)
+
+
+def test_probabilities_equal_the_results_pages_for_the_same_test_digit(cnn_run):
+    from core.analysis.results import evaluate_run
+
+    store, run_id, pm = cnn_run
+    ev = evaluate_run(run_id, store)  # what the Results page shows
+    for i in (0, 7, 42):
+        np.testing.assert_allclose(probabilities(pm, ev.images[i]), ev.probabilities[i], atol=1e-6)
+
+
+def test_angle_sweep_is_the_turned_digit_at_every_angle(cnn_run):
+    _, _, pm = cnn_run
+    digit = mnist_digit(drawing_ink(stroke_canvas()))
+    sw = angle_sweep(pm, digit, mirror=True)
+    assert list(sw["angles"]) == sweep_angles() and len(sw["angles"]) == 36
+    assert sw["exact"].sum() == 4 and list(sw["angles"][sw["exact"]]) == [0, 90, 180, 270]
+    for k in (0, 5, 9, 27):
+        np.testing.assert_allclose(sw["probabilities"][k], probabilities(pm, digit, sw["angles"][k], True), atol=1e-6)
+    assert np.array_equal(sw["predicted"], sw["probabilities"].argmax(1))
+    torch.testing.assert_close(turn(digit, 90)[0, 0], torch.rot90(torch.as_tensor(digit), 1))  # exact, CCW
+    with pytest.raises(UserInputError):
+        sweep_angles(0)
+
+
+def test_cnn_feature_maps_are_its_conv_outputs(cnn_run):
+    _, _, pm = cnn_run
+    maps = layer_maps(pm, np.zeros((28, 28), np.float32) + 0.5)
+    assert [m.maps.shape for m in maps] == [(8, 28, 28), (16, 14, 14)] and [m.channels for m in maps] == [8, 16]
+    assert all((m.maps >= 0).all() for m in maps)  # after the ReLU
+
+
+# ----------------------------------------------------------------------------- a steerable net and a graph net
+
+
+def stored(store, cfg: RunConfig, model) -> int:
+    """A finished run whose checkpoint holds ``model``'s (initial) weights."""
+    run_id = store.create_run(cfg.to_dict(), name=cfg.label())
+    model.eval()
+    store.finish(run_id, {"test_accuracy": 0.1}, checkpoint=str(save_checkpoint(model.state_dict(),
+                                                                                checkpoint_path(run_id))))
+    return run_id
+
+
+def test_a_c4_net_answers_the_same_at_every_exact_angle_and_its_fields_cycle():
+    from core.training.runs import build_everything
+
+    store = RunStore()
+    cfg = RunConfig(model="escnn", group="C4", hidden=4, layers=2, quick=True)
+    pm = load_playground_model(stored(store, cfg, build_everything(cfg)[3]), store)
+    assert pm.kind == "escnn" and not any(type(m).__module__.startswith("escnn") for m in pm.model.modules())
+    digit = mnist_digit(drawing_ink(stroke_canvas(cols=(100, 190))))
+    sw = angle_sweep(pm, digit)
+    exact = sw["probabilities"][sw["exact"]]  # 0, 90, 180, 270 degrees
+    assert np.abs(exact - exact[0]).max() < 1e-5
+    first, turned = layer_maps(pm, digit)[0], layer_maps(pm, digit, 90)[0]
+    assert first.maps.shape[0] == 4 and "4 group channels" in first.note  # one C4 field: its 4 channels
+    rot = np.rot90(first.maps, 1, axes=(1, 2))
+    assert min(np.abs(turned.maps - np.roll(rot, s, axis=0)).max() for s in (1, -1)) < 1e-4  # shifted one step
+    assert np.abs(turned.maps - rot).max() > 1e-3  # and not merely rotated
+
+
+def test_graph_layers_show_node_features_on_the_pixel_layout_and_superpixel_runs_are_refused():
+    from core.training.runs import build_everything
+
+    store = RunStore()
+    cfg = RunConfig(model="cheb", hidden=4, layers=2, quick=True)
+    pm = load_playground_model(stored(store, cfg, build_everything(cfg)[3]), store)
+    maps = layer_maps(pm, np.eye(28, dtype=np.float32))
+    assert [m.maps.shape for m in maps] == [(4, 28, 28), (8, 14, 14)]
+    with torch.no_grad():
+        nodes = pm.model.node_features(turn(np.eye(28, dtype=np.float32), 0))[0]  # (1, 784, 4)
+    np.testing.assert_allclose(maps[0].maps[2], nodes[0, :, 2].reshape(28, 28).numpy())
+    sp = RunConfig(model="superpixel", graph="superpixels", conv="gcn", hidden=8, layers=1, quick=True)
+    sp_id = store.create_run(sp.to_dict())
+    store.finish(sp_id, {"test_accuracy": 0.1}, checkpoint=str(save_checkpoint({}, checkpoint_path(sp_id))))
+    with pytest.raises(UserInputError, match="superpixel model: it reads SLIC graphs") as e:
+        load_playground_model(sp_id, store)
+    assert e.value.param == "run"
