@@ -69,10 +69,10 @@ def cmd_graph(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-def _train_parser(sub) -> None:
+def _train_parser(sub, name: str = "train", help: str = "train one model and store the run") -> argparse.ArgumentParser:
     from core.training.runs import RunConfig
 
-    p = sub.add_parser("train", help="train one model and store the run")
+    p = sub.add_parser(name, help=help)
     hints = typing.get_type_hints(RunConfig)
     for f in fields(RunConfig):
         if f.name == "graph_params":
@@ -89,6 +89,7 @@ def _train_parser(sub) -> None:
                    help="inline: train in this process (default); process: in a worker process; ray: as a Ray task "
                         "on GRAPHCONV_RAY_ADDRESS (the default when that is set; 'local' starts Ray here)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    return p
 
 
 def run_config_from_args(args: argparse.Namespace):
@@ -190,6 +191,33 @@ def cmd_tutorial(args: argparse.Namespace) -> dict[str, Any]:
     lines += [f"| {r['adjacency']} | {(r['test_accuracy'] or 0):.2%} | {r['parameters']:,} | "
               f"{r['seconds_per_epoch']:.1f} | {r['tutorial']} |" for r in rows]
     return {"data": args.data, "epochs": args.epochs, "seed": args.seed, "rows": rows, "table": "\n".join(lines)}
+
+
+def cmd_sweep(args: argparse.Namespace) -> dict[str, Any]:
+    """Train one setting over several values (or a grid over two) in this process, one run after the other;
+    the runs share a sweep kind, so the Compare page plots them too. Prints accuracy per value."""
+    from core.training.store import RunStore
+    from core.training.sweep import grid_configs, new_sweep_kind, parse_values, sweep_value
+    from core.training.worker import execute_reporting
+
+    base = run_config_from_args(args)
+    values = parse_values(args.param, args.values)
+    second = (args.param2, parse_values(args.param2, args.values2 or "")) if args.param2 else (None, None)
+    configs = grid_configs(base, args.param, values, *second)  # every config validated before any trains
+    store, kind, rows = RunStore(), new_sweep_kind(), []
+    for i, cfg in enumerate(configs, 1):
+        run_id = store.create_run(cfg.to_dict(), name=cfg.label(), status="queued", kind=kind)
+        print(f"[{i}/{len(configs)}] run {run_id}: {cfg.label()}", file=sys.stderr)
+        out = execute_reporting(cfg, store, run_id, on_prepare=_print_prepare)
+        d = cfg.to_dict()
+        rows.append({"run_id": run_id, args.param: sweep_value(d, args.param),
+                     **({args.param2: sweep_value(d, args.param2)} if args.param2 else {}),
+                     "status": out["status"], "test_accuracy": out["test_accuracy"]})
+    head = [args.param] + ([args.param2] if args.param2 else [])
+    lines = ["| run | " + " | ".join(head) + " | test accuracy |", "|---" * (len(head) + 2) + "|"]
+    lines += [f"| {r['run_id']} | " + " | ".join(str(r[h]) for h in head) + f" | {(r['test_accuracy'] or 0):.2%} |"
+              for r in rows]
+    return {"kind": kind, "param": args.param, "param2": args.param2, "rows": rows, "table": "\n".join(lines)}
 
 
 def cmd_stop(args: argparse.Namespace) -> dict[str, Any]:
@@ -312,6 +340,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--json", action="store_true")
 
     _train_parser(sub)
+    w = _train_parser(sub, "sweep", "train one setting over several values (or a grid over two), one run after "
+                                    "the other, and print accuracy per value")
+    w.add_argument("--param", required=True, help="the setting to sweep, e.g. restriction, K, sigma, seed")
+    w.add_argument("--values", required=True, help="comma-separated values, e.g. 0,1,2")
+    w.add_argument("--param2", default=None, help="a second setting: every combination is trained")
+    w.add_argument("--values2", default=None, help="its comma-separated values")
 
     s = sub.add_parser("stop", help="ask a queued or training run to stop (any process's, app or CLI)")
     s.add_argument("run", type=int, help="run id (see `runs`)")
@@ -359,7 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 COMMANDS = {"graph": cmd_graph, "train": cmd_train, "stop": cmd_stop, "runs": cmd_runs, "download": cmd_download, "bench": cmd_bench,
-            "karate": cmd_karate, "equivariance": cmd_equivariance, "tutorial": cmd_tutorial}
+            "karate": cmd_karate, "equivariance": cmd_equivariance, "tutorial": cmd_tutorial, "sweep": cmd_sweep}
 
 
 def _print_human(out: Any) -> None:

@@ -252,6 +252,22 @@ def test_tutorial_prints_four_accuracies_beside_the_tutorials(capsys, isolated_d
         assert r["status"] == "finished" and f"{r['summary']['test_accuracy']:.2%}" == row[1]
 
 
+def test_sweep_trains_every_value_and_prints_the_table(capsys, isolated_data_dir):
+    code, out, err = in_process(capsys, "sweep", "--model", "mlp", "--hidden", "8", "--epochs", "1", "--quick",
+                                "--param", "seed", "--values", "0,1", "--param2", "lr", "--values2", "0.001,0.01")
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert lines[0] == "| run | seed | lr | test accuracy |" and len(lines) == 2 + 4
+    runs = RunStore().list_runs()
+    assert len({r["kind"] for r in runs}) == 1 and runs[0]["kind"].startswith("sweep:")
+    assert sorted((r["config"]["seed"], r["config"]["lr"]) for r in runs) == [(0, 0.001), (0, 0.01), (1, 0.001),
+                                                                             (1, 0.01)]
+    code, out, err = in_process(capsys, "sweep", "--model", "escnn", "--group", "C8", "--param", "restriction",
+                                "--values", "0,1")  # nothing to restrict to: refused before any run
+    assert_one_line_error(code, err, "restriction")
+    assert len(RunStore().list_runs()) == 4
+
+
 # ----------------------------------------------------------------------------- worker processes and stop
 
 
