@@ -189,8 +189,8 @@ else:
     st.caption(f"Layer {info.index + 1} runs on a **{info.side}×{info.side}** grid"
                + (f"; input pixel ({row}, {col}) pools into its pixel {pixel}" if info.side != FULL_SIDE else "")
                + f". Edges of the run's {run.cfg.graph} graph"
-               + (" plus a self-loop" if info.self_loops else "") + f", weights from an edge MLP on "
-               f"*{info.inputs}* {'offsets' if info.inputs == 'offset' else 'coordinates'} through "
+               + (" plus a self-loop" if info.self_loops else "") + ", weights from an edge MLP on "
+               + ("pixel offsets" if info.inputs == "offset" else f"*{info.inputs}* coordinates") + " through "
                f"*{info.activation}*, normalised **{info.norm}** ({PLAIN_NORMS.get(info.norm, 'as predicted')}). "
                f"Gaussian beside it: the same edges and normalisation, A = exp(−d²/σ²) with σ = {info.sigma:.3g} "
                f"({info.sigma * (info.side - 1):.2f} grid steps).")

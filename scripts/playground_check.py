@@ -1,0 +1,107 @@
+"""Use the Playground in headless Chromium: draw a digit with the mouse, turn it, and time the answers.
+
+    python scripts/playground_check.py --runs 22,24,31 [--out artifacts/browser/playground]
+
+Starts the app on the current data folder (GRAPHCONV_DATA_DIR), opens /playground with the given runs, draws a
+"6" (a loop with a stem) on the canvas with mouse strokes, then moves the rotation slider with the keyboard.
+At every visited angle it times the last single slider step, from the key press until the page shows the new
+answer (the caption "... answered in N ms" changes), and saves a screenshot. Prints one JSON line per step and a summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from browser_helpers import chromium, free_port, wait_healthy  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def six_strokes(x0: float, y0: float, size: float) -> list[list[tuple[float, float]]]:
+    """A '6' in canvas coordinates: a stem curving down into a closed loop at the bottom."""
+    stem = [(x0 + size * (0.62 - 0.3 * t), y0 + size * (0.12 + 0.5 * t)) for t in [i / 12 for i in range(13)]]
+    cx, cy, r = x0 + size * 0.47, y0 + size * 0.66, size * 0.2
+    loop = [(cx + r * math.cos(a), cy + r * math.sin(a)) for a in [math.pi + 2 * math.pi * i / 24 for i in range(26)]]
+    return [stem, loop]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", required=True, help="comma-separated run ids (up to 3)")
+    ap.add_argument("--out", default=str(ROOT / "artifacts" / "browser" / "playground"))
+    ap.add_argument("--steps", default="0,45,90,180,270", help="slider angles to visit, in degrees, increasing")
+    args = ap.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+                               "--server.headless", "true", "--server.address", "127.0.0.1"], cwd=ROOT,
+                              env={**os.environ}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    from playwright.sync_api import sync_playwright
+
+    results = []
+    try:
+        wait_healthy(url)
+        with sync_playwright() as pw:
+            browser, page = chromium(pw)
+            page.goto(f"{url}/playground?pg_src=draw&pg_runs={args.runs}")
+            canvas = page.locator("canvas").last
+            canvas.wait_for(state="visible")
+            box = canvas.bounding_box()
+            for stroke in six_strokes(box["x"], box["y"], box["width"]):
+                page.mouse.move(*stroke[0])
+                page.mouse.down()
+                for p in stroke[1:]:
+                    page.mouse.move(*p, steps=2)
+                page.mouse.up()
+            t0 = time.perf_counter()
+            page.get_by_text("answered in").first.wait_for()
+            results.append({"step": "stroke", "seconds_to_answer": round(time.perf_counter() - t0, 3)})
+            page.wait_for_timeout(1500)
+            page.screenshot(path=str(out / "drawn-0.png"), full_page=True)
+            slider = page.get_by_role("slider").first
+            angle = 0
+            for target in [int(a) for a in args.steps.split(",")][1:]:
+                slider.focus()
+                for _ in range(target - angle - 1):  # all but the last step, then let the page settle
+                    page.keyboard.press("ArrowRight")
+                page.wait_for_timeout(2500)
+                before = page.get_by_text("answered in").first.inner_text()
+                t0 = time.perf_counter()  # one slider step, timed from the key press to the new answer shown
+                page.keyboard.press("ArrowRight")
+                angle = target
+                page.wait_for_function(
+                    "([t]) => [...document.querySelectorAll('p')].some(p => p.innerText.includes('answered in') "
+                    "&& p.innerText !== t)", arg=[before])
+                results.append({"step": f"slider to {target}", "seconds_to_answer": round(time.perf_counter() - t0, 3),
+                                "answer": page.get_by_text("answered in").first.inner_text()})
+                page.wait_for_timeout(1200)
+                page.screenshot(path=str(out / f"drawn-{target}.png"), full_page=True)
+            charts = page.locator('[data-testid="stPlotlyChart"]')
+            charts.nth(2).scroll_into_view_if_needed()
+            page.wait_for_timeout(1000)
+            charts.nth(2).screenshot(path=str(out / "angles.png"))  # every run's answer at every angle
+            for i in range(3, min(charts.count(), 6)):  # the first run's feature maps, layer by layer
+                charts.nth(i).scroll_into_view_if_needed()
+                page.wait_for_timeout(500)
+                charts.nth(i).screenshot(path=str(out / f"maps-{i - 2}.png"))
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(10)
+    for r in results:
+        print(json.dumps(r))
+
+
+if __name__ == "__main__":
+    main()
