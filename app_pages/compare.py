@@ -7,10 +7,12 @@ from core.models import MODELS
 from core.analysis.results import runs_table, settings_diff
 from core.training.runs import IMAGE_MODELS_WITHOUT_GRAPH, PIXEL_GRAPH_KINDS, RunConfig
 from core.training.store import ACTIVE_STATUSES, RunStore, StoreError
-from core.training.sweep import SWEEPABLE, grid_configs, new_sweep_kind, parse_values, sweep_value
+from core.training.sweep import (SWEEPABLE, grid_configs, new_sweep_kind, parse_values, stored_sweeps, sweep_params,
+                                 sweep_value)
 from core.figures.training import sweep_figure
 from core.figures.results import accuracy_curves_figure
-from ui.common import RUNS_TABLE_COLUMNS, guarded, manager, session_id, url_choice, url_slider, url_text
+from ui.common import (RUNS_TABLE_COLUMNS, guarded, manager, session_id, url_choice, url_labelled_choice, url_slider,
+                       url_text)
 
 SWEEP_DEFAULTS = {"sigma": "0.02, 0.05, 0.1, 0.2", "k": "4, 8, 16, 32", "segments": "25, 50, 75, 100",
                   "neighbours": "4, 8", "model": "mlp, cnn, gcn, cheb", "group": "C1, C2, C4, C8",
@@ -59,7 +61,7 @@ def sweep_section() -> None:
                              **({"group": group.strip().upper()} if group else {}))
             second = (param2, parse_values(param2, values2_text)) if param2 != "none" else (None, None)
             configs = grid_configs(base, param, parse_values(param, values_text), *second)
-            kind = new_sweep_kind()
+            kind = new_sweep_kind(param, param2 if param2 != "none" else None)
             manager().check_room(session_id(), len(configs))  # all of the sweep or none of it
             for cfg in configs:
                 manager().submit(cfg, session=session_id(), kind=kind)
@@ -70,7 +72,23 @@ def sweep_section() -> None:
             st.session_state["sweep"] = kind
             st.session_state["sweep_param"] = param
             st.session_state["sweep_param2"] = param2 if param2 != "none" else None
+            st.query_params["sw_show"] = kind
+    show_stored_sweep()
     sweep_results()
+
+
+def show_stored_sweep() -> None:
+    """Reopen any stored sweep (launched here, from another browser, or with ``python -m core sweep``)."""
+    sweeps = stored_sweeps(store)
+    if not sweeps:
+        return
+    kinds = ["none"] + [s["kind"] for s in sweeps]
+    labels = {s["kind"]: f"runs from #{s['first_run']} ({s['runs']}): {s['label']}" for s in sweeps}
+    shown = url_labelled_choice(st, "Show a stored sweep", kinds, st.session_state.get("sweep") or "none", "sw_show",
+                                format_func=lambda k: labels.get(k, "—"))
+    if shown != "none" and shown != st.session_state.get("sweep"):
+        param, param2 = sweep_params(shown, [r["config"] for r in store.list_runs(kind=shown)])
+        st.session_state.update({"sweep": shown, "sweep_param": param or "seed", "sweep_param2": param2})
 
 
 @st.fragment(run_every=2.0)

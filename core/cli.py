@@ -204,7 +204,7 @@ def cmd_sweep(args: argparse.Namespace) -> dict[str, Any]:
     values = parse_values(args.param, args.values)
     second = (args.param2, parse_values(args.param2, args.values2 or "")) if args.param2 else (None, None)
     configs = grid_configs(base, args.param, values, *second)  # every config validated before any trains
-    store, kind, rows = RunStore(), new_sweep_kind(), []
+    store, kind, rows = RunStore(), new_sweep_kind(args.param, args.param2), []
     for i, cfg in enumerate(configs, 1):
         run_id = store.create_run(cfg.to_dict(), name=cfg.label(), status="queued", kind=kind)
         print(f"[{i}/{len(configs)}] run {run_id}: {cfg.label()}", file=sys.stderr)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 from core.errors import UserInputError
 from core.training.runs import RunConfig, validate
@@ -93,8 +93,39 @@ def grid_configs(base: RunConfig, param: str, values: list[Any], param2: Optiona
     return [cfg for first in sweep_configs(base, param, values) for cfg in sweep_configs(first, param2, values2)]
 
 
-def new_sweep_kind() -> str:
-    return f"sweep:{int(time.time() * 1000)}"
+def new_sweep_kind(param: Optional[str] = None, param2: Optional[str] = None) -> str:
+    """A fresh store kind for one sweep's runs, naming what it sweeps: ``sweep:<ms>:<param>[:<param2>]``."""
+    return ":".join(["sweep", str(int(time.time() * 1000))] + [p for p in (param, param2) if p])
+
+
+def sweep_params(kind: str, configs: Sequence[dict[str, Any]] = ()) -> tuple[Optional[str], Optional[str]]:
+    """(param, param2) of a stored sweep: from its kind, or (older sweeps) the settings its runs differ in,
+    the one with more values first; a schedule that moves its restriction counts as ``restriction``."""
+    parts = kind.split(":")[2:]
+    named = [p for p in parts if p in SWEEPABLE]
+    if named:
+        return named[0], (named[1] if len(named) > 1 else None)
+    counts = {}
+    for param in SWEEPABLE:
+        values = {repr(sweep_value(c, param)) for c in configs if param != "restriction" or c.get("model") == "escnn"}
+        if len(values) > 1:
+            counts[param] = len(values)
+    if "restriction" in counts:
+        counts.pop("group", None)
+    ordered = sorted(counts, key=lambda p: -counts[p])
+    return (ordered[0] if ordered else None), (ordered[1] if len(ordered) > 1 else None)
+
+
+def stored_sweeps(store, limit: int = 1000) -> list[dict[str, Any]]:
+    """The sweeps in the store, newest first: ``{"kind", "runs", "first_run", "label"}``."""
+    found: dict[str, dict[str, Any]] = {}
+    for r in store.list_runs(limit=limit):
+        kind = r.get("kind") or ""
+        if kind.startswith("sweep:"):
+            entry = found.setdefault(kind, {"kind": kind, "runs": 0, "first_run": r["id"], "label": r.get("name", "")})
+            entry["runs"] += 1
+            entry["first_run"] = min(entry["first_run"], r["id"])
+    return sorted(found.values(), key=lambda e: -e["first_run"])
 
 
 def sweep_value(config: dict[str, Any], param: str) -> Any:

@@ -35,3 +35,32 @@ def test_launch_sweep_and_plot(monkeypatch):
     assert any("4 of 4 runs finished" in m.value for m in at.markdown)
     chart = at.get("plotly_chart")[0]
     assert "hidden = 8" in chart.proto.spec and "hidden = 16" in chart.proto.spec  # one line per hidden width
+
+
+def test_a_stored_sweep_reopens_from_a_link(monkeypatch):
+    """A sweep trained elsewhere (here: as the CLI stores one) is found in the store and plotted from the link."""
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("GRAPHCONV_QUICK", "1")
+    from core.training.runs import RunConfig, execute
+    from core.training.store import RunStore
+    from core.training.sweep import grid_configs, new_sweep_kind, sweep_params
+
+    store = RunStore()
+    kind = new_sweep_kind("seed", "data")
+    assert sweep_params(kind) == ("seed", "data")
+    for cfg in grid_configs(RunConfig(model="mlp", hidden=8, epochs=1, quick=True), "seed", [0, 1], "data",
+                            ["mnist-5k", "mnist-rot"]):
+        run_id = store.create_run(cfg.to_dict(), name=cfg.label(), kind=kind)
+        execute(cfg, store, run_id=run_id)
+    older = "sweep:123"  # an older sweep's kind names nothing: its settings are read from how its runs differ
+    assert sweep_params(older, [r["config"] for r in store.list_runs(kind=kind)]) == ("seed", "data")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.query_params["sw_show"] = kind
+    at.run()
+    at.switch_page("app_pages/compare.py")
+    at.query_params["sw_show"] = kind
+    at.run()
+    assert not at.exception and not at.error
+    assert any("Sweep over `seed` × `data`" in m.value and "4 of 4 runs finished" in m.value for m in at.markdown)
+    spec = at.get("plotly_chart")[0].proto.spec
+    assert "data = mnist-5k" in spec and "data = mnist-rot" in spec  # one line per data set
