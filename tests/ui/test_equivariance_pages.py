@@ -111,3 +111,51 @@ def test_equivariance_page_trains_a_trio_and_selects_it(app):
     at.button(key="measure").click().run()
     no_errors(at)
     assert len(at.dataframe[0].value.columns) == 2 + 3  # element, grid, one column per run
+
+
+def test_equivariance_page_shows_where_a_group_schedule_restricts(app):
+    """A D4,D4,C4 net: per-layer errors exact for every D4 element up to the restriction, flips lost after it."""
+    import torch
+
+    from core.training.runs import RunConfig, build_everything
+    from core.training.store import RunStore, checkpoint_path, save_checkpoint
+
+    store = RunStore()
+    cfg = RunConfig(model="escnn", group="D4,D4,C4", hidden=4, quick=True)
+    torch.manual_seed(0)
+    model = build_everything(cfg)[3].eval()
+    run_id = store.create_run(cfg.to_dict(), name=cfg.label())
+    store.finish(run_id, {"test_accuracy": 0.1}, checkpoint=str(save_checkpoint(model.state_dict(),
+                                                                                checkpoint_path(run_id))))
+    at = open_page(app, EQUIVARIANCE)
+    at.selectbox(key="group").set_value("D4").run()
+    runs = at.multiselect(key="runs")
+    (label,) = runs.options
+    assert "D4,D4,C4" in label
+    runs.select(label).run()
+    at.button(key="measure").click().run()
+    no_errors(at)
+    assert any("group schedule is D4,D4,C4" in c.value for c in at.caption)
+    import json
+
+    spec = json.loads(at.get("plotly_chart")[1].proto.spec)
+    layers, elements = spec["layout"]["yaxis"]["ticktext"], spec["layout"]["xaxis"]["ticktext"]
+    z = plotly_array(spec["data"][0]["z"])  # (layers, elements) log10 of the error
+    cut = next(i for i, name in enumerate(layers) if "RestrictionModule" in name)
+    flips = [j for j, e in enumerate(elements) if e.startswith("f ")]
+    assert len(flips) == 4 and 0 < cut < len(layers) - 1
+    assert (z[:cut + 1, flips] < -5).all()  # < 1e-5 up to and including the restriction
+    assert (z[cut + 1:, flips] > -3).all()  # > 1e-3 after it
+
+
+def plotly_array(value):
+    """A plotly JSON array: a nested list, or plotly 6's typed array {"dtype", "bdata", "shape"}."""
+    import base64
+
+    import numpy as np
+
+    if isinstance(value, dict):
+        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+        shape = value.get("shape")
+        return flat.reshape([int(n) for n in str(shape).split(",")]) if shape else flat
+    return np.asarray(value, dtype=float)
