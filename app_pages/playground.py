@@ -7,7 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from core.analysis.playground import (MAX_RUNS, angle_sweep, layer_maps, load_playground_model, probabilities,
-                                      timed)
+                                      timed, turn)
 from core.data.image_io import drawing_ink, gray_png, load_digit_image, mnist_digit
 from core.errors import UserInputError
 from core.figures.playground import angle_figure, digit_figure, maps_figure, probability_figure
@@ -114,8 +114,6 @@ copy_link_button(sb)
 url_notices(notice)
 
 if image is not None:
-    from core.analysis.playground import turn
-
     seen = turn(image, angle, mirror)[0, 0].numpy()
     left.plotly_chart(digit_figure(seen, f"What the models see ({angle}°{', mirrored' if mirror else ''})"),
                       width="stretch", key="pg_seen")
