@@ -67,6 +67,7 @@ def main() -> None:
             t0 = time.perf_counter()
             page.get_by_text("answered in").first.wait_for()
             results.append({"step": "stroke", "seconds_to_answer": round(time.perf_counter() - t0, 3)})
+            print(json.dumps(results[-1]), flush=True)
             page.wait_for_timeout(1500)
             page.screenshot(path=str(out / "drawn-0.png"), full_page=True)
             slider = page.get_by_role("slider").first
@@ -85,22 +86,24 @@ def main() -> None:
                     "&& p.innerText !== t)", arg=[before])
                 results.append({"step": f"slider to {target}", "seconds_to_answer": round(time.perf_counter() - t0, 3),
                                 "answer": page.get_by_text("answered in").first.inner_text()})
+                print(json.dumps(results[-1]), flush=True)
                 page.wait_for_timeout(1200)
                 page.screenshot(path=str(out / f"drawn-{target}.png"), full_page=True)
+            idle = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+            page.wait_for_selector(idle)
+            page.wait_for_timeout(2000)
             charts = page.locator('[data-testid="stPlotlyChart"]')
-            charts.nth(2).scroll_into_view_if_needed()
-            page.wait_for_timeout(1000)
-            charts.nth(2).screenshot(path=str(out / "angles.png"))  # every run's answer at every angle
-            for i in range(3, min(charts.count(), 6)):  # the first run's feature maps, layer by layer
-                charts.nth(i).scroll_into_view_if_needed()
-                page.wait_for_timeout(500)
-                charts.nth(i).screenshot(path=str(out / f"maps-{i - 2}.png"))
+            for i in range(2, min(charts.count(), 6)):  # every run's answer at every angle, then feature maps
+                page.wait_for_selector(idle)
+                chart = page.locator('[data-testid="stPlotlyChart"]').nth(i)
+                chart.scroll_into_view_if_needed()
+                page.wait_for_timeout(700)
+                chart.screenshot(path=str(out / ("angles.png" if i == 2 else f"maps-{i - 2}.png")))
             browser.close()
     finally:
         server.terminate()
         server.wait(10)
-    for r in results:
-        print(json.dumps(r))
+    print(json.dumps({"summary": results}))
 
 
 if __name__ == "__main__":
