@@ -93,12 +93,14 @@ def main() -> None:
             page.wait_for_selector(idle)
             page.wait_for_timeout(2000)
             charts = page.locator('[data-testid="stPlotlyChart"]')
-            for i in range(2, min(charts.count(), 6)):  # every run's answer at every angle, then feature maps
+            shots = [(charts.nth(2), "angles.png")]  # every run's answer at every angle
+            images = page.locator('[data-testid="stImage"]')
+            shots += [(images.nth(i), f"maps-{i + 1}.png") for i in range(images.count())]  # the first run's layers
+            for element, name in shots:
                 page.wait_for_selector(idle)
-                chart = page.locator('[data-testid="stPlotlyChart"]').nth(i)
-                chart.scroll_into_view_if_needed()
+                element.scroll_into_view_if_needed()
                 page.wait_for_timeout(700)
-                chart.screenshot(path=str(out / ("angles.png" if i == 2 else f"maps-{i - 2}.png")))
+                element.screenshot(path=str(out / name))
             browser.close()
     finally:
         server.terminate()

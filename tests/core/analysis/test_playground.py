@@ -144,3 +144,14 @@ def test_graph_layers_show_node_features_on_the_pixel_layout_and_superpixel_runs
     with pytest.raises(UserInputError, match="superpixel model: it reads SLIC graphs") as e:
         load_playground_model(sp_id, store)
     assert e.value.param == "run"
+
+
+def test_feature_maps_tile_into_one_picture_each_on_its_own_scale():
+    from core.figures.playground import maps_tiles
+
+    maps = np.stack([np.full((4, 4), 5.0), np.arange(16.0).reshape(4, 4), -np.arange(16.0).reshape(4, 4)])
+    img = maps_tiles(maps, columns=2, scale=2, gap=1)
+    assert img.shape == (2 * 8 + 1, 2 * 8 + 1, 3) and img.dtype == np.uint8
+    assert (img[8, :] == 255).all() and (img[:, 8] == 255).all()  # the gaps
+    second, third = img[0:8, 9:17], img[9:17, 0:8]
+    assert (second[0, 0] == third[-1, -1]).all() and (second[-1, -1] == third[0, 0]).all()  # each map's own range
