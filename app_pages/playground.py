@@ -20,14 +20,13 @@ STROKE = 22  # brush width in screen pixels: about MNIST's stroke once scaled to
 
 st.title("Playground")
 st.caption("Bring your own digit and see trained models answer at once. Turn it with the slider: a CNN's answer "
-           "flips as the digit turns, a steerable (escnn) net's stays put; the plot below shows every angle at "
+           "flips as the digit turns, a steerable (escnn) net's stays put; the plot beside the digit shows every angle at "
            "once. Runs come from the **Train** page.")
 notice = st.container()
 sb = st.sidebar
 source = url_choice(sb, "Digit", list(SOURCES), "draw", "pg_src", widget="radio", horizontal=True,
                     help="draw: with the mouse or a finger. data set: a test digit. upload: a PNG or JPEG; a drawn "
                          "digit's PNG (download it below) uploads to the same digit.")
-angle = url_slider(sb, "Rotation (degrees, counter-clockwise)", 0, 359, 0, "pg_angle")
 mirror = url_toggle(sb, "Mirror left-right first", "pg_mirror")
 
 
@@ -114,12 +113,9 @@ copy_link_button(sb)
 url_notices(notice)
 
 def show_digit() -> None:
-    """The turned digit as the models see it, where it came from, and its PNG."""
+    """Where the digit came from, and its PNG (under the canvas)."""
     if image is None:
         return
-    seen = turn(image, angle, mirror)[0, 0].numpy()
-    left.plotly_chart(digit_figure(seen, f"What the models see ({angle}°{', mirrored' if mirror else ''})"),
-                      width="stretch", key="pg_seen")
     left.caption(what[0].upper() + what[1:] + (", as stored." if source == "data set" else
                                                ", prepared as MNIST prepares digits: the ink scaled into a 20×20 "
                                                "box and centred by its centre of mass in 28×28."))
@@ -149,34 +145,48 @@ if not loaded:
     show_digit()
     st.stop()
 
-# the answers first: the page's other elements are sent to the browser while they are drawn, and that
-# traffic competes with the models for the interpreter (180-220 ms answers in a live server, 25 ms alone)
-answers, ms_one = timed(lambda: [(f"#{pm.run_id} {pm.kind}", probabilities(pm, image, angle, mirror))
-                                 for pm in loaded])
 show_digit()
-right.plotly_chart(probability_figure(answers), width="stretch", key="pg_probs")
-right.caption(" · ".join(f"{label}: **{int(p.argmax())}** ({p.max():.0%})" for label, p in answers)
-              + f" — answered in {ms_one:.0f} ms")
-# the answer at every angle does not depend on the slider: computed once per digit, mirror and runs
+# every angle at once does not depend on the slider: computed once per digit, mirror and runs
 sweep_key = (hashlib.sha1(image.tobytes()).hexdigest(), mirror, tuple(pm.run_id for pm in loaded))
 if st.session_state.get("_pg_sweep_key") != sweep_key:
     st.session_state["_pg_sweep"] = timed(
         lambda: [(f"#{pm.run_id} {pm.kind}", angle_sweep(pm, image, mirror)) for pm in loaded])
     st.session_state["_pg_sweep_key"] = sweep_key
 sweeps, ms_sweep = st.session_state["_pg_sweep"]
-st.plotly_chart(angle_figure(sweeps, current=angle), width="stretch", key="pg_angles")
-st.caption(f"Every run at {len(sweeps[0][1]['angles'])} angles ({ms_sweep:.0f} ms). The dark line is the "
-           "slider's angle. Between the diamonds the digit is interpolated, which alone changes a steerable net's "
-           "answer a little; at the diamonds (multiples of 90°) the turn is exact.")
+right.plotly_chart(angle_figure(sweeps), width="stretch", key="pg_angles")
+right.caption(f"Every run at {len(sweeps[0][1]['angles'])} angles ({ms_sweep:.0f} ms). Between the diamonds the "
+              "digit is interpolated, which alone changes a steerable net's answer a little; at the diamonds "
+              "(multiples of 90°) the turn is exact.")
 
-st.subheader("Inside the network")
-one = url_choice(st, "Run", [pm.run_id for pm in loaded], loaded[0].run_id, "pg_inside",
-                 help="Feature maps of every layer for the digit as turned above.")
-pm = next(p for p in loaded if p.run_id == one)
-layers = layer_maps(pm, image, angle, mirror)
-if not layers:
-    st.caption(f"Run #{pm.run_id} ({pm.kind}) has no spatial layers to show: it reads the pixels as one vector.")
-for lm in layers:
-    side = lm.maps.shape[-1]
-    st.markdown(f"**{lm.name}**: {min(len(lm.maps), lm.channels)} of {lm.channels} channels, each on its own scale")
-    st.image(maps_tiles(lm.maps, scale=max(1, 112 // side)), caption=lm.note or None)
+
+@st.fragment
+def turned_digit() -> None:
+    """The rotation slider and all it moves: a slider move reruns only this part of the page."""
+    angle = url_slider(st, "Rotation (degrees, counter-clockwise)", 0, 359, 0, "pg_angle")
+    answers, ms_one = timed(lambda: [(f"#{pm.run_id} {pm.kind}", probabilities(pm, image, angle, mirror))
+                                     for pm in loaded])
+    c1, c2 = st.columns([1, 2])
+    seen = turn(image, angle, mirror)[0, 0].numpy()
+    c1.plotly_chart(digit_figure(seen, f"What the models see ({angle}°{', mirrored' if mirror else ''})"),
+                    width="stretch", key="pg_seen")
+    c2.plotly_chart(probability_figure(answers), width="stretch", key="pg_probs")
+    c2.caption(" · ".join(f"{label}: **{int(p.argmax())}** ({p.max():.0%})" for label, p in answers)
+               + f" — answered in {ms_one:.0f} ms")
+
+    st.subheader("Inside the network")
+    one = url_choice(st, "Run", [pm.run_id for pm in loaded], loaded[0].run_id, "pg_inside",
+                     help="Feature maps of every layer for the digit as turned above.")
+    chosen = next(p for p in loaded if p.run_id == one)
+    layers = layer_maps(chosen, image, angle, mirror)
+    if not layers:
+        st.caption(f"Run #{chosen.run_id} ({chosen.kind}) has no spatial layers to show: it reads the pixels as "
+                   "one vector.")
+    for lm in layers:
+        side = lm.maps.shape[-1]
+        st.markdown(f"**{lm.name}**: {min(len(lm.maps), lm.channels)} of {lm.channels} channels, each on its own "
+                    "scale")
+        st.image(maps_tiles(lm.maps, scale=max(1, 112 // side)), caption=lm.note or None)
+
+
+turned_digit()
+url_notices(notice)  # the rotation slider's link value is checked inside the part of the page it moves

@@ -93,7 +93,7 @@ def main() -> None:
             page.wait_for_selector(idle)
             page.wait_for_timeout(2000)
             charts = page.locator('[data-testid="stPlotlyChart"]')
-            shots = [(charts.nth(2), "angles.png")]  # every run's answer at every angle
+            shots = [(charts.nth(0), "angles.png")]  # every run's answer at every angle (the first chart)
             images = page.locator('[data-testid="stImage"]')
             shots += [(images.nth(i), f"maps-{i + 1}.png") for i in range(images.count())]  # the first run's layers
             for element, name in shots:
