@@ -10,7 +10,7 @@ from core.analysis.playground import (MAX_RUNS, angle_sweep, layer_maps, load_pl
                                       timed, turn)
 from core.data.image_io import drawing_ink, gray_png, load_digit_image, mnist_digit
 from core.errors import UserInputError
-from core.figures.playground import angle_figure, digit_figure, maps_tiles, probability_figure
+from core.figures.playground import angle_figure, digit_picture, maps_tiles, probability_figure
 from core.training.store import CheckpointError, RunNotFoundError, StoreError
 from ui.common import copy_link_button, dataset, guarded, store, url_choice, url_notices, url_slider, url_toggle
 
@@ -166,9 +166,8 @@ def turned_digit() -> None:
     answers, ms_one = timed(lambda: [(f"#{pm.run_id} {pm.kind}", probabilities(pm, image, angle, mirror))
                                      for pm in loaded])
     c1, c2 = st.columns([1, 2])
-    seen = turn(image, angle, mirror)[0, 0].numpy()
-    c1.plotly_chart(digit_figure(seen, f"What the models see ({angle}°{', mirrored' if mirror else ''})"),
-                    width="stretch", key="pg_seen")
+    seen = turn(image, angle, mirror)[0, 0].numpy()  # (28, 28) in [0, 1]
+    c1.image(digit_picture(seen), caption=f"What the models see ({angle}°{', mirrored' if mirror else ''})")
     c2.plotly_chart(probability_figure(answers), width="stretch", key="pg_probs")
     c2.caption(" · ".join(f"{label}: **{int(p.argmax())}** ({p.max():.0%})" for label, p in answers)
                + f" — answered in {ms_one:.0f} ms")

@@ -92,6 +92,21 @@ def main() -> None:
             idle = '[data-testid="stApp"][data-test-script-state="notRunning"]'
             page.wait_for_selector(idle)
             page.wait_for_timeout(2000)
+            before = page.get_by_text("answered in").first.inner_text()
+            box = page.locator("canvas").last.bounding_box()  # a second stroke, with the runs already loaded
+            page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.1)
+            page.mouse.down()
+            page.mouse.move(box["x"] + box["width"] * 0.7, box["y"] + box["height"] * 0.1, steps=8)
+            t0 = time.perf_counter()
+            page.mouse.up()
+            page.wait_for_function(
+                "([t]) => [...document.querySelectorAll('p')].some(p => p.innerText.includes('answered in') "
+                "&& p.innerText !== t)", arg=[before])
+            results.append({"step": "second stroke", "seconds_to_answer": round(time.perf_counter() - t0, 3),
+                            "answer": page.get_by_text("answered in").first.inner_text()})
+            print(json.dumps(results[-1]), flush=True)
+            page.wait_for_selector(idle)
+            page.wait_for_timeout(2000)
             charts = page.locator('[data-testid="stPlotlyChart"]')
             shots = [(charts.nth(0), "angles.png")]  # every run's answer at every angle (the first chart)
             images = page.locator('[data-testid="stImage"]')

@@ -8,19 +8,15 @@ from typing import Any, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from core.figures.common import INK
 
 RUN_COLORS = ("#1f77b4", "#d62728", "#2ca02c")  # one per compared run (at most three)
 
 
-def digit_figure(image: np.ndarray, title: str = "", height: int = 260) -> go.Figure:
-    """A 28 x 28 digit in [0, 1] as the model sees it."""
-    fig = go.Figure(go.Heatmap(z=np.asarray(image), colorscale=INK, zmin=0, zmax=1, showscale=False,
-                               hovertemplate="row %{y}, col %{x}: %{z:.2f}<extra></extra>"))
-    fig.update_xaxes(visible=False, constrain="domain")
-    fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x", constrain="domain")
-    fig.update_layout(title=title or None, height=height, margin=dict(l=5, r=5, t=30 if title else 5, b=5))
-    return fig
+def digit_picture(image: np.ndarray, scale: int = 8) -> np.ndarray:
+    """A 28 x 28 digit in [0, 1] as the models see it: an (28 scale, 28 scale) uint8 picture, dark ink on white
+    as the app draws digits, upscaled with nearest neighbours (a picture redraws faster than a chart)."""
+    img = np.clip(np.asarray(image, dtype=np.float64), 0.0, 1.0)
+    return (255 * (1.0 - img)).round().astype(np.uint8).repeat(scale, axis=0).repeat(scale, axis=1)
 
 
 def probability_figure(runs: Sequence[tuple[str, np.ndarray]], height: int = 300) -> go.Figure:

@@ -32,8 +32,8 @@ def test_playground_answers_for_a_test_digit_and_at_every_angle(app):
     want = probabilities(load_playground_model(cnn, store), digit, 90)
     answer = next(c.value for c in at.caption if c.value.startswith(f"#{cnn} cnn"))
     assert f"#{cnn} cnn: **{int(want.argmax())}** ({want.max():.0%})" in answer and "answered in" in answer
-    assert len(at.get("plotly_chart")) == 3  # the digit, the probabilities, the angle plot
-    assert len(at.get("image")) == 2  # the CNN's two conv layers' feature maps
+    assert len(at.get("plotly_chart")) == 2  # the answer at every angle, the probabilities
+    assert len(at.get("image")) == 3  # the turned digit, the CNN's two conv layers' feature maps
     assert "multiples of 90°" in " ".join(c.value for c in at.caption)
     assert at.get("download_button")[0].proto.label == "Download the digit (PNG)"
     at.selectbox(key="pg_inside").set_value(mlp).run()  # the MLP has no spatial layers

@@ -155,3 +155,13 @@ def test_feature_maps_tile_into_one_picture_each_on_its_own_scale():
     assert (img[8, :] == 255).all() and (img[:, 8] == 255).all()  # the gaps
     second, third = img[0:8, 9:17], img[9:17, 0:8]
     assert (second[0, 0] == third[-1, -1]).all() and (second[-1, -1] == third[0, 0]).all()  # each map's own range
+
+
+def test_the_turned_digit_is_drawn_as_dark_ink_on_white():
+    from core.figures.playground import digit_picture
+
+    img = np.zeros((28, 28), np.float32)
+    img[3, 5] = 1.0
+    pic = digit_picture(img, scale=2)
+    assert pic.shape == (56, 56) and pic.dtype == np.uint8
+    assert (pic[6:8, 10:12] == 0).all() and pic.sum() == 255 * (56 * 56 - 4)  # one black pixel, 2 x 2, on white
