@@ -29,3 +29,24 @@ def chromium(playwright, timeout_ms: int = 300_000):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.set_default_timeout(timeout_ms)
     return browser, page
+
+
+def start_app(root, env: dict | None = None):
+    """(server process, url): ``streamlit run app.py`` from ``root`` on a free local port, healthy when returned.
+
+    Stop it with ``server.terminate(); server.wait(10)``."""
+    import os
+    import subprocess
+    import sys
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+                               "--server.headless", "true", "--server.address", "127.0.0.1"], cwd=root,
+                              env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_healthy(url)
+    except BaseException:
+        server.kill()
+        raise
+    return server, url

@@ -13,15 +13,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from browser_helpers import chromium, free_port, wait_healthy  # noqa: E402
+from browser_helpers import chromium, start_app  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,16 +40,11 @@ def main() -> None:
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                               "--server.headless", "true", "--server.address", "127.0.0.1"], cwd=ROOT,
-                              env={**os.environ}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server, url = start_app(ROOT)
     from playwright.sync_api import sync_playwright
 
     results = []
     try:
-        wait_healthy(url)
         with sync_playwright() as pw:
             browser, page = chromium(pw)
             page.goto(f"{url}/playground?pg_src=draw&pg_runs={args.runs}")
