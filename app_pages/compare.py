@@ -79,7 +79,7 @@ def sweep_section() -> None:
 
 def show_stored_sweep() -> None:
     """Reopen any stored sweep (launched here, from another browser, or with ``python -m core sweep``)."""
-    sweeps = stored_sweeps(store)
+    sweeps = stored_sweeps(runs)  # the runs this page read at its start
     if not sweeps:
         return
     kinds = ["none"] + [s["kind"] for s in sweeps]

@@ -341,12 +341,12 @@ def _capture(model: nn.Module, layers: list[_Layer], x: torch.Tensor) -> dict[st
     return store
 
 
-def _transform_map(t: torch.Tensor, ftype, e: Element, gspace) -> Optional[torch.Tensor]:
+def _transform_map(t: torch.Tensor, ftype, e: Element) -> Optional[torch.Tensor]:
     """g acting on a feature map: spatially (flip, rotate) and, for escnn fields, on the channels (with the
     layer's own group: past a restriction, a subgroup of the model's). None when g is not in that group."""
     out = e.apply(t)
     if ftype is not None:
-        g = _escnn_element(ftype.gspace if ftype is not None else gspace, e)
+        g = _escnn_element(ftype.gspace, e)
         if g is None:
             return None
         out = ftype.transform_fibers(out, g)
@@ -400,7 +400,7 @@ def layer_equivariance_error(model: nn.Module, images: ArrayLike, group: str = "
                     if name not in moved or moved[name][0].shape != t.shape:
                         sums[name][e.name] = float("nan")
                         continue
-                    target, got = _transform_map(t, ftype, e, gspace), moved[name][0]
+                    target, got = _transform_map(t, ftype, e), moved[name][0]
                     if target is None and ftype is not None and _escnn_element(gspace, e) is not None:
                         pooled = _pool_fields(t, ftype)  # an element of the model's group, not of this layer's
                         if pooled is not None:
@@ -451,8 +451,7 @@ def feature_maps(model: nn.Module, image: ArrayLike, element: Union[str, float, 
     if layer not in ref:
         raise UserInputError("layer", f"unknown layer {layer!r} (choose from {', '.join(ref)})")
     t, ftype = ref[layer]
-    gspace = ftype.gspace if ftype is not None else None
-    target = _transform_map(t, ftype, e, gspace)
+    target = _transform_map(t, ftype, e)
     if target is None:
         raise UserInputError("element", f"{e.name} is not in the model's group")
     field = ftype.representations[0].size if ftype is not None and len(set(r.size for r in ftype.representations)) == 1 else 1

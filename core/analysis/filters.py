@@ -71,8 +71,7 @@ class LayerInfo:
     activation: str = "softplus"  # softplus (positive weights), tanh or none (signed)
     edge_sets: str = "shared"  # shared, out (one set per output channel) or pair (per channel pair)
     num_sets: int = 1  # 1, C_out or C_out * C_in
-    in_channels: int = 1
-    out_channels: int = 1
+    in_channels: int = 1  # C_in: pair sets are numbered output * C_in + input
 
     @property
     def signed(self) -> bool:
@@ -278,7 +277,7 @@ def load_learned_run(run_id: int, store=None) -> LearnedRun:
                                 inputs=conv.inputs, self_loops=bool(conv.add_self_loops),
                                 sigma=_layer_sigma(graph, side), activation=conv.activation,
                                 edge_sets=conv.edge_sets, num_sets=int(conv.num_sets),
-                                in_channels=int(conv.in_channels), out_channels=int(conv.out_channels)))
+                                in_channels=int(conv.in_channels)))
     return LearnedRun(int(run["id"]), cfg, model, untrained.eval(), graph, tuple(layers))  # load_weights: eval
 
 

@@ -35,8 +35,7 @@ def probability_figure(runs: Sequence[tuple[str, np.ndarray]], height: int = 300
     return fig
 
 
-def angle_figure(sweeps: Sequence[tuple[str, dict[str, Any]]], current: float | None = None,
-                 height: int = 360) -> go.Figure:
+def angle_figure(sweeps: Sequence[tuple[str, dict[str, Any]]], height: int = 360) -> go.Figure:
     """Each run's answer against the angle: the probability of its predicted class as a line, the class as
     the marker's label; the multiples of 90 degrees (exact on the pixel grid) are marked."""
     fig = go.Figure()
@@ -52,8 +51,6 @@ def angle_figure(sweeps: Sequence[tuple[str, dict[str, Any]]], current: float | 
                         color=color),
             customdata=np.stack([pred, exact], axis=1),
             hovertemplate=f"{label}<br>%{{x}}°: class %{{customdata[0]}} at %{{y:.1%}}<extra></extra>"))
-    if current is not None:
-        fig.add_vline(x=float(current) % 360, line=dict(color="#444444", width=2))
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10),
                       title="Predicted class (labels) and its probability as the digit turns; ◆ exact (90° steps)",
                       xaxis=dict(title="angle (degrees, counter-clockwise)", range=[-5, 365], dtick=45),

@@ -42,7 +42,8 @@ PNA_SCALERS = ["identity", "amplification", "attenuation"]
 MONET_KERNELS = 3  # Gaussian kernels per GMMConv layer (Benchmarking GNNs: 3)
 
 
-def _check_conv(name: str) -> None:
+def check_conv(name: str) -> None:
+    """``UserInputError("conv")`` unless ``name`` is one of ``SUPERPIXEL_CONVS``."""
     if name not in SUPERPIXEL_CONVS:
         raise UserInputError("conv", f"unknown superpixel layer {name!r} (choose from {', '.join(SUPERPIXEL_CONVS)})")
 
@@ -59,7 +60,7 @@ def make_pyg_conv(name: str, width: int, cfg: ModelConfig, degree_histogram: Opt
     """One PyG layer by name, ``width`` -> ``width`` channels."""
     from torch_geometric import nn as gnn
 
-    _check_conv(name)
+    check_conv(name)
     if name == "gcn":
         return gnn.GCNConv(width, width)
     if name == "gat":
@@ -88,7 +89,7 @@ class SuperpixelNet(nn.Module):
 
     def __init__(self, cfg: ModelConfig, in_channels: int = 3, degree_histogram: Optional[torch.Tensor] = None):
         super().__init__()
-        _check_conv(cfg.conv)
+        check_conv(cfg.conv)
         width = cfg.hidden or budget_width(cfg.conv, max(1, cfg.layers), cfg.heads, cfg.K, in_channels,
                                            cfg.num_classes)
         if cfg.conv == "gat":
@@ -168,5 +169,5 @@ def build_superpixel(cfg: ModelConfig, graph=None, image_size: int = 28,
                      degree_histogram: Optional[torch.Tensor] = None) -> SuperpixelNet:
     """Superpixel network (see module doc); ``degree_histogram`` (counts of node degrees in the training
     graphs) is read by PNA only."""
-    _check_conv(cfg.conv)
+    check_conv(cfg.conv)
     return SuperpixelNet(cfg, degree_histogram=degree_histogram)

@@ -237,11 +237,9 @@ def validate(cfg: RunConfig) -> RunConfig:
     if cfg.model == "superpixel" and cfg.graph != "superpixels":
         raise UserInputError("graph", "model 'superpixel' needs graph kind 'superpixels'")
     if cfg.model == "superpixel":
-        from core.models.superpixel_net import SUPERPIXEL_CONVS
+        from core.models.superpixel_net import check_conv
 
-        if cfg.conv not in SUPERPIXEL_CONVS:
-            raise UserInputError("conv", f"unknown superpixel layer {cfg.conv!r} (choose from "
-                                 f"{', '.join(SUPERPIXEL_CONVS)})")
+        check_conv(cfg.conv)
     return cfg
 
 
