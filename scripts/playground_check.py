@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from browser_helpers import chromium, start_app  # noqa: E402
 
@@ -113,6 +114,15 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(10)
+    # the same three runs' answers timed in this process, with no server or browser beside them
+    from core.analysis.playground import load_playground_model, probabilities, timed
+    from core.data.datasets import load_dataset
+
+    digit = load_dataset("mnist-5k").x_test[3].numpy()
+    models = [load_playground_model(int(r)) for r in args.runs.split(",")]
+    [probabilities(pm, digit, 0) for pm in models]  # warm up
+    bare = [timed(lambda a=a: [probabilities(pm, digit, a) for pm in models])[1] for a in (1, 90, 180, 270)]
+    results.append({"step": "same three answers in a bare process", "ms": [round(ms, 1) for ms in bare]})
     print(json.dumps({"summary": results}))
 
 
