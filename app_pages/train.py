@@ -70,6 +70,11 @@ with sb.expander("Architecture", expanded=False):
         cfg["conv"] = url_choice(st, "PyG layer", ["gcn", "gat", "gin", "sage", "gatedgcn", "monet", "pna", "cheb"],
                                  d.conv, "conv", help="gatedgcn: ResGatedGraphConv; monet: GMMConv on centroid "
                                                       "offsets; pna: PNAConv (mean, min, max, std).")
+        cfg["positions"] = url_choice(st, "Node positions", ["fourier", "raw"], d.positions, "positions",
+                                      widget="radio", horizontal=True,
+                                      help="fourier: (x, y) plus their sines and cosines at 8 frequencies (GAT 91.1% "
+                                           "against 83.5% raw on mnist-5k, 30 epochs). raw: (x, y) alone, as in "
+                                           "Benchmarking GNNs.")
     if model in ("gcn", "cheb", "sage", "gin", "gat", "learned"):
         cfg["readout"] = url_choice(st, "Readout", ["pool", "global"], d.readout, "readout", widget="radio",
                                     horizontal=True, help="pool: 2×2 pooling on the pixel layout + FC (keeps where strokes are). "

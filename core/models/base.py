@@ -19,6 +19,7 @@ class ModelConfig:
     heads: int = 4  # attention heads (gat)
     readout: str = "pool"  # fixed graphs: "pool" (2x2 pooling on the pixel layout + FC) or "global" (mean)
     conv: str = "gcn"  # superpixel models: which PyG layer (gcn, gat, gin, sage, gatedgcn, monet, pna, cheb)
+    positions: str = "fourier"  # superpixel models: node position as raw (x, y) or fourier (+ sin, cos at 8 frequencies)
     adjacency: str = "gaussian"  # tutorial model: none (linear), gaussian (fixed), learned, learned-offset
     group: str = "C8"  # escnn: C1..C16, D1..D16, SO2
     edge_inputs: str = "both"  # learned: what the edge MLP sees (both, diff, abs on [0, 1]; offset in pixels)

@@ -4,7 +4,8 @@ Each image has its own SLIC graph (nodes = superpixels with features [mean inten
 k nearest by a Gaussian affinity with that affinity as weight), so batching is PyG's block-diagonal
 ``Batch``. Architecture, the same for every layer type:
 
-    h = Linear(x)                                     # (N_total, W)      embed the 3 node features
+    x = [x, sin(pi k pos), cos(pi k pos)], k = 1..F   # (N_total, 3 + 4F) positions="fourier" (default)
+    h = Linear(x)                                     # (N_total, W)      embed the node features
     for each of L layers:
         h = h + dropout(ReLU(BN(conv_l(h, edges))))   # (N_total, W)      residual + batch norm
     g = [mean || max] over each graph's nodes         # (B, 2W)           readout
@@ -17,7 +18,10 @@ the edges: GCN, ChebNet and PNA the Gaussian weight, GatedGCN (``ResGatedGraphCo
 an edge feature in its gates, MoNet (``GMMConv``) the offset between centroids as pseudo-coordinates;
 GAT, GIN and GraphSAGE only which edges exist.
 
-One change from the recipe, measured: the leaderboard reads out the mean alone, but on mnist-5k's 4,000
+Two changes from the recipe, both measured. Positions enter as Fourier features (Tancik et al. 2020): an
+isotropic layer (GCN, GIN, SAGE, GAT) learns where a node is only from its features, and a linear embedding of
+raw (x, y) made that slow. On mnist-5k (GraphSAGE, batch 32, 3 epochs, seed 0) test accuracy went from 33% (raw,
+after 2 epochs) to 77% with them. And the readout: the leaderboard reads out the mean alone, but on mnist-5k's 4,000
 training graphs (most superpixels are background, which dilutes a mean) GCN reached 13-16% test
 accuracy in 3 epochs with it and 37-52% with mean || max (GraphSAGE: 18-32% and 24-59%).
 """
@@ -40,6 +44,16 @@ PARAM_BUDGET = 100_000  # parameters per model on the Benchmarking-GNNs leaderbo
 PNA_AGGREGATORS = ["mean", "min", "max", "std"]
 PNA_SCALERS = ["identity", "amplification", "attenuation"]
 MONET_KERNELS = 3  # Gaussian kernels per GMMConv layer (Benchmarking GNNs: 3)
+POSITIONS = ("fourier", "raw")  # how node positions enter: with Fourier features, or as (x, y) alone (the recipe)
+FOURIER_FREQUENCIES = 8  # positions="fourier": sin and cos of pi*k*x and pi*k*y for k = 1..8
+
+
+def fourier_features(x: torch.Tensor, frequencies: int = FOURIER_FREQUENCIES) -> torch.Tensor:
+    """(N, 3) node features [intensity, x, y] (positions on [0, 1]) -> (N, 3 + 4F): the same, then sin(pi k x),
+    sin(pi k y), cos(pi k x), cos(pi k y) for k = 1..F (grouped by function, then coordinate, then k)."""
+    k = torch.arange(1, frequencies + 1, dtype=x.dtype, device=x.device) * torch.pi  # (F,)
+    angles = x[:, 1:3, None] * k  # (N, 2, F)
+    return torch.cat([x, torch.sin(angles).flatten(1), torch.cos(angles).flatten(1)], dim=1)
 
 
 def check_conv(name: str) -> None:
@@ -91,11 +105,11 @@ class SuperpixelNet(nn.Module):
         super().__init__()
         check_conv(cfg.conv)
         width = cfg.hidden or budget_width(cfg.conv, max(1, cfg.layers), cfg.heads, cfg.K, in_channels,
-                                           cfg.num_classes)
+                                           cfg.num_classes, positions=cfg.positions)
         if cfg.conv == "gat":
             width = max(cfg.heads, width // cfg.heads * cfg.heads)  # GAT concatenates heads * (width / heads)
-        self.conv_name, self.width, self.dropout = cfg.conv, width, cfg.dropout
-        self.embed = nn.Linear(in_channels, width)
+        self.conv_name, self.width, self.dropout, self.positions = cfg.conv, width, cfg.dropout, cfg.positions
+        self.embed = nn.Linear(in_channels + (4 * FOURIER_FREQUENCIES if cfg.positions == "fourier" else 0), width)
         self.convs = nn.ModuleList(make_pyg_conv(cfg.conv, width, cfg, degree_histogram)
                                    for _ in range(max(1, cfg.layers)))
         self.norms = nn.ModuleList(nn.BatchNorm1d(width) for _ in self.convs)
@@ -117,7 +131,8 @@ class SuperpixelNet(nn.Module):
         return conv(h, ei)
 
     def node_features(self, batch) -> torch.Tensor:
-        h = self.embed(batch.x)  # (N_total, W)
+        x = fourier_features(batch.x) if self.positions == "fourier" else batch.x  # (N_total, 3 + 4F) or (N_total, 3)
+        h = self.embed(x)  # (N_total, W)
         for conv, norm in zip(self.convs, self.norms):
             h = h + F.dropout(F.relu(norm(self._conv(conv, h, batch))), self.dropout, self.training)
         return h
@@ -133,12 +148,12 @@ class SuperpixelNet(nn.Module):
         return self.classifier(self.features(batch))
 
     def extra_repr(self) -> str:
-        return f"conv={self.conv_name}, width={self.width}, layers={len(self.convs)}"
+        return f"conv={self.conv_name}, width={self.width}, layers={len(self.convs)}, positions={self.positions}"
 
 
 @lru_cache(maxsize=64)
 def budget_width(conv: str, layers: int, heads: int = 4, K: int = 5, in_channels: int = 3,
-                 num_classes: int = 10, budget: int = PARAM_BUDGET) -> int:
+                 num_classes: int = 10, budget: int = PARAM_BUDGET, positions: str = "fourier") -> int:
     """The width W (a multiple of ``heads`` for GAT) whose network has the parameter count closest to ``budget``.
 
     Models are sized on PyTorch's "meta" device under a forked random state: no memory, no random draws, so
@@ -148,7 +163,7 @@ def budget_width(conv: str, layers: int, heads: int = 4, K: int = 5, in_channels
 
     def count(width: int) -> int:
         cfg = ModelConfig(name="superpixel", conv=conv, layers=layers, hidden=width, heads=heads, K=K,
-                          num_classes=num_classes)
+                          num_classes=num_classes, positions=positions)
         with torch.random.fork_rng(devices=[]), torch.device("meta"):
             model = SuperpixelNet(cfg, in_channels)
         return sum(p.numel() for p in model.parameters())

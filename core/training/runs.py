@@ -73,6 +73,7 @@ class RunConfig:
     heads: int = 4  # attention heads (gat)
     readout: str = "pool"  # fixed graphs: pool (pixel layout + FC) or global (mean)
     conv: str = "gcn"  # superpixel model: gcn, gat, gin, sage, gatedgcn, monet, pna, cheb
+    positions: str = "fourier"  # superpixel model: raw (x, y) or fourier (x, y and their sin, cos at 8 frequencies)
     group: str = "C8"  # escnn group, or one per block (a schedule of subgroups, e.g. D16,D16,C16)
     adjacency: str = "gaussian"  # tutorial model: none (linear), gaussian (fixed), learned, learned-offset
     edge_inputs: str = "both"  # learned edges: both, diff, abs (coordinates on [0, 1]) or offset (in pixels)
@@ -116,7 +117,7 @@ class RunConfig:
         reads = {"graph": self.uses_graph(), "graph_params": self.uses_graph(),
                  "K": self.model == "cheb" or (sp and self.conv == "cheb"),
                  "heads": self.model == "gat" or (sp and self.conv == "gat"),
-                 "readout": self.model in NEEDS_FIXED_GRAPH, "conv": sp, "group": self.model == "escnn",
+                 "readout": self.model in NEEDS_FIXED_GRAPH, "conv": sp, "positions": sp, "group": self.model == "escnn",
                  "adjacency": self.model == "tutorial", "edge_frozen": self.model in ("learned", "tutorial"),
                  "layers": self.model != "tutorial", "hidden": self.model != "tutorial",
                  "dropout": self.model != "tutorial",
@@ -136,6 +137,8 @@ class RunConfig:
         if unknown:
             raise UserInputError(unknown[0], "unknown setting")
         d = {k: v for k, v in d.items() if v is not None or k in ("graph",)}
+        if d.get("model") == "superpixel" and "positions" not in d:
+            d["positions"] = "raw"  # stored before the Fourier encoding existed: their weights expect (x, y)
         if d.get("graph") is None:
             d.pop("graph", None)
             d.pop("graph_params", None)
@@ -147,7 +150,7 @@ class RunConfig:
         edges += ["frozen"] if self.edge_frozen else []
         extra = {"cheb": f" K={self.K}", "gat": f" heads={self.heads}", "escnn": f" {self.group}",
                  "tutorial": f" {self.adjacency}" + (" frozen" if self.edge_frozen else ""),
-                 "superpixel": f" {self.conv}", "learned": f" {'/'.join(edges)}" if edges else ""}.get(self.model, "")
+                 "superpixel": f" {self.conv}" + (" raw positions" if self.positions == "raw" else ""), "learned": f" {'/'.join(edges)}" if edges else ""}.get(self.model, "")
         if not self.uses_graph():
             return f"{self.model}{extra}"
         params = ",".join(f"{k}={v}" for k, v in self.graph_params.items())
@@ -237,9 +240,12 @@ def validate(cfg: RunConfig) -> RunConfig:
     if cfg.model == "superpixel" and cfg.graph != "superpixels":
         raise UserInputError("graph", "model 'superpixel' needs graph kind 'superpixels'")
     if cfg.model == "superpixel":
-        from core.models.superpixel_net import check_conv
+        from core.models.superpixel_net import POSITIONS, check_conv
 
         check_conv(cfg.conv)
+        if cfg.positions not in POSITIONS:
+            raise UserInputError("positions", f"unknown position encoding {cfg.positions!r} (choose from "
+                                 f"{', '.join(POSITIONS)})")
     return cfg
 
 

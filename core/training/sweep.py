@@ -19,7 +19,7 @@ SWEEPABLE: dict[str, tuple[str, type]] = {
     "sigma": ("graph", float), "k": ("graph", int), "segments": ("graph", int), "neighbours": ("graph", int),
     "model": ("run", str), "group": ("run", str), "K": ("run", int), "hidden": ("run", int),
     "layers": ("run", int), "lr": ("run", float), "epochs": ("run", int), "seed": ("run", int),
-    "adjacency": ("run", str), "conv": ("run", str), "data": ("run", str),
+    "adjacency": ("run", str), "conv": ("run", str), "positions": ("run", str), "data": ("run", str),
     # escnn: where a schedule such as D16,D16,C16 restricts its first group to its last (0 = never)
     "restriction": ("schedule", int),
 }

@@ -165,8 +165,8 @@ def test_superpixel_edge_weights_reach_the_layers_that_read_them(superpixel_batc
         model = build("superpixel", None, conv=conv, hidden=8, layers=2).eval()
         other = batch.clone()
         other.edge_weight = batch.edge_weight.flip(0)
-        with torch.no_grad():
-            changed = not torch.allclose(model(batch), model(other))
+        with torch.no_grad():  # node features: the readout MLP of a width-8 net may be all dead ReLUs
+            changed = not torch.allclose(model.node_features(batch), model.node_features(other))
         assert changed == reads, conv
 
 
@@ -252,3 +252,28 @@ def test_tutorial_learned_edges_span_every_pixel_pair(digits):
     with pytest.raises(UserInputError) as e:
         build("tutorial", None, adjacency="knn")
     assert e.value.param == "adjacency"
+
+
+def test_fourier_features_on_hand_picked_positions():
+    from core.models.superpixel_net import fourier_features
+
+    x = torch.tensor([[0.7, 0.5, 0.0], [0.0, 0.25, 1.0]])  # [intensity, x, y]
+    f = fourier_features(x, frequencies=2)  # (2, 3 + 8): x, then sin(pi k x), sin(pi k y), cos(pi k x), cos(pi k y)
+    assert f.shape == (2, 11)
+    torch.testing.assert_close(f[:, :3], x)
+    r = 2 ** -0.5
+    expected = torch.tensor([[1.0, 0.0, 0.0, 0.0, 0.0, -1.0, 1.0, 1.0],  # x = 0.5: sin(pi/2), sin(pi); y = 0
+                             [r, 1.0, 0.0, 0.0, r, 0.0, -1.0, 1.0]])  # x = 0.25; y = 1: sin(pi), cos(pi), cos(2pi)
+    torch.testing.assert_close(f[:, 3:], expected, atol=1e-6, rtol=0)
+
+
+def test_superpixel_positions_raw_or_fourier(superpixel_batch):
+    batch, _ = superpixel_batch
+    raw = build("superpixel", None, conv="sage", hidden=16, layers=2, positions="raw")
+    fourier = build("superpixel", None, conv="sage", hidden=16, layers=2)  # the default
+    assert raw.embed.in_features == 3 and fourier.embed.in_features == 3 + 32
+    assert "positions=fourier" in repr(fourier)
+    assert fourier(batch).shape == raw(batch).shape == (2, 10)
+    # sized to the same budget either way
+    sized = [build("superpixel", None, conv="gcn", hidden=0, layers=4, positions=p) for p in ("raw", "fourier")]
+    assert all(abs(sum(q.numel() for q in m.parameters()) - 100_000) < 2_000 for m in sized)

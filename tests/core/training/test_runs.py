@@ -53,6 +53,16 @@ def test_from_dict_rejects_unknown_setting():
     assert e.value.param == "learning_rate"
 
 
+def test_superpixel_runs_stored_before_fourier_positions_reopen_with_raw_positions():
+    old = {k: v for k, v in RunConfig(model="superpixel", graph="superpixels").to_dict().items() if k != "positions"}
+    assert RunConfig.from_dict(old).positions == "raw"  # their weights expect (intensity, x, y)
+    assert RunConfig.from_dict(RunConfig(model="superpixel", graph="superpixels").to_dict()).positions == "fourier"
+    assert "raw positions" in RunConfig.from_dict(old).label()
+    with pytest.raises(UserInputError) as e:
+        validate(RunConfig(model="superpixel", graph="superpixels", positions="polar"))
+    assert e.value.param == "positions"
+
+
 def test_model_config_carries_the_model_settings():
     mc = RunConfig(model="gat", hidden=12, layers=3, heads=3, K=2, dropout=0.3, readout="global").model_config()
     assert (mc.name, mc.hidden, mc.layers, mc.heads, mc.K, mc.dropout, mc.readout) == (
