@@ -5,7 +5,9 @@
 Starts the app on the current data folder (GRAPHCONV_DATA_DIR), opens /playground with the given runs, draws a
 "6" (a loop with a stem) on the canvas with mouse strokes, then moves the rotation slider with the keyboard.
 At every visited angle it times the last single slider step, from the key press until the page shows the new
-answer (the caption "... answered in N ms" changes), and saves a screenshot. Prints one JSON line per step and a summary.
+answer (the caption "... answered in N ms" changes), and saves a screenshot. Then it adds three strokes and times
+each from the mouse release to the new answer and to the new every-angle plot (whose sweep is computed after the
+answers are shown). Prints one JSON line per step and a summary.
 """
 
 from __future__ import annotations
@@ -84,21 +86,28 @@ def main() -> None:
                 page.wait_for_timeout(1200)
                 page.screenshot(path=str(out / f"drawn-{target}.png"), full_page=True)
             idle = '[data-testid="stApp"][data-test-script-state="notRunning"]'
-            page.wait_for_selector(idle)
-            page.wait_for_timeout(2000)
-            before = page.get_by_text("answered in").first.inner_text()
-            box = page.locator("canvas").last.bounding_box()  # a second stroke, with the runs already loaded
-            page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.1)
-            page.mouse.down()
-            page.mouse.move(box["x"] + box["width"] * 0.7, box["y"] + box["height"] * 0.1, steps=8)
-            t0 = time.perf_counter()
-            page.mouse.up()
-            page.wait_for_function(
-                "([t]) => [...document.querySelectorAll('p')].some(p => p.innerText.includes('answered in') "
-                "&& p.innerText !== t)", arg=[before])
-            results.append({"step": "second stroke", "seconds_to_answer": round(time.perf_counter() - t0, 3),
-                            "answer": page.get_by_text("answered in").first.inner_text()})
-            print(json.dumps(results[-1]), flush=True)
+            for n, y in enumerate((0.1, 0.95, 0.05), start=2):  # more strokes, with the runs already loaded
+                page.wait_for_selector(idle)
+                page.wait_for_timeout(2000)
+                before = page.get_by_text("answered in").first.inner_text()
+                before_sweep = page.get_by_text("Every run at").first.inner_text()
+                box = page.locator("canvas").last.bounding_box()
+                page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * y)
+                page.mouse.down()
+                page.mouse.move(box["x"] + box["width"] * 0.7, box["y"] + box["height"] * y, steps=8)
+                t0 = time.perf_counter()
+                page.mouse.up()
+                page.wait_for_function(
+                    "([t]) => [...document.querySelectorAll('p')].some(p => p.innerText.includes('answered in') "
+                    "&& p.innerText !== t)", arg=[before])
+                answered = time.perf_counter() - t0
+                page.wait_for_function(  # then the every-angle plot's caption (its sweep runs after the answers)
+                    "([t]) => [...document.querySelectorAll('p')].some(p => p.innerText.includes('Every run at') "
+                    "&& p.innerText !== t)", arg=[before_sweep])
+                results.append({"step": f"stroke {n}", "seconds_to_answer": round(answered, 3),
+                                "seconds_to_every_angle_plot": round(time.perf_counter() - t0, 3),
+                                "answer": page.get_by_text("answered in").first.inner_text()})
+                print(json.dumps(results[-1]), flush=True)
             page.wait_for_selector(idle)
             page.wait_for_timeout(2000)
             charts = page.locator('[data-testid="stPlotlyChart"]')

@@ -20,10 +20,11 @@ GAT, GIN and GraphSAGE only which edges exist.
 
 Two changes from the recipe, both measured. Positions enter as Fourier features (Tancik et al. 2020): an
 isotropic layer (GCN, GIN, SAGE, GAT) learns where a node is only from its features, and a linear embedding of
-raw (x, y) made that slow. On mnist-5k (GraphSAGE, batch 32, 3 epochs, seed 0) test accuracy went from 33% (raw,
-after 2 epochs) to 77% with them. And the readout: the leaderboard reads out the mean alone, but on mnist-5k's 4,000
-training graphs (most superpixels are background, which dilutes a mean) GCN reached 13-16% test
-accuracy in 3 epochs with it and 37-52% with mean || max (GraphSAGE: 18-32% and 24-59%).
+raw (x, y) made that slow. On mnist-5k (GraphSAGE, batch 32, seed 0) test accuracy after 2 epochs went from 33%
+(raw) to 68% with them; at 30 epochs GAT (seed 0) went from 83.5% to 91.0% (README, "Superpixels"). And the
+readout: the leaderboard reads out the mean alone, but on mnist-5k's 4,000 training graphs (most superpixels
+are background, which dilutes a mean) GCN reached 13-16% test accuracy in 3 epochs with it and 37-52% with
+mean || max (GraphSAGE: 18-32% and 24-59%).
 """
 
 from __future__ import annotations
