@@ -73,10 +73,18 @@ def ink(img) -> np.ndarray:
     return 1.0 - gray if gray.mean() > 0.5 else gray
 
 
-def drawing_ink(rgba: np.ndarray) -> np.ndarray:
-    """A canvas drawing (H, W, 4) uint8 RGBA -> (H, W) ink in [0, 1], exactly as an upload of it would be read."""
+def drawing_ink(rgba) -> np.ndarray:
+    """A canvas drawing, (H, W, 4) uint8 RGBA or the bytes of its PNG -> (H, W) ink in [0, 1], exactly as an upload
+    of it would be read."""
+    import io
+
     from PIL import Image
 
+    if isinstance(rgba, (bytes, bytearray)):
+        try:
+            rgba = Image.open(io.BytesIO(rgba)).convert("RGBA")
+        except Exception as err:  # a drawing that is no PNG: say so, never a stack trace
+            raise UserInputError("image", f"the drawing could not be read ({type(err).__name__})") from None
     arr = np.asarray(rgba)
     if arr.ndim != 3 or arr.shape[2] != 4:
         raise UserInputError("image", f"a drawing must be (H, W, 4) RGBA, got shape {arr.shape}")

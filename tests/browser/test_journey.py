@@ -131,3 +131,23 @@ def test_quick_training_shows_accuracy(server, page):
     assert 50 < accuracy <= 100, text
     assert "run=" in page.url  # the run is in the URL: a reload re-attaches to it
     page.screenshot(path=str(SHOTS / "train_finished.png"), full_page=True)
+
+
+def test_draw_a_digit_in_the_playground(server, page):
+    """After the quick training above: draw on the Playground's canvas, see the run answer, then clear it."""
+    page.goto(f"{server}/playground?pg_src=draw")
+    canvas = page.locator("canvas").last  # the drawing area (inside the component's shadow root)
+    canvas.wait_for(state="visible")
+    box = canvas.bounding_box()
+    x, top, bottom = box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.15, box["y"] + box["height"] * 0.85
+    page.mouse.move(x, top)
+    page.mouse.down()
+    page.mouse.move(x, bottom, steps=12)  # a "1": one vertical stroke
+    page.mouse.up()
+    answer = page.get_by_text("answered in").first
+    answer.wait_for()
+    assert "mlp:" in answer.inner_text()
+    page.get_by_text("Your drawing, prepared as MNIST prepares digits").first.wait_for()
+    page.screenshot(path=str(SHOTS / "playground_drawn.png"), full_page=True)
+    page.get_by_role("button", name="Clear", exact=True).click()
+    page.get_by_text("Pick up to three runs in the sidebar and give a digit").first.wait_for()  # no digit: no answer

@@ -55,6 +55,16 @@ def test_a_downloaded_drawing_uploads_to_the_same_digit_and_light_backgrounds_ar
         drawing_ink(np.zeros((10, 10, 3), np.uint8))
 
 
+def test_the_canvas_png_reads_as_its_pixels_and_a_broken_one_says_so():
+    from PIL import Image
+
+    buf = io.BytesIO()  # what the Playground's canvas sends when a stroke ends: a PNG of the whole canvas
+    Image.fromarray(stroke_canvas(), "RGBA").save(buf, format="PNG")
+    assert np.array_equal(drawing_ink(buf.getvalue()), drawing_ink(stroke_canvas()))
+    with pytest.raises(UserInputError, match="could not be read"):
+        drawing_ink(b"data:image/png;base64,not a png")
+
+
 # ----------------------------------------------------------------------------- a stored CNN
 
 

@@ -1,0 +1,89 @@
+"""A drawing canvas for the Playground, as a small Streamlit Components v2 component.
+
+White strokes on black, drawn with the mouse, a pen or a finger (pointer events). When a stroke ends the
+picture goes to Python at once as a PNG data URL; ``streamlit-drawable-canvas`` 0.13, used before, waits
+200 ms after every change before it sends (a fixed debounce), which alone took two thirds of the 300 ms the
+Playground's answer may take after a stroke. A Clear button wipes the canvas and sends ``None``.
+
+    png = draw_canvas(key="pg_canvas")  # bytes of a PNG (size x size, RGBA), or None while the canvas is empty
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Optional
+
+import streamlit as st
+
+_HTML = """<div class="gc-draw"><canvas aria-label="Drawing area: draw a digit"></canvas>
+<div class="gc-bar"><button type="button" class="gc-clear">Clear</button></div></div>"""
+
+_CSS = """
+.gc-draw canvas { background: #000; touch-action: none; cursor: crosshair; border-radius: 0.5rem; display: block;
+                  max-width: 100%; }
+.gc-bar { margin-top: 0.25rem; }
+.gc-clear { font: inherit; font-size: 0.875rem; padding: 0.15rem 0.75rem; border-radius: 0.5rem; cursor: pointer;
+            border: 1px solid rgba(128, 128, 128, 0.4); background: transparent; color: inherit; }
+"""
+
+# Called on mount and again when `data` changes; the returned function removes the listeners before that.
+_JS = """
+export default function ({ parentElement, data, setStateValue }) {
+  const canvas = parentElement.querySelector("canvas");
+  const clear = parentElement.querySelector(".gc-clear");
+  const size = data.size, width = data.stroke;
+  const ctx = canvas.getContext("2d");
+  const wipe = () => { ctx.fillStyle = "#000"; ctx.fillRect(0, 0, size, size); };
+  if (canvas.width !== size || !canvas.dataset.ready) {
+    canvas.width = size; canvas.height = size; canvas.style.width = size + "px"; wipe(); canvas.dataset.ready = "1";
+  }
+  let drawing = false, last = null;
+  const at = (e) => {
+    const r = canvas.getBoundingClientRect();
+    return [(e.clientX - r.left) * size / r.width, (e.clientY - r.top) * size / r.height];
+  };
+  const dot = (p) => {
+    ctx.fillStyle = "#fff"; ctx.beginPath(); ctx.arc(p[0], p[1], width / 2, 0, 2 * Math.PI); ctx.fill();
+  };
+  const down = (e) => {
+    drawing = true; last = at(e); dot(last); canvas.setPointerCapture(e.pointerId); e.preventDefault();
+  };
+  const move = (e) => {
+    if (!drawing) return;
+    const p = at(e);
+    ctx.strokeStyle = "#fff"; ctx.lineWidth = width; ctx.lineCap = "round"; ctx.lineJoin = "round";
+    ctx.beginPath(); ctx.moveTo(last[0], last[1]); ctx.lineTo(p[0], p[1]); ctx.stroke();
+    last = p; e.preventDefault();
+  };
+  const up = () => {
+    if (!drawing) return;
+    drawing = false; setStateValue("png", canvas.toDataURL("image/png"));
+  };
+  const onClear = () => { wipe(); setStateValue("png", null); };
+  canvas.addEventListener("pointerdown", down);
+  canvas.addEventListener("pointermove", move);
+  canvas.addEventListener("pointerup", up);
+  canvas.addEventListener("pointercancel", up);
+  clear.addEventListener("click", onClear);
+  return () => {
+    canvas.removeEventListener("pointerdown", down);
+    canvas.removeEventListener("pointermove", move);
+    canvas.removeEventListener("pointerup", up);
+    canvas.removeEventListener("pointercancel", up);
+    clear.removeEventListener("click", onClear);
+  };
+}
+"""
+
+_component = st.components.v2.component("graphconv_draw_canvas", html=_HTML, css=_CSS, js=_JS)
+
+
+def draw_canvas(key: str, size: int = 280, stroke: int = 22) -> Optional[bytes]:
+    """Mount the canvas (``size`` screen pixels square, brush ``stroke`` pixels wide); the drawing as PNG bytes, or
+    None before the first stroke and after Clear."""
+    result = _component(key=key, data={"size": size, "stroke": stroke}, default={"png": None},
+                        on_png_change=lambda: None)
+    url = getattr(result, "png", None)
+    if not url or ";base64," not in url:
+        return None
+    return base64.b64decode(url.split(";base64,", 1)[1])
