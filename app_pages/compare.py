@@ -18,7 +18,7 @@ SWEEP_DEFAULTS = {"sigma": "0.02, 0.05, 0.1, 0.2", "k": "4, 8, 16, 32", "segment
                   "neighbours": "4, 8", "model": "mlp, cnn, gcn, cheb", "group": "C1, C2, C4, C8",
                   "K": "1, 2, 3, 5, 10", "hidden": "8, 16, 32, 64", "layers": "1, 2, 3", "lr": "0.0003, 0.001, 0.003, 0.01",
                   "seed": "0, 1, 2", "restriction": "0, 1, 2", "data": "mnist-5k, mnist-rot",
-                  "adjacency": "none, gaussian, learned, learned-offset", "conv": "gcn, gat, gin, sage",
+                  "adjacency": "none, gaussian, learned-offset, learned-local", "conv": "gcn, gat, gin, sage",
                   "positions": "fourier, raw"}
 
 st.title("Compare runs")

@@ -7,6 +7,7 @@ from core.config import QUICK_EPOCHS, quick_mode
 from core.analysis.results import runs_table
 from core.training.runs import IMAGE_MODELS_WITHOUT_GRAPH, PIXEL_GRAPH_KINDS, RunConfig, model_default
 from core.training.trainer import pick_device
+from core.models.tutorial_net import ADJACENCIES
 from core.figures.training import curves_figure
 from ui.common import (RUNS_TABLE_COLUMNS, copy_link_button, graph_param_widgets, guarded, manager, session_id,
                        store, url_choice, url_notices, url_number, url_slider, url_text, url_toggle)
@@ -45,12 +46,13 @@ if model not in IMAGE_MODELS_WITHOUT_GRAPH:
                               widget="radio", horizontal=True)
     cfg["graph_params"] = graph_param_widgets(cfg["graph"], sb)
 if model == "tutorial":
-    cfg["adjacency"] = url_choice(sb, "Graph layer", ["none", "gaussian", "learned", "learned-offset"], d.adjacency,
+    cfg["adjacency"] = url_choice(sb, "Graph layer", list(ADJACENCIES), d.adjacency,
                                   "adjacency", widget="radio",
                                   help="none: a linear classifier on the pixels. gaussian: a fixed Gaussian kernel "
                                        "(the tutorial's width). learned: an MLP maps both pixels' coordinates to "
                                        "each of the 784×784 edge weights (tanh). learned-offset: the MLP sees the "
-                                       "offset in pixels instead. `python -m core tutorial` trains all four.")
+                                       "offset in pixels instead. learned-local: offsets, on the Gaussian's own "
+                                       "3-pixel reach. `python -m core tutorial` trains all five.")
 with sb.expander("Architecture", expanded=False):
     if model != "tutorial":  # one graph layer and a linear classifier, nothing to size
         cfg["layers"] = url_slider(st, "Layers", 1, 4 if model != "superpixel" else 6, model_default(model, "layers"),

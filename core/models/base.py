@@ -20,7 +20,7 @@ class ModelConfig:
     readout: str = "pool"  # fixed graphs: "pool" (2x2 pooling on the pixel layout + FC) or "global" (mean)
     conv: str = "gcn"  # superpixel models: which PyG layer (gcn, gat, gin, sage, gatedgcn, monet, pna, cheb)
     positions: str = "fourier"  # superpixel models: node position as raw (x, y) or fourier (+ sin, cos at 8 frequencies)
-    adjacency: str = "gaussian"  # tutorial model: none (linear), gaussian (fixed), learned, learned-offset
+    adjacency: str = "gaussian"  # tutorial: none (linear), gaussian (fixed), learned, learned-offset, learned-local
     group: str = "C8"  # escnn: C1..C16, D1..D16, SO2
     edge_inputs: str = "both"  # learned: what the edge MLP sees (both, diff, abs on [0, 1]; offset in pixels)
     edge_activation: str = "softplus"  # learned: softplus (positive: a blur), tanh (signed), none

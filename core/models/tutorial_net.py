@@ -16,9 +16,12 @@
 * ``"learned"``: the tutorial's learned edges: on the complete graph (all 784 x 784 pixel pairs, and each
   pixel with itself), an MLP maps both pixels' coordinates on [0, 1] to a weight through ``tanh``,
   unnormalised (its 91.05%);
-* ``"learned-offset"``: the same with this project's improvement: the MLP sees the offset between the two
-  pixels in pixels, so the filter is the same at every pixel and neighbours are 1 apart, not 1/27
-  (compare the tutorial's 92.39% "with tricks").
+* ``"learned-offset"``: the same with this project's first improvement: the MLP sees the offset between the
+  two pixels in pixels, so the filter is the same at every pixel and neighbours are 1 apart, not 1/27;
+* ``"learned-local"``: the same MLP on offsets, on the Gaussian kernel's own graph (the pairs within its
+  3-pixel reach) instead of all pairs: learned weights where the fixed kernel has weights (compare the
+  tutorial's 92.39% "with tricks"). On all pairs the learned filter also reaches across the whole image and
+  trailed the Gaussian (88.7% against 90.5%, mnist-5k, 20 epochs, seed 0); on the kernel's reach it matched it.
 """
 
 from __future__ import annotations
@@ -34,14 +37,14 @@ from core.models.layers.learned_conv import LearnedEdgeConv
 from core.models.layers.shared_graph import SharedGraph, build_adjacency
 from core.models.registry import MODELS
 
-ADJACENCIES = ("none", "gaussian", "learned", "learned-offset")
+ADJACENCIES = ("none", "gaussian", "learned", "learned-offset", "learned-local")
 TUTORIAL_SIGMA = 0.05  # the tutorial kernel's 3-pixel reach, with the distance squared (see the module docstring)
 TUTORIAL_CUTOFF = 0.01  # the tutorial drops weights below this
 EDGE_MLP_WIDTH = 64  # the tutorial's edge MLP: 4 -> 64 -> 1
 # the tutorial's own figures (full MNIST, 60k training digits), shown beside ours
 TUTORIAL_REFERENCES = {"none": "about 91% (linear classifier)", "gaussian": "92.24% (fixed Gaussian)",
                        "learned": "91.05% (learned from coordinates)",
-                       "learned-offset": "92.39% (learned, with the tutorial's tricks)"}
+                       "learned-offset": "-", "learned-local": "92.39% (learned, with the tutorial's tricks)"}
 
 
 class TutorialNet(ImageModel):
@@ -58,10 +61,13 @@ class TutorialNet(ImageModel):
             g = normalize(build_graph("gaussian", size=size, sigma=TUTORIAL_SIGMA, cutoff=TUTORIAL_CUTOFF), "sym")
             self.register_buffer("adj", build_adjacency(g.edge_index, g.edge_weight, n, sparse=False),
                                  persistent=False)  # (N, N), rebuilt from the config, not saved
-        elif cfg.adjacency.startswith("learned"):
+        elif cfg.adjacency == "learned-local":  # the fixed kernel's pairs (3-pixel reach), learned weights
+            self.graph = SharedGraph(build_graph("gaussian", size=size, sigma=TUTORIAL_SIGMA, cutoff=TUTORIAL_CUTOFF))
+        elif cfg.adjacency.startswith("learned"):  # every pixel pair
             self.graph = SharedGraph(build_graph("complete", size=size), sparse=False)
+        if cfg.adjacency.startswith("learned"):
             self.conv = LearnedEdgeConv(1, 1, hidden_channels=EDGE_MLP_WIDTH,
-                                        inputs="offset" if cfg.adjacency == "learned-offset" else "abs",
+                                        inputs="abs" if cfg.adjacency == "learned" else "offset",
                                         activation="tanh", norm="none", add_self_loops=True, bias=False)
             if cfg.edge_frozen:
                 self.conv.edge_mlp.requires_grad_(False)

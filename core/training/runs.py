@@ -75,7 +75,7 @@ class RunConfig:
     conv: str = "gcn"  # superpixel model: gcn, gat, gin, sage, gatedgcn, monet, pna, cheb
     positions: str = "fourier"  # superpixel model: raw (x, y) or fourier (x, y and their sin, cos at 8 frequencies)
     group: str = "C8"  # escnn group, or one per block (a schedule of subgroups, e.g. D16,D16,C16)
-    adjacency: str = "gaussian"  # tutorial model: none (linear), gaussian (fixed), learned, learned-offset
+    adjacency: str = "gaussian"  # tutorial: none (linear), gaussian (fixed), learned, learned-offset, learned-local
     edge_inputs: str = "both"  # learned edges: both, diff, abs (coordinates on [0, 1]) or offset (in pixels)
     edge_activation: str = "softplus"  # learned edges: softplus (positive), tanh (signed) or none
     edge_norm: str = "rw"  # learned edges: rw, sym or none

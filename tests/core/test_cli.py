@@ -235,19 +235,20 @@ def test_train_superpixel_model_reports_building_its_graphs(capsys, isolated_dat
     assert code == 0 and "building superpixel graphs" not in err
 
 
-def test_tutorial_prints_four_accuracies_beside_the_tutorials(capsys, isolated_data_dir, monkeypatch):
+def test_tutorial_prints_five_accuracies_beside_the_tutorials(capsys, isolated_data_dir, monkeypatch):
     monkeypatch.setenv("GRAPHCONV_QUICK", "1")
     code, out, err = in_process(capsys, "tutorial", "--epochs", "1")
     assert code == 0, err
     lines = out.strip().splitlines()
     assert lines[1] == "| adjacency | test accuracy | parameters | s/epoch | tutorial |"
     rows = [line.split(" | ") for line in lines[3:]]
-    assert [r[0].strip("| ") for r in rows] == ["none", "gaussian", "learned", "learned-offset"]
+    assert [r[0].strip("| ") for r in rows] == ["none", "gaussian", "learned", "learned-offset", "learned-local"]
     assert [r[-1].strip("| ") for r in rows] == ["about 91% (linear classifier)", "92.24% (fixed Gaussian)",
-                                                "91.05% (learned from coordinates)",
+                                                "91.05% (learned from coordinates)", "-",
                                                 "92.39% (learned, with the tutorial's tricks)"]
     runs = RunStore().list_runs()
-    assert sorted(r["config"]["adjacency"] for r in runs) == ["gaussian", "learned", "learned-offset", "none"]
+    assert sorted(r["config"]["adjacency"] for r in runs) == ["gaussian", "learned", "learned-local", "learned-offset",
+                                                                          "none"]
     for r, row in zip(sorted(runs, key=lambda r: r["id"]), rows):
         assert r["status"] == "finished" and f"{r['summary']['test_accuracy']:.2%}" == row[1]
 

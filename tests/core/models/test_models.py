@@ -241,12 +241,25 @@ def test_tutorial_gaussian_adjacency_is_the_stated_kernel(digits):
 
 
 def test_tutorial_learned_edges_span_every_pixel_pair(digits):
+    from core.models.tutorial_net import TUTORIAL_CUTOFF, TUTORIAL_SIGMA
+
     model = build("tutorial", None, adjacency="learned")
     assert model.graph.num_nodes == 784 and model.conv.edge_index(model.graph).shape[1] == 784 * 784
     assert model.conv.inputs == "abs" and model.conv.activation == "tanh" and model.conv.norm == "none"
     torch.nn.functional.cross_entropy(model(digits), torch.arange(B)).backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.conv.edge_mlp.parameters())
     assert build("tutorial", None, adjacency="learned-offset").conv.inputs == "offset"
+    local = build("tutorial", None, adjacency="learned-local")  # learned weights on the Gaussian kernel's pairs
+    pairs = local.conv.edge_index(local.graph)  # (2, E): the kernel's edges and one loop per pixel
+    gaussian = build_graph("gaussian", size=28, sigma=TUTORIAL_SIGMA, cutoff=TUTORIAL_CUTOFF)
+    loops = torch.arange(784).repeat(2, 1)
+    want = torch.cat([gaussian.edge_index, loops], 1)
+    assert {tuple(e) for e in pairs.t().tolist()} == {tuple(e) for e in want.t().tolist()}
+    offsets = local.graph.pos[pairs[0]] - local.graph.pos[pairs[1]]  # (E, 2) in pixels
+    assert (offsets ** 2).sum(1).max() == 8  # the kernel's reach: offsets up to (2, 2)
+    assert local.conv.inputs == "offset" and local.conv.activation == "tanh"
+    torch.nn.functional.cross_entropy(local(digits), torch.arange(B)).backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in local.conv.edge_mlp.parameters())
     frozen = build("tutorial", None, adjacency="learned", edge_frozen=True)
     assert not any(p.requires_grad for p in frozen.conv.edge_mlp.parameters())
     with pytest.raises(UserInputError) as e:
