@@ -93,6 +93,16 @@ def test_train_page_superpixel_layers_and_budget_width(app):
     assert at.select_slider(key="sp_hidden").value == 0
     assert at.radio(key="schedule").value == "plateau"
     assert at.select_slider(key="lr").value == 1e-3
+    assert at.radio(key="positions").value == "fourier" and at.radio(key="positions").options == ["fourier", "raw"]
+    from ui_helpers import APP  # a fresh session: a shared link reopens the raw-position recipe
+    from streamlit.testing.v1 import AppTest
+
+    linked = AppTest.from_file(APP, default_timeout=180).run()
+    linked.switch_page("app_pages/train.py")
+    linked.query_params.update({"model": "superpixel", "positions": "raw"})
+    linked.run()
+    no_errors(linked)
+    assert linked.radio(key="positions").value == "raw"
     at.selectbox(key="conv").set_value("gatedgcn").run()
     no_errors(at)
     at.selectbox(key="model").set_value("cheb").run()  # back to a pixel model: its own defaults again
