@@ -88,7 +88,7 @@ def show_stored_sweep() -> None:
     shown = url_labelled_choice(st, "Show a stored sweep", kinds, st.session_state.get("sweep") or "none", "sw_show",
                                 format_func=lambda k: labels.get(k, "—"))
     if shown != "none" and shown != st.session_state.get("sweep"):
-        param, param2 = sweep_params(shown, [r["config"] for r in store.list_runs(kind=shown)])
+        param, param2 = sweep_params(shown, [r["config"] for r in runs if r.get("kind") == shown])
         st.session_state.update({"sweep": shown, "sweep_param": param or "seed", "sweep_param2": param2})
 
 

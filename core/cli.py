@@ -10,7 +10,6 @@ import json
 import os
 import sys
 import time
-import typing
 from dataclasses import fields
 from typing import Any, Optional, Sequence
 
@@ -70,16 +69,14 @@ def cmd_graph(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _train_parser(sub, name: str = "train", help: str = "train one model and store the run") -> argparse.ArgumentParser:
-    from core.training.runs import RunConfig
+    from core.training.runs import RunConfig, setting_type
 
     p = sub.add_parser(name, help=help)
-    hints = typing.get_type_hints(RunConfig)
     for f in fields(RunConfig):
         if f.name == "graph_params":
             continue
         flag = "--" + f.name.replace("_", "-")
-        typ = hints[f.name]
-        typ = next((t for t in typing.get_args(typ) if t is not type(None)), typ)  # Optional[float] -> float
+        typ = setting_type(f.name)
         if typ is bool:
             p.add_argument(flag, action="store_true", default=None)
         else:
@@ -383,7 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=int, default=8)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 1e-3, the tutorial's)")
-    t.add_argument("--only", default=None, help="comma-separated adjacencies to train (default: all four)")
+    t.add_argument("--only", default=None, help="comma-separated adjacencies to train (default: all five)")
     t.add_argument("--json", action="store_true")
 
     e = sub.add_parser("equivariance", help="rotate a stored run's test digits: accuracy by angle, logit invariance")

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from core.training.runs import RunConfig, execute  # noqa: E402
+from core.training.runs import RunConfig, execute, setting_type  # noqa: E402
 
 SP = {"model": "superpixel", "graph": "superpixels"}
 PAIR = {"model": "learned", "edge_inputs": "offset", "edge_activation": "tanh", "edge_norm": "none",
@@ -58,15 +58,17 @@ ENTRIES: dict[str, tuple[dict, str]] = {
 
 def parse_sets(pairs: list[str]) -> dict[str, Any]:
     """``["positions=raw", "batch_size=32"]`` -> settings, each value typed as its RunConfig field."""
-    types = {f.name: f.type for f in fields(RunConfig)}
+    names = {f.name for f in fields(RunConfig)} - {"graph_params"}
     out: dict[str, Any] = {}
     for pair in pairs:
         name, _, value = pair.partition("=")
-        if name not in types or not value:
+        if name not in names or not value:
             sys.exit(f"--set {pair!r}: expected NAME=VALUE with NAME a RunConfig setting")
-        kind = str(types[name])
-        out[name] = (int(value) if "int" in kind else float(value) if "float" in kind
-                     else value.lower() in ("1", "true", "yes") if "bool" in kind else value)
+        typ = setting_type(name)
+        try:
+            out[name] = value.lower() in ("1", "true", "yes") if typ is bool else typ(value)
+        except ValueError:
+            sys.exit(f"--set {pair!r}: {name} takes a {typ.__name__}")
     return out
 
 

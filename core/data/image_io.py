@@ -76,13 +76,11 @@ def ink(img) -> np.ndarray:
 def drawing_ink(rgba) -> np.ndarray:
     """A canvas drawing, (H, W, 4) uint8 RGBA or the bytes of its PNG -> (H, W) ink in [0, 1], exactly as an upload
     of it would be read."""
-    import io
-
     from PIL import Image
 
     if isinstance(rgba, (bytes, bytearray)):
         try:
-            rgba = Image.open(io.BytesIO(rgba)).convert("RGBA")
+            return ink(Image.open(io.BytesIO(rgba)))
         except Exception as err:  # a drawing that is no PNG: say so, never a stack trace
             raise UserInputError("image", f"the drawing could not be read ({type(err).__name__})") from None
     arr = np.asarray(rgba)

@@ -63,6 +63,12 @@ def check_conv(name: str) -> None:
         raise UserInputError("conv", f"unknown superpixel layer {name!r} (choose from {', '.join(SUPERPIXEL_CONVS)})")
 
 
+def check_positions(name: str) -> None:
+    """``UserInputError("positions")`` unless ``name`` is one of ``POSITIONS``."""
+    if name not in POSITIONS:
+        raise UserInputError("positions", f"unknown position encoding {name!r} (choose from {', '.join(POSITIONS)})")
+
+
 def default_degree_histogram(k: int = 8) -> torch.Tensor:
     """A stand-in for PNA's degree histogram (every node of degree ``k``): PNA keeps the averages it takes
     from the histogram as buffers, so a model rebuilt for a checkpoint gets the trained ones on loading."""
@@ -105,6 +111,7 @@ class SuperpixelNet(nn.Module):
     def __init__(self, cfg: ModelConfig, in_channels: int = 3, degree_histogram: Optional[torch.Tensor] = None):
         super().__init__()
         check_conv(cfg.conv)
+        check_positions(cfg.positions)
         width = cfg.hidden or budget_width(cfg.conv, max(1, cfg.layers), cfg.heads, cfg.K, in_channels,
                                            cfg.num_classes, positions=cfg.positions)
         if cfg.conv == "gat":

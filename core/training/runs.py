@@ -117,7 +117,8 @@ class RunConfig:
         reads = {"graph": self.uses_graph(), "graph_params": self.uses_graph(),
                  "K": self.model == "cheb" or (sp and self.conv == "cheb"),
                  "heads": self.model == "gat" or (sp and self.conv == "gat"),
-                 "readout": self.model in NEEDS_FIXED_GRAPH, "conv": sp, "positions": sp, "group": self.model == "escnn",
+                 "readout": self.model in NEEDS_FIXED_GRAPH, "conv": sp, "positions": sp,
+                 "group": self.model == "escnn",
                  "adjacency": self.model == "tutorial", "edge_frozen": self.model in ("learned", "tutorial"),
                  "layers": self.model != "tutorial", "hidden": self.model != "tutorial",
                  "dropout": self.model != "tutorial",
@@ -150,11 +151,21 @@ class RunConfig:
         edges += ["frozen"] if self.edge_frozen else []
         extra = {"cheb": f" K={self.K}", "gat": f" heads={self.heads}", "escnn": f" {self.group}",
                  "tutorial": f" {self.adjacency}" + (" frozen" if self.edge_frozen else ""),
-                 "superpixel": f" {self.conv}" + (" raw positions" if self.positions == "raw" else ""), "learned": f" {'/'.join(edges)}" if edges else ""}.get(self.model, "")
+                 "superpixel": f" {self.conv}" + (" raw positions" if self.positions == "raw" else ""),
+                 "learned": f" {'/'.join(edges)}" if edges else ""}.get(self.model, "")
         if not self.uses_graph():
             return f"{self.model}{extra}"
         params = ",".join(f"{k}={v}" for k, v in self.graph_params.items())
         return f"{self.model}{extra} on {self.graph}({params})"
+
+
+def setting_type(name: str) -> type:
+    """The Python type of RunConfig setting ``name`` (``Optional[float]`` -> float): the CLI's flags and scripts'
+    ``--set NAME=VALUE`` parse values with it."""
+    import typing
+
+    hint = typing.get_type_hints(RunConfig)[name]
+    return next((t for t in typing.get_args(hint) if t is not type(None)), hint)
 
 
 def _check_range(name: str, value: float, lo: float, hi: float) -> None:
@@ -240,12 +251,10 @@ def validate(cfg: RunConfig) -> RunConfig:
     if cfg.model == "superpixel" and cfg.graph != "superpixels":
         raise UserInputError("graph", "model 'superpixel' needs graph kind 'superpixels'")
     if cfg.model == "superpixel":
-        from core.models.superpixel_net import POSITIONS, check_conv
+        from core.models.superpixel_net import check_conv, check_positions
 
         check_conv(cfg.conv)
-        if cfg.positions not in POSITIONS:
-            raise UserInputError("positions", f"unknown position encoding {cfg.positions!r} (choose from "
-                                 f"{', '.join(POSITIONS)})")
+        check_positions(cfg.positions)
     return cfg
 
 
