@@ -12,7 +12,8 @@ from core.training.runs import RunConfig
 from core.training.store import CheckpointError, RunStore, StoreError
 from core.figures.equivariance import (accuracy_by_angle_figure, equivariance_panels_figure, invariance_table,
                                    layer_error_figure)
-from ui.common import URL, guarded, manager, session_id, url_choice, url_notices, url_slider
+from ui.common import (URL, guarded, manager, parse_run_ids, refuse_link_value, session_id, url_choice, url_notices,
+                       url_slider)
 
 MAX_RUNS = 3
 LOGIT_IMAGES = 200  # images for the logit-invariance table (every group element is one pass)
@@ -104,8 +105,12 @@ with st.expander("Train a CNN, a graph model and a steerable net to compare", ex
 url_notices(notice)
 
 raw_trio = st.query_params.get("trio", "")
-if "eq_trio" not in st.session_state and raw_trio and all(p.isdigit() for p in raw_trio.split(",")):
-    st.session_state["eq_trio"] = [int(p) for p in raw_trio.split(",")]  # a reload re-attaches
+if "eq_trio" not in st.session_state and raw_trio:  # a reload re-attaches (at most the trio's three runs)
+    if parse_run_ids(raw_trio, len(TRIO)) is None:
+        refuse_link_value("trio", f"at most {len(TRIO)} run ids")
+        url_notices(notice)
+    else:
+        st.session_state["eq_trio"] = parse_run_ids(raw_trio, len(TRIO))
 trio_ids = st.session_state.get("eq_trio") or []
 
 

@@ -12,7 +12,8 @@ from core.data.image_io import drawing_ink, gray_png, load_digit_image, mnist_di
 from core.errors import UserInputError
 from core.figures.playground import angle_figure, digit_picture, maps_tiles, probability_figure
 from core.training.store import CheckpointError, RunNotFoundError, StoreError
-from ui.common import copy_link_button, dataset, guarded, store, url_choice, url_notices, url_slider, url_toggle
+from ui.common import (copy_link_button, dataset, guarded, parse_run_ids, shown_link_value, store, url_choice,
+                       url_notices, url_slider, url_toggle)
 from ui.draw_canvas import draw_canvas
 
 SOURCES = ("draw", "data set", "upload")
@@ -62,12 +63,11 @@ def run_picker(runs: dict[int, dict]) -> list[int]:
     raw = st.query_params.get("pg_runs")
     chosen = default_runs(runs)
     if raw is not None:
-        parts = [x.strip() for x in raw.split(",") if x.strip()]
-        asked = [int(x) for x in parts if x.isdigit()]
-        known = [i for i in asked if i in runs][:MAX_RUNS]
-        if known != asked or len(asked) != len(parts):
+        asked = parse_run_ids(raw, MAX_RUNS)  # None: not a list of at most three run ids (read no further)
+        known = [i for i in asked or [] if i in runs]
+        if asked is None or known != asked:
             st.session_state.setdefault("_url_notices", {})["pg_runs"] = (
-                f"`pg_runs={raw}` (run ids of at most {MAX_RUNS} finished runs with weights)")
+                f"`pg_runs={shown_link_value(raw)}` (run ids of at most {MAX_RUNS} finished runs with weights)")
         chosen = known or chosen
     picked = sb.multiselect("Runs (up to 3)", list(runs), default=chosen, max_selections=MAX_RUNS, key="pg_runs_w",
                             format_func=lambda i: f"#{i} {runs[i].get('name') or ''}"[:60])
@@ -113,7 +113,7 @@ def drawn_digit(left) -> tuple:
     """(image (28, 28) in [0, 1] or None, PNG bytes, description) from the canvas."""
     left.markdown("**Draw a digit** (white on black)")
     with left:
-        drawn = draw_canvas(key="pg_canvas", size=CANVAS, stroke=STROKE)
+        drawn = guarded(lambda: draw_canvas(key="pg_canvas", size=CANVAS, stroke=STROKE))  # a forged value: one line
     ink = guarded(lambda: drawing_ink(drawn)) if drawn else None
     if ink is None or ink.max() == 0:
         left.caption("Draw with the mouse or a finger; the models answer when you lift it. Clear starts again.")

@@ -1,6 +1,7 @@
 """Results: reopen a stored run — accuracy, confusion matrix, mistakes, embeddings, downloads."""
 
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import streamlit as st
@@ -11,6 +12,7 @@ from core.training.store import CheckpointError, RunStore, StoreError
 from core.figures.training import curves_figure
 from core.figures.results import (confusion_figure, digit_gallery_figure, embedding_figure, misclassified_figure,
                               pca_animation_figure, per_class_accuracy_figure)
+from ui.common import parse_run_id, shown_link_value
 
 TSNE_MAX_POINTS = 1000
 GALLERY_MAX = 32
@@ -37,10 +39,18 @@ def pca_snapshots(store: RunStore, run_id: int) -> list[dict]:
     return out
 
 
+def _test_index(point) -> Optional[int]:
+    """The test image a selected point names (its ``customdata[0]``), or None: the selection is the browser's, and a
+    forged point may carry anything."""
+    custom = point.get("customdata") if isinstance(point, dict) else None
+    first = custom[0] if isinstance(custom, list) and custom else None
+    return int(first) if isinstance(first, (int, float)) and float(first).is_integer() else None
+
+
 def show_selected_digits(event, ev) -> None:
     """A gallery of the points picked (box / lasso / click) in an embedding chart."""
     points = (event or {}).get("selection", {}).get("points", []) if event else []
-    picked = [int(p["customdata"][0]) for p in points if p.get("customdata")]
+    picked = [i for i in map(_test_index, points) if i is not None and 0 <= i < len(ev.labels)]
     if not picked:
         st.caption("Select points in the chart (box or lasso, or click one) to see their digits here.")
         return
@@ -66,9 +76,9 @@ if not runs:
 by_id = {r["id"]: r for r in runs}
 ids = list(by_id)
 raw = st.query_params.get("run")
-if raw is not None and not (raw.isdigit() and int(raw) in by_id):
-    st.warning(f"`run={raw}` in this link is not a finished or stopped run; showing the newest one instead.",
-               icon=":material/link_off:")
+if raw is not None and parse_run_id(raw) not in by_id:
+    st.warning(f"`run={shown_link_value(raw)}` in this link is not a finished or stopped run; showing the newest one "
+               "instead.", icon=":material/link_off:")
     raw = None
 if st.session_state.get("run") not in by_id:  # first visit, or a run that was deleted meanwhile
     st.session_state["run"] = int(raw) if raw is not None else ids[0]

@@ -8,7 +8,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from typing import Any, Callable, Optional
+from urllib.parse import urlencode
 
 import streamlit as st
 
@@ -72,10 +74,45 @@ def store():
 # ---------------------------------------------------------------- URL-bound widgets
 # Streamlit drops a bound query parameter whose value the widget cannot take. These wrappers check the
 # raw value first, so the page can say which part of a shared link was ignored (``url_notices``).
+# A link is anyone's to write: its values are quoted short and inert, and read with bounded work.
+SHOWN_CHARS = 40  # how much of a bad link value a notice quotes
+RUN_ID = re.compile(r"[0-9]{1,18}")  # ASCII digits only (str.isdigit() takes '²', int() does not); < 2**63 (SQLite)
+
+
+def shown_link_value(raw: str) -> str:
+    """A link's value as a notice quotes it inside a code span: at most ``SHOWN_CHARS`` characters, no backtick or
+    unprintable character (a backtick would close the span and let the link write markdown, such as a link of its
+    own, into the app's warning; a megabyte value would be echoed whole)."""
+    head = "".join(c if c.isprintable() and c != "`" else "?" for c in raw[:SHOWN_CHARS])
+    return head + ("…" if len(raw) > SHOWN_CHARS else "")
+
+
+def parse_run_id(raw: Optional[str]) -> Optional[int]:
+    """A run id from a link (``run=12``), or None for anything else (absent, not 1-18 ASCII digits)."""
+    return int(raw) if raw is not None and RUN_ID.fullmatch(raw) else None
+
+
+def parse_run_ids(raw: Optional[str], most: int) -> Optional[list[int]]:
+    """Run ids from a link's comma list (``3,7,12``; empty entries skipped), or None unless it holds at most ``most``
+    run ids. A value too long to hold them is refused unread, so a forged one costs nothing."""
+    if raw is None or len(raw) > most * 20:
+        return None
+    parts = [p.strip() for p in raw.split(",") if p.strip()]
+    if len(parts) > most or not all(RUN_ID.fullmatch(p) for p in parts):
+        return None
+    return [int(p) for p in parts]
+
+
 def _note_bad_link_value(key: str, allowed: str) -> None:
     raw = st.query_params.get(key)
     notes = st.session_state.setdefault("_url_notices", {})
-    notes[key] = f"`{key}={raw}` ({allowed})"
+    notes[key] = f"`{key}={shown_link_value(str(raw))}` ({allowed})"
+
+
+def refuse_link_value(key: str, allowed: str) -> None:
+    """Drop URL parameter ``key`` (a page's own, not a bound widget's) and note it for ``url_notices``."""
+    _note_bad_link_value(key, allowed)
+    st.query_params.pop(key, None)
 
 
 def _numeric_ok(raw: str, lo: float, hi: float, integer: bool) -> bool:
@@ -101,9 +138,13 @@ def url_number(container, label: str, lo: int, hi: int, default: int, key: str, 
     return container.number_input(label, lo, hi, default, key=key, bind=URL, **kw)
 
 
-def url_text(container, label: str, default: str, key: str, **kw) -> str:
-    """A text input bound to URL parameter ``key`` (free text: the caller validates it)."""
-    return container.text_input(label, default, key=key, bind=URL, **kw)
+def url_text(container, label: str, default: str, key: str, max_chars: int = 200, **kw) -> str:
+    """A text input bound to URL parameter ``key`` (free text: the caller validates it), at most ``max_chars``
+    characters: Streamlit cuts a longer value, from the link or the browser, and the link's is noted."""
+    raw = st.query_params.get(key)
+    if raw is not None and len(raw) > max_chars:
+        _note_bad_link_value(key, f"at most {max_chars} characters")
+    return container.text_input(label, default, key=key, bind=URL, max_chars=max_chars, **kw)
 
 
 def url_choice(container, label: str, options, default, key: str, widget: str = "selectbox", **kw):
@@ -189,7 +230,7 @@ def copy_link_button(container=st.sidebar) -> None:
             base = st.context.url
         except Exception:
             base = ""
-        query = "&".join(f"{k}={v}" for k, v in st.query_params.items())
+        query = urlencode(list(st.query_params.items()))  # a value with & or # stays one value
         st.code(f"{base}?{query}" if query else base or "(open the app in a browser to get its address)",
                 language=None)
 

@@ -6,14 +6,24 @@ picture goes to Python at once as a PNG data URL; ``streamlit-drawable-canvas`` 
 Playground's answer may take after a stroke. A Clear button wipes the canvas and sends ``None``.
 
     png = draw_canvas(key="pg_canvas")  # bytes of a PNG (size x size, RGBA), or None while the canvas is empty
+
+The value is the browser's and may be forged: :func:`drawing_png` checks the data URL's length and form before
+decoding its base64, and the PNG itself passes ``core.data.image_io``'s drawing limits before it is decoded.
 """
 
 from __future__ import annotations
 
 import base64
-from typing import Optional
+import binascii
+from typing import Any, Optional
 
 import streamlit as st
+
+from core.data.image_io import LIMITS
+from core.errors import UserInputError
+
+PNG_URL = "data:image/png;base64,"  # what canvas.toDataURL("image/png") sends, and all this component accepts
+MAX_URL_CHARS = len(PNG_URL) + 4 * -(-LIMITS["drawing"].max_bytes // 3)  # base64 of the largest drawing allowed
 
 _HTML = """<div class="gc-draw"><canvas aria-label="Drawing area: draw a digit"></canvas>
 <div class="gc-bar"><button type="button" class="gc-clear">Clear</button></div></div>"""
@@ -78,12 +88,31 @@ export default function ({ parentElement, data, setStateValue }) {
 _component = st.components.v2.component("graphconv_draw_canvas", html=_HTML, css=_CSS, js=_JS)
 
 
+def drawing_png(value: Any) -> Optional[bytes]:
+    """The canvas component's value -> the PNG bytes it carries; None for an empty canvas (None or "").
+
+    Anything but a ``data:image/png;base64,...`` string of at most ``MAX_URL_CHARS`` characters with valid base64
+    raises UserInputError("image", ...) with one line, before any decoding (the value is never echoed back).
+    """
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise UserInputError("image", f"the canvas sent a {type(value).__name__}, not a PNG data URL")
+    if len(value) > MAX_URL_CHARS:
+        raise UserInputError("image", f"the drawing's data URL has {len(value):,} characters; the limit is "
+                                      f"{MAX_URL_CHARS:,}")
+    if not value.startswith(PNG_URL):
+        raise UserInputError("image", f"the drawing is not a PNG data URL (expected it to start with {PNG_URL})")
+    try:
+        return base64.b64decode(value[len(PNG_URL):], validate=True)
+    except (binascii.Error, ValueError):
+        raise UserInputError("image", "the drawing's data URL is not valid base64") from None
+
+
 def draw_canvas(key: str, size: int = 280, stroke: int = 22) -> Optional[bytes]:
     """Mount the canvas (``size`` screen pixels square, brush ``stroke`` pixels wide); the drawing as PNG bytes, or
-    None before the first stroke and after Clear."""
+    None before the first stroke and after Clear. A malformed or oversized value raises UserInputError
+    (:func:`drawing_png`), for the page's ``guarded``."""
     result = _component(key=key, data={"size": size, "stroke": stroke}, default={"png": None},
                         on_png_change=lambda: None)
-    url = getattr(result, "png", None)
-    if not url or ";base64," not in url:
-        return None
-    return base64.b64decode(url.split(";base64,", 1)[1])
+    return drawing_png(getattr(result, "png", None))

@@ -4,19 +4,46 @@ Both go through :func:`mnist_digit`, MNIST's own preprocessing (LeCun et al.): t
 scaled so its longer side is 20 pixels, keeping its aspect ratio, and placed in a 28 x 28 frame with its
 centre of mass at the centre. Anything that is not a readable image, or is too large, raises
 UserInputError("image", ...) with a one-line reason; nothing is written anywhere.
+
+Every image bytes a browser sends (an upload, a drawing) is untrusted and is decoded only through
+:func:`open_untrusted_image`, which checks its size in bytes, its format and its pixel count from the header
+before a single pixel is decoded: a 140 KB PNG can declare 12000 x 12000 pixels and decode to over 1 GB.
 """
 
 from __future__ import annotations
 
 import io
 import warnings
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from core.errors import UserInputError
 
-MAX_BYTES = 5 * 1024 * 1024  # matches .streamlit/config.toml's maxUploadSize
-MAX_PIXELS = 4096 * 4096  # larger images are refused before decoding (decompression bombs)
+if TYPE_CHECKING:
+    from PIL import Image
+
+
+@dataclass(frozen=True)
+class ImageLimits:
+    """What one kind of untrusted image may be: at most ``max_bytes`` long, at most ``max_pixels`` pixels (from its
+    header, checked before decoding), in one of ``formats`` (PIL's names; no other decoder is ever tried)."""
+
+    max_bytes: int
+    max_pixels: int
+    formats: tuple[str, ...]
+
+
+LIMITS = {
+    # matches .streamlit/config.toml's maxUploadSize and the uploaders' file types (PIL sniffs the content, so a
+    # .png name on an EPS or TIFF file opens no other decoder)
+    "upload": ImageLimits(5 * 1024 * 1024, 4096 * 4096, ("PNG", "JPEG", "BMP", "GIF", "WEBP")),
+    # the canvas is 280 x 280 screen pixels; room for a high-DPI screen's 2048 x 2048 PNG, and nothing else
+    "drawing": ImageLimits(2 * 1024 * 1024, 2048 * 2048, ("PNG",)),
+}
+MAX_BYTES = LIMITS["upload"].max_bytes
+MAX_PIXELS = LIMITS["upload"].max_pixels
 
 
 BOX = 20  # MNIST: the digit's bounding box is scaled to fit 20 x 20 ...
@@ -36,10 +63,11 @@ def mnist_digit(gray: np.ndarray) -> np.ndarray:
     img = np.clip(np.asarray(gray, dtype=np.float32), 0.0, 1.0)
     if img.ndim != 2 or min(img.shape) < 1:
         raise UserInputError("image", f"must be a 2-D grayscale image, got shape {img.shape}")
-    rows, cols = np.nonzero(img > INK)
+    inked = img > INK  # (H, W); the box from its rows and columns, not np.nonzero's 16 bytes per inked pixel
+    rows, cols = np.flatnonzero(inked.any(axis=1)), np.flatnonzero(inked.any(axis=0))
     if not len(rows):
         return np.zeros((FRAME, FRAME), dtype=np.float32)
-    crop = img[rows.min():rows.max() + 1, cols.min():cols.max() + 1]  # (h, w) the ink's bounding box
+    crop = img[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]  # (h, w) the ink's bounding box
     h, w = crop.shape
     scale = BOX / max(h, w)
     nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
@@ -65,24 +93,60 @@ def ink(img) -> np.ndarray:
     from PIL import Image
 
     if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
-        rgba = img.convert("RGBA")
-        flat = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
-        flat.alpha_composite(rgba)
+        flat = Image.new("RGBA", img.size, (0, 0, 0, 255))
+        flat.alpha_composite(img if img.mode == "RGBA" else img.convert("RGBA"))
         img = flat
-    gray = np.asarray(img.convert("L"), dtype=np.float32) / 255.0  # (h, w)
-    return 1.0 - gray if gray.mean() > 0.5 else gray
+    gray = np.asarray(img.convert("L"), dtype=np.float32)  # (h, w); in place from here: a 16-Mpx upload is 64 MB
+    gray /= 255.0
+    return np.subtract(1.0, gray, out=gray) if gray.mean() > 0.5 else gray
+
+
+def open_untrusted_image(data: bytes, what: str = "upload") -> Image.Image:
+    """Bytes a browser sent -> a decoded PIL image, refused with one line *before decoding* when they are too long,
+    not in an allowed format, or declare too many pixels (``LIMITS[what]``: "upload" or "drawing").
+
+    The header is read with PIL's lazy ``Image.open`` (no pixel is decoded) and only an image within the limits is
+    ``load()``-ed; PIL's decompression-bomb error, and its warning while decoding, are refusals too. Any failure to
+    parse or decode is a UserInputError("image", ...) naming the error's type, never a stack trace.
+    """
+    from PIL import Image
+
+    limits = LIMITS[what]
+    if not data:
+        raise UserInputError("image", f"the {what} is empty")
+    if len(data) > limits.max_bytes:
+        raise UserInputError("image", f"the {what} is {len(data) / 2**20:.1f} MB; the limit is "
+                                      f"{limits.max_bytes / 2**20:g} MB")
+    try:
+        with warnings.catch_warnings():
+            # PIL warns from the header alone above its own limit (89 Mpx); ours is far lower and comes next, so
+            # the warning may pass here and the refusal names the declared size. Above twice PIL's limit it raises.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data), formats=limits.formats)  # the header only: no pixel decoded yet
+        w, h = img.size
+        if w * h > limits.max_pixels:
+            raise UserInputError("image", f"the {what} is {w}x{h} pixels; the limit is {limits.max_pixels:,} pixels")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img.load()
+    except UserInputError:
+        raise
+    except Image.DecompressionBombError:
+        raise UserInputError("image", f"the {what} declares over {2 * (Image.MAX_IMAGE_PIXELS or 0):,} pixels; the "
+                                      f"limit is {limits.max_pixels:,} pixels") from None
+    except Exception as err:  # the bytes are the browser's: whatever the decoder trips on, one line
+        raise UserInputError("image", f"the {what} could not be read: not a readable image ({type(err).__name__}; "
+                                      f"{what}s may be {', '.join(limits.formats)})") from None
+    return img
 
 
 def drawing_ink(rgba) -> np.ndarray:
     """A canvas drawing, (H, W, 4) uint8 RGBA or the bytes of its PNG -> (H, W) ink in [0, 1], exactly as an upload
-    of it would be read."""
+    of it would be read. PNG bytes are the browser's and pass :func:`open_untrusted_image`'s drawing limits."""
     from PIL import Image
 
     if isinstance(rgba, (bytes, bytearray)):
-        try:
-            return ink(Image.open(io.BytesIO(rgba)))
-        except Exception as err:  # a drawing that is no PNG: say so, never a stack trace
-            raise UserInputError("image", f"the drawing could not be read ({type(err).__name__})") from None
+        return ink(open_untrusted_image(rgba, "drawing"))
     arr = np.asarray(rgba)
     if arr.ndim != 3 or arr.shape[2] != 4:
         raise UserInputError("image", f"a drawing must be (H, W, 4) RGBA, got shape {arr.shape}")
@@ -94,26 +158,9 @@ def load_digit_image(data: bytes, size: int = 28) -> np.ndarray:
     prepares its digits (:func:`mnist_digit`). A light background is inverted (MNIST digits are bright
     strokes on black). Returns (28, 28) float32 in [0, 1]; other ``size`` values resize that frame.
     """
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
-    if not data:
-        raise UserInputError("image", "the file is empty")
-    if len(data) > MAX_BYTES:
-        raise UserInputError("image", f"the file is {len(data) / 2**20:.1f} MB; the limit is {MAX_BYTES // 2**20} MB")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
-            w, h = img.size
-            if w * h > MAX_PIXELS:
-                raise UserInputError("image", f"the image is {w}x{h} pixels; the limit is {MAX_PIXELS:,} pixels")
-            img.load()
-    except UserInputError:
-        raise
-    except (UnidentifiedImageError, Image.DecompressionBombWarning, Image.DecompressionBombError, OSError,
-            ValueError, SyntaxError) as err:
-        raise UserInputError("image", f"not a readable image ({type(err).__name__})") from None
-    digit = mnist_digit(ink(img))  # (28, 28)
+    digit = mnist_digit(ink(open_untrusted_image(data, "upload")))  # (28, 28)
     if size == FRAME:
         return digit
     resized = Image.fromarray((digit * 255).astype(np.uint8)).resize((size, size), Image.LANCZOS)

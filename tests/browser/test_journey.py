@@ -151,3 +151,20 @@ def test_draw_a_digit_in_the_playground(server, page):
     page.screenshot(path=str(SHOTS / "playground_drawn.png"), full_page=True)
     page.get_by_role("button", name="Clear", exact=True).click()
     page.get_by_text("Pick up to three runs in the sidebar and give a digit").first.wait_for()  # no digit: no answer
+
+
+def test_a_forged_oversized_drawing_is_refused_with_one_line(server, page):
+    """The canvas value is the browser's: resize the real canvas to 3000 x 3000 from the page's JavaScript, draw,
+    and the PNG it sends (9 Mpx) is refused from its header with one line; the page keeps working."""
+    page.goto(f"{server}/playground?pg_src=draw")
+    canvas = page.locator("canvas").last
+    canvas.wait_for(state="visible")
+    canvas.evaluate("c => { c.width = 3000; c.height = 3000; }")  # what a forged client could send
+    box = canvas.bounding_box()
+    x, y = box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x, y + 40, steps=4)
+    page.mouse.up()
+    page.get_by_text("the drawing is 3000x3000 pixels; the limit is 4,194,304 pixels").first.wait_for()
+    assert page.get_by_text("Draw with the mouse or a finger").count() > 0  # treated as no drawing
