@@ -5,12 +5,14 @@ import streamlit as st
 
 from core.config import QUICK_EPOCHS, quick_mode
 from core.analysis.results import runs_table
+from core.training.cpu_share import describe as describe_threads
 from core.training.runs import IMAGE_MODELS_WITHOUT_GRAPH, PIXEL_GRAPH_KINDS, RunConfig, model_default
 from core.training.trainer import pick_device
 from core.models.tutorial_net import ADJACENCIES
 from core.figures.training import curves_figure
-from ui.common import (RUNS_TABLE_COLUMNS, copy_link_button, graph_param_widgets, guarded, manager, session_id,
-                       store, url_choice, url_notices, url_number, url_slider, url_text, url_toggle)
+from ui.common import (RUNS_TABLE_COLUMNS, copy_link_button, graph_param_widgets, guarded, manager, parse_run_id,
+                       refuse_link_value, session_id, store, url_choice, url_notices, url_number, url_slider, url_text,
+                       url_toggle)
 
 MODEL_HELP = {
     "mlp": "pixels only, no graph", "cnn": "LeNet-5 style C32-P-C64-P-FC512", "gcn": "Kipf & Welling GCN",
@@ -136,7 +138,10 @@ device = pick_device("auto")
 mgr = manager()
 me = session_id()
 run_param = st.query_params.get("run")
-run_id = int(run_param) if run_param and run_param.isdigit() else st.session_state.get("run_id")
+if run_param and parse_run_id(run_param) is None:
+    refuse_link_value("run", "a run id")
+    url_notices(notice)
+run_id = parse_run_id(run_param) or st.session_state.get("run_id")
 
 b1, b2, b3 = st.columns([1, 1, 3])
 if b1.button("Start", icon=":material/play_arrow:", type="primary", width="stretch"):
@@ -176,6 +181,8 @@ def live_panel(run_id: int) -> None:
         elif live["num_batches"]:
             text = (f"epoch {live['epoch']}/{live['epochs']}, batch {live['batch']}/{live['num_batches']}, "
                     f"loss {live['loss']:.4f}")
+            cores = describe_threads(epochs[-1].get("threads")) if epochs else ""  # as of the last epoch
+            text += f" · {cores}" if cores else ""
         else:
             text = "starting the worker…"
         if live["stop_requested"]:

@@ -1,4 +1,5 @@
-"""Shared fixtures: every test gets its own data folder (run database, checkpoints, caches) in tmp."""
+"""Shared fixtures: every test gets its own data folder (run database, checkpoints, caches) and CPU-share
+registry in tmp."""
 
 import os
 
@@ -14,6 +15,7 @@ def isolated_data_dir(tmp_path, monkeypatch):
     """GRAPHCONV_DATA_DIR points at a fresh folder so tests never touch ./data or each other."""
     path = tmp_path / "data"
     monkeypatch.setenv("GRAPHCONV_DATA_DIR", str(path))
+    monkeypatch.setenv("GRAPHCONV_CPU_DIR", str(tmp_path / "cpu-shares"))  # CPU shares among this test's runs only
     return path
 
 

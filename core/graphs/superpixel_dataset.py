@@ -43,7 +43,7 @@ def _pack(images: torch.Tensor, params: dict[str, Any], progress: Optional[Progr
     total = len(images) if total is None else total
     chunks = [images[i:i + CHUNK] for i in range(0, len(images), CHUNK)]
     graphs: list = []
-    with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, min(4, torch.get_num_threads()))) as pool:  # the run's CPU share
         for part in pool.map(lambda c: _build_chunk(c, params), chunks):
             graphs += part
             if progress:

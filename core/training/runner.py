@@ -2,7 +2,12 @@
 
 A process-wide ``RunManager`` (``get_manager()``) owns a queue and a dispatcher thread. ``submit``
 validates a config, stores it as ``queued`` and returns its id; the dispatcher starts at most
-``max_concurrent`` workers (``GRAPHCONV_MAX_RUNS``, default 2) through a backend:
+``max_concurrent`` workers (``GRAPHCONV_MAX_RUNS``) through a backend. Its default comes from the
+machine (``core.training.cpu_share.default_max_runs``): one run per usable CPU, as many as half the
+memory holds at a measured ~300 MB per worker, and at least 2. More runs than CPUs would not finish
+sooner: every run trains with at least one thread, so they would time-slice the same cores. Runs
+training at once share the CPUs fairly (``GRAPHCONV_CPUS``, default the CPUs this process may use; see
+``core.training.cpu_share``), on a GPU host too. The backends:
 
 ``process`` (default)
     one operating-system process per run, forked from a forkserver that has torch and the data
@@ -36,6 +41,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from core.errors import UserInputError
+from core.training.cpu_share import default_max_runs
 from core.training.runs import RunConfig, validate
 from core.training.store import StoreError
 
@@ -44,7 +50,8 @@ log = logging.getLogger(__name__)
 ACTIVE = ("queued", "running")
 TICK_S = 0.2  # how often the dispatcher looks at its workers, stop requests and the queue
 HEARTBEAT_S = 5.0  # how often it vouches for its queued and training runs in the store
-ENV_KEYS = ("GRAPHCONV_DATA_DIR", "GRAPHCONV_QUICK")  # settings a worker takes from its submitter
+# settings a worker takes from its submitter (a forkserver's own environment is the one it started with)
+ENV_KEYS = ("GRAPHCONV_DATA_DIR", "GRAPHCONV_QUICK", "GRAPHCONV_CPUS", "GRAPHCONV_CPU_DIR")
 
 
 class QueueFullError(UserInputError):
@@ -61,6 +68,7 @@ class Job:
     stop_asked: bool = False  # stop() was called in this process (also when the store could not be written)
     stop_seen: Optional[float] = None  # monotonic time the dispatcher first saw a stop request
     terminated: bool = False  # the dispatcher ended the worker after the grace period
+    backend: Any = None  # who polls, describes and ends this job when not the manager's backend (a Tune search)
 
 
 def _env_int(name: str, default: int) -> int:
@@ -92,13 +100,17 @@ class RunManager:
         from core.training.store import RunStore
 
         self.store = store or RunStore()
-        self.max_concurrent = max_concurrent or _env_int("GRAPHCONV_MAX_RUNS", 2)
+        # default_max_runs() reads GRAPHCONV_CPUS, so a bad value is refused here, before any run is stored
+        local = default_max_runs()
         self.session_limit = session_limit or _env_int("GRAPHCONV_SESSION_RUNS", 12)
         self.stop_grace_s = float(stop_grace_s)
         self.backend = backend or make_backend()
+        capacity = getattr(self.backend, "capacity", None)  # Ray: the cluster's CPUs, not this machine's
+        self.max_concurrent = max_concurrent or _env_int("GRAPHCONV_MAX_RUNS", capacity() if capacity else local)
         self._cond = threading.Condition()
         self._queue: list[Job] = []
-        self._running: list[Job] = []
+        self._running: list[Job] = []  # jobs in the local training slots
+        self._searching: list[Job] = []  # Tune trials: they run on the cluster's CPUs, not in the slots
         self._closed = False
         self._last_beat = 0.0
         self.store.recover_interrupted()
@@ -130,6 +142,40 @@ class RunManager:
                                         f"{self.session_limit} at once (GRAPHCONV_SESSION_RUNS): {runs} more would be "
                                         "too many; wait for one to finish or stop one")
 
+    @property
+    def early_stopping(self) -> bool:
+        """Whether searches get early stopping here: Ray Tune's ASHA, on the Ray backend only."""
+        return getattr(self.backend, "name", "") == "ray"
+
+    def submit_search(self, configs: list[RunConfig], session: Optional[str] = None, kind: str = "search",
+                      early_stopping: bool = True) -> tuple[list[int], bool]:
+        """Store a search's trials and start them: (run ids, whether early stopping is on).
+
+        On a backend that can (Ray) the trials run as one Ray Tune search with ASHA early stopping; elsewhere
+        (worker processes) they queue like a sweep's runs and train to their last epoch."""
+        for cfg in configs:
+            validate(cfg)
+        self.check_room(session, len(configs))  # all of the search or none of it
+        if not (early_stopping and self.early_stopping):
+            return [self.submit(cfg, session=session, kind=kind) for cfg in configs], False
+        from core.training.tune_search import TuneSearch
+
+        env = {k: os.environ.get(k) for k in ENV_KEYS}
+        jobs = [Job(self.store.create_run(cfg.to_dict(), name=cfg.label(), session=session, status="queued", kind=kind),
+                    session, cfg.to_dict(), env) for cfg in configs]
+        try:
+            handles = TuneSearch(self.backend, str(self.store.path), env, [(j.run_id, j.config) for j in jobs]).trials
+        except Exception as err:
+            for job in jobs:
+                self.store.fail(job.run_id, f"could not start the Tune search: {type(err).__name__}: {err}")
+            raise
+        for job, handle in zip(jobs, handles):
+            job.handle, job.backend = handle, handle.search
+        with self._cond:
+            self._searching.extend(jobs)
+            self._cond.notify()
+        return [job.run_id for job in jobs], True
+
     def stop(self, run_id: int, session: Optional[str] = None) -> bool:
         """Ask a queued or training run to stop; ``False`` when it is unknown or already ended.
 
@@ -142,7 +188,8 @@ class RunManager:
         if run["status"] not in ACTIVE:
             return False
         with self._cond:  # a run of this manager stops even if the store cannot take the request (a frozen
-            mine = next((j for j in self._queue + self._running if j.run_id == run_id), None)  # worker holding its lock)
+            mine = next((j for j in self._queue + self._running + self._searching if j.run_id == run_id),
+                        None)  # worker holding its lock)
             if mine is not None:
                 mine.stop_asked = True
                 self._cond.notify()
@@ -201,12 +248,12 @@ class RunManager:
         """Stop the dispatcher and end every worker (their runs end ``stopped``); for tests and shutdown."""
         with self._cond:
             self._closed = True
-            jobs, self._queue = self._running + self._queue, []
+            jobs, self._queue = self._running + self._searching + self._queue, []
             self._cond.notify()
         self._thread.join(timeout)
         for job in jobs:
             if job.handle is not None:
-                self.backend.terminate(job.handle)
+                (job.backend or self.backend).terminate(job.handle)
                 job.terminated = True
             self._settle(job)
 
@@ -227,12 +274,12 @@ class RunManager:
 
     def _tick(self) -> None:
         with self._cond:
-            running, queued = list(self._running), list(self._queue)
+            running, queued = self._running + self._searching, list(self._queue)
         for job in running:  # workers that ended: their runs must have ended too
-            if job.handle is not None and self.backend.poll(job.handle) is not None:
+            if job.handle is not None and (job.backend or self.backend).poll(job.handle) is not None:
                 self._settle(job)
                 with self._cond:
-                    self._running.remove(job)
+                    (self._searching if job in self._searching else self._running).remove(job)
         if running or queued:
             asked = {r["id"] for r in self.store.list_runs(status=ACTIVE) if r.get("stop_requested") is not None}
             now = time.monotonic()
@@ -243,15 +290,15 @@ class RunManager:
                     self.store.finish(job.run_id, {"run_id": job.run_id, "status": "stopped"}, status="stopped",
                                       error="stopped before it started")
             for job in running:
-                if (job.run_id in asked or job.stop_asked) and job in self._running:
+                if (job.run_id in asked or job.stop_asked) and (job in self._running or job in self._searching):
                     job.stop_seen = job.stop_seen or now
                     if now - job.stop_seen > self.stop_grace_s and not job.terminated:
                         job.terminated = True
-                        self.backend.terminate(job.handle)
+                        (job.backend or self.backend).terminate(job.handle)
             if now - self._last_beat > HEARTBEAT_S:  # vouch for runs whose worker is alive or not yet started
                 self._last_beat = now
                 with self._cond:
-                    alive = [j.run_id for j in self._queue + self._running]
+                    alive = [j.run_id for j in self._queue + self._running + self._searching]
                 for run_id in alive:
                     self.store.heartbeat(run_id)
         while True:  # fill free slots; a backend may take a while to start a job, so not under the lock
@@ -286,7 +333,7 @@ class RunManager:
                               error=f"ended by the app: the worker did not stop within {self.stop_grace_s:g} s")
         else:
             kept = f"; its {len(epochs)} finished epoch(s) are kept" if epochs else ""
-            self.store.fail(job.run_id, self.backend.describe_exit(job.handle) + kept)
+            self.store.fail(job.run_id, (job.backend or self.backend).describe_exit(job.handle) + kept)
 
 
 def make_backend(name: Optional[str] = None):
