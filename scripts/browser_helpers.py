@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 import time
 import urllib.request
 
@@ -13,13 +14,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_healthy(url: str) -> None:
-    """Block until the Streamlit server at ``url`` answers its health check."""
+def wait_healthy(url: str, timeout: float | None = None) -> None:
+    """Block until the Streamlit server at ``url`` answers its health check (``TimeoutError`` after ``timeout`` s)."""
+    deadline = None if timeout is None else time.monotonic() + timeout
     while True:
         try:
             if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
                 return
         except OSError:
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"{url} did not answer its health check within {timeout:g} s") from None
             time.sleep(0.2)
 
 
@@ -31,10 +35,11 @@ def chromium(playwright, timeout_ms: int = 300_000):
     return browser, page
 
 
-def start_app(root, env: dict | None = None):
+def start_app(root, env: dict | None = None, log=None, timeout: float | None = None):
     """(server process, url): ``streamlit run app.py`` from ``root`` on a free local port, healthy when returned.
 
-    Stop it with ``server.terminate(); server.wait(10)``."""
+    ``log``: an open file for the server's stdout and stderr (default: discarded). ``timeout``: seconds to wait
+    for it to answer (default: no limit). Stop it with ``server.terminate(); server.wait(10)``."""
     import os
     import subprocess
     import sys
@@ -43,10 +48,68 @@ def start_app(root, env: dict | None = None):
     url = f"http://127.0.0.1:{port}"
     server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
                                "--server.headless", "true", "--server.address", "127.0.0.1"], cwd=root,
-                              env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              env={**os.environ, **(env or {})}, stdout=log or subprocess.DEVNULL,
+                              stderr=subprocess.STDOUT if log else subprocess.DEVNULL)
     try:
-        wait_healthy(url)
+        wait_healthy(url, timeout)
     except BaseException:
         server.kill()
         raise
     return server, url
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live descendant of ``pid`` (children, their children, ...), from /proc; [] once it is gone."""
+    found, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            with open(f"/proc/{p}/task/{p}/children") as f:
+                kids = [int(c) for c in f.read().split()]
+        except OSError:
+            continue
+        found += kids
+        todo += kids
+    return found
+
+
+def pss_kb(pid: int) -> int:
+    """Proportional set size of one process (``Pss`` in /proc/PID/smaps_rollup), kB; 0 when it is gone.
+
+    Pages shared between processes (torch in a forkserver and the workers forked from it) are split
+    between them, so the sum over a process tree counts each page once."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            return next((int(line.split()[1]) for line in f if line.startswith("Pss:")), 0)
+    except OSError:
+        return 0
+
+
+class PssSampler(threading.Thread):
+    """Samples the PSS of ``pid`` and of all its descendants every ``every_s`` seconds, in a daemon thread.
+
+    ``peak_total_kb``: the largest sum over the tree; ``peak_own_kb``: the largest of ``pid`` alone;
+    ``samples``: how many samples were taken. Call ``stop()`` to end it."""
+
+    def __init__(self, pid: int, every_s: float = 0.25):
+        super().__init__(daemon=True, name="pss-sampler")
+        self.pid, self.every_s = pid, every_s
+        self.peak_total_kb = self.peak_own_kb = self.samples = self.max_processes = 0
+        self._halt = threading.Event()
+
+    def sample(self) -> None:
+        own = pss_kb(self.pid)
+        kids = descendants(self.pid)
+        total = own + sum(pss_kb(p) for p in kids)
+        self.peak_own_kb, self.peak_total_kb = max(self.peak_own_kb, own), max(self.peak_total_kb, total)
+        self.max_processes = max(self.max_processes, 1 + len(kids))
+        self.samples += 1
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            self.sample()
+            self._halt.wait(self.every_s)
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(5)
