@@ -10,8 +10,15 @@ every write becomes an event pushed to a small actor, the run's channel (start, 
 the per-epoch PCA snapshot, the checkpoint's bytes, the end). The launching process drains each channel
 on every dispatcher tick and writes the events to its store, so a run looks the same on every page
 whichever backend trained it. Stop requests travel the other way: the launcher sets the channel's flag,
-the task reads it between batches. A task that dies (its node lost, its worker killed) fails its run
-with Ray's reason; ``terminate`` cancels a task that ignored a stop.
+the task reads it between batches. A task that dies fails its run with Ray's reason; when its node was
+lost, the reason names that node (the start event tells the launcher where each run trains, and a
+finished run's summary keeps it as ``ray_node``). ``terminate`` cancels a task that ignored a stop.
+
+Tasks are spread over the nodes (``SPREAD``); channels are pinned to the launcher's node, so losing a
+worker node never loses a channel. :func:`runtime_env`, :class:`Channel` (through
+:meth:`RayBackend.new_channel`), :class:`ChannelStore` and :meth:`RayBackend.drain` are what another
+launcher on Ray (``core.training.tune_search``) reuses. ``tests/core/training/test_ray_cluster.py``
+exercises all of it on a real two-node cluster with token authentication.
 """
 
 from __future__ import annotations
@@ -21,17 +28,48 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from core.config import REPO_ROOT
+from core.errors import UserInputError
 
-# What a cluster must not receive when the code is shipped to it (runtime_env working_dir).
 LOCAL_OBJECT_STORE = 256 * 1024 * 1024  # bytes; Ray's default takes 30% of memory
-SHIP_EXCLUDES = [".git", ".venv", "data", "artifacts", "**/__pycache__", "*.pt", "*.db"]
+# What a cluster must not receive when the code is shipped to it (runtime_env working_dir). Ray reads these
+# as .gitignore lines relative to the shipped folder: a bare name matches at every depth ("data" also
+# dropped the package core/data/), so the checkout's own folders are anchored with a leading "/". Ray
+# also applies the checkout's .gitignore unless RAY_RUNTIME_ENV_IGNORE_GITIGNORE=1; these hold without it.
+SHIP_EXCLUDES = [
+    "/.git/", "/.venv/", "/venv/",  # history, the local environment (the cluster has its own)
+    "/data/", "/artifacts/",  # the default data folder (runs.db, checkpoints, caches), test artefacts
+    "__pycache__/", "*.pyc", ".pytest_cache/",  # caches at any depth
+    "*.pt", "*.ckpt", "*.db", "*.db-wal", "*.db-shm",  # weights and run databases wherever they lie
+]
+
+
+def runtime_env(address: str, root: Path = REPO_ROOT) -> dict[str, Any]:
+    """The Ray ``runtime_env`` every task of this app runs in, on ``address``.
+
+    ``local`` (Ray on this machine): the code is already here, so only ``PYTHONPATH`` points at ``root``.
+    A cluster: ``root`` is shipped as each task's working directory (zipped once per connection, uploaded
+    to the cluster, unpacked on every node that runs a task) without what ``SHIP_EXCLUDES`` names.
+    ``root`` is a parameter so a test can ship a copy of the checkout with planted data and weights."""
+    if address == "local":
+        return {"env_vars": {"PYTHONPATH": str(root)}}
+    return {"working_dir": str(root), "excludes": list(SHIP_EXCLUDES)}
+
+
+def this_node() -> dict[str, str]:
+    """The Ray node this process runs on: ``{"id": node id (hex), "ip": its address}``."""
+    import ray
+
+    return {"id": ray.get_runtime_context().get_node_id(), "ip": ray.util.get_node_ip_address()}
 
 
 class Channel:
-    """Ray actor between one task and its launcher: events one way, the stop flag the other."""
+    """Ray actor between one task and its launcher: events one way, the stop flag the other.
+
+    Create it with :meth:`RayBackend.new_channel`, which pins it to the launcher's node: a lost worker
+    node then takes its task down but not the channel, so what the task sent before is still drained."""
 
     def __init__(self) -> None:
         self.events: list[tuple] = []
@@ -61,16 +99,21 @@ class ChannelStore:
         self.channel.push.remote(tuple(event))  # actor calls from one caller run in order
 
     def start(self, run_id: int, device: str) -> None:
-        self._push("start", device)
+        self._push("start", device, this_node())  # the launcher learns where the run trains
 
     def heartbeat(self, run_id: int) -> None:
         pass  # the launcher vouches for its runs while their tasks run
 
+    def _deliver(self, *event: Any) -> None:
+        import ray
+
+        ray.get(self.channel.push.remote(tuple(event)))  # in the channel before the call returns
+
     def log_epoch(self, run_id: int, **row: Any) -> None:
-        self._push("epoch", row)
+        self._deliver("epoch", row)  # once an epoch: delivered before anyone (Tune) hears of the epoch
 
     def save_artifact(self, run_id: int, name: str, data: Any, epoch: Optional[int] = None) -> None:
-        self._push("artifact", name, data, epoch)
+        self._deliver("artifact", name, data, epoch)
 
     def log_progress(self, run_id: int, epoch: int, batch: int, num_batches: int, loss: Optional[float],
                      points=()) -> None:
@@ -94,15 +137,21 @@ class ChannelStore:
         ray.get(self.channel.push.remote(("finish", dict(summary), status, error, weights)))  # delivered before return
 
 
-def train_task(channel, run_id: int, config: dict[str, Any], env: dict[str, Optional[str]]) -> str:
-    """The Ray task: train one run, reporting through ``channel``; returns the run's final status."""
+def train_task(channel, run_id: int, config: dict[str, Any], env: dict[str, Optional[str]],
+               on_epoch: Optional[Callable[[dict], None]] = None) -> str:
+    """The Ray task: train one run, reporting through ``channel``; returns the run's final status.
+
+    A Tune trial calls it too, with ``on_epoch`` reporting each epoch to Tune."""
     from core.training.worker import apply_env, execute_reporting
 
     apply_env(env)
     os.environ["GRAPHCONV_DATA_DIR"] = tempfile.mkdtemp(prefix="graphconv-ray-")  # this node's scratch space
     from core.training.runs import RunConfig
+    import ray
 
-    summary = execute_reporting(RunConfig.from_dict(config), ChannelStore(channel), run_id)
+    cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1.0)  # Ray already shares the node's CPUs
+    summary = execute_reporting(RunConfig.from_dict(config), ChannelStore(channel), run_id, on_epoch=on_epoch,
+                                threads=max(1, int(cpus)))
     return summary["status"]
 
 
@@ -115,6 +164,7 @@ class RayRun:
     stop_sent: bool = False
     exit: Optional[int] = None
     reason: str = ""
+    node: Optional[dict] = None  # {"id", "ip"} of the Ray node it trains on, from its start event
 
 
 def _init_in_a_lasting_thread(address: str) -> None:
@@ -134,11 +184,9 @@ def _init_in_a_lasting_thread(address: str) -> None:
             common = dict(include_dashboard=False, log_to_driver=False, ignore_reinit_error=True,
                           configure_logging=False)
             if address == "local":  # this machine: the code is already here; a small object store (only metrics travel)
-                ray.init(runtime_env={"env_vars": {"PYTHONPATH": str(REPO_ROOT)}}, object_store_memory=LOCAL_OBJECT_STORE,
-                         **common)
+                ray.init(runtime_env=runtime_env(address), object_store_memory=LOCAL_OBJECT_STORE, **common)
             else:  # a cluster: ship this checkout's code (not its data or environment) with every task
-                ray.init(address=address, runtime_env={"working_dir": str(REPO_ROOT), "excludes": SHIP_EXCLUDES},
-                         **common)
+                ray.init(address=address, runtime_env=runtime_env(address), **common)
         except BaseException as err:  # reported by the caller
             failure.append(err)
         done.set()
@@ -148,7 +196,34 @@ def _init_in_a_lasting_thread(address: str) -> None:
     threading.Thread(target=hold, name="graphconv-ray-driver", daemon=True).start()
     done.wait()
     if failure:
-        raise failure[0]
+        if address == "local":
+            raise failure[0]
+        raise cannot_connect(address, failure[0]) from None
+
+
+def cannot_connect(address: str, err: BaseException) -> UserInputError:
+    """A one-line error for a cluster that refused or never answered this launcher, with the likely cure.
+
+    A driver given an explicit address (unlike ``auto``) does not turn token authentication on by itself,
+    and then only sees its connection retried until Ray gives up ("Failed to connect")."""
+    text = str(err).strip()
+    first = text.splitlines()[0].strip() if text else type(err).__name__
+    if os.environ.get("RAY_AUTH_MODE", "").strip().lower() != "token":
+        hint = ("; a cluster with token authentication (on when `ray start --head` found a token) also needs "
+                "RAY_AUTH_MODE=token here, and its token in ~/.ray/auth_token, RAY_AUTH_TOKEN_PATH or RAY_AUTH_TOKEN")
+    else:  # a wrong token looks the same from here: retried, then "Failed to connect"
+        hint = "; check that the token here (RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token) is the cluster's"
+    return UserInputError("GRAPHCONV_RAY_ADDRESS", f"cannot connect to the Ray cluster at {address}: {first}{hint}")
+
+
+def _driver_node_id() -> Optional[str]:
+    """The node id of this (connected) driver, None where Ray cannot tell (some ``ray://`` clients)."""
+    import ray
+
+    try:
+        return ray.get_runtime_context().get_node_id()
+    except Exception:
+        return None
 
 
 class RayBackend:
@@ -164,24 +239,50 @@ class RayBackend:
             _init_in_a_lasting_thread(address)
         self.ray = ray
         self.address = address
+        self.node = _driver_node_id()
         self._channel = ray.remote(num_cpus=0)(Channel)
-        self._task = ray.remote(num_cpus=num_cpus_per_run, max_retries=0)(train_task)
+        # SPREAD: runs go to the least busy nodes first rather than filling the launcher's node
+        self._task = ray.remote(num_cpus=num_cpus_per_run, max_retries=0, scheduling_strategy="SPREAD")(train_task)
 
     def start(self, db_path: str, env: dict[str, Optional[str]], run_id: int, config: dict[str, Any]) -> RayRun:
         from core.training.store import RunStore
 
-        channel = self._channel.remote()
+        channel = self.new_channel()
         task_env = {k: v for k, v in env.items() if k != "GRAPHCONV_DATA_DIR"}
         return RayRun(run_id, self._task.remote(channel, run_id, config, task_env), channel, RunStore(db_path))
+
+    def capacity(self) -> int:
+        """Runs the cluster can train at once: its CPUs (each run takes one), at least 2."""
+        return max(2, int(self.ray.cluster_resources().get("CPU", 0)))
+
+    def new_channel(self):
+        """A fresh channel actor for one run (a task's, or a Tune trial's), pinned to the launcher's node.
+
+        Pinned hard: with ``soft=True`` Ray 2.60 put about half of the channels on the other node of an
+        idle two-node cluster, and losing that node then lost runs that trained elsewhere. A channel needs
+        no CPU (``num_cpus=0``), so the launcher's node, alive as long as the launcher is, always takes it.
+        Where Ray cannot name that node, it places the channel itself."""
+        if self.node is None:
+            return self._channel.remote()
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        return self._channel.options(scheduling_strategy=NodeAffinitySchedulingStrategy(self.node, soft=False)).remote()
+
+    def forward(self, run: RayRun) -> None:
+        """Write what the run's channel holds to the store, and pass a stop request on to the run."""
+        self.drain(run)
+        if not run.stop_sent and run.store.stop_requested(run.run_id):
+            run.channel.request_stop.remote()
+            run.stop_sent = True
 
     def poll(self, run: RayRun) -> Optional[int]:
         """Write what the task sent to the store; forward a stop request; None while the task runs."""
         if run.exit is not None:
             return run.exit
-        self._drain(run)
-        if not run.stop_sent and run.store.stop_requested(run.run_id):
-            run.channel.request_stop.remote()
-            run.stop_sent = True
+        try:
+            self.forward(run)
+        except self.ray.exceptions.RayActorError:  # the channel is gone: the task's own end says why
+            pass
         ready, _ = self.ray.wait([run.ref], timeout=0)
         if not ready:
             return None
@@ -189,10 +290,9 @@ class RayBackend:
             self.ray.get(run.ref)
             run.exit, run.reason = 0, ""
         except Exception as err:  # TaskError, WorkerCrashedError, a lost node, a cancel
-            first = str(err).strip().splitlines()[-1] if str(err).strip() else ""
-            run.exit, run.reason = 1, f"the Ray task ended with {type(err).__name__}: {first}".rstrip(": ")
+            run.exit, run.reason = 1, self._ended_because(run, err)
         try:
-            self._drain(run)  # whatever it pushed before it ended
+            self.drain(run)  # whatever it pushed before it ended
         except Exception:  # the channel died with its node: nothing more to write
             pass
         return run.exit
@@ -200,16 +300,40 @@ class RayBackend:
     def describe_exit(self, run: RayRun) -> str:
         return run.reason or "the Ray task ended before its run did"
 
+    def _ended_because(self, run: RayRun, err: Exception) -> str:
+        """Why a task ended with ``err``: the node it trained on (from its start event) named when that node
+        was lost, else Ray's reason.
+
+        Ray says ``NodeDiedError`` within a second or two of a node's raylet dying, before its health checks
+        declare the node dead; a node already declared dead counts too (its worker may have died first)."""
+        text = str(err).strip()
+        first = text.splitlines()[-1].strip() if text else ""
+        node = run.node
+        if isinstance(err, self.ray.exceptions.NodeDiedError) or (node is not None and self.node_dead(node["id"])):
+            where = f" {node['id'][:8]} ({node['ip']})" if node is not None else ""
+            because = first.split(". ")[0].rstrip(".") if first else type(err).__name__  # the rest names the node again
+            return f"the Ray node{where} running it was lost: {because}"
+        return f"the Ray task ended with {type(err).__name__}: {first}".rstrip(": ")
+
+    def node_dead(self, node_id: str) -> bool:
+        """Whether the cluster has declared node ``node_id`` dead (False when it cannot say)."""
+        try:
+            return any(n["NodeID"] == node_id and not n["Alive"] for n in self.ray.nodes())
+        except Exception:
+            return False
+
     def terminate(self, run: RayRun) -> None:
         self.ray.cancel(run.ref, force=True)
 
-    def _drain(self, run: RayRun) -> None:
+    def drain(self, run: RayRun) -> None:
+        """Write every event the run's channel holds to the launcher's store."""
         from core.training.store import save_checkpoint
 
         store, run_id = run.store, run.run_id
         for event in self.ray.get(run.channel.drain.remote()):
             kind, args = event[0], event[1:]
             if kind == "start":
+                run.node = args[1] if len(args) > 1 else None
                 store.start(run_id, args[0])
             elif kind == "epoch":
                 store.log_epoch(run_id, **args[0])
@@ -221,6 +345,8 @@ class RayBackend:
                 store.fail(run_id, args[0])
             elif kind == "finish":
                 summary, status, error, weights = args
+                if run.node is not None:
+                    summary = {**summary, "ray_node": run.node}  # where it trained, on every page's run
                 path = None
                 if weights is not None:
                     import torch

@@ -31,7 +31,8 @@ def mlp(**kw) -> RunConfig:
     return RunConfig(**{"model": "mlp", "hidden": 16, "epochs": 2, "quick": True, "device": "cpu", "seed": 5, **kw})
 
 
-def test_a_ray_run_is_stored_like_a_worker_run(ray_backend, tmp_path):
+def test_a_ray_run_is_stored_like_a_worker_run(ray_backend, tmp_path, monkeypatch):
+    monkeypatch.setenv("GRAPHCONV_CPUS", "1")  # the local worker trains with one thread, as the Ray task (1 CPU) does
     on_ray = RunManager(store=RunStore(tmp_path / "ray" / "runs.db"), max_concurrent=1, backend=ray_backend)
     local = RunManager(store=RunStore(tmp_path / "local" / "runs.db"), max_concurrent=1)
     try:
