@@ -221,6 +221,47 @@ def cmd_sweep(args: argparse.Namespace) -> dict[str, Any]:
     return {"kind": kind, "param": args.param, "param2": args.param2, "rows": rows, "table": "\n".join(lines)}
 
 
+def cmd_search(args: argparse.Namespace) -> dict[str, Any]:
+    """A hyper-parameter search: N trials over chosen settings, each a stored run. On Ray (``--backend ray`` or
+    GRAPHCONV_RAY_ADDRESS) Ray Tune's ASHA stops weak trials early; on worker processes every trial trains to
+    its last epoch. Prints one line per trial, best first."""
+    from core.training.runner import RunManager, make_backend
+    from core.training.search import describe_space, new_search_kind, parse_space, search_configs, trial_rows
+    from core.training.store import RunStore
+
+    space = parse_space(args.space or [])
+    configs = search_configs(run_config_from_args(args), space, args.trials, args.sampler, args.search_seed)
+    backend = args.backend if args.backend in ("process", "ray") else (
+        "ray" if os.environ.get("GRAPHCONV_RAY_ADDRESS", "").strip() else "process")  # trials never train inline
+    store = RunStore()
+    store.recover_interrupted()
+    manager = RunManager(store, backend=make_backend(backend))
+    early = not args.no_early_stopping and manager.early_stopping
+    kind = new_search_kind(space, early)
+    try:
+        ids, early = manager.submit_search(configs, kind=kind, early_stopping=early)
+        print(f"search {kind}: {len(ids)} trials (runs {ids[0]}-{ids[-1]}) on {backend}, "
+              + ("ASHA early stopping (Ray Tune)" if early else "no early stopping (Ray Tune's ASHA needs --backend ray)"),
+              file=sys.stderr)
+        for run_id in ids:
+            manager.wait(run_id, timeout=24 * 3600)
+    except KeyboardInterrupt:  # Ctrl-C: stop every trial; finished epochs stay stored
+        for run_id in manager.active():
+            manager.stop(run_id)
+        time.sleep(1)
+    finally:
+        manager.close()
+    trials = store.list_runs(kind=kind)
+    rows = trial_rows(trials, list(space), {r["id"]: len(store.epochs(r["id"])) for r in trials})
+    head = list(space)
+    lines = ["| run | " + " | ".join(head) + " | status | epochs | test accuracy |", "|---" * (len(head) + 4) + "|"]
+    lines += [f"| {r['run']} | " + " | ".join(str(r[h]) for h in head) + f" | {r['status']}"
+              + (" (early)" if r["stopped early"] else "") + f" | {r['epochs']} | {(r['test accuracy'] or 0):.2%} |"
+              for r in rows]
+    return {"kind": kind, "space": describe_space(space), "early_stopping": early, "backend": backend,
+            "rows": rows, "table": "\n".join(lines)}
+
+
 def cmd_stop(args: argparse.Namespace) -> dict[str, Any]:
     """Ask a queued or training run to stop, whichever process trains it (app worker, CLI, Ray)."""
     from core.training.store import RunStore
@@ -348,6 +389,16 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--param2", default=None, help="a second setting: every combination is trained")
     w.add_argument("--values2", default=None, help="its comma-separated values")
 
+    h = _train_parser(sub, "search", "a hyper-parameter search: N trials over chosen settings (random or grid); on "
+                                     "Ray with Ray Tune's ASHA early stopping")
+    h.add_argument("--space", action="append", metavar="SETTING=VALUES",
+                   help="a setting and its values (K=3,5,8) or range (lr=1e-4..1e-2, drawn log-uniformly); repeat it")
+    h.add_argument("--trials", type=int, default=8, help="random trials to draw (default 8, at most 12)")
+    h.add_argument("--sampler", choices=("random", "grid"), default="random",
+                   help="random (default) or grid (every combination of listed values)")
+    h.add_argument("--search-seed", type=int, default=0, dest="search_seed", help="seed of the random draws")
+    h.add_argument("--no-early-stopping", action="store_true", help="train every trial to its last epoch on Ray too")
+
     s = sub.add_parser("stop", help="ask a queued or training run to stop (any process's, app or CLI)")
     s.add_argument("run", type=int, help="run id (see `runs`)")
     s.add_argument("--json", action="store_true")
@@ -395,7 +446,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 COMMANDS = {"graph": cmd_graph, "train": cmd_train, "stop": cmd_stop, "runs": cmd_runs, "download": cmd_download, "bench": cmd_bench,
-            "karate": cmd_karate, "equivariance": cmd_equivariance, "tutorial": cmd_tutorial, "sweep": cmd_sweep}
+            "karate": cmd_karate, "equivariance": cmd_equivariance, "tutorial": cmd_tutorial, "sweep": cmd_sweep,
+            "search": cmd_search}
 
 
 def _print_human(out: Any) -> None:

@@ -1,4 +1,5 @@
-"""Training figures: a run's loss and accuracy curves, and a sweep's accuracy against the swept value."""
+"""Training figures: a run's loss and accuracy curves, a sweep's accuracy against the swept value, and a
+search's trials against each searched setting."""
 
 from __future__ import annotations
 
@@ -51,4 +52,30 @@ def sweep_figure(points: Sequence[tuple], param: str, series_param: Optional[str
         fig.update_xaxes(type="log")
     if numeric and len(set(xs)) <= 12:  # tick exactly the swept values: no K = 1.5 between K = 1 and K = 2
         fig.update_xaxes(tickvals=sorted(set(xs)), ticktext=[f"{x:g}" for x in sorted(set(xs))])
+    return fig
+
+
+def search_figure(rows: Sequence[dict[str, Any]], params: Sequence[str]) -> go.Figure:
+    """A search's trials: test accuracy against each searched setting, one panel per setting.
+
+    ``rows`` are ``core.training.search.trial_rows``; a trial that ASHA stopped early is drawn hollow, with the
+    accuracy it had when it stopped."""
+    rows = [r for r in rows if r.get("test accuracy") is not None]
+    fig = make_subplots(rows=1, cols=max(len(params), 1), shared_yaxes=True, horizontal_spacing=0.04)
+    for col, param in enumerate(params, 1):
+        for early, name, symbol in ((False, "trained to the end", "circle"), (True, "stopped early", "circle-open")):
+            pts = [r for r in rows if bool(r["stopped early"]) == early]
+            if not pts:
+                continue
+            fig.add_trace(go.Scatter(
+                x=[r[param] if isinstance(r[param], (int, float)) else str(r[param]) for r in pts],
+                y=[r["test accuracy"] for r in pts], mode="markers", name=name, legendgroup=name, showlegend=col == 1,
+                marker=dict(symbol=symbol, size=11, color="#9ca3af" if early else "#4F46E5", line=dict(width=2)),
+                text=[f"run {r['run']}: {r['epochs']} epochs" for r in pts],
+                hovertemplate=f"{param} = %{{x}}<br>%{{y:.2%}}<br>%{{text}}<extra></extra>"), 1, col)
+        fig.update_xaxes(title_text=param, row=1, col=col,
+                         type="log" if param in ("sigma", "lr") and all(isinstance(r[param], (int, float)) and
+                                                                         r[param] > 0 for r in rows) else None)
+    fig.update_yaxes(title_text="test accuracy", tickformat=".0%", row=1, col=1)
+    fig.update_layout(height=340, margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=-0.3))
     return fig

@@ -116,13 +116,13 @@ def sweep_params(kind: str, configs: Sequence[dict[str, Any]] = ()) -> tuple[Opt
     return (ordered[0] if ordered else None), (ordered[1] if len(ordered) > 1 else None)
 
 
-def stored_sweeps(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The sweeps among stored ``runs`` (rows of ``RunStore.list_runs``), newest first:
-    ``{"kind", "runs", "first_run", "label"}``."""
+def stored_sweeps(runs: Sequence[dict[str, Any]], prefix: str = "sweep:") -> list[dict[str, Any]]:
+    """The sweeps (or, with ``prefix="search:"``, the searches) among stored ``runs`` (rows of
+    ``RunStore.list_runs``), newest first: ``{"kind", "runs", "first_run", "label"}``."""
     found: dict[str, dict[str, Any]] = {}
     for r in runs:
         kind = r.get("kind") or ""
-        if kind.startswith("sweep:"):
+        if kind.startswith(prefix):
             entry = found.setdefault(kind, {"kind": kind, "runs": 0, "first_run": r["id"], "label": r.get("name", "")})
             entry["runs"] += 1
             entry["first_run"] = min(entry["first_run"], r["id"])

@@ -269,6 +269,23 @@ def test_sweep_trains_every_value_and_prints_the_table(capsys, isolated_data_dir
     assert len(RunStore().list_runs()) == 4
 
 
+def test_search_draws_its_trials_trains_them_and_prints_them_best_first(capsys, isolated_data_dir):
+    code, out, err = in_process(capsys, "search", "--model", "mlp", "--epochs", "1", "--quick",
+                                "--space", "lr=1e-4..1e-2", "--space", "hidden=8,16", "--trials", "3")
+    assert code == 0, err
+    assert "no early stopping" in err  # worker processes: every trial trains to its last epoch
+    lines = out.strip().splitlines()
+    assert lines[0] == "| run | lr | hidden | status | epochs | test accuracy |" and len(lines) == 2 + 3
+    runs = RunStore().list_runs()
+    assert len(runs) == 3 and len({r["kind"] for r in runs}) == 1 and runs[0]["kind"].endswith(":full:lr:hidden")
+    assert all(r["status"] == "finished" and 1e-4 <= r["config"]["lr"] <= 1e-2 for r in runs)
+    accuracies = [float(line.rsplit("|", 2)[1].strip().rstrip("%")) for line in lines[2:]]
+    assert accuracies == sorted(accuracies, reverse=True)
+    code, out, err = in_process(capsys, "search", "--model", "mlp", "--space", "lr=1e-4..1e-2", "--sampler", "grid")
+    assert_one_line_error(code, err, "lr")  # a grid takes listed values: refused before any run
+    assert len(RunStore().list_runs()) == 3
+
+
 # ----------------------------------------------------------------------------- worker processes and stop
 
 

@@ -64,3 +64,35 @@ def test_a_stored_sweep_reopens_from_a_link(monkeypatch):
     assert any("Sweep over `seed` × `data`" in m.value and "4 of 4 runs finished" in m.value for m in at.markdown)
     spec = at.get("plotly_chart")[0].proto.spec
     assert "data = mnist-5k" in spec and "data = mnist-rot" in spec  # one line per data set
+
+
+def test_launch_a_search_without_ray_says_so_and_stops_from_the_page(monkeypatch):
+    """On worker processes a search has no early stopping and the page says so; its trials are stored runs that
+    the page lists, and Stop ends the ones still queued or training."""
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("GRAPHCONV_QUICK", "1")
+    monkeypatch.setenv("GRAPHCONV_MAX_RUNS", "1")  # one trains, the others wait in the queue
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    at.switch_page("app_pages/compare.py").run()
+    assert any("No early stopping here" in c.value for c in at.caption)
+    at.selectbox(key="se_model").set_value("mlp").run()
+    at.slider(key="se_epochs").set_value(30).run()
+    at.text_input(key="se_space").set_value("lr=0.0001..0.01; hidden=8,16").run()
+    at.slider(key="se_trials").set_value(3).run()
+    next(b for b in at.button if b.label == "Launch search").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    kind = at.session_state["search"]
+    assert kind.startswith("search:") and kind.endswith(":full:lr:hidden")
+    from ui.common import manager
+
+    trials = manager().store.list_runs(kind=kind)
+    assert len(trials) == 3 and all(1e-4 <= r["config"]["lr"] <= 1e-2 for r in trials)
+    assert any("3 trials over" in m.value and "No early stopping" in m.value for m in at.markdown)
+    stop = next(b for b in at.button if b.label.startswith("Stop this search"))
+    stop.click().run()
+    assert not at.exception
+    for r in trials:
+        assert manager().wait(r["id"], timeout=120)["state"] == "stopped"
+    at.run()
+    assert not any(b.label.startswith("Stop this search") for b in at.button)
+    assert any("3 ended" in m.value for m in at.markdown)

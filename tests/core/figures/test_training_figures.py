@@ -1,6 +1,6 @@
 """Training figures: the sweep plot, for one setting and for a grid over two."""
 
-from core.figures.training import sweep_figure
+from core.figures.training import search_figure, sweep_figure
 
 
 def test_sweep_figure_ticks_exactly_the_swept_integers():
@@ -24,3 +24,15 @@ def test_sweep_figure_draws_one_line_per_value_of_the_second_setting():
     assert [t.name for t in fig.data] == ["hidden = 16", "hidden = 32"]
     assert [list(t.y) for t in fig.data] == [[0.80, 0.89], [0.85, 0.93]]
     assert fig.layout.showlegend and fig.data[0].line.color != fig.data[1].line.color
+
+
+def test_search_figure_has_a_panel_per_setting_and_draws_early_stops_hollow():
+    rows = [{"run": 1, "lr": 0.003, "K": 5, "stopped early": False, "epochs": "4 of 4", "test accuracy": 0.9},
+            {"run": 2, "lr": 1e-6, "K": 3, "stopped early": True, "epochs": "1 of 4", "test accuracy": 0.1},
+            {"run": 3, "lr": 0.001, "K": 3, "stopped early": False, "epochs": "0 of 4", "test accuracy": None}]
+    fig = search_figure(rows, ["lr", "K"])
+    assert len(fig.data) == 4  # (trained to the end, stopped early) x (lr, K); the trial without accuracy is left out
+    full, early = fig.data[0], fig.data[1]
+    assert list(full.x) == [0.003] and list(early.x) == [1e-6] and list(early.y) == [0.1]
+    assert early.marker.symbol == "circle-open" and full.marker.symbol == "circle"
+    assert fig.layout.xaxis.type == "log" and fig.layout.xaxis2.title.text == "K"

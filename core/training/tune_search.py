@@ -1,0 +1,179 @@
+"""A search on Ray with Ray Tune: every trial a stored run, ASHA stopping the weak ones early.
+
+``core.training.search`` draws the trials' configs and the run manager stores them as queued runs.
+:class:`TuneSearch` then drives one ``Tuner.fit()`` in a thread of the launching process (the app's
+server or the CLI), whose Ray connection it shares: one Tune trial per stored run, each trial a function
+trainable that trains its run's config exactly as a Ray task of the backend does, reporting every epoch
+with ``tune.report`` (Tune's ``training_iteration`` is the epoch) and writing to its run's channel as a
+task does. ASHA (``ASHAScheduler(time_attr="training_iteration", ...)``) stops a trial at a rung (epoch 1,
+2, 4, ...) when its test accuracy is not in the best half of those that reached that rung. Tune ends a
+stopped trial's process before the run can close itself, so when the search ends, a trial whose run is
+still open is closed here as ``stopped`` with "stopped early by ASHA after epoch e of E" and
+``summary["early_stopped"]``; its epochs up to there are kept (its weights are not: Tune ended the process
+that held them).
+
+Each trial's run is a job of the run manager with this search as its backend (``poll``,
+``describe_exit``, ``terminate``), so it shows, stops and settles like any run; a stop request reaches the
+trial through its channel, and one that is not obeyed in time is enforced by a Tune ``Stopper`` at the
+trial's next report (Tune has no call that ends one named trial). Trials do not take the app's local
+training slots: Tune runs as many at once as the cluster has CPUs (one each).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from core.training.ray_backend import RayRun
+from core.training.search import ASHA_GRACE, ASHA_REDUCTION
+
+
+@dataclass
+class TrialRun(RayRun):
+    """One trial's run: a RayRun without a task of its own (Tune runs it), and the search it belongs to."""
+
+    search: Any = None
+    index: int = 0
+
+
+def tune_trial(config: dict[str, Any], plan: list[dict[str, Any]], env: dict[str, Optional[str]]) -> None:
+    """Tune's function trainable: train trial ``config["index"]`` of ``plan``, reporting each epoch to Tune."""
+    from ray import tune
+
+    from core.training.ray_backend import train_task
+
+    item = plan[int(config["index"])]
+    last = int(item["config"].get("epochs") or 1)
+
+    def report(row: dict) -> None:  # after the epoch reached the channel (ChannelStore.log_epoch waits for it)
+        if row["epoch"] < last:  # the last epoch has nothing left to decide, and the run must close itself
+            tune.report({"test_accuracy": float(row["test_accuracy"]), "epoch": int(row["epoch"])})
+
+    train_task(item["channel"], item["run_id"], item["config"], env, on_epoch=report)
+
+
+def _stop_asked(indices: set[int]):
+    """A Tune ``Stopper`` that ends the trials in ``indices``: runs asked to stop that did not stop by themselves.
+
+    It holds the search's own set (Tune calls the object in the driver; it only pickles a copy)."""
+    from ray import tune
+
+    class StopAsked(tune.Stopper):
+        def __call__(self, trial_id: str, result: dict) -> bool:
+            return int((result.get("config") or {}).get("index", -1)) in indices
+
+        def stop_all(self) -> bool:
+            return False
+
+    return StopAsked()
+
+
+class TuneSearch:
+    """One Ray Tune search over stored runs; the run manager polls each trial's run through it."""
+
+    name = "ray-tune"
+
+    def __init__(self, backend, db_path: str, env: dict[str, Optional[str]], plan: list[tuple[int, dict[str, Any]]],
+                 early_stopping: bool = True) -> None:
+        from core.training.store import RunStore
+
+        self.backend, self.early_stopping = backend, early_stopping
+        self.max_epochs = max(int(config.get("epochs") or 1) for _, config in plan)
+        store = RunStore(db_path)
+        self.trials = [TrialRun(run_id, None, backend.new_channel(), store, search=self, index=i)
+                       for i, (run_id, _) in enumerate(plan)]
+        self.configs = [config for _, config in plan]
+        self.env = {k: v for k, v in env.items() if k != "GRAPHCONV_DATA_DIR"}
+        self.enforce_stop: set[int] = set()
+        self.outcomes: Optional[dict[int, dict[str, Any]]] = None  # trial index -> {error}, once the search ended
+        self.failure: Optional[BaseException] = None
+        self._thread = threading.Thread(target=self._drive, name="graphconv-tune", daemon=True)
+        self._thread.start()
+
+    # -- the Tune driver (a thread of this process) ---------------------------------------------
+
+    def _drive(self) -> None:
+        try:
+            self.outcomes = self._fit()
+        except BaseException as err:  # every trial's run fails with it
+            self.failure = err
+
+    def _fit(self) -> dict[int, dict[str, Any]]:
+        os.environ.setdefault("RAY_CHDIR_TO_TRIAL_DIR", "0")
+        from ray import tune
+        from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+
+        plan = [{"run_id": t.run_id, "channel": t.channel, "config": c} for t, c in zip(self.trials, self.configs)]
+        scheduler = (ASHAScheduler(time_attr="training_iteration", max_t=self.max_epochs, grace_period=ASHA_GRACE,
+                                   reduction_factor=ASHA_REDUCTION)
+                     if self.early_stopping else FIFOScheduler())
+        storage = tempfile.mkdtemp(prefix="graphconv-tune-")  # Tune's own files; the runs live in the store
+        trainable = tune.with_resources(tune.with_parameters(tune_trial, plan=plan, env=self.env), {"cpu": 1})
+        tuner = tune.Tuner(
+            trainable,
+            param_space={"index": tune.grid_search(list(range(len(plan))))},
+            tune_config=tune.TuneConfig(metric="test_accuracy", mode="max", scheduler=scheduler),
+            run_config=tune.RunConfig(name="graphconv", storage_path=storage,
+                                      stop=_stop_asked(self.enforce_stop), verbose=0,
+                                      failure_config=tune.FailureConfig(max_failures=0)),
+        )
+        try:
+            results = tuner.fit()
+        finally:
+            shutil.rmtree(storage, ignore_errors=True)
+        return {int(result.config["index"]): {"error": f"{type(result.error).__name__}: {_last_line(result.error)}"
+                                              if result.error else None} for result in results}
+
+    # -- what the run manager calls for each trial's run --------------------------------------------
+
+    def poll(self, trial: TrialRun) -> Optional[int]:
+        """Write what the trial sent; forward a stop request; None while the search runs, else the exit."""
+        if trial.exit is not None:
+            return trial.exit
+        self.backend.forward(trial)
+        if self._thread.is_alive():
+            return None
+        try:
+            self.backend.drain(trial)  # whatever it pushed before it ended
+        except Exception:
+            pass
+        trial.exit, trial.reason = self._close(trial)
+        return trial.exit
+
+    def _close(self, trial: TrialRun) -> tuple[int, str]:
+        """(exit, reason) for a trial whose search ended; a run left open by ASHA is closed as stopped early."""
+        if self.failure is not None:
+            return 1, f"the Tune search failed: {type(self.failure).__name__}: {_last_line(self.failure)}"
+        outcome = (self.outcomes or {}).get(trial.index, {"error": "Tune reported no result"})
+        if outcome["error"]:
+            return 1, f"the Tune trial failed: {outcome['error']}"
+        run = trial.store.get_run(trial.run_id)
+        if run is not None and run["status"] in ("queued", "running"):
+            epochs = trial.store.epochs(trial.run_id)
+            reached = len(epochs)
+            summary = {"run_id": trial.run_id, "status": "stopped", "early_stopped": True, "epochs_done": reached,
+                       "test_accuracy": epochs[-1]["test_accuracy"] if epochs else None}
+            trial.store.finish(trial.run_id, summary, status="stopped",
+                               error=f"stopped early by ASHA after epoch {reached} of {trial_epochs(run)}: its test "
+                                     "accuracy was not among the best half at that point")
+        return 0, ""
+
+    def describe_exit(self, trial: TrialRun) -> str:
+        return trial.reason or "the Tune trial ended before its run did"
+
+    def terminate(self, trial: TrialRun) -> None:
+        """A trial that ignored its stop request: Tune ends it at its next report."""
+        self.enforce_stop.add(trial.index)
+
+
+def trial_epochs(run: dict[str, Any]) -> int:
+    return int((run.get("config") or {}).get("epochs") or 1)
+
+
+def _last_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[-1] if text else ""

@@ -1,0 +1,73 @@
+"""A search on Ray runs with Ray Tune and ASHA: weak trials stop early and are marked so; every trial is a
+stored run. Ray here is started on this machine ('local'); tests/core/training/test_ray_cluster.py runs on a
+real cluster."""
+
+from __future__ import annotations
+
+import pytest
+
+ray = pytest.importorskip("ray")
+pytest.importorskip("ray.tune")
+
+from core.training.runner import RunManager  # noqa: E402
+from core.training.runs import RunConfig  # noqa: E402
+from core.training.search import new_search_kind, parse_space, search_configs  # noqa: E402
+from core.training.store import RunStore, load_checkpoint  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def ray_backend():
+    from core.training.ray_backend import RayBackend
+
+    backend = RayBackend("local")
+    yield backend
+    ray.shutdown()
+
+
+def test_asha_stops_the_weak_trials_early_and_each_trial_is_a_stored_run(ray_backend, tmp_path):
+    # Two learning rates that learn, then two that barely move the weights: on this 2-core machine the first two
+    # reach epoch 1 before the others start, so ASHA's first rung has their accuracies to compare against.
+    space = parse_space(["lr=0.003,0.001,0.000001,0.0000011"])
+    base = RunConfig(model="mlp", hidden=32, epochs=4, quick=True, device="cpu", seed=0)
+    configs = search_configs(base, space, sampler="grid")
+    manager = RunManager(store=RunStore(tmp_path / "runs.db"), backend=ray_backend)
+    try:
+        ids, early = manager.submit_search(configs, kind=new_search_kind(space, True))
+        assert early and len(ids) == 4
+        assert [manager.store.get_run(i)["config"]["lr"] for i in ids] == [0.003, 0.001, 1e-6, 1.1e-6]
+        ended = {i: manager.wait(i, timeout=600) for i in ids}
+    finally:
+        manager.close()
+    store = manager.store
+    for weak in ids[2:]:
+        run = ended[weak]["run"]
+        assert run["status"] == "stopped", run
+        assert run["error"].startswith("stopped early by ASHA after epoch 1 of 4")
+        assert run["summary"]["early_stopped"] is True and run["summary"]["epochs_done"] == 1
+        assert [e["epoch"] for e in store.epochs(weak)] == [1]  # the epoch it reached is kept
+    strong = [ended[i]["run"] for i in ids[:2]]
+    assert any(r["status"] == "finished" for r in strong)
+    for run in strong:
+        epochs = store.epochs(run["id"])
+        if run["status"] == "finished":  # trained to the end: every epoch and its weights came back through Ray
+            assert [e["epoch"] for e in epochs] == [1, 2, 3, 4]
+            assert load_checkpoint(run["checkpoint"])
+            assert run["summary"]["test_accuracy"] == epochs[-1]["test_accuracy"] > 0.5
+        else:  # the slower of the two may be stopped at a rung too, but only with a reason
+            assert run["status"] == "stopped" and "ASHA" in run["error"]
+    assert all(store.get_run(i)["kind"].startswith("search:") for i in ids)
+
+
+def test_without_ray_the_same_search_trains_every_trial_to_the_end(tmp_path):
+    space = parse_space(["lr=0.003,0.000001"])
+    configs = search_configs(RunConfig(model="mlp", hidden=16, epochs=2, quick=True, device="cpu"), space,
+                             sampler="grid")
+    manager = RunManager(store=RunStore(tmp_path / "runs.db"))  # worker processes: no early stopping
+    try:
+        ids, early = manager.submit_search(configs, kind=new_search_kind(space, False))
+        assert early is False
+        states = [manager.wait(i, timeout=300) for i in ids]
+    finally:
+        manager.close()
+    assert [s["state"] for s in states] == ["finished", "finished"]
+    assert [len(manager.store.epochs(i)) for i in ids] == [2, 2]  # the weak trial trained to its last epoch too
