@@ -156,7 +156,7 @@ class TuneSearch:
             epochs = trial.store.epochs(trial.run_id)
             reached = len(epochs)
             summary = {"run_id": trial.run_id, "status": "stopped", "early_stopped": True, "epochs_done": reached,
-                       "test_accuracy": epochs[-1]["test_accuracy"] if epochs else None}
+                       "test_accuracy": epochs[-1]["test_accuracy"] if epochs else None, "ray_node": trial.node}
             trial.store.finish(trial.run_id, summary, status="stopped",
                                error=f"stopped early by ASHA after epoch {reached} of {trial_epochs(run)}: its test "
                                      "accuracy was not among the best half at that point")

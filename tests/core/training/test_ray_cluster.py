@@ -233,6 +233,24 @@ def test_a_sweeps_members_spread_over_both_nodes(driver, tmp_path):
     assert [s["runs"] for s in stored_sweeps(manager.store.list_runs())] == [4]
 
 
+def test_a_tune_search_runs_its_trials_on_both_nodes_and_asha_stops_the_weak_ones(driver, tmp_path):
+    from core.training.search import new_search_kind, parse_space, search_configs
+
+    space = parse_space(["lr=0.003,0.001,0.000001,0.0000011"])  # two that learn first, then two that barely move
+    manager = RunManager(store=RunStore(tmp_path / "runs.db"), backend=driver.backend)
+    try:
+        ids, early = manager.submit_search(search_configs(mlp(epochs=3), space, sampler="grid"),
+                                           kind=new_search_kind(space, True))
+        ended = [manager.wait(run_id, timeout=600)["run"] for run_id in ids]
+    finally:
+        manager.close()
+    assert early and all(run["status"] in ("finished", "stopped") for run in ended), ended
+    assert {run["summary"]["ray_node"]["id"] for run in ended} == {driver.head, driver.worker}
+    for weak in ended[2:]:
+        assert weak["status"] == "stopped" and weak["error"].startswith("stopped early by ASHA after epoch 1 of 3")
+    assert any(run["status"] == "finished" and load_checkpoint(run["checkpoint"]) for run in ended[:2])
+
+
 def test_losing_a_node_fails_its_run_with_the_node_named_and_spares_the_other(driver, ray_cluster, tmp_path):
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
