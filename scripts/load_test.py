@@ -154,7 +154,7 @@ async def _outcome(page, timeout_ms: int) -> tuple[Optional[int], Optional[str]]
 
 
 async def _drive(url: str, data: Path, state: dict, sessions: int, browsers: int, epochs: Optional[int],
-                 steps: int, page_timeout_ms: int) -> None:
+                 steps: int, page_timeout_ms: int, leave: bool = False) -> None:
     from playwright.async_api import async_playwright
 
     from core.training.store import RunStore
@@ -179,6 +179,8 @@ async def _drive(url: str, data: Path, state: dict, sessions: int, browsers: int
             outcomes = await asyncio.gather(*(_outcome(p, 60_000) for p in trains))
             state["run_ids"] = [run for run, _ in outcomes]
             state["click_errors"] = [msg for _, msg in outcomes]
+            if leave:  # as on a hosted demo: the visitors' browsers, on their own machines, draw nothing here
+                await asyncio.gather(*(p.goto("about:blank") for p in trains))
             state["phase"] = "training"
             store = RunStore(data / "runs.db")
             while True:
@@ -198,14 +200,16 @@ async def _drive(url: str, data: Path, state: dict, sessions: int, browsers: int
                 except Exception as exc:  # noqa: BLE001 - reported, not raised: the rest of the figures still count
                     state["browse_failures"].append(f"{type(exc).__name__}: {str(exc).splitlines()[0][:500]}")
 
-            async def shows_finish(page) -> bool:
+            async def shows_finish(page, run: int) -> bool:
                 try:
+                    if leave:
+                        await page.goto(f"{url}/train?run={run}")
                     await page.get_by_text("Finished: test accuracy").first.wait_for(timeout=30_000)
                     return True
                 except Exception:  # noqa: BLE001 - a timeout: reported as a page that did not show the end
                     return False
 
-            finished = await asyncio.gather(*(shows_finish(p) for p, run in zip(trains, state["run_ids"]) if run))
+            finished = await asyncio.gather(*(shows_finish(p, run) for p, run in zip(trains, state["run_ids"]) if run))
             state["train_pages_without_finish"] = sum(not f for f in finished)
             shown = [await p.locator('[data-testid="stException"]').all_inner_texts() for p in trains + browses]
             state["streamlit_exceptions"] = sum(len(texts) for texts in shown)
@@ -298,7 +302,7 @@ def _stop_server(server, kids: list[int]) -> None:
 def run_load_test(sessions: int = 8, browsers: int = 2, epochs: Optional[int] = None,
                   max_runs: Optional[int] = None, timeout_s: float = 900.0, slider_steps: int = 3,
                   page_timeout_s: float = 180.0, keep_data: bool = False,
-                  server_log: Optional[Path] = None) -> dict[str, Any]:
+                  server_log: Optional[Path] = None, leave: bool = False) -> dict[str, Any]:
     """Serve the app, drive the sessions (see the module's docstring) and return the report as a dict.
 
     Ends by itself within about ``timeout_s`` (plus the server's start, at most 120 s, and clean-up): the
@@ -322,7 +326,7 @@ def run_load_test(sessions: int = 8, browsers: int = 2, epochs: Optional[int] = 
         sampler.start()
         state["phase"] = "opening the pages"
         asyncio.run(asyncio.wait_for(
-            _drive(url, data, state, sessions, browsers, epochs, slider_steps, int(page_timeout_s * 1000)),
+            _drive(url, data, state, sessions, browsers, epochs, slider_steps, int(page_timeout_s * 1000), leave),
             timeout_s))
     except asyncio.TimeoutError as exc:  # the total timeout, or the server's start (start_app's own message)
         state["error"] = str(exc) or f"total timeout of {timeout_s:g} s reached"
@@ -385,10 +389,13 @@ def main() -> None:
                     help="GRAPHCONV_MAX_RUNS for the server (default: the app's own default, 2)")
     ap.add_argument("--timeout", type=float, default=900.0, help="seconds before the test gives up (default 900)")
     ap.add_argument("--server-log", type=Path, default=None, help="keep the server's output in this file")
+    ap.add_argument("--leave", action="store_true",
+                    help="the Train pages leave right after Start (their browsers elsewhere, as on a hosted demo) and "
+                         "come back at the end to check the result")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of plain lines")
     args = ap.parse_args()
     report = run_load_test(args.sessions, args.browsers, args.epochs, args.max_runs, args.timeout,
-                           server_log=args.server_log)
+                           server_log=args.server_log, leave=args.leave)
     print(json.dumps(report) if args.json else "\n".join(_lines(report)))
     sys.exit(0 if report["completed"] and report["runs_lost"] == 0 else 1)
 
