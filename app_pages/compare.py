@@ -7,6 +7,7 @@ from core.models import MODELS
 from core.analysis.results import runs_table, settings_diff
 from core.training.runs import IMAGE_MODELS_WITHOUT_GRAPH, PIXEL_GRAPH_KINDS, RunConfig
 from core.training.store import ACTIVE_STATUSES, RunStore, StoreError
+from core.training.runner import ray_address
 from core.training.search import (MAX_TRIALS, SAMPLERS, new_search_kind, parse_space, search_configs, search_info,
                                   trial_rows)
 from core.training.sweep import (SWEEPABLE, grid_configs, new_sweep_kind, parse_values, stored_sweeps, sweep_params,
@@ -125,7 +126,7 @@ def search_section() -> None:
     """Launch a hyper-parameter search (Ray Tune with ASHA on Ray; plain trials on worker processes), show one."""
     st.divider()
     st.subheader("Searches")
-    early = manager().early_stopping
+    early = bool(ray_address())  # the app's manager trains on Ray: searches get ASHA (no manager built to read it)
     st.caption("Draw N trials over chosen settings (at random, or a grid of listed values); every trial is a stored "
                "run. " + ("On this app's Ray cluster the search runs with **Ray Tune's ASHA early stopping**: after "
                           "epochs 1, 2, 4, ... a trial whose test accuracy is not among the best half so far stops."
@@ -173,6 +174,9 @@ def search_results() -> None:
     members = store.list_runs(kind=kind)
     epochs = {r["id"]: store.epochs(r["id"]) for r in members}
     active = [r["id"] for r in members if r["status"] in ACTIVE_STATUSES]
+    if not active and st.session_state.get("search_settled") != kind:
+        st.session_state["search_settled"] = kind
+        st.rerun()  # the whole page, so the runs table above lists the search's trials too
     early = sum(bool((r["summary"] or {}).get("early_stopped")) for r in members)
     st.markdown(f"**{len(members)} trials over** {', '.join(f'`{p}`' for p in info['params'])}: "
                 f"{len(members) - len(active)} ended ({early} stopped early by ASHA), {len(active)} queued or training. "

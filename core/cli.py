@@ -238,17 +238,19 @@ def cmd_search(args: argparse.Namespace) -> dict[str, Any]:
     manager = RunManager(store, backend=make_backend(backend))
     early = not args.no_early_stopping and manager.early_stopping
     kind = new_search_kind(space, early)
+    ids: list[int] = []
     try:
         ids, early = manager.submit_search(configs, kind=kind, early_stopping=early)
-        print(f"search {kind}: {len(ids)} trials (runs {ids[0]}-{ids[-1]}) on {backend}, "
-              + ("ASHA early stopping (Ray Tune)" if early else "no early stopping (Ray Tune's ASHA needs --backend ray)"),
-              file=sys.stderr)
+        how = ("ASHA early stopping (Ray Tune)" if early else "no early stopping (--no-early-stopping)"
+               if manager.early_stopping else "no early stopping (Ray Tune's ASHA needs --backend ray)")
+        print(f"search {kind}: {len(ids)} trials (runs {ids[0]}-{ids[-1]}) on {backend}, {how}", file=sys.stderr)
         for run_id in ids:
             manager.wait(run_id, timeout=24 * 3600)
-    except KeyboardInterrupt:  # Ctrl-C: stop every trial; finished epochs stay stored
-        for run_id in manager.active():
+    except KeyboardInterrupt:  # Ctrl-C: stop this search's trials (no one else's); finished epochs stay stored
+        for run_id in ids:
             manager.stop(run_id)
-        time.sleep(1)
+        for run_id in ids:
+            manager.wait(run_id, timeout=manager.stop_grace_s + 10)
     finally:
         manager.close()
     trials = store.list_runs(kind=kind)

@@ -56,7 +56,8 @@ def manager():
     """The process-wide background run manager (survives reruns and page reloads; one per data folder).
 
     A run database that cannot be opened (corrupt, locked, newer schema) ends the page with one clear
-    message instead of a traceback; the file is left as it was."""
+    message instead of a traceback; the file is left as it was. So does a training set-up that cannot be
+    used (a bad ``GRAPHCONV_CPUS``, a Ray cluster that cannot be reached)."""
     from core.training.runner import get_manager
     from core.training.store import StoreError
 
@@ -64,6 +65,9 @@ def manager():
         return get_manager()
     except StoreError as err:
         st.error(f"Run store unavailable — {err}", icon=":material/database:")
+        st.stop()
+    except UserInputError as err:
+        st.error(f"Training unavailable — {err}", icon=":material/error:")
         st.stop()
 
 

@@ -128,8 +128,14 @@ class Lease:
         self.name = f"{time.time_ns():020d}-{os.getpid():08d}-{next(_counter):04d}{SUFFIX}"
         hidden = folder / f".{self.name}.tmp"  # locked before it gets its listed name, so no probe sees it unlocked
         self._fd: Optional[int] = os.open(hidden, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
-        os.rename(hidden, folder / self.name)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            os.rename(hidden, folder / self.name)
+        except OSError:  # no lease after all: leave neither the descriptor nor the hidden file behind
+            os.close(self._fd)
+            self._fd = None
+            hidden.unlink(missing_ok=True)
+            raise
 
     def held(self) -> bool:
         """False once released, or when the file was removed (say by a cleaner of the temp folder)."""

@@ -251,6 +251,8 @@ class RunManager:
             jobs, self._queue = self._running + self._searching + self._queue, []
             self._cond.notify()
         self._thread.join(timeout)
+        for search in {id(j.backend): j.backend for j in jobs if hasattr(j.backend, "shutdown")}.values():
+            search.shutdown()  # a Tune search ends its trials and itself
         for job in jobs:
             if job.handle is not None:
                 (job.backend or self.backend).terminate(job.handle)
@@ -336,9 +338,14 @@ class RunManager:
             self.store.fail(job.run_id, (job.backend or self.backend).describe_exit(job.handle) + kept)
 
 
+def ray_address() -> str:
+    """``GRAPHCONV_RAY_ADDRESS`` (empty when runs train in worker processes on this machine)."""
+    return os.environ.get("GRAPHCONV_RAY_ADDRESS", "").strip()
+
+
 def make_backend(name: Optional[str] = None):
     """The backend named ``name``, else ``ray`` when ``GRAPHCONV_RAY_ADDRESS`` is set, else ``process``."""
-    address = os.environ.get("GRAPHCONV_RAY_ADDRESS", "").strip()
+    address = ray_address()
     name = name or ("ray" if address else "process")
     if name == "process":
         from core.training.process_backend import ProcessBackend

@@ -25,7 +25,7 @@ import os
 import shutil
 import tempfile
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from core.training.ray_backend import RayRun
@@ -56,40 +56,58 @@ def tune_trial(config: dict[str, Any], plan: list[dict[str, Any]], env: dict[str
     train_task(item["channel"], item["run_id"], item["config"], env, on_epoch=report)
 
 
-def _stop_asked(indices: set[int]):
-    """A Tune ``Stopper`` that ends the trials in ``indices``: runs asked to stop that did not stop by themselves.
+def _hooks(search: "_Shared"):
+    """Tune's ``Stopper`` and ``Callback`` for one search, sharing ``search``'s plain containers (Tune calls
+    them in the driver, this process; it only pickles copies for its own records).
 
-    It holds the search's own set (Tune calls the object in the driver; it only pickles a copy)."""
+    The stopper ends the trials in ``search.enforce_stop`` (runs asked to stop that did not stop by themselves)
+    and, once the launcher closes, every trial; the callback notes each trial as it ends, so its run is closed
+    then, not when the whole search ends."""
     from ray import tune
 
     class StopAsked(tune.Stopper):
         def __call__(self, trial_id: str, result: dict) -> bool:
-            return int((result.get("config") or {}).get("index", -1)) in indices
+            return int((result.get("config") or {}).get("index", -1)) in search.enforce_stop
 
         def stop_all(self) -> bool:
-            return False
+            return bool(search.closing)
 
-    return StopAsked()
+    class NoteEnded(tune.Callback):
+        def on_trial_complete(self, iteration: int, trials: list, trial, **info) -> None:
+            search.ended[int(trial.config["index"])] = None
+
+        def on_trial_error(self, iteration: int, trials: list, trial, **info) -> None:
+            message = getattr(trial, "error_msg", None) or "the trial raised an error"
+            search.ended[int(trial.config["index"])] = _last_line(RuntimeError(message))
+
+    return StopAsked(), NoteEnded()
+
+
+@dataclass
+class _Shared:
+    """What the Tune driver's hooks and the run manager's polls share (plain containers, no locks needed)."""
+
+    enforce_stop: set = field(default_factory=set)  # trial indices Tune must end at their next report
+    ended: dict = field(default_factory=dict)  # trial index -> None (completed) or its error, as Tune ends it
+    closing: list = field(default_factory=list)  # non-empty once the launcher closes: end every trial
 
 
 class TuneSearch:
-    """One Ray Tune search over stored runs; the run manager polls each trial's run through it."""
+    """One Ray Tune search with ASHA over stored runs; the run manager polls each trial's run through it."""
 
     name = "ray-tune"
 
-    def __init__(self, backend, db_path: str, env: dict[str, Optional[str]], plan: list[tuple[int, dict[str, Any]]],
-                 early_stopping: bool = True) -> None:
+    def __init__(self, backend, db_path: str, env: dict[str, Optional[str]], plan: list[tuple[int, dict[str, Any]]]):
         from core.training.store import RunStore
 
-        self.backend, self.early_stopping = backend, early_stopping
+        self.backend = backend
         self.max_epochs = max(int(config.get("epochs") or 1) for _, config in plan)
         store = RunStore(db_path)
         self.trials = [TrialRun(run_id, None, backend.new_channel(), store, search=self, index=i)
                        for i, (run_id, _) in enumerate(plan)]
         self.configs = [config for _, config in plan]
         self.env = {k: v for k, v in env.items() if k != "GRAPHCONV_DATA_DIR"}
-        self.enforce_stop: set[int] = set()
-        self.outcomes: Optional[dict[int, dict[str, Any]]] = None  # trial index -> {error}, once the search ended
+        self.shared = _Shared()
         self.failure: Optional[BaseException] = None
         self._thread = threading.Thread(target=self._drive, name="graphconv-tune", daemon=True)
         self._thread.start()
@@ -98,44 +116,46 @@ class TuneSearch:
 
     def _drive(self) -> None:
         try:
-            self.outcomes = self._fit()
-        except BaseException as err:  # every trial's run fails with it
+            self._fit()
+        except BaseException as err:  # every trial's run still open fails with it
             self.failure = err
 
-    def _fit(self) -> dict[int, dict[str, Any]]:
+    def _fit(self) -> None:
         os.environ.setdefault("RAY_CHDIR_TO_TRIAL_DIR", "0")
         from ray import tune
-        from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+        from ray.tune.schedulers import ASHAScheduler
 
         plan = [{"run_id": t.run_id, "channel": t.channel, "config": c} for t, c in zip(self.trials, self.configs)]
-        scheduler = (ASHAScheduler(time_attr="training_iteration", max_t=self.max_epochs, grace_period=ASHA_GRACE,
-                                   reduction_factor=ASHA_REDUCTION)
-                     if self.early_stopping else FIFOScheduler())
+        scheduler = ASHAScheduler(time_attr="training_iteration", max_t=self.max_epochs, grace_period=ASHA_GRACE,
+                                  reduction_factor=ASHA_REDUCTION)
         storage = tempfile.mkdtemp(prefix="graphconv-tune-")  # Tune's own files; the runs live in the store
+        stopper, callback = _hooks(self.shared)
         trainable = tune.with_resources(tune.with_parameters(tune_trial, plan=plan, env=self.env), {"cpu": 1})
         tuner = tune.Tuner(
             trainable,
             param_space={"index": tune.grid_search(list(range(len(plan))))},
             tune_config=tune.TuneConfig(metric="test_accuracy", mode="max", scheduler=scheduler),
-            run_config=tune.RunConfig(name="graphconv", storage_path=storage,
-                                      stop=_stop_asked(self.enforce_stop), verbose=0,
-                                      failure_config=tune.FailureConfig(max_failures=0)),
+            run_config=tune.RunConfig(name="graphconv", storage_path=storage, stop=stopper, callbacks=[callback],
+                                      verbose=0, failure_config=tune.FailureConfig(max_failures=0)),
         )
         try:
-            results = tuner.fit()
+            for result in tuner.fit():  # a trial the callback missed (none should be): its result says how it ended
+                error = f"{type(result.error).__name__}: {_last_line(result.error)}" if result.error else None
+                self.shared.ended.setdefault(int(result.config["index"]), error)
         finally:
             shutil.rmtree(storage, ignore_errors=True)
-        return {int(result.config["index"]): {"error": f"{type(result.error).__name__}: {_last_line(result.error)}"
-                                              if result.error else None} for result in results}
 
     # -- what the run manager calls for each trial's run --------------------------------------------
 
     def poll(self, trial: TrialRun) -> Optional[int]:
-        """Write what the trial sent; forward a stop request; None while the search runs, else the exit."""
+        """Write what the trial sent; forward a stop request; None while the trial runs, else the exit."""
         if trial.exit is not None:
             return trial.exit
-        self.backend.forward(trial)
-        if self._thread.is_alive():
+        try:
+            self.backend.forward(trial)
+        except Exception:  # its channel is gone (its node lost): the trial's end, from Tune, decides
+            pass
+        if trial.index not in self.shared.ended and self._thread.is_alive():
             return None
         try:
             self.backend.drain(trial)  # whatever it pushed before it ended
@@ -145,33 +165,39 @@ class TuneSearch:
         return trial.exit
 
     def _close(self, trial: TrialRun) -> tuple[int, str]:
-        """(exit, reason) for a trial whose search ended; a run left open by ASHA is closed as stopped early."""
-        if self.failure is not None:
-            return 1, f"the Tune search failed: {type(self.failure).__name__}: {_last_line(self.failure)}"
-        outcome = (self.outcomes or {}).get(trial.index, {"error": "Tune reported no result"})
-        if outcome["error"]:
-            return 1, f"the Tune trial failed: {outcome['error']}"
+        """(exit, reason) for a trial Tune ended. A run it left open was stopped by ASHA, or (asked to stop,
+        or the launcher closing) by the stopper: closed here as ``stopped`` saying which."""
+        if trial.index not in self.shared.ended:
+            failure = self.failure or RuntimeError("Tune ended the search without this trial")
+            return 1, f"the Tune search failed: {type(failure).__name__}: {_last_line(failure)}"
+        error = self.shared.ended[trial.index]
+        if error:
+            return 1, f"the Tune trial failed: {error}"
         run = trial.store.get_run(trial.run_id)
-        if run is not None and run["status"] in ("queued", "running"):
-            epochs = trial.store.epochs(trial.run_id)
-            reached = len(epochs)
-            summary = {"run_id": trial.run_id, "status": "stopped", "early_stopped": True, "epochs_done": reached,
-                       "test_accuracy": epochs[-1]["test_accuracy"] if epochs else None, "ray_node": trial.node}
-            trial.store.finish(trial.run_id, summary, status="stopped",
-                               error=f"stopped early by ASHA after epoch {reached} of {trial_epochs(run)}: its test "
-                                     "accuracy was not among the best half at that point")
+        if run is None or run["status"] not in ("queued", "running"):
+            return 0, ""
+        epochs = trial.store.epochs(trial.run_id)
+        asked = run.get("stop_requested") is not None or trial.index in self.shared.enforce_stop or self.shared.closing
+        summary = {"run_id": trial.run_id, "status": "stopped", "early_stopped": not asked, "epochs_done": len(epochs),
+                   "test_accuracy": epochs[-1]["test_accuracy"] if epochs else None, "ray_node": trial.node}
+        planned = int((run.get("config") or {}).get("epochs") or 1)
+        reason = (f"stopped on request after epoch {len(epochs)} of {planned}" if asked else
+                  f"stopped early by ASHA after epoch {len(epochs)} of {planned}: its test accuracy was not among "
+                  "the best half at that point")
+        trial.store.finish(trial.run_id, summary, status="stopped", error=reason)
         return 0, ""
 
     def describe_exit(self, trial: TrialRun) -> str:
         return trial.reason or "the Tune trial ended before its run did"
 
     def terminate(self, trial: TrialRun) -> None:
-        """A trial that ignored its stop request: Tune ends it at its next report."""
-        self.enforce_stop.add(trial.index)
+        """A trial that ignored its stop request, or the launcher closing: Tune ends it (and, once the launcher
+        closes, the whole search) at its next report."""
+        self.shared.enforce_stop.add(trial.index)
 
-
-def trial_epochs(run: dict[str, Any]) -> int:
-    return int((run.get("config") or {}).get("epochs") or 1)
+    def shutdown(self) -> None:
+        """The launcher closes: Tune ends every trial and the search."""
+        self.shared.closing.append(True)
 
 
 def _last_line(err: BaseException) -> str:

@@ -4,6 +4,8 @@ real cluster."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 ray = pytest.importorskip("ray")
@@ -71,3 +73,24 @@ def test_without_ray_the_same_search_trains_every_trial_to_the_end(tmp_path):
         manager.close()
     assert [s["state"] for s in states] == ["finished", "finished"]
     assert [len(manager.store.epochs(i)) for i in ids] == [2, 2]  # the weak trial trained to its last epoch too
+
+
+def test_a_stop_request_reaches_a_trial_and_closing_the_launcher_ends_the_search(ray_backend, tmp_path):
+    space = parse_space(["seed=1,2"])
+    configs = search_configs(RunConfig(model="mlp", hidden=16, epochs=60, quick=True, device="cpu"), space,
+                             sampler="grid")
+    manager = RunManager(store=RunStore(tmp_path / "runs.db"), backend=ray_backend)
+    ids, _ = manager.submit_search(configs, kind=new_search_kind(space, True))
+    search = manager._searching[0].backend
+    deadline = time.time() + 300
+    while not all(manager.store.epochs(i) for i in ids) and time.time() < deadline:  # both trials train
+        time.sleep(0.2)
+    assert manager.stop(ids[0]) is True
+    asked = manager.wait(ids[0], timeout=120)["run"]
+    assert asked["status"] == "stopped" and not asked["summary"].get("early_stopped")  # stopped by its request
+    assert 1 <= len(manager.store.epochs(ids[0])) < 60
+    manager.close()  # the launcher goes: Tune ends the other trial and the search
+    search._thread.join(120)
+    assert not search._thread.is_alive()
+    other = manager.store.get_run(ids[1])
+    assert other["status"] == "stopped" and 1 <= len(manager.store.epochs(ids[1])) < 60
