@@ -36,9 +36,12 @@ data = url_choice(sb, "Data set", ["mnist-5k", "mnist-rot", "mnist"], d.data, "d
                          "`python -m core download mnist`.")
 model = url_choice(sb, "Layer type", list(MODEL_HELP), d.model, "model")
 if st.session_state.get("_defaults_of") not in (None, model):  # another model: its own defaults, not the last one's
-    for key in ("layers", "hidden", "sp_hidden", "dropout", "lr", "schedule"):
-        st.session_state.pop(key, None)
-        st.query_params.pop(key, None)
+    # Set through the Session State API, so the browser's widgets take them too (a popped key left the browser's
+    # old value in place, and the link, which omits defaults, then opened with other settings than Start used).
+    widths = "sp_hidden" if model == "superpixel" else "hidden"  # superpixel widths have their own widget
+    for key, setting in ((widths, "hidden"), ("layers", "layers"), ("dropout", "dropout"), ("lr", "lr"),
+                         ("schedule", "schedule")):
+        st.session_state[key] = model_default(model, setting)
 st.session_state["_defaults_of"] = model
 sb.caption(MODEL_HELP[model])
 cfg = {"data": data, "model": model}

@@ -23,6 +23,10 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-background-networking", "--disable-component-update"]
 
 
+DATA_DIR: Path | None = None  # the served app's data folder (set by the server fixture)
+IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -32,7 +36,9 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     port = _free_port()
-    env = {**os.environ, "GRAPHCONV_DATA_DIR": str(tmp_path_factory.mktemp("data")), "GRAPHCONV_QUICK": "1"}
+    global DATA_DIR
+    DATA_DIR = tmp_path_factory.mktemp("data")
+    env = {**os.environ, "GRAPHCONV_DATA_DIR": str(DATA_DIR), "GRAPHCONV_QUICK": "1"}
     log = open(tmp_path_factory.mktemp("log") / "streamlit.log", "w")
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
                              "--server.headless", "true", "--server.address", "127.0.0.1"],
@@ -168,3 +174,63 @@ def test_a_forged_oversized_drawing_is_refused_with_one_line(server, page):
     page.mouse.up()
     page.get_by_text("the drawing is 3000x3000 pixels; the limit is 4,194,304 pixels").first.wait_for()
     assert page.get_by_text("Draw with the mouse or a finger").count() > 0  # treated as no drawing
+
+
+def _pick(pg, label: str, option: str) -> None:
+    """Choose ``option`` in the selectbox labelled ``label`` as a person does (type, Enter), then let the page settle."""
+    pg.locator('[data-testid="stSelectbox"]', has_text=label).first.locator("input").first.click()
+    pg.keyboard.type(option)
+    pg.keyboard.press("Enter")
+    time.sleep(0.5)
+    pg.wait_for_selector(IDLE)
+
+
+def _train_widgets(pg) -> dict:
+    """Every slider's value and every radio's choice on the Train page, with the Architecture section open."""
+    pg.wait_for_selector(IDLE)
+    if not pg.get_by_text("Dropout", exact=True).first.is_visible():
+        pg.get_by_text("Architecture").first.click()
+        pg.get_by_text("Dropout", exact=True).first.wait_for()
+    sliders = pg.get_by_role("slider")
+    state = {f"slider {sliders.nth(i).get_attribute('aria-label')}": sliders.nth(i).get_attribute("aria-valuetext")
+             or sliders.nth(i).get_attribute("aria-valuenow") for i in range(sliders.count())}
+    radios = pg.locator('[data-testid="stRadio"]')
+    for i in range(radios.count()):
+        radio = radios.nth(i)
+        label = radio.locator('[data-testid="stWidgetLabel"]').first.inner_text().strip()
+        state[f"radio {label}"] = radio.locator("label:has(input:checked)").first.inner_text().strip()
+    return state
+
+
+def test_a_link_after_switching_layer_types_trains_what_its_sender_trains(server, page):
+    """gat, then superpixel, then the PyG layer gat: the sender's sidebar, the link, a fresh browser's sidebar and
+    the configs both Starts submit all agree (the superpixel recipe's own dropout, rate and schedule)."""
+    from core.training.store import RunStore
+
+    page.goto(f"{server}/train")
+    page.get_by_role("button", name="Start").first.wait_for()
+    _pick(page, "Layer type", "gat")
+    _train_widgets(page)  # opens Architecture, as the issue's sender did
+    _pick(page, "Layer type", "superpixel")
+    _train_widgets(page)
+    _pick(page, "PyG layer", "gat")
+    sent = _train_widgets(page)
+    assert sent["slider Dropout"] == "0.00" and sent["slider Learning rate"] == "0.001", sent
+    assert sent["radio Learning-rate schedule"] == "plateau", sent
+    link = page.url
+    fresh = page.context.browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    fresh.set_default_timeout(90_000)
+    fresh.goto(link)
+    fresh.get_by_role("button", name="Start").first.wait_for()
+    assert _train_widgets(fresh) == sent
+    store = RunStore(DATA_DIR / "runs.db")
+    before = {r["id"] for r in store.list_runs()}
+    for pg in (page, fresh):
+        pg.get_by_role("button", name="Start").first.click()
+        pg.wait_for_function(f"() => new URLSearchParams(location.search).has('run')")
+    new = [r for r in store.list_runs() if r["id"] not in before]
+    for r in new:
+        store.request_stop(r["id"])
+    assert len(new) == 2 and new[0]["config"] == new[1]["config"], [r["config"] for r in new]
+    assert new[0]["config"]["conv"] == "gat" and new[0]["config"]["lr"] == 0.001
+    fresh.context.close()
