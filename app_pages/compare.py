@@ -160,7 +160,8 @@ def search_section() -> None:
     if st.session_state.get("se_show") not in kinds + [None]:
         kinds.insert(1, st.session_state["se_show"])  # launched in this run of the page
     shown = url_labelled_choice(st, "Show a search", kinds, "none", "se_show",
-                                format_func=lambda k: labels.get(k, "the search just launched" if k != "none" else "—"))
+                                format_func=lambda k: "—" if k == "none" else labels.get(
+                                    k, "a search over " + ", ".join((search_info(k) or {}).get("params", []))))
     st.session_state["search"] = shown if shown != "none" else None
     search_results()
 
@@ -178,8 +179,9 @@ def search_results() -> None:
         st.session_state["search_settled"] = kind
         st.rerun()  # the whole page, so the runs table above lists the search's trials too
     early = sum(bool((r["summary"] or {}).get("early_stopped")) for r in members)
+    asha = f" ({early} stopped early by ASHA)" if info["early_stopping"] else ""
     st.markdown(f"**{len(members)} trials over** {', '.join(f'`{p}`' for p in info['params'])}: "
-                f"{len(members) - len(active)} ended ({early} stopped early by ASHA), {len(active)} queued or training. "
+                f"{len(members) - len(active)} ended{asha}, {len(active)} queued or training. "
                 + ("Early stopping: Ray Tune's ASHA." if info["early_stopping"] else
                    "No early stopping (trained on worker processes)."))
     mine = [i for i in active if next(r for r in members if r["id"] == i).get("session") == session_id()]
