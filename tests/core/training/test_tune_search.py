@@ -76,8 +76,10 @@ def test_without_ray_the_same_search_trains_every_trial_to_the_end(tmp_path):
 
 
 def test_a_stop_request_reaches_a_trial_and_closing_the_launcher_ends_the_search(ray_backend, tmp_path):
-    space = parse_space(["seed=1,2"])
-    configs = search_configs(RunConfig(model="mlp", hidden=16, epochs=500, quick=True, device="cpu"), space,
+    # Two trials that train identically (one seed, one thread each): their accuracies tie at every rung, and ASHA
+    # stops a trial only below the cutoff, so here only the stop request and the launcher end them.
+    space = parse_space(["epochs=500,499"])
+    configs = search_configs(RunConfig(model="mlp", hidden=16, quick=True, device="cpu", seed=1), space,
                              sampler="grid")
     manager = RunManager(store=RunStore(tmp_path / "runs.db"), backend=ray_backend)
     ids, _ = manager.submit_search(configs, kind=new_search_kind(space, True))
@@ -93,10 +95,10 @@ def test_a_stop_request_reaches_a_trial_and_closing_the_launcher_ends_the_search
     assert manager.stop(ids[0]) is True
     asked = manager.wait(ids[0], timeout=120)["run"]
     assert asked["status"] == "stopped" and not asked["summary"].get("early_stopped")  # stopped by its request
-    assert 1 <= len(manager.store.epochs(ids[0])) < 500
+    assert 1 <= len(manager.store.epochs(ids[0])) < 499
     trains(ids[1])  # it may have waited for the first one's CPU
     manager.close()  # the launcher goes: Tune ends the other trial and the search
     search._thread.join(120)
     assert not search._thread.is_alive()
     other = manager.store.get_run(ids[1])
-    assert other["status"] == "stopped" and 1 <= len(manager.store.epochs(ids[1])) < 500
+    assert other["status"] == "stopped" and 1 <= len(manager.store.epochs(ids[1])) < 499
