@@ -91,14 +91,16 @@ def test_a_stop_request_reaches_a_trial_and_closing_the_launcher_ends_the_search
             time.sleep(0.2)
         assert manager.store.epochs(run_id), f"run {run_id} did not train"
 
-    trains(ids[0])
-    assert manager.stop(ids[0]) is True
-    asked = manager.wait(ids[0], timeout=120)["run"]
-    assert asked["status"] == "stopped" and not asked["summary"].get("early_stopped")  # stopped by its request
-    assert 1 <= len(manager.store.epochs(ids[0])) < 499
-    trains(ids[1])  # it may have waited for the first one's CPU
-    manager.close()  # the launcher goes: Tune ends the other trial and the search
-    search._thread.join(120)
+    try:
+        trains(ids[0])
+        assert manager.stop(ids[0]) is True
+        asked = manager.wait(ids[0], timeout=120)["run"]
+        assert asked["status"] == "stopped" and not asked["summary"].get("early_stopped")  # stopped by its request
+        assert 1 <= len(manager.store.epochs(ids[0])) < 499
+        trains(ids[1])  # it may have waited for the first one's CPU
+    finally:
+        manager.close()  # the launcher goes: Tune ends the other trial and the search
+        search._thread.join(120)
     assert not search._thread.is_alive()
     other = manager.store.get_run(ids[1])
     assert other["status"] == "stopped" and 1 <= len(manager.store.epochs(ids[1])) < 499
