@@ -1,5 +1,7 @@
 """Train: pick data, graph and layer type, train in the background, watch the curves live."""
 
+from typing import Optional
+
 import pandas as pd
 import streamlit as st
 
@@ -204,19 +206,21 @@ def live_panel(run_id: int) -> None:
         st.error(f"Run {status}: {row.get('error') or 'the server stopped during it'}")
     if epochs:
         st.metric("Test accuracy (last epoch)", f"{epochs[-1]['test_accuracy']:.2%}")
-    if status in ("queued", "running"):
+        if st.session_state.get("_curves_fast") == run_id and status in ("queued", "running"):
+            del st.session_state["_curves_fast"]
+            st.rerun(scope="app")  # the first epoch landed: the curves may now poll slowly
         st.session_state["_watching"] = run_id
     elif st.session_state.get("_watching") == run_id:
         del st.session_state["_watching"]
         st.rerun(scope="app")  # the run ended: refresh the runs table and the Stop button, and stop polling
 
 
-def live_curves(run_id: int) -> None:
+def live_curves(run_id: int, total_epochs: Optional[int]) -> None:
     epochs = store().epochs(run_id)
     progress = store().progress(run_id)
     losses = progress["points"] if progress else []
     if epochs or losses:
-        st.plotly_chart(curves_figure(epochs, losses), width="stretch")
+        st.plotly_chart(curves_figure(epochs, losses, total_epochs=total_epochs), width="stretch")
 
 
 # While a run is queued or training, the status polls the store every second and the curves every
@@ -224,8 +228,14 @@ def live_curves(run_id: int) -> None:
 # training on a small machine). A finished run is drawn once.
 CURVES_EVERY_S = 5.0
 if run_id:
+    # Until its first epoch ends a run's curves poll every second, so the batch loss draws from the first points
+    # on; the status panel reruns the page once when that epoch lands, and the curves slow down to CURVES_EVERY_S.
+    first_epoch_pending = active and not store().epochs(run_id)
+    if first_epoch_pending:
+        st.session_state["_curves_fast"] = run_id
     st.fragment(run_every=1.0 if active else None)(live_panel)(run_id)
-    st.fragment(run_every=CURVES_EVERY_S if active else None)(live_curves)(run_id)
+    st.fragment(run_every=(1.0 if first_epoch_pending else CURVES_EVERY_S) if active else None)(live_curves)(
+        run_id, live_now["epochs"] if live_now else None)
 
 st.divider()
 st.subheader("Stored runs")

@@ -11,8 +11,13 @@ from plotly.subplots import make_subplots
 from core.figures.common import CLASS_COLORS
 
 
-def curves_figure(epochs: Sequence[dict[str, Any]], batches: Sequence[tuple[float, float]] = ()) -> go.Figure:
-    """Loss (left) and accuracy (right) per epoch; ``batches`` adds (fractional epoch, loss) points."""
+def curves_figure(epochs: Sequence[dict[str, Any]], batches: Sequence[tuple[float, float]] = (),
+                  total_epochs: Optional[int] = None) -> go.Figure:
+    """Loss (left) and accuracy (right) per epoch; ``batches`` adds (fractional epoch, loss) points.
+
+    With ``total_epochs`` both panels span the whole run from the first batch on (epochs 0 to the last,
+    accuracy 0-100%), so a live run's first points land on axes that do not jump, and before epoch 1 ends the
+    accuracy panel says when its first point comes instead of showing empty default axes."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=("loss", "accuracy"))
     ep = [e["epoch"] for e in epochs]
     if batches:
@@ -25,6 +30,12 @@ def curves_figure(epochs: Sequence[dict[str, Any]], batches: Sequence[tuple[floa
     fig.add_trace(go.Scatter(x=ep, y=[e["test_accuracy"] for e in epochs], name="test accuracy",
                              mode="lines+markers", line=dict(color="#16a34a")), 1, 2)
     fig.update_xaxes(title_text="epoch", dtick=1)
+    if total_epochs:
+        fig.update_xaxes(range=[0, max(total_epochs, 1) + 0.1])
+        fig.update_yaxes(range=[0, 1.02], tickformat=".0%", row=1, col=2)
+        if not epochs:
+            fig.add_annotation(text="test accuracy after epoch 1", x=0.5 * max(total_epochs, 1), y=0.5,
+                               xref="x2", yref="y2", showarrow=False, font=dict(color="#6b7280"))
     fig.update_layout(height=340, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.25))
     return fig
 

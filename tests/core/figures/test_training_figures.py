@@ -36,3 +36,17 @@ def test_search_figure_has_a_panel_per_setting_and_draws_early_stops_hollow():
     assert list(full.x) == [0.003] and list(early.x) == [1e-6] and list(early.y) == [0.1]
     assert early.marker.symbol == "circle-open" and full.marker.symbol == "circle"
     assert fig.layout.xaxis.type == "log" and fig.layout.xaxis2.title.text == "K"
+
+
+def test_live_curves_span_the_whole_run_from_the_first_batch():
+    from core.figures.training import curves_figure
+
+    early = curves_figure([], [(0.05, 2.31), (0.1, 2.2)], total_epochs=3)  # before epoch 1 ends
+    assert list(early.layout.xaxis.range) == [0, 3.1] and list(early.layout.xaxis2.range) == [0, 3.1]
+    assert list(early.layout.yaxis2.range) == [0, 1.02] and early.layout.yaxis2.tickformat == ".0%"
+    assert [a.text for a in early.layout.annotations if a.text.startswith("test accuracy")] == \
+        ["test accuracy after epoch 1"]
+    later = curves_figure([{"epoch": 1, "train_loss": 0.5, "train_accuracy": 0.8, "test_accuracy": 0.85}],
+                          [(0.5, 0.9)], total_epochs=3)
+    assert not [a for a in later.layout.annotations if a.text.startswith("test accuracy")]
+    assert curves_figure([], [(0.1, 2.0)]).layout.xaxis.range is None  # without a run length: plotly's own axes
