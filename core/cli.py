@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from dataclasses import fields
@@ -115,7 +114,9 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
         print(f"note: model {cfg.model} does not use {flag}; ignored", file=sys.stderr)
     store = RunStore()
     store.recover_interrupted()
-    backend = args.backend or ("ray" if os.environ.get("GRAPHCONV_RAY_ADDRESS", "").strip() else "inline")
+    from core.training.runner import ray_address
+
+    backend = args.backend or ("ray" if ray_address() else "inline")
 
     def progress(row: dict) -> None:
         print(f"epoch {row['epoch']}: loss {row['train_loss']:.4f}, test accuracy {row['test_accuracy']:.4f}, "
@@ -225,14 +226,14 @@ def cmd_search(args: argparse.Namespace) -> dict[str, Any]:
     """A hyper-parameter search: N trials over chosen settings, each a stored run. On Ray (``--backend ray`` or
     GRAPHCONV_RAY_ADDRESS) Ray Tune's ASHA stops weak trials early; on worker processes every trial trains to
     its last epoch. Prints one line per trial, best first."""
-    from core.training.runner import RunManager, make_backend
+    from core.training.runner import RunManager, make_backend, ray_address
     from core.training.search import describe_space, new_search_kind, parse_space, search_configs, trial_rows
     from core.training.store import RunStore
 
     space = parse_space(args.space or [])
     configs = search_configs(run_config_from_args(args), space, args.trials, args.sampler, args.search_seed)
     backend = args.backend if args.backend in ("process", "ray") else (
-        "ray" if os.environ.get("GRAPHCONV_RAY_ADDRESS", "").strip() else "process")  # trials never train inline
+        "ray" if ray_address() else "process")  # trials never train inline
     store = RunStore()
     store.recover_interrupted()
     manager = RunManager(store, backend=make_backend(backend))

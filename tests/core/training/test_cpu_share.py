@@ -9,7 +9,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from core.training import cpu_share
 from core.training.cpu_share import CpuShare, Lease, default_max_runs, describe, live_leases, share_of, usable_cpus
 from core.training.runner import RunManager
 from core.training.runs import RunConfig
+from polling import wait_for
 from core.training.store import RunStore
 from core.training.worker import execute_reporting
 
@@ -186,16 +186,6 @@ def test_an_in_process_run_stores_its_threads_and_leaves_torch_as_it_was(cpus4, 
     assert store.get_run(bad)["status"] == "failed" and "GRAPHCONV_CPUS" in store.get_run(bad)["error"]
 
 
-def wait_for(condition, what: str, timeout: float = TIMEOUT):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def threads(store: RunStore, run_id: int) -> list[tuple[int, int, int]]:
     """(min, max, runs) of each stored epoch of a run."""
     return [(e["threads"]["min"], e["threads"]["max"], e["threads"]["runs"]) for e in store.epochs(run_id)]
@@ -208,13 +198,13 @@ def test_a_run_gives_half_its_threads_to_a_second_run_and_takes_them_back(cpus4,
     store = manager.store
     try:
         a = manager.submit(mlp(epochs=500, seed=1))
-        wait_for(lambda: len(threads(store, a)) >= 2, "run A to train alone")
+        wait_for(lambda: len(threads(store, a)) >= 2, TIMEOUT, "run A to train alone")
         b = manager.submit(mlp(epochs=500, seed=2))
-        wait_for(lambda: (2, 2, 2) in threads(store, a) and threads(store, b), "A to train on half while B trains")
+        wait_for(lambda: (2, 2, 2) in threads(store, a) and threads(store, b), TIMEOUT, "A to train on half while B trains")
         manager.stop(b)
         assert manager.wait(b, timeout=TIMEOUT)["state"] == "stopped"
         after_b = len(threads(store, a))
-        wait_for(lambda: (4, 4, 1) in threads(store, a)[after_b:], "A to take all 4 threads back")
+        wait_for(lambda: (4, 4, 1) in threads(store, a)[after_b:], TIMEOUT, "A to take all 4 threads back")
         manager.stop(a)
         assert manager.wait(a, timeout=TIMEOUT)["state"] == "stopped"
     finally:

@@ -8,7 +8,6 @@ once must train on different nodes. The losing-a-node test kills the second node
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -19,7 +18,8 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-from ray_cluster import has_ray_client, ray_cli, wait_for  # noqa: E402
+from polling import wait_for  # noqa: E402
+from ray_cluster import has_ray_client, ray_cli  # noqa: E402
 
 from core.config import REPO_ROOT  # noqa: E402
 from core.training.ray_backend import RayBackend  # noqa: E402

@@ -14,19 +14,10 @@ from core.models import MODELS
 from core.training.process_backend import exit_reason
 from core.training.runner import Job, QueueFullError, RunManager, fair_order
 from core.training.runs import RunConfig
+from polling import wait_for
 from core.training.store import RunStore, load_checkpoint
 
 TIMEOUT = 120.0
-
-
-def wait_for(condition, timeout: float = TIMEOUT, what: str = "condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture

@@ -4,14 +4,13 @@ real cluster."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 ray = pytest.importorskip("ray")
 pytest.importorskip("ray.tune")
 
 from core.training.runner import RunManager  # noqa: E402
+from polling import wait_for  # noqa: E402
 from core.training.runs import RunConfig  # noqa: E402
 from core.training.search import new_search_kind, parse_space, search_configs  # noqa: E402
 from core.training.store import RunStore, load_checkpoint  # noqa: E402
@@ -86,10 +85,7 @@ def test_a_stop_request_reaches_a_trial_and_closing_the_launcher_ends_the_search
     search = manager._searching[0].backend
 
     def trains(run_id: int) -> None:
-        deadline = time.time() + 300
-        while not manager.store.epochs(run_id) and time.time() < deadline:
-            time.sleep(0.2)
-        assert manager.store.epochs(run_id), f"run {run_id} did not train"
+        wait_for(lambda: manager.store.epochs(run_id), 300, f"run {run_id} to train")
 
     try:
         trains(ids[0])
