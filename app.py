@@ -11,7 +11,8 @@ st.set_page_config(page_title="GraphConv Lab", page_icon=":material/hub:", layou
 
 PAGES = {
     "Explore": [
-        st.Page("app_pages/graph_builder.py", title="Graph Builder", icon=":material/hub:", default=True),  # served at /
+        st.Page("app_pages/start.py", title="Start here", icon=":material/flag:", default=True),  # served at /
+        st.Page("app_pages/graph_builder.py", title="Graph Builder", icon=":material/hub:", url_path="graph"),
         st.Page("app_pages/playground.py", title="Playground", icon=":material/draw:", url_path="playground"),
     ],
     "Train": [

@@ -6,24 +6,21 @@ import pandas as pd
 import streamlit as st
 
 from core.config import QUICK_EPOCHS, quick_mode
+from core.analysis.reference import context_line
 from core.analysis.results import runs_table
 from core.training.cpu_share import describe as describe_threads
 from core.training.runs import IMAGE_MODELS_WITHOUT_GRAPH, PIXEL_GRAPH_KINDS, RunConfig, model_default
 from core.training.trainer import pick_device
+from core.models import MODELS
+from core.models.superpixel_net import SUPERPIXEL_CONVS, SUPERPIXEL_TITLES, budget_width
 from core.models.tutorial_net import ADJACENCIES
 from core.figures.training import curves_figure
+from ui.links import open_run_buttons
 from ui.common import (RUNS_TABLE_COLUMNS, copy_link_button, graph_param_widgets, guarded, manager, parse_run_id,
-                       refuse_link_value, session_id, store, url_choice, url_notices, url_number, url_slider, url_text,
-                       url_toggle)
+                       refuse_link_value, session_id, store, unbroken, url_choice, url_labelled_choice, url_notices, url_number,
+                       url_slider, url_text, url_toggle)
 
-MODEL_HELP = {
-    "mlp": "pixels only, no graph", "cnn": "LeNet-5 style C32-P-C64-P-FC512", "gcn": "Kipf & Welling GCN",
-    "cheb": "ChebNet (Defferrard et al. 2016)", "sage": "GraphSAGE, mean aggregation", "gin": "GIN, sum + MLP",
-    "gat": "graph attention", "learned": "edge weights predicted from pixel coordinates",
-    "superpixel": "PyG layers on per-image SLIC graphs (Benchmarking-GNNs recipe, ~100k parameters)",
-    "escnn": "rotation-equivariant steerable CNN",
-    "tutorial": "the graph-convolution tutorial: one graph layer on the pixels + a linear classifier",
-}
+AUTO_WIDTH = "auto (about 100k parameters)"  # how the superpixel width 0 reads
 d = RunConfig()
 quick = quick_mode()
 st.title("Train")
@@ -36,7 +33,7 @@ sb = st.sidebar
 data = url_choice(sb, "Data set", ["mnist-5k", "mnist-rot", "mnist"], d.data, "data",
                   help="mnist-5k ships with the app; mnist (70,000) must be downloaded first: "
                          "`python -m core download mnist`.")
-model = url_choice(sb, "Layer type", list(MODEL_HELP), d.model, "model")
+model = url_labelled_choice(sb, "Layer type", MODELS.names(), d.model, "model", format_func=MODELS.title)
 if st.session_state.get("_defaults_of") not in (None, model):  # another model: its own defaults, not the last one's
     # Set through the Session State API, so the browser's widgets take them too (a popped key left the browser's
     # old value in place, and the link, which omits defaults, then opened with other settings than Start used).
@@ -45,8 +42,13 @@ if st.session_state.get("_defaults_of") not in (None, model):  # another model: 
                          ("schedule", "schedule")):
         st.session_state[key] = model_default(model, setting)
 st.session_state["_defaults_of"] = model
-sb.caption(MODEL_HELP[model])
+sb.caption(MODELS.about(model))
 cfg = {"data": data, "model": model}
+if model == "superpixel":  # the layer is the choice that matters most: next to the layer type, not in a section
+    cfg["conv"] = url_labelled_choice(sb, "PyG layer", list(SUPERPIXEL_CONVS), d.conv, "conv",
+                                      format_func=lambda c: SUPERPIXEL_TITLES.get(c, c),
+                                      help="gatedgcn: ResGatedGraphConv; monet: GMMConv on centroid offsets; pna: "
+                                           "PNAConv (mean, min, max, std).")
 if model not in IMAGE_MODELS_WITHOUT_GRAPH:
     kinds = ["superpixels"] if model == "superpixel" else list(PIXEL_GRAPH_KINDS)
     cfg["graph"] = url_choice(sb, "Graph", kinds, kinds[0], "graph" if model != "superpixel" else "sp_graph",
@@ -68,17 +70,18 @@ with sb.expander("Architecture", expanded=False):
         # superpixel widths have their own key: a pixel model's width would otherwise carry over to them
         cfg["hidden"] = url_choice(st, "Width (channels)", widths, model_default(model, "hidden"),
                                    "sp_hidden" if model == "superpixel" else "hidden", widget="select_slider",
-                                   help="0: the width that gives about 100k parameters for the chosen layer (the "
-                                        "Benchmarking-GNNs budget)." if model == "superpixel" else None)
+                                   format_func=lambda w: AUTO_WIDTH if w == 0 else str(w))
+        if model == "superpixel" and cfg["hidden"] == 0:
+            auto = budget_width(cfg["conv"], max(1, cfg["layers"]), d.heads, d.K, positions=st.session_state.get(
+                "positions", d.positions))
+            st.caption(f"auto: {auto} channels gives {MODELS.title('superpixel')} with "
+                       f"{SUPERPIXEL_TITLES[cfg['conv']]} about 100k parameters, the Benchmarking-GNNs budget.")
         cfg["dropout"] = url_slider(st, "Dropout", 0.0, 0.8, model_default(model, "dropout"), "dropout", step=0.05)
-    if model == "cheb" or (model == "superpixel" and st.session_state.get("conv") == "cheb"):
+    if model == "cheb" or (model == "superpixel" and cfg["conv"] == "cheb"):
         cfg["K"] = url_slider(st, "Chebyshev order K", 1, 25, d.K, "K")
     if model == "gat":
         cfg["heads"] = url_slider(st, "Attention heads", 1, 8, d.heads, "heads")
     if model == "superpixel":
-        cfg["conv"] = url_choice(st, "PyG layer", ["gcn", "gat", "gin", "sage", "gatedgcn", "monet", "pna", "cheb"],
-                                 d.conv, "conv", help="gatedgcn: ResGatedGraphConv; monet: GMMConv on centroid "
-                                                      "offsets; pna: PNAConv (mean, min, max, std).")
         cfg["positions"] = url_choice(st, "Node positions", ["fourier", "raw"], d.positions, "positions",
                                       widget="radio", horizontal=True,
                                       help="fourier: (x, y) plus their sines and cosines at 8 frequencies (GAT 91.1% "
@@ -173,7 +176,7 @@ def live_panel(run_id: int) -> None:
     row = live["run"]
     epochs = store().epochs(run_id)
     status = live["state"]
-    st.subheader(f"Run {run_id}: {row['name']}")
+    st.subheader(f"Run {run_id}: {unbroken(row['name'])}")
     if live["session"] != me:
         st.caption("Started in another session: you are watching it read-only; only that session can stop it.")
     if status == "queued":
@@ -194,14 +197,18 @@ def live_panel(run_id: int) -> None:
             text += " · stopping after this batch"
         st.progress(live["progress"], text=text)
     summary = row.get("summary") or {}
+    context = context_line(row.get("config") or {}, summary.get("test_accuracy"), len(epochs))
     if status == "finished":
         st.success(f"Finished: test accuracy **{summary.get('test_accuracy', 0):.2%}** on "
                    f"{summary.get('test_images', '?')} test images "
-                   f"({summary.get('images_per_second') or 0:,.0f} images/s on {row.get('device')}).")
+                   f"({summary.get('images_per_second') or 0:,.0f} images/s on {row.get('device')}). " + context)
     elif status == "stopped":
         st.warning("Stopped. Every finished epoch is kept" +
                    (f"; last test accuracy {summary['test_accuracy']:.2%}." if summary.get("test_accuracy") else ".")
-                   + (f" ({row['error']})" if row.get("error") else ""))
+                   + (f" ({row['error']})" if row.get("error") else "") + (f" {context}" if context else ""))
+    if status in ("finished", "stopped") and row.get("checkpoint"):
+        st.caption("Open this run on:")
+        open_run_buttons(run_id, row.get("config") or {})
     elif status in ("failed", "interrupted"):
         st.error(f"Run {status}: {row.get('error') or 'the server stopped during it'}")
     if epochs:
@@ -241,6 +248,17 @@ st.divider()
 st.subheader("Stored runs")
 runs = guarded(lambda: store().list_runs(limit=200)) or []
 if runs:
-    st.dataframe(pd.DataFrame(runs_table(runs)), hide_index=True, width="stretch", column_config=RUNS_TABLE_COLUMNS)
+    st.caption("Select a row to open that run here (its curves, and links to every page that explains it).")
+    table = st.dataframe(pd.DataFrame(runs_table(runs)), hide_index=True, width="stretch",
+                         column_config=RUNS_TABLE_COLUMNS, on_select="rerun", selection_mode="single-row",
+                         key="runs_table")
+    rows = [r for r in table.selection.rows if isinstance(r, int) and 0 <= r < len(runs)]  # a forged row: ignored
+    chosen = int(runs[rows[0]]["id"]) if rows else None
+    if chosen != st.session_state.get("_runs_table_opened"):  # a new selection (a kept one must not undo Start)
+        st.session_state["_runs_table_opened"] = chosen
+        if chosen is not None and chosen != run_id:
+            st.session_state["run_id"] = chosen
+            st.query_params["run"] = str(chosen)
+            st.rerun()
 else:
     st.caption("No runs yet: press Start.")

@@ -22,22 +22,40 @@ class Registry(Generic[T]):
     def __init__(self, what: str):
         self.what = what  # e.g. "graph kind", used in error messages
         self._items: dict[str, T] = {}
+        self._titles: dict[str, str] = {}  # name -> what a person reads, e.g. "ChebNet (Defferrard et al. 2016)"
+        self._about: dict[str, str] = {}  # name -> one line on what the entry is
 
-    def register(self, name: str) -> Callable[[T], T]:
+    def register(self, name: str, title: str | None = None, about: str | None = None) -> Callable[[T], T]:
         def deco(obj: T) -> T:
             if name in self._items and not isinstance(self._items[name], _Lazy):
                 raise KeyError(f"{self.what} {name!r} registered twice")
             self._items[name] = obj
+            self._describe(name, title, about)
             return obj
 
         return deco
 
-    def register_lazy(self, name: str, module: str) -> None:
+    def register_lazy(self, name: str, module: str, title: str | None = None, about: str | None = None) -> None:
         """Reserve ``name``; the entry is imported from ``module`` (which registers it) on first ``get``.
 
-        Keeps slow imports (escnn takes seconds) off the start-up path.
+        Keeps slow imports (escnn takes seconds) off the start-up path; its title and line are known before.
         """
         self._items.setdefault(name, _Lazy(module))  # type: ignore[arg-type]
+        self._describe(name, title, about)
+
+    def _describe(self, name: str, title: str | None, about: str | None) -> None:
+        if title:
+            self._titles[name] = title
+        if about:
+            self._about[name] = about
+
+    def title(self, name: str) -> str:
+        """The name a person reads (links and configs keep the short ``name``)."""
+        return self._titles.get(name, name)
+
+    def about(self, name: str) -> str:
+        """One line on what ``name`` is ("" when none was given)."""
+        return self._about.get(name, "")
 
     def get(self, name: str) -> T:
         try:

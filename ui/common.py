@@ -10,7 +10,6 @@ import json
 import os
 import re
 from typing import Any, Callable, Optional
-from urllib.parse import urlencode
 
 import streamlit as st
 
@@ -152,11 +151,13 @@ def url_text(container, label: str, default: str, key: str, max_chars: int = 200
 
 
 def url_choice(container, label: str, options, default, key: str, widget: str = "selectbox", **kw):
-    """selectbox / radio / select_slider bound to URL parameter ``key`` (the URL holds ``str(option)``)."""
+    """selectbox / radio / select_slider bound to URL parameter ``key`` (the URL holds the option as shown: ``str``,
+    or ``format_func`` when given)."""
     options = list(options)
+    shown = kw.get("format_func", str)  # a bound widget's link holds the option as shown
     raw = st.query_params.get(key)
-    if raw is not None and raw not in {str(o) for o in options}:
-        _note_bad_link_value(key, "choose from " + ", ".join(map(str, options)))
+    if raw is not None and raw not in {shown(o) for o in options}:
+        _note_bad_link_value(key, "choose from " + ", ".join(map(shown, options)))
     if widget == "select_slider":
         return container.select_slider(label, options, default, key=key, bind=URL, **kw)
     return getattr(container, widget)(label, options, index=options.index(default), key=key, bind=URL, **kw)
@@ -226,17 +227,50 @@ def graph_param_widgets(kind: str, container=st.sidebar, exclude: tuple[str, ...
     return values
 
 
+# The link is read in the browser at the moment of copying, so it is exactly the address bar: every widget bound to
+# the URL and every parameter a page writes, including ones set inside a fragment after the sidebar was drawn (a link
+# assembled on the server missed those). The markup is constant: nothing from the URL or the user goes into it.
+_COPY_LINK_HTML = """
+<div class="gcl-copy-link" style="display:flex;flex-direction:column;gap:0.35rem">
+  <button id="gcl-copy" type="button" title="Copy the address of this page as it is now"
+    style="width:100%;padding:0.4rem 0.75rem;border-radius:0.5rem;border:1px solid rgba(128,128,128,0.4);
+           background:transparent;color:inherit;font:inherit;cursor:pointer">&#128279; Copy link</button>
+  <input id="gcl-link" readonly aria-label="Link to this page as it is now" hidden
+    style="width:100%;font-family:monospace;font-size:0.75rem;padding:0.25rem;border-radius:0.4rem;
+           border:1px solid rgba(128,128,128,0.4);background:transparent;color:inherit">
+  <span id="gcl-copied" role="status" style="font-size:0.8rem;opacity:0.75"></span>
+</div>
+<script>
+(() => {
+  const button = document.getElementById("gcl-copy");
+  if (!button || button.dataset.ready) return;
+  button.dataset.ready = "1";
+  button.addEventListener("click", async () => {
+    const field = document.getElementById("gcl-link"), status = document.getElementById("gcl-copied");
+    field.value = window.location.href;  // the address bar now, percent-encoded by the browser
+    field.hidden = false;
+    field.select();
+    let copied = false;
+    try { await navigator.clipboard.writeText(field.value); copied = true; }
+    catch (e) { try { copied = document.execCommand("copy"); } catch (e2) {} }
+    status.textContent = copied ? "Copied: this link reopens the page as it is now."
+                                : "Select the link above and copy it: it reopens the page as it is now.";
+  });
+})();
+</script>
+"""
+
+
 def copy_link_button(container=st.sidebar) -> None:
-    """A control that shows the shareable link of this exact configuration."""
-    with container.popover("Copy link", icon=":material/link:", width="stretch"):
-        st.caption("Every setting lives in the URL; this link reopens the page as it is now.")
-        try:
-            base = st.context.url
-        except Exception:
-            base = ""
-        query = urlencode(list(st.query_params.items()))  # a value with & or # stays one value
-        st.code(f"{base}?{query}" if query else base or "(open the app in a browser to get its address)",
-                language=None)
+    """A Copy link button: it copies (and shows) the page's address as it is at the moment of the click."""
+    container.html(_COPY_LINK_HTML, unsafe_allow_javascript=True)
+
+
+def unbroken(text: str) -> str:
+    """``text`` with each parenthesised part kept on one line (no-break spaces and hyphens), so a title that wraps
+    never leaves a lone ")" or half a setting on the next line."""
+    return re.sub(r"\(([^()]*)\)", lambda m: "(" + m.group(1).replace(" ", "\u00a0").replace("-", "\u2011") + ")",
+                  text)
 
 
 def guarded(fn: Callable[[], Any], what: str = "") -> Any:

@@ -4,10 +4,11 @@ escnn is registered lazily: importing it takes seconds, so it is loaded on first
 May import ``graphs``, ``data`` and the base modules; never ``training`` or anything above.
 """
 
-from core.models import cnn, graph_net, mlp, superpixel_net, tutorial_net  # noqa: F401  (registration)
+from core.models import mlp, cnn, graph_net, superpixel_net, tutorial_net  # noqa: F401,I001  (registration, in the order pages list them)
 from core.models.base import ImageModel, ModelConfig
 from core.models.registry import MODELS, NEEDS_FIXED_GRAPH
 
-MODELS.register_lazy("escnn", "core.models.escnn_net")
+MODELS.register_lazy("escnn", "core.models.escnn_net", "Steerable CNN (escnn, rotation-equivariant)",
+                     "group-equivariant convolutions: rotating the digit permutes the features")
 
 __all__ = ["MODELS", "NEEDS_FIXED_GRAPH", "ImageModel", "ModelConfig"]

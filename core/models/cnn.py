@@ -32,6 +32,6 @@ class CNN(ImageModel):
         return self.fc(self.conv(x))  # (B, fc)
 
 
-@MODELS.register("cnn")
+@MODELS.register("cnn", "CNN (LeNet-5 style)", "C32-P-C64-P-FC512 on the pixel grid: the convolution the graph nets generalise")
 def build_cnn(cfg: ModelConfig, graph=None, image_size: int = 28) -> CNN:
     return CNN(cfg.hidden, max(1, min(cfg.layers, 3)), 512, cfg.dropout, cfg.num_classes, image_size)

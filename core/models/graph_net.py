@@ -156,6 +156,14 @@ def _make_factory(layer: str):
     return factory
 
 
+TITLES = {  # layer -> (title, one line)
+    "gcn": ("GCN (Kipf & Welling 2017)", "Â X W with symmetric normalisation and self-loops"),
+    "cheb": ("ChebNet (Defferrard et al. 2016)", "K Chebyshev polynomials of the graph Laplacian per layer"),
+    "sage": ("GraphSAGE (Hamilton et al. 2017)", "mean of the neighbours, concatenated with the node itself"),
+    "gin": ("GIN (Xu et al. 2019)", "sum of the neighbours through a small MLP"),
+    "gat": ("GAT (Veličković et al. 2018)", "graph attention: learned weights per edge, per digit"),
+    "learned": ("Learned-edge GNN", "edge weights predicted from pixel coordinates by an MLP"),
+}
 for _name in FIXED_GRAPH_LAYERS:
-    MODELS.register(_name)(_make_factory(_name))
+    MODELS.register(_name, *TITLES.get(_name, (None, None)))(_make_factory(_name))
     NEEDS_FIXED_GRAPH.add(_name)

@@ -26,6 +26,6 @@ class MLP(ImageModel):
         return self.body(x)  # (B, hidden)
 
 
-@MODELS.register("mlp")
+@MODELS.register("mlp", "MLP (pixels only, no graph)", "a multilayer perceptron on the 784 pixels: the baseline without a graph")
 def build_mlp(cfg: ModelConfig, graph=None, image_size: int = 28) -> MLP:
     return MLP(image_size * image_size, max(cfg.hidden, 16) * 4, max(cfg.layers, 1), cfg.dropout, cfg.num_classes)

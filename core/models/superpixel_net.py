@@ -41,6 +41,9 @@ from core.models.base import ModelConfig
 from core.models.registry import MODELS
 
 SUPERPIXEL_CONVS = ("gcn", "gat", "gin", "sage", "gatedgcn", "monet", "pna", "cheb")
+SUPERPIXEL_TITLES = {"gcn": "GCN (GCNConv)", "gat": "GAT (GATConv, 4 heads)", "gin": "GIN (GINConv)",
+                     "sage": "GraphSAGE (SAGEConv)", "gatedgcn": "GatedGCN (ResGatedGraphConv)",
+                     "monet": "MoNet (GMMConv)", "pna": "PNA (PNAConv)", "cheb": "ChebNet (ChebConv)"}
 PARAM_BUDGET = 100_000  # parameters per model on the Benchmarking-GNNs leaderboard
 PNA_AGGREGATORS = ["mean", "min", "max", "std"]
 PNA_SCALERS = ["identity", "amplification", "attenuation"]
@@ -187,7 +190,7 @@ def budget_width(conv: str, layers: int, heads: int = 4, K: int = 5, in_channels
     return below if budget - count(below) <= count(above) - budget else above
 
 
-@MODELS.register("superpixel")
+@MODELS.register("superpixel", "Superpixel GNN (Benchmarking GNNs)", "PyG layers on per-image SLIC superpixel graphs (~100k parameters)")
 def build_superpixel(cfg: ModelConfig, graph=None, image_size: int = 28,
                      degree_histogram: Optional[torch.Tensor] = None) -> SuperpixelNet:
     """Superpixel network (see module doc); ``degree_histogram`` (counts of node degrees in the training

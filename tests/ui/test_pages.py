@@ -1,10 +1,24 @@
 """AppTest smoke tests: every page renders on real data with no exception, and reacts to its widgets."""
 
 import pytest
-from ui_helpers import no_errors
+from ui_helpers import no_errors, open_page
 
 
-def test_graph_builder_is_the_default_page(app):
+GRAPH_BUILDER = "app_pages/graph_builder.py"
+
+
+def test_the_start_page_names_three_steps_and_links_each(app):
+    at = app.run()
+    no_errors(at)
+    assert at.title[0].value == "GraphConv Lab"
+    steps = [s.value for s in at.subheader]
+    assert [s.split(" · ")[0] for s in steps[:3]] == ["1", "2", "3"]
+    links = {link.proto.page for link in at.get("page_link")}
+    assert {"graph", "train", "playground"} <= {p.strip("/").split("?")[0] for p in links}
+
+
+def test_graph_builder_is_reached_by_old_links_to_the_root(app):
+    app.query_params.update({"kind": "grid"})
     at = app.run()
     no_errors(at)
     assert at.title[0].value.endswith("Graph Builder")
@@ -16,7 +30,7 @@ def test_graph_builder_is_the_default_page(app):
 @pytest.mark.parametrize("kind, nodes", [("grid", 784), ("knn", 784), ("gaussian", 784), ("superpixels", None),
                                          ("complete", 784)])
 def test_graph_builder_every_kind(app, kind, nodes):
-    at = app.run()
+    at = open_page(app, GRAPH_BUILDER)
     at.radio(key="kind").set_value(kind).run()
     no_errors(at)
     metrics = {m.label: m.value for m in at.metric}
@@ -28,14 +42,14 @@ def test_graph_builder_every_kind(app, kind, nodes):
 
 
 def test_graph_builder_slider_changes_graph(app):
-    at = app.run()
+    at = open_page(app, GRAPH_BUILDER)
     at.radio(key="grid_neighbours").set_value(4).run()
     no_errors(at)
     assert {m.label: m.value for m in at.metric}["Directed edges"] == "3,024"  # 2 * 2 * 28 * 27
 
 
-def test_graph_builder_invalid_value_shows_error_not_trace(app):
-    at = app.run()
+def test_graph_builder_at_the_largest_k_renders(app):
+    at = open_page(app, GRAPH_BUILDER)
     at.radio(key="kind").set_value("knn").run()
     at.slider(key="knn_k").set_value(64).run()
     no_errors(at)
@@ -61,7 +75,28 @@ def test_train_page_runs_a_quick_training(app):
     assert (config["model"], config["schedule"], config["augment"], config["epochs"]) == ("mlp", "cosine", "rotate", 1)
     at.run()
     no_errors(at)
-    assert any("Finished: test accuracy" in s.value for s in at.success)
+    finished = next(s.value for s in at.success if "Finished: test accuracy" in s.value)
+    assert "At full length this model reaches 93.1%" in finished  # the accuracy table's mlp figure, for context
+    links = {link.proto.label: link.proto.query_string for link in at.get("page_link")}
+    assert f"run={run_id}" in links["Results"] and f"pg_runs={run_id}" in links["Playground"]
+    assert "Spectral view" not in links  # only a ChebNet has a frequency response
+
+
+def test_a_row_of_the_runs_table_opens_its_run(app):
+    from core.training.runs import RunConfig, execute
+
+    first = execute(RunConfig(model="mlp", hidden=8, epochs=1, quick=True))["run_id"]
+    execute(RunConfig(model="cheb", hidden=8, epochs=1, quick=True))  # the newest: the table's first row
+    at = app.run()
+    at.switch_page("app_pages/train.py").run()
+    assert not at.subheader or not any(s.value.startswith("Run ") for s in at.subheader)
+    at.session_state["runs_table"] = {"selection": {"rows": [1], "columns": [], "cells": []}}  # newest first: #first
+    at.run()
+    no_errors(at)
+    assert at.query_params["run"] in ([str(first)], str(first))
+    assert any(s.value.startswith(f"Run {first}:") for s in at.subheader)
+    links = {link.proto.label: link.proto.query_string for link in at.get("page_link")}
+    assert f"run={first}" in links["Results"]
 
 
 def test_train_page_trains_the_tutorial_model(app):
@@ -89,8 +124,12 @@ def test_train_page_superpixel_layers_and_budget_width(app):
     at.switch_page("app_pages/train.py").run()
     at.selectbox(key="model").set_value("superpixel").run()
     no_errors(at)
-    assert at.selectbox(key="conv").options == ["gcn", "gat", "gin", "sage", "gatedgcn", "monet", "pna", "cheb"]
+    from core.models.superpixel_net import SUPERPIXEL_TITLES, budget_width
+
+    convs = ["gcn", "gat", "gin", "sage", "gatedgcn", "monet", "pna", "cheb"]
+    assert at.selectbox(key="conv").options == [SUPERPIXEL_TITLES[c] for c in convs]  # shown by name, keyed by key
     assert at.select_slider(key="sp_hidden").value == 0
+    assert any(f"auto: {budget_width('gcn', at.slider(key='layers').value)} channels" in c.value for c in at.caption)
     assert at.radio(key="schedule").value == "plateau"
     assert at.select_slider(key="lr").value == 1e-3
     assert at.radio(key="positions").value == "fourier" and at.radio(key="positions").options == ["fourier", "raw"]
