@@ -12,12 +12,16 @@ from core.training.store import CheckpointError, RunStore, StoreError
 from core.figures.training import curves_figure
 from core.figures.results import (confusion_figure, digit_gallery_figure, embedding_figure, misclassified_figure,
                               pca_animation_figure, per_class_accuracy_figure)
-from ui.common import parse_run_id, shown_link_value
+from core.analysis.reference import context_line
+from ui.common import copy_link_button, parse_run_id, shown_link_value, url_choice, url_notices, url_toggle
+from ui.links import open_run_buttons
 
 TSNE_MAX_POINTS = 1000
 GALLERY_MAX = 32
 
 st.title("Results")
+notice = st.container()  # filled at the end if the opened link had invalid values
+copy_link_button(st.sidebar)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -68,9 +72,10 @@ except StoreError as err:
     st.error(f"Run store unavailable — {err}")
     st.stop()
 if not runs:
-    st.info("No finished runs yet. Train one on the **Train** page (pick a layer type and press Start; "
+    st.info("No finished runs yet. Train one on the Train page (pick a layer type and press Start; "
             "an MLP for 1 epoch takes seconds) or from a terminal: `python -m core train --model mlp --epochs 1`. "
             "Finished and stopped runs appear here.", icon=":material/model_training:")
+    st.page_link("app_pages/train.py", label="Train", icon=":material/model_training:")
     st.stop()
 
 by_id = {r["id"]: r for r in runs}
@@ -112,6 +117,10 @@ c3.metric("Parameters", f"{summary['parameters']:,}" if summary.get("parameters"
 c4.metric("Images / s", f"{summary['images_per_second']:,.0f}" if summary.get("images_per_second") else "—")
 st.caption(f"Status **{run['status']}** on {run.get('device') or '?'} · data {cfg.get('data')} · "
            f"{summary.get('train_images', '?')} train / {summary.get('test_images', '?')} test images")
+context = context_line(cfg, stored_acc, len(epochs))
+if context:
+    st.info(context, icon=":material/menu_book:")
+open_run_buttons(run_id, cfg, st, exclude="app_pages/results.py")
 if epochs:
     st.plotly_chart(curves_figure(epochs), width="stretch")
 
@@ -142,13 +151,13 @@ if ev is not None:
     t_cm, t_cls, t_err, t_emb, t_pca = st.tabs(["Confusion matrix", "Per class", "Mistakes", "Embeddings",
                                                "Embedding over epochs"])
     with t_cm:
-        norm = st.toggle("Show shares of each true class", key="cm_norm")
+        norm = url_toggle(st, "Show shares of each true class", "r_shares")
         st.plotly_chart(confusion_figure(ev.confusion, ev.classes, normalize=norm), width="stretch")
     with t_cls:
         st.plotly_chart(per_class_accuracy_figure(ev.per_class_accuracy, ev.classes, overall=ev.accuracy),
                         width="stretch")
     with t_err:
-        which = st.selectbox("True class", ["all"] + list(ev.classes), key="err_class")
+        which = url_choice(st, "True class", ["all"] + [str(c) for c in ev.classes], "all", "r_class")
         wrong = ev.misclassified if which == "all" else ev.misclassified[ev.labels[ev.misclassified] == int(which)]
         if len(wrong):
             st.plotly_chart(misclassified_figure(ev.images, ev.labels, ev.preds, wrong, max_images=GALLERY_MAX,
@@ -172,7 +181,7 @@ if ev is not None:
             show_selected_digits(event, ev)
         with e_tsne:
             n_tsne = min(n_feat, TSNE_MAX_POINTS)
-            perplexity = st.select_slider("Perplexity", [5, 10, 20, 30, 50], 30, key="tsne_perplexity")
+            perplexity = url_choice(st, "Perplexity", [5, 10, 20, 30, 50], 30, "r_perplexity", widget="select_slider")
             done = st.session_state.setdefault("_tsne_done", set())
             job = (run_id, perplexity)
             if job not in done and st.button(f"Compute t-SNE on {n_tsne:,} points", icon=":material/scatter_plot:",
@@ -231,3 +240,4 @@ if ev is not None and len(ev.features):
 else:
     d4.download_button("vectors.tsv", b"", "vectors.tsv", disabled=True, width="stretch")
     d5.download_button("metadata.tsv", b"", "metadata.tsv", disabled=True, width="stretch")
+url_notices(notice)

@@ -95,9 +95,11 @@ except StoreError as err:
     st.error(f"Run store unavailable — {err}")
     runs = None
 if runs is not None and not runs:
-    st.info("No finished ChebNet run with a checkpoint yet. Train one on the **Train** page (layer type *cheb*), "
-            "or from a terminal: `python -m core train --model cheb`. Its learned filters will appear here.",
+    st.info("No finished ChebNet run with a checkpoint yet. Train one on the Train page, or from a terminal: "
+            "`python -m core train --model cheb`. Its learned filters will appear here.",
             icon=":material/model_training:")
+    st.page_link("app_pages/train.py", label="Train a ChebNet", icon=":material/model_training:",
+                 query_params={"model": "cheb"})
 elif runs:
     by_id = {int(r["id"]): r for r in runs}
     run_id = url_labelled_choice(st, "ChebNet run", list(by_id), next(iter(by_id)), "s_run",
@@ -105,7 +107,7 @@ elif runs:
     run = by_id[run_id]
     layers = max(1, int((run.get("config") or {}).get("layers", 1)))
     lc, ic = st.columns(2)
-    layer = lc.selectbox("Layer", list(range(layers)), format_func=lambda i: f"layer {i + 1}", key="s_layer")
+    layer = url_choice(lc, "Layer", list(range(1, layers + 1)), 1, "s_layer") - 1
     ckpt = Path(run["checkpoint"]).expanduser()
     try:
         lambdas, response, layer_vals, K, _ = run_response(run_id, str(ckpt), ckpt.stat().st_mtime_ns, int(layer), run)
@@ -113,7 +115,7 @@ elif runs:
         st.error(f"Cannot read run {run_id}'s filters — {err}")
     else:
         c_in = response.shape[1]
-        channel = ic.slider("Input channel", 0, c_in - 1, 0, key="s_in") if c_in > 1 else 0
+        channel = url_slider(ic, "Input channel", 0, c_in - 1, 0, "s_in") if c_in > 1 else 0
         st.plotly_chart(frequency_response_figure(
             lambdas, response, layer_vals, input_channel=channel,
             title=f"Run {run_id}, layer {layer + 1}: {response.shape[2]} filters of order K={K} "

@@ -1,5 +1,6 @@
 """Train: pick data, graph and layer type, train in the background, watch the curves live."""
 
+import json
 from typing import Optional
 
 import pandas as pd
@@ -141,6 +142,11 @@ with sb.expander("Training", expanded=True):
     cfg["seed"] = url_number(st, "Seed", 0, 2**31 - 1, d.seed, "seed")
 copy_link_button(sb)
 url_notices(notice)
+with st.expander("What Start trains", icon=":material/data_object:"):
+    st.caption("Every setting of the run, defaults filled in: what a shared link of this page trains.")
+    planned = guarded(lambda: RunConfig.from_dict(cfg).to_dict())  # an invalid combination: one clear line
+    if planned is not None:
+        st.code(json.dumps(planned, indent=1, sort_keys=True), language="json")
 
 device = pick_device("auto")
 mgr = manager()

@@ -59,9 +59,11 @@ def run_links(run_id: int, config: Mapping[str, Any]) -> list[tuple[str, str, st
     return out
 
 
-def open_run_buttons(run_id: int, config: Mapping[str, Any], container=st) -> None:
-    """A row of links that open run ``run_id`` on each insight page that can show it."""
-    links = run_links(run_id, config)
+def open_run_buttons(run_id: int, config: Mapping[str, Any], container=st, exclude: str = "") -> None:
+    """A row of links that open run ``run_id`` on each insight page that can show it (but page ``exclude``)."""
+    links = [link for link in run_links(run_id, config) if link[0] != exclude]
+    if not links:
+        return
     cols = container.columns(len(links))
     for col, (page, label, icon, query) in zip(cols, links):
         col.page_link(page, label=label, icon=icon, query_params=query)

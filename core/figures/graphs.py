@@ -56,8 +56,8 @@ def graph_figure(image: np.ndarray, graph: Graph, max_edges: int = 4000, boundar
     h, w_ = image.shape
     fig.update_yaxes(autorange="reversed", scaleanchor="x", range=[h - 0.5, -0.5], showgrid=False)
     fig.update_xaxes(range=[-0.5, w_ - 0.5], showgrid=False)
-    fig.update_layout(title=title, height=520, margin=dict(l=10, r=10, t=40, b=10),
-                      legend=dict(orientation="h", y=-0.02))
+    fig.update_layout(title=title, height=540, margin=dict(l=10, r=10, t=40, b=50),  # the legend sits below the
+                      legend=dict(orientation="h", yanchor="top", y=-0.07, x=0))  # tick labels, not on them
     return fig
 
 

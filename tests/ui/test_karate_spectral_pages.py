@@ -84,7 +84,7 @@ def test_spectral_page_plots_a_stored_chebnet_filters(app):
     charts = at.get("plotly_chart")
     assert len(charts) == 5
     assert "K=4" in charts[-1].proto.spec  # the frequency-response chart's title
-    at.selectbox(key="s_layer").set_value(1).run()  # second layer: 8 input channels
+    at.selectbox(key="s_layer").set_value(2).run()  # second layer: 8 input channels
     no_errors(at)
     at.slider(key="s_in").set_value(3).run()
     no_errors(at)
