@@ -1,24 +1,32 @@
-"""Filters: rows of a graph's normalised adjacency as images — a fixed graph's, or a learned-edge
-run's learned filters beside the Gaussian kernel — and the filter moving across the pixels (GIF)."""
+"""Filters: rows of a graph's normalised adjacency as images — a fixed graph's, a learned-edge run's learned
+filters beside the Gaussian kernel, a GAT run's attention for one digit, a superpixel run's filters on one
+digit's own graph — and the filter moving across the pixels (GIF)."""
 
 import json
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import streamlit as st
 
 from core.errors import UserInputError
+from core.analysis.digit_filters import (MIXING_TEXT, SUPERPIXEL_MIXING, attention_filter, attention_frames,
+                                         gat_attention, gat_runs, load_gat_run, load_superpixel_run, run_problem,
+                                         superpixel_digit, superpixel_filter, superpixel_runs)
 from core.analysis.filters import (FULL_SIDE, PATHS, drift_summary, filter_drift, filter_stats, filters_gif,
                                    gaussian_filter, graph_filter, graph_frames, layer_pixel, learned_filter,
                                    learned_frames, learned_runs, load_learned_run, pixel_path)
 from core.graphs import FORMULAS, GRAPH_PARAMS, NORMS
 from core.training.store import CheckpointError, StoreError
-from core.figures.filters import comparison_figure, filter_animation_figure
-from ui.common import (copy_link_button, graph, graph_param_widgets, guarded, store, url_choice, url_notices,
-                       url_slider, url_toggle)
+from core.figures.filters import (comparison_figure, digit_filter_figure, filter_animation_figure,
+                                  superpixel_filter_figure)
+from core.figures.graphs import graph_figure, superpixel_boundaries
+from ui.common import (copy_link_button, dataset, graph, graph_param_widgets, guarded, parse_run_id, shown_link_value,
+                       store, url_choice, url_notices, url_slider, url_toggle)
 
 PIXEL_KINDS = [k for k in GRAPH_PARAMS if k != "superpixels"]
-SOURCES = ("graph", "learned")
+SOURCES = ("graph", "learned", "gat", "superpixel")
+TRAIN_PAGE = "app_pages/train.py"
 SPEEDS = [60, 100, 150, 250, 400, 700]  # ms per animation frame
 PLAIN_NORMS = {"rw": "D⁻¹A: every row sums to 1", "sym": "D^-½ A D^-½"}
 GIF_PIXELS = 224  # the GIF's side in pixels (each filter pixel upscaled to fill it)
@@ -26,14 +34,83 @@ GIF_PIXELS = 224  # the GIF's side in pixels (each filter pixel upscaled to fill
 st.title("Filters")
 st.caption("One graph convolution computes every output pixel i as Σⱼ Âᵢⱼ xⱼ, so row i of the normalised "
            "adjacency Â, drawn on the 28×28 layout, is the filter pixel i applies. A fixed graph hands every "
-           "pixel the same kind of filter; a learned-edge model learns its own.")
+           "pixel the same kind of filter; a learned-edge model learns its own; a GAT layer computes a new one "
+           "for every digit; a superpixel network works on a different graph for every digit.")
 
 notice = st.container()  # filled at the end if the opened link had invalid values
 sb = st.sidebar
 # no format_func on URL-bound choices: Streamlit writes the displayed label into the link
 source = url_choice(sb, "Filters of", list(SOURCES), "graph", "f_src", widget="radio", horizontal=True,
                     help="graph: a fixed pixel graph's normalised adjacency. learned: a stored learned-edge run's "
-                         "learned filters beside the Gaussian kernel's.")
+                         "learned filters beside the Gaussian kernel's. gat: a stored GAT run's attention weights "
+                         "for one test digit. superpixel: a stored superpixel run's filters on one test digit's "
+                         "superpixel graph.")
+
+
+def finish() -> None:
+    """The copy-link control and the notice about invalid link values: call before ``st.stop()``."""
+    copy_link_button(sb)
+    url_notices(notice)
+
+
+def choose_run(where, model: str, key: str, label: str, list_runs, empty: str, train_query: dict[str, str]):
+    """(run store, ``model``'s stored runs with weights by id, the chosen id), the choice bound to URL key ``key``.
+
+    A link naming a run that cannot be shown (no such run, another model, no checkpoint) gets a warning saying
+    why, and the newest run instead; no run at all: ``empty`` and a link to the Train page, then the page stops.
+    """
+    problem = None
+    try:
+        run_store = store()
+        runs = list_runs(run_store)
+        raw = st.query_params.get(key)
+        if raw is not None and raw not in {str(r["id"]) for r in runs}:
+            problem = (f"`{key}={shown_link_value(raw)}`: "
+                       + (run_problem(parse_run_id(raw), model, run_store) or "not a finished run with a checkpoint"))
+    except StoreError as err:
+        st.error(f"Run store unavailable — {err}")
+        finish()
+        st.stop()
+    if not runs:
+        if problem:
+            notice.warning(f"The linked run cannot be shown here — {problem}.", icon=":material/link_off:")
+        st.info(empty, icon=":material/model_training:")
+        st.page_link(TRAIN_PAGE, label="Train", icon=":material/model_training:", query_params=train_query)
+        finish()
+        st.stop()
+    by_id = {int(r["id"]): r for r in runs}
+    run_id = url_choice(where, label, list(by_id), next(iter(by_id)), key)
+    if problem:
+        notice.warning(f"The linked run cannot be shown here — {problem}. Showing run {run_id} instead.",
+                       icon=":material/link_off:")
+    return run_store, by_id, run_id
+
+
+def pick_digit(where, data: str) -> tuple[np.ndarray, int, int]:
+    """(image (28, 28) in [0, 1], its index, its label): a test digit of data set ``data`` chosen by a slider."""
+    ds = guarded(lambda: dataset(data))
+    if ds is None:
+        finish()
+        st.stop()
+    index = url_slider(where, "Test digit #", 0, len(ds.y_test) - 1, 0, "f_digit",
+                       help=f"A digit of the {data} test set: the filters below are computed from it.")
+    return ds.x_test[index].numpy(), index, int(ds.y_test[index])
+
+
+def answer(run_id: int, index: int, label: int, probabilities: np.ndarray) -> str:
+    """One line: what the run makes of the digit."""
+    pred = int(np.argmax(probabilities))
+    return (f"Test digit #{index} (label {label}): run {run_id} answers **{pred}** "
+            f"({float(probabilities[pred]):.0%}){'' if pred == label else ', wrongly'}.")
+
+
+def head_choice(where, heads: int, key: str) -> Optional[int]:
+    """One attention head (0-based) or None for the mean over heads, bound to URL key ``key``."""
+    if heads <= 1:
+        return None
+    head = url_choice(where, "Head", ["mean"] + [str(h) for h in range(1, heads + 1)], "mean", key,
+                      help="One attention head, or the mean over all heads (still a softmax: it sums to 1).")
+    return None if head == "mean" else int(head) - 1
 
 
 def view_settings() -> tuple[bool, str, int, int]:
@@ -94,6 +171,18 @@ def drift_of(run_id: int, db: str, checkpoint: str, mtime_ns: int, _store) -> li
     return filter_drift(learned_run(run_id, db, checkpoint, mtime_ns, _store))
 
 
+@st.cache_resource(show_spinner="Loading the run's checkpoint…", max_entries=4)
+def gat_run(run_id: int, db: str, checkpoint: str, mtime_ns: int, _store):
+    """The stored GAT run rebuilt (with PyG twins of its layers), once per database, checkpoint file and mtime."""
+    return load_gat_run(run_id, _store)
+
+
+@st.cache_resource(show_spinner="Loading the run's checkpoint…", max_entries=4)
+def superpixel_run(run_id: int, db: str, checkpoint: str, mtime_ns: int, _store):
+    """The stored superpixel run rebuilt, once per database, checkpoint file and mtime."""
+    return load_superpixel_run(run_id, _store)
+
+
 def run_title(run: dict) -> str:
     acc = (run.get("summary") or {}).get("test_accuracy")
     return f"run {run['id']}: {run.get('name') or 'learned'}" + (f" ({acc:.1%} test accuracy)" if acc is not None else "")
@@ -110,8 +199,10 @@ def stat_row(name: str, image: np.ndarray, pixel: tuple[int, int]) -> dict:
 if source == "graph":
     kind = url_choice(sb, "Graph kind", PIXEL_KINDS, "grid", "f_kind", widget="radio", horizontal=True)
     params = graph_param_widgets(kind, sb)
-    norm = url_choice(sb, "Normalisation", list(NORMS), "rw", "f_norm",
-                      help="How each pixel averages its neighbours (see the formula). rw: every row sums to 1.")
+    norm = url_choice(sb, "Normalisation", list(NORMS), "gcn", "f_norm",
+                      help="How each pixel averages its neighbours (see the formula). gcn (the Graph Builder's "
+                           "default): symmetric, with a self-loop, so a pixel keeps part of itself. rw: every row "
+                           "sums to 1, own weight 0.")
     zoom, path, step, frame_ms = view_settings()
     built = guarded(lambda: graph(kind, json.dumps(params, sort_keys=True), norm))
     if built is None:
@@ -140,25 +231,13 @@ if source == "graph":
                    frame_ms, right)
 
 # ---------------------------------------------------------------- a learned-edge run
-else:
-    try:
-        run_store = store()
-        runs = learned_runs(run_store)
-    except StoreError as err:
-        st.error(f"Run store unavailable — {err}")
-        copy_link_button(sb)
-        url_notices(notice)
-        st.stop()
-    if not runs:
-        st.info("No finished learned-edge run with a checkpoint yet. Train one on the **Train** page (layer type "
-                "*learned*), or from a terminal: `python -m core train --model learned --epochs 1`. Its learned "
-                "filters will appear here beside the Gaussian kernel's.", icon=":material/model_training:")
-        copy_link_button(sb)
-        url_notices(notice)
-        st.stop()
-    by_id = {int(r["id"]): r for r in runs}
+elif source == "learned":
     rc = st.columns([3, 1])
-    run_id = url_choice(rc[0], "Learned-edge run (id)", list(by_id), next(iter(by_id)), "f_run")
+    run_store, by_id, run_id = choose_run(
+        rc[0], "learned", "f_run", "Learned-edge run (id)", learned_runs,
+        "No finished learned-edge run with a checkpoint yet. Train one (layer type *learned*) from the link "
+        "below, or from a terminal: `python -m core train --model learned --epochs 1`. Its learned filters "
+        "will appear here beside the Gaussian kernel's.", {"model": "learned"})
     layers = max(1, int((by_id[run_id].get("config") or {}).get("layers", 1)))
     layer = url_choice(rc[1], "Layer", list(range(1, layers + 1)), 1, "f_layer") - 1
     st.caption(run_title(by_id[run_id]))
@@ -231,13 +310,153 @@ else:
     show_animation(frames, f"Run {run_id}, layer {info.index + 1}: the learned filter {PATHS[path]}", key,
                    f"filters-run{run_id}-layer{info.index + 1}-set{edge_set}.gif", frame_ms, signed=info.signed)
 
+# ---------------------------------------------------------------- a GAT run: attention for one digit
+elif source == "gat":
+    rc = st.columns([3, 1, 1])
+    run_store, by_id, run_id = choose_run(
+        rc[0], "gat", "f_grun", "GAT run (id)", gat_runs,
+        "No finished GAT run with a checkpoint yet. Train one (layer type *gat*) from the link below, or from a "
+        "terminal: `python -m core train --model gat --epochs 1`. Its attention weights for any test digit will "
+        "appear here.", {"model": "gat"})
+    config = by_id[run_id].get("config") or {}
+    layer = url_choice(rc[1], "Layer", list(range(1, max(1, int(config.get("layers", 1))) + 1)), 1, "f_glayer") - 1
+    head = head_choice(rc[2], max(1, int(config.get("heads", 1))), "f_head")
+    st.caption(run_title(by_id[run_id]))
+    image, index, label = pick_digit(rc[0], str(config.get("data", "mnist-5k")))
+    zoom, path, step, frame_ms = view_settings()
+    ckpt = Path(by_id[run_id]["checkpoint"]).expanduser()
+    try:
+        mtime = ckpt.stat().st_mtime_ns
+        run = gat_run(run_id, str(run_store.path), str(ckpt), mtime, run_store)
+        info = run.layer(int(layer))
+        digit = gat_attention(run, image)
+        att = digit.layer(info.index)
+        att.check_head(head)
+    except (CheckpointError, UserInputError, StoreError, OSError) as err:
+        st.error(f"Cannot read run {run_id}'s attention — {err}")
+        url_notices(notice)
+        st.stop()
+    st.caption("Attention weights depend on the digit: αᵢⱼ = softmax over pixel i's neighbours j of "
+               "LeakyReLU(a_src·Wxⱼ + a_dst·Wxᵢ), computed from the features x of this very input. A fixed graph "
+               "hands pixel i the same filter (its row of Â) for every image; this filter changes with the input: "
+               "pick another digit and it changes.")
+    st.markdown(answer(run_id, index, label, digit.probabilities))
+    row, col = pixel_sliders()
+    pixel = layer_pixel(row, col, info.side)
+    filt = attention_filter(att, pixel, head)
+    s = filter_stats(filt, pixel)
+    who = "mean over heads" if head is None else f"head {head + 1}"
+    m = st.columns(4)
+    m[0].metric("Attention sum", f"{s['sum']:.4f}", help="Σⱼ αᵢⱼ: a softmax over the neighbours, so 1.")
+    m[1].metric("Neighbours attended", s["support"], help="Pixels this filter reads (its own included).")
+    m[2].metric("Own weight", f"{s['self']:.4f}", help="αᵢᵢ: the attention the pixel pays to itself.")
+    m[3].metric("Largest ÷ uniform", f"{s['max'] * s['support']:.2f}",
+                help="The largest weight over 1 / (neighbours): 1 is a plain mean over the neighbours (what "
+                     "attention starts from), larger means the layer singles some neighbours out.")
+    st.caption(f"Layer {info.index + 1} runs on a **{info.side}×{info.side}** grid"
+               + (f"; input pixel ({row}, {col}) pools into its pixel {pixel}" if info.side != FULL_SIDE else "")
+               + f". Edges of the run's {run.cfg.graph} graph" + (" plus a self-loop" if info.self_loops else "")
+               + f"; {info.heads} head{'s' if info.heads != 1 else ''} of {info.channels} channels. Weights read "
+               "from PyG's GATConv (return_attention_weights=True) with this layer's weights, on the features the "
+               "network gave the layer for this digit.")
+    left, right = st.columns(2)
+    left.subheader("One pixel")
+    left.plotly_chart(digit_filter_figure(image, filt, pixel, window=5 if zoom else None,
+                                          filter_title=f"layer {info.index + 1}, {who}",
+                                          title=f"Attention of pixel {pixel} on digit #{index}"),
+                      width="stretch", key="f_attention")
+    layer_step = max(1, step * info.side // FULL_SIDE)
+    pixels = pixel_path(info.side, path, layer_step, row=pixel[0], col=pixel[1])
+    frames = attention_frames(att, pixels, head)
+    key = f"gat:{run_id}:{ckpt}:{mtime}:{index}:{info.index}:{head}:{path}:{layer_step}:{pixel}"
+    show_animation(frames, f"Run {run_id}, layer {info.index + 1} ({who}), digit #{index}: attention "
+                   f"{PATHS[path]}", key, f"attention-run{run_id}-digit{index}-layer{info.index + 1}.gif",
+                   frame_ms, right)
+
+# ---------------------------------------------------------------- a superpixel run: one digit's own graph
+elif source == "superpixel":
+    rc = st.columns([3, 1, 1])
+    run_store, by_id, run_id = choose_run(
+        rc[0], "superpixel", "f_sprun", "Superpixel run (id)", superpixel_runs,
+        "No finished superpixel run with a checkpoint yet. Train one (layer type *superpixel*, PyG layer *gat* "
+        "to see attention) from the link below, or from a terminal: `python -m core train --model superpixel "
+        "--graph superpixels --conv gat --epochs 1`. Its filters on any test digit's superpixels will appear "
+        "here.", {"model": "superpixel", "conv": "gat"})
+    config = by_id[run_id].get("config") or {}
+    conv = str(config.get("conv", "gcn"))
+    layer, head = 0, None
+    if conv in ("gat", "gin"):  # filters that differ from layer to layer
+        layer = url_choice(rc[1], "Layer", list(range(1, max(1, int(config.get("layers", 1))) + 1)), 1,
+                           "f_splayer") - 1
+    if conv == "gat":
+        head = head_choice(rc[2], max(1, int(config.get("heads", 1))), "f_sphead")
+    st.caption(run_title(by_id[run_id]))
+    image, index, label = pick_digit(rc[0], str(config.get("data", "mnist-5k")))
+    copy_link_button(sb)
+    ckpt = Path(by_id[run_id]["checkpoint"]).expanduser()
+    try:
+        run = superpixel_run(run_id, str(run_store.path), str(ckpt), ckpt.stat().st_mtime_ns, run_store)
+        digit = superpixel_digit(run, image)
+        if digit.attention is not None:
+            digit.attention.layer(layer).check_head(head)
+    except (CheckpointError, UserInputError, StoreError, OSError) as err:
+        st.error(f"Cannot read run {run_id}'s filters — {err}")
+        url_notices(notice)
+        st.stop()
+    g = digit.graph
+    st.caption("A superpixel network works on a graph of its own for every digit: SLIC regions become the nodes, "
+               "each joined to its nearest by a Gaussian affinity of position and intensity (built here exactly as "
+               "the run's data pipeline builds it). So even a fixed normalisation of that graph gives every digit "
+               "its own filters.")
+    st.markdown(answer(run_id, index, label, digit.probabilities))
+    row, col = pixel_sliders()
+    node = digit.node_at((row, col))
+    mixed = superpixel_filter(run, digit, node, layer, attention=False)  # (N,) the layer's mixing row
+    panels = []
+    if digit.attention is not None:
+        who = "mean over heads" if head is None else f"head {head + 1}"
+        filt = superpixel_filter(run, digit, node, layer, head)
+        panels.append((f"attention, layer {layer + 1}, {who}", filt))
+        panels.append(("gcn-normalised Â (for comparison)", mixed))
+        shown = ("Left: the attention weights αᵢⱼ this GAT layer gives superpixel i's neighbours for this digit "
+                 "(PyG's GATConv called with return_attention_weights=True on the features the network gave the "
+                 "layer): a softmax, so they sum to 1 and change with the input. Right, for comparison: "
+                 f"{MIXING_TEXT['gat']}.")
+    else:
+        filt = mixed
+        panels.append((f"{conv}: row {node}" + (f", layer {layer + 1}" if conv == "gin" else ""), filt))
+        exact = SUPERPIXEL_MIXING[conv][2]
+        shown = (f"Shown: row {node} of {MIXING_TEXT[conv]}"
+                 + (", the same in every layer." if exact and conv != "gin" else "."))
+    st.caption(shown)
+    nb = int((g.edge_index[1] == node).sum())
+    m = st.columns(4)
+    m[0].metric("Superpixels", g.num_nodes, help="Nodes of this digit's graph (SLIC gives about as many as asked).")
+    m[1].metric("Neighbours", nb, help="Edges into the chosen superpixel (before self-loops).")
+    m[2].metric("Row sum", f"{float(filt.sum()):.4f}", help="Σⱼ of the filter shown first.")
+    m[3].metric("Own weight", f"{float(filt[node]):.4f}", help="The weight the superpixel gives itself.")
+    left, right = st.columns([2, 3])
+    bounds = superpixel_boundaries(g.segments)
+    left.plotly_chart(graph_figure(image, g, boundaries=bounds, highlight=node,
+                                   title=f"{g.num_nodes} superpixels of digit #{index}"),
+                      width="stretch", key="f_sp_graph")
+    right.plotly_chart(superpixel_filter_figure(panels, g.segments, node, g.pos.numpy(), boundaries=bounds,
+                                                title=f"The filter of superpixel {node} (under pixel ({row}, {col}))"),
+                       width="stretch", key="f_sp_filter")
+
 with st.expander("What am I looking at?"):
     st.markdown(
         "- **Filter**: row *i* of Â as an image. Bright pixels are the ones pixel *i* reads most; the red square "
-        "is pixel *i* itself. With **rw** every row sums to 1 (a weighted mean), so filters are comparable.\n"
+        "is pixel *i* itself. With **gcn** (the default, as on the Graph Builder) the pixel keeps part of itself "
+        "through a self-loop; with **rw** every row sums to 1 (a weighted mean), so filters are comparable.\n"
         "- **Learned vs Gaussian**: the learned-edge model predicts every edge weight from the two pixels' "
         "coordinates with a small MLP. The Gaussian kernel on the same edges is what a hand-made graph would "
         "use; the difference is what training chose. After a short training both stay close to their start.\n"
+        "- **Attention (GAT)**: the weights are computed from the digit, so a pixel's filter is a different one "
+        "for every input; a softmax, so it always sums to 1. A uniform filter (largest ÷ uniform = 1) is a plain "
+        "mean over the neighbours.\n"
+        "- **Superpixels**: every digit has its own graph, so its filters are drawn on its own regions; the "
+        "caption under the run says which matrix is shown.\n"
         "- **Animation**: the filter of each pixel along the path. A fixed graph's filter only changes at the "
         "borders (fewer neighbours); a learned model that sees absolute positions can use a different filter "
         "in every part of the image."

@@ -1,5 +1,6 @@
 """Plotly figures for the Filters page (no streamlit here): filters side by side on one colour scale,
-and an animation of the filter as it moves across the pixels."""
+an animation of the filter as it moves across the pixels, a digit beside one of its attention filters,
+and filters painted on a digit's superpixels."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from core.analysis.filters import Frame
-from core.figures.common import epoch_animation_controls
+from core.figures.common import INK, epoch_animation_controls
 
 COLORSCALE = "Viridis"  # as core.figures.graphs.filter_figure and the GIF's default colormap
 SIGNED_COLORSCALE = "RdBu_r"  # signed filters: red positive, blue negative, white 0
@@ -100,4 +101,74 @@ def filter_animation_figure(frames: Sequence[Frame], title: str = "", frame_ms: 
     fig.update_layout(title=title or None, height=height, margin=dict(l=10, r=10, t=50 if title else 20, b=120),
                       **epoch_animation_controls(names, frame_ms=frame_ms, y=-0.06, prefix="pixel (row, col) ",
                                                  active=0))
+    return fig
+
+
+def digit_filter_figure(image: np.ndarray, filt: np.ndarray, pixel: tuple[int, int], title: str = "",
+                        filter_title: str = "", window: Optional[int] = None, height: int = 460) -> go.Figure:
+    """A digit (H, W) beside a filter (side, side) computed from it (an attention layer's): the chosen
+    ``pixel`` (row, col on the filter's grid) outlined in both, as the block of input pixels it covers
+    on the digit (a 14 x 14 layer's pixel is 2 x 2 input pixels). ``window`` zooms the filter only."""
+    img = np.asarray(image, dtype=np.float64)
+    z = np.asarray(filt, dtype=np.float64)
+    side = z.shape[0]
+    f = img.shape[0] / side  # input pixels per filter pixel along a side
+    r, c = pixel
+    fig = make_subplots(rows=1, cols=2, subplot_titles=["the digit", filter_title or "the filter"],
+                        horizontal_spacing=0.06)
+    fig.add_trace(go.Heatmap(z=img, colorscale=INK, showscale=False, hovertemplate="row %{y}, col %{x}: "
+                             "%{z:.2f}<extra>digit</extra>"), row=1, col=1)
+    fig.add_trace(go.Heatmap(z=z, colorscale=COLORSCALE, zmin=float(z.min()), zmax=float(z.max()),
+                             colorbar=dict(thickness=12, title=dict(text="αᵢⱼ", side="right")),
+                             hovertemplate="row %{y}, col %{x}: %{z:.4g}<extra></extra>"), row=1, col=2)
+    fig.add_shape(dict(type="rect", x0=c * f - 0.5, x1=(c + 1) * f - 0.5, y0=r * f - 0.5, y1=(r + 1) * f - 0.5,
+                       xref="x", yref="y", line=MARK, layer="above"))
+    fig.add_shape(pixel_box(pixel, "x2", "y2"))
+    ranges = _window(pixel, side, window)
+    fig.update_layout(xaxis=dict(range=[-0.5, img.shape[1] - 0.5], showgrid=False, zeroline=False, constrain="domain"),
+                      yaxis=dict(range=[img.shape[0] - 0.5, -0.5], showgrid=False, zeroline=False, scaleanchor="x",
+                                 constrain="domain"),
+                      xaxis2=dict(range=ranges[0] if ranges else [-0.5, side - 0.5], showgrid=False, zeroline=False,
+                                  constrain="domain"),
+                      yaxis2=dict(range=ranges[1] if ranges else [side - 0.5, -0.5], showgrid=False, zeroline=False,
+                                  scaleanchor="x2", constrain="domain"))
+    fig.update_annotations(font_size=13)
+    fig.update_layout(title=title or None, height=height, margin=dict(l=10, r=10, t=70 if title else 40, b=10))
+    return fig
+
+
+def superpixel_filter_figure(panels: Sequence[tuple[str, np.ndarray]], segments: np.ndarray, node: int,
+                             pos: np.ndarray, boundaries: Optional[np.ndarray] = None, title: str = "",
+                             height: int = 460) -> go.Figure:
+    """Filters of one superpixel node, each (N,) painted on its regions (``segments`` (H, W) labels 0..N-1),
+    side by side on one colour scale; superpixel boundaries (``boundaries``: an ``s``-times upsampled mask
+    from ``core.figures.graphs.superpixel_boundaries``) drawn thin, the node's centroid ``pos[node]``
+    ((x=col, y=row) in pixels) marked with a red x."""
+    seg = np.asarray(segments)
+    painted = [np.asarray(v, dtype=np.float64)[seg] for _, v in panels]  # each (H, W)
+    n = max(1, len(painted))
+    zmin, zmax, colorscale = color_range(painted, signed=False)
+    h, w = seg.shape
+    fig = make_subplots(rows=1, cols=n, subplot_titles=[t for t, _ in panels], horizontal_spacing=0.05)
+    x, y = float(pos[node][0]), float(pos[node][1])
+    for i, ((name, _), img) in enumerate(zip(panels, painted)):
+        fig.add_trace(go.Heatmap(z=img, zmin=zmin, zmax=zmax, colorscale=colorscale, showscale=i == n - 1,
+                                 colorbar=dict(thickness=12), customdata=seg,
+                                 hovertemplate=f"{name}<br>" + "superpixel %{customdata}: %{z:.4g}<extra></extra>"),
+                      row=1, col=i + 1)
+        if boundaries is not None:
+            s = boundaries.shape[0] // h
+            sub_y = (np.arange(boundaries.shape[0]) + 0.5) / s - 0.5
+            sub_x = (np.arange(boundaries.shape[1]) + 0.5) / s - 0.5
+            fig.add_trace(go.Heatmap(z=boundaries.astype(float), x=sub_x, y=sub_y, showscale=False, hoverinfo="skip",
+                                     colorscale=[[0, "rgba(0,0,0,0)"], [1, "rgba(255,255,255,0.45)"]]),
+                          row=1, col=i + 1)
+        fig.add_trace(go.Scatter(x=[x], y=[y], mode="markers", showlegend=False, hoverinfo="skip",
+                                 marker=dict(symbol="x", size=12, color=MARK["color"])), row=1, col=i + 1)
+        suffix = "" if i == 0 else str(i + 1)
+        fig.layout["xaxis" + suffix].update(range=[-0.5, w - 0.5], showgrid=False, zeroline=False, constrain="domain")
+        fig.layout["yaxis" + suffix].update(range=[h - 0.5, -0.5], showgrid=False, zeroline=False,
+                                            scaleanchor="x" + suffix, constrain="domain")
+    fig.update_annotations(font_size=13)
+    fig.update_layout(title=title or None, height=height, margin=dict(l=10, r=10, t=70 if title else 40, b=10))
     return fig

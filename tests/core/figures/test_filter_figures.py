@@ -39,3 +39,38 @@ def test_animation_has_one_frame_per_pixel_and_the_outline_moves():
 def test_epoch_animation_controls_keep_their_defaults():
     controls = epoch_animation_controls(["1", "2", "3"], frame_ms=100)
     assert controls["sliders"][0]["active"] == 2 and controls["sliders"][0]["currentvalue"]["prefix"] == "epoch "
+
+
+def test_digit_filter_figure_outlines_the_pixels_block_on_the_digit():
+    from core.figures.filters import digit_filter_figure
+
+    image = np.zeros((28, 28))
+    image[10:18, 12:14] = 1.0
+    filt = np.zeros((14, 14))
+    filt[5, 6], filt[5, 7] = 0.7, 0.3
+    fig = digit_filter_figure(image, filt, (5, 6), window=3, filter_title="layer 2, head 1", title="t")
+    digit, att = fig.data
+    assert np.asarray(digit.z).shape == (28, 28) and not digit.showscale
+    assert (att.zmin, att.zmax) == (0.0, 0.7) and att.colorbar.title.text == "αᵢⱼ"
+    block, box = fig.layout.shapes  # a 14 x 14 pixel covers 2 x 2 input pixels
+    assert (block.x0, block.x1, block.y0, block.y1, block.xref) == (11.5, 13.5, 9.5, 11.5, "x")
+    assert (box.x0, box.y0, box.xref) == (5.5, 4.5, "x2")
+    assert tuple(fig.layout.xaxis2.range) == (2.5, 9.5) and tuple(fig.layout.xaxis.range) == (-0.5, 27.5)
+    assert [a.text for a in fig.layout.annotations] == ["the digit", "layer 2, head 1"]
+
+
+def test_superpixel_filter_figure_paints_each_node_on_its_region():
+    from core.figures.filters import superpixel_filter_figure
+    from core.figures.graphs import superpixel_boundaries
+
+    segments = np.repeat(np.repeat(np.arange(4).reshape(2, 2), 3, axis=0), 3, axis=1)  # (6, 6): 4 regions of 3x3
+    pos = np.array([[1.0, 1.0], [4.0, 1.0], [1.0, 4.0], [4.0, 4.0]])
+    values = [("attention", np.array([0.5, 0.25, 0.25, 0.0])), ("gcn", np.array([0.2, 0.4, 0.0, 0.1]))]
+    fig = superpixel_filter_figure(values, segments, 1, pos, boundaries=superpixel_boundaries(segments))
+    heat = [t for t in fig.data if t.type == "heatmap" and t.customdata is not None]
+    assert len(heat) == 2 and [(h.zmin, h.zmax) for h in heat] == [(0.0, 0.5)] * 2  # one scale
+    assert np.asarray(heat[0].z)[0, 5] == 0.25 and np.asarray(heat[1].z)[5, 5] == 0.1  # node 1 top right, 3 below
+    marks = [t for t in fig.data if t.type == "scatter"]
+    assert [(m.x[0], m.y[0]) for m in marks] == [(4.0, 1.0)] * 2  # the chosen node's centroid in both
+    assert len([t for t in fig.data if t.type == "heatmap"]) == 4  # boundaries drawn over each panel
+    assert tuple(fig.layout.yaxis2.range) == (5.5, -0.5)
