@@ -1,20 +1,30 @@
-"""Compare runs: filter the stored runs, tick some, see how their settings differ and their curves."""
+"""Compare runs: filter the stored runs, tick some, see how their settings differ and their curves.
+
+Everything that shapes the view is in the URL, so a copied link reopens it: the filters (``f_model``, ``f_status``,
+``f_data``, repeated for several), the ticked runs (``cmp_runs=3,7,12``), the sweep launcher (``sw_model``,
+``sw_graph``, ``sw_epochs``, ``sw_group``, ``sw_param``, ``sw_values``, ``sw_param2``, ``sw_values2``), the shown
+sweep (``sw_show``), the search launcher (``se_*``) and the shown search (``se_show``).
+"""
+
+import re
+from typing import Any, Optional
 
 import pandas as pd
 import streamlit as st
 
 from core.models import MODELS
-from core.analysis.results import runs_table, settings_diff
+from core.analysis.results import MISSING, runs_table, settings_diff
 from core.training.runs import IMAGE_MODELS_WITHOUT_GRAPH, PIXEL_GRAPH_KINDS, RunConfig
 from core.training.store import ACTIVE_STATUSES, RunStore, StoreError
 from core.training.runner import ray_address
 from core.training.search import (MAX_TRIALS, SAMPLERS, new_search_kind, parse_space, search_configs, search_info,
                                   trial_rows)
-from core.training.sweep import (SWEEPABLE, grid_configs, new_sweep_kind, parse_values, stored_sweeps, sweep_params,
-                                 sweep_value)
+from core.training.sweep import (SWEEPABLE, grid_configs, in_sentence, new_sweep_kind, parse_values, stored_sweeps,
+                                 sweep_label, sweep_name, sweep_params, sweep_value)
 from core.figures.training import search_figure, sweep_figure
 from core.figures.results import accuracy_curves_figure
-from ui.common import (RUNS_TABLE_COLUMNS, guarded, manager, session_id, url_choice, url_labelled_choice, url_slider,
+from ui.common import (RUNS_TABLE_COLUMNS, URL, copy_link_button, guarded, manager, parse_run_ids, refuse_link_value,
+                       session_id, shown_link_value, url_choice, url_labelled_choice, url_notices, url_slider,
                        url_text)
 
 SWEEP_DEFAULTS = {"sigma": "0.02, 0.05, 0.1, 0.2", "k": "4, 8, 16, 32", "segments": "25, 50, 75, 100",
@@ -23,12 +33,54 @@ SWEEP_DEFAULTS = {"sigma": "0.02, 0.05, 0.1, 0.2", "k": "4, 8, 16, 32", "segment
                   "seed": "0, 1, 2", "restriction": "0, 1, 2", "data": "mnist-5k, mnist-rot",
                   "adjacency": "none, gaussian, learned-offset, learned-local", "conv": "gcn, gat, gin, sage",
                   "positions": "fourier, raw"}
+MAX_COMPARED = 1000  # every run the page lists (list_runs(limit=1000)) can be ticked, and linked
+
+
+# ---------------------------------------------------------------- this page's URL helpers
+# (ui/common.py holds the shared ones; these move there when another page needs them)
+def note_link_value(key: str, raw: str, allowed: str) -> None:
+    """Say (through ``url_notices``) that the link's ``key=raw`` was not used, and what it may be."""
+    st.session_state.setdefault("_url_notices", {})[key] = f"`{key}={shown_link_value(raw)}` ({allowed})"
+
+
+def url_multiselect(container, label: str, options, key: str, **kw) -> list:
+    """A multiselect bound to URL parameter ``key``, repeated for several values (``?f_model=mlp&f_model=cnn``);
+    a link's value it does not offer is dropped (by Streamlit) with a notice (here)."""
+    options = list(options)
+    offered = {str(o) for o in options}
+    bad = [v for v in st.query_params.get_all(key) if v not in offered]
+    if bad:
+        note_link_value(key, ",".join(bad), "choose from " + (", ".join(map(str, options)) or "no value yet"))
+    return container.multiselect(label, options, key=key, bind=URL, **kw)
+
+
+def url_values_text(container, label: str, param: str, key: str, **kw) -> str:
+    """The comma-separated values of setting ``param``, bound to URL parameter ``key``. The default is ``param``'s
+    own, so when another setting is chosen the box starts again from that setting's default; a link's value is
+    kept when the page opens with it."""
+    owner = f"_{key}_for"  # the setting the box's value was written for
+    default = SWEEP_DEFAULTS.get(param, "")
+    if st.session_state.get(owner, param) != param:
+        st.session_state[key] = default
+    st.session_state[owner] = param
+    return url_text(container, label, default, key, **kw)
+
+
+def run_title(run: dict) -> str:
+    """``#12 cheb K=5 on grid (neighbours=8, …)``: a bracketed part is joined to the word before it by a no-break
+    space and its entries are spaced, so a wrapped title never leaves a lone ``)`` or ``(`` on a line."""
+    name = re.sub(r"\(([^()]*)\)", lambda m: "(" + re.sub(r",(?=\S)", ", ", m.group(1)) + ")",
+                  str(run.get("name") or ""))
+    return f"#{run.get('id')} " + re.sub(r"(?<=\S) ?\(", "\u00a0(", name)
+
 
 st.title("Compare runs")
+notice = st.container()  # what the opened link held that could not be used (url_notices, at the end)
+copy_link_button(st.sidebar)
 
 try:
     store = RunStore()
-    runs = store.list_runs(limit=1000)
+    runs = store.list_runs(limit=MAX_COMPARED)
 except StoreError as err:
     st.error(f"Run store unavailable — {err}")
     st.stop()
@@ -51,17 +103,22 @@ def sweep_section() -> None:
                            "restriction happens, give a schedule ending in the subgroup and sweep 'restriction' "
                            "(0 = never, 1 = after the first block, ...).") if model == "escnn" else None)
     params = [p for p in SWEEPABLE if p not in ("epochs",)]
-    param = url_choice(c1, "Setting to sweep", params, "K" if model == "cheb" else "model", "sw_param")
-    values_text = c2.text_input("Values (comma-separated)", SWEEP_DEFAULTS.get(param, ""), key=f"sw_values_{param}",
-                                max_chars=200)  # Streamlit cuts a longer (forged) value before the page sees it
-    param2 = url_choice(c1, "Second setting (a grid)", ["none"] + [p for p in params if p != param], "none",
-                        "sw_param2", help="Every combination of the two settings' values: one line per value of "
-                                          "the second in the plot (at most 12 runs in all).")
-    values2_text = (c2.text_input("Its values (comma-separated)", SWEEP_DEFAULTS.get(param2, ""),
-                                  key=f"sw_values2_{param2}", max_chars=200) if param2 != "none" else "")
+    param = url_labelled_choice(c1, "Setting to sweep", params, "K" if model == "cheb" else "model", "sw_param",
+                                format_func=sweep_label)
+    values_text = url_values_text(c2, "Values (comma-separated)", param, "sw_values")
+    if st.session_state.get("sw_param2") == param:  # the first setting took the second's: one setting again
+        st.session_state["sw_param2"] = st.query_params["sw_param2"] = "none"
+    param2 = url_labelled_choice(c1, "Second setting (a grid)", ["none"] + [p for p in params if p != param], "none",
+                                 "sw_param2", format_func=lambda p: "— (one setting only)" if p == "none" else
+                                 sweep_label(p),
+                                 help="Every combination of the two settings' values: one line per value of "
+                                      "the second in the plot (at most 12 runs in all).")
+    values2_text = (url_values_text(c2, "Its values (comma-separated)", param2, "sw_values2")
+                    if param2 != "none" else "")
     c3.write("")
+    launched = None
     if c3.button("Launch sweep", icon=":material/play_arrow:", type="primary"):
-        def launch() -> str:
+        def launch() -> tuple[str, list[dict[str, Any]]]:
             base = RunConfig(model=model, epochs=epochs, **({"graph": graph_kind} if graph_kind else {}),
                              **({"group": group.strip().upper()} if group else {}))
             second = (param2, parse_values(param2, values2_text)) if param2 != "none" else (None, None)
@@ -70,30 +127,41 @@ def sweep_section() -> None:
             manager().check_room(session_id(), len(configs))  # all of the sweep or none of it
             for cfg in configs:
                 manager().submit(cfg, session=session_id(), kind=kind)
-            return kind
+            return kind, [cfg.to_dict() for cfg in configs]
 
-        kind = guarded(launch)
-        if kind:
-            st.session_state["sweep"] = kind
-            st.session_state["sweep_param"] = param
-            st.session_state["sweep_param2"] = param2 if param2 != "none" else None
-            st.query_params["sw_show"] = kind
-    show_stored_sweep()
+        launched = guarded(launch)
+    show_stored_sweep(launched)
     sweep_results()
 
 
-def show_stored_sweep() -> None:
-    """Reopen any stored sweep (launched here, from another browser, or with ``python -m core sweep``)."""
+def show_stored_sweep(launched: Optional[tuple[str, list[dict[str, Any]]]] = None) -> None:
+    """Reopen any stored sweep (launched here, from another browser, or with ``python -m core sweep``), kept in the
+    URL as ``sw_show``; a sweep just launched is shown at once."""
     sweeps = stored_sweeps(runs)  # the runs this page read at its start
-    if not sweeps:
-        return
+    names = {s["kind"]: s["name"] for s in sweeps}
+    labels = {s["kind"]: f"{s['name']} · {s['runs']} run{'s' if s['runs'] != 1 else ''}, "
+                         f"#{s['first_run']}–#{s['last_run']}" for s in sweeps}
     kinds = ["none"] + [s["kind"] for s in sweeps]
-    labels = {s["kind"]: f"runs from #{s['first_run']} ({s['runs']}): {s['label']}" for s in sweeps}
-    shown = url_labelled_choice(st, "Show a stored sweep", kinds, st.session_state.get("sweep") or "none", "sw_show",
+    if launched:
+        kind, configs = launched
+        names[kind] = sweep_name(kind, configs)
+        labels[kind] = f"{names[kind]} · {len(configs)} runs, just launched"
+        kinds.insert(1, kind)
+        st.session_state["sw_show"] = kind  # the selector below shows it (and writes it into the link)
+    if len(kinds) == 1:
+        if st.query_params.get("sw_show") not in (None, "none"):
+            refuse_link_value("sw_show", "no sweep is stored under this name")
+        st.session_state["sweep"] = None
+        return
+    shown = url_labelled_choice(st, "Show a stored sweep", kinds, "none", "sw_show",
                                 format_func=lambda k: labels.get(k, "—"))
-    if shown != "none" and shown != st.session_state.get("sweep"):
-        param, param2 = sweep_params(shown, [r["config"] for r in runs if r.get("kind") == shown])
-        st.session_state.update({"sweep": shown, "sweep_param": param or "seed", "sweep_param2": param2})
+    if shown == "none":
+        st.session_state["sweep"] = None
+        return
+    configs = [r["config"] for r in sorted(runs, key=lambda r: r["id"]) if r.get("kind") == shown]
+    param, param2 = sweep_params(shown, configs or (launched[1] if launched else []))
+    st.session_state.update({"sweep": shown, "sweep_param": param or "seed", "sweep_param2": param2,
+                             "sweep_name": names.get(shown, "Sweep")})
 
 
 @st.fragment(run_every=2.0)
@@ -108,18 +176,19 @@ def sweep_results() -> None:
     if settled and st.session_state.get("sweep_settled") != kind:
         st.session_state["sweep_settled"] = kind
         st.rerun()  # the whole page, so the runs table above lists the sweep's runs too
-    over = f"`{param}` × `{param2}`" if param2 else f"`{param}`"
-    st.markdown(f"**Sweep over {over}**: {len(done)} of {len(members)} runs finished.")
+    st.markdown(f"**{st.session_state.get('sweep_name') or 'Sweep'}**: {len(done)} of {len(members)} runs finished.")
     points = sorted(((sweep_value(r["config"], param), (r["summary"] or {}).get("test_accuracy"))
                      + ((sweep_value(r["config"], param2),) if param2 else ()) for r in done),
                     key=lambda p: (isinstance(p[0], str), p[0]))
     if points:
         st.plotly_chart(sweep_figure(points, param, param2), width="stretch")
-    st.dataframe(pd.DataFrame([{"run": r["id"], param: sweep_value(r["config"], param),
-                                **({param2: sweep_value(r["config"], param2)} if param2 else {}),
+    label, label2 = sweep_label(param), (sweep_label(param2) if param2 else None)
+    st.dataframe(pd.DataFrame([{"run": r["id"], label: sweep_value(r["config"], param),
+                                **({label2: sweep_value(r["config"], param2)} if param2 else {}),
                                 "status": r["status"],
                                 "test accuracy": (r["summary"] or {}).get("test_accuracy")} for r in members]),
-                 hide_index=True, column_config={"test accuracy": st.column_config.NumberColumn(format="percent")})
+                 hide_index=True, placeholder=MISSING,
+                 column_config={"test accuracy": st.column_config.NumberColumn(format="percent")})
 
 
 def search_section() -> None:
@@ -139,7 +208,8 @@ def search_section() -> None:
     epochs = url_slider(c1, "Epochs per trial", 1, 20, 4, "se_epochs")
     space_text = url_text(c2, "Settings to search (separated by ;)", "lr=0.0001..0.01; hidden=16,32,64", "se_space",
                           help="name=values (K=3,5,8) or name=low..high (lr=1e-4..1e-2: drawn log-uniformly for "
-                               f"positive numbers). Settings: {', '.join(p for p in SWEEPABLE if p != 'epochs')}.")
+                               "positive numbers), each name as in brackets here: "
+                               + "; ".join(sweep_label(p) for p in SWEEPABLE if p != "epochs") + ".")
     sampler = url_choice(c3, "Sampler", list(SAMPLERS), "random", "se_sampler")
     trials = url_slider(c3, "Trials", 1, MAX_TRIALS, 6, "se_trials", disabled=sampler == "grid",
                         help="A grid trains every combination instead.")
@@ -155,15 +225,27 @@ def search_section() -> None:
         if kind:
             st.session_state["se_show"] = kind  # show it: the selector below is not drawn yet in this run
     searches = stored_sweeps(runs, prefix="search:")  # the runs this page read at its start
-    labels = {s["kind"]: f"{s['runs']} trials from run #{s['first_run']}: {s['label']}" for s in searches}
+    first = {r["id"]: r.get("config") or {} for r in runs}
+    labels = {s["kind"]: search_name(s["kind"], first.get(s["first_run"], {})) + f" · {s['runs']} trials, "
+                                                                                f"#{s['first_run']}–#{s['last_run']}"
+              for s in searches}
     kinds = ["none"] + [s["kind"] for s in searches]
     if st.session_state.get("se_show") not in kinds + [None]:
         kinds.insert(1, st.session_state["se_show"])  # launched in this run of the page
     shown = url_labelled_choice(st, "Show a search", kinds, "none", "se_show",
                                 format_func=lambda k: "—" if k == "none" else labels.get(
-                                    k, "a search over " + ", ".join((search_info(k) or {}).get("params", []))))
+                                    k, search_name(k, {}) + " · just launched"))
     st.session_state["search"] = shown if shown != "none" else None
     search_results()
+
+
+def search_name(kind: str, config: dict[str, Any]) -> str:
+    """``Search over learning rate (lr), hidden channels (hidden) · cheb on grid, 4 epochs``."""
+    over = ", ".join(in_sentence(sweep_label(p)) for p in (search_info(kind) or {}).get("params", []))
+    context = ([f"{config['model']} on {config['graph']}" if config.get("graph") else str(config["model"])]
+               if config.get("model") else [])
+    context += [f"{config['epochs']}\u00a0epoch{'s' if config['epochs'] != 1 else ''}"] if config.get("epochs") else []
+    return f"Search over {over or 'stored settings'}" + (" · " + ", ".join(context) if context else "")
 
 
 @st.fragment(run_every=2.0)
@@ -180,7 +262,7 @@ def search_results() -> None:
         st.rerun()  # the whole page, so the runs table above lists the search's trials too
     early = sum(bool((r["summary"] or {}).get("early_stopped")) for r in members)
     asha = f" ({early} stopped early by ASHA)" if info["early_stopping"] else ""
-    st.markdown(f"**{len(members)} trials over** {', '.join(f'`{p}`' for p in info['params'])}: "
+    st.markdown(f"**{len(members)} trials over** {', '.join(in_sentence(sweep_label(p)) for p in info['params'])}: "
                 f"{len(members) - len(active)} ended{asha}, {len(active)} queued or training. "
                 + ("Early stopping: Ray Tune's ASHA." if info["early_stopping"] else
                    "No early stopping (trained on worker processes)."))
@@ -190,7 +272,7 @@ def search_results() -> None:
     rows = trial_rows(members, info["params"], {i: len(e) for i, e in epochs.items()})
     if any(r["test accuracy"] is not None for r in rows):
         st.plotly_chart(search_figure(rows, info["params"]), width="stretch")
-    st.dataframe(pd.DataFrame(rows), hide_index=True,
+    st.dataframe(pd.DataFrame(rows), hide_index=True, placeholder=MISSING,
                  column_config={"test accuracy": st.column_config.NumberColumn(format="percent")})
     curves = {f"#{r['id']} " + ", ".join(f"{p}={sweep_value(r['config'], p)}" for p in info["params"]): epochs[r["id"]]
               for r in members}
@@ -200,30 +282,68 @@ def search_results() -> None:
 
 
 if not runs:
-    st.info("No runs yet. Train a few on the **Train** page (or `python -m core train ...`), or launch a sweep "
-            "or a search below, then compare them here.", icon=":material/model_training:")
+    st.info("No runs yet. Train a few on the Train page (linked below) or with `python -m core train ...`, or "
+            "launch a sweep or a search further down, then compare them here.", icon=":material/model_training:")
+    st.page_link("app_pages/train.py", label="Train", icon=":material/model_training:")
     sweep_section()
     search_section()
+    url_notices(notice)
     st.stop()
+
+
+def ticked_runs(shown_ids: list[int]) -> list[int]:
+    """The runs to tick in the table (run ids, in table order), kept in the URL as ``cmp_runs=3,7,12``.
+
+    The table's selection is a list of row numbers, which move when a filter changes or a new run arrives on top;
+    so the ticks are carried as run ids: from the table's last selection (mapped through the rows it showed) once
+    the page has drawn it, else from the opened link, whose unknown or filtered-out ids are dropped with a notice.
+    The selection is then set to where those runs are now."""
+    position = {run_id: row for row, run_id in enumerate(shown_ids)}
+    state = st.session_state.get("runs_table")
+    before = st.session_state.get("_cmp_shown")
+    if state is not None and before is not None:
+        selection = state.get("selection") if isinstance(state, dict) else None
+        rows = selection.get("rows") if isinstance(selection, dict) else None
+        wanted = [before[r] for r in dict.fromkeys(rows if isinstance(rows, list) else [])
+                  if isinstance(r, int) and not isinstance(r, bool) and 0 <= r < len(before)]
+    else:
+        raw = st.query_params.get("cmp_runs")
+        asked = parse_run_ids(raw, MAX_COMPARED) if raw is not None else []
+        wanted = [i for i in dict.fromkeys(asked or []) if i in position]
+        if asked is None or len(wanted) < len(set(asked)):
+            note_link_value("cmp_runs", raw, "ids of runs in the table, as shown by its filters")
+    picks = sorted((i for i in wanted if i in position), key=position.get)  # a filtered-out run is not compared
+    rows = [position[i] for i in picks]
+    current = (state or {}).get("selection", {}) if isinstance(state, dict) else {}
+    if not isinstance(current, dict) or current.get("rows") != rows:
+        st.session_state["runs_table"] = {"selection": {"rows": rows, "columns": [], "cells": []}}
+    return picks
+
 
 table = pd.DataFrame(runs_table(runs))
 f1, f2, f3 = st.columns(3)
-models = f1.multiselect("Model", sorted(table["model"].dropna().unique()), key="f_model", placeholder="all models")
-statuses = f2.multiselect("Status", sorted(table["status"].dropna().unique()), key="f_status",
-                          placeholder="all statuses")
-datas = f3.multiselect("Data", sorted(table["data"].dropna().unique()), key="f_data", placeholder="all data sets")
+models = url_multiselect(f1, "Model", sorted(table["model"].unique()), "f_model", placeholder="all models")
+statuses = url_multiselect(f2, "Status", sorted(table["status"].unique()), "f_status", placeholder="all statuses")
+datas = url_multiselect(f3, "Data", sorted(table["data"].unique()), "f_data", placeholder="all data sets")
 shown = table
 for column, chosen in (("model", models), ("status", statuses), ("data", datas)):
     if chosen:
         shown = shown[shown[column].isin(chosen)]
 shown = shown.reset_index(drop=True)
+shown_ids = [int(i) for i in shown["run"]]
+ticked_runs(shown_ids)
 
 st.caption(f"{len(shown)} of {len(table)} runs · tick rows to compare them.")
 event = st.dataframe(
     shown, hide_index=True, width="stretch", on_select="rerun", selection_mode="multi-row", key="runs_table",
-    column_config=RUNS_TABLE_COLUMNS)
+    column_config=RUNS_TABLE_COLUMNS, placeholder=MISSING)
 rows = [r for r in dict.fromkeys(event.selection.rows if event else []) if isinstance(r, int) and 0 <= r < len(shown)]
-picked_ids = [int(shown.loc[r, "run"]) for r in rows]
+picked_ids = [shown_ids[r] for r in rows]
+st.session_state["_cmp_shown"] = shown_ids  # what the selection's row numbers refer to, until the next run
+if picked_ids:
+    st.query_params["cmp_runs"] = ",".join(map(str, picked_ids))
+else:
+    st.query_params.pop("cmp_runs", None)
 by_id = {r["id"]: r for r in runs}
 picked = [by_id[i] for i in picked_ids if i in by_id]
 
@@ -234,8 +354,11 @@ if picked:
         st.success("These runs have identical settings (they differ only by chance, if at all).")
     elif diff:
         st.markdown("**Settings that differ**" if len(picked) >= 2 else "**Settings**")
-        st.dataframe(pd.DataFrame(diff).set_index("setting"), width="stretch")
-    curves = {f"#{r['id']} {r['name']}": store.epochs(r["id"]) for r in picked}
+        st.dataframe(pd.DataFrame(diff), hide_index=True, width="stretch", placeholder=MISSING,
+                     column_config={"setting": st.column_config.TextColumn("Setting", width="large", pinned=True),
+                                    **{f"#{r['id']}": st.column_config.TextColumn(help=run_title(r))
+                                       for r in picked}})
+    curves = {run_title(r): store.epochs(r["id"]) for r in picked}
     if any(curves.values()):
         st.plotly_chart(accuracy_curves_figure(curves), width="stretch")
     else:
@@ -245,3 +368,4 @@ else:
 
 sweep_section()
 search_section()
+url_notices(notice)

@@ -277,7 +277,34 @@ def projector_bundle(features: Any, labels: Sequence[int], preds: Optional[Seque
 
 # ----------------------------------------------------------------------------- comparing runs
 
-_MISSING = "—"
+MISSING = "—"  # what a table shows for a setting a run lacks, and (as st.dataframe's placeholder) a missing number
+_MISSING = MISSING
+# What "Settings that differ" calls each RunConfig setting (the sweepable ones as the sweep lists them).
+SETTING_LABELS: dict[str, str] = {
+    "graph": "Graph (graph)", "dropout": "Dropout (dropout)", "heads": "Attention heads (heads)",
+    "readout": "Readout (readout)", "edge_inputs": "Learned edges: inputs (edge_inputs)",
+    "edge_activation": "Learned edges: activation (edge_activation)",
+    "edge_norm": "Learned edges: normalisation (edge_norm)", "edge_sets": "Learned edges: sets (edge_sets)",
+    "edge_frozen": "Learned edges: frozen (edge_frozen)", "schedule": "Learning-rate schedule (schedule)",
+    "augment": "Augmentation (augment)", "batch_size": "Batch size (batch_size)", "device": "Device (device)",
+    "quick": "Quick mode (quick)",
+}
+GRAPH_PARAM_PREFIX = "Graph parameter: "
+
+
+def setting_label(key: str) -> str:
+    """A readable, complete name for a flat setting key (see :func:`flat_settings`): ``K`` -> 'Chebyshev order (K)',
+    ``graph_params.k`` -> 'Graph parameter: k-NN neighbours (k)', ``graph_params.cutoff`` -> 'Graph parameter:
+    cutoff'. Every key keeps its name in it, so two settings never get the same label."""
+    from core.training.sweep import SWEEP_LABELS, SWEEPABLE
+
+    head, dot, sub = key.partition(".")
+    if dot and head == "graph_params":
+        known = sub in SWEEPABLE and SWEEPABLE[sub][0] == "graph"
+        return GRAPH_PARAM_PREFIX + (SWEEP_LABELS[sub] if known else sub)
+    if dot:
+        return f"{head}: {sub}"
+    return SETTING_LABELS.get(key) or SWEEP_LABELS.get(key) or key
 
 
 def flat_settings(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -293,11 +320,12 @@ def flat_settings(config: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def settings_diff(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Only the settings that differ between ``runs``: ``[{"setting": k, "#3": v, "#5": w}, ...]``.
+    """Only the settings that differ between ``runs``: ``[{"setting": label, "#3": v, "#5": w}, ...]``.
 
-    Columns are ``#<run id>`` in the order given; values are strings (JSON for non-strings, so a
-    table column has one type); a setting a run lacks, or that is None, shows as "—". With fewer
-    than two runs every setting is listed (nothing to diff against).
+    ``setting`` is the readable, complete name of :func:`setting_label` (e.g. 'Graph parameter: k-NN neighbours
+    (k)', never a key cut short). Columns are ``#<run id>`` in the order given; values are strings (JSON for
+    non-strings, so a table column has one type); a setting a run lacks, or that is None, shows as "—". With
+    fewer than two runs every setting is listed (nothing to diff against).
     """
     flats = [flat_settings(r.get("config") or {}) for r in runs]
     keys: list[str] = []
@@ -309,7 +337,7 @@ def settings_diff(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         if len(runs) >= 2 and all(json.dumps(v, sort_keys=True, default=str) ==
                                   json.dumps(values[0], sort_keys=True, default=str) for v in values):
             continue
-        row: dict[str, Any] = {"setting": key}
+        row: dict[str, Any] = {"setting": setting_label(key)}
         for r, v in zip(runs, values):
             text = v if isinstance(v, str) else json.dumps(v, default=str)
             row[f"#{r.get('id')}"] = _MISSING if v is None else text
@@ -318,15 +346,30 @@ def settings_diff(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 
 
 def runs_table(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """One flat row per run for tables: id, status, model, graph, data, epochs, accuracy, speed, label."""
+    """One flat row per run for tables: id, status, model, graph, data, epochs, accuracy, speed, label.
+
+    Text cells are never None: what a run does not have (yet) reads "—" (a model that reads pixels has no graph;
+    a queued run has no device). Number cells (test accuracy, parameters, images/s) stay numbers or None, so a
+    NumberColumn formats them: pandas makes a missing one NaN, and ``st.dataframe(..., placeholder=MISSING)``
+    shows it as "—" (st.dataframe's own placeholder for a missing value is the text "None").
+    """
     rows = []
     for r in runs:
         c, s = r.get("config") or {}, r.get("summary") or {}
         rows.append({
-            "run": r.get("id"), "status": r.get("status"), "model": c.get("model"),
-            "graph": c.get("graph") or ("—" if c.get("model") else None),  # — : a model that reads pixels
-            "data": c.get("data"), "epochs": c.get("epochs"), "test accuracy": s.get("test_accuracy"),
-            "parameters": s.get("parameters"), "images/s": s.get("images_per_second"), "device": r.get("device"),
-            "label": r.get("name"),
+            "run": r.get("id"), "status": _text(r.get("status")), "model": _text(c.get("model")),
+            "graph": _text(c.get("graph")),  # — : a model that reads pixels
+            "data": _text(c.get("data")), "epochs": c.get("epochs"), "test accuracy": _number(s.get("test_accuracy")),
+            "parameters": _number(s.get("parameters")), "images/s": _number(s.get("images_per_second")),
+            "device": _text(r.get("device")), "label": _text(r.get("name")),
         })
     return rows
+
+
+def _text(value: Any) -> str:
+    return MISSING if value is None or value == "" else str(value)
+
+
+def _number(value: Any) -> Optional[float]:
+    """A number, or None for a missing or non-numeric one (a stored summary is JSON anyone could have written)."""
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None

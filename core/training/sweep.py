@@ -24,6 +24,18 @@ SWEEPABLE: dict[str, tuple[str, type]] = {
     "restriction": ("schedule", int),
 }
 MAX_SWEEP_RUNS = 12  # a sweep is a teaching tool, not a hyper-parameter search
+# What the app and the CLI call each sweepable setting: ``k`` (a k-NN graph's neighbours) and ``K`` (ChebNet's order)
+# look alike as keys, so lists show these labels and keep the key (in links, ``--param``, a search's ``name=values``).
+SWEEP_LABELS: dict[str, str] = {
+    "sigma": "Gaussian width σ (sigma)", "k": "k-NN neighbours (k)", "segments": "Superpixel segments (segments)",
+    "neighbours": "Grid neighbours (neighbours)", "model": "Layer type (model)",
+    "group": "Symmetry group (group)", "K": "Chebyshev order (K)", "hidden": "Hidden channels (hidden)",
+    "layers": "Layers (layers)", "lr": "Learning rate (lr)", "epochs": "Epochs (epochs)", "seed": "Random seed (seed)",
+    "adjacency": "Tutorial adjacency (adjacency)", "conv": "Superpixel convolution (conv)",
+    "positions": "Superpixel positions (positions)", "data": "Data set (data)",
+    "restriction": "Restriction depth (restriction)",
+}
+_PROPER = ("Chebyshev", "Gaussian")  # words that keep their capital inside a sentence
 
 
 def parse_values(param: str, text: str) -> list[Any]:
@@ -116,16 +128,66 @@ def sweep_params(kind: str, configs: Sequence[dict[str, Any]] = ()) -> tuple[Opt
     return (ordered[0] if ordered else None), (ordered[1] if len(ordered) > 1 else None)
 
 
+def sweep_label(param: str) -> str:
+    """How lists and tables name a sweepable setting, e.g. ``Chebyshev order (K)``; an unknown name as it is."""
+    return SWEEP_LABELS.get(param, param)
+
+
+def in_sentence(label: str) -> str:
+    """A label inside a sentence: 'Learning rate (lr)' -> 'learning rate (lr)'; 'Chebyshev order (K)' and
+    'k-NN neighbours (k)' stay as they are."""
+    first = label.split(" ", 1)[0]
+    if first in _PROPER or not label[:1].isupper() or not label[1:2].islower():
+        return label
+    return label[0].lower() + label[1:]
+
+
+def _shown(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def sweep_name(kind: str, configs: Sequence[dict[str, Any]]) -> str:
+    """A readable name for a stored sweep from its kind and its runs' configs (in run order), the same for a sweep
+    launched on the Compare page and one trained by ``python -m core sweep``, e.g.
+    ``Sweep of Chebyshev order (K) over 1, 2, 3 · cheb on grid, 3 epochs`` (a no-break space in "3 epochs"). It
+    ends in a word, not a bracket, so a wrapped name never leaves a lone ")" on a line of its own."""
+    param, param2 = sweep_params(kind, configs)
+    swept = [p for p in (param, param2) if p]
+    parts = []
+    for p in swept:
+        values = list(dict.fromkeys(_shown(sweep_value(c, p)) for c in configs))
+        parts.append(f"{in_sentence(sweep_label(p))} over {', '.join(values)}")
+    head = ("Sweep of " + " × ".join(parts)) if parts else f"Sweep of {len(configs)} runs"
+    first = configs[0] if configs else {}
+    context = []
+    model = first.get("model")
+    if model and "model" not in swept:
+        context.append(f"{model} on {first['graph']}" if first.get("graph") else str(model))
+    epochs = first.get("epochs")
+    if epochs and "epochs" not in swept:
+        context.append(f"{epochs}\u00a0epoch{'s' if epochs != 1 else ''}")
+    if first.get("data") and first.get("data") != "mnist-5k" and "data" not in swept:
+        context.append(str(first["data"]))
+    return head + (" · " + ", ".join(context) if context else "")
+
+
 def stored_sweeps(runs: Sequence[dict[str, Any]], prefix: str = "sweep:") -> list[dict[str, Any]]:
     """The sweeps (or, with ``prefix="search:"``, the searches) among stored ``runs`` (rows of
-    ``RunStore.list_runs``), newest first: ``{"kind", "runs", "first_run", "label"}``."""
+    ``RunStore.list_runs``), newest first: ``{"kind", "runs", "first_run", "last_run", "label", "name"}``.
+    ``label`` is the first run's name; ``name`` is a sweep's readable name (:func:`sweep_name`), and for a search
+    its label (the Compare page names a search from its kind)."""
     found: dict[str, dict[str, Any]] = {}
+    members: dict[str, list[dict[str, Any]]] = {}
     for r in runs:
         kind = r.get("kind") or ""
         if kind.startswith(prefix):
-            entry = found.setdefault(kind, {"kind": kind, "runs": 0, "first_run": r["id"], "label": r.get("name", "")})
-            entry["runs"] += 1
-            entry["first_run"] = min(entry["first_run"], r["id"])
+            members.setdefault(kind, []).append(r)
+    for kind, rows in members.items():
+        rows = sorted(rows, key=lambda r: r["id"])
+        configs = [r.get("config") or {} for r in rows]
+        label = rows[0].get("name") or ""
+        found[kind] = {"kind": kind, "runs": len(rows), "first_run": rows[0]["id"], "last_run": rows[-1]["id"],
+                       "label": label, "name": sweep_name(kind, configs) if kind.startswith("sweep:") else label}
     return sorted(found.values(), key=lambda e: -e["first_run"])
 
 

@@ -3,7 +3,8 @@
 from pathlib import Path
 
 import pytest
-from ui_helpers import no_errors, open_page
+from streamlit.testing.v1 import AppTest
+from ui_helpers import APP, no_errors, open_page
 
 RESULTS = "app_pages/results.py"
 COMPARE = "app_pages/compare.py"
@@ -79,24 +80,89 @@ def test_compare_page_selects_runs_and_diffs_settings(app):
     from core.training.runs import RunConfig
     from core.training.store import RunStore
 
-    RunStore().create_run(RunConfig(model="cheb").to_dict(), name="queued cheb")  # newest: row 0
+    queued = RunStore().create_run(RunConfig(model="cheb").to_dict(), name="queued cheb")  # newest: row 0
     at = open_page(app, COMPARE)
     no_errors(at)
     assert len(at.dataframe) == 1 and len(at.dataframe[0].value) == 3
+    table = at.dataframe[0]
+    assert table.proto.placeholder == "—"  # a queued run's missing numbers read "—", not st.dataframe's "None"
+    row = table.value.set_index("run").loc[queued]
+    assert "None" not in [str(v) for v in row.values] and row["device"] == "—"
     assert not at.get("plotly_chart")
     at.session_state["runs_table"] = {"selection": {"rows": [1, 2], "columns": [], "cells": []}}
     at.run()
     no_errors(at)
     assert len(at.dataframe) == 2
     diff = at.dataframe[1].value
-    assert list(diff.index) == ["seed"] and set(diff.columns) == {f"#{first}", f"#{second}"}
+    assert list(diff["setting"]) == ["Random seed (seed)"]  # the full, readable name (it was cut to "graph_pa")
+    assert set(diff.columns) == {"setting", f"#{first}", f"#{second}"}
+    assert _link(at, "cmp_runs") == f"{second},{first}"  # the ticked runs, in table order (newest first)
     assert len(at.get("plotly_chart")) == 1  # both test-accuracy curves in one figure
     assert len(at.get("plotly_chart")[0].proto.spec) > 0
     at.multiselect(key="f_model").set_value(["mlp"]).run()
     no_errors(at)
     assert any("2 of 3 runs" in c.value for c in at.caption)
+    assert at.session_state["runs_table"]["selection"]["rows"] == [0, 1]  # the same runs, now the top rows
+    assert "2 selected runs" in [s.value for s in at.subheader] and _link(at, "cmp_runs") == f"{second},{first}"
     at.multiselect(key="f_model").set_value([]).run()
     at.multiselect(key="f_status").set_value(["queued"]).run()
     no_errors(at)
     assert any("1 of 3 runs" in c.value for c in at.caption)
+    assert "cmp_runs" not in at.query_params  # the filter hides the ticked runs: nothing is compared
     assert any(s.value == "Sweeps" for s in at.subheader)
+
+
+def _link(at, key: str):
+    value = at.query_params.get(key)
+    return value[0] if isinstance(value, list) and len(value) == 1 else value
+
+
+def test_a_compare_link_reopens_the_ticked_runs_and_filters(app):
+    """``/compare?cmp_runs=…&f_model=…`` ticks those runs under those filters; a run the link names that is not
+    in the (filtered) table is dropped with a notice, and the link is rewritten without it."""
+    first, second = _quick_runs(2)
+    from core.training.runs import RunConfig
+    from core.training.store import RunStore
+
+    cheb = RunStore().create_run(RunConfig(model="cheb").to_dict(), name="queued cheb")
+    app.run()
+    app.switch_page(COMPARE)
+    app.query_params.update({"cmp_runs": str(first), "f_model": "mlp"})
+    at = app.run()
+    no_errors(at)
+    assert not at.warning
+    assert at.multiselect(key="f_model").value == ["mlp"]
+    assert "1 selected run" in [s.value for s in at.subheader]
+    assert list(at.dataframe[1].value.columns) == ["setting", f"#{first}"]
+    assert _link(at, "cmp_runs") == str(first)
+
+    for forged in (f"{second},{cheb},999", "1;2", "x" * 5000):  # filtered out / unknown / not a list of ids
+        at = AppTest.from_file(APP, default_timeout=180).run()  # a link opens a new session
+        at.switch_page(COMPARE)
+        at.query_params.update({"cmp_runs": forged, "f_model": "mlp"})
+        at.run()
+        no_errors(at)
+        notes = " ".join(w.value for w in at.warning)
+        assert "`cmp_runs=" in notes and "ids of runs in the table" in notes, notes
+        assert len(notes) < 1000  # a forged value is quoted short
+        ticked = [second] if forged.startswith(str(second)) else []
+        assert _link(at, "cmp_runs") == (",".join(map(str, ticked)) or None)
+        assert [s.value for s in at.subheader][0] == ("1 selected run" if ticked else "Sweeps")
+
+
+def test_a_compare_link_with_an_unknown_filter_value_says_so(app):
+    _quick_runs(1)
+    app.run()
+    app.switch_page(COMPARE)
+    app.query_params.update({"f_model": "nosuchmodel", "f_status": "finished"})
+    at = app.run()
+    no_errors(at)
+    notes = " ".join(w.value for w in at.warning)
+    assert "`f_model=nosuchmodel`" in notes and "choose from mlp" in notes
+    assert at.multiselect(key="f_model").value == [] and at.multiselect(key="f_status").value == ["finished"]
+
+
+def test_compare_without_runs_links_to_the_train_page(app):
+    at = open_page(app, COMPARE)
+    no_errors(at)
+    assert [(e.proto.label, e.proto.page) for e in at.get("page_link")] == [("Train", "train")]

@@ -16,12 +16,16 @@ def test_launch_sweep_and_plot(monkeypatch):
     at.selectbox(key="sw_model").set_value("mlp").run()
     at.slider(key="sw_epochs").set_value(1).run()
     at.selectbox(key="sw_param").set_value("seed").run()
-    at.text_input(key="sw_values_seed").set_value("0, 1").run()
+    assert at.text_input(key="sw_values").value == "0, 1, 2"  # the seed's default values
+    at.text_input(key="sw_values").set_value("0, 1").run()
     at.selectbox(key="sw_param2").set_value("hidden").run()  # a 2 x 2 grid
-    at.text_input(key="sw_values2_hidden").set_value("8, 16").run()
+    assert at.text_input(key="sw_values").value == "0, 1"  # choosing a second setting keeps the first's values
+    at.text_input(key="sw_values2").set_value("8, 16").run()
     next(b for b in at.button if b.label == "Launch sweep").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     kind = at.session_state["sweep"]
+    assert at.query_params["sw_show"] in (kind, [kind])  # a copied link shows this sweep
+    assert at.selectbox(key="sw_show").value == kind
     from ui.common import manager
 
     ids = [r["id"] for r in manager().store.list_runs(kind=kind)]
@@ -32,7 +36,8 @@ def test_launch_sweep_and_plot(monkeypatch):
         assert manager().wait(run_id, timeout=180)["state"] == "finished"
     at.run()
     assert not at.exception
-    assert any("4 of 4 runs finished" in m.value for m in at.markdown)
+    name = "Sweep of random seed (seed) over 0, 1 × hidden channels (hidden) over 8, 16 · mlp, 1\u00a0epoch"
+    assert any(m.value == f"**{name}**: 4 of 4 runs finished." for m in at.markdown), [m.value for m in at.markdown]
     chart = at.get("plotly_chart")[0]
     assert "hidden = 8" in chart.proto.spec and "hidden = 16" in chart.proto.spec  # one line per hidden width
 
@@ -61,9 +66,48 @@ def test_a_stored_sweep_reopens_from_a_link(monkeypatch):
     at.query_params["sw_show"] = kind
     at.run()
     assert not at.exception and not at.error
-    assert any("Sweep over `seed` × `data`" in m.value and "4 of 4 runs finished" in m.value for m in at.markdown)
+    name = "Sweep of random seed (seed) over 0, 1 × data set (data) over mnist-5k, mnist-rot · mlp, 1\u00a0epoch"
+    assert any(m.value == f"**{name}**: 4 of 4 runs finished." for m in at.markdown), [m.value for m in at.markdown]
+    assert at.selectbox(key="sw_show").value == kind
+    first = min(r["id"] for r in store.list_runs(kind=kind))
+    assert f"{name} · 4 runs, #{first}–#{first + 3}" in at.selectbox(key="sw_show").options  # not "runs from #3 (2)"
     spec = at.get("plotly_chart")[0].proto.spec
     assert "data = mnist-5k" in spec and "data = mnist-rot" in spec  # one line per data set
+
+
+def test_the_sweep_launcher_lists_settings_by_label_and_reopens_from_a_link(monkeypatch):
+    """The settings read as labels (k and K no longer look alike) while the link keeps their keys; a link's values
+    fill the launcher, another setting starts from its own default values, and a bad value gets a notice."""
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("GRAPHCONV_QUICK", "1")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    at.switch_page("app_pages/compare.py")
+    at.query_params.update({"sw_model": "cheb", "sw_graph": "knn", "sw_param": "k", "sw_values": "4, 12",
+                            "sw_param2": "K", "sw_values2": "1, 2", "sw_epochs": "2"})
+    at.run()
+    assert not at.exception and not at.error and not at.warning, [w.value for w in at.warning]
+    param = at.selectbox(key="sw_param")
+    assert "k-NN neighbours (k)" in param.options and "Chebyshev order (K)" in param.options
+    assert not {"k", "K", "sigma", "lr"} & set(param.options)  # labels, not keys
+    assert param.value == "k" and at.query_params["sw_param"] in ("k", ["k"])  # the link keeps the short key
+    assert at.selectbox(key="sw_param2").value == "K" and at.text_input(key="sw_values2").value == "1, 2"
+    assert at.text_input(key="sw_values").value == "4, 12" and at.slider(key="sw_epochs").value == 2
+    at.selectbox(key="sw_param").set_value("sigma").run()
+    assert at.text_input(key="sw_values").value == "0.02, 0.05, 0.1, 0.2"  # sigma's values, not k's
+    assert "sw_values" not in at.query_params  # the default is not written into the link
+    assert at.text_input(key="sw_values2").value == "1, 2"  # the second setting did not change
+    at.selectbox(key="sw_param").set_value("K").run()  # the second setting's: the sweep is over one setting again
+    assert at.selectbox(key="sw_param2").value == "none" and not at.warning and not at.exception
+    assert at.text_input(key="sw_values").value == "1, 2, 3, 5, 10"
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    at.switch_page("app_pages/compare.py")
+    at.query_params.update({"sw_param": "kk", "sw_show": "sweep:1:nothing", "sw_values": "x" * 300})
+    at.run()
+    assert not at.exception and not at.error
+    notes = " ".join(w.value for w in at.warning)
+    assert "`sw_param=kk`" in notes and "`sw_show=sweep:1:nothing`" in notes and "`sw_values=xxx" in notes, notes
+    assert at.selectbox(key="sw_param").value == "K" and len(at.text_input(key="sw_values").value) <= 200
 
 
 def test_launch_a_search_without_ray_says_so_and_stops_from_the_page(monkeypatch):

@@ -150,15 +150,58 @@ def test_runs_table_rows_from_stored_runs(quick_run):
     assert (rows[cheb]["graph"], rows[cheb]["status"], rows[cheb]["test accuracy"]) == ("knn", "queued", None)
 
 
+def test_runs_table_never_shows_the_text_none_for_a_queued_run(quick_run):
+    """A queued run has no accuracy, size, speed or device yet: its text cells read "—" and its number cells are
+    missing (NaN in the table, which st.dataframe shows as its placeholder, MISSING), never the text "None"."""
+    import pandas as pd
+
+    store, summary = quick_run
+    queued = store.create_run(RunConfig(model="cheb").to_dict(), name="queued cheb")
+    rows = {r["run"]: r for r in runs_table(store.list_runs())}
+    row = rows[queued]
+    assert row["device"] == results.MISSING and row["status"] == "queued" and row["label"] == "queued cheb"
+    assert all(row[k] is None for k in ("test accuracy", "parameters", "images/s"))
+    assert all(v is not None for k, v in row.items() if k not in ("test accuracy", "parameters", "images/s"))
+    assert "None" not in {str(v) for v in row.values() if not (v is None)}
+    table = pd.DataFrame(runs_table(store.list_runs()))
+    for column in ("test accuracy", "parameters", "images/s"):  # numeric columns, so NumberColumn formats them
+        assert pd.api.types.is_numeric_dtype(table[column]), column
+        assert table[column].isna().tolist() == [r == queued for r in table["run"]]
+    assert not table.drop(columns=["test accuracy", "parameters", "images/s"]).isna().any().any()
+    assert runs_table([{"id": 1, "status": "finished", "summary": {"test_accuracy": "junk", "parameters": True}}]
+                      )[0]["test accuracy"] is None  # a number cell holds numbers only
+
+
 def test_settings_diff_keeps_only_what_differs():
     a = {"id": 1, "config": RunConfig(model="cheb", K=5).to_dict()}
     b = {"id": 2, "config": RunConfig(model="cheb", K=3, graph_params={"neighbours": 4}).to_dict()}
     c = {"id": 3, "config": RunConfig(model="mlp").to_dict()}
     rows = {r["setting"]: r for r in settings_diff([a, b])}
-    assert set(rows) == {"K", "graph_params.neighbours"}
-    assert rows["K"]["#1"] == "5" and rows["K"]["#2"] == "3"
+    assert set(rows) == {"Chebyshev order (K)", "Graph parameter: Grid neighbours (neighbours)"}
+    assert rows["Chebyshev order (K)"]["#1"] == "5" and rows["Chebyshev order (K)"]["#2"] == "3"
     rows = {r["setting"]: r for r in settings_diff([a, c])}
-    assert rows["model"]["#3"] == "mlp" and rows["graph"]["#3"] == "—"
-    assert rows["graph_params.neighbours"]["#3"] == "—"
+    assert rows["Layer type (model)"]["#3"] == "mlp" and rows["Graph (graph)"]["#3"] == "—"
+    assert rows["Graph parameter: Grid neighbours (neighbours)"]["#3"] == "—"
     assert settings_diff([a, dict(a, id=9)]) == []
     assert len(settings_diff([a])) > 5  # a single run lists all its settings
+
+
+def test_settings_diff_names_every_setting_in_full():
+    """Every setting a run can have gets a readable name that keeps its key (no cut-off 'graph_pa'), k and K
+    read differently, and no two settings share a name."""
+    from dataclasses import fields
+
+    from core.analysis.results import setting_label
+    from core.graphs import GRAPH_PARAMS
+
+    knn = {"id": 1, "config": RunConfig(model="cheb", graph="knn", graph_params={"k": 6, "sigma": 0.1}, K=3).to_dict()}
+    other = {"id": 2, "config": RunConfig(model="cheb", graph="knn", graph_params={"k": 8}, K=5).to_dict()}
+    names = [r["setting"] for r in settings_diff([knn, other])]
+    assert names == ["Graph parameter: k-NN neighbours (k)", "Graph parameter: Gaussian width σ (sigma)",
+                     "Chebyshev order (K)"]
+    keys = [f.name for f in fields(RunConfig) if f.name != "graph_params"]
+    keys += sorted({f"graph_params.{p}" for spec in GRAPH_PARAMS.values() for p in spec})
+    labels = [setting_label(k) for k in keys]
+    assert len(set(labels)) == len(labels)
+    for key, label in zip(keys, labels):
+        assert key.split(".")[-1] in label and label != key, (key, label)  # readable, and the key is in it

@@ -72,3 +72,42 @@ def test_restriction_sweep_moves_the_restriction_and_reads_it_back():
     with pytest.raises(UserInputError) as err:
         sweep_configs(base, "restriction", [3])  # after the last block: nothing left to restrict
     assert err.value.param == "restriction"
+
+
+def test_every_sweepable_setting_has_a_label_that_tells_k_from_K():
+    from core.training.sweep import SWEEP_LABELS, SWEEPABLE, in_sentence, sweep_label
+
+    assert set(SWEEP_LABELS) == set(SWEEPABLE)
+    labels = [sweep_label(p) for p in SWEEPABLE]
+    assert len(set(labels)) == len(labels) and len({label.lower() for label in labels}) == len(labels)
+    assert all(label.endswith(f"({p})") for p, label in zip(SWEEPABLE, labels))  # the key, as links and flags take it
+    assert sweep_label("k") == "k-NN neighbours (k)" and sweep_label("K") == "Chebyshev order (K)"
+    assert in_sentence("Learning rate (lr)") == "learning rate (lr)"
+    assert in_sentence("Chebyshev order (K)") == "Chebyshev order (K)"
+    assert in_sentence("k-NN neighbours (k)") == "k-NN neighbours (k)"
+
+
+def test_a_stored_sweep_is_named_by_what_it_sweeps():
+    """The Compare page and ``python -m core sweep`` store a sweep alike (runs sharing its kind); its name comes from
+    them: the setting's label and values and what was held fixed, not 'runs from #3 (2)' and one run's label."""
+    from core.training.sweep import grid_configs, new_sweep_kind, stored_sweeps, sweep_name
+
+    base = RunConfig(model="cheb", graph="grid", epochs=3)
+    kind = new_sweep_kind("K")
+    rows = [{"id": 10 + i, "kind": kind, "name": cfg.label(), "config": cfg.to_dict()}
+            for i, cfg in enumerate(grid_configs(base, "K", [1, 2, 3]))]
+    rows.append({"id": 3, "kind": None, "name": "another run", "config": base.to_dict()})
+    (sweep,) = stored_sweeps(rows[::-1])  # newest first, as the store lists them
+    assert sweep["name"] == "Sweep of Chebyshev order (K) over 1, 2, 3 · cheb on grid, 3\u00a0epochs"
+    assert (sweep["runs"], sweep["first_run"], sweep["last_run"]) == (3, 10, 12)
+    assert "runs from" not in sweep["name"] and "(2)" not in sweep["name"]
+    assert not sweep["name"].endswith(")")  # a wrapped name cannot leave a lone bracket
+
+    grid = [c.to_dict() for c in grid_configs(RunConfig(model="mlp", epochs=1), "lr", [0.001, 0.0003], "data",
+                                             ["mnist-5k", "mnist-rot"])]
+    want = ("Sweep of learning rate (lr) over 0.001, 0.0003 × data set (data) over mnist-5k, mnist-rot"
+            " · mlp, 1\u00a0epoch")
+    assert sweep_name(new_sweep_kind("lr", "data"), grid) == want
+    models = [c.to_dict() for c in grid_configs(RunConfig(epochs=2, data="mnist-rot"), "model", ["mlp", "cnn"])]
+    assert sweep_name("sweep:123", models) == "Sweep of layer type (model) over mlp, cnn · 2\u00a0epochs, mnist-rot"
+    assert sweep_name("sweep:123", []) == "Sweep of 0 runs"
