@@ -6,12 +6,13 @@ import streamlit as st
 
 from core.analysis.equivariance import (DEFAULT_ANGLES, accuracy_by_angle, feature_maps, group_elements,
                                layer_equivariance_error, logit_invariance_error, parse_element)
+from core.analysis.playground import PlaygroundModel, default_runs, probabilities, six_nine_ambiguous
 from core.errors import DataUnavailableError, UserInputError
 from core.models.escnn_net import GROUPS
 from core.training.runs import RunConfig
 from core.training.store import CheckpointError, RunStore, StoreError
-from core.figures.equivariance import (accuracy_by_angle_figure, equivariance_panels_figure, invariance_table,
-                                   layer_error_figure)
+from core.figures.equivariance import (LAYER_ERROR_TITLE, accuracy_by_angle_figure, equivariance_panels_figure,
+                                       invariance_table, layer_error_figure)
 from ui.common import (URL, guarded, manager, parse_run_ids, refuse_link_value, session_id, url_choice, url_notices,
                        url_slider)
 
@@ -21,6 +22,9 @@ LAYER_IMAGES = 16  # images for the per-layer heatmap (every element is one pass
 ANGLES = tuple(float(a) for a in DEFAULT_ANGLES)  # 0, 15, ..., 345
 TRIO = ("cnn", "cheb", "escnn")
 STATE_NAMES = {"queued": "waiting for a training slot", "running": "training"}
+TRAIN = "app_pages/train.py"
+SIX_NINE = ("cannot tell a 6 from a 9: a 6 turned by 180° is a 9, so a net that is invariant to rotation must give "
+            "both the same answer.")
 
 st.title("Equivariance")
 notice = st.container()
@@ -60,6 +64,13 @@ def accuracy_curve(run_id: int, checkpoint_key: str, n: int, angles: tuple[float
 def logit_errors(run_id: int, checkpoint_key: str, n: int, group: str) -> dict:
     model, _, ds = run_model(run_id, checkpoint_key)
     return logit_invariance_error(model, ds.x_test[:n], group)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def digit_answer(run_id: int, checkpoint_key: str, digit: int) -> list[float]:
+    """The run's (10,) class probabilities for its test digit ``digit``, as it is stored (not turned)."""
+    model, cfg, ds = run_model(run_id, checkpoint_key)
+    return probabilities(PlaygroundModel(run_id, cfg.label(), model, cfg.model), ds.x_test[digit]).tolist()
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -144,11 +155,14 @@ if trio_ids:
 # ---------------------------------------------------------------- pick runs
 if not runs:
     st.info("No finished runs yet. Press **Train CNN, ChebNet and escnn** above (a few minutes on a CPU), or "
-            "train any image model on the **Train** page; finished runs appear here.",
+            "train any image model on the Train page; finished runs appear here.",
             icon=":material/model_training:")
+    st.page_link(TRAIN, label="Train", icon=":material/model_training:")
     st.stop()
 
 pending = st.session_state.pop("_eq_select", None)
+if not pending and "runs" not in st.query_params and "runs" not in st.session_state:
+    pending = default_runs({r["id"]: r for r in runs}, MAX_RUNS)  # a link naming no runs: the newest of each kind
 if pending:
     chosen = [run_label(r) for r in runs if r["id"] in pending][:MAX_RUNS]
     if chosen:
@@ -205,7 +219,7 @@ curves, logits = result
 
 # ---------------------------------------------------------------- accuracy vs angle
 st.subheader("Accuracy of rotated digits")
-st.plotly_chart(accuracy_by_angle_figure(curves), width="stretch")
+st.plotly_chart(accuracy_by_angle_figure(curves, title=""), width="stretch")  # titled by the subheader
 st.caption(
     "Every test digit is turned by the angle and classified again. Only multiples of 90° (diamonds) are "
     "*exact* on a square pixel grid: they just permute the pixels. Any other angle moves pixel centres between "
@@ -236,7 +250,8 @@ except (CheckpointError, UserInputError, DataUnavailableError) as err:
 with st.spinner("Measuring every layer…"):
     per_layer = guarded(lambda: layer_errors(one["id"], keys[one["id"]], group))
 if per_layer:
-    st.plotly_chart(layer_error_figure(per_layer), width="stretch")
+    st.markdown(f"**{LAYER_ERROR_TITLE}**")  # above the figure, not in it: there Plotly's toolbar covers it on a phone
+    st.plotly_chart(layer_error_figure(per_layer, title=""), width="stretch")
     st.caption(f"For each layer L and element g: L(g·x) against g·L(x) on {LAYER_IMAGES} digits, inside the disk "
                "inscribed in the map. For escnn layers g also permutes / rotates the channels of each field "
                "(the field's representation); for a CNN the map is only moved. Blank: the element is not in the "
@@ -260,6 +275,13 @@ if isinstance(st.session_state.get("digit"), int) and st.session_state["digit"] 
     st.session_state["digit"] = last  # another run with a smaller test set
 digit = url_slider(c2, "Test digit", 0, last, 0, "digit")
 url_notices(notice)
+answer = guarded(lambda: digit_answer(one["id"], keys[one["id"]], int(digit)))
+if answer is not None:
+    best = max(range(len(answer)), key=answer.__getitem__)
+    st.caption(f"Run #{one['id']} answers **{best}** ({answer[best]:.0%}) for test digit #{digit} "
+               f"(label {int(ds.y_test[digit])}).")
+    if six_nine_ambiguous(answer, cfg.model, cfg.group):
+        st.info(f"Run #{one['id']} ({cfg.model} {cfg.group}) {SIX_NINE}", icon=":material/sync:")
 maps = None
 try:
     maps = feature_maps(model, ds.x_test[digit], el)

@@ -6,29 +6,58 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.analysis.playground import (MAX_RUNS, angle_sweep, layer_maps, load_playground_model, probabilities,
-                                      timed, turn)
-from core.data.image_io import drawing_ink, gray_png, load_digit_image, mnist_digit
+from core.analysis.playground import (MAX_RUNS, angle_sweep, default_runs, layer_maps, load_playground_model,
+                                      probabilities, six_nine_ambiguous, timed, turn)
+from core.data.image_io import (LINK_CHARS, decode_digit_link, drawing_ink, encode_digit_link, gray_png,
+                                load_digit_image, mnist_digit, quantize_digit)
 from core.errors import UserInputError
-from core.figures.playground import angle_figure, digit_picture, maps_tiles, probability_figure
+from core.figures.playground import ANGLE_TITLE, angle_figure, digit_picture, maps_tiles, probability_figure
 from core.training.store import CheckpointError, RunNotFoundError, StoreError
-from ui.common import (copy_link_button, dataset, guarded, parse_run_ids, shown_link_value, store, url_choice,
-                       url_notices, url_slider, url_toggle)
+from ui.common import (copy_link_button, dataset, guarded, parse_run_ids, refuse_link_value, shown_link_value, store,
+                       url_choice, url_notices, url_slider, url_toggle)
 from ui.draw_canvas import draw_canvas
 
-SOURCES = ("draw", "data set", "upload")
+SOURCES = {"draw": "draw", "dataset": "data set", "upload": "upload"}  # the link's value -> what the radio shows
+OLD_SOURCES = {"data set": "dataset"}  # links from before the value became one word (a space in a link)
+INK_KEY = "pg_ink"  # a drawn digit in the link: 16 grey levels, core.data.image_io.encode_digit_link
 CANVAS = 280  # the drawing area's side in screen pixels (10 per digit pixel)
 STROKE = 22  # brush width in screen pixels: about MNIST's stroke once scaled to the 20-pixel box
+TRAIN = "app_pages/train.py"
+SIX_NINE = ("cannot tell a 6 from a 9: a 6 turned by 180° is a 9, so a net that is invariant to rotation must give "
+            "both the same answer.")
 
 st.title("Playground")
 st.caption("Bring your own digit and see trained models answer at once. Turn it with the slider: a CNN's answer "
            "flips as the digit turns, a steerable (escnn) net's stays put; the plot beside the digit shows every angle at "
-           "once. Runs come from the **Train** page.")
+           "once. Runs come from the Train page:")
+st.page_link(TRAIN, label="Train", icon=":material/model_training:")
 notice = st.container()
 sb = st.sidebar
-source = url_choice(sb, "Digit", list(SOURCES), "draw", "pg_src", widget="radio", horizontal=True,
-                    help="draw: with the mouse or a finger. data set: a test digit. upload: a PNG or JPEG; a drawn "
-                         "digit's PNG (download it below) uploads to the same digit.")
+
+
+def source_choice() -> str:
+    """The digit's source, a radio showing "data set" while the link holds one word (``pg_src=dataset``): a radio
+    bound to the URL would write the label it shows, space and all, so this one is synced by hand. The old value
+    ``data set`` still opens the data set (and the link is rewritten); anything else falls back with a notice."""
+    raw = st.query_params.get("pg_src")
+    if raw in OLD_SOURCES:
+        raw = OLD_SOURCES[raw]
+    if raw is not None and raw not in SOURCES:
+        st.session_state.setdefault("_url_notices", {})["pg_src"] = (
+            f"`pg_src={shown_link_value(raw)}` (choose from {', '.join(SOURCES)})")
+    options = list(SOURCES)
+    value = sb.radio("Digit", options, index=options.index(raw if raw in SOURCES else "draw"), key="pg_src",
+                     format_func=SOURCES.get, horizontal=True,
+                     help="draw: with the mouse or a finger. data set: a test digit. upload: a PNG or JPEG; a drawn "
+                          "digit's PNG (download it below) uploads to the same digit.")
+    if st.query_params.get("pg_src") != value:
+        st.query_params["pg_src"] = value
+    return value
+
+
+source = source_choice()
+if source != "draw":
+    st.query_params.pop(INK_KEY, None)  # a drawing's link value means nothing beside another digit
 mirror = url_toggle(sb, "Mirror left-right first", "pg_mirror")
 
 
@@ -46,16 +75,6 @@ def candidate_runs() -> dict[int, dict]:
         st.error(f"Run store unavailable — {err}")
         st.stop()
     return {int(r["id"]): r for r in runs if (r.get("config") or {}).get("model") != "superpixel"}
-
-
-def default_runs(runs: dict[int, dict]) -> list[int]:
-    """The newest CNN, graph net and steerable net, when there are such runs."""
-    picked = []
-    for want in (("cnn",), ("cheb", "gcn", "sage", "gin", "gat", "learned"), ("escnn",)):
-        rid = next((i for i, r in runs.items() if (r.get("config") or {}).get("model") in want), None)
-        if rid is not None:
-            picked.append(rid)
-    return picked or list(runs)[:1]
 
 
 def run_picker(runs: dict[int, dict]) -> list[int]:
@@ -79,7 +98,7 @@ def run_picker(runs: dict[int, dict]) -> list[int]:
 # A data-set digit and an upload come from sidebar widgets (a full rerun); a drawing comes from the canvas, which
 # lives in the digit view's fragment below, so a stroke reruns only that part of the page.
 given = (None, None, "")
-if source == "data set":
+if source == "dataset":
     data = url_choice(sb, "Data set", ["mnist-5k", "mnist-rot"], "mnist-5k", "pg_data")
     ds = guarded(lambda: dataset(data))
     if ds is not None:
@@ -109,16 +128,43 @@ for rid in picked:
         load_errors.append(f"Cannot load run {rid} — {err}")
 
 
+def drop_linked_ink() -> None:
+    """Clear was pressed: the digit a link brought goes too (the canvas itself is already blank)."""
+    st.query_params.pop(INK_KEY, None)
+
+
 def drawn_digit(left) -> tuple:
-    """(image (28, 28) in [0, 1] or None, PNG bytes, description) from the canvas."""
+    """(image (28, 28) in [0, 1] or None, PNG bytes, description) from the canvas, else from the link.
+
+    A drawing is prepared as MNIST prepares digits and kept on the 16 grey levels a link holds, and written into
+    the link (``pg_ink``), so that the link reopens this very digit and its very answers. With the canvas blank, the
+    link's digit is shown until a stroke replaces it or Clear removes it; a blank canvas after this session's own
+    drawing is a cleared one."""
     left.markdown("**Draw a digit** (white on black)")
-    with left:
-        drawn = guarded(lambda: draw_canvas(key="pg_canvas", size=CANVAS, stroke=STROKE))  # a forged value: one line
+    with left:  # a forged canvas value: one line
+        drawn = guarded(lambda: draw_canvas(key="pg_canvas", size=CANVAS, stroke=STROKE, on_clear=drop_linked_ink))
     ink = guarded(lambda: drawing_ink(drawn)) if drawn else None
-    if ink is None or ink.max() == 0:
-        left.caption("Draw with the mouse or a finger; the models answer when you lift it. Clear starts again.")
-        return None, None, ""
-    return mnist_digit(ink), gray_png(ink), "your drawing"
+    linked = st.query_params.get(INK_KEY)
+    if ink is not None and ink.max() > 0:
+        digit = quantize_digit(mnist_digit(ink))
+        code = encode_digit_link(digit)
+        st.session_state["_pg_own_ink"] = code
+        if linked != code:
+            st.query_params[INK_KEY] = code
+        return digit, gray_png(ink), "your drawing"
+    if linked is not None and linked == st.session_state.get("_pg_own_ink"):
+        drop_linked_ink()  # this session's drawing, and the canvas is blank again: it was cleared
+        linked = None
+    if linked is not None:
+        try:
+            digit = decode_digit_link(linked)  # length and alphabet first: a forged value costs nothing
+        except UserInputError:
+            refuse_link_value(INK_KEY, f"a drawn digit as this page writes it: {LINK_CHARS} characters of A-Z, "
+                                       "a-z, 0-9, - and _")
+        else:
+            return digit, gray_png(digit, scale=10), "link"
+    left.caption("Draw with the mouse or a finger; the models answer when you lift it. Clear starts again.")
+    return None, None, ""
 
 
 def show_digit(left, image, png, what: str) -> None:
@@ -128,12 +174,33 @@ def show_digit(left, image, png, what: str) -> None:
             left.info("Upload an image of one digit; dark on light or light on dark both work.",
                       icon=":material/upload:")
         return
-    left.caption(what[0].upper() + what[1:] + (", as stored." if source == "data set" else
-                                               ", prepared as MNIST prepares digits: the ink scaled into a 20×20 "
-                                               "box and centred by its centre of mass in 28×28."))
+    if what == "link":
+        left.image(digit_picture(image, scale=4), caption="The digit in this link")
+        left.caption("This digit came with the link, as it was drawn (on 16 grey levels). A new stroke on the canvas "
+                     "replaces it; Clear removes it.")
+    else:
+        left.caption(what[0].upper() + what[1:] + (", as stored." if source == "dataset" else
+                                                   ", prepared as MNIST prepares digits: the ink scaled into a 20×20 "
+                                                   "box and centred by its centre of mass in 28×28."))
     if png is not None:
         left.download_button("Download the digit (PNG)", png, "digit.png", "image/png", icon=":material/download:",
                              help="Upload it again (Digit: upload) to get the same digit back.")
+
+
+def run_label(pm) -> str:
+    """``#14 escnn C8``: the run's id, its model and (a steerable net) its group."""
+    return f"#{pm.run_id} {pm.kind}" + (f" {pm.group}" if pm.group else "")
+
+
+def no_runs_yet(where) -> None:
+    """The way in when no run has finished: links to the Train page, set up for each of the three nets."""
+    where.info("No finished run yet. Train a CNN, a ChebNet and an escnn net on the Train page (or "
+               "`python -m core train --model cnn --epochs 3`), then come back.", icon=":material/model_training:")
+    where.page_link(TRAIN, label="Train", icon=":material/model_training:")
+    where.page_link(TRAIN, label="Train a CNN", icon=":material/grid_on:", query_params={"model": "cnn"})
+    where.page_link(TRAIN, label="Train a ChebNet", icon=":material/hub:", query_params={"model": "cheb"})
+    where.page_link(TRAIN, label="Train a C8 steerable net on rotated digits", icon=":material/rotate_right:",
+                    query_params={"model": "escnn", "group": "C8", "data": "mnist-rot"})
 
 
 @st.fragment
@@ -142,46 +209,62 @@ def digit_view(given: tuple) -> None:
     the page, and the answers are drawn before the every-angle sweep is computed, so they show first."""
     left, right = st.columns([1, 2])
     image, png, what = drawn_digit(left) if source == "draw" else given
+    line = left.container()  # every run's answer in one line, right under the canvas: in view after a stroke on a phone
+    six_nine = left.empty()  # why a rotation-invariant net says 6 or 9, once the every-angle sweep is in
     about = left.container()  # where the digit came from and its PNG: written after the answers
     for message in load_errors:
         right.error(message)
     if not runs or image is None or not loaded:
         show_digit(about, image, png, what)
         if not runs:
-            right.info("No finished run yet. Train a CNN, a ChebNet and an escnn net on the **Train** page (or "
-                       "`python -m core train --model cnn --epochs 3`), then come back.",
-                       icon=":material/model_training:")
+            no_runs_yet(right)
         elif not load_errors:
-            right.info("Pick up to three runs in the sidebar and give a digit.", icon=":material/draw:")
+            right.info("Pick up to three runs in the sidebar and give a digit (on a phone the sidebar is folded away: "
+                       "open it with » at the top left).", icon=":material/draw:")
         return
     with right:
+        st.markdown(f"**{ANGLE_TITLE}**")
         angles_slot = st.empty()  # filled after the answers below are on the page
         angles_note = st.empty()
-    turned_digit(image)
+    # the digit as given (not turned: the slider's part of the page cannot write here when it reruns alone)
+    first, ms_first = timed(lambda: [(run_label(pm), probabilities(pm, image, 0.0, mirror)) for pm in loaded])
+    line.markdown(answers_text(first) + f" — answered in {ms_first:.0f} ms")
+    line.caption(f"The digit {'mirrored' if mirror else 'as given'}; the rotation slider below turns it.")
+    turned_digit(image, first)
     show_digit(about, image, png, what)
     # every angle at once does not depend on the slider: computed once per digit, mirror and runs
     sweep_key = (hashlib.sha1(image.tobytes()).hexdigest(), mirror, tuple(pm.run_id for pm in loaded))
     if st.session_state.get("_pg_sweep_key") != sweep_key:
         st.session_state["_pg_sweep"] = timed(
-            lambda: [(f"#{pm.run_id} {pm.kind}", angle_sweep(pm, image, mirror)) for pm in loaded])
+            lambda: [(run_label(pm), angle_sweep(pm, image, mirror)) for pm in loaded])
         st.session_state["_pg_sweep_key"] = sweep_key
     sweeps, ms_sweep = st.session_state["_pg_sweep"]
+    blind = [label for pm, (label, sw) in zip(loaded, sweeps)
+             if six_nine_ambiguous(sw["probabilities"][0], pm.kind, pm.group, sw["predicted"])]
+    if blind:
+        six_nine.info(f"{' and '.join(blind)} {SIX_NINE}", icon=":material/sync:")
     angles_slot.plotly_chart(angle_figure(sweeps), width="stretch", key="pg_angles")
     angles_note.caption(f"Every run at {len(sweeps[0][1]['angles'])} angles ({ms_sweep:.0f} ms). Between the "
                         "diamonds the digit is interpolated, which alone changes a steerable net's answer a little; at "
                         "the diamonds (multiples of 90°) the turn is exact.")
 
 
+def answers_text(answers) -> str:
+    """``#12 cnn: **6** (97%) · #14 escnn C8: **9** (40%)``: every run's top class and its probability."""
+    return " · ".join(f"{label}: **{int(p.argmax())}** ({p.max():.0%})" for label, p in answers)
+
+
 @st.fragment
-def turned_digit(image) -> None:
-    """The rotation slider and all it moves: a slider move reruns only this part of the page."""
+def turned_digit(image, first: list) -> None:
+    """The rotation slider and all it moves: a slider move reruns only this part of the page. ``first``: the
+    answers for the digit as given, which 0° reuses."""
     angle = url_slider(st, "Rotation (degrees, counter-clockwise)", 0, 359, 0, "pg_angle")
-    answers, ms_one = timed(lambda: [(f"#{pm.run_id} {pm.kind}", probabilities(pm, image, angle, mirror))
-                                     for pm in loaded])
+    answers, ms_one = (first, 0.0) if angle == 0 else timed(
+        lambda: [(run_label(pm), probabilities(pm, image, angle, mirror)) for pm in loaded])
     c1, c2 = st.columns([1, 2])
     bars = c2.empty()  # above the answers' line, drawn just after it: the line reaches the browser first
-    c2.caption(" · ".join(f"{label}: **{int(p.argmax())}** ({p.max():.0%})" for label, p in answers)
-               + f" — answered in {ms_one:.0f} ms")
+    c2.caption(f"Turned {angle}°{', mirrored' if mirror else ''}: {answers_text(answers)}"
+               + (f" — answered in {ms_one:.0f} ms" if angle else ""))
     bars.plotly_chart(probability_figure(answers), width="stretch", key="pg_probs")
     seen = turn(image, angle, mirror)[0, 0].numpy()  # (28, 28) in [0, 1]
     c1.image(digit_picture(seen), caption=f"What the models see ({angle}°{', mirrored' if mirror else ''})")

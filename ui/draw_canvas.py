@@ -3,7 +3,9 @@
 White strokes on black, drawn with the mouse, a pen or a finger (pointer events). When a stroke ends the
 picture goes to Python at once as a PNG data URL; ``streamlit-drawable-canvas`` 0.13, used before, waits
 200 ms after every change before it sends (a fixed debounce), which alone took two thirds of the 300 ms the
-Playground's answer may take after a stroke. A Clear button wipes the canvas and sends ``None``.
+Playground's answer may take after a stroke. A Clear button wipes the canvas, sends ``None`` and fires a
+``cleared`` trigger (its ``on_clear`` callback runs even when the canvas was already empty: the page may be showing
+a digit that did not come from the canvas, such as one from a link).
 
     png = draw_canvas(key="pg_canvas")  # bytes of a PNG (size x size, RGBA), or None while the canvas is empty
 
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import streamlit as st
 
@@ -38,7 +40,7 @@ _CSS = """
 
 # Called on mount and again when `data` changes; the returned function removes the listeners before that.
 _JS = """
-export default function ({ parentElement, data, setStateValue }) {
+export default function ({ parentElement, data, setStateValue, setTriggerValue }) {
   const canvas = parentElement.querySelector("canvas");
   const clear = parentElement.querySelector(".gc-clear");
   const size = data.size, width = data.stroke;
@@ -69,7 +71,7 @@ export default function ({ parentElement, data, setStateValue }) {
     if (!drawing) return;
     drawing = false; setStateValue("png", canvas.toDataURL("image/png"));
   };
-  const onClear = () => { wipe(); setStateValue("png", null); };
+  const onClear = () => { wipe(); setStateValue("png", null); setTriggerValue("cleared", true); };
   canvas.addEventListener("pointerdown", down);
   canvas.addEventListener("pointermove", move);
   canvas.addEventListener("pointerup", up);
@@ -109,10 +111,11 @@ def drawing_png(value: Any) -> Optional[bytes]:
         raise UserInputError("image", "the drawing's data URL is not valid base64") from None
 
 
-def draw_canvas(key: str, size: int = 280, stroke: int = 22) -> Optional[bytes]:
+def draw_canvas(key: str, size: int = 280, stroke: int = 22,
+                on_clear: Optional[Callable[[], None]] = None) -> Optional[bytes]:
     """Mount the canvas (``size`` screen pixels square, brush ``stroke`` pixels wide); the drawing as PNG bytes, or
-    None before the first stroke and after Clear. A malformed or oversized value raises UserInputError
-    (:func:`drawing_png`), for the page's ``guarded``."""
+    None before the first stroke and after Clear. ``on_clear`` runs, before the rerun, whenever Clear is pressed.
+    A malformed or oversized value raises UserInputError (:func:`drawing_png`), for the page's ``guarded``."""
     result = _component(key=key, data={"size": size, "stroke": stroke}, default={"png": None},
-                        on_png_change=lambda: None)
+                        on_png_change=lambda: None, on_cleared_change=on_clear or (lambda: None))
     return drawing_png(getattr(result, "png", None))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 import torch
@@ -180,3 +180,51 @@ def timed(fn, *args, **kwargs) -> tuple[Any, float]:
     t0 = time.perf_counter()
     out = fn(*args, **kwargs)
     return out, (time.perf_counter() - t0) * 1000.0
+
+
+# ----------------------------------------------------------------------------- which runs, and 6 against 9
+GRAPH_MODELS = ("cheb", "gcn", "sage", "gin", "gat", "learned")  # image models that convolve on a graph
+
+
+def default_runs(runs: Mapping[int, Mapping[str, Any]], most: int = MAX_RUNS) -> list[int]:
+    """The ids of the newest CNN, graph net and steerable net among ``runs`` (``{id: run row}``, newest first), when
+    there are such runs; else the newest run (none for no runs). The Playground and the Equivariance page start
+    from these when their link names no runs."""
+    picked = []
+    for want in (("cnn",), GRAPH_MODELS, ("escnn",)):
+        rid = next((i for i, r in runs.items() if (r.get("config") or {}).get("model") in want), None)
+        if rid is not None:
+            picked.append(rid)
+    return (picked or list(runs)[:1])[:most]
+
+
+def half_turn_invariant(kind: Optional[str], group: Optional[str] = None) -> bool:
+    """Whether a net's answer cannot change when its digit is turned by 180 degrees, by construction: a steerable
+    (escnn) net whose output group (the last of its schedule) holds the half turn: C_N or D_N with N even, or SO2.
+    A C1 or D1 net (no rotation at all) is not; an escnn run of unknown group is taken as its default, C8."""
+    if kind != "escnn":
+        return False
+    from core.models.escnn_net import parse_group
+
+    last = (group or "C8").split(",")[-1]
+    try:
+        family, n = parse_group(last)
+    except UserInputError:
+        return False
+    return family == "SO2" or n % 2 == 0
+
+
+SIX_NINE = frozenset({6, 9})
+
+
+def six_nine_ambiguous(probs: Any, kind: Optional[str] = None, group: Optional[str] = None,
+                       predicted: Optional[Sequence[int]] = None) -> bool:
+    """Whether a run's answer meets the 6/9 ambiguity: the run is invariant to rotation (``half_turn_invariant``, or
+    its ``predicted`` class was the same at every angle of a sweep, two angles at least) and its answer, the top class
+    of the (10,) ``probs``, is a 6 or a 9 (which covers 6 and 9 as its top two). Such a net cannot tell a 6 from a 9:
+    a 6 turned by 180 degrees is a 9, so it must give both the same answer."""
+    p = np.asarray(probs, dtype=np.float64).reshape(-1)
+    if p.shape != (10,) or not np.isfinite(p).all():
+        return False
+    constant = predicted is not None and len(predicted) > 1 and len({int(c) for c in predicted}) == 1
+    return (half_turn_invariant(kind, group) or constant) and int(p.argmax()) in SIX_NINE

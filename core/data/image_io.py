@@ -179,3 +179,65 @@ def gray_png(gray: np.ndarray, scale: int = 1) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(img).save(buf, format="PNG")
     return buf.getvalue()
+
+
+# ---------------------------------------------------------------- a digit in a link
+# A prepared 28 x 28 digit travels in a URL (the Playground's ``pg_ink``) as 16 grey levels, one 4-bit nibble per
+# pixel (row by row, high nibble first), base64url without padding: 784 nibbles = 392 bytes = 523 characters. A
+# value from a link is anyone's to write: its length and alphabet are checked before a single byte is decoded.
+LINK_LEVELS = 16  # grey levels a linked digit keeps: 0, 1/15, ..., 1 (the error is at most 1/30)
+LINK_BYTES = FRAME * FRAME // 2  # two pixels a byte
+LINK_CHARS = -(-LINK_BYTES * 4 // 3)  # 523: base64 without its padding
+_LINK_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def quantize_digit(digit: np.ndarray) -> np.ndarray:
+    """A (28, 28) digit in [0, 1] on the ``LINK_LEVELS`` grey levels a link keeps: what its link reopens."""
+    levels = _link_levels(digit)
+    return (levels / np.float32(LINK_LEVELS - 1)).astype(np.float32)
+
+
+def _link_levels(digit: np.ndarray) -> np.ndarray:
+    img = np.asarray(digit, dtype=np.float32)
+    if img.shape != (FRAME, FRAME):
+        raise UserInputError("image", f"a digit for a link must be {FRAME} x {FRAME}, got shape {img.shape}")
+    img = np.nan_to_num(img, nan=0.0)
+    return np.rint(np.clip(img, 0.0, 1.0) * (LINK_LEVELS - 1)).astype(np.uint8)  # (28, 28) in 0..15
+
+
+def encode_digit_link(digit: np.ndarray) -> str:
+    """A (28, 28) digit in [0, 1] -> ``LINK_CHARS`` URL-safe characters (``A-Z a-z 0-9 - _``); decoding them gives
+    :func:`quantize_digit` of it."""
+    import base64
+
+    flat = _link_levels(digit).reshape(-1)  # (784,)
+    packed = (flat[0::2] << 4 | flat[1::2]).astype(np.uint8).tobytes()  # (392,) bytes
+    return base64.urlsafe_b64encode(packed).decode("ascii").rstrip("=")
+
+
+def decode_digit_link(text: object) -> np.ndarray:
+    """A link's digit (:func:`encode_digit_link`) -> (28, 28) float32 on the link's grey levels.
+
+    Anything but exactly ``LINK_CHARS`` characters of the base64url alphabet, in their one canonical form, holding
+    some ink, raises UserInputError("image", ...) with one line that does not echo the value; the length and the
+    alphabet are checked before any decoding, so a forged value costs at most ``LINK_CHARS`` steps."""
+    import base64
+    import binascii
+
+    if not isinstance(text, str) or len(text) != LINK_CHARS:
+        size = f"{len(text):,} characters" if isinstance(text, str) else f"a {type(text).__name__}"
+        raise UserInputError("image", f"a linked digit is {LINK_CHARS} characters; this one is {size}")
+    if not _LINK_ALPHABET.issuperset(text):
+        raise UserInputError("image", "a linked digit uses only A-Z, a-z, 0-9, - and _")
+    try:
+        packed = base64.urlsafe_b64decode(text + "=")
+    except (binascii.Error, ValueError):
+        raise UserInputError("image", "the linked digit is not valid base64url") from None
+    if len(packed) != LINK_BYTES or base64.urlsafe_b64encode(packed).decode("ascii").rstrip("=") != text:
+        raise UserInputError("image", "the linked digit is not in its canonical form")  # spare bits set
+    raw = np.frombuffer(packed, dtype=np.uint8)
+    levels = np.empty(FRAME * FRAME, dtype=np.uint8)
+    levels[0::2], levels[1::2] = raw >> 4, raw & 0x0F
+    if not levels.any():
+        raise UserInputError("image", "the linked digit holds no ink")
+    return (levels.reshape(FRAME, FRAME) / np.float32(LINK_LEVELS - 1)).astype(np.float32)

@@ -5,6 +5,10 @@ heatmap (layers x group elements), one digit's feature maps side by side (``L(g 
 their difference), and the logit-invariance rows for a table.
 Groups: matrices (irreps, the regular representation) as annotated heatmaps, the permutation an element
 performs drawn as arrows between the group's elements, digits and regular feature fields before / after.
+
+The Equivariance page's figures leave their top ``TOOLBAR`` pixels to Plotly's toolbar, so that it covers no title,
+tick label or subplot title (on a phone's narrow screen a title runs under it); the page writes their titles above
+them (``title=""``).
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from core.figures.common import INK
 DIVERGING = "RdBu_r"  # negative blue, zero white, positive red
 RUN_COLORS = ("#4e79a7", "#e15759", "#59a14f", "#f28e2b", "#b07aa1", "#76b7b2")
 ERROR_FLOOR = 1e-8  # errors below this are coloured as this (float round-off)
+TOOLBAR = 36  # pixels of top margin for Plotly's toolbar (its buttons are about 30 pixels high)
+LAYER_ERROR_TITLE = "Per-layer equivariance error  ‖L(g x) − g·L(x)‖ / ‖g·L(x)‖"
 
 
 def _angle_key(a: Union[str, float]) -> float:
@@ -38,6 +44,12 @@ def _fmt_err(e: float) -> str:
 
 # ----------------------------------------------------------------------------------------------
 # equivariance page
+
+
+def _title(text: str) -> Optional[dict]:
+    """A figure title below the toolbar's strip, from the left edge (None for no title)."""
+    return dict(text=text, x=0, xanchor="left", xref="paper", y=1, yanchor="bottom", yref="paper",
+                pad=dict(b=8)) if text else None
 
 
 def accuracy_by_angle_figure(curves: Mapping[str, Mapping[Union[str, float], float]],
@@ -66,7 +78,7 @@ def accuracy_by_angle_figure(curves: Mapping[str, Mapping[Union[str, float], flo
     fig.update_xaxes(title_text="rotation angle (degrees, counter-clockwise)", range=[-8, 353], dtick=45,
                      ticksuffix="°")
     fig.update_yaxes(title_text="test accuracy", range=[0, 1.03], tickformat=".0%")
-    fig.update_layout(title=title, height=430, margin=dict(l=10, r=10, t=50, b=10),
+    fig.update_layout(title=_title(title), height=430, margin=dict(l=10, r=10, t=TOOLBAR + (34 if title else 0), b=10),
                       legend=dict(orientation="h", y=-0.22), hovermode="closest")
     return fig
 
@@ -91,7 +103,7 @@ def invariance_table(results: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> 
 
 
 def layer_error_figure(errors: Mapping[str, Mapping[str, float]],
-                       title: str = "Per-layer equivariance error  ‖L(g x) − g·L(x)‖ / ‖g·L(x)‖") -> go.Figure:
+                       title: str = LAYER_ERROR_TITLE) -> go.Figure:
     """Heatmap of ``{layer: {element: error}}`` (rows: layers in forward order; columns: elements).
 
     Colour is log10 of the error (floored at 1e-8); NaN (an element outside the model's group) is blank.
@@ -120,8 +132,9 @@ def layer_error_figure(errors: Mapping[str, Mapping[str, float]],
         colorbar=dict(title="error", tickvals=[-8, -6, -4, -2, 0], ticktext=["1e-8", "1e-6", "1e-4", "0.01", "1"])))
     fig.update_xaxes(tickvals=list(range(len(elements))), ticktext=ticks, side="top", showgrid=False)
     fig.update_yaxes(tickvals=list(range(len(layers))), ticktext=layers, autorange="reversed", showgrid=False)
-    fig.update_layout(title=dict(text=title, y=0.99, yanchor="top"),
-                      height=max(260, 90 + 34 * len(layers)), margin=dict(l=10, r=10, t=100, b=10))
+    fig.update_xaxes(title=dict(text=title, standoff=6) if title else None)  # above the elements, below the toolbar
+    fig.update_layout(height=max(260, 90 + 34 * len(layers) + (24 if title else 0)),
+                      margin=dict(l=10, r=10, t=TOOLBAR + 40 + (24 if title else 0), b=10))
     return fig
 
 
@@ -162,7 +175,7 @@ def equivariance_panels_figure(rotated_image: np.ndarray, of_rotated: np.ndarray
         fig.add_trace(_heat(a - b, DIVERGING, -m, m), r + 1, 4)
     _square_tiles(fig, rows * 4)
     fig.update_annotations(font_size=11)
-    fig.update_layout(height=rows * tile_px + 40, margin=dict(l=5, r=5, t=30, b=5))
+    fig.update_layout(height=rows * tile_px + TOOLBAR + 30, margin=dict(l=5, r=5, t=TOOLBAR + 20, b=5))
     return fig
 
 

@@ -1,5 +1,9 @@
 """Plotly figures for the Playground (no streamlit here): each run's class probabilities, its answer against the
-angle, and a layer's feature maps."""
+angle, and a layer's feature maps.
+
+The figures carry no titles of their own: the page writes them above the chart, where a phone's narrow screen
+wraps them, and the top margin (``TOOLBAR``) is left to Plotly's toolbar, which would otherwise cover the top of
+the plot (and a title: on a 390-pixel screen the every-angle plot's title ran under it)."""
 
 from __future__ import annotations
 
@@ -10,6 +14,8 @@ import plotly.graph_objects as go
 
 
 RUN_COLORS = ("#1f77b4", "#d62728", "#2ca02c")  # one per compared run (at most three)
+TOOLBAR = 36  # pixels of top margin for Plotly's toolbar (its buttons are about 30 pixels high)
+LABEL_SIZE = 13  # font size of the numbers written on a chart (Plotly shrinks bar labels to fit unless told not to)
 
 
 def digit_picture(image: np.ndarray, scale: int = 8) -> np.ndarray:
@@ -26,18 +32,23 @@ def probability_figure(runs: Sequence[tuple[str, np.ndarray]], height: int = 300
         probs = np.asarray(probs, dtype=float)
         text = [f"{p:.0%}" if k == int(probs.argmax()) else "" for k, p in enumerate(probs)]
         fig.add_trace(go.Bar(x=list(range(10)), y=probs, name=label, marker_color=RUN_COLORS[i % len(RUN_COLORS)],
-                             text=text, textposition="outside",
+                             text=text, textposition="outside", textfont=dict(size=LABEL_SIZE),
+                             constraintext="none", cliponaxis=False,  # full size, even above a narrow bar
                              hovertemplate=f"{label}<br>class %{{x}}: %{{y:.1%}}<extra></extra>"))
-    fig.update_layout(barmode="group", height=height, margin=dict(l=10, r=10, t=10, b=10),
+    fig.update_layout(barmode="group", height=height, margin=dict(l=10, r=10, t=TOOLBAR, b=10),
                       xaxis=dict(title="class", tickmode="linear", dtick=1), yaxis=dict(title="probability",
-                                                                                        range=[0, 1.1]),
+                                                                                        range=[0, 1.12]),
                       legend=dict(orientation="h", y=-0.25))
     return fig
 
 
+ANGLE_TITLE = "Predicted class (labels) and its probability as the digit turns; ◆ exact (90° steps)"
+
+
 def angle_figure(sweeps: Sequence[tuple[str, dict[str, Any]]], height: int = 360) -> go.Figure:
     """Each run's answer against the angle: the probability of its predicted class as a line, the class as
-    the marker's label; the multiples of 90 degrees (exact on the pixel grid) are marked."""
+    the marker's label; the multiples of 90 degrees (exact on the pixel grid) are marked. Untitled: the page
+    writes ``ANGLE_TITLE`` above it."""
     fig = go.Figure()
     for a in (0, 90, 180, 270):
         fig.add_vline(x=a, line=dict(color="#bbbbbb", dash="dot", width=1))
@@ -51,8 +62,7 @@ def angle_figure(sweeps: Sequence[tuple[str, dict[str, Any]]], height: int = 360
                         color=color),
             customdata=np.stack([pred, exact], axis=1),
             hovertemplate=f"{label}<br>%{{x}}°: class %{{customdata[0]}} at %{{y:.1%}}<extra></extra>"))
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10),
-                      title="Predicted class (labels) and its probability as the digit turns; ◆ exact (90° steps)",
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=TOOLBAR, b=10),
                       xaxis=dict(title="angle (degrees, counter-clockwise)", range=[-5, 365], dtick=45),
                       yaxis=dict(title="probability of the predicted class", range=[0, 1.12]),
                       legend=dict(orientation="h", y=-0.3))

@@ -234,3 +234,57 @@ def test_a_link_after_switching_layer_types_trains_what_its_sender_trains(server
     assert len(new) == 2 and new[0]["config"] == new[1]["config"], [r["config"] for r in new]
     assert new[0]["config"]["conv"] == "gat" and new[0]["config"]["lr"] == 0.001
     fresh.context.close()
+
+
+def test_on_a_phone_the_answers_are_in_view_after_a_stroke_and_the_drawing_travels_in_the_link(server, page,
+                                                                                               monkeypatch):
+    """390 x 844, a phone: draw a stroke on the Playground and every run's answer shows right under the canvas,
+    inside the screen; the link now holds the drawing (pg_ink), and opening it in a new tab shows the same digit and
+    the same answers, with the caption saying where it came from."""
+    import re
+
+    from core.training.runs import RunConfig, execute
+    from core.training.store import RunStore
+
+    store = RunStore(DATA_DIR / "runs.db")
+    if not store.runs_with_weights(limit=5):  # run alone: train a quick CNN into the served app's data folder
+        monkeypatch.setenv("GRAPHCONV_DATA_DIR", str(DATA_DIR))
+        execute(RunConfig(model="cnn", hidden=8, epochs=1, quick=True), store)
+    phone = page.context.browser.new_context(viewport={"width": 390, "height": 844})
+    pg = phone.new_page()
+    pg.set_default_timeout(90_000)
+    try:
+        pg.goto(f"{server}/playground?pg_src=draw")
+        canvas = pg.locator("canvas").last
+        canvas.wait_for(state="visible")
+        pg.wait_for_selector(IDLE)
+        canvas.scroll_into_view_if_needed()
+        box = canvas.bounding_box()
+        x, top, bottom = box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.15, box["y"] + box["height"] * 0.85
+        pg.mouse.move(x, top)
+        pg.mouse.down()
+        pg.mouse.move(x, bottom, steps=12)  # a "1"
+        pg.mouse.up()
+        pg.get_by_text("answered in").first.wait_for()
+        line = pg.locator('[data-testid="stMarkdownContainer"]', has_text=re.compile(r"^#\d+ \w+.*: \d \(\d+%\)")).first
+        line.wait_for()
+        where = line.bounding_box()
+        pg.screenshot(path=str(SHOTS / "playground_phone_after_stroke.png"))  # what the phone shows, as it shows it
+        assert where is not None and 0 <= where["y"] and where["y"] + where["height"] <= 844, where
+        answers = line.inner_text().split(" — answered in")[0].strip()  # "#1 cnn: 1 (13%)", without the time
+        pg.wait_for_function("() => (new URLSearchParams(location.search).get('pg_ink') || '').length === 523")
+        link = pg.url
+
+        reopened = phone.new_page()  # a new tab, a new session: no stroke, only the link
+        reopened.set_default_timeout(90_000)
+        reopened.goto(link)
+        reopened.get_by_text("This digit came with the link").first.wait_for()
+        again = reopened.locator('[data-testid="stMarkdownContainer"]', has_text=answers).first  # the line, first
+        again.wait_for()
+        assert again.inner_text().split(" — answered in")[0].strip() == answers
+        reopened.screenshot(path=str(SHOTS / "playground_phone_link.png"), full_page=True)
+        reopened.get_by_role("button", name="Clear", exact=True).click()  # Clear removes the link's digit
+        reopened.wait_for_function("() => !new URLSearchParams(location.search).has('pg_ink')")
+        reopened.get_by_text("Pick up to three runs in the sidebar and give a digit").first.wait_for()
+    finally:
+        phone.close()

@@ -11,6 +11,7 @@ def test_equivariance_page_without_runs_offers_training(app):
     no_errors(at)
     assert at.title[0].value == "Equivariance"
     assert any("No finished runs" in i.value for i in at.info), [i.value for i in at.info]
+    assert [(p.proto.label, "train" in p.proto.page) for p in at.get("page_link")] == [("Train", True)]
     labels = [b.label for b in at.button]
     assert "Train CNN, ChebNet and escnn C8 on mnist-5k" in labels, labels
     at.selectbox(key="group").set_value("D4").run()
@@ -159,3 +160,76 @@ def plotly_array(value):
         shape = value.get("shape")
         return flat.reshape([int(n) for n in str(shape).split(",")]) if shape else flat
     return np.asarray(value, dtype=float)
+
+
+def stored_escnn(group: str = "C8", says: int | None = None) -> int:
+    """A finished escnn run with its initial weights (no training); ``says``: its classifier's bias pushed so far
+    towards that class that it answers it for every digit."""
+    import torch
+
+    from core.training.runs import RunConfig, build_everything
+    from core.training.store import RunStore, checkpoint_path, save_checkpoint
+
+    store = RunStore()
+    cfg = RunConfig(model="escnn", group=group, hidden=4, layers=2, quick=True)
+    torch.manual_seed(0)
+    model = build_everything(cfg)[3].eval()
+    if says is not None:
+        with torch.no_grad():
+            model.classifier[-1].bias[says] += 20.0
+    run_id = store.create_run(cfg.to_dict(), name=cfg.label())
+    store.finish(run_id, {"test_accuracy": 0.1}, checkpoint=str(save_checkpoint(model.state_dict(),
+                                                                                checkpoint_path(run_id))))
+    return run_id
+
+
+def test_equivariance_page_preselects_the_newest_cnn_graph_net_and_steerable_net(app):
+    from core.training.runs import RunConfig, execute
+
+    old_cnn = execute(RunConfig(model="cnn", hidden=8, epochs=1, quick=True))["run_id"]
+    cheb = execute(RunConfig(model="cheb", hidden=8, epochs=1, quick=True))["run_id"]
+    cnn = execute(RunConfig(model="cnn", hidden=8, epochs=1, quick=True))["run_id"]
+    mlp = execute(RunConfig(model="mlp", hidden=8, epochs=1, quick=True))["run_id"]
+    escnn = stored_escnn()
+    at = open_page(app, EQUIVARIANCE)
+    no_errors(at)
+    picked = at.multiselect(key="runs").value
+    assert [label.split(" ")[0] for label in picked] == [f"#{escnn}", f"#{cnn}", f"#{cheb}"]  # newest first
+    assert {old_cnn, mlp}.isdisjoint(int(label.split(" ")[0][1:]) for label in picked)
+    assert at.button(key="measure").label == "Measure 3 runs"
+    at.multiselect(key="runs").set_value([]).run()  # unselected by hand: it stays so
+    no_errors(at)
+    assert at.multiselect(key="runs").value == []
+
+    linked = open_link({"runs": [label for label in picked if label.startswith(f"#{cheb} ")]})
+    assert [label.split(" ")[0] for label in linked.multiselect(key="runs").value] == [f"#{cheb}"]  # the link's
+
+
+def open_link(params: dict):
+    """A new session opening the Equivariance page with ``params`` in its link."""
+    from streamlit.testing.v1 import AppTest
+
+    from ui_helpers import APP
+
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.run()
+    at.switch_page(EQUIVARIANCE)
+    at.query_params.update(params)
+    at.run()
+    no_errors(at)
+    return at
+
+
+def test_equivariance_page_says_why_an_invariant_net_answering_9_cannot_tell_6_from_9(app):
+    escnn = stored_escnn("C8", says=9)
+    at = open_page(app, EQUIVARIANCE)
+    no_errors(at)
+    (label,) = at.multiselect(key="runs").value  # preselected
+    assert label.startswith(f"#{escnn} escnn")
+    at.button(key="measure").click().run()
+    no_errors(at)
+    assert any(c.value.startswith(f"Run #{escnn} answers **9** (100%) for test digit #0") for c in at.caption)
+    said = [i.value for i in at.info if "cannot tell a 6 from a 9" in i.value]
+    assert said == [f"Run #{escnn} (escnn C8) cannot tell a 6 from a 9: a 6 turned by 180° is a 9, so a net that is "
+                    "invariant to rotation must give both the same answer."]
+    assert any(m.value.startswith("**Per-layer equivariance error") for m in at.markdown)  # the title, on the page
