@@ -13,8 +13,8 @@ from core.training.runs import RunConfig
 from core.training.store import CheckpointError, RunStore, StoreError
 from core.figures.equivariance import (LAYER_ERROR_TITLE, accuracy_by_angle_figure, equivariance_panels_figure,
                                        invariance_table, layer_error_figure)
-from ui.common import (URL, guarded, manager, parse_run_ids, refuse_link_value, session_id, url_choice, url_notices,
-                       url_slider)
+from ui.common import (URL, copy_link_button, guarded, manager, parse_run_id, parse_run_ids, refuse_link_value,
+                       session_id, shown_link_value, url_choice, url_notices, url_slider)
 
 MAX_RUNS = 3
 LOGIT_IMAGES = 200  # images for the logit-invariance table (every group element is one pass)
@@ -36,6 +36,7 @@ n_images = url_choice(sb, "Test images", [100, 200, 500], 500, "images", widget=
                       help="Test digits rotated for the accuracy curves (the first ones of the run's test set).")
 sb.caption("CN / DN elements are named `r90` (rotate 90° counter-clockwise) and `f r90` "
            "(mirror left-right, then rotate 90°).")
+copy_link_button(sb)
 
 
 # ---------------------------------------------------------------- cached measurements
@@ -161,6 +162,20 @@ if not runs:
     st.stop()
 
 pending = st.session_state.pop("_eq_select", None)
+raw_open = st.query_params.get("eq_open")  # a run opened from another page (Train, Results): it and the newest
+if raw_open is not None:  # runs of the other kinds beside it; the selection then lives in `runs` like any other
+    st.query_params.pop("eq_open", None)
+    opened = next((r for r in runs if r["id"] == parse_run_id(raw_open)), None)
+    if opened is None:
+        st.session_state.setdefault("_url_notices", {})["eq_open"] = (
+            f"`eq_open={shown_link_value(raw_open)}` (a finished image-model run with weights)")
+        url_notices(notice)
+    else:
+        model = (opened.get("config") or {}).get("model")
+        others = [i for i in default_runs({r["id"]: r for r in runs}, MAX_RUNS)
+                  if (next(r for r in runs if r["id"] == i).get("config") or {}).get("model") != model]
+        pending = [opened["id"]] + others[:MAX_RUNS - 1]
+        st.session_state.pop("runs", None)
 if not pending and "runs" not in st.query_params and "runs" not in st.session_state:
     pending = default_runs({r["id"]: r for r in runs}, MAX_RUNS)  # a link naming no runs: the newest of each kind
 if pending:

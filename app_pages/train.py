@@ -8,7 +8,7 @@ import streamlit as st
 
 from core.config import QUICK_EPOCHS, quick_mode
 from core.analysis.reference import context_line
-from core.analysis.results import runs_table
+from core.analysis.results import MISSING, runs_table
 from core.training.cpu_share import describe as describe_threads
 from core.training.runs import IMAGE_MODELS_WITHOUT_GRAPH, PIXEL_GRAPH_KINDS, RunConfig, model_default
 from core.training.trainer import pick_device
@@ -256,7 +256,7 @@ runs = guarded(lambda: store().list_runs(limit=200)) or []
 if runs:
     st.caption("Select a row to open that run here (its curves, and links to every page that explains it).")
     table = st.dataframe(pd.DataFrame(runs_table(runs)), hide_index=True, width="stretch",
-                         column_config=RUNS_TABLE_COLUMNS, on_select="rerun", selection_mode="single-row",
+                         column_config=RUNS_TABLE_COLUMNS, placeholder=MISSING, on_select="rerun", selection_mode="single-row",
                          key="runs_table")
     rows = [r for r in table.selection.rows if isinstance(r, int) and 0 <= r < len(runs)]  # a forged row: ignored
     chosen = int(runs[rows[0]]["id"]) if rows else None

@@ -199,7 +199,7 @@ def cmd_sweep(args: argparse.Namespace) -> dict[str, Any]:
     """Train one setting over several values (or a grid over two) in this process, one run after the other;
     the runs share a sweep kind, so the Compare page plots them too. Prints accuracy per value."""
     from core.training.store import RunStore
-    from core.training.sweep import grid_configs, new_sweep_kind, parse_values, sweep_value
+    from core.training.sweep import grid_configs, new_sweep_kind, parse_values, sweep_name, sweep_value
     from core.training.worker import execute_reporting
 
     base = run_config_from_args(args)
@@ -219,7 +219,9 @@ def cmd_sweep(args: argparse.Namespace) -> dict[str, Any]:
     lines = ["| run | " + " | ".join(head) + " | test accuracy |", "|---" * (len(head) + 2) + "|"]
     lines += [f"| {r['run_id']} | " + " | ".join(str(r[h]) for h in head) + f" | {(r['test_accuracy'] or 0):.2%} |"
               for r in rows]
-    return {"kind": kind, "param": args.param, "param2": args.param2, "rows": rows, "table": "\n".join(lines)}
+    name = sweep_name(kind, [c.to_dict() for c in configs])
+    return {"kind": kind, "name": name, "param": args.param, "param2": args.param2, "rows": rows,
+            "table": name + "\n\n" + "\n".join(lines)}
 
 
 def cmd_search(args: argparse.Namespace) -> dict[str, Any]:

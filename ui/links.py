@@ -26,6 +26,10 @@ def _filters(run_id: int, cfg: Mapping[str, Any]) -> Optional[dict[str, str]]:
     model = cfg.get("model")
     if model == "learned":
         return {"f_src": "learned", "f_run": str(run_id)}
+    if model == "gat":  # a pixel's attention over its neighbours, per digit
+        return {"f_src": "gat", "f_grun": str(run_id)}
+    if model == "superpixel":  # a superpixel's row of its layer's matrix (attention for GAT)
+        return {"f_src": "superpixel", "f_sprun": str(run_id)}
     if model in ("gcn", "cheb", "sage", "gin") and cfg.get("graph"):  # a fixed graph: its filters are the graph's
         return {"f_src": "graph", "f_kind": str(cfg["graph"])}
     return None

@@ -233,3 +233,22 @@ def test_equivariance_page_says_why_an_invariant_net_answering_9_cannot_tell_6_f
     assert said == [f"Run #{escnn} (escnn C8) cannot tell a 6 from a 9: a 6 turned by 180° is a 9, so a net that is "
                     "invariant to rotation must give both the same answer."]
     assert any(m.value.startswith("**Per-layer equivariance error") for m in at.markdown)  # the title, on the page
+
+
+def test_a_run_opened_from_another_page_is_selected_beside_the_newest_of_the_other_kinds(app):
+    from core.training.runs import RunConfig, execute
+
+    old_cnn = execute(RunConfig(model="cnn", hidden=8, epochs=1, quick=True))["run_id"]
+    cheb = execute(RunConfig(model="cheb", hidden=8, epochs=1, quick=True))["run_id"]
+    execute(RunConfig(model="cnn", hidden=8, epochs=1, quick=True))  # newer: the default, but not the one opened
+    at = app.run()
+    at.switch_page(EQUIVARIANCE)
+    at.query_params["eq_open"] = str(old_cnn)  # the Train page's "Equivariance" button
+    at.run()
+    no_errors(at)
+    chosen = at.multiselect(key="runs").value
+    assert sorted(c.split(" ")[0] for c in chosen) == sorted([f"#{old_cnn}", f"#{cheb}"])
+    assert "eq_open" not in at.query_params  # the selection now lives in `runs`, like a hand-made one
+    at.query_params["eq_open"] = "999999"
+    at.run()
+    assert any("eq_open=999999" in w.value for w in at.warning)
