@@ -7,7 +7,7 @@ import streamlit as st
 
 from core.analysis import groups as G
 from core.figures.equivariance import field_figure, image_row_figure, irreps_figure, matrix_figure, permutation_figure
-from ui.common import dataset, guarded, url_choice, url_notices, url_slider
+from ui.common import copy_link_button, dataset, guarded, url_choice, url_notices, url_slider
 
 MAX_DIGITS = 100
 
@@ -26,6 +26,7 @@ if "element" in st.session_state and st.session_state["element"] not in names:
 el = url_choice(sb, "Element g", names, default_el, "element",
                 help="`rA`: rotate A degrees counter-clockwise. `f rA`: mirror left-right, then rotate A degrees.")
 digit = url_slider(sb, "Digit", 0, MAX_DIGITS - 1, 0, "digit")
+copy_link_button(sb)
 url_notices(notice)
 
 g = G.element(group, el)

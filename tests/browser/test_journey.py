@@ -6,72 +6,9 @@ accuracy and saves screenshots under ``artifacts/browser/`` (git-ignored).
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
+import json
 
-import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = os.environ.get("GRAPHCONV_CHROMIUM", "/usr/bin/chromium")
-SHOTS = ROOT / "artifacts" / "browser"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
-                 "--disable-background-networking", "--disable-component-update"]
-
-
-DATA_DIR: Path | None = None  # the served app's data folder (set by the server fixture)
-IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    port = _free_port()
-    global DATA_DIR
-    DATA_DIR = tmp_path_factory.mktemp("data")
-    env = {**os.environ, "GRAPHCONV_DATA_DIR": str(DATA_DIR), "GRAPHCONV_QUICK": "1"}
-    log = open(tmp_path_factory.mktemp("log") / "streamlit.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                             "--server.headless", "true", "--server.address", "127.0.0.1"],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("the app did not start within 90 s")
-    yield url
-    proc.terminate()
-    proc.wait(timeout=20)
-    log.close()
-
-
-@pytest.fixture(scope="module")
-def page(server):
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: `bash run.sh test` installs Debian's chromium"
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        pg = browser.new_page(viewport={"width": 1400, "height": 1000})
-        pg.set_default_timeout(90_000)
-        yield pg
-        browser.close()
+from conftest import IDLE, SHOTS, copied_link, pick
 
 
 def _metric(pg, label: str) -> str:
@@ -176,15 +113,6 @@ def test_a_forged_oversized_drawing_is_refused_with_one_line(server, page):
     assert page.get_by_text("Draw with the mouse or a finger").count() > 0  # treated as no drawing
 
 
-def _pick(pg, label: str, option: str) -> None:
-    """Choose ``option`` in the selectbox labelled ``label`` as a person does (type, Enter), then let the page settle."""
-    pg.locator('[data-testid="stSelectbox"]', has_text=label).first.locator("input").first.click()
-    pg.keyboard.type(option)
-    pg.keyboard.press("Enter")
-    time.sleep(0.5)
-    pg.wait_for_selector(IDLE)
-
-
 def _train_widgets(pg) -> dict:
     """Every slider's value and every radio's choice on the Train page, with the Architecture section open."""
     pg.wait_for_selector(IDLE)
@@ -202,28 +130,32 @@ def _train_widgets(pg) -> dict:
     return state
 
 
-def test_a_link_after_switching_layer_types_trains_what_its_sender_trains(server, page):
+def test_a_link_after_switching_layer_types_trains_what_its_sender_trains(server, page, data_dir):
     """gat, then superpixel, then the PyG layer gat: the sender's sidebar, the link, a fresh browser's sidebar and
     the configs both Starts submit all agree (the superpixel recipe's own dropout, rate and schedule)."""
     from core.training.store import RunStore
 
     page.goto(f"{server}/train")
     page.get_by_role("button", name="Start").first.wait_for()
-    _pick(page, "Layer type", "gat")
+    pick(page, "Layer type", "GAT")
     _train_widgets(page)  # opens Architecture, as the issue's sender did
-    _pick(page, "Layer type", "superpixel")
+    pick(page, "Layer type", "Superpixel")
     _train_widgets(page)
-    _pick(page, "PyG layer", "gat")
+    pick(page, "PyG layer", "GAT")
     sent = _train_widgets(page)
     assert sent["slider Dropout"] == "0.00" and sent["slider Learning rate"] == "0.001", sent
     assert sent["radio Learning-rate schedule"] == "plateau", sent
-    link = page.url
+    link = copied_link(page)  # Copy link, as the sender would share it
+    assert "conv=gat" in link and "model=superpixel" in link
     fresh = page.context.browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
     fresh.set_default_timeout(90_000)
     fresh.goto(link)
     fresh.get_by_role("button", name="Start").first.wait_for()
     assert _train_widgets(fresh) == sent
-    store = RunStore(DATA_DIR / "runs.db")
+    planned = [json.loads(pg.locator('[data-testid="stExpander"]', has_text="What Start trains").locator("code").first
+                          .text_content()) for pg in (page, fresh)]
+    assert planned[0] == planned[1] and planned[0]["conv"] == "gat"
+    store = RunStore(data_dir / "runs.db")
     before = {r["id"] for r in store.list_runs()}
     for pg in (page, fresh):
         pg.get_by_role("button", name="Start").first.click()
@@ -237,7 +169,7 @@ def test_a_link_after_switching_layer_types_trains_what_its_sender_trains(server
 
 
 def test_on_a_phone_the_answers_are_in_view_after_a_stroke_and_the_drawing_travels_in_the_link(server, page,
-                                                                                               monkeypatch):
+                                                                                               monkeypatch, data_dir):
     """390 x 844, a phone: draw a stroke on the Playground and every run's answer shows right under the canvas,
     inside the screen; the link now holds the drawing (pg_ink), and opening it in a new tab shows the same digit and
     the same answers, with the caption saying where it came from."""
@@ -246,9 +178,9 @@ def test_on_a_phone_the_answers_are_in_view_after_a_stroke_and_the_drawing_trave
     from core.training.runs import RunConfig, execute
     from core.training.store import RunStore
 
-    store = RunStore(DATA_DIR / "runs.db")
+    store = RunStore(data_dir / "runs.db")
     if not store.runs_with_weights(limit=5):  # run alone: train a quick CNN into the served app's data folder
-        monkeypatch.setenv("GRAPHCONV_DATA_DIR", str(DATA_DIR))
+        monkeypatch.setenv("GRAPHCONV_DATA_DIR", str(data_dir))
         execute(RunConfig(model="cnn", hidden=8, epochs=1, quick=True), store)
     phone = page.context.browser.new_context(viewport={"width": 390, "height": 844})
     pg = phone.new_page()
