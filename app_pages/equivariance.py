@@ -9,6 +9,7 @@ from core.analysis.equivariance import (DEFAULT_ANGLES, accuracy_by_angle, featu
 from core.analysis.playground import PlaygroundModel, default_runs, probabilities, six_nine_ambiguous
 from core.errors import DataUnavailableError, UserInputError
 from core.models.escnn_net import GROUPS
+from core.training.runner import progress_text
 from core.training.runs import RunConfig
 from core.training.store import CheckpointError, RunStore, StoreError
 from core.figures.equivariance import (LAYER_ERROR_TITLE, accuracy_by_angle_figure, equivariance_panels_figure,
@@ -140,8 +141,7 @@ def trio_progress(ids: list[int]) -> None:
         return
     for run_id, name, status, live in rows:
         if status == "running" and live:
-            st.progress(live["progress"], text=f"#{run_id} {name}: epoch {live['epoch']}/{live['epochs']}, "
-                                               f"batch {live['batch']}/{live['num_batches']}")
+            st.progress(live["progress"], text=f"#{run_id} {name}: {progress_text(live)}")
         else:
             st.caption(f"#{run_id} {name}: {STATE_NAMES.get(status, status)}")
     if not active and st.session_state.get("_eq_trio_done") != ids:

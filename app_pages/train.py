@@ -11,6 +11,7 @@ from core.analysis.reference import context_line
 from core.analysis.results import MISSING, runs_table
 from core.training.cpu_share import describe as describe_threads
 from core.training.runs import IMAGE_MODELS_WITHOUT_GRAPH, PIXEL_GRAPH_KINDS, RunConfig, model_default
+from core.training.runner import progress_text
 from core.training.trainer import pick_device
 from core.models import MODELS
 from core.models.superpixel_net import SUPERPIXEL_CONVS, SUPERPIXEL_TITLES, budget_width
@@ -190,15 +191,9 @@ def live_panel(run_id: int) -> None:
         ahead = f"{pos - 1} run(s) ahead of it" if pos else "waiting for a worker"
         st.info(f"Queued: {ahead}; {mgr.max_concurrent} run(s) train at once. It starts automatically.")
     elif status == "running":
-        if live["preparing"]:
-            text = f"building superpixel graphs (once, then cached): {live['batch']:,}/{live['num_batches']:,}"
-        elif live["num_batches"]:
-            text = (f"epoch {live['epoch']}/{live['epochs']}, batch {live['batch']}/{live['num_batches']}, "
-                    f"loss {live['loss']:.4f}")
-            cores = describe_threads(epochs[-1].get("threads")) if epochs else ""  # as of the last epoch
-            text += f" · {cores}" if cores else ""
-        else:
-            text = "starting the worker…"
+        text = progress_text(live)
+        cores = describe_threads(epochs[-1].get("threads")) if epochs and live["num_batches"] else ""  # last epoch's
+        text += f" · {cores}" if cores else ""
         if live["stop_requested"]:
             text += " · stopping after this batch"
         st.progress(live["progress"], text=text)

@@ -338,6 +338,17 @@ class RunManager:
             self.store.fail(job.run_id, (job.backend or self.backend).describe_exit(job.handle) + kept)
 
 
+def progress_text(live: dict[str, Any]) -> str:
+    """A running run's progress in words, from ``RunManager.live``: "epoch 2/3, batch 10/16, loss 0.4321", the
+    superpixel graphs being built, or "starting the worker…" before the first batch (never "batch 0/0")."""
+    if live.get("preparing"):
+        return f"building superpixel graphs (once, then cached): {live['batch']:,}/{live['num_batches']:,}"
+    if not live.get("num_batches"):
+        return "starting the worker…"
+    text = f"epoch {live['epoch']}/{live['epochs']}, batch {live['batch']}/{live['num_batches']}"
+    return text + (f", loss {live['loss']:.4f}" if live.get("loss") is not None else "")
+
+
 def ray_address() -> str:
     """``GRAPHCONV_RAY_ADDRESS`` (empty when runs train in worker processes on this machine)."""
     return os.environ.get("GRAPHCONV_RAY_ADDRESS", "").strip()
