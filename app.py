@@ -5,8 +5,23 @@ multipage mode until ``st.navigation`` has run once, so on a fresh server a shar
 would skip this file.
 """
 
+import os
+
 import streamlit as st
 
+from core.training.memory import limit_malloc_arenas
+from core.training.process_backend import prewarm
+
+
+@st.cache_resource
+def _start_up() -> None:
+    """Once per server process, before the first page runs."""
+    limit_malloc_arenas(2)  # the server's session and worker threads share two malloc arenas (core/training/memory.py)
+    if not os.environ.get("GRAPHCONV_RAY_ADDRESS"):
+        prewarm()  # training workers fork from a server that imports torch once: start it with the first page
+
+
+_start_up()
 st.set_page_config(page_title="GraphConv Lab", page_icon=":material/hub:", layout="wide")
 
 PAGES = {

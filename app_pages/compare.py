@@ -23,9 +23,11 @@ from core.training.sweep import (SWEEPABLE, grid_configs, in_sentence, new_sweep
                                  sweep_label, sweep_name, sweep_params, sweep_value)
 from core.figures.training import search_figure, sweep_figure
 from core.figures.results import accuracy_curves_figure
-from ui.common import (RUNS_TABLE_COLUMNS, URL, copy_link_button, guarded, manager, parse_run_ids, refuse_link_value,
-                       session_id, shown_link_value, url_choice, url_labelled_choice, url_notices, url_slider,
-                       url_text)
+from ui.display import RUNS_TABLE_COLUMNS, guarded
+from ui.resources import manager
+from ui.session import session_id
+from ui.url_state import (copy_link_button, note_link_value, parse_run_ids, refuse_link_value, url_choice,
+                          url_labelled_choice, url_multiselect, url_notices, url_slider, url_text)
 
 SWEEP_DEFAULTS = {"sigma": "0.02, 0.05, 0.1, 0.2", "k": "4, 8, 16, 32", "segments": "25, 50, 75, 100",
                   "neighbours": "4, 8", "model": "mlp, cnn, gcn, cheb", "group": "C1, C2, C4, C8",
@@ -37,23 +39,6 @@ MAX_COMPARED = 1000  # every run the page lists (list_runs(limit=1000)) can be t
 
 
 # ---------------------------------------------------------------- this page's URL helpers
-# (ui/common.py holds the shared ones; these move there when another page needs them)
-def note_link_value(key: str, raw: str, allowed: str) -> None:
-    """Say (through ``url_notices``) that the link's ``key=raw`` was not used, and what it may be."""
-    st.session_state.setdefault("_url_notices", {})[key] = f"`{key}={shown_link_value(raw)}` ({allowed})"
-
-
-def url_multiselect(container, label: str, options, key: str, **kw) -> list:
-    """A multiselect bound to URL parameter ``key``, repeated for several values (``?f_model=mlp&f_model=cnn``);
-    a link's value it does not offer is dropped (by Streamlit) with a notice (here)."""
-    options = list(options)
-    offered = {str(o) for o in options}
-    bad = [v for v in st.query_params.get_all(key) if v not in offered]
-    if bad:
-        note_link_value(key, ",".join(bad), "choose from " + (", ".join(map(str, options)) or "no value yet"))
-    return container.multiselect(label, options, key=key, bind=URL, **kw)
-
-
 def url_values_text(container, label: str, param: str, key: str, **kw) -> str:
     """The comma-separated values of setting ``param``, bound to URL parameter ``key``. The default is ``param``'s
     own, so when another setting is chosen the box starts again from that setting's default; a link's value is

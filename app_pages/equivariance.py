@@ -14,8 +14,11 @@ from core.training.runs import RunConfig
 from core.training.store import CheckpointError, RunStore, StoreError
 from core.figures.equivariance import (LAYER_ERROR_TITLE, accuracy_by_angle_figure, equivariance_panels_figure,
                                        invariance_table, layer_error_figure)
-from ui.common import (URL, copy_link_button, guarded, manager, parse_run_id, parse_run_ids, refuse_link_value,
-                       session_id, shown_link_value, url_choice, url_notices, url_slider)
+from ui.display import guarded
+from ui.resources import manager
+from ui.session import session_id
+from ui.url_state import (URL, copy_link_button, parse_run_id, parse_run_ids, refuse_link_value, shown_link_value,
+                          url_choice, url_notices, url_slider)
 
 MAX_RUNS = 3
 LOGIT_IMAGES = 200  # images for the logit-invariance table (every group element is one pass)

@@ -21,8 +21,10 @@ from core.training.store import CheckpointError, StoreError
 from core.figures.filters import (comparison_figure, digit_filter_figure, filter_animation_figure,
                                   superpixel_filter_figure)
 from core.figures.graphs import graph_figure, superpixel_boundaries
-from ui.common import (copy_link_button, dataset, graph, graph_param_widgets, guarded, parse_run_id, shown_link_value,
-                       store, url_choice, url_notices, url_slider, url_toggle)
+from ui.display import guarded
+from ui.resources import dataset, graph, store
+from ui.url_state import (copy_link_button, graph_param_widgets, parse_run_id, shown_link_value, url_choice,
+                          url_notices, url_slider, url_toggle)
 
 PIXEL_KINDS = [k for k in GRAPH_PARAMS if k != "superpixels"]
 SOURCES = ("graph", "learned", "gat", "superpixel")

@@ -8,7 +8,9 @@ import streamlit as st
 from core.graphs import FORMULAS, GRAPH_PARAMS, NORMS, adjacency_row
 from core.data.image_io import load_digit_image
 from core.figures.graphs import degree_figure, filter_figure, graph_figure, superpixel_boundaries, values_on_segments
-from ui.common import copy_link_button, dataset, graph, graph_param_widgets, guarded, url_choice, url_notices, url_slider
+from ui.display import guarded
+from ui.resources import dataset, graph
+from ui.url_state import copy_link_button, graph_param_widgets, url_choice, url_notices, url_slider
 
 st.title("Graph Builder")
 st.caption("An image becomes a graph: pixels (or superpixels) are nodes, the builder decides the edges, "

@@ -7,7 +7,9 @@ import streamlit as st
 
 from core.analysis import groups as G
 from core.figures.equivariance import field_figure, image_row_figure, irreps_figure, matrix_figure, permutation_figure
-from ui.common import copy_link_button, dataset, guarded, url_choice, url_notices, url_slider
+from ui.display import guarded
+from ui.resources import dataset
+from ui.url_state import copy_link_button, url_choice, url_notices, url_slider
 
 MAX_DIGITS = 100
 

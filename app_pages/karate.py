@@ -4,7 +4,8 @@ import streamlit as st
 
 from core.analysis.karate import DEFAULT_EPOCHS, DEFAULT_LR, DEFAULT_WIDTHS, KARATE_MODELS, MODEL_HELP, train_karate
 from core.figures.karate import embedding_animation_figure, karate_curves_figure, prediction_graph_figure
-from ui.common import copy_link_button, guarded, url_choice, url_notices, url_number, url_slider
+from ui.display import guarded
+from ui.url_state import copy_link_button, url_choice, url_notices, url_number, url_slider
 
 LRS = [0.001, 0.003, 0.01, 0.03, 0.1]
 

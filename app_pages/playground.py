@@ -13,8 +13,10 @@ from core.data.image_io import (LINK_CHARS, decode_digit_link, drawing_ink, enco
 from core.errors import UserInputError
 from core.figures.playground import ANGLE_TITLE, angle_figure, digit_picture, maps_tiles, probability_figure
 from core.training.store import CheckpointError, RunNotFoundError, StoreError
-from ui.common import (copy_link_button, dataset, guarded, parse_run_ids, refuse_link_value, shown_link_value, store,
-                       url_choice, url_notices, url_slider, url_toggle)
+from ui.display import guarded
+from ui.resources import dataset, store
+from ui.url_state import (copy_link_button, parse_run_ids, refuse_link_value, shown_link_value, url_choice,
+                          url_notices, url_slider, url_toggle)
 from ui.draw_canvas import draw_canvas
 
 SOURCES = {"draw": "draw", "dataset": "data set", "upload": "upload"}  # the link's value -> what the radio shows

@@ -13,7 +13,7 @@ from core.figures.training import curves_figure
 from core.figures.results import (confusion_figure, digit_gallery_figure, embedding_figure, misclassified_figure,
                               pca_animation_figure, per_class_accuracy_figure)
 from core.analysis.reference import context_line
-from ui.common import copy_link_button, parse_run_id, shown_link_value, url_choice, url_notices, url_toggle
+from ui.url_state import copy_link_button, parse_run_id, shown_link_value, url_choice, url_notices, url_toggle
 from ui.links import open_run_buttons
 
 TSNE_MAX_POINTS = 1000

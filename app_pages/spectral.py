@@ -14,8 +14,9 @@ from core.analysis.spectral import (LAPLACIANS, cheb_frequency_response, cheb_ru
 from core.training.store import CheckpointError, StoreError
 from core.figures.spectral import (eigenvector_grid_figure, fourier_figure, frequency_response_figure,
                                reconstruction_figure, spectrum_figure)
-from ui.common import (copy_link_button, dataset, graph, graph_param_widgets, guarded, url_choice,
-                       url_labelled_choice, url_notices, url_slider)
+from ui.display import guarded
+from ui.resources import dataset, graph
+from ui.url_state import copy_link_button, graph_param_widgets, url_choice, url_labelled_choice, url_notices, url_slider
 
 PIXEL_KINDS = [k for k in GRAPH_PARAMS if k != "superpixels"]
 LOW_PASS = (10, 40, 150, 400)  # coefficients kept in the low-pass reconstructions

@@ -4,7 +4,7 @@ import streamlit as st
 
 from core.config import QUICK_EPOCHS, quick_mode
 from core.training.store import StoreError
-from ui.common import store
+from ui.resources import store
 
 GRAPH_BUILDER = "app_pages/graph_builder.py"
 if st.query_params:  # a link from before this page existed: "/" was the Graph Builder, and its settings still are

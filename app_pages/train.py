@@ -18,9 +18,11 @@ from core.models.superpixel_net import SUPERPIXEL_CONVS, SUPERPIXEL_TITLES, budg
 from core.models.tutorial_net import ADJACENCIES
 from core.figures.training import curves_figure
 from ui.links import open_run_buttons
-from ui.common import (RUNS_TABLE_COLUMNS, copy_link_button, graph_param_widgets, guarded, manager, parse_run_id,
-                       refuse_link_value, session_id, store, unbroken, url_choice, url_labelled_choice, url_notices, url_number,
-                       url_slider, url_text, url_toggle)
+from ui.display import RUNS_TABLE_COLUMNS, guarded, unbroken
+from ui.resources import manager, store
+from ui.session import session_id
+from ui.url_state import (copy_link_button, graph_param_widgets, parse_run_id, refuse_link_value, url_choice,
+                          url_labelled_choice, url_notices, url_number, url_slider, url_text, url_toggle)
 
 AUTO_WIDTH = "auto (about 100k parameters)"  # how the superpixel width 0 reads
 d = RunConfig()

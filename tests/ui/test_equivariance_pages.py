@@ -100,7 +100,7 @@ def test_equivariance_page_trains_a_trio_and_selects_it(app):
     no_errors(at)
     ids = at.session_state["eq_trio"]
     assert len(ids) == 3
-    from ui.common import manager  # the manager of this test's data folder
+    from ui.resources import manager  # the manager of this test's data folder
 
     for run_id in ids:
         assert manager().wait(run_id, timeout=300)["state"] == "finished"

@@ -11,7 +11,7 @@ def test_every_button_of_a_finished_run_opens_its_page_without_a_notice(app, mod
     from core.training.runs import RunConfig, execute
 
     run_id = execute(RunConfig(model=model, hidden=8, epochs=1, quick=True))["run_id"]
-    from ui.common import store
+    from ui.resources import store
 
     links = run_links(run_id, store().get_run(run_id)["config"])
     pages = [page for page, *_ in links]

@@ -67,7 +67,7 @@ def test_train_page_runs_a_quick_training(app):
     at.button[0].click().run()  # Start
     no_errors(at)
     run_id = at.session_state["run_id"]
-    from ui.common import manager, store
+    from ui.resources import manager, store
 
     snap = manager().wait(run_id, timeout=120)
     assert snap["state"] == "finished", snap
@@ -110,7 +110,7 @@ def test_train_page_trains_the_tutorial_model(app):
     at.slider(key="epochs").set_value(1).run()
     at.button[0].click().run()  # Start
     no_errors(at)
-    from ui.common import manager, store
+    from ui.resources import manager, store
 
     snap = manager().wait(at.session_state["run_id"], timeout=180)
     assert snap["state"] == "finished", snap
@@ -224,7 +224,7 @@ def test_train_page_full_mode_has_no_quick_banner(app, monkeypatch):
 def test_a_run_of_another_session_is_read_only(app):
     """A shared link carries run=N: the visitor watches that run, but cannot stop it."""
     from core.training.runs import RunConfig
-    from ui.common import manager
+    from ui.resources import manager
 
     run_id = manager().submit(RunConfig(model="mlp", hidden=16, epochs=300, quick=True, device="cpu"),
                               session="the-owner")

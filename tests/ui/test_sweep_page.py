@@ -26,7 +26,7 @@ def test_launch_sweep_and_plot(monkeypatch):
     kind = at.session_state["sweep"]
     assert at.query_params["sw_show"] in (kind, [kind])  # a copied link shows this sweep
     assert at.selectbox(key="sw_show").value == kind
-    from ui.common import manager
+    from ui.resources import manager
 
     ids = [r["id"] for r in manager().store.list_runs(kind=kind)]
     assert len(ids) == 4
@@ -127,7 +127,7 @@ def test_launch_a_search_without_ray_says_so_and_stops_from_the_page(monkeypatch
     assert not at.exception and not at.error, [e.value for e in at.error]
     kind = at.session_state["search"]
     assert kind.startswith("search:") and kind.endswith(":full:lr:hidden")
-    from ui.common import manager
+    from ui.resources import manager
 
     trials = manager().store.list_runs(kind=kind)
     assert len(trials) == 3 and all(1e-4 <= r["config"]["lr"] <= 1e-2 for r in trials)

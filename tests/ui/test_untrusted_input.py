@@ -8,7 +8,7 @@ import pytest
 from ui_helpers import no_errors
 
 from core.errors import UserInputError
-from ui.common import SHOWN_CHARS, parse_run_id, parse_run_ids, shown_link_value
+from ui.url_state import SHOWN_CHARS, parse_run_id, parse_run_ids, shown_link_value
 from ui.draw_canvas import MAX_URL_CHARS, PNG_URL, drawing_png
 
 PLAYGROUND, RESULTS, TRAIN, EQUIVARIANCE = ("app_pages/playground.py", "app_pages/results.py", "app_pages/train.py",

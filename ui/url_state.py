@@ -1,77 +1,17 @@
-"""Shared UI helpers: cached engine objects, parameter widgets bound to the URL, error display.
+"""URL state: widgets bound to the address bar, the checks on what a link may hold, its notices, Copy link.
 
-Pages import from here; ``core`` never imports streamlit.
+A link is anyone's to write: its values are checked before a widget takes them, quoted short and inert in a notice,
+and read with bounded work. Pages use these wrappers rather than ``bind="query-params"`` directly.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 import re
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import streamlit as st
 
-from core.config import quick_mode
-from core.errors import UserInputError
-from core.training.memory import limit_malloc_arenas
-from core.training.process_backend import prewarm
-
 URL = "query-params"  # widgets bound to the URL: a copied link reopens the same configuration
-# how st.dataframe shows core.analysis.results.runs_table (Train and Compare pages)
-RUNS_TABLE_COLUMNS = {"test accuracy": st.column_config.NumberColumn(format="percent"),
-                      "images/s": st.column_config.NumberColumn(format="%.0f"),
-                      "parameters": st.column_config.NumberColumn(format="localized")}
-limit_malloc_arenas(2)  # the server's session and worker threads share two malloc arenas (core/training/memory.py)
-if not os.environ.get("GRAPHCONV_RAY_ADDRESS"):
-    prewarm()  # training workers fork from a server that imports torch once: start it with the first page
-
-
-# ---------------------------------------------------------------- cached engine objects
-@st.cache_resource(show_spinner="Loading data set…")
-def dataset(name: str = "mnist-5k", quick: Optional[bool] = None):
-    from core.data.datasets import load_dataset
-
-    return load_dataset(name, quick=quick_mode() if quick is None else quick)
-
-
-@st.cache_resource(show_spinner=False, max_entries=64)
-def graph(kind: str, params_json: str, norm: str, image_key: Optional[str] = None, _image: Any = None):
-    """(raw graph, normalised graph, facts). ``image_key`` identifies ``_image`` (superpixels only).
-
-    ``facts`` is the normalised graph's summary plus ``raw_symmetric``, computed once per graph (the
-    symmetry check builds an N x N matrix) rather than on every rerun.
-    """
-    from core.graphs import build_graph, normalize
-
-    params = json.loads(params_json)
-    g = build_graph(kind, image=_image, **params) if _image is not None else build_graph(kind, **params)
-    normed = normalize(g, norm)
-    return g, normed, {**normed.summary(), "raw_symmetric": g.is_symmetric()}
-
-
-def manager():
-    """The process-wide background run manager (survives reruns and page reloads; one per data folder).
-
-    A run database that cannot be opened (corrupt, locked, newer schema) ends the page with one clear
-    message instead of a traceback; the file is left as it was. So does a training set-up that cannot be
-    used (a bad ``GRAPHCONV_CPUS``, a Ray cluster that cannot be reached)."""
-    from core.training.runner import get_manager
-    from core.training.store import StoreError
-
-    try:
-        return get_manager()
-    except StoreError as err:
-        st.error(f"Run store unavailable — {err}", icon=":material/database:")
-        st.stop()
-    except UserInputError as err:
-        st.error(f"Training unavailable — {err}", icon=":material/error:")
-        st.stop()
-
-
-def store():
-    return manager().store
 
 
 # ---------------------------------------------------------------- URL-bound widgets
@@ -106,10 +46,13 @@ def parse_run_ids(raw: Optional[str], most: int) -> Optional[list[int]]:
     return [int(p) for p in parts]
 
 
+def note_link_value(key: str, raw: str, allowed: str) -> None:
+    """Say (through ``url_notices``) that the link's ``key=raw`` was not used, and what it may be."""
+    st.session_state.setdefault("_url_notices", {})[key] = f"`{key}={shown_link_value(str(raw))}` ({allowed})"
+
+
 def _note_bad_link_value(key: str, allowed: str) -> None:
-    raw = st.query_params.get(key)
-    notes = st.session_state.setdefault("_url_notices", {})
-    notes[key] = f"`{key}={shown_link_value(str(raw))}` ({allowed})"
+    note_link_value(key, str(st.query_params.get(key)), allowed)
 
 
 def refuse_link_value(key: str, allowed: str) -> None:
@@ -180,6 +123,17 @@ def url_labelled_choice(container, label: str, options, default, key: str, forma
     if st.query_params.get(key) != str(value):
         st.query_params[key] = str(value)
     return value
+
+
+def url_multiselect(container, label: str, options, key: str, **kw) -> list:
+    """A multiselect bound to URL parameter ``key``, repeated for several values (``?f_model=mlp&f_model=cnn``);
+    a link's value it does not offer is dropped (by Streamlit) with a notice (here)."""
+    options = list(options)
+    offered = {str(o) for o in options}
+    bad = [v for v in st.query_params.get_all(key) if v not in offered]
+    if bad:
+        note_link_value(key, ",".join(bad), "choose from " + (", ".join(map(str, options)) or "no value yet"))
+    return container.multiselect(label, options, key=key, bind=URL, **kw)
 
 
 def url_toggle(container, label: str, key: str, **kw) -> bool:
@@ -264,50 +218,3 @@ _COPY_LINK_HTML = """
 def copy_link_button(container=st.sidebar) -> None:
     """A Copy link button: it copies (and shows) the page's address as it is at the moment of the click."""
     container.html(_COPY_LINK_HTML, unsafe_allow_javascript=True)
-
-
-def unbroken(text: str) -> str:
-    """``text`` with each parenthesised part kept on one line (no-break spaces and hyphens), so a title that wraps
-    never leaves a lone ")" or half a setting on the next line."""
-    return re.sub(r"\(([^()]*)\)", lambda m: "(" + m.group(1).replace(" ", "\u00a0").replace("-", "\u2011") + ")",
-                  text)
-
-
-def guarded(fn: Callable[[], Any], what: str = "") -> Any:
-    """Run ``fn``; show a clear ``st.error`` (no stack trace) for bad input and known failures."""
-    from core.errors import DataUnavailableError
-
-    try:
-        return fn()
-    except UserInputError as err:
-        st.error(f"Invalid setting — {err}")
-    except DataUnavailableError as err:
-        st.error(f"Data unavailable — {err}")
-    return None
-
-
-def session_id() -> Optional[str]:
-    """Who owns the runs this browser starts: a hash of Streamlit's XSRF token (a cookie that survives
-    reloads and new tabs of the same browser, and differs between browsers), else the session's id.
-
-    The cookie's text is re-masked on every page load (``2|mask|masked-token|time``), so the token
-    itself is unmasked first; only a hash of it is stored with a run."""
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
-
-    token = _xsrf_token(st.context.cookies.get("_streamlit_xsrf") if st.context.cookies else None)
-    if token:
-        return "browser-" + hashlib.sha256(token).hexdigest()[:16]
-    ctx = get_script_run_ctx()
-    return ctx.session_id if ctx else None
-
-
-def _xsrf_token(cookie: Optional[str]) -> Optional[bytes]:
-    """The raw token inside a version-2 XSRF cookie (``2|mask|masked|time``, hex; the 4-byte mask repeats), or None."""
-    parts = (cookie or "").strip("\"'").split("|")
-    if len(parts) != 4 or parts[0] != "2":
-        return None
-    try:
-        mask, masked = bytes.fromhex(parts[1]), bytes.fromhex(parts[2])
-    except ValueError:
-        return None
-    return bytes(v ^ mask[i % len(mask)] for i, v in enumerate(masked)) if mask and masked else None  # websocket mask
