@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.training.snapshots import _as_matrix, _device_of, has_features, pca, pca_2d
+from core.training.snapshots import as_matrix, device_of, has_features, pca, pca_2d
 
 TSNE_PCA_DIMS = 50  # features are reduced to this many PCA dimensions before t-SNE
 
@@ -45,7 +45,7 @@ def penultimate_features(model: nn.Module, images: Any, batch_size: int = 500) -
         x = x.unsqueeze(1)  # (n, 1, H, W)
     if x.dim() != 4:
         raise ValueError(f"images must be (n, H, W) or (n, 1, H, W), got shape {tuple(x.shape)}")
-    device, was_training = _device_of(model), model.training
+    device, was_training = device_of(model), model.training
     out: list[torch.Tensor] = []
     try:
         model.eval()
@@ -68,7 +68,7 @@ def batch_outputs(model: nn.Module, batches: Iterable[tuple[Any, torch.Tensor]],
     """
     if not has_features(model):
         raise TypeError(f"{type(model).__name__} has no penultimate features (no .features / .classifier)")
-    device, was_training = _device_of(model), model.training
+    device, was_training = device_of(model), model.training
     logits, labels, feats, kept = [], [], [], 0
     try:
         model.eval()
@@ -101,7 +101,7 @@ def tsne_2d(features: Any, perplexity: float = 30.0, seed: int = 0, max_iter: in
     """
     from sklearn.manifold import TSNE
 
-    x = _as_matrix(features)
+    x = as_matrix(features)
     n = len(x)
     if n < 5:
         return pca_2d(x)

@@ -10,7 +10,7 @@ import torch
 import core.models  # noqa: F401  (registers every model but escnn, which stays lazy: it is slow to import)
 import core.training.runs  # noqa: F401
 import core.training.worker  # noqa: F401
-from core.data.datasets import _raw_5k
+from core.data.datasets import raw_5k
 
 torch.optim.Adam([torch.zeros(1, requires_grad=True)])  # imports torch._dynamo once, here
-_raw_5k()  # the 5,000 embedded MNIST digits, parsed once
+raw_5k()  # the 5,000 embedded MNIST digits, parsed once

@@ -30,7 +30,7 @@ def has_features(model: nn.Module) -> bool:
     return callable(getattr(model, "features", None)) and isinstance(getattr(model, "classifier", None), nn.Module)
 
 
-def _device_of(model: nn.Module) -> torch.device:
+def device_of(model: nn.Module) -> torch.device:
     try:
         return next(model.parameters()).device
     except StopIteration:
@@ -49,7 +49,7 @@ class PCAResult:
     mean: np.ndarray  # (D,)
 
 
-def _as_matrix(features: Any) -> np.ndarray:
+def as_matrix(features: Any) -> np.ndarray:
     x = np.asarray(features.detach().cpu() if isinstance(features, torch.Tensor) else features, dtype=np.float64)
     if x.ndim != 2:
         raise ValueError(f"features must be a 2-D array (n, D), got shape {x.shape}")
@@ -63,7 +63,7 @@ def pca(features: Any, k: int = 2) -> PCAResult:
 
     Always returns ``k`` columns: missing ones (fewer points or dimensions than ``k``) are zeros.
     """
-    x = _as_matrix(features)
+    x = as_matrix(features)
     n, d = x.shape
     mean = x.mean(axis=0) if n else np.zeros(d)
     xc = x - mean
@@ -122,7 +122,7 @@ def pca_snapshot(model: nn.Module, batches: Iterable[tuple[Any, torch.Tensor]],
     """
     if not has_features(model) or limit <= 0:
         return None
-    device, was_training = _device_of(model), model.training
+    device, was_training = device_of(model), model.training
     feats, labels, seen = [], [], 0
     try:
         model.eval()

