@@ -13,7 +13,9 @@ from core.training.cpu_share import describe as describe_threads
 from core.training.runs import IMAGE_MODELS_WITHOUT_GRAPH, PIXEL_GRAPH_KINDS, RunConfig, model_default
 from core.training.runner import progress_text
 from core.training.trainer import pick_device
+from core.data.datasets import DATASETS
 from core.models import MODELS
+from core.models.settings import SIZE, applicable
 from core.models.superpixel_net import SUPERPIXEL_CONVS, SUPERPIXEL_TITLES, budget_width
 from core.models.tutorial_net import ADJACENCIES
 from core.figures.training import curves_figure
@@ -22,7 +24,7 @@ from ui.display import RUNS_TABLE_COLUMNS, guarded, unbroken
 from ui.resources import manager, store
 from ui.session import session_id
 from ui.url_state import (copy_link_button, graph_param_widgets, parse_run_id, refuse_link_value, url_choice,
-                          url_labelled_choice, url_notices, url_number, url_slider, url_text, url_toggle)
+                          url_labelled_choice, url_notices, url_number, url_setting, url_slider, url_text)
 
 AUTO_WIDTH = "auto (about 100k parameters)"  # how the superpixel width 0 reads
 d = RunConfig()
@@ -34,7 +36,7 @@ if quick:
             "by default, so results come in seconds on a small machine. Run the app with `GRAPHCONV_QUICK=0` for the "
             "full split.", icon=":material/bolt:")
 sb = st.sidebar
-data = url_choice(sb, "Data set", ["mnist-5k", "mnist-rot", "mnist"], d.data, "data",
+data = url_choice(sb, "Data set", DATASETS.names(), d.data, "data",
                   help="mnist-5k ships with the app; mnist (70,000) must be downloaded first: "
                          "`python -m core download mnist`.")
 model = url_labelled_choice(sb, "Layer type", MODELS.names(), d.model, "model", format_func=MODELS.title)
@@ -67,7 +69,7 @@ if model == "tutorial":
                                        "offset in pixels instead. learned-local: offsets, on the Gaussian's own "
                                        "3-pixel reach. `python -m core tutorial` trains all five.")
 with sb.expander("Architecture", expanded=False):
-    if model != "tutorial":  # one graph layer and a linear classifier, nothing to size
+    if set(SIZE) <= set(MODELS.settings(model)):  # the tutorial's one graph layer + linear classifier: nothing to size
         cfg["layers"] = url_slider(st, "Layers", 1, 4 if model != "superpixel" else 6, model_default(model, "layers"),
                                    "layers")
         widths = [0, 32, 64, 96, 128, 192] if model == "superpixel" else [8, 16, 32, 48, 64, 128]
@@ -81,40 +83,8 @@ with sb.expander("Architecture", expanded=False):
             st.caption(f"auto: {auto} channels gives {MODELS.title('superpixel')} with "
                        f"{SUPERPIXEL_TITLES[cfg['conv']]} about 100k parameters, the Benchmarking-GNNs budget.")
         cfg["dropout"] = url_slider(st, "Dropout", 0.0, 0.8, model_default(model, "dropout"), "dropout", step=0.05)
-    if model == "cheb" or (model == "superpixel" and cfg["conv"] == "cheb"):
-        cfg["K"] = url_slider(st, "Chebyshev order K", 1, 25, d.K, "K")
-    if model == "gat":
-        cfg["heads"] = url_slider(st, "Attention heads", 1, 8, d.heads, "heads")
-    if model == "superpixel":
-        cfg["positions"] = url_choice(st, "Node positions", ["fourier", "raw"], d.positions, "positions",
-                                      widget="radio", horizontal=True,
-                                      help="fourier: (x, y) plus their sines and cosines at 8 frequencies (GAT 91.1% "
-                                           "against 83.5% raw on mnist-5k, 30 epochs). raw: (x, y) alone, as in "
-                                           "Benchmarking GNNs.")
-    if model in ("gcn", "cheb", "sage", "gin", "gat", "learned"):
-        cfg["readout"] = url_choice(st, "Readout", ["pool", "global"], d.readout, "readout", widget="radio",
-                                    horizontal=True, help="pool: 2×2 pooling on the pixel layout + FC (keeps where strokes are). "
-                                       "global: mean over nodes (throws it away; shown to fail).")
-    if model == "tutorial" and cfg["adjacency"].startswith("learned"):
-        cfg["edge_frozen"] = url_toggle(st, "Freeze the edges at their initial weights", "edge_frozen")
-    if model == "learned":
-        cfg["edge_inputs"] = url_choice(st, "Edge MLP input", ["both", "diff", "abs", "offset"], d.edge_inputs,
-                                        "edge_inputs", help="offset: the pixel offset j - i in pixels, so neighbours "
-                                                            "differ by 1; the others use coordinates scaled to [0, 1].")
-        cfg["edge_activation"] = url_choice(st, "Edge weights", ["softplus", "tanh", "none"], d.edge_activation,
-                                            "edge_activation", widget="radio", horizontal=True,
-                                            help="softplus: positive (a learned blur); tanh: signed, so a filter "
-                                                 "can detect an edge.")
-        cfg["edge_norm"] = url_choice(st, "Edge normalisation", ["rw", "sym", "none"], d.edge_norm, "edge_norm",
-                                      widget="radio", horizontal=True)
-        cfg["edge_sets"] = url_choice(st, "Edge sets", ["shared", "out", "pair"], d.edge_sets, "edge_sets",
-                                      widget="radio", horizontal=True,
-                                      help="shared: one adjacency for every channel; out: one per output channel; "
-                                           "pair: one per channel pair (with offsets on the 8-neighbour grid, a "
-                                           "learned 3x3 convolution).")
-        cfg["edge_frozen"] = url_toggle(st, "Freeze the edges at their initial weights", "edge_frozen",
-                                        help="A control run: only the layer weights and the head learn. If the "
-                                             "edges learn something, the unfrozen run beats this one.")
+    for spec in applicable(MODELS.settings(model), cfg):  # what the model declares it reads (core/models/settings)
+        cfg[spec.name] = url_setting(st, spec, getattr(d, spec.name))
     if model == "escnn":
         cfg["group"] = url_choice(st, "Group", ["C1", "C2", "C4", "C8", "C16", "D1", "D2", "D4", "D8", "D16", "SO2"],
                                   d.group, "group")

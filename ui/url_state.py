@@ -143,6 +143,18 @@ def url_toggle(container, label: str, key: str, **kw) -> bool:
     return container.toggle(label, key=key, bind=URL, **kw)
 
 
+def url_setting(container, spec, default):
+    """The control for a model's declared setting (``core.models.settings.Setting``), bound to the URL by its name."""
+    if spec.control == "slider":
+        lo, hi = (int(spec.lo), int(spec.hi)) if isinstance(default, int) else (float(spec.lo), float(spec.hi))
+        return url_slider(container, spec.label, lo, hi, default, spec.name, help=spec.help or None)
+    if spec.control == "toggle":
+        return url_toggle(container, spec.label, spec.name, value=bool(default), help=spec.help or None)
+    extra = {"horizontal": True} if spec.control == "radio" else {}
+    return url_choice(container, spec.label, spec.options, default, spec.name, widget=spec.control,
+                      help=spec.help or None, **extra)
+
+
 def url_notices(container=st) -> None:
     """Show, once, which values of the opened link were invalid and replaced by defaults.
 

@@ -6,9 +6,10 @@ May import ``graphs``, ``data`` and the base modules; never ``training`` or anyt
 
 from core.models import mlp, cnn, graph_net, superpixel_net, tutorial_net  # noqa: F401,I001  (registration, in the order pages list them)
 from core.models.base import ImageModel, ModelConfig
+from core.models.settings import SIZE
 from core.models.registry import MODELS, NEEDS_FIXED_GRAPH
 
 MODELS.register_lazy("escnn", "core.models.escnn_net", "Steerable CNN (escnn, rotation-equivariant)",
-                     "group-equivariant convolutions: rotating the digit permutes the features")
+                     "group-equivariant convolutions: rotating the digit permutes the features", settings=SIZE)
 
 __all__ = ["MODELS", "NEEDS_FIXED_GRAPH", "ImageModel", "ModelConfig"]

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from core.models.base import ImageModel, ModelConfig
+from core.models.settings import SIZE
 from core.models.registry import MODELS
 
 
@@ -32,6 +33,6 @@ class CNN(ImageModel):
         return self.fc(self.conv(x))  # (B, fc)
 
 
-@MODELS.register("cnn", "CNN (LeNet-5 style)", "C32-P-C64-P-FC512 on the pixel grid: the convolution the graph nets generalise")
+@MODELS.register("cnn", "CNN (LeNet-5 style)", "C32-P-C64-P-FC512 on the pixel grid: the convolution the graph nets generalise", settings=SIZE)
 def build_cnn(cfg: ModelConfig, graph=None, image_size: int = 28) -> CNN:
     return CNN(cfg.hidden, max(1, min(cfg.layers, 3)), 512, cfg.dropout, cfg.num_classes, image_size)

@@ -24,6 +24,7 @@ from core.graphs import GRAPH_PARAMS, Graph, build_graph
 from core.models.base import ImageModel, ModelConfig
 from core.models.layers.registry import LAYERS
 from core.models.layers.shared_graph import SharedGraph
+from core.models.settings import SIZE
 from core.models.registry import MODELS, NEEDS_FIXED_GRAPH
 
 FIXED_GRAPH_LAYERS = ("gcn", "cheb", "sage", "gin", "gat", "learned")
@@ -164,6 +165,11 @@ TITLES = {  # layer -> (title, one line)
     "gat": ("GAT (Veličković et al. 2018)", "graph attention: learned weights per edge, per digit"),
     "learned": ("Learned-edge GNN", "edge weights predicted from pixel coordinates by an MLP"),
 }
+SETTINGS_OF = {  # layer -> the settings its net reads (core/models/settings.py draws them)
+    "gcn": SIZE + ("readout",), "cheb": SIZE + ("K", "readout"), "sage": SIZE + ("readout",),
+    "gin": SIZE + ("readout",), "gat": SIZE + ("heads", "readout"),
+    "learned": SIZE + ("edge_inputs", "edge_activation", "edge_norm", "edge_sets", "edge_frozen", "readout"),
+}
 for _name in FIXED_GRAPH_LAYERS:
-    MODELS.register(_name, *TITLES.get(_name, (None, None)))(_make_factory(_name))
+    MODELS.register(_name, *TITLES.get(_name, (None, None)), settings=SETTINGS_OF[_name])(_make_factory(_name))
     NEEDS_FIXED_GRAPH.add(_name)

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from core.models.base import ImageModel, ModelConfig
+from core.models.settings import SIZE
 from core.models.registry import MODELS
 
 
@@ -26,6 +27,6 @@ class MLP(ImageModel):
         return self.body(x)  # (B, hidden)
 
 
-@MODELS.register("mlp", "MLP (pixels only, no graph)", "a multilayer perceptron on the 784 pixels: the baseline without a graph")
+@MODELS.register("mlp", "MLP (pixels only, no graph)", "a multilayer perceptron on the 784 pixels: the baseline without a graph", settings=SIZE)
 def build_mlp(cfg: ModelConfig, graph=None, image_size: int = 28) -> MLP:
     return MLP(image_size * image_size, max(cfg.hidden, 16) * 4, max(cfg.layers, 1), cfg.dropout, cfg.num_classes)

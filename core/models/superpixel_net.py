@@ -38,6 +38,7 @@ from torch import nn
 
 from core.errors import UserInputError
 from core.models.base import ModelConfig
+from core.models.settings import SIZE
 from core.models.registry import MODELS
 
 SUPERPIXEL_CONVS = ("gcn", "gat", "gin", "sage", "gatedgcn", "monet", "pna", "cheb")
@@ -190,7 +191,8 @@ def budget_width(conv: str, layers: int, heads: int = 4, K: int = 5, in_channels
     return below if budget - count(below) <= count(above) - budget else above
 
 
-@MODELS.register("superpixel", "Superpixel GNN (Benchmarking GNNs)", "PyG layers on per-image SLIC superpixel graphs (~100k parameters)")
+@MODELS.register("superpixel", "Superpixel GNN (Benchmarking GNNs)", "PyG layers on per-image SLIC superpixel graphs (~100k parameters)",
+                 settings=SIZE + ("K", "positions"))
 def build_superpixel(cfg: ModelConfig, graph=None, image_size: int = 28,
                      degree_histogram: Optional[torch.Tensor] = None) -> SuperpixelNet:
     """Superpixel network (see module doc); ``degree_histogram`` (counts of node degrees in the training

@@ -84,7 +84,7 @@ class TutorialNet(ImageModel):
         return f"adjacency={self.adjacency}"
 
 
-@MODELS.register("tutorial", "One graph layer + linear (the tutorial)", "the graph-convolution tutorial: one graph layer on the pixels + a linear classifier")
+@MODELS.register("tutorial", "One graph layer + linear (the tutorial)", "the graph-convolution tutorial: one graph layer on the pixels + a linear classifier", settings=("edge_frozen",))
 def build_tutorial(cfg: ModelConfig, graph=None, image_size: int = 28) -> TutorialNet:
     """The tutorial's one-layer network; it builds its own graph, so ``graph`` is ignored."""
     return TutorialNet(cfg, image_size)

@@ -1,0 +1,35 @@
+"""The Train page lists exactly the registered models and data sets, and draws a model's own declared settings:
+registering a new model and a new data set needs no page change."""
+
+from ui_helpers import no_errors, open_page
+
+from core.data.datasets import DATASETS
+from core.models import MODELS
+
+TRAIN = "app_pages/train.py"
+
+
+def test_the_train_page_lists_exactly_the_registered_models_and_data_sets(app):
+    at = open_page(app, TRAIN)
+    no_errors(at)
+    assert at.selectbox(key="model").options == [MODELS.title(n) for n in MODELS.names()]
+    assert at.selectbox(key="data").options == DATASETS.names()
+
+
+def test_a_newly_registered_model_and_data_set_appear_with_the_models_settings(app):
+    build = MODELS.get("mlp")
+    MODELS.register("toy", "Toy net (registered by a test)", "a throw-away model", settings=("layers", "hidden",
+                                                                                             "dropout", "heads"))(build)
+    DATASETS.register("toy-digits")(DATASETS.get("mnist-5k"))
+    try:
+        at = open_page(app, TRAIN)
+        assert "Toy net (registered by a test)" in at.selectbox(key="model").options
+        assert "toy-digits" in at.selectbox(key="data").options
+        at.selectbox(key="model").set_value("toy").run()
+        no_errors(at)
+        assert any(c.value == "a throw-away model" for c in at.caption)
+        assert at.slider(key="heads").label == "Attention heads"  # declared, so drawn from core/models/settings.py
+        assert "K" not in [s.key for s in at.slider]  # not declared, not drawn
+    finally:
+        MODELS.unregister("toy")
+        DATASETS.unregister("toy-digits")
