@@ -10,10 +10,12 @@ import numpy as np
 import streamlit as st
 
 from core.errors import UserInputError
-from core.analysis.digit_filters import (MIXING_TEXT, SUPERPIXEL_MIXING, attention_filter, attention_frames,
-                                         gat_attention, gat_runs, load_gat_run, load_superpixel_run, run_problem,
-                                         superpixel_digit, superpixel_filter, superpixel_runs)
-from core.analysis.filters import (FULL_SIDE, PATHS, drift_summary, filter_drift, filter_stats, filters_gif,
+from core.analysis.digit_filters import (attention_filter, attention_frames, gat_attention, gat_runs, load_gat_run,
+                                         run_problem)
+from core.analysis.superpixel_filters import (MIXING_TEXT, SUPERPIXEL_MIXING, load_superpixel_run, superpixel_digit,
+                                              superpixel_filter, superpixel_runs)
+from core.figures.filters_gif import filters_gif
+from core.analysis.filters import (FULL_SIDE, PATHS, drift_summary, filter_drift, filter_stats,
                                    gaussian_filter, graph_filter, graph_frames, layer_pixel, learned_filter,
                                    learned_frames, learned_runs, load_learned_run, pixel_path)
 from core.graphs import FORMULAS, GRAPH_PARAMS, NORMS

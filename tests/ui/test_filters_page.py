@@ -202,7 +202,7 @@ def test_filters_page_shows_a_gat_runs_attention_for_a_digit(app):
 
 
 def test_filters_page_shows_a_superpixel_runs_filters_on_a_digit(app):
-    from core.analysis.digit_filters import load_superpixel_run, superpixel_digit
+    from core.analysis.superpixel_filters import load_superpixel_run, superpixel_digit
     from core.data.datasets import load_dataset
     from core.training.runs import RunConfig, execute
     from core.training.store import RunStore

@@ -7,10 +7,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from core.analysis.digit_filters import (SUPERPIXEL_MIXING, Attention, attention_filter, attention_frames,
-                                         digit_graph, gat_attention, gat_layer_inputs, gat_runs, graph_batch,
-                                         load_gat_run, load_superpixel_run, pyg_gat, run_problem, superpixel_digit,
-                                         superpixel_filter, superpixel_mixing, superpixel_runs)
+from core.analysis.digit_filters import (Attention, attention_filter, attention_frames, gat_attention, gat_layer_inputs,
+                                         gat_runs, load_gat_run, pyg_gat, run_problem)
+from core.analysis.superpixel_filters import (SUPERPIXEL_MIXING, digit_graph, graph_batch, load_superpixel_run,
+                                              superpixel_digit, superpixel_filter, superpixel_mixing, superpixel_runs)
 from core.data.datasets import load_dataset
 from core.errors import UserInputError
 from core.training.runs import RunConfig, execute

@@ -9,7 +9,8 @@ import torch
 from PIL import Image
 
 from core.errors import UserInputError
-from core.analysis.filters import (MARKER_RGB, Frame, _colormap_lut, check_pixel, filter_stats, filters_gif, gaussian_filter,
+from core.figures.filters_gif import colormap_lut, filters_gif
+from core.analysis.filters import (MARKER_RGB, Frame, check_pixel, filter_stats, gaussian_filter,
                           gaussian_kernel_graph, graph_filter, graph_frames, layer_pixel, learned_adjacency,
                           learned_filter, learned_frames, learned_runs, load_learned_run, pixel_grid_edges,
                           pixel_path)
@@ -105,7 +106,7 @@ def test_gif_round_trip_frames_size_colours_and_marker():
     assert gif.format == "GIF" and gif.n_frames == len(frames) == 10 and gif.size == (168, 168)
     assert gif.info["duration"] == 90 and gif.info["loop"] == 0
     stack = np.stack([f.image for f in frames])
-    lut = _colormap_lut("viridis", 255)
+    lut = colormap_lut("viridis", 255)
     for k in (0, 4, 9):
         gif.seek(k)
         rgb = np.asarray(gif.convert("RGB"))
