@@ -1,7 +1,7 @@
 """Equivariance measurements for any image model. Every function RETURNS numbers; none asserts.
 
 Group elements
-    A group name (``"C4"``, ``"D4"``, ``"SO2"``..., see ``core.models.escnn_net.parse_group``) stands for
+    A group name (``"C4"``, ``"D4"``, ``"SO2"``..., see ``core.models.escnn_net.groups.parse_group``) stands for
     the elements measured: ``CN`` -> the rotations by ``360 k / N`` degrees, named ``"r0"``, ``"r90"``,
     ``"r22.5"``...; ``DN`` -> those rotations plus the mirrored ones, named ``"f r0"``, ``"f r90"``...;
     ``SO2`` -> rotations every 15 degrees (24 samples). ``"f rA"`` means: mirror left-right
@@ -30,7 +30,6 @@ Images may be ``(n, H, W)`` or ``(n, 1, H, W)``, torch or NumPy, float in [0, 1]
 from __future__ import annotations
 
 import contextlib
-import math
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, NamedTuple, Optional, Union
 
@@ -91,7 +90,7 @@ class Element:
 def group_elements(group: str) -> list[Element]:
     """The elements measured for ``group`` (see the module docstring), identity first; for a group schedule
     (``"D16,D16,C16"``) those of its first, largest group."""
-    from core.models.escnn_net import parse_group, parse_schedule
+    from core.models.escnn_net.groups import parse_group, parse_schedule
 
     kind, n = parse_group(parse_schedule(group)[0])
     if kind == "SO2":
@@ -291,29 +290,6 @@ def _pretty(name: str, m: nn.Module) -> str:
     return f"{name} ({type(m).__name__})"
 
 
-def _escnn_element(gspace, e: Element):
-    """The escnn group element for ``e``, or None when it is not in the model's group."""
-    G = gspace.fibergroup
-    cls = type(G).__name__
-    theta = math.radians(e.angle)
-    if cls == "SO2":
-        return None if e.flip else G.element(theta, "radians")
-    if cls == "O2":
-        return G.element((int(e.flip), theta), "radians")
-    n = getattr(G, "N", None) or getattr(G, "rotation_order", None)
-    if n is None:
-        return None
-    k = e.angle * n / 360.0
-    if abs(k - round(k)) > 1e-6:
-        return None
-    k = int(round(k)) % n
-    if cls == "CyclicGroup":
-        return None if e.flip else G.element(k)
-    if cls == "DihedralGroup":
-        return G.element((int(e.flip), k))
-    return None
-
-
 def _capture(model: nn.Module, layers: list[_Layer], x: torch.Tensor) -> dict[str, tuple[torch.Tensor, Any]]:
     """Run ``model(x)`` and return ``{layer: (output tensor, escnn FieldType or None)}`` for 4-D outputs."""
     store: dict[str, tuple[torch.Tensor, Any]] = {}
@@ -344,9 +320,11 @@ def _capture(model: nn.Module, layers: list[_Layer], x: torch.Tensor) -> dict[st
 def _transform_map(t: torch.Tensor, ftype, e: Element) -> Optional[torch.Tensor]:
     """g acting on a feature map: spatially (flip, rotate) and, for escnn fields, on the channels (with the
     layer's own group: past a restriction, a subgroup of the model's). None when g is not in that group."""
+    from core.models.escnn_net.groups import escnn_element_of
+
     out = e.apply(t)
     if ftype is not None:
-        g = _escnn_element(ftype.gspace, e)
+        g = escnn_element_of(ftype.gspace, e.angle, e.flip)
         if g is None:
             return None
         out = ftype.transform_fibers(out, g)
@@ -379,6 +357,8 @@ def layer_equivariance_error(model: nn.Module, images: ArrayLike, group: str = "
     random CNN gives large errors. Layers whose outputs are not (B, C, H, W) maps (e.g. Linear, graph
     layers) are left out, so a model without any conv feature maps yields ``{}``.
     """
+    from core.models.escnn_net.groups import escnn_element_of
+
     x = _as_images(images)
     elements = group_elements(group)
     layers = _layers(model)
@@ -401,7 +381,7 @@ def layer_equivariance_error(model: nn.Module, images: ArrayLike, group: str = "
                         sums[name][e.name] = float("nan")
                         continue
                     target, got = _transform_map(t, ftype, e), moved[name][0]
-                    if target is None and ftype is not None and _escnn_element(gspace, e) is not None:
+                    if target is None and ftype is not None and escnn_element_of(gspace, e.angle, e.flip) is not None:
                         pooled = _pool_fields(t, ftype)  # an element of the model's group, not of this layer's
                         if pooled is not None:
                             target, got = e.apply(pooled), _pool_fields(got, ftype)

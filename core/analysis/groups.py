@@ -4,7 +4,8 @@ numbers (the Groups page draws them).
 
 Groups and elements
     ``group`` is ``"CN"`` (the N rotations by ``360 k / N`` degrees) or ``"DN"`` (those and the N mirrored
-    ones), ``1 <= N <= MAX_N``: any N, not only the groups ``EscnnNet`` trains with. Elements are
+    ones), ``1 <= N <= MAX_N``: any N, not only the groups ``EscnnNet`` trains with (read by the project's one
+    parser, ``core.models.escnn_net.groups.parse_group(group, finite=True)``). Elements are
     :class:`core.analysis.equivariance.Element` (``angle``, ``flip``) named like ``"r90"`` / ``"f r90"``; ``"f rA"``
     means *mirror left-right, then rotate by A degrees counter-clockwise*, which is escnn's dihedral
     element ``(flip=1, rotation=k)``, i.e. ``r^k f``. They are indexed in escnn's order
@@ -39,9 +40,8 @@ import torch.nn.functional as F
 
 from core.analysis.equivariance import Element, parse_element
 from core.errors import UserInputError
+from core.models.escnn_net.groups import FAMILIES, MAX_N, escnn_element_of, parse_group  # noqa: F401 (read by page, tests)
 
-MAX_N = 32
-FAMILIES = ("C", "D")
 ANGLE_TOL_DEG = 1e-3  # an angle this close to 360 k / N names the element k
 
 ElementLike = Union[int, str, float, Element]
@@ -58,31 +58,21 @@ class Irrep(NamedTuple):
 # groups and elements
 
 
-def parse_finite_group(group: str) -> tuple[str, int]:
-    """``"C5"`` -> ``("C", 5)``, ``"d4"`` -> ``("D", 4)``; anything else raises ``UserInputError("group")``."""
-    key = group.strip().upper() if isinstance(group, str) else ""
-    kind, digits = key[:1], key[1:]
-    if kind not in FAMILIES or not digits.isdigit() or not 1 <= int(digits) <= MAX_N:
-        raise UserInputError("group", f"unsupported group {group!r} (expected CN or DN with 1 <= N <= {MAX_N}, "
-                                      "e.g. C4 or D8; SO2 has no finite regular representation)")
-    return kind, int(digits)
-
-
 def group_name(kind: str, n: int) -> str:
     """``("D", 4)`` -> ``"D4"`` (validated)."""
-    k, m = parse_finite_group(f"{kind}{n}")
+    k, m = parse_group(f"{kind}{n}", finite=True)
     return f"{k}{m}"
 
 
 def order(group: str) -> int:
     """|G|: N for CN, 2N for DN."""
-    kind, n = parse_finite_group(group)
+    kind, n = parse_group(group, finite=True)
     return n if kind == "C" else 2 * n
 
 
 def elements(group: str) -> list[Element]:
     """All elements in escnn's order (identity first): rotations, then (for DN) mirrored rotations."""
-    kind, n = parse_finite_group(group)
+    kind, n = parse_group(group, finite=True)
     rot = [Element(360.0 * k / n) for k in range(n)]
     return rot + ([Element(360.0 * k / n, True) for k in range(n)] if kind == "D" else [])
 
@@ -93,7 +83,7 @@ def element_names(group: str) -> list[str]:
 
 def index_of(group: str, g: ElementLike) -> int:
     """The index (escnn order) of ``g``: an index, a name (``"r90"``, ``"f r45"``), degrees or an Element."""
-    kind, n = parse_finite_group(group)
+    kind, n = parse_group(group, finite=True)
     size = n if kind == "C" else 2 * n
     if isinstance(g, (int, np.integer)) and not isinstance(g, bool):
         if not 0 <= int(g) < size:
@@ -119,25 +109,27 @@ def element(group: str, g: ElementLike) -> Element:
 
 @lru_cache(maxsize=64)
 def _escnn_group(kind: str, n: int):
-    from core.models.escnn_net import _patch_escnn
+    from core.models.escnn_net.patch import patch_escnn
     from escnn.group import cyclic_group, dihedral_group
 
-    _patch_escnn()  # escnn + scikit-learn >= 1.6 (dihedral Clebsch-Gordan), harmless otherwise
+    patch_escnn()  # escnn + scikit-learn >= 1.6 (dihedral Clebsch-Gordan), harmless otherwise
     return cyclic_group(n) if kind == "C" else dihedral_group(n)
 
 
 def escnn_group(group: str):
     """escnn's group object for ``group`` (cached)."""
-    return _escnn_group(*parse_finite_group(group))
+    return _escnn_group(*parse_group(group, finite=True))
 
 
 def escnn_element(group: str, g: ElementLike):
-    """escnn's ``GroupElement`` for ``g`` (``G.elements[index]``)."""
-    return escnn_group(group).elements[index_of(group, g)]
+    """escnn's ``GroupElement`` for ``g`` (``G.elements[index]``), through the project's one map from an element to
+    escnn's (``core.models.escnn_net.groups.escnn_element_of``)."""
+    e = element(group, g)
+    return escnn_element_of(escnn_group(group), e.angle, e.flip)
 
 
 def _index_of_escnn(group: str, ge) -> int:
-    kind, n = parse_finite_group(group)
+    kind, n = parse_group(group, finite=True)
     value = ge.to("int")
     if kind == "C":
         return int(value) % n
@@ -182,11 +174,6 @@ def element_order(group: str, g: ElementLike) -> int:
     return int(np.lcm.reduce([len(c) for c in cycles(group, g)]))
 
 
-def cayley_table(group: str) -> np.ndarray:
-    """(|G|, |G|) int: entry [i, j] = index of ``h_i h_j``."""
-    return np.array([permutation(group, i) for i in range(order(group))], dtype=np.int64)
-
-
 # ----------------------------------------------------------------------------------------------
 # representations
 
@@ -199,7 +186,7 @@ def irreps(group: str, g: ElementLike) -> list[Irrep]:
 
 def irrep_descriptions(group: str) -> dict[str, str]:
     """{irrep name: a short explanation} (its size and what it does)."""
-    kind, n = parse_finite_group(group)
+    kind, n = parse_group(group, finite=True)
     out = {}
     for rho in escnn_group(group).irreps():
         ident = rho.id

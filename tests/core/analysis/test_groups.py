@@ -142,7 +142,7 @@ def test_elements_names_and_lookup():
     assert G.index_of("C8", 405.0) == 1  # degrees, modulo 360
     assert G.element("C7", 1).name == G.element_names("C7")[1]
     assert G.index_of("C7", G.element_names("C7")[3]) == 3  # rounded names still resolve
-    assert G.parse_finite_group("d8") == ("D", 8)
+    assert G.parse_group("d8", finite=True) == ("D", 8)
     assert G.group_name("c", 5) == "C5"
 
 
