@@ -11,7 +11,7 @@ from core.errors import DataUnavailableError, UserInputError
 from core.models.escnn_net import GROUPS
 from core.training.runner import progress_text
 from core.training.runs import RunConfig
-from core.training.store import CheckpointError, RunStore, StoreError
+from core.training.store import ACTIVE_STATUSES, CheckpointError, RunStore, StoreError
 from core.figures.equivariance import (LAYER_ERROR_TITLE, accuracy_by_angle_figure, equivariance_panels_figure,
                                        invariance_table, layer_error_figure)
 from ui.display import guarded
@@ -138,7 +138,7 @@ def trio_progress(ids: list[int]) -> None:
         if live is None:
             continue
         row, status = live["run"], live["state"]
-        active |= status in ("queued", "running")
+        active |= status in ACTIVE_STATUSES
         rows.append((run_id, row.get("name"), status, live))
     if not rows:
         return

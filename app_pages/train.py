@@ -15,7 +15,9 @@ from core.training.runner import progress_text
 from core.training.trainer import pick_device
 from core.data.datasets import DATASETS
 from core.models import MODELS
+from core.models.escnn_net.groups import GROUPS
 from core.models.settings import SIZE, applicable
+from core.training.store import ACTIVE_STATUSES
 from core.models.superpixel_net import SUPERPIXEL_CONVS, SUPERPIXEL_TITLES, budget_width
 from core.models.tutorial_net import ADJACENCIES
 from core.figures.training import curves_figure
@@ -86,8 +88,7 @@ with sb.expander("Architecture", expanded=False):
     for spec in applicable(MODELS.settings(model), cfg):  # what the model declares it reads (core/models/settings)
         cfg[spec.name] = url_setting(st, spec, getattr(d, spec.name))
     if model == "escnn":
-        cfg["group"] = url_choice(st, "Group", ["C1", "C2", "C4", "C8", "C16", "D1", "D2", "D4", "D8", "D16", "SO2"],
-                                  d.group, "group")
+        cfg["group"] = url_choice(st, "Group", GROUPS, d.group, "group")
         schedule = url_text(st, "Group schedule (optional)", "", "schedule_groups", placeholder="e.g. D16,D16,C16",
                             help="One group per block, each a subgroup of the one before: the fields are "
                                  "restricted to the smaller group from that block on (Weiler & Cesa 2019). Left "
@@ -137,7 +138,7 @@ if b1.button("Start", icon=":material/play_arrow:", type="primary", width="stret
         run_id = st.session_state["run_id"] = new_id
         st.query_params["run"] = str(new_id)
 live_now = guarded(lambda: mgr.live(run_id)) if run_id else None
-active = bool(live_now and live_now["state"] in ("queued", "running"))
+active = bool(live_now and live_now["state"] in ACTIVE_STATUSES)
 mine = bool(live_now and live_now["session"] == me)
 if b2.button("Stop", icon=":material/stop:", width="stretch", disabled=not (active and mine),
              help=None if mine or not active else "Started in another session: only that session can stop it."):
@@ -186,7 +187,7 @@ def live_panel(run_id: int) -> None:
         st.error(f"Run {status}: {row.get('error') or 'the server stopped during it'}")
     if epochs:
         st.metric("Test accuracy (last epoch)", f"{epochs[-1]['test_accuracy']:.2%}")
-        if st.session_state.get("_curves_fast") == run_id and status in ("queued", "running"):
+        if st.session_state.get("_curves_fast") == run_id and status in ACTIVE_STATUSES:
             del st.session_state["_curves_fast"]
             st.rerun(scope="app")  # the first epoch landed: the curves may now poll slowly
         st.session_state["_watching"] = run_id
