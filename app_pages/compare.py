@@ -15,7 +15,7 @@ import streamlit as st
 from core.models import MODELS
 from core.analysis.results import MISSING, runs_table, settings_diff
 from core.training.runs import IMAGE_MODELS_WITHOUT_GRAPH, PIXEL_GRAPH_KINDS, RunConfig
-from core.training.store import ACTIVE_STATUSES, RunStore, StoreError
+from core.training.store import ACTIVE_STATUSES
 from core.training.runner import ray_address
 from core.training.search import (MAX_TRIALS, SAMPLERS, new_search_kind, parse_space, search_configs, search_info,
                                   trial_rows)
@@ -24,7 +24,8 @@ from core.training.sweep import (SWEEPABLE, grid_configs, in_sentence, new_sweep
 from core.figures.training import search_figure, sweep_figure
 from core.figures.results import accuracy_curves_figure
 from ui.display import RUNS_TABLE_COLUMNS, guarded
-from ui.resources import manager
+from ui.resources import from_store, manager
+from ui.resources import store as ui_store
 from ui.session import session_id
 from ui.url_state import (copy_link_button, note_link_value, parse_run_ids, refuse_link_value, url_choice,
                           url_labelled_choice, url_multiselect, url_notices, url_slider, url_text)
@@ -63,12 +64,8 @@ st.title("Compare runs")
 notice = st.container()  # what the opened link held that could not be used (url_notices, at the end)
 copy_link_button(st.sidebar)
 
-try:
-    store = RunStore()
-    runs = store.list_runs(limit=MAX_COMPARED)
-except StoreError as err:
-    st.error(f"Run store unavailable — {err}")
-    st.stop()
+store = ui_store()
+runs = from_store(lambda s: s.list_runs(limit=MAX_COMPARED))
 
 
 def sweep_section() -> None:

@@ -11,11 +11,11 @@ from core.errors import DataUnavailableError, UserInputError
 from core.models.escnn_net import GROUPS
 from core.training.runner import progress_text
 from core.training.runs import RunConfig
-from core.training.store import ACTIVE_STATUSES, CheckpointError, RunStore, StoreError
+from core.training.store import ACTIVE_STATUSES, CheckpointError, StoreError
 from core.figures.equivariance import (LAYER_ERROR_TITLE, accuracy_by_angle_figure, equivariance_panels_figure,
                                        invariance_table, layer_error_figure)
 from ui.display import guarded
-from ui.resources import manager
+from ui.resources import from_store, manager
 from ui.session import session_id
 from ui.url_state import (URL, copy_link_button, parse_run_id, parse_run_ids, refuse_link_value, shown_link_value,
                           url_choice, url_notices, url_slider)
@@ -85,11 +85,7 @@ def layer_errors(run_id: int, checkpoint_key: str, group: str) -> dict:
 
 
 # ---------------------------------------------------------------- stored runs
-try:
-    all_runs = RunStore().list_runs(status=("finished", "stopped"), limit=500)
-except StoreError as err:
-    st.error(f"Run store unavailable — {err}")
-    st.stop()
+all_runs = from_store(lambda s: s.list_runs(status=("finished", "stopped"), limit=500))
 runs = [r for r in all_runs if r.get("checkpoint") and (r.get("config") or {}).get("model") != "superpixel"]
 
 

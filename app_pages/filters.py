@@ -24,7 +24,7 @@ from core.figures.filters import (comparison_figure, digit_filter_figure, filter
                                   superpixel_filter_figure)
 from core.figures.graphs import graph_figure, superpixel_boundaries
 from ui.display import guarded
-from ui.resources import dataset, graph, store
+from ui.resources import dataset, from_store, graph, store
 from ui.url_state import (copy_link_button, graph_param_widgets, parse_run_id, shown_link_value, url_choice,
                           url_notices, url_slider, url_toggle)
 
@@ -64,17 +64,12 @@ def choose_run(where, model: str, key: str, label: str, list_runs, empty: str, t
     why, and the newest run instead; no run at all: ``empty`` and a link to the Train page, then the page stops.
     """
     problem = None
-    try:
-        run_store = store()
-        runs = list_runs(run_store)
-        raw = st.query_params.get(key)
-        if raw is not None and raw not in {str(r["id"]) for r in runs}:
-            problem = (f"`{key}={shown_link_value(raw)}`: "
-                       + (run_problem(parse_run_id(raw), model, run_store) or "not a finished run with a checkpoint"))
-    except StoreError as err:
-        st.error(f"Run store unavailable — {err}")
-        finish()
-        st.stop()
+    run_store = store()
+    runs = from_store(list_runs, then=finish)
+    raw = st.query_params.get(key)
+    if raw is not None and raw not in {str(r["id"]) for r in runs}:
+        reason = from_store(lambda s: run_problem(parse_run_id(raw), model, s), then=finish)
+        problem = f"`{key}={shown_link_value(raw)}`: " + (reason or "not a finished run with a checkpoint")
     if not runs:
         if problem:
             notice.warning(f"The linked run cannot be shown here — {problem}.", icon=":material/link_off:")

@@ -12,9 +12,9 @@ from core.data.image_io import (LINK_CHARS, decode_digit_link, drawing_ink, enco
                                 load_digit_image, mnist_digit, quantize_digit)
 from core.errors import UserInputError
 from core.figures.playground import ANGLE_TITLE, angle_figure, digit_picture, maps_tiles, probability_figure
-from core.training.store import CheckpointError, RunNotFoundError, StoreError
+from core.training.store import CheckpointError, RunNotFoundError
 from ui.display import guarded
-from ui.resources import dataset, store
+from ui.resources import dataset, from_store, store
 from ui.url_state import (copy_link_button, parse_run_ids, refuse_link_value, shown_link_value, url_choice,
                           url_notices, url_slider, url_toggle)
 from ui.draw_canvas import draw_canvas
@@ -71,11 +71,7 @@ def model_for(run_id: int, checkpoint: str, mtime_ns: int):
 
 def candidate_runs() -> dict[int, dict]:
     """Finished runs with weights that take pixels (not superpixel graphs), newest first."""
-    try:
-        runs = store().runs_with_weights(limit=300)
-    except StoreError as err:
-        st.error(f"Run store unavailable — {err}")
-        st.stop()
+    runs = from_store(lambda s: s.runs_with_weights(limit=300))
     return {int(r["id"]): r for r in runs if (r.get("config") or {}).get("model") != "superpixel"}
 
 

@@ -15,6 +15,8 @@ from core.figures.results import (confusion_figure, digit_gallery_figure, embedd
 from core.analysis.reference import context_line
 from ui.url_state import copy_link_button, parse_run_id, shown_link_value, url_choice, url_notices, url_toggle
 from ui.links import open_run_buttons
+from ui.resources import from_store
+from ui.resources import store as ui_store
 
 TSNE_MAX_POINTS = 1000
 GALLERY_MAX = 32
@@ -65,12 +67,8 @@ def show_selected_digits(event, ev) -> None:
 
 
 # ---------------------------------------------------------------- pick a run
-try:
-    store = RunStore()
-    runs = store.list_runs(status=("finished", "stopped"), limit=500)
-except StoreError as err:
-    st.error(f"Run store unavailable — {err}")
-    st.stop()
+store = ui_store()
+runs = from_store(lambda s: s.list_runs(status=("finished", "stopped"), limit=500))
 if not runs:
     st.info("No finished runs yet. Train one on the Train page (pick a layer type and press Start; "
             "an MLP for 1 epoch takes seconds) or from a terminal: `python -m core train --model mlp --epochs 1`. "

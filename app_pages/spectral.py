@@ -11,11 +11,11 @@ from core.errors import UserInputError
 from core.graphs import FORMULAS, GRAPH_PARAMS
 from core.analysis.spectral import (LAPLACIANS, cheb_frequency_response, cheb_runs, graph_fourier_transform,
                            laplacian_eigenvectors, layer_graph, load_cheb_run, low_pass)
-from core.training.store import CheckpointError, StoreError
+from core.training.store import CheckpointError
 from core.figures.spectral import (eigenvector_grid_figure, fourier_figure, frequency_response_figure,
                                reconstruction_figure, spectrum_figure)
 from ui.display import guarded
-from ui.resources import dataset, graph
+from ui.resources import dataset, from_store, graph
 from ui.url_state import copy_link_button, graph_param_widgets, url_choice, url_labelled_choice, url_notices, url_slider
 
 PIXEL_KINDS = [k for k in GRAPH_PARAMS if k != "superpixels"]
@@ -90,12 +90,8 @@ def run_response(run_id: int, checkpoint: str, mtime_ns: int, layer: int, _run: 
     return lambdas, cheb_frequency_response(conv, lambdas, lambda_max=2.0), ev, conv.K, len(model.convs)
 
 
-try:
-    runs = cheb_runs()
-except StoreError as err:
-    st.error(f"Run store unavailable — {err}")
-    runs = None
-if runs is not None and not runs:
+runs = from_store(cheb_runs)
+if not runs:
     st.info("No finished ChebNet run with a checkpoint yet. Train one on the Train page, or from a terminal: "
             "`python -m core train --model cheb`. Its learned filters will appear here.",
             icon=":material/model_training:")

@@ -7,12 +7,14 @@ one clear message.
 from __future__ import annotations
 
 import json
-from typing import Any, Optional
+from typing import Any, Callable, Optional, TypeVar
 
 import streamlit as st
 
 from core.config import quick_mode
 from core.errors import UserInputError
+
+T = TypeVar("T")
 
 
 @st.cache_resource(show_spinner="Loading data set…")
@@ -57,4 +59,19 @@ def manager():
 
 
 def store():
+    """The run store every page reads and writes (the run manager's), one per data folder."""
     return manager().store
+
+
+def from_store(read: Callable[[Any], T], then: Optional[Callable[[], None]] = None) -> T:
+    """``read(store())``; a store that cannot be read (corrupt, locked, newer schema) shows one clear message,
+    runs ``then`` (e.g. a page's notices) and ends the page. The one place pages say "Run store unavailable"."""
+    from core.training.store import StoreError
+
+    try:
+        return read(store())
+    except StoreError as err:
+        st.error(f"Run store unavailable — {err}", icon=":material/database:")
+        if then is not None:
+            then()
+        st.stop()
