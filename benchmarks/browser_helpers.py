@@ -1,11 +1,19 @@
-"""What the measuring scripts share: a free port, waiting for a Streamlit server, headless Chromium."""
+"""What the measuring scripts and the browser tests share: the one app launcher (``start_app``: a free port, a
+healthy Streamlit server), headless Chromium, and the memory (PSS) of a process tree."""
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.request
+from pathlib import Path
+from typing import IO, Optional, Sequence
+
+ROOT = Path(__file__).resolve().parents[1]  # the checkout whose app.py is served by default
 
 
 def free_port() -> int:
@@ -35,25 +43,30 @@ def chromium(playwright, timeout_ms: int = 300_000):
     return browser, page
 
 
-def start_app(root, env: dict | None = None, log=None, timeout: float | None = None):
+def start_app(root: Path | str = ROOT, env: Optional[dict] = None, log: Optional[IO] = None,
+              timeout: Optional[float] = None, prefix: Sequence[str] = (), wait: bool = True):
     """(server process, url): ``streamlit run app.py`` from ``root`` on a free local port, healthy when returned.
 
-    ``log``: an open file for the server's stdout and stderr (default: discarded). ``timeout``: seconds to wait
-    for it to answer (default: no limit). Stop it with ``server.terminate(); server.wait(10)``."""
-    import os
-    import subprocess
-    import sys
-
+    The one way the app is served for the measuring scripts and the browser tests (``tests/browser``).
+    ``env``: variables set over this process's environment (GRAPHCONV_DATA_DIR, GRAPHCONV_QUICK, ...).
+    ``log``: an open file for the server's stdout and stderr (default: discarded). ``timeout``: seconds to
+    wait for its health check (default: no limit); past it the server is killed and ``TimeoutError`` raised.
+    ``prefix``: a command the server runs under, e.g. ``["taskset", "-c", "0"]``. ``wait=False`` returns as
+    soon as the process has started (call ``wait_healthy(url)`` then). Stop it with
+    ``server.terminate(); server.wait(10)``."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+    server = subprocess.Popen([*prefix, sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
                                "--server.headless", "true", "--server.address", "127.0.0.1"], cwd=root,
                               env={**os.environ, **(env or {})}, stdout=log or subprocess.DEVNULL,
                               stderr=subprocess.STDOUT if log else subprocess.DEVNULL)
+    if not wait:
+        return server, url
     try:
         wait_healthy(url, timeout)
     except BaseException:
         server.kill()
+        server.wait(10)
         raise
     return server, url
 

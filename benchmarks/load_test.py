@@ -18,8 +18,8 @@ the server alone and of the server with its forkserver and workers (sampled ever
 Builder's slider reactions while runs trained. Plain lines, or one JSON object with ``--json``. Not a test
 (``tests/browser/test_load.py`` runs a small one); the figures depend on what else the machine runs.
 
-    python scripts/load_test.py                      # 8 sessions press Start, 2 browse
-    python scripts/load_test.py --sessions 4 --browsers 1 --epochs 1 --max-runs 1 --json
+    python -m benchmarks.load_test                   # 8 sessions press Start, 2 browse
+    python -m benchmarks.load_test --sessions 4 --browsers 1 --epochs 1 --max-runs 1 --json
 """
 
 from __future__ import annotations
@@ -37,12 +37,8 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.browser_helpers import ROOT, PssSampler, descendants, start_app
 
-from browser_helpers import PssSampler, descendants, start_app  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("GRAPHCONV_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
                  "--disable-background-networking", "--disable-component-update",
@@ -380,7 +376,7 @@ def _lines(r: dict[str, Any]) -> list[str]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.load_test", description=__doc__.splitlines()[0])
     ap.add_argument("--sessions", type=int, default=8, help="browser sessions that press Start together (default 8)")
     ap.add_argument("--browsers", type=int, default=2, help="browser sessions that browse meanwhile (default 2)")
     ap.add_argument("--epochs", type=int, default=None, help="epochs per run (default: the page's, 3 in quick mode)")

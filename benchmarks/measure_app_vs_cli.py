@@ -7,8 +7,8 @@ for each the images/s the run stored (training only), the wall time from Start (
 first shown test accuracy and to the end, and the app/CLI ratio of each pair. Prints one JSON object.
 Not a test: the figures go in the README and closing notes.
 
-    python scripts/measure_app_vs_cli.py --pairs 2                      # default ChebNet, 2 epochs
-    python scripts/measure_app_vs_cli.py --repo /tmp/old-checkout      # the same for another version
+    python -m benchmarks.measure_app_vs_cli --pairs 2                   # default ChebNet, 2 epochs
+    python -m benchmarks.measure_app_vs_cli --repo /tmp/old-checkout   # the same for another version
 """
 
 from __future__ import annotations
@@ -23,9 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from browser_helpers import chromium, free_port, wait_healthy  # noqa: E402  (scripts/ is on sys.path)
-
-ROOT = Path(__file__).resolve().parents[1]
+from benchmarks.browser_helpers import ROOT, chromium, start_app
 
 
 def cpu_seconds() -> dict[str, float]:
@@ -91,7 +89,7 @@ def cli_run(repo: Path, env: dict, args: list[str]) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.measure_app_vs_cli", description=__doc__.splitlines()[0])
     ap.add_argument("--repo", type=Path, default=ROOT, help="checkout whose app and CLI are measured")
     ap.add_argument("--pairs", type=int, default=2)
     ap.add_argument("--query", default="model=cheb&epochs=2", help="the Train page's URL settings")
@@ -100,16 +98,11 @@ def main() -> None:
                     help="leave the Train page while the run trains (the browser's CPU then is not this machine's)")
     args = ap.parse_args()
 
-    port = free_port()
     os.environ["GRAPHCONV_DATA_DIR"] = tempfile.mkdtemp(prefix="graphconv-vs-")
     env = {**os.environ, "GRAPHCONV_QUICK": "0"}
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                               "--server.headless", "true", "--server.address", "127.0.0.1"],
-                              cwd=args.repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
+    server, url = start_app(args.repo, env)
     pairs = []
     try:
-        wait_healthy(url)
         from playwright.sync_api import sync_playwright
 
         with sync_playwright() as p:

@@ -14,8 +14,8 @@ that and the kernel's own high-water mark (VmHWM) of the server process alone.
 Prints one JSON object. Needs Debian's chromium and the playwright package (``bash run.sh test``
 installs both). Not a test: the figures go in the README.
 
-    python scripts/measure_quick_demo.py --cores 1 --escnn
-    python scripts/measure_quick_demo.py --full --cores 2   # full split: Start to a shown accuracy >= 95%
+    python -m benchmarks.measure_quick_demo --cores 1 --escnn
+    python -m benchmarks.measure_quick_demo --full --cores 2   # full split: Start to a shown accuracy >= 95%
 """
 
 from __future__ import annotations
@@ -23,16 +23,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import threading
 import time
-from pathlib import Path
 
-from browser_helpers import chromium, free_port, wait_healthy  # noqa: E402  (scripts/ is on sys.path)
-
-ROOT = Path(__file__).resolve().parents[1]
+from benchmarks.browser_helpers import ROOT, chromium, start_app, wait_healthy
 
 
 def rss_tree_mb(pid: int) -> float:
@@ -76,7 +71,7 @@ class Sampler(threading.Thread):
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.measure_quick_demo", description=__doc__.splitlines()[0])
     ap.add_argument("--cores", type=int, default=0, help="pin the server to this many CPU cores (0: all)")
     ap.add_argument("--escnn", action="store_true", help="also train the C8 steerable CNN")
     ap.add_argument("--full", action="store_true",
@@ -85,19 +80,16 @@ def main() -> None:
     ap.add_argument("--target", type=float, default=95.0, help="with --full: the accuracy to time, percent")
     args = ap.parse_args()
 
-    port = free_port()
     data = tempfile.mkdtemp(prefix="graphconv-demo-")
-    env = {**os.environ, "GRAPHCONV_QUICK": "0" if args.full else "1", "GRAPHCONV_DATA_DIR": data}
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-           "--server.headless", "true", "--server.address", "127.0.0.1"]
+    env = {"GRAPHCONV_QUICK": "0" if args.full else "1", "GRAPHCONV_DATA_DIR": data}
+    prefix: list[str] = []
     if args.cores:
-        cmd = ["taskset", "-c", ",".join(str(i) for i in range(args.cores))] + cmd
+        prefix = ["taskset", "-c", ",".join(str(i) for i in range(args.cores))]
         env["OMP_NUM_THREADS"] = str(args.cores)
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc, url = start_app(ROOT, env, prefix=prefix, wait=False)  # sampled from its first moment
     sampler = Sampler(proc.pid)
     sampler.start()
-    url = f"http://127.0.0.1:{port}"
     out: dict = {"cores": args.cores or os.cpu_count(), "quick": not args.full}
     try:
         wait_healthy(url)

@@ -14,9 +14,9 @@ epochs recorded (their CPU share). Prints one JSON object. Not a test: the figur
 ``--pin-browser CORE`` runs Chromium on that core and the server, its workers and the CLI on the others
 (the solo-run-against-CLI check with "the browser on another core").
 
-    python scripts/measure_two_sessions.py --no-watch
-    python scripts/measure_two_sessions.py --rounds 2
-    python scripts/measure_two_sessions.py --pin-browser 1 --phases solo,cli
+    python -m benchmarks.measure_two_sessions --no-watch
+    python -m benchmarks.measure_two_sessions --rounds 2
+    python -m benchmarks.measure_two_sessions --pin-browser 1 --phases solo,cli
 """
 
 from __future__ import annotations
@@ -30,10 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from browser_helpers import start_app  # noqa: E402  (scripts/ is on sys.path)
-from measure_app_vs_cli import cli_run, cpu_seconds  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[1]
+from benchmarks.browser_helpers import ROOT, start_app
+from benchmarks.measure_app_vs_cli import cli_run, cpu_seconds
 
 
 def _db(data: Path) -> sqlite3.Connection:
@@ -87,7 +85,7 @@ def press_start(pages, url: str, query: str, data: Path, watch: bool) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.measure_two_sessions", description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--query", default="model=cheb&epochs=2", help="the Train page's URL settings")
     ap.add_argument("--cli", default="--model cheb --epochs 2", help="the same settings as CLI flags")

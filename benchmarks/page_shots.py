@@ -1,6 +1,6 @@
 """Screenshots of app pages in headless Chromium, for the record: each URL's page, and its charts one by one.
 
-    python scripts/page_shots.py --out artifacts/browser/filters "/filters?f_src=learned&f_run=24&f_layer=1"
+    python -m benchmarks.page_shots --out artifacts/browser/filters "/filters?f_src=learned&f_run=24&f_layer=1"
 
 Starts the app on the current data folder (GRAPHCONV_DATA_DIR), opens each path, waits for the page to finish
 running, saves ``page-<i>.png`` and ``page-<i>-chart-<j>.png``, and prints the page's captions and tables'
@@ -11,18 +11,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from browser_helpers import chromium, start_app  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[1]
+from benchmarks.browser_helpers import ROOT, chromium, start_app
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.page_shots", description=__doc__.splitlines()[0])
     ap.add_argument("paths", nargs="+", help="paths with query strings, e.g. /filters?f_src=learned")
     ap.add_argument("--out", default=str(ROOT / "artifacts" / "browser" / "pages"))
     ap.add_argument("--settle-ms", type=int, default=4000, help="wait after the page stops running")

@@ -1,6 +1,6 @@
 """Use the Playground in headless Chromium: draw a digit with the mouse, turn it, and time the answers.
 
-    python scripts/playground_check.py --runs 22,24,31 [--out artifacts/browser/playground]
+    python -m benchmarks.playground_check --runs 22,24,31 [--out artifacts/browser/playground]
 
 Starts the app on the current data folder (GRAPHCONV_DATA_DIR), opens /playground with the given runs, draws a
 "6" (a loop with a stem) on the canvas with mouse strokes, then moves the rotation slider with the keyboard.
@@ -15,16 +15,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from browser_helpers import chromium, start_app  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[1]
+from benchmarks.browser_helpers import ROOT, chromium, start_app
 
 
 def six_strokes(x0: float, y0: float, size: float) -> list[list[tuple[float, float]]]:
@@ -36,7 +30,7 @@ def six_strokes(x0: float, y0: float, size: float) -> list[list[tuple[float, flo
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.playground_check", description=__doc__.splitlines()[0])
     ap.add_argument("--runs", required=True, help="comma-separated run ids (up to 3)")
     ap.add_argument("--out", default=str(ROOT / "artifacts" / "browser" / "playground"))
     ap.add_argument("--steps", default="0,45,90,180,270", help="slider angles to visit, in degrees, increasing")

@@ -1,7 +1,5 @@
-"""Headless command line: ``python -m core {graph,train,stop,runs,download,bench,karate,equivariance} ... [--json]``.
-
-Every invalid value exits non-zero with one line on stderr naming the parameter, never a traceback.
-"""
+"""The CLI's training commands: train, sweep, search, tutorial, accuracy (each trains and stores runs), stop and
+runs; and the flags they share (a RunConfig setting per flag, the graph builder's parameters)."""
 
 from __future__ import annotations
 
@@ -10,9 +8,9 @@ import json
 import sys
 import time
 from dataclasses import fields
-from typing import Any, Optional, Sequence
+from typing import Any
 
-from core.errors import DataUnavailableError, UserInputError
+from core.errors import UserInputError
 
 GRAPH_FLAGS: dict[str, type] = {  # flag -> type; routed into the builder's parameters when given
     "neighbours": int, "k": int, "sigma": float, "cutoff": float, "topk": int,
@@ -20,19 +18,12 @@ GRAPH_FLAGS: dict[str, type] = {  # flag -> type; routed into the builder's para
 }
 
 
-class OneLineParser(argparse.ArgumentParser):
-    """argparse that reports a bad argument in one line (no usage dump) and exits 2."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"error: {message}\n")
-
-
-def _add_graph_flags(p: argparse.ArgumentParser) -> None:
+def add_graph_flags(p: argparse.ArgumentParser) -> None:
     for name, typ in GRAPH_FLAGS.items():
         p.add_argument(f"--{name}", type=typ, default=None, help=f"graph parameter {name}")
 
 
-def _graph_params(args: argparse.Namespace, kind: str, fill_defaults: bool) -> dict[str, Any]:
+def graph_params(args: argparse.Namespace, kind: str, fill_defaults: bool) -> dict[str, Any]:
     from core.graphs import GRAPH_PARAMS, GRAPHS
 
     GRAPHS.get(kind)
@@ -46,28 +37,7 @@ def _graph_params(args: argparse.Namespace, kind: str, fill_defaults: bool) -> d
     return {**{n: s[0] for n, s in spec.items()}, **given}
 
 
-def cmd_graph(args: argparse.Namespace) -> dict[str, Any]:
-    from core.data.datasets import load_dataset
-    from core.graphs import build_graph, normalize
-
-    params = _graph_params(args, args.kind, fill_defaults=False)
-    image = None
-    if args.kind == "superpixels" or args.image is not None:
-        ds = load_dataset("mnist-5k", quick=False)
-        n = len(ds.x_train)
-        idx = 0 if args.image is None else args.image
-        if not 0 <= idx < n:
-            raise UserInputError("image", f"index {idx} is out of range [0, {n - 1}]")
-        image = ds.x_train[idx].numpy()
-    g = build_graph(args.kind, image=image, **params) if image is not None else build_graph(args.kind, **params)
-    g = normalize(g, args.norm)
-    out = g.summary()
-    if image is not None:
-        out["image"] = idx
-    return out
-
-
-def _train_parser(sub, name: str = "train", help: str = "train one model and store the run") -> argparse.ArgumentParser:
+def train_parser(sub, name: str = "train", help: str = "train one model and store the run") -> argparse.ArgumentParser:
     from core.training.runs import RunConfig, setting_type
 
     p = sub.add_parser(name, help=help)
@@ -80,7 +50,7 @@ def _train_parser(sub, name: str = "train", help: str = "train one model and sto
             p.add_argument(flag, action="store_true", default=None)
         else:
             p.add_argument(flag, type=typ, default=None, dest=f.name)
-    _add_graph_flags(p)
+    add_graph_flags(p)
     p.add_argument("--backend", choices=("inline", "process", "ray"), default=None,
                    help="inline: train in this process (default); process: in a worker process; ray: as a Ray task "
                         "on GRAPHCONV_RAY_ADDRESS (the default when that is set; 'local' starts Ray here)")
@@ -96,7 +66,7 @@ def run_config_from_args(args: argparse.Namespace):
     if values.get("model") == "superpixel" and "graph" not in values:
         values["graph"] = "superpixels"
     kind = values.get("graph", RunConfig.graph)
-    values["graph_params"] = _graph_params(args, kind, fill_defaults=True)
+    values["graph_params"] = graph_params(args, kind, fill_defaults=True)
     return RunConfig(**{**values, "graph": kind})  # unset fields take RunConfig's (per-model) defaults
 
 
@@ -267,6 +237,41 @@ def cmd_search(args: argparse.Namespace) -> dict[str, Any]:
             "rows": rows, "table": "\n".join(lines)}
 
 
+def cmd_accuracy(args: argparse.Namespace) -> dict[str, Any]:
+    """The accuracy table: train the chosen entries with each seed, a Markdown row per entry beside its published
+    reference (core/training/accuracy_table.py). Progress on stderr; ``--out`` appends one JSON line per run."""
+    from core.training.accuracy_table import ENTRIES, accuracy_table, parse_entries, parse_seeds, parse_sets
+
+    if args.list:
+        return {"entries": {name: reference for name, (_, reference) in ENTRIES.items()}, "table": "\n".join(ENTRIES)}
+    names, seeds, overrides = parse_entries(args.only), parse_seeds(args.seeds), parse_sets(args.set)
+    if args.jobs < 1:
+        raise UserInputError("jobs", f"must be at least 1 (got {args.jobs})")
+    try:
+        log = open(args.out, "a") if args.out else None
+    except OSError as err:
+        raise UserInputError("out", f"cannot append to {args.out}: {err.strerror}") from None
+
+    def on_run(result: dict) -> None:
+        print(f"{result['entry']} seed {result['seed']}: run {result['run_id']} {result['status']}, test accuracy "
+              f"{(result['test_accuracy'] or 0):.2%}", file=sys.stderr, flush=True)
+        if log:
+            log.write(json.dumps(result) + "\n")
+            log.flush()
+
+    try:
+        out = accuracy_table(names, seeds, epochs=args.epochs, device=args.device, jobs=args.jobs,
+                             threads=args.threads, overrides=overrides, on_run=on_run,
+                             on_row=lambda line: print(line, file=sys.stderr, flush=True), on_prepare=_print_prepare)
+    finally:
+        if log:
+            log.close()
+    if out["failed"]:
+        out["error"] = "; ".join(f"{f['entry']} seed {f['seed']}: {f['error']}" for f in out["failed"])
+        out["exit_code"] = 1
+    return out
+
+
 def cmd_stop(args: argparse.Namespace) -> dict[str, Any]:
     """Ask a queued or training run to stop, whichever process trains it (app worker, CLI, Ray)."""
     from core.training.store import RunStore
@@ -289,209 +294,3 @@ def cmd_runs(args: argparse.Namespace) -> list[dict[str, Any]]:
     store = RunStore()
     store.recover_interrupted()
     return store.list_runs(limit=args.limit)
-
-
-def cmd_download(args: argparse.Namespace) -> dict[str, Any]:
-    from core.data.datasets import download_mnist
-
-    path = download_mnist()
-    return {"dataset": "mnist", "path": str(path)}
-
-
-def cmd_bench(args: argparse.Namespace) -> dict[str, Any]:
-    from core.bench import run_benchmark
-
-    return run_benchmark(epochs=args.epochs, quick=args.quick, device=args.device)
-
-
-def _widths(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(w) for w in text.split(","))
-    except ValueError:
-        raise UserInputError("hidden", f"must be comma-separated whole numbers, e.g. 16,8,2; got {text!r}") from None
-
-
-def cmd_karate(args: argparse.Namespace) -> dict[str, Any]:
-    from core.analysis.karate import train_karate
-
-    given = {name: getattr(args, name) for name in ("epochs", "lr", "seed") if getattr(args, name) is not None}
-    if args.hidden is not None:
-        given["widths"] = _widths(args.hidden)
-    return train_karate(args.model, **given).summary()
-
-
-def _angles(text: str) -> list[float]:
-    import math
-
-    out: list[float] = []
-    for part in text.split(","):
-        try:
-            a = float(part.strip())
-        except ValueError:
-            raise UserInputError("angles", f"must be comma-separated numbers of degrees, e.g. 0,90,180,270; "
-                                           f"got {text!r}") from None
-        if not math.isfinite(a):
-            raise UserInputError("angles", f"{part.strip()!r} is not a finite angle")
-        if a not in out:
-            out.append(a)
-    return out
-
-
-def cmd_equivariance(args: argparse.Namespace) -> dict[str, Any]:
-    """Measure a stored run's model: accuracy on rotated test digits, logit invariance, per-layer errors."""
-    from core.analysis.equivariance import DEFAULT_ANGLES, accuracy_by_angle, layer_equivariance_error, logit_invariance_error
-    from core.models.escnn_net import parse_group
-    from core.analysis.results import load_run_model
-    from core.training.store import CheckpointError, RunNotFoundError
-
-    angles = _angles(args.angles) if args.angles is not None else [float(a) for a in DEFAULT_ANGLES]
-    if args.images < 1:
-        raise UserInputError("images", f"must be at least 1 (got {args.images})")
-    if args.group is not None:
-        parse_group(args.group)  # UserInputError("group") before the model is loaded
-    try:
-        model, cfg, ds = load_run_model(args.run)
-    except (RunNotFoundError, CheckpointError) as err:
-        raise UserInputError("run", str(err)) from None
-    if cfg.model == "superpixel":
-        raise UserInputError("run", f"run {args.run} is a superpixel model: it reads per-image graphs, so pixel "
-                                    "rotations cannot be measured on it")
-    group = (args.group or (cfg.group if cfg.model == "escnn" else "C4")).strip().upper()
-    n = min(int(args.images), len(ds.y_test))
-    x, y = ds.x_test[:n], ds.y_test[:n]
-    acc = accuracy_by_angle(model, x, y, angles=angles)
-    logits = logit_invariance_error(model, x, group)
-    out: dict[str, Any] = {
-        "run_id": args.run, "model": cfg.model, "label": cfg.label(), "data": cfg.data, "group": group,
-        "images": n, "accuracy_by_angle": {f"{round(a, 6):g}": v for a, v in acc.items()},
-        "logit_invariance_error": {el: r["error"] for el, r in logits.items()},
-        "prediction_agreement": {el: r["agree"] for el, r in logits.items()},
-        "exact": {el: r["exact"] for el, r in logits.items()},
-    }
-    if args.layers:
-        layers = layer_equivariance_error(model, x[:min(n, 64)], group)
-        out["layer_equivariance_error"] = {name: {el: (v if v == v else None) for el, v in row.items()}  # NaN -> null
-                                           for name, row in layers.items()}
-    return out
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(prog="python -m core", description="GraphConv Lab engine (headless)")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
-
-    g = sub.add_parser("graph", help="build a graph and print its facts")
-    g.add_argument("--kind", required=True, help="grid, knn, gaussian or superpixels")
-    _add_graph_flags(g)
-    g.add_argument("--image", type=int, default=None, help="index of the embedded training digit (superpixels)")
-    g.add_argument("--norm", default="none", help="none, sum, rw, sym, gcn or cheb")
-    g.add_argument("--json", action="store_true")
-
-    _train_parser(sub)
-    w = _train_parser(sub, "sweep", "train one setting over several values (or a grid over two), one run after "
-                                    "the other, and print accuracy per value")
-    w.add_argument("--param", required=True, help="the setting to sweep, e.g. restriction, K, sigma, seed")
-    w.add_argument("--values", required=True, help="comma-separated values, e.g. 0,1,2")
-    w.add_argument("--param2", default=None, help="a second setting: every combination is trained")
-    w.add_argument("--values2", default=None, help="its comma-separated values")
-
-    h = _train_parser(sub, "search", "a hyper-parameter search: N trials over chosen settings (random or grid); on "
-                                     "Ray with Ray Tune's ASHA early stopping")
-    h.add_argument("--space", action="append", metavar="SETTING=VALUES",
-                   help="a setting and its values (K=3,5,8) or range (lr=1e-4..1e-2, drawn log-uniformly); repeat it")
-    h.add_argument("--trials", type=int, default=8, help="random trials to draw (default 8, at most 12)")
-    h.add_argument("--sampler", choices=("random", "grid"), default="random",
-                   help="random (default) or grid (every combination of listed values)")
-    h.add_argument("--search-seed", type=int, default=0, dest="search_seed", help="seed of the random draws")
-    h.add_argument("--no-early-stopping", action="store_true", help="train every trial to its last epoch on Ray too")
-
-    s = sub.add_parser("stop", help="ask a queued or training run to stop (any process's, app or CLI)")
-    s.add_argument("run", type=int, help="run id (see `runs`)")
-    s.add_argument("--json", action="store_true")
-
-    r = sub.add_parser("runs", help="list stored runs")
-    r.add_argument("--limit", type=int, default=None)
-    r.add_argument("--json", action="store_true")
-
-    d = sub.add_parser("download", help="download an optional data set (mnist: full 70,000 digits)")
-    d.add_argument("dataset", choices=["mnist"])
-    d.add_argument("--json", action="store_true")
-
-    b = sub.add_parser("bench", help="throughput benchmark: shared-graph GCN vs PyG, ChebNet vs CNN")
-    b.add_argument("--epochs", type=int, default=1)
-    b.add_argument("--quick", action="store_true")
-    b.add_argument("--device", default="cpu", help="cpu (default), cuda, or auto (CUDA, then MPS, then CPU)")
-    b.add_argument("--json", action="store_true")
-
-    k = sub.add_parser("karate", help="semi-supervised node classification on the karate club (one label per class)")
-    k.add_argument("--model", default="gcn", help="gcn, cheb, sage, gin or gat")
-    k.add_argument("--epochs", type=int, default=None, help="training steps (default 200)")
-    k.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 0.01)")
-    k.add_argument("--seed", type=int, default=None, help="initialisation seed (default 0)")
-    k.add_argument("--hidden", default=None, help="layer widths, comma-separated, last one 2 (default 16,8,2)")
-    k.add_argument("--json", action="store_true")
-
-    t = sub.add_parser("tutorial", help="the graph-convolution tutorial's experiment: one graph layer + linear with "
-                                        "no graph, a fixed Gaussian and learned edges; prints the four accuracies")
-    t.add_argument("--data", default="mnist-5k", help="mnist-5k (default), mnist-rot or mnist")
-    t.add_argument("--epochs", type=int, default=8)
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 1e-3, the tutorial's)")
-    t.add_argument("--only", default=None, help="comma-separated adjacencies to train (default: all five)")
-    t.add_argument("--json", action="store_true")
-
-    e = sub.add_parser("equivariance", help="rotate a stored run's test digits: accuracy by angle, logit invariance")
-    e.add_argument("--run", type=int, required=True, help="id of a finished run (see `runs`)")
-    e.add_argument("--angles", default=None, help="comma-separated degrees (default 0,15,...,345)")
-    e.add_argument("--group", default=None, help="group whose elements are measured: C1..C16, D1..D16 or SO2 "
-                                                 "(default: the run's group for escnn, else C4)")
-    e.add_argument("--images", type=int, default=500, help="test images used (default 500)")
-    e.add_argument("--layers", action="store_true", help="also per-layer equivariance errors (up to 64 images)")
-    e.add_argument("--json", action="store_true")
-    return parser
-
-
-COMMANDS = {"graph": cmd_graph, "train": cmd_train, "stop": cmd_stop, "runs": cmd_runs, "download": cmd_download, "bench": cmd_bench,
-            "karate": cmd_karate, "equivariance": cmd_equivariance, "tutorial": cmd_tutorial, "sweep": cmd_sweep,
-            "search": cmd_search}
-
-
-def _print_human(out: Any) -> None:
-    if isinstance(out, list):
-        for row in out:
-            acc = (row.get("summary") or {}).get("test_accuracy")
-            acc_s = f"{acc:.4f}" if isinstance(acc, (int, float)) else "-"
-            print(f"{row['id']:>5}  {row['status']:<11} {acc_s:>7}  {row.get('name', '')}")
-        return
-    if "table" in out:
-        print(out["table"])
-        return
-    for key, value in out.items():
-        if key != "epochs":
-            print(f"{key}: {value}")
-
-
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    from core.training.store import CheckpointError, StoreError
-    from core.training.trainer import TrainingFailed
-
-    args = build_parser().parse_args(argv)
-    try:
-        out = COMMANDS[args.command](args)
-    except UserInputError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except (DataUnavailableError, StoreError, CheckpointError, TrainingFailed) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 130
-    code = out.pop("exit_code", 0) if isinstance(out, dict) else 0
-    if getattr(args, "json", False):
-        print(json.dumps(out, default=str))
-    else:
-        _print_human(out)
-    if code:
-        what = "run failed" if args.command == "train" else "not stopped"
-        print(f"error: {what}: {out.get('error')}", file=sys.stderr)
-    return code

@@ -1,33 +1,30 @@
-"""Train models and print a Markdown table with the published reference beside each (figures for the README).
+"""The accuracy table: train models on mnist-5k and put the published reference beside each (the README's figures).
 
-    python scripts/accuracy_table.py [--epochs 8] [--seeds 0] [--only cnn,superpixel-gcn,...] [--threads 1]
-                                     [--device cpu] [--jobs 1] [--set positions=raw --set batch_size=32]
-    python scripts/accuracy_table.py --list
+    python -m core accuracy [--epochs 8] [--seeds 0] [--only cnn,superpixel-gcn,...] [--threads 1]
+                            [--device cpu] [--jobs 1] [--set positions=raw --set batch_size=32] [--out FILE]
+    python -m core accuracy --list
 
-Each run goes through the same path as the app and the CLI (core.training.runs.execute) and is stored, so
+Each run goes through the same path as the app and the CLI (``core.training.runs.execute``) and is stored, so
 the Results and Compare pages show them too. A row gives the mean test accuracy over the seeds (each seed
 in brackets), the parameter count and the mean seconds per epoch. Seconds depend on what else ran on the
-machine (``--jobs`` runs that many at once): compare rows of one invocation only. ``--set name=value``
-overrides a setting in every entry (an ablation); ``--out FILE`` also writes one JSON line per run.
+machine (``jobs`` runs that many at once): compare rows of one table only. ``overrides`` (``--set name=value``)
+change a setting in every entry (an ablation).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import multiprocessing
 import statistics
-import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import fields
-from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import torch
 
-import torch  # noqa: E402
+from core.errors import UserInputError
+from core.training.runs import RunConfig, execute, setting_type, validate
 
-from core.training.runs import RunConfig, execute, setting_type  # noqa: E402
+HEADER = ["| entry | run | test accuracy | parameters | s/epoch | published reference |", "|---|---|---|---|---|---|"]
 
 SP = {"model": "superpixel", "graph": "superpixels"}
 PAIR = {"model": "learned", "edge_inputs": "offset", "edge_activation": "tanh", "edge_norm": "none",
@@ -63,13 +60,33 @@ def parse_sets(pairs: list[str]) -> dict[str, Any]:
     for pair in pairs:
         name, _, value = pair.partition("=")
         if name not in names or not value:
-            sys.exit(f"--set {pair!r}: expected NAME=VALUE with NAME a RunConfig setting")
+            raise UserInputError("set", f"{pair!r}: expected NAME=VALUE with NAME a run setting, e.g. positions=raw")
         typ = setting_type(name)
         try:
             out[name] = value.lower() in ("1", "true", "yes") if typ is bool else typ(value)
         except ValueError:
-            sys.exit(f"--set {pair!r}: {name} takes a {typ.__name__}")
+            raise UserInputError("set", f"{pair!r}: {name} takes a {typ.__name__}") from None
     return out
+
+
+def parse_entries(text: Optional[str]) -> list[str]:
+    """``"cnn,gcn"`` -> entry names (``None``: every entry); an unknown name is a ``UserInputError("only")``."""
+    names = [n.strip() for n in (text or ",".join(ENTRIES)).split(",") if n.strip()]
+    unknown = [n for n in names if n not in ENTRIES]
+    if unknown or not names:
+        raise UserInputError("only", f"unknown entry {unknown[0]!r}; --list shows them" if unknown
+                             else "names no entry; --list shows them")
+    return names
+
+
+def parse_seeds(text: str) -> list[int]:
+    try:
+        seeds = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise UserInputError("seeds", f"must be comma-separated whole numbers, e.g. 0,1,2; got {text!r}") from None
+    if not seeds:
+        raise UserInputError("seeds", "names no seed")
+    return seeds
 
 
 def one_run(name: str, seed: int, epochs: int, device: str, overrides: dict, threads: Optional[int]) -> dict:
@@ -80,8 +97,9 @@ def one_run(name: str, seed: int, epochs: int, device: str, overrides: dict, thr
     out = execute(RunConfig(epochs=epochs, seed=seed, device=device, **{**settings, **overrides}))
     return {"entry": name, "seed": seed, **{k: out[k] for k in ("run_id", "label", "status", "device", "test_accuracy",
                                                                "parameters")},
-            "seconds_per_epoch": statistics.mean(e["seconds"] for e in out["epochs"]),
-            "train_accuracy": out["epochs"][-1].get("train_accuracy"), "overrides": overrides}
+            "seconds_per_epoch": statistics.mean(e["seconds"] for e in out["epochs"]) if out["epochs"] else 0.0,
+            "train_accuracy": out["epochs"][-1].get("train_accuracy") if out["epochs"] else None,
+            "overrides": overrides}
 
 
 def row(name: str, results: list[dict]) -> str:
@@ -93,8 +111,9 @@ def row(name: str, results: list[dict]) -> str:
             f"{secs:.1f} | {ENTRIES[name][1]} |")
 
 
-def prepare(names: list[str], overrides: dict) -> None:
-    """Build what the runs share (superpixel graphs) once, before parallel runs would each build it."""
+def prepare(names: list[str], overrides: dict, on_prepare: Optional[Callable[[str, int, int], None]] = None) -> None:
+    """Build what the runs share (superpixel graphs) once, before parallel runs would each build it;
+    ``on_prepare(what, done, total)`` reports the progress."""
     for name in names:
         settings, _ = ENTRIES[name]
         cfg = RunConfig(**{**settings, **overrides})
@@ -103,68 +122,60 @@ def prepare(names: list[str], overrides: dict) -> None:
             from core.graphs.superpixel_dataset import superpixel_graphs
 
             superpixel_graphs(load_dataset(cfg.data, quick=cfg.quick), cfg.graph_params,
-                              lambda done, total: print(f"superpixel graphs {done}/{total}", file=sys.stderr))
+                              lambda done, total: on_prepare and on_prepare("superpixel graphs", done, total))
             return
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--epochs", type=int, default=8)
-    ap.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
-    ap.add_argument("--only", default=",".join(ENTRIES), help="comma-separated entry names (see --list)")
-    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
-    ap.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
-    ap.add_argument("--jobs", type=int, default=1, help="runs at a time, each in its own process")
-    ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                    help="override a setting in every entry, e.g. positions=raw or batch_size=32")
-    ap.add_argument("--out", default=None, help="also append one JSON line per run to this file")
-    ap.add_argument("--list", action="store_true", help="print the entry names and exit")
-    args = ap.parse_args()
-    if args.list:
-        print("\n".join(ENTRIES))
-        return
-    names = [n.strip() for n in args.only.split(",") if n.strip()]
-    unknown = [n for n in names if n not in ENTRIES]
-    if unknown:
-        sys.exit(f"unknown entry {unknown[0]!r}; --list shows them")
-    overrides = parse_sets(args.set)
-    seeds = [int(x) for x in args.seeds.split(",")]
-    print(f"mnist-5k (4,000 train / 1,000 test), {args.epochs} epochs, seeds {args.seeds}, device {args.device}"
-          + (f", {args.jobs} runs at a time" if args.jobs > 1 else "")
-          + (f", settings {overrides}" if overrides else ""))
-    print("| entry | run | test accuracy | parameters | s/epoch | published reference |")
-    print("|---|---|---|---|---|---|")
-    jobs = [(name, seed) for name in names for seed in seeds]
-    log = open(args.out, "a") if args.out else None
-
-    def record(result: dict) -> dict:
-        if log:
-            log.write(json.dumps(result) + "\n")
-            log.flush()
-        return result
-
-    if args.jobs <= 1:
-        if args.threads:
-            torch.set_num_threads(args.threads)
-        for name in names:
-            print(row(name, [record(one_run(name, seed, args.epochs, args.device, overrides, None))
-                             for seed in seeds]), flush=True)
-        return
-    prepare(names, overrides)
+def accuracy_table(names: list[str], seeds: list[int], epochs: int = 8, device: str = "cpu", jobs: int = 1,
+                   threads: Optional[int] = None, overrides: Optional[dict] = None,
+                   on_run: Optional[Callable[[dict], None]] = None,
+                   on_row: Optional[Callable[[str], None]] = None,
+                   on_prepare: Optional[Callable[[str, int, int], None]] = None) -> dict[str, Any]:
+    """Train every entry of ``names`` with every seed (``jobs`` runs at a time, each in its own process when more
+    than one) and return the table: ``title``, ``rows`` (Markdown, in ``names`` order), ``runs`` (one summary per
+    run) and ``failed`` (runs that raised, with ``jobs`` > 1). Every entry's settings are validated before any
+    run trains. ``on_run`` gets each run's summary as it ends, ``on_row`` each entry's row once all its seeds
+    have ended, ``on_prepare(what, done, total)`` the progress of what the runs share."""
+    overrides = overrides or {}
+    for name in names:  # a bad --set or --device is a UserInputError here, before anything trains
+        validate(RunConfig(epochs=epochs, device=device, **{**ENTRIES[name][0], **overrides}))
+    title = (f"mnist-5k (4,000 train / 1,000 test), {epochs} epochs, seeds {','.join(map(str, seeds))}, "
+             f"device {device}" + (f", {jobs} runs at a time" if jobs > 1 else "")
+             + (f", settings {overrides}" if overrides else ""))
     results: dict[tuple[str, int], dict] = {}
-    with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {pool.submit(one_run, name, seed, args.epochs, args.device, overrides, args.threads or 1): (name, seed)
-                   for name, seed in jobs}
-        for future in as_completed(futures):
-            name, seed = futures[future]
-            try:
-                results[name, seed] = record(future.result())
-            except Exception as err:  # one failed run does not lose the others
-                print(f"{name} seed {seed} failed: {type(err).__name__}: {err}", file=sys.stderr, flush=True)
-            done = [results.get((name, s)) for s in seeds]
-            if all(done):
-                print(row(name, done), flush=True)
+    rows: dict[str, str] = {}
+    failed: list[dict] = []
 
+    def ended(name: str, seed: int, result: dict) -> None:
+        results[name, seed] = result
+        if on_run:
+            on_run(result)
+        done = [results.get((name, s)) for s in seeds]
+        if all(done):
+            rows[name] = row(name, done)
+            if on_row:
+                on_row(rows[name])
 
-if __name__ == "__main__":
-    main()
+    if jobs <= 1:
+        if threads:
+            torch.set_num_threads(threads)
+        for name in names:
+            for seed in seeds:
+                ended(name, seed, one_run(name, seed, epochs, device, overrides, None))
+    else:
+        prepare(names, overrides, on_prepare)
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {pool.submit(one_run, name, seed, epochs, device, overrides, threads or 1): (name, seed)
+                       for name in names for seed in seeds}
+            for future in as_completed(futures):
+                name, seed = futures[future]
+                try:
+                    result = future.result()
+                except Exception as err:  # one failed run does not lose the others
+                    failed.append({"entry": name, "seed": seed, "error": f"{type(err).__name__}: {err}"})
+                    continue
+                ended(name, seed, result)
+    ordered = [rows[n] for n in names if n in rows]
+    return {"title": title, "rows": ordered, "runs": [results[k] for k in sorted(results, key=lambda k: (
+        names.index(k[0]), seeds.index(k[1])))], "failed": failed,
+            "table": "\n".join([title, *HEADER, *ordered])}

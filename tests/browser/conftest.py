@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+
+from benchmarks.browser_helpers import start_app
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("GRAPHCONV_CHROMIUM", "/usr/bin/chromium")
@@ -22,12 +20,6 @@ IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 VIEWPORT = {"width": 1400, "height": 1000}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory) -> Path:
     """The served app's data folder (its run database and checkpoints)."""
@@ -36,22 +28,12 @@ def data_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, data_dir):
-    port = _free_port()
-    env = {**os.environ, "GRAPHCONV_DATA_DIR": str(data_dir), "GRAPHCONV_QUICK": "1"}
+    """The app's URL: served in quick mode on ``data_dir`` by the measuring scripts' launcher, its log in tmp."""
     log = open(tmp_path_factory.mktemp("log") / "streamlit.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                             "--server.headless", "true", "--server.address", "127.0.0.1"],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
+    try:
+        proc, url = start_app(ROOT, {"GRAPHCONV_DATA_DIR": str(data_dir), "GRAPHCONV_QUICK": "1"}, log=log, timeout=90)
+    except TimeoutError:
+        log.close()
         pytest.fail("the app did not start within 90 s")
     yield url
     proc.terminate()

@@ -1,6 +1,6 @@
 """A small load test in a real browser: three sessions press Start together while a fourth browses.
 
-Drives ``scripts/load_test.py``'s ``run_load_test`` (its own server in quick mode, a fresh data folder, one
+Drives ``benchmarks/load_test.py``'s ``run_load_test`` (its own server in quick mode, a fresh data folder, one
 headless Chromium with one context per session) and checks what must hold under load, whatever the machine's
 speed: every click makes a run, every run finishes, each browser is its own session, the Graph Builder keeps
 answering and the memory sampler saw the server's process tree. No timing is asserted (the script prints them).
@@ -16,11 +16,8 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "scripts"))
-
-from browser_helpers import PssSampler, descendants  # noqa: E402
-from load_test import CHROMIUM, run_load_test  # noqa: E402
+from benchmarks.browser_helpers import PssSampler, descendants
+from benchmarks.load_test import CHROMIUM, run_load_test
 
 
 def test_pss_sampler_counts_a_process_and_its_children():

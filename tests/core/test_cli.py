@@ -257,8 +257,9 @@ def test_sweep_trains_every_value_and_prints_the_table(capsys, isolated_data_dir
     code, out, err = in_process(capsys, "sweep", "--model", "mlp", "--hidden", "8", "--epochs", "1", "--quick",
                                 "--param", "seed", "--values", "0,1", "--param2", "lr", "--values2", "0.001,0.01")
     assert code == 0, err
-    lines = out.strip().splitlines()
-    assert lines[0] == "| run | seed | lr | test accuracy |" and len(lines) == 2 + 4
+    lines = out.strip().splitlines()  # the sweep's readable name, a blank line, then the table
+    assert lines[0].startswith("Sweep of random seed (seed) over 0, 1 × learning rate (lr)") and lines[1] == ""
+    assert lines[2] == "| run | seed | lr | test accuracy |" and len(lines) == 4 + 4
     runs = RunStore().list_runs()
     assert len({r["kind"] for r in runs}) == 1 and runs[0]["kind"].startswith("sweep:")
     assert sorted((r["config"]["seed"], r["config"]["lr"]) for r in runs) == [(0, 0.001), (0, 0.01), (1, 0.001),
