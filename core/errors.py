@@ -1,4 +1,7 @@
-"""Errors the engine raises for bad input; the CLI and the UI show their message as one line."""
+"""Errors the engine raises: bad input, unavailable data, an unusable run store or checkpoint.
+
+The CLI and the UI show their message as one line.
+"""
 
 
 class UserInputError(ValueError):
@@ -12,3 +15,15 @@ class UserInputError(ValueError):
 
 class DataUnavailableError(RuntimeError):
     """A data set cannot be loaded (offline, checksum mismatch, corrupt cache)."""
+
+
+class StoreError(RuntimeError):
+    """The run database cannot be used right now (locked, corrupt, too new, unreadable)."""
+
+
+class RunNotFoundError(StoreError):
+    """The run id names no run in the database."""
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint file is missing, corrupt, truncated, or holds more than plain weights."""

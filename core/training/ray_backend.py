@@ -5,14 +5,15 @@ is a Ray address (``auto``, ``host:6379``, ``ray://host:10001``) or ``local``, w
 machine (how the tests exercise this path). Ray is imported only here, so the hosted demo never loads it.
 
 Workers on other machines cannot write the launcher's SQLite file. A task therefore trains with a
-:class:`ChannelStore`: the part of the run store that ``execute`` and the worker's reporter use, whose
-every write becomes an event pushed to a small actor, the run's channel (start, epochs, live progress,
-the per-epoch PCA snapshot, the checkpoint's bytes, the end). The launching process drains each channel
-on every dispatcher tick and writes the events to its store, so a run looks the same on every page
-whichever backend trained it. Stop requests travel the other way: the launcher sets the channel's flag,
-the task reads it between batches. A task that dies fails its run with Ray's reason; when its node was
-lost, the reason names that node (the start event tells the launcher where each run trains, and a
-finished run's summary keeps it as ``ray_node``). ``terminate`` cancels a task that ignored a stop.
+:class:`ChannelStore`: the part of the run store that ``execute`` and the worker's reporter use (the
+:class:`~core.training.store.protocol.RunWriter` calls), whose every write becomes an event pushed to a
+small actor, the run's channel (start, epochs, live progress, the per-epoch PCA snapshot, the
+checkpoint's bytes, the end). The launching process drains each channel on every dispatcher tick and
+writes the events to its store, so a run looks the same on every page whichever backend trained it.
+Stop requests travel the other way: the launcher sets the channel's flag, the task reads it between
+batches. A task that dies fails its run with Ray's reason; when its node was lost, the reason names
+that node (the start event tells the launcher where each run trains, and a finished run's summary keeps
+it as ``ray_node``). ``terminate`` cancels a task that ignored a stop.
 
 Tasks are spread over the nodes (``SPREAD``); channels are pinned to the launcher's node, so losing a
 worker node never loses a channel. :func:`runtime_env`, :class:`Channel` (through
@@ -26,12 +27,14 @@ from __future__ import annotations
 import io
 import os
 import tempfile
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 from core.config import REPO_ROOT
 from core.errors import UserInputError
+from core.training.store.protocol import RunWriter
 
 LOCAL_OBJECT_STORE = 256 * 1024 * 1024  # bytes; Ray's default takes 30% of memory
 # What a cluster must not receive when the code is shipped to it (runtime_env working_dir). Ray reads these
@@ -89,8 +92,8 @@ class Channel:
         return self.stop
 
 
-class ChannelStore:
-    """Duck-types the :class:`~core.training.store.RunStore` calls a worker makes, as channel events."""
+class ChannelStore(RunWriter):
+    """The :class:`~core.training.store.protocol.RunWriter` of a Ray task: every write a channel event."""
 
     def __init__(self, channel) -> None:
         self.channel = channel
@@ -109,14 +112,14 @@ class ChannelStore:
 
         ray.get(self.channel.push.remote(tuple(event)))  # in the channel before the call returns
 
-    def log_epoch(self, run_id: int, **row: Any) -> None:
-        self._deliver("epoch", row)  # once an epoch: delivered before anyone (Tune) hears of the epoch
+    def log_epoch(self, run_id: int, epoch: int, **metrics: Any) -> None:
+        self._deliver("epoch", {"epoch": epoch, **metrics})  # once an epoch: delivered before anyone (Tune) hears of it
 
     def save_artifact(self, run_id: int, name: str, data: Any, epoch: Optional[int] = None) -> None:
         self._deliver("artifact", name, data, epoch)
 
     def log_progress(self, run_id: int, epoch: int, batch: int, num_batches: int, loss: Optional[float],
-                     points=()) -> None:
+                     points: Iterable[tuple[float, float]] = ()) -> None:
         self._push("progress", epoch, batch, num_batches, loss, [tuple(p) for p in points])
 
     def stop_requested(self, run_id: int) -> bool:
@@ -129,8 +132,8 @@ class ChannelStore:
 
         ray.get(self.channel.push.remote(("fail", str(error))))
 
-    def finish(self, run_id: int, summary: dict, status: str = "finished", error: Optional[str] = None,
-               checkpoint: Optional[str] = None) -> None:
+    def finish(self, run_id: int, summary: Mapping[str, Any], status: str = "finished", error: Optional[str] = None,
+               checkpoint: Optional[str | Path] = None) -> None:
         import ray
 
         weights = Path(checkpoint).read_bytes() if checkpoint else None

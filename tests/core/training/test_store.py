@@ -500,12 +500,12 @@ def test_queue_position_counts_older_queued_runs(store: RunStore) -> None:
 
 def test_a_version_1_database_is_migrated_and_keeps_its_runs(data: Path) -> None:
     """A run database written before worker processes (schema 1) opens, gains the new columns, loses nothing."""
-    from core.training.store import _MIGRATIONS
+    from core.training.store import MIGRATIONS
 
     data.mkdir(parents=True)
     path = data / "runs.db"
     with closing(sqlite3.connect(path)) as conn, conn:
-        for statement in _MIGRATIONS[1]:
+        for statement in MIGRATIONS[1]:
             conn.execute(statement)
         conn.execute("PRAGMA user_version = 1")
         conn.execute("INSERT INTO runs (created_at, updated_at, status, name) VALUES (1, 1, 'finished', 'old run')")

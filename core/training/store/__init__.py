@@ -1,0 +1,45 @@
+"""The run store: every training run, its metrics, live progress and artifacts in one SQLite file,
+its weights in ``.pt`` files beside it.
+
+``runs`` (:class:`RunStore`, a run's life cycle and reading runs), ``database`` (connections, sqlite
+errors as :class:`StoreError`), ``schema`` (tables, statuses, migrations), ``liveness`` (heartbeats,
+dead-worker recovery), ``progress`` (live progress, stop requests), ``artifacts``, ``checkpoints``
+(weights files, ``weights_only`` loading), ``codec`` (JSON columns), ``protocol`` (:class:`RunWriter`,
+what a worker writes through). Import from here; the errors live in ``core.errors``.
+"""
+
+from core.errors import CheckpointError, RunNotFoundError, StoreError
+from core.training.store.checkpoints import checkpoint_path, load_checkpoint, save_checkpoint
+from core.training.store.codec import library_versions
+from core.training.store.progress import MAX_PROGRESS_POINTS
+from core.training.store.protocol import RunWriter
+from core.training.store.runs import RunStore
+from core.training.store.schema import (
+    ACTIVE_STATUSES,
+    METRIC_COLUMNS,
+    MIGRATIONS,
+    RUN_COLUMNS,
+    SCHEMA_VERSION,
+    STATUSES,
+    TERMINAL_STATUSES,
+)
+
+__all__ = [
+    "ACTIVE_STATUSES",
+    "MAX_PROGRESS_POINTS",
+    "METRIC_COLUMNS",
+    "MIGRATIONS",
+    "RUN_COLUMNS",
+    "SCHEMA_VERSION",
+    "STATUSES",
+    "TERMINAL_STATUSES",
+    "CheckpointError",
+    "RunNotFoundError",
+    "RunStore",
+    "RunWriter",
+    "StoreError",
+    "checkpoint_path",
+    "library_versions",
+    "load_checkpoint",
+    "save_checkpoint",
+]
