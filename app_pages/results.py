@@ -8,7 +8,8 @@ import streamlit as st
 
 from core.errors import DataUnavailableError, UserInputError
 from core.analysis.results import config_json, evaluate_run, metrics_csv, projector_bundle
-from core.training.store import CheckpointError, RunStore, StoreError
+from core.training.snapshots import stored_snapshots
+from core.training.store import CheckpointError, StoreError
 from core.figures.training import curves_figure
 from core.figures.results import (confusion_figure, digit_gallery_figure, embedding_figure, misclassified_figure,
                               pca_animation_figure, per_class_accuracy_figure)
@@ -32,17 +33,6 @@ def tsne_map(run_id: int, checkpoint: str, mtime_ns: int, n: int, perplexity: in
     from core.analysis.embeddings import tsne_2d
 
     return tsne_2d(evaluate_run(run_id).features[:n], perplexity=perplexity, seed=0)
-
-
-def pca_snapshots(store: RunStore, run_id: int) -> list[dict]:
-    out = []
-    for art in store.list_artifacts(run_id, name="pca"):
-        if art["epoch"] is None:
-            continue
-        data = store.load_artifact(run_id, "pca", epoch=art["epoch"])
-        if isinstance(data, dict) and data.get("xy"):
-            out.append({"epoch": art["epoch"], **data})
-    return out
 
 
 def _test_index(point) -> Optional[int]:
@@ -198,7 +188,7 @@ if ev is not None:
             else:
                 st.caption("t-SNE takes a few seconds, so it runs only when asked; the result is cached.")
     with t_pca:
-        snaps = pca_snapshots(store, run_id)
+        snaps = stored_snapshots(store, run_id)
         if snaps:
             st.plotly_chart(pca_animation_figure(snaps, ev.classes), width="stretch")
             st.caption(f"PCA of the first {len(snaps[-1]['xy'])} test images' features after each epoch "
@@ -206,7 +196,7 @@ if ev is not None:
         else:
             st.caption("No per-epoch snapshots for this run (runs trained before snapshots existed have none).")
 else:
-    snaps = pca_snapshots(store, run_id)
+    snaps = stored_snapshots(store, run_id)
     if snaps:
         st.plotly_chart(pca_animation_figure(snaps), width="stretch")
 

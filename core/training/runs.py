@@ -303,7 +303,7 @@ def execute(cfg: RunConfig, store=None, *, run_id: Optional[int] = None, session
     Invalid settings raise UserInputError before anything is stored. Everything after that ends in
     the store: ``finished``, ``stopped`` or ``failed`` with the reason.
     """
-    from core.training.snapshots import FeatureTap
+    from core.training.snapshots import SNAPSHOT_ARTIFACT, FeatureTap
     from core.training.store import RunStore, checkpoint_path, save_checkpoint
     from core.training.trainer import Callbacks, TrainerConfig, fit, pick_device
 
@@ -324,7 +324,7 @@ def execute(cfg: RunConfig, store=None, *, run_id: Optional[int] = None, session
             try:  # the test embedding as it forms (PCA, artifact "pca"), for the Results page
                 snapshot = tap.snapshot(test.labels)
                 if snapshot is not None:
-                    store.save_artifact(run_id, "pca", snapshot, epoch=row["epoch"])
+                    store.save_artifact(run_id, SNAPSHOT_ARTIFACT, snapshot, epoch=row["epoch"])
             except Exception:  # an optional picture never breaks a run
                 pass
             if on_epoch:

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 SNAPSHOT_POINTS = 500  # test images in each per-epoch PCA snapshot
+SNAPSHOT_ARTIFACT = "pca"  # the run artifact that holds them, one per epoch
 
 
 def has_features(model: nn.Module) -> bool:
@@ -190,3 +191,15 @@ class FeatureTap:
         if self._handle is not None:
             self._handle.remove()
             self._handle = None
+
+
+def stored_snapshots(store, run_id: int) -> list[dict[str, Any]]:
+    """Run ``run_id``'s per-epoch PCA snapshots from ``store``, oldest first: ``{"epoch", "xy", "labels", ...}``."""
+    out = []
+    for art in store.list_artifacts(run_id, name=SNAPSHOT_ARTIFACT):
+        if art["epoch"] is None:
+            continue
+        data = store.load_artifact(run_id, SNAPSHOT_ARTIFACT, epoch=art["epoch"])
+        if isinstance(data, dict) and data.get("xy"):
+            out.append({"epoch": art["epoch"], **data})
+    return out
