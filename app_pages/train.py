@@ -156,7 +156,8 @@ def live_panel(run_id: int) -> None:
     row = live["run"]
     epochs = store().epochs(run_id)
     status = live["state"]
-    st.subheader(f"Run {run_id}: {unbroken(row['name'])}")
+    model = (row.get("config") or {}).get("model", "")
+    st.subheader(f"Run {run_id}: {MODELS.title(model)} · {unbroken(row['name'] or model)}")
     if live["session"] != me:
         st.caption("Started in another session: you are watching it read-only; only that session can stop it.")
     if status == "queued":
@@ -190,6 +191,7 @@ def live_panel(run_id: int) -> None:
         if st.session_state.get("_curves_fast") == run_id and status in ACTIVE_STATUSES:
             del st.session_state["_curves_fast"]
             st.rerun(scope="app")  # the first epoch landed: the curves may now poll slowly
+    if status in ACTIVE_STATUSES:
         st.session_state["_watching"] = run_id
     elif st.session_state.get("_watching") == run_id:
         del st.session_state["_watching"]

@@ -7,6 +7,7 @@ accuracy and saves screenshots under ``artifacts/browser/`` (git-ignored).
 from __future__ import annotations
 
 import json
+import time
 
 from conftest import IDLE, SHOTS, copied_link, pick
 
@@ -73,6 +74,12 @@ def test_quick_training_shows_accuracy(server, page):
     accuracy = float(text.split("test accuracy")[1].split("%")[0])
     assert 50 < accuracy <= 100, text
     assert "run=" in page.url  # the run is in the URL: a reload re-attaches to it
+    # without a reload, the page catches up: Stop is disabled and the runs table says finished
+    stop = page.get_by_role("button", name="Stop").first
+    deadline = time.time() + 15
+    while stop.is_enabled() and time.time() < deadline:
+        time.sleep(0.5)
+    assert not stop.is_enabled(), "Stop is still enabled after the run finished"
     page.screenshot(path=str(SHOTS / "train_finished.png"), full_page=True)
 
 
