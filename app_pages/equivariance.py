@@ -9,6 +9,7 @@ from core.analysis.equivariance import (DEFAULT_ANGLES, accuracy_by_angle, featu
 from core.analysis.playground import PlaygroundModel, default_runs, probabilities, six_nine_ambiguous
 from core.errors import DataUnavailableError, UserInputError
 from core.models.escnn_net import GROUPS
+from core.analysis.results import checkpoint_version
 from core.training.runner import progress_text
 from core.training.runs import RunConfig
 from core.training.store import ACTIVE_STATUSES, CheckpointError, StoreError
@@ -44,13 +45,6 @@ copy_link_button(sb)
 
 
 # ---------------------------------------------------------------- cached measurements
-def _checkpoint_key(run: dict) -> str:
-    from core.analysis.results import checkpoint_file
-
-    path = checkpoint_file(run)
-    return f"{path}:{path.stat().st_mtime_ns}"
-
-
 @st.cache_resource(show_spinner=False, max_entries=6)
 def run_model(run_id: int, checkpoint_key: str):
     """(model, RunConfig, dataset) of a stored run; ``checkpoint_key`` (path + mtime) keys the cache."""
@@ -191,7 +185,7 @@ picked = [by_label[s] for s in selected]
 keys: dict[int, str] = {}
 for r in picked:
     try:
-        keys[r["id"]] = _checkpoint_key(r)
+        keys[r["id"]] = checkpoint_version(r)
     except CheckpointError as err:
         st.error(f"Cannot open run #{r['id']} — {err}")
 if not keys:

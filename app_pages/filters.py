@@ -3,7 +3,6 @@ filters beside the Gaussian kernel, a GAT run's attention for one digit, a super
 digit's own graph — and the filter moving across the pixels (GIF)."""
 
 import json
-from pathlib import Path
 from typing import Optional
 
 import numpy as np
@@ -15,6 +14,7 @@ from core.analysis.digit_filters import (attention_filter, attention_frames, gat
 from core.analysis.superpixel_filters import (MIXING_TEXT, SUPERPIXEL_MIXING, load_superpixel_run, superpixel_digit,
                                               superpixel_filter, superpixel_runs)
 from core.figures.filters_gif import filters_gif
+from core.analysis.results import checkpoint_version
 from core.analysis.filters import (FULL_SIDE, PATHS, drift_summary, filter_drift, filter_stats,
                                    gaussian_filter, graph_filter, graph_frames, layer_pixel, learned_filter,
                                    learned_frames, learned_runs, load_learned_run, pixel_path)
@@ -159,25 +159,25 @@ def show_animation(frames, title: str, key: str, file_name: str, frame_ms: int, 
 
 
 @st.cache_resource(show_spinner="Loading the run's checkpoint…", max_entries=4)
-def learned_run(run_id: int, db: str, checkpoint: str, mtime_ns: int, _store):
+def learned_run(run_id: int, db: str, version: str, _store):
     """The stored run rebuilt (trained and untrained networks), once per database, checkpoint file and mtime."""
     return load_learned_run(run_id, _store)
 
 
 @st.cache_data(show_spinner="Measuring how far the filters moved…", max_entries=8)
-def drift_of(run_id: int, db: str, checkpoint: str, mtime_ns: int, _store) -> list[dict]:
+def drift_of(run_id: int, db: str, version: str, _store) -> list[dict]:
     """``filter_drift`` of the run, once per database, checkpoint file and mtime."""
-    return filter_drift(learned_run(run_id, db, checkpoint, mtime_ns, _store))
+    return filter_drift(learned_run(run_id, db, version, _store))
 
 
 @st.cache_resource(show_spinner="Loading the run's checkpoint…", max_entries=4)
-def gat_run(run_id: int, db: str, checkpoint: str, mtime_ns: int, _store):
+def gat_run(run_id: int, db: str, version: str, _store):
     """The stored GAT run rebuilt (with PyG twins of its layers), once per database, checkpoint file and mtime."""
     return load_gat_run(run_id, _store)
 
 
 @st.cache_resource(show_spinner="Loading the run's checkpoint…", max_entries=4)
-def superpixel_run(run_id: int, db: str, checkpoint: str, mtime_ns: int, _store):
+def superpixel_run(run_id: int, db: str, version: str, _store):
     """The stored superpixel run rebuilt, once per database, checkpoint file and mtime."""
     return load_superpixel_run(run_id, _store)
 
@@ -243,9 +243,9 @@ elif source == "learned":
     untrained_col = url_toggle(sb, "Show the untrained filter too", "f_init", value=True,
                                help="The same network as initialised with the run's seed, before training.")
     zoom, path, step, frame_ms = view_settings()
-    ckpt = Path(by_id[run_id]["checkpoint"]).expanduser()
     try:
-        run = learned_run(run_id, str(run_store.path), str(ckpt), ckpt.stat().st_mtime_ns, run_store)
+        version = checkpoint_version(by_id[run_id])
+        run = learned_run(run_id, str(run_store.path), version, run_store)
         info = run.layer(int(layer))
     except (CheckpointError, UserInputError, StoreError, OSError) as err:
         st.error(f"Cannot read run {run_id}'s filters — {err}")
@@ -258,7 +258,7 @@ elif source == "learned":
                               help="out: one learned adjacency per output channel. pair: one per (output, input) "
                                    "channel pair, numbered output × inputs + input: a learned convolution kernel.")
         st.caption(f"Edge set {edge_set}: {info.set_name(edge_set)}.")
-    drift = drift_of(run_id, str(run_store.path), str(ckpt), ckpt.stat().st_mtime_ns, run_store)
+    drift = drift_of(run_id, str(run_store.path), version, run_store)
     row, col = pixel_sliders()
     pixel = layer_pixel(row, col, info.side)
     learned = learned_filter(run, info.index, pixel, edge_set=edge_set)
@@ -305,7 +305,7 @@ elif source == "learned":
     layer_step = max(1, step * info.side // FULL_SIDE)
     pixels = pixel_path(info.side, path, layer_step, row=pixel[0], col=pixel[1])
     frames = learned_frames(run, info.index, pixels, edge_set=edge_set)
-    key = f"learned:{run_id}:{ckpt}:{ckpt.stat().st_mtime_ns}:{info.index}:{edge_set}:{path}:{layer_step}:{pixel}"
+    key = f"learned:{run_id}:{version}:{info.index}:{edge_set}:{path}:{layer_step}:{pixel}"
     show_animation(frames, f"Run {run_id}, layer {info.index + 1}: the learned filter {PATHS[path]}", key,
                    f"filters-run{run_id}-layer{info.index + 1}-set{edge_set}.gif", frame_ms, signed=info.signed)
 
@@ -323,10 +323,9 @@ elif source == "gat":
     st.caption(run_title(by_id[run_id]))
     image, index, label = pick_digit(rc[0], str(config.get("data", "mnist-5k")))
     zoom, path, step, frame_ms = view_settings()
-    ckpt = Path(by_id[run_id]["checkpoint"]).expanduser()
     try:
-        mtime = ckpt.stat().st_mtime_ns
-        run = gat_run(run_id, str(run_store.path), str(ckpt), mtime, run_store)
+        version = checkpoint_version(by_id[run_id])
+        run = gat_run(run_id, str(run_store.path), version, run_store)
         info = run.layer(int(layer))
         digit = gat_attention(run, image)
         att = digit.layer(info.index)
@@ -367,7 +366,7 @@ elif source == "gat":
     layer_step = max(1, step * info.side // FULL_SIDE)
     pixels = pixel_path(info.side, path, layer_step, row=pixel[0], col=pixel[1])
     frames = attention_frames(att, pixels, head)
-    key = f"gat:{run_id}:{ckpt}:{mtime}:{index}:{info.index}:{head}:{path}:{layer_step}:{pixel}"
+    key = f"gat:{run_id}:{version}:{index}:{info.index}:{head}:{path}:{layer_step}:{pixel}"
     show_animation(frames, f"Run {run_id}, layer {info.index + 1} ({who}), digit #{index}: attention "
                    f"{PATHS[path]}", key, f"attention-run{run_id}-digit{index}-layer{info.index + 1}.gif",
                    frame_ms, right)
@@ -392,9 +391,9 @@ elif source == "superpixel":
     st.caption(run_title(by_id[run_id]))
     image, index, label = pick_digit(rc[0], str(config.get("data", "mnist-5k")))
     copy_link_button(sb)
-    ckpt = Path(by_id[run_id]["checkpoint"]).expanduser()
     try:
-        run = superpixel_run(run_id, str(run_store.path), str(ckpt), ckpt.stat().st_mtime_ns, run_store)
+        version = checkpoint_version(by_id[run_id])
+        run = superpixel_run(run_id, str(run_store.path), version, run_store)
         digit = superpixel_digit(run, image)
         if digit.attention is not None:
             digit.attention.layer(layer).check_head(head)

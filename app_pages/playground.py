@@ -2,7 +2,6 @@
 three trained runs answer: their probabilities, their answer at every angle, and what each layer sees."""
 
 import hashlib
-from pathlib import Path
 
 import streamlit as st
 
@@ -12,6 +11,7 @@ from core.data.image_io import (LINK_CHARS, decode_digit_link, drawing_ink, enco
                                 load_digit_image, mnist_digit, quantize_digit)
 from core.errors import UserInputError
 from core.figures.playground import ANGLE_TITLE, angle_figure, digit_picture, maps_tiles, probability_figure
+from core.analysis.results import checkpoint_version
 from core.training.store import CheckpointError, RunNotFoundError
 from ui.display import guarded
 from ui.resources import dataset, from_store, store
@@ -64,7 +64,7 @@ mirror = url_toggle(sb, "Mirror left-right first", "pg_mirror")
 
 
 @st.cache_resource(show_spinner="Loading the run…", max_entries=8)
-def model_for(run_id: int, checkpoint: str, mtime_ns: int):
+def model_for(run_id: int, version: str):
     """A stored run ready for inference, once per checkpoint file and mtime."""
     return load_playground_model(run_id, store())
 
@@ -119,9 +119,8 @@ url_notices(notice)
 
 loaded, load_errors = [], []
 for rid in picked:
-    ckpt = Path(runs[rid]["checkpoint"]).expanduser()
     try:
-        loaded.append(model_for(rid, str(ckpt), ckpt.stat().st_mtime_ns))
+        loaded.append(model_for(rid, checkpoint_version(runs[rid])))
     except (CheckpointError, RunNotFoundError, UserInputError, OSError) as err:
         load_errors.append(f"Cannot load run {rid} — {err}")
 
@@ -217,8 +216,10 @@ def digit_view(given: tuple) -> None:
         if not runs:
             no_runs_yet(right)
         elif not load_errors:
-            right.info("Pick up to three runs in the sidebar and give a digit (on a phone the sidebar is folded away: "
-                       "open it with » at the top left).", icon=":material/draw:")
+            right.info(("Draw a digit (or pick one in the sidebar): the runs chosen there answer it."
+                        if loaded else "Pick up to three runs in the sidebar and give a digit")
+                       + " (on a phone the sidebar is folded away: open it with » at the top left).",
+                       icon=":material/draw:")
         return
     with right:
         st.markdown(f"**{ANGLE_TITLE}**")

@@ -2,7 +2,6 @@
 frequency responses a trained ChebNet learned."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import streamlit as st
@@ -11,6 +10,7 @@ from core.errors import UserInputError
 from core.graphs import FORMULAS, GRAPH_PARAMS
 from core.analysis.spectral import (LAPLACIANS, cheb_frequency_response, cheb_runs, graph_fourier_transform,
                            laplacian_eigenvectors, layer_graph, load_cheb_run, low_pass)
+from core.analysis.results import checkpoint_version
 from core.training.store import CheckpointError
 from core.figures.spectral import (eigenvector_grid_figure, fourier_figure, frequency_response_figure,
                                reconstruction_figure, spectrum_figure)
@@ -81,7 +81,7 @@ st.subheader("What a trained ChebNet filters")
 
 
 @st.cache_data(show_spinner="Loading the run's checkpoint…", max_entries=8)
-def run_response(run_id: int, checkpoint: str, mtime_ns: int, layer: int, _run: dict):
+def run_response(run_id: int, version: str, layer: int, _run: dict):
     """(lambdas, response (L, C_in, C_out), eigenvalues of the layer's graph, K, number of layers)."""
     model, g = load_cheb_run(_run)
     conv = model.convs[layer]
@@ -105,9 +105,8 @@ elif runs:
     layers = max(1, int((run.get("config") or {}).get("layers", 1)))
     lc, ic = st.columns(2)
     layer = url_choice(lc, "Layer", list(range(1, layers + 1)), 1, "s_layer") - 1
-    ckpt = Path(run["checkpoint"]).expanduser()
     try:
-        lambdas, response, layer_vals, K, _ = run_response(run_id, str(ckpt), ckpt.stat().st_mtime_ns, int(layer), run)
+        lambdas, response, layer_vals, K, _ = run_response(run_id, checkpoint_version(run), int(layer), run)
     except (CheckpointError, UserInputError, OSError) as err:
         st.error(f"Cannot read run {run_id}'s filters — {err}")
     else:

@@ -26,11 +26,11 @@ with two:
     st.subheader("2 · Train a model")
     st.write("Pick a layer type and press Start: it trains in the background and the curves draw live"
              + (f" (quick mode: {QUICK_EPOCHS} epochs on 1,000 digits, seconds per run)." if quick_mode() else "."))
-    st.page_link("app_pages/train.py", label="Train a CNN (the baseline)", icon=":material/model_training:",
+    st.page_link("app_pages/train.py", label="A CNN (the baseline)", icon=":material/model_training:",
                  query_params={"model": "cnn"})
-    st.page_link("app_pages/train.py", label="Train a ChebNet on the 8-neighbour grid", icon=":material/hub:",
+    st.page_link("app_pages/train.py", label="A ChebNet (graph layers)", icon=":material/hub:",
                  query_params={"model": "cheb"})
-    st.page_link("app_pages/train.py", label="Train a C8 steerable net on rotated digits", icon=":material/rotate_right:",
+    st.page_link("app_pages/train.py", label="A C8 net, rotated digits", icon=":material/rotate_right:",
                  query_params={"model": "escnn", "group": "C8", "data": "mnist-rot"})
 with three:
     st.subheader("3 · Play with rotations")

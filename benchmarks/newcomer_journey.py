@@ -6,7 +6,7 @@ Starts the app on a fresh, empty data folder (a temp dir as GRAPHCONV_DATA_DIR) 
 and walks what a newcomer would do:
 
 1. the Start page and the Playground of an empty server;
-2. from the Start page, "Train a CNN (the baseline)", Start, a screenshot ~2 s after Start and one when finished;
+2. from the Start page, "A CNN (the baseline)", Start, a screenshot ~2 s after Start and one when finished;
    then a ChebNet (/train?model=cheb) and a C8 steerable net on rotated digits, each to its end;
 3. the finished ChebNet's Train page, and each of its "Open this run on:" links (Measure pressed on Equivariance);
 4. a "6" drawn on the Playground at desktop size;
@@ -107,6 +107,9 @@ class Journey:
     def shot(self, pg, name: str, full_page: bool = True, **extra) -> str:
         """A screenshot; ``full_page``: the viewport grown to the page's whole height for it, then put back."""
         path = self.out / f"{name}.png"
+        if not extra.pop("hover", False):
+            pg.mouse.move(1, 1)  # no hover state (Plotly's toolbar, tooltips) left where the last click was
+            pg.wait_for_timeout(200)
         if full_page:
             size = pg.viewport_size
             height = int(pg.evaluate(PAGE_HEIGHT_JS))
@@ -214,13 +217,19 @@ class Journey:
                  seconds_to_progress_bar=first_progress and round(first_progress, 2),
                  seconds_to_finished=round(finished, 1), progress_texts=progress_texts[:6] + progress_texts[-2:],
                  finished_text=pg.get_by_text("Finished: test accuracy").first.inner_text())
-        self.shot(pg, f"{name}-finished")
+        self.shot(pg, f"{name}-finished", stop_disabled=self.stop_disabled(pg))
+        pg.wait_for_timeout(10_000)  # does the rest of the page (runs table, Stop) catch up with the finished run?
+        self.shot(pg, f"{name}-finished-10s-later", stop_disabled=self.stop_disabled(pg))
+
+    def stop_disabled(self, pg):
+        stop = pg.get_by_role("button", name="Stop").first
+        return stop.is_disabled() if stop.count() else None
 
     def train_cnn_from_start(self, pg) -> None:
         def how(p):
             p.goto(self.url + "/")
             self.idle(p, settle_ms=500)
-            self.link(p, "Train a CNN (the baseline)").click()
+            self.link(p, "A CNN (the baseline)").click()
             p.wait_for_url(re.compile(r"/train"))
         self.train(pg, "03-cnn", how, 300)
 
@@ -250,7 +259,9 @@ class Journey:
             self.idle(pg, settle_ms=500)
             exact = pg.locator(f'{MAIN} a[data-testid="stPageLink-NavLink"]').filter(  # text is "<icon name><label>"
                 has_text=re.compile(rf"{re.escape(label)}\s*$"))
-            if not exact.count():
+            try:  # the row of links may still be drawing
+                exact.first.wait_for(timeout=30_000)
+            except Exception:
                 self.say(step=f"open on {label}", ok=False, error="no such link after 'Open this run on:'")
                 continue
             href = exact.first.get_attribute("href")

@@ -30,9 +30,7 @@ def _filters(run_id: int, cfg: Mapping[str, Any]) -> Optional[dict[str, str]]:
         return {"f_src": "gat", "f_grun": str(run_id)}
     if model == "superpixel":  # a superpixel's row of its layer's matrix (attention for GAT)
         return {"f_src": "superpixel", "f_sprun": str(run_id)}
-    if model in ("gcn", "cheb", "sage", "gin") and cfg.get("graph"):  # a fixed graph: its filters are the graph's
-        return {"f_src": "graph", "f_kind": str(cfg["graph"])}
-    return None
+    return None  # gcn, cheb, sage, gin: their filters are the fixed graph's, not the run's (Spectral shows cheb's)
 
 
 def _spectral(run_id: int, cfg: Mapping[str, Any]) -> Optional[dict[str, str]]:

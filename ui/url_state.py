@@ -200,7 +200,7 @@ _COPY_LINK_HTML = """
 <div class="gcl-copy-link" style="display:flex;flex-direction:column;gap:0.35rem">
   <button id="gcl-copy" type="button" title="Copy the address of this page as it is now"
     style="width:100%;padding:0.4rem 0.75rem;border-radius:0.5rem;border:1px solid rgba(128,128,128,0.4);
-           background:transparent;color:inherit;font:inherit;cursor:pointer">&#128279; Copy link</button>
+           background:transparent;color:inherit;font:inherit;cursor:pointer">Copy link</button>
   <input id="gcl-link" readonly aria-label="Link to this page as it is now" hidden
     style="width:100%;font-family:monospace;font-size:0.75rem;padding:0.25rem;border-radius:0.4rem;
            border:1px solid rgba(128,128,128,0.4);background:transparent;color:inherit">

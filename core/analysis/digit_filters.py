@@ -212,10 +212,9 @@ def pyg_gat(conv: torch.nn.Module) -> torch.nn.Module:
 
 def gat_runs(store=None, limit: int = 200) -> list[dict[str, Any]]:
     """Stored finished (or stopped) GAT runs (model "gat") whose checkpoint file exists, newest first."""
-    if store is None:
-        from core.training.store import RunStore
+    from core.training.store import open_store
 
-        store = RunStore()
+    store = open_store(store)
     return store.runs_with_weights("gat", limit)
 
 
@@ -298,13 +297,13 @@ def run_problem(run_id: Optional[int], model: str, store=None) -> Optional[str]:
     """Why stored run ``run_id`` cannot show ``model``'s filters (not found, another model, no or a missing
     checkpoint), in one line; None when it can (its checkpoint may still turn out corrupt)."""
     from core.analysis.results import checkpoint_file
-    from core.training.store import CheckpointError, RunStore, StoreError
+    from core.training.store import CheckpointError, StoreError, open_store
 
     what = {"gat": "a GAT run", "superpixel": "a superpixel run", "learned": "a learned-edge run"}.get(model, model)
     if run_id is None:
         return "not a run id"
     try:
-        run = (store if store is not None else RunStore()).get_run(int(run_id))
+        run = open_store(store).get_run(int(run_id))
     except StoreError as err:
         return f"the run store cannot be read: {err}"
     if run is None:

@@ -226,10 +226,9 @@ def gaussian_kernel_graph(side: int, sigma: float, edge_index: Optional[torch.Te
 
 def learned_runs(store=None, limit: int = 200) -> list[dict[str, Any]]:
     """Stored finished (or stopped) runs of the learned-edge model whose checkpoint file exists, newest first."""
-    if store is None:
-        from core.training.store import RunStore
+    from core.training.store import open_store
 
-        store = RunStore()
+    store = open_store(store)
     return store.runs_with_weights("learned", limit)
 
 

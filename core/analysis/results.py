@@ -73,10 +73,9 @@ class RunEvaluation:
 
 def stored_run(run_id: int, store=None) -> dict[str, Any]:
     """Run ``run_id`` from ``store`` (default: the data folder's); :class:`RunNotFoundError` if there is none."""
-    if store is None:
-        from core.training.store import RunStore
+    from core.training.store import open_store
 
-        store = RunStore()
+    store = open_store(store)
     return store.require_run(int(run_id))
 
 
@@ -85,6 +84,13 @@ def run_config(run: Mapping[str, Any]):
     from core.training.runs import RunConfig
 
     return RunConfig.from_dict(dict(run.get("config") or {}))
+
+
+def checkpoint_version(run: Mapping[str, Any]) -> str:
+    """``"<checkpoint path>:<mtime in ns>"``: what a page caches a reopened run under, so a retrained or replaced
+    checkpoint is read afresh; :class:`CheckpointError` when there is none."""
+    path = checkpoint_file(run)
+    return f"{path.resolve()}:{path.stat().st_mtime_ns}"
 
 
 def checkpoint_file(run: Mapping[str, Any]) -> Path:
@@ -161,10 +167,9 @@ def load_run_model(run_id: int, store=None):
 
 def evaluate_run(run_id: int, store=None) -> RunEvaluation:
     """Evaluate the run's checkpoint on its test set (cached per run id and checkpoint file + mtime)."""
-    if store is None:
-        from core.training.store import RunStore
+    from core.training.store import open_store
 
-        store = RunStore()
+    store = open_store(store)
     run = store.require_run(run_id)
     source = checkpoint_file(run)
     stat = source.stat()

@@ -229,10 +229,9 @@ def cheb_frequency_response(cheb_layer, lambdas: np.ndarray, lambda_max: float =
 
 def cheb_runs(store=None, limit: int = 200) -> list[dict[str, Any]]:
     """Stored finished (or stopped) runs of model "cheb" whose checkpoint file exists, newest first."""
-    if store is None:
-        from core.training.store import RunStore
+    from core.training.store import open_store
 
-        store = RunStore()
+    store = open_store(store)
     return store.runs_with_weights("cheb", limit)
 
 

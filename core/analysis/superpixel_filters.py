@@ -90,10 +90,9 @@ class SuperpixelDigit:
 
 def superpixel_runs(store=None, limit: int = 200) -> list[dict[str, Any]]:
     """Stored finished (or stopped) superpixel runs whose checkpoint file exists, newest first."""
-    if store is None:
-        from core.training.store import RunStore
+    from core.training.store import open_store
 
-        store = RunStore()
+    store = open_store(store)
     return store.runs_with_weights("superpixel", limit)
 
 

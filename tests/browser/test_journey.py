@@ -100,7 +100,7 @@ def test_draw_a_digit_in_the_playground(server, page):
     page.get_by_text("Your drawing, prepared as MNIST prepares digits").first.wait_for()
     page.screenshot(path=str(SHOTS / "playground_drawn.png"), full_page=True)
     page.get_by_role("button", name="Clear", exact=True).click()
-    page.get_by_text("Pick up to three runs in the sidebar and give a digit").first.wait_for()  # no digit: no answer
+    page.get_by_text("Draw a digit (or pick one in the sidebar)").first.wait_for()  # no digit: no answer
 
 
 def test_a_forged_oversized_drawing_is_refused_with_one_line(server, page):
@@ -224,6 +224,6 @@ def test_on_a_phone_the_answers_are_in_view_after_a_stroke_and_the_drawing_trave
         reopened.screenshot(path=str(SHOTS / "playground_phone_link.png"), full_page=True)
         reopened.get_by_role("button", name="Clear", exact=True).click()  # Clear removes the link's digit
         reopened.wait_for_function("() => !new URLSearchParams(location.search).has('pg_ink')")
-        reopened.get_by_text("Pick up to three runs in the sidebar and give a digit").first.wait_for()
+        reopened.get_by_text("Draw a digit (or pick one in the sidebar)").first.wait_for()
     finally:
         phone.close()

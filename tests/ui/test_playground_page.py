@@ -155,7 +155,7 @@ def test_a_drawing_travels_in_the_link_and_the_link_reopens_the_digit_and_its_an
     friend.run()
     no_errors(friend)
     assert "pg_ink" not in friend.query_params
-    assert any("Pick up to three runs in the sidebar and give a digit" in i.value for i in friend.info)
+    assert any("Draw a digit (or pick one in the sidebar)" in i.value for i in friend.info)
 
     at.run()  # the drawer's canvas is blank again (cleared): their own digit leaves the link too
     no_errors(at)

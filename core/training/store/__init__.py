@@ -24,6 +24,13 @@ from core.training.store.schema import (
     TERMINAL_STATUSES,
 )
 
+
+
+def open_store(store: "RunStore | None" = None) -> RunStore:
+    """``store``, or the data folder's run store: the one way engine code reaches the store when not given one."""
+    return store if store is not None else RunStore()
+
+
 __all__ = [
     "ACTIVE_STATUSES",
     "MAX_PROGRESS_POINTS",
@@ -41,5 +48,6 @@ __all__ = [
     "checkpoint_path",
     "library_versions",
     "load_checkpoint",
+    "open_store",
     "save_checkpoint",
 ]
