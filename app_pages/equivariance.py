@@ -169,6 +169,7 @@ if raw_open is not None:  # runs of the other kinds beside it; the selection the
                   if (next(r for r in runs if r["id"] == i).get("config") or {}).get("model") != model]
         pending = [opened["id"]] + others[:MAX_RUNS - 1]
         st.session_state.pop("runs", None)
+        st.session_state["layer_run"] = run_label(opened)  # "Inside one network" looks inside the run opened
 if not pending and "runs" not in st.query_params and "runs" not in st.session_state:
     pending = default_runs({r["id"]: r for r in runs}, MAX_RUNS)  # a link naming no runs: the newest of each kind
 if pending:

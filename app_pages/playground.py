@@ -30,8 +30,8 @@ SIX_NINE = ("cannot tell a 6 from a 9: a 6 turned by 180° is a 9, so a net that
 
 st.title("Playground")
 st.caption("Bring your own digit and see trained models answer at once. Turn it with the slider: a CNN's answer "
-           "flips as the digit turns, a steerable (escnn) net's stays put; the plot beside the digit shows every angle at "
-           "once. Runs come from the Train page:")
+           "flips as the digit turns, a steerable (escnn) net's stays put; the plot beside the digit (below it on a "
+           "phone) shows every angle at once. Runs come from the Train page:")
 st.page_link(TRAIN, label="Train", icon=":material/model_training:")
 notice = st.container()
 sb = st.sidebar

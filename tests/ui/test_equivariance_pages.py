@@ -249,6 +249,10 @@ def test_a_run_opened_from_another_page_is_selected_beside_the_newest_of_the_oth
     chosen = at.multiselect(key="runs").value
     assert sorted(c.split(" ")[0] for c in chosen) == sorted([f"#{old_cnn}", f"#{cheb}"])
     assert "eq_open" not in at.query_params  # the selection now lives in `runs`, like a hand-made one
+    at.select_slider(key="images").set_value(100).run()  # measure quickly
+    at.button(key="measure").click().run()
+    no_errors(at)
+    assert at.selectbox(key="layer_run").value.startswith(f"#{old_cnn} ")  # "Inside one network": the run opened
     at.query_params["eq_open"] = "999999"
     at.run()
     assert any("eq_open=999999" in w.value for w in at.warning)
