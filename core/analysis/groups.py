@@ -277,3 +277,8 @@ def lift(image, group: str, filt=None) -> np.ndarray:
         raise UserInputError("filter", f"expected an odd square (k, k) filter, got shape {tuple(psi.shape)}")
     bank = torch.cat([e.apply(psi[None, None]) for e in elements(group)])  # (|G|, 1, k, k)
     return F.conv2d(x, bank, padding=psi.shape[-1] // 2)[0].numpy()
+
+
+def relative_difference(expected: np.ndarray, got: np.ndarray) -> float:
+    """||expected - got|| / ||expected|| (0 for equal arrays; the denominator is at least 1e-12)."""
+    return float(np.linalg.norm(expected - got) / max(np.linalg.norm(expected), 1e-12))

@@ -263,6 +263,14 @@ def _stratified_subset(labels: np.ndarray, per_class: int, rng: np.random.Genera
     return _first_per_class(rng.permutation(len(labels)), labels, per_class)
 
 
+DOWNLOADED = ("mnist",)  # data sets that exist only once downloaded (``python -m core download``)
+
+
+def ready_datasets() -> list[str]:
+    """The registered data sets that load now, without a download: the choices of pages that show digits."""
+    return [n for n in DATASETS.names() if n not in DOWNLOADED or (n == "mnist" and mnist_available())]
+
+
 @DATASETS.register("mnist")
 def _load_mnist(*, quick: bool, seed: int, download: bool = False) -> ImageDataset:
     if not mnist_available():

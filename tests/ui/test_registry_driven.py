@@ -16,6 +16,14 @@ def test_the_train_page_lists_exactly_the_registered_models_and_data_sets(app):
     assert at.selectbox(key="data").options == DATASETS.names()
 
 
+def test_pages_that_show_digits_offer_the_data_sets_that_load_without_a_download(app):
+    from core.data.datasets import mnist_available, ready_datasets
+
+    assert ready_datasets()[:2] == ["mnist-5k", "mnist-rot"] and ("mnist" in ready_datasets()) == mnist_available()
+    at = open_page(app, "app_pages/graph_builder.py")
+    assert at.selectbox(key="data").options == ready_datasets()
+
+
 def test_a_newly_registered_model_and_data_set_appear_with_the_models_settings(app):
     build = MODELS.get("mlp")
     MODELS.register("toy", "Toy net (registered by a test)", "a throw-away model", settings=("layers", "hidden",
@@ -30,6 +38,8 @@ def test_a_newly_registered_model_and_data_set_appear_with_the_models_settings(a
         assert any(c.value == "a throw-away model" for c in at.caption)
         assert at.slider(key="heads").label == "Attention heads"  # declared, so drawn from core/models/settings.py
         assert "K" not in [s.key for s in at.slider]  # not declared, not drawn
+        builder = open_page(app, "app_pages/graph_builder.py")  # pages that show digits offer it too
+        assert "toy-digits" in builder.selectbox(key="data").options
     finally:
         MODELS.unregister("toy")
         DATASETS.unregister("toy-digits")
