@@ -3,6 +3,8 @@ healthy Streamlit server), headless Chromium, and the memory (PSS) of a process 
 
 from __future__ import annotations
 
+import math
+
 import os
 import socket
 import subprocess
@@ -126,3 +128,22 @@ class PssSampler(threading.Thread):
     def stop(self) -> None:
         self._halt.set()
         self.join(5)
+
+
+def six_strokes(x0: float, y0: float, size: float) -> list[list[tuple[float, float]]]:
+    """A '6' in canvas coordinates: a stem curving down into a closed loop at the bottom."""
+    stem = [(x0 + size * (0.62 - 0.3 * t), y0 + size * (0.12 + 0.5 * t)) for t in [i / 12 for i in range(13)]]
+    cx, cy, r = x0 + size * 0.47, y0 + size * 0.66, size * 0.2
+    loop = [(cx + r * math.cos(a), cy + r * math.sin(a)) for a in [math.pi + 2 * math.pi * i / 24 for i in range(26)]]
+    return [stem, loop]
+
+
+def draw_six(page, canvas) -> None:
+    """Draw ``six_strokes`` on ``canvas`` (a Playwright locator) with the mouse, as a person does."""
+    box = canvas.bounding_box()
+    for stroke in six_strokes(box["x"], box["y"], box["width"]):
+        page.mouse.move(*stroke[0])
+        page.mouse.down()
+        for p in stroke[1:]:
+            page.mouse.move(*p, steps=2)
+        page.mouse.up()

@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import re
 import tempfile
 import time
 import traceback
 from pathlib import Path
 
-from benchmarks.browser_helpers import ROOT, chromium, start_app
+from benchmarks.browser_helpers import ROOT, chromium, draw_six, start_app
 
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 MAIN = '[data-testid="stMain"]'
@@ -56,14 +55,6 @@ WATCH_JS = """(before) => {
 }"""
 
 
-
-
-def six_strokes(x0: float, y0: float, size: float) -> list[list[tuple[float, float]]]:
-    """A '6' in canvas coordinates: a stem curving down into a closed loop at the bottom."""
-    stem = [(x0 + size * (0.62 - 0.3 * t), y0 + size * (0.12 + 0.5 * t)) for t in [i / 12 for i in range(13)]]
-    cx, cy, r = x0 + size * 0.47, y0 + size * 0.66, size * 0.2
-    loop = [(cx + r * math.cos(a), cy + r * math.sin(a)) for a in [math.pi + 2 * math.pi * i / 24 for i in range(26)]]
-    return [stem, loop]
 
 
 # Streamlit scrolls its own container, not the document, so Playwright's full_page shot is only the first screen:
@@ -293,13 +284,7 @@ class Journey:
         canvas = pg.locator("canvas").last
         canvas.wait_for(state="visible")
         canvas.scroll_into_view_if_needed()
-        box = canvas.bounding_box()
-        for stroke in six_strokes(box["x"], box["y"], box["width"]):
-            pg.mouse.move(*stroke[0])
-            pg.mouse.down()
-            for p in stroke[1:]:
-                pg.mouse.move(*p, steps=2)
-            pg.mouse.up()
+        draw_six(pg, canvas)
         t0 = time.perf_counter()
         pg.get_by_text("answered in").first.wait_for()
         answered = time.perf_counter() - t0

@@ -14,19 +14,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 from pathlib import Path
 
-from benchmarks.browser_helpers import ROOT, chromium, start_app
-
-
-def six_strokes(x0: float, y0: float, size: float) -> list[list[tuple[float, float]]]:
-    """A '6' in canvas coordinates: a stem curving down into a closed loop at the bottom."""
-    stem = [(x0 + size * (0.62 - 0.3 * t), y0 + size * (0.12 + 0.5 * t)) for t in [i / 12 for i in range(13)]]
-    cx, cy, r = x0 + size * 0.47, y0 + size * 0.66, size * 0.2
-    loop = [(cx + r * math.cos(a), cy + r * math.sin(a)) for a in [math.pi + 2 * math.pi * i / 24 for i in range(26)]]
-    return [stem, loop]
+from benchmarks.browser_helpers import ROOT, chromium, draw_six, start_app
 
 
 def main() -> None:
@@ -47,13 +38,7 @@ def main() -> None:
             page.goto(f"{url}/playground?pg_src=draw&pg_runs={args.runs}")
             canvas = page.locator("canvas").last
             canvas.wait_for(state="visible")
-            box = canvas.bounding_box()
-            for stroke in six_strokes(box["x"], box["y"], box["width"]):
-                page.mouse.move(*stroke[0])
-                page.mouse.down()
-                for p in stroke[1:]:
-                    page.mouse.move(*p, steps=2)
-                page.mouse.up()
+            draw_six(page, canvas)
             t0 = time.perf_counter()
             page.get_by_text("answered in").first.wait_for()
             results.append({"step": "stroke", "seconds_to_answer": round(time.perf_counter() - t0, 3)})

@@ -224,17 +224,12 @@ def load_gat_run(run_id: int, store=None) -> GATRun:
     Raises ``RunNotFoundError``, ``UserInputError`` (not a GAT run, or settings this version cannot read),
     ``CheckpointError`` (no checkpoint, a missing or corrupt file, weights that do not fit).
     """
-    from core.analysis.results import checkpoint_state, load_weights, run_config, stored_run
+    from core.analysis.results import load_weights, stored_run_of
     from core.graphs import build_graph
     from core.models import MODELS
     from core.rng import isolated_rng
-    from core.training.runs import validate
 
-    run = stored_run(run_id, store)
-    cfg = validate(run_config(run))
-    if cfg.model != "gat":
-        raise UserInputError("run", f"run {run_id} is a {cfg.model!r} run, not a GAT run ('gat')")
-    loaded = checkpoint_state(run)
+    run, cfg, loaded = stored_run_of(run_id, "gat", "a GAT run", store)
     graph = build_graph(cfg.graph, size=FULL_SIDE, **cfg.graph_params)
     with isolated_rng(cfg.seed):  # weights are replaced by the checkpoint's; no other run's stream is touched
         model = MODELS.get("gat")(cfg.model_config(), graph)

@@ -254,15 +254,10 @@ def load_learned_run(run_id: int, store=None) -> LearnedRun:
     """
     from core.graphs import build_graph
     from core.models import MODELS
-    from core.analysis.results import checkpoint_state, load_weights, run_config, stored_run
+    from core.analysis.results import load_weights, stored_run_of
     from core.rng import isolated_rng
-    from core.training.runs import validate
 
-    run = stored_run(run_id, store)
-    cfg = validate(run_config(run))
-    if cfg.model != "learned":
-        raise UserInputError("run", f"run {run_id} is a {cfg.model!r} run, not a learned-edge model ('learned')")
-    loaded = checkpoint_state(run)
+    run, cfg, loaded = stored_run_of(run_id, "learned", "a learned-edge model", store)
     graph = build_graph(cfg.graph, size=FULL_SIDE, **cfg.graph_params)
     with isolated_rng(cfg.seed):  # the run's initial weights (as build_everything draws them); no run is disturbed
         untrained = MODELS.get("learned")(cfg.model_config(), graph)

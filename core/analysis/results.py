@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, Sequence
 
 import numpy as np
 
+from core.errors import UserInputError
 from core.training.store import METRIC_COLUMNS, CheckpointError
 
 if TYPE_CHECKING:
@@ -77,6 +78,18 @@ def stored_run(run_id: int, store=None) -> dict[str, Any]:
 
     store = open_store(store)
     return store.require_run(int(run_id))
+
+
+def stored_run_of(run_id: int, model: str, what: str, store=None):
+    """(run, its validated RunConfig, its checkpoint's state) for a stored run of ``model``; ``UserInputError``
+    naming ``what`` (e.g. "a GAT run") when it is another model, ``CheckpointError`` without a usable checkpoint."""
+    from core.training.runs import validate
+
+    run = stored_run(run_id, store)
+    cfg = validate(run_config(run))
+    if cfg.model != model:
+        raise UserInputError("run", f"run {run_id} is a {cfg.model!r} run, not {what} ({model!r})")
+    return run, cfg, checkpoint_state(run)
 
 
 def run_config(run: Mapping[str, Any]):

@@ -103,16 +103,11 @@ def load_superpixel_run(run_id: int, store=None) -> SuperpixelRun:
     Raises ``RunNotFoundError``, ``UserInputError`` (not a superpixel run, unreadable settings),
     ``CheckpointError`` (no checkpoint, a missing or corrupt file, weights that do not fit).
     """
-    from core.analysis.results import checkpoint_state, load_weights, run_config, stored_run
+    from core.analysis.results import load_weights, stored_run_of
     from core.models import MODELS
     from core.rng import isolated_rng
-    from core.training.runs import validate
 
-    run = stored_run(run_id, store)
-    cfg = validate(run_config(run))
-    if cfg.model != "superpixel":
-        raise UserInputError("run", f"run {run_id} is a {cfg.model!r} run, not a superpixel run ('superpixel')")
-    loaded = checkpoint_state(run)
+    run, cfg, loaded = stored_run_of(run_id, "superpixel", "a superpixel run", store)
     with isolated_rng(cfg.seed):
         model = MODELS.get("superpixel")(cfg.model_config(), None)
     load_weights(model, run, f"a superpixel {cfg.conv} model", loaded)
