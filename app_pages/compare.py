@@ -20,7 +20,7 @@ from core.training.runner import ray_address
 from core.training.search import (MAX_TRIALS, SAMPLERS, new_search_kind, parse_space, search_configs, search_info,
                                   trial_rows)
 from core.training.sweep import (SWEEPABLE, grid_configs, in_sentence, new_sweep_kind, parse_values, stored_sweeps,
-                                 sweep_label, sweep_name, sweep_params, sweep_value)
+                                 sweep_label, sweep_name, sweep_params, sweep_points, sweep_value)
 from core.figures.training import search_figure, sweep_figure
 from core.figures.results import accuracy_curves_figure
 from ui.display import RUNS_TABLE_COLUMNS, guarded
@@ -159,9 +159,7 @@ def sweep_results() -> None:
         st.session_state["sweep_settled"] = kind
         st.rerun()  # the whole page, so the runs table above lists the sweep's runs too
     st.markdown(f"**{st.session_state.get('sweep_name') or 'Sweep'}**: {len(done)} of {len(members)} runs finished.")
-    points = sorted(((sweep_value(r["config"], param), (r["summary"] or {}).get("test_accuracy"))
-                     + ((sweep_value(r["config"], param2),) if param2 else ()) for r in done),
-                    key=lambda p: (isinstance(p[0], str), p[0]))
+    points = sweep_points(members, param, param2)
     if points:
         st.plotly_chart(sweep_figure(points, param, param2), width="stretch")
     label, label2 = sweep_label(param), (sweep_label(param2) if param2 else None)

@@ -298,9 +298,8 @@ try:
 except UserInputError as err:
     st.info(f"No feature maps to show for this run and element — {err.message}", icon=":material/info:")
 if maps is not None:
-    rotated = parse_element(el).apply(ds.x_test[digit][None, None].float())[0, 0].numpy()
     rows = list(range(min(maps.field_size if maps.field_size > 1 else 4, 4, maps.of_rotated.shape[0])))
-    st.plotly_chart(equivariance_panels_figure(rotated, maps.of_rotated.numpy(), maps.transformed.numpy(),
+    st.plotly_chart(equivariance_panels_figure(maps.image.numpy(), maps.of_rotated.numpy(), maps.transformed.numpy(),
                                                channels=rows, element=el), width="stretch")
     exact = parse_element(el).exact
     st.caption(f"Layer **{maps.layer}**, first {len(rows)} channel(s) (fields of {maps.field_size} channel(s)). "

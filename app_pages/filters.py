@@ -9,15 +9,15 @@ import numpy as np
 import streamlit as st
 
 from core.errors import UserInputError
-from core.analysis.digit_filters import (attention_filter, attention_frames, gat_attention, gat_runs, load_gat_run,
+from core.analysis.digit_filters import (attention_filter, attention_frames, gat_attention, load_gat_run,
                                          run_problem)
 from core.analysis.superpixel_filters import (MIXING_TEXT, SUPERPIXEL_MIXING, load_superpixel_run, superpixel_digit,
-                                              superpixel_filter, superpixel_runs)
+                                              superpixel_filter)
 from core.figures.filters_gif import filters_gif
 from core.analysis.results import checkpoint_version
 from core.analysis.filters import (FULL_SIDE, PATHS, drift_summary, filter_drift, filter_stats,
                                    gaussian_filter, graph_filter, graph_frames, layer_pixel, learned_filter,
-                                   learned_frames, learned_runs, load_learned_run, pixel_path)
+                                   learned_frames, load_learned_run, pixel_path)
 from core.graphs import FORMULAS, GRAPH_PARAMS, NORMS
 from core.training.store import CheckpointError, StoreError
 from core.figures.filters import (comparison_figure, digit_filter_figure, filter_animation_figure,
@@ -57,7 +57,7 @@ def finish() -> None:
     url_notices(notice)
 
 
-def choose_run(where, model: str, key: str, label: str, list_runs, empty: str, train_query: dict[str, str]):
+def choose_run(where, model: str, key: str, label: str, empty: str, train_query: dict[str, str]):
     """(run store, ``model``'s stored runs with weights by id, the chosen id), the choice bound to URL key ``key``.
 
     A link naming a run that cannot be shown (no such run, another model, no checkpoint) gets a warning saying
@@ -65,7 +65,7 @@ def choose_run(where, model: str, key: str, label: str, list_runs, empty: str, t
     """
     problem = None
     run_store = store()
-    runs = from_store(list_runs, then=finish)
+    runs = from_store(lambda s: s.runs_with_weights(model), then=finish)
     raw = st.query_params.get(key)
     if raw is not None and raw not in {str(r["id"]) for r in runs}:
         reason = from_store(lambda s: run_problem(parse_run_id(raw), model, s), then=finish)
@@ -233,7 +233,7 @@ if source == "graph":
 elif source == "learned":
     rc = st.columns([3, 1])
     run_store, by_id, run_id = choose_run(
-        rc[0], "learned", "f_run", "Learned-edge run (id)", learned_runs,
+        rc[0], "learned", "f_run", "Learned-edge run (id)",
         "No finished learned-edge run with a checkpoint yet. Train one (layer type *learned*) from the link "
         "below, or from a terminal: `python -m core train --model learned --epochs 1`. Its learned filters "
         "will appear here beside the Gaussian kernel's.", {"model": "learned"})
@@ -313,7 +313,7 @@ elif source == "learned":
 elif source == "gat":
     rc = st.columns([3, 1, 1])
     run_store, by_id, run_id = choose_run(
-        rc[0], "gat", "f_grun", "GAT run (id)", gat_runs,
+        rc[0], "gat", "f_grun", "GAT run (id)",
         "No finished GAT run with a checkpoint yet. Train one (layer type *gat*) from the link below, or from a "
         "terminal: `python -m core train --model gat --epochs 1`. Its attention weights for any test digit will "
         "appear here.", {"model": "gat"})
@@ -375,7 +375,7 @@ elif source == "gat":
 elif source == "superpixel":
     rc = st.columns([3, 1, 1])
     run_store, by_id, run_id = choose_run(
-        rc[0], "superpixel", "f_sprun", "Superpixel run (id)", superpixel_runs,
+        rc[0], "superpixel", "f_sprun", "Superpixel run (id)",
         "No finished superpixel run with a checkpoint yet. Train one (layer type *superpixel*, PyG layer *gat* "
         "to see attention) from the link below, or from a terminal: `python -m core train --model superpixel "
         "--graph superpixels --conv gat --epochs 1`. Its filters on any test digit's superpixels will appear "

@@ -3,13 +3,12 @@ frequency responses a trained ChebNet learned."""
 
 import json
 
-import numpy as np
 import streamlit as st
 
 from core.errors import UserInputError
 from core.graphs import FORMULAS, GRAPH_PARAMS
-from core.analysis.spectral import (LAPLACIANS, cheb_frequency_response, cheb_runs, graph_fourier_transform,
-                           laplacian_eigenvectors, layer_graph, load_cheb_run, low_pass)
+from core.analysis.spectral import (LAPLACIANS, ChebResponse, cheb_layer_response, graph_fourier_transform,
+                                   laplacian_eigenvectors, low_pass_series)
 from core.analysis.results import checkpoint_version
 from core.training.store import CheckpointError
 from core.figures.spectral import (eigenvector_grid_figure, fourier_figure, frequency_response_figure,
@@ -69,11 +68,10 @@ coeffs = graph_fourier_transform(raw, image, norm=norm)  # (N,)
 right.plotly_chart(fourier_figure(vals, coeffs, title=f"Graph Fourier coefficients of digit #{digit} "
                                                        f"(label {int(ds.y_train[digit])})"),
                    width="stretch", key="s_fourier")
-kept = [m for m in LOW_PASS if m < raw.num_nodes]
-recon = [low_pass(raw, image, m, norm=norm).reshape(side, side) for m in kept]
-energy = np.cumsum(coeffs ** 2) / max(float((coeffs ** 2).sum()), 1e-12)
-st.plotly_chart(reconstruction_figure([image] + recon, ["digit"] + [f"first {m} ({energy[m - 1]:.0%} of energy)"
-                                                                    for m in kept]),
+rebuilt = low_pass_series(raw, image, LOW_PASS, norm=norm)
+st.plotly_chart(reconstruction_figure([image] + rebuilt.images,
+                                      ["digit"] + [f"first {m} ({e:.0%} of energy)"
+                                                   for m, e in zip(rebuilt.kept, rebuilt.energy)]),
                 width="stretch", key="s_recon")
 
 # ---------------------------------------------------------------- learned ChebNet filters
@@ -81,16 +79,11 @@ st.subheader("What a trained ChebNet filters")
 
 
 @st.cache_data(show_spinner="Loading the run's checkpoint…", max_entries=8)
-def run_response(run_id: int, version: str, layer: int, _run: dict):
-    """(lambdas, response (L, C_in, C_out), eigenvalues of the layer's graph, K, number of layers)."""
-    model, g = load_cheb_run(_run)
-    conv = model.convs[layer]
-    lambdas = np.linspace(0.0, 2.0, 201)
-    ev, _ = laplacian_eigenvectors(layer_graph(model, g, layer), k=model.graphs[layer].num_nodes, norm="sym")
-    return lambdas, cheb_frequency_response(conv, lambdas, lambda_max=2.0), ev, conv.K, len(model.convs)
+def run_response(run_id: int, version: str, layer: int, _run: dict) -> ChebResponse:
+    return cheb_layer_response(_run, layer)
 
 
-runs = from_store(cheb_runs)
+runs = from_store(lambda s: s.runs_with_weights("cheb"))
 if not runs:
     st.info("No finished ChebNet run with a checkpoint yet. Train one on the Train page, or from a terminal: "
             "`python -m core train --model cheb`. Its learned filters will appear here.",

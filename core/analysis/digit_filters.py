@@ -210,14 +210,6 @@ def pyg_gat(conv: torch.nn.Module) -> torch.nn.Module:
     return twin.eval()
 
 
-def gat_runs(store=None, limit: int = 200) -> list[dict[str, Any]]:
-    """Stored finished (or stopped) GAT runs (model "gat") whose checkpoint file exists, newest first."""
-    from core.training.store import open_store
-
-    store = open_store(store)
-    return store.runs_with_weights("gat", limit)
-
-
 def load_gat_run(run_id: int, store=None) -> GATRun:
     """Rebuild stored run ``run_id`` (model "gat") with its checkpoint's weights, and a PyG ``GATConv`` per layer.
 

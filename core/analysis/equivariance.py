@@ -400,7 +400,8 @@ class FeatureMaps(NamedTuple):
     ``of_rotated``: the layer's output for the transformed image, ``L(g x)``;
     ``transformed``: the transformed output of the original image, ``g . L(x)``; equal for an
     equivariant layer. ``field_size``: channels per field (1 for plain CNNs), e.g. to lay fields out in
-    rows; ``error``: their relative difference (inside the inscribed disk).
+    rows; ``error``: their relative difference (inside the inscribed disk); ``image``: the transformed input
+    ``g x``, (H, W).
     """
 
     of_rotated: torch.Tensor
@@ -408,6 +409,7 @@ class FeatureMaps(NamedTuple):
     layer: str
     field_size: int
     error: float
+    image: torch.Tensor
 
 
 def feature_maps(model: nn.Module, image: ArrayLike, element: Union[str, float, Element] = "r90",
@@ -422,7 +424,8 @@ def feature_maps(model: nn.Module, image: ArrayLike, element: Union[str, float, 
     with _evaluating(model, device) as dev:
         xb = x.to(dev)
         ref = _capture(model, layers, xb)
-        moved = _capture(model, layers, e.apply(xb))
+        turned = e.apply(xb)  # (1, 1, H, W)
+        moved = _capture(model, layers, turned)
     if not ref:
         raise UserInputError("model", "the model has no (B, C, H, W) feature maps to show")
     if layer is None:
@@ -437,4 +440,4 @@ def feature_maps(model: nn.Module, image: ArrayLike, element: Union[str, float, 
     field = ftype.representations[0].size if ftype is not None and len(set(r.size for r in ftype.representations)) == 1 else 1
     mask = _disk(t.shape[-2], t.shape[-1], t.device)
     err = float(_rel_err(moved[layer][0], target, mask)[0])
-    return FeatureMaps(moved[layer][0][0].cpu(), target[0].cpu(), layer, field, err)
+    return FeatureMaps(moved[layer][0][0].cpu(), target[0].cpu(), layer, field, err, turned[0, 0].cpu())

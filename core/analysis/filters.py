@@ -224,14 +224,6 @@ def gaussian_kernel_graph(side: int, sigma: float, edge_index: Optional[torch.Te
 # ----------------------------------------------------------------------------- learned-edge runs
 
 
-def learned_runs(store=None, limit: int = 200) -> list[dict[str, Any]]:
-    """Stored finished (or stopped) runs of the learned-edge model whose checkpoint file exists, newest first."""
-    from core.training.store import open_store
-
-    store = open_store(store)
-    return store.runs_with_weights("learned", limit)
-
-
 def _layer_sigma(graph: Graph, side: int) -> float:
     """The run graph's sigma (else DEFAULT_SIGMA), rescaled to a side x side layer the way
     ``core.models.graph_net.coarse_graph`` rescales it: the same width in grid steps."""

@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, NamedTuple, Optional
 
 import numpy as np
 import torch
@@ -105,11 +105,6 @@ def _full_decomposition(graph: Graph, norm: str) -> tuple[np.ndarray, np.ndarray
     return out
 
 
-def clear_cache() -> None:
-    with _cache_lock:
-        _cache.clear()
-
-
 def _sparse_smallest(graph: Graph, k: int, norm: str) -> tuple[np.ndarray, np.ndarray]:
     """The k smallest eigenpairs of a large graph: largest of ``c I - L`` (c bounds the spectrum)."""
     import scipy.sparse as sp
@@ -181,6 +176,25 @@ def low_pass(graph: Graph, signal: Any, m: int, norm: str = "sym") -> np.ndarray
     return vecs @ (vecs.T @ x)
 
 
+class LowPass(NamedTuple):
+    """A signal rebuilt from its lowest graph frequencies, for several cut-offs."""
+
+    kept: list[int]  # coefficients kept, one per image (only cut-offs below the number of nodes)
+    images: list[np.ndarray]  # (side, side) each, the rebuilt image
+    energy: list[float]  # share of the signal's energy sum(x_hat^2) in those first coefficients
+
+
+def low_pass_series(graph: Graph, image: Any, cutoffs: tuple[int, ...], norm: str = "sym") -> LowPass:
+    """:func:`low_pass` of ``image`` (N values on a square pixel graph) for each cut-off below N, with the share
+    of energy each keeps, e.g. for the Spectral view's row of reconstructions."""
+    side = int(round(graph.num_nodes ** 0.5))
+    coeffs = graph_fourier_transform(graph, image, norm=norm)  # (N,)
+    energy = np.cumsum(coeffs ** 2) / max(float((coeffs ** 2).sum()), 1e-12)
+    kept = [int(m) for m in cutoffs if 0 < m < graph.num_nodes]
+    images = [low_pass(graph, image, m, norm=norm).reshape(side, side) for m in kept]
+    return LowPass(kept, images, [float(energy[m - 1]) for m in kept])
+
+
 # ----------------------------------------------------------------------------- Chebyshev filters
 
 
@@ -227,14 +241,6 @@ def cheb_frequency_response(cheb_layer, lambdas: np.ndarray, lambda_max: float =
 # ----------------------------------------------------------------------------- stored ChebNet runs
 
 
-def cheb_runs(store=None, limit: int = 200) -> list[dict[str, Any]]:
-    """Stored finished (or stopped) runs of model "cheb" whose checkpoint file exists, newest first."""
-    from core.training.store import open_store
-
-    store = open_store(store)
-    return store.runs_with_weights("cheb", limit)
-
-
 def load_cheb_run(run: Mapping[str, Any]):
     """(GraphNet with the run's weights, in eval mode on the CPU, and its raw pixel Graph).
 
@@ -265,3 +271,28 @@ def layer_graph(model, graph: Graph, layer: int) -> Graph:
 
     side = int(round(model.graphs[layer].num_nodes ** 0.5))
     return coarse_graph(graph, side)
+
+
+class ChebResponse(NamedTuple):
+    """What one layer of a trained ChebNet does to graph frequencies."""
+
+    lambdas: np.ndarray  # (P,) eigenvalues of the normalised Laplacian sampled in [0, 2]
+    response: np.ndarray  # (P, C_in, C_out) g(lambda) of every filter
+    eigenvalues: np.ndarray  # (n,) the eigenvalues of the graph this layer runs on (pooled layers: coarser)
+    K: int  # the Chebyshev order
+    layers: int  # graph layers in the net
+
+
+def cheb_layer_response(run: Mapping[str, Any], layer: int, points: int = 201) -> ChebResponse:
+    """The frequency response of layer ``layer`` (0-based) of stored ChebNet run ``run`` (a store row), on
+    ``points`` values of lambda, with the eigenvalues of that layer's graph. Raises as :func:`load_cheb_run`, and
+    ``UserInputError`` for a layer the net does not have."""
+    model, graph = load_cheb_run(run)
+    if not 0 <= int(layer) < len(model.convs):
+        raise UserInputError("layer", f"run {run.get('id')} has {len(model.convs)} graph layers, not {layer + 1}")
+    conv = model.convs[int(layer)]
+    lambdas = np.linspace(0.0, 2.0, int(points))
+    eigenvalues, _ = laplacian_eigenvectors(layer_graph(model, graph, int(layer)),
+                                            k=model.graphs[int(layer)].num_nodes, norm="sym")
+    return ChebResponse(lambdas, cheb_frequency_response(conv, lambdas, lambda_max=2.0), eigenvalues, int(conv.K),
+                        len(model.convs))

@@ -46,7 +46,6 @@ MIXING_TEXT: dict[str, str] = {  # what ``superpixel_filter`` shows for each lay
 }
 
 
-
 @dataclass
 class SuperpixelRun:
     """A stored superpixel run: the trained network and its settings."""
@@ -86,14 +85,6 @@ class SuperpixelDigit:
         """The superpixel node that covers ``pixel`` (row, col) of the digit."""
         r, c = check_pixel(pixel, self.graph.segments.shape[0])
         return int(self.graph.segments[r, c])
-
-
-def superpixel_runs(store=None, limit: int = 200) -> list[dict[str, Any]]:
-    """Stored finished (or stopped) superpixel runs whose checkpoint file exists, newest first."""
-    from core.training.store import open_store
-
-    store = open_store(store)
-    return store.runs_with_weights("superpixel", limit)
 
 
 def load_superpixel_run(run_id: int, store=None) -> SuperpixelRun:

@@ -199,3 +199,13 @@ def sweep_value(config: dict[str, Any], param: str) -> Any:
 
         return restriction_depth(config.get("group") or "C1")
     return (config.get("graph_params") or {}).get(param) if where == "graph" else config.get(param)
+
+
+def sweep_points(runs: Sequence[dict[str, Any]], param: str,
+                 param2: Optional[str] = None) -> list[tuple[Any, ...]]:
+    """``(value, test accuracy)`` or ``(value, test accuracy, value2)`` of every finished run among ``runs`` (store
+    rows), sorted by value with numbers before words: the points of a sweep's plot."""
+    done = [r for r in runs if r.get("status") == "finished"]
+    points = [(sweep_value(r["config"], param), (r.get("summary") or {}).get("test_accuracy"))
+              + ((sweep_value(r["config"], param2),) if param2 else ()) for r in done]
+    return sorted(points, key=lambda p: (isinstance(p[0], str), p[0]))

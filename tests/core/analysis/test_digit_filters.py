@@ -8,9 +8,9 @@ import torch
 import torch.nn.functional as F
 
 from core.analysis.digit_filters import (Attention, attention_filter, attention_frames, gat_attention, gat_layer_inputs,
-                                         gat_runs, load_gat_run, pyg_gat, run_problem)
+                                         load_gat_run, pyg_gat, run_problem)
 from core.analysis.superpixel_filters import (SUPERPIXEL_MIXING, digit_graph, graph_batch, load_superpixel_run,
-                                              superpixel_digit, superpixel_filter, superpixel_mixing, superpixel_runs)
+                                              superpixel_digit, superpixel_filter, superpixel_mixing)
 from core.data.datasets import load_dataset
 from core.errors import UserInputError
 from core.training.runs import RunConfig, execute
@@ -130,8 +130,8 @@ def test_gat_errors(trained):
         load_superpixel_run(run.run_id, store)
     with pytest.raises(RunNotFoundError):
         load_gat_run(999, store)
-    assert [r["id"] for r in gat_runs(store)] == [run.run_id]
-    assert [r["id"] for r in superpixel_runs(store)] == [sp.run_id]
+    assert [r["id"] for r in store.runs_with_weights("gat")] == [run.run_id]
+    assert [r["id"] for r in store.runs_with_weights("superpixel")] == [sp.run_id]
     twin = pyg_gat(run.model.convs[0])
     state = torch.get_rng_state()
     pyg_gat(run.model.convs[1])

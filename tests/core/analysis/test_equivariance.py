@@ -221,6 +221,7 @@ def test_feature_maps(data, c4):
     assert fm.of_rotated.shape == fm.transformed.shape and fm.of_rotated.dim() == 3
     assert fm.of_rotated.shape[0] % 4 == 0
     assert torch.allclose(fm.of_rotated, fm.transformed, atol=1e-4) and fm.error < 1e-4
+    assert torch.equal(fm.image, torch.rot90(torch.as_tensor(x[0]).float().reshape(28, 28), 1))  # g x, exact at 90°
     cnn = eq.feature_maps(plain_cnn(), x[0].numpy(), 90)
     assert cnn.layer == "0 (Conv2d)" and cnn.field_size == 1 and cnn.error > 0.1
     with pytest.raises(UserInputError):

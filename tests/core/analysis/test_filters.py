@@ -12,7 +12,7 @@ from core.errors import UserInputError
 from core.figures.filters_gif import colormap_lut, filters_gif
 from core.analysis.filters import (MARKER_RGB, Frame, check_pixel, filter_stats, gaussian_filter,
                           gaussian_kernel_graph, graph_filter, graph_frames, layer_pixel, learned_adjacency,
-                          learned_filter, learned_frames, learned_runs, load_learned_run, pixel_grid_edges,
+                          learned_filter, learned_frames, load_learned_run, pixel_grid_edges,
                           pixel_path)
 from core.graphs import adjacency_row, build_graph, normalize
 from core.training.runs import RunConfig, execute
@@ -150,7 +150,7 @@ def learned(tmp_path_factory):
 
 def test_learned_run_layers_and_weights(learned):
     store, run_id, cfg, run = learned
-    assert [r["id"] for r in learned_runs(store)] == [run_id]
+    assert [r["id"] for r in store.runs_with_weights("learned")] == [run_id]
     assert [(info.side, info.norm, info.self_loops) for info in run.layers] == [(28, "rw", True), (14, "rw", True)]
     saved = torch.load(store.get_run(run_id)["checkpoint"], weights_only=True, map_location="cpu")  # CUDA runs too
     assert all(torch.equal(v, saved[k]) for k, v in run.model.state_dict().items())
@@ -252,7 +252,7 @@ def test_checkpoint_errors(tmp_path):
     misfit_id = _stored(store, cfg, str(save_checkpoint(model.state_dict(), checkpoint_path(999))))
     with pytest.raises(CheckpointError, match="does not fit a learned-edge model"):
         load_learned_run(misfit_id, store)
-    assert {r["id"] for r in learned_runs(store)} == {bad_id, misfit_id}  # only runs whose checkpoint file exists
+    assert {r["id"] for r in store.runs_with_weights("learned")} == {bad_id, misfit_id}  # only runs whose checkpoint file exists
 
 
 # ----------------------------------------------------------------------------- several edge sets, and the drift

@@ -9,7 +9,7 @@ from core.graphs import build_graph
 from core.graphs.base import Graph
 from core.models.layers import ChebConv, SharedGraph
 from core.analysis.spectral import (cheb_frequency_response, chebyshev_basis, graph_fourier_transform, laplacian,
-                           laplacian_eigenvectors, low_pass)
+                                   laplacian_eigenvectors, low_pass, low_pass_series)
 
 
 def _undirected(edges, n, weights=None) -> Graph:
@@ -111,6 +111,17 @@ def test_fourier_transform_is_orthonormal_and_low_pass_rebuilds():
     assert graph_fourier_transform(g, x, k=5).shape == (5,)
 
 
+def test_low_pass_series_keeps_cutoffs_below_the_node_count_with_their_energy():
+    g = build_graph("grid", size=8)
+    x = np.random.default_rng(1).random((8, 8))
+    series = low_pass_series(g, x, (4, 16, 64, 100))
+    assert series.kept == [4, 16]  # 64 would rebuild the image exactly; 100 is more than the nodes
+    np.testing.assert_allclose(series.images[1], low_pass(g, x, 16).reshape(8, 8))
+    coeffs = graph_fourier_transform(g, x)
+    assert series.energy[0] == pytest.approx(float((coeffs[:4] ** 2).sum() / (coeffs ** 2).sum()))
+    assert 0 < series.energy[0] < series.energy[1] < 1
+
+
 # ----------------------------------------------------------------------------- Chebyshev filters
 
 
@@ -167,20 +178,28 @@ def test_layer_on_an_eigenvector_scales_it_by_the_response(graph):
 def test_load_cheb_run_gives_the_trained_weights_and_clear_errors(tmp_path):
     from core.analysis.results import load_run_model
     from core.training.runs import RunConfig, execute
-    from core.analysis.spectral import cheb_runs, load_cheb_run
+    from core.analysis.spectral import load_cheb_run
     from core.training.store import CheckpointError, RunStore, checkpoint_path, save_checkpoint
 
     store = RunStore()
     cfg = RunConfig(model="cheb", K=3, layers=1, hidden=4, epochs=1, quick=True)
     run_id = execute(cfg, store)["run_id"]
     run = store.get_run(run_id)
-    assert [r["id"] for r in cheb_runs(store)] == [run_id]
+    assert [r["id"] for r in store.runs_with_weights("cheb")] == [run_id]
     model, graph = load_cheb_run(run)
     reference, _, ds = load_run_model(run_id, store)  # the Results page's full rebuild of the same run
     x = torch.as_tensor(ds.x_test[:8])
     with torch.no_grad():
         assert torch.equal(model(x), reference(x))
     assert graph.num_nodes == 784 and not model.training
+    from core.analysis.spectral import cheb_layer_response
+
+    shown = cheb_layer_response(run, 0, points=11)  # what the Spectral view draws for the run's layer
+    np.testing.assert_allclose(shown.response, cheb_frequency_response(model.convs[0], np.linspace(0, 2, 11)))
+    assert shown.K == 3 and shown.layers == 1 and shown.eigenvalues.shape == (784,)
+    assert shown.eigenvalues.min() > -1e-9 and shown.eigenvalues.max() <= 2 + 1e-9
+    with pytest.raises(UserInputError, match="has 1 graph layers"):
+        cheb_layer_response(run, 1)
 
     def stored(checkpoint, config=cfg) -> dict:
         other = store.create_run(config.to_dict())

@@ -4,7 +4,7 @@ import pytest
 
 from core.errors import UserInputError
 from core.training.runs import RunConfig, execute
-from core.training.sweep import parse_values, sweep_configs, sweep_value
+from core.training.sweep import parse_values, sweep_configs, sweep_points, sweep_value
 
 
 def test_parse_values_types_and_errors():
@@ -40,6 +40,10 @@ def test_swept_runs_store_their_value(isolated_data_dir):
     assert sorted(sweep_value(r["config"], "seed") for r in runs) == [0, 1]
     accs = [r["summary"]["test_accuracy"] for r in runs]
     assert all(a > 0.3 for a in accs) and accs[0] != accs[1]  # different seeds, different runs
+    queued = store.create_run(RunConfig(model="mlp", seed=5, epochs=1, quick=True).to_dict())  # not finished: no point
+    points = sweep_points(store.list_runs(), "seed")
+    assert [p[0] for p in points] == [0, 1] and queued not in [p[0] for p in points]
+    assert [p[1] for p in points] == [r["summary"]["test_accuracy"] for r in sorted(runs, key=lambda r: r["config"]["seed"])]
 
 
 def test_grid_configs_cover_every_combination_and_check_the_size():
