@@ -8,6 +8,7 @@ import streamlit as st
 
 from core.errors import DataUnavailableError, UserInputError
 from core.analysis.results import config_json, evaluate_run, metrics_csv, projector_bundle
+from core.training.resume import lineage_epochs
 from core.training.snapshots import stored_snapshots
 from core.training.store import CheckpointError, StoreError
 from core.figures.training import curves_figure
@@ -100,17 +101,35 @@ epochs = store.epochs(run_id)
 c1, c2, c3, c4 = st.columns(4)
 stored_acc = summary.get("test_accuracy")
 c1.metric("Test accuracy (stored)", f"{stored_acc:.2%}" if stored_acc is not None else "—")
-c2.metric("Epochs", f"{len(epochs)} / {cfg.get('epochs', '?')}")
+c2.metric("Epochs", f"{epochs[-1]['epoch'] if epochs else 0} / {cfg.get('epochs', '?')}")
 c3.metric("Parameters", f"{summary['parameters']:,}" if summary.get("parameters") else "—")
 c4.metric("Images / s", f"{summary['images_per_second']:,.0f}" if summary.get("images_per_second") else "—")
 st.caption(f"Status **{run['status']}** on {run.get('device') or '?'} · data {cfg.get('data')} · "
            f"{summary.get('train_images', '?')} train / {summary.get('test_images', '?')} test images")
-context = context_line(cfg, stored_acc, len(epochs))
+parent = cfg.get("parent")
+children = sorted(r["id"] for r in runs if (r.get("config") or {}).get("parent") == run_id)
+if parent is not None or children:  # continuations are new runs linked to the run they continue
+    l1, l2 = st.columns(2)
+    if parent is not None:
+        a, b = (epochs[0]["epoch"], epochs[-1]["epoch"]) if epochs else (0, 0)
+        first = "" if not epochs else f"epoch {a} here, " if a == b else f"epochs {a}–{b} here, "
+        l1.caption(f"Continued from run {parent} ({first}the curve shows its epochs too):")
+        if int(parent) in by_id:
+            l1.page_link("app_pages/results.py", label=f"continued from run {parent}", icon=":material/arrow_upward:",
+                         query_params={"run": str(parent)})
+        else:
+            l1.caption(f"Run {parent} is no longer a finished or stopped run in the store.")
+    if children:
+        l2.caption("Continued by:")
+        for child in children[:5]:
+            l2.page_link("app_pages/results.py", label=f"run {child}", icon=":material/arrow_downward:",
+                         query_params={"run": str(child)})
+context = context_line(cfg, stored_acc, epochs[-1]["epoch"] if epochs else 0)
 if context:
     st.info(context, icon=":material/menu_book:")
 open_run_buttons(run_id, cfg, st, exclude="app_pages/results.py")
 if epochs:
-    st.plotly_chart(curves_figure(epochs), width="stretch")
+    st.plotly_chart(curves_figure(lineage_epochs(store, run_id) if parent is not None else epochs), width="stretch")
 
 # ---------------------------------------------------------------- re-evaluate the checkpoint
 ev = None

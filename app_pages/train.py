@@ -10,6 +10,8 @@ from core.config import QUICK_EPOCHS, quick_mode
 from core.analysis.reference import context_line
 from core.analysis.results import MISSING, runs_table
 from core.training.cpu_share import describe as describe_threads
+from core.errors import CheckpointError, UserInputError
+from core.training.resume import continuable, lineage_epochs
 from core.training.runs import IMAGE_MODELS_WITHOUT_GRAPH, PIXEL_GRAPH_KINDS, RunConfig, model_default
 from core.training.runner import progress_text
 from core.training.trainer import pick_device
@@ -17,7 +19,7 @@ from core.data.datasets import DATASETS
 from core.models import MODELS
 from core.models.escnn_net.groups import GROUPS
 from core.models.settings import SIZE, applicable
-from core.training.store import ACTIVE_STATUSES
+from core.training.store import ACTIVE_STATUSES, StoreError
 from core.models.superpixel_net import SUPERPIXEL_CONVS, SUPERPIXEL_TITLES, budget_width
 from core.models.tutorial_net import ADJACENCIES
 from core.figures.training import curves_figure
@@ -148,6 +150,40 @@ b3.markdown(f"Device: **{device.type}**" + ("" if device.type != "cpu" else " (n
                else " · each run trains in its own worker process"))
 
 
+def open_run(new_id: int) -> None:
+    """Show run ``new_id`` here (the whole page reruns, so the Stop button and the table follow)."""
+    st.session_state["run_id"] = new_id
+    st.query_params["run"] = str(new_id)
+    st.rerun(scope="app")
+
+
+def continue_controls(run_id: int, row: dict) -> None:
+    """"Continue N more epochs" and "Step (1 epoch)" for a finished or stopped run: each starts a NEW run linked to
+    this one (core/training/resume.py says why), shown live here like any started run; this run stays as it is."""
+    why = continuable(store(), row)
+    if not why and mgr.backend.name == "ray":
+        why = "continuing is not available on the Ray backend"
+    c1, c2, c3 = st.columns([1, 1.3, 1.3], vertical_alignment="bottom")
+    more = int(c1.number_input("More epochs", 1, 100, QUICK_EPOCHS if quick else 2, key="continue_epochs",
+                               disabled=bool(why)))
+    help_text = (f"Cannot continue: {why}." if why else
+                 "A new run, linked to this one, carries on from its weights, optimiser, learning-rate schedule and "
+                 "random state; this run and its links stay as they are."
+                 + (" Cosine schedule: it decayed over this run's epochs, so the rate rises again and decays over the "
+                    "new total." if (row.get("config") or {}).get("schedule") == "cosine" else ""))
+    go = c2.button(f"Continue {more} more epoch{'s' * (more != 1)}", icon=":material/fast_forward:", width="stretch",
+                   disabled=bool(why), help=help_text, key="continue_run")
+    step = c3.button("Step (1 epoch)", icon=":material/skip_next:", width="stretch", disabled=bool(why),
+                     help=help_text, key="step_run")
+    if go or step:
+        try:
+            new_id = mgr.continue_run(run_id, 1 if step else more, session=me)
+        except (UserInputError, CheckpointError, StoreError) as err:
+            st.error(f"Cannot continue run {run_id} — {err}")
+            return
+        open_run(new_id)
+
+
 def live_panel(run_id: int) -> None:
     live = mgr.live(run_id)
     if live is None:
@@ -158,6 +194,15 @@ def live_panel(run_id: int) -> None:
     status = live["state"]
     model = (row.get("config") or {}).get("model", "")
     st.subheader(f"Run {run_id}: {MODELS.title(model)} · {unbroken(row['name'] or model)}")
+    parent = (row.get("config") or {}).get("parent")
+    if parent is not None:
+        p1, p2 = st.columns([3, 1], vertical_alignment="center")
+        a, b = (epochs[0]["epoch"] if epochs else None), live["epochs"]
+        here = f"up to epoch {b}" if a is None else f"epoch {a}" if a == b else f"epochs {a}–{b}"
+        p1.caption(f"Continued from run {parent}: {here} trained here from run {parent}'s weights, optimiser, "
+                   f"schedule and random state; the curves show run {parent}'s epochs too.")
+        if p2.button(f"Open run {parent}", icon=":material/arrow_upward:", key="open_parent", width="stretch"):
+            open_run(int(parent))
     if live["session"] != me:
         st.caption("Started in another session: you are watching it read-only; only that session can stop it.")
     if status == "queued":
@@ -172,7 +217,7 @@ def live_panel(run_id: int) -> None:
             text += " · stopping after this batch"
         st.progress(live["progress"], text=text)
     summary = row.get("summary") or {}
-    context = context_line(row.get("config") or {}, summary.get("test_accuracy"), len(epochs))
+    context = context_line(row.get("config") or {}, summary.get("test_accuracy"), epochs[-1]["epoch"] if epochs else 0)
     if status == "finished":
         st.success(f"Finished: test accuracy **{summary.get('test_accuracy', 0):.2%}** on "
                    f"{summary.get('test_images', '?')} test images "
@@ -184,6 +229,7 @@ def live_panel(run_id: int) -> None:
     if status in ("finished", "stopped") and row.get("checkpoint"):
         st.caption("Open this run on:")
         open_run_buttons(run_id, row.get("config") or {})
+        continue_controls(run_id, row)
     elif status in ("failed", "interrupted"):
         st.error(f"Run {status}: {row.get('error') or 'the server stopped during it'}")
     if epochs:
@@ -199,7 +245,7 @@ def live_panel(run_id: int) -> None:
 
 
 def live_curves(run_id: int, total_epochs: Optional[int]) -> None:
-    epochs = store().epochs(run_id)
+    epochs = lineage_epochs(store(), run_id)  # a continuation's curve starts with its parent's epochs
     progress = store().progress(run_id)
     losses = progress["points"] if progress else []
     if epochs or losses:

@@ -305,7 +305,7 @@ SETTING_LABELS: dict[str, str] = {
     "edge_norm": "Learned edges: normalisation (edge_norm)", "edge_sets": "Learned edges: sets (edge_sets)",
     "edge_frozen": "Learned edges: frozen (edge_frozen)", "schedule": "Learning-rate schedule (schedule)",
     "augment": "Augmentation (augment)", "batch_size": "Batch size (batch_size)", "device": "Device (device)",
-    "quick": "Quick mode (quick)",
+    "quick": "Quick mode (quick)", "parent": "Continued from run (parent)",
 }
 GRAPH_PARAM_PREFIX = "Graph parameter: "
 

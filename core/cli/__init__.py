@@ -1,5 +1,5 @@
-"""Headless command line: ``python -m core {graph,train,sweep,search,tutorial,accuracy,stop,runs,download,bench,karate,
-equivariance} ... [--json]``.
+"""Headless command line: ``python -m core {graph,train,continue,sweep,search,tutorial,accuracy,stop,runs,download,
+bench,karate,equivariance} ... [--json]``.
 
 Every invalid value exits non-zero with one line on stderr naming the parameter, never a traceback. The commands
 live by topic: ``core/cli/training.py`` (those that train and store runs, and the run flags they share) and
@@ -14,8 +14,8 @@ import sys
 from typing import Any, Optional, Sequence
 
 from core.cli.measure import cmd_bench, cmd_download, cmd_equivariance, cmd_graph, cmd_karate
-from core.cli.training import (add_graph_flags, cmd_accuracy, cmd_runs, cmd_search, cmd_stop, cmd_sweep, cmd_train,
-                               cmd_tutorial, train_parser)
+from core.cli.training import (add_graph_flags, cmd_accuracy, cmd_continue, cmd_runs, cmd_search, cmd_stop, cmd_sweep,
+                               cmd_train, cmd_tutorial, train_parser)
 from core.errors import DataUnavailableError, UserInputError
 
 
@@ -38,6 +38,14 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--json", action="store_true")
 
     train_parser(sub)
+    c = sub.add_parser("continue", help="train a finished or stopped run N more epochs as a new run linked to it "
+                                         "(weights, optimiser, schedule and random state restored)")
+    c.add_argument("run", type=int, help="id of the run to continue (see `runs`)")
+    c.add_argument("--epochs", type=int, default=1, help="how many more epochs (default 1: one step)")
+    c.add_argument("--backend", choices=("inline", "process", "ray"), default=None,
+                   help="inline: train in this process (default); process: in a worker process (ray: refused)")
+    c.add_argument("--json", action="store_true", help="print one JSON object")
+
     w = train_parser(sub, "sweep", "train one setting over several values (or a grid over two), one run after "
                                     "the other, and print accuracy per value")
     w.add_argument("--param", required=True, help="the setting to sweep, e.g. restriction, K, sigma, seed")
@@ -115,9 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS = {"graph": cmd_graph, "train": cmd_train, "stop": cmd_stop, "runs": cmd_runs, "download": cmd_download,
-            "bench": cmd_bench, "karate": cmd_karate, "equivariance": cmd_equivariance, "tutorial": cmd_tutorial,
-            "sweep": cmd_sweep, "search": cmd_search, "accuracy": cmd_accuracy}
+COMMANDS = {"graph": cmd_graph, "train": cmd_train, "continue": cmd_continue, "stop": cmd_stop, "runs": cmd_runs,
+            "download": cmd_download, "bench": cmd_bench, "karate": cmd_karate, "equivariance": cmd_equivariance,
+            "tutorial": cmd_tutorial, "sweep": cmd_sweep, "search": cmd_search, "accuracy": cmd_accuracy}
 
 
 def _print_human(out: Any) -> None:
@@ -157,6 +165,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     else:
         _print_human(out)
     if code:
-        what = {"train": "run failed", "stop": "not stopped"}.get(args.command, "runs failed")
+        what = {"train": "run failed", "continue": "run failed", "stop": "not stopped"}.get(args.command, "runs failed")
         print(f"error: {what}: {out.get('error')}", file=sys.stderr)
     return code

@@ -1,5 +1,5 @@
-"""The CLI's training commands: train, sweep, search, tutorial, accuracy (each trains and stores runs), stop and
-runs; and the flags they share (a RunConfig setting per flag, the graph builder's parameters)."""
+"""The CLI's training commands: train, continue, sweep, search, tutorial, accuracy (each trains and stores runs), stop
+and runs; and the flags they share (a RunConfig setting per flag, the graph builder's parameters)."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def train_parser(sub, name: str = "train", help: str = "train one model and stor
 
     p = sub.add_parser(name, help=help)
     for f in fields(RunConfig):
-        if f.name == "graph_params":
+        if f.name in ("graph_params", "parent"):  # a continuation has its own command: continue
             continue
         flag = "--" + f.name.replace("_", "-")
         typ = setting_type(f.name)
@@ -98,6 +98,38 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
         summary = execute_reporting(cfg, store, run_id, on_epoch=progress, on_prepare=_print_prepare)
     else:
         summary = _train_in_worker(cfg, store, backend, progress)
+    if summary["status"] == "failed":
+        summary["exit_code"] = 1
+    return summary
+
+
+def cmd_continue(args: argparse.Namespace) -> dict[str, Any]:
+    """Train stored run RUN (finished or stopped) N more epochs as a new run linked to it (its weights, optimiser,
+    schedule and random streams restored; core/training/resume.py); the parent run stays as it was."""
+    from core.training.runner import ray_address
+    from core.training.runs import continuation_config
+    from core.training.store import RunStore
+    from core.training.worker import execute_reporting
+
+    store = RunStore()
+    store.recover_interrupted()
+    cfg = continuation_config(store, args.run, args.epochs)
+    backend = args.backend or ("ray" if ray_address() else "inline")
+    from core.training.resume import check_backend
+
+    check_backend(backend)  # Ray is refused: its task cannot read the parent's checkpoint
+    print(f"continuing run {args.run} from epoch {cfg.epochs - args.epochs} to {cfg.epochs}", file=sys.stderr)
+
+    def progress(row: dict) -> None:
+        print(f"epoch {row['epoch']}: loss {row['train_loss']:.4f}, test accuracy {row['test_accuracy']:.4f}, "
+              f"{row['seconds']:.1f} s", file=sys.stderr)
+
+    if backend == "inline":
+        run_id = store.create_run(cfg.to_dict(), name=cfg.label(), status="queued")
+        summary = execute_reporting(cfg, store, run_id, on_epoch=progress, on_prepare=_print_prepare)
+    else:
+        summary = _train_in_worker(cfg, store, backend, progress)
+    summary["parent"] = args.run
     if summary["status"] == "failed":
         summary["exit_code"] = 1
     return summary

@@ -132,6 +132,18 @@ class RunManager:
             self._cond.notify()
         return run_id
 
+    def continue_run(self, parent_id: int, epochs: int, session: Optional[str] = None) -> int:
+        """Submit a NEW run that trains run ``parent_id`` (finished or stopped) ``epochs`` more epochs from its
+        weights, optimiser, schedule and random streams (``core.training.resume``): queued like any run, in
+        ``session`` and counted against its limit; the parent is never changed, so anyone may continue any run.
+        Raises UserInputError (a bad count, a run that cannot be continued, the Ray backend) or CheckpointError
+        (no saved training state)."""
+        from core.training.resume import check_backend
+        from core.training.runs import continuation_config
+
+        check_backend(getattr(self.backend, "name", ""))
+        return self.submit(continuation_config(self.store, parent_id, epochs), session=session)
+
     def check_room(self, session: Optional[str], runs: int = 1) -> None:
         """Raise :class:`QueueFullError` unless ``session`` may add ``runs`` more runs (no limit without a session)."""
         if session is None:

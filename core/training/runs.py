@@ -2,7 +2,9 @@
 
 Shared by the CLI (``python -m core train``) and the app's background worker, so both store runs
 the same way: a row per run, a row per finished epoch written as the epoch ends, a checkpoint
-(state dict) when the run ends.
+(state dict) and the training state a continuation needs (artifact ``train_state``) when the run ends.
+A config with ``parent`` set continues that run as a new run (``continuation_config``; see
+``core.training.resume``).
 """
 
 from __future__ import annotations
@@ -89,6 +91,7 @@ class RunConfig:
     seed: int = 0  # seeds the split-independent randomness: init, shuffling, dropout
     device: str = "auto"  # auto, cpu, cuda, mps
     quick: bool = False  # quick mode: fewer images (tests, hosted demo)
+    parent: Optional[int] = None  # a continuation: the run whose training it carries on to ``epochs`` in all
 
     def __post_init__(self) -> None:
         if self.model == "escnn" and self.layers is None and isinstance(self.group, str) and "," in self.group:
@@ -153,10 +156,11 @@ class RunConfig:
                  "tutorial": f" {self.adjacency}" + (" frozen" if self.edge_frozen else ""),
                  "superpixel": f" {self.conv}" + (" raw positions" if self.positions == "raw" else ""),
                  "learned": f" {'/'.join(edges)}" if edges else ""}.get(self.model, "")
+        more = f", continued from run {self.parent}" if self.parent is not None else ""
         if not self.uses_graph():
-            return f"{self.model}{extra}"
+            return f"{self.model}{extra}{more}"
         params = ",".join(f"{k}={v}" for k, v in self.graph_params.items())
-        return f"{self.model}{extra} on {self.graph}({params})"
+        return f"{self.model}{extra} on {self.graph}({params}){more}"
 
 
 def setting_type(name: str) -> type:
@@ -200,6 +204,8 @@ def validate(cfg: RunConfig) -> RunConfig:
     _check_range("epochs", cfg.epochs, 1, 500)
     _check_range("batch_size", cfg.batch_size, 1, 8192)
     _check_range("seed", cfg.seed, 0, 2**31 - 1)
+    if cfg.parent is not None and (isinstance(cfg.parent, bool) or not isinstance(cfg.parent, int) or cfg.parent < 1):
+        raise UserInputError("parent", f"must be a run id (a whole number from 1), got {cfg.parent!r}")
     if not (0 < cfg.lr <= 10):
         raise UserInputError("lr", f"{cfg.lr} is out of range (0, 10]")
     from core.training.trainer import SCHEDULES
@@ -293,6 +299,39 @@ def build_everything(cfg: RunConfig, rng: Optional[RunRNG] = None,
     return ds, train, test, model, graph
 
 
+def continuation_config(store, parent_id: int, more_epochs: int) -> RunConfig:
+    """The config of a NEW run that continues run ``parent_id`` for ``more_epochs`` more epochs (see
+    ``core.training.resume`` for why a new run): the parent's settings, ``parent`` set, ``epochs`` the new
+    total. UserInputError for a bad count or a run that cannot be continued; CheckpointError for a run
+    without a saved training state (trained before continuing existed)."""
+    from core.training.resume import continuable, load_train_state
+
+    if isinstance(more_epochs, bool) or not isinstance(more_epochs, int) or more_epochs < 1:
+        raise UserInputError("epochs", f"continue for at least 1 more epoch (got {more_epochs!r})")
+    run = store.get_run(int(parent_id))
+    if run is None:
+        raise UserInputError("run", f"run {parent_id} does not exist")
+    why = continuable(store, run)
+    if why:
+        raise UserInputError("run", f"run {parent_id} cannot be continued: {why}")
+    done = int(load_train_state(store, run["id"])["epoch"])
+    return validate(RunConfig.from_dict({**(run.get("config") or {}), "epochs": done + more_epochs,
+                                         "parent": run["id"]}))
+
+
+def _resume_of(cfg: RunConfig, store) -> tuple[Any, Any]:
+    """(parent's weights, training state) of continuation ``cfg``, after checking it keeps its parent's settings."""
+    from core.training.resume import SAME_SETTINGS_EXCEPT, parent_resume
+
+    parent, weights, state = parent_resume(store, cfg.parent, cfg.epochs)
+    mine, theirs = cfg.to_dict(), RunConfig.from_dict(dict(parent.get("config") or {})).to_dict()
+    differ = sorted(k for k in mine if k not in SAME_SETTINGS_EXCEPT and mine[k] != theirs.get(k))
+    if differ:
+        raise UserInputError("parent", f"a continuation trains with its parent's settings; these differ from run "
+                             f"{cfg.parent}'s: {', '.join(differ)}")
+    return weights, state
+
+
 def execute(cfg: RunConfig, store=None, *, run_id: Optional[int] = None, session: Optional[str] = None,
             should_stop: Optional[Callable[[], bool]] = None,
             on_batch: Optional[Callable[[dict], None]] = None,
@@ -314,9 +353,14 @@ def execute(cfg: RunConfig, store=None, *, run_id: Optional[int] = None, session
     t_start = time.perf_counter()
     try:
         device = pick_device(cfg.device)
+        resume = _resume_of(cfg, store) if cfg.parent is not None else None  # (weights, training state)
         store.start(run_id, str(device))
         rng = RunRNG(cfg.seed)  # init and dropout draw from the run's own stream (core/rng.py)
         ds, train, test, model, _ = build_everything(cfg, rng, on_prepare)
+        if resume is not None:  # the parent's weights; fit restores its optimiser, schedule and random streams
+            from core.training.resume import load_parent_weights
+
+            load_parent_weights(model, resume[0])
         tap = FeatureTap(model)  # records the first 500 test features during fit's own test pass
 
         def epoch_done(row: dict) -> None:
@@ -338,7 +382,8 @@ def execute(cfg: RunConfig, store=None, *, run_id: Optional[int] = None, session
                              precise_bn=PRECISE_BN_BATCHES if cfg.model == "superpixel" else 0)
         try:
             result = fit(model, train, test, tcfg, Callbacks(on_batch=on_batch, on_epoch=epoch_done,
-                                                             should_stop=should_stop), rng=rng)
+                                                             should_stop=should_stop), rng=rng,
+                         resume=resume[1] if resume is not None else None)
         finally:
             tap.close()
     except Exception as err:  # anything unexpected still ends the run in the store with a reason
@@ -360,11 +405,19 @@ def execute(cfg: RunConfig, store=None, *, run_id: Optional[int] = None, session
         "seconds": time.perf_counter() - t_start,
         "error": result.error,
         "epochs": result.epochs,
+        **({"parent": cfg.parent} if cfg.parent is not None else {}),
     }
     ckpt = None
     if result.epochs:
         ckpt = checkpoint_path(run_id)
         save_checkpoint(model.state_dict(), ckpt)
+        if result.state is not None:  # what a continuation needs (core.training.resume), beside the weights
+            from core.training.resume import TRAIN_STATE_ARTIFACT, state_bytes
+
+            try:
+                store.save_artifact(run_id, TRAIN_STATE_ARTIFACT, state_bytes(result.state))
+            except Exception as err:  # the run's result stands; it just cannot be continued
+                summary["train_state_error"] = f"{type(err).__name__}: {err}"
     store.finish(run_id, {k: v for k, v in summary.items() if k != "epochs"}, status=result.status,
                  error=result.error, checkpoint=str(ckpt) if ckpt else None)
     return summary

@@ -94,6 +94,7 @@ class TrainResult:
     test_accuracy: Optional[float] = None
     images_per_second: Optional[float] = None  # training throughput, averaged over epochs
     error: Optional[str] = None
+    state: Optional[dict[str, Any]] = None  # what a continuation needs (train_state); None for a failed run
 
 
 def pick_device(requested: str = "auto") -> torch.device:
@@ -158,8 +159,53 @@ def evaluate(model: nn.Module, batches: Iterable[tuple[Any, torch.Tensor]], devi
     return float((predict(model, batches, device).argmax(1) == labels).float().mean())
 
 
+TRAIN_STATE_VERSION = 1
+
+
+def train_state(opt: torch.optim.Optimizer, epoch: int, step: int, plateau: Plateau, rng: RunRNG, train: Batches,
+                augment: Any, schedule: str) -> dict[str, Any]:
+    """Everything besides the weights that the next epoch depends on, as tensors and plain containers (so it
+    loads with ``torch.load(weights_only=True)``): epochs done, optimisation steps taken (the cosine schedule's
+    position), the optimiser's moments, the plateau's state, and the random streams (the run's torch CPU stream
+    for dropout, the shuffling generator, the augmentation's generator). No numpy or ``random`` stream is used.
+    """
+    with rng.active():
+        torch_rng = torch.get_rng_state()
+    aug = getattr(augment, "generator", None)
+    return {"version": TRAIN_STATE_VERSION, "epoch": int(epoch), "step": int(step), "schedule": schedule,
+            "optimizer": opt.state_dict(),
+            "plateau": {"scale": float(plateau.scale), "best": float(plateau.best), "bad": int(plateau.bad)},
+            "rng": {"torch": torch_rng, "shuffle": train.generator.get_state(),
+                    "augment": aug.get_state() if aug is not None else None},
+            "train_images": len(train.labels), "batches_per_epoch": len(train)}
+
+
+def restore_train_state(state: dict[str, Any], opt: torch.optim.Optimizer, plateau: Plateau, rng: RunRNG,
+                        train: Batches, augment: Any) -> tuple[int, int]:
+    """Put ``state`` (from :func:`train_state`) back into the optimiser, plateau and random streams; return
+    (epochs done, steps taken). Raises ``TrainingFailed`` when it cannot continue this exact training."""
+    if state.get("version") != TRAIN_STATE_VERSION:
+        raise TrainingFailed(f"the saved training state has version {state.get('version')!r}, this GraphConv Lab "
+                             f"reads version {TRAIN_STATE_VERSION}")
+    if state["train_images"] != len(train.labels):  # quick mode then and not now, or the reverse
+        raise TrainingFailed(f"the run being continued trained on {state['train_images']:,} images and this one "
+                             f"would train on {len(train.labels):,} (quick mode differs): continue it with the "
+                             "same quick-mode setting")
+    opt.load_state_dict(state["optimizer"])
+    plateau.scale, plateau.best, plateau.bad = (float(state["plateau"]["scale"]), float(state["plateau"]["best"]),
+                                                int(state["plateau"]["bad"]))
+    with rng.active():
+        torch.set_rng_state(state["rng"]["torch"])
+    train.generator.set_state(state["rng"]["shuffle"])
+    aug = getattr(augment, "generator", None)
+    if aug is not None and state["rng"].get("augment") is not None:
+        aug.set_state(state["rng"]["augment"])
+    return int(state["epoch"]), int(state["step"])
+
+
 def fit(model: nn.Module, train: Batches, test: Batches, cfg: TrainerConfig,
-        callbacks: Callbacks | None = None, rng: RunRNG | None = None) -> TrainResult:
+        callbacks: Callbacks | None = None, rng: RunRNG | None = None,
+        resume: Optional[dict[str, Any]] = None) -> TrainResult:
     """Train ``model`` with Adam and cross-entropy; evaluate on ``test`` after every epoch.
 
     Each step's random draws (dropout) come from ``rng``, the run's own stream (the one its model was
@@ -169,17 +215,27 @@ def fit(model: nn.Module, train: Batches, test: Batches, cfg: TrainerConfig,
     Never raises for a NaN, infinite or exploding (> ``cfg.max_loss``) loss, or GPU out-of-memory: those end
     the run with status ``failed`` and a clear ``error``. ``callbacks.should_stop()`` ends it with status
     ``stopped`` after the current batch.
+
+    ``resume`` (a :func:`train_state` of an earlier fit of these weights) continues that training: epochs are
+    numbered on from its last one up to ``cfg.epochs``, the steps, optimiser, plateau and random streams carry
+    on, so 3 epochs then a resume to 5 give the same weights as 5 epochs at once (constant and plateau
+    schedules; cosine takes ``cfg.epochs`` as its new horizon from the step reached). A run that ends
+    ``finished`` or ``stopped`` returns its own ``state``.
     """
     cb = callbacks or Callbacks()
-    step_rng = (rng or RunRNG(cfg.seed)).active
+    run_rng = rng or RunRNG(cfg.seed)
+    step_rng = run_rng.active
     device = pick_device(cfg.device)
     result = TrainResult(status="finished", device=str(device))
     try:
         model.to(device)
         opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         step, total_steps = 0, cfg.epochs * len(train)
-        plateau, scale = Plateau(), 1.0
-        for epoch in range(1, cfg.epochs + 1):
+        plateau, done = Plateau(), 0
+        if resume is not None:
+            done, step = restore_train_state(resume, opt, plateau, run_rng, train, cfg.augment)
+        scale = plateau.scale  # 1.0 but for a plateau schedule that halved the rate before a resume
+        for epoch in range(done + 1, cfg.epochs + 1):
             t0, seen, loss_sum, correct = time.perf_counter(), 0, 0.0, 0
             model.train()
             for b, (x, y) in enumerate(train):
@@ -224,10 +280,12 @@ def fit(model: nn.Module, train: Batches, test: Batches, cfg: TrainerConfig,
             result.test_accuracy = test_acc
             if cfg.schedule == "plateau":
                 scale = plateau.step(row["train_loss"])
+            done = epoch
             if cb.on_epoch:
                 cb.on_epoch(row)
             if result.status == "stopped":
                 break
+        result.state = train_state(opt, done, step, plateau, run_rng, train, cfg.augment, cfg.schedule)
     except TrainingFailed as err:
         result.status, result.error = "failed", str(err)
     except RuntimeError as err:
