@@ -1,0 +1,238 @@
+"""A lesson's live table: its stored runs beside the published figures, what they show, and where to look next.
+
+``lesson_rows(lesson, mode, runs, epochs_of)`` matches a launch's stored runs (rows of ``RunStore.list_runs``, from
+every kind of :func:`core.analysis.lessons.member_kinds`) to the lesson's rows by their settings, and gives each
+row its status, epochs done, test accuracy and mean seconds per epoch (from the store's epoch records);
+``findings`` says what the numbers show (ChebNet's epoch time as a multiple of the CNN's), ``explain_links`` which
+pages explain the result on these runs, ``stored_lessons`` which launches the store holds.
+"""
+
+from __future__ import annotations
+
+from statistics import mean
+from typing import Any, Callable, Mapping, Optional, Sequence
+
+from core.analysis.lessons import (COMPARE, EQUIVARIANCE, FILTERS, KARATE_PAGE, LESSONS, RESULTS, SPECTRAL, Lesson,
+                                   LessonRow, member_kinds, parse_lesson_kind, part_kind, row_config)
+
+NOT_STARTED = "not started"
+MISSING = "—"
+# A link: (page path, label, query params)
+Link = tuple[str, str, dict[str, str]]
+
+
+def _value(config: Mapping[str, Any], name: str) -> Any:
+    value = config.get(name)
+    return value.upper() if name == "group" and isinstance(value, str) else value
+
+
+def matches(row: LessonRow, config: Mapping[str, Any]) -> bool:
+    """Whether a stored run's ``config`` has every setting that defines ``row`` (graph parameters: those named)."""
+    for name, want in row.settings.items():
+        if name == "graph_params":
+            have = config.get("graph_params") or {}
+            if any(have.get(k) != v for k, v in want.items()):
+                return False
+        elif _value(config, name) != (want.upper() if name == "group" else want):
+            return False
+    if "data" not in row.settings and config.get("data", "mnist-5k") != "mnist-5k":
+        return False
+    return True
+
+
+def _number(value: Any) -> Optional[float]:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def epoch_seconds(epochs: Sequence[Mapping[str, Any]]) -> Optional[float]:
+    """Mean wall-clock seconds of the logged epochs (None before the first)."""
+    seconds = [s for s in (_number(e.get("seconds")) for e in epochs) if s is not None]
+    return mean(seconds) if seconds else None
+
+
+def _ours(row: LessonRow, quick: bool) -> str:
+    from core.analysis.reference import reference_for
+
+    if row.ours:
+        return row.ours
+    if row.part != "main":
+        return MISSING
+    ref = reference_for(row_config(row, quick).to_dict())
+    return f"{ref.accuracy:.1%} ({ref.epochs} epochs)" if ref else MISSING
+
+
+def lesson_rows(lesson: Lesson, mode: str, runs: Sequence[Mapping[str, Any]],
+                epochs_of: Callable[[int], Sequence[Mapping[str, Any]]], kind: str = "") -> list[dict[str, Any]]:
+    """One table row per lesson row of ``mode``, filled from ``runs`` (store rows; the newest run matching a row's
+    settings and part): run id, status, epochs done, test accuracy, seconds per epoch, this project's full-length
+    figure and the published one. A row without a run reads "not started"."""
+    quick = mode == "quick"
+    out = []
+    for row in lesson.rows_in(mode):
+        want_kind = part_kind(kind, row.part) if kind else None
+        found = [r for r in runs if matches(row, r.get("config") or {})
+                 and (want_kind is None or r.get("kind") == want_kind)]
+        run = max(found, key=lambda r: r["id"]) if found else None
+        total = row.epochs[0 if quick else 1]
+        cells = {"run": None, "status": NOT_STARTED, "epochs": f"0 of {total}", "test accuracy": None,
+                 "s/epoch": None}
+        if run is not None:
+            epochs = list(epochs_of(run["id"]))
+            summary = run.get("summary") or {}
+            accuracy = _number(summary.get("test_accuracy"))
+            if accuracy is None and epochs:
+                accuracy = _number(epochs[-1].get("test_accuracy"))
+            total = int((run.get("config") or {}).get("epochs") or total)
+            cells = {"run": run["id"], "status": run.get("status") or MISSING, "epochs": f"{len(epochs)} of {total}",
+                     "test accuracy": accuracy, "s/epoch": epoch_seconds(epochs),
+                     "train images": summary.get("train_images")}
+        out.append({"row": row.label, **cells, "this project, full length": _ours(row, quick),
+                    "published": row.published, "source": row.source, "published accuracy": row.published_accuracy,
+                    "part": row.part, "config": (run or {}).get("config") or {}})
+    return out
+
+
+def table(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The rows as the page shows them (the columns a reader needs, in order)."""
+    keep = ("row", "run", "status", "epochs", "test accuracy", "s/epoch", "this project, full length", "published",
+            "source")
+    return [{k: r.get(k) for k in keep} for r in rows]
+
+
+def settled(rows: Sequence[Mapping[str, Any]]) -> bool:
+    """No row's run is queued or training (a lesson not launched is settled too)."""
+    return not any(r["status"] in ("queued", "running") for r in rows)
+
+
+def _by_label(rows: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
+    return {r["row"]: r for r in rows}
+
+
+def epoch_ratio(rows: Sequence[Mapping[str, Any]]) -> Optional[float]:
+    """ChebNet's mean epoch seconds over the CNN's, in the ChebNet-vs-CNN lesson (None until both have an epoch)."""
+    cheb = next((r for r in rows if r["row"].startswith("ChebNet")), None)
+    cnn = next((r for r in rows if r["row"].startswith("CNN")), None)
+    if not cheb or not cnn or not cheb.get("s/epoch") or not cnn.get("s/epoch"):
+        return None
+    return cheb["s/epoch"] / cnn["s/epoch"]
+
+
+def findings(lesson: Lesson, rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """What the numbers so far show, in sentences (empty before any accuracy)."""
+    done = [r for r in rows if r.get("test accuracy") is not None]
+    lines = []
+    if lesson.key == "cheb-cnn":
+        ratio = epoch_ratio(rows)
+        if ratio is not None:
+            lines.append(f"ChebNet epoch = {ratio:.1f}x the CNN's (published 7.6-14.6x).")
+        if len(done) == 2:
+            cheb, cnn = done[0]["test accuracy"], done[1]["test accuracy"]
+            lines.append(f"ChebNet {cheb:.1%} against the CNN's {cnn:.1%}: {100 * (cheb - cnn):+.1f} points "
+                         "(published 99.14% against 99.33%: -0.2 points).")
+    elif lesson.key == "rotation":
+        by = _by_label(done)
+        cnn, c8 = by.get("CNN, mnist-rot"), by.get("escnn C8, mnist-rot")
+        if cnn and c8:
+            lines.append(f"On rotated digits the C8 net scores {c8['test accuracy']:.1%} against the CNN's "
+                         f"{cnn['test accuracy']:.1%} ({100 * (c8['test accuracy'] - cnn['test accuracy']):+.1f} "
+                         "points).")
+        for data in ("mnist-rot", "mnist-5k"):
+            sweep = [r for r in done if r["part"] == "sweep" and r["row"].endswith(data)]
+            if len(sweep) > 1:
+                best = max(sweep, key=lambda r: r["test accuracy"])
+                lines.append(f"Restriction sweep on {data}: best {best['row'].rsplit(',', 1)[0]} "
+                             f"({best['test accuracy']:.1%}).")
+    elif lesson.key == "karate":
+        lines += [f"{r['row']} labels {round(30 * r['test accuracy'])} of the 30 unlabelled members "
+                  f"({r['test accuracy']:.1%})." for r in done]
+    elif len(done) > 1:
+        low, high = min(done, key=lambda r: r["test accuracy"]), max(done, key=lambda r: r["test accuracy"])
+        lines.append(f"Here: {low['row']} {low['test accuracy']:.1%} to {high['row']} {high['test accuracy']:.1%}.")
+        ranked = [r for r in rows if r.get("published accuracy") is not None]
+        if ranked:
+            top = max(ranked, key=lambda r: r["published accuracy"])
+            lines.append(f"Published best: {top['row']} {top['published']}.")
+    return lines
+
+
+def data_line(rows: Sequence[Mapping[str, Any]], mode: str) -> str:
+    """How much these runs trained, for the "why they differ" caption."""
+    images = sorted({int(r["train images"]) for r in rows if _number(r.get("train images"))})
+    epochs = sorted({int(r["epochs"].split(" of ")[1]) for r in rows})
+    shown = (" / ".join(f"{n:,}" for n in images) if images else ("1,000" if mode == "quick" else "4,000"))
+    return (f"These runs ({mode} mode): {shown} training digits, "
+            f"{' / '.join(map(str, epochs))} epoch{'s' if epochs != [1] else ''}.")
+
+
+def _ids(rows: Sequence[Mapping[str, Any]], part: str = "main") -> list[int]:
+    return [r["run"] for r in rows if r["run"] is not None and r["status"] in ("finished", "stopped")
+            and r["part"] == part]
+
+
+def explain_links(lesson: Lesson, rows: Sequence[Mapping[str, Any]], kind: str = "") -> list[Link]:
+    """(page, label, query params) of the pages that explain this lesson's result on its finished runs."""
+    finished = {r["row"]: r["run"] for r in rows if r["run"] is not None and r["status"] in ("finished", "stopped")}
+    ids = _ids(rows)
+    links: list[Link] = []
+    if lesson.key == "tutorial":
+        links.append((FILTERS, "Filters: the fixed Gaussian graph's filter",
+                      {"f_src": "graph", "f_kind": "gaussian", "gaussian_sigma": "0.05", "gaussian_cutoff_on": "true",
+                       "gaussian_cutoff": "0.01", "f_norm": "sym"}))
+    if lesson.key == "cheb-cnn":
+        cheb = next((i for label, i in finished.items() if label.startswith("ChebNet")), None)
+        if cheb is not None:
+            links.append((SPECTRAL, "Spectral view: ChebNet's learned frequency responses", {"s_run": str(cheb)}))
+        links.append((FILTERS, "Filters: the 8-neighbour grid's fixed filter",
+                      {"f_src": "graph", "f_kind": "grid", "grid_neighbours": "8"}))
+    if lesson.key == "superpixels":
+        for label, run_id in list(finished.items())[:3]:
+            links.append((FILTERS, f"Filters: {label} on a digit's superpixels",
+                          {"f_src": "superpixel", "f_sprun": str(run_id)}))
+    if lesson.key == "rotation":
+        c8 = finished.get("escnn C8, mnist-rot")
+        if c8 is not None:
+            links.append((EQUIVARIANCE, "Equivariance: accuracy against the angle, C8 net beside the CNN",
+                          {"eq_open": str(c8)}))
+        if kind and _ids(rows, "sweep"):
+            links.append((COMPARE, "Compare: accuracy against the restriction depth",
+                          {"sw_show": part_kind(kind, "sweep")}))
+    if lesson.key == "karate":
+        links.append((KARATE_PAGE, "KarateClub: train it yourself, one layer type at a time",
+                      {"k_model": "gcn", "k_epochs": "200", "k_lr": "0.01", "k_seed": "0"}))
+    if len(ids) > 1:
+        links.append((COMPARE, "Compare runs: their settings and curves", {"cmp_runs": ",".join(map(str, ids))}))
+    elif len(ids) == 1:
+        links.append((RESULTS, "Results: the run's confusion matrix and mistakes", {"run": str(ids[0])}))
+    return links
+
+
+def stored_lessons(runs: Sequence[Mapping[str, Any]], key: Optional[str] = None) -> list[dict[str, Any]]:
+    """Lesson launches among stored ``runs`` (store rows), of lesson ``key`` if given, newest first:
+    ``{"kind", "key", "mode", "runs", "first_run", "label"}``."""
+    found: dict[str, list[int]] = {}
+    for r in runs:
+        parsed = parse_lesson_kind(r.get("kind"))
+        if parsed and (key is None or parsed[0] == key):
+            found.setdefault(r["kind"], []).append(int(r["id"]))
+    out = []
+    for kind, ids in found.items():
+        lesson_key, mode, _ = parse_lesson_kind(kind)
+        parts = member_kinds(kind)[1:]  # a sweep part's runs count too
+        ids += [int(r["id"]) for r in runs if r.get("kind") in parts]
+        out.append({"kind": kind, "key": lesson_key, "mode": mode, "runs": len(ids), "first_run": min(ids),
+                    "label": f"{LESSONS[lesson_key].title} · {mode} · from run #{min(ids)}"})
+    return sorted(out, key=lambda e: -e["first_run"])
+
+
+def karate_rows(lesson: Lesson, mode: str, results: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The KarateClub lesson's table from ``train_karate`` results by model (KarateResult)."""
+    out = []
+    for row in lesson.rows_in(mode):
+        res = results.get(row.settings["model"])
+        out.append({"row": row.label, "run": None, "status": "finished" if res is not None else NOT_STARTED,
+                    "epochs": f"{res.epochs if res is not None else 0} of {row.epochs[mode == 'full']}",
+                    "test accuracy": None if res is None else res.accuracy,
+                    "s/epoch": None if res is None else res.seconds / max(res.epochs, 1),
+                    "this project, full length": row.ours or MISSING, "published": row.published,
+                    "source": row.source, "published accuracy": None, "part": "main", "config": {}})
+    return out

@@ -1,0 +1,168 @@
+"""Lessons: every lesson's runs, by their settings, in quick and full mode; the live table from real stored runs."""
+
+import pytest
+
+from core.analysis.lesson_rows import (epoch_ratio, explain_links, findings, karate_rows, lesson_rows, settled,
+                                       stored_lessons, table)
+from core.analysis.lessons import (LESSONS, get_lesson, launch_plan, lesson_configs, member_kinds, new_lesson_kind,
+                                   parse_lesson_kind, part_kind)
+from core.errors import UserInputError
+from core.models.escnn_net import restriction_depth
+from core.training.runs import RunConfig, execute, validate
+
+QUEUED = [k for k, lesson in LESSONS.items() if not lesson.in_page]
+
+
+@pytest.mark.parametrize("quick", [True, False])
+@pytest.mark.parametrize("key", QUEUED)
+def test_every_queued_lessons_configs_validate(key, quick):
+    configs = lesson_configs(key, quick)
+    assert configs and all(isinstance(c, RunConfig) and validate(c) is c for c in configs)
+    assert all(c.quick is quick and c.seed == 0 for c in configs)
+    assert len(configs) <= 12  # the default per-session limit: a lesson is launched whole
+    kind, plan = launch_plan(key, quick)
+    assert [c.to_dict() for c, _ in plan] == [c.to_dict() for c in configs]
+    assert parse_lesson_kind(kind) == (key, "quick" if quick else "full", kind.split(":")[3])
+
+
+@pytest.mark.parametrize("quick", [True, False])
+def test_the_tutorial_lesson_trains_its_four_adjacencies(quick):
+    configs = lesson_configs("tutorial", quick)
+    assert [c.model for c in configs] == ["tutorial"] * 4
+    assert [c.adjacency for c in configs] == ["none", "gaussian", "learned-offset", "learned-local"]
+    assert {c.epochs for c in configs} == {20}  # an epoch of this one-layer net is short
+    assert {c.data for c in configs} == {"mnist-5k"}
+
+
+@pytest.mark.parametrize("quick", [True, False])
+def test_the_cheb_cnn_lesson_is_chebnet_on_the_8_neighbour_grid_against_the_cnn(quick):
+    cheb, cnn = lesson_configs("cheb-cnn", quick)
+    assert (cheb.model, cheb.graph, cheb.graph_params["neighbours"], cheb.K) == ("cheb", "grid", 8, 5)
+    assert cnn.model == "cnn" and cnn.to_dict()["graph"] is None
+    assert cheb.epochs == cnn.epochs == 8 and cheb.data == cnn.data == "mnist-5k"
+
+
+def test_the_superpixel_lesson_trains_superpixel_convs():
+    quick, full = lesson_configs("superpixels", True), lesson_configs("superpixels", False)
+    for configs in (quick, full):
+        assert {(c.model, c.graph) for c in configs} == {("superpixel", "superpixels")}
+    assert [c.conv for c in quick] == ["gcn", "gat", "pna"] and {c.epochs for c in quick} == {10}
+    assert [c.conv for c in full] == ["gcn", "monet", "gat", "gin", "sage", "gatedgcn", "pna"]
+    assert {c.epochs for c in full} == {30}
+    published = {r.settings["conv"]: r.published_accuracy for r in get_lesson("superpixels").rows}
+    assert published["gcn"] == 0.9071 and published["pna"] == 0.9794
+
+
+def test_the_rotation_lesson_is_a_cnn_and_a_c8_net_on_mnist_rot_then_the_restriction_sweep():
+    for quick, data in ((True, ["mnist-rot"]), (False, ["mnist-rot", "mnist-5k"])):
+        cnn, c8, *sweep = lesson_configs("rotation", quick)
+        assert (cnn.model, cnn.data) == ("cnn", "mnist-rot")
+        assert (c8.model, c8.group, c8.data) == ("escnn", "C8", "mnist-rot")
+        assert len(sweep) == 3 * len(data)
+        assert sorted((restriction_depth(c.group), c.data) for c in sweep) == sorted(
+            (d, name) for d in (0, 1, 2) for name in data)
+        assert {c.group for c in sweep} == {"C8", "C8,C1,C1", "C8,C8,C1"}
+        assert {(c.model, c.layers, c.hidden) for c in sweep} == {("escnn", 3, 16)}
+    quick = lesson_configs("rotation", True)
+    assert [c.epochs for c in quick] == [3] * 5  # quick mode keeps the escnn nets short
+    assert (quick[1].layers, quick[1].hidden) == (2, 32)  # and the C8 net small (quick-mode defaults)
+
+
+def test_the_rotation_sweep_is_stored_as_a_sweep_the_compare_page_plots():
+    from core.training.sweep import sweep_params
+
+    kind, plan = launch_plan("rotation", False)
+    sweep_kind = part_kind(kind, "sweep")
+    assert sweep_kind.startswith("sweep:") and sweep_params(sweep_kind) == ("restriction", "data")
+    assert [k for _, k in plan] == [kind] * 2 + [sweep_kind] * 6
+    assert member_kinds(kind) == [kind, sweep_kind]
+    quick_kind, _ = launch_plan("rotation", True)
+    assert sweep_params(part_kind(quick_kind, "sweep")) == ("restriction", None)
+
+
+def test_the_karate_lesson_trains_in_the_page_with_one_label_per_class():
+    from core.analysis.karate import KARATE_MODELS, train_karate
+
+    assert [c["model"] for c in lesson_configs("karate", True)] == ["gcn"]
+    full = lesson_configs("karate", False)
+    assert {c["model"] for c in full} == set(KARATE_MODELS) and {c["epochs"] for c in full} == {200}
+    assert new_lesson_kind("karate", True) == "lesson:karate:quick"
+    with pytest.raises(UserInputError):
+        launch_plan("karate", True)
+    result = train_karate(**lesson_configs("karate", True)[0])
+    assert len(result.labelled_nodes) == 4  # one per community
+    rows = karate_rows(get_lesson("karate"), "quick", {"gcn": result})
+    assert rows[0]["test accuracy"] == result.accuracy and rows[0]["status"] == "finished"
+
+
+def test_lesson_kinds_from_links_are_checked():
+    assert parse_lesson_kind(None) is None
+    for bad in ("lesson:nope:quick:1", "lesson:tutorial:slow:1", "lesson:tutorial:quick", "lesson:karate:quick:1",
+                "sweep:1:K", "lesson:tutorial:quick:1)x", "lesson:tutorial:quick:" + "1" * 200):
+        assert parse_lesson_kind(bad) is None, bad
+    assert parse_lesson_kind("lesson:karate:full") == ("karate", "full", "")
+    with pytest.raises(UserInputError):
+        get_lesson("nope")
+
+
+def test_rows_from_real_stored_runs_give_accuracy_and_epoch_time(tmp_path):
+    """A tiny quick ChebNet-vs-CNN lesson (1 epoch each, small nets), trained and stored as the queue would."""
+    from core.training.store import RunStore
+
+    store = RunStore(tmp_path / "runs.db")
+    lesson = get_lesson("cheb-cnn")
+    kind, plan = launch_plan("cheb-cnn", True)
+    before = lesson_rows(lesson, "quick", [], store.epochs, kind)
+    assert [r["status"] for r in before] == ["not started"] * 2 and settled(before)
+    for cfg, store_kind in plan:
+        cfg.epochs, cfg.hidden = 1, 8
+        run_id = store.create_run(cfg.to_dict(), name=cfg.label(), kind=store_kind)
+        execute(cfg, store, run_id=run_id)
+    store.create_run(RunConfig(model="cnn", quick=True).to_dict(), name="another run", kind="image")
+    members = [r for k in member_kinds(kind) for r in store.list_runs(kind=k)]
+    rows = lesson_rows(lesson, "quick", members, store.epochs, kind)
+    assert [r["status"] for r in rows] == ["finished", "finished"] and settled(rows)
+    assert [r["epochs"] for r in rows] == ["1 of 1", "1 of 1"]
+    for row in rows:
+        assert 0.0 <= row["test accuracy"] <= 1.0 and row["s/epoch"] > 0
+        assert row["test accuracy"] == store.get_run(row["run"])["summary"]["test_accuracy"]
+        assert row["s/epoch"] == store.epochs(row["run"])[0]["seconds"]
+    assert rows[0]["published"].startswith("99.14%") and rows[1]["published"] == "99.33%"
+    ratio = epoch_ratio(rows)
+    assert ratio == pytest.approx(rows[0]["s/epoch"] / rows[1]["s/epoch"])
+    lines = findings(lesson, rows)
+    assert lines[0] == f"ChebNet epoch = {ratio:.1f}x the CNN's (published 7.6-14.6x)."
+    assert "against the CNN's" in lines[1]
+    assert list(table(rows)[0]) == ["row", "run", "status", "epochs", "test accuracy", "s/epoch",
+                                    "this project, full length", "published", "source"]
+    links = {label: (page, params) for page, label, params in explain_links(lesson, rows, kind)}
+    cheb_id, cnn_id = rows[0]["run"], rows[1]["run"]
+    assert links["Spectral view: ChebNet's learned frequency responses"] == ("app_pages/spectral.py",
+                                                                             {"s_run": str(cheb_id)})
+    assert links["Compare runs: their settings and curves"][1] == {"cmp_runs": f"{cheb_id},{cnn_id}"}
+    found = stored_lessons(store.list_runs(), "cheb-cnn")
+    assert [(s["kind"], s["runs"], s["mode"]) for s in found] == [(kind, 2, "quick")]
+    assert stored_lessons(store.list_runs(), "tutorial") == []
+
+
+def test_the_rotation_lessons_rows_find_its_sweep_part_and_link_it():
+    """Rows match stored runs by settings within their part's kind: the C8 net and the restriction-0 sweep net
+    (both C8 throughout, on mnist-rot) are told apart by the kind they are stored under."""
+    lesson = get_lesson("rotation")
+    kind, plan = launch_plan("rotation", True)
+    runs = [{"id": i, "kind": k, "config": cfg.to_dict(), "status": "finished",
+             "summary": {"test_accuracy": 0.5 + i / 100}} for i, (cfg, k) in enumerate(plan, start=1)]
+    runs.append({"id": 99, "kind": "image", "config": plan[1][0].to_dict(), "status": "finished", "summary": {}})
+    rows = lesson_rows(lesson, "quick", runs, lambda run_id: [{"epoch": 1, "seconds": float(run_id)}], kind)
+    assert [r["run"] for r in rows] == [1, 2, 3, 4, 5]
+    assert [r["s/epoch"] for r in rows] == [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert rows[2]["row"] == "C8 throughout, mnist-rot" and rows[2]["part"] == "sweep"
+    lines = findings(lesson, rows)
+    assert lines[0].startswith("On rotated digits the C8 net scores 52.0% against the CNN's 51.0%")
+    assert lines[1] == "Restriction sweep on mnist-rot: best C8 → C1 after block 2 (55.0%)."
+    links = {label: (page, params) for page, label, params in explain_links(lesson, rows, kind)}
+    assert links["Equivariance: accuracy against the angle, C8 net beside the CNN"] == (
+        "app_pages/equivariance.py", {"eq_open": "2"})
+    assert links["Compare: accuracy against the restriction depth"] == (
+        "app_pages/compare.py", {"sw_show": part_kind(kind, "sweep")})
+    assert [(s["kind"], s["runs"]) for s in stored_lessons(runs)] == [(kind, 5)]

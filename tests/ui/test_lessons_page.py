@@ -1,0 +1,157 @@
+"""The Lessons page: every lesson draws; Run this lesson queues the lesson's runs under its kind; links reopen it."""
+
+from urllib.parse import parse_qsl
+
+from streamlit.testing.v1 import AppTest
+
+from core.analysis.lessons import LESSONS, launch_plan, lesson_configs
+from ui_helpers import APP, no_errors, open_page
+
+PAGE = "app_pages/lessons.py"
+
+
+def _links(at):
+    return {p.proto.label: (p.proto.page, p.proto.query_string) for p in at.get("page_link")}
+
+
+def _opens_cleanly(page: str, query: str) -> AppTest:
+    """Open ``page`` (a page link's page) with the link's query string: no error, no notice about its values."""
+    at = AppTest.from_file(APP, default_timeout=180).run()
+    at.switch_page(f"app_pages/{page.rsplit('/', 1)[-1]}.py")
+    at.query_params.update(dict(parse_qsl(query)))
+    at.run()
+    no_errors(at)
+    assert not [w.value for w in at.warning if "link" in w.value], [w.value for w in at.warning]
+    return at
+
+
+def test_every_lesson_draws_its_question_and_planned_runs(app):
+    at = open_page(app, PAGE)
+    no_errors(at)
+    assert at.selectbox(key="lesson").value == "tutorial"
+    for key, lesson in LESSONS.items():
+        at.selectbox(key="lesson").set_value(key).run()
+        no_errors(at)
+        assert not at.warning, [w.value for w in at.warning]
+        assert any(lesson.question in m.value for m in at.markdown)
+        planned = at.dataframe[0].value
+        assert len(planned) == len(lesson_configs(key, True))
+        assert set(planned["status"]) == {"not started"}
+        assert list(planned["published"]) == [r.published for r in lesson.rows_in("quick")]
+        assert any("Why they differ" in c.value for c in at.caption)
+        at.radio(key="ls_mode").set_value("full").run()
+        no_errors(at)
+        assert len(at.dataframe[0].value) == len(lesson_configs(key, False))
+        at.radio(key="ls_mode").set_value("quick").run()
+
+
+def test_run_the_cheb_cnn_lesson_in_quick_mode(app):
+    """Run this lesson stores the lesson's runs (ChebNet on the 8-neighbour grid, the CNN), grouped by its kind;
+    the table fills with their accuracy and epoch times, and a link reopens the finished lesson."""
+    at = open_page(app, PAGE)
+    at.selectbox(key="lesson").set_value("cheb-cnn").run()
+    at.button(key="ls_run").click().run()
+    no_errors(at)
+    assert not at.warning, [w.value for w in at.warning]
+    kind = at.query_params["ls_show"]
+    kind = kind[0] if isinstance(kind, list) else kind
+    assert kind.startswith("lesson:cheb-cnn:quick:")
+    from ui.resources import manager
+
+    runs = sorted(manager().store.list_runs(kind=kind), key=lambda r: r["id"])
+    configs = [r["config"] for r in runs]
+    assert [(c["model"], c["graph"], (c["graph_params"] or {}).get("neighbours")) for c in configs] == [
+        ("cheb", "grid", 8), ("cnn", None, None)]
+    assert [c["epochs"] for c in configs] == [c.epochs for c in lesson_configs("cheb-cnn", True)]
+    assert all(c["quick"] for c in configs) and {r["session"] for r in runs} != {None}
+    for r in runs:
+        assert manager().wait(r["id"], timeout=600)["state"] == "finished"
+    at.run()
+    no_errors(at)
+    table = at.dataframe[0].value
+    assert list(table["status"]) == ["finished", "finished"]
+    assert list(table["run"]) == [r["id"] for r in runs]
+    assert table["test accuracy"].between(0, 1).all() and (table["s/epoch"] > 0).all()
+    lines = [m.value for m in at.markdown]
+    assert any(line.startswith("ChebNet epoch = ") and line.endswith("x the CNN's (published 7.6-14.6x).")
+               for line in lines), lines
+    links = _links(at)
+    assert links["Spectral view: ChebNet's learned frequency responses"][1] == f"s_run={runs[0]['id']}"
+    assert links["Compare runs: their settings and curves"][1] == f"cmp_runs={runs[0]['id']}%2C{runs[1]['id']}"
+    reopen = links["Reopen this lesson (a link to keep)"]
+    assert "lessons" in reopen[0] and "ls_show=lesson%3Acheb-cnn%3Aquick%3A" in reopen[1]
+    spectral = _opens_cleanly(*links["Spectral view: ChebNet's learned frequency responses"])
+    assert spectral.selectbox(key="s_run").value == runs[0]["id"]
+    _opens_cleanly(*links["Compare runs: their settings and curves"])
+    again = _opens_cleanly(*reopen)
+    assert list(again.dataframe[0].value["status"]) == ["finished", "finished"]
+
+
+def test_the_fixed_graph_links_open_their_filters(app):
+    at = open_page(app, PAGE)
+    for key, label in (("tutorial", "Filters: the fixed Gaussian graph's filter"),
+                       ("cheb-cnn", "Filters: the 8-neighbour grid's fixed filter")):
+        at.selectbox(key="lesson").set_value(key).run()
+        filters = _opens_cleanly(*_links(at)[label])
+        assert filters.radio(key="f_kind").value == ("gaussian" if key == "tutorial" else "grid")
+
+
+def test_a_stored_lesson_reopens_from_its_link(app):
+    """A link holding only ``ls_show`` opens that launch's lesson and its finished runs."""
+    from core.training.runs import execute
+    from core.training.store import RunStore
+
+    store = RunStore()
+    kind, plan = launch_plan("tutorial", True)
+    for cfg, store_kind in plan:
+        cfg.epochs = 1
+        execute(cfg, store, run_id=store.create_run(cfg.to_dict(), name=cfg.label(), kind=store_kind))
+    app.query_params["ls_show"] = kind
+    at = open_page(app, PAGE)
+    at.query_params["ls_show"] = kind
+    at.run()
+    no_errors(at)
+    assert not at.warning, [w.value for w in at.warning]
+    assert at.selectbox(key="lesson").value == "tutorial" and at.selectbox(key="ls_show").value == kind
+    table = at.dataframe[0].value
+    assert list(table["status"]) == ["finished"] * 4 and table["test accuracy"].notna().all()
+    assert "Compare runs: their settings and curves" in _links(at)
+
+
+def test_the_karate_lesson_trains_in_the_page(app):
+    at = open_page(app, PAGE)
+    at.selectbox(key="lesson").set_value("karate").run()
+    at.button(key="ls_run").click().run()
+    no_errors(at)
+    assert at.query_params["ls_show"] in ("lesson:karate:quick", ["lesson:karate:quick"])
+    table = at.dataframe[0].value
+    assert list(table["row"]) == ["GCN"] and 0 < table["test accuracy"][0] <= 1
+    assert any("of the 30 unlabelled members" in m.value for m in at.markdown)
+    assert "k_model=gcn" in _links(at)["KarateClub: train it yourself, one layer type at a time"][1]
+    assert at.get("plotly_chart")  # the embedding, animated over the epochs
+
+
+def test_bad_link_values_give_a_notice(app):
+    app.run()
+    at = app.switch_page(PAGE)
+    at.query_params.update({"lesson": "nope", "ls_mode": "slow", "ls_show": "lesson:tutorial:quick:0-x"})
+    at.run()
+    no_errors(at)
+    notes = " ".join(w.value for w in at.warning)
+    assert "`lesson=nope`" in notes and "`ls_mode=slow`" in notes and "`ls_show=lesson:tutorial:quick:0-x`" in notes
+    assert at.selectbox(key="lesson").value == "tutorial" and at.radio(key="ls_mode").value == "quick"
+
+
+def test_a_corrupt_run_database_gives_one_clear_error(app):
+    import os
+    from pathlib import Path
+
+    db = Path(os.environ["GRAPHCONV_DATA_DIR"]) / "runs.db"
+    db.parent.mkdir(parents=True, exist_ok=True)
+    garbage = b"this is not an SQLite database " * 64
+    db.write_bytes(garbage)
+    at = open_page(app, PAGE)
+    assert not at.exception, [e.value for e in at.exception]
+    errors = [e.value for e in at.error]
+    assert any("corrupt" in e and str(db) in e for e in errors), errors
+    assert db.read_bytes() == garbage
