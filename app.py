@@ -11,6 +11,7 @@ import streamlit as st
 
 from core.training.memory import limit_malloc_arenas
 from core.training.process_backend import prewarm
+from ui import classroom
 
 
 @st.cache_resource
@@ -29,6 +30,7 @@ PAGES = {
         st.Page("app_pages/start.py", title="Start here", icon=":material/flag:", default=True),  # served at /
         st.Page("app_pages/graph_builder.py", title="Graph Builder", icon=":material/hub:", url_path="graph"),
         st.Page("app_pages/playground.py", title="Playground", icon=":material/draw:", url_path="playground"),
+        st.Page("app_pages/lessons.py", title="Lessons", icon=":material/school:", url_path="lessons"),
     ],
     "Train": [
         st.Page("app_pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
@@ -39,6 +41,7 @@ PAGES = {
         st.Page("app_pages/karate.py", title="KarateClub", icon=":material/groups:", url_path="karate"),
         st.Page("app_pages/spectral.py", title="Spectral view", icon=":material/graphic_eq:", url_path="spectral"),
         st.Page("app_pages/filters.py", title="Filters", icon=":material/filter_center_focus:", url_path="filters"),
+        st.Page("app_pages/node.py", title="One node", icon=":material/calculate:", url_path="node"),
     ],
     "Equivariance": [
         st.Page("app_pages/equivariance.py", title="Equivariance", icon=":material/rotate_right:", url_path="equivariance"),
@@ -48,4 +51,6 @@ PAGES = {
 
 nav = st.navigation(PAGES)
 st.sidebar.caption("GraphConv Lab — convolutions on graphs and groups, trained in your browser.")
+classroom.begin_page()  # classroom links (hide=...): what the link fixed, shown at the top of the sidebar
 nav.run()
+classroom.end_page()  # only after a page that ran to its end (nothing can be drawn after st.stop())

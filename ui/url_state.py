@@ -10,6 +10,9 @@ import re
 from typing import Any, Optional
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
+
+from ui import classroom
 
 URL = "query-params"  # widgets bound to the URL: a copied link reopens the same configuration
 
@@ -69,19 +72,53 @@ def _numeric_ok(raw: str, lo: float, hi: float, integer: bool) -> bool:
     return lo <= value <= hi
 
 
+def _drop_link_value(key: str) -> None:
+    """Take an invalid value of a hidden control off the link, as Streamlit does for a drawn widget's."""
+    try:
+        st.query_params.pop(key, None)
+    except StreamlitAPIException:  # still bound to a widget drawn on an earlier run: Streamlit clears it
+        pass
+
+
+def _fixed(key: str, label: str, value, url_value, shown: str):
+    """A control the link hides (``hide=``): recorded, not drawn; ``value`` is what the page gets."""
+    classroom.record(key, label, url_value, shown, is_hidden=True)
+    return value
+
+
+def _drawn(key: str, label: str, value, url_value, shown: str):
+    classroom.record(key, label, url_value, shown, is_hidden=False)
+    return value
+
+
 def url_slider(container, label: str, lo, hi, default, key: str, **kw):
     """A slider bound to URL parameter ``key``; an out-of-range link value falls back with a notice."""
     raw = st.query_params.get(key)
-    if raw is not None and not _numeric_ok(raw, lo, hi, isinstance(default, int) and isinstance(lo, int)):
+    integer = isinstance(default, int) and isinstance(lo, int)
+    bad = raw is not None and not _numeric_ok(raw, lo, hi, integer)
+    if bad:
         _note_bad_link_value(key, f"must be between {lo} and {hi}")
-    return container.slider(label, lo, hi, default, key=key, bind=URL, **kw)
+    if classroom.hidden(key):
+        if bad:
+            _drop_link_value(key)
+        value = default if raw is None or bad else (int(raw) if integer else float(raw))
+        return _fixed(key, label, value, str(value), str(value))
+    value = container.slider(label, lo, hi, default, key=key, bind=URL, **kw)
+    return _drawn(key, label, value, str(value), str(value))
 
 
 def url_number(container, label: str, lo: int, hi: int, default: int, key: str, **kw):
     raw = st.query_params.get(key)
-    if raw is not None and not _numeric_ok(raw, lo, hi, True):
+    bad = raw is not None and not _numeric_ok(raw, lo, hi, True)
+    if bad:
         _note_bad_link_value(key, f"must be a whole number between {lo} and {hi}")
-    return container.number_input(label, lo, hi, default, key=key, bind=URL, **kw)
+    if classroom.hidden(key):
+        if bad:
+            _drop_link_value(key)
+        value = default if raw is None or bad else int(raw)
+        return _fixed(key, label, value, str(value), str(value))
+    value = container.number_input(label, lo, hi, default, key=key, bind=URL, **kw)
+    return _drawn(key, label, value, str(value), str(value))
 
 
 def url_text(container, label: str, default: str, key: str, max_chars: int = 200, **kw) -> str:
@@ -90,7 +127,14 @@ def url_text(container, label: str, default: str, key: str, max_chars: int = 200
     raw = st.query_params.get(key)
     if raw is not None and len(raw) > max_chars:
         _note_bad_link_value(key, f"at most {max_chars} characters")
-    return container.text_input(label, default, key=key, bind=URL, max_chars=max_chars, **kw)
+    if classroom.hidden(key):
+        if raw is not None and len(raw) > max_chars:
+            _drop_link_value(key)
+            st.query_params[key] = raw[:max_chars]  # cut, as the drawn input cuts it
+        value = default if raw is None else raw[:max_chars]
+        return _fixed(key, label, value, value, value or "(empty)")
+    value = container.text_input(label, default, key=key, bind=URL, max_chars=max_chars, **kw)
+    return _drawn(key, label, value, value, value or "(empty)")
 
 
 def url_choice(container, label: str, options, default, key: str, widget: str = "selectbox", **kw):
@@ -99,11 +143,20 @@ def url_choice(container, label: str, options, default, key: str, widget: str = 
     options = list(options)
     shown = kw.get("format_func", str)  # a bound widget's link holds the option as shown
     raw = st.query_params.get(key)
-    if raw is not None and raw not in {shown(o) for o in options}:
+    by_shown = {shown(o): o for o in options}
+    bad = raw is not None and raw not in by_shown
+    if bad:
         _note_bad_link_value(key, "choose from " + ", ".join(map(shown, options)))
+    if classroom.hidden(key):
+        if bad:
+            _drop_link_value(key)
+        value = default if raw is None or bad else by_shown[raw]
+        return _fixed(key, label, value, shown(value), shown(value))
     if widget == "select_slider":
-        return container.select_slider(label, options, default, key=key, bind=URL, **kw)
-    return getattr(container, widget)(label, options, index=options.index(default), key=key, bind=URL, **kw)
+        value = container.select_slider(label, options, default, key=key, bind=URL, **kw)
+    else:
+        value = getattr(container, widget)(label, options, index=options.index(default), key=key, bind=URL, **kw)
+    return _drawn(key, label, value, shown(value), shown(value))
 
 
 def url_labelled_choice(container, label: str, options, default, key: str, format_func, **kw):
@@ -119,10 +172,14 @@ def url_labelled_choice(container, label: str, options, default, key: str, forma
     if raw is not None and raw not in by_str:
         _note_bad_link_value(key, "choose from " + ", ".join(by_str))
     initial = by_str.get(raw, default)
+    if classroom.hidden(key):
+        if raw is not None and raw not in by_str:
+            st.query_params.pop(key, None)  # never bound: the page's own parameter
+        return _fixed(key, label, initial, str(initial), str(format_func(initial)))
     value = container.selectbox(label, options, index=options.index(initial), key=key, format_func=format_func, **kw)
     if st.query_params.get(key) != str(value):
         st.query_params[key] = str(value)
-    return value
+    return _drawn(key, label, value, str(value), str(format_func(value)))
 
 
 def url_multiselect(container, label: str, options, key: str, **kw) -> list:
@@ -130,17 +187,35 @@ def url_multiselect(container, label: str, options, key: str, **kw) -> list:
     a link's value it does not offer is dropped (by Streamlit) with a notice (here)."""
     options = list(options)
     offered = {str(o) for o in options}
-    bad = [v for v in st.query_params.get_all(key) if v not in offered]
+    linked = st.query_params.get_all(key)
+    bad = [v for v in linked if v not in offered]
     if bad:
         note_link_value(key, ",".join(bad), "choose from " + (", ".join(map(str, options)) or "no value yet"))
-    return container.multiselect(label, options, key=key, bind=URL, **kw)
+    if classroom.hidden(key):
+        good = [v for v in linked if v in offered]
+        if bad:  # off the link, as for a drawn one
+            _drop_link_value(key)
+            if good:
+                st.query_params[key] = good
+        value = [o for o in options if str(o) in set(good)] if good else list(kw.get("default") or [])
+        value = value[:kw["max_selections"]] if kw.get("max_selections") else value
+        return _fixed(key, label, value, [str(o) for o in value], ", ".join(map(str, value)) or "none")
+    value = container.multiselect(label, options, key=key, bind=URL, **kw)
+    return _drawn(key, label, value, [str(o) for o in value], ", ".join(map(str, value)) or "none")
 
 
 def url_toggle(container, label: str, key: str, **kw) -> bool:
     raw = st.query_params.get(key)
-    if raw is not None and raw.lower() not in ("true", "false"):
+    bad = raw is not None and raw.lower() not in ("true", "false")
+    if bad:
         _note_bad_link_value(key, "true or false")
-    return container.toggle(label, key=key, bind=URL, **kw)
+    if classroom.hidden(key):
+        if bad:
+            _drop_link_value(key)
+        value = bool(kw.get("value", False)) if raw is None or bad else raw.lower() == "true"
+        return _fixed(key, label, value, str(value).lower(), "on" if value else "off")
+    value = container.toggle(label, key=key, bind=URL, **kw)
+    return _drawn(key, label, value, str(value).lower(), "on" if value else "off")
 
 
 def url_setting(container, spec, default):
@@ -164,6 +239,7 @@ def url_notices(container=st) -> None:
     if notes:
         container.warning("Some settings in this link are not valid and were replaced by their defaults: "
                    + "; ".join(notes.values()), icon=":material/link_off:")
+    classroom.on_notices(container)  # and a hide= key that is no control of this page (ui/classroom.py)
 
 
 # ---------------------------------------------------------------- widgets
@@ -228,5 +304,7 @@ _COPY_LINK_HTML = """
 
 
 def copy_link_button(container=st.sidebar) -> None:
-    """A Copy link button: it copies (and shows) the page's address as it is at the moment of the click."""
+    """A Copy link button: it copies (and shows) the page's address as it is at the moment of the click; below it,
+    the Classroom link builder (ui/classroom.py)."""
     container.html(_COPY_LINK_HTML, unsafe_allow_javascript=True)
+    classroom.on_copy_link(container)
