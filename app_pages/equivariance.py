@@ -16,9 +16,11 @@ from core.training.runs import RunConfig
 from core.training.store import ACTIVE_STATUSES, CheckpointError, StoreError
 from core.figures.equivariance import (LAYER_ERROR_TITLE, accuracy_by_angle_figure, equivariance_panels_figure,
                                        invariance_table, layer_error_figure)
+from ui import classroom
 from ui.display import guarded
 from ui.resources import from_store, manager
 from ui.session import session_id
+from ui.starter import newly_finished, show_starter, starter_failures, starter_set, starter_training
 from ui.url_state import (URL, copy_link_button, parse_run_id, parse_run_ids, refuse_link_value, shown_link_value,
                           url_choice, url_notices, url_slider)
 
@@ -80,6 +82,7 @@ def layer_errors(run_id: int, checkpoint_key: str, group: str) -> dict:
 
 
 # ---------------------------------------------------------------- stored runs
+starter = starter_set()  # read before the runs: a starter run it calls finished is among them
 all_runs = from_store(lambda s: s.list_runs(status=("finished", "stopped"), limit=500))
 runs = [r for r in all_runs if r.get("checkpoint") and (r.get("config") or {}).get("model") != "superpixel"]
 
@@ -147,15 +150,31 @@ def trio_progress(ids: list[int]) -> None:
 if trio_ids:
     trio_progress(trio_ids)
 
+# ---------------------------------------------------------------- a fresh server: the starter set
+if not runs:  # trains once, for every visitor, when no run can be compared yet
+    starter = starter_set(needed=True)
+show_starter(starter, "the Equivariance page")
+
 # ---------------------------------------------------------------- pick runs
 if not runs:
-    st.info("No finished runs yet. Press **Train CNN, ChebNet and escnn** above (a few minutes on a CPU), or "
-            "train any image model on the Train page; finished runs appear here.",
-            icon=":material/model_training:")
+    if starter_training(starter):
+        st.info("No finished runs yet: a starter set is training (above); its runs appear here as they finish. "
+                "Or press **Train CNN, ChebNet and escnn** above, or train any image model on the Train page.",
+                icon=":material/hourglass_top:")
+    else:
+        st.info("No finished runs yet. Press **Train CNN, ChebNet and escnn** above (a few minutes on a CPU), or "
+                "train any image model on the Train page; finished runs appear here.",
+                icon=":material/model_training:")
+        for line in starter_failures(starter):
+            st.caption(f"Starter set: {line}")
     st.page_link(TRAIN, label="Train", icon=":material/model_training:")
     st.stop()
 
 pending = st.session_state.pop("_eq_select", None)
+added = newly_finished(starter, {r["id"] for r in runs}, "_eq_starter_seen")  # finished since the last rerun
+if added and not pending and "runs" in st.session_state:  # they join the runs compared (none yet: the defaults)
+    shown = [by_label[s]["id"] for s in st.session_state["runs"] if s in by_label]
+    pending = (shown + [i for i in added if i not in shown])[:MAX_RUNS]
 raw_open = st.query_params.get("eq_open")  # a run opened from another page (Train, Results): it and the newest
 if raw_open is not None:  # runs of the other kinds beside it; the selection then lives in `runs` like any other
     st.query_params.pop("eq_open", None)
@@ -177,9 +196,15 @@ if pending:
     chosen = [run_label(r) for r in runs if r["id"] in pending][:MAX_RUNS]
     if chosen:
         st.session_state["runs"] = chosen
-selected = st.multiselect("Runs to compare", list(by_label), key="runs", bind=URL, max_selections=MAX_RUNS,
-                          placeholder="choose up to 3 finished runs",
-                          help="Finished or stopped image-model runs with a checkpoint, newest first.")
+if classroom.hidden("runs"):  # a classroom link fixed the runs: no picker, the link's runs (or the newest of each kind)
+    selected = ([v for v in st.query_params.get_all("runs") if v in by_label][:MAX_RUNS]
+                or st.session_state.get("runs") or [])
+    classroom.record("runs", "Runs to compare", selected, ", ".join(selected) or "none", True)
+else:
+    selected = st.multiselect("Runs to compare", list(by_label), key="runs", bind=URL, max_selections=MAX_RUNS,
+                              placeholder="choose up to 3 finished runs",
+                              help="Finished or stopped image-model runs with a checkpoint, newest first.")
+    classroom.record("runs", "Runs to compare", selected, ", ".join(selected) or "none", False)
 if not selected:
     st.caption("Choose up to three runs — say a CNN, a graph model and an escnn net — to rotate their test digits.")
     st.stop()

@@ -14,8 +14,10 @@ from core.errors import UserInputError
 from core.figures.playground import ANGLE_TITLE, angle_figure, digit_picture, maps_tiles, probability_figure
 from core.analysis.results import checkpoint_version
 from core.training.store import CheckpointError, RunNotFoundError
+from ui import classroom
 from ui.display import guarded
 from ui.resources import dataset, from_store, store
+from ui.starter import newly_finished, show_starter, starter_failures, starter_set, starter_training
 from ui.url_state import (copy_link_button, parse_run_ids, refuse_link_value, shown_link_value, url_choice,
                           url_notices, url_slider, url_toggle)
 from ui.draw_canvas import draw_canvas
@@ -35,6 +37,7 @@ st.caption("Bring your own digit and see trained models answer at once. Turn it 
            "phone) shows every angle at once. Runs come from the Train page:")
 st.page_link(TRAIN, label="Train", icon=":material/model_training:")
 notice = st.container()
+starter_panel = st.container()  # a fresh server's starter set training, until its runs are in
 sb = st.sidebar
 
 
@@ -49,10 +52,14 @@ def source_choice() -> str:
         st.session_state.setdefault("_url_notices", {})["pg_src"] = (
             f"`pg_src={shown_link_value(raw)}` (choose from {', '.join(SOURCES)})")
     options = list(SOURCES)
-    value = sb.radio("Digit", options, index=options.index(raw if raw in SOURCES else "draw"), key="pg_src",
-                     format_func=SOURCES.get, horizontal=True,
-                     help="draw: with the mouse or a finger. data set: a test digit. upload: a PNG or JPEG; a drawn "
-                          "digit's PNG (download it below) uploads to the same digit.")
+    value = raw if raw in SOURCES else "draw"
+    hide = classroom.hidden("pg_src")  # a classroom link fixed the source: no radio, the link's value
+    if not hide:
+        value = sb.radio("Digit", options, index=options.index(value), key="pg_src", format_func=SOURCES.get,
+                         horizontal=True,
+                         help="draw: with the mouse or a finger. data set: a test digit. upload: a PNG or JPEG; a "
+                              "drawn digit's PNG (download it below) uploads to the same digit.")
+    classroom.record("pg_src", "Digit", value, SOURCES[value], hide)
     if st.query_params.get("pg_src") != value:
         st.query_params["pg_src"] = value
     return value
@@ -80,6 +87,11 @@ def run_picker(runs: dict[int, dict]) -> list[int]:
     """Up to three runs, kept in the URL as ``pg_runs=3,7,12``."""
     raw = st.query_params.get("pg_runs")
     chosen = default_runs(runs)
+    added = newly_finished(starter, runs, "_pg_starter_seen")  # starter runs that finished since the last rerun
+    if added and "pg_runs_w" in st.session_state:  # join the runs shown (before any was shown: the defaults have them)
+        shown = [i for i in st.session_state["pg_runs_w"] if i in runs]
+        st.session_state["pg_runs_w"] = (shown + [i for i in added if i not in shown])[:MAX_RUNS]
+        raw, chosen = None, None
     if raw is not None:
         asked = parse_run_ids(raw, MAX_RUNS)  # None: not a list of at most three run ids (read no further)
         known = [i for i in asked or [] if i in runs]
@@ -87,9 +99,13 @@ def run_picker(runs: dict[int, dict]) -> list[int]:
             st.session_state.setdefault("_url_notices", {})["pg_runs"] = (
                 f"`pg_runs={shown_link_value(raw)}` (run ids of at most {MAX_RUNS} finished runs with weights)")
         chosen = known or chosen
-    picked = sb.multiselect("Runs (up to 3)", list(runs), default=chosen, max_selections=MAX_RUNS, key="pg_runs_w",
-                            format_func=lambda i: f"#{i} {runs[i].get('name') or ''}"[:60])
+    label = lambda i: f"#{i} {runs[i].get('name') or ''}"[:60]  # noqa: E731
+    hide = classroom.hidden("pg_runs")  # a classroom link fixed the runs: no picker, the link's (or newest) runs
+    picked = (list(chosen or [])[:MAX_RUNS] if hide else
+              sb.multiselect("Runs (up to 3)", list(runs), default=chosen, max_selections=MAX_RUNS, key="pg_runs_w",
+                             format_func=label))
     st.query_params["pg_runs"] = ",".join(map(str, picked))
+    classroom.record("pg_runs", "Runs", st.query_params["pg_runs"], ", ".join(map(label, picked)) or "none", hide)
     return picked
 
 
@@ -113,7 +129,12 @@ elif source == "upload":
         if image is not None:
             given = (image, None, f"your upload ({hashlib.sha1(data_bytes).hexdigest()[:8]})")
 
+starter = starter_set()  # read before the runs: a starter run it calls finished is among them
 runs = candidate_runs()
+if not runs:  # a fresh server: train a starter set once, and show it coming in
+    starter = starter_set(needed=True)
+with starter_panel:
+    show_starter(starter, "the Playground")
 picked = run_picker(runs) if runs else []
 copy_link_button(sb)
 url_notices(notice)
@@ -191,9 +212,17 @@ def run_label(pm) -> str:
 
 
 def no_runs_yet(where) -> None:
-    """The way in when no run has finished: links to the Train page, set up for each of the three nets."""
-    where.info("No finished run yet. Train a CNN, a ChebNet and an escnn net on the Train page (or "
-               "`python -m core train --model cnn --epochs 3`), then come back.", icon=":material/model_training:")
+    """The way in when no run has finished: links to the Train page, set up for each of the three nets (and, while
+    the starter set trains, what it is waiting for)."""
+    if starter_training(starter):
+        where.info("No finished run yet: a starter set is training (above). Draw a digit now: the first model to "
+                   "finish answers it, the others join as they finish. Or train your own:",
+                   icon=":material/hourglass_top:")
+    else:
+        where.info("No finished run yet. Train a CNN, a ChebNet and an escnn net on the Train page (or "
+                   "`python -m core train --model cnn --epochs 3`), then come back.", icon=":material/model_training:")
+        for line in starter_failures(starter):
+            where.caption(f"Starter set: {line}")
     where.page_link(TRAIN, label="Train", icon=":material/model_training:")
     where.page_link(TRAIN, label="Train a CNN", icon=":material/grid_on:", query_params={"model": "cnn"})
     where.page_link(TRAIN, label="Train a ChebNet", icon=":material/hub:", query_params={"model": "cheb"})

@@ -307,7 +307,8 @@ def run_load_test(sessions: int = 8, browsers: int = 2, epochs: Optional[int] = 
     data = Path(tempfile.mkdtemp(prefix="graphconv-load-"))
     log_path = data.parent / f"{data.name}-server.log"
     env = {"GRAPHCONV_QUICK": "1", "GRAPHCONV_DATA_DIR": str(data),
-           "GRAPHCONV_MAX_RUNS": str(max_runs) if max_runs else ""}  # empty: the app's own default
+           "GRAPHCONV_MAX_RUNS": str(max_runs) if max_runs else "",  # empty: the app's own default
+           "GRAPHCONV_STARTER": "0"}  # only the sessions' runs: the Playground visits must not add the starter set
     state: dict[str, Any] = {"slider": [], "playground_s": [], "graph_builder_s": [], "page_errors": [],
                              "browse_failures": [], "epochs": epochs, "phase": "starting the server"}
     sampler: Optional[PssSampler] = None

@@ -1,0 +1,151 @@
+"""The starter set: three small runs that train in the background the first time a page needs a trained run.
+
+A fresh server has no runs, so the Playground and the Equivariance page would have nothing to show. The first time
+either page finds no usable run it calls ``ensure_starter``, which submits, once per store, a quick CNN and a
+ChebNet on the 8-neighbour grid (both on mnist-5k) and an escnn C8 steerable net on mnist-rot, in that order, so
+the CNN gets the first training slot and the Playground its first answer soonest. ``starter_status`` is their
+progress, read from the store like every other run's.
+
+Checkpoints are never committed to the repository, so the starter set trains on the server instead of shipping
+weights. The runs are always quick-sized (``quick=True``: 1,000 training digits, and quick escnn defaults), whatever
+the server's quick mode: they are a way in, and a full-size C8 net would take a quarter of an hour on a CPU.
+Measured through a ``RunManager`` on this project's 2-core machine (two training slots, worker start included):
+CNN and ChebNet side by side 14-15 s (92% test accuracy each after 5 epochs), escnn C8 after them, 40-50 s from
+the submission (mnist-rot, ~85% after 8 epochs).
+
+The runs are stored with kind ``starter`` and no session: they do not count against any visitor's limit
+(``GRAPHCONV_SESSION_RUNS``), and no visitor can stop them. They train through the manager, so on worker processes
+or on Ray (``GRAPHCONV_RAY_ADDRESS``) alike. ``GRAPHCONV_STARTER=0`` turns the starter off (tests that need an
+empty store); it is on by default.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Iterator, Optional
+
+from core.training.runs import RunConfig
+
+STARTER_KIND = "starter"  # the store's ``kind`` of the starter runs
+TRIES = 2  # starter runs of one model that may end without weights (interrupted by a restart, say) before giving up
+ACTIVE = ("queued", "running")
+OFF = {"0", "false", "no", "off"}
+
+
+@dataclass(frozen=True)
+class StarterRun:
+    """One run of the starter set: the model it stands for and the settings it trains with."""
+
+    model: str  # the model name a finished run must have to make this starter run unnecessary
+    title: str  # what the pages call it ("CNN")
+    settings: tuple[tuple[str, Any], ...]  # RunConfig fields
+
+    def config(self) -> RunConfig:
+        return RunConfig(**dict(self.settings), quick=True)
+
+
+# In submission order: the CNN first. Epochs measured (module docstring): the first two finish together.
+STARTER: tuple[StarterRun, ...] = (
+    StarterRun("cnn", "CNN", (("model", "cnn"), ("data", "mnist-5k"), ("epochs", 5))),
+    StarterRun("cheb", "ChebNet", (("model", "cheb"), ("data", "mnist-5k"), ("graph", "grid"),
+                                   ("graph_params", {"neighbours": 8}), ("epochs", 5))),
+    StarterRun("escnn", "escnn C8", (("model", "escnn"), ("data", "mnist-rot"), ("group", "C8"), ("epochs", 8))),
+)
+
+
+def starter_enabled() -> bool:
+    """Whether pages may train the starter set: ``GRAPHCONV_STARTER`` unset or anything but 0/false/no/off."""
+    return os.environ.get("GRAPHCONV_STARTER", "").strip().lower() not in OFF
+
+
+_lock = threading.Lock()  # the server's sessions are threads: one of them checks and submits at a time
+
+
+@contextmanager
+def _store_lock(store) -> Iterator[None]:
+    """This process's lock, then a file lock beside the run database (two servers on one data folder)."""
+    with _lock:
+        path = getattr(store, "path", None)
+        if path is None:
+            yield
+            return
+        with open(os.path.join(os.path.dirname(os.fspath(path)) or ".", ".starter.lock"), "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _needed(store, starter: StarterRun, own: list[dict[str, Any]]) -> bool:
+    """Whether ``starter`` must be submitted: no run of its model with weights, no starter run of it queued or
+    training, and fewer than ``TRIES`` earlier starter runs of it (``own``: the store's starter runs)."""
+    mine = [r for r in own if (r.get("config") or {}).get("model") == starter.model]
+    if any(r["status"] in ACTIVE for r in mine) or len(mine) >= TRIES:
+        return False
+    return not store.runs_with_weights(model=starter.model, limit=None)
+
+
+def ensure_starter(manager, store=None) -> list[int]:
+    """Submit the starter runs this store still needs (see ``_needed``) and return their ids ([] when none, or when
+    ``GRAPHCONV_STARTER`` is off). Idempotent: concurrent callers and later calls submit nothing more."""
+    if not starter_enabled():
+        return []
+    store = store if store is not None else manager.store
+    with _store_lock(store):
+        own = store.list_runs(kind=STARTER_KIND)
+        return [manager.submit(s.config(), session=None, kind=STARTER_KIND) for s in STARTER if _needed(store, s, own)]
+
+
+def _fraction(run: dict[str, Any], progress: Optional[dict[str, Any]]) -> float:
+    """How far a run is, 0..1, as ``RunManager.live`` counts it (batches done of all its batches)."""
+    if run["status"] == "finished":
+        return 1.0
+    prog = progress or {}
+    epochs = int((run.get("config") or {}).get("epochs") or 1)
+    epoch, batch, batches = prog.get("epoch", 0), prog.get("batch", 0), prog.get("num_batches", 0)
+    if not batches or epoch == 0:
+        return 0.0
+    return min(((epoch - 1) * batches + batch) / (epochs * batches), 1.0)
+
+
+def starter_status(store) -> list[dict[str, Any]]:
+    """The newest starter run of each model, in the starter's order: ``{"model", "title", "run_id", "state",
+    "progress" (0..1), "epoch", "epochs", "error"}``; a model never submitted has ``run_id`` and ``state`` None."""
+    own = store.list_runs(kind=STARTER_KIND)  # newest first
+    out = []
+    for s in STARTER:
+        run = next((r for r in own if (r.get("config") or {}).get("model") == s.model), None)
+        row = {"model": s.model, "title": s.title, "run_id": None, "state": None, "progress": 0.0, "epoch": 0,
+               "epochs": dict(s.settings)["epochs"], "error": None}
+        if run is not None:
+            prog = store.progress(run["id"]) if run["status"] in ACTIVE else None
+            row.update(run_id=int(run["id"]), state=run["status"], progress=_fraction(run, prog),
+                       epoch=(prog or {}).get("epoch", 0), epochs=int(run["config"].get("epochs") or 1),
+                       error=run.get("error"))
+        out.append(row)
+    return out
+
+
+def starter_training(status: list[dict[str, Any]]) -> bool:
+    """Whether any starter run of ``starter_status`` is queued or training."""
+    return any(row["state"] in ACTIVE for row in status)
+
+
+def status_text(row: dict[str, Any]) -> str:
+    """One starter run in words: "CNN 40%", "ChebNet waiting for a slot", "escnn C8 ready", "CNN failed: ..."."""
+    state = row["state"]
+    if state == "running":
+        return f"{row['title']} {row['progress']:.0%}" + (f" (epoch {row['epoch']}/{row['epochs']})"
+                                                          if row["epoch"] else " (starting)")
+    if state == "queued":
+        return f"{row['title']} waiting for a training slot"
+    if state == "finished":
+        return f"{row['title']} ready"
+    if state is None:
+        return f"{row['title']}: not needed"
+    return f"{row['title']} {state}" + (f": {row['error']}" if row.get("error") else "")

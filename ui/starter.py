@@ -1,0 +1,65 @@
+"""The starter set on a page (``core.training.starter``): make sure it trains when the page has no run to show, and
+show its progress, one bar per run, rerunning the whole page as soon as one of its runs ends."""
+
+from __future__ import annotations
+
+from typing import Any, Collection
+
+import streamlit as st
+
+from core.training.starter import ACTIVE, ensure_starter, starter_status, starter_training, status_text
+from ui.resources import from_store, manager
+
+__all__ = ["newly_finished", "show_starter", "starter_failures", "starter_set", "starter_training"]
+ABOUT = ("Three small runs train once on this server, for every visitor: a CNN and a ChebNet on upright digits, "
+         "then a C8 steerable net on rotated digits. Each page that needs them picks them up as they finish.")
+
+
+def starter_set(needed: bool = False) -> list[dict[str, Any]]:
+    """The starter set's status (``core.training.starter.starter_status``); when ``needed`` (the page has no run it
+    can use) it is first submitted, once per store, whoever asks first. A page reads it before its runs, so that
+    every starter run it calls finished is among them."""
+    if needed:
+        from_store(lambda s: ensure_starter(manager(), s))
+    return from_store(starter_status)
+
+
+def _ended(status: list[dict[str, Any]]) -> set[int]:
+    return {row["run_id"] for row in status if row["run_id"] is not None and row["state"] not in ACTIVE}
+
+
+def show_starter(status: list[dict[str, Any]], purpose: str) -> None:
+    """While a starter run is queued or training: the progress panel (``purpose``: what it is for, "the
+    Playground"), which reruns the whole page as soon as one of the runs ends (see ``newly_finished``)."""
+    if starter_training(status):
+        starter_progress(tuple(sorted(_ended(status))), purpose)
+
+
+@st.fragment(run_every=1.0)
+def starter_progress(ended: tuple[int, ...], purpose: str) -> None:
+    status = from_store(starter_status)
+    if _ended(status) != set(ended):  # a run finished (or failed): the page reruns and answers with it
+        st.rerun(scope="app")
+    shown = [row for row in status if row["state"] is not None]
+    st.markdown(f"**Training a starter set so you can try {purpose}:** "
+                + " · ".join(status_text(row) for row in shown))
+    st.caption(ABOUT)  # above the bars: their number shrinks as runs finish
+    for row in shown:
+        if row["state"] in ACTIVE:
+            st.progress(row["progress"], text=status_text(row))
+
+
+def newly_finished(status: list[dict[str, Any]], usable: Collection[int], key: str) -> list[int]:
+    """The finished starter runs among ``usable`` (a page's run ids) that this session's page has not taken in yet,
+    oldest first; they are remembered in ``st.session_state[key]``, so each is handed over once (and one the visitor
+    then removes from a selection stays removed)."""
+    seen = st.session_state.setdefault(key, [])
+    new = sorted(row["run_id"] for row in status
+                 if row["state"] == "finished" and row["run_id"] in usable and row["run_id"] not in seen)
+    seen.extend(new)
+    return new
+
+
+def starter_failures(status: list[dict[str, Any]]) -> list[str]:
+    """The starter runs that ended without weights, in words (for a page that has nothing else to show)."""
+    return [status_text(row) for row in status if row["state"] in ("failed", "interrupted", "stopped")]
