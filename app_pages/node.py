@@ -1,6 +1,8 @@
 """One node's arithmetic: click a node of a trained fixed-graph net's feature map and see how its value is computed
 (neighbours, edge weights, products, sum, W, bias, ReLU), checked against the network's own activation; for a
-steerable net, how a quarter turn permutes a field's channels at one pixel."""
+steerable net, how a quarter turn permutes a field's channels at one pixel. The digit is a test digit of the run's
+data set (``nd_src=dataset``, ``nd_digit``) or one drawn on the Playground's canvas (``nd_src=draw``), which travels
+in the link as ``nd_ink`` (ui/drawn_digit.py, as the Playground's ``pg_ink``)."""
 
 import numpy as np
 import pandas as pd
@@ -13,8 +15,10 @@ from core.analysis.results import checkpoint_version
 from core.errors import UserInputError
 from core.figures.node import (adjacency_row_figure, cheb_terms_figure, field_maps_figure, field_turn_figure,
                                node_map_figure)
+from core.figures.playground import digit_picture
 from core.training.store import CheckpointError
 from ui.display import guarded
+from ui.drawn_digit import drawn_digit
 from ui.resources import dataset, from_store, store
 from ui.url_state import (copy_link_button, url_choice, url_labelled_choice, url_notices, url_number, url_slider)
 
@@ -25,6 +29,8 @@ st.caption("Pick a node of a trained graph network's feature map and follow the 
 notice = st.container()  # filled at the end if the opened link had invalid values
 sb = st.sidebar
 TITLES = {"gcn": "GCN", "cheb": "ChebNet", "learned": "learned-edge net", "escnn": "steerable net"}
+SOURCES = {"dataset": "data set", "draw": "draw"}  # the link's value (nd_src) -> what the choice shows
+INK_KEY = "nd_ink"  # a drawn digit in the link: 16 grey levels, core.data.image_io.encode_digit_link
 
 
 def finish() -> None:
@@ -104,14 +110,43 @@ except (CheckpointError, UserInputError, OSError) as err:
     st.error(f"Cannot open run {run_id} — {err}")
     finish()
     st.stop()
-ds = guarded(lambda: dataset(cfg.data))
-if ds is None:
-    finish()
-    st.stop()
-digit = url_slider(sb, "Test digit #", 0, len(ds.y_test) - 1, 0, "nd_digit")
-image = ds.x_test[digit].numpy()  # (28, 28)
-st.markdown(f"**Run {run_id}** · {TITLES[cfg.model]} · `{cfg.label()}` · test digit #{digit} "
-            f"(label {ds.classes[int(ds.y_test[digit])]})")
+
+
+def drawn_input() -> tuple[np.ndarray | None, str]:
+    """(the drawn digit (28, 28) in [0, 1] or None, what it is): the canvas, and beside it the digit the net reads."""
+    left, right = st.columns([1, 2])
+    left.markdown("**Draw a digit** (white on black)")
+    drawn, _, what = drawn_digit(left, "nd_canvas", INK_KEY)
+    if drawn is None:
+        right.info("Draw a digit with the mouse or a finger: its arithmetic appears below when you lift it. Or pick "
+                   "a test digit of the run's data set (Digit: data set in the sidebar).", icon=":material/draw:")
+        return None, ""
+    right.image(digit_picture(drawn, scale=4), caption="The digit the network reads: 28×28, prepared as MNIST "
+                                                       "prepares digits, on 16 grey levels")
+    if what == "link":
+        right.caption("This digit came with the link (on 16 grey levels). A new stroke on the canvas replaces it; "
+                      "Clear removes it.")
+    return drawn, "the digit in the link" if what == "link" else "your drawing"
+
+
+source = url_labelled_choice(sb, "Digit", list(SOURCES), "dataset", "nd_src", format_func=SOURCES.get,
+                             help="data set: a test digit of the run's data set. draw: your own digit, with the "
+                                  "mouse or a finger.")
+if source == "draw":
+    image, shown = drawn_input()
+    if image is None:
+        finish()
+        st.stop()
+else:
+    st.query_params.pop(INK_KEY, None)  # a drawing's link value means nothing beside a data-set digit
+    ds = guarded(lambda: dataset(cfg.data))
+    if ds is None:
+        finish()
+        st.stop()
+    digit = url_slider(sb, "Test digit #", 0, len(ds.y_test) - 1, 0, "nd_digit")
+    image = ds.x_test[digit].numpy()  # (28, 28)
+    shown = f"test digit #{digit} (label {ds.classes[int(ds.y_test[digit])]})"
+st.markdown(f"**Run {run_id}** · {TITLES[cfg.model]} · `{cfg.label()}` · {shown}")
 
 # ---------------------------------------------------------------- a steerable net
 if cfg.model == "escnn":

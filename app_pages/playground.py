@@ -3,13 +3,14 @@ three trained runs answer: their probabilities, their answer at every angle, and
 
 import hashlib
 
+import numpy as np
 import streamlit as st
 
 from core.data.datasets import ready_datasets
 from core.analysis.playground import (MAX_RUNS, angle_sweep, default_runs, layer_maps, load_playground_model,
                                       probabilities, six_nine_ambiguous, timed, turn)
-from core.data.image_io import (LINK_CHARS, decode_digit_link, drawing_ink, encode_digit_link, gray_png,
-                                load_digit_image, mnist_digit, quantize_digit)
+from core.analysis.node_arithmetic import KINDS as NODE_KINDS
+from core.data.image_io import encode_digit_link, gray_png, load_digit_image, quantize_digit
 from core.errors import UserInputError
 from core.figures.playground import ANGLE_TITLE, angle_figure, digit_picture, maps_tiles, probability_figure
 from core.analysis.results import checkpoint_version
@@ -18,16 +19,15 @@ from ui import classroom
 from ui.display import guarded
 from ui.resources import dataset, from_store, store
 from ui.starter import newly_finished, show_starter, starter_failures, starter_set, starter_training
-from ui.url_state import (copy_link_button, parse_run_ids, refuse_link_value, shown_link_value, url_choice,
-                          url_notices, url_slider, url_toggle)
-from ui.draw_canvas import draw_canvas
+from ui.url_state import (copy_link_button, parse_run_ids, shown_link_value, url_choice, url_notices, url_slider,
+                          url_toggle)
+from ui.drawn_digit import drawn_digit as canvas_digit
 
 SOURCES = {"draw": "draw", "dataset": "data set", "upload": "upload"}  # the link's value -> what the radio shows
 OLD_SOURCES = {"data set": "dataset"}  # links from before the value became one word (a space in a link)
 INK_KEY = "pg_ink"  # a drawn digit in the link: 16 grey levels, core.data.image_io.encode_digit_link
-CANVAS = 280  # the drawing area's side in screen pixels (10 per digit pixel)
-STROKE = 22  # brush width in screen pixels: about MNIST's stroke once scaled to the 20-pixel box
 TRAIN = "app_pages/train.py"
+NODE = "app_pages/node.py"
 SIX_NINE = ("cannot tell a 6 from a 9: a 6 turned by 180° is a 9, so a net that is invariant to rotation must give "
             "both the same answer.")
 
@@ -113,12 +113,14 @@ def run_picker(runs: dict[int, dict]) -> list[int]:
 # A data-set digit and an upload come from sidebar widgets (a full rerun); a drawing comes from the canvas, which
 # lives in the digit view's fragment below, so a stroke reruns only that part of the page.
 given = (None, None, "")
+digit_at = None  # a data-set digit's (data set, test index): the One node page's links open the same one
 if source == "dataset":
     data = url_choice(sb, "Data set", ready_datasets(), "mnist-5k", "pg_data")
     ds = guarded(lambda: dataset(data))
     if ds is not None:
         index = url_slider(sb, "Test digit", 0, len(ds.y_test) - 1, 0, "pg_digit")
         image = ds.x_test[index].numpy()
+        digit_at = (data, index)
         given = (image, gray_png(image, scale=10), f"{data} test digit #{index} (label {int(ds.y_test[index])})")
 elif source == "upload":
     upload = sb.file_uploader("Your digit (PNG, JPEG…)", type=["png", "jpg", "jpeg", "bmp", "gif", "webp"],
@@ -147,43 +149,14 @@ for rid in picked:
         load_errors.append(f"Cannot load run {rid} — {err}")
 
 
-def drop_linked_ink() -> None:
-    """Clear was pressed: the digit a link brought goes too (the canvas itself is already blank)."""
-    st.query_params.pop(INK_KEY, None)
-
-
 def drawn_digit(left) -> tuple:
-    """(image (28, 28) in [0, 1] or None, PNG bytes, description) from the canvas, else from the link.
-
-    A drawing is prepared as MNIST prepares digits and kept on the 16 grey levels a link holds, and written into
-    the link (``pg_ink``), so that the link reopens this very digit and its very answers. With the canvas blank, the
-    link's digit is shown until a stroke replaces it or Clear removes it; a blank canvas after this session's own
-    drawing is a cleared one."""
+    """(image (28, 28) in [0, 1] or None, PNG bytes, description) from the canvas, else from the link's ``pg_ink``
+    (ui/drawn_digit.py: the link reopens this very digit and its very answers)."""
     left.markdown("**Draw a digit** (white on black)")
-    with left:  # a forged canvas value: one line
-        drawn = guarded(lambda: draw_canvas(key="pg_canvas", size=CANVAS, stroke=STROKE, on_clear=drop_linked_ink))
-    ink = guarded(lambda: drawing_ink(drawn)) if drawn else None
-    linked = st.query_params.get(INK_KEY)
-    if ink is not None and ink.max() > 0:
-        digit = quantize_digit(mnist_digit(ink))
-        code = encode_digit_link(digit)
-        st.session_state["_pg_own_ink"] = code
-        if linked != code:
-            st.query_params[INK_KEY] = code
-        return digit, gray_png(ink), "your drawing"
-    if linked is not None and linked == st.session_state.get("_pg_own_ink"):
-        drop_linked_ink()  # this session's drawing, and the canvas is blank again: it was cleared
-        linked = None
-    if linked is not None:
-        try:
-            digit = decode_digit_link(linked)  # length and alphabet first: a forged value costs nothing
-        except UserInputError:
-            refuse_link_value(INK_KEY, f"a drawn digit as this page writes it: {LINK_CHARS} characters of A-Z, "
-                                       "a-z, 0-9, - and _")
-        else:
-            return digit, gray_png(digit, scale=10), "link"
-    left.caption("Draw with the mouse or a finger; the models answer when you lift it. Clear starts again.")
-    return None, None, ""
+    image, png, what = canvas_digit(left, "pg_canvas", INK_KEY)
+    if image is None:
+        left.caption("Draw with the mouse or a finger; the models answer when you lift it. Clear starts again.")
+    return image, png, what
 
 
 def show_digit(left, image, png, what: str) -> None:
@@ -209,6 +182,25 @@ def show_digit(left, image, png, what: str) -> None:
 def run_label(pm) -> str:
     """``#14 escnn C8``: the run's id, its model and (a steerable net) its group."""
     return f"#{pm.run_id} {pm.kind}" + (f" {pm.group}" if pm.group else "")
+
+
+def node_links(where, image) -> None:
+    """For each answering GCN / ChebNet / learned-edge run, a link to the One node page on this digit (as given): the
+    same data-set digit where the run reads that data set, else the digit itself in the link (16 grey levels)."""
+    for pm in loaded:
+        if pm.kind not in NODE_KINDS:
+            continue
+        query = {"nd_run": str(pm.run_id)}
+        if digit_at is not None and (runs[pm.run_id].get("config") or {}).get("data") == digit_at[0]:
+            query |= {"nd_src": "dataset", "nd_digit": str(digit_at[1])}
+        elif source == "draw" and st.query_params.get(INK_KEY):
+            query |= {"nd_src": "draw", "nd_ink": st.query_params[INK_KEY]}
+        elif np.shape(image) == (28, 28) and quantize_digit(image).any():
+            query |= {"nd_src": "draw", "nd_ink": encode_digit_link(image)}
+        else:
+            continue
+        where.page_link(NODE, label=f"See one node's arithmetic: {run_label(pm)}", icon=":material/calculate:",
+                        query_params=query)
 
 
 def no_runs_yet(where) -> None:
@@ -259,6 +251,7 @@ def digit_view(given: tuple) -> None:
     first, ms_first = timed(lambda: [(run_label(pm), probabilities(pm, image, 0.0, mirror)) for pm in loaded])
     line.markdown(answers_text(first) + f" — answered in {ms_first:.0f} ms")
     line.caption(f"The digit {'mirrored' if mirror else 'as given'}; the rotation slider below turns it.")
+    node_links(line, image)
     turned_digit(image, first)
     show_digit(about, image, png, what)
     # every angle at once does not depend on the slider: computed once per digit, mirror and runs

@@ -89,6 +89,11 @@ def test_node_page_steerable_run(app):
     at = open_page(app, NODE)
     no_errors(at)
     assert any("cyclic shift by 1" in m.value for m in at.markdown), [m.value for m in at.markdown]
+    at.query_params.update({"nd_ink": _a_six()[1]})
+    at.selectbox(key="nd_src").set_value("draw").run()  # a drawn digit's field at a pixel
+    no_errors(at)
+    assert any(m.value.endswith("· the digit in the link") for m in at.markdown)
+    assert any("cyclic shift by 1" in m.value for m in at.markdown), [m.value for m in at.markdown]
 
 
 def test_node_page_bad_link_values_give_a_notice(app):
@@ -100,3 +105,152 @@ def test_node_page_bad_link_values_give_a_notice(app):
     assert "nd_run=99999" in text and "nd_row=500" in text and "nd_layer=7" in text, text
     assert at.selectbox(key="nd_run").value == run_id
     assert _difference(_match_line(at)) < 1e-5
+
+
+# ---------------------------------------------------------------- a drawn digit (nd_src=draw, nd_ink)
+def _a_six() -> tuple:
+    """(a test 6 of mnist-5k, its link value from the encoder)."""
+    from core.data.datasets import load_dataset
+    from core.data.image_io import encode_digit_link
+
+    ds = load_dataset("mnist-5k", quick=True)
+    six = ds.x_test[int((ds.y_test == 6).nonzero()[0, 0])].numpy()
+    return six, encode_digit_link(six)
+
+
+def _network_value(run_id: int, image, at) -> float:
+    """The network's own activation at the node and output channel the page shows, for ``image``, computed here."""
+    from core.analysis.node_arithmetic import load_node_run, node_arithmetic, node_of
+    from core.analysis.results import stored_run
+
+    model, _ = load_node_run(stored_run(run_id))
+    row, col = at.number_input(key="nd_row").value, at.number_input(key="nd_col").value
+    na = node_arithmetic(model, image, 0, node_of(row, col, 28))
+    return float(na.network[at.slider(key="nd_out").value])
+
+
+def test_a_link_with_a_drawn_digit_shows_its_arithmetic(app):
+    from core.data.image_io import decode_digit_link
+
+    run_id = _stored_run("gcn")
+    six, ink = _a_six()
+    app.query_params.update({"nd_run": str(run_id), "nd_src": "draw", "nd_ink": ink})
+    at = open_page(app, NODE)
+    no_errors(at)
+    assert not at.warning, [w.value for w in at.warning]
+    assert at.selectbox(key="nd_src").value == "draw" and "nd_digit" not in {s.key for s in at.slider}
+    assert any(m.value.endswith("· the digit in the link") for m in at.markdown), [m.value for m in at.markdown]
+    assert any("came with the link" in c.value for c in at.caption)
+    line = _match_line(at)
+    assert _difference(line) < 1e-5
+    own = _network_value(run_id, decode_digit_link(ink), at)  # the arithmetic ran on the linked 6
+    assert f"The network's own activation: {own:.6f}," in line, (own, line)
+    assert at.query_params["nd_ink"] in (ink, [ink])  # the link keeps the digit
+    at.selectbox(key="nd_src").set_value("dataset").run()  # back to the data set: the drawing leaves the link
+    no_errors(at)
+    assert "nd_ink" not in at.query_params and at.slider(key="nd_digit").value == 0
+
+
+def test_a_corrupt_drawn_digit_in_a_link_gives_a_notice(app):
+    from streamlit.testing.v1 import AppTest
+    from ui_helpers import APP
+
+    run_id = _stored_run("gcn")
+    _, ink = _a_six()
+    app.query_params.update({"nd_run": str(run_id), "nd_src": "draw"})
+    at = open_page(app, NODE)
+    for forged in ("abc", "A" * 523, "%" * 600, "A" * 5000, ink[:-1] + "~", "x" * 100_000):
+        at.query_params.update({"nd_ink": forged})
+        at.run()
+        no_errors(at)
+        notes = " ".join(w.value for w in at.warning)
+        assert f"`nd_ink={forged[:40]}" in notes and "523 characters of A-Z" in notes, notes
+        assert "nd_ink" not in at.query_params
+        assert any("Draw a digit with the mouse" in i.value for i in at.info)  # the blank canvas, no arithmetic
+        assert not [s for s in at.success if "network's own activation" in s.value]
+    at = AppTest.from_file(APP, default_timeout=180)  # an unknown source (a new session): the data set
+    at.query_params.update({"nd_run": str(run_id), "nd_src": "camera"})
+    at = open_page(at, NODE)
+    no_errors(at)
+    assert "`nd_src=camera` (choose from dataset, draw)" in " ".join(w.value for w in at.warning)
+    assert _difference(_match_line(at)) < 1e-5
+
+
+def test_a_forged_canvas_value_is_one_line_not_an_exception(app, monkeypatch):
+    from ui.draw_canvas import drawing_png
+
+    run_id = _stored_run("gcn")
+    app.query_params.update({"nd_run": str(run_id), "nd_src": "draw"})
+    at = open_page(app, NODE)
+    for forged in ("data:text/html;base64,PHNjcmlwdD4=", "data:image/png;base64,@@@", "data:image/png;base64,"
+                   + "A" * 4_000_000, {"png": 1}):
+        monkeypatch.setattr("ui.draw_canvas.draw_canvas", lambda key, forged=forged, **kw: drawing_png(forged))
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert [e.value for e in at.error if e.value.startswith("Invalid setting — ")], [e.value for e in at.error]
+        assert any("Draw a digit with the mouse" in i.value for i in at.info)
+
+
+def test_drawing_on_the_canvas_puts_the_digit_in_the_link(app, monkeypatch):
+    from test_playground_page import FakeCanvas, a_drawing
+
+    from core.data.image_io import drawing_ink, encode_digit_link, mnist_digit, quantize_digit
+
+    run_id = _stored_run("cheb", K=3)
+    canvas = FakeCanvas(monkeypatch)
+    app.query_params.update({"nd_src": "draw"})
+    at = open_page(app, NODE)
+    no_errors(at)
+    assert "nd_ink" not in at.query_params and not at.success
+    canvas.png = a_drawing()
+    at.run()
+    no_errors(at)
+    code = encode_digit_link(quantize_digit(mnist_digit(drawing_ink(canvas.png))))
+    assert at.query_params["nd_ink"] in (code, [code])
+    assert any(m.value.endswith("· your drawing") for m in at.markdown)
+    assert at.selectbox(key="nd_run").value == run_id and _difference(_match_line(at)) < 1e-5
+    canvas.clear = True  # Clear: the arithmetic goes, and so does the link's digit
+    at.run()
+    no_errors(at)
+    assert "nd_ink" not in at.query_params and not at.success
+
+
+# ---------------------------------------------------------------- from the Playground
+def _node_links(at) -> list:
+    return [p.proto for p in at.get("page_link") if p.proto.label.startswith("See one node's arithmetic")]
+
+
+def test_the_playground_links_a_gcn_run_to_its_node_arithmetic(app, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+    from test_playground_page import PLAYGROUND, FakeCanvas, a_drawing, quick_run
+    from ui_helpers import APP
+
+    gcn = _stored_run("gcn")
+    cnn = quick_run()
+    canvas = FakeCanvas(monkeypatch)
+    app.query_params.update({"pg_src": "dataset", "pg_digit": "5", "pg_runs": f"{gcn},{cnn}"})
+    at = open_page(app, PLAYGROUND)
+    no_errors(at)
+    links = _node_links(at)  # the gcn run's, not the CNN's
+    assert [(p.label, p.query_string) for p in links] == [
+        (f"See one node's arithmetic: #{gcn} gcn", f"nd_run={gcn}&nd_src=dataset&nd_digit=5")]
+    assert links[0].page.endswith("node")
+
+    at.radio(key="pg_src").set_value("draw").run()
+    no_errors(at)
+    assert not _node_links(at)  # no digit yet
+    canvas.png = a_drawing()
+    at.run()
+    no_errors(at)
+    ink = at.query_params["pg_ink"]
+    ink = ink[0] if isinstance(ink, list) else ink
+    links = _node_links(at)
+    assert [p.query_string for p in links] == [f"nd_run={gcn}&nd_src=draw&nd_ink={ink}"]
+
+    friend = AppTest.from_file(APP, default_timeout=180)  # the link opened: the same drawing's arithmetic
+    friend.query_params.update({"nd_run": str(gcn), "nd_src": "draw", "nd_ink": ink})
+    canvas.png = None
+    friend = open_page(friend, NODE)
+    no_errors(friend)
+    assert not friend.warning, [w.value for w in friend.warning]
+    assert _difference(_match_line(friend)) < 1e-5
