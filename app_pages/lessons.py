@@ -14,13 +14,15 @@ from core.config import quick_mode
 from core.analysis.lesson_rows import (MISSING, data_line, explain_links, findings, karate_rows, lesson_rows, settled,
                                        stored_lessons, table)
 from core.analysis.lessons import LESSONS, launch_plan, lesson_configs, member_kinds, new_lesson_kind, parse_lesson_kind
+from ui import classroom
 from ui.display import guarded
 from ui.resources import from_store, manager
 from ui.session import session_id
 from ui.url_state import copy_link_button, refuse_link_value, url_choice, url_labelled_choice, url_notices
 
 THIS_PAGE = "app_pages/lessons.py"
-COLUMNS = {"test accuracy": st.column_config.NumberColumn(format="percent"),
+COLUMNS = {"row": st.column_config.TextColumn(width="medium"),
+           "test accuracy": st.column_config.NumberColumn(format="%.1f%%"),  # values in points, as the lines below
            "s/epoch": st.column_config.NumberColumn(format="%.2f"), "run": st.column_config.NumberColumn(format="%d")}
 
 st.title("Lessons")
@@ -35,6 +37,8 @@ if linked and "lesson" not in st.query_params and "lesson" not in st.session_sta
     st.query_params["lesson"] = linked[0]  # a link naming only the launch opens its lesson
 key = url_labelled_choice(st, "Lesson", list(LESSONS), "tutorial", "lesson", format_func=lambda k: LESSONS[k].title)
 lesson = LESSONS[key]
+if classroom.hidden("lesson"):  # a classroom link fixed the lesson: no picker names it, so the page does
+    st.subheader(lesson.title)
 st.markdown(f"**The question.** {lesson.question}")
 mode = url_choice(st, "Mode", ["quick", "full"], "quick", "ls_mode", widget="radio", horizontal=True,
                   help="quick: 1,000 training digits and few epochs (minutes). full: 4,000 digits and the epochs of "
@@ -99,7 +103,9 @@ else:
 
 # ---------------------------------------------------------------- the table
 def draw(rows: list[dict[str, Any]], kind: Optional[str], shown_mode: str) -> None:
-    st.dataframe(pd.DataFrame(table(rows)), hide_index=True, column_config=COLUMNS, placeholder=MISSING)
+    shown = pd.DataFrame(table(rows))
+    shown["test accuracy"] = shown["test accuracy"].astype(float) * 100  # 92.5 (%), not 93%: a half point matters here
+    st.dataframe(shown, hide_index=True, column_config=COLUMNS, placeholder=MISSING)
     for line in findings(lesson, rows):
         st.markdown(line)
     st.caption(f"**Why they differ.** {data_line(rows, shown_mode)} {lesson.why}")
@@ -107,7 +113,7 @@ def draw(rows: list[dict[str, Any]], kind: Optional[str], shown_mode: str) -> No
     if links:
         st.markdown("**Pages that explain the result**")
         for page, label, params in links:
-            st.page_link(page, label=label, query_params=params)
+            st.page_link(page, label=label, query_params=params, icon=":material/open_in_new:")
     if kind and settled(rows) and all(r["run"] is not None or lesson.in_page for r in rows):
         st.page_link(THIS_PAGE, label="Reopen this lesson (a link to keep)", icon=":material/history:",
                      query_params={"lesson": key, "ls_show": kind})

@@ -199,7 +199,8 @@ in_pick = url_choice(sb, "Neighbour values", in_options, "through W" if c_in > 1
                      help="through W: each neighbour's whole vector times W's column for the output channel; "
                           "channel c: one input channel's value.")
 in_ch = None if in_pick == "through W" else int(in_pick.split()[1])
-row, col = pick_cell(side, (side // 2, side // 2))
+brightest = int(np.argmax(outputs[:, out_ch]))  # start where this channel is busiest, not on a blank pixel
+row, col = pick_cell(side, (brightest // side, brightest % side))
 node = node_of(row, col, side)
 na = guarded(lambda: node_arithmetic(model, image, layer, node))
 if na is None:
@@ -207,22 +208,23 @@ if na is None:
     st.stop()
 left, right = st.columns(2)
 with left:
-    st.plotly_chart(node_map_figure(outputs[:, out_ch].reshape(side, side), node,
-                                    title=f"layer {layer + 1} output, channel {out_ch}: click a node"),
+    st.markdown(f"**Layer {layer + 1} output, channel {out_ch}: click a node**")  # above: Plotly's toolbar covers a title
+    st.plotly_chart(node_map_figure(outputs[:, out_ch].reshape(side, side), node),
                     width="stretch", key="nd_map", on_select="rerun", selection_mode="points")
 s = edge_set_of(na, out_ch, in_ch or 0)
 w_shown = na.edge_weights if na.edge_weights.ndim == 1 else na.edge_weights[:, s]
 in_map, in_name = input_map(na, inputs, out_ch, in_ch)
 in_name = "the digit" if layer == 0 and in_ch is not None else in_name
 with right:
+    st.markdown(f"**Its input: {in_name}**")
     st.plotly_chart(node_map_figure(in_map.reshape(side, side), node, na.neighbours, w_shown, window=4,
-                                    clickable=False, title=f"its input: {in_name}"),
+                                    clickable=False),
                     width="stretch", key="nd_inputs")
 st.caption("Left: the layer's output; click a node to pick it (or set the row and column in the sidebar). Right: the "
            "layer's input around that node (red), its neighbours outlined and labelled with their edge weights.")
 name = {"gcn": "Â", "cheb": "L̃", "learned": "Â"}[na.kind]
-st.plotly_chart(adjacency_row_figure(adjacency_row(na, s), node, name=name,
-                                     title=f"row {node} of {name}: the node's {len(na.neighbours)} neighbours"),
+st.markdown(f"**Row {node} of {name}: the node's {len(na.neighbours)} neighbours**")
+st.plotly_chart(adjacency_row_figure(adjacency_row(na, s), node, name=name),
                 width="stretch", key="nd_row_fig")
 
 FORMULAS = {
@@ -262,7 +264,8 @@ if na.kind == "cheb":
     st.markdown(f"**2 · The {len(na.cheb_terms)} Chebyshev terms at the node** — each through its Θₖ column "
                 f"for output channel {out_ch}:")
     table(cheb_rows(na, out_ch, in_ch))
-    waterfall = cheb_terms_figure(na.cheb_parts[:, out_ch], bias, title="Σₖ Θₖ (TₖX)ᵢ + b = pre-activation")
+    st.markdown("**Σₖ Θₖ (TₖX)ᵢ + b = pre-activation**")
+    waterfall = cheb_terms_figure(na.cheb_parts[:, out_ch], bias)
     st.plotly_chart(waterfall, width="stretch", key="nd_cheb")
 elif na.aggregate is not None:
     st.markdown(f"**2 · Through W** — the aggregated vector (ÂX)ᵢ times W's column for output channel {out_ch}:")

@@ -24,6 +24,7 @@ from core.models.superpixel_net import SUPERPIXEL_CONVS, SUPERPIXEL_TITLES, budg
 from core.models.tutorial_net import ADJACENCIES
 from core.figures.training import curves_figure
 from ui.links import open_run_buttons
+from ui import classroom
 from ui.display import RUNS_TABLE_COLUMNS, guarded, unbroken
 from ui.resources import manager, store
 from ui.session import session_id
@@ -52,7 +53,7 @@ if st.session_state.get("_defaults_of") not in (None, model):  # another model: 
                          ("schedule", "schedule")):
         st.session_state[key] = model_default(model, setting)
 st.session_state["_defaults_of"] = model
-sb.caption(MODELS.about(model))
+sb.caption((f"{MODELS.title(model)}: " if classroom.hidden("model") else "") + MODELS.about(model))  # named when hidden
 cfg = {"data": data, "model": model}
 if model == "superpixel":  # the layer is the choice that matters most: next to the layer type, not in a section
     cfg["conv"] = url_labelled_choice(sb, "PyG layer", list(SUPERPIXEL_CONVS), d.conv, "conv",

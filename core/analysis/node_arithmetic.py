@@ -364,7 +364,8 @@ def neighbour_rows(na: NodeArithmetic, out_channel: int, in_channel: Optional[in
             value = na.inputs[m, c]
             product = w[m] * value
         row = {"node": int(j), "row": int(j // na.side), "col": int(j % na.side),
-               "self": bool(j == na.node), "weight": float(w[m]), "input": float(value), "product": float(product)}
+               **({} if na.kind == "cheb" else {"self": bool(j == na.node)}),  # L~ has no diagonal: no self-loop
+               "weight": float(w[m]), "input": float(value), "product": float(product)}
         if na.raw_edge_weights is not None:
             raw = na.raw_edge_weights if na.raw_edge_weights.ndim == 1 else na.raw_edge_weights[:, s]
             row["predicted"] = float(raw[m])
@@ -400,7 +401,7 @@ def cheb_rows(na: NodeArithmetic, out_channel: int, in_channel: Optional[int] = 
     if na.cheb_terms is None:
         return []
     out = []
-    what = f"(T_k X)_i, channel {in_channel}" if in_channel is not None else "|(T_k X)_i| over the channels"
+    what = f"(TₖX)ᵢ, channel {in_channel}" if in_channel is not None else "‖(TₖX)ᵢ‖ over the channels"
     for k, term in enumerate(na.cheb_terms):
         value = float(term[in_channel]) if in_channel is not None else float(np.linalg.norm(term))
         out.append({"k": k, what: value,

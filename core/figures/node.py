@@ -68,15 +68,15 @@ def node_map_figure(values: np.ndarray, node: int, neighbours: Sequence[int] = (
 
 
 def adjacency_row_figure(row: np.ndarray, node: int, title: str = "", height: int = 260, name: str = "Â") -> go.Figure:
-    """The node's row of Â over every node id (zero off its neighbours): one bar per neighbour, the node's own
-    entry (its self-loop) in red."""
+    """The node's row of Â: one bar per non-zero entry (its neighbours, by node id, side by side however far apart
+    their ids are), the node's own entry (its self-loop) in red."""
     row = np.asarray(row, dtype=np.float64)
     nz = np.flatnonzero(row)
     colors = [MARK["color"] if j == node else NEIGHBOUR for j in nz]
-    fig = go.Figure(go.Bar(x=nz, y=row[nz], marker_color=colors, width=max(1.0, len(row) / 300),
+    fig = go.Figure(go.Bar(x=[str(j) for j in nz], y=row[nz], marker_color=colors,
                            hovertemplate=name + "[i, %{x}] = %{y:.4g}<extra></extra>"))
     fig.add_hline(y=0, line=dict(color="#888", width=1))
-    fig.update_xaxes(range=[-0.5, len(row) - 0.5], title=f"node j (0 … {len(row) - 1})")
+    fig.update_xaxes(type="category", title=f"node j (its non-zero entries; {len(row)} nodes in all)")
     fig.update_yaxes(title=f"{name}[i, j]")
     fig.update_layout(title=title or None, height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
                       showlegend=False)

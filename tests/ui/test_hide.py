@@ -103,7 +103,8 @@ CASES = {
     "app_pages/graph_builder.py": ({"kind": "knn", "hide": "kind"}, ["kind"],
                                    lambda at: "knn_k" in {s.key for s in at.slider}),
     "app_pages/train.py": ({"model": "cheb", "lr": "0.01", "hide": "model,lr"}, ["model", "lr"],
-                           lambda at: (_train_config(at)["model"], _train_config(at)["lr"]) == ("cheb", 0.01)),
+                           lambda at: (_train_config(at)["model"], _train_config(at)["lr"]) == ("cheb", 0.01)
+                           and any(c.value.startswith("ChebNet (Defferrard et al. 2016): ") for c in at.caption)),
     "app_pages/groups.py": ({"family": "D", "n": "8", "hide": "n"}, ["n"],
                             lambda at: any(m.value.startswith("**D8** has 16 elements") for m in at.markdown)),
     "app_pages/karate.py": ({"k_model": "cheb", "hide": "k_model"}, ["k_model"], None),

@@ -162,7 +162,7 @@ def test_cheb_terms_are_the_chebyshev_recursion_at_the_node(digit):
             np.testing.assert_allclose(na.aggregate, na.cheb_terms[1], atol=1e-12)  # T_1: the sum of the products
             rows = cheb_rows(na, 2, 0)
             assert [r["k"] for r in rows] == list(range(conv.K))
-            np.testing.assert_allclose([r["(T_k X)_i, channel 0"] for r in rows], na.cheb_terms[:, 0])
+            np.testing.assert_allclose([r["(TₖX)ᵢ, channel 0"] for r in rows], na.cheb_terms[:, 0])
             assert abs(sum(r["share of the pre-activation"] for r in rows) + na.bias[2] - na.pre_activation[2]) < 1e-9
             assert node not in na.neighbours  # L~ = -D^-1/2 A D^-1/2 has no diagonal on a loop-free grid
 

@@ -30,9 +30,10 @@ def test_a_windowed_map_is_a_heatmap_around_the_node_with_the_weights_printed():
 
 def test_row_terms_and_field_figures():
     row = np.zeros(784)
-    row[[3, 4, 5]] = [0.1, 0.2, 0.3]
+    row[[3, 4, 5, 31]] = [0.1, 0.2, 0.3, 0.4]  # node 31 sits a grid row below: a bar beside the others all the same
     fig = adjacency_row_figure(row, 4, name="L̃")
-    assert list(fig.data[0].x) == [3, 4, 5] and fig.layout.yaxis.title.text == "L̃[i, j]"
+    assert list(fig.data[0].x) == ["3", "4", "5", "31"] and fig.layout.xaxis.type == "category"
+    assert list(fig.data[0].y) == [0.1, 0.2, 0.3, 0.4] and fig.layout.yaxis.title.text == "L̃[i, j]"
     fig = cheb_terms_figure(np.array([0.5, -0.25, 0.125]), bias=0.1)
     assert list(fig.data[0].x)[-2:] == ["bias", "pre-activation"]
     assert fig.data[0].text[-1] == f"{0.5 - 0.25 + 0.125 + 0.1:.3g}"  # the total is labelled with the sum
