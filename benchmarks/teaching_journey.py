@@ -1,0 +1,466 @@
+"""A teacher's and a student's journey through the teaching features in headless Chromium, a screenshot at each step.
+
+    python -m benchmarks.teaching_journey --out artifacts/browser/teaching
+
+Starts the app on a fresh, empty data folder (a temp dir as GRAPHCONV_DATA_DIR) in quick mode (GRAPHCONV_QUICK=1)
+with the starter set off (GRAPHCONV_STARTER=0: it would take training slots; the first visit is measured by
+``benchmarks/first_visit.py``), then:
+
+1. Lessons: /lessons?lesson=cheb-cnn, quick mode, "Run this lesson", waits for both runs; records the table (the
+   ChebNet's and the CNN's accuracy), the epoch-time line, the why-they-differ caption and the explanation links;
+   follows "Reopen this lesson" in a fresh browser context and compares its table;
+2. Continue/Step: a 1-epoch mlp on /train, then "Step (1 epoch)": the new run says "Continued from run N" and
+   finishes at epoch 2;
+3. One node: /node for the lesson's ChebNet run, a click on a cell of the feature map, the "network's own
+   activation ... difference" line and nd_row/nd_col in the address;
+4. Classroom: /train?model=cheb&lr=0.01&hide=model,lr ("Fixed by this link"), the Classroom link builder (one more
+   control ticked, "Copy classroom link"), that link in a fresh context; /lessons?lesson=cheb-cnn&hide=lesson;
+5. a 390x844 phone: the Lessons page and the One node page.
+
+Every step's events carry seconds since that step started. Writes ``<out>/result.json`` (what each step saw, its
+timings, failures, screenshots) and numbered screenshots; a failed step is recorded and the journey goes on (its
+page is saved as ``<step>-FAILED.png``). The server's log is ``<out>/server.log``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import tempfile
+import time
+import traceback
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+from benchmarks.browser_helpers import ROOT, chromium, start_app
+from benchmarks.newcomer_journey import IDLE, MAIN, PAGE_HEIGHT_JS, PHONE
+
+LESSON = "cheb-cnn"  # core/analysis/lessons.py: "ChebNet against the CNN on the 8-neighbour grid"
+DESKTOP = {"width": 1400, "height": 1000}
+SIDEBAR = '[data-testid="stSidebar"]'
+
+# The rows of every st.dataframe on the page as text (glide-data-grid keeps an accessible table in the DOM).
+GRID_JS = """() => [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stDataFrame"]')].map(df => {
+  const rows = [...df.querySelectorAll('[role="row"], tr')];
+  return rows.map(r => [...r.querySelectorAll('[role="gridcell"], [role="columnheader"], td, th')]
+                        .map(c => (c.innerText || c.textContent || '').trim()));
+})"""
+
+# Page coordinates of cell (row, col) of the i-th Plotly chart in the main area (the node map's axes: x = column,
+# y = row), and the map's side.
+CELL_JS = """([i, row, col]) => {
+  const gd = document.querySelectorAll('[data-testid="stMain"] [data-testid="stPlotlyChart"] .js-plotly-plot')[i];
+  if (!gd || !gd._fullLayout) return null;
+  const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, box = gd.getBoundingClientRect();
+  const t = gd._fullData && gd._fullData[0];
+  const n = t ? (t._length || (t.customdata || []).length || 0) : 0;
+  return {x: box.left + xa._offset + xa.l2p(col), y: box.top + ya._offset + ya.l2p(row), side: Math.round(Math.sqrt(n))};
+}"""
+
+
+class Journey:
+    def __init__(self, out: Path, url: str, settle_ms: int, lesson_timeout_s: float):
+        self.out, self.url, self.settle_ms, self.lesson_timeout_s = out, url, settle_ms, lesson_timeout_s
+        self.n = 0
+        self.shots: list[dict] = []
+        self.failures: list[str] = []
+        self.steps: dict[str, dict] = {}
+        self.t0 = 0.0  # this step's start
+        self.cur: dict = {}
+
+    # -- helpers ---------------------------------------------------------------------------------------------
+    def now(self) -> float:
+        return round(time.perf_counter() - self.t0, 2)
+
+    def note(self, **fields) -> None:
+        """Record what this step saw (with seconds since the step started for events)."""
+        self.cur.update(fields)
+        print(json.dumps({"t": self.now(), **fields}, default=str), flush=True)
+
+    def idle(self, pg, timeout_ms: int = 300_000, settle_ms: int | None = None) -> None:
+        pg.wait_for_timeout(400)
+        pg.wait_for_selector(IDLE, timeout=timeout_ms)
+        pg.wait_for_timeout(self.settle_ms if settle_ms is None else settle_ms)
+
+    def texts(self, pg, sel: str) -> list[str]:
+        return [t.inner_text().strip()[:400] for t in pg.locator(sel).all()]
+
+    def page_notes(self, pg) -> dict:
+        body = pg.locator(MAIN).first.inner_text() if pg.locator(MAIN).count() else ""
+        return {"errors": self.texts(pg, '[data-testid="stAlertContentError"]'),
+                "warnings": self.texts(pg, '[data-testid="stAlertContentWarning"]'),
+                "exceptions": self.texts(pg, '[data-testid="stException"]'),
+                "page_not_found": "Page not found" in body,
+                "None_in_text": len(re.findall(r"\bNone\b", body)), "nan_in_text": len(re.findall(r"\bnan\b", body))}
+
+    def shot(self, pg, name: str, full_page: bool = True, **extra) -> str:
+        """A numbered screenshot; ``full_page``: the viewport grown to the page's whole height, then put back."""
+        self.n += 1
+        path = self.out / f"{self.n:02d}-{name}.png"
+        pg.mouse.move(1, 1)
+        pg.wait_for_timeout(200)
+        if full_page:
+            size = pg.viewport_size
+            height = int(pg.evaluate(PAGE_HEIGHT_JS))
+            if height > size["height"] + 4:
+                pg.set_viewport_size({"width": size["width"], "height": min(height + 40, 12_000)})
+                pg.wait_for_timeout(1500)
+            try:
+                pg.screenshot(path=str(path), full_page=True)
+            finally:
+                pg.set_viewport_size(size)
+                pg.wait_for_timeout(300)
+        else:
+            pg.screenshot(path=str(path))
+        entry = {"shot": str(path), "t": self.now(), "url": pg.url.replace(self.url, ""), **self.page_notes(pg),
+                 **extra}
+        self.shots.append(entry)
+        print(json.dumps(entry, default=str), flush=True)
+        return str(path)
+
+    def step(self, name: str, fn, *args) -> None:
+        self.t0 = time.perf_counter()
+        self.cur = self.steps.setdefault(name, {})
+        try:
+            fn(*args)
+            self.cur.update(ok=True, seconds=self.now())
+        except Exception as exc:  # keep walking: a later step may still work
+            msg = f"{name}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            self.failures.append(msg)
+            self.cur.update(ok=False, seconds=self.now(), error=msg, trace=traceback.format_exc(limit=4))
+            for pg in args:
+                if hasattr(pg, "screenshot"):
+                    try:
+                        pg.screenshot(path=str(self.out / f"{name}-FAILED.png"), full_page=True)
+                    except Exception:
+                        pass
+                    break
+        print(json.dumps({"step": name, "ok": self.cur.get("ok"), "seconds": self.cur.get("seconds"),
+                          "error": self.cur.get("error")}), flush=True)
+
+    def wait_text(self, pg, text, timeout_ms: int = 120_000) -> None:
+        crash = pg.locator('[data-testid="stException"]')
+        pg.get_by_text(text).first.or_(crash.first).wait_for(timeout=timeout_ms)
+        if crash.count() and not pg.get_by_text(text).count():
+            raise RuntimeError(f"the page shows an exception instead of {text!r}: "
+                               + crash.first.inner_text().strip().splitlines()[0][:300])
+
+    def main_links(self, pg) -> list[dict]:
+        return [{"text": a.inner_text().strip(), "href": (a.get_attribute("href") or "").replace(self.url, "")}
+                for a in pg.locator(f'{MAIN} a[data-testid="stPageLink-NavLink"]').all()]
+
+    def grid(self, pg) -> list[list[list[str]]]:
+        return pg.evaluate(GRID_JS)
+
+    def fresh(self, browser, viewport=DESKTOP, **kw):
+        ctx = browser.new_context(viewport=viewport, **kw)
+        pg = ctx.new_page()
+        pg.set_default_timeout(300_000)
+        return ctx, pg
+
+    # -- 1. a lesson -------------------------------------------------------------------------------------------
+    def lesson(self, pg, browser) -> None:
+        pg.goto(f"{self.url}/lessons?lesson={LESSON}&ls_mode=quick")
+        self.wait_text(pg, "Run this lesson")
+        self.idle(pg, settle_ms=1000)
+        self.note(opened=self.now(), planned_caption=pg.get_by_text(re.compile(r"mode trains \d+ run")).first.inner_text())
+        self.shot(pg, "lesson-before-run")
+        pg.get_by_role("button", name=re.compile("Run this lesson")).first.click()
+        pressed = self.now()
+        statuses: list[tuple[float, str]] = []
+        reopen = pg.locator(f'{MAIN} a[data-testid="stPageLink-NavLink"]', has_text="Reopen this lesson")
+        shot_running = False
+        while not reopen.count():
+            t = self.now()
+            if t - pressed > self.lesson_timeout_s:
+                raise RuntimeError(f"the lesson did not finish within {self.lesson_timeout_s:.0f} s")
+            try:
+                rows = self.grid(pg)
+                status = " | ".join(",".join(c for c in r[1:4]) for r in (rows[0][1:] if rows else []))
+            except Exception:
+                status = ""
+            if status and (not statuses or statuses[-1][1] != status):
+                statuses.append((t, status))
+            if not shot_running and "running" in status:
+                shot_running = True
+                self.shot(pg, "lesson-running", full_page=False)
+            if pg.locator('[data-testid="stException"]').count():
+                raise RuntimeError("exception on the Lessons page: "
+                                   + pg.locator('[data-testid="stException"]').first.inner_text()[:300])
+            pg.wait_for_timeout(1000)
+        finished = self.now()
+        self.idle(pg)
+        body = pg.locator(MAIN).first.inner_text()
+        table = self.grid(pg)
+        epoch_line = next((ln for ln in body.splitlines() if "ChebNet epoch =" in ln), None)
+        acc_line = next((ln for ln in body.splitlines() if "against the CNN's" in ln), None)
+        why = pg.locator('[data-testid="stCaptionContainer"]', has_text="Why they differ").first
+        links = self.main_links(pg)
+        m = re.search(r"ChebNet ([\d.]+)% against the CNN's ([\d.]+)%", acc_line or "")
+        rows = table[0] if table else []
+        by_row = {r[0]: r for r in rows[1:] if r}
+        self.note(pressed=pressed, finished=finished, status_changes=statuses[:30], table=rows,
+                  cheb_accuracy=m and float(m.group(1)), cnn_accuracy=m and float(m.group(2)),
+                  accuracy_line=acc_line, epoch_time_line=epoch_line,
+                  why_caption=why.inner_text() if why.count() else None,
+                  explanation_links=[l for l in links if "Reopen" not in l["text"]],
+                  reopen_link=next((l["href"] for l in links if "Reopen" in l["text"]), None),
+                  lesson_url=pg.url.replace(self.url, ""))
+        self.shot(pg, "lesson-finished")
+        spectral = next((l["href"] for l in links if "s_run=" in l["href"]), "")
+        cheb = re.search(r"s_run=(\d+)", spectral)
+        self.cheb_run = int(cheb.group(1)) if cheb else None
+        self.note(cheb_run=self.cheb_run, table_rows_seen=list(by_row))
+
+        # the link a teacher keeps, opened by a student: a fresh context
+        href = reopen.first.get_attribute("href")
+        link = href if href.startswith("http") else self.url + "/" + href.lstrip("/")
+        ctx, p2 = self.fresh(browser)
+        try:
+            t = self.now()
+            p2.goto(link)
+            self.wait_text(p2, "This lesson's numbers")
+            p2.locator(f'{MAIN} [data-testid="stDataFrame"]').first.wait_for()
+            self.idle(p2)
+            again = self.grid(p2)
+            rows2 = again[0] if again else []
+            strip = lambda rs: [r for r in rs]  # noqa: E731
+            self.note(reopen={"opened_at": t, "seconds_to_table": round(self.now() - t, 2), "link": link,
+                              "same_table": strip(rows2) == strip(rows), "table": rows2,
+                              "run_button": p2.get_by_role("button", name=re.compile("Run this lesson")).count(),
+                              "url": p2.url.replace(self.url, "")})
+            self.shot(p2, "lesson-reopened-fresh-context")
+        finally:
+            ctx.close()
+
+    # -- 2. continue / step --------------------------------------------------------------------------------------
+    def run_id(self, pg) -> int | None:
+        m = re.search(r"[?&]run=(\d+)", pg.url)
+        return int(m.group(1)) if m else None
+
+    def wait_finished(self, pg, timeout_s: float = 300) -> str:
+        t = time.perf_counter()
+        fin = pg.get_by_text("Finished: test accuracy")
+        while not fin.count():
+            if pg.get_by_text(re.compile(r"^Run (failed|interrupted)")).count():
+                raise RuntimeError(pg.get_by_text(re.compile(r"^Run (failed|interrupted)")).first.inner_text())
+            if time.perf_counter() - t > timeout_s:
+                raise RuntimeError(f"not finished after {timeout_s:.0f} s")
+            pg.wait_for_timeout(250)
+        return fin.first.inner_text()
+
+    def step_run(self, pg) -> None:
+        pg.goto(f"{self.url}/train?model=mlp&epochs=1")
+        self.wait_text(pg, "What Start trains")
+        self.idle(pg, settle_ms=1000)
+        pg.get_by_role("button", name="Start").first.click()
+        started = self.now()
+        pg.wait_for_function("() => /[?&]run=\\d+/.test(location.search)", timeout=60_000)
+        first = self.run_id(pg)
+        text1 = self.wait_finished(pg)
+        fin1 = self.now()
+        self.idle(pg)
+        step_btn = pg.get_by_role("button", name=re.compile(r"Step \(1 epoch\)")).first
+        step_btn.wait_for()
+        self.note(first_run=first, started=started, first_finished=fin1, first_finished_text=text1,
+                  first_accuracy=_pct(text1), step_enabled=step_btn.is_enabled(),
+                  continue_label=pg.get_by_role("button", name=re.compile(r"^Continue \d+ more")).first.inner_text())
+        self.shot(pg, "train-mlp-1-epoch-finished")
+        step_btn.click()
+        pressed = self.now()
+        pg.wait_for_function("([r]) => { const m = location.search.match(/[?&]run=(\\d+)/); return m && +m[1] !== r; }",
+                             arg=[first], timeout=60_000)
+        second = self.run_id(pg)
+        opened = self.now()
+        cont = pg.get_by_text(re.compile(r"Continued from run \d+")).first
+        cont.wait_for(timeout=60_000)
+        text2 = self.wait_finished(pg)
+        fin2 = self.now()
+        self.idle(pg)
+        caption = pg.get_by_text(re.compile(r"Continued from run \d+")).first.inner_text()
+        metric = pg.locator('[data-testid="stMetric"]').first
+        parent = re.search(r"Continued from run (\d+)", caption)
+        self.note(second_run=second, step_pressed=pressed, second_run_opened=opened, second_finished=fin2,
+                  continued_caption=caption, continued_from=parent and int(parent.group(1)),
+                  continued_from_first=bool(parent and int(parent.group(1)) == first),
+                  ends_at_epoch_2=bool(re.search(r"\bepoch 2\b|epochs? 2\b|–2\b", caption)),
+                  second_finished_text=text2, second_accuracy=_pct(text2),
+                  metric=metric.inner_text().replace("\n", " ") if metric.count() else None,
+                  subheader=pg.locator(f"{MAIN} h3").first.inner_text())
+        self.shot(pg, "train-mlp-stepped-run")
+
+    # -- 3. one node ---------------------------------------------------------------------------------------------
+    def one_node(self, pg) -> None:
+        run = getattr(self, "cheb_run", None)
+        pg.goto(f"{self.url}/node" + (f"?nd_run={run}" if run else ""))
+        self.wait_text(pg, "The network's own activation", timeout_ms=180_000)
+        self.idle(pg)
+        before = pg.get_by_text("The network's own activation").first.inner_text()
+        heading = pg.locator(f"{MAIN} h3", has_text="Node ").first.inner_text()
+        self.note(run=run, opened=self.now(), default_heading=heading, default_line=before)
+        self.shot(pg, "node-default-cell")
+        info = pg.evaluate(CELL_JS, [0, 0, 0])
+        if not info:
+            raise RuntimeError("no Plotly node map found")
+        side = info["side"]
+        row, col = side // 2 - 4, side // 2 + 3  # a cell away from the centre (the default)
+        cell = pg.evaluate(CELL_JS, [0, row, col])
+        pg.locator(f'{MAIN} [data-testid="stPlotlyChart"]').first.scroll_into_view_if_needed()
+        cell = pg.evaluate(CELL_JS, [0, row, col])
+        pg.mouse.click(cell["x"], cell["y"])
+        clicked = self.now()
+        pg.wait_for_function("([r, c]) => { const q = new URLSearchParams(location.search); "
+                             "return q.get('nd_row') === String(r) && q.get('nd_col') === String(c); }",
+                             arg=[row, col], timeout=60_000)
+        in_url = self.now()
+        pg.locator(f"{MAIN} h3", has_text=f"(row {row}, column {col})").first.wait_for(timeout=60_000)
+        self.idle(pg)
+        line = pg.get_by_text("The network's own activation").first.inner_text()
+        q = parse_qs(urlparse(pg.url).query)
+        diff = re.search(r"difference ([0-9.e+-]+)", line)
+        self.note(side=side, clicked_cell=[row, col], clicked=clicked, address_updated=in_url,
+                  nd_row=q.get("nd_row", [None])[0], nd_col=q.get("nd_col", [None])[0], address=pg.url.replace(self.url, ""),
+                  heading=pg.locator(f"{MAIN} h3", has_text="Node ").first.inner_text(), activation_line=line,
+                  difference=diff and float(diff.group(1).rstrip(".")))
+        self.shot(pg, "node-clicked-cell")
+
+    # -- 4. classroom links ----------------------------------------------------------------------------------
+    def classroom(self, pg, browser) -> None:
+        pg.context.grant_permissions(["clipboard-read", "clipboard-write"])
+        pg.goto(f"{self.url}/train?model=cheb&lr=0.01&hide=model,lr")
+        self.wait_text(pg, "What Start trains")
+        self.idle(pg)
+        fixed = pg.locator(SIDEBAR).get_by_text("Fixed by this link", exact=False).first
+        fixed.wait_for(timeout=30_000)
+        self.note(fixed_caption=fixed.inner_text(),
+                  layer_type_drawn=_has(pg, "stSelectbox", "Layer type"),
+                  lr_drawn=_has(pg, "stSlider", "Learning rate"))
+        self.shot(pg, "classroom-train-fixed-by-link", full_page=False)
+        exp = pg.locator(f'{SIDEBAR} [data-testid="stExpander"]', has_text="Classroom link").first
+        exp.locator("summary").first.click()
+        builder = pg.locator("#gcl-classroom")
+        builder.wait_for(state="visible", timeout=30_000)
+        boxes = builder.locator('input[type="checkbox"]')
+        offered = [b.get_attribute("value") for b in boxes.all()]
+        ticked_before = [b.get_attribute("value") for b in boxes.all() if b.is_checked()]
+        builder.locator('input[value="epochs"]').check()
+        builder.locator('input[value="epochs"]').scroll_into_view_if_needed()
+        pg.locator("#gcl-class-button").click()
+        field = pg.locator("#gcl-class-link")
+        field.wait_for(state="visible")
+        link = field.input_value()
+        status = pg.locator("#gcl-class-status").inner_text()
+        self.note(builder_offers=offered, ticked_on_open=ticked_before, ticked_extra="epochs", classroom_link=link,
+                  copy_status=status)
+        pg.locator("#gcl-class-button").scroll_into_view_if_needed()
+        self.shot(pg, "classroom-builder-copied", full_page=False)
+        ctx, p2 = self.fresh(browser)
+        try:
+            p2.goto(link)
+            self.wait_text(p2, "What Start trains")
+            self.idle(p2)
+            labels = [t.strip() for t in p2.locator(f'{SIDEBAR} [data-testid="stWidgetLabel"]').all_text_contents()]
+            fixed2 = p2.locator(SIDEBAR).get_by_text("Fixed by this link", exact=False)
+            q = parse_qs(urlparse(link).query)
+            self.note(fresh={"hide": q.get("hide"), "fixed_caption": fixed2.first.inner_text() if fixed2.count() else None,
+                             "hidden": {lbl: not _has(p2, kind, lbl) for kind, lbl in
+                                        (("stSelectbox", "Layer type"), ("stSlider", "Learning rate"),
+                                         ("stSlider", "Epochs"), ("stNumberInput", "Seed"))},
+                             "sidebar_controls_shown": labels, "url": p2.url.replace(self.url, "")})
+            self.shot(p2, "classroom-link-fresh-context", full_page=False)
+        finally:
+            ctx.close()
+        pg.goto(f"{self.url}/lessons?lesson={LESSON}&hide=lesson")
+        self.wait_text(pg, "Run this lesson")
+        self.idle(pg)
+        fixed3 = pg.locator(SIDEBAR).get_by_text("Fixed by this link", exact=False)
+        self.note(lesson_hidden={"picker_drawn": _has(pg, "stSelectbox", "Lesson"),
+                                 "fixed_caption": fixed3.first.inner_text() if fixed3.count() else None,
+                                 "title_in_main": pg.locator(MAIN).get_by_text("ChebNet against the CNN").count() > 0,
+                                 "url_after_load": pg.url.replace(self.url, ""),
+                                 "question": pg.locator(f"{MAIN} p", has_text="The question.").first.inner_text()[:200],
+                                 "reopen_selector_drawn": _has(pg, "stSelectbox", "Reopen a launched lesson")})
+        self.shot(pg, "classroom-lesson-picker-hidden", full_page=False)
+
+    # -- 5. phone ----------------------------------------------------------------------------------------------
+    def phone(self, browser, lesson_url: str | None) -> None:
+        ctx, pg = self.fresh(browser, PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
+        try:
+            pg.goto(self.url + (lesson_url or f"/lessons?lesson={LESSON}"))
+            self.wait_text(pg, "This lesson's numbers")
+            self.idle(pg)
+            widths = pg.evaluate("() => ({doc: document.documentElement.scrollWidth, view: innerWidth})")
+            self.note(lessons_widths=widths)
+            self.shot(pg, "phone-lessons-first-screen", full_page=False)
+            self.shot(pg, "phone-lessons-full-page")
+            run = getattr(self, "cheb_run", None)
+            pg.goto(f"{self.url}/node" + (f"?nd_run={run}" if run else ""))
+            self.wait_text(pg, "The network's own activation", timeout_ms=180_000)
+            self.idle(pg)
+            widths = pg.evaluate("() => ({doc: document.documentElement.scrollWidth, view: innerWidth})")
+            self.note(node_widths=widths)
+            self.shot(pg, "phone-node-first-screen", full_page=False)
+            self.shot(pg, "phone-node-full-page")
+        finally:
+            ctx.close()
+
+
+def _has(pg, testid: str, label: str) -> bool:
+    exact = re.compile(rf"^\s*{re.escape(label)}\s*$")
+    return pg.locator(f'[data-testid="{testid}"]').filter(
+        has=pg.locator('[data-testid="stWidgetLabel"]', has_text=exact)).count() > 0
+
+
+def _pct(text: str) -> float | None:
+    m = re.search(r"test accuracy\s*([\d.]+)%", text or "")
+    return float(m.group(1)) if m else None
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.teaching_journey", description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=str(ROOT / "artifacts" / "browser" / "teaching"))
+    ap.add_argument("--settle-ms", type=int, default=2000, help="wait after a page stops running, before a shot")
+    ap.add_argument("--data-dir", default=None, help="data folder (default: a fresh temp dir)")
+    ap.add_argument("--lesson-timeout", type=float, default=900, help="seconds to wait for the lesson's runs")
+    args = ap.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("*.png"):
+        old.unlink()
+    data = Path(args.data_dir or tempfile.mkdtemp(prefix="graphconv-teaching-"))
+    log = open(out / "server.log", "w")
+    t0 = time.perf_counter()
+    server, url = start_app(ROOT, env={"GRAPHCONV_DATA_DIR": str(data), "GRAPHCONV_QUICK": "1",
+                                       "GRAPHCONV_STARTER": "0"}, log=log, timeout=120)
+    healthy = round(time.perf_counter() - t0, 1)
+    print(json.dumps({"server": url, "data_dir": str(data), "seconds_to_healthy": healthy}), flush=True)
+    from playwright.sync_api import sync_playwright
+
+    j = Journey(out, url, args.settle_ms, args.lesson_timeout)
+    try:
+        with sync_playwright() as pw:
+            browser, page = chromium(pw)
+            j.step("1-lesson", j.lesson, page, browser)
+            j.step("2-continue-step", j.step_run, page)
+            j.step("3-one-node", j.one_node, page)
+            j.step("4-classroom", j.classroom, page, browser)
+            seen = j.steps.get("1-lesson", {})
+            reopen = seen.get("reopen_link")
+            j.step("5-phone", j.phone, browser, ("/" + reopen.split("/", 3)[-1].lstrip("/")) if reopen and reopen.startswith("http")
+                   else ("/" + reopen.lstrip("/")) if reopen else seen.get("lesson_url"))
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(10)
+        log.close()
+    result = {"command": "python -m benchmarks.teaching_journey --out " + str(args.out), "server": url,
+              "data_dir": str(data), "seconds_to_healthy": healthy, "steps": j.steps, "failures": j.failures,
+              "screenshots": j.shots, "total_seconds": round(time.perf_counter() - t0, 1)}
+    (out / "result.json").write_text(json.dumps(result, indent=1, default=str))
+    print(json.dumps({"failures": j.failures, "total_seconds": result["total_seconds"],
+                      "result": str(out / "result.json")}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
