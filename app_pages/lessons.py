@@ -99,6 +99,8 @@ else:
         shown = url_labelled_choice(st, "Reopen a launched lesson", kinds, "none", "ls_show",
                                     format_func=lambda k: labels.get(k, "— (the planned runs)"))
         shown = None if shown == "none" else shown
+        if shown is None:
+            st.query_params.pop("ls_show", None)  # the default stays out of the link, as other pages' defaults do
 
 
 # ---------------------------------------------------------------- the table
