@@ -38,9 +38,13 @@ def cmd_download(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_bench(args: argparse.Namespace) -> dict[str, Any]:
-    from core.bench import run_benchmark
+    from core.bench import run_benchmark, run_full_epoch
 
-    return run_benchmark(epochs=args.epochs, quick=args.quick, device=args.device)
+    if args.full_epoch:
+        return run_full_epoch(images=args.images, batch_size=args.batch_size, device=args.device or "auto")
+    if args.images is not None:
+        raise UserInputError("images", "applies to --full-epoch only")
+    return run_benchmark(epochs=args.epochs, quick=args.quick, batch_size=args.batch_size, device=args.device or "cpu")
 
 
 def _widths(text: str) -> tuple[int, ...]:

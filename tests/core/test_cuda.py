@@ -63,3 +63,22 @@ def test_run_trains_on_gpu_and_its_checkpoint_loads_on_cpu(model):
     _, _, test, fresh, _ = build_everything(cfg)
     fresh.load_state_dict(load_checkpoint(store.get_run(summary["run_id"])["checkpoint"]))  # CPU tensors
     assert evaluate(fresh, test, torch.device("cpu")) == pytest.approx(summary["test_accuracy"], abs=0.01)
+
+
+def test_the_forkserver_hands_workers_an_unpoisoned_cuda_and_a_run_trains_there(tmp_path):
+    """The server imports PyG and asks torch.cuda.device_count() (each poisons a later plain fork, pytorch#138453);
+    workers fork from the forkserver instead, which must never have started CUDA: they start clean and train on it."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parent / "training" / "forkserver_probe.py"
+    spec = importlib.util.spec_from_file_location("forkserver_probe", path)
+    probe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(probe)  # without FORKSERVER_PROBE set here: nothing in this process is watched
+    out = probe.run_probe(tmp_path / "runs.db", cuda=True)
+    worker = out["worker"]
+    assert out["method"] == "forkserver" and out["parent_devices"] >= 1
+    assert worker["preloaded_in_forkserver"] and worker["forkserver_calls"] == []
+    assert not worker["bad_fork"] and not worker["initialized"], out
+    assert out["run"]["state"] == "finished", out["run"]["error"]
+    assert out["run"]["device"].startswith("cuda")
