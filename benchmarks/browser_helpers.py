@@ -147,3 +147,28 @@ def draw_six(page, canvas) -> None:
         for p in stroke[1:]:
             page.mouse.move(*p, steps=2)
         page.mouse.up()
+
+
+# Streamlit scrolls its own container, not the document, so Playwright's full_page shot is only the first screen:
+# the height the page needs is the scroll height of the container that scrolls.
+PAGE_HEIGHT_JS = """() => Math.max(document.documentElement.scrollHeight,
+  ...[...document.querySelectorAll('[data-testid="stAppViewContainer"], [data-testid="stMain"], section, div')]
+     .filter(e => e.scrollHeight > e.clientHeight + 2 && ['auto', 'scroll'].includes(getComputedStyle(e).overflowY))
+     .map(e => e.scrollHeight + e.getBoundingClientRect().top))"""
+
+
+def screenshot(pg, path, full_page: bool = True) -> None:
+    """A screenshot of ``pg``; ``full_page``: the viewport grown to the page's whole height for it, then put back."""
+    if not full_page:
+        pg.screenshot(path=str(path))
+        return
+    size = pg.viewport_size
+    height = int(pg.evaluate(PAGE_HEIGHT_JS))
+    if height > size["height"] + 4:
+        pg.set_viewport_size({"width": size["width"], "height": min(height + 40, 12_000)})
+        pg.wait_for_timeout(1500)  # charts re-lay out to the new size
+    try:
+        pg.screenshot(path=str(path), full_page=True)
+    finally:
+        pg.set_viewport_size(size)
+        pg.wait_for_timeout(300)

@@ -27,7 +27,7 @@ import time
 import traceback
 from pathlib import Path
 
-from benchmarks.browser_helpers import ROOT, chromium, draw_six, start_app
+from benchmarks.browser_helpers import ROOT, chromium, draw_six, screenshot, start_app
 
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 MAIN = '[data-testid="stMain"]'
@@ -57,12 +57,6 @@ WATCH_JS = """(before) => {
 
 
 
-# Streamlit scrolls its own container, not the document, so Playwright's full_page shot is only the first screen:
-# the height the page needs is the scroll height of the container that scrolls.
-PAGE_HEIGHT_JS = """() => Math.max(document.documentElement.scrollHeight,
-  ...[...document.querySelectorAll('[data-testid="stAppViewContainer"], [data-testid="stMain"], section, div')]
-     .filter(e => e.scrollHeight > e.clientHeight + 2 && ['auto', 'scroll'].includes(getComputedStyle(e).overflowY))
-     .map(e => e.scrollHeight + e.getBoundingClientRect().top))"""
 
 
 class Journey:
@@ -101,19 +95,7 @@ class Journey:
         if not extra.pop("hover", False):
             pg.mouse.move(1, 1)  # no hover state (Plotly's toolbar, tooltips) left where the last click was
             pg.wait_for_timeout(200)
-        if full_page:
-            size = pg.viewport_size
-            height = int(pg.evaluate(PAGE_HEIGHT_JS))
-            if height > size["height"] + 4:
-                pg.set_viewport_size({"width": size["width"], "height": min(height + 40, 12_000)})
-                pg.wait_for_timeout(1500)  # charts re-lay out to the new size
-            try:
-                pg.screenshot(path=str(path), full_page=True)
-            finally:
-                pg.set_viewport_size(size)
-                pg.wait_for_timeout(300)
-        else:
-            pg.screenshot(path=str(path))
+        screenshot(pg, path, full_page)
         self.shots.append(str(path))
         self.say(shot=str(path), url=pg.url.replace(self.url, ""), full_page=full_page, **self.notes(pg), **extra)
         return str(path)

@@ -33,8 +33,8 @@ import traceback
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
-from benchmarks.browser_helpers import ROOT, chromium, start_app
-from benchmarks.newcomer_journey import IDLE, MAIN, PAGE_HEIGHT_JS, PHONE
+from benchmarks.browser_helpers import ROOT, chromium, screenshot, start_app
+from benchmarks.newcomer_journey import IDLE, MAIN, PHONE
 
 LESSON = "cheb-cnn"  # core/analysis/lessons.py: "ChebNet against the CNN on the 8-neighbour grid"
 DESKTOP = {"width": 1400, "height": 1000}
@@ -100,19 +100,7 @@ class Journey:
         path = self.out / f"{self.n:02d}-{name}.png"
         pg.mouse.move(1, 1)
         pg.wait_for_timeout(200)
-        if full_page:
-            size = pg.viewport_size
-            height = int(pg.evaluate(PAGE_HEIGHT_JS))
-            if height > size["height"] + 4:
-                pg.set_viewport_size({"width": size["width"], "height": min(height + 40, 12_000)})
-                pg.wait_for_timeout(1500)
-            try:
-                pg.screenshot(path=str(path), full_page=True)
-            finally:
-                pg.set_viewport_size(size)
-                pg.wait_for_timeout(300)
-        else:
-            pg.screenshot(path=str(path))
+        screenshot(pg, path, full_page)
         entry = {"shot": str(path), "t": self.now(), "url": pg.url.replace(self.url, ""), **self.page_notes(pg),
                  **extra}
         self.shots.append(entry)

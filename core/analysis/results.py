@@ -136,24 +136,18 @@ def load_weights(model: "torch.nn.Module", run: Mapping[str, Any], what: str,
     """Load ``run``'s checkpoint (or ``loaded``, from checkpoint_state) into ``model``, strictly.
 
     Raises CheckpointError naming ``what`` (e.g. "a ChebNet") when the weights do not fit the model.
-    escnn layers keep eval-only buffers (expanded filters), so the keys depend on the mode the weights were
-    saved in: eval (fit ends with a test pass) or train (a run stopped before its first test pass); both are
-    tried. The model is left in eval mode.
+    Both modes' keys are tried (``load_state_strict``); the model is left in eval mode.
     """
+    from core.training.store import load_state_strict
+
     source, state = loaded or checkpoint_state(run)
     try:
-        try:
-            model.eval()
-            model.load_state_dict(state, strict=True)
-        except (RuntimeError, KeyError, ValueError):
-            model.train()
-            model.load_state_dict(state, strict=True)
+        load_state_strict(model, state)
     except (RuntimeError, KeyError, ValueError) as err:
         first = str(err).strip().splitlines()
         detail = " ".join(line.strip() for line in first[1:3]) if len(first) > 1 else (first[0] if first else "")
         raise CheckpointError(f"checkpoint {source} does not fit {what} built from run "
                               f"{run.get('id')}'s settings ({detail[:300]})") from err
-    model.eval()
 
 
 def _build(run: Mapping[str, Any]):

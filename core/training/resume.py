@@ -121,15 +121,12 @@ def parent_resume(store, parent_id: int, epochs: int) -> tuple[dict[str, Any], M
 
 
 def load_parent_weights(model, weights: Mapping[str, Any]) -> None:
-    """Load a parent's weights into a freshly built ``model``, strictly (escnn layers keep eval-only buffers,
-    so the eval-mode keys are tried, then the train-mode ones); CheckpointError when they do not fit."""
+    """Load a parent's weights into a freshly built ``model``, strictly (``load_state_strict``); CheckpointError
+    when they do not fit."""
+    from core.training.store import load_state_strict
+
     try:
-        try:
-            model.eval()
-            model.load_state_dict(weights, strict=True)
-        except (RuntimeError, KeyError, ValueError):
-            model.train()
-            model.load_state_dict(weights, strict=True)
+        load_state_strict(model, weights)
     except (RuntimeError, KeyError, ValueError) as err:
         first = (str(err).strip().splitlines() or [""])[0]
         raise CheckpointError(f"the parent's checkpoint does not fit the model built from its settings "

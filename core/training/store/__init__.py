@@ -9,7 +9,7 @@ what a worker writes through). Import from here; the errors live in ``core.error
 """
 
 from core.errors import CheckpointError, RunNotFoundError, StoreError
-from core.training.store.checkpoints import checkpoint_path, load_checkpoint, save_checkpoint
+from core.training.store.checkpoints import checkpoint_path, load_checkpoint, load_state_strict, save_checkpoint
 from core.training.store.codec import library_versions
 from core.training.store.progress import MAX_PROGRESS_POINTS
 from core.training.store.protocol import RunWriter
@@ -48,6 +48,7 @@ __all__ = [
     "checkpoint_path",
     "library_versions",
     "load_checkpoint",
+    "load_state_strict",
     "open_store",
     "save_checkpoint",
 ]

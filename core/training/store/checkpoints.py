@@ -125,3 +125,17 @@ def _unreadable(source: Path, exc: BaseException) -> CheckpointError:
         f"checkpoint {source} is corrupt, truncated or not a checkpoint "
         f"({type(exc).__name__}: {_weights_unpickler_detail(exc)})"
     )
+
+
+def load_state_strict(model: Any, state: Mapping[str, Any]) -> None:
+    """Load ``state`` into ``model`` strictly and leave it in eval mode. escnn layers keep eval-only buffers
+    (expanded filters), so the keys depend on the mode the weights were saved in: eval (a run ends with a test pass)
+    or train (a run stopped before its first one); both are tried. Raises the last load's RuntimeError, KeyError or
+    ValueError when the weights fit neither."""
+    try:
+        model.eval()
+        model.load_state_dict(state, strict=True)
+    except (RuntimeError, KeyError, ValueError):
+        model.train()
+        model.load_state_dict(state, strict=True)
+    model.eval()
