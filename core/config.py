@@ -1,14 +1,18 @@
-"""Where GraphConv Lab keeps its files, and the quick mode that shrinks every run.
+"""Where GraphConv Lab keeps its files, the quick mode that shrinks every run, and public mode's limits.
 
 ``GRAPHCONV_DATA_DIR`` moves the data folder (downloads, the run database, checkpoints);
-the default is ``./data`` beside the repository. ``GRAPHCONV_QUICK=1`` turns on quick mode (and
-``GRAPHCONV_QUICK=0`` off); unset, it is on only on Streamlit Community Cloud (the hosted demo).
+the default is ``./data`` beside the repository. ``GRAPHCONV_PUBLIC=1`` turns on public mode (and ``=0``
+off); unset, it is on where the app is hosted for others (Streamlit Community Cloud, a Hugging Face Space).
+Public mode bounds what any visitor can cause (:func:`limits`). ``GRAPHCONV_QUICK=1`` turns on quick mode
+(and ``GRAPHCONV_QUICK=0`` off); unset, it follows public mode.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,16 +33,82 @@ def on_community_cloud(root: Path = REPO_ROOT) -> bool:
     return CLOUD_ROOT in root.resolve().parents
 
 
-def quick_mode() -> bool:
-    """True when runs should be shrunk (tests, the hosted demo).
+def on_hugging_face_space() -> bool:
+    """True inside a Hugging Face Space (the platform sets ``SPACE_ID`` there)."""
+    return bool(os.environ.get("SPACE_ID", "").strip())
 
-    ``GRAPHCONV_QUICK`` decides when it is set (1/true/yes/on or 0/false/no/off); otherwise quick mode
-    is on exactly when the app runs on Streamlit Community Cloud, so the hosted demo is quick by
-    default and a local checkout is not.
-    """
-    raw = os.environ.get("GRAPHCONV_QUICK", "").strip().lower()
+
+def _flag(name: str) -> Optional[bool]:
+    """Environment flag ``name``: True (1/true/yes/on), False (0/false/no/off) or None (unset or other)."""
+    raw = os.environ.get(name, "").strip().lower()
     if raw in {"1", "true", "yes", "on"}:
         return True
     if raw in {"0", "false", "no", "off"}:
         return False
-    return on_community_cloud()
+    return None
+
+
+def public_mode() -> bool:
+    """True when anyone with a link may reach this server, so every visitor's work is bounded (:func:`limits`).
+
+    ``GRAPHCONV_PUBLIC`` decides when it is set (the CLI obeys it too, so a test can check a limit without
+    a browser); otherwise public mode is on exactly where the app is hosted for others: Streamlit Community
+    Cloud or a Hugging Face Space. A local checkout and the CLI are not public by default."""
+    flag = _flag("GRAPHCONV_PUBLIC")
+    return (on_community_cloud() or on_hugging_face_space()) if flag is None else flag
+
+
+def quick_mode() -> bool:
+    """True when runs should be shrunk (tests, the hosted demo).
+
+    ``GRAPHCONV_QUICK`` decides when it is set (1/true/yes/on or 0/false/no/off); otherwise quick mode
+    follows public mode, so a hosted demo (anywhere) is quick by default and a local checkout is not.
+    """
+    flag = _flag("GRAPHCONV_QUICK")
+    return public_mode() if flag is None else flag
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one visitor's work may cost. Each number has a ``GRAPHCONV_*`` setting; 0 means no limit.
+
+    Outside public mode only the per-visitor count applies (a local user runs what they like)."""
+
+    run_mb: int  # a run's estimated peak memory (weights, gradients, Adam state, one batch's activations)
+    run_seconds: float  # a run's estimated training time on this machine
+    batch_seconds: float  # a sweep's, search's or lesson's runs together (their estimated times added up)
+    worker_mb: int  # hard: a worker process's memory (it fails its own run past this)
+    run_wall_s: float  # hard: a run's wall-clock time (it ends ``stopped``, its finished epochs kept)
+    queue_per_slot: int  # runs that may wait, per training slot (the queue's bound is slots x this)
+    visitor_runs: int  # runs one visitor (browser or client address) may have queued or training
+
+
+# name -> (public default, local default)
+LIMIT_SETTINGS: dict[str, tuple[str, float, float]] = {
+    "run_mb": ("GRAPHCONV_RUN_MB", 600, 0),
+    "run_seconds": ("GRAPHCONV_RUN_SECONDS", 300, 0),
+    "batch_seconds": ("GRAPHCONV_BATCH_SECONDS", 900, 0),
+    "worker_mb": ("GRAPHCONV_WORKER_MB", 1200, 0),
+    "run_wall_s": ("GRAPHCONV_RUN_WALL_S", 900, 0),
+    "queue_per_slot": ("GRAPHCONV_QUEUE_PER_SLOT", 8, 0),
+    "visitor_runs": ("GRAPHCONV_SESSION_RUNS", 12, 12),
+}
+
+
+def limits(public: Optional[bool] = None) -> Limits:
+    """The limits in force (``public=None`` follows :func:`public_mode`); a malformed setting raises
+    ``UserInputError`` naming it."""
+    from core.errors import UserInputError
+
+    public = public_mode() if public is None else public
+    values = {}
+    for field, (env, public_default, local_default) in LIMIT_SETTINGS.items():
+        raw = os.environ.get(env, "").strip()
+        try:
+            value = float(raw) if raw else (public_default if public else local_default)
+        except ValueError:
+            raise UserInputError(env, f"must be a number, got {raw[:40]!r}") from None
+        if not value >= 0:
+            raise UserInputError(env, f"must be 0 (no limit) or more, got {raw[:40]!r}")
+        values[field] = value if field in ("run_seconds", "batch_seconds", "run_wall_s") else int(value)
+    return Limits(**values)
