@@ -147,7 +147,7 @@ if b2.button("Stop", icon=":material/stop:", width="stretch", disabled=not (acti
              help=None if mine or not active else "Started in another session: only that session can stop it."):
     guarded(lambda: mgr.stop(run_id, session=me))
 b3.markdown(f"Device: **{device.type}**" + ("" if device.type != "cpu" else " (no GPU found; training on the CPU)")
-            + (f" · runs train as Ray tasks on `{mgr.backend.address}`" if mgr.backend.name == "ray"
+            + (" · runs train on a Ray cluster" if mgr.backend.name == "ray"
                else " · each run trains in its own worker process"))
 
 
