@@ -15,6 +15,10 @@ batches. A task that dies fails its run with Ray's reason; when its node was los
 that node (the start event tells the launcher where each run trains, and a finished run's summary keeps
 it as ``ray_node``). ``terminate`` cancels a task that ignored a stop.
 
+The code travels by an allow-list, :data:`SHIPPED_CODE` (the engine's Python source): :func:`runtime_env`
+stages a copy of it as the job's working directory when the launcher connects, so a task, and a Tune trial
+of the same connection, never receives the checkout's secrets, tests, data or weights.
+
 Tasks are spread over the nodes (``SPREAD``); channels are pinned to the launcher's node, so losing a
 worker node never loses a channel. :func:`runtime_env`, :class:`Channel` (through
 :meth:`RayBackend.new_channel`), :class:`ChannelStore` and :meth:`RayBackend.drain` are what another
@@ -26,8 +30,10 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -37,28 +43,47 @@ from core.errors import UserInputError
 from core.training.store.protocol import RunWriter
 
 LOCAL_OBJECT_STORE = 256 * 1024 * 1024  # bytes; Ray's default takes 30% of memory
-# What a cluster must not receive when the code is shipped to it (runtime_env working_dir). Ray reads these
-# as .gitignore lines relative to the shipped folder: a bare name matches at every depth ("data" also
-# dropped the package core/data/), so the checkout's own folders are anchored with a leading "/". Ray
-# also applies the checkout's .gitignore unless RAY_RUNTIME_ENV_IGNORE_GITIGNORE=1; these hold without it.
-SHIP_EXCLUDES = [
-    "/.git/", "/.venv/", "/venv/",  # history, the local environment (the cluster has its own)
-    "/data/", "/artifacts/",  # the default data folder (runs.db, checkpoints, caches), test artefacts
-    "__pycache__/", "*.pyc", ".pytest_cache/",  # caches at any depth
-    "*.pt", "*.ckpt", "*.db", "*.db-wal", "*.db-shm",  # weights and run databases wherever they lie
-]
+# The one allow-list of what a cluster receives with every task (and every Tune trial: both run in the job's
+# runtime_env), as glob patterns relative to the checkout: the engine's Python source and nothing else. Never
+# the checkout root: its .streamlit/secrets.toml, .env, token files, tests/, the app's pages, data, weights and
+# caches stay on the launcher (none is core/**/*.py, so neither are weights or caches inside core/).
+SHIPPED_CODE = ("core/**/*.py",)
 
 
-def runtime_env(address: str, root: Path = REPO_ROOT) -> dict[str, Any]:
-    """The Ray ``runtime_env`` every task of this app runs in, on ``address``.
+def stage_code(root: Path, into: Path) -> list[str]:
+    """Copy what :data:`SHIPPED_CODE` allows from checkout ``root`` into folder ``into``; the copied paths.
+
+    A file whose real path lies outside ``root`` (a symbolic link out of the checkout) is left out."""
+    top = root.resolve()
+    copied = []
+    for pattern in SHIPPED_CODE:
+        for source in sorted(root.glob(pattern)):
+            if not source.is_file() or not source.resolve().is_relative_to(top):
+                continue
+            relative = source.relative_to(root)
+            target = into / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+            copied.append(relative.as_posix())
+    return copied
+
+
+@contextmanager
+def runtime_env(address: str, root: Path = REPO_ROOT) -> Iterator[dict[str, Any]]:
+    """The Ray ``runtime_env`` every task of this app runs in, on ``address``; pass it to ``ray.init`` inside.
 
     ``local`` (Ray on this machine): the code is already here, so only ``PYTHONPATH`` points at ``root``.
-    A cluster: ``root`` is shipped as each task's working directory (zipped once per connection, uploaded
-    to the cluster, unpacked on every node that runs a task) without what ``SHIP_EXCLUDES`` names.
-    ``root`` is a parameter so a test can ship a copy of the checkout with planted data and weights."""
+    A cluster: what :data:`SHIPPED_CODE` allows from ``root`` is copied to a temporary folder, which is
+    shipped as each task's working directory (``ray.init`` zips and uploads it, so the folder is removed
+    when this context ends; every node that runs a task unpacks it and starts the task there). With a
+    working directory Ray also leaves the launcher's own folder off the tasks' ``sys.path``. ``root`` is a
+    parameter so a test can ship a copy of the checkout with planted secrets, data and weights."""
     if address == "local":
-        return {"env_vars": {"PYTHONPATH": str(root)}}
-    return {"working_dir": str(root), "excludes": list(SHIP_EXCLUDES)}
+        yield {"env_vars": {"PYTHONPATH": str(root)}}
+        return
+    with tempfile.TemporaryDirectory(prefix="graphconv-shipped-") as folder:
+        stage_code(root, Path(folder))
+        yield {"working_dir": folder}
 
 
 def this_node() -> dict[str, str]:
@@ -186,10 +211,11 @@ def _init_in_a_lasting_thread(address: str) -> None:
         try:
             common = dict(include_dashboard=False, log_to_driver=False, ignore_reinit_error=True,
                           configure_logging=False)
-            if address == "local":  # this machine: the code is already here; a small object store (only metrics travel)
-                ray.init(runtime_env=runtime_env(address), object_store_memory=LOCAL_OBJECT_STORE, **common)
-            else:  # a cluster: ship this checkout's code (not its data or environment) with every task
-                ray.init(address=address, runtime_env=runtime_env(address), **common)
+            with runtime_env(address) as env:
+                if address == "local":  # this machine: the code is here; a small object store (only metrics travel)
+                    ray.init(runtime_env=env, object_store_memory=LOCAL_OBJECT_STORE, **common)
+                else:  # a cluster: ship the engine's code (SHIPPED_CODE, nothing else of the checkout) with every task
+                    ray.init(address=address, runtime_env=env, **common)
         except BaseException as err:  # reported by the caller
             failure.append(err)
         done.set()

@@ -16,7 +16,9 @@ Each trial's run is a job of the run manager with this search as its backend (``
 ``describe_exit``, ``terminate``), so it shows, stops and settles like any run; a stop request reaches the
 trial through its channel, and one that is not obeyed in time is enforced by a Tune ``Stopper`` at the
 trial's next report (Tune has no call that ends one named trial). Trials do not take the app's local
-training slots: Tune runs as many at once as the cluster has CPUs (one each).
+training slots: Tune runs as many at once as the cluster has CPUs (one each). Tune's trials are actors of the
+backend's Ray job, so they run in its ``runtime_env``: the code they receive is the same allow-list as a task's
+(``ray_backend.SHIPPED_CODE``), never the checkout.
 """
 
 from __future__ import annotations

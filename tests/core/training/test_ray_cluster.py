@@ -92,31 +92,78 @@ def shipped_to_this_job() -> set[str]:
     return set(ray.get(ray.remote(num_cpus=0)(listing).remote(), timeout=180))
 
 
-# A driver of its own: Ray takes a local working_dir only for a whole job (ray.init), never for one task.
-SHIP_AND_LIST = """
-import json, sys
-from pathlib import Path
-import ray
-from core.training.ray_backend import runtime_env
-exec(sys.argv[3])  # defines listing()
-ray.init(address=sys.argv[1], runtime_env=runtime_env(sys.argv[1], root=Path(sys.argv[2])), log_to_driver=False)
-print(json.dumps(ray.get(ray.remote(num_cpus=0)(listing).remote(), timeout=180)))
-"""
-
-
-def shipped_from(cluster, root: Path) -> set[str]:
-    """What a task finds in its working directory when a driver ships ``root`` with the backend's runtime_env."""
-    import inspect
-
-    done = subprocess.run([sys.executable, "-c", SHIP_AND_LIST, cluster.address, str(root), inspect.getsource(listing)],
-                          cwd=REPO_ROOT, env=cluster.client_env(), capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return set(json.loads(done.stdout.strip().splitlines()[-1]))
+def engine_code(root: Path) -> set[str]:
+    """The allow-list's files under ``root`` (core/**/*.py) and the folders that hold them, relative to ``root``."""
+    files = {f.relative_to(root) for f in root.glob("core/**/*.py")}
+    return {str(p) for f in files for p in (f, *f.parents) if str(p) != "."}
 
 
 def core_packages(root: Path) -> set[str]:
     return {str(init.parent.relative_to(root)) for init in (root / "core").rglob("__init__.py")
             if "__pycache__" not in init.parts}
+
+
+# A launcher of its own, in a copy of the checkout (so the real backend ships that copy): Ray takes a working dir
+# only for a whole job (ray.init). It trains one run through RayBackend and the run manager, then asks a task on
+# every live node what it received; one JSON line on stdout.
+LAUNCH_IN_COPY = """
+import json, os, sys, tempfile
+from pathlib import Path
+import ray
+from core.config import REPO_ROOT
+from core.training.ray_backend import RayBackend
+from core.training.runner import RunManager
+from core.training.runs import RunConfig
+from core.training.store import RunStore
+
+def probe(marker, planted):
+    import os, sys, zipfile
+    import core
+    top = os.getcwd()
+    files = sorted(os.path.relpath(os.path.join(d, n), top) for d, dirs, names in os.walk(top) for n in dirs + names)
+    reachable = sorted(os.path.join(p or top, name) for p in sys.path for name in planted
+                       if os.path.exists(os.path.join(p or top, name)))
+    leaked = []  # any file of Ray's unpacked packages on this node holding a planted file's text
+    resources = top.split("/runtime_resources/")[0] + "/runtime_resources"
+    for d, _, names in os.walk(resources):
+        for n in names:
+            path = os.path.join(d, n)
+            try:
+                data = open(path, "rb").read()
+                inner = zipfile.ZipFile(path).namelist() if n.endswith(".zip") else []
+            except (OSError, zipfile.BadZipFile):
+                continue
+            leaked += [path] * (marker.encode() in data) + [path + "!" + i for i in inner if i.split("/")[0] != "core"]
+    return {"node": ray.get_runtime_context().get_node_id(), "cwd": top, "core": core.__file__, "files": files,
+            "reachable": reachable, "leaked": leaked}
+
+marker, planted = sys.argv[2], json.loads(sys.argv[3])
+assert REPO_ROOT == Path.cwd().resolve(), (REPO_ROOT, Path.cwd())  # this launcher runs the copy's code
+backend = RayBackend(sys.argv[1])
+manager = RunManager(store=RunStore(Path(tempfile.mkdtemp()) / "runs.db"), backend=backend)
+try:
+    run_id = manager.submit(RunConfig(model="mlp", hidden=16, epochs=1, quick=True, device="cpu", seed=3))
+    state = manager.wait(run_id, timeout=300)["state"]
+    run = manager.store.get_run(run_id)
+finally:
+    manager.close()
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+nodes = [n["NodeID"] for n in ray.nodes() if n["Alive"]]
+task = ray.remote(num_cpus=0)(probe)
+seen = ray.get([task.options(scheduling_strategy=NodeAffinitySchedulingStrategy(n, soft=False)).remote(marker, planted)
+                for n in nodes], timeout=180)
+print(json.dumps({"state": state, "error": run["error"], "node": (run["summary"] or {}).get("ray_node"), "seen": seen}))
+"""
+
+
+def page_text(at) -> str:
+    """Everything an AppTest page holds, as the protobuf text of its every element (text, labels, help, values)."""
+    def walk(node) -> list[str]:
+        proto = getattr(node, "proto", None)
+        children = getattr(node, "children", {}) or {}
+        return [str(proto) if proto is not None else ""] + [t for child in children.values() for t in walk(child)]
+
+    return "\n".join(walk(at._tree))
 
 
 def test_the_cluster_refuses_a_wrong_token(ray_cluster, tmp_path):
@@ -132,26 +179,52 @@ def test_the_cluster_refuses_a_wrong_token(ray_cluster, tmp_path):
     assert allowed.returncode == 0, allowed.stderr[-2000:]
 
 
-def test_every_core_package_is_shipped_and_no_data_or_weights(driver, ray_cluster, tmp_path):
+def test_every_core_package_is_shipped_and_nothing_else(driver):
     packages = core_packages(REPO_ROOT)
     assert {"core", "core/data", "core/training", "core/models/layers"} <= packages
     on_cluster = shipped_to_this_job()  # what every run's task gets
     assert {f"{p}/__init__.py" for p in packages} <= on_cluster
-    assert not {".venv", ".git", "data"} & on_cluster
+    assert all(p.startswith("core") and (p.endswith(".py") or "." not in p) for p in on_cluster), on_cluster
+    assert not {".venv", ".git", "data", "tests", "app.py", "ui"} & on_cluster
 
-    # a copy of the checkout without its .gitignore, so only the backend's own excludes keep these out
+
+def test_a_run_on_the_cluster_receives_only_the_engines_code(driver, ray_cluster, tmp_path):
+    """Secrets, tests, data and weights planted in a copy of the checkout reach no node, while a run launched from
+    that copy through the real backend trains there and finishes."""
+    import secrets
+
     copy = tmp_path / "checkout"
-    shutil.copytree(REPO_ROOT / "core", copy / "core", ignore=shutil.ignore_patterns("__pycache__"))
-    planted = ["data/mnist/train.npz", "data/runs.db", "runs.db", "a.pt", "core/models/weights.pt",
-               ".venv/lib/site.py", "artifacts/log.txt", "core/__pycache__/cli.cpython-311.pyc", ".git/HEAD"]
-    for name in planted:
+    keep = shutil.ignore_patterns("__pycache__")
+    for folder in ("core", "ui", "app_pages"):
+        shutil.copytree(REPO_ROOT / folder, copy / folder, ignore=keep)
+    for name in ("app.py", "requirements.txt", ".gitignore"):
+        shutil.copy(REPO_ROOT / name, copy / name)
+    marker = secrets.token_hex(16)
+    secret_files = [".streamlit/secrets.toml", ".env", "ray_auth_token", "tests/test_planted.py", "core/.env",
+                    "core/training/secrets.toml"]
+    data_files = ["data/mnist/train.npz", "data/runs.db", "runs.db", "a.pt", "core/models/weights.pt",
+                  ".venv/lib/site.py", "artifacts/log.txt", "core/__pycache__/cli.cpython-311.pyc", ".git/HEAD"]
+    for name in secret_files + data_files:
         (copy / name).parent.mkdir(parents=True, exist_ok=True)
-        (copy / name).write_text("x")
-    got = shipped_from(ray_cluster, copy)
-    assert {f"{p}/__init__.py" for p in core_packages(copy)} <= got
-    assert "core/data/datasets.py" in got
-    assert not set(planted) & got
-    assert not {"data", ".venv", "artifacts", ".git", "core/__pycache__"} & got
+        (copy / name).write_text(f"TOKEN = '{marker}'\n")
+    expected = engine_code(copy)  # before the launcher's imports write caches into the copy (not *.py either)
+
+    done = subprocess.run([sys.executable, "-c", LAUNCH_IN_COPY, ray_cluster.address, marker,
+                           json.dumps([".streamlit/secrets.toml", ".env", "ray_auth_token", "tests"])],
+                          cwd=copy, env=ray_cluster.client_env(), capture_output=True, text=True, timeout=400)
+    assert done.returncode == 0, done.stderr[-3000:]
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+
+    assert got["state"] == "finished", got["error"]  # the run still trains on the cluster and finishes
+    assert got["node"]["id"] in (driver.head, driver.worker)
+    assert {seen["node"] for seen in got["seen"]} == {driver.head, driver.worker}
+    for seen in got["seen"]:  # as each node's task found it
+        assert "/runtime_resources/working_dir_files/" in seen["cwd"], seen["cwd"]  # Ray's unpacked copy ...
+        assert seen["core"].startswith(seen["cwd"] + "/"), seen["core"]  # ... whose code the task runs
+        assert set(seen["files"]) == expected  # exactly the engine's source: no planted name, no cache
+        assert not (set(secret_files) | set(data_files)) & set(seen["files"])
+        assert not seen["reachable"]  # nor anything planted on the task's import path (the launcher's folder)
+        assert not seen["leaked"]  # nor a planted file's text anywhere in the node's Ray packages
 
 
 def test_channels_are_pinned_to_the_launchers_node(driver):
@@ -212,6 +285,11 @@ def test_start_on_the_train_page_trains_on_the_cluster(driver, ray_cluster, monk
         assert snap["state"] == "finished", snap
         at.run()
         assert any("Finished: test accuracy" in s.value for s in at.success)
+        # a visitor learns that runs train on a Ray cluster, never where it is
+        assert any("runs train on a Ray cluster" in m.value for m in at.markdown)
+        page = page_text(at)
+        port = ray_cluster.address.rsplit(":", 1)[1]
+        assert ray_cluster.address not in page and f":{port}" not in page and "127.0.0.1" not in page
     finally:
         manager.close()
         with runner._manager_lock:  # the next test must not find this manager (or its Ray backend)
