@@ -10,6 +10,7 @@ Public mode bounds what any visitor can cause (:func:`limits`). ``GRAPHCONV_QUIC
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -17,11 +18,44 @@ from typing import Optional
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+def data_root() -> Path:
+    """Where the data folder is (``GRAPHCONV_DATA_DIR``, else ``./data`` beside the repository); nothing is created."""
+    return Path(os.environ.get("GRAPHCONV_DATA_DIR", REPO_ROOT / "data")).expanduser()
+
+
 def data_dir() -> Path:
     """The data folder, created on first use."""
-    path = Path(os.environ.get("GRAPHCONV_DATA_DIR", REPO_ROOT / "data")).expanduser()
+    path = data_root()
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def shown_path(path: str | os.PathLike) -> str:
+    """How a message names a file: relative to the data folder (``checkpoints/run-3.pt``, ``runs.db``) or to the
+    repository when it lies in one, else by its name alone. A message may reach a visitor's browser, and where the
+    server keeps its files is none of the visitor's business."""
+    given = Path(path).expanduser()
+    for root in (data_root(), REPO_ROOT):
+        try:
+            inside = given.resolve().relative_to(root.resolve()).as_posix()
+        except (ValueError, OSError, RuntimeError):
+            continue
+        if inside != ".":
+            return inside
+    return given.name or "a file"
+
+
+# an absolute path in a message: "/" then two or more parts, not inside a URL ("https://host/x") or a relative path
+_ABSOLUTE_PATH = re.compile(r"(?<![\w:/.~-])(?:/[^\s/'\"()<>,;:]+)+/([^\s/'\"()<>,;:]+)")
+
+
+def without_paths(text: str) -> str:
+    """``text`` (an error's message, a failed run's stored error) on one line and with no absolute path in it: files in
+    the data folder or the repository are named relative to it (``checkpoints/run-3.pt``), any other by its name."""
+    for root in (data_root(), REPO_ROOT):
+        for form in dict.fromkeys((str(root), str(root.resolve()))):
+            text = text.replace(form + os.sep, "")
+    return " ".join(_ABSOLUTE_PATH.sub(lambda m: m.group(1), text).split())
 
 
 QUICK_EPOCHS = 3  # the Train page's default epochs in quick mode (8 otherwise)

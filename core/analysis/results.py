@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, Sequence
 
 import numpy as np
 
+from core.config import shown_path
 from core.errors import UserInputError
 from core.training.store import METRIC_COLUMNS, CheckpointError
 
@@ -116,7 +117,8 @@ def checkpoint_file(run: Mapping[str, Any]) -> Path:
         raise CheckpointError(f"run {run.get('id')} has no checkpoint ({why})")
     source = Path(path).expanduser()
     if not source.is_file():
-        raise CheckpointError(f"checkpoint {source} of run {run.get('id')} does not exist (moved or deleted?)")
+        raise CheckpointError(f"checkpoint {shown_path(source)} of run {run.get('id')} does not exist "
+                              "(moved or deleted?)")
     return source
 
 
@@ -127,7 +129,7 @@ def checkpoint_state(run: Mapping[str, Any]) -> tuple[Path, Mapping[str, Any]]:
     source = checkpoint_file(run)
     state = load_checkpoint(source)  # CheckpointError when missing / corrupt / not plain weights
     if not isinstance(state, Mapping):
-        raise CheckpointError(f"checkpoint {source} holds a {type(state).__name__}, not a state dict")
+        raise CheckpointError(f"checkpoint {shown_path(source)} holds a {type(state).__name__}, not a state dict")
     return source, state
 
 
@@ -146,7 +148,7 @@ def load_weights(model: "torch.nn.Module", run: Mapping[str, Any], what: str,
     except (RuntimeError, KeyError, ValueError) as err:
         first = str(err).strip().splitlines()
         detail = " ".join(line.strip() for line in first[1:3]) if len(first) > 1 else (first[0] if first else "")
-        raise CheckpointError(f"checkpoint {source} does not fit {what} built from run "
+        raise CheckpointError(f"checkpoint {shown_path(source)} does not fit {what} built from run "
                               f"{run.get('id')}'s settings ({detail[:300]})") from err
 
 

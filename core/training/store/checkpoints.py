@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from core.config import data_dir
+from core.config import data_dir, shown_path
 from core.errors import CheckpointError
 
 # ----------------------------------------------------------------------------- paths
@@ -93,13 +93,13 @@ def load_checkpoint(path: str | Path) -> Any:
 
     source = Path(path).expanduser()
     if not source.is_file():
-        raise CheckpointError(f"checkpoint {source} does not exist")
+        raise CheckpointError(f"checkpoint {shown_path(source)} does not exist")
     try:
         return torch.load(source, weights_only=True, map_location="cpu")
     except pickle.UnpicklingError as exc:
         if "global" in str(exc).lower():  # "Unsupported global: GLOBAL module.Class ..."
             raise CheckpointError(
-                f"checkpoint {source} holds objects other than tensors and plain containers "
+                f"checkpoint {shown_path(source)} holds objects other than tensors and plain containers "
                 f"({_weights_unpickler_detail(exc)}); refusing to load it (weights_only)"
             ) from exc
         raise _unreadable(source, exc) from exc
@@ -122,7 +122,7 @@ def _weights_unpickler_detail(exc: BaseException) -> str:
 
 def _unreadable(source: Path, exc: BaseException) -> CheckpointError:
     return CheckpointError(
-        f"checkpoint {source} is corrupt, truncated or not a checkpoint "
+        f"checkpoint {shown_path(source)} is corrupt, truncated or not a checkpoint "
         f"({type(exc).__name__}: {_weights_unpickler_detail(exc)})"
     )
 

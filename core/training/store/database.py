@@ -15,7 +15,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
-from core.config import data_dir
+from core.config import data_dir, shown_path
 from core.errors import RunNotFoundError, StoreError
 from core.training.store.schema import SCHEMA_VERSION, migrate, schema_version
 
@@ -97,17 +97,17 @@ class Database:
         lowered = text.lower()
         if "locked" in lowered or "busy" in lowered:
             return StoreError(
-                f"run database {self._path} is locked by another writer "
+                f"run database {shown_path(self._path)} is locked by another writer "
                 f"(waited {self._timeout:g} s): {text}; try again in a moment"
             )
         if any(word in lowered for word in ("not a database", "malformed", "encrypted")):
             return StoreError(
-                f"run database {self._path} is corrupt: {text}; "
+                f"run database {shown_path(self._path)} is corrupt: {text}; "
                 "it was left untouched — move it away to start a new one"
             )
         if "unable to open" in lowered:
-            return StoreError(f"cannot open run database {self._path}: {text}")
-        return StoreError(f"run database {self._path}: {text}")
+            return StoreError(f"cannot open run database {shown_path(self._path)}: {text}")
+        return StoreError(f"run database {shown_path(self._path)}: {text}")
 
     # -- schema --------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from core.config import shown_path
 from core.errors import StoreError
 
 SCHEMA_VERSION = 2
@@ -92,7 +93,7 @@ def schema_version(conn: sqlite3.Connection, path: Path) -> int:
     version = int(conn.execute("PRAGMA user_version").fetchone()[0])
     if version > SCHEMA_VERSION:
         raise StoreError(
-            f"run database {path} has schema version {version}, newer than this "
+            f"run database {shown_path(path)} has schema version {version}, newer than this "
             f"GraphConv Lab understands ({SCHEMA_VERSION}); upgrade the app"
         )
     return version

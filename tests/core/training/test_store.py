@@ -305,6 +305,8 @@ def test_corrupt_database_is_reported_and_left_untouched(data: Path) -> None:
     with pytest.raises(StoreError, match="corrupt") as info:
         RunStore(path)
     assert "move it away" in str(info.value) and "\n" not in str(info.value)
+    assert "run database runs.db is corrupt" in str(info.value)  # named in the data folder: the message can
+    assert str(data) not in str(info.value) and "/" not in str(info.value)  # reach a browser, the server's paths not
     assert path.read_bytes() == garbage
     with pytest.raises(StoreError, match="corrupt"):
         RunStore()
@@ -316,8 +318,9 @@ def test_newer_schema_is_refused(data: Path) -> None:
     RunStore(path)
     with closing(sqlite3.connect(path)) as conn:
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
-    with pytest.raises(StoreError, match="newer"):
+    with pytest.raises(StoreError, match="newer") as info:
         RunStore(path)
+    assert "run database runs.db has schema version" in str(info.value) and str(data) not in str(info.value)
 
 
 def test_locked_database_raises_store_error(data: Path) -> None:
@@ -332,6 +335,7 @@ def test_locked_database_raises_store_error(data: Path) -> None:
             store.log_epoch(run_id, 1, train_loss=1.0)
         assert time.monotonic() - started >= 0.15
         assert "\n" not in str(info.value)
+        assert "run database runs.db is locked" in str(info.value) and str(data) not in str(info.value)
         assert store.get_run(run_id) is not None  # WAL: readers are not blocked
     finally:
         holder.execute("ROLLBACK")
@@ -414,10 +418,16 @@ def test_corrupt_and_truncated_checkpoints(tmp_path: Path) -> None:
     empty = tmp_path / "empty.pt"
     empty.write_bytes(b"")
     for path in (truncated, garbage, empty):
-        with pytest.raises(CheckpointError, match="corrupt, truncated or not a checkpoint"):
+        with pytest.raises(CheckpointError, match="corrupt, truncated or not a checkpoint") as info:
             load_checkpoint(path)
-    with pytest.raises(CheckpointError, match="does not exist"):
+        assert f"checkpoint {path.name} is" in str(info.value) and str(tmp_path) not in str(info.value)
+    with pytest.raises(CheckpointError, match="does not exist") as info:
         load_checkpoint(tmp_path / "missing.pt")
+    assert str(info.value) == "checkpoint missing.pt does not exist"  # outside the data folder: its name only
+    inside = checkpoint_path(7)  # in the data folder: named relative to it
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(inside)
+    assert str(info.value) == "checkpoint checkpoints/run-7.pt does not exist"
 
 
 def test_checkpoint_with_arbitrary_object_is_refused(tmp_path: Path) -> None:

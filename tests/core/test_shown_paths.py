@@ -1,0 +1,23 @@
+"""How messages name files: in the data folder, or by name, never by an absolute path (a message can reach a browser)."""
+
+from core.config import REPO_ROOT, data_dir, shown_path, without_paths
+
+
+def test_files_are_named_relative_to_the_data_folder_or_by_name():
+    folder = data_dir()
+    assert shown_path(folder / "runs.db") == "runs.db"
+    assert shown_path(folder / "checkpoints" / "run-3.pt") == "checkpoints/run-3.pt"
+    assert shown_path(REPO_ROOT / "app.py") == "app.py"
+    assert shown_path("/srv/private/deploy/secret.db") == "secret.db"  # elsewhere: its name only
+    assert shown_path("/") == "a file"
+
+
+def test_a_message_loses_its_absolute_paths_and_line_breaks():
+    folder = data_dir()
+    assert without_paths(f"run database {folder / 'runs.db'} is corrupt:\nfile is not a database") == (
+        "run database runs.db is corrupt: file is not a database")
+    text = without_paths('File "/usr/lib/python3.11/site-packages/torch/serialization.py", line 3: bad; '
+                         "see https://pytorch.org/docs/a/b and 1/2/3")
+    assert text == 'File "serialization.py", line 3: bad; see https://pytorch.org/docs/a/b and 1/2/3'
+    assert without_paths(f"Traceback: {REPO_ROOT / 'core' / 'training' / 'worker.py'}") == (
+        "Traceback: core/training/worker.py")
