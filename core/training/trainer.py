@@ -79,7 +79,8 @@ class TrainerConfig:
 
 @dataclass
 class Callbacks:
-    """Optional hooks. ``should_stop`` is polled after every batch."""
+    """Optional hooks. ``should_stop`` is polled after every batch: something true ends the run ``stopped``; a
+    string is the reason, kept as the result's ``error`` (a time limit; a stop request returns True)."""
 
     on_batch: Optional[Callable[[dict[str, Any]], None]] = None  # {epoch, batch, num_batches, loss}
     on_epoch: Optional[Callable[[dict[str, Any]], None]] = None  # one row of ``TrainResult.epochs``
@@ -259,8 +260,11 @@ def fit(model: nn.Module, train: Batches, test: Batches, cfg: TrainerConfig,
                 correct += int((logits.argmax(1) == y).sum())
                 if cb.on_batch:
                     cb.on_batch({"epoch": epoch, "batch": b + 1, "num_batches": len(train), "loss": loss.item()})
-                if cb.should_stop and cb.should_stop():
+                stop = cb.should_stop() if cb.should_stop else False
+                if stop:
                     result.status = "stopped"
+                    if isinstance(stop, str):
+                        result.error = stop
                     break
             train_seconds = time.perf_counter() - t0
             if result.status == "stopped" and seen == 0:
