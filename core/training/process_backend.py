@@ -3,7 +3,8 @@
 Workers fork from a forkserver (Linux, macOS) whose process imported torch, the models and the
 embedded digits once (``core.training.preload``), so a run starts in a fraction of a second instead of
 paying those imports again; where there is no forkserver they are spawned. A plain ``fork`` of the
-web server is never used: it has threads, and a fork copies their locks mid-flight.
+web server is never used: it has threads, and a fork copies their locks mid-flight. Each worker takes
+its run's hard limits itself (``core.training.worker``: memory, wall-clock time, the kernel's OOM choice).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import signal
 import threading
 from typing import Any, Optional
 
-from core.training.worker import worker_main
+from core.training.worker import ENDED_BY_WATCHDOG, worker_main
 
 PRELOAD = ["core.training.preload"]
 
@@ -90,4 +91,6 @@ def exit_reason(exitcode: Optional[int]) -> str:
         hint = {"SIGKILL": " (the system may have run out of memory)",
                 "SIGSEGV": " (a crash in native code)"}.get(name, "")
         return f"the worker process was killed by {name}{hint}"
+    if exitcode == ENDED_BY_WATCHDOG:  # its watchdog could not record the run itself
+        return "the worker ended itself: the run passed its time limit (GRAPHCONV_RUN_WALL_S) and did not stop"
     return f"the worker process exited with code {exitcode} before the run ended"

@@ -7,20 +7,66 @@ most every ``PROGRESS_EVERY_S`` seconds, and the stop request read at most that 
 in any process, sees the same live run by polling the store, and a stop request from any process (a
 page, ``python -m core stop``) reaches the run within a batch or two. Each run trains with its fair
 share of this machine's CPUs (:class:`~core.training.cpu_share.CpuShare`), recorded in every epoch row.
+
+Hard limits (issue 29, a server open to the public; ``core.config.limits``, 0 = none), so one visitor's run
+can cost only its own worker:
+
+memory (``GRAPHCONV_WORKER_MB``)
+    ``RLIMIT_AS``, set in the worker right after the fork (:class:`MemoryLimit`). An allocation past it fails
+    in the worker (torch: ``RuntimeError ... DefaultCPUAllocator: can't allocate memory``; Python and numpy:
+    ``MemoryError``), so the run ends ``failed`` with :func:`memory_message` and no other process notices.
+    Why not a cgroup v2 ``memory.max``: a cgroup needs a writable, delegated hierarchy with the memory
+    controller (Streamlit Community Cloud runs the app as a plain user; even on the root-run development VM
+    the v2 hierarchy offers only ``hugetlb``, memory being a v1 controller there), and its limit is the
+    kernel's OOM killer: a SIGKILL that leaves no words. ``RLIMIT_AS`` needs no privilege and fails the one
+    allocation. Its price: it counts address space, not resident memory, and a worker starts with much more
+    of the first (torch's libraries, the forkserver's preload: 1,084 MB, of which 291 MB resident and nearly
+    all of that shared with the forkserver; 2 cores). So the limit is the worker's address space when it
+    starts plus ``GRAPHCONV_WORKER_MB``: the budget bounds what the run adds, and what a run adds to its
+    address space is what it adds to its resident memory within ~30 MB (quick-mode runs, address space /
+    resident growth in MB: mlp +15 / +27, cnn +150 / +130, cheb +169 / +149, gcn +173 / +153, gat +482 / +495,
+    cnn at batch 512 +280 / +285, cheb width 64 at batch 256 +583 / +609). Two things add address space
+    without memory, and :class:`MemoryLimit` takes both out before it sets the limit: OpenMP threads (an
+    8 MB stack each; a thread created later under the limit may fail, and libgomp then ends the process,
+    "Thread creation failed"), so the thread pool is started at its largest (every usable CPU) first; and
+    glibc's 64 MB malloc arena per thread, capped at ``ARENAS``. Measured with 16 threads
+    (``GRAPHCONV_CPUS=16``): without these an mlp run's address space grew 1,171 MB for 46 MB resident, with
+    them 48 MB for 25 MB (start 1,335 MB). Not applied to a run on a GPU: CUDA reserves tens of GB of
+    address space when it starts, and such a run's memory is the GPU's.
+wall-clock time (``GRAPHCONV_RUN_WALL_S``)
+    counted from the worker's start; the next batch after it ends the run ``stopped``, as a stop request
+    does, with its finished epochs and checkpoint kept and :func:`time_limit_reason` as its error. A
+    watchdog thread (:func:`start_watchdog`) is the backstop for a batch stuck in native code: if the
+    worker is still there ``WATCHDOG_GRACE_S`` seconds after the deadline, it records the run ``stopped``
+    with the reason and ends the process.
+the kernel's choice
+    every worker sets its ``oom_score_adj`` to ``OOM_SCORE_ADJ`` (the highest; raising it needs no
+    privilege), so when the machine runs out of memory the kernel kills a worker, never the web server.
 """
 
 from __future__ import annotations
 
+import gc
+import logging
+import mmap
 import os
+import threading
 import time
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Union
 
 from core.errors import UserInputError
-from core.training.cpu_share import CpuShare
+from core.training.cpu_share import CpuShare, usable_cpus
 from core.training.runs import RunConfig, execute
 
 WORKER_NICENESS = 10  # added to a worker's nice value: the web server's reruns come before training
 PROGRESS_EVERY_S = 0.5  # how often a worker writes its progress and reads its stop request
+OOM_SCORE_ADJ = 1000  # a worker's /proc/self/oom_score_adj: the kernel's first pick when memory runs out
+WATCHDOG_GRACE_S = 30.0  # after the wall-clock deadline, how long a worker may take to stop by itself
+RESERVE_MB = 16  # address space held back under the memory limit, freed to record a run that reached it
+ARENAS = 2  # glibc malloc arenas in a memory-limited worker (each reserves 64 MB of address space)
+ENDED_BY_WATCHDOG = 3  # a worker's exit code when its watchdog ended it
+
+log = logging.getLogger(__name__)
 
 
 class StoreReporter:
@@ -31,12 +77,14 @@ class StoreReporter:
     """
 
     def __init__(self, store, run_id: int, every_s: float = PROGRESS_EVERY_S,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, wall_s: float = 0.0):
         self.store, self.run_id, self.every_s, self.clock = store, int(run_id), float(every_s), clock
         self._pending: list[tuple[float, float]] = []  # (fractional epoch, loss) not yet written
         self._last_write = -float("inf")
         self._last_check = -float("inf")
-        self._stop = False
+        self._stop: Union[bool, str] = False
+        self.wall_s = float(wall_s or 0.0)  # 0: no time limit
+        self.deadline = clock() + self.wall_s if self.wall_s > 0 else None
 
     def on_batch(self, info: dict[str, Any]) -> None:
         epoch, batch, num_batches, loss = info["epoch"], info["batch"], info["num_batches"], info["loss"]
@@ -54,10 +102,14 @@ class StoreReporter:
             self._last_write = now
             self.store.log_progress(self.run_id, 0, done, total, None, [])
 
-    def should_stop(self) -> bool:
+    def should_stop(self) -> Union[bool, str]:
+        """True once a stop was requested; the reason (a string, the run's error) once the time limit passed."""
         if self._stop:
-            return True
+            return self._stop
         now = self.clock()
+        if self.deadline is not None and now >= self.deadline:
+            self._stop = time_limit_reason(self.wall_s)
+            return self._stop
         if now - self._last_check >= self.every_s:
             self._last_check = now
             self._stop = self.store.stop_requested(self.run_id)
@@ -78,22 +130,47 @@ class ThreadsInEpochs:
         return getattr(self._store, name)
 
 
+class NamesMemoryLimit:
+    """The run store as ``execute`` sees it in a memory-limited worker: a failure that is an allocation past the
+    limit is recorded as :func:`memory_message`, in the same write (a page never sees the allocator's words), with
+    the limit's reserve given back first so the write has room. Every other call goes to the store unchanged."""
+
+    def __init__(self, store, memory: "MemoryLimit"):
+        self._store, self._memory = store, memory
+
+    def fail(self, run_id: int, error: str) -> None:
+        if looks_like_memory(error):
+            self._memory.release()
+            error = memory_message(self._memory.worker_mb)
+        self._store.fail(run_id, error)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
 def execute_reporting(cfg: RunConfig, store, run_id: int,
                       on_epoch: Optional[Callable[[dict], None]] = None,
                       on_prepare: Optional[Callable[[str, int, int], None]] = None,
-                      threads: Optional[int] = None) -> dict[str, Any]:
+                      threads: Optional[int] = None, wall_s: Optional[float] = None,
+                      memory: Optional["MemoryLimit"] = None) -> dict[str, Any]:
     """``execute`` one stored run with live progress and stop requests through the store (``on_epoch`` and
     ``on_prepare`` are called too, e.g. to print).
 
     The run holds a fair share of this machine's CPUs from start to end, preparation included
     (``core.training.cpu_share``), looked at again between batches; ``threads`` fixes the count instead
-    (a Ray task: Ray already gave it its CPUs)."""
+    (a Ray task: Ray already gave it its CPUs). ``wall_s`` seconds from now the run stops by itself (status
+    ``stopped``, :func:`time_limit_reason` its error); ``None``: ``core.config.limits().run_wall_s``, 0: never.
+    ``memory``: this process's memory limit (:func:`limit_memory`), named in the error of a run that reached it."""
     try:
         share = CpuShare(threads)
-    except UserInputError as err:  # a bad GRAPHCONV_CPUS: the stored run ends with the reason, not queued forever
+        if wall_s is None:
+            from core.config import limits
+
+            wall_s = limits().run_wall_s
+    except UserInputError as err:  # a bad GRAPHCONV_CPUS or limit: the stored run ends with the reason, not queued
         store.fail(run_id, str(err))
         raise
-    reporter = StoreReporter(store, run_id)
+    reporter = StoreReporter(store, run_id, wall_s=wall_s)
 
     def prepare(what: str, done: int, total: int) -> None:
         share.refresh()
@@ -106,8 +183,9 @@ def execute_reporting(cfg: RunConfig, store, run_id: int,
         reporter.on_batch(info)
 
     with share:
-        return execute(cfg, ThreadsInEpochs(store, share), run_id=run_id, should_stop=reporter.should_stop,
-                       on_batch=batch, on_epoch=on_epoch, on_prepare=prepare)
+        target = ThreadsInEpochs(store, share)
+        return execute(cfg, NamesMemoryLimit(target, memory) if memory else target, run_id=run_id,
+                       should_stop=reporter.should_stop, on_batch=batch, on_epoch=on_epoch, on_prepare=prepare)
 
 
 def apply_env(env: dict[str, Optional[str]]) -> None:
@@ -119,28 +197,217 @@ def apply_env(env: dict[str, Optional[str]]) -> None:
             os.environ[key] = value
 
 
+def time_limit_reason(wall_s: float) -> str:
+    """The error of a run that reached its wall-clock limit."""
+    return f"stopped: reached the time limit of {_number(wall_s)} s (GRAPHCONV_RUN_WALL_S)"
+
+
+def memory_message(worker_mb: int) -> str:
+    """The error of a run that reached its worker's memory limit."""
+    return (f"the run needed more than {_number(worker_mb)} MB of memory, the most one run may use here "
+            "(GRAPHCONV_WORKER_MB): try a smaller batch size or a smaller model")
+
+
+def _number(x: float) -> str:
+    return f"{x:,.0f}" if float(x).is_integer() else f"{x:,g}"
+
+
+def raise_oom_score(value: int = OOM_SCORE_ADJ) -> bool:
+    """Make this process the kernel's first pick when memory runs out (``/proc/self/oom_score_adj``, raised
+    without privilege); False where there is no such file (not Linux) or it cannot be written."""
+    try:
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write(str(int(value)))
+        return True
+    except OSError:
+        return False
+
+
+def address_space_mb() -> Optional[float]:
+    """This process's address space in MB (``VmSize``), None where /proc cannot tell."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmSize:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _start_thread_pool() -> None:
+    """Start torch's OpenMP threads at their largest count now: they stay (libgomp keeps its pool), so a later
+    ``set_num_threads`` up (a CPU share that grew) never has to create a thread under the memory limit, where a
+    failed creation ends the process (libgomp: "Thread creation failed") instead of raising."""
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        most = usable_cpus()
+    except UserInputError:  # execute_reporting reports a bad GRAPHCONV_CPUS
+        most = os.cpu_count() or 1
+    torch.set_num_threads(max(most, before))
+    x = torch.ones(max(most, before) * 65536)  # parallel_for's grain is 32,768 elements: one chunk per thread
+    x.add_(1)
+    torch.mm(x[:65536].view(256, 256), x[:65536].view(256, 256))  # BLAS's threads too
+    torch.set_num_threads(before)
+
+
+class MemoryLimit:
+    """An ``RLIMIT_AS`` on this process: its address space now plus ``worker_mb`` MB (see the module docstring),
+    with ``RESERVE_MB`` held back and given up by :meth:`release` so that a run that reached the limit can still
+    be recorded."""
+
+    def __init__(self, worker_mb: int, reserve_mb: int = RESERVE_MB):
+        import resource
+
+        from core.training.memory import limit_malloc_arenas
+
+        self.worker_mb = int(worker_mb)
+        limit_malloc_arenas(ARENAS)
+        _start_thread_pool()
+        self._reserve: Optional[mmap.mmap] = mmap.mmap(-1, int(reserve_mb) << 20) if reserve_mb else None
+        start = address_space_mb()
+        if start is None:
+            raise OSError("this system does not report a process's address space (/proc/self/status)")
+        self.start_mb = start
+        limit = int((start + self.worker_mb) * (1 << 20))
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        if hard != resource.RLIM_INFINITY:
+            limit = min(limit, hard)
+        if soft != resource.RLIM_INFINITY:
+            limit = min(limit, soft)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+        self.limit_bytes = limit
+
+    def release(self) -> None:
+        """Give the reserve back (the address space a failed run's last records need)."""
+        if self._reserve is not None:
+            self._reserve.close()
+            self._reserve = None
+
+
+def trains_on_cpu(config: dict[str, Any]) -> bool:
+    """Whether this run will train on the CPU (its device ``auto`` on a machine without a GPU, or ``cpu``)."""
+    try:
+        from core.training.trainer import pick_device
+
+        return pick_device(str(config.get("device") or "auto")).type == "cpu"
+    except Exception:  # a device that does not exist here: execute reports it
+        return True
+
+
+def limit_memory(worker_mb: int, config: dict[str, Any]) -> Optional[MemoryLimit]:
+    """Bound this worker's memory at ``worker_mb`` MB more than it starts with (``RLIMIT_AS``); None when there
+    is no limit (0), the run trains on a GPU, or this system cannot set one (logged; the run still trains)."""
+    if worker_mb <= 0 or not trains_on_cpu(config):
+        return None
+    try:
+        return MemoryLimit(worker_mb)
+    except (OSError, ValueError, ImportError) as err:  # no resource module (Windows), no /proc (macOS)
+        log.warning("no memory limit for this worker: %s", err)
+        return None
+
+
+# how a failed allocation reads: torch's CPU allocator, C++'s bad_alloc, errno ENOMEM, ``execute``'s
+# "MemoryError: ..." for Python's and numpy's MemoryError
+MEMORY_WORDS = ("can't allocate memory", "cannot allocate memory", "defaultcpuallocator", "std::bad_alloc",
+                "out of memory", "memoryerror")
+
+
+def looks_like_memory(text: Optional[str]) -> bool:
+    """Whether an error's text says an allocation failed."""
+    return bool(text) and any(w in str(text).lower() for w in MEMORY_WORDS)
+
+
+def is_memory_error(err: Optional[BaseException]) -> bool:
+    """Whether ``err``, or an error it was raised from or while handling, is an allocation that failed."""
+    seen = 0
+    while err is not None and seen < 10:
+        if isinstance(err, MemoryError) or looks_like_memory(str(err)):
+            return True
+        err, seen = err.__cause__ or err.__context__, seen + 1
+    return False
+
+
+def start_watchdog(store, run_id: int, wall_s: float, grace_s: float = WATCHDOG_GRACE_S,
+                   clock: Callable[[], float] = time.monotonic) -> threading.Thread:
+    """A daemon thread that ends this process ``wall_s + grace_s`` seconds from now if the run is still queued or
+    running in the store then (a batch stuck in native code never reaches ``should_stop``): it records the run
+    ``stopped`` with the reason, its finished epochs kept, and exits with ``ENDED_BY_WATCHDOG``."""
+    deadline = clock() + float(wall_s) + float(grace_s)
+
+    def watch() -> None:
+        while (left := deadline - clock()) > 0:
+            time.sleep(min(left, 1.0))
+        try:
+            run = store.get_run(run_id)
+            if run is not None and run["status"] in ("queued", "running"):
+                epochs = store.epochs(run_id)
+                last = epochs[-1]["test_accuracy"] if epochs else None
+                store.finish(run_id, {"run_id": run_id, "status": "stopped", "test_accuracy": last,
+                                      "epochs_done": len(epochs)}, status="stopped",
+                             error=f"{time_limit_reason(wall_s)}; the worker did not stop within "
+                                   f"{_number(grace_s)} s after it and was ended")
+            else:
+                return  # the run ended: the worker is only tidying up
+        except BaseException:  # the store is unusable: the parent reports the exit
+            pass
+        os._exit(ENDED_BY_WATCHDOG)
+
+    thread = threading.Thread(target=watch, name=f"graphconv-watchdog-{run_id}", daemon=True)
+    thread.start()
+    return thread
+
+
 def worker_main(db_path: str, env: dict[str, Optional[str]], run_id: int, config: dict[str, Any]) -> None:
     """Entry point of a worker process: train stored run ``run_id`` and exit.
 
-    ``env`` holds the submitting process's ``GRAPHCONV_*`` settings (data folder, quick mode), applied
-    here because a forkserver's environment is the one it started with. Every outcome ends in the
-    store (``execute`` records failures); an error before training started is recorded here.
+    ``env`` holds the submitting process's ``GRAPHCONV_*`` settings (data folder, quick mode, the limits),
+    applied here because a forkserver's environment is the one it started with. Every outcome ends in the
+    store (``execute`` records failures); an error before training started is recorded here, and so is a
+    run that reached its memory limit (:func:`memory_message` replaces the allocator's words).
 
     A worker runs at a lower CPU priority (``WORKER_NICENESS``) than the web server: when a page reruns
-    while runs train, the page gets the cores first and training waits those few milliseconds.
+    while runs train, the page gets the cores first and training waits those few milliseconds. It is the
+    kernel's first pick when memory runs out (``OOM_SCORE_ADJ``), and it holds the hard limits of
+    ``core.config.limits()``: memory (:func:`limit_memory`) and wall-clock time (a stop after the deadline,
+    :func:`start_watchdog` behind it).
     """
     apply_env(env)
     try:
         os.nice(WORKER_NICENESS)
     except OSError:  # not allowed here: train at the same priority
         pass
+    raise_oom_score()
+    from core.config import limits
     from core.training.store import RunStore
 
     store = RunStore(db_path)
+    memory: Optional[MemoryLimit] = None
     try:
-        execute_reporting(RunConfig.from_dict(config), store, run_id)
+        bounds = limits()
+        if bounds.run_wall_s > 0:
+            start_watchdog(store, run_id, bounds.run_wall_s)  # before the memory limit: its stack is no run's
+        memory = limit_memory(bounds.worker_mb, config)
+        execute_reporting(RunConfig.from_dict(config), store, run_id, wall_s=bounds.run_wall_s, memory=memory)
     except BaseException as err:  # execute stored the failure; make sure a crash before it is stored too
+        over = memory is not None and is_memory_error(err)
+        message = memory_message(memory.worker_mb) if over else f"{type(err).__name__}: {err}"
+        if over:  # room to record it: the reserve, and the failed batch's tensors (held by its frames)
+            memory.release()
+            _drop_frames(err)
+            gc.collect()
         run = store.get_run(run_id)
-        if run is not None and run["status"] in ("queued", "running"):
-            store.fail(run_id, f"{type(err).__name__}: {err}")
+        if run is not None and (run["status"] in ("queued", "running")  # execute's own record failed too
+                                or (over and run["status"] == "failed" and run["error"] != message)):
+            store.fail(run_id, message)
         raise SystemExit(1) from None
+
+
+def _drop_frames(err: Optional[BaseException]) -> None:
+    """Let go of the frames (and so the tensors) that ``err`` and the errors it chains hold."""
+    seen = 0
+    while err is not None and seen < 10:
+        err.__traceback__ = None
+        err, seen = err.__cause__ or err.__context__, seen + 1
