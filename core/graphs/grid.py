@@ -1,11 +1,13 @@
 """Pixel-lattice graphs: every pixel is a node, edges join touching pixels.
 
 Also home of the lattice helpers the other pixel builders share (node positions, exact
-pairwise distances, dense mask -> edge list).
+pairwise distances, dense mask -> edge list, and the one edge index every dense graph of N nodes shares).
 """
 
 from __future__ import annotations
 
+import threading
+import weakref
 from typing import Optional
 
 import numpy as np
@@ -33,6 +35,45 @@ def pairwise_offsets(pos: np.ndarray) -> np.ndarray:
     return pos[:, None, :] - pos[None, :, :]  # (N, N, 2)
 
 
+# One (2, N (N - 1)) edge index per N while any graph holds it (a weak cache): every dense graph of N nodes (complete,
+# a Gaussian kernel without sparsification, ...) shares it, so a new sigma costs its weights, not 9.8 MB of indices.
+_COMPLETE: "weakref.WeakValueDictionary[tuple[int, bool], torch.Tensor]" = weakref.WeakValueDictionary()
+_COMPLETE_LOCK = threading.Lock()
+
+
+def complete_edge_index(n: int, self_loops: bool = False) -> torch.Tensor:
+    """(2, N (N - 1)) int64 edge index of every pair i != j, sorted by (target i, source j) as ``dense_to_graph``
+    writes it; with ``self_loops``, then (i, i) for each node in order, as ``normalize`` appends them.
+
+    Shared and read-only: the same tensor for every caller while any graph holds it (never write into it)."""
+    with _COMPLETE_LOCK:
+        index = _COMPLETE.get((n, self_loops))
+        if index is None:
+            if self_loops:
+                loops = torch.arange(n, dtype=torch.long).repeat(2, 1)  # (2, N)
+                index = torch.cat([_plain_complete(n), loops], dim=1)  # (2, N^2)
+            else:
+                index = _plain_complete(n)
+            _COMPLETE[(n, self_loops)] = index
+        return index
+
+
+def _plain_complete(n: int) -> torch.Tensor:
+    """``complete_edge_index(n)`` for a caller that holds the lock (builds it when no graph holds it)."""
+    index = _COMPLETE.get((n, False))
+    if index is None:
+        tgt, src = np.nonzero(~np.eye(n, dtype=bool))  # (E,), (E,) row-major: by target, then source
+        index = torch.as_tensor(np.stack([src, tgt]), dtype=torch.long)  # (2, E)
+        _COMPLETE[(n, False)] = index
+    return index
+
+
+def is_complete_edge_index(edge_index: torch.Tensor, n: int) -> bool:
+    """True when ``edge_index`` is the shared ``complete_edge_index(n)`` itself (the same tensor, not a copy)."""
+    with _COMPLETE_LOCK:
+        return _COMPLETE.get((n, False)) is edge_index
+
+
 def dense_to_graph(
     mask: np.ndarray,  # (N, N) bool, mask[i, j] = keep edge j -> i
     weight: Optional[np.ndarray],  # (N, N) float, or None for weight 1
@@ -42,13 +83,21 @@ def dense_to_graph(
     x: Optional[torch.Tensor] = None,
     segments: Optional[np.ndarray] = None,
 ) -> Graph:
-    """Turn a dense edge mask into a :class:`Graph`. Edges come out sorted by (target i, source j)."""
-    tgt, src = np.nonzero(mask)  # (E,), (E,)
-    w = np.ones(len(tgt)) if weight is None else weight[tgt, src]  # (E,)
+    """Turn a dense edge mask into a :class:`Graph`. Edges come out sorted by (target i, source j).
+
+    A mask of every pair i != j (a dense graph) gets the shared ``complete_edge_index``."""
+    n = int(mask.shape[0])
+    kept = int(mask.sum())
+    if n > 1 and kept == n * (n - 1) and not mask.diagonal().any():
+        edge_index = complete_edge_index(n)  # (2, E) shared
+    else:
+        tgt, src = np.nonzero(mask)  # (E,), (E,)
+        edge_index = torch.as_tensor(np.stack([src, tgt]), dtype=torch.long)  # (2, E)
+    w = np.ones(kept) if weight is None else weight[mask]  # (E,) in the same row-major order as np.nonzero
     return Graph(
-        edge_index=torch.as_tensor(np.stack([src, tgt]), dtype=torch.long),  # (2, E)
+        edge_index=edge_index,
         edge_weight=torch.as_tensor(w, dtype=torch.float32),  # (E,)
-        num_nodes=int(mask.shape[0]),
+        num_nodes=n,
         pos=torch.as_tensor(pos, dtype=torch.float32),  # (N, 2)
         kind=kind,
         params=params,

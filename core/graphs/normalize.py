@@ -17,6 +17,7 @@ import torch
 
 from core.errors import UserInputError
 from core.graphs.base import Graph
+from core.graphs.grid import complete_edge_index, is_complete_edge_index
 
 NORMS: dict[str, str] = {  # name -> LaTeX formula shown in the UI
     "none": r"\hat A = A",
@@ -30,6 +31,9 @@ NORMS: dict[str, str] = {  # name -> LaTeX formula shown in the UI
 
 def _add_self_loops(g: Graph, fill: float = 1.0) -> Graph:
     n = g.num_nodes
+    if is_complete_edge_index(g.edge_index, n):  # a dense graph: no loops yet, and its looped index is shared too
+        ew = torch.cat([g.edge_weight, torch.full((n,), fill, dtype=g.edge_weight.dtype)])
+        return g.with_(edge_index=complete_edge_index(n, self_loops=True), edge_weight=ew)
     keep = g.edge_index[0] != g.edge_index[1]  # drop existing loops, then add one per node
     loops = torch.arange(n, dtype=torch.long).repeat(2, 1)
     ei = torch.cat([g.edge_index[:, keep], loops], dim=1)
