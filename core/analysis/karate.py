@@ -15,6 +15,12 @@ gat) runs on a :class:`SharedGraph` of the karate graph (a batch of one graph).
 
 Training is seeded and deterministic (CPU, dense 34 x 34 adjacency, no dropout): the same settings
 give the same numbers. The global torch RNG is left as it was.
+
+The app never trains in its own process: :func:`request_karate` trains in a worker process of a small
+process-wide pool (``core.training.jobs``: one training at a time, ``KARATE_POOL["waiting"]`` more queued,
+each stopped after ``KARATE_LIMIT_S`` seconds, one unfinished per visitor), and keeps the last
+``KARATE_POOL["keep"]`` results by their settings (at most ~150 kB each: 500 epochs of 34 x 2 embeddings), so
+settings trained before are answered at once. A page polls :func:`karate_state` until the result is there.
 """
 
 from __future__ import annotations
@@ -45,6 +51,9 @@ PYG_WIDTHS: tuple[int, ...] = (4, 4, 2)
 DEFAULT_EPOCHS = 200
 DEFAULT_LR = 0.01
 MAX_EPOCHS = 5000
+
+KARATE_LIMIT_S = 60.0  # a worker training the karate club is stopped after this long (500 epochs: 1-3 s)
+KARATE_POOL = {"workers": 1, "waiting": 4, "limit_s": KARATE_LIMIT_S, "keep": 32, "per_owner": 1}
 
 # on_epoch({"epoch", "loss", "accuracy"}) after every epoch
 EpochFn = Callable[[dict[str, Any]], None]
@@ -263,3 +272,38 @@ def _to_2d(frames: list[np.ndarray]) -> tuple[np.ndarray, bool]:
     from core.analysis.embeddings import align_sequence, pca_2d
 
     return np.stack(align_sequence([pca_2d(f) for f in frames])).astype(np.float32), True
+
+
+# ----------------------------------------------------------------------------- in a worker process
+
+
+def karate_pool():
+    """The process-wide pool that trains the karate club for pages (``KARATE_POOL``)."""
+    from core.training.jobs import pool
+
+    return pool("karate", **KARATE_POOL)
+
+
+def _key(model: str, epochs: int, lr: float, seed: int) -> tuple:
+    """The job key of these settings, after checking them (``UserInputError``, before any worker starts)."""
+    _check(model, epochs, lr, seed, DEFAULT_WIDTHS, 1)
+    return ("karate", model, int(epochs), float(lr), int(seed))
+
+
+def request_karate(model: str, epochs: int, lr: float, seed: int, owner: Optional[str] = None):
+    """Train these settings in a worker process (or join the training of them, or get its kept result): a
+    ``core.training.jobs.JobState``. ``UserInputError`` for an invalid value; ``BusyError`` when the pool has
+    no room (its queue is full, or ``owner`` has a training unfinished)."""
+    key = _key(model, epochs, lr, seed)
+    return karate_pool().submit(key, train_karate_job, key[1:], owner=owner)
+
+
+def karate_state(model: str, epochs: int, lr: float, seed: int):
+    """Where the training of these settings is (a ``JobState``), or None when the pool knows none."""
+    return karate_pool().state(_key(model, epochs, lr, seed))
+
+
+def train_karate_job(model: str, epochs: int, lr: float, seed: int) -> KarateResult:
+    """What a karate worker process runs: :func:`train_karate` on one thread (34 nodes gain nothing from more)."""
+    torch.set_num_threads(1)
+    return train_karate(model, epochs=epochs, lr=lr, seed=seed)

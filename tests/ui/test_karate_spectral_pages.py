@@ -1,13 +1,24 @@
 """AppTest smoke tests of the KarateClub and Spectral view pages."""
 
+import time
+
 from ui_helpers import metric_values, no_errors, open_page
 
 KARATE = "app_pages/karate.py"
 SPECTRAL = "app_pages/spectral.py"
 
 
+def trained(at, timeout: float = 120.0):
+    """Rerun the page (as its polling fragment does) until the training it started shows its result."""
+    deadline = time.monotonic() + timeout
+    while "Accuracy on unlabelled nodes" not in metric_values(at) and time.monotonic() < deadline:
+        time.sleep(0.3)
+        at.run()
+    return at
+
+
 def test_karate_page_trains_on_click(app):
-    from core.analysis.karate import train_karate
+    from core.analysis.karate import karate_pool, train_karate
 
     at = open_page(app, KARATE)
     no_errors(at)
@@ -15,8 +26,14 @@ def test_karate_page_trains_on_click(app):
     assert any("Train" in i.value for i in at.info)
     assert not at.get("plotly_chart")
     at.slider(key="k_epochs").set_value(20).run()
+    started = karate_pool().counts["started"]
     at.button(key="k_train").click().run()
     no_errors(at)
+    if "Accuracy on unlabelled nodes" not in metric_values(at):  # training in its worker process: said so
+        assert any("in a worker process" in i.value for i in at.info), [i.value for i in at.info]
+    trained(at)
+    no_errors(at)
+    assert karate_pool().counts["started"] == started + 1
     expected = train_karate("gcn", epochs=20, lr=0.01, seed=0)
     metrics = metric_values(at)
     assert metrics["Accuracy on unlabelled nodes"] == f"{expected.accuracy:.1%}"
@@ -38,7 +55,7 @@ def test_karate_page_link_settings(app):
     assert at.slider(key="k_epochs").value == 30
     at.button(key="k_train").click().run()
     no_errors(at)
-    assert "Accuracy on unlabelled nodes" in metric_values(at)
+    assert "Accuracy on unlabelled nodes" in metric_values(trained(at))
 
 
 def test_spectral_page_without_runs(app):
@@ -108,3 +125,23 @@ def test_spectral_page_run_link_with_a_label_falls_back_with_a_notice(app):
     no_errors(at)
     assert any("s_run=run 1: cheb" in w.value for w in at.warning)
     assert at.selectbox(key="s_run").value in (first, second)
+
+
+def test_karate_page_past_the_bound_says_the_server_is_busy(app, monkeypatch):
+    """One training at a time and none waiting (a pool with smaller bounds): a second visitor's Train is refused
+    with one line, nothing trains in the server, and the page keeps working."""
+    from core.training import jobs
+
+    small = jobs.JobPool("karate", workers=1, waiting=0, per_owner=1)
+    monkeypatch.setitem(jobs._pools, "karate", small)
+    small.submit("someone else's training", time.sleep, (3,))
+    at = open_page(app, KARATE)
+    at.button(key="k_train").click().run()
+    no_errors(at)
+    assert [w.value for w in at.warning] == ["The server is busy, try again in a moment."]
+    assert not at.get("plotly_chart") and small.counts == {"started": 1, "done": 0, "failed": 0, "refused": 1}
+    small.wait("someone else's training", timeout=60)
+    at.button(key="k_train").click().run()  # room again
+    no_errors(at)
+    assert not at.warning
+    assert "Accuracy on unlabelled nodes" in metric_values(trained(at))

@@ -121,3 +121,23 @@ def test_cli_invalid_model_is_one_line_exit_2():
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "model" in lines[0] and "Traceback" not in proc.stderr
     assert proc.stdout == ""
+
+
+def test_a_page_trains_in_a_worker_process_once_per_settings():
+    from core.analysis.karate import karate_pool, karate_state, request_karate
+
+    pool = karate_pool()
+    started = pool.counts["started"]
+    settings = {"model": "gcn", "epochs": 30, "lr": 0.01, "seed": 5}
+    assert request_karate(**settings, owner="visitor").pending
+    done = pool.wait(("karate", "gcn", 30, 0.01, 5), timeout=120)
+    assert done.state == "done", done.error
+    expected = train_karate("gcn", epochs=30, lr=0.01, seed=5)
+    assert np.array_equal(done.result.predictions, expected.predictions)
+    assert np.allclose(done.result.losses, expected.losses) and np.allclose(done.result.embeddings, expected.embeddings)
+    again = request_karate(**settings, owner="another visitor")  # the same settings: the kept result, at once
+    assert again.state == "done" and again.result is done.result and karate_state(**settings) is again
+    assert pool.counts["started"] == started + 1
+    with pytest.raises(UserInputError, match="epochs"):
+        request_karate("gcn", 0, 0.01, 0)  # checked here, before any worker starts
+    assert pool.counts["started"] == started + 1
