@@ -25,34 +25,44 @@ class Registry(Generic[T]):
         self._titles: dict[str, str] = {}  # name -> what a person reads, e.g. "ChebNet (Defferrard et al. 2016)"
         self._about: dict[str, str] = {}  # name -> one line on what the entry is
         self._settings: dict[str, tuple[str, ...]] = {}  # name -> the settings it reads (controls a page draws)
+        self._footprints: dict[str, Callable] = {}  # name -> what one step costs, from its config (models)
 
     def register(self, name: str, title: str | None = None, about: str | None = None,
-                 settings: tuple[str, ...] | None = None) -> Callable[[T], T]:
+                 settings: tuple[str, ...] | None = None, footprint: Callable | None = None) -> Callable[[T], T]:
         def deco(obj: T) -> T:
             if name in self._items and not isinstance(self._items[name], _Lazy):
                 raise KeyError(f"{self.what} {name!r} registered twice")
             self._items[name] = obj
-            self._describe(name, title, about, settings)
+            self._describe(name, title, about, settings, footprint)
             return obj
 
         return deco
 
     def register_lazy(self, name: str, module: str, title: str | None = None, about: str | None = None,
-                      settings: tuple[str, ...] | None = None) -> None:
+                      settings: tuple[str, ...] | None = None, footprint: Callable | None = None) -> None:
         """Reserve ``name``; the entry is imported from ``module`` (which registers it) on first ``get``.
 
         Keeps slow imports (escnn takes seconds) off the start-up path; its title and line are known before.
         """
         self._items.setdefault(name, _Lazy(module))  # type: ignore[arg-type]
-        self._describe(name, title, about, settings)
+        self._describe(name, title, about, settings, footprint)
 
-    def _describe(self, name: str, title: str | None, about: str | None, settings: tuple[str, ...] | None) -> None:
+    def _describe(self, name: str, title: str | None, about: str | None, settings: tuple[str, ...] | None,
+                  footprint: Callable | None = None) -> None:
         if title:
             self._titles[name] = title
         if about:
             self._about[name] = about
         if settings is not None:
             self._settings[name] = tuple(settings)
+        if footprint is not None:
+            self._footprints[name] = footprint
+
+    def footprint(self, name: str) -> Callable | None:
+        """The cost function entry ``name`` declared (models: ``(ModelConfig, GraphShape) -> Footprint``), or None."""
+        if name not in self._items:
+            self.get(name)  # raises UserInputError naming the choices
+        return self._footprints.get(name)  # declared at registration, so a lazy entry is not imported
 
     def settings(self, name: str) -> tuple[str, ...]:
         """The settings entry ``name`` reads beyond the common ones, e.g. ("K", "readout") (none declared: ())."""
@@ -60,7 +70,7 @@ class Registry(Generic[T]):
 
     def unregister(self, name: str) -> None:
         """Forget ``name`` (tests that register a throw-away entry clean up with this)."""
-        for table in (self._items, self._titles, self._about, self._settings):
+        for table in (self._items, self._titles, self._about, self._settings, self._footprints):
             table.pop(name, None)
 
     def title(self, name: str) -> str:

@@ -265,6 +265,15 @@ def _stratified_subset(labels: np.ndarray, per_class: int, rng: np.random.Genera
 
 
 DOWNLOADED = ("mnist",)  # data sets that exist only once downloaded (``python -m core download``)
+# (train, test) images per class of each data set, full and quick, known without loading it (a run's cost estimate)
+PER_CLASS = {"mnist-5k": (SPLIT_5K, QUICK_5K), "mnist-rot": (SPLIT_5K, QUICK_5K), "mnist": ((6000, 1000), QUICK_MNIST)}
+
+
+def split_sizes(name: str, quick: bool) -> tuple[int, int]:
+    """(training images, test images) of data set ``name`` (at most; a registered set not listed: full MNIST's)."""
+    full, small = PER_CLASS.get(name, PER_CLASS["mnist"])
+    per_class = small if quick else full
+    return per_class[0] * len(CLASSES), per_class[1] * len(CLASSES)
 
 
 def ready_datasets() -> list[str]:

@@ -8,8 +8,10 @@ from core.models import mlp, cnn, graph_net, superpixel_net, tutorial_net  # noq
 from core.models.base import ImageModel, ModelConfig
 from core.models.settings import SIZE
 from core.models.registry import MODELS, NEEDS_FIXED_GRAPH
+from core.models.escnn_net.footprint import footprint as escnn_footprint
 
 MODELS.register_lazy("escnn", "core.models.escnn_net", "Steerable CNN (escnn, rotation-equivariant)",
-                     "group-equivariant convolutions: rotating the digit permutes the features", settings=SIZE)
+                     "group-equivariant convolutions: rotating the digit permutes the features", settings=SIZE,
+                     footprint=escnn_footprint)
 
 __all__ = ["MODELS", "NEEDS_FIXED_GRAPH", "ImageModel", "ModelConfig"]

@@ -50,3 +50,28 @@ class ImageModel(nn.Module):
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
+
+
+@dataclass(frozen=True)
+class Footprint:
+    """What one training step of a model costs, estimated from its config without building it.
+
+    Each registered model declares a function ``(ModelConfig, GraphSpec or None) -> Footprint`` beside its
+    class (``MODELS.register(..., footprint=...)``); ``core.training.cost`` turns it into seconds and bytes.
+    """
+
+    params: int  # trainable parameters
+    activations: float = 0.0  # floats per image the forward pass keeps for the backward pass
+    fixed: float = 0.0  # floats per step whatever the batch size (escnn's expanded filters, per-edge weights)
+    flops: float = 0.0  # floating-point operations per image, forward, in dense products (matmuls, convolutions)
+    gathers: float = 0.0  # elements per image moved by edge-wise gathers and scatters, forward
+
+    def __add__(self, other: "Footprint") -> "Footprint":
+        return Footprint(self.params + other.params, self.activations + other.activations, self.fixed + other.fixed,
+                         self.flops + other.flops, self.gathers + other.gathers)
+
+
+def linear_footprint(n_in: int, n_out: int, positions: int = 1, bias: bool = True) -> Footprint:
+    """A linear map ``n_in -> n_out`` applied at ``positions`` places per image (nodes, pixels; 1 for a head)."""
+    return Footprint(n_in * n_out + (n_out if bias else 0), activations=positions * (n_in + n_out),
+                     flops=2.0 * positions * n_in * n_out)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from core.models.base import ImageModel, ModelConfig
+from core.models.base import Footprint, ImageModel, ModelConfig, linear_footprint
 from core.models.settings import SIZE
 from core.models.registry import MODELS
 
@@ -33,6 +33,25 @@ class CNN(ImageModel):
         return self.fc(self.conv(x))  # (B, fc)
 
 
-@MODELS.register("cnn", "CNN (LeNet-5 style)", "C32-P-C64-P-FC512 on the pixel grid: the convolution the graph nets generalise", settings=SIZE)
+FC = 512  # the fully connected layer before the classifier (Defferrard et al.'s FC512)
+
+
+def conv_layers(cfg: ModelConfig) -> int:
+    return max(1, min(cfg.layers, 3))
+
+
+def footprint(cfg: ModelConfig, graph=None, image_size: int = 28) -> Footprint:
+    """What one step costs (see ``core.models.base.Footprint``): 5x5 convolutions, ReLU, pooling, FC, classifier."""
+    total, c_in, size = Footprint(0), 1, image_size
+    for i in range(conv_layers(cfg)):
+        c_out, pixels = cfg.hidden * 2**i, size * size
+        total = total + Footprint(25 * c_in * c_out + c_out, activations=pixels * (c_in + 2.25 * c_out),
+                                  flops=2.0 * 25 * c_in * c_out * pixels)
+        c_in, size = c_out, size // 2
+    return total + linear_footprint(c_in * size * size, FC) + linear_footprint(FC, cfg.num_classes)
+
+
+@MODELS.register("cnn", "CNN (LeNet-5 style)", "C32-P-C64-P-FC512 on the pixel grid: the convolution the graph nets generalise",
+                 settings=SIZE, footprint=footprint)
 def build_cnn(cfg: ModelConfig, graph=None, image_size: int = 28) -> CNN:
-    return CNN(cfg.hidden, max(1, min(cfg.layers, 3)), 512, cfg.dropout, cfg.num_classes, image_size)
+    return CNN(cfg.hidden, conv_layers(cfg), FC, cfg.dropout, cfg.num_classes, image_size)

@@ -15,13 +15,16 @@ are and is offered only to show that it fails on pixel graphs.
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from core.errors import UserInputError
 from core.graphs import GRAPH_PARAMS, Graph, build_graph
-from core.models.base import ImageModel, ModelConfig
+from core.graphs.shape import GraphSpec
+from core.models.base import Footprint, ImageModel, ModelConfig, linear_footprint
 from core.models.layers.registry import LAYERS
 from core.models.layers.shared_graph import SharedGraph
 from core.models.settings import SIZE
@@ -143,6 +146,22 @@ class GraphNet(ImageModel):
         return f"layer={self.layer}, readout={self.readout}, levels={[g.num_nodes for g in self.graphs]}"
 
 
+def footprint(layer: str, cfg: ModelConfig, graph: GraphSpec, image_size: int = 28, fc: int = 512) -> Footprint:
+    """What one step of ``GraphNet(graph, layer, cfg)`` costs, without building it: its layers (each layer class
+    says its own cost on the level's graph), the pooling, the FC head (``core.models.base.Footprint``)."""
+    total, c_in, size, pooled = Footprint(0), 1, image_size, 0
+    for _ in range(max(1, cfg.layers)):
+        c_out = cfg.hidden * 2**pooled
+        per_head, kw = _layer_kwargs(layer, cfg, c_in, c_out)
+        total = total + LAYERS.get(layer).footprint(c_in, per_head, graph.shape(size, image_size), **kw)
+        c_in = per_head * kw.get("heads", 1)
+        if cfg.readout == "pool" and size >= 14 and size % 2 == 0:
+            total = total + Footprint(0, activations=size * size * c_in)  # the pooled copy
+            size, pooled = size // 2, pooled + 1
+    flat = c_in * size * size if cfg.readout == "pool" else c_in
+    return total + linear_footprint(flat, fc) + linear_footprint(fc, cfg.num_classes)
+
+
 def _make_factory(layer: str):
     def factory(cfg: ModelConfig, graph: Graph | None = None, image_size: int = 28) -> GraphNet:
         if graph is None:
@@ -171,5 +190,6 @@ SETTINGS_OF = {  # layer -> the settings its net reads (core/models/settings.py 
     "learned": SIZE + ("edge_inputs", "edge_activation", "edge_norm", "edge_sets", "edge_frozen", "readout"),
 }
 for _name in FIXED_GRAPH_LAYERS:
-    MODELS.register(_name, *TITLES.get(_name, (None, None)), settings=SETTINGS_OF[_name])(_make_factory(_name))
+    MODELS.register(_name, *TITLES.get(_name, (None, None)), settings=SETTINGS_OF[_name],
+                    footprint=partial(footprint, _name))(_make_factory(_name))
     NEEDS_FIXED_GRAPH.add(_name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from core.models.base import ImageModel, ModelConfig
+from core.models.base import Footprint, ImageModel, ModelConfig, linear_footprint
 from core.models.settings import SIZE
 from core.models.registry import MODELS
 
@@ -27,6 +27,21 @@ class MLP(ImageModel):
         return self.body(x)  # (B, hidden)
 
 
-@MODELS.register("mlp", "MLP (pixels only, no graph)", "a multilayer perceptron on the 784 pixels: the baseline without a graph", settings=SIZE)
+def width(cfg: ModelConfig) -> int:
+    """The hidden width: four times the first layer's channel count of the graph nets (at least 64)."""
+    return max(cfg.hidden, 16) * 4
+
+
+def footprint(cfg: ModelConfig, graph=None, image_size: int = 28) -> Footprint:
+    """What one step costs (see ``core.models.base.Footprint``): the linear layers of ``build_mlp``."""
+    dims = [image_size * image_size] + [width(cfg)] * max(cfg.layers, 1) + [cfg.num_classes]
+    total = Footprint(0)
+    for a, b in zip(dims, dims[1:]):
+        total = total + linear_footprint(a, b)
+    return total
+
+
+@MODELS.register("mlp", "MLP (pixels only, no graph)", "a multilayer perceptron on the 784 pixels: the baseline without a graph",
+                 settings=SIZE, footprint=footprint)
 def build_mlp(cfg: ModelConfig, graph=None, image_size: int = 28) -> MLP:
-    return MLP(image_size * image_size, max(cfg.hidden, 16) * 4, max(cfg.layers, 1), cfg.dropout, cfg.num_classes)
+    return MLP(image_size * image_size, width(cfg), max(cfg.layers, 1), cfg.dropout, cfg.num_classes)

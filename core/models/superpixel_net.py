@@ -37,7 +37,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.errors import UserInputError
-from core.models.base import ModelConfig
+from core.graphs.shape import GraphSpec
+from core.models.base import Footprint, ModelConfig, linear_footprint
 from core.models.settings import SIZE
 from core.models.registry import MODELS
 
@@ -191,8 +192,29 @@ def budget_width(conv: str, layers: int, heads: int = 4, K: int = 5, in_channels
     return below if budget - count(below) <= count(above) - budget else above
 
 
+# parameters of one layer / width^2, and values each edge carries per channel (messages, attention, aggregators)
+CONV_COST = {"gcn": (1, 2), "gat": (1, 6), "gin": (2, 2), "sage": (2, 2), "gatedgcn": (5, 6), "monet": (4, 8),
+             "pna": (14, 16), "cheb": (5, 2)}
+
+
+def footprint(cfg: ModelConfig, graph: Optional[GraphSpec] = None, image_size: int = 28) -> Footprint:
+    """What one step costs (``core.models.base.Footprint``), without importing PyG: ``hidden = 0`` means the
+    leaderboard's ~100k parameters; the width is then about what ``budget_width`` would choose."""
+    shape = (graph or GraphSpec("superpixels")).shape()
+    layers, (per_width2, per_edge) = max(1, cfg.layers), CONV_COST.get(cfg.conv, (5, 8))
+    if cfg.conv == "cheb":
+        per_width2 = cfg.K
+    width = cfg.hidden or max(4, int((PARAM_BUDGET / (layers * per_width2 + 1)) ** 0.5))
+    params = PARAM_BUDGET if not cfg.hidden else layers * (per_width2 * width * width + 3 * width) + width * width
+    n, e = shape.nodes, shape.edges + shape.nodes
+    inputs = 3 + (4 * FOURIER_FREQUENCIES if cfg.positions == "fourier" else 0)
+    return (Footprint(params, activations=layers * (6.0 * n * width + per_edge * e * width),
+                      flops=2.0 * n * params, gathers=2.0 * layers * e * width * per_edge / 2)
+            + linear_footprint(inputs, width, n))
+
+
 @MODELS.register("superpixel", "Superpixel GNN (Benchmarking GNNs)", "PyG layers on per-image SLIC superpixel graphs (~100k parameters)",
-                 settings=SIZE + ("K", "positions"))
+                 settings=SIZE + ("K", "positions"), footprint=footprint)
 def build_superpixel(cfg: ModelConfig, graph=None, image_size: int = 28,
                      degree_histogram: Optional[torch.Tensor] = None) -> SuperpixelNet:
     """Superpixel network (see module doc); ``degree_histogram`` (counts of node degrees in the training

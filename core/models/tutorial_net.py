@@ -31,7 +31,8 @@ from torch import nn
 
 from core.errors import UserInputError
 from core.graphs import build_graph, normalize
-from core.models.base import ImageModel, ModelConfig
+from core.graphs.shape import GraphSpec
+from core.models.base import Footprint, ImageModel, ModelConfig, linear_footprint
 from core.models.layers.learned_conv import LearnedEdgeConv
 from core.models.layers.shared_graph import SharedGraph, build_adjacency
 from core.models.registry import MODELS
@@ -84,7 +85,23 @@ class TutorialNet(ImageModel):
         return f"adjacency={self.adjacency}"
 
 
-@MODELS.register("tutorial", "One graph layer + linear (the tutorial)", "the graph-convolution tutorial: one graph layer on the pixels + a linear classifier", settings=("edge_frozen",))
+def footprint(cfg: ModelConfig, graph=None, image_size: int = 28) -> Footprint:
+    """What one step costs (``core.models.base.Footprint``): the graph layer on one channel, then the classifier."""
+    n = image_size * image_size
+    head = linear_footprint(n, cfg.num_classes)
+    if cfg.adjacency == "none":
+        return head
+    if cfg.adjacency == "gaussian":  # a dense (N, N) product
+        return head + Footprint(0, activations=n, flops=2.0 * n * n)
+    reach = GraphSpec("gaussian", {"sigma": TUTORIAL_SIGMA, "cutoff": TUTORIAL_CUTOFF}) if cfg.adjacency == "learned-local" \
+        else GraphSpec("complete")
+    inputs = "abs" if cfg.adjacency == "learned" else "offset"
+    return head + LearnedEdgeConv.footprint(1, 1, reach.shape(image_size, image_size), hidden_channels=EDGE_MLP_WIDTH,
+                                            inputs=inputs)
+
+
+@MODELS.register("tutorial", "One graph layer + linear (the tutorial)", "the graph-convolution tutorial: one graph layer on the pixels + a linear classifier", settings=("edge_frozen",),
+                 footprint=footprint)
 def build_tutorial(cfg: ModelConfig, graph=None, image_size: int = 28) -> TutorialNet:
     """The tutorial's one-layer network; it builds its own graph, so ``graph`` is ignored."""
     return TutorialNet(cfg, image_size)

@@ -8,6 +8,8 @@ from torch import Tensor, nn
 
 from core.models.layers.inits import glorot, zeros
 from core.models.layers.propagate import spmm
+from core.graphs.shape import GraphShape
+from core.models.base import Footprint
 from core.models.layers.shared_graph import SharedGraph
 
 
@@ -46,6 +48,15 @@ class ChebConv(nn.Module):
         self.lins = nn.ModuleList(nn.Linear(in_channels, out_channels, bias=False) for _ in range(K))
         self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
         self.reset_parameters()
+
+    @staticmethod
+    def footprint(in_channels: int, out_channels: int, shape: GraphShape, K: int = 5, **kwargs) -> Footprint:
+        """What one step costs on a graph of ``shape`` (``core.models.base.Footprint``): K - 1 products with L̃ on
+        ``in_channels``, then one (N, K C_in) x (K C_in, C_out) product."""
+        n = shape.nodes
+        return Footprint(K * in_channels * out_channels + out_channels,
+                         activations=n * (K * in_channels + 2 * out_channels),
+                         flops=2.0 * K * n * in_channels * out_channels, gathers=2.0 * (K - 1) * shape.edges * in_channels)
 
     def reset_parameters(self) -> None:
         for lin in self.lins:

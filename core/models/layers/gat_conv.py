@@ -7,6 +7,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from core.models.layers.inits import glorot, segment_softmax, zeros
+from core.graphs.shape import GraphShape
+from core.models.base import Footprint
 from core.models.layers.shared_graph import SharedGraph
 
 
@@ -67,6 +69,14 @@ class GATConv(nn.Module):
     @property
     def norm(self) -> str:  # whose edge list the attention runs on
         return "sum" if self.add_self_loops else "none"
+
+    @staticmethod
+    def footprint(in_channels: int, out_channels: int, shape: GraphShape, heads: int = 1, **kwargs) -> Footprint:
+        """What one step costs on a graph of ``shape`` (``core.models.base.Footprint``): ``out_channels`` per head;
+        every edge keeps a few attention values per head for the backward pass."""
+        n, e, width = shape.nodes, shape.edges + shape.nodes, heads * out_channels
+        return Footprint(in_channels * width + 3 * width, activations=n * (in_channels + 3 * width) + 4.0 * e * heads,
+                         flops=2.0 * n * in_channels * width, gathers=e * heads * (2.0 * out_channels + 4))
 
     def reset_parameters(self) -> None:
         glorot(self.lin.weight)

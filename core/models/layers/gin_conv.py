@@ -9,6 +9,8 @@ from torch import Tensor, nn
 
 from core.models.layers.inits import reset
 from core.models.layers.propagate import propagate
+from core.graphs.shape import GraphShape
+from core.models.base import Footprint
 from core.models.layers.shared_graph import SharedGraph
 
 
@@ -65,6 +67,14 @@ class GINConv(nn.Module):
         else:
             self.register_buffer("eps", torch.empty(1))
         self.reset_parameters()
+
+    @staticmethod
+    def footprint(in_channels: int, out_channels: int, shape: GraphShape, **kwargs) -> Footprint:
+        """What one step costs on a graph of ``shape`` (``core.models.base.Footprint``): a neighbour sum and the
+        two-layer MLP."""
+        n, c = shape.nodes, out_channels
+        return Footprint(in_channels * c + c * c + 2 * c, activations=n * (in_channels + 4 * c),
+                         flops=2.0 * n * (in_channels * c + c * c), gathers=2.0 * shape.edges * in_channels)
 
     def reset_parameters(self) -> None:
         reset(self.nn)

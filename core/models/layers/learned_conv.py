@@ -8,6 +8,8 @@ from torch import Tensor, nn
 
 from core.models.layers.inits import glorot, zeros
 from core.models.layers.propagate import propagate_linear
+from core.graphs.shape import GraphShape
+from core.models.base import Footprint
 from core.models.layers.shared_graph import SharedGraph, build_adjacency, use_sparse
 
 INPUTS = {"diff": 2, "abs": 4, "both": 6, "offset": 2}  # edge MLP input -> its width
@@ -93,6 +95,21 @@ class LearnedEdgeConv(nn.Module):
         self.lin = nn.Linear(in_channels, out_channels, bias=False) if edge_sets != "pair" else None
         self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
         self.reset_parameters()
+
+    @staticmethod
+    def footprint(in_channels: int, out_channels: int, shape: GraphShape, hidden_channels: int = 16,
+                  inputs: str = "both", edge_sets: str = "shared", **kwargs) -> Footprint:
+        """What one step costs on a graph of ``shape`` (``core.models.base.Footprint``): the edge MLP runs once a
+        step on every edge (``fixed``); each image's features move along every edge once per edge set."""
+        n, e = shape.nodes, shape.edges + shape.nodes
+        sets = {"shared": 1, "out": out_channels, "pair": in_channels * out_channels}.get(edge_sets, 1)
+        width = INPUTS.get(inputs, 6)
+        params = width * hidden_channels + hidden_channels + (hidden_channels + 1) * sets + out_channels
+        params += 0 if edge_sets == "pair" else in_channels * out_channels
+        moved = out_channels if edge_sets == "shared" else out_channels * (in_channels if edge_sets == "pair" else 1)
+        return Footprint(params, activations=n * (in_channels + 2 * out_channels) + (0 if edge_sets == "shared" else e * moved),
+                         fixed=e * (2.0 * hidden_channels + 2 * sets), flops=2.0 * n * in_channels * out_channels,
+                         gathers=2.0 * e * moved)
 
     def reset_parameters(self) -> None:
         for layer in self.edge_mlp:

@@ -6,6 +6,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from core.models.layers.propagate import propagate_linear
+from core.graphs.shape import GraphShape
+from core.models.base import Footprint
 from core.models.layers.shared_graph import SharedGraph
 
 
@@ -51,6 +53,14 @@ class SAGEConv(nn.Module):
         self.lin_l = nn.Linear(in_channels, out_channels, bias=bias)  # neighbours
         self.lin_r = nn.Linear(in_channels, out_channels, bias=False) if root_weight else None  # self
         self.reset_parameters()
+
+    @staticmethod
+    def footprint(in_channels: int, out_channels: int, shape: GraphShape, **kwargs) -> Footprint:
+        """What one step costs on a graph of ``shape`` (``core.models.base.Footprint``): a neighbour mean and two
+        linear maps."""
+        n = shape.nodes
+        return Footprint(2 * in_channels * out_channels + out_channels, activations=n * (2 * in_channels + 2 * out_channels),
+                         flops=4.0 * n * in_channels * out_channels, gathers=2.0 * shape.edges * in_channels)
 
     def reset_parameters(self) -> None:
         self.lin_l.reset_parameters()
