@@ -15,6 +15,7 @@ def isolated_data_dir(tmp_path, monkeypatch):
     """GRAPHCONV_DATA_DIR points at a fresh folder so tests never touch ./data or each other."""
     path = tmp_path / "data"
     monkeypatch.setenv("GRAPHCONV_DATA_DIR", str(path))
+    monkeypatch.delenv("GRAPHCONV_PUBLIC", raising=False)  # public mode only where a test turns it on
     monkeypatch.setenv("GRAPHCONV_CPU_DIR", str(tmp_path / "cpu-shares"))  # CPU shares among this test's runs only
     return path
 

@@ -33,3 +33,13 @@ def _xsrf_token(cookie: Optional[str]) -> Optional[bytes]:
     except ValueError:
         return None
     return bytes(v ^ mask[i % len(mask)] for i, v in enumerate(masked)) if mask and masked else None  # websocket mask
+
+
+def client_address() -> Optional[str]:
+    """The visitor's network address as the server sees it (``st.context.ip_address``), or None (localhost, a
+    test). Behind a proxy that does not pass the client's address, every visitor shows the proxy's: the run
+    manager's per-address limit then covers them all together (``GRAPHCONV_ADDRESS_RUNS=0`` turns it off)."""
+    try:
+        return st.context.ip_address
+    except Exception:  # no script run context (a page function called outside a session)
+        return None

@@ -20,10 +20,14 @@ Everything a page shows comes from the run store: epochs, live progress, the que
 status. So a reloaded page or a second browser sees the same live run, and the server's own
 garbage collection and reruns never compete with training for the interpreter lock.
 
-Queue order is fair between sessions: the next free slot goes to the queued run whose session has
-the fewest runs training (oldest first among equals), so one visitor's sweep cannot hold back
-everybody else. One session may have at most ``GRAPHCONV_SESSION_RUNS`` (default 12, one full sweep)
-runs queued or training. Runs belong to the session that submitted them: anyone may watch, only the
+Queue order is fair between sessions (``core.training.fair_queue``): the next free slot goes to the queued
+run whose session has the fewest runs training (oldest first among equals), so one visitor's sweep cannot
+hold back everybody else, and a visitor trains a second run only while nobody else waits; picking costs
+O(log n). What a visitor may add is bounded (``core.config.limits``): at most ``GRAPHCONV_SESSION_RUNS``
+(default 12, one full sweep) runs queued or training per session, and in public mode per client address
+too (``GRAPHCONV_ADDRESS_RUNS``, default half the queue), at most slots x ``GRAPHCONV_QUEUE_PER_SLOT``
+runs waiting in all (past that, Start says the server is busy), and every run within its cost budget
+(``core.training.cost``), checked before anything is stored. Runs belong to the session that submitted them: anyone may watch, only the
 owner (or a caller without a session: the CLI, scripts, tests) may stop them. A stop request goes
 through the store; a worker that has not stopped ``stop_grace_s`` seconds later is terminated and
 its run ends ``stopped`` with every finished epoch kept. A worker that dies (killed, segfault, out of
@@ -36,12 +40,14 @@ import logging
 import os
 import threading
 import time
-from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Optional, Sequence, Union
 
+from core.config import limits, public_mode
 from core.errors import UserInputError
+from core.training import cost
 from core.training.cpu_share import default_max_runs
+from core.training.fair_queue import FairQueue, fair_order  # noqa: F401  (fair_order: re-exported)
 from core.training.runs import RunConfig, validate
 from core.training.store import StoreError
 
@@ -51,19 +57,22 @@ ACTIVE = ("queued", "running")
 TICK_S = 0.2  # how often the dispatcher looks at its workers, stop requests and the queue
 HEARTBEAT_S = 5.0  # how often it vouches for its queued and training runs in the store
 # settings a worker takes from its submitter (a forkserver's own environment is the one it started with)
-ENV_KEYS = ("GRAPHCONV_DATA_DIR", "GRAPHCONV_QUICK", "GRAPHCONV_CPUS", "GRAPHCONV_CPU_DIR")
+ENV_KEYS = ("GRAPHCONV_DATA_DIR", "GRAPHCONV_QUICK", "GRAPHCONV_CPUS", "GRAPHCONV_CPU_DIR", "GRAPHCONV_PUBLIC",
+            "GRAPHCONV_WORKER_MB", "GRAPHCONV_RUN_WALL_S")
 
 
 class QueueFullError(UserInputError):
-    """This session already has as many runs queued or training as it may."""
+    """This session (or client address) already has as many runs queued or training as it may, or the server's
+    queue is full."""
 
 
-@dataclass
+@dataclass(eq=False)
 class Job:
     run_id: int
     session: Optional[str]
     config: dict[str, Any]
     env: dict[str, Optional[str]]
+    client: Optional[str] = None  # the client's network address, where the platform passes one
     handle: Any = None  # the backend's handle once started
     stop_asked: bool = False  # stop() was called in this process (also when the store could not be written)
     stop_seen: Optional[float] = None  # monotonic time the dispatcher first saw a stop request
@@ -79,36 +88,31 @@ def _env_int(name: str, default: int) -> int:
         raise UserInputError(name, f"must be a whole number, got {raw!r}") from None
 
 
-def fair_order(queued: list[Job], running: list[Job]) -> list[Job]:
-    """The order in which ``queued`` jobs will get a slot: each pick goes to the session with the
-    fewest runs training (counting the picks before it), oldest run first among equals."""
-    counts = Counter(job.session for job in running)
-    left, order = sorted(queued, key=lambda j: j.run_id), []
-    while left:
-        pick = min(left, key=lambda j: (counts[j.session], j.run_id))
-        order.append(pick)
-        counts[pick.session] += 1
-        left.remove(pick)
-    return order
-
-
 class RunManager:
     """Queues, starts, stops and reports runs that train in worker processes (one manager per data folder)."""
 
     def __init__(self, store=None, max_concurrent: Optional[int] = None, backend=None,
-                 session_limit: Optional[int] = None, stop_grace_s: float = 10.0):
+                 session_limit: Optional[int] = None, stop_grace_s: float = 10.0, public: Optional[bool] = None,
+                 queue_limit: Optional[int] = None):
         from core.training.store import RunStore
 
         self.store = store or RunStore()
         # default_max_runs() reads GRAPHCONV_CPUS, so a bad value is refused here, before any run is stored
         local = default_max_runs()
-        self.session_limit = session_limit or _env_int("GRAPHCONV_SESSION_RUNS", 12)
+        self.public = public_mode() if public is None else public
+        self.limits = limits(self.public)
+        self.session_limit = session_limit or self.limits.visitor_runs or 12
         self.stop_grace_s = float(stop_grace_s)
         self.backend = backend or make_backend()
         capacity = getattr(self.backend, "capacity", None)  # Ray: the cluster's CPUs, not this machine's
         self.max_concurrent = max_concurrent or _env_int("GRAPHCONV_MAX_RUNS", capacity() if capacity else local)
+        # runs that may wait in all (0: no bound): slots x GRAPHCONV_QUEUE_PER_SLOT in public mode
+        self.queue_limit = self.max_concurrent * self.limits.queue_per_slot if queue_limit is None else queue_limit
+        # runs one client address may have queued or training (0: no bound): half the queue unless set
+        self.address_limit = _env_int("GRAPHCONV_ADDRESS_RUNS", max(self.session_limit, self.queue_limit // 2)) \
+            if self.public and self.queue_limit else 0
         self._cond = threading.Condition()
-        self._queue: list[Job] = []
+        self._queue = FairQueue()
         self._running: list[Job] = []  # jobs in the local training slots
         self._searching: list[Job] = []  # Tune trials: they run on the cluster's CPUs, not in the slots
         self._closed = False
@@ -119,20 +123,42 @@ class RunManager:
 
     # -- what pages and the CLI call ------------------------------------------------------
 
-    def submit(self, cfg: RunConfig, session: Optional[str] = None, kind: str = "image") -> int:
-        """Validate (raises UserInputError), store as queued and return the run id; a worker starts it
-        when a slot is free. ``kind`` groups runs in the store (``sweep:<id>`` for one sweep's runs)."""
+    def submit(self, cfg: RunConfig, session: Optional[str] = None, kind: str = "image",
+               client: Optional[str] = None, epochs: Optional[int] = None) -> int:
+        """Validate and cost the run (raises UserInputError: a bad setting, a run over the budget, no room), store
+        it as queued and return its id; a worker starts it when a slot is free. ``kind`` groups runs in the store
+        (``sweep:<id>`` for one sweep's runs); ``client`` is the submitter's network address where known;
+        ``epochs`` the epochs it will train when fewer than ``cfg.epochs`` (a continuation)."""
         validate(cfg)
-        self.check_room(session)
-        run_id = self.store.create_run(cfg.to_dict(), name=cfg.label(), session=session, status="queued", kind=kind)
-        job = Job(run_id, session, cfg.to_dict(), {k: os.environ.get(k) for k in ENV_KEYS})
-        job.env["GRAPHCONV_DATA_DIR"] = str(self.store.path.parent)
-        with self._cond:
-            self._queue.append(job)
-            self._cond.notify()
-        return run_id
+        cost.check(cfg, self.public, self.limits, epochs=epochs)
+        return self._enqueue([cfg], session, kind, client)[0]
 
-    def continue_run(self, parent_id: int, epochs: int, session: Optional[str] = None) -> int:
+    def submit_many(self, configs: Sequence[RunConfig], session: Optional[str] = None,
+                    kind: Union[str, Sequence[str]] = "image", client: Optional[str] = None) -> list[int]:
+        """Submit a sweep's, a lesson's or a trio's runs (``kind``: one for all, or one per run): all of them (each
+        validated and costed, their time together within the budget, room for all) or none of them."""
+        for cfg in configs:
+            validate(cfg)
+        cost.check_all(configs, self.public, self.limits)
+        return self._enqueue(list(configs), session, kind, client)
+
+    def _enqueue(self, configs: list[RunConfig], session: Optional[str], kind: Union[str, Sequence[str]],
+                 client: Optional[str]) -> list[int]:
+        kinds = [kind] * len(configs) if isinstance(kind, str) else list(kind)
+        env = {k: os.environ.get(k) for k in ENV_KEYS}
+        env["GRAPHCONV_DATA_DIR"] = str(self.store.path.parent)
+        with self._cond:  # the room check and the queueing are one step: two sessions cannot both take the last place
+            self.check_room(session, len(configs), client)
+            jobs = [Job(self.store.create_run(cfg.to_dict(), name=cfg.label(), session=session, status="queued",
+                                              kind=k), session, cfg.to_dict(), dict(env), client)
+                    for cfg, k in zip(configs, kinds)]
+            for job in jobs:
+                self._queue.append(job)
+            self._cond.notify()
+        return [job.run_id for job in jobs]
+
+    def continue_run(self, parent_id: int, epochs: int, session: Optional[str] = None,
+                     client: Optional[str] = None) -> int:
         """Submit a NEW run that trains run ``parent_id`` (finished or stopped) ``epochs`` more epochs from its
         weights, optimiser, schedule and random streams (``core.training.resume``): queued like any run, in
         ``session`` and counted against its limit; the parent is never changed, so anyone may continue any run.
@@ -142,10 +168,23 @@ class RunManager:
         from core.training.runs import continuation_config
 
         check_backend(getattr(self.backend, "name", ""))
-        return self.submit(continuation_config(self.store, parent_id, epochs), session=session)
+        return self.submit(continuation_config(self.store, parent_id, epochs), session=session, client=client,
+                           epochs=epochs)
 
-    def check_room(self, session: Optional[str], runs: int = 1) -> None:
-        """Raise :class:`QueueFullError` unless ``session`` may add ``runs`` more runs (no limit without a session)."""
+    def check_room(self, session: Optional[str], runs: int = 1, client: Optional[str] = None) -> None:
+        """Raise :class:`QueueFullError` unless ``runs`` more runs fit: the server's queue (public mode), the
+        session's limit and the client address's (no session and no address: the CLI, scripts; only the queue)."""
+        with self._cond:
+            waiting = len(self._queue)
+            if self.queue_limit and session is not None and waiting + runs > self.queue_limit:
+                raise QueueFullError("run", f"the server is busy: {waiting} run(s) are waiting for a training slot "
+                                            f"and at most {self.queue_limit} may wait; try again in a few minutes")
+            if client is not None and self.address_limit:
+                mine = sum(job.client == client for job in list(self._queue) + self._running)
+                if mine + runs > self.address_limit:
+                    raise QueueFullError("run", f"your network address has {mine} run(s) queued or training and may "
+                                                f"have at most {self.address_limit} at once (GRAPHCONV_ADDRESS_RUNS); "
+                                                "wait for one to finish")
         if session is None:
             return
         mine = len(self.store.list_runs(status=ACTIVE, session=session))
@@ -160,16 +199,17 @@ class RunManager:
         return getattr(self.backend, "name", "") == "ray"
 
     def submit_search(self, configs: list[RunConfig], session: Optional[str] = None, kind: str = "search",
-                      early_stopping: bool = True) -> tuple[list[int], bool]:
+                      early_stopping: bool = True, client: Optional[str] = None) -> tuple[list[int], bool]:
         """Store a search's trials and start them: (run ids, whether early stopping is on).
 
         On a backend that can (Ray) the trials run as one Ray Tune search with ASHA early stopping; elsewhere
         (worker processes) they queue like a sweep's runs and train to their last epoch."""
+        if not (early_stopping and self.early_stopping):
+            return self.submit_many(configs, session=session, kind=kind, client=client), False
         for cfg in configs:
             validate(cfg)
-        self.check_room(session, len(configs))  # all of the search or none of it
-        if not (early_stopping and self.early_stopping):
-            return [self.submit(cfg, session=session, kind=kind) for cfg in configs], False
+        cost.check_all(configs, self.public, self.limits)
+        self.check_room(session, len(configs), client)  # all of the search or none of it
         from core.training.tune_search import TuneSearch
 
         env = {k: os.environ.get(k) for k in ENV_KEYS}
@@ -200,7 +240,7 @@ class RunManager:
         if run["status"] not in ACTIVE:
             return False
         with self._cond:  # a run of this manager stops even if the store cannot take the request (a frozen
-            mine = next((j for j in self._queue + self._running + self._searching if j.run_id == run_id),
+            mine = next((j for j in list(self._queue) + self._running + self._searching if j.run_id == run_id),
                         None)  # worker holding its lock)
             if mine is not None:
                 mine.stop_asked = True
@@ -234,10 +274,9 @@ class RunManager:
     def queue_position(self, run_id: int, state: Optional[str] = None) -> int:
         """1 when the run gets the next free slot, 2 after that, ...; 0 when it is not queued."""
         with self._cond:
-            order = fair_order(self._queue, self._running)
-        for position, job in enumerate(order, 1):
-            if job.run_id == run_id:
-                return position
+            position = self._queue.position(run_id)
+        if position:
+            return position
         if state == "queued":  # queued by another process: its place among the store's queued runs
             return self.store.queue_position(run_id)
         return 0
@@ -260,7 +299,7 @@ class RunManager:
         """Stop the dispatcher and end every worker (their runs end ``stopped``); for tests and shutdown."""
         with self._cond:
             self._closed = True
-            jobs, self._queue = self._running + self._searching + self._queue, []
+            jobs, self._queue = self._running + self._searching + list(self._queue), FairQueue()
             self._cond.notify()
         self._thread.join(timeout)
         for search in {id(j.backend): j.backend for j in jobs if hasattr(j.backend, "shutdown")}.values():
@@ -293,14 +332,21 @@ class RunManager:
             if job.handle is not None and (job.backend or self.backend).poll(job.handle) is not None:
                 self._settle(job)
                 with self._cond:
-                    (self._searching if job in self._searching else self._running).remove(job)
+                    if job in self._searching:
+                        self._searching.remove(job)
+                    else:
+                        self._running.remove(job)
+                        self._queue.ended(job)
         if running or queued:
             asked = {r["id"] for r in self.store.list_runs(status=ACTIVE) if r.get("stop_requested") is not None}
             now = time.monotonic()
             for job in queued:
                 if job.run_id in asked or job.stop_asked:
                     with self._cond:
-                        self._queue.remove(job)
+                        try:
+                            self._queue.remove(job)
+                        except ValueError:  # the manager closed meanwhile
+                            continue
                     self.store.finish(job.run_id, {"run_id": job.run_id, "status": "stopped"}, status="stopped",
                                       error="stopped before it started")
             for job in running:
@@ -312,21 +358,21 @@ class RunManager:
             if now - self._last_beat > HEARTBEAT_S:  # vouch for runs whose worker is alive or not yet started
                 self._last_beat = now
                 with self._cond:
-                    alive = [j.run_id for j in self._queue + self._running + self._searching]
+                    alive = [j.run_id for j in list(self._queue) + self._running + self._searching]
                 for run_id in alive:
                     self.store.heartbeat(run_id)
         while True:  # fill free slots; a backend may take a while to start a job, so not under the lock
             with self._cond:
                 if not self._queue or len(self._running) >= self.max_concurrent or self._closed:
                     return
-                job = fair_order(self._queue, self._running)[0]
-                self._queue.remove(job)
+                job = self._queue.pop_next()  # O(log n); counted as training from now on
                 self._running.append(job)
             try:
                 job.handle = self.backend.start(str(self.store.path), job.env, job.run_id, job.config)
             except Exception as err:  # no worker could be started: the run fails with the reason
                 with self._cond:
                     self._running.remove(job)
+                    self._queue.ended(job)
                 self.store.fail(job.run_id, f"could not start a {getattr(self.backend, 'name', '')} worker: "
                                             f"{type(err).__name__}: {err}")
 

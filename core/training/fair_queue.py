@@ -1,0 +1,130 @@
+"""The run queue, shared fairly between visitors: the next free slot goes to the queued run whose visitor has the
+fewest runs training (oldest run first among equals), so one visitor's sweep never holds back everybody else,
+and a visitor gets a second slot only while nobody else waits.
+
+Choosing the next run costs O(log n): each visitor's runs wait in their own first-in-first-out line, and a
+heap holds one entry per visitor keyed by (runs training, oldest waiting run id). An entry goes stale when that
+visitor's count or oldest run changes; stale entries are skipped when they reach the top (lazy deletion), and a
+fresh one is pushed with every change. A queue position (every page polls it) is looked up in the order
+computed once per change of the queue, not recomputed per poll.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import Counter, deque
+from typing import Any, Iterator, Optional
+
+
+class FairQueue:
+    """Jobs (anything with ``run_id`` and ``session``) waiting for a training slot; not thread-safe (the run
+    manager holds its lock around every call)."""
+
+    def __init__(self) -> None:
+        self._lines: dict[Optional[str], deque] = {}  # session -> its waiting jobs, oldest first
+        self._running: Counter = Counter()  # session -> runs training now
+        self._heap: list[tuple[int, int, int, Optional[str]]] = []  # (running, oldest run id, tie, session)
+        self._tie = 0  # keeps heap entries comparable when sessions are None
+        self._size = 0
+        self._order: Optional[dict[int, int]] = None  # run id -> queue position, until the queue changes
+
+    # -- the queue ------------------------------------------------------------------------------------------
+    def append(self, job: Any) -> None:
+        line = self._lines.setdefault(job.session, deque())
+        line.append(job)
+        self._size += 1
+        if len(line) == 1:
+            self._push(job.session)
+        self._order = None
+
+    def remove(self, job: Any) -> None:
+        """Take a waiting job out (stopped before it started); ValueError when it is not waiting."""
+        line = self._lines.get(job.session)
+        if line is None or job not in line:
+            raise ValueError(f"run {job.run_id} is not waiting")
+        head = line[0] is job
+        line.remove(job)
+        self._size -= 1
+        if not line:
+            del self._lines[job.session]
+        elif head:
+            self._push(job.session)
+        self._order = None
+
+    def pop_next(self) -> Any:
+        """The job that gets the next free slot, taken out of the queue and counted as training."""
+        while self._heap:
+            running, head, _, session = heapq.heappop(self._heap)
+            line = self._lines.get(session)
+            if line and line[0].run_id == head and self._running[session] == running:
+                job = line.popleft()
+                self._size -= 1
+                if not line:
+                    del self._lines[session]
+                self.started(job)
+                return job
+        raise IndexError("no run is waiting")
+
+    # -- training slots -------------------------------------------------------------------------------------
+    def started(self, job: Any) -> None:
+        """``job`` trains now (popped here, or started outside the queue)."""
+        self._running[job.session] += 1
+        self._push(job.session)
+
+    def ended(self, job: Any) -> None:
+        """``job`` no longer trains."""
+        if self._running[job.session] > 0:
+            self._running[job.session] -= 1
+            if not self._running[job.session]:
+                del self._running[job.session]
+        self._push(job.session)
+
+    # -- what pages read ------------------------------------------------------------------------------------
+    def position(self, run_id: int) -> int:
+        """1 when the run gets the next free slot, 2 after that, ...; 0 when it is not waiting here."""
+        if self._order is None:
+            self._order = {job.run_id: i for i, job in enumerate(self.order(), 1)}
+        return self._order.get(run_id, 0)
+
+    def order(self) -> list[Any]:
+        """Every waiting job in the order they will get a slot (O(n log n), on a copy)."""
+        copy = FairQueue()
+        copy._running = Counter(self._running)
+        for session, line in self._lines.items():
+            copy._lines[session] = deque(line)
+            copy._size += len(line)
+            copy._push(session)
+        return [copy.pop_next() for _ in range(copy._size)]
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __iter__(self) -> Iterator[Any]:
+        for line in self._lines.values():
+            yield from line
+
+    def count(self, session: Optional[str]) -> int:
+        """Runs of ``session`` waiting."""
+        return len(self._lines.get(session, ()))
+
+    def _push(self, session: Optional[str]) -> None:
+        line = self._lines.get(session)
+        if line:
+            self._tie += 1
+            heapq.heappush(self._heap, (self._running[session], line[0].run_id, self._tie, session))
+        if len(self._heap) > 4 * (len(self._lines) + 16):  # stale entries pile up: rebuild (amortised O(1))
+            self._heap = []
+            for s, waiting in self._lines.items():
+                self._tie += 1
+                self._heap.append((self._running[s], waiting[0].run_id, self._tie, s))
+            heapq.heapify(self._heap)
+
+
+def fair_order(queued: list, running: list) -> list:
+    """The order in which ``queued`` jobs will get a slot while ``running`` jobs train (see :class:`FairQueue`)."""
+    q = FairQueue()
+    for job in running:
+        q.started(job)
+    for job in sorted(queued, key=lambda j: j.run_id):
+        q.append(job)
+    return q.order()
