@@ -7,7 +7,9 @@ import numpy as np
 import streamlit as st
 
 from core.errors import DataUnavailableError, UserInputError
-from core.analysis.results import config_json, evaluate_run, metrics_csv, projector_bundle
+from core.analysis.results import (TSNE_MAX_POINTS, TSNE_PERPLEXITIES, BusyError, config_json, evaluation_state,
+                                   metrics_csv, projector_bundle, request_evaluation, request_tsne, stored_evaluation,
+                                   stored_tsne, tsne_state)
 from core.training.resume import lineage_epochs
 from core.training.snapshots import stored_snapshots
 from core.training.store import CheckpointError, StoreError
@@ -19,21 +21,37 @@ from ui.url_state import copy_link_button, parse_run_id, shown_link_value, url_c
 from ui.links import open_run_buttons
 from ui.resources import from_store
 from ui.resources import store as ui_store
+from ui.session import session_id
 
-TSNE_MAX_POINTS = 1000
 GALLERY_MAX = 32
+POLL_S = 1.0  # how often the page looks whether a run's evaluation is stored yet
 
 st.title("Results")
 notice = st.container()  # filled at the end if the opened link had invalid values
 copy_link_button(st.sidebar)
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
-def tsne_map(run_id: int, checkpoint: str, mtime_ns: int, n: int, perplexity: int) -> np.ndarray:
-    """t-SNE of the first ``n`` test features of a run (the checkpoint's path and mtime key the cache)."""
-    from core.analysis.embeddings import tsne_2d
+def ask_tsne(run_id: int, perplexity: int):
+    """Start the run's t-SNE map in a worker (core.analysis.results.request_tsne): its job, or None after a line
+    saying the server is busy."""
+    try:
+        return request_tsne(run_id, perplexity, store, owner=session_id())
+    except BusyError as err:
+        st.warning(f"{str(err)[0].upper()}{str(err)[1:]}.", icon=":material/hourglass_top:")
+        return None
 
-    return tsne_2d(evaluate_run(run_id).features[:n], perplexity=perplexity, seed=0)
+
+def tsne_progress(run_id: int, perplexity: int, n: int) -> None:
+    """While the t-SNE map is computed in a worker: where it is; the whole page reruns once it is stored."""
+    try:
+        job = tsne_state(run_id, perplexity, store)
+    except (CheckpointError, StoreError):
+        job = None
+    if job is None or not job.pending:
+        st.rerun(scope="app")
+    st.info(f"t-SNE on {n:,} points (a few seconds) in a worker process — "
+            f"{'computing now' if job.state == 'running' else 'waiting for a free worker'}…",
+            icon=":material/hourglass_top:")
 
 
 def _test_index(point) -> Optional[int]:
@@ -131,16 +149,54 @@ open_run_buttons(run_id, cfg, st, exclude="app_pages/results.py")
 if epochs:
     st.plotly_chart(curves_figure(lineage_epochs(store, run_id) if parent is not None else epochs), width="stretch")
 
-# ---------------------------------------------------------------- re-evaluate the checkpoint
+# ---------------------------------------------------------------- the checkpoint's evaluation
+
+
+def evaluation_progress(run_id: int) -> None:
+    """While the run's evaluation is computed in a worker: where it is; the whole page reruns once it is stored."""
+    job = guarded_state(run_id)
+    if job is None or not job.pending:
+        st.rerun(scope="app")
+    where = "evaluating now" if job.state == "running" else \
+        ("next to start" if job.position == 1 else f"waiting behind {job.position - 1} other evaluation(s)")
+    st.info(f"This run has no stored evaluation yet (it was trained before runs stored one, or was stopped): "
+            f"evaluating its checkpoint on the test set once, in a worker process, then storing it with the run "
+            f"— {where}…", icon=":material/hourglass_top:")
+
+
+def guarded_state(run_id: int):
+    try:
+        return evaluation_state(run_id, store)
+    except (CheckpointError, StoreError):
+        return None
+
+
+def evaluation_error(err: Exception) -> None:
+    if isinstance(err, CheckpointError):
+        st.error(f"Cannot open this run's checkpoint — {err}. The stored metrics above are still valid; "
+                 "re-train the run to get its views back.", icon=":material/broken_image:")
+    else:
+        st.error(f"Cannot rebuild this run — {err}")
+
+
 ev = None
-try:
-    with st.spinner("Evaluating the checkpoint on the test set…"):
-        ev = evaluate_run(run_id, store)
-except CheckpointError as err:
-    st.error(f"Cannot open this run's checkpoint — {err}. The stored metrics above are still valid; "
-             "re-train the run to get its views back.", icon=":material/broken_image:")
-except (UserInputError, DataUnavailableError, StoreError) as err:
-    st.error(f"Cannot rebuild this run — {err}")
+try:  # stored by the worker that trained the run; a run stored before that is evaluated once, in a worker
+    ev = stored_evaluation(run_id, store)
+    if ev is None:
+        job = request_evaluation(run_id, store, owner=session_id())
+        if job.state == "done":  # stored just now
+            ev = stored_evaluation(run_id, store)
+            if ev is None:  # (never seen: say so rather than ask again)
+                st.error("This run's evaluation was computed but cannot be read from the store.")
+        elif job.state == "failed":
+            evaluation_error(job.error)
+        else:
+            st.fragment(run_every=POLL_S)(evaluation_progress)(run_id)
+except BusyError as err:
+    st.warning(f"{str(err)[0].upper()}{str(err)[1:]}: this run's evaluation has not been computed yet.",
+               icon=":material/hourglass_top:")
+except (CheckpointError, UserInputError, DataUnavailableError, StoreError) as err:
+    evaluation_error(err)
 
 if ev is not None:
     st.subheader("On the test set")
@@ -188,24 +244,29 @@ if ev is not None:
             show_selected_digits(event, ev)
         with e_tsne:
             n_tsne = min(n_feat, TSNE_MAX_POINTS)
-            perplexity = url_choice(st, "Perplexity", [5, 10, 20, 30, 50], 30, "r_perplexity", widget="select_slider")
-            done = st.session_state.setdefault("_tsne_done", set())
-            job = (run_id, perplexity)
-            if job not in done and st.button(f"Compute t-SNE on {n_tsne:,} points", icon=":material/scatter_plot:",
-                                             key="tsne_button"):
-                done.add(job)
-            if job in done:
-                ck = ev.checkpoint
-                with st.spinner(f"t-SNE on {n_tsne:,} points (a few seconds)…"):
-                    xy = tsne_map(run_id, ck, Path(ck).stat().st_mtime_ns if Path(ck).exists() else 0, n_tsne,
-                                  perplexity)
+            perplexity = url_choice(st, "Perplexity", list(TSNE_PERPLEXITIES), 30, "r_perplexity",
+                                    widget="select_slider")
+            xy = stored_tsne(run_id, perplexity, store)
+            if xy is None:  # computed once per run and perplexity, in a worker, when asked; then stored with the run
+                job = tsne_state(run_id, perplexity, store)
+                if (job is None or not job.pending) and st.button(f"Compute t-SNE on {n_tsne:,} points",
+                                                                  icon=":material/scatter_plot:", key="tsne_button"):
+                    job = ask_tsne(run_id, perplexity)
+                if job is not None and job.state == "done":
+                    xy = stored_tsne(run_id, perplexity, store)
+                elif job is not None and job.state == "failed":
+                    st.error(f"t-SNE failed — {job.error}")
+                elif job is not None:
+                    st.fragment(run_every=POLL_S)(tsne_progress)(run_id, perplexity, n_tsne)
+                else:
+                    st.caption("t-SNE takes a few seconds, so it runs only when asked, in a worker process; the map "
+                               "is stored with the run.")
+            if xy is not None:
                 event = st.plotly_chart(
-                    embedding_figure(xy, ev.labels[:n_tsne], ev.preds[:n_tsne], classes=ev.classes,
+                    embedding_figure(xy, ev.labels[:len(xy)], ev.preds[:len(xy)], classes=ev.classes,
                                      title=f"t-SNE (perplexity {perplexity}, seed 0)"),
                     width="stretch", on_select="rerun", selection_mode=("points", "box", "lasso"), key="tsne_chart")
                 show_selected_digits(event, ev)
-            else:
-                st.caption("t-SNE takes a few seconds, so it runs only when asked; the result is cached.")
     with t_pca:
         snaps = stored_snapshots(store, run_id)
         if snaps:

@@ -18,12 +18,13 @@ No streamlit here.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from core.training.evaluation import batch_outputs  # noqa: F401  (one pass over batches; runs store it too)
 from core.training.snapshots import as_matrix, device_of, has_features, pca, pca_2d
 
 TSNE_PCA_DIMS = 50  # features are reduced to this many PCA dimensions before t-SNE
@@ -57,36 +58,6 @@ def penultimate_features(model: nn.Module, images: Any, batch_size: int = 500) -
     if not out:
         return np.zeros((0, 0), dtype=np.float32)
     return torch.cat(out).numpy()
-
-
-def batch_outputs(model: nn.Module, batches: Iterable[tuple[Any, torch.Tensor]],
-                  max_features: Optional[int] = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(logits (n, C), labels (n,), features (m, D)) over any batches, image tensors or PyG ``Batch`` es.
-
-    One forward pass: ``logits = classifier(features)``. Only the first ``max_features`` rows of the
-    features are kept (all when ``None``). Eval mode, ``no_grad``, the model's mode restored.
-    """
-    if not has_features(model):
-        raise TypeError(f"{type(model).__name__} has no penultimate features (no .features / .classifier)")
-    device, was_training = device_of(model), model.training
-    logits, labels, feats, kept = [], [], [], 0
-    try:
-        model.eval()
-        with torch.no_grad():
-            for x, y in batches:
-                f = model.features(x.to(device)).float().flatten(1)
-                logits.append(model.classifier(f).float().cpu())
-                labels.append(y.cpu())
-                if max_features is None or kept < max_features:
-                    take = len(f) if max_features is None else min(len(f), max_features - kept)
-                    feats.append(f[:take].cpu())
-                    kept += take
-    finally:
-        model.train(was_training)
-    if not logits:
-        return np.zeros((0, 0), np.float32), np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
-    return (torch.cat(logits).numpy(), torch.cat(labels).numpy().astype(np.int64),
-            torch.cat(feats).numpy() if feats else np.zeros((0, 0), np.float32))
 
 
 # ----------------------------------------------------------------------------- t-SNE

@@ -1,12 +1,17 @@
-"""A stored run, re-opened: its model rebuilt from the checkpoint, evaluated on the test set, exported.
+"""A stored run, re-opened: its model rebuilt from the checkpoint, its evaluation on the test set, exports.
 
 ``load_run_model(run_id)`` rebuilds the model from the run's stored :class:`~core.training.runs.RunConfig`
 (via ``build_everything``, so graph models get their graph) and loads the checkpoint with
-``core.training.store.load_checkpoint`` (``weights_only=True``). ``evaluate_run(run_id)`` runs it over the
-test set once and keeps, per run, logits, predictions, the confusion matrix, per-class accuracy,
-the misclassified images and the penultimate features (for embeddings); the result is cached
-in-process, keyed on the run id, database and checkpoint file (path, mtime, size), so a
-re-trained or replaced checkpoint is evaluated afresh.
+``core.training.store.load_checkpoint`` (``weights_only=True``).
+
+A run's evaluation (logits, predictions, the confusion matrix, per-class accuracy, the misclassified
+images and the penultimate features, for embeddings) is computed once per checkpoint and stored with the
+run (artifact ``"evaluation"``, ``core.training.evaluation``): the worker that trained it stores it as the
+run ends. :func:`stored_evaluation` reads it (a ``None`` for a run stored before that, or whose checkpoint
+was replaced); :func:`request_evaluation` then computes it once in a bounded worker process
+(``core.training.jobs``: one at a time, a few waiting, each within ``EVALUATION_LIMIT_S``) and stores it,
+so it is never computed again; a page polls :func:`evaluation_state` meanwhile. :func:`evaluate_run` is
+the blocking form for the CLI, scripts and tests: stored, else computed in this process and stored.
 
 Superpixel models read per-image PyG graphs, not pixels: they are evaluated through the same test
 ``Batches`` that trained them (built from the test images in order), so every view works for them
@@ -25,7 +30,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -34,14 +38,18 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, Sequence
 import numpy as np
 
 from core.config import shown_path
-from core.errors import UserInputError
+from core.errors import DataUnavailableError, UserInputError
+from core.training.evaluation import StoredEvaluation, checkpoint_file_version
+from core.training.jobs import BusyError, JobState  # noqa: F401  (BusyError: for the pages)
 from core.training.store import METRIC_COLUMNS, CheckpointError
 
 if TYPE_CHECKING:
     import torch
 
-FEATURE_POINTS = 2000  # penultimate features kept per evaluation (the first test images)
-_EVAL_LOCK = threading.Lock()  # one evaluation at a time (the app serves many sessions)
+TSNE_MAX_POINTS = 1000  # t-SNE maps the first this many test items' features
+TSNE_PERPLEXITIES = (5, 10, 20, 30, 50)
+EVALUATION_LIMIT_S = 300.0  # a worker evaluating one run's checkpoint is stopped after this long
+EVALUATION_POOL = {"workers": 1, "waiting": 4, "limit_s": EVALUATION_LIMIT_S, "keep": 64, "per_owner": 1}
 
 
 @dataclass(frozen=True)
@@ -103,8 +111,7 @@ def run_config(run: Mapping[str, Any]):
 def checkpoint_version(run: Mapping[str, Any]) -> str:
     """``"<checkpoint path>:<mtime in ns>"``: what a page caches a reopened run under, so a retrained or replaced
     checkpoint is read afresh; :class:`CheckpointError` when there is none."""
-    path = checkpoint_file(run)
-    return f"{path.resolve()}:{path.stat().st_mtime_ns}"
+    return checkpoint_file_version(checkpoint_file(run))
 
 
 def checkpoint_file(run: Mapping[str, Any]) -> Path:
@@ -174,50 +181,197 @@ def load_run_model(run_id: int, store=None):
     return model, cfg, ds
 
 
-def evaluate_run(run_id: int, store=None) -> RunEvaluation:
-    """Evaluate the run's checkpoint on its test set (cached per run id and checkpoint file + mtime)."""
+def stored_evaluation(run_id: int, store=None) -> Optional[RunEvaluation]:
+    """The run's stored evaluation of its current checkpoint; None when there is none yet (a run stored before
+    evaluations were, a stopped run, a replaced checkpoint). Reads only: the store and the data set's test images.
+    :class:`CheckpointError` without a checkpoint, :class:`RunNotFoundError` for an unknown run."""
+    from core.training.evaluation import load_evaluation
     from core.training.store import open_store
 
     store = open_store(store)
-    run = store.require_run(run_id)
-    source = checkpoint_file(run)
-    stat = source.stat()
-    with _EVAL_LOCK:
-        return _evaluate_cached(int(run["id"]), str(Path(store.path).resolve()), str(source.resolve()),
-                                stat.st_mtime_ns, stat.st_size)
+    run = store.require_run(int(run_id))
+    version = checkpoint_version(run)
+    stored = load_evaluation(store, int(run["id"]))
+    if stored is None or stored.version != version:
+        return None
+    return _run_evaluation(run, stored)
 
 
-@lru_cache(maxsize=4)
-def _evaluate_cached(run_id: int, db_path: str, checkpoint: str, mtime_ns: int, size: int) -> RunEvaluation:
-    """Keyed on everything that changes the answer; the run row is re-read from its database."""
+def evaluation_pool():
+    """The process-wide pool that evaluates runs without a stored evaluation (``EVALUATION_POOL``)."""
+    from core.training.jobs import pool
+
+    return pool("evaluation", **EVALUATION_POOL)
+
+
+def _job_key(run_id: int, store) -> tuple[tuple, str, int]:
+    from core.training.store import open_store
+
+    store = open_store(store)
+    run = store.require_run(int(run_id))
+    db = str(Path(store.path).resolve())
+    return ("evaluation", db, int(run["id"]), checkpoint_version(run)), db, int(run["id"])
+
+
+def request_evaluation(run_id: int, store=None, owner: Optional[str] = None) -> JobState:
+    """Have the run's checkpoint evaluated and stored, once, in a worker process; where that job is. Asking again
+    joins the same job (or gets its outcome); :class:`BusyError` when the pool has no room (see
+    ``core.training.jobs``); a failed job's ``error`` is the one-line error evaluating raised."""
+    key, db, rid = _job_key(run_id, store)
+    return evaluation_pool().submit(key, store_evaluation, (db, rid), owner=owner)
+
+
+def evaluation_state(run_id: int, store=None) -> Optional[JobState]:
+    """Where the job evaluating the run's current checkpoint is (None: no such job, or long forgotten)."""
+    return evaluation_pool().state(_job_key(run_id, store)[0])
+
+
+def stored_tsne(run_id: int, perplexity: int, store=None) -> Optional[np.ndarray]:
+    """The run's stored t-SNE map ((n, 2) float32 of its first ``TSNE_MAX_POINTS`` test items' features) at
+    ``perplexity``, computed for its current checkpoint; None when there is none yet."""
+    from core.training.store import open_store
+
+    store = open_store(store)
+    run = store.require_run(int(run_id))
+    stored = store.load_artifact(int(run["id"]), _tsne_artifact(perplexity))
+    if not isinstance(stored, dict) or stored.get("version") != checkpoint_version(run):
+        return None
+    try:
+        xy = np.asarray(stored.get("xy"), dtype=np.float32)
+    except (TypeError, ValueError):
+        return None
+    return xy if xy.ndim == 2 and xy.shape[1:] == (2,) else None
+
+
+def request_tsne(run_id: int, perplexity: int, store=None, owner: Optional[str] = None) -> JobState:
+    """Have the run's t-SNE map at ``perplexity`` computed (from its stored evaluation) and stored, once, in a worker
+    of the evaluation pool; where that job is (see :func:`request_evaluation`)."""
+    perplexity = _perplexity(perplexity)
+    key, db, rid = _job_key(run_id, store)
+    return evaluation_pool().submit((*key, "tsne", perplexity), store_tsne, (db, rid, perplexity), owner=owner)
+
+
+def tsne_state(run_id: int, perplexity: int, store=None) -> Optional[JobState]:
+    """Where the job computing the run's t-SNE map at ``perplexity`` is (None: no such job)."""
+    return evaluation_pool().state((*_job_key(run_id, store)[0], "tsne", _perplexity(perplexity)))
+
+
+def store_tsne(db_path: str, run_id: int, perplexity: int) -> int:
+    """Compute run ``run_id``'s t-SNE map at ``perplexity`` from its stored evaluation and store it (what a t-SNE
+    job runs); the number of points."""
+    from core.analysis.embeddings import tsne_2d
     from core.training.store import RunStore
 
-    return _evaluate(RunStore(db_path).require_run(run_id))
+    store = RunStore(db_path)
+    run = store.require_run(int(run_id))
+    version = checkpoint_version(run)
+    ev = stored_evaluation(run_id, store) or evaluate_run(run_id, store)
+    xy = tsne_2d(ev.features[:TSNE_MAX_POINTS], perplexity=perplexity, seed=0)
+    store.save_artifact(int(run_id), _tsne_artifact(perplexity),
+                        {"version": version, "perplexity": perplexity, "xy": np.round(xy, 5).tolist()})
+    return len(xy)
+
+
+def _tsne_artifact(perplexity: int) -> str:
+    return f"tsne-{_perplexity(perplexity)}"
+
+
+def _perplexity(value: Any) -> int:
+    if isinstance(value, bool) or value not in TSNE_PERPLEXITIES:
+        raise UserInputError("perplexity", f"choose from {', '.join(map(str, TSNE_PERPLEXITIES))}, got {value!r}")
+    return int(value)
+
+
+def wait_for_evaluation(run_id: int, store=None, timeout: float = EVALUATION_LIMIT_S) -> Optional[JobState]:
+    """Block until the job evaluating the run's current checkpoint ends (scripts, tests); its state."""
+    return evaluation_pool().wait(_job_key(run_id, store)[0], timeout)
+
+
+def store_evaluation(db_path: str, run_id: int) -> int:
+    """Evaluate run ``run_id`` of the store at ``db_path`` and store it as its ``"evaluation"`` artifact (what an
+    evaluation job runs); the artifact's size in bytes."""
+    from core.training.evaluation import save_evaluation
+    from core.training.store import RunStore
+
+    store = RunStore(db_path)
+    return save_evaluation(store, run_id, _evaluate(store.require_run(int(run_id))))
+
+
+def evaluate_run(run_id: int, store=None) -> RunEvaluation:
+    """The run's evaluation: the stored one, else computed in this process and stored (the CLI, scripts, tests;
+    pages use :func:`stored_evaluation` and :func:`request_evaluation`, which never evaluate in the server)."""
+    from core.training.evaluation import save_evaluation
+    from core.training.store import open_store
+
+    store = open_store(store)
+    found = stored_evaluation(run_id, store)
+    if found is not None:
+        return found
+    run = store.require_run(int(run_id))
+    stored = _evaluate(run)
+    save_evaluation(store, int(run["id"]), stored)
+    return _run_evaluation(run, stored)
+
+
+_evaluations = 0  # evaluations computed in this process (tests check that stored ones are only read)
+
+
+def evaluations_in_this_process() -> int:
+    """How many times this process evaluated a checkpoint (:func:`evaluate_run` without a stored one)."""
+    return _evaluations
 
 
 def clear_cache() -> None:
-    """Forget every cached evaluation."""
-    _evaluate_cached.cache_clear()
+    """Forget the test images kept for evaluations (a new data folder, say)."""
+    _test_images.cache_clear()
 
 
-def _evaluate(run: Mapping[str, Any]) -> RunEvaluation:
-    from core.analysis.embeddings import batch_outputs
+def _evaluate(run: Mapping[str, Any]) -> StoredEvaluation:
+    """One pass of the run's checkpoint over its test set, as stored."""
+    global _evaluations
+    from core.config import quick_mode
+    from core.training.evaluation import evaluate_model
 
+    version = checkpoint_version(run)  # before loading: a checkpoint replaced meanwhile reads as stale later
     model, cfg, ds, test = _build(run)
-    logits, labels, features = batch_outputs(model, test, max_features=FEATURE_POINTS)
-    num_classes = logits.shape[1] if logits.ndim == 2 and logits.shape[1] else len(ds.classes)
-    preds = logits.argmax(axis=1).astype(np.int64) if len(logits) else np.zeros(0, np.int64)
+    _evaluations += 1
+    return evaluate_model(model, test, ds.classes, version=version,
+                          model_kind="superpixel" if cfg.model == "superpixel" else "image", data=cfg.data,
+                          quick=cfg.quick or quick_mode())
+
+
+@lru_cache(maxsize=4)
+def _test_images(data: str, quick: bool, folder: str) -> np.ndarray:
+    """(n, H, W) float32 test images of data set ``data`` (read-only; ``folder`` keys the data folder)."""
+    from core.data.datasets import load_dataset
+
+    images = np.asarray(load_dataset(data, quick=quick).x_test.numpy(), dtype=np.float32)
+    images.flags.writeable = False
+    return images
+
+
+def _run_evaluation(run: Mapping[str, Any], stored: StoredEvaluation) -> RunEvaluation:
+    """A stored evaluation with what follows from it (predictions, confusion, per class, mistakes) and its test
+    images; :class:`DataUnavailableError` when the data set's test images are no longer the ones evaluated."""
+    from core.config import data_dir
+
+    images = _test_images(stored.data, stored.quick, str(data_dir()))
+    if len(images) != len(stored.labels):
+        raise DataUnavailableError(f"run {run.get('id')} was evaluated on {len(stored.labels)} test images of "
+                                   f"{stored.data}, but that test set now has {len(images)}")
+    logits, labels = stored.logits, stored.labels
+    num_classes = logits.shape[1] if logits.ndim == 2 and logits.shape[1] else len(stored.classes)
+    preds = stored.preds
     confusion = confusion_matrix(labels, preds, num_classes)
     support = confusion.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         per_class = np.where(support > 0, np.diag(confusion) / np.maximum(support, 1), np.nan)
     return RunEvaluation(
-        run_id=int(run["id"]), logits=logits.astype(np.float32), preds=preds, labels=labels,
+        run_id=int(run["id"]), logits=logits, preds=preds, labels=labels,
         accuracy=float((preds == labels).mean()) if len(labels) else float("nan"),
         confusion=confusion, per_class_accuracy=per_class.astype(np.float64),
-        misclassified=np.flatnonzero(preds != labels).astype(np.int64), features=features.astype(np.float32),
-        images=ds.x_test.numpy().astype(np.float32), classes=tuple(ds.classes),
-        model_kind="superpixel" if cfg.model == "superpixel" else "image", checkpoint=str(checkpoint_file(run)),
+        misclassified=np.flatnonzero(preds != labels).astype(np.int64), features=stored.features,
+        images=images, classes=stored.classes, model_kind=stored.model_kind, checkpoint=str(checkpoint_file(run)),
     )
 
 

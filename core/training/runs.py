@@ -418,6 +418,28 @@ def execute(cfg: RunConfig, store=None, *, run_id: Optional[int] = None, session
                 store.save_artifact(run_id, TRAIN_STATE_ARTIFACT, state_bytes(result.state))
             except Exception as err:  # the run's result stands; it just cannot be continued
                 summary["train_state_error"] = f"{type(err).__name__}: {err}"
+        if result.status == "finished":  # what Results shows, once per checkpoint (a stopped run's on first view)
+            error = _store_evaluation(store, run_id, ckpt, model, test, ds, cfg, should_stop)
+            if error:
+                summary["evaluation_error"] = error
     store.finish(run_id, {k: v for k, v in summary.items() if k != "epochs"}, status=result.status,
                  error=result.error, checkpoint=str(ckpt) if ckpt else None)
     return summary
+
+
+def _store_evaluation(store, run_id: int, ckpt, model, test, ds, cfg: RunConfig,
+                      should_stop: Optional[Callable[[], bool]]) -> Optional[str]:
+    """Evaluate the final model on its test set and store it as artifact ``"evaluation"`` for the Results page
+    (``core.training.evaluation``). A stop request skips it; a failure is returned as text, never raised (the
+    run's result stands; Results evaluates it on first view instead)."""
+    from core.training.evaluation import checkpoint_file_version, evaluate_model, save_evaluation
+
+    try:
+        ev = evaluate_model(model, test, ds.classes, version=checkpoint_file_version(ckpt),
+                            model_kind="superpixel" if cfg.model == "superpixel" else "image", data=cfg.data,
+                            quick=cfg.quick or quick_mode(), should_stop=should_stop)
+        if ev is not None:
+            save_evaluation(store, run_id, ev)
+    except Exception as err:
+        return f"{type(err).__name__}: {err}"
+    return None

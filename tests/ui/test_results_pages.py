@@ -1,10 +1,12 @@
 """AppTest smoke tests of the Results and Compare pages: no runs, one quick run, a broken checkpoint."""
 
+import time
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 from ui_helpers import APP, no_errors, open_page
+
 
 RESULTS = "app_pages/results.py"
 COMPARE = "app_pages/compare.py"
@@ -26,11 +28,16 @@ def test_pages_without_runs_say_how_to_train_one(app, page):
 
 def test_results_page_shows_a_quick_run(app):
     (run_id,) = _quick_runs()
+    from core.analysis import results
     from core.training.store import RunStore
 
     summary = RunStore().get_run(run_id)["summary"]
+    evaluated, started = results.evaluations_in_this_process(), results.evaluation_pool().counts["started"]
     at = open_page(app, RESULTS)
     no_errors(at)
+    # the worker stored the run's evaluation as it ended: the page only reads it, evaluating nothing anywhere
+    assert results.evaluations_in_this_process() == evaluated
+    assert results.evaluation_pool().counts["started"] == started
     assert at.selectbox(key="run").value == run_id
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Test accuracy (stored)"] == f"{summary['test_accuracy']:.2%}"
@@ -43,9 +50,20 @@ def test_results_page_shows_a_quick_run(app):
     assert {"Config (JSON)", "Metrics (CSV)", "Checkpoint (.pt)", "vectors.tsv", "metadata.tsv"} <= set(labels)
     assert all(not b.proto.disabled for b in at.get("download_button"))
 
-    at.button(key="tsne_button").click().run()  # t-SNE on demand (200 points in quick mode)
+    at.button(key="tsne_button").click().run()  # t-SNE on demand (200 points in quick mode), in a worker
     no_errors(at)
-    assert any("t-SNE (perplexity 30" in (c.proto.spec or "") for c in at.get("plotly_chart"))
+    assert any("t-SNE on 200 points" in i.value and "worker process" in i.value for i in at.info)
+    deadline = time.monotonic() + 120
+    while not any("t-SNE (perplexity 30" in (c.proto.spec or "") for c in at.get("plotly_chart")):
+        assert time.monotonic() < deadline, [i.value for i in at.info]
+        time.sleep(0.5)
+        at.run()  # as the page's polling fragment reruns it
+    no_errors(at)
+    assert results.evaluation_pool().counts["started"] == started + 1  # the t-SNE job, nothing else
+    assert len(RunStore().load_artifact(run_id, "tsne-30")["xy"]) == 200  # stored with the run: shown at once later
+    again = open_page(AppTest.from_file(APP, default_timeout=180), RESULTS)
+    assert any("t-SNE (perplexity 30" in (c.proto.spec or "") for c in again.get("plotly_chart"))
+    assert results.evaluation_pool().counts["started"] == started + 1
 
 
 def test_results_link_opens_the_named_run(app):
@@ -66,13 +84,66 @@ def test_results_page_with_a_corrupt_checkpoint_still_shows_the_storedmetrics(ap
     from core.training.store import RunStore
 
     Path(RunStore().get_run(run_id)["checkpoint"]).write_bytes(b"garbage" * 100)
-    at = open_page(app, RESULTS)
+    at = open_page(app, RESULTS)  # a checkpoint that is not the one evaluated: evaluated again, in a worker
+    assert not at.exception, [e.value for e in at.exception]
+    at = evaluated(at, run_id)
     assert not at.exception, [e.value for e in at.exception]
     assert len(at.error) == 1 and "checkpoint" in at.error[0].value and "corrupt" in at.error[0].value
     metrics = {m.label: m.value for m in at.metric}
     assert "Test accuracy (stored)" in metrics and "Test accuracy (checkpoint)" not in metrics
     labels = {b.proto.label: b.proto.disabled for b in at.get("download_button")}
     assert labels["Config (JSON)"] is False and labels["Metrics (CSV)"] is False
+
+
+def evaluated(at, run_id: int):
+    """The page after the job evaluating ``run_id`` ended (as its polling fragment would rerun it)."""
+    from core.analysis.results import wait_for_evaluation
+
+    if any("no stored evaluation yet" in i.value for i in at.info):
+        wait_for_evaluation(run_id, timeout=120)
+        at.run()
+    return at
+
+
+def _old_run() -> int:
+    """A finished MLP run stored as runs were before they stored their evaluation: a checkpoint, no artifacts."""
+    import torch
+
+    from core.models import MODELS
+    from core.training.runs import RunConfig
+    from core.training.store import RunStore, checkpoint_path, save_checkpoint
+
+    cfg, store = RunConfig(model="mlp", epochs=1, quick=True), RunStore()
+    run_id = store.create_run(cfg.to_dict(), name=cfg.label())
+    torch.manual_seed(0)
+    path = save_checkpoint(MODELS.get("mlp")(cfg.model_config(), None).state_dict(), checkpoint_path(run_id))
+    store.finish(run_id, {"test_accuracy": 0.1}, checkpoint=path)
+    return run_id
+
+
+def test_results_page_evaluates_an_old_run_once_in_a_worker(app):
+    run_id = _old_run()
+    from core.analysis import results
+    from core.training.store import RunStore
+
+    evaluated_here, started = results.evaluations_in_this_process(), results.evaluation_pool().counts["started"]
+    at = open_page(app, RESULTS)
+    no_errors(at)
+    assert any("no stored evaluation yet" in i.value and "in a worker process" in i.value for i in at.info)
+    assert "Test accuracy (checkpoint)" not in {m.label for m in at.metric}
+    at = evaluated(at, run_id)
+    no_errors(at)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Misclassified"].endswith("of 200") and "Test accuracy (checkpoint)" in metrics
+    blob = RunStore().load_artifact(run_id, "evaluation")
+    assert blob and results.evaluation_pool().counts["started"] == started + 1
+    results.evaluation_pool().forget()  # the pool's memory gone too: a new visitor reads the stored evaluation
+    again = open_page(AppTest.from_file(APP, default_timeout=180), RESULTS)
+    no_errors(again)
+    assert {m.label: m.value for m in again.metric}["Misclassified"] == metrics["Misclassified"]
+    assert results.evaluation_pool().counts["started"] == started + 1
+    assert results.evaluations_in_this_process() == evaluated_here  # never in the server's process
+    assert RunStore().load_artifact(run_id, "evaluation") == blob
 
 
 def test_compare_page_selects_runs_and_diffs_settings(app):

@@ -37,7 +37,8 @@ def test_evaluate_run_matches_the_stored_accuracy(quick_run):
     per_class = np.diag(ev.confusion) / ev.confusion.sum(1)
     assert np.allclose(ev.per_class_accuracy, per_class)
     assert ev.features.shape[0] == n and ev.images.shape == (n, 28, 28)
-    assert evaluate_run(summary["run_id"], store) is ev  # cached
+    again = evaluate_run(summary["run_id"], store)  # read back from the run's stored evaluation
+    assert np.array_equal(again.logits, ev.logits) and np.array_equal(again.features, ev.features)
 
 
 def test_the_run_stored_a_pca_snapshot_per_epoch(quick_run):
@@ -205,3 +206,68 @@ def test_settings_diff_names_every_setting_in_full():
     assert len(set(labels)) == len(labels)
     for key, label in zip(keys, labels):
         assert key.split(".")[-1] in label and label != key, (key, label)  # readable, and the key is in it
+
+
+# ----------------------------------------------------------------------------- the stored evaluation
+
+
+def _old_run(store) -> int:
+    """A finished MLP run stored as runs were before they stored their evaluation: a checkpoint, no artifacts."""
+    from core.models import MODELS
+    from core.training.store import checkpoint_path, save_checkpoint
+
+    cfg = RunConfig(model="mlp", epochs=1, quick=True)
+    run_id = store.create_run(cfg.to_dict(), name=cfg.label())
+    torch.manual_seed(0)
+    path = save_checkpoint(MODELS.get("mlp")(cfg.model_config(), None).state_dict(), checkpoint_path(run_id))
+    store.finish(run_id, {"test_accuracy": 0.1}, checkpoint=path)
+    return run_id
+
+
+def test_a_finished_run_is_read_without_evaluating(quick_run):
+    """The worker stored the run's evaluation as it ended: the Results page's reads evaluate nothing."""
+    store, summary = quick_run
+    before = results.evaluations_in_this_process()
+    ev = results.stored_evaluation(summary["run_id"], store)
+    assert ev is not None and ev.accuracy == pytest.approx(summary["test_accuracy"], abs=1e-6)
+    assert ev.features.shape == (200, 128) and ev.images.shape == (200, 28, 28)
+    assert results.evaluate_run(summary["run_id"], store).accuracy == ev.accuracy
+    assert results.evaluations_in_this_process() == before
+    assert len(store.load_artifact(summary["run_id"], "evaluation")) < 150_000  # 200 x (10 logits + 128 features)
+
+
+def test_an_old_run_is_evaluated_once_in_a_worker_and_keeps_it():
+    store = RunStore()
+    run_id = _old_run(store)
+    assert store.list_artifacts(run_id) == [] and results.stored_evaluation(run_id, store) is None
+    pool, before = results.evaluation_pool(), results.evaluations_in_this_process()
+    started = pool.counts["started"]
+    job = results.request_evaluation(run_id, store, owner="visitor")
+    assert job.state in ("waiting", "running")
+    assert results.request_evaluation(run_id, store, owner="another").pending  # joins the same job
+    done = results.wait_for_evaluation(run_id, store, timeout=120)
+    assert done.state == "done", done.error
+    assert pool.counts["started"] == started + 1  # one worker for both visitors
+    assert results.evaluations_in_this_process() == before  # computed in the worker, not here
+    blob = store.load_artifact(run_id, "evaluation")
+    ev = results.stored_evaluation(run_id, store)
+    assert ev is not None and ev.num_test == 200 and len(blob) == done.result
+    pool.forget()  # even with the pool's memory gone, the stored evaluation is found: nothing runs again
+    assert results.stored_evaluation(run_id, store) is not None and pool.counts["started"] == started + 1
+    assert store.load_artifact(run_id, "evaluation") == blob
+
+
+def test_a_replaced_checkpoint_is_evaluated_afresh(quick_run):
+    store, summary = quick_run
+    from core.training.store import save_checkpoint
+
+    run = store.get_run(summary["run_id"])
+    first = results.stored_evaluation(summary["run_id"], store)
+    state = torch.load(run["checkpoint"], weights_only=True)
+    save_checkpoint({k: torch.zeros_like(v) for k, v in state.items()}, run["checkpoint"])  # all-zero weights
+    assert results.stored_evaluation(summary["run_id"], store) is None  # stored for the old checkpoint
+    before = results.evaluations_in_this_process()
+    ev = evaluate_run(summary["run_id"], store)
+    assert results.evaluations_in_this_process() == before + 1
+    assert not np.array_equal(ev.logits, first.logits) and np.allclose(ev.logits, ev.logits[0])
+    assert results.stored_evaluation(summary["run_id"], store) is not None
