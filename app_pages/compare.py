@@ -204,14 +204,16 @@ def search_section() -> None:
         kind = guarded(launch)
         if kind:
             st.session_state["se_show"] = kind  # show it: the selector below is not drawn yet in this run
+            st.session_state.setdefault("_se_launched", []).append(kind)  # the server's own record, not a widget's
     searches = stored_sweeps(runs, prefix="search:")  # the runs this page read at its start
     first = {r["id"]: r.get("config") or {} for r in runs}
     labels = {s["kind"]: search_name(s["kind"], first.get(s["first_run"], {})) + f" · {s['runs']} trials, "
                                                                                 f"#{s['first_run']}–#{s['last_run']}"
               for s in searches}
     kinds = ["none"] + [s["kind"] for s in searches]
-    if st.session_state.get("se_show") not in kinds + [None]:
-        kinds.insert(1, st.session_state["se_show"])  # launched in this run of the page
+    for launched in st.session_state.get("_se_launched", []):  # launched from this browser, no trial stored yet;
+        if launched not in kinds:  # a value the browser sent for the selector is no option (Streamlit resets it)
+            kinds.insert(1, launched)
     shown = url_labelled_choice(st, "Show a search", kinds, "none", "se_show",
                                 format_func=lambda k: "—" if k == "none" else labels.get(
                                     k, search_name(k, {}) + " · just launched"))

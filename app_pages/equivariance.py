@@ -17,11 +17,11 @@ from core.training.store import ACTIVE_STATUSES, CheckpointError, StoreError
 from core.figures.equivariance import (LAYER_ERROR_TITLE, accuracy_by_angle_figure, equivariance_panels_figure,
                                        invariance_table, layer_error_figure)
 from ui import classroom
-from ui.display import guarded
+from ui.display import guarded, plain
 from ui.resources import from_store, manager
 from ui.session import session_id
 from ui.starter import newly_finished, show_starter, starter_failures, starter_set, starter_training
-from ui.url_state import (URL, copy_link_button, parse_run_id, parse_run_ids, refuse_link_value, shown_link_value,
+from ui.url_state import (URL, copy_link_button, note_link_value, parse_run_id, parse_run_ids, refuse_link_value,
                           url_choice, url_notices, url_slider)
 
 MAX_RUNS = 3
@@ -138,9 +138,9 @@ def trio_progress(ids: list[int]) -> None:
         return
     for run_id, name, status, live in rows:
         if status == "running" and live:
-            st.progress(live["progress"], text=f"#{run_id} {name}: {progress_text(live)}")
+            st.progress(live["progress"], text=f"#{run_id} {plain(name)}: {progress_text(live)}")
         else:
-            st.caption(f"#{run_id} {name}: {STATE_NAMES.get(status, status)}")
+            st.caption(f"#{run_id} {plain(name)}: {STATE_NAMES.get(status, status)}")
     if not active and st.session_state.get("_eq_trio_done") != ids:
         st.session_state["_eq_trio_done"] = ids
         st.session_state["_eq_select"] = ids  # select the trio once the page reruns
@@ -180,8 +180,7 @@ if raw_open is not None:  # runs of the other kinds beside it; the selection the
     st.query_params.pop("eq_open", None)
     opened = next((r for r in runs if r["id"] == parse_run_id(raw_open)), None)
     if opened is None:
-        st.session_state.setdefault("_url_notices", {})["eq_open"] = (
-            f"`eq_open={shown_link_value(raw_open)}` (a finished image-model run with weights)")
+        note_link_value("eq_open", raw_open, "a finished image-model run with weights")
         url_notices(notice)
     else:
         model = (opened.get("config") or {}).get("model")
@@ -197,14 +196,17 @@ if pending:
     if chosen:
         st.session_state["runs"] = chosen
 if classroom.hidden("runs"):  # a classroom link fixed the runs: no picker, the link's runs (or the newest of each kind)
-    selected = ([v for v in st.query_params.get_all("runs") if v in by_label][:MAX_RUNS]
-                or st.session_state.get("runs") or [])
+    kept = st.session_state.get("runs")  # the picker's last value: a browser may have sent anything for it
+    selected = ([v for v in st.query_params.get_all("runs") if v in by_label]
+                or [v for v in (kept if isinstance(kept, list) else []) if isinstance(v, str) and v in by_label])
+    selected = selected[:MAX_RUNS]
     classroom.record("runs", "Runs to compare", selected, ", ".join(selected) or "none", True)
 else:
     selected = st.multiselect("Runs to compare", list(by_label), key="runs", bind=URL, max_selections=MAX_RUNS,
                               placeholder="choose up to 3 finished runs",
                               help="Finished or stopped image-model runs with a checkpoint, newest first.")
     classroom.record("runs", "Runs to compare", selected, ", ".join(selected) or "none", False)
+selected = [s for s in selected if isinstance(s, str) and s in by_label]  # whatever a browser sent: runs listed here
 if not selected:
     st.caption("Choose up to three runs — say a CNN, a graph model and an escnn net — to rotate their test digits.")
     st.stop()
@@ -214,7 +216,7 @@ for r in picked:
     try:
         keys[r["id"]] = checkpoint_version(r)
     except CheckpointError as err:
-        st.error(f"Cannot open run #{r['id']} — {err}")
+        st.error(f"Cannot open run #{r['id']} — {plain(err)}")
 if not keys:
     st.stop()
 picked = [r for r in picked if r["id"] in keys]
@@ -246,7 +248,7 @@ def measure():
 try:
     result = guarded(measure)
 except (CheckpointError, DataUnavailableError, StoreError) as err:
-    st.error(f"Cannot measure the selected runs — {err}")
+    st.error(f"Cannot measure the selected runs — {plain(err)}")
     result = None
 if result is None:
     st.stop()
@@ -275,11 +277,11 @@ st.caption(f"Relative change of the logits, ‖f(g·x) − f(x)‖ / ‖f(x)‖,
 # ---------------------------------------------------------------- one run in depth
 st.subheader("Inside one network")
 one_label = st.selectbox("Run", [run_label(r) for r in picked], key="layer_run")
-one = by_label[one_label]
+one = by_label.get(one_label) or picked[0]
 try:
     model, cfg, ds = run_model(one["id"], keys[one["id"]])
 except (CheckpointError, UserInputError, DataUnavailableError) as err:
-    st.error(f"Cannot rebuild run #{one['id']} — {err}")
+    st.error(f"Cannot rebuild run #{one['id']} — {plain(err)}")
     st.stop()
 
 with st.spinner("Measuring every layer…"):
@@ -321,7 +323,7 @@ maps = None
 try:
     maps = feature_maps(model, ds.x_test[digit], el)
 except UserInputError as err:
-    st.info(f"No feature maps to show for this run and element — {err.message}", icon=":material/info:")
+    st.info(f"No feature maps to show for this run and element — {plain(err.message)}", icon=":material/info:")
 if maps is not None:
     rows = list(range(min(maps.field_size if maps.field_size > 1 else 4, 4, maps.of_rotated.shape[0])))
     st.plotly_chart(equivariance_panels_figure(maps.image.numpy(), maps.of_rotated.numpy(), maps.transformed.numpy(),

@@ -23,7 +23,7 @@ from core.training.store import CheckpointError, StoreError
 from core.figures.filters import (comparison_figure, digit_filter_figure, filter_animation_figure,
                                   superpixel_filter_figure)
 from core.figures.graphs import graph_figure, superpixel_boundaries
-from ui.display import guarded
+from ui.display import guarded, plain
 from ui.resources import dataset, from_store, graph, store
 from ui.url_state import (copy_link_button, graph_param_widgets, parse_run_id, shown_link_value, url_choice,
                           url_notices, url_slider, url_toggle)
@@ -69,7 +69,8 @@ def choose_run(where, model: str, key: str, label: str, empty: str, train_query:
     raw = st.query_params.get(key)
     if raw is not None and raw not in {str(r["id"]) for r in runs}:
         reason = from_store(lambda s: run_problem(parse_run_id(raw), model, s), then=finish)
-        problem = f"`{key}={shown_link_value(raw)}`: " + (reason or "not a finished run with a checkpoint")
+        problem = f"{key}={shown_link_value(raw)}: " + (plain(reason) if reason else
+                                                         "not a finished run with a checkpoint")
     if not runs:
         if problem:
             notice.warning(f"The linked run cannot be shown here — {problem}.", icon=":material/link_off:")
@@ -248,7 +249,7 @@ elif source == "learned":
         run = learned_run(run_id, str(run_store.path), version, run_store)
         info = run.layer(int(layer))
     except (CheckpointError, UserInputError, StoreError, OSError) as err:
-        st.error(f"Cannot read run {run_id}'s filters — {err}")
+        st.error(f"Cannot read run {run_id}'s filters — {plain(err)}")
         url_notices(notice)
         st.stop()
     edge_set = 0
@@ -331,7 +332,7 @@ elif source == "gat":
         att = digit.layer(info.index)
         att.check_head(head)
     except (CheckpointError, UserInputError, StoreError, OSError) as err:
-        st.error(f"Cannot read run {run_id}'s attention — {err}")
+        st.error(f"Cannot read run {run_id}'s attention — {plain(err)}")
         url_notices(notice)
         st.stop()
     st.caption("Attention weights depend on the digit: αᵢⱼ = softmax over pixel i's neighbours j of "
@@ -398,7 +399,7 @@ elif source == "superpixel":
         if digit.attention is not None:
             digit.attention.layer(layer).check_head(head)
     except (CheckpointError, UserInputError, StoreError, OSError) as err:
-        st.error(f"Cannot read run {run_id}'s filters — {err}")
+        st.error(f"Cannot read run {run_id}'s filters — {plain(err)}")
         url_notices(notice)
         st.stop()
     g = digit.graph

@@ -15,7 +15,7 @@ from core.analysis.lesson_rows import (MISSING, data_line, explain_links, findin
                                        stored_lessons, table)
 from core.analysis.lessons import LESSONS, launch_plan, lesson_configs, member_kinds, new_lesson_kind, parse_lesson_kind
 from ui import classroom
-from ui.display import guarded
+from ui.display import guarded, labelled
 from ui.resources import from_store, manager
 from ui.session import session_id
 from ui.url_state import copy_link_button, refuse_link_value, url_choice, url_labelled_choice, url_notices
@@ -35,7 +35,8 @@ raw_show = st.query_params.get("ls_show")
 linked = parse_lesson_kind(raw_show)
 if linked and "lesson" not in st.query_params and "lesson" not in st.session_state:
     st.query_params["lesson"] = linked[0]  # a link naming only the launch opens its lesson
-key = url_labelled_choice(st, "Lesson", list(LESSONS), "tutorial", "lesson", format_func=lambda k: LESSONS[k].title)
+key = url_labelled_choice(st, "Lesson", list(LESSONS), "tutorial", "lesson",
+                          format_func=labelled({k: one.title for k, one in LESSONS.items()}))
 lesson = LESSONS[key]
 if classroom.hidden("lesson"):  # a classroom link fixed the lesson: no picker names it, so the page does
     st.subheader(lesson.title)

@@ -17,7 +17,7 @@ from core.figures.node import (adjacency_row_figure, cheb_terms_figure, field_ma
                                node_map_figure)
 from core.figures.playground import digit_picture
 from core.training.store import CheckpointError
-from ui.display import guarded
+from ui.display import guarded, labelled, plain
 from ui.drawn_digit import drawn_digit
 from ui.resources import dataset, from_store, store
 from ui.url_state import (copy_link_button, url_choice, url_labelled_choice, url_notices, url_number, url_slider)
@@ -96,7 +96,7 @@ by_id = {int(r["id"]): r for r in runs}
 
 
 def run_title(i: int) -> str:
-    r = by_id[i]
+    r = by_id.get(i, {})  # a value no run has (forged by a browser) gets a neutral title, not a KeyError
     acc = (r.get("summary") or {}).get("test_accuracy")
     name = r.get("name") or (r.get("config") or {}).get("model")
     return f"run {i}: {name}" + (f" ({acc:.1%})" if isinstance(acc, (int, float)) else "")
@@ -107,7 +107,7 @@ run = by_id[run_id]
 try:
     model, cfg = node_run(run_id, str(store().path), checkpoint_version(run), run)
 except (CheckpointError, UserInputError, OSError) as err:
-    st.error(f"Cannot open run {run_id} — {err}")
+    st.error(f"Cannot open run {run_id} — {plain(err)}")
     finish()
     st.stop()
 
@@ -129,7 +129,7 @@ def drawn_input() -> tuple[np.ndarray | None, str]:
     return drawn, "the digit in the link" if what == "link" else "your drawing"
 
 
-source = url_labelled_choice(sb, "Digit", list(SOURCES), "dataset", "nd_src", format_func=SOURCES.get,
+source = url_labelled_choice(sb, "Digit", list(SOURCES), "dataset", "nd_src", format_func=labelled(SOURCES),
                              help="data set: a test digit of the run's data set. draw: your own digit, with the "
                                   "mouse or a finger.")
 if source == "draw":

@@ -16,10 +16,10 @@ from core.figures.playground import ANGLE_TITLE, angle_figure, digit_picture, ma
 from core.analysis.results import checkpoint_version
 from core.training.store import CheckpointError, RunNotFoundError
 from ui import classroom
-from ui.display import guarded
+from ui.display import guarded, labelled, plain
 from ui.resources import dataset, from_store, store
 from ui.starter import newly_finished, show_starter, starter_failures, starter_set, starter_training
-from ui.url_state import (copy_link_button, parse_run_ids, shown_link_value, url_choice, url_notices, url_slider,
+from ui.url_state import (copy_link_button, note_link_value, parse_run_ids, url_choice, url_notices, url_slider,
                           url_toggle)
 from ui.drawn_digit import drawn_digit as canvas_digit
 
@@ -49,13 +49,12 @@ def source_choice() -> str:
     if raw in OLD_SOURCES:
         raw = OLD_SOURCES[raw]
     if raw is not None and raw not in SOURCES:
-        st.session_state.setdefault("_url_notices", {})["pg_src"] = (
-            f"`pg_src={shown_link_value(raw)}` (choose from {', '.join(SOURCES)})")
+        note_link_value("pg_src", raw, f"choose from {', '.join(SOURCES)}")
     options = list(SOURCES)
     value = raw if raw in SOURCES else "draw"
     hide = classroom.hidden("pg_src")  # a classroom link fixed the source: no radio, the link's value
     if not hide:
-        value = sb.radio("Digit", options, index=options.index(value), key="pg_src", format_func=SOURCES.get,
+        value = sb.radio("Digit", options, index=options.index(value), key="pg_src", format_func=labelled(SOURCES),
                          horizontal=True,
                          help="draw: with the mouse or a finger. data set: a test digit. upload: a PNG or JPEG; a "
                               "drawn digit's PNG (download it below) uploads to the same digit.")
@@ -96,10 +95,9 @@ def run_picker(runs: dict[int, dict]) -> list[int]:
         asked = parse_run_ids(raw, MAX_RUNS)  # None: not a list of at most three run ids (read no further)
         known = [i for i in asked or [] if i in runs]
         if asked is None or known != asked:
-            st.session_state.setdefault("_url_notices", {})["pg_runs"] = (
-                f"`pg_runs={shown_link_value(raw)}` (run ids of at most {MAX_RUNS} finished runs with weights)")
+            note_link_value("pg_runs", raw, f"run ids of at most {MAX_RUNS} finished runs with weights")
         chosen = known or chosen
-    label = lambda i: f"#{i} {runs[i].get('name') or ''}"[:60]  # noqa: E731
+    label = lambda i: f"#{i} {runs.get(i, {}).get('name') or ''}"[:60]  # noqa: E731  (never raises: a forged value)
     hide = classroom.hidden("pg_runs")  # a classroom link fixed the runs: no picker, the link's (or newest) runs
     picked = (list(chosen or [])[:MAX_RUNS] if hide else
               sb.multiselect("Runs (up to 3)", list(runs), default=chosen, max_selections=MAX_RUNS, key="pg_runs_w",
@@ -146,7 +144,7 @@ for rid in picked:
     try:
         loaded.append(model_for(rid, checkpoint_version(runs[rid])))
     except (CheckpointError, RunNotFoundError, UserInputError, OSError) as err:
-        load_errors.append(f"Cannot load run {rid} — {err}")
+        load_errors.append(f"Cannot load run {rid} — {plain(err)}")
 
 
 def drawn_digit(left) -> tuple:

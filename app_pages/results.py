@@ -17,6 +17,7 @@ from core.figures.training import curves_figure
 from core.figures.results import (confusion_figure, digit_gallery_figure, embedding_figure, misclassified_figure,
                               pca_animation_figure, per_class_accuracy_figure)
 from core.analysis.reference import context_line
+from ui.display import plain
 from ui.url_state import copy_link_button, parse_run_id, shown_link_value, url_choice, url_notices, url_toggle
 from ui.links import open_run_buttons
 from ui.resources import from_store
@@ -89,7 +90,7 @@ by_id = {r["id"]: r for r in runs}
 ids = list(by_id)
 raw = st.query_params.get("run")
 if raw is not None and parse_run_id(raw) not in by_id:
-    st.warning(f"`run={shown_link_value(raw)}` in this link is not a finished or stopped run; showing the newest one "
+    st.warning(f"run={shown_link_value(raw)} in this link is not a finished or stopped run; showing the newest one "
                "instead.", icon=":material/link_off:")
     raw = None
 if st.session_state.get("run") not in by_id:  # first visit, or a run that was deleted meanwhile
@@ -99,7 +100,7 @@ elif raw is not None and st.session_state.get("_results_url_run") != raw:  # the
 
 
 def run_title(i: int) -> str:
-    r = by_id[i]
+    r = by_id.get(i) or {"name": "—", "config": {}, "status": "finished"}  # a forged value: a neutral title
     acc = (r.get("summary") or {}).get("test_accuracy")
     title = f"#{i} · {r['name'] or (r['config'] or {}).get('model')}"
     title += f" · {acc:.1%}" if acc is not None else ""
@@ -173,10 +174,10 @@ def guarded_state(run_id: int):
 
 def evaluation_error(err: Exception) -> None:
     if isinstance(err, CheckpointError):
-        st.error(f"Cannot open this run's checkpoint — {err}. The stored metrics above are still valid; "
+        st.error(f"Cannot open this run's checkpoint — {plain(err)}. The stored metrics above are still valid; "
                  "re-train the run to get its views back.", icon=":material/broken_image:")
     else:
-        st.error(f"Cannot rebuild this run — {err}")
+        st.error(f"Cannot rebuild this run — {plain(err)}")
 
 
 ev = None

@@ -13,7 +13,7 @@ from core.analysis.results import checkpoint_version
 from core.training.store import CheckpointError
 from core.figures.spectral import (eigenvector_grid_figure, fourier_figure, frequency_response_figure,
                                reconstruction_figure, spectrum_figure)
-from ui.display import guarded
+from ui.display import guarded, plain
 from ui.resources import dataset, from_store, graph
 from ui.url_state import copy_link_button, graph_param_widgets, url_choice, url_labelled_choice, url_notices, url_slider
 
@@ -93,7 +93,7 @@ if not runs:
 elif runs:
     by_id = {int(r["id"]): r for r in runs}
     run_id = url_labelled_choice(st, "ChebNet run", list(by_id), next(iter(by_id)), "s_run",
-                                 format_func=lambda i: f"run {i}: {by_id[i].get('name') or 'cheb'}")
+                                 format_func=lambda i: f"run {i}: {by_id.get(i, {}).get('name') or 'cheb'}")
     run = by_id[run_id]
     layers = max(1, int((run.get("config") or {}).get("layers", 1)))
     lc, ic = st.columns(2)
@@ -101,7 +101,7 @@ elif runs:
     try:
         lambdas, response, layer_vals, K, _ = run_response(run_id, checkpoint_version(run), int(layer), run)
     except (CheckpointError, UserInputError, OSError) as err:
-        st.error(f"Cannot read run {run_id}'s filters — {err}")
+        st.error(f"Cannot read run {run_id}'s filters — {plain(err)}")
     else:
         c_in = response.shape[1]
         channel = url_slider(ic, "Input channel", 0, c_in - 1, 0, "s_in") if c_in > 1 else 0

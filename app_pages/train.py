@@ -6,7 +6,7 @@ from typing import Optional
 import pandas as pd
 import streamlit as st
 
-from core.config import QUICK_EPOCHS, quick_mode
+from core.config import QUICK_EPOCHS, quick_mode, without_paths
 from core.analysis.reference import context_line
 from core.analysis.results import MISSING, runs_table
 from core.training.cpu_share import describe as describe_threads
@@ -25,7 +25,7 @@ from core.models.tutorial_net import ADJACENCIES
 from core.figures.training import curves_figure
 from ui.links import open_run_buttons
 from ui import classroom
-from ui.display import RUNS_TABLE_COLUMNS, guarded, unbroken
+from ui.display import RUNS_TABLE_COLUMNS, guarded, plain, unbroken
 from ui.resources import manager, store
 from ui.session import session_id
 from ui.url_state import (copy_link_button, graph_param_widgets, parse_run_id, refuse_link_value, url_choice,
@@ -180,7 +180,7 @@ def continue_controls(run_id: int, row: dict) -> None:
         try:
             new_id = mgr.continue_run(run_id, 1 if step else more, session=me)
         except (UserInputError, CheckpointError, StoreError) as err:
-            st.error(f"Cannot continue run {run_id} — {err}")
+            st.error(f"Cannot continue run {run_id} — {plain(err)}")
             return
         open_run(new_id)
 
@@ -194,7 +194,7 @@ def live_panel(run_id: int) -> None:
     epochs = store().epochs(run_id)
     status = live["state"]
     model = (row.get("config") or {}).get("model", "")
-    st.subheader(f"Run {run_id}: {MODELS.title(model)} · {unbroken(row['name'] or model)}")
+    st.subheader(f"Run {run_id}: {MODELS.title(model)} · {plain(unbroken(row['name'] or model))}")
     parent = (row.get("config") or {}).get("parent")
     if parent is not None:
         p1, p2 = st.columns([3, 1], vertical_alignment="center")
@@ -226,13 +226,15 @@ def live_panel(run_id: int) -> None:
     elif status == "stopped":
         st.warning("Stopped. Every finished epoch is kept" +
                    (f"; last test accuracy {summary['test_accuracy']:.2%}." if summary.get("test_accuracy") else ".")
-                   + (f" ({row['error']})" if row.get("error") else "") + (f" {context}" if context else ""))
+                   + (f" ({plain(without_paths(row['error']))})" if row.get("error") else "")
+                   + (f" {context}" if context else ""))
     if status in ("finished", "stopped") and row.get("checkpoint"):
         st.caption("Open this run on:")
         open_run_buttons(run_id, row.get("config") or {})
         continue_controls(run_id, row)
     elif status in ("failed", "interrupted"):
-        st.error(f"Run {status}: {row.get('error') or 'the server stopped during it'}")
+        st.error(f"Run {status}: " + (plain(without_paths(row["error"])) if row.get("error") else
+                                       "the server stopped during it"))
     if epochs:
         st.metric("Test accuracy (last epoch)", f"{epochs[-1]['test_accuracy']:.2%}")
         if st.session_state.get("_curves_fast") == run_id and status in ACTIVE_STATUSES:

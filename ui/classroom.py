@@ -24,6 +24,8 @@ from typing import Any, Optional
 
 import streamlit as st
 
+from ui.display import plain
+
 HIDE = "hide"  # the URL parameter: comma-separated URL keys of the controls to hide
 MAX_HIDE_CHARS = 2000  # a longer hide list is refused unread
 KEY = re.compile(r"[A-Za-z0-9_]{1,64}")  # what a control's URL key looks like (keys are the app's own)
@@ -171,18 +173,13 @@ def _slot_write(run: dict, name: str, content: Any, draw) -> None:
         draw(slot, content)
 
 
-def _md(text: str) -> str:
-    """Plain text inside a line of markdown: its marks escaped (emphasis, code, links, html, tables, LaTeX)."""
-    return re.sub(r"([\\`*_\[\]<>|~$])", r"\\\1", text)
-
-
 def fixed_text(fixed: dict[str, tuple[str, str]]) -> Optional[str]:
     """The sidebar caption on the controls a link hides, or None."""
     from ui.url_state import shown_link_value
 
     if not fixed:
         return None
-    return ("Fixed by this link: " + ", ".join(f"{_md(label)} = `{shown_link_value(shown)}`"
+    return ("Fixed by this link: " + ", ".join(f"{plain(label)} = {shown_link_value(shown)}"
                                                for label, shown in fixed.values()))
 
 
@@ -236,7 +233,7 @@ def bad_keys_text(bad: list[str], controls: dict[str, str]) -> str:
     keys = list(controls)
     listed = ", ".join(f"`{k}`" for k in keys[:_LISTED]) + (", …" if len(keys) > _LISTED else "")
     return ("This link hides controls this page does not have, so they were ignored: "
-            + "; ".join(f"`{HIDE}={shown_link_value(k)}`" for k in bad)
+            + "; ".join(f"{HIDE}={shown_link_value(k)}" for k in bad)
             + (f" (this page's controls: {listed})." if keys else " (this page has no controls to hide)."))
 
 

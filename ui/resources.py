@@ -13,6 +13,7 @@ import streamlit as st
 
 from core.config import quick_mode
 from core.errors import UserInputError
+from ui.display import plain  # an error's text quoted inert, without the server's paths
 
 T = TypeVar("T")
 
@@ -51,10 +52,10 @@ def manager():
     try:
         return get_manager()
     except StoreError as err:
-        st.error(f"Run store unavailable — {err}", icon=":material/database:")
+        st.error(f"Run store unavailable — {plain(err)}", icon=":material/database:")
         st.stop()
     except UserInputError as err:
-        st.error(f"Training unavailable — {err}", icon=":material/error:")
+        st.error(f"Training unavailable — {plain(err)}", icon=":material/error:")
         st.stop()
 
 
@@ -71,7 +72,7 @@ def from_store(read: Callable[[Any], T], then: Optional[Callable[[], None]] = No
     try:
         return read(store())
     except StoreError as err:
-        st.error(f"Run store unavailable — {err}", icon=":material/database:")
+        st.error(f"Run store unavailable — {plain(err)}", icon=":material/database:")
         if then is not None:
             then()
         st.stop()

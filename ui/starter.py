@@ -8,6 +8,7 @@ from typing import Any, Collection
 import streamlit as st
 
 from core.training.starter import ACTIVE, ensure_starter, starter_status, starter_training, status_text
+from ui.display import plain
 from ui.resources import from_store, manager
 
 __all__ = ["newly_finished", "show_starter", "starter_failures", "starter_set", "starter_training"]
@@ -42,11 +43,11 @@ def starter_progress(ended: tuple[int, ...], purpose: str) -> None:
         st.rerun(scope="app")
     shown = [row for row in status if row["state"] is not None]
     st.markdown(f"**Training a starter set so you can try {purpose}:** "
-                + " · ".join(status_text(row) for row in shown))
+                + " · ".join(plain(status_text(row)) for row in shown))
     st.caption(ABOUT)  # above the bars: their number shrinks as runs finish
     for row in shown:
         if row["state"] in ACTIVE:
-            st.progress(row["progress"], text=status_text(row))
+            st.progress(row["progress"], text=plain(status_text(row)))
 
 
 def newly_finished(status: list[dict[str, Any]], usable: Collection[int], key: str) -> list[int]:
@@ -62,4 +63,4 @@ def newly_finished(status: list[dict[str, Any]], usable: Collection[int], key: s
 
 def starter_failures(status: list[dict[str, Any]]) -> list[str]:
     """The starter runs that ended without weights, in words (for a page that has nothing else to show)."""
-    return [status_text(row) for row in status if row["state"] in ("failed", "interrupted", "stopped")]
+    return [plain(status_text(row)) for row in status if row["state"] in ("failed", "interrupted", "stopped")]

@@ -13,6 +13,7 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from ui import classroom
+from ui.display import plain
 
 URL = "query-params"  # widgets bound to the URL: a copied link reopens the same configuration
 
@@ -26,11 +27,9 @@ RUN_ID = re.compile(r"[0-9]{1,18}")  # ASCII digits only (str.isdigit() takes 'Â
 
 
 def shown_link_value(raw: str) -> str:
-    """A link's value as a notice quotes it inside a code span: at most ``SHOWN_CHARS`` characters, no backtick or
-    unprintable character (a backtick would close the span and let the link write markdown, such as a link of its
-    own, into the app's warning; a megabyte value would be echoed whole)."""
-    head = "".join(c if c.isprintable() and c != "`" else "?" for c in raw[:SHOWN_CHARS])
-    return head + ("â€¦" if len(raw) > SHOWN_CHARS else "")
+    """A link's value as a notice quotes it: at most ``SHOWN_CHARS`` characters (a megabyte value is not echoed
+    whole), inert as markdown (``ui.display.plain``: it cannot write a link of its own into the app's warning)."""
+    return plain(raw, SHOWN_CHARS)
 
 
 def parse_run_id(raw: Optional[str]) -> Optional[int]:
@@ -51,7 +50,7 @@ def parse_run_ids(raw: Optional[str], most: int) -> Optional[list[int]]:
 
 def note_link_value(key: str, raw: str, allowed: str) -> None:
     """Say (through ``url_notices``) that the link's ``key=raw`` was not used, and what it may be."""
-    st.session_state.setdefault("_url_notices", {})[key] = f"`{key}={shown_link_value(str(raw))}` ({allowed})"
+    st.session_state.setdefault("_url_notices", {})[key] = f"{key}={shown_link_value(str(raw))} ({allowed})"
 
 
 def _note_bad_link_value(key: str, allowed: str) -> None:

@@ -4,6 +4,8 @@ attention and a superpixel run's filters on one digit, bad links."""
 import pytest
 from ui_helpers import metric_values, no_errors, open_page
 
+from ui.display import plain
+
 FILTERS = "app_pages/filters.py"
 
 
@@ -268,13 +270,13 @@ def test_filters_page_refuses_links_to_runs_it_cannot_show(app, tmp_path):
         at = _opened({"f_src": "gat", "f_grun": str(bad)})
         no_errors(at)
         notice = " ".join(w.value for w in at.warning)
-        assert f"f_grun={bad}" in notice and why in notice, notice
+        assert f"f_grun={bad}" in notice and plain(why) in notice, notice  # the reason quoted inert
         assert at.selectbox(key="f_grun").value == gat_id  # the newest GAT run with weights instead
         assert metric_values(at)["Attention sum"] == "1.0000"
     # a GAT run's id on the superpixel view: a notice, and the info with the link to train one
     at = _opened({"f_src": "superpixel", "f_sprun": str(gat_id)})
     assert not at.exception and not at.error
-    assert f"run {gat_id} is a 'gat' run, not a superpixel run" in " ".join(w.value for w in at.warning)
+    assert plain(f"run {gat_id} is a 'gat' run, not a superpixel run") in " ".join(w.value for w in at.warning)
     assert at.get("page_link")[0].proto.query_string == "model=superpixel&conv=gat"
     # a corrupt checkpoint: one clear error, no traceback
     bad = tmp_path / "broken.pt"

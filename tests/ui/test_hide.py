@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 from ui_helpers import APP, ROOT, no_errors
 
 from ui.classroom import builder_html, fixed_text, parse_hide
+from ui.display import plain as inert
 
 PAGES = re.findall(r'st\.Page\("(app_pages/[a-z_]+\.py)"', (ROOT / "app.py").read_text())
 WIDGETS = ("selectbox", "slider", "select_slider", "radio", "toggle", "number_input", "text_input", "multiselect",
@@ -42,7 +43,7 @@ def fixed(at: AppTest) -> str:
 
 
 def hide_notices(at: AppTest) -> str:
-    return " ".join(w.value for w in at.warning if "`hide=" in w.value)
+    return " ".join(w.value for w in at.warning if "hide=" in w.value)
 
 
 def opened(app: AppTest, page: str, params: dict[str, str]) -> AppTest:
@@ -87,7 +88,7 @@ def test_every_page_hides_the_controls_its_link_names(app, page):
     at = opened(AppTest.from_file(APP, default_timeout=180), page, {"hide": key})
     no_errors(at)
     assert key not in widget_keys(at)
-    assert fixed(at).startswith(f"Fixed by this link: {label} = `")
+    assert fixed(at).startswith(f"Fixed by this link: {inert(label)} = ")
     assert not hide_notices(at) and at.query_params["hide"] in (key, [key])
     assert key in controls(at) and ticked(at) == [key]  # the builder still offers it, ticked
 
@@ -128,7 +129,7 @@ def test_a_hidden_control_takes_the_links_value(app, page):
     assert not set(keys) & widget_keys(at), keys
     for key in keys:
         shown = {"model": "ChebNet", "f_zoom": "off"}.get(key, params[key])
-        assert f"= `{shown}" in fixed(at), fixed(at)
+        assert f"= {inert(shown)}" in fixed(at), fixed(at)
         assert at.query_params[key] in (params[key], [params[key]])  # the link keeps the value
     if page == "app_pages/karate.py":
         from core.analysis.karate import MODEL_HELP
@@ -143,7 +144,7 @@ def test_a_hidden_control_takes_the_links_value(app, page):
 def test_a_bad_key_in_hide_is_ignored_with_a_notice_on_every_page(app, page):
     at = opened(app, page, {"hide": "nope"})
     no_errors(at)
-    assert "`hide=nope`" in hide_notices(at) and "not have" in hide_notices(at)
+    assert "hide=nope (" in hide_notices(at) and "not have" in hide_notices(at)
     assert not fixed(at)
 
 
@@ -151,9 +152,9 @@ def test_hide_mixes_good_and_bad_keys_and_checks_a_hidden_value_as_a_drawn_one(a
     at = opened(app, "app_pages/groups.py", {"hide": "n, nope ,digit", "n": "99", "digit": "7"})
     no_errors(at)
     assert not {"n", "digit"} & widget_keys(at)
-    assert "`n=99` (must be between 1 and 16)" in " ".join(w.value for w in at.warning)  # the usual notice
-    assert "N = `4`" in fixed(at) and "Digit = `7`" in fixed(at)  # the default instead
-    assert "`hide=nope`" in hide_notices(at) and at.query_params["hide"] == "n,digit"
+    assert "n=99 (must be between 1 and 16)" in " ".join(w.value for w in at.warning)  # the usual notice
+    assert "N = 4," in fixed(at) + "," and "Digit = 7," in fixed(at) + ","  # the default instead
+    assert "hide=nope (" in hide_notices(at) and at.query_params["hide"] == "n,digit"
     assert "n" not in at.query_params  # an invalid value comes off the link, as a drawn widget's does
 
 
@@ -192,7 +193,7 @@ def test_builder_markup_escapes_labels_and_holds_no_link_value():
 
 def test_fixed_caption_quotes_values_inert():
     text = fixed_text({"a": ("Layer *type*", "x` [a](https://evil.example) `")})
-    assert text.startswith("Fixed by this link: Layer \\*type\\* = `x? [a](https://evil.example) ?`")
+    assert text.startswith("Fixed by this link: Layer \\*type\\* = x\\` \\[a\\]\\(https\\:\\/\\/evil\\.example\\) \\`")
     assert fixed_text({}) is None
 
 
@@ -207,12 +208,12 @@ def test_the_hand_synced_run_and_source_pickers_hide_too(app):
                 {"pg_src": "dataset", "pg_runs": str(second), "hide": "pg_src,pg_runs"})
     no_errors(at)
     assert not {"pg_src", "pg_runs_w"} & widget_keys(at)
-    assert "Digit = `data set`" in fixed(at) and f"Runs = `#{second}" in fixed(at)
+    assert "Digit = data set," in fixed(at) and f"Runs = \\#{second} " in fixed(at)
     assert at.query_params["pg_runs"] in (str(second), [str(second)]) and not hide_notices(at)
     assert any(f"#{second}" in m.value for m in at.markdown) and not any(f"#{first} " in m.value for m in at.markdown)
 
     eq = opened(AppTest.from_file(APP, default_timeout=180), "app_pages/equivariance.py", {"hide": "runs"})
     no_errors(eq)
     assert "runs" not in widget_keys(eq) and not hide_notices(eq)
-    assert fixed(eq) == f"Fixed by this link: Runs to compare = `#{second} cnn · mnist-5k`"  # the page's default pick
+    assert fixed(eq) == f"Fixed by this link: Runs to compare = {inert(f'#{second} cnn · mnist-5k')}"  # the default
     assert any(b.label == "Measure 1 run" for b in eq.button)  # the page goes on with it

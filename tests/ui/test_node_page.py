@@ -2,6 +2,8 @@
 
 from ui_helpers import no_errors, open_page
 
+from ui.url_state import shown_link_value
+
 NODE = "app_pages/node.py"
 
 
@@ -164,7 +166,7 @@ def test_a_corrupt_drawn_digit_in_a_link_gives_a_notice(app):
         at.run()
         no_errors(at)
         notes = " ".join(w.value for w in at.warning)
-        assert f"`nd_ink={forged[:40]}" in notes and "523 characters of A-Z" in notes, notes
+        assert f"nd_ink={shown_link_value(forged)} (" in notes and "523 characters of A-Z" in notes, notes
         assert "nd_ink" not in at.query_params
         assert any("Draw a digit with the mouse" in i.value for i in at.info)  # the blank canvas, no arithmetic
         assert not [s for s in at.success if "network's own activation" in s.value]
@@ -172,7 +174,7 @@ def test_a_corrupt_drawn_digit_in_a_link_gives_a_notice(app):
     at.query_params.update({"nd_run": str(run_id), "nd_src": "camera"})
     at = open_page(at, NODE)
     no_errors(at)
-    assert "`nd_src=camera` (choose from dataset, draw)" in " ".join(w.value for w in at.warning)
+    assert "nd_src=camera (choose from dataset, draw)" in " ".join(w.value for w in at.warning)
     assert _difference(_match_line(at)) < 1e-5
 
 

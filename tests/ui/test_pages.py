@@ -3,6 +3,8 @@
 import pytest
 from ui_helpers import no_errors, open_page
 
+from ui.display import plain
+
 
 GRAPH_BUILDER = "app_pages/graph_builder.py"
 
@@ -157,9 +159,9 @@ def test_train_page_group_schedule_and_an_invalid_one(app):
     no_errors(at)
     assert any(c.value.startswith("The schedule sets 3 blocks") for c in at.caption)
     at.button[0].click().run()  # Start: refused with one clear message, nothing stored
-    assert [e.value for e in at.error] == [
-        "Invalid setting — group: D4 is not a subgroup of C4 in the schedule C4,D4,C4: each block's group must be "
-        "a subgroup of the one before (e.g. D16,D16,C16 or C8,C4,C1)"]
+    assert [e.value for e in at.error] == ["Invalid setting — " + plain(  # quoted inert: it quotes what was typed
+        "group: D4 is not a subgroup of C4 in the schedule C4,D4,C4: each block's group must be "
+        "a subgroup of the one before (e.g. D16,D16,C16 or C8,C4,C1)")]
     assert "run_id" not in at.session_state
     at.text_input(key="schedule_groups").input("d4,d4,c4").run()  # case-insensitive, a valid schedule
     no_errors(at)

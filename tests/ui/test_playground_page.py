@@ -3,6 +3,8 @@
 import numpy as np
 from ui_helpers import no_errors
 
+from ui.url_state import shown_link_value
+
 PLAYGROUND = "app_pages/playground.py"
 
 
@@ -65,7 +67,7 @@ def test_playground_link_with_unknown_runs_falls_back_with_a_notice(app):
     no_errors(at)
     assert at.multiselect(key="pg_runs_w").value == [cnn]  # the newest CNN instead
     notes = " ".join(w.value for w in at.warning)
-    assert "pg_runs=999,abc" in notes and "pg_angle=400" in notes
+    assert f"pg_runs={shown_link_value('999,abc')} (" in notes and "pg_angle=400 (" in notes
 
 
 # ----------------------------------------------------------------------------- links that reopen what you see
@@ -172,7 +174,7 @@ def test_a_forged_linked_digit_gets_a_notice_and_is_dropped(app):
         at.run()
         no_errors(at)
         notes = " ".join(w.value for w in at.warning)
-        assert f"`pg_ink={forged[:40]}" in notes and "523 characters of A-Z" in notes, notes
+        assert f"pg_ink={shown_link_value(forged)} (" in notes and "523 characters of A-Z" in notes, notes
         assert "pg_ink" not in at.query_params
         assert any("Draw with the mouse" in c.value for c in at.caption)  # no digit: the blank canvas
 
@@ -195,7 +197,7 @@ def test_the_source_is_one_word_in_the_link_and_old_links_still_open_the_data_se
     at.query_params.update({"pg_src": "camera"})
     at.run()
     no_errors(at)
-    assert "`pg_src=camera` (choose from draw, dataset, upload)" in " ".join(w.value for w in at.warning)
+    assert "pg_src=camera (choose from draw, dataset, upload)" in " ".join(w.value for w in at.warning)
 
 
 def test_without_runs_the_page_links_to_the_train_page_set_up_for_each_net(app):

@@ -7,6 +7,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from ui_helpers import APP, no_errors, open_page
 
+from ui.url_state import shown_link_value
 
 RESULTS = "app_pages/results.py"
 COMPARE = "app_pages/compare.py"
@@ -214,7 +215,7 @@ def test_a_compare_link_reopens_the_ticked_runs_and_filters(app):
         at.run()
         no_errors(at)
         notes = " ".join(w.value for w in at.warning)
-        assert "`cmp_runs=" in notes and "ids of runs in the table" in notes, notes
+        assert f"cmp_runs={shown_link_value(forged)} (" in notes and "ids of runs in the table" in notes, notes
         assert len(notes) < 1000  # a forged value is quoted short
         ticked = [second] if forged.startswith(str(second)) else []
         assert _link(at, "cmp_runs") == (",".join(map(str, ticked)) or None)
@@ -229,7 +230,7 @@ def test_a_compare_link_with_an_unknown_filter_value_says_so(app):
     at = app.run()
     no_errors(at)
     notes = " ".join(w.value for w in at.warning)
-    assert "`f_model=nosuchmodel`" in notes and "choose from mlp" in notes
+    assert "f_model=nosuchmodel (" in notes and "choose from mlp" in notes
     assert at.multiselect(key="f_model").value == [] and at.multiselect(key="f_status").value == ["finished"]
 
 

@@ -106,7 +106,7 @@ def test_the_sweep_launcher_lists_settings_by_label_and_reopens_from_a_link(monk
     at.run()
     assert not at.exception and not at.error
     notes = " ".join(w.value for w in at.warning)
-    assert "`sw_param=kk`" in notes and "`sw_show=sweep:1:nothing`" in notes and "`sw_values=xxx" in notes, notes
+    assert "sw_param=kk (" in notes and "sw_show=sweep\\:1\\:nothing (" in notes and "sw_values=xxx" in notes, notes
     assert at.selectbox(key="sw_param").value == "K" and len(at.text_input(key="sw_values").value) <= 200
 
 

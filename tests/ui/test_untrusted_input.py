@@ -8,6 +8,7 @@ import pytest
 from ui_helpers import no_errors
 
 from core.errors import UserInputError
+from ui.display import plain
 from ui.url_state import SHOWN_CHARS, parse_run_id, parse_run_ids, shown_link_value
 from ui.draw_canvas import MAX_URL_CHARS, PNG_URL, drawing_png
 
@@ -58,8 +59,9 @@ def test_notices_quote_link_values_short_and_inert():
     assert shown_link_value("C8") == "C8"
     hostile = "x` [click me](https://evil.example) ![](https://evil.example/t.png) `"
     shown = shown_link_value(hostile)
-    assert "`" not in shown and len(shown) <= SHOWN_CHARS + 1  # no way out of the notice's code span
-    assert shown_link_value("a\nb\x00c") == "a?b?c"
+    assert shown == plain(hostile[:SHOWN_CHARS]) + "…"  # the one quoting helper (tests/ui/test_error_hygiene.py)
+    assert "](" not in shown and "https://" not in shown and "`" not in shown.replace("\\`", "")
+    assert shown_link_value("a\nb\x00c") == "a b\ufffdc"
     long = shown_link_value("9" * 1_000_000)
     assert long == "9" * SHOWN_CHARS + "…"
 
@@ -73,7 +75,7 @@ def test_hostile_run_ids_in_links_are_refused_with_a_notice(app):
     at.query_params["run"] = "²"  # str.isdigit() says yes, int() raised a ValueError before
     at.run()
     no_errors(at)
-    assert "`run=²` in this link is not a finished or stopped run" in _warnings(at)
+    assert "run=² in this link is not a finished or stopped run" in _warnings(at)
     assert at.selectbox(key="run").value == run_id
 
     for forged in ("²", "9" * 30):  # the second overflowed SQLite's integers in the run manager
@@ -82,7 +84,7 @@ def test_hostile_run_ids_in_links_are_refused_with_a_notice(app):
         at.query_params["run"] = forged
         at.run()
         no_errors(at)
-        assert f"`run={shown_link_value(forged)}` (a run id)" in _warnings(at)
+        assert f"run={shown_link_value(forged)} (a run id)" in _warnings(at)
         assert "run" not in at.query_params  # dropped from the link
 
     at = app.run()
@@ -91,7 +93,7 @@ def test_hostile_run_ids_in_links_are_refused_with_a_notice(app):
     at.run()
     no_errors(at)
     notes = _warnings(at)
-    assert f"`trio={MANY_IDS[:SHOWN_CHARS]}…` (at most 3 run ids)" in notes and len(notes) < 1000
+    assert f"trio={plain(MANY_IDS[:SHOWN_CHARS])}… (at most 3 run ids)" in notes and len(notes) < 1000
     assert "eq_trio" not in at.session_state and "trio" not in at.query_params
 
 
@@ -108,8 +110,8 @@ def test_playground_link_values_that_are_huge_or_hostile(app):
     no_errors(at)
     assert at.multiselect(key="pg_runs_w").value == [cnn]  # the newest CNN instead
     notes = _warnings(at)
-    assert "`pg_src=x? [click me](https://evil.example) ?`" in notes  # inside the code span: text, not a link
-    assert f"`pg_runs={MANY_IDS[:SHOWN_CHARS]}…`" in notes and "`pg_mirror=" + "1" * SHOWN_CHARS + "…`" in notes
+    assert "pg_src=x\\` \\[click me\\]\\(https\\:\\/\\/evil\\.example\\) \\` (" in notes  # escaped: text, not a link
+    assert f"pg_runs={plain(MANY_IDS[:SHOWN_CHARS])}… (" in notes and "pg_mirror=" + "1" * SHOWN_CHARS + "… (" in notes
     assert len(notes) < 1000  # a 400 KB value is not echoed back
     copy_link = [h.proto.body for h in at.get("html") if "gcl-copy" in h.proto.body]
     assert len(copy_link) == 1 and "note" not in copy_link[0]  # Copy link reads the address bar in the browser:
@@ -122,7 +124,7 @@ def test_an_overlong_text_value_in_a_link_is_cut_with_a_notice(app):
     at.query_params.update({"model": "escnn", "schedule_groups": "C8," * 5000})
     at.run()
     no_errors(at)
-    assert "`schedule_groups=C8,C8," in _warnings(at) and "(at most 200 characters)" in _warnings(at)
+    assert "schedule_groups=C8\\,C8\\," in _warnings(at) and "(at most 200 characters)" in _warnings(at)
     assert len(at.text_input(key="schedule_groups").value) <= 200
 
 
