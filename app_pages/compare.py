@@ -26,7 +26,7 @@ from core.figures.results import accuracy_curves_figure
 from ui.display import RUNS_TABLE_COLUMNS, guarded
 from ui.resources import from_store, manager
 from ui.resources import store as ui_store
-from ui.session import session_id
+from ui.session import client_address, session_id
 from ui.url_state import (copy_link_button, note_link_value, parse_run_ids, refuse_link_value, url_choice,
                           url_labelled_choice, url_multiselect, url_notices, url_slider, url_text)
 
@@ -106,9 +106,8 @@ def sweep_section() -> None:
             second = (param2, parse_values(param2, values2_text)) if param2 != "none" else (None, None)
             configs = grid_configs(base, param, parse_values(param, values_text), *second)
             kind = new_sweep_kind(param, param2 if param2 != "none" else None)
-            manager().check_room(session_id(), len(configs))  # all of the sweep or none of it
-            for cfg in configs:
-                manager().submit(cfg, session=session_id(), kind=kind)
+            # all of the sweep or none of it: each run within the budget, their time together too, room for all
+            manager().submit_many(configs, session=session_id(), kind=kind, client=client_address())
             return kind, [cfg.to_dict() for cfg in configs]
 
         launched = guarded(launch)
@@ -198,7 +197,8 @@ def search_section() -> None:
             space = parse_space([part for part in space_text.split(";") if part.strip()])
             configs = search_configs(RunConfig(model=model, epochs=epochs), space, trials, sampler)
             kind = new_search_kind(space, early)
-            manager().submit_search(configs, session=session_id(), kind=kind, early_stopping=early)
+            manager().submit_search(configs, session=session_id(), kind=kind, early_stopping=early,
+                                    client=client_address())
             return kind
 
         kind = guarded(launch)

@@ -15,9 +15,9 @@ from core.analysis.lesson_rows import (MISSING, data_line, explain_links, findin
                                        stored_lessons, table)
 from core.analysis.lessons import LESSONS, launch_plan, lesson_configs, member_kinds, new_lesson_kind, parse_lesson_kind
 from ui import classroom
-from ui.display import guarded, labelled
+from ui.display import guarded, labelled, plain
 from ui.resources import from_store, manager
-from ui.session import session_id
+from ui.session import client_address, session_id
 from ui.url_state import copy_link_button, refuse_link_value, url_choice, url_labelled_choice, url_notices
 
 THIS_PAGE = "app_pages/lessons.py"
@@ -53,18 +53,45 @@ if mode == "full" and quick_mode() and not lesson.in_page:
     st.caption("This server runs in quick mode (GRAPHCONV_QUICK): full mode keeps its epochs, on 1,000 digits.")
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
-def trained_karate(model: str, epochs: int, lr: float, seed: int):
-    from core.analysis.karate import train_karate
+def karate_results(configs: list[dict]) -> dict:
+    """The KarateClub lesson's models, trained together in one job of the karate worker pool (never in this
+    script thread): ``{model: result}`` when done; while they train, ``{}`` and a fragment that reruns the page when
+    they are done; the server busy or an invalid value: ``{}`` and one line saying so."""
+    from core.analysis.karate import request_karate_set
+    from core.training.jobs import BusyError
 
-    return train_karate(model, epochs=epochs, lr=lr, seed=seed)
+    try:
+        job = guarded(lambda: request_karate_set(configs, owner=session_id()))
+    except BusyError as err:
+        st.warning(f"{str(err)[0].upper()}{str(err)[1:]}.", icon=":material/hourglass_top:")
+        return {}
+    if job is None:
+        return {}
+    if job.state == "done":
+        return job.result
+    if job.pending:
+        karate_progress(configs)
+    else:
+        st.error(f"Training failed — {plain(job.error)}")
+    return {}
+
+
+@st.fragment(run_every=0.5)
+def karate_progress(configs: list[dict]) -> None:
+    """While the lesson's models wait or train in their worker: say so; rerun the page once they are done."""
+    from core.analysis.karate import karate_set_state
+
+    job = karate_set_state(configs)
+    if job is None or not job.pending:
+        st.rerun(scope="app")
+    st.info(f"Training {len(configs)} networks on the karate club in a worker process: "
+            + ("training now…" if job.state == "running" else "waiting for the worker…"), icon=":material/hourglass_top:")
 
 
 def launch() -> Optional[str]:
     kind, plan = launch_plan(key, mode == "quick")
-    manager().check_room(session_id(), len(plan))  # all of the lesson or none of it
-    for cfg, store_kind in plan:
-        manager().submit(cfg, session=session_id(), kind=store_kind)
+    manager().submit_many([cfg for cfg, _ in plan], session=session_id(), kind=[k for _, k in plan],
+                          client=client_address())  # all of the lesson or none of it
     return kind
 
 
@@ -137,11 +164,7 @@ def queued_rows(kind: Optional[str]) -> tuple[list[dict[str, Any]], str]:
 st.subheader("This lesson's numbers")
 if lesson.in_page:
     shown_mode = parse_lesson_kind(shown)[1] if shown else mode
-    results = {}
-    if shown:
-        with st.spinner("Training on the karate club…"):
-            results = {c["model"]: guarded(lambda c=c: trained_karate(**c))
-                       for c in lesson_configs(key, shown_mode == "quick")}
+    results = karate_results(lesson_configs(key, shown_mode == "quick")) if shown else {}
     draw(karate_rows(lesson, shown_mode, {m: r for m, r in results.items() if r is not None}), shown, shown_mode)
     if results.get("gcn") is not None:
         from core.figures.karate import embedding_animation_figure

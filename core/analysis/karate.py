@@ -307,3 +307,27 @@ def train_karate_job(model: str, epochs: int, lr: float, seed: int) -> KarateRes
     """What a karate worker process runs: :func:`train_karate` on one thread (34 nodes gain nothing from more)."""
     torch.set_num_threads(1)
     return train_karate(model, epochs=epochs, lr=lr, seed=seed)
+
+
+def _set_key(configs: list[dict[str, Any]]) -> tuple:
+    """The job key of a lesson's set of trainings (each checked first, as :func:`request_karate` does)."""
+    return ("karate-set",) + tuple(_key(c["model"], c["epochs"], c["lr"], c["seed"])[1:] for c in configs)
+
+
+def request_karate_set(configs: list[dict[str, Any]], owner: Optional[str] = None):
+    """Train a lesson's models (``[{"model", "epochs", "lr", "seed"}, ...]``) one after the other in ONE worker
+    job, so a lesson counts once against the pool's bounds: a ``JobState`` whose result is ``{model: KarateResult}``.
+    ``UserInputError`` for an invalid value; ``BusyError`` when the pool has no room."""
+    key = _set_key(configs)
+    return karate_pool().submit(key, train_karate_set_job, key[1:], owner=owner)
+
+
+def karate_set_state(configs: list[dict[str, Any]]):
+    """Where the training of a lesson's set is (a ``JobState``), or None when the pool knows none."""
+    return karate_pool().state(_set_key(configs))
+
+
+def train_karate_set_job(*settings: tuple) -> dict[str, KarateResult]:
+    """What a karate worker runs for a lesson: each ``(model, epochs, lr, seed)`` in turn, on one thread."""
+    torch.set_num_threads(1)
+    return {model: train_karate(model, epochs=epochs, lr=lr, seed=seed) for model, epochs, lr, seed in settings}

@@ -299,6 +299,15 @@ def build_everything(cfg: RunConfig, rng: Optional[RunRNG] = None,
     return ds, train, test, model, graph
 
 
+def peak_memory_mb() -> Optional[float]:
+    """The resident high-water mark of this process in MB (a worker: its run's peak), or None where unknown."""
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return None
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # Linux reports KB
+
+
 def continuation_config(store, parent_id: int, more_epochs: int) -> RunConfig:
     """The config of a NEW run that continues run ``parent_id`` for ``more_epochs`` more epochs (see
     ``core.training.resume`` for why a new run): the parent's settings, ``parent`` set, ``epochs`` the new
@@ -403,6 +412,7 @@ def execute(cfg: RunConfig, store=None, *, run_id: Optional[int] = None, session
         "train_images": len(train.labels),
         "test_images": len(test.labels),
         "seconds": time.perf_counter() - t_start,
+        "peak_mb": peak_memory_mb(),  # this process's high-water mark: beside the estimate (core.training.cost)
         "error": result.error,
         "epochs": result.epochs,
         **({"parent": cfg.parent} if cfg.parent is not None else {}),

@@ -121,10 +121,21 @@ def test_a_stored_lesson_reopens_from_its_link(app):
     assert "Compare runs: their settings and curves" in _links(at)
 
 
-def test_the_karate_lesson_trains_in_the_page(app):
+def test_the_karate_lesson_trains_in_a_worker_and_shows_in_the_page(app):
+    import time
+
+    from core.analysis.karate import karate_set_state
+
     at = open_page(app, PAGE)
     at.selectbox(key="lesson").set_value("karate").run()
     at.button(key="ls_run").click().run()
+    no_errors(at)
+    configs = lesson_configs("karate", True)
+    deadline = time.time() + 120
+    while time.time() < deadline and (karate_set_state(configs) is None or karate_set_state(configs).pending):
+        time.sleep(0.2)  # the page's fragment polls the same; AppTest does not run fragments on a timer
+    assert karate_set_state(configs).state == "done"
+    at.run()
     no_errors(at)
     assert at.query_params["ls_show"] in ("lesson:karate:quick", ["lesson:karate:quick"])
     table = at.dataframe[0].value
