@@ -118,13 +118,16 @@ class Limits:
 
 
 # name -> (public default, local default)
+# Public defaults for Community Cloud's 2 cores and 2.7 GB: two runs of the budget's size train beside a ~1 GB server;
+# a class of 30 pressing Start at once fits the queue (2 slots x 15), and the longest anyone waits behind a full
+# queue of budget-sized runs is 15 x 2 min = 30 min.
 LIMIT_SETTINGS: dict[str, tuple[str, float, float]] = {
     "run_mb": ("GRAPHCONV_RUN_MB", 600, 0),
-    "run_seconds": ("GRAPHCONV_RUN_SECONDS", 300, 0),
-    "batch_seconds": ("GRAPHCONV_BATCH_SECONDS", 900, 0),
+    "run_seconds": ("GRAPHCONV_RUN_SECONDS", 120, 0),
+    "batch_seconds": ("GRAPHCONV_BATCH_SECONDS", 600, 0),
     "worker_mb": ("GRAPHCONV_WORKER_MB", 1200, 0),
-    "run_wall_s": ("GRAPHCONV_RUN_WALL_S", 900, 0),
-    "queue_per_slot": ("GRAPHCONV_QUEUE_PER_SLOT", 8, 0),
+    "run_wall_s": ("GRAPHCONV_RUN_WALL_S", 600, 0),
+    "queue_per_slot": ("GRAPHCONV_QUEUE_PER_SLOT", 15, 0),
     "visitor_runs": ("GRAPHCONV_SESSION_RUNS", 12, 12),
 }
 

@@ -10,7 +10,7 @@ from core.models.layers.inits import glorot, zeros
 from core.models.layers.propagate import spmm
 from core.graphs.shape import GraphShape
 from core.models.base import Footprint
-from core.models.layers.shared_graph import SharedGraph
+from core.models.layers.shared_graph import SharedGraph, product_footprint
 
 
 class ChebConv(nn.Module):
@@ -56,7 +56,7 @@ class ChebConv(nn.Module):
         n = shape.nodes
         return Footprint(K * in_channels * out_channels + out_channels,
                          activations=n * (K * in_channels + 2 * out_channels),
-                         flops=2.0 * K * n * in_channels * out_channels, gathers=2.0 * (K - 1) * shape.edges * in_channels)
+                         flops=2.0 * K * n * in_channels * out_channels) + product_footprint(shape, in_channels, K - 1)
 
     def reset_parameters(self) -> None:
         for lin in self.lins:

@@ -9,7 +9,7 @@ from core.models.layers.inits import glorot, zeros
 from core.models.layers.propagate import propagate_linear
 from core.graphs.shape import GraphShape
 from core.models.base import Footprint
-from core.models.layers.shared_graph import SharedGraph
+from core.models.layers.shared_graph import SharedGraph, product_footprint
 
 
 class GCNConv(nn.Module):
@@ -45,9 +45,9 @@ class GCNConv(nn.Module):
     @staticmethod
     def footprint(in_channels: int, out_channels: int, shape: GraphShape, **kwargs) -> Footprint:
         """What one step costs on a graph of ``shape`` (``core.models.base.Footprint``): X W, then Â (X W)."""
-        n, e = shape.nodes, shape.edges + shape.nodes
+        n = shape.nodes
         return Footprint(in_channels * out_channels + out_channels, activations=n * (in_channels + 2 * out_channels),
-                         flops=2.0 * n * in_channels * out_channels, gathers=2.0 * e * out_channels)
+                         flops=2.0 * n * in_channels * out_channels) + product_footprint(shape, out_channels)
 
     def reset_parameters(self) -> None:
         glorot(self.lin.weight)

@@ -11,7 +11,7 @@ from core.models.layers.inits import reset
 from core.models.layers.propagate import propagate
 from core.graphs.shape import GraphShape
 from core.models.base import Footprint
-from core.models.layers.shared_graph import SharedGraph
+from core.models.layers.shared_graph import SharedGraph, product_footprint
 
 
 class GINConv(nn.Module):
@@ -74,7 +74,7 @@ class GINConv(nn.Module):
         two-layer MLP."""
         n, c = shape.nodes, out_channels
         return Footprint(in_channels * c + c * c + 2 * c, activations=n * (in_channels + 4 * c),
-                         flops=2.0 * n * (in_channels * c + c * c), gathers=2.0 * shape.edges * in_channels)
+                         flops=2.0 * n * (in_channels * c + c * c)) + product_footprint(shape, in_channels)
 
     def reset_parameters(self) -> None:
         reset(self.nn)

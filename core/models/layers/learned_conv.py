@@ -10,7 +10,7 @@ from core.models.layers.inits import glorot, zeros
 from core.models.layers.propagate import propagate_linear
 from core.graphs.shape import GraphShape
 from core.models.base import Footprint
-from core.models.layers.shared_graph import SharedGraph, build_adjacency, use_sparse
+from core.models.layers.shared_graph import SharedGraph, build_adjacency, product_footprint, use_sparse
 
 INPUTS = {"diff": 2, "abs": 4, "both": 6, "offset": 2}  # edge MLP input -> its width
 NORMS = ("rw", "sym", "none")
@@ -107,9 +107,11 @@ class LearnedEdgeConv(nn.Module):
         params = width * hidden_channels + hidden_channels + (hidden_channels + 1) * sets + out_channels
         params += 0 if edge_sets == "pair" else in_channels * out_channels
         moved = out_channels if edge_sets == "shared" else out_channels * (in_channels if edge_sets == "pair" else 1)
-        return Footprint(params, activations=n * (in_channels + 2 * out_channels) + (0 if edge_sets == "shared" else e * moved),
-                         fixed=e * (2.0 * hidden_channels + 2 * sets), flops=2.0 * n * in_channels * out_channels,
-                         gathers=2.0 * e * moved)
+        own = Footprint(params, activations=n * (in_channels + 2 * out_channels) + (0 if edge_sets == "shared" else e * moved),
+                        fixed=e * (2.0 * hidden_channels + 2 * sets), flops=2.0 * n * in_channels * out_channels)
+        if edge_sets == "shared":  # one adjacency, dense or sparse as the layer builds it
+            return own + product_footprint(shape, out_channels)
+        return own + Footprint(0, gathers=2.0 * e * moved)
 
     def reset_parameters(self) -> None:
         for layer in self.edge_mlp:

@@ -8,7 +8,7 @@ from torch import Tensor, nn
 from core.models.layers.propagate import propagate_linear
 from core.graphs.shape import GraphShape
 from core.models.base import Footprint
-from core.models.layers.shared_graph import SharedGraph
+from core.models.layers.shared_graph import SharedGraph, product_footprint
 
 
 class SAGEConv(nn.Module):
@@ -60,7 +60,7 @@ class SAGEConv(nn.Module):
         linear maps."""
         n = shape.nodes
         return Footprint(2 * in_channels * out_channels + out_channels, activations=n * (2 * in_channels + 2 * out_channels),
-                         flops=4.0 * n * in_channels * out_channels, gathers=2.0 * shape.edges * in_channels)
+                         flops=4.0 * n * in_channels * out_channels) + product_footprint(shape, in_channels)
 
     def reset_parameters(self) -> None:
         self.lin_l.reset_parameters()

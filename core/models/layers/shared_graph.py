@@ -10,6 +10,8 @@ from torch import Tensor, nn
 
 from core.graphs.base import Graph
 from core.graphs.normalize import normalize
+from core.graphs.shape import GraphShape
+from core.models.base import Footprint
 
 DENSE_ABOVE = 0.1  # density (nnz / N^2) from which a dense matmul beats a sparse one
 
@@ -25,6 +27,15 @@ def use_sparse(nnz: int, num_nodes: int, device: torch.device, sparse: Optional[
     if sparse is not None:
         return sparse
     return nnz < DENSE_ABOVE * num_nodes * num_nodes
+
+
+def product_footprint(shape: GraphShape, channels: int, times: int = 1) -> Footprint:
+    """What ``times`` products of a graph of ``shape`` (self-loops included) with (N, ``channels``) features cost
+    per image: edge gathers on a sparse adjacency, a dense (N, N) matmul where :func:`use_sparse` picks dense."""
+    n, nnz = shape.nodes, shape.edges + shape.nodes
+    if nnz < DENSE_ABOVE * n * n:
+        return Footprint(0, gathers=2.0 * times * nnz * channels)
+    return Footprint(0, flops=2.0 * times * n * n * channels)
 
 
 def build_adjacency(edge_index: Tensor, edge_weight: Tensor, num_nodes: int, sparse: bool) -> Tensor:
