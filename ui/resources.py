@@ -1,7 +1,9 @@
 """Engine objects shared by every session of the server: data sets, graphs, the run manager and its store.
 
-Cached once per process (``st.cache_resource``); a store or training set-up that cannot be used ends the page with
-one clear message.
+Cached once per process; a store or training set-up that cannot be used ends the page with one clear message.
+Graphs and loaded runs live in caches bounded in bytes (``ui.byte_cache``): ``GRAPHS`` (the Graph Builder, Filters
+and Spectral pages), ``RUNS`` (the checkpoints the Playground, Equivariance, Filters and One node pages reopen) and
+``GIFS`` (the Filters page's animations); pages decorate their own loaders with ``cached(RUNS, ...)``.
 """
 
 from __future__ import annotations
@@ -13,9 +15,25 @@ import streamlit as st
 
 from core.config import quick_mode
 from core.errors import UserInputError
+from ui.byte_cache import MB, ByteLRU, cached
 from ui.display import plain  # an error's text quoted inert, without the server's paths
 
 T = TypeVar("T")
+
+# A dense 28x28 graph (613,872 edges) holds its two edge indices once (9.8 MB each, shared by every dense graph) and
+# 4.9 MB of weights (raw and normalised) per sigma, so 64 MB keeps the shared part and about 9 such graphs.
+GRAPH_CACHE_MB = 64
+GRAPHS = ByteLRU(GRAPH_CACHE_MB * MB, "graphs")
+# A loaded run: its model's parameters and buffers (6.6 MB for the default CNN or ChebNet), its data set's tensors
+# when it keeps one (the Equivariance page's: 3.8 MB in quick mode), whatever else the loader returns. Sized from the
+# worst entry a public server can train: GRAPHCONV_RUN_MB=600 leaves (600 - 320) / 4 MB for 4 copies of the weights
+# (weights, gradients, Adam's two moments), so 70 MB of weights, twice in the Filters page's learned run (trained and
+# untrained): 140 MB.
+RUN_CACHE_MB = 160
+RUNS = ByteLRU(RUN_CACHE_MB * MB, "loaded runs")
+# The Filters page's GIFs: 0.2 to 1.5 MB for 196 frames of 224x224 (at most 196 x 224 x 224 bytes = 9.8 MB).
+GIF_CACHE_MB = 32
+GIFS = ByteLRU(GIF_CACHE_MB * MB, "animations")
 
 
 @st.cache_resource(show_spinner="Loading data set…")
@@ -25,7 +43,7 @@ def dataset(name: str = "mnist-5k", quick: Optional[bool] = None):
     return load_dataset(name, quick=quick_mode() if quick is None else quick)
 
 
-@st.cache_resource(show_spinner=False, max_entries=64)
+@cached(GRAPHS)
 def graph(kind: str, params_json: str, norm: str, image_key: Optional[str] = None, _image: Any = None):
     """(raw graph, normalised graph, facts). ``image_key`` identifies ``_image`` (superpixels only).
 
