@@ -18,7 +18,7 @@ from core.figures.equivariance import (LAYER_ERROR_TITLE, accuracy_by_angle_figu
                                        invariance_table, layer_error_figure)
 from ui import classroom
 from ui.display import guarded, plain
-from ui.resources import from_store, manager
+from ui.resources import RUNS, cached, from_store, manager
 from ui.session import session_id
 from ui.starter import newly_finished, show_starter, starter_failures, starter_set, starter_training
 from ui.url_state import (URL, copy_link_button, note_link_value, parse_run_id, parse_run_ids, refuse_link_value,
@@ -48,7 +48,7 @@ copy_link_button(sb)
 
 
 # ---------------------------------------------------------------- cached measurements
-@st.cache_resource(show_spinner=False, max_entries=6)
+@cached(RUNS)
 def run_model(run_id: int, checkpoint_key: str):
     """(model, RunConfig, dataset) of a stored run; ``checkpoint_key`` (path + mtime) keys the cache."""
     from core.analysis.results import load_run_model

@@ -24,7 +24,7 @@ from core.figures.filters import (comparison_figure, digit_filter_figure, filter
                                   superpixel_filter_figure)
 from core.figures.graphs import graph_figure, superpixel_boundaries
 from ui.display import guarded, plain
-from ui.resources import dataset, from_store, graph, store
+from ui.resources import GIFS, RUNS, cached, dataset, from_store, graph, store
 from ui.url_state import (copy_link_button, graph_param_widgets, parse_run_id, shown_link_value, url_choice,
                           url_notices, url_slider, url_toggle)
 
@@ -134,7 +134,7 @@ def pixel_sliders() -> tuple[int, int]:
             url_slider(pc[1], "Pixel column", 0, FULL_SIDE - 1, FULL_SIDE // 2, "f_col"))
 
 
-@st.cache_data(show_spinner="Encoding the GIF…", max_entries=16)
+@cached(GIFS, show_spinner="Encoding the GIF…")
 def gif_bytes(key: str, _frames, scale: int, duration_ms: int, signed: bool = False) -> bytes:
     """The animation as a GIF (``key`` names the frames: source, settings, path); signed filters on a
     diverging colour map centred at 0."""
@@ -159,7 +159,7 @@ def show_animation(frames, title: str, key: str, file_name: str, frame_ms: int, 
                       "is the pixel whose filter is shown; every frame uses the same colour scale.")
 
 
-@st.cache_resource(show_spinner="Loading the run's checkpoint…", max_entries=4)
+@cached(RUNS, show_spinner="Loading the run's checkpoint…")
 def learned_run(run_id: int, db: str, version: str, _store):
     """The stored run rebuilt (trained and untrained networks), once per database, checkpoint file and mtime."""
     return load_learned_run(run_id, _store)
@@ -171,13 +171,13 @@ def drift_of(run_id: int, db: str, version: str, _store) -> list[dict]:
     return filter_drift(learned_run(run_id, db, version, _store))
 
 
-@st.cache_resource(show_spinner="Loading the run's checkpoint…", max_entries=4)
+@cached(RUNS, show_spinner="Loading the run's checkpoint…")
 def gat_run(run_id: int, db: str, version: str, _store):
     """The stored GAT run rebuilt (with PyG twins of its layers), once per database, checkpoint file and mtime."""
     return load_gat_run(run_id, _store)
 
 
-@st.cache_resource(show_spinner="Loading the run's checkpoint…", max_entries=4)
+@cached(RUNS, show_spinner="Loading the run's checkpoint…")
 def superpixel_run(run_id: int, db: str, version: str, _store):
     """The stored superpixel run rebuilt, once per database, checkpoint file and mtime."""
     return load_superpixel_run(run_id, _store)

@@ -19,7 +19,7 @@ from core.figures.playground import digit_picture
 from core.training.store import CheckpointError
 from ui.display import guarded, labelled, plain
 from ui.drawn_digit import drawn_digit
-from ui.resources import dataset, from_store, store
+from ui.resources import RUNS, cached, dataset, from_store, store
 from ui.url_state import (copy_link_button, url_choice, url_labelled_choice, url_notices, url_number, url_slider)
 
 st.title("One node")
@@ -38,7 +38,7 @@ def finish() -> None:
     url_notices(notice)
 
 
-@st.cache_resource(show_spinner="Loading the run's checkpoint…", max_entries=4)
+@cached(RUNS, show_spinner="Loading the run's checkpoint…")
 def node_run(run_id: int, db: str, version: str, _run: dict):
     """The stored run rebuilt with its weights, once per database, checkpoint file and mtime."""
     return load_node_run(_run)

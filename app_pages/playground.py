@@ -17,7 +17,7 @@ from core.analysis.results import checkpoint_version
 from core.training.store import CheckpointError, RunNotFoundError
 from ui import classroom
 from ui.display import guarded, labelled, plain
-from ui.resources import dataset, from_store, store
+from ui.resources import RUNS, cached, dataset, from_store, store
 from ui.starter import newly_finished, show_starter, starter_failures, starter_set, starter_training
 from ui.url_state import (copy_link_button, note_link_value, parse_run_ids, url_choice, url_notices, url_slider,
                           url_toggle)
@@ -70,7 +70,7 @@ if source != "draw":
 mirror = url_toggle(sb, "Mirror left-right first", "pg_mirror")
 
 
-@st.cache_resource(show_spinner="Loading the run…", max_entries=8)
+@cached(RUNS, show_spinner="Loading the run…")
 def model_for(run_id: int, version: str):
     """A stored run ready for inference, once per checkpoint file and mtime."""
     return load_playground_model(run_id, store())
