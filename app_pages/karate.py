@@ -7,7 +7,7 @@ from core.analysis.karate import (DEFAULT_EPOCHS, DEFAULT_LR, DEFAULT_WIDTHS, KA
 from core.errors import UserInputError
 from core.figures.karate import embedding_animation_figure, karate_curves_figure, prediction_graph_figure
 from core.training.jobs import BusyError
-from ui.display import guarded
+from ui.display import guarded, plain
 from ui.session import session_id
 from ui.url_state import copy_link_button, url_choice, url_notices, url_number, url_slider
 
@@ -52,7 +52,7 @@ def settle(wanted: dict, job) -> None:
     else:
         st.session_state.pop("k_pending", None)
         prefix = "Invalid setting" if isinstance(job.error, UserInputError) else "Training failed"
-        st.error(f"{prefix} — {job.error}")
+        st.error(f"{prefix} — {plain(job.error)}")  # quoted inert, without the server's paths
 
 
 def training_progress(wanted: dict) -> None:
