@@ -19,7 +19,7 @@ from core.figures.equivariance import (LAYER_ERROR_TITLE, accuracy_by_angle_figu
 from ui import classroom
 from ui.display import guarded, plain
 from ui.resources import RUNS, cached, from_store, manager
-from ui.session import session_id
+from ui.session import client_address, session_id
 from ui.starter import newly_finished, show_starter, starter_failures, starter_set, starter_training
 from ui.url_state import (URL, copy_link_button, note_link_value, parse_run_id, parse_run_ids, refuse_link_value,
                           url_choice, url_notices, url_slider)
@@ -108,7 +108,7 @@ with st.expander("Train a CNN, a graph model and a steerable net to compare", ex
                  type="primary", key="train_trio"):
         cfgs = [RunConfig(model=m, data=trio_data, epochs=int(trio_epochs), **({"group": group} if m == "escnn" else {}))
                 for m in TRIO]
-        ids = guarded(lambda: [mgr.submit(c, session=session_id()) for c in cfgs])
+        ids = guarded(lambda: mgr.submit_many(cfgs, session=session_id(), client=client_address()))
         if ids:
             st.session_state["eq_trio"] = ids
             st.query_params["trio"] = ",".join(map(str, ids))
