@@ -14,7 +14,7 @@ from core.training.store import CheckpointError
 from core.figures.spectral import (eigenvector_grid_figure, fourier_figure, frequency_response_figure,
                                reconstruction_figure, spectrum_figure)
 from ui.display import guarded, plain
-from ui.resources import dataset, from_store, graph
+from ui.resources import RUNS, cached, dataset, from_store, graph
 from ui.url_state import copy_link_button, graph_param_widgets, url_choice, url_labelled_choice, url_notices, url_slider
 
 PIXEL_KINDS = [k for k in GRAPH_PARAMS if k != "superpixels"]
@@ -78,7 +78,7 @@ st.plotly_chart(reconstruction_figure([image] + rebuilt.images,
 st.subheader("What a trained ChebNet filters")
 
 
-@st.cache_data(show_spinner="Loading the run's checkpoint…", max_entries=8)
+@cached(RUNS, show_spinner="Loading the run's checkpoint…")
 def run_response(run_id: int, version: str, layer: int, _run: dict) -> ChebResponse:
     return cheb_layer_response(_run, layer)
 
