@@ -183,7 +183,7 @@ def test_shared_link_reopens_graph_configuration(app):
     ({"digit": "99999"}, "digit=99999"),
     ({"kind": "hexagons"}, "kind=hexagons"),
     ({"kind": "knn", "knn_k": "abc"}, "knn_k=abc"),
-    ({"kind": "gaussian", "gaussian_sigma": "-1"}, "gaussian_sigma=-1"),
+    ({"kind": "gaussian", "gaussian_sigma": "-1"}, "gaussian_sigma=" + plain("-1")),  # quoted inert (ui.display.plain)
 ])
 def test_invalid_link_values_fall_back_with_notice(app, params, bad):
     app.query_params.update(params)
