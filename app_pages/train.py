@@ -142,7 +142,8 @@ def estimate_line(settings: dict) -> None:
         return
     except UserInputError:
         return
-    st.caption(f"Estimated on this server: {estimated.text()} ({estimated.params:,} parameters).")
+    st.caption(f"Estimated on this server: {estimated.text()} ({estimated.params:,} parameters)." if estimated.known
+               else "This model declares no footprint: its cost on this server is not known in advance.")
 
 
 estimate_line(cfg)
@@ -209,6 +210,8 @@ def estimate_beside_measured(config: dict, summary: dict) -> str:
     try:
         estimated = cost.estimate(RunConfig.from_dict(config), epochs=len(summary.get("epochs") or []) or None)
     except (UserInputError, TypeError, ValueError):
+        return ""
+    if not estimated.known:
         return ""
     peak = f", peak {summary['peak_mb']:,.0f} MB" if summary.get("peak_mb") else ""
     return (f"Estimated before it started: {estimated.text()} · measured: {cost.duration(summary['seconds'])}{peak} "

@@ -46,10 +46,11 @@ class Cost:
     params: int
     peak_mb: float
     seconds: float
+    known: bool = True  # False: the model declares no footprint (a model registered without one)
 
     def text(self) -> str:
-        """'about 12 s, 180 MB'."""
-        return f"about {duration(self.seconds)}, {self.peak_mb:,.0f} MB"
+        """'about 12 s, 180 MB' ('unknown' for a model without a footprint)."""
+        return f"about {duration(self.seconds)}, {self.peak_mb:,.0f} MB" if self.known else "unknown"
 
 
 def duration(seconds: float) -> str:
@@ -69,7 +70,10 @@ def estimate(cfg, epochs: Optional[int] = None) -> Cost:
     from core.models import MODELS
 
     spec = GraphSpec(cfg.graph, dict(cfg.graph_params or {})) if cfg.uses_graph() else None
-    fp = MODELS.footprint(cfg.model)(cfg.model_config(), spec)
+    declared = MODELS.footprint(cfg.model)
+    if declared is None:
+        return Cost(0, WORKER_MB, START_S, known=False)
+    fp = declared(cfg.model_config(), spec)
     train, test = split_sizes(cfg.data, bool(cfg.quick or quick_mode()))
     epochs = cfg.epochs if epochs is None else epochs
     floats = 4 * fp.params + cfg.batch_size * fp.activations + 3 * fp.fixed + (train + test) * 784
@@ -94,6 +98,9 @@ def check(cfg, public: Optional[bool] = None, budget: Optional[Limits] = None, e
     if not (public_mode() if public is None else public):
         return cost
     budget = budget or limits(public=True)
+    if not cost.known and (budget.run_mb or budget.run_seconds):
+        raise BudgetError("model", f"model {cfg.model!r} declares no footprint (MODELS.register(..., footprint=...)), "
+                                   "so its cost is unknown and this public server does not train it")
     if budget.run_mb and cost.peak_mb > budget.run_mb:
         raise BudgetError(*_advice(cfg, cost, MEMORY_KNOBS, lambda c: c.peak_mb <= budget.run_mb,
                                    f"needs about {cost.peak_mb:,.0f} MB to train; this server allows "

@@ -359,7 +359,7 @@ def execute(cfg: RunConfig, store=None, *, run_id: Optional[int] = None, session
     store = store or RunStore()
     if run_id is None:
         run_id = store.create_run(cfg.to_dict(), name=cfg.label(), session=session)
-    t_start = time.perf_counter()
+    t_start, cpu_start = time.perf_counter(), time.process_time()
     try:
         device = pick_device(cfg.device)
         resume = _resume_of(cfg, store) if cfg.parent is not None else None  # (weights, training state)
@@ -412,6 +412,7 @@ def execute(cfg: RunConfig, store=None, *, run_id: Optional[int] = None, session
         "train_images": len(train.labels),
         "test_images": len(test.labels),
         "seconds": time.perf_counter() - t_start,
+        "cpu_seconds": time.process_time() - cpu_start,  # every thread's: what core.training.cost estimates
         "peak_mb": peak_memory_mb(),  # this process's high-water mark: beside the estimate (core.training.cost)
         "error": result.error,
         "epochs": result.epochs,

@@ -98,3 +98,16 @@ def test_a_sweep_is_costed_as_its_sum():
 def test_cost_text():
     assert cost.Cost(10, 180.4, 12.2).text() == "about 12 s, 180 MB"
     assert cost.duration(600) == "10 min" and cost.duration(7200) == "2.0 h"
+
+
+def test_a_model_without_a_footprint_is_priced_unknown_and_not_trained_in_public():
+    from core.models.mlp import build_mlp
+
+    MODELS.register("no_footprint_net", "A net without a footprint")(build_mlp)
+    try:
+        cfg = validate(RunConfig(model="no_footprint_net"))
+        assert not cost.estimate(cfg).known and cost.check(cfg, public=False).text() == "unknown"
+        with pytest.raises(cost.BudgetError, match="declares no footprint"):
+            cost.check(cfg, public=True)
+    finally:
+        MODELS.unregister("no_footprint_net")
