@@ -256,7 +256,7 @@ if ev is not None:
                 if job is not None and job.state == "done":
                     xy = stored_tsne(run_id, perplexity, store)
                 elif job is not None and job.state == "failed":
-                    st.error(f"t-SNE failed — {job.error}")
+                    st.error(f"t-SNE failed — {plain(job.error)}")
                 elif job is not None:
                     st.fragment(run_every=POLL_S)(tsne_progress)(run_id, perplexity, n_tsne)
                 else:
