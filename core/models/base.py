@@ -65,10 +65,11 @@ class Footprint:
     fixed: float = 0.0  # floats per step whatever the batch size (escnn's expanded filters, per-edge weights)
     flops: float = 0.0  # floating-point operations per image, forward, in dense products (matmuls, convolutions)
     gathers: float = 0.0  # elements per image moved by edge-wise gathers and scatters, forward
+    setup_s: float = 0.0  # seconds of building before the first batch beyond the usual (escnn's steerable bases)
 
     def __add__(self, other: "Footprint") -> "Footprint":
         return Footprint(self.params + other.params, self.activations + other.activations, self.fixed + other.fixed,
-                         self.flops + other.flops, self.gathers + other.gathers)
+                         self.flops + other.flops, self.gathers + other.gathers, self.setup_s + other.setup_s)
 
 
 def linear_footprint(n_in: int, n_out: int, positions: int = 1, bias: bool = True) -> Footprint:

@@ -208,7 +208,7 @@ def footprint(cfg: ModelConfig, graph: Optional[GraphSpec] = None, image_size: i
     params = PARAM_BUDGET if not cfg.hidden else layers * (per_width2 * width * width + 3 * width) + width * width
     n, e = shape.nodes, shape.edges + shape.nodes
     inputs = 3 + (4 * FOURIER_FREQUENCIES if cfg.positions == "fourier" else 0)
-    return (Footprint(params, activations=layers * (6.0 * n * width + per_edge * e * width),
+    return (Footprint(params, activations=layers * (4.0 * n * width + 0.7 * per_edge * e * width),
                       flops=2.0 * n * params, gathers=2.0 * layers * e * width * per_edge / 2)
             + linear_footprint(inputs, width, n))
 

@@ -73,10 +73,12 @@ class GATConv(nn.Module):
     @staticmethod
     def footprint(in_channels: int, out_channels: int, shape: GraphShape, heads: int = 1, **kwargs) -> Footprint:
         """What one step costs on a graph of ``shape`` (``core.models.base.Footprint``): ``out_channels`` per head;
-        every edge keeps a few attention values per head for the backward pass."""
+        every edge keeps its gathered source features and attention values per head for the backward pass (a
+        measured worker grew ~4d + 16 floats per edge and head, ``core.training.cost.AUTOGRAD`` included)."""
         n, e, width = shape.nodes, shape.edges + shape.nodes, heads * out_channels
-        return Footprint(in_channels * width + 3 * width, activations=n * (in_channels + 3 * width) + 4.0 * e * heads,
-                         flops=2.0 * n * in_channels * width, gathers=e * heads * (2.0 * out_channels + 4))
+        per_edge = e * heads * (2.2 * out_channels + 9)
+        return Footprint(in_channels * width + 3 * width, activations=n * (in_channels + 3 * width) + per_edge,
+                         flops=2.0 * n * in_channels * width, gathers=5.0 * per_edge)  # segment softmax, scatters
 
     def reset_parameters(self) -> None:
         glorot(self.lin.weight)

@@ -35,7 +35,7 @@ def product_footprint(shape: GraphShape, channels: int, times: int = 1) -> Footp
     n, nnz = shape.nodes, shape.edges + shape.nodes
     if nnz < DENSE_ABOVE * n * n:
         return Footprint(0, gathers=2.0 * times * nnz * channels)
-    return Footprint(0, flops=2.0 * times * n * n * channels)
+    return Footprint(0, fixed=float(n * n), flops=2.0 * times * n * n * channels)  # the dense (N, N) matrix
 
 
 def build_adjacency(edge_index: Tensor, edge_weight: Tensor, num_nodes: int, sparse: bool) -> Tensor:
