@@ -47,14 +47,19 @@ def shown_path(path: str | os.PathLike) -> str:
 
 # an absolute path in a message: "/" then two or more parts, not inside a URL ("https://host/x") or a relative path
 _ABSOLUTE_PATH = re.compile(r"(?<![\w:/.~-])(?:/[^\s/'\"()<>,;:]+)+/([^\s/'\"()<>,;:]+)")
+# a network address: a URL's scheme and host (ray://, http://), an IPv4 address, a bracketed IPv6 one, a port after them
+_ADDRESS = re.compile(r"(?:\b[a-z][a-z0-9+.-]*://)?(?:\b\d{1,3}(?:\.\d{1,3}){3}\b|\[[0-9a-fA-F:.]+\])(?::\d{1,5})?")
 
 
 def without_paths(text: str) -> str:
-    """``text`` (an error's message, a failed run's stored error) on one line and with no absolute path in it: files in
-    the data folder or the repository are named relative to it (``checkpoints/run-3.pt``), any other by its name."""
+    """``text`` (an error's message, a failed run's stored error) on one line, with no absolute path and no network
+    address in it: files in the data folder or the repository are named relative to it (``checkpoints/run-3.pt``),
+    any other by its name; an IP address (and its port, a URL's scheme) becomes "an address" (a visitor has no
+    business knowing where the Ray cluster or its nodes are)."""
     for root in (data_root(), REPO_ROOT):
         for form in dict.fromkeys((str(root), str(root.resolve()))):
             text = text.replace(form + os.sep, "")
+    text = _ADDRESS.sub("an address", text)
     return " ".join(_ABSOLUTE_PATH.sub(lambda m: m.group(1), text).split())
 
 

@@ -21,3 +21,14 @@ def test_a_message_loses_its_absolute_paths_and_line_breaks():
     assert text == 'File "serialization.py", line 3: bad; see https://pytorch.org/docs/a/b and 1/2/3'
     assert without_paths(f"Traceback: {REPO_ROOT / 'core' / 'training' / 'worker.py'}") == (
         "Traceback: core/training/worker.py")
+
+
+def test_network_addresses_are_taken_out_of_error_texts():
+    from core.config import without_paths
+
+    assert without_paths("cannot connect to the Ray cluster at 10.0.0.7:6379: timed out") == \
+        "cannot connect to the Ray cluster at an address: timed out"
+    assert without_paths("the Ray node 1a2b3c4d (10.0.0.7) running it was lost") == \
+        "the Ray node 1a2b3c4d (an address) running it was lost"
+    assert without_paths("ray://127.0.0.1:10001 refused; also [::1]:8265") == "an address refused; also an address"
+    assert without_paths("lr 0.001, escnn 1.0.11, 4 of 4 runs") == "lr 0.001, escnn 1.0.11, 4 of 4 runs"
