@@ -77,6 +77,8 @@ class Job:
     stop_asked: bool = False  # stop() was called in this process (also when the store could not be written)
     stop_seen: Optional[float] = None  # monotonic time the dispatcher first saw a stop request
     terminated: bool = False  # the dispatcher ended the worker after the grace period
+    started: Optional[float] = None  # monotonic time its worker started
+    ended_why: str = ""  # why the dispatcher ended it, when not for a stop request
     backend: Any = None  # who polls, describes and ends this job when not the manager's backend (a Tune search)
 
 
@@ -355,6 +357,11 @@ class RunManager:
                     if now - job.stop_seen > self.stop_grace_s and not job.terminated:
                         job.terminated = True
                         (job.backend or self.backend).terminate(job.handle)
+                elif self._past_wall_clock(job, now):  # its worker's own limit and watchdog did not end it
+                    job.terminated = True
+                    job.ended_why = (f"stopped: reached the time limit of {self.limits.run_wall_s:g} s "
+                                     "(GRAPHCONV_RUN_WALL_S) and its worker did not stop by itself, so the app ended it")
+                    (job.backend or self.backend).terminate(job.handle)
             if now - self._last_beat > HEARTBEAT_S:  # vouch for runs whose worker is alive or not yet started
                 self._last_beat = now
                 with self._cond:
@@ -368,6 +375,7 @@ class RunManager:
                 job = self._queue.pop_next()  # O(log n); counted as training from now on
                 self._running.append(job)
             try:
+                job.started = time.monotonic()
                 job.handle = self.backend.start(str(self.store.path), job.env, job.run_id, job.config)
             except Exception as err:  # no worker could be started: the run fails with the reason
                 with self._cond:
@@ -375,6 +383,15 @@ class RunManager:
                     self._queue.ended(job)
                 self.store.fail(job.run_id, f"could not start a {getattr(self.backend, 'name', '')} worker: "
                                             f"{type(err).__name__}: {err}")
+
+    def _past_wall_clock(self, job: Job, now: float) -> bool:
+        """Whether ``job``'s worker outlived the wall-clock limit, its watchdog's grace and the stop grace: the
+        backstop for a worker too stuck to end itself (``core.training.worker`` enforces the limit first)."""
+        from core.training.worker import WATCHDOG_GRACE_S
+
+        wall = self.limits.run_wall_s
+        return bool(wall and not job.terminated and job.started is not None and job.handle is not None
+                    and now - job.started > wall + WATCHDOG_GRACE_S + self.stop_grace_s)
 
     def _settle(self, job: Job) -> None:
         """After a worker ended: a run it left queued or running ends ``stopped`` (we terminated it
@@ -390,7 +407,8 @@ class RunManager:
             last = epochs[-1]["test_accuracy"] if epochs else None
             self.store.finish(job.run_id, {"run_id": job.run_id, "status": "stopped", "test_accuracy": last,
                                            "epochs_done": len(epochs)}, status="stopped",
-                              error=f"ended by the app: the worker did not stop within {self.stop_grace_s:g} s")
+                              error=job.ended_why or f"ended by the app: the worker did not stop within "
+                                                     f"{self.stop_grace_s:g} s")
         else:
             kept = f"; its {len(epochs)} finished epoch(s) are kept" if epochs else ""
             self.store.fail(job.run_id, (job.backend or self.backend).describe_exit(job.handle) + kept)

@@ -107,3 +107,22 @@ def test_a_visitor_trains_one_run_while_others_wait(tmp_path):
         assert m.queue_position(alice[1]) == 1 and m.queue_position(alice[2]) == 2
     finally:
         m.close()
+
+
+def test_the_dispatcher_ends_a_worker_that_outlives_the_wall_clock(tmp_path, monkeypatch):
+    """The backstop behind the worker's own limit and watchdog: here the worker was started without a limit (its
+    environment has none), so only the dispatcher knows it; the run ends stopped with the reason, epochs kept."""
+    from dataclasses import replace
+
+    from core.training import worker
+
+    monkeypatch.setattr(worker, "WATCHDOG_GRACE_S", 0.0)
+    m = RunManager(store=RunStore(tmp_path / "runs.db"), max_concurrent=1, public=True, stop_grace_s=1.0)
+    m.limits = replace(m.limits, run_wall_s=3.0)
+    try:
+        run_id = m.submit(mlp(epochs=300), session="s")
+        live = m.wait(run_id, timeout=120)
+    finally:
+        m.close()
+    assert live["state"] == "stopped" and "GRAPHCONV_RUN_WALL_S" in live["error"], live["error"]
+    assert "did not stop by itself" in live["error"]
