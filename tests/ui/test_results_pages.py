@@ -54,7 +54,7 @@ def test_results_page_shows_a_quick_run(app):
     at.button(key="tsne_button").click().run()  # t-SNE on demand (200 points in quick mode), in a worker
     no_errors(at)
     assert any("t-SNE on 200 points" in i.value and "worker process" in i.value for i in at.info)
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 300  # seconds alone; minutes on a loaded 2-core machine
     while not any("t-SNE (perplexity 30" in (c.proto.spec or "") for c in at.get("plotly_chart")):
         assert time.monotonic() < deadline, [i.value for i in at.info]
         time.sleep(0.5)
