@@ -103,10 +103,6 @@ class FairQueue:
         for line in self._lines.values():
             yield from line
 
-    def count(self, session: Optional[str]) -> int:
-        """Runs of ``session`` waiting."""
-        return len(self._lines.get(session, ()))
-
     def _push(self, session: Optional[str]) -> None:
         line = self._lines.get(session)
         if line:
