@@ -22,6 +22,11 @@ RUNS_TABLE_COLUMNS = {"test accuracy": st.column_config.NumberColumn(format="per
 
 # every ASCII punctuation character: CommonMark lets a backslash escape any of them, and an escaped one is plain text
 _MARKS = re.compile(r"([!-/:-@\[-`{-~])")
+# Streamlit's markdown (remark-gfm) also links bare URLs, www. names and e-mail addresses it finds in text AFTER the
+# escapes are resolved, so escaping cannot stop those: their telltale characters become look-alikes (the text reads
+# the same: "https:∕∕evil.example", "www․evil.example", "mail﹫evil.example") and no link can form.
+_DEFANGED = {"://": ":\u2215\u2215", ".": "\u2024", "@": "\ufe6b"}  # "www." keeps its letters' case
+_LINK_STARTS = re.compile(r"://|(?<=www)\.|@", re.IGNORECASE)
 
 
 def plain(text: Any, limit: Optional[int] = None) -> str:
@@ -39,7 +44,7 @@ def plain(text: Any, limit: Optional[int] = None) -> str:
         text = error_line(text)
     text = str(text)
     cut = limit is not None and len(text) > limit
-    head = text[:limit] if cut else text
+    head = _LINK_STARTS.sub(lambda m: _DEFANGED[m.group(0)], text[:limit] if cut else text)
     return "".join(c if c.isprintable() or unicodedata.category(c) == "Zs" else " " if c.isspace() else "\ufffd"
                    for c in _MARKS.sub(r"\\\1", head)) + ("…" if cut else "")
 

@@ -193,7 +193,7 @@ def test_builder_markup_escapes_labels_and_holds_no_link_value():
 
 def test_fixed_caption_quotes_values_inert():
     text = fixed_text({"a": ("Layer *type*", "x` [a](https://evil.example) `")})
-    assert text.startswith("Fixed by this link: Layer \\*type\\* = x\\` \\[a\\]\\(https\\:\\/\\/evil\\.example\\) \\`")
+    assert text.startswith("Fixed by this link: Layer \\*type\\* = x\\` \\[a\\]\\(https\\:\u2215\u2215evil\\.example\\) \\`")
     assert fixed_text({}) is None
 
 

@@ -110,7 +110,7 @@ def test_playground_link_values_that_are_huge_or_hostile(app):
     no_errors(at)
     assert at.multiselect(key="pg_runs_w").value == [cnn]  # the newest CNN instead
     notes = _warnings(at)
-    assert "pg_src=x\\` \\[click me\\]\\(https\\:\\/\\/evil\\.example\\) \\` (" in notes  # escaped: text, not a link
+    assert "pg_src=x\\` \\[click me\\]\\(https\\:\u2215\u2215evil\\.example\\) \\` (" in notes  # escaped: text, not a link
     assert f"pg_runs={plain(MANY_IDS[:SHOWN_CHARS])}… (" in notes and "pg_mirror=" + "1" * SHOWN_CHARS + "… (" in notes
     assert len(notes) < 1000  # a 400 KB value is not echoed back
     copy_link = [h.proto.body for h in at.get("html") if "gcl-copy" in h.proto.body]
