@@ -8,6 +8,7 @@ would skip this file.
 import os
 
 import streamlit as st
+import torch
 
 from core.training.memory import limit_malloc_arenas
 from core.training.process_backend import prewarm
@@ -18,6 +19,10 @@ from ui import classroom
 def _start_up() -> None:
     """Once per server process, before the first page runs."""
     limit_malloc_arenas(2)  # the server's session and worker threads share two malloc arenas (core/training/memory.py)
+    # Pages' tensor work (a graph's facts, a digit through a net) is small; on more threads it contends with the
+    # training workers for the cores: a dense graph's facts took 0.2-0.35 s on 2 threads beside two runs, 0.02 s on 1
+    raw = os.environ.get("GRAPHCONV_SERVER_THREADS", "1").strip()
+    torch.set_num_threads(max(1, int(raw)) if raw.isdigit() else 1)
     if not os.environ.get("GRAPHCONV_RAY_ADDRESS"):
         prewarm()  # training workers fork from a server that imports torch once: start it with the first page
 
