@@ -1,10 +1,12 @@
-"""The run queue, shared fairly between visitors: the next free slot goes to the queued run whose visitor has the
-fewest runs training (oldest run first among equals), so one visitor's sweep never holds back everybody else,
-and a visitor gets a second slot only while nobody else waits.
+"""The run queue, shared fairly between visitors: the next free slot goes to the visitor with the fewest runs
+training; among equals, to the one served longest ago (a visitor never served first), then the oldest run. So one
+visitor's sweep never holds back everybody else, a visitor gets a second slot only while nobody else waits, and
+visitors with sweeps take turns with newcomers instead of winning every freed slot on their older run ids (the
+abuse benchmark saw an honest run wait behind 22 runs of two sweeps under the older tie-break, oldest run first).
 
 Choosing the next run costs O(log n): each visitor's runs wait in their own first-in-first-out line, and a
-heap holds one entry per visitor keyed by (runs training, oldest waiting run id). An entry goes stale when that
-visitor's count or oldest run changes; stale entries are skipped when they reach the top (lazy deletion), and a
+heap holds one entry per visitor keyed by (runs training, when last served, oldest waiting run id). An entry goes
+stale when any of those change; stale entries are skipped when they reach the top (lazy deletion), and a
 fresh one is pushed with every change. A queue position (every page polls it) is looked up in the order
 computed once per change of the queue, not recomputed per poll.
 """
@@ -23,7 +25,9 @@ class FairQueue:
     def __init__(self) -> None:
         self._lines: dict[Optional[str], deque] = {}  # session -> its waiting jobs, oldest first
         self._running: Counter = Counter()  # session -> runs training now
-        self._heap: list[tuple[int, int, int, Optional[str]]] = []  # (running, oldest run id, tie, session)
+        self._served: dict[Optional[str], int] = {}  # session -> when it last got a slot (a count of picks)
+        self._picks = 0
+        self._heap: list[tuple[int, int, int, int, Optional[str]]] = []  # (running, served, oldest run, tie, session)
         self._tie = 0  # keeps heap entries comparable when sessions are None
         self._size = 0
         self._order: Optional[dict[int, int]] = None  # run id -> queue position, until the queue changes
@@ -51,16 +55,30 @@ class FairQueue:
             self._push(job.session)
         self._order = None
 
+    def peek(self) -> Any:
+        """The job that :meth:`pop_next` would take, left waiting (stale heap entries on top are dropped)."""
+        while self._heap:
+            running, served, head, _, session = self._heap[0]
+            line = self._lines.get(session)
+            if line and line[0].run_id == head and self._running[session] == running \
+                    and self._served.get(session, -1) == served:
+                return line[0]
+            heapq.heappop(self._heap)
+        raise IndexError("no run is waiting")
+
     def pop_next(self) -> Any:
         """The job that gets the next free slot, taken out of the queue and counted as training."""
         while self._heap:
-            running, head, _, session = heapq.heappop(self._heap)
+            running, served, head, _, session = heapq.heappop(self._heap)
             line = self._lines.get(session)
-            if line and line[0].run_id == head and self._running[session] == running:
+            if line and line[0].run_id == head and self._running[session] == running \
+                    and self._served.get(session, -1) == served:
                 job = line.popleft()
                 self._size -= 1
                 if not line:
                     del self._lines[session]
+                self._picks += 1
+                self._served[session] = self._picks
                 self.started(job)
                 return job
         raise IndexError("no run is waiting")
@@ -89,7 +107,7 @@ class FairQueue:
     def order(self) -> list[Any]:
         """Every waiting job in the order they will get a slot (O(n log n), on a copy)."""
         copy = FairQueue()
-        copy._running = Counter(self._running)
+        copy._running, copy._served, copy._picks = Counter(self._running), dict(self._served), self._picks
         for session, line in self._lines.items():
             copy._lines[session] = deque(line)
             copy._size += len(line)
@@ -104,22 +122,26 @@ class FairQueue:
             yield from line
 
     def _push(self, session: Optional[str]) -> None:
+        self._order = None  # every change of a line, a count or a turn goes through here
         line = self._lines.get(session)
         if line:
-            self._tie += 1
-            heapq.heappush(self._heap, (self._running[session], line[0].run_id, self._tie, session))
+            heapq.heappush(self._heap, self._key(session, line))
         if len(self._heap) > 4 * (len(self._lines) + 16):  # stale entries pile up: rebuild (amortised O(1))
-            self._heap = []
-            for s, waiting in self._lines.items():
-                self._tie += 1
-                self._heap.append((self._running[s], waiting[0].run_id, self._tie, s))
+            self._heap = [self._key(s, waiting) for s, waiting in self._lines.items()]
             heapq.heapify(self._heap)
+
+    def _key(self, session: Optional[str], line: deque) -> tuple[int, int, int, int, Optional[str]]:
+        self._tie += 1
+        return self._running[session], self._served.get(session, -1), line[0].run_id, self._tie, session
 
 
 def fair_order(queued: list, running: list) -> list:
-    """The order in which ``queued`` jobs will get a slot while ``running`` jobs train (see :class:`FairQueue`)."""
+    """The order in which ``queued`` jobs will get a slot while ``running`` jobs train (see :class:`FairQueue`;
+    the running jobs count as served in their order, before every queued one)."""
     q = FairQueue()
     for job in running:
+        q._picks += 1
+        q._served[job.session] = q._picks
         q.started(job)
     for job in sorted(queued, key=lambda j: j.run_id):
         q.append(job)

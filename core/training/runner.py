@@ -73,6 +73,7 @@ class Job:
     config: dict[str, Any]
     env: dict[str, Optional[str]]
     client: Optional[str] = None  # the client's network address, where the platform passes one
+    growth_mb: float = 0.0  # its estimated memory above the worker's start (core.training.cost)
     handle: Any = None  # the backend's handle once started
     stop_asked: bool = False  # stop() was called in this process (also when the store could not be written)
     stop_seen: Optional[float] = None  # monotonic time the dispatcher first saw a stop request
@@ -132,8 +133,8 @@ class RunManager:
         (``sweep:<id>`` for one sweep's runs); ``client`` is the submitter's network address where known;
         ``epochs`` the epochs it will train when fewer than ``cfg.epochs`` (a continuation)."""
         validate(cfg)
-        cost.check(cfg, self.public, self.limits, epochs=epochs)
-        return self._enqueue([cfg], session, kind, client)[0]
+        priced = cost.check(cfg, self.public, self.limits, epochs=epochs)
+        return self._enqueue([cfg], session, kind, client, [priced])[0]
 
     def submit_many(self, configs: Sequence[RunConfig], session: Optional[str] = None,
                     kind: Union[str, Sequence[str]] = "image", client: Optional[str] = None) -> list[int]:
@@ -141,19 +142,19 @@ class RunManager:
         validated and costed, their time together within the budget, room for all) or none of them."""
         for cfg in configs:
             validate(cfg)
-        cost.check_all(configs, self.public, self.limits)
-        return self._enqueue(list(configs), session, kind, client)
+        priced = cost.check_all(configs, self.public, self.limits)
+        return self._enqueue(list(configs), session, kind, client, priced)
 
     def _enqueue(self, configs: list[RunConfig], session: Optional[str], kind: Union[str, Sequence[str]],
-                 client: Optional[str]) -> list[int]:
+                 client: Optional[str], priced: list[cost.Cost]) -> list[int]:
         kinds = [kind] * len(configs) if isinstance(kind, str) else list(kind)
         env = {k: os.environ.get(k) for k in ENV_KEYS}
         env["GRAPHCONV_DATA_DIR"] = str(self.store.path.parent)
         with self._cond:  # the room check and the queueing are one step: two sessions cannot both take the last place
             self.check_room(session, len(configs), client)
             jobs = [Job(self.store.create_run(cfg.to_dict(), name=cfg.label(), session=session, status="queued",
-                                              kind=k), session, cfg.to_dict(), dict(env), client)
-                    for cfg, k in zip(configs, kinds)]
+                                              kind=k), session, cfg.to_dict(), dict(env), client,
+                        max(price.peak_mb - cost.WORKER_MB, 0.0)) for cfg, k, price in zip(configs, kinds, priced)]
             for job in jobs:
                 self._queue.append(job)
             self._cond.notify()
@@ -372,6 +373,8 @@ class RunManager:
             with self._cond:
                 if not self._queue or len(self._running) >= self.max_concurrent or self._closed:
                     return
+                if self._running and not self._memory_fits(self._queue.peek()):
+                    return  # the next run waits until enough of the training runs' memory is free
                 job = self._queue.pop_next()  # O(log n); counted as training from now on
                 self._running.append(job)
             try:
@@ -383,6 +386,12 @@ class RunManager:
                     self._queue.ended(job)
                 self.store.fail(job.run_id, f"could not start a {getattr(self.backend, 'name', '')} worker: "
                                             f"{type(err).__name__}: {err}")
+
+    def _memory_fits(self, job: Job) -> bool:
+        """Whether ``job`` may start beside the runs training now: their estimated memory above their workers'
+        start, added up, within ``GRAPHCONV_TRAINING_MB`` (public mode; a run alone always starts)."""
+        budget = self.limits.training_mb
+        return not budget or sum(j.growth_mb for j in self._running) + job.growth_mb <= budget
 
     def _past_wall_clock(self, job: Job, now: float) -> bool:
         """Whether ``job``'s worker outlived the wall-clock limit, its watchdog's grace and the stop grace: the

@@ -22,13 +22,17 @@ empty store); it is on by default.
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator, Optional
 
+from core.errors import UserInputError
 from core.training.runs import RunConfig
+
+log = logging.getLogger(__name__)
 
 STARTER_KIND = "starter"  # the store's ``kind`` of the starter runs
 TRIES = 2  # starter runs of one model that may end without weights (interrupted by a restart, say) before giving up
@@ -98,7 +102,13 @@ def ensure_starter(manager, store=None) -> list[int]:
     store = store if store is not None else manager.store
     with _store_lock(store):
         own = store.list_runs(kind=STARTER_KIND)
-        return [manager.submit(s.config(), session=None, kind=STARTER_KIND) for s in STARTER if _needed(store, s, own)]
+        ids = []
+        for starter in (s for s in STARTER if _needed(store, s, own)):
+            try:
+                ids.append(manager.submit(starter.config(), session=None, kind=STARTER_KIND))
+            except UserInputError as err:  # over this server's budget (its limits were set lower): skip it, say why
+                log.warning("starter run %s not submitted: %s", starter.model, err)
+        return ids
 
 
 def _fraction(run: dict[str, Any], progress: Optional[dict[str, Any]]) -> float:

@@ -11,14 +11,18 @@ def job(run_id, session):
     return Job(run_id, session, {}, {})
 
 
-def reference_order(queued, running):
-    """The rule written out the slow way: each pick goes to the session with the fewest runs training."""
+def reference_order(queued, running, served_order=None):
+    """The rule written out the slow way: each pick goes to the session with the fewest runs training, then the one
+    served longest ago (never served first; ``served_order``, default the running runs, were served in that order),
+    then the oldest run."""
     counts = Counter(j.session for j in running)
+    served = {j.session: i for i, j in enumerate(running if served_order is None else served_order)}
     left, order = sorted(queued, key=lambda j: j.run_id), []
     while left:
-        pick = min(left, key=lambda j: (counts[j.session], j.run_id))
+        pick = min(left, key=lambda j: (counts[j.session], served.get(j.session, -1), j.run_id))
         order.append(pick)
         counts[pick.session] += 1
+        served[pick.session] = len(running) + len(order)
         left.remove(pick)
     return order
 
@@ -42,19 +46,36 @@ def test_matches_the_rule_on_random_queues_with_removals_and_endings():
         queued = [job(i, rng.choice(sessions)) for i in range(rng.randint(0, 30))]
         assert [j.run_id for j in fair_order(queued, running)] == [j.run_id for j in reference_order(queued, running)]
         q = FairQueue()
-        for j in running:
-            q.started(j)
+        for j in running:  # served in their order, as fair_order counts them
+            q.append(j)
+            q.pop_next()
         for j in queued:
             q.append(j)
         gone = rng.sample(queued, k=min(len(queued), rng.randint(0, 3)))
         for j in gone:
             q.remove(j)
+        served = list(running)
         if running:
             q.ended(running[0])
             running = running[1:]
         left = [j for j in queued if j not in gone]
-        assert [j.run_id for j in q.order()] == [j.run_id for j in reference_order(left, running)], trial
-        assert [q.pop_next().run_id for _ in left] == [j.run_id for j in reference_order(left, running)]
+        expected = [j.run_id for j in reference_order(left, running, served)]
+        assert [j.run_id for j in q.order()] == expected, trial
+        assert [q.pop_next().run_id for _ in left] == expected
+
+
+def test_a_newcomer_takes_turns_with_two_sweeps_instead_of_waiting_behind_them():
+    """The abuse benchmark's case: two sessions queue 12 runs each and hold both slots; an honest visitor's run comes
+    after all of them in run ids. When a slot frees, the session whose run just ended ties with the newcomer at 0
+    runs training; the newcomer, never served, goes first (under 'oldest run first' it came 23rd)."""
+    q = FairQueue()
+    for i in range(12):
+        q.append(job(i, "sweep-a"))
+        q.append(job(100 + i, "sweep-b"))
+    training = [q.pop_next(), q.pop_next()]
+    q.append(job(500, "honest"))
+    q.ended(training.pop(0))  # sweep-a's first run ends
+    assert q.pop_next().run_id == 500
 
 
 def test_the_heap_stays_the_size_of_the_visitor_list():

@@ -126,3 +126,25 @@ def test_the_dispatcher_ends_a_worker_that_outlives_the_wall_clock(tmp_path, mon
         m.close()
     assert live["state"] == "stopped" and "GRAPHCONV_RUN_WALL_S" in live["error"], live["error"]
     assert "did not stop by itself" in live["error"]
+
+
+def test_a_run_waits_while_the_training_runs_memory_would_pass_the_budget(tmp_path):
+    """Two slots, but what the training runs add above their workers' start may not pass GRAPHCONV_TRAINING_MB:
+    the second run waits for the first to end, then starts (a run alone always starts)."""
+    from dataclasses import replace
+
+    m = RunManager(store=RunStore(tmp_path / "runs.db"), max_concurrent=2, public=True, stop_grace_s=1.0)
+    m.limits = replace(m.limits, training_mb=8)  # one quick mlp (~6 MB above its worker's start) fits, two do not
+    try:
+        first = m.submit(mlp(epochs=300), session="a")
+        second = m.submit(mlp(epochs=1), session="b")
+        deadline = time.time() + 60
+        while time.time() < deadline and m.live(first)["state"] != "running":
+            time.sleep(0.1)
+        time.sleep(1.5)  # several dispatcher ticks
+        assert m.live(first)["state"] == "running" and m.live(second)["state"] == "queued"
+        assert m.queue_position(second) == 1
+        m.stop(first, session="a")
+        assert m.wait(second, timeout=120)["state"] == "finished"
+    finally:
+        m.close()
