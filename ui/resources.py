@@ -21,15 +21,16 @@ from ui.display import plain  # an error's text quoted inert, without the server
 T = TypeVar("T")
 
 # A dense 28x28 graph (613,872 edges) holds its two edge indices once (9.8 MB each, shared by every dense graph) and
-# 4.9 MB of weights (raw and normalised) per sigma, so 64 MB keeps the shared part and about 9 such graphs.
-GRAPH_CACHE_MB = 64
+# 4.9 MB of weights (raw and normalised) per sigma, so 48 MB keeps the shared part and about 5 such graphs (or
+# thousands of grid and k-NN graphs). 64 MB let the server peak at 1,061 MB in the abuse benchmark (target 1.0 GB).
+GRAPH_CACHE_MB = 48
 GRAPHS = ByteLRU(GRAPH_CACHE_MB * MB, "graphs")
 # A loaded run: its model's parameters and buffers (6.6 MB for the default CNN or ChebNet), its data set's tensors
-# when it keeps one (the Equivariance page's: 3.8 MB in quick mode), whatever else the loader returns. Sized from the
-# worst entry a public server can train: GRAPHCONV_RUN_MB=600 leaves (600 - 320) / 4 MB for 4 copies of the weights
-# (weights, gradients, Adam's two moments), so 70 MB of weights, twice in the Filters page's learned run (trained and
-# untrained): 140 MB.
-RUN_CACHE_MB = 160
+# when it keeps one (the Equivariance page's: 3.8 MB in quick mode), whatever else the loader returns. 128 MB keeps
+# about 19 default runs, or a learned-edge run of 60 MB of weights twice (the Filters page: trained and untrained); a
+# larger run (GRAPHCONV_RUN_MB allows weights up to ~250 MB when activations are small) is returned but not kept, so
+# it loads again on each page that needs it rather than pushing the server past its 1.0 GB.
+RUN_CACHE_MB = 128
 RUNS = ByteLRU(RUN_CACHE_MB * MB, "loaded runs")
 # The Filters page's GIFs: 0.2 to 1.5 MB for 196 frames of 224x224 (at most 196 x 224 x 224 bytes = 9.8 MB).
 GIF_CACHE_MB = 32
