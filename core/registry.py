@@ -77,6 +77,10 @@ class Registry(Generic[T]):
         """The name a person reads (links and configs keep the short ``name``)."""
         return self._titles.get(name, name)
 
+    def short(self, name: str) -> str:
+        """The title without its parenthesis, as people say it: "ChebNet (Defferrard et al. 2016)" -> "ChebNet"."""
+        return self.title(name).split(" (")[0]
+
     def about(self, name: str) -> str:
         """One line on what ``name`` is ("" when none was given)."""
         return self._about.get(name, "")

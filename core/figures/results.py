@@ -192,7 +192,7 @@ def pca_animation_figure(snapshots: Sequence[Mapping[str, Any]], classes: Option
 
 def accuracy_curves_figure(curves: Mapping[str, Sequence[Mapping[str, Any]]],
                            title: str = "Test accuracy per epoch") -> go.Figure:
-    """One line per run: ``{"run 3: cheb K=5 on grid(...)": epochs}`` with each epoch's test accuracy."""
+    """One line per run: ``{"Run 3 · ChebNet K=5 on the 8-neighbour grid": epochs}`` with each epoch's test accuracy."""
     fig = go.Figure()
     for name, epochs in curves.items():
         pts = [(e["epoch"], e.get("test_accuracy")) for e in epochs if e.get("test_accuracy") is not None]

@@ -65,6 +65,25 @@ GRAPH_PARAMS: dict[str, dict[str, ParamSpec]] = {
     "complete": {},  # every pair of pixels; no parameters
 }
 
+def describe_graph(kind: Optional[str], params: Optional[dict[str, Any]] = None) -> str:
+    """A graph as a person says it: ``grid, {neighbours: 8}`` -> "8-neighbour grid", ``gaussian, {sigma: 0.05}`` ->
+    "Gaussian-kernel graph, σ = 0.05" (links and configs keep the kind and its parameters)."""
+    p = {k: v for k, v in (params or {}).items() if v is not None}
+    if kind == "grid":
+        return f"{p.get('neighbours', 8)}-neighbour grid"
+    if kind == "knn":
+        return f"{p.get('k', 8)}-nearest-neighbour graph" + (f", Gaussian weights σ = {p['sigma']:g}" if "sigma" in p else "")
+    if kind == "gaussian":
+        extra = (f", weights under {p['cutoff']:g} dropped" if "cutoff" in p else "") + (
+            f", {p['topk']} strongest per node" if "topk" in p else "")
+        return f"Gaussian-kernel graph, σ = {p.get('sigma', 0.05):g}{extra}"
+    if kind == "superpixels":
+        return f"about {p.get('segments', 75)} superpixels"
+    if kind == "complete":
+        return "complete graph"
+    return str(kind)
+
+
 # Parameters that take one of a few values (the pages show a select box or radio for these).
 GRAPH_CHOICES: dict[str, dict[str, tuple]] = {
     "grid": {"neighbours": (4, 8)},

@@ -149,18 +149,42 @@ class RunConfig:
         return cls(**d)
 
     def label(self) -> str:
-        """A short human label, e.g. 'cheb K=5 on grid(neighbours=8)'."""
-        edges = [getattr(self, n) for n in EDGE_OPTIONS if getattr(self, n) != getattr(RunConfig, n)]
-        edges += ["frozen"] if self.edge_frozen else []
-        extra = {"cheb": f" K={self.K}", "gat": f" heads={self.heads}", "escnn": f" {self.group}",
-                 "tutorial": f" {self.adjacency}" + (" frozen" if self.edge_frozen else ""),
-                 "superpixel": f" {self.conv}" + (" raw positions" if self.positions == "raw" else ""),
-                 "learned": f" {'/'.join(edges)}" if edges else ""}.get(self.model, "")
+        """What a person calls this run, from the model registry, e.g. "ChebNet K=5 on the 8-neighbour grid"
+        (links and configs keep the short names: ``cheb``, ``grid``)."""
+        from core.graphs import describe_graph
+        from core.models import MODELS
+
+        said = {"edge_inputs": "inputs", "edge_activation": "weights", "edge_norm": "normalisation",
+                "edge_sets": "edge sets"}
+        edges = [f"{said[n]} {getattr(self, n)}" for n in EDGE_OPTIONS if getattr(self, n) != getattr(RunConfig, n)]
+        extra = {"cheb": f" K={self.K}", "gat": f", {self.heads} heads", "escnn": f" {self.group}",
+                 "tutorial": f", {self.adjacency} adjacency",
+                 "superpixel": f", {MODELS.short(self.conv)} layers" + (", raw positions" if self.positions == "raw"
+                                                                        else ""),
+                 "learned": f" ({', '.join(edges)})" if edges else ""}.get(self.model, "")
+        extra += ", edges frozen" if self.edge_frozen and self.model in ("learned", "tutorial") else ""
         more = f", continued from run {self.parent}" if self.parent is not None else ""
-        if not self.uses_graph():
-            return f"{self.model}{extra}{more}"
-        params = ",".join(f"{k}={v}" for k, v in self.graph_params.items())
-        return f"{self.model}{extra} on {self.graph}({params}){more}"
+        name = MODELS.short(self.model) if self.model in MODELS else str(self.model)
+        if not self.uses_graph() or self.model == "superpixel":
+            return f"{name}{extra}{more}"
+        return f"{name}{extra} on the {describe_graph(self.graph, self.graph_params)}{more}"
+
+
+def run_title(run: Optional[dict[str, Any]], with_id: bool = True, with_data: bool = False) -> str:
+    """How every page names a stored run: "Run 5 · ChebNet K=5 on the 8-neighbour grid" (``with_data``: "· mnist-5k").
+
+    Built from the run's config, so runs stored before names were readable read the same; a config this code cannot
+    read falls back to the stored name."""
+    run = run or {}
+    head = f"Run {run['id']}" if with_id and run.get("id") is not None else ""
+    cfg = run.get("config") or {}
+    try:
+        text = RunConfig.from_dict(dict(cfg)).label()
+    except Exception:  # an old or foreign config: its stored name, else its model's name
+        text = str(run.get("name") or cfg.get("model") or "unknown run")
+    if with_data and cfg.get("data"):
+        text += f" · {cfg['data']}"
+    return f"{head} · {text}" if head else text
 
 
 def setting_type(name: str) -> type:

@@ -174,7 +174,7 @@ def test_train_graph_model_in_process(capsys, isolated_data_dir):
                                 "--hidden", "4", "--layers", "1", "--epochs", "1", "--quick", "--json")
     assert code == 0, err
     summary = json.loads(out)
-    assert summary["label"] == "gcn on grid(neighbours=4)" and summary["status"] == "finished"
+    assert summary["label"] == "GCN on the 4-neighbour grid" and summary["status"] == "finished"
     (run,) = RunStore().list_runs()
     assert run["config"]["graph_params"] == {"neighbours": 4} and run["config"]["hidden"] == 4
 

@@ -42,8 +42,8 @@ def test_config_without_graph_drops_graph_settings():
     assert d["graph"] is None and d["graph_params"] == {}
     back = RunConfig.from_dict(d)
     assert back.model == "cnn" and back.to_dict() == d
-    assert back.label() == "cnn"
-    assert RunConfig(model="cheb", K=3).label() == "cheb K=3 on grid(neighbours=8)"
+    assert back.label() == "CNN"
+    assert RunConfig(model="cheb", K=3).label() == "ChebNet K=3 on the 8-neighbour grid"
 
 
 def test_from_dict_rejects_unknown_setting():
@@ -176,7 +176,7 @@ def test_execute_graph_model_records_its_graph():
     run = store.get_run(summary["run_id"])
     assert run["status"] == "finished"
     assert run["config"]["graph"] == "grid" and run["config"]["graph_params"] == {"neighbours": 4}
-    assert run["name"] == "gcn on grid(neighbours=4)"
+    assert run["name"] == "GCN on the 4-neighbour grid"
     state = load_checkpoint(run["checkpoint"])
     assert not any("edge_index" in k for k in state)  # the graph is rebuilt from the config, not stored
     assert summary["test_accuracy"] > 0.1  # better than chance after one epoch
@@ -271,10 +271,11 @@ def test_learned_edge_settings_reach_every_layer_and_the_label():
 
     cfg = validate(RunConfig(model="learned", edge_inputs="offset", edge_activation="tanh", edge_norm="none",
                              edge_sets="pair", quick=True))
-    assert cfg.label() == "learned offset/tanh/none/pair on grid(neighbours=8)"
+    assert cfg.label() == ("Learned-edge GNN (inputs offset, weights tanh, normalisation none, edge sets pair) on the "
+                           "8-neighbour grid")
     net = MODELS.get("learned")(cfg.model_config(), build_graph("grid", neighbours=8))
     assert all((c.inputs, c.activation, c.norm, c.edge_sets) == ("offset", "tanh", "none", "pair") for c in net.convs)
-    assert RunConfig(model="learned").label() == "learned on grid(neighbours=8)"  # defaults say nothing
+    assert RunConfig(model="learned").label() == "Learned-edge GNN on the 8-neighbour grid"  # defaults say nothing
     assert RunConfig(model="cnn", edge_sets="pair").ignored_settings(["edge_sets", "lr"]) == ["edge_sets"]
     for name, bad in (("edge_sets", "many"), ("edge_activation", "relu"), ("edge_inputs", "polar"), ("edge_norm", "l1")):
         with pytest.raises(UserInputError) as err:
