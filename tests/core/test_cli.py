@@ -230,7 +230,7 @@ def test_train_superpixel_model_reports_building_its_graphs(capsys, isolated_dat
     assert code == 0, err
     built = [line for line in err.splitlines() if line.startswith("building superpixel graphs: ")]
     assert built[-1] == "building superpixel graphs: 1,200/1,200"  # quick mode: 1,000 train + 200 test digits
-    assert json.loads(out)["label"].startswith("superpixel sage on superpixels(")
+    assert json.loads(out)["label"] == "Superpixel GNN, GraphSAGE layers"
     code, out, err = in_process(capsys, *args)  # the second run reads the cached graphs
     assert code == 0 and "building superpixel graphs" not in err
 
