@@ -1,21 +1,29 @@
-"""One node's arithmetic: click a node of a trained fixed-graph net's feature map and see how its value is computed
-(neighbours, edge weights, products, sum, W, bias, ReLU), checked against the network's own activation; for a
-steerable net, how a quarter turn permutes a field's channels at one pixel. The digit is a test digit of the run's
-data set (``nd_src=dataset``, ``nd_digit``) or one drawn on the Playground's canvas (``nd_src=draw``), which travels
-in the link as ``nd_ink`` (ui/drawn_digit.py, as the Playground's ``pg_ink``)."""
+"""One node's arithmetic: click a pixel of a trained fixed-graph net's feature map and see how its value is
+computed (neighbours, edge weights, products, sum, W, bias, ReLU), checked against the network's own activation;
+for a steerable net, how a quarter turn permutes a field's channels at one pixel. The digit is a test digit of the
+run's data set (``nd_src=dataset``, ``nd_digit``) or one drawn on the Playground's canvas (``nd_src=draw``), which
+travels in the link as ``nd_ink`` (ui/drawn_digit.py, as the Playground's ``pg_ink``).
+
+Without ``nd_run`` the page opens on the newest graph-net run (GCN, ChebNet, learned edges), not the newest run of
+any kind (``default_run_id``). Nodes are named as the map names them, "pixel (row R, column C)". The link
+``?nd_run=5&nd_layer=1&nd_row=15&nd_col=6`` opens run 5's first graph layer at that pixel (``nd_out``: the output
+channel, ``nd_digit``: the test digit)."""
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.analysis.node_arithmetic import (RUN_MODELS, adjacency_row, channel_rows, cheb_rows, edge_set_of,
-                                           input_map, layer_io, load_node_run, neighbour_rows, node_arithmetic, node_of)
+from core.analysis.node_arithmetic import (RUN_MODELS, TERM_SHARE, adjacency_row, channel_rows, cheb_rows,
+                                           default_run_id, edge_set_of, input_map, layer_io, load_node_run,
+                                           neighbour_rows, node_arithmetic, node_of, pixel_name)
 from core.analysis.node_steerable import first_conv, steerable_node
 from core.analysis.results import checkpoint_version
 from core.errors import UserInputError
 from core.figures.node import (adjacency_row_figure, cheb_terms_figure, field_maps_figure, field_turn_figure,
                                node_map_figure)
 from core.figures.playground import digit_picture
+from core.models.layer_names import layer_names
+from core.training.runs import run_title
 from core.training.store import CheckpointError
 from ui.display import guarded, labelled, plain
 from ui.drawn_digit import drawn_digit
@@ -23,12 +31,11 @@ from ui.resources import RUNS, cached, dataset, from_store, store
 from ui.url_state import (copy_link_button, url_choice, url_labelled_choice, url_notices, url_number, url_slider)
 
 st.title("One node")
-st.caption("Pick a node of a trained graph network's feature map and follow the arithmetic that made its value: "
-           "its neighbours, the edge weights, the products and their sum, the weight matrix, the bias and the ReLU "
-           "— and the network's own value beside it.")
+st.caption("One pixel of a trained graph network, worked out by hand: its neighbours times their edge weights, "
+           "summed, through the weights, plus the bias, through the ReLU — checked against the network's own value.")
+shown_line = st.empty()  # which run and digit are shown, and where to pick others (filled once they are known)
 notice = st.container()  # filled at the end if the opened link had invalid values
 sb = st.sidebar
-TITLES = {"gcn": "GCN", "cheb": "ChebNet", "learned": "learned-edge net", "escnn": "steerable net"}
 SOURCES = {"dataset": "data set", "draw": "draw"}  # the link's value (nd_src) -> what the choice shows
 INK_KEY = "nd_ink"  # a drawn digit in the link: 16 grey levels, core.data.image_io.encode_digit_link
 
@@ -85,8 +92,7 @@ runs = from_store(lambda s: sorted((r for m in RUN_MODELS for r in s.runs_with_w
                                    key=lambda r: -int(r["id"])), then=finish)
 if not runs:
     st.info("No finished GCN, ChebNet, learned-edge or steerable run with a checkpoint yet. Train one on the Train "
-            "page, or from a terminal: `python -m core train --model gcn`. Its nodes' arithmetic will appear here.",
-            icon=":material/model_training:")
+            "page: its pixels' arithmetic will appear here.", icon=":material/model_training:")
     st.page_link("app_pages/train.py", label="Train a GCN", icon=":material/model_training:",
                  query_params={"model": "gcn"})
     finish()
@@ -95,15 +101,29 @@ if not runs:
 by_id = {int(r["id"]): r for r in runs}
 
 
-def run_title(i: int) -> str:
-    r = by_id.get(i, {})  # a value no run has (forged by a browser) gets a neutral title, not a KeyError
+def run_choice(i: int) -> str:
+    r = by_id.get(i, {"id": i})  # a value no run has (forged by a browser) gets a neutral title, not a KeyError
     acc = (r.get("summary") or {}).get("test_accuracy")
-    name = r.get("name") or (r.get("config") or {}).get("model")
-    return f"run {i}: {name}" + (f" ({acc:.1%})" if isinstance(acc, (int, float)) else "")
+    return run_title(r) + (f" ({acc:.1%})" if isinstance(acc, (int, float)) else "")
 
 
-run_id = url_labelled_choice(sb, "Run", list(by_id), next(iter(by_id)), "nd_run", format_func=run_title)
+default = default_run_id(runs)
+run_id = url_labelled_choice(sb, "Run", list(by_id), default, "nd_run", format_func=run_choice,
+                             help="Graph networks (GCN, ChebNet, learned edges) show the arithmetic; a steerable "
+                                  "net shows how a quarter turn moves its channels.")
 run = by_id[run_id]
+why = ("the newest graph network" if run_id == default and (run.get("config") or {}).get("model") != "escnn"
+       else "the newest run" if run_id == default else "")
+
+
+def show_line(digit: str = "") -> None:
+    """One line: the run shown (and why, when the page chose it), the digit, and where to pick others."""
+    shown_line.caption(f"Showing **{run_choice(run_id)}**{', ' + why if why else ''}"
+                       + (f", on {digit}" if digit else "") + ". Pick another run — steerable nets too — or digit "
+                       "in the sidebar (» at the top left on a phone).")
+
+
+show_line()
 try:
     model, cfg = node_run(run_id, str(store().path), checkpoint_version(run), run)
 except (CheckpointError, UserInputError, OSError) as err:
@@ -146,7 +166,7 @@ else:
     digit = url_slider(sb, "Test digit #", 0, len(ds.y_test) - 1, 0, "nd_digit")
     image = ds.x_test[digit].numpy()  # (28, 28)
     shown = f"test digit #{digit} (label {ds.classes[int(ds.y_test[digit])]})"
-st.markdown(f"**Run {run_id}** · {TITLES[cfg.model]} · `{cfg.label()}` · {shown}")
+show_line(shown)
 
 # ---------------------------------------------------------------- a steerable net
 if cfg.model == "escnn":
@@ -159,13 +179,16 @@ if cfg.model == "escnn":
         finish()
         st.stop()
     tr, tc = sn.turned_pixel
-    st.subheader(f"Field {field} of the first steerable convolution at pixel ({row}, {col})")
-    st.caption(f"The digit is resampled to {size}×{size} (so the centre stays a pixel); the first convolution gives "
+    conv_name = next((n for p, n in layer_names(model).items() if n.startswith("steerable conv")), "steerable conv 1")
+    st.subheader(f"Field {field} of {conv_name} at {pixel_name(row, col)}")
+    st.caption("A steerable net has no graph to sum over: here is what a quarter turn of the digit does to one "
+               "pixel's channels. Pick a graph network (GCN, ChebNet) under Run for the arithmetic.")
+    st.caption(f"The digit is resampled to {size}×{size} (so the centre stays a pixel); {conv_name} gives "
                f"{sn.channels.shape[0]} field(s) of {sn.field_size} channels ({sn.group}). Click a pixel to pick it.")
     st.plotly_chart(node_map_figure(sn.maps[0], row * size + col, title=f"field {field}, channel 0"),
                     width="stretch", key="nd_map", on_select="rerun", selection_mode="points")
     st.plotly_chart(field_turn_figure(sn.channels[field], sn.turned_channels[field], sn.permutation,
-                                      title=f"A 90° turn moves pixel ({row}, {col}) to ({tr}, {tc})"),
+                                      title=f"A 90° turn moves {pixel_name(row, col)} to (row {tr}, column {tc})"),
                     width="stretch", key="nd_turn")
     if sn.permutation is not None:
         moves = ", ".join(f"{c}→{p}" for c, p in enumerate(sn.permutation))
@@ -186,7 +209,10 @@ if cfg.model == "escnn":
 
 # ---------------------------------------------------------------- a fixed-graph net
 n_layers = len(model.convs)
-layer = url_choice(sb, "Graph layer", list(range(1, n_layers + 1)), 1, "nd_layer") - 1
+names = layer_names(model)
+conv_names = {i + 1: names.get(f"convs.{i}", f"graph conv {i + 1}") for i in range(n_layers)}
+layer = url_labelled_choice(sb, "Graph layer", list(conv_names), 1, "nd_layer", format_func=conv_names.get) - 1
+lname = conv_names[layer + 1]
 conv = model.convs[layer]
 side = int(round(model.graphs[layer].num_nodes ** 0.5))
 c_in, c_out = int(conv.in_channels), int(conv.out_channels)
@@ -202,13 +228,14 @@ in_ch = None if in_pick == "through W" else int(in_pick.split()[1])
 brightest = int(np.argmax(outputs[:, out_ch]))  # start where this channel is busiest, not on a blank pixel
 row, col = pick_cell(side, (brightest // side, brightest % side))
 node = node_of(row, col, side)
+pixel = pixel_name(row, col)
 na = guarded(lambda: node_arithmetic(model, image, layer, node))
 if na is None:
     finish()
     st.stop()
 left, right = st.columns(2)
 with left:
-    st.markdown(f"**Layer {layer + 1} output, channel {out_ch}: click a node**")  # above: Plotly's toolbar covers a title
+    st.markdown(f"**{lname} output, channel {out_ch}: click a pixel**")  # above: Plotly's toolbar covers a title
     st.plotly_chart(node_map_figure(outputs[:, out_ch].reshape(side, side), node),
                     width="stretch", key="nd_map", on_select="rerun", selection_mode="points")
 s = edge_set_of(na, out_ch, in_ch or 0)
@@ -217,14 +244,26 @@ in_map, in_name = input_map(na, inputs, out_ch, in_ch)
 in_name = "the digit" if layer == 0 and in_ch is not None else in_name
 with right:
     st.markdown(f"**Its input: {in_name}**")
-    st.plotly_chart(node_map_figure(in_map.reshape(side, side), node, na.neighbours, w_shown, window=4,
-                                    clickable=False),
+    st.plotly_chart(node_map_figure(in_map.reshape(side, side), node, na.neighbours, w_shown, window=3,
+                                    clickable=False, height=480),
                     width="stretch", key="nd_inputs")
-st.caption("Left: the layer's output; click a node to pick it (or set the row and column in the sidebar). Right: the "
-           "layer's input around that node (red), its neighbours outlined and labelled with their edge weights.")
+st.caption(f"Left: the layer's output; click a pixel to pick it (or set the row and column in the sidebar). Right: "
+           f"the layer's input around {pixel} (red square), its neighbours outlined and labelled with their edge "
+           "weights.")
 name = {"gcn": "Â", "cheb": "L̃", "learned": "Â"}[na.kind]
-st.markdown(f"**Row {node} of {name}: the node's {len(na.neighbours)} neighbours**")
-st.plotly_chart(adjacency_row_figure(adjacency_row(na, s), node, name=name),
+MATRICES = {  # what the matrix is, in one plain sentence, where it first appears
+    "cheb": "L̃ is the graph's scaled Laplacian, L̃ = 2L/λmax − I (L the graph's Laplacian, λmax its largest "
+            "eigenvalue, taken as 2 here, so L̃ = −D^(−1/2) A D^(−1/2)): its row for this pixel says how the pixel "
+            "mixes its neighbours' values, and it has nothing on the pixel itself.",
+    "gcn": "Â is the graph's adjacency matrix with a self-loop added at every pixel, each entry divided by the "
+           "square roots of its two ends' degrees, Â = D̂^(−1/2) (A + I) D̂^(−1/2): its row for this pixel says how "
+           "much of each neighbour's value (its own included) the pixel takes in.",
+    "learned": "Â holds the edge weights this network learned (what its edge MLP predicted for each edge, then "
+               "normalised): its row for this pixel says how much of each neighbour's value the pixel takes in.",
+}
+st.markdown(f"**The row of {name} for {pixel}: its {len(na.neighbours)} neighbours**")
+st.caption(MATRICES[na.kind])
+st.plotly_chart(adjacency_row_figure(adjacency_row(na, s), node, side, name=name),
                 width="stretch", key="nd_row_fig")
 
 FORMULAS = {
@@ -235,12 +274,15 @@ FORMULAS = {
     "learned": r"x'_i=\mathrm{ReLU}\Big(W\sum_{j}\hat A_{ij}\,x_j+b\Big),\quad \hat A_{ij}=\mathrm{norm}\big("
                r"\sigma(\mathrm{MLP}(p_i,p_j))\big)",
 }
-st.subheader(f"Node {node} (row {row}, column {col}) of layer {layer + 1}, output channel {out_ch}")
+st.subheader(f"The node at {pixel} · {lname}, output channel {out_ch}")
 st.latex(FORMULAS[na.kind])
+st.caption(f"i is {pixel}, j runs over its neighbours; x is the layer's input, "
+           + ("Θₖ the layer's weight matrix for order k" if na.kind == "cheb" else "W the layer's weight matrix")
+           + ", b its bias.")
 
 st.markdown("**1 · The neighbours** — each neighbour's input value times its edge weight:")
 rows = neighbour_rows(na, out_ch, in_ch)
-table(rows, column_config={"weight": st.column_config.NumberColumn(format="%.5f"),
+table(rows, column_config={"weight": st.column_config.NumberColumn(f"weight ({name} entry)", format="%.5f"),
                            "input": st.column_config.NumberColumn(format="%.5f"),
                            "product": st.column_config.NumberColumn(format="%.5f")})
 total = sum(r["product"] for r in rows)
@@ -252,18 +294,25 @@ else:
         f"(ÂX)ᵢ of channel {in_ch}"
 st.markdown(f"Sum of the products = **{total:.6f}** = {what}.")
 
+EDGE_SETS = {"shared": "one set of edge weights shared by every channel", "out": "one set per output channel",
+             "pair": "one set per pair of input and output channels"}
+NORMS = {"rw": "each divided by the sum of the pixel's edge weights", "none": "used as predicted, not normalised",
+         "sym": "each divided by the square roots of its two ends' sums of edge weights"}
 if na.raw_edge_weights is not None:
-    st.markdown(f"**The learned edges** — what the edge MLP predicted for the node's edges ({na.edge_sets} edge "
-                f"set{'s' if na.edge_weights.ndim > 1 else ''}, {conv.activation}), then normalised ({na.norm}):")
+    st.markdown(f"**The learned edges** — what the edge MLP predicted for the pixel's edges "
+                f"({EDGE_SETS.get(na.edge_sets, na.edge_sets)}; {conv.activation} activation), then normalised "
+                f"({NORMS.get(na.norm, na.norm)}):")
     raw = na.raw_edge_weights if na.raw_edge_weights.ndim == 1 else na.raw_edge_weights[:, s]
-    table([{"node": int(j), **{n: float(v) for n, v in zip(na.edge_input_names, feats)}, "predicted": float(p),
+    table([{"row": int(j) // side, "column": int(j) % side,
+            **{n: float(v) for n, v in zip(na.edge_input_names, feats)}, "predicted": float(p),
             "normalised": float(q)} for j, feats, p, q in zip(na.neighbours, na.edge_inputs, raw, w_shown)])
 
 bias, pre, out = float(na.bias[out_ch]), float(na.pre_activation[out_ch]), float(na.output[out_ch])
 if na.kind == "cheb":
-    st.markdown(f"**2 · The {len(na.cheb_terms)} Chebyshev terms at the node** — each through its Θₖ column "
-                f"for output channel {out_ch}:")
-    table(cheb_rows(na, out_ch, in_ch))
+    st.markdown(f"**2 · The {len(na.cheb_terms)} Chebyshev terms at the pixel** — each through its Θₖ column "
+                f"for output channel {out_ch}. The terms added, plus the bias, make the pre-activation; the share is "
+                "each term's size against all of them, |term| ÷ Σ |terms|:")
+    table(cheb_rows(na, out_ch, in_ch), column_config={TERM_SHARE: st.column_config.NumberColumn(format="percent")})
     st.markdown("**Σₖ Θₖ (TₖX)ᵢ + b = pre-activation**")
     waterfall = cheb_terms_figure(na.cheb_parts[:, out_ch], bias)
     st.plotly_chart(waterfall, width="stretch", key="nd_cheb")
@@ -272,7 +321,7 @@ elif na.aggregate is not None:
     table(channel_rows(na, out_ch))
 else:
     shares = float(na.contributions[:, out_ch].sum())
-    st.markdown(f"**2 · Per-channel edge sets** — each neighbour's share above already went through its own edge "
+    st.markdown(f"**2 · Per-channel edge sets** — each neighbour's term above already went through its own edge "
                 f"set{' and W' if na.weight is not None else ''}; their sum is {shares:.6f}.")
 st.markdown(f"**3 · Bias and ReLU** — pre-activation = {pre - bias:.6f} + b ({bias:.6f}) = **{pre:.6f}**; "
             f"{na.activation}: max(0, {pre:.6f}) = **{out:.6f}**.")

@@ -9,7 +9,7 @@ For node i of graph layer l of a :class:`~core.models.graph_net.GraphNet` (GCN, 
   pre-activation, the ReLU and the output (C_out);
 * ChebNet, :math:`x'_i = \\mathrm{ReLU}(\\sum_k \\Theta_k (T_k(\\tilde L) X)_i + b)`: the same neighbours on a
   row of the scaled Laplacian :math:`\\tilde L`, the K terms :math:`(T_k X)_i` at the node (each an explicit sum
-  over the neighbours of the term before), the :math:`\\Theta_k` and each term's share of the pre-activation;
+  over the neighbours of the term before), the :math:`\\Theta_k` and each term added to the pre-activation;
 * the learned-edge net: the weights its edge MLP predicted for the node's edges (raw, then normalised as the layer
   normalises them, by hand), then as GCN (one shared edge set) or per output channel ("out") or channel pair
   ("pair").
@@ -57,7 +57,7 @@ class NodeArithmetic:
     x_node: np.ndarray  # (C_in,) the node's own input features
     weight: Optional[np.ndarray]  # (C_out, C_in) W (cheb: Θ_0 .. in cheb_weights; learned "pair": None)
     bias: np.ndarray  # (C_out,) (zeros for a layer without bias)
-    contributions: Optional[np.ndarray]  # (M, C_out) neighbour j's share of the pre-activation (None for cheb)
+    contributions: Optional[np.ndarray]  # (M, C_out) the term neighbour j adds to the pre-activation (None: cheb)
     pre_activation: np.ndarray  # (C_out,)
     output: np.ndarray  # (C_out,) after the activation
     network: np.ndarray  # (C_out,) the network's own activation at the node (float32 forward)
@@ -67,7 +67,7 @@ class NodeArithmetic:
     norm: str = ""  # the normalisation of the edge weights ("gcn", "cheb", learned: "rw", "sym", "none")
     cheb_terms: Optional[np.ndarray] = None  # (K, C_in) (T_k(L~) X)_i
     cheb_weights: Optional[np.ndarray] = None  # (K, C_out, C_in) Θ_k as nn.Linear weights
-    cheb_parts: Optional[np.ndarray] = None  # (K, C_out) Θ_k (T_k X)_i: term k's share of the pre-activation
+    cheb_parts: Optional[np.ndarray] = None  # (K, C_out) Θ_k (T_k X)_i: the term k adds to the pre-activation
     cheb_neighbour_terms: Optional[np.ndarray] = None  # (K, M, C_in) (T_k X)_j at the neighbours
     raw_edge_weights: Optional[np.ndarray] = None  # learned: (M,) or (M, S) what the edge MLP predicted (activated)
     edge_inputs: Optional[np.ndarray] = None  # learned: (M, F) what the edge MLP saw for each edge
@@ -126,6 +126,21 @@ def _check(model: Any, layer: Any, node: Any) -> tuple[int, int, int]:
     if isinstance(node, bool) or not isinstance(node, (int, np.integer)) or not 0 <= int(node) < n:
         raise UserInputError("node", f"layer {layer + 1} has nodes 0 to {n - 1} ({side} x {side}), got {node!r}")
     return layer, int(node), side
+
+
+def pixel_name(row: int, col: int) -> str:
+    """How the page names a node: by its place on the map, as the map's axes do ("pixel (row 15, column 6)")."""
+    return f"pixel (row {int(row)}, column {int(col)})"
+
+
+def default_run_id(runs: list[Mapping[str, Any]]) -> Optional[int]:
+    """The run the page opens on without a run in the link: the newest fixed-graph run (GCN, ChebNet, learned
+    edges: the arithmetic story), else the newest of ``runs`` (a steerable net), else None."""
+    def newest(rs):
+        return max((int(r["id"]) for r in rs), default=None)
+
+    graph = [r for r in runs if ((r.get("config") or {}).get("model")) in KINDS]
+    return newest(graph) if graph else newest(runs)
 
 
 def node_of(row: int, col: int, side: int) -> int:
@@ -342,13 +357,14 @@ def edge_set_of(na: NodeArithmetic, out_channel: int, in_channel: int = 0) -> in
 
 
 def neighbour_rows(na: NodeArithmetic, out_channel: int, in_channel: Optional[int] = None) -> list[dict[str, Any]]:
-    """One row per neighbour for a table: node, (row, col), the edge weight, the input value and the product.
+    """One row per neighbour for a table: its row and column on the map, whether it is the node itself (a
+    self-loop; not for ChebNet), the edge weight, the input value and the product.
 
     ``in_channel`` None: the input is the neighbour's vector through W's column for ``out_channel``
-    (:math:`(W x_j)_o`, the product is its share of the pre-activation); else that channel's value
+    (:math:`(W x_j)_o`, the product is the term it adds to the pre-activation); else that channel's value
     :math:`x_{jc}` and the product :math:`\\hat A_{ij} x_{jc}` (one term of :math:`(\\hat A X)_{ic}`).
     ChebNet: the row of L~ and :math:`x_{jc}` (the product is one term of :math:`(T_1 X)_{ic}`), or through
-    :math:`\\Theta_1`'s column (the product is neighbour j's share of the k = 1 term)."""
+    :math:`\\Theta_1`'s column (the product is the term neighbour j adds to the k = 1 term)."""
     rows = []
     s = edge_set_of(na, out_channel, in_channel or 0)
     w = na.edge_weights if na.edge_weights.ndim == 1 else na.edge_weights[:, s]
@@ -357,14 +373,14 @@ def neighbour_rows(na: NodeArithmetic, out_channel: int, in_channel: Optional[in
             value = (na.inputs[m] @ na.weight[out_channel]) if na.weight is not None else float("nan")
             product = na.contributions[m, out_channel]
         elif in_channel is None and na.cheb_weights is not None and len(na.cheb_weights) > 1:
-            value = na.inputs[m] @ na.cheb_weights[1][out_channel]  # (Θ_1 x_j)_o: the k = 1 term's share
+            value = na.inputs[m] @ na.cheb_weights[1][out_channel]  # (Θ_1 x_j)_o: its part of the k = 1 term
             product = w[m] * value
         else:
             c = in_channel or 0
             value = na.inputs[m, c]
             product = w[m] * value
-        row = {"node": int(j), "row": int(j // na.side), "col": int(j % na.side),
-               **({} if na.kind == "cheb" else {"self": bool(j == na.node)}),  # L~ has no diagonal: no self-loop
+        row = {"row": int(j // na.side), "column": int(j % na.side),
+               **({} if na.kind == "cheb" else {"self-loop": bool(j == na.node)}),  # L~ has no diagonal
                "weight": float(w[m]), "input": float(value), "product": float(product)}
         if na.raw_edge_weights is not None:
             raw = na.raw_edge_weights if na.raw_edge_weights.ndim == 1 else na.raw_edge_weights[:, s]
@@ -395,17 +411,25 @@ def channel_rows(na: NodeArithmetic, out_channel: int) -> list[dict[str, Any]]:
              "product": float(a * na.weight[out_channel, c])} for c, a in enumerate(na.aggregate)]
 
 
+TERM_ADDED = "term added, Θₖ (TₖX)ᵢ"  # cheb_rows' columns
+TERM_SHARE = "share, |term| ÷ Σ |terms|"
+
+
 def cheb_rows(na: NodeArithmetic, out_channel: int, in_channel: Optional[int] = None) -> list[dict[str, Any]]:
-    """One row per Chebyshev order k: (T_k X)_i (of ``in_channel``, or its norm over channels) and term k's share
-    Θ_k (T_k X)_i of ``out_channel``'s pre-activation."""
+    """One row per Chebyshev order k: (T_k X)_i (of ``in_channel``, or its norm over channels), the term
+    Θ_k (T_k X)_i it adds to ``out_channel``'s pre-activation (``TERM_ADDED``; these plus the bias sum to the
+    pre-activation), and that term's share of the terms' sizes, |term_k| / Σ_k |term_k| (``TERM_SHARE``; they sum
+    to 1, 0 each when every term is 0)."""
     if na.cheb_terms is None:
         return []
+    parts = na.cheb_parts[:, out_channel]
+    size = float(np.abs(parts).sum())
     out = []
     what = f"(TₖX)ᵢ, channel {in_channel}" if in_channel is not None else "‖(TₖX)ᵢ‖ over the channels"
     for k, term in enumerate(na.cheb_terms):
         value = float(term[in_channel]) if in_channel is not None else float(np.linalg.norm(term))
-        out.append({"k": k, what: value,
-                    "share of the pre-activation": float(na.cheb_parts[k, out_channel])})
+        out.append({"k": k, what: value, TERM_ADDED: float(parts[k]),
+                    TERM_SHARE: float(abs(parts[k]) / size) if size > 0 else 0.0})
     return out
 
 

@@ -1,6 +1,7 @@
 """Plotly figures for the One node page (no streamlit here): a layer's map as clickable grid cells with one node
-and its neighbours marked, the node's row of Â, each Chebyshev term's share, and a steerable field's channels
-before and after a quarter turn."""
+and its neighbours marked (their edge weights on light badges, readable on any cell), the node's row of Â, the
+term each Chebyshev order adds, and a steerable field's channels before and after a quarter turn. Nodes are named
+by their place on the map, (row, column), never by a node number."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from plotly.subplots import make_subplots
 from core.figures.filters import MARK, SIGNED_COLORSCALE
 
 MAP_COLORSCALE = "Greys"  # feature maps: white 0, dark high (as the digits' ink)
-NEIGHBOUR = "#e15759"  # neighbours' outlines and edge-weight labels
+NEIGHBOUR = "#e15759"  # neighbours' outlines and the edge-weight badges' borders
+BADGE = dict(bgcolor="rgba(255, 255, 255, 0.92)", bordercolor=NEIGHBOUR, borderwidth=1, borderpad=2)
+BADGE_TEXT = "#111111"  # dark text on the light badge: readable on black, grey and white cells alike
 CELL_PX = 560  # the map's height in pixels; a cell is CELL_PX / side
 
 
@@ -21,7 +24,9 @@ def node_map_figure(values: np.ndarray, node: int, neighbours: Sequence[int] = (
                     title: str = "", height: int = CELL_PX, label_weights: bool = True,
                     window: Optional[int] = None, clickable: bool = True) -> go.Figure:
     """A (side, side) map with ``node`` outlined in red and ``neighbours`` in the neighbour colour, their edge
-    weights printed on them (when the view is at most 15 cells wide).
+    weights printed on them (when the view is at most 15 cells wide) as dark text on a light, red-bordered badge
+    (layout annotations), so a weight reads the same on a black, a grey or a white cell. Trace 1 carries the
+    neighbours' hover (row, column, edge weight) and the labels' text.
 
     ``clickable``: the cells are one square marker each in trace 0, its ``customdata`` the node id, x the column and
     y the row (what st.plotly_chart's point selection returns); else a heatmap. ``window``: show only that many
@@ -29,7 +34,7 @@ def node_map_figure(values: np.ndarray, node: int, neighbours: Sequence[int] = (
     values = np.asarray(values, dtype=np.float64)
     side = values.shape[0]
     shown = side if not window or 2 * window + 1 >= side else 2 * window + 1
-    hover = "node %{customdata}: row %{y}, col %{x}<br>value %{z:.4g}<extra></extra>"
+    hover = "row %{y}, column %{x}<br>value %{z:.4g}<extra></extra>"
     if clickable:
         rows, cols = np.divmod(np.arange(side * side), side)
         fig = go.Figure(go.Scatter(
@@ -37,8 +42,9 @@ def node_map_figure(values: np.ndarray, node: int, neighbours: Sequence[int] = (
             marker=dict(symbol="square", size=max(4.0, 0.82 * (height - 60) / shown), color=values.reshape(-1),
                         colorscale=MAP_COLORSCALE, showscale=True, colorbar=dict(thickness=12), line=dict(width=0)),
             hovertemplate=hover.replace("%{z", "%{marker.color"), name="nodes", showlegend=False))
-    else:
-        fig = go.Figure(go.Heatmap(z=values, colorscale=MAP_COLORSCALE, colorbar=dict(thickness=12),
+    else:  # the colour bar above the map: the width it frees makes each labelled cell wider (a phone's 390 px)
+        bar = dict(thickness=10, orientation="h", x=0.5, xanchor="center", y=1.0, yanchor="bottom", len=0.9)
+        fig = go.Figure(go.Heatmap(z=values, colorscale=MAP_COLORSCALE, colorbar=bar,
                                    customdata=np.arange(side * side).reshape(side, side), hovertemplate=hover))
     nbrs = np.asarray(neighbours, dtype=np.int64)
     if len(nbrs):
@@ -48,13 +54,14 @@ def node_map_figure(values: np.ndarray, node: int, neighbours: Sequence[int] = (
             fig.add_shape(type="rect", x0=c - 0.45, x1=c + 0.45, y0=r - 0.45, y1=r + 0.45,
                           line=dict(color=NEIGHBOUR, width=1.5), layer="above")
         label = label_weights and shown <= 15
+        text = [weight_label(v) for v in w] if label else None
         fig.add_trace(go.Scatter(
-            x=nbrs % side, y=nbrs // side, mode="text" if label else "markers",
-            text=[f"{v:.3g}" for v in w] if label else None,
-            textfont=dict(color=NEIGHBOUR, size=12 if shown <= 9 else 9),
-            marker=dict(size=1, opacity=0), customdata=np.stack([nbrs, w], axis=1),
-            hovertemplate="neighbour %{customdata[0]}: row %{y}, col %{x}<br>edge weight %{customdata[1]:.4g}"
-                          "<extra></extra>", name="neighbours", showlegend=False))
+            x=nbrs % side, y=nbrs // side, mode="markers", text=text, marker=dict(size=1, opacity=0), customdata=w,
+            hovertemplate="neighbour at row %{y}, column %{x}<br>edge weight %{customdata:.4g}<extra></extra>",
+            name="neighbours", showlegend=False))
+        for j, t in zip(nbrs, text or ()):  # along the cell's lower edge: the cell's own shade shows above it
+            fig.add_annotation(x=int(j) % side, y=int(j) // side + 0.46, yanchor="bottom", text=t, showarrow=False,
+                               font=dict(color=BADGE_TEXT, size=12 if shown <= 9 else 10), **BADGE)
     r, c = divmod(int(node), side)
     fig.add_shape(type="rect", x0=c - 0.5, x1=c + 0.5, y0=r - 0.5, y1=r + 0.5, line=MARK, layer="above")
     r0, c0 = (min(max(v - (shown - 1) // 2, 0), side - shown) for v in (r, c))
@@ -62,30 +69,39 @@ def node_map_figure(values: np.ndarray, node: int, neighbours: Sequence[int] = (
                      title="column")
     fig.update_yaxes(range=[r0 + shown - 0.5, r0 - 0.5], showgrid=False, zeroline=False, scaleanchor="x",
                      constrain="domain", title="row")
-    fig.update_layout(title=title or None, height=height, margin=dict(l=10, r=10, t=50 if title else 10, b=10),
+    top = (50 if title else 10) + (0 if clickable else 40)  # room for the colour bar above a heatmap
+    fig.update_layout(title=title or None, height=height, margin=dict(l=10, r=10, t=top, b=10),
                       plot_bgcolor="white", **(dict(clickmode="event+select", dragmode=False) if clickable else {}))
     return fig
 
 
-def adjacency_row_figure(row: np.ndarray, node: int, title: str = "", height: int = 260, name: str = "Â") -> go.Figure:
-    """The node's row of Â: one bar per non-zero entry (its neighbours, by node id, side by side however far apart
-    their ids are), the node's own entry (its self-loop) in red."""
+def weight_label(v: float) -> str:
+    """An edge weight as its badge shows it: three significant digits ("-0.125", "0.0625" -> "0.0625")."""
+    return f"{v:.3g}"
+
+
+def adjacency_row_figure(row: np.ndarray, node: int, side: int, title: str = "", height: int = 260,
+                         name: str = "Â") -> go.Figure:
+    """The node's row of Â: one bar per non-zero entry, each named by its neighbour's place on the map,
+    "(row, column)", in the order of the rows (side by side however far apart), the node's own entry (its self-loop)
+    in red."""
     row = np.asarray(row, dtype=np.float64)
     nz = np.flatnonzero(row)
     colors = [MARK["color"] if j == node else NEIGHBOUR for j in nz]
-    fig = go.Figure(go.Bar(x=[str(j) for j in nz], y=row[nz], marker_color=colors,
-                           hovertemplate=name + "[i, %{x}] = %{y:.4g}<extra></extra>"))
+    fig = go.Figure(go.Bar(x=[f"({j // side}, {j % side})" for j in nz], y=row[nz], marker_color=colors,
+                           hovertemplate="neighbour (row, column) %{x}<br>" + name + " entry %{y:.4g}"
+                                         "<extra></extra>"))
     fig.add_hline(y=0, line=dict(color="#888", width=1))
-    fig.update_xaxes(type="category", title=f"node j (its non-zero entries; {len(row)} nodes in all)")
-    fig.update_yaxes(title=f"{name}[i, j]")
+    fig.update_xaxes(type="category", title="neighbour (row, column)")
+    fig.update_yaxes(title=f"{name} entry")
     fig.update_layout(title=title or None, height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
                       showlegend=False)
     return fig
 
 
 def cheb_terms_figure(parts: np.ndarray, bias: float, title: str = "", height: int = 300) -> go.Figure:
-    """A waterfall: each Chebyshev term's share Θ_k (T_k X)_i of one output channel, then the bias, summing to the
-    pre-activation."""
+    """A waterfall: the term Θ_k (T_k X)_i each Chebyshev order adds to one output channel, then the bias, summing
+    to the pre-activation."""
     parts = np.asarray(parts, dtype=np.float64)
     names = [f"k={k}" for k in range(len(parts))] + ["bias", "pre-activation"]
     values = list(parts) + [float(bias)]
@@ -132,7 +148,7 @@ def field_maps_figure(maps: np.ndarray, pixel: tuple[int, int], title: str = "",
     for i, img in enumerate(maps):
         fig.add_trace(go.Heatmap(z=img, zmin=-m, zmax=m, colorscale=SIGNED_COLORSCALE, showscale=i == n - 1,
                                  colorbar=dict(thickness=10),
-                                 hovertemplate=f"channel {i}<br>" + "row %{y}, col %{x}: %{z:.4g}<extra></extra>"),
+                                 hovertemplate=f"channel {i}<br>" + "row %{y}, column %{x}: %{z:.4g}<extra></extra>"),
                       row=1, col=i + 1)
         xa, ya = ("x", "y") if i == 0 else (f"x{i + 1}", f"y{i + 1}")
         fig.add_shape(type="rect", x0=c - 0.5, x1=c + 0.5, y0=r - 0.5, y1=r + 0.5, xref=xa, yref=ya, line=MARK)

@@ -62,10 +62,21 @@ def test_node_page_shows_a_gcn_nodes_arithmetic(app):
     at.number_input(key="nd_row").set_value(0).run()
     at.number_input(key="nd_col").set_value(27).run()
     no_errors(at)
-    assert any("Node 27 (row 0, column 27)" in h.value for h in at.subheader)
-    at.selectbox(key="nd_layer").set_value(2).run()  # the 14 x 14 graph: the row and column stay on it
+    # named as the map names it, everywhere: the heading, the row of Â, the maps' caption; no node number
+    assert any(h.value == "The node at pixel (row 0, column 27) · graph conv 1, output channel "
+               f"{at.slider(key='nd_out').value}" for h in at.subheader), [h.value for h in at.subheader]
+    assert any(m.value.startswith("**The row of Â for pixel (row 0, column 27): its ") for m in at.markdown)
+    assert any("around pixel (row 0, column 27)" in c.value for c in at.caption)
+    shown = " ".join(x.value for x in [*at.markdown, *at.subheader, *at.caption])
+    assert "Node 27" not in shown and "Row 27 of" not in shown and "node 27" not in shown
+    neighbours = at.dataframe[0].value
+    assert list(neighbours.columns[:3]) == ["row", "column", "self-loop"] and "node" not in neighbours.columns
+    assert (neighbours["row"].tolist(), neighbours["column"].tolist()) == ([0, 0, 1, 1], [26, 27, 26, 27])
+    layers = at.selectbox(key="nd_layer")
+    assert list(layers.options) == ["graph conv 1", "graph conv 2"]  # readable names (the link keeps 1, 2)
+    layers.set_value(2).run()  # the 14 x 14 graph: the row and column stay on it
     no_errors(at)
-    assert at.number_input(key="nd_col").value == 13
+    assert at.number_input(key="nd_col").value == 13 and at.query_params["nd_layer"] in ("2", ["2"])
     assert _difference(_match_line(at)) < 1e-5
     at.selectbox(key="nd_in").set_value("through W").run()
     no_errors(at)
@@ -84,17 +95,52 @@ def test_node_page_cheb_and_learned_runs(app):
     no_errors(at)
     assert any("Chebyshev terms" in m.value for m in at.markdown)
     assert _difference(_match_line(at)) < 1e-5
+    # L̃ is explained in one plain sentence where it first appears
+    assert any(c.value.startswith("L̃ is the graph's scaled Laplacian, L̃ = 2L/λmax − I") for c in at.caption)
+    # the Chebyshev table: the terms added (they and the bias make the pre-activation) and real shares (sum to 1)
+    terms = next(d.value for d in at.dataframe if "k" in d.value.columns)
+    added, share = "term added, Θₖ (TₖX)ᵢ", "share, |term| ÷ Σ |terms|"
+    assert "share of the pre-activation" not in terms.columns
+    line = next(m.value for m in at.markdown if m.value.startswith("**3 · Bias and ReLU**"))
+    bias = float(line.split("+ b (")[1].split(")")[0])
+    pre = float(line.split("= **")[1].split("**")[0])
+    assert abs(terms[added].sum() + bias - pre) < 1e-5
+    assert abs(terms[share].sum() - 1) < 1e-9 and (terms[share] >= 0).all()
+    assert abs(terms[share] - terms[added].abs() / terms[added].abs().sum()).max() < 1e-12
+
+
+def test_the_page_opens_on_the_newest_graph_net_not_a_newer_steerable_run(app):
+    cheb = _stored_run("cheb", K=3)
+    steerable = _stored_run("escnn", group="C4")
+    assert steerable > cheb
+    at = open_page(app, NODE)
+    no_errors(at)
+    assert at.selectbox(key="nd_run").value == cheb
+    assert any("Chebyshev terms" in m.value for m in at.markdown)  # the arithmetic, not channel permutations
+    line = next(c.value for c in at.caption if c.value.startswith("Showing "))
+    assert line == ("Showing **Run 1 · ChebNet K=3 on the 8-neighbour grid (10.0%)**, the newest graph network, on "
+                    "test digit #0 (label 0). Pick another run — steerable nets too — or digit in the sidebar (» at "
+                    "the top left on a phone)."), line
+    runs = at.selectbox(key="nd_run")
+    assert f"Run {steerable} · Steerable CNN C4 (10.0%)" in runs.options
+    runs.set_value(steerable).run()  # still selectable
+    no_errors(at)
+    assert any("cyclic shift by 1" in m.value for m in at.markdown)
+    assert any(h.value.startswith("Field 0 of steerable conv 1 at pixel (row ") for h in at.subheader)
+    assert any(c.value.startswith(f"Showing **Run {steerable} · ") and ", the newest" not in c.value
+               for c in at.caption)
 
 
 def test_node_page_steerable_run(app):
     _stored_run("escnn", group="C4")
     at = open_page(app, NODE)
     no_errors(at)
+    assert any(", the newest run, on test digit #0" in c.value for c in at.caption)  # no graph net at all
     assert any("cyclic shift by 1" in m.value for m in at.markdown), [m.value for m in at.markdown]
     at.query_params.update({"nd_ink": _a_six()[1]})
     at.selectbox(key="nd_src").set_value("draw").run()  # a drawn digit's field at a pixel
     no_errors(at)
-    assert any(m.value.endswith("· the digit in the link") for m in at.markdown)
+    assert any(c.value.startswith("Showing ") and ", on the digit in the link." in c.value for c in at.caption)
     assert any("cyclic shift by 1" in m.value for m in at.markdown), [m.value for m in at.markdown]
 
 
@@ -141,7 +187,7 @@ def test_a_link_with_a_drawn_digit_shows_its_arithmetic(app):
     no_errors(at)
     assert not at.warning, [w.value for w in at.warning]
     assert at.selectbox(key="nd_src").value == "draw" and "nd_digit" not in {s.key for s in at.slider}
-    assert any(m.value.endswith("· the digit in the link") for m in at.markdown), [m.value for m in at.markdown]
+    assert any(c.value.startswith("Showing ") and ", on the digit in the link." in c.value for c in at.caption)
     assert any("came with the link" in c.value for c in at.caption)
     line = _match_line(at)
     assert _difference(line) < 1e-5
@@ -209,7 +255,7 @@ def test_drawing_on_the_canvas_puts_the_digit_in_the_link(app, monkeypatch):
     no_errors(at)
     code = encode_digit_link(quantize_digit(mnist_digit(drawing_ink(canvas.png))))
     assert at.query_params["nd_ink"] in (code, [code])
-    assert any(m.value.endswith("· your drawing") for m in at.markdown)
+    assert any(c.value.startswith("Showing ") and ", on your drawing." in c.value for c in at.caption)
     assert at.selectbox(key="nd_run").value == run_id and _difference(_match_line(at)) < 1e-5
     canvas.clear = True  # Clear: the arithmetic goes, and so does the link's digit
     at.run()
@@ -234,8 +280,8 @@ def test_the_playground_links_a_gcn_run_to_its_node_arithmetic(app, monkeypatch)
     at = open_page(app, PLAYGROUND)
     no_errors(at)
     links = _node_links(at)  # the gcn run's, not the CNN's
-    assert [(p.label, p.query_string) for p in links] == [
-        (f"See one node's arithmetic: #{gcn} gcn", f"nd_run={gcn}&nd_src=dataset&nd_digit=5")]
+    assert [p.query_string for p in links] == [f"nd_run={gcn}&nd_src=dataset&nd_digit=5"]
+    assert links[0].label.startswith(f"See one node's arithmetic: #{gcn} ")  # the Playground names the run
     assert links[0].page.endswith("node")
 
     at.radio(key="pg_src").set_value("draw").run()
@@ -256,3 +302,18 @@ def test_the_playground_links_a_gcn_run_to_its_node_arithmetic(app, monkeypatch)
     no_errors(friend)
     assert not friend.warning, [w.value for w in friend.warning]
     assert _difference(_match_line(friend)) < 1e-5
+
+
+def test_a_link_opens_the_given_run_layer_and_pixel(app):
+    """What the Results and Lessons pages link with: st.page_link("app_pages/node.py", query_params={"nd_run": ...,
+    "nd_layer": ..., "nd_row": ..., "nd_col": ...}) opens that run's layer at that pixel."""
+    gcn = _stored_run("gcn")
+    _stored_run("cheb", K=3)  # newer: the page's default, which the link overrides
+    app.query_params.update({"nd_run": str(gcn), "nd_layer": "2", "nd_row": "5", "nd_col": "6", "nd_out": "1"})
+    at = open_page(app, NODE)
+    no_errors(at)
+    assert not at.warning, [w.value for w in at.warning]
+    assert at.selectbox(key="nd_run").value == gcn
+    assert any(h.value == "The node at pixel (row 5, column 6) · graph conv 2, output channel 1" for h in at.subheader)
+    assert any(c.value.startswith(f"Showing **Run {gcn} · GCN") and "the newest" not in c.value for c in at.caption)
+    assert _difference(_match_line(at)) < 1e-5

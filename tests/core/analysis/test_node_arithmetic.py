@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from core.analysis.node_arithmetic import (adjacency_row, channel_rows, cheb_rows, input_map, layer_io, load_node_run,
-                                           neighbour_rows, node_arithmetic, node_of)
+from core.analysis.node_arithmetic import (TERM_ADDED, TERM_SHARE, adjacency_row, channel_rows, cheb_rows,
+                                           default_run_id, input_map, layer_io, load_node_run, neighbour_rows,
+                                           node_arithmetic, node_of, pixel_name)
 from core.errors import UserInputError
 
 TOL = 1e-5
@@ -131,7 +132,10 @@ def test_node_arithmetic_matches_the_layer_hooks_at_every_layer(name, digit):
             inputs = layer_io(net, digit, layer)[0]
             for o in (0, na.out_channels - 1):
                 rows = neighbour_rows(na, o, None)
-                assert [r["node"] for r in rows] == na.neighbours.tolist()
+                assert [(r["row"], r["column"]) for r in rows] == [divmod(j, side) for j in na.neighbours.tolist()]
+                assert "node" not in rows[0]  # named by their place on the map, as the map names them
+                if kind != "cheb":
+                    assert [r["self-loop"] for r in rows] == [j == node for j in na.neighbours.tolist()]
                 if na.weight is not None:  # the page's input map holds what the table's input column reads
                     values, _ = input_map(na, inputs, o, None)
                     np.testing.assert_allclose([r["input"] for r in rows], values[na.neighbours], atol=1e-9)
@@ -142,6 +146,7 @@ def test_node_arithmetic_matches_the_layer_hooks_at_every_layer(name, digit):
 
 def test_cheb_terms_are_the_chebyshev_recursion_at_the_node(digit):
     net = build("cheb", layers=2)
+    shown_some = False
     for layer in range(2):
         x_in, _, _ = hooked(net, layer, digit)
         conv, graph = net.convs[layer], net.graphs[layer]
@@ -163,8 +168,19 @@ def test_cheb_terms_are_the_chebyshev_recursion_at_the_node(digit):
             rows = cheb_rows(na, 2, 0)
             assert [r["k"] for r in rows] == list(range(conv.K))
             np.testing.assert_allclose([r["(TₖX)ᵢ, channel 0"] for r in rows], na.cheb_terms[:, 0])
-            assert abs(sum(r["share of the pre-activation"] for r in rows) + na.bias[2] - na.pre_activation[2]) < 1e-9
             assert node not in na.neighbours  # L~ = -D^-1/2 A D^-1/2 has no diagonal on a loop-free grid
+            # "term added": what each order adds, so they plus the bias make the pre-activation ...
+            np.testing.assert_allclose([r[TERM_ADDED] for r in rows], na.cheb_parts[:, 2], atol=0)
+            assert abs(sum(r[TERM_ADDED] for r in rows) + na.bias[2] - na.pre_activation[2]) < 1e-9
+            # ... and "share": each term's size against all of them, |term| / sum |terms|, which sums to 1
+            sizes = np.abs(na.cheb_parts[:, 2])
+            if sizes.sum() == 0:  # a blank corner of the digit: every term 0, every share 0
+                assert [r[TERM_SHARE] for r in rows] == [0.0] * conv.K
+                continue
+            shown_some = True
+            np.testing.assert_allclose([r[TERM_SHARE] for r in rows], sizes / sizes.sum(), atol=1e-12)
+            assert all(r[TERM_SHARE] >= 0 for r in rows) and abs(sum(r[TERM_SHARE] for r in rows) - 1) < 1e-12
+    assert shown_some  # the shares were checked on nodes with ink, not only blank ones
 
 
 @pytest.mark.parametrize("name", ["learned", "learned-out-sym", "learned-pair-offset"])
@@ -267,3 +283,22 @@ def test_a_quarter_turn_cycles_a_steerable_fields_channels(group, shift, digit):
         steerable_node(net, digit, (3, 3), field=999)
     with pytest.raises(UserInputError, match="steerable"):
         steerable_node(build("gcn", layers=1), digit, (3, 3))
+
+
+# ----------------------------------------------------------------------------- the page's choices and names
+
+
+def test_pixels_are_named_as_the_map_names_them():
+    assert pixel_name(15, 6) == "pixel (row 15, column 6)"
+    assert pixel_name(*divmod(node_of(15, 6, 28), 28)) == "pixel (row 15, column 6)"
+
+
+def test_the_default_run_is_the_newest_graph_net_not_the_newest_run():
+    def run(i, model):
+        return {"id": i, "config": {"model": model}}
+
+    # a newer steerable run and an older ChebNet: the ChebNet (the arithmetic story)
+    assert default_run_id([run(9, "escnn"), run(4, "cheb"), run(2, "gcn")]) == 4
+    assert default_run_id([run(3, "gcn"), run(7, "learned"), run(8, "escnn")]) == 7  # whatever the list's order
+    assert default_run_id([run(5, "escnn"), run(6, "escnn")]) == 6  # no graph net: the newest run
+    assert default_run_id([]) is None
