@@ -27,6 +27,8 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import subprocess
+import sys
 import tempfile
 import time
 import traceback
@@ -35,7 +37,9 @@ from urllib.parse import parse_qs, urlparse
 
 from benchmarks.browser_helpers import ROOT, chromium, screenshot, start_app
 from benchmarks.newcomer_journey import IDLE, MAIN, PHONE
+from benchmarks.teaching_class import SIZES, ClassSteps, server_log
 
+RUN_LESSON = re.compile(r"Run this lesson|Run your own copy")  # the launch button, before and after issue 30
 LESSON = "cheb-cnn"  # core/analysis/lessons.py: "ChebNet against the CNN on the 8-neighbour grid"
 DESKTOP = {"width": 1400, "height": 1000}
 SIDEBAR = '[data-testid="stSidebar"]'
@@ -59,9 +63,11 @@ CELL_JS = """([i, row, col]) => {
 }"""
 
 
-class Journey:
+class Journey(ClassSteps):
     def __init__(self, out: Path, url: str, settle_ms: int, lesson_timeout_s: float):
         self.out, self.url, self.settle_ms, self.lesson_timeout_s = out, url, settle_ms, lesson_timeout_s
+        self.raw_hits: list[dict] = []
+        self.cheb_run = self.c8_run = None
         self.n = 0
         self.shots: list[dict] = []
         self.failures: list[str] = []
@@ -107,6 +113,17 @@ class Journey:
         print(json.dumps(entry, default=str), flush=True)
         return str(path)
 
+    def in_context(self, name: str, browser, size: str, fn, *args) -> None:
+        """``step(name, fn, page, *args)`` on a page of a fresh browser context of ``size`` (desktop or phone)."""
+        ctx = browser.new_context(**SIZES[size])
+        ctx.grant_permissions(["clipboard-read", "clipboard-write"])
+        pg = ctx.new_page()
+        pg.set_default_timeout(300_000)
+        try:
+            self.step(name, fn, pg, *args)
+        finally:
+            ctx.close()
+
     def step(self, name: str, fn, *args) -> None:
         self.t0 = time.perf_counter()
         self.cur = self.steps.setdefault(name, {})
@@ -150,11 +167,11 @@ class Journey:
     # -- 1. a lesson -------------------------------------------------------------------------------------------
     def lesson(self, pg, browser) -> None:
         pg.goto(f"{self.url}/lessons?lesson={LESSON}&ls_mode=quick")
-        self.wait_text(pg, "Run this lesson")
+        self.wait_text(pg, RUN_LESSON)
         self.idle(pg, settle_ms=1000)
         self.note(opened=self.now(), planned_caption=pg.get_by_text(re.compile(r"mode trains \d+ run")).first.inner_text())
         self.shot(pg, "lesson-before-run")
-        pg.get_by_role("button", name=re.compile("Run this lesson")).first.click()
+        pg.get_by_role("button", name=RUN_LESSON).first.click()
         pressed = self.now()
         statuses: list[tuple[float, str]] = []
         reopen = pg.locator(f'{MAIN} a[data-testid="stPageLink-NavLink"]', has_text="Reopen this lesson")
@@ -217,6 +234,7 @@ class Journey:
             self.note(reopen={"opened_at": t, "seconds_to_table": round(self.now() - t, 2), "link": link,
                               "same_table": strip(rows2) == strip(rows), "table": rows2,
                               "run_button": p2.get_by_role("button", name=re.compile("Run this lesson")).count(),
+                              "own_copy": p2.get_by_role("button", name=re.compile("own copy")).count(),
                               "url": p2.url.replace(self.url, "")})
             self.shot(p2, "lesson-reopened-fresh-context")
         finally:
@@ -360,7 +378,7 @@ class Journey:
         finally:
             ctx.close()
         pg.goto(f"{self.url}/lessons?lesson={LESSON}&hide=lesson")
-        self.wait_text(pg, "Run this lesson")
+        self.wait_text(pg, RUN_LESSON)
         self.idle(pg)
         fixed3 = pg.locator(SIDEBAR).get_by_text("Fixed by this link", exact=False)
         self.note(lesson_hidden={"picker_drawn": _has(pg, "stSelectbox", "Lesson"),
@@ -405,49 +423,152 @@ def _pct(text: str) -> float | None:
     return float(m.group(1)) if m else None
 
 
+STEPS = ["1-lesson", "2-continue-step", "3-one-node", "4-classroom", "5-phone",
+         "30.1-sigma-desktop", "30.1-sigma-phone", "30.10-steps-desktop",
+         "30.2-reopen-desktop", "30.2-reopen-phone",
+         "30.3-playground-before-desktop", "30.3-playground-before-phone", "30.3-train-c8",
+         "30.3-playground-c8-desktop", "30.3-playground-c8-phone",
+         "30.4-one-node-desktop", "30.4-one-node-phone",
+         "30.5-equivariance-desktop", "30.5-equivariance-phone",
+         "30.6-names-desktop", "30.6-names-phone",
+         "30.8-leak-desktop", "30.8-leak-phone",
+         "30.11-server-log"]
+STATE_KEYS = ("reopen_path", "lesson_url", "teacher_table", "cheb_run", "c8_run", "drawn_path")
+
+
+def _path(link: str | None) -> str | None:
+    """A link's path and query, without the server (each journey's server has its own port)."""
+    if not link:
+        return None
+    return "/" + link.split("/", 3)[-1].lstrip("/") if link.startswith("http") else "/" + link.lstrip("/")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.teaching_journey", description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(ROOT / "artifacts" / "browser" / "teaching"))
+    ap.add_argument("--root", default=str(ROOT),
+                    help="the checkout whose app.py is served (default: this one; e.g. a git worktree of an older "
+                         "commit for a before picture, with this checkout's journey)")
     ap.add_argument("--settle-ms", type=int, default=2000, help="wait after a page stops running, before a shot")
-    ap.add_argument("--data-dir", default=None, help="data folder (default: a fresh temp dir)")
-    ap.add_argument("--lesson-timeout", type=float, default=900, help="seconds to wait for the lesson's runs")
+    ap.add_argument("--data-dir", default=None, help="data folder (default: a fresh temp dir; with --steps: the one "
+                                                      "of the last journey into --out)")
+    ap.add_argument("--lesson-timeout", type=float, default=1800, help="seconds to wait for the lesson's runs")
+    ap.add_argument("--c8-timeout", type=float, default=1800, help="seconds to wait for the C8 net to train")
+    ap.add_argument("--steps", default=None,
+                    help="comma-separated prefixes of the steps to walk (default: all): " + ", ".join(STEPS)
+                         + ". A partial walk reuses the data folder and what earlier steps found (the lesson's "
+                           "link, the runs) from <out>/state.json, and merges its steps into result.json")
+    ap.add_argument("--graph-steps", type=int, default=10, help="keyboard steps per Graph Builder slider")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    for old in out.glob("*.png"):
-        old.unlink()
-    data = Path(args.data_dir or tempfile.mkdtemp(prefix="graphconv-teaching-"))
-    log = open(out / "server.log", "w")
+    wanted = [w.strip() for w in args.steps.split(",")] if args.steps else None
+    chosen = [s for s in STEPS if wanted is None or any(s == w or s.startswith(w + "-") for w in wanted)]
+    state_file = out / "state.json"
+    state = json.loads(state_file.read_text()) if wanted and state_file.exists() else {}
+    if wanted is None:
+        for old in out.glob("*.png"):
+            old.unlink()
+    data = Path(args.data_dir or state.get("data_dir") or tempfile.mkdtemp(prefix="graphconv-teaching-"))
+    root = Path(args.root).resolve()
+    head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True,
+                          text=True).stdout.strip()
+    log_path = out / ("server.log" if wanted is None else "server-partial.log")
+    log = open(log_path, "w")
     t0 = time.perf_counter()
-    server, url = start_app(ROOT, env={"GRAPHCONV_DATA_DIR": str(data), "GRAPHCONV_QUICK": "1",
-                                       "GRAPHCONV_STARTER": "0"}, log=log, timeout=120)
+    server, url = start_app(root, env={"GRAPHCONV_DATA_DIR": str(data), "GRAPHCONV_QUICK": "1",
+                                       "GRAPHCONV_STARTER": "0"}, log=log, timeout=300)
     healthy = round(time.perf_counter() - t0, 1)
-    print(json.dumps({"server": url, "data_dir": str(data), "seconds_to_healthy": healthy}), flush=True)
+    print(json.dumps({"server": url, "root": str(root), "head": head, "data_dir": str(data), "steps": chosen,
+                      "seconds_to_healthy": healthy}), flush=True)
     from playwright.sync_api import sync_playwright
 
     j = Journey(out, url, args.settle_ms, args.lesson_timeout)
+    j.cheb_run, j.c8_run = state.get("cheb_run"), state.get("c8_run")
+    if wanted is not None:  # a partial walk numbers its screenshots after the last one's
+        j.n = max([int(m.group(1)) for f in out.glob("*.png") if (m := re.match(r"(\d+)-", f.name))] + [0])
+
+    def save_state() -> None:
+        seen = j.steps.get("1-lesson", {})
+        new = {"data_dir": str(data), "root": str(root),
+               "reopen_path": _path(seen.get("reopen_link")) or state.get("reopen_path"),
+               "lesson_url": seen.get("lesson_url") or state.get("lesson_url"),
+               "teacher_table": seen.get("table") or state.get("teacher_table"),
+               "cheb_run": j.cheb_run, "c8_run": j.c8_run, "drawn_path": state.get("drawn_path")}
+        state.update(new)
+        state_file.write_text(json.dumps(state, indent=1))
+
+    def run(name: str, fn, *a) -> None:
+        if name in chosen:
+            fn(name, *a)
+            save_state()
+
     try:
         with sync_playwright() as pw:
             browser, page = chromium(pw)
-            j.step("1-lesson", j.lesson, page, browser)
-            j.step("2-continue-step", j.step_run, page)
-            j.step("3-one-node", j.one_node, page)
-            j.step("4-classroom", j.classroom, page, browser)
-            seen = j.steps.get("1-lesson", {})
-            reopen = seen.get("reopen_link")
-            j.step("5-phone", j.phone, browser, ("/" + reopen.split("/", 3)[-1].lstrip("/")) if reopen and reopen.startswith("http")
-                   else ("/" + reopen.lstrip("/")) if reopen else seen.get("lesson_url"))
+            run("1-lesson", j.step, j.lesson, page, browser)
+            run("2-continue-step", j.step, j.step_run, page)
+            run("3-one-node", j.step, j.one_node, page)
+            run("4-classroom", j.step, j.classroom, page, browser)
+            save_state()
+            run("5-phone", j.step, j.phone, browser, state.get("reopen_path") or state.get("lesson_url"))
+            # issue 30, "What a class sees": each item at 1400x1000 and on a 390x844 phone
+            for size in ("desktop", "phone"):
+                run(f"30.1-sigma-{size}", j.in_context, browser, size, j.graph_sigma, size)
+            run("30.10-steps-desktop", j.in_context, browser, "desktop", j.graph_steps, args.graph_steps)
+            for size in ("desktop", "phone"):
+                if state.get("reopen_path"):
+                    run(f"30.2-reopen-{size}", j.in_context, browser, size, j.lesson_reopen, size,
+                        url + state["reopen_path"], state.get("teacher_table") or [])
+                elif f"30.2-reopen-{size}" in chosen:
+                    j.failures.append(f"30.2-reopen-{size}: no reopen link (the lesson step did not finish)")
+            for size in ("desktop", "phone"):
+                run(f"30.3-playground-before-{size}", j.in_context, browser, size, j.playground_offer, size, "before-c8")
+            run("30.3-train-c8", j.in_context, browser, "desktop", j.train_c8, args.c8_timeout)
+            save_state()
+
+            def playground(pg, size):
+                drawn = state.get("drawn_path")
+                got = j.playground_c8(pg, size, url + drawn if size == "phone" and drawn else None)
+                if got:
+                    state["drawn_path"] = _path(got)
+            for size in ("desktop", "phone"):
+                run(f"30.3-playground-c8-{size}", j.in_context, browser, size, playground, size)
+            for size in ("desktop", "phone"):
+                run(f"30.4-one-node-{size}", j.in_context, browser, size, j.one_node_sidebar, size)
+            for size in ("desktop", "phone"):
+                run(f"30.5-equivariance-{size}", j.in_context, browser, size, j.equivariance, size, browser)
+            extra = ["/playground?pg_src=dataset&pg_digit=0", "/train?model=cheb", "/compare"]
+            extra += [f"/{page}?{key}={rid}" for rid in (j.cheb_run, j.c8_run) if rid
+                      for page, key in (("train", "run"), ("results", "run"))]
+            extra += [state["reopen_path"]] if state.get("reopen_path") else []
+            for size in ("desktop", "phone"):
+                run(f"30.6-names-{size}", j.in_context, browser, size, j.raw_names, size, extra)
+            for size in ("desktop", "phone"):
+                run(f"30.8-leak-{size}", j.in_context, browser, size, j.settings_leak, size)
             browser.close()
     finally:
         server.terminate()
         server.wait(10)
         log.close()
-    result = {"command": "python -m benchmarks.teaching_journey --out " + str(args.out), "server": url,
-              "data_dir": str(data), "seconds_to_healthy": healthy, "steps": j.steps, "failures": j.failures,
-              "screenshots": j.shots, "total_seconds": round(time.perf_counter() - t0, 1)}
-    (out / "result.json").write_text(json.dumps(result, indent=1, default=str))
-    print(json.dumps({"failures": j.failures, "total_seconds": result["total_seconds"],
-                      "result": str(out / "result.json")}, indent=1))
+    if "30.11-server-log" in chosen:
+        j.steps["30.11-server-log"] = {"ok": True, "log": str(log_path), **server_log(log_path)}
+    result = {"command": "python -m benchmarks.teaching_journey " + " ".join(sys.argv[1:]), "server": url,
+              "root": str(root), "head": head, "data_dir": str(data), "seconds_to_healthy": healthy,
+              "steps": j.steps, "failures": j.failures, "screenshots": j.shots,
+              "raw_names_seen": j.raw_hits, "total_seconds": round(time.perf_counter() - t0, 1)}
+    path = out / "result.json"
+    if wanted is not None and path.exists():  # a partial walk: its steps replace those of the last one
+        old = json.loads(path.read_text())
+        steps = {**old.get("steps", {}), **j.steps}
+        failures = [f for f in old.get("failures", []) if f.split(":")[0] not in j.steps] + j.failures
+        shots = [s for s in old.get("screenshots", []) if Path(s["shot"]).name not in {Path(x["shot"]).name for x in j.shots}]
+        result = {**old, **result, "steps": steps, "failures": failures, "screenshots": shots + j.shots,
+                  "raw_names_seen": [h for h in old.get("raw_names_seen", []) if h["page"] not in
+                                     {x["page"] for x in j.raw_hits}] + j.raw_hits,
+                  "partial_walks": old.get("partial_walks", []) + [result["command"]]}
+    path.write_text(json.dumps(result, indent=1, default=str))
+    print(json.dumps({"failures": j.failures, "total_seconds": result["total_seconds"], "result": str(path)}, indent=1))
 
 
 if __name__ == "__main__":
