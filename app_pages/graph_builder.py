@@ -3,12 +3,14 @@
 import hashlib
 import json
 
+import numpy as np
 import streamlit as st
 
 from core.data.datasets import ready_datasets
 from core.graphs import FORMULAS, GRAPH_PARAMS, NORMS, adjacency_row
 from core.data.image_io import load_digit_image
-from core.figures.graphs import degree_figure, filter_figure, graph_figure, superpixel_boundaries, values_on_segments
+from core.figures.graphs import (degree_figure, drawn_edges, edges_caption, filter_figure, graph_figure, kernel_figure,
+                                 sigma_sentence, superpixel_boundaries, values_on_segments)
 from ui.display import guarded
 from ui.resources import dataset, graph
 from ui.url_state import copy_link_button, graph_param_widgets, url_choice, url_notices, url_slider
@@ -67,9 +69,22 @@ else:
     row = url_slider(rc[0], "Pixel row", 0, side - 1, side // 2, "row")
     col = url_slider(rc[1], "Pixel column", 0, side - 1, side // 2, "col")
     node = row * side + col
-left.plotly_chart(graph_figure(image, raw, boundaries=boundaries, highlight=node, symmetric=facts["raw_symmetric"],
+drawn = drawn_edges(raw, symmetric=facts["raw_symmetric"], highlight=node)
+left.plotly_chart(graph_figure(image, raw, boundaries=boundaries, highlight=node, drawn=drawn,
                                title=f"{kind} graph over " + ("your upload" if image_key.startswith("upload:") else f"digit #{index}")),
-                    width="stretch")
+                  width="stretch")
+sigma = params.get("sigma") if kind in ("gaussian", "knn") else None
+left.caption(edges_caption(drawn, node) + (" " + sigma_sentence(sigma, side) if sigma is not None else ""))
+if sigma is not None:  # the kernel's profile: how the weight falls with distance, sigma and the cutoffs marked
+    k = params.get("k") if kind == "knn" else params.get("topk")
+    kth, kth_label = None, ""
+    if k is not None:  # the chosen pixel's k-th nearest: no edge reaches farther (unless the other end chose it)
+        pos = raw.pos.numpy()
+        far = np.sort(np.hypot(*(pos - pos[node]).T))[k]  # [0] is the pixel itself
+        nth = f"{k}{'th' if 10 <= k % 100 < 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(k % 10, 'th')}"
+        kth, kth_label = float(far), f"{nth} nearest of node {node}"
+    right.plotly_chart(kernel_figure(sigma, side, cutoff=params.get("cutoff"), kth=kth, kth_label=kth_label,
+                                     title=f"Edge weight against distance, σ = {sigma:g}"), width="stretch")
 filt = adjacency_row(normed, node)
 if kind == "superpixels":
     right.plotly_chart(filter_figure(values_on_segments(filt, raw.segments).ravel(), image.shape[0],
@@ -81,8 +96,11 @@ right.plotly_chart(degree_figure(raw.degrees().numpy(), "Degree distribution (be
                    width="stretch")
 with st.expander("What am I looking at?"):
     st.markdown(
-        "- **Left**: the digit with the graph's nodes (red) and edges (blue). Dense graphs show only their "
-        "strongest edges.\n"
+        "- **Left**: the digit with the graph's nodes (red) and edges (blue; the chosen node's in green). The "
+        "heavier an edge, the thicker and darker its line; edges lighter than 0.05 are not drawn, and a graph with "
+        "more edges than can be drawn shows a random sample of them (the caption says how many).\n"
+        "- **Edge weight against distance** (Gaussian weights): the weight two pixels get from their distance. "
+        "The red line is σ, where the weight has fallen to 0.37; the dotted line is one pixel.\n"
         "- **Filter**: row *i* of the normalised adjacency Â. One graph convolution computes every output "
         "pixel as this weighted sum of its input, so the row is the filter that node applies.\n"
         "- **Degrees**: how many (weighted) neighbours each node has. Grid borders have fewer neighbours; "

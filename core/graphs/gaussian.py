@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Optional
 
 import numpy as np
+import torch
 
 from core.errors import UserInputError
 from core.graphs.base import Graph
-from core.graphs.grid import check_size, dense_to_graph, pairwise_offsets, pixel_positions
-from core.graphs.knn import check_k, check_sigma, gaussian_weights, knn_mask
+from core.graphs.grid import check_size, complete_edge_index, dense_to_graph, pixel_dist2, pixel_positions
+from core.graphs.knn import check_k, check_sigma, gaussian_weights, pixel_knn_mask
 
 
 def gaussian(
@@ -54,17 +55,22 @@ def gaussian(
     if topk is not None:
         check_k(topk, n, name="topk")
     pos = pixel_positions(size)  # (N, 2)
-    dist2 = (pairwise_offsets(pos) ** 2).sum(-1)  # (N, N) int64, squared pixel distances
-    weight = gaussian_weights(dist2 / (size - 1) ** 2, sigma)  # (N, N), normalised coordinates
-    mask = ~np.eye(n, dtype=bool)  # (N, N) all pairs i != j
-    if topk is not None:
-        mask &= knn_mask(dist2, topk)
-    if cutoff is not None:
-        mask &= weight >= cutoff
+    dist2 = pixel_dist2(size)  # (N, N) squared pixel distances, exact integers (cached per size)
     params = {
         "size": int(size),
         "sigma": float(sigma),
         "cutoff": None if cutoff is None else float(cutoff),
         "topk": None if topk is None else int(topk),
     }
+    if cutoff is None and topk is None:  # every pair: the weights off the diagonal, in dense_to_graph's order
+        off = ~np.eye(n, dtype=bool)  # (N, N)
+        weight = gaussian_weights(dist2[off] / (size - 1) ** 2, sigma)  # (N (N - 1),) the same values, elementwise
+        return Graph(edge_index=complete_edge_index(n), edge_weight=torch.as_tensor(weight, dtype=torch.float32),
+                     num_nodes=n, pos=torch.as_tensor(pos, dtype=torch.float32), kind="gaussian", params=params)
+    weight = gaussian_weights(dist2 / (size - 1) ** 2, sigma)  # (N, N), normalised coordinates
+    mask = ~np.eye(n, dtype=bool)  # (N, N) all pairs i != j
+    if topk is not None:
+        mask &= pixel_knn_mask(size, topk)
+    if cutoff is not None:
+        mask &= weight >= cutoff
     return dense_to_graph(mask, weight, pos, "gaussian", params)

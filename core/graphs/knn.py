@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Optional
 
 import numpy as np
 
 from core.errors import UserInputError
 from core.graphs.base import Graph
-from core.graphs.grid import check_size, dense_to_graph, pairwise_offsets, pixel_positions
+from core.graphs.grid import check_size, dense_to_graph, pixel_dist2, pixel_positions
 
 
 def knn_mask(dist2: np.ndarray, k: int) -> np.ndarray:
@@ -24,6 +25,27 @@ def knn_mask(dist2: np.ndarray, k: int) -> np.ndarray:
     nearest = np.argsort(d, axis=1, kind="stable")[:, :k]  # (N, k)
     mask = np.zeros((n, n), dtype=bool)
     mask[np.arange(n)[:, None], nearest] = True  # row i: j in N_k(i)
+    return mask | mask.T  # union of i -> j and j -> i
+
+
+@functools.lru_cache(maxsize=4)
+def nearest_order(size: int) -> np.ndarray:
+    """(N, N - 1) every pixel's other pixels, nearest first (ties by node index), read-only; kept per size (int16
+    at 28 x 28: 1.2 MB), so a k-NN graph of any k is a slice of it: ``knn_mask`` without the (N, N) sort."""
+    d = pixel_dist2(size).astype(np.float64)  # (N, N)
+    np.fill_diagonal(d, np.inf)  # a node is never its own neighbour
+    n = size * size
+    order = np.argsort(d, axis=1, kind="stable")[:, : n - 1]  # as knn_mask sorts
+    order = order.astype(np.int16 if n <= np.iinfo(np.int16).max else np.int32)
+    order.setflags(write=False)
+    return order
+
+
+def pixel_knn_mask(size: int, k: int) -> np.ndarray:
+    """``knn_mask(pixel_dist2(size), k)``, from the cached ``nearest_order``."""
+    n = size * size
+    mask = np.zeros((n, n), dtype=bool)
+    mask[np.arange(n)[:, None], nearest_order(size)[:, :k]] = True  # row i: j in N_k(i)
     return mask | mask.T  # union of i -> j and j -> i
 
 
@@ -72,7 +94,7 @@ def knn(size: int = 28, k: int = 8, sigma: Optional[float] = None) -> Graph:
     if sigma is not None:
         check_sigma(sigma)
     pos = pixel_positions(size)  # (N, 2)
-    dist2 = (pairwise_offsets(pos) ** 2).sum(-1)  # (N, N) int64, exact so ties are exact
+    dist2 = pixel_dist2(size)  # (N, N) exact integers, so ties are exact
     weight = None if sigma is None else gaussian_weights(dist2 / (size - 1) ** 2, sigma)
     params = {"size": int(size), "k": int(k), "sigma": None if sigma is None else float(sigma)}
-    return dense_to_graph(knn_mask(dist2, k), weight, pos, "knn", params)
+    return dense_to_graph(pixel_knn_mask(size, k), weight, pos, "knn", params)
