@@ -100,7 +100,7 @@ OVERLAP_JS = """() => [...document.querySelectorAll('[data-testid="stMain"] [dat
   for (let a = 0; a < texts.length; a++) for (let b = a + 1; b < texts.length; b++) {
     const p = texts[a].r, q = texts[b].r;
     const w = Math.min(p.right, q.right) - Math.max(p.left, q.left), h = Math.min(p.bottom, q.bottom) - Math.max(p.top, q.top);
-    if (w > 1 && h > 1 && w * h > 0.2 * Math.min(p.width * p.height, q.width * q.height))
+    if (w > 2 && h > 2)  // any real intersection: "62%" half under "71%" counts
       pairs.push([texts[a].t, texts[b].t]);
   }
   return {chart: i, key, labels: texts.length, overlapping: pairs.slice(0, 12), n_overlapping: pairs.length};
@@ -301,8 +301,10 @@ class ClassSteps:
         except Exception as exc:
             clip = f"(clipboard not readable: {type(exc).__name__})"
         status = pg.locator("#gcl-copied").inner_text() if pg.locator("#gcl-copied").count() else None
-        return {"link": shown, "clipboard": clip, "same": clip == shown, "status": status,
-                "decoded": unquote(shown.replace(self.url, "")).replace("+", " ")}
+        decoded = unquote(shown.replace(self.url, "")).replace("+", " ")
+        runs = re.findall(r"[?&]runs=([^&]*)", decoded)
+        return {"link": shown, "clipboard": clip, "same": clip == shown, "status": status, "decoded": decoded,
+                "link_holds_runs": bool(runs), "runs_as_ids": bool(runs) and all(re.fullmatch(r"[\d,]+", r) for r in runs)}
 
     # -- 1. sigma in the Graph Builder -------------------------------------------------------------------------
     def graph_sigma(self, pg, size: str) -> None:
