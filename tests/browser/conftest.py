@@ -131,8 +131,8 @@ _SNAPSHOT_JS = """() => {
   const label = (w) => (w.querySelector('[data-testid="stWidgetLabel"]')?.innerText || '').trim();
   const put = (kind, w, value) => { let k = `${kind} ${label(w)}`; while (k in out) k += "'"; out[k] = value; };
   document.querySelectorAll('[data-testid="stSlider"]').forEach(w => put('slider', w,
-      [...w.querySelectorAll('[role="slider"]')].map(t => t.getAttribute('aria-valuetext')
-                                                        || t.getAttribute('aria-valuenow')).join(' to ')));
+      [...w.querySelectorAll('[role="slider"], input[type="range"]')].map(t => t.getAttribute('aria-valuetext')
+                                              || t.getAttribute('aria-valuenow') || t.value).join(' to ')));
   document.querySelectorAll('[data-testid="stRadio"]').forEach(w => put('radio', w,
       (w.querySelector('label:has(input:checked)')?.innerText || '').trim()));
   document.querySelectorAll('[data-testid="stCheckbox"]').forEach(w => put('toggle', w,
@@ -142,7 +142,8 @@ _SNAPSHOT_JS = """() => {
   document.querySelectorAll('[data-testid="stTextInput"], [data-testid="stNumberInput"]').forEach(w =>
       put('input', w, w.querySelector('input')?.value));
   document.querySelectorAll('[data-testid="stMultiSelect"]').forEach(w => put('multi', w,
-      [...w.querySelectorAll('[data-baseweb="tag"]')].map(t => t.innerText.trim()).join(' | ')));
+      [...w.querySelectorAll('[data-baseweb="tag"], [data-tag]')].map(t => (t.getAttribute('aria-label')
+                                                                            || t.innerText).trim()).join(' | ')));
   return out;
 }"""
 
