@@ -8,6 +8,20 @@ in any process, sees the same live run by polling the store, and a stop request 
 page, ``python -m core stop``) reaches the run within a batch or two. Each run trains with its fair
 share of this machine's CPUs (:class:`~core.training.cpu_share.CpuShare`), recorded in every epoch row.
 
+Exact mode (:func:`exact_mode`: public mode, or ``GRAPHCONV_EXACT=1``) trades a lone run's speed for results
+that depend only on the config and seed. torch splits a matrix product's and a sum's work by its thread count,
+so the same batch gives other last bits with 1 and 2 threads (a quick ChebNet's first epoch loss 1.7699785
+against 1.7699784), and a run's dynamic share changes when a run beside it starts or ends, at moments that
+differ from launch to launch: two identical ChebNet lesson runs, each beside a CNN that finished first, parted
+and ended at 92.5% and 91.0%. In exact mode every run trains with ``EXACT_THREADS`` from its first batch to its
+last, whatever trains beside it (:class:`FixedShare`, which still holds a lease, so the dynamic shares of runs
+outside exact mode count it). Its cost is a lone run's idle cores: on an idle 2-core machine a quick ChebNet
+trained about 2,100 images/s alone with 2 threads and 1,331 with 1 thread (beside another run; figures of
+``core.training.cpu_share``), so a lone run's epochs take about 1.6x as long; with as many runs as cores training, as when a class uses a server, there is none, and on a
+busy machine one thread is the faster choice (load average 12-15 on 2 cores: the cheb-cnn lesson's ChebNet 5.4-7.9
+s an epoch with 1 thread, 43-49 s with 2; its CNN 3.4-5.0 s against 14-27 s). A GPU's own kernels are not made
+deterministic by this.
+
 Hard limits (issue 29, a server open to the public; ``core.config.limits``, 0 = none), so one visitor's run
 can cost only its own worker:
 
@@ -55,7 +69,7 @@ import time
 from typing import Any, Callable, Optional, Union
 
 from core.errors import UserInputError
-from core.training.cpu_share import CpuShare, usable_cpus
+from core.training.cpu_share import CpuShare, Lease, lease_dir, usable_cpus
 from core.training.runs import RunConfig, execute
 
 WORKER_NICENESS = 10  # added to a worker's nice value: the web server's reruns come before training
@@ -65,6 +79,7 @@ WATCHDOG_GRACE_S = 30.0  # after the wall-clock deadline, how long a worker may 
 RESERVE_MB = 16  # address space held back under the memory limit, freed to record a run that reached it
 ARENAS = 2  # glibc malloc arenas in a memory-limited worker (each reserves 64 MB of address space)
 ENDED_BY_WATCHDOG = 3  # a worker's exit code when its watchdog ended it
+EXACT_THREADS = 1  # every run's torch threads in exact mode: the share a run gets when a class fills the slots
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +131,30 @@ class StoreReporter:
         return self._stop
 
 
+def exact_mode() -> bool:
+    """Whether runs train with a fixed thread count (``EXACT_THREADS``), so that a config and seed give the same
+    numbers whatever trains beside them: ``GRAPHCONV_EXACT`` when set (1/true/yes/on or 0/false/no/off), else
+    public mode (``core.config.public_mode``). A local checkout keeps the dynamic shares: faster alone."""
+    from core.config import public_mode
+
+    raw = os.environ.get("GRAPHCONV_EXACT", "").strip().lower()
+    if raw in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+        return raw in ("1", "true", "yes", "on")
+    return public_mode()
+
+
+class FixedShare(CpuShare):
+    """A run's CPU share in exact mode: ``threads`` for its whole life, whatever trains beside it, while it holds a
+    lease in the registry like a dynamic share does, so runs outside exact mode leave it its core."""
+
+    def __enter__(self) -> "FixedShare":
+        try:
+            self.lease = Lease(lease_dir())
+        except OSError as err:  # no registry: sharing must never end a run
+            log.warning("CPU share registry unusable (%s): training with %s threads", err, self.fixed)
+        return super().__enter__()
+
+
 class ThreadsInEpochs:
     """The run store as ``execute`` sees it, with each epoch row tagged ``threads``: the CPU threads the
     epoch trained with (``CpuShare.epoch_threads``). Every other call goes to the store unchanged."""
@@ -152,17 +191,21 @@ def execute_reporting(cfg: RunConfig, store, run_id: int,
                       on_epoch: Optional[Callable[[dict], None]] = None,
                       on_prepare: Optional[Callable[[str, int, int], None]] = None,
                       threads: Optional[int] = None, wall_s: Optional[float] = None,
-                      memory: Optional["MemoryLimit"] = None) -> dict[str, Any]:
+                      memory: Optional["MemoryLimit"] = None, exact: Optional[bool] = None) -> dict[str, Any]:
     """``execute`` one stored run with live progress and stop requests through the store (``on_epoch`` and
     ``on_prepare`` are called too, e.g. to print).
 
     The run holds a fair share of this machine's CPUs from start to end, preparation included
     (``core.training.cpu_share``), looked at again between batches; ``threads`` fixes the count instead
-    (a Ray task: Ray already gave it its CPUs). ``wall_s`` seconds from now the run stops by itself (status
+    (a Ray task: Ray already gave it its CPUs); in exact mode (``exact``, default :func:`exact_mode`) it trains
+    with ``EXACT_THREADS`` throughout (:class:`FixedShare`). ``wall_s`` seconds from now the run stops by itself (status
     ``stopped``, :func:`time_limit_reason` its error); ``None``: ``core.config.limits().run_wall_s``, 0: never.
     ``memory``: this process's memory limit (:func:`limit_memory`), named in the error of a run that reached it."""
     try:
-        share = CpuShare(threads)
+        if threads is None and (exact_mode() if exact is None else exact):
+            share: CpuShare = FixedShare(EXACT_THREADS)
+        else:
+            share = CpuShare(threads)
         if wall_s is None:
             from core.config import limits
 
