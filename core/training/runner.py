@@ -32,6 +32,9 @@ owner (or a caller without a session: the CLI, scripts, tests) may stop them. A 
 through the store; a worker that has not stopped ``stop_grace_s`` seconds later is terminated and
 its run ends ``stopped`` with every finished epoch kept. A worker that dies (killed, segfault, out of
 memory) has its run marked ``failed`` with the reason within a dispatcher tick.
+
+``identical_runs`` / ``find_identical`` find a stored run (finished, queued or training) whose config equals a new
+one's exactly, seed included, so a page can show it instead of training the same run again (the Lessons page).
 """
 
 from __future__ import annotations
@@ -58,7 +61,46 @@ TICK_S = 0.2  # how often the dispatcher looks at its workers, stop requests and
 HEARTBEAT_S = 5.0  # how often it vouches for its queued and training runs in the store
 # settings a worker takes from its submitter (a forkserver's own environment is the one it started with)
 ENV_KEYS = ("GRAPHCONV_DATA_DIR", "GRAPHCONV_QUICK", "GRAPHCONV_CPUS", "GRAPHCONV_CPU_DIR", "GRAPHCONV_PUBLIC",
-            "GRAPHCONV_WORKER_MB", "GRAPHCONV_RUN_WALL_S")
+            "GRAPHCONV_WORKER_MB", "GRAPHCONV_RUN_WALL_S", "GRAPHCONV_EXACT")
+REUSABLE = ("finished", "queued", "running")  # a stored run with these statuses stands for an identical new one
+
+
+def config_key(config: Any) -> str:
+    """A run config (a RunConfig or its ``to_dict``) as one canonical string: equal strings, identical runs."""
+    import json
+
+    return json.dumps(config.to_dict() if isinstance(config, RunConfig) else config, sort_keys=True, default=str)
+
+
+def identical_runs(store, configs: Sequence[Any], statuses: Sequence[str] = REUSABLE) -> list[Optional[dict]]:
+    """For each config (RunConfig or dict), the stored run trained, queued or training with exactly that config,
+    seed included (every setting equal, as stored), or None: the oldest finished one, else the oldest queued or
+    training one. One read of the store for all of them. Pages reuse such a run instead of training a copy that
+    would give the same numbers (exact in exact mode: ``core.training.worker.exact_mode``)."""
+    return pick_identical(store.list_runs(status=list(statuses)), configs, statuses)
+
+
+def pick_identical(runs: Sequence[dict], configs: Sequence[Any],
+                   statuses: Sequence[str] = REUSABLE) -> list[Optional[dict]]:
+    """:func:`identical_runs` among ``runs`` (store rows already read; other statuses than ``statuses`` skipped)."""
+    wanted = [config_key(c) for c in configs]
+    found: dict[str, dict] = {}
+    rank = {status: i for i, status in enumerate(statuses)}
+    for run in runs:
+        if run.get("status") not in rank:
+            continue
+        key = config_key(run.get("config") or {})
+        if key not in wanted:
+            continue
+        best = found.get(key)
+        if best is None or (rank.get(run["status"], 9), run["id"]) < (rank.get(best["status"], 9), best["id"]):
+            found[key] = run
+    return [found.get(key) for key in wanted]
+
+
+def find_identical(store, config: Any, statuses: Sequence[str] = REUSABLE) -> Optional[dict]:
+    """The stored run with exactly ``config`` (seed included) that is finished, else queued or training; None."""
+    return identical_runs(store, [config], statuses)[0]
 
 
 class QueueFullError(UserInputError):

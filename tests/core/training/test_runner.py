@@ -202,3 +202,42 @@ def test_invalid_config_raises_at_submit_and_stores_nothing(manager):
 def test_unknown_run_ids(manager):
     assert manager.stop(12345) is False
     assert manager.live(12345) is None
+
+
+def test_identical_runs_are_found_by_their_whole_config_seed_included(tmp_path):
+    """The reuse lookup on a real store: a finished run stands for a new one with the same config and seed; another
+    seed, another setting or a failed / stopped run does not; a queued or training one does when none finished."""
+    from core.training.runner import find_identical, identical_runs
+
+    store = RunStore(tmp_path / "runs.db")
+    a, b = mlp(seed=1), mlp(seed=2)
+    failed = store.create_run(a.to_dict(), status="queued")
+    store.fail(failed, "killed")
+    stopped = store.create_run(a.to_dict(), status="queued")
+    store.finish(stopped, {"status": "stopped"}, status="stopped")
+    assert find_identical(store, a) is None  # a failed or stopped run is no result to reuse
+    queued = store.create_run(a.to_dict(), status="queued")
+    assert find_identical(store, a)["id"] == queued
+    done = store.create_run(a.to_dict(), status="queued")
+    store.start(done, "cpu")
+    store.finish(done, {"status": "finished", "test_accuracy": 0.5})
+    later = store.create_run(a.to_dict(), status="queued")
+    store.start(later, "cpu")
+    store.finish(later, {"status": "finished", "test_accuracy": 0.5})
+    assert find_identical(store, a)["id"] == done  # finished first; of those, the oldest
+    assert find_identical(store, a.to_dict())["id"] == done  # a stored run's config dict works the same
+    assert find_identical(store, b) is None and find_identical(store, mlp(seed=1, hidden=17)) is None
+    running = store.create_run(b.to_dict(), status="queued")
+    store.start(running, "cpu")
+    assert [r and r["id"] for r in identical_runs(store, [b, mlp(seed=3), a])] == [running, None, done]
+
+
+def test_identical_runs_read_a_stored_config_as_written(manager):
+    """Through the manager: a submitted config, stored and read back as JSON, is found by the same RunConfig."""
+    from core.training.runner import find_identical
+
+    cfg = RunConfig(model="cheb", graph="grid", graph_params={"neighbours": 8}, K=2, hidden=8, epochs=1, quick=True)
+    run_id = manager.submit(cfg)
+    assert find_identical(manager.store, cfg)["id"] == run_id
+    assert manager.wait(run_id, timeout=TIMEOUT)["state"] == "finished"
+    assert find_identical(manager.store, RunConfig.from_dict(manager.store.get_run(run_id)["config"]))["id"] == run_id
