@@ -3,6 +3,12 @@
 URL keys: ``lesson`` (which lesson), ``ls_mode`` (quick or full), ``ls_show`` (a launched lesson's store kind,
 ``lesson:<key>:<mode>:<stamp>``, so a copied link reopens it). The lessons, their runs and published figures are
 ``core.analysis.lessons``; the live table is ``core.analysis.lesson_rows``.
+
+A link that names a launch opens it read-only: its table (live while it trains), and below it, smaller, **Run your
+own copy** (a seed, a button). Both that and the fresh page's **Run this lesson** are the classroom control
+``ls_own``, so a teacher's link with ``hide=ls_own`` offers no way to queue runs. Runs whose settings and seed were
+trained (or are training) on this server already are reused, never trained twice
+(``core.training.runner.identical_runs``), and the page says so in one line.
 """
 
 from typing import Any, Optional
@@ -10,10 +16,13 @@ from typing import Any, Optional
 import pandas as pd
 import streamlit as st
 
+from core.analysis.lesson_rows import (MISSING, data_line, existing_launch, explain_links, findings, karate_rows,
+                                       lesson_rows, ours_column, reused_line, settled, sources, stored_lessons, table)
+from core.analysis.lessons import (LESSONS, launch_configs, launch_plan, lesson_configs, lesson_seed, member_kinds,
+                                   new_lesson_kind, parse_lesson_kind)
 from core.config import quick_mode
-from core.analysis.lesson_rows import (MISSING, data_line, explain_links, findings, karate_rows, lesson_rows, settled,
-                                       stored_lessons, table)
-from core.analysis.lessons import LESSONS, launch_plan, lesson_configs, member_kinds, new_lesson_kind, parse_lesson_kind
+from core.errors import UserInputError
+from core.training.runner import REUSABLE, pick_identical
 from ui import classroom
 from ui.display import guarded, labelled, plain
 from ui.resources import from_store, manager
@@ -21,13 +30,29 @@ from ui.session import client_address, session_id
 from ui.url_state import copy_link_button, refuse_link_value, url_choice, url_labelled_choice, url_notices
 
 THIS_PAGE = "app_pages/lessons.py"
-COLUMNS = {"row": st.column_config.TextColumn(width="medium"),
-           "test accuracy": st.column_config.NumberColumn(format="%.1f%%"),  # values in points, as the lines below
-           "s/epoch": st.column_config.NumberColumn(format="%.2f"), "run": st.column_config.NumberColumn(format="%d")}
+OWN = "ls_own"  # the classroom control: the buttons that queue a lesson's runs (Run this lesson, Run your own copy)
+OWN_LABEL = "Run this lesson and Run your own copy"
+MAX_SEED = 2**31 - 1
+
+
+def columns(ours: str) -> dict[str, Any]:
+    """The table's column widths: the model's name whole and pinned (a phone scrolls the rest), every column in
+    view at 1400 px."""
+    return {"model": st.column_config.TextColumn(width=220, pinned=True),
+            "run": st.column_config.NumberColumn(format="%d", width=42),
+            "status": st.column_config.TextColumn(width=78),
+            "epochs": st.column_config.TextColumn(width=62),
+            "test accuracy": st.column_config.NumberColumn(format="%.1f%%", width=98),  # in points: 92.5, not 93
+            "s/epoch": st.column_config.NumberColumn(format="%.2f", width=64),
+            ours: st.column_config.TextColumn(width=128, help="This project's own figure, trained in full mode: "
+                                                              "4,000 training digits (quick mode: 1,000)."),
+            "published": st.column_config.TextColumn(width=112),
+            "source": st.column_config.TextColumn(width=120)}
+
 
 st.title("Lessons")
-st.caption("Each lesson re-runs one published experiment on this machine: press **Run this lesson** and its runs "
-           "train in the background, filling the table beside the figures the source published.")
+st.caption("Each lesson re-runs one published experiment on this machine: its runs train in the background and "
+           "fill the table beside the figures the source published.")
 notice = st.container()  # what the opened link held that could not be used (url_notices, at the end)
 copy_link_button(st.sidebar)
 
@@ -50,7 +75,8 @@ st.caption(f"{mode.capitalize()} mode trains {len(planned)} run{'s' * (len(plann
            f"{' / '.join(map(str, epochs))} epochs" + (", here in the page (34 nodes: about a second each)."
                                                        if lesson.in_page else ", through the normal queue."))
 if mode == "full" and quick_mode() and not lesson.in_page:
-    st.caption("This server runs in quick mode (GRAPHCONV_QUICK): full mode keeps its epochs, on 1,000 digits.")
+    st.caption("This server is set up for short runs: here full mode keeps its epochs but trains on 1,000 digits, "
+               "not 4,000.")
 
 
 def karate_results(configs: list[dict]) -> dict:
@@ -88,21 +114,64 @@ def karate_progress(configs: list[dict]) -> None:
             + ("training now…" if job.state == "running" else "waiting for the worker…"), icon=":material/hourglass_top:")
 
 
-def launch() -> Optional[str]:
-    kind, plan = launch_plan(key, mode == "quick")
-    manager().submit_many([cfg for cfg, _ in plan], session=session_id(), kind=[k for _, k in plan],
-                          client=client_address())  # all of the lesson or none of it
-    return kind
+# ---------------------------------------------------------------- a launch asked for by a button
+def ask_launch(where: str, quick: bool, seed_key: Optional[str] = None) -> None:
+    """A button's callback: note the launch; the page starts it on this run, before it picks the table to show
+    (the own-copy button sits below the table)."""
+    seed = st.session_state.get(seed_key, 0) if seed_key else 0
+    st.session_state["_ls_launch"] = {"key": key, "quick": quick, "seed": seed, "where": where}
 
 
-if st.button("Run this lesson", icon=":material/play_arrow:", type="primary", key="ls_run"):
-    kind = new_lesson_kind(key, mode == "quick") if lesson.in_page else guarded(launch)
-    if kind:  # shown below; the selector (or, for KarateClub, the page) writes it into the link
+def start_launch(quick: bool, seed: int) -> dict[str, Any]:
+    """Start one launch of this lesson with ``seed``: the runs whose config and seed were trained, or are queued or
+    training, on this server already are reused, the others queued (all of them or none). Returns the note the page
+    shows: ``{"kind": the launch to show, "text", "level"}``."""
+    if lesson.in_page:
+        return {"kind": new_lesson_kind(key, quick), "text": "", "level": "info"}
+    kind, plan = launch_plan(key, quick, seed)
+    found = from_store(lambda s: pick_identical(s.list_runs(status=list(REUSABLE)), [cfg for cfg, _ in plan]))
+    todo = [(cfg, part) for (cfg, part), run in zip(plan, found) if run is None]
+    if todo:
+        manager().submit_many([cfg for cfg, _ in todo], session=session_id(), kind=[part for _, part in todo],
+                              client=client_address())  # all of the rest of the lesson or none of it
+    else:
+        kind = existing_launch(found, key, "quick" if quick else "full", seed) or kind
+    ids = [run["id"] for run in found if run is not None]
+    if not ids:
+        return {"kind": kind, "text": "", "level": "info"}
+    named = f"run {ids[0]}" if len(ids) == 1 else "runs " + ", ".join(map(str, ids[:-1])) + f" and {ids[-1]}"
+    rest = f"; {len(todo)} more queued" if todo else ""
+    return {"kind": kind, "level": "info",
+            "text": f"The same settings and seed were trained in {named}: shown here{rest}. Pick another seed under "
+                    f"**Run your own copy** to train your own."}
+
+
+pending = st.session_state.pop("_ls_launch", None)
+if pending is not None and pending.get("key") == key:
+    try:
+        note = start_launch(bool(pending["quick"]), int(pending["seed"]))
+    except UserInputError as err:  # a full queue, a budget: one line where the button was
+        note = {"kind": None, "level": "error", "text": f"Could not queue the runs — {plain(err)}"}
+    note["where"] = pending["where"]
+    st.session_state["_ls_note"] = note
+    if note["kind"]:  # shown below; the selector (or, for KarateClub, the page) writes it into the link
         st.query_params.pop("ls_show", None)
-        st.session_state["ls_show"], raw_show = kind, None
+        st.session_state["ls_show"], raw_show = note["kind"], None
+note = st.session_state.get("_ls_note") or {}
+if note.get("level") == "error":
+    st.session_state.pop("_ls_note", None)  # said once, where the button was
+
+
+def failed_here(where: str) -> None:
+    """The launch asked for by the button at ``where`` could not be queued: one line, there."""
+    if note.get("where") == where and note.get("level") == "error":
+        st.error(note["text"], icon=":material/error:")
+
 
 # ---------------------------------------------------------------- which launch the table shows
+run_slot = st.container()  # the fresh page's Run this lesson, above the launches and the table
 shown = None
+runs: list[dict] = []
 if lesson.in_page:
     wanted = st.session_state.get("ls_show") or raw_show
     if (parse_lesson_kind(wanted) or ("",))[0] == key:
@@ -116,6 +185,12 @@ else:
     stored = stored_lessons(runs, key)
     kinds = ["none"] + [s["kind"] for s in stored]
     labels = {s["kind"]: f"{s['label']} ({s['runs']} runs)" for s in stored}
+    for extra in {st.session_state.get("ls_show"), raw_show} - set(kinds) - {None}:
+        parsed = parse_lesson_kind(extra)  # a launch whose every run was reused: no run of its own kind
+        if parsed and parsed[0] == key and any(pick_identical(runs, launch_configs(extra))):
+            seed = lesson_seed(extra)
+            kinds.append(extra)
+            labels[extra] = f"{lesson.title} · {parsed[1]}{f' · seed {seed}' if seed else ''} · runs trained before"
     if st.session_state.get("ls_show") not in kinds:
         st.session_state.pop("ls_show", None)  # another lesson's launch: not this selector's option
     if raw_show not in kinds + [None]:
@@ -130,15 +205,35 @@ else:
         if shown is None:
             st.query_params.pop("ls_show", None)  # the default stays out of the link, as other pages' defaults do
 
+# The fresh page: the teacher's Run this lesson. A reopened launch is read-only: its runs, and below them (smaller)
+# a way to run one's own copy. Either is the classroom control ls_own.
+if shown is None:
+    with run_slot:
+        if classroom.hidden(OWN):
+            classroom.record(OWN, OWN_LABEL, [], "not offered", is_hidden=True)
+        else:
+            classroom.record(OWN, OWN_LABEL, [], "offered", is_hidden=False)
+            st.button("Run this lesson", icon=":material/play_arrow:", type="primary", key="ls_run",
+                      on_click=ask_launch, args=("run", mode == "quick"))
+            failed_here("run")
+
 
 # ---------------------------------------------------------------- the table
 def draw(rows: list[dict[str, Any]], kind: Optional[str], shown_mode: str) -> None:
-    shown = pd.DataFrame(table(rows))
-    shown["test accuracy"] = shown["test accuracy"].astype(float) * 100  # 92.5 (%), not 93%: a half point matters here
-    st.dataframe(shown, hide_index=True, column_config=COLUMNS, placeholder=MISSING)
+    ours = ours_column(lesson)
+    frame = pd.DataFrame(table(rows, lesson))
+    frame["test accuracy"] = frame["test accuracy"].astype(float) * 100  # 92.5 (%), not 93%: a half point matters
+    st.dataframe(frame, hide_index=True, column_config=columns(ours), placeholder=MISSING)
+    if kind and note.get("kind") == kind and note.get("text"):  # this launch reused runs: say which
+        st.info(note["text"], icon=":material/info:")
+    elif reused_line(rows):
+        st.info(reused_line(rows), icon=":material/info:")
     for line in findings(lesson, rows):
         st.markdown(line)
     st.caption(f"**Why they differ.** {data_line(rows, shown_mode)} {lesson.why}")
+    cited = sources(rows)
+    if cited:
+        st.caption(f"**Source{'s' * (len(cited) > 1)}.** " + "; ".join(cited) + ".")
     links = explain_links(lesson, rows, kind or "")
     if links:
         st.markdown("**Pages that explain the result**")
@@ -156,7 +251,12 @@ def queued_rows(kind: Optional[str]) -> tuple[list[dict[str, Any]], str]:
 
     def read(s):
         members = [r for k in member_kinds(kind) for r in s.list_runs(kind=k)]
-        return lesson_rows(lesson, shown_mode, members, s.epochs, kind)
+        rows = lesson_rows(lesson, shown_mode, members, s.epochs, kind)
+        if all(r["run"] is not None for r in rows):
+            return rows
+        # a row with no run of this launch: the identical run it reused (trained for another launch or page)
+        same = pick_identical(s.list_runs(status=list(REUSABLE)), launch_configs(kind))
+        return lesson_rows(lesson, shown_mode, members, s.epochs, kind, same)
 
     return from_store(read), shown_mode
 
@@ -184,4 +284,22 @@ else:
                 st.rerun()  # the whole page, once: the table stops polling
 
         live()
+
+    if shown is not None:  # read-only by default: one's own copy, below and smaller
+        if classroom.hidden(OWN):
+            classroom.record(OWN, OWN_LABEL, [], "not offered", is_hidden=True)
+        else:
+            classroom.record(OWN, OWN_LABEL, [], "offered", is_hidden=False)
+            with st.expander("Run your own copy", icon=":material/content_copy:",
+                             expanded=note.get("where") == "own" and note.get("level") == "error"):
+                shown_seed = lesson_seed(shown)
+                st.caption(f"This table is the launch this link names (seed {shown_seed}). Your copy trains the same "
+                           f"{len(first)} runs in {first_mode} mode with the seed you choose; runs already trained "
+                           "here with the same settings and seed are shown instead of trained again.")
+                st.number_input("Seed", min_value=0, max_value=MAX_SEED, value=1, step=1, key="ls_seed",
+                                help="Starts the weights, the order of the training digits and dropout. The same "
+                                     "seed gives the same numbers.")
+                st.button("Train my copy", icon=":material/play_arrow:", key="ls_own_run", on_click=ask_launch,
+                          args=("own", first_mode == "quick", "ls_seed"))
+                failed_here("own")
 url_notices(notice)

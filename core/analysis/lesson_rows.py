@@ -2,7 +2,9 @@
 
 ``lesson_rows(lesson, mode, runs, epochs_of)`` matches a launch's stored runs (rows of ``RunStore.list_runs``, from
 every kind of :func:`core.analysis.lessons.member_kinds`) to the lesson's rows by their settings, and gives each
-row its status, epochs done, test accuracy and mean seconds per epoch (from the store's epoch records);
+row its status, epochs done, test accuracy and mean seconds per epoch (from the store's epoch records); a row with
+no run of its own shows the identical run it reuses (``identical``: found by ``core.training.runner.identical_runs``,
+the same config and seed trained for another launch or page);
 ``findings`` says what the numbers show (ChebNet's epoch time as a multiple of the CNN's), ``explain_links`` which
 pages explain the result on these runs, ``stored_lessons`` which launches the store holds.
 """
@@ -12,11 +14,16 @@ from __future__ import annotations
 from statistics import mean
 from typing import Any, Callable, Mapping, Optional, Sequence
 
-from core.analysis.lessons import (COMPARE, EQUIVARIANCE, FILTERS, KARATE_PAGE, LESSONS, RESULTS, SPECTRAL, Lesson,
-                                   LessonRow, member_kinds, parse_lesson_kind, part_kind, row_config)
+from core.analysis.lessons import (COMPARE, DATA_WORDS, EQUIVARIANCE, FILTERS, KARATE_PAGE, LESSONS, RESULTS, ROT_C8,
+                                   ROT_CNN, SPECTRAL, Lesson, LessonRow, lesson_seed, member_kinds, parse_lesson_kind,
+                                   part_kind, row_config)
 
 NOT_STARTED = "not started"
 MISSING = "—"
+ENDED = ("finished", "stopped", "failed")
+# The table's columns as the page shows them (``table``), from the rows' keys; "ours" is named per lesson (``ours_column``)
+SHOWN = {"row": "model", "run": "run", "status": "status", "epochs": "epochs", "test accuracy": "test accuracy",
+         "s/epoch": "s/epoch", "this project, full length": "ours", "published": "published", "source": "source"}
 # A link: (page path, label, query params)
 Link = tuple[str, str, dict[str, str]]
 
@@ -62,17 +69,22 @@ def _ours(row: LessonRow, quick: bool) -> str:
 
 
 def lesson_rows(lesson: Lesson, mode: str, runs: Sequence[Mapping[str, Any]],
-                epochs_of: Callable[[int], Sequence[Mapping[str, Any]]], kind: str = "") -> list[dict[str, Any]]:
+                epochs_of: Callable[[int], Sequence[Mapping[str, Any]]], kind: str = "",
+                identical: Sequence[Optional[Mapping[str, Any]]] = ()) -> list[dict[str, Any]]:
     """One table row per lesson row of ``mode``, filled from ``runs`` (store rows; the newest run matching a row's
     settings and part): run id, status, epochs done, test accuracy, seconds per epoch, this project's full-length
-    figure and the published one. A row without a run reads "not started"."""
+    figure and the published one. A row with no run of its own takes ``identical[i]`` (the i-th row's identical run,
+    reused; ``"reused": True``); a row without either reads "not started"."""
     quick = mode == "quick"
     out = []
-    for row in lesson.rows_in(mode):
+    for i, row in enumerate(lesson.rows_in(mode)):
         want_kind = part_kind(kind, row.part) if kind else None
         found = [r for r in runs if matches(row, r.get("config") or {})
                  and (want_kind is None or r.get("kind") == want_kind)]
         run = max(found, key=lambda r: r["id"]) if found else None
+        reused = run is None and i < len(identical) and identical[i] is not None
+        if reused:
+            run = identical[i]
         total = row.epochs[0 if quick else 1]
         cells = {"run": None, "status": NOT_STARTED, "epochs": f"0 of {total}", "test accuracy": None,
                  "s/epoch": None}
@@ -87,21 +99,69 @@ def lesson_rows(lesson: Lesson, mode: str, runs: Sequence[Mapping[str, Any]],
                      "test accuracy": accuracy, "s/epoch": epoch_seconds(epochs),
                      "train images": summary.get("train_images")}
         out.append({"row": row.label, **cells, "this project, full length": _ours(row, quick),
-                    "published": row.published, "source": row.source, "published accuracy": row.published_accuracy,
-                    "part": row.part, "config": (run or {}).get("config") or {}})
+                    "published": row.published, "source": row.short_source, "full source": row.source,
+                    "published accuracy": row.published_accuracy, "part": row.part, "reused": reused,
+                    "config": (run or {}).get("config") or {}})
     return out
 
 
-def table(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The rows as the page shows them (the columns a reader needs, in order)."""
-    keep = ("row", "run", "status", "epochs", "test accuracy", "s/epoch", "this project, full length", "published",
-            "source")
-    return [{k: r.get(k) for k in keep} for r in rows]
+def ours_column(lesson: Lesson) -> str:
+    """The heading of this project's own full-length figures: how they were trained, beside these runs' own."""
+    return "ours" if lesson.in_page else "ours, 4,000 digits"
+
+
+def table(rows: Sequence[Mapping[str, Any]], lesson: Optional[Lesson] = None) -> list[dict[str, Any]]:
+    """The rows as the page shows them: the columns a reader needs, in order, under the headings of ``SHOWN`` (this
+    project's figures under :func:`ours_column`)."""
+    names = dict(SHOWN, **({"this project, full length": ours_column(lesson)} if lesson else {}))
+    return [{shown: r.get(k) for k, shown in names.items()} for r in rows]
+
+
+def sources(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Each source of the rows in full, once, in row order (the table names them short)."""
+    out: list[str] = []
+    for r in rows:
+        full = r.get("full source") or r.get("source")
+        if full and full not in ("–", MISSING, "this project") and full not in out:
+            out.append(full)
+    return out
+
+
+def reused_line(rows: Sequence[Mapping[str, Any]]) -> str:
+    """One line on the rows that show a run trained earlier with the same settings and seed ("" when none)."""
+    ids = [r["run"] for r in rows if r.get("reused") and r.get("run") is not None]
+    if not ids:
+        return ""
+    named = f"run {ids[0]}" if len(ids) == 1 else "runs " + ", ".join(map(str, ids[:-1])) + f" and {ids[-1]}"
+    return (f"The same settings and seed were trained in {named}: shown here. Pick another seed under "
+            "**Run your own copy** to train your own.")
+
+
+def existing_launch(runs: Sequence[Optional[Mapping[str, Any]]], key: str, mode: str, seed: int) -> Optional[str]:
+    """The lesson launch (of lesson ``key``, ``mode`` and ``seed``) that one of ``runs`` (store rows) was trained
+    for, the oldest first; None when none was."""
+    for run in sorted((r for r in runs if r), key=lambda r: r["id"]):
+        parsed = parse_lesson_kind(run.get("kind"))
+        if parsed and parsed[:2] == (key, mode) and lesson_seed(run["kind"]) == seed:
+            return run["kind"]
+    return None
 
 
 def settled(rows: Sequence[Mapping[str, Any]]) -> bool:
     """No row's run is queued or training (a lesson not launched is settled too)."""
     return not any(r["status"] in ("queued", "running") for r in rows)
+
+
+def so_far(rows: Sequence[Mapping[str, Any]]) -> str:
+    """"" once every run has ended; else how far the runs with a figure are, e.g. "So far, after 1 of 8 epochs"."""
+    if settled(rows):
+        return ""
+    done = [tuple(map(int, r["epochs"].split(" of "))) for r in rows if r.get("test accuracy") is not None]
+    if not done:
+        return "So far"
+    low, high, total = min(d for d, _ in done), max(d for d, _ in done), max(t for _, t in done)
+    count = f"{low}" if low == high else f"{low}–{high}"
+    return f"So far, after {count} of {total} epoch{'s' if total != 1 else ''}"
 
 
 def _by_label(rows: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
@@ -121,33 +181,37 @@ def findings(lesson: Lesson, rows: Sequence[Mapping[str, Any]]) -> list[str]:
     """What the numbers so far show, in sentences (empty before any accuracy)."""
     done = [r for r in rows if r.get("test accuracy") is not None]
     lines = []
+    partial = so_far(rows)
+    lead = f"{partial}: " if partial else ""
     if lesson.key == "cheb-cnn":
         ratio = epoch_ratio(rows)
         if ratio is not None:
-            lines.append(f"ChebNet epoch = {ratio:.1f}x the CNN's (published 7.6-14.6x).")
+            lines.append(f"{lead}ChebNet epoch = {ratio:.1f}x the CNN's (published 7.6-14.6x).")
         if len(done) == 2:
             cheb, cnn = done[0]["test accuracy"], done[1]["test accuracy"]
-            lines.append(f"ChebNet {cheb:.1%} against the CNN's {cnn:.1%}: {100 * (cheb - cnn):+.1f} points "
-                         "(published 99.14% against 99.33%: -0.2 points).")
+            lines.append(f"{lead}ChebNet {cheb:.1%} against the CNN's {cnn:.1%}: {100 * (cheb - cnn):+.1f} points "
+                         f"({'the paper, after 20 epochs' if partial else 'published'}: 99.14% against 99.33%, "
+                         "-0.2 points).")
     elif lesson.key == "rotation":
         by = _by_label(done)
-        cnn, c8 = by.get("CNN, mnist-rot"), by.get("escnn C8, mnist-rot")
+        cnn, c8 = by.get(ROT_CNN), by.get(ROT_C8)
         if cnn and c8:
-            lines.append(f"On rotated digits the C8 net scores {c8['test accuracy']:.1%} against the CNN's "
+            lines.append(f"{lead}On rotated digits the C8 net scores {c8['test accuracy']:.1%} against the CNN's "
                          f"{cnn['test accuracy']:.1%} ({100 * (c8['test accuracy'] - cnn['test accuracy']):+.1f} "
                          "points).")
-        for data in ("mnist-rot", "mnist-5k"):
-            sweep = [r for r in done if r["part"] == "sweep" and r["row"].endswith(data)]
+        for words in (DATA_WORDS["mnist-rot"], DATA_WORDS["mnist-5k"]):
+            sweep = [r for r in done if r["part"] == "sweep" and r["row"].endswith(words)]
             if len(sweep) > 1:
                 best = max(sweep, key=lambda r: r["test accuracy"])
-                lines.append(f"Restriction sweep on {data}: best {best['row'].rsplit(',', 1)[0]} "
+                lines.append(f"{lead}Restriction sweep on {words}: best {best['row'].rsplit(',', 1)[0]} "
                              f"({best['test accuracy']:.1%}).")
     elif lesson.key == "karate":
         lines += [f"{r['row']} labels {round(30 * r['test accuracy'])} of the 30 unlabelled members "
                   f"({r['test accuracy']:.1%})." for r in done]
     elif len(done) > 1:
         low, high = min(done, key=lambda r: r["test accuracy"]), max(done, key=lambda r: r["test accuracy"])
-        lines.append(f"Here: {low['row']} {low['test accuracy']:.1%} to {high['row']} {high['test accuracy']:.1%}.")
+        lines.append(f"{lead or 'Here: '}{low['row']} {low['test accuracy']:.1%} to {high['row']} "
+                     f"{high['test accuracy']:.1%}.")
         ranked = [r for r in rows if r.get("published accuracy") is not None]
         if ranked:
             top = max(ranked, key=lambda r: r["published accuracy"])
@@ -189,7 +253,7 @@ def explain_links(lesson: Lesson, rows: Sequence[Mapping[str, Any]], kind: str =
             links.append((FILTERS, f"Filters: {label} on a digit's superpixels",
                           {"f_src": "superpixel", "f_sprun": str(run_id)}))
     if lesson.key == "rotation":
-        c8 = finished.get("escnn C8, mnist-rot")
+        c8 = finished.get(ROT_C8)
         if c8 is not None:
             links.append((EQUIVARIANCE, "Equivariance: accuracy against the angle, C8 net beside the CNN",
                           {"eq_open": str(c8)}))
@@ -219,8 +283,10 @@ def stored_lessons(runs: Sequence[Mapping[str, Any]], key: Optional[str] = None)
         lesson_key, mode, _ = parse_lesson_kind(kind)
         parts = member_kinds(kind)[1:]  # a sweep part's runs count too
         ids += [int(r["id"]) for r in runs if r.get("kind") in parts]
+        seed = lesson_seed(kind)
         out.append({"kind": kind, "key": lesson_key, "mode": mode, "runs": len(ids), "first_run": min(ids),
-                    "label": f"{LESSONS[lesson_key].title} · {mode} · from run #{min(ids)}"})
+                    "seed": seed, "label": f"{LESSONS[lesson_key].title} · {mode}{f' · seed {seed}' if seed else ''}"
+                                          f" · from run #{min(ids)}"})
     return sorted(out, key=lambda e: -e["first_run"])
 
 
@@ -234,5 +300,6 @@ def karate_rows(lesson: Lesson, mode: str, results: Mapping[str, Any]) -> list[d
                     "test accuracy": None if res is None else res.accuracy,
                     "s/epoch": None if res is None else res.seconds / max(res.epochs, 1),
                     "this project, full length": row.ours or MISSING, "published": row.published,
-                    "source": row.source, "published accuracy": None, "part": "main", "config": {}})
+                    "source": row.short_source, "full source": row.source, "published accuracy": None,
+                    "part": "main", "reused": False, "config": {}})
     return out

@@ -1,4 +1,5 @@
-"""The Lessons page: every lesson draws; Run this lesson queues the lesson's runs under its kind; links reopen it."""
+"""The Lessons page: every lesson draws; Run this lesson queues the lesson's runs under its kind; links reopen it
+read-only (no Run this lesson; Run your own copy below, hidden by hide=ls_own); identical runs are reused."""
 
 from urllib.parse import parse_qsl
 
@@ -46,20 +47,41 @@ def test_every_lesson_draws_its_question_and_planned_runs(app):
         at.radio(key="ls_mode").set_value("quick").run()
 
 
+def _shown(at) -> str:
+    kind = at.query_params["ls_show"]
+    return kind[0] if isinstance(kind, list) else kind
+
+
+def _read_only(at) -> None:
+    """A reopened launch: no Run this lesson; Run your own copy (a seed, a button) in a folded expander below."""
+    assert not [b for b in at.button if b.key == "ls_run"]
+    assert [e.label for e in at.expander if e.label != "Classroom link"] == ["Run your own copy"]
+    assert at.number_input(key="ls_seed").value == 1 and at.button(key="ls_own_run")
+
+
 def test_run_the_cheb_cnn_lesson_in_quick_mode(app):
     """Run this lesson stores the lesson's runs (ChebNet on the 8-neighbour grid, the CNN), grouped by its kind;
-    the table fills with their accuracy and epoch times, and a link reopens the finished lesson."""
+    the table fills with their accuracy and epoch times, and a link reopens the finished lesson, read-only. A second
+    visitor's Run this lesson while they train, and a student's own copy with the same seed once they finished,
+    train nothing: they show the same runs and say so."""
     at = open_page(app, PAGE)
     at.selectbox(key="lesson").set_value("cheb-cnn").run()
     at.button(key="ls_run").click().run()
     no_errors(at)
     assert not at.warning, [w.value for w in at.warning]
-    kind = at.query_params["ls_show"]
-    kind = kind[0] if isinstance(kind, list) else kind
+    kind = _shown(at)
     assert kind.startswith("lesson:cheb-cnn:quick:")
+    _read_only(at)  # the launch just started is shown as any reopened one: live table, own copy below
     from ui.resources import manager
 
     runs = sorted(manager().store.list_runs(kind=kind), key=lambda r: r["id"])
+    second = AppTest.from_file(APP, default_timeout=180).run()  # another browser, while they are queued or training
+    second.switch_page(PAGE)
+    second.query_params["lesson"] = "cheb-cnn"
+    second.run().button(key="ls_run").click().run()
+    no_errors(second)
+    assert _shown(second) == kind and len(manager().store.list_runs()) == 2  # nothing queued twice
+    assert any(f"trained in runs {runs[0]['id']} and {runs[1]['id']}: shown here" in i.value for i in second.info)
     configs = [r["config"] for r in runs]
     assert [(c["model"], c["graph"], (c["graph_params"] or {}).get("neighbours")) for c in configs] == [
         ("cheb", "grid", 8), ("cnn", None, None)]
@@ -87,7 +109,42 @@ def test_run_the_cheb_cnn_lesson_in_quick_mode(app):
     assert spectral.selectbox(key="s_run").value == runs[0]["id"]
     _opens_cleanly(*links["Compare runs: their settings and curves"])
     again = _opens_cleanly(*reopen)
-    assert list(again.dataframe[0].value["status"]) == ["finished", "finished"]
+    assert again.dataframe[0].value.equals(table)  # the student's table is the teacher's
+    _read_only(again)
+    again.number_input(key="ls_seed").set_value(0).run()
+    again.button(key="ls_own_run").click().run()  # the teacher's seed: the teacher's runs, nothing trained
+    no_errors(again)
+    assert _shown(again) == kind and len(manager().store.list_runs()) == 2
+    assert again.dataframe[0].value.equals(table)
+    assert any(i.value.startswith(f"The same settings and seed were trained in runs {runs[0]['id']} and "
+                                  f"{runs[1]['id']}: shown here") for i in again.info)
+
+
+def test_a_classroom_link_hides_the_run_buttons(app):
+    """hide=ls_own: the fresh page has no Run this lesson and a reopened launch no Run your own copy; the sidebar
+    says what the link fixed, and the builder lists the control."""
+    from core.training.store import RunStore
+
+    kind, plan = launch_plan("cheb-cnn", True)
+    store = RunStore()
+    for cfg, store_kind in plan:  # queued, as a launch just started: the reopened view is the same
+        store.create_run(cfg.to_dict(), name=cfg.label(), kind=store_kind)
+    at = _opens_cleanly("lessons", f"lesson=cheb-cnn&ls_show={kind}")
+    _read_only(at)
+    at.query_params["hide"] = "ls_own"
+    at.run()
+    no_errors(at)
+    assert [e.label for e in at.expander] == ["Classroom link"] and not [b for b in at.button if b.key in ("ls_run", "ls_own_run")]
+    assert list(at.dataframe[0].value["status"]) == ["queued", "queued"]  # the table is still there
+    assert any("Run this lesson and Run your own copy = not offered" in c.value for c in at.caption)
+    assert not [w.value for w in at.warning if "hide" in w.value]  # a control of this page, not a bad key
+    at.query_params.pop("ls_show")
+    at.selectbox(key="ls_show").set_value("none").run()  # the fresh page under the same link
+    no_errors(at)
+    assert not [b for b in at.button if b.key in ("ls_run", "ls_own_run")]
+    del at.query_params["hide"]
+    at.run()
+    assert at.button(key="ls_run")
 
 
 def test_the_fixed_graph_links_open_their_filters(app):
@@ -118,6 +175,7 @@ def test_a_stored_lesson_reopens_from_its_link(app):
     assert at.selectbox(key="lesson").value == "tutorial" and at.selectbox(key="ls_show").value == kind
     table = at.dataframe[0].value
     assert list(table["status"]) == ["finished"] * 4 and table["test accuracy"].notna().all()
+    _read_only(at)
     assert "Compare runs: their settings and curves" in _links(at)
 
 
@@ -139,7 +197,8 @@ def test_the_karate_lesson_trains_in_a_worker_and_shows_in_the_page(app):
     no_errors(at)
     assert at.query_params["ls_show"] in ("lesson:karate:quick", ["lesson:karate:quick"])
     table = at.dataframe[0].value
-    assert list(table["row"]) == ["GCN"] and 0 < table["test accuracy"][0] <= 100
+    assert list(table["model"]) == ["GCN"] and 0 < table["test accuracy"][0] <= 100
+    assert not [b for b in at.button if b.key in ("ls_run", "ls_own_run")]  # shown: read-only, nothing to queue
     assert any("of the 30 unlabelled members" in m.value for m in at.markdown)
     assert "k_model=gcn" in _links(at)["KarateClub: train it yourself, one layer type at a time"][1]
     assert at.get("plotly_chart")  # the embedding, animated over the epochs
@@ -171,3 +230,30 @@ def test_a_corrupt_run_database_gives_one_clear_error(app):
     assert any("corrupt" in e and "runs\\.db" in e for e in errors), errors  # quoted inert: runs\.db
     assert not any(str(db.parent) in e for e in errors), errors  # named in the data folder, not by its path
     assert db.read_bytes() == garbage
+
+
+def test_runs_trained_for_another_page_are_reused_by_a_launch(app):
+    """Every run of the lesson was already queued from elsewhere (same settings and seed, no lesson launch): Run
+    this lesson queues nothing and shows those runs under a launch of its own, which its link reopens."""
+    from core.training.store import RunStore
+
+    store = RunStore()
+    ids = [store.create_run(cfg.to_dict(), name=cfg.label(), kind="image") for cfg in lesson_configs("cheb-cnn", True)]
+    at = open_page(app, PAGE)
+    at.selectbox(key="lesson").set_value("cheb-cnn").run()
+    at.button(key="ls_run").click().run()
+    no_errors(at)
+    assert len(store.list_runs()) == 2
+    kind = _shown(at)
+    assert kind.startswith("lesson:cheb-cnn:quick:") and not store.list_runs(kind=kind)
+    assert list(at.dataframe[0].value["run"]) == ids
+    assert any(f"trained in runs {ids[0]} and {ids[1]}: shown here" in i.value for i in at.info)
+    _read_only(at)
+    again = AppTest.from_file(APP, default_timeout=180).run()
+    again.switch_page(PAGE)
+    again.query_params.update({"lesson": "cheb-cnn", "ls_show": kind})
+    again.run()
+    no_errors(again)
+    assert not [w.value for w in again.warning if "link" in w.value], [w.value for w in again.warning]
+    assert list(again.dataframe[0].value["run"]) == ids
+    assert any(f"trained in runs {ids[0]} and {ids[1]}: shown here" in i.value for i in again.info)

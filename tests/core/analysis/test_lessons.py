@@ -2,10 +2,10 @@
 
 import pytest
 
-from core.analysis.lesson_rows import (epoch_ratio, explain_links, findings, karate_rows, lesson_rows, settled,
-                                       stored_lessons, table)
-from core.analysis.lessons import (LESSONS, get_lesson, launch_plan, lesson_configs, member_kinds, new_lesson_kind,
-                                   parse_lesson_kind, part_kind)
+from core.analysis.lesson_rows import (epoch_ratio, existing_launch, explain_links, findings, karate_rows, lesson_rows,
+                                       reused_line, settled, sources, stored_lessons, table)
+from core.analysis.lessons import (LESSONS, get_lesson, launch_configs, launch_plan, lesson_configs, lesson_seed,
+                                   member_kinds, new_lesson_kind, parse_lesson_kind, part_kind)
 from core.errors import UserInputError
 from core.models.escnn_net import restriction_depth
 from core.training.runs import RunConfig, execute, validate
@@ -133,8 +133,11 @@ def test_rows_from_real_stored_runs_give_accuracy_and_epoch_time(tmp_path):
     lines = findings(lesson, rows)
     assert lines[0] == f"ChebNet epoch = {ratio:.1f}x the CNN's (published 7.6-14.6x)."
     assert "against the CNN's" in lines[1]
-    assert list(table(rows)[0]) == ["row", "run", "status", "epochs", "test accuracy", "s/epoch",
-                                    "this project, full length", "published", "source"]
+    assert list(table(rows, lesson)[0]) == ["model", "run", "status", "epochs", "test accuracy", "s/epoch",
+                                            "ours, 4,000 digits", "published", "source"]
+    assert table(rows, lesson)[0]["model"] == "ChebNet, K=5" and table(rows, lesson)[1]["model"] == "CNN"
+    assert table(rows, lesson)[0]["source"] == "Defferrard 2016"  # short; in full once, under the table
+    assert sources(rows) == ["Defferrard et al. 2016, Table 1 (full MNIST)"]
     links = {label: (page, params) for page, label, params in explain_links(lesson, rows, kind)}
     cheb_id, cnn_id = rows[0]["run"], rows[1]["run"]
     assert links["Spectral view: ChebNet's learned frequency responses"] == ("app_pages/spectral.py",
@@ -156,13 +159,72 @@ def test_the_rotation_lessons_rows_find_its_sweep_part_and_link_it():
     rows = lesson_rows(lesson, "quick", runs, lambda run_id: [{"epoch": 1, "seconds": float(run_id)}], kind)
     assert [r["run"] for r in rows] == [1, 2, 3, 4, 5]
     assert [r["s/epoch"] for r in rows] == [1.0, 2.0, 3.0, 4.0, 5.0]
-    assert rows[2]["row"] == "C8 throughout, mnist-rot" and rows[2]["part"] == "sweep"
+    assert rows[2]["row"] == "C8 throughout, rotated digits" and rows[2]["part"] == "sweep"
     lines = findings(lesson, rows)
     assert lines[0].startswith("On rotated digits the C8 net scores 52.0% against the CNN's 51.0%")
-    assert lines[1] == "Restriction sweep on mnist-rot: best C8 → C1 after block 2 (55.0%)."
+    assert lines[1] == "Restriction sweep on rotated digits: best C8 → C1 after block 2 (55.0%)."
     links = {label: (page, params) for page, label, params in explain_links(lesson, rows, kind)}
     assert links["Equivariance: accuracy against the angle, C8 net beside the CNN"] == (
         "app_pages/equivariance.py", {"eq_open": "2"})
     assert links["Compare: accuracy against the restriction depth"] == (
         "app_pages/compare.py", {"sw_show": part_kind(kind, "sweep")})
     assert [(s["kind"], s["runs"]) for s in stored_lessons(runs)] == [(kind, 5)]
+
+
+def test_a_launch_with_another_seed_carries_it_in_its_kind():
+    kind, plan = launch_plan("cheb-cnn", True, seed=7)
+    assert parse_lesson_kind(kind)[:2] == ("cheb-cnn", "quick") and kind.endswith("-s7") and lesson_seed(kind) == 7
+    assert {cfg.seed for cfg, _ in plan} == {7} and [c.to_dict() for c in launch_configs(kind)] == [
+        cfg.to_dict() for cfg, _ in plan]
+    teacher, _ = launch_plan("cheb-cnn", True)
+    assert lesson_seed(teacher) == 0 and {c.seed for c in launch_configs(teacher)} == {0}
+    assert lesson_seed("lesson:cheb-cnn:quick:1-s99999999999") == 0  # past a seed's range: no seed
+    assert launch_configs("lesson:karate:quick") == [] and launch_configs("nonsense") == []
+    runs = [{"id": 3, "kind": kind, "config": {}, "status": "finished", "summary": {}}]
+    assert stored_lessons(runs, "cheb-cnn")[0]["label"].endswith("· quick · seed 7 · from run #3")
+
+
+def test_live_findings_say_so_far_and_the_papers_final_figure():
+    """After one epoch of eight the lines say how far the runs are, not a result."""
+    lesson = get_lesson("cheb-cnn")
+    kind, plan = launch_plan("cheb-cnn", True)
+    runs = [{"id": i, "kind": k, "config": cfg.to_dict(), "status": "running", "summary": {}}
+            for i, (cfg, k) in enumerate(plan, start=1)]
+    epoch = {1: [{"epoch": 1, "seconds": 3.0, "test_accuracy": 0.85}], 2: [{"epoch": 1, "seconds": 2.0,
+                                                                         "test_accuracy": 0.84}]}
+    rows = lesson_rows(lesson, "quick", runs, epoch.__getitem__, kind)
+    lines = findings(lesson, rows)
+    assert lines == ["So far, after 1 of 8 epochs: ChebNet epoch = 1.5x the CNN's (published 7.6-14.6x).",
+                     "So far, after 1 of 8 epochs: ChebNet 85.0% against the CNN's 84.0%: +1.0 points (the paper, "
+                     "after 20 epochs: 99.14% against 99.33%, -0.2 points)."]
+    for run in runs:
+        run["status"] = "finished"
+    assert findings(lesson, lesson_rows(lesson, "quick", runs, epoch.__getitem__, kind))[1].startswith(
+        "ChebNet 85.0% against the CNN's 84.0%: +1.0 points (published: ")
+
+
+def test_the_cheb_lessons_words_name_k_and_no_setting_of_the_server():
+    why = get_lesson("cheb-cnn").why
+    assert "K=25" in why and "K=5" in why
+    assert "one product per layer" not in why
+    for lesson in LESSONS.values():
+        assert "GRAPHCONV" not in lesson.why + lesson.question
+
+
+def test_a_row_without_a_run_of_its_launch_shows_the_identical_run_it_reuses():
+    """A launch that queued only the ChebNet (the CNN's settings and seed were trained for another page) shows the
+    CNN's earlier run, says so in one line, and that run's launch is found for a launch that reused everything."""
+    lesson = get_lesson("cheb-cnn")
+    teacher, plan = launch_plan("cheb-cnn", True)
+    (cheb, _), (cnn, _) = plan
+    earlier = {"id": 4, "kind": "image", "config": cnn.to_dict(), "status": "finished",
+               "summary": {"test_accuracy": 0.93}}
+    mine = {"id": 5, "kind": teacher, "config": cheb.to_dict(), "status": "queued", "summary": {}}
+    rows = lesson_rows(lesson, "quick", [mine], lambda run_id: [], teacher, [None, earlier])
+    assert [(r["run"], r["status"], r["reused"]) for r in rows] == [(5, "queued", False), (4, "finished", True)]
+    assert rows[1]["test accuracy"] == 0.93 and not settled(rows)
+    assert reused_line(rows).startswith("The same settings and seed were trained in run 4: shown here.")
+    assert reused_line(lesson_rows(lesson, "quick", [mine], lambda run_id: [], teacher)) == ""
+    assert existing_launch([earlier, mine], "cheb-cnn", "quick", 0) == teacher
+    assert existing_launch([earlier, mine], "cheb-cnn", "quick", 1) is None
+    assert existing_launch([earlier], "cheb-cnn", "quick", 0) is None
