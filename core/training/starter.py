@@ -10,13 +10,20 @@ Checkpoints are never committed to the repository, so the starter set trains on 
 weights. The runs are always quick-sized (``quick=True``: 1,000 training digits, and quick escnn defaults), whatever
 the server's quick mode: they are a way in, and a full-size C8 net would take a quarter of an hour on a CPU.
 Measured through a ``RunManager`` on this project's 2-core machine (two training slots, worker start included):
-CNN and ChebNet side by side 14-15 s (92% test accuracy each after 5 epochs), escnn C8 after them, 40-50 s from
-the submission (mnist-rot, ~85% after 8 epochs).
+CNN and ChebNet side by side 14-15 s (92% test accuracy each after 5 epochs), then the C8 steerable net, which
+trains 20 epochs on mnist-rot for about two minutes of one core (91.5% on the quick test digits; with the 8 epochs
+it had first, 83.5%; see ``STARTER``).
 
 The runs are stored with kind ``starter`` and no session: they do not count against any visitor's limit
 (``GRAPHCONV_SESSION_RUNS``), and no visitor can stop them. They train through the manager, so on worker processes
 or on Ray (``GRAPHCONV_RAY_ADDRESS``) alike. ``GRAPHCONV_STARTER=0`` turns the starter off (tests that need an
 empty store); it is on by default.
+
+A server that already had runs never trains the starter set, and may have no steerable net for the Playground's
+rotation story. ``queue_starter(manager, "escnn")`` is what the Playground's button calls: the starter's C8 net,
+queued once per server (a steerable net already queued or training anywhere is returned instead), through the same
+``RunManager.submit`` as every run (validation, public mode's cost check, the visitor's address limit). A visitor's
+press is a request, so it does not depend on ``GRAPHCONV_STARTER``.
 """
 
 from __future__ import annotations
@@ -53,11 +60,18 @@ class StarterRun:
 
 
 # In submission order: the CNN first. Epochs measured (module docstring): the first two finish together.
+# The C8 net keeps quick mode's escnn size (core.training.runs.QUICK_MODEL_DEFAULTS: 2 blocks of width 32, cosine
+# schedule, lr 3e-3, dropout 0.1) and trains 20 epochs on quick mnist-rot (1,000 training digits, 200 test digits),
+# measured with python -m benchmarks.playground_c8 on this project's shared 2-core machine, one thread:
+#   8 epochs (the old recipe): 83.5% (seed 0); 20 epochs: 91.5% / 91.0% (seeds 0 / 1), 121 CPU s, estimated 113 s
+#   and 623 MB (public mode allows 180 s and 1,300 MB); 3 blocks of width 32, 12 epochs: 92.0% (seed 0), 142 CPU s,
+#   estimated 147 s, 708 MB: no better within 200 test digits' noise, and dearer.
 STARTER: tuple[StarterRun, ...] = (
     StarterRun("cnn", "CNN", (("model", "cnn"), ("data", "mnist-5k"), ("epochs", 5))),
     StarterRun("cheb", "ChebNet", (("model", "cheb"), ("data", "mnist-5k"), ("graph", "grid"),
                                    ("graph_params", {"neighbours": 8}), ("epochs", 5))),
-    StarterRun("escnn", "escnn C8", (("model", "escnn"), ("data", "mnist-rot"), ("group", "C8"), ("epochs", 8))),
+    StarterRun("escnn", "C8 steerable net", (("model", "escnn"), ("data", "mnist-rot"), ("group", "C8"),
+                                             ("epochs", 20))),
 )
 
 
@@ -94,6 +108,49 @@ def _needed(store, starter: StarterRun, own: list[dict[str, Any]]) -> bool:
     return not store.runs_with_weights(model=starter.model, limit=None)
 
 
+def steerable(config: Optional[dict[str, Any]]) -> bool:
+    """Whether a run's config is a steerable net whose answer stays put as its digit turns: an escnn net whose last
+    group turns (C_N or D_N with N of 2 or more, or SO2; not C1 or D1, which only mirror or do nothing)."""
+    cfg = config or {}
+    if cfg.get("model") != "escnn":
+        return False
+    from core.models.escnn_net import parse_group
+
+    last = str(cfg.get("group") or "C8").split(",")[-1]
+    try:
+        family, n = parse_group(last)
+    except UserInputError:
+        return False
+    return family == "SO2" or n >= 2
+
+
+def active_run(store, model: str) -> Optional[dict[str, Any]]:
+    """The run of ``model`` queued or training on this server that a page can wait for instead of queueing another:
+    the starter's own when there is one, else the newest of any visitor (for escnn: a steerable one), else None."""
+    active = [r for r in store.list_runs(status=ACTIVE) if (r.get("config") or {}).get("model") == model
+              and (model != "escnn" or steerable(r.get("config")))]
+    return next((r for r in active if r.get("kind") == STARTER_KIND), active[0] if active else None)
+
+
+def queue_starter(manager, model: str, store=None, client: Optional[str] = None) -> tuple[int, bool]:
+    """(run id, whether it was queued now): the starter run of ``model`` queued through ``manager.submit`` (cost
+    check, limits; ``client``: the pressing visitor's address, so its limit applies), unless a run of ``model`` is
+    already queued or training on this server (``active_run``), which is returned instead: one per server, whoever
+    presses first, also from two sessions or two servers on one data folder at once. Raises UserInputError (over
+    the budget, no room) for the page to show in one line."""
+    starter = next((s for s in STARTER if s.model == model), None)
+    if starter is None:
+        raise UserInputError("model", f"no starter run for {model!r}; choose from "
+                                      + ", ".join(s.model for s in STARTER))
+    store = store if store is not None else manager.store
+    with _store_lock(store):
+        waiting = active_run(store, model)
+        if waiting is not None:
+            return int(waiting["id"]), False
+        kwargs = {"client": client} if client is not None else {}
+        return int(manager.submit(starter.config(), session=None, kind=STARTER_KIND, **kwargs)), True
+
+
 def ensure_starter(manager, store=None) -> list[int]:
     """Submit the starter runs this store still needs (see ``_needed``) and return their ids ([] when none, or when
     ``GRAPHCONV_STARTER`` is off). Idempotent: concurrent callers and later calls submit nothing more."""
@@ -111,7 +168,7 @@ def ensure_starter(manager, store=None) -> list[int]:
         return ids
 
 
-def _fraction(run: dict[str, Any], progress: Optional[dict[str, Any]]) -> float:
+def fraction(run: dict[str, Any], progress: Optional[dict[str, Any]]) -> float:
     """How far a run is, 0..1, as ``RunManager.live`` counts it (batches done of all its batches)."""
     if run["status"] == "finished":
         return 1.0
@@ -134,7 +191,7 @@ def starter_status(store) -> list[dict[str, Any]]:
                "epochs": dict(s.settings)["epochs"], "error": None}
         if run is not None:
             prog = store.progress(run["id"]) if run["status"] in ACTIVE else None
-            row.update(run_id=int(run["id"]), state=run["status"], progress=_fraction(run, prog),
+            row.update(run_id=int(run["id"]), state=run["status"], progress=fraction(run, prog),
                        epoch=(prog or {}).get("epoch", 0), epochs=int(run["config"].get("epochs") or 1),
                        error=run.get("error"))
         out.append(row)

@@ -113,7 +113,7 @@ def test_status_reports_queued_running_and_finished(store, tmp_path):
     status = starter_status(store)
     assert [row["run_id"] for row in status] == [cnn, cheb, escnn]
     assert [row["state"] for row in status] == ["queued"] * 3 and starter_training(status)
-    assert status_text(status[2]) == "escnn C8 waiting for a training slot"
+    assert status_text(status[2]) == "C8 steerable net waiting for a training slot"
     store.start(cnn, "cpu")
     store.log_progress(cnn, epoch=2, batch=8, num_batches=16, loss=0.5)  # 1.5 of 5 epochs
     finish_with_weights(store, cheb, tmp_path)
@@ -153,3 +153,51 @@ def test_first_visit_path_trains_the_starter_and_the_playground_answers_with_two
     finally:
         manager.close()
     assert store.get_run(escnn)["status"] in ("finished", "stopped")  # close() ends a run still training
+
+
+def test_the_playgrounds_button_queues_the_c8_net_once_per_server_and_reuses_one_training(store):
+    """``queue_starter``: the starter's C8 net, once, whoever presses first (six sessions at once too); a steerable
+    net a visitor has queued is reused instead; a C1 net (its answer turns with the digit) is not."""
+    from core.errors import UserInputError
+    from core.training.starter import active_run, queue_starter
+
+    m = RecordingManager(store)
+    visitor_c1 = store.create_run(RunConfig(model="escnn", group="C1", quick=True).to_dict(), session="v",
+                                  status="queued")
+    results, start = [], threading.Barrier(6)
+
+    def press():
+        start.wait()
+        results.append(queue_starter(m, "escnn", RunStore(store.path)))
+
+    threads = [threading.Thread(target=press) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(m.calls) == 1 and m.calls[0][1:] == (None, STARTER_KIND)
+    cfg = m.calls[0][0]
+    assert cfg.to_dict() == next(s for s in STARTER if s.model == "escnn").config().to_dict() and cfg.group == "C8"
+    run_id = results[0][0]
+    assert sorted(results, key=lambda r: r[1]) == [(run_id, False)] * 5 + [(run_id, True)] and run_id != visitor_c1
+    assert starter_status(store)[2]["run_id"] == run_id  # the starter's own row: the pages show its progress
+
+    store.fail(run_id, "the worker was killed")  # ended without weights: a press queues it again ...
+    again, queued = queue_starter(m, "escnn", store)
+    assert queued and again != run_id and len(m.calls) == 2
+    store.fail(again, "stopped")
+    theirs = store.create_run(RunConfig(model="escnn", group="D4", quick=True).to_dict(), session="v", status="queued")
+    assert active_run(store, "escnn")["id"] == theirs
+    assert queue_starter(m, "escnn", store) == (theirs, False) and len(m.calls) == 2  # ... unless one is training
+    with pytest.raises(UserInputError, match="no starter run for 'gat'"):
+        queue_starter(m, "gat", store)
+
+
+def test_the_starter_c8_net_passes_public_modes_cost_check():
+    """The button's run goes through the same check as every run: within public mode's budget on this machine."""
+    from core.config import limits
+    from core.training.cost import check
+
+    cfg = next(s for s in STARTER if s.model == "escnn").config()
+    cost = check(cfg, public=True)  # raises BudgetError when over the budget
+    assert cost.seconds <= limits(public=True).run_seconds and cost.peak_mb <= limits(public=True).run_mb
