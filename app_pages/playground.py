@@ -14,13 +14,18 @@ from core.data.image_io import encode_digit_link, gray_png, load_digit_image, qu
 from core.errors import UserInputError
 from core.figures.playground import ANGLE_TITLE, angle_figure, digit_picture, maps_tiles, probability_figure
 from core.analysis.results import checkpoint_version
+from core.models import MODELS
+from core.training.cost import estimate
+from core.training.runs import run_title
+from core.training.starter import STARTER, steerable
 from core.training.store import CheckpointError, RunNotFoundError
 from ui import classroom
 from ui.display import guarded, labelled, plain
 from ui.resources import RUNS, cached, dataset, from_store, store
-from ui.starter import newly_finished, show_starter, starter_failures, starter_set, starter_training
-from ui.url_state import (copy_link_button, note_link_value, parse_run_ids, url_choice, url_notices, url_slider,
-                          url_toggle)
+from ui.starter import (is_starter, newly_finished, queue_starter_run, run_progress, show_starter, starter_failures,
+                        starter_set, starter_training, waiting_run)
+from ui.url_state import (copy_link_button, note_link_value, parse_run_ids, url_choice, url_labelled_choice,
+                          url_notices, url_slider, url_toggle)
 from ui.drawn_digit import drawn_digit as canvas_digit
 
 SOURCES = {"draw": "draw", "dataset": "data set", "upload": "upload"}  # the link's value -> what the radio shows
@@ -28,16 +33,18 @@ OLD_SOURCES = {"data set": "dataset"}  # links from before the value became one 
 INK_KEY = "pg_ink"  # a drawn digit in the link: 16 grey levels, core.data.image_io.encode_digit_link
 TRAIN = "app_pages/train.py"
 NODE = "app_pages/node.py"
-SIX_NINE = ("cannot tell a 6 from a 9: a 6 turned by 180° is a 9, so a net that is invariant to rotation must give "
-            "both the same answer.")
+SIX_NINE = ("cannot tell a 6 from a 9 by which way up it is: a 6 turned by 180° is a 9, so a net that is invariant "
+            "to rotation gives both the same answer. It can only go by how the digit is written: a 6's stem usually "
+            "curves into its loop, a 9's is straighter.")
 
 st.title("Playground")
 st.caption("Bring your own digit and see trained models answer at once. Turn it with the slider: a CNN's answer "
-           "flips as the digit turns, a steerable (escnn) net's stays put; the plot beside the digit (below it on a "
-           "phone) shows every angle at once. Runs come from the Train page:")
+           "flips as the digit turns, a steerable net's stays put; the plot beside the digit (below it on a phone) "
+           "shows every angle at once. Runs come from the Train page:")
 st.page_link(TRAIN, label="Train", icon=":material/model_training:")
 notice = st.container()
-starter_panel = st.container()  # a fresh server's starter set training, until its runs are in
+starter_panel = st.container()  # a fresh server's starter set training, until its runs are in; or the steerable net
+WAIT_KEY = "_pg_wait_steerable"  # a steerable net someone else is training, which joins the runs shown when it ends
 sb = st.sidebar
 
 
@@ -87,9 +94,12 @@ def run_picker(runs: dict[int, dict]) -> list[int]:
     raw = st.query_params.get("pg_runs")
     chosen = default_runs(runs)
     added = newly_finished(starter, runs, "_pg_starter_seen")  # starter runs that finished since the last rerun
+    if st.session_state.get(WAIT_KEY) in runs:  # the steerable net this page waited for has finished
+        added.append(st.session_state.pop(WAIT_KEY))
     if added and "pg_runs_w" in st.session_state:  # join the runs shown (before any was shown: the defaults have them)
-        shown = [i for i in st.session_state["pg_runs_w"] if i in runs]
-        st.session_state["pg_runs_w"] = (shown + [i for i in added if i not in shown])[:MAX_RUNS]
+        shown = [i for i in st.session_state["pg_runs_w"] if i in runs and i not in added]
+        added = [i for i in dict.fromkeys(added)][-MAX_RUNS:]  # the newest join, the first shown stay beside them
+        st.session_state["pg_runs_w"] = shown[:MAX_RUNS - len(added)] + added
         raw, chosen = None, None
     if raw is not None:
         asked = parse_run_ids(raw, MAX_RUNS)  # None: not a list of at most three run ids (read no further)
@@ -97,7 +107,7 @@ def run_picker(runs: dict[int, dict]) -> list[int]:
         if asked is None or known != asked:
             note_link_value("pg_runs", raw, f"run ids of at most {MAX_RUNS} finished runs with weights")
         chosen = known or chosen
-    label = lambda i: f"#{i} {runs.get(i, {}).get('name') or ''}"[:60]  # noqa: E731  (never raises: a forged value)
+    label = lambda i: run_title(runs.get(i) or {"id": i})[:60]  # noqa: E731  (never raises: a forged value)
     hide = classroom.hidden("pg_runs")  # a classroom link fixed the runs: no picker, the link's (or newest) runs
     picked = (list(chosen or [])[:MAX_RUNS] if hide else
               sb.multiselect("Runs (up to 3)", list(runs), default=chosen, max_selections=MAX_RUNS, key="pg_runs_w",
@@ -135,6 +145,35 @@ if not runs:  # a fresh server: train a starter set once, and show it coming in
     starter = starter_set(needed=True)
 with starter_panel:
     show_starter(starter, "the Playground")
+
+
+def offer_steerable(where) -> None:
+    """No steerable net has finished on this server: say so in one line, and offer the starter's C8 net (one per
+    server: one queued or training already, the starter's or a visitor's, is waited for instead of another)."""
+    waiting = waiting_run("escnn")
+    if is_starter(waiting):
+        return  # the starter panel above shows it training, and it joins the runs shown when it finishes
+    if waiting is not None:
+        st.session_state[WAIT_KEY] = int(waiting["id"])
+        with where:
+            run_progress(int(waiting["id"]), "a steerable net, whose answer stays put as the digit turns; it joins "
+                                             "the runs here when it finishes.")
+        return
+    recipe = next(s for s in STARTER if s.model == "escnn").config()
+    where.info("No steerable net has finished on this server yet, so no answer here stays put as the digit turns.",
+               icon=":material/rotate_right:")
+    if where.button(f"Train a steerable C8 net on rotated digits ({estimate(recipe).text().split(',')[0]})",
+                    key="pg_train_c8", icon=":material/model_training:",
+                    help="One small steerable net, trained once on this server for everyone; it joins the runs here "
+                         "when it finishes."):
+        _, why = queue_starter_run("escnn")
+        if why is None:
+            st.rerun()
+        where.warning(f"Cannot train it now — {why}", icon=":material/block:")
+
+
+if runs and not any(steerable(r.get("config")) for r in runs.values()):
+    offer_steerable(starter_panel)
 picked = run_picker(runs) if runs else []
 copy_link_button(sb)
 url_notices(notice)
@@ -178,8 +217,8 @@ def show_digit(left, image, png, what: str) -> None:
 
 
 def run_label(pm) -> str:
-    """``#14 escnn C8``: the run's id, its model and (a steerable net) its group."""
-    return f"#{pm.run_id} {pm.kind}" + (f" {pm.group}" if pm.group else "")
+    """``#14 Steerable CNN C8``: the run's id, its model's short name and (a steerable net) its group."""
+    return f"#{pm.run_id} {MODELS.short(pm.kind)}" + (f" {pm.group}" if pm.group else "")
 
 
 def node_links(where, image) -> None:
@@ -209,8 +248,8 @@ def no_runs_yet(where) -> None:
                    "finish answers it, the others join as they finish. Or train your own:",
                    icon=":material/hourglass_top:")
     else:
-        where.info("No finished run yet. Train a CNN, a ChebNet and an escnn net on the Train page (or "
-                   "`python -m core train --model cnn --epochs 3`), then come back.", icon=":material/model_training:")
+        where.info("No finished run yet. Train a CNN, a ChebNet and a steerable net on the Train page, then come "
+                   "back.", icon=":material/model_training:")
         for line in starter_failures(starter):
             where.caption(f"Starter set: {line}")
     where.page_link(TRAIN, label="Train", icon=":material/model_training:")
@@ -277,26 +316,26 @@ def answers_text(answers) -> str:
 @st.fragment
 def turned_digit(image, first: list) -> None:
     """The rotation slider and all it moves: a slider move reruns only this part of the page. ``first``: the
-    answers for the digit as given, which 0° reuses."""
+    answers for the digit as given, which 0° reuses. The turned answer sits right under the slider, on a phone too
+    (the turned digit and the bars follow, side by side on a wide screen)."""
     angle = url_slider(st, "Rotation (degrees, counter-clockwise)", 0, 359, 0, "pg_angle")
     answers, ms_one = (first, 0.0) if angle == 0 else timed(
         lambda: [(run_label(pm), probabilities(pm, image, angle, mirror)) for pm in loaded])
-    c1, c2 = st.columns([1, 2])
-    bars = c2.empty()  # above the answers' line, drawn just after it: the line reaches the browser first
-    c2.caption(f"Turned {angle}°{', mirrored' if mirror else ''}: {answers_text(answers)}"
+    st.caption(f"Turned {angle}°{', mirrored' if mirror else ''}: {answers_text(answers)}"
                + (f" — answered in {ms_one:.0f} ms" if angle else ""))
-    bars.plotly_chart(probability_figure(answers), width="stretch", key="pg_probs")
+    c1, c2 = st.columns([1, 2])
     seen = turn(image, angle, mirror)[0, 0].numpy()  # (28, 28) in [0, 1]
-    c1.image(digit_picture(seen), caption=f"What the models see ({angle}°{', mirrored' if mirror else ''})")
+    c1.image(digit_picture(seen, scale=6), caption=f"What the models see ({angle}°{', mirrored' if mirror else ''})")
+    c2.plotly_chart(probability_figure(answers), width="stretch", key="pg_probs")
 
     st.subheader("Inside the network")
-    one = url_choice(st, "Run", [pm.run_id for pm in loaded], loaded[0].run_id, "pg_inside",
-                     help="Feature maps of every layer for the digit as turned above.")
+    titles = {pm.run_id: run_title(runs.get(pm.run_id) or {"id": pm.run_id}) for pm in loaded}
+    one = url_labelled_choice(st, "Run", list(titles), loaded[0].run_id, "pg_inside", format_func=titles.get,
+                              help="Feature maps of every layer for the digit as turned above.")
     chosen = next(p for p in loaded if p.run_id == one)
     layers = layer_maps(chosen, image, angle, mirror)
     if not layers:
-        st.caption(f"Run #{chosen.run_id} ({chosen.kind}) has no spatial layers to show: it reads the pixels as "
-                   "one vector.")
+        st.caption(f"{titles[chosen.run_id]} has no spatial layers to show: it reads the pixels as one vector.")
     for lm in layers:
         side = lm.maps.shape[-1]
         st.markdown(f"**{lm.name}**: {min(len(lm.maps), lm.channels)} of {lm.channels} channels, each on its own "

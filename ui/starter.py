@@ -7,13 +7,18 @@ from typing import Any, Collection
 
 import streamlit as st
 
-from core.training.starter import ACTIVE, ensure_starter, starter_status, starter_training, status_text
+from core.errors import UserInputError
+from core.training.starter import (ACTIVE, STARTER_KIND, active_run, ensure_starter, fraction, queue_starter,
+                                   starter_status, starter_training, status_text)
+from core.training.runs import run_title
 from ui.display import plain
 from ui.resources import from_store, manager
 
-__all__ = ["newly_finished", "show_starter", "starter_failures", "starter_set", "starter_training"]
+__all__ = ["newly_finished", "queue_starter_run", "run_progress", "show_starter", "starter_failures", "starter_set",
+           "starter_training", "waiting_run"]
 ABOUT = ("Three small runs train once on this server, for every visitor: a CNN and a ChebNet on upright digits, "
          "then a C8 steerable net on rotated digits. Each page that needs them picks them up as they finish.")
+ABOUT_ONE = "It trains once on this server, for every visitor; the page picks it up as soon as it finishes."
 
 
 def starter_set(needed: bool = False) -> list[dict[str, Any]]:
@@ -42,9 +47,15 @@ def starter_progress(ended: tuple[int, ...], purpose: str) -> None:
     if _ended(status) != set(ended):  # a run finished (or failed): the page reruns and answers with it
         st.rerun(scope="app")
     shown = [row for row in status if row["state"] is not None]
-    st.markdown(f"**Training a starter set so you can try {purpose}:** "
-                + " · ".join(plain(status_text(row)) for row in shown))
-    st.caption(ABOUT)  # above the bars: their number shrinks as runs finish
+    if len(shown) == 1:  # one starter run asked for on its own (the Playground's steerable net): no "set"
+        row = shown[0]
+        state = status_text(row)[len(row["title"]):].lstrip(" :")  # "40% (epoch 3/20)", "waiting for a training slot"
+        st.markdown(f"**Training a {plain(row['title'])} so you can try {purpose}:** {plain(state)}")
+        st.caption(ABOUT_ONE)
+    else:
+        st.markdown(f"**Training a starter set so you can try {purpose}:** "
+                    + " · ".join(plain(status_text(row)) for row in shown))
+        st.caption(ABOUT)  # above the bars: their number shrinks as runs finish
     for row in shown:
         if row["state"] in ACTIVE:
             st.progress(row["progress"], text=plain(status_text(row)))
@@ -64,3 +75,39 @@ def newly_finished(status: list[dict[str, Any]], usable: Collection[int], key: s
 def starter_failures(status: list[dict[str, Any]]) -> list[str]:
     """The starter runs that ended without weights, in words (for a page that has nothing else to show)."""
     return [plain(status_text(row)) for row in status if row["state"] in ("failed", "interrupted", "stopped")]
+
+
+def queue_starter_run(model: str) -> tuple[int | None, str | None]:
+    """A visitor's press: the starter run of ``model`` queued through the run manager (``core.training.starter.
+    queue_starter``: cost check and limits; the run already queued or training on this server is reused), as
+    (run id, None), or (None, why not in one line)."""
+    from ui.session import client_address
+
+    try:
+        run_id, _ = from_store(lambda s: queue_starter(manager(), model, s, client=client_address()))
+    except UserInputError as err:
+        return None, plain(err)
+    return run_id, None
+
+
+def waiting_run(model: str) -> dict[str, Any] | None:
+    """The run of ``model`` queued or training on this server that a page waits for (the starter's first), or None."""
+    return from_store(lambda s: active_run(s, model))
+
+
+def is_starter(run: dict[str, Any] | None) -> bool:
+    return bool(run) and run.get("kind") == STARTER_KIND
+
+
+@st.fragment(run_every=1.0)
+def run_progress(run_id: int, purpose: str) -> None:
+    """A run someone else queued (not the starter's), which a page waits for: its progress bar, rerunning the whole
+    page as soon as it ends (``purpose``: what the page will do with it)."""
+    run = from_store(lambda s: s.get_run(run_id))
+    if run is None or run["status"] not in ACTIVE:
+        st.rerun(scope="app")
+    prog = from_store(lambda s: s.progress(run_id))
+    done = fraction(run, prog)
+    state = "waiting for a training slot" if run["status"] == "queued" else f"{done:.0%}"
+    st.markdown(f"**{plain(run_title(run))} is training on this server** ({state}): {plain(purpose)}")
+    st.progress(done)

@@ -129,11 +129,15 @@ class LayerMaps:
 
 
 def _graph_layer_maps(model: nn.Module, x: torch.Tensor) -> list[LayerMaps]:
+    from core.models.layer_names import layer_names
+
+    said = [name for name in layer_names(model).values() if name.startswith("graph conv")]  # in forward order
     out = []
     for i, h in enumerate(model.node_features(x)):  # (1, N_l, C_l) node features after layer i
         side = int(round(h.shape[1] ** 0.5))
         maps = h[0].t().reshape(h.shape[2], side, side)  # (C, side, side) on the pixel layout
-        out.append(LayerMaps(f"graph layer {i + 1} ({side}×{side} nodes)", maps[:MAX_MAPS].numpy(), maps.shape[0],
+        name = said[i] if i < len(said) else f"graph conv {i + 1}"
+        out.append(LayerMaps(f"{name} ({side}×{side} nodes)", maps[:MAX_MAPS].numpy(), maps.shape[0],
                              "node features drawn on the pixel layout"))
     return out
 
@@ -146,7 +150,8 @@ def _conv_maps(pm: PlaygroundModel, x: torch.Tensor) -> list[LayerMaps]:
         for i, block in enumerate(model.body):
             h = block(h)
             size = pm.field_sizes[i] if i < len(pm.field_sizes) else 1
-            found.append(LayerMaps(f"block {i + 1}", h[0, :size].numpy(), h.shape[1],
+            found.append(LayerMaps(f"steerable block {i + 1} ({h.shape[-2]}×{h.shape[-1]})", h[0, :size].numpy(),
+                                   h.shape[1],
                                    f"field 1 of {h.shape[1] // size}: its {size} group channels, side by side — "
                                    "they cycle as the input turns"))
         return found
@@ -158,9 +163,13 @@ def _conv_maps(pm: PlaygroundModel, x: torch.Tensor) -> list[LayerMaps]:
     finally:
         for hd in handles:
             hd.remove()
+    from core.models.layer_names import layer_names
+
+    said = layer_names(model)  # conv.0 -> "conv 1"
     for n, _ in convs:
         t = torch.relu(store[n][0])  # (C, h, w) after the ReLU that follows every conv here
-        found.append(LayerMaps(f"{n} ({t.shape[1]}×{t.shape[2]})", t[:MAX_MAPS].numpy(), t.shape[0]))
+        found.append(LayerMaps(f"{said.get(n, 'conv')} ({t.shape[1]}×{t.shape[2]})", t[:MAX_MAPS].numpy(),
+                               t.shape[0]))
     return found
 
 

@@ -3,7 +3,11 @@ angle, and a layer's feature maps.
 
 The figures carry no titles of their own: the page writes them above the chart, where a phone's narrow screen
 wraps them, and the top margin (``TOOLBAR``) is left to Plotly's toolbar, which would otherwise cover the top of
-the plot (and a title: on a 390-pixel screen the every-angle plot's title ran under it)."""
+the plot (and a title: on a 390-pixel screen the every-angle plot's title ran under it).
+
+Numbers written on the charts sit on one row per run above the plot, in the run's colour (``LABEL_ROW`` apart): on a
+390-pixel phone two runs' winning bars side by side had written "88%" over "94%", and three runs' classes written at
+every one of 36 angles had piled up into "9999"."""
 
 from __future__ import annotations
 
@@ -15,7 +19,6 @@ import plotly.graph_objects as go
 
 RUN_COLORS = ("#1f77b4", "#d62728", "#2ca02c")  # one per compared run (at most three)
 TOOLBAR = 36  # pixels of top margin for Plotly's toolbar (its buttons are about 30 pixels high)
-LABEL_SIZE = 13  # font size of the numbers written on a chart (Plotly shrinks bar labels to fit unless told not to)
 
 
 def digit_picture(image: np.ndarray, scale: int = 8) -> np.ndarray:
@@ -25,46 +28,96 @@ def digit_picture(image: np.ndarray, scale: int = 8) -> np.ndarray:
     return (255 * (1.0 - img)).round().astype(np.uint8).repeat(scale, axis=0).repeat(scale, axis=1)
 
 
-def probability_figure(runs: Sequence[tuple[str, np.ndarray]], height: int = 300) -> go.Figure:
-    """Grouped bars: each run's (10,) class probabilities; the winning class of each run is labelled."""
+LABEL_ROW = 0.15  # probability units between two runs' rows of labels above the plot (one row per run: never on top)
+LABEL_FONT = 12  # the labels' font size, in pixels
+
+
+def _label_rows(n: int) -> tuple[list[float], list[float]]:
+    """(the y of each run's label row above 1.0, the y axis range that holds them)."""
+    rows = [1.0 + LABEL_ROW * (i + 0.6) for i in range(n)]
+    return rows, [0.0, 1.0 + LABEL_ROW * n + 0.04]
+
+
+def bar_slot(i: int, n: int) -> tuple[float, float]:
+    """(offset from the class, width) of run ``i``'s bar among ``n`` runs' bars of one class (80% of the slot)."""
+    width = 0.8 / max(n, 1)
+    return -0.4 + i * width, width
+
+
+def probability_figure(runs: Sequence[tuple[str, np.ndarray]], height: int = 320) -> go.Figure:
+    """Grouped bars: each run's (10,) class probabilities. Each run's winning probability is written above its bar,
+    in that run's colour, on a row of its own above the plot (run 1 lowest): two runs that pick the same class, or
+    neighbouring classes, never write on top of each other, however narrow the screen. A dotted line joins the
+    label to its bar."""
     fig = go.Figure()
+    n = len(runs)
+    rows, y_range = _label_rows(n)
     for i, (label, probs) in enumerate(runs):
         probs = np.asarray(probs, dtype=float)
-        text = [f"{p:.0%}" if k == int(probs.argmax()) else "" for k, p in enumerate(probs)]
-        fig.add_trace(go.Bar(x=list(range(10)), y=probs, name=label, marker_color=RUN_COLORS[i % len(RUN_COLORS)],
-                             text=text, textposition="outside", textfont=dict(size=LABEL_SIZE),
-                             constraintext="none", cliponaxis=False,  # full size, even above a narrow bar
+        color = RUN_COLORS[i % len(RUN_COLORS)]
+        offset, width = bar_slot(i, n)
+        fig.add_trace(go.Bar(x=list(range(10)), y=probs, name=label, marker_color=color, offset=offset, width=width,
                              hovertemplate=f"{label}<br>class %{{x}}: %{{y:.1%}}<extra></extra>"))
-    fig.update_layout(barmode="group", height=height, margin=dict(l=10, r=10, t=TOOLBAR, b=10),
-                      xaxis=dict(title="class", tickmode="linear", dtick=1), yaxis=dict(title="probability",
-                                                                                        range=[0, 1.12]),
+        k = int(probs.argmax())
+        x = k + offset + width / 2
+        fig.add_trace(go.Scatter(x=[x, x, x], y=[float(probs[k]) + 0.01, rows[i] - 0.06, rows[i]],
+                                 mode="lines+text", text=["", "", f"{probs[k]:.0%}"], textposition="middle center",
+                                 textfont=dict(color=color, size=LABEL_FONT), line=dict(color=color, width=1,
+                                                                                         dash="dot"),
+                                 cliponaxis=False, showlegend=False, hoverinfo="skip"))
+    fig.update_layout(barmode="overlay", height=height, margin=dict(l=10, r=10, t=TOOLBAR, b=10),
+                      xaxis=dict(title="class", tickmode="linear", dtick=1),
+                      yaxis=dict(title="probability", range=y_range, tickvals=[0, 0.5, 1]),
                       legend=dict(orientation="h", y=-0.25))
     return fig
 
 
-ANGLE_TITLE = "Predicted class (labels) and its probability as the digit turns; ◆ exact (90° steps)"
+ANGLE_TITLE = ("The answer as the digit turns: each run's class (the digits above the plot) and its probability "
+               "(the lines); ◆ exact (90° steps)")
+MIN_SPAN = 2  # sweep angles a run must keep one answer for before that answer is written above the plot
 
 
-def angle_figure(sweeps: Sequence[tuple[str, dict[str, Any]]], height: int = 360) -> go.Figure:
-    """Each run's answer against the angle: the probability of its predicted class as a line, the class as
-    the marker's label; the multiples of 90 degrees (exact on the pixel grid) are marked. Untitled: the page
-    writes ``ANGLE_TITLE`` above it."""
+def answer_spans(angles: Sequence[float], predicted: Sequence[int]) -> list[tuple[float, float, int, int]]:
+    """The runs of one answer along the sweep: ``(first angle, last angle, class, angles in it)``, in order."""
+    spans: list[list] = []
+    for a, c in zip(angles, predicted):
+        if spans and spans[-1][2] == int(c):
+            spans[-1][1] = float(a)
+            spans[-1][3] += 1
+        else:
+            spans.append([float(a), float(a), int(c), 1])
+    return [tuple(s) for s in spans]
+
+
+def angle_figure(sweeps: Sequence[tuple[str, dict[str, Any]]], height: int = 380) -> go.Figure:
+    """Each run's answer against the angle: the probability of its predicted class as a line (◆ at the multiples of
+    90°, exact on the pixel grid), and the class itself written on that run's own row above the plot, once per
+    stretch of angles it keeps (``answer_spans`` of ``MIN_SPAN`` angles or more, at its middle; shorter ones show on
+    hover): with three runs the digits never pile up. Untitled: the page writes ``ANGLE_TITLE`` above it."""
     fig = go.Figure()
     for a in (0, 90, 180, 270):
         fig.add_vline(x=a, line=dict(color="#bbbbbb", dash="dot", width=1))
+    rows, y_range = _label_rows(len(sweeps))
     for i, (label, sw) in enumerate(sweeps):
         color = RUN_COLORS[i % len(RUN_COLORS)]
         angles, pred, conf, exact = sw["angles"], sw["predicted"], sw["confidence"], sw["exact"]
         fig.add_trace(go.Scatter(
-            x=angles, y=conf, mode="lines+markers+text", name=label, line=dict(color=color),
-            text=[str(int(p)) for p in pred], textposition="top center", textfont=dict(color=color, size=11),
+            x=angles, y=conf, mode="lines+markers", name=label, line=dict(color=color),
             marker=dict(symbol=["diamond" if e else "circle" for e in exact], size=[11 if e else 6 for e in exact],
                         color=color),
             customdata=np.stack([pred, exact], axis=1),
             hovertemplate=f"{label}<br>%{{x}}°: class %{{customdata[0]}} at %{{y:.1%}}<extra></extra>"))
+        spans = [s for s in answer_spans(angles, pred) if s[3] >= MIN_SPAN or len(angles) < MIN_SPAN]
+        fig.add_trace(go.Scatter(
+            x=[(s[0] + s[1]) / 2 for s in spans], y=[rows[i]] * len(spans), mode="text",
+            text=[str(s[2]) for s in spans], textposition="middle center",
+            textfont=dict(color=color, size=LABEL_FONT + 1), cliponaxis=False, showlegend=False,
+            customdata=[[s[0], s[1]] for s in spans],
+            hovertemplate=(f"{label}<br>%{{text}} from %{{customdata[0]:.0f}}° to %{{customdata[1]:.0f}}°"
+                           "<extra></extra>")))
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=TOOLBAR, b=10),
                       xaxis=dict(title="angle (degrees, counter-clockwise)", range=[-5, 365], dtick=45),
-                      yaxis=dict(title="probability of the predicted class", range=[0, 1.12]),
+                      yaxis=dict(title="probability of the answer", range=y_range, tickvals=[0, 0.25, 0.5, 0.75, 1]),
                       legend=dict(orientation="h", y=-0.3))
     return fig
 

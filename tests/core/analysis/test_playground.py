@@ -104,6 +104,7 @@ def test_cnn_feature_maps_are_its_conv_outputs(cnn_run):
     _, _, pm = cnn_run
     maps = layer_maps(pm, np.zeros((28, 28), np.float32) + 0.5)
     assert [m.maps.shape for m in maps] == [(8, 28, 28), (16, 14, 14)] and [m.channels for m in maps] == [8, 16]
+    assert [m.name for m in maps] == ["conv 1 (28×28)", "conv 2 (14×14)"]  # as people say them, not "conv.3"
     assert all((m.maps >= 0).all() for m in maps)  # after the ReLU
 
 
@@ -132,6 +133,8 @@ def test_a_c4_net_answers_the_same_at_every_exact_angle_and_its_fields_cycle():
     assert np.abs(exact - exact[0]).max() < 1e-5
     first, turned = layer_maps(pm, digit)[0], layer_maps(pm, digit, 90)[0]
     assert first.maps.shape[0] == 4 and "4 group channels" in first.note  # one C4 field: its 4 channels
+    names = [m.name for m in layer_maps(pm, digit)]  # the net resamples the digit to 29 x 29 first
+    assert names == ["steerable block 1 (15×15)", "steerable block 2 (8×8)"]
     rot = np.rot90(first.maps, 1, axes=(1, 2))
     assert min(np.abs(turned.maps - np.roll(rot, s, axis=0)).max() for s in (1, -1)) < 1e-4  # shifted one step
     assert np.abs(turned.maps - rot).max() > 1e-3  # and not merely rotated
@@ -145,6 +148,7 @@ def test_graph_layers_show_node_features_on_the_pixel_layout_and_superpixel_runs
     pm = load_playground_model(stored(store, cfg, build_everything(cfg)[3]), store)
     maps = layer_maps(pm, np.eye(28, dtype=np.float32))
     assert [m.maps.shape for m in maps] == [(4, 28, 28), (8, 14, 14)]
+    assert [m.name for m in maps] == ["graph conv 1 (28×28 nodes)", "graph conv 2 (14×14 nodes)"]
     with torch.no_grad():
         nodes = pm.model.node_features(turn(np.eye(28, dtype=np.float32), 0))[0]  # (1, 784, 4)
     np.testing.assert_allclose(maps[0].maps[2], nodes[0, :, 2].reshape(28, 28).numpy())
