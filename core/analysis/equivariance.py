@@ -20,7 +20,8 @@ Relative error
 Functions
     ``accuracy_by_angle(model, images, labels)`` -> ``{angle: accuracy}``
     ``logit_invariance_error(model, images, group)`` -> ``{element: {"angle", "flip", "exact", "error", "agree"}}``
-    ``layer_equivariance_error(model, images, group)`` -> ``{layer: {element: error}}``
+    ``layer_equivariance_error(model, images, group)`` -> ``{layer: {element: error}}``, each layer named as people
+    say it ("steerable conv 1", "pool 2", "group pool": ``core.models.layer_names``)
     ``feature_maps(model, image, element)`` -> :class:`FeatureMaps` (rotated-input map, transformed map)
 
 The model is put in eval mode (and moved to ``device``) for the measurement and restored afterwards.
@@ -256,38 +257,67 @@ def _is_escnn_model(model: nn.Module) -> bool:
 
 
 class _Layer(NamedTuple):
-    name: str  # readable key
+    name: str  # readable key: "steerable conv 1", "pool 2", "group pool" (core.models.layer_names)
     module: nn.Module
     escnn: bool  # outputs a GeometricTensor
 
 
+# Kinds ``core.models.layer_names`` does not name yet, said the same way (first match wins).
+_MORE_KINDS: tuple[tuple[str, str], ...] = (("Restriction", "restriction"), ("FourierPointwise", "Fourier ReLU"))
+
+
 def _layers(model: nn.Module) -> list[_Layer]:
-    """The modules whose outputs are compared, in forward (registration) order.
+    """The modules whose outputs are compared, in forward (registration) order, named as people say them.
 
     escnn models: the innermost escnn modules (R2Conv, batch norm, nonlinearity, pooling, group pooling...).
     Other models: leaf modules (no children); only those that output (B, C, H, W) maps are reported.
     """
-    layers: list[_Layer] = []
+    picked: list[tuple[str, nn.Module, bool]] = []
     if _is_escnn_model(model):
         from escnn import nn as enn
 
-        for name, m in model.named_modules():
+        for path, m in model.named_modules():
             if not isinstance(m, enn.EquivariantModule) or isinstance(m, enn.SequentialModule):
                 continue
             if any(isinstance(c, enn.EquivariantModule) for c in m.children()):
                 continue
-            layers.append(_Layer(_pretty(name, m), m, True))
+            picked.append((path, m, True))
     else:
-        for name, m in model.named_modules():
-            if name and not any(True for _ in m.children()):
-                layers.append(_Layer(_pretty(name, m), m, False))
-    return layers
+        for path, m in model.named_modules():
+            if path and not any(True for _ in m.children()):
+                picked.append((path, m, False))
+    names = _readable(model, [(path, m) for path, m, _ in picked])
+    return [_Layer(names[path], m, escnn) for path, m, escnn in picked]
 
 
-def _pretty(name: str, m: nn.Module) -> str:
-    if name.startswith("body."):  # EscnnNet: body.<block>.<index>
-        name = "block" + name[len("body."):]
-    return f"{name} ({type(m).__name__})"
+def _readable(model: nn.Module, picked: list[tuple[str, nn.Module]]) -> dict[str, str]:
+    """``{path: readable name}`` for the modules ``picked``: ``layer_names(model)``'s ("conv 1", "round mask 1",
+    "steerable conv 1", "pool 1", "group pool"); a restriction says to which subgroup ("restriction to C4"); any other
+    kind is numbered in forward order ("layer 3"). The names are unique (they key the results)."""
+    from core.models.layer_names import layer_names
+
+    known = layer_names(model)
+    out: dict[str, str] = {}
+    counts: dict[str, int] = {}
+    for path, m in picked:
+        name = known.get(path)
+        if name is None:
+            kind = next((said for fragment, said in _MORE_KINDS if fragment in type(m).__name__), "layer")
+            counts[kind] = counts.get(kind, 0) + 1
+            name = f"{kind} {counts[kind]}"
+            if kind == "restriction":
+                group = getattr(getattr(getattr(m, "out_type", None), "gspace", None), "fibergroup", None)
+                name = f"restriction to {group.name}" if group is not None else name
+        while name in out.values():  # never two layers under one name
+            name += "\u2032"
+        out[path] = name
+    return out
+
+
+def _is_conv(module: nn.Module) -> bool:
+    from core.models.layer_names import kind_of
+
+    return kind_of(module) in ("conv", "steerable conv")
 
 
 def _capture(model: nn.Module, layers: list[_Layer], x: torch.Tensor) -> dict[str, tuple[torch.Tensor, Any]]:
@@ -428,8 +458,8 @@ def feature_maps(model: nn.Module, image: ArrayLike, element: Union[str, float, 
         moved = _capture(model, layers, turned)
     if not ref:
         raise UserInputError("model", "the model has no (B, C, H, W) feature maps to show")
-    if layer is None:
-        convs = [n for n in ref if "Conv" in n]
+    if layer is None:  # the first convolution (plain or steerable), else the first map
+        convs = [lay.name for lay in layers if lay.name in ref and _is_conv(lay.module)]
         layer = convs[0] if convs else next(iter(ref))
     if layer not in ref:
         raise UserInputError("layer", f"unknown layer {layer!r} (choose from {', '.join(ref)})")

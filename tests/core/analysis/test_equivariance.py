@@ -173,8 +173,8 @@ def test_layer_equivariance_escnn(data, c4):
     x, _ = data
     res = eq.layer_equivariance_error(c4, x[:6], "C8")
     names = list(res)
-    assert any("R2Conv" in n for n in names) and any("GroupPooling" in n for n in names)
-    assert names[0].startswith("block0")
+    assert names == ["round mask 1", "steerable conv 1", "batch norm 1", "ReLU 1", "pool 1",
+                     "steerable conv 2", "batch norm 2", "ReLU 2", "pool 2", "group pool"]  # as people say them
     for layer, errs in res.items():
         for el in ("r0", "r90", "r180", "r270"):
             assert errs[el] < 1e-4, (layer, el, errs[el])
@@ -184,7 +184,7 @@ def test_layer_equivariance_escnn(data, c4):
 def test_layer_equivariance_dihedral_flips(data, d4):
     x, _ = data
     res = eq.layer_equivariance_error(d4, x[:4], "D4")
-    conv = next(n for n in res if "R2Conv" in n)
+    conv = "steerable conv 1"
     # the flips are matched with escnn's reflection: the mapping is right only if these are ~0
     assert all(e < 1e-4 for e in res[conv].values())
 
@@ -192,10 +192,10 @@ def test_layer_equivariance_dihedral_flips(data, d4):
 def test_layer_equivariance_plain_cnn(data):
     x, _ = data
     res = eq.layer_equivariance_error(plain_cnn(), x[:6], "C4")
-    assert "0 (Conv2d)" in res and "7 (Linear)" not in res and "6 (Flatten)" not in res
-    assert res["0 (Conv2d)"]["r0"] == 0.0
+    assert list(res) == ["conv 1", "ReLU 1", "pool 1", "conv 2", "ReLU 2", "pool 2"]  # maps only: no flatten, dense
+    assert res["conv 1"]["r0"] == 0.0
     for el in ("r90", "r180", "r270"):
-        assert res["0 (Conv2d)"][el] > 0.1 and res["3 (Conv2d)"][el] > 0.1
+        assert res["conv 1"][el] > 0.1 and res["conv 2"][el] > 0.1
 
 
 def test_layer_equivariance_symmetric_filter_cnn_is_equivariant(data):
@@ -206,7 +206,7 @@ def test_layer_equivariance_symmetric_filter_cnn_is_equivariant(data):
         conv.weight.copy_(torch.tensor([[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]]).expand(2, 1, 3, 3))
     model = nn.Sequential(conv, nn.ReLU(), nn.Flatten(), nn.Linear(2 * 28 * 28, 10))
     res = eq.layer_equivariance_error(model, x[:4], "C4")
-    assert all(e < 1e-6 for e in res["0 (Conv2d)"].values())
+    assert all(e < 1e-6 for e in res["conv 1"].values())
 
 
 def test_layer_equivariance_without_maps_is_empty(data):
@@ -217,14 +217,57 @@ def test_layer_equivariance_without_maps_is_empty(data):
 def test_feature_maps(data, c4):
     x, _ = data
     fm = eq.feature_maps(c4, x[0], "r90")
-    assert "R2Conv" in fm.layer and fm.field_size == 4
+    assert fm.layer == "steerable conv 1" and fm.field_size == 4
     assert fm.of_rotated.shape == fm.transformed.shape and fm.of_rotated.dim() == 3
     assert fm.of_rotated.shape[0] % 4 == 0
     assert torch.allclose(fm.of_rotated, fm.transformed, atol=1e-4) and fm.error < 1e-4
     assert torch.equal(fm.image, torch.rot90(torch.as_tensor(x[0]).float().reshape(28, 28), 1))  # g x, exact at 90°
     cnn = eq.feature_maps(plain_cnn(), x[0].numpy(), 90)
-    assert cnn.layer == "0 (Conv2d)" and cnn.field_size == 1 and cnn.error > 0.1
+    assert cnn.layer == "conv 1" and cnn.field_size == 1 and cnn.error > 0.1
     with pytest.raises(UserInputError):
         eq.feature_maps(c4, x[0], "f r0")  # not in C4
     with pytest.raises(UserInputError):
         eq.feature_maps(c4, x[0], "r90", layer="nope")
+
+
+# ---------------------------------------------------------------------------------------------- layer names
+
+
+def test_layer_names_are_the_ones_every_page_uses(data, c4):
+    """The per-layer results are keyed by core.models.layer_names' names, never a module path or a class name."""
+    from core.models.layer_names import layer_names
+
+    x, _ = data
+    res = eq.layer_equivariance_error(c4, x[:2], "C4")
+    said = layer_names(c4)
+    assert set(res) <= set(said.values())
+    for name in res:
+        assert "(" not in name and "." not in name and not any(c.isupper() for c in name.replace("ReLU", "")), name
+    assert eq.feature_maps(c4, x[0], "r90", layer="pool 2").layer == "pool 2"  # a layer is asked for by that name
+
+
+def test_a_restriction_says_to_which_group(data):
+    """A group schedule's restriction (no kind layer_names knows) is named for its subgroup; names stay unique and in
+    forward order, and every layer up to it is exact for the mirrors, none after it."""
+    x, _ = data
+    torch.manual_seed(0)
+    d4_c4 = cached_escnn("D4,D4,C4", hidden=4, layers=3).eval()
+    res = eq.layer_equivariance_error(d4_c4, x[:2], "D4")
+    names = list(res)
+    assert names == ["round mask 1", "steerable conv 1", "batch norm 1", "ReLU 1", "pool 1", "steerable conv 2",
+                     "batch norm 2", "ReLU 2", "pool 2", "restriction to C4", "steerable conv 3", "batch norm 3",
+                     "ReLU 3", "group pool"]
+    cut = names.index("restriction to C4")
+    assert all(res[n]["f r90"] < 1e-5 for n in names[:cut + 1]) and all(res[n]["f r90"] > 1e-3 for n in names[cut + 1:])
+
+
+def test_a_cnn_is_named_conv_relu_pool(data):
+    """The project's CNN (core.models.cnn), not a toy: its maps are "conv 1", "ReLU 1", "pool 1"..."""
+    from core.training.runs import RunConfig, build_everything
+
+    x, _ = data
+    torch.manual_seed(0)
+    model = build_everything(RunConfig(model="cnn", hidden=4, quick=True))[3].eval()
+    res = eq.layer_equivariance_error(model, x[:2], "C4")
+    assert list(res) == ["conv 1", "ReLU 1", "pool 1", "conv 2", "ReLU 2", "pool 2"]
+    assert eq.feature_maps(model, x[0], "r90").layer == "conv 1"
