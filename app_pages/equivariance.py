@@ -12,7 +12,8 @@ from core.errors import DataUnavailableError, UserInputError
 from core.models.escnn_net import GROUPS
 from core.analysis.results import checkpoint_version
 from core.training.runner import progress_text
-from core.training.runs import RunConfig
+from core.data.datasets import split_sizes
+from core.training.runs import RunConfig, run_title
 from core.training.store import ACTIVE_STATUSES, CheckpointError, StoreError
 from core.figures.equivariance import (LAYER_ERROR_TITLE, accuracy_by_angle_figure, equivariance_panels_figure,
                                        invariance_table, layer_error_figure)
@@ -21,11 +22,12 @@ from ui.display import guarded, plain
 from ui.resources import RUNS, cached, from_store, manager
 from ui.session import client_address, session_id
 from ui.starter import newly_finished, show_starter, starter_failures, starter_set, starter_training
-from ui.url_state import (URL, copy_link_button, note_link_value, parse_run_id, parse_run_ids, refuse_link_value,
-                          url_choice, url_notices, url_slider)
+from ui.url_state import (RUN_ID, copy_link_button, note_link_value, parse_run_id, parse_run_ids, refuse_link_value,
+                          url_choice, url_labelled_choice, url_notices, url_slider)
 
 MAX_RUNS = 3
-LOGIT_IMAGES = 200  # images for the logit-invariance table (every group element is one pass)
+IMAGE_CHOICES = (100, 200, 500)  # "Test images": at most 500 digits a run, and never more than its test set holds
+LOGIT_IMAGES = 200  # of those, the first ones for the logit-invariance table (every group element is one pass)
 LAYER_IMAGES = 16  # images for the per-layer heatmap (every element is one pass with hooks on every layer)
 ANGLES = tuple(float(a) for a in DEFAULT_ANGLES)  # 0, 15, ..., 345
 TRIO = ("cnn", "cheb", "escnn")
@@ -40,8 +42,7 @@ sb = st.sidebar
 group = url_choice(sb, "Group", list(GROUPS), "C8", "group",
                    help="The symmetry measured (and used by the escnn model you train here). CN: N rotations by "
                         "360/N degrees; DN: those and their mirror images; SO2: rotations sampled every 15°.")
-n_images = url_choice(sb, "Test images", [100, 200, 500], 500, "images", widget="select_slider",
-                      help="Test digits rotated for the accuracy curves (the first ones of the run's test set).")
+images_slot = sb.container()  # "Test images", drawn once the runs are known: its choices are what their test sets hold
 sb.caption("CN / DN elements are named `r90` (rotate 90° counter-clockwise) and `f r90` "
            "(mirror left-right, then rotate 90°).")
 copy_link_button(sb)
@@ -88,10 +89,16 @@ runs = [r for r in all_runs if r.get("checkpoint") and (r.get("config") or {}).g
 
 
 def run_label(r: dict) -> str:
-    return f"#{r['id']} {r.get('name') or (r.get('config') or {}).get('model')} · {(r.get('config') or {}).get('data')}"
+    """A run as the picker lists it: "Run 3 · Steerable CNN C8 · mnist-rot" (its data set says which digits it saw)."""
+    return run_title(r, with_data=True)
 
 
-by_label = {run_label(r): r for r in runs}
+def run_name(r: dict) -> str:
+    """A run in a legend, a table column or a sentence: "Run 3 · Steerable CNN C8"."""
+    return run_title(r)
+
+
+by_id = {int(r["id"]): r for r in runs}
 
 # ---------------------------------------------------------------- train a quick trio in the background
 mgr = manager()
@@ -133,14 +140,14 @@ def trio_progress(ids: list[int]) -> None:
             continue
         row, status = live["run"], live["state"]
         active |= status in ACTIVE_STATUSES
-        rows.append((run_id, row.get("name"), status, live))
+        rows.append((run_id, run_title({"id": run_id, **row}), status, live))
     if not rows:
         return
     for run_id, name, status, live in rows:
         if status == "running" and live:
-            st.progress(live["progress"], text=f"#{run_id} {plain(name)}: {progress_text(live)}")
+            st.progress(live["progress"], text=f"{plain(name)}: {progress_text(live)}")
         else:
-            st.caption(f"#{run_id} {plain(name)}: {STATE_NAMES.get(status, status)}")
+            st.caption(f"{plain(name)}: {STATE_NAMES.get(status, status)}")
     if not active and st.session_state.get("_eq_trio_done") != ids:
         st.session_state["_eq_trio_done"] = ids
         st.session_state["_eq_select"] = ids  # select the trio once the page reruns
@@ -170,78 +177,125 @@ if not runs:
     st.page_link(TRAIN, label="Train", icon=":material/model_training:")
     st.stop()
 
-pending = st.session_state.pop("_eq_select", None)
-added = newly_finished(starter, {r["id"] for r in runs}, "_eq_starter_seen")  # finished since the last rerun
+
+def linked_runs() -> list[int] | None:
+    """The runs this link names (``runs=3,2,1``), None when it names none. A link from before run ids were used
+    (``runs=#5 escnn C8 · mnist-rot``, repeated) is read by its ids; a run that is not listed here is left out with a
+    notice."""
+    values = st.query_params.get_all("runs")
+    if not values:
+        return None
+    ids = parse_run_ids(values[0], MAX_RUNS) if len(values) == 1 else None
+    if ids is None and len(values) <= MAX_RUNS and all(len(v) <= 200 for v in values):  # the older labels
+        heads = [v[1:].split(" ", 1)[0] if v.startswith("#") else "" for v in values]
+        ids = [int(h) for h in heads] if all(RUN_ID.fullmatch(h) for h in heads) else None
+    known = [i for i in ids or [] if i in by_id]
+    if ids is None or known != ids:
+        note_link_value("runs", ",".join(values), f"run ids of at most {MAX_RUNS} finished runs with weights")
+    return known
+
+
+pending = st.session_state.pop("_eq_select", None)  # run ids: the trio just finished, a run opened from elsewhere
+added = newly_finished(starter, set(by_id), "_eq_starter_seen")  # finished since the last rerun
 if added and not pending and "runs" in st.session_state:  # they join the runs compared (none yet: the defaults)
-    shown = [by_label[s]["id"] for s in st.session_state["runs"] if s in by_label]
+    shown = [i for i in st.session_state["runs"] if i in by_id]
     pending = (shown + [i for i in added if i not in shown])[:MAX_RUNS]
 raw_open = st.query_params.get("eq_open")  # a run opened from another page (Train, Results): it and the newest
 if raw_open is not None:  # runs of the other kinds beside it; the selection then lives in `runs` like any other
     st.query_params.pop("eq_open", None)
-    opened = next((r for r in runs if r["id"] == parse_run_id(raw_open)), None)
+    opened = by_id.get(parse_run_id(raw_open))
     if opened is None:
         note_link_value("eq_open", raw_open, "a finished image-model run with weights")
         url_notices(notice)
     else:
         model = (opened.get("config") or {}).get("model")
-        others = [i for i in default_runs({r["id"]: r for r in runs}, MAX_RUNS)
-                  if (next(r for r in runs if r["id"] == i).get("config") or {}).get("model") != model]
+        others = [i for i in default_runs(by_id, MAX_RUNS) if (by_id[i].get("config") or {}).get("model") != model]
         pending = [opened["id"]] + others[:MAX_RUNS - 1]
-        st.session_state.pop("runs", None)
-        st.session_state["layer_run"] = run_label(opened)  # "Inside one network" looks inside the run opened
-if not pending and "runs" not in st.query_params and "runs" not in st.session_state:
-    pending = default_runs({r["id"]: r for r in runs}, MAX_RUNS)  # a link naming no runs: the newest of each kind
-if pending:
-    chosen = [run_label(r) for r in runs if r["id"] in pending][:MAX_RUNS]
-    if chosen:
-        st.session_state["runs"] = chosen
+        st.session_state.pop("layer_run", None)  # "Inside one network" looks inside the run opened
+        st.query_params["layer_run"] = str(opened["id"])
+def newest_first(ids) -> list[int]:
+    """``ids`` in the picker's order, newest first (a link's runs keep the link's order)."""
+    return [i for i in by_id if i in ids][:MAX_RUNS]
+
+
+pending = newest_first(pending) if pending else pending
+linked = linked_runs()
 if classroom.hidden("runs"):  # a classroom link fixed the runs: no picker, the link's runs (or the newest of each kind)
     kept = st.session_state.get("runs")  # the picker's last value: a browser may have sent anything for it
-    selected = ([v for v in st.query_params.get_all("runs") if v in by_label]
-                or [v for v in (kept if isinstance(kept, list) else []) if isinstance(v, str) and v in by_label])
-    selected = selected[:MAX_RUNS]
-    classroom.record("runs", "Runs to compare", selected, ", ".join(selected) or "none", True)
+    kept = [v for v in (kept if isinstance(kept, list) else []) if type(v) is int and v in by_id]
+    selected = (pending or linked or kept or newest_first(default_runs(by_id, MAX_RUNS)))[:MAX_RUNS]
+    classroom.record("runs", "Runs to compare", ",".join(map(str, selected)),
+                     ", ".join(run_label(by_id[i]) for i in selected) or "none", True)
 else:
-    selected = st.multiselect("Runs to compare", list(by_label), key="runs", bind=URL, max_selections=MAX_RUNS,
+    if pending:
+        st.session_state["runs"] = pending
+    elif "runs" not in st.session_state:  # the page opens: the link's runs, else the newest of each kind
+        st.session_state["runs"] = linked[:MAX_RUNS] if linked is not None else newest_first(default_runs(by_id))
+    else:  # whatever a browser sent for the picker: runs listed here
+        kept = st.session_state["runs"]
+        st.session_state["runs"] = [v for v in (kept if isinstance(kept, list) else [])
+                                    if type(v) is int and v in by_id][:MAX_RUNS]
+    selected = st.multiselect("Runs to compare", list(by_id), key="runs", max_selections=MAX_RUNS,
+                              format_func=lambda i: run_label(by_id[i]) if i in by_id else str(i),
                               placeholder="choose up to 3 finished runs",
                               help="Finished or stopped image-model runs with a checkpoint, newest first.")
-    classroom.record("runs", "Runs to compare", selected, ", ".join(selected) or "none", False)
-selected = [s for s in selected if isinstance(s, str) and s in by_label]  # whatever a browser sent: runs listed here
+    classroom.record("runs", "Runs to compare", ",".join(map(str, selected)),
+                     ", ".join(run_label(by_id[i]) for i in selected if i in by_id) or "none", False)
+selected = [i for i in selected if type(i) is int and i in by_id][:MAX_RUNS]
+if st.query_params.get_all("runs") != [",".join(map(str, selected))]:
+    st.query_params["runs"] = ",".join(map(str, selected))  # the link holds run ids, so Copy link reopens these
+
+
+def digits_held(r: dict) -> int:
+    """How many test digits the run's data set holds (as it was trained: quick mode holds fewer)."""
+    stored = (r.get("summary") or {}).get("test_images")
+    if isinstance(stored, int) and stored > 0:
+        return stored
+    cfg = r.get("config") or {}
+    return split_sizes(str(cfg.get("data") or "mnist-5k"), bool(cfg.get("quick")))[1]
+
+
+# "Test images": the number of digits measured, never more than the smallest test set of the runs compared holds,
+# so the control and every sentence below say the same number.
+smallest = min((digits_held(by_id[i]) for i in selected), default=max(IMAGE_CHOICES))
+image_choices = sorted({v for v in IMAGE_CHOICES if v < smallest} | {min(smallest, max(IMAGE_CHOICES))})
+images_help = (f"Test digits turned for the accuracy curves (the first ones of each run's test set; the logit table "
+               f"takes the first {LOGIT_IMAGES} of them). At most what the runs' test sets hold: {smallest:,} here.")
+if len(image_choices) > 1:
+    n_images = url_choice(images_slot, "Test images", image_choices, image_choices[-1], "images",
+                          widget="select_slider", help=images_help)
+else:
+    n_images = image_choices[0]
+    images_slot.caption(f"Test images: {n_images} (all the runs' test sets hold).")
+n_logit = min(int(n_images), LOGIT_IMAGES)
+url_notices(notice)
 if not selected:
     st.caption("Choose up to three runs — say a CNN, a graph model and an escnn net — to rotate their test digits.")
     st.stop()
-picked = [by_label[s] for s in selected]
+picked = [by_id[i] for i in selected]
 keys: dict[int, str] = {}
 for r in picked:
     try:
         keys[r["id"]] = checkpoint_version(r)
     except CheckpointError as err:
-        st.error(f"Cannot open run #{r['id']} — {plain(err)}")
+        st.error(f"Cannot open {run_name(r)} — {plain(err)}")
 if not keys:
     st.stop()
 picked = [r for r in picked if r["id"] in keys]
 
-measure_key = (tuple(r["id"] for r in picked), int(n_images), group)
-measured = st.session_state.setdefault("_eq_measured", set())
-if measure_key not in measured:
-    sizes = [(r.get("summary") or {}).get("test_images") for r in picked]
-    shown = min([int(n_images)] + [s for s in sizes if isinstance(s, int)])
-    st.caption(f"Rotating {shown} test digits through {len(ANGLES)} angles takes a few seconds per run "
-               "(longer for big escnn nets).")
-    if st.button(f"Measure {len(picked)} run{'s' if len(picked) > 1 else ''}", icon=":material/rotate_right:",
-                 type="primary", key="measure"):
-        measured.add(measure_key)
-        st.rerun()
-    st.stop()
-
 
 def measure():
+    """Every run's accuracy curve and logit errors. Bounded (at most 3 runs x 500 digits x 24 angles, the logit table
+    200 digits x at most 32 elements) and cached in the server per run, checkpoint and setting, Streamlit computing a
+    value once for sessions that ask at the same time: what the page shows is measured as it opens (a link, a class
+    opening one link) and on each change, with no Measure press."""
     curves, logits = {}, {}
     for r in picked:
-        label = f"#{r['id']} {r.get('name')}"
-        with st.spinner(f"Rotating the test digits for run {label}…"):
+        label = run_name(r)
+        with st.spinner(f"Rotating {n_images} test digits of {label} through {len(ANGLES)} angles (a few seconds "
+                        "a run, longer for big escnn nets)…"):
             curves[label] = accuracy_curve(r["id"], keys[r["id"]], int(n_images), ANGLES)
-            logits[label] = logit_errors(r["id"], keys[r["id"]], min(int(n_images), LOGIT_IMAGES), group)
+            logits[label] = logit_errors(r["id"], keys[r["id"]], n_logit, group)
     return curves, logits
 
 
@@ -258,11 +312,12 @@ curves, logits = result
 st.subheader("Accuracy of rotated digits")
 st.plotly_chart(accuracy_by_angle_figure(curves, title=""), width="stretch")  # titled by the subheader
 st.caption(
-    "Every test digit is turned by the angle and classified again. Only multiples of 90° (diamonds) are "
-    "*exact* on a square pixel grid: they just permute the pixels. Any other angle moves pixel centres between "
-    "grid points, so the rotated image has to be interpolated (blurred a little, corners cut off) — even a "
-    "perfectly equivariant network sees a slightly different digit there. A plain CNN trained on upright digits "
-    "collapses away from 0°; an escnn C4/C8/D4 net is exactly invariant at 90° steps and nearly so in between.")
+    f"Each of the first {n_images} test digits of every run is turned by the angle and classified again. Only "
+    "multiples of 90° (diamonds) are *exact* on a square pixel grid: they just permute the pixels. Any other angle "
+    "moves pixel centres between grid points, so the rotated image has to be interpolated (blurred a little, corners "
+    "cut off) — even a perfectly equivariant network sees a slightly different digit there. A plain CNN trained on "
+    "upright digits collapses away from 0°; an escnn C4/C8/D4 net is exactly invariant at 90° steps and nearly so in "
+    "between.")
 
 # ---------------------------------------------------------------- logit invariance
 st.subheader(f"Logit invariance for the elements of {group}")
@@ -270,18 +325,25 @@ table = pd.DataFrame(invariance_table(logits))
 error_cols = [c for c in table.columns if c not in ("element", "grid")]
 st.dataframe(table, hide_index=True, width="stretch",
              column_config={c: st.column_config.NumberColumn(c, format="%.2e") for c in error_cols})
-st.caption(f"Relative change of the logits, ‖f(g·x) − f(x)‖ / ‖f(x)‖, averaged over "
-           f"{min(int(n_images), LOGIT_IMAGES)} test digits. ~1e-7 is float round-off, i.e. exactly invariant; "
-           "*interpolated* elements carry the interpolation error on top of whatever the model does.")
+logit_digits = (f"the {n_images} test digits" if n_logit == n_images
+                else f"the first {n_logit} of the {n_images} test digits")
+st.caption(f"Relative change of the logits, ‖f(g·x) − f(x)‖ / ‖f(x)‖, averaged over {logit_digits}. ~1e-7 is float "
+           "round-off, i.e. exactly invariant; *interpolated* elements carry the interpolation error on top of "
+           "whatever the model does.")
 
 # ---------------------------------------------------------------- one run in depth
 st.subheader("Inside one network")
-one_label = st.selectbox("Run", [run_label(r) for r in picked], key="layer_run")
-one = by_label.get(one_label) or picked[0]
+ids = [r["id"] for r in picked]
+if st.session_state.get("layer_run", ids[0]) not in ids:  # drawn before, for a run no longer compared: the first
+    st.session_state.pop("layer_run", None)
+if parse_run_id(st.query_params.get("layer_run")) in set(by_id) - set(ids):  # the same, in the link (quietly: a
+    st.query_params.pop("layer_run", None)  # run id that is no run listed here is noted below)
+one_id = url_labelled_choice(st, "Run", ids, ids[0], "layer_run", format_func=lambda i: run_label(by_id[i]))
+one = by_id[one_id]
 try:
     model, cfg, ds = run_model(one["id"], keys[one["id"]])
 except (CheckpointError, UserInputError, DataUnavailableError) as err:
-    st.error(f"Cannot rebuild run #{one['id']} — {plain(err)}")
+    st.error(f"Cannot rebuild {run_name(one)} — {plain(err)}")
     st.stop()
 
 with st.spinner("Measuring every layer…"):
@@ -315,10 +377,10 @@ url_notices(notice)
 answer = guarded(lambda: digit_answer(one["id"], keys[one["id"]], int(digit)))
 if answer is not None:
     best = max(range(len(answer)), key=answer.__getitem__)
-    st.caption(f"Run #{one['id']} answers **{best}** ({answer[best]:.0%}) for test digit #{digit} "
+    st.caption(f"{run_name(one)} answers **{best}** ({answer[best]:.0%}) for test digit #{digit} "
                f"(label {int(ds.y_test[digit])}).")
     if six_nine_ambiguous(answer, cfg.model, cfg.group):
-        st.info(f"Run #{one['id']} ({cfg.model} {cfg.group}) {SIX_NINE}", icon=":material/sync:")
+        st.info(f"{run_name(one)} {SIX_NINE}", icon=":material/sync:")
 maps = None
 try:
     maps = feature_maps(model, ds.x_test[digit], el)

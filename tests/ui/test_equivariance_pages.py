@@ -1,5 +1,7 @@
 """AppTest smoke tests of the Equivariance and Groups pages: no runs, one quick stored run, shared links."""
 
+import json
+
 from ui_helpers import metric_values, no_errors, open_page
 
 EQUIVARIANCE = "app_pages/equivariance.py"
@@ -28,23 +30,21 @@ def test_equivariance_page_measures_a_stored_run(app):
     no_errors(at)
     at.selectbox(key="group").set_value("C4").run()
     runs = at.multiselect(key="runs")
-    (label,) = runs.options
-    assert label.startswith(f"#{run_id} cnn")
-    runs.select(label).run()
-    no_errors(at)
-    at.button(key="measure").click().run()
+    assert runs.options == [f"Run {run_id} · CNN · mnist-5k"] and runs.value == [run_id]  # preselected, by its title
     no_errors(at)
     charts = at.get("plotly_chart")
     assert len(charts) == 3, len(charts)  # accuracy vs angle, per-layer heatmap, feature maps
     table = at.dataframe[0].value
     assert list(table["element"]) == ["r0", "r90", "r180", "r270"]
+    assert list(table.columns) == ["element", "grid", f"Run {run_id} · CNN"]
     assert set(table["grid"]) == {"exact"}
     assert table.iloc[0, 2] == 0.0  # identity moves nothing
     assert any("Relative difference" in c.value for c in at.caption)
+    layers = json.loads(charts[1].proto.spec)["layout"]["yaxis"]["ticktext"]
+    assert layers == ["conv 1", "ReLU 1", "pool 1", "conv 2", "ReLU 2", "pool 2"]  # as people say them
+    assert any(c.value.startswith("Layer **conv 1**, first 4 channel(s)") for c in at.caption)
 
-    at.selectbox(key="group").set_value("D4").run()  # a new group: measured again on demand
-    no_errors(at)
-    at.button(key="measure").click().run()
+    at.selectbox(key="group").set_value("D4").run()  # a new group: measured again at once
     no_errors(at)
     at.selectbox(key="element").set_value("f r90").run()
     no_errors(at)
@@ -106,10 +106,8 @@ def test_equivariance_page_trains_a_trio_and_selects_it(app):
         assert manager().wait(run_id, timeout=300)["state"] == "finished"
     at.run()  # the progress panel sees the trio done and selects it
     no_errors(at)
-    selected = at.multiselect(key="runs").value
-    assert [s.split(" ")[0] for s in selected] == [f"#{i}" for i in sorted(ids, reverse=True)]
-    assert {s.split(" ")[1] for s in selected} == {"cnn", "cheb", "escnn"}
-    at.button(key="measure").click().run()
+    assert at.multiselect(key="runs").value == sorted(ids, reverse=True)
+    assert at.query_params["runs"] == ",".join(map(str, sorted(ids, reverse=True)))
     no_errors(at)
     assert len(at.dataframe[0].value.columns) == 2 + 3  # element, grid, one column per run
 
@@ -131,18 +129,13 @@ def test_equivariance_page_shows_where_a_group_schedule_restricts(app):
     at = open_page(app, EQUIVARIANCE)
     at.selectbox(key="group").set_value("D4").run()
     runs = at.multiselect(key="runs")
-    (label,) = runs.options
-    assert "D4,D4,C4" in label
-    runs.select(label).run()
-    at.button(key="measure").click().run()
+    assert runs.options == [f"Run {run_id} · Steerable CNN D4,D4,C4 · mnist-5k"] and runs.value == [run_id]
     no_errors(at)
     assert any("group schedule is D4,D4,C4" in c.value for c in at.caption)
-    import json
-
     spec = json.loads(at.get("plotly_chart")[1].proto.spec)
     layers, elements = spec["layout"]["yaxis"]["ticktext"], spec["layout"]["xaxis"]["ticktext"]
     z = plotly_array(spec["data"][0]["z"])  # (layers, elements) log10 of the error
-    cut = next(i for i, name in enumerate(layers) if "RestrictionModule" in name)
+    cut = layers.index("restriction to C4")
     flips = [j for j, e in enumerate(elements) if e.startswith("f ")]
     assert len(flips) == 4 and 0 < cut < len(layers) - 1
     assert (z[:cut + 1, flips] < -5).all()  # < 1e-5 up to and including the restriction
@@ -193,16 +186,18 @@ def test_equivariance_page_preselects_the_newest_cnn_graph_net_and_steerable_net
     escnn = stored_escnn()
     at = open_page(app, EQUIVARIANCE)
     no_errors(at)
-    picked = at.multiselect(key="runs").value
-    assert [label.split(" ")[0] for label in picked] == [f"#{escnn}", f"#{cnn}", f"#{cheb}"]  # newest first
-    assert {old_cnn, mlp}.isdisjoint(int(label.split(" ")[0][1:]) for label in picked)
-    assert at.button(key="measure").label == "Measure 3 runs"
+    assert at.multiselect(key="runs").value == [escnn, cnn, cheb]  # newest first
+    assert at.query_params["runs"] == f"{escnn},{cnn},{cheb}"  # in the address: Copy link names them
+    assert not [b for b in at.button if b.label.startswith("Measure")]  # what it shows is measured: no button
+    assert len(at.get("plotly_chart")) == 3 and len(at.dataframe[0].value.columns) == 2 + 3
     at.multiselect(key="runs").set_value([]).run()  # unselected by hand: it stays so
     no_errors(at)
-    assert at.multiselect(key="runs").value == []
+    assert at.multiselect(key="runs").value == [] and at.query_params["runs"] == ""
 
-    linked = open_link({"runs": [label for label in picked if label.startswith(f"#{cheb} ")]})
-    assert [label.split(" ")[0] for label in linked.multiselect(key="runs").value] == [f"#{cheb}"]  # the link's
+    linked = open_link({"runs": str(cheb)})
+    assert linked.multiselect(key="runs").value == [cheb]  # the link's
+    old = open_link({"runs": [f"#{cheb} cheb K=5 on grid(neighbours=8) · mnist-5k"]})  # a link from before run ids
+    assert old.multiselect(key="runs").value == [cheb] and old.query_params["runs"] == str(cheb)
 
 
 def open_link(params: dict):
@@ -224,13 +219,12 @@ def test_equivariance_page_says_why_an_invariant_net_answering_9_cannot_tell_6_f
     escnn = stored_escnn("C8", says=9)
     at = open_page(app, EQUIVARIANCE)
     no_errors(at)
-    (label,) = at.multiselect(key="runs").value  # preselected
-    assert label.startswith(f"#{escnn} escnn")
-    at.button(key="measure").click().run()
+    assert at.multiselect(key="runs").value == [escnn]  # preselected
     no_errors(at)
-    assert any(c.value.startswith(f"Run #{escnn} answers **9** (100%) for test digit #0") for c in at.caption)
+    assert any(c.value.startswith(f"Run {escnn} · Steerable CNN C8 answers **9** (100%) for test digit #0")
+               for c in at.caption)
     said = [i.value for i in at.info if "cannot tell a 6 from a 9" in i.value]
-    assert said == [f"Run #{escnn} (escnn C8) cannot tell a 6 from a 9: a 6 turned by 180° is a 9, so a net that is "
+    assert said == [f"Run {escnn} · Steerable CNN C8 cannot tell a 6 from a 9: a 6 turned by 180° is a 9, so a net that is "
                     "invariant to rotation must give both the same answer."]
     assert any(m.value.startswith("**Per-layer equivariance error") for m in at.markdown)  # the title, on the page
 
@@ -246,13 +240,109 @@ def test_a_run_opened_from_another_page_is_selected_beside_the_newest_of_the_oth
     at.query_params["eq_open"] = str(old_cnn)  # the Train page's "Equivariance" button
     at.run()
     no_errors(at)
-    chosen = at.multiselect(key="runs").value
-    assert sorted(c.split(" ")[0] for c in chosen) == sorted([f"#{old_cnn}", f"#{cheb}"])
+    assert at.multiselect(key="runs").value == [cheb, old_cnn]
     assert "eq_open" not in at.query_params  # the selection now lives in `runs`, like a hand-made one
-    at.select_slider(key="images").set_value(100).run()  # measure quickly
-    at.button(key="measure").click().run()
+    assert at.query_params["runs"] == f"{cheb},{old_cnn}"
+    at.select_slider(key="images").set_value(100).run()
     no_errors(at)
-    assert at.selectbox(key="layer_run").value.startswith(f"#{old_cnn} ")  # "Inside one network": the run opened
+    assert at.selectbox(key="layer_run").value == old_cnn  # "Inside one network": the run opened
+    assert at.query_params["layer_run"] == str(old_cnn)
     at.query_params["eq_open"] = "999999"
     at.run()
     assert any("eq_open=999999" in w.value for w in at.warning)
+
+
+def shown_numbers(at) -> dict:
+    """What the measured page shows, as numbers: the accuracy curves (legend name -> accuracies), the logit table, the
+    per-layer heatmap (layer names, values) and the one-digit sentences."""
+    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    curves = {t["name"]: plotly_array(t["y"]).round(6).tolist() for t in charts[0]["data"] if t.get("name")}
+    heat = charts[1]["data"][0]
+    return {"curves": curves, "table": at.dataframe[0].value.round(12).to_dict("list"),
+            "layers": charts[1]["layout"]["yaxis"]["ticktext"], "heat": plotly_array(heat["z"]).round(6).tolist(),
+            "said": [c.value for c in at.caption if " answers **" in c.value or c.value.startswith("Layer **")]}
+
+
+def test_a_link_naming_runs_opens_on_their_measurements(app):
+    """Opened fresh, a link that names runs shows their measurements at once, with every setting the link holds, and
+    the same numbers the sender saw."""
+    from core.training.runs import RunConfig, execute
+
+    cnn = execute(RunConfig(model="cnn", hidden=8, epochs=1, quick=True))["run_id"]
+    escnn = stored_escnn("C4")
+    sender = open_page(app, EQUIVARIANCE)
+    sender.selectbox(key="group").set_value("C4").run()
+    sender.select_slider(key="images").set_value(100).run()
+    sender.selectbox(key="element").set_value("r180").run()
+    sender.slider(key="digit").set_value(3).run()
+    sender.selectbox(key="layer_run").set_value(cnn).run()
+    no_errors(sender)
+    synced = {k: sender.query_params[k] for k in sender.query_params}  # the page's own: run ids, never titles
+    assert synced == {"runs": f"{escnn},{cnn}", "layer_run": str(cnn)}, synced
+    link = {**synced, "group": "C4", "images": "100", "element": "r180", "digit": "3"}  # + the widgets bound to the
+    # address (the browser writes those; tests/browser/test_equivariance_link.py copies the real link)
+
+    fresh = open_link(link)
+    assert not [b for b in fresh.button if b.label.startswith("Measure")]  # measured on opening
+    assert fresh.multiselect(key="runs").value == [escnn, cnn]
+    assert (fresh.selectbox(key="group").value, fresh.select_slider(key="images").value,
+            fresh.selectbox(key="element").value, fresh.slider(key="digit").value,
+            fresh.selectbox(key="layer_run").value) == ("C4", 100, "r180", 3, cnn)
+    assert len(fresh.get("plotly_chart")) == 3
+    got, sent = shown_numbers(fresh), shown_numbers(sender)
+    assert got == sent
+    assert list(got["curves"]) == [f"Run {escnn} · Steerable CNN C4", f"Run {cnn} · CNN"]
+    assert got["layers"] == ["conv 1", "ReLU 1", "pool 1", "conv 2", "ReLU 2", "pool 2"]  # "Inside one network": the CNN
+    assert got["said"][0].startswith(f"Run {cnn} · CNN answers **") and "for test digit #3" in got["said"][0]
+    assert {k: fresh.query_params[k] for k in ("runs", "layer_run")} == synced  # and its own Copy link the same
+
+
+def test_the_link_holds_run_ids_after_a_selection(app):
+    from core.training.runs import RunConfig, execute
+
+    cheb = execute(RunConfig(model="cheb", hidden=8, epochs=1, quick=True))["run_id"]
+    cnn = execute(RunConfig(model="cnn", hidden=8, epochs=1, quick=True))["run_id"]
+    at = open_page(app, EQUIVARIANCE)
+    assert at.query_params["runs"] == f"{cnn},{cheb}"  # the defaults, in the address as soon as they are shown
+    at.multiselect(key="runs").unselect(cnn).run()
+    no_errors(at)
+    assert at.query_params["runs"] == str(cheb)
+    at.multiselect(key="runs").select(cnn).run()
+    assert at.query_params["runs"] == f"{cheb},{cnn}"  # ids in the order chosen, never the names shown
+    fresh = open_link({"runs": at.query_params["runs"]})
+    assert fresh.multiselect(key="runs").value == [cheb, cnn]
+    assert fresh.get("plotly_chart") and not [b for b in fresh.button if b.label.startswith("Measure")]
+
+    forged = open_link({"runs": "999999"})  # no such run: a notice, nothing measured, nothing chosen
+    assert any("runs=999999" in w.value for w in forged.warning)
+    assert forged.multiselect(key="runs").value == [] and not forged.get("plotly_chart")
+
+
+def test_test_images_says_the_number_measured(app):
+    """The "Test images" control offers what the runs' test sets hold, and every sentence says the number it shows:
+    a quick run holds 200 test digits (so 200, not 500); a full-size one 1,000 (500, the logit table the first 200)."""
+    from core.training.runs import RunConfig, build_everything, execute
+    from core.training.store import RunStore, checkpoint_path, save_checkpoint
+
+    quick = execute(RunConfig(model="cnn", hidden=8, epochs=1, quick=True))["run_id"]
+    at = open_page(app, EQUIVARIANCE)
+    images = at.select_slider(key="images")
+    assert (images.options, images.value) == (["100", "200"], 200)
+    no_errors(at)
+    captions = " ".join(c.value for c in at.caption)
+    assert "Each of the first 200 test digits" in captions and "averaged over the 200 test digits" in captions
+    assert "500" not in captions
+
+    store = RunStore()
+    cfg = RunConfig(model="cnn", hidden=4)  # full size: mnist-5k's 1,000 test digits; initial weights, no training
+    full = store.create_run(cfg.to_dict(), name=cfg.label())
+    store.finish(full, {"test_accuracy": 0.1},
+                 checkpoint=str(save_checkpoint(build_everything(cfg)[3].state_dict(), checkpoint_path(full))))
+    big = open_link({"runs": str(full)})
+    images = big.select_slider(key="images")
+    assert (images.options, images.value) == (["100", "200", "500"], 500)
+    captions = " ".join(c.value for c in big.caption)
+    assert "Each of the first 500 test digits" in captions
+    assert "averaged over the first 200 of the 500 test digits" in captions
+    both = open_link({"runs": f"{full},{quick}"})  # the smaller test set bounds the choice
+    assert both.select_slider(key="images").options == ["100", "200"]
