@@ -3,59 +3,75 @@
 Pages live in ``app_pages/``, not ``pages/``: Streamlit runs a folder named ``pages/`` in its legacy
 multipage mode until ``st.navigation`` has run once, so on a fresh server a shared ``/train`` link
 would skip this file.
+
+Everything runs inside ``main()``, and only when Streamlit runs this file: while a page runs, Streamlit makes this
+script the process's ``__main__`` module, so a training or job worker started then (multiprocessing's forkserver or
+spawn) runs it again in the worker as ``__mp_main__`` before its task. There it would only import Streamlit and call
+it without a session: about 17 "missing ScriptRunContext" and "use streamlit run" warnings per worker in the
+server's log, and a second forkserver start-up from the worker (``prewarm``).
 """
 
-import os
 
-import streamlit as st
-import torch
+def main() -> None:
+    import os
 
-from core.training.memory import limit_malloc_arenas
-from core.training.process_backend import prewarm
-from ui import classroom
+    import streamlit as st
+    import torch
+
+    from core.training.memory import limit_malloc_arenas
+    from core.training.process_backend import prewarm
+    from ui import classroom
+    from ui.url_state import start_page
+
+    @st.cache_resource
+    def _start_up() -> None:
+        """Once per server process, before the first page runs."""
+        limit_malloc_arenas(2)  # the server's session and worker threads share two malloc arenas (core.training.memory)
+        # Pages' tensor work (a graph's facts, a digit through a net) is small; on more threads it contends with the
+        # training workers for the cores: a dense graph's facts took 0.2-0.35 s on 2 threads beside two runs, 0.02 s
+        # on 1
+        raw = os.environ.get("GRAPHCONV_SERVER_THREADS", "1").strip()
+        torch.set_num_threads(max(1, int(raw)) if raw.isdigit() else 1)
+        if not os.environ.get("GRAPHCONV_RAY_ADDRESS"):
+            prewarm()  # training workers fork from a server that imports torch once: start it with the first page
+
+    _start_up()
+    st.set_page_config(page_title="GraphConv Lab", page_icon=":material/hub:", layout="wide")
+
+    pages = {
+        "Explore": [
+            st.Page("app_pages/start.py", title="Start here", icon=":material/flag:", default=True),  # served at /
+            st.Page("app_pages/graph_builder.py", title="Graph Builder", icon=":material/hub:", url_path="graph"),
+            st.Page("app_pages/playground.py", title="Playground", icon=":material/draw:", url_path="playground"),
+            st.Page("app_pages/lessons.py", title="Lessons", icon=":material/school:", url_path="lessons"),
+        ],
+        "Train": [
+            st.Page("app_pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
+        ],
+        "Insight": [
+            st.Page("app_pages/results.py", title="Results", icon=":material/analytics:", url_path="results"),
+            st.Page("app_pages/compare.py", title="Compare runs", icon=":material/compare_arrows:",
+                    url_path="compare"),
+            st.Page("app_pages/karate.py", title="KarateClub", icon=":material/groups:", url_path="karate"),
+            st.Page("app_pages/spectral.py", title="Spectral view", icon=":material/graphic_eq:", url_path="spectral"),
+            st.Page("app_pages/filters.py", title="Filters", icon=":material/filter_center_focus:",
+                    url_path="filters"),
+            st.Page("app_pages/node.py", title="One node", icon=":material/calculate:", url_path="node"),
+        ],
+        "Equivariance": [
+            st.Page("app_pages/equivariance.py", title="Equivariance", icon=":material/rotate_right:",
+                    url_path="equivariance"),
+            st.Page("app_pages/groups.py", title="Groups", icon=":material/category:", url_path="groups"),
+        ],
+    }
+
+    nav = st.navigation(pages)
+    start_page(nav.url_path)  # another page than the last run's: it starts from its own defaults (ui/url_state.py)
+    st.sidebar.caption("GraphConv Lab — convolutions on graphs and groups, trained in your browser.")
+    classroom.begin_page()  # classroom links (hide=...): what the link fixed, shown at the top of the sidebar
+    nav.run()
+    classroom.end_page()  # only after a page that ran to its end (nothing can be drawn after st.stop())
 
 
-@st.cache_resource
-def _start_up() -> None:
-    """Once per server process, before the first page runs."""
-    limit_malloc_arenas(2)  # the server's session and worker threads share two malloc arenas (core/training/memory.py)
-    # Pages' tensor work (a graph's facts, a digit through a net) is small; on more threads it contends with the
-    # training workers for the cores: a dense graph's facts took 0.2-0.35 s on 2 threads beside two runs, 0.02 s on 1
-    raw = os.environ.get("GRAPHCONV_SERVER_THREADS", "1").strip()
-    torch.set_num_threads(max(1, int(raw)) if raw.isdigit() else 1)
-    if not os.environ.get("GRAPHCONV_RAY_ADDRESS"):
-        prewarm()  # training workers fork from a server that imports torch once: start it with the first page
-
-
-_start_up()
-st.set_page_config(page_title="GraphConv Lab", page_icon=":material/hub:", layout="wide")
-
-PAGES = {
-    "Explore": [
-        st.Page("app_pages/start.py", title="Start here", icon=":material/flag:", default=True),  # served at /
-        st.Page("app_pages/graph_builder.py", title="Graph Builder", icon=":material/hub:", url_path="graph"),
-        st.Page("app_pages/playground.py", title="Playground", icon=":material/draw:", url_path="playground"),
-        st.Page("app_pages/lessons.py", title="Lessons", icon=":material/school:", url_path="lessons"),
-    ],
-    "Train": [
-        st.Page("app_pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
-    ],
-    "Insight": [
-        st.Page("app_pages/results.py", title="Results", icon=":material/analytics:", url_path="results"),
-        st.Page("app_pages/compare.py", title="Compare runs", icon=":material/compare_arrows:", url_path="compare"),
-        st.Page("app_pages/karate.py", title="KarateClub", icon=":material/groups:", url_path="karate"),
-        st.Page("app_pages/spectral.py", title="Spectral view", icon=":material/graphic_eq:", url_path="spectral"),
-        st.Page("app_pages/filters.py", title="Filters", icon=":material/filter_center_focus:", url_path="filters"),
-        st.Page("app_pages/node.py", title="One node", icon=":material/calculate:", url_path="node"),
-    ],
-    "Equivariance": [
-        st.Page("app_pages/equivariance.py", title="Equivariance", icon=":material/rotate_right:", url_path="equivariance"),
-        st.Page("app_pages/groups.py", title="Groups", icon=":material/category:", url_path="groups"),
-    ],
-}
-
-nav = st.navigation(PAGES)
-st.sidebar.caption("GraphConv Lab — convolutions on graphs and groups, trained in your browser.")
-classroom.begin_page()  # classroom links (hide=...): what the link fixed, shown at the top of the sidebar
-nav.run()
-classroom.end_page()  # only after a page that ran to its end (nothing can be drawn after st.stop())
+if __name__ != "__mp_main__":  # Streamlit runs it as "__main__"; a worker's multiprocessing start as "__mp_main__"
+    main()

@@ -146,6 +146,13 @@ def record(key: str, label: str, url_value: Any, shown: str, is_hidden: bool) ->
         _draw_notice(run, None, final=False)
 
 
+def known_keys() -> set[str]:
+    """Every control key any page recorded in this server process (``ui.url_state.start_page`` forgets their values
+    when the session moves to another page)."""
+    with _KNOWN_LOCK:
+        return set().union(*_KNOWN.values()) if _KNOWN else set()
+
+
 def begin_page() -> None:
     """app.py, before the page runs: a fresh record, and the sidebar place for what the link fixed."""
     run = _new_state()
@@ -327,11 +334,13 @@ _BUILDER_HTML = """
     field.value = url.toString();
     field.hidden = false;
     field.select();
+    field.scrollIntoView({{block: "nearest"}});  // it opens below the button, often under the sidebar's bottom edge
     let copied = false;
     try {{ await navigator.clipboard.writeText(field.value); copied = true; }}
     catch (e) {{ try {{ copied = document.execCommand("copy"); }} catch (e2) {{}} }}
     const what = keys.length ? "the ticked controls are hidden" : "nothing is hidden: tick some controls first";
     status.textContent = (copied ? "Copied: " : "Select the link above and copy it: ") + what + ".";
+    status.scrollIntoView({{block: "nearest"}});  // and the line saying what was copied, under it
   }});
 }})();
 </script>

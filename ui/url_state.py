@@ -18,6 +18,43 @@ from ui.display import plain
 URL = "query-params"  # widgets bound to the URL: a copied link reopens the same configuration
 
 
+# ---------------------------------------------------------------- a page's own defaults
+_PAGE = "_url_page"  # the page the session's last full run showed
+
+
+def start_page(page: str) -> None:
+    """app.py, once the page to run is known: when it is another page than the last run's, forget every control's
+    value the session holds, so the page starts from its own defaults and the link it was opened with.
+
+    Streamlit keeps a URL-bound widget's value across a page switch under its key (the binding "persists across page
+    switches") and hands it to any widget with that key on the new page, while the browser still draws that widget
+    at its default: Train's Data set = mnist-rot made the Graph Builder's digits mnist-rot ones under a "mnist-5k"
+    selector. Pages share keys on purpose ("data", "digit", "model", "seed": the same setting has the same name in
+    every link), so the values are dropped here rather than the keys renamed. A link that names a value still opens
+    with it: a widget new to this page takes its value from the URL. Values a page keeps that are no control (the
+    Train page's watched run) stay."""
+    last = st.session_state.get(_PAGE)
+    st.session_state[_PAGE] = page
+    if last is None or last == page:
+        return
+    for key in _control_keys():
+        if key in st.session_state:
+            del st.session_state[key]
+
+
+def _control_keys() -> set[str]:
+    """The keys of every control a page of this server drew through these helpers, and of every widget the session's
+    last run drew (keyed widgets that are no link's: a table's selection, a chart's)."""
+    keys = classroom.known_keys()
+    try:
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+        keys |= set(get_script_run_ctx().session_state._state._key_id_mapper.id_key_mapping.values())
+    except Exception:  # no script run, or another Streamlit's internals: the helpers' keys are the ones that leak
+        pass
+    return {k for k in keys if isinstance(k, str) and not k.startswith("_")}
+
+
 # ---------------------------------------------------------------- URL-bound widgets
 # Streamlit drops a bound query parameter whose value the widget cannot take. These wrappers check the
 # raw value first, so the page can say which part of a shared link was ignored (``url_notices``).
@@ -203,6 +240,33 @@ def url_multiselect(container, label: str, options, key: str, **kw) -> list:
     return _drawn(key, label, value, [str(o) for o in value], ", ".join(map(str, value)) or "none")
 
 
+def url_labelled_multiselect(container, label: str, options, key: str, format_func, **kw) -> list:
+    """A multiselect showing ``format_func(option)`` while URL parameter ``key`` holds ``str(option)``, repeated for
+    several (``?f_model=cheb&f_model=mlp`` shows "ChebNet" and "MLP"): synced by hand, as ``url_labelled_choice``,
+    since a bound widget would write the shown labels into the link. A link's value it does not offer is dropped
+    with a notice."""
+    options = list(options)
+    by_str = {str(o): o for o in options}
+    linked = st.query_params.get_all(key)
+    bad = [v for v in linked if v not in by_str]
+    if bad:
+        note_link_value(key, ",".join(bad), "choose from " + (", ".join(by_str) or "no value yet"))
+    good = [by_str[v] for v in dict.fromkeys(linked) if v in by_str]
+    if classroom.hidden(key):
+        if bad:
+            st.query_params.pop(key, None)  # never bound: the page's own parameter
+            if good:
+                st.query_params[key] = [str(o) for o in good]
+        return _fixed(key, label, good, [str(o) for o in good], ", ".join(map(str, map(format_func, good))) or "none")
+    value = container.multiselect(label, options, default=good, key=key, format_func=format_func, **kw)
+    if st.query_params.get_all(key) != [str(o) for o in value]:
+        if value:
+            st.query_params[key] = [str(o) for o in value]
+        else:
+            st.query_params.pop(key, None)
+    return _drawn(key, label, value, [str(o) for o in value], ", ".join(map(str, map(format_func, value))) or "none")
+
+
 def url_toggle(container, label: str, key: str, **kw) -> bool:
     raw = st.query_params.get(key)
     bad = raw is not None and raw.lower() not in ("true", "false")
@@ -291,11 +355,13 @@ _COPY_LINK_HTML = """
     field.value = window.location.href;  // the address bar now, percent-encoded by the browser
     field.hidden = false;
     field.select();
+    field.scrollIntoView({block: "nearest"});  // it opens below the button: keep it in the sidebar's view
     let copied = false;
     try { await navigator.clipboard.writeText(field.value); copied = true; }
     catch (e) { try { copied = document.execCommand("copy"); } catch (e2) {} }
     status.textContent = copied ? "Copied: this link reopens the page as it is now."
                                 : "Select the link above and copy it: it reopens the page as it is now.";
+    status.scrollIntoView({block: "nearest"});
   });
 })();
 </script>
