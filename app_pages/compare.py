@@ -6,15 +6,15 @@ Everything that shapes the view is in the URL, so a copied link reopens it: the 
 sweep (``sw_show``), the search launcher (``se_*``) and the shown search (``se_show``).
 """
 
-import re
 from typing import Any, Optional
 
 import pandas as pd
 import streamlit as st
 
 from core.models import MODELS
-from core.analysis.results import MISSING, runs_table, settings_diff
-from core.training.runs import IMAGE_MODELS_WITHOUT_GRAPH, PIXEL_GRAPH_KINDS, RunConfig
+from core.analysis.results import MISSING, runs_table, settings_diff, shown_value
+from core.graphs import describe_graph
+from core.training.runs import IMAGE_MODELS_WITHOUT_GRAPH, PIXEL_GRAPH_KINDS, RunConfig, run_title
 from core.training.store import ACTIVE_STATUSES
 from core.training.runner import ray_address
 from core.training.search import (MAX_TRIALS, SAMPLERS, new_search_kind, parse_space, search_configs, search_info,
@@ -28,7 +28,8 @@ from ui.resources import from_store, manager
 from ui.resources import store as ui_store
 from ui.session import client_address, session_id
 from ui.url_state import (copy_link_button, note_link_value, parse_run_ids, refuse_link_value, url_choice,
-                          url_labelled_choice, url_multiselect, url_notices, url_slider, url_text)
+                          url_labelled_choice, url_labelled_multiselect, url_multiselect, url_notices, url_slider,
+                          url_text)
 
 SWEEP_DEFAULTS = {"sigma": "0.02, 0.05, 0.1, 0.2", "k": "4, 8, 16, 32", "segments": "25, 50, 75, 100",
                   "neighbours": "4, 8", "model": "mlp, cnn, gcn, cheb", "group": "C1, C2, C4, C8",
@@ -52,12 +53,9 @@ def url_values_text(container, label: str, param: str, key: str, **kw) -> str:
     return url_text(container, label, default, key, **kw)
 
 
-def run_title(run: dict) -> str:
-    """``#12 cheb K=5 on grid (neighbours=8, …)``: a bracketed part is joined to the word before it by a no-break
-    space and its entries are spaced, so a wrapped title never leaves a lone ``)`` or ``(`` on a line."""
-    name = re.sub(r"\(([^()]*)\)", lambda m: "(" + re.sub(r",(?=\S)", ", ", m.group(1)) + ")",
-                  str(run.get("name") or ""))
-    return f"#{run.get('id')} " + re.sub(r"(?<=\S) ?\(", "\u00a0(", name)
+def readable(param: Optional[str], value: Any) -> Any:
+    """A swept value as a person reads it: a layer type by its name ("ChebNet", not "cheb"), numbers as they are."""
+    return shown_value(param, value) if param in ("model", "conv") and isinstance(value, str) else value
 
 
 st.title("Compare runs")
@@ -76,7 +74,7 @@ def sweep_section() -> None:
                "plot test accuracy against it. Runs queue behind the training slots like any other run, in worker "
                "processes or on the Ray cluster the app is pointed at.")
     c1, c2, c3 = st.columns(3)
-    model = url_choice(c1, "Layer type", MODELS.names(), "cheb", "sw_model")
+    model = url_labelled_choice(c1, "Layer type", MODELS.names(), "cheb", "sw_model", format_func=MODELS.short)
     graph_kind = (url_choice(c2, "Graph", list(PIXEL_GRAPH_KINDS), "grid", "sw_graph")
                   if model not in IMAGE_MODELS_WITHOUT_GRAPH and model != "superpixel" else None)
     epochs = url_slider(c3, "Epochs per run", 1, 20, 3, "sw_epochs")
@@ -158,12 +156,13 @@ def sweep_results() -> None:
         st.session_state["sweep_settled"] = kind
         st.rerun()  # the whole page, so the runs table above lists the sweep's runs too
     st.markdown(f"**{st.session_state.get('sweep_name') or 'Sweep'}**: {len(done)} of {len(members)} runs finished.")
-    points = sweep_points(members, param, param2)
-    if points:
-        st.plotly_chart(sweep_figure(points, param, param2), width="stretch")
+    points = [(readable(param, p[0]), p[1]) + ((readable(param2, p[2]),) if len(p) > 2 else ())
+              for p in sweep_points(members, param, param2)]
     label, label2 = sweep_label(param), (sweep_label(param2) if param2 else None)
-    st.dataframe(pd.DataFrame([{"run": r["id"], label: sweep_value(r["config"], param),
-                                **({label2: sweep_value(r["config"], param2)} if param2 else {}),
+    if points:
+        st.plotly_chart(sweep_figure(points, param, param2, axis_title=label, series_title=label2), width="stretch")
+    st.dataframe(pd.DataFrame([{"run": r["id"], label: readable(param, sweep_value(r["config"], param)),
+                                **({label2: readable(param2, sweep_value(r["config"], param2))} if param2 else {}),
                                 "status": r["status"],
                                 "test accuracy": (r["summary"] or {}).get("test_accuracy")} for r in members]),
                  hide_index=True, placeholder=MISSING,
@@ -181,9 +180,9 @@ def search_section() -> None:
                           if early else
                           "**No early stopping here:** this app trains on worker processes, so every trial trains to "
                           "its last epoch. Ray Tune's ASHA stops weak trials early when the app runs on a Ray cluster "
-                          "(`GRAPHCONV_RAY_ADDRESS`)."))
+                          "(a setting of whoever runs this server)."))
     c1, c2, c3 = st.columns(3)
-    model = url_choice(c1, "Layer type", MODELS.names(), "cheb", "se_model")
+    model = url_labelled_choice(c1, "Layer type", MODELS.names(), "cheb", "se_model", format_func=MODELS.short)
     epochs = url_slider(c1, "Epochs per trial", 1, 20, 4, "se_epochs")
     space_text = url_text(c2, "Settings to search (separated by ;)", "lr=0.0001..0.01; hidden=16,32,64", "se_space",
                           help="name=values (K=3,5,8) or name=low..high (lr=1e-4..1e-2: drawn log-uniformly for "
@@ -222,10 +221,11 @@ def search_section() -> None:
 
 
 def search_name(kind: str, config: dict[str, Any]) -> str:
-    """``Search over learning rate (lr), hidden channels (hidden) · cheb on grid, 4 epochs``."""
+    """``Search over learning rate (lr), hidden channels (hidden) · ChebNet on the 8-neighbour grid, 4 epochs``."""
     over = ", ".join(in_sentence(sweep_label(p)) for p in (search_info(kind) or {}).get("params", []))
-    context = ([f"{config['model']} on {config['graph']}" if config.get("graph") else str(config["model"])]
-               if config.get("model") else [])
+    model = shown_value("model", config["model"]) if config.get("model") else None
+    context = ([f"{model} on the {describe_graph(config['graph'], config.get('graph_params'))}" if config.get("graph")
+                else model] if model else [])
     context += [f"{config['epochs']}\u00a0epoch{'s' if config['epochs'] != 1 else ''}"] if config.get("epochs") else []
     return f"Search over {over or 'stored settings'}" + (" · " + ", ".join(context) if context else "")
 
@@ -251,12 +251,14 @@ def search_results() -> None:
     mine = [i for i in active if next(r for r in members if r["id"] == i).get("session") == session_id()]
     if mine and st.button(f"Stop this search ({len(mine)} trials)", icon=":material/stop:", key="se_stop"):
         guarded(lambda: [manager().stop(i, session=session_id()) for i in mine])
-    rows = trial_rows(members, info["params"], {i: len(e) for i, e in epochs.items()})
+    rows = [{k: readable(k, v) for k, v in row.items()}
+            for row in trial_rows(members, info["params"], {i: len(e) for i, e in epochs.items()})]
     if any(r["test accuracy"] is not None for r in rows):
         st.plotly_chart(search_figure(rows, info["params"]), width="stretch")
     st.dataframe(pd.DataFrame(rows), hide_index=True, placeholder=MISSING,
                  column_config={"test accuracy": st.column_config.NumberColumn(format="percent")})
-    curves = {f"#{r['id']} " + ", ".join(f"{p}={sweep_value(r['config'], p)}" for p in info["params"]): epochs[r["id"]]
+    curves = {f"Run {r['id']} · " + ", ".join(f"{p}={readable(p, sweep_value(r['config'], p))}" for p in info["params"]):
+              epochs[r["id"]]
               for r in members}
     if any(curves.values()):
         st.plotly_chart(accuracy_curves_figure(curves, title="Test accuracy per epoch: trials that stopped early end "
@@ -264,8 +266,8 @@ def search_results() -> None:
 
 
 if not runs:
-    st.info("No runs yet. Train a few on the Train page (linked below) or with `python -m core train ...`, or "
-            "launch a sweep or a search further down, then compare them here.", icon=":material/model_training:")
+    st.info("No runs yet. Train a few on the Train page (linked below), or launch a sweep or a search further "
+            "down, then compare them here.", icon=":material/model_training:")
     st.page_link("app_pages/train.py", label="Train", icon=":material/model_training:")
     sweep_section()
     search_section()
@@ -302,16 +304,18 @@ def ticked_runs(shown_ids: list[int]) -> list[int]:
     return picks
 
 
-table = pd.DataFrame(runs_table(runs))
+table = pd.DataFrame(runs_table(runs, readable=True))  # models and graphs as people say them ("ChebNet")
+keys = pd.DataFrame(runs_table(runs))  # the same rows with the short names the link's filters hold ("cheb")
 f1, f2, f3 = st.columns(3)
-models = url_multiselect(f1, "Model", sorted(table["model"].unique()), "f_model", placeholder="all models")
+models = url_labelled_multiselect(f1, "Model", sorted(keys["model"].unique(), key=lambda m: readable("model", m)),
+                                  "f_model", format_func=lambda m: readable("model", m), placeholder="all models")
 statuses = url_multiselect(f2, "Status", sorted(table["status"].unique()), "f_status", placeholder="all statuses")
 datas = url_multiselect(f3, "Data", sorted(table["data"].unique()), "f_data", placeholder="all data sets")
-shown = table
+keep = pd.Series(True, index=table.index)
 for column, chosen in (("model", models), ("status", statuses), ("data", datas)):
     if chosen:
-        shown = shown[shown[column].isin(chosen)]
-shown = shown.reset_index(drop=True)
+        keep &= keys[column].isin(chosen)
+shown = table[keep].reset_index(drop=True)
 shown_ids = [int(i) for i in shown["run"]]
 ticked_runs(shown_ids)
 
@@ -331,7 +335,7 @@ picked = [by_id[i] for i in picked_ids if i in by_id]
 
 if picked:
     st.subheader(f"{len(picked)} selected run{'s' if len(picked) > 1 else ''}")
-    diff = settings_diff(picked)
+    diff = settings_diff(picked, readable=True)
     if len(picked) >= 2 and not diff:
         st.success("These runs have identical settings (they differ only by chance, if at all).")
     elif diff:

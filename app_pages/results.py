@@ -11,6 +11,7 @@ from core.analysis.results import (TSNE_MAX_POINTS, TSNE_PERPLEXITIES, BusyError
                                    metrics_csv, projector_bundle, request_evaluation, request_tsne, stored_evaluation,
                                    stored_tsne, tsne_state)
 from core.training.resume import lineage_epochs
+from core.training.runs import run_title
 from core.training.snapshots import stored_snapshots
 from core.training.store import CheckpointError, StoreError
 from core.figures.training import curves_figure
@@ -81,8 +82,8 @@ store = ui_store()
 runs = from_store(lambda s: s.list_runs(status=("finished", "stopped"), limit=500))
 if not runs:
     st.info("No finished runs yet. Train one on the Train page (pick a layer type and press Start; "
-            "an MLP for 1 epoch takes seconds) or from a terminal: `python -m core train --model mlp --epochs 1`. "
-            "Finished and stopped runs appear here.", icon=":material/model_training:")
+            "an MLP for 1 epoch takes seconds). Finished and stopped runs appear here.",
+            icon=":material/model_training:")
     st.page_link("app_pages/train.py", label="Train", icon=":material/model_training:")
     st.stop()
 
@@ -99,15 +100,18 @@ elif raw is not None and st.session_state.get("_results_url_run") != raw:  # the
     st.session_state["run"] = int(raw)
 
 
-def run_title(i: int) -> str:
-    r = by_id.get(i) or {"name": "—", "config": {}, "status": "finished"}  # a forged value: a neutral title
+def run_choice(i: int) -> str:
+    """"Run 5 · ChebNet K=5 on the 8-neighbour grid · 93.0%" (``core.training.runs.run_title``: from the config)."""
+    r = by_id.get(i) if isinstance(i, int) else None
+    if r is None:  # a forged value: a neutral title
+        return "—"
     acc = (r.get("summary") or {}).get("test_accuracy")
-    title = f"#{i} · {r['name'] or (r['config'] or {}).get('model')}"
-    title += f" · {acc:.1%}" if acc is not None else ""
+    title = run_title(r)
+    title += f" · {acc:.1%}" if isinstance(acc, (int, float)) else ""
     return title + ("" if r["status"] == "finished" else f" · {r['status']}")
 
 
-run_id = st.selectbox("Run", ids, key="run", format_func=run_title,
+run_id = st.selectbox("Run", ids, key="run", format_func=run_choice,
                       help="Finished and stopped runs in the run store, newest first.")
 if st.query_params.get("run") != str(run_id):
     st.query_params["run"] = str(run_id)  # a copied link reopens this run

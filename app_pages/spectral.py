@@ -10,6 +10,7 @@ from core.graphs import FORMULAS, GRAPH_PARAMS
 from core.analysis.spectral import (LAPLACIANS, ChebResponse, cheb_layer_response, graph_fourier_transform,
                                    laplacian_eigenvectors, low_pass_series)
 from core.analysis.results import checkpoint_version
+from core.training.runs import run_title
 from core.training.store import CheckpointError
 from core.figures.spectral import (eigenvector_grid_figure, fourier_figure, frequency_response_figure,
                                reconstruction_figure, spectrum_figure)
@@ -85,15 +86,16 @@ def run_response(run_id: int, version: str, layer: int, _run: dict) -> ChebRespo
 
 runs = from_store(lambda s: s.runs_with_weights("cheb"))
 if not runs:
-    st.info("No finished ChebNet run with a checkpoint yet. Train one on the Train page, or from a terminal: "
-            "`python -m core train --model cheb`. Its learned filters will appear here.",
+    st.info("No finished ChebNet run with a checkpoint yet. Train one on the Train page (linked below): its "
+            "learned filters will appear here.",
             icon=":material/model_training:")
     st.page_link("app_pages/train.py", label="Train a ChebNet", icon=":material/model_training:",
                  query_params={"model": "cheb"})
 elif runs:
     by_id = {int(r["id"]): r for r in runs}
     run_id = url_labelled_choice(st, "ChebNet run", list(by_id), next(iter(by_id)), "s_run",
-                                 format_func=lambda i: f"run {i}: {by_id.get(i, {}).get('name') or 'cheb'}")
+                                 format_func=lambda i: run_title(by_id[i]) if isinstance(i, int) and i in by_id
+                                 else "—")
     run = by_id[run_id]
     layers = max(1, int((run.get("config") or {}).get("layers", 1)))
     lc, ic = st.columns(2)

@@ -12,11 +12,13 @@ from core.analysis.results import MISSING, runs_table
 from core.training.cpu_share import describe as describe_threads
 from core.errors import CheckpointError, UserInputError
 from core.training.resume import continuable, lineage_epochs
-from core.training.runs import IMAGE_MODELS_WITHOUT_GRAPH, PIXEL_GRAPH_KINDS, RunConfig, model_default, validate
+from core.training.runs import (IMAGE_MODELS_WITHOUT_GRAPH, PIXEL_GRAPH_KINDS, RunConfig, model_default, run_title,
+                                validate)
 from core.training import cost
 from core.training.runner import progress_text
 from core.training.trainer import pick_device
 from core.data.datasets import DATASETS
+from core.graphs import describe_graph
 from core.models import MODELS
 from core.models.escnn_net.groups import GROUPS
 from core.models.settings import SIZE, applicable
@@ -39,12 +41,12 @@ st.title("Train")
 notice = st.container()  # filled if the opened link had invalid values
 if quick:
     st.info(f"Quick mode: every run uses 1,000 training and 200 test digits (mnist-5k), and {QUICK_EPOCHS} epochs "
-            "by default, so results come in seconds on a small machine. Run the app with `GRAPHCONV_QUICK=0` for the "
-            "full split.", icon=":material/bolt:")
+            "by default, so results come in seconds on a small machine. Whoever runs this server can switch quick "
+            "mode off for the full split.", icon=":material/bolt:")
 sb = st.sidebar
 data = url_choice(sb, "Data set", DATASETS.names(), d.data, "data",
-                  help="mnist-5k ships with the app; mnist (70,000) must be downloaded first: "
-                         "`python -m core download mnist`.")
+                  help="mnist-5k: 5,000 real MNIST digits that ship with the app. mnist-rot: the same digits, each "
+                       "turned by a random angle. mnist: all 70,000, once they are downloaded on this server.")
 model = url_labelled_choice(sb, "Layer type", MODELS.names(), d.model, "model", format_func=MODELS.title)
 if st.session_state.get("_defaults_of") not in (None, model):  # another model: its own defaults, not the last one's
     # Set through the Session State API, so the browser's widgets take them too (a popped key left the browser's
@@ -73,7 +75,7 @@ if model == "tutorial":
                                        "(the tutorial's width). learned: an MLP maps both pixels' coordinates to "
                                        "each of the 784×784 edge weights (tanh). learned-offset: the MLP sees the "
                                        "offset in pixels instead. learned-local: offsets, on the Gaussian's own "
-                                       "3-pixel reach. `python -m core tutorial` trains all five.")
+                                       "3-pixel reach.")
 with sb.expander("Architecture", expanded=False):
     if set(SIZE) <= set(MODELS.settings(model)):  # the tutorial's one graph layer + linear classifier: nothing to size
         cfg["layers"] = url_slider(st, "Layers", 1, 4 if model != "superpixel" else 6, model_default(model, "layers"),
@@ -120,11 +122,52 @@ with sb.expander("Training", expanded=True):
     cfg["seed"] = url_number(st, "Seed", 0, 2**31 - 1, d.seed, "seed")
 copy_link_button(sb)
 url_notices(notice)
+
+
+def planned_rows(planned: RunConfig) -> tuple[list[dict[str, str]], dict]:
+    """What Start trains: (one row per setting this model reads, labelled as the sidebar labels it, with the mode this
+    server trains in; the same settings by their names, as a run's config holds them). Settings the model does not
+    read (a ChebNet's group or attention heads) are left out: ``RunConfig.ignored_settings``."""
+    config = planned.to_dict()
+    ignored = set(planned.ignored_settings(config)) | {"device", "parent", "quick"}
+    rows = [("Data set", planned.data), ("Layer type", MODELS.title(planned.model))]
+    if planned.model == "superpixel":
+        rows.append(("PyG layer", SUPERPIXEL_TITLES.get(planned.conv, planned.conv)))
+    if planned.uses_graph():
+        rows.append(("Graph", describe_graph(planned.graph, planned.graph_params)))
+    if planned.model == "tutorial":
+        rows.append(("Graph layer", planned.adjacency))
+    if "layers" not in ignored:
+        width = AUTO_WIDTH if planned.hidden == 0 else planned.hidden
+        rows += [("Layers", planned.layers), ("Width (channels)", width), ("Dropout", planned.dropout)]
+    for spec in applicable(MODELS.settings(planned.model), config):
+        if spec.name not in ignored:
+            value = getattr(planned, spec.name)
+            rows.append((spec.label, ("on" if value else "off") if isinstance(value, bool) else value))
+    if planned.model == "escnn":
+        rows.append(("Group", planned.group))
+    rows += [("Epochs", planned.epochs), ("Learning rate", f"{planned.lr:g}"),
+             ("Learning-rate schedule", planned.schedule)]
+    rows += [("Augmentation", planned.augment)] if planned.model != "superpixel" else []
+    rows += [("Batch size", planned.batch_size), ("Seed", planned.seed),
+             ("Training set", "quick mode: a small training and test set, results in seconds" if planned.quick or quick
+              else "the data set's full training and test split")]
+    reads = {k: v for k, v in config.items() if k not in ignored}
+    reads["quick"] = bool(planned.quick or quick)  # the mode this server trains in, not the setting's default
+    return [{"setting": k, "value": str(v)} for k, v in rows], reads
+
+
 with st.expander("What Start trains", icon=":material/data_object:"):
-    st.caption("Every setting of the run, defaults filled in: what a shared link of this page trains.")
-    planned = guarded(lambda: RunConfig.from_dict(cfg).to_dict())  # an invalid combination: one clear line
+    planned = guarded(lambda: RunConfig.from_dict(cfg))  # an invalid combination: one clear line
     if planned is not None:
-        st.code(json.dumps(planned, indent=1, sort_keys=True), language="json")
+        shown, reads = planned_rows(planned)
+        st.caption(f"{plain(planned.label())}: every setting this model reads, defaults filled in. A shared link of "
+                   "this page trains the same.")
+        st.dataframe(pd.DataFrame(shown), hide_index=True, width="stretch",
+                     column_config={"setting": st.column_config.TextColumn("Setting"),
+                                    "value": st.column_config.TextColumn("Value")})
+        st.caption("The same settings by the names a run's config file uses:")
+        st.code(json.dumps(reads, indent=1, sort_keys=True), language="json")
 
 device = pick_device("auto")
 mgr = manager()
@@ -226,8 +269,7 @@ def live_panel(run_id: int) -> None:
     row = live["run"]
     epochs = store().epochs(run_id)
     status = live["state"]
-    model = (row.get("config") or {}).get("model", "")
-    st.subheader(f"Run {run_id}: {MODELS.title(model)} · {plain(unbroken(row['name'] or model))}")
+    st.subheader(plain(unbroken(run_title(row))))
     parent = (row.get("config") or {}).get("parent")
     if parent is not None:
         p1, p2 = st.columns([3, 1], vertical_alignment="center")
@@ -309,9 +351,9 @@ st.subheader("Stored runs")
 runs = guarded(lambda: store().list_runs(limit=200)) or []
 if runs:
     st.caption("Select a row to open that run here (its curves, and links to every page that explains it).")
-    table = st.dataframe(pd.DataFrame(runs_table(runs)), hide_index=True, width="stretch",
-                         column_config=RUNS_TABLE_COLUMNS, placeholder=MISSING, on_select="rerun", selection_mode="single-row",
-                         key="runs_table")
+    table = st.dataframe(pd.DataFrame(runs_table(runs, readable=True)), hide_index=True, width="stretch",
+                         column_config=RUNS_TABLE_COLUMNS, placeholder=MISSING, on_select="rerun",
+                         selection_mode="single-row", key="runs_table")
     rows = [r for r in table.selection.rows if isinstance(r, int) and 0 <= r < len(runs)]  # a forged row: ignored
     chosen = int(runs[rows[0]]["id"]) if rows else None
     if chosen != st.session_state.get("_runs_table_opened"):  # a new selection (a kept one must not undo Start)

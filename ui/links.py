@@ -42,12 +42,19 @@ def _equivariance(run_id: int, cfg: Mapping[str, Any]) -> Optional[dict[str, str
             else None)
 
 
+def _node(run_id: int, cfg: Mapping[str, Any]) -> Optional[dict[str, str]]:
+    from core.analysis.node_arithmetic import KINDS  # the graph layers whose arithmetic the One node page writes out
+
+    return {"nd_run": str(run_id)} if cfg.get("model") in KINDS else None
+
+
 RUN_PAGES: dict[str, tuple[str, str, RunParams]] = {
     "app_pages/results.py": ("Results", ":material/analytics:", _results),
     "app_pages/playground.py": ("Playground", ":material/draw:", _playground),
     "app_pages/filters.py": ("Filters", ":material/filter_center_focus:", _filters),
     "app_pages/spectral.py": ("Spectral view", ":material/graphic_eq:", _spectral),
     "app_pages/equivariance.py": ("Equivariance", ":material/rotate_right:", _equivariance),
+    "app_pages/node.py": ("One node's arithmetic", ":material/calculate:", _node),
 }
 
 

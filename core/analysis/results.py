@@ -487,13 +487,14 @@ def flat_settings(config: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def settings_diff(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def settings_diff(runs: Sequence[Mapping[str, Any]], readable: bool = False) -> list[dict[str, Any]]:
     """Only the settings that differ between ``runs``: ``[{"setting": label, "#3": v, "#5": w}, ...]``.
 
     ``setting`` is the readable, complete name of :func:`setting_label` (e.g. 'Graph parameter: k-NN neighbours
     (k)', never a key cut short). Columns are ``#<run id>`` in the order given; values are strings (JSON for
     non-strings, so a table column has one type); a setting a run lacks, or that is None, shows as "—". With
-    fewer than two runs every setting is listed (nothing to diff against).
+    fewer than two runs every setting is listed (nothing to diff against). ``readable``: a layer type reads as
+    people say it ("ChebNet", not "cheb"; :func:`shown_value`).
     """
     flats = [flat_settings(r.get("config") or {}) for r in runs]
     keys: list[str] = []
@@ -507,31 +508,56 @@ def settings_diff(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
             continue
         row: dict[str, Any] = {"setting": setting_label(key)}
         for r, v in zip(runs, values):
-            text = v if isinstance(v, str) else json.dumps(v, default=str)
+            text = shown_value(key, v) if readable else v if isinstance(v, str) else json.dumps(v, default=str)
             row[f"#{r.get('id')}"] = _MISSING if v is None else text
         rows.append(row)
     return rows
 
 
-def runs_table(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def runs_table(runs: Sequence[Mapping[str, Any]], readable: bool = False) -> list[dict[str, Any]]:
     """One flat row per run for tables: id, status, model, graph, data, epochs, accuracy, speed, label.
 
     Text cells are never None: what a run does not have (yet) reads "—" (a model that reads pixels has no graph;
     a queued run has no device). Number cells (test accuracy, parameters, images/s) stay numbers or None, so a
     NumberColumn formats them: pandas makes a missing one NaN, and ``st.dataframe(..., placeholder=MISSING)``
     shows it as "—" (st.dataframe's own placeholder for a missing value is the text "None").
+
+    ``readable`` (the pages' tables): the model and graph as people say them ("ChebNet", "8-neighbour grid") and the
+    label from the run's config (``core.training.runs.run_title``), so a run stored under an older name reads the
+    same; otherwise the stored short names and the stored label.
     """
+    from core.graphs import describe_graph
+    from core.training.runs import run_title
+
     rows = []
     for r in runs:
         c, s = r.get("config") or {}, r.get("summary") or {}
+        model, graph, label = c.get("model"), c.get("graph"), r.get("name")
+        if readable:
+            model = shown_value("model", model) if model else model
+            graph = describe_graph(graph, c.get("graph_params")) if graph else graph
+            label = run_title(dict(r), with_id=False)
         rows.append({
-            "run": r.get("id"), "status": _text(r.get("status")), "model": _text(c.get("model")),
-            "graph": _text(c.get("graph")),  # — : a model that reads pixels
+            "run": r.get("id"), "status": _text(r.get("status")), "model": _text(model),
+            "graph": _text(graph),  # — : a model that reads pixels
             "data": _text(c.get("data")), "epochs": c.get("epochs"), "test accuracy": _number(s.get("test_accuracy")),
             "parameters": _number(s.get("parameters")), "images/s": _number(s.get("images_per_second")),
-            "device": _text(r.get("device")), "label": _text(r.get("name")),
+            "device": _text(r.get("device")), "label": _text(label),
         })
     return rows
+
+
+def shown_value(key: str, value: Any) -> str:
+    """A setting's value as a table shows it: a layer type (``model``, a superpixel net's ``conv``) by its short
+    title ("ChebNet"), anything else as text (JSON for non-strings)."""
+    from core.models import MODELS
+    from core.models.superpixel_net import SUPERPIXEL_TITLES
+
+    if key == "conv" and isinstance(value, str) and value in SUPERPIXEL_TITLES:
+        return SUPERPIXEL_TITLES[value].split(" (")[0]
+    if key == "model" and isinstance(value, str) and value in MODELS:
+        return MODELS.short(value)
+    return value if isinstance(value, str) else json.dumps(value, default=str)
 
 
 def _text(value: Any) -> str:

@@ -40,11 +40,13 @@ def curves_figure(epochs: Sequence[dict[str, Any]], batches: Sequence[tuple[floa
     return fig
 
 
-def sweep_figure(points: Sequence[tuple], param: str, series_param: Optional[str] = None) -> go.Figure:
+def sweep_figure(points: Sequence[tuple], param: str, series_param: Optional[str] = None,
+                 axis_title: Optional[str] = None, series_title: Optional[str] = None) -> go.Figure:
     """Test accuracy against the swept value (a line for numbers, bars for names).
 
     ``points`` are ``(value, accuracy)``, or ``(value, accuracy, second value)`` for a grid over two
-    settings, drawn as one line (or bar group) per value of ``series_param``."""
+    settings, drawn as one line (or bar group) per value of ``series_param``. ``axis_title`` and ``series_title``
+    name the settings as people read them ("Chebyshev order (K)"; default: their keys)."""
     xs = [p[0] for p in points]
     numeric = all(isinstance(x, (int, float)) for x in xs)
     groups: dict[Any, list[tuple]] = {}
@@ -53,11 +55,11 @@ def sweep_figure(points: Sequence[tuple], param: str, series_param: Optional[str
     fig = go.Figure()
     for i, (key, group) in enumerate(groups.items()):
         gx, gy = [p[0] for p in group], [p[1] for p in group]
-        name = f"{series_param} = {key}" if series_param is not None else None
+        name = f"{series_title or series_param} = {key}" if series_param is not None else None
         color = CLASS_COLORS[i % len(CLASS_COLORS)] if series_param is not None else "#4F46E5"
         fig.add_trace(go.Scatter(x=gx, y=gy, mode="lines+markers", name=name, line=dict(color=color)) if numeric
                       else go.Bar(x=[str(x) for x in gx], y=gy, name=name, marker_color=color))
-    fig.update_layout(xaxis_title=param, yaxis_title="test accuracy", yaxis_tickformat=".0%", height=360,
+    fig.update_layout(xaxis_title=axis_title or param, yaxis_title="test accuracy", yaxis_tickformat=".0%", height=360,
                       margin=dict(l=10, r=10, t=30, b=10), showlegend=series_param is not None)
     if numeric and param in ("sigma", "lr"):
         fig.update_xaxes(type="log")

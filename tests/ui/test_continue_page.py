@@ -29,7 +29,7 @@ def test_step_continues_a_finished_run_as_a_new_linked_run(app):
     parent = _finished_run()
     at = _open_run(app, TRAIN, parent)
     no_errors(at)
-    assert any(s.value.startswith(f"Run {parent}:") for s in at.subheader)
+    assert any(s.value.startswith(f"Run {parent} · ") for s in at.subheader)
     go, step = _button(at, "continue_run"), _button(at, "step_run")
     assert go.label == "Continue 3 more epochs" and step.label == "Step (1 epoch)"  # quick mode: 3 by default
     assert not go.disabled and not step.disabled
@@ -45,7 +45,7 @@ def test_step_continues_a_finished_run_as_a_new_linked_run(app):
     assert [e["epoch"] for e in store().epochs(child)] == [2]
     at.run()
     no_errors(at)
-    assert any(s.value.startswith(f"Run {child}:") for s in at.subheader)
+    assert any(s.value.startswith(f"Run {child} · ") for s in at.subheader)
     assert any(f"Continued from run {parent}" in c.value for c in at.caption)
     assert _button(at, "open_parent").label == f"Open run {parent}"
     assert not _button(at, "step_run").disabled  # a continuation can be stepped again

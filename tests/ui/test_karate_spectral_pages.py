@@ -68,7 +68,7 @@ def test_spectral_page_without_runs(app):
     assert metrics["Nodes"] == "784"
     assert metrics["Zero eigenvalues"] == "1"  # the grid is connected
     assert len(at.get("plotly_chart")) == 4  # eigenvectors, spectrum, Fourier coefficients, low-pass
-    assert any("python -m core train --model cheb" in i.value for i in at.info), [i.value for i in at.info]
+    assert any("Train one on the Train page" in i.value for i in at.info), [i.value for i in at.info]
     at.radio(key="s_norm").set_value("comb").run()
     at.radio(key="s_kind").set_value("knn").run()
     no_errors(at)

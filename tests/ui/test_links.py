@@ -3,6 +3,7 @@
 import pytest
 from ui_helpers import no_errors
 
+from core.analysis.node_arithmetic import KINDS
 from ui.links import run_links
 
 
@@ -17,6 +18,7 @@ def test_every_button_of_a_finished_run_opens_its_page_without_a_notice(app, mod
     pages = [page for page, *_ in links]
     assert "app_pages/results.py" in pages and ("app_pages/spectral.py" in pages) == (model == "cheb")
     assert ("app_pages/filters.py" in pages) == (model in ("gat", "learned"))  # a fixed graph's filter is not the run's
+    assert ("app_pages/node.py" in pages) == (model in KINDS)  # one node's arithmetic: GCN, ChebNet, learned edges
     for page, label, _, query in links:
         at = app.run()
         at.switch_page(page)
@@ -26,6 +28,6 @@ def test_every_button_of_a_finished_run_opens_its_page_without_a_notice(app, mod
         notices = [w.value for w in at.warning if "link" in w.value or "`" in w.value]
         assert not notices, (label, query, notices)
         if page.endswith("equivariance.py"):
-            assert any(v.startswith(f"#{run_id} ") for v in at.multiselect(key="runs").value)
+            assert any(v == run_id or str(v).startswith(f"#{run_id} ") for v in at.multiselect(key="runs").value)
         else:
             assert str(run_id) in " ".join(str(v) for v in at.query_params.values())

@@ -40,7 +40,8 @@ def test_graph_builder_every_kind(app, kind, nodes):
         assert metrics["Nodes"] == f"{nodes:,}"
     else:
         assert 20 <= int(metrics["Nodes"]) <= 200  # SLIC on a real digit
-    assert len(at.get("plotly_chart")) == 3  # graph over digit, filter, degrees
+    # graph over digit, filter, degrees; with Gaussian weights the kernel's profile too (weight against distance)
+    assert len(at.get("plotly_chart")) == 3 + (kind == "gaussian")
 
 
 def test_graph_builder_slider_changes_graph(app):
@@ -96,7 +97,7 @@ def test_a_row_of_the_runs_table_opens_its_run(app):
     at.run()
     no_errors(at)
     assert at.query_params["run"] in ([str(first)], str(first))
-    assert any(s.value.startswith(f"Run {first}:") for s in at.subheader)
+    assert any(s.value.startswith(f"Run {first} · MLP") for s in at.subheader)  # named from its config
     links = {link.proto.label: link.proto.query_string for link in at.get("page_link")}
     assert f"run={first}" in links["Results"]
 
@@ -118,7 +119,7 @@ def test_train_page_trains_the_tutorial_model(app):
     assert snap["state"] == "finished", snap
     row = store().get_run(at.session_state["run_id"])
     assert (row["config"]["model"], row["config"]["adjacency"], row["name"]) == (
-        "tutorial", "learned-offset", "tutorial learned-offset")
+        "tutorial", "learned-offset", "One graph layer + linear, learned-offset adjacency")
 
 
 def test_train_page_superpixel_layers_and_budget_width(app):
@@ -242,3 +243,47 @@ def test_a_run_of_another_session_is_read_only(app):
     finally:
         assert manager().stop(run_id, session="the-owner")
         assert manager().wait(run_id, timeout=60)["state"] == "stopped"
+
+
+def test_a_worker_started_while_a_page_runs_does_not_run_the_app():
+    """While a page runs, Streamlit makes app.py the process's ``__main__``, so multiprocessing prepares every training
+    or job worker started then by running app.py as ``__mp_main__`` (``spawn.prepare``, as here). It must do nothing
+    there: no Streamlit import, no Streamlit call without a session (each wrote "missing ScriptRunContext" lines into
+    the server's log), no second forkserver started from the worker."""
+    import subprocess
+    import sys
+
+    from ui_helpers import ROOT
+
+    probe = ("import multiprocessing.spawn as spawn, os, sys\n"
+             f"spawn.prepare({{'init_main_from_path': {str(ROOT / 'app.py')!r}}})\n"
+             "children = open(f'/proc/{os.getpid()}/task/{os.getpid()}/children').read().split()\n"
+             "print('streamlit' in sys.modules, sys.modules['__mp_main__'].__file__.endswith('app.py'), children)\n")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          env={**__import__("os").environ, "GRAPHCONV_QUICK": "1"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False True []", done.stdout  # app.py was run, and did nothing
+    assert not done.stderr.strip(), done.stderr  # no warning of any kind
+
+
+def test_a_page_opened_from_the_sidebar_starts_from_its_own_defaults(app):
+    """Pages share their settings' keys ("data", "digit", "seed"); a value set on one page does not carry over to
+    another opened from the sidebar (Streamlit keeps a URL-bound widget's value by key across a page switch), while a
+    link that names a value still opens with it."""
+    at = open_page(app, "app_pages/train.py")
+    at.sidebar.selectbox(key="data").set_value("mnist-rot").run()
+    at.number_input(key="seed").set_value(3).run()
+    assert (at.sidebar.selectbox(key="data").value, at.number_input(key="seed").value) == ("mnist-rot", 3)
+    at.switch_page(GRAPH_BUILDER).run()
+    no_errors(at)
+    assert (at.sidebar.selectbox(key="data").value, at.sidebar.slider(key="digit").value) == ("mnist-5k", 0)
+    at.sidebar.slider(key="digit").set_value(4).run()
+    at.switch_page("app_pages/train.py").run()
+    no_errors(at)
+    assert (at.sidebar.selectbox(key="data").value, at.number_input(key="seed").value) == ("mnist-5k", 0)
+    at.switch_page(GRAPH_BUILDER)  # a link naming values, in the same session (Streamlit drops a link's value for a
+    at.query_params.update({"kind": "knn", "digit": "4"})  # key the page left binds: Train's "data" would be dropped)
+    at.run()
+    no_errors(at)
+    assert (at.sidebar.radio(key="kind").value, at.sidebar.slider(key="digit").value) == ("knn", 4)
+    assert at.sidebar.selectbox(key="data").value == "mnist-5k"

@@ -27,6 +27,34 @@ def test_pages_without_runs_say_how_to_train_one(app, page):
     assert any("Train" in i.value for i in at.info), [i.value for i in at.info]
 
 
+def test_results_page_names_runs_from_their_config_and_links_a_graph_net_to_one_node(app):
+    """The run picker reads "Run 2 · ChebNet K=5 on the 8-neighbour grid · …" (not the stored short name), and a
+    graph net's run links to One node's arithmetic for that run; an MLP's does not."""
+    from core.training.runs import RunConfig, execute
+    from core.training.store import RunStore
+
+    (mlp,) = _quick_runs()
+    cheb = execute(RunConfig(model="cheb", hidden=8, epochs=1, quick=True))["run_id"]
+    import sqlite3
+
+    from core.config import data_dir
+
+    with sqlite3.connect(data_dir() / "runs.db") as db:  # stored as runs were named before names were readable
+        db.execute("UPDATE runs SET name = ? WHERE id = ?", ("cheb K=5 on grid(neighbours=8)", cheb))
+    assert RunStore().get_run(cheb)["name"] == "cheb K=5 on grid(neighbours=8)"
+    at = open_page(app, RESULTS)
+    no_errors(at)
+    picker = at.selectbox(key="run")
+    assert picker.value == cheb  # the newest
+    assert any(o.startswith(f"Run {cheb} · ChebNet K=5 on the 8-neighbour grid · ") for o in picker.options), \
+        picker.options
+    links = {link.proto.label: link.proto.query_string for link in at.get("page_link")}
+    assert links["One node's arithmetic"] == f"nd_run={cheb}"
+    at.selectbox(key="run").set_value(mlp).run()
+    no_errors(at)
+    assert "One node's arithmetic" not in {link.proto.label for link in at.get("page_link")}
+
+
 def test_results_page_shows_a_quick_run(app):
     (run_id,) = _quick_runs()
     from core.analysis import results

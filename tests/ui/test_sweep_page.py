@@ -39,7 +39,9 @@ def test_launch_sweep_and_plot(monkeypatch):
     name = "Sweep of random seed (seed) over 0, 1 × hidden channels (hidden) over 8, 16 · mlp, 1\u00a0epoch"
     assert any(m.value == f"**{name}**: 4 of 4 runs finished." for m in at.markdown), [m.value for m in at.markdown]
     chart = at.get("plotly_chart")[0]
-    assert "hidden = 8" in chart.proto.spec and "hidden = 16" in chart.proto.spec  # one line per hidden width
+    spec = chart.proto.spec  # one line per hidden width, the settings named as the launcher names them
+    assert "Hidden channels (hidden) = 8" in spec and "Hidden channels (hidden) = 16" in spec
+    assert '"text":"Random seed (seed)"' in spec  # the axis
 
 
 def test_a_stored_sweep_reopens_from_a_link(monkeypatch):
@@ -72,7 +74,7 @@ def test_a_stored_sweep_reopens_from_a_link(monkeypatch):
     first = min(r["id"] for r in store.list_runs(kind=kind))
     assert f"{name} · 4 runs, #{first}–#{first + 3}" in at.selectbox(key="sw_show").options  # not "runs from #3 (2)"
     spec = at.get("plotly_chart")[0].proto.spec
-    assert "data = mnist-5k" in spec and "data = mnist-rot" in spec  # one line per data set
+    assert "Data set (data) = mnist-5k" in spec and "Data set (data) = mnist-rot" in spec  # one line per data set
 
 
 def test_the_sweep_launcher_lists_settings_by_label_and_reopens_from_a_link(monkeypatch):
