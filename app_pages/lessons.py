@@ -35,10 +35,11 @@ OWN_LABEL = "Run this lesson and Run your own copy"
 MAX_SEED = 2**31 - 1
 
 
-def columns(ours: str) -> dict[str, Any]:
-    """The table's column widths: the model's name whole and pinned (a phone scrolls the rest), every column in
-    view at 1400 px."""
-    return {"model": st.column_config.TextColumn(width=220, pinned=True),
+def columns(ours: str, names: list[str]) -> dict[str, Any]:
+    """The table's column widths: the model's name whole (as wide as the longest of ``names``) and pinned (a phone
+    scrolls the rest beside it), every column in view at 1400 px."""
+    longest = max((len(n) for n in names), default=10)
+    return {"model": st.column_config.TextColumn(width=min(max(7 * longest + 24, 96), 230), pinned=True),
             "run": st.column_config.NumberColumn(format="%d", width=42),
             "status": st.column_config.TextColumn(width=78),
             "epochs": st.column_config.TextColumn(width=62),
@@ -223,14 +224,15 @@ def draw(rows: list[dict[str, Any]], kind: Optional[str], shown_mode: str) -> No
     ours = ours_column(lesson)
     frame = pd.DataFrame(table(rows, lesson))
     frame["test accuracy"] = frame["test accuracy"].astype(float) * 100  # 92.5 (%), not 93%: a half point matters
-    st.dataframe(frame, hide_index=True, column_config=columns(ours), placeholder=MISSING)
+    st.dataframe(frame, hide_index=True, column_config=columns(ours, [r["row"] for r in rows]), placeholder=MISSING)
     if kind and note.get("kind") == kind and note.get("text"):  # this launch reused runs: say which
         st.info(note["text"], icon=":material/info:")
     elif reused_line(rows):
         st.info(reused_line(rows), icon=":material/info:")
     for line in findings(lesson, rows):
         st.markdown(line)
-    st.caption(f"**Why they differ.** {data_line(rows, shown_mode)} {lesson.why}")
+    st.caption(f"**Why they differ.** {data_line(rows, shown_mode, quick_mode() and not lesson.in_page)} "
+               f"{lesson.why}")
     cited = sources(rows)
     if cited:
         st.caption(f"**Source{'s' * (len(cited) > 1)}.** " + "; ".join(cited) + ".")

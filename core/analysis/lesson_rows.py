@@ -219,11 +219,13 @@ def findings(lesson: Lesson, rows: Sequence[Mapping[str, Any]]) -> list[str]:
     return lines
 
 
-def data_line(rows: Sequence[Mapping[str, Any]], mode: str) -> str:
-    """How much these runs trained, for the "why they differ" caption."""
+def data_line(rows: Sequence[Mapping[str, Any]], mode: str, quick_server: bool = False) -> str:
+    """How much these runs trained, for the "why they differ" caption (``quick_server``: this server trains every
+    run on the quick data, full mode too)."""
     images = sorted({int(r["train images"]) for r in rows if _number(r.get("train images"))})
     epochs = sorted({int(r["epochs"].split(" of ")[1]) for r in rows})
-    shown = (" / ".join(f"{n:,}" for n in images) if images else ("1,000" if mode == "quick" else "4,000"))
+    shown = (" / ".join(f"{n:,}" for n in images) if images
+             else ("1,000" if mode == "quick" or quick_server else "4,000"))
     return (f"These runs ({mode} mode): {shown} training digits, "
             f"{' / '.join(map(str, epochs))} epoch{'s' if epochs != [1] else ''}.")
 

@@ -203,6 +203,14 @@ def test_live_findings_say_so_far_and_the_papers_final_figure():
         "ChebNet 85.0% against the CNN's 84.0%: +1.0 points (published: ")
 
 
+def test_the_data_line_says_what_full_mode_trains_on_this_server():
+    from core.analysis.lesson_rows import data_line
+
+    rows = lesson_rows(get_lesson("cheb-cnn"), "full", [], lambda _: [])
+    assert data_line(rows, "full") == "These runs (full mode): 4,000 training digits, 8 epochs."
+    assert data_line(rows, "full", quick_server=True) == "These runs (full mode): 1,000 training digits, 8 epochs."
+
+
 def test_the_cheb_lessons_words_name_k_and_no_setting_of_the_server():
     why = get_lesson("cheb-cnn").why
     assert "K=25" in why and "K=5" in why
