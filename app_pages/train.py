@@ -130,7 +130,7 @@ def planned_rows(planned: RunConfig) -> tuple[list[dict[str, str]], dict]:
     read (a ChebNet's group or attention heads) are left out: ``RunConfig.ignored_settings``."""
     config = planned.to_dict()
     ignored = set(planned.ignored_settings(config)) | {"device", "parent", "quick"}
-    rows = [("Data set", planned.data), ("Layer type", MODELS.title(planned.model))]
+    rows = [("Data set", planned.data), ("Layer type", MODELS.short(planned.model))]
     if planned.model == "superpixel":
         rows.append(("PyG layer", SUPERPIXEL_TITLES.get(planned.conv, planned.conv)))
     if planned.uses_graph():
@@ -163,11 +163,11 @@ with st.expander("What Start trains", icon=":material/data_object:"):
         shown, reads = planned_rows(planned)
         st.caption(f"{plain(planned.label())}: every setting this model reads, defaults filled in. A shared link of "
                    "this page trains the same.")
-        st.dataframe(pd.DataFrame(shown), hide_index=True, width="stretch",
+        st.dataframe(pd.DataFrame(shown), hide_index=True, width="stretch", height=35 * (len(shown) + 1) + 3,
                      column_config={"setting": st.column_config.TextColumn("Setting"),
-                                    "value": st.column_config.TextColumn("Value")})
+                                    "value": st.column_config.TextColumn("Value")})  # every row, no scrolling
         st.caption("The same settings by the names a run's config file uses:")
-        st.code(json.dumps(reads, indent=1, sort_keys=True), language="json")
+        st.code(json.dumps(reads, sort_keys=True, separators=(", ", ": ")), language="json", wrap_lines=True)
 
 device = pick_device("auto")
 mgr = manager()
