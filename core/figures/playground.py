@@ -60,8 +60,9 @@ def probability_figure(runs: Sequence[tuple[str, np.ndarray]], height: int = 320
                              hovertemplate=f"{label}<br>class %{{x}}: %{{y:.1%}}<extra></extra>"))
         k = int(probs.argmax())
         x = k + offset + width / 2
-        fig.add_trace(go.Scatter(x=[x, x, x], y=[float(probs[k]) + 0.01, rows[i] - 0.06, rows[i]],
-                                 mode="lines+text", text=["", "", f"{probs[k]:.0%}"], textposition="middle center",
+        fig.add_trace(go.Scatter(x=[x, x, None, x], y=[float(probs[k]) + 0.01, rows[i] - 0.06, None, rows[i]],
+                                 mode="lines+text", text=["", "", "", f"{probs[k]:.0%}"], textposition="middle center",
+                                 connectgaps=False,  # the dotted line stops under its label
                                  textfont=dict(color=color, size=LABEL_FONT), line=dict(color=color, width=1,
                                                                                          dash="dot"),
                                  cliponaxis=False, showlegend=False, hoverinfo="skip"))
