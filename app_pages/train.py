@@ -150,8 +150,7 @@ def planned_rows(planned: RunConfig) -> tuple[list[dict[str, str]], dict]:
              ("Learning-rate schedule", planned.schedule)]
     rows += [("Augmentation", planned.augment)] if planned.model != "superpixel" else []
     rows += [("Batch size", planned.batch_size), ("Seed", planned.seed),
-             ("Training set", "quick mode: a small training and test set, results in seconds" if planned.quick or quick
-              else "the data set's full training and test split")]
+             ("Training set", "quick mode (fewer digits)" if planned.quick or quick else "the full split")]
     reads = {k: v for k, v in config.items() if k not in ignored}
     reads["quick"] = bool(planned.quick or quick)  # the mode this server trains in, not the setting's default
     return [{"setting": k, "value": str(v)} for k, v in rows], reads
