@@ -223,7 +223,8 @@ linked = linked_runs()
 if classroom.hidden("runs"):  # a classroom link fixed the runs: no picker, the link's runs (or the newest of each kind)
     kept = st.session_state.get("runs")  # the picker's last value: a browser may have sent anything for it
     kept = [v for v in (kept if isinstance(kept, list) else []) if type(v) is int and v in by_id]
-    selected = (pending or linked or kept or newest_first(default_runs(by_id, MAX_RUNS)))[:MAX_RUNS]
+    selected = (pending or (linked if linked is not None else kept if "runs" in st.session_state
+                            else newest_first(default_runs(by_id))))[:MAX_RUNS]
     classroom.record("runs", "Runs to compare", ",".join(map(str, selected)),
                      ", ".join(run_label(by_id[i]) for i in selected) or "none", True)
 else:
