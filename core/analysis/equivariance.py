@@ -262,10 +262,6 @@ class _Layer(NamedTuple):
     escnn: bool  # outputs a GeometricTensor
 
 
-# Kinds ``core.models.layer_names`` does not name yet, said the same way (first match wins).
-_MORE_KINDS: tuple[tuple[str, str], ...] = (("Restriction", "restriction"), ("FourierPointwise", "Fourier ReLU"))
-
-
 def _layers(model: nn.Module) -> list[_Layer]:
     """The modules whose outputs are compared, in forward (registration) order, named as people say them.
 
@@ -294,7 +290,7 @@ def _readable(model: nn.Module, picked: list[tuple[str, nn.Module]]) -> dict[str
     """``{path: readable name}`` for the modules ``picked``: ``layer_names(model)``'s ("conv 1", "round mask 1",
     "steerable conv 1", "pool 1", "group pool"); a restriction says to which subgroup ("restriction to C4"); any other
     kind is numbered in forward order ("layer 3"). The names are unique (they key the results)."""
-    from core.models.layer_names import layer_names
+    from core.models.layer_names import kind_of, layer_names
 
     known = layer_names(model)
     out: dict[str, str] = {}
@@ -302,12 +298,11 @@ def _readable(model: nn.Module, picked: list[tuple[str, nn.Module]]) -> dict[str
     for path, m in picked:
         name = known.get(path)
         if name is None:
-            kind = next((said for fragment, said in _MORE_KINDS if fragment in type(m).__name__), "layer")
-            counts[kind] = counts.get(kind, 0) + 1
-            name = f"{kind} {counts[kind]}"
-            if kind == "restriction":
-                group = getattr(getattr(getattr(m, "out_type", None), "gspace", None), "fibergroup", None)
-                name = f"restriction to {group.name}" if group is not None else name
+            counts["layer"] = counts.get("layer", 0) + 1
+            name = f"layer {counts['layer']}"
+        elif kind_of(m) == "restriction":
+            group = getattr(getattr(getattr(m, "out_type", None), "gspace", None), "fibergroup", None)
+            name = f"restriction to {group.name}" if group is not None else name
         while name in out.values():  # never two layers under one name
             name += "\u2032"
         out[path] = name

@@ -17,6 +17,9 @@ KINDS: tuple[tuple[str, str], ...] = (
     ("GroupPooling", "group pool"),
     ("RingPool", "ring pool"),
     ("ResampleOdd", "resample"),
+    ("Restriction", "restriction"),
+    ("FourierPointwise", "Fourier ReLU"),
+    ("NormPool", "norm pool"),
     ("Pool", "pool"),  # MaxPool2d, AvgPool2d, PointwiseAvgPoolAntialiased2D, PointwiseMaxPool2D...
     ("BatchNorm", "batch norm"),  # BatchNorm2d, InnerBatchNorm, IIDBatchNorm2d
     ("LayerNorm", "layer norm"),

@@ -156,13 +156,14 @@ class RunConfig:
         (links and configs keep the short names: ``cheb``, ``grid``)."""
         from core.graphs import describe_graph
         from core.models import MODELS
+        from core.models.superpixel_net import SUPERPIXEL_TITLES
 
         said = {"edge_inputs": "inputs", "edge_activation": "weights", "edge_norm": "normalisation",
                 "edge_sets": "edge sets"}
         edges = [f"{said[n]} {getattr(self, n)}" for n in EDGE_OPTIONS if getattr(self, n) != getattr(RunConfig, n)]
         extra = {"cheb": f" K={self.K}", "gat": f", {self.heads} heads", "escnn": f" {self.group}",
                  "tutorial": f", {self.adjacency} adjacency",
-                 "superpixel": f", {MODELS.short(self.conv)} layers" + (", raw positions" if self.positions == "raw"
+                 "superpixel": f", {SUPERPIXEL_TITLES.get(self.conv, self.conv).split(' (')[0]} layers" + (", raw positions" if self.positions == "raw"
                                                                         else ""),
                  "learned": f" ({', '.join(edges)})" if edges else ""}.get(self.model, "")
         extra += ", edges frozen" if self.edge_frozen and self.model in ("learned", "tutorial") else ""

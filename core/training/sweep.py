@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import Any, Optional, Sequence
 
 from core.errors import UserInputError
+from core.graphs import describe_graph
 from core.training.runs import RunConfig, validate
 
 # setting -> (where it lives, parser). Graph parameters live in RunConfig.graph_params.
@@ -146,23 +147,31 @@ def _shown(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+def _said(param: str, value: Any) -> str:
+    """A swept value as a person reads it: a model's short name ("ChebNet"), else ``_shown``."""
+    from core.models import MODELS
+
+    return MODELS.short(value) if param == "model" and isinstance(value, str) and value in MODELS else _shown(value)
+
+
 def sweep_name(kind: str, configs: Sequence[dict[str, Any]]) -> str:
     """A readable name for a stored sweep from its kind and its runs' configs (in run order), the same for a sweep
     launched on the Compare page and one trained by ``python -m core sweep``, e.g.
-    ``Sweep of Chebyshev order (K) over 1, 2, 3 · cheb on grid, 3 epochs`` (a no-break space in "3 epochs"). It
+    ``Sweep of Chebyshev order (K) over 1, 2, 3 · ChebNet on the 8-neighbour grid, 3 epochs`` (a no-break space in "3 epochs"). It
     ends in a word, not a bracket, so a wrapped name never leaves a lone ")" on a line of its own."""
     param, param2 = sweep_params(kind, configs)
     swept = [p for p in (param, param2) if p]
     parts = []
     for p in swept:
-        values = list(dict.fromkeys(_shown(sweep_value(c, p)) for c in configs))
+        values = list(dict.fromkeys(_said(p, sweep_value(c, p)) for c in configs))
         parts.append(f"{in_sentence(sweep_label(p))} over {', '.join(values)}")
     head = ("Sweep of " + " × ".join(parts)) if parts else f"Sweep of {len(configs)} runs"
     first = configs[0] if configs else {}
     context = []
     model = first.get("model")
     if model and "model" not in swept:
-        context.append(f"{model} on {first['graph']}" if first.get("graph") else str(model))
+        context.append(f"{_said('model', model)} on the {describe_graph(first['graph'], first.get('graph_params'))}"
+                       if first.get("graph") else _said("model", model))
     epochs = first.get("epochs")
     if epochs and "epochs" not in swept:
         context.append(f"{epochs}\u00a0epoch{'s' if epochs != 1 else ''}")

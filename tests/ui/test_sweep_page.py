@@ -36,7 +36,7 @@ def test_launch_sweep_and_plot(monkeypatch):
         assert manager().wait(run_id, timeout=180)["state"] == "finished"
     at.run()
     assert not at.exception
-    name = "Sweep of random seed (seed) over 0, 1 × hidden channels (hidden) over 8, 16 · mlp, 1\u00a0epoch"
+    name = "Sweep of random seed (seed) over 0, 1 × hidden channels (hidden) over 8, 16 · MLP, 1\u00a0epoch"
     assert any(m.value == f"**{name}**: 4 of 4 runs finished." for m in at.markdown), [m.value for m in at.markdown]
     chart = at.get("plotly_chart")[0]
     spec = chart.proto.spec  # one line per hidden width, the settings named as the launcher names them
@@ -68,7 +68,7 @@ def test_a_stored_sweep_reopens_from_a_link(monkeypatch):
     at.query_params["sw_show"] = kind
     at.run()
     assert not at.exception and not at.error
-    name = "Sweep of random seed (seed) over 0, 1 × data set (data) over mnist-5k, mnist-rot · mlp, 1\u00a0epoch"
+    name = "Sweep of random seed (seed) over 0, 1 × data set (data) over mnist-5k, mnist-rot · MLP, 1\u00a0epoch"
     assert any(m.value == f"**{name}**: 4 of 4 runs finished." for m in at.markdown), [m.value for m in at.markdown]
     assert at.selectbox(key="sw_show").value == kind
     first = min(r["id"] for r in store.list_runs(kind=kind))

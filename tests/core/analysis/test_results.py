@@ -147,7 +147,7 @@ def test_runs_table_rows_from_stored_runs(quick_run):
     mlp = rows[summary["run_id"]]
     assert (mlp["model"], mlp["graph"], mlp["status"], mlp["epochs"]) == ("mlp", "—", "finished", 1)  # no graph
     assert mlp["test accuracy"] == pytest.approx(summary["test_accuracy"]) and mlp["images/s"] > 0
-    assert mlp["parameters"] == summary["parameters"] and mlp["label"] == "mlp"
+    assert mlp["parameters"] == summary["parameters"] and mlp["label"] == "MLP"
     assert (rows[cheb]["graph"], rows[cheb]["status"], rows[cheb]["test accuracy"]) == ("knn", "queued", None)
 
 

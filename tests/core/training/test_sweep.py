@@ -102,7 +102,7 @@ def test_a_stored_sweep_is_named_by_what_it_sweeps():
             for i, cfg in enumerate(grid_configs(base, "K", [1, 2, 3]))]
     rows.append({"id": 3, "kind": None, "name": "another run", "config": base.to_dict()})
     (sweep,) = stored_sweeps(rows[::-1])  # newest first, as the store lists them
-    assert sweep["name"] == "Sweep of Chebyshev order (K) over 1, 2, 3 · cheb on grid, 3\u00a0epochs"
+    assert sweep["name"] == "Sweep of Chebyshev order (K) over 1, 2, 3 · ChebNet on the 8-neighbour grid, 3\u00a0epochs"
     assert (sweep["runs"], sweep["first_run"], sweep["last_run"]) == (3, 10, 12)
     assert "runs from" not in sweep["name"] and "(2)" not in sweep["name"]
     assert not sweep["name"].endswith(")")  # a wrapped name cannot leave a lone bracket
@@ -110,8 +110,8 @@ def test_a_stored_sweep_is_named_by_what_it_sweeps():
     grid = [c.to_dict() for c in grid_configs(RunConfig(model="mlp", epochs=1), "lr", [0.001, 0.0003], "data",
                                              ["mnist-5k", "mnist-rot"])]
     want = ("Sweep of learning rate (lr) over 0.001, 0.0003 × data set (data) over mnist-5k, mnist-rot"
-            " · mlp, 1\u00a0epoch")
+            " · MLP, 1\u00a0epoch")
     assert sweep_name(new_sweep_kind("lr", "data"), grid) == want
     models = [c.to_dict() for c in grid_configs(RunConfig(epochs=2, data="mnist-rot"), "model", ["mlp", "cnn"])]
-    assert sweep_name("sweep:123", models) == "Sweep of layer type (model) over mlp, cnn · 2\u00a0epochs, mnist-rot"
+    assert sweep_name("sweep:123", models) == "Sweep of layer type (model) over MLP, CNN · 2\u00a0epochs, mnist-rot"
     assert sweep_name("sweep:123", []) == "Sweep of 0 runs"
