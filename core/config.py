@@ -55,12 +55,20 @@ def without_paths(text: str) -> str:
     """``text`` (an error's message, a failed run's stored error) on one line, with no absolute path and no network
     address in it: files in the data folder or the repository are named relative to it (``checkpoints/run-3.pt``),
     any other by its name; an IP address (and its port, a URL's scheme) becomes "an address" (a visitor has no
-    business knowing where the Ray cluster or its nodes are)."""
+    business knowing where the Ray cluster or its nodes are); an operator's setting (``GRAPHCONV_*``) is not named."""
     for root in (data_root(), REPO_ROOT):
         for form in dict.fromkeys((str(root), str(root.resolve()))):
             text = text.replace(form + os.sep, "")
     text = _ADDRESS.sub("an address", text)
+    text = _SETTING_ASIDE.sub("", text)  # "(GRAPHCONV_RUN_SECONDS)": the operator's name for it, in the README
+    text = _SETTING.sub("a server setting", text)
     return " ".join(_ABSOLUTE_PATH.sub(lambda m: m.group(1), text).split())
+
+
+# An operator's setting named in a message: an aside "(GRAPHCONV_X)" / "(`GRAPHCONV_X=0`)" goes; a name in the text
+# reads "a server setting". Visitors are told what the limit is, the README tells operators what sets it.
+_SETTING_ASIDE = re.compile(r"\s*\(`?GRAPHCONV_[A-Z0-9_]+(?:=[^)`\s]*)?`?\)")
+_SETTING = re.compile(r"`?GRAPHCONV_[A-Z0-9_]+(?:=[^\s`)]*)?`?")
 
 
 QUICK_EPOCHS = 3  # the Train page's default epochs in quick mode (8 otherwise)
