@@ -7,13 +7,19 @@ import numpy as np
 import streamlit as st
 
 from core.data.datasets import ready_datasets
-from core.graphs import FORMULAS, GRAPH_PARAMS, NORMS, adjacency_row
+from core.graphs import FORMULAS, GRAPH_PARAMS, NORMS, adjacency_row, describe_graph
 from core.data.image_io import load_digit_image
 from core.figures.graphs import (degree_figure, drawn_edges, edges_caption, filter_figure, graph_figure, kernel_figure,
                                  sigma_sentence, superpixel_boundaries, values_on_segments)
 from ui.display import guarded
 from ui.resources import dataset, graph
 from ui.url_state import copy_link_button, graph_param_widgets, url_choice, url_notices, url_slider
+
+STATIC = {"staticPlot": True}  # charts with nothing to hover: Plotly skips its interaction layers (faster steps)
+
+
+def _first_upper(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 st.title("Graph Builder")
 st.caption("An image becomes a graph: pixels (or superpixels) are nodes, the builder decides the edges, "
@@ -71,7 +77,7 @@ else:
     node = row * side + col
 drawn = drawn_edges(raw, symmetric=facts["raw_symmetric"], highlight=node)
 left.plotly_chart(graph_figure(image, raw, boundaries=boundaries, highlight=node, drawn=drawn,
-                               title=f"{kind} graph over " + ("your upload" if image_key.startswith("upload:") else f"digit #{index}")),
+                               title=f"{_first_upper(describe_graph(kind, params))} · " + ("your upload" if image_key.startswith("upload:") else f"digit #{index}")),
                   width="stretch")
 sigma = params.get("sigma") if kind in ("gaussian", "knn") else None
 left.caption(edges_caption(drawn, node) + (" " + sigma_sentence(sigma, side) if sigma is not None else ""))
@@ -84,7 +90,8 @@ if sigma is not None:  # the kernel's profile: how the weight falls with distanc
         nth = f"{k}{'th' if 10 <= k % 100 < 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(k % 10, 'th')}"
         kth, kth_label = float(far), f"{nth} nearest of node {node}"
     right.plotly_chart(kernel_figure(sigma, side, cutoff=params.get("cutoff"), kth=kth, kth_label=kth_label,
-                                     title=f"Edge weight against distance, σ = {sigma:g}"), width="stretch")
+                                     title=f"Edge weight against distance, σ = {sigma:g}"), width="stretch",
+                       config=STATIC)
 filt = adjacency_row(normed, node)
 if kind == "superpixels":
     right.plotly_chart(filter_figure(values_on_segments(filt, raw.segments).ravel(), image.shape[0],
@@ -93,7 +100,7 @@ else:
     right.plotly_chart(filter_figure(filt, side, node, title=f"Row {node} of Â as a {side}×{side} filter"),
                        width="stretch")
 right.plotly_chart(degree_figure(raw.degrees().numpy(), "Degree distribution (before normalisation)"),
-                   width="stretch")
+                   width="stretch", config=STATIC)
 with st.expander("What am I looking at?"):
     st.markdown(
         "- **Left**: the digit with the graph's nodes (red) and edges (blue; the chosen node's in green). The "

@@ -32,7 +32,7 @@ def test_sigma_changes_the_main_picture_and_the_kernel_profile(app):
         at.slider(key="gaussian_sigma").set_value(sigma).run()
         no_errors(at)
         graph, kernel, _, _ = charts(at)  # graph over the digit, kernel profile, filter, degrees
-        assert graph["layout"]["title"]["text"] == "gaussian graph over digit #0"
+        assert graph["layout"]["title"]["text"] == f"Gaussian-kernel graph, σ = {sigma:g} · digit #0"
         assert kernel["layout"]["title"]["text"] == f"Edge weight against distance, σ = {sigma:g}"
         assert any(a["text"].strip() == f"σ = {sigma:g}" for a in kernel["layout"]["annotations"])
         text = captions(at)
