@@ -157,6 +157,8 @@ def begin_page() -> None:
     """app.py, before the page runs: a fresh record, and the sidebar place for what the link fixed."""
     run = _new_state()
     run["slots"]["fixed"] = st.sidebar.empty()
+    # ...and at the top of the page too: a phone folds the sidebar away, and a student should see what is fixed
+    run["slots"]["fixed_main"] = st.empty()
 
 
 def end_page() -> None:
@@ -191,9 +193,10 @@ def fixed_text(fixed: dict[str, tuple[str, str]]) -> Optional[str]:
 
 
 def _draw_fixed(run: dict) -> None:
-    _slot_write(run, "fixed", fixed_text(run["fixed"]),
-                lambda slot, text: slot.caption(text, help="The link you opened hides these controls: "
-                                                           "the page uses the values shown."))
+    for name in ("fixed", "fixed_main"):
+        _slot_write(run, name, fixed_text(run["fixed"]),
+                    lambda slot, text: slot.caption(text, help="The link you opened hides these controls: "
+                                                               "the page uses the values shown."))
 
 
 def _builder_slot(run: dict, container) -> None:

@@ -55,3 +55,19 @@ def test_a_classroom_link_hides_its_controls_and_the_builder_writes_one(server, 
         assert _planned(pg)["epochs"] == int(got["epochs"][0]) and _planned(pg)["lr"] == 0.01
     finally:
         fresh.close()
+
+
+def test_a_phone_sees_what_the_link_fixed_without_opening_the_sidebar(server, browser):
+    """On a 390x844 phone the sidebar starts folded: the page's top says what the link fixed."""
+    ctx = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    try:
+        pg = ctx.new_page()
+        pg.goto(f"{server}/train?model=cheb&lr=0.01&hide=model,lr")
+        settle(pg)
+        top = pg.locator('[data-testid="stMain"]').get_by_text("Fixed by this link", exact=False).first
+        top.wait_for()
+        assert top.is_visible() and "ChebNet" in top.inner_text() and "0.01" in top.inner_text()
+        assert top.bounding_box()["y"] < 844  # on the first screen, no scrolling
+        pg.screenshot(path=str(SHOTS / "classroom_phone_fixed.png"))
+    finally:
+        ctx.close()

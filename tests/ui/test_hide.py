@@ -39,7 +39,12 @@ def ticked(at: AppTest) -> list[str]:
 
 
 def fixed(at: AppTest) -> str:
-    return " ".join(c.value for c in at.caption if c.value.startswith("Fixed by this link"))
+    """The sidebar's "Fixed by this link" caption ("" when none); the page's top repeats it word for word (a phone
+    folds the sidebar away)."""
+    side = [c.value for c in at.sidebar.caption if c.value.startswith("Fixed by this link")]
+    top = [c.value for c in at.main.caption if c.value.startswith("Fixed by this link")]
+    assert top == side, (top, side)
+    return " ".join(side)
 
 
 def hide_notices(at: AppTest) -> str:
