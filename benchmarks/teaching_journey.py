@@ -145,9 +145,11 @@ class Journey(ClassSteps):
                           "error": self.cur.get("error")}), flush=True)
 
     def wait_text(self, pg, text, timeout_ms: int = 120_000) -> None:
-        crash = pg.locator('[data-testid="stException"]')
-        pg.get_by_text(text).first.or_(crash.first).wait_for(timeout=timeout_ms)
-        if crash.count() and not pg.get_by_text(text).count():
+        # the main area's text only: the sidebar's folded Classroom link builder names controls too ("Run this lesson
+        # and Run your own copy"), hidden, and a hidden first match would never become visible
+        crash, main = pg.locator('[data-testid="stException"]'), pg.locator(MAIN)
+        main.get_by_text(text).first.or_(crash.first).wait_for(timeout=timeout_ms)
+        if crash.count() and not main.get_by_text(text).count():
             raise RuntimeError(f"the page shows an exception instead of {text!r}: "
                                + crash.first.inner_text().strip().splitlines()[0][:300])
 
