@@ -172,8 +172,6 @@ def offer_steerable(where) -> None:
         where.warning(f"Cannot train it now — {why}", icon=":material/block:")
 
 
-if runs and not any(steerable(r.get("config")) for r in runs.values()):
-    offer_steerable(starter_panel)
 picked = run_picker(runs) if runs else []
 copy_link_button(sb)
 url_notices(notice)
@@ -344,4 +342,6 @@ def turned_digit(image, first: list) -> None:
 
 
 digit_view(given)
+if runs and not any(steerable(r.get("config")) for r in runs.values()):
+    offer_steerable(st.container())  # below the digit and its answers: on a phone those stay on the first screen
 url_notices(notice)  # the rotation slider's link value is checked inside the part of the page it moves

@@ -103,7 +103,7 @@ async def _slider_step(page) -> dict[str, float]:
     t0 = time.perf_counter()
     start = time.time()
     await page.keyboard.press(key)
-    await _shown(page, f"grid graph over digit #{target}", exact=True)
+    await _shown(page, f"8-neighbour grid · digit #{target}", exact=True)
     figure = time.perf_counter() - t0
     await page.wait_for_selector(IDLE)
     return {"at": start, "figure_s": figure, "settled_s": time.perf_counter() - t0}

@@ -40,7 +40,7 @@ def test_moving_a_slider_updates_page_and_url(server, page):
     for _ in range(3):
         page.keyboard.press("ArrowRight")
     page.wait_for_function("() => new URLSearchParams(location.search).get('digit') === '3'")  # link updated
-    page.get_by_text("grid graph over digit #3").first.wait_for()  # and the figure redrawn
+    page.get_by_text("8-neighbour grid · digit #3").first.wait_for()  # and the figure redrawn
 
 
 def test_upload_own_digit_and_bad_file(server, page, tmp_path):
@@ -61,7 +61,7 @@ def test_upload_own_digit_and_bad_file(server, page, tmp_path):
     page.get_by_text("not a readable image").first.wait_for()  # a clear message, the page still works
     assert page.get_by_text("Directed edges").count() > 0
     uploader.set_input_files(str(good))
-    page.get_by_text("superpixels graph over your upload").first.wait_for()
+    page.get_by_text("About 75 superpixels · your upload").first.wait_for()
     page.screenshot(path=str(SHOTS / "graph_builder_upload.png"), full_page=True)
 
 
@@ -96,7 +96,7 @@ def test_draw_a_digit_in_the_playground(server, page):
     page.mouse.up()
     answer = page.get_by_text("answered in").first
     answer.wait_for()
-    assert "mlp:" in answer.inner_text()
+    assert "MLP:" in answer.inner_text()
     page.get_by_text("Your drawing, prepared as MNIST prepares digits").first.wait_for()
     page.screenshot(path=str(SHOTS / "playground_drawn.png"), full_page=True)
     page.get_by_role("button", name="Clear", exact=True).click()
