@@ -28,7 +28,7 @@ def test_a_digit_drawn_on_a_fresh_server_is_answered_by_two_starter_models(serve
     draw_six(page, canvas)
     page.wait_for_function(ANSWERS_JS, arg=2, timeout=180_000)  # the CNN and the ChebNet, as they finish
     line = page.evaluate(LINE_JS)
-    assert " cnn: " in line and " cheb: " in line, line
+    assert " CNN: " in line and " ChebNet: " in line, line
     assert page.locator('[data-testid="stException"]').count() == 0
     assert page.get_by_text("Your drawing, prepared as MNIST prepares digits").count() > 0  # the drawing answered
     page.screenshot(path=str(SHOTS / "first_visit_two_answers.png"), full_page=True)
