@@ -49,7 +49,7 @@ def _tensor_blocks(t: torch.Tensor, blocks: dict) -> None:
         ptr, size = id(t), t.element_size() * t.nelement()
     if size:
         blocks[("mem", t.device.type, ptr or id(t))] = size
-    if t.grad is not None:
+    if t.is_leaf and t.grad is not None:  # only a leaf keeps a .grad (reading a non-leaf's warns in the log)
         _tensor_blocks(t.grad, blocks)
 
 

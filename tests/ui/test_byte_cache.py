@@ -191,3 +191,16 @@ def test_a_function_defined_again_finds_its_entries():
     exec(compile(source, "app_pages/some_page.py", "exec"), second)
     assert cached(cache)(first["load"])(5) is cached(cache)(second["load"])(5)
     assert calls == [5]
+
+
+def test_sizing_a_non_leaf_tensor_warns_nothing(recwarn):
+    """A cached value may hold a tensor computed from parameters; sizing it must not read its .grad, which torch
+    answers with a UserWarning in the server's log (issue 30: the log carries only real warnings)."""
+    import torch
+
+    from ui.byte_cache import entry_blocks
+
+    leaf = torch.ones(3, requires_grad=True)
+    blocks = entry_blocks({"made": leaf * 2, "leaf": leaf})
+    assert sorted(blocks.values()) == [12, 12]
+    assert not [w for w in recwarn if issubclass(w.category, UserWarning)], [str(w.message) for w in recwarn]
