@@ -8,19 +8,6 @@ PLAYGROUND, EQUIVARIANCE = "app_pages/playground.py", "app_pages/equivariance.py
 HEADLINE = "Training a starter set so you can try "
 
 
-@pytest.fixture
-def served_manager():
-    """Closes the app's manager of this test's data folder afterwards (its workers ended), so no run outlives it."""
-    yield
-    from core.config import data_dir
-    from core.training import runner
-
-    with runner._manager_lock:
-        manager = runner._managers.pop(str(data_dir()), None)
-    if manager is not None:
-        manager.close()
-
-
 def compared(at) -> list[int]:
     """The run ids the Equivariance page compares (its multiselect holds run ids, or "#5 ..." labels)."""
     return [v if isinstance(v, int) else int(str(v).split(" ")[0].lstrip("#")) for v in at.multiselect(key="runs").value]

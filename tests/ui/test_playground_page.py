@@ -260,19 +260,6 @@ def test_a_rotation_invariant_net_answering_9_says_why_it_cannot_tell_6_from_9(a
 # ----------------------------------------------------------------------------- no steerable net yet: one button
 
 
-@pytest.fixture
-def served_manager():
-    """Closes the app's manager of this test's data folder afterwards (its workers ended), so no run outlives it."""
-    yield
-    from core.config import data_dir
-    from core.training import runner
-
-    with runner._manager_lock:
-        manager = runner._managers.pop(str(data_dir()), None)
-    if manager is not None:
-        manager.close()
-
-
 NO_STEERABLE = "No steerable net has finished on this server yet, so no answer here stays put as the digit turns."
 
 
