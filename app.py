@@ -21,11 +21,13 @@ def main() -> None:
     from core.training.memory import limit_malloc_arenas
     from core.training.process_backend import prewarm
     from ui import classroom
+    from ui.streamlit_internals import quiet_client_disconnects
     from ui.url_state import start_page
 
     @st.cache_resource
     def _start_up() -> None:
         """Once per server process, before the first page runs."""
+        quiet_client_disconnects()  # a browser leaving mid-send is one log line, not two tracebacks
         limit_malloc_arenas(2)  # the server's session and worker threads share two malloc arenas (core.training.memory)
         # Pages' tensor work (a graph's facts, a digit through a net) is small; on more threads it contends with the
         # training workers for the cores: a dense graph's facts took 0.2-0.35 s on 2 threads beside two runs, 0.02 s
