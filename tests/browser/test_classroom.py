@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from urllib.parse import parse_qs, urlparse
 
-from conftest import SHOTS, VIEWPORT, nudge, open_sections, settle, widget
+from tests.browser.conftest import SHOTS, VIEWPORT, nudge, open_sections, settle, widget
 
 
 def _planned(pg) -> dict:

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from conftest import SHOTS, VIEWPORT, choose, copied_link, nudge, pick, settle, widget, widgets
+from tests.browser.conftest import SHOTS, VIEWPORT, choose, copied_link, nudge, pick, settle, widget, widgets
 
 CHARTS = '[data-testid="stMain"] [data-testid="stPlotlyChart"]'
 # Every chart's traces as drawn (Plotly's own data on the page: names, y values, heatmap z), and the sentences that

@@ -8,7 +8,7 @@ default. How soon the answers come is measured by ``python -m benchmarks.first_v
 from __future__ import annotations
 
 from benchmarks.browser_helpers import draw_six
-from conftest import SHOTS
+from tests.browser.conftest import SHOTS
 
 ANSWERS_JS = """(want) => {
   const line = [...document.querySelectorAll('[data-testid="stMarkdownContainer"]')].map(e => e.innerText.trim())

@@ -6,7 +6,7 @@ figure's data is read from the DOM (``gd.data`` and ``gd.layout.shapes`` of the 
 
 from __future__ import annotations
 
-from conftest import IDLE, SHOTS
+from tests.browser.conftest import IDLE, SHOTS
 
 # The main figure as Plotly holds it in the page: its title, the drawn edge paths (layout shapes) with their widths
 # and opacities, and the kernel profile's title (the second chart on a Gaussian graph).

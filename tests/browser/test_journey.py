@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import time
 
-from conftest import IDLE, SHOTS, copied_link, pick
+from tests.browser.conftest import IDLE, SHOTS, copied_link, pick
 
 
 def _metric(pg, label: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from conftest import SHOTS, VIEWPORT, settle
+from tests.browser.conftest import SHOTS, VIEWPORT, settle
 
 GRID_JS = """() => [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stDataFrame"]')].map(df =>
   [...df.querySelectorAll('[role="row"], tr')].map(r => [...r.querySelectorAll('[role="gridcell"], [role="columnheader"], td, th')]

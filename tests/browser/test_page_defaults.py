@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qs, urlparse
 
-from conftest import SHOTS, VIEWPORT, copied_link, nudge, pick, settle, type_into, widgets
+from tests.browser.conftest import SHOTS, VIEWPORT, copied_link, nudge, pick, settle, type_into, widgets
 
 # the digit under the Graph Builder's graph (its first chart's heatmap), as the browser draws it
 DIGIT_JS = """() => { const plot = document.querySelector('[data-testid="stPlotlyChart"] .js-plotly-plot');

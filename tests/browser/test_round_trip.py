@@ -12,7 +12,7 @@ from typing import Callable
 
 import pytest
 
-from conftest import (SHOTS, VIEWPORT, choose, copied_link, flip, nudge, open_sections, pick, settle, type_into, widget,
+from tests.browser.conftest import (SHOTS, VIEWPORT, choose, copied_link, flip, nudge, open_sections, pick, settle, type_into, widget,
                       widgets)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from benchmarks.browser_helpers import start_app
-from conftest import ROOT, VIEWPORT, settle
+from tests.browser.conftest import ROOT, VIEWPORT, settle
 
 NOISE = ("ScriptRunContext", "streamlit run", "Session state does not function", "bare mode")
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from cli_helpers import assert_one_line_error, in_process
+from tests.core.cli_helpers import assert_one_line_error, in_process
 from core.bench import EPOCH_IMAGES, published_models, run_full_epoch
 
 

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from cli_helpers import assert_one_line_error, in_process
+from tests.core.cli_helpers import assert_one_line_error, in_process
 from core.training.accuracy_table import ENTRIES
 from core.training.store import RunStore
 

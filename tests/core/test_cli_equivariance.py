@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from cli_helpers import assert_one_line_error, in_process
+from tests.core.cli_helpers import assert_one_line_error, in_process
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -4,7 +4,7 @@ app's run manager after a test that trained through it."""
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from ui_helpers import APP, ROOT
+from tests.ui.ui_helpers import APP, ROOT
 
 
 @pytest.fixture

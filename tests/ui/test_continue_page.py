@@ -3,7 +3,7 @@ linked to the finished one and show it live; the Results page links a continuati
 
 import sqlite3
 
-from ui_helpers import no_errors, open_page
+from tests.ui.ui_helpers import no_errors, open_page
 
 TRAIN = "app_pages/train.py"
 RESULTS = "app_pages/results.py"

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from ui_helpers import open_page
+from tests.ui.ui_helpers import open_page
 
 PAGES = ["app_pages/train.py", "app_pages/results.py", "app_pages/compare.py", "app_pages/equivariance.py",
          "app_pages/spectral.py", "app_pages/filters.py"]

@@ -2,7 +2,7 @@
 
 import json
 
-from ui_helpers import metric_values, no_errors, open_page
+from tests.ui.ui_helpers import metric_values, no_errors, open_page
 
 EQUIVARIANCE = "app_pages/equivariance.py"
 GROUPS = "app_pages/groups.py"
@@ -204,7 +204,7 @@ def open_link(params: dict):
     """A new session opening the Equivariance page with ``params`` in its link."""
     from streamlit.testing.v1 import AppTest
 
-    from ui_helpers import APP
+    from tests.ui.ui_helpers import APP
 
     at = AppTest.from_file(APP, default_timeout=180)
     at.run()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from streamlit import config as st_config
-from ui_helpers import ROOT, no_errors, open_page
+from tests.ui.ui_helpers import ROOT, no_errors, open_page
 
 from core.errors import StoreError
 from ui.display import error_line, labelled, plain

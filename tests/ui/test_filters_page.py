@@ -2,7 +2,7 @@
 attention and a superpixel run's filters on one digit, bad links."""
 
 import pytest
-from ui_helpers import metric_values, no_errors, open_page
+from tests.ui.ui_helpers import metric_values, no_errors, open_page
 
 from ui.display import plain
 
@@ -248,7 +248,7 @@ def _opened(params: dict):
     """A fresh session (its own widget state) on the Filters page, opened with link ``params``."""
     from streamlit.testing.v1 import AppTest
 
-    from ui_helpers import APP
+    from tests.ui.ui_helpers import APP
 
     at = AppTest.from_file(APP, default_timeout=180).run()
     at.switch_page(FILTERS)

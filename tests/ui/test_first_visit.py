@@ -2,7 +2,7 @@
 background, show its progress, and answer with its runs once they finish (core.training.starter, ui.starter)."""
 
 import pytest
-from ui_helpers import no_errors
+from tests.ui.ui_helpers import no_errors
 
 PLAYGROUND, EQUIVARIANCE = "app_pages/playground.py", "app_pages/equivariance.py"
 HEADLINE = "Training a starter set so you can try "

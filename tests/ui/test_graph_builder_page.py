@@ -5,7 +5,7 @@ import json
 
 import numpy as np
 import pytest
-from ui_helpers import no_errors, open_page
+from tests.ui.ui_helpers import no_errors, open_page
 
 from core.graphs import NORMS, build_graph, normalize
 

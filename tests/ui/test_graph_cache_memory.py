@@ -17,7 +17,7 @@ import subprocess
 import sys
 
 from ui.resources import GRAPH_CACHE_MB
-from ui_helpers import ROOT
+from tests.ui.ui_helpers import ROOT
 
 GRAPHS = 100
 

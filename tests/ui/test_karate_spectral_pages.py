@@ -2,7 +2,7 @@
 
 import time
 
-from ui_helpers import metric_values, no_errors, open_page
+from tests.ui.ui_helpers import metric_values, no_errors, open_page
 
 from ui.url_state import shown_link_value
 

@@ -7,7 +7,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.analysis.lessons import LESSONS, launch_plan, lesson_configs
-from ui_helpers import APP, no_errors, open_page
+from tests.ui.ui_helpers import APP, no_errors, open_page
 
 PAGE = "app_pages/lessons.py"
 

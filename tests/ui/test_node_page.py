@@ -1,6 +1,6 @@
 """AppTest tests of the One node page: no runs, a stored GCN / ChebNet / learned-edge / steerable run, bad links."""
 
-from ui_helpers import no_errors, open_page
+from tests.ui.ui_helpers import no_errors, open_page
 
 from ui.url_state import shown_link_value
 
@@ -201,7 +201,7 @@ def test_a_link_with_a_drawn_digit_shows_its_arithmetic(app):
 
 def test_a_corrupt_drawn_digit_in_a_link_gives_a_notice(app):
     from streamlit.testing.v1 import AppTest
-    from ui_helpers import APP
+    from tests.ui.ui_helpers import APP
 
     run_id = _stored_run("gcn")
     _, ink = _a_six()
@@ -271,7 +271,7 @@ def _node_links(at) -> list:
 def test_the_playground_links_a_gcn_run_to_its_node_arithmetic(app, monkeypatch):
     from streamlit.testing.v1 import AppTest
     from test_playground_page import PLAYGROUND, FakeCanvas, a_drawing, quick_run
-    from ui_helpers import APP
+    from tests.ui.ui_helpers import APP
 
     gcn = _stored_run("gcn")
     cnn = quick_run()

@@ -1,7 +1,7 @@
 """AppTest smoke tests: every page renders on real data with no exception, and reacts to its widgets."""
 
 import pytest
-from ui_helpers import no_errors, open_page
+from tests.ui.ui_helpers import no_errors, open_page
 
 from ui.display import plain
 
@@ -136,7 +136,7 @@ def test_train_page_superpixel_layers_and_budget_width(app):
     assert at.radio(key="schedule").value == "plateau"
     assert at.select_slider(key="lr").value == 1e-3
     assert at.radio(key="positions").value == "fourier" and at.radio(key="positions").options == ["fourier", "raw"]
-    from ui_helpers import APP  # a fresh session: a shared link reopens the raw-position recipe
+    from tests.ui.ui_helpers import APP  # a fresh session: a shared link reopens the raw-position recipe
     from streamlit.testing.v1 import AppTest
 
     linked = AppTest.from_file(APP, default_timeout=180).run()
@@ -253,7 +253,7 @@ def test_a_worker_started_while_a_page_runs_does_not_run_the_app():
     import subprocess
     import sys
 
-    from ui_helpers import ROOT
+    from tests.ui.ui_helpers import ROOT
 
     probe = ("import multiprocessing.spawn as spawn, os, sys\n"
              f"spawn.prepare({{'init_main_from_path': {str(ROOT / 'app.py')!r}}})\n"

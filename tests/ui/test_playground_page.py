@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from ui_helpers import no_errors
+from tests.ui.ui_helpers import no_errors
 
 from ui.url_state import shown_link_value
 
@@ -127,7 +127,7 @@ def test_a_drawing_travels_in_the_link_and_the_link_reopens_the_digit_and_its_an
 
     from core.analysis.playground import load_playground_model, probabilities
     from core.data.image_io import decode_digit_link, drawing_ink, encode_digit_link, mnist_digit, quantize_digit
-    from ui_helpers import APP
+    from tests.ui.ui_helpers import APP
 
     cnn = quick_run()
     canvas = FakeCanvas(monkeypatch)
@@ -282,7 +282,7 @@ def test_without_a_steerable_net_one_button_queues_the_starter_c8_net_once_for_e
     from streamlit.testing.v1 import AppTest
 
     from core.training.starter import STARTER, STARTER_KIND
-    from ui_helpers import APP
+    from tests.ui.ui_helpers import APP
 
     cnn = quick_run()
     at = open_playground(app, cnn)

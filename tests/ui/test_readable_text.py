@@ -11,7 +11,7 @@ import re
 from typing import Iterator
 
 from streamlit.testing.v1 import AppTest
-from ui_helpers import ROOT
+from tests.ui.ui_helpers import ROOT
 
 PAGES = re.findall(r'st\.Page\("(app_pages/[a-z_]+\.py)"', (ROOT / "app.py").read_text())
 # people say "ReLU" for the activation; torch's class of that name is the concept, not an internal

@@ -5,7 +5,7 @@ import base64
 import time
 
 import pytest
-from ui_helpers import no_errors
+from tests.ui.ui_helpers import no_errors
 
 from core.errors import UserInputError
 from ui.display import plain

@@ -8,7 +8,7 @@ def ray_cluster():
     """A head and a second node started as a user would (see ray_cluster.py); stopped at the end of the
     module whatever happened, killing only this cluster's processes."""
     pytest.importorskip("ray")
-    from ray_cluster import RayCluster
+    from tests.core.training.ray_cluster import RayCluster
 
     cluster = RayCluster()
     try:

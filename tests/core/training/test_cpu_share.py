@@ -19,7 +19,7 @@ from core.training import cpu_share
 from core.training.cpu_share import CpuShare, Lease, default_max_runs, describe, live_leases, share_of, usable_cpus
 from core.training.runner import RunManager
 from core.training.runs import RunConfig
-from polling import wait_for
+from tests.core.training.polling import wait_for
 from core.training.store import RunStore
 from core.training.worker import execute_reporting
 

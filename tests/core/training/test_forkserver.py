@@ -10,7 +10,7 @@ import multiprocessing as mp
 
 import pytest
 
-from forkserver_probe import WATCHED, run_probe
+from tests.core.training.forkserver_probe import WATCHED, run_probe
 
 pytestmark = pytest.mark.skipif("forkserver" not in mp.get_all_start_methods(), reason="no forkserver here")
 

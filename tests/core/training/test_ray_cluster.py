@@ -18,8 +18,8 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-from polling import wait_for  # noqa: E402
-from ray_cluster import has_ray_client, ray_cli  # noqa: E402
+from tests.core.training.polling import wait_for  # noqa: E402
+from tests.core.training.ray_cluster import has_ray_client, ray_cli  # noqa: E402
 
 from core.config import REPO_ROOT  # noqa: E402
 from core.training.ray_backend import RayBackend  # noqa: E402

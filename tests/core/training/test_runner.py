@@ -14,7 +14,7 @@ from core.models import MODELS
 from core.training.process_backend import exit_reason
 from core.training.runner import Job, QueueFullError, RunManager, fair_order
 from core.training.runs import RunConfig
-from polling import wait_for
+from tests.core.training.polling import wait_for
 from core.training.store import RunStore, load_checkpoint
 
 TIMEOUT = 120.0

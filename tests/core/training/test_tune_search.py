@@ -10,7 +10,7 @@ ray = pytest.importorskip("ray")
 pytest.importorskip("ray.tune")
 
 from core.training.runner import RunManager  # noqa: E402
-from polling import wait_for  # noqa: E402
+from tests.core.training.polling import wait_for  # noqa: E402
 from core.training.runs import RunConfig  # noqa: E402
 from core.training.search import new_search_kind, parse_space, search_configs  # noqa: E402
 from core.training.store import RunStore, load_checkpoint  # noqa: E402

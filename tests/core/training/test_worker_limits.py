@@ -18,7 +18,7 @@ from core.training.runs import RunConfig
 from core.training.store import RunStore, load_checkpoint
 from core.training.worker import (ENDED_BY_WATCHDOG, OOM_SCORE_ADJ, StoreReporter, memory_message, start_watchdog,
                                   time_limit_reason)
-from polling import wait_for
+from tests.core.training.polling import wait_for
 
 TIMEOUT = 120.0
 pytestmark = pytest.mark.skipif(not os.path.exists("/proc/self/oom_score_adj"), reason="needs Linux's /proc")
