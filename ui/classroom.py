@@ -24,6 +24,7 @@ from typing import Any, Optional
 
 import streamlit as st
 
+from ui import streamlit_internals as internals
 from ui.display import plain
 
 HIDE = "hide"  # the URL parameter: comma-separated URL keys of the controls to hide
@@ -39,17 +40,6 @@ _KNOWN_LOCK = threading.Lock()
 
 
 # ---------------------------------------------------------------- the hide list
-def _ctx():
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
-
-    return get_script_run_ctx()
-
-
-def _page() -> str:
-    ctx = _ctx()
-    return ctx.page_script_hash if ctx else ""
-
-
 def parse_hide(values: list[str]) -> Optional[list[str]]:
     """The keys of a link's ``hide`` (comma-separated, repeats allowed, blanks skipped, in order, once each), or
     None when it is too long to read."""
@@ -76,54 +66,23 @@ def hidden(key: str) -> bool:
     """Whether the link hides the control bound to URL key ``key`` (then no widget holds its URL value)."""
     if key not in hide_keys():
         return False
-    _unbind(key)
+    # a widget bound to ``key`` on an earlier run of this session is forgotten: Streamlit would take the parameter off
+    # the link when the run ends (a bound widget not drawn again), and the hidden control keeps the link's value
+    internals.unbind_url_param(key)
     return True
 
 
-def _unbind(key: str) -> None:
-    """Forget a widget bound to ``key`` on an earlier run of this session: Streamlit would take the parameter off the
-    link when the run ends (a bound widget not drawn again), and the hidden control keeps the link's value."""
-    ctx = _ctx()
-    try:
-        with ctx.session_state.query_params() as qp:
-            binding = qp.get_binding_for_param(key)
-            if binding is not None:
-                qp.unbind_widget(binding.widget_id)
-    except Exception:  # no run, or another Streamlit without these internals: a fresh link is unaffected
-        pass
-
-
 # ---------------------------------------------------------------- what this run drew
-def _in_fragment() -> bool:
-    """Inside a fragment (its own rerun, or its body in a full run): sidebar placeholders cannot be written."""
-    ctx = _ctx()
-    if ctx is None:
-        return False
-    try:
-        from streamlit.runtime.scriptrunner_utils.script_run_context import ThreadState
-
-        inside = ThreadState.get().fragment_id is not None
-    except (ImportError, AttributeError):  # another Streamlit: only a fragment's own rerun is recognised
-        inside = False
-    return bool(inside or ctx.fragment_ids_this_run)
-
-
 def _state() -> dict[str, Any]:
     run = st.session_state.get(_STATE)
-    if not isinstance(run, dict) or run.get("run") is not _run_marker():
+    if not isinstance(run, dict) or run.get("run") is not internals.run_marker():
         run = _new_state()  # a run app.py did not begin (a fragment's own rerun): placeholders of no other run
     return run
 
 
-def _run_marker() -> Any:
-    """An object that is this script run's own (Streamlit gives every run, and every fragment rerun, new cursors)."""
-    ctx = _ctx()
-    return ctx.cursors if ctx else None
-
-
 def _new_state() -> dict[str, Any]:
-    run = {"run": _run_marker(), "page": _page(), "controls": {}, "fixed": {}, "fill": {}, "slots": {}, "drawn": {},
-           "notice_in": None}
+    run = {"run": internals.run_marker(), "page": internals.page_script_hash(), "controls": {}, "fixed": {}, "fill": {},
+           "slots": {}, "drawn": {}, "notice_in": None}
     st.session_state[_STATE] = run
     return run
 
@@ -173,7 +132,7 @@ def end_page() -> None:
 def _slot_write(run: dict, name: str, content: Any, draw) -> None:
     """Draw ``content`` into placeholder ``name`` unless it already shows it (or no placeholder/fragment)."""
     slot = run["slots"].get(name)
-    if slot is None or _in_fragment() or run["drawn"].get(name) == content:
+    if slot is None or internals.in_fragment() or run["drawn"].get(name) == content:
         return
     run["drawn"][name] = content
     if content is None:
@@ -219,8 +178,11 @@ def builder_html(controls: dict[str, str], ticked: list[str], fill: dict[str, An
                     f'<input type="checkbox" value="{key}"{" checked" if key in ticked else ""}>'
                     f'<span>{html.escape(label)} <code style="font-size:0.7rem;opacity:0.7">{key}</code></span>'
                     f'</label>')
+    from ui.url_state import COPY_SHOWN_JS
+
     fills = {k: v for k, v in fill.items() if k in controls and KEY.fullmatch(k)}
     return _BUILDER_HTML.format(rows="\n  ".join(rows), fill=html.escape(json.dumps(fills), quote=True),
+                                copy_shown=COPY_SHOWN_JS,
                                 base=html.escape(",".join(k for k in ticked if KEY.fullmatch(k)), quote=True))
 
 
@@ -256,10 +218,10 @@ def _draw_notice(run: dict, container, final: bool) -> None:
     else:
         bad = bad_keys(run)
         text = bad_keys_text(bad, run["controls"]) if bad else None
-    if text is not None and "notice" not in run["slots"] and not _in_fragment():
+    if text is not None and "notice" not in run["slots"] and not internals.in_fragment():
         run["slots"]["notice"] = (container if container is not None else st).empty()
     _slot_write(run, "notice", text, lambda slot, t: slot.warning(t, icon=":material/link_off:"))
-    if final and text is not None and not _in_fragment():  # said once, like other bad values: off the link
+    if final and text is not None and not internals.in_fragment():  # said once, like other bad values: off the link
         keep = [k for k in hide_keys() if bad is not None and k not in bad]
         if keep:
             st.query_params[HIDE] = ",".join(keep)
@@ -277,18 +239,18 @@ def on_copy_link(container) -> None:
     """``copy_link_button``: the builder's place below Copy link, drawn with the controls so far; a bad hide key is
     said at once (every page has Copy link near its top, and may stop before its notices)."""
     run = _state()
-    if "builder" not in run["slots"] and not _in_fragment():
+    if "builder" not in run["slots"] and not internals.in_fragment():
         _builder_slot(run, container)
     _draw_builder(run)
     _draw_fixed(run)
-    _draw_notice(run, getattr(st, "_main", st), final=False)
+    _draw_notice(run, internals.main_area(), final=False)
 
 
 def on_notices(container) -> None:
     """``url_notices``: the notice on bad hide keys goes to the page's notice place; drawn with what is known so far
     (a page that stops here keeps it; ``end_page`` corrects it)."""
     run = _state()
-    if run.get("notice_in") is None and not _in_fragment():
+    if run.get("notice_in") is None and not internals.in_fragment():
         run["notice_in"] = container
     _refresh(run)
 
@@ -312,7 +274,7 @@ _BUILDER_HTML = """
 (() => {{
   const box = document.getElementById("gcl-classroom"), button = document.getElementById("gcl-class-button");
   if (!box || !button || button.dataset.ready) return;
-  button.dataset.ready = "1";
+  button.dataset.ready = "1";{copy_shown}
   const boxes = () => [...box.querySelectorAll('input[type="checkbox"]')];
   const memory = "gcl-classroom:" + window.location.pathname + ":" + box.dataset.base;
   try {{
@@ -333,17 +295,10 @@ _BUILDER_HTML = """
     }}
     const query = url.searchParams.toString();
     url.search = keys.length ? (query ? query + "&" : "") + "hide=" + keys.join(",") : query;
-    const field = document.getElementById("gcl-class-link"), status = document.getElementById("gcl-class-status");
-    field.value = url.toString();
-    field.hidden = false;
-    field.select();
-    field.scrollIntoView({{block: "nearest"}});  // it opens below the button, often under the sidebar's bottom edge
-    let copied = false;
-    try {{ await navigator.clipboard.writeText(field.value); copied = true; }}
-    catch (e) {{ try {{ copied = document.execCommand("copy"); }} catch (e2) {{}} }}
     const what = keys.length ? "the ticked controls are hidden" : "nothing is hidden: tick some controls first";
-    status.textContent = (copied ? "Copied: " : "Select the link above and copy it: ") + what + ".";
-    status.scrollIntoView({{block: "nearest"}});  // and the line saying what was copied, under it
+    const said = copied => (copied ? "Copied: " : "Select the link above and copy it: ") + what + ".";
+    await copyShown(document.getElementById("gcl-class-link"), document.getElementById("gcl-class-status"),
+                    url.toString(), said);
   }});
 }})();
 </script>

@@ -7,32 +7,19 @@ from typing import Optional
 
 import streamlit as st
 
+from ui import streamlit_internals as internals
+
 
 def session_id() -> Optional[str]:
     """Who owns the runs this browser starts: a hash of Streamlit's XSRF token (a cookie that survives
     reloads and new tabs of the same browser, and differs between browsers), else the session's id.
 
-    The cookie's text is re-masked on every page load (``2|mask|masked-token|time``), so the token
-    itself is unmasked first; only a hash of it is stored with a run."""
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
-
-    token = _xsrf_token(st.context.cookies.get("_streamlit_xsrf") if st.context.cookies else None)
+    The cookie's text is re-masked on every page load, so the token itself is unmasked first
+    (``ui.streamlit_internals.browser_token``); only a hash of it is stored with a run."""
+    token = internals.browser_token()
     if token:
         return "browser-" + hashlib.sha256(token).hexdigest()[:16]
-    ctx = get_script_run_ctx()
-    return ctx.session_id if ctx else None
-
-
-def _xsrf_token(cookie: Optional[str]) -> Optional[bytes]:
-    """The raw token inside a version-2 XSRF cookie (``2|mask|masked|time``, hex; the 4-byte mask repeats), or None."""
-    parts = (cookie or "").strip("\"'").split("|")
-    if len(parts) != 4 or parts[0] != "2":
-        return None
-    try:
-        mask, masked = bytes.fromhex(parts[1]), bytes.fromhex(parts[2])
-    except ValueError:
-        return None
-    return bytes(v ^ mask[i % len(mask)] for i, v in enumerate(masked)) if mask and masked else None  # websocket mask
+    return internals.script_session_id()
 
 
 def client_address() -> Optional[str]:

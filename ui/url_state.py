@@ -12,7 +12,7 @@ from typing import Any, Optional
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from ui import classroom
+from ui import classroom, streamlit_internals
 from ui.display import plain
 
 URL = "query-params"  # widgets bound to the URL: a copied link reopens the same configuration
@@ -45,13 +45,7 @@ def start_page(page: str) -> None:
 def _control_keys() -> set[str]:
     """The keys of every control a page of this server drew through these helpers, and of every widget the session's
     last run drew (keyed widgets that are no link's: a table's selection, a chart's)."""
-    keys = classroom.known_keys()
-    try:
-        from streamlit.runtime.scriptrunner import get_script_run_ctx
-
-        keys |= set(get_script_run_ctx().session_state._state._key_id_mapper.id_key_mapping.values())
-    except Exception:  # no script run, or another Streamlit's internals: the helpers' keys are the ones that leak
-        pass
+    keys = classroom.known_keys() | streamlit_internals.widget_keys()
     return {k for k in keys if isinstance(k, str) and not k.startswith("_")}
 
 
@@ -332,6 +326,24 @@ def graph_param_widgets(kind: str, container=st.sidebar, exclude: tuple[str, ...
     return values
 
 
+# The copying itself, shared by Copy link and the Classroom link builder (ui/classroom.py): JavaScript placed inside
+# each widget's own function scope. ``copyShown(field, status, text, said)`` shows ``text`` in the read-only field
+# (selected, in view: it opens below its button, often under the sidebar's bottom edge), copies it (the clipboard API,
+# else the older execCommand), and writes ``said(copied)`` into the status line below it.
+COPY_SHOWN_JS = """
+  const copyShown = async (field, status, text, said) => {
+    field.value = text;
+    field.hidden = false;
+    field.select();
+    field.scrollIntoView({block: "nearest"});
+    let copied = false;
+    try { await navigator.clipboard.writeText(field.value); copied = true; }
+    catch (e) { try { copied = document.execCommand("copy"); } catch (e2) {} }
+    status.textContent = said(copied);
+    status.scrollIntoView({block: "nearest"});
+  };
+"""
+
 # The link is read in the browser at the moment of copying, so it is exactly the address bar: every widget bound to
 # the URL and every parameter a page writes, including ones set inside a fragment after the sidebar was drawn (a link
 # assembled on the server missed those). The markup is constant: nothing from the URL or the user goes into it.
@@ -349,20 +361,11 @@ _COPY_LINK_HTML = """
 (() => {
   const button = document.getElementById("gcl-copy");
   if (!button || button.dataset.ready) return;
-  button.dataset.ready = "1";
-  button.addEventListener("click", async () => {
-    const field = document.getElementById("gcl-link"), status = document.getElementById("gcl-copied");
-    field.value = window.location.href;  // the address bar now, percent-encoded by the browser
-    field.hidden = false;
-    field.select();
-    field.scrollIntoView({block: "nearest"});  // it opens below the button: keep it in the sidebar's view
-    let copied = false;
-    try { await navigator.clipboard.writeText(field.value); copied = true; }
-    catch (e) { try { copied = document.execCommand("copy"); } catch (e2) {} }
-    status.textContent = copied ? "Copied: this link reopens the page as it is now."
-                                : "Select the link above and copy it: it reopens the page as it is now.";
-    status.scrollIntoView({block: "nearest"});
-  });
+  button.dataset.ready = "1";""" + COPY_SHOWN_JS + """  button.addEventListener("click", () => copyShown(
+    document.getElementById("gcl-link"), document.getElementById("gcl-copied"),
+    window.location.href,  // the address bar now, percent-encoded by the browser
+    copied => copied ? "Copied: this link reopens the page as it is now."
+                     : "Select the link above and copy it: it reopens the page as it is now."));
 })();
 </script>
 """
