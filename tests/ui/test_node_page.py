@@ -240,7 +240,7 @@ def test_a_forged_canvas_value_is_one_line_not_an_exception(app, monkeypatch):
 
 
 def test_drawing_on_the_canvas_puts_the_digit_in_the_link(app, monkeypatch):
-    from test_playground_page import FakeCanvas, a_drawing
+    from tests.ui.test_playground_page import FakeCanvas, a_drawing
 
     from core.data.image_io import drawing_ink, encode_digit_link, mnist_digit, quantize_digit
 
@@ -270,7 +270,7 @@ def _node_links(at) -> list:
 
 def test_the_playground_links_a_gcn_run_to_its_node_arithmetic(app, monkeypatch):
     from streamlit.testing.v1 import AppTest
-    from test_playground_page import PLAYGROUND, FakeCanvas, a_drawing, quick_run
+    from tests.ui.test_playground_page import PLAYGROUND, FakeCanvas, a_drawing, quick_run
     from tests.ui.ui_helpers import APP
 
     gcn = _stored_run("gcn")
