@@ -243,7 +243,7 @@ def on_copy_link(container) -> None:
         _builder_slot(run, container)
     _draw_builder(run)
     _draw_fixed(run)
-    _draw_notice(run, internals.main_area(), final=False)
+    _draw_notice(run, st, final=False)  # the page's place (st._main is st: it writes where st does)
 
 
 def on_notices(container) -> None:

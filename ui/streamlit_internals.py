@@ -14,7 +14,6 @@ internal is missing or has changed at run time, the function logs ONE warning pe
 - ``in_fragment_body()``, ``is_fragment_rerun()``, ``in_fragment()``: whether this code runs inside a fragment
   (``ThreadState``, ``ScriptRunContext.fragment_ids_this_run``), where the sidebar's placeholders cannot be written.
 - ``run_marker()``: an object that is this script run's own (``ScriptRunContext.cursors``).
-- ``main_area()``: the page's main column from code running inside ``with st.sidebar`` (``st._main``).
 - ``widget_keys()``: the keys of the widgets the session's last run drew (``SessionState._key_id_mapper``).
 - ``browser_token()``, ``xsrf_token(cookie)``: the raw token of Streamlit's XSRF cookie, the same for every tab and
   reload of one browser (the cookie's version-2 format, ``2|mask|masked-token|time``).
@@ -241,18 +240,6 @@ def run_marker() -> Optional[object]:
     except AttributeError as exc:
         _changed("ScriptRunContext.cursors", exc)
         return None
-
-
-def main_area() -> Any:
-    """The page's main column, also from code that runs inside ``with st.sidebar``.
-
-    Relies on: ``st._main``, the main column's DeltaGenerator. Falls back to ``st`` (the container in effect, which
-    inside ``with st.sidebar`` is the sidebar)."""
-    main = getattr(st, "_main", None)
-    if main is None:
-        _changed("st._main", AttributeError("module 'streamlit' has no attribute '_main'"))
-        return st
-    return main
 
 
 # ---------------------------------------------------------------- the browser's XSRF cookie
