@@ -14,6 +14,7 @@ import signal
 import threading
 from typing import Any, Optional
 
+from core.training.backend import Backend
 from core.training.worker import ENDED_BY_WATCHDOG, worker_main
 
 PRELOAD = ["core.training.preload"]
@@ -43,7 +44,9 @@ def prewarm() -> None:
 _warming: Optional[threading.Thread] = None
 
 
-class ProcessBackend:
+class ProcessBackend(Backend):
+    """One worker process per run on this machine (its slots: ``core.training.cpu_share.default_max_runs``)."""
+
     name = "process"
 
     def __init__(self, method: Optional[str] = None):

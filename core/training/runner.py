@@ -49,6 +49,7 @@ from typing import Any, Optional, Sequence, Union
 from core.config import limits, public_mode
 from core.errors import UserInputError
 from core.training import cost
+from core.training.backend import Backend, JobControl
 from core.training.cpu_share import default_max_runs
 from core.training.fair_queue import FairQueue, fair_order  # noqa: F401  (fair_order: re-exported)
 from core.training.runs import RunConfig, validate
@@ -122,7 +123,7 @@ class Job:
     terminated: bool = False  # the dispatcher ended the worker after the grace period
     started: Optional[float] = None  # monotonic time its worker started
     ended_why: str = ""  # why the dispatcher ended it, when not for a stop request
-    backend: Any = None  # who polls, describes and ends this job when not the manager's backend (a Tune search)
+    control: Optional[JobControl] = None  # who polls, describes and ends it when not the manager's backend (a search)
 
 
 def _env_int(name: str, default: int) -> int:
@@ -136,7 +137,7 @@ def _env_int(name: str, default: int) -> int:
 class RunManager:
     """Queues, starts, stops and reports runs that train in worker processes (one manager per data folder)."""
 
-    def __init__(self, store=None, max_concurrent: Optional[int] = None, backend=None,
+    def __init__(self, store=None, max_concurrent: Optional[int] = None, backend: Optional[Backend] = None,
                  session_limit: Optional[int] = None, stop_grace_s: float = 10.0, public: Optional[bool] = None,
                  queue_limit: Optional[int] = None):
         from core.training.store import RunStore
@@ -148,9 +149,9 @@ class RunManager:
         self.limits = limits(self.public)
         self.session_limit = session_limit or self.limits.visitor_runs or 12
         self.stop_grace_s = float(stop_grace_s)
-        self.backend = backend or make_backend()
-        capacity = getattr(self.backend, "capacity", None)  # Ray: the cluster's CPUs, not this machine's
-        self.max_concurrent = max_concurrent or _env_int("GRAPHCONV_MAX_RUNS", capacity() if capacity else local)
+        self.backend: Backend = backend or make_backend()
+        # the backend's own slots (Ray: the cluster's CPUs), else this machine's; asked only when nobody says
+        self.max_concurrent = max_concurrent or _env_int("GRAPHCONV_MAX_RUNS", self.backend.capacity() or local)
         # runs that may wait in all (0: no bound): slots x GRAPHCONV_QUEUE_PER_SLOT in public mode
         self.queue_limit = self.max_concurrent * self.limits.queue_per_slot if queue_limit is None else queue_limit
         # runs one client address may have queued or training (0: no bound): half the queue unless set
@@ -212,7 +213,7 @@ class RunManager:
         from core.training.resume import check_backend
         from core.training.runs import continuation_config
 
-        check_backend(getattr(self.backend, "name", ""))
+        check_backend(self.backend.name)
         return self.submit(continuation_config(self.store, parent_id, epochs), session=session, client=client,
                            epochs=epochs)
 
@@ -240,8 +241,8 @@ class RunManager:
 
     @property
     def early_stopping(self) -> bool:
-        """Whether searches get early stopping here: Ray Tune's ASHA, on the Ray backend only."""
-        return getattr(self.backend, "name", "") == "ray"
+        """Whether searches get early stopping here (Ray Tune's ASHA, on the Ray backend)."""
+        return self.backend.early_stopping
 
     def submit_search(self, configs: list[RunConfig], session: Optional[str] = None, kind: str = "search",
                       early_stopping: bool = True, client: Optional[str] = None) -> tuple[list[int], bool]:
@@ -255,19 +256,17 @@ class RunManager:
             validate(cfg)
         cost.check_all(configs, self.public, self.limits)
         self.check_room(session, len(configs), client)  # all of the search or none of it
-        from core.training.tune_search import TuneSearch
-
         env = {k: os.environ.get(k) for k in ENV_KEYS}
         jobs = [Job(self.store.create_run(cfg.to_dict(), name=cfg.label(), session=session, status="queued", kind=kind),
                     session, cfg.to_dict(), env) for cfg in configs]
         try:
-            handles = TuneSearch(self.backend, str(self.store.path), env, [(j.run_id, j.config) for j in jobs]).trials
+            search = self.backend.start_search(str(self.store.path), env, [(j.run_id, j.config) for j in jobs])
         except Exception as err:
             for job in jobs:
                 self.store.fail(job.run_id, f"could not start the Tune search: {type(err).__name__}: {err}")
             raise
-        for job, handle in zip(jobs, handles):
-            job.handle, job.backend = handle, handle.search
+        for job, handle in zip(jobs, search.trials):
+            job.handle, job.control = handle, search
         with self._cond:
             self._searching.extend(jobs)
             self._cond.notify()
@@ -347,11 +346,11 @@ class RunManager:
             jobs, self._queue = self._running + self._searching + list(self._queue), FairQueue()
             self._cond.notify()
         self._thread.join(timeout)
-        for search in {id(j.backend): j.backend for j in jobs if hasattr(j.backend, "shutdown")}.values():
-            search.shutdown()  # a Tune search ends its trials and itself
+        for control in {id(j.control): j.control for j in jobs if j.control is not None}.values():
+            control.shutdown()  # a Tune search ends its trials and itself
         for job in jobs:
             if job.handle is not None:
-                (job.backend or self.backend).terminate(job.handle)
+                self._control(job).terminate(job.handle)
                 job.terminated = True
             self._settle(job)
 
@@ -374,7 +373,7 @@ class RunManager:
         with self._cond:
             running, queued = self._running + self._searching, list(self._queue)
         for job in running:  # workers that ended: their runs must have ended too
-            if job.handle is not None and (job.backend or self.backend).poll(job.handle) is not None:
+            if job.handle is not None and self._control(job).poll(job.handle) is not None:
                 self._settle(job)
                 with self._cond:
                     if job in self._searching:
@@ -399,12 +398,12 @@ class RunManager:
                     job.stop_seen = job.stop_seen or now
                     if now - job.stop_seen > self.stop_grace_s and not job.terminated:
                         job.terminated = True
-                        (job.backend or self.backend).terminate(job.handle)
+                        self._control(job).terminate(job.handle)
                 elif self._past_wall_clock(job, now):  # its worker's own limit and watchdog did not end it
                     job.terminated = True
                     job.ended_why = (f"stopped: reached the time limit of {self.limits.run_wall_s:g} s "
                                      "(GRAPHCONV_RUN_WALL_S) and its worker did not stop by itself, so the app ended it")
-                    (job.backend or self.backend).terminate(job.handle)
+                    self._control(job).terminate(job.handle)
             if now - self._last_beat > HEARTBEAT_S:  # vouch for runs whose worker is alive or not yet started
                 self._last_beat = now
                 with self._cond:
@@ -426,8 +425,12 @@ class RunManager:
                 with self._cond:
                     self._running.remove(job)
                     self._queue.ended(job)
-                self.store.fail(job.run_id, f"could not start a {getattr(self.backend, 'name', '')} worker: "
+                self.store.fail(job.run_id, f"could not start a {self.backend.name} worker: "
                                             f"{type(err).__name__}: {err}")
+
+    def _control(self, job: Job) -> JobControl:
+        """Who polls, describes and ends ``job``: its search's control (a Tune trial), else the backend."""
+        return job.control or self.backend
 
     def _memory_fits(self, job: Job) -> bool:
         """Whether ``job`` may start beside the runs training now: their estimated memory above their workers'
@@ -462,7 +465,7 @@ class RunManager:
                                                      f"{self.stop_grace_s:g} s")
         else:
             kept = f"; its {len(epochs)} finished epoch(s) are kept" if epochs else ""
-            self.store.fail(job.run_id, (job.backend or self.backend).describe_exit(job.handle) + kept)
+            self.store.fail(job.run_id, self._control(job).describe_exit(job.handle) + kept)
 
 
 def progress_text(live: dict[str, Any]) -> str:
@@ -481,7 +484,7 @@ def ray_address() -> str:
     return os.environ.get("GRAPHCONV_RAY_ADDRESS", "").strip()
 
 
-def make_backend(name: Optional[str] = None):
+def make_backend(name: Optional[str] = None) -> Backend:
     """The backend named ``name``, else ``ray`` when ``GRAPHCONV_RAY_ADDRESS`` is set, else ``process``."""
     address = ray_address()
     name = name or ("ray" if address else "process")

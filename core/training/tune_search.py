@@ -30,7 +30,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from core.training.ray_backend import RayRun
+from core.training.backend import Search
+from core.training.ray_backend import RayBackend, RayRun
 from core.training.search import ASHA_GRACE, ASHA_REDUCTION
 
 
@@ -94,12 +95,12 @@ class _Shared:
     closing: list = field(default_factory=list)  # non-empty once the launcher closes: end every trial
 
 
-class TuneSearch:
+class TuneSearch(Search):
     """One Ray Tune search with ASHA over stored runs; the run manager polls each trial's run through it."""
 
     name = "ray-tune"
 
-    def __init__(self, backend, db_path: str, env: dict[str, Optional[str]], plan: list[tuple[int, dict[str, Any]]]):
+    def __init__(self, backend: RayBackend, db_path: str, env: dict[str, Optional[str]], plan: list[tuple[int, dict[str, Any]]]):
         from core.training.store import RunStore
 
         self.backend = backend
