@@ -25,8 +25,6 @@ def session_id() -> Optional[str]:
 def client_address() -> Optional[str]:
     """The visitor's network address as the server sees it (``st.context.ip_address``), or None (localhost, a
     test). Behind a proxy that does not pass the client's address, every visitor shows the proxy's: the run
-    manager's per-address limit then covers them all together (``GRAPHCONV_ADDRESS_RUNS=0`` turns it off)."""
-    try:
-        return st.context.ip_address
-    except Exception:  # no script run context (a page function called outside a session)
-        return None
+    manager's per-address limit then covers them all together (``GRAPHCONV_ADDRESS_RUNS=0`` turns it off). Outside
+    a script run (a page function called outside a session) Streamlit gives None too."""
+    return st.context.ip_address

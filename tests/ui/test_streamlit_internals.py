@@ -11,7 +11,9 @@ import asyncio
 import inspect
 import io
 import logging
+from collections.abc import MutableMapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -35,10 +37,10 @@ async def _vanished_browser_error() -> BaseException:
     """
     inbox = [{"type": "websocket.connect"}]
 
-    async def receive() -> dict:
+    async def receive() -> MutableMapping[str, Any]:
         return inbox.pop(0)
 
-    async def send(message: dict) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         if message["type"] == "websocket.send":
             raise OSError("the browser is gone")
 
@@ -101,8 +103,8 @@ def test_other_errors_keep_their_tracebacks():
 
 def test_streamlits_websocket_handler_still_has_the_race_and_its_loggers():
     """When this fails, Streamlit changed its websocket handler: see whether the filter is still needed."""
-    from streamlit.web.server.starlette import starlette_websocket
     import uvicorn.protocols.websockets as uvicorn_websockets
+    from streamlit.web.server.starlette import starlette_websocket
 
     source = inspect.getsource(starlette_websocket.create_websocket_handler)
     assert "except RuntimeError:" in source and "await websocket.close()" in source
@@ -139,6 +141,12 @@ def test_get_script_run_ctx_is_there_in_a_run_and_not_outside():
     assert at.session_state["has_ctx"], "get_script_run_ctx() gave no context inside a script run"
     assert internals.script_run_ctx() is None  # this test's own thread runs no script
     assert internals.page_script_hash() == "" and internals.script_session_id() is None
+    from ui.classroom import hidden, hide_keys
+    from ui.session import client_address, session_id
+
+    assert hide_keys() == [] and not hidden("model")  # the helpers outside a run: no error, nothing hidden or known
+    assert client_address() is None and session_id() is None and internals.widget_keys() == set()
+    assert not internals.in_fragment() and internals.run_marker() is None
 
 
 def test_page_script_hash_names_a_page_the_same_in_every_session(tmp_path):

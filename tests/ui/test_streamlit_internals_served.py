@@ -45,16 +45,14 @@ tick()
 def tiny_app(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tiny_app")
     (folder / "app.py").write_text(TINY_APP)
-    log = open(folder / "streamlit.log", "w")
-    try:
-        proc, url = start_app(folder, log=log, timeout=90)
-    except TimeoutError:
-        log.close()
-        pytest.fail("the tiny app did not start within 90 s")
-    yield url
-    proc.terminate()
-    proc.wait(timeout=20)
-    log.close()
+    with open(folder / "streamlit.log", "w") as log:
+        try:
+            proc, url = start_app(folder, log=log, timeout=90)
+        except TimeoutError:
+            pytest.fail("the tiny app did not start within 90 s")
+        yield url
+        proc.terminate()
+        proc.wait(timeout=20)
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +104,8 @@ def test_the_xsrf_cookie_names_a_browser_across_reloads_and_tabs(tiny_app, chrom
         seen = shown(pg, "FULL")
         cookie = {c["name"]: c["value"] for c in first.cookies()}.get(XSRF_COOKIE)
         assert cookie, f"Streamlit's server set no {XSRF_COOKIE} cookie: {[c['name'] for c in first.cookies()]}"
-        assert seen["token"] and xsrf_token(cookie).hex() == seen["token"], "the XSRF cookie's format changed"
+        token = xsrf_token(cookie)
+        assert token is not None and token.hex() == seen["token"], "the XSRF cookie's format changed"
         tab = first.new_page()  # another tab of the same browser: another session, the same token
         tab.goto(tiny_app)
         again = shown(tab, "FULL")
