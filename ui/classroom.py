@@ -209,6 +209,8 @@ def bad_keys_text(bad: list[str], controls: dict[str, str]) -> str:
 
 def _draw_notice(run: dict, container, final: bool) -> None:
     """The notice on hide keys that are no control here, in ``container`` (the page's notice place)."""
+    text: Optional[str]
+    bad: Optional[list[str]]
     if HIDE in st.query_params and parse_hide(st.query_params.get_all(HIDE)) is None:
         text = (f"This link's `{HIDE}` list is too long to read (at most {MAX_HIDE_CHARS} characters), so it "
                 "was ignored.")

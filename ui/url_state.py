@@ -6,6 +6,7 @@ and read with bounded work. Pages use these wrappers rather than ``bind="query-p
 
 from __future__ import annotations
 
+import contextlib
 import re
 from typing import Any, Optional
 
@@ -104,10 +105,8 @@ def _numeric_ok(raw: str, lo: float, hi: float, integer: bool) -> bool:
 
 def _drop_link_value(key: str) -> None:
     """Take an invalid value of a hidden control off the link, as Streamlit does for a drawn widget's."""
-    try:
+    with contextlib.suppress(StreamlitAPIException):  # still bound to a widget drawn earlier: Streamlit clears it
         st.query_params.pop(key, None)
-    except StreamlitAPIException:  # still bound to a widget drawn on an earlier run: Streamlit clears it
-        pass
 
 
 def _fixed(key: str, label: str, value, url_value, shown: str):
@@ -201,7 +200,7 @@ def url_labelled_choice(container, label: str, options, default, key: str, forma
     raw = st.query_params.get(key)
     if raw is not None and raw not in by_str:
         _note_bad_link_value(key, "choose from " + ", ".join(by_str))
-    initial = by_str.get(raw, default)
+    initial = by_str.get(raw, default) if raw is not None else default
     if classroom.hidden(key):
         if raw is not None and raw not in by_str:
             st.query_params.pop(key, None)  # never bound: the page's own parameter
