@@ -2,7 +2,8 @@
 # GraphConv Lab: one command sets up and launches the app, one sets up and runs the tests.
 #   bash run.sh app    # install what is missing, then serve the app on http://localhost:8501
 #   bash run.sh test   # install what is missing (test extras too), then run the whole suite (pytest)
-# Extra arguments go to streamlit (app) or pytest (test).
+#   bash run.sh lint   # install what is missing (test extras too), then ruff check, ruff format --check and mypy
+# Extra arguments go to streamlit (app) or pytest (test); lint takes none (pyproject.toml says what it checks).
 set -euo pipefail
 cd "$(dirname "$0")"
 mode="${1:-app}"; shift || true
@@ -24,7 +25,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   fi
 fi
 
-reqs=requirements.txt; [ "$mode" = test ] && reqs=requirements-dev.txt
+case "$mode" in test|lint) reqs=requirements-dev.txt ;; *) reqs=requirements.txt ;; esac
 stamp="$VENV/.setup-stamp-$(cat requirements.txt "$reqs" | sha1sum | cut -c1-12)"
 if [ ! -f "$stamp" ]; then
   echo "[setup] creating $VENV and installing $reqs (first time: about 2 minutes)"
@@ -36,5 +37,11 @@ fi
 case "$mode" in
   app)  exec "$VENV/bin/python" -m streamlit run app.py "$@" ;;
   test) exec "$VENV/bin/python" -m pytest "$@" ;;
-  *)    echo "usage: bash run.sh app|test [args]" >&2; exit 2 ;;
+  lint) # all three run, so one pass lists every finding; the exit status is non-zero if any of them failed
+        failed=0
+        "$VENV/bin/ruff" check . || failed=1
+        "$VENV/bin/ruff" format --check . || failed=1
+        "$VENV/bin/mypy" || failed=1
+        exit "$failed" ;;
+  *)    echo "usage: bash run.sh app|test|lint [args]" >&2; exit 2 ;;
 esac

@@ -1,18 +1,35 @@
 """The tree is the architecture: every import inside ``core`` points down the layers of ARCHITECTURE.md.
 
-Walks every module of the package with ``ast`` (function-level imports included, since a lazy
-import is still a dependency) and fails on an import that points upward, a cycle between modules,
-or any import of Streamlit or the UI package.
+The rule itself is linter configuration now: ruff's banned-api (flake8-tidy-imports), one ``ruff.toml`` per folder,
+reported by ``bash run.sh lint``. Moved there from this file:
+
+- a package of core importing a layer above its own, or an entry point (``core/<package>/ruff.toml``);
+- core importing Streamlit, ``ui``, the pages, ``app``, ``benchmarks`` or ``tests`` (``core/ruff.toml``);
+- relative imports, which banned-api could not see (``ban-relative-imports`` in ``pyproject.toml``).
+
+Kept here, because configuration cannot say it or because the configuration itself needs checking:
+
+- ``LAYERS`` is the order, and each package's ``ruff.toml`` bans exactly the layers above it, so a new package or a
+  reordering cannot leave a layer unbanned (ruff reads only the nearest ``ruff.toml``: a package without one would
+  fall back to ``core/ruff.toml`` and its layer rule would silently vanish);
+- the base modules (``core/config.py``, ``errors.py``, ``registry.py``, ``rng.py``) import no package of core: they
+  share the ``core/`` folder with the entry points, and ruff configures folders, not files;
+- no cycle between modules of core (ruff has no cycle check);
+- the configuration flags what it should, on a probe and on the tree (this runs ruff, so ``bash run.sh test``
+  holds the layers even where the lint step is not run).
 """
 
 from __future__ import annotations
 
 import ast
+import subprocess
+import tomllib
 from pathlib import Path
 
 import pytest
 
-CORE = Path(__file__).resolve().parents[2] / "core"
+ROOT = Path(__file__).resolve().parents[2]
+CORE = ROOT / "core"
 
 # Lowest first. A module may import its own layer (its package, or its fellow base / entry modules)
 # and anything in a lower layer.
@@ -26,7 +43,8 @@ LAYERS = [
     {"core.figures"},
     {"core.cli", "core.bench", "core.__main__"},  # entry points
 ]
-FORBIDDEN_ROOTS = {"streamlit", "ui"}
+BASE, PACKAGES, ENTRY = LAYERS[0], [next(iter(layer)) for layer in LAYERS[1:-1]], LAYERS[-1]
+OUTSIDE = {"streamlit", "ui", "app_pages", "app", "benchmarks", "tests"}  # what no module of core imports
 
 
 def _modules() -> dict[str, Path]:
@@ -114,9 +132,22 @@ def find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
     return None
 
 
-def _is_upward(src: str, dst: str) -> bool:
-    """Each package is a layer of its own; the base and entry modules share theirs (cycles are checked apart)."""
-    return _rank(dst) > _rank(src)
+def banned(folder: Path) -> set[str]:
+    """The names a folder's ruff.toml bans, after checking that it extends the project's settings."""
+    config = tomllib.loads((folder / "ruff.toml").read_text())
+    assert (folder / config.get("extend", "")).resolve() == ROOT / "pyproject.toml", f"{folder}/ruff.toml: extend"
+    return set(config["lint"]["flake8-tidy-imports"]["banned-api"])
+
+
+def ruff(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    """Run the project's ruff (requirements-dev.txt) from the repository root, with its configuration."""
+    from ruff.__main__ import find_ruff_bin
+
+    return subprocess.run([find_ruff_bin(), "check", "--no-cache", "--output-format", "concise", *args], cwd=ROOT,
+                          input=stdin, capture_output=True, text=True, timeout=120)
+
+
+# --- what configuration cannot say -----------------------------------------------------------------
 
 
 def test_every_module_is_in_a_layer():
@@ -125,16 +156,15 @@ def test_every_module_is_in_a_layer():
             _rank(module)
 
 
-def test_imports_point_downward():
+def test_the_base_modules_import_no_package_of_core():
     upward = []
-    for module, path in MODULES.items():
-        if module == "core":
-            continue
+    for module in sorted(BASE):
+        path = MODULES[module]
         for name, line, _ in imports(path, module):
             target = _resolve(name) if name.startswith("core") else None
-            if target and target != "core" and _is_upward(module, target):
-                upward.append(f"{path.relative_to(CORE.parent)}:{line} imports {target}")
-    assert not upward, "imports that point upward:\n" + "\n".join(sorted(set(upward)))
+            if target and target != "core" and _unit(target) not in BASE:
+                upward.append(f"{path.relative_to(ROOT)}:{line} imports {target}")
+    assert not upward, "a base module imports a package of core:\n" + "\n".join(sorted(set(upward)))
 
 
 def test_no_import_cycles():
@@ -142,24 +172,50 @@ def test_no_import_cycles():
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
 
 
-def test_core_never_imports_streamlit_or_ui():
-    bad = []
-    for module, path in MODULES.items():
-        for name, line, _ in imports(path, module):
-            if name.split(".")[0] in FORBIDDEN_ROOTS:
-                bad.append(f"{path.relative_to(CORE.parent)}:{line} imports {name}")
-    assert not bad, "\n".join(bad)
+@pytest.mark.parametrize("package", ["data", "graphs", "models", "training", "analysis", "figures"])
+def test_each_package_says_what_it_holds(package):
+    doc = ast.get_docstring(ast.parse((CORE / package / "__init__.py").read_text()))
+    assert doc and len(doc.splitlines()) <= 8, f"core/{package}/__init__.py needs a short docstring"
+
+
+# --- the linter's configuration follows LAYERS -----------------------------------------------------
+
+
+def test_each_package_bans_the_layers_above_it_and_everything_outside_core():
+    assert banned(CORE) == OUTSIDE
+    for rank, package in enumerate(PACKAGES, start=1):
+        above = {unit for layer in LAYERS[rank + 1:] for unit in layer}
+        assert banned(CORE / package.split(".")[1]) == above | OUTSIDE, f"core/{package.split('.')[1]}/ruff.toml"
+
+
+def test_every_package_of_core_is_a_layer_or_an_entry_point():
+    folders = {f"core.{p.parent.name}" for p in CORE.glob("*/__init__.py")}
+    assert folders <= set(PACKAGES) | ENTRY, f"add {sorted(folders - set(PACKAGES) - ENTRY)} to LAYERS"
+
+
+def test_the_linter_flags_upward_imports_outside_imports_and_relative_imports():
+    probe = ("import streamlit as st\n"
+             "from core.training.store import RunStore\n"
+             "from core.models import MODELS\n"
+             "from core.graphs.grid import grid_graph\n"
+             "def later():\n"
+             "    from core.figures import common\n"
+             "    from ui import links\n"
+             "from . import sibling\n")
+    found = ruff("--select", "TID251,TID252", "--stdin-filename", "core/graphs/probe.py", "-", stdin=probe).stdout
+    flagged = {line.split(":")[1] for line in found.splitlines() if line.startswith("core/graphs/probe.py:")}
+    assert flagged == {"1", "2", "3", "6", "7", "8"}, found  # not line 4: a package may import its own layer
+
+
+def test_the_linter_finds_no_layering_breach_in_the_tree():
+    done = ruff("--select", "TID251,TID252", "core", "ui", "app_pages", "app.py")
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 # --- the checker itself catches what it should -------------------------------------------------
 
 
-def test_checker_flags_upward_imports_and_cycles():
-    assert _is_upward("core.data.datasets", "core.training.store")
-    assert _is_upward("core.analysis.results", "core.figures.results")
-    assert _is_upward("core.config", "core.data.datasets")
-    assert not _is_upward("core.figures.results", "core.analysis.embeddings")
-    assert not _is_upward("core.training.runs", "core.training.store")  # same package
+def test_checker_finds_cycles():
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": set()}) is None
 
@@ -171,9 +227,3 @@ def test_imports_resolve_relative_and_attribute_imports(tmp_path):
     assert ("core.training.store.RunStore", 1, True) in found
     assert ("core.analysis.sibling", 4, False) in found
     assert _resolve("core.training.store.RunStore") == "core.training.store"
-
-
-@pytest.mark.parametrize("package", ["data", "graphs", "models", "training", "analysis", "figures"])
-def test_each_package_says_what_it_holds(package):
-    doc = ast.get_docstring(ast.parse((CORE / package / "__init__.py").read_text()))
-    assert doc and len(doc.splitlines()) <= 8, f"core/{package}/__init__.py needs a short docstring"
