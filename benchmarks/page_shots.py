@@ -1,7 +1,7 @@
 """Screenshots of app pages in headless Chromium: for the record (any URLs), or the README's pictures (``--docs``).
 
     python -m benchmarks.page_shots --out artifacts/browser/filters "/filters?f_src=learned&f_run=24&f_layer=1"
-    python -m benchmarks.page_shots --docs            # refresh docs/images/*.png (about 5 minutes on 2 cores)
+    python -m benchmarks.page_shots --docs            # refresh docs/images/*.png (about 10 minutes on 2 cores)
 
 With paths: starts the app on the current data folder (GRAPHCONV_DATA_DIR), opens each path, waits for the page to
 finish running, saves ``page-<i>.png`` and ``page-<i>-chart-<j>.png``, and prints the page's captions and tables'
@@ -9,8 +9,8 @@ first rows so the figures can be read without the images.
 
 ``--docs``: the pictures the README and docs/ show, made from the running app as a visitor would see it. In a fresh
 temporary data folder, in quick mode, with no starter set, the CLI trains what the pictured pages need (a CNN and a
-ChebNet as the ChebNet-against-CNN lesson trains them, and a C8 steerable net on rotated digits); the app then
-runs that lesson from its button (the identical runs are reused) and each page in ``DOCS_SHOTS`` is shot at a
+ChebNet, and a C8 steerable net on rotated digits); the app then runs the ChebNet-against-CNN lesson from its
+button, a 6 is drawn on the Playground's canvas with the mouse, and each page in ``DOCS_SHOTS`` is shot at a
 modest viewport once its content is there. Each picture is stored as a palette PNG of at most ``MAX_BYTES``
 (``tests/test_docs.py`` holds the bound); a page that shows an error, or never shows its content, stops the script
 with that page named. ``--data DIR`` keeps the folder (and its runs) for a rerun.
@@ -28,13 +28,16 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.browser_helpers import ROOT, chromium, start_app
+from benchmarks.browser_helpers import ROOT, chromium, draw_six, start_app
 
 DOCS_IMAGES = ROOT / "docs" / "images"
 MAX_BYTES = 300_000  # a docs picture's bound: small enough to check in
 VIEWPORT = {"width": 1280, "height": 820}  # wide enough for the sidebar and two columns, small enough to read
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
-# what the CLI trains for the pictures: quick data, the lesson's own settings (cheb-cnn: 8 epochs, seed 0)
+# an element to the top of the view, below Streamlit's header bar (which covers the top 60 pixels of what scrolls)
+SCROLL_TO_TOP = """e => { e.scrollIntoView({block: 'start'});
+  let p = e.parentElement; while (p && p.scrollTop === 0) p = p.parentElement; if (p) p.scrollTop -= 70; }"""
+# what the CLI trains for the Playground and Results pictures (quick data, seed 0)
 DOCS_RUNS = {
     "cheb": ["--model", "cheb", "--graph", "grid", "--neighbours", "8", "--K", "5", "--epochs", "8"],
     "cnn": ["--model", "cnn", "--epochs", "8"],
@@ -44,19 +47,20 @@ DOCS_RUNS = {
 
 @dataclass(frozen=True)
 class DocShot:
-    """One picture: ``docs/images/<name>.png`` of ``path`` (``{cheb}``, ``{cnn}``, ``{c8}``, ``{ink}`` filled in),
-    taken once ``ready`` (a text of the page's content) shows and the page has stopped running."""
+    """One picture: ``docs/images/<name>.png`` of ``path`` (``{cheb}``, ``{cnn}``, ``{c8}``, ``{lesson}`` filled
+    in), taken once ``ready`` (a text of the page's content) shows and the page has stopped running."""
 
     name: str
     path: str
     ready: str
     scroll_to: str = ""  # a text to bring to the top of the viewport first ("" : the page's top)
+    draw_six: bool = False  # draw a 6 on the page's canvas with the mouse first, as a visitor does
 
 
 DOCS_SHOTS = (
-    DocShot("playground", "/playground?pg_src=draw&pg_ink={ink}&pg_runs={cnn},{cheb},{c8}", "Every run at"),
+    DocShot("playground", "/playground?pg_src=draw&pg_runs={cnn},{cheb},{c8}", "Every run at", draw_six=True),
     DocShot("lesson", "/lessons?lesson=cheb-cnn&ls_show={lesson}", "Reopen this lesson"),
-    DocShot("graph-builder", "/graph?kind=knn", "mean weighted degree"),
+    DocShot("graph-builder", "/graph?kind=knn", "mean weighted degree", scroll_to="Directed edges"),
     DocShot("results", "/results?run={cheb}", "Confusion matrix"),
 )
 
@@ -70,7 +74,8 @@ def shrink_png(png: bytes, limit: int = MAX_BYTES) -> bytes:
     for colours in (256, 128, 64, 32):
         out = io.BytesIO()
         image.quantize(colors=colours, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(
-            out, format="PNG", optimize=True)
+            out, format="PNG", optimize=True
+        )
         if out.tell() <= limit:
             return out.getvalue()
     raise ValueError(f"a screenshot does not fit {limit:,} bytes even at 32 colours")
@@ -78,23 +83,19 @@ def shrink_png(png: bytes, limit: int = MAX_BYTES) -> bytes:
 
 def _train(name: str, env: dict) -> int:
     """Train one of ``DOCS_RUNS`` through the CLI; its run id."""
-    done = subprocess.run([sys.executable, "-m", "core", "train", *DOCS_RUNS[name], "--json"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "core", "train", *DOCS_RUNS[name], "--json"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     if summary["status"] != "finished":
         raise SystemExit(f"the {name} run ended {summary['status']}: {summary.get('error')}")
     print(f"trained {name}: run {summary['run_id']}, test accuracy {summary['test_accuracy']:.1%}", flush=True)
     return int(summary["run_id"])
-
-
-def _drawn_six() -> str:
-    """A test digit 6 of mnist-5k as the Playground's link carries a drawing (``pg_ink``)."""
-    from core.data.datasets import load_dataset
-    from core.data.image_io import encode_digit_link
-
-    ds = load_dataset("mnist-5k", quick=True)
-    index = next(i for i, y in enumerate(ds.y_test.tolist()) if y == 6)
-    return encode_digit_link(ds.x_test[index].numpy())
 
 
 def _run_lesson(page, url: str) -> str:
@@ -122,10 +123,11 @@ def docs_shots(data: Path | None) -> None:
         if name not in ids:
             ids[name] = _train(name, env)
             known.write_text(json.dumps(ids))
-    fill = {**ids, "ink": _drawn_six()}
+    fill = dict(ids)
     DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
-    server, url = start_app(ROOT, env={k: env[k] for k in ("GRAPHCONV_DATA_DIR", "GRAPHCONV_QUICK",
-                                                           "GRAPHCONV_STARTER")})
+    server, url = start_app(
+        ROOT, env={k: env[k] for k in ("GRAPHCONV_DATA_DIR", "GRAPHCONV_QUICK", "GRAPHCONV_STARTER")}
+    )
     try:
         with sync_playwright() as pw:
             browser, page = chromium(pw)
@@ -133,20 +135,25 @@ def docs_shots(data: Path | None) -> None:
             fill["lesson"] = _run_lesson(page, url)
             for shot in DOCS_SHOTS:
                 page.goto(url + shot.path.format(**fill))
+                if shot.draw_six:
+                    canvas = page.locator("canvas").last
+                    canvas.wait_for(state="visible")
+                    draw_six(page, canvas)
                 page.get_by_text(shot.ready).first.wait_for(timeout=300_000)
                 page.wait_for_selector(IDLE, timeout=300_000)
                 page.wait_for_timeout(2500)  # charts draw after the script ends
-                errors = [t.inner_text() for t in page.locator('[data-testid="stAlertContentError"], '
-                                                               '[data-testid="stException"]').all()]
+                errors = [
+                    t.inner_text()
+                    for t in page.locator('[data-testid="stAlertContentError"], [data-testid="stException"]').all()
+                ]
                 if errors:
                     raise SystemExit(f"{shot.path}: the page shows an error: {errors[0][:200]}")
                 if shot.scroll_to:
-                    page.get_by_text(shot.scroll_to).first.evaluate("e => e.scrollIntoView({block: 'start'})")
+                    page.get_by_text(shot.scroll_to).first.evaluate(SCROLL_TO_TOP)
                     page.wait_for_timeout(500)
                 png = shrink_png(page.screenshot())
                 (DOCS_IMAGES / f"{shot.name}.png").write_bytes(png)
-                print(f"docs/images/{shot.name}.png: {len(png):,} bytes ({shot.path.format(**fill)[:80]})",
-                      flush=True)
+                print(f"docs/images/{shot.name}.png: {len(png):,} bytes ({shot.path.format(**fill)[:80]})", flush=True)
             browser.close()
     finally:
         server.terminate()
