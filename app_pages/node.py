@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.analysis.node_arithmetic import (RUN_MODELS, TERM_SHARE, adjacency_row, channel_rows, cheb_rows,
+from core.analysis.node_arithmetic import (KINDS, RUN_MODELS, TERM_SHARE, adjacency_row, channel_rows, cheb_rows,
                                            default_run_id, edge_set_of, input_map, layer_io, load_node_run,
                                            neighbour_rows, node_arithmetic, node_of, pixel_name)
 from core.analysis.node_steerable import first_conv, steerable_node
@@ -112,7 +112,7 @@ run_id = url_labelled_choice(sb, "Run", list(by_id), default, "nd_run", format_f
                              help="Graph networks (GCN, ChebNet, learned edges) show the arithmetic; a steerable "
                                   "net shows how a quarter turn moves its channels.")
 run = by_id[run_id]
-why = ("the newest graph network" if run_id == default and (run.get("config") or {}).get("model") != "escnn"
+why = ("the newest graph network" if run_id == default and (run.get("config") or {}).get("model") in KINDS
        else "the newest run" if run_id == default else "")
 
 
@@ -169,7 +169,7 @@ else:
 show_line(shown)
 
 # ---------------------------------------------------------------- a steerable net
-if cfg.model == "escnn":
+if cfg.model not in KINDS:  # a steerable net (the other runs this page opens)
     size, ftype = int(model.size), first_conv(model).out_type
     row, col = pick_cell(size, (size // 2 - 6, size // 2 + 4))
     n_fields = len(ftype)

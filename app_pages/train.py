@@ -12,19 +12,17 @@ from core.analysis.results import MISSING, runs_table
 from core.training.cpu_share import describe as describe_threads
 from core.errors import CheckpointError, UserInputError
 from core.training.resume import continuable, lineage_epochs
-from core.training.runs import (IMAGE_MODELS_WITHOUT_GRAPH, PIXEL_GRAPH_KINDS, RunConfig, model_default, run_title,
-                                validate)
+from core.training.runs import RunConfig, model_default, run_title, validate
 from core.training import cost
 from core.training.runner import progress_text
 from core.training.trainer import pick_device
 from core.data.datasets import DATASETS
 from core.graphs import describe_graph
 from core.models import MODELS
-from core.models.escnn_net.groups import GROUPS
 from core.models.settings import SIZE, applicable
+from core.models.spec import IMAGE_INPUTS
 from core.training.store import ACTIVE_STATUSES, StoreError
-from core.models.superpixel_net import SUPERPIXEL_CONVS, SUPERPIXEL_TITLES, budget_width
-from core.models.tutorial_net import ADJACENCIES
+from core.models.superpixel_net import SUPERPIXEL_TITLES, budget_width
 from core.figures.training import curves_figure
 from ui.links import open_run_buttons
 from ui import classroom
@@ -58,26 +56,29 @@ if st.session_state.get("_defaults_of") not in (None, model):  # another model: 
 st.session_state["_defaults_of"] = model
 sb.caption((f"{MODELS.title(model)}: " if classroom.hidden("model") else "") + MODELS.about(model))  # named when hidden
 cfg = {"data": data, "model": model}
-if model == "superpixel":  # the layer is the choice that matters most: next to the layer type, not in a section
-    cfg["conv"] = url_labelled_choice(sb, "PyG layer", list(SUPERPIXEL_CONVS), d.conv, "conv",
-                                      format_func=lambda c: SUPERPIXEL_TITLES.get(c, c),
-                                      help="gatedgcn: ResGatedGraphConv; monet: GMMConv on centroid offsets; pna: "
-                                           "PNAConv (mean, min, max, std).")
-if model not in IMAGE_MODELS_WITHOUT_GRAPH:
-    kinds = ["superpixels"] if model == "superpixel" else list(PIXEL_GRAPH_KINDS)
-    cfg["graph"] = url_choice(sb, "Graph", kinds, kinds[0], "graph" if model != "superpixel" else "sp_graph",
+spec = MODELS.spec(model)
+
+
+def draw_setting(container, setting) -> None:
+    """A declared setting's control (core/models/spec.py), bound to the URL by its name."""
+    if setting.format is not None:  # short names in the link, titles on the page
+        cfg[setting.name] = url_labelled_choice(container, setting.label, list(setting.options),
+                                                getattr(d, setting.name), setting.name, format_func=setting.format,
+                                                help=setting.help or None)
+    else:
+        cfg[setting.name] = url_setting(container, setting, model_default(model, setting.name))
+
+
+for setting in applicable(model, cfg):  # the choices that matter most sit next to the layer type, not in a section
+    if setting.sidebar:
+        draw_setting(sb, setting)
+if spec.graphs:
+    kinds = list(spec.graphs)
+    cfg["graph"] = url_choice(sb, "Graph", kinds, kinds[0], "graph" if spec.fixed_graph else "sp_graph",
                               widget="radio", horizontal=True)
     cfg["graph_params"] = graph_param_widgets(cfg["graph"], sb)
-if model == "tutorial":
-    cfg["adjacency"] = url_choice(sb, "Graph layer", list(ADJACENCIES), d.adjacency,
-                                  "adjacency", widget="radio",
-                                  help="none: a linear classifier on the pixels. gaussian: a fixed Gaussian kernel "
-                                       "(the tutorial's width). learned: an MLP maps both pixels' coordinates to "
-                                       "each of the 784×784 edge weights (tanh). learned-offset: the MLP sees the "
-                                       "offset in pixels instead. learned-local: offsets, on the Gaussian's own "
-                                       "3-pixel reach.")
 with sb.expander("Architecture", expanded=False):
-    if set(SIZE) <= set(MODELS.settings(model)):  # the tutorial's one graph layer + linear classifier: nothing to size
+    if set(SIZE) <= {s.name for s in spec.settings}:  # the tutorial's one graph layer + linear classifier: nothing to size
         cfg["layers"] = url_slider(st, "Layers", 1, 4 if model != "superpixel" else 6, model_default(model, "layers"),
                                    "layers")
         widths = [0, 32, 64, 96, 128, 192] if model == "superpixel" else [8, 16, 32, 48, 64, 128]
@@ -87,14 +88,14 @@ with sb.expander("Architecture", expanded=False):
                                    format_func=lambda w: AUTO_WIDTH if w == 0 else str(w))
         if model == "superpixel" and cfg["hidden"] == 0:
             auto = budget_width(cfg["conv"], max(1, cfg["layers"]), d.heads, d.K, positions=st.session_state.get(
-                "positions", d.positions))
+                "positions", model_default(model, "positions")))
             st.caption(f"auto: {auto} channels gives {MODELS.title('superpixel')} with "
                        f"{SUPERPIXEL_TITLES[cfg['conv']]} about 100k parameters, the Benchmarking-GNNs budget.")
         cfg["dropout"] = url_slider(st, "Dropout", 0.0, 0.8, model_default(model, "dropout"), "dropout", step=0.05)
-    for spec in applicable(MODELS.settings(model), cfg):  # what the model declares it reads (core/models/settings)
-        cfg[spec.name] = url_setting(st, spec, getattr(d, spec.name))
-    if model == "escnn":
-        cfg["group"] = url_choice(st, "Group", GROUPS, d.group, "group")
+    for setting in applicable(model, cfg):  # what the model declares it reads (its spec, core/models/spec.py)
+        if not setting.sidebar:
+            draw_setting(st, setting)
+    if model == "escnn":  # a schedule: one group per block
         schedule = url_text(st, "Group schedule (optional)", "", "schedule_groups", placeholder="e.g. D16,D16,C16",
                             help="One group per block, each a subgroup of the one before: the fields are "
                                  "restricted to the smaller group from that block on (Weiler & Cesa 2019). Left "
@@ -113,7 +114,7 @@ with sb.expander("Training", expanded=True):
                                  model_default(model, "schedule"), "schedule", widget="radio", horizontal=True,
                                  help="cosine: the rate decays smoothly from its start value to 0 by the last step. "
                                       "plateau: halved after 2 epochs without a lower training loss.")
-    if model != "superpixel":
+    if spec.inputs == IMAGE_INPUTS:  # superpixel graphs are built once: nothing to turn
         cfg["augment"] = url_choice(st, "Augmentation", ["none", "rotate"], d.augment, "augment", widget="radio",
                                     horizontal=True, help="rotate: every training image is turned by a fresh random "
                                                           "angle each epoch (the test set is not).")
@@ -131,24 +132,20 @@ def planned_rows(planned: RunConfig) -> tuple[list[dict[str, str]], dict]:
     config = planned.to_dict()
     ignored = set(planned.ignored_settings(config)) | {"device", "parent", "quick"}
     rows = [("Data set", planned.data), ("Layer type", MODELS.short(planned.model))]
-    if planned.model == "superpixel":
-        rows.append(("PyG layer", SUPERPIXEL_TITLES.get(planned.conv, planned.conv)))
+    sidebar = [s for s in applicable(planned.model, config) if s.sidebar and s.name not in ignored]
+    rows += [(s.label, s.format(getattr(planned, s.name)) if s.format else getattr(planned, s.name)) for s in sidebar]
     if planned.uses_graph():
         rows.append(("Graph", describe_graph(planned.graph, planned.graph_params)))
-    if planned.model == "tutorial":
-        rows.append(("Graph layer", planned.adjacency))
     if "layers" not in ignored:
         width = AUTO_WIDTH if planned.hidden == 0 else planned.hidden
         rows += [("Layers", planned.layers), ("Width (channels)", width), ("Dropout", planned.dropout)]
-    for spec in applicable(MODELS.settings(planned.model), config):
-        if spec.name not in ignored:
-            value = getattr(planned, spec.name)
-            rows.append((spec.label, ("on" if value else "off") if isinstance(value, bool) else value))
-    if planned.model == "escnn":
-        rows.append(("Group", planned.group))
+    for setting in applicable(planned.model, config):
+        if setting.name not in ignored and not setting.sidebar:
+            value = getattr(planned, setting.name)
+            rows.append((setting.label, ("on" if value else "off") if isinstance(value, bool) else value))
     rows += [("Epochs", planned.epochs), ("Learning rate", f"{planned.lr:g}"),
              ("Learning-rate schedule", planned.schedule)]
-    rows += [("Augmentation", planned.augment)] if planned.model != "superpixel" else []
+    rows += [("Augmentation", planned.augment)] if planned.spec().inputs == IMAGE_INPUTS else []
     rows += [("Batch size", planned.batch_size), ("Seed", planned.seed),
              ("Training set", "quick mode (fewer digits)" if planned.quick or quick else "the full split")]
     reads = {k: v for k, v in config.items() if k not in ignored}

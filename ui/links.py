@@ -1,6 +1,6 @@
 """Links between pages: a finished run opens on every insight page that can show it, by the URL keys those pages read.
 
-One table says which page shows which run, so the Train page's buttons, the Results page and the Start page agree.
+One table says which page shows which run (from each model's spec, ``ModelSpec.pages``), so the Train page's buttons, the Results page and the Start page agree.
 """
 
 from __future__ import annotations
@@ -11,49 +11,50 @@ import streamlit as st
 
 # page -> (label, icon, the run's link parameters or None when the page cannot show that run)
 RunParams = Callable[[int, Mapping[str, Any]], Optional[dict[str, str]]]
-_IMAGE_MODELS = ("mlp", "cnn", "gcn", "cheb", "sage", "gin", "gat", "learned", "escnn", "tutorial")
+
+
+def _spec(cfg: Mapping[str, Any]):
+    """The spec of the run's model (``core.models.spec.ModelSpec``), None for a model no longer registered."""
+    from core.models import MODELS
+
+    model = cfg.get("model")
+    return MODELS.spec(model) if isinstance(model, str) and model in MODELS else None
+
+
+def _shown_on(page: str, key: str) -> RunParams:
+    """A page that shows the runs of every model whose spec lists ``page``, by link key ``key``."""
+    def params(run_id: int, cfg: Mapping[str, Any]) -> Optional[dict[str, str]]:
+        spec = _spec(cfg)
+        return {key: str(run_id)} if spec is not None and page in spec.pages else None
+
+    return params
 
 
 def _results(run_id: int, cfg: Mapping[str, Any]) -> Optional[dict[str, str]]:
     return {"run": str(run_id)}
 
 
-def _playground(run_id: int, cfg: Mapping[str, Any]) -> Optional[dict[str, str]]:
-    return {"pg_runs": str(run_id)} if cfg.get("model") in _IMAGE_MODELS and cfg.get("model") != "tutorial" else None
-
-
 def _filters(run_id: int, cfg: Mapping[str, Any]) -> Optional[dict[str, str]]:
-    model = cfg.get("model")
-    if model == "learned":
-        return {"f_src": "learned", "f_run": str(run_id)}
-    if model == "gat":  # a pixel's attention over its neighbours, per digit
-        return {"f_src": "gat", "f_grun": str(run_id)}
-    if model == "superpixel":  # a superpixel's row of its layer's matrix (attention for GAT)
-        return {"f_src": "superpixel", "f_sprun": str(run_id)}
-    return None  # gcn, cheb, sage, gin: their filters are the fixed graph's, not the run's (Spectral shows cheb's)
-
-
-def _spectral(run_id: int, cfg: Mapping[str, Any]) -> Optional[dict[str, str]]:
-    return {"s_run": str(run_id)} if cfg.get("model") == "cheb" else None
-
-
-def _equivariance(run_id: int, cfg: Mapping[str, Any]) -> Optional[dict[str, str]]:
-    return ({"eq_open": str(run_id)} if cfg.get("model") in _IMAGE_MODELS and cfg.get("model") != "tutorial"
-            else None)
+    """Models whose filters are their own (learned edges, attention, superpixel layers) declare the Filters page's
+    source and run key; a fixed-graph net's filters are its graph's, not the run's (Spectral shows ChebNet's)."""
+    spec = _spec(cfg)
+    if spec is None or spec.filters is None:
+        return None
+    source, key = spec.filters
+    return {"f_src": source, key: str(run_id)}
 
 
 def _node(run_id: int, cfg: Mapping[str, Any]) -> Optional[dict[str, str]]:
-    from core.analysis.node_arithmetic import KINDS  # the graph layers whose arithmetic the One node page writes out
-
-    return {"nd_run": str(run_id)} if cfg.get("model") in KINDS else None
+    spec = _spec(cfg)  # the graph layers whose arithmetic the One node page writes out
+    return {"nd_run": str(run_id)} if spec is not None and spec.node_arithmetic else None
 
 
 RUN_PAGES: dict[str, tuple[str, str, RunParams]] = {
     "app_pages/results.py": ("Results", ":material/analytics:", _results),
-    "app_pages/playground.py": ("Playground", ":material/draw:", _playground),
+    "app_pages/playground.py": ("Playground", ":material/draw:", _shown_on("playground", "pg_runs")),
     "app_pages/filters.py": ("Filters", ":material/filter_center_focus:", _filters),
-    "app_pages/spectral.py": ("Spectral view", ":material/graphic_eq:", _spectral),
-    "app_pages/equivariance.py": ("Equivariance", ":material/rotate_right:", _equivariance),
+    "app_pages/spectral.py": ("Spectral view", ":material/graphic_eq:", _shown_on("spectral", "s_run")),
+    "app_pages/equivariance.py": ("Equivariance", ":material/rotate_right:", _shown_on("equivariance", "eq_open")),
     "app_pages/node.py": ("One node's arithmetic", ":material/calculate:", _node),
 }
 

@@ -33,9 +33,10 @@ import torch
 import torch.nn.functional as F
 
 from core.errors import UserInputError
+from core.models.registry import ModelsWhere
 
-KINDS = ("gcn", "cheb", "learned")  # the fixed-graph layers whose arithmetic is written out
-RUN_MODELS = KINDS + ("escnn",)  # the stored runs the One node page opens
+KINDS = ModelsWhere(lambda spec: spec.node_arithmetic)  # the fixed-graph layers whose arithmetic is written out
+RUN_MODELS = ModelsWhere(lambda spec: "node" in spec.pages)  # the stored runs the One node page opens
 FULL_SIDE = 28
 
 
@@ -448,7 +449,7 @@ def load_node_run(run: Mapping[str, Any]):
         raise UserInputError("run", f"run {run.get('id')} is a {cfg.model!r} run; the node arithmetic opens "
                                     f"{', '.join(RUN_MODELS)} runs")
     loaded = checkpoint_state(run)
-    graph = None if cfg.model == "escnn" else build_graph(cfg.graph, size=FULL_SIDE, **cfg.graph_params)
+    graph = None if not cfg.uses_graph() else build_graph(cfg.graph, size=FULL_SIDE, **cfg.graph_params)
     with isolated_rng():  # the initial weights are overwritten; no training run's random stream is disturbed
         model = MODELS.get(cfg.model)(cfg.model_config(), graph)
     load_weights(model, run, f"a {cfg.model} model", loaded)  # leaves it in eval mode

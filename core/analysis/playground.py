@@ -192,15 +192,18 @@ def timed(fn, *args, **kwargs) -> tuple[Any, float]:
 
 
 # ----------------------------------------------------------------------------- which runs, and 6 against 9
-GRAPH_MODELS = ("cheb", "gcn", "sage", "gin", "gat", "learned")  # image models that convolve on a graph
+FAMILIES = ("cnn", "graph", "steerable")  # the Playground starts with one run of each (ModelSpec.family)
 
 
 def default_runs(runs: Mapping[int, Mapping[str, Any]], most: int = MAX_RUNS) -> list[int]:
     """The ids of the newest CNN, graph net and steerable net among ``runs`` (``{id: run row}``, newest first), when
     there are such runs; else the newest run (none for no runs). The Playground and the Equivariance page start
     from these when their link names no runs."""
+    from core.models.registry import ModelsWhere
+
     picked = []
-    for want in (("cnn",), GRAPH_MODELS, ("escnn",)):
+    for family in FAMILIES:
+        want = ModelsWhere(lambda spec: spec.family == family)
         rid = next((i for i, r in runs.items() if (r.get("config") or {}).get("model") in want), None)
         if rid is not None:
             picked.append(rid)

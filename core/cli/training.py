@@ -59,12 +59,14 @@ def train_parser(sub, name: str = "train", help: str = "train one model and stor
 
 
 def run_config_from_args(args: argparse.Namespace):
+    from core.models import MODELS
     from core.training.runs import RunConfig
 
     values = {f.name: getattr(args, f.name) for f in fields(RunConfig)
               if f.name != "graph_params" and getattr(args, f.name, None) is not None}
-    if values.get("model") == "superpixel" and "graph" not in values:
-        values["graph"] = "superpixels"
+    graphs = MODELS.spec(values.get("model", RunConfig.model)).graphs
+    if "graph" not in values and graphs and RunConfig.graph not in graphs:  # the model's own kind (superpixels)
+        values["graph"] = graphs[0]
     kind = values.get("graph", RunConfig.graph)
     values["graph_params"] = graph_params(args, kind, fill_defaults=True)
     return RunConfig(**{**values, "graph": kind})  # unset fields take RunConfig's (per-model) defaults

@@ -1,17 +1,15 @@
-"""Model registry: ``MODELS.get(name)(cfg, graph)`` builds a model. Importing this package registers all.
+"""Model registry: ``MODELS.get(name)(config, graph)`` builds a model. Importing this package registers all.
 
-escnn is registered lazily: importing it takes seconds, so it is loaded on first use only.
+Each model module declares its spec (``core.models.spec.ModelSpec``: its config dataclass, its capabilities) and
+registers it once. escnn itself is imported only when a steerable net is built (seconds).
 May import ``graphs``, ``data`` and the base modules; never ``training`` or anything above.
 """
 
-from core.models import mlp, cnn, graph_net, superpixel_net, tutorial_net  # noqa: F401,I001  (registration, in the order pages list them)
+# registration, in the order pages list them
+from core.models import mlp, cnn, graph_net, superpixel_net, tutorial_net, escnn_net  # noqa: F401,I001
 from core.models.base import ImageModel, ModelConfig
-from core.models.settings import SIZE
-from core.models.registry import MODELS, NEEDS_FIXED_GRAPH
-from core.models.escnn_net.footprint import footprint as escnn_footprint
+from core.models.registry import MODELS, NEEDS_FIXED_GRAPH, describe
+from core.models.spec import ModelSpec, Setting, SizeConfig, setting
 
-MODELS.register_lazy("escnn", "core.models.escnn_net", "Steerable CNN (escnn, rotation-equivariant)",
-                     "group-equivariant convolutions: rotating the digit permutes the features", settings=SIZE,
-                     footprint=escnn_footprint)
-
-__all__ = ["MODELS", "NEEDS_FIXED_GRAPH", "ImageModel", "ModelConfig"]
+__all__ = ["MODELS", "NEEDS_FIXED_GRAPH", "ImageModel", "ModelConfig", "ModelSpec", "Setting", "SizeConfig",
+           "describe", "setting"]

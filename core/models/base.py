@@ -2,35 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
 
-@dataclass
-class ModelConfig:
-    name: str = "cheb"  # registry name: mlp, cnn, gcn, cheb, sage, gin, gat, learned, superpixel, escnn, tutorial
-    layers: int = 2  # number of graph / conv layers
-    hidden: int = 32  # channels of the first layer (doubled after each pooling for pooled models)
-    dropout: float = 0.1  # dropout before the classifier
-    K: int = 5  # Chebyshev order (cheb)
-    heads: int = 4  # attention heads (gat)
-    readout: str = "pool"  # fixed graphs: "pool" (2x2 pooling on the pixel layout + FC) or "global" (mean)
-    conv: str = "gcn"  # superpixel models: which PyG layer (gcn, gat, gin, sage, gatedgcn, monet, pna, cheb)
-    positions: str = "fourier"  # superpixel models: node position as raw (x, y) or fourier (+ sin, cos at 8 frequencies)
-    adjacency: str = "gaussian"  # tutorial: none (linear), gaussian (fixed), learned, learned-offset, learned-local
-    group: str = "C8"  # escnn: C1..C16, D1..D16, SO2
-    edge_inputs: str = "both"  # learned: what the edge MLP sees (both, diff, abs on [0, 1]; offset in pixels)
-    edge_activation: str = "softplus"  # learned: softplus (positive: a blur), tanh (signed), none
-    edge_norm: str = "rw"  # learned: rw, sym or none
-    edge_sets: str = "shared"  # learned: shared, out (one adjacency per output channel) or pair (a learned conv)
-    edge_frozen: bool = False  # learned, tutorial: keep the edge MLP at its initial weights (the control for "it learned")
-    num_classes: int = 10  # output classes
+def ModelConfig(name: str = "cheb", **values: Any) -> Any:  # noqa: N802 (the name older callers use)
+    """Model ``name``'s own config (its spec's dataclass, ``core.models.spec``) with ``values``: a shim for callers
+    written when one flat ModelConfig held every model's options (``core/bench.py``, ``tests/core/test_cuda.py``);
+    new code calls ``MODELS.config(name, ...)``. As the flat config did, settings ``name`` does not read are ignored."""
+    from core.models.registry import MODELS
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    own = {s.name for s in MODELS.spec(name).settings} | {"num_classes"}
+    return MODELS.config(name, **{k: v for k, v in values.items() if k in own})
 
 
 class ImageModel(nn.Module):
@@ -56,8 +42,8 @@ class ImageModel(nn.Module):
 class Footprint:
     """What one training step of a model costs, estimated from its config without building it.
 
-    Each registered model declares a function ``(ModelConfig, GraphSpec or None) -> Footprint`` beside its
-    class (``MODELS.register(..., footprint=...)``); ``core.training.cost`` turns it into seconds and bytes.
+    Each registered model declares a function ``(its config, GraphSpec or None) -> Footprint`` beside its
+    class (``ModelSpec(..., footprint=...)``); ``core.training.cost`` turns it into seconds and bytes.
     """
 
     params: int  # trainable parameters

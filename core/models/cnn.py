@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
-from core.models.base import Footprint, ImageModel, ModelConfig, linear_footprint
-from core.models.settings import SIZE
+from core.models.base import Footprint, ImageModel, linear_footprint
 from core.models.registry import MODELS
+from core.models.spec import ModelSpec, SizeConfig
 
 
 class CNN(ImageModel):
@@ -33,14 +35,19 @@ class CNN(ImageModel):
         return self.fc(self.conv(x))  # (B, fc)
 
 
+@dataclass
+class CNNConfig(SizeConfig):
+    """The CNN's settings: only its size (at most 3 convolutions: 28 -> 14 -> 7 -> 3 pixels)."""
+
+
 FC = 512  # the fully connected layer before the classifier (Defferrard et al.'s FC512)
 
 
-def conv_layers(cfg: ModelConfig) -> int:
+def conv_layers(cfg: SizeConfig) -> int:
     return max(1, min(cfg.layers, 3))
 
 
-def footprint(cfg: ModelConfig, graph=None, image_size: int = 28) -> Footprint:
+def footprint(cfg: SizeConfig, graph=None, image_size: int = 28) -> Footprint:
     """What one step costs (see ``core.models.base.Footprint``): 5x5 convolutions, ReLU, pooling, FC, classifier."""
     total, c_in, size = Footprint(0), 1, image_size
     for i in range(conv_layers(cfg)):
@@ -51,7 +58,11 @@ def footprint(cfg: ModelConfig, graph=None, image_size: int = 28) -> Footprint:
     return total + linear_footprint(c_in * size * size, FC) + linear_footprint(FC, cfg.num_classes)
 
 
-@MODELS.register("cnn", "CNN (LeNet-5 style)", "C32-P-C64-P-FC512 on the pixel grid: the convolution the graph nets generalise",
-                 settings=SIZE, footprint=footprint)
-def build_cnn(cfg: ModelConfig, graph=None, image_size: int = 28) -> CNN:
+def build_cnn(cfg: SizeConfig, graph=None, image_size: int = 28) -> CNN:
     return CNN(cfg.hidden, conv_layers(cfg), FC, cfg.dropout, cfg.num_classes, image_size)
+
+
+MODELS.add(ModelSpec("cnn", "CNN (LeNet-5 style)",
+                     "C32-P-C64-P-FC512 on the pixel grid: the convolution the graph nets generalise", CNNConfig,
+                     build_cnn, footprint=footprint, pages=frozenset({"playground", "equivariance"}), family="cnn",
+                     training={"lr": 1e-3, "schedule": "constant"}))

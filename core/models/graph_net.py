@@ -15,6 +15,7 @@ are and is offered only to show that it fails on pixel graphs.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import partial
 
 import torch
@@ -24,13 +25,55 @@ from torch import nn
 from core.errors import UserInputError
 from core.graphs import GRAPH_PARAMS, Graph, build_graph
 from core.graphs.shape import GraphSpec
-from core.models.base import Footprint, ImageModel, ModelConfig, linear_footprint
+from core.models.base import Footprint, ImageModel, linear_footprint
+from core.models.layers.learned_conv import ACTIVATIONS, EDGE_SETS, NORMS
 from core.models.layers.registry import LAYERS
 from core.models.layers.shared_graph import SharedGraph
-from core.models.settings import SIZE
-from core.models.registry import MODELS, NEEDS_FIXED_GRAPH
+from core.models.registry import MODELS
+from core.models.spec import PIXEL_GRAPH_KINDS, ModelSpec, SizeConfig, setting
 
 FIXED_GRAPH_LAYERS = ("gcn", "cheb", "sage", "gin", "gat", "learned")
+
+
+@dataclass
+class GraphNetConfig(SizeConfig):
+    """What every fixed-graph net reads: its size and its readout."""
+
+    readout: str = setting("pool", "Readout", options=("pool", "global"),
+                           help="pool: 2×2 pooling on the pixel layout + FC (keeps where strokes are). global: mean "
+                                "over nodes (throws it away; shown to fail).")
+
+
+@dataclass
+class ChebConfig(GraphNetConfig):
+    # 1-30: the Train page's slider went to 25 and validation to 30; 30 keeps every stored run continuable
+    K: int = setting(5, "Chebyshev order K", lo=1, hi=30,
+                     help="Each layer mixes K hops: a polynomial of degree K-1 in the graph Laplacian.")
+
+
+@dataclass
+class GATConfig(GraphNetConfig):
+    # 1-16: the slider went to 8 and validation to 16; 16 keeps every stored run continuable
+    heads: int = setting(4, "Attention heads", lo=1, hi=16)
+
+
+@dataclass
+class LearnedConfig(GraphNetConfig):
+    """The learned-edge layer's settings (``core.models.layers.learned_conv``)."""
+
+    edge_inputs: str = setting("both", "Edge MLP input", "selectbox", options=("both", "diff", "abs", "offset"),
+                               help="offset: the pixel offset j - i in pixels, so neighbours differ by 1; the others "
+                                    "use coordinates scaled to [0, 1].")
+    edge_activation: str = setting("softplus", "Edge weights", options=ACTIVATIONS,
+                                   help="softplus: positive (a learned blur); tanh: signed, so a filter can detect "
+                                        "an edge.")
+    edge_norm: str = setting("rw", "Edge normalisation", options=NORMS)
+    edge_sets: str = setting("shared", "Edge sets", options=EDGE_SETS,
+                             help="shared: one adjacency for every channel; out: one per output channel; pair: one per "
+                                  "channel pair (with offsets on the 8-neighbour grid, a learned 3x3 convolution).")
+    edge_frozen: bool = setting(False, "Freeze the edges at their initial weights",
+                                help="A control run: only the layer weights and the head learn. If the edges learn "
+                                     "something, the unfrozen run beats this one.")
 
 
 def coarse_graph(graph: Graph, size: int) -> Graph:
@@ -71,7 +114,7 @@ def conv_node_major(conv: nn.Module, h: torch.Tensor, graph: SharedGraph) -> tor
     return conv(h.transpose(0, 1), graph).transpose(0, 1).contiguous()
 
 
-def _layer_kwargs(name: str, cfg: ModelConfig, c_in: int, c_out: int) -> tuple[int, dict]:
+def _layer_kwargs(name: str, cfg: GraphNetConfig, c_in: int, c_out: int) -> tuple[int, dict]:
     """(channels per head or total, constructor kwargs) for layer ``name``."""
     if name == "cheb":
         return c_out, {"K": cfg.K}
@@ -87,9 +130,9 @@ def _layer_kwargs(name: str, cfg: ModelConfig, c_in: int, c_out: int) -> tuple[i
 class GraphNet(ImageModel):
     """A stack of shared-graph convolutions with pixel-layout pooling and an FC head (see module doc)."""
 
-    def __init__(self, graph: Graph, layer: str = "cheb", cfg: ModelConfig | None = None, fc: int = 512):
+    def __init__(self, graph: Graph, layer: str = "cheb", cfg: GraphNetConfig | None = None, fc: int = 512):
         super().__init__()
-        cfg = cfg or ModelConfig(name=layer)
+        cfg = cfg or MODELS.config(layer)
         if layer not in FIXED_GRAPH_LAYERS:
             raise UserInputError("model", f"{layer!r} is not a fixed-graph layer ({', '.join(FIXED_GRAPH_LAYERS)})")
         side = int(round(graph.num_nodes**0.5))
@@ -146,7 +189,7 @@ class GraphNet(ImageModel):
         return f"layer={self.layer}, readout={self.readout}, levels={[g.num_nodes for g in self.graphs]}"
 
 
-def footprint(layer: str, cfg: ModelConfig, graph: GraphSpec, image_size: int = 28, fc: int = 512) -> Footprint:
+def footprint(layer: str, cfg: GraphNetConfig, graph: GraphSpec, image_size: int = 28, fc: int = 512) -> Footprint:
     """What one step of ``GraphNet(graph, layer, cfg)`` costs, without building it: its layers (each layer class
     says its own cost on the level's graph), the pooling, the FC head (``core.models.base.Footprint``)."""
     total, c_in, size, pooled = Footprint(0), 1, image_size, 0
@@ -163,7 +206,7 @@ def footprint(layer: str, cfg: ModelConfig, graph: GraphSpec, image_size: int = 
 
 
 def _make_factory(layer: str):
-    def factory(cfg: ModelConfig, graph: Graph | None = None, image_size: int = 28) -> GraphNet:
+    def factory(cfg: GraphNetConfig, graph: Graph | None = None, image_size: int = 28) -> GraphNet:
         if graph is None:
             raise UserInputError("graph", f"model {layer!r} needs a pixel graph (grid, knn or gaussian)")
         if graph.kind == "superpixels":
@@ -176,20 +219,58 @@ def _make_factory(layer: str):
     return factory
 
 
-TITLES = {  # layer -> (title, one line)
-    "gcn": ("GCN (Kipf & Welling 2017)", "Â X W with symmetric normalisation and self-loops"),
-    "cheb": ("ChebNet (Defferrard et al. 2016)", "K Chebyshev polynomials of the graph Laplacian per layer"),
-    "sage": ("GraphSAGE (Hamilton et al. 2017)", "mean of the neighbours, concatenated with the node itself"),
-    "gin": ("GIN (Xu et al. 2019)", "sum of the neighbours through a small MLP"),
-    "gat": ("GAT (Veličković et al. 2018)", "graph attention: learned weights per edge, per digit"),
-    "learned": ("Learned-edge GNN", "edge weights predicted from pixel coordinates by an MLP"),
-}
-SETTINGS_OF = {  # layer -> the settings its net reads (core/models/settings.py draws them)
-    "gcn": SIZE + ("readout",), "cheb": SIZE + ("K", "readout"), "sage": SIZE + ("readout",),
-    "gin": SIZE + ("readout",), "gat": SIZE + ("heads", "readout"),
-    "learned": SIZE + ("edge_inputs", "edge_activation", "edge_norm", "edge_sets", "edge_frozen", "readout"),
-}
-for _name in FIXED_GRAPH_LAYERS:
-    MODELS.register(_name, *TITLES.get(_name, (None, None)), settings=SETTINGS_OF[_name],
-                    footprint=partial(footprint, _name))(_make_factory(_name))
-    NEEDS_FIXED_GRAPH.add(_name)
+def _dense(cfg) -> str:
+    """'the complete graph' or 'the dense Gaussian graph' when a run's graph has every pixel pair (613,872 edges),
+    else ''."""
+    params = cfg.graph_params or {}
+    if cfg.graph == "complete":
+        return "the complete graph"
+    if cfg.graph == "gaussian" and not (params.get("cutoff") or params.get("topk")):
+        return "the dense Gaussian graph"
+    return ""
+
+
+def _check_gat(cfg) -> None:
+    if _dense(cfg):  # one attention message per edge, image and head: ~5 GB a batch
+        raise UserInputError("graph", f"GAT on {_dense(cfg)} (613,872 edges) needs several GB per batch: "
+                             "use a sparse graph (grid, knn, or gaussian with cutoff or topk)")
+
+
+def _check_learned(cfg) -> None:
+    if cfg.edge_sets != "shared" and _dense(cfg):  # a message per edge, image and channel
+        raise UserInputError("edge_sets", f"edge sets per channel on {_dense(cfg)} (613,872 edges) need tens of GB "
+                             "per batch: use edge_sets 'shared' there, or a sparse graph")
+
+
+_SAID = {"edge_inputs": "inputs", "edge_activation": "weights", "edge_norm": "normalisation", "edge_sets": "edge sets"}
+
+
+def _describe_learned(cfg) -> str:
+    """" (inputs offset, weights tanh), edges frozen": the edge settings that differ from their defaults."""
+    edges = [f"{said} {getattr(cfg, n)}" for n, said in _SAID.items()
+             if getattr(cfg, n) != LearnedConfig.__dataclass_fields__[n].default]
+    return (f" ({', '.join(edges)})" if edges else "") + (", edges frozen" if cfg.edge_frozen else "")
+
+
+_SHOWN_ON = frozenset({"playground", "equivariance"})  # every fixed-graph net: its maps and its turned digits
+
+
+def _graph_net(name: str, title: str, about: str, config: type, **extra) -> ModelSpec:
+    """The spec of the fixed-graph net with ``name`` layers (what they all share)."""
+    return ModelSpec(name, title, about, config, _make_factory(name), footprint=partial(footprint, name),
+                     graphs=PIXEL_GRAPH_KINDS, fixed_graph=True, family="graph", **{"pages": _SHOWN_ON, **extra})
+
+
+MODELS.add(_graph_net("gcn", "GCN (Kipf & Welling 2017)", "Â X W with symmetric normalisation and self-loops",
+                      GraphNetConfig, pages=_SHOWN_ON | {"node"}, node_arithmetic=True))
+MODELS.add(_graph_net("cheb", "ChebNet (Defferrard et al. 2016)",
+                      "K Chebyshev polynomials of the graph Laplacian per layer", ChebConfig,
+                      pages=_SHOWN_ON | {"spectral", "node"}, node_arithmetic=True, describe=lambda c: f" K={c.K}"))
+MODELS.add(_graph_net("sage", "GraphSAGE (Hamilton et al. 2017)",
+                      "mean of the neighbours, concatenated with the node itself", GraphNetConfig))
+MODELS.add(_graph_net("gin", "GIN (Xu et al. 2019)", "sum of the neighbours through a small MLP", GraphNetConfig))
+MODELS.add(_graph_net("gat", "GAT (Veličković et al. 2018)", "graph attention: learned weights per edge, per digit",
+                      GATConfig, filters=("gat", "f_grun"), describe=lambda c: f", {c.heads} heads", check=_check_gat))
+MODELS.add(_graph_net("learned", "Learned-edge GNN", "edge weights predicted from pixel coordinates by an MLP",
+                      LearnedConfig, filters=("learned", "f_run"), pages=_SHOWN_ON | {"node"}, node_arithmetic=True,
+                      describe=_describe_learned, check=_check_learned))

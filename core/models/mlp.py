@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
-from core.models.base import Footprint, ImageModel, ModelConfig, linear_footprint
-from core.models.settings import SIZE
+from core.models.base import Footprint, ImageModel, linear_footprint
 from core.models.registry import MODELS
+from core.models.spec import ModelSpec, SizeConfig
 
 
 class MLP(ImageModel):
@@ -27,12 +29,17 @@ class MLP(ImageModel):
         return self.body(x)  # (B, hidden)
 
 
-def width(cfg: ModelConfig) -> int:
+@dataclass
+class MLPConfig(SizeConfig):
+    """The MLP's settings: only its size."""
+
+
+def width(cfg: SizeConfig) -> int:
     """The hidden width: four times the first layer's channel count of the graph nets (at least 64)."""
     return max(cfg.hidden, 16) * 4
 
 
-def footprint(cfg: ModelConfig, graph=None, image_size: int = 28) -> Footprint:
+def footprint(cfg: SizeConfig, graph=None, image_size: int = 28) -> Footprint:
     """What one step costs (see ``core.models.base.Footprint``): the linear layers of ``build_mlp``."""
     dims = [image_size * image_size] + [width(cfg)] * max(cfg.layers, 1) + [cfg.num_classes]
     total = Footprint(0)
@@ -41,7 +48,11 @@ def footprint(cfg: ModelConfig, graph=None, image_size: int = 28) -> Footprint:
     return total
 
 
-@MODELS.register("mlp", "MLP (pixels only, no graph)", "a multilayer perceptron on the 784 pixels: the baseline without a graph",
-                 settings=SIZE, footprint=footprint)
-def build_mlp(cfg: ModelConfig, graph=None, image_size: int = 28) -> MLP:
+def build_mlp(cfg: SizeConfig, graph=None, image_size: int = 28) -> MLP:
     return MLP(image_size * image_size, width(cfg), max(cfg.layers, 1), cfg.dropout, cfg.num_classes)
+
+
+MODELS.add(ModelSpec("mlp", "MLP (pixels only, no graph)",
+                     "a multilayer perceptron on the 784 pixels: the baseline without a graph", MLPConfig, build_mlp,
+                     footprint=footprint, pages=frozenset({"playground", "equivariance"}), family="pixels",
+                     training={"lr": 1e-3, "schedule": "constant"}))

@@ -26,16 +26,19 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
 from core.errors import UserInputError
 from core.graphs import build_graph, normalize
 from core.graphs.shape import GraphSpec
-from core.models.base import Footprint, ImageModel, ModelConfig, linear_footprint
+from core.models.base import Footprint, ImageModel, linear_footprint
 from core.models.layers.learned_conv import LearnedEdgeConv
 from core.models.layers.shared_graph import SharedGraph, build_adjacency
 from core.models.registry import MODELS
+from core.models.spec import ModelConfigBase, ModelSpec, setting
 
 ADJACENCIES = ("none", "gaussian", "learned", "learned-offset", "learned-local")
 TUTORIAL_SIGMA = 0.05  # the tutorial kernel's 3-pixel reach, with the distance squared (see the module docstring)
@@ -47,10 +50,25 @@ TUTORIAL_REFERENCES = {"none": "about 91% (linear classifier)", "gaussian": "92.
                        "learned-offset": "-", "learned-local": "92.39% (learned, with the tutorial's tricks)"}
 
 
+@dataclass
+class TutorialConfig(ModelConfigBase):
+    """The tutorial's one layer has nothing to size: which adjacency, and whether learned edges stay frozen."""
+
+    adjacency: str = setting("gaussian", "Graph layer", "radio", options=ADJACENCIES, sidebar=True,
+                             help="none: a linear classifier on the pixels. gaussian: a fixed Gaussian kernel (the "
+                                  "tutorial's width). learned: an MLP maps both pixels' coordinates to each of the "
+                                  "784×784 edge weights (tanh). learned-offset: the MLP sees the offset in pixels "
+                                  "instead. learned-local: offsets, on the Gaussian's own 3-pixel reach.")
+    edge_frozen: bool = setting(False, "Freeze the edges at their initial weights",
+                                when=lambda cfg: str(cfg.get("adjacency", "")).startswith("learned"),
+                                help="A control run: only the layer weights and the head learn. If the edges learn "
+                                     "something, the unfrozen run beats this one.")
+
+
 class TutorialNet(ImageModel):
     """One graph layer on the pixels and a linear classifier (see the module docstring)."""
 
-    def __init__(self, cfg: ModelConfig, size: int = 28):
+    def __init__(self, cfg: TutorialConfig, size: int = 28):
         super().__init__()
         if cfg.adjacency not in ADJACENCIES:
             raise UserInputError("adjacency", f"unknown adjacency {cfg.adjacency!r} (choose from "
@@ -85,7 +103,7 @@ class TutorialNet(ImageModel):
         return f"adjacency={self.adjacency}"
 
 
-def footprint(cfg: ModelConfig, graph=None, image_size: int = 28) -> Footprint:
+def footprint(cfg: TutorialConfig, graph=None, image_size: int = 28) -> Footprint:
     """What one step costs (``core.models.base.Footprint``): the graph layer on one channel, then the classifier."""
     n = image_size * image_size
     head = linear_footprint(n, cfg.num_classes)
@@ -100,8 +118,13 @@ def footprint(cfg: ModelConfig, graph=None, image_size: int = 28) -> Footprint:
                                             inputs=inputs)
 
 
-@MODELS.register("tutorial", "One graph layer + linear (the tutorial)", "the graph-convolution tutorial: one graph layer on the pixels + a linear classifier", settings=("edge_frozen",),
-                 footprint=footprint)
-def build_tutorial(cfg: ModelConfig, graph=None, image_size: int = 28) -> TutorialNet:
+def build_tutorial(cfg: TutorialConfig, graph=None, image_size: int = 28) -> TutorialNet:
     """The tutorial's one-layer network; it builds its own graph, so ``graph`` is ignored."""
     return TutorialNet(cfg, image_size)
+
+
+MODELS.add(ModelSpec("tutorial", "One graph layer + linear (the tutorial)",
+                     "the graph-convolution tutorial: one graph layer on the pixels + a linear classifier",
+                     TutorialConfig, build_tutorial, footprint=footprint, family="tutorial",
+                     training={"lr": 1e-3, "schedule": "constant"},  # the tutorial's Adam rate
+                     describe=lambda c: f", {c.adjacency} adjacency" + (", edges frozen" if c.edge_frozen else "")))

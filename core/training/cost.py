@@ -108,7 +108,7 @@ def check(cfg, public: Optional[bool] = None, budget: Optional[Limits] = None, e
         return cost
     budget = budget or limits(public=True)
     if not cost.known and (budget.run_mb or budget.run_seconds):
-        raise BudgetError("model", f"model {cfg.model!r} declares no footprint (MODELS.register(..., footprint=...)), "
+        raise BudgetError("model", f"model {cfg.model!r} declares no footprint (ModelSpec(..., footprint=...)), "
                                    "so its cost is unknown and this public server does not train it")
     if budget.run_mb and cost.peak_mb > budget.run_mb:
         raise BudgetError(*_advice(cfg, cost, MEMORY_KNOBS, lambda c: c.peak_mb <= budget.run_mb,

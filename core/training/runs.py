@@ -17,78 +17,60 @@ import torch
 
 from core.config import quick_mode
 from core.errors import UserInputError
-from core.models.base import ModelConfig
+from core.models import MODELS
+from core.models.registry import ModelsWhere
+from core.models.spec import PIXEL_GRAPH_KINDS, SUPERPIXEL_INPUTS, ModelSpec
 from core.rng import RunRNG
 
-IMAGE_MODELS_WITHOUT_GRAPH = ("mlp", "cnn", "escnn", "tutorial")  # (the tutorial model builds its own)
-PIXEL_GRAPH_KINDS = ("grid", "knn", "gaussian", "complete")
 AUGMENTS = ("none", "rotate")
-EDGE_OPTIONS = ("edge_inputs", "edge_activation", "edge_norm", "edge_sets")  # the learned-edge layer's settings
-# Defaults of the settings a RunConfig leaves as None, then each model's own (all measured, 10 epochs or less):
-# - ChebNet (dropout 0.5) reached 95.9% at epoch 3 with lr 3e-3 (93.3% with 1e-3) on mnist-5k;
-# - the CNN reached 97.3% by epoch 7 with 1e-3 but wobbled around 96-97% with 3e-3;
-# - escnn C8 on mnist-rot, 10 epochs: 3 blocks of width 48, dropout 0.1 and a cosine schedule reached
-#   97.6% / 98.2% / 97.6% (seeds 0 / 1 / 2); with 2 blocks: 94.2-95.5% (seeds 0-2); width 32, constant rate:
-#   93.3-94.2% (README, "Rotation").
-FALLBACK_DEFAULTS: dict[str, Any] = {"layers": 2, "hidden": 32, "dropout": 0.5, "lr": 3e-3, "schedule": "constant"}
-MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
-    "cnn": {"lr": 1e-3},
-    "mlp": {"lr": 1e-3},
-    "escnn": {"layers": 3, "hidden": 48, "dropout": 0.1, "schedule": "cosine"},
-    # Benchmarking GNNs' MNIST superpixel recipe: 4 residual layers sized to ~100k parameters (hidden 0:
-    # the width is chosen per layer type), Adam 1e-3, halved on a plateau, no dropout
-    "tutorial": {"lr": 1e-3},  # the tutorial's Adam rate
-    "superpixel": {"layers": 4, "hidden": 0, "dropout": 0.0, "lr": 1e-3, "schedule": "plateau"},
-}
-# Superpixel nets' batch-norm statistics are recomputed on this many training batches before each test pass
-# (core.training.trainer.recalibrate_batchnorm): their running averages lagged far behind the weights.
-PRECISE_BN_BATCHES = 30
-# Quick mode (tests, the hosted demo) also keeps nets small: a width-48 escnn net peaked at 1,064 MB in the
-# demo server, over its 1 GB budget; 2 blocks of width 32 stay well under it and train twice as fast.
-# On quick mnist-rot (1,000 training digits, 200 test digits) that C8 net reached 83.5% in 8 epochs and 91.5% /
-# 91.0% in 20 (seeds 0 / 1; the starter's recipe, core/training/starter.py); 3 blocks of width 32 reached 92.0% in
-# 12 epochs but cost 30% more time: quick escnn nets stay at 2 blocks of 32; epochs bring them to 90%.
-QUICK_MODEL_DEFAULTS: dict[str, dict[str, Any]] = {"escnn": {"layers": 2, "hidden": 32}}
+# Training defaults of a model whose spec gives none of its own (``ModelSpec.training``), measured: ChebNet (dropout
+# 0.5) reached 95.9% at epoch 3 with lr 3e-3 (93.3% with 1e-3) on mnist-5k; the CNN reached 97.3% by epoch 7 with
+# 1e-3 but wobbled around 96-97% with 3e-3 (its spec says 1e-3).
+TRAINING_DEFAULTS: dict[str, Any] = {"lr": 3e-3, "schedule": "constant"}
+
+
+def _spec(model: Any) -> Optional[ModelSpec]:
+    """The spec of ``model``, None for a name no model is registered under (an old run of a removed model)."""
+    return MODELS.spec(model) if isinstance(model, str) and model in MODELS else None
 
 
 def model_default(model: str, name: str, quick: Optional[bool] = None) -> Any:
-    """The default of setting ``name`` (layers, hidden, dropout, lr, schedule) for ``model``.
+    """The default of setting ``name`` (a model setting such as layers or K, or lr / schedule) for ``model``: its
+    spec's (in quick mode its quick one), else the setting's first declaration's (``quick=None`` follows
+    ``core.config.quick_mode()``)."""
+    quick = quick_mode() if quick is None else quick
+    spec = _spec(model)
+    if name in TRAINING_DEFAULTS:
+        return (spec.training if spec else {}).get(name, TRAINING_DEFAULTS[name])
+    if spec is not None and spec.setting(name) is not None:
+        return spec.default(name, quick)
+    declared = MODELS.setting(name)
+    return declared.default if declared is not None else None
 
-    ``quick=None`` follows ``core.config.quick_mode()``.
-    """
-    if quick_mode() if quick is None else quick:
-        if name in QUICK_MODEL_DEFAULTS.get(model, {}):
-            return QUICK_MODEL_DEFAULTS[model][name]
-    return MODEL_DEFAULTS.get(model, {}).get(name, FALLBACK_DEFAULTS[name])
+
+# the models whose spec takes no graph (the tutorial builds its own); compare.py reads it
+IMAGE_MODELS_WITHOUT_GRAPH = ModelsWhere(lambda spec: not spec.graphs)
 
 
 @dataclass
 class RunConfig:
-    """Every setting that shapes a result (the CLI flags, the Train page's widgets, the shared link)."""
+    """Every setting that shapes a result (the CLI flags, the Train page's widgets, the shared link), flat: stored
+    runs and links keep these names.
+
+    Beside the fields below, RunConfig has one field per model setting that some registered model declares (its
+    spec's config dataclass, ``core.models.spec``): ``layers``, ``hidden``, ``K``, ``group``, ... each
+    ``Optional`` and None until filled in with the run's model's default (another model's settings take their first
+    declaration's default). They are added by :func:`_sync_model_settings` when a model registers, so a new model's
+    setting is a run setting with no change here.
+    """
 
     data: str = "mnist-5k"  # mnist-5k (embedded), mnist (downloaded), mnist-rot
     model: str = "cheb"  # a name in core.models.MODELS
-    graph: str = "grid"  # a name in core.graphs.GRAPHS (ignored by mlp, cnn, escnn)
+    graph: str = "grid"  # a name in core.graphs.GRAPHS (ignored by models that take none)
     graph_params: Optional[dict[str, Any]] = None  # the builder's parameters; None: that kind's defaults
-    layers: Optional[int] = None  # graph / conv layers; None: the model's default (2; escnn 3)
-    hidden: Optional[int] = None  # channels of the first layer; None: the model's default (32; escnn 48; superpixel
-    #                               0 = sized to ~100k parameters)
-    dropout: Optional[float] = None  # dropout before the classifier; None: the model's (0.5 as in Defferrard et al.)
-    K: int = 5  # Chebyshev order (cheb)
-    heads: int = 4  # attention heads (gat)
-    readout: str = "pool"  # fixed graphs: pool (pixel layout + FC) or global (mean)
-    conv: str = "gcn"  # superpixel model: gcn, gat, gin, sage, gatedgcn, monet, pna, cheb
-    positions: str = "fourier"  # superpixel model: raw (x, y) or fourier (x, y and their sin, cos at 8 frequencies)
-    group: str = "C8"  # escnn group, or one per block (a schedule of subgroups, e.g. D16,D16,C16)
-    adjacency: str = "gaussian"  # tutorial: none (linear), gaussian (fixed), learned, learned-offset, learned-local
-    edge_inputs: str = "both"  # learned edges: both, diff, abs (coordinates on [0, 1]) or offset (in pixels)
-    edge_activation: str = "softplus"  # learned edges: softplus (positive), tanh (signed) or none
-    edge_norm: str = "rw"  # learned edges: rw, sym or none
-    edge_sets: str = "shared"  # learned edges: shared, out (per output channel) or pair (per channel pair)
-    edge_frozen: bool = False  # learned edges: keep the edge MLP at its initial weights (a control run)
     epochs: int = 8  # passes over the training set
-    lr: Optional[float] = None  # Adam learning rate; None: the model's default (MODEL_DEFAULTS)
-    schedule: Optional[str] = None  # constant or cosine decay; None: the model's default (MODEL_DEFAULTS)
+    lr: Optional[float] = None  # Adam learning rate; None: the model's default (its spec, else TRAINING_DEFAULTS)
+    schedule: Optional[str] = None  # constant, cosine or plateau; None: the model's default (likewise)
     augment: str = "none"  # none, or rotate: turn each training image by a random angle every epoch
     batch_size: int = 64  # images per step
     seed: int = 0  # seeds the split-independent randomness: init, shuffling, dropout
@@ -97,38 +79,40 @@ class RunConfig:
     parent: Optional[int] = None  # a continuation: the run whose training it carries on to ``epochs`` in all
 
     def __post_init__(self) -> None:
-        if self.model == "escnn" and self.layers is None and isinstance(self.group, str) and "," in self.group:
-            self.layers = len(self.group.split(","))  # a group schedule: one group per block
-        for name in FALLBACK_DEFAULTS:  # layers, hidden, dropout, lr, schedule
-            if getattr(self, name) is None:
-                setattr(self, name, model_default(self.model, name, quick=self.quick or quick_mode()))
+        spec = _spec(self.model)
+        if spec is not None and spec.derive is not None:
+            spec.derive(self)  # settings that follow from others (an escnn group schedule sets the depth)
+        quick = self.quick or quick_mode()
+        for name in [*MODELS.all_settings(), *TRAINING_DEFAULTS]:
+            if getattr(self, name, None) is None:
+                setattr(self, name, model_default(self.model, name, quick=quick))
         if self.graph_params is None:  # each graph kind's own defaults (grid: neighbours=8, knn: k=8, ...)
             from core.graphs import GRAPH_PARAMS
 
             spec = GRAPH_PARAMS.get(self.graph, {})
             self.graph_params = {name: p.default for name, p in spec.items() if p.default is not None}
 
-    def model_config(self) -> ModelConfig:
-        names = {f.name for f in fields(ModelConfig)}
-        return ModelConfig(name=self.model, **{k: v for k, v in asdict(self).items() if k in names and k != "name"})
+    def spec(self) -> ModelSpec:
+        """The spec of this run's model (``UserInputError("model")`` for an unknown one)."""
+        return MODELS.spec(self.model)
+
+    def model_config(self) -> Any:
+        """The model's own config (its spec's dataclass) with this run's values of its settings."""
+        spec = self.spec()
+        return spec.config(**{s.name: getattr(self, s.name) for s in spec.settings})
 
     def uses_graph(self) -> bool:
-        return self.model not in IMAGE_MODELS_WITHOUT_GRAPH
+        spec = _spec(self.model)
+        return spec is None or bool(spec.graphs)
 
     def ignored_settings(self, given: Iterable[str]) -> list[str]:
-        """The names in ``given`` (settings a user set explicitly) that this run's model does not read."""
-        from core.models import NEEDS_FIXED_GRAPH
-
-        sp = self.model == "superpixel"
-        reads = {"graph": self.uses_graph(), "graph_params": self.uses_graph(),
-                 "K": self.model == "cheb" or (sp and self.conv == "cheb"),
-                 "heads": self.model == "gat" or (sp and self.conv == "gat"),
-                 "readout": self.model in NEEDS_FIXED_GRAPH, "conv": sp, "positions": sp,
-                 "group": self.model == "escnn",
-                 "adjacency": self.model == "tutorial", "edge_frozen": self.model in ("learned", "tutorial"),
-                 "layers": self.model != "tutorial", "hidden": self.model != "tutorial",
-                 "dropout": self.model != "tutorial",
-                 **{name: self.model == "learned" for name in EDGE_OPTIONS}}
+        """The names in ``given`` (settings a user set explicitly) that this run's model does not read: the graph
+        when it takes none, and the model settings its spec does not declare or that do not apply (``when``)."""
+        spec, values = _spec(self.model), asdict(self)
+        reads = {"graph": self.uses_graph(), "graph_params": self.uses_graph()}
+        for name in MODELS.all_settings():
+            own = spec.setting(name) if spec is not None else None
+            reads[name] = own is not None and own.applies(values)
         return [name for name in given if not reads.get(name, True)]
 
     def to_dict(self) -> dict[str, Any]:
@@ -139,39 +123,60 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "RunConfig":
+        """A config from its flat dict: a stored run's (older ones lack newer settings: their model's spec says what
+        they meant, ``ModelSpec.stored``), a link's or a script's. An unknown name is refused."""
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
             raise UserInputError(unknown[0], "unknown setting")
         d = {k: v for k, v in d.items() if v is not None or k in ("graph",)}
-        if d.get("model") == "superpixel" and "positions" not in d:
-            d["positions"] = "raw"  # stored before the Fourier encoding existed: their weights expect (x, y)
+        spec = _spec(d.get("model", cls.model))
+        for name, value in (spec.stored if spec is not None else {}).items():
+            d.setdefault(name, value)
         if d.get("graph") is None:
             d.pop("graph", None)
             d.pop("graph_params", None)
         return cls(**d)
 
     def label(self) -> str:
-        """What a person calls this run, from the model registry, e.g. "ChebNet K=5 on the 8-neighbour grid"
+        """What a person calls this run, from the model's spec, e.g. "ChebNet K=5 on the 8-neighbour grid"
         (links and configs keep the short names: ``cheb``, ``grid``)."""
         from core.graphs import describe_graph
-        from core.models import MODELS
-        from core.models.superpixel_net import SUPERPIXEL_TITLES
 
-        said = {"edge_inputs": "inputs", "edge_activation": "weights", "edge_norm": "normalisation",
-                "edge_sets": "edge sets"}
-        edges = [f"{said[n]} {getattr(self, n)}" for n in EDGE_OPTIONS if getattr(self, n) != getattr(RunConfig, n)]
-        extra = {"cheb": f" K={self.K}", "gat": f", {self.heads} heads", "escnn": f" {self.group}",
-                 "tutorial": f", {self.adjacency} adjacency",
-                 "superpixel": f", {SUPERPIXEL_TITLES.get(self.conv, self.conv).split(' (')[0]} layers" + (", raw positions" if self.positions == "raw"
-                                                                        else ""),
-                 "learned": f" ({', '.join(edges)})" if edges else ""}.get(self.model, "")
-        extra += ", edges frozen" if self.edge_frozen and self.model in ("learned", "tutorial") else ""
+        spec = _spec(self.model)
+        name = MODELS.short(self.model) if spec is not None else str(self.model)
+        extra = spec.describe(self) if spec is not None and spec.describe is not None else ""
         more = f", continued from run {self.parent}" if self.parent is not None else ""
-        name = MODELS.short(self.model) if self.model in MODELS else str(self.model)
-        if not self.uses_graph() or self.model == "superpixel":
+        if spec is None or not spec.fixed_graph:
             return f"{name}{extra}{more}"
         return f"{name}{extra} on the {describe_graph(self.graph, self.graph_params)}{more}"
+
+
+_RUN_FIELDS = dict(RunConfig.__annotations__)  # the fields above, without the model settings
+
+
+def _sync_model_settings() -> None:
+    """Give RunConfig one field per model setting the registered specs declare (``Optional[type] = None``, after
+    ``graph_params``): called at import and whenever a model is added or removed (``MODELS.on_change``). The class
+    is re-made in place, so every module that imported it sees the new fields."""
+    declared = MODELS.all_settings()
+    for name in set(RunConfig.__dataclass_fields__) - set(_RUN_FIELDS) - set(declared):
+        delattr(RunConfig, name)  # a removed model's setting
+    head = ("data", "model", "graph", "graph_params")
+    RunConfig.__annotations__ = {**{n: _RUN_FIELDS[n] for n in head},
+                                 **{n: Optional[s.type] for n, s in declared.items()},
+                                 **{n: t for n, t in _RUN_FIELDS.items() if n not in head}}
+    for name in declared:
+        setattr(RunConfig, name, None)
+    for made in ("__init__", "__repr__", "__eq__", "__hash__", "__match_args__", "__dataclass_fields__",
+                 "__dataclass_params__"):
+        if made in RunConfig.__dict__:
+            delattr(RunConfig, made)
+    dataclass(RunConfig)
+
+
+_sync_model_settings()
+MODELS.on_change(_sync_model_settings)
 
 
 def run_title(run: Optional[dict[str, Any]], with_id: bool = True, with_data: bool = False) -> str:
@@ -214,21 +219,17 @@ def _lookup(registry, name: str, setting: str):
 
 
 def validate(cfg: RunConfig) -> RunConfig:
-    """Raise UserInputError (naming the parameter) for any invalid setting or combination."""
+    """Raise UserInputError (naming the parameter) for any invalid setting or combination.
+
+    Each model setting is checked against its range or choices as the run's model declares it (another model's
+    setting, which this model ignores, against its first declaration); then the model's own ``check``."""
     from core.data.datasets import DATASETS
     from core.graphs import GRAPHS, SIZE_PARAM, check_params
-    from core.models import MODELS, NEEDS_FIXED_GRAPH
 
     _lookup(DATASETS, cfg.data, "data")
-    MODELS.get(cfg.model)
-    _check_range("layers", cfg.layers, 1, 6)
-    if cfg.model == "superpixel":  # 0: the width that gives ~100k parameters
-        _check_range("hidden", cfg.hidden, 0, 512)
-    else:
-        _check_range("hidden", cfg.hidden, 1, 512)
-    _check_range("dropout", cfg.dropout, 0.0, 0.95)
-    _check_range("K", cfg.K, 1, 30)
-    _check_range("heads", cfg.heads, 1, 16)
+    spec = cfg.spec()
+    for name in MODELS.all_settings():
+        MODELS.setting(name, cfg.model).check(getattr(cfg, name))
     _check_range("epochs", cfg.epochs, 1, 500)
     _check_range("batch_size", cfg.batch_size, 1, 8192)
     _check_range("seed", cfg.seed, 0, 2**31 - 1)
@@ -242,54 +243,28 @@ def validate(cfg: RunConfig) -> RunConfig:
         raise UserInputError("schedule", f"unknown schedule {cfg.schedule!r} (choose from {', '.join(SCHEDULES)})")
     if cfg.augment not in AUGMENTS:
         raise UserInputError("augment", f"unknown augmentation {cfg.augment!r} (choose from {', '.join(AUGMENTS)})")
-    if cfg.augment == "rotate" and cfg.model == "superpixel":
+    if cfg.augment == "rotate" and spec.inputs == SUPERPIXEL_INPUTS:
         raise UserInputError("augment", "rotation augmentation works on images; superpixel graphs are built once")
-    from core.models.layers.learned_conv import ACTIVATIONS, EDGE_SETS, INPUTS, NORMS
-
-    for name, choices in zip(EDGE_OPTIONS, (tuple(INPUTS), ACTIVATIONS, NORMS, EDGE_SETS)):
-        if getattr(cfg, name) not in choices:
-            raise UserInputError(name, f"unknown value {getattr(cfg, name)!r} (choose from {', '.join(choices)})")
-    if cfg.readout not in ("pool", "global"):
-        raise UserInputError("readout", f"unknown readout {cfg.readout!r} (choose from pool, global)")
     if cfg.device not in ("auto", "cpu", "cuda", "mps") and not cfg.device.startswith("cuda:"):
         raise UserInputError("device", f"unknown device {cfg.device!r} (choose from auto, cpu, cuda, mps)")
-    if cfg.model == "tutorial":
-        from core.models.tutorial_net import ADJACENCIES
-
-        if cfg.adjacency not in ADJACENCIES:
-            raise UserInputError("adjacency", f"unknown adjacency {cfg.adjacency!r} (choose from "
-                                 f"{', '.join(ADJACENCIES)})")
-    if cfg.model == "escnn":
-        from core.models.escnn_net import MAX_LAYERS, MIN_LAYERS, parse_schedule
-
-        if "," in cfg.group and not MIN_LAYERS <= cfg.layers <= MAX_LAYERS:
-            raise UserInputError("group", f"a group schedule needs {MIN_LAYERS} to {MAX_LAYERS} blocks, got {cfg.layers}")
-        parse_schedule(cfg.group, cfg.layers if "," in cfg.group else None)
-    if not cfg.uses_graph():
-        return cfg
-    _lookup(GRAPHS, cfg.graph, "graph")
-    # check the values too (range, type, k < N), so a bad one is refused before a run is stored
-    check_params(cfg.graph, cfg.graph_params, size=SIZE_PARAM.default if cfg.graph in PIXEL_GRAPH_KINDS else None)
-    if cfg.model in NEEDS_FIXED_GRAPH and cfg.graph not in PIXEL_GRAPH_KINDS:
-        raise UserInputError("graph", f"model {cfg.model!r} needs a fixed pixel graph ({', '.join(PIXEL_GRAPH_KINDS)});"
-                             " superpixel graphs differ per image: use model 'superpixel'")
-    dense = cfg.graph == "complete" or (
-        cfg.graph == "gaussian" and not (cfg.graph_params.get("cutoff") or cfg.graph_params.get("topk")))
-    what = "the complete graph" if cfg.graph == "complete" else "the dense Gaussian graph"
-    if cfg.model == "gat" and dense:  # one attention message per edge, image and head: ~5 GB a batch
-        raise UserInputError("graph", f"GAT on {what} (613,872 edges) needs several GB per batch: "
-                             "use a sparse graph (grid, knn, or gaussian with cutoff or topk)")
-    if cfg.model == "learned" and cfg.edge_sets != "shared" and dense:  # a message per edge, image and channel
-        raise UserInputError("edge_sets", f"edge sets per channel on {what} (613,872 edges) need tens of GB per "
-                             "batch: use edge_sets 'shared' there, or a sparse graph")
-    if cfg.model == "superpixel" and cfg.graph != "superpixels":
-        raise UserInputError("graph", "model 'superpixel' needs graph kind 'superpixels'")
-    if cfg.model == "superpixel":
-        from core.models.superpixel_net import check_conv, check_positions
-
-        check_conv(cfg.conv)
-        check_positions(cfg.positions)
+    if cfg.uses_graph():
+        _lookup(GRAPHS, cfg.graph, "graph")
+        # check the values too (range, type, k < N), so a bad one is refused before a run is stored
+        check_params(cfg.graph, cfg.graph_params, size=SIZE_PARAM.default if cfg.graph in PIXEL_GRAPH_KINDS else None)
+        if cfg.graph not in spec.graphs:
+            raise UserInputError("graph", _wrong_graph(spec, cfg.graph))
+    if spec.check is not None:
+        spec.check(cfg)
     return cfg
+
+
+def _wrong_graph(spec: ModelSpec, graph: str) -> str:
+    """Why model ``spec`` cannot train on graph kind ``graph``, naming the models that can."""
+    if spec.fixed_graph:
+        others = [s.name for s in MODELS.specs() if graph in s.graphs]
+        return (f"model {spec.name!r} needs a fixed pixel graph ({', '.join(spec.graphs)}); {graph} graphs differ "
+                f"per image: use model {' or '.join(repr(o) for o in others) or 'another'}")
+    return f"model {spec.name!r} needs graph kind {' or '.join(repr(k) for k in spec.graphs)}"
 
 
 def build_everything(cfg: RunConfig, rng: Optional[RunRNG] = None,
@@ -302,19 +277,16 @@ def build_everything(cfg: RunConfig, rng: Optional[RunRNG] = None,
     """
     from core.data.datasets import load_dataset
     from core.graphs import build_graph
-    from core.models import MODELS
     from core.data.batches import EVAL_BATCH, Batches
 
     quick = cfg.quick or quick_mode()
     ds = load_dataset(cfg.data, quick=quick)
-    graph, extra = None, {}
-    if cfg.model == "superpixel":
-        from core.graphs.superpixel_dataset import degree_histogram, superpixel_batches
+    graph, spec = None, cfg.spec()
+    if spec.inputs == SUPERPIXEL_INPUTS:  # one graph per image, built (and cached on disk) once
+        from core.graphs.superpixel_dataset import superpixel_batches
 
         progress = (lambda done, total: on_prepare("building superpixel graphs", done, total)) if on_prepare else None
         train, test = superpixel_batches(ds, cfg.graph_params, cfg.batch_size, cfg.seed, progress)
-        if cfg.conv == "pna":
-            extra["degree_histogram"] = degree_histogram(train.inputs)
     else:
         if cfg.uses_graph():
             graph = build_graph(cfg.graph, size=ds.x_train.shape[-1], **cfg.graph_params)
@@ -323,6 +295,7 @@ def build_everything(cfg: RunConfig, rng: Optional[RunRNG] = None,
     if torch.cuda.is_available():
         torch.cuda.manual_seed_all(cfg.seed)  # GPU dropout (not reproducible bit for bit on a GPU anyway)
     with (rng or RunRNG(cfg.seed)).active():  # nothing above draws from torch's generator
+        extra = spec.extras(cfg, train) if spec.extras is not None else {}
         model = MODELS.get(cfg.model)(cfg.model_config(), graph, **extra)
     return ds, train, test, model, graph
 
@@ -416,7 +389,7 @@ def execute(cfg: RunConfig, store=None, *, run_id: Optional[int] = None, session
         augment = RandomRotation(seed=cfg.seed) if cfg.augment == "rotate" else None
         tcfg = TrainerConfig(epochs=cfg.epochs, lr=cfg.lr, batch_size=cfg.batch_size, seed=cfg.seed,
                              device=cfg.device, schedule=cfg.schedule, augment=augment,
-                             precise_bn=PRECISE_BN_BATCHES if cfg.model == "superpixel" else 0)
+                             precise_bn=cfg.spec().precise_bn)
         try:
             result = fit(model, train, test, tcfg, Callbacks(on_batch=on_batch, on_epoch=epoch_done,
                                                              should_stop=should_stop), rng=rng,
@@ -475,7 +448,7 @@ def _store_evaluation(store, run_id: int, ckpt, model, test, ds, cfg: RunConfig,
 
     try:
         ev = evaluate_model(model, test, ds.classes, version=checkpoint_file_version(ckpt),
-                            model_kind="superpixel" if cfg.model == "superpixel" else "image", data=cfg.data,
+                            model_kind=cfg.spec().inputs, data=cfg.data,
                             quick=cfg.quick or quick_mode(), should_stop=should_stop)
         if ev is not None:
             save_evaluation(store, run_id, ev)

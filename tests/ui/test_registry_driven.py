@@ -25,21 +25,25 @@ def test_pages_that_show_digits_offer_the_data_sets_that_load_without_a_download
 
 
 def test_a_newly_registered_model_and_data_set_appear_with_the_models_settings(app):
-    build = MODELS.get("mlp")
-    MODELS.register("toy", "Toy net (registered by a test)", "a throw-away model", settings=("layers", "hidden",
-                                                                                             "dropout", "heads"))(build)
+    """A model added in one file (tests/core/models/hop_model.py, with a setting of its own) is on the Train page with
+    its setting drawn from its spec; a registered data set is offered too."""
+    from tests.core.models import hop_model
+
+    hop_model.register()
     DATASETS.register("toy-digits")(DATASETS.get("mnist-5k"))
     try:
         at = open_page(app, TRAIN)
-        assert "Toy net (registered by a test)" in at.selectbox(key="model").options
+        assert "Hop net (added by a test)" in at.selectbox(key="model").options
         assert "toy-digits" in at.selectbox(key="data").options
-        at.selectbox(key="model").set_value("toy").run()
+        at.selectbox(key="model").set_value("hop").run()
         no_errors(at)
-        assert any(c.value == "a throw-away model" for c in at.caption)
-        assert at.slider(key="heads").label == "Attention heads"  # declared, so drawn from core/models/settings.py
+        assert any(c.value == "blurs each pixel over its neighbours, hops times" for c in at.caption)
+        hops = at.slider(key="hops")  # declared, so drawn from its spec (core/models/spec.py)
+        assert (hops.label, hops.value, hops.min, hops.max) == ("Hops", 2, 1, 6)
         assert "K" not in [s.key for s in at.slider]  # not declared, not drawn
+        assert any(c.value.startswith("Hop net\\, 2 hops:") for c in at.caption)  # What Start trains names it
         builder = open_page(app, "app_pages/graph_builder.py")  # pages that show digits offer it too
         assert "toy-digits" in builder.selectbox(key="data").options
     finally:
-        MODELS.unregister("toy")
+        MODELS.unregister("hop")
         DATASETS.unregister("toy-digits")

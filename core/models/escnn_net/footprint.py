@@ -9,7 +9,7 @@ expanded filter, not the parameters, is what makes a wide D16 net need gigabytes
 
 from __future__ import annotations
 
-from core.models.base import Footprint, ModelConfig, linear_footprint
+from core.models.base import Footprint, linear_footprint
 from core.models.escnn_net.groups import parse_group, parse_schedule
 
 ACTIVATION_SHARE = 1.8  # escnn's modules keep ~2x the feature maps a plain CNN keeps (measured workers: C8, D4)
@@ -17,7 +17,7 @@ SETUP_S = 1.2  # building the steerable bases of an architecture in a fresh work
 BASIS_SHARE = 0.47  # parameters / (C_in C_out k^2 / |G|), measured on built nets: C8 0.45, D16 0.44, SO2 0.49, C4 0.62
 
 
-def footprint(cfg: ModelConfig, graph=None, image_size: int = 28) -> Footprint:
+def footprint(cfg, graph=None, image_size: int = 28) -> Footprint:
     """What one step of ``EscnnNet`` costs (``core.models.base.Footprint``); see the module docstring."""
     from core.models.escnn_net.net import (CLASSIFIER_HIDDEN, MAX_LAYERS, MIN_LAYERS, SO2_GRID, field_size,
                                            fields_per_block)

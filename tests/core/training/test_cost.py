@@ -101,9 +101,10 @@ def test_cost_text():
 
 
 def test_a_model_without_a_footprint_is_priced_unknown_and_not_trained_in_public():
-    from core.models.mlp import build_mlp
+    from core.models import ModelSpec
+    from core.models.mlp import MLPConfig, build_mlp
 
-    MODELS.register("no_footprint_net", "A net without a footprint")(build_mlp)
+    MODELS.add(ModelSpec("no_footprint_net", "A net without a footprint", "", MLPConfig, build_mlp))
     try:
         cfg = validate(RunConfig(model="no_footprint_net"))
         assert not cost.estimate(cfg).known and cost.check(cfg, public=False).text() == "unknown"

@@ -64,9 +64,15 @@ def test_superpixel_runs_stored_before_fourier_positions_reopen_with_raw_positio
 
 
 def test_model_config_carries_the_model_settings():
+    """The model gets its own config (its spec's dataclass) with every setting it declares, and only those."""
+    from dataclasses import asdict
+
+    from core.models.graph_net import GATConfig
+
     mc = RunConfig(model="gat", hidden=12, layers=3, heads=3, K=2, dropout=0.3, readout="global").model_config()
-    assert (mc.name, mc.hidden, mc.layers, mc.heads, mc.K, mc.dropout, mc.readout) == (
-        "gat", 12, 3, 3, 2, 0.3, "global")
+    assert isinstance(mc, GATConfig)
+    assert asdict(mc) == {"num_classes": 10, "layers": 3, "hidden": 12, "dropout": 0.3, "readout": "global",
+                          "heads": 3}
 
 
 # ----------------------------------------------------------------------------- validate
@@ -229,7 +235,7 @@ def test_execute_unexpected_error_is_stored_then_raised(monkeypatch):
 
 
 def test_per_model_defaults_fill_only_what_is_left_unset(monkeypatch):
-    from core.training.runs import FALLBACK_DEFAULTS, model_default
+    from core.training.runs import TRAINING_DEFAULTS, model_default
 
     monkeypatch.delenv("GRAPHCONV_QUICK", raising=False)
 
@@ -241,7 +247,8 @@ def test_per_model_defaults_fill_only_what_is_left_unset(monkeypatch):
     mine = RunConfig(model="escnn", hidden=16, dropout=0.3, schedule="constant", lr=1e-2)
     assert (mine.hidden, mine.dropout, mine.schedule, mine.lr) == (16, 0.3, "constant", 1e-2)
     assert RunConfig.from_dict(mine.to_dict()) == mine  # a stored run keeps its own values
-    assert all(model_default("gat", k) == v for k, v in FALLBACK_DEFAULTS.items())
+    fallback = {"layers": 2, "hidden": 32, "dropout": 0.5, **TRAINING_DEFAULTS}  # the size from SizeConfig
+    assert all(model_default("gat", k) == v for k, v in fallback.items())
 
 
 def test_quick_mode_keeps_the_escnn_net_small(monkeypatch):
@@ -296,3 +303,15 @@ def test_frozen_edges_stay_at_their_initial_weights(isolated_data_dir, frozen):
     edge_keys = [k for k in start if ".edge_mlp." in k]
     assert edge_keys and all(torch.equal(trained[k], start[k]) for k in edge_keys) is frozen
     assert not torch.equal(trained["convs.0.lin.weight"], start["convs.0.lin.weight"])  # the layer weights train
+
+
+def test_a_flat_config_as_older_versions_stored_it_loads_and_means_the_same():
+    """Stored runs hold one flat dict with every model's settings (before model specs); it reads back unchanged."""
+    old = {"data": "mnist-5k", "model": "gat", "graph": "knn", "graph_params": {"k": 8}, "layers": 2, "hidden": 32,
+           "dropout": 0.5, "K": 5, "heads": 2, "readout": "pool", "conv": "gcn", "positions": "fourier", "group": "C8",
+           "adjacency": "gaussian", "edge_inputs": "both", "edge_activation": "softplus", "edge_norm": "rw",
+           "edge_sets": "shared", "edge_frozen": False, "epochs": 3, "lr": 0.003, "schedule": "constant",
+           "augment": "none", "batch_size": 64, "seed": 1, "device": "auto", "quick": True, "parent": None}
+    cfg = validate(RunConfig.from_dict(old))
+    assert cfg.to_dict() == old and cfg.label().startswith("GAT, 2 heads on the")
+    assert cfg.model_config().heads == 2
