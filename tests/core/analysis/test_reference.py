@@ -1,4 +1,4 @@
-"""The full-length figures shown beside a run's accuracy are the README's measured tables, matched by recipe."""
+"""The full-length figures shown beside a run's accuracy are docs/accuracy.md's measured tables, matched by recipe."""
 
 import re
 from pathlib import Path
@@ -7,11 +7,11 @@ import pytest
 
 from core.analysis.reference import REFERENCES, context_line, reference_for
 
-README = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+ACCURACY = (Path(__file__).resolve().parents[3] / "docs" / "accuracy.md").read_text()
 
 
 def _table_row(first_cell: str) -> list[str]:
-    row = next(line for line in README.splitlines() if line.startswith(f"| {first_cell} |"))
+    row = next(line for line in ACCURACY.splitlines() if line.startswith(f"| {first_cell} |"))
     return [c.strip() for c in row.strip("|").split("|")]
 
 
@@ -24,7 +24,7 @@ def test_image_model_figures_are_the_readme_accuracy_table(model):
 @pytest.mark.parametrize("conv, name", [("gat", "GAT"), ("sage", "GraphSAGE"), ("gcn", "GCN"), ("monet", "MoNet"),
                                         ("gatedgcn", "GatedGCN"), ("pna", "PNA"), ("cheb", "ChebNet"), ("gin", "GIN")])
 def test_superpixel_figures_are_the_readme_superpixel_table(conv, name):
-    row = next(line for line in README.splitlines() if re.match(rf"\| {name} \(`", line))
+    row = next(line for line in ACCURACY.splitlines() if re.match(rf"\| {name} \(`", line))
     mean = re.search(r"\| \**([0-9.]+)%\**", row).group(1)
     assert f"{REFERENCES[(f'superpixel:{conv}', 'mnist-5k')].accuracy * 100:.1f}" == mean
 
