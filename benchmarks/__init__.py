@@ -1,5 +1,5 @@
-"""Measuring scripts: figures for the README, not tests. Each runs from the repository root as a module,
-``python -m benchmarks.<name> --help`` (needs the test extras: playwright and Debian's chromium).
+"""Measuring scripts: figures for docs/performance.md and docs/accuracy.md, not tests. Each runs from the
+repository root as a module,``python -m benchmarks.<name> --help`` (needs the test extras: playwright and Debian's chromium).
 
 browser_helpers        what they share: the one app launcher (``start_app``, also the browser tests' server),
                        headless Chromium, memory of a process tree (PSS)

@@ -16,7 +16,7 @@
 #               numpy-2 fixes in modules escnn does not import: np.int in pinchon_hoggan.pyx, as_strided's
 #               import in broadcasting.py)
 # numpy stays the machine's 2.5.2: escnn's own code runs on numpy 2 (checked on the CPU with Python 3.11,
-# numpy 2.4.6, see README "Performance"); carrying numpy 1.26 (+18 MiB) would put the machine's numpy-2 stack
+# numpy 2.4.6, see docs/performance.md); carrying numpy 1.26 (+18 MiB) would put the machine's numpy-2 stack
 # (torch, scipy, pandas, scikit-*) on an untested numpy.
 #
 # Environment: PY (default: a python3.12 found here) picks the target interpreter; a python3.11 builds cp311

@@ -5,7 +5,7 @@ folder, then ``--pairs`` times: headless Chromium opens ``/train?<query>``, pres
 "Finished"; right after, ``python -m core train <the same settings>`` runs in that checkout. Reports
 for each the images/s the run stored (training only), the wall time from Start (or the command) to the
 first shown test accuracy and to the end, and the app/CLI ratio of each pair. Prints one JSON object.
-Not a test: the figures go in the README and closing notes.
+Not a test: the figures go in docs/performance.md and closing notes.
 
     python -m benchmarks.measure_app_vs_cli --pairs 2                   # default ChebNet, 2 epochs
     python -m benchmarks.measure_app_vs_cli --repo /tmp/old-checkout   # the same for another version

@@ -12,7 +12,7 @@ while sampling the memory of the server and its child processes (training worker
 proportional set size, so shared pages count once) every 0.2 s; the reported peak is the larger of
 that and the kernel's own high-water mark (VmHWM) of the server process alone.
 Prints one JSON object. Needs Debian's chromium and the playwright package (``bash run.sh test``
-installs both). Not a test: the figures go in the README.
+installs both). Not a test: the figures go in docs/performance.md.
 
     python -m benchmarks.measure_quick_demo --cores 1 --escnn
     python -m benchmarks.measure_quick_demo --full --cores 2   # full split: Start to a shown accuracy >= 95%

@@ -9,7 +9,7 @@ With ``--no-watch`` the pages are left (``about:blank``) right after Start, as o
 visitors' browsers run elsewhere; otherwise they stay on the Train page and draw the live curves on these
 cores. Every images/s is the figure the run stored (training only). Also reports the CPU seconds each kind
 of process took (browser, server, workers, CLI) during each phase, and the thread counts the workers'
-epochs recorded (their CPU share). Prints one JSON object. Not a test: the figures go in the README.
+epochs recorded (their CPU share). Prints one JSON object. Not a test: the figures go in docs/performance.md.
 
 ``--pin-browser CORE`` runs Chromium on that core and the server, its workers and the CLI on the others
 (the solo-run-against-CLI check with "the browser on another core").

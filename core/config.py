@@ -60,13 +60,13 @@ def without_paths(text: str) -> str:
         for form in dict.fromkeys((str(root), str(root.resolve()))):
             text = text.replace(form + os.sep, "")
     text = _ADDRESS.sub("an address", text)
-    text = _SETTING_ASIDE.sub("", text)  # "(GRAPHCONV_RUN_SECONDS)": the operator's name for it, in the README
+    text = _SETTING_ASIDE.sub("", text)  # "(GRAPHCONV_RUN_SECONDS)": the operator's name for it, in docs/hosting.md
     text = _SETTING.sub("a server setting", text)
     return " ".join(_ABSOLUTE_PATH.sub(lambda m: m.group(1), text).split())
 
 
 # An operator's setting named in a message: an aside "(GRAPHCONV_X)" / "(`GRAPHCONV_X=0`)" goes; a name in the text
-# reads "a server setting". Visitors are told what the limit is, the README tells operators what sets it.
+# reads "a server setting". Visitors are told what the limit is, docs/hosting.md tells operators what sets it.
 _SETTING_ASIDE = re.compile(r"\s*\(`?GRAPHCONV_[A-Z0-9_]+(?:=[^)`\s]*)?`?\)")
 _SETTING = re.compile(r"`?GRAPHCONV_[A-Z0-9_]+(?:=[^\s`)]*)?`?")
 

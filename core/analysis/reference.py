@@ -1,7 +1,7 @@
-"""What a model reaches at full length: the README's accuracy tables, so a quick run's figure reads as what it is.
+"""What a model reaches at full length: docs/accuracy.md's tables, so a quick run's figure reads as what it is.
 
 Every figure was measured by this project on ``mnist-5k`` (4,000 train / 1,000 test) with the model's default
-settings (README "Accuracy", "Superpixels", "Rotation"); ``reference_for(config)`` finds the one that matches
+settings (docs/accuracy.md: "Accuracy", "Superpixels", "Rotation"); ``reference_for(config)`` finds the one that matches
 a run's model, layer and data set, or None.
 """
 

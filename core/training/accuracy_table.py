@@ -1,4 +1,4 @@
-"""The accuracy table: train models on mnist-5k and put the published reference beside each (the README's figures).
+"""The accuracy table: train models on mnist-5k and put the published reference beside each (docs/accuracy.md's figures).
 
     python -m core accuracy [--epochs 8] [--seeds 0] [--only cnn,superpixel-gcn,...] [--threads 1]
                             [--device cpu] [--jobs 1] [--set positions=raw --set batch_size=32] [--out FILE]

@@ -1,7 +1,7 @@
 """Every page reached through app.py's navigation reads as a person talks: with a store holding small finished runs
 of several models, no visible text (markdown, captions, headings, notices, metrics, table cells, widget labels and
 options, buttons, links, chart titles and labels) holds an environment variable's name (``GRAPHCONV_...``: operators'
-settings belong in the README), a raw run label (``grid(neighbours=8)``) or a torch or escnn class name
+settings belong in docs/hosting.md), a raw run label (``grid(neighbours=8)``) or a torch or escnn class name
 (``Conv2d``, ``Module``, ``PointwiseAvgPoolAntialiased2D``)."""
 
 from __future__ import annotations
