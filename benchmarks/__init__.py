@@ -1,5 +1,6 @@
 """Measuring scripts: figures for docs/performance.md and docs/accuracy.md, not tests. Each runs from the
-repository root as a module,``python -m benchmarks.<name> --help`` (needs the test extras: playwright and Debian's chromium).
+repository root as a module, ``python -m benchmarks.<name> --help`` (needs the test extras: playwright and
+Debian's chromium). ``python -m benchmarks.page_shots --docs`` refreshes the pictures in docs/images/.
 
 browser_helpers        what they share: the one app launcher (``start_app``, also the browser tests' server),
                        headless Chromium, memory of a process tree (PSS)
