@@ -3,7 +3,9 @@
 Everything that shapes the view is in the URL, so a copied link reopens it: the filters (``f_model``, ``f_status``,
 ``f_data``, repeated for several), the ticked runs (``cmp_runs=3,7,12``), the sweep launcher (``sw_model``,
 ``sw_graph``, ``sw_epochs``, ``sw_group``, ``sw_param``, ``sw_values``, ``sw_param2``, ``sw_values2``), the shown
-sweep (``sw_show``), the search launcher (``se_*``) and the shown search (``se_show``).
+sweep (``sw_show``), the search launcher (``se_*``) and the shown search (``se_show``). A shown sweep or search is
+named by its run group's id (``core.training.store.groups``); a link written before groups were stored names the
+same group, whose id is the kind string its runs had.
 """
 
 from typing import Any, Optional
@@ -17,9 +19,10 @@ from core.graphs import describe_graph
 from core.training.runs import IMAGE_MODELS_WITHOUT_GRAPH, PIXEL_GRAPH_KINDS, RunConfig, run_title
 from core.training.store import ACTIVE_STATUSES
 from core.training.runner import ray_address
-from core.training.search import (MAX_TRIALS, SAMPLERS, new_search_kind, parse_space, search_configs, search_info,
+from core.training.search import (MAX_TRIALS, SAMPLERS, new_search_group, parse_space, search_configs, searched,
                                   trial_rows)
-from core.training.sweep import (SWEEPABLE, grid_configs, in_sentence, new_sweep_kind, parse_values, stored_sweeps,
+from core.training.store import RunGroup
+from core.training.sweep import (SWEEPABLE, grid_configs, in_sentence, new_sweep_group, parse_values, stored_sweeps,
                                  sweep_label, sweep_name, sweep_params, sweep_points, sweep_value)
 from core.figures.training import search_figure, sweep_figure
 from core.figures.results import accuracy_curves_figure
@@ -64,6 +67,7 @@ copy_link_button(st.sidebar)
 
 store = ui_store()
 runs = from_store(lambda s: s.list_runs(limit=MAX_COMPARED))
+groups = from_store(lambda s: s.groups())  # the sweeps and searches these runs belong to, by id
 
 
 def sweep_section() -> None:
@@ -98,62 +102,64 @@ def sweep_section() -> None:
     c3.write("")
     launched = None
     if c3.button("Launch sweep", icon=":material/play_arrow:", type="primary"):
-        def launch() -> tuple[str, list[dict[str, Any]]]:
+        def launch() -> tuple[RunGroup, list[dict[str, Any]]]:
             base = RunConfig(model=model, epochs=epochs, **({"graph": graph_kind} if graph_kind else {}),
                              **({"group": group.strip().upper()} if group else {}))
             second = (param2, parse_values(param2, values2_text)) if param2 != "none" else (None, None)
             configs = grid_configs(base, param, parse_values(param, values_text), *second)
-            kind = new_sweep_kind(param, param2 if param2 != "none" else None)
+            sweep = new_sweep_group(param, param2 if param2 != "none" else None)
             # all of the sweep or none of it: each run within the budget, their time together too, room for all
-            manager().submit_many(configs, session=session_id(), kind=kind, client=client_address())
-            return kind, [cfg.to_dict() for cfg in configs]
+            manager().submit_many(configs, session=session_id(), group=sweep, client=client_address())
+            return sweep, [cfg.to_dict() for cfg in configs]
 
         launched = guarded(launch)
     show_stored_sweep(launched)
     sweep_results()
 
 
-def show_stored_sweep(launched: Optional[tuple[str, list[dict[str, Any]]]] = None) -> None:
+def show_stored_sweep(launched: Optional[tuple[RunGroup, list[dict[str, Any]]]] = None) -> None:
     """Reopen any stored sweep (launched here, from another browser, or with ``python -m core sweep``), kept in the
-    URL as ``sw_show``; a sweep just launched is shown at once."""
-    sweeps = stored_sweeps(runs)  # the runs this page read at its start
-    names = {s["kind"]: s["name"] for s in sweeps}
-    labels = {s["kind"]: f"{s['name']} · {s['runs']} run{'s' if s['runs'] != 1 else ''}, "
-                         f"#{s['first_run']}–#{s['last_run']}" for s in sweeps}
-    kinds = ["none"] + [s["kind"] for s in sweeps]
+    URL as ``sw_show`` (its group's id); a sweep just launched is shown at once."""
+    sweeps = stored_sweeps(runs, groups)  # the runs this page read at its start
+    names = {s["id"]: s["name"] for s in sweeps}
+    labels = {s["id"]: f"{s['name']} · {s['runs']} run{'s' if s['runs'] != 1 else ''}, "
+                       f"#{s['first_run']}–#{s['last_run']}" for s in sweeps}
+    swept = {s["id"]: s["group"] for s in sweeps}
+    ids = ["none"] + [s["id"] for s in sweeps]
     if launched:
-        kind, configs = launched
-        names[kind] = sweep_name(kind, configs)
-        labels[kind] = f"{names[kind]} · {len(configs)} runs, just launched"
-        kinds.insert(1, kind)
-        st.session_state["sw_show"] = kind  # the selector below shows it (and writes it into the link)
-    if len(kinds) == 1:
+        group, configs = launched
+        swept[group.id] = group
+        names[group.id] = sweep_name(group, configs)
+        labels[group.id] = f"{names[group.id]} · {len(configs)} runs, just launched"
+        ids.insert(1, group.id)
+        st.session_state["sw_show"] = group.id  # the selector below shows it (and writes it into the link)
+    if len(ids) == 1:
         if st.query_params.get("sw_show") not in (None, "none"):
             refuse_link_value("sw_show", "no sweep is stored under this name")
         st.session_state["sweep"] = None
         return
-    shown = url_labelled_choice(st, "Show a stored sweep", kinds, "none", "sw_show",
+    shown = url_labelled_choice(st, "Show a stored sweep", ids, "none", "sw_show",
                                 format_func=lambda k: labels.get(k, "—"))
     if shown == "none":
         st.session_state["sweep"] = None
         return
-    configs = [r["config"] for r in sorted(runs, key=lambda r: r["id"]) if r.get("kind") == shown]
-    param, param2 = sweep_params(shown, configs or (launched[1] if launched else []))
+    configs = [r["config"] for r in sorted(runs, key=lambda r: r["id"]) if r.get("group_id") == shown]
+    param, param2 = sweep_params(swept.get(shown), configs or (launched[1] if launched else []))
     st.session_state.update({"sweep": shown, "sweep_param": param or "seed", "sweep_param2": param2,
                              "sweep_name": names.get(shown, "Sweep")})
 
 
 @st.fragment(run_every=2.0)
 def sweep_results() -> None:
-    kind, param = st.session_state.get("sweep"), st.session_state.get("sweep_param")
+    group_id, param = st.session_state.get("sweep"), st.session_state.get("sweep_param")
     param2 = st.session_state.get("sweep_param2")
-    if not kind:
+    if not group_id:
         return
-    members = store.list_runs(kind=kind)
+    members = store.list_runs(group=group_id)
     done = [r for r in members if r["status"] == "finished"]
     settled = all(r["status"] not in ACTIVE_STATUSES for r in members)
-    if settled and st.session_state.get("sweep_settled") != kind:
-        st.session_state["sweep_settled"] = kind
+    if settled and st.session_state.get("sweep_settled") != group_id:
+        st.session_state["sweep_settled"] = group_id
         st.rerun()  # the whole page, so the runs table above lists the sweep's runs too
     st.markdown(f"**{st.session_state.get('sweep_name') or 'Sweep'}**: {len(done)} of {len(members)} runs finished.")
     points = [(readable(param, p[0]), p[1]) + ((readable(param2, p[2]),) if len(p) > 2 else ())
@@ -192,37 +198,40 @@ def search_section() -> None:
     trials = url_slider(c3, "Trials", 1, MAX_TRIALS, 6, "se_trials", disabled=sampler == "grid",
                         help="A grid trains every combination instead.")
     if c3.button("Launch search", icon=":material/travel_explore:", type="primary"):
-        def launch() -> str:
+        def launch() -> RunGroup:
             space = parse_space([part for part in space_text.split(";") if part.strip()])
             configs = search_configs(RunConfig(model=model, epochs=epochs), space, trials, sampler)
-            kind = new_search_kind(space, early)
-            manager().submit_search(configs, session=session_id(), kind=kind, early_stopping=early,
+            search = new_search_group(space, early)
+            manager().submit_search(configs, session=session_id(), group=search, early_stopping=early,
                                     client=client_address())
-            return kind
+            return search
 
-        kind = guarded(launch)
-        if kind:
-            st.session_state["se_show"] = kind  # show it: the selector below is not drawn yet in this run
-            st.session_state.setdefault("_se_launched", []).append(kind)  # the server's own record, not a widget's
-    searches = stored_sweeps(runs, prefix="search:")  # the runs this page read at its start
+        search = guarded(launch)
+        if search:
+            st.session_state["se_show"] = search.id  # show it: the selector below is not drawn yet in this run
+            # the server's own record, not a widget's
+            st.session_state.setdefault("_se_launched", {})[search.id] = search
+    searches = stored_sweeps(runs, groups, "search")  # the runs this page read at its start
     first = {r["id"]: r.get("config") or {} for r in runs}
-    labels = {s["kind"]: search_name(s["kind"], first.get(s["first_run"], {})) + f" · {s['runs']} trials, "
+    found = {s["id"]: s["group"] for s in searches}
+    labels = {s["id"]: search_name(s["group"], first.get(s["first_run"], {})) + f" · {s['runs']} trials, "
                                                                                 f"#{s['first_run']}–#{s['last_run']}"
               for s in searches}
-    kinds = ["none"] + [s["kind"] for s in searches]
-    for launched in st.session_state.get("_se_launched", []):  # launched from this browser, no trial stored yet;
-        if launched not in kinds:  # a value the browser sent for the selector is no option (Streamlit resets it)
-            kinds.insert(1, launched)
-    shown = url_labelled_choice(st, "Show a search", kinds, "none", "se_show",
+    ids = ["none"] + [s["id"] for s in searches]
+    for launched in st.session_state.get("_se_launched", {}).values():  # launched from this browser, no trial
+        found.setdefault(launched.id, launched)  # stored yet; a value the browser sent for the selector is no
+        if launched.id not in ids:  # option (Streamlit resets it)
+            ids.insert(1, launched.id)
+    shown = url_labelled_choice(st, "Show a search", ids, "none", "se_show",
                                 format_func=lambda k: "—" if k == "none" else labels.get(
-                                    k, search_name(k, {}) + " · just launched"))
-    st.session_state["search"] = shown if shown != "none" else None
+                                    k, search_name(found.get(k), {}) + " · just launched"))
+    st.session_state["search"] = found.get(shown)
     search_results()
 
 
-def search_name(kind: str, config: dict[str, Any]) -> str:
+def search_name(group: Optional[RunGroup], config: dict[str, Any]) -> str:
     """``Search over learning rate (lr), hidden channels (hidden) · ChebNet on the 8-neighbour grid, 4 epochs``."""
-    over = ", ".join(in_sentence(sweep_label(p)) for p in (search_info(kind) or {}).get("params", []))
+    over = ", ".join(in_sentence(sweep_label(p)) for p in (searched(group) if group else []))
     model = shown_value("model", config["model"]) if config.get("model") else None
     context = ([f"{model} on the {describe_graph(config['graph'], config.get('graph_params'))}" if config.get("graph")
                 else model] if model else [])
@@ -232,32 +241,32 @@ def search_name(kind: str, config: dict[str, Any]) -> str:
 
 @st.fragment(run_every=2.0)
 def search_results() -> None:
-    kind = st.session_state.get("search")
-    info = search_info(kind or "")
-    if not info:
+    group: Optional[RunGroup] = st.session_state.get("search")
+    if group is None or group.type != "search":
         return
-    members = store.list_runs(kind=kind)
+    params = searched(group)
+    members = store.list_runs(group=group.id)
     epochs = {r["id"]: store.epochs(r["id"]) for r in members}
     active = [r["id"] for r in members if r["status"] in ACTIVE_STATUSES]
-    if not active and st.session_state.get("search_settled") != kind:
-        st.session_state["search_settled"] = kind
+    if not active and st.session_state.get("search_settled") != group.id:
+        st.session_state["search_settled"] = group.id
         st.rerun()  # the whole page, so the runs table above lists the search's trials too
     early = sum(bool((r["summary"] or {}).get("early_stopped")) for r in members)
-    asha = f" ({early} stopped early by ASHA)" if info["early_stopping"] else ""
-    st.markdown(f"**{len(members)} trials over** {', '.join(in_sentence(sweep_label(p)) for p in info['params'])}: "
+    asha = f" ({early} stopped early by ASHA)" if group.early_stopping else ""
+    st.markdown(f"**{len(members)} trials over** {', '.join(in_sentence(sweep_label(p)) for p in params)}: "
                 f"{len(members) - len(active)} ended{asha}, {len(active)} queued or training. "
-                + ("Early stopping: Ray Tune's ASHA." if info["early_stopping"] else
+                + ("Early stopping: Ray Tune's ASHA." if group.early_stopping else
                    "No early stopping (trained on worker processes)."))
     mine = [i for i in active if next(r for r in members if r["id"] == i).get("session") == session_id()]
     if mine and st.button(f"Stop this search ({len(mine)} trials)", icon=":material/stop:", key="se_stop"):
         guarded(lambda: [manager().stop(i, session=session_id()) for i in mine])
     rows = [{k: readable(k, v) for k, v in row.items()}
-            for row in trial_rows(members, info["params"], {i: len(e) for i, e in epochs.items()})]
+            for row in trial_rows(members, params, {i: len(e) for i, e in epochs.items()})]
     if any(r["test accuracy"] is not None for r in rows):
-        st.plotly_chart(search_figure(rows, info["params"]), width="stretch")
+        st.plotly_chart(search_figure(rows, params), width="stretch")
     st.dataframe(pd.DataFrame(rows), hide_index=True, placeholder=MISSING,
                  column_config={"test accuracy": st.column_config.NumberColumn(format="percent")})
-    curves = {f"Run {r['id']} · " + ", ".join(f"{p}={readable(p, sweep_value(r['config'], p))}" for p in info["params"]):
+    curves = {f"Run {r['id']} · " + ", ".join(f"{p}={readable(p, sweep_value(r['config'], p))}" for p in params):
               epochs[r["id"]]
               for r in members}
     if any(curves.values()):

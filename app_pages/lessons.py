@@ -1,8 +1,9 @@
 """Lessons: one per source experiment, its runs trained beside the figures the source published.
 
-URL keys: ``lesson`` (which lesson), ``ls_mode`` (quick or full), ``ls_show`` (a launched lesson's store kind,
-``lesson:<key>:<mode>:<stamp>``, so a copied link reopens it). The lessons, their runs and published figures are
-``core.analysis.lessons``; the live table is ``core.analysis.lesson_rows``.
+URL keys: ``lesson`` (which lesson), ``ls_mode`` (quick or full), ``ls_show`` (a launched lesson's run group id,
+``lesson:<key>:<mode>:<stamp>``, so a copied link reopens it; ``core.analysis.lessons.lesson_launch`` reads it).
+The lessons, their runs and published figures are ``core.analysis.lessons``; the live table is
+``core.analysis.lesson_rows``.
 
 A link that names a launch opens it read-only: its table (live while it trains), and below it, smaller, **Run your
 own copy** (a seed, a button). Both that and the fresh page's **Run this lesson** are the classroom control
@@ -18,11 +19,12 @@ import streamlit as st
 
 from core.analysis.lesson_rows import (MISSING, data_line, existing_launch, explain_links, findings, karate_rows,
                                        lesson_rows, ours_column, reused_line, settled, sources, stored_lessons, table)
-from core.analysis.lessons import (LESSONS, launch_configs, launch_plan, lesson_configs, lesson_seed, member_kinds,
-                                   new_lesson_kind, parse_lesson_kind)
+from core.analysis.lessons import (LESSONS, launch_configs, launch_plan, lesson_configs, lesson_launch,
+                                   new_lesson_group)
 from core.config import quick_mode
 from core.errors import UserInputError
 from core.training.runner import REUSABLE, pick_identical
+from core.training.store import RunGroup
 from ui import classroom
 from ui.display import guarded, labelled, plain
 from ui.resources import from_store, manager
@@ -58,9 +60,9 @@ notice = st.container()  # what the opened link held that could not be used (url
 copy_link_button(st.sidebar)
 
 raw_show = st.query_params.get("ls_show")
-linked = parse_lesson_kind(raw_show)
+linked = lesson_launch(raw_show, from_store(lambda s: s.get_group(raw_show)) if raw_show else None)
 if linked and "lesson" not in st.query_params and "lesson" not in st.session_state:
-    st.query_params["lesson"] = linked[0]  # a link naming only the launch opens its lesson
+    st.query_params["lesson"] = linked.lesson  # a link naming only the launch opens its lesson
 key = url_labelled_choice(st, "Lesson", list(LESSONS), "tutorial", "lesson",
                           format_func=labelled({k: one.title for k, one in LESSONS.items()}))
 lesson = LESSONS[key]
@@ -126,23 +128,26 @@ def ask_launch(where: str, quick: bool, seed_key: Optional[str] = None) -> None:
 def start_launch(quick: bool, seed: int) -> dict[str, Any]:
     """Start one launch of this lesson with ``seed``: the runs whose config and seed were trained, or are queued or
     training, on this server already are reused, the others queued (all of them or none). Returns the note the page
-    shows: ``{"kind": the launch to show, "text", "level"}``."""
+    shows: ``{"launch": the id of the launch to show, "text", "level"}``."""
     if lesson.in_page:
-        return {"kind": new_lesson_kind(key, quick), "text": "", "level": "info"}
-    kind, plan = launch_plan(key, quick, seed)
+        return {"launch": new_lesson_group(key, quick).id, "text": "", "level": "info"}
+    launch, plan = launch_plan(key, quick, seed)
     found = from_store(lambda s: pick_identical(s.list_runs(status=list(REUSABLE)), [cfg for cfg, _ in plan]))
     todo = [(cfg, part) for (cfg, part), run in zip(plan, found) if run is None]
     if todo:
-        manager().submit_many([cfg for cfg, _ in todo], session=session_id(), kind=[part for _, part in todo],
+        manager().submit_many([cfg for cfg, _ in todo], session=session_id(), group=[part for _, part in todo],
                               client=client_address())  # all of the rest of the lesson or none of it
-    else:
-        kind = existing_launch(found, key, "quick" if quick else "full", seed) or kind
+    else:  # every run reused: the launch that trained them, else this one, stored without runs of its own
+        earlier = existing_launch(found, key, "quick" if quick else "full", seed,
+                                  from_store(lambda s: s.groups("lesson")))
+        launch = earlier or from_store(lambda s: s.save_group(launch))
+    launch_id = launch.id
     ids = [run["id"] for run in found if run is not None]
     if not ids:
-        return {"kind": kind, "text": "", "level": "info"}
+        return {"launch": launch_id, "text": "", "level": "info"}
     named = f"run {ids[0]}" if len(ids) == 1 else "runs " + ", ".join(map(str, ids[:-1])) + f" and {ids[-1]}"
     rest = f"; {len(todo)} more queued" if todo else ""
-    return {"kind": kind, "level": "info",
+    return {"launch": launch_id, "level": "info",
             "text": f"The same settings and seed were trained in {named}: shown here{rest}. Pick another seed under "
                     f"**Run your own copy** to train your own."}
 
@@ -152,12 +157,12 @@ if pending is not None and pending.get("key") == key:
     try:
         note = start_launch(bool(pending["quick"]), int(pending["seed"]))
     except UserInputError as err:  # a full queue, a budget: one line where the button was
-        note = {"kind": None, "level": "error", "text": f"Could not queue the runs — {plain(err)}"}
+        note = {"launch": None, "level": "error", "text": f"Could not queue the runs — {plain(err)}"}
     note["where"] = pending["where"]
     st.session_state["_ls_note"] = note
-    if note["kind"]:  # shown below; the selector (or, for KarateClub, the page) writes it into the link
+    if note["launch"]:  # shown below; the selector (or, for KarateClub, the page) writes it into the link
         st.query_params.pop("ls_show", None)
-        st.session_state["ls_show"], raw_show = note["kind"], None
+        st.session_state["ls_show"], raw_show = note["launch"], None
 note = st.session_state.get("_ls_note") or {}
 if note.get("level") == "error":
     st.session_state.pop("_ls_note", None)  # said once, where the button was
@@ -171,40 +176,46 @@ def failed_here(where: str) -> None:
 
 # ---------------------------------------------------------------- which launch the table shows
 run_slot = st.container()  # the fresh page's Run this lesson, above the launches and the table
-shown = None
+shown = None  # the id of the launch the table shows (None: the planned runs)
+shown_launch = None  # that launch's group
 runs: list[dict] = []
 if lesson.in_page:
     wanted = st.session_state.get("ls_show") or raw_show
-    if (parse_lesson_kind(wanted) or ("",))[0] == key:
+    wanted_launch = lesson_launch(wanted)
+    if wanted_launch is not None and wanted_launch.lesson == key:
         shown = st.query_params["ls_show"] = wanted
-    elif raw_show is not None and (linked is None or linked[0] == key):
+        shown_launch = wanted_launch
+    elif raw_show is not None and (linked is None or linked.lesson == key):
         refuse_link_value("ls_show", "lesson:karate:quick or lesson:karate:full")
     elif raw_show is not None:
         st.query_params.pop("ls_show", None)  # another lesson's launch: a lesson picked since
 else:
     runs = from_store(lambda s: s.list_runs(limit=1000), then=lambda: url_notices(notice))
-    stored = stored_lessons(runs, key)
-    kinds = ["none"] + [s["kind"] for s in stored]
-    labels = {s["kind"]: f"{s['label']} ({s['runs']} runs)" for s in stored}
-    for extra in {st.session_state.get("ls_show"), raw_show} - set(kinds) - {None}:
-        parsed = parse_lesson_kind(extra)  # a launch whose every run was reused: no run of its own kind
-        if parsed and parsed[0] == key and any(pick_identical(runs, launch_configs(extra))):
-            seed = lesson_seed(extra)
-            kinds.append(extra)
-            labels[extra] = f"{lesson.title} · {parsed[1]}{f' · seed {seed}' if seed else ''} · runs trained before"
-    if st.session_state.get("ls_show") not in kinds:
+    groups = from_store(lambda s: s.groups("lesson"), then=lambda: url_notices(notice))
+    stored = stored_lessons(runs, groups, key)
+    launch_ids = ["none"] + [s["id"] for s in stored]
+    labels = {s["id"]: f"{s['label']} ({s['runs']} runs)" for s in stored}
+    for extra in {st.session_state.get("ls_show"), raw_show} - set(launch_ids) - {None}:
+        found = lesson_launch(extra, groups.get(extra))  # a launch whose every run was reused: no run of its own
+        if found is not None and found.lesson == key and any(pick_identical(runs, launch_configs(found))):
+            launch_ids.append(extra)
+            labels[extra] = (f"{lesson.title} · {found.mode}{f' · seed {found.seed}' if found.seed else ''} · runs "
+                             "trained before")
+    if st.session_state.get("ls_show") not in launch_ids:
         st.session_state.pop("ls_show", None)  # another lesson's launch: not this selector's option
-    if raw_show not in kinds + [None]:
-        if linked is None or linked[0] == key:  # a lesson picked since is not a bad link
+    if raw_show not in launch_ids + [None]:
+        if linked is None or linked.lesson == key:  # a lesson picked since is not a bad link
             refuse_link_value("ls_show", "a lesson launch stored here")
         else:
             st.query_params.pop("ls_show", None)
-    if len(kinds) > 1:
-        shown = url_labelled_choice(st, "Reopen a launched lesson", kinds, "none", "ls_show",
+    if len(launch_ids) > 1:
+        shown = url_labelled_choice(st, "Reopen a launched lesson", launch_ids, "none", "ls_show",
                                     format_func=lambda k: labels.get(k, "— (the planned runs)"))
         shown = None if shown == "none" else shown
         if shown is None:
             st.query_params.pop("ls_show", None)  # the default stays out of the link, as other pages' defaults do
+        else:
+            shown_launch = lesson_launch(shown, groups.get(shown))
 
 # The fresh page: the teacher's Run this lesson. A reopened launch is read-only: its runs, and below them (smaller)
 # a way to run one's own copy. Either is the classroom control ls_own.
@@ -220,12 +231,12 @@ if shown is None:
 
 
 # ---------------------------------------------------------------- the table
-def draw(rows: list[dict[str, Any]], kind: Optional[str], shown_mode: str) -> None:
+def draw(rows: list[dict[str, Any]], launch: Optional[RunGroup], shown_mode: str) -> None:
     ours = ours_column(lesson)
     frame = pd.DataFrame(table(rows, lesson))
     frame["test accuracy"] = frame["test accuracy"].astype(float) * 100  # 92.5 (%), not 93%: a half point matters
     st.dataframe(frame, hide_index=True, column_config=columns(ours, [r["row"] for r in rows]), placeholder=MISSING)
-    if kind and note.get("kind") == kind and note.get("text"):  # this launch reused runs: say which
+    if launch is not None and note.get("launch") == launch.id and note.get("text"):  # it reused runs: say which
         st.info(note["text"], icon=":material/info:")
     elif reused_line(rows):
         st.info(reused_line(rows), icon=":material/info:")
@@ -236,65 +247,66 @@ def draw(rows: list[dict[str, Any]], kind: Optional[str], shown_mode: str) -> No
     cited = sources(rows)
     if cited:
         st.caption(f"**Source{'s' * (len(cited) > 1)}.** " + "; ".join(cited) + ".")
-    links = explain_links(lesson, rows, kind or "")
+    links = explain_links(lesson, rows, launch)
     if links:
         st.markdown("**Pages that explain the result**")
         for page, label, params in links:
             st.page_link(page, label=label, query_params=params, icon=":material/open_in_new:")
-    if kind and settled(rows) and all(r["run"] is not None or lesson.in_page for r in rows):
+    if launch is not None and settled(rows) and all(r["run"] is not None or lesson.in_page for r in rows):
         st.page_link(THIS_PAGE, label="Reopen this lesson (a link to keep)", icon=":material/history:",
-                     query_params={"lesson": key, "ls_show": kind})
+                     query_params={"lesson": key, "ls_show": launch.id})
 
 
-def queued_rows(kind: Optional[str]) -> tuple[list[dict[str, Any]], str]:
-    if kind is None:
+def queued_rows(launch: Optional[RunGroup]) -> tuple[list[dict[str, Any]], str]:
+    if launch is None:
         return lesson_rows(lesson, mode, [], lambda _: []), mode
-    shown_mode = parse_lesson_kind(kind)[1]
+    shown_mode = launch.mode
 
     def read(s):
-        members = [r for k in member_kinds(kind) for r in s.list_runs(kind=k)]
-        rows = lesson_rows(lesson, shown_mode, members, s.epochs, kind)
+        members = [r for group_id in launch.member_ids() for r in s.list_runs(group=group_id)]
+        rows = lesson_rows(lesson, shown_mode, members, s.epochs, launch)
         if all(r["run"] is not None for r in rows):
             return rows
         # a row with no run of this launch: the identical run it reused (trained for another launch or page)
-        same = pick_identical(s.list_runs(status=list(REUSABLE)), launch_configs(kind))
-        return lesson_rows(lesson, shown_mode, members, s.epochs, kind, same)
+        same = pick_identical(s.list_runs(status=list(REUSABLE)), launch_configs(launch))
+        return lesson_rows(lesson, shown_mode, members, s.epochs, launch, same)
 
     return from_store(read), shown_mode
 
 
 st.subheader("This lesson's numbers")
 if lesson.in_page:
-    shown_mode = parse_lesson_kind(shown)[1] if shown else mode
-    results = karate_results(lesson_configs(key, shown_mode == "quick")) if shown else {}
-    draw(karate_rows(lesson, shown_mode, {m: r for m, r in results.items() if r is not None}), shown, shown_mode)
+    shown_mode = shown_launch.mode if shown_launch else mode
+    results = karate_results(lesson_configs(key, shown_mode == "quick")) if shown_launch else {}
+    draw(karate_rows(lesson, shown_mode, {m: r for m, r in results.items() if r is not None}), shown_launch,
+         shown_mode)
     if results.get("gcn") is not None:
         from core.figures.karate import embedding_animation_figure
 
         st.plotly_chart(embedding_animation_figure(results["gcn"], title="GCN's last hidden layer as it trains"),
                         width="stretch", key="ls_karate_embedding")
 else:
-    first, first_mode = queued_rows(shown)
+    first, first_mode = queued_rows(shown_launch)
     if settled(first):
-        draw(first, shown, first_mode)
+        draw(first, shown_launch, first_mode)
     else:
         @st.fragment(run_every=2.0)
         def live() -> None:
-            rows, shown_mode = queued_rows(shown)
-            draw(rows, shown, shown_mode)
+            rows, shown_mode = queued_rows(shown_launch)
+            draw(rows, shown_launch, shown_mode)
             if settled(rows):
                 st.rerun()  # the whole page, once: the table stops polling
 
         live()
 
-    if shown is not None:  # read-only by default: one's own copy, below and smaller
+    if shown_launch is not None:  # read-only by default: one's own copy, below and smaller
         if classroom.hidden(OWN):
             classroom.record(OWN, OWN_LABEL, [], "not offered", is_hidden=True)
         else:
             classroom.record(OWN, OWN_LABEL, [], "offered", is_hidden=False)
             with st.expander("Run your own copy", icon=":material/content_copy:",
                              expanded=note.get("where") == "own" and note.get("level") == "error"):
-                shown_seed = lesson_seed(shown)
+                shown_seed = shown_launch.seed
                 st.caption(f"This table is the launch this link names (seed {shown_seed}). Your copy trains the same "
                            f"{len(first)} runs in {first_mode} mode with the seed you choose; runs already trained "
                            "here with the same settings and seed are shown instead of trained again.")

@@ -1,12 +1,12 @@
 """A lesson's live table: its stored runs beside the published figures, what they show, and where to look next.
 
 ``lesson_rows(lesson, mode, runs, epochs_of)`` matches a launch's stored runs (rows of ``RunStore.list_runs``, from
-every kind of :func:`core.analysis.lessons.member_kinds`) to the lesson's rows by their settings, and gives each
+every group of the launch: ``RunGroup.member_ids``) to the lesson's rows by their settings, and gives each
 row its status, epochs done, test accuracy and mean seconds per epoch (from the store's epoch records); a row with
 no run of its own shows the identical run it reuses (``identical``: found by ``core.training.runner.identical_runs``,
 the same config and seed trained for another launch or page);
 ``findings`` says what the numbers show (ChebNet's epoch time as a multiple of the CNN's), ``explain_links`` which
-pages explain the result on these runs, ``stored_lessons`` which launches the store holds.
+pages explain the result on these runs, ``stored_lessons`` which launches the store holds (from its run groups).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from statistics import mean
 from typing import Any, Callable, Mapping, Optional, Sequence
 
 from core.analysis.lessons import (COMPARE, DATA_WORDS, EQUIVARIANCE, FILTERS, KARATE_PAGE, LESSONS, RESULTS, ROT_C8,
-                                   ROT_CNN, SPECTRAL, Lesson, LessonRow, lesson_seed, member_kinds, parse_lesson_kind,
-                                   part_kind, row_config)
+                                   ROT_CNN, SPECTRAL, Lesson, LessonRow, row_config)
+from core.training.store.groups import RunGroup
 
 NOT_STARTED = "not started"
 MISSING = "—"
@@ -69,18 +69,19 @@ def _ours(row: LessonRow, quick: bool) -> str:
 
 
 def lesson_rows(lesson: Lesson, mode: str, runs: Sequence[Mapping[str, Any]],
-                epochs_of: Callable[[int], Sequence[Mapping[str, Any]]], kind: str = "",
+                epochs_of: Callable[[int], Sequence[Mapping[str, Any]]], launch: Optional[RunGroup] = None,
                 identical: Sequence[Optional[Mapping[str, Any]]] = ()) -> list[dict[str, Any]]:
     """One table row per lesson row of ``mode``, filled from ``runs`` (store rows; the newest run matching a row's
-    settings and part): run id, status, epochs done, test accuracy, seconds per epoch, this project's full-length
-    figure and the published one. A row with no run of its own takes ``identical[i]`` (the i-th row's identical run,
-    reused; ``"reused": True``); a row without either reads "not started"."""
+    settings and, with ``launch``, in the launch's group of the row's part): run id, status, epochs done, test
+    accuracy, seconds per epoch, this project's full-length figure and the published one. A row with no run of its
+    own takes ``identical[i]`` (the i-th row's identical run, reused; ``"reused": True``); a row without either reads
+    "not started"."""
     quick = mode == "quick"
     out = []
     for i, row in enumerate(lesson.rows_in(mode)):
-        want_kind = part_kind(kind, row.part) if kind else None
+        want = launch.part(row.part) if launch else None
         found = [r for r in runs if matches(row, r.get("config") or {})
-                 and (want_kind is None or r.get("kind") == want_kind)]
+                 and (want is None or r.get("group_id") == want)]
         run = max(found, key=lambda r: r["id"]) if found else None
         reused = run is None and i < len(identical) and identical[i] is not None
         if reused:
@@ -137,13 +138,14 @@ def reused_line(rows: Sequence[Mapping[str, Any]]) -> str:
             "**Run your own copy** to train your own.")
 
 
-def existing_launch(runs: Sequence[Optional[Mapping[str, Any]]], key: str, mode: str, seed: int) -> Optional[str]:
+def existing_launch(runs: Sequence[Optional[Mapping[str, Any]]], key: str, mode: str, seed: int,
+                    groups: Mapping[str, RunGroup]) -> Optional[RunGroup]:
     """The lesson launch (of lesson ``key``, ``mode`` and ``seed``) that one of ``runs`` (store rows) was trained
-    for, the oldest first; None when none was."""
+    for, the oldest first, from the store's ``groups``; None when none was."""
     for run in sorted((r for r in runs if r), key=lambda r: r["id"]):
-        parsed = parse_lesson_kind(run.get("kind"))
-        if parsed and parsed[:2] == (key, mode) and lesson_seed(run["kind"]) == seed:
-            return run["kind"]
+        group = groups.get(run.get("group_id") or "")
+        if group is not None and group.type == "lesson" and (group.lesson, group.mode, group.seed) == (key, mode, seed):
+            return group
     return None
 
 
@@ -235,7 +237,7 @@ def _ids(rows: Sequence[Mapping[str, Any]], part: str = "main") -> list[int]:
             and r["part"] == part]
 
 
-def explain_links(lesson: Lesson, rows: Sequence[Mapping[str, Any]], kind: str = "") -> list[Link]:
+def explain_links(lesson: Lesson, rows: Sequence[Mapping[str, Any]], launch: Optional[RunGroup] = None) -> list[Link]:
     """(page, label, query params) of the pages that explain this lesson's result on its finished runs."""
     finished = {r["row"]: r["run"] for r in rows if r["run"] is not None and r["status"] in ("finished", "stopped")}
     ids = _ids(rows)
@@ -259,9 +261,9 @@ def explain_links(lesson: Lesson, rows: Sequence[Mapping[str, Any]], kind: str =
         if c8 is not None:
             links.append((EQUIVARIANCE, "Equivariance: accuracy against the angle, C8 net beside the CNN",
                           {"eq_open": str(c8)}))
-        if kind and _ids(rows, "sweep"):
+        if launch is not None and _ids(rows, "sweep"):
             links.append((COMPARE, "Compare: accuracy against the restriction depth",
-                          {"sw_show": part_kind(kind, "sweep")}))
+                          {"sw_show": launch.part("sweep")}))
     if lesson.key == "karate":
         links.append((KARATE_PAGE, "KarateClub: train it yourself, one layer type at a time",
                       {"k_model": "gcn", "k_epochs": "200", "k_lr": "0.01", "k_seed": "0"}))
@@ -272,23 +274,26 @@ def explain_links(lesson: Lesson, rows: Sequence[Mapping[str, Any]], kind: str =
     return links
 
 
-def stored_lessons(runs: Sequence[Mapping[str, Any]], key: Optional[str] = None) -> list[dict[str, Any]]:
-    """Lesson launches among stored ``runs`` (store rows), of lesson ``key`` if given, newest first:
-    ``{"kind", "key", "mode", "runs", "first_run", "label"}``."""
+def stored_lessons(runs: Sequence[Mapping[str, Any]], groups: Mapping[str, RunGroup],
+                   key: Optional[str] = None) -> list[dict[str, Any]]:
+    """Lesson launches among stored ``runs`` (store rows) by the store's ``groups``, of lesson ``key`` if given,
+    newest first: ``{"id", "group", "key", "mode", "seed", "runs", "first_run", "label"}``."""
     found: dict[str, list[int]] = {}
     for r in runs:
-        parsed = parse_lesson_kind(r.get("kind"))
-        if parsed and (key is None or parsed[0] == key):
-            found.setdefault(r["kind"], []).append(int(r["id"]))
+        group = groups.get(r.get("group_id") or "")
+        if (group is not None and group.type == "lesson" and group.lesson in LESSONS
+                and (key is None or group.lesson == key)):
+            found.setdefault(group.id, []).append(int(r["id"]))
     out = []
-    for kind, ids in found.items():
-        lesson_key, mode, _ = parse_lesson_kind(kind)
-        parts = member_kinds(kind)[1:]  # a sweep part's runs count too
-        ids += [int(r["id"]) for r in runs if r.get("kind") in parts]
-        seed = lesson_seed(kind)
-        out.append({"kind": kind, "key": lesson_key, "mode": mode, "runs": len(ids), "first_run": min(ids),
-                    "seed": seed, "label": f"{LESSONS[lesson_key].title} · {mode}{f' · seed {seed}' if seed else ''}"
-                                          f" · from run #{min(ids)}"})
+    for group_id, ids in found.items():
+        group = groups[group_id]
+        parts = set(group.member_ids()[1:])  # a sweep part's runs count too
+        ids += [int(r["id"]) for r in runs if r.get("group_id") in parts]
+        seed = group.seed
+        out.append({"id": group_id, "group": group, "key": group.lesson, "mode": group.mode, "runs": len(ids),
+                    "first_run": min(ids), "seed": seed,
+                    "label": f"{LESSONS[group.lesson].title} · {group.mode}{f' · seed {seed}' if seed else ''}"
+                             f" · from run #{min(ids)}"})
     return sorted(out, key=lambda e: -e["first_run"])
 
 

@@ -2,26 +2,27 @@
 
 A :class:`Lesson` names its question, its rows (:class:`LessonRow`: the settings of one run, the published figure
 and where it comes from), why this project's numbers differ, and the pages that explain the result. Its runs are
-ordinary queued runs, grouped in the store by one kind, ``lesson:<key>:<mode>:<stamp>`` (:func:`new_lesson_kind`;
-a launch with another seed than 0 ends its stamp with ``-s<seed>``, :func:`lesson_seed`), as a sweep's runs are
-by ``sweep:<id>``; a lesson's sweep part (the rotation lesson's restriction depths) is stored
-as a sweep of its own, ``sweep:<stamp>:restriction[:data]:lesson-<key>`` (:func:`member_kinds`), so the Compare
-page plots it. The KarateClub lesson trains in the page (34 nodes, about a second, seeded and deterministic):
-:func:`lesson_configs` gives ``train_karate``'s settings for it, and its kind ``lesson:karate:<mode>`` reopens it by
-training the same settings again.
+ordinary queued runs in one run group per launch (:func:`new_lesson_group`: a ``RunGroup`` of type ``lesson`` with
+its lesson, mode and seed), as a sweep's runs are in the sweep's group; a lesson's sweep part (the rotation lesson's
+restriction depths) is a sweep group of its own, named in the launch's ``parts``, so the Compare page plots it.
+The KarateClub lesson trains in the page (34 nodes, about a second, seeded and deterministic): :func:`lesson_configs`
+gives ``train_karate``'s settings for it, and its launch, never stored, is the same group each time (its id
+``lesson:karate:<mode>`` reopens it by training the same settings again). A link's ``ls_show`` names a launch by its
+group id; :func:`lesson_launch` finds it (a stored group, or a link written before groups were stored).
 
 :mod:`core.analysis.lesson_rows` turns a lesson's stored runs into its live table, findings and links.
 """
 
 from __future__ import annotations
 
-import re
 import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
 from core.errors import UserInputError
+from core.training.store.groups import RunGroup
+from core.training.store.legacy_kinds import group_from_kind
 
 MODES = ("quick", "full")
 KARATE_KEY = "karate"
@@ -46,7 +47,7 @@ class LessonRow:
     ours: str = ""  # this project's own full-length figure, where core.analysis.reference has none
     epochs: tuple[int, int] = (8, 8)  # (quick, full)
     modes: tuple[str, ...] = MODES  # the modes that train this row
-    part: str = "main"  # "sweep": stored under the lesson's sweep kind
+    part: str = "main"  # "sweep": stored in the launch's sweep group
     cite: str = ""  # the source in a few words, for the table's source column ("" : the source as it is)
 
     @property
@@ -205,69 +206,73 @@ def lesson_configs(key: str, quick: bool, seed: int = 0) -> list:
     return [row_config(row, quick, seed) for row in rows]
 
 
-SEED_TAIL = re.compile(r"-s([0-9]{1,10})$")  # a launch's stamp ends so when its seed is not 0
+def _launch_id(key: str, mode: str, stamp: str = "") -> str:
+    """A launch group's id: ``lesson:<key>:<mode>[:<stamp>]``, as older versions spelled the launch's kind."""
+    return ":".join(["lesson", key, mode] + ([stamp] if stamp else []))
 
 
-def new_lesson_kind(key: str, quick: bool, seed: int = 0) -> str:
-    """A fresh store kind for one launch of a lesson, ``lesson:<key>:<mode>:<stamp>``, the stamp ending ``-s<seed>``
-    for another seed than 0 (KarateClub, trained in the page and deterministic: ``lesson:karate:<mode>``)."""
+def new_lesson_group(key: str, quick: bool, seed: int = 0) -> RunGroup:
+    """A fresh group for one launch of a lesson, with its lesson, mode, seed and (the rotation lesson) its sweep
+    part's group id (:func:`part_groups`). Its id ends in a stamp, ``-s<seed>`` for another seed than 0; KarateClub,
+    trained in the page and deterministic, has the same launch each time, ``lesson:karate:<mode>``."""
+    mode = _mode(quick)
     if get_lesson(key).in_page:
-        return f"lesson:{key}:{_mode(quick)}"
+        return RunGroup("lesson", _launch_id(key, mode), lesson=key, mode=mode)
     tail = f"-s{int(seed)}" if int(seed) else ""
-    return f"lesson:{key}:{_mode(quick)}:{int(time.time() * 1000)}-{secrets.token_hex(3)}{tail}"
+    stamp = f"{int(time.time() * 1000)}-{secrets.token_hex(3)}{tail}"
+    parts = tuple((name, group.id) for name, group in _parts(key, mode, stamp).items())
+    return RunGroup("lesson", _launch_id(key, mode, stamp), lesson=key, mode=mode, seed=int(seed), parts=parts)
 
 
-def lesson_seed(kind: Optional[str]) -> int:
-    """The seed of a lesson launch's runs (0 unless its stamp ends ``-s<seed>``; 0 for anything else)."""
-    parsed = parse_lesson_kind(kind)
-    found = SEED_TAIL.search(parsed[2]) if parsed else None
-    return int(found.group(1)) if found and int(found.group(1)) < 2**31 else 0
+def _parts(key: str, mode: str, stamp: str) -> dict[str, RunGroup]:
+    """The groups of a launch's parts other than its main one: the sweep part, a sweep over ``sweep_over[mode]``."""
+    lesson = LESSONS[key]
+    if not any(r.part == "sweep" for r in lesson.rows_in(mode)):
+        return {}
+    params = tuple(lesson.sweep_over.get(mode, ()))
+    return {"sweep": RunGroup("sweep", ":".join(["sweep", stamp, *params, f"lesson-{key}"]), params=params,
+                              lesson=key)}
 
 
-def parse_lesson_kind(kind: Optional[str]) -> Optional[tuple[str, str, str]]:
-    """(lesson key, mode, stamp) of a lesson kind, or None for anything else (a link's value)."""
-    parts = (kind or "").split(":")
-    if len(kind or "") > 100 or len(parts) not in (3, 4) or parts[0] != "lesson" or parts[1] not in LESSONS:
+def part_groups(launch: RunGroup) -> dict[str, RunGroup]:
+    """Each part of a launch as its group ("main": the launch itself; "sweep": its sweep, a sweep group)."""
+    out = {"main": launch}
+    for name, group_id in launch.parts:
+        params = tuple(LESSONS[launch.lesson].sweep_over.get(launch.mode, ())) if name == "sweep" else ()
+        out[name] = RunGroup("sweep", group_id, params=params, lesson=launch.lesson)
+    return out
+
+
+def lesson_launch(value: Optional[str], stored: Optional[RunGroup] = None) -> Optional[RunGroup]:
+    """The lesson launch a link's ``ls_show`` value names: an in-page lesson's launch, ``stored`` (the store's group
+    of that id), or a launch named by a link written before groups were stored; None for anything else."""
+    for key, lesson in LESSONS.items():
+        for mode in MODES if lesson.in_page else ():
+            if value == _launch_id(key, mode):
+                return RunGroup("lesson", value, lesson=key, mode=mode)
+    group = stored if stored is not None and stored.id == value else group_from_kind(value)
+    if group is None or group.type != "lesson" or group.lesson not in LESSONS or group.mode not in MODES:
         return None
-    key, mode, stamp = parts[1], parts[2], (parts[3] if len(parts) == 4 else "")
-    if mode not in MODES or bool(stamp) == LESSONS[key].in_page:
-        return None
-    if stamp and not all(c.isalnum() or c == "-" for c in stamp):
-        return None
-    return key, mode, stamp
+    if LESSONS[group.lesson].in_page or group.id == _launch_id(group.lesson, group.mode):
+        return None  # an in-page lesson's launch is one of the ids above; a queued lesson's has a stamp
+    return group
 
 
-def part_kind(kind: str, part: str) -> str:
-    """The store kind of a lesson launch's ``part`` ("main": the lesson kind; "sweep": its sweep's kind)."""
-    parsed = parse_lesson_kind(kind)
-    if part == "main" or parsed is None:
-        return kind
-    key, mode, stamp = parsed
-    return ":".join(["sweep", stamp, *LESSONS[key].sweep_over.get(mode, ()), f"lesson-{key}"])
-
-
-def member_kinds(kind: str) -> list[str]:
-    """Every store kind that holds one lesson launch's runs (the lesson kind first)."""
-    parsed = parse_lesson_kind(kind)
-    parts = {r.part for r in LESSONS[parsed[0]].rows} if parsed else {"main"}
-    return [kind] + [part_kind(kind, p) for p in sorted(parts - {"main"})]
-
-
-def launch_plan(key: str, quick: bool, seed: int = 0) -> tuple[str, list[tuple[Any, str]]]:
-    """(lesson kind, [(RunConfig, store kind)]) for one launch of a queued lesson, every config validated, all of
-    them with ``seed``."""
+def launch_plan(key: str, quick: bool, seed: int = 0) -> tuple[RunGroup, list[tuple[Any, RunGroup]]]:
+    """(launch group, [(RunConfig, the group of its part)]) for one launch of a queued lesson, every config
+    validated, all of them with ``seed``."""
     lesson = get_lesson(key)
     if lesson.in_page:
         raise UserInputError("lesson", f"the {lesson.title} lesson trains in the page, not in the queue")
-    kind = new_lesson_kind(key, quick, seed)
+    launch = new_lesson_group(key, quick, seed)
+    parts = part_groups(launch)
     rows = lesson.rows_in(_mode(quick))
-    return kind, [(row_config(row, quick, seed), part_kind(kind, row.part)) for row in rows]
+    return launch, [(row_config(row, quick, seed), parts.get(row.part, launch)) for row in rows]
 
 
-def launch_configs(kind: str) -> list:
-    """The RunConfigs a queued lesson launch trains, in row order (its lesson, mode and seed), or [] for a kind
-    that is no queued lesson's launch."""
-    parsed = parse_lesson_kind(kind)
-    if parsed is None or LESSONS[parsed[0]].in_page:
+def launch_configs(launch: Optional[RunGroup]) -> list:
+    """The RunConfigs a queued lesson launch trains, in row order (its lesson, mode and seed), or [] for no queued
+    lesson's launch."""
+    if launch is None or launch.type != "lesson" or launch.lesson not in LESSONS or LESSONS[launch.lesson].in_page:
         return []
-    return lesson_configs(parsed[0], parsed[1] == "quick", lesson_seed(kind))
+    return lesson_configs(launch.lesson, launch.mode == "quick", launch.seed)

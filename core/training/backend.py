@@ -16,7 +16,7 @@ sizes its own slots says how many (:meth:`Backend.capacity`).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar, Optional
+from typing import Any, ClassVar
 
 Handle = Any  # what a backend's start returns for one run, and its other calls take back
 
@@ -25,7 +25,7 @@ class JobControl(ABC):
     """Polls, describes and ends started jobs; ``shutdown`` ends whatever the control itself runs."""
 
     @abstractmethod
-    def poll(self, handle: Handle) -> Optional[int]:
+    def poll(self, handle: Handle) -> int | None:
         """None while the job runs, else its exit code (0: the job ended by itself)."""
 
     @abstractmethod
@@ -39,6 +39,7 @@ class JobControl(ABC):
     def shutdown(self) -> None:
         """The manager closes: end anything this control runs beside its jobs (a Tune search's driver). Nothing by
         default."""
+        return None
 
 
 class Search(JobControl):
@@ -54,16 +55,16 @@ class Backend(JobControl):
     early_stopping: ClassVar[bool] = False  # whether :meth:`start_search` runs a search with early stopping
 
     @abstractmethod
-    def start(self, db_path: str, env: dict[str, Optional[str]], run_id: int, config: dict[str, Any]) -> Handle:
+    def start(self, db_path: str, env: dict[str, str | None], run_id: int, config: dict[str, Any]) -> Handle:
         """Start training stored run ``run_id`` with ``config``, writing to the store at ``db_path`` (or to the
         launcher, which writes it) with the environment ``env``; returns the job's handle."""
 
-    def capacity(self) -> Optional[int]:
+    def capacity(self) -> int | None:
         """How many runs this backend trains at once when nobody says (Ray: the cluster's CPUs); None: as many as
         this machine holds (``core.training.cpu_share.default_max_runs``)."""
         return None
 
-    def start_search(self, db_path: str, env: dict[str, Optional[str]],
+    def start_search(self, db_path: str, env: dict[str, str | None],
                      plan: list[tuple[int, dict[str, Any]]]) -> Search:
         """Start one search over the stored runs of ``plan`` ((run id, config), in order) with early stopping.
         Only a backend whose :attr:`early_stopping` is true can; the manager queues the others' trials as runs."""

@@ -36,15 +36,12 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import Any, Callable, Optional
 
 from core.config import REPO_ROOT
 from core.errors import UserInputError
 from core.training.backend import Backend
 from core.training.store.protocol import RunWriter
-
-if TYPE_CHECKING:
-    from core.training.tune_search import TuneSearch
 
 LOCAL_OBJECT_STORE = 256 * 1024 * 1024  # bytes; Ray's default takes 30% of memory
 # The one allow-list of what a cluster receives with every task (and every Tune trial: both run in the job's
@@ -260,10 +257,10 @@ def _driver_node_id() -> Optional[str]:
 
 
 class RayBackend(Backend):
-    """One Ray task per run on the cluster at ``address``; a search is one Ray Tune experiment with ASHA."""
+    """One Ray task per run on the cluster at ``address`` (with searches as Ray Tune experiments:
+    ``core.training.tune_search.TuneBackend``, what ``make_backend("ray")`` gives)."""
 
     name = "ray"
-    early_stopping = True
 
     def __init__(self, address: str = "local", num_cpus_per_run: float = 1.0):
         # No usage statistics: nothing leaves this machine but the runs (and in a Streamlit server their
@@ -290,13 +287,6 @@ class RayBackend(Backend):
     def capacity(self) -> int:
         """Runs the cluster can train at once: its CPUs (each run takes one), at least 2."""
         return max(2, int(self.ray.cluster_resources().get("CPU", 0)))
-
-    def start_search(self, db_path: str, env: dict[str, Optional[str]],
-                     plan: list[tuple[int, dict[str, Any]]]) -> "TuneSearch":
-        """One Ray Tune search with ASHA over the stored runs of ``plan`` (``core.training.tune_search``)."""
-        from core.training.tune_search import TuneSearch
-
-        return TuneSearch(self, db_path, env, plan)
 
     def new_channel(self):
         """A fresh channel actor for one run (a task's, or a Tune trial's), pinned to the launcher's node.

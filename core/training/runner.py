@@ -53,7 +53,7 @@ from core.training.backend import Backend, JobControl
 from core.training.cpu_share import default_max_runs
 from core.training.fair_queue import FairQueue, fair_order  # noqa: F401  (fair_order: re-exported)
 from core.training.runs import RunConfig, validate
-from core.training.store import StoreError
+from core.training.store import RunGroup, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -170,34 +170,38 @@ class RunManager:
     # -- what pages and the CLI call ------------------------------------------------------
 
     def submit(self, cfg: RunConfig, session: Optional[str] = None, kind: str = "image",
-               client: Optional[str] = None, epochs: Optional[int] = None) -> int:
+               client: Optional[str] = None, epochs: Optional[int] = None, group: Optional[RunGroup] = None) -> int:
         """Validate and cost the run (raises UserInputError: a bad setting, a run over the budget, no room), store
-        it as queued and return its id; a worker starts it when a slot is free. ``kind`` groups runs in the store
-        (``sweep:<id>`` for one sweep's runs); ``client`` is the submitter's network address where known;
-        ``epochs`` the epochs it will train when fewer than ``cfg.epochs`` (a continuation)."""
+        it as queued and return its id; a worker starts it when a slot is free. ``kind`` is what the run is
+        (``image``, ``starter``), ``group`` the sweep, search or lesson launch it belongs to; ``client`` is the
+        submitter's network address where known; ``epochs`` the epochs it will train when fewer than
+        ``cfg.epochs`` (a continuation)."""
         validate(cfg)
         priced = cost.check(cfg, self.public, self.limits, epochs=epochs)
-        return self._enqueue([cfg], session, kind, client, [priced])[0]
+        return self._enqueue([cfg], session, kind, group, client, [priced])[0]
 
-    def submit_many(self, configs: Sequence[RunConfig], session: Optional[str] = None,
-                    kind: Union[str, Sequence[str]] = "image", client: Optional[str] = None) -> list[int]:
-        """Submit a sweep's, a lesson's or a trio's runs (``kind``: one for all, or one per run): all of them (each
-        validated and costed, their time together within the budget, room for all) or none of them."""
+    def submit_many(self, configs: Sequence[RunConfig], session: Optional[str] = None, kind: str = "image",
+                    client: Optional[str] = None,
+                    group: Union[RunGroup, Sequence[Optional[RunGroup]], None] = None) -> list[int]:
+        """Submit a sweep's, a lesson's or a trio's runs (``group``: one for all, or one per run, as a lesson's
+        parts): all of them (each validated and costed, their time together within the budget, room for all) or
+        none of them."""
         for cfg in configs:
             validate(cfg)
         priced = cost.check_all(configs, self.public, self.limits)
-        return self._enqueue(list(configs), session, kind, client, priced)
+        return self._enqueue(list(configs), session, kind, group, client, priced)
 
-    def _enqueue(self, configs: list[RunConfig], session: Optional[str], kind: Union[str, Sequence[str]],
-                 client: Optional[str], priced: list[cost.Cost]) -> list[int]:
-        kinds = [kind] * len(configs) if isinstance(kind, str) else list(kind)
+    def _enqueue(self, configs: list[RunConfig], session: Optional[str], kind: str,
+                 group: Union[RunGroup, Sequence[Optional[RunGroup]], None], client: Optional[str],
+                 priced: list[cost.Cost]) -> list[int]:
+        groups = list(group) if isinstance(group, (list, tuple)) else [group] * len(configs)
         env = {k: os.environ.get(k) for k in ENV_KEYS}
         env["GRAPHCONV_DATA_DIR"] = str(self.store.path.parent)
         with self._cond:  # the room check and the queueing are one step: two sessions cannot both take the last place
             self.check_room(session, len(configs), client)
             jobs = [Job(self.store.create_run(cfg.to_dict(), name=cfg.label(), session=session, status="queued",
-                                              kind=k), session, cfg.to_dict(), dict(env), client,
-                        max(price.peak_mb - cost.WORKER_MB, 0.0)) for cfg, k, price in zip(configs, kinds, priced)]
+                                              kind=kind, group=g), session, cfg.to_dict(), dict(env), client,
+                        max(price.peak_mb - cost.WORKER_MB, 0.0)) for cfg, g, price in zip(configs, groups, priced)]
             for job in jobs:
                 self._queue.append(job)
             self._cond.notify()
@@ -245,20 +249,22 @@ class RunManager:
         return self.backend.early_stopping
 
     def submit_search(self, configs: list[RunConfig], session: Optional[str] = None, kind: str = "search",
-                      early_stopping: bool = True, client: Optional[str] = None) -> tuple[list[int], bool]:
-        """Store a search's trials and start them: (run ids, whether early stopping is on).
+                      early_stopping: bool = True, client: Optional[str] = None,
+                      group: Optional[RunGroup] = None) -> tuple[list[int], bool]:
+        """Store a search's trials (in ``group``; ``kind``: an old search kind string, for callers that still pass
+        one) and start them: (run ids, whether early stopping is on).
 
         On a backend that can (Ray) the trials run as one Ray Tune search with ASHA early stopping; elsewhere
         (worker processes) they queue like a sweep's runs and train to their last epoch."""
         if not (early_stopping and self.early_stopping):
-            return self.submit_many(configs, session=session, kind=kind, client=client), False
+            return self.submit_many(configs, session=session, kind=kind, client=client, group=group), False
         for cfg in configs:
             validate(cfg)
         cost.check_all(configs, self.public, self.limits)
         self.check_room(session, len(configs), client)  # all of the search or none of it
         env = {k: os.environ.get(k) for k in ENV_KEYS}
-        jobs = [Job(self.store.create_run(cfg.to_dict(), name=cfg.label(), session=session, status="queued", kind=kind),
-                    session, cfg.to_dict(), env) for cfg in configs]
+        jobs = [Job(self.store.create_run(cfg.to_dict(), name=cfg.label(), session=session, status="queued", kind=kind,
+                                          group=group), session, cfg.to_dict(), env) for cfg in configs]
         try:
             search = self.backend.start_search(str(self.store.path), env, [(j.run_id, j.config) for j in jobs])
         except Exception as err:
@@ -493,9 +499,9 @@ def make_backend(name: Optional[str] = None) -> Backend:
 
         return ProcessBackend()
     if name == "ray":
-        from core.training.ray_backend import RayBackend
+        from core.training.tune_search import TuneBackend
 
-        return RayBackend(address or "local")
+        return TuneBackend(address or "local")  # Ray tasks, and searches with Ray Tune's ASHA
     raise UserInputError("backend", f"unknown backend {name!r} (choose from process, ray)")
 
 

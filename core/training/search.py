@@ -8,8 +8,9 @@ All trials' configs are drawn and validated before any is submitted, so every tr
 the start, with its values in its config.
 
 On a Ray backend a search runs with Ray Tune and its ASHA early stopping (``core.training.tune_search``);
-on worker processes the same trials train to their last epoch. Either way the trials share the store
-kind ``search:<ms>:<asha|full>:<setting>:...``, which the Compare page lists beside sweeps.
+on worker processes the same trials train to their last epoch. Either way the trials share one run group
+(:func:`new_search_group`: a ``RunGroup`` of type ``search`` with its settings and whether ASHA stops trials early),
+which the Compare page lists beside sweeps.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ import math
 import random
 import time
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Sequence, Union
 
 from core.errors import UserInputError
 from core.training.runs import RunConfig, validate
+from core.training.store.groups import RunGroup
 from core.training.sweep import MAX_SWEEP_RUNS, SWEEPABLE, parse_values, sweep_configs, sweep_value
 
 SAMPLERS = ("random", "grid")
@@ -134,17 +136,22 @@ def search_configs(base: RunConfig, space: dict[str, Domain], trials: int = 8, s
     return [trial_config(base, values) for values in draw_trials(space, trials, sampler, seed)]
 
 
+def new_search_group(space: dict[str, Domain], early_stopping: bool) -> RunGroup:
+    """A fresh group for one search's trials, with its settings and whether ASHA stops them early (its id spelled
+    ``search:<ms>:<asha|full>:<setting>:...``, as older versions spelled the search's kind)."""
+    group_id = ":".join(["search", str(int(time.time() * 1000)), "asha" if early_stopping else "full", *space])
+    return RunGroup("search", group_id, params=tuple(space), early_stopping=bool(early_stopping))
+
+
 def new_search_kind(space: dict[str, Domain], early_stopping: bool) -> str:
-    """A fresh store kind for one search's trials: ``search:<ms>:<asha|full>:<setting>:...``."""
-    return ":".join(["search", str(int(time.time() * 1000)), "asha" if early_stopping else "full", *space])
+    """The id of a fresh search group, for a caller that still passes a kind string (``python -m core search``);
+    the store turns it back into the group. New code passes the group."""
+    return new_search_group(space, early_stopping).id
 
 
-def search_info(kind: str) -> Optional[dict[str, Any]]:
-    """``{"params", "early_stopping"}`` of a search kind, None for any other kind."""
-    parts = kind.split(":")
-    if len(parts) < 4 or parts[0] != "search":
-        return None
-    return {"params": [p for p in parts[3:] if p in SWEEPABLE], "early_stopping": parts[2] == "asha"}
+def searched(group: RunGroup) -> list[str]:
+    """The settings a search group searched (those this version can still sweep)."""
+    return [p for p in group.params if p in SWEEPABLE]
 
 
 def trial_rows(runs: Sequence[dict[str, Any]], params: Sequence[str], reached: dict[int, int]) -> list[dict[str, Any]]:

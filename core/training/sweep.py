@@ -1,19 +1,22 @@
 """Sweeps: one setting trained over several values, or a grid over two settings; the rest held fixed.
 
 A sweep is a list of RunConfigs submitted to the run manager (worker processes or Ray, whichever
-backend it has); its runs share the store kind ``sweep:<id>`` so the page can find them and plot
-accuracy against the swept value, one line per value of the second setting in a grid.
+backend it has); its runs share one run group (:func:`new_sweep_group`: a ``RunGroup`` of type ``sweep`` naming
+the swept settings) so the page can find them and plot accuracy against the swept value, one line per value of
+the second setting in a grid.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import replace
-from typing import Any, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence, Union
 
 from core.errors import UserInputError
 from core.graphs import describe_graph
 from core.training.runs import RunConfig, validate
+from core.training.store.groups import RunGroup
+from core.training.store.legacy_kinds import group_from_kind
 
 # setting -> (where it lives, parser). Graph parameters live in RunConfig.graph_params.
 SWEEPABLE: dict[str, tuple[str, type]] = {
@@ -106,16 +109,31 @@ def grid_configs(base: RunConfig, param: str, values: list[Any], param2: Optiona
     return [cfg for first in sweep_configs(base, param, values) for cfg in sweep_configs(first, param2, values2)]
 
 
+def new_sweep_group(param: Optional[str] = None, param2: Optional[str] = None) -> RunGroup:
+    """A fresh group for one sweep's runs, naming what it sweeps (its id spelled ``sweep:<ms>:<param>[:<param2>]``,
+    as older versions spelled the sweep's kind, so tools that hold one keep matching)."""
+    params = tuple(p for p in (param, param2) if p)
+    return RunGroup("sweep", ":".join(["sweep", str(int(time.time() * 1000)), *params]), params=params)
+
+
 def new_sweep_kind(param: Optional[str] = None, param2: Optional[str] = None) -> str:
-    """A fresh store kind for one sweep's runs, naming what it sweeps: ``sweep:<ms>:<param>[:<param2>]``."""
-    return ":".join(["sweep", str(int(time.time() * 1000))] + [p for p in (param, param2) if p])
+    """The id of a fresh sweep group, for a caller that still passes a kind string to ``RunStore.create_run``
+    (``python -m core sweep``); the store turns it back into the group. New code passes the group."""
+    return new_sweep_group(param, param2).id
 
 
-def sweep_params(kind: str, configs: Sequence[dict[str, Any]] = ()) -> tuple[Optional[str], Optional[str]]:
-    """(param, param2) of a stored sweep: from its kind, or (older sweeps) the settings its runs differ in,
-    the one with more values first; a schedule that moves its restriction counts as ``restriction``."""
-    parts = kind.split(":")[2:]
-    named = [p for p in parts if p in SWEEPABLE]
+def as_group(group: Union[RunGroup, str, None]) -> Optional[RunGroup]:
+    """``group`` itself, or the group an old kind string names (``core.training.store.legacy_kinds``)."""
+    return group if isinstance(group, RunGroup) else group_from_kind(group)
+
+
+def sweep_params(group: Union[RunGroup, str, None],
+                 configs: Sequence[dict[str, Any]] = ()) -> tuple[Optional[str], Optional[str]]:
+    """(param, param2) of a stored sweep: the settings its group names, or (sweeps stored before they named them)
+    the settings its runs differ in, the one with more values first; a schedule that moves its restriction counts
+    as ``restriction``."""
+    found = as_group(group)
+    named = [p for p in (found.params if found else ()) if p in SWEEPABLE]
     if named:
         return named[0], (named[1] if len(named) > 1 else None)
     counts = {}
@@ -154,12 +172,12 @@ def _said(param: str, value: Any) -> str:
     return MODELS.short(value) if param == "model" and isinstance(value, str) and value in MODELS else _shown(value)
 
 
-def sweep_name(kind: str, configs: Sequence[dict[str, Any]]) -> str:
-    """A readable name for a stored sweep from its kind and its runs' configs (in run order), the same for a sweep
+def sweep_name(group: Union[RunGroup, str, None], configs: Sequence[dict[str, Any]]) -> str:
+    """A readable name for a stored sweep from its group and its runs' configs (in run order), the same for a sweep
     launched on the Compare page and one trained by ``python -m core sweep``, e.g.
     ``Sweep of Chebyshev order (K) over 1, 2, 3 · ChebNet on the 8-neighbour grid, 3 epochs`` (a no-break space in "3 epochs"). It
     ends in a word, not a bracket, so a wrapped name never leaves a lone ")" on a line of its own."""
-    param, param2 = sweep_params(kind, configs)
+    param, param2 = sweep_params(group, configs)
     swept = [p for p in (param, param2) if p]
     parts = []
     for p in swept:
@@ -180,24 +198,28 @@ def sweep_name(kind: str, configs: Sequence[dict[str, Any]]) -> str:
     return head + (" · " + ", ".join(context) if context else "")
 
 
-def stored_sweeps(runs: Sequence[dict[str, Any]], prefix: str = "sweep:") -> list[dict[str, Any]]:
-    """The sweeps (or, with ``prefix="search:"``, the searches) among stored ``runs`` (rows of
-    ``RunStore.list_runs``), newest first: ``{"kind", "runs", "first_run", "last_run", "label", "name"}``.
-    ``label`` is the first run's name; ``name`` is a sweep's readable name (:func:`sweep_name`), and for a search
-    its label (the Compare page names a search from its kind)."""
-    found: dict[str, dict[str, Any]] = {}
+def stored_sweeps(runs: Sequence[dict[str, Any]], groups: Mapping[str, RunGroup],
+                  group_type: str = "sweep") -> list[dict[str, Any]]:
+    """The sweeps (or, with ``group_type="search"``, the searches) among stored ``runs`` (rows of
+    ``RunStore.list_runs``) whose groups are in ``groups`` (``RunStore.groups``), newest first:
+    ``{"id", "group", "runs", "first_run", "last_run", "label", "name"}``. ``label`` is the first run's name;
+    ``name`` is a sweep's readable name (:func:`sweep_name`), and for a search its label (the Compare page names a
+    search from its group)."""
     members: dict[str, list[dict[str, Any]]] = {}
     for r in runs:
-        kind = r.get("kind") or ""
-        if kind.startswith(prefix):
-            members.setdefault(kind, []).append(r)
-    for kind, rows in members.items():
+        group = groups.get(r.get("group_id") or "")
+        if group is not None and group.type == group_type:
+            members.setdefault(group.id, []).append(r)
+    found = []
+    for group_id, rows in members.items():
         rows = sorted(rows, key=lambda r: r["id"])
         configs = [r.get("config") or {} for r in rows]
         label = rows[0].get("name") or ""
-        found[kind] = {"kind": kind, "runs": len(rows), "first_run": rows[0]["id"], "last_run": rows[-1]["id"],
-                       "label": label, "name": sweep_name(kind, configs) if kind.startswith("sweep:") else label}
-    return sorted(found.values(), key=lambda e: -e["first_run"])
+        group = groups[group_id]
+        found.append({"id": group_id, "group": group, "runs": len(rows), "first_run": rows[0]["id"],
+                      "last_run": rows[-1]["id"], "label": label,
+                      "name": sweep_name(group, configs) if group.type == "sweep" else label})
+    return sorted(found, key=lambda e: -e["first_run"])
 
 
 def sweep_value(config: dict[str, Any], param: str) -> Any:

@@ -100,7 +100,8 @@ class TuneSearch(Search):
 
     name = "ray-tune"
 
-    def __init__(self, backend: RayBackend, db_path: str, env: dict[str, Optional[str]], plan: list[tuple[int, dict[str, Any]]]):
+    def __init__(self, backend: RayBackend, db_path: str, env: dict[str, Optional[str]],
+                 plan: list[tuple[int, dict[str, Any]]]):
         from core.training.store import RunStore
 
         self.backend = backend
@@ -201,6 +202,18 @@ class TuneSearch(Search):
     def shutdown(self) -> None:
         """The launcher closes: Tune ends every trial and the search."""
         self.shared.closing.append(True)
+
+
+class TuneBackend(RayBackend):
+    """Ray tasks for runs, and a search as one Ray Tune experiment with ASHA: the backend ``make_backend("ray")``
+    gives (it lives here, beside :class:`TuneSearch`, so the Ray backend's module never imports Tune's)."""
+
+    early_stopping = True
+
+    def start_search(self, db_path: str, env: dict[str, Optional[str]],
+                     plan: list[tuple[int, dict[str, Any]]]) -> TuneSearch:
+        """One Ray Tune search with ASHA over the stored runs of ``plan``."""
+        return TuneSearch(self, db_path, env, plan)
 
 
 def _last_line(err: BaseException) -> str:

@@ -1,4 +1,4 @@
-"""The Lessons page: every lesson draws; Run this lesson queues the lesson's runs under its kind; links reopen it
+"""The Lessons page: every lesson draws; Run this lesson queues the lesson's runs in its run group; links reopen it
 read-only (no Run this lesson; Run your own copy below, hidden by hide=ls_own); identical runs are reused."""
 
 from urllib.parse import parse_qsl
@@ -60,7 +60,7 @@ def _read_only(at) -> None:
 
 
 def test_run_the_cheb_cnn_lesson_in_quick_mode(app):
-    """Run this lesson stores the lesson's runs (ChebNet on the 8-neighbour grid, the CNN), grouped by its kind;
+    """Run this lesson stores the lesson's runs (ChebNet on the 8-neighbour grid, the CNN) in its launch's group;
     the table fills with their accuracy and epoch times, and a link reopens the finished lesson, read-only. A second
     visitor's Run this lesson while they train, and a student's own copy with the same seed once they finished,
     train nothing: they show the same runs and say so."""
@@ -74,7 +74,9 @@ def test_run_the_cheb_cnn_lesson_in_quick_mode(app):
     _read_only(at)  # the launch just started is shown as any reopened one: live table, own copy below
     from ui.resources import manager
 
-    runs = sorted(manager().store.list_runs(kind=kind), key=lambda r: r["id"])
+    launch = manager().store.get_group(kind)
+    assert (launch.type, launch.lesson, launch.mode, launch.seed) == ("lesson", "cheb-cnn", "quick", 0)
+    runs = sorted(manager().store.list_runs(group=kind), key=lambda r: r["id"])
     second = AppTest.from_file(APP, default_timeout=180).run()  # another browser, while they are queued or training
     second.switch_page(PAGE)
     second.query_params["lesson"] = "cheb-cnn"
@@ -125,11 +127,11 @@ def test_a_classroom_link_hides_the_run_buttons(app):
     says what the link fixed, and the builder lists the control."""
     from core.training.store import RunStore
 
-    kind, plan = launch_plan("cheb-cnn", True)
+    launch, plan = launch_plan("cheb-cnn", True)
     store = RunStore()
-    for cfg, store_kind in plan:  # queued, as a launch just started: the reopened view is the same
-        store.create_run(cfg.to_dict(), name=cfg.label(), kind=store_kind)
-    at = _opens_cleanly("lessons", f"lesson=cheb-cnn&ls_show={kind}")
+    for cfg, part in plan:  # queued, as a launch just started: the reopened view is the same
+        store.create_run(cfg.to_dict(), name=cfg.label(), group=part)
+    at = _opens_cleanly("lessons", f"lesson=cheb-cnn&ls_show={launch.id}")
     _read_only(at)
     at.query_params["hide"] = "ls_own"
     at.run()
@@ -162,10 +164,11 @@ def test_a_stored_lesson_reopens_from_its_link(app):
     from core.training.store import RunStore
 
     store = RunStore()
-    kind, plan = launch_plan("tutorial", True)
-    for cfg, store_kind in plan:
+    launch, plan = launch_plan("tutorial", True)
+    kind = launch.id
+    for cfg, part in plan:
         cfg.epochs = 1
-        execute(cfg, store, run_id=store.create_run(cfg.to_dict(), name=cfg.label(), kind=store_kind))
+        execute(cfg, store, run_id=store.create_run(cfg.to_dict(), name=cfg.label(), group=part))
     app.query_params["ls_show"] = kind
     at = open_page(app, PAGE)
     at.query_params["ls_show"] = kind
@@ -245,7 +248,8 @@ def test_runs_trained_for_another_page_are_reused_by_a_launch(app):
     no_errors(at)
     assert len(store.list_runs()) == 2
     kind = _shown(at)
-    assert kind.startswith("lesson:cheb-cnn:quick:") and not store.list_runs(kind=kind)
+    assert kind.startswith("lesson:cheb-cnn:quick:") and not store.list_runs(group=kind)
+    assert store.get_group(kind).lesson == "cheb-cnn"  # stored without runs of its own, so its link reopens it
     assert list(at.dataframe[0].value["run"]) == ids
     assert any(f"trained in runs {ids[0]} and {ids[1]}: shown here" in i.value for i in at.info)
     _read_only(at)
@@ -257,3 +261,41 @@ def test_runs_trained_for_another_page_are_reused_by_a_launch(app):
     assert not [w.value for w in again.warning if "link" in w.value], [w.value for w in again.warning]
     assert list(again.dataframe[0].value["run"]) == ids
     assert any(f"trained in runs {ids[0]} and {ids[1]}: shown here" in i.value for i in again.info)
+
+
+def test_links_written_before_groups_were_stored_reopen_the_same_launch(app):
+    """A data folder from the version that packed a launch into its runs' kind (schema 2), and links from then:
+    ``ls_show=lesson:<key>:<mode>:<stamp>`` alone reopens that lesson's launch and its finished runs, with the rotation
+    lesson's sweep part; ``ls_show=lesson:karate:quick`` opens the KarateClub lesson."""
+    from core.config import data_dir
+    from tests.core.training.old_store import write_schema_2
+
+    stamp = "1700000000300-a1b2c3"
+    launch, sweep = f"lesson:rotation:quick:{stamp}", f"sweep:{stamp}:restriction:lesson-rotation"
+    _, plan = launch_plan("rotation", True)
+    runs = [(launch if part.type == "lesson" else sweep, cfg.label(), cfg.to_dict(), {"test_accuracy": 0.9})
+            for cfg, part in plan]
+    write_schema_2(data_dir() / "runs.db", runs)
+    app.query_params["ls_show"] = launch
+    at = open_page(app, PAGE)
+    at.query_params["ls_show"] = launch
+    at.run()
+    no_errors(at)
+    assert not at.warning, [w.value for w in at.warning]
+    assert at.selectbox(key="lesson").value == "rotation" and at.selectbox(key="ls_show").value == launch
+    table = at.dataframe[0].value
+    assert list(table["run"]) == list(range(1, len(plan) + 1)) and list(table["status"]) == ["finished"] * len(plan)
+    assert _links(at)["Compare: accuracy against the restriction depth"][1] == f"sw_show={sweep}".replace(
+        ":", "%3A")
+    _read_only(at)
+
+    karate = AppTest.from_file(APP, default_timeout=180)
+    karate.query_params["ls_show"] = "lesson:karate:quick"
+    karate.run()
+    karate.switch_page(PAGE)
+    karate.query_params["ls_show"] = "lesson:karate:quick"
+    karate.run()
+    no_errors(karate)
+    assert not karate.warning, [w.value for w in karate.warning]
+    assert karate.selectbox(key="lesson").value == "karate"
+    assert karate.query_params["ls_show"] in ("lesson:karate:quick", ["lesson:karate:quick"])

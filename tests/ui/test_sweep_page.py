@@ -23,12 +23,14 @@ def test_launch_sweep_and_plot(monkeypatch):
     at.text_input(key="sw_values2").set_value("8, 16").run()
     next(b for b in at.button if b.label == "Launch sweep").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
-    kind = at.session_state["sweep"]
-    assert at.query_params["sw_show"] in (kind, [kind])  # a copied link shows this sweep
-    assert at.selectbox(key="sw_show").value == kind
+    shown = at.session_state["sweep"]  # the sweep's group id
+    assert at.query_params["sw_show"] in (shown, [shown])  # a copied link shows this sweep
+    assert at.selectbox(key="sw_show").value == shown
     from ui.resources import manager
 
-    ids = [r["id"] for r in manager().store.list_runs(kind=kind)]
+    group = manager().store.get_group(shown)
+    assert (group.type, group.params) == ("sweep", ("seed", "hidden"))
+    ids = [r["id"] for r in manager().store.list_runs(group=shown)]
     assert len(ids) == 4
     configs = [manager().store.get_run(i)["config"] for i in ids]
     assert sorted((c["seed"], c["hidden"]) for c in configs) == [(0, 8), (0, 16), (1, 8), (1, 16)]
@@ -50,17 +52,18 @@ def test_a_stored_sweep_reopens_from_a_link(monkeypatch):
     monkeypatch.setenv("GRAPHCONV_QUICK", "1")
     from core.training.runs import RunConfig, execute
     from core.training.store import RunStore
-    from core.training.sweep import grid_configs, new_sweep_kind, sweep_params
+    from core.training.sweep import grid_configs, new_sweep_group, sweep_params
 
     store = RunStore()
-    kind = new_sweep_kind("seed", "data")
-    assert sweep_params(kind) == ("seed", "data")
+    group = new_sweep_group("seed", "data")
+    assert sweep_params(group) == ("seed", "data")
+    kind = group.id  # what the link carries
     for cfg in grid_configs(RunConfig(model="mlp", hidden=8, epochs=1, quick=True), "seed", [0, 1], "data",
                             ["mnist-5k", "mnist-rot"]):
-        run_id = store.create_run(cfg.to_dict(), name=cfg.label(), kind=kind)
+        run_id = store.create_run(cfg.to_dict(), name=cfg.label(), group=group)
         execute(cfg, store, run_id=run_id)
-    older = "sweep:123"  # an older sweep's kind names nothing: its settings are read from how its runs differ
-    assert sweep_params(older, [r["config"] for r in store.list_runs(kind=kind)]) == ("seed", "data")
+    older = "sweep:123"  # an older sweep's id names nothing: its settings are read from how its runs differ
+    assert sweep_params(older, [r["config"] for r in store.list_runs(group=kind)]) == ("seed", "data")
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.query_params["sw_show"] = kind
     at.run()
@@ -71,7 +74,7 @@ def test_a_stored_sweep_reopens_from_a_link(monkeypatch):
     name = "Sweep of random seed (seed) over 0, 1 × data set (data) over mnist-5k, mnist-rot · MLP, 1\u00a0epoch"
     assert any(m.value == f"**{name}**: 4 of 4 runs finished." for m in at.markdown), [m.value for m in at.markdown]
     assert at.selectbox(key="sw_show").value == kind
-    first = min(r["id"] for r in store.list_runs(kind=kind))
+    first = min(r["id"] for r in store.list_runs(group=kind))
     assert f"{name} · 4 runs, #{first}–#{first + 3}" in at.selectbox(key="sw_show").options  # not "runs from #3 (2)"
     spec = at.get("plotly_chart")[0].proto.spec
     assert "Data set (data) = mnist-5k" in spec and "Data set (data) = mnist-rot" in spec  # one line per data set
@@ -127,11 +130,14 @@ def test_launch_a_search_without_ray_says_so_and_stops_from_the_page(monkeypatch
     at.slider(key="se_trials").set_value(3).run()
     next(b for b in at.button if b.label == "Launch search").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
-    kind = at.session_state["search"]
-    assert kind.startswith("search:") and kind.endswith(":full:lr:hidden")
+    group = at.session_state["search"]
+    assert group.id.startswith("search:") and group.id.endswith(":full:lr:hidden")  # ids keep the old spelling
+    assert (group.type, group.params, group.early_stopping) == ("search", ("lr", "hidden"), False)
     from ui.resources import manager
 
-    trials = manager().store.list_runs(kind=kind)
+    stored = manager().store.get_group(group.id)
+    assert (stored.type, stored.params, stored.early_stopping) == ("search", ("lr", "hidden"), False)
+    trials = manager().store.list_runs(group=group.id)
     assert len(trials) == 3 and all(1e-4 <= r["config"]["lr"] <= 1e-2 for r in trials)
     assert any("3 trials over" in m.value and "No early stopping" in m.value for m in at.markdown)
     stop = next(b for b in at.button if b.label.startswith("Stop this search"))
@@ -142,3 +148,33 @@ def test_launch_a_search_without_ray_says_so_and_stops_from_the_page(monkeypatch
     at.run()
     assert not any(b.label.startswith("Stop this search") for b in at.button)
     assert any("3 ended" in m.value for m in at.markdown)
+
+
+def test_links_written_before_groups_were_stored_open_the_same_sweep_and_search(monkeypatch):
+    """A data folder from the version that packed groups into a run's kind (schema 2) and links from then
+    (``sw_show=sweep:<ms>:<param>``, ``se_show=search:...``): the page shows the same sweep and search."""
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("GRAPHCONV_QUICK", "1")
+    from core.config import data_dir
+    from core.training.runs import RunConfig
+    from core.training.sweep import grid_configs
+    from tests.core.training.old_store import write_schema_2
+
+    sweep, search = "sweep:1700000000000:seed", "search:1700000000100:asha:lr"
+    configs = grid_configs(RunConfig(model="mlp", hidden=8, epochs=1, quick=True), "seed", [0, 1])
+    runs = [(sweep, c.label(), c.to_dict(), {"test_accuracy": 0.5 + c.seed / 10}) for c in configs]
+    runs += [(search, c.label(), c.to_dict(), {"test_accuracy": 0.6}) for c in
+             (RunConfig(model="mlp", lr=lr, epochs=1, quick=True) for lr in (0.001, 0.01))]
+    write_schema_2(data_dir() / "runs.db", runs)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.query_params.update({"sw_show": sweep, "se_show": search})
+    at.run()
+    at.switch_page("app_pages/compare.py")
+    at.query_params.update({"sw_show": sweep, "se_show": search})
+    at.run()
+    assert not at.exception and not at.error and not at.warning, [w.value for w in at.warning]
+    name = "Sweep of random seed (seed) over 0, 1 · MLP, 1\u00a0epoch"
+    assert any(m.value == f"**{name}**: 2 of 2 runs finished." for m in at.markdown), [m.value for m in at.markdown]
+    assert at.selectbox(key="sw_show").value == sweep and at.selectbox(key="se_show").value == search
+    assert any(m.value.startswith("**2 trials over** learning rate (lr): 2 ended (0 stopped early by ASHA)")
+               for m in at.markdown), [m.value for m in at.markdown]

@@ -5,12 +5,15 @@ its weights in ``.pt`` files beside it.
 errors as :class:`StoreError`), ``schema`` (tables, statuses, migrations), ``liveness`` (heartbeats,
 dead-worker recovery), ``progress`` (live progress, stop requests), ``artifacts``, ``checkpoints``
 (weights files, ``weights_only`` loading), ``codec`` (JSON columns), ``protocol`` (:class:`RunWriter`,
-what a worker writes through). Import from here; the errors live in ``core.errors``.
+what a worker writes through), ``groups`` (:class:`RunGroup`: sweeps, searches, lesson launches),
+``legacy_kinds`` (the one reader of the group kind strings older versions stored). Import from here; the
+errors live in ``core.errors``.
 """
 
 from core.errors import CheckpointError, RunNotFoundError, StoreError
 from core.training.store.checkpoints import checkpoint_path, load_checkpoint, load_state_strict, save_checkpoint
 from core.training.store.codec import library_versions
+from core.training.store.groups import GROUP_TYPES, RunGroup
 from core.training.store.progress import MAX_PROGRESS_POINTS
 from core.training.store.protocol import RunWriter
 from core.training.store.runs import RunStore
@@ -40,7 +43,9 @@ __all__ = [
     "SCHEMA_VERSION",
     "STATUSES",
     "TERMINAL_STATUSES",
+    "GROUP_TYPES",
     "CheckpointError",
+    "RunGroup",
     "RunNotFoundError",
     "RunStore",
     "RunWriter",

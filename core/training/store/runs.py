@@ -6,9 +6,10 @@ call opens its own short-lived connection (safe from any thread, any process); w
 the write lock up front (``BEGIN IMMEDIATE``) and wait up to ``timeout`` seconds for it.
 Every write commits before the call returns, so a killed worker loses nothing it logged.
 
-This module holds a run's life cycle (create, start, log epochs, finish or fail, delete) and
-reading runs back; :class:`RunStore` takes its connections, heartbeats and recovery, live
-progress and stop requests, and artifacts from the sibling modules it names as bases.
+This module holds a run's life cycle (create, start, log epochs, finish or fail, delete), reading
+runs back, and the run groups they belong to (sweeps, searches, lesson launches:
+``core.training.store.groups``); :class:`RunStore` takes its connections, heartbeats and recovery,
+live progress and stop requests, and artifacts from the sibling modules it names as bases.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from core.training.store.codec import (
     run_from_row,
     to_json,
 )
+from core.training.store.groups import RunGroup
+from core.training.store.legacy_kinds import group_from_kind
 from core.training.store.liveness import Liveness, beat
 from core.training.store.progress import ProgressChannel
 from core.training.store.protocol import RunWriter
@@ -58,31 +61,75 @@ class RunStore(Liveness, ProgressChannel, Artifacts, RunWriter):
         config: Mapping[str, Any],
         *,
         name: str = "",
-        kind: str = "image",
+        kind: str | RunGroup = "image",
         device: str = "",
         session: str | None = None,
         status: str = "queued",
+        group: RunGroup | None = None,
     ) -> int:
         """Record a new run and return its id.
 
-        The creating process's pid and a fresh heartbeat are stored, so a run queued by a
-        process that then dies is found by :meth:`recover_interrupted`. Library versions
-        are recorded from package metadata.
+        ``group`` (a sweep, search or lesson launch) is saved if the store lacks it, and the run joins it; its
+        ``kind`` column then holds the group's id, as older versions wrote it (``kind`` otherwise: ``image``,
+        ``starter``). A caller that still passes a group, or an old group kind string, as ``kind`` gets that group
+        (the string read by ``core.training.store.legacy_kinds``). The creating process's pid and a fresh
+        heartbeat are stored, so a run queued by a process that then dies is found by
+        :meth:`recover_interrupted`. Library versions are recorded from package metadata.
         """
         _check_status(status)
+        if isinstance(kind, RunGroup):
+            group, kind = group or kind, kind.id
+        group = group or group_from_kind(kind)
         now = time.time()
         values = (
-            now, now, status, kind, name, to_json(dict(config)), device,
-            to_json(library_versions()), "{}", os.getpid(), now, session,
+            now, now, status, group.id if group else kind, name, to_json(dict(config)), device,
+            to_json(library_versions()), "{}", os.getpid(), now, session, group.id if group else None,
         )
         with self._write() as conn:
+            if group is not None:
+                self._insert_group(conn, group, now)
             cursor = conn.execute(
                 "INSERT INTO runs (created_at, updated_at, status, kind, name, config, device,"
-                " versions, summary, pid, heartbeat, session)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " versions, summary, pid, heartbeat, session, group_id)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 values,
             )
             return int(cursor.lastrowid or 0)
+
+    # -- run groups ----------------------------------------------------------------
+
+    @staticmethod
+    def _insert_group(conn: sqlite3.Connection, group: RunGroup, now: float) -> None:
+        conn.execute(
+            "INSERT OR IGNORE INTO run_groups (id, type, created_at, fields) VALUES (?, ?, ?, ?)",
+            (group.id, group.type, group.created_at or now, group.fields_json()),
+        )
+
+    def save_group(self, group: RunGroup) -> RunGroup:
+        """Store ``group`` unless a group of its id is stored already (the first one stays); the stored group."""
+        with self._write() as conn:
+            self._insert_group(conn, group, time.time())
+        return self.get_group(group.id) or group
+
+    def get_group(self, group_id: str | None) -> RunGroup | None:
+        """The stored group of id ``group_id``, or None."""
+        if not isinstance(group_id, str) or not group_id:
+            return None
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT type, id, fields, created_at FROM run_groups WHERE id = ?", (group_id,)
+            ).fetchone()
+        return None if row is None else RunGroup.from_row(row["type"], row["id"], row["fields"], row["created_at"])
+
+    def groups(self, group_type: str | None = None) -> dict[str, RunGroup]:
+        """Every stored group (of ``group_type``: sweep, search or lesson, if given) by id, newest first."""
+        where, params = (" WHERE type = ?", [group_type]) if group_type is not None else ("", [])
+        with self._read() as conn:
+            rows = conn.execute(
+                f"SELECT type, id, fields, created_at FROM run_groups{where} ORDER BY created_at DESC, id", params
+            ).fetchall()
+        return {row["id"]: RunGroup.from_row(row["type"], row["id"], row["fields"], row["created_at"])
+                for row in rows}
 
     def start(self, run_id: int, device: str) -> None:
         """Mark the run as running on ``device`` in this process (pid and heartbeat set)."""
@@ -187,15 +234,16 @@ class RunStore(Liveness, ProgressChannel, Artifacts, RunWriter):
         status: str | Iterable[str] | None = None,
         kind: str | None = None,
         session: str | None = None,
+        group: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Runs, newest first, optionally filtered by status (one or several), kind, session."""
+        """Runs, newest first, optionally filtered by status (one or several), kind, session, group id."""
         clauses: list[str] = []
         params: list[Any] = []
         if status is not None:
             statuses = [status] if isinstance(status, str) else list(status)
             clauses.append(f"status IN ({', '.join('?' * len(statuses))})")
             params.extend(statuses)
-        for column, value in (("kind", kind), ("session", session)):
+        for column, value in (("kind", kind), ("session", session), ("group_id", group)):
             if value is not None:
                 clauses.append(f"{column} = ?")
                 params.append(value)

@@ -1,7 +1,8 @@
 """The run database's schema: its tables, the statuses a run goes through, and the migrations.
 
 ``PRAGMA user_version`` holds the schema version. :func:`migrate` brings an older file up to
-:data:`SCHEMA_VERSION` one step at a time; a file newer than this code is refused by
+:data:`SCHEMA_VERSION` one step at a time (its SQL, then its data step in :data:`DATA_STEPS`, if any); a file
+newer than this code is refused by
 :func:`schema_version` with a :class:`~core.errors.StoreError` (it is never touched).
 """
 
@@ -9,11 +10,13 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Callable
 
 from core.config import shown_path
 from core.errors import StoreError
+from core.training.store.legacy_kinds import adopt_kind_groups
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 STATUSES: tuple[str, ...] = ("queued", "running", "finished", "failed", "stopped", "interrupted")
 ACTIVE_STATUSES: tuple[str, ...] = ("queued", "running")
 TERMINAL_STATUSES: tuple[str, ...] = ("finished", "failed", "stopped", "interrupted")
@@ -26,7 +29,7 @@ METRIC_COLUMNS: tuple[str, ...] = (
 )
 RUN_COLUMNS: tuple[str, ...] = (
     "id", "status", "name", "kind", "config", "summary", "device", "versions",
-    "created_at", "updated_at", "error", "checkpoint", "session", "pid", "heartbeat", "stop_requested",
+    "created_at", "updated_at", "error", "checkpoint", "session", "pid", "heartbeat", "stop_requested", "group_id",
 )
 
 MIGRATIONS: dict[int, tuple[str, ...]] = {
@@ -82,7 +85,20 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             updated_at REAL NOT NULL
         )""",
     ),
+    3: (  # sweeps, searches and lesson launches are groups with fields, no longer packed into a run's kind
+        """CREATE TABLE IF NOT EXISTS run_groups (
+            id TEXT PRIMARY KEY,
+            type TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            fields TEXT NOT NULL DEFAULT '{}'
+        )""",
+        "CREATE INDEX IF NOT EXISTS run_groups_type ON run_groups(type)",
+        "ALTER TABLE runs ADD COLUMN group_id TEXT",
+        "CREATE INDEX IF NOT EXISTS runs_group ON runs(group_id)",
+    ),
 }
+# A migration's step in Python after its SQL: schema 3 reads the old group kinds once (core.training.store.legacy_kinds)
+DATA_STEPS: dict[int, Callable[[sqlite3.Connection], None]] = {3: adopt_kind_groups}
 
 
 def schema_version(conn: sqlite3.Connection, path: Path) -> int:
@@ -105,4 +121,6 @@ def migrate(conn: sqlite3.Connection, path: Path) -> None:
     for target in range(version + 1, SCHEMA_VERSION + 1):
         for statement in MIGRATIONS[target]:
             conn.execute(statement)
+        if target in DATA_STEPS:
+            DATA_STEPS[target](conn)
         conn.execute(f"PRAGMA user_version = {target}")

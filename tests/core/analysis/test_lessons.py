@@ -4,8 +4,8 @@ import pytest
 
 from core.analysis.lesson_rows import (epoch_ratio, existing_launch, explain_links, findings, karate_rows, lesson_rows,
                                        reused_line, settled, sources, stored_lessons, table)
-from core.analysis.lessons import (LESSONS, get_lesson, launch_configs, launch_plan, lesson_configs, lesson_seed,
-                                   member_kinds, new_lesson_kind, parse_lesson_kind, part_kind)
+from core.analysis.lessons import (LESSONS, get_lesson, launch_configs, launch_plan, lesson_configs, lesson_launch,
+                                   new_lesson_group)
 from core.errors import UserInputError
 from core.models.escnn_net import restriction_depth
 from core.training.runs import RunConfig, execute, validate
@@ -20,9 +20,12 @@ def test_every_queued_lessons_configs_validate(key, quick):
     assert configs and all(isinstance(c, RunConfig) and validate(c) is c for c in configs)
     assert all(c.quick is quick and c.seed == 0 for c in configs)
     assert len(configs) <= 12  # the default per-session limit: a lesson is launched whole
-    kind, plan = launch_plan(key, quick)
+    launch, plan = launch_plan(key, quick)
     assert [c.to_dict() for c, _ in plan] == [c.to_dict() for c in configs]
-    assert parse_lesson_kind(kind) == (key, "quick" if quick else "full", kind.split(":")[3])
+    assert (launch.type, launch.lesson, launch.mode, launch.seed) == ("lesson", key, "quick" if quick else "full", 0)
+    assert lesson_launch(launch.id, launch) == launch  # its id reopens it: the store's group, its parts too
+    old = lesson_launch(launch.id)  # a link that holds only the id, its group not stored (written before groups)
+    assert (old.lesson, old.mode, old.seed) == (launch.lesson, launch.mode, launch.seed)
 
 
 @pytest.mark.parametrize("quick", [True, False])
@@ -71,13 +74,15 @@ def test_the_rotation_lesson_is_a_cnn_and_a_c8_net_on_mnist_rot_then_the_restric
 def test_the_rotation_sweep_is_stored_as_a_sweep_the_compare_page_plots():
     from core.training.sweep import sweep_params
 
-    kind, plan = launch_plan("rotation", False)
-    sweep_kind = part_kind(kind, "sweep")
-    assert sweep_kind.startswith("sweep:") and sweep_params(sweep_kind) == ("restriction", "data")
-    assert [k for _, k in plan] == [kind] * 2 + [sweep_kind] * 6
-    assert member_kinds(kind) == [kind, sweep_kind]
-    quick_kind, _ = launch_plan("rotation", True)
-    assert sweep_params(part_kind(quick_kind, "sweep")) == ("restriction", None)
+    launch, plan = launch_plan("rotation", False)
+    sweep = plan[-1][1]
+    assert sweep.type == "sweep" and sweep.id == launch.part("sweep") and sweep_params(sweep) == ("restriction", "data")
+    assert [g for _, g in plan] == [launch] * 2 + [sweep] * 6
+    assert launch.member_ids() == [launch.id, sweep.id]
+    quick_launch, quick_plan = launch_plan("rotation", True)
+    assert sweep_params(quick_plan[-1][1]) == ("restriction", None)
+    cheb = launch_plan("cheb-cnn", True)[0]
+    assert cheb.parts == () and cheb.member_ids() == [cheb.id]  # a lesson without a sweep has no sweep part
 
 
 def test_the_karate_lesson_trains_in_the_page_with_one_label_per_class():
@@ -86,7 +91,7 @@ def test_the_karate_lesson_trains_in_the_page_with_one_label_per_class():
     assert [c["model"] for c in lesson_configs("karate", True)] == ["gcn"]
     full = lesson_configs("karate", False)
     assert {c["model"] for c in full} == set(KARATE_MODELS) and {c["epochs"] for c in full} == {200}
-    assert new_lesson_kind("karate", True) == "lesson:karate:quick"
+    assert new_lesson_group("karate", True).id == "lesson:karate:quick"  # its launch is the same each time
     with pytest.raises(UserInputError):
         launch_plan("karate", True)
     result = train_karate(**lesson_configs("karate", True)[0])
@@ -95,12 +100,13 @@ def test_the_karate_lesson_trains_in_the_page_with_one_label_per_class():
     assert rows[0]["test accuracy"] == result.accuracy and rows[0]["status"] == "finished"
 
 
-def test_lesson_kinds_from_links_are_checked():
-    assert parse_lesson_kind(None) is None
+def test_lesson_launches_from_links_are_checked():
+    assert lesson_launch(None) is None
     for bad in ("lesson:nope:quick:1", "lesson:tutorial:slow:1", "lesson:tutorial:quick", "lesson:karate:quick:1",
                 "sweep:1:K", "lesson:tutorial:quick:1)x", "lesson:tutorial:quick:" + "1" * 200):
-        assert parse_lesson_kind(bad) is None, bad
-    assert parse_lesson_kind("lesson:karate:full") == ("karate", "full", "")
+        assert lesson_launch(bad) is None, bad
+    karate = lesson_launch("lesson:karate:full")
+    assert (karate.lesson, karate.mode, karate.seed) == ("karate", "full", 0)
     with pytest.raises(UserInputError):
         get_lesson("nope")
 
@@ -111,16 +117,16 @@ def test_rows_from_real_stored_runs_give_accuracy_and_epoch_time(tmp_path):
 
     store = RunStore(tmp_path / "runs.db")
     lesson = get_lesson("cheb-cnn")
-    kind, plan = launch_plan("cheb-cnn", True)
-    before = lesson_rows(lesson, "quick", [], store.epochs, kind)
+    launch, plan = launch_plan("cheb-cnn", True)
+    before = lesson_rows(lesson, "quick", [], store.epochs, launch)
     assert [r["status"] for r in before] == ["not started"] * 2 and settled(before)
-    for cfg, store_kind in plan:
+    for cfg, group in plan:
         cfg.epochs, cfg.hidden = 1, 8
-        run_id = store.create_run(cfg.to_dict(), name=cfg.label(), kind=store_kind)
+        run_id = store.create_run(cfg.to_dict(), name=cfg.label(), group=group)
         execute(cfg, store, run_id=run_id)
     store.create_run(RunConfig(model="cnn", quick=True).to_dict(), name="another run", kind="image")
-    members = [r for k in member_kinds(kind) for r in store.list_runs(kind=k)]
-    rows = lesson_rows(lesson, "quick", members, store.epochs, kind)
+    members = [r for group_id in launch.member_ids() for r in store.list_runs(group=group_id)]
+    rows = lesson_rows(lesson, "quick", members, store.epochs, launch)
     assert [r["status"] for r in rows] == ["finished", "finished"] and settled(rows)
     assert [r["epochs"] for r in rows] == ["1 of 1", "1 of 1"]
     for row in rows:
@@ -138,68 +144,71 @@ def test_rows_from_real_stored_runs_give_accuracy_and_epoch_time(tmp_path):
     assert table(rows, lesson)[0]["model"] == "ChebNet, K=5" and table(rows, lesson)[1]["model"] == "CNN"
     assert table(rows, lesson)[0]["source"] == "Defferrard 2016"  # short; in full once, under the table
     assert sources(rows) == ["Defferrard et al. 2016, Table 1 (full MNIST)"]
-    links = {label: (page, params) for page, label, params in explain_links(lesson, rows, kind)}
+    links = {label: (page, params) for page, label, params in explain_links(lesson, rows, launch)}
     cheb_id, cnn_id = rows[0]["run"], rows[1]["run"]
     assert links["Spectral view: ChebNet's learned frequency responses"] == ("app_pages/spectral.py",
                                                                              {"s_run": str(cheb_id)})
     assert links["Compare runs: their settings and curves"][1] == {"cmp_runs": f"{cheb_id},{cnn_id}"}
-    found = stored_lessons(store.list_runs(), "cheb-cnn")
-    assert [(s["kind"], s["runs"], s["mode"]) for s in found] == [(kind, 2, "quick")]
-    assert stored_lessons(store.list_runs(), "tutorial") == []
+    found = stored_lessons(store.list_runs(), store.groups(), "cheb-cnn")
+    assert [(s["id"], s["runs"], s["mode"]) for s in found] == [(launch.id, 2, "quick")]
+    assert stored_lessons(store.list_runs(), store.groups(), "tutorial") == []
 
 
 def test_the_rotation_lessons_rows_find_its_sweep_part_and_link_it():
-    """Rows match stored runs by settings within their part's kind: the C8 net and the restriction-0 sweep net
-    (both C8 throughout, on mnist-rot) are told apart by the kind they are stored under."""
+    """Rows match stored runs by settings within their part's group: the C8 net and the restriction-0 sweep net
+    (both C8 throughout, on mnist-rot) are told apart by the group they are stored in."""
     lesson = get_lesson("rotation")
-    kind, plan = launch_plan("rotation", True)
-    runs = [{"id": i, "kind": k, "config": cfg.to_dict(), "status": "finished",
-             "summary": {"test_accuracy": 0.5 + i / 100}} for i, (cfg, k) in enumerate(plan, start=1)]
-    runs.append({"id": 99, "kind": "image", "config": plan[1][0].to_dict(), "status": "finished", "summary": {}})
-    rows = lesson_rows(lesson, "quick", runs, lambda run_id: [{"epoch": 1, "seconds": float(run_id)}], kind)
+    launch, plan = launch_plan("rotation", True)
+    runs = [{"id": i, "group_id": g.id, "config": cfg.to_dict(), "status": "finished",
+             "summary": {"test_accuracy": 0.5 + i / 100}} for i, (cfg, g) in enumerate(plan, start=1)]
+    runs.append({"id": 99, "group_id": None, "config": plan[1][0].to_dict(), "status": "finished", "summary": {}})
+    rows = lesson_rows(lesson, "quick", runs, lambda run_id: [{"epoch": 1, "seconds": float(run_id)}], launch)
     assert [r["run"] for r in rows] == [1, 2, 3, 4, 5]
     assert [r["s/epoch"] for r in rows] == [1.0, 2.0, 3.0, 4.0, 5.0]
     assert rows[2]["row"] == "C8 throughout, rotated digits" and rows[2]["part"] == "sweep"
     lines = findings(lesson, rows)
     assert lines[0].startswith("On rotated digits the C8 net scores 52.0% against the CNN's 51.0%")
     assert lines[1] == "Restriction sweep on rotated digits: best C8 → C1 after block 2 (55.0%)."
-    links = {label: (page, params) for page, label, params in explain_links(lesson, rows, kind)}
+    links = {label: (page, params) for page, label, params in explain_links(lesson, rows, launch)}
     assert links["Equivariance: accuracy against the angle, C8 net beside the CNN"] == (
         "app_pages/equivariance.py", {"eq_open": "2"})
     assert links["Compare: accuracy against the restriction depth"] == (
-        "app_pages/compare.py", {"sw_show": part_kind(kind, "sweep")})
-    assert [(s["kind"], s["runs"]) for s in stored_lessons(runs)] == [(kind, 5)]
+        "app_pages/compare.py", {"sw_show": plan[-1][1].id})
+    groups = {g.id: g for _, g in plan}
+    assert [(s["id"], s["runs"]) for s in stored_lessons(runs, groups)] == [(launch.id, 5)]
 
 
-def test_a_launch_with_another_seed_carries_it_in_its_kind():
-    kind, plan = launch_plan("cheb-cnn", True, seed=7)
-    assert parse_lesson_kind(kind)[:2] == ("cheb-cnn", "quick") and kind.endswith("-s7") and lesson_seed(kind) == 7
-    assert {cfg.seed for cfg, _ in plan} == {7} and [c.to_dict() for c in launch_configs(kind)] == [
+def test_a_launch_with_another_seed_carries_it_in_its_group():
+    launch, plan = launch_plan("cheb-cnn", True, seed=7)
+    assert (launch.lesson, launch.mode, launch.seed) == ("cheb-cnn", "quick", 7) and launch.id.endswith("-s7")
+    assert lesson_launch(launch.id).seed == 7  # a link that holds only the id (written before groups were stored)
+    assert {cfg.seed for cfg, _ in plan} == {7} and [c.to_dict() for c in launch_configs(launch)] == [
         cfg.to_dict() for cfg, _ in plan]
     teacher, _ = launch_plan("cheb-cnn", True)
-    assert lesson_seed(teacher) == 0 and {c.seed for c in launch_configs(teacher)} == {0}
-    assert lesson_seed("lesson:cheb-cnn:quick:1-s99999999999") == 0  # past a seed's range: no seed
-    assert launch_configs("lesson:karate:quick") == [] and launch_configs("nonsense") == []
-    runs = [{"id": 3, "kind": kind, "config": {}, "status": "finished", "summary": {}}]
-    assert stored_lessons(runs, "cheb-cnn")[0]["label"].endswith("· quick · seed 7 · from run #3")
+    assert teacher.seed == 0 and {c.seed for c in launch_configs(teacher)} == {0}
+    assert lesson_launch("lesson:cheb-cnn:quick:1-s99999999999").seed == 0  # past a seed's range: no seed
+    assert launch_configs(lesson_launch("lesson:karate:quick")) == [] and launch_configs(None) == []
+    runs = [{"id": 3, "group_id": launch.id, "config": {}, "status": "finished", "summary": {}}]
+    label = stored_lessons(runs, {launch.id: launch}, "cheb-cnn")[0]["label"]
+    assert label.endswith("· quick · seed 7 · from run #3")
 
 
 def test_live_findings_say_so_far_and_the_papers_final_figure():
     """After one epoch of eight the lines say how far the runs are, not a result."""
     lesson = get_lesson("cheb-cnn")
-    kind, plan = launch_plan("cheb-cnn", True)
-    runs = [{"id": i, "kind": k, "config": cfg.to_dict(), "status": "running", "summary": {}}
-            for i, (cfg, k) in enumerate(plan, start=1)]
+    launch, plan = launch_plan("cheb-cnn", True)
+    runs = [{"id": i, "group_id": g.id, "config": cfg.to_dict(), "status": "running", "summary": {}}
+            for i, (cfg, g) in enumerate(plan, start=1)]
     epoch = {1: [{"epoch": 1, "seconds": 3.0, "test_accuracy": 0.85}], 2: [{"epoch": 1, "seconds": 2.0,
                                                                          "test_accuracy": 0.84}]}
-    rows = lesson_rows(lesson, "quick", runs, epoch.__getitem__, kind)
+    rows = lesson_rows(lesson, "quick", runs, epoch.__getitem__, launch)
     lines = findings(lesson, rows)
     assert lines == ["So far, after 1 of 8 epochs: ChebNet epoch = 1.5x the CNN's (published 7.6-14.6x).",
                      "So far, after 1 of 8 epochs: ChebNet 85.0% against the CNN's 84.0%: +1.0 points (the paper, "
                      "after 20 epochs: 99.14% against 99.33%, -0.2 points)."]
     for run in runs:
         run["status"] = "finished"
-    assert findings(lesson, lesson_rows(lesson, "quick", runs, epoch.__getitem__, kind))[1].startswith(
+    assert findings(lesson, lesson_rows(lesson, "quick", runs, epoch.__getitem__, launch))[1].startswith(
         "ChebNet 85.0% against the CNN's 84.0%: +1.0 points (published: ")
 
 
@@ -225,14 +234,15 @@ def test_a_row_without_a_run_of_its_launch_shows_the_identical_run_it_reuses():
     lesson = get_lesson("cheb-cnn")
     teacher, plan = launch_plan("cheb-cnn", True)
     (cheb, _), (cnn, _) = plan
-    earlier = {"id": 4, "kind": "image", "config": cnn.to_dict(), "status": "finished",
+    earlier = {"id": 4, "group_id": None, "config": cnn.to_dict(), "status": "finished",
                "summary": {"test_accuracy": 0.93}}
-    mine = {"id": 5, "kind": teacher, "config": cheb.to_dict(), "status": "queued", "summary": {}}
+    mine = {"id": 5, "group_id": teacher.id, "config": cheb.to_dict(), "status": "queued", "summary": {}}
+    groups = {teacher.id: teacher}
     rows = lesson_rows(lesson, "quick", [mine], lambda run_id: [], teacher, [None, earlier])
     assert [(r["run"], r["status"], r["reused"]) for r in rows] == [(5, "queued", False), (4, "finished", True)]
     assert rows[1]["test accuracy"] == 0.93 and not settled(rows)
     assert reused_line(rows).startswith("The same settings and seed were trained in run 4: shown here.")
     assert reused_line(lesson_rows(lesson, "quick", [mine], lambda run_id: [], teacher)) == ""
-    assert existing_launch([earlier, mine], "cheb-cnn", "quick", 0) == teacher
-    assert existing_launch([earlier, mine], "cheb-cnn", "quick", 1) is None
-    assert existing_launch([earlier], "cheb-cnn", "quick", 0) is None
+    assert existing_launch([earlier, mine], "cheb-cnn", "quick", 0, groups) == teacher
+    assert existing_launch([earlier, mine], "cheb-cnn", "quick", 1, groups) is None
+    assert existing_launch([earlier], "cheb-cnn", "quick", 0, groups) is None

@@ -47,7 +47,8 @@ def test_the_contract_is_abstract_and_every_backend_fills_it():
     from core.training import ray_backend, tune_search  # importable without starting Ray
 
     assert issubclass(ray_backend.RayBackend, Backend) and not inspect.isabstract(ray_backend.RayBackend)
-    assert ray_backend.RayBackend.early_stopping
+    assert not ray_backend.RayBackend.early_stopping and tune_search.TuneBackend.early_stopping
+    assert issubclass(tune_search.TuneBackend, ray_backend.RayBackend)
     assert issubclass(tune_search.TuneSearch, Search) and not inspect.isabstract(tune_search.TuneSearch)
 
 

@@ -23,10 +23,11 @@ from tests.core.training.ray_cluster import has_ray_client, ray_cli  # noqa: E40
 
 from core.config import REPO_ROOT  # noqa: E402
 from core.training.ray_backend import RayBackend  # noqa: E402
+from core.training.tune_search import TuneBackend  # noqa: E402
 from core.training.runner import RunManager  # noqa: E402
 from core.training.runs import RunConfig  # noqa: E402
 from core.training.store import RunStore, load_checkpoint  # noqa: E402
-from core.training.sweep import new_sweep_kind, stored_sweeps, sweep_configs  # noqa: E402
+from core.training.sweep import new_sweep_group, stored_sweeps, sweep_configs  # noqa: E402
 
 ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the nodes cannot import this module
 
@@ -67,7 +68,7 @@ def driver(ray_cluster):
         mp.setenv("RAY_USAGE_STATS_ENABLED", "0")
         _reload_ray_auth()
         try:
-            backend = RayBackend(ray_cluster.address)
+            backend = TuneBackend(ray_cluster.address)  # make_backend("ray"): Ray tasks and Tune searches
             nodes = wait_for(two_live_nodes, 60, "both nodes alive")
             yield Driver(backend, head=nodes[ray_cluster.head.node_manager], worker=nodes[ray_cluster.worker.node_manager])
         finally:
@@ -299,26 +300,26 @@ def test_start_on_the_train_page_trains_on_the_cluster(driver, ray_cluster, monk
 
 def test_a_sweeps_members_spread_over_both_nodes(driver, tmp_path):
     manager = RunManager(store=RunStore(tmp_path / "runs.db"), max_concurrent=4, backend=driver.backend)
-    kind = new_sweep_kind("seed")
+    sweep = new_sweep_group("seed")
     try:
-        ids = [manager.submit(cfg, kind=kind) for cfg in sweep_configs(mlp(), "seed", [0, 1, 2, 3])]
+        ids = [manager.submit(cfg, group=sweep) for cfg in sweep_configs(mlp(), "seed", [0, 1, 2, 3])]
         states = [manager.wait(run_id, timeout=300)["state"] for run_id in ids]
     finally:
         manager.close()
     assert states == ["finished"] * 4
     runs = [manager.store.get_run(run_id) for run_id in ids]
     assert {run["summary"]["ray_node"]["id"] for run in runs} == {driver.head, driver.worker}
-    assert [s["runs"] for s in stored_sweeps(manager.store.list_runs())] == [4]
+    assert [s["runs"] for s in stored_sweeps(manager.store.list_runs(), manager.store.groups())] == [4]
 
 
 def test_a_tune_search_runs_its_trials_on_both_nodes_and_asha_stops_the_weak_ones(driver, tmp_path):
-    from core.training.search import new_search_kind, parse_space, search_configs
+    from core.training.search import new_search_group, parse_space, search_configs
 
     space = parse_space(["lr=0.003,0.001,0.000001,0.0000011"])  # two that learn first, then two that barely move
     manager = RunManager(store=RunStore(tmp_path / "runs.db"), backend=driver.backend)
     try:
         ids, early = manager.submit_search(search_configs(mlp(epochs=3), space, sampler="grid"),
-                                           kind=new_search_kind(space, True))
+                                           group=new_search_group(space, True))
         ended = [manager.wait(run_id, timeout=600)["run"] for run_id in ids]
     finally:
         manager.close()

@@ -8,8 +8,8 @@ import pytest
 
 from core.errors import UserInputError
 from core.training.runs import RunConfig
-from core.training.search import (MAX_TRIALS, Range, describe_space, draw_trials, new_search_kind, parse_space,
-                                  search_configs, search_info, trial_rows)
+from core.training.search import (MAX_TRIALS, Range, describe_space, draw_trials, new_search_group, new_search_kind,
+                                  parse_space, search_configs, searched, trial_rows)
 
 
 def test_a_space_takes_lists_and_ranges_typed_like_a_sweep():
@@ -77,11 +77,19 @@ def test_each_trial_config_carries_its_values_and_is_validated():
         search_configs(base, parse_space(["K=0,2"]), sampler="grid")
 
 
-def test_a_search_kind_says_what_it_searched_and_how():
+def test_a_search_group_says_what_it_searched_and_how(tmp_path):
+    from core.training.store import RunStore
+
     space = parse_space(["lr=1e-4..1e-2", "K=3,5"])
-    assert search_info(new_search_kind(space, True)) == {"params": ["lr", "K"], "early_stopping": True}
-    assert search_info(new_search_kind(space, False))["early_stopping"] is False
-    assert search_info("sweep:123:K") is None and search_info("image") is None
+    asha, full = new_search_group(space, True), new_search_group(space, False)
+    assert (asha.type, searched(asha), asha.early_stopping) == ("search", ["lr", "K"], True)
+    assert full.early_stopping is False and searched(full) == ["lr", "K"]
+    store = RunStore(tmp_path / "runs.db")  # the fields travel through the store, not through the id
+    run_id = store.create_run({"model": "cheb"}, group=asha)
+    assert store.get_run(run_id)["group_id"] == asha.id and store.get_group(asha.id) == store.groups("search")[asha.id]
+    assert (store.get_group(asha.id).params, store.get_group(asha.id).early_stopping) == (("lr", "K"), True)
+    legacy = store.create_run({"model": "cheb"}, kind=new_search_kind(space, False))  # the CLI passes the id string
+    assert store.get_group(store.get_run(legacy)["group_id"]).early_stopping is False
 
 
 def test_trial_rows_list_values_epochs_and_early_stops_best_first():

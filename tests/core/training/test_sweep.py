@@ -92,16 +92,19 @@ def test_every_sweepable_setting_has_a_label_that_tells_k_from_K():
 
 
 def test_a_stored_sweep_is_named_by_what_it_sweeps():
-    """The Compare page and ``python -m core sweep`` store a sweep alike (runs sharing its kind); its name comes from
+    """The Compare page and ``python -m core sweep`` store a sweep alike (runs in its group); its name comes from
     them: the setting's label and values and what was held fixed, not 'runs from #3 (2)' and one run's label."""
-    from core.training.sweep import grid_configs, new_sweep_kind, stored_sweeps, sweep_name
+    from core.training.sweep import grid_configs, new_sweep_group, stored_sweeps, sweep_name
 
     base = RunConfig(model="cheb", graph="grid", epochs=3)
-    kind = new_sweep_kind("K")
-    rows = [{"id": 10 + i, "kind": kind, "name": cfg.label(), "config": cfg.to_dict()}
+    group = new_sweep_group("K")
+    assert (group.type, group.params) == ("sweep", ("K",))
+    rows = [{"id": 10 + i, "group_id": group.id, "name": cfg.label(), "config": cfg.to_dict()}
             for i, cfg in enumerate(grid_configs(base, "K", [1, 2, 3]))]
-    rows.append({"id": 3, "kind": None, "name": "another run", "config": base.to_dict()})
-    (sweep,) = stored_sweeps(rows[::-1])  # newest first, as the store lists them
+    rows.append({"id": 3, "group_id": None, "name": "another run", "config": base.to_dict()})
+    assert stored_sweeps(rows[::-1], {group.id: group}, "search") == []  # a sweep is no search
+    (sweep,) = stored_sweeps(rows[::-1], {group.id: group})  # newest first, as the store lists them
+    assert sweep["id"] == group.id and sweep["group"] == group
     assert sweep["name"] == "Sweep of Chebyshev order (K) over 1, 2, 3 · ChebNet on the 8-neighbour grid, 3\u00a0epochs"
     assert (sweep["runs"], sweep["first_run"], sweep["last_run"]) == (3, 10, 12)
     assert "runs from" not in sweep["name"] and "(2)" not in sweep["name"]
@@ -111,7 +114,10 @@ def test_a_stored_sweep_is_named_by_what_it_sweeps():
                                              ["mnist-5k", "mnist-rot"])]
     want = ("Sweep of learning rate (lr) over 0.001, 0.0003 × data set (data) over mnist-5k, mnist-rot"
             " · MLP, 1\u00a0epoch")
-    assert sweep_name(new_sweep_kind("lr", "data"), grid) == want
+    assert sweep_name(new_sweep_group("lr", "data"), grid) == want
+    assert sweep_name(new_sweep_group("lr", "data").id, grid) == want  # an id string (the CLI's) names it alike
     models = [c.to_dict() for c in grid_configs(RunConfig(epochs=2, data="mnist-rot"), "model", ["mlp", "cnn"])]
+    # a sweep stored before sweeps named their settings: its settings are those its runs differ in
     assert sweep_name("sweep:123", models) == "Sweep of layer type (model) over MLP, CNN · 2\u00a0epochs, mnist-rot"
+    assert sweep_name(new_sweep_group(), models) == sweep_name("sweep:123", models)
     assert sweep_name("sweep:123", []) == "Sweep of 0 runs"

@@ -12,15 +12,15 @@ pytest.importorskip("ray.tune")
 from core.training.runner import RunManager  # noqa: E402
 from tests.core.training.polling import wait_for  # noqa: E402
 from core.training.runs import RunConfig  # noqa: E402
-from core.training.search import new_search_kind, parse_space, search_configs  # noqa: E402
+from core.training.search import new_search_group, parse_space, search_configs  # noqa: E402
 from core.training.store import RunStore, load_checkpoint  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def ray_backend():
-    from core.training.ray_backend import RayBackend
+    from core.training.tune_search import TuneBackend
 
-    backend = RayBackend("local")
+    backend = TuneBackend("local")  # what make_backend("ray") gives
     yield backend
     ray.shutdown()
 
@@ -33,7 +33,8 @@ def test_asha_stops_the_weak_trials_early_and_each_trial_is_a_stored_run(ray_bac
     configs = search_configs(base, space, sampler="grid")
     manager = RunManager(store=RunStore(tmp_path / "runs.db"), backend=ray_backend)
     try:
-        ids, early = manager.submit_search(configs, kind=new_search_kind(space, True))
+        group = new_search_group(space, True)
+        ids, early = manager.submit_search(configs, group=group)
         assert early and len(ids) == 4
         assert [manager.store.get_run(i)["config"]["lr"] for i in ids] == [0.003, 0.001, 1e-6, 1.1e-6]
         ended = {i: manager.wait(i, timeout=600) for i in ids}
@@ -56,7 +57,7 @@ def test_asha_stops_the_weak_trials_early_and_each_trial_is_a_stored_run(ray_bac
             assert run["summary"]["test_accuracy"] == epochs[-1]["test_accuracy"] > 0.5
         else:  # the slower of the two may be stopped at a rung too, but only with a reason
             assert run["status"] == "stopped" and "ASHA" in run["error"]
-    assert all(store.get_run(i)["kind"].startswith("search:") for i in ids)
+    assert all(store.get_run(i)["group_id"] == group.id for i in ids) and store.get_group(group.id).early_stopping
 
 
 def test_without_ray_the_same_search_trains_every_trial_to_the_end(tmp_path):
@@ -65,7 +66,7 @@ def test_without_ray_the_same_search_trains_every_trial_to_the_end(tmp_path):
                              sampler="grid")
     manager = RunManager(store=RunStore(tmp_path / "runs.db"))  # worker processes: no early stopping
     try:
-        ids, early = manager.submit_search(configs, kind=new_search_kind(space, False))
+        ids, early = manager.submit_search(configs, group=new_search_group(space, False))
         assert early is False
         states = [manager.wait(i, timeout=300) for i in ids]
     finally:
@@ -81,8 +82,8 @@ def test_a_stop_request_reaches_a_trial_and_closing_the_launcher_ends_the_search
     configs = search_configs(RunConfig(model="mlp", hidden=16, quick=True, device="cpu", seed=1), space,
                              sampler="grid")
     manager = RunManager(store=RunStore(tmp_path / "runs.db"), backend=ray_backend)
-    ids, _ = manager.submit_search(configs, kind=new_search_kind(space, True))
-    search = manager._searching[0].backend
+    ids, _ = manager.submit_search(configs, group=new_search_group(space, True))
+    search = manager._searching[0].control
 
     def trains(run_id: int) -> None:
         wait_for(lambda: manager.store.epochs(run_id), 300, f"run {run_id} to train")
