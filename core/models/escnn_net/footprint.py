@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from core.models.base import Footprint, linear_footprint
 from core.models.escnn_net.groups import parse_group, parse_schedule
+from core.models.escnn_net.sizes import CLASSIFIER_HIDDEN, MAX_LAYERS, MIN_LAYERS, SO2_GRID, field_size, fields_per_block
 
 ACTIVATION_SHARE = 1.8  # escnn's modules keep ~2x the feature maps a plain CNN keeps (measured workers: C8, D4)
 SETUP_S = 1.2  # building the steerable bases of an architecture in a fresh worker (measured: C8, D4 about 1.1 s)
@@ -19,9 +20,6 @@ BASIS_SHARE = 0.47  # parameters / (C_in C_out k^2 / |G|), measured on built net
 
 def footprint(cfg, graph=None, image_size: int = 28) -> Footprint:
     """What one step of ``EscnnNet`` costs (``core.models.base.Footprint``); see the module docstring."""
-    from core.models.escnn_net.net import (CLASSIFIER_HIDDEN, MAX_LAYERS, MIN_LAYERS, SO2_GRID, field_size,
-                                           fields_per_block)
-
     layers = max(MIN_LAYERS, min(int(cfg.layers), MAX_LAYERS))
     schedule = parse_schedule(cfg.group, layers)
     size = image_size + 1 - image_size % 2

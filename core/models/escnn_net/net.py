@@ -68,7 +68,6 @@ the mode; save and load state dicts in the same mode (escnn recommends eval).
 from __future__ import annotations
 
 import copy
-import math
 import threading
 from dataclasses import dataclass
 
@@ -82,16 +81,13 @@ from core.models.escnn_net.export import ExportedEscnnNet, ResampleOdd, RingPool
 from core.models.escnn_net.footprint import footprint
 from core.models.escnn_net.groups import GROUPS, parse_group, parse_schedule, restriction_id, schedule_name
 from core.models.escnn_net.patch import patch_escnn
+from core.models.escnn_net.sizes import (CLASSIFIER_HIDDEN, MAX_LAYERS, MIN_LAYERS, SO2_GRID, SO2_MAX_FREQUENCY,
+                                        fields_per_block)
 from core.models.registry import MODELS
 from core.models.spec import ModelSpec, SizeConfig, setting
 from core.rng import RNG_LOCK, isolated_rng
 
-SO2_MAX_FREQUENCY = 3  # band limit of the SO(2) Fourier fields (field size 2 * 3 + 1 = 7)
-SO2_GRID = 16  # group samples used by the SO(2) Fourier nonlinearity
-MIN_LAYERS, MAX_LAYERS = 2, 6
-CLASSIFIER_HIDDEN = 64
 BN_MOMENTUM = 0.3  # see the module docstring
-MAX_WIDEN = 4.0  # at most 4x the channel budget (only D16, |G| = 32, is capped: sqrt(32) = 5.7)
 
 
 def _gspace(kind: str, n: int):
@@ -104,24 +100,6 @@ def _gspace(kind: str, n: int):
     if kind == "D":
         return gspaces.flipRot2dOnR2(N=n)
     return gspaces.rot2dOnR2(N=-1, maximum_frequency=SO2_MAX_FREQUENCY)
-
-
-def field_size(group: str) -> int:
-    """Size of one feature field: |G| for CN / DN (regular repr), 2 * maxF + 1 for SO2."""
-    kind, n = parse_group(group)
-    return {"C": n, "D": 2 * n}.get(kind, 2 * SO2_MAX_FREQUENCY + 1)
-
-
-def fields_per_block(group: str, hidden: int, layers: int) -> list[int]:
-    """Number of fields of each conv block (see the module docstring for the width rule); ``group`` may be a
-    schedule, each block then sized for its own group."""
-    budgets = [hidden * (1, 2, 4)[min(i, 2)] for i in range(layers)]
-    out = []
-    for c, name in zip(budgets, parse_schedule(group, layers)):
-        size = field_size(name)
-        widen = min(math.sqrt(size), MAX_WIDEN)  # channels = budget * widen
-        out.append(max(1, round(c * widen / size)))
-    return out
 
 
 class EscnnNet(ImageModel):
