@@ -1,4 +1,8 @@
-"""No module imports another module's private names: what a module shares it names without a leading underscore."""
+"""No module imports another module's private names: what a module shares it names without a leading underscore.
+
+Kept as a test rather than linter configuration: ruff's import-private-name (PLC2701) is a preview rule, allows a
+private import from a module of the same package (this rule does not), and is about third-party names too (escnn's
+``_numerical`` in core/models/escnn_net/patch.py is a deliberate patch of escnn)."""
 
 import ast
 from pathlib import Path
