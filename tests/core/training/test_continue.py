@@ -13,6 +13,7 @@ import torch
 from core.cli import main
 from core.errors import CheckpointError, UserInputError
 from core.training import trainer
+from core.training.process_backend import ProcessBackend
 from core.training.resume import (TRAIN_STATE_ARTIFACT, continuable, lineage, lineage_epochs, load_train_state,
                                   state_bytes)
 from core.training.runner import RunManager
@@ -175,7 +176,9 @@ def test_an_old_style_checkpoint_of_another_model_does_not_fit():
         execute(continuation_config(store, out["run_id"], 1), store)
 
 
-class RayLikeBackend:
+class RayLikeBackend(ProcessBackend):
+    """A declared backend (``core.training.backend.Backend``) that calls itself Ray; it must never start a run."""
+
     name = "ray"
 
     def start(self, *a):  # pragma: no cover - never reached
