@@ -52,17 +52,19 @@ def main() -> None:
         ],
         "Insight": [
             st.Page("app_pages/results.py", title="Results", icon=":material/analytics:", url_path="results"),
-            st.Page("app_pages/compare.py", title="Compare runs", icon=":material/compare_arrows:",
-                    url_path="compare"),
+            st.Page("app_pages/compare.py", title="Compare runs", icon=":material/compare_arrows:", url_path="compare"),
             st.Page("app_pages/karate.py", title="KarateClub", icon=":material/groups:", url_path="karate"),
             st.Page("app_pages/spectral.py", title="Spectral view", icon=":material/graphic_eq:", url_path="spectral"),
-            st.Page("app_pages/filters.py", title="Filters", icon=":material/filter_center_focus:",
-                    url_path="filters"),
+            st.Page("app_pages/filters.py", title="Filters", icon=":material/filter_center_focus:", url_path="filters"),
             st.Page("app_pages/node.py", title="One node", icon=":material/calculate:", url_path="node"),
         ],
         "Equivariance": [
-            st.Page("app_pages/equivariance.py", title="Equivariance", icon=":material/rotate_right:",
-                    url_path="equivariance"),
+            st.Page(
+                "app_pages/equivariance.py",
+                title="Equivariance",
+                icon=":material/rotate_right:",
+                url_path="equivariance",
+            ),
             st.Page("app_pages/groups.py", title="Groups", icon=":material/category:", url_path="groups"),
         ],
     }

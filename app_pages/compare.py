@@ -19,27 +19,67 @@ from core.graphs import describe_graph
 from core.training.runs import IMAGE_MODELS_WITHOUT_GRAPH, PIXEL_GRAPH_KINDS, RunConfig, run_title
 from core.training.store import ACTIVE_STATUSES
 from core.training.runner import ray_address
-from core.training.search import (MAX_TRIALS, SAMPLERS, new_search_group, parse_space, search_configs, searched,
-                                  trial_rows)
+from core.training.search import (
+    MAX_TRIALS,
+    SAMPLERS,
+    new_search_group,
+    parse_space,
+    search_configs,
+    searched,
+    trial_rows,
+)
 from core.training.store import RunGroup
-from core.training.sweep import (SWEEPABLE, grid_configs, in_sentence, new_sweep_group, parse_values, stored_sweeps,
-                                 sweep_label, sweep_name, sweep_params, sweep_points, sweep_value)
+from core.training.sweep import (
+    SWEEPABLE,
+    grid_configs,
+    in_sentence,
+    new_sweep_group,
+    parse_values,
+    stored_sweeps,
+    sweep_label,
+    sweep_name,
+    sweep_params,
+    sweep_points,
+    sweep_value,
+)
 from core.figures.training import search_figure, sweep_figure
 from core.figures.results import accuracy_curves_figure
 from ui.display import RUNS_TABLE_COLUMNS, guarded
 from ui.resources import from_store, manager
 from ui.resources import store as ui_store
 from ui.session import client_address, session_id
-from ui.url_state import (copy_link_button, note_link_value, parse_run_ids, refuse_link_value, url_choice,
-                          url_labelled_choice, url_labelled_multiselect, url_multiselect, url_notices, url_slider,
-                          url_text)
+from ui.url_state import (
+    copy_link_button,
+    note_link_value,
+    parse_run_ids,
+    refuse_link_value,
+    url_choice,
+    url_labelled_choice,
+    url_labelled_multiselect,
+    url_multiselect,
+    url_notices,
+    url_slider,
+    url_text,
+)
 
-SWEEP_DEFAULTS = {"sigma": "0.02, 0.05, 0.1, 0.2", "k": "4, 8, 16, 32", "segments": "25, 50, 75, 100",
-                  "neighbours": "4, 8", "model": "mlp, cnn, gcn, cheb", "group": "C1, C2, C4, C8",
-                  "K": "1, 2, 3, 5, 10", "hidden": "8, 16, 32, 64", "layers": "1, 2, 3", "lr": "0.0003, 0.001, 0.003, 0.01",
-                  "seed": "0, 1, 2", "restriction": "0, 1, 2", "data": "mnist-5k, mnist-rot",
-                  "adjacency": "none, gaussian, learned-offset, learned-local", "conv": "gcn, gat, gin, sage",
-                  "positions": "fourier, raw"}
+SWEEP_DEFAULTS = {
+    "sigma": "0.02, 0.05, 0.1, 0.2",
+    "k": "4, 8, 16, 32",
+    "segments": "25, 50, 75, 100",
+    "neighbours": "4, 8",
+    "model": "mlp, cnn, gcn, cheb",
+    "group": "C1, C2, C4, C8",
+    "K": "1, 2, 3, 5, 10",
+    "hidden": "8, 16, 32, 64",
+    "layers": "1, 2, 3",
+    "lr": "0.0003, 0.001, 0.003, 0.01",
+    "seed": "0, 1, 2",
+    "restriction": "0, 1, 2",
+    "data": "mnist-5k, mnist-rot",
+    "adjacency": "none, gaussian, learned-offset, learned-local",
+    "conv": "gcn, gat, gin, sage",
+    "positions": "fourier, raw",
+}
 MAX_COMPARED = 1000  # every run the page lists (list_runs(limit=1000)) can be ticked, and linked
 
 
@@ -74,37 +114,61 @@ def sweep_section() -> None:
     """Launch one setting over several values in the background; plot accuracy against the value."""
     st.divider()
     st.subheader("Sweeps")
-    st.caption("Train a series of runs that differ in one setting (or a grid over two), in the background, and "
-               "plot test accuracy against it. Runs queue behind the training slots like any other run, in worker "
-               "processes or on the Ray cluster the app is pointed at.")
+    st.caption(
+        "Train a series of runs that differ in one setting (or a grid over two), in the background, and "
+        "plot test accuracy against it. Runs queue behind the training slots like any other run, in worker "
+        "processes or on the Ray cluster the app is pointed at."
+    )
     c1, c2, c3 = st.columns(3)
     model = url_labelled_choice(c1, "Layer type", MODELS.names(), "cheb", "sw_model", format_func=MODELS.short)
-    graph_kind = (url_choice(c2, "Graph", list(PIXEL_GRAPH_KINDS), "grid", "sw_graph")
-                  if model not in IMAGE_MODELS_WITHOUT_GRAPH and model != "superpixel" else None)
+    graph_kind = (
+        url_choice(c2, "Graph", list(PIXEL_GRAPH_KINDS), "grid", "sw_graph")
+        if model not in IMAGE_MODELS_WITHOUT_GRAPH and model != "superpixel"
+        else None
+    )
     epochs = url_slider(c3, "Epochs per run", 1, 20, 3, "sw_epochs")
-    group = (url_text(c3, "Group or schedule", "D8,D8,C8", "sw_group",
-                      help="A group for every block (C8) or one per block (D8,D8,C8). To sweep where the "
-                           "restriction happens, give a schedule ending in the subgroup and sweep 'restriction' "
-                           "(0 = never, 1 = after the first block, ...).") if model == "escnn" else None)
+    group = (
+        url_text(
+            c3,
+            "Group or schedule",
+            "D8,D8,C8",
+            "sw_group",
+            help="A group for every block (C8) or one per block (D8,D8,C8). To sweep where the "
+            "restriction happens, give a schedule ending in the subgroup and sweep 'restriction' "
+            "(0 = never, 1 = after the first block, ...).",
+        )
+        if model == "escnn"
+        else None
+    )
     params = [p for p in SWEEPABLE if p not in ("epochs",)]
-    param = url_labelled_choice(c1, "Setting to sweep", params, "K" if model == "cheb" else "model", "sw_param",
-                                format_func=sweep_label)
+    param = url_labelled_choice(
+        c1, "Setting to sweep", params, "K" if model == "cheb" else "model", "sw_param", format_func=sweep_label
+    )
     values_text = url_values_text(c2, "Values (comma-separated)", param, "sw_values")
     if st.session_state.get("sw_param2") == param:  # the first setting took the second's: one setting again
         st.session_state["sw_param2"] = st.query_params["sw_param2"] = "none"
-    param2 = url_labelled_choice(c1, "Second setting (a grid)", ["none"] + [p for p in params if p != param], "none",
-                                 "sw_param2", format_func=lambda p: "— (one setting only)" if p == "none" else
-                                 sweep_label(p),
-                                 help="Every combination of the two settings' values: one line per value of "
-                                      "the second in the plot (at most 12 runs in all).")
-    values2_text = (url_values_text(c2, "Its values (comma-separated)", param2, "sw_values2")
-                    if param2 != "none" else "")
+    param2 = url_labelled_choice(
+        c1,
+        "Second setting (a grid)",
+        ["none"] + [p for p in params if p != param],
+        "none",
+        "sw_param2",
+        format_func=lambda p: "— (one setting only)" if p == "none" else sweep_label(p),
+        help="Every combination of the two settings' values: one line per value of "
+        "the second in the plot (at most 12 runs in all).",
+    )
+    values2_text = url_values_text(c2, "Its values (comma-separated)", param2, "sw_values2") if param2 != "none" else ""
     c3.write("")
     launched = None
     if c3.button("Launch sweep", icon=":material/play_arrow:", type="primary"):
+
         def launch() -> tuple[RunGroup, list[dict[str, Any]]]:
-            base = RunConfig(model=model, epochs=epochs, **({"graph": graph_kind} if graph_kind else {}),
-                             **({"group": group.strip().upper()} if group else {}))
+            base = RunConfig(
+                model=model,
+                epochs=epochs,
+                **({"graph": graph_kind} if graph_kind else {}),
+                **({"group": group.strip().upper()} if group else {}),
+            )
             second = (param2, parse_values(param2, values2_text)) if param2 != "none" else (None, None)
             configs = grid_configs(base, param, parse_values(param, values_text), *second)
             sweep = new_sweep_group(param, param2 if param2 != "none" else None)
@@ -122,8 +186,10 @@ def show_stored_sweep(launched: Optional[tuple[RunGroup, list[dict[str, Any]]]] 
     URL as ``sw_show`` (its group's id); a sweep just launched is shown at once."""
     sweeps = stored_sweeps(runs, groups)  # the runs this page read at its start
     names = {s["id"]: s["name"] for s in sweeps}
-    labels = {s["id"]: f"{s['name']} · {s['runs']} run{'s' if s['runs'] != 1 else ''}, "
-                       f"#{s['first_run']}–#{s['last_run']}" for s in sweeps}
+    labels = {
+        s["id"]: f"{s['name']} · {s['runs']} run{'s' if s['runs'] != 1 else ''}, #{s['first_run']}–#{s['last_run']}"
+        for s in sweeps
+    }
     swept = {s["id"]: s["group"] for s in sweeps}
     ids = ["none"] + [s["id"] for s in sweeps]
     if launched:
@@ -138,15 +204,22 @@ def show_stored_sweep(launched: Optional[tuple[RunGroup, list[dict[str, Any]]]] 
             refuse_link_value("sw_show", "no sweep is stored under this name")
         st.session_state["sweep"] = None
         return
-    shown = url_labelled_choice(st, "Show a stored sweep", ids, "none", "sw_show",
-                                format_func=lambda k: labels.get(k, "—"))
+    shown = url_labelled_choice(
+        st, "Show a stored sweep", ids, "none", "sw_show", format_func=lambda k: labels.get(k, "—")
+    )
     if shown == "none":
         st.session_state["sweep"] = None
         return
     configs = [r["config"] for r in sorted(runs, key=lambda r: r["id"]) if r.get("group_id") == shown]
     param, param2 = sweep_params(swept.get(shown), configs or (launched[1] if launched else []))
-    st.session_state.update({"sweep": shown, "sweep_param": param or "seed", "sweep_param2": param2,
-                             "sweep_name": names.get(shown, "Sweep")})
+    st.session_state.update(
+        {
+            "sweep": shown,
+            "sweep_param": param or "seed",
+            "sweep_param2": param2,
+            "sweep_name": names.get(shown, "Sweep"),
+        }
+    )
 
 
 @st.fragment(run_every=2.0)
@@ -162,17 +235,30 @@ def sweep_results() -> None:
         st.session_state["sweep_settled"] = group_id
         st.rerun()  # the whole page, so the runs table above lists the sweep's runs too
     st.markdown(f"**{st.session_state.get('sweep_name') or 'Sweep'}**: {len(done)} of {len(members)} runs finished.")
-    points = [(readable(param, p[0]), p[1]) + ((readable(param2, p[2]),) if len(p) > 2 else ())
-              for p in sweep_points(members, param, param2)]
+    points = [
+        (readable(param, p[0]), p[1]) + ((readable(param2, p[2]),) if len(p) > 2 else ())
+        for p in sweep_points(members, param, param2)
+    ]
     label, label2 = sweep_label(param), (sweep_label(param2) if param2 else None)
     if points:
         st.plotly_chart(sweep_figure(points, param, param2, axis_title=label, series_title=label2), width="stretch")
-    st.dataframe(pd.DataFrame([{"run": r["id"], label: readable(param, sweep_value(r["config"], param)),
-                                **({label2: readable(param2, sweep_value(r["config"], param2))} if param2 else {}),
-                                "status": r["status"],
-                                "test accuracy": (r["summary"] or {}).get("test_accuracy")} for r in members]),
-                 hide_index=True, placeholder=MISSING,
-                 column_config={"test accuracy": st.column_config.NumberColumn(format="percent")})
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "run": r["id"],
+                    label: readable(param, sweep_value(r["config"], param)),
+                    **({label2: readable(param2, sweep_value(r["config"], param2))} if param2 else {}),
+                    "status": r["status"],
+                    "test accuracy": (r["summary"] or {}).get("test_accuracy"),
+                }
+                for r in members
+            ]
+        ),
+        hide_index=True,
+        placeholder=MISSING,
+        column_config={"test accuracy": st.column_config.NumberColumn(format="percent")},
+    )
 
 
 def search_section() -> None:
@@ -180,30 +266,51 @@ def search_section() -> None:
     st.divider()
     st.subheader("Searches")
     early = bool(ray_address())  # the app's manager trains on Ray: searches get ASHA (no manager built to read it)
-    st.caption("Draw N trials over chosen settings (at random, or a grid of listed values); every trial is a stored "
-               "run. " + ("On this app's Ray cluster the search runs with **Ray Tune's ASHA early stopping**: after "
-                          "epochs 1, 2, 4, ... a trial whose test accuracy is not among the best half so far stops."
-                          if early else
-                          "**No early stopping here:** this app trains on worker processes, so every trial trains to "
-                          "its last epoch. Ray Tune's ASHA stops weak trials early when the app runs on a Ray cluster "
-                          "(a setting of whoever runs this server)."))
+    st.caption(
+        "Draw N trials over chosen settings (at random, or a grid of listed values); every trial is a stored "
+        "run. "
+        + (
+            "On this app's Ray cluster the search runs with **Ray Tune's ASHA early stopping**: after "
+            "epochs 1, 2, 4, ... a trial whose test accuracy is not among the best half so far stops."
+            if early
+            else "**No early stopping here:** this app trains on worker processes, so every trial trains to "
+            "its last epoch. Ray Tune's ASHA stops weak trials early when the app runs on a Ray cluster "
+            "(a setting of whoever runs this server)."
+        )
+    )
     c1, c2, c3 = st.columns(3)
     model = url_labelled_choice(c1, "Layer type", MODELS.names(), "cheb", "se_model", format_func=MODELS.short)
     epochs = url_slider(c1, "Epochs per trial", 1, 20, 4, "se_epochs")
-    space_text = url_text(c2, "Settings to search (separated by ;)", "lr=0.0001..0.01; hidden=16,32,64", "se_space",
-                          help="name=values (K=3,5,8) or name=low..high (lr=1e-4..1e-2: drawn log-uniformly for "
-                               "positive numbers), each name as in brackets here: "
-                               + "; ".join(sweep_label(p) for p in SWEEPABLE if p != "epochs") + ".")
+    space_text = url_text(
+        c2,
+        "Settings to search (separated by ;)",
+        "lr=0.0001..0.01; hidden=16,32,64",
+        "se_space",
+        help="name=values (K=3,5,8) or name=low..high (lr=1e-4..1e-2: drawn log-uniformly for "
+        "positive numbers), each name as in brackets here: "
+        + "; ".join(sweep_label(p) for p in SWEEPABLE if p != "epochs")
+        + ".",
+    )
     sampler = url_choice(c3, "Sampler", list(SAMPLERS), "random", "se_sampler")
-    trials = url_slider(c3, "Trials", 1, MAX_TRIALS, 6, "se_trials", disabled=sampler == "grid",
-                        help="A grid trains every combination instead.")
+    trials = url_slider(
+        c3,
+        "Trials",
+        1,
+        MAX_TRIALS,
+        6,
+        "se_trials",
+        disabled=sampler == "grid",
+        help="A grid trains every combination instead.",
+    )
     if c3.button("Launch search", icon=":material/travel_explore:", type="primary"):
+
         def launch() -> RunGroup:
             space = parse_space([part for part in space_text.split(";") if part.strip()])
             configs = search_configs(RunConfig(model=model, epochs=epochs), space, trials, sampler)
             search = new_search_group(space, early)
-            manager().submit_search(configs, session=session_id(), group=search, early_stopping=early,
-                                    client=client_address())
+            manager().submit_search(
+                configs, session=session_id(), group=search, early_stopping=early, client=client_address()
+            )
             return search
 
         search = guarded(launch)
@@ -214,17 +321,24 @@ def search_section() -> None:
     searches = stored_sweeps(runs, groups, "search")  # the runs this page read at its start
     first = {r["id"]: r.get("config") or {} for r in runs}
     found = {s["id"]: s["group"] for s in searches}
-    labels = {s["id"]: search_name(s["group"], first.get(s["first_run"], {})) + f" · {s['runs']} trials, "
-                                                                                f"#{s['first_run']}–#{s['last_run']}"
-              for s in searches}
+    labels = {
+        s["id"]: search_name(s["group"], first.get(s["first_run"], {})) + f" · {s['runs']} trials, "
+        f"#{s['first_run']}–#{s['last_run']}"
+        for s in searches
+    }
     ids = ["none"] + [s["id"] for s in searches]
     for launched in st.session_state.get("_se_launched", {}).values():  # launched from this browser, no trial
         found.setdefault(launched.id, launched)  # stored yet; a value the browser sent for the selector is no
         if launched.id not in ids:  # option (Streamlit resets it)
             ids.insert(1, launched.id)
-    shown = url_labelled_choice(st, "Show a search", ids, "none", "se_show",
-                                format_func=lambda k: "—" if k == "none" else labels.get(
-                                    k, search_name(found.get(k), {}) + " · just launched"))
+    shown = url_labelled_choice(
+        st,
+        "Show a search",
+        ids,
+        "none",
+        "se_show",
+        format_func=lambda k: "—" if k == "none" else labels.get(k, search_name(found.get(k), {}) + " · just launched"),
+    )
     st.session_state["search"] = found.get(shown)
     search_results()
 
@@ -233,8 +347,15 @@ def search_name(group: Optional[RunGroup], config: dict[str, Any]) -> str:
     """``Search over learning rate (lr), hidden channels (hidden) · ChebNet on the 8-neighbour grid, 4 epochs``."""
     over = ", ".join(in_sentence(sweep_label(p)) for p in (searched(group) if group else []))
     model = shown_value("model", config["model"]) if config.get("model") else None
-    context = ([f"{model} on the {describe_graph(config['graph'], config.get('graph_params'))}" if config.get("graph")
-                else model] if model else [])
+    context = (
+        [
+            f"{model} on the {describe_graph(config['graph'], config.get('graph_params'))}"
+            if config.get("graph")
+            else model
+        ]
+        if model
+        else []
+    )
     context += [f"{config['epochs']}\u00a0epoch{'s' if config['epochs'] != 1 else ''}"] if config.get("epochs") else []
     return f"Search over {over or 'stored settings'}" + (" · " + ", ".join(context) if context else "")
 
@@ -253,30 +374,49 @@ def search_results() -> None:
         st.rerun()  # the whole page, so the runs table above lists the search's trials too
     early = sum(bool((r["summary"] or {}).get("early_stopped")) for r in members)
     asha = f" ({early} stopped early by ASHA)" if group.early_stopping else ""
-    st.markdown(f"**{len(members)} trials over** {', '.join(in_sentence(sweep_label(p)) for p in params)}: "
-                f"{len(members) - len(active)} ended{asha}, {len(active)} queued or training. "
-                + ("Early stopping: Ray Tune's ASHA." if group.early_stopping else
-                   "No early stopping (trained on worker processes)."))
+    st.markdown(
+        f"**{len(members)} trials over** {', '.join(in_sentence(sweep_label(p)) for p in params)}: "
+        f"{len(members) - len(active)} ended{asha}, {len(active)} queued or training. "
+        + (
+            "Early stopping: Ray Tune's ASHA."
+            if group.early_stopping
+            else "No early stopping (trained on worker processes)."
+        )
+    )
     mine = [i for i in active if next(r for r in members if r["id"] == i).get("session") == session_id()]
     if mine and st.button(f"Stop this search ({len(mine)} trials)", icon=":material/stop:", key="se_stop"):
         guarded(lambda: [manager().stop(i, session=session_id()) for i in mine])
-    rows = [{k: readable(k, v) for k, v in row.items()}
-            for row in trial_rows(members, params, {i: len(e) for i, e in epochs.items()})]
+    rows = [
+        {k: readable(k, v) for k, v in row.items()}
+        for row in trial_rows(members, params, {i: len(e) for i, e in epochs.items()})
+    ]
     if any(r["test accuracy"] is not None for r in rows):
         st.plotly_chart(search_figure(rows, params), width="stretch")
-    st.dataframe(pd.DataFrame(rows), hide_index=True, placeholder=MISSING,
-                 column_config={"test accuracy": st.column_config.NumberColumn(format="percent")})
-    curves = {f"Run {r['id']} · " + ", ".join(f"{p}={readable(p, sweep_value(r['config'], p))}" for p in params):
-              epochs[r["id"]]
-              for r in members}
+    st.dataframe(
+        pd.DataFrame(rows),
+        hide_index=True,
+        placeholder=MISSING,
+        column_config={"test accuracy": st.column_config.NumberColumn(format="percent")},
+    )
+    curves = {
+        f"Run {r['id']} · " + ", ".join(f"{p}={readable(p, sweep_value(r['config'], p))}" for p in params): epochs[
+            r["id"]
+        ]
+        for r in members
+    }
     if any(curves.values()):
-        st.plotly_chart(accuracy_curves_figure(curves, title="Test accuracy per epoch: trials that stopped early end "
-                                                             "early"), width="stretch")
+        st.plotly_chart(
+            accuracy_curves_figure(curves, title="Test accuracy per epoch: trials that stopped early end early"),
+            width="stretch",
+        )
 
 
 if not runs:
-    st.info("No runs yet. Train a few on the Train page (linked below), or launch a sweep or a search further "
-            "down, then compare them here.", icon=":material/model_training:")
+    st.info(
+        "No runs yet. Train a few on the Train page (linked below), or launch a sweep or a search further "
+        "down, then compare them here.",
+        icon=":material/model_training:",
+    )
     st.page_link("app_pages/train.py", label="Train", icon=":material/model_training:")
     sweep_section()
     search_section()
@@ -297,8 +437,11 @@ def ticked_runs(shown_ids: list[int]) -> list[int]:
     if state is not None and before is not None:
         selection = state.get("selection") if isinstance(state, dict) else None
         rows = selection.get("rows") if isinstance(selection, dict) else None
-        wanted = [before[r] for r in dict.fromkeys(rows if isinstance(rows, list) else [])
-                  if isinstance(r, int) and not isinstance(r, bool) and 0 <= r < len(before)]
+        wanted = [
+            before[r]
+            for r in dict.fromkeys(rows if isinstance(rows, list) else [])
+            if isinstance(r, int) and not isinstance(r, bool) and 0 <= r < len(before)
+        ]
     else:
         raw = st.query_params.get("cmp_runs")
         asked = parse_run_ids(raw, MAX_COMPARED) if raw is not None else []
@@ -316,8 +459,14 @@ def ticked_runs(shown_ids: list[int]) -> list[int]:
 table = pd.DataFrame(runs_table(runs, readable=True))  # models and graphs as people say them ("ChebNet")
 keys = pd.DataFrame(runs_table(runs))  # the same rows with the short names the link's filters hold ("cheb")
 f1, f2, f3 = st.columns(3)
-models = url_labelled_multiselect(f1, "Model", sorted(keys["model"].unique(), key=lambda m: readable("model", m)),
-                                  "f_model", format_func=lambda m: readable("model", m), placeholder="all models")
+models = url_labelled_multiselect(
+    f1,
+    "Model",
+    sorted(keys["model"].unique(), key=lambda m: readable("model", m)),
+    "f_model",
+    format_func=lambda m: readable("model", m),
+    placeholder="all models",
+)
 statuses = url_multiselect(f2, "Status", sorted(table["status"].unique()), "f_status", placeholder="all statuses")
 datas = url_multiselect(f3, "Data", sorted(table["data"].unique()), "f_data", placeholder="all data sets")
 keep = pd.Series(True, index=table.index)
@@ -330,8 +479,15 @@ ticked_runs(shown_ids)
 
 st.caption(f"{len(shown)} of {len(table)} runs · tick rows to compare them.")
 event = st.dataframe(
-    shown, hide_index=True, width="stretch", on_select="rerun", selection_mode="multi-row", key="runs_table",
-    column_config=RUNS_TABLE_COLUMNS, placeholder=MISSING)
+    shown,
+    hide_index=True,
+    width="stretch",
+    on_select="rerun",
+    selection_mode="multi-row",
+    key="runs_table",
+    column_config=RUNS_TABLE_COLUMNS,
+    placeholder=MISSING,
+)
 rows = [r for r in dict.fromkeys(event.selection.rows if event else []) if isinstance(r, int) and 0 <= r < len(shown)]
 picked_ids = [shown_ids[r] for r in rows]
 st.session_state["_cmp_shown"] = shown_ids  # what the selection's row numbers refer to, until the next run
@@ -349,10 +505,16 @@ if picked:
         st.success("These runs have identical settings (they differ only by chance, if at all).")
     elif diff:
         st.markdown("**Settings that differ**" if len(picked) >= 2 else "**Settings**")
-        st.dataframe(pd.DataFrame(diff), hide_index=True, width="stretch", placeholder=MISSING,
-                     column_config={"setting": st.column_config.TextColumn("Setting", width="large", pinned=True),
-                                    **{f"#{r['id']}": st.column_config.TextColumn(help=run_title(r))
-                                       for r in picked}})
+        st.dataframe(
+            pd.DataFrame(diff),
+            hide_index=True,
+            width="stretch",
+            placeholder=MISSING,
+            column_config={
+                "setting": st.column_config.TextColumn("Setting", width="large", pinned=True),
+                **{f"#{r['id']}": st.column_config.TextColumn(help=run_title(r)) for r in picked},
+            },
+        )
     curves = {run_title(r): store.epochs(r["id"]) for r in picked}
     if any(curves.values()):
         st.plotly_chart(accuracy_curves_figure(curves), width="stretch")

@@ -5,8 +5,15 @@ import pandas as pd
 import streamlit as st
 
 from core.data.datasets import ready_datasets
-from core.analysis.equivariance import (DEFAULT_ANGLES, accuracy_by_angle, feature_maps, group_elements,
-                               layer_equivariance_error, logit_invariance_error, parse_element)
+from core.analysis.equivariance import (
+    DEFAULT_ANGLES,
+    accuracy_by_angle,
+    feature_maps,
+    group_elements,
+    layer_equivariance_error,
+    logit_invariance_error,
+    parse_element,
+)
 from core.analysis.playground import PlaygroundModel, default_runs, probabilities, six_nine_ambiguous
 from core.errors import DataUnavailableError, UserInputError
 from core.models.escnn_net import GROUPS
@@ -15,15 +22,30 @@ from core.training.runner import progress_text
 from core.data.datasets import split_sizes
 from core.training.runs import RunConfig, run_title
 from core.training.store import ACTIVE_STATUSES, CheckpointError, StoreError
-from core.figures.equivariance import (LAYER_ERROR_TITLE, accuracy_by_angle_figure, equivariance_panels_figure,
-                                       invariance_table, layer_error_figure)
+from core.figures.equivariance import (
+    LAYER_ERROR_TITLE,
+    accuracy_by_angle_figure,
+    equivariance_panels_figure,
+    invariance_table,
+    layer_error_figure,
+)
 from ui import classroom
 from ui.display import guarded, plain
 from ui.resources import RUNS, cached, from_store, manager
 from ui.session import client_address, session_id
 from ui.starter import newly_finished, show_starter, starter_failures, starter_set, starter_training
-from ui.url_state import (RUN_ID, copy_link_button, note_link_value, parse_run_id, parse_run_ids, refuse_link_value,
-                          url_choice, url_labelled_choice, url_notices, url_slider)
+from ui.url_state import (
+    RUN_ID,
+    copy_link_button,
+    note_link_value,
+    parse_run_id,
+    parse_run_ids,
+    refuse_link_value,
+    url_choice,
+    url_labelled_choice,
+    url_notices,
+    url_slider,
+)
 
 MAX_RUNS = 3
 IMAGE_CHOICES = (100, 200, 500)  # "Test images": at most 500 digits a run, and never more than its test set holds
@@ -33,18 +55,27 @@ ANGLES = tuple(float(a) for a in DEFAULT_ANGLES)  # 0, 15, ..., 345
 TRIO = ("cnn", "cheb", "escnn")
 STATE_NAMES = {"queued": "waiting for a training slot", "running": "training"}
 TRAIN = "app_pages/train.py"
-SIX_NINE = ("cannot tell a 6 from a 9: a 6 turned by 180° is a 9, so a net that is invariant to rotation must give "
-            "both the same answer.")
+SIX_NINE = (
+    "cannot tell a 6 from a 9: a 6 turned by 180° is a 9, so a net that is invariant to rotation must give "
+    "both the same answer."
+)
 
 st.title("Equivariance")
 notice = st.container()
 sb = st.sidebar
-group = url_choice(sb, "Group", list(GROUPS), "C8", "group",
-                   help="The symmetry measured (and used by the escnn model you train here). CN: N rotations by "
-                        "360/N degrees; DN: those and their mirror images; SO2: rotations sampled every 15°.")
+group = url_choice(
+    sb,
+    "Group",
+    list(GROUPS),
+    "C8",
+    "group",
+    help="The symmetry measured (and used by the escnn model you train here). CN: N rotations by "
+    "360/N degrees; DN: those and their mirror images; SO2: rotations sampled every 15°.",
+)
 images_slot = sb.container()  # "Test images", drawn once the runs are known: its choices are what their test sets hold
-sb.caption("CN / DN elements are named `r90` (rotate 90° counter-clockwise) and `f r90` "
-           "(mirror left-right, then rotate 90°).")
+sb.caption(
+    "CN / DN elements are named `r90` (rotate 90° counter-clockwise) and `f r90` (mirror left-right, then rotate 90°)."
+)
 copy_link_button(sb)
 
 
@@ -102,19 +133,36 @@ by_id = {int(r["id"]): r for r in runs}
 
 # ---------------------------------------------------------------- train a quick trio in the background
 mgr = manager()
-with st.expander("Train a CNN, a graph model and a steerable net to compare", expanded=not runs,
-                 icon=":material/model_training:"):
+with st.expander(
+    "Train a CNN, a graph model and a steerable net to compare", expanded=not runs, icon=":material/model_training:"
+):
     c1, c2 = st.columns(2)
-    trio_data = url_choice(c1, "Data", ready_datasets(), "mnist-5k", "trio_data", widget="radio",
-                           horizontal=True, help="mnist-rot: every training and test digit turned by a random angle.")
+    trio_data = url_choice(
+        c1,
+        "Data",
+        ready_datasets(),
+        "mnist-5k",
+        "trio_data",
+        widget="radio",
+        horizontal=True,
+        help="mnist-rot: every training and test digit turned by a random angle.",
+    )
     trio_epochs = url_slider(c2, "Epochs", 1, 10, 3, "trio_epochs")
-    st.caption("Three runs with the Train page's default settings: a LeNet-style CNN, a ChebNet (K=5) on the "
-               f"8-neighbour pixel grid and an escnn steerable CNN for {group}. They queue for the training slots "
-               "and keep going if you leave the page.")
-    if st.button(f"Train CNN, ChebNet and escnn {group} on {trio_data}", icon=":material/play_arrow:",
-                 type="primary", key="train_trio"):
-        cfgs = [RunConfig(model=m, data=trio_data, epochs=int(trio_epochs), **({"group": group} if m == "escnn" else {}))
-                for m in TRIO]
+    st.caption(
+        "Three runs with the Train page's default settings: a LeNet-style CNN, a ChebNet (K=5) on the "
+        f"8-neighbour pixel grid and an escnn steerable CNN for {group}. They queue for the training slots "
+        "and keep going if you leave the page."
+    )
+    if st.button(
+        f"Train CNN, ChebNet and escnn {group} on {trio_data}",
+        icon=":material/play_arrow:",
+        type="primary",
+        key="train_trio",
+    ):
+        cfgs = [
+            RunConfig(model=m, data=trio_data, epochs=int(trio_epochs), **({"group": group} if m == "escnn" else {}))
+            for m in TRIO
+        ]
         ids = guarded(lambda: mgr.submit_many(cfgs, session=session_id(), client=client_address()))
         if ids:
             st.session_state["eq_trio"] = ids
@@ -165,13 +213,17 @@ show_starter(starter, "the Equivariance page")
 # ---------------------------------------------------------------- pick runs
 if not runs:
     if starter_training(starter):
-        st.info("No finished runs yet: a starter set is training (above); its runs appear here as they finish. "
-                "Or press **Train CNN, ChebNet and escnn** above, or train any image model on the Train page.",
-                icon=":material/hourglass_top:")
+        st.info(
+            "No finished runs yet: a starter set is training (above); its runs appear here as they finish. "
+            "Or press **Train CNN, ChebNet and escnn** above, or train any image model on the Train page.",
+            icon=":material/hourglass_top:",
+        )
     else:
-        st.info("No finished runs yet. Press **Train CNN, ChebNet and escnn** above (a few minutes on a CPU), or "
-                "train any image model on the Train page; finished runs appear here.",
-                icon=":material/model_training:")
+        st.info(
+            "No finished runs yet. Press **Train CNN, ChebNet and escnn** above (a few minutes on a CPU), or "
+            "train any image model on the Train page; finished runs appear here.",
+            icon=":material/model_training:",
+        )
         for line in starter_failures(starter):
             st.caption(f"Starter set: {line}")
     st.page_link(TRAIN, label="Train", icon=":material/model_training:")
@@ -210,9 +262,11 @@ if raw_open is not None:  # runs of the other kinds beside it; the selection the
     else:
         model = (opened.get("config") or {}).get("model")
         others = [i for i in default_runs(by_id, MAX_RUNS) if (by_id[i].get("config") or {}).get("model") != model]
-        pending = [opened["id"]] + others[:MAX_RUNS - 1]
+        pending = [opened["id"]] + others[: MAX_RUNS - 1]
         st.session_state.pop("layer_run", None)  # "Inside one network" looks inside the run opened
         st.query_params["layer_run"] = str(opened["id"])
+
+
 def newest_first(ids) -> list[int]:
     """``ids`` in the picker's order, newest first (a link's runs keep the link's order)."""
     return [i for i in by_id if i in ids][:MAX_RUNS]
@@ -223,10 +277,17 @@ linked = linked_runs()
 if classroom.hidden("runs"):  # a classroom link fixed the runs: no picker, the link's runs (or the newest of each kind)
     kept = st.session_state.get("runs")  # the picker's last value: a browser may have sent anything for it
     kept = [v for v in (kept if isinstance(kept, list) else []) if type(v) is int and v in by_id]
-    selected = (pending or (linked if linked is not None else kept if "runs" in st.session_state
-                            else newest_first(default_runs(by_id))))[:MAX_RUNS]
-    classroom.record("runs", "Runs to compare", ",".join(map(str, selected)),
-                     ", ".join(run_label(by_id[i]) for i in selected) or "none", True)
+    selected = (
+        pending
+        or (linked if linked is not None else kept if "runs" in st.session_state else newest_first(default_runs(by_id)))
+    )[:MAX_RUNS]
+    classroom.record(
+        "runs",
+        "Runs to compare",
+        ",".join(map(str, selected)),
+        ", ".join(run_label(by_id[i]) for i in selected) or "none",
+        True,
+    )
 else:
     if pending:
         st.session_state["runs"] = pending
@@ -234,14 +295,25 @@ else:
         st.session_state["runs"] = linked[:MAX_RUNS] if linked is not None else newest_first(default_runs(by_id))
     else:  # whatever a browser sent for the picker: runs listed here
         kept = st.session_state["runs"]
-        st.session_state["runs"] = [v for v in (kept if isinstance(kept, list) else [])
-                                    if type(v) is int and v in by_id][:MAX_RUNS]
-    selected = st.multiselect("Runs to compare", list(by_id), key="runs", max_selections=MAX_RUNS,
-                              format_func=lambda i: run_label(by_id[i]) if i in by_id else str(i),
-                              placeholder="choose up to 3 finished runs",
-                              help="Finished or stopped image-model runs with a checkpoint, newest first.")
-    classroom.record("runs", "Runs to compare", ",".join(map(str, selected)),
-                     ", ".join(run_label(by_id[i]) for i in selected if i in by_id) or "none", False)
+        st.session_state["runs"] = [
+            v for v in (kept if isinstance(kept, list) else []) if type(v) is int and v in by_id
+        ][:MAX_RUNS]
+    selected = st.multiselect(
+        "Runs to compare",
+        list(by_id),
+        key="runs",
+        max_selections=MAX_RUNS,
+        format_func=lambda i: run_label(by_id[i]) if i in by_id else str(i),
+        placeholder="choose up to 3 finished runs",
+        help="Finished or stopped image-model runs with a checkpoint, newest first.",
+    )
+    classroom.record(
+        "runs",
+        "Runs to compare",
+        ",".join(map(str, selected)),
+        ", ".join(run_label(by_id[i]) for i in selected if i in by_id) or "none",
+        False,
+    )
 selected = [i for i in selected if type(i) is int and i in by_id][:MAX_RUNS]
 if st.query_params.get_all("runs") != [",".join(map(str, selected))]:
     st.query_params["runs"] = ",".join(map(str, selected))  # the link holds run ids, so Copy link reopens these
@@ -260,11 +332,14 @@ def digits_held(r: dict) -> int:
 # so the control and every sentence below say the same number.
 smallest = min((digits_held(by_id[i]) for i in selected), default=max(IMAGE_CHOICES))
 image_choices = sorted({v for v in IMAGE_CHOICES if v < smallest} | {min(smallest, max(IMAGE_CHOICES))})
-images_help = (f"Test digits turned for the accuracy curves (the first ones of each run's test set; the logit table "
-               f"takes the first {LOGIT_IMAGES} of them). At most what the runs' test sets hold: {smallest:,} here.")
+images_help = (
+    f"Test digits turned for the accuracy curves (the first ones of each run's test set; the logit table "
+    f"takes the first {LOGIT_IMAGES} of them). At most what the runs' test sets hold: {smallest:,} here."
+)
 if len(image_choices) > 1:
-    n_images = url_choice(images_slot, "Test images", image_choices, image_choices[-1], "images",
-                          widget="select_slider", help=images_help)
+    n_images = url_choice(
+        images_slot, "Test images", image_choices, image_choices[-1], "images", widget="select_slider", help=images_help
+    )
 else:
     n_images = image_choices[0]
     images_slot.caption(f"Test images: {n_images} (all the runs' test sets hold).")
@@ -293,8 +368,10 @@ def measure():
     curves, logits = {}, {}
     for r in picked:
         label = run_name(r)
-        with st.spinner(f"Rotating {n_images} test digits of {label} through {len(ANGLES)} angles (a few seconds "
-                        "a run, longer for big escnn nets)…"):
+        with st.spinner(
+            f"Rotating {n_images} test digits of {label} through {len(ANGLES)} angles (a few seconds "
+            "a run, longer for big escnn nets)…"
+        ):
             curves[label] = accuracy_curve(r["id"], keys[r["id"]], int(n_images), ANGLES)
             logits[label] = logit_errors(r["id"], keys[r["id"]], n_logit, group)
     return curves, logits
@@ -318,19 +395,27 @@ st.caption(
     "moves pixel centres between grid points, so the rotated image has to be interpolated (blurred a little, corners "
     "cut off) — even a perfectly equivariant network sees a slightly different digit there. A plain CNN trained on "
     "upright digits collapses away from 0°; an escnn C4/C8/D4 net is exactly invariant at 90° steps and nearly so in "
-    "between.")
+    "between."
+)
 
 # ---------------------------------------------------------------- logit invariance
 st.subheader(f"Logit invariance for the elements of {group}")
 table = pd.DataFrame(invariance_table(logits))
 error_cols = [c for c in table.columns if c not in ("element", "grid")]
-st.dataframe(table, hide_index=True, width="stretch",
-             column_config={c: st.column_config.NumberColumn(c, format="%.2e") for c in error_cols})
-logit_digits = (f"the {n_images} test digits" if n_logit == n_images
-                else f"the first {n_logit} of the {n_images} test digits")
-st.caption(f"Relative change of the logits, ‖f(g·x) − f(x)‖ / ‖f(x)‖, averaged over {logit_digits}. ~1e-7 is float "
-           "round-off, i.e. exactly invariant; *interpolated* elements carry the interpolation error on top of "
-           "whatever the model does.")
+st.dataframe(
+    table,
+    hide_index=True,
+    width="stretch",
+    column_config={c: st.column_config.NumberColumn(c, format="%.2e") for c in error_cols},
+)
+logit_digits = (
+    f"the {n_images} test digits" if n_logit == n_images else f"the first {n_logit} of the {n_images} test digits"
+)
+st.caption(
+    f"Relative change of the logits, ‖f(g·x) − f(x)‖ / ‖f(x)‖, averaged over {logit_digits}. ~1e-7 is float "
+    "round-off, i.e. exactly invariant; *interpolated* elements carry the interpolation error on top of "
+    "whatever the model does."
+)
 
 # ---------------------------------------------------------------- one run in depth
 st.subheader("Inside one network")
@@ -352,17 +437,25 @@ with st.spinner("Measuring every layer…"):
 if per_layer:
     st.markdown(f"**{LAYER_ERROR_TITLE}**")  # above the figure, not in it: there Plotly's toolbar covers it on a phone
     st.plotly_chart(layer_error_figure(per_layer, title=""), width="stretch")
-    st.caption(f"For each layer L and element g: L(g·x) against g·L(x) on {LAYER_IMAGES} digits, inside the disk "
-               "inscribed in the map. For escnn layers g also permutes / rotates the channels of each field "
-               "(the field's representation); for a CNN the map is only moved. Blank: the element is not in the "
-               "model's group (e.g. a mirror for a CN net)."
-               + (f" This net's group schedule is {cfg.group}: past the restriction its fields belong to the "
-                  "subgroup, and for elements outside it the layer is compared on each field's maximum over its "
-                  "channels; exact up to and including the restriction, growing after it."
-                  if cfg.model == "escnn" and "," in cfg.group else ""))
+    st.caption(
+        f"For each layer L and element g: L(g·x) against g·L(x) on {LAYER_IMAGES} digits, inside the disk "
+        "inscribed in the map. For escnn layers g also permutes / rotates the channels of each field "
+        "(the field's representation); for a CNN the map is only moved. Blank: the element is not in the "
+        "model's group (e.g. a mirror for a CN net)."
+        + (
+            f" This net's group schedule is {cfg.group}: past the restriction its fields belong to the "
+            "subgroup, and for elements outside it the layer is compared on each field's maximum over its "
+            "channels; exact up to and including the restriction, growing after it."
+            if cfg.model == "escnn" and "," in cfg.group
+            else ""
+        )
+    )
 elif per_layer is not None:
-    st.info("This model has no convolutional feature maps (graph layers work on node features), so there is "
-            "no per-layer map to rotate.", icon=":material/info:")
+    st.info(
+        "This model has no convolutional feature maps (graph layers work on node features), so there is "
+        "no per-layer map to rotate.",
+        icon=":material/info:",
+    )
 
 names = [e.name for e in group_elements(group)]
 default_el = next((n for n in names if n == "r90"), names[1] if len(names) > 1 else names[0])
@@ -378,8 +471,10 @@ url_notices(notice)
 answer = guarded(lambda: digit_answer(one["id"], keys[one["id"]], int(digit)))
 if answer is not None:
     best = max(range(len(answer)), key=answer.__getitem__)
-    st.caption(f"{run_name(one)} answers **{best}** ({answer[best]:.0%}) for test digit #{digit} "
-               f"(label {int(ds.y_test[digit])}).")
+    st.caption(
+        f"{run_name(one)} answers **{best}** ({answer[best]:.0%}) for test digit #{digit} "
+        f"(label {int(ds.y_test[digit])})."
+    )
     if six_nine_ambiguous(answer, cfg.model, cfg.group):
         st.info(f"{run_name(one)} {SIX_NINE}", icon=":material/sync:")
 maps = None
@@ -389,10 +484,19 @@ except UserInputError as err:
     st.info(f"No feature maps to show for this run and element — {plain(err.message)}", icon=":material/info:")
 if maps is not None:
     rows = list(range(min(maps.field_size if maps.field_size > 1 else 4, 4, maps.of_rotated.shape[0])))
-    st.plotly_chart(equivariance_panels_figure(maps.image.numpy(), maps.of_rotated.numpy(), maps.transformed.numpy(),
-                                               channels=rows, element=el), width="stretch")
+    st.plotly_chart(
+        equivariance_panels_figure(
+            maps.image.numpy(), maps.of_rotated.numpy(), maps.transformed.numpy(), channels=rows, element=el
+        ),
+        width="stretch",
+    )
     exact = parse_element(el).exact
-    st.caption(f"Layer **{maps.layer}**, first {len(rows)} channel(s) (fields of {maps.field_size} channel(s)). "
-               f"Relative difference {maps.error:.2e}. " +
-               ("g is a multiple of 90°, exact on the grid: an equivariant layer gives a blank difference."
-                if exact else "g needs interpolation, so even an equivariant layer leaves a faint difference."))
+    st.caption(
+        f"Layer **{maps.layer}**, first {len(rows)} channel(s) (fields of {maps.field_size} channel(s)). "
+        f"Relative difference {maps.error:.2e}. "
+        + (
+            "g is a multiple of 90°, exact on the grid: an equivariant layer gives a blank difference."
+            if exact
+            else "g needs interpolation, so even an equivariant layer leaves a faint difference."
+        )
+    )

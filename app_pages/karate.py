@@ -2,8 +2,15 @@
 
 import streamlit as st
 
-from core.analysis.karate import (DEFAULT_EPOCHS, DEFAULT_LR, DEFAULT_WIDTHS, KARATE_MODELS, MODEL_HELP, karate_state,
-                                  request_karate)
+from core.analysis.karate import (
+    DEFAULT_EPOCHS,
+    DEFAULT_LR,
+    DEFAULT_WIDTHS,
+    KARATE_MODELS,
+    MODEL_HELP,
+    karate_state,
+    request_karate,
+)
 from core.errors import UserInputError
 from core.figures.karate import embedding_animation_figure, karate_curves_figure, prediction_graph_figure
 from core.training.jobs import BusyError
@@ -15,8 +22,10 @@ LRS = [0.001, 0.003, 0.01, 0.03, 0.1]
 POLL_S = 0.5  # how often the page looks whether its training finished
 
 st.title("KarateClub")
-st.caption("Zachary's karate club: 34 members, 78 friendships, 4 communities. The network sees the community "
-           "of only **one member per community** and must infer the other 30 from the friendships alone.")
+st.caption(
+    "Zachary's karate club: 34 members, 78 friendships, 4 communities. The network sees the community "
+    "of only **one member per community** and must infer the other 30 from the friendships alone."
+)
 
 notice = st.container()  # filled at the end if the opened link had invalid values
 sb = st.sidebar
@@ -60,10 +69,16 @@ def training_progress(wanted: dict) -> None:
     job = karate_state(**wanted)
     if job is None or not job.pending:
         st.rerun(scope="app")
-    where = "training now" if job.state == "running" else \
-        ("next to start" if job.position == 1 else f"waiting behind {job.position - 1} other training(s)")
-    st.info(f"Training a {wanted['model']} network ({widths} → 4) for {wanted['epochs']} epochs in a worker "
-            f"process: {where}…", icon=":material/hourglass_top:")
+    where = (
+        "training now"
+        if job.state == "running"
+        else ("next to start" if job.position == 1 else f"waiting behind {job.position - 1} other training(s)")
+    )
+    st.info(
+        f"Training a {wanted['model']} network ({widths} → 4) for {wanted['epochs']} epochs in a worker "
+        f"process: {where}…",
+        icon=":material/hourglass_top:",
+    )
 
 
 if st.button("Train", icon=":material/play_arrow:", type="primary", key="k_train"):
@@ -83,17 +98,23 @@ if pending:
 
 if not last:
     if not pending:
-        st.info("Choose a layer type and press **Train** — 34 nodes train in about a second.",
-                icon=":material/play_arrow:")
+        st.info(
+            "Choose a layer type and press **Train** — 34 nodes train in about a second.", icon=":material/play_arrow:"
+        )
 elif job is not None and job.state == "done":
     result = job.result
     if last != settings:
-        st.caption(f"Showing the last training ({last['model']}, {last['epochs']} epochs, lr {last['lr']}, "
-                   f"seed {last['seed']}); press Train to use the current settings.")
+        st.caption(
+            f"Showing the last training ({last['model']}, {last['epochs']} epochs, lr {last['lr']}, "
+            f"seed {last['seed']}); press Train to use the current settings."
+        )
     unl = int(result.unlabelled.sum())
     c1, c2, c3, c4 = st.columns(4)
-    c1.metric("Accuracy on unlabelled nodes", f"{result.accuracy:.1%}",
-              help="Share of the 30 members whose community the network never saw that it predicts right.")
+    c1.metric(
+        "Accuracy on unlabelled nodes",
+        f"{result.accuracy:.1%}",
+        help="Share of the 30 members whose community the network never saw that it predicts right.",
+    )
     c2.metric("Correct", f"{int(((~result.wrong) & result.unlabelled).sum())} of {unl}")
     c3.metric("Labelled nodes", ", ".join(map(str, result.labelled_nodes)))
     c4.metric("Final training loss", f"{result.losses[-1]:.3f}")

@@ -17,10 +17,22 @@ from typing import Any, Optional
 import pandas as pd
 import streamlit as st
 
-from core.analysis.lesson_rows import (MISSING, data_line, existing_launch, explain_links, findings, karate_rows,
-                                       lesson_rows, ours_column, reused_line, settled, sources, stored_lessons, table)
-from core.analysis.lessons import (LESSONS, launch_configs, launch_plan, lesson_configs, lesson_launch,
-                                   new_lesson_group)
+from core.analysis.lesson_rows import (
+    MISSING,
+    data_line,
+    existing_launch,
+    explain_links,
+    findings,
+    karate_rows,
+    lesson_rows,
+    ours_column,
+    reused_line,
+    settled,
+    sources,
+    stored_lessons,
+    table,
+)
+from core.analysis.lessons import LESSONS, launch_configs, launch_plan, lesson_configs, lesson_launch, new_lesson_group
 from core.config import quick_mode
 from core.errors import UserInputError
 from core.training.runner import REUSABLE, pick_identical
@@ -41,21 +53,27 @@ def columns(ours: str, names: list[str]) -> dict[str, Any]:
     """The table's column widths: the model's name whole (as wide as the longest of ``names``) and pinned (a phone
     scrolls the rest beside it), every column in view at 1400 px."""
     longest = max((len(n) for n in names), default=10)
-    return {"model": st.column_config.TextColumn(width=min(max(7 * longest + 24, 96), 230), pinned=True),
-            "run": st.column_config.NumberColumn(format="%d", width=42),
-            "status": st.column_config.TextColumn(width=78),
-            "epochs": st.column_config.TextColumn(width=62),
-            "test accuracy": st.column_config.NumberColumn(format="%.1f%%", width=98),  # in points: 92.5, not 93
-            "s/epoch": st.column_config.NumberColumn(format="%.2f", width=64),
-            ours: st.column_config.TextColumn(width=128, help="This project's own figure, trained in full mode: "
-                                                              "4,000 training digits (quick mode: 1,000)."),
-            "published": st.column_config.TextColumn(width=112),
-            "source": st.column_config.TextColumn(width=120)}
+    return {
+        "model": st.column_config.TextColumn(width=min(max(7 * longest + 24, 96), 230), pinned=True),
+        "run": st.column_config.NumberColumn(format="%d", width=42),
+        "status": st.column_config.TextColumn(width=78),
+        "epochs": st.column_config.TextColumn(width=62),
+        "test accuracy": st.column_config.NumberColumn(format="%.1f%%", width=98),  # in points: 92.5, not 93
+        "s/epoch": st.column_config.NumberColumn(format="%.2f", width=64),
+        ours: st.column_config.TextColumn(
+            width=128,
+            help="This project's own figure, trained in full mode: 4,000 training digits (quick mode: 1,000).",
+        ),
+        "published": st.column_config.TextColumn(width=112),
+        "source": st.column_config.TextColumn(width=120),
+    }
 
 
 st.title("Lessons")
-st.caption("Each lesson re-runs one published experiment on this machine: its runs train in the background and "
-           "fill the table beside the figures the source published.")
+st.caption(
+    "Each lesson re-runs one published experiment on this machine: its runs train in the background and "
+    "fill the table beside the figures the source published."
+)
 notice = st.container()  # what the opened link held that could not be used (url_notices, at the end)
 copy_link_button(st.sidebar)
 
@@ -63,23 +81,40 @@ raw_show = st.query_params.get("ls_show")
 linked = lesson_launch(raw_show, from_store(lambda s: s.get_group(raw_show)) if raw_show else None)
 if linked and "lesson" not in st.query_params and "lesson" not in st.session_state:
     st.query_params["lesson"] = linked.lesson  # a link naming only the launch opens its lesson
-key = url_labelled_choice(st, "Lesson", list(LESSONS), "tutorial", "lesson",
-                          format_func=labelled({k: one.title for k, one in LESSONS.items()}))
+key = url_labelled_choice(
+    st,
+    "Lesson",
+    list(LESSONS),
+    "tutorial",
+    "lesson",
+    format_func=labelled({k: one.title for k, one in LESSONS.items()}),
+)
 lesson = LESSONS[key]
 if classroom.hidden("lesson"):  # a classroom link fixed the lesson: no picker names it, so the page does
     st.subheader(lesson.title)
 st.markdown(f"**The question.** {lesson.question}")
-mode = url_choice(st, "Mode", ["quick", "full"], "quick", "ls_mode", widget="radio", horizontal=True,
-                  help="quick: 1,000 training digits and few epochs (minutes). full: 4,000 digits and the epochs of "
-                       "this project's own tables (much longer on a CPU).")
+mode = url_choice(
+    st,
+    "Mode",
+    ["quick", "full"],
+    "quick",
+    "ls_mode",
+    widget="radio",
+    horizontal=True,
+    help="quick: 1,000 training digits and few epochs (minutes). full: 4,000 digits and the epochs of "
+    "this project's own tables (much longer on a CPU).",
+)
 planned = lesson_configs(key, mode == "quick")
 epochs = sorted({c["epochs"] if isinstance(c, dict) else c.epochs for c in planned})
-st.caption(f"{mode.capitalize()} mode trains {len(planned)} run{'s' * (len(planned) != 1)} of "
-           f"{' / '.join(map(str, epochs))} epochs" + (", here in the page (34 nodes: about a second each)."
-                                                       if lesson.in_page else ", through the normal queue."))
+st.caption(
+    f"{mode.capitalize()} mode trains {len(planned)} run{'s' * (len(planned) != 1)} of "
+    f"{' / '.join(map(str, epochs))} epochs"
+    + (", here in the page (34 nodes: about a second each)." if lesson.in_page else ", through the normal queue.")
+)
 if mode == "full" and quick_mode() and not lesson.in_page:
-    st.caption("This server is set up for short runs: here full mode keeps its epochs but trains on 1,000 digits, "
-               "not 4,000.")
+    st.caption(
+        "This server is set up for short runs: here full mode keeps its epochs but trains on 1,000 digits, not 4,000."
+    )
 
 
 def karate_results(configs: list[dict]) -> dict:
@@ -113,8 +148,11 @@ def karate_progress(configs: list[dict]) -> None:
     job = karate_set_state(configs)
     if job is None or not job.pending:
         st.rerun(scope="app")
-    st.info(f"Training {len(configs)} networks on the karate club in a worker process: "
-            + ("training now…" if job.state == "running" else "waiting for the worker…"), icon=":material/hourglass_top:")
+    st.info(
+        f"Training {len(configs)} networks on the karate club in a worker process: "
+        + ("training now…" if job.state == "running" else "waiting for the worker…"),
+        icon=":material/hourglass_top:",
+    )
 
 
 # ---------------------------------------------------------------- a launch asked for by a button
@@ -135,11 +173,13 @@ def start_launch(quick: bool, seed: int) -> dict[str, Any]:
     found = from_store(lambda s: pick_identical(s.list_runs(status=list(REUSABLE)), [cfg for cfg, _ in plan]))
     todo = [(cfg, part) for (cfg, part), run in zip(plan, found) if run is None]
     if todo:
-        manager().submit_many([cfg for cfg, _ in todo], session=session_id(), group=[part for _, part in todo],
-                              client=client_address())  # all of the rest of the lesson or none of it
+        manager().submit_many(
+            [cfg for cfg, _ in todo], session=session_id(), group=[part for _, part in todo], client=client_address()
+        )  # all of the rest of the lesson or none of it
     else:  # every run reused: the launch that trained them, else this one, stored without runs of its own
-        earlier = existing_launch(found, key, "quick" if quick else "full", seed,
-                                  from_store(lambda s: s.groups("lesson")))
+        earlier = existing_launch(
+            found, key, "quick" if quick else "full", seed, from_store(lambda s: s.groups("lesson"))
+        )
         launch = earlier or from_store(lambda s: s.save_group(launch))
     launch_id = launch.id
     ids = [run["id"] for run in found if run is not None]
@@ -147,9 +187,12 @@ def start_launch(quick: bool, seed: int) -> dict[str, Any]:
         return {"launch": launch_id, "text": "", "level": "info"}
     named = f"run {ids[0]}" if len(ids) == 1 else "runs " + ", ".join(map(str, ids[:-1])) + f" and {ids[-1]}"
     rest = f"; {len(todo)} more queued" if todo else ""
-    return {"launch": launch_id, "level": "info",
-            "text": f"The same settings and seed were trained in {named}: shown here{rest}. Pick another seed under "
-                    f"**Run your own copy** to train your own."}
+    return {
+        "launch": launch_id,
+        "level": "info",
+        "text": f"The same settings and seed were trained in {named}: shown here{rest}. Pick another seed under "
+        f"**Run your own copy** to train your own.",
+    }
 
 
 pending = st.session_state.pop("_ls_launch", None)
@@ -199,8 +242,9 @@ else:
         found = lesson_launch(extra, groups.get(extra))  # a launch whose every run was reused: no run of its own
         if found is not None and found.lesson == key and any(pick_identical(runs, launch_configs(found))):
             launch_ids.append(extra)
-            labels[extra] = (f"{lesson.title} · {found.mode}{f' · seed {found.seed}' if found.seed else ''} · runs "
-                             "trained before")
+            labels[extra] = (
+                f"{lesson.title} · {found.mode}{f' · seed {found.seed}' if found.seed else ''} · runs trained before"
+            )
     if st.session_state.get("ls_show") not in launch_ids:
         st.session_state.pop("ls_show", None)  # another lesson's launch: not this selector's option
     if raw_show not in launch_ids + [None]:
@@ -209,8 +253,14 @@ else:
         else:
             st.query_params.pop("ls_show", None)
     if len(launch_ids) > 1:
-        shown = url_labelled_choice(st, "Reopen a launched lesson", launch_ids, "none", "ls_show",
-                                    format_func=lambda k: labels.get(k, "— (the planned runs)"))
+        shown = url_labelled_choice(
+            st,
+            "Reopen a launched lesson",
+            launch_ids,
+            "none",
+            "ls_show",
+            format_func=lambda k: labels.get(k, "— (the planned runs)"),
+        )
         shown = None if shown == "none" else shown
         if shown is None:
             st.query_params.pop("ls_show", None)  # the default stays out of the link, as other pages' defaults do
@@ -225,8 +275,14 @@ if shown is None:
             classroom.record(OWN, OWN_LABEL, [], "not offered", is_hidden=True)
         else:
             classroom.record(OWN, OWN_LABEL, [], "offered", is_hidden=False)
-            st.button("Run this lesson", icon=":material/play_arrow:", type="primary", key="ls_run",
-                      on_click=ask_launch, args=("run", mode == "quick"))
+            st.button(
+                "Run this lesson",
+                icon=":material/play_arrow:",
+                type="primary",
+                key="ls_run",
+                on_click=ask_launch,
+                args=("run", mode == "quick"),
+            )
             failed_here("run")
 
 
@@ -242,8 +298,7 @@ def draw(rows: list[dict[str, Any]], launch: Optional[RunGroup], shown_mode: str
         st.info(reused_line(rows), icon=":material/info:")
     for line in findings(lesson, rows):
         st.markdown(line)
-    st.caption(f"**Why they differ.** {data_line(rows, shown_mode, quick_mode() and not lesson.in_page)} "
-               f"{lesson.why}")
+    st.caption(f"**Why they differ.** {data_line(rows, shown_mode, quick_mode() and not lesson.in_page)} {lesson.why}")
     cited = sources(rows)
     if cited:
         st.caption(f"**Source{'s' * (len(cited) > 1)}.** " + "; ".join(cited) + ".")
@@ -253,8 +308,12 @@ def draw(rows: list[dict[str, Any]], launch: Optional[RunGroup], shown_mode: str
         for page, label, params in links:
             st.page_link(page, label=label, query_params=params, icon=":material/open_in_new:")
     if launch is not None and settled(rows) and all(r["run"] is not None or lesson.in_page for r in rows):
-        st.page_link(THIS_PAGE, label="Reopen this lesson (a link to keep)", icon=":material/history:",
-                     query_params={"lesson": key, "ls_show": launch.id})
+        st.page_link(
+            THIS_PAGE,
+            label="Reopen this lesson (a link to keep)",
+            icon=":material/history:",
+            query_params={"lesson": key, "ls_show": launch.id},
+        )
 
 
 def queued_rows(launch: Optional[RunGroup]) -> tuple[list[dict[str, Any]], str]:
@@ -278,18 +337,21 @@ st.subheader("This lesson's numbers")
 if lesson.in_page:
     shown_mode = shown_launch.mode if shown_launch else mode
     results = karate_results(lesson_configs(key, shown_mode == "quick")) if shown_launch else {}
-    draw(karate_rows(lesson, shown_mode, {m: r for m, r in results.items() if r is not None}), shown_launch,
-         shown_mode)
+    draw(karate_rows(lesson, shown_mode, {m: r for m, r in results.items() if r is not None}), shown_launch, shown_mode)
     if results.get("gcn") is not None:
         from core.figures.karate import embedding_animation_figure
 
-        st.plotly_chart(embedding_animation_figure(results["gcn"], title="GCN's last hidden layer as it trains"),
-                        width="stretch", key="ls_karate_embedding")
+        st.plotly_chart(
+            embedding_animation_figure(results["gcn"], title="GCN's last hidden layer as it trains"),
+            width="stretch",
+            key="ls_karate_embedding",
+        )
 else:
     first, first_mode = queued_rows(shown_launch)
     if settled(first):
         draw(first, shown_launch, first_mode)
     else:
+
         @st.fragment(run_every=2.0)
         def live() -> None:
             rows, shown_mode = queued_rows(shown_launch)
@@ -304,16 +366,33 @@ else:
             classroom.record(OWN, OWN_LABEL, [], "not offered", is_hidden=True)
         else:
             classroom.record(OWN, OWN_LABEL, [], "offered", is_hidden=False)
-            with st.expander("Run your own copy", icon=":material/content_copy:",
-                             expanded=note.get("where") == "own" and note.get("level") == "error"):
+            with st.expander(
+                "Run your own copy",
+                icon=":material/content_copy:",
+                expanded=note.get("where") == "own" and note.get("level") == "error",
+            ):
                 shown_seed = shown_launch.seed
-                st.caption(f"This table is the launch this link names (seed {shown_seed}). Your copy trains the same "
-                           f"{len(first)} runs in {first_mode} mode with the seed you choose; runs already trained "
-                           "here with the same settings and seed are shown instead of trained again.")
-                st.number_input("Seed", min_value=0, max_value=MAX_SEED, value=1, step=1, key="ls_seed",
-                                help="Starts the weights, the order of the training digits and dropout. The same "
-                                     "seed gives the same numbers.")
-                st.button("Train my copy", icon=":material/play_arrow:", key="ls_own_run", on_click=ask_launch,
-                          args=("own", first_mode == "quick", "ls_seed"))
+                st.caption(
+                    f"This table is the launch this link names (seed {shown_seed}). Your copy trains the same "
+                    f"{len(first)} runs in {first_mode} mode with the seed you choose; runs already trained "
+                    "here with the same settings and seed are shown instead of trained again."
+                )
+                st.number_input(
+                    "Seed",
+                    min_value=0,
+                    max_value=MAX_SEED,
+                    value=1,
+                    step=1,
+                    key="ls_seed",
+                    help="Starts the weights, the order of the training digits and dropout. The same "
+                    "seed gives the same numbers.",
+                )
+                st.button(
+                    "Train my copy",
+                    icon=":material/play_arrow:",
+                    key="ls_own_run",
+                    on_click=ask_launch,
+                    args=("own", first_mode == "quick", "ls_seed"),
+                )
                 failed_here("own")
 url_notices(notice)

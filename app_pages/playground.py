@@ -7,8 +7,17 @@ import numpy as np
 import streamlit as st
 
 from core.data.datasets import ready_datasets
-from core.analysis.playground import (MAX_RUNS, angle_sweep, default_runs, layer_maps, load_playground_model,
-                                      probabilities, six_nine_ambiguous, timed, turn)
+from core.analysis.playground import (
+    MAX_RUNS,
+    angle_sweep,
+    default_runs,
+    layer_maps,
+    load_playground_model,
+    probabilities,
+    six_nine_ambiguous,
+    timed,
+    turn,
+)
 from core.analysis.node_arithmetic import KINDS as NODE_KINDS
 from core.data.image_io import encode_digit_link, gray_png, load_digit_image, quantize_digit
 from core.errors import UserInputError
@@ -22,10 +31,27 @@ from core.training.store import CheckpointError, RunNotFoundError
 from ui import classroom
 from ui.display import guarded, labelled, plain
 from ui.resources import RUNS, cached, dataset, from_store, store
-from ui.starter import (is_starter, newly_finished, queue_starter_run, run_progress, show_starter, starter_failures,
-                        starter_set, starter_training, waiting_run)
-from ui.url_state import (copy_link_button, note_link_value, parse_run_ids, url_choice, url_labelled_choice,
-                          url_notices, url_slider, url_toggle)
+from ui.starter import (
+    is_starter,
+    newly_finished,
+    queue_starter_run,
+    run_progress,
+    show_starter,
+    starter_failures,
+    starter_set,
+    starter_training,
+    waiting_run,
+)
+from ui.url_state import (
+    copy_link_button,
+    note_link_value,
+    parse_run_ids,
+    url_choice,
+    url_labelled_choice,
+    url_notices,
+    url_slider,
+    url_toggle,
+)
 from ui.drawn_digit import drawn_digit as canvas_digit
 
 SOURCES = {"draw": "draw", "dataset": "data set", "upload": "upload"}  # the link's value -> what the radio shows
@@ -33,14 +59,18 @@ OLD_SOURCES = {"data set": "dataset"}  # links from before the value became one 
 INK_KEY = "pg_ink"  # a drawn digit in the link: 16 grey levels, core.data.image_io.encode_digit_link
 TRAIN = "app_pages/train.py"
 NODE = "app_pages/node.py"
-SIX_NINE = ("cannot tell a 6 from a 9 by which way up it is: a 6 turned by 180° is a 9, so a net that is invariant "
-            "to rotation gives both the same answer. It can only go by how the digit is written: a 6's stem usually "
-            "curves into its loop, a 9's is straighter.")
+SIX_NINE = (
+    "cannot tell a 6 from a 9 by which way up it is: a 6 turned by 180° is a 9, so a net that is invariant "
+    "to rotation gives both the same answer. It can only go by how the digit is written: a 6's stem usually "
+    "curves into its loop, a 9's is straighter."
+)
 
 st.title("Playground")
-st.caption("Bring your own digit and see trained models answer at once. Turn it with the slider: a CNN's answer "
-           "flips as the digit turns, a steerable net's stays put; the plot beside the digit (below it on a phone) "
-           "shows every angle at once. Runs come from the Train page:")
+st.caption(
+    "Bring your own digit and see trained models answer at once. Turn it with the slider: a CNN's answer "
+    "flips as the digit turns, a steerable net's stays put; the plot beside the digit (below it on a phone) "
+    "shows every angle at once. Runs come from the Train page:"
+)
 st.page_link(TRAIN, label="Train", icon=":material/model_training:")
 notice = st.container()
 starter_panel = st.container()  # a fresh server's starter set training, until its runs are in; or the steerable net
@@ -61,10 +91,16 @@ def source_choice() -> str:
     value = raw if raw in SOURCES else "draw"
     hide = classroom.hidden("pg_src")  # a classroom link fixed the source: no radio, the link's value
     if not hide:
-        value = sb.radio("Digit", options, index=options.index(value), key="pg_src", format_func=labelled(SOURCES),
-                         horizontal=True,
-                         help="draw: with the mouse or a finger. data set: a test digit. upload: a PNG or JPEG; a "
-                              "drawn digit's PNG (download it below) uploads to the same digit.")
+        value = sb.radio(
+            "Digit",
+            options,
+            index=options.index(value),
+            key="pg_src",
+            format_func=labelled(SOURCES),
+            horizontal=True,
+            help="draw: with the mouse or a finger. data set: a test digit. upload: a PNG or JPEG; a "
+            "drawn digit's PNG (download it below) uploads to the same digit.",
+        )
     classroom.record("pg_src", "Digit", value, SOURCES[value], hide)
     if st.query_params.get("pg_src") != value:
         st.query_params["pg_src"] = value
@@ -99,7 +135,7 @@ def run_picker(runs: dict[int, dict]) -> list[int]:
     if added and "pg_runs_w" in st.session_state:  # join the runs shown (before any was shown: the defaults have them)
         shown = [i for i in st.session_state["pg_runs_w"] if i in runs and i not in added]
         added = [i for i in dict.fromkeys(added)][-MAX_RUNS:]  # the newest join, the first shown stay beside them
-        st.session_state["pg_runs_w"] = shown[:MAX_RUNS - len(added)] + added
+        st.session_state["pg_runs_w"] = shown[: MAX_RUNS - len(added)] + added
         raw, chosen = None, None
     if raw is not None:
         asked = parse_run_ids(raw, MAX_RUNS)  # None: not a list of at most three run ids (read no further)
@@ -109,9 +145,13 @@ def run_picker(runs: dict[int, dict]) -> list[int]:
         chosen = known or chosen
     label = lambda i: run_title(runs.get(i) or {"id": i})[:60]  # noqa: E731  (never raises: a forged value)
     hide = classroom.hidden("pg_runs")  # a classroom link fixed the runs: no picker, the link's (or newest) runs
-    picked = (list(chosen or [])[:MAX_RUNS] if hide else
-              sb.multiselect("Runs (up to 3)", list(runs), default=chosen, max_selections=MAX_RUNS, key="pg_runs_w",
-                             format_func=label))
+    picked = (
+        list(chosen or [])[:MAX_RUNS]
+        if hide
+        else sb.multiselect(
+            "Runs (up to 3)", list(runs), default=chosen, max_selections=MAX_RUNS, key="pg_runs_w", format_func=label
+        )
+    )
     st.query_params["pg_runs"] = ",".join(map(str, picked))
     classroom.record("pg_runs", "Runs", st.query_params["pg_runs"], ", ".join(map(label, picked)) or "none", hide)
     return picked
@@ -131,8 +171,9 @@ if source == "dataset":
         digit_at = (data, index)
         given = (image, gray_png(image, scale=10), f"{data} test digit #{index} (label {int(ds.y_test[index])})")
 elif source == "upload":
-    upload = sb.file_uploader("Your digit (PNG, JPEG…)", type=["png", "jpg", "jpeg", "bmp", "gif", "webp"],
-                              key="pg_upload")
+    upload = sb.file_uploader(
+        "Your digit (PNG, JPEG…)", type=["png", "jpg", "jpeg", "bmp", "gif", "webp"], key="pg_upload"
+    )
     if upload is not None:
         data_bytes = upload.getvalue()
         image = guarded(lambda: load_digit_image(data_bytes))
@@ -156,16 +197,23 @@ def offer_steerable(where) -> None:
     if waiting is not None:
         st.session_state[WAIT_KEY] = int(waiting["id"])
         with where:
-            run_progress(int(waiting["id"]), "a steerable net, whose answer stays put as the digit turns; it joins "
-                                             "the runs here when it finishes.")
+            run_progress(
+                int(waiting["id"]),
+                "a steerable net, whose answer stays put as the digit turns; it joins the runs here when it finishes.",
+            )
         return
     recipe = next(s for s in STARTER if s.model == "escnn").config()
-    where.info("No steerable net has finished on this server yet, so no answer here stays put as the digit turns.",
-               icon=":material/rotate_right:")
-    if where.button(f"Train a steerable C8 net on rotated digits ({estimate(recipe).text().split(',')[0]})",
-                    key="pg_train_c8", icon=":material/model_training:",
-                    help="One small steerable net, trained once on this server for everyone; it joins the runs here "
-                         "when it finishes."):
+    where.info(
+        "No steerable net has finished on this server yet, so no answer here stays put as the digit turns.",
+        icon=":material/rotate_right:",
+    )
+    if where.button(
+        f"Train a steerable C8 net on rotated digits ({estimate(recipe).text().split(',')[0]})",
+        key="pg_train_c8",
+        icon=":material/model_training:",
+        help="One small steerable net, trained once on this server for everyone; it joins the runs here "
+        "when it finishes.",
+    ):
         _, why = queue_starter_run("escnn")
         if why is None:
             st.rerun()
@@ -198,20 +246,36 @@ def show_digit(left, image, png, what: str) -> None:
     """Where the digit came from, and its PNG (under the canvas)."""
     if image is None:
         if source == "upload":
-            left.info("Upload an image of one digit; dark on light or light on dark both work.",
-                      icon=":material/upload:")
+            left.info(
+                "Upload an image of one digit; dark on light or light on dark both work.", icon=":material/upload:"
+            )
         return
     if what == "link":
         left.image(digit_picture(image, scale=4), caption="The digit in this link")
-        left.caption("This digit came with the link, as it was drawn (on 16 grey levels). A new stroke on the canvas "
-                     "replaces it; Clear removes it.")
+        left.caption(
+            "This digit came with the link, as it was drawn (on 16 grey levels). A new stroke on the canvas "
+            "replaces it; Clear removes it."
+        )
     else:
-        left.caption(what[0].upper() + what[1:] + (", as stored." if source == "dataset" else
-                                                   ", prepared as MNIST prepares digits: the ink scaled into a 20×20 "
-                                                   "box and centred by its centre of mass in 28×28."))
+        left.caption(
+            what[0].upper()
+            + what[1:]
+            + (
+                ", as stored."
+                if source == "dataset"
+                else ", prepared as MNIST prepares digits: the ink scaled into a 20×20 "
+                "box and centred by its centre of mass in 28×28."
+            )
+        )
     if png is not None:
-        left.download_button("Download the digit (PNG)", png, "digit.png", "image/png", icon=":material/download:",
-                             help="Upload it again (Digit: upload) to get the same digit back.")
+        left.download_button(
+            "Download the digit (PNG)",
+            png,
+            "digit.png",
+            "image/png",
+            icon=":material/download:",
+            help="Upload it again (Digit: upload) to get the same digit back.",
+        )
 
 
 def run_label(pm) -> str:
@@ -234,27 +298,36 @@ def node_links(where, image) -> None:
             query |= {"nd_src": "draw", "nd_ink": encode_digit_link(image)}
         else:
             continue
-        where.page_link(NODE, label=f"See one node's arithmetic: {run_label(pm)}", icon=":material/calculate:",
-                        query_params=query)
+        where.page_link(
+            NODE, label=f"See one node's arithmetic: {run_label(pm)}", icon=":material/calculate:", query_params=query
+        )
 
 
 def no_runs_yet(where) -> None:
     """The way in when no run has finished: links to the Train page, set up for each of the three nets (and, while
     the starter set trains, what it is waiting for)."""
     if starter_training(starter):
-        where.info("No finished run yet: a starter set is training (above). Draw a digit now: the first model to "
-                   "finish answers it, the others join as they finish. Or train your own:",
-                   icon=":material/hourglass_top:")
+        where.info(
+            "No finished run yet: a starter set is training (above). Draw a digit now: the first model to "
+            "finish answers it, the others join as they finish. Or train your own:",
+            icon=":material/hourglass_top:",
+        )
     else:
-        where.info("No finished run yet. Train a CNN, a ChebNet and a steerable net on the Train page, then come "
-                   "back.", icon=":material/model_training:")
+        where.info(
+            "No finished run yet. Train a CNN, a ChebNet and a steerable net on the Train page, then come back.",
+            icon=":material/model_training:",
+        )
         for line in starter_failures(starter):
             where.caption(f"Starter set: {line}")
     where.page_link(TRAIN, label="Train", icon=":material/model_training:")
     where.page_link(TRAIN, label="Train a CNN", icon=":material/grid_on:", query_params={"model": "cnn"})
     where.page_link(TRAIN, label="Train a ChebNet", icon=":material/hub:", query_params={"model": "cheb"})
-    where.page_link(TRAIN, label="Train a C8 steerable net on rotated digits", icon=":material/rotate_right:",
-                    query_params={"model": "escnn", "group": "C8", "data": "mnist-rot"})
+    where.page_link(
+        TRAIN,
+        label="Train a C8 steerable net on rotated digits",
+        icon=":material/rotate_right:",
+        query_params={"model": "escnn", "group": "C8", "data": "mnist-rot"},
+    )
 
 
 @st.fragment
@@ -273,10 +346,15 @@ def digit_view(given: tuple) -> None:
         if not runs:
             no_runs_yet(right)
         elif not load_errors:
-            right.info(("Draw a digit (or pick one in the sidebar): the runs chosen there answer it."
-                        if loaded else "Pick up to three runs in the sidebar and give a digit")
-                       + " (on a phone the sidebar is folded away: open it with » at the top left).",
-                       icon=":material/draw:")
+            right.info(
+                (
+                    "Draw a digit (or pick one in the sidebar): the runs chosen there answer it."
+                    if loaded
+                    else "Pick up to three runs in the sidebar and give a digit"
+                )
+                + " (on a phone the sidebar is folded away: open it with » at the top left).",
+                icon=":material/draw:",
+            )
         return
     with right:
         st.markdown(f"**{ANGLE_TITLE}**")
@@ -293,17 +371,23 @@ def digit_view(given: tuple) -> None:
     sweep_key = (hashlib.sha1(image.tobytes()).hexdigest(), mirror, tuple(pm.run_id for pm in loaded))
     if st.session_state.get("_pg_sweep_key") != sweep_key:
         st.session_state["_pg_sweep"] = timed(
-            lambda: [(run_label(pm), angle_sweep(pm, image, mirror)) for pm in loaded])
+            lambda: [(run_label(pm), angle_sweep(pm, image, mirror)) for pm in loaded]
+        )
         st.session_state["_pg_sweep_key"] = sweep_key
     sweeps, ms_sweep = st.session_state["_pg_sweep"]
-    blind = [label for pm, (label, sw) in zip(loaded, sweeps)
-             if six_nine_ambiguous(sw["probabilities"][0], pm.kind, pm.group, sw["predicted"])]
+    blind = [
+        label
+        for pm, (label, sw) in zip(loaded, sweeps)
+        if six_nine_ambiguous(sw["probabilities"][0], pm.kind, pm.group, sw["predicted"])
+    ]
     if blind:
         six_nine.info(f"{' and '.join(blind)} {SIX_NINE}", icon=":material/sync:")
     angles_slot.plotly_chart(angle_figure(sweeps), width="stretch", key="pg_angles")
-    angles_note.caption(f"Every run at {len(sweeps[0][1]['angles'])} angles ({ms_sweep:.0f} ms). Between the "
-                        "diamonds the digit is interpolated, which alone changes a steerable net's answer a little; at "
-                        "the diamonds (multiples of 90°) the turn is exact.")
+    angles_note.caption(
+        f"Every run at {len(sweeps[0][1]['angles'])} angles ({ms_sweep:.0f} ms). Between the "
+        "diamonds the digit is interpolated, which alone changes a steerable net's answer a little; at "
+        "the diamonds (multiples of 90°) the turn is exact."
+    )
 
 
 def answers_text(answers) -> str:
@@ -317,10 +401,15 @@ def turned_digit(image, first: list) -> None:
     answers for the digit as given, which 0° reuses. The turned answer sits right under the slider, on a phone too
     (the turned digit and the bars follow, side by side on a wide screen)."""
     angle = url_slider(st, "Rotation (degrees, counter-clockwise)", 0, 359, 0, "pg_angle")
-    answers, ms_one = (first, 0.0) if angle == 0 else timed(
-        lambda: [(run_label(pm), probabilities(pm, image, angle, mirror)) for pm in loaded])
-    st.caption(f"Turned {angle}°{', mirrored' if mirror else ''}: {answers_text(answers)}"
-               + (f" — answered in {ms_one:.0f} ms" if angle else ""))
+    answers, ms_one = (
+        (first, 0.0)
+        if angle == 0
+        else timed(lambda: [(run_label(pm), probabilities(pm, image, angle, mirror)) for pm in loaded])
+    )
+    st.caption(
+        f"Turned {angle}°{', mirrored' if mirror else ''}: {answers_text(answers)}"
+        + (f" — answered in {ms_one:.0f} ms" if angle else "")
+    )
     c1, c2 = st.columns([1, 2])
     seen = turn(image, angle, mirror)[0, 0].numpy()  # (28, 28) in [0, 1]
     c1.image(digit_picture(seen, scale=6), caption=f"What the models see ({angle}°{', mirrored' if mirror else ''})")
@@ -328,16 +417,22 @@ def turned_digit(image, first: list) -> None:
 
     st.subheader("Inside the network")
     titles = {pm.run_id: run_title(runs.get(pm.run_id) or {"id": pm.run_id}) for pm in loaded}
-    one = url_labelled_choice(st, "Run", list(titles), loaded[0].run_id, "pg_inside", format_func=titles.get,
-                              help="Feature maps of every layer for the digit as turned above.")
+    one = url_labelled_choice(
+        st,
+        "Run",
+        list(titles),
+        loaded[0].run_id,
+        "pg_inside",
+        format_func=titles.get,
+        help="Feature maps of every layer for the digit as turned above.",
+    )
     chosen = next(p for p in loaded if p.run_id == one)
     layers = layer_maps(chosen, image, angle, mirror)
     if not layers:
         st.caption(f"{titles[chosen.run_id]} has no spatial layers to show: it reads the pixels as one vector.")
     for lm in layers:
         side = lm.maps.shape[-1]
-        st.markdown(f"**{lm.name}**: {min(len(lm.maps), lm.channels)} of {lm.channels} channels, each on its own "
-                    "scale")
+        st.markdown(f"**{lm.name}**: {min(len(lm.maps), lm.channels)} of {lm.channels} channels, each on its own scale")
         st.image(maps_tiles(lm.maps, scale=max(1, 112 // side)), caption=lm.note or None)
 
 

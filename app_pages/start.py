@@ -11,33 +11,49 @@ if st.query_params:  # a link from before this page existed: "/" was the Graph B
     st.switch_page(GRAPH_BUILDER, query_params=st.query_params.to_dict())
 
 st.title("GraphConv Lab")
-st.markdown("Learn convolutions on graphs and on groups by training real models on real MNIST digits, here in "
-            "your browser. Three steps, each a page; every setting lives in the address bar, so a copied link "
-            "reopens what you see.")
+st.markdown(
+    "Learn convolutions on graphs and on groups by training real models on real MNIST digits, here in "
+    "your browser. Three steps, each a page; every setting lives in the address bar, so a copied link "
+    "reopens what you see."
+)
 
 one, two, three = st.columns(3, border=True)
 with one:
     st.subheader("1 · See a digit as a graph")
-    st.write("Pixels become nodes; a builder decides the edges (grid, k nearest neighbours, Gaussian kernel, "
-             "superpixels) and a normalisation decides how a node mixes its neighbours: X' = Â X W.")
+    st.write(
+        "Pixels become nodes; a builder decides the edges (grid, k nearest neighbours, Gaussian kernel, "
+        "superpixels) and a normalisation decides how a node mixes its neighbours: X' = Â X W."
+    )
     st.page_link(GRAPH_BUILDER, label="Graph Builder", icon=":material/hub:")
     st.page_link("app_pages/spectral.py", label="…and its frequencies (Spectral view)", icon=":material/graphic_eq:")
 with two:
     st.subheader("2 · Train a model")
-    st.write("Pick a layer type and press Start: it trains in the background and the curves draw live"
-             + (f" (quick mode: {QUICK_EPOCHS} epochs on 1,000 digits, seconds per run)." if quick_mode() else "."))
-    st.page_link("app_pages/train.py", label="A CNN (the baseline)", icon=":material/model_training:",
-                 query_params={"model": "cnn"})
-    st.page_link("app_pages/train.py", label="A ChebNet (graph layers)", icon=":material/hub:",
-                 query_params={"model": "cheb"})
+    st.write(
+        "Pick a layer type and press Start: it trains in the background and the curves draw live"
+        + (f" (quick mode: {QUICK_EPOCHS} epochs on 1,000 digits, seconds per run)." if quick_mode() else ".")
+    )
+    st.page_link(
+        "app_pages/train.py",
+        label="A CNN (the baseline)",
+        icon=":material/model_training:",
+        query_params={"model": "cnn"},
+    )
+    st.page_link(
+        "app_pages/train.py", label="A ChebNet (graph layers)", icon=":material/hub:", query_params={"model": "cheb"}
+    )
     # the starter set's C8 recipe (core/training/starter.py): 20 epochs reach ~91% on quick mnist-rot, 3 reached 66%
-    st.page_link("app_pages/train.py", label="A C8 net, rotated digits (about 2 minutes)",
-                 icon=":material/rotate_right:",
-                 query_params={"model": "escnn", "group": "C8", "data": "mnist-rot", "epochs": "20"})
+    st.page_link(
+        "app_pages/train.py",
+        label="A C8 net, rotated digits (about 2 minutes)",
+        icon=":material/rotate_right:",
+        query_params={"model": "escnn", "group": "C8", "data": "mnist-rot", "epochs": "20"},
+    )
 with three:
     st.subheader("3 · Play with rotations")
-    st.write("Draw a digit, turn it, and watch trained nets answer: a CNN's answer flips as the digit turns, a "
-             "steerable net's stays put.")
+    st.write(
+        "Draw a digit, turn it, and watch trained nets answer: a CNN's answer flips as the digit turns, a "
+        "steerable net's stays put."
+    )
     st.page_link("app_pages/playground.py", label="Playground", icon=":material/draw:")
     st.page_link("app_pages/equivariance.py", label="Equivariance, measured", icon=":material/rotate_right:")
 
@@ -48,8 +64,13 @@ try:
 except StoreError:
     finished = None
 if finished == 0:
-    st.info("No trained run on this server yet: the Playground answers with trained runs, so start with step 2 "
-            "(one of each of the three takes a minute or two).", icon=":material/info:")
+    st.info(
+        "No trained run on this server yet: the Playground answers with trained runs, so start with step 2 "
+        "(one of each of the three takes a minute or two).",
+        icon=":material/info:",
+    )
 elif finished:
-    st.caption(f"{finished}{'+' if finished >= 50 else ''} finished run(s) with weights on this server: open them "
-               "on the insight pages.")
+    st.caption(
+        f"{finished}{'+' if finished >= 50 else ''} finished run(s) with weights on this server: open them "
+        "on the insight pages."
+    )

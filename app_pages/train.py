@@ -29,8 +29,19 @@ from ui import classroom
 from ui.display import RUNS_TABLE_COLUMNS, guarded, plain, unbroken
 from ui.resources import manager, store
 from ui.session import client_address, session_id
-from ui.url_state import (copy_link_button, graph_param_widgets, parse_run_id, refuse_link_value, url_choice,
-                          url_labelled_choice, url_notices, url_number, url_setting, url_slider, url_text)
+from ui.url_state import (
+    copy_link_button,
+    graph_param_widgets,
+    parse_run_id,
+    refuse_link_value,
+    url_choice,
+    url_labelled_choice,
+    url_notices,
+    url_number,
+    url_setting,
+    url_slider,
+    url_text,
+)
 
 AUTO_WIDTH = "auto (about 100k parameters)"  # how the superpixel width 0 reads
 d = RunConfig()
@@ -38,20 +49,34 @@ quick = quick_mode()
 st.title("Train")
 notice = st.container()  # filled if the opened link had invalid values
 if quick:
-    st.info(f"Quick mode: every run uses 1,000 training and 200 test digits (mnist-5k), and {QUICK_EPOCHS} epochs "
-            "by default, so results come in seconds on a small machine. Whoever runs this server can switch quick "
-            "mode off for the full split.", icon=":material/bolt:")
+    st.info(
+        f"Quick mode: every run uses 1,000 training and 200 test digits (mnist-5k), and {QUICK_EPOCHS} epochs "
+        "by default, so results come in seconds on a small machine. Whoever runs this server can switch quick "
+        "mode off for the full split.",
+        icon=":material/bolt:",
+    )
 sb = st.sidebar
-data = url_choice(sb, "Data set", DATASETS.names(), d.data, "data",
-                  help="mnist-5k: 5,000 real MNIST digits that ship with the app. mnist-rot: the same digits, each "
-                       "turned by a random angle. mnist: all 70,000, once they are downloaded on this server.")
+data = url_choice(
+    sb,
+    "Data set",
+    DATASETS.names(),
+    d.data,
+    "data",
+    help="mnist-5k: 5,000 real MNIST digits that ship with the app. mnist-rot: the same digits, each "
+    "turned by a random angle. mnist: all 70,000, once they are downloaded on this server.",
+)
 model = url_labelled_choice(sb, "Layer type", MODELS.names(), d.model, "model", format_func=MODELS.title)
 if st.session_state.get("_defaults_of") not in (None, model):  # another model: its own defaults, not the last one's
     # Set through the Session State API, so the browser's widgets take them too (a popped key left the browser's
     # old value in place, and the link, which omits defaults, then opened with other settings than Start used).
     widths = "sp_hidden" if model == "superpixel" else "hidden"  # superpixel widths have their own widget
-    for key, setting in ((widths, "hidden"), ("layers", "layers"), ("dropout", "dropout"), ("lr", "lr"),
-                         ("schedule", "schedule")):
+    for key, setting in (
+        (widths, "hidden"),
+        ("layers", "layers"),
+        ("dropout", "dropout"),
+        ("lr", "lr"),
+        ("schedule", "schedule"),
+    ):
         st.session_state[key] = model_default(model, setting)
 st.session_state["_defaults_of"] = model
 sb.caption((f"{MODELS.title(model)}: " if classroom.hidden("model") else "") + MODELS.about(model))  # named when hidden
@@ -62,9 +87,15 @@ spec = MODELS.spec(model)
 def draw_setting(container, setting) -> None:
     """A declared setting's control (core/models/spec.py), bound to the URL by its name."""
     if setting.format is not None:  # short names in the link, titles on the page
-        cfg[setting.name] = url_labelled_choice(container, setting.label, list(setting.options),
-                                                getattr(d, setting.name), setting.name, format_func=setting.format,
-                                                help=setting.help or None)
+        cfg[setting.name] = url_labelled_choice(
+            container,
+            setting.label,
+            list(setting.options),
+            getattr(d, setting.name),
+            setting.name,
+            format_func=setting.format,
+            help=setting.help or None,
+        )
     else:
         cfg[setting.name] = url_setting(container, setting, model_default(model, setting.name))
 
@@ -74,32 +105,55 @@ for setting in applicable(model, cfg):  # the choices that matter most sit next 
         draw_setting(sb, setting)
 if spec.graphs:
     kinds = list(spec.graphs)
-    cfg["graph"] = url_choice(sb, "Graph", kinds, kinds[0], "graph" if spec.fixed_graph else "sp_graph",
-                              widget="radio", horizontal=True)
+    cfg["graph"] = url_choice(
+        sb, "Graph", kinds, kinds[0], "graph" if spec.fixed_graph else "sp_graph", widget="radio", horizontal=True
+    )
     cfg["graph_params"] = graph_param_widgets(cfg["graph"], sb)
 with sb.expander("Architecture", expanded=False):
-    if set(SIZE) <= {s.name for s in spec.settings}:  # the tutorial's one graph layer + linear classifier: nothing to size
-        cfg["layers"] = url_slider(st, "Layers", 1, 4 if model != "superpixel" else 6, model_default(model, "layers"),
-                                   "layers")
+    if set(SIZE) <= {
+        s.name for s in spec.settings
+    }:  # the tutorial's one graph layer + linear classifier: nothing to size
+        cfg["layers"] = url_slider(
+            st, "Layers", 1, 4 if model != "superpixel" else 6, model_default(model, "layers"), "layers"
+        )
         widths = [0, 32, 64, 96, 128, 192] if model == "superpixel" else [8, 16, 32, 48, 64, 128]
         # superpixel widths have their own key: a pixel model's width would otherwise carry over to them
-        cfg["hidden"] = url_choice(st, "Width (channels)", widths, model_default(model, "hidden"),
-                                   "sp_hidden" if model == "superpixel" else "hidden", widget="select_slider",
-                                   format_func=lambda w: AUTO_WIDTH if w == 0 else str(w))
+        cfg["hidden"] = url_choice(
+            st,
+            "Width (channels)",
+            widths,
+            model_default(model, "hidden"),
+            "sp_hidden" if model == "superpixel" else "hidden",
+            widget="select_slider",
+            format_func=lambda w: AUTO_WIDTH if w == 0 else str(w),
+        )
         if model == "superpixel" and cfg["hidden"] == 0:
-            auto = budget_width(cfg["conv"], max(1, cfg["layers"]), d.heads, d.K, positions=st.session_state.get(
-                "positions", model_default(model, "positions")))
-            st.caption(f"auto: {auto} channels gives {MODELS.title('superpixel')} with "
-                       f"{SUPERPIXEL_TITLES[cfg['conv']]} about 100k parameters, the Benchmarking-GNNs budget.")
+            auto = budget_width(
+                cfg["conv"],
+                max(1, cfg["layers"]),
+                d.heads,
+                d.K,
+                positions=st.session_state.get("positions", model_default(model, "positions")),
+            )
+            st.caption(
+                f"auto: {auto} channels gives {MODELS.title('superpixel')} with "
+                f"{SUPERPIXEL_TITLES[cfg['conv']]} about 100k parameters, the Benchmarking-GNNs budget."
+            )
         cfg["dropout"] = url_slider(st, "Dropout", 0.0, 0.8, model_default(model, "dropout"), "dropout", step=0.05)
     for setting in applicable(model, cfg):  # what the model declares it reads (its spec, core/models/spec.py)
         if not setting.sidebar:
             draw_setting(st, setting)
     if model == "escnn":  # a schedule: one group per block
-        schedule = url_text(st, "Group schedule (optional)", "", "schedule_groups", placeholder="e.g. D16,D16,C16",
-                            help="One group per block, each a subgroup of the one before: the fields are "
-                                 "restricted to the smaller group from that block on (Weiler & Cesa 2019). Left "
-                                 "empty, every block uses the group above.")
+        schedule = url_text(
+            st,
+            "Group schedule (optional)",
+            "",
+            "schedule_groups",
+            placeholder="e.g. D16,D16,C16",
+            help="One group per block, each a subgroup of the one before: the fields are "
+            "restricted to the smaller group from that block on (Weiler & Cesa 2019). Left "
+            "empty, every block uses the group above.",
+        )
         if schedule.strip():
             cfg["group"] = schedule.strip().upper()
             if "," in schedule:  # one group per block: the schedule sets the depth
@@ -107,19 +161,40 @@ with sb.expander("Architecture", expanded=False):
                 st.caption(f"The schedule sets {cfg['layers']} blocks (the Layers slider is not used).")
 with sb.expander("Training", expanded=True):
     cfg["epochs"] = url_slider(st, "Epochs", 1, 30, QUICK_EPOCHS if quick else d.epochs, "epochs")
-    cfg["lr"] = url_choice(st, "Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 1.0],
-                           model_default(model, "lr"), "lr", widget="select_slider",
-                           help="Default: 1e-3 for mlp and cnn, 3e-3 for the rest.")
-    cfg["schedule"] = url_choice(st, "Learning-rate schedule", ["constant", "cosine", "plateau"],
-                                 model_default(model, "schedule"), "schedule", widget="radio", horizontal=True,
-                                 help="cosine: the rate decays smoothly from its start value to 0 by the last step. "
-                                      "plateau: halved after 2 epochs without a lower training loss.")
+    cfg["lr"] = url_choice(
+        st,
+        "Learning rate",
+        [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 1.0],
+        model_default(model, "lr"),
+        "lr",
+        widget="select_slider",
+        help="Default: 1e-3 for mlp and cnn, 3e-3 for the rest.",
+    )
+    cfg["schedule"] = url_choice(
+        st,
+        "Learning-rate schedule",
+        ["constant", "cosine", "plateau"],
+        model_default(model, "schedule"),
+        "schedule",
+        widget="radio",
+        horizontal=True,
+        help="cosine: the rate decays smoothly from its start value to 0 by the last step. "
+        "plateau: halved after 2 epochs without a lower training loss.",
+    )
     if spec.inputs == IMAGE_INPUTS:  # superpixel graphs are built once: nothing to turn
-        cfg["augment"] = url_choice(st, "Augmentation", ["none", "rotate"], d.augment, "augment", widget="radio",
-                                    horizontal=True, help="rotate: every training image is turned by a fresh random "
-                                                          "angle each epoch (the test set is not).")
-    cfg["batch_size"] = url_choice(st, "Batch size", [16, 32, 64, 128, 256], d.batch_size, "batch_size",
-                                   widget="select_slider")
+        cfg["augment"] = url_choice(
+            st,
+            "Augmentation",
+            ["none", "rotate"],
+            d.augment,
+            "augment",
+            widget="radio",
+            horizontal=True,
+            help="rotate: every training image is turned by a fresh random angle each epoch (the test set is not).",
+        )
+    cfg["batch_size"] = url_choice(
+        st, "Batch size", [16, 32, 64, 128, 256], d.batch_size, "batch_size", widget="select_slider"
+    )
     cfg["seed"] = url_number(st, "Seed", 0, 2**31 - 1, d.seed, "seed")
 copy_link_button(sb)
 url_notices(notice)
@@ -143,11 +218,17 @@ def planned_rows(planned: RunConfig) -> tuple[list[dict[str, str]], dict]:
         if setting.name not in ignored and not setting.sidebar:
             value = getattr(planned, setting.name)
             rows.append((setting.label, ("on" if value else "off") if isinstance(value, bool) else value))
-    rows += [("Epochs", planned.epochs), ("Learning rate", f"{planned.lr:g}"),
-             ("Learning-rate schedule", planned.schedule)]
+    rows += [
+        ("Epochs", planned.epochs),
+        ("Learning rate", f"{planned.lr:g}"),
+        ("Learning-rate schedule", planned.schedule),
+    ]
     rows += [("Augmentation", planned.augment)] if planned.spec().inputs == IMAGE_INPUTS else []
-    rows += [("Batch size", planned.batch_size), ("Seed", planned.seed),
-             ("Training set", "quick mode (fewer digits)" if planned.quick or quick else "the full split")]
+    rows += [
+        ("Batch size", planned.batch_size),
+        ("Seed", planned.seed),
+        ("Training set", "quick mode (fewer digits)" if planned.quick or quick else "the full split"),
+    ]
     reads = {k: v for k, v in config.items() if k not in ignored}
     reads["quick"] = bool(planned.quick or quick)  # the mode this server trains in, not the setting's default
     return [{"setting": k, "value": str(v)} for k, v in rows], reads
@@ -157,11 +238,20 @@ with st.expander("What Start trains", icon=":material/data_object:"):
     planned = guarded(lambda: RunConfig.from_dict(cfg))  # an invalid combination: one clear line
     if planned is not None:
         shown, reads = planned_rows(planned)
-        st.caption(f"{plain(planned.label())}: every setting this model reads, defaults filled in. A shared link of "
-                   "this page trains the same.")
-        st.dataframe(pd.DataFrame(shown), hide_index=True, width="stretch", height=35 * (len(shown) + 1) + 3,
-                     column_config={"setting": st.column_config.TextColumn("Setting"),
-                                    "value": st.column_config.TextColumn("Value")})  # every row, no scrolling
+        st.caption(
+            f"{plain(planned.label())}: every setting this model reads, defaults filled in. A shared link of "
+            "this page trains the same."
+        )
+        st.dataframe(
+            pd.DataFrame(shown),
+            hide_index=True,
+            width="stretch",
+            height=35 * (len(shown) + 1) + 3,
+            column_config={
+                "setting": st.column_config.TextColumn("Setting"),
+                "value": st.column_config.TextColumn("Value"),
+            },
+        )  # every row, no scrolling
         st.caption("The same settings by the names a run's config file uses:")
         st.code(json.dumps(reads, sort_keys=True, separators=(", ", ": ")), language="json", wrap_lines=True)
 
@@ -181,8 +271,11 @@ def estimate_line(settings: dict) -> None:
         return
     except UserInputError:
         return
-    st.caption(f"Estimated on this server: {estimated.text()} ({estimated.params:,} parameters)." if estimated.known
-               else "This model declares no footprint: its cost on this server is not known in advance.")
+    st.caption(
+        f"Estimated on this server: {estimated.text()} ({estimated.params:,} parameters)."
+        if estimated.known
+        else "This model declares no footprint: its cost on this server is not known in advance."
+    )
 
 
 estimate_line(cfg)
@@ -201,12 +294,23 @@ if b1.button("Start", icon=":material/play_arrow:", type="primary", width="stret
 live_now = guarded(lambda: mgr.live(run_id)) if run_id else None
 active = bool(live_now and live_now["state"] in ACTIVE_STATUSES)
 mine = bool(live_now and live_now["session"] == me)
-if b2.button("Stop", icon=":material/stop:", width="stretch", disabled=not (active and mine),
-             help=None if mine or not active else "Started in another session: only that session can stop it."):
+if b2.button(
+    "Stop",
+    icon=":material/stop:",
+    width="stretch",
+    disabled=not (active and mine),
+    help=None if mine or not active else "Started in another session: only that session can stop it.",
+):
     guarded(lambda: mgr.stop(run_id, session=me))
-b3.markdown(f"Device: **{device.type}**" + ("" if device.type != "cpu" else " (no GPU found; training on the CPU)")
-            + (" · runs train on a Ray cluster" if mgr.backend.name == "ray"
-               else " · each run trains in its own worker process"))
+b3.markdown(
+    f"Device: **{device.type}**"
+    + ("" if device.type != "cpu" else " (no GPU found; training on the CPU)")
+    + (
+        " · runs train on a Ray cluster"
+        if mgr.backend.name == "ray"
+        else " · each run trains in its own worker process"
+    )
+)
 
 
 def open_run(new_id: int) -> None:
@@ -217,23 +321,43 @@ def open_run(new_id: int) -> None:
 
 
 def continue_controls(run_id: int, row: dict) -> None:
-    """"Continue N more epochs" and "Step (1 epoch)" for a finished or stopped run: each starts a NEW run linked to
+    """ "Continue N more epochs" and "Step (1 epoch)" for a finished or stopped run: each starts a NEW run linked to
     this one (core/training/resume.py says why), shown live here like any started run; this run stays as it is."""
     why = continuable(store(), row)
     if not why and mgr.backend.name == "ray":
         why = "continuing is not available on the Ray backend"
     c1, c2, c3 = st.columns([1, 1.3, 1.3], vertical_alignment="bottom")
-    more = int(c1.number_input("More epochs", 1, 100, QUICK_EPOCHS if quick else 2, key="continue_epochs",
-                               disabled=bool(why)))
-    help_text = (f"Cannot continue: {why}." if why else
-                 "A new run, linked to this one, carries on from its weights, optimiser, learning-rate schedule and "
-                 "random state; this run and its links stay as they are."
-                 + (" Cosine schedule: it decayed over this run's epochs, so the rate rises again and decays over the "
-                    "new total." if (row.get("config") or {}).get("schedule") == "cosine" else ""))
-    go = c2.button(f"Continue {more} more epoch{'s' * (more != 1)}", icon=":material/fast_forward:", width="stretch",
-                   disabled=bool(why), help=help_text, key="continue_run")
-    step = c3.button("Step (1 epoch)", icon=":material/skip_next:", width="stretch", disabled=bool(why),
-                     help=help_text, key="step_run")
+    more = int(
+        c1.number_input("More epochs", 1, 100, QUICK_EPOCHS if quick else 2, key="continue_epochs", disabled=bool(why))
+    )
+    help_text = (
+        f"Cannot continue: {why}."
+        if why
+        else "A new run, linked to this one, carries on from its weights, optimiser, learning-rate schedule and "
+        "random state; this run and its links stay as they are."
+        + (
+            " Cosine schedule: it decayed over this run's epochs, so the rate rises again and decays over the "
+            "new total."
+            if (row.get("config") or {}).get("schedule") == "cosine"
+            else ""
+        )
+    )
+    go = c2.button(
+        f"Continue {more} more epoch{'s' * (more != 1)}",
+        icon=":material/fast_forward:",
+        width="stretch",
+        disabled=bool(why),
+        help=help_text,
+        key="continue_run",
+    )
+    step = c3.button(
+        "Step (1 epoch)",
+        icon=":material/skip_next:",
+        width="stretch",
+        disabled=bool(why),
+        help=help_text,
+        key="step_run",
+    )
     if go or step:
         try:
             new_id = mgr.continue_run(run_id, 1 if step else more, session=me, client=client_address())
@@ -253,8 +377,10 @@ def estimate_beside_measured(config: dict, summary: dict) -> str:
     if not estimated.known:
         return ""
     peak = f", peak {summary['peak_mb']:,.0f} MB" if summary.get("peak_mb") else ""
-    return (f"Estimated before it started: {estimated.text()} · measured: {cost.duration(summary['seconds'])}{peak} "
-            "(the worker's whole memory, torch included).")
+    return (
+        f"Estimated before it started: {estimated.text()} · measured: {cost.duration(summary['seconds'])}{peak} "
+        "(the worker's whole memory, torch included)."
+    )
 
 
 def live_panel(run_id: int) -> None:
@@ -271,8 +397,10 @@ def live_panel(run_id: int) -> None:
         p1, p2 = st.columns([3, 1], vertical_alignment="center")
         a, b = (epochs[0]["epoch"] if epochs else None), live["epochs"]
         here = f"up to epoch {b}" if a is None else f"epoch {a}" if a == b else f"epochs {a}–{b}"
-        p1.caption(f"Continued from run {parent}: {here} trained here from run {parent}'s weights, optimiser, "
-                   f"schedule and random state; the curves show run {parent}'s epochs too.")
+        p1.caption(
+            f"Continued from run {parent}: {here} trained here from run {parent}'s weights, optimiser, "
+            f"schedule and random state; the curves show run {parent}'s epochs too."
+        )
         if p2.button(f"Open run {parent}", icon=":material/arrow_upward:", key="open_parent", width="stretch"):
             open_run(int(parent))
     if live["session"] != me:
@@ -291,14 +419,18 @@ def live_panel(run_id: int) -> None:
     summary = row.get("summary") or {}
     context = context_line(row.get("config") or {}, summary.get("test_accuracy"), epochs[-1]["epoch"] if epochs else 0)
     if status == "finished":
-        st.success(f"Finished: test accuracy **{summary.get('test_accuracy', 0):.2%}** on "
-                   f"{summary.get('test_images', '?')} test images "
-                   f"({summary.get('images_per_second') or 0:,.0f} images/s on {row.get('device')}). " + context)
+        st.success(
+            f"Finished: test accuracy **{summary.get('test_accuracy', 0):.2%}** on "
+            f"{summary.get('test_images', '?')} test images "
+            f"({summary.get('images_per_second') or 0:,.0f} images/s on {row.get('device')}). " + context
+        )
     elif status == "stopped":
-        st.warning("Stopped. Every finished epoch is kept" +
-                   (f"; last test accuracy {summary['test_accuracy']:.2%}." if summary.get("test_accuracy") else ".")
-                   + (f" ({plain(without_paths(row['error']))})" if row.get("error") else "")
-                   + (f" {context}" if context else ""))
+        st.warning(
+            "Stopped. Every finished epoch is kept"
+            + (f"; last test accuracy {summary['test_accuracy']:.2%}." if summary.get("test_accuracy") else ".")
+            + (f" ({plain(without_paths(row['error']))})" if row.get("error") else "")
+            + (f" {context}" if context else "")
+        )
     if status in ("finished", "stopped") and summary.get("seconds"):
         st.caption(estimate_beside_measured(row.get("config") or {}, summary))
     if status in ("finished", "stopped") and row.get("checkpoint"):
@@ -306,8 +438,10 @@ def live_panel(run_id: int) -> None:
         open_run_buttons(run_id, row.get("config") or {})
         continue_controls(run_id, row)
     elif status in ("failed", "interrupted"):
-        st.error(f"Run {status}: " + (plain(without_paths(row["error"])) if row.get("error") else
-                                       "the server stopped during it"))
+        st.error(
+            f"Run {status}: "
+            + (plain(without_paths(row["error"])) if row.get("error") else "the server stopped during it")
+        )
     if epochs:
         st.metric("Test accuracy (last epoch)", f"{epochs[-1]['test_accuracy']:.2%}")
         if st.session_state.get("_curves_fast") == run_id and status in ACTIVE_STATUSES:
@@ -340,16 +474,24 @@ if run_id:
         st.session_state["_curves_fast"] = run_id
     st.fragment(run_every=1.0 if active else None)(live_panel)(run_id)
     st.fragment(run_every=(1.0 if first_epoch_pending else CURVES_EVERY_S) if active else None)(live_curves)(
-        run_id, live_now["epochs"] if live_now else None)
+        run_id, live_now["epochs"] if live_now else None
+    )
 
 st.divider()
 st.subheader("Stored runs")
 runs = guarded(lambda: store().list_runs(limit=200)) or []
 if runs:
     st.caption("Select a row to open that run here (its curves, and links to every page that explains it).")
-    table = st.dataframe(pd.DataFrame(runs_table(runs, readable=True)), hide_index=True, width="stretch",
-                         column_config=RUNS_TABLE_COLUMNS, placeholder=MISSING, on_select="rerun",
-                         selection_mode="single-row", key="runs_table")
+    table = st.dataframe(
+        pd.DataFrame(runs_table(runs, readable=True)),
+        hide_index=True,
+        width="stretch",
+        column_config=RUNS_TABLE_COLUMNS,
+        placeholder=MISSING,
+        on_select="rerun",
+        selection_mode="single-row",
+        key="runs_table",
+    )
     rows = [r for r in table.selection.rows if isinstance(r, int) and 0 <= r < len(runs)]  # a forged row: ignored
     chosen = int(runs[rows[0]]["id"]) if rows else None
     if chosen != st.session_state.get("_runs_table_opened"):  # a new selection (a kept one must not undo Start)

@@ -83,10 +83,20 @@ LOCAL_ONLY = "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"
 SWEEP_VALUES = 12  # core.training.sweep.MAX_SWEEP_RUNS: a sweep of one setting over 12 values
 # sweeps the Compare form can hold, from the mildest: the plan takes the first the budget refuses
 OVER_BUDGET_SWEEPS = (
-    {"sw_model": "cheb", "sw_graph": "grid", "sw_epochs": "20", "sw_param": "seed",
-     "sw_values": ", ".join(map(str, range(SWEEP_VALUES)))},
-    {"sw_model": "cheb", "sw_graph": "grid", "sw_epochs": "20", "sw_param": "hidden",
-     "sw_values": "8, 16, 32, 64, 128, 192, 256, 320, 384, 448, 512"},
+    {
+        "sw_model": "cheb",
+        "sw_graph": "grid",
+        "sw_epochs": "20",
+        "sw_param": "seed",
+        "sw_values": ", ".join(map(str, range(SWEEP_VALUES))),
+    },
+    {
+        "sw_model": "cheb",
+        "sw_graph": "grid",
+        "sw_epochs": "20",
+        "sw_param": "hidden",
+        "sw_values": "8, 16, 32, 64, 128, 192, 256, 320, 384, 448, 512",
+    },
     {"sw_model": "escnn", "sw_epochs": "20", "sw_param": "seed", "sw_values": ", ".join(map(str, range(SWEEP_VALUES)))},
 )
 # what any frame of a visited page must not show: a traceback or the name of an exception class
@@ -120,33 +130,52 @@ class Scale:
 
 # 260 s: the Equivariance page measures its runs as it opens (issue 30), so its forged links each cost a measurement
 # the first time; with 170 s the forged-links phase ran out of time on a loaded machine (6 of 13 pages visited)
-QUICK = Scale(sigma_values=10, identities=5, forged_per_page=1, honest_sigma_steps=3, honest_waits=False,
-              timeout_s=260.0)
+QUICK = Scale(
+    sigma_values=10, identities=5, forged_per_page=1, honest_sigma_steps=3, honest_waits=False, timeout_s=260.0
+)
 
 
 def forged_links() -> dict[str, list[dict[str, Any]]]:
     """Page path -> the query strings a forger sends it (first one: the suite's one per page)."""
     return {
-        "graph": [{"kind": EVIL_MD, "norm": "gcn"}, {"kind": "gaussian", "gaussian_sigma": "nan", "norm": EVIL_HTML},
-                  {"data": "../../etc/passwd", "digit": "99999999999999999999"},
-                  {"kind": "knn", "knn_k": "1e400", "row": "-5", "col": EVIL_JS}],
-        "train": [{"model": EVIL_MD, "hide": EVIL_HTML},
-                  {"model": "cheb", "hidden": "7", "lr": "5", "batch_size": "-1", "data": EVIL_HTML},
-                  {"run": "999999999"}, {"model": "escnn", "group": "D17", "schedule_groups": EVIL_MD},
-                  {"run": "1e9", "seed": "9" * 40}],
-        "compare": [{"sw_model": EVIL_MD, "sw_param": "__class__", "f_model": ["nope", EVIL_HTML]},
-                    {"sw_show": "sweep:999", "se_show": EVIL_HTML, "f_status": EVIL_MD},
-                    {"cmp_runs": "999999,1,2,3", "f_data": ["evil"]},
-                    {"se_sampler": "evil", "se_trials": "999", "sw_epochs": "-3"}],
+        "graph": [
+            {"kind": EVIL_MD, "norm": "gcn"},
+            {"kind": "gaussian", "gaussian_sigma": "nan", "norm": EVIL_HTML},
+            {"data": "../../etc/passwd", "digit": "99999999999999999999"},
+            {"kind": "knn", "knn_k": "1e400", "row": "-5", "col": EVIL_JS},
+        ],
+        "train": [
+            {"model": EVIL_MD, "hide": EVIL_HTML},
+            {"model": "cheb", "hidden": "7", "lr": "5", "batch_size": "-1", "data": EVIL_HTML},
+            {"run": "999999999"},
+            {"model": "escnn", "group": "D17", "schedule_groups": EVIL_MD},
+            {"run": "1e9", "seed": "9" * 40},
+        ],
+        "compare": [
+            {"sw_model": EVIL_MD, "sw_param": "__class__", "f_model": ["nope", EVIL_HTML]},
+            {"sw_show": "sweep:999", "se_show": EVIL_HTML, "f_status": EVIL_MD},
+            {"cmp_runs": "999999,1,2,3", "f_data": ["evil"]},
+            {"se_sampler": "evil", "se_trials": "999", "sw_epochs": "-3"},
+        ],
         "results": [{"run": "999999"}, {"run": EVIL_MD}, {"run": "1", "r_class": "evil", "r_perplexity": "3"}],
-        "playground": [{"pg_runs": "999999,888888"}, {"pg_src": EVIL_MD, "pg_ink": "AAAA"},
-                       {"pg_data": "evil", "pg_digit": "-1", "pg_inside": "424242"}],
-        "filters": [{"f_src": EVIL_MD}, {"f_src": "learned", "f_run": "999999"}, {"f_src": "gat", "f_grun": EVIL_HTML},
-                    {"f_kind": "evil", "f_norm": "evil", "f_ms": "7"}],
+        "playground": [
+            {"pg_runs": "999999,888888"},
+            {"pg_src": EVIL_MD, "pg_ink": "AAAA"},
+            {"pg_data": "evil", "pg_digit": "-1", "pg_inside": "424242"},
+        ],
+        "filters": [
+            {"f_src": EVIL_MD},
+            {"f_src": "learned", "f_run": "999999"},
+            {"f_src": "gat", "f_grun": EVIL_HTML},
+            {"f_kind": "evil", "f_norm": "evil", "f_ms": "7"},
+        ],
         "node": [{"nd_run": "999999"}, {"nd_src": EVIL_MD, "nd_ink": "A" * 523}, {"nd_layer": "99", "nd_out": "-1"}],
         "spectral": [{"s_kind": EVIL_MD}, {"s_run": "999999", "s_layer": "99"}, {"s_norm": "evil", "s_k": "7"}],
-        "equivariance": [{"group": EVIL_MD}, {"trio": "999999,1,2"},
-                         {"eq_open": "999999", "runs": EVIL_HTML, "images": "7"}],
+        "equivariance": [
+            {"group": EVIL_MD},
+            {"trio": "999999,1,2"},
+            {"eq_open": "999999", "runs": EVIL_HTML, "images": "7"},
+        ],
         "groups": [{"family": EVIL_MD}, {"n": "999", "element": "evil"}],
         "karate": [{"k_model": EVIL_MD}, {"k_lr": "7", "k_epochs": "5"}],
         "lessons": [{"lesson": EVIL_MD}, {"ls_show": "lesson:evil:x", "ls_mode": "evil"}],
@@ -178,9 +207,15 @@ def plan() -> dict[str, Any]:
             costs = cost.check_all(configs)
         except cost.BudgetError:
             continue
-        sweep = {"model": "cheb", "graph": "grid", "param": "seed", "values": list(range(SWEEP_VALUES)),
-                 "epochs": epochs, "run_estimate_s": round(costs[0].seconds, 1),
-                 "total_estimate_s": round(sum(c.seconds for c in costs), 1)}
+        sweep = {
+            "model": "cheb",
+            "graph": "grid",
+            "param": "seed",
+            "values": list(range(SWEEP_VALUES)),
+            "epochs": epochs,
+            "run_estimate_s": round(costs[0].seconds, 1),
+            "total_estimate_s": round(sum(c.seconds for c in costs), 1),
+        }
         break
     lesson = None
     for key, one in LESSONS.items():  # the first lesson refused in full mode: an entry point for over-budget runs
@@ -191,6 +226,7 @@ def plan() -> dict[str, Any]:
         except cost.BudgetError:
             lesson = key
             break
+
     def refused(configs) -> bool:
         try:
             cost.check_all(configs)
@@ -199,8 +235,9 @@ def plan() -> dict[str, Any]:
         return False
 
     def sweep_refused(c: dict[str, str]) -> bool:
-        base = RunConfig(model=c["sw_model"], epochs=int(c["sw_epochs"]),
-                         **({"graph": c["sw_graph"]} if "sw_graph" in c else {}))
+        base = RunConfig(
+            model=c["sw_model"], epochs=int(c["sw_epochs"]), **({"graph": c["sw_graph"]} if "sw_graph" in c else {})
+        )
         try:
             return refused(grid_configs(base, c["sw_param"], parse_values(c["sw_param"], c["sw_values"])))
         except UserInputError:  # a value this version does not take: not a budget refusal
@@ -213,12 +250,23 @@ def plan() -> dict[str, Any]:
     checks = {}  # the budget check alone, in this process (what each entry point's refusal costs the server)
     space = parse_space([p for p in SEARCH_SPACE.split(";") if p.strip()])
     for name, configs in (
-            ("train link", [RunConfig(model="escnn", group="D16", hidden=128, layers=4, epochs=30)]),
-            ("search box", search_configs(RunConfig(model="escnn", epochs=4), space, 1, "grid")),
-            ("sweep", grid_configs(RunConfig(model=big_sweep["sw_model"], epochs=int(big_sweep["sw_epochs"]),
-                                             **({"graph": big_sweep["sw_graph"]} if "sw_graph" in big_sweep else {})),
-                                   big_sweep["sw_param"], parse_values(big_sweep["sw_param"], big_sweep["sw_values"]))
-             if big_sweep else [])):
+        ("train link", [RunConfig(model="escnn", group="D16", hidden=128, layers=4, epochs=30)]),
+        ("search box", search_configs(RunConfig(model="escnn", epochs=4), space, 1, "grid")),
+        (
+            "sweep",
+            grid_configs(
+                RunConfig(
+                    model=big_sweep["sw_model"],
+                    epochs=int(big_sweep["sw_epochs"]),
+                    **({"graph": big_sweep["sw_graph"]} if "sw_graph" in big_sweep else {}),
+                ),
+                big_sweep["sw_param"],
+                parse_values(big_sweep["sw_param"], big_sweep["sw_values"]),
+            )
+            if big_sweep
+            else [],
+        ),
+    ):
         t0 = time.perf_counter()
         try:
             cost.check_all(configs)
@@ -226,17 +274,35 @@ def plan() -> dict[str, Any]:
         except cost.BudgetError as err:
             checks[name] = {"refused": True, "message": str(err)[:200]}
         checks[name]["check_ms"] = round((time.perf_counter() - t0) * 1000, 3)
-    return {"slots": slots, "queue_per_slot": lim.queue_per_slot, "queue_bound": slots * lim.queue_per_slot,
-            "run_seconds": lim.run_seconds, "run_mb": lim.run_mb, "batch_seconds": lim.batch_seconds,
-            "visitor_runs": lim.visitor_runs, "worker_mb": lim.worker_mb, "run_wall_s": lim.run_wall_s,
-            "honest_wait_target_s": slots * lim.queue_per_slot * lim.run_seconds,
-            "largest_sweep": sweep, "over_budget_lesson": lesson, "over_budget_sweep": big_sweep,
-            "forged_train_link_refused": refused([forged_train]), "budget_checks": checks}
+    return {
+        "slots": slots,
+        "queue_per_slot": lim.queue_per_slot,
+        "queue_bound": slots * lim.queue_per_slot,
+        "run_seconds": lim.run_seconds,
+        "run_mb": lim.run_mb,
+        "batch_seconds": lim.batch_seconds,
+        "visitor_runs": lim.visitor_runs,
+        "worker_mb": lim.worker_mb,
+        "run_wall_s": lim.run_wall_s,
+        "honest_wait_target_s": slots * lim.queue_per_slot * lim.run_seconds,
+        "largest_sweep": sweep,
+        "over_budget_lesson": lesson,
+        "over_budget_sweep": big_sweep,
+        "forged_train_link_refused": refused([forged_train]),
+        "budget_checks": checks,
+    }
 
 
 def _plan_in(env: dict[str, str]) -> dict[str, Any]:
-    out = subprocess.run([sys.executable, "-m", "benchmarks.abuse", "--plan"], cwd=ROOT, env={**os.environ, **env},
-                         capture_output=True, text=True, timeout=180, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.abuse", "--plan"],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -288,8 +354,12 @@ class Monitor(PssSampler):
                 j += 1
             if t - self.cpu[j][0] >= window_s / 2:
                 busiest = max(busiest, (c - self.cpu[j][1]) / (t - self.cpu[j][0]))
-        return {"cpu_s": round(c1 - c0, 1), "mean_cores": round((c1 - c0) / max(t1 - t0, 1e-9), 2),
-                "busiest_cores": round(busiest, 2), "window_s": window_s}
+        return {
+            "cpu_s": round(c1 - c0, 1),
+            "mean_cores": round((c1 - c0) / max(t1 - t0, 1e-9), 2),
+            "busiest_cores": round(busiest, 2),
+            "window_s": window_s,
+        }
 
     def watch(self, run_id: int) -> None:
         self.watched.add(run_id)
@@ -308,8 +378,10 @@ class Monitor(PssSampler):
             watched = [i for i in self.watched if i not in self.first_epoch_at]
             if watched:
                 marks = ",".join("?" * len(watched))
-                for (run_id,) in self._conn.execute(f"SELECT DISTINCT run_id FROM metrics WHERE run_id IN ({marks}) "
-                                                    "AND test_accuracy IS NOT NULL", watched):
+                for (run_id,) in self._conn.execute(
+                    f"SELECT DISTINCT run_id FROM metrics WHERE run_id IN ({marks}) AND test_accuracy IS NOT NULL",
+                    watched,
+                ):
                     self.first_epoch_at[run_id] = time.time()
         except sqlite3.Error:
             self.store_errors += 1
@@ -378,7 +450,9 @@ class Wire:
             return
         kind = msg.WhichOneof("type")
         if kind == "script_finished" and msg.script_finished in (
-                ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_WITH_COMPILE_ERROR):
+            ForwardMsg.FINISHED_SUCCESSFULLY,
+            ForwardMsg.FINISHED_WITH_COMPILE_ERROR,
+        ):
             self.finished.append(t)
         elif kind == "page_profile" and not msg.page_profile.is_fragment_run:
             self.profiles.append((t, msg.page_profile.exec_time / 1e6))
@@ -424,8 +498,14 @@ class Driver:
     """The shared state of one abuse run: the browser, the server's URL, the findings and the deadline."""
 
     def __init__(self, browser, url: str, scale: Scale, plan_: dict[str, Any], monitor: Monitor, state: dict):
-        self.browser, self.url, self.scale, self.plan, self.monitor, self.state = \
-            browser, url, scale, plan_, monitor, state
+        self.browser, self.url, self.scale, self.plan, self.monitor, self.state = (
+            browser,
+            url,
+            scale,
+            plan_,
+            monitor,
+            state,
+        )
         self.deadline = time.perf_counter() + scale.timeout_s - 20  # loops stop here; the rest is for the checks
         self.flood_started = asyncio.Event()
 
@@ -461,8 +541,13 @@ class Driver:
             except Exception:  # noqa: BLE001 - a frame that went away while it was read
                 continue
             if found["exceptions"] or found["hits"]:
-                self.state["tracebacks"].append({"where": where, "exceptions": found["exceptions"],
-                                                 "text": [" ".join(h.split())[:200] for h in found["hits"]]})
+                self.state["tracebacks"].append(
+                    {
+                        "where": where,
+                        "exceptions": found["exceptions"],
+                        "text": [" ".join(h.split())[:200] for h in found["hits"]],
+                    }
+                )
             for href in found["links"]:
                 self.state["injected_links"].append({"where": where, "href": href[:200]})
 
@@ -527,11 +612,15 @@ async def _sigma_walk(d: Driver, norm: str, steps: int, kind: str = "walk", star
     context, page, wire = await d.new_page()
     record = d.state["graph_builder"][kind]
     try:
-        await d.open(page, wire, "graph", {"kind": "gaussian", "gaussian_sigma": f"{start:.2f}", "norm": norm},
-                     timeout_s=120)
-        thumb = page.locator('[data-testid="stSlider"]').filter(
-            has=page.locator('[data-testid="stWidgetLabel"]', has_text=re.compile(r"^\s*sigma\s*$"))
-        ).first.get_by_role("slider").first
+        await d.open(
+            page, wire, "graph", {"kind": "gaussian", "gaussian_sigma": f"{start:.2f}", "norm": norm}, timeout_s=120
+        )
+        thumb = (
+            page.locator('[data-testid="stSlider"]')
+            .filter(has=page.locator('[data-testid="stWidgetLabel"]', has_text=re.compile(r"^\s*sigma\s*$")))
+            .first.get_by_role("slider")
+            .first
+        )
         record["values"].add((norm, await _shown_value(thumb)))
         for i in range(steps):
             if d.left_s() < 5:
@@ -559,8 +648,13 @@ async def _sigma_walk(d: Driver, norm: str, steps: int, kind: str = "walk", star
 async def _identity(d: Driver, n: int, gate: asyncio.Semaphore) -> None:
     """A made-up identity opens the Compare page with the largest sweep filled in and presses Launch sweep."""
     sweep = d.plan["largest_sweep"]
-    query = {"sw_model": sweep["model"], "sw_graph": sweep["graph"], "sw_epochs": sweep["epochs"],
-             "sw_param": sweep["param"], "sw_values": ", ".join(map(str, sweep["values"]))}
+    query = {
+        "sw_model": sweep["model"],
+        "sw_graph": sweep["graph"],
+        "sw_epochs": sweep["epochs"],
+        "sw_param": sweep["param"],
+        "sw_values": ", ".join(map(str, sweep["values"])),
+    }
     async with gate:
         if d.left_s() < 30:
             d.state["sweeps"]["skipped"] += 1
@@ -580,8 +674,9 @@ async def _identity(d: Driver, n: int, gate: asyncio.Semaphore) -> None:
                 d.state["sweeps"]["unanswered"] += 1
             await d.inspect(page, f"compare (identity {n})")
         except Exception as exc:  # noqa: BLE001
-            d.state["sweeps"]["failures"].append(f"identity {n}: {type(exc).__name__}: "
-                                                 f"{str(exc).splitlines()[0][:200]}")
+            d.state["sweeps"]["failures"].append(
+                f"identity {n}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+            )
         finally:
             await context.close()
 
@@ -590,25 +685,57 @@ def over_budget_entries(plan_: dict[str, Any]) -> list[dict[str, Any]]:
     """Every entry point that creates runs, each with a config over the budget: (name, path, query, button,
     whether the budget message is the expected refusal)."""
     entries = [  # the forged values fall back to the defaults: over the budget when escnn D16 is with them
-        {"entry": "Train link (forged hidden=512, layers=6, epochs=500)", "path": "train", "button": "Start",
-         "query": {"model": "escnn", "group": "D16", "hidden": "512", "layers": "6", "epochs": "500"},
-         "budget": plan_["forged_train_link_refused"]},
-        {"entry": "Train link (the widgets' maxima)", "path": "train", "button": "Start",
-         "query": {"model": "escnn", "group": "D16", "hidden": "128", "layers": "4", "epochs": "30"}, "budget": True},
-        {"entry": "Compare search box (grid sampler)", "path": "compare", "button": "Launch search",
-         "query": {"se_model": "escnn", "se_space": SEARCH_SPACE, "se_sampler": "grid"}, "budget": True},
-        {"entry": "Compare search box (the page's sampler: random, 6 trials)", "path": "compare",
-         "button": "Launch search", "query": {"se_model": "escnn", "se_space": SEARCH_SPACE}, "budget": False},
+        {
+            "entry": "Train link (forged hidden=512, layers=6, epochs=500)",
+            "path": "train",
+            "button": "Start",
+            "query": {"model": "escnn", "group": "D16", "hidden": "512", "layers": "6", "epochs": "500"},
+            "budget": plan_["forged_train_link_refused"],
+        },
+        {
+            "entry": "Train link (the widgets' maxima)",
+            "path": "train",
+            "button": "Start",
+            "query": {"model": "escnn", "group": "D16", "hidden": "128", "layers": "4", "epochs": "30"},
+            "budget": True,
+        },
+        {
+            "entry": "Compare search box (grid sampler)",
+            "path": "compare",
+            "button": "Launch search",
+            "query": {"se_model": "escnn", "se_space": SEARCH_SPACE, "se_sampler": "grid"},
+            "budget": True,
+        },
+        {
+            "entry": "Compare search box (the page's sampler: random, 6 trials)",
+            "path": "compare",
+            "button": "Launch search",
+            "query": {"se_model": "escnn", "se_space": SEARCH_SPACE},
+            "budget": False,
+        },
     ]
     if plan_.get("over_budget_sweep"):
         sweep = plan_["over_budget_sweep"]
-        entries.append({"entry": f"Compare sweep ({sweep['sw_model']}, {sweep['sw_param']} over "
-                                 f"{len(sweep['sw_values'].split(','))} values, {sweep['sw_epochs']} epochs)",
-                        "path": "compare", "button": "Launch sweep", "query": sweep, "budget": True})
+        entries.append(
+            {
+                "entry": f"Compare sweep ({sweep['sw_model']}, {sweep['sw_param']} over "
+                f"{len(sweep['sw_values'].split(','))} values, {sweep['sw_epochs']} epochs)",
+                "path": "compare",
+                "button": "Launch sweep",
+                "query": sweep,
+                "budget": True,
+            }
+        )
     if plan_.get("over_budget_lesson"):
-        entries.append({"entry": f"Lessons ({plan_['over_budget_lesson']}, full mode)", "path": "lessons",
-                        "button": "Run this lesson", "query": {"lesson": plan_["over_budget_lesson"], "ls_mode": "full"},
-                        "budget": True})
+        entries.append(
+            {
+                "entry": f"Lessons ({plan_['over_budget_lesson']}, full mode)",
+                "path": "lessons",
+                "button": "Run this lesson",
+                "query": {"lesson": plan_["over_budget_lesson"], "ls_mode": "full"},
+                "budget": True,
+            }
+        )
     return entries
 
 
@@ -636,7 +763,7 @@ async def _forged(d: Driver) -> None:
     context, page, wire = await d.new_page()
     try:
         for path, queries in forged_links().items():
-            for query in queries[:d.scale.forged_per_page]:
+            for query in queries[: d.scale.forged_per_page]:
                 if d.left_s() < 10:
                     d.state["forged"]["cut_short"] = True
                     return
@@ -647,14 +774,16 @@ async def _forged(d: Driver) -> None:
                     await d.inspect(page, where)
                     d.state["forged"]["visited"] += 1
                 except Exception as exc:  # noqa: BLE001
-                    d.state["forged"]["failures"].append(f"{where}: {type(exc).__name__}: "
-                                                         f"{str(exc).splitlines()[0][:200]}")
+                    d.state["forged"]["failures"].append(
+                        f"{where}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+                    )
     finally:
         await context.close()
 
 
 async def _abuser(d: Driver) -> None:
     """The sweep flood, then the over-budget entry points; the forged links beside them."""
+
     async def flood_then_budget() -> None:
         gate = asyncio.Semaphore(d.scale.concurrency)
         await asyncio.gather(*(_identity(d, n, gate) for n in range(d.scale.identities)))
@@ -718,11 +847,13 @@ async def _drive(url: str, scale: Scale, plan_: dict[str, Any], monitor: Monitor
     from playwright.async_api import async_playwright
 
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=_niced_chromium(scale.browser_nice, folder),
-                                           args=[*CHROMIUM_ARGS, LOCAL_ONLY])
+        browser = await pw.chromium.launch(
+            executable_path=_niced_chromium(scale.browser_nice, folder), args=[*CHROMIUM_ARGS, LOCAL_ONLY]
+        )
         try:
             d = Driver(browser, url, scale, plan_, monitor, state)
             state["phase"] = "abusing"
+
             async def walk(norm: str) -> None:
                 await _sigma_walk(d, norm, scale.sigma_values - 1)
                 d.mark(f"sigma walk ({norm})")
@@ -742,8 +873,12 @@ def _stats(values: list[float]) -> dict[str, Any]:
     if not values:
         return {"count": 0, "median_s": None, "p90_s": None, "max_s": None}
     ordered = sorted(values)
-    return {"count": len(values), "median_s": round(statistics.median(values), 3),
-            "p90_s": round(ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))], 3), "max_s": round(max(values), 3)}
+    return {
+        "count": len(values),
+        "median_s": round(statistics.median(values), 3),
+        "p90_s": round(ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))], 3),
+        "max_s": round(max(values), 3),
+    }
 
 
 def _final_runs(db: Path) -> list[tuple]:
@@ -752,17 +887,24 @@ def _final_runs(db: Path) -> list[tuple]:
         return []
     conn = sqlite3.connect(db, timeout=5)
     try:
-        return conn.execute("SELECT id, status, session, kind, error, json_extract(config, '$.model'), created_at, "
-                            "updated_at FROM runs ORDER BY id").fetchall()
+        return conn.execute(
+            "SELECT id, status, session, kind, error, json_extract(config, '$.model'), created_at, "
+            "updated_at FROM runs ORDER BY id"
+        ).fetchall()
     finally:
         conn.close()
 
 
 def _reactions(record: dict) -> dict[str, Any]:
     """A set of Graph Builder steps: the server's script time, the rerun's round trip and the browser's settling."""
-    return {"steps": len(record["rerun_s"]), "script_s": _stats(record["script_s"]), "rerun_s": _stats(record["rerun_s"]),
-            "settled_s": _stats(record["settled_s"]), "distinct_values": len(record["values"]),
-            "cut_short": record.get("cut_short", False)}
+    return {
+        "steps": len(record["rerun_s"]),
+        "script_s": _stats(record["script_s"]),
+        "rerun_s": _stats(record["rerun_s"]),
+        "settled_s": _stats(record["settled_s"]),
+        "distinct_values": len(record["values"]),
+        "cut_short": record.get("cut_short", False),
+    }
 
 
 def _report(state: dict, plan_: dict[str, Any], monitor: Monitor, runs: list[tuple], scale: Scale) -> dict[str, Any]:
@@ -780,9 +922,16 @@ def _report(state: dict, plan_: dict[str, Any], monitor: Monitor, runs: list[tup
     # runs of accepted sweeps that are not stored (a sweep is queued whole or not at all)
     missing = sum(max(0, SWEEP_VALUES - stored_kinds.get(o["sweep"], 0)) for o in sweeps["outcomes"] if o.get("sweep"))
     now = state["ended_at"]
-    training_at_end = [{"run": r[0], "kind": r[3], "model": r[5],
-                        "training_s": round(now - monitor.running_at[r[0]], 1) if r[0] in monitor.running_at else None}
-                       for r in runs if r[1] == "running"]
+    training_at_end = [
+        {
+            "run": r[0],
+            "kind": r[3],
+            "model": r[5],
+            "training_s": round(now - monitor.running_at[r[0]], 1) if r[0] in monitor.running_at else None,
+        }
+        for r in runs
+        if r[1] == "running"
+    ]
     launches = sweeps["outcomes"] + state["over_budget"] + state["honest"]["attempts"]
     refused = {k: sum(o.get("refused") == k for o in launches) for k in ("budget", "busy", "limits", "other")}
     h = state["honest"]
@@ -797,55 +946,105 @@ def _report(state: dict, plan_: dict[str, Any], monitor: Monitor, runs: list[tup
         return max(values) if values else None
 
     report = {
-        "scale": asdict(scale), "completed": state["phase"] == "done", "phase": state["phase"],
-        "error": state.get("error"), "elapsed_s": state.get("elapsed_s"), "server_start_s": state.get("server_start_s"),
+        "scale": asdict(scale),
+        "completed": state["phase"] == "done",
+        "phase": state["phase"],
+        "error": state.get("error"),
+        "elapsed_s": state.get("elapsed_s"),
+        "server_start_s": state.get("server_start_s"),
         "timeline_s": state["timeline"],
-        "limits": {k: plan_[k] for k in ("slots", "queue_per_slot", "queue_bound", "run_seconds", "run_mb",
-                                         "batch_seconds", "visitor_runs", "worker_mb", "run_wall_s",
-                                         "honest_wait_target_s")},
-        "largest_sweep": plan_["largest_sweep"], "budget_checks": plan_["budget_checks"],
+        "limits": {
+            k: plan_[k]
+            for k in (
+                "slots",
+                "queue_per_slot",
+                "queue_bound",
+                "run_seconds",
+                "run_mb",
+                "batch_seconds",
+                "visitor_runs",
+                "worker_mb",
+                "run_wall_s",
+                "honest_wait_target_s",
+            )
+        },
+        "largest_sweep": plan_["largest_sweep"],
+        "budget_checks": plan_["budget_checks"],
         "server_cpu": monitor.cpu_figures(),
-        "memory": {"server_peak_rss_mb": round(max(monitor.peak_rss_kb, monitor.hwm_kb) / 1024, 1),
-                   "server_peak_pss_mb": round(monitor.peak_own_kb / 1024, 1),
-                   "all_peak_pss_mb": round(monitor.peak_total_kb / 1024, 1),
-                   "samples": monitor.samples, "max_processes": monitor.max_processes},
-        "runs": {"stored": len(runs), "statuses": statuses, "max_queued": monitor.max_queued,
-                 "max_queued_visitors": monitor.max_queued_visitors, "max_training": monitor.max_training,
-                 "lost": len(lost) + len(vanished) + missing, "lost_runs": lost[:10], "vanished": vanished[:10],
-                 "accepted_sweeps_without_runs": missing, "store_read_errors": monitor.store_errors,
-                 "training_at_end": training_at_end},
-        "refused": {**refused, "other_messages": sorted({o["error"] for o in launches
-                                                         if o.get("refused") == "other"})[:5]},
-        "sweeps": {"identities": scale.identities, "accepted": sweeps["accepted"], "skipped": sweeps["skipped"],
-                   "unanswered": sweeps["unanswered"],
-                   "refused": {k: sum(o["refused"] == k for o in sweeps["outcomes"])
-                               for k in ("budget", "busy", "limits", "other")},
-                   "stored_sweep_runs": sweep_runs, "failures": sweeps["failures"][:5],
-                   "script_s": _stats([o["script_s"] for o in sweeps["outcomes"] if o.get("script_s") is not None])},
+        "memory": {
+            "server_peak_rss_mb": round(max(monitor.peak_rss_kb, monitor.hwm_kb) / 1024, 1),
+            "server_peak_pss_mb": round(monitor.peak_own_kb / 1024, 1),
+            "all_peak_pss_mb": round(monitor.peak_total_kb / 1024, 1),
+            "samples": monitor.samples,
+            "max_processes": monitor.max_processes,
+        },
+        "runs": {
+            "stored": len(runs),
+            "statuses": statuses,
+            "max_queued": monitor.max_queued,
+            "max_queued_visitors": monitor.max_queued_visitors,
+            "max_training": monitor.max_training,
+            "lost": len(lost) + len(vanished) + missing,
+            "lost_runs": lost[:10],
+            "vanished": vanished[:10],
+            "accepted_sweeps_without_runs": missing,
+            "store_read_errors": monitor.store_errors,
+            "training_at_end": training_at_end,
+        },
+        "refused": {
+            **refused,
+            "other_messages": sorted({o["error"] for o in launches if o.get("refused") == "other"})[:5],
+        },
+        "sweeps": {
+            "identities": scale.identities,
+            "accepted": sweeps["accepted"],
+            "skipped": sweeps["skipped"],
+            "unanswered": sweeps["unanswered"],
+            "refused": {
+                k: sum(o["refused"] == k for o in sweeps["outcomes"]) for k in ("budget", "busy", "limits", "other")
+            },
+            "stored_sweep_runs": sweep_runs,
+            "failures": sweeps["failures"][:5],
+            "script_s": _stats([o["script_s"] for o in sweeps["outcomes"] if o.get("script_s") is not None]),
+        },
         "over_budget": over,
         "over_budget_all_refused": bool(budget_entries) and all(o.get("refused") == "budget" for o in budget_entries),
-        "refusal_slowest": {"click_to_error_s": slowest("click_to_error_s"), "rerun_to_message_s":
-                            slowest("server_budget_s"), "script_s": slowest("script_s")},
-        "honest": {"first_outcome": ("queued" if first_attempt and not first_attempt.get("refused")
-                                     else first_attempt.get("refused")),
-                   "first_refusal_after_s": first_attempt.get("click_to_error_s"),
-                   "attempts": len(h["attempts"]), "run_id": run_id,
-                   "run_status": next((r[1] for r in runs if r[0] == run_id), None) if run_id else None,
-                   "start_to_training_s": round(began - h["started_at"], 1) if began else None,
-                   "start_to_first_accuracy_s": round(first - h["started_at"], 1) if first else None,
-                   "watched_s": round(state["ended_at"] - h["started_at"], 1) if run_id else None,
-                   "target_s": plan_["honest_wait_target_s"], "failures": h["failures"],
-                   "graph_builder": _reactions(state["graph_builder"]["honest"])},
-        "graph_builder": {**_reactions(state["graph_builder"]["walk"]),
-                          "failures": state["graph_builder"]["walk"]["failures"]
-                          + state["graph_builder"]["honest"]["failures"]},
-        "pages": {"visited": state["pages_visited"], "forged_visited": state["forged"]["visited"],
-                  "forged_failures": state["forged"]["failures"][:5],
-                  "tracebacks": len(state["tracebacks"]) + len(state.get("server_tracebacks", [])),
-                  "traceback_details": state["tracebacks"][:5],
-                  "server_tracebacks": state.get("server_tracebacks", [])[:5],
-                  "injected_links": len(state["injected_links"]), "injected_details": state["injected_links"][:5],
-                  "page_errors": len(state["page_errors"]), "page_error_texts": state["page_errors"][:3]},
+        "refusal_slowest": {
+            "click_to_error_s": slowest("click_to_error_s"),
+            "rerun_to_message_s": slowest("server_budget_s"),
+            "script_s": slowest("script_s"),
+        },
+        "honest": {
+            "first_outcome": (
+                "queued" if first_attempt and not first_attempt.get("refused") else first_attempt.get("refused")
+            ),
+            "first_refusal_after_s": first_attempt.get("click_to_error_s"),
+            "attempts": len(h["attempts"]),
+            "run_id": run_id,
+            "run_status": next((r[1] for r in runs if r[0] == run_id), None) if run_id else None,
+            "start_to_training_s": round(began - h["started_at"], 1) if began else None,
+            "start_to_first_accuracy_s": round(first - h["started_at"], 1) if first else None,
+            "watched_s": round(state["ended_at"] - h["started_at"], 1) if run_id else None,
+            "target_s": plan_["honest_wait_target_s"],
+            "failures": h["failures"],
+            "graph_builder": _reactions(state["graph_builder"]["honest"]),
+        },
+        "graph_builder": {
+            **_reactions(state["graph_builder"]["walk"]),
+            "failures": state["graph_builder"]["walk"]["failures"] + state["graph_builder"]["honest"]["failures"],
+        },
+        "pages": {
+            "visited": state["pages_visited"],
+            "forged_visited": state["forged"]["visited"],
+            "forged_failures": state["forged"]["failures"][:5],
+            "tracebacks": len(state["tracebacks"]) + len(state.get("server_tracebacks", [])),
+            "traceback_details": state["tracebacks"][:5],
+            "server_tracebacks": state.get("server_tracebacks", [])[:5],
+            "injected_links": len(state["injected_links"]),
+            "injected_details": state["injected_links"][:5],
+            "page_errors": len(state["page_errors"]),
+            "page_error_texts": state["page_errors"][:3],
+        },
     }
     report["targets"] = _targets(report)
     return report
@@ -882,36 +1081,70 @@ def _targets(r: dict[str, Any]) -> list[dict[str, Any]]:
         row("tracebacks (pages + server log)", r["pages"]["tracebacks"], 0, r["pages"]["tracebacks"] == 0),
         row("injected links rendered", r["pages"]["injected_links"], 0, r["pages"]["injected_links"] == 0),
         row("runs lost", runs["lost"], 0, runs["lost"] == 0),
-        row("longest queue", runs["max_queued"], f"<= Q = {lim['queue_bound']}", runs["max_queued"] <= lim["queue_bound"]),
-        row(f"Graph Builder reaction, slowest ({'server script' if which == 'script_s' else 'rerun round trip'})",
-            _seconds(max(gb)) if gb else None, "< 1 s", under(max(gb), 1.0) if gb else None),
-        row("over-budget runs refused with the budget message", r["over_budget_all_refused"], "every entry point",
-            r["over_budget_all_refused"]),
-        row("refusal: click to error element, slowest", _seconds(slow["click_to_error_s"]), "< 0.1 s",
-            under(slow["click_to_error_s"], 0.1)),
-        row("refusal: rerun message to error frame, slowest", _seconds(slow["rerun_to_message_s"]), "< 0.1 s",
-            under(slow["rerun_to_message_s"], 0.1)),
-        row("honest visitor", _honest_text(h), f"busy at once, or first accuracy <= Q x {lim['run_seconds']:g} s = "
-                                               f"{h['target_s']:,.0f} s", honest_ok),
+        row(
+            "longest queue",
+            runs["max_queued"],
+            f"<= Q = {lim['queue_bound']}",
+            runs["max_queued"] <= lim["queue_bound"],
+        ),
+        row(
+            f"Graph Builder reaction, slowest ({'server script' if which == 'script_s' else 'rerun round trip'})",
+            _seconds(max(gb)) if gb else None,
+            "< 1 s",
+            under(max(gb), 1.0) if gb else None,
+        ),
+        row(
+            "over-budget runs refused with the budget message",
+            r["over_budget_all_refused"],
+            "every entry point",
+            r["over_budget_all_refused"],
+        ),
+        row(
+            "refusal: click to error element, slowest",
+            _seconds(slow["click_to_error_s"]),
+            "< 0.1 s",
+            under(slow["click_to_error_s"], 0.1),
+        ),
+        row(
+            "refusal: rerun message to error frame, slowest",
+            _seconds(slow["rerun_to_message_s"]),
+            "< 0.1 s",
+            under(slow["rerun_to_message_s"], 0.1),
+        ),
+        row(
+            "honest visitor",
+            _honest_text(h),
+            f"busy at once, or first accuracy <= Q x {lim['run_seconds']:g} s = {h['target_s']:,.0f} s",
+            honest_ok,
+        ),
     ]
 
 
 def _honest_text(h: dict[str, Any]) -> str:
     if h["first_outcome"] is None:
         return "did not press Start"
-    first = (f"busy message after {h['first_refusal_after_s']} s" if h["first_outcome"] == "busy"
-             else f"{h['first_outcome']}")
+    first = (
+        f"busy message after {h['first_refusal_after_s']} s"
+        if h["first_outcome"] == "busy"
+        else f"{h['first_outcome']}"
+    )
     if h["run_id"]:
         acc, began = h["start_to_first_accuracy_s"], h["start_to_training_s"]
-        first += (f"; admitted on press {h['attempts']}, "
-                  + (f"training after {began} s, " if began is not None else "not training yet, ")
-                  + (f"first accuracy after {acc} s" if acc is not None
-                     else f"no accuracy in the {h['watched_s']} s watched"))
+        first += (
+            f"; admitted on press {h['attempts']}, "
+            + (f"training after {began} s, " if began is not None else "not training yet, ")
+            + (f"first accuracy after {acc} s" if acc is not None else f"no accuracy in the {h['watched_s']} s watched")
+        )
     return first
 
 
-def run_abuse(scale: Scale = Scale(), keep_data: bool = False, server_log: Optional[Path] = None,
-              starter: bool = True, profile: bool = True) -> dict[str, Any]:
+def run_abuse(
+    scale: Scale = Scale(),
+    keep_data: bool = False,
+    server_log: Optional[Path] = None,
+    starter: bool = True,
+    profile: bool = True,
+) -> dict[str, Any]:
     """Serve the app, abuse it (see the module's docstring) and return the report as a dict. Ends by itself within
     about ``scale.timeout_s`` plus the server's start (at most 120 s) and clean-up.
 
@@ -921,16 +1154,31 @@ def run_abuse(scale: Scale = Scale(), keep_data: bool = False, server_log: Optio
     data = Path(tempfile.mkdtemp(prefix="graphconv-abuse-"))
     tools = Path(tempfile.mkdtemp(prefix="graphconv-abuse-tools-"))  # outside the data folder the server owns
     log_path = tools / "server.log"
-    env = {"GRAPHCONV_PUBLIC": "1", "GRAPHCONV_QUICK": "1", "GRAPHCONV_DATA_DIR": str(data),
-           "GRAPHCONV_CPU_DIR": str(data / "cpu-shares"), **({} if starter else {"GRAPHCONV_STARTER": "0"}),
-           **({"STREAMLIT_BROWSER_GATHER_USAGE_STATS": "true"} if profile else {})}
+    env = {
+        "GRAPHCONV_PUBLIC": "1",
+        "GRAPHCONV_QUICK": "1",
+        "GRAPHCONV_DATA_DIR": str(data),
+        "GRAPHCONV_CPU_DIR": str(data / "cpu-shares"),
+        **({} if starter else {"GRAPHCONV_STARTER": "0"}),
+        **({"STREAMLIT_BROWSER_GATHER_USAGE_STATS": "true"} if profile else {}),
+    }
     state: dict[str, Any] = {
-        "phase": "planning", "t0": time.time(), "timeline": {}, "pages_visited": 0, "page_errors": [], "tracebacks": [],
-        "injected_links": [], "over_budget": [], "forged": {"visited": 0, "failures": []},
+        "phase": "planning",
+        "t0": time.time(),
+        "timeline": {},
+        "pages_visited": 0,
+        "page_errors": [],
+        "tracebacks": [],
+        "injected_links": [],
+        "over_budget": [],
+        "forged": {"visited": 0, "failures": []},
         "sweeps": {"accepted": 0, "unanswered": 0, "skipped": 0, "outcomes": [], "failures": []},
         "honest": {"attempts": [], "failures": []},
-        "graph_builder": {k: {"script_s": [], "rerun_s": [], "settled_s": [], "values": set(), "failures": []}
-                          for k in ("walk", "honest")}}
+        "graph_builder": {
+            k: {"script_s": [], "rerun_s": [], "settled_s": [], "values": set(), "failures": []}
+            for k in ("walk", "honest")
+        },
+    }
     try:
         plan_ = _plan_in(env)
     except BaseException:
@@ -980,17 +1228,20 @@ def _lines(r: dict[str, Any]) -> list[str]:
     lim, sw, gb, h = r["limits"], r["largest_sweep"] or {}, r["graph_builder"], r["honest"]
 
     def steps(g: dict[str, Any]) -> str:
-        return (f"server script median {g['script_s']['median_s']} s, p90 {g['script_s']['p90_s']} s, slowest "
-                f"{g['script_s']['max_s']} s; rerun round trip median {g['rerun_s']['median_s']} s, slowest "
-                f"{g['rerun_s']['max_s']} s; settled in the browser median {g['settled_s']['median_s']} s, slowest "
-                f"{g['settled_s']['max_s']} s")
+        return (
+            f"server script median {g['script_s']['median_s']} s, p90 {g['script_s']['p90_s']} s, slowest "
+            f"{g['script_s']['max_s']} s; rerun round trip median {g['rerun_s']['median_s']} s, slowest "
+            f"{g['rerun_s']['max_s']} s; settled in the browser median {g['settled_s']['median_s']} s, slowest "
+            f"{g['settled_s']['max_s']} s"
+        )
 
     out = [
         f"public quick mode; {lim['slots']} training slots, queue bound Q = {lim['queue_bound']} "
         f"({lim['queue_per_slot']} per slot); budgeted run time {lim['run_seconds']:g} s ({lim['run_mb']} MB), "
         f"{lim['batch_seconds']:g} s per sweep; {lim['visitor_runs']} runs per visitor",
         f"completed: {r['completed']} in {r['elapsed_s']} s (server start {r['server_start_s']} s; phases ended at "
-        + ", ".join(f"{k} {v} s" for k, v in r["timeline_s"].items()) + ")"
+        + ", ".join(f"{k} {v} s" for k, v in r["timeline_s"].items())
+        + ")"
         + (f"; stopped while {r['phase']}: {r['error']}" if r["error"] else ""),
         f"largest sweep accepted: {sw.get('model')} on {sw.get('graph')}, {sw.get('param')} over "
         f"{len(sw.get('values', []))} values, {sw.get('epochs')} epochs (estimated {sw.get('run_estimate_s')} s a run, "
@@ -1018,16 +1269,25 @@ def _lines(r: dict[str, Any]) -> list[str]:
     ]
     for o in r["over_budget"]:
         said = o.get("error") or o.get("failure") or f"accepted ({(o.get('accepted') or '')[:120]})"
-        out.append(f"  {o['entry']}: {o.get('refused')}, {o.get('click_to_error_s')} / {o.get('server_budget_s')} / "
-                   f"{o.get('script_s')} s: {said[:160]}")
+        out.append(
+            f"  {o['entry']}: {o.get('refused')}, {o.get('click_to_error_s')} / {o.get('server_budget_s')} / "
+            f"{o.get('script_s')} s: {said[:160]}"
+        )
     checks = r["budget_checks"]
-    out.append("the budget check alone (in-process): " + ", ".join(f"{k} {v['check_ms']} ms" for k, v in checks.items()))
-    problems = ([f"page: {p}" for p in r["pages"]["traceback_details"]]
-                + [f"server log: {p}" for p in r["pages"]["server_tracebacks"]]
-                + [f"link: {p}" for p in r["pages"]["injected_details"]]
-                + [f"lost: {p}" for p in r["runs"]["lost_runs"]]
-                + [f"other refusal: {p}" for p in r["refused"]["other_messages"]]
-                + gb["failures"] + r["sweeps"]["failures"] + r["pages"]["forged_failures"] + h["failures"])
+    out.append(
+        "the budget check alone (in-process): " + ", ".join(f"{k} {v['check_ms']} ms" for k, v in checks.items())
+    )
+    problems = (
+        [f"page: {p}" for p in r["pages"]["traceback_details"]]
+        + [f"server log: {p}" for p in r["pages"]["server_tracebacks"]]
+        + [f"link: {p}" for p in r["pages"]["injected_details"]]
+        + [f"lost: {p}" for p in r["runs"]["lost_runs"]]
+        + [f"other refusal: {p}" for p in r["refused"]["other_messages"]]
+        + gb["failures"]
+        + r["sweeps"]["failures"]
+        + r["pages"]["forged_failures"]
+        + h["failures"]
+    )
     out += [f"  problem: {p}"[:400] for p in problems[:15]]
     out.append("")
     width = max(len(t["name"]) for t in r["targets"])
@@ -1041,17 +1301,27 @@ def _lines(r: dict[str, Any]) -> list[str]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.abuse", description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="the suite's scale: 10 sigma values, 5 identities, one "
-                                                         "forged link per page")
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="the suite's scale: 10 sigma values, 5 identities, one forged link per page",
+    )
     ap.add_argument("--sigma-values", type=int, help="distinct sigma values per normalisation (full: 100)")
     ap.add_argument("--identities", type=int, help="made-up identities launching the largest sweep (full: 50)")
     ap.add_argument("--concurrency", type=int, help="identities' browser contexts at once (default 3)")
     ap.add_argument("--timeout", type=float, help="seconds for the whole drive (full: 840, quick: 170)")
-    ap.add_argument("--browser-nice", type=int, help="run Chromium at this niceness (default 0; 19: the server and "
-                                                     "its workers get the CPUs first, as with remote browsers)")
+    ap.add_argument(
+        "--browser-nice",
+        type=int,
+        help="run Chromium at this niceness (default 0; 19: the server and "
+        "its workers get the CPUs first, as with remote browsers)",
+    )
     ap.add_argument("--no-starter", action="store_true", help="GRAPHCONV_STARTER=0 (no starter set of 3 runs)")
-    ap.add_argument("--no-profile", action="store_true",
-                    help="the server's stock settings: no page profiles, so reactions are timed by their round trip only")
+    ap.add_argument(
+        "--no-profile",
+        action="store_true",
+        help="the server's stock settings: no page profiles, so reactions are timed by their round trip only",
+    )
     ap.add_argument("--server-log", type=Path, default=None, help="keep the server's output in this file")
     ap.add_argument("--keep-data", action="store_true", help="keep the data folder (its path is reported)")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
@@ -1061,13 +1331,22 @@ def main() -> None:
         print(json.dumps(plan()))
         return
     scale = QUICK if args.quick else Scale()
-    for field, value in (("sigma_values", args.sigma_values), ("identities", args.identities),
-                         ("concurrency", args.concurrency), ("timeout_s", args.timeout),
-                         ("browser_nice", args.browser_nice)):
+    for field, value in (
+        ("sigma_values", args.sigma_values),
+        ("identities", args.identities),
+        ("concurrency", args.concurrency),
+        ("timeout_s", args.timeout),
+        ("browser_nice", args.browser_nice),
+    ):
         if value is not None:
             scale = replace(scale, **{field: value})
-    report = run_abuse(scale, keep_data=args.keep_data, server_log=args.server_log, starter=not args.no_starter,
-                       profile=not args.no_profile)
+    report = run_abuse(
+        scale,
+        keep_data=args.keep_data,
+        server_log=args.server_log,
+        starter=not args.no_starter,
+        profile=not args.no_profile,
+    )
     print(json.dumps(report, default=str) if args.json else "\n".join(_lines(report)))
     hard = [t for t in report["targets"] if t["name"] in ("tracebacks", "injected links", "runs lost", "longest queue")]
     sys.exit(0 if report["completed"] and all(t["ok"] for t in hard) else 1)

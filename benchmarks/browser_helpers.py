@@ -45,8 +45,14 @@ def chromium(playwright, timeout_ms: int = 300_000):
     return browser, page
 
 
-def start_app(root: Path | str = ROOT, env: Optional[dict] = None, log: Optional[IO] = None,
-              timeout: Optional[float] = None, prefix: Sequence[str] = (), wait: bool = True):
+def start_app(
+    root: Path | str = ROOT,
+    env: Optional[dict] = None,
+    log: Optional[IO] = None,
+    timeout: Optional[float] = None,
+    prefix: Sequence[str] = (),
+    wait: bool = True,
+):
     """(server process, url): ``streamlit run app.py`` from ``root`` on a free local port, healthy when returned.
 
     The one way the app is served for the measuring scripts and the browser tests (``tests/browser``).
@@ -58,10 +64,26 @@ def start_app(root: Path | str = ROOT, env: Optional[dict] = None, log: Optional
     ``server.terminate(); server.wait(10)``."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen([*prefix, sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                               "--server.headless", "true", "--server.address", "127.0.0.1"], cwd=root,
-                              env={**os.environ, **(env or {})}, stdout=log or subprocess.DEVNULL,
-                              stderr=subprocess.STDOUT if log else subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [
+            *prefix,
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+            "--server.address",
+            "127.0.0.1",
+        ],
+        cwd=root,
+        env={**os.environ, **(env or {})},
+        stdout=log or subprocess.DEVNULL,
+        stderr=subprocess.STDOUT if log else subprocess.DEVNULL,
+    )
     if not wait:
         return server, url
     try:

@@ -43,8 +43,15 @@ def measure(configs: list[dict], quick: bool) -> list[dict]:
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        os.environ.update({"GRAPHCONV_DATA_DIR": tmp, "GRAPHCONV_QUICK": "1" if quick else "0", "GRAPHCONV_CPUS": "1",
-                           "GRAPHCONV_CPU_DIR": os.path.join(tmp, "cpu"), "GRAPHCONV_PUBLIC": "0"})
+        os.environ.update(
+            {
+                "GRAPHCONV_DATA_DIR": tmp,
+                "GRAPHCONV_QUICK": "1" if quick else "0",
+                "GRAPHCONV_CPUS": "1",
+                "GRAPHCONV_CPU_DIR": os.path.join(tmp, "cpu"),
+                "GRAPHCONV_PUBLIC": "0",
+            }
+        )
         manager = RunManager(store=RunStore(os.path.join(tmp, "runs.db")), max_concurrent=1)
         try:
             for config in configs:
@@ -55,11 +62,20 @@ def measure(configs: list[dict], quick: bool) -> list[dict]:
                 if not live or live["state"] != "finished" or not summary.get("cpu_seconds"):
                     rows.append({"label": cfg.label(), "error": (live or {}).get("error") or "did not finish"})
                     continue
-                rows.append({"label": cfg.label(), "estimate_s": est.seconds, "cpu_s": summary["cpu_seconds"],
-                             "wall_s": summary["seconds"], "estimate_mb": est.peak_mb, "peak_mb": summary["peak_mb"],
-                             "estimate_params": est.params, "params": summary["parameters"],
-                             "time_ratio": est.seconds / summary["cpu_seconds"],
-                             "memory_ratio": est.peak_mb / summary["peak_mb"]})
+                rows.append(
+                    {
+                        "label": cfg.label(),
+                        "estimate_s": est.seconds,
+                        "cpu_s": summary["cpu_seconds"],
+                        "wall_s": summary["seconds"],
+                        "estimate_mb": est.peak_mb,
+                        "peak_mb": summary["peak_mb"],
+                        "estimate_params": est.params,
+                        "params": summary["parameters"],
+                        "time_ratio": est.seconds / summary["cpu_seconds"],
+                        "memory_ratio": est.peak_mb / summary["peak_mb"],
+                    }
+                )
         finally:
             manager.close()
     return rows
@@ -80,15 +96,19 @@ def main(argv=None) -> None:
         if "error" in r:
             print(f"{r['label'][:44]:44s} failed: {r['error']}")
             continue
-        print(f"{r['label'][:44]:44s} time: est {r['estimate_s']:6.1f} s, measured {r['cpu_s']:6.1f} CPU s "
-              f"({r['wall_s']:.1f} wall), x{r['time_ratio']:.2f} | peak memory: est {r['estimate_mb']:5.0f} MB, "
-              f"measured {r['peak_mb']:5.0f} MB, x{r['memory_ratio']:.2f} | params {r['estimate_params']:,} / {r['params']:,}")
+        print(
+            f"{r['label'][:44]:44s} time: est {r['estimate_s']:6.1f} s, measured {r['cpu_s']:6.1f} CPU s "
+            f"({r['wall_s']:.1f} wall), x{r['time_ratio']:.2f} | peak memory: est {r['estimate_mb']:5.0f} MB, "
+            f"measured {r['peak_mb']:5.0f} MB, x{r['memory_ratio']:.2f} | params {r['estimate_params']:,} / {r['params']:,}"
+        )
     ratios = [r for r in rows if "error" not in r]
     if ratios:
         t = sorted(r["time_ratio"] for r in ratios)
         m = sorted(r["memory_ratio"] for r in ratios)
-        print(f"time estimate / measured: median x{t[len(t) // 2]:.2f}, range x{t[0]:.2f}-x{t[-1]:.2f}; "
-              f"memory: median x{m[len(m) // 2]:.2f}, range x{m[0]:.2f}-x{m[-1]:.2f}")
+        print(
+            f"time estimate / measured: median x{t[len(t) // 2]:.2f}, range x{t[0]:.2f}-x{t[-1]:.2f}; "
+            f"memory: median x{m[len(m) // 2]:.2f}, range x{m[0]:.2f}-x{m[-1]:.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -94,8 +94,12 @@ def _slider(pg, label: str):
     import re
 
     exact = re.compile(rf"^\s*{re.escape(label)}\s*$")
-    return pg.locator('[data-testid="stSlider"]').filter(
-        has=pg.locator('[data-testid="stWidgetLabel"]', has_text=exact)).first.get_by_role("slider").first
+    return (
+        pg.locator('[data-testid="stSlider"]')
+        .filter(has=pg.locator('[data-testid="stWidgetLabel"]', has_text=exact))
+        .first.get_by_role("slider")
+        .first
+    )
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -142,8 +146,10 @@ def browser_steps(url: str, controls: list[str], steps: int, shots: Path | None,
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.set_default_timeout(180_000)
         received = [0]
-        page.on("websocket", lambda ws: ws.on(
-            "framereceived", lambda payload: received.__setitem__(0, received[0] + len(payload))))
+        page.on(
+            "websocket",
+            lambda ws: ws.on("framereceived", lambda payload: received.__setitem__(0, received[0] + len(payload))),
+        )
         for control in controls:
             path, label = CONTROLS[control]
             page.goto(url + path)
@@ -167,19 +173,29 @@ def browser_steps(url: str, controls: list[str], steps: int, shots: Path | None,
                 after.append((r["idle_ms"] - r["rerun_ms"]) / 1000)
                 busy.append(r["busy_ms"] / 1000)
                 sent.append(received[0] - before)
-            out[control] = {"until_idle_s": _stats(idle), "rerun_s": _stats(rerun),
-                            "browser_after_rerun_s": _stats(after), "browser_busy_s": _stats(busy),
-                            "cpu_server_s": _stats(cpu_server), "cpu_browser_s": _stats(cpu_browser),
-                            "bytes_per_step": int(statistics.median(sent)),
-                            "last_value": thumb.get_attribute("aria-valuenow"), "raw_until_idle_s": [round(x, 3) for x in idle]}
-            print(json.dumps({"control": control, **{k: v for k, v in out[control].items() if k != "raw_until_idle_s"}}),
-                  flush=True)
+            out[control] = {
+                "until_idle_s": _stats(idle),
+                "rerun_s": _stats(rerun),
+                "browser_after_rerun_s": _stats(after),
+                "browser_busy_s": _stats(busy),
+                "cpu_server_s": _stats(cpu_server),
+                "cpu_browser_s": _stats(cpu_browser),
+                "bytes_per_step": int(statistics.median(sent)),
+                "last_value": thumb.get_attribute("aria-valuenow"),
+                "raw_until_idle_s": [round(x, 3) for x in idle],
+            }
+            print(
+                json.dumps({"control": control, **{k: v for k, v in out[control].items() if k != "raw_until_idle_s"}}),
+                flush=True,
+            )
         if shots is not None:
             shots.mkdir(parents=True, exist_ok=True)
-            for name, path in [("gaussian-sigma-0.05", "/graph?kind=gaussian&gaussian_sigma=0.05"),
-                               ("gaussian-sigma-0.30", "/graph?kind=gaussian&gaussian_sigma=0.3"),
-                               ("gaussian-sigma-1.00", "/graph?kind=gaussian&gaussian_sigma=1.0"),
-                               ("knn-k-8", "/graph?kind=knn")]:
+            for name, path in [
+                ("gaussian-sigma-0.05", "/graph?kind=gaussian&gaussian_sigma=0.05"),
+                ("gaussian-sigma-0.30", "/graph?kind=gaussian&gaussian_sigma=0.3"),
+                ("gaussian-sigma-1.00", "/graph?kind=gaussian&gaussian_sigma=1.0"),
+                ("knn-k-8", "/graph?kind=knn"),
+            ]:
                 page.goto(url + path)
                 page.wait_for_selector('[data-testid="stPlotlyChart"]')
                 page.wait_for_selector(IDLE)
@@ -199,7 +215,7 @@ def browser_steps(url: str, controls: list[str], steps: int, shots: Path | None,
 
 
 # Run from --root by a subprocess: the page's reruns through AppTest, its parts timed. Prints one JSON object.
-SERVER_SIDE = r'''
+SERVER_SIDE = r"""
 import json, statistics, sys, time
 from streamlit.testing.v1 import AppTest
 controls, steps = json.loads(sys.argv[1]), int(sys.argv[2])
@@ -252,16 +268,22 @@ for control in controls:
                     "parts_s_per_step": {k: round(v / steps, 4) for k, v in sorted(TOTALS.items(), key=lambda kv: -kv[1])},
                     "chart_json_kB": [round(len(c.proto.spec) / 1e3, 1) for c in at.get("plotly_chart")]}
 print("RESULT " + json.dumps(out))
-'''
+"""
 
 
 def server_side(root: str, controls: list[str], steps: int, env: dict) -> dict:
-    proc = subprocess.run([sys.executable, "-c", SERVER_SIDE, json.dumps(controls), str(steps)], cwd=root,
-                          env=env, capture_output=True, text=True, timeout=1800)
+    proc = subprocess.run(
+        [sys.executable, "-c", SERVER_SIDE, json.dumps(controls), str(steps)],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
     if line is None:
         return {"error": (proc.stderr or proc.stdout).strip().splitlines()[-1:]}
-    return json.loads(line[len("RESULT "):])
+    return json.loads(line[len("RESULT ") :])
 
 
 def main() -> None:
@@ -280,15 +302,17 @@ def main() -> None:
         ap.error(f"unknown control {unknown[0]!r}: choose from {', '.join(CONTROLS)}")
     data = tempfile.mkdtemp(prefix="graphconv-gbsteps-")
     env = {"GRAPHCONV_DATA_DIR": data, "GRAPHCONV_QUICK": "1", "GRAPHCONV_STARTER": "0"}
-    head = subprocess.run(["git", "-C", args.root, "rev-parse", "--short", "HEAD"], capture_output=True,
-                          text=True).stdout.strip()
+    head = subprocess.run(
+        ["git", "-C", args.root, "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
     log = open(Path(data) / "server.log", "w")
     server, url = start_app(args.root, env=env, log=log, timeout=120)
     print(json.dumps({"root": args.root, "head": head, "server": url, "steps": args.steps}), flush=True)
     t0 = time.perf_counter()
     try:
-        result = {"browser": browser_steps(url, controls, args.steps, Path(args.shots) if args.shots else None,
-                                           server.pid)}
+        result = {
+            "browser": browser_steps(url, controls, args.steps, Path(args.shots) if args.shots else None, server.pid)
+        }
     finally:
         server.terminate()
         server.wait(20)
@@ -297,16 +321,28 @@ def main() -> None:
         result["server_side"] = server_side(args.root, controls, args.steps, {**os.environ, **env})
         for control, r in result["server_side"].items():
             print(json.dumps({"control": control, "server_side": r}), flush=True)
-    print(json.dumps({"summary": {c: {"until_idle_median_s": r["until_idle_s"].get("median"),
-                                       "until_idle_p95_s": r["until_idle_s"].get("p95"),
-                                       "rerun_median_s": r["rerun_s"].get("median"),
-                                       "browser_after_rerun_median_s": r["browser_after_rerun_s"].get("median"),
-                                       "browser_busy_median_s": r["browser_busy_s"].get("median"),
-                                       "cpu_server_median_s": r["cpu_server_s"].get("median"),
-                                       "cpu_browser_median_s": r["cpu_browser_s"].get("median"),
-                                       "bytes_per_step": r["bytes_per_step"]}
-                                   for c, r in result["browser"].items()},
-                      "seconds": round(time.perf_counter() - t0, 1)}, indent=1), flush=True)
+    print(
+        json.dumps(
+            {
+                "summary": {
+                    c: {
+                        "until_idle_median_s": r["until_idle_s"].get("median"),
+                        "until_idle_p95_s": r["until_idle_s"].get("p95"),
+                        "rerun_median_s": r["rerun_s"].get("median"),
+                        "browser_after_rerun_median_s": r["browser_after_rerun_s"].get("median"),
+                        "browser_busy_median_s": r["browser_busy_s"].get("median"),
+                        "cpu_server_median_s": r["cpu_server_s"].get("median"),
+                        "cpu_browser_median_s": r["cpu_browser_s"].get("median"),
+                        "bytes_per_step": r["bytes_per_step"],
+                    }
+                    for c, r in result["browser"].items()
+                },
+                "seconds": round(time.perf_counter() - t0, 1),
+            },
+            indent=1,
+        ),
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

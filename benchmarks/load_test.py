@@ -40,11 +40,19 @@ from typing import Any, Optional
 from benchmarks.browser_helpers import ROOT, PssSampler, descendants, start_app
 
 CHROMIUM = os.environ.get("GRAPHCONV_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
-                 "--disable-background-networking", "--disable-component-update",
-                 # background tabs of one browser must keep running their timers and sockets like separate visitors
-                 "--disable-background-timer-throttling", "--disable-renderer-backgrounding",
-                 "--disable-backgrounding-occluded-windows"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-background-networking",
+    "--disable-component-update",
+    # background tabs of one browser must keep running their timers and sockets like separate visitors
+    "--disable-background-timer-throttling",
+    "--disable-renderer-backgrounding",
+    "--disable-backgrounding-occluded-windows",
+]
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 TERMINAL = ("finished", "failed", "stopped", "interrupted")
 LOST = ("failed", "stopped", "interrupted")
@@ -58,8 +66,12 @@ CLICK_RECORDER = """() => { window.__startClickAt = null;
 
 
 def _stats(values: list[float]) -> dict[str, Any]:
-    return {"count": len(values), "median_s": round(statistics.median(values), 3) if values else None,
-            "max_s": round(max(values), 3) if values else None, "min_s": round(min(values), 3) if values else None}
+    return {
+        "count": len(values),
+        "median_s": round(statistics.median(values), 3) if values else None,
+        "max_s": round(max(values), 3) if values else None,
+        "min_s": round(min(values), 3) if values else None,
+    }
 
 
 async def _new_page(browser, timeout_ms: int, errors: list[str]):
@@ -139,7 +151,9 @@ async def _outcome(page, timeout_ms: int) -> tuple[Optional[int], Optional[str]]
     try:
         await page.wait_for_function(
             "() => new URLSearchParams(location.search).has('run') || "
-            "document.querySelector('[data-testid=stAlertContentError]') !== null", timeout=timeout_ms)
+            "document.querySelector('[data-testid=stAlertContentError]') !== null",
+            timeout=timeout_ms,
+        )
     except Exception:  # noqa: BLE001 - a Playwright timeout: the click made neither a run nor a message
         return None, None
     run = await page.evaluate("() => new URLSearchParams(location.search).get('run')")
@@ -148,8 +162,17 @@ async def _outcome(page, timeout_ms: int) -> tuple[Optional[int], Optional[str]]
     return None, await page.locator('[data-testid="stAlertContentError"]').first.inner_text()
 
 
-async def _drive(url: str, data: Path, state: dict, sessions: int, browsers: int, epochs: Optional[int],
-                 steps: int, page_timeout_ms: int, leave: bool = False) -> None:
+async def _drive(
+    url: str,
+    data: Path,
+    state: dict,
+    sessions: int,
+    browsers: int,
+    epochs: Optional[int],
+    steps: int,
+    page_timeout_ms: int,
+    leave: bool = False,
+) -> None:
     from playwright.async_api import async_playwright
 
     from core.training.store import RunStore
@@ -161,8 +184,9 @@ async def _drive(url: str, data: Path, state: dict, sessions: int, browsers: int
             trains = [await _new_page(browser, page_timeout_ms, errors) for _ in range(sessions)]
             browses = [await _new_page(browser, page_timeout_ms, errors) for _ in range(browsers)]
             t0 = time.perf_counter()
-            await asyncio.gather(*(_open_train(p, url, epochs) for p in trains),
-                                 *(_open_builder(p, url) for p in browses))
+            await asyncio.gather(
+                *(_open_train(p, url, epochs) for p in trains), *(_open_builder(p, url) for p in browses)
+            )
             state["pages_ready_s"] = round(time.perf_counter() - t0, 1)
             state["phase"] = "clicking"
             buttons = [p.get_by_role("button", name="Start").first for p in trains]
@@ -223,7 +247,7 @@ def _server_tracebacks(log: Path) -> list[str]:
     found = []
     for i, line in enumerate(lines):
         if line.startswith("Traceback (most recent call last)"):
-            end = next((x for x in lines[i + 1:] if x.strip() and not x.startswith((" ", "\t"))), "?")
+            end = next((x for x in lines[i + 1 :] if x.strip() and not x.startswith((" ", "\t"))), "?")
             found.append(end[:300])
     return found
 
@@ -241,41 +265,58 @@ def _report(state: dict, sessions: int, browsers: int, sampler: PssSampler, env:
     first_click = min(clicks) / 1000 if clicks else None
     ended = state.get("all_ended_at")
     by_id = {r["id"]: r for r in runs}
-    created = [by_id[run]["created_at"] - c / 1000 for run, c in zip(run_ids, state.get("click_at") or [])
-               if run in by_id and c is not None]
+    created = [
+        by_id[run]["created_at"] - c / 1000
+        for run, c in zip(run_ids, state.get("click_at") or [])
+        if run in by_id and c is not None
+    ]
     during = [s for s in state["slider"] if ended is None or s["at"] <= ended]
-    slider = {**_stats([s["settled_s"] for s in during]),
-              "figure_median_s": _stats([s["figure_s"] for s in during])["median_s"],
-              "figure_max_s": _stats([s["figure_s"] for s in during])["max_s"],
-              "steps_after_runs_ended": len(state["slider"]) - len(during)}
+    slider = {
+        **_stats([s["settled_s"] for s in during]),
+        "figure_median_s": _stats([s["figure_s"] for s in during])["median_s"],
+        "figure_max_s": _stats([s["figure_s"] for s in during])["max_s"],
+        "steps_after_runs_ended": len(state["slider"]) - len(during),
+    }
     accuracies = [r["summary"].get("test_accuracy") for r in runs if r["status"] == "finished" and r.get("summary")]
     return {
-        "sessions": sessions, "browsing_sessions": browsers, "quick": True,
+        "sessions": sessions,
+        "browsing_sessions": browsers,
+        "quick": True,
         "max_runs": env.get("GRAPHCONV_MAX_RUNS") or "app default (2)",
         "epochs": state.get("epochs") or "page default (3 in quick mode)",
-        "completed": state.get("phase") == "done", "phase": state.get("phase"),
-        "server_start_s": state.get("server_start_s"), "pages_ready_s": state.get("pages_ready_s"),
+        "completed": state.get("phase") == "done",
+        "phase": state.get("phase"),
+        "server_start_s": state.get("server_start_s"),
+        "pages_ready_s": state.get("pages_ready_s"),
         "clicks_recorded": len(clicks),
         "click_spread_s": round((max(clicks) - min(clicks)) / 1000, 3) if clicks else None,
         "click_to_run_stored_max_s": round(max(created), 3) if created else None,
-        "runs_stored": len(runs), "runs_finished": statuses.get("finished", 0), "statuses": statuses,
+        "runs_stored": len(runs),
+        "runs_finished": statuses.get("finished", 0),
+        "statuses": statuses,
         "distinct_sessions_in_store": len({r.get("session") for r in runs}),
-        "time_to_all_finished_s": round(ended - first_click, 1) if ended and first_click
-        and all(r["status"] in TERMINAL for r in runs) else None,
+        "time_to_all_finished_s": round(ended - first_click, 1)
+        if ended and first_click and all(r["status"] in TERMINAL for r in runs)
+        else None,
         "runs_lost": sum(statuses.get(s, 0) for s in LOST) + max(no_run, 0),
-        "clicks_without_run": max(no_run, 0), "refused_by_session_limit": refused,
+        "clicks_without_run": max(no_run, 0),
+        "refused_by_session_limit": refused,
         "other_click_errors": [m for m in errors if m and "GRAPHCONV_SESSION_RUNS" not in m],
         "test_accuracy_min": round(min(accuracies), 4) if accuracies else None,
         "test_accuracy_max": round(max(accuracies), 4) if accuracies else None,
         "peak_pss_total_mb": round(sampler.peak_total_kb / 1024, 1),
         "peak_pss_server_mb": round(sampler.peak_own_kb / 1024, 1),
-        "pss_samples": sampler.samples, "max_processes": sampler.max_processes,
+        "pss_samples": sampler.samples,
+        "max_processes": sampler.max_processes,
         "slider_while_training": slider,
-        "playground_switch": _stats(state["playground_s"]), "graph_builder_switch": _stats(state["graph_builder_s"]),
+        "playground_switch": _stats(state["playground_s"]),
+        "graph_builder_switch": _stats(state["graph_builder_s"]),
         "train_pages_without_finish": state.get("train_pages_without_finish"),
-        "page_errors": state["page_errors"][:10], "streamlit_exceptions": state.get("streamlit_exceptions"),
+        "page_errors": state["page_errors"][:10],
+        "streamlit_exceptions": state.get("streamlit_exceptions"),
         "exception_texts": state.get("exception_texts", []),
-        "browse_failures": state["browse_failures"], "server_tracebacks": state.get("server_tracebacks", [])[:10],
+        "browse_failures": state["browse_failures"],
+        "server_tracebacks": state.get("server_tracebacks", [])[:10],
         "error": state.get("error"),
     }
 
@@ -294,10 +335,18 @@ def _stop_server(server, kids: list[int]) -> None:
             pass
 
 
-def run_load_test(sessions: int = 8, browsers: int = 2, epochs: Optional[int] = None,
-                  max_runs: Optional[int] = None, timeout_s: float = 900.0, slider_steps: int = 3,
-                  page_timeout_s: float = 180.0, keep_data: bool = False,
-                  server_log: Optional[Path] = None, leave: bool = False) -> dict[str, Any]:
+def run_load_test(
+    sessions: int = 8,
+    browsers: int = 2,
+    epochs: Optional[int] = None,
+    max_runs: Optional[int] = None,
+    timeout_s: float = 900.0,
+    slider_steps: int = 3,
+    page_timeout_s: float = 180.0,
+    keep_data: bool = False,
+    server_log: Optional[Path] = None,
+    leave: bool = False,
+) -> dict[str, Any]:
     """Serve the app, drive the sessions (see the module's docstring) and return the report as a dict.
 
     Ends by itself within about ``timeout_s`` (plus the server's start, at most 120 s, and clean-up): the
@@ -306,11 +355,21 @@ def run_load_test(sessions: int = 8, browsers: int = 2, epochs: Optional[int] = 
     kept in ``server_log`` when given."""
     data = Path(tempfile.mkdtemp(prefix="graphconv-load-"))
     log_path = data.parent / f"{data.name}-server.log"
-    env = {"GRAPHCONV_QUICK": "1", "GRAPHCONV_DATA_DIR": str(data),
-           "GRAPHCONV_MAX_RUNS": str(max_runs) if max_runs else "",  # empty: the app's own default
-           "GRAPHCONV_STARTER": "0"}  # only the sessions' runs: the Playground visits must not add the starter set
-    state: dict[str, Any] = {"slider": [], "playground_s": [], "graph_builder_s": [], "page_errors": [],
-                             "browse_failures": [], "epochs": epochs, "phase": "starting the server"}
+    env = {
+        "GRAPHCONV_QUICK": "1",
+        "GRAPHCONV_DATA_DIR": str(data),
+        "GRAPHCONV_MAX_RUNS": str(max_runs) if max_runs else "",  # empty: the app's own default
+        "GRAPHCONV_STARTER": "0",
+    }  # only the sessions' runs: the Playground visits must not add the starter set
+    state: dict[str, Any] = {
+        "slider": [],
+        "playground_s": [],
+        "graph_builder_s": [],
+        "page_errors": [],
+        "browse_failures": [],
+        "epochs": epochs,
+        "phase": "starting the server",
+    }
     sampler: Optional[PssSampler] = None
     server = None
     log = open(log_path, "w")
@@ -321,9 +380,12 @@ def run_load_test(sessions: int = 8, browsers: int = 2, epochs: Optional[int] = 
         sampler = PssSampler(server.pid, 0.25)
         sampler.start()
         state["phase"] = "opening the pages"
-        asyncio.run(asyncio.wait_for(
-            _drive(url, data, state, sessions, browsers, epochs, slider_steps, int(page_timeout_s * 1000), leave),
-            timeout_s))
+        asyncio.run(
+            asyncio.wait_for(
+                _drive(url, data, state, sessions, browsers, epochs, slider_steps, int(page_timeout_s * 1000), leave),
+                timeout_s,
+            )
+        )
     except asyncio.TimeoutError as exc:  # the total timeout, or the server's start (start_app's own message)
         state["error"] = str(exc) or f"total timeout of {timeout_s:g} s reached"
     except Exception as exc:  # noqa: BLE001 - reported with the figures gathered so far
@@ -381,17 +443,31 @@ def main() -> None:
     ap.add_argument("--sessions", type=int, default=8, help="browser sessions that press Start together (default 8)")
     ap.add_argument("--browsers", type=int, default=2, help="browser sessions that browse meanwhile (default 2)")
     ap.add_argument("--epochs", type=int, default=None, help="epochs per run (default: the page's, 3 in quick mode)")
-    ap.add_argument("--max-runs", type=int, default=None,
-                    help="GRAPHCONV_MAX_RUNS for the server (default: the app's own default, 2)")
+    ap.add_argument(
+        "--max-runs",
+        type=int,
+        default=None,
+        help="GRAPHCONV_MAX_RUNS for the server (default: the app's own default, 2)",
+    )
     ap.add_argument("--timeout", type=float, default=900.0, help="seconds before the test gives up (default 900)")
     ap.add_argument("--server-log", type=Path, default=None, help="keep the server's output in this file")
-    ap.add_argument("--leave", action="store_true",
-                    help="the Train pages leave right after Start (their browsers elsewhere, as on a hosted demo) and "
-                         "come back at the end to check the result")
+    ap.add_argument(
+        "--leave",
+        action="store_true",
+        help="the Train pages leave right after Start (their browsers elsewhere, as on a hosted demo) and "
+        "come back at the end to check the result",
+    )
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of plain lines")
     args = ap.parse_args()
-    report = run_load_test(args.sessions, args.browsers, args.epochs, args.max_runs, args.timeout,
-                           server_log=args.server_log, leave=args.leave)
+    report = run_load_test(
+        args.sessions,
+        args.browsers,
+        args.epochs,
+        args.max_runs,
+        args.timeout,
+        server_log=args.server_log,
+        leave=args.leave,
+    )
     print(json.dumps(report) if args.json else "\n".join(_lines(report)))
     sys.exit(0 if report["completed"] and report["runs_lost"] == 0 else 1)
 

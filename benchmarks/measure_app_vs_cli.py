@@ -38,9 +38,17 @@ def cpu_seconds() -> dict[str, float]:
                 fields = f.read().rpartition(")")[2].split()
         except OSError:
             continue
-        kind = ("worker" if "multiprocessing" in cmd and "forkserver" not in cmd and "resource_tracker" not in cmd
-                else "server" if "streamlit run" in cmd else "browser" if "chromium" in cmd or "playwright" in cmd
-                else "cli" if "core train" in cmd else None)
+        kind = (
+            "worker"
+            if "multiprocessing" in cmd and "forkserver" not in cmd and "resource_tracker" not in cmd
+            else "server"
+            if "streamlit run" in cmd
+            else "browser"
+            if "chromium" in cmd or "playwright" in cmd
+            else "cli"
+            if "core train" in cmd
+            else None
+        )
         if kind:
             out[kind] = out.get(kind, 0.0) + (int(fields[11]) + int(fields[12])) / tick
     return out
@@ -73,19 +81,32 @@ def app_run(page, url: str, query: str, watch: bool = True) -> dict:
     text = done.inner_text()  # "Finished: test accuracy 96.90% on 1000 test images (835 images/s on cpu)."
     ips = float(text.split("(")[-1].split(" images/s")[0].replace(",", ""))
     acc = text.split("test accuracy")[1].split("%")[0].strip()
-    return {"images_per_second": ips, "first_accuracy_s": first, "total_s": round(total, 1),
-            "test_accuracy": float(acc) / 100,
-            "cpu_s": {k: round(after.get(k, 0.0) - before.get(k, 0.0), 1) for k in sorted(set(after) | set(before))}}
+    return {
+        "images_per_second": ips,
+        "first_accuracy_s": first,
+        "total_s": round(total, 1),
+        "test_accuracy": float(acc) / 100,
+        "cpu_s": {k: round(after.get(k, 0.0) - before.get(k, 0.0), 1) for k in sorted(set(after) | set(before))},
+    }
 
 
 def cli_run(repo: Path, env: dict, args: list[str]) -> dict:
     t = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "core", "train", *args, "--json"], cwd=repo, env=env,
-                          capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "core", "train", *args, "--json"],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     total = time.perf_counter() - t
     out = json.loads(proc.stdout)
-    return {"images_per_second": round(out["images_per_second"]), "total_s": round(total, 1),
-            "test_accuracy": out["test_accuracy"]}
+    return {
+        "images_per_second": round(out["images_per_second"]),
+        "total_s": round(total, 1),
+        "test_accuracy": out["test_accuracy"],
+    }
 
 
 def main() -> None:
@@ -94,8 +115,11 @@ def main() -> None:
     ap.add_argument("--pairs", type=int, default=2)
     ap.add_argument("--query", default="model=cheb&epochs=2", help="the Train page's URL settings")
     ap.add_argument("--cli", default="--model cheb --epochs 2", help="the same settings as CLI flags")
-    ap.add_argument("--no-watch", action="store_true",
-                    help="leave the Train page while the run trains (the browser's CPU then is not this machine's)")
+    ap.add_argument(
+        "--no-watch",
+        action="store_true",
+        help="leave the Train page while the run trains (the browser's CPU then is not this machine's)",
+    )
     args = ap.parse_args()
 
     os.environ["GRAPHCONV_DATA_DIR"] = tempfile.mkdtemp(prefix="graphconv-vs-")
@@ -111,14 +135,20 @@ def main() -> None:
                 app = app_run(page, url, args.query, watch=not args.no_watch)
                 page.goto("about:blank")  # an open page may keep polling the server while the CLI trains
                 cli = cli_run(args.repo, env, args.cli.split())
-                pairs.append({"app": app, "cli": cli,
-                              "app_over_cli": round(app["images_per_second"] / cli["images_per_second"], 2)})
+                pairs.append(
+                    {
+                        "app": app,
+                        "cli": cli,
+                        "app_over_cli": round(app["images_per_second"] / cli["images_per_second"], 2),
+                    }
+                )
             browser.close()
     finally:
         server.terminate()
         server.wait(timeout=30)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=args.repo, capture_output=True,
-                            text=True).stdout.strip()
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=args.repo, capture_output=True, text=True
+    ).stdout.strip()
     print(json.dumps({"repo": str(args.repo), "commit": commit, "query": args.query, "pairs": pairs}))
 
 

@@ -74,9 +74,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.measure_quick_demo", description=__doc__.splitlines()[0])
     ap.add_argument("--cores", type=int, default=0, help="pin the server to this many CPU cores (0: all)")
     ap.add_argument("--escnn", action="store_true", help="also train the C8 steerable CNN")
-    ap.add_argument("--full", action="store_true",
-                    help="full mode (GRAPHCONV_QUICK=0, 4,000 training digits, 8 epochs) and also time the first "
-                         "shown test accuracy of at least --target percent")
+    ap.add_argument(
+        "--full",
+        action="store_true",
+        help="full mode (GRAPHCONV_QUICK=0, 4,000 training digits, 8 epochs) and also time the first "
+        "shown test accuracy of at least --target percent",
+    )
     ap.add_argument("--target", type=float, default=95.0, help="with --full: the accuracy to time, percent")
     args = ap.parse_args()
 
@@ -113,8 +116,9 @@ def main() -> None:
                 page.get_by_text("Test accuracy (last epoch)").first.wait_for()
                 out[f"{key}_first_accuracy_s"] = round(time.perf_counter() - t, 1)
                 if args.full:  # poll the shown accuracy until it reaches the target (or the run ends)
-                    value = page.locator('[data-testid="stMetric"]', has_text="Test accuracy (last epoch)") \
-                        .first.locator('[data-testid="stMetricValue"]')
+                    value = page.locator(
+                        '[data-testid="stMetric"]', has_text="Test accuracy (last epoch)"
+                    ).first.locator('[data-testid="stMetricValue"]')
                     while True:
                         shown = float(value.inner_text().strip().rstrip("%"))
                         if shown >= args.target:

@@ -66,22 +66,33 @@ def press_start(pages, url: str, query: str, data: Path, watch: bool) -> dict:
     if not watch:
         for page in pages:
             page.goto("about:blank")
-    while db.execute("SELECT COUNT(*) FROM runs WHERE id > ? AND status IN ('queued', 'running')",
-                     (last,)).fetchone()[0]:
+    while db.execute("SELECT COUNT(*) FROM runs WHERE id > ? AND status IN ('queued', 'running')", (last,)).fetchone()[
+        0
+    ]:
         time.sleep(0.2)
     after = cpu_seconds()
     runs = []
     for run_id in ids:
         status, summary = db.execute("SELECT status, summary FROM runs WHERE id = ?", (run_id,)).fetchone()
         s = json.loads(summary or "{}")
-        runs.append({"run": run_id, "status": status, "images_per_second": round(s.get("images_per_second") or 0),
-                     "test_accuracy": s.get("test_accuracy"), "seconds": round(s.get("seconds") or 0, 1),
-                     "threads": _threads(db, run_id)})
+        runs.append(
+            {
+                "run": run_id,
+                "status": status,
+                "images_per_second": round(s.get("images_per_second") or 0),
+                "test_accuracy": s.get("test_accuracy"),
+                "seconds": round(s.get("seconds") or 0, 1),
+                "threads": _threads(db, run_id),
+            }
+        )
     if not watch:
         for page in pages:
             page.goto("about:blank")
-    return {"runs": runs, "click_spread_s": round(clicks[-1] - clicks[0], 2),
-            "cpu_s": {k: round(after.get(k, 0.0) - before.get(k, 0.0), 1) for k in sorted(set(after) | set(before))}}
+    return {
+        "runs": runs,
+        "click_spread_s": round(clicks[-1] - clicks[0], 2),
+        "cpu_s": {k: round(after.get(k, 0.0) - before.get(k, 0.0), 1) for k in sorted(set(after) | set(before))},
+    }
 
 
 def main() -> None:
@@ -91,8 +102,13 @@ def main() -> None:
     ap.add_argument("--cli", default="--model cheb --epochs 2", help="the same settings as CLI flags")
     ap.add_argument("--no-watch", action="store_true", help="leave the pages right after Start")
     ap.add_argument("--phases", default="solo,two,cli", help="which of solo, two, cli to run, in order")
-    ap.add_argument("--pin-browser", type=int, default=None, metavar="CORE",
-                    help="Chromium on this core; the server, its workers and the CLI on the other cores")
+    ap.add_argument(
+        "--pin-browser",
+        type=int,
+        default=None,
+        metavar="CORE",
+        help="Chromium on this core; the server, its workers and the CLI on the other cores",
+    )
     args = ap.parse_args()
     phases = [p.strip() for p in args.phases.split(",") if p.strip()]
 
@@ -142,10 +158,21 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                            text=True).stdout.strip()
-    print(json.dumps({"commit": commit, "query": args.query, "watch": not args.no_watch, "cores": cores,
-                      "pin_browser": args.pin_browser, "rounds": rounds}))
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    print(
+        json.dumps(
+            {
+                "commit": commit,
+                "query": args.query,
+                "watch": not args.no_watch,
+                "cores": cores,
+                "pin_browser": args.pin_browser,
+                "rounds": rounds,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -55,10 +55,6 @@ WATCH_JS = """(before) => {
 }"""
 
 
-
-
-
-
 class Journey:
     def __init__(self, out: Path, url: str, settle_ms: int):
         self.out, self.url, self.settle_ms = out, url, settle_ms
@@ -77,17 +73,21 @@ class Journey:
 
     def notes(self, pg) -> dict:
         """What a reader would look for besides the picture: errors, warnings, tracebacks, raw 'None' cells."""
+
         def texts(sel):
             return [t.inner_text().strip()[:300] for t in pg.locator(sel).all()]
+
         body = pg.locator(MAIN).first.inner_text() if pg.locator(MAIN).count() else ""
-        return {"errors": texts('[data-testid="stAlertContentError"]'),
-                "warnings": texts('[data-testid="stAlertContentWarning"]'),
-                "infos": texts('[data-testid="stAlertContentInfo"]'),
-                "exceptions": texts('[data-testid="stException"]'),
-                "charts": pg.locator('[data-testid="stPlotlyChart"]').count(),
-                "page_not_found": "Page not found" in body,
-                "None_in_text": len(re.findall(r"\bNone\b", body)),
-                "nan_in_text": len(re.findall(r"\bnan\b", body))}
+        return {
+            "errors": texts('[data-testid="stAlertContentError"]'),
+            "warnings": texts('[data-testid="stAlertContentWarning"]'),
+            "infos": texts('[data-testid="stAlertContentInfo"]'),
+            "exceptions": texts('[data-testid="stException"]'),
+            "charts": pg.locator('[data-testid="stPlotlyChart"]').count(),
+            "page_not_found": "Page not found" in body,
+            "None_in_text": len(re.findall(r"\bNone\b", body)),
+            "nan_in_text": len(re.findall(r"\bnan\b", body)),
+        }
 
     def shot(self, pg, name: str, full_page: bool = True, **extra) -> str:
         """A screenshot; ``full_page``: the viewport grown to the page's whole height for it, then put back."""
@@ -107,8 +107,13 @@ class Journey:
             self.say(step=name, ok=True, seconds=round(time.perf_counter() - t0, 1))
         except Exception as exc:  # keep walking: a later step may still work
             self.failures.append(f"{name}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
-            self.say(step=name, ok=False, seconds=round(time.perf_counter() - t0, 1), error=self.failures[-1],
-                     trace=traceback.format_exc(limit=3))
+            self.say(
+                step=name,
+                ok=False,
+                seconds=round(time.perf_counter() - t0, 1),
+                error=self.failures[-1],
+                trace=traceback.format_exc(limit=3),
+            )
             for pg in args:
                 if hasattr(pg, "screenshot"):
                     try:
@@ -122,8 +127,10 @@ class Journey:
         crash = pg.locator('[data-testid="stException"]')
         pg.get_by_text(text).first.or_(crash.first).wait_for(timeout=timeout_ms)
         if crash.count() and not pg.get_by_text(text).count():
-            raise RuntimeError(f"the page shows an exception instead of {text!r}: "
-                               + crash.first.inner_text().strip().splitlines()[0][:300])
+            raise RuntimeError(
+                f"the page shows an exception instead of {text!r}: "
+                + crash.first.inner_text().strip().splitlines()[0][:300]
+            )
 
     def link(self, pg, label: str):
         return pg.locator(f'{MAIN} a[data-testid="stPageLink-NavLink"]', has_text=label).first
@@ -137,8 +144,11 @@ class Journey:
         self.shot(pg, "01-start-empty", links=links)
         pg.goto(self.url + "/playground")
         self.idle(pg)
-        train_links = [a.inner_text().strip() for a in pg.locator(f'{MAIN} a').all()
-                       if "train" in (a.get_attribute("href") or "").lower()]
+        train_links = [
+            a.inner_text().strip()
+            for a in pg.locator(f"{MAIN} a").all()
+            if "train" in (a.get_attribute("href") or "").lower()
+        ]
         self.shot(pg, "02-playground-empty", links_to_train=train_links)
 
     # -- 2. training -----------------------------------------------------------------------------------------
@@ -173,8 +183,14 @@ class Journey:
                     progress_texts.append((round(now, 2), text))
             if not shot_2s and now >= 2.0:
                 shot_2s = True
-                self.shot(pg, f"{name}-at-2s", full_page=False, seconds_after_start=round(now, 2),
-                          chart_shown=charts > charts_before, progress=progress_texts[-1][1] if progress_texts else None)
+                self.shot(
+                    pg,
+                    f"{name}-at-2s",
+                    full_page=False,
+                    seconds_after_start=round(now, 2),
+                    chart_shown=charts > charts_before,
+                    progress=progress_texts[-1][1] if progress_texts else None,
+                )
             if pg.get_by_text("Finished: test accuracy").count():
                 break
             failed = pg.get_by_text(re.compile(r"^Run (failed|interrupted)")).count()
@@ -186,10 +202,16 @@ class Journey:
         self.runs[name] = run_id
         self.idle(pg)
         seen = pg.evaluate("() => window.__gclSeen")
-        self.say(run=name, run_id=run_id, in_page=seen, seconds_to_first_chart=first_chart and round(first_chart, 2),
-                 seconds_to_progress_bar=first_progress and round(first_progress, 2),
-                 seconds_to_finished=round(finished, 1), progress_texts=progress_texts[:6] + progress_texts[-2:],
-                 finished_text=pg.get_by_text("Finished: test accuracy").first.inner_text())
+        self.say(
+            run=name,
+            run_id=run_id,
+            in_page=seen,
+            seconds_to_first_chart=first_chart and round(first_chart, 2),
+            seconds_to_progress_bar=first_progress and round(first_progress, 2),
+            seconds_to_finished=round(finished, 1),
+            progress_texts=progress_texts[:6] + progress_texts[-2:],
+            finished_text=pg.get_by_text("Finished: test accuracy").first.inner_text(),
+        )
         self.shot(pg, f"{name}-finished", stop_disabled=self.stop_disabled(pg))
         pg.wait_for_timeout(10_000)  # does the rest of the page (runs table, Stop) catch up with the finished run?
         self.shot(pg, f"{name}-finished-10s-later", stop_disabled=self.stop_disabled(pg))
@@ -204,6 +226,7 @@ class Journey:
             self.idle(p, settle_ms=500)
             self.link(p, "A CNN (the baseline)").click()
             p.wait_for_url(re.compile(r"/train"))
+
         self.train(pg, "03-cnn", how, 300)
 
     def train_cheb(self, pg) -> None:
@@ -231,7 +254,8 @@ class Journey:
             pg.get_by_text("Open this run on:").first.wait_for()
             self.idle(pg, settle_ms=500)
             exact = pg.locator(f'{MAIN} a[data-testid="stPageLink-NavLink"]').filter(  # text is "<icon name><label>"
-                has_text=re.compile(rf"{re.escape(label)}\s*$"))
+                has_text=re.compile(rf"{re.escape(label)}\s*$")
+            )
             try:  # the row of links may still be drawing
                 exact.first.wait_for(timeout=30_000)
             except Exception:
@@ -258,8 +282,11 @@ class Journey:
                     self.shot(pg, f"07-{i}-cheb-on-{slug}-measured")
                 else:  # the page measures what it shows as it opens (issue 30): its chart, not a button
                     shown = pg.get_by_text("Accuracy of rotated digits").count() > 0
-                    self.say(step="measured on opening", ok=shown,
-                             **({} if shown else {"error": "no 'Accuracy of rotated digits' chart on Equivariance"}))
+                    self.say(
+                        step="measured on opening",
+                        ok=shown,
+                        **({} if shown else {"error": "no 'Accuracy of rotated digits' chart on Equivariance"}),
+                    )
 
     # -- 4. drawing a digit, desktop ---------------------------------------------------------------------------
     def draw_six(self, pg) -> None:
@@ -280,11 +307,15 @@ class Journey:
         self.idle(pg, settle_ms=2500)
         body = pg.locator(MAIN).first.inner_text()
         answer = pg.get_by_text("answered in").first.inner_text()
-        self.say(step="draw a 6", seconds_to_answer=round(answered, 2),
-                 seconds_to_every_angle_plot=sweep and round(sweep, 2), answer=answer,
-                 mentions_6_and_9=bool(re.search(r"6 from a 9|6 or 9|6 and 9", body)),
-                 six_nine_lines=[ln for ln in body.splitlines() if re.search(r"\b6\b.*\b9\b", ln)][:3],
-                 has_pg_ink="pg_ink=" in pg.url)
+        self.say(
+            step="draw a 6",
+            seconds_to_answer=round(answered, 2),
+            seconds_to_every_angle_plot=sweep and round(sweep, 2),
+            answer=answer,
+            mentions_6_and_9=bool(re.search(r"6 from a 9|6 or 9|6 and 9", body)),
+            six_nine_lines=[ln for ln in body.splitlines() if re.search(r"\b6\b.*\b9\b", ln)][:3],
+            has_pg_ink="pg_ink=" in pg.url,
+        )
         self.shot(pg, "08-playground-desktop-drawn-6")
         self.shot(pg, "08-playground-desktop-drawn-6-first-screen", full_page=False)
 
@@ -299,8 +330,13 @@ class Journey:
             pg.goto(link)
             pg.get_by_text("answered in").first.wait_for()
             self.idle(pg, settle_ms=3000)
-            self.shot(pg, "09-phone-link-first-screen", full_page=False, link=link.replace(self.url, ""),
-                      **self.answer_in_view(pg))
+            self.shot(
+                pg,
+                "09-phone-link-first-screen",
+                full_page=False,
+                link=link.replace(self.url, ""),
+                **self.answer_in_view(pg),
+            )
             self.shot(pg, "09-phone-link-full-page")
             charts = pg.locator('[data-testid="stPlotlyChart"]')
             for j in range(charts.count()):
@@ -323,12 +359,20 @@ class Journey:
             pg.mouse.up()
             pg.wait_for_function(
                 "([t]) => [...document.querySelectorAll('p')].some(p => p.innerText.includes('answered in') "
-                "&& p.innerText !== t)", arg=[before], timeout=60_000)
+                "&& p.innerText !== t)",
+                arg=[before],
+                timeout=60_000,
+            )
             answered = time.perf_counter() - t0
             pg.wait_for_timeout(1500)
-            self.shot(pg, "10-phone-after-stroke-first-screen", full_page=False,
-                      seconds_to_answer=round(answered, 2), scroll_y=pg.evaluate("() => window.scrollY"),
-                      **self.answer_in_view(pg))
+            self.shot(
+                pg,
+                "10-phone-after-stroke-first-screen",
+                full_page=False,
+                seconds_to_answer=round(answered, 2),
+                scroll_y=pg.evaluate("() => window.scrollY"),
+                **self.answer_in_view(pg),
+            )
             self.idle(pg, settle_ms=2000)
             self.shot(pg, "10-phone-after-stroke-full-page")
         finally:
@@ -340,8 +384,11 @@ class Journey:
             return {"answer_line": None}
         b = line.bounding_box()
         vh = pg.viewport_size["height"]
-        return {"answer_line": line.inner_text()[:160], "answer_line_box": b,
-                "answer_in_view": bool(b and b["y"] >= 0 and b["y"] + b["height"] <= vh)}
+        return {
+            "answer_line": line.inner_text()[:160],
+            "answer_line_box": b,
+            "answer_in_view": bool(b and b["y"] >= 0 and b["y"] + b["height"] <= vh),
+        }
 
 
 def main() -> None:
@@ -350,9 +397,12 @@ def main() -> None:
     ap.add_argument("--settle-ms", type=int, default=3000, help="wait after a page stops running, before a shot")
     ap.add_argument("--data-dir", default=None, help="data folder (default: a fresh temp dir)")
     ap.add_argument("--root", default=str(ROOT), help="the checkout whose app.py is served (default: this one)")
-    ap.add_argument("--snapshot", action="store_true",
-                    help="serve a frozen copy of --root's working tree (tracked and untracked, not ignored files, "
-                         "copied into a temp dir): edits made in the checkout during the journey do not reach it")
+    ap.add_argument(
+        "--snapshot",
+        action="store_true",
+        help="serve a frozen copy of --root's working tree (tracked and untracked, not ignored files, "
+        "copied into a temp dir): edits made in the checkout during the journey do not reach it",
+    )
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -362,8 +412,13 @@ def main() -> None:
         import subprocess
 
         copy = Path(tempfile.mkdtemp(prefix="graphconv-tree-"))
-        names = subprocess.run(["git", "-C", args.root, "ls-files", "-z", "-co", "--exclude-standard"],
-                               capture_output=True, check=True).stdout.decode().split("\0")
+        names = (
+            subprocess.run(
+                ["git", "-C", args.root, "ls-files", "-z", "-co", "--exclude-standard"], capture_output=True, check=True
+            )
+            .stdout.decode()
+            .split("\0")
+        )
         n = 0
         for name in filter(None, names):
             src = Path(args.root) / name
@@ -371,17 +426,30 @@ def main() -> None:
                 (copy / name).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(src, copy / name)
                 n += 1
-        head = subprocess.run(["git", "-C", args.root, "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True).stdout.strip()
-        print(json.dumps({"snapshot_of": f"{args.root} (HEAD {head} + edits)", "files": n, "served_from": str(copy)}),
-              flush=True)
+        head = subprocess.run(
+            ["git", "-C", args.root, "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+        ).stdout.strip()
+        print(
+            json.dumps({"snapshot_of": f"{args.root} (HEAD {head} + edits)", "files": n, "served_from": str(copy)}),
+            flush=True,
+        )
         args.root = str(copy)
     log = open(out / "server.log", "w")
     t0 = time.perf_counter()
-    server, url = start_app(args.root, env={"GRAPHCONV_DATA_DIR": str(data), "GRAPHCONV_QUICK": "1"}, log=log,
-                            timeout=120)
-    print(json.dumps({"server": url, "root": args.root, "data_dir": str(data),
-                      "seconds_to_healthy": round(time.perf_counter() - t0, 1)}), flush=True)
+    server, url = start_app(
+        args.root, env={"GRAPHCONV_DATA_DIR": str(data), "GRAPHCONV_QUICK": "1"}, log=log, timeout=120
+    )
+    print(
+        json.dumps(
+            {
+                "server": url,
+                "root": args.root,
+                "data_dir": str(data),
+                "seconds_to_healthy": round(time.perf_counter() - t0, 1),
+            }
+        ),
+        flush=True,
+    )
     from playwright.sync_api import sync_playwright
 
     j = Journey(out, url, args.settle_ms)
@@ -400,8 +468,17 @@ def main() -> None:
         server.terminate()
         server.wait(10)
         log.close()
-    print(json.dumps({"runs": j.runs, "failures": j.failures, "screenshots": j.shots,
-                      "total_seconds": round(time.perf_counter() - t0, 1)}, indent=1))
+    print(
+        json.dumps(
+            {
+                "runs": j.runs,
+                "failures": j.failures,
+                "screenshots": j.shots,
+                "total_seconds": round(time.perf_counter() - t0, 1),
+            },
+            indent=1,
+        )
+    )
 
 
 if __name__ == "__main__":

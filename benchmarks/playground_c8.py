@@ -86,13 +86,29 @@ def main() -> None:
             wall, cpu = time.perf_counter() - t0, time.process_time() - c0
             pm = load_playground_model(result["run_id"], store)
             up, turned = probabilities(pm, six), probabilities(pm, six, 90)
-            print(json.dumps({"recipe": recipe or "starter", "seed": seed, "layers": cfg.layers, "hidden": cfg.hidden,
-                              "epochs": cfg.epochs, "lr": cfg.lr, "schedule": cfg.schedule, "augment": cfg.augment,
-                              "dropout": cfg.dropout, "test_accuracy": result.get("test_accuracy"),
-                              "estimate_s": round(cost.seconds), "estimate_mb": round(cost.peak_mb),
-                              "cpu_s": round(cpu), "wall_s": round(wall),
-                              "six": f"{int(up.argmax())} ({up.max():.0%}), p6 {up[6]:.0%}, p9 {up[9]:.0%}",
-                              "six_90": f"{int(turned.argmax())} ({turned.max():.0%})"}), flush=True)
+            print(
+                json.dumps(
+                    {
+                        "recipe": recipe or "starter",
+                        "seed": seed,
+                        "layers": cfg.layers,
+                        "hidden": cfg.hidden,
+                        "epochs": cfg.epochs,
+                        "lr": cfg.lr,
+                        "schedule": cfg.schedule,
+                        "augment": cfg.augment,
+                        "dropout": cfg.dropout,
+                        "test_accuracy": result.get("test_accuracy"),
+                        "estimate_s": round(cost.seconds),
+                        "estimate_mb": round(cost.peak_mb),
+                        "cpu_s": round(cpu),
+                        "wall_s": round(wall),
+                        "six": f"{int(up.argmax())} ({up.max():.0%}), p6 {up[6]:.0%}, p9 {up[9]:.0%}",
+                        "six_90": f"{int(turned.argmax())} ({turned.max():.0%})",
+                    }
+                ),
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

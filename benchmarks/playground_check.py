@@ -58,9 +58,16 @@ def main() -> None:
                 angle = target
                 page.wait_for_function(
                     "([t]) => [...document.querySelectorAll('p')].some(p => p.innerText.includes('answered in') "
-                    "&& p.innerText !== t)", arg=[before])
-                results.append({"step": f"slider to {target}", "seconds_to_answer": round(time.perf_counter() - t0, 3),
-                                "answer": page.get_by_text("answered in").first.inner_text()})
+                    "&& p.innerText !== t)",
+                    arg=[before],
+                )
+                results.append(
+                    {
+                        "step": f"slider to {target}",
+                        "seconds_to_answer": round(time.perf_counter() - t0, 3),
+                        "answer": page.get_by_text("answered in").first.inner_text(),
+                    }
+                )
                 print(json.dumps(results[-1]), flush=True)
                 page.wait_for_timeout(1200)
                 page.screenshot(path=str(out / f"drawn-{target}.png"), full_page=True)
@@ -78,14 +85,23 @@ def main() -> None:
                 page.mouse.up()
                 page.wait_for_function(
                     "([t]) => [...document.querySelectorAll('p')].some(p => p.innerText.includes('answered in') "
-                    "&& p.innerText !== t)", arg=[before])
+                    "&& p.innerText !== t)",
+                    arg=[before],
+                )
                 answered = time.perf_counter() - t0
                 page.wait_for_function(  # then the every-angle plot's caption (its sweep runs after the answers)
                     "([t]) => [...document.querySelectorAll('p')].some(p => p.innerText.includes('Every run at') "
-                    "&& p.innerText !== t)", arg=[before_sweep])
-                results.append({"step": f"stroke {n}", "seconds_to_answer": round(answered, 3),
-                                "seconds_to_every_angle_plot": round(time.perf_counter() - t0, 3),
-                                "answer": page.get_by_text("answered in").first.inner_text()})
+                    "&& p.innerText !== t)",
+                    arg=[before_sweep],
+                )
+                results.append(
+                    {
+                        "step": f"stroke {n}",
+                        "seconds_to_answer": round(answered, 3),
+                        "seconds_to_every_angle_plot": round(time.perf_counter() - t0, 3),
+                        "answer": page.get_by_text("answered in").first.inner_text(),
+                    }
+                )
                 print(json.dumps(results[-1]), flush=True)
             page.wait_for_selector(idle)
             page.wait_for_timeout(2000)

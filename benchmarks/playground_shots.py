@@ -23,8 +23,10 @@ from pathlib import Path
 from benchmarks.browser_helpers import ROOT, draw_six, screenshot, start_app
 
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
-SIZES = {"desktop": dict(viewport={"width": 1400, "height": 1000}),
-         "phone": dict(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True)}
+SIZES = {
+    "desktop": dict(viewport={"width": 1400, "height": 1000}),
+    "phone": dict(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True),
+}
 
 
 def idle(pg, settle_ms: int = 1500) -> None:
@@ -70,8 +72,14 @@ def press_and_wait(browser, url: str, out: Path, args) -> dict:
         time.sleep(5)
         runs = [r for r in store.list_runs() if r["config"]["model"] == "escnn"]
     run = runs[0] if runs else {}
-    return {"escnn_runs": len(runs), "run": run.get("id"), "status": run.get("status"), "views": views,
-            "test_accuracy": (run.get("summary") or {}).get("test_accuracy"), "waited_s": round(time.monotonic() - t0)}
+    return {
+        "escnn_runs": len(runs),
+        "run": run.get("id"),
+        "status": run.get("status"),
+        "views": views,
+        "test_accuracy": (run.get("summary") or {}).get("test_accuracy"),
+        "waited_s": round(time.monotonic() - t0),
+    }
 
 
 def main() -> None:

@@ -37,8 +37,10 @@ SIDEBAR = '[data-testid="stSidebar"]'
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 DESKTOP = {"width": 1400, "height": 1000}
 PHONE = {"width": 390, "height": 844}
-SIZES = {"desktop": dict(viewport=DESKTOP),
-         "phone": dict(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)}
+SIZES = {
+    "desktop": dict(viewport=DESKTOP),
+    "phone": dict(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True),
+}
 SIGMAS = (0.05, 0.3, 1.0)
 STEPS = {  # control -> (link, the slider's URL key, its label as it was)
     "sigma": ("/graph?kind=gaussian", "gaussian_sigma", "sigma"),
@@ -180,8 +182,12 @@ def stats(xs: list[float]) -> dict:
     if not xs:
         return {"n": 0}
     s = sorted(xs)
-    return {"n": len(s), "median": round(statistics.median(s), 3),
-            "p95": round(s[min(len(s) - 1, round(0.95 * (len(s) - 1)))], 3), "max": round(s[-1], 3)}
+    return {
+        "n": len(s),
+        "median": round(statistics.median(s), 3),
+        "p95": round(s[min(len(s) - 1, round(0.95 * (len(s) - 1)))], 3),
+        "max": round(s[-1], 3),
+    }
 
 
 class ClassSteps:
@@ -234,8 +240,12 @@ class ClassSteps:
         if by_key.count():
             return by_key.first
         exact = re.compile(rf"^\s*{re.escape(label)}\s*$")
-        return pg.locator('[data-testid="stSlider"]').filter(
-            has=pg.locator('[data-testid="stWidgetLabel"]', has_text=exact)).first.get_by_role("slider").first
+        return (
+            pg.locator('[data-testid="stSlider"]')
+            .filter(has=pg.locator('[data-testid="stWidgetLabel"]', has_text=exact))
+            .first.get_by_role("slider")
+            .first
+        )
 
     def lines(self, pg, pattern: str, limit: int = 8) -> list[str]:
         body = pg.locator(MAIN).first.inner_text() if pg.locator(MAIN).count() else ""
@@ -244,16 +254,25 @@ class ClassSteps:
     def controls(self, pg, pattern: str) -> list[dict]:
         """Buttons, links and expanders in the main area whose text matches ``pattern``."""
         out = []
-        for kind, sel in (("button", f"{MAIN} button"), ("link", f"{MAIN} a"),
-                          ("expander", f'{MAIN} [data-testid="stExpander"] summary')):
+        for kind, sel in (
+            ("button", f"{MAIN} button"),
+            ("link", f"{MAIN} a"),
+            ("expander", f'{MAIN} [data-testid="stExpander"] summary'),
+        ):
             for el in pg.locator(sel).all():
                 try:
                     text = el.inner_text(timeout=2000).strip()
                 except Exception:
                     continue
                 if text and re.search(pattern, text, re.I):
-                    out.append({"kind": kind, "text": text[:120], "visible": el.is_visible(),
-                                "href": (el.get_attribute("href") or "").replace(self.url, "") or None})
+                    out.append(
+                        {
+                            "kind": kind,
+                            "text": text[:120],
+                            "visible": el.is_visible(),
+                            "href": (el.get_attribute("href") or "").replace(self.url, "") or None,
+                        }
+                    )
         return out
 
     def open_expanders(self, pg) -> None:
@@ -276,8 +295,16 @@ class ClassSteps:
                 for name, rx in table.items():
                     for m in re.finditer(rx, text):
                         a, b = max(0, m.start() - 60), min(len(text), m.end() + 60)
-                        hits.append({"page": where, "url": pg.url.replace(self.url, ""), "part": part, "kind": group,
-                                     "name": name, "text": text[a:b].replace("\n", " ⏎ ")})
+                        hits.append(
+                            {
+                                "page": where,
+                                "url": pg.url.replace(self.url, ""),
+                                "part": part,
+                                "kind": group,
+                                "name": name,
+                                "text": text[a:b].replace("\n", " ⏎ "),
+                            }
+                        )
         seen, unique = set(), []
         for h in hits:
             k = (h["name"], h["text"])
@@ -303,8 +330,15 @@ class ClassSteps:
         status = pg.locator("#gcl-copied").inner_text() if pg.locator("#gcl-copied").count() else None
         decoded = unquote(shown.replace(self.url, "")).replace("+", " ")
         runs = re.findall(r"[?&]runs=([^&]*)", decoded)
-        return {"link": shown, "clipboard": clip, "same": clip == shown, "status": status, "decoded": decoded,
-                "link_holds_runs": bool(runs), "runs_as_ids": bool(runs) and all(re.fullmatch(r"[\d,]+", r) for r in runs)}
+        return {
+            "link": shown,
+            "clipboard": clip,
+            "same": clip == shown,
+            "status": status,
+            "decoded": decoded,
+            "link_holds_runs": bool(runs),
+            "runs_as_ids": bool(runs) and all(re.fullmatch(r"[\d,]+", r) for r in runs),
+        }
 
     # -- 1. sigma in the Graph Builder -------------------------------------------------------------------------
     def graph_sigma(self, pg, size: str) -> None:
@@ -321,23 +355,38 @@ class ClassSteps:
                 pg.locator(f'{MAIN} [data-testid="stPlotlyChart"]').first.scroll_into_view_if_needed()
                 pg.wait_for_timeout(800)
             thumb = self.slider(pg, "gaussian_sigma", "sigma")
-            entry = {"sigma": s, "slider": value(thumb),
-                     "main_title": fig["title"], "style_digest": digest(style), "data_digest": digest(fig["data"]),
-                     "data_bytes": len(fig["data"]), "traces": fig["traces"], "charts": pg.evaluate(CHARTS_JS),
-                     "metrics": [t.replace("\n", " ") for t in
-                                 pg.locator(f'{MAIN} [data-testid="stMetric"]').all_inner_texts()],
-                     "sigma_lines": self.lines(pg, r"(?i)sigma|σ|kernel|edges"),
-                     "shot": self.shot(pg, f"graph-gaussian-sigma-{s:.2f}-{size}", full_page=(size == "desktop"))}
+            entry = {
+                "sigma": s,
+                "slider": value(thumb),
+                "main_title": fig["title"],
+                "style_digest": digest(style),
+                "data_digest": digest(fig["data"]),
+                "data_bytes": len(fig["data"]),
+                "traces": fig["traces"],
+                "charts": pg.evaluate(CHARTS_JS),
+                "metrics": [
+                    t.replace("\n", " ") for t in pg.locator(f'{MAIN} [data-testid="stMetric"]').all_inner_texts()
+                ],
+                "sigma_lines": self.lines(pg, r"(?i)sigma|σ|kernel|edges"),
+                "shot": self.shot(pg, f"graph-gaussian-sigma-{s:.2f}-{size}", full_page=(size == "desktop")),
+            }
             if size == "phone":
                 entry["shot_full"] = self.shot(pg, f"graph-gaussian-sigma-{s:.2f}-{size}-full")
             seen.append(entry)
-        profile = [c for e in seen for c in e["charts"]
-                   if re.search(r"(?i)kernel|profile|distance", " ".join(str(c.get(k) or "") for k in ("title", "x", "y")))]
-        self.note(sigmas=seen,
-                  style_differs=len({e["style_digest"] for e in seen}) == len(seen),
-                  data_differs=len({e["data_digest"] for e in seen}) == len(seen),
-                  titles_differ=len({e["main_title"] for e in seen}) == len(seen),
-                  kernel_profile_charts=profile[:3], kernel_profile_shown=bool(profile))
+        profile = [
+            c
+            for e in seen
+            for c in e["charts"]
+            if re.search(r"(?i)kernel|profile|distance", " ".join(str(c.get(k) or "") for k in ("title", "x", "y")))
+        ]
+        self.note(
+            sigmas=seen,
+            style_differs=len({e["style_digest"] for e in seen}) == len(seen),
+            data_differs=len({e["data_digest"] for e in seen}) == len(seen),
+            titles_differ=len({e["main_title"] for e in seen}) == len(seen),
+            kernel_profile_charts=profile[:3],
+            kernel_profile_shown=bool(profile),
+        )
 
     # -- 10. keyboard steps of the Graph Builder's sliders ------------------------------------------------------
     def graph_steps(self, pg, n: int = 10) -> None:
@@ -361,13 +410,22 @@ class ClassSteps:
                 wall.append(time.perf_counter() - t)
                 idle.append(r["idle_ms"] / 1000)
                 rerun.append(r["rerun_ms"] / 1000)
-            out[control] = {"from": start, "to": value(thumb), "until_idle_s": stats(idle),
-                            "rerun_s": stats(rerun), "browser_after_rerun_s": stats([a - b for a, b in zip(idle, rerun)]),
-                            "raw_until_idle_s": [round(x, 3) for x in idle], "steps_without_rerun": missed}
+            out[control] = {
+                "from": start,
+                "to": value(thumb),
+                "until_idle_s": stats(idle),
+                "rerun_s": stats(rerun),
+                "browser_after_rerun_s": stats([a - b for a, b in zip(idle, rerun)]),
+                "raw_until_idle_s": [round(x, 3) for x in idle],
+                "steps_without_rerun": missed,
+            }
             self.note(**{control: out[control]})
         self.shot(pg, "graph-after-digit-steps-desktop", full_page=False)
-        self.note(steps=out, how="ArrowRight on the focused thumb; until idle = the rerun ended and no long task "
-                                  "of the browser for 600 ms (the 600 ms not counted); machine shared, noisy")
+        self.note(
+            steps=out,
+            how="ArrowRight on the focused thumb; until idle = the rerun ended and no long task "
+            "of the browser for 600 ms (the 600 ms not counted); machine shared, noisy",
+        )
 
     # -- 2. the lesson's reopen link -------------------------------------------------------------------------
     def lesson_reopen(self, pg, size: str, link: str, teacher_table: list) -> None:
@@ -378,31 +436,49 @@ class ClassSteps:
         table = (self.grid(pg) or [[]])[0]
 
         def seen() -> dict:
-            return {"run_this_lesson_buttons": pg.get_by_role("button", name=re.compile("Run this lesson")).count(),
-                    "own_copy_controls": self.controls(pg, r"own copy"),
-                    "run_buttons": [b["text"] for b in self.controls(pg, r"\bRun\b") if b["kind"] == "button"],
-                    "read_only_lines": self.lines(pg, r"(?i)read-only|read only|view only"),
-                    "url": pg.url.replace(self.url, "")}
+            return {
+                "run_this_lesson_buttons": pg.get_by_role("button", name=re.compile("Run this lesson")).count(),
+                "own_copy_controls": self.controls(pg, r"own copy"),
+                "run_buttons": [b["text"] for b in self.controls(pg, r"\bRun\b") if b["kind"] == "button"],
+                "read_only_lines": self.lines(pg, r"(?i)read-only|read only|view only"),
+                "url": pg.url.replace(self.url, ""),
+            }
 
         df = pg.locator(f'{MAIN} [data-testid="stDataFrame"] .dvn-scroller').first
         scroll = df.evaluate("e => ({scroll: e.scrollWidth, client: e.clientWidth})") if df.count() else None
         # a narrow grid keeps only the columns in view in its accessible table: compare those
         width = min((len(r) for r in table), default=0)
-        same_shown = bool(table) and len(table) == len(teacher_table) and all(
-            r == t[:len(r)] for r, t in zip(table, teacher_table))
-        self.note(**{"link": link, "table": table, "same_table": table == teacher_table,
-                     "same_table_in_view": same_shown, "columns_in_view": width, **seen(),
-                     "table_scroll_width": scroll,
-                     "wording_lines": self.lines(pg, r"(?i)full length|points|so far|one product per layer|K=\d+"),
-                     "shot": self.shot(pg, f"lesson-reopened-{size}", full_page=(size == "desktop"))})
+        same_shown = (
+            bool(table)
+            and len(table) == len(teacher_table)
+            and all(r == t[: len(r)] for r, t in zip(table, teacher_table))
+        )
+        self.note(
+            **{
+                "link": link,
+                "table": table,
+                "same_table": table == teacher_table,
+                "same_table_in_view": same_shown,
+                "columns_in_view": width,
+                **seen(),
+                "table_scroll_width": scroll,
+                "wording_lines": self.lines(pg, r"(?i)full length|points|so far|one product per layer|K=\d+"),
+                "shot": self.shot(pg, f"lesson-reopened-{size}", full_page=(size == "desktop")),
+            }
+        )
         if size == "phone":
             self.note(shot_full=self.shot(pg, f"lesson-reopened-{size}-full"))
         hidden = link + ("&" if "?" in link else "?") + "hide=ls_own"
         pg.goto(hidden)
         self.wait_text(pg, "This lesson's numbers", timeout_ms=300_000)
         self.settle(pg, 2500)
-        self.note(hide_ls_own={**seen(), "fixed_by_link": self.lines(pg, r"Fixed by this link"),
-                               "shot": self.shot(pg, f"lesson-reopened-hide-ls_own-{size}", full_page=False)})
+        self.note(
+            hide_ls_own={
+                **seen(),
+                "fixed_by_link": self.lines(pg, r"Fixed by this link"),
+                "shot": self.shot(pg, f"lesson-reopened-hide-ls_own-{size}", full_page=False),
+            }
+        )
 
     # -- 3. the Playground and a steerable net ----------------------------------------------------------------
     def multiselect_options(self, pg, key: str, label: str) -> list[str]:
@@ -433,11 +509,17 @@ class ClassSteps:
         chosen = self.widgets(pg)
         options = self.multiselect_options(pg, "pg_runs_w", "Runs")
         steerable = [o for o in options if re.search(r"(?i)escnn|steerable|\bC\d\b|\bD\d\b", o)]
-        self.note(**{"runs_offered": options, "runs_chosen": chosen, "steerable_runs": steerable,
-                     "steerable_available": bool(steerable),
-                     "offers_to_train_steerable": self.controls(pg, r"steerable|C8|escnn|rotat"),
-                     "steerable_lines": self.lines(pg, r"(?i)steerable|escnn|C8"),
-                     "shot": self.shot(pg, f"playground-{tag}-{size}", full_page=(size == "desktop"))})
+        self.note(
+            **{
+                "runs_offered": options,
+                "runs_chosen": chosen,
+                "steerable_runs": steerable,
+                "steerable_available": bool(steerable),
+                "offers_to_train_steerable": self.controls(pg, r"steerable|C8|escnn|rotat"),
+                "steerable_lines": self.lines(pg, r"(?i)steerable|escnn|C8"),
+                "shot": self.shot(pg, f"playground-{tag}-{size}", full_page=(size == "desktop")),
+            }
+        )
 
     def train_c8(self, pg, timeout_s: float) -> None:
         pg.goto(self.url + "/")
@@ -458,9 +540,16 @@ class ClassSteps:
         text = self.wait_finished(pg, timeout_s)
         self.settle(pg, 2000)
         self.c8_run = run
-        self.note(opened_by=how, url=pg.url.replace(self.url, ""), settings=settings, run=run, finished_text=text,
-                  accuracy=_pct(text), seconds_to_finish=self.now(),
-                  shot=self.shot(pg, "c8-trained-desktop"))
+        self.note(
+            opened_by=how,
+            url=pg.url.replace(self.url, ""),
+            settings=settings,
+            run=run,
+            finished_text=text,
+            accuracy=_pct(text),
+            seconds_to_finish=self.now(),
+            shot=self.shot(pg, "c8-trained-desktop"),
+        )
 
     def playground_c8(self, pg, size: str, link: str | None) -> str | None:
         """A drawn 6 (desktop: drawn here; phone: the desktop's link) through the chosen runs, turned by 90°."""
@@ -488,16 +577,24 @@ class ClassSteps:
         turned_line = pg.get_by_text(re.compile(r"^Turned \d+")).first
         inside = self.lines(pg, r"(?i)^Run\b|conv|pool|layer|channels", 12)
         near = self.slider_to_answer(pg)
-        self.note(turned_link=turned.replace(self.url, ""), turned_line=turned_line.inner_text()[:300],
-                  answers_all_runs=self.widgets(pg), six_nine=self.lines(pg, r"6 from a 9"),
-                  inside_the_network=inside, slider_to_turned=near, overlaps=pg.evaluate(OVERLAP_JS),
-                  shot=self.shot(pg, f"playground-c8-turned-90-{size}", full_page=(size == "desktop")))
+        self.note(
+            turned_link=turned.replace(self.url, ""),
+            turned_line=turned_line.inner_text()[:300],
+            answers_all_runs=self.widgets(pg),
+            six_nine=self.lines(pg, r"6 from a 9"),
+            inside_the_network=inside,
+            slider_to_turned=near,
+            overlaps=pg.evaluate(OVERLAP_JS),
+            shot=self.shot(pg, f"playground-c8-turned-90-{size}", full_page=(size == "desktop")),
+        )
         if size == "phone":
             self.slider(pg, "pg_angle", "Rotation (degrees, counter-clockwise)").scroll_into_view_if_needed()
             pg.wait_for_timeout(800)
-            self.note(slider_in_view=self.slider_to_answer(pg),
-                      shot_slider=self.shot(pg, f"playground-c8-slider-in-view-{size}", full_page=False),
-                      shot_full=self.shot(pg, f"playground-c8-turned-90-{size}-full"))
+            self.note(
+                slider_in_view=self.slider_to_answer(pg),
+                shot_slider=self.shot(pg, f"playground-c8-slider-in-view-{size}", full_page=False),
+                shot_full=self.shot(pg, f"playground-c8-turned-90-{size}-full"),
+            )
         return link
 
     def slider_to_answer(self, pg) -> dict:
@@ -512,10 +609,17 @@ class ClassSteps:
             return {"found": False}
         top, bottom = min(a["y"], b["y"]), max(a["y"] + a["height"], b["y"] + b["height"])
         vh = pg.viewport_size["height"]
-        return {"found": True, "slider_y": round(a["y"]), "turned_y": round(b["y"]),
-                "gap_px": round(b["y"] - (a["y"] + a["height"])) if b["y"] >= a["y"] else round(a["y"] - (b["y"] + b["height"])),
-                "span_px": round(bottom - top), "fit_one_screen": bottom - top <= vh,
-                "both_in_view_now": top >= 0 and bottom <= vh}
+        return {
+            "found": True,
+            "slider_y": round(a["y"]),
+            "turned_y": round(b["y"]),
+            "gap_px": round(b["y"] - (a["y"] + a["height"]))
+            if b["y"] >= a["y"]
+            else round(a["y"] - (b["y"] + b["height"])),
+            "span_px": round(bottom - top),
+            "fit_one_screen": bottom - top <= vh,
+            "both_in_view_now": top >= 0 and bottom <= vh,
+        }
 
     # -- 4. One node from the sidebar ------------------------------------------------------------------------
     def one_node_sidebar(self, pg, size: str) -> None:
@@ -528,24 +632,37 @@ class ClassSteps:
         w = self.widgets(pg)
         run = next((v for k, v in w.items() if k.startswith("select Run")), None)
         body = pg.locator(MAIN).first.inner_text()
-        graph = bool(run and re.search(r"(?i)cheb|gcn|graph|learned", run) and not re.search(r"(?i)escnn|steerable|C8", run))
-        self.note(url=pg.url.replace(self.url, ""), run_selected=run, is_graph_net=graph,
-                  shows_arithmetic="own activation" in body, shows_permutation=bool(re.search(r"(?i)permut", body)),
-                  heading=(pg.locator(f"{MAIN} h3").first.inner_text() if pg.locator(f"{MAIN} h3").count() else None),
-                  row_of_lines=self.lines(pg, r"Row \d+ of"), share_lines=self.lines(pg, r"(?i)share of"),
-                  widgets=w, shot=self.shot(pg, f"one-node-from-sidebar-{size}", full_page=(size == "desktop")))
+        graph = bool(
+            run and re.search(r"(?i)cheb|gcn|graph|learned", run) and not re.search(r"(?i)escnn|steerable|C8", run)
+        )
+        self.note(
+            url=pg.url.replace(self.url, ""),
+            run_selected=run,
+            is_graph_net=graph,
+            shows_arithmetic="own activation" in body,
+            shows_permutation=bool(re.search(r"(?i)permut", body)),
+            heading=(pg.locator(f"{MAIN} h3").first.inner_text() if pg.locator(f"{MAIN} h3").count() else None),
+            row_of_lines=self.lines(pg, r"Row \d+ of"),
+            share_lines=self.lines(pg, r"(?i)share of"),
+            widgets=w,
+            shot=self.shot(pg, f"one-node-from-sidebar-{size}", full_page=(size == "desktop")),
+        )
         if size == "phone":
             self.note(shot_full=self.shot(pg, f"one-node-from-sidebar-{size}-full"))
 
     # -- 5. Equivariance's Copy link -------------------------------------------------------------------------
     def eq_state(self, pg) -> dict:
         w = self.widgets(pg)
-        return {"url": unquote(pg.url.replace(self.url, "")).replace("+", " "),
-                "runs": next((v for k, v in w.items() if k.startswith("multi Runs")), None),
-                "measure_button": [b.strip() for b in pg.get_by_role("button", name=re.compile(r"^Measure")).all_inner_texts()],
-                "accuracy_chart": pg.get_by_text("Accuracy of rotated digits").count() > 0,
-                "charts": pg.locator(f'{MAIN} [data-testid="stPlotlyChart"]').count(),
-                "images_lines": self.lines(pg, r"(?i)test digits|test images")}
+        return {
+            "url": unquote(pg.url.replace(self.url, "")).replace("+", " "),
+            "runs": next((v for k, v in w.items() if k.startswith("multi Runs")), None),
+            "measure_button": [
+                b.strip() for b in pg.get_by_role("button", name=re.compile(r"^Measure")).all_inner_texts()
+            ],
+            "accuracy_chart": pg.get_by_text("Accuracy of rotated digits").count() > 0,
+            "charts": pg.locator(f'{MAIN} [data-testid="stPlotlyChart"]').count(),
+            "images_lines": self.lines(pg, r"(?i)test digits|test images"),
+        }
 
     def equivariance(self, pg, size: str, browser) -> None:
         pg.goto(self.url + "/equivariance")
@@ -562,8 +679,11 @@ class ClassSteps:
             self.note(measure_seconds=round(self.now() - t, 1))
         measured = self.eq_state(pg)
         self.scan(pg, f"equivariance measured ({size})")
-        self.note(measured=measured, overlaps=pg.evaluate(OVERLAP_JS),
-                  shot_measured=self.shot(pg, f"equivariance-measured-{size}", full_page=(size == "desktop")))
+        self.note(
+            measured=measured,
+            overlaps=pg.evaluate(OVERLAP_JS),
+            shot_measured=self.shot(pg, f"equivariance-measured-{size}", full_page=(size == "desktop")),
+        )
         copied = self.copy_link(pg)
         self.note(copied=copied, shot_copied=self.shot(pg, f"equivariance-copied-{size}", full_page=False))
         self.close_sidebar(pg)
@@ -586,8 +706,11 @@ class ClassSteps:
         edited = self.eq_state(pg)
         copied2 = self.copy_link(pg)
         self.close_sidebar(pg)
-        self.note(edited=edited, copied_after_edit=copied2,
-                  reopened_after_edit=self.eq_reopen(browser, size, copied2["link"], edited["runs"], "edited"))
+        self.note(
+            edited=edited,
+            copied_after_edit=copied2,
+            reopened_after_edit=self.eq_reopen(browser, size, copied2["link"], edited["runs"], "edited"),
+        )
 
     def eq_reopen(self, browser, size: str, link: str, runs, tag: str) -> dict:
         ctx = browser.new_context(**SIZES[size])
@@ -598,8 +721,12 @@ class ClassSteps:
             self.wait_text(p2, "Equivariance")
             self.settle(p2, 3000, timeout_ms=600_000)
             st = self.eq_state(p2)
-            return {**st, "same_runs": st["runs"] == runs, "chart_without_measure": st["accuracy_chart"],
-                    "shot": self.shot(p2, f"equivariance-link-{tag}-context-{size}", full_page=(size == "desktop"))}
+            return {
+                **st,
+                "same_runs": st["runs"] == runs,
+                "chart_without_measure": st["accuracy_chart"],
+                "shot": self.shot(p2, f"equivariance-link-{tag}-context-{size}", full_page=(size == "desktop")),
+            }
         finally:
             ctx.close()
 
@@ -612,8 +739,10 @@ class ClassSteps:
         if more.count() and "more" in more.first.inner_text().lower():
             more.first.click()
             pg.wait_for_timeout(500)
-        pages = [(a.inner_text().strip().splitlines()[-1].strip(), a.get_attribute("href"))  # the icon's name first
-                 for a in pg.locator('[data-testid="stSidebarNavLink"]').all()]
+        pages = [
+            (a.inner_text().strip().splitlines()[-1].strip(), a.get_attribute("href"))  # the icon's name first
+            for a in pg.locator('[data-testid="stSidebarNavLink"]').all()
+        ]
         self.note(pages=[p[0] for p in pages])
         per_page = {}
         for title, href in pages + [(u, u) for u in extra]:
@@ -628,13 +757,18 @@ class ClassSteps:
                 slug = re.sub(r"[^a-z0-9]+", "-", title.lower().split("?")[0]).strip("-") or "start"
                 if "?" in title:
                     slug += "-" + digest(title)[:4]
-                per_page[title] = {"hits": len(hits), "names": sorted({h["name"] for h in hits}),
-                                   "shot": self.shot(pg, f"names-{slug}-{size}", full_page=(size == "desktop"))}
+                per_page[title] = {
+                    "hits": len(hits),
+                    "names": sorted({h["name"] for h in hits}),
+                    "shot": self.shot(pg, f"names-{slug}-{size}", full_page=(size == "desktop")),
+                }
             except Exception as exc:
                 per_page[title] = {"error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"}
-        self.note(per_page=per_page,
-                  issue_hits=[h for h in self.raw_hits if h["kind"] == "issue" and h["page"] in per_page],
-                  extra_hits=[h for h in self.raw_hits if h["kind"] == "extra" and h["page"] in per_page][:60])
+        self.note(
+            per_page=per_page,
+            issue_hits=[h for h in self.raw_hits if h["kind"] == "issue" and h["page"] in per_page],
+            extra_hits=[h for h in self.raw_hits if h["kind"] == "extra" and h["page"] in per_page][:60],
+        )
 
     # -- 8. settings leak ------------------------------------------------------------------------------------
     def settings_leak(self, pg, size: str) -> None:
@@ -648,9 +782,11 @@ class ClassSteps:
         pg.keyboard.press("Enter")
         self.settle(pg, 1500)
         train = self.widgets(pg)
-        self.note(train_url=pg.url.replace(self.url, ""),
-                  train_data=next((v for k, v in train.items() if k.startswith("select Data set")), None),
-                  shot_train=self.shot(pg, f"leak-train-mnist-rot-{size}", full_page=False))
+        self.note(
+            train_url=pg.url.replace(self.url, ""),
+            train_data=next((v for k, v in train.items() if k.startswith("select Data set")), None),
+            shot_train=self.shot(pg, f"leak-train-mnist-rot-{size}", full_page=False),
+        )
         self.nav(pg, "Graph Builder")
         pg.wait_for_url(re.compile(r"/graph"), timeout=60_000)
         pg.locator(f'{MAIN} [data-testid="stPlotlyChart"]').first.wait_for(timeout=300_000)
@@ -659,9 +795,15 @@ class ClassSteps:
         data = next((v for k, v in w.items() if k.startswith("select Data set")), None)
         digit = next((v for k, v in w.items() if k.startswith("slider Digit")), None)
         label = self.lines(pg, r"^Label:")
-        self.note(graph_url=pg.url.replace(self.url, ""), graph_data=data, graph_digit=digit, label_line=label,
-                  leaked=data == "mnist-rot", graph_widgets=w,
-                  shot_graph=self.shot(pg, f"leak-graph-builder-after-train-{size}", full_page=False))
+        self.note(
+            graph_url=pg.url.replace(self.url, ""),
+            graph_data=data,
+            graph_digit=digit,
+            label_line=label,
+            leaked=data == "mnist-rot",
+            graph_widgets=w,
+            shot_graph=self.shot(pg, f"leak-graph-builder-after-train-{size}", full_page=False),
+        )
 
 
 def server_log(path: Path) -> dict:
@@ -677,11 +819,18 @@ def server_log(path: Path) -> dict:
         while j < len(lines) and (lines[j].startswith(" ") or not lines[j].strip()):
             j += 1
         return lines[j] if j < len(lines) else ""
+
     warn = [ln for ln in lines if re.search(r"(?i)warning|error", ln) and ln not in ctx and ln not in run]
-    return {"lines": len(lines), "missing_ScriptRunContext": len(ctx), "streamlit_run_warnings": len(run),
-            "tracebacks": len(tb), "traceback_ends": sorted({last(i)[:200] for i in tb})[:10],
-            "other_warning_lines": len(warn), "other_warning_examples": warn[:10],
-            "context_warning_examples": (ctx + run)[:3]}
+    return {
+        "lines": len(lines),
+        "missing_ScriptRunContext": len(ctx),
+        "streamlit_run_warnings": len(run),
+        "tracebacks": len(tb),
+        "traceback_ends": sorted({last(i)[:200] for i in tb})[:10],
+        "other_warning_lines": len(warn),
+        "other_warning_examples": warn[:10],
+        "context_warning_examples": (ctx + run)[:3],
+    }
 
 
 def _pct(text: str) -> float | None:

@@ -94,11 +94,14 @@ class Journey(ClassSteps):
 
     def page_notes(self, pg) -> dict:
         body = pg.locator(MAIN).first.inner_text() if pg.locator(MAIN).count() else ""
-        return {"errors": self.texts(pg, '[data-testid="stAlertContentError"]'),
-                "warnings": self.texts(pg, '[data-testid="stAlertContentWarning"]'),
-                "exceptions": self.texts(pg, '[data-testid="stException"]'),
-                "page_not_found": "Page not found" in body,
-                "None_in_text": len(re.findall(r"\bNone\b", body)), "nan_in_text": len(re.findall(r"\bnan\b", body))}
+        return {
+            "errors": self.texts(pg, '[data-testid="stAlertContentError"]'),
+            "warnings": self.texts(pg, '[data-testid="stAlertContentWarning"]'),
+            "exceptions": self.texts(pg, '[data-testid="stException"]'),
+            "page_not_found": "Page not found" in body,
+            "None_in_text": len(re.findall(r"\bNone\b", body)),
+            "nan_in_text": len(re.findall(r"\bnan\b", body)),
+        }
 
     def shot(self, pg, name: str, full_page: bool = True, **extra) -> str:
         """A numbered screenshot; ``full_page``: the viewport grown to the page's whole height, then put back."""
@@ -107,8 +110,13 @@ class Journey(ClassSteps):
         pg.mouse.move(1, 1)
         pg.wait_for_timeout(200)
         screenshot(pg, path, full_page)
-        entry = {"shot": str(path), "t": self.now(), "url": pg.url.replace(self.url, ""), **self.page_notes(pg),
-                 **extra}
+        entry = {
+            "shot": str(path),
+            "t": self.now(),
+            "url": pg.url.replace(self.url, ""),
+            **self.page_notes(pg),
+            **extra,
+        }
         self.shots.append(entry)
         print(json.dumps(entry, default=str), flush=True)
         return str(path)
@@ -141,8 +149,17 @@ class Journey(ClassSteps):
                     except Exception:
                         pass
                     break
-        print(json.dumps({"step": name, "ok": self.cur.get("ok"), "seconds": self.cur.get("seconds"),
-                          "error": self.cur.get("error")}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "step": name,
+                    "ok": self.cur.get("ok"),
+                    "seconds": self.cur.get("seconds"),
+                    "error": self.cur.get("error"),
+                }
+            ),
+            flush=True,
+        )
 
     def wait_text(self, pg, text, timeout_ms: int = 120_000) -> None:
         # the main area's text only: the sidebar's folded Classroom link builder names controls too ("Run this lesson
@@ -150,12 +167,16 @@ class Journey(ClassSteps):
         crash, main = pg.locator('[data-testid="stException"]'), pg.locator(MAIN)
         main.get_by_text(text).first.or_(crash.first).wait_for(timeout=timeout_ms)
         if crash.count() and not main.get_by_text(text).count():
-            raise RuntimeError(f"the page shows an exception instead of {text!r}: "
-                               + crash.first.inner_text().strip().splitlines()[0][:300])
+            raise RuntimeError(
+                f"the page shows an exception instead of {text!r}: "
+                + crash.first.inner_text().strip().splitlines()[0][:300]
+            )
 
     def main_links(self, pg) -> list[dict]:
-        return [{"text": a.inner_text().strip(), "href": (a.get_attribute("href") or "").replace(self.url, "")}
-                for a in pg.locator(f'{MAIN} a[data-testid="stPageLink-NavLink"]').all()]
+        return [
+            {"text": a.inner_text().strip(), "href": (a.get_attribute("href") or "").replace(self.url, "")}
+            for a in pg.locator(f'{MAIN} a[data-testid="stPageLink-NavLink"]').all()
+        ]
 
     def grid(self, pg) -> list[list[list[str]]]:
         return pg.evaluate(GRID_JS)
@@ -171,7 +192,9 @@ class Journey(ClassSteps):
         pg.goto(f"{self.url}/lessons?lesson={LESSON}&ls_mode=quick")
         self.wait_text(pg, RUN_LESSON)
         self.idle(pg, settle_ms=1000)
-        self.note(opened=self.now(), planned_caption=pg.get_by_text(re.compile(r"mode trains \d+ run")).first.inner_text())
+        self.note(
+            opened=self.now(), planned_caption=pg.get_by_text(re.compile(r"mode trains \d+ run")).first.inner_text()
+        )
         self.shot(pg, "lesson-before-run")
         pg.get_by_role("button", name=RUN_LESSON).first.click()
         pressed = self.now()
@@ -193,8 +216,10 @@ class Journey(ClassSteps):
                 shot_running = True
                 self.shot(pg, "lesson-running", full_page=False)
             if pg.locator('[data-testid="stException"]').count():
-                raise RuntimeError("exception on the Lessons page: "
-                                   + pg.locator('[data-testid="stException"]').first.inner_text()[:300])
+                raise RuntimeError(
+                    "exception on the Lessons page: "
+                    + pg.locator('[data-testid="stException"]').first.inner_text()[:300]
+                )
             pg.wait_for_timeout(1000)
         finished = self.now()
         self.idle(pg)
@@ -207,13 +232,20 @@ class Journey(ClassSteps):
         m = re.search(r"ChebNet ([\d.]+)% against the CNN's ([\d.]+)%", acc_line or "")
         rows = table[0] if table else []
         by_row = {r[0]: r for r in rows[1:] if r}
-        self.note(pressed=pressed, finished=finished, status_changes=statuses[:30], table=rows,
-                  cheb_accuracy=m and float(m.group(1)), cnn_accuracy=m and float(m.group(2)),
-                  accuracy_line=acc_line, epoch_time_line=epoch_line,
-                  why_caption=why.inner_text() if why.count() else None,
-                  explanation_links=[l for l in links if "Reopen" not in l["text"]],
-                  reopen_link=next((l["href"] for l in links if "Reopen" in l["text"]), None),
-                  lesson_url=pg.url.replace(self.url, ""))
+        self.note(
+            pressed=pressed,
+            finished=finished,
+            status_changes=statuses[:30],
+            table=rows,
+            cheb_accuracy=m and float(m.group(1)),
+            cnn_accuracy=m and float(m.group(2)),
+            accuracy_line=acc_line,
+            epoch_time_line=epoch_line,
+            why_caption=why.inner_text() if why.count() else None,
+            explanation_links=[l for l in links if "Reopen" not in l["text"]],
+            reopen_link=next((l["href"] for l in links if "Reopen" in l["text"]), None),
+            lesson_url=pg.url.replace(self.url, ""),
+        )
         self.shot(pg, "lesson-finished")
         spectral = next((l["href"] for l in links if "s_run=" in l["href"]), "")
         cheb = re.search(r"s_run=(\d+)", spectral)
@@ -233,11 +265,18 @@ class Journey(ClassSteps):
             again = self.grid(p2)
             rows2 = again[0] if again else []
             strip = lambda rs: [r for r in rs]  # noqa: E731
-            self.note(reopen={"opened_at": t, "seconds_to_table": round(self.now() - t, 2), "link": link,
-                              "same_table": strip(rows2) == strip(rows), "table": rows2,
-                              "run_button": p2.get_by_role("button", name=re.compile("Run this lesson")).count(),
-                              "own_copy": p2.get_by_role("button", name=re.compile("own copy")).count(),
-                              "url": p2.url.replace(self.url, "")})
+            self.note(
+                reopen={
+                    "opened_at": t,
+                    "seconds_to_table": round(self.now() - t, 2),
+                    "link": link,
+                    "same_table": strip(rows2) == strip(rows),
+                    "table": rows2,
+                    "run_button": p2.get_by_role("button", name=re.compile("Run this lesson")).count(),
+                    "own_copy": p2.get_by_role("button", name=re.compile("own copy")).count(),
+                    "url": p2.url.replace(self.url, ""),
+                }
+            )
             self.shot(p2, "lesson-reopened-fresh-context")
         finally:
             ctx.close()
@@ -271,14 +310,23 @@ class Journey(ClassSteps):
         self.idle(pg)
         step_btn = pg.get_by_role("button", name=re.compile(r"Step \(1 epoch\)")).first
         step_btn.wait_for()
-        self.note(first_run=first, started=started, first_finished=fin1, first_finished_text=text1,
-                  first_accuracy=_pct(text1), step_enabled=step_btn.is_enabled(),
-                  continue_label=pg.get_by_role("button", name=re.compile(r"^Continue \d+ more")).first.inner_text())
+        self.note(
+            first_run=first,
+            started=started,
+            first_finished=fin1,
+            first_finished_text=text1,
+            first_accuracy=_pct(text1),
+            step_enabled=step_btn.is_enabled(),
+            continue_label=pg.get_by_role("button", name=re.compile(r"^Continue \d+ more")).first.inner_text(),
+        )
         self.shot(pg, "train-mlp-1-epoch-finished")
         step_btn.click()
         pressed = self.now()
-        pg.wait_for_function("([r]) => { const m = location.search.match(/[?&]run=(\\d+)/); return m && +m[1] !== r; }",
-                             arg=[first], timeout=60_000)
+        pg.wait_for_function(
+            "([r]) => { const m = location.search.match(/[?&]run=(\\d+)/); return m && +m[1] !== r; }",
+            arg=[first],
+            timeout=60_000,
+        )
         second = self.run_id(pg)
         opened = self.now()
         cont = pg.get_by_text(re.compile(r"Continued from run \d+")).first
@@ -289,13 +337,20 @@ class Journey(ClassSteps):
         caption = pg.get_by_text(re.compile(r"Continued from run \d+")).first.inner_text()
         metric = pg.locator('[data-testid="stMetric"]').first
         parent = re.search(r"Continued from run (\d+)", caption)
-        self.note(second_run=second, step_pressed=pressed, second_run_opened=opened, second_finished=fin2,
-                  continued_caption=caption, continued_from=parent and int(parent.group(1)),
-                  continued_from_first=bool(parent and int(parent.group(1)) == first),
-                  ends_at_epoch_2=bool(re.search(r"\bepoch 2\b|epochs? 2\b|–2\b", caption)),
-                  second_finished_text=text2, second_accuracy=_pct(text2),
-                  metric=metric.inner_text().replace("\n", " ") if metric.count() else None,
-                  subheader=pg.locator(f"{MAIN} h3").first.inner_text())
+        self.note(
+            second_run=second,
+            step_pressed=pressed,
+            second_run_opened=opened,
+            second_finished=fin2,
+            continued_caption=caption,
+            continued_from=parent and int(parent.group(1)),
+            continued_from_first=bool(parent and int(parent.group(1)) == first),
+            ends_at_epoch_2=bool(re.search(r"\bepoch 2\b|epochs? 2\b|–2\b", caption)),
+            second_finished_text=text2,
+            second_accuracy=_pct(text2),
+            metric=metric.inner_text().replace("\n", " ") if metric.count() else None,
+            subheader=pg.locator(f"{MAIN} h3").first.inner_text(),
+        )
         self.shot(pg, "train-mlp-stepped-run")
 
     # -- 3. one node ---------------------------------------------------------------------------------------------
@@ -318,19 +373,30 @@ class Journey(ClassSteps):
         cell = pg.evaluate(CELL_JS, [0, row, col])
         pg.mouse.click(cell["x"], cell["y"])
         clicked = self.now()
-        pg.wait_for_function("([r, c]) => { const q = new URLSearchParams(location.search); "
-                             "return q.get('nd_row') === String(r) && q.get('nd_col') === String(c); }",
-                             arg=[row, col], timeout=60_000)
+        pg.wait_for_function(
+            "([r, c]) => { const q = new URLSearchParams(location.search); "
+            "return q.get('nd_row') === String(r) && q.get('nd_col') === String(c); }",
+            arg=[row, col],
+            timeout=60_000,
+        )
         in_url = self.now()
         pg.locator(f"{MAIN} h3", has_text=f"(row {row}, column {col})").first.wait_for(timeout=60_000)
         self.idle(pg)
         line = pg.get_by_text("The network's own activation").first.inner_text()
         q = parse_qs(urlparse(pg.url).query)
         diff = re.search(r"difference ([0-9.e+-]+)", line)
-        self.note(side=side, clicked_cell=[row, col], clicked=clicked, address_updated=in_url,
-                  nd_row=q.get("nd_row", [None])[0], nd_col=q.get("nd_col", [None])[0], address=pg.url.replace(self.url, ""),
-                  heading=pg.locator(f"{MAIN} h3", has_text="Node ").first.inner_text(), activation_line=line,
-                  difference=diff and float(diff.group(1).rstrip(".")))
+        self.note(
+            side=side,
+            clicked_cell=[row, col],
+            clicked=clicked,
+            address_updated=in_url,
+            nd_row=q.get("nd_row", [None])[0],
+            nd_col=q.get("nd_col", [None])[0],
+            address=pg.url.replace(self.url, ""),
+            heading=pg.locator(f"{MAIN} h3", has_text="Node ").first.inner_text(),
+            activation_line=line,
+            difference=diff and float(diff.group(1).rstrip(".")),
+        )
         self.shot(pg, "node-clicked-cell")
 
     # -- 4. classroom links ----------------------------------------------------------------------------------
@@ -341,9 +407,11 @@ class Journey(ClassSteps):
         self.idle(pg)
         fixed = pg.locator(SIDEBAR).get_by_text("Fixed by this link", exact=False).first
         fixed.wait_for(timeout=30_000)
-        self.note(fixed_caption=fixed.inner_text(),
-                  layer_type_drawn=_has(pg, "stSelectbox", "Layer type"),
-                  lr_drawn=_has(pg, "stSlider", "Learning rate"))
+        self.note(
+            fixed_caption=fixed.inner_text(),
+            layer_type_drawn=_has(pg, "stSelectbox", "Layer type"),
+            lr_drawn=_has(pg, "stSlider", "Learning rate"),
+        )
         self.shot(pg, "classroom-train-fixed-by-link", full_page=False)
         exp = pg.locator(f'{SIDEBAR} [data-testid="stExpander"]', has_text="Classroom link").first
         exp.locator("summary").first.click()
@@ -359,8 +427,13 @@ class Journey(ClassSteps):
         field.wait_for(state="visible")
         link = field.input_value()
         status = pg.locator("#gcl-class-status").inner_text()
-        self.note(builder_offers=offered, ticked_on_open=ticked_before, ticked_extra="epochs", classroom_link=link,
-                  copy_status=status)
+        self.note(
+            builder_offers=offered,
+            ticked_on_open=ticked_before,
+            ticked_extra="epochs",
+            classroom_link=link,
+            copy_status=status,
+        )
         pg.locator("#gcl-class-button").scroll_into_view_if_needed()
         self.shot(pg, "classroom-builder-copied", full_page=False)
         ctx, p2 = self.fresh(browser)
@@ -371,11 +444,23 @@ class Journey(ClassSteps):
             labels = [t.strip() for t in p2.locator(f'{SIDEBAR} [data-testid="stWidgetLabel"]').all_text_contents()]
             fixed2 = p2.locator(SIDEBAR).get_by_text("Fixed by this link", exact=False)
             q = parse_qs(urlparse(link).query)
-            self.note(fresh={"hide": q.get("hide"), "fixed_caption": fixed2.first.inner_text() if fixed2.count() else None,
-                             "hidden": {lbl: not _has(p2, kind, lbl) for kind, lbl in
-                                        (("stSelectbox", "Layer type"), ("stSlider", "Learning rate"),
-                                         ("stSlider", "Epochs"), ("stNumberInput", "Seed"))},
-                             "sidebar_controls_shown": labels, "url": p2.url.replace(self.url, "")})
+            self.note(
+                fresh={
+                    "hide": q.get("hide"),
+                    "fixed_caption": fixed2.first.inner_text() if fixed2.count() else None,
+                    "hidden": {
+                        lbl: not _has(p2, kind, lbl)
+                        for kind, lbl in (
+                            ("stSelectbox", "Layer type"),
+                            ("stSlider", "Learning rate"),
+                            ("stSlider", "Epochs"),
+                            ("stNumberInput", "Seed"),
+                        )
+                    },
+                    "sidebar_controls_shown": labels,
+                    "url": p2.url.replace(self.url, ""),
+                }
+            )
             self.shot(p2, "classroom-link-fresh-context", full_page=False)
         finally:
             ctx.close()
@@ -383,12 +468,16 @@ class Journey(ClassSteps):
         self.wait_text(pg, RUN_LESSON)
         self.idle(pg)
         fixed3 = pg.locator(SIDEBAR).get_by_text("Fixed by this link", exact=False)
-        self.note(lesson_hidden={"picker_drawn": _has(pg, "stSelectbox", "Lesson"),
-                                 "fixed_caption": fixed3.first.inner_text() if fixed3.count() else None,
-                                 "title_in_main": pg.locator(MAIN).get_by_text("ChebNet against the CNN").count() > 0,
-                                 "url_after_load": pg.url.replace(self.url, ""),
-                                 "question": pg.locator(f"{MAIN} p", has_text="The question.").first.inner_text()[:200],
-                                 "reopen_selector_drawn": _has(pg, "stSelectbox", "Reopen a launched lesson")})
+        self.note(
+            lesson_hidden={
+                "picker_drawn": _has(pg, "stSelectbox", "Lesson"),
+                "fixed_caption": fixed3.first.inner_text() if fixed3.count() else None,
+                "title_in_main": pg.locator(MAIN).get_by_text("ChebNet against the CNN").count() > 0,
+                "url_after_load": pg.url.replace(self.url, ""),
+                "question": pg.locator(f"{MAIN} p", has_text="The question.").first.inner_text()[:200],
+                "reopen_selector_drawn": _has(pg, "stSelectbox", "Reopen a launched lesson"),
+            }
+        )
         self.shot(pg, "classroom-lesson-picker-hidden", full_page=False)
 
     # -- 5. phone ----------------------------------------------------------------------------------------------
@@ -416,8 +505,12 @@ class Journey(ClassSteps):
 
 def _has(pg, testid: str, label: str) -> bool:
     exact = re.compile(rf"^\s*{re.escape(label)}\s*$")
-    return pg.locator(f'[data-testid="{testid}"]').filter(
-        has=pg.locator('[data-testid="stWidgetLabel"]', has_text=exact)).count() > 0
+    return (
+        pg.locator(f'[data-testid="{testid}"]')
+        .filter(has=pg.locator('[data-testid="stWidgetLabel"]', has_text=exact))
+        .count()
+        > 0
+    )
 
 
 def _pct(text: str) -> float | None:
@@ -425,16 +518,32 @@ def _pct(text: str) -> float | None:
     return float(m.group(1)) if m else None
 
 
-STEPS = ["1-lesson", "2-continue-step", "3-one-node", "4-classroom", "5-phone",
-         "30.1-sigma-desktop", "30.1-sigma-phone", "30.10-steps-desktop",
-         "30.2-reopen-desktop", "30.2-reopen-phone",
-         "30.3-playground-before-desktop", "30.3-playground-before-phone", "30.3-train-c8",
-         "30.3-playground-c8-desktop", "30.3-playground-c8-phone",
-         "30.4-one-node-desktop", "30.4-one-node-phone",
-         "30.5-equivariance-desktop", "30.5-equivariance-phone",
-         "30.6-names-desktop", "30.6-names-phone",
-         "30.8-leak-desktop", "30.8-leak-phone",
-         "30.11-server-log"]
+STEPS = [
+    "1-lesson",
+    "2-continue-step",
+    "3-one-node",
+    "4-classroom",
+    "5-phone",
+    "30.1-sigma-desktop",
+    "30.1-sigma-phone",
+    "30.10-steps-desktop",
+    "30.2-reopen-desktop",
+    "30.2-reopen-phone",
+    "30.3-playground-before-desktop",
+    "30.3-playground-before-phone",
+    "30.3-train-c8",
+    "30.3-playground-c8-desktop",
+    "30.3-playground-c8-phone",
+    "30.4-one-node-desktop",
+    "30.4-one-node-phone",
+    "30.5-equivariance-desktop",
+    "30.5-equivariance-phone",
+    "30.6-names-desktop",
+    "30.6-names-phone",
+    "30.8-leak-desktop",
+    "30.8-leak-phone",
+    "30.11-server-log",
+]
 STATE_KEYS = ("reopen_path", "lesson_url", "teacher_table", "cheb_run", "c8_run", "drawn_path")
 
 
@@ -448,18 +557,28 @@ def _path(link: str | None) -> str | None:
 def main() -> None:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.teaching_journey", description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(ROOT / "artifacts" / "browser" / "teaching"))
-    ap.add_argument("--root", default=str(ROOT),
-                    help="the checkout whose app.py is served (default: this one; e.g. a git worktree of an older "
-                         "commit for a before picture, with this checkout's journey)")
+    ap.add_argument(
+        "--root",
+        default=str(ROOT),
+        help="the checkout whose app.py is served (default: this one; e.g. a git worktree of an older "
+        "commit for a before picture, with this checkout's journey)",
+    )
     ap.add_argument("--settle-ms", type=int, default=2000, help="wait after a page stops running, before a shot")
-    ap.add_argument("--data-dir", default=None, help="data folder (default: a fresh temp dir; with --steps: the one "
-                                                      "of the last journey into --out)")
+    ap.add_argument(
+        "--data-dir",
+        default=None,
+        help="data folder (default: a fresh temp dir; with --steps: the one of the last journey into --out)",
+    )
     ap.add_argument("--lesson-timeout", type=float, default=1800, help="seconds to wait for the lesson's runs")
     ap.add_argument("--c8-timeout", type=float, default=1800, help="seconds to wait for the C8 net to train")
-    ap.add_argument("--steps", default=None,
-                    help="comma-separated prefixes of the steps to walk (default: all): " + ", ".join(STEPS)
-                         + ". A partial walk reuses the data folder and what earlier steps found (the lesson's "
-                           "link, the runs) from <out>/state.json, and merges its steps into result.json")
+    ap.add_argument(
+        "--steps",
+        default=None,
+        help="comma-separated prefixes of the steps to walk (default: all): "
+        + ", ".join(STEPS)
+        + ". A partial walk reuses the data folder and what earlier steps found (the lesson's "
+        "link, the runs) from <out>/state.json, and merges its steps into result.json",
+    )
     ap.add_argument("--graph-steps", type=int, default=10, help="keyboard steps per Graph Builder slider")
     args = ap.parse_args()
     out = Path(args.out)
@@ -473,16 +592,32 @@ def main() -> None:
             old.unlink()
     data = Path(args.data_dir or state.get("data_dir") or tempfile.mkdtemp(prefix="graphconv-teaching-"))
     root = Path(args.root).resolve()
-    head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True,
-                          text=True).stdout.strip()
+    head = subprocess.run(
+        ["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
     log_path = out / ("server.log" if wanted is None else "server-partial.log")
     log = open(log_path, "w")
     t0 = time.perf_counter()
-    server, url = start_app(root, env={"GRAPHCONV_DATA_DIR": str(data), "GRAPHCONV_QUICK": "1",
-                                       "GRAPHCONV_STARTER": "0"}, log=log, timeout=300)
+    server, url = start_app(
+        root,
+        env={"GRAPHCONV_DATA_DIR": str(data), "GRAPHCONV_QUICK": "1", "GRAPHCONV_STARTER": "0"},
+        log=log,
+        timeout=300,
+    )
     healthy = round(time.perf_counter() - t0, 1)
-    print(json.dumps({"server": url, "root": str(root), "head": head, "data_dir": str(data), "steps": chosen,
-                      "seconds_to_healthy": healthy}), flush=True)
+    print(
+        json.dumps(
+            {
+                "server": url,
+                "root": str(root),
+                "head": head,
+                "data_dir": str(data),
+                "steps": chosen,
+                "seconds_to_healthy": healthy,
+            }
+        ),
+        flush=True,
+    )
     from playwright.sync_api import sync_playwright
 
     j = Journey(out, url, args.settle_ms, args.lesson_timeout)
@@ -492,11 +627,16 @@ def main() -> None:
 
     def save_state() -> None:
         seen = j.steps.get("1-lesson", {})
-        new = {"data_dir": str(data), "root": str(root),
-               "reopen_path": _path(seen.get("reopen_link")) or state.get("reopen_path"),
-               "lesson_url": seen.get("lesson_url") or state.get("lesson_url"),
-               "teacher_table": seen.get("table") or state.get("teacher_table"),
-               "cheb_run": j.cheb_run, "c8_run": j.c8_run, "drawn_path": state.get("drawn_path")}
+        new = {
+            "data_dir": str(data),
+            "root": str(root),
+            "reopen_path": _path(seen.get("reopen_link")) or state.get("reopen_path"),
+            "lesson_url": seen.get("lesson_url") or state.get("lesson_url"),
+            "teacher_table": seen.get("table") or state.get("teacher_table"),
+            "cheb_run": j.cheb_run,
+            "c8_run": j.c8_run,
+            "drawn_path": state.get("drawn_path"),
+        }
         state.update(new)
         state_file.write_text(json.dumps(state, indent=1))
 
@@ -520,12 +660,22 @@ def main() -> None:
             run("30.10-steps-desktop", j.in_context, browser, "desktop", j.graph_steps, args.graph_steps)
             for size in ("desktop", "phone"):
                 if state.get("reopen_path"):
-                    run(f"30.2-reopen-{size}", j.in_context, browser, size, j.lesson_reopen, size,
-                        url + state["reopen_path"], state.get("teacher_table") or [])
+                    run(
+                        f"30.2-reopen-{size}",
+                        j.in_context,
+                        browser,
+                        size,
+                        j.lesson_reopen,
+                        size,
+                        url + state["reopen_path"],
+                        state.get("teacher_table") or [],
+                    )
                 elif f"30.2-reopen-{size}" in chosen:
                     j.failures.append(f"30.2-reopen-{size}: no reopen link (the lesson step did not finish)")
             for size in ("desktop", "phone"):
-                run(f"30.3-playground-before-{size}", j.in_context, browser, size, j.playground_offer, size, "before-c8")
+                run(
+                    f"30.3-playground-before-{size}", j.in_context, browser, size, j.playground_offer, size, "before-c8"
+                )
             run("30.3-train-c8", j.in_context, browser, "desktop", j.train_c8, args.c8_timeout)
             save_state()
 
@@ -534,6 +684,7 @@ def main() -> None:
                 got = j.playground_c8(pg, size, url + drawn if size == "phone" and drawn else None)
                 if got:
                     state["drawn_path"] = _path(got)
+
             for size in ("desktop", "phone"):
                 run(f"30.3-playground-c8-{size}", j.in_context, browser, size, playground, size)
             for size in ("desktop", "phone"):
@@ -541,8 +692,12 @@ def main() -> None:
             for size in ("desktop", "phone"):
                 run(f"30.5-equivariance-{size}", j.in_context, browser, size, j.equivariance, size, browser)
             extra = ["/playground?pg_src=dataset&pg_digit=0", "/train?model=cheb", "/compare"]
-            extra += [f"/{page}?{key}={rid}" for rid in (j.cheb_run, j.c8_run) if rid
-                      for page, key in (("train", "run"), ("results", "run"))]
+            extra += [
+                f"/{page}?{key}={rid}"
+                for rid in (j.cheb_run, j.c8_run)
+                if rid
+                for page, key in (("train", "run"), ("results", "run"))
+            ]
             extra += [state["reopen_path"]] if state.get("reopen_path") else []
             for size in ("desktop", "phone"):
                 run(f"30.6-names-{size}", j.in_context, browser, size, j.raw_names, size, extra)
@@ -555,20 +710,39 @@ def main() -> None:
         log.close()
     if "30.11-server-log" in chosen:
         j.steps["30.11-server-log"] = {"ok": True, "log": str(log_path), **server_log(log_path)}
-    result = {"command": "python -m benchmarks.teaching_journey " + " ".join(sys.argv[1:]), "server": url,
-              "root": str(root), "head": head, "data_dir": str(data), "seconds_to_healthy": healthy,
-              "steps": j.steps, "failures": j.failures, "screenshots": j.shots,
-              "raw_names_seen": j.raw_hits, "total_seconds": round(time.perf_counter() - t0, 1)}
+    result = {
+        "command": "python -m benchmarks.teaching_journey " + " ".join(sys.argv[1:]),
+        "server": url,
+        "root": str(root),
+        "head": head,
+        "data_dir": str(data),
+        "seconds_to_healthy": healthy,
+        "steps": j.steps,
+        "failures": j.failures,
+        "screenshots": j.shots,
+        "raw_names_seen": j.raw_hits,
+        "total_seconds": round(time.perf_counter() - t0, 1),
+    }
     path = out / "result.json"
     if wanted is not None and path.exists():  # a partial walk: its steps replace those of the last one
         old = json.loads(path.read_text())
         steps = {**old.get("steps", {}), **j.steps}
         failures = [f for f in old.get("failures", []) if f.split(":")[0] not in j.steps] + j.failures
-        shots = [s for s in old.get("screenshots", []) if Path(s["shot"]).name not in {Path(x["shot"]).name for x in j.shots}]
-        result = {**old, **result, "steps": steps, "failures": failures, "screenshots": shots + j.shots,
-                  "raw_names_seen": [h for h in old.get("raw_names_seen", []) if h["page"] not in
-                                     {x["page"] for x in j.raw_hits}] + j.raw_hits,
-                  "partial_walks": old.get("partial_walks", []) + [result["command"]]}
+        shots = [
+            s for s in old.get("screenshots", []) if Path(s["shot"]).name not in {Path(x["shot"]).name for x in j.shots}
+        ]
+        result = {
+            **old,
+            **result,
+            "steps": steps,
+            "failures": failures,
+            "screenshots": shots + j.shots,
+            "raw_names_seen": [
+                h for h in old.get("raw_names_seen", []) if h["page"] not in {x["page"] for x in j.raw_hits}
+            ]
+            + j.raw_hits,
+            "partial_walks": old.get("partial_walks", []) + [result["command"]],
+        }
     path.write_text(json.dumps(result, indent=1, default=str))
     print(json.dumps({"failures": j.failures, "total_seconds": result["total_seconds"], "result": str(path)}, indent=1))
 

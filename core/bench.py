@@ -62,7 +62,10 @@ class PygGCN(nn.Module):
     def batched_edges(self, B: int) -> torch.Tensor:
         """Block-diagonal edge_index of B copies (what ``Batch.from_data_list`` builds), built once per B."""
         if B not in self._batched or self._batched[B].device != self.edge_index.device:
-            offsets = torch.arange(B, device=self.edge_index.device).repeat_interleave(self.edge_index.shape[1]) * self.num_nodes
+            offsets = (
+                torch.arange(B, device=self.edge_index.device).repeat_interleave(self.edge_index.shape[1])
+                * self.num_nodes
+            )
             self._batched[B] = self.edge_index.repeat(1, B) + offsets
         return self._batched[B]
 
@@ -81,8 +84,15 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def block_throughput(models: dict[str, nn.Module], x: torch.Tensor, y: torch.Tensor, batch_size: int,
-                     steps: dict[str, int], repeats: int = 3, warmup: int = 3) -> dict[str, float]:
+def block_throughput(
+    models: dict[str, nn.Module],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    batch_size: int,
+    steps: dict[str, int],
+    repeats: int = 3,
+    warmup: int = 3,
+) -> dict[str, float]:
     """Images per second of training, from each model's median block of ``steps[name]`` consecutive steps.
 
     Blocks alternate between models (A B A B ...), so a slow spell on a shared machine hits all of them,
@@ -99,7 +109,7 @@ def block_throughput(models: dict[str, nn.Module], x: torch.Tensor, y: torch.Ten
         t0 = time.perf_counter()
         for i in range(n):
             s = (i * batch_size) % (len(y) - batch_size)
-            loss = F.cross_entropy(model(x[s:s + batch_size]), y[s:s + batch_size])
+            loss = F.cross_entropy(model(x[s : s + batch_size]), y[s : s + batch_size])
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -130,11 +140,23 @@ def run_benchmark(epochs: int = 1, quick: bool = False, batch_size: int = 64, de
     epoch_steps = max(1, (1000 if quick else len(y)) * epochs // batch_size)
     grid = build_graph("grid", neighbours=8)
     gpu = dev.type != "cpu"  # GPU steps are ~100x shorter: longer blocks keep timer noise small
-    gcn = block_throughput({"gcn_shared": SharedGCN(grid).to(dev), "gcn_pyg": PygGCN(grid).to(dev)}, x, y,
-                           batch_size, {"gcn_shared": 200 if gpu else 20, "gcn_pyg": 50 if gpu else 5})
-    conv = block_throughput({"chebnet": GraphNet(grid, "cheb", ModelConfig(name="cheb", layers=2, hidden=32, K=5)).to(dev),
-                             "cnn": CNN(hidden=32, layers=2).to(dev)}, x, y, batch_size,
-                            {"chebnet": epoch_steps, "cnn": epoch_steps})
+    gcn = block_throughput(
+        {"gcn_shared": SharedGCN(grid).to(dev), "gcn_pyg": PygGCN(grid).to(dev)},
+        x,
+        y,
+        batch_size,
+        {"gcn_shared": 200 if gpu else 20, "gcn_pyg": 50 if gpu else 5},
+    )
+    conv = block_throughput(
+        {
+            "chebnet": GraphNet(grid, "cheb", ModelConfig(name="cheb", layers=2, hidden=32, K=5)).to(dev),
+            "cnn": CNN(hidden=32, layers=2).to(dev),
+        },
+        x,
+        y,
+        batch_size,
+        {"chebnet": epoch_steps, "cnn": epoch_steps},
+    )
     ips = {**gcn, **conv}
     return {
         "images_per_second": {k: round(v, 1) for k, v in ips.items()},
@@ -143,9 +165,14 @@ def run_benchmark(epochs: int = 1, quick: bool = False, batch_size: int = 64, de
         "chebnet_epoch_seconds": round(epoch_steps * batch_size / ips["chebnet"], 2),
         "cnn_epoch_seconds": round(epoch_steps * batch_size / ips["cnn"], 2),
         "batch_size": batch_size,
-        "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-                    "torch_threads": torch.get_num_threads(), "torch": torch.__version__, "device": str(dev),
-                    "gpu": torch.cuda.get_device_name(dev) if dev.type == "cuda" else None},
+        "machine": {
+            "cpu": platform.processor() or platform.machine(),
+            "cores": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__,
+            "device": str(dev),
+            "gpu": torch.cuda.get_device_name(dev) if dev.type == "cuda" else None,
+        },
     }
 
 
@@ -189,9 +216,12 @@ def published_models(batch_size: int = 64) -> dict[str, tuple[Any, nn.Module]]:
     from core.training.runs import RunConfig, validate
 
     grid = {name: p.default for name, p in GRAPH_PARAMS["grid"].items() if p.default is not None}
-    configs = {"chebnet": RunConfig(model="cheb", K=25, graph="grid", graph_params={**grid, "neighbours": 8},
-                                    batch_size=batch_size),
-               "cnn": RunConfig(model="cnn", batch_size=batch_size)}
+    configs = {
+        "chebnet": RunConfig(
+            model="cheb", K=25, graph="grid", graph_params={**grid, "neighbours": 8}, batch_size=batch_size
+        ),
+        "cnn": RunConfig(model="cnn", batch_size=batch_size),
+    }
     out = {}
     for name, cfg in configs.items():
         validate(cfg)
@@ -201,8 +231,9 @@ def published_models(batch_size: int = 64) -> dict[str, tuple[Any, nn.Module]]:
     return out
 
 
-def time_epoch(model: nn.Module, lr: float, x: torch.Tensor, y: torch.Tensor, batch_size: int,
-               warmup: int = WARMUP_STEPS) -> float:
+def time_epoch(
+    model: nn.Module, lr: float, x: torch.Tensor, y: torch.Tensor, batch_size: int, warmup: int = WARMUP_STEPS
+) -> float:
     """Seconds for one shuffled pass over (x, y) on their device: forward, cross-entropy, backward, Adam step.
 
     ``warmup`` steps first (kernel selection, allocator, Adam's state; no more than the pass has), then the
@@ -225,7 +256,7 @@ def time_epoch(model: nn.Module, lr: float, x: torch.Tensor, y: torch.Tensor, ba
     _sync(dev)
     t0 = time.perf_counter()
     for s in range(0, len(y), batch_size):
-        step(order[s:s + batch_size])
+        step(order[s : s + batch_size])
     _sync(dev)
     return time.perf_counter() - t0
 
@@ -267,12 +298,21 @@ def run_full_epoch(images: int | None = None, batch_size: int = 64, device: str 
         "speedup_vs_published": round(PUBLISHED["seconds_per_epoch"] / cheb, 2),
         "goal_seconds": GOAL_SECONDS,
         "meets_goal": cheb <= GOAL_SECONDS,
-        "note": (f"timed {n:,} images, extrapolated to {EPOCH_IMAGES:,}" if n < EPOCH_IMAGES else
-                 f"timed one full epoch of {EPOCH_IMAGES:,} images") + f" at batch {batch_size}, data on the device; "
-                f"published: {PUBLISHED['seconds_per_epoch']} s per epoch on a {PUBLISHED['gpu']}",
+        "note": (
+            f"timed {n:,} images, extrapolated to {EPOCH_IMAGES:,}"
+            if n < EPOCH_IMAGES
+            else f"timed one full epoch of {EPOCH_IMAGES:,} images"
+        )
+        + f" at batch {batch_size}, data on the device; "
+        f"published: {PUBLISHED['seconds_per_epoch']} s per epoch on a {PUBLISHED['gpu']}",
         "models": labels,
         "batch_size": batch_size,
-        "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-                    "torch_threads": torch.get_num_threads(), "torch": torch.__version__, "device": str(dev),
-                    "gpu": torch.cuda.get_device_name(dev) if dev.type == "cuda" else None},
+        "machine": {
+            "cpu": platform.processor() or platform.machine(),
+            "cores": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__,
+            "device": str(dev),
+            "gpu": torch.cuda.get_device_name(dev) if dev.type == "cuda" else None,
+        },
     }

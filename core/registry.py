@@ -27,8 +27,14 @@ class Registry(Generic[T]):
         self._settings: dict[str, tuple[str, ...]] = {}  # name -> the settings it reads (controls a page draws)
         self._footprints: dict[str, Callable] = {}  # name -> what one step costs, from its config (models)
 
-    def register(self, name: str, title: str | None = None, about: str | None = None,
-                 settings: tuple[str, ...] | None = None, footprint: Callable | None = None) -> Callable[[T], T]:
+    def register(
+        self,
+        name: str,
+        title: str | None = None,
+        about: str | None = None,
+        settings: tuple[str, ...] | None = None,
+        footprint: Callable | None = None,
+    ) -> Callable[[T], T]:
         def deco(obj: T) -> T:
             if name in self._items and not isinstance(self._items[name], _Lazy):
                 raise KeyError(f"{self.what} {name!r} registered twice")
@@ -38,8 +44,15 @@ class Registry(Generic[T]):
 
         return deco
 
-    def register_lazy(self, name: str, module: str, title: str | None = None, about: str | None = None,
-                      settings: tuple[str, ...] | None = None, footprint: Callable | None = None) -> None:
+    def register_lazy(
+        self,
+        name: str,
+        module: str,
+        title: str | None = None,
+        about: str | None = None,
+        settings: tuple[str, ...] | None = None,
+        footprint: Callable | None = None,
+    ) -> None:
         """Reserve ``name``; the entry is imported from ``module`` (which registers it) on first ``get``.
 
         Keeps slow imports (escnn takes seconds) off the start-up path; its title and line are known before.
@@ -47,8 +60,14 @@ class Registry(Generic[T]):
         self._items.setdefault(name, _Lazy(module))  # type: ignore[arg-type]
         self._describe(name, title, about, settings, footprint)
 
-    def _describe(self, name: str, title: str | None, about: str | None, settings: tuple[str, ...] | None,
-                  footprint: Callable | None = None) -> None:
+    def _describe(
+        self,
+        name: str,
+        title: str | None,
+        about: str | None,
+        settings: tuple[str, ...] | None,
+        footprint: Callable | None = None,
+    ) -> None:
         if title:
             self._titles[name] = title
         if about:

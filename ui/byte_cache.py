@@ -31,14 +31,33 @@ T = TypeVar("T")
 MB = 1024 * 1024
 MISSING: Any = object()  # ``ByteLRU.get``'s default: no entry for the key
 MAX_OBJECTS = 200_000  # objects one measurement visits at most (a runaway object graph is measured in part)
-_ATOMS = (str, int, float, complex, bool, type(None), type, types.ModuleType, types.FunctionType,
-          types.BuiltinFunctionType, types.MethodType, types.CodeType, functools.partial, threading.Thread)
+_ATOMS = (
+    str,
+    int,
+    float,
+    complex,
+    bool,
+    type(None),
+    type,
+    types.ModuleType,
+    types.FunctionType,
+    types.BuiltinFunctionType,
+    types.MethodType,
+    types.CodeType,
+    functools.partial,
+    threading.Thread,
+)
 
 
 def _tensor_blocks(t: torch.Tensor, blocks: dict) -> None:
     if t.layout != torch.strided:  # sparse: its parts hold the memory
-        parts = ((t._indices(), t._values()) if t.layout == torch.sparse_coo
-                 else (t.crow_indices(), t.col_indices(), t.values()) if t.layout == torch.sparse_csr else ())
+        parts = (
+            (t._indices(), t._values())
+            if t.layout == torch.sparse_coo
+            else (t.crow_indices(), t.col_indices(), t.values())
+            if t.layout == torch.sparse_csr
+            else ()
+        )
         for part in parts:
             _tensor_blocks(part, blocks)
         return
@@ -248,4 +267,3 @@ def cached(pool: ByteLRU, *, show_spinner: Union[bool, str] = False) -> Callable
         return wrapper
 
     return decorate
-

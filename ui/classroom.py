@@ -79,8 +79,16 @@ def _state() -> dict[str, Any]:
 
 
 def _new_state() -> dict[str, Any]:
-    run = {"run": internals.run_marker(), "page": internals.page_script_hash(), "controls": {}, "fixed": {}, "fill": {},
-           "slots": {}, "drawn": {}, "notice_in": None}
+    run = {
+        "run": internals.run_marker(),
+        "page": internals.page_script_hash(),
+        "controls": {},
+        "fixed": {},
+        "fill": {},
+        "slots": {},
+        "drawn": {},
+        "notice_in": None,
+    }
     st.session_state[_STATE] = run
     return run
 
@@ -145,15 +153,21 @@ def fixed_text(fixed: dict[str, tuple[str, str]]) -> Optional[str]:
 
     if not fixed:
         return None
-    return ("Fixed by this link: " + ", ".join(f"{plain(label)} = {shown_link_value(shown)}"
-                                               for label, shown in fixed.values()))
+    return "Fixed by this link: " + ", ".join(
+        f"{plain(label)} = {shown_link_value(shown)}" for label, shown in fixed.values()
+    )
 
 
 def _draw_fixed(run: dict) -> None:
     for name in ("fixed", "fixed_main"):
-        _slot_write(run, name, fixed_text(run["fixed"]),
-                    lambda slot, text: slot.caption(text, help="The link you opened hides these controls: "
-                                                               "the page uses the values shown."))
+        _slot_write(
+            run,
+            name,
+            fixed_text(run["fixed"]),
+            lambda slot, text: slot.caption(
+                text, help="The link you opened hides these controls: the page uses the values shown."
+            ),
+        )
 
 
 def _builder_slot(run: dict, container) -> None:
@@ -172,16 +186,21 @@ def builder_html(controls: dict[str, str], ticked: list[str], fill: dict[str, An
     for key, label in controls.items():
         if not KEY.fullmatch(key):
             continue
-        rows.append(f'<label style="display:flex;gap:0.4rem;align-items:baseline;font-size:0.85rem">'
-                    f'<input type="checkbox" value="{key}"{" checked" if key in ticked else ""}>'
-                    f'<span>{html.escape(label)} <code style="font-size:0.7rem;opacity:0.7">{key}</code></span>'
-                    f'</label>')
+        rows.append(
+            f'<label style="display:flex;gap:0.4rem;align-items:baseline;font-size:0.85rem">'
+            f'<input type="checkbox" value="{key}"{" checked" if key in ticked else ""}>'
+            f'<span>{html.escape(label)} <code style="font-size:0.7rem;opacity:0.7">{key}</code></span>'
+            f"</label>"
+        )
     from ui.url_state import COPY_SHOWN_JS
 
     fills = {k: v for k, v in fill.items() if k in controls and KEY.fullmatch(k)}
-    return _BUILDER_HTML.format(rows="\n  ".join(rows), fill=html.escape(json.dumps(fills), quote=True),
-                                copy_shown=COPY_SHOWN_JS,
-                                base=html.escape(",".join(k for k in ticked if KEY.fullmatch(k)), quote=True))
+    return _BUILDER_HTML.format(
+        rows="\n  ".join(rows),
+        fill=html.escape(json.dumps(fills), quote=True),
+        copy_shown=COPY_SHOWN_JS,
+        base=html.escape(",".join(k for k in ticked if KEY.fullmatch(k)), quote=True),
+    )
 
 
 def _draw_builder(run: dict) -> None:
@@ -202,9 +221,11 @@ def bad_keys_text(bad: list[str], controls: dict[str, str]) -> str:
 
     keys = list(controls)
     listed = ", ".join(f"`{k}`" for k in keys[:_LISTED]) + (", …" if len(keys) > _LISTED else "")
-    return ("This link hides controls this page does not have, so they were ignored: "
-            + "; ".join(f"{HIDE}={shown_link_value(k)}" for k in bad)
-            + (f" (this page's controls: {listed})." if keys else " (this page has no controls to hide)."))
+    return (
+        "This link hides controls this page does not have, so they were ignored: "
+        + "; ".join(f"{HIDE}={shown_link_value(k)}" for k in bad)
+        + (f" (this page's controls: {listed})." if keys else " (this page has no controls to hide).")
+    )
 
 
 def _draw_notice(run: dict, container, final: bool) -> None:
@@ -212,8 +233,9 @@ def _draw_notice(run: dict, container, final: bool) -> None:
     text: Optional[str]
     bad: Optional[list[str]]
     if HIDE in st.query_params and parse_hide(st.query_params.get_all(HIDE)) is None:
-        text = (f"This link's `{HIDE}` list is too long to read (at most {MAX_HIDE_CHARS} characters), so it "
-                "was ignored.")
+        text = (
+            f"This link's `{HIDE}` list is too long to read (at most {MAX_HIDE_CHARS} characters), so it was ignored."
+        )
         bad = None
     else:
         bad = bad_keys(run)

@@ -15,9 +15,11 @@ from core.config import shown_path, without_paths
 from core.errors import UserInputError
 
 # how st.dataframe shows core.analysis.results.runs_table (Train and Compare pages)
-RUNS_TABLE_COLUMNS = {"test accuracy": st.column_config.NumberColumn(format="percent"),
-                      "images/s": st.column_config.NumberColumn(format="%.0f"),
-                      "parameters": st.column_config.NumberColumn(format="localized")}
+RUNS_TABLE_COLUMNS = {
+    "test accuracy": st.column_config.NumberColumn(format="percent"),
+    "images/s": st.column_config.NumberColumn(format="%.0f"),
+    "parameters": st.column_config.NumberColumn(format="localized"),
+}
 
 
 # every ASCII punctuation character: CommonMark lets a backslash escape any of them, and an escaped one is plain text
@@ -45,8 +47,10 @@ def plain(text: Any, limit: Optional[int] = None) -> str:
     text = str(text)
     cut = limit is not None and len(text) > limit
     head = _LINK_STARTS.sub(lambda m: _DEFANGED[m.group(0)], text[:limit] if cut else text)
-    return "".join(c if c.isprintable() or unicodedata.category(c) == "Zs" else " " if c.isspace() else "\ufffd"
-                   for c in _MARKS.sub(r"\\\1", head)) + ("…" if cut else "")
+    return "".join(
+        c if c.isprintable() or unicodedata.category(c) == "Zs" else " " if c.isspace() else "\ufffd"
+        for c in _MARKS.sub(r"\\\1", head)
+    ) + ("…" if cut else "")
 
 
 def error_line(err: BaseException) -> str:
@@ -66,8 +70,7 @@ def labelled(labels: Mapping[Any, str], missing: str = "—") -> Callable[[Any],
 def unbroken(text: str) -> str:
     """``text`` with each parenthesised part kept on one line (no-break spaces and hyphens), so a title that wraps
     never leaves a lone ")" or half a setting on the next line."""
-    return re.sub(r"\(([^()]*)\)", lambda m: "(" + m.group(1).replace(" ", "\u00a0").replace("-", "\u2011") + ")",
-                  text)
+    return re.sub(r"\(([^()]*)\)", lambda m: "(" + m.group(1).replace(" ", "\u00a0").replace("-", "\u2011") + ")", text)
 
 
 def guarded(fn: Callable[[], Any]) -> Any:

@@ -101,21 +101,28 @@ def drawing_png(value: Any) -> Optional[bytes]:
     if not isinstance(value, str):
         raise UserInputError("image", f"the canvas sent a {type(value).__name__}, not a PNG data URL")
     if len(value) > MAX_URL_CHARS:
-        raise UserInputError("image", f"the drawing's data URL has {len(value):,} characters; the limit is "
-                                      f"{MAX_URL_CHARS:,}")
+        raise UserInputError(
+            "image", f"the drawing's data URL has {len(value):,} characters; the limit is {MAX_URL_CHARS:,}"
+        )
     if not value.startswith(PNG_URL):
         raise UserInputError("image", f"the drawing is not a PNG data URL (expected it to start with {PNG_URL})")
     try:
-        return base64.b64decode(value[len(PNG_URL):], validate=True)
+        return base64.b64decode(value[len(PNG_URL) :], validate=True)
     except (binascii.Error, ValueError):
         raise UserInputError("image", "the drawing's data URL is not valid base64") from None
 
 
-def draw_canvas(key: str, size: int = 280, stroke: int = 22,
-                on_clear: Optional[Callable[[], None]] = None) -> Optional[bytes]:
+def draw_canvas(
+    key: str, size: int = 280, stroke: int = 22, on_clear: Optional[Callable[[], None]] = None
+) -> Optional[bytes]:
     """Mount the canvas (``size`` screen pixels square, brush ``stroke`` pixels wide); the drawing as PNG bytes, or
     None before the first stroke and after Clear. ``on_clear`` runs, before the rerun, whenever Clear is pressed.
     A malformed or oversized value raises UserInputError (:func:`drawing_png`), for the page's ``guarded``."""
-    result = _component(key=key, data={"size": size, "stroke": stroke}, default={"png": None},
-                        on_png_change=lambda: None, on_cleared_change=on_clear or (lambda: None))
+    result = _component(
+        key=key,
+        data={"size": size, "stroke": stroke},
+        default={"png": None},
+        on_png_change=lambda: None,
+        on_cleared_change=on_clear or (lambda: None),
+    )
     return drawing_png(getattr(result, "png", None))

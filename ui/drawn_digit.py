@@ -11,8 +11,15 @@ from typing import Optional
 import numpy as np
 import streamlit as st
 
-from core.data.image_io import (LINK_CHARS, decode_digit_link, drawing_ink, encode_digit_link, gray_png, mnist_digit,
-                                quantize_digit)
+from core.data.image_io import (
+    LINK_CHARS,
+    decode_digit_link,
+    drawing_ink,
+    encode_digit_link,
+    gray_png,
+    mnist_digit,
+    quantize_digit,
+)
 from core.errors import UserInputError
 from ui.display import guarded
 from ui.url_state import refuse_link_value

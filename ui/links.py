@@ -23,6 +23,7 @@ def _spec(cfg: Mapping[str, Any]):
 
 def _shown_on(page: str, key: str) -> RunParams:
     """A page that shows the runs of every model whose spec lists ``page``, by link key ``key``."""
+
     def params(run_id: int, cfg: Mapping[str, Any]) -> Optional[dict[str, str]]:
         spec = _spec(cfg)
         return {key: str(run_id)} if spec is not None and page in spec.pages else None

@@ -63,9 +63,16 @@ def graph_facts(raw, normed) -> dict[str, Any]:
     """``normed.summary()`` plus ``raw_symmetric``, the same values, from the edge lists: a dense graph's summary
     built two (N, N) matrices for its symmetry checks, the most of a Graph Builder sigma step on the server."""
     deg = normed.degrees()
-    return {"kind": normed.kind, "params": normed.params, "num_nodes": normed.num_nodes, "num_edges": normed.num_edges,
-            "self_loops": normed.num_self_loops, "symmetric": is_symmetric(normed),
-            "mean_degree": round(float(deg.mean()), 6) if normed.num_nodes else 0.0, "raw_symmetric": is_symmetric(raw)}
+    return {
+        "kind": normed.kind,
+        "params": normed.params,
+        "num_nodes": normed.num_nodes,
+        "num_edges": normed.num_edges,
+        "self_loops": normed.num_self_loops,
+        "symmetric": is_symmetric(normed),
+        "mean_degree": round(float(deg.mean()), 6) if normed.num_nodes else 0.0,
+        "raw_symmetric": is_symmetric(raw),
+    }
 
 
 def is_symmetric(g, atol: float = 1e-6) -> bool:
@@ -82,7 +89,9 @@ def is_symmetric(g, atol: float = 1e-6) -> bool:
     src, dst = ei[0].numpy(), ei[1].numpy()
     plain = e == n * (n - 1) and is_complete_edge_index(ei, n)
     looped = not plain and e == n * n and n > 1 and ei is complete_edge_index(n, self_loops=True)
-    if plain or looped:  # edge (j -> i) sits at i (N - 1) + j - [j > i]; its reverse (i -> j) at j (N - 1) + i - [i > j]
+    if (
+        plain or looped
+    ):  # edge (j -> i) sits at i (N - 1) + j - [j > i]; its reverse (i -> j) at j (N - 1) + i - [i > j]
         m = n * (n - 1)
         s, d = src[:m], dst[:m]
         rev = np.concatenate([s * (n - 1) + d - (d > s), np.arange(m, e)])  # loops are their own reverse

@@ -8,16 +8,35 @@ from typing import Any, Collection
 import streamlit as st
 
 from core.errors import UserInputError
-from core.training.starter import (ACTIVE, STARTER_KIND, active_run, ensure_starter, fraction, queue_starter,
-                                   starter_status, starter_training, status_text)
+from core.training.starter import (
+    ACTIVE,
+    STARTER_KIND,
+    active_run,
+    ensure_starter,
+    fraction,
+    queue_starter,
+    starter_status,
+    starter_training,
+    status_text,
+)
 from core.training.runs import run_title
 from ui.display import plain
 from ui.resources import from_store, manager
 
-__all__ = ["newly_finished", "queue_starter_run", "run_progress", "show_starter", "starter_failures", "starter_set",
-           "starter_training", "waiting_run"]
-ABOUT = ("Three small runs train once on this server, for every visitor: a CNN and a ChebNet on upright digits, "
-         "then a C8 steerable net on rotated digits. Each page that needs them picks them up as they finish.")
+__all__ = [
+    "newly_finished",
+    "queue_starter_run",
+    "run_progress",
+    "show_starter",
+    "starter_failures",
+    "starter_set",
+    "starter_training",
+    "waiting_run",
+]
+ABOUT = (
+    "Three small runs train once on this server, for every visitor: a CNN and a ChebNet on upright digits, "
+    "then a C8 steerable net on rotated digits. Each page that needs them picks them up as they finish."
+)
 ABOUT_ONE = "It trains once on this server, for every visitor; the page picks it up as soon as it finishes."
 
 
@@ -49,12 +68,14 @@ def starter_progress(ended: tuple[int, ...], purpose: str) -> None:
     shown = [row for row in status if row["state"] is not None]
     if len(shown) == 1:  # one starter run asked for on its own (the Playground's steerable net): no "set"
         row = shown[0]
-        state = status_text(row)[len(row["title"]):].lstrip(" :")  # "40% (epoch 3/20)", "waiting for a training slot"
+        state = status_text(row)[len(row["title"]) :].lstrip(" :")  # "40% (epoch 3/20)", "waiting for a training slot"
         st.markdown(f"**Training a {plain(row['title'])} so you can try {purpose}:** {plain(state)}")
         st.caption(ABOUT_ONE)
     else:
-        st.markdown(f"**Training a starter set so you can try {purpose}:** "
-                    + " · ".join(plain(status_text(row)) for row in shown))
+        st.markdown(
+            f"**Training a starter set so you can try {purpose}:** "
+            + " · ".join(plain(status_text(row)) for row in shown)
+        )
         st.caption(ABOUT)  # above the bars: their number shrinks as runs finish
     for row in shown:
         if row["state"] in ACTIVE:
@@ -66,8 +87,11 @@ def newly_finished(status: list[dict[str, Any]], usable: Collection[int], key: s
     oldest first; they are remembered in ``st.session_state[key]``, so each is handed over once (and one the visitor
     then removes from a selection stays removed)."""
     seen = st.session_state.setdefault(key, [])
-    new = sorted(row["run_id"] for row in status
-                 if row["state"] == "finished" and row["run_id"] in usable and row["run_id"] not in seen)
+    new = sorted(
+        row["run_id"]
+        for row in status
+        if row["state"] == "finished" and row["run_id"] in usable and row["run_id"] not in seen
+    )
     seen.extend(new)
     return new
 

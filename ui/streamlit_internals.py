@@ -40,8 +40,10 @@ LOG = logging.getLogger(__name__)
 # Streamlit's websocket sender ("Error sending websocket payload").
 DISCONNECT_LOGGERS = ("uvicorn.error", "streamlit.web.server.starlette.starlette_websocket")
 
-DISCONNECT_LINE = ("A browser closed its connection while the server was still sending to it "
-                   "(Streamlit's websocket handler; its session was ended normally, nothing was lost).")
+DISCONNECT_LINE = (
+    "A browser closed its connection while the server was still sending to it "
+    "(Streamlit's websocket handler; its session was ended normally, nothing was lost)."
+)
 
 
 def _disconnected_class() -> Optional[type]:
@@ -95,9 +97,14 @@ def _changed(internal: str, exc: BaseException) -> None:
         if internal in _CHANGED:
             return
         _CHANGED.add(internal)
-    LOG.warning("Streamlit internal %s is missing or has changed (Streamlit %s: %s: %s); falling back. "
-                "tests/ui/test_streamlit_internals.py says what it should do.", internal,
-                getattr(st, "__version__", "?"), type(exc).__name__, exc)
+    LOG.warning(
+        "Streamlit internal %s is missing or has changed (Streamlit %s: %s: %s); falling back. "
+        "tests/ui/test_streamlit_internals.py says what it should do.",
+        internal,
+        getattr(st, "__version__", "?"),
+        type(exc).__name__,
+        exc,
+    )
 
 
 def changed_internals() -> set[str]:

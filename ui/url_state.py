@@ -227,7 +227,7 @@ def url_multiselect(container, label: str, options, key: str, **kw) -> list:
             if good:
                 st.query_params[key] = good
         value = [o for o in options if str(o) in set(good)] if good else list(kw.get("default") or [])
-        value = value[:kw["max_selections"]] if kw.get("max_selections") else value
+        value = value[: kw["max_selections"]] if kw.get("max_selections") else value
         return _fixed(key, label, value, [str(o) for o in value], ", ".join(map(str, value)) or "none")
     value = container.multiselect(label, options, key=key, bind=URL, **kw)
     return _drawn(key, label, value, [str(o) for o in value], ", ".join(map(str, value)) or "none")
@@ -282,8 +282,9 @@ def url_setting(container, spec, default):
     if spec.control == "toggle":
         return url_toggle(container, spec.label, spec.name, value=bool(default), help=spec.help or None)
     extra = {"horizontal": True} if spec.control == "radio" else {}
-    return url_choice(container, spec.label, spec.options, default, spec.name, widget=spec.control,
-                      help=spec.help or None, **extra)
+    return url_choice(
+        container, spec.label, spec.options, default, spec.name, widget=spec.control, help=spec.help or None, **extra
+    )
 
 
 def url_notices(container=st) -> None:
@@ -293,8 +294,11 @@ def url_notices(container=st) -> None:
     """
     notes = st.session_state.pop("_url_notices", {})
     if notes:
-        container.warning("Some settings in this link are not valid and were replaced by their defaults: "
-                   + "; ".join(notes.values()), icon=":material/link_off:")
+        container.warning(
+            "Some settings in this link are not valid and were replaced by their defaults: "
+            + "; ".join(notes.values()),
+            icon=":material/link_off:",
+        )
     classroom.on_notices(container)  # and a hide= key that is no control of this page (ui/classroom.py)
 
 
@@ -310,8 +314,9 @@ def graph_param_widgets(kind: str, container=st.sidebar, exclude: tuple[str, ...
         key = f"{kind}_{name}"
         choices = GRAPH_CHOICES.get(kind, {}).get(name)
         if choices is not None:
-            values[name] = url_choice(container, name, choices, spec.default, key, widget="radio", help=spec.help,
-                                      horizontal=True)
+            values[name] = url_choice(
+                container, name, choices, spec.default, key, widget="radio", help=spec.help, horizontal=True
+            )
             continue
         if spec.default is None and not url_toggle(container, f"use {name}", f"{key}_on", help=spec.help):
             continue  # an optional parameter that is switched off
@@ -320,8 +325,9 @@ def graph_param_widgets(kind: str, container=st.sidebar, exclude: tuple[str, ...
         if isinstance(start, int) and isinstance(lo, int):
             values[name] = url_slider(container, name, lo, hi, start, key, help=spec.help)
         else:
-            values[name] = url_slider(container, name, float(lo), float(hi), float(start), key,
-                                      step=0.01 if hi <= 1 else 0.05, help=spec.help)
+            values[name] = url_slider(
+                container, name, float(lo), float(hi), float(start), key, step=0.01 if hi <= 1 else 0.05, help=spec.help
+            )
     return values
 
 
@@ -346,7 +352,8 @@ COPY_SHOWN_JS = """
 # The link is read in the browser at the moment of copying, so it is exactly the address bar: every widget bound to
 # the URL and every parameter a page writes, including ones set inside a fragment after the sidebar was drawn (a link
 # assembled on the server missed those). The markup is constant: nothing from the URL or the user goes into it.
-_COPY_LINK_HTML = """
+_COPY_LINK_HTML = (
+    """
 <div class="gcl-copy-link" style="display:flex;flex-direction:column;gap:0.35rem">
   <button id="gcl-copy" type="button" title="Copy the address of this page as it is now"
     style="width:100%;padding:0.4rem 0.75rem;border-radius:0.5rem;border:1px solid rgba(128,128,128,0.4);
@@ -360,7 +367,9 @@ _COPY_LINK_HTML = """
 (() => {
   const button = document.getElementById("gcl-copy");
   if (!button || button.dataset.ready) return;
-  button.dataset.ready = "1";""" + COPY_SHOWN_JS + """  button.addEventListener("click", () => copyShown(
+  button.dataset.ready = "1";"""
+    + COPY_SHOWN_JS
+    + """  button.addEventListener("click", () => copyShown(
     document.getElementById("gcl-link"), document.getElementById("gcl-copied"),
     window.location.href,  // the address bar now, percent-encoded by the browser
     copied => copied ? "Copied: this link reopens the page as it is now."
@@ -368,6 +377,7 @@ _COPY_LINK_HTML = """
 })();
 </script>
 """
+)
 
 
 def copy_link_button(container=st.sidebar) -> None:

@@ -73,8 +73,9 @@ class Attention:
         if head is None:
             return None
         if isinstance(head, bool) or not isinstance(head, (int, np.integer)) or not 0 <= head < self.heads:
-            raise UserInputError("head", f"must be an integer in [0, {self.heads - 1}] or None (the mean over "
-                                 f"heads), got {head!r}")
+            raise UserInputError(
+                "head", f"must be an integer in [0, {self.heads - 1}] or None (the mean over heads), got {head!r}"
+            )
         return int(head)
 
     def weights(self, head: Optional[int] = None) -> np.ndarray:
@@ -203,9 +204,16 @@ def pyg_gat(conv: torch.nn.Module) -> torch.nn.Module:
     from core.rng import isolated_rng
 
     with isolated_rng():  # PyG initialises its parameters before they are overwritten: keep torch's stream
-        twin = GATConv(conv.in_channels, conv.out_channels, heads=conv.heads, concat=conv.concat,
-                       negative_slope=conv.negative_slope, dropout=0.0, add_self_loops=conv.add_self_loops,
-                       bias=conv.bias is not None)
+        twin = GATConv(
+            conv.in_channels,
+            conv.out_channels,
+            heads=conv.heads,
+            concat=conv.concat,
+            negative_slope=conv.negative_slope,
+            dropout=0.0,
+            add_self_loops=conv.add_self_loops,
+            bias=conv.bias is not None,
+        )
     twin.load_state_dict(conv.state_dict(), strict=True)
     return twin.eval()
 
@@ -226,10 +234,17 @@ def load_gat_run(run_id: int, store=None) -> GATRun:
     with isolated_rng(cfg.seed):  # weights are replaced by the checkpoint's; no other run's stream is touched
         model = MODELS.get("gat")(cfg.model_config(), graph)
     load_weights(model, run, "a GAT model", loaded)
-    layers = tuple(GATLayerInfo(index=i, side=int(round(g.num_nodes ** 0.5)), num_nodes=int(g.num_nodes),
-                                heads=int(conv.heads), channels=int(conv.out_channels),
-                                self_loops=bool(conv.add_self_loops))
-                   for i, (conv, g) in enumerate(zip(model.convs, model.graphs)))
+    layers = tuple(
+        GATLayerInfo(
+            index=i,
+            side=int(round(g.num_nodes**0.5)),
+            num_nodes=int(g.num_nodes),
+            heads=int(conv.heads),
+            channels=int(conv.out_channels),
+            self_loops=bool(conv.add_self_loops),
+        )
+        for i, (conv, g) in enumerate(zip(model.convs, model.graphs))
+    )
     return GATRun(int(run["id"]), cfg, model, graph, layers, tuple(pyg_gat(conv) for conv in model.convs))
 
 
@@ -261,17 +276,18 @@ def gat_attention(run: GATRun, image: Any) -> DigitAttention:
 def attention_filter(attention: Attention, pixel: Sequence[int], head: Optional[int] = None) -> np.ndarray:
     """(side, side) float32: the attention of ``pixel`` (row, col on the layer's own square grid) over its
     neighbours, for one head or the mean over heads."""
-    side = int(round(attention.num_nodes ** 0.5))
+    side = int(round(attention.num_nodes**0.5))
     if side * side != attention.num_nodes:
-        raise UserInputError("attention", f"a filter as an image needs a square pixel graph, got "
-                             f"{attention.num_nodes} nodes")
+        raise UserInputError(
+            "attention", f"a filter as an image needs a square pixel graph, got {attention.num_nodes} nodes"
+        )
     r, c = check_pixel(pixel, side)
     return attention.row(r * side + c, head).reshape(side, side)
 
 
 def attention_frames(attention: Attention, pixels: Sequence[Sequence[int]], head: Optional[int] = None) -> list[Frame]:
     """One frame per pixel (on the layer's grid) of the attention filters of one digit."""
-    side = int(round(attention.num_nodes ** 0.5))
+    side = int(round(attention.num_nodes**0.5))
     checked = [check_pixel(p, side) for p in pixels]
     dense = attention.dense(head)  # (N, N)
     return [Frame(p, dense[p[0] * side + p[1]].reshape(side, side)) for p in checked]

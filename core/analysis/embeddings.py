@@ -52,7 +52,7 @@ def penultimate_features(model: nn.Module, images: Any, batch_size: int = 500) -
         model.eval()
         with torch.no_grad():
             for start in range(0, len(x), max(1, int(batch_size))):
-                out.append(model.features(x[start:start + batch_size].to(device)).float().flatten(1).cpu())
+                out.append(model.features(x[start : start + batch_size].to(device)).float().flatten(1).cpu())
     finally:
         model.train(was_training)
     if not out:
@@ -80,8 +80,15 @@ def tsne_2d(features: Any, perplexity: float = 30.0, seed: int = 0, max_iter: in
     if not np.any(reduced):  # all points identical
         return np.zeros((n, 2), np.float32)
     perp = float(min(perplexity, max(1.0, (n - 1) / 3.0)))
-    tsne = TSNE(n_components=2, perplexity=perp, init="pca", learning_rate="auto", random_state=int(seed),
-                max_iter=max(250, int(max_iter)), n_jobs=1)
+    tsne = TSNE(
+        n_components=2,
+        perplexity=perp,
+        init="pca",
+        learning_rate="auto",
+        random_state=int(seed),
+        max_iter=max(250, int(max_iter)),
+        n_jobs=1,
+    )
     return tsne.fit_transform(reduced).astype(np.float32)
 
 

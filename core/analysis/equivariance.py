@@ -188,10 +188,15 @@ def _disk(h: int, w: int, device) -> torch.Tensor:
 # accuracy and logits
 
 
-def accuracy_by_angle(model: nn.Module, images: ArrayLike, labels: ArrayLike,
-                      angles: Iterable[float] = DEFAULT_ANGLES, batch_size: int = 256,
-                      device: Union[str, torch.device, None] = "cpu",
-                      progress: Optional[Callable[[float], None]] = None) -> dict[float, float]:
+def accuracy_by_angle(
+    model: nn.Module,
+    images: ArrayLike,
+    labels: ArrayLike,
+    angles: Iterable[float] = DEFAULT_ANGLES,
+    batch_size: int = 256,
+    device: Union[str, torch.device, None] = "cpu",
+    progress: Optional[Callable[[float], None]] = None,
+) -> dict[float, float]:
     """Accuracy of ``model`` on ``images`` rotated by each angle (degrees, counter-clockwise).
 
     Returns ``{angle: accuracy in [0, 1]}`` in the order of ``angles``. ``progress(fraction)`` is called
@@ -218,8 +223,13 @@ def accuracy_by_angle(model: nn.Module, images: ArrayLike, labels: ArrayLike,
     return out
 
 
-def logit_invariance_error(model: nn.Module, images: ArrayLike, group: str = "C4", batch_size: int = 256,
-                           device: Union[str, torch.device, None] = "cpu") -> dict[str, dict[str, Any]]:
+def logit_invariance_error(
+    model: nn.Module,
+    images: ArrayLike,
+    group: str = "C4",
+    batch_size: int = 256,
+    device: Union[str, torch.device, None] = "cpu",
+) -> dict[str, dict[str, Any]]:
     """How far the logits move when the input is transformed by each element of ``group``.
 
     Returns ``{element name: {"angle": float, "flip": bool, "exact": bool, "error": float, "agree": float}}``
@@ -242,10 +252,16 @@ def logit_invariance_error(model: nn.Module, images: ArrayLike, group: str = "C4
                 errs[e.name].append(_rel_err(out, ref).cpu())
                 agree[e.name] += (out.argmax(dim=1) == pred).sum().item()
     n = max(1, x.shape[0])
-    return {e.name: {"angle": e.angle, "flip": e.flip, "exact": e.exact,
-                     "error": float(torch.cat(errs[e.name]).mean()) if x.shape[0] else 0.0,
-                     "agree": agree[e.name] / n}
-            for e in elements}
+    return {
+        e.name: {
+            "angle": e.angle,
+            "flip": e.flip,
+            "exact": e.exact,
+            "error": float(torch.cat(errs[e.name]).mean()) if x.shape[0] else 0.0,
+            "agree": agree[e.name] / n,
+        }
+        for e in elements
+    }
 
 
 # ----------------------------------------------------------------------------------------------
@@ -330,6 +346,7 @@ def _capture(model: nn.Module, layers: list[_Layer], x: torch.Tensor) -> dict[st
                 return
             if t.dim() == 4:  # clone: in-place activations would overwrite it
                 store[layer.name] = (t.detach().clone(), ftype)
+
         return hook
 
     for layer in layers:
@@ -366,8 +383,13 @@ def _pool_fields(t: torch.Tensor, ftype) -> Optional[torch.Tensor]:
     return t.view(t.shape[0], t.shape[1] // size, size, *t.shape[2:]).amax(dim=2)
 
 
-def layer_equivariance_error(model: nn.Module, images: ArrayLike, group: str = "C4", batch_size: int = 64,
-                             device: Union[str, torch.device, None] = "cpu") -> dict[str, dict[str, float]]:
+def layer_equivariance_error(
+    model: nn.Module,
+    images: ArrayLike,
+    group: str = "C4",
+    batch_size: int = 64,
+    device: Union[str, torch.device, None] = "cpu",
+) -> dict[str, dict[str, float]]:
     """Per-layer equivariance error: ``{layer: {element name: mean relative error}}``.
 
     For each element g and each layer L: ``L(g x)`` against ``g . L(x)``, compared inside the inscribed
@@ -437,8 +459,13 @@ class FeatureMaps(NamedTuple):
     image: torch.Tensor
 
 
-def feature_maps(model: nn.Module, image: ArrayLike, element: Union[str, float, Element] = "r90",
-                 layer: Optional[str] = None, device: Union[str, torch.device, None] = "cpu") -> FeatureMaps:
+def feature_maps(
+    model: nn.Module,
+    image: ArrayLike,
+    element: Union[str, float, Element] = "r90",
+    layer: Optional[str] = None,
+    device: Union[str, torch.device, None] = "cpu",
+) -> FeatureMaps:
     """Side-by-side maps for one digit: ``L(g x)`` and ``g . L(x)`` for the first conv layer (or ``layer``,
     a key of :func:`layer_equivariance_error`). ``image``: (H, W), (1, H, W) or (1, 1, H, W)."""
     x = _as_images(torch.as_tensor(image).reshape(1, 1, *torch.as_tensor(image).shape[-2:]))
@@ -462,7 +489,11 @@ def feature_maps(model: nn.Module, image: ArrayLike, element: Union[str, float, 
     target = _transform_map(t, ftype, e)
     if target is None:
         raise UserInputError("element", f"{e.name} is not in the model's group")
-    field = ftype.representations[0].size if ftype is not None and len(set(r.size for r in ftype.representations)) == 1 else 1
+    field = (
+        ftype.representations[0].size
+        if ftype is not None and len(set(r.size for r in ftype.representations)) == 1
+        else 1
+    )
     mask = _disk(t.shape[-2], t.shape[-1], t.device)
     err = float(_rel_err(moved[layer][0], target, mask)[0])
     return FeatureMaps(moved[layer][0][0].cpu(), target[0].cpu(), layer, field, err, turned[0, 0].cpu())

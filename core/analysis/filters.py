@@ -122,8 +122,9 @@ def check_pixel(pixel: Sequence[int], side: int) -> tuple[int, int]:
         raise UserInputError("pixel", f"must be (row, column), got {pixel!r}") from None
     for name, v in (("row", r), ("column", c)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 0 <= v < side:
-            raise UserInputError("pixel", f"{name} must be an integer in [0, {side - 1}] on a {side}×{side} grid, "
-                                 f"got {v!r}")
+            raise UserInputError(
+                "pixel", f"{name} must be an integer in [0, {side - 1}] on a {side}×{side} grid, got {v!r}"
+            )
     return int(r), int(c)
 
 
@@ -135,8 +136,9 @@ def layer_pixel(row: int, col: int, side: int, full: int = FULL_SIDE) -> tuple[i
     return r * side // full, c * side // full
 
 
-def pixel_path(side: int, path: str = "raster", step: int = 4, row: Optional[int] = None,
-               col: Optional[int] = None) -> list[tuple[int, int]]:
+def pixel_path(
+    side: int, path: str = "raster", step: int = 4, row: Optional[int] = None, col: Optional[int] = None
+) -> list[tuple[int, int]]:
     """Distinct (row, col) pixels of a side x side grid in animation order (see ``PATHS``).
 
     ``step`` skips pixels (every step-th row and column for "raster"); "row" / "column" run through
@@ -164,10 +166,13 @@ def pixel_path(side: int, path: str = "raster", step: int = 4, row: Optional[int
 
 
 def _graph_side(graph: Graph) -> int:
-    side = int(round(graph.num_nodes ** 0.5))
+    side = int(round(graph.num_nodes**0.5))
     if graph.kind == "superpixels" or side * side != graph.num_nodes:
-        raise UserInputError("graph", f"filters as images need a square pixel graph (grid, knn or gaussian), got "
-                             f"{graph.kind or 'a graph'} with {graph.num_nodes} nodes")
+        raise UserInputError(
+            "graph",
+            f"filters as images need a square pixel graph (grid, knn or gaussian), got "
+            f"{graph.kind or 'a graph'} with {graph.num_nodes} nodes",
+        )
     return side
 
 
@@ -229,7 +234,7 @@ def _layer_sigma(graph: Graph, side: int) -> float:
     ``core.models.graph_net.coarse_graph`` rescales it: the same width in grid steps."""
     base = graph.params.get("sigma") if graph.kind in ("gaussian", "knn") else None
     sigma = float(base) if base is not None else DEFAULT_SIGMA
-    full = int(round(graph.num_nodes ** 0.5))
+    full = int(round(graph.num_nodes**0.5))
     if side == full or side < 2:
         return sigma
     scaled = sigma * (full - 1) / (side - 1)
@@ -257,19 +262,32 @@ def load_learned_run(run_id: int, store=None) -> LearnedRun:
     load_weights(model, run, "a learned-edge model", loaded)
     layers = []
     for i, (conv, shared) in enumerate(zip(model.convs, model.graphs)):
-        side = int(round(shared.num_nodes ** 0.5))
-        layers.append(LayerInfo(index=i, side=side, num_nodes=int(shared.num_nodes), norm=conv.norm,
-                                inputs=conv.inputs, self_loops=bool(conv.add_self_loops),
-                                sigma=_layer_sigma(graph, side), activation=conv.activation,
-                                edge_sets=conv.edge_sets, num_sets=int(conv.num_sets),
-                                in_channels=int(conv.in_channels)))
+        side = int(round(shared.num_nodes**0.5))
+        layers.append(
+            LayerInfo(
+                index=i,
+                side=side,
+                num_nodes=int(shared.num_nodes),
+                norm=conv.norm,
+                inputs=conv.inputs,
+                self_loops=bool(conv.add_self_loops),
+                sigma=_layer_sigma(graph, side),
+                activation=conv.activation,
+                edge_sets=conv.edge_sets,
+                num_sets=int(conv.num_sets),
+                in_channels=int(conv.in_channels),
+            )
+        )
     return LearnedRun(int(run["id"]), cfg, model, untrained.eval(), graph, tuple(layers))  # load_weights: eval
 
 
 def _check_set(info: LayerInfo, edge_set: Any) -> int:
     if isinstance(edge_set, bool) or not isinstance(edge_set, (int, np.integer)) or not 0 <= edge_set < info.num_sets:
-        raise UserInputError("edge_set", f"must be an integer in [0, {info.num_sets - 1}] for layer {info.index + 1} "
-                             f"({info.edge_sets} edge sets), got {edge_set!r}")
+        raise UserInputError(
+            "edge_set",
+            f"must be an integer in [0, {info.num_sets - 1}] for layer {info.index + 1} "
+            f"({info.edge_sets} edge sets), got {edge_set!r}",
+        )
     return int(edge_set)
 
 
@@ -283,16 +301,18 @@ def learned_adjacency(run: LearnedRun, layer: int, trained: bool = True, edge_se
     return adj.detach().cpu().float().numpy()
 
 
-def learned_filter(run: LearnedRun, layer: int, pixel: Sequence[int], trained: bool = True,
-                   edge_set: int = 0) -> np.ndarray:
+def learned_filter(
+    run: LearnedRun, layer: int, pixel: Sequence[int], trained: bool = True, edge_set: int = 0
+) -> np.ndarray:
     """(side, side) float32: the learned filter of ``pixel`` (row, col on the layer's own grid)."""
     info = run.layer(layer)
     r, c = check_pixel(pixel, info.side)
     return learned_adjacency(run, layer, trained, edge_set)[r * info.side + c].reshape(info.side, info.side)
 
 
-def learned_frames(run: LearnedRun, layer: int, pixels: Sequence[Sequence[int]], trained: bool = True,
-                   edge_set: int = 0) -> list[Frame]:
+def learned_frames(
+    run: LearnedRun, layer: int, pixels: Sequence[Sequence[int]], trained: bool = True, edge_set: int = 0
+) -> list[Frame]:
     """One frame per pixel (on the layer's grid) of the layer's learned filters (one edge set)."""
     info = run.layer(layer)
     checked = [check_pixel(p, info.side) for p in pixels]
@@ -321,9 +341,16 @@ def filter_drift(run: LearnedRun) -> list[dict[str, Any]]:
         rel = (w - w0).norm(dim=0) / w0.norm(dim=0).clamp_min(1e-12)
         flips = ((w * w0) < 0).double().mean(dim=0)
         for s in range(w.shape[1]):
-            rows.append({"layer": info.index + 1, "edge_set": s, "set": info.set_name(s),
-                         "max_change": float(diff[:, s].max()), "relative_change": float(rel[s]),
-                         "sign_flips": float(flips[s])})
+            rows.append(
+                {
+                    "layer": info.index + 1,
+                    "edge_set": s,
+                    "set": info.set_name(s),
+                    "max_change": float(diff[:, s].max()),
+                    "relative_change": float(rel[s]),
+                    "sign_flips": float(flips[s]),
+                }
+            )
     return rows
 
 
@@ -333,8 +360,15 @@ def drift_summary(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     for layer in sorted({r["layer"] for r in rows}):
         rel = np.array([r["relative_change"] for r in rows if r["layer"] == layer])
         biggest = max((r for r in rows if r["layer"] == layer), key=lambda r: r["relative_change"])
-        out.append({"layer": layer, "edge sets": len(rel), "median relative change": float(np.median(rel)),
-                    "largest relative change": float(rel.max()), "set that moved most": biggest["set"]})
+        out.append(
+            {
+                "layer": layer,
+                "edge sets": len(rel),
+                "median relative change": float(np.median(rel)),
+                "largest relative change": float(rel.max()),
+                "set that moved most": biggest["set"],
+            }
+        )
     return out
 
 

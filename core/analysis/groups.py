@@ -97,8 +97,9 @@ def index_of(group: str, g: ElementLike) -> int:
     k = e.angle * n / 360.0
     kr = int(round(k))
     if abs(k - kr) * 360.0 / n > ANGLE_TOL_DEG or (e.flip and kind == "C"):
-        raise UserInputError("element", f"{e.name} is not an element of {group.upper()} "
-                                        f"(choose from {', '.join(element_names(group))})")
+        raise UserInputError(
+            "element", f"{e.name} is not an element of {group.upper()} (choose from {', '.join(element_names(group))})"
+        )
     return (n if e.flip else 0) + kr % n
 
 
@@ -192,15 +193,22 @@ def irrep_descriptions(group: str) -> dict[str, str]:
         ident = rho.id
         if kind == "C":
             k = ident[0]
-            what = ("trivial: every element acts as 1" if k == 0 else
-                    "sign: r acts as -1" if rho.size == 1 else f"frequency {k}: r turns the plane by {k} x {_deg(360 / n)}")
+            what = (
+                "trivial: every element acts as 1"
+                if k == 0
+                else "sign: r acts as -1"
+                if rho.size == 1
+                else f"frequency {k}: r turns the plane by {k} x {_deg(360 / n)}"
+            )
         else:
             j, k = ident
             if rho.size == 2:
                 what = f"frequency {k}: r turns by {k} x {_deg(360 / n)}, f mirrors"
             else:
-                what = {(0, 0): "trivial: every element acts as 1", (1, 0): "flip sign: mirrored elements act as -1"}.get(
-                    (j, k), f"r acts as -1{', f as -1' if j == 1 else ', f as +1'}")
+                what = {
+                    (0, 0): "trivial: every element acts as 1",
+                    (1, 0): "flip sign: mirrored elements act as -1",
+                }.get((j, k), f"r acts as -1{', f as -1' if j == 1 else ', f as +1'}")
         out[rho.name] = f"{rho.size}x{rho.size}, {what}"
     return out
 
@@ -249,8 +257,9 @@ def act_on_regular_field(field, group: str, g: ElementLike) -> np.ndarray:
     """g acting on a regular feature field (|G|, H, W): spatial transform, then channels permuted by R(g)."""
     x = _as_maps(field, "field", 3)
     if x.shape[0] != order(group):
-        raise UserInputError("field", f"a regular field of {group.upper()} has {order(group)} channels, "
-                                      f"got {x.shape[0]}")
+        raise UserInputError(
+            "field", f"a regular field of {group.upper()} has {order(group)} channels, got {x.shape[0]}"
+        )
     moved = element(group, g).apply(x[None])[0]  # (|G|, H, W)
     rho = torch.as_tensor(regular_representation(group, g), dtype=moved.dtype)
     return torch.einsum("ij,jhw->ihw", rho, moved).numpy()
@@ -260,7 +269,7 @@ def oriented_filter(size: int = 7) -> np.ndarray:
     """(size, size) chiral edge filter: no rotation or mirror maps it onto itself (or any other copy)."""
     c = (size - 1) / 2
     v, u = np.mgrid[0:size, 0:size].astype(np.float64) - c  # v: row (down), u: column (right)
-    env = np.exp(-(u ** 2 + v ** 2) / (2 * (size / 4) ** 2))
+    env = np.exp(-(u**2 + v**2) / (2 * (size / 4) ** 2))
     psi = (u + 0.6 * u * v / max(c, 1)) * env
     return psi / np.abs(psi).sum()
 

@@ -139,8 +139,9 @@ def karate_graph(data: Any = None) -> Graph:
     data = load_karate() if data is None else data
     ei = data.edge_index.long()  # (2, 156), both directions
     n = int(data.num_nodes)
-    return Graph(ei, torch.ones(ei.shape[1]), n, torch.from_numpy(spring_positions(ei.numpy(), n)),
-                 kind="karate", params={})
+    return Graph(
+        ei, torch.ones(ei.shape[1]), n, torch.from_numpy(spring_positions(ei.numpy(), n)), kind="karate", params={}
+    )
 
 
 def spring_positions(edge_index: np.ndarray, num_nodes: int, seed: int = 0) -> np.ndarray:
@@ -184,24 +185,32 @@ class KarateNet(nn.Module):
 
 def _check(model: str, epochs: int, lr: float, seed: int, widths: Sequence[int], record_every: int) -> None:
     if model not in KARATE_MODELS:
-        raise UserInputError("model", f"unknown layer {model!r} for the karate club (choose from "
-                                      f"{', '.join(KARATE_MODELS)})")
+        raise UserInputError(
+            "model", f"unknown layer {model!r} for the karate club (choose from {', '.join(KARATE_MODELS)})"
+        )
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or not 1 <= epochs <= MAX_EPOCHS:
         raise UserInputError("epochs", f"must be a whole number in [1, {MAX_EPOCHS}], got {epochs!r}")
     if not (isinstance(lr, (int, float, np.floating)) and 0 < float(lr) <= 10):
         raise UserInputError("lr", f"must be in (0, 10], got {lr!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**31:
         raise UserInputError("seed", f"must be a non-negative integer, got {seed!r}")
-    if not widths or any(isinstance(w, bool) or not isinstance(w, (int, np.integer)) or not 1 <= w <= 256
-                         for w in widths):
+    if not widths or any(
+        isinstance(w, bool) or not isinstance(w, (int, np.integer)) or not 1 <= w <= 256 for w in widths
+    ):
         raise UserInputError("hidden", f"layer widths must be whole numbers in [1, 256], got {list(widths)!r}")
     if isinstance(record_every, bool) or not isinstance(record_every, (int, np.integer)) or record_every < 1:
         raise UserInputError("record_every", f"must be a positive whole number, got {record_every!r}")
 
 
-def train_karate(model: str = "gcn", epochs: int = DEFAULT_EPOCHS, lr: float = DEFAULT_LR, seed: int = 0,
-                 widths: Sequence[int] = DEFAULT_WIDTHS, record_every: int = 1,
-                 on_epoch: Optional[EpochFn] = None) -> KarateResult:
+def train_karate(
+    model: str = "gcn",
+    epochs: int = DEFAULT_EPOCHS,
+    lr: float = DEFAULT_LR,
+    seed: int = 0,
+    widths: Sequence[int] = DEFAULT_WIDTHS,
+    record_every: int = 1,
+    on_epoch: Optional[EpochFn] = None,
+) -> KarateResult:
     """Train a ``model`` network (a name in ``KARATE_MODELS``) on the karate club with one label per class.
 
     Adam on the cross-entropy of the labelled nodes, full batch, ``epochs`` steps. After every step the
@@ -255,10 +264,20 @@ def train_karate(model: str = "gcn", epochs: int = DEFAULT_EPOCHS, lr: float = D
             on_epoch({"epoch": epoch, "loss": losses[-1], "accuracy": acc})
     embeddings, projected = _to_2d(frames)
     return KarateResult(
-        model=model, epochs=int(epochs), lr=float(lr), seed=int(seed), widths=widths, labels=labels_np,
-        labelled=labelled.numpy().astype(bool), predictions=preds, losses=np.asarray(losses, np.float64),
-        accuracies=np.asarray(accs, np.float64), recorded_epochs=np.asarray(recorded, np.int64),
-        embeddings=embeddings, edge_index=graph.edge_index.numpy().astype(np.int64), projected=projected,
+        model=model,
+        epochs=int(epochs),
+        lr=float(lr),
+        seed=int(seed),
+        widths=widths,
+        labels=labels_np,
+        labelled=labelled.numpy().astype(bool),
+        predictions=preds,
+        losses=np.asarray(losses, np.float64),
+        accuracies=np.asarray(accs, np.float64),
+        recorded_epochs=np.asarray(recorded, np.int64),
+        embeddings=embeddings,
+        edge_index=graph.edge_index.numpy().astype(np.int64),
+        projected=projected,
         seconds=time.perf_counter() - t0,
     )
 

@@ -14,16 +14,38 @@ from __future__ import annotations
 from statistics import mean
 from typing import Any, Callable, Mapping, Optional, Sequence
 
-from core.analysis.lessons import (COMPARE, DATA_WORDS, EQUIVARIANCE, FILTERS, KARATE_PAGE, LESSONS, RESULTS, ROT_C8,
-                                   ROT_CNN, SPECTRAL, Lesson, LessonRow, row_config)
+from core.analysis.lessons import (
+    COMPARE,
+    DATA_WORDS,
+    EQUIVARIANCE,
+    FILTERS,
+    KARATE_PAGE,
+    LESSONS,
+    RESULTS,
+    ROT_C8,
+    ROT_CNN,
+    SPECTRAL,
+    Lesson,
+    LessonRow,
+    row_config,
+)
 from core.training.store.groups import RunGroup
 
 NOT_STARTED = "not started"
 MISSING = "—"
 ENDED = ("finished", "stopped", "failed")
 # The table's columns as the page shows them (``table``), from the rows' keys; "ours" is named per lesson (``ours_column``)
-SHOWN = {"row": "model", "run": "run", "status": "status", "epochs": "epochs", "test accuracy": "test accuracy",
-         "s/epoch": "s/epoch", "this project, full length": "ours", "published": "published", "source": "source"}
+SHOWN = {
+    "row": "model",
+    "run": "run",
+    "status": "status",
+    "epochs": "epochs",
+    "test accuracy": "test accuracy",
+    "s/epoch": "s/epoch",
+    "this project, full length": "ours",
+    "published": "published",
+    "source": "source",
+}
 # A link: (page path, label, query params)
 Link = tuple[str, str, dict[str, str]]
 
@@ -68,9 +90,14 @@ def _ours(row: LessonRow, quick: bool) -> str:
     return f"{ref.accuracy:.1%} ({ref.epochs} epochs)" if ref else MISSING
 
 
-def lesson_rows(lesson: Lesson, mode: str, runs: Sequence[Mapping[str, Any]],
-                epochs_of: Callable[[int], Sequence[Mapping[str, Any]]], launch: Optional[RunGroup] = None,
-                identical: Sequence[Optional[Mapping[str, Any]]] = ()) -> list[dict[str, Any]]:
+def lesson_rows(
+    lesson: Lesson,
+    mode: str,
+    runs: Sequence[Mapping[str, Any]],
+    epochs_of: Callable[[int], Sequence[Mapping[str, Any]]],
+    launch: Optional[RunGroup] = None,
+    identical: Sequence[Optional[Mapping[str, Any]]] = (),
+) -> list[dict[str, Any]]:
     """One table row per lesson row of ``mode``, filled from ``runs`` (store rows; the newest run matching a row's
     settings and, with ``launch``, in the launch's group of the row's part): run id, status, epochs done, test
     accuracy, seconds per epoch, this project's full-length figure and the published one. A row with no run of its
@@ -80,15 +107,13 @@ def lesson_rows(lesson: Lesson, mode: str, runs: Sequence[Mapping[str, Any]],
     out = []
     for i, row in enumerate(lesson.rows_in(mode)):
         want = launch.part(row.part) if launch else None
-        found = [r for r in runs if matches(row, r.get("config") or {})
-                 and (want is None or r.get("group_id") == want)]
+        found = [r for r in runs if matches(row, r.get("config") or {}) and (want is None or r.get("group_id") == want)]
         run = max(found, key=lambda r: r["id"]) if found else None
         reused = run is None and i < len(identical) and identical[i] is not None
         if reused:
             run = identical[i]
         total = row.epochs[0 if quick else 1]
-        cells = {"run": None, "status": NOT_STARTED, "epochs": f"0 of {total}", "test accuracy": None,
-                 "s/epoch": None}
+        cells = {"run": None, "status": NOT_STARTED, "epochs": f"0 of {total}", "test accuracy": None, "s/epoch": None}
         if run is not None:
             epochs = list(epochs_of(run["id"]))
             summary = run.get("summary") or {}
@@ -96,13 +121,28 @@ def lesson_rows(lesson: Lesson, mode: str, runs: Sequence[Mapping[str, Any]],
             if accuracy is None and epochs:
                 accuracy = _number(epochs[-1].get("test_accuracy"))
             total = int((run.get("config") or {}).get("epochs") or total)
-            cells = {"run": run["id"], "status": run.get("status") or MISSING, "epochs": f"{len(epochs)} of {total}",
-                     "test accuracy": accuracy, "s/epoch": epoch_seconds(epochs),
-                     "train images": summary.get("train_images")}
-        out.append({"row": row.label, **cells, "this project, full length": _ours(row, quick),
-                    "published": row.published, "source": row.short_source, "full source": row.source,
-                    "published accuracy": row.published_accuracy, "part": row.part, "reused": reused,
-                    "config": (run or {}).get("config") or {}})
+            cells = {
+                "run": run["id"],
+                "status": run.get("status") or MISSING,
+                "epochs": f"{len(epochs)} of {total}",
+                "test accuracy": accuracy,
+                "s/epoch": epoch_seconds(epochs),
+                "train images": summary.get("train_images"),
+            }
+        out.append(
+            {
+                "row": row.label,
+                **cells,
+                "this project, full length": _ours(row, quick),
+                "published": row.published,
+                "source": row.short_source,
+                "full source": row.source,
+                "published accuracy": row.published_accuracy,
+                "part": row.part,
+                "reused": reused,
+                "config": (run or {}).get("config") or {},
+            }
+        )
     return out
 
 
@@ -134,12 +174,15 @@ def reused_line(rows: Sequence[Mapping[str, Any]]) -> str:
     if not ids:
         return ""
     named = f"run {ids[0]}" if len(ids) == 1 else "runs " + ", ".join(map(str, ids[:-1])) + f" and {ids[-1]}"
-    return (f"The same settings and seed were trained in {named}: shown here. Pick another seed under "
-            "**Run your own copy** to train your own.")
+    return (
+        f"The same settings and seed were trained in {named}: shown here. Pick another seed under "
+        "**Run your own copy** to train your own."
+    )
 
 
-def existing_launch(runs: Sequence[Optional[Mapping[str, Any]]], key: str, mode: str, seed: int,
-                    groups: Mapping[str, RunGroup]) -> Optional[RunGroup]:
+def existing_launch(
+    runs: Sequence[Optional[Mapping[str, Any]]], key: str, mode: str, seed: int, groups: Mapping[str, RunGroup]
+) -> Optional[RunGroup]:
     """The lesson launch (of lesson ``key``, ``mode`` and ``seed``) that one of ``runs`` (store rows) was trained
     for, the oldest first, from the store's ``groups``; None when none was."""
     for run in sorted((r for r in runs if r), key=lambda r: r["id"]):
@@ -155,7 +198,7 @@ def settled(rows: Sequence[Mapping[str, Any]]) -> bool:
 
 
 def so_far(rows: Sequence[Mapping[str, Any]]) -> str:
-    """"" once every run has ended; else how far the runs with a figure are, e.g. "So far, after 1 of 8 epochs"."""
+    """ "" once every run has ended; else how far the runs with a figure are, e.g. "So far, after 1 of 8 epochs"."""
     if settled(rows):
         return ""
     done = [tuple(map(int, r["epochs"].split(" of "))) for r in rows if r.get("test accuracy") is not None]
@@ -191,29 +234,39 @@ def findings(lesson: Lesson, rows: Sequence[Mapping[str, Any]]) -> list[str]:
             lines.append(f"{lead}ChebNet epoch = {ratio:.1f}x the CNN's (published 7.6-14.6x).")
         if len(done) == 2:
             cheb, cnn = done[0]["test accuracy"], done[1]["test accuracy"]
-            lines.append(f"{lead}ChebNet {cheb:.1%} against the CNN's {cnn:.1%}: {100 * (cheb - cnn):+.1f} points "
-                         f"({'the paper, after 20 epochs' if partial else 'published'}: 99.14% against 99.33%, "
-                         "-0.2 points).")
+            lines.append(
+                f"{lead}ChebNet {cheb:.1%} against the CNN's {cnn:.1%}: {100 * (cheb - cnn):+.1f} points "
+                f"({'the paper, after 20 epochs' if partial else 'published'}: 99.14% against 99.33%, "
+                "-0.2 points)."
+            )
     elif lesson.key == "rotation":
         by = _by_label(done)
         cnn, c8 = by.get(ROT_CNN), by.get(ROT_C8)
         if cnn and c8:
-            lines.append(f"{lead}On rotated digits the C8 net scores {c8['test accuracy']:.1%} against the CNN's "
-                         f"{cnn['test accuracy']:.1%} ({100 * (c8['test accuracy'] - cnn['test accuracy']):+.1f} "
-                         "points).")
+            lines.append(
+                f"{lead}On rotated digits the C8 net scores {c8['test accuracy']:.1%} against the CNN's "
+                f"{cnn['test accuracy']:.1%} ({100 * (c8['test accuracy'] - cnn['test accuracy']):+.1f} "
+                "points)."
+            )
         for words in (DATA_WORDS["mnist-rot"], DATA_WORDS["mnist-5k"]):
             sweep = [r for r in done if r["part"] == "sweep" and r["row"].endswith(words)]
             if len(sweep) > 1:
                 best = max(sweep, key=lambda r: r["test accuracy"])
-                lines.append(f"{lead}Restriction sweep on {words}: best {best['row'].rsplit(',', 1)[0]} "
-                             f"({best['test accuracy']:.1%}).")
+                lines.append(
+                    f"{lead}Restriction sweep on {words}: best {best['row'].rsplit(',', 1)[0]} "
+                    f"({best['test accuracy']:.1%})."
+                )
     elif lesson.key == "karate":
-        lines += [f"{r['row']} labels {round(30 * r['test accuracy'])} of the 30 unlabelled members "
-                  f"({r['test accuracy']:.1%})." for r in done]
+        lines += [
+            f"{r['row']} labels {round(30 * r['test accuracy'])} of the 30 unlabelled members "
+            f"({r['test accuracy']:.1%})."
+            for r in done
+        ]
     elif len(done) > 1:
         low, high = min(done, key=lambda r: r["test accuracy"]), max(done, key=lambda r: r["test accuracy"])
-        lines.append(f"{lead or 'Here: '}{low['row']} {low['test accuracy']:.1%} to {high['row']} "
-                     f"{high['test accuracy']:.1%}.")
+        lines.append(
+            f"{lead or 'Here: '}{low['row']} {low['test accuracy']:.1%} to {high['row']} {high['test accuracy']:.1%}."
+        )
         ranked = [r for r in rows if r.get("published accuracy") is not None]
         if ranked:
             top = max(ranked, key=lambda r: r["published accuracy"])
@@ -226,15 +279,19 @@ def data_line(rows: Sequence[Mapping[str, Any]], mode: str, quick_server: bool =
     run on the quick data, full mode too)."""
     images = sorted({int(r["train images"]) for r in rows if _number(r.get("train images"))})
     epochs = sorted({int(r["epochs"].split(" of ")[1]) for r in rows})
-    shown = (" / ".join(f"{n:,}" for n in images) if images
-             else ("1,000" if mode == "quick" or quick_server else "4,000"))
-    return (f"These runs ({mode} mode): {shown} training digits, "
-            f"{' / '.join(map(str, epochs))} epoch{'s' if epochs != [1] else ''}.")
+    shown = (
+        " / ".join(f"{n:,}" for n in images) if images else ("1,000" if mode == "quick" or quick_server else "4,000")
+    )
+    return (
+        f"These runs ({mode} mode): {shown} training digits, "
+        f"{' / '.join(map(str, epochs))} epoch{'s' if epochs != [1] else ''}."
+    )
 
 
 def _ids(rows: Sequence[Mapping[str, Any]], part: str = "main") -> list[int]:
-    return [r["run"] for r in rows if r["run"] is not None and r["status"] in ("finished", "stopped")
-            and r["part"] == part]
+    return [
+        r["run"] for r in rows if r["run"] is not None and r["status"] in ("finished", "stopped") and r["part"] == part
+    ]
 
 
 def explain_links(lesson: Lesson, rows: Sequence[Mapping[str, Any]], launch: Optional[RunGroup] = None) -> list[Link]:
@@ -243,30 +300,54 @@ def explain_links(lesson: Lesson, rows: Sequence[Mapping[str, Any]], launch: Opt
     ids = _ids(rows)
     links: list[Link] = []
     if lesson.key == "tutorial":
-        links.append((FILTERS, "Filters: the fixed Gaussian graph's filter",
-                      {"f_src": "graph", "f_kind": "gaussian", "gaussian_sigma": "0.05", "gaussian_cutoff_on": "true",
-                       "gaussian_cutoff": "0.01", "f_norm": "sym"}))
+        links.append(
+            (
+                FILTERS,
+                "Filters: the fixed Gaussian graph's filter",
+                {
+                    "f_src": "graph",
+                    "f_kind": "gaussian",
+                    "gaussian_sigma": "0.05",
+                    "gaussian_cutoff_on": "true",
+                    "gaussian_cutoff": "0.01",
+                    "f_norm": "sym",
+                },
+            )
+        )
     if lesson.key == "cheb-cnn":
         cheb = next((i for label, i in finished.items() if label.startswith("ChebNet")), None)
         if cheb is not None:
             links.append((SPECTRAL, "Spectral view: ChebNet's learned frequency responses", {"s_run": str(cheb)}))
-        links.append((FILTERS, "Filters: the 8-neighbour grid's fixed filter",
-                      {"f_src": "graph", "f_kind": "grid", "grid_neighbours": "8"}))
+        links.append(
+            (
+                FILTERS,
+                "Filters: the 8-neighbour grid's fixed filter",
+                {"f_src": "graph", "f_kind": "grid", "grid_neighbours": "8"},
+            )
+        )
     if lesson.key == "superpixels":
         for label, run_id in list(finished.items())[:3]:
-            links.append((FILTERS, f"Filters: {label} on a digit's superpixels",
-                          {"f_src": "superpixel", "f_sprun": str(run_id)}))
+            links.append(
+                (FILTERS, f"Filters: {label} on a digit's superpixels", {"f_src": "superpixel", "f_sprun": str(run_id)})
+            )
     if lesson.key == "rotation":
         c8 = finished.get(ROT_C8)
         if c8 is not None:
-            links.append((EQUIVARIANCE, "Equivariance: accuracy against the angle, C8 net beside the CNN",
-                          {"eq_open": str(c8)}))
+            links.append(
+                (EQUIVARIANCE, "Equivariance: accuracy against the angle, C8 net beside the CNN", {"eq_open": str(c8)})
+            )
         if launch is not None and _ids(rows, "sweep"):
-            links.append((COMPARE, "Compare: accuracy against the restriction depth",
-                          {"sw_show": launch.part("sweep")}))
+            links.append(
+                (COMPARE, "Compare: accuracy against the restriction depth", {"sw_show": launch.part("sweep")})
+            )
     if lesson.key == "karate":
-        links.append((KARATE_PAGE, "KarateClub: train it yourself, one layer type at a time",
-                      {"k_model": "gcn", "k_epochs": "200", "k_lr": "0.01", "k_seed": "0"}))
+        links.append(
+            (
+                KARATE_PAGE,
+                "KarateClub: train it yourself, one layer type at a time",
+                {"k_model": "gcn", "k_epochs": "200", "k_lr": "0.01", "k_seed": "0"},
+            )
+        )
     if len(ids) > 1:
         links.append((COMPARE, "Compare runs: their settings and curves", {"cmp_runs": ",".join(map(str, ids))}))
     elif len(ids) == 1:
@@ -274,15 +355,20 @@ def explain_links(lesson: Lesson, rows: Sequence[Mapping[str, Any]], launch: Opt
     return links
 
 
-def stored_lessons(runs: Sequence[Mapping[str, Any]], groups: Mapping[str, RunGroup],
-                   key: Optional[str] = None) -> list[dict[str, Any]]:
+def stored_lessons(
+    runs: Sequence[Mapping[str, Any]], groups: Mapping[str, RunGroup], key: Optional[str] = None
+) -> list[dict[str, Any]]:
     """Lesson launches among stored ``runs`` (store rows) by the store's ``groups``, of lesson ``key`` if given,
     newest first: ``{"id", "group", "key", "mode", "seed", "runs", "first_run", "label"}``."""
     found: dict[str, list[int]] = {}
     for r in runs:
         group = groups.get(r.get("group_id") or "")
-        if (group is not None and group.type == "lesson" and group.lesson in LESSONS
-                and (key is None or group.lesson == key)):
+        if (
+            group is not None
+            and group.type == "lesson"
+            and group.lesson in LESSONS
+            and (key is None or group.lesson == key)
+        ):
             found.setdefault(group.id, []).append(int(r["id"]))
     out = []
     for group_id, ids in found.items():
@@ -290,10 +376,19 @@ def stored_lessons(runs: Sequence[Mapping[str, Any]], groups: Mapping[str, RunGr
         parts = set(group.member_ids()[1:])  # a sweep part's runs count too
         ids += [int(r["id"]) for r in runs if r.get("group_id") in parts]
         seed = group.seed
-        out.append({"id": group_id, "group": group, "key": group.lesson, "mode": group.mode, "runs": len(ids),
-                    "first_run": min(ids), "seed": seed,
-                    "label": f"{LESSONS[group.lesson].title} · {group.mode}{f' · seed {seed}' if seed else ''}"
-                             f" · from run #{min(ids)}"})
+        out.append(
+            {
+                "id": group_id,
+                "group": group,
+                "key": group.lesson,
+                "mode": group.mode,
+                "runs": len(ids),
+                "first_run": min(ids),
+                "seed": seed,
+                "label": f"{LESSONS[group.lesson].title} · {group.mode}{f' · seed {seed}' if seed else ''}"
+                f" · from run #{min(ids)}",
+            }
+        )
     return sorted(out, key=lambda e: -e["first_run"])
 
 
@@ -302,11 +397,22 @@ def karate_rows(lesson: Lesson, mode: str, results: Mapping[str, Any]) -> list[d
     out = []
     for row in lesson.rows_in(mode):
         res = results.get(row.settings["model"])
-        out.append({"row": row.label, "run": None, "status": "finished" if res is not None else NOT_STARTED,
-                    "epochs": f"{res.epochs if res is not None else 0} of {row.epochs[mode == 'full']}",
-                    "test accuracy": None if res is None else res.accuracy,
-                    "s/epoch": None if res is None else res.seconds / max(res.epochs, 1),
-                    "this project, full length": row.ours or MISSING, "published": row.published,
-                    "source": row.short_source, "full source": row.source, "published accuracy": None,
-                    "part": "main", "reused": False, "config": {}})
+        out.append(
+            {
+                "row": row.label,
+                "run": None,
+                "status": "finished" if res is not None else NOT_STARTED,
+                "epochs": f"{res.epochs if res is not None else 0} of {row.epochs[mode == 'full']}",
+                "test accuracy": None if res is None else res.accuracy,
+                "s/epoch": None if res is None else res.seconds / max(res.epochs, 1),
+                "this project, full length": row.ours or MISSING,
+                "published": row.published,
+                "source": row.short_source,
+                "full source": row.source,
+                "published accuracy": None,
+                "part": "main",
+                "reused": False,
+                "config": {},
+            }
+        )
     return out

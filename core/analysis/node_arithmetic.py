@@ -116,14 +116,16 @@ def _check(model: Any, layer: Any, node: Any) -> tuple[int, int, int]:
     """(layer, node, side), checked."""
     if not is_graph_net(model) or getattr(model, "layer", None) not in KINDS:
         what = getattr(model, "layer", None) or type(model).__name__
-        raise UserInputError("model", f"the node arithmetic is written out for fixed-graph nets with "
-                                      f"{', '.join(KINDS)} layers, not {what!r}")
+        raise UserInputError(
+            "model",
+            f"the node arithmetic is written out for fixed-graph nets with {', '.join(KINDS)} layers, not {what!r}",
+        )
     n_layers = len(model.convs)
     if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) or not 0 <= int(layer) < n_layers:
         raise UserInputError("layer", f"must be a graph layer between 0 and {n_layers - 1} (0-based), got {layer!r}")
     layer = int(layer)
     n = int(model.graphs[layer].num_nodes)
-    side = int(round(n ** 0.5))
+    side = int(round(n**0.5))
     if isinstance(node, bool) or not isinstance(node, (int, np.integer)) or not 0 <= int(node) < n:
         raise UserInputError("node", f"layer {layer + 1} has nodes 0 to {n - 1} ({side} x {side}), got {node!r}")
     return layer, int(node), side
@@ -137,6 +139,7 @@ def pixel_name(row: int, col: int) -> str:
 def default_run_id(runs: list[Mapping[str, Any]]) -> Optional[int]:
     """The run the page opens on without a run in the link: the newest fixed-graph run (GCN, ChebNet, learned
     edges: the arithmetic story), else the newest of ``runs`` (a steerable net), else None."""
+
     def newest(rs):
         return max((int(r["id"]) for r in rs), default=None)
 
@@ -231,8 +234,25 @@ def _gcn(conv, graph, x, network, layer, node, side) -> NodeArithmetic:
     aggregate = products.sum(axis=0)  # (C_in,)
     pre = W @ aggregate + b
     contributions = w[:, None] * (inputs @ W.T)  # (M, C_out)
-    return NodeArithmetic("gcn", layer, side, node, nbrs, w, inputs, x[node], W, b, contributions, pre, _relu(pre),
-                          network, products, aggregate, norm=conv.norm)
+    return NodeArithmetic(
+        "gcn",
+        layer,
+        side,
+        node,
+        nbrs,
+        w,
+        inputs,
+        x[node],
+        W,
+        b,
+        contributions,
+        pre,
+        _relu(pre),
+        network,
+        products,
+        aggregate,
+        norm=conv.norm,
+    )
 
 
 def chebyshev_terms(edge_index: np.ndarray, weights: np.ndarray, x: np.ndarray, K: int) -> np.ndarray:
@@ -270,13 +290,35 @@ def _cheb(conv, graph, x, network, layer, node, side) -> NodeArithmetic:
     b = _param(conv.bias, thetas.shape[1])
     parts = np.einsum("koc,kc->ko", thetas, cheb_terms)  # (K, C_out)
     pre = parts.sum(axis=0) + b
-    return NodeArithmetic("cheb", layer, side, node, nbrs, w, x[nbrs], x[node], thetas[0], b, None, pre, _relu(pre),
-                          network, products, products.sum(axis=0), norm=conv.norm, cheb_terms=cheb_terms,
-                          cheb_weights=thetas, cheb_parts=parts, cheb_neighbour_terms=everywhere[:, nbrs])
+    return NodeArithmetic(
+        "cheb",
+        layer,
+        side,
+        node,
+        nbrs,
+        w,
+        x[nbrs],
+        x[node],
+        thetas[0],
+        b,
+        None,
+        pre,
+        _relu(pre),
+        network,
+        products,
+        products.sum(axis=0),
+        norm=conv.norm,
+        cheb_terms=cheb_terms,
+        cheb_weights=thetas,
+        cheb_parts=parts,
+        cheb_neighbour_terms=everywhere[:, nbrs],
+    )
 
 
 EDGE_INPUT_NAMES = {  # what LearnedEdgeConv.edge_features holds, per column
-    "diff": ("Δx", "Δy"), "abs": ("x_i", "y_i", "x_j", "y_j"), "both": ("x_i", "y_i", "x_j", "y_j", "Δx", "Δy"),
+    "diff": ("Δx", "Δy"),
+    "abs": ("x_i", "y_i", "x_j", "y_j"),
+    "both": ("x_i", "y_i", "x_j", "y_j", "Δx", "Δy"),
     "offset": ("Δcol (px)", "Δrow (px)"),
 }
 
@@ -288,8 +330,11 @@ def learned_node_weights(conv, graph, node: int) -> tuple[np.ndarray, np.ndarray
     edge_index = conv.edge_index(graph).cpu()
     feats = conv.edge_features(graph).detach().cpu()  # (E', F)
     src, dst = edge_index[0].numpy(), edge_index[1].numpy()
-    mlp = [(m.weight.detach().double().cpu().numpy(), m.bias.detach().double().cpu().numpy())
-           for m in conv.edge_mlp if isinstance(m, torch.nn.Linear)]
+    mlp = [
+        (m.weight.detach().double().cpu().numpy(), m.bias.detach().double().cpu().numpy())
+        for m in conv.edge_mlp
+        if isinstance(m, torch.nn.Linear)
+    ]
 
     def predict(f: np.ndarray) -> np.ndarray:  # Linear -> tanh -> Linear, then the layer's activation
         (w1, b1), (w2, b2) = mlp
@@ -333,10 +378,29 @@ def _learned(conv, graph, x, network, layer, node, side) -> NodeArithmetic:
         wp = w.reshape(len(nbrs), c_out, int(conv.in_channels))
         contributions = np.einsum("moc,mc->mo", wp, inputs)
         pre = contributions.sum(axis=0) + b
-    return NodeArithmetic("learned", layer, side, node, nbrs, w, inputs, x[node], W, b, contributions, pre,
-                          _relu(pre), network, products, aggregate, norm=conv.norm, raw_edge_weights=raw,
-                          edge_inputs=mlp_in, edge_input_names=EDGE_INPUT_NAMES.get(conv.inputs, ()),
-                          edge_sets=conv.edge_sets)
+    return NodeArithmetic(
+        "learned",
+        layer,
+        side,
+        node,
+        nbrs,
+        w,
+        inputs,
+        x[node],
+        W,
+        b,
+        contributions,
+        pre,
+        _relu(pre),
+        network,
+        products,
+        aggregate,
+        norm=conv.norm,
+        raw_edge_weights=raw,
+        edge_inputs=mlp_in,
+        edge_input_names=EDGE_INPUT_NAMES.get(conv.inputs, ()),
+        edge_sets=conv.edge_sets,
+    )
 
 
 # ----------------------------------------------------------------------------- views for a page
@@ -380,9 +444,14 @@ def neighbour_rows(na: NodeArithmetic, out_channel: int, in_channel: Optional[in
             c = in_channel or 0
             value = na.inputs[m, c]
             product = w[m] * value
-        row = {"row": int(j // na.side), "column": int(j % na.side),
-               **({} if na.kind == "cheb" else {"self-loop": bool(j == na.node)}),  # L~ has no diagonal
-               "weight": float(w[m]), "input": float(value), "product": float(product)}
+        row = {
+            "row": int(j // na.side),
+            "column": int(j % na.side),
+            **({} if na.kind == "cheb" else {"self-loop": bool(j == na.node)}),  # L~ has no diagonal
+            "weight": float(w[m]),
+            "input": float(value),
+            "product": float(product),
+        }
         if na.raw_edge_weights is not None:
             raw = na.raw_edge_weights if na.raw_edge_weights.ndim == 1 else na.raw_edge_weights[:, s]
             row["predicted"] = float(raw[m])
@@ -390,8 +459,9 @@ def neighbour_rows(na: NodeArithmetic, out_channel: int, in_channel: Optional[in
     return rows
 
 
-def input_map(na: NodeArithmetic, inputs: np.ndarray, out_channel: int,
-              in_channel: Optional[int] = None) -> tuple[np.ndarray, str]:
+def input_map(
+    na: NodeArithmetic, inputs: np.ndarray, out_channel: int, in_channel: Optional[int] = None
+) -> tuple[np.ndarray, str]:
     """((N,) the layer's input at every node as ``neighbour_rows`` reads it, its name): channel ``in_channel``, or
     (``None``) each node's vector through W's column for ``out_channel`` (ChebNet: Θ_1's; without W: channel 0)."""
     if in_channel is None:
@@ -408,8 +478,15 @@ def channel_rows(na: NodeArithmetic, out_channel: int) -> list[dict[str, Any]]:
     pre-activation of ``out_channel`` (layers with one shared edge set; ChebNet: term T_0 only, see cheb_rows)."""
     if na.aggregate is None or na.weight is None or na.kind == "cheb":
         return []
-    return [{"channel": c, "aggregate": float(a), "W": float(na.weight[out_channel, c]),
-             "product": float(a * na.weight[out_channel, c])} for c, a in enumerate(na.aggregate)]
+    return [
+        {
+            "channel": c,
+            "aggregate": float(a),
+            "W": float(na.weight[out_channel, c]),
+            "product": float(a * na.weight[out_channel, c]),
+        }
+        for c, a in enumerate(na.aggregate)
+    ]
 
 
 TERM_ADDED = "term added, Θₖ (TₖX)ᵢ"  # cheb_rows' columns
@@ -429,8 +506,14 @@ def cheb_rows(na: NodeArithmetic, out_channel: int, in_channel: Optional[int] = 
     what = f"(TₖX)ᵢ, channel {in_channel}" if in_channel is not None else "‖(TₖX)ᵢ‖ over the channels"
     for k, term in enumerate(na.cheb_terms):
         value = float(term[in_channel]) if in_channel is not None else float(np.linalg.norm(term))
-        out.append({"k": k, what: value, TERM_ADDED: float(parts[k]),
-                    TERM_SHARE: float(abs(parts[k]) / size) if size > 0 else 0.0})
+        out.append(
+            {
+                "k": k,
+                what: value,
+                TERM_ADDED: float(parts[k]),
+                TERM_SHARE: float(abs(parts[k]) / size) if size > 0 else 0.0,
+            }
+        )
     return out
 
 
@@ -446,8 +529,9 @@ def load_node_run(run: Mapping[str, Any]):
 
     cfg = validate(run_config(run))
     if cfg.model not in RUN_MODELS:
-        raise UserInputError("run", f"run {run.get('id')} is a {cfg.model!r} run; the node arithmetic opens "
-                                    f"{', '.join(RUN_MODELS)} runs")
+        raise UserInputError(
+            "run", f"run {run.get('id')} is a {cfg.model!r} run; the node arithmetic opens {', '.join(RUN_MODELS)} runs"
+        )
     loaded = checkpoint_state(run)
     graph = None if not cfg.uses_graph() else build_graph(cfg.graph, size=FULL_SIDE, **cfg.graph_params)
     with isolated_rng():  # the initial weights are overwritten; no training run's random stream is disturbed

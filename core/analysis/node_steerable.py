@@ -121,8 +121,9 @@ def steerable_node(model, image: Any, pixel: tuple[int, int], field: int = 0) ->
         model.train(was_training)
     g = escnn_element_of(ftype.gspace, TURN, False)
     if g is None:
-        raise UserInputError("group", f"{model.schedule[0]} has no quarter turn: its fields are not defined for "
-                                      "a 90-degree turn")
+        raise UserInputError(
+            "group", f"{model.schedule[0]} has no quarter turn: its fields are not defined for a 90-degree turn"
+        )
     fsize = ftype.representations[0].size
     rho = np.asarray(ftype.representations[0](g), dtype=np.float64)  # (fsize, fsize)
     perm = None
@@ -136,7 +137,15 @@ def steerable_node(model, image: Any, pixel: tuple[int, int], field: int = 0) ->
         raise UserInputError("field", f"must be a field between 0 and {fields - 1}, got {field!r}")
     f0 = int(field) * fsize
     return SteerableNode(
-        group=str(model.schedule[0]), size=size, pixel=(r, c), turned_pixel=(tr, tc), field_size=fsize,
+        group=str(model.schedule[0]),
+        size=size,
+        pixel=(r, c),
+        turned_pixel=(tr, tc),
+        field_size=fsize,
         channels=out[:, r, c].numpy().reshape(fields, fsize),
-        turned_channels=turned_out[:, tr, tc].numpy().reshape(fields, fsize), representation=rho, permutation=perm,
-        maps=out[f0:f0 + fsize].numpy(), turned_maps=turned_out[f0:f0 + fsize].numpy())
+        turned_channels=turned_out[:, tr, tc].numpy().reshape(fields, fsize),
+        representation=rho,
+        permutation=perm,
+        maps=out[f0 : f0 + fsize].numpy(),
+        turned_maps=turned_out[f0 : f0 + fsize].numpy(),
+    )

@@ -46,14 +46,19 @@ def load_playground_model(run_id: int, store=None) -> PlaygroundModel:
     from core.analysis.results import load_run_model, stored_run
 
     if (stored_run(run_id, store).get("config") or {}).get("model") == "superpixel":
-        raise UserInputError("run", f"run {run_id} is a superpixel model: it reads SLIC graphs of stored digits, "
-                                    "not pixels, so it cannot take a drawing")
+        raise UserInputError(
+            "run",
+            f"run {run_id} is a superpixel model: it reads SLIC graphs of stored digits, "
+            "not pixels, so it cannot take a drawing",
+        )
     model, cfg, _ = load_run_model(run_id, store)
     group, sizes = None, ()
     if cfg.model == "escnn":
         group = model.group
-        sizes = tuple(next(m for m in block.modules() if type(m).__name__ == "R2Conv").out_type.representations[0].size
-                      for block in model.blocks)
+        sizes = tuple(
+            next(m for m in block.modules() if type(m).__name__ == "R2Conv").out_type.representations[0].size
+            for block in model.blocks
+        )
         model = model.export()
     return PlaygroundModel(int(run_id), cfg.label(), model.eval(), cfg.model, group, sizes)
 
@@ -102,8 +107,9 @@ def sweep_angles(step: int = SWEEP_STEP) -> list[float]:
 
 
 @torch.no_grad()
-def angle_sweep(pm: PlaygroundModel, image: Any, mirror: bool = False,
-                angles: Optional[Sequence[float]] = None) -> dict[str, Any]:
+def angle_sweep(
+    pm: PlaygroundModel, image: Any, mirror: bool = False, angles: Optional[Sequence[float]] = None
+) -> dict[str, Any]:
     """The run's answer at every angle: ``{"angles" (A,), "probabilities" (A, 10), "predicted" (A,),
     "confidence" (A,), "exact" (A,) bool}``, computed in one batch."""
     from core.data.transforms import rotate
@@ -114,8 +120,13 @@ def angle_sweep(pm: PlaygroundModel, image: Any, mirror: bool = False,
         x = torch.flip(x, dims=[-1])
     batch = rotate(x.repeat(len(angles), 1, 1, 1), torch.tensor(angles) % 360.0)  # (A, 1, 28, 28), as turn() each
     probs = torch.softmax(pm.model(batch), dim=1).numpy()  # (A, 10)
-    return {"angles": np.array(angles), "probabilities": probs, "predicted": probs.argmax(1),
-            "confidence": probs.max(1), "exact": np.array([a % 90 == 0 for a in angles])}
+    return {
+        "angles": np.array(angles),
+        "probabilities": probs,
+        "predicted": probs.argmax(1),
+        "confidence": probs.max(1),
+        "exact": np.array([a % 90 == 0 for a in angles]),
+    }
 
 
 @dataclass
@@ -137,8 +148,14 @@ def _graph_layer_maps(model: nn.Module, x: torch.Tensor) -> list[LayerMaps]:
         side = int(round(h.shape[1] ** 0.5))
         maps = h[0].t().reshape(h.shape[2], side, side)  # (C, side, side) on the pixel layout
         name = said[i] if i < len(said) else f"graph conv {i + 1}"
-        out.append(LayerMaps(f"{name} ({side}×{side} nodes)", maps[:MAX_MAPS].numpy(), maps.shape[0],
-                             "node features drawn on the pixel layout"))
+        out.append(
+            LayerMaps(
+                f"{name} ({side}×{side} nodes)",
+                maps[:MAX_MAPS].numpy(),
+                maps.shape[0],
+                "node features drawn on the pixel layout",
+            )
+        )
     return out
 
 
@@ -150,10 +167,15 @@ def _conv_maps(pm: PlaygroundModel, x: torch.Tensor) -> list[LayerMaps]:
         for i, block in enumerate(model.body):
             h = block(h)
             size = pm.field_sizes[i] if i < len(pm.field_sizes) else 1
-            found.append(LayerMaps(f"steerable block {i + 1} ({h.shape[-2]}×{h.shape[-1]})", h[0, :size].numpy(),
-                                   h.shape[1],
-                                   f"field 1 of {h.shape[1] // size}: its {size} group channels, side by side — "
-                                   "they cycle as the input turns"))
+            found.append(
+                LayerMaps(
+                    f"steerable block {i + 1} ({h.shape[-2]}×{h.shape[-1]})",
+                    h[0, :size].numpy(),
+                    h.shape[1],
+                    f"field 1 of {h.shape[1] // size}: its {size} group channels, side by side — "
+                    "they cycle as the input turns",
+                )
+            )
         return found
     convs = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Conv2d)]
     store: dict[str, torch.Tensor] = {}
@@ -168,8 +190,7 @@ def _conv_maps(pm: PlaygroundModel, x: torch.Tensor) -> list[LayerMaps]:
     said = layer_names(model)  # conv.0 -> "conv 1"
     for n, _ in convs:
         t = torch.relu(store[n][0])  # (C, h, w) after the ReLU that follows every conv here
-        found.append(LayerMaps(f"{said.get(n, 'conv')} ({t.shape[1]}×{t.shape[2]})", t[:MAX_MAPS].numpy(),
-                               t.shape[0]))
+        found.append(LayerMaps(f"{said.get(n, 'conv')} ({t.shape[1]}×{t.shape[2]})", t[:MAX_MAPS].numpy(), t.shape[0]))
     return found
 
 
@@ -229,8 +250,9 @@ def half_turn_invariant(kind: Optional[str], group: Optional[str] = None) -> boo
 SIX_NINE = frozenset({6, 9})
 
 
-def six_nine_ambiguous(probs: Any, kind: Optional[str] = None, group: Optional[str] = None,
-                       predicted: Optional[Sequence[int]] = None) -> bool:
+def six_nine_ambiguous(
+    probs: Any, kind: Optional[str] = None, group: Optional[str] = None, predicted: Optional[Sequence[int]] = None
+) -> bool:
     """Whether a run's answer meets the 6/9 ambiguity: the run is invariant to rotation (``half_turn_invariant``, or
     its ``predicted`` class was the same at every angle of a sweep, two angles at least) and its answer, the top class
     of the (10,) ``probs``, is a 6 or a 9 (which covers 6 and 9 as its top two). Such a net cannot tell a 6 from a 9:

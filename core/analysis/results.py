@@ -118,14 +118,18 @@ def checkpoint_file(run: Mapping[str, Any]) -> Path:
     """The run's checkpoint path; :class:`CheckpointError` if none was recorded or the file is gone."""
     path = run.get("checkpoint")
     if not path:
-        why = {"queued": "it has not started", "running": "it is still training",
-               "failed": f"it failed: {run['error']}" if run.get("error") else "it failed before finishing an epoch",
-               "interrupted": "it was interrupted before finishing"}.get(run.get("status"), "none was saved")
+        why = {
+            "queued": "it has not started",
+            "running": "it is still training",
+            "failed": f"it failed: {run['error']}" if run.get("error") else "it failed before finishing an epoch",
+            "interrupted": "it was interrupted before finishing",
+        }.get(run.get("status"), "none was saved")
         raise CheckpointError(f"run {run.get('id')} has no checkpoint ({why})")
     source = Path(path).expanduser()
     if not source.is_file():
-        raise CheckpointError(f"checkpoint {shown_path(source)} of run {run.get('id')} does not exist "
-                              "(moved or deleted?)")
+        raise CheckpointError(
+            f"checkpoint {shown_path(source)} of run {run.get('id')} does not exist (moved or deleted?)"
+        )
     return source
 
 
@@ -140,8 +144,9 @@ def checkpoint_state(run: Mapping[str, Any]) -> tuple[Path, Mapping[str, Any]]:
     return source, state
 
 
-def load_weights(model: "torch.nn.Module", run: Mapping[str, Any], what: str,
-                 loaded: Optional[tuple[Path, Mapping[str, Any]]] = None) -> None:
+def load_weights(
+    model: "torch.nn.Module", run: Mapping[str, Any], what: str, loaded: Optional[tuple[Path, Mapping[str, Any]]] = None
+) -> None:
     """Load ``run``'s checkpoint (or ``loaded``, from checkpoint_state) into ``model``, strictly.
 
     Raises CheckpointError naming ``what`` (e.g. "a ChebNet") when the weights do not fit the model.
@@ -155,8 +160,10 @@ def load_weights(model: "torch.nn.Module", run: Mapping[str, Any], what: str,
     except (RuntimeError, KeyError, ValueError) as err:
         first = str(err).strip().splitlines()
         detail = " ".join(line.strip() for line in first[1:3]) if len(first) > 1 else (first[0] if first else "")
-        raise CheckpointError(f"checkpoint {shown_path(source)} does not fit {what} built from run "
-                              f"{run.get('id')}'s settings ({detail[:300]})") from err
+        raise CheckpointError(
+            f"checkpoint {shown_path(source)} does not fit {what} built from run "
+            f"{run.get('id')}'s settings ({detail[:300]})"
+        ) from err
 
 
 def _build(run: Mapping[str, Any]):
@@ -267,8 +274,11 @@ def store_tsne(db_path: str, run_id: int, perplexity: int) -> int:
     version = checkpoint_version(run)
     ev = stored_evaluation(run_id, store) or evaluate_run(run_id, store)
     xy = tsne_2d(ev.features[:TSNE_MAX_POINTS], perplexity=perplexity, seed=0)
-    store.save_artifact(int(run_id), _tsne_artifact(perplexity),
-                        {"version": version, "perplexity": perplexity, "xy": np.round(xy, 5).tolist()})
+    store.save_artifact(
+        int(run_id),
+        _tsne_artifact(perplexity),
+        {"version": version, "perplexity": perplexity, "xy": np.round(xy, 5).tolist()},
+    )
     return len(xy)
 
 
@@ -335,9 +345,15 @@ def _evaluate(run: Mapping[str, Any]) -> StoredEvaluation:
     version = checkpoint_version(run)  # before loading: a checkpoint replaced meanwhile reads as stale later
     model, cfg, ds, test = _build(run)
     _evaluations += 1
-    return evaluate_model(model, test, ds.classes, version=version,
-                          model_kind="superpixel" if cfg.model == "superpixel" else "image", data=cfg.data,
-                          quick=cfg.quick or quick_mode())
+    return evaluate_model(
+        model,
+        test,
+        ds.classes,
+        version=version,
+        model_kind="superpixel" if cfg.model == "superpixel" else "image",
+        data=cfg.data,
+        quick=cfg.quick or quick_mode(),
+    )
 
 
 @lru_cache(maxsize=4)
@@ -357,8 +373,10 @@ def _run_evaluation(run: Mapping[str, Any], stored: StoredEvaluation) -> RunEval
 
     images = _test_images(stored.data, stored.quick, str(data_dir()))
     if len(images) != len(stored.labels):
-        raise DataUnavailableError(f"run {run.get('id')} was evaluated on {len(stored.labels)} test images of "
-                                   f"{stored.data}, but that test set now has {len(images)}")
+        raise DataUnavailableError(
+            f"run {run.get('id')} was evaluated on {len(stored.labels)} test images of "
+            f"{stored.data}, but that test set now has {len(images)}"
+        )
     logits, labels = stored.logits, stored.labels
     num_classes = logits.shape[1] if logits.ndim == 2 and logits.shape[1] else len(stored.classes)
     preds = stored.preds
@@ -367,11 +385,19 @@ def _run_evaluation(run: Mapping[str, Any], stored: StoredEvaluation) -> RunEval
     with np.errstate(invalid="ignore", divide="ignore"):
         per_class = np.where(support > 0, np.diag(confusion) / np.maximum(support, 1), np.nan)
     return RunEvaluation(
-        run_id=int(run["id"]), logits=logits, preds=preds, labels=labels,
+        run_id=int(run["id"]),
+        logits=logits,
+        preds=preds,
+        labels=labels,
         accuracy=float((preds == labels).mean()) if len(labels) else float("nan"),
-        confusion=confusion, per_class_accuracy=per_class.astype(np.float64),
-        misclassified=np.flatnonzero(preds != labels).astype(np.int64), features=stored.features,
-        images=images, classes=stored.classes, model_kind=stored.model_kind, checkpoint=str(checkpoint_file(run)),
+        confusion=confusion,
+        per_class_accuracy=per_class.astype(np.float64),
+        misclassified=np.flatnonzero(preds != labels).astype(np.int64),
+        features=stored.features,
+        images=images,
+        classes=stored.classes,
+        model_kind=stored.model_kind,
+        checkpoint=str(checkpoint_file(run)),
     )
 
 
@@ -392,9 +418,15 @@ def config_json(run: Mapping[str, Any]) -> str:
     ``RunConfig.from_dict(json.loads(text)["config"])`` rebuilds the exact settings.
     """
     doc = {
-        "run_id": run.get("id"), "label": run.get("name"), "status": run.get("status"),
-        "created_at": run.get("created_at"), "device": run.get("device"), "error": run.get("error"),
-        "config": run.get("config") or {}, "summary": run.get("summary") or {}, "versions": run.get("versions") or {},
+        "run_id": run.get("id"),
+        "label": run.get("name"),
+        "status": run.get("status"),
+        "created_at": run.get("created_at"),
+        "device": run.get("device"),
+        "error": run.get("error"),
+        "config": run.get("config") or {},
+        "summary": run.get("summary") or {},
+        "versions": run.get("versions") or {},
     }
     return json.dumps(doc, indent=2, sort_keys=False, default=str) + "\n"
 
@@ -412,8 +444,9 @@ def metrics_csv(epochs: Iterable[Mapping[str, Any]]) -> str:
     return buf.getvalue()
 
 
-def projector_bundle(features: Any, labels: Sequence[int], preds: Optional[Sequence[int]] = None,
-                     indices: Optional[Sequence[int]] = None) -> tuple[str, str]:
+def projector_bundle(
+    features: Any, labels: Sequence[int], preds: Optional[Sequence[int]] = None, indices: Optional[Sequence[int]] = None
+) -> tuple[str, str]:
     """(vectors.tsv, metadata.tsv) for the TensorBoard Embedding Projector (projector.tensorflow.org).
 
     vectors: one row per point, the D floats tab-separated, no header. metadata: the Projector reads
@@ -449,13 +482,21 @@ MISSING = "—"  # what a table shows for a setting a run lacks, and (as st.data
 _MISSING = MISSING
 # What "Settings that differ" calls each RunConfig setting (the sweepable ones as the sweep lists them).
 SETTING_LABELS: dict[str, str] = {
-    "graph": "Graph (graph)", "dropout": "Dropout (dropout)", "heads": "Attention heads (heads)",
-    "readout": "Readout (readout)", "edge_inputs": "Learned edges: inputs (edge_inputs)",
+    "graph": "Graph (graph)",
+    "dropout": "Dropout (dropout)",
+    "heads": "Attention heads (heads)",
+    "readout": "Readout (readout)",
+    "edge_inputs": "Learned edges: inputs (edge_inputs)",
     "edge_activation": "Learned edges: activation (edge_activation)",
-    "edge_norm": "Learned edges: normalisation (edge_norm)", "edge_sets": "Learned edges: sets (edge_sets)",
-    "edge_frozen": "Learned edges: frozen (edge_frozen)", "schedule": "Learning-rate schedule (schedule)",
-    "augment": "Augmentation (augment)", "batch_size": "Batch size (batch_size)", "device": "Device (device)",
-    "quick": "Quick mode (quick)", "parent": "Continued from run (parent)",
+    "edge_norm": "Learned edges: normalisation (edge_norm)",
+    "edge_sets": "Learned edges: sets (edge_sets)",
+    "edge_frozen": "Learned edges: frozen (edge_frozen)",
+    "schedule": "Learning-rate schedule (schedule)",
+    "augment": "Augmentation (augment)",
+    "batch_size": "Batch size (batch_size)",
+    "device": "Device (device)",
+    "quick": "Quick mode (quick)",
+    "parent": "Continued from run (parent)",
 }
 GRAPH_PARAM_PREFIX = "Graph parameter: "
 
@@ -503,8 +544,10 @@ def settings_diff(runs: Sequence[Mapping[str, Any]], readable: bool = False) -> 
     rows = []
     for key in keys:
         values = [f.get(key, _MISSING) for f in flats]
-        if len(runs) >= 2 and all(json.dumps(v, sort_keys=True, default=str) ==
-                                  json.dumps(values[0], sort_keys=True, default=str) for v in values):
+        if len(runs) >= 2 and all(
+            json.dumps(v, sort_keys=True, default=str) == json.dumps(values[0], sort_keys=True, default=str)
+            for v in values
+        ):
             continue
         row: dict[str, Any] = {"setting": setting_label(key)}
         for r, v in zip(runs, values):
@@ -537,13 +580,21 @@ def runs_table(runs: Sequence[Mapping[str, Any]], readable: bool = False) -> lis
             model = shown_value("model", model) if model else model
             graph = describe_graph(graph, c.get("graph_params")) if graph else graph
             label = run_title(dict(r), with_id=False)
-        rows.append({
-            "run": r.get("id"), "status": _text(r.get("status")), "model": _text(model),
-            "graph": _text(graph),  # — : a model that reads pixels
-            "data": _text(c.get("data")), "epochs": c.get("epochs"), "test accuracy": _number(s.get("test_accuracy")),
-            "parameters": _number(s.get("parameters")), "images/s": _number(s.get("images_per_second")),
-            "device": _text(r.get("device")), "label": _text(label),
-        })
+        rows.append(
+            {
+                "run": r.get("id"),
+                "status": _text(r.get("status")),
+                "model": _text(model),
+                "graph": _text(graph),  # — : a model that reads pixels
+                "data": _text(c.get("data")),
+                "epochs": c.get("epochs"),
+                "test accuracy": _number(s.get("test_accuracy")),
+                "parameters": _number(s.get("parameters")),
+                "images/s": _number(s.get("images_per_second")),
+                "device": _text(r.get("device")),
+                "label": _text(label),
+            }
+        )
     return rows
 
 

@@ -187,9 +187,9 @@ class LowPass(NamedTuple):
 def low_pass_series(graph: Graph, image: Any, cutoffs: tuple[int, ...], norm: str = "sym") -> LowPass:
     """:func:`low_pass` of ``image`` (N values on a square pixel graph) for each cut-off below N, with the share
     of energy each keeps, e.g. for the Spectral view's row of reconstructions."""
-    side = int(round(graph.num_nodes ** 0.5))
+    side = int(round(graph.num_nodes**0.5))
     coeffs = graph_fourier_transform(graph, image, norm=norm)  # (N,)
-    energy = np.cumsum(coeffs ** 2) / max(float((coeffs ** 2).sum()), 1e-12)
+    energy = np.cumsum(coeffs**2) / max(float((coeffs**2).sum()), 1e-12)
     kept = [int(m) for m in cutoffs if 0 < m < graph.num_nodes]
     images = [low_pass(graph, image, m, norm=norm).reshape(side, side) for m in kept]
     return LowPass(kept, images, [float(energy[m - 1]) for m in kept])
@@ -292,7 +292,9 @@ def cheb_layer_response(run: Mapping[str, Any], layer: int, points: int = 201) -
         raise UserInputError("layer", f"run {run.get('id')} has {len(model.convs)} graph layers, not {layer + 1}")
     conv = model.convs[int(layer)]
     lambdas = np.linspace(0.0, 2.0, int(points))
-    eigenvalues, _ = laplacian_eigenvectors(layer_graph(model, graph, int(layer)),
-                                            k=model.graphs[int(layer)].num_nodes, norm="sym")
-    return ChebResponse(lambdas, cheb_frequency_response(conv, lambdas, lambda_max=2.0), eigenvalues, int(conv.K),
-                        len(model.convs))
+    eigenvalues, _ = laplacian_eigenvectors(
+        layer_graph(model, graph, int(layer)), k=model.graphs[int(layer)].num_nodes, norm="sym"
+    )
+    return ChebResponse(
+        lambdas, cheb_frequency_response(conv, lambdas, lambda_max=2.0), eigenvalues, int(conv.K), len(model.convs)
+    )

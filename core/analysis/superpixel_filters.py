@@ -10,8 +10,14 @@ from typing import Any, Optional, Sequence
 import numpy as np
 import torch
 
-from core.analysis.digit_filters import (DigitAttention, attention_of, check_image, check_layer, layer_inputs,
-                                         probabilities_of)
+from core.analysis.digit_filters import (
+    DigitAttention,
+    attention_of,
+    check_image,
+    check_layer,
+    layer_inputs,
+    probabilities_of,
+)
 from core.analysis.filters import check_pixel
 from core.errors import UserInputError
 from core.graphs import Graph, adjacency_row, normalize
@@ -28,20 +34,19 @@ SUPERPIXEL_MIXING: dict[str, tuple[str, bool, bool]] = {
     "gat": ("gcn", True, False),  # attention (see superpixel_digit): the graph's A-hat only for comparison
 }
 MIXING_TEXT: dict[str, str] = {  # what ``superpixel_filter`` shows for each layer, in words
-    "gcn": "exactly what GCNConv applies: the Gaussian edge weights, normalised symmetrically with a self-loop "
-           "(gcn)",
+    "gcn": "exactly what GCNConv applies: the Gaussian edge weights, normalised symmetrically with a self-loop (gcn)",
     "cheb": "ChebConv's scaled Laplacian L̃ = −D^-½ A D^-½ (λmax = 2): the first-order term; the layer mixes "
-            "Chebyshev polynomials of it up to order K − 1, so its reach is K − 1 hops",
+    "Chebyshev polynomials of it up to order K − 1, so its reach is K − 1 hops",
     "sage": "SAGEConv's mean over the neighbours: it ignores the edge weights and handles the node itself with "
-            "a separate weight matrix (own weight 0 here)",
+    "a separate weight matrix (own weight 0 here)",
     "gin": "GINConv's sum over the neighbours (edge weights ignored) plus (1 + ε) times the node itself, with this "
-           "layer's trained ε",
+    "layer's trained ε",
     "gatedgcn": "not the layer's own mixing: ResGatedGraphConv gates every message by the two nodes' features. "
-                "Shown: the graph's Gaussian weights, gcn-normalised",
+    "Shown: the graph's Gaussian weights, gcn-normalised",
     "monet": "not the layer's own mixing: GMMConv weighs a message by learned Gaussian kernels of the offset "
-             "between the centroids. Shown: the graph's Gaussian weights, gcn-normalised",
+    "between the centroids. Shown: the graph's Gaussian weights, gcn-normalised",
     "pna": "not the layer's own mixing: PNAConv combines mean, min, max and std of the messages with degree "
-           "scalers. Shown: the graph's Gaussian weights, gcn-normalised",
+    "scalers. Shown: the graph's Gaussian weights, gcn-normalised",
     "gat": "the graph's Gaussian weights, gcn-normalised (the GAT layer itself uses attention instead)",
 }
 
@@ -120,8 +125,9 @@ def graph_batch(graph: Graph):
 
     if graph.x is None:
         raise UserInputError("graph", "a superpixel network needs node features (a superpixel graph)")
-    return Batch.from_data_list([Data(x=graph.x.float(), edge_index=graph.edge_index,
-                                      edge_weight=graph.edge_weight.float())])
+    return Batch.from_data_list(
+        [Data(x=graph.x.float(), edge_index=graph.edge_index, edge_weight=graph.edge_weight.float())]
+    )
 
 
 def superpixel_digit(run: SuperpixelRun, image: Any) -> SuperpixelDigit:
@@ -153,13 +159,20 @@ def superpixel_mixing(run: SuperpixelRun, graph: Graph, layer: int = 0) -> Graph
     if run.conv == "gin":
         eps = float(run.model.convs[index].eps.detach())
         loops = mixed.edge_index[0] == mixed.edge_index[1]
-        mixed = mixed.with_(edge_weight=torch.where(loops, torch.full_like(mixed.edge_weight, 1.0 + eps),
-                                                    mixed.edge_weight))
+        mixed = mixed.with_(
+            edge_weight=torch.where(loops, torch.full_like(mixed.edge_weight, 1.0 + eps), mixed.edge_weight)
+        )
     return mixed
 
 
-def superpixel_filter(run: SuperpixelRun, digit: SuperpixelDigit, node: int, layer: int = 0,
-                      head: Optional[int] = None, attention: bool = True) -> np.ndarray:
+def superpixel_filter(
+    run: SuperpixelRun,
+    digit: SuperpixelDigit,
+    node: int,
+    layer: int = 0,
+    head: Optional[int] = None,
+    attention: bool = True,
+) -> np.ndarray:
     """(N,) float32: superpixel ``node``'s filter on its digit's graph: for a GAT run (``attention=True``)
     its attention over its neighbours in layer ``layer`` (one head or the mean), else its row of the
     mixing matrix ``superpixel_mixing``. Paint it on the regions with

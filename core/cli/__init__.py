@@ -14,8 +14,18 @@ import sys
 from typing import Any, Optional, Sequence
 
 from core.cli.measure import cmd_bench, cmd_download, cmd_equivariance, cmd_graph, cmd_karate
-from core.cli.training import (add_graph_flags, cmd_accuracy, cmd_continue, cmd_runs, cmd_search, cmd_stop, cmd_sweep,
-                               cmd_train, cmd_tutorial, train_parser)
+from core.cli.training import (
+    add_graph_flags,
+    cmd_accuracy,
+    cmd_continue,
+    cmd_runs,
+    cmd_search,
+    cmd_stop,
+    cmd_sweep,
+    cmd_train,
+    cmd_tutorial,
+    train_parser,
+)
 from core.errors import DataUnavailableError, UserInputError
 
 
@@ -38,28 +48,51 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--json", action="store_true")
 
     train_parser(sub)
-    c = sub.add_parser("continue", help="train a finished or stopped run N more epochs as a new run linked to it "
-                                         "(weights, optimiser, schedule and random state restored)")
+    c = sub.add_parser(
+        "continue",
+        help="train a finished or stopped run N more epochs as a new run linked to it "
+        "(weights, optimiser, schedule and random state restored)",
+    )
     c.add_argument("run", type=int, help="id of the run to continue (see `runs`)")
     c.add_argument("--epochs", type=int, default=1, help="how many more epochs (default 1: one step)")
-    c.add_argument("--backend", choices=("inline", "process", "ray"), default=None,
-                   help="inline: train in this process (default); process: in a worker process (ray: refused)")
+    c.add_argument(
+        "--backend",
+        choices=("inline", "process", "ray"),
+        default=None,
+        help="inline: train in this process (default); process: in a worker process (ray: refused)",
+    )
     c.add_argument("--json", action="store_true", help="print one JSON object")
 
-    w = train_parser(sub, "sweep", "train one setting over several values (or a grid over two), one run after "
-                                    "the other, and print accuracy per value")
+    w = train_parser(
+        sub,
+        "sweep",
+        "train one setting over several values (or a grid over two), one run after "
+        "the other, and print accuracy per value",
+    )
     w.add_argument("--param", required=True, help="the setting to sweep, e.g. restriction, K, sigma, seed")
     w.add_argument("--values", required=True, help="comma-separated values, e.g. 0,1,2")
     w.add_argument("--param2", default=None, help="a second setting: every combination is trained")
     w.add_argument("--values2", default=None, help="its comma-separated values")
 
-    h = train_parser(sub, "search", "a hyper-parameter search: N trials over chosen settings (random or grid); on "
-                                     "Ray with Ray Tune's ASHA early stopping")
-    h.add_argument("--space", action="append", metavar="SETTING=VALUES",
-                   help="a setting and its values (K=3,5,8) or range (lr=1e-4..1e-2, drawn log-uniformly); repeat it")
+    h = train_parser(
+        sub,
+        "search",
+        "a hyper-parameter search: N trials over chosen settings (random or grid); on "
+        "Ray with Ray Tune's ASHA early stopping",
+    )
+    h.add_argument(
+        "--space",
+        action="append",
+        metavar="SETTING=VALUES",
+        help="a setting and its values (K=3,5,8) or range (lr=1e-4..1e-2, drawn log-uniformly); repeat it",
+    )
     h.add_argument("--trials", type=int, default=8, help="random trials to draw (default 8, at most 12)")
-    h.add_argument("--sampler", choices=("random", "grid"), default="random",
-                   help="random (default) or grid (every combination of listed values)")
+    h.add_argument(
+        "--sampler",
+        choices=("random", "grid"),
+        default="random",
+        help="random (default) or grid (every combination of listed values)",
+    )
     h.add_argument("--search-seed", type=int, default=0, dest="search_seed", help="seed of the random draws")
     h.add_argument("--no-early-stopping", action="store_true", help="train every trial to its last epoch on Ray too")
 
@@ -78,12 +111,22 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="throughput benchmark: shared-graph GCN vs PyG, ChebNet vs CNN")
     b.add_argument("--epochs", type=int, default=1)
     b.add_argument("--quick", action="store_true")
-    b.add_argument("--device", default=None, help="cpu, cuda, or auto (CUDA, then MPS, then CPU); default cpu, "
-                                                   "with --full-epoch auto")
-    b.add_argument("--full-epoch", action="store_true", help="time one 60,000-image epoch of the published ChebNet "
-                                                             "(K=25) and of the CNN")
-    b.add_argument("--images", type=int, default=None, help="--full-epoch: time this many images and extrapolate "
-                                                            "(default 60,000 on a GPU, 6,000 on the CPU)")
+    b.add_argument(
+        "--device",
+        default=None,
+        help="cpu, cuda, or auto (CUDA, then MPS, then CPU); default cpu, with --full-epoch auto",
+    )
+    b.add_argument(
+        "--full-epoch",
+        action="store_true",
+        help="time one 60,000-image epoch of the published ChebNet (K=25) and of the CNN",
+    )
+    b.add_argument(
+        "--images",
+        type=int,
+        default=None,
+        help="--full-epoch: time this many images and extrapolate (default 60,000 on a GPU, 6,000 on the CPU)",
+    )
     b.add_argument("--batch-size", type=int, default=64)
     b.add_argument("--json", action="store_true")
 
@@ -95,8 +138,11 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--hidden", default=None, help="layer widths, comma-separated, last one 2 (default 16,8,2)")
     k.add_argument("--json", action="store_true")
 
-    t = sub.add_parser("tutorial", help="the graph-convolution tutorial's experiment: one graph layer + linear with "
-                                        "no graph, a fixed Gaussian and learned edges; prints the four accuracies")
+    t = sub.add_parser(
+        "tutorial",
+        help="the graph-convolution tutorial's experiment: one graph layer + linear with "
+        "no graph, a fixed Gaussian and learned edges; prints the four accuracies",
+    )
     t.add_argument("--data", default="mnist-5k", help="mnist-5k (default), mnist-rot or mnist")
     t.add_argument("--epochs", type=int, default=8)
     t.add_argument("--seed", type=int, default=0)
@@ -107,31 +153,54 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("equivariance", help="rotate a stored run's test digits: accuracy by angle, logit invariance")
     e.add_argument("--run", type=int, required=True, help="id of a finished run (see `runs`)")
     e.add_argument("--angles", default=None, help="comma-separated degrees (default 0,15,...,345)")
-    e.add_argument("--group", default=None, help="group whose elements are measured: C1..C16, D1..D16 or SO2 "
-                                                 "(default: the run's group for escnn, else C4)")
+    e.add_argument(
+        "--group",
+        default=None,
+        help="group whose elements are measured: C1..C16, D1..D16 or SO2 (default: the run's group for escnn, else C4)",
+    )
     e.add_argument("--images", type=int, default=500, help="test images used (default 500)")
     e.add_argument("--layers", action="store_true", help="also per-layer equivariance errors (up to 64 images)")
     e.add_argument("--json", action="store_true")
 
-    a = sub.add_parser("accuracy", help="train the models on mnist-5k and print a Markdown table of their test "
-                                        "accuracy beside each published reference")
+    a = sub.add_parser(
+        "accuracy",
+        help="train the models on mnist-5k and print a Markdown table of their test "
+        "accuracy beside each published reference",
+    )
     a.add_argument("--epochs", type=int, default=8)
     a.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
     a.add_argument("--only", default=None, help="comma-separated entry names (default: every entry; see --list)")
     a.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's; 1 per run with --jobs)")
     a.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
     a.add_argument("--jobs", type=int, default=1, help="runs at a time, each in its own process (default 1)")
-    a.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                   help="override a setting in every entry, e.g. positions=raw or batch_size=32; repeat it")
+    a.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a setting in every entry, e.g. positions=raw or batch_size=32; repeat it",
+    )
     a.add_argument("--out", default=None, help="also append one JSON line per run to this file")
     a.add_argument("--list", action="store_true", help="print the entry names and exit")
     a.add_argument("--json", action="store_true")
     return parser
 
 
-COMMANDS = {"graph": cmd_graph, "train": cmd_train, "continue": cmd_continue, "stop": cmd_stop, "runs": cmd_runs,
-            "download": cmd_download, "bench": cmd_bench, "karate": cmd_karate, "equivariance": cmd_equivariance,
-            "tutorial": cmd_tutorial, "sweep": cmd_sweep, "search": cmd_search, "accuracy": cmd_accuracy}
+COMMANDS = {
+    "graph": cmd_graph,
+    "train": cmd_train,
+    "continue": cmd_continue,
+    "stop": cmd_stop,
+    "runs": cmd_runs,
+    "download": cmd_download,
+    "bench": cmd_bench,
+    "karate": cmd_karate,
+    "equivariance": cmd_equivariance,
+    "tutorial": cmd_tutorial,
+    "sweep": cmd_sweep,
+    "search": cmd_search,
+    "accuracy": cmd_accuracy,
+}
 
 
 def _print_human(out: Any) -> None:

@@ -71,8 +71,9 @@ def _angles(text: str) -> list[float]:
         try:
             a = float(part.strip())
         except ValueError:
-            raise UserInputError("angles", f"must be comma-separated numbers of degrees, e.g. 0,90,180,270; "
-                                           f"got {text!r}") from None
+            raise UserInputError(
+                "angles", f"must be comma-separated numbers of degrees, e.g. 0,90,180,270; got {text!r}"
+            ) from None
         if not math.isfinite(a):
             raise UserInputError("angles", f"{part.strip()!r} is not a finite angle")
         if a not in out:
@@ -82,7 +83,12 @@ def _angles(text: str) -> list[float]:
 
 def cmd_equivariance(args: argparse.Namespace) -> dict[str, Any]:
     """Measure a stored run's model: accuracy on rotated test digits, logit invariance, per-layer errors."""
-    from core.analysis.equivariance import DEFAULT_ANGLES, accuracy_by_angle, layer_equivariance_error, logit_invariance_error
+    from core.analysis.equivariance import (
+        DEFAULT_ANGLES,
+        accuracy_by_angle,
+        layer_equivariance_error,
+        logit_invariance_error,
+    )
     from core.models.escnn_net import parse_group
     from core.analysis.results import load_run_model
     from core.training.store import CheckpointError, RunNotFoundError
@@ -97,22 +103,32 @@ def cmd_equivariance(args: argparse.Namespace) -> dict[str, Any]:
     except (RunNotFoundError, CheckpointError) as err:
         raise UserInputError("run", str(err)) from None
     if cfg.model == "superpixel":
-        raise UserInputError("run", f"run {args.run} is a superpixel model: it reads per-image graphs, so pixel "
-                                    "rotations cannot be measured on it")
+        raise UserInputError(
+            "run",
+            f"run {args.run} is a superpixel model: it reads per-image graphs, so pixel "
+            "rotations cannot be measured on it",
+        )
     group = (args.group or (cfg.group if cfg.model == "escnn" else "C4")).strip().upper()
     n = min(int(args.images), len(ds.y_test))
     x, y = ds.x_test[:n], ds.y_test[:n]
     acc = accuracy_by_angle(model, x, y, angles=angles)
     logits = logit_invariance_error(model, x, group)
     out: dict[str, Any] = {
-        "run_id": args.run, "model": cfg.model, "label": cfg.label(), "data": cfg.data, "group": group,
-        "images": n, "accuracy_by_angle": {f"{round(a, 6):g}": v for a, v in acc.items()},
+        "run_id": args.run,
+        "model": cfg.model,
+        "label": cfg.label(),
+        "data": cfg.data,
+        "group": group,
+        "images": n,
+        "accuracy_by_angle": {f"{round(a, 6):g}": v for a, v in acc.items()},
         "logit_invariance_error": {el: r["error"] for el, r in logits.items()},
         "prediction_agreement": {el: r["agree"] for el, r in logits.items()},
         "exact": {el: r["exact"] for el, r in logits.items()},
     }
     if args.layers:
-        layers = layer_equivariance_error(model, x[:min(n, 64)], group)
-        out["layer_equivariance_error"] = {name: {el: (v if v == v else None) for el, v in row.items()}  # NaN -> null
-                                           for name, row in layers.items()}
+        layers = layer_equivariance_error(model, x[: min(n, 64)], group)
+        out["layer_equivariance_error"] = {
+            name: {el: (v if v == v else None) for el, v in row.items()}  # NaN -> null
+            for name, row in layers.items()
+        }
     return out

@@ -13,8 +13,14 @@ from typing import Any
 from core.errors import UserInputError
 
 GRAPH_FLAGS: dict[str, type] = {  # flag -> type; routed into the builder's parameters when given
-    "neighbours": int, "k": int, "sigma": float, "cutoff": float, "topk": int,
-    "segments": int, "compactness": float, "edges": str,
+    "neighbours": int,
+    "k": int,
+    "sigma": float,
+    "cutoff": float,
+    "topk": int,
+    "segments": int,
+    "compactness": float,
+    "edges": str,
 }
 
 
@@ -31,7 +37,9 @@ def graph_params(args: argparse.Namespace, kind: str, fill_defaults: bool) -> di
     spec = GRAPH_PARAMS[kind]
     for name in given:
         if name not in spec:
-            raise UserInputError(name, f"is not a parameter of graph kind {kind!r} (it takes {', '.join(spec) or 'none'})")
+            raise UserInputError(
+                name, f"is not a parameter of graph kind {kind!r} (it takes {', '.join(spec) or 'none'})"
+            )
     if not fill_defaults:
         return given
     return {**{n: s[0] for n, s in spec.items()}, **given}
@@ -51,9 +59,13 @@ def train_parser(sub, name: str = "train", help: str = "train one model and stor
         else:
             p.add_argument(flag, type=typ, default=None, dest=f.name)
     add_graph_flags(p)
-    p.add_argument("--backend", choices=("inline", "process", "ray"), default=None,
-                   help="inline: train in this process (default); process: in a worker process; ray: as a Ray task "
-                        "on GRAPHCONV_RAY_ADDRESS (the default when that is set; 'local' starts Ray here)")
+    p.add_argument(
+        "--backend",
+        choices=("inline", "process", "ray"),
+        default=None,
+        help="inline: train in this process (default); process: in a worker process; ray: as a Ray task "
+        "on GRAPHCONV_RAY_ADDRESS (the default when that is set; 'local' starts Ray here)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     return p
 
@@ -62,8 +74,11 @@ def run_config_from_args(args: argparse.Namespace):
     from core.models import MODELS
     from core.training.runs import RunConfig
 
-    values = {f.name: getattr(args, f.name) for f in fields(RunConfig)
-              if f.name != "graph_params" and getattr(args, f.name, None) is not None}
+    values = {
+        f.name: getattr(args, f.name)
+        for f in fields(RunConfig)
+        if f.name != "graph_params" and getattr(args, f.name, None) is not None
+    }
     graphs = MODELS.spec(values.get("model", RunConfig.model)).graphs
     if "graph" not in values and graphs and RunConfig.graph not in graphs:  # the model's own kind (superpixels)
         values["graph"] = graphs[0]
@@ -91,8 +106,11 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
     backend = args.backend or ("ray" if ray_address() else "inline")
 
     def progress(row: dict) -> None:
-        print(f"epoch {row['epoch']}: loss {row['train_loss']:.4f}, test accuracy {row['test_accuracy']:.4f}, "
-              f"{row['seconds']:.1f} s", file=sys.stderr)
+        print(
+            f"epoch {row['epoch']}: loss {row['train_loss']:.4f}, test accuracy {row['test_accuracy']:.4f}, "
+            f"{row['seconds']:.1f} s",
+            file=sys.stderr,
+        )
 
     if backend == "inline":  # the only job: train here, reporting through the store like a worker
         validate(cfg)
@@ -123,8 +141,11 @@ def cmd_continue(args: argparse.Namespace) -> dict[str, Any]:
     print(f"continuing run {args.run} from epoch {cfg.epochs - args.epochs} to {cfg.epochs}", file=sys.stderr)
 
     def progress(row: dict) -> None:
-        print(f"epoch {row['epoch']}: loss {row['train_loss']:.4f}, test accuracy {row['test_accuracy']:.4f}, "
-              f"{row['seconds']:.1f} s", file=sys.stderr)
+        print(
+            f"epoch {row['epoch']}: loss {row['train_loss']:.4f}, test accuracy {row['test_accuracy']:.4f}, "
+            f"{row['seconds']:.1f} s",
+            file=sys.stderr,
+        )
 
     if backend == "inline":
         run_id = store.create_run(cfg.to_dict(), name=cfg.label(), status="queued")
@@ -164,8 +185,14 @@ def _train_in_worker(cfg, store, backend: str, progress) -> dict[str, Any]:
     finally:
         manager.close()
     run = store.get_run(run_id)
-    return {**(run.get("summary") or {}), "run_id": run_id, "status": run["status"], "error": run.get("error"),
-            "backend": backend, "epochs": store.epochs(run_id)}
+    return {
+        **(run.get("summary") or {}),
+        "run_id": run_id,
+        "status": run["status"],
+        "error": run.get("error"),
+        "backend": backend,
+        "epochs": store.epochs(run_id),
+    }
 
 
 def cmd_tutorial(args: argparse.Namespace) -> dict[str, Any]:
@@ -182,20 +209,41 @@ def cmd_tutorial(args: argparse.Namespace) -> dict[str, Any]:
     store = RunStore()
     rows = []
     for adjacency in chosen:
-        cfg = validate(RunConfig(model="tutorial", adjacency=adjacency, data=args.data, epochs=args.epochs,
-                                 seed=args.seed, **({"lr": args.lr} if args.lr else {})))
+        cfg = validate(
+            RunConfig(
+                model="tutorial",
+                adjacency=adjacency,
+                data=args.data,
+                epochs=args.epochs,
+                seed=args.seed,
+                **({"lr": args.lr} if args.lr else {}),
+            )
+        )
         run_id = store.create_run(cfg.to_dict(), name=cfg.label(), status="queued")
         print(f"training {cfg.label()} (run {run_id})", file=sys.stderr)
         out = execute_reporting(cfg, store, run_id)
         secs = [e["seconds"] for e in out["epochs"]]
-        rows.append({"adjacency": adjacency, "run_id": run_id, "status": out["status"],
-                     "test_accuracy": out["test_accuracy"], "parameters": out["parameters"],
-                     "seconds_per_epoch": sum(secs) / max(len(secs), 1), "tutorial": TUTORIAL_REFERENCES[adjacency]})
-    head = (f"one graph layer + linear on {args.data}, {args.epochs} epochs, seed {args.seed}; "
-            "the tutorial's figures are on full MNIST")
+        rows.append(
+            {
+                "adjacency": adjacency,
+                "run_id": run_id,
+                "status": out["status"],
+                "test_accuracy": out["test_accuracy"],
+                "parameters": out["parameters"],
+                "seconds_per_epoch": sum(secs) / max(len(secs), 1),
+                "tutorial": TUTORIAL_REFERENCES[adjacency],
+            }
+        )
+    head = (
+        f"one graph layer + linear on {args.data}, {args.epochs} epochs, seed {args.seed}; "
+        "the tutorial's figures are on full MNIST"
+    )
     lines = [head, "| adjacency | test accuracy | parameters | s/epoch | tutorial |", "|---|---|---|---|---|"]
-    lines += [f"| {r['adjacency']} | {(r['test_accuracy'] or 0):.2%} | {r['parameters']:,} | "
-              f"{r['seconds_per_epoch']:.1f} | {r['tutorial']} |" for r in rows]
+    lines += [
+        f"| {r['adjacency']} | {(r['test_accuracy'] or 0):.2%} | {r['parameters']:,} | "
+        f"{r['seconds_per_epoch']:.1f} | {r['tutorial']} |"
+        for r in rows
+    ]
     return {"data": args.data, "epochs": args.epochs, "seed": args.seed, "rows": rows, "table": "\n".join(lines)}
 
 
@@ -216,16 +264,30 @@ def cmd_sweep(args: argparse.Namespace) -> dict[str, Any]:
         print(f"[{i}/{len(configs)}] run {run_id}: {cfg.label()}", file=sys.stderr)
         out = execute_reporting(cfg, store, run_id, on_prepare=_print_prepare)
         d = cfg.to_dict()
-        rows.append({"run_id": run_id, args.param: sweep_value(d, args.param),
-                     **({args.param2: sweep_value(d, args.param2)} if args.param2 else {}),
-                     "status": out["status"], "test_accuracy": out["test_accuracy"]})
+        rows.append(
+            {
+                "run_id": run_id,
+                args.param: sweep_value(d, args.param),
+                **({args.param2: sweep_value(d, args.param2)} if args.param2 else {}),
+                "status": out["status"],
+                "test_accuracy": out["test_accuracy"],
+            }
+        )
     head = [args.param] + ([args.param2] if args.param2 else [])
     lines = ["| run | " + " | ".join(head) + " | test accuracy |", "|---" * (len(head) + 2) + "|"]
-    lines += [f"| {r['run_id']} | " + " | ".join(str(r[h]) for h in head) + f" | {(r['test_accuracy'] or 0):.2%} |"
-              for r in rows]
+    lines += [
+        f"| {r['run_id']} | " + " | ".join(str(r[h]) for h in head) + f" | {(r['test_accuracy'] or 0):.2%} |"
+        for r in rows
+    ]
     name = sweep_name(kind, [c.to_dict() for c in configs])
-    return {"kind": kind, "name": name, "param": args.param, "param2": args.param2, "rows": rows,
-            "table": name + "\n\n" + "\n".join(lines)}
+    return {
+        "kind": kind,
+        "name": name,
+        "param": args.param,
+        "param2": args.param2,
+        "rows": rows,
+        "table": name + "\n\n" + "\n".join(lines),
+    }
 
 
 def cmd_search(args: argparse.Namespace) -> dict[str, Any]:
@@ -238,8 +300,9 @@ def cmd_search(args: argparse.Namespace) -> dict[str, Any]:
 
     space = parse_space(args.space or [])
     configs = search_configs(run_config_from_args(args), space, args.trials, args.sampler, args.search_seed)
-    backend = args.backend if args.backend in ("process", "ray") else (
-        "ray" if ray_address() else "process")  # trials never train inline
+    backend = (
+        args.backend if args.backend in ("process", "ray") else ("ray" if ray_address() else "process")
+    )  # trials never train inline
     store = RunStore()
     store.recover_interrupted()
     manager = RunManager(store, backend=make_backend(backend))
@@ -248,8 +311,13 @@ def cmd_search(args: argparse.Namespace) -> dict[str, Any]:
     ids: list[int] = []
     try:
         ids, early = manager.submit_search(configs, kind=kind, early_stopping=early)
-        how = ("ASHA early stopping (Ray Tune)" if early else "no early stopping (--no-early-stopping)"
-               if manager.early_stopping else "no early stopping (Ray Tune's ASHA needs --backend ray)")
+        how = (
+            "ASHA early stopping (Ray Tune)"
+            if early
+            else "no early stopping (--no-early-stopping)"
+            if manager.early_stopping
+            else "no early stopping (Ray Tune's ASHA needs --backend ray)"
+        )
         print(f"search {kind}: {len(ids)} trials (runs {ids[0]}-{ids[-1]}) on {backend}, {how}", file=sys.stderr)
         for run_id in ids:
             manager.wait(run_id, timeout=24 * 3600)
@@ -264,11 +332,22 @@ def cmd_search(args: argparse.Namespace) -> dict[str, Any]:
     rows = trial_rows(trials, list(space), {r["id"]: len(store.epochs(r["id"])) for r in trials})
     head = list(space)
     lines = ["| run | " + " | ".join(head) + " | status | epochs | test accuracy |", "|---" * (len(head) + 4) + "|"]
-    lines += [f"| {r['run']} | " + " | ".join(str(r[h]) for h in head) + f" | {r['status']}"
-              + (" (early)" if r["stopped early"] else "") + f" | {r['epochs']} | {(r['test accuracy'] or 0):.2%} |"
-              for r in rows]
-    return {"kind": kind, "space": describe_space(space), "early_stopping": early, "backend": backend,
-            "rows": rows, "table": "\n".join(lines)}
+    lines += [
+        f"| {r['run']} | "
+        + " | ".join(str(r[h]) for h in head)
+        + f" | {r['status']}"
+        + (" (early)" if r["stopped early"] else "")
+        + f" | {r['epochs']} | {(r['test accuracy'] or 0):.2%} |"
+        for r in rows
+    ]
+    return {
+        "kind": kind,
+        "space": describe_space(space),
+        "early_stopping": early,
+        "backend": backend,
+        "rows": rows,
+        "table": "\n".join(lines),
+    }
 
 
 def cmd_accuracy(args: argparse.Namespace) -> dict[str, Any]:
@@ -287,16 +366,29 @@ def cmd_accuracy(args: argparse.Namespace) -> dict[str, Any]:
         raise UserInputError("out", f"cannot append to {args.out}: {err.strerror}") from None
 
     def on_run(result: dict) -> None:
-        print(f"{result['entry']} seed {result['seed']}: run {result['run_id']} {result['status']}, test accuracy "
-              f"{(result['test_accuracy'] or 0):.2%}", file=sys.stderr, flush=True)
+        print(
+            f"{result['entry']} seed {result['seed']}: run {result['run_id']} {result['status']}, test accuracy "
+            f"{(result['test_accuracy'] or 0):.2%}",
+            file=sys.stderr,
+            flush=True,
+        )
         if log:
             log.write(json.dumps(result) + "\n")
             log.flush()
 
     try:
-        out = accuracy_table(names, seeds, epochs=args.epochs, device=args.device, jobs=args.jobs,
-                             threads=args.threads, overrides=overrides, on_run=on_run,
-                             on_row=lambda line: print(line, file=sys.stderr, flush=True), on_prepare=_print_prepare)
+        out = accuracy_table(
+            names,
+            seeds,
+            epochs=args.epochs,
+            device=args.device,
+            jobs=args.jobs,
+            threads=args.threads,
+            overrides=overrides,
+            on_run=on_run,
+            on_row=lambda line: print(line, file=sys.stderr, flush=True),
+            on_prepare=_print_prepare,
+        )
     finally:
         if log:
             log.close()

@@ -48,12 +48,16 @@ def _fmt_err(e: float) -> str:
 
 def _title(text: str) -> Optional[dict]:
     """A figure title below the toolbar's strip, from the left edge (None for no title)."""
-    return dict(text=text, x=0, xanchor="left", xref="paper", y=1, yanchor="bottom", yref="paper",
-                pad=dict(b=8)) if text else None
+    return (
+        dict(text=text, x=0, xanchor="left", xref="paper", y=1, yanchor="bottom", yref="paper", pad=dict(b=8))
+        if text
+        else None
+    )
 
 
-def accuracy_by_angle_figure(curves: Mapping[str, Mapping[Union[str, float], float]],
-                             title: str = "Test accuracy of rotated digits") -> go.Figure:
+def accuracy_by_angle_figure(
+    curves: Mapping[str, Mapping[Union[str, float], float]], title: str = "Test accuracy of rotated digits"
+) -> go.Figure:
     """One line per run: ``{label: {angle: accuracy}}`` (angle keys may be strings, as in the CLI's JSON).
 
     Multiples of 90 degrees (exact on the pixel grid) get large diamond markers and a dotted guide line;
@@ -69,17 +73,34 @@ def accuracy_by_angle_figure(curves: Mapping[str, Mapping[Union[str, float], flo
         xs, ys = zip(*pts)
         exact = [exact_on_grid(x) for x in xs]
         color = RUN_COLORS[i % len(RUN_COLORS)]
-        fig.add_trace(go.Scatter(
-            x=list(xs), y=list(ys), mode="lines+markers", name=name, line=dict(color=color, width=2),
-            marker=dict(size=[12 if e else 6 for e in exact], symbol=["diamond" if e else "circle" for e in exact],
-                        color=color, line=dict(width=1, color="#ffffff")),
-            customdata=[["exact (grid permutation)" if e else "interpolated"] for e in exact],
-            hovertemplate="%{x:g}°: %{y:.1%} · %{customdata[0]}<extra>%{fullData.name}</extra>"))
-    fig.update_xaxes(title_text="rotation angle (degrees, counter-clockwise)", range=[-8, 353], dtick=45,
-                     ticksuffix="°")
+        fig.add_trace(
+            go.Scatter(
+                x=list(xs),
+                y=list(ys),
+                mode="lines+markers",
+                name=name,
+                line=dict(color=color, width=2),
+                marker=dict(
+                    size=[12 if e else 6 for e in exact],
+                    symbol=["diamond" if e else "circle" for e in exact],
+                    color=color,
+                    line=dict(width=1, color="#ffffff"),
+                ),
+                customdata=[["exact (grid permutation)" if e else "interpolated"] for e in exact],
+                hovertemplate="%{x:g}°: %{y:.1%} · %{customdata[0]}<extra>%{fullData.name}</extra>",
+            )
+        )
+    fig.update_xaxes(
+        title_text="rotation angle (degrees, counter-clockwise)", range=[-8, 353], dtick=45, ticksuffix="°"
+    )
     fig.update_yaxes(title_text="test accuracy", range=[0, 1.03], tickformat=".0%")
-    fig.update_layout(title=_title(title), height=430, margin=dict(l=10, r=10, t=TOOLBAR + (34 if title else 0), b=10),
-                      legend=dict(orientation="h", y=-0.22), hovermode="closest")
+    fig.update_layout(
+        title=_title(title),
+        height=430,
+        margin=dict(l=10, r=10, t=TOOLBAR + (34 if title else 0), b=10),
+        legend=dict(orientation="h", y=-0.22),
+        hovermode="closest",
+    )
     return fig
 
 
@@ -102,8 +123,7 @@ def invariance_table(results: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> 
     return rows
 
 
-def layer_error_figure(errors: Mapping[str, Mapping[str, float]],
-                       title: str = LAYER_ERROR_TITLE) -> go.Figure:
+def layer_error_figure(errors: Mapping[str, Mapping[str, float]], title: str = LAYER_ERROR_TITLE) -> go.Figure:
     """Heatmap of ``{layer: {element: error}}`` (rows: layers in forward order; columns: elements).
 
     Colour is log10 of the error (floored at 1e-8); NaN (an element outside the model's group) is blank.
@@ -121,26 +141,46 @@ def layer_error_figure(errors: Mapping[str, Mapping[str, float]],
             if v is not None and np.isfinite(v):
                 raw[i, j] = v
                 z[i, j] = math.log10(max(float(v), ERROR_FLOOR))
-    text = [[_fmt_err(raw[i, j]) if np.isfinite(raw[i, j]) else "" for j in range(len(elements))]
-            for i in range(len(layers))]
+    text = [
+        [_fmt_err(raw[i, j]) if np.isfinite(raw[i, j]) else "" for j in range(len(elements))]
+        for i in range(len(layers))
+    ]
     ticks = [f"{el}<br>{'exact' if parse_element(el).exact else 'interp.'}" for el in elements]
-    fig = go.Figure(go.Heatmap(
-        z=z, x=list(range(len(elements))), y=list(range(len(layers))), text=text, texttemplate="%{text}",
-        textfont=dict(size=10), colorscale="Viridis", zmin=math.log10(ERROR_FLOOR), zmax=0.5,
-        customdata=[[[layers[i], elements[j]] for j in range(len(elements))] for i in range(len(layers))],
-        hovertemplate="%{customdata[0]}<br>%{customdata[1]}: %{text}<extra></extra>",
-        colorbar=dict(title="error", tickvals=[-8, -6, -4, -2, 0], ticktext=["1e-8", "1e-6", "1e-4", "0.01", "1"])))
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=list(range(len(elements))),
+            y=list(range(len(layers))),
+            text=text,
+            texttemplate="%{text}",
+            textfont=dict(size=10),
+            colorscale="Viridis",
+            zmin=math.log10(ERROR_FLOOR),
+            zmax=0.5,
+            customdata=[[[layers[i], elements[j]] for j in range(len(elements))] for i in range(len(layers))],
+            hovertemplate="%{customdata[0]}<br>%{customdata[1]}: %{text}<extra></extra>",
+            colorbar=dict(title="error", tickvals=[-8, -6, -4, -2, 0], ticktext=["1e-8", "1e-6", "1e-4", "0.01", "1"]),
+        )
+    )
     fig.update_xaxes(tickvals=list(range(len(elements))), ticktext=ticks, side="top", showgrid=False)
     fig.update_yaxes(tickvals=list(range(len(layers))), ticktext=layers, autorange="reversed", showgrid=False)
     fig.update_xaxes(title=dict(text=title, standoff=6) if title else None)  # above the elements, below the toolbar
-    fig.update_layout(height=max(260, 90 + 34 * len(layers) + (24 if title else 0)),
-                      margin=dict(l=10, r=10, t=TOOLBAR + 40 + (24 if title else 0), b=10))
+    fig.update_layout(
+        height=max(260, 90 + 34 * len(layers) + (24 if title else 0)),
+        margin=dict(l=10, r=10, t=TOOLBAR + 40 + (24 if title else 0), b=10),
+    )
     return fig
 
 
 def _heat(z: np.ndarray, colorscale, zmin: float, zmax: float) -> go.Heatmap:
-    return go.Heatmap(z=np.asarray(z, dtype=np.float64), colorscale=colorscale, zmin=zmin, zmax=zmax,
-                      showscale=False, hovertemplate="row %{y}, col %{x}: %{z:.3g}<extra></extra>")
+    return go.Heatmap(
+        z=np.asarray(z, dtype=np.float64),
+        colorscale=colorscale,
+        zmin=zmin,
+        zmax=zmax,
+        showscale=False,
+        hovertemplate="row %{y}, col %{x}: %{z:.3g}<extra></extra>",
+    )
 
 
 def _square_tiles(fig: go.Figure, n_axes: int) -> None:
@@ -150,9 +190,14 @@ def _square_tiles(fig: go.Figure, n_axes: int) -> None:
         fig.layout[f"yaxis{k + 1 if k else ''}"].scaleanchor = f"x{k + 1 if k else ''}"
 
 
-def equivariance_panels_figure(rotated_image: np.ndarray, of_rotated: np.ndarray, transformed: np.ndarray,
-                               channels: Optional[Sequence[int]] = None, element: str = "g",
-                               tile_px: int = 150) -> go.Figure:
+def equivariance_panels_figure(
+    rotated_image: np.ndarray,
+    of_rotated: np.ndarray,
+    transformed: np.ndarray,
+    channels: Optional[Sequence[int]] = None,
+    element: str = "g",
+    tile_px: int = 150,
+) -> go.Figure:
     """One row per channel: the transformed digit ``g x`` (first row), the layer's map of it ``L(g x)``, the
     transformed map of the original ``g . L(x)``, and their difference (same colour scale as the maps, so a
     small difference looks faint). Maps ``(C, h, w)``; ``channels`` picks rows (default: the first 4)."""
@@ -161,12 +206,22 @@ def equivariance_panels_figure(rotated_image: np.ndarray, of_rotated: np.ndarray
     rows = max(1, len(channels))
     titles = []
     for r, c in enumerate(channels):
-        titles += [f"digit {element}·x" if r == 0 else "", f"L({element}·x), ch {c}", f"{element}·L(x), ch {c}",
-                   f"difference, ch {c}"]
-    fig = make_subplots(rows=rows, cols=4, subplot_titles=titles or None, horizontal_spacing=0.02,
-                        vertical_spacing=min(0.06, 0.4 / rows))
-    fig.add_trace(go.Heatmap(z=np.asarray(rotated_image), colorscale=INK, zmin=0, zmax=1, showscale=False,
-                             hoverinfo="skip"), 1, 1)
+        titles += [
+            f"digit {element}·x" if r == 0 else "",
+            f"L({element}·x), ch {c}",
+            f"{element}·L(x), ch {c}",
+            f"difference, ch {c}",
+        ]
+    fig = make_subplots(
+        rows=rows,
+        cols=4,
+        subplot_titles=titles or None,
+        horizontal_spacing=0.02,
+        vertical_spacing=min(0.06, 0.4 / rows),
+    )
+    fig.add_trace(
+        go.Heatmap(z=np.asarray(rotated_image), colorscale=INK, zmin=0, zmax=1, showscale=False, hoverinfo="skip"), 1, 1
+    )
     for r, c in enumerate(channels):
         a, b = of_rotated[c], transformed[c]
         m = float(max(np.abs(a).max(), np.abs(b).max(), 1e-12))
@@ -183,9 +238,14 @@ def equivariance_panels_figure(rotated_image: np.ndarray, of_rotated: np.ndarray
 # groups page
 
 
-def matrix_figure(matrix: np.ndarray, title: str = "", row_labels: Optional[Sequence[str]] = None,
-                  col_labels: Optional[Sequence[str]] = None, annotate: Optional[bool] = None,
-                  height: Optional[int] = None) -> go.Figure:
+def matrix_figure(
+    matrix: np.ndarray,
+    title: str = "",
+    row_labels: Optional[Sequence[str]] = None,
+    col_labels: Optional[Sequence[str]] = None,
+    annotate: Optional[bool] = None,
+    height: Optional[int] = None,
+) -> go.Figure:
     """A matrix as a heatmap (blue -1, white 0, red +1), values written in the cells when small enough."""
     m = np.asarray(matrix, dtype=np.float64)
     m = np.where(np.abs(m) < 1e-12, 0.0, m)  # 6e-17 -> 0
@@ -195,17 +255,37 @@ def matrix_figure(matrix: np.ndarray, title: str = "", row_labels: Optional[Sequ
     cl = list(col_labels) if col_labels is not None else [str(j) for j in range(cols)]
     text = [[f"{v:.3g}" if annotate else "" for v in row] for row in m]
     lim = max(1.0, float(np.abs(m).max()) if m.size else 1.0)
-    fig = go.Figure(go.Heatmap(
-        z=m, x=list(range(cols)), y=list(range(rows)), text=text, texttemplate="%{text}", colorscale=DIVERGING,
-        zmin=-lim, zmax=lim, showscale=False, xgap=1, ygap=1,
-        customdata=[[[rl[i], cl[j]] for j in range(cols)] for i in range(rows)],
-        hovertemplate="row %{customdata[0]}, column %{customdata[1]}: %{z:.4g}<extra></extra>"))
+    fig = go.Figure(
+        go.Heatmap(
+            z=m,
+            x=list(range(cols)),
+            y=list(range(rows)),
+            text=text,
+            texttemplate="%{text}",
+            colorscale=DIVERGING,
+            zmin=-lim,
+            zmax=lim,
+            showscale=False,
+            xgap=1,
+            ygap=1,
+            customdata=[[[rl[i], cl[j]] for j in range(cols)] for i in range(rows)],
+            hovertemplate="row %{customdata[0]}, column %{customdata[1]}: %{z:.4g}<extra></extra>",
+        )
+    )
     fig.update_xaxes(tickvals=list(range(cols)), ticktext=cl, side="top", showgrid=False, constrain="domain")
-    fig.update_yaxes(tickvals=list(range(rows)), ticktext=rl, autorange="reversed", scaleanchor="x",
-                     showgrid=False, constrain="domain")
-    fig.update_layout(title=dict(text=title, y=0.98, yanchor="top") if title else None,
-                      height=height or int(min(640, max(200, 70 + 32 * rows + (30 if title else 0)))),
-                      margin=dict(l=10, r=10, t=70 if title else 40, b=10))
+    fig.update_yaxes(
+        tickvals=list(range(rows)),
+        ticktext=rl,
+        autorange="reversed",
+        scaleanchor="x",
+        showgrid=False,
+        constrain="domain",
+    )
+    fig.update_layout(
+        title=dict(text=title, y=0.98, yanchor="top") if title else None,
+        height=height or int(min(640, max(200, 70 + 32 * rows + (30 if title else 0)))),
+        margin=dict(l=10, r=10, t=70 if title else 40, b=10),
+    )
     return fig
 
 
@@ -217,10 +297,23 @@ def irreps_figure(irreps: Sequence[tuple[str, np.ndarray]], element: str = "g") 
     for k, (name, mat) in enumerate(irreps):
         m = np.asarray(mat, dtype=np.float64)
         m = np.where(np.abs(m) < 1e-12, 0.0, m)
-        fig.add_trace(go.Heatmap(z=m, text=[[f"{v:.3g}" for v in row] for row in m], texttemplate="%{text}",
-                                 textfont=dict(size=14), colorscale=DIVERGING, zmin=-1, zmax=1, showscale=False,
-                                 xgap=2, ygap=2, hovertemplate=f"{name}({element})" + "[%{y}, %{x}] = %{z:.4g}"
-                                                               "<extra></extra>"), 1, k + 1)
+        fig.add_trace(
+            go.Heatmap(
+                z=m,
+                text=[[f"{v:.3g}" for v in row] for row in m],
+                texttemplate="%{text}",
+                textfont=dict(size=14),
+                colorscale=DIVERGING,
+                zmin=-1,
+                zmax=1,
+                showscale=False,
+                xgap=2,
+                ygap=2,
+                hovertemplate=f"{name}({element})" + "[%{y}, %{x}] = %{z:.4g}<extra></extra>",
+            ),
+            1,
+            k + 1,
+        )
     _square_tiles(fig, n)
     fig.update_annotations(font_size=11)
     fig.update_layout(height=230, margin=dict(l=5, r=5, t=70, b=5))
@@ -248,23 +341,55 @@ def permutation_figure(perm: Sequence[int], names: Sequence[str], title: str = "
         if i == j:
             continue
         (x0, y0), (x1, y1) = pos[i], pos[j]
-        fig.add_annotation(x=x1, y=y1, ax=x0, ay=y0, xref="x", yref="y", axref="x", ayref="y", showarrow=True,
-                           arrowhead=3, arrowsize=1.2, arrowwidth=1.6, arrowcolor="#4f46e5",
-                           standoff=13, startstandoff=13)
+        fig.add_annotation(
+            x=x1,
+            y=y1,
+            ax=x0,
+            ay=y0,
+            xref="x",
+            yref="y",
+            axref="x",
+            ayref="y",
+            showarrow=True,
+            arrowhead=3,
+            arrowsize=1.2,
+            arrowwidth=1.6,
+            arrowcolor="#4f46e5",
+            standoff=13,
+            startstandoff=13,
+        )
     if fixed:
-        fig.add_trace(go.Scatter(x=pos[fixed, 0], y=pos[fixed, 1], mode="markers", hoverinfo="skip",
-                                 marker=dict(size=34, color="rgba(0,0,0,0)", line=dict(width=2, color="#16a34a")),
-                                 name="fixed", showlegend=False))
+        fig.add_trace(
+            go.Scatter(
+                x=pos[fixed, 0],
+                y=pos[fixed, 1],
+                mode="markers",
+                hoverinfo="skip",
+                marker=dict(size=34, color="rgba(0,0,0,0)", line=dict(width=2, color="#16a34a")),
+                name="fixed",
+                showlegend=False,
+            )
+        )
     flips = np.array([parse_element(n).flip for n in names])
-    fig.add_trace(go.Scatter(
-        x=pos[:, 0], y=pos[:, 1], mode="markers+text", text=list(names), textposition="middle center",
-        textfont=dict(size=10, color="#111827"), showlegend=False,
-        marker=dict(size=26, color=np.where(flips, "#fde68a", "#c7d2fe"), line=dict(width=1, color="#6b7280")),
-        customdata=[names[j] for j in perm], hovertemplate="%{text} → %{customdata}<extra></extra>"))
+    fig.add_trace(
+        go.Scatter(
+            x=pos[:, 0],
+            y=pos[:, 1],
+            mode="markers+text",
+            text=list(names),
+            textposition="middle center",
+            textfont=dict(size=10, color="#111827"),
+            showlegend=False,
+            marker=dict(size=26, color=np.where(flips, "#fde68a", "#c7d2fe"), line=dict(width=1, color="#6b7280")),
+            customdata=[names[j] for j in perm],
+            hovertemplate="%{text} → %{customdata}<extra></extra>",
+        )
+    )
     fig.update_xaxes(visible=False, range=[-1.3, 1.3])
     fig.update_yaxes(visible=False, range=[-1.3, 1.3], scaleanchor="x")
-    fig.update_layout(title=title or None, height=420, margin=dict(l=5, r=5, t=40 if title else 5, b=5),
-                      plot_bgcolor="#ffffff")
+    fig.update_layout(
+        title=title or None, height=420, margin=dict(l=5, r=5, t=40 if title else 5, b=5), plot_bgcolor="#ffffff"
+    )
     return fig
 
 
@@ -273,16 +398,30 @@ def image_row_figure(images: Sequence[np.ndarray], titles: Sequence[str], tile_p
     n = max(1, len(images))
     fig = make_subplots(rows=1, cols=n, subplot_titles=list(titles)[:n], horizontal_spacing=0.03)
     for k, img in enumerate(images):
-        fig.add_trace(go.Heatmap(z=np.asarray(img, dtype=np.float64), colorscale=INK, zmin=0, zmax=1,
-                                 showscale=False, hovertemplate="row %{y}, col %{x}: %{z:.2f}<extra></extra>"),
-                      1, k + 1)
+        fig.add_trace(
+            go.Heatmap(
+                z=np.asarray(img, dtype=np.float64),
+                colorscale=INK,
+                zmin=0,
+                zmax=1,
+                showscale=False,
+                hovertemplate="row %{y}, col %{x}: %{z:.2f}<extra></extra>",
+            ),
+            1,
+            k + 1,
+        )
     _square_tiles(fig, n)
     fig.update_layout(height=tile_px + 40, margin=dict(l=5, r=5, t=30, b=5))
     return fig
 
 
-def field_figure(fields: Mapping[str, np.ndarray], channel_names: Sequence[str], cols: Optional[int] = None,
-                 tile_px: Optional[int] = None, limit: Optional[float] = None) -> go.Figure:
+def field_figure(
+    fields: Mapping[str, np.ndarray],
+    channel_names: Sequence[str],
+    cols: Optional[int] = None,
+    tile_px: Optional[int] = None,
+    limit: Optional[float] = None,
+) -> go.Figure:
     """Regular feature fields ``{title: (|G|, H, W)}``, one block of tiles per field (``cols`` channels a row,
     e.g. N for DN: rotations above, mirrored below), all on one symmetric colour scale (``limit``: its
     bound, default the largest magnitude shown). Block titles are drawn only for two or more fields."""
@@ -301,8 +440,9 @@ def field_figure(fields: Mapping[str, np.ndarray], channel_names: Sequence[str],
                 i = r * cols + c
                 head = (f"<b>{name}</b><br>" if (r == 0 and c == 0) else "<br>") if titled else ""
                 titles.append(head + channel_names[i] if i < size else "")
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, horizontal_spacing=0.01,
-                        vertical_spacing=min(0.09, 0.6 / rows))
+    fig = make_subplots(
+        rows=rows, cols=cols, subplot_titles=titles, horizontal_spacing=0.01, vertical_spacing=min(0.09, 0.6 / rows)
+    )
     for b, f in enumerate(fields.values()):
         for i in range(min(size, f.shape[0])):
             r, c = divmod(i, cols)

@@ -26,8 +26,14 @@ def colormap_lut(name: str, n: int) -> np.ndarray:
     return (np.asarray(cmap(np.linspace(0.0, 1.0, n)))[:, :3] * 255).round().astype(np.uint8)
 
 
-def filters_gif(frames: Sequence[Frame], scale: int = 8, duration_ms: int = 150, colormap: str = "viridis",
-                vmin: Optional[float] = None, vmax: Optional[float] = None) -> bytes:
+def filters_gif(
+    frames: Sequence[Frame],
+    scale: int = 8,
+    duration_ms: int = 150,
+    colormap: str = "viridis",
+    vmin: Optional[float] = None,
+    vmax: Optional[float] = None,
+) -> bytes:
     """An animated GIF (looping) of ``frames``: each filter coloured with ``colormap`` on one shared
     scale (``vmin``..``vmax``, the frames' range by default), upscaled ``scale`` times with nearest
     neighbours, the current pixel outlined in red.
@@ -42,7 +48,9 @@ def filters_gif(frames: Sequence[Frame], scale: int = 8, duration_ms: int = 150,
     if not frames:
         raise UserInputError("frames", "need at least one frame for a GIF")
     if len(frames) > MAX_GIF_FRAMES:
-        raise UserInputError("frames", f"at most {MAX_GIF_FRAMES} frames per GIF, got {len(frames)} (take a larger step)")
+        raise UserInputError(
+            "frames", f"at most {MAX_GIF_FRAMES} frames per GIF, got {len(frames)} (take a larger step)"
+        )
     for name, value, lo, hi in (("scale", scale, 1, 32), ("duration_ms", duration_ms, 20, 10_000)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not lo <= value <= hi:
             raise UserInputError(name, f"must be a whole number in [{lo}, {hi}], got {value!r}")
@@ -68,13 +76,21 @@ def filters_gif(frames: Sequence[Frame], scale: int = 8, duration_ms: int = 150,
         big = np.kron(idx, np.ones((scale, scale), np.uint8))  # (h, w) nearest-neighbour upscaling
         top, left = r * scale, c * scale
         ring = np.zeros(big.shape, dtype=bool)  # a red outline inside the pixel's cell: its neighbours stay visible
-        ring[top:top + scale, left:left + scale] = True
-        ring[top + width:top + scale - width, left + width:left + scale - width] = False
+        ring[top : top + scale, left : left + scale] = True
+        ring[top + width : top + scale - width, left + width : left + scale - width] = False
         big[ring] = levels
         img = Image.frombytes("P", (w, h), np.ascontiguousarray(big).tobytes())
         img.putpalette(palette)
         images.append(img)
     buf = io.BytesIO()
-    images[0].save(buf, format="GIF", save_all=True, append_images=images[1:], duration=int(duration_ms), loop=0,
-                   optimize=False, disposal=1)
+    images[0].save(
+        buf,
+        format="GIF",
+        save_all=True,
+        append_images=images[1:],
+        duration=int(duration_ms),
+        loop=0,
+        optimize=False,
+        disposal=1,
+    )
     return buf.getvalue()

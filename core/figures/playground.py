@@ -56,25 +56,49 @@ def probability_figure(runs: Sequence[tuple[str, np.ndarray]], height: int = 320
         probs = np.asarray(probs, dtype=float)
         color = RUN_COLORS[i % len(RUN_COLORS)]
         offset, width = bar_slot(i, n)
-        fig.add_trace(go.Bar(x=list(range(10)), y=probs, name=label, marker_color=color, offset=offset, width=width,
-                             hovertemplate=f"{label}<br>class %{{x}}: %{{y:.1%}}<extra></extra>"))
+        fig.add_trace(
+            go.Bar(
+                x=list(range(10)),
+                y=probs,
+                name=label,
+                marker_color=color,
+                offset=offset,
+                width=width,
+                hovertemplate=f"{label}<br>class %{{x}}: %{{y:.1%}}<extra></extra>",
+            )
+        )
         k = int(probs.argmax())
         x = k + offset + width / 2
-        fig.add_trace(go.Scatter(x=[x, x, None, x], y=[float(probs[k]) + 0.01, rows[i] - 0.06, None, rows[i]],
-                                 mode="lines+text", text=["", "", "", f"{probs[k]:.0%}"], textposition="middle center",
-                                 connectgaps=False,  # the dotted line stops under its label
-                                 textfont=dict(color=color, size=LABEL_FONT), line=dict(color=color, width=1,
-                                                                                         dash="dot"),
-                                 cliponaxis=False, showlegend=False, hoverinfo="skip"))
-    fig.update_layout(barmode="overlay", height=height, margin=dict(l=10, r=10, t=TOOLBAR, b=10),
-                      xaxis=dict(title="class", tickmode="linear", dtick=1),
-                      yaxis=dict(title="probability", range=y_range, tickvals=[0, 0.5, 1]),
-                      legend=dict(orientation="h", y=-0.25))
+        fig.add_trace(
+            go.Scatter(
+                x=[x, x, None, x],
+                y=[float(probs[k]) + 0.01, rows[i] - 0.06, None, rows[i]],
+                mode="lines+text",
+                text=["", "", "", f"{probs[k]:.0%}"],
+                textposition="middle center",
+                connectgaps=False,  # the dotted line stops under its label
+                textfont=dict(color=color, size=LABEL_FONT),
+                line=dict(color=color, width=1, dash="dot"),
+                cliponaxis=False,
+                showlegend=False,
+                hoverinfo="skip",
+            )
+        )
+    fig.update_layout(
+        barmode="overlay",
+        height=height,
+        margin=dict(l=10, r=10, t=TOOLBAR, b=10),
+        xaxis=dict(title="class", tickmode="linear", dtick=1),
+        yaxis=dict(title="probability", range=y_range, tickvals=[0, 0.5, 1]),
+        legend=dict(orientation="h", y=-0.25),
+    )
     return fig
 
 
-ANGLE_TITLE = ("The answer as the digit turns: each run's class (the digits above the plot) and its probability "
-               "(the lines); ◆ exact (90° steps)")
+ANGLE_TITLE = (
+    "The answer as the digit turns: each run's class (the digits above the plot) and its probability "
+    "(the lines); ◆ exact (90° steps)"
+)
 MIN_SPAN = 2  # sweep angles a run must keep one answer for before that answer is written above the plot
 
 
@@ -102,24 +126,46 @@ def angle_figure(sweeps: Sequence[tuple[str, dict[str, Any]]], height: int = 380
     for i, (label, sw) in enumerate(sweeps):
         color = RUN_COLORS[i % len(RUN_COLORS)]
         angles, pred, conf, exact = sw["angles"], sw["predicted"], sw["confidence"], sw["exact"]
-        fig.add_trace(go.Scatter(
-            x=angles, y=conf, mode="lines+markers", name=label, line=dict(color=color),
-            marker=dict(symbol=["diamond" if e else "circle" for e in exact], size=[11 if e else 6 for e in exact],
-                        color=color),
-            customdata=np.stack([pred, exact], axis=1),
-            hovertemplate=f"{label}<br>%{{x}}°: class %{{customdata[0]}} at %{{y:.1%}}<extra></extra>"))
+        fig.add_trace(
+            go.Scatter(
+                x=angles,
+                y=conf,
+                mode="lines+markers",
+                name=label,
+                line=dict(color=color),
+                marker=dict(
+                    symbol=["diamond" if e else "circle" for e in exact],
+                    size=[11 if e else 6 for e in exact],
+                    color=color,
+                ),
+                customdata=np.stack([pred, exact], axis=1),
+                hovertemplate=f"{label}<br>%{{x}}°: class %{{customdata[0]}} at %{{y:.1%}}<extra></extra>",
+            )
+        )
         spans = [s for s in answer_spans(angles, pred) if s[3] >= MIN_SPAN or len(angles) < MIN_SPAN]
-        fig.add_trace(go.Scatter(
-            x=[(s[0] + s[1]) / 2 for s in spans], y=[rows[i]] * len(spans), mode="text",
-            text=[str(s[2]) for s in spans], textposition="middle center",
-            textfont=dict(color=color, size=LABEL_FONT + 1), cliponaxis=False, showlegend=False,
-            customdata=[[s[0], s[1]] for s in spans],
-            hovertemplate=(f"{label}<br>%{{text}} from %{{customdata[0]:.0f}}° to %{{customdata[1]:.0f}}°"
-                           "<extra></extra>")))
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=TOOLBAR, b=10),
-                      xaxis=dict(title="angle (degrees, counter-clockwise)", range=[-5, 365], dtick=45),
-                      yaxis=dict(title="probability of the answer", range=y_range, tickvals=[0, 0.25, 0.5, 0.75, 1]),
-                      legend=dict(orientation="h", y=-0.3))
+        fig.add_trace(
+            go.Scatter(
+                x=[(s[0] + s[1]) / 2 for s in spans],
+                y=[rows[i]] * len(spans),
+                mode="text",
+                text=[str(s[2]) for s in spans],
+                textposition="middle center",
+                textfont=dict(color=color, size=LABEL_FONT + 1),
+                cliponaxis=False,
+                showlegend=False,
+                customdata=[[s[0], s[1]] for s in spans],
+                hovertemplate=(
+                    f"{label}<br>%{{text}} from %{{customdata[0]:.0f}}° to %{{customdata[1]:.0f}}°<extra></extra>"
+                ),
+            )
+        )
+    fig.update_layout(
+        height=height,
+        margin=dict(l=10, r=10, t=TOOLBAR, b=10),
+        xaxis=dict(title="angle (degrees, counter-clockwise)", range=[-5, 365], dtick=45),
+        yaxis=dict(title="probability of the answer", range=y_range, tickvals=[0, 0.25, 0.5, 0.75, 1]),
+        legend=dict(orientation="h", y=-0.3),
+    )
     return fig
 
 
@@ -142,5 +188,5 @@ def maps_tiles(maps: np.ndarray, columns: int = 8, scale: int = 4, gap: int = 2)
     for c in range(n):
         r, k = divmod(c, cols)
         tile = rgb[c].repeat(scale, axis=0).repeat(scale, axis=1)
-        out[r * (th + gap):r * (th + gap) + th, k * (tw + gap):k * (tw + gap) + tw] = tile
+        out[r * (th + gap) : r * (th + gap) + th, k * (tw + gap) : k * (tw + gap) + tw] = tile
     return out

@@ -11,8 +11,17 @@ import torch
 
 from core.errors import UserInputError
 from core.graphs.base import Graph
-from core.graphs.builders import (FORMULAS, GRAPH_CHOICES, GRAPH_PARAMS, GRAPHS, SIZE_PARAM, ParamSpec, build_graph,
-                                  check_params, describe_graph)
+from core.graphs.builders import (
+    FORMULAS,
+    GRAPH_CHOICES,
+    GRAPH_PARAMS,
+    GRAPHS,
+    SIZE_PARAM,
+    ParamSpec,
+    build_graph,
+    check_params,
+    describe_graph,
+)
 from core.graphs.normalize import NORMS, normalize
 
 

@@ -59,11 +59,17 @@ GRAPH_PARAMS: dict[str, dict[str, ParamSpec]] = {
         "compactness": ParamSpec(0.25, 0.01, 10.0, "Low: regions follow intensity edges. High: square regions."),
         "k": ParamSpec(8, 1, 32, "Nearest centroids per region when edges = knn (capped at N - 1)."),
         "edges": ParamSpec("knn", None, None, "knn: nearest centroids. rag: regions that touch."),
-        "weights": ParamSpec("gaussian", None, None, "gaussian: exp(-(distance/σ)² - (intensity difference/σ)²) "
-                             "with each node's σ from its k nearest (Benchmarking GNNs). unit: every edge 1."),
+        "weights": ParamSpec(
+            "gaussian",
+            None,
+            None,
+            "gaussian: exp(-(distance/σ)² - (intensity difference/σ)²) "
+            "with each node's σ from its k nearest (Benchmarking GNNs). unit: every edge 1.",
+        ),
     },
     "complete": {},  # every pair of pixels; no parameters
 }
+
 
 def describe_graph(kind: Optional[str], params: Optional[dict[str, Any]] = None) -> str:
     """A graph as a person says it: ``grid, {neighbours: 8}`` -> "8-neighbour grid", ``gaussian, {sigma: 0.05}`` ->
@@ -72,10 +78,13 @@ def describe_graph(kind: Optional[str], params: Optional[dict[str, Any]] = None)
     if kind == "grid":
         return f"{p.get('neighbours', 8)}-neighbour grid"
     if kind == "knn":
-        return f"{p.get('k', 8)}-nearest-neighbour graph" + (f", Gaussian weights σ = {p['sigma']:g}" if "sigma" in p else "")
+        return f"{p.get('k', 8)}-nearest-neighbour graph" + (
+            f", Gaussian weights σ = {p['sigma']:g}" if "sigma" in p else ""
+        )
     if kind == "gaussian":
         extra = (f", weights under {p['cutoff']:g} dropped" if "cutoff" in p else "") + (
-            f", {p['topk']} strongest per node" if "topk" in p else "")
+            f", {p['topk']} strongest per node" if "topk" in p else ""
+        )
         return f"Gaussian-kernel graph, σ = {p.get('sigma', 0.05):g}{extra}"
     if kind == "superpixels":
         return f"about {p.get('segments', 75)} superpixels"
@@ -147,7 +156,7 @@ def check_params(kind: str, params: dict[str, Any], size: Optional[int] = None) 
         if name not in specs:
             valid = ", ".join(specs) or "none"
             raise UserInputError(name, f"unknown parameter for graph kind {kind!r} (valid: {valid})")
-    num_nodes = size ** 2 if size is not None else None
+    num_nodes = size**2 if size is not None else None
     return {name: _coerce(kind, name, params.get(name, spec.default), spec, num_nodes) for name, spec in specs.items()}
 
 

@@ -49,8 +49,9 @@ def gaussian(
     check_size(size)
     check_sigma(sigma)
     n = size * size
-    if cutoff is not None and (isinstance(cutoff, bool) or not isinstance(cutoff, (int, float, np.number))
-                               or not 0.0 <= cutoff <= 1.0):
+    if cutoff is not None and (
+        isinstance(cutoff, bool) or not isinstance(cutoff, (int, float, np.number)) or not 0.0 <= cutoff <= 1.0
+    ):
         raise UserInputError("cutoff", f"must be a number in [0, 1], got {cutoff!r}")
     if topk is not None:
         check_k(topk, n, name="topk")
@@ -65,8 +66,14 @@ def gaussian(
     if cutoff is None and topk is None:  # every pair: the weights off the diagonal, in dense_to_graph's order
         off = ~np.eye(n, dtype=bool)  # (N, N)
         weight = gaussian_weights(dist2[off] / (size - 1) ** 2, sigma)  # (N (N - 1),) the same values, elementwise
-        return Graph(edge_index=complete_edge_index(n), edge_weight=torch.as_tensor(weight, dtype=torch.float32),
-                     num_nodes=n, pos=torch.as_tensor(pos, dtype=torch.float32), kind="gaussian", params=params)
+        return Graph(
+            edge_index=complete_edge_index(n),
+            edge_weight=torch.as_tensor(weight, dtype=torch.float32),
+            num_nodes=n,
+            pos=torch.as_tensor(pos, dtype=torch.float32),
+            kind="gaussian",
+            params=params,
+        )
     weight = gaussian_weights(dist2 / (size - 1) ** 2, sigma)  # (N, N), normalised coordinates
     mask = ~np.eye(n, dtype=bool)  # (N, N) all pairs i != j
     if topk is not None:

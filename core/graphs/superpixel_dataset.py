@@ -37,22 +37,29 @@ def _build_chunk(images: torch.Tensor, params: dict[str, Any]) -> list:
     return [build_graph("superpixels", size=img.shape[-1], image=img.numpy(), **params) for img in images]
 
 
-def _pack(images: torch.Tensor, params: dict[str, Any], progress: Optional[Progress] = None, done: int = 0,
-          total: Optional[int] = None) -> dict[str, torch.Tensor]:
+def _pack(
+    images: torch.Tensor,
+    params: dict[str, Any],
+    progress: Optional[Progress] = None,
+    done: int = 0,
+    total: Optional[int] = None,
+) -> dict[str, torch.Tensor]:
     """Build one graph per image (in a thread pool); pack them as concatenated tensors plus per-graph counts."""
     total = len(images) if total is None else total
-    chunks = [images[i:i + CHUNK] for i in range(0, len(images), CHUNK)]
+    chunks = [images[i : i + CHUNK] for i in range(0, len(images), CHUNK)]
     graphs: list = []
     with ThreadPoolExecutor(max_workers=max(1, min(4, torch.get_num_threads()))) as pool:  # the run's CPU share
         for part in pool.map(lambda c: _build_chunk(c, params), chunks):
             graphs += part
             if progress:
                 progress(done + len(graphs), total)
-    return {"x": torch.cat([g.x.float() for g in graphs]),
-            "edge_index": torch.cat([g.edge_index for g in graphs], dim=1),
-            "edge_weight": torch.cat([g.edge_weight.float() for g in graphs]),
-            "num_nodes": torch.tensor([g.num_nodes for g in graphs]),
-            "num_edges": torch.tensor([g.num_edges for g in graphs])}
+    return {
+        "x": torch.cat([g.x.float() for g in graphs]),
+        "edge_index": torch.cat([g.edge_index for g in graphs], dim=1),
+        "edge_weight": torch.cat([g.edge_weight.float() for g in graphs]),
+        "num_nodes": torch.tensor([g.num_nodes for g in graphs]),
+        "num_edges": torch.tensor([g.num_edges for g in graphs]),
+    }
 
 
 def _unpack(packed: dict[str, torch.Tensor], labels: torch.Tensor) -> list:
@@ -60,8 +67,14 @@ def _unpack(packed: dict[str, torch.Tensor], labels: torch.Tensor) -> list:
 
     graphs, n0, e0 = [], 0, 0
     for i, (n, e) in enumerate(zip(packed["num_nodes"].tolist(), packed["num_edges"].tolist())):
-        graphs.append(Data(x=packed["x"][n0:n0 + n], edge_index=packed["edge_index"][:, e0:e0 + e],
-                           edge_weight=packed["edge_weight"][e0:e0 + e], y=labels[i:i + 1]))
+        graphs.append(
+            Data(
+                x=packed["x"][n0 : n0 + n],
+                edge_index=packed["edge_index"][:, e0 : e0 + e],
+                edge_weight=packed["edge_weight"][e0 : e0 + e],
+                y=labels[i : i + 1],
+            )
+        )
         n0, e0 = n0 + n, e0 + e
     return graphs
 
@@ -69,8 +82,14 @@ def _unpack(packed: dict[str, torch.Tensor], labels: torch.Tensor) -> list:
 def superpixel_graphs(ds, params: dict[str, Any], progress: Optional[Progress] = None) -> tuple[list, list]:
     """(train graphs, test graphs) as lists of PyG ``Data`` (x (N, 3), edge_index, edge_weight, y) for an
     ImageDataset, cached on disk; ``progress`` hears about each built chunk (not called on a cache hit)."""
-    key = {"data": ds.name, "n_train": len(ds.y_train), "n_test": len(ds.y_test), "params": params,
-           "checksum": float(ds.x_train.sum() + ds.x_test.sum()), "version": 2}
+    key = {
+        "data": ds.name,
+        "n_train": len(ds.y_train),
+        "n_test": len(ds.y_test),
+        "params": params,
+        "checksum": float(ds.x_train.sum() + ds.x_test.sum()),
+        "version": 2,
+    }
     path = _cache_path(key)
     packed = None
     if path.exists():
@@ -79,20 +98,22 @@ def superpixel_graphs(ds, params: dict[str, Any], progress: Optional[Progress] =
         except Exception:  # a corrupt cache is rebuilt, never trusted
             packed = None
         if not isinstance(packed, dict) or not all(
-                isinstance(packed.get(part), dict) and "edge_weight" in packed[part] for part in ("train", "test")):
+            isinstance(packed.get(part), dict) and "edge_weight" in packed[part] for part in ("train", "test")
+        ):
             packed = None  # written by another version
     if packed is None:
         total = len(ds.y_train) + len(ds.y_test)
-        packed = {"train": _pack(ds.x_train, params, progress, 0, total),
-                  "test": _pack(ds.x_test, params, progress, len(ds.y_train), total)}
+        packed = {
+            "train": _pack(ds.x_train, params, progress, 0, total),
+            "test": _pack(ds.x_test, params, progress, len(ds.y_train), total),
+        }
         tmp = path.with_suffix(".part")
         torch.save(packed, tmp)
         tmp.replace(path)
     return _unpack(packed["train"], ds.y_train), _unpack(packed["test"], ds.y_test)
 
 
-def superpixel_batches(ds, params: dict[str, Any], batch_size: int, seed: int,
-                       progress: Optional[Progress] = None):
+def superpixel_batches(ds, params: dict[str, Any], batch_size: int, seed: int, progress: Optional[Progress] = None):
     """(train Batches, test Batches) over superpixel graphs, collated with PyG's ``Batch``."""
     from torch_geometric.data import Batch
 
@@ -100,8 +121,10 @@ def superpixel_batches(ds, params: dict[str, Any], batch_size: int, seed: int,
 
     train, test = superpixel_graphs(ds, params, progress)
     collate = Batch.from_data_list
-    return (Batches(train, ds.y_train, batch_size, shuffle=True, seed=seed, collate=collate),
-            Batches(test, ds.y_test, EVAL_BATCH, shuffle=False, collate=collate))
+    return (
+        Batches(train, ds.y_train, batch_size, shuffle=True, seed=seed, collate=collate),
+        Batches(test, ds.y_test, EVAL_BATCH, shuffle=False, collate=collate),
+    )
 
 
 def degree_histogram(graphs: list) -> torch.Tensor:

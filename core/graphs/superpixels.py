@@ -45,7 +45,7 @@ def local_sigma(dist: np.ndarray, k: int) -> np.ndarray:
     """(N, 1) each row's mean distance to its ``k`` nearest others (Benchmarking GNNs' adaptive width)."""
     n = dist.shape[0]
     k = max(1, min(k, n - 1))
-    nearest = np.sort(dist, axis=1)[:, 1:k + 1]  # (N, k), column 0 is the node itself
+    nearest = np.sort(dist, axis=1)[:, 1 : k + 1]  # (N, k), column 0 is the node itself
     return nearest.mean(axis=1, keepdims=True) + 1e-8
 
 
@@ -61,7 +61,7 @@ def gaussian_affinity(pos: np.ndarray, intensity: np.ndarray, k: int) -> np.ndar
     """
     dc = np.sqrt(((pos[:, None, :] - pos[None, :, :]) ** 2).sum(-1))  # (N, N) centroid distances
     di = np.abs(intensity[:, None] - intensity[None, :])  # (N, N) intensity differences
-    kern = np.exp(-(dc / local_sigma(dc, k)) ** 2 - (di / local_sigma(di, k)) ** 2)
+    kern = np.exp(-((dc / local_sigma(dc, k)) ** 2) - (di / local_sigma(di, k)) ** 2)
     a = 0.5 * (kern + kern.T)
     np.fill_diagonal(a, 0.0)
     return a
@@ -144,6 +144,11 @@ def superpixels(
         if weight is not None:  # nearest in affinity (as Dwivedi et al.), ties broken by distance
             dist2 = (1.0 - weight) + 1e-6 * dist2 / max(float(dist2.max()), 1e-12)
         mask = knn_mask(dist2, min(int(k), n - 1))
-    params = {"segments": int(segments), "compactness": float(compactness), "k": int(k), "edges": edges,
-              "weights": weights}
+    params = {
+        "segments": int(segments),
+        "compactness": float(compactness),
+        "k": int(k),
+        "edges": edges,
+        "weights": weights,
+    }
     return dense_to_graph(mask, weight, pos, "superpixels", params, x=x, segments=labels)

@@ -11,5 +11,14 @@ from core.models.base import ImageModel, ModelConfig
 from core.models.registry import MODELS, NEEDS_FIXED_GRAPH, describe
 from core.models.spec import ModelSpec, Setting, SizeConfig, setting
 
-__all__ = ["MODELS", "NEEDS_FIXED_GRAPH", "ImageModel", "ModelConfig", "ModelSpec", "Setting", "SizeConfig",
-           "describe", "setting"]
+__all__ = [
+    "MODELS",
+    "NEEDS_FIXED_GRAPH",
+    "ImageModel",
+    "ModelConfig",
+    "ModelSpec",
+    "Setting",
+    "SizeConfig",
+    "describe",
+    "setting",
+]

@@ -54,11 +54,20 @@ class Footprint:
     setup_s: float = 0.0  # seconds of building before the first batch beyond the usual (escnn's steerable bases)
 
     def __add__(self, other: "Footprint") -> "Footprint":
-        return Footprint(self.params + other.params, self.activations + other.activations, self.fixed + other.fixed,
-                         self.flops + other.flops, self.gathers + other.gathers, self.setup_s + other.setup_s)
+        return Footprint(
+            self.params + other.params,
+            self.activations + other.activations,
+            self.fixed + other.fixed,
+            self.flops + other.flops,
+            self.gathers + other.gathers,
+            self.setup_s + other.setup_s,
+        )
 
 
 def linear_footprint(n_in: int, n_out: int, positions: int = 1, bias: bool = True) -> Footprint:
     """A linear map ``n_in -> n_out`` applied at ``positions`` places per image (nodes, pixels; 1 for a head)."""
-    return Footprint(n_in * n_out + (n_out if bias else 0), activations=positions * (n_in + n_out),
-                     flops=2.0 * positions * n_in * n_out)
+    return Footprint(
+        n_in * n_out + (n_out if bias else 0),
+        activations=positions * (n_in + n_out),
+        flops=2.0 * positions * n_in * n_out,
+    )

@@ -18,8 +18,15 @@ class CNN(ImageModel):
     Channels start at ``hidden`` and double after each pooling (32, 64 by default), as in LeNet-5.
     """
 
-    def __init__(self, hidden: int = 32, layers: int = 2, fc: int = 512, dropout: float = 0.1,
-                 num_classes: int = 10, image_size: int = 28):
+    def __init__(
+        self,
+        hidden: int = 32,
+        layers: int = 2,
+        fc: int = 512,
+        dropout: float = 0.1,
+        num_classes: int = 10,
+        image_size: int = 28,
+    ):
         super().__init__()
         blocks: list[nn.Module] = []
         c_in, size = 1, image_size
@@ -52,8 +59,11 @@ def footprint(cfg: SizeConfig, graph=None, image_size: int = 28) -> Footprint:
     total, c_in, size = Footprint(0), 1, image_size
     for i in range(conv_layers(cfg)):
         c_out, pixels = cfg.hidden * 2**i, size * size
-        total = total + Footprint(25 * c_in * c_out + c_out, activations=pixels * (c_in + 2.25 * c_out),
-                                  flops=2.0 * 25 * c_in * c_out * pixels)
+        total = total + Footprint(
+            25 * c_in * c_out + c_out,
+            activations=pixels * (c_in + 2.25 * c_out),
+            flops=2.0 * 25 * c_in * c_out * pixels,
+        )
         c_in, size = c_out, size // 2
     return total + linear_footprint(c_in * size * size, FC) + linear_footprint(FC, cfg.num_classes)
 
@@ -62,7 +72,16 @@ def build_cnn(cfg: SizeConfig, graph=None, image_size: int = 28) -> CNN:
     return CNN(cfg.hidden, conv_layers(cfg), FC, cfg.dropout, cfg.num_classes, image_size)
 
 
-MODELS.add(ModelSpec("cnn", "CNN (LeNet-5 style)",
-                     "C32-P-C64-P-FC512 on the pixel grid: the convolution the graph nets generalise", CNNConfig,
-                     build_cnn, footprint=footprint, pages=frozenset({"playground", "equivariance"}), family="cnn",
-                     training={"lr": 1e-3, "schedule": "constant"}))
+MODELS.add(
+    ModelSpec(
+        "cnn",
+        "CNN (LeNet-5 style)",
+        "C32-P-C64-P-FC512 on the pixel grid: the convolution the graph nets generalise",
+        CNNConfig,
+        build_cnn,
+        footprint=footprint,
+        pages=frozenset({"playground", "equivariance"}),
+        family="cnn",
+        training={"lr": 1e-3, "schedule": "constant"},
+    )
+)

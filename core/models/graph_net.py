@@ -39,16 +39,25 @@ FIXED_GRAPH_LAYERS = ("gcn", "cheb", "sage", "gin", "gat", "learned")
 class GraphNetConfig(SizeConfig):
     """What every fixed-graph net reads: its size and its readout."""
 
-    readout: str = setting("pool", "Readout", options=("pool", "global"),
-                           help="pool: 2×2 pooling on the pixel layout + FC (keeps where strokes are). global: mean "
-                                "over nodes (throws it away; shown to fail).")
+    readout: str = setting(
+        "pool",
+        "Readout",
+        options=("pool", "global"),
+        help="pool: 2×2 pooling on the pixel layout + FC (keeps where strokes are). global: mean "
+        "over nodes (throws it away; shown to fail).",
+    )
 
 
 @dataclass
 class ChebConfig(GraphNetConfig):
     # 1-30: the Train page's slider went to 25 and validation to 30; 30 keeps every stored run continuable
-    K: int = setting(5, "Chebyshev order K", lo=1, hi=30,
-                     help="Each layer mixes K hops: a polynomial of degree K-1 in the graph Laplacian.")
+    K: int = setting(
+        5,
+        "Chebyshev order K",
+        lo=1,
+        hi=30,
+        help="Each layer mixes K hops: a polynomial of degree K-1 in the graph Laplacian.",
+    )
 
 
 @dataclass
@@ -61,19 +70,34 @@ class GATConfig(GraphNetConfig):
 class LearnedConfig(GraphNetConfig):
     """The learned-edge layer's settings (``core.models.layers.learned_conv``)."""
 
-    edge_inputs: str = setting("both", "Edge MLP input", "selectbox", options=("both", "diff", "abs", "offset"),
-                               help="offset: the pixel offset j - i in pixels, so neighbours differ by 1; the others "
-                                    "use coordinates scaled to [0, 1].")
-    edge_activation: str = setting("softplus", "Edge weights", options=ACTIVATIONS,
-                                   help="softplus: positive (a learned blur); tanh: signed, so a filter can detect "
-                                        "an edge.")
+    edge_inputs: str = setting(
+        "both",
+        "Edge MLP input",
+        "selectbox",
+        options=("both", "diff", "abs", "offset"),
+        help="offset: the pixel offset j - i in pixels, so neighbours differ by 1; the others "
+        "use coordinates scaled to [0, 1].",
+    )
+    edge_activation: str = setting(
+        "softplus",
+        "Edge weights",
+        options=ACTIVATIONS,
+        help="softplus: positive (a learned blur); tanh: signed, so a filter can detect an edge.",
+    )
     edge_norm: str = setting("rw", "Edge normalisation", options=NORMS)
-    edge_sets: str = setting("shared", "Edge sets", options=EDGE_SETS,
-                             help="shared: one adjacency for every channel; out: one per output channel; pair: one per "
-                                  "channel pair (with offsets on the 8-neighbour grid, a learned 3x3 convolution).")
-    edge_frozen: bool = setting(False, "Freeze the edges at their initial weights",
-                                help="A control run: only the layer weights and the head learn. If the edges learn "
-                                     "something, the unfrozen run beats this one.")
+    edge_sets: str = setting(
+        "shared",
+        "Edge sets",
+        options=EDGE_SETS,
+        help="shared: one adjacency for every channel; out: one per output channel; pair: one per "
+        "channel pair (with offsets on the 8-neighbour grid, a learned 3x3 convolution).",
+    )
+    edge_frozen: bool = setting(
+        False,
+        "Freeze the edges at their initial weights",
+        help="A control run: only the layer weights and the head learn. If the edges learn "
+        "something, the unfrozen run beats this one.",
+    )
 
 
 def coarse_graph(graph: Graph, size: int) -> Graph:
@@ -122,8 +146,12 @@ def _layer_kwargs(name: str, cfg: GraphNetConfig, c_in: int, c_out: int) -> tupl
         heads = max(1, cfg.heads)
         return max(1, c_out // heads), {"heads": heads, "concat": True}
     if name == "learned":
-        return c_out, {"inputs": cfg.edge_inputs, "activation": cfg.edge_activation, "norm": cfg.edge_norm,
-                       "edge_sets": cfg.edge_sets}
+        return c_out, {
+            "inputs": cfg.edge_inputs,
+            "activation": cfg.edge_activation,
+            "norm": cfg.edge_norm,
+            "edge_sets": cfg.edge_sets,
+        }
     return c_out, {}
 
 
@@ -210,8 +238,9 @@ def _make_factory(layer: str):
         if graph is None:
             raise UserInputError("graph", f"model {layer!r} needs a pixel graph (grid, knn or gaussian)")
         if graph.kind == "superpixels":
-            raise UserInputError("graph", f"model {layer!r} runs on a fixed pixel graph; for superpixels choose "
-                                 "the 'superpixel' model")
+            raise UserInputError(
+                "graph", f"model {layer!r} runs on a fixed pixel graph; for superpixels choose the 'superpixel' model"
+            )
         return GraphNet(graph, layer, cfg)
 
     factory.__name__ = f"build_{layer}"
@@ -232,23 +261,32 @@ def _dense(cfg) -> str:
 
 def _check_gat(cfg) -> None:
     if _dense(cfg):  # one attention message per edge, image and head: ~5 GB a batch
-        raise UserInputError("graph", f"GAT on {_dense(cfg)} (613,872 edges) needs several GB per batch: "
-                             "use a sparse graph (grid, knn, or gaussian with cutoff or topk)")
+        raise UserInputError(
+            "graph",
+            f"GAT on {_dense(cfg)} (613,872 edges) needs several GB per batch: "
+            "use a sparse graph (grid, knn, or gaussian with cutoff or topk)",
+        )
 
 
 def _check_learned(cfg) -> None:
     if cfg.edge_sets != "shared" and _dense(cfg):  # a message per edge, image and channel
-        raise UserInputError("edge_sets", f"edge sets per channel on {_dense(cfg)} (613,872 edges) need tens of GB "
-                             "per batch: use edge_sets 'shared' there, or a sparse graph")
+        raise UserInputError(
+            "edge_sets",
+            f"edge sets per channel on {_dense(cfg)} (613,872 edges) need tens of GB "
+            "per batch: use edge_sets 'shared' there, or a sparse graph",
+        )
 
 
 _SAID = {"edge_inputs": "inputs", "edge_activation": "weights", "edge_norm": "normalisation", "edge_sets": "edge sets"}
 
 
 def _describe_learned(cfg) -> str:
-    """" (inputs offset, weights tanh), edges frozen": the edge settings that differ from their defaults."""
-    edges = [f"{said} {getattr(cfg, n)}" for n, said in _SAID.items()
-             if getattr(cfg, n) != LearnedConfig.__dataclass_fields__[n].default]
+    """ " (inputs offset, weights tanh), edges frozen": the edge settings that differ from their defaults."""
+    edges = [
+        f"{said} {getattr(cfg, n)}"
+        for n, said in _SAID.items()
+        if getattr(cfg, n) != LearnedConfig.__dataclass_fields__[n].default
+    ]
     return (f" ({', '.join(edges)})" if edges else "") + (", edges frozen" if cfg.edge_frozen else "")
 
 
@@ -257,20 +295,71 @@ _SHOWN_ON = frozenset({"playground", "equivariance"})  # every fixed-graph net: 
 
 def _graph_net(name: str, title: str, about: str, config: type, **extra) -> ModelSpec:
     """The spec of the fixed-graph net with ``name`` layers (what they all share)."""
-    return ModelSpec(name, title, about, config, _make_factory(name), footprint=partial(footprint, name),
-                     graphs=PIXEL_GRAPH_KINDS, fixed_graph=True, family="graph", **{"pages": _SHOWN_ON, **extra})
+    return ModelSpec(
+        name,
+        title,
+        about,
+        config,
+        _make_factory(name),
+        footprint=partial(footprint, name),
+        graphs=PIXEL_GRAPH_KINDS,
+        fixed_graph=True,
+        family="graph",
+        **{"pages": _SHOWN_ON, **extra},
+    )
 
 
-MODELS.add(_graph_net("gcn", "GCN (Kipf & Welling 2017)", "Â X W with symmetric normalisation and self-loops",
-                      GraphNetConfig, pages=_SHOWN_ON | {"node"}, node_arithmetic=True))
-MODELS.add(_graph_net("cheb", "ChebNet (Defferrard et al. 2016)",
-                      "K Chebyshev polynomials of the graph Laplacian per layer", ChebConfig,
-                      pages=_SHOWN_ON | {"spectral", "node"}, node_arithmetic=True, describe=lambda c: f" K={c.K}"))
-MODELS.add(_graph_net("sage", "GraphSAGE (Hamilton et al. 2017)",
-                      "mean of the neighbours, concatenated with the node itself", GraphNetConfig))
+MODELS.add(
+    _graph_net(
+        "gcn",
+        "GCN (Kipf & Welling 2017)",
+        "Â X W with symmetric normalisation and self-loops",
+        GraphNetConfig,
+        pages=_SHOWN_ON | {"node"},
+        node_arithmetic=True,
+    )
+)
+MODELS.add(
+    _graph_net(
+        "cheb",
+        "ChebNet (Defferrard et al. 2016)",
+        "K Chebyshev polynomials of the graph Laplacian per layer",
+        ChebConfig,
+        pages=_SHOWN_ON | {"spectral", "node"},
+        node_arithmetic=True,
+        describe=lambda c: f" K={c.K}",
+    )
+)
+MODELS.add(
+    _graph_net(
+        "sage",
+        "GraphSAGE (Hamilton et al. 2017)",
+        "mean of the neighbours, concatenated with the node itself",
+        GraphNetConfig,
+    )
+)
 MODELS.add(_graph_net("gin", "GIN (Xu et al. 2019)", "sum of the neighbours through a small MLP", GraphNetConfig))
-MODELS.add(_graph_net("gat", "GAT (Veličković et al. 2018)", "graph attention: learned weights per edge, per digit",
-                      GATConfig, filters=("gat", "f_grun"), describe=lambda c: f", {c.heads} heads", check=_check_gat))
-MODELS.add(_graph_net("learned", "Learned-edge GNN", "edge weights predicted from pixel coordinates by an MLP",
-                      LearnedConfig, filters=("learned", "f_run"), pages=_SHOWN_ON | {"node"}, node_arithmetic=True,
-                      describe=_describe_learned, check=_check_learned))
+MODELS.add(
+    _graph_net(
+        "gat",
+        "GAT (Veličković et al. 2018)",
+        "graph attention: learned weights per edge, per digit",
+        GATConfig,
+        filters=("gat", "f_grun"),
+        describe=lambda c: f", {c.heads} heads",
+        check=_check_gat,
+    )
+)
+MODELS.add(
+    _graph_net(
+        "learned",
+        "Learned-edge GNN",
+        "edge weights predicted from pixel coordinates by an MLP",
+        LearnedConfig,
+        filters=("learned", "f_run"),
+        pages=_SHOWN_ON | {"node"},
+        node_arithmetic=True,
+        describe=_describe_learned,
+        check=_check_learned,
+    )
+)

@@ -15,8 +15,9 @@ from core.models.spec import ModelSpec, SizeConfig
 class MLP(ImageModel):
     """x (B, 1, H, W) -> flatten (B, H*W) -> [Linear -> ReLU] * layers -> dropout -> Linear."""
 
-    def __init__(self, in_features: int = 784, hidden: int = 128, layers: int = 2, dropout: float = 0.1,
-                 num_classes: int = 10):
+    def __init__(
+        self, in_features: int = 784, hidden: int = 128, layers: int = 2, dropout: float = 0.1, num_classes: int = 10
+    ):
         super().__init__()
         dims = [in_features] + [hidden] * layers
         blocks: list[nn.Module] = []
@@ -52,7 +53,16 @@ def build_mlp(cfg: SizeConfig, graph=None, image_size: int = 28) -> MLP:
     return MLP(image_size * image_size, width(cfg), max(cfg.layers, 1), cfg.dropout, cfg.num_classes)
 
 
-MODELS.add(ModelSpec("mlp", "MLP (pixels only, no graph)",
-                     "a multilayer perceptron on the 784 pixels: the baseline without a graph", MLPConfig, build_mlp,
-                     footprint=footprint, pages=frozenset({"playground", "equivariance"}), family="pixels",
-                     training={"lr": 1e-3, "schedule": "constant"}))
+MODELS.add(
+    ModelSpec(
+        "mlp",
+        "MLP (pixels only, no graph)",
+        "a multilayer perceptron on the 784 pixels: the baseline without a graph",
+        MLPConfig,
+        build_mlp,
+        footprint=footprint,
+        pages=frozenset({"playground", "equivariance"}),
+        family="pixels",
+        training={"lr": 1e-3, "schedule": "constant"},
+    )
+)

@@ -25,8 +25,14 @@ class ModelRegistry(Registry):
         """Register ``spec`` (once: a second spec of the same name is an error)."""
         if spec.name in self._specs:
             raise KeyError(f"model {spec.name!r} registered twice")
-        Registry.register(self, spec.name, spec.title, spec.about, settings=tuple(s.name for s in spec.settings),
-                          footprint=spec.footprint)(spec.build)
+        Registry.register(
+            self,
+            spec.name,
+            spec.title,
+            spec.about,
+            settings=tuple(s.name for s in spec.settings),
+            footprint=spec.footprint,
+        )(spec.build)
         self._specs[spec.name] = spec
         self._changed()
         return spec

@@ -66,20 +66,51 @@ class Setting:
         if self.lo is not None and self.hi is not None and not (self.lo <= value <= self.hi):
             raise UserInputError(self.name, f"{value} is out of range [{self.lo:g}, {self.hi:g}]")
         if self.options and not self.free and value not in self.options:
-            raise UserInputError(self.name, f"unknown value {value!r} (choose from "
-                                            f"{', '.join(str(o) for o in self.options)})")
+            raise UserInputError(
+                self.name, f"unknown value {value!r} (choose from {', '.join(str(o) for o in self.options)})"
+            )
 
 
-def setting(default: Any, label: str, control: str = "", *, options: tuple[Any, ...] = (), lo: Optional[float] = None,
-            hi: Optional[float] = None, help: str = "", when: Optional[Callable[[Mapping[str, Any]], bool]] = None,
-            free: bool = False, sidebar: bool = False, format: Optional[Callable[[Any], str]] = None) -> Any:
+def setting(
+    default: Any,
+    label: str,
+    control: str = "",
+    *,
+    options: tuple[Any, ...] = (),
+    lo: Optional[float] = None,
+    hi: Optional[float] = None,
+    help: str = "",
+    when: Optional[Callable[[Mapping[str, Any]], bool]] = None,
+    free: bool = False,
+    sidebar: bool = False,
+    format: Optional[Callable[[Any], str]] = None,
+) -> Any:
     """A config dataclass field that is a setting (see :class:`Setting`). The control defaults to a toggle for a
     bool, a radio for a few choices, a selectbox for more and a slider for a range."""
     if not control:
-        control = ("toggle" if isinstance(default, bool) else "radio" if 0 < len(options) <= 4
-                   else "selectbox" if options else "slider" if lo is not None and hi is not None else "")
-    meta = {"label": label, "control": control, "options": tuple(options), "lo": lo, "hi": hi, "help": help,
-            "when": when, "free": free, "sidebar": sidebar, "format": format}
+        control = (
+            "toggle"
+            if isinstance(default, bool)
+            else "radio"
+            if 0 < len(options) <= 4
+            else "selectbox"
+            if options
+            else "slider"
+            if lo is not None and hi is not None
+            else ""
+        )
+    meta = {
+        "label": label,
+        "control": control,
+        "options": tuple(options),
+        "lo": lo,
+        "hi": hi,
+        "help": help,
+        "when": when,
+        "free": free,
+        "sidebar": sidebar,
+        "format": format,
+    }
     return field(default=default, metadata={SETTING: meta})
 
 
@@ -109,8 +140,13 @@ class SizeConfig(ModelConfigBase):
     """How big the net is: the Train page sizes every model whose config has these (``SIZE``)."""
 
     layers: int = setting(2, "Layers", lo=1, hi=6, help="Graph or convolution layers (blocks for escnn).")
-    hidden: int = setting(32, "Width (channels)", lo=1, hi=512,
-                          help="Channels of the first layer (doubled after each pooling for pooled models).")
+    hidden: int = setting(
+        32,
+        "Width (channels)",
+        lo=1,
+        hi=512,
+        help="Channels of the first layer (doubled after each pooling for pooled models).",
+    )
     # 0.5 as in Defferrard et al.: what every run trained with (RunConfig filled it in; the old ModelConfig's 0.1
     # was never used by a run)
     dropout: float = setting(0.5, "Dropout", lo=0.0, hi=0.95, help="Dropout before the classifier.")

@@ -44,9 +44,16 @@ from core.models.registry import MODELS
 from core.models.spec import SUPERPIXEL_INPUTS, ModelSpec, SizeConfig, setting
 
 SUPERPIXEL_CONVS = ("gcn", "gat", "gin", "sage", "gatedgcn", "monet", "pna", "cheb")
-SUPERPIXEL_TITLES = {"gcn": "GCN (GCNConv)", "gat": "GAT (GATConv, 4 heads)", "gin": "GIN (GINConv)",
-                     "sage": "GraphSAGE (SAGEConv)", "gatedgcn": "GatedGCN (ResGatedGraphConv)",
-                     "monet": "MoNet (GMMConv)", "pna": "PNA (PNAConv)", "cheb": "ChebNet (ChebConv)"}
+SUPERPIXEL_TITLES = {
+    "gcn": "GCN (GCNConv)",
+    "gat": "GAT (GATConv, 4 heads)",
+    "gin": "GIN (GINConv)",
+    "sage": "GraphSAGE (SAGEConv)",
+    "gatedgcn": "GatedGCN (ResGatedGraphConv)",
+    "monet": "MoNet (GMMConv)",
+    "pna": "PNA (PNAConv)",
+    "cheb": "ChebNet (ChebConv)",
+}
 PARAM_BUDGET = 100_000  # parameters per model on the Benchmarking-GNNs leaderboard
 PNA_AGGREGATORS = ["mean", "min", "max", "std"]
 PNA_SCALERS = ["identity", "amplification", "attenuation"]
@@ -66,19 +73,39 @@ class SuperpixelConfig(SizeConfig):
     is chosen per layer type), Adam 1e-3, halved on a plateau, no dropout."""
 
     layers: int = setting(4, "Layers", lo=1, hi=6, help="Residual graph layers.")
-    hidden: int = setting(0, "Width (channels)", lo=0, hi=512,
-                          help="0: the width that gives about 100k parameters (the leaderboard's budget).")
+    hidden: int = setting(
+        0,
+        "Width (channels)",
+        lo=0,
+        hi=512,
+        help="0: the width that gives about 100k parameters (the leaderboard's budget).",
+    )
     dropout: float = setting(0.0, "Dropout", lo=0.0, hi=0.95, help="Dropout after each layer.")
-    conv: str = setting("gcn", "PyG layer", "selectbox", options=SUPERPIXEL_CONVS, sidebar=True,
-                        format=lambda c: SUPERPIXEL_TITLES.get(c, c),
-                        help="gatedgcn: ResGatedGraphConv; monet: GMMConv on centroid offsets; pna: PNAConv (mean, "
-                             "min, max, std).")
-    K: int = setting(5, "Chebyshev order K", lo=1, hi=30, when=lambda cfg: cfg.get("conv") == "cheb",
-                     help="Each layer mixes K hops: a polynomial of degree K-1 in the graph Laplacian.")
+    conv: str = setting(
+        "gcn",
+        "PyG layer",
+        "selectbox",
+        options=SUPERPIXEL_CONVS,
+        sidebar=True,
+        format=lambda c: SUPERPIXEL_TITLES.get(c, c),
+        help="gatedgcn: ResGatedGraphConv; monet: GMMConv on centroid offsets; pna: PNAConv (mean, min, max, std).",
+    )
+    K: int = setting(
+        5,
+        "Chebyshev order K",
+        lo=1,
+        hi=30,
+        when=lambda cfg: cfg.get("conv") == "cheb",
+        help="Each layer mixes K hops: a polynomial of degree K-1 in the graph Laplacian.",
+    )
     heads: int = setting(4, "Attention heads", "", lo=1, hi=16, when=lambda cfg: cfg.get("conv") == "gat")
-    positions: str = setting("fourier", "Node positions", options=POSITIONS,
-                             help="fourier: (x, y) plus their sines and cosines at 8 frequencies (GAT 91.1% against "
-                                  "83.5% raw on mnist-5k, 30 epochs). raw: (x, y) alone, as in Benchmarking GNNs.")
+    positions: str = setting(
+        "fourier",
+        "Node positions",
+        options=POSITIONS,
+        help="fourier: (x, y) plus their sines and cosines at 8 frequencies (GAT 91.1% against "
+        "83.5% raw on mnist-5k, 30 epochs). raw: (x, y) alone, as in Benchmarking GNNs.",
+    )
 
 
 def fourier_features(x: torch.Tensor, frequencies: int = FOURIER_FREQUENCIES) -> torch.Tensor:
@@ -109,7 +136,9 @@ def default_degree_histogram(k: int = 8) -> torch.Tensor:
     return hist
 
 
-def make_pyg_conv(name: str, width: int, cfg: SuperpixelConfig, degree_histogram: Optional[torch.Tensor] = None) -> nn.Module:
+def make_pyg_conv(
+    name: str, width: int, cfg: SuperpixelConfig, degree_histogram: Optional[torch.Tensor] = None
+) -> nn.Module:
     """One PyG layer by name, ``width`` -> ``width`` channels."""
     from torch_geometric import nn as gnn
 
@@ -120,8 +149,10 @@ def make_pyg_conv(name: str, width: int, cfg: SuperpixelConfig, degree_histogram
         heads = max(1, cfg.heads)
         return gnn.GATConv(width, width // heads, heads=heads)  # width is a multiple of heads
     if name == "gin":
-        return gnn.GINConv(nn.Sequential(nn.Linear(width, width), nn.BatchNorm1d(width), nn.ReLU(),
-                                         nn.Linear(width, width)), train_eps=True)
+        return gnn.GINConv(
+            nn.Sequential(nn.Linear(width, width), nn.BatchNorm1d(width), nn.ReLU(), nn.Linear(width, width)),
+            train_eps=True,
+        )
     if name == "sage":
         return gnn.SAGEConv(width, width)
     if name == "gatedgcn":
@@ -144,16 +175,20 @@ class SuperpixelNet(nn.Module):
         super().__init__()
         check_conv(cfg.conv)
         check_positions(cfg.positions)
-        width = cfg.hidden or budget_width(cfg.conv, max(1, cfg.layers), cfg.heads, cfg.K, in_channels,
-                                           cfg.num_classes, positions=cfg.positions)
+        width = cfg.hidden or budget_width(
+            cfg.conv, max(1, cfg.layers), cfg.heads, cfg.K, in_channels, cfg.num_classes, positions=cfg.positions
+        )
         if cfg.conv == "gat":
             width = max(cfg.heads, width // cfg.heads * cfg.heads)  # GAT concatenates heads * (width / heads)
         self.conv_name, self.width, self.dropout, self.positions = cfg.conv, width, cfg.dropout, cfg.positions
         self.embed = nn.Linear(in_channels + (4 * FOURIER_FREQUENCIES if cfg.positions == "fourier" else 0), width)
-        self.convs = nn.ModuleList(make_pyg_conv(cfg.conv, width, cfg, degree_histogram)
-                                   for _ in range(max(1, cfg.layers)))
+        self.convs = nn.ModuleList(
+            make_pyg_conv(cfg.conv, width, cfg, degree_histogram) for _ in range(max(1, cfg.layers))
+        )
         self.norms = nn.ModuleList(nn.BatchNorm1d(width) for _ in self.convs)
-        self.mlp = nn.Sequential(nn.Linear(2 * width, width // 2), nn.ReLU(), nn.Linear(width // 2, width // 4), nn.ReLU())
+        self.mlp = nn.Sequential(
+            nn.Linear(2 * width, width // 2), nn.ReLU(), nn.Linear(width // 2, width // 4), nn.ReLU()
+        )
         self.classifier = nn.Linear(width // 4, cfg.num_classes)
 
     def _conv(self, conv: nn.Module, h: torch.Tensor, batch) -> torch.Tensor:
@@ -192,8 +227,16 @@ class SuperpixelNet(nn.Module):
 
 
 @lru_cache(maxsize=64)
-def budget_width(conv: str, layers: int, heads: int = 4, K: int = 5, in_channels: int = 3,
-                 num_classes: int = 10, budget: int = PARAM_BUDGET, positions: str = "fourier") -> int:
+def budget_width(
+    conv: str,
+    layers: int,
+    heads: int = 4,
+    K: int = 5,
+    in_channels: int = 3,
+    num_classes: int = 10,
+    budget: int = PARAM_BUDGET,
+    positions: str = "fourier",
+) -> int:
     """The width W (a multiple of ``heads`` for GAT) whose network has the parameter count closest to ``budget``.
 
     Models are sized on PyTorch's "meta" device under a forked random state: no memory, no random draws, so
@@ -202,8 +245,9 @@ def budget_width(conv: str, layers: int, heads: int = 4, K: int = 5, in_channels
     step = max(1, heads) if conv == "gat" else 1
 
     def count(width: int) -> int:
-        cfg = SuperpixelConfig(conv=conv, layers=layers, hidden=width, heads=heads, K=K,
-                          num_classes=num_classes, positions=positions)
+        cfg = SuperpixelConfig(
+            conv=conv, layers=layers, hidden=width, heads=heads, K=K, num_classes=num_classes, positions=positions
+        )
         with torch.random.fork_rng(devices=[]), torch.device("meta"):
             model = SuperpixelNet(cfg, in_channels)
         return sum(p.numel() for p in model.parameters())
@@ -220,8 +264,16 @@ def budget_width(conv: str, layers: int, heads: int = 4, K: int = 5, in_channels
 
 
 # parameters of one layer / width^2, and values each edge carries per channel (messages, attention, aggregators)
-CONV_COST = {"gcn": (1, 2), "gat": (1, 6), "gin": (2, 2), "sage": (2, 2), "gatedgcn": (5, 6), "monet": (4, 8),
-             "pna": (14, 16), "cheb": (5, 2)}
+CONV_COST = {
+    "gcn": (1, 2),
+    "gat": (1, 6),
+    "gin": (2, 2),
+    "sage": (2, 2),
+    "gatedgcn": (5, 6),
+    "monet": (4, 8),
+    "pna": (14, 16),
+    "cheb": (5, 2),
+}
 
 
 def footprint(cfg: SuperpixelConfig, graph: Optional[GraphSpec] = None, image_size: int = 28) -> Footprint:
@@ -235,13 +287,17 @@ def footprint(cfg: SuperpixelConfig, graph: Optional[GraphSpec] = None, image_si
     params = PARAM_BUDGET if not cfg.hidden else layers * (per_width2 * width * width + 3 * width) + width * width
     n, e = shape.nodes, shape.edges + shape.nodes
     inputs = 3 + (4 * FOURIER_FREQUENCIES if cfg.positions == "fourier" else 0)
-    return (Footprint(params, activations=layers * (4.0 * n * width + 0.7 * per_edge * e * width),
-                      flops=2.0 * n * params, gathers=2.0 * layers * e * width * per_edge / 2)
-            + linear_footprint(inputs, width, n))
+    return Footprint(
+        params,
+        activations=layers * (4.0 * n * width + 0.7 * per_edge * e * width),
+        flops=2.0 * n * params,
+        gathers=2.0 * layers * e * width * per_edge / 2,
+    ) + linear_footprint(inputs, width, n)
 
 
-def build_superpixel(cfg: SuperpixelConfig, graph=None, image_size: int = 28,
-                     degree_histogram: Optional[torch.Tensor] = None) -> SuperpixelNet:
+def build_superpixel(
+    cfg: SuperpixelConfig, graph=None, image_size: int = 28, degree_histogram: Optional[torch.Tensor] = None
+) -> SuperpixelNet:
     """Superpixel network (see module doc); ``degree_histogram`` (counts of node degrees in the training
     graphs) is read by PNA only."""
     check_conv(cfg.conv)
@@ -259,13 +315,26 @@ def _extras(cfg, train) -> dict:
 
 def _describe(cfg) -> str:
     return f", {SUPERPIXEL_TITLES.get(cfg.conv, cfg.conv).split(' (')[0]} layers" + (
-        ", raw positions" if cfg.positions == "raw" else "")
+        ", raw positions" if cfg.positions == "raw" else ""
+    )
 
 
-MODELS.add(ModelSpec("superpixel", "Superpixel GNN (Benchmarking GNNs)",
-                     "PyG layers on per-image SLIC superpixel graphs (~100k parameters)", SuperpixelConfig,
-                     build_superpixel, footprint=footprint, graphs=("superpixels",), inputs=SUPERPIXEL_INPUTS,
-                     filters=("superpixel", "f_sprun"), family="superpixel",
-                     training={"lr": 1e-3, "schedule": "plateau"}, precise_bn=PRECISE_BN_BATCHES,
-                     stored={"positions": "raw"},  # stored before the Fourier encoding existed: weights expect (x, y)
-                     describe=_describe, extras=_extras))
+MODELS.add(
+    ModelSpec(
+        "superpixel",
+        "Superpixel GNN (Benchmarking GNNs)",
+        "PyG layers on per-image SLIC superpixel graphs (~100k parameters)",
+        SuperpixelConfig,
+        build_superpixel,
+        footprint=footprint,
+        graphs=("superpixels",),
+        inputs=SUPERPIXEL_INPUTS,
+        filters=("superpixel", "f_sprun"),
+        family="superpixel",
+        training={"lr": 1e-3, "schedule": "plateau"},
+        precise_bn=PRECISE_BN_BATCHES,
+        stored={"positions": "raw"},  # stored before the Fourier encoding existed: weights expect (x, y)
+        describe=_describe,
+        extras=_extras,
+    )
+)

@@ -45,24 +45,37 @@ TUTORIAL_SIGMA = 0.05  # the tutorial kernel's 3-pixel reach, with the distance 
 TUTORIAL_CUTOFF = 0.01  # the tutorial drops weights below this
 EDGE_MLP_WIDTH = 64  # the tutorial's edge MLP: 4 -> 64 -> 1
 # the tutorial's own figures (full MNIST, 60k training digits), shown beside ours
-TUTORIAL_REFERENCES = {"none": "about 91% (linear classifier)", "gaussian": "92.24% (fixed Gaussian)",
-                       "learned": "91.05% (learned from coordinates)",
-                       "learned-offset": "-", "learned-local": "92.39% (learned, with the tutorial's tricks)"}
+TUTORIAL_REFERENCES = {
+    "none": "about 91% (linear classifier)",
+    "gaussian": "92.24% (fixed Gaussian)",
+    "learned": "91.05% (learned from coordinates)",
+    "learned-offset": "-",
+    "learned-local": "92.39% (learned, with the tutorial's tricks)",
+}
 
 
 @dataclass
 class TutorialConfig(ModelConfigBase):
     """The tutorial's one layer has nothing to size: which adjacency, and whether learned edges stay frozen."""
 
-    adjacency: str = setting("gaussian", "Graph layer", "radio", options=ADJACENCIES, sidebar=True,
-                             help="none: a linear classifier on the pixels. gaussian: a fixed Gaussian kernel (the "
-                                  "tutorial's width). learned: an MLP maps both pixels' coordinates to each of the "
-                                  "784×784 edge weights (tanh). learned-offset: the MLP sees the offset in pixels "
-                                  "instead. learned-local: offsets, on the Gaussian's own 3-pixel reach.")
-    edge_frozen: bool = setting(False, "Freeze the edges at their initial weights",
-                                when=lambda cfg: str(cfg.get("adjacency", "")).startswith("learned"),
-                                help="A control run: only the layer weights and the head learn. If the edges learn "
-                                     "something, the unfrozen run beats this one.")
+    adjacency: str = setting(
+        "gaussian",
+        "Graph layer",
+        "radio",
+        options=ADJACENCIES,
+        sidebar=True,
+        help="none: a linear classifier on the pixels. gaussian: a fixed Gaussian kernel (the "
+        "tutorial's width). learned: an MLP maps both pixels' coordinates to each of the "
+        "784×784 edge weights (tanh). learned-offset: the MLP sees the offset in pixels "
+        "instead. learned-local: offsets, on the Gaussian's own 3-pixel reach.",
+    )
+    edge_frozen: bool = setting(
+        False,
+        "Freeze the edges at their initial weights",
+        when=lambda cfg: str(cfg.get("adjacency", "")).startswith("learned"),
+        help="A control run: only the layer weights and the head learn. If the edges learn "
+        "something, the unfrozen run beats this one.",
+    )
 
 
 class TutorialNet(ImageModel):
@@ -71,22 +84,31 @@ class TutorialNet(ImageModel):
     def __init__(self, cfg: TutorialConfig, size: int = 28):
         super().__init__()
         if cfg.adjacency not in ADJACENCIES:
-            raise UserInputError("adjacency", f"unknown adjacency {cfg.adjacency!r} (choose from "
-                                 f"{', '.join(ADJACENCIES)})")
+            raise UserInputError(
+                "adjacency", f"unknown adjacency {cfg.adjacency!r} (choose from {', '.join(ADJACENCIES)})"
+            )
         self.adjacency, n = cfg.adjacency, size * size
         self.conv = None
         if cfg.adjacency == "gaussian":
             g = normalize(build_graph("gaussian", size=size, sigma=TUTORIAL_SIGMA, cutoff=TUTORIAL_CUTOFF), "sym")
-            self.register_buffer("adj", build_adjacency(g.edge_index, g.edge_weight, n, sparse=False),
-                                 persistent=False)  # (N, N), rebuilt from the config, not saved
+            self.register_buffer(
+                "adj", build_adjacency(g.edge_index, g.edge_weight, n, sparse=False), persistent=False
+            )  # (N, N), rebuilt from the config, not saved
         elif cfg.adjacency == "learned-local":  # the fixed kernel's pairs (3-pixel reach), learned weights
             self.graph = SharedGraph(build_graph("gaussian", size=size, sigma=TUTORIAL_SIGMA, cutoff=TUTORIAL_CUTOFF))
         elif cfg.adjacency.startswith("learned"):  # every pixel pair
             self.graph = SharedGraph(build_graph("complete", size=size), sparse=False)
         if cfg.adjacency.startswith("learned"):
-            self.conv = LearnedEdgeConv(1, 1, hidden_channels=EDGE_MLP_WIDTH,
-                                        inputs="abs" if cfg.adjacency == "learned" else "offset",
-                                        activation="tanh", norm="none", add_self_loops=True, bias=False)
+            self.conv = LearnedEdgeConv(
+                1,
+                1,
+                hidden_channels=EDGE_MLP_WIDTH,
+                inputs="abs" if cfg.adjacency == "learned" else "offset",
+                activation="tanh",
+                norm="none",
+                add_self_loops=True,
+                bias=False,
+            )
             if cfg.edge_frozen:
                 self.conv.edge_mlp.requires_grad_(False)
         self.classifier = nn.Linear(n, cfg.num_classes)
@@ -111,11 +133,15 @@ def footprint(cfg: TutorialConfig, graph=None, image_size: int = 28) -> Footprin
         return head
     if cfg.adjacency == "gaussian":  # a dense (N, N) product
         return head + Footprint(0, activations=n, flops=2.0 * n * n)
-    reach = GraphSpec("gaussian", {"sigma": TUTORIAL_SIGMA, "cutoff": TUTORIAL_CUTOFF}) if cfg.adjacency == "learned-local" \
+    reach = (
+        GraphSpec("gaussian", {"sigma": TUTORIAL_SIGMA, "cutoff": TUTORIAL_CUTOFF})
+        if cfg.adjacency == "learned-local"
         else GraphSpec("complete")
+    )
     inputs = "abs" if cfg.adjacency == "learned" else "offset"
-    return head + LearnedEdgeConv.footprint(1, 1, reach.shape(image_size, image_size), hidden_channels=EDGE_MLP_WIDTH,
-                                            inputs=inputs)
+    return head + LearnedEdgeConv.footprint(
+        1, 1, reach.shape(image_size, image_size), hidden_channels=EDGE_MLP_WIDTH, inputs=inputs
+    )
 
 
 def build_tutorial(cfg: TutorialConfig, graph=None, image_size: int = 28) -> TutorialNet:
@@ -123,8 +149,16 @@ def build_tutorial(cfg: TutorialConfig, graph=None, image_size: int = 28) -> Tut
     return TutorialNet(cfg, image_size)
 
 
-MODELS.add(ModelSpec("tutorial", "One graph layer + linear (the tutorial)",
-                     "the graph-convolution tutorial: one graph layer on the pixels + a linear classifier",
-                     TutorialConfig, build_tutorial, footprint=footprint, family="tutorial",
-                     training={"lr": 1e-3, "schedule": "constant"},  # the tutorial's Adam rate
-                     describe=lambda c: f", {c.adjacency} adjacency" + (", edges frozen" if c.edge_frozen else "")))
+MODELS.add(
+    ModelSpec(
+        "tutorial",
+        "One graph layer + linear (the tutorial)",
+        "the graph-convolution tutorial: one graph layer on the pixels + a linear classifier",
+        TutorialConfig,
+        build_tutorial,
+        footprint=footprint,
+        family="tutorial",
+        training={"lr": 1e-3, "schedule": "constant"},  # the tutorial's Adam rate
+        describe=lambda c: f", {c.adjacency} adjacency" + (", edges frozen" if c.edge_frozen else ""),
+    )
+)

@@ -27,8 +27,13 @@ from core.training.runs import RunConfig, execute, setting_type, validate
 HEADER = ["| entry | run | test accuracy | parameters | s/epoch | published reference |", "|---|---|---|---|---|---|"]
 
 SP = {"model": "superpixel", "graph": "superpixels"}
-PAIR = {"model": "learned", "edge_inputs": "offset", "edge_activation": "tanh", "edge_norm": "none",
-        "edge_sets": "pair"}
+PAIR = {
+    "model": "learned",
+    "edge_inputs": "offset",
+    "edge_activation": "tanh",
+    "edge_norm": "none",
+    "edge_sets": "pair",
+}
 # name -> (settings that differ from RunConfig's defaults, published reference)
 ENTRIES: dict[str, tuple[dict, str]] = {
     "mlp": ({"model": "mlp"}, "linear classifier on pixels ≈ 91% (Knyazev 2019, full MNIST)"),
@@ -74,8 +79,10 @@ def parse_entries(text: Optional[str]) -> list[str]:
     names = [n.strip() for n in (text or ",".join(ENTRIES)).split(",") if n.strip()]
     unknown = [n for n in names if n not in ENTRIES]
     if unknown or not names:
-        raise UserInputError("only", f"unknown entry {unknown[0]!r}; --list shows them" if unknown
-                             else "names no entry; --list shows them")
+        raise UserInputError(
+            "only",
+            f"unknown entry {unknown[0]!r}; --list shows them" if unknown else "names no entry; --list shows them",
+        )
     return names
 
 
@@ -95,11 +102,14 @@ def one_run(name: str, seed: int, epochs: int, device: str, overrides: dict, thr
         torch.set_num_threads(threads)
     settings, _ = ENTRIES[name]
     out = execute(RunConfig(epochs=epochs, seed=seed, device=device, **{**settings, **overrides}))
-    return {"entry": name, "seed": seed, **{k: out[k] for k in ("run_id", "label", "status", "device", "test_accuracy",
-                                                               "parameters")},
-            "seconds_per_epoch": statistics.mean(e["seconds"] for e in out["epochs"]) if out["epochs"] else 0.0,
-            "train_accuracy": out["epochs"][-1].get("train_accuracy") if out["epochs"] else None,
-            "overrides": overrides}
+    return {
+        "entry": name,
+        "seed": seed,
+        **{k: out[k] for k in ("run_id", "label", "status", "device", "test_accuracy", "parameters")},
+        "seconds_per_epoch": statistics.mean(e["seconds"] for e in out["epochs"]) if out["epochs"] else 0.0,
+        "train_accuracy": out["epochs"][-1].get("train_accuracy") if out["epochs"] else None,
+        "overrides": overrides,
+    }
 
 
 def row(name: str, results: list[dict]) -> str:
@@ -107,8 +117,10 @@ def row(name: str, results: list[dict]) -> str:
     accs = [r["test_accuracy"] or 0.0 for r in results]
     secs = statistics.mean(r["seconds_per_epoch"] for r in results)
     each = f" ({', '.join(f'{a:.1%}' for a in accs)})" if len(accs) > 1 else ""
-    return (f"| {name} | {results[0]['label']} | {statistics.mean(accs):.1%}{each} | {results[0]['parameters']:,} | "
-            f"{secs:.1f} | {ENTRIES[name][1]} |")
+    return (
+        f"| {name} | {results[0]['label']} | {statistics.mean(accs):.1%}{each} | {results[0]['parameters']:,} | "
+        f"{secs:.1f} | {ENTRIES[name][1]} |"
+    )
 
 
 def prepare(names: list[str], overrides: dict, on_prepare: Optional[Callable[[str, int, int], None]] = None) -> None:
@@ -121,16 +133,26 @@ def prepare(names: list[str], overrides: dict, on_prepare: Optional[Callable[[st
             from core.data.datasets import load_dataset
             from core.graphs.superpixel_dataset import superpixel_graphs
 
-            superpixel_graphs(load_dataset(cfg.data, quick=cfg.quick), cfg.graph_params,
-                              lambda done, total: on_prepare and on_prepare("superpixel graphs", done, total))
+            superpixel_graphs(
+                load_dataset(cfg.data, quick=cfg.quick),
+                cfg.graph_params,
+                lambda done, total: on_prepare and on_prepare("superpixel graphs", done, total),
+            )
             return
 
 
-def accuracy_table(names: list[str], seeds: list[int], epochs: int = 8, device: str = "cpu", jobs: int = 1,
-                   threads: Optional[int] = None, overrides: Optional[dict] = None,
-                   on_run: Optional[Callable[[dict], None]] = None,
-                   on_row: Optional[Callable[[str], None]] = None,
-                   on_prepare: Optional[Callable[[str, int, int], None]] = None) -> dict[str, Any]:
+def accuracy_table(
+    names: list[str],
+    seeds: list[int],
+    epochs: int = 8,
+    device: str = "cpu",
+    jobs: int = 1,
+    threads: Optional[int] = None,
+    overrides: Optional[dict] = None,
+    on_run: Optional[Callable[[dict], None]] = None,
+    on_row: Optional[Callable[[str], None]] = None,
+    on_prepare: Optional[Callable[[str, int, int], None]] = None,
+) -> dict[str, Any]:
     """Train every entry of ``names`` with every seed (``jobs`` runs at a time, each in its own process when more
     than one) and return the table: ``title``, ``rows`` (Markdown, in ``names`` order), ``runs`` (one summary per
     run) and ``failed`` (runs that raised, with ``jobs`` > 1). Every entry's settings are validated before any
@@ -139,9 +161,12 @@ def accuracy_table(names: list[str], seeds: list[int], epochs: int = 8, device: 
     overrides = overrides or {}
     for name in names:  # a bad --set or --device is a UserInputError here, before anything trains
         validate(RunConfig(epochs=epochs, device=device, **{**ENTRIES[name][0], **overrides}))
-    title = (f"mnist-5k (4,000 train / 1,000 test), {epochs} epochs, seeds {','.join(map(str, seeds))}, "
-             f"device {device}" + (f", {jobs} runs at a time" if jobs > 1 else "")
-             + (f", settings {overrides}" if overrides else ""))
+    title = (
+        f"mnist-5k (4,000 train / 1,000 test), {epochs} epochs, seeds {','.join(map(str, seeds))}, "
+        f"device {device}"
+        + (f", {jobs} runs at a time" if jobs > 1 else "")
+        + (f", settings {overrides}" if overrides else "")
+    )
     results: dict[tuple[str, int], dict] = {}
     rows: dict[str, str] = {}
     failed: list[dict] = []
@@ -165,8 +190,11 @@ def accuracy_table(names: list[str], seeds: list[int], epochs: int = 8, device: 
     else:
         prepare(names, overrides, on_prepare)
         with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = {pool.submit(one_run, name, seed, epochs, device, overrides, threads or 1): (name, seed)
-                       for name in names for seed in seeds}
+            futures = {
+                pool.submit(one_run, name, seed, epochs, device, overrides, threads or 1): (name, seed)
+                for name in names
+                for seed in seeds
+            }
             for future in as_completed(futures):
                 name, seed = futures[future]
                 try:
@@ -176,6 +204,10 @@ def accuracy_table(names: list[str], seeds: list[int], epochs: int = 8, device: 
                     continue
                 ended(name, seed, result)
     ordered = [rows[n] for n in names if n in rows]
-    return {"title": title, "rows": ordered, "runs": [results[k] for k in sorted(results, key=lambda k: (
-        names.index(k[0]), seeds.index(k[1])))], "failed": failed,
-            "table": "\n".join([title, *HEADER, *ordered])}
+    return {
+        "title": title,
+        "rows": ordered,
+        "runs": [results[k] for k in sorted(results, key=lambda k: (names.index(k[0]), seeds.index(k[1])))],
+        "failed": failed,
+        "table": "\n".join([title, *HEADER, *ordered]),
+    }

@@ -64,8 +64,7 @@ class Backend(JobControl):
         this machine holds (``core.training.cpu_share.default_max_runs``)."""
         return None
 
-    def start_search(self, db_path: str, env: dict[str, str | None],
-                     plan: list[tuple[int, dict[str, Any]]]) -> Search:
+    def start_search(self, db_path: str, env: dict[str, str | None], plan: list[tuple[int, dict[str, Any]]]) -> Search:
         """Start one search over the stored runs of ``plan`` ((run id, config), in order) with early stopping.
         Only a backend whose :attr:`early_stopping` is true can; the manager queues the others' trials as runs."""
         raise NotImplementedError(f"the {self.name} backend runs no searches with early stopping")

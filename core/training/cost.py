@@ -108,16 +108,33 @@ def check(cfg, public: Optional[bool] = None, budget: Optional[Limits] = None, e
         return cost
     budget = budget or limits(public=True)
     if not cost.known and (budget.run_mb or budget.run_seconds):
-        raise BudgetError("model", f"model {cfg.model!r} declares no footprint (ModelSpec(..., footprint=...)), "
-                                   "so its cost is unknown and this public server does not train it")
+        raise BudgetError(
+            "model",
+            f"model {cfg.model!r} declares no footprint (ModelSpec(..., footprint=...)), "
+            "so its cost is unknown and this public server does not train it",
+        )
     if budget.run_mb and cost.peak_mb > budget.run_mb:
-        raise BudgetError(*_advice(cfg, cost, MEMORY_KNOBS, lambda c: c.peak_mb <= budget.run_mb,
-                                   f"needs about {cost.peak_mb:,.0f} MB to train; this server allows "
-                                   f"{budget.run_mb:,} MB a run (GRAPHCONV_RUN_MB)"))
+        raise BudgetError(
+            *_advice(
+                cfg,
+                cost,
+                MEMORY_KNOBS,
+                lambda c: c.peak_mb <= budget.run_mb,
+                f"needs about {cost.peak_mb:,.0f} MB to train; this server allows "
+                f"{budget.run_mb:,} MB a run (GRAPHCONV_RUN_MB)",
+            )
+        )
     if budget.run_seconds and cost.seconds > budget.run_seconds:
-        raise BudgetError(*_advice(cfg, cost, TIME_KNOBS, lambda c: c.seconds <= budget.run_seconds,
-                                   f"would train for about {duration(cost.seconds)}; this server allows "
-                                   f"{duration(budget.run_seconds)} a run (GRAPHCONV_RUN_SECONDS)"))
+        raise BudgetError(
+            *_advice(
+                cfg,
+                cost,
+                TIME_KNOBS,
+                lambda c: c.seconds <= budget.run_seconds,
+                f"would train for about {duration(cost.seconds)}; this server allows "
+                f"{duration(budget.run_seconds)} a run (GRAPHCONV_RUN_SECONDS)",
+            )
+        )
     return cost
 
 
@@ -131,9 +148,12 @@ def check_all(configs: Sequence, public: Optional[bool] = None, budget: Optional
     total = sum(c.seconds for c in costs)
     if budget.batch_seconds and total > budget.batch_seconds:
         most = max(1, int(budget.batch_seconds // max(max(c.seconds for c in costs), 1e-9)))
-        raise BudgetError("runs", f"these {len(costs)} runs would train for about {duration(total)} together; this "
-                                  f"server allows {duration(budget.batch_seconds)} for one sweep, search or lesson "
-                                  f"(GRAPHCONV_BATCH_SECONDS): choose at most {most} values, or fewer epochs")
+        raise BudgetError(
+            "runs",
+            f"these {len(costs)} runs would train for about {duration(total)} together; this "
+            f"server allows {duration(budget.batch_seconds)} for one sweep, search or lesson "
+            f"(GRAPHCONV_BATCH_SECONDS): choose at most {most} values, or fewer epochs",
+        )
     return costs
 
 

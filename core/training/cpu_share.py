@@ -172,8 +172,14 @@ class CpuShare:
     injectable for tests.
     """
 
-    def __init__(self, threads: Optional[int] = None, folder: Optional[Path] = None, every_s: float = REFRESH_S,
-                 clock: Callable[[], float] = time.monotonic, apply: Callable[[int], None] = _set_threads):
+    def __init__(
+        self,
+        threads: Optional[int] = None,
+        folder: Optional[Path] = None,
+        every_s: float = REFRESH_S,
+        clock: Callable[[], float] = time.monotonic,
+        apply: Callable[[int], None] = _set_threads,
+    ):
         self.fixed = None if threads is None else max(1, int(threads))
         self.cpus = self.fixed or usable_cpus()  # reads GRAPHCONV_CPUS now: a bad value fails before training
         self.folder, self.every_s, self.clock, self.apply = folder, float(every_s), clock, apply
@@ -210,8 +216,12 @@ class CpuShare:
             names = live_leases(self.folder)
         except OSError as err:  # no registry (a read-only or missing folder): sharing must never end a run
             if not self._warned:
-                log.warning("CPU share registry %s unusable (%s): training with %s threads", self.folder, err,
-                            self.threads or self.cpus)
+                log.warning(
+                    "CPU share registry %s unusable (%s): training with %s threads",
+                    self.folder,
+                    err,
+                    self.threads or self.cpus,
+                )
                 self._warned = True
             return self.threads or self.cpus
         if self.lease.name not in names:

@@ -54,8 +54,12 @@ def checkpoint_file_version(path: str | Path) -> str:
     return f"{source.resolve()}:{source.stat().st_mtime_ns}"
 
 
-def batch_outputs(model, batches: Iterable[tuple[Any, Any]], max_features: Optional[int] = None,
-                  should_stop: Optional[Callable[[], bool]] = None):
+def batch_outputs(
+    model,
+    batches: Iterable[tuple[Any, Any]],
+    max_features: Optional[int] = None,
+    should_stop: Optional[Callable[[], bool]] = None,
+):
     """(logits (n, C), labels (n,), features (m, D)) over any batches, image tensors or PyG ``Batch`` es.
 
     One forward pass: ``logits = classifier(features)``. Only the first ``max_features`` rows of the
@@ -87,12 +91,24 @@ def batch_outputs(model, batches: Iterable[tuple[Any, Any]], max_features: Optio
         model.train(was_training)
     if not logits:
         return np.zeros((0, 0), np.float32), np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
-    return (torch.cat(logits).numpy(), torch.cat(labels).numpy().astype(np.int64),
-            torch.cat(feats).numpy() if feats else np.zeros((0, 0), np.float32))
+    return (
+        torch.cat(logits).numpy(),
+        torch.cat(labels).numpy().astype(np.int64),
+        torch.cat(feats).numpy() if feats else np.zeros((0, 0), np.float32),
+    )
 
 
-def evaluate_model(model, test, classes: Iterable[str], *, version: str, model_kind: str, data: str, quick: bool,
-                   should_stop: Optional[Callable[[], bool]] = None) -> Optional[StoredEvaluation]:
+def evaluate_model(
+    model,
+    test,
+    classes: Iterable[str],
+    *,
+    version: str,
+    model_kind: str,
+    data: str,
+    quick: bool,
+    should_stop: Optional[Callable[[], bool]] = None,
+) -> Optional[StoredEvaluation]:
     """``model``'s pass over the test ``Batches`` (None when ``should_stop`` ended it early)."""
     import time
 
@@ -101,21 +117,43 @@ def evaluate_model(model, test, classes: Iterable[str], *, version: str, model_k
     if out is None:
         return None
     logits, labels, features = out
-    return StoredEvaluation(version=version, logits=logits.astype(np.float32), labels=labels.astype(np.int64),
-                            features=features.astype(np.float32), classes=tuple(str(c) for c in classes),
-                            model_kind=model_kind, data=str(data), quick=bool(quick),
-                            seconds=time.perf_counter() - t0)
+    return StoredEvaluation(
+        version=version,
+        logits=logits.astype(np.float32),
+        labels=labels.astype(np.int64),
+        features=features.astype(np.float32),
+        classes=tuple(str(c) for c in classes),
+        model_kind=model_kind,
+        data=str(data),
+        quick=bool(quick),
+        seconds=time.perf_counter() - t0,
+    )
 
 
 def evaluation_bytes(ev: StoredEvaluation) -> bytes:
     """The blob stored as artifact ``"evaluation"``: a compressed ``.npz`` of plain arrays and a JSON header."""
-    meta = {"format": FORMAT, "version": ev.version, "classes": list(ev.classes), "model_kind": ev.model_kind,
-            "data": ev.data, "quick": ev.quick, "seconds": round(float(ev.seconds), 4)}
-    labels = ev.labels.astype(np.uint8) if len(ev.labels) and 0 <= ev.labels.min() and ev.labels.max() < 256 \
+    meta = {
+        "format": FORMAT,
+        "version": ev.version,
+        "classes": list(ev.classes),
+        "model_kind": ev.model_kind,
+        "data": ev.data,
+        "quick": ev.quick,
+        "seconds": round(float(ev.seconds), 4),
+    }
+    labels = (
+        ev.labels.astype(np.uint8)
+        if len(ev.labels) and 0 <= ev.labels.min() and ev.labels.max() < 256
         else ev.labels.astype(np.int64)
+    )
     buf = io.BytesIO()
-    np.savez_compressed(buf, meta=np.array(json.dumps(meta)), logits=ev.logits.astype(np.float32), labels=labels,
-                        features=ev.features.astype(np.float32))
+    np.savez_compressed(
+        buf,
+        meta=np.array(json.dumps(meta)),
+        logits=ev.logits.astype(np.float32),
+        labels=labels,
+        features=ev.features.astype(np.float32),
+    )
     return buf.getvalue()
 
 
@@ -132,11 +170,17 @@ def read_evaluation(blob: Any) -> Optional[StoredEvaluation]:
             logits, labels, features = (np.asarray(npz[k]) for k in ("logits", "labels", "features"))
         if logits.ndim != 2 or labels.shape != (len(logits),) or features.ndim != 2 or len(features) > len(logits):
             return None
-        return StoredEvaluation(version=str(meta["version"]), logits=logits.astype(np.float32, copy=False),
-                                labels=labels.astype(np.int64), features=features.astype(np.float32, copy=False),
-                                classes=tuple(str(c) for c in meta["classes"]), model_kind=str(meta["model_kind"]),
-                                data=str(meta["data"]), quick=bool(meta["quick"]),
-                                seconds=float(meta.get("seconds") or 0.0))
+        return StoredEvaluation(
+            version=str(meta["version"]),
+            logits=logits.astype(np.float32, copy=False),
+            labels=labels.astype(np.int64),
+            features=features.astype(np.float32, copy=False),
+            classes=tuple(str(c) for c in meta["classes"]),
+            model_kind=str(meta["model_kind"]),
+            data=str(meta["data"]),
+            quick=bool(meta["quick"]),
+            seconds=float(meta.get("seconds") or 0.0),
+        )
     except (ValueError, KeyError, TypeError, OSError, EOFError):
         return None
 

@@ -60,8 +60,12 @@ class FairQueue:
         while self._heap:
             running, served, head, _, session = self._heap[0]
             line = self._lines.get(session)
-            if line and line[0].run_id == head and self._running[session] == running \
-                    and self._served.get(session, -1) == served:
+            if (
+                line
+                and line[0].run_id == head
+                and self._running[session] == running
+                and self._served.get(session, -1) == served
+            ):
                 return line[0]
             heapq.heappop(self._heap)
         raise IndexError("no run is waiting")
@@ -71,8 +75,12 @@ class FairQueue:
         while self._heap:
             running, served, head, _, session = heapq.heappop(self._heap)
             line = self._lines.get(session)
-            if line and line[0].run_id == head and self._running[session] == running \
-                    and self._served.get(session, -1) == served:
+            if (
+                line
+                and line[0].run_id == head
+                and self._running[session] == running
+                and self._served.get(session, -1) == served
+            ):
                 job = line.popleft()
                 self._size -= 1
                 if not line:

@@ -74,8 +74,17 @@ class _Job:
 class JobPool:
     """Bounded worker processes for one kind of small job (see the module's docstring)."""
 
-    def __init__(self, name: str, workers: int = 1, waiting: int = 4, limit_s: float = 60.0, keep: int = 32,
-                 per_owner: int = 1, failure_ttl_s: float = 60.0, method: Optional[str] = None):
+    def __init__(
+        self,
+        name: str,
+        workers: int = 1,
+        waiting: int = 4,
+        limit_s: float = 60.0,
+        keep: int = 32,
+        per_owner: int = 1,
+        failure_ttl_s: float = 60.0,
+        method: Optional[str] = None,
+    ):
         self.name, self.workers, self.waiting, self.limit_s = name, max(1, int(workers)), max(0, int(waiting)), limit_s
         self.keep, self.per_owner, self.failure_ttl_s = max(0, int(keep)), max(1, int(per_owner)), failure_ttl_s
         methods = mp.get_all_start_methods()
@@ -194,8 +203,9 @@ class JobPool:
     def _run(self, job: _Job) -> Any:
         """``job.fn(*job.args)`` in a worker process, within ``limit_s``; its result, or its error raised here."""
         receive, send = self._ctx.Pipe(duplex=False)
-        proc = self._ctx.Process(target=_child, args=(send, job.env, job.fn, job.args), daemon=True,
-                                 name=f"graphconv-{self.name}")
+        proc = self._ctx.Process(
+            target=_child, args=(send, job.env, job.fn, job.args), daemon=True, name=f"graphconv-{self.name}"
+        )
         try:
             proc.start()
             send.close()  # only the worker holds the sending end now: its exit reads as end of file here

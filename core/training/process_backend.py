@@ -57,8 +57,9 @@ class ProcessBackend(Backend):
             prewarm()
 
     def start(self, db_path: str, env: dict[str, Optional[str]], run_id: int, config: dict[str, Any]) -> mp.Process:
-        proc = self.ctx.Process(target=worker_main, args=(db_path, env, run_id, config),
-                                name=f"graphconv-run-{run_id}", daemon=True)
+        proc = self.ctx.Process(
+            target=worker_main, args=(db_path, env, run_id, config), name=f"graphconv-run-{run_id}", daemon=True
+        )
         proc.start()
         return proc
 
@@ -91,8 +92,9 @@ def exit_reason(exitcode: Optional[int]) -> str:
             name = signal.Signals(-exitcode).name
         except ValueError:
             name = f"signal {-exitcode}"
-        hint = {"SIGKILL": " (the system may have run out of memory)",
-                "SIGSEGV": " (a crash in native code)"}.get(name, "")
+        hint = {"SIGKILL": " (the system may have run out of memory)", "SIGSEGV": " (a crash in native code)"}.get(
+            name, ""
+        )
         return f"the worker process was killed by {name}{hint}"
     if exitcode == ENDED_BY_WATCHDOG:  # its watchdog could not record the run itself
         return "the worker ended itself: the run passed its time limit (GRAPHCONV_RUN_WALL_S) and did not stop"

@@ -144,8 +144,15 @@ class ChannelStore(RunWriter):
     def save_artifact(self, run_id: int, name: str, data: Any, epoch: Optional[int] = None) -> None:
         self._deliver("artifact", name, data, epoch)
 
-    def log_progress(self, run_id: int, epoch: int, batch: int, num_batches: int, loss: Optional[float],
-                     points: Iterable[tuple[float, float]] = ()) -> None:
+    def log_progress(
+        self,
+        run_id: int,
+        epoch: int,
+        batch: int,
+        num_batches: int,
+        loss: Optional[float],
+        points: Iterable[tuple[float, float]] = (),
+    ) -> None:
         self._push("progress", epoch, batch, num_batches, loss, [tuple(p) for p in points])
 
     def stop_requested(self, run_id: int) -> bool:
@@ -158,16 +165,27 @@ class ChannelStore(RunWriter):
 
         ray.get(self.channel.push.remote(("fail", str(error))))
 
-    def finish(self, run_id: int, summary: Mapping[str, Any], status: str = "finished", error: Optional[str] = None,
-               checkpoint: Optional[str | Path] = None) -> None:
+    def finish(
+        self,
+        run_id: int,
+        summary: Mapping[str, Any],
+        status: str = "finished",
+        error: Optional[str] = None,
+        checkpoint: Optional[str | Path] = None,
+    ) -> None:
         import ray
 
         weights = Path(checkpoint).read_bytes() if checkpoint else None
         ray.get(self.channel.push.remote(("finish", dict(summary), status, error, weights)))  # delivered before return
 
 
-def train_task(channel, run_id: int, config: dict[str, Any], env: dict[str, Optional[str]],
-               on_epoch: Optional[Callable[[dict], None]] = None) -> str:
+def train_task(
+    channel,
+    run_id: int,
+    config: dict[str, Any],
+    env: dict[str, Optional[str]],
+    on_epoch: Optional[Callable[[dict], None]] = None,
+) -> str:
     """The Ray task: train one run, reporting through ``channel``; returns the run's final status.
 
     A Tune trial calls it too, with ``on_epoch`` reporting each epoch to Tune."""
@@ -179,8 +197,9 @@ def train_task(channel, run_id: int, config: dict[str, Any], env: dict[str, Opti
     import ray
 
     cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1.0)  # Ray already shares the node's CPUs
-    summary = execute_reporting(RunConfig.from_dict(config), ChannelStore(channel), run_id, on_epoch=on_epoch,
-                                threads=max(1, int(cpus)))
+    summary = execute_reporting(
+        RunConfig.from_dict(config), ChannelStore(channel), run_id, on_epoch=on_epoch, threads=max(1, int(cpus))
+    )
     return summary["status"]
 
 
@@ -210,8 +229,9 @@ def _init_in_a_lasting_thread(address: str) -> None:
 
     def hold() -> None:
         try:
-            common = dict(include_dashboard=False, log_to_driver=False, ignore_reinit_error=True,
-                          configure_logging=False)
+            common = dict(
+                include_dashboard=False, log_to_driver=False, ignore_reinit_error=True, configure_logging=False
+            )
             with runtime_env(address) as env:
                 if address == "local":  # this machine: the code is here; a small object store (only metrics travel)
                     ray.init(runtime_env=env, object_store_memory=LOCAL_OBJECT_STORE, **common)
@@ -239,8 +259,10 @@ def cannot_connect(address: str, err: BaseException) -> UserInputError:
     text = str(err).strip()
     first = text.splitlines()[0].strip() if text else type(err).__name__
     if os.environ.get("RAY_AUTH_MODE", "").strip().lower() != "token":
-        hint = ("; a cluster with token authentication (on when `ray start --head` found a token) also needs "
-                "RAY_AUTH_MODE=token here, and its token in ~/.ray/auth_token, RAY_AUTH_TOKEN_PATH or RAY_AUTH_TOKEN")
+        hint = (
+            "; a cluster with token authentication (on when `ray start --head` found a token) also needs "
+            "RAY_AUTH_MODE=token here, and its token in ~/.ray/auth_token, RAY_AUTH_TOKEN_PATH or RAY_AUTH_TOKEN"
+        )
     else:  # a wrong token looks the same from here: retried, then "Failed to connect"
         hint = "; check that the token here (RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token) is the cluster's"
     return UserInputError("GRAPHCONV_RAY_ADDRESS", f"cannot connect to the Ray cluster at {address}: {first}{hint}")

@@ -64,14 +64,18 @@ def load_train_state(store, run_id: int) -> dict[str, Any]:
 
     data = store.load_artifact(run_id, TRAIN_STATE_ARTIFACT)
     if data is None:
-        raise CheckpointError(f"run {run_id} has no saved training state (optimiser, schedule and random streams; "
-                              "runs trained before continuing existed lack it), so it cannot be continued exactly: "
-                              "start a new run with more epochs instead")
+        raise CheckpointError(
+            f"run {run_id} has no saved training state (optimiser, schedule and random streams; "
+            "runs trained before continuing existed lack it), so it cannot be continued exactly: "
+            "start a new run with more epochs instead"
+        )
     try:
         state = torch.load(io.BytesIO(bytes(data)), weights_only=True, map_location="cpu")
     except Exception as err:
-        raise CheckpointError(f"run {run_id}'s training state is unreadable ({type(err).__name__}: "
-                              f"{str(err).splitlines()[0] if str(err) else ''})") from None
+        raise CheckpointError(
+            f"run {run_id}'s training state is unreadable ({type(err).__name__}: "
+            f"{str(err).splitlines()[0] if str(err) else ''})"
+        ) from None
     if not isinstance(state, dict) or "epoch" not in state:
         raise CheckpointError(f"run {run_id}'s training state is not one this GraphConv Lab wrote")
     return state
@@ -92,9 +96,12 @@ def check_backend(name: str) -> None:
     """Refuse a continuation on backend ``name`` ``ray``: its task runs where the parent's checkpoint and
     training state (in the launcher's data folder and store) cannot be read."""
     if name == "ray":
-        raise UserInputError("run", "continuing a run is not available on the Ray backend (its tasks cannot read "
-                             "the parent's checkpoint in this data folder); continue it with worker processes "
-                             "(unset GRAPHCONV_RAY_ADDRESS) or `python -m core continue RUN --backend inline`")
+        raise UserInputError(
+            "run",
+            "continuing a run is not available on the Ray backend (its tasks cannot read "
+            "the parent's checkpoint in this data folder); continue it with worker processes "
+            "(unset GRAPHCONV_RAY_ADDRESS) or `python -m core continue RUN --backend inline`",
+        )
 
 
 def parent_resume(store, parent_id: int, epochs: int) -> tuple[dict[str, Any], Mapping[str, Any], dict[str, Any]]:
@@ -103,8 +110,10 @@ def parent_resume(store, parent_id: int, epochs: int) -> tuple[dict[str, Any], M
     from core.training.store import load_checkpoint
 
     if not hasattr(store, "get_run"):  # a Ray task's ChannelStore: nothing of the launcher's to read
-        raise UserInputError("parent", "this worker cannot read the run store, so it cannot continue a run "
-                             "(continuing is not available on Ray)")
+        raise UserInputError(
+            "parent",
+            "this worker cannot read the run store, so it cannot continue a run (continuing is not available on Ray)",
+        )
     parent = store.get_run(int(parent_id))
     if parent is None:
         raise UserInputError("parent", f"run {parent_id} does not exist")
@@ -112,8 +121,11 @@ def parent_resume(store, parent_id: int, epochs: int) -> tuple[dict[str, Any], M
         raise UserInputError("parent", f"run {parent_id} cannot be continued (status {parent['status']})")
     state = load_train_state(store, parent["id"])
     if int(state["epoch"]) >= epochs:
-        raise UserInputError("epochs", f"run {parent_id} has already trained {state['epoch']} epochs; a "
-                             f"continuation needs more than that (got epochs={epochs})")
+        raise UserInputError(
+            "epochs",
+            f"run {parent_id} has already trained {state['epoch']} epochs; a "
+            f"continuation needs more than that (got epochs={epochs})",
+        )
     weights = load_checkpoint(parent["checkpoint"])
     if not isinstance(weights, Mapping):
         raise CheckpointError(f"checkpoint {parent['checkpoint']} holds a {type(weights).__name__}, not weights")
@@ -129,8 +141,9 @@ def load_parent_weights(model, weights: Mapping[str, Any]) -> None:
         load_state_strict(model, weights)
     except (RuntimeError, KeyError, ValueError) as err:
         first = (str(err).strip().splitlines() or [""])[0]
-        raise CheckpointError(f"the parent's checkpoint does not fit the model built from its settings "
-                              f"({first[:300]})") from err
+        raise CheckpointError(
+            f"the parent's checkpoint does not fit the model built from its settings ({first[:300]})"
+        ) from err
 
 
 def lineage(store, run_id: int, limit: int = 100) -> list[int]:

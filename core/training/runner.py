@@ -61,8 +61,16 @@ ACTIVE = ("queued", "running")
 TICK_S = 0.2  # how often the dispatcher looks at its workers, stop requests and the queue
 HEARTBEAT_S = 5.0  # how often it vouches for its queued and training runs in the store
 # settings a worker takes from its submitter (a forkserver's own environment is the one it started with)
-ENV_KEYS = ("GRAPHCONV_DATA_DIR", "GRAPHCONV_QUICK", "GRAPHCONV_CPUS", "GRAPHCONV_CPU_DIR", "GRAPHCONV_PUBLIC",
-            "GRAPHCONV_WORKER_MB", "GRAPHCONV_RUN_WALL_S", "GRAPHCONV_EXACT")
+ENV_KEYS = (
+    "GRAPHCONV_DATA_DIR",
+    "GRAPHCONV_QUICK",
+    "GRAPHCONV_CPUS",
+    "GRAPHCONV_CPU_DIR",
+    "GRAPHCONV_PUBLIC",
+    "GRAPHCONV_WORKER_MB",
+    "GRAPHCONV_RUN_WALL_S",
+    "GRAPHCONV_EXACT",
+)
 REUSABLE = ("finished", "queued", "running")  # a stored run with these statuses stands for an identical new one
 
 
@@ -81,8 +89,9 @@ def identical_runs(store, configs: Sequence[Any], statuses: Sequence[str] = REUS
     return pick_identical(store.list_runs(status=list(statuses)), configs, statuses)
 
 
-def pick_identical(runs: Sequence[dict], configs: Sequence[Any],
-                   statuses: Sequence[str] = REUSABLE) -> list[Optional[dict]]:
+def pick_identical(
+    runs: Sequence[dict], configs: Sequence[Any], statuses: Sequence[str] = REUSABLE
+) -> list[Optional[dict]]:
     """:func:`identical_runs` among ``runs`` (store rows already read; other statuses than ``statuses`` skipped)."""
     wanted = [config_key(c) for c in configs]
     found: dict[str, dict] = {}
@@ -137,9 +146,16 @@ def _env_int(name: str, default: int) -> int:
 class RunManager:
     """Queues, starts, stops and reports runs that train in worker processes (one manager per data folder)."""
 
-    def __init__(self, store=None, max_concurrent: Optional[int] = None, backend: Optional[Backend] = None,
-                 session_limit: Optional[int] = None, stop_grace_s: float = 10.0, public: Optional[bool] = None,
-                 queue_limit: Optional[int] = None):
+    def __init__(
+        self,
+        store=None,
+        max_concurrent: Optional[int] = None,
+        backend: Optional[Backend] = None,
+        session_limit: Optional[int] = None,
+        stop_grace_s: float = 10.0,
+        public: Optional[bool] = None,
+        queue_limit: Optional[int] = None,
+    ):
         from core.training.store import RunStore
 
         self.store = store or RunStore()
@@ -155,8 +171,11 @@ class RunManager:
         # runs that may wait in all (0: no bound): slots x GRAPHCONV_QUEUE_PER_SLOT in public mode
         self.queue_limit = self.max_concurrent * self.limits.queue_per_slot if queue_limit is None else queue_limit
         # runs one client address may have queued or training (0: no bound): half the queue unless set
-        self.address_limit = _env_int("GRAPHCONV_ADDRESS_RUNS", max(self.session_limit, self.queue_limit // 2)) \
-            if self.public and self.queue_limit else 0
+        self.address_limit = (
+            _env_int("GRAPHCONV_ADDRESS_RUNS", max(self.session_limit, self.queue_limit // 2))
+            if self.public and self.queue_limit
+            else 0
+        )
         self._cond = threading.Condition()
         self._queue = FairQueue()
         self._running: list[Job] = []  # jobs in the local training slots
@@ -169,8 +188,15 @@ class RunManager:
 
     # -- what pages and the CLI call ------------------------------------------------------
 
-    def submit(self, cfg: RunConfig, session: Optional[str] = None, kind: str = "image",
-               client: Optional[str] = None, epochs: Optional[int] = None, group: Optional[RunGroup] = None) -> int:
+    def submit(
+        self,
+        cfg: RunConfig,
+        session: Optional[str] = None,
+        kind: str = "image",
+        client: Optional[str] = None,
+        epochs: Optional[int] = None,
+        group: Optional[RunGroup] = None,
+    ) -> int:
         """Validate and cost the run (raises UserInputError: a bad setting, a run over the budget, no room), store
         it as queued and return its id; a worker starts it when a slot is free. ``kind`` is what the run is
         (``image``, ``starter``), ``group`` the sweep, search or lesson launch it belongs to; ``client`` is the
@@ -180,9 +206,14 @@ class RunManager:
         priced = cost.check(cfg, self.public, self.limits, epochs=epochs)
         return self._enqueue([cfg], session, kind, group, client, [priced])[0]
 
-    def submit_many(self, configs: Sequence[RunConfig], session: Optional[str] = None, kind: str = "image",
-                    client: Optional[str] = None,
-                    group: Union[RunGroup, Sequence[Optional[RunGroup]], None] = None) -> list[int]:
+    def submit_many(
+        self,
+        configs: Sequence[RunConfig],
+        session: Optional[str] = None,
+        kind: str = "image",
+        client: Optional[str] = None,
+        group: Union[RunGroup, Sequence[Optional[RunGroup]], None] = None,
+    ) -> list[int]:
         """Submit a sweep's, a lesson's or a trio's runs (``group``: one for all, or one per run, as a lesson's
         parts): all of them (each validated and costed, their time together within the budget, room for all) or
         none of them."""
@@ -191,24 +222,41 @@ class RunManager:
         priced = cost.check_all(configs, self.public, self.limits)
         return self._enqueue(list(configs), session, kind, group, client, priced)
 
-    def _enqueue(self, configs: list[RunConfig], session: Optional[str], kind: str,
-                 group: Union[RunGroup, Sequence[Optional[RunGroup]], None], client: Optional[str],
-                 priced: list[cost.Cost]) -> list[int]:
+    def _enqueue(
+        self,
+        configs: list[RunConfig],
+        session: Optional[str],
+        kind: str,
+        group: Union[RunGroup, Sequence[Optional[RunGroup]], None],
+        client: Optional[str],
+        priced: list[cost.Cost],
+    ) -> list[int]:
         groups = list(group) if isinstance(group, (list, tuple)) else [group] * len(configs)
         env = {k: os.environ.get(k) for k in ENV_KEYS}
         env["GRAPHCONV_DATA_DIR"] = str(self.store.path.parent)
         with self._cond:  # the room check and the queueing are one step: two sessions cannot both take the last place
             self.check_room(session, len(configs), client)
-            jobs = [Job(self.store.create_run(cfg.to_dict(), name=cfg.label(), session=session, status="queued",
-                                              kind=kind, group=g), session, cfg.to_dict(), dict(env), client,
-                        max(price.peak_mb - cost.WORKER_MB, 0.0)) for cfg, g, price in zip(configs, groups, priced)]
+            jobs = [
+                Job(
+                    self.store.create_run(
+                        cfg.to_dict(), name=cfg.label(), session=session, status="queued", kind=kind, group=g
+                    ),
+                    session,
+                    cfg.to_dict(),
+                    dict(env),
+                    client,
+                    max(price.peak_mb - cost.WORKER_MB, 0.0),
+                )
+                for cfg, g, price in zip(configs, groups, priced)
+            ]
             for job in jobs:
                 self._queue.append(job)
             self._cond.notify()
         return [job.run_id for job in jobs]
 
-    def continue_run(self, parent_id: int, epochs: int, session: Optional[str] = None,
-                     client: Optional[str] = None) -> int:
+    def continue_run(
+        self, parent_id: int, epochs: int, session: Optional[str] = None, client: Optional[str] = None
+    ) -> int:
         """Submit a NEW run that trains run ``parent_id`` (finished or stopped) ``epochs`` more epochs from its
         weights, optimiser, schedule and random streams (``core.training.resume``): queued like any run, in
         ``session`` and counted against its limit; the parent is never changed, so anyone may continue any run.
@@ -218,8 +266,9 @@ class RunManager:
         from core.training.runs import continuation_config
 
         check_backend(self.backend.name)
-        return self.submit(continuation_config(self.store, parent_id, epochs), session=session, client=client,
-                           epochs=epochs)
+        return self.submit(
+            continuation_config(self.store, parent_id, epochs), session=session, client=client, epochs=epochs
+        )
 
     def check_room(self, session: Optional[str], runs: int = 1, client: Optional[str] = None) -> None:
         """Raise :class:`QueueFullError` unless ``runs`` more runs fit: the server's queue (public mode), the
@@ -227,30 +276,45 @@ class RunManager:
         with self._cond:
             waiting = len(self._queue)
             if self.queue_limit and session is not None and waiting + runs > self.queue_limit:
-                raise QueueFullError("run", f"the server is busy: {waiting} run(s) are waiting for a training slot "
-                                            f"and at most {self.queue_limit} may wait; try again in a few minutes")
+                raise QueueFullError(
+                    "run",
+                    f"the server is busy: {waiting} run(s) are waiting for a training slot "
+                    f"and at most {self.queue_limit} may wait; try again in a few minutes",
+                )
             if client is not None and self.address_limit:
                 mine = sum(job.client == client for job in list(self._queue) + self._running)
                 if mine + runs > self.address_limit:
-                    raise QueueFullError("run", f"your network address has {mine} run(s) queued or training and may "
-                                                f"have at most {self.address_limit} at once (GRAPHCONV_ADDRESS_RUNS); "
-                                                "wait for one to finish")
+                    raise QueueFullError(
+                        "run",
+                        f"your network address has {mine} run(s) queued or training and may "
+                        f"have at most {self.address_limit} at once (GRAPHCONV_ADDRESS_RUNS); "
+                        "wait for one to finish",
+                    )
         if session is None:
             return
         mine = len(self.store.list_runs(status=ACTIVE, session=session))
         if mine + runs > self.session_limit:
-            raise QueueFullError("run", f"this session has {mine} run(s) queued or training and may have at most "
-                                        f"{self.session_limit} at once (GRAPHCONV_SESSION_RUNS): {runs} more would be "
-                                        "too many; wait for one to finish or stop one")
+            raise QueueFullError(
+                "run",
+                f"this session has {mine} run(s) queued or training and may have at most "
+                f"{self.session_limit} at once (GRAPHCONV_SESSION_RUNS): {runs} more would be "
+                "too many; wait for one to finish or stop one",
+            )
 
     @property
     def early_stopping(self) -> bool:
         """Whether searches get early stopping here (Ray Tune's ASHA, on the Ray backend)."""
         return self.backend.early_stopping
 
-    def submit_search(self, configs: list[RunConfig], session: Optional[str] = None, kind: str = "search",
-                      early_stopping: bool = True, client: Optional[str] = None,
-                      group: Optional[RunGroup] = None) -> tuple[list[int], bool]:
+    def submit_search(
+        self,
+        configs: list[RunConfig],
+        session: Optional[str] = None,
+        kind: str = "search",
+        early_stopping: bool = True,
+        client: Optional[str] = None,
+        group: Optional[RunGroup] = None,
+    ) -> tuple[list[int], bool]:
         """Store a search's trials (in ``group``; ``kind``: an old search kind string, for callers that still pass
         one) and start them: (run ids, whether early stopping is on).
 
@@ -263,8 +327,17 @@ class RunManager:
         cost.check_all(configs, self.public, self.limits)
         self.check_room(session, len(configs), client)  # all of the search or none of it
         env = {k: os.environ.get(k) for k in ENV_KEYS}
-        jobs = [Job(self.store.create_run(cfg.to_dict(), name=cfg.label(), session=session, status="queued", kind=kind,
-                                          group=group), session, cfg.to_dict(), env) for cfg in configs]
+        jobs = [
+            Job(
+                self.store.create_run(
+                    cfg.to_dict(), name=cfg.label(), session=session, status="queued", kind=kind, group=group
+                ),
+                session,
+                cfg.to_dict(),
+                env,
+            )
+            for cfg in configs
+        ]
         try:
             search = self.backend.start_search(str(self.store.path), env, [(j.run_id, j.config) for j in jobs])
         except Exception as err:
@@ -290,8 +363,9 @@ class RunManager:
         if run["status"] not in ACTIVE:
             return False
         with self._cond:  # a run of this manager stops even if the store cannot take the request (a frozen
-            mine = next((j for j in list(self._queue) + self._running + self._searching if j.run_id == run_id),
-                        None)  # worker holding its lock)
+            mine = next(
+                (j for j in list(self._queue) + self._running + self._searching if j.run_id == run_id), None
+            )  # worker holding its lock)
             if mine is not None:
                 mine.stop_asked = True
                 self._cond.notify()
@@ -315,11 +389,23 @@ class RunManager:
         done = (max(epoch - 1, 0) * num_batches + batch) if num_batches and not preparing else 0
         state = run["status"]
         fraction = 1.0 if state == "finished" else (min(done / (epochs * num_batches), 1.0) if num_batches else 0.0)
-        return {"run_id": run_id, "state": state, "epoch": epoch, "epochs": epochs, "batch": batch, "preparing": preparing,
-                "num_batches": num_batches, "loss": prog.get("loss"), "error": run.get("error"),
-                "progress": fraction, "stop_requested": run.get("stop_requested") is not None,
-                "losses": prog.get("points", []), "queue_position": self.queue_position(run_id, state),
-                "session": run.get("session"), "run": run}
+        return {
+            "run_id": run_id,
+            "state": state,
+            "epoch": epoch,
+            "epochs": epochs,
+            "batch": batch,
+            "preparing": preparing,
+            "num_batches": num_batches,
+            "loss": prog.get("loss"),
+            "error": run.get("error"),
+            "progress": fraction,
+            "stop_requested": run.get("stop_requested") is not None,
+            "losses": prog.get("points", []),
+            "queue_position": self.queue_position(run_id, state),
+            "session": run.get("session"),
+            "run": run,
+        }
 
     def queue_position(self, run_id: int, state: Optional[str] = None) -> int:
         """1 when the run gets the next free slot, 2 after that, ...; 0 when it is not queued."""
@@ -397,8 +483,12 @@ class RunManager:
                             self._queue.remove(job)
                         except ValueError:  # the manager closed meanwhile
                             continue
-                    self.store.finish(job.run_id, {"run_id": job.run_id, "status": "stopped"}, status="stopped",
-                                      error="stopped before it started")
+                    self.store.finish(
+                        job.run_id,
+                        {"run_id": job.run_id, "status": "stopped"},
+                        status="stopped",
+                        error="stopped before it started",
+                    )
             for job in running:
                 if (job.run_id in asked or job.stop_asked) and (job in self._running or job in self._searching):
                     job.stop_seen = job.stop_seen or now
@@ -407,8 +497,10 @@ class RunManager:
                         self._control(job).terminate(job.handle)
                 elif self._past_wall_clock(job, now):  # its worker's own limit and watchdog did not end it
                     job.terminated = True
-                    job.ended_why = (f"stopped: reached the time limit of {self.limits.run_wall_s:g} s "
-                                     "(GRAPHCONV_RUN_WALL_S) and its worker did not stop by itself, so the app ended it")
+                    job.ended_why = (
+                        f"stopped: reached the time limit of {self.limits.run_wall_s:g} s "
+                        "(GRAPHCONV_RUN_WALL_S) and its worker did not stop by itself, so the app ended it"
+                    )
                     self._control(job).terminate(job.handle)
             if now - self._last_beat > HEARTBEAT_S:  # vouch for runs whose worker is alive or not yet started
                 self._last_beat = now
@@ -431,8 +523,9 @@ class RunManager:
                 with self._cond:
                     self._running.remove(job)
                     self._queue.ended(job)
-                self.store.fail(job.run_id, f"could not start a {self.backend.name} worker: "
-                                            f"{type(err).__name__}: {err}")
+                self.store.fail(
+                    job.run_id, f"could not start a {self.backend.name} worker: {type(err).__name__}: {err}"
+                )
 
     def _control(self, job: Job) -> JobControl:
         """Who polls, describes and ends ``job``: its search's control (a Tune trial), else the backend."""
@@ -450,8 +543,13 @@ class RunManager:
         from core.training.worker import WATCHDOG_GRACE_S
 
         wall = self.limits.run_wall_s
-        return bool(wall and not job.terminated and job.started is not None and job.handle is not None
-                    and now - job.started > wall + WATCHDOG_GRACE_S + self.stop_grace_s)
+        return bool(
+            wall
+            and not job.terminated
+            and job.started is not None
+            and job.handle is not None
+            and now - job.started > wall + WATCHDOG_GRACE_S + self.stop_grace_s
+        )
 
     def _settle(self, job: Job) -> None:
         """After a worker ended: a run it left queued or running ends ``stopped`` (we terminated it
@@ -461,14 +559,20 @@ class RunManager:
             return
         epochs = self.store.epochs(job.run_id)
         if job.handle is None:  # never started (the manager closed)
-            self.store.finish(job.run_id, {"run_id": job.run_id, "status": "stopped"}, status="stopped",
-                              error="stopped before it started")
+            self.store.finish(
+                job.run_id,
+                {"run_id": job.run_id, "status": "stopped"},
+                status="stopped",
+                error="stopped before it started",
+            )
         elif job.terminated:
             last = epochs[-1]["test_accuracy"] if epochs else None
-            self.store.finish(job.run_id, {"run_id": job.run_id, "status": "stopped", "test_accuracy": last,
-                                           "epochs_done": len(epochs)}, status="stopped",
-                              error=job.ended_why or f"ended by the app: the worker did not stop within "
-                                                     f"{self.stop_grace_s:g} s")
+            self.store.finish(
+                job.run_id,
+                {"run_id": job.run_id, "status": "stopped", "test_accuracy": last, "epochs_done": len(epochs)},
+                status="stopped",
+                error=job.ended_why or f"ended by the app: the worker did not stop within {self.stop_grace_s:g} s",
+            )
         else:
             kept = f"; its {len(epochs)} finished epoch(s) are kept" if epochs else ""
             self.store.fail(job.run_id, self._control(job).describe_exit(job.handle) + kept)

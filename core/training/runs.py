@@ -163,13 +163,22 @@ def _sync_model_settings() -> None:
     for name in set(RunConfig.__dataclass_fields__) - set(_RUN_FIELDS) - set(declared):
         delattr(RunConfig, name)  # a removed model's setting
     head = ("data", "model", "graph", "graph_params")
-    RunConfig.__annotations__ = {**{n: _RUN_FIELDS[n] for n in head},
-                                 **{n: Optional[s.type] for n, s in declared.items()},
-                                 **{n: t for n, t in _RUN_FIELDS.items() if n not in head}}
+    RunConfig.__annotations__ = {
+        **{n: _RUN_FIELDS[n] for n in head},
+        **{n: Optional[s.type] for n, s in declared.items()},
+        **{n: t for n, t in _RUN_FIELDS.items() if n not in head},
+    }
     for name in declared:
         setattr(RunConfig, name, None)
-    for made in ("__init__", "__repr__", "__eq__", "__hash__", "__match_args__", "__dataclass_fields__",
-                 "__dataclass_params__"):
+    for made in (
+        "__init__",
+        "__repr__",
+        "__eq__",
+        "__hash__",
+        "__match_args__",
+        "__dataclass_fields__",
+        "__dataclass_params__",
+    ):
         if made in RunConfig.__dict__:
             delattr(RunConfig, made)
     dataclass(RunConfig)
@@ -262,13 +271,16 @@ def _wrong_graph(spec: ModelSpec, graph: str) -> str:
     """Why model ``spec`` cannot train on graph kind ``graph``, naming the models that can."""
     if spec.fixed_graph:
         others = [s.name for s in MODELS.specs() if graph in s.graphs]
-        return (f"model {spec.name!r} needs a fixed pixel graph ({', '.join(spec.graphs)}); {graph} graphs differ "
-                f"per image: use model {' or '.join(repr(o) for o in others) or 'another'}")
+        return (
+            f"model {spec.name!r} needs a fixed pixel graph ({', '.join(spec.graphs)}); {graph} graphs differ "
+            f"per image: use model {' or '.join(repr(o) for o in others) or 'another'}"
+        )
     return f"model {spec.name!r} needs graph kind {' or '.join(repr(k) for k in spec.graphs)}"
 
 
-def build_everything(cfg: RunConfig, rng: Optional[RunRNG] = None,
-                     on_prepare: Optional[Callable[[str, int, int], None]] = None):
+def build_everything(
+    cfg: RunConfig, rng: Optional[RunRNG] = None, on_prepare: Optional[Callable[[str, int, int], None]] = None
+):
     """(dataset, train Batches, test Batches, model, graph or None) for a validated config.
 
     The model is initialised on ``rng`` (a run's own random stream; a fresh one seeded with ``cfg.seed``
@@ -325,8 +337,9 @@ def continuation_config(store, parent_id: int, more_epochs: int) -> RunConfig:
     if why:
         raise UserInputError("run", f"run {parent_id} cannot be continued: {why}")
     done = int(load_train_state(store, run["id"])["epoch"])
-    return validate(RunConfig.from_dict({**(run.get("config") or {}), "epochs": done + more_epochs,
-                                         "parent": run["id"]}))
+    return validate(
+        RunConfig.from_dict({**(run.get("config") or {}), "epochs": done + more_epochs, "parent": run["id"]})
+    )
 
 
 def _resume_of(cfg: RunConfig, store) -> tuple[Any, Any]:
@@ -337,16 +350,25 @@ def _resume_of(cfg: RunConfig, store) -> tuple[Any, Any]:
     mine, theirs = cfg.to_dict(), RunConfig.from_dict(dict(parent.get("config") or {})).to_dict()
     differ = sorted(k for k in mine if k not in SAME_SETTINGS_EXCEPT and mine[k] != theirs.get(k))
     if differ:
-        raise UserInputError("parent", f"a continuation trains with its parent's settings; these differ from run "
-                             f"{cfg.parent}'s: {', '.join(differ)}")
+        raise UserInputError(
+            "parent",
+            f"a continuation trains with its parent's settings; these differ from run "
+            f"{cfg.parent}'s: {', '.join(differ)}",
+        )
     return weights, state
 
 
-def execute(cfg: RunConfig, store=None, *, run_id: Optional[int] = None, session: Optional[str] = None,
-            should_stop: Optional[Callable[[], bool]] = None,
-            on_batch: Optional[Callable[[dict], None]] = None,
-            on_epoch: Optional[Callable[[dict], None]] = None,
-            on_prepare: Optional[Callable[[str, int, int], None]] = None) -> dict[str, Any]:
+def execute(
+    cfg: RunConfig,
+    store=None,
+    *,
+    run_id: Optional[int] = None,
+    session: Optional[str] = None,
+    should_stop: Optional[Callable[[], bool]] = None,
+    on_batch: Optional[Callable[[dict], None]] = None,
+    on_epoch: Optional[Callable[[dict], None]] = None,
+    on_prepare: Optional[Callable[[str, int, int], None]] = None,
+) -> dict[str, Any]:
     """Validate, train and store one run; return its summary (the CLI's JSON).
 
     Invalid settings raise UserInputError before anything is stored. Everything after that ends in
@@ -387,13 +409,26 @@ def execute(cfg: RunConfig, store=None, *, run_id: Optional[int] = None, session
         from core.data.transforms import RandomRotation
 
         augment = RandomRotation(seed=cfg.seed) if cfg.augment == "rotate" else None
-        tcfg = TrainerConfig(epochs=cfg.epochs, lr=cfg.lr, batch_size=cfg.batch_size, seed=cfg.seed,
-                             device=cfg.device, schedule=cfg.schedule, augment=augment,
-                             precise_bn=cfg.spec().precise_bn)
+        tcfg = TrainerConfig(
+            epochs=cfg.epochs,
+            lr=cfg.lr,
+            batch_size=cfg.batch_size,
+            seed=cfg.seed,
+            device=cfg.device,
+            schedule=cfg.schedule,
+            augment=augment,
+            precise_bn=cfg.spec().precise_bn,
+        )
         try:
-            result = fit(model, train, test, tcfg, Callbacks(on_batch=on_batch, on_epoch=epoch_done,
-                                                             should_stop=should_stop), rng=rng,
-                         resume=resume[1] if resume is not None else None)
+            result = fit(
+                model,
+                train,
+                test,
+                tcfg,
+                Callbacks(on_batch=on_batch, on_epoch=epoch_done, should_stop=should_stop),
+                rng=rng,
+                resume=resume[1] if resume is not None else None,
+            )
         finally:
             tap.close()
     except Exception as err:  # anything unexpected still ends the run in the store with a reason
@@ -434,22 +469,35 @@ def execute(cfg: RunConfig, store=None, *, run_id: Optional[int] = None, session
             error = _store_evaluation(store, run_id, ckpt, model, test, ds, cfg, should_stop)
             if error:
                 summary["evaluation_error"] = error
-    store.finish(run_id, {k: v for k, v in summary.items() if k != "epochs"}, status=result.status,
-                 error=result.error, checkpoint=str(ckpt) if ckpt else None)
+    store.finish(
+        run_id,
+        {k: v for k, v in summary.items() if k != "epochs"},
+        status=result.status,
+        error=result.error,
+        checkpoint=str(ckpt) if ckpt else None,
+    )
     return summary
 
 
-def _store_evaluation(store, run_id: int, ckpt, model, test, ds, cfg: RunConfig,
-                      should_stop: Optional[Callable[[], bool]]) -> Optional[str]:
+def _store_evaluation(
+    store, run_id: int, ckpt, model, test, ds, cfg: RunConfig, should_stop: Optional[Callable[[], bool]]
+) -> Optional[str]:
     """Evaluate the final model on its test set and store it as artifact ``"evaluation"`` for the Results page
     (``core.training.evaluation``). A stop request skips it; a failure is returned as text, never raised (the
     run's result stands; Results evaluates it on first view instead)."""
     from core.training.evaluation import checkpoint_file_version, evaluate_model, save_evaluation
 
     try:
-        ev = evaluate_model(model, test, ds.classes, version=checkpoint_file_version(ckpt),
-                            model_kind=cfg.spec().inputs, data=cfg.data,
-                            quick=cfg.quick or quick_mode(), should_stop=should_stop)
+        ev = evaluate_model(
+            model,
+            test,
+            ds.classes,
+            version=checkpoint_file_version(ckpt),
+            model_kind=cfg.spec().inputs,
+            data=cfg.data,
+            quick=cfg.quick or quick_mode(),
+            should_stop=should_stop,
+        )
         if ev is not None:
             save_evaluation(store, run_id, ev)
     except Exception as err:

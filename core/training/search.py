@@ -87,8 +87,9 @@ def parse_domain(name: str, text: str) -> Domain:
 
 def describe_space(space: dict[str, Domain]) -> str:
     """Back to the text form, e.g. ``lr=0.0001..0.01 K=3,5,8``."""
-    return " ".join(f"{k}={v.low}..{v.high}" if isinstance(v, Range) else f"{k}={','.join(map(str, v))}"
-                    for k, v in space.items())
+    return " ".join(
+        f"{k}={v.low}..{v.high}" if isinstance(v, Range) else f"{k}={','.join(map(str, v))}" for k, v in space.items()
+    )
 
 
 def draw_trials(space: dict[str, Domain], trials: int, sampler: str = "random", seed: int = 0) -> list[dict[str, Any]]:
@@ -108,8 +109,9 @@ def draw_trials(space: dict[str, Domain], trials: int, sampler: str = "random", 
     if all(isinstance(v, list) for v in space.values()):
         size = math.prod(len(v) for v in space.values())
         if trials > size:
-            raise UserInputError("trials", f"the space has only {size} distinct settings; ask for at most {size} "
-                                           "trials, or add a range")
+            raise UserInputError(
+                "trials", f"the space has only {size} distinct settings; ask for at most {size} trials, or add a range"
+            )
     rng, drawn, seen = random.Random(seed), [], set()
     for _ in range(100 * trials):
         values = {k: (v.draw(rng) if isinstance(v, Range) else rng.choice(v)) for k, v in space.items()}
@@ -130,8 +132,9 @@ def trial_config(base: RunConfig, values: dict[str, Any]) -> RunConfig:
     return validate(cfg)
 
 
-def search_configs(base: RunConfig, space: dict[str, Domain], trials: int = 8, sampler: str = "random",
-                   seed: int = 0) -> list[RunConfig]:
+def search_configs(
+    base: RunConfig, space: dict[str, Domain], trials: int = 8, sampler: str = "random", seed: int = 0
+) -> list[RunConfig]:
     """Every trial's validated config (none is submitted if any is invalid)."""
     return [trial_config(base, values) for values in draw_trials(space, trials, sampler, seed)]
 
@@ -161,8 +164,14 @@ def trial_rows(runs: Sequence[dict[str, Any]], params: Sequence[str], reached: d
     for r in runs:
         summary = r.get("summary") or {}
         epochs = (r.get("config") or {}).get("epochs")
-        rows.append({"run": r["id"], **{p: sweep_value(r["config"], p) for p in params}, "status": r["status"],
-                     "epochs": f"{reached.get(r['id'], 0)} of {epochs}",
-                     "stopped early": bool(summary.get("early_stopped")),
-                     "test accuracy": summary.get("test_accuracy")})
+        rows.append(
+            {
+                "run": r["id"],
+                **{p: sweep_value(r["config"], p) for p in params},
+                "status": r["status"],
+                "epochs": f"{reached.get(r['id'], 0)} of {epochs}",
+                "stopped early": bool(summary.get("early_stopped")),
+                "test accuracy": summary.get("test_accuracy"),
+            }
+        )
     return sorted(rows, key=lambda row: -(row["test accuracy"] or -1))

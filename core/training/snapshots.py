@@ -71,7 +71,7 @@ def pca(features: Any, k: int = 2) -> PCAResult:
     coords = np.zeros((n, k))
     components = np.zeros((k, d))
     variance = np.zeros(k)
-    total = float((xc ** 2).sum()) / (n - 1) if n >= 2 else 0.0
+    total = float((xc**2).sum()) / (n - 1) if n >= 2 else 0.0
     m = min(k, n, d)
     if n >= 2 and m >= 1:
         vt, lam = _top_axes(xc, m)  # (m, D) unit rows, (m,) eigenvalues of Xc^T Xc, descending
@@ -113,8 +113,9 @@ def pca_2d(features: Any) -> np.ndarray:
 # ----------------------------------------------------------------------------- per-epoch snapshot
 
 
-def pca_snapshot(model: nn.Module, batches: Iterable[tuple[Any, torch.Tensor]],
-                 limit: int = SNAPSHOT_POINTS) -> Optional[dict[str, Any]]:
+def pca_snapshot(
+    model: nn.Module, batches: Iterable[tuple[Any, torch.Tensor]], limit: int = SNAPSHOT_POINTS
+) -> Optional[dict[str, Any]]:
     """``{"xy": [[x, y], ...], "labels": [...]}``: 2-D PCA of the features of the first ``limit`` items.
 
     ``batches`` is iterated only until ``limit`` items are seen (an unshuffled test ``Batches``:
@@ -147,7 +148,7 @@ def _snapshot_dict(features: torch.Tensor, labels: Any) -> Optional[dict[str, An
     if len(features) == 0 or not torch.isfinite(features).all():
         return None
     xy = np.round(pca_2d(features.numpy()).astype(np.float64), 4)
-    return {"xy": xy.tolist(), "labels": [int(v) for v in list(labels)[:len(features)]]}
+    return {"xy": xy.tolist(), "labels": [int(v) for v in list(labels)[: len(features)]]}
 
 
 class FeatureTap:

@@ -68,10 +68,20 @@ class StarterRun:
 #   estimated 147 s, 708 MB: no better within 200 test digits' noise, and dearer.
 STARTER: tuple[StarterRun, ...] = (
     StarterRun("cnn", "CNN", (("model", "cnn"), ("data", "mnist-5k"), ("epochs", 5))),
-    StarterRun("cheb", "ChebNet", (("model", "cheb"), ("data", "mnist-5k"), ("graph", "grid"),
-                                   ("graph_params", {"neighbours": 8}), ("epochs", 5))),
-    StarterRun("escnn", "C8 steerable net", (("model", "escnn"), ("data", "mnist-rot"), ("group", "C8"),
-                                             ("epochs", 20))),
+    StarterRun(
+        "cheb",
+        "ChebNet",
+        (
+            ("model", "cheb"),
+            ("data", "mnist-5k"),
+            ("graph", "grid"),
+            ("graph_params", {"neighbours": 8}),
+            ("epochs", 5),
+        ),
+    ),
+    StarterRun(
+        "escnn", "C8 steerable net", (("model", "escnn"), ("data", "mnist-rot"), ("group", "C8"), ("epochs", 20))
+    ),
 )
 
 
@@ -127,8 +137,11 @@ def steerable(config: Optional[dict[str, Any]]) -> bool:
 def active_run(store, model: str) -> Optional[dict[str, Any]]:
     """The run of ``model`` queued or training on this server that a page can wait for instead of queueing another:
     the starter's own when there is one, else the newest of any visitor (for escnn: a steerable one), else None."""
-    active = [r for r in store.list_runs(status=ACTIVE) if (r.get("config") or {}).get("model") == model
-              and (model != "escnn" or steerable(r.get("config")))]
+    active = [
+        r
+        for r in store.list_runs(status=ACTIVE)
+        if (r.get("config") or {}).get("model") == model and (model != "escnn" or steerable(r.get("config")))
+    ]
     return next((r for r in active if r.get("kind") == STARTER_KIND), active[0] if active else None)
 
 
@@ -140,8 +153,9 @@ def queue_starter(manager, model: str, store=None, client: Optional[str] = None)
     the budget, no room) for the page to show in one line."""
     starter = next((s for s in STARTER if s.model == model), None)
     if starter is None:
-        raise UserInputError("model", f"no starter run for {model!r}; choose from "
-                                      + ", ".join(s.model for s in STARTER))
+        raise UserInputError(
+            "model", f"no starter run for {model!r}; choose from " + ", ".join(s.model for s in STARTER)
+        )
     store = store if store is not None else manager.store
     with _store_lock(store):
         waiting = active_run(store, model)
@@ -187,13 +201,26 @@ def starter_status(store) -> list[dict[str, Any]]:
     out = []
     for s in STARTER:
         run = next((r for r in own if (r.get("config") or {}).get("model") == s.model), None)
-        row = {"model": s.model, "title": s.title, "run_id": None, "state": None, "progress": 0.0, "epoch": 0,
-               "epochs": dict(s.settings)["epochs"], "error": None}
+        row = {
+            "model": s.model,
+            "title": s.title,
+            "run_id": None,
+            "state": None,
+            "progress": 0.0,
+            "epoch": 0,
+            "epochs": dict(s.settings)["epochs"],
+            "error": None,
+        }
         if run is not None:
             prog = store.progress(run["id"]) if run["status"] in ACTIVE else None
-            row.update(run_id=int(run["id"]), state=run["status"], progress=fraction(run, prog),
-                       epoch=(prog or {}).get("epoch", 0), epochs=int(run["config"].get("epochs") or 1),
-                       error=run.get("error"))
+            row.update(
+                run_id=int(run["id"]),
+                state=run["status"],
+                progress=fraction(run, prog),
+                epoch=(prog or {}).get("epoch", 0),
+                epochs=int(run["config"].get("epochs") or 1),
+                error=run.get("error"),
+            )
         out.append(row)
     return out
 
@@ -207,8 +234,9 @@ def status_text(row: dict[str, Any]) -> str:
     """One starter run in words: "CNN 40%", "ChebNet waiting for a slot", "escnn C8 ready", "CNN failed: ..."."""
     state = row["state"]
     if state == "running":
-        return f"{row['title']} {row['progress']:.0%}" + (f" (epoch {row['epoch']}/{row['epochs']})"
-                                                          if row["epoch"] else " (starting)")
+        return f"{row['title']} {row['progress']:.0%}" + (
+            f" (epoch {row['epoch']}/{row['epochs']})" if row["epoch"] else " (starting)"
+        )
     if state == "queued":
         return f"{row['title']} waiting for a training slot"
     if state == "finished":

@@ -20,10 +20,22 @@ from core.training.store.legacy_kinds import group_from_kind
 
 # setting -> (where it lives, parser). Graph parameters live in RunConfig.graph_params.
 SWEEPABLE: dict[str, tuple[str, type]] = {
-    "sigma": ("graph", float), "k": ("graph", int), "segments": ("graph", int), "neighbours": ("graph", int),
-    "model": ("run", str), "group": ("run", str), "K": ("run", int), "hidden": ("run", int),
-    "layers": ("run", int), "lr": ("run", float), "epochs": ("run", int), "seed": ("run", int),
-    "adjacency": ("run", str), "conv": ("run", str), "positions": ("run", str), "data": ("run", str),
+    "sigma": ("graph", float),
+    "k": ("graph", int),
+    "segments": ("graph", int),
+    "neighbours": ("graph", int),
+    "model": ("run", str),
+    "group": ("run", str),
+    "K": ("run", int),
+    "hidden": ("run", int),
+    "layers": ("run", int),
+    "lr": ("run", float),
+    "epochs": ("run", int),
+    "seed": ("run", int),
+    "adjacency": ("run", str),
+    "conv": ("run", str),
+    "positions": ("run", str),
+    "data": ("run", str),
     # escnn: where a schedule such as D16,D16,C16 restricts its first group to its last (0 = never)
     "restriction": ("schedule", int),
 }
@@ -31,12 +43,22 @@ MAX_SWEEP_RUNS = 12  # a sweep is a teaching tool, not a hyper-parameter search
 # What the app and the CLI call each sweepable setting: ``k`` (a k-NN graph's neighbours) and ``K`` (ChebNet's order)
 # look alike as keys, so lists show these labels and keep the key (in links, ``--param``, a search's ``name=values``).
 SWEEP_LABELS: dict[str, str] = {
-    "sigma": "Gaussian width σ (sigma)", "k": "k-NN neighbours (k)", "segments": "Superpixel segments (segments)",
-    "neighbours": "Grid neighbours (neighbours)", "model": "Layer type (model)",
-    "group": "Symmetry group (group)", "K": "Chebyshev order (K)", "hidden": "Hidden channels (hidden)",
-    "layers": "Layers (layers)", "lr": "Learning rate (lr)", "epochs": "Epochs (epochs)", "seed": "Random seed (seed)",
-    "adjacency": "Tutorial adjacency (adjacency)", "conv": "Superpixel convolution (conv)",
-    "positions": "Superpixel positions (positions)", "data": "Data set (data)",
+    "sigma": "Gaussian width σ (sigma)",
+    "k": "k-NN neighbours (k)",
+    "segments": "Superpixel segments (segments)",
+    "neighbours": "Grid neighbours (neighbours)",
+    "model": "Layer type (model)",
+    "group": "Symmetry group (group)",
+    "K": "Chebyshev order (K)",
+    "hidden": "Hidden channels (hidden)",
+    "layers": "Layers (layers)",
+    "lr": "Learning rate (lr)",
+    "epochs": "Epochs (epochs)",
+    "seed": "Random seed (seed)",
+    "adjacency": "Tutorial adjacency (adjacency)",
+    "conv": "Superpixel convolution (conv)",
+    "positions": "Superpixel positions (positions)",
+    "data": "Data set (data)",
     "restriction": "Restriction depth (restriction)",
 }
 _PROPER = ("Chebyshev", "Gaussian")  # words that keep their capital inside a sentence
@@ -87,13 +109,17 @@ def _restricted(base: RunConfig, depth: int) -> str:
 
     names = parse_schedule(base.group, base.layers) if base.model == "escnn" else []
     if len(set(names)) < 2:
-        raise UserInputError("restriction", "sweep the restriction of an escnn run with a group schedule that ends "
-                             "in the subgroup, e.g. group D16,D16,C16 (restricted from D16 to C16)")
+        raise UserInputError(
+            "restriction",
+            "sweep the restriction of an escnn run with a group schedule that ends "
+            "in the subgroup, e.g. group D16,D16,C16 (restricted from D16 to C16)",
+        )
     return restricted_schedule(names[0], names[-1], base.layers, depth)
 
 
-def grid_configs(base: RunConfig, param: str, values: list[Any], param2: Optional[str] = None,
-                 values2: Optional[list[Any]] = None) -> list[RunConfig]:
+def grid_configs(
+    base: RunConfig, param: str, values: list[Any], param2: Optional[str] = None, values2: Optional[list[Any]] = None
+) -> list[RunConfig]:
     """Every combination of ``param`` x ``param2`` values (just ``param`` without a second setting),
     all validated before any is submitted; at most ``MAX_SWEEP_RUNS`` runs."""
     if not param2:
@@ -104,8 +130,10 @@ def grid_configs(base: RunConfig, param: str, values: list[Any], param2: Optiona
         raise UserInputError("param2", f"cannot sweep {param2!r} (choose from {', '.join(SWEEPABLE)})")
     values2 = list(values2 or [])
     if len(values) * len(values2) > MAX_SWEEP_RUNS:
-        raise UserInputError("param2", f"{len(values)} x {len(values2)} = {len(values) * len(values2)} runs; "
-                                       f"a sweep has at most {MAX_SWEEP_RUNS}")
+        raise UserInputError(
+            "param2",
+            f"{len(values)} x {len(values2)} = {len(values) * len(values2)} runs; a sweep has at most {MAX_SWEEP_RUNS}",
+        )
     return [cfg for first in sweep_configs(base, param, values) for cfg in sweep_configs(first, param2, values2)]
 
 
@@ -127,8 +155,9 @@ def as_group(group: Union[RunGroup, str, None]) -> Optional[RunGroup]:
     return group if isinstance(group, RunGroup) else group_from_kind(group)
 
 
-def sweep_params(group: Union[RunGroup, str, None],
-                 configs: Sequence[dict[str, Any]] = ()) -> tuple[Optional[str], Optional[str]]:
+def sweep_params(
+    group: Union[RunGroup, str, None], configs: Sequence[dict[str, Any]] = ()
+) -> tuple[Optional[str], Optional[str]]:
     """(param, param2) of a stored sweep: the settings its group names, or (sweeps stored before they named them)
     the settings its runs differ in, the one with more values first; a schedule that moves its restriction counts
     as ``restriction``."""
@@ -188,8 +217,11 @@ def sweep_name(group: Union[RunGroup, str, None], configs: Sequence[dict[str, An
     context = []
     model = first.get("model")
     if model and "model" not in swept:
-        context.append(f"{_said('model', model)} on the {describe_graph(first['graph'], first.get('graph_params'))}"
-                       if first.get("graph") else _said("model", model))
+        context.append(
+            f"{_said('model', model)} on the {describe_graph(first['graph'], first.get('graph_params'))}"
+            if first.get("graph")
+            else _said("model", model)
+        )
     epochs = first.get("epochs")
     if epochs and "epochs" not in swept:
         context.append(f"{epochs}\u00a0epoch{'s' if epochs != 1 else ''}")
@@ -198,8 +230,9 @@ def sweep_name(group: Union[RunGroup, str, None], configs: Sequence[dict[str, An
     return head + (" · " + ", ".join(context) if context else "")
 
 
-def stored_sweeps(runs: Sequence[dict[str, Any]], groups: Mapping[str, RunGroup],
-                  group_type: str = "sweep") -> list[dict[str, Any]]:
+def stored_sweeps(
+    runs: Sequence[dict[str, Any]], groups: Mapping[str, RunGroup], group_type: str = "sweep"
+) -> list[dict[str, Any]]:
     """The sweeps (or, with ``group_type="search"``, the searches) among stored ``runs`` (rows of
     ``RunStore.list_runs``) whose groups are in ``groups`` (``RunStore.groups``), newest first:
     ``{"id", "group", "runs", "first_run", "last_run", "label", "name"}``. ``label`` is the first run's name;
@@ -216,9 +249,17 @@ def stored_sweeps(runs: Sequence[dict[str, Any]], groups: Mapping[str, RunGroup]
         configs = [r.get("config") or {} for r in rows]
         label = rows[0].get("name") or ""
         group = groups[group_id]
-        found.append({"id": group_id, "group": group, "runs": len(rows), "first_run": rows[0]["id"],
-                      "last_run": rows[-1]["id"], "label": label,
-                      "name": sweep_name(group, configs) if group.type == "sweep" else label})
+        found.append(
+            {
+                "id": group_id,
+                "group": group,
+                "runs": len(rows),
+                "first_run": rows[0]["id"],
+                "last_run": rows[-1]["id"],
+                "label": label,
+                "name": sweep_name(group, configs) if group.type == "sweep" else label,
+            }
+        )
     return sorted(found, key=lambda e: -e["first_run"])
 
 
@@ -232,11 +273,13 @@ def sweep_value(config: dict[str, Any], param: str) -> Any:
     return (config.get("graph_params") or {}).get(param) if where == "graph" else config.get(param)
 
 
-def sweep_points(runs: Sequence[dict[str, Any]], param: str,
-                 param2: Optional[str] = None) -> list[tuple[Any, ...]]:
+def sweep_points(runs: Sequence[dict[str, Any]], param: str, param2: Optional[str] = None) -> list[tuple[Any, ...]]:
     """``(value, test accuracy)`` or ``(value, test accuracy, value2)`` of every finished run among ``runs`` (store
     rows), sorted by value with numbers before words: the points of a sweep's plot."""
     done = [r for r in runs if r.get("status") == "finished"]
-    points = [(sweep_value(r["config"], param), (r.get("summary") or {}).get("test_accuracy"))
-              + ((sweep_value(r["config"], param2),) if param2 else ()) for r in done]
+    points = [
+        (sweep_value(r["config"], param), (r.get("summary") or {}).get("test_accuracy"))
+        + ((sweep_value(r["config"], param2),) if param2 else ())
+        for r in done
+    ]
     return sorted(points, key=lambda p: (isinstance(p[0], str), p[0]))

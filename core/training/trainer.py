@@ -117,9 +117,14 @@ def is_oom(err: BaseException) -> bool:
     return isinstance(err, oom_type) or "out of memory" in str(err).lower()
 
 
-def recalibrate_batchnorm(model: nn.Module, batches: Iterable[tuple[Any, torch.Tensor]], device: torch.device,
-                          max_batches: int, rng_context: Callable[[], Any]) -> int:
-    """"Precise BN" (Wu & Johnson 2021): replace every batch norm's running statistics by their average over
+def recalibrate_batchnorm(
+    model: nn.Module,
+    batches: Iterable[tuple[Any, torch.Tensor]],
+    device: torch.device,
+    max_batches: int,
+    rng_context: Callable[[], Any],
+) -> int:
+    """ "Precise BN" (Wu & Johnson 2021): replace every batch norm's running statistics by their average over
     ``max_batches`` training batches passed through the current weights; returns the batches used.
 
     Running averages lag behind weights that still move fast: on 4,000 superpixel graphs a GIN's test accuracy
@@ -163,8 +168,16 @@ def evaluate(model: nn.Module, batches: Iterable[tuple[Any, torch.Tensor]], devi
 TRAIN_STATE_VERSION = 1
 
 
-def train_state(opt: torch.optim.Optimizer, epoch: int, step: int, plateau: Plateau, rng: RunRNG, train: Batches,
-                augment: Any, schedule: str) -> dict[str, Any]:
+def train_state(
+    opt: torch.optim.Optimizer,
+    epoch: int,
+    step: int,
+    plateau: Plateau,
+    rng: RunRNG,
+    train: Batches,
+    augment: Any,
+    schedule: str,
+) -> dict[str, Any]:
     """Everything besides the weights that the next epoch depends on, as tensors and plain containers (so it
     loads with ``torch.load(weights_only=True)``): epochs done, optimisation steps taken (the cosine schedule's
     position), the optimiser's moments, the plateau's state, and the random streams (the run's torch CPU stream
@@ -173,28 +186,45 @@ def train_state(opt: torch.optim.Optimizer, epoch: int, step: int, plateau: Plat
     with rng.active():
         torch_rng = torch.get_rng_state()
     aug = getattr(augment, "generator", None)
-    return {"version": TRAIN_STATE_VERSION, "epoch": int(epoch), "step": int(step), "schedule": schedule,
-            "optimizer": opt.state_dict(),
-            "plateau": {"scale": float(plateau.scale), "best": float(plateau.best), "bad": int(plateau.bad)},
-            "rng": {"torch": torch_rng, "shuffle": train.generator.get_state(),
-                    "augment": aug.get_state() if aug is not None else None},
-            "train_images": len(train.labels), "batches_per_epoch": len(train)}
+    return {
+        "version": TRAIN_STATE_VERSION,
+        "epoch": int(epoch),
+        "step": int(step),
+        "schedule": schedule,
+        "optimizer": opt.state_dict(),
+        "plateau": {"scale": float(plateau.scale), "best": float(plateau.best), "bad": int(plateau.bad)},
+        "rng": {
+            "torch": torch_rng,
+            "shuffle": train.generator.get_state(),
+            "augment": aug.get_state() if aug is not None else None,
+        },
+        "train_images": len(train.labels),
+        "batches_per_epoch": len(train),
+    }
 
 
-def restore_train_state(state: dict[str, Any], opt: torch.optim.Optimizer, plateau: Plateau, rng: RunRNG,
-                        train: Batches, augment: Any) -> tuple[int, int]:
+def restore_train_state(
+    state: dict[str, Any], opt: torch.optim.Optimizer, plateau: Plateau, rng: RunRNG, train: Batches, augment: Any
+) -> tuple[int, int]:
     """Put ``state`` (from :func:`train_state`) back into the optimiser, plateau and random streams; return
     (epochs done, steps taken). Raises ``TrainingFailed`` when it cannot continue this exact training."""
     if state.get("version") != TRAIN_STATE_VERSION:
-        raise TrainingFailed(f"the saved training state has version {state.get('version')!r}, this GraphConv Lab "
-                             f"reads version {TRAIN_STATE_VERSION}")
+        raise TrainingFailed(
+            f"the saved training state has version {state.get('version')!r}, this GraphConv Lab "
+            f"reads version {TRAIN_STATE_VERSION}"
+        )
     if state["train_images"] != len(train.labels):  # quick mode then and not now, or the reverse
-        raise TrainingFailed(f"the run being continued trained on {state['train_images']:,} images and this one "
-                             f"would train on {len(train.labels):,} (quick mode differs): continue it with the "
-                             "same quick-mode setting")
+        raise TrainingFailed(
+            f"the run being continued trained on {state['train_images']:,} images and this one "
+            f"would train on {len(train.labels):,} (quick mode differs): continue it with the "
+            "same quick-mode setting"
+        )
     opt.load_state_dict(state["optimizer"])
-    plateau.scale, plateau.best, plateau.bad = (float(state["plateau"]["scale"]), float(state["plateau"]["best"]),
-                                                int(state["plateau"]["bad"]))
+    plateau.scale, plateau.best, plateau.bad = (
+        float(state["plateau"]["scale"]),
+        float(state["plateau"]["best"]),
+        int(state["plateau"]["bad"]),
+    )
     with rng.active():
         torch.set_rng_state(state["rng"]["torch"])
     train.generator.set_state(state["rng"]["shuffle"])
@@ -204,9 +234,15 @@ def restore_train_state(state: dict[str, Any], opt: torch.optim.Optimizer, plate
     return int(state["epoch"]), int(state["step"])
 
 
-def fit(model: nn.Module, train: Batches, test: Batches, cfg: TrainerConfig,
-        callbacks: Callbacks | None = None, rng: RunRNG | None = None,
-        resume: Optional[dict[str, Any]] = None) -> TrainResult:
+def fit(
+    model: nn.Module,
+    train: Batches,
+    test: Batches,
+    cfg: TrainerConfig,
+    callbacks: Callbacks | None = None,
+    rng: RunRNG | None = None,
+    resume: Optional[dict[str, Any]] = None,
+) -> TrainResult:
     """Train ``model`` with Adam and cross-entropy; evaluate on ``test`` after every epoch.
 
     Each step's random draws (dropout) come from ``rng``, the run's own stream (the one its model was
@@ -250,8 +286,10 @@ def fit(model: nn.Module, train: Batches, test: Batches, cfg: TrainerConfig,
                     logits = model(x)
                 loss = F.cross_entropy(logits, y)
                 if not torch.isfinite(loss) or float(loss.detach()) > cfg.max_loss:
-                    raise TrainingFailed(f"loss became {float(loss.detach()):.4g} at epoch {epoch}, batch {b + 1}: the "
-                                         f"run diverged; try a lower learning rate than {cfg.lr:g}")
+                    raise TrainingFailed(
+                        f"loss became {float(loss.detach()):.4g} at epoch {epoch}, batch {b + 1}: the "
+                        f"run diverged; try a lower learning rate than {cfg.lr:g}"
+                    )
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -298,8 +336,10 @@ def fit(model: nn.Module, train: Batches, test: Batches, cfg: TrainerConfig,
         if device.type == "cuda":
             torch.cuda.empty_cache()
         result.status = "failed"
-        result.error = (f"{device.type.upper()} out of memory with batch size {train.batch_size}: "
-                        "try a smaller batch size, a smaller model, or the CPU")
+        result.error = (
+            f"{device.type.upper()} out of memory with batch size {train.batch_size}: "
+            "try a smaller batch size, a smaller model, or the CPU"
+        )
     rates = [r["images_per_second"] for r in result.epochs if r["images_per_second"]]
     result.images_per_second = sum(rates) / len(rates) if rates else None
     return result

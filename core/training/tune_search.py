@@ -100,15 +100,18 @@ class TuneSearch(Search):
 
     name = "ray-tune"
 
-    def __init__(self, backend: RayBackend, db_path: str, env: dict[str, Optional[str]],
-                 plan: list[tuple[int, dict[str, Any]]]):
+    def __init__(
+        self, backend: RayBackend, db_path: str, env: dict[str, Optional[str]], plan: list[tuple[int, dict[str, Any]]]
+    ):
         from core.training.store import RunStore
 
         self.backend = backend
         self.max_epochs = max(int(config.get("epochs") or 1) for _, config in plan)
         store = RunStore(db_path)
-        self.trials = [TrialRun(run_id, None, backend.new_channel(), store, search=self, index=i)
-                       for i, (run_id, _) in enumerate(plan)]
+        self.trials = [
+            TrialRun(run_id, None, backend.new_channel(), store, search=self, index=i)
+            for i, (run_id, _) in enumerate(plan)
+        ]
         self.configs = [config for _, config in plan]
         self.env = {k: v for k, v in env.items() if k != "GRAPHCONV_DATA_DIR"}
         self.shared = _Shared()
@@ -130,8 +133,12 @@ class TuneSearch(Search):
         from ray.tune.schedulers import ASHAScheduler
 
         plan = [{"run_id": t.run_id, "channel": t.channel, "config": c} for t, c in zip(self.trials, self.configs)]
-        scheduler = ASHAScheduler(time_attr="training_iteration", max_t=self.max_epochs, grace_period=ASHA_GRACE,
-                                  reduction_factor=ASHA_REDUCTION)
+        scheduler = ASHAScheduler(
+            time_attr="training_iteration",
+            max_t=self.max_epochs,
+            grace_period=ASHA_GRACE,
+            reduction_factor=ASHA_REDUCTION,
+        )
         storage = tempfile.mkdtemp(prefix="graphconv-tune-")  # Tune's own files; the runs live in the store
         stopper, callback = _hooks(self.shared)
         trainable = tune.with_resources(tune.with_parameters(tune_trial, plan=plan, env=self.env), {"cpu": 1})
@@ -139,8 +146,14 @@ class TuneSearch(Search):
             trainable,
             param_space={"index": tune.grid_search(list(range(len(plan))))},
             tune_config=tune.TuneConfig(metric="test_accuracy", mode="max", scheduler=scheduler),
-            run_config=tune.RunConfig(name="graphconv", storage_path=storage, stop=stopper, callbacks=[callback],
-                                      verbose=0, failure_config=tune.FailureConfig(max_failures=0)),
+            run_config=tune.RunConfig(
+                name="graphconv",
+                storage_path=storage,
+                stop=stopper,
+                callbacks=[callback],
+                verbose=0,
+                failure_config=tune.FailureConfig(max_failures=0),
+            ),
         )
         try:
             for result in tuner.fit():  # a trial the callback missed (none should be): its result says how it ended
@@ -182,12 +195,21 @@ class TuneSearch(Search):
             return 0, ""
         epochs = trial.store.epochs(trial.run_id)
         asked = run.get("stop_requested") is not None or trial.index in self.shared.enforce_stop or self.shared.closing
-        summary = {"run_id": trial.run_id, "status": "stopped", "early_stopped": not asked, "epochs_done": len(epochs),
-                   "test_accuracy": epochs[-1]["test_accuracy"] if epochs else None, "ray_node": trial.node}
+        summary = {
+            "run_id": trial.run_id,
+            "status": "stopped",
+            "early_stopped": not asked,
+            "epochs_done": len(epochs),
+            "test_accuracy": epochs[-1]["test_accuracy"] if epochs else None,
+            "ray_node": trial.node,
+        }
         planned = int((run.get("config") or {}).get("epochs") or 1)
-        reason = (f"stopped on request after epoch {len(epochs)} of {planned}" if asked else
-                  f"stopped early by ASHA after epoch {len(epochs)} of {planned}: its test accuracy was not among "
-                  "the best half at that point")
+        reason = (
+            f"stopped on request after epoch {len(epochs)} of {planned}"
+            if asked
+            else f"stopped early by ASHA after epoch {len(epochs)} of {planned}: its test accuracy was not among "
+            "the best half at that point"
+        )
         trial.store.finish(trial.run_id, summary, status="stopped", error=reason)
         return 0, ""
 
@@ -210,8 +232,9 @@ class TuneBackend(RayBackend):
 
     early_stopping = True
 
-    def start_search(self, db_path: str, env: dict[str, Optional[str]],
-                     plan: list[tuple[int, dict[str, Any]]]) -> TuneSearch:
+    def start_search(
+        self, db_path: str, env: dict[str, Optional[str]], plan: list[tuple[int, dict[str, Any]]]
+    ) -> TuneSearch:
         """One Ray Tune search with ASHA over the stored runs of ``plan``."""
         return TuneSearch(self, db_path, env, plan)
 

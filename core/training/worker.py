@@ -91,8 +91,14 @@ class StoreReporter:
     where the epoch ends.
     """
 
-    def __init__(self, store, run_id: int, every_s: float = PROGRESS_EVERY_S,
-                 clock: Callable[[], float] = time.monotonic, wall_s: float = 0.0):
+    def __init__(
+        self,
+        store,
+        run_id: int,
+        every_s: float = PROGRESS_EVERY_S,
+        clock: Callable[[], float] = time.monotonic,
+        wall_s: float = 0.0,
+    ):
         self.store, self.run_id, self.every_s, self.clock = store, int(run_id), float(every_s), clock
         self._pending: list[tuple[float, float]] = []  # (fractional epoch, loss) not yet written
         self._last_write = -float("inf")
@@ -187,11 +193,17 @@ class NamesMemoryLimit:
         return getattr(self._store, name)
 
 
-def execute_reporting(cfg: RunConfig, store, run_id: int,
-                      on_epoch: Optional[Callable[[dict], None]] = None,
-                      on_prepare: Optional[Callable[[str, int, int], None]] = None,
-                      threads: Optional[int] = None, wall_s: Optional[float] = None,
-                      memory: Optional["MemoryLimit"] = None, exact: Optional[bool] = None) -> dict[str, Any]:
+def execute_reporting(
+    cfg: RunConfig,
+    store,
+    run_id: int,
+    on_epoch: Optional[Callable[[dict], None]] = None,
+    on_prepare: Optional[Callable[[str, int, int], None]] = None,
+    threads: Optional[int] = None,
+    wall_s: Optional[float] = None,
+    memory: Optional["MemoryLimit"] = None,
+    exact: Optional[bool] = None,
+) -> dict[str, Any]:
     """``execute`` one stored run with live progress and stop requests through the store (``on_epoch`` and
     ``on_prepare`` are called too, e.g. to print).
 
@@ -227,8 +239,15 @@ def execute_reporting(cfg: RunConfig, store, run_id: int,
 
     with share:
         target = ThreadsInEpochs(store, share)
-        return execute(cfg, NamesMemoryLimit(target, memory) if memory else target, run_id=run_id,
-                       should_stop=reporter.should_stop, on_batch=batch, on_epoch=on_epoch, on_prepare=prepare)
+        return execute(
+            cfg,
+            NamesMemoryLimit(target, memory) if memory else target,
+            run_id=run_id,
+            should_stop=reporter.should_stop,
+            on_batch=batch,
+            on_epoch=on_epoch,
+            on_prepare=prepare,
+        )
 
 
 def apply_env(env: dict[str, Optional[str]]) -> None:
@@ -247,8 +266,10 @@ def time_limit_reason(wall_s: float) -> str:
 
 def memory_message(worker_mb: int) -> str:
     """The error of a run that reached its worker's memory limit."""
-    return (f"the run needed more than {_number(worker_mb)} MB of memory, the most one run may use here "
-            "(GRAPHCONV_WORKER_MB): try a smaller batch size or a smaller model")
+    return (
+        f"the run needed more than {_number(worker_mb)} MB of memory, the most one run may use here "
+        "(GRAPHCONV_WORKER_MB): try a smaller batch size or a smaller model"
+    )
 
 
 def _number(x: float) -> str:
@@ -354,8 +375,14 @@ def limit_memory(worker_mb: int, config: dict[str, Any]) -> Optional[MemoryLimit
 
 # how a failed allocation reads: torch's CPU allocator, C++'s bad_alloc, errno ENOMEM, ``execute``'s
 # "MemoryError: ..." for Python's and numpy's MemoryError
-MEMORY_WORDS = ("can't allocate memory", "cannot allocate memory", "defaultcpuallocator", "std::bad_alloc",
-                "out of memory", "memoryerror")
+MEMORY_WORDS = (
+    "can't allocate memory",
+    "cannot allocate memory",
+    "defaultcpuallocator",
+    "std::bad_alloc",
+    "out of memory",
+    "memoryerror",
+)
 
 
 def looks_like_memory(text: Optional[str]) -> bool:
@@ -373,8 +400,9 @@ def is_memory_error(err: Optional[BaseException]) -> bool:
     return False
 
 
-def start_watchdog(store, run_id: int, wall_s: float, grace_s: float = WATCHDOG_GRACE_S,
-                   clock: Callable[[], float] = time.monotonic) -> threading.Thread:
+def start_watchdog(
+    store, run_id: int, wall_s: float, grace_s: float = WATCHDOG_GRACE_S, clock: Callable[[], float] = time.monotonic
+) -> threading.Thread:
     """A daemon thread that ends this process ``wall_s + grace_s`` seconds from now if the run is still queued or
     running in the store then (a batch stuck in native code never reaches ``should_stop``): it records the run
     ``stopped`` with the reason, its finished epochs kept, and exits with ``ENDED_BY_WATCHDOG``."""
@@ -388,10 +416,13 @@ def start_watchdog(store, run_id: int, wall_s: float, grace_s: float = WATCHDOG_
             if run is not None and run["status"] in ("queued", "running"):
                 epochs = store.epochs(run_id)
                 last = epochs[-1]["test_accuracy"] if epochs else None
-                store.finish(run_id, {"run_id": run_id, "status": "stopped", "test_accuracy": last,
-                                      "epochs_done": len(epochs)}, status="stopped",
-                             error=f"{time_limit_reason(wall_s)}; the worker did not stop within "
-                                   f"{_number(grace_s)} s after it and was ended")
+                store.finish(
+                    run_id,
+                    {"run_id": run_id, "status": "stopped", "test_accuracy": last, "epochs_done": len(epochs)},
+                    status="stopped",
+                    error=f"{time_limit_reason(wall_s)}; the worker did not stop within "
+                    f"{_number(grace_s)} s after it and was ended",
+                )
             else:
                 return  # the run ended: the worker is only tidying up
         except BaseException:  # the store is unusable: the parent reports the exit
@@ -442,8 +473,10 @@ def worker_main(db_path: str, env: dict[str, Optional[str]], run_id: int, config
             _drop_frames(err)
             gc.collect()
         run = store.get_run(run_id)
-        if run is not None and (run["status"] in ("queued", "running")  # execute's own record failed too
-                                or (over and run["status"] == "failed" and run["error"] != message)):
+        if run is not None and (
+            run["status"] in ("queued", "running")  # execute's own record failed too
+            or (over and run["status"] == "failed" and run["error"] != message)
+        ):
             store.fail(run_id, message)
         raise SystemExit(1) from None
 

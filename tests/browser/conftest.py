@@ -14,8 +14,15 @@ from benchmarks.browser_helpers import start_app
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("GRAPHCONV_CHROMIUM", "/usr/bin/chromium")
 SHOTS = ROOT / "artifacts" / "browser"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
-                 "--disable-background-networking", "--disable-component-update"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 VIEWPORT = {"width": 1400, "height": 1000}
 
@@ -72,8 +79,11 @@ def settle(pg) -> None:
 def widget(pg, testid: str, label: str):
     """The widget of kind ``testid`` (stSlider, stRadio, ...) whose label is exactly ``label``."""
     exact = re.compile(rf"^\s*{re.escape(label)}\s*$")
-    return pg.locator(f'[data-testid="{testid}"]').filter(
-        has=pg.locator('[data-testid="stWidgetLabel"]', has_text=exact)).first
+    return (
+        pg.locator(f'[data-testid="{testid}"]')
+        .filter(has=pg.locator('[data-testid="stWidgetLabel"]', has_text=exact))
+        .first
+    )
 
 
 def pick(pg, label: str, option: str) -> None:

@@ -46,7 +46,8 @@ def test_a_small_abuse_is_refused_cleanly_and_leaves_no_trace():
 
     over = {o["entry"]: o for o in r["over_budget"]}
     assert {"Train link (the widgets' maxima)", "Compare search box (grid sampler)"} <= {
-        name for name, o in over.items() if o["expect_budget"]}, over  # always far over: 6 GB and 150 GB a run
+        name for name, o in over.items() if o["expect_budget"]
+    }, over  # always far over: 6 GB and 150 GB a run
     for name, o in over.items():
         if o["expect_budget"]:  # every entry point, with what the budget refuses
             assert o["refused"] == "budget" and BUDGET in o["error"], o

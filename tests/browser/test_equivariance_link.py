@@ -38,9 +38,10 @@ def runs(data_dir) -> dict[str, int]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GRAPHCONV_DATA_DIR", str(data_dir))
         mp.setenv("GRAPHCONV_QUICK", "1")
-        return {"cnn": execute(RunConfig(model="cnn", hidden=8, epochs=1, quick=True))["run_id"],
-                "escnn": execute(RunConfig(model="escnn", group="C4", hidden=4, layers=2, epochs=1,
-                                           quick=True))["run_id"]}
+        return {
+            "cnn": execute(RunConfig(model="cnn", hidden=8, epochs=1, quick=True))["run_id"],
+            "escnn": execute(RunConfig(model="escnn", group="C4", hidden=4, layers=2, epochs=1, quick=True))["run_id"],
+        }
 
 
 def measured(pg) -> None:
@@ -81,10 +82,17 @@ def test_copy_link_reopens_the_same_runs_and_numbers(server, browser, page, runs
     sent, shown, chosen = widgets(page), page.evaluate(_SHOWN_JS), chosen_runs(page)
     assert chosen == [f"Run {escnn} · Steerable CNN C4 · mnist-5k", f"Run {cnn} · CNN · mnist-5k"]
     sliders = {label: slider_shown(page, label) for label in ("Test images", "Test digit")}
-    assert (sent["select Group"], sliders["Test images"], sent["select Group element g"],
-            sliders["Test digit"], sent["select Run"]) == ("C4", "100", "r180", "3", f"Run {cnn} · CNN · mnist-5k")
-    assert [t["name"] for t in shown["charts"][0] if t["name"]][:2] == [f"Run {escnn} · Steerable CNN C4",
-                                                                      f"Run {cnn} · CNN"]
+    assert (
+        sent["select Group"],
+        sliders["Test images"],
+        sent["select Group element g"],
+        sliders["Test digit"],
+        sent["select Run"],
+    ) == ("C4", "100", "r180", "3", f"Run {cnn} · CNN · mnist-5k")
+    assert [t["name"] for t in shown["charts"][0] if t["name"]][:2] == [
+        f"Run {escnn} · Steerable CNN C4",
+        f"Run {cnn} · CNN",
+    ]
     assert all(len(t["y"]) == 24 for t in shown["charts"][0] if t["name"])  # every 15°: numbers to compare
     assert shown["ticks"][1] == ["conv 1", "ReLU 1", "pool 1", "conv 2", "ReLU 2", "pool 2"]  # the CNN's layers
     assert any(s.startswith(f"Run {cnn} · CNN answers ") and "test digit #3" in s for s in shown["said"])
@@ -123,8 +131,12 @@ def test_groups_copy_link_reopens_the_same_group_element_and_digit(server, brows
     pick(page, "Element g", "f r45")
     nudge(page, "Digit", 5)
     metrics = '[data-testid="stMetric"]'
-    sent = ({label: slider_shown(page, label) for label in ("N", "Digit")}, widgets(page),
-            page.locator(metrics).all_inner_texts(), page.evaluate(_SHOWN_JS)["charts"])
+    sent = (
+        {label: slider_shown(page, label) for label in ("N", "Digit")},
+        widgets(page),
+        page.locator(metrics).all_inner_texts(),
+        page.evaluate(_SHOWN_JS)["charts"],
+    )
     assert sent[0] == {"N": "8", "Digit": "5"} and sent[1]["select Element g"] == "f r45"
     assert sent[2][0].split() == ["|G|", "16"]
     link = copied_link(page)
@@ -135,8 +147,12 @@ def test_groups_copy_link_reopens_the_same_group_element_and_digit(server, brows
     try:
         fresh.goto(link)
         settle(fresh)
-        got = ({label: slider_shown(fresh, label) for label in ("N", "Digit")}, widgets(fresh),
-               fresh.locator(metrics).all_inner_texts(), fresh.evaluate(_SHOWN_JS)["charts"])
+        got = (
+            {label: slider_shown(fresh, label) for label in ("N", "Digit")},
+            widgets(fresh),
+            fresh.locator(metrics).all_inner_texts(),
+            fresh.evaluate(_SHOWN_JS)["charts"],
+        )
         assert got == sent
     finally:
         fresh.context.close()

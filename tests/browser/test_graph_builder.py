@@ -33,7 +33,9 @@ def test_sigma_changes_the_drawn_graph(server, page):
     seen = {sigma: _figure(page, server, sigma) for sigma in (0.05, 0.3, 1.0)}
     page.screenshot(path=str(SHOTS / "graph_builder_sigma_1.png"), full_page=True)
     for sigma, fig in seen.items():
-        assert f"Gaussian-kernel graph, σ = {sigma:g} · digit #0" in fig["title"]  # Streamlit's theme sets titles in bold: <b>…</b>
+        assert (
+            f"Gaussian-kernel graph, σ = {sigma:g} · digit #0" in fig["title"]
+        )  # Streamlit's theme sets titles in bold: <b>…</b>
         assert f"Edge weight against distance, σ = {sigma:g}" in fig["kernel"]
         assert fig["drawn"] >= len(fig["paths"]) > 0  # the shapes are in the SVG, not only in the data
     assert len({tuple(map(tuple, f["paths"])) for f in seen.values()}) == 3  # widths, opacities and counts differ

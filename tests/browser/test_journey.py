@@ -25,7 +25,8 @@ def test_shared_link_reopens_configuration(server, page):
     page.get_by_text("Directed edges").first.wait_for()
     page.wait_for_function(
         "n => [...document.querySelectorAll('[data-testid=stMetricValue]')].some(e => e.innerText.trim() === n)",
-        arg=f"{expected:,}")
+        arg=f"{expected:,}",
+    )
     assert _metric(page, "Directed edges") == f"{expected:,}"
     assert page.get_by_text("Page not found").count() == 0
     page.locator(".js-plotly-plot").first.wait_for()  # the graph figure has drawn
@@ -127,8 +128,11 @@ def _train_widgets(pg) -> dict:
         pg.get_by_text("Architecture").first.click()
         pg.get_by_text("Dropout", exact=True).first.wait_for()
     sliders = pg.get_by_role("slider")
-    state = {f"slider {sliders.nth(i).get_attribute('aria-label')}": sliders.nth(i).get_attribute("aria-valuetext")
-             or sliders.nth(i).get_attribute("aria-valuenow") for i in range(sliders.count())}
+    state = {
+        f"slider {sliders.nth(i).get_attribute('aria-label')}": sliders.nth(i).get_attribute("aria-valuetext")
+        or sliders.nth(i).get_attribute("aria-valuenow")
+        for i in range(sliders.count())
+    }
     radios = pg.locator('[data-testid="stRadio"]')
     for i in range(radios.count()):
         radio = radios.nth(i)
@@ -159,8 +163,12 @@ def test_a_link_after_switching_layer_types_trains_what_its_sender_trains(server
     fresh.goto(link)
     fresh.get_by_role("button", name="Start").first.wait_for()
     assert _train_widgets(fresh) == sent
-    planned = [json.loads(pg.locator('[data-testid="stExpander"]', has_text="What Start trains").locator("code").first
-                          .text_content()) for pg in (page, fresh)]
+    planned = [
+        json.loads(
+            pg.locator('[data-testid="stExpander"]', has_text="What Start trains").locator("code").first.text_content()
+        )
+        for pg in (page, fresh)
+    ]
     assert planned[0] == planned[1] and planned[0]["conv"] == "gat"
     store = RunStore(data_dir / "runs.db")
     before = {r["id"] for r in store.list_runs()}
@@ -175,8 +183,9 @@ def test_a_link_after_switching_layer_types_trains_what_its_sender_trains(server
     fresh.context.close()
 
 
-def test_on_a_phone_the_answers_are_in_view_after_a_stroke_and_the_drawing_travels_in_the_link(server, page,
-                                                                                               monkeypatch, data_dir):
+def test_on_a_phone_the_answers_are_in_view_after_a_stroke_and_the_drawing_travels_in_the_link(
+    server, page, monkeypatch, data_dir
+):
     """390 x 844, a phone: draw a stroke on the Playground and every run's answer shows right under the canvas,
     inside the screen; the link now holds the drawing (pg_ink), and opening it in a new tab shows the same digit and
     the same answers, with the caption saying where it came from."""

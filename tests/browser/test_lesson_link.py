@@ -36,8 +36,10 @@ def _train_tiny_tutorial_launch(data_dir) -> tuple[str, list[int]]:
 
 def _table(pg) -> list[list[str]]:
     pg.locator('[data-testid="stMain"] [data-testid="stDataFrame"]').first.wait_for()
-    pg.wait_for_function("() => document.querySelector('[data-testid=stMain] [data-testid=stDataFrame] [role=gridcell],"
-                         " [data-testid=stMain] [data-testid=stDataFrame] td')")
+    pg.wait_for_function(
+        "() => document.querySelector('[data-testid=stMain] [data-testid=stDataFrame] [role=gridcell],"
+        " [data-testid=stMain] [data-testid=stDataFrame] td')"
+    )
     grids = pg.evaluate(GRID_JS)
     return grids[0] if grids else []
 
@@ -71,7 +73,9 @@ def test_a_lessons_reopen_link_shows_the_same_table_read_only(server, page, brow
         settle(pg)
         assert _table(pg) == teacher
         assert pg.get_by_role("button", name=RUN_LESSON).count() == 0
-        assert pg.locator('[data-testid="stMain"] [data-testid="stExpander"]', has_text="Run your own copy").count() == 0
+        assert (
+            pg.locator('[data-testid="stMain"] [data-testid="stExpander"]', has_text="Run your own copy").count() == 0
+        )
         fixed = pg.locator('[data-testid="stSidebar"]').get_by_text("Fixed by this link", exact=False).first
         assert "Run your own copy = not offered" in fixed.inner_text()
     finally:

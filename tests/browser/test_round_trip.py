@@ -12,8 +12,20 @@ from typing import Callable
 
 import pytest
 
-from tests.browser.conftest import (SHOTS, VIEWPORT, choose, copied_link, flip, nudge, open_sections, pick, settle, type_into, widget,
-                      widgets)
+from tests.browser.conftest import (
+    SHOTS,
+    VIEWPORT,
+    choose,
+    copied_link,
+    flip,
+    nudge,
+    open_sections,
+    pick,
+    settle,
+    type_into,
+    widget,
+    widgets,
+)
 
 
 @pytest.fixture(scope="module")
@@ -24,8 +36,9 @@ def runs(data_dir) -> dict[str, int]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GRAPHCONV_DATA_DIR", str(data_dir))
         mp.setenv("GRAPHCONV_QUICK", "1")
-        return {name: execute(RunConfig(model=name, hidden=8, epochs=1, quick=True))["run_id"]
-                for name in ("mlp", "cheb")}
+        return {
+            name: execute(RunConfig(model=name, hidden=8, epochs=1, quick=True))["run_id"] for name in ("mlp", "cheb")
+        }
 
 
 def _graph(pg, runs) -> None:
@@ -114,10 +127,16 @@ def _compare(pg, runs) -> None:
 
 
 PAGES: dict[str, tuple[str, Callable]] = {
-    "graph": ("/graph", _graph), "train": ("/train", _train), "karate": ("/karate", _karate),
-    "spectral": ("/spectral", _spectral), "groups": ("/groups", _groups), "results": ("/results", _results),
-    "playground": ("/playground", _playground), "filters": ("/filters", _filters),
-    "equivariance": ("/equivariance", _equivariance), "compare": ("/compare", _compare),
+    "graph": ("/graph", _graph),
+    "train": ("/train", _train),
+    "karate": ("/karate", _karate),
+    "spectral": ("/spectral", _spectral),
+    "groups": ("/groups", _groups),
+    "results": ("/results", _results),
+    "playground": ("/playground", _playground),
+    "filters": ("/filters", _filters),
+    "equivariance": ("/equivariance", _equivariance),
+    "compare": ("/compare", _compare),
 }
 
 
@@ -145,8 +164,14 @@ def test_a_copied_link_reopens_every_widget(name, server, browser, page, runs):
             heads = [pg.get_by_text("2 selected runs").count() for pg in (page, fresh)]
             assert heads == [1, 1], heads
         if name == "train":  # the run a Start would submit, with every default filled in
-            submitted = [json.loads(pg.locator('[data-testid="stExpander"]', has_text="What Start trains")
-                                    .locator("code").first.text_content()) for pg in (page, fresh)]
+            submitted = [
+                json.loads(
+                    pg.locator('[data-testid="stExpander"]', has_text="What Start trains")
+                    .locator("code")
+                    .first.text_content()
+                )
+                for pg in (page, fresh)
+            ]
             assert submitted[0] == submitted[1]
             assert (submitted[0]["model"], submitted[0]["K"], submitted[0]["seed"]) == ("cheb", 8, 7)
     finally:

@@ -16,8 +16,12 @@ def test_a_run_started_in_the_app_leaves_no_streamlit_context_warnings_in_the_lo
     log_path = tmp_path / "streamlit.log"
     with open(log_path, "w") as log:
         try:
-            server, url = start_app(ROOT, {"GRAPHCONV_DATA_DIR": str(tmp_path / "data"), "GRAPHCONV_QUICK": "1",
-                                           "GRAPHCONV_STARTER": "0"}, log=log, timeout=90)
+            server, url = start_app(
+                ROOT,
+                {"GRAPHCONV_DATA_DIR": str(tmp_path / "data"), "GRAPHCONV_QUICK": "1", "GRAPHCONV_STARTER": "0"},
+                log=log,
+                timeout=90,
+            )
         except TimeoutError:
             pytest.fail("the app did not start within 90 s")
         context = browser.new_context(viewport=VIEWPORT)

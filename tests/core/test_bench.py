@@ -33,8 +33,9 @@ def test_a_short_pass_gives_both_models_epoch_times_extrapolated():
 
 
 def test_the_cli_prints_json(capsys):
-    code, stdout, _ = in_process(capsys, "bench", "--full-epoch", "--images", "16", "--batch-size", "16",
-                                 "--device", "cpu", "--json")
+    code, stdout, _ = in_process(
+        capsys, "bench", "--full-epoch", "--images", "16", "--batch-size", "16", "--device", "cpu", "--json"
+    )
     assert code == 0
     out = json.loads(stdout)
     assert out["timed_images"] == 16 and out["batch_size"] == 16 and out["machine"]["device"] == "cpu"

@@ -30,8 +30,14 @@ def env_for(data_dir: Path) -> dict[str, str]:
 
 
 def start(data_dir: Path, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "core", *args], cwd=REPO, env=env_for(data_dir),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "core", *args],
+        cwd=REPO,
+        env=env_for(data_dir),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def finish(proc: subprocess.Popen) -> tuple[int, str, str]:
@@ -57,7 +63,12 @@ def test_graph_grid_subprocess(isolated_data_dir):
     assert code == 0, err
     g8 = json.loads(out)
     assert (g8["kind"], g8["num_nodes"], g8["num_edges"], g8["symmetric"], g8["self_loops"]) == (
-        "grid", 784, 5940, True, 0)
+        "grid",
+        784,
+        5940,
+        True,
+        0,
+    )
     assert g8["params"]["neighbours"] == 8
 
 
@@ -130,9 +141,11 @@ def test_graph_errors_are_one_line(capsys, args, param):
 
 
 def test_errors_in_a_real_process_are_one_line(isolated_data_dir):
-    results = cli_many(isolated_data_dir,
-                       ("graph", "--kind", "knn", "--k", "abc"),  # argparse's error
-                       ("train", "--model", "cheb", "--graph", "knn", "--k", "784", "--quick", "--json"))
+    results = cli_many(
+        isolated_data_dir,
+        ("graph", "--kind", "knn", "--k", "abc"),  # argparse's error
+        ("train", "--model", "cheb", "--graph", "knn", "--k", "784", "--quick", "--json"),
+    )
     for (code, out, err), param in zip(results, ("--k", "k")):
         assert code == 2
         assert_one_line_error(code, err, param)
@@ -144,8 +157,9 @@ def test_errors_in_a_real_process_are_one_line(isolated_data_dir):
 
 
 def test_train_then_runs(isolated_data_dir):
-    code, out, err = cli(isolated_data_dir, "train", "--model", "mlp", "--epochs", "1", "--lr", "0.003",
-                         "--quick", "--json")
+    code, out, err = cli(
+        isolated_data_dir, "train", "--model", "mlp", "--epochs", "1", "--lr", "0.003", "--quick", "--json"
+    )
     assert code == 0, err
     assert "Traceback" not in err
     summary = json.loads(out)
@@ -170,8 +184,24 @@ def test_train_then_runs(isolated_data_dir):
 
 
 def test_train_graph_model_in_process(capsys, isolated_data_dir):
-    code, out, err = in_process(capsys, "train", "--model", "gcn", "--graph", "grid", "--neighbours", "4",
-                                "--hidden", "4", "--layers", "1", "--epochs", "1", "--quick", "--json")
+    code, out, err = in_process(
+        capsys,
+        "train",
+        "--model",
+        "gcn",
+        "--graph",
+        "grid",
+        "--neighbours",
+        "4",
+        "--hidden",
+        "4",
+        "--layers",
+        "1",
+        "--epochs",
+        "1",
+        "--quick",
+        "--json",
+    )
     assert code == 0, err
     summary = json.loads(out)
     assert summary["label"] == "GCN on the 4-neighbour grid" and summary["status"] == "finished"
@@ -208,24 +238,74 @@ def test_train_errors_are_one_line_and_store_nothing(capsys, args, param):
 
 
 def test_train_notes_the_settings_its_model_does_not_read(capsys, isolated_data_dir):
-    code, out, err = in_process(capsys, "train", "--model", "mlp", "--graph", "knn", "--k", "8", "--group", "C4",
-                                "--K", "3", "--hidden", "8", "--epochs", "1", "--quick", "--json")
+    code, out, err = in_process(
+        capsys,
+        "train",
+        "--model",
+        "mlp",
+        "--graph",
+        "knn",
+        "--k",
+        "8",
+        "--group",
+        "C4",
+        "--K",
+        "3",
+        "--hidden",
+        "8",
+        "--epochs",
+        "1",
+        "--quick",
+        "--json",
+    )
     assert code == 0, err
     notes = [line for line in err.splitlines() if line.startswith("note:")]
-    assert notes == ["note: model mlp does not use --graph; ignored", "note: model mlp does not use --K; ignored",
-                     "note: model mlp does not use --group; ignored"]
+    assert notes == [
+        "note: model mlp does not use --graph; ignored",
+        "note: model mlp does not use --K; ignored",
+        "note: model mlp does not use --group; ignored",
+    ]
     (run,) = RunStore().list_runs()
     assert run["config"]["graph"] is None and run["config"]["hidden"] == 8  # hidden is read, so no note
 
-    code, out, err = in_process(capsys, "train", "--model", "gcn", "--graph", "grid", "--neighbours", "4",
-                                "--layers", "1", "--hidden", "4", "--epochs", "1", "--quick", "--json")
+    code, out, err = in_process(
+        capsys,
+        "train",
+        "--model",
+        "gcn",
+        "--graph",
+        "grid",
+        "--neighbours",
+        "4",
+        "--layers",
+        "1",
+        "--hidden",
+        "4",
+        "--epochs",
+        "1",
+        "--quick",
+        "--json",
+    )
     assert code == 0, err
     assert "note:" not in err  # a graph model reads its graph and graph parameters
 
 
 def test_train_superpixel_model_reports_building_its_graphs(capsys, isolated_data_dir):
-    args = ("train", "--model", "superpixel", "--conv", "sage", "--layers", "1", "--hidden", "8", "--epochs", "1",
-            "--quick", "--json")
+    args = (
+        "train",
+        "--model",
+        "superpixel",
+        "--conv",
+        "sage",
+        "--layers",
+        "1",
+        "--hidden",
+        "8",
+        "--epochs",
+        "1",
+        "--quick",
+        "--json",
+    )
     code, out, err = in_process(capsys, *args)
     assert code == 0, err
     built = [line for line in err.splitlines() if line.startswith("building superpixel graphs: ")]
@@ -243,36 +323,80 @@ def test_tutorial_prints_five_accuracies_beside_the_tutorials(capsys, isolated_d
     assert lines[1] == "| adjacency | test accuracy | parameters | s/epoch | tutorial |"
     rows = [line.split(" | ") for line in lines[3:]]
     assert [r[0].strip("| ") for r in rows] == ["none", "gaussian", "learned", "learned-offset", "learned-local"]
-    assert [r[-1].strip("| ") for r in rows] == ["about 91% (linear classifier)", "92.24% (fixed Gaussian)",
-                                                "91.05% (learned from coordinates)", "-",
-                                                "92.39% (learned, with the tutorial's tricks)"]
+    assert [r[-1].strip("| ") for r in rows] == [
+        "about 91% (linear classifier)",
+        "92.24% (fixed Gaussian)",
+        "91.05% (learned from coordinates)",
+        "-",
+        "92.39% (learned, with the tutorial's tricks)",
+    ]
     runs = RunStore().list_runs()
-    assert sorted(r["config"]["adjacency"] for r in runs) == ["gaussian", "learned", "learned-local", "learned-offset",
-                                                                          "none"]
+    assert sorted(r["config"]["adjacency"] for r in runs) == [
+        "gaussian",
+        "learned",
+        "learned-local",
+        "learned-offset",
+        "none",
+    ]
     for r, row in zip(sorted(runs, key=lambda r: r["id"]), rows):
         assert r["status"] == "finished" and f"{r['summary']['test_accuracy']:.2%}" == row[1]
 
 
 def test_sweep_trains_every_value_and_prints_the_table(capsys, isolated_data_dir):
-    code, out, err = in_process(capsys, "sweep", "--model", "mlp", "--hidden", "8", "--epochs", "1", "--quick",
-                                "--param", "seed", "--values", "0,1", "--param2", "lr", "--values2", "0.001,0.01")
+    code, out, err = in_process(
+        capsys,
+        "sweep",
+        "--model",
+        "mlp",
+        "--hidden",
+        "8",
+        "--epochs",
+        "1",
+        "--quick",
+        "--param",
+        "seed",
+        "--values",
+        "0,1",
+        "--param2",
+        "lr",
+        "--values2",
+        "0.001,0.01",
+    )
     assert code == 0, err
     lines = out.strip().splitlines()  # the sweep's readable name, a blank line, then the table
     assert lines[0].startswith("Sweep of random seed (seed) over 0, 1 × learning rate (lr)") and lines[1] == ""
     assert lines[2] == "| run | seed | lr | test accuracy |" and len(lines) == 4 + 4
     runs = RunStore().list_runs()
     assert len({r["kind"] for r in runs}) == 1 and runs[0]["kind"].startswith("sweep:")
-    assert sorted((r["config"]["seed"], r["config"]["lr"]) for r in runs) == [(0, 0.001), (0, 0.01), (1, 0.001),
-                                                                             (1, 0.01)]
-    code, out, err = in_process(capsys, "sweep", "--model", "escnn", "--group", "C8", "--param", "restriction",
-                                "--values", "0,1")  # nothing to restrict to: refused before any run
+    assert sorted((r["config"]["seed"], r["config"]["lr"]) for r in runs) == [
+        (0, 0.001),
+        (0, 0.01),
+        (1, 0.001),
+        (1, 0.01),
+    ]
+    code, out, err = in_process(
+        capsys, "sweep", "--model", "escnn", "--group", "C8", "--param", "restriction", "--values", "0,1"
+    )  # nothing to restrict to: refused before any run
     assert_one_line_error(code, err, "restriction")
     assert len(RunStore().list_runs()) == 4
 
 
 def test_search_draws_its_trials_trains_them_and_prints_them_best_first(capsys, isolated_data_dir):
-    code, out, err = in_process(capsys, "search", "--model", "mlp", "--epochs", "1", "--quick",
-                                "--space", "lr=1e-4..1e-2", "--space", "hidden=8,16", "--trials", "3")
+    code, out, err = in_process(
+        capsys,
+        "search",
+        "--model",
+        "mlp",
+        "--epochs",
+        "1",
+        "--quick",
+        "--space",
+        "lr=1e-4..1e-2",
+        "--space",
+        "hidden=8,16",
+        "--trials",
+        "3",
+    )
     assert code == 0, err
     assert "no early stopping" in err  # worker processes: every trial trains to its last epoch
     lines = out.strip().splitlines()
@@ -312,8 +436,9 @@ def test_stop_command_stops_a_run_training_elsewhere(capsys, isolated_data_dir):
 
     manager = RunManager(max_concurrent=1)
     try:
-        run_id = manager.submit(RunConfig(model="mlp", hidden=16, epochs=300, quick=True, device="cpu"),
-                                session="someone")
+        run_id = manager.submit(
+            RunConfig(model="mlp", hidden=16, epochs=300, quick=True, device="cpu"), session="someone"
+        )
         deadline = time.time() + 120
         while not manager.store.epochs(run_id) and time.time() < deadline:
             time.sleep(0.05)

@@ -23,15 +23,18 @@ def test_list_names_every_entry(capsys):
     assert json.loads(out)["entries"]["cnn"].startswith("C32-P4-C64-P4-FC512")
 
 
-@pytest.mark.parametrize("args, param", [
-    (["--only", "cnn,nope"], "only"),
-    (["--seeds", "0,x"], "seeds"),
-    (["--set", "nonsense=1"], "set"),
-    (["--set", "batch_size=many"], "set"),
-    (["--set", "positions"], "set"),
-    (["--jobs", "0"], "jobs"),
-    (["--epochs", "many"], "--epochs"),
-])
+@pytest.mark.parametrize(
+    "args, param",
+    [
+        (["--only", "cnn,nope"], "only"),
+        (["--seeds", "0,x"], "seeds"),
+        (["--set", "nonsense=1"], "set"),
+        (["--set", "batch_size=many"], "set"),
+        (["--set", "positions"], "set"),
+        (["--jobs", "0"], "jobs"),
+        (["--epochs", "many"], "--epochs"),
+    ],
+)
 def test_bad_values_are_one_line_errors(capsys, args, param):
     code, _, err = in_process(capsys, "accuracy", "--only", "mlp", *args)
     assert_one_line_error(code, err, param)
@@ -39,8 +42,23 @@ def test_bad_values_are_one_line_errors(capsys, args, param):
 
 def test_a_tiny_table_stores_its_runs(capsys, tmp_path):
     log = tmp_path / "runs.jsonl"
-    code, out, err = in_process(capsys, "accuracy", "--only", "mlp", "--epochs", "1", "--seeds", "0,1",
-                                "--set", "quick=true", "--set", "batch_size=128", "--out", str(log), "--json")
+    code, out, err = in_process(
+        capsys,
+        "accuracy",
+        "--only",
+        "mlp",
+        "--epochs",
+        "1",
+        "--seeds",
+        "0,1",
+        "--set",
+        "quick=true",
+        "--set",
+        "batch_size=128",
+        "--out",
+        str(log),
+        "--json",
+    )
     assert code == 0, err
     table = json.loads(out)
     assert [r["seed"] for r in table["runs"]] == [0, 1] and table["failed"] == []

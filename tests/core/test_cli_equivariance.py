@@ -59,8 +59,9 @@ def test_c4_run_is_invariant_at_right_angles(capsys, run_id):
 
 
 def test_default_angles_other_group_and_layers(capsys, run_id):
-    code, out, err = in_process(capsys, "equivariance", "--run", str(run_id), "--group", "c8", "--images", "20",
-                                "--layers", "--json")
+    code, out, err = in_process(
+        capsys, "equivariance", "--run", str(run_id), "--group", "c8", "--images", "20", "--layers", "--json"
+    )
     assert code == 0, err
     res = json.loads(out)
     assert res["images"] == 20 and res["group"] == "C8"
@@ -81,16 +82,19 @@ def test_human_output(capsys, run_id):
     assert "accuracy_by_angle:" in out and "logit_invariance_error:" in out
 
 
-@pytest.mark.parametrize("args, param", [
-    (["--run", "999"], "run"),
-    (["--angles", "0,ninety"], "angles"),
-    (["--angles", ""], "angles"),
-    (["--angles", "0,nan"], "angles"),
-    (["--group", "C3"], "group"),
-    (["--group", "SO3"], "group"),
-    (["--images", "0"], "images"),
-    (["--images", "many"], "--images"),
-])
+@pytest.mark.parametrize(
+    "args, param",
+    [
+        (["--run", "999"], "run"),
+        (["--angles", "0,ninety"], "angles"),
+        (["--angles", ""], "angles"),
+        (["--angles", "0,nan"], "angles"),
+        (["--group", "C3"], "group"),
+        (["--group", "SO3"], "group"),
+        (["--images", "0"], "images"),
+        (["--images", "many"], "--images"),
+    ],
+)
 def test_errors_are_one_line(capsys, run_id, args, param):
     args = ["--run", str(run_id), *args] if "--run" not in args else args
     code, out, err = in_process(capsys, "equivariance", *args, "--json")
@@ -122,7 +126,13 @@ def test_escnn_with_unsupported_group_fails_validation(capsys, isolated_data_dir
 
 def test_unknown_run_in_a_real_process(isolated_data_dir):
     env = {**os.environ, "GRAPHCONV_DATA_DIR": str(isolated_data_dir)}
-    proc = subprocess.run([sys.executable, "-m", "core", "equivariance", "--run", "7", "--json"], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "core", "equivariance", "--run", "7", "--json"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert_one_line_error(proc.returncode, proc.stderr, "run")
     assert proc.stdout == ""

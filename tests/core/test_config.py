@@ -8,8 +8,9 @@ from core import config
 from core.errors import UserInputError
 
 
-@pytest.mark.parametrize("value, expected", [("1", True), ("true", True), ("ON", True), ("0", False),
-                                             ("false", False), ("off", False)])
+@pytest.mark.parametrize(
+    "value, expected", [("1", True), ("true", True), ("ON", True), ("0", False), ("false", False), ("off", False)]
+)
 def test_environment_variable_decides(monkeypatch, value, expected):
     monkeypatch.setenv("GRAPHCONV_QUICK", value)
     monkeypatch.setattr(config, "on_community_cloud", lambda root=None: not expected)  # must not matter

@@ -119,7 +119,7 @@ def find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
         stack.append(node)
         for nxt in sorted(edges.get(node, ())):
             if state.get(nxt) == 1:
-                return stack[stack.index(nxt):] + [nxt]
+                return stack[stack.index(nxt) :] + [nxt]
             if nxt not in state and (cycle := visit(nxt)):
                 return cycle
         stack.pop()
@@ -143,8 +143,14 @@ def ruff(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
     """Run the project's ruff (requirements-dev.txt) from the repository root, with its configuration."""
     from ruff.__main__ import find_ruff_bin
 
-    return subprocess.run([find_ruff_bin(), "check", "--no-cache", "--output-format", "concise", *args], cwd=ROOT,
-                          input=stdin, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [find_ruff_bin(), "check", "--no-cache", "--output-format", "concise", *args],
+        cwd=ROOT,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 # --- what configuration cannot say -----------------------------------------------------------------
@@ -184,7 +190,7 @@ def test_each_package_says_what_it_holds(package):
 def test_each_package_bans_the_layers_above_it_and_everything_outside_core():
     assert banned(CORE) == OUTSIDE
     for rank, package in enumerate(PACKAGES, start=1):
-        above = {unit for layer in LAYERS[rank + 1:] for unit in layer}
+        above = {unit for layer in LAYERS[rank + 1 :] for unit in layer}
         assert banned(CORE / package.split(".")[1]) == above | OUTSIDE, f"core/{package.split('.')[1]}/ruff.toml"
 
 
@@ -194,14 +200,16 @@ def test_every_package_of_core_is_a_layer_or_an_entry_point():
 
 
 def test_the_linter_flags_upward_imports_outside_imports_and_relative_imports():
-    probe = ("import streamlit as st\n"
-             "from core.training.store import RunStore\n"
-             "from core.models import MODELS\n"
-             "from core.graphs.grid import grid_graph\n"
-             "def later():\n"
-             "    from core.figures import common\n"
-             "    from ui import links\n"
-             "from . import sibling\n")
+    probe = (
+        "import streamlit as st\n"
+        "from core.training.store import RunStore\n"
+        "from core.models import MODELS\n"
+        "from core.graphs.grid import grid_graph\n"
+        "def later():\n"
+        "    from core.figures import common\n"
+        "    from ui import links\n"
+        "from . import sibling\n"
+    )
     found = ruff("--select", "TID251,TID252", "--stdin-filename", "core/graphs/probe.py", "-", stdin=probe).stdout
     flagged = {line.split(":")[1] for line in found.splitlines() if line.startswith("core/graphs/probe.py:")}
     assert flagged == {"1", "2", "3", "6", "7", "8"}, found  # not line 4: a package may import its own layer

@@ -16,8 +16,9 @@ def private_imports(path: Path) -> list[str]:
     found = []
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in ("core", "ui"):
-            found += [f"{node.module}:{a.name}" for a in node.names
-                      if a.name.startswith("_") and not a.name.startswith("__")]
+            found += [
+                f"{node.module}:{a.name}" for a in node.names if a.name.startswith("_") and not a.name.startswith("__")
+            ]
     return found
 
 

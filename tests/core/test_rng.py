@@ -55,5 +55,6 @@ def test_two_runs_training_at_once_each_repeat_the_run_alone():
     for t in threads:
         t.join()
     for name in ("a", "b"):
-        assert [(e["train_loss"], e["test_accuracy"]) for e in results[name]] == \
-            [(e["train_loss"], e["test_accuracy"]) for e in alone]
+        assert [(e["train_loss"], e["test_accuracy"]) for e in results[name]] == [
+            (e["train_loss"], e["test_accuracy"]) for e in alone
+        ]

@@ -11,8 +11,11 @@ from tests.ui.ui_helpers import APP, ROOT
 def app(monkeypatch):
     monkeypatch.chdir(ROOT)
     monkeypatch.setenv("GRAPHCONV_QUICK", "1")
-    monkeypatch.setenv("GRAPHCONV_STARTER", "0")  # an empty store stays empty (tests/ui/test_first_visit.py turns it on)
+    monkeypatch.setenv(
+        "GRAPHCONV_STARTER", "0"
+    )  # an empty store stays empty (tests/ui/test_first_visit.py turns it on)
     from core.analysis import results
+
     results.clear_cache()  # evaluations are cached per run id; every test has its own store
     return AppTest.from_file(APP, default_timeout=180)
 

@@ -7,8 +7,14 @@ import pytest
 
 from tests.ui.ui_helpers import open_page
 
-PAGES = ["app_pages/train.py", "app_pages/results.py", "app_pages/compare.py", "app_pages/equivariance.py",
-         "app_pages/spectral.py", "app_pages/filters.py"]
+PAGES = [
+    "app_pages/train.py",
+    "app_pages/results.py",
+    "app_pages/compare.py",
+    "app_pages/equivariance.py",
+    "app_pages/spectral.py",
+    "app_pages/filters.py",
+]
 
 
 @pytest.mark.parametrize("page", PAGES)

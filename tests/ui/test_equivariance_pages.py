@@ -124,8 +124,9 @@ def test_equivariance_page_shows_where_a_group_schedule_restricts(app):
     torch.manual_seed(0)
     model = build_everything(cfg)[3].eval()
     run_id = store.create_run(cfg.to_dict(), name=cfg.label())
-    store.finish(run_id, {"test_accuracy": 0.1}, checkpoint=str(save_checkpoint(model.state_dict(),
-                                                                                checkpoint_path(run_id))))
+    store.finish(
+        run_id, {"test_accuracy": 0.1}, checkpoint=str(save_checkpoint(model.state_dict(), checkpoint_path(run_id)))
+    )
     at = open_page(app, EQUIVARIANCE)
     at.selectbox(key="group").set_value("D4").run()
     runs = at.multiselect(key="runs")
@@ -138,8 +139,8 @@ def test_equivariance_page_shows_where_a_group_schedule_restricts(app):
     cut = layers.index("restriction to C4")
     flips = [j for j, e in enumerate(elements) if e.startswith("f ")]
     assert len(flips) == 4 and 0 < cut < len(layers) - 1
-    assert (z[:cut + 1, flips] < -5).all()  # < 1e-5 up to and including the restriction
-    assert (z[cut + 1:, flips] > -3).all()  # > 1e-3 after it
+    assert (z[: cut + 1, flips] < -5).all()  # < 1e-5 up to and including the restriction
+    assert (z[cut + 1 :, flips] > -3).all()  # > 1e-3 after it
 
 
 def plotly_array(value):
@@ -171,8 +172,9 @@ def stored_escnn(group: str = "C8", says: int | None = None) -> int:
         with torch.no_grad():
             model.classifier[-1].bias[says] += 20.0
     run_id = store.create_run(cfg.to_dict(), name=cfg.label())
-    store.finish(run_id, {"test_accuracy": 0.1}, checkpoint=str(save_checkpoint(model.state_dict(),
-                                                                                checkpoint_path(run_id))))
+    store.finish(
+        run_id, {"test_accuracy": 0.1}, checkpoint=str(save_checkpoint(model.state_dict(), checkpoint_path(run_id)))
+    )
     return run_id
 
 
@@ -221,11 +223,14 @@ def test_equivariance_page_says_why_an_invariant_net_answering_9_cannot_tell_6_f
     no_errors(at)
     assert at.multiselect(key="runs").value == [escnn]  # preselected
     no_errors(at)
-    assert any(c.value.startswith(f"Run {escnn} · Steerable CNN C8 answers **9** (100%) for test digit #0")
-               for c in at.caption)
+    assert any(
+        c.value.startswith(f"Run {escnn} · Steerable CNN C8 answers **9** (100%) for test digit #0") for c in at.caption
+    )
     said = [i.value for i in at.info if "cannot tell a 6 from a 9" in i.value]
-    assert said == [f"Run {escnn} · Steerable CNN C8 cannot tell a 6 from a 9: a 6 turned by 180° is a 9, so a net that is "
-                    "invariant to rotation must give both the same answer."]
+    assert said == [
+        f"Run {escnn} · Steerable CNN C8 cannot tell a 6 from a 9: a 6 turned by 180° is a 9, so a net that is "
+        "invariant to rotation must give both the same answer."
+    ]
     assert any(m.value.startswith("**Per-layer equivariance error") for m in at.markdown)  # the title, on the page
 
 
@@ -258,9 +263,13 @@ def shown_numbers(at) -> dict:
     charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
     curves = {t["name"]: plotly_array(t["y"]).round(6).tolist() for t in charts[0]["data"] if t.get("name")}
     heat = charts[1]["data"][0]
-    return {"curves": curves, "table": at.dataframe[0].value.round(12).to_dict("list"),
-            "layers": charts[1]["layout"]["yaxis"]["ticktext"], "heat": plotly_array(heat["z"]).round(6).tolist(),
-            "said": [c.value for c in at.caption if " answers **" in c.value or c.value.startswith("Layer **")]}
+    return {
+        "curves": curves,
+        "table": at.dataframe[0].value.round(12).to_dict("list"),
+        "layers": charts[1]["layout"]["yaxis"]["ticktext"],
+        "heat": plotly_array(heat["z"]).round(6).tolist(),
+        "said": [c.value for c in at.caption if " answers **" in c.value or c.value.startswith("Layer **")],
+    }
 
 
 def test_a_link_naming_runs_opens_on_their_measurements(app):
@@ -285,14 +294,25 @@ def test_a_link_naming_runs_opens_on_their_measurements(app):
     fresh = open_link(link)
     assert not [b for b in fresh.button if b.label.startswith("Measure")]  # measured on opening
     assert fresh.multiselect(key="runs").value == [escnn, cnn]
-    assert (fresh.selectbox(key="group").value, fresh.select_slider(key="images").value,
-            fresh.selectbox(key="element").value, fresh.slider(key="digit").value,
-            fresh.selectbox(key="layer_run").value) == ("C4", 100, "r180", 3, cnn)
+    assert (
+        fresh.selectbox(key="group").value,
+        fresh.select_slider(key="images").value,
+        fresh.selectbox(key="element").value,
+        fresh.slider(key="digit").value,
+        fresh.selectbox(key="layer_run").value,
+    ) == ("C4", 100, "r180", 3, cnn)
     assert len(fresh.get("plotly_chart")) == 3
     got, sent = shown_numbers(fresh), shown_numbers(sender)
     assert got == sent
     assert list(got["curves"]) == [f"Run {escnn} · Steerable CNN C4", f"Run {cnn} · CNN"]
-    assert got["layers"] == ["conv 1", "ReLU 1", "pool 1", "conv 2", "ReLU 2", "pool 2"]  # "Inside one network": the CNN
+    assert got["layers"] == [
+        "conv 1",
+        "ReLU 1",
+        "pool 1",
+        "conv 2",
+        "ReLU 2",
+        "pool 2",
+    ]  # "Inside one network": the CNN
     assert got["said"][0].startswith(f"Run {cnn} · CNN answers **") and "for test digit #3" in got["said"][0]
     assert {k: fresh.query_params[k] for k in ("runs", "layer_run")} == synced  # and its own Copy link the same
 
@@ -336,8 +356,11 @@ def test_test_images_says_the_number_measured(app):
     store = RunStore()
     cfg = RunConfig(model="cnn", hidden=4)  # full size: mnist-5k's 1,000 test digits; initial weights, no training
     full = store.create_run(cfg.to_dict(), name=cfg.label())
-    store.finish(full, {"test_accuracy": 0.1},
-                 checkpoint=str(save_checkpoint(build_everything(cfg)[3].state_dict(), checkpoint_path(full))))
+    store.finish(
+        full,
+        {"test_accuracy": 0.1},
+        checkpoint=str(save_checkpoint(build_everything(cfg)[3].state_dict(), checkpoint_path(full))),
+    )
     big = open_link({"runs": str(full)})
     images = big.select_slider(key="images")
     assert (images.options, images.value) == (["100", "200", "500"], 500)

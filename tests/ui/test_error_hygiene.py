@@ -113,9 +113,11 @@ def test_an_error_is_one_line_without_the_servers_paths():
     missing = FileNotFoundError(2, "No such file or directory", str(folder / "checkpoints" / "run-9.pt"))
     assert error_line(missing) == "No such file or directory: checkpoints/run-9.pt"
     assert error_line(PermissionError(13, "Permission denied", os.fsencode("/var/lib/app/x.pt"))) == (
-        "Permission denied: x.pt")
+        "Permission denied: x.pt"
+    )
     assert error_line(RuntimeError(f"cannot read {folder}/runs.db\nat /opt/app/core/x.py")) == (
-        "cannot read runs.db at x.py")
+        "cannot read runs.db at x.py"
+    )
     assert error_line(RuntimeError()) == "RuntimeError"
 
 

@@ -82,8 +82,17 @@ def test_filters_page_picks_an_edge_set_and_reports_the_drift(app):
     from core.training.store import RunStore
 
     store = RunStore()
-    cfg = RunConfig(model="learned", hidden=4, layers=2, epochs=1, quick=True, edge_inputs="offset",
-                    edge_activation="tanh", edge_norm="none", edge_sets="pair")
+    cfg = RunConfig(
+        model="learned",
+        hidden=4,
+        layers=2,
+        epochs=1,
+        quick=True,
+        edge_inputs="offset",
+        edge_activation="tanh",
+        edge_norm="none",
+        edge_sets="pair",
+    )
     run_id = execute(cfg, store)["run_id"]
     run = load_learned_run(run_id, store)
     at = app.run()
@@ -153,8 +162,9 @@ def _stored_untrained(store, cfg) -> int:
         graph = build_graph(cfg.graph, size=28, **cfg.graph_params)
     run_id = store.create_run(cfg.to_dict(), name=cfg.label())
     model = MODELS.get(cfg.model)(cfg.model_config(), graph).eval()
-    store.finish(run_id, {"test_accuracy": 0.1}, checkpoint=str(save_checkpoint(model.state_dict(),
-                                                                                 checkpoint_path(run_id))))
+    store.finish(
+        run_id, {"test_accuracy": 0.1}, checkpoint=str(save_checkpoint(model.state_dict(), checkpoint_path(run_id)))
+    )
     return run_id
 
 
@@ -182,8 +192,9 @@ def test_filters_page_shows_a_gat_runs_attention_for_a_digit(app):
     assert metrics["Attention sum"] == "1.0000"  # a softmax over the neighbours
     assert metrics["Own weight"] == f"{want['self']:.4f}"
     assert metrics["Neighbours attended"] == str(want["support"]) == "9"  # 8 neighbours and itself
-    assert any("Attention weights depend on the digit" in c.value and "changes with the input" in c.value
-               for c in at.caption)
+    assert any(
+        "Attention weights depend on the digit" in c.value and "changes with the input" in c.value for c in at.caption
+    )
     assert any(f"Test digit #3 (label {int(ds.y_test[3])})" in m.value for m in at.markdown)
     charts = at.get("plotly_chart")
     assert len(charts) == 2 and "the digit" in charts[0].proto.spec  # digit | attention, and the animation
@@ -210,8 +221,9 @@ def test_filters_page_shows_a_superpixel_runs_filters_on_a_digit(app):
     from core.training.store import RunStore
 
     store = RunStore()
-    cfg = RunConfig(model="superpixel", graph="superpixels", conv="gat", hidden=16, layers=2, heads=4, epochs=1,
-                    quick=True)
+    cfg = RunConfig(
+        model="superpixel", graph="superpixels", conv="gat", hidden=16, layers=2, heads=4, epochs=1, quick=True
+    )
     run_id = execute(cfg, store)["run_id"]
     ds = load_dataset("mnist-5k", quick=True)
     digit = superpixel_digit(load_superpixel_run(run_id, store), ds.x_test[2].numpy())
@@ -234,8 +246,9 @@ def test_filters_page_shows_a_superpixel_runs_filters_on_a_digit(app):
     no_errors(at)
     assert metric_values(at)["Own weight"] == f"{digit.attention.layer(1).row(node, 2)[node]:.4f}"
     # a superpixel GCN run: its row of the gcn-normalised adjacency, said so
-    gcn_id = _stored_untrained(store, RunConfig(model="superpixel", graph="superpixels", conv="gcn", hidden=16,
-                                                layers=2, epochs=1, quick=True))
+    gcn_id = _stored_untrained(
+        store, RunConfig(model="superpixel", graph="superpixels", conv="gcn", hidden=16, layers=2, epochs=1, quick=True)
+    )
     at.run()  # the new run joins the list
     at.selectbox(key="f_sprun").set_value(gcn_id).run()
     no_errors(at)
@@ -265,8 +278,11 @@ def test_filters_page_refuses_links_to_runs_it_cannot_show(app, tmp_path):
     cheb_id = _stored_untrained(store, RunConfig(model="cheb", hidden=8, layers=1, epochs=1, quick=True))
     gone_id = store.create_run(RunConfig(model="gat", epochs=1, quick=True).to_dict(), name="gat")
     store.finish(gone_id, {"test_accuracy": 0.5}, checkpoint=str(tmp_path / "gone.pt"))
-    for bad, why in ((cheb_id, f"run {cheb_id} is a 'cheb' run, not a GAT run"),
-                     (gone_id, "does not exist (moved or deleted?)"), (999, "there is no run 999")):
+    for bad, why in (
+        (cheb_id, f"run {cheb_id} is a 'cheb' run, not a GAT run"),
+        (gone_id, "does not exist (moved or deleted?)"),
+        (999, "there is no run 999"),
+    ):
         at = _opened({"f_src": "gat", "f_grun": str(bad)})
         no_errors(at)
         notice = " ".join(w.value for w in at.warning)

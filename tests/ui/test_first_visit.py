@@ -10,7 +10,9 @@ HEADLINE = "Training a starter set so you can try "
 
 def compared(at) -> list[int]:
     """The run ids the Equivariance page compares (its multiselect holds run ids, or "#5 ..." labels)."""
-    return [v if isinstance(v, int) else int(str(v).split(" ")[0].lstrip("#")) for v in at.multiselect(key="runs").value]
+    return [
+        v if isinstance(v, int) else int(str(v).split(" ")[0].lstrip("#")) for v in at.multiselect(key="runs").value
+    ]
 
 
 def answer_line(at) -> str:

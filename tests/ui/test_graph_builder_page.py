@@ -66,10 +66,18 @@ def test_a_digit_step_keeps_the_edges_and_changes_only_the_image(app):
     assert first[1:] == second[1:]  # filter and degrees: the same figures
 
 
-@pytest.mark.parametrize("kind, params", [("gaussian", {"sigma": 0.05}), ("gaussian", {"sigma": 0.3, "cutoff": 0.2}),
-                                          ("gaussian", {"sigma": 0.2, "topk": 6}), ("knn", {"k": 8}),
-                                          ("knn", {"k": 5, "sigma": 0.1}), ("grid", {"neighbours": 4}),
-                                          ("complete", {})])
+@pytest.mark.parametrize(
+    "kind, params",
+    [
+        ("gaussian", {"sigma": 0.05}),
+        ("gaussian", {"sigma": 0.3, "cutoff": 0.2}),
+        ("gaussian", {"sigma": 0.2, "topk": 6}),
+        ("knn", {"k": 8}),
+        ("knn", {"k": 5, "sigma": 0.1}),
+        ("grid", {"neighbours": 4}),
+        ("complete", {}),
+    ],
+)
 def test_the_graph_caches_facts_are_the_graphs_summary(kind, params):
     from ui.resources import graph_facts
 

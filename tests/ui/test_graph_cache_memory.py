@@ -54,13 +54,16 @@ print(json.dumps({"start_mb": start, "end_mb": rss_mb(), "peak_mb": rss_mb("VmHW
 
 def test_a_hundred_dense_graphs_stay_within_the_graph_budget():
     env = {**os.environ, "PYTHONPATH": str(ROOT), "GRAPHCONV_QUICK": "1"}
-    done = subprocess.run([sys.executable, "-c", PROBE, str(GRAPHS)], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, str(GRAPHS)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     m = json.loads(done.stdout.strip().splitlines()[-1])
     grown, peak = m["end_mb"] - m["start_mb"], m["peak_mb"] - m["start_mb"]
-    print(f"RSS {m['start_mb']:.0f} MB -> {m['end_mb']:.0f} MB (peak {m['peak_mb']:.0f} MB) after {GRAPHS} graphs; "
-          f"cache: {m['kept']} graphs, {m['kept_mb']} MB")
+    print(
+        f"RSS {m['start_mb']:.0f} MB -> {m['end_mb']:.0f} MB (peak {m['peak_mb']:.0f} MB) after {GRAPHS} graphs; "
+        f"cache: {m['kept']} graphs, {m['kept_mb']} MB"
+    )
     assert grown < 2 * GRAPH_CACHE_MB, m
     assert peak < 2 * GRAPH_CACHE_MB + 32, m  # and at no moment more than two builds' temporaries above that
     assert m["budget_mb"] == GRAPH_CACHE_MB == 48

@@ -13,8 +13,17 @@ from ui.classroom import builder_html, fixed_text, parse_hide
 from ui.display import plain as inert
 
 PAGES = re.findall(r'st\.Page\("(app_pages/[a-z_]+\.py)"', (ROOT / "app.py").read_text())
-WIDGETS = ("selectbox", "slider", "select_slider", "radio", "toggle", "number_input", "text_input", "multiselect",
-           "checkbox")
+WIDGETS = (
+    "selectbox",
+    "slider",
+    "select_slider",
+    "radio",
+    "toggle",
+    "number_input",
+    "text_input",
+    "multiselect",
+    "checkbox",
+)
 
 
 def widget_keys(at: AppTest) -> set[str]:
@@ -29,9 +38,12 @@ def builder(at: AppTest) -> str:
 
 def controls(at: AppTest) -> dict[str, str]:
     """The Classroom link builder's controls: URL key -> label."""
-    return {key: html.unescape(label) for label, key in
-            re.findall(r'<input type="checkbox" value="[^"]+"(?: checked)?><span>(.*?) <code[^>]*>([^<]+)</code>',
-                       builder(at))}
+    return {
+        key: html.unescape(label)
+        for label, key in re.findall(
+            r'<input type="checkbox" value="[^"]+"(?: checked)?><span>(.*?) <code[^>]*>([^<]+)</code>', builder(at)
+        )
+    }
 
 
 def ticked(at: AppTest) -> list[str]:
@@ -107,24 +119,50 @@ def _train_config(at):
 
 
 CASES = {
-    "app_pages/start.py": ({"kind": "knn", "hide": "kind"}, ["kind"],
-                           lambda at: "knn_k" in {s.key for s in at.slider}),  # forwarded to the Graph Builder
-    "app_pages/graph_builder.py": ({"kind": "knn", "hide": "kind"}, ["kind"],
-                                   lambda at: "knn_k" in {s.key for s in at.slider}),
-    "app_pages/train.py": ({"model": "cheb", "lr": "0.01", "hide": "model,lr"}, ["model", "lr"],
-                           lambda at: (_train_config(at)["model"], _train_config(at)["lr"]) == ("cheb", 0.01)
-                           and any(c.value.startswith("ChebNet (Defferrard et al. 2016): ") for c in at.caption)),
-    "app_pages/groups.py": ({"family": "D", "n": "8", "hide": "n"}, ["n"],
-                            lambda at: any(m.value.startswith("**D8** has 16 elements") for m in at.markdown)),
+    "app_pages/start.py": (
+        {"kind": "knn", "hide": "kind"},
+        ["kind"],
+        lambda at: "knn_k" in {s.key for s in at.slider},
+    ),  # forwarded to the Graph Builder
+    "app_pages/graph_builder.py": (
+        {"kind": "knn", "hide": "kind"},
+        ["kind"],
+        lambda at: "knn_k" in {s.key for s in at.slider},
+    ),
+    "app_pages/train.py": (
+        {"model": "cheb", "lr": "0.01", "hide": "model,lr"},
+        ["model", "lr"],
+        lambda at: (
+            (_train_config(at)["model"], _train_config(at)["lr"]) == ("cheb", 0.01)
+            and any(c.value.startswith("ChebNet (Defferrard et al. 2016): ") for c in at.caption)
+        ),
+    ),
+    "app_pages/groups.py": (
+        {"family": "D", "n": "8", "hide": "n"},
+        ["n"],
+        lambda at: any(m.value.startswith("**D8** has 16 elements") for m in at.markdown),
+    ),
     "app_pages/karate.py": ({"k_model": "cheb", "hide": "k_model"}, ["k_model"], None),
-    "app_pages/spectral.py": ({"s_kind": "knn", "hide": "s_kind"}, ["s_kind"],
-                              lambda at: "knn_k" in {s.key for s in at.slider}),
-    "app_pages/filters.py": ({"f_kind": "knn", "hide": "f_kind,f_zoom", "f_zoom": "false"}, ["f_kind", "f_zoom"],
-                             lambda at: "knn_k" in {s.key for s in at.slider}),
-    "app_pages/compare.py": ({"sw_model": "cnn", "hide": "sw_model"}, ["sw_model"],
-                             lambda at: at.selectbox(key="sw_param").value == "model"),  # cheb would sweep K
-    "app_pages/equivariance.py": ({"group": "D4", "hide": "group"}, ["group"],
-                                  lambda at: any("escnn D4" in b.label for b in at.button)),
+    "app_pages/spectral.py": (
+        {"s_kind": "knn", "hide": "s_kind"},
+        ["s_kind"],
+        lambda at: "knn_k" in {s.key for s in at.slider},
+    ),
+    "app_pages/filters.py": (
+        {"f_kind": "knn", "hide": "f_kind,f_zoom", "f_zoom": "false"},
+        ["f_kind", "f_zoom"],
+        lambda at: "knn_k" in {s.key for s in at.slider},
+    ),
+    "app_pages/compare.py": (
+        {"sw_model": "cnn", "hide": "sw_model"},
+        ["sw_model"],
+        lambda at: at.selectbox(key="sw_param").value == "model",
+    ),  # cheb would sweep K
+    "app_pages/equivariance.py": (
+        {"group": "D4", "hide": "group"},
+        ["group"],
+        lambda at: any("escnn D4" in b.label for b in at.button),
+    ),
     "app_pages/playground.py": ({"pg_src": "dataset", "pg_digit": "5", "hide": "pg_digit"}, ["pg_digit"], None),
 }
 
@@ -190,8 +228,11 @@ def test_parse_hide_reads_a_bounded_comma_list():
 
 
 def test_builder_markup_escapes_labels_and_holds_no_link_value():
-    body = builder_html({"model": "Layer <b>type</b>", "lr": "Learning rate", "bad key\"": "x"}, ["lr"],
-                        {"model": "cnn", "lr": "0.001", "bad key\"": "1"})
+    body = builder_html(
+        {"model": "Layer <b>type</b>", "lr": "Learning rate", 'bad key"': "x"},
+        ["lr"],
+        {"model": "cnn", "lr": "0.001", 'bad key"': "1"},
+    )
     assert 'value="model">' in body and 'value="lr" checked>' in body and "bad key" not in body
     assert "Layer &lt;b&gt;type&lt;/b&gt;" in body and "<b>" not in body
     fill = json.loads(html.unescape(re.search(r'data-fill="([^"]*)"', body).group(1)))
@@ -201,7 +242,9 @@ def test_builder_markup_escapes_labels_and_holds_no_link_value():
 
 def test_fixed_caption_quotes_values_inert():
     text = fixed_text({"a": ("Layer *type*", "x` [a](https://evil.example) `")})
-    assert text.startswith("Fixed by this link: Layer \\*type\\* = x\\` \\[a\\]\\(https\\:\u2215\u2215evil\\.example\\) \\`")
+    assert text.startswith(
+        "Fixed by this link: Layer \\*type\\* = x\\` \\[a\\]\\(https\\:\u2215\u2215evil\\.example\\) \\`"
+    )
     assert fixed_text({}) is None
 
 
@@ -212,8 +255,7 @@ def test_the_hand_synced_run_and_source_pickers_hide_too(app):
 
     first = execute(RunConfig(model="mlp", hidden=8, epochs=1, quick=True))["run_id"]
     second = execute(RunConfig(model="cnn", epochs=1, quick=True))["run_id"]
-    at = opened(app, "app_pages/playground.py",
-                {"pg_src": "dataset", "pg_runs": str(second), "hide": "pg_src,pg_runs"})
+    at = opened(app, "app_pages/playground.py", {"pg_src": "dataset", "pg_runs": str(second), "hide": "pg_src,pg_runs"})
     no_errors(at)
     assert not {"pg_src", "pg_runs_w"} & widget_keys(at)
     assert "Digit = data set," in fixed(at) and f"Runs = Run {second} · CNN" in fixed(at)

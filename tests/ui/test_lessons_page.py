@@ -86,7 +86,9 @@ def test_run_the_cheb_cnn_lesson_in_quick_mode(app):
     assert any(f"trained in runs {runs[0]['id']} and {runs[1]['id']}: shown here" in i.value for i in second.info)
     configs = [r["config"] for r in runs]
     assert [(c["model"], c["graph"], (c["graph_params"] or {}).get("neighbours")) for c in configs] == [
-        ("cheb", "grid", 8), ("cnn", None, None)]
+        ("cheb", "grid", 8),
+        ("cnn", None, None),
+    ]
     assert [c["epochs"] for c in configs] == [c.epochs for c in lesson_configs("cheb-cnn", True)]
     assert all(c["quick"] for c in configs) and {r["session"] for r in runs} != {None}
     for r in runs:
@@ -100,8 +102,9 @@ def test_run_the_cheb_cnn_lesson_in_quick_mode(app):
     assert list(table["test accuracy"]) == pytest.approx([100 * a for a in stored])  # in points, 92.5 not 93
     assert (table["s/epoch"] > 0).all()
     lines = [m.value for m in at.markdown]
-    assert any(line.startswith("ChebNet epoch = ") and line.endswith("x the CNN's (published 7.6-14.6x).")
-               for line in lines), lines
+    assert any(
+        line.startswith("ChebNet epoch = ") and line.endswith("x the CNN's (published 7.6-14.6x).") for line in lines
+    ), lines
     links = _links(at)
     assert links["Spectral view: ChebNet's learned frequency responses"][1] == f"s_run={runs[0]['id']}"
     assert links["Compare runs: their settings and curves"][1] == f"cmp_runs={runs[0]['id']}%2C{runs[1]['id']}"
@@ -118,8 +121,12 @@ def test_run_the_cheb_cnn_lesson_in_quick_mode(app):
     no_errors(again)
     assert _shown(again) == kind and len(manager().store.list_runs()) == 2
     assert again.dataframe[0].value.equals(table)
-    assert any(i.value.startswith(f"The same settings and seed were trained in runs {runs[0]['id']} and "
-                                  f"{runs[1]['id']}: shown here") for i in again.info)
+    assert any(
+        i.value.startswith(
+            f"The same settings and seed were trained in runs {runs[0]['id']} and {runs[1]['id']}: shown here"
+        )
+        for i in again.info
+    )
 
 
 def test_a_classroom_link_hides_the_run_buttons(app):
@@ -136,7 +143,9 @@ def test_a_classroom_link_hides_the_run_buttons(app):
     at.query_params["hide"] = "ls_own"
     at.run()
     no_errors(at)
-    assert [e.label for e in at.expander] == ["Classroom link"] and not [b for b in at.button if b.key in ("ls_run", "ls_own_run")]
+    assert [e.label for e in at.expander] == ["Classroom link"] and not [
+        b for b in at.button if b.key in ("ls_run", "ls_own_run")
+    ]
     assert list(at.dataframe[0].value["status"]) == ["queued", "queued"]  # the table is still there
     assert any("Run this lesson and Run your own copy = not offered" in c.value for c in at.caption)
     assert not [w.value for w in at.warning if "hide" in w.value]  # a control of this page, not a bad key
@@ -151,8 +160,10 @@ def test_a_classroom_link_hides_the_run_buttons(app):
 
 def test_the_fixed_graph_links_open_their_filters(app):
     at = open_page(app, PAGE)
-    for key, label in (("tutorial", "Filters: the fixed Gaussian graph's filter"),
-                       ("cheb-cnn", "Filters: the 8-neighbour grid's fixed filter")):
+    for key, label in (
+        ("tutorial", "Filters: the fixed Gaussian graph's filter"),
+        ("cheb-cnn", "Filters: the 8-neighbour grid's fixed filter"),
+    ):
         at.selectbox(key="lesson").set_value(key).run()
         filters = _opens_cleanly(*_links(at)[label])
         assert filters.radio(key="f_kind").value == ("gaussian" if key == "tutorial" else "grid")
@@ -273,8 +284,10 @@ def test_links_written_before_groups_were_stored_reopen_the_same_launch(app):
     stamp = "1700000000300-a1b2c3"
     launch, sweep = f"lesson:rotation:quick:{stamp}", f"sweep:{stamp}:restriction:lesson-rotation"
     _, plan = launch_plan("rotation", True)
-    runs = [(launch if part.type == "lesson" else sweep, cfg.label(), cfg.to_dict(), {"test_accuracy": 0.9})
-            for cfg, part in plan]
+    runs = [
+        (launch if part.type == "lesson" else sweep, cfg.label(), cfg.to_dict(), {"test_accuracy": 0.9})
+        for cfg, part in plan
+    ]
     write_schema_2(data_dir() / "runs.db", runs)
     app.query_params["ls_show"] = launch
     at = open_page(app, PAGE)
@@ -285,8 +298,7 @@ def test_links_written_before_groups_were_stored_reopen_the_same_launch(app):
     assert at.selectbox(key="lesson").value == "rotation" and at.selectbox(key="ls_show").value == launch
     table = at.dataframe[0].value
     assert list(table["run"]) == list(range(1, len(plan) + 1)) and list(table["status"]) == ["finished"] * len(plan)
-    assert _links(at)["Compare: accuracy against the restriction depth"][1] == f"sw_show={sweep}".replace(
-        ":", "%3A")
+    assert _links(at)["Compare: accuracy against the restriction depth"][1] == f"sw_show={sweep}".replace(":", "%3A")
     _read_only(at)
 
     karate = AppTest.from_file(APP, default_timeout=180)

@@ -63,8 +63,11 @@ def test_node_page_shows_a_gcn_nodes_arithmetic(app):
     at.number_input(key="nd_col").set_value(27).run()
     no_errors(at)
     # named as the map names it, everywhere: the heading, the row of Â, the maps' caption; no node number
-    assert any(h.value == "The node at pixel (row 0, column 27) · graph conv 1, output channel "
-               f"{at.slider(key='nd_out').value}" for h in at.subheader), [h.value for h in at.subheader]
+    assert any(
+        h.value == "The node at pixel (row 0, column 27) · graph conv 1, output channel "
+        f"{at.slider(key='nd_out').value}"
+        for h in at.subheader
+    ), [h.value for h in at.subheader]
     assert any(m.value.startswith("**The row of Â for pixel (row 0, column 27): its ") for m in at.markdown)
     assert any("around pixel (row 0, column 27)" in c.value for c in at.caption)
     shown = " ".join(x.value for x in [*at.markdown, *at.subheader, *at.caption])
@@ -118,17 +121,20 @@ def test_the_page_opens_on_the_newest_graph_net_not_a_newer_steerable_run(app):
     assert at.selectbox(key="nd_run").value == cheb
     assert any("Chebyshev terms" in m.value for m in at.markdown)  # the arithmetic, not channel permutations
     line = next(c.value for c in at.caption if c.value.startswith("Showing "))
-    assert line == ("Showing **Run 1 · ChebNet K=3 on the 8-neighbour grid (10.0%)**, the newest graph network, on "
-                    "test digit #0 (label 0). Pick another run — steerable nets too — or digit in the sidebar (» at "
-                    "the top left on a phone)."), line
+    assert line == (
+        "Showing **Run 1 · ChebNet K=3 on the 8-neighbour grid (10.0%)**, the newest graph network, on "
+        "test digit #0 (label 0). Pick another run — steerable nets too — or digit in the sidebar (» at "
+        "the top left on a phone)."
+    ), line
     runs = at.selectbox(key="nd_run")
     assert f"Run {steerable} · Steerable CNN C4 (10.0%)" in runs.options
     runs.set_value(steerable).run()  # still selectable
     no_errors(at)
     assert any("cyclic shift by 1" in m.value for m in at.markdown)
     assert any(h.value.startswith("Field 0 of steerable conv 1 at pixel (row ") for h in at.subheader)
-    assert any(c.value.startswith(f"Showing **Run {steerable} · ") and ", the newest" not in c.value
-               for c in at.caption)
+    assert any(
+        c.value.startswith(f"Showing **Run {steerable} · ") and ", the newest" not in c.value for c in at.caption
+    )
 
 
 def test_node_page_steerable_run(app):
@@ -230,8 +236,12 @@ def test_a_forged_canvas_value_is_one_line_not_an_exception(app, monkeypatch):
     run_id = _stored_run("gcn")
     app.query_params.update({"nd_run": str(run_id), "nd_src": "draw"})
     at = open_page(app, NODE)
-    for forged in ("data:text/html;base64,PHNjcmlwdD4=", "data:image/png;base64,@@@", "data:image/png;base64,"
-                   + "A" * 4_000_000, {"png": 1}):
+    for forged in (
+        "data:text/html;base64,PHNjcmlwdD4=",
+        "data:image/png;base64,@@@",
+        "data:image/png;base64," + "A" * 4_000_000,
+        {"png": 1},
+    ):
         monkeypatch.setattr("ui.draw_canvas.draw_canvas", lambda key, forged=forged, **kw: drawing_png(forged))
         at.run()
         assert not at.exception, [e.value for e in at.exception]

@@ -29,8 +29,9 @@ def test_graph_builder_is_reached_by_old_links_to_the_root(app):
     assert metrics["Directed edges"] == "5,940"  # 8-neighbour grid on 28 x 28
 
 
-@pytest.mark.parametrize("kind, nodes", [("grid", 784), ("knn", 784), ("gaussian", 784), ("superpixels", None),
-                                         ("complete", 784)])
+@pytest.mark.parametrize(
+    "kind, nodes", [("grid", 784), ("knn", 784), ("gaussian", 784), ("superpixels", None), ("complete", 784)]
+)
 def test_graph_builder_every_kind(app, kind, nodes):
     at = open_page(app, GRAPH_BUILDER)
     at.radio(key="kind").set_value(kind).run()
@@ -119,7 +120,10 @@ def test_train_page_trains_the_tutorial_model(app):
     assert snap["state"] == "finished", snap
     row = store().get_run(at.session_state["run_id"])
     assert (row["config"]["model"], row["config"]["adjacency"], row["name"]) == (
-        "tutorial", "learned-offset", "One graph layer + linear, learned-offset adjacency")
+        "tutorial",
+        "learned-offset",
+        "One graph layer + linear, learned-offset adjacency",
+    )
 
 
 def test_train_page_superpixel_layers_and_budget_width(app):
@@ -160,9 +164,13 @@ def test_train_page_group_schedule_and_an_invalid_one(app):
     no_errors(at)
     assert any(c.value.startswith("The schedule sets 3 blocks") for c in at.caption)
     at.button[0].click().run()  # Start: refused with one clear message, nothing stored
-    assert [e.value for e in at.error] == ["Invalid setting — " + plain(  # quoted inert: it quotes what was typed
-        "group: D4 is not a subgroup of C4 in the schedule C4,D4,C4: each block's group must be "
-        "a subgroup of the one before (e.g. D16,D16,C16 or C8,C4,C1)")]
+    assert [e.value for e in at.error] == [
+        "Invalid setting — "
+        + plain(  # quoted inert: it quotes what was typed
+            "group: D4 is not a subgroup of C4 in the schedule C4,D4,C4: each block's group must be "
+            "a subgroup of the one before (e.g. D16,D16,C16 or C8,C4,C1)"
+        )
+    ]
     assert "run_id" not in at.session_state
     at.text_input(key="schedule_groups").input("d4,d4,c4").run()  # case-insensitive, a valid schedule
     no_errors(at)
@@ -180,12 +188,18 @@ def test_shared_link_reopens_graph_configuration(app):
     assert {m.label: m.value for m in at.metric}["Directed edges"] == f"{build_graph('knn', k=12).num_edges:,}"
 
 
-@pytest.mark.parametrize("params, bad", [
-    ({"digit": "99999"}, "digit=99999"),
-    ({"kind": "hexagons"}, "kind=hexagons"),
-    ({"kind": "knn", "knn_k": "abc"}, "knn_k=abc"),
-    ({"kind": "gaussian", "gaussian_sigma": "-1"}, "gaussian_sigma=" + plain("-1")),  # quoted inert (ui.display.plain)
-])
+@pytest.mark.parametrize(
+    "params, bad",
+    [
+        ({"digit": "99999"}, "digit=99999"),
+        ({"kind": "hexagons"}, "kind=hexagons"),
+        ({"kind": "knn", "knn_k": "abc"}, "knn_k=abc"),
+        (
+            {"kind": "gaussian", "gaussian_sigma": "-1"},
+            "gaussian_sigma=" + plain("-1"),
+        ),  # quoted inert (ui.display.plain)
+    ],
+)
 def test_invalid_link_values_fall_back_with_notice(app, params, bad):
     app.query_params.update(params)
     at = app.run()
@@ -229,8 +243,9 @@ def test_a_run_of_another_session_is_read_only(app):
     from core.training.runs import RunConfig
     from ui.resources import manager
 
-    run_id = manager().submit(RunConfig(model="mlp", hidden=16, epochs=300, quick=True, device="cpu"),
-                              session="the-owner")
+    run_id = manager().submit(
+        RunConfig(model="mlp", hidden=16, epochs=300, quick=True, device="cpu"), session="the-owner"
+    )
     try:
         app.query_params["run"] = str(run_id)
         at = app.run()
@@ -255,12 +270,20 @@ def test_a_worker_started_while_a_page_runs_does_not_run_the_app():
 
     from tests.ui.ui_helpers import ROOT
 
-    probe = ("import multiprocessing.spawn as spawn, os, sys\n"
-             f"spawn.prepare({{'init_main_from_path': {str(ROOT / 'app.py')!r}}})\n"
-             "children = open(f'/proc/{os.getpid()}/task/{os.getpid()}/children').read().split()\n"
-             "print('streamlit' in sys.modules, sys.modules['__mp_main__'].__file__.endswith('app.py'), children)\n")
-    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120,
-                          env={**__import__("os").environ, "GRAPHCONV_QUICK": "1"})
+    probe = (
+        "import multiprocessing.spawn as spawn, os, sys\n"
+        f"spawn.prepare({{'init_main_from_path': {str(ROOT / 'app.py')!r}}})\n"
+        "children = open(f'/proc/{os.getpid()}/task/{os.getpid()}/children').read().split()\n"
+        "print('streamlit' in sys.modules, sys.modules['__mp_main__'].__file__.endswith('app.py'), children)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**__import__("os").environ, "GRAPHCONV_QUICK": "1"},
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False True []", done.stdout  # app.py was run, and did nothing
     assert not done.stderr.strip(), done.stderr  # no warning of any kind

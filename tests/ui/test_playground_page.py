@@ -7,9 +7,11 @@ from tests.ui.ui_helpers import no_errors
 from ui.url_state import shown_link_value
 
 PLAYGROUND = "app_pages/playground.py"
-SIX_NINE = ("cannot tell a 6 from a 9 by which way up it is: a 6 turned by 180° is a 9, so a net that is invariant to "
-            "rotation gives both the same answer. It can only go by how the digit is written: a 6's stem usually curves "
-            "into its loop, a 9's is straighter.")
+SIX_NINE = (
+    "cannot tell a 6 from a 9 by which way up it is: a 6 turned by 180° is a 9, so a net that is invariant to "
+    "rotation gives both the same answer. It can only go by how the digit is written: a 6's stem usually curves "
+    "into its loop, a 9's is straighter."
+)
 
 
 def answer_line(at) -> str:
@@ -100,7 +102,7 @@ def a_drawing() -> bytes:
     rgba[..., 3] = 255
     for row in range(50, 230):
         col = 120 + (row - 50) // 6
-        rgba[row, col:col + 24, :3] = 255
+        rgba[row, col : col + 24, :3] = 255
     buf = io.BytesIO()
     Image.fromarray(rgba, "RGBA").save(buf, format="PNG")
     return buf.getvalue()
@@ -160,8 +162,9 @@ def test_a_drawing_travels_in_the_link_and_the_link_reopens_the_digit_and_its_an
     assert not friend.warning, [w.value for w in friend.warning]
     assert answer_line(friend) == drawn_answer  # the same digit, the same answers
     assert np.array_equal(decode_digit_link(ink), digit)
-    assert any("came with the link" in c.value and "A new stroke on the canvas replaces it" in c.value
-               for c in friend.caption)
+    assert any(
+        "came with the link" in c.value and "A new stroke on the canvas replaces it" in c.value for c in friend.caption
+    )
     assert ["The digit in this link"] in [i.captions for i in friend.columns[0].image]  # beside the blank canvas
     canvas.clear = True  # Clear on a blank canvas: the link's digit goes
     friend.run()
@@ -215,8 +218,9 @@ def test_without_runs_the_page_links_to_the_train_page_set_up_for_each_net(app):
     at.switch_page(PLAYGROUND).run()
     no_errors(at)
     links = {(p.proto.label, p.proto.query_string) for p in at.get("page_link")}
-    assert all(p.proto.page.endswith("train") or "train" in p.proto.page for p in at.get("page_link")), \
-        [p.proto.page for p in at.get("page_link")]
+    assert all(p.proto.page.endswith("train") or "train" in p.proto.page for p in at.get("page_link")), [
+        p.proto.page for p in at.get("page_link")
+    ]
     assert ("Train", "") in links  # under the page's caption, and beside the no-run notice
     assert ("Train a CNN", "model=cnn") in links and ("Train a ChebNet", "model=cheb") in links
     assert ("Train a C8 steerable net on rotated digits", "model=escnn&group=C8&data=mnist-rot") in links
@@ -234,8 +238,9 @@ def test_a_rotation_invariant_net_answering_9_says_why_it_cannot_tell_6_from_9(a
     with torch.no_grad():
         model.classifier[-1].bias[9] += 20.0  # says 9 to everything, as the issue's net did to an upright 6
     escnn = store.create_run(cfg.to_dict(), name=cfg.label())
-    store.finish(escnn, {"test_accuracy": 0.1}, checkpoint=str(save_checkpoint(model.state_dict(),
-                                                                               checkpoint_path(escnn))))
+    store.finish(
+        escnn, {"test_accuracy": 0.1}, checkpoint=str(save_checkpoint(model.state_dict(), checkpoint_path(escnn)))
+    )
     cnn = quick_run()
     at = app.run()
     at.switch_page(PLAYGROUND)
@@ -253,8 +258,9 @@ def test_a_rotation_invariant_net_answering_9_says_why_it_cannot_tell_6_from_9(a
 
     sw = angle_sweep(load_playground_model(cnn, store), load_dataset("mnist-5k", quick=True).x_test[0].numpy())
     said = [i.value for i in at.info if "cannot tell a 6 from a 9" in i.value]
-    assert said == ([f"#{cnn} CNN {SIX_NINE}"]
-                    if six_nine_ambiguous(sw["probabilities"][0], "cnn", None, sw["predicted"]) else [])
+    assert said == (
+        [f"#{cnn} CNN {SIX_NINE}"] if six_nine_ambiguous(sw["probabilities"][0], "cnn", None, sw["predicted"]) else []
+    )
 
 
 # ----------------------------------------------------------------------------- no steerable net yet: one button
@@ -302,8 +308,11 @@ def test_without_a_steerable_net_one_button_queues_the_starter_c8_net_once_for_e
     assert queued[0]["status"] in ("queued", "running")
     assert not any(b.key == "pg_train_c8" for b in at.button)  # pressed: no second button ...
     assert not any(i.value == NO_STEERABLE for i in at.info)
-    panel = [m.value for m in at.markdown if m.value.startswith("**Training a C8 steerable net so you can try the "
-                                                                 "Playground:**")]
+    panel = [
+        m.value
+        for m in at.markdown
+        if m.value.startswith("**Training a C8 steerable net so you can try the Playground:**")
+    ]
     assert len(panel) == 1, [m.value for m in at.markdown]  # ... its progress instead
 
     friend.button(key="pg_train_c8").click().run()  # the friend's page still showed the button: pressed late
@@ -327,14 +336,16 @@ def test_a_steerable_net_a_visitor_is_training_is_waited_for_and_joins_the_runs_
     at = open_playground(app, cnn)
     assert not any(b.key == "pg_train_c8" for b in at.button)  # one is coming: no button
     waiting = [m.value for m in at.markdown if "is training on this server" in m.value]
-    assert len(waiting) == 1 and waiting[0].startswith(f"**Run {theirs} · Steerable CNN C4 is training on this "
-                                                       "server** (waiting for a training slot)"), waiting
+    assert len(waiting) == 1 and waiting[0].startswith(
+        f"**Run {theirs} · Steerable CNN C4 is training on this server** (waiting for a training slot)"
+    ), waiting
     assert at.multiselect(key="pg_runs_w").value == [cnn]
     store.start(theirs, "cpu")
     model = build_everything(cfg)[3].eval()
     with torch.no_grad():
-        store.finish(theirs, {"test_accuracy": 0.5}, checkpoint=str(save_checkpoint(model.state_dict(),
-                                                                                    checkpoint_path(theirs))))
+        store.finish(
+            theirs, {"test_accuracy": 0.5}, checkpoint=str(save_checkpoint(model.state_dict(), checkpoint_path(theirs)))
+        )
     at.run()  # what the progress bar does when the run ends
     no_errors(at)
     assert at.multiselect(key="pg_runs_w").value == [cnn, theirs]  # it joined the run shown

@@ -45,8 +45,12 @@ def test_an_over_budget_link_is_refused_with_the_setting_to_lower(monkeypatch):
     at.switch_page("app_pages/train.py").run()
     assert not at.exception
     warned = [w for w in shown(at.warning) if "Over this server's budget" in w]
-    assert warned and "lower hidden from 128 to" in warned[0] and "allows 1,300 MB a run" in warned[0] \
-        and "GRAPHCONV" not in warned[0], warned  # the limit, not the operator's name for it
+    assert (
+        warned
+        and "lower hidden from 128 to" in warned[0]
+        and "allows 1,300 MB a run" in warned[0]
+        and "GRAPHCONV" not in warned[0]
+    ), warned  # the limit, not the operator's name for it
     next(b for b in at.button if b.label == "Start").click().run()
     assert not at.exception
     refused = shown(at.error)

@@ -15,8 +15,24 @@ from tests.ui.ui_helpers import ROOT
 
 PAGES = re.findall(r'st\.Page\("(app_pages/[a-z_]+\.py)"', (ROOT / "app.py").read_text())
 # people say "ReLU" for the activation; torch's class of that name is the concept, not an internal
-CONCEPTS = {"ReLU", "ELU", "GELU", "SELU", "CELU", "PReLU", "LeakyReLU", "Softmax", "Dropout", "Linear", "Identity",
-            "Flatten", "Tanh", "Sigmoid", "Threshold", "Bilinear"}
+CONCEPTS = {
+    "ReLU",
+    "ELU",
+    "GELU",
+    "SELU",
+    "CELU",
+    "PReLU",
+    "LeakyReLU",
+    "Softmax",
+    "Dropout",
+    "Linear",
+    "Identity",
+    "Flatten",
+    "Tanh",
+    "Sigmoid",
+    "Threshold",
+    "Bilinear",
+}
 
 
 def class_names() -> set[str]:
@@ -32,16 +48,22 @@ def class_names() -> set[str]:
         pass
     # a code-shaped name (an inner capital or a digit: Conv2d, BatchNorm2d, MaskModule, PointwiseAvgPoolAntialiased2D)
     # or a bare one that is no English word in a sentence here (Module, Sequential); "Embedding" may be a word
-    return {n for n in names if n[:1].isupper() and n not in CONCEPTS
-            and (re.search(r"[a-z][A-Z]|\d", n) or n in ("Module", "Sequential", "Parameter"))}
+    return {
+        n
+        for n in names
+        if n[:1].isupper()
+        and n not in CONCEPTS
+        and (re.search(r"[a-z][A-Z]|\d", n) or n in ("Module", "Sequential", "Parameter"))
+    }
 
 
 def forbidden() -> list[tuple[str, re.Pattern]]:
     classes = sorted(class_names(), key=len, reverse=True)
-    return [("environment variable", re.compile(r"GRAPHCONV_\w*")),
-            ("raw run label",
-             re.compile(r"\b(grid|knn|gaussian|superpixels|complete)\((neighbours|k|sigma|segments)=")),
-            ("class name", re.compile(r"(?<!\w)(" + "|".join(map(re.escape, classes)) + r")(?![\w])"))]
+    return [
+        ("environment variable", re.compile(r"GRAPHCONV_\w*")),
+        ("raw run label", re.compile(r"\b(grid|knn|gaussian|superpixels|complete)\((neighbours|k|sigma|segments)=")),
+        ("class name", re.compile(r"(?<!\w)(" + "|".join(map(re.escape, classes)) + r")(?![\w])")),
+    ]
 
 
 def _chart_texts(spec: str) -> Iterator[str]:
@@ -98,15 +120,20 @@ def visible_texts(at: AppTest) -> Iterator[tuple[str, str]]:
 def test_no_page_shows_environment_variables_raw_labels_or_class_names(app):
     from core.training.runs import RunConfig, execute
 
-    runs = {name: execute(cfg)["run_id"] for name, cfg in {
-        "mlp": RunConfig(model="mlp", hidden=8, epochs=1, quick=True),
-        "cheb": RunConfig(model="cheb", hidden=8, epochs=1, quick=True),
-        "gcn": RunConfig(model="gcn", graph="knn", graph_params={"k": 6}, hidden=8, epochs=1, quick=True),
-        "escnn": RunConfig(model="escnn", data="mnist-rot", group="C4", layers=1, hidden=8, epochs=1, quick=True),
-    }.items()}
-    linked = {"app_pages/train.py": {"run": str(runs["cheb"])},  # its live panel: the run's heading
-              "app_pages/results.py": {"run": str(runs["cheb"])},
-              "app_pages/compare.py": {"cmp_runs": ",".join(map(str, runs.values()))}}  # their settings side by side
+    runs = {
+        name: execute(cfg)["run_id"]
+        for name, cfg in {
+            "mlp": RunConfig(model="mlp", hidden=8, epochs=1, quick=True),
+            "cheb": RunConfig(model="cheb", hidden=8, epochs=1, quick=True),
+            "gcn": RunConfig(model="gcn", graph="knn", graph_params={"k": 6}, hidden=8, epochs=1, quick=True),
+            "escnn": RunConfig(model="escnn", data="mnist-rot", group="C4", layers=1, hidden=8, epochs=1, quick=True),
+        }.items()
+    }
+    linked = {
+        "app_pages/train.py": {"run": str(runs["cheb"])},  # its live panel: the run's heading
+        "app_pages/results.py": {"run": str(runs["cheb"])},
+        "app_pages/compare.py": {"cmp_runs": ",".join(map(str, runs.values()))},
+    }  # their settings side by side
     patterns = forbidden()
     failures: dict[str, list[str]] = {}
     read: dict[str, int] = {}
@@ -129,5 +156,6 @@ def test_no_page_shows_environment_variables_raw_labels_or_class_names(app):
     shown = "\n".join(seen)  # the runs were there, named as people say them
     assert f"Run {runs['cheb']} · ChebNet K=5 on the 8-neighbour grid" in shown
     assert "GCN on the 6-nearest-neighbour graph" in shown and "Steerable CNN C4" in shown
-    assert not failures, "\n".join(f"{page}:\n  " + "\n  ".join(dict.fromkeys(lines)) for page, lines in
-                                   failures.items())
+    assert not failures, "\n".join(
+        f"{page}:\n  " + "\n  ".join(dict.fromkeys(lines)) for page, lines in failures.items()
+    )

@@ -16,8 +16,9 @@ COMPARE = "app_pages/compare.py"
 def _quick_runs(n: int = 1, **overrides) -> list[int]:
     from core.training.runs import RunConfig, execute
 
-    return [execute(RunConfig(model="mlp", epochs=1, quick=True, seed=seed, **overrides))["run_id"]
-            for seed in range(n)]
+    return [
+        execute(RunConfig(model="mlp", epochs=1, quick=True, seed=seed, **overrides))["run_id"] for seed in range(n)
+    ]
 
 
 @pytest.mark.parametrize("page", [RESULTS, COMPARE])
@@ -46,8 +47,9 @@ def test_results_page_names_runs_from_their_config_and_links_a_graph_net_to_one_
     no_errors(at)
     picker = at.selectbox(key="run")
     assert picker.value == cheb  # the newest
-    assert any(o.startswith(f"Run {cheb} · ChebNet K=5 on the 8-neighbour grid · ") for o in picker.options), \
+    assert any(o.startswith(f"Run {cheb} · ChebNet K=5 on the 8-neighbour grid · ") for o in picker.options), (
         picker.options
+    )
     links = {link.proto.label: link.proto.query_string for link in at.get("page_link")}
     assert links["One node's arithmetic"] == f"nd_run={cheb}"
     at.selectbox(key="run").set_value(mlp).run()

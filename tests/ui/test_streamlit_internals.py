@@ -156,12 +156,13 @@ def test_get_script_run_ctx_is_there_in_a_run_and_not_outside():
 def test_page_script_hash_names_a_page_the_same_in_every_session(tmp_path):
     """ui.classroom remembers each page's controls under this hash, across runs and sessions."""
     (tmp_path / "main.py").write_text(
-        "import streamlit as st\n"
-        "st.navigation([st.Page('a.py', default=True), st.Page('b.py')]).run()\n")
+        "import streamlit as st\nst.navigation([st.Page('a.py', default=True), st.Page('b.py')]).run()\n"
+    )
     for name in "ab":
         (tmp_path / f"{name}.py").write_text(
             "import streamlit as st\nfrom ui import streamlit_internals as internals\n"
-            f"st.session_state.setdefault('seen', []).append(('{name}', internals.page_script_hash()))\n")
+            f"st.session_state.setdefault('seen', []).append(('{name}', internals.page_script_hash()))\n"
+        )
 
     def hashes() -> dict[str, set[str]]:
         at = ran(AppTest.from_file(str(tmp_path / "main.py")))
@@ -195,6 +196,7 @@ def test_script_session_id_stays_over_reruns():
 
 def _bound_then_hidden(unbind: bool) -> AppTest:
     """A slider bound to the link's ``n``, drawn once, then not drawn (a classroom link hiding it) for two runs."""
+
     def script():
         import streamlit as st
 
@@ -217,13 +219,15 @@ def test_unbind_url_param_keeps_a_hidden_controls_link_value():
     kept = _bound_then_hidden(unbind=True)
     unchanged("QueryParams.get_binding_for_param/unbind_widget")
     assert kept.query_params.get("n") == "8", (
-        "QueryParams.get_binding_for_param/unbind_widget: a hidden control lost its link value")
+        "QueryParams.get_binding_for_param/unbind_widget: a hidden control lost its link value"
+    )
     dropped = _bound_then_hidden(unbind=False)  # why it is needed: Streamlit drops an undrawn bound widget's value
     assert "n" not in dropped.query_params, "Streamlit keeps an undrawn bound widget's parameter: unbinding is moot"
 
 
 def test_widget_keys_are_the_last_runs_keyed_widgets():
     """``ui.url_state.start_page`` reads them at the top of a run, before the page draws anything."""
+
     def script():
         import streamlit as st
 
@@ -281,7 +285,8 @@ def test_run_marker_is_each_runs_own():
     at = ran(ran(ran(AppTest.from_function(script))))
     unchanged("ScriptRunContext.cursors")
     assert at.session_state["checks"] == [{"some": True, "new": True, "kept": True}] * 3, (
-        f"ScriptRunContext.cursors is no per-run object: {at.session_state['checks']}")
+        f"ScriptRunContext.cursors is no per-run object: {at.session_state['checks']}"
+    )
 
 
 def test_xsrf_token_reads_the_cookie_streamlits_server_writes():

@@ -72,7 +72,7 @@ def shown(pg, prefix: str, ready=lambda seen: True) -> dict:
     while True:
         for text in pg.locator('[data-testid="stCode"]').all_inner_texts():
             if text.startswith(prefix + " "):
-                seen = json.loads(text[len(prefix) + 1:])
+                seen = json.loads(text[len(prefix) + 1 :])
                 if ready(seen):
                     return seen
         assert time.monotonic() < deadline, f"the tiny app showed no ready {prefix} line"

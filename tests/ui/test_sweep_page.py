@@ -58,8 +58,9 @@ def test_a_stored_sweep_reopens_from_a_link(monkeypatch):
     group = new_sweep_group("seed", "data")
     assert sweep_params(group) == ("seed", "data")
     kind = group.id  # what the link carries
-    for cfg in grid_configs(RunConfig(model="mlp", hidden=8, epochs=1, quick=True), "seed", [0, 1], "data",
-                            ["mnist-5k", "mnist-rot"]):
+    for cfg in grid_configs(
+        RunConfig(model="mlp", hidden=8, epochs=1, quick=True), "seed", [0, 1], "data", ["mnist-5k", "mnist-rot"]
+    ):
         run_id = store.create_run(cfg.to_dict(), name=cfg.label(), group=group)
         execute(cfg, store, run_id=run_id)
     older = "sweep:123"  # an older sweep's id names nothing: its settings are read from how its runs differ
@@ -87,8 +88,17 @@ def test_the_sweep_launcher_lists_settings_by_label_and_reopens_from_a_link(monk
     monkeypatch.setenv("GRAPHCONV_QUICK", "1")
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
     at.switch_page("app_pages/compare.py")
-    at.query_params.update({"sw_model": "cheb", "sw_graph": "knn", "sw_param": "k", "sw_values": "4, 12",
-                            "sw_param2": "K", "sw_values2": "1, 2", "sw_epochs": "2"})
+    at.query_params.update(
+        {
+            "sw_model": "cheb",
+            "sw_graph": "knn",
+            "sw_param": "k",
+            "sw_values": "4, 12",
+            "sw_param2": "K",
+            "sw_values2": "1, 2",
+            "sw_epochs": "2",
+        }
+    )
     at.run()
     assert not at.exception and not at.error and not at.warning, [w.value for w in at.warning]
     param = at.selectbox(key="sw_param")
@@ -163,8 +173,10 @@ def test_links_written_before_groups_were_stored_open_the_same_sweep_and_search(
     sweep, search = "sweep:1700000000000:seed", "search:1700000000100:asha:lr"
     configs = grid_configs(RunConfig(model="mlp", hidden=8, epochs=1, quick=True), "seed", [0, 1])
     runs = [(sweep, c.label(), c.to_dict(), {"test_accuracy": 0.5 + c.seed / 10}) for c in configs]
-    runs += [(search, c.label(), c.to_dict(), {"test_accuracy": 0.6}) for c in
-             (RunConfig(model="mlp", lr=lr, epochs=1, quick=True) for lr in (0.001, 0.01))]
+    runs += [
+        (search, c.label(), c.to_dict(), {"test_accuracy": 0.6})
+        for c in (RunConfig(model="mlp", lr=lr, epochs=1, quick=True) for lr in (0.001, 0.01))
+    ]
     write_schema_2(data_dir() / "runs.db", runs)
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.query_params.update({"sw_show": sweep, "se_show": search})
@@ -176,5 +188,7 @@ def test_links_written_before_groups_were_stored_open_the_same_sweep_and_search(
     name = "Sweep of random seed (seed) over 0, 1 · MLP, 1\u00a0epoch"
     assert any(m.value == f"**{name}**: 2 of 2 runs finished." for m in at.markdown), [m.value for m in at.markdown]
     assert at.selectbox(key="sw_show").value == sweep and at.selectbox(key="se_show").value == search
-    assert any(m.value.startswith("**2 trials over** learning rate (lr): 2 ended (0 stopped early by ASHA)")
-               for m in at.markdown), [m.value for m in at.markdown]
+    assert any(
+        m.value.startswith("**2 trials over** learning rate (lr): 2 ended (0 stopped early by ASHA)")
+        for m in at.markdown
+    ), [m.value for m in at.markdown]

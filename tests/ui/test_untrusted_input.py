@@ -12,8 +12,12 @@ from ui.display import plain
 from ui.url_state import SHOWN_CHARS, parse_run_id, parse_run_ids, shown_link_value
 from ui.draw_canvas import MAX_URL_CHARS, PNG_URL, drawing_png
 
-PLAYGROUND, RESULTS, TRAIN, EQUIVARIANCE = ("app_pages/playground.py", "app_pages/results.py", "app_pages/train.py",
-                                            "app_pages/equivariance.py")
+PLAYGROUND, RESULTS, TRAIN, EQUIVARIANCE = (
+    "app_pages/playground.py",
+    "app_pages/results.py",
+    "app_pages/train.py",
+    "app_pages/equivariance.py",
+)
 MANY_IDS = ",".join(str(i) for i in range(1, 10_001))  # a forged pg_runs / trio with 10,000 run ids
 
 
@@ -103,14 +107,21 @@ def test_playground_link_values_that_are_huge_or_hostile(app):
     cnn = execute(RunConfig(model="cnn", hidden=8, epochs=1, quick=True))["run_id"]
     at = app.run()
     at.switch_page(PLAYGROUND)
-    at.query_params.update({"pg_src": "x` [click me](https://evil.example) `", "pg_runs": MANY_IDS,
-                            "pg_mirror": "1" * 400_000,  # Streamlit drops a query string over 512 Ki characters
-                            "note": "a&b=c#d"})  # an unknown key: kept, and one value in the copied link
+    at.query_params.update(
+        {
+            "pg_src": "x` [click me](https://evil.example) `",
+            "pg_runs": MANY_IDS,
+            "pg_mirror": "1" * 400_000,  # Streamlit drops a query string over 512 Ki characters
+            "note": "a&b=c#d",
+        }
+    )  # an unknown key: kept, and one value in the copied link
     at.run()
     no_errors(at)
     assert at.multiselect(key="pg_runs_w").value == [cnn]  # the newest CNN instead
     notes = _warnings(at)
-    assert "pg_src=x\\` \\[click me\\]\\(https\\:\u2215\u2215evil\\.example\\) \\` (" in notes  # escaped: text, not a link
+    assert (
+        "pg_src=x\\` \\[click me\\]\\(https\\:\u2215\u2215evil\\.example\\) \\` (" in notes
+    )  # escaped: text, not a link
     assert f"pg_runs={plain(MANY_IDS[:SHOWN_CHARS])}… (" in notes and "pg_mirror=" + "1" * SHOWN_CHARS + "… (" in notes
     assert len(notes) < 1000  # a 400 KB value is not echoed back
     copy_link = [h.proto.body for h in at.get("html") if "gcl-copy" in h.proto.body]

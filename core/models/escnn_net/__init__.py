@@ -7,14 +7,45 @@ or export a net, so ``core.models`` imports the package (and registers the model
 """
 
 from core.models.escnn_net.export import ExportedEscnnNet, RingPool, ring_weights
-from core.models.escnn_net.groups import (FAMILIES, GROUPS, MAX_N, escnn_element_of, is_subgroup, parse_group,
-                                          parse_schedule, restricted_schedule, restriction_depth, restriction_id,
-                                          schedule_name)
+from core.models.escnn_net.groups import (
+    FAMILIES,
+    GROUPS,
+    MAX_N,
+    escnn_element_of,
+    is_subgroup,
+    parse_group,
+    parse_schedule,
+    restricted_schedule,
+    restriction_depth,
+    restriction_id,
+    schedule_name,
+)
 from core.models.escnn_net.net import EscnnNet, build_escnn, cached_escnn
 from core.models.escnn_net.patch import patch_escnn
 from core.models.escnn_net.sizes import MAX_LAYERS, MIN_LAYERS, SO2_MAX_FREQUENCY, field_size, fields_per_block
 
-__all__ = ["FAMILIES", "GROUPS", "MAX_LAYERS", "MAX_N", "MIN_LAYERS", "SO2_MAX_FREQUENCY", "EscnnNet",
-           "ExportedEscnnNet", "RingPool", "build_escnn", "cached_escnn", "escnn_element_of", "field_size",
-           "fields_per_block", "is_subgroup", "parse_group", "parse_schedule", "patch_escnn", "restricted_schedule",
-           "restriction_depth", "restriction_id", "ring_weights", "schedule_name"]
+__all__ = [
+    "FAMILIES",
+    "GROUPS",
+    "MAX_LAYERS",
+    "MAX_N",
+    "MIN_LAYERS",
+    "SO2_MAX_FREQUENCY",
+    "EscnnNet",
+    "ExportedEscnnNet",
+    "RingPool",
+    "build_escnn",
+    "cached_escnn",
+    "escnn_element_of",
+    "field_size",
+    "fields_per_block",
+    "is_subgroup",
+    "parse_group",
+    "parse_schedule",
+    "patch_escnn",
+    "restricted_schedule",
+    "restriction_depth",
+    "restriction_id",
+    "ring_weights",
+    "schedule_name",
+]

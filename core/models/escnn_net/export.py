@@ -31,8 +31,9 @@ def ring_weights(size: int, edges=RING_EDGES) -> torch.Tensor:
     """(R, S, S) averaging weights: ring r holds the pixels whose distance to the centre lies in
     [e_r, e_{r+1}) * (S - 1) / 2 (the last ring reaches the corners); each ring's weights sum to 1."""
     c = (size - 1) / 2
-    ii, jj = torch.meshgrid(torch.arange(size, dtype=torch.float64), torch.arange(size, dtype=torch.float64),
-                            indexing="ij")
+    ii, jj = torch.meshgrid(
+        torch.arange(size, dtype=torch.float64), torch.arange(size, dtype=torch.float64), indexing="ij"
+    )
     r = ((ii - c) ** 2 + (jj - c) ** 2).sqrt() / max(c, 0.5)
     bounds = (0.0, *edges, float("inf"))
     masks = torch.stack([((r >= a) & (r < b)).double() for a, b in zip(bounds[:-1], bounds[1:])])

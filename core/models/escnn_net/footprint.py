@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from core.models.base import Footprint, linear_footprint
 from core.models.escnn_net.groups import parse_group, parse_schedule
-from core.models.escnn_net.sizes import CLASSIFIER_HIDDEN, MAX_LAYERS, MIN_LAYERS, SO2_GRID, field_size, fields_per_block
+from core.models.escnn_net.sizes import (
+    CLASSIFIER_HIDDEN,
+    MAX_LAYERS,
+    MIN_LAYERS,
+    SO2_GRID,
+    field_size,
+    fields_per_block,
+)
 
 ACTIVATION_SHARE = 1.8  # escnn's modules keep ~2x the feature maps a plain CNN keeps (measured workers: C8, D4)
 SETUP_S = 1.2  # building the steerable bases of an architecture in a fresh worker (measured: C8, D4 about 1.1 s)
@@ -30,14 +37,20 @@ def footprint(cfg, graph=None, image_size: int = 28) -> Footprint:
         c_out, pixels = fields * width, size * size
         expanded = c_in * c_out * k * k
         samples = c_out * SO2_GRID / width if kind == "SO2" else c_out  # the Fourier nonlinearity's group samples
-        total = total + Footprint(int(BASIS_SHARE * expanded / width) + 2 * fields,
-                                  activations=ACTIVATION_SHARE * pixels * (c_in + 2 * c_out + samples), fixed=2.0 * expanded,
-                                  flops=2.0 * expanded * pixels)
+        total = total + Footprint(
+            int(BASIS_SHARE * expanded / width) + 2 * fields,
+            activations=ACTIVATION_SHARE * pixels * (c_in + 2 * c_out + samples),
+            fixed=2.0 * expanded,
+            flops=2.0 * expanded * pixels,
+        )
         if i < 2:
             size = (size + 1) // 2
             total = total + Footprint(0, activations=size * size * c_out)
         c_in, last_fields = c_out, fields
     features = 4 * last_fields  # ring pooling: 4 rings of each invariant map
-    return (total + Footprint(2 * features, activations=2.0 * features, setup_s=SETUP_S)
-            + linear_footprint(features, CLASSIFIER_HIDDEN)
-            + linear_footprint(CLASSIFIER_HIDDEN, cfg.num_classes))
+    return (
+        total
+        + Footprint(2 * features, activations=2.0 * features, setup_s=SETUP_S)
+        + linear_footprint(features, CLASSIFIER_HIDDEN)
+        + linear_footprint(CLASSIFIER_HIDDEN, cfg.num_classes)
+    )

@@ -26,8 +26,11 @@ def parse_group(name: str, finite: bool = False) -> tuple[str, int]:
     kind, digits = key[:1], key[1:]
     if finite:
         if kind not in FAMILIES or not digits.isdigit() or not 1 <= int(digits) <= MAX_N:
-            raise UserInputError("group", f"unsupported group {name!r} (expected CN or DN with 1 <= N <= {MAX_N}, "
-                                          "e.g. C4 or D8; SO2 has no finite regular representation)")
+            raise UserInputError(
+                "group",
+                f"unsupported group {name!r} (expected CN or DN with 1 <= N <= {MAX_N}, "
+                "e.g. C4 or D8; SO2 has no finite regular representation)",
+            )
         return kind, int(digits)
     if key not in GROUPS:
         raise UserInputError("group", f"unsupported group {name!r} (choose from {', '.join(GROUPS)})")
@@ -47,7 +50,9 @@ def parse_schedule(text: str, layers: int | None = None) -> list[str]:
     must have one entry per block. Raises ``UserInputError("group", ...)`` with one line saying what is wrong.
     """
     if not isinstance(text, str) or not text.strip():
-        raise UserInputError("group", "empty group schedule: give a group (e.g. C8) or one per block (e.g. D16,D16,C16)")
+        raise UserInputError(
+            "group", "empty group schedule: give a group (e.g. C8) or one per block (e.g. D16,D16,C16)"
+        )
     names = [part.strip().upper() for part in text.split(",")]
     if any(not n for n in names):
         raise UserInputError("group", f"empty entry in the group schedule {text!r}")
@@ -56,14 +61,20 @@ def parse_schedule(text: str, layers: int | None = None) -> list[str]:
     if len(set(names)) == 1:
         return names[:1] * (layers if layers is not None else len(names))
     if layers is not None and len(names) != layers:
-        raise UserInputError("group", f"the schedule {','.join(names)} has {len(names)} groups but the net has {layers} "
-                             f"blocks: give one group per block (or set layers to {len(names)})")
+        raise UserInputError(
+            "group",
+            f"the schedule {','.join(names)} has {len(names)} groups but the net has {layers} "
+            f"blocks: give one group per block (or set layers to {len(names)})",
+        )
     for prev, nxt in zip(names, names[1:]):
         if nxt != prev and ("SO2" in (prev, nxt) or nxt == "D1"):
             raise UserInputError("group", f"{prev} -> {nxt}: SO2 and D1 cannot be restricted to or from in a schedule")
         if not is_subgroup(nxt, prev):
-            raise UserInputError("group", f"{nxt} is not a subgroup of {prev} in the schedule {','.join(names)}: each "
-                                 "block's group must be a subgroup of the one before (e.g. D16,D16,C16 or C8,C4,C1)")
+            raise UserInputError(
+                "group",
+                f"{nxt} is not a subgroup of {prev} in the schedule {','.join(names)}: each "
+                "block's group must be a subgroup of the one before (e.g. D16,D16,C16 or C8,C4,C1)",
+            )
     return names
 
 
@@ -101,8 +112,11 @@ def restriction_depth(schedule: str) -> int:
 def restricted_schedule(full: str, sub: str, layers: int, depth: int) -> str:
     """``full`` for the first ``depth`` blocks, then ``sub`` (``depth`` 0: ``full`` throughout, never restricted)."""
     if isinstance(depth, bool) or not isinstance(depth, int) or not 0 <= depth < layers:
-        raise UserInputError("restriction", f"depth must be a whole number in [0, {layers - 1}] for {layers} blocks "
-                             f"(0 = never restrict), got {depth!r}")
+        raise UserInputError(
+            "restriction",
+            f"depth must be a whole number in [0, {layers - 1}] for {layers} blocks "
+            f"(0 = never restrict), got {depth!r}",
+        )
     names = [full] * layers if depth == 0 else [full] * depth + [sub] * (layers - depth)
     return ",".join(parse_schedule(",".join(names), layers)) if len(set(names)) > 1 else full.strip().upper()
 

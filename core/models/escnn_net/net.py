@@ -81,8 +81,14 @@ from core.models.escnn_net.export import ExportedEscnnNet, ResampleOdd, RingPool
 from core.models.escnn_net.footprint import footprint
 from core.models.escnn_net.groups import GROUPS, parse_group, parse_schedule, restriction_id, schedule_name
 from core.models.escnn_net.patch import patch_escnn
-from core.models.escnn_net.sizes import (CLASSIFIER_HIDDEN, MAX_LAYERS, MIN_LAYERS, SO2_GRID, SO2_MAX_FREQUENCY,
-                                        fields_per_block)
+from core.models.escnn_net.sizes import (
+    CLASSIFIER_HIDDEN,
+    MAX_LAYERS,
+    MIN_LAYERS,
+    SO2_GRID,
+    SO2_MAX_FREQUENCY,
+    fields_per_block,
+)
 from core.models.registry import MODELS
 from core.models.spec import ModelSpec, SizeConfig, setting
 from core.rng import RNG_LOCK, isolated_rng
@@ -110,8 +116,16 @@ class EscnnNet(ImageModel):
     ``blocks`` lists the body's conv blocks (escnn modules) for per-layer equivariance measurements.
     """
 
-    def __init__(self, group: str = "C8", hidden: int = 32, layers: int = 2, dropout: float = 0.1,
-                 num_classes: int = 10, image_size: int = 28, init: bool = True):
+    def __init__(
+        self,
+        group: str = "C8",
+        hidden: int = 32,
+        layers: int = 2,
+        dropout: float = 0.1,
+        num_classes: int = 10,
+        image_size: int = 28,
+        init: bool = True,
+    ):
         super().__init__()
         from escnn import nn as enn
 
@@ -141,15 +155,28 @@ class EscnnNet(ImageModel):
                 in_type = restrict[0].out_type
                 gs = in_type.gspace
             if kind == "SO2":
-                act = enn.FourierPointwise(gs, nf, gs.fibergroup.bl_irreps(SO2_MAX_FREQUENCY),
-                                           function="p_relu", inplace=True, type="regular", N=SO2_GRID)
+                act = enn.FourierPointwise(
+                    gs,
+                    nf,
+                    gs.fibergroup.bl_irreps(SO2_MAX_FREQUENCY),
+                    function="p_relu",
+                    inplace=True,
+                    type="regular",
+                    N=SO2_GRID,
+                )
                 out_type = act.in_type
-                mods = [enn.R2Conv(in_type, out_type, kernel_size=k, padding=k // 2, initialize=init),
-                        enn.IIDBatchNorm2d(out_type, momentum=BN_MOMENTUM), act]
+                mods = [
+                    enn.R2Conv(in_type, out_type, kernel_size=k, padding=k // 2, initialize=init),
+                    enn.IIDBatchNorm2d(out_type, momentum=BN_MOMENTUM),
+                    act,
+                ]
             else:
                 out_type = enn.FieldType(gs, nf * [gs.regular_repr])
-                mods = [enn.R2Conv(in_type, out_type, kernel_size=k, padding=k // 2, initialize=init),
-                        enn.InnerBatchNorm(out_type, momentum=BN_MOMENTUM), enn.ReLU(out_type, inplace=True)]
+                mods = [
+                    enn.R2Conv(in_type, out_type, kernel_size=k, padding=k // 2, initialize=init),
+                    enn.InnerBatchNorm(out_type, momentum=BN_MOMENTUM),
+                    enn.ReLU(out_type, inplace=True),
+                ]
             if i < 2:  # 29 -> 15 -> 8; later blocks keep 8x8 (an even size cannot be halved symmetrically)
                 mods.append(enn.PointwiseAvgPoolAntialiased(out_type, sigma=0.66, stride=2))
                 size = (size + 1) // 2
@@ -163,8 +190,12 @@ class EscnnNet(ImageModel):
         self.pool = RingPool(size)
         self.feature_dim = len(in_type) * self.pool.rings
         self.classifier = nn.Sequential(
-            nn.LayerNorm(self.feature_dim), nn.Linear(self.feature_dim, CLASSIFIER_HIDDEN), nn.ELU(),
-            nn.Dropout(dropout), nn.Linear(CLASSIFIER_HIDDEN, num_classes))
+            nn.LayerNorm(self.feature_dim),
+            nn.Linear(self.feature_dim, CLASSIFIER_HIDDEN),
+            nn.ELU(),
+            nn.Dropout(dropout),
+            nn.Linear(CLASSIFIER_HIDDEN, num_classes),
+        )
 
     @property
     def blocks(self) -> list:
@@ -208,8 +239,7 @@ class EscnnNet(ImageModel):
         was_training = self.training
         try:
             self.eval()
-            out = ExportedEscnnNet(export_module(self.body), export_module(self.head), self.pool,
-                                   self.classifier)
+            out = ExportedEscnnNet(export_module(self.body), export_module(self.head), self.pool, self.classifier)
             out = copy.deepcopy(out)  # detach from this model's (mutable) tensors
         finally:
             self.train(was_training)
@@ -223,8 +253,9 @@ _PROTOTYPES: dict[tuple, EscnnNet] = {}
 _LOCK = threading.Lock()
 
 
-def cached_escnn(group: str, hidden: int, layers: int, dropout: float = 0.1, num_classes: int = 10,
-                 image_size: int = 28) -> EscnnNet:
+def cached_escnn(
+    group: str, hidden: int, layers: int, dropout: float = 0.1, num_classes: int = 10, image_size: int = 28
+) -> EscnnNet:
     """A fresh EscnnNet, deep-copied from a cached prototype of the same architecture and re-initialised."""
     layers = max(MIN_LAYERS, min(int(layers), MAX_LAYERS))
     key = (tuple(parse_schedule(group, layers)), int(hidden), layers, int(num_classes), int(image_size))
@@ -257,9 +288,15 @@ class EscnnConfig(SizeConfig):
     layers: int = setting(3, "Layers", lo=1, hi=6, help="Conv blocks (clamped to 2..6).")
     hidden: int = setting(48, "Width (channels)", lo=1, hi=512, help="The channel budget of the first block.")
     dropout: float = setting(0.1, "Dropout", lo=0.0, hi=0.95, help="Dropout before the classifier.")
-    group: str = setting("C8", "Group", "selectbox", options=GROUPS, free=True,
-                         help="C_N: N rotations; D_N: and their mirror images; SO2: every rotation. A schedule such "
-                              "as D16,D16,C16 gives each block its own group.")
+    group: str = setting(
+        "C8",
+        "Group",
+        "selectbox",
+        options=GROUPS,
+        free=True,
+        help="C_N: N rotations; D_N: and their mirror images; SO2: every rotation. A schedule such "
+        "as D16,D16,C16 gives each block its own group.",
+    )
 
 
 def build_escnn(cfg: EscnnConfig, graph=None, image_size: int = 28) -> EscnnNet:
@@ -283,8 +320,20 @@ def _check(cfg) -> None:
 # (1,000 training digits, 200 test digits) that C8 net reached 83.5% in 8 epochs and 91.5% / 91.0% in 20 (seeds 0 / 1;
 # the starter's recipe, core/training/starter.py); 3 blocks of width 32 reached 92.0% in 12 epochs but cost 30% more
 # time: quick escnn nets stay at 2 blocks of 32; epochs bring them to 90%.
-MODELS.add(ModelSpec("escnn", "Steerable CNN (escnn, rotation-equivariant)",
-                     "group-equivariant convolutions: rotating the digit permutes the features", EscnnConfig,
-                     build_escnn, footprint=footprint, pages=frozenset({"playground", "equivariance", "node"}),
-                     family="steerable", training={"lr": 3e-3, "schedule": "cosine"}, quick={"layers": 2, "hidden": 32},
-                     describe=lambda c: f" {c.group}", check=_check, derive=_derive))
+MODELS.add(
+    ModelSpec(
+        "escnn",
+        "Steerable CNN (escnn, rotation-equivariant)",
+        "group-equivariant convolutions: rotating the digit permutes the features",
+        EscnnConfig,
+        build_escnn,
+        footprint=footprint,
+        pages=frozenset({"playground", "equivariance", "node"}),
+        family="steerable",
+        training={"lr": 3e-3, "schedule": "cosine"},
+        quick={"layers": 2, "hidden": 32},
+        describe=lambda c: f" {c.group}",
+        check=_check,
+        derive=_derive,
+    )
+)

@@ -54,9 +54,11 @@ class ChebConv(nn.Module):
         """What one step costs on a graph of ``shape`` (``core.models.base.Footprint``): K - 1 products with L̃ on
         ``in_channels``, then one (N, K C_in) x (K C_in, C_out) product."""
         n = shape.nodes
-        return Footprint(K * in_channels * out_channels + out_channels,
-                         activations=n * (2 * K * in_channels + 2 * out_channels),  # T_k X and their concatenation
-                         flops=2.0 * K * n * in_channels * out_channels) + product_footprint(shape, in_channels, K - 1)
+        return Footprint(
+            K * in_channels * out_channels + out_channels,
+            activations=n * (2 * K * in_channels + 2 * out_channels),  # T_k X and their concatenation
+            flops=2.0 * K * n * in_channels * out_channels,
+        ) + product_footprint(shape, in_channels, K - 1)
 
     def reset_parameters(self) -> None:
         for lin in self.lins:

@@ -77,8 +77,12 @@ class GATConv(nn.Module):
         measured worker grew ~4d + 16 floats per edge and head, ``core.training.cost.AUTOGRAD`` included)."""
         n, e, width = shape.nodes, shape.edges + shape.nodes, heads * out_channels
         per_edge = e * heads * (2.2 * out_channels + 9)
-        return Footprint(in_channels * width + 3 * width, activations=n * (in_channels + 3 * width) + per_edge,
-                         flops=2.0 * n * in_channels * width, gathers=5.0 * per_edge)  # segment softmax, scatters
+        return Footprint(
+            in_channels * width + 3 * width,
+            activations=n * (in_channels + 3 * width) + per_edge,
+            flops=2.0 * n * in_channels * width,
+            gathers=5.0 * per_edge,
+        )  # segment softmax, scatters
 
     def reset_parameters(self) -> None:
         glorot(self.lin.weight)

@@ -46,8 +46,11 @@ class GCNConv(nn.Module):
     def footprint(in_channels: int, out_channels: int, shape: GraphShape, **kwargs) -> Footprint:
         """What one step costs on a graph of ``shape`` (``core.models.base.Footprint``): X W, then Â (X W)."""
         n = shape.nodes
-        return Footprint(in_channels * out_channels + out_channels, activations=n * (in_channels + 2 * out_channels),
-                         flops=2.0 * n * in_channels * out_channels) + product_footprint(shape, out_channels)
+        return Footprint(
+            in_channels * out_channels + out_channels,
+            activations=n * (in_channels + 2 * out_channels),
+            flops=2.0 * n * in_channels * out_channels,
+        ) + product_footprint(shape, out_channels)
 
     def reset_parameters(self) -> None:
         glorot(self.lin.weight)

@@ -57,10 +57,14 @@ class GINConv(nn.Module):
         self.initial_eps = eps
         self.train_eps = train_eps
         hidden = hidden_channels or out_channels
-        self.nn = nn if nn is not None else torch.nn.Sequential(
-            torch.nn.Linear(in_channels, hidden, bias=bias),
-            torch.nn.ReLU(),
-            torch.nn.Linear(hidden, out_channels, bias=bias),
+        self.nn = (
+            nn
+            if nn is not None
+            else torch.nn.Sequential(
+                torch.nn.Linear(in_channels, hidden, bias=bias),
+                torch.nn.ReLU(),
+                torch.nn.Linear(hidden, out_channels, bias=bias),
+            )
         )
         if train_eps:
             self.eps = torch.nn.Parameter(torch.empty(1))
@@ -73,8 +77,11 @@ class GINConv(nn.Module):
         """What one step costs on a graph of ``shape`` (``core.models.base.Footprint``): a neighbour sum and the
         two-layer MLP."""
         n, c = shape.nodes, out_channels
-        return Footprint(in_channels * c + c * c + 2 * c, activations=n * (in_channels + 4 * c),
-                         flops=2.0 * n * (in_channels * c + c * c)) + product_footprint(shape, in_channels)
+        return Footprint(
+            in_channels * c + c * c + 2 * c,
+            activations=n * (in_channels + 4 * c),
+            flops=2.0 * n * (in_channels * c + c * c),
+        ) + product_footprint(shape, in_channels)
 
     def reset_parameters(self) -> None:
         reset(self.nn)

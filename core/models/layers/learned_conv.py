@@ -97,8 +97,15 @@ class LearnedEdgeConv(nn.Module):
         self.reset_parameters()
 
     @staticmethod
-    def footprint(in_channels: int, out_channels: int, shape: GraphShape, hidden_channels: int = 16,
-                  inputs: str = "both", edge_sets: str = "shared", **kwargs) -> Footprint:
+    def footprint(
+        in_channels: int,
+        out_channels: int,
+        shape: GraphShape,
+        hidden_channels: int = 16,
+        inputs: str = "both",
+        edge_sets: str = "shared",
+        **kwargs,
+    ) -> Footprint:
         """What one step costs on a graph of ``shape`` (``core.models.base.Footprint``): the edge MLP runs once a
         step on every edge (``fixed``); each image's features move along every edge once per edge set."""
         n, e = shape.nodes, shape.edges + shape.nodes
@@ -107,8 +114,12 @@ class LearnedEdgeConv(nn.Module):
         params = width * hidden_channels + hidden_channels + (hidden_channels + 1) * sets + out_channels
         params += 0 if edge_sets == "pair" else in_channels * out_channels
         moved = out_channels if edge_sets == "shared" else out_channels * (in_channels if edge_sets == "pair" else 1)
-        own = Footprint(params, activations=n * (in_channels + 2 * out_channels) + (0 if edge_sets == "shared" else e * moved),
-                        fixed=e * (2.0 * hidden_channels + 2 * sets), flops=2.0 * n * in_channels * out_channels)
+        own = Footprint(
+            params,
+            activations=n * (in_channels + 2 * out_channels) + (0 if edge_sets == "shared" else e * moved),
+            fixed=e * (2.0 * hidden_channels + 2 * sets),
+            flops=2.0 * n * in_channels * out_channels,
+        )
         if edge_sets == "shared":  # one adjacency, dense or sparse as the layer builds it
             return own + product_footprint(shape, out_channels)
         return own + Footprint(0, gathers=2.0 * e * moved)

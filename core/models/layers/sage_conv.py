@@ -59,8 +59,11 @@ class SAGEConv(nn.Module):
         """What one step costs on a graph of ``shape`` (``core.models.base.Footprint``): a neighbour mean and two
         linear maps."""
         n = shape.nodes
-        return Footprint(2 * in_channels * out_channels + out_channels, activations=n * (2 * in_channels + 2 * out_channels),
-                         flops=4.0 * n * in_channels * out_channels) + product_footprint(shape, in_channels)
+        return Footprint(
+            2 * in_channels * out_channels + out_channels,
+            activations=n * (2 * in_channels + 2 * out_channels),
+            flops=4.0 * n * in_channels * out_channels,
+        ) + product_footprint(shape, in_channels)
 
     def reset_parameters(self) -> None:
         self.lin_l.reset_parameters()

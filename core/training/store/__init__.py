@@ -28,7 +28,6 @@ from core.training.store.schema import (
 )
 
 
-
 def open_store(store: "RunStore | None" = None) -> RunStore:
     """``store``, or the data folder's run store: the one way engine code reaches the store when not given one."""
     return store if store is not None else RunStore()

@@ -44,9 +44,7 @@ class Database:
     # -- connections ---------------------------------------------------------------
 
     def _open(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(
-            str(self._path), timeout=self._timeout, isolation_level=None, check_same_thread=False
-        )
+        conn = sqlite3.connect(str(self._path), timeout=self._timeout, isolation_level=None, check_same_thread=False)
         conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
         conn.execute("PRAGMA foreign_keys = ON")
@@ -126,9 +124,7 @@ class Database:
     def _update(conn: sqlite3.Connection, run_id: int, **fields: Any) -> None:
         """``UPDATE runs SET <fields> WHERE id = run_id``; raises if no such run."""
         assignments = ", ".join(f"{column} = ?" for column in fields)
-        cursor = conn.execute(
-            f"UPDATE runs SET {assignments} WHERE id = ?", (*fields.values(), int(run_id))
-        )
+        cursor = conn.execute(f"UPDATE runs SET {assignments} WHERE id = ?", (*fields.values(), int(run_id)))
         if cursor.rowcount == 0:
             raise RunNotFoundError(f"run {run_id} does not exist")
 

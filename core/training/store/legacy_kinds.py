@@ -33,7 +33,7 @@ def _parse(kind: str | None) -> tuple[RunGroup, str] | None:
     if head == "sweep" and len(parts) >= 2 and _STAMP.match(parts[1]):
         rest, lesson = parts[2:], ""
         if rest and rest[-1].startswith(LESSON_PART):
-            lesson, rest = rest[-1][len(LESSON_PART):], rest[:-1]
+            lesson, rest = rest[-1][len(LESSON_PART) :], rest[:-1]
         if not all(_NAME.match(p) for p in rest) or (lesson and not _NAME.match(lesson)):
             return None
         return RunGroup("sweep", kind, params=tuple(rest), lesson=lesson), parts[1]
@@ -66,6 +66,8 @@ def adopt_kind_groups(conn: sqlite3.Connection) -> None:
     for (group, stamp), created in found:
         if group.type == "lesson" and (group.lesson, stamp) in sweeps:
             group = replace(group, parts=(("sweep", sweeps[group.lesson, stamp]),))
-        conn.execute("INSERT OR IGNORE INTO run_groups (id, type, created_at, fields) VALUES (?, ?, ?, ?)",
-                     (group.id, group.type, float(created or time.time()), group.fields_json()))
+        conn.execute(
+            "INSERT OR IGNORE INTO run_groups (id, type, created_at, fields) VALUES (?, ?, ?, ?)",
+            (group.id, group.type, float(created or time.time()), group.fields_json()),
+        )
         conn.execute("UPDATE runs SET group_id = ? WHERE kind = ?", (group.id, group.id))

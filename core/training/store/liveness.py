@@ -39,9 +39,7 @@ def _is_zombie(pid: int) -> bool:
     return stat.rpartition(")")[2].split()[:1] == ["Z"]
 
 
-def _interruption_reason(
-    pid: int | None, heartbeat: float | None, now: float, stale_after: float
-) -> str | None:
+def _interruption_reason(pid: int | None, heartbeat: float | None, now: float, stale_after: float) -> str | None:
     """Why an active run should be marked interrupted, or ``None`` if it looks alive."""
     if pid is not None and not _pid_alive(pid):
         return f"interrupted: process {pid} is no longer running"
@@ -95,8 +93,6 @@ class Liveness(Database):
             for row in rows:
                 reason = _interruption_reason(row["pid"], row["heartbeat"], now, stale_after)
                 if reason is not None:
-                    self._update(
-                        conn, row["id"], status="interrupted", error=reason, updated_at=now
-                    )
+                    self._update(conn, row["id"], status="interrupted", error=reason, updated_at=now)
                     recovered.append(int(row["id"]))
         return recovered

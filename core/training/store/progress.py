@@ -22,8 +22,15 @@ MAX_PROGRESS_POINTS = 1000  # batch-loss points kept per run for the live curve 
 class ProgressChannel(Database):
     """The run store's progress and stop-request calls (part of :class:`~core.training.store.RunStore`)."""
 
-    def log_progress(self, run_id: int, epoch: int, batch: int, num_batches: int, loss: float | None,
-                     points: Iterable[tuple[float, float]] = ()) -> None:
+    def log_progress(
+        self,
+        run_id: int,
+        epoch: int,
+        batch: int,
+        num_batches: int,
+        loss: float | None,
+        points: Iterable[tuple[float, float]] = (),
+    ) -> None:
         """The run's position (epoch, batch of num_batches, last loss) and new (fractional epoch, loss)
         points of its live curve. Keeps at most ``MAX_PROGRESS_POINTS`` points (every other one is
         dropped when full). Counts as a heartbeat."""
@@ -38,8 +45,7 @@ class ProgressChannel(Database):
             conn.execute(
                 "INSERT OR REPLACE INTO progress (run_id, epoch, batch, num_batches, loss, points, updated_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (int(run_id), int(epoch), int(batch), int(num_batches), as_number("loss", loss),
-                 to_json(kept), now),
+                (int(run_id), int(epoch), int(batch), int(num_batches), as_number("loss", loss), to_json(kept), now),
             )
 
     def progress(self, run_id: int) -> dict[str, Any] | None:

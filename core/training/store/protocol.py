@@ -29,8 +29,15 @@ class RunWriter(Protocol):
         """A named value of the run (``epoch=None``: run-level), e.g. the per-epoch ``"pca"``."""
         ...
 
-    def log_progress(self, run_id: int, epoch: int, batch: int, num_batches: int, loss: float | None,
-                     points: Iterable[tuple[float, float]] = ()) -> None:
+    def log_progress(
+        self,
+        run_id: int,
+        epoch: int,
+        batch: int,
+        num_batches: int,
+        loss: float | None,
+        points: Iterable[tuple[float, float]] = (),
+    ) -> None:
         """The run's position and new (fractional epoch, loss) points of its live curve."""
         ...
 
@@ -42,7 +49,13 @@ class RunWriter(Protocol):
         """The run ended with ``error``."""
         ...
 
-    def finish(self, run_id: int, summary: Mapping[str, Any], status: str = "finished",
-               error: str | None = None, checkpoint: str | Path | None = None) -> None:
+    def finish(
+        self,
+        run_id: int,
+        summary: Mapping[str, Any],
+        status: str = "finished",
+        error: str | None = None,
+        checkpoint: str | Path | None = None,
+    ) -> None:
         """The run ended with ``status``, its ``summary`` and (if any) the path of its saved weights."""
         ...

@@ -82,8 +82,19 @@ class RunStore(Liveness, ProgressChannel, Artifacts, RunWriter):
         group = group or group_from_kind(kind)
         now = time.time()
         values = (
-            now, now, status, group.id if group else kind, name, to_json(dict(config)), device,
-            to_json(library_versions()), "{}", os.getpid(), now, session, group.id if group else None,
+            now,
+            now,
+            status,
+            group.id if group else kind,
+            name,
+            to_json(dict(config)),
+            device,
+            to_json(library_versions()),
+            "{}",
+            os.getpid(),
+            now,
+            session,
+            group.id if group else None,
         )
         with self._write() as conn:
             if group is not None:
@@ -128,16 +139,20 @@ class RunStore(Liveness, ProgressChannel, Artifacts, RunWriter):
             rows = conn.execute(
                 f"SELECT type, id, fields, created_at FROM run_groups{where} ORDER BY created_at DESC, id", params
             ).fetchall()
-        return {row["id"]: RunGroup.from_row(row["type"], row["id"], row["fields"], row["created_at"])
-                for row in rows}
+        return {row["id"]: RunGroup.from_row(row["type"], row["id"], row["fields"], row["created_at"]) for row in rows}
 
     def start(self, run_id: int, device: str) -> None:
         """Mark the run as running on ``device`` in this process (pid and heartbeat set)."""
         now = time.time()
         with self._write() as conn:
             self._update(
-                conn, run_id, status="running", device=device, pid=os.getpid(),
-                heartbeat=now, updated_at=now,
+                conn,
+                run_id,
+                status="running",
+                device=device,
+                pid=os.getpid(),
+                heartbeat=now,
+                updated_at=now,
             )
 
     def log_epoch(self, run_id: int, epoch: int, **metrics: Any) -> None:
@@ -175,8 +190,11 @@ class RunStore(Liveness, ProgressChannel, Artifacts, RunWriter):
         _check_status(status, TERMINAL_STATUSES)
         now = time.time()
         fields: dict[str, Any] = {
-            "status": status, "summary": to_json(dict(summary)), "error": error,
-            "updated_at": now, "heartbeat": now,
+            "status": status,
+            "summary": to_json(dict(summary)),
+            "error": error,
+            "updated_at": now,
+            "heartbeat": now,
         }
         if checkpoint is not None:
             fields["checkpoint"] = path_to_db(checkpoint, self._path.parent)
@@ -216,9 +234,7 @@ class RunStore(Liveness, ProgressChannel, Artifacts, RunWriter):
     def get_run(self, run_id: int) -> dict[str, Any] | None:
         """The run as a dict (``config``, ``summary``, ``versions`` parsed), or ``None``."""
         with self._read() as conn:
-            row = conn.execute(
-                f"SELECT {', '.join(RUN_COLUMNS)} FROM runs WHERE id = ?", (int(run_id),)
-            ).fetchone()
+            row = conn.execute(f"SELECT {', '.join(RUN_COLUMNS)} FROM runs WHERE id = ?", (int(run_id),)).fetchone()
         return None if row is None else self._run(row)
 
     def require_run(self, run_id: int) -> dict[str, Any]:
@@ -258,15 +274,19 @@ class RunStore(Liveness, ProgressChannel, Artifacts, RunWriter):
     def runs_with_weights(self, model: str | None = None, limit: int | None = 200) -> list[dict[str, Any]]:
         """Finished or stopped runs (of ``model``, if given) whose checkpoint file exists, newest first."""
         runs = self.list_runs(status=("finished", "stopped"), limit=limit)
-        return [r for r in runs if (model is None or (r.get("config") or {}).get("model") == model)
-                and r.get("checkpoint") and Path(r["checkpoint"]).expanduser().is_file()]
+        return [
+            r
+            for r in runs
+            if (model is None or (r.get("config") or {}).get("model") == model)
+            and r.get("checkpoint")
+            and Path(r["checkpoint"]).expanduser().is_file()
+        ]
 
     def epochs(self, run_id: int) -> list[dict[str, Any]]:
         """The run's logged epochs in order; ``extra`` metrics are merged into each dict."""
         with self._read() as conn:
             rows = conn.execute(
-                f"SELECT epoch, {', '.join(METRIC_COLUMNS)}, extra FROM metrics"
-                " WHERE run_id = ? ORDER BY epoch",
+                f"SELECT epoch, {', '.join(METRIC_COLUMNS)}, extra FROM metrics WHERE run_id = ? ORDER BY epoch",
                 (int(run_id),),
             ).fetchall()
         return [epoch_from_row(row) for row in rows]

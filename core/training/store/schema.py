@@ -28,8 +28,23 @@ METRIC_COLUMNS: tuple[str, ...] = (
     "images_per_second",
 )
 RUN_COLUMNS: tuple[str, ...] = (
-    "id", "status", "name", "kind", "config", "summary", "device", "versions",
-    "created_at", "updated_at", "error", "checkpoint", "session", "pid", "heartbeat", "stop_requested", "group_id",
+    "id",
+    "status",
+    "name",
+    "kind",
+    "config",
+    "summary",
+    "device",
+    "versions",
+    "created_at",
+    "updated_at",
+    "error",
+    "checkpoint",
+    "session",
+    "pid",
+    "heartbeat",
+    "stop_requested",
+    "group_id",
 )
 
 MIGRATIONS: dict[int, tuple[str, ...]] = {

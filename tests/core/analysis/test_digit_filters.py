@@ -7,10 +7,25 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from core.analysis.digit_filters import (Attention, attention_filter, attention_frames, gat_attention, gat_layer_inputs,
-                                         load_gat_run, pyg_gat, run_problem)
-from core.analysis.superpixel_filters import (SUPERPIXEL_MIXING, digit_graph, graph_batch, load_superpixel_run,
-                                              superpixel_digit, superpixel_filter, superpixel_mixing)
+from core.analysis.digit_filters import (
+    Attention,
+    attention_filter,
+    attention_frames,
+    gat_attention,
+    gat_layer_inputs,
+    load_gat_run,
+    pyg_gat,
+    run_problem,
+)
+from core.analysis.superpixel_filters import (
+    SUPERPIXEL_MIXING,
+    digit_graph,
+    graph_batch,
+    load_superpixel_run,
+    superpixel_digit,
+    superpixel_filter,
+    superpixel_mixing,
+)
 from core.data.datasets import load_dataset
 from core.errors import UserInputError
 from core.training.runs import RunConfig, execute
@@ -60,7 +75,7 @@ def test_gat_attention_is_a_softmax_and_what_pyg_returns_for_the_layers_input(tr
             inputs.append(h[:, 0].clone())  # (N_l, C_in)
             h = F.relu(conv_node_major(conv, h, g))
             if pool:
-                h = pool_node_major(h, int(round(g.num_nodes ** 0.5)))
+                h = pool_node_major(h, int(round(g.num_nodes**0.5)))
     hooked, logits = gat_layer_inputs(run, image)
     for att, x, seen, conv, g in zip(digit.layers, inputs, hooked, run.model.convs, run.model.graphs):
         assert torch.allclose(seen, x, atol=1e-6)
@@ -74,8 +89,11 @@ def test_gat_attention_is_a_softmax_and_what_pyg_returns_for_the_layers_input(tr
             assert torch.allclose(out, conv(x[None], g)[0], atol=1e-5)  # PyG's layer is the run's layer
         assert np.array_equal(att.edge_index, ei.numpy()) and np.allclose(att.alpha, alpha.numpy(), atol=1e-6)
         assert len(ei[1]) == g.edges("none")[0].shape[1] + g.num_nodes  # the graph's edges plus a loop per pixel
-    assert np.allclose(digit.probabilities, torch.softmax(run.model(torch.from_numpy(image)[None, None]), 1)[0]
-                       .detach().numpy(), atol=1e-5)
+    assert np.allclose(
+        digit.probabilities,
+        torch.softmax(run.model(torch.from_numpy(image)[None, None]), 1)[0].detach().numpy(),
+        atol=1e-5,
+    )
     assert np.allclose(digit.probabilities, torch.softmax(logits, 1)[0].numpy())
 
 
@@ -194,8 +212,9 @@ def _stored_superpixel(store, **settings):
             for i, conv in enumerate(model.convs):
                 conv.eps.fill_(0.25 * (i + 1))  # a trained-looking eps per layer
     run_id = store.create_run(cfg.to_dict())
-    store.finish(run_id, {"test_accuracy": 0.1}, checkpoint=str(save_checkpoint(model.state_dict(),
-                                                                                 checkpoint_path(run_id))))
+    store.finish(
+        run_id, {"test_accuracy": 0.1}, checkpoint=str(save_checkpoint(model.state_dict(), checkpoint_path(run_id)))
+    )
     return load_superpixel_run(run_id, store)
 
 

@@ -50,7 +50,7 @@ def test_penultimate_features_and_batch_outputs_match_the_model(tiny_feature_mod
     assert f.shape == (23, 8) and model.training  # mode restored
     model.eval()
     assert np.allclose(f, model.features(images.unsqueeze(1)).detach().numpy(), atol=1e-6)
-    batches = [(images[i:i + 10].unsqueeze(1), torch.arange(i, min(i + 10, 23)) % 3) for i in range(0, 23, 10)]
+    batches = [(images[i : i + 10].unsqueeze(1), torch.arange(i, min(i + 10, 23)) % 3) for i in range(0, 23, 10)]
     logits, labels, feats = batch_outputs(model, batches, max_features=12)
     assert logits.shape == (23, 3) and labels.shape == (23,) and feats.shape == (12, 8)
     assert np.allclose(logits, model(images.unsqueeze(1)).detach().numpy(), atol=1e-5)

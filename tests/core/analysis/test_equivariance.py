@@ -40,9 +40,16 @@ def d4():
 
 def plain_cnn() -> nn.Module:
     torch.manual_seed(0)
-    return nn.Sequential(nn.Conv2d(1, 8, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-                         nn.Conv2d(8, 8, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-                         nn.Flatten(), nn.Linear(8 * 7 * 7, 10))
+    return nn.Sequential(
+        nn.Conv2d(1, 8, 5, padding=2),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(8, 8, 5, padding=2),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(8 * 7 * 7, 10),
+    )
 
 
 class Rot90Averaged(nn.Module):
@@ -173,8 +180,18 @@ def test_layer_equivariance_escnn(data, c4):
     x, _ = data
     res = eq.layer_equivariance_error(c4, x[:6], "C8")
     names = list(res)
-    assert names == ["round mask 1", "steerable conv 1", "batch norm 1", "ReLU 1", "pool 1",
-                     "steerable conv 2", "batch norm 2", "ReLU 2", "pool 2", "group pool"]  # as people say them
+    assert names == [
+        "round mask 1",
+        "steerable conv 1",
+        "batch norm 1",
+        "ReLU 1",
+        "pool 1",
+        "steerable conv 2",
+        "batch norm 2",
+        "ReLU 2",
+        "pool 2",
+        "group pool",
+    ]  # as people say them
     for layer, errs in res.items():
         for el in ("r0", "r90", "r180", "r270"):
             assert errs[el] < 1e-4, (layer, el, errs[el])
@@ -254,11 +271,26 @@ def test_a_restriction_says_to_which_group(data):
     d4_c4 = cached_escnn("D4,D4,C4", hidden=4, layers=3).eval()
     res = eq.layer_equivariance_error(d4_c4, x[:2], "D4")
     names = list(res)
-    assert names == ["round mask 1", "steerable conv 1", "batch norm 1", "ReLU 1", "pool 1", "steerable conv 2",
-                     "batch norm 2", "ReLU 2", "pool 2", "restriction to C4", "steerable conv 3", "batch norm 3",
-                     "ReLU 3", "group pool"]
+    assert names == [
+        "round mask 1",
+        "steerable conv 1",
+        "batch norm 1",
+        "ReLU 1",
+        "pool 1",
+        "steerable conv 2",
+        "batch norm 2",
+        "ReLU 2",
+        "pool 2",
+        "restriction to C4",
+        "steerable conv 3",
+        "batch norm 3",
+        "ReLU 3",
+        "group pool",
+    ]
     cut = names.index("restriction to C4")
-    assert all(res[n]["f r90"] < 1e-5 for n in names[:cut + 1]) and all(res[n]["f r90"] > 1e-3 for n in names[cut + 1:])
+    assert all(res[n]["f r90"] < 1e-5 for n in names[: cut + 1]) and all(
+        res[n]["f r90"] > 1e-3 for n in names[cut + 1 :]
+    )
 
 
 def test_a_cnn_is_named_conv_relu_pool(data):

@@ -10,10 +10,23 @@ from PIL import Image
 
 from core.errors import UserInputError
 from core.figures.filters_gif import colormap_lut, filters_gif
-from core.analysis.filters import (MARKER_RGB, Frame, check_pixel, filter_stats, gaussian_filter,
-                          gaussian_kernel_graph, graph_filter, graph_frames, layer_pixel, learned_adjacency,
-                          learned_filter, learned_frames, load_learned_run, pixel_grid_edges,
-                          pixel_path)
+from core.analysis.filters import (
+    MARKER_RGB,
+    Frame,
+    check_pixel,
+    filter_stats,
+    gaussian_filter,
+    gaussian_kernel_graph,
+    graph_filter,
+    graph_frames,
+    layer_pixel,
+    learned_adjacency,
+    learned_filter,
+    learned_frames,
+    load_learned_run,
+    pixel_grid_edges,
+    pixel_path,
+)
 from core.graphs import adjacency_row, build_graph, normalize
 from core.training.runs import RunConfig, execute
 from core.training.store import CheckpointError, RunNotFoundError, RunStore, checkpoint_path, save_checkpoint
@@ -50,8 +63,9 @@ def test_pixel_grid_edges_are_the_grid_builders_edges():
         assert torch.equal(mine, build_graph("grid", size=5, neighbours=nb).to_dense() > 0)
 
 
-@pytest.mark.parametrize("kind,params", [("grid", {"neighbours": 4}), ("knn", {"k": 6}),
-                                         ("gaussian", {"sigma": 0.08, "cutoff": 0.01})])
+@pytest.mark.parametrize(
+    "kind,params", [("grid", {"neighbours": 4}), ("knn", {"k": 6}), ("gaussian", {"sigma": 0.08, "cutoff": 0.01})]
+)
 def test_rw_filters_of_fixed_graphs_sum_to_one_and_are_their_adjacency_rows(kind, params):
     normed = normalize(build_graph(kind, **params), "rw")
     pixels = pixel_path(28, "raster", 5)
@@ -115,8 +129,9 @@ def test_gif_round_trip_frames_size_colours_and_marker():
         assert tuple(rgb[r * 6 + 3, c * 6 + 3]) != MARKER_RGB  # its inside keeps its own colour
         far = (r + 10) % 28, (c + 14) % 28  # a pixel far away: weight 0, the bottom of the colour scale
         assert stack[k][far] == 0 and tuple(rgb[far[0] * 6 + 3, far[1] * 6 + 3]) == tuple(lut[0])
-        top = np.unravel_index(np.argmax(np.where(np.arange(784).reshape(28, 28) == r * 28 + c, -1, stack[k])),
-                               (28, 28))  # the strongest neighbour
+        top = np.unravel_index(
+            np.argmax(np.where(np.arange(784).reshape(28, 28) == r * 28 + c, -1, stack[k])), (28, 28)
+        )  # the strongest neighbour
         level = round((stack[k][top] - stack.min()) / (stack.max() - stack.min()) * 254)
         assert tuple(rgb[top[0] * 6 + 3, top[1] * 6 + 3]) == tuple(lut[level])
 
@@ -197,7 +212,7 @@ def test_gaussian_counterpart_shares_edges_and_keeps_its_width_in_grid_steps(lea
         r, c = pixel
         assert np.array_equal(g > 0, filt > 0) and g.sum() == pytest.approx(1.0, abs=1e-5)
         assert g[r, c + 1] / g[r, c] == pytest.approx(ratio, rel=1e-5)
-        window = g[r - 1:r + 2, c - 1:c + 2]
+        window = g[r - 1 : r + 2, c - 1 : c + 2]
         assert np.allclose(window, window.T) and np.allclose(window, window[::-1, ::-1])  # isotropic
 
 
@@ -252,14 +267,27 @@ def test_checkpoint_errors(tmp_path):
     misfit_id = _stored(store, cfg, str(save_checkpoint(model.state_dict(), checkpoint_path(999))))
     with pytest.raises(CheckpointError, match="does not fit a learned-edge model"):
         load_learned_run(misfit_id, store)
-    assert {r["id"] for r in store.runs_with_weights("learned")} == {bad_id, misfit_id}  # only runs whose checkpoint file exists
+    assert {r["id"] for r in store.runs_with_weights("learned")} == {
+        bad_id,
+        misfit_id,
+    }  # only runs whose checkpoint file exists
 
 
 # ----------------------------------------------------------------------------- several edge sets, and the drift
 
 
-PAIR = dict(model="learned", hidden=4, layers=2, epochs=1, quick=True, seed=1, edge_inputs="offset",
-            edge_activation="tanh", edge_norm="none", edge_sets="pair")
+PAIR = dict(
+    model="learned",
+    hidden=4,
+    layers=2,
+    epochs=1,
+    quick=True,
+    seed=1,
+    edge_inputs="offset",
+    edge_activation="tanh",
+    edge_norm="none",
+    edge_sets="pair",
+)
 
 
 @pytest.fixture(scope="module")
@@ -268,8 +296,10 @@ def pair_runs(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GRAPHCONV_DATA_DIR", str(tmp_path_factory.mktemp("pair-data")))
         store = RunStore()
-        runs = [load_learned_run(execute(RunConfig(**PAIR, edge_frozen=frozen), store)["run_id"], store)
-                for frozen in (False, True)]
+        runs = [
+            load_learned_run(execute(RunConfig(**PAIR, edge_frozen=frozen), store)["run_id"], store)
+            for frozen in (False, True)
+        ]
         yield runs
 
 
@@ -315,8 +345,9 @@ def test_signed_filters_are_drawn_on_a_scale_centred_at_zero(pair_runs):
     run, _ = pair_runs
     filt = learned_filter(run, 0, (14, 14), edge_set=1)
     assert (filt < 0).any() or (filt > 0).any()
-    fig = comparison_figure([("learned", filt), ("untrained", learned_filter(run, 0, (14, 14), False, 1))], (14, 14),
-                            signed=True)
+    fig = comparison_figure(
+        [("learned", filt), ("untrained", learned_filter(run, 0, (14, 14), False, 1))], (14, 14), signed=True
+    )
     z = [(t.zmin, t.zmax) for t in fig.data]
     assert all(lo == -hi and hi >= np.abs(filt).max() for lo, hi in z)
     assert fig.data[0].colorscale == comparison_figure([("x", filt)], (14, 14), signed=True).data[0].colorscale

@@ -42,8 +42,9 @@ def test_regular_representation_is_a_homomorphism(group):
     n = G.order(group)
     for a, b in itertools.product(range(n), repeat=2):
         ab = G.compose(group, a, b)
-        np.testing.assert_array_equal(G.regular_representation(group, a) @ G.regular_representation(group, b),
-                                      G.regular_representation(group, ab))
+        np.testing.assert_array_equal(
+            G.regular_representation(group, a) @ G.regular_representation(group, b), G.regular_representation(group, ab)
+        )
         assert G.permutation(group, a)[b] == G.index_of(group, ab)  # left multiplication by a sends b to ab
 
 

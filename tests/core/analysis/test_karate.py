@@ -72,10 +72,16 @@ def test_wider_last_layer_is_projected_to_2d():
     assert r.projected and r.embeddings.shape == (6, 34, 2)
 
 
-@pytest.mark.parametrize("kwargs, param", [
-    ({"model": "mlp"}, "model"), ({"epochs": 0}, "epochs"), ({"lr": -1.0}, "lr"), ({"seed": -2}, "seed"),
-    ({"widths": (4, 0)}, "hidden"),
-])
+@pytest.mark.parametrize(
+    "kwargs, param",
+    [
+        ({"model": "mlp"}, "model"),
+        ({"epochs": 0}, "epochs"),
+        ({"lr": -1.0}, "lr"),
+        ({"seed": -2}, "seed"),
+        ({"widths": (4, 0)}, "hidden"),
+    ],
+)
 def test_invalid_settings_name_the_parameter(kwargs, param):
     with pytest.raises(UserInputError) as err:
         train_karate(**kwargs)
@@ -102,8 +108,9 @@ def test_karate_graph_and_figures(gcn):
 
 def _cli(*args):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, "-m", "core", "karate", *args], cwd=ROOT, capture_output=True, text=True,
-                          env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "core", "karate", *args], cwd=ROOT, capture_output=True, text=True, env=env, timeout=120
+    )
 
 
 def test_cli_json(gcn):

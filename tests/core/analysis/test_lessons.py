@@ -2,10 +2,28 @@
 
 import pytest
 
-from core.analysis.lesson_rows import (epoch_ratio, existing_launch, explain_links, findings, karate_rows, lesson_rows,
-                                       reused_line, settled, sources, stored_lessons, table)
-from core.analysis.lessons import (LESSONS, get_lesson, launch_configs, launch_plan, lesson_configs, lesson_launch,
-                                   new_lesson_group)
+from core.analysis.lesson_rows import (
+    epoch_ratio,
+    existing_launch,
+    explain_links,
+    findings,
+    karate_rows,
+    lesson_rows,
+    reused_line,
+    settled,
+    sources,
+    stored_lessons,
+    table,
+)
+from core.analysis.lessons import (
+    LESSONS,
+    get_lesson,
+    launch_configs,
+    launch_plan,
+    lesson_configs,
+    lesson_launch,
+    new_lesson_group,
+)
 from core.errors import UserInputError
 from core.models.escnn_net import restriction_depth
 from core.training.runs import RunConfig, execute, validate
@@ -63,7 +81,8 @@ def test_the_rotation_lesson_is_a_cnn_and_a_c8_net_on_mnist_rot_then_the_restric
         assert (c8.model, c8.group, c8.data) == ("escnn", "C8", "mnist-rot")
         assert len(sweep) == 3 * len(data)
         assert sorted((restriction_depth(c.group), c.data) for c in sweep) == sorted(
-            (d, name) for d in (0, 1, 2) for name in data)
+            (d, name) for d in (0, 1, 2) for name in data
+        )
         assert {c.group for c in sweep} == {"C8", "C8,C1,C1", "C8,C8,C1"}
         assert {(c.model, c.layers, c.hidden) for c in sweep} == {("escnn", 3, 16)}
     quick = lesson_configs("rotation", True)
@@ -102,8 +121,15 @@ def test_the_karate_lesson_trains_in_the_page_with_one_label_per_class():
 
 def test_lesson_launches_from_links_are_checked():
     assert lesson_launch(None) is None
-    for bad in ("lesson:nope:quick:1", "lesson:tutorial:slow:1", "lesson:tutorial:quick", "lesson:karate:quick:1",
-                "sweep:1:K", "lesson:tutorial:quick:1)x", "lesson:tutorial:quick:" + "1" * 200):
+    for bad in (
+        "lesson:nope:quick:1",
+        "lesson:tutorial:slow:1",
+        "lesson:tutorial:quick",
+        "lesson:karate:quick:1",
+        "sweep:1:K",
+        "lesson:tutorial:quick:1)x",
+        "lesson:tutorial:quick:" + "1" * 200,
+    ):
         assert lesson_launch(bad) is None, bad
     karate = lesson_launch("lesson:karate:full")
     assert (karate.lesson, karate.mode, karate.seed) == ("karate", "full", 0)
@@ -139,15 +165,26 @@ def test_rows_from_real_stored_runs_give_accuracy_and_epoch_time(tmp_path):
     lines = findings(lesson, rows)
     assert lines[0] == f"ChebNet epoch = {ratio:.1f}x the CNN's (published 7.6-14.6x)."
     assert "against the CNN's" in lines[1]
-    assert list(table(rows, lesson)[0]) == ["model", "run", "status", "epochs", "test accuracy", "s/epoch",
-                                            "ours, 4,000 digits", "published", "source"]
+    assert list(table(rows, lesson)[0]) == [
+        "model",
+        "run",
+        "status",
+        "epochs",
+        "test accuracy",
+        "s/epoch",
+        "ours, 4,000 digits",
+        "published",
+        "source",
+    ]
     assert table(rows, lesson)[0]["model"] == "ChebNet, K=5" and table(rows, lesson)[1]["model"] == "CNN"
     assert table(rows, lesson)[0]["source"] == "Defferrard 2016"  # short; in full once, under the table
     assert sources(rows) == ["Defferrard et al. 2016, Table 1 (full MNIST)"]
     links = {label: (page, params) for page, label, params in explain_links(lesson, rows, launch)}
     cheb_id, cnn_id = rows[0]["run"], rows[1]["run"]
-    assert links["Spectral view: ChebNet's learned frequency responses"] == ("app_pages/spectral.py",
-                                                                             {"s_run": str(cheb_id)})
+    assert links["Spectral view: ChebNet's learned frequency responses"] == (
+        "app_pages/spectral.py",
+        {"s_run": str(cheb_id)},
+    )
     assert links["Compare runs: their settings and curves"][1] == {"cmp_runs": f"{cheb_id},{cnn_id}"}
     found = stored_lessons(store.list_runs(), store.groups(), "cheb-cnn")
     assert [(s["id"], s["runs"], s["mode"]) for s in found] == [(launch.id, 2, "quick")]
@@ -159,8 +196,16 @@ def test_the_rotation_lessons_rows_find_its_sweep_part_and_link_it():
     (both C8 throughout, on mnist-rot) are told apart by the group they are stored in."""
     lesson = get_lesson("rotation")
     launch, plan = launch_plan("rotation", True)
-    runs = [{"id": i, "group_id": g.id, "config": cfg.to_dict(), "status": "finished",
-             "summary": {"test_accuracy": 0.5 + i / 100}} for i, (cfg, g) in enumerate(plan, start=1)]
+    runs = [
+        {
+            "id": i,
+            "group_id": g.id,
+            "config": cfg.to_dict(),
+            "status": "finished",
+            "summary": {"test_accuracy": 0.5 + i / 100},
+        }
+        for i, (cfg, g) in enumerate(plan, start=1)
+    ]
     runs.append({"id": 99, "group_id": None, "config": plan[1][0].to_dict(), "status": "finished", "summary": {}})
     rows = lesson_rows(lesson, "quick", runs, lambda run_id: [{"epoch": 1, "seconds": float(run_id)}], launch)
     assert [r["run"] for r in rows] == [1, 2, 3, 4, 5]
@@ -171,9 +216,13 @@ def test_the_rotation_lessons_rows_find_its_sweep_part_and_link_it():
     assert lines[1] == "Restriction sweep on rotated digits: best C8 → C1 after block 2 (55.0%)."
     links = {label: (page, params) for page, label, params in explain_links(lesson, rows, launch)}
     assert links["Equivariance: accuracy against the angle, C8 net beside the CNN"] == (
-        "app_pages/equivariance.py", {"eq_open": "2"})
+        "app_pages/equivariance.py",
+        {"eq_open": "2"},
+    )
     assert links["Compare: accuracy against the restriction depth"] == (
-        "app_pages/compare.py", {"sw_show": plan[-1][1].id})
+        "app_pages/compare.py",
+        {"sw_show": plan[-1][1].id},
+    )
     groups = {g.id: g for _, g in plan}
     assert [(s["id"], s["runs"]) for s in stored_lessons(runs, groups)] == [(launch.id, 5)]
 
@@ -183,7 +232,8 @@ def test_a_launch_with_another_seed_carries_it_in_its_group():
     assert (launch.lesson, launch.mode, launch.seed) == ("cheb-cnn", "quick", 7) and launch.id.endswith("-s7")
     assert lesson_launch(launch.id).seed == 7  # a link that holds only the id (written before groups were stored)
     assert {cfg.seed for cfg, _ in plan} == {7} and [c.to_dict() for c in launch_configs(launch)] == [
-        cfg.to_dict() for cfg, _ in plan]
+        cfg.to_dict() for cfg, _ in plan
+    ]
     teacher, _ = launch_plan("cheb-cnn", True)
     assert teacher.seed == 0 and {c.seed for c in launch_configs(teacher)} == {0}
     assert lesson_launch("lesson:cheb-cnn:quick:1-s99999999999").seed == 0  # past a seed's range: no seed
@@ -197,19 +247,26 @@ def test_live_findings_say_so_far_and_the_papers_final_figure():
     """After one epoch of eight the lines say how far the runs are, not a result."""
     lesson = get_lesson("cheb-cnn")
     launch, plan = launch_plan("cheb-cnn", True)
-    runs = [{"id": i, "group_id": g.id, "config": cfg.to_dict(), "status": "running", "summary": {}}
-            for i, (cfg, g) in enumerate(plan, start=1)]
-    epoch = {1: [{"epoch": 1, "seconds": 3.0, "test_accuracy": 0.85}], 2: [{"epoch": 1, "seconds": 2.0,
-                                                                         "test_accuracy": 0.84}]}
+    runs = [
+        {"id": i, "group_id": g.id, "config": cfg.to_dict(), "status": "running", "summary": {}}
+        for i, (cfg, g) in enumerate(plan, start=1)
+    ]
+    epoch = {
+        1: [{"epoch": 1, "seconds": 3.0, "test_accuracy": 0.85}],
+        2: [{"epoch": 1, "seconds": 2.0, "test_accuracy": 0.84}],
+    }
     rows = lesson_rows(lesson, "quick", runs, epoch.__getitem__, launch)
     lines = findings(lesson, rows)
-    assert lines == ["So far, after 1 of 8 epochs: ChebNet epoch = 1.5x the CNN's (published 7.6-14.6x).",
-                     "So far, after 1 of 8 epochs: ChebNet 85.0% against the CNN's 84.0%: +1.0 points (the paper, "
-                     "after 20 epochs: 99.14% against 99.33%, -0.2 points)."]
+    assert lines == [
+        "So far, after 1 of 8 epochs: ChebNet epoch = 1.5x the CNN's (published 7.6-14.6x).",
+        "So far, after 1 of 8 epochs: ChebNet 85.0% against the CNN's 84.0%: +1.0 points (the paper, "
+        "after 20 epochs: 99.14% against 99.33%, -0.2 points).",
+    ]
     for run in runs:
         run["status"] = "finished"
     assert findings(lesson, lesson_rows(lesson, "quick", runs, epoch.__getitem__, launch))[1].startswith(
-        "ChebNet 85.0% against the CNN's 84.0%: +1.0 points (published: ")
+        "ChebNet 85.0% against the CNN's 84.0%: +1.0 points (published: "
+    )
 
 
 def test_the_data_line_says_what_full_mode_trains_on_this_server():
@@ -234,8 +291,13 @@ def test_a_row_without_a_run_of_its_launch_shows_the_identical_run_it_reuses():
     lesson = get_lesson("cheb-cnn")
     teacher, plan = launch_plan("cheb-cnn", True)
     (cheb, _), (cnn, _) = plan
-    earlier = {"id": 4, "group_id": None, "config": cnn.to_dict(), "status": "finished",
-               "summary": {"test_accuracy": 0.93}}
+    earlier = {
+        "id": 4,
+        "group_id": None,
+        "config": cnn.to_dict(),
+        "status": "finished",
+        "summary": {"test_accuracy": 0.93},
+    }
     mine = {"id": 5, "group_id": teacher.id, "config": cheb.to_dict(), "status": "queued", "summary": {}}
     groups = {teacher.id: teacher}
     rows = lesson_rows(lesson, "quick", [mine], lambda run_id: [], teacher, [None, earlier])

@@ -4,9 +4,21 @@ import numpy as np
 import pytest
 import torch
 
-from core.analysis.node_arithmetic import (TERM_ADDED, TERM_SHARE, adjacency_row, channel_rows, cheb_rows,
-                                           default_run_id, input_map, layer_io, load_node_run, neighbour_rows,
-                                           node_arithmetic, node_of, pixel_name)
+from core.analysis.node_arithmetic import (
+    TERM_ADDED,
+    TERM_SHARE,
+    adjacency_row,
+    channel_rows,
+    cheb_rows,
+    default_run_id,
+    input_map,
+    layer_io,
+    load_node_run,
+    neighbour_rows,
+    node_arithmetic,
+    node_of,
+    pixel_name,
+)
 from core.errors import UserInputError
 
 TOL = 1e-5
@@ -15,8 +27,10 @@ NETS = {  # name -> (model, settings): the fixed-graph nets whose arithmetic is 
     "cheb": ("cheb", {"K": 5}),
     "learned": ("learned", {}),
     "learned-out-sym": ("learned", {"edge_sets": "out", "edge_norm": "sym"}),
-    "learned-pair-offset": ("learned", {"edge_sets": "pair", "edge_inputs": "offset", "edge_activation": "tanh",
-                                        "edge_norm": "none"}),
+    "learned-pair-offset": (
+        "learned",
+        {"edge_sets": "pair", "edge_inputs": "offset", "edge_activation": "tanh", "edge_norm": "none"},
+    ),
 }
 
 
@@ -49,8 +63,18 @@ def build(name: str, layers: int = 3, seed: int = 0):
 def nodes_of(side: int) -> list[int]:
     """Corners, edges and the centre of a side x side grid."""
     mid = side // 2
-    cells = [(0, 0), (0, side - 1), (side - 1, 0), (side - 1, side - 1), (0, mid), (mid, 0), (side - 1, mid),
-             (mid, side - 1), (mid, mid), (mid - 3, mid + 2)]
+    cells = [
+        (0, 0),
+        (0, side - 1),
+        (side - 1, 0),
+        (side - 1, side - 1),
+        (0, mid),
+        (mid, 0),
+        (side - 1, mid),
+        (mid, side - 1),
+        (mid, mid),
+        (mid - 3, mid + 2),
+    ]
     return sorted({node_of(r, c, side) for r, c in cells})
 
 
@@ -156,13 +180,12 @@ def test_cheb_terms_are_the_chebyshev_recursion_at_the_node(digit):
         terms = [x, lap @ x]
         for _ in range(2, conv.K):
             terms.append(2 * lap @ terms[-1] - terms[-2])
-        side = int(round(graph.num_nodes ** 0.5))
+        side = int(round(graph.num_nodes**0.5))
         for node in nodes_of(side):
             na = node_arithmetic(net, digit, layer, node)
             assert na.cheb_terms.shape == (conv.K, x.shape[1])
             np.testing.assert_allclose(na.cheb_terms, torch.stack(terms)[:, node].numpy(), atol=1e-9)
-            np.testing.assert_allclose(na.cheb_neighbour_terms, torch.stack(terms)[:, na.neighbours].numpy(),
-                                       atol=1e-9)
+            np.testing.assert_allclose(na.cheb_neighbour_terms, torch.stack(terms)[:, na.neighbours].numpy(), atol=1e-9)
             np.testing.assert_allclose(na.cheb_parts.sum(axis=0) + na.bias, na.pre_activation, atol=1e-9)
             np.testing.assert_allclose(na.aggregate, na.cheb_terms[1], atol=1e-12)  # T_1: the sum of the products
             rows = cheb_rows(na, 2, 0)
@@ -192,7 +215,7 @@ def test_learned_edge_weights_are_what_the_edge_mlp_predicted(name, digit):
         with torch.no_grad():
             normalised = conv.edge_weights(graph).double().numpy()
             raw = conv.edge_weights(graph, normalized=False).double().numpy()
-        side = int(round(graph.num_nodes ** 0.5))
+        side = int(round(graph.num_nodes**0.5))
         for node in nodes_of(side)[:4]:
             na = node_arithmetic(net, digit, layer, node)
             into = np.flatnonzero(dst == node)

@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from core.analysis.playground import (angle_sweep, layer_maps, load_playground_model, probabilities, sweep_angles,
-                                      turn)
+from core.analysis.playground import angle_sweep, layer_maps, load_playground_model, probabilities, sweep_angles, turn
 from core.data.image_io import BOX, drawing_ink, gray_png, load_digit_image, mnist_digit
 from core.errors import UserInputError
 from core.training.runs import RunConfig, execute
@@ -21,7 +20,7 @@ def stroke_canvas(rows=(60, 220), cols=(100, 140), side=280) -> np.ndarray:
     """A black 280 x 280 RGBA canvas with one white bar (a '1' leaning nowhere)."""
     rgba = np.zeros((side, side, 4), np.uint8)
     rgba[..., 3] = 255
-    rgba[rows[0]:rows[1], cols[0]:cols[1], :3] = 255
+    rgba[rows[0] : rows[1], cols[0] : cols[1], :3] = 255
     return rgba
 
 
@@ -115,8 +114,9 @@ def stored(store, cfg: RunConfig, model) -> int:
     """A finished run whose checkpoint holds ``model``'s (initial) weights."""
     run_id = store.create_run(cfg.to_dict(), name=cfg.label())
     model.eval()
-    store.finish(run_id, {"test_accuracy": 0.1}, checkpoint=str(save_checkpoint(model.state_dict(),
-                                                                                checkpoint_path(run_id))))
+    store.finish(
+        run_id, {"test_accuracy": 0.1}, checkpoint=str(save_checkpoint(model.state_dict(), checkpoint_path(run_id)))
+    )
     return run_id
 
 
@@ -187,24 +187,44 @@ def test_the_turned_digit_is_drawn_as_dark_ink_on_white():
 def test_default_runs_are_the_newest_cnn_graph_net_and_steerable_net():
     from core.analysis.playground import default_runs
 
-    runs = {9: {"config": {"model": "escnn"}}, 8: {"config": {"model": "cnn"}}, 7: {"config": {"model": "gcn"}},
-            6: {"config": {"model": "cnn"}}, 5: {"config": {"model": "mlp"}}, 4: {"config": None}}
+    runs = {
+        9: {"config": {"model": "escnn"}},
+        8: {"config": {"model": "cnn"}},
+        7: {"config": {"model": "gcn"}},
+        6: {"config": {"model": "cnn"}},
+        5: {"config": {"model": "mlp"}},
+        4: {"config": None},
+    }
     assert default_runs(runs) == [8, 7, 9]  # newest first in the mapping: the first of each kind wins
     assert default_runs(runs, most=2) == [8, 7]
     assert default_runs({5: {"config": {"model": "mlp"}}, 3: {}}) == [5]  # none of the three: the newest run
     assert default_runs({}) == []
 
 
-@pytest.mark.parametrize("kind, group, invariant", [
-    ("escnn", "C8", True), ("escnn", "C4", True), ("escnn", "C2", True), ("escnn", "D4", True), ("escnn", "SO2", True),
-    ("escnn", "c16", True), ("escnn", None, True),  # escnn's default group is C8
-    ("escnn", "C1", False), ("escnn", "D1", False),  # no rotation at all
-    ("escnn", "D16,D16,C16", True), ("escnn", "C8,C4,C1", False),  # the output's group is the schedule's last
-    ("escnn", "C3", False), ("escnn", "not a group", False),
-    ("cnn", "C8", False), ("cheb", None, False), (None, None, False),
-])
-def test_a_net_is_half_turn_invariant_by_construction_only_when_its_output_group_holds_180_degrees(kind, group,
-                                                                                                   invariant):
+@pytest.mark.parametrize(
+    "kind, group, invariant",
+    [
+        ("escnn", "C8", True),
+        ("escnn", "C4", True),
+        ("escnn", "C2", True),
+        ("escnn", "D4", True),
+        ("escnn", "SO2", True),
+        ("escnn", "c16", True),
+        ("escnn", None, True),  # escnn's default group is C8
+        ("escnn", "C1", False),
+        ("escnn", "D1", False),  # no rotation at all
+        ("escnn", "D16,D16,C16", True),
+        ("escnn", "C8,C4,C1", False),  # the output's group is the schedule's last
+        ("escnn", "C3", False),
+        ("escnn", "not a group", False),
+        ("cnn", "C8", False),
+        ("cheb", None, False),
+        (None, None, False),
+    ],
+)
+def test_a_net_is_half_turn_invariant_by_construction_only_when_its_output_group_holds_180_degrees(
+    kind, group, invariant
+):
     from core.analysis.playground import half_turn_invariant
 
     assert half_turn_invariant(kind, group) is invariant

@@ -21,8 +21,19 @@ def test_image_model_figures_are_the_readme_accuracy_table(model):
     assert f"{REFERENCES[(model, 'mnist-5k')].accuracy:.1%}" == cells[2]
 
 
-@pytest.mark.parametrize("conv, name", [("gat", "GAT"), ("sage", "GraphSAGE"), ("gcn", "GCN"), ("monet", "MoNet"),
-                                        ("gatedgcn", "GatedGCN"), ("pna", "PNA"), ("cheb", "ChebNet"), ("gin", "GIN")])
+@pytest.mark.parametrize(
+    "conv, name",
+    [
+        ("gat", "GAT"),
+        ("sage", "GraphSAGE"),
+        ("gcn", "GCN"),
+        ("monet", "MoNet"),
+        ("gatedgcn", "GatedGCN"),
+        ("pna", "PNA"),
+        ("cheb", "ChebNet"),
+        ("gin", "GIN"),
+    ],
+)
 def test_superpixel_figures_are_the_readme_superpixel_table(conv, name):
     row = next(line for line in ACCURACY.splitlines() if re.match(rf"\| {name} \(`", line))
     mean = re.search(r"\| \**([0-9.]+)%\**", row).group(1)

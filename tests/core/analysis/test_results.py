@@ -9,8 +9,16 @@ import pytest
 import torch
 
 from core.analysis import results
-from core.analysis.results import (config_json, confusion_matrix, evaluate_run, load_run_model, metrics_csv, projector_bundle,
-                          runs_table, settings_diff)
+from core.analysis.results import (
+    config_json,
+    confusion_matrix,
+    evaluate_run,
+    load_run_model,
+    metrics_csv,
+    projector_bundle,
+    runs_table,
+    settings_diff,
+)
 from core.training.runs import RunConfig, execute
 from core.training.store import METRIC_COLUMNS, CheckpointError, RunNotFoundError, RunStore
 
@@ -103,10 +111,27 @@ def test_confusion_matrix_counts():
 
 
 def test_metrics_csv_columns():
-    text = metrics_csv([{"epoch": 1, "train_loss": 0.5, "train_accuracy": 0.8, "test_accuracy": 0.75,
-                         "seconds": 1.5, "images_per_second": None, "lr": 0.003},
-                        {"epoch": 2, "train_loss": 0.3, "train_accuracy": 0.9, "test_accuracy": 0.85,
-                         "seconds": 1.4, "images_per_second": 700.0}])
+    text = metrics_csv(
+        [
+            {
+                "epoch": 1,
+                "train_loss": 0.5,
+                "train_accuracy": 0.8,
+                "test_accuracy": 0.75,
+                "seconds": 1.5,
+                "images_per_second": None,
+                "lr": 0.003,
+            },
+            {
+                "epoch": 2,
+                "train_loss": 0.3,
+                "train_accuracy": 0.9,
+                "test_accuracy": 0.85,
+                "seconds": 1.4,
+                "images_per_second": 700.0,
+            },
+        ]
+    )
     rows = list(csv.reader(io.StringIO(text)))
     assert rows[0] == ["epoch", *METRIC_COLUMNS, "lr"]
     assert len(rows) == 3
@@ -169,8 +194,12 @@ def test_runs_table_never_shows_the_text_none_for_a_queued_run(quick_run):
         assert pd.api.types.is_numeric_dtype(table[column]), column
         assert table[column].isna().tolist() == [r == queued for r in table["run"]]
     assert not table.drop(columns=["test accuracy", "parameters", "images/s"]).isna().any().any()
-    assert runs_table([{"id": 1, "status": "finished", "summary": {"test_accuracy": "junk", "parameters": True}}]
-                      )[0]["test accuracy"] is None  # a number cell holds numbers only
+    assert (
+        runs_table([{"id": 1, "status": "finished", "summary": {"test_accuracy": "junk", "parameters": True}}])[0][
+            "test accuracy"
+        ]
+        is None
+    )  # a number cell holds numbers only
 
 
 def test_settings_diff_keeps_only_what_differs():
@@ -198,8 +227,11 @@ def test_settings_diff_names_every_setting_in_full():
     knn = {"id": 1, "config": RunConfig(model="cheb", graph="knn", graph_params={"k": 6, "sigma": 0.1}, K=3).to_dict()}
     other = {"id": 2, "config": RunConfig(model="cheb", graph="knn", graph_params={"k": 8}, K=5).to_dict()}
     names = [r["setting"] for r in settings_diff([knn, other])]
-    assert names == ["Graph parameter: k-NN neighbours (k)", "Graph parameter: Gaussian width σ (sigma)",
-                     "Chebyshev order (K)"]
+    assert names == [
+        "Graph parameter: k-NN neighbours (k)",
+        "Graph parameter: Gaussian width σ (sigma)",
+        "Chebyshev order (K)",
+    ]
     keys = [f.name for f in fields(RunConfig) if f.name != "graph_params"]
     keys += sorted({f"graph_params.{p}" for spec in GRAPH_PARAMS.values() for p in spec})
     labels = [setting_label(k) for k in keys]

@@ -8,16 +8,22 @@ from core.errors import UserInputError
 from core.graphs import build_graph
 from core.graphs.base import Graph
 from core.models.layers import ChebConv, SharedGraph
-from core.analysis.spectral import (cheb_frequency_response, chebyshev_basis, graph_fourier_transform, laplacian,
-                                   laplacian_eigenvectors, low_pass, low_pass_series)
+from core.analysis.spectral import (
+    cheb_frequency_response,
+    chebyshev_basis,
+    graph_fourier_transform,
+    laplacian,
+    laplacian_eigenvectors,
+    low_pass,
+    low_pass_series,
+)
 
 
 def _undirected(edges, n, weights=None) -> Graph:
     src = [a for a, b in edges] + [b for a, b in edges]
     dst = [b for a, b in edges] + [a for a, b in edges]
     w = list(weights) * 2 if weights is not None else [1.0] * len(src)
-    return Graph(torch.tensor([src, dst], dtype=torch.long), torch.tensor(w, dtype=torch.float32), n,
-                 torch.zeros(n, 2))
+    return Graph(torch.tensor([src, dst], dtype=torch.long), torch.tensor(w, dtype=torch.float32), n, torch.zeros(n, 2))
 
 
 def cycle(n: int) -> Graph:
@@ -29,8 +35,11 @@ def path(n: int) -> Graph:
 
 
 # a connected graph with uneven degrees and weights
-LOPSIDED = _undirected([(0, 1), (0, 2), (0, 3), (1, 2), (3, 4), (4, 5), (5, 6), (2, 6)], 7,
-                       weights=[1.0, 2.0, 0.5, 1.5, 1.0, 3.0, 1.0, 0.7])
+LOPSIDED = _undirected(
+    [(0, 1), (0, 2), (0, 3), (1, 2), (3, 4), (4, 5), (5, 6), (2, 6)],
+    7,
+    weights=[1.0, 2.0, 0.5, 1.5, 1.0, 3.0, 1.0, 0.7],
+)
 
 
 def test_first_eigenvector_of_combinatorial_laplacian_is_constant():
@@ -78,6 +87,7 @@ def test_cycle_and_path_match_closed_forms(n):
 
 def test_sparse_path_agrees_with_dense(monkeypatch):
     from core.analysis import spectral
+
     g = build_graph("grid", size=10)
     dense_vals, dense_vecs = laplacian_eigenvectors(g, k=6, norm="comb")
     monkeypatch.setattr(spectral, "DENSE_MAX_NODES", 10)
@@ -104,7 +114,7 @@ def test_fourier_transform_is_orthonormal_and_low_pass_rebuilds():
     x = np.random.default_rng(0).random((8, 8))
     coeffs = graph_fourier_transform(g, x)
     assert coeffs.shape == (64,)
-    assert np.sum(coeffs ** 2) == pytest.approx(np.sum(x ** 2))  # Parseval
+    assert np.sum(coeffs**2) == pytest.approx(np.sum(x**2))  # Parseval
     np.testing.assert_allclose(low_pass(g, x, 64), x.ravel(), atol=1e-10)
     _, vecs = laplacian_eigenvectors(g, k=64)
     np.testing.assert_allclose(vecs @ coeffs, x.ravel(), atol=1e-10)
@@ -118,7 +128,7 @@ def test_low_pass_series_keeps_cutoffs_below_the_node_count_with_their_energy():
     assert series.kept == [4, 16]  # 64 would rebuild the image exactly; 100 is more than the nodes
     np.testing.assert_allclose(series.images[1], low_pass(g, x, 16).reshape(8, 8))
     coeffs = graph_fourier_transform(g, x)
-    assert series.energy[0] == pytest.approx(float((coeffs[:4] ** 2).sum() / (coeffs ** 2).sum()))
+    assert series.energy[0] == pytest.approx(float((coeffs[:4] ** 2).sum() / (coeffs**2).sum()))
     assert 0 < series.energy[0] < series.energy[1] < 1
 
 
@@ -144,11 +154,13 @@ def test_response_of_hand_set_filters():
     lam = np.linspace(0, 2, 9)
     np.testing.assert_allclose(cheb_frequency_response(_cheb([1.0, 0.0, 0.0]), lam)[:, 0, 0], 1.0)
     np.testing.assert_allclose(cheb_frequency_response(_cheb([0.0, 1.0]), lam)[:, 0, 0], lam - 1.0)
-    np.testing.assert_allclose(cheb_frequency_response(_cheb([0.0, 1.0]), lam, lambda_max=4.0)[:, 0, 0],
-                               2 * lam / 4.0 - 1.0)
+    np.testing.assert_allclose(
+        cheb_frequency_response(_cheb([0.0, 1.0]), lam, lambda_max=4.0)[:, 0, 0], 2 * lam / 4.0 - 1.0
+    )
     x = lam - 1.0
-    np.testing.assert_allclose(cheb_frequency_response(_cheb([0.5, 0.0, 2.0]), lam)[:, 0, 0],
-                               0.5 + 2.0 * (2 * x ** 2 - 1), atol=1e-6)
+    np.testing.assert_allclose(
+        cheb_frequency_response(_cheb([0.5, 0.0, 2.0]), lam)[:, 0, 0], 0.5 + 2.0 * (2 * x**2 - 1), atol=1e-6
+    )
 
 
 def test_response_shape_follows_channels():

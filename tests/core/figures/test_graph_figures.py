@@ -6,8 +6,16 @@ import re
 import numpy as np
 import pytest
 
-from core.figures.graphs import (DRAWN_FROM, EDGE_COLOR, NODE_EDGE_COLOR, drawn_edges, edges_caption, graph_figure,
-                                 kernel_figure, sigma_sentence)
+from core.figures.graphs import (
+    DRAWN_FROM,
+    EDGE_COLOR,
+    NODE_EDGE_COLOR,
+    drawn_edges,
+    edges_caption,
+    graph_figure,
+    kernel_figure,
+    sigma_sentence,
+)
 from core.graphs import build_graph
 
 DIGIT = np.zeros((28, 28), np.float32)
@@ -75,6 +83,7 @@ def test_sigma_changes_what_the_graph_figure_draws(by_sigma):
 
 def test_the_line_width_and_opacity_follow_the_weight(by_sigma):
     """A neighbour 1 pixel away weighs 0.58 at sigma 0.05 and 1.00 at sigma 1: its line gets thicker and darker."""
+
     def one_pixel_line(sigma):
         _, _, mine = by_sigma[sigma]
         return next((s[4], s[5]) for s in mine if length(s) == 1.0)
@@ -102,7 +111,7 @@ def test_the_kernel_profile_marks_sigma_one_pixel_and_the_cutoff():
     fig = kernel_figure(0.05, 28, cutoff=0.2, kth=2.24, kth_label="8th nearest of node 406")
     curve = fig.data[0]
     x, y = np.asarray(curve.x), np.asarray(curve.y)
-    assert np.allclose(y, np.exp(-(x / 27) ** 2 / 0.05 ** 2))  # exp(-d²/σ²) with d on [0, 1] coordinates
+    assert np.allclose(y, np.exp(-((x / 27) ** 2) / 0.05**2))  # exp(-d²/σ²) with d on [0, 1] coordinates
     lines = {a.text.strip(): s for a, s in zip(fig.layout.annotations, fig.layout.shapes)}
     assert math.isclose(10 ** lines["σ = 0.05"].x0, 0.05 * 27)  # sigma, in pixels on the log axis
     assert math.isclose(10 ** lines["1 pixel = 1/27"].x0, 1.0)
@@ -113,7 +122,9 @@ def test_the_kernel_profile_marks_sigma_one_pixel_and_the_cutoff():
 
 
 def test_the_sigma_sentence_gives_this_sigmas_weights():
-    assert sigma_sentence(0.05) == ("σ sets how far a pixel reaches: two pixels d apart are joined with weight "
-                                    "exp(−d²/σ²), so at σ = 0.05 (1.4 pixels) a neighbour gets 0.58 at 1 pixel, "
-                                    "0.01 at 3 pixels, 0.00 at 10 pixels.")
+    assert sigma_sentence(0.05) == (
+        "σ sets how far a pixel reaches: two pixels d apart are joined with weight "
+        "exp(−d²/σ²), so at σ = 0.05 (1.4 pixels) a neighbour gets 0.58 at 1 pixel, "
+        "0.01 at 3 pixels, 0.00 at 10 pixels."
+    )
     assert "0.87 at 10 pixels" in sigma_sentence(1.0)

@@ -6,8 +6,13 @@ import re
 import numpy as np
 import pytest
 
-from core.figures.node import (adjacency_row_figure, cheb_terms_figure, field_maps_figure, field_turn_figure,
-                               node_map_figure)
+from core.figures.node import (
+    adjacency_row_figure,
+    cheb_terms_figure,
+    field_maps_figure,
+    field_turn_figure,
+    node_map_figure,
+)
 
 
 def test_the_clickable_map_names_each_cells_node_row_and_column():
@@ -26,22 +31,27 @@ def test_the_clickable_map_names_each_cells_node_row_and_column():
 
 
 def test_a_windowed_map_is_a_heatmap_around_the_node_with_the_weights_printed():
-    fig = node_map_figure(np.zeros((14, 14)), node=0, neighbours=[0, 1, 14, 15], weights=[0.25] * 4, window=4,
-                          clickable=False)
+    fig = node_map_figure(
+        np.zeros((14, 14)), node=0, neighbours=[0, 1, 14, 15], weights=[0.25] * 4, window=4, clickable=False
+    )
     assert fig.data[0].type == "heatmap"
     assert tuple(fig.layout.xaxis.range) == (-0.5, 8.5)  # a corner node: the window stays on the grid
     assert tuple(fig.layout.yaxis.range) == (8.5, -0.5)
     assert list(fig.data[1].text) == ["0.25"] * 4
     badges = fig.layout.annotations  # the labels drawn: one badge on each neighbour's cell
-    assert [(a.x, round(a.y - 0.46), a.text) for a in badges] == [(0, 0, "0.25"), (1, 0, "0.25"), (0, 1, "0.25"),
-                                                                   (1, 1, "0.25")]
+    assert [(a.x, round(a.y - 0.46), a.text) for a in badges] == [
+        (0, 0, "0.25"),
+        (1, 0, "0.25"),
+        (0, 1, "0.25"),
+        (1, 1, "0.25"),
+    ]
     assert all(a.yanchor == "bottom" for a in badges)  # along the cell's lower edge, its shade visible above
     assert all(a.font.size >= 12 for a in badges)  # not the old 9 px
 
 
 def _rgba(colour: str) -> tuple[float, float, float, float]:
     if colour.startswith("#"):
-        return tuple(int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)) + (1.0,)
+        return tuple(int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)) + (1.0,)
     r, g, b, *a = (float(v) for v in re.findall(r"[0-9.]+", colour))
     return r / 255, g / 255, b / 255, (a[0] if a else 1.0)
 
@@ -55,8 +65,9 @@ def _luminance(rgb) -> float:
 def test_edge_weight_badges_read_on_black_grey_and_white_cells(cell):
     """The badge's text against the badge as it shows over the cell (its background blended onto the cell's colour):
     a contrast ratio of at least 7 (WCAG AAA for normal text), whatever the cell's grey."""
-    fig = node_map_figure(np.zeros((28, 28)), node=300, neighbours=[299, 301], weights=[-0.125, 0.5], window=4,
-                          clickable=False)
+    fig = node_map_figure(
+        np.zeros((28, 28)), node=300, neighbours=[299, 301], weights=[-0.125, 0.5], window=4, clickable=False
+    )
     badge = fig.layout.annotations[0]
     *bg, alpha = _rgba(badge.bgcolor)
     shown = [alpha * b + (1 - alpha) * c for b, c in zip(bg, cell)]

@@ -4,8 +4,13 @@ write them above the charts), a top margin the toolbar sits in, and bar labels l
 import numpy as np
 import pytest
 
-from core.figures.equivariance import (LAYER_ERROR_TITLE, TOOLBAR, accuracy_by_angle_figure,
-                                       equivariance_panels_figure, layer_error_figure)
+from core.figures.equivariance import (
+    LAYER_ERROR_TITLE,
+    TOOLBAR,
+    accuracy_by_angle_figure,
+    equivariance_panels_figure,
+    layer_error_figure,
+)
 from core.figures.playground import ANGLE_TITLE, angle_figure, probability_figure
 
 TOOLBAR_PX = 30  # Plotly's toolbar buttons are about this high
@@ -15,14 +20,24 @@ def _sweep(pred: int) -> dict:
     angles = np.arange(0, 360, 10.0)
     probs = np.full((len(angles), 10), 0.05)
     probs[:, pred] = 0.55
-    return {"angles": angles, "probabilities": probs, "predicted": probs.argmax(1), "confidence": probs.max(1),
-            "exact": angles % 90 == 0}
+    return {
+        "angles": angles,
+        "probabilities": probs,
+        "predicted": probs.argmax(1),
+        "confidence": probs.max(1),
+        "exact": angles % 90 == 0,
+    }
 
 
 def _labels(fig) -> list[tuple[float, float, str, str]]:
     """Every text label written on a figure: (x, y, text, colour)."""
-    return [(x, y, t, tr.textfont.color) for tr in fig.data if tr.type == "scatter" and tr.text is not None
-            for x, y, t in zip(tr.x, tr.y, tr.text) if t]
+    return [
+        (x, y, t, tr.textfont.color)
+        for tr in fig.data
+        if tr.type == "scatter" and tr.text is not None
+        for x, y, t in zip(tr.x, tr.y, tr.text)
+        if t
+    ]
 
 
 def _px_per_unit(fig) -> float:
@@ -68,7 +83,8 @@ def test_the_every_angle_plot_writes_each_answer_once_per_stretch_on_its_runs_ro
     assert "as the digit turns" in ANGLE_TITLE
     lines = [tr for tr in fig.data if tr.mode == "lines+markers"]
     assert [tr.name for tr in lines] == ["#1 CNN", "#2 ChebNet", "#3 Steerable CNN C8"] and not any(
-        tr.text for tr in lines)  # the lines carry no text
+        tr.text for tr in lines
+    )  # the lines carry no text
     labels = _labels(fig)
     by_row: dict[float, list] = {}
     for x, y, t, col in labels:

@@ -27,9 +27,11 @@ def test_sweep_figure_draws_one_line_per_value_of_the_second_setting():
 
 
 def test_search_figure_has_a_panel_per_setting_and_draws_early_stops_hollow():
-    rows = [{"run": 1, "lr": 0.003, "K": 5, "stopped early": False, "epochs": "4 of 4", "test accuracy": 0.9},
-            {"run": 2, "lr": 1e-6, "K": 3, "stopped early": True, "epochs": "1 of 4", "test accuracy": 0.1},
-            {"run": 3, "lr": 0.001, "K": 3, "stopped early": False, "epochs": "0 of 4", "test accuracy": None}]
+    rows = [
+        {"run": 1, "lr": 0.003, "K": 5, "stopped early": False, "epochs": "4 of 4", "test accuracy": 0.9},
+        {"run": 2, "lr": 1e-6, "K": 3, "stopped early": True, "epochs": "1 of 4", "test accuracy": 0.1},
+        {"run": 3, "lr": 0.001, "K": 3, "stopped early": False, "epochs": "0 of 4", "test accuracy": None},
+    ]
     fig = search_figure(rows, ["lr", "K"])
     assert len(fig.data) == 4  # (trained to the end, stopped early) x (lr, K); the trial without accuracy is left out
     full, early = fig.data[0], fig.data[1]
@@ -44,9 +46,11 @@ def test_live_curves_span_the_whole_run_from_the_first_batch():
     early = curves_figure([], [(0.05, 2.31), (0.1, 2.2)], total_epochs=3)  # before epoch 1 ends
     assert list(early.layout.xaxis.range) == [0, 3.1] and list(early.layout.xaxis2.range) == [0, 3.1]
     assert list(early.layout.yaxis2.range) == [0, 1.02] and early.layout.yaxis2.tickformat == ".0%"
-    assert [a.text for a in early.layout.annotations if a.text.startswith("test accuracy")] == \
-        ["test accuracy after epoch 1"]
-    later = curves_figure([{"epoch": 1, "train_loss": 0.5, "train_accuracy": 0.8, "test_accuracy": 0.85}],
-                          [(0.5, 0.9)], total_epochs=3)
+    assert [a.text for a in early.layout.annotations if a.text.startswith("test accuracy")] == [
+        "test accuracy after epoch 1"
+    ]
+    later = curves_figure(
+        [{"epoch": 1, "train_loss": 0.5, "train_accuracy": 0.8, "test_accuracy": 0.85}], [(0.5, 0.9)], total_epochs=3
+    )
     assert not [a for a in later.layout.annotations if a.text.startswith("test accuracy")]
     assert curves_figure([], [(0.1, 2.0)]).layout.xaxis.range is None  # without a run length: plotly's own axes

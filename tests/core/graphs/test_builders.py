@@ -26,8 +26,13 @@ def nx_grid_edges(size: int, diagonals: bool) -> set[tuple[int, int]]:
     """Reference: networkx's grid graph (plus diagonals for 8-neighbour), both directions."""
     ref = nx.grid_2d_graph(size, size)  # nodes (row, col)
     if diagonals:
-        ref.add_edges_from(((r, c), (r + 1, c + dc)) for r in range(size - 1) for c in range(size)
-                           for dc in (-1, 1) if 0 <= c + dc < size)
+        ref.add_edges_from(
+            ((r, c), (r + 1, c + dc))
+            for r in range(size - 1)
+            for c in range(size)
+            for dc in (-1, 1)
+            if 0 <= c + dc < size
+        )
     node = {(r, c): r * size + c for r, c in ref.nodes}
     return {(node[u], node[v]) for a, b in ref.edges for u, v in ((a, b), (b, a))}
 
@@ -160,8 +165,16 @@ def test_gaussian_topk_is_knn_with_gaussian_weights() -> None:
 
 @pytest.mark.parametrize(
     "kind,params",
-    [("grid", {"neighbours": 4}), ("grid", {}), ("knn", {"k": 5}), ("knn", {"k": 3, "sigma": 0.3}),
-     ("gaussian", {}), ("gaussian", {"topk": 4}), ("gaussian", {"cutoff": 0.3, "sigma": 0.2}), ("complete", {})],
+    [
+        ("grid", {"neighbours": 4}),
+        ("grid", {}),
+        ("knn", {"k": 5}),
+        ("knn", {"k": 3, "sigma": 0.3}),
+        ("gaussian", {}),
+        ("gaussian", {"topk": 4}),
+        ("gaussian", {"cutoff": 0.3, "sigma": 0.2}),
+        ("complete", {}),
+    ],
 )
 def test_pixel_builders_symmetric_without_self_loops(kind: str, params: dict) -> None:
     g = build_graph(kind, size=7, **params)
@@ -225,10 +238,15 @@ def test_superpixels_on_a_real_digit() -> None:
 
 @pytest.mark.parametrize(
     "kwargs,param",
-    [({"image": None}, "image"), ({"image": np.zeros((1, 28, 28))}, "image"), ({"image": np.zeros(784)}, "image"),
-     ({"image": -np.ones((28, 28))}, "image"), ({"image": np.zeros((28, 28)), "segments": 1}, "segments"),
-     ({"image": np.zeros((28, 28)), "edges": "delaunay"}, "edges"),
-     ({"image": np.zeros((28, 28)), "compactness": 0}, "compactness")],
+    [
+        ({"image": None}, "image"),
+        ({"image": np.zeros((1, 28, 28))}, "image"),
+        ({"image": np.zeros(784)}, "image"),
+        ({"image": -np.ones((28, 28))}, "image"),
+        ({"image": np.zeros((28, 28)), "segments": 1}, "segments"),
+        ({"image": np.zeros((28, 28)), "edges": "delaunay"}, "edges"),
+        ({"image": np.zeros((28, 28)), "compactness": 0}, "compactness"),
+    ],
 )
 def test_superpixels_errors(kwargs: dict, param: str) -> None:
     with pytest.raises(UserInputError) as e:
@@ -261,13 +279,24 @@ def test_build_graph_defaults() -> None:
 
 @pytest.mark.parametrize(
     "kind,kwargs,param",
-    [("hexagon", {}, "kind"), ("grid", {"neighbours": 6}, "neighbours"), ("grid", {"radius": 2}, "radius"),
-     ("grid", {"size": 1}, "size"), ("grid", {"size": 2.5}, "size"), ("knn", {"k": 0}, "k"),
-     ("knn", {"size": 3, "k": 9}, "k"), ("knn", {"k": "8"}, "k"), ("gaussian", {"sigma": 0}, "sigma"),
-     ("gaussian", {"sigma": -1.0}, "sigma"), ("gaussian", {"sigma": float("nan")}, "sigma"),
-     ("gaussian", {"cutoff": 1.5}, "cutoff"), ("gaussian", {"size": 4, "topk": 16}, "topk"),
-     ("superpixels", {}, "image"), ("superpixels", {"image": np.zeros((28, 28)), "segments": 1}, "segments"),
-     ("superpixels", {"image": np.zeros((28, 28)), "edges": "all"}, "edges")],
+    [
+        ("hexagon", {}, "kind"),
+        ("grid", {"neighbours": 6}, "neighbours"),
+        ("grid", {"radius": 2}, "radius"),
+        ("grid", {"size": 1}, "size"),
+        ("grid", {"size": 2.5}, "size"),
+        ("knn", {"k": 0}, "k"),
+        ("knn", {"size": 3, "k": 9}, "k"),
+        ("knn", {"k": "8"}, "k"),
+        ("gaussian", {"sigma": 0}, "sigma"),
+        ("gaussian", {"sigma": -1.0}, "sigma"),
+        ("gaussian", {"sigma": float("nan")}, "sigma"),
+        ("gaussian", {"cutoff": 1.5}, "cutoff"),
+        ("gaussian", {"size": 4, "topk": 16}, "topk"),
+        ("superpixels", {}, "image"),
+        ("superpixels", {"image": np.zeros((28, 28)), "segments": 1}, "segments"),
+        ("superpixels", {"image": np.zeros((28, 28)), "edges": "all"}, "edges"),
+    ],
 )
 def test_build_graph_errors_name_the_parameter(kind: str, kwargs: dict, param: str) -> None:
     with pytest.raises(UserInputError) as e:
@@ -276,9 +305,14 @@ def test_build_graph_errors_name_the_parameter(kind: str, kwargs: dict, param: s
 
 
 def test_builders_reject_bad_values_when_called_directly() -> None:
-    for call, param in [(lambda: grid(3, 6), "neighbours"), (lambda: gaussian(3, sigma=0.0), "sigma"),
-                        (lambda: knn(3, k=2, sigma=-1.0), "sigma"), (lambda: gaussian(3, topk=9), "topk"),
-                        (lambda: gaussian(3, cutoff=-0.1), "cutoff"), (lambda: grid(1), "size")]:
+    for call, param in [
+        (lambda: grid(3, 6), "neighbours"),
+        (lambda: gaussian(3, sigma=0.0), "sigma"),
+        (lambda: knn(3, k=2, sigma=-1.0), "sigma"),
+        (lambda: gaussian(3, topk=9), "topk"),
+        (lambda: gaussian(3, cutoff=-0.1), "cutoff"),
+        (lambda: grid(1), "size"),
+    ]:
         with pytest.raises(UserInputError) as e:
             call()
         assert e.value.param == param
@@ -293,7 +327,7 @@ def test_gaussian_affinity_is_dwivedi_formula_on_three_nodes() -> None:
     sc, si = np.array([3.0, 3.0, 4.0]), np.array([0.5, 0.5, 0.5])
     dc = np.array([[0, 3, 4], [3, 0, 5], [4, 5, 0]], dtype=float)
     di = np.array([[0, 0.5, 1], [0.5, 0, 0.5], [1, 0.5, 0]])
-    kern = np.exp(-(dc / sc[:, None]) ** 2 - (di / si[:, None]) ** 2)
+    kern = np.exp(-((dc / sc[:, None]) ** 2) - (di / si[:, None]) ** 2)
     expected = 0.5 * (kern + kern.T)
     np.fill_diagonal(expected, 0.0)
     np.testing.assert_allclose(a, expected, rtol=1e-6)

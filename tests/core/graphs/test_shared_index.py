@@ -27,8 +27,10 @@ def old_gaussian(size: int, sigma: float, cutoff=None, topk=None) -> tuple[torch
     if cutoff is not None:
         mask &= weight >= cutoff
     tgt, src = np.nonzero(mask)
-    return (torch.as_tensor(np.stack([src, tgt]), dtype=torch.long),
-            torch.as_tensor(weight[tgt, src], dtype=torch.float32))
+    return (
+        torch.as_tensor(np.stack([src, tgt]), dtype=torch.long),
+        torch.as_tensor(weight[tgt, src], dtype=torch.float32),
+    )
 
 
 def old_normalize(edge_index: torch.Tensor, edge_weight: torch.Tensor, n: int, norm: str):
@@ -49,8 +51,17 @@ def old_normalize(edge_index: torch.Tensor, edge_weight: torch.Tensor, n: int, n
     return edge_index, w
 
 
-@pytest.mark.parametrize("size,sigma,cutoff,topk", [(3, 0.5, None, None), (4, 0.05, None, None), (4, 0.4, None, None),
-                                                    (4, 0.4, 0.0, None), (4, 0.4, 0.5, None), (4, 0.4, None, 3)])
+@pytest.mark.parametrize(
+    "size,sigma,cutoff,topk",
+    [
+        (3, 0.5, None, None),
+        (4, 0.05, None, None),
+        (4, 0.4, None, None),
+        (4, 0.4, 0.0, None),
+        (4, 0.4, 0.5, None),
+        (4, 0.4, None, 3),
+    ],
+)
 @pytest.mark.parametrize("norm", list(NORMS))
 def test_gaussian_graphs_are_unchanged(size, sigma, cutoff, topk, norm):
     g = build_graph("gaussian", size=size, sigma=sigma, cutoff=cutoff, topk=topk)

@@ -19,8 +19,9 @@ PARAMS = {"segments": 40, "compactness": 0.25, "k": 6, "edges": "knn", "weights"
 def tiny(monkeypatch, tmp_path):
     monkeypatch.setenv("GRAPHCONV_DATA_DIR", str(tmp_path))
     ds = load_dataset("mnist-5k", quick=True)
-    return SimpleNamespace(name="tiny", x_train=ds.x_train[:30], y_train=ds.y_train[:30], x_test=ds.x_test[:12],
-                           y_test=ds.y_test[:12])
+    return SimpleNamespace(
+        name="tiny", x_train=ds.x_train[:30], y_train=ds.y_train[:30], x_test=ds.x_test[:12], y_test=ds.y_test[:12]
+    )
 
 
 def test_graphs_equal_the_builder_and_progress_counts_every_image(tiny, monkeypatch):
@@ -32,7 +33,10 @@ def test_graphs_equal_the_builder_and_progress_counts_every_image(tiny, monkeypa
     assert len(train) == 30 and len(test) == 12
     assert calls[-1] == (42, 42) and all(t == 42 for _, t in calls) and len(calls) == 4 + 2
     assert [d for d, _ in calls] == sorted(d for d, _ in calls)
-    for data, img, label in ((train[3], tiny.x_train[3], tiny.y_train[3]), (test[11], tiny.x_test[11], tiny.y_test[11])):
+    for data, img, label in (
+        (train[3], tiny.x_train[3], tiny.y_train[3]),
+        (test[11], tiny.x_test[11], tiny.y_test[11]),
+    ):
         g = build_graph("superpixels", image=img.numpy(), **PARAMS)
         assert torch.equal(data.x, g.x.float()) and torch.equal(data.edge_index, g.edge_index)
         assert torch.equal(data.edge_weight, g.edge_weight) and int(data.y) == int(label)

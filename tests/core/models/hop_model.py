@@ -33,16 +33,25 @@ class HopNet(ImageModel):
 
 def footprint(cfg: HopConfig, graph=None, image_size: int = 28) -> Footprint:
     pixels = image_size * image_size
-    return linear_footprint(pixels, cfg.num_classes) + Footprint(0, activations=cfg.hops * pixels,
-                                                                 flops=9.0 * cfg.hops * pixels)
+    return linear_footprint(pixels, cfg.num_classes) + Footprint(
+        0, activations=cfg.hops * pixels, flops=9.0 * cfg.hops * pixels
+    )
 
 
 def build_hop(cfg: HopConfig, graph=None, image_size: int = 28) -> HopNet:
     return HopNet(cfg, image_size)
 
 
-SPEC = ModelSpec("hop", "Hop net (added by a test)", "blurs each pixel over its neighbours, hops times", HopConfig,
-                 build_hop, footprint=footprint, pages=frozenset({"playground"}), describe=lambda c: f", {c.hops} hops")
+SPEC = ModelSpec(
+    "hop",
+    "Hop net (added by a test)",
+    "blurs each pixel over its neighbours, hops times",
+    HopConfig,
+    build_hop,
+    footprint=footprint,
+    pages=frozenset({"playground"}),
+    describe=lambda c: f", {c.hops} hops",
+)
 
 
 def register() -> None:

@@ -40,9 +40,19 @@ def rel(a: torch.Tensor, b: torch.Tensor) -> float:
     return float(((a - b).flatten(1).norm(dim=1) / b.flatten(1).norm(dim=1)).max())
 
 
-@pytest.mark.parametrize("name, expected", [("C1", ("C", 1)), ("C4", ("C", 4)), ("c8", ("C", 8)), ("C16", ("C", 16)),
-                                            ("D1", ("D", 1)), ("D4", ("D", 4)), (" D16 ", ("D", 16)),
-                                            ("SO2", ("SO2", -1))])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("C1", ("C", 1)),
+        ("C4", ("C", 4)),
+        ("c8", ("C", 8)),
+        ("C16", ("C", 16)),
+        ("D1", ("D", 1)),
+        ("D4", ("D", 4)),
+        (" D16 ", ("D", 16)),
+        ("SO2", ("SO2", -1)),
+    ],
+)
 def test_parse_group_good(name, expected):
     assert parse_group(name) == expected
 
@@ -73,9 +83,16 @@ def test_c4_logits_exactly_invariant_to_rot90(c4, digits):
 
 def test_plain_cnn_is_not_invariant(digits):
     torch.manual_seed(0)
-    cnn = nn.Sequential(nn.Conv2d(1, 8, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-                        nn.Conv2d(8, 8, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-                        nn.Flatten(), nn.Linear(8 * 7 * 7, 10)).eval()
+    cnn = nn.Sequential(
+        nn.Conv2d(1, 8, 5, padding=2),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(8, 8, 5, padding=2),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(8 * 7 * 7, 10),
+    ).eval()
     with torch.no_grad():
         assert rel(cnn(torch.rot90(digits, 1, dims=(-2, -1))), cnn(digits)) > 1e-2
 
@@ -191,22 +208,39 @@ def test_state_dict_round_trip_in_eval_mode(c4, digits):
 # ----------------------------------------------------------------------------- group schedules (restriction)
 
 
-@pytest.mark.parametrize("text, layers, expected", [
-    ("C8", 3, ["C8", "C8", "C8"]), ("d16,D16,c16", 3, ["D16", "D16", "C16"]), ("C8,C4,C1", 3, ["C8", "C4", "C1"]),
-    ("D8,D4,C2", None, ["D8", "D4", "C2"]), ("C8,C8", None, ["C8", "C8"]), ("D4, C4", 2, ["D4", "C4"]),
-])
+@pytest.mark.parametrize(
+    "text, layers, expected",
+    [
+        ("C8", 3, ["C8", "C8", "C8"]),
+        ("d16,D16,c16", 3, ["D16", "D16", "C16"]),
+        ("C8,C4,C1", 3, ["C8", "C4", "C1"]),
+        ("D8,D4,C2", None, ["D8", "D4", "C2"]),
+        ("C8,C8", None, ["C8", "C8"]),
+        ("D4, C4", 2, ["D4", "C4"]),
+    ],
+)
 def test_parse_schedule_good(text, layers, expected):
     from core.models.escnn_net import parse_schedule
 
     assert parse_schedule(text, layers) == expected
 
 
-@pytest.mark.parametrize("text, layers, match", [
-    ("", None, "empty group schedule"), ("  ", 3, "empty group schedule"), ("C8,,C4", 3, "empty entry"),
-    ("C4,D4", 2, "D4 is not a subgroup of C4"), ("C8,C3", 2, "unsupported group 'C3'"),
-    ("D8,C3", 2, "unsupported"), ("C8,C16", 2, "C16 is not a subgroup of C8"), ("D8,D16", 2, "not a subgroup"),
-    ("C8,C4,C1", 2, "has 3 groups but the net has 2 blocks"), ("SO2,C8", 2, "SO2 and D1"), ("D4,D1", 2, "SO2 and D1"),
-])
+@pytest.mark.parametrize(
+    "text, layers, match",
+    [
+        ("", None, "empty group schedule"),
+        ("  ", 3, "empty group schedule"),
+        ("C8,,C4", 3, "empty entry"),
+        ("C4,D4", 2, "D4 is not a subgroup of C4"),
+        ("C8,C3", 2, "unsupported group 'C3'"),
+        ("D8,C3", 2, "unsupported"),
+        ("C8,C16", 2, "C16 is not a subgroup of C8"),
+        ("D8,D16", 2, "not a subgroup"),
+        ("C8,C4,C1", 2, "has 3 groups but the net has 2 blocks"),
+        ("SO2,C8", 2, "SO2 and D1"),
+        ("D4,D1", 2, "SO2 and D1"),
+    ],
+)
 def test_parse_schedule_bad_is_one_clear_line(text, layers, match):
     from core.models.escnn_net import parse_schedule
 
@@ -247,9 +281,9 @@ def test_schedule_is_exactly_equivariant_up_to_and_including_the_restriction(d4_
     errors = layer_equivariance_error(d4_c4, digits[:4], "D4")
     names = list(errors)
     cut = names.index("restriction to C4")
-    for name in names[:cut + 1]:  # every element of D4, rotations and flips, up to and including the restriction
+    for name in names[: cut + 1]:  # every element of D4, rotations and flips, up to and including the restriction
         assert max(errors[name].values()) < 1e-5, (name, errors[name])
-    for name in names[cut + 1:]:
+    for name in names[cut + 1 :]:
         assert max(errors[name][e] for e in ("r0", "r90", "r180", "r270")) < 1e-5, name  # C4 is kept
         assert min(errors[name][e] for e in ("f r0", "f r90")) > 1e-3, name  # the flips are lost
     logits = logit_invariance_error(d4_c4, digits[:4], "D4")

@@ -411,11 +411,18 @@ def test_fixed_graph_models_do_not_import_torch_geometric():
     import subprocess
     import sys
 
-    code = ("import sys; from core.training.runs import RunConfig, build_everything; "
-            "build_everything(RunConfig(model='gat', quick=True)); build_everything(RunConfig(model='gin', quick=True)); "
-            "print('torch_geometric' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=__import__("core").config.REPO_ROOT)
+    code = (
+        "import sys; from core.training.runs import RunConfig, build_everything; "
+        "build_everything(RunConfig(model='gat', quick=True)); build_everything(RunConfig(model='gin', quick=True)); "
+        "print('torch_geometric' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=__import__("core").config.REPO_ROOT,
+    )
     assert out.stdout.strip().splitlines()[-1] == "False"
 
 
@@ -439,8 +446,9 @@ def test_edge_mlp_learns_a_stroke_detector_on_a_toy_task():
     target = F.conv2d(images, sobel.view(1, 1, 3, 3), padding=1).reshape(16, side * side, 1)  # (B, N, 1)
     nodes = images.reshape(16, side * side, 1)
     torch.manual_seed(0)
-    conv = LearnedEdgeConv(1, 1, hidden_channels=16, inputs="offset", activation="tanh", norm="none",
-                           edge_sets="pair", bias=False)
+    conv = LearnedEdgeConv(
+        1, 1, hidden_channels=16, inputs="offset", activation="tanh", norm="none", edge_sets="pair", bias=False
+    )
     sg = SharedGraph(grid_graph(side))
     start = [p.detach().clone() for p in conv.edge_mlp.parameters()]
     opt = torch.optim.Adam(conv.parameters(), lr=0.02)

@@ -33,8 +33,9 @@ def grid8():
 def superpixel_batch():
     ds = load_dataset("mnist-5k", quick=True)
     graphs = [build_graph("superpixels", image=ds.x_train[i].numpy()) for i in range(2)]
-    return Batch.from_data_list([Data(x=g.x.float(), edge_index=g.edge_index, edge_weight=g.edge_weight)
-                                 for g in graphs]), graphs
+    return Batch.from_data_list(
+        [Data(x=g.x.float(), edge_index=g.edge_index, edge_weight=g.edge_weight) for g in graphs]
+    ), graphs
 
 
 def build(name: str, graph, **cfg):
@@ -43,8 +44,7 @@ def build(name: str, graph, **cfg):
 
 
 def test_registry_lists_every_model():
-    assert set(MODELS.names()) >= {"mlp", "cnn", "gcn", "cheb", "sage", "gin", "gat", "learned", "superpixel",
-                                   "escnn"}
+    assert set(MODELS.names()) >= {"mlp", "cnn", "gcn", "cheb", "sage", "gin", "gat", "learned", "superpixel", "escnn"}
     assert set(GRAPH_MODELS) == set(FIXED_GRAPH_LAYERS)
     with pytest.raises(UserInputError) as e:
         MODELS.get("resnet")
@@ -76,19 +76,22 @@ def test_graph_model_backward_reaches_every_parameter(name, digits, grid8):
     assert not [k for k in model.state_dict() if k.endswith(("edge_index", "edge_weight"))]
 
 
-@pytest.mark.parametrize("layers, readout, levels, out_size", [
-    (1, "pool", [784], 14),
-    (2, "pool", [784, 196], 7),
-    (3, "pool", [784, 196, 49], 7),  # 7 is odd: no pooling after the third layer
-    (2, "global", [784, 784], 28),
-])
+@pytest.mark.parametrize(
+    "layers, readout, levels, out_size",
+    [
+        (1, "pool", [784], 14),
+        (2, "pool", [784, 196], 7),
+        (3, "pool", [784, 196, 49], 7),  # 7 is odd: no pooling after the third layer
+        (2, "global", [784, 784], 28),
+    ],
+)
 def test_graph_levels(layers, readout, levels, out_size, grid8, digits):
     model = build("cheb", grid8, layers=layers, readout=readout, hidden=4, K=2)
     assert [g.num_nodes for g in model.graphs] == levels
     assert model.out_size == out_size
     # each level is the same kind of graph on the coarser layout: an 8-neighbour grid of side s
     for g in model.graphs:
-        side = int(round(g.num_nodes ** 0.5))
+        side = int(round(g.num_nodes**0.5))
         assert g.kind == "grid" and g.num_edges == build_graph("grid", size=side, neighbours=8).num_edges
     feats = model.node_features(digits)
     assert [f.shape[:2] for f in feats] == [(B, n) for n in levels]
@@ -122,7 +125,7 @@ def test_batch_independence(name, digits, grid8):
     model = build(name, grid8, hidden=8, K=3, heads=2).eval()
     with torch.no_grad():
         together = model(digits)
-        alone = torch.cat([model(digits[i:i + 1]) for i in range(B)])
+        alone = torch.cat([model(digits[i : i + 1]) for i in range(B)])
     torch.testing.assert_close(together, alone, atol=1e-5, rtol=0)
     assert not torch.allclose(together[0], together[1])  # different digits, different logits
 
@@ -152,8 +155,12 @@ def test_superpixel_model(conv, superpixel_batch):
     model.eval()
     with torch.no_grad():
         logits, feats = model(batch), model.features(batch)
-        alone = torch.cat([model(Batch.from_data_list([Data(x=g.x.float(), edge_index=g.edge_index,
-                                                            edge_weight=g.edge_weight)])) for g in graphs])
+        alone = torch.cat(
+            [
+                model(Batch.from_data_list([Data(x=g.x.float(), edge_index=g.edge_index, edge_weight=g.edge_weight)]))
+                for g in graphs
+            ]
+        )
     assert feats.shape[0] == 2 and feats.dim() == 2
     torch.testing.assert_close(logits, model.classifier(feats))
     torch.testing.assert_close(logits, alone, atol=1e-5, rtol=0)
@@ -232,7 +239,7 @@ def test_tutorial_gaussian_adjacency_is_the_stated_kernel(digits):
     a = model.adj  # (784, 784) D^-1/2 A D^-1/2
     rows, cols = torch.arange(784) // 28, torch.arange(784) % 28
     p = torch.stack([cols, rows], 1).double() / 27
-    k = torch.exp(-torch.cdist(p, p) ** 2 / TUTORIAL_SIGMA**2)
+    k = torch.exp(-(torch.cdist(p, p) ** 2) / TUTORIAL_SIGMA**2)
     k = torch.where(k >= TUTORIAL_CUTOFF, k, torch.zeros_like(k)).fill_diagonal_(0.0)
     d = k.sum(1).rsqrt()
     torch.testing.assert_close(a.double(), d[:, None] * k * d[None, :], atol=1e-6, rtol=1e-5)
@@ -256,7 +263,7 @@ def test_tutorial_learned_edges_span_every_pixel_pair(digits):
     want = torch.cat([gaussian.edge_index, loops], 1)
     assert {tuple(e) for e in pairs.t().tolist()} == {tuple(e) for e in want.t().tolist()}
     offsets = local.graph.pos[pairs[0]] - local.graph.pos[pairs[1]]  # (E, 2) in pixels
-    assert (offsets ** 2).sum(1).max() == 8  # the kernel's reach: offsets up to (2, 2)
+    assert (offsets**2).sum(1).max() == 8  # the kernel's reach: offsets up to (2, 2)
     assert local.conv.inputs == "offset" and local.conv.activation == "tanh"
     torch.nn.functional.cross_entropy(local(digits), torch.arange(B)).backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in local.conv.edge_mlp.parameters())
@@ -274,9 +281,13 @@ def test_fourier_features_on_hand_picked_positions():
     f = fourier_features(x, frequencies=2)  # (2, 3 + 8): x, then sin(pi k x), sin(pi k y), cos(pi k x), cos(pi k y)
     assert f.shape == (2, 11)
     torch.testing.assert_close(f[:, :3], x)
-    r = 2 ** -0.5
-    expected = torch.tensor([[1.0, 0.0, 0.0, 0.0, 0.0, -1.0, 1.0, 1.0],  # x = 0.5: sin(pi/2), sin(pi); y = 0
-                             [r, 1.0, 0.0, 0.0, r, 0.0, -1.0, 1.0]])  # x = 0.25; y = 1: sin(pi), cos(pi), cos(2pi)
+    r = 2**-0.5
+    expected = torch.tensor(
+        [
+            [1.0, 0.0, 0.0, 0.0, 0.0, -1.0, 1.0, 1.0],  # x = 0.5: sin(pi/2), sin(pi); y = 0
+            [r, 1.0, 0.0, 0.0, r, 0.0, -1.0, 1.0],
+        ]
+    )  # x = 0.25; y = 1: sin(pi), cos(pi), cos(2pi)
     torch.testing.assert_close(f[:, 3:], expected, atol=1e-6, rtol=0)
 
 

@@ -40,8 +40,11 @@ def declares_itself(backend: Backend) -> None:
 def trains_a_run_to_its_end(backend: Backend, tmp_path: Path) -> None:
     """start, then poll until the job ends by itself (0): the run is finished in the store, its epoch logged."""
     store, run_id, handle = _started(backend, tmp_path, mlp())
-    code = wait_for(lambda: (lambda c: ("ended", c) if c is not None else None)(backend.poll(handle)),
-                    timeout=300, what="the job to end")[1]
+    code = wait_for(
+        lambda: (lambda c: ("ended", c) if c is not None else None)(backend.poll(handle)),
+        timeout=300,
+        what="the job to end",
+    )[1]
     assert code == 0, backend.describe_exit(handle)
     run = store.get_run(run_id)
     assert run["status"] == "finished" and run["summary"]["test_accuracy"] > 0.3
@@ -53,8 +56,11 @@ def terminate_ends_a_job(backend: Backend, tmp_path: Path) -> None:
     """terminate ends a job that would train for minutes; poll then says so and describe_exit says why in words."""
     store, run_id, handle = _started(backend, tmp_path, mlp(epochs=200))
     backend.terminate(handle)
-    code = wait_for(lambda: (lambda c: ("ended", c) if c is not None else None)(backend.poll(handle)),
-                    timeout=120, what="the terminated job to end")[1]
+    code = wait_for(
+        lambda: (lambda c: ("ended", c) if c is not None else None)(backend.poll(handle)),
+        timeout=120,
+        what="the terminated job to end",
+    )[1]
     assert code != 0
     reason = backend.describe_exit(handle)
     assert isinstance(reason, str) and reason.strip()

@@ -43,9 +43,14 @@ if os.environ.get("FORKSERVER_PROBE") == "1":
 
 def report(queue) -> None:
     """A worker's first act: the CUDA state it was forked with, and what its forkserver called."""
-    queue.put({"preloaded_in_forkserver": LOADED_IN == os.getppid() != os.getpid(),
-               "forkserver_calls": list(CALLS), "bad_fork": torch.cuda._is_in_bad_fork(),
-               "initialized": torch.cuda.is_initialized()})
+    queue.put(
+        {
+            "preloaded_in_forkserver": LOADED_IN == os.getppid() != os.getpid(),
+            "forkserver_calls": list(CALLS),
+            "bad_fork": torch.cuda._is_in_bad_fork(),
+            "initialized": torch.cuda.is_initialized(),
+        }
+    )
 
 
 def _plain_fork_bad() -> bool:
@@ -86,8 +91,11 @@ def main(db_path: str, cuda: bool) -> None:
         manager = RunManager(store=RunStore(db_path), max_concurrent=1, backend=backend)
         run_id = manager.submit(RunConfig(model="cnn", hidden=8, epochs=1, quick=True, device="cuda"))
         done = manager.wait(run_id, timeout=300) or {}
-        out["run"] = {"state": done.get("state"), "error": done.get("error"),
-                      "device": manager.store.get_run(run_id)["device"]}
+        out["run"] = {
+            "state": done.get("state"),
+            "error": done.get("error"),
+            "device": manager.store.get_run(run_id)["device"],
+        }
         manager.close()
     print(json.dumps(out))
 
@@ -95,10 +103,14 @@ def main(db_path: str, cuda: bool) -> None:
 def run_probe(db_path: Path, cuda: bool = False, timeout: float = 540.0) -> dict[str, Any]:
     """Run ``main`` in a fresh interpreter (its own forkserver, this probe preloaded) and return its report."""
     here, root = Path(__file__).resolve().parent, Path(__file__).resolve().parents[3]
-    env = {**os.environ, "FORKSERVER_PROBE": "1",
-           "PYTHONPATH": os.pathsep.join([str(here), str(root), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "FORKSERVER_PROBE": "1",
+        "PYTHONPATH": os.pathsep.join([str(here), str(root), os.environ.get("PYTHONPATH", "")]),
+    }
     code = f"import forkserver_probe as p; p.main({str(db_path)!r}, {bool(cuda)!r})"
-    proc = subprocess.run([sys.executable, "-c", code], env=env, cwd=root, capture_output=True, text=True,
-                          timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=root, capture_output=True, text=True, timeout=timeout
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])

@@ -37,7 +37,9 @@ def write_schema_2(path: Path, runs: Iterable[tuple[str, str, dict[str, Any], di
             conn.execute(statement)
         conn.execute("PRAGMA user_version = 2")
         for i, (kind, name, config, summary) in enumerate(runs):
-            conn.execute("INSERT INTO runs (created_at, updated_at, status, kind, name, config, summary)"
-                         " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                         (1000.0 + i, 1000.0 + i, "finished", kind, name, json.dumps(config), json.dumps(summary)))
+            conn.execute(
+                "INSERT INTO runs (created_at, updated_at, status, kind, name, config, summary)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (1000.0 + i, 1000.0 + i, "finished", kind, name, json.dumps(config), json.dumps(summary)),
+            )
     return path

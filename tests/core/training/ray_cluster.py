@@ -31,8 +31,10 @@ from typing import Optional
 import psutil
 
 # A lost node is declared dead after about 3 x 1 s of failed health checks (Ray's default is ~30 s).
-HEALTH_CHECKS = '{"health_check_period_ms": 1000, "health_check_timeout_ms": 1000, ' \
-                '"health_check_failure_threshold": 3, "health_check_initial_delay_ms": 1000}'
+HEALTH_CHECKS = (
+    '{"health_check_period_ms": 1000, "health_check_timeout_ms": 1000, '
+    '"health_check_failure_threshold": 3, "health_check_initial_delay_ms": 1000}'
+)
 START_TIMEOUT_S = 120
 RAY_VARS_CLEARED = ("RAY_ADDRESS", "RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")
 
@@ -78,12 +80,24 @@ class NodePorts:
         return cls(*free_ports(6))
 
     def flags(self) -> list[str]:
-        return ["--node-manager-port", str(self.node_manager), "--object-manager-port", str(self.object_manager),
-                "--dashboard-agent-listen-port", str(self.agent_listen),
-                "--dashboard-agent-grpc-port", str(self.agent_grpc),
-                "--runtime-env-agent-port", str(self.runtime_env_agent),
-                "--metrics-export-port", str(self.metrics_export),
-                "--min-worker-port", "0", "--max-worker-port", "0"]  # workers: any free port
+        return [
+            "--node-manager-port",
+            str(self.node_manager),
+            "--object-manager-port",
+            str(self.object_manager),
+            "--dashboard-agent-listen-port",
+            str(self.agent_listen),
+            "--dashboard-agent-grpc-port",
+            str(self.agent_grpc),
+            "--runtime-env-agent-port",
+            str(self.runtime_env_agent),
+            "--metrics-export-port",
+            str(self.metrics_export),
+            "--min-worker-port",
+            "0",
+            "--max-worker-port",
+            "0",
+        ]  # workers: any free port
 
 
 @dataclass
@@ -127,14 +141,44 @@ class RayCluster:
 
     def head_command(self) -> list[str]:
         client = ["--ray-client-server-port", str(self.client_port)] if has_ray_client() else []
-        return [ray_cli(), "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(self.gcs_port),
-                "--num-cpus", "1", "--temp-dir", str(self.temp_dir), *client,
-                "--include-dashboard", "false", "--dashboard-port", str(self.dashboard_port),
-                "--disable-usage-stats", "--system-config", HEALTH_CHECKS, *self.head.flags()]
+        return [
+            ray_cli(),
+            "start",
+            "--head",
+            "--node-ip-address",
+            "127.0.0.1",
+            "--port",
+            str(self.gcs_port),
+            "--num-cpus",
+            "1",
+            "--temp-dir",
+            str(self.temp_dir),
+            *client,
+            "--include-dashboard",
+            "false",
+            "--dashboard-port",
+            str(self.dashboard_port),
+            "--disable-usage-stats",
+            "--system-config",
+            HEALTH_CHECKS,
+            *self.head.flags(),
+        ]
 
     def worker_command(self) -> list[str]:
-        return [ray_cli(), "start", "--address", self.address, "--node-ip-address", "127.0.0.1", "--num-cpus", "1",
-                "--temp-dir", str(self.temp_dir), "--disable-usage-stats", *self.worker.flags()]
+        return [
+            ray_cli(),
+            "start",
+            "--address",
+            self.address,
+            "--node-ip-address",
+            "127.0.0.1",
+            "--num-cpus",
+            "1",
+            "--temp-dir",
+            str(self.temp_dir),
+            "--disable-usage-stats",
+            *self.worker.flags(),
+        ]
 
     def start(self) -> "RayCluster":
         """Write a token, start the head (auth turns on because a token exists), then the second node."""

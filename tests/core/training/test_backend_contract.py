@@ -32,7 +32,10 @@ def test_worker_processes_keep_the_contract(contract, process_backend, tmp_path)
 def test_the_contract_is_abstract_and_every_backend_fills_it():
     """A class that leaves out a call of the contract cannot be made: the manager never meets half a backend."""
     assert {n for n, v in vars(JobControl).items() if getattr(v, "__isabstractmethod__", False)} == {
-        "poll", "describe_exit", "terminate"}
+        "poll",
+        "describe_exit",
+        "terminate",
+    }
     assert Backend.__abstractmethods__ == {"start", "poll", "describe_exit", "terminate"}
 
     class Half(Backend):

@@ -14,8 +14,14 @@ from core.cli import main
 from core.errors import CheckpointError, UserInputError
 from core.training import trainer
 from core.training.process_backend import ProcessBackend
-from core.training.resume import (TRAIN_STATE_ARTIFACT, continuable, lineage, lineage_epochs, load_train_state,
-                                  state_bytes)
+from core.training.resume import (
+    TRAIN_STATE_ARTIFACT,
+    continuable,
+    lineage,
+    lineage_epochs,
+    load_train_state,
+    state_bytes,
+)
 from core.training.runner import RunManager
 from core.training.runs import RunConfig, continuation_config, execute
 from core.training.store import RunStore, load_checkpoint, save_checkpoint
@@ -23,8 +29,9 @@ from core.training.store import RunStore, load_checkpoint, save_checkpoint
 
 def quick(**kw) -> RunConfig:
     """A quick MLP with dropout 0.5 on the CPU: its training draws dropout masks, so the random state matters."""
-    return RunConfig(**{"model": "mlp", "quick": True, "hidden": 16, "dropout": 0.5, "device": "cpu", "seed": 3,
-                        "epochs": 3, **kw})
+    return RunConfig(
+        **{"model": "mlp", "quick": True, "hidden": 16, "dropout": 0.5, "device": "cpu", "seed": 3, "epochs": 3, **kw}
+    )
 
 
 def weights(store: RunStore, run_id: int) -> dict[str, torch.Tensor]:
@@ -62,8 +69,13 @@ def test_three_then_two_more_epochs_equal_five_epochs(schedule):
     assert Path(parent_row["checkpoint"]).read_bytes() == parent_bytes
     # the continuation's curve shows the parent's epochs first
     whole = lineage_epochs(store, more["run_id"])
-    assert [(r["epoch"], r["run"]) for r in whole] == [(1, three["run_id"]), (2, three["run_id"]),
-                                                      (3, three["run_id"]), (4, more["run_id"]), (5, more["run_id"])]
+    assert [(r["epoch"], r["run"]) for r in whole] == [
+        (1, three["run_id"]),
+        (2, three["run_id"]),
+        (3, three["run_id"]),
+        (4, more["run_id"]),
+        (5, more["run_id"]),
+    ]
     assert [r["test_accuracy"] for r in whole] == pytest.approx([e["test_accuracy"] for e in five["epochs"]], abs=1e-6)
 
 
@@ -228,8 +240,9 @@ def assert_one_line_error(code: int, err: str, param: str) -> None:
 def test_cli_continue(capsys, isolated_data_dir):
     import json
 
-    code, out, err = in_process(capsys, "train", "--model", "mlp", "--hidden", "16", "--epochs", "2", "--quick",
-                                "--device", "cpu", "--json")
+    code, out, err = in_process(
+        capsys, "train", "--model", "mlp", "--hidden", "16", "--epochs", "2", "--quick", "--device", "cpu", "--json"
+    )
     assert code == 0, err
     parent = json.loads(out)
     code, out, err = in_process(capsys, "continue", str(parent["run_id"]), "--epochs", "1", "--json")

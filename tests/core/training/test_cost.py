@@ -11,12 +11,25 @@ from core.models import MODELS
 from core.training import cost
 from core.training.runs import RunConfig, validate
 
-CONFIGS = [dict(model="mlp"), dict(model="cnn"), dict(model="cnn", layers=3, hidden=16), dict(model="cheb"),
-           dict(model="cheb", K=25, layers=3), dict(model="gcn", graph="knn"), dict(model="sage"), dict(model="gin"),
-           dict(model="gat"), dict(model="learned"), dict(model="learned", edge_sets="out"),
-           dict(model="learned", edge_sets="pair", hidden=8), dict(model="gcn", readout="global"),
-           dict(model="tutorial"), dict(model="tutorial", adjacency="learned"), dict(model="tutorial", adjacency="none"),
-           dict(model="tutorial", adjacency="learned-local")]
+CONFIGS = [
+    dict(model="mlp"),
+    dict(model="cnn"),
+    dict(model="cnn", layers=3, hidden=16),
+    dict(model="cheb"),
+    dict(model="cheb", K=25, layers=3),
+    dict(model="gcn", graph="knn"),
+    dict(model="sage"),
+    dict(model="gin"),
+    dict(model="gat"),
+    dict(model="learned"),
+    dict(model="learned", edge_sets="out"),
+    dict(model="learned", edge_sets="pair", hidden=8),
+    dict(model="gcn", readout="global"),
+    dict(model="tutorial"),
+    dict(model="tutorial", adjacency="learned"),
+    dict(model="tutorial", adjacency="none"),
+    dict(model="tutorial", adjacency="learned-local"),
+]
 
 
 @pytest.mark.parametrize("settings", CONFIGS, ids=lambda c: "-".join(f"{v}" for v in c.values()))
@@ -79,8 +92,11 @@ def test_the_defaults_fit_the_public_budget():
     """Every model at its quick defaults (what a visitor gets by pressing Start) is within the budget."""
     for model in MODELS.names():
         graph = "superpixels" if model == "superpixel" else "grid"
-        cfg = validate(RunConfig(model=model, graph=graph, graph_params=None if model != "superpixel" else None,
-                                 quick=True, epochs=3))
+        cfg = validate(
+            RunConfig(
+                model=model, graph=graph, graph_params=None if model != "superpixel" else None, quick=True, epochs=3
+            )
+        )
         cost.check(cfg, public=True)
 
 

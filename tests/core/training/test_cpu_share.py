@@ -108,10 +108,17 @@ def test_uneven_shares_favour_the_older_run(cpus4, monkeypatch):
 
 def test_a_killed_holder_no_longer_counts(cpus4):
     cpus4.mkdir(parents=True)
-    code = ("import sys, time; from pathlib import Path; from core.training.cpu_share import Lease; "
-            "Lease(Path(sys.argv[1])); print('ready', flush=True); time.sleep(600)")
-    holder = subprocess.Popen([sys.executable, "-c", code, str(cpus4)], stdout=subprocess.PIPE, text=True, cwd=REPO,
-                              env={**os.environ, "PYTHONPATH": str(REPO)})
+    code = (
+        "import sys, time; from pathlib import Path; from core.training.cpu_share import Lease; "
+        "Lease(Path(sys.argv[1])); print('ready', flush=True); time.sleep(600)"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", code, str(cpus4)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     try:
         assert holder.stdout.readline().strip() == "ready"
         clock = Clock()
@@ -200,7 +207,9 @@ def test_a_run_gives_half_its_threads_to_a_second_run_and_takes_them_back(cpus4,
         a = manager.submit(mlp(epochs=500, seed=1))
         wait_for(lambda: len(threads(store, a)) >= 2, TIMEOUT, "run A to train alone")
         b = manager.submit(mlp(epochs=500, seed=2))
-        wait_for(lambda: (2, 2, 2) in threads(store, a) and threads(store, b), TIMEOUT, "A to train on half while B trains")
+        wait_for(
+            lambda: (2, 2, 2) in threads(store, a) and threads(store, b), TIMEOUT, "A to train on half while B trains"
+        )
         manager.stop(b)
         assert manager.wait(b, timeout=TIMEOUT)["state"] == "stopped"
         after_b = len(threads(store, a))
@@ -212,7 +221,7 @@ def test_a_run_gives_half_its_threads_to_a_second_run_and_takes_them_back(cpus4,
     rows_a, rows_b = threads(store, a), threads(store, b)
     first_half, last_half = rows_a.index((2, 2, 2)), len(rows_a) - 1 - rows_a[::-1].index((2, 2, 2))
     assert rows_a[0] == (4, 4, 1) and set(rows_a[:first_half]) <= {(4, 4, 1), (2, 4, 2)}  # alone, then B came
-    assert (4, 4, 1) in rows_a[last_half:] and all(row[1] == 4 for row in rows_a[last_half + 1:])  # B gone: 4 again
-    assert set(rows_a[first_half:last_half + 1]) == {(2, 2, 2)}  # every epoch while B trained: 2 threads
+    assert (4, 4, 1) in rows_a[last_half:] and all(row[1] == 4 for row in rows_a[last_half + 1 :])  # B gone: 4 again
+    assert set(rows_a[first_half : last_half + 1]) == {(2, 2, 2)}  # every epoch while B trained: 2 threads
     assert rows_b and set(rows_b) == {(2, 2, 2)}  # B, the younger run, had 2 of 4 all along
     assert list(cpus4.iterdir()) == []  # both workers gave their leases back

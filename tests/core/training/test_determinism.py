@@ -24,8 +24,21 @@ TIMEOUT = 300.0  # a loaded 2-core machine
 def cheb(**kw) -> RunConfig:
     """A small ChebNet on the 8-neighbour grid (the lesson's layer and graph), 2 quick epochs: a batch of 64 images
     is 50,176 node rows, past torch's grain of 32,768, so its sums and products split by the thread count."""
-    return RunConfig(**{"model": "cheb", "graph": "grid", "graph_params": {"neighbours": 8}, "K": 2, "layers": 1,
-                        "hidden": 8, "epochs": 2, "quick": True, "device": "cpu", "seed": 3, **kw})
+    return RunConfig(
+        **{
+            "model": "cheb",
+            "graph": "grid",
+            "graph_params": {"neighbours": 8},
+            "K": 2,
+            "layers": 1,
+            "hidden": 8,
+            "epochs": 2,
+            "quick": True,
+            "device": "cpu",
+            "seed": 3,
+            **kw,
+        }
+    )
 
 
 def figures(store: RunStore, run_id: int) -> list[tuple[float, float, float]]:

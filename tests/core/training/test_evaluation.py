@@ -5,8 +5,13 @@ import io
 import numpy as np
 import pytest
 
-from core.training.evaluation import (EVALUATION_ARTIFACT, checkpoint_file_version, evaluation_bytes, load_evaluation,
-                                      read_evaluation)
+from core.training.evaluation import (
+    EVALUATION_ARTIFACT,
+    checkpoint_file_version,
+    evaluation_bytes,
+    load_evaluation,
+    read_evaluation,
+)
 from core.training.runs import RunConfig, execute
 from core.training.store import RunStore
 

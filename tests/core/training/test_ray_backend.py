@@ -49,7 +49,9 @@ def test_a_ray_run_is_stored_like_a_worker_run(ray_backend, tmp_path, monkeypatc
     assert ray_run["pid"] == os.getpid()  # this process wrote the store for the Ray task
     state = load_checkpoint(ray_run["checkpoint"])  # the weights came back through Ray
     assert ray_run["checkpoint"].startswith(str(tmp_path / "ray"))
-    assert {k: v.shape for k, v in state.items()} == {k: v.shape for k, v in load_checkpoint(local_run["checkpoint"]).items()}
+    assert {k: v.shape for k, v in state.items()} == {
+        k: v.shape for k, v in load_checkpoint(local_run["checkpoint"]).items()
+    }
     assert [x["epoch"] for x in on_ray.store.list_artifacts(a, "pca")] == [1, 2]  # the per-epoch snapshots too
     progress = on_ray.store.progress(a)
     assert progress["epoch"] == 2 and progress["batch"] == progress["num_batches"] > 0 and progress["points"]
@@ -82,8 +84,9 @@ def test_cli_trains_on_ray(ray_backend, capsys, isolated_data_dir, monkeypatch):
     assert run["status"] == "finished" and len(RunStore().epochs(run["id"])) == 1
 
 
-@pytest.mark.parametrize("contract_name", ["trains_a_run_to_its_end", "terminate_ends_a_job",
-                                           "searches_only_with_early_stopping"])
+@pytest.mark.parametrize(
+    "contract_name", ["trains_a_run_to_its_end", "terminate_ends_a_job", "searches_only_with_early_stopping"]
+)
 def test_the_ray_backend_keeps_the_backend_contract(contract_name, ray_backend, tmp_path):
     """The same contract functions as worker processes (test_backend_contract.py), on this module's Ray."""
     from tests.core.training import backend_contract

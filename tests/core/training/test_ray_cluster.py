@@ -70,7 +70,9 @@ def driver(ray_cluster):
         try:
             backend = TuneBackend(ray_cluster.address)  # make_backend("ray"): Ray tasks and Tune searches
             nodes = wait_for(two_live_nodes, 60, "both nodes alive")
-            yield Driver(backend, head=nodes[ray_cluster.head.node_manager], worker=nodes[ray_cluster.worker.node_manager])
+            yield Driver(
+                backend, head=nodes[ray_cluster.head.node_manager], worker=nodes[ray_cluster.worker.node_manager]
+            )
         finally:
             ray.shutdown()
     _reload_ray_auth()
@@ -100,8 +102,11 @@ def engine_code(root: Path) -> set[str]:
 
 
 def core_packages(root: Path) -> set[str]:
-    return {str(init.parent.relative_to(root)) for init in (root / "core").rglob("__init__.py")
-            if "__pycache__" not in init.parts}
+    return {
+        str(init.parent.relative_to(root))
+        for init in (root / "core").rglob("__init__.py")
+        if "__pycache__" not in init.parts
+    }
 
 
 # A launcher of its own, in a copy of the checkout (so the real backend ships that copy): Ray takes a working dir
@@ -159,6 +164,7 @@ print(json.dumps({"state": state, "error": run["error"], "node": (run["summary"]
 
 def page_text(at) -> str:
     """Everything an AppTest page holds, as the protobuf text of its every element (text, labels, help, values)."""
+
     def walk(node) -> list[str]:
         proto = getattr(node, "proto", None)
         children = getattr(node, "children", {}) or {}
@@ -173,8 +179,13 @@ def test_the_cluster_refuses_a_wrong_token(ray_cluster, tmp_path):
     wrong = tmp_path / "wrong_token"
     wrong.write_text("0" * 64)
     status = [ray_cli(), "status", "--address", ray_cluster.address]
-    refused = subprocess.run(status, env={**ray_cluster.client_env(), "RAY_AUTH_TOKEN_PATH": str(wrong)},
-                             capture_output=True, text=True, timeout=120)
+    refused = subprocess.run(
+        status,
+        env={**ray_cluster.client_env(), "RAY_AUTH_TOKEN_PATH": str(wrong)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert refused.returncode != 0 and "InvalidAuthToken" in refused.stdout + refused.stderr
     allowed = subprocess.run(status, env=ray_cluster.client_env(), capture_output=True, text=True, timeout=120)
     assert allowed.returncode == 0, allowed.stderr[-2000:]
@@ -201,18 +212,45 @@ def test_a_run_on_the_cluster_receives_only_the_engines_code(driver, ray_cluster
     for name in ("app.py", "requirements.txt", ".gitignore"):
         shutil.copy(REPO_ROOT / name, copy / name)
     marker = secrets.token_hex(16)
-    secret_files = [".streamlit/secrets.toml", ".env", "ray_auth_token", "tests/test_planted.py", "core/.env",
-                    "core/training/secrets.toml"]
-    data_files = ["data/mnist/train.npz", "data/runs.db", "runs.db", "a.pt", "core/models/weights.pt",
-                  ".venv/lib/site.py", "artifacts/log.txt", "core/__pycache__/cli.cpython-311.pyc", ".git/HEAD"]
+    secret_files = [
+        ".streamlit/secrets.toml",
+        ".env",
+        "ray_auth_token",
+        "tests/test_planted.py",
+        "core/.env",
+        "core/training/secrets.toml",
+    ]
+    data_files = [
+        "data/mnist/train.npz",
+        "data/runs.db",
+        "runs.db",
+        "a.pt",
+        "core/models/weights.pt",
+        ".venv/lib/site.py",
+        "artifacts/log.txt",
+        "core/__pycache__/cli.cpython-311.pyc",
+        ".git/HEAD",
+    ]
     for name in secret_files + data_files:
         (copy / name).parent.mkdir(parents=True, exist_ok=True)
         (copy / name).write_text(f"TOKEN = '{marker}'\n")
     expected = engine_code(copy)  # before the launcher's imports write caches into the copy (not *.py either)
 
-    done = subprocess.run([sys.executable, "-c", LAUNCH_IN_COPY, ray_cluster.address, marker,
-                           json.dumps([".streamlit/secrets.toml", ".env", "ray_auth_token", "tests"])],
-                          cwd=copy, env=ray_cluster.client_env(), capture_output=True, text=True, timeout=400)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            LAUNCH_IN_COPY,
+            ray_cluster.address,
+            marker,
+            json.dumps([".streamlit/secrets.toml", ".env", "ray_auth_token", "tests"]),
+        ],
+        cwd=copy,
+        env=ray_cluster.client_env(),
+        capture_output=True,
+        text=True,
+        timeout=400,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     got = json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -233,8 +271,9 @@ def test_channels_are_pinned_to_the_launchers_node(driver):
     assert driver.backend.node == driver.head  # Ray attaches a driver on the head's machine to the head
     channels = [driver.backend.new_channel() for _ in range(6)]
     try:
-        homes = ray.get([c.__ray_call__.remote(lambda self: ray.get_runtime_context().get_node_id()) for c in channels],
-                        timeout=120)
+        homes = ray.get(
+            [c.__ray_call__.remote(lambda self: ray.get_runtime_context().get_node_id()) for c in channels], timeout=120
+        )
     finally:
         for channel in channels:
             ray.kill(channel)
@@ -247,11 +286,33 @@ def test_the_cli_trains_on_the_cluster(driver, ray_cluster, tmp_path, model, for
         pytest.skip('ray:// needs pip install "ray[client]==2.60.*"')
     data = tmp_path / "cli-data"
     address = ray_cluster.client_address if form == "ray://" else ray_cluster.address
-    env = {**ray_cluster.client_env(), "GRAPHCONV_RAY_ADDRESS": address, "GRAPHCONV_DATA_DIR": str(data),
-           "GRAPHCONV_QUICK": "1"}
-    done = subprocess.run([sys.executable, "-m", "core", "train", "--model", model, "--epochs", "1", "--quick",
-                           "--backend", "ray", "--json"], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
-                          timeout=300)
+    env = {
+        **ray_cluster.client_env(),
+        "GRAPHCONV_RAY_ADDRESS": address,
+        "GRAPHCONV_DATA_DIR": str(data),
+        "GRAPHCONV_QUICK": "1",
+    }
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "core",
+            "train",
+            "--model",
+            model,
+            "--epochs",
+            "1",
+            "--quick",
+            "--backend",
+            "ray",
+            "--json",
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads(done.stdout)
     assert summary["backend"] == "ray" and summary["status"] == "finished" and summary["test_accuracy"] > 0.3
@@ -318,8 +379,9 @@ def test_a_tune_search_runs_its_trials_on_both_nodes_and_asha_stops_the_weak_one
     space = parse_space(["lr=0.003,0.001,0.000001,0.0000011"])  # two that learn first, then two that barely move
     manager = RunManager(store=RunStore(tmp_path / "runs.db"), backend=driver.backend)
     try:
-        ids, early = manager.submit_search(search_configs(mlp(epochs=3), space, sampler="grid"),
-                                           group=new_search_group(space, True))
+        ids, early = manager.submit_search(
+            search_configs(mlp(epochs=3), space, sampler="grid"), group=new_search_group(space, True)
+        )
         ended = [manager.wait(run_id, timeout=600)["run"] for run_id in ids]
     finally:
         manager.close()

@@ -42,8 +42,17 @@ def running_with_an_epoch(m: RunManager, run_id: int) -> None:
 
 def test_runs_train_in_another_process_and_queue_in_order(manager):
     first = mlp(seed=1, epochs=300)  # long: holds the only slot until stopped
-    second = RunConfig(model="gcn", graph="grid", graph_params={"neighbours": 4}, hidden=4, layers=1, epochs=2,
-                       seed=2, quick=True, device="cpu")
+    second = RunConfig(
+        model="gcn",
+        graph="grid",
+        graph_params={"neighbours": 4},
+        hidden=4,
+        layers=1,
+        epochs=2,
+        seed=2,
+        quick=True,
+        device="cpu",
+    )
     a = manager.submit(first, session="alice")
     running_with_an_epoch(manager, a)
     b = manager.submit(second, session="bob")
@@ -191,8 +200,11 @@ def test_exit_reasons_name_the_signal():
 
 
 def test_invalid_config_raises_at_submit_and_stores_nothing(manager):
-    for bad, param in ((mlp(epochs=0), "epochs"), (RunConfig(model="cheb", graph="superpixels", graph_params={}),
-                                                   "graph"), (mlp(lr=0.0), "lr")):
+    for bad, param in (
+        (mlp(epochs=0), "epochs"),
+        (RunConfig(model="cheb", graph="superpixels", graph_params={}), "graph"),
+        (mlp(lr=0.0), "lr"),
+    ):
         with pytest.raises(UserInputError) as e:
             manager.submit(bad)
         assert e.value.param == param

@@ -22,8 +22,7 @@ def mlp(**kw) -> RunConfig:
 @pytest.fixture
 def public(tmp_path):
     """A public manager with one slot and room for 3 waiting runs; closed after the test."""
-    m = RunManager(store=RunStore(tmp_path / "runs.db"), max_concurrent=1, public=True, queue_limit=3,
-                   stop_grace_s=1.0)
+    m = RunManager(store=RunStore(tmp_path / "runs.db"), max_concurrent=1, public=True, queue_limit=3, stop_grace_s=1.0)
     yield m
     m.close()
 

@@ -22,12 +22,28 @@ def quick_mlp(**kw) -> RunConfig:
 # ----------------------------------------------------------------------------- RunConfig
 
 
-@pytest.mark.parametrize("cfg", [
-    RunConfig(),
-    RunConfig(model="gat", graph="knn", graph_params={"k": 6, "sigma": 0.2}, heads=2, readout="global",
-              layers=3, hidden=8, dropout=0.0, lr=0.01, batch_size=32, seed=7, quick=True),
-    RunConfig(model="superpixel", graph="superpixels", graph_params={"segments": 40, "edges": "rag"}, conv="gin"),
-], ids=["defaults", "gat-knn", "superpixel"])
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        RunConfig(),
+        RunConfig(
+            model="gat",
+            graph="knn",
+            graph_params={"k": 6, "sigma": 0.2},
+            heads=2,
+            readout="global",
+            layers=3,
+            hidden=8,
+            dropout=0.0,
+            lr=0.01,
+            batch_size=32,
+            seed=7,
+            quick=True,
+        ),
+        RunConfig(model="superpixel", graph="superpixels", graph_params={"segments": 40, "edges": "rag"}, conv="gin"),
+    ],
+    ids=["defaults", "gat-knn", "superpixel"],
+)
 def test_config_round_trip(cfg):
     d = cfg.to_dict()
     assert set(d) == {f.name for f in dataclasses.fields(RunConfig)}
@@ -71,58 +87,66 @@ def test_model_config_carries_the_model_settings():
 
     mc = RunConfig(model="gat", hidden=12, layers=3, heads=3, K=2, dropout=0.3, readout="global").model_config()
     assert isinstance(mc, GATConfig)
-    assert asdict(mc) == {"num_classes": 10, "layers": 3, "hidden": 12, "dropout": 0.3, "readout": "global",
-                          "heads": 3}
+    assert asdict(mc) == {"num_classes": 10, "layers": 3, "hidden": 12, "dropout": 0.3, "readout": "global", "heads": 3}
 
 
 # ----------------------------------------------------------------------------- validate
 
 
 def test_valid_configs_pass():
-    for cfg in (RunConfig(), quick_mlp(), RunConfig(model="superpixel", graph="superpixels", graph_params={}),
-                RunConfig(model="gcn", graph="gaussian", graph_params={"sigma": 0.1, "topk": 8}),
-                RunConfig(model="escnn", group="D4"), RunConfig(model="tutorial", adjacency="learned-offset"),
-                RunConfig(model="superpixel", graph="superpixels", graph_params={}, conv="pna", hidden=0),
-                RunConfig(model="learned", graph="complete", graph_params={})):
+    for cfg in (
+        RunConfig(),
+        quick_mlp(),
+        RunConfig(model="superpixel", graph="superpixels", graph_params={}),
+        RunConfig(model="gcn", graph="gaussian", graph_params={"sigma": 0.1, "topk": 8}),
+        RunConfig(model="escnn", group="D4"),
+        RunConfig(model="tutorial", adjacency="learned-offset"),
+        RunConfig(model="superpixel", graph="superpixels", graph_params={}, conv="pna", hidden=0),
+        RunConfig(model="learned", graph="complete", graph_params={}),
+    ):
         assert validate(cfg) is cfg
 
 
-@pytest.mark.parametrize("changes, param", [
-    ({"epochs": 0}, "epochs"),
-    ({"epochs": 501}, "epochs"),
-    ({"lr": 0.0}, "lr"),
-    ({"lr": -1e-3}, "lr"),
-    ({"batch_size": 0}, "batch_size"),
-    ({"hidden": 0}, "hidden"),
-    ({"layers": 0}, "layers"),
-    ({"dropout": 1.0}, "dropout"),
-    ({"K": 0}, "K"),
-    ({"heads": 0}, "heads"),
-    ({"seed": -1}, "seed"),
-    ({"readout": "x"}, "readout"),
-    ({"schedule": "step"}, "schedule"),
-    ({"augment": "flip"}, "augment"),
-    ({"model": "superpixel", "graph": "superpixels", "graph_params": {}, "augment": "rotate"}, "augment"),
-    ({"device": "tpu"}, "device"),
-    ({"model": "nope"}, "model"),
-    ({"data": "cifar"}, "data"),
-    ({"graph": "nope", "graph_params": {}}, "graph"),
-    ({"model": "escnn", "group": "C3"}, "group"),
-    ({"graph": "grid", "graph_params": {"k": 3}}, "k"),  # a parameter of another kind
-    ({"graph": "knn", "graph_params": {"neighbours": 8}}, "neighbours"),
-    ({"graph": "grid", "graph_params": {"neighbours": 6}}, "neighbours"),  # values are checked too
-    ({"graph": "knn", "graph_params": {"k": 784}}, "k"),  # k must stay below the 784 nodes
-    ({"graph": "gaussian", "graph_params": {"sigma": 0.0}}, "sigma"),
-    ({"model": "gat", "graph": "gaussian", "graph_params": {"sigma": 0.05}}, "graph"),  # dense: GBs per batch
-    ({"model": "superpixel", "graph": "grid"}, "graph"),  # superpixel model on a pixel graph
-    ({"model": "cheb", "graph": "superpixels", "graph_params": {}}, "graph"),  # fixed-graph model on superpixels
-    ({"model": "superpixel", "graph": "superpixels", "graph_params": {"segments": 1}}, "segments"),
-    ({"model": "superpixel", "graph": "superpixels", "graph_params": {}, "conv": "transformer"}, "conv"),
-    ({"model": "cheb", "hidden": 0}, "hidden"),  # width 0 ("sized to 100k parameters") is for superpixels only
-    ({"model": "gat", "graph": "complete", "graph_params": {}}, "graph"),
-    ({"model": "learned", "graph": "complete", "graph_params": {}, "edge_sets": "pair"}, "edge_sets"),
-    ({"model": "tutorial", "adjacency": "knn"}, "adjacency"),
-], ids=lambda v: str(v) if isinstance(v, str) else None)
+@pytest.mark.parametrize(
+    "changes, param",
+    [
+        ({"epochs": 0}, "epochs"),
+        ({"epochs": 501}, "epochs"),
+        ({"lr": 0.0}, "lr"),
+        ({"lr": -1e-3}, "lr"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"hidden": 0}, "hidden"),
+        ({"layers": 0}, "layers"),
+        ({"dropout": 1.0}, "dropout"),
+        ({"K": 0}, "K"),
+        ({"heads": 0}, "heads"),
+        ({"seed": -1}, "seed"),
+        ({"readout": "x"}, "readout"),
+        ({"schedule": "step"}, "schedule"),
+        ({"augment": "flip"}, "augment"),
+        ({"model": "superpixel", "graph": "superpixels", "graph_params": {}, "augment": "rotate"}, "augment"),
+        ({"device": "tpu"}, "device"),
+        ({"model": "nope"}, "model"),
+        ({"data": "cifar"}, "data"),
+        ({"graph": "nope", "graph_params": {}}, "graph"),
+        ({"model": "escnn", "group": "C3"}, "group"),
+        ({"graph": "grid", "graph_params": {"k": 3}}, "k"),  # a parameter of another kind
+        ({"graph": "knn", "graph_params": {"neighbours": 8}}, "neighbours"),
+        ({"graph": "grid", "graph_params": {"neighbours": 6}}, "neighbours"),  # values are checked too
+        ({"graph": "knn", "graph_params": {"k": 784}}, "k"),  # k must stay below the 784 nodes
+        ({"graph": "gaussian", "graph_params": {"sigma": 0.0}}, "sigma"),
+        ({"model": "gat", "graph": "gaussian", "graph_params": {"sigma": 0.05}}, "graph"),  # dense: GBs per batch
+        ({"model": "superpixel", "graph": "grid"}, "graph"),  # superpixel model on a pixel graph
+        ({"model": "cheb", "graph": "superpixels", "graph_params": {}}, "graph"),  # fixed-graph model on superpixels
+        ({"model": "superpixel", "graph": "superpixels", "graph_params": {"segments": 1}}, "segments"),
+        ({"model": "superpixel", "graph": "superpixels", "graph_params": {}, "conv": "transformer"}, "conv"),
+        ({"model": "cheb", "hidden": 0}, "hidden"),  # width 0 ("sized to 100k parameters") is for superpixels only
+        ({"model": "gat", "graph": "complete", "graph_params": {}}, "graph"),
+        ({"model": "learned", "graph": "complete", "graph_params": {}, "edge_sets": "pair"}, "edge_sets"),
+        ({"model": "tutorial", "adjacency": "knn"}, "adjacency"),
+    ],
+    ids=lambda v: str(v) if isinstance(v, str) else None,
+)
 def test_validate_names_the_bad_setting(changes, param):
     cfg = dataclasses.replace(RunConfig(), **changes)
     with pytest.raises(UserInputError) as e:
@@ -176,8 +200,9 @@ def test_execute_stores_finished_run_with_epochs_and_checkpoint():
 
 def test_execute_graph_model_records_its_graph():
     store = RunStore()
-    cfg = RunConfig(model="gcn", graph="grid", graph_params={"neighbours": 4}, hidden=4, epochs=1, quick=True,
-                    device="cpu")
+    cfg = RunConfig(
+        model="gcn", graph="grid", graph_params={"neighbours": 4}, hidden=4, epochs=1, quick=True, device="cpu"
+    )
     summary = execute(cfg, store)
     run = store.get_run(summary["run_id"])
     assert run["status"] == "finished"
@@ -207,7 +232,9 @@ def test_execute_nan_run_is_stored_failed_with_earlier_epochs(monkeypatch):
     run = store.get_run(summary["run_id"])
     assert run["status"] == "failed" and run["error"] == summary["error"]
     assert [r["epoch"] for r in store.epochs(summary["run_id"])] == [1]
-    assert load_checkpoint(run["checkpoint"]).keys() == MODELS.get("mlp")(quick_mlp().model_config()).state_dict().keys()
+    assert (
+        load_checkpoint(run["checkpoint"]).keys() == MODELS.get("mlp")(quick_mlp().model_config()).state_dict().keys()
+    )
 
 
 def test_execute_failure_at_once_stores_failed_without_epochs(monkeypatch):
@@ -260,14 +287,17 @@ def test_quick_mode_keeps_the_escnn_net_small(monkeypatch):
     assert RunConfig(model="escnn").hidden == 32 and RunConfig(model="escnn", hidden=48).hidden == 48
 
 
-@pytest.mark.parametrize("cfg, ignored", [
-    (RunConfig(model="cheb"), ["heads", "conv", "group"]),
-    (RunConfig(model="gat"), ["K", "conv", "group"]),
-    (RunConfig(model="cnn"), ["graph", "graph_params", "K", "heads", "readout", "conv", "group"]),
-    (RunConfig(model="escnn"), ["graph", "graph_params", "K", "heads", "readout", "conv"]),
-    (RunConfig(model="superpixel", graph="superpixels", conv="cheb"), ["heads", "readout", "group"]),
-    (RunConfig(model="superpixel", graph="superpixels", conv="gat"), ["K", "readout", "group"]),
-])
+@pytest.mark.parametrize(
+    "cfg, ignored",
+    [
+        (RunConfig(model="cheb"), ["heads", "conv", "group"]),
+        (RunConfig(model="gat"), ["K", "conv", "group"]),
+        (RunConfig(model="cnn"), ["graph", "graph_params", "K", "heads", "readout", "conv", "group"]),
+        (RunConfig(model="escnn"), ["graph", "graph_params", "K", "heads", "readout", "conv"]),
+        (RunConfig(model="superpixel", graph="superpixels", conv="cheb"), ["heads", "readout", "group"]),
+        (RunConfig(model="superpixel", graph="superpixels", conv="gat"), ["K", "readout", "group"]),
+    ],
+)
 def test_ignored_settings_name_what_the_model_does_not_read(cfg, ignored):
     names = ["graph", "graph_params", "K", "heads", "readout", "conv", "group", "lr", "hidden", "epochs"]
     assert cfg.ignored_settings(names) == ignored
@@ -276,15 +306,29 @@ def test_ignored_settings_name_what_the_model_does_not_read(cfg, ignored):
 def test_learned_edge_settings_reach_every_layer_and_the_label():
     from core.graphs import build_graph
 
-    cfg = validate(RunConfig(model="learned", edge_inputs="offset", edge_activation="tanh", edge_norm="none",
-                             edge_sets="pair", quick=True))
-    assert cfg.label() == ("Learned-edge GNN (inputs offset, weights tanh, normalisation none, edge sets pair) on the "
-                           "8-neighbour grid")
+    cfg = validate(
+        RunConfig(
+            model="learned",
+            edge_inputs="offset",
+            edge_activation="tanh",
+            edge_norm="none",
+            edge_sets="pair",
+            quick=True,
+        )
+    )
+    assert cfg.label() == (
+        "Learned-edge GNN (inputs offset, weights tanh, normalisation none, edge sets pair) on the 8-neighbour grid"
+    )
     net = MODELS.get("learned")(cfg.model_config(), build_graph("grid", neighbours=8))
     assert all((c.inputs, c.activation, c.norm, c.edge_sets) == ("offset", "tanh", "none", "pair") for c in net.convs)
     assert RunConfig(model="learned").label() == "Learned-edge GNN on the 8-neighbour grid"  # defaults say nothing
     assert RunConfig(model="cnn", edge_sets="pair").ignored_settings(["edge_sets", "lr"]) == ["edge_sets"]
-    for name, bad in (("edge_sets", "many"), ("edge_activation", "relu"), ("edge_inputs", "polar"), ("edge_norm", "l1")):
+    for name, bad in (
+        ("edge_sets", "many"),
+        ("edge_activation", "relu"),
+        ("edge_inputs", "polar"),
+        ("edge_norm", "l1"),
+    ):
         with pytest.raises(UserInputError) as err:
             validate(RunConfig(model="learned", **{name: bad}))
         assert err.value.param == name
@@ -293,8 +337,17 @@ def test_learned_edge_settings_reach_every_layer_and_the_label():
 @pytest.mark.parametrize("frozen", [False, True])
 def test_frozen_edges_stay_at_their_initial_weights(isolated_data_dir, frozen):
     """The control for 'the edges learned': with edge_frozen the edge MLP ends as it began, the rest trains."""
-    cfg = RunConfig(model="learned", hidden=4, layers=1, epochs=1, edge_inputs="offset", edge_activation="tanh",
-                    edge_frozen=frozen, quick=True, device="cpu")
+    cfg = RunConfig(
+        model="learned",
+        hidden=4,
+        layers=1,
+        epochs=1,
+        edge_inputs="offset",
+        edge_activation="tanh",
+        edge_frozen=frozen,
+        quick=True,
+        device="cpu",
+    )
     assert ("frozen" in cfg.label()) is frozen
     _, _, _, initial, _ = build_everything(validate(cfg))  # the same seeded initialisation execute() draws
     summary = execute(cfg, RunStore())
@@ -307,11 +360,36 @@ def test_frozen_edges_stay_at_their_initial_weights(isolated_data_dir, frozen):
 
 def test_a_flat_config_as_older_versions_stored_it_loads_and_means_the_same():
     """Stored runs hold one flat dict with every model's settings (before model specs); it reads back unchanged."""
-    old = {"data": "mnist-5k", "model": "gat", "graph": "knn", "graph_params": {"k": 8}, "layers": 2, "hidden": 32,
-           "dropout": 0.5, "K": 5, "heads": 2, "readout": "pool", "conv": "gcn", "positions": "fourier", "group": "C8",
-           "adjacency": "gaussian", "edge_inputs": "both", "edge_activation": "softplus", "edge_norm": "rw",
-           "edge_sets": "shared", "edge_frozen": False, "epochs": 3, "lr": 0.003, "schedule": "constant",
-           "augment": "none", "batch_size": 64, "seed": 1, "device": "auto", "quick": True, "parent": None}
+    old = {
+        "data": "mnist-5k",
+        "model": "gat",
+        "graph": "knn",
+        "graph_params": {"k": 8},
+        "layers": 2,
+        "hidden": 32,
+        "dropout": 0.5,
+        "K": 5,
+        "heads": 2,
+        "readout": "pool",
+        "conv": "gcn",
+        "positions": "fourier",
+        "group": "C8",
+        "adjacency": "gaussian",
+        "edge_inputs": "both",
+        "edge_activation": "softplus",
+        "edge_norm": "rw",
+        "edge_sets": "shared",
+        "edge_frozen": False,
+        "epochs": 3,
+        "lr": 0.003,
+        "schedule": "constant",
+        "augment": "none",
+        "batch_size": 64,
+        "seed": 1,
+        "device": "auto",
+        "quick": True,
+        "parent": None,
+    }
     cfg = validate(RunConfig.from_dict(old))
     assert cfg.to_dict() == old and cfg.label().startswith("GAT, 2 heads on the")
     assert cfg.model_config().heads == 2

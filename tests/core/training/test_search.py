@@ -8,8 +8,18 @@ import pytest
 
 from core.errors import UserInputError
 from core.training.runs import RunConfig
-from core.training.search import (MAX_TRIALS, Range, describe_space, draw_trials, new_search_group, new_search_kind,
-                                  parse_space, search_configs, searched, trial_rows)
+from core.training.search import (
+    MAX_TRIALS,
+    Range,
+    describe_space,
+    draw_trials,
+    new_search_group,
+    new_search_kind,
+    parse_space,
+    search_configs,
+    searched,
+    trial_rows,
+)
 
 
 def test_a_space_takes_lists_and_ranges_typed_like_a_sweep():
@@ -19,10 +29,19 @@ def test_a_space_takes_lists_and_ranges_typed_like_a_sweep():
     assert describe_space(space) == "lr=0.0001..0.01 K=3,5,8 hidden=16..64"
 
 
-@pytest.mark.parametrize("specs, names", [
-    ([], "space"), (["lr"], "space"), (["lr=0.1..0.01"], "lr"), (["lr=a..b"], "lr"), (["model=mlp..cnn"], "model"),
-    (["nope=1,2"], "param"), (["lr=0.1,0.2", "lr=0.3"], "space"), (["lr=nan..1"], "lr"),
-])
+@pytest.mark.parametrize(
+    "specs, names",
+    [
+        ([], "space"),
+        (["lr"], "space"),
+        (["lr=0.1..0.01"], "lr"),
+        (["lr=a..b"], "lr"),
+        (["model=mlp..cnn"], "model"),
+        (["nope=1,2"], "param"),
+        (["lr=0.1,0.2", "lr=0.3"], "space"),
+        (["lr=nan..1"], "lr"),
+    ],
+)
 def test_a_bad_space_names_what_is_wrong(specs, names):
     with pytest.raises(UserInputError) as err:
         parse_space(specs)
@@ -93,12 +112,20 @@ def test_a_search_group_says_what_it_searched_and_how(tmp_path):
 
 
 def test_trial_rows_list_values_epochs_and_early_stops_best_first():
-    runs = [{"id": 1, "status": "finished", "config": {"lr": 0.01, "epochs": 4}, "summary": {"test_accuracy": 0.8}},
-            {"id": 2, "status": "stopped", "config": {"lr": 1e-6, "epochs": 4},
-             "summary": {"test_accuracy": 0.1, "early_stopped": True}},
-            {"id": 3, "status": "queued", "config": {"lr": 0.001, "epochs": 4}, "summary": {}}]
+    runs = [
+        {"id": 1, "status": "finished", "config": {"lr": 0.01, "epochs": 4}, "summary": {"test_accuracy": 0.8}},
+        {
+            "id": 2,
+            "status": "stopped",
+            "config": {"lr": 1e-6, "epochs": 4},
+            "summary": {"test_accuracy": 0.1, "early_stopped": True},
+        },
+        {"id": 3, "status": "queued", "config": {"lr": 0.001, "epochs": 4}, "summary": {}},
+    ]
     rows = trial_rows(runs, ["lr"], {1: 4, 2: 1})
     assert [r["run"] for r in rows] == [1, 2, 3]
-    assert [(r["lr"], r["epochs"], r["stopped early"]) for r in rows] == [(0.01, "4 of 4", False),
-                                                                           (1e-6, "1 of 4", True),
-                                                                           (0.001, "0 of 4", False)]
+    assert [(r["lr"], r["epochs"], r["stopped early"]) for r in rows] == [
+        (0.01, "4 of 4", False),
+        (1e-6, "1 of 4", True),
+        (0.001, "0 of 4", False),
+    ]

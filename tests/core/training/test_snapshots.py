@@ -72,10 +72,10 @@ def test_feature_tap_records_the_eval_pass_only(tiny_feature_model):
     model.eval()
     with torch.no_grad():
         for i in range(0, 30, 8):
-            model(images[i:i + 8])
+            model(images[i : i + 8])
     snap = tap.snapshot(labels)
     assert len(snap["xy"]) == 12 and snap["labels"] == labels[:12].tolist()
-    direct = pca_snapshot(model, [(images[i:i + 8], labels[i:i + 8]) for i in range(0, 30, 8)], limit=12)
+    direct = pca_snapshot(model, [(images[i : i + 8], labels[i : i + 8]) for i in range(0, 30, 8)], limit=12)
     assert np.allclose(snap["xy"], direct["xy"], atol=1e-3)
     model.train()
     model(images)

@@ -10,8 +10,16 @@ import numpy as np
 import pytest
 
 from core.training.runs import RunConfig
-from core.training.starter import (STARTER, STARTER_KIND, TRIES, ensure_starter, starter_enabled, starter_status,
-                                   starter_training, status_text)
+from core.training.starter import (
+    STARTER,
+    STARTER_KIND,
+    TRIES,
+    ensure_starter,
+    starter_enabled,
+    starter_status,
+    starter_training,
+    status_text,
+)
 from core.training.store import RunStore
 
 MODELS = [s.model for s in STARTER]
@@ -120,7 +128,9 @@ def test_status_reports_queued_running_and_finished(store, tmp_path):
     status = starter_status(store)
     assert status[0]["state"] == "running" and status[0]["progress"] == pytest.approx(0.3)
     assert status_text(status[0]) == "CNN 30% (epoch 2/5)"
-    assert status[1]["state"] == "finished" and status[1]["progress"] == 1.0 and status_text(status[1]) == "ChebNet ready"
+    assert (
+        status[1]["state"] == "finished" and status[1]["progress"] == 1.0 and status_text(status[1]) == "ChebNet ready"
+    )
     finish_with_weights(store, cnn, tmp_path)
     finish_with_weights(store, escnn, tmp_path)
     assert not starter_training(starter_status(store))
@@ -162,8 +172,9 @@ def test_the_playgrounds_button_queues_the_c8_net_once_per_server_and_reuses_one
     from core.training.starter import active_run, queue_starter
 
     m = RecordingManager(store)
-    visitor_c1 = store.create_run(RunConfig(model="escnn", group="C1", quick=True).to_dict(), session="v",
-                                  status="queued")
+    visitor_c1 = store.create_run(
+        RunConfig(model="escnn", group="C1", quick=True).to_dict(), session="v", status="queued"
+    )
     results, start = [], threading.Barrier(6)
 
     def press():

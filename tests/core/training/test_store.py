@@ -79,7 +79,10 @@ def test_round_trip_create_start_log_finish(store: RunStore) -> None:
     run = store.get_run(run_id)
     assert run is not None
     assert (run["status"], run["kind"], run["name"], run["session"]) == (
-        "queued", "image", "cnn baseline", "s1",
+        "queued",
+        "image",
+        "cnn baseline",
+        "s1",
     )
     assert run["config"] == config and run["summary"] == {}
     assert run["versions"]["python"] and "torch" in run["versions"]
@@ -89,8 +92,16 @@ def test_round_trip_create_start_log_finish(store: RunStore) -> None:
     assert running is not None
     assert (running["status"], running["device"], running["pid"]) == ("running", "cpu", os.getpid())
 
-    store.log_epoch(run_id, 1, train_loss=0.5, train_accuracy=0.8, test_accuracy=0.85,
-                    seconds=1.5, images_per_second=1000.0, lr=1e-3)
+    store.log_epoch(
+        run_id,
+        1,
+        train_loss=0.5,
+        train_accuracy=0.8,
+        test_accuracy=0.85,
+        seconds=1.5,
+        images_per_second=1000.0,
+        lr=1e-3,
+    )
     store.log_epoch(run_id, 2, train_loss=0.3, test_accuracy=0.9)
     ckpt = checkpoint_path(run_id)
     store.finish(run_id, {"test_accuracy": 0.9, "images_per_second": 990.0}, checkpoint=ckpt)
@@ -102,16 +113,36 @@ def test_round_trip_create_start_log_finish(store: RunStore) -> None:
     assert done["checkpoint"] == str(ckpt)
     assert done["updated_at"] >= done["created_at"]
     first, second = store.epochs(run_id)
-    assert first == {"epoch": 1, "train_loss": 0.5, "train_accuracy": 0.8, "test_accuracy": 0.85,
-                     "seconds": 1.5, "images_per_second": 1000.0, "lr": 1e-3}
+    assert first == {
+        "epoch": 1,
+        "train_loss": 0.5,
+        "train_accuracy": 0.8,
+        "test_accuracy": 0.85,
+        "seconds": 1.5,
+        "images_per_second": 1000.0,
+        "lr": 1e-3,
+    }
     assert second["epoch"] == 2 and second["train_accuracy"] is None
 
 
 def test_run_row_keys(store: RunStore) -> None:
     run = store.get_run(store.create_run({}))
     assert run is not None
-    expected = {"id", "status", "name", "kind", "config", "summary", "device", "versions",
-                "created_at", "updated_at", "error", "checkpoint", "session"}
+    expected = {
+        "id",
+        "status",
+        "name",
+        "kind",
+        "config",
+        "summary",
+        "device",
+        "versions",
+        "created_at",
+        "updated_at",
+        "error",
+        "checkpoint",
+        "session",
+    }
     assert expected <= set(run)
 
 
@@ -156,7 +187,9 @@ def test_epochs_persist_across_instances_and_relog_replaces(store: RunStore, dat
     store.log_epoch(run_id, 2, train_loss=0.25)
     reopened = RunStore(data / "runs.db")
     assert [(e["epoch"], e["train_loss"]) for e in reopened.epochs(run_id)] == [
-        (1, 1.0), (2, 0.25), (3, 3.0),
+        (1, 1.0),
+        (2, 0.25),
+        (3, 3.0),
     ]
 
 
@@ -226,8 +259,12 @@ WORKER = textwrap.dedent(
 def test_store_survives_a_killed_worker(store: RunStore, data: Path) -> None:
     env = {**os.environ, "GRAPHCONV_DATA_DIR": str(data)}
     proc = subprocess.Popen(
-        [sys.executable, "-c", WORKER], cwd=REPO_ROOT, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-c", WORKER],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         line = proc.stdout.readline() if proc.stdout else ""
@@ -394,8 +431,11 @@ def test_concurrent_writers_from_threads(store: RunStore) -> None:
 
 def test_checkpoint_round_trip(data: Path) -> None:
     torch = pytest.importorskip("torch")
-    state = {"layer.weight": torch.arange(6.0).reshape(2, 3), "layer.bias": torch.zeros(2),
-             "meta": {"epoch": 3, "classes": [0, 1]}}
+    state = {
+        "layer.weight": torch.arange(6.0).reshape(2, 3),
+        "layer.bias": torch.zeros(2),
+        "meta": {"epoch": 3, "classes": [0, 1]},
+    }
     path = checkpoint_path(7)
     assert path == data / "checkpoints" / "run-7.pt"
     assert save_checkpoint(state, path) == path
@@ -448,8 +488,10 @@ def test_moved_data_folder_keeps_its_checkpoints(tmp_path: Path) -> None:
     store.finish(run_id, {}, checkpoint=ckpt)
     assert store.get_run(run_id)["checkpoint"] == str(ckpt)
     with closing(sqlite3.connect(old / "runs.db")) as conn:
-        assert conn.execute("SELECT checkpoint FROM runs WHERE id = ?", (run_id,)).fetchone()[0] \
+        assert (
+            conn.execute("SELECT checkpoint FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
             == f"checkpoints/run-{run_id}.pt"
+        )
     # a run recorded by an older version, with an absolute path
     legacy = store.create_run({})
     save_checkpoint({"w": [3.0]}, old / "checkpoints" / f"run-{legacy}.pt")
@@ -462,8 +504,9 @@ def test_moved_data_folder_keeps_its_checkpoints(tmp_path: Path) -> None:
         path = moved.get_run(rid)["checkpoint"]
         assert Path(path).parent == new / "checkpoints"
         assert load_checkpoint(path) == {"w": w}
-    assert {r["checkpoint"] for r in moved.list_runs()} == {str(new / "checkpoints" / f"run-{i}.pt")
-                                                           for i in (run_id, legacy)}
+    assert {r["checkpoint"] for r in moved.list_runs()} == {
+        str(new / "checkpoints" / f"run-{i}.pt") for i in (run_id, legacy)
+    }
     assert moved.delete_run(run_id) and not (new / "checkpoints" / f"run-{run_id}.pt").exists()
 
 

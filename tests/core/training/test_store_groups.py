@@ -34,8 +34,12 @@ def _old_runs() -> list[tuple[str, RunConfig]]:
     cheb = RunConfig(model="cheb", graph="grid", epochs=3)
     runs = [("image", RunConfig(model="mlp", epochs=1))]
     runs += [(SWEEP, c) for c in grid_configs(cheb, "K", [1, 2, 3])]
-    runs += [(GRID, c) for c in grid_configs(RunConfig(model="mlp", epochs=1), "lr", [0.001, 0.0003], "data",
-                                             ["mnist-5k", "mnist-rot"])]
+    runs += [
+        (GRID, c)
+        for c in grid_configs(
+            RunConfig(model="mlp", epochs=1), "lr", [0.001, 0.0003], "data", ["mnist-5k", "mnist-rot"]
+        )
+    ]
     runs += [(UNNAMED, c) for c in grid_configs(RunConfig(epochs=2, data="mnist-rot"), "model", ["mlp", "cnn"])]
     runs += [(SEARCH, RunConfig(model="mlp", lr=lr, hidden=h, epochs=2)) for lr, h in ((0.001, 16), (0.01, 32))]
     _, plan = launch_plan("rotation", quick=False, seed=7)  # today's plan: the same rows the old launch stored
@@ -61,7 +65,10 @@ def test_an_old_database_opens_with_its_groups_and_their_fields(old_database: Pa
     assert groups[SWEEP] == RunGroup("sweep", SWEEP, params=("K",), created_at=groups[SWEEP].created_at)
     assert groups[GRID].params == ("lr", "data") and groups[UNNAMED].params == ()
     assert (groups[SEARCH].type, searched(groups[SEARCH]), groups[SEARCH].early_stopping) == (
-        "search", ["lr", "hidden"], True)
+        "search",
+        ["lr", "hidden"],
+        True,
+    )
     rotation = groups[ROTATION]
     assert (rotation.type, rotation.lesson, rotation.mode, rotation.seed) == ("lesson", "rotation", "full", 7)
     assert rotation.part("sweep") == ROTATION_SWEEP and rotation.member_ids() == [ROTATION, ROTATION_SWEEP]
@@ -78,8 +85,9 @@ def test_an_old_database_shows_the_same_sweeps_searches_and_lessons(old_database
     runs, groups = store.list_runs(), store.groups()
     sweeps = {s["id"]: s for s in stored_sweeps(runs, groups)}
     assert list(sweeps) == [ROTATION_SWEEP, UNNAMED, GRID, SWEEP]  # newest first, the lesson's sweep part too
-    assert sweeps[SWEEP]["name"] == ("Sweep of Chebyshev order (K) over 1, 2, 3 · ChebNet on the 8-neighbour grid, "
-                                     "3\u00a0epochs")
+    assert sweeps[SWEEP]["name"] == (
+        "Sweep of Chebyshev order (K) over 1, 2, 3 · ChebNet on the 8-neighbour grid, 3\u00a0epochs"
+    )
     assert sweeps[GRID]["name"].startswith("Sweep of learning rate (lr) over 0.001, 0.0003 × data set (data)")
     assert sweeps[UNNAMED]["name"] == "Sweep of layer type (model) over MLP, CNN · 2\u00a0epochs, mnist-rot"
     assert sweeps[ROTATION_SWEEP]["name"].startswith("Sweep of restriction depth (restriction) over 0, 1, 2 × data")
@@ -88,13 +96,18 @@ def test_an_old_database_shows_the_same_sweeps_searches_and_lessons(old_database
 
     lessons = stored_lessons(runs, groups)
     assert [(s["id"], s["key"], s["mode"], s["seed"], s["runs"]) for s in lessons] == [
-        (TUTORIAL, "tutorial", "quick", 0, 4), (ROTATION, "rotation", "full", 7, 8)]
+        (TUTORIAL, "tutorial", "quick", 0, 4),
+        (ROTATION, "rotation", "full", 7, 8),
+    ]
     launch = lesson_launch(ROTATION, store.get_group(ROTATION))  # a link's ls_show, as the page reads it
     members = [r for gid in launch.member_ids() for r in store.list_runs(group=gid)]
     rows = lesson_rows(LESSONS["rotation"], "full", members, store.epochs, launch)
     assert [r["run"] for r in rows] == sorted(r["id"] for r in members)  # every row found its own run
-    assert ("app_pages/compare.py", "Compare: accuracy against the restriction depth",
-            {"sw_show": ROTATION_SWEEP}) in explain_links(LESSONS["rotation"], rows, launch)
+    assert (
+        "app_pages/compare.py",
+        "Compare: accuracy against the restriction depth",
+        {"sw_show": ROTATION_SWEEP},
+    ) in explain_links(LESSONS["rotation"], rows, launch)
 
 
 def test_old_link_values_name_the_same_launch_without_a_stored_group():
@@ -106,8 +119,18 @@ def test_old_link_values_name_the_same_launch_without_a_stored_group():
     old = lesson_launch("lesson:cheb-cnn:quick:1700000000500-abcdef-s12")
     assert (old.lesson, old.mode, old.seed) == ("cheb-cnn", "quick", 12)
     assert [c.seed for c in launch_configs(old)] == [12, 12]
-    for bad in ("lesson:karate:quick:123", "lesson:tutorial:quick", "lesson:nope:quick:1", "lesson:tutorial:slow:1",
-                "sweep:1:K", "image", "", None, "lesson:tutorial:quick:<script>", "x" * 300):
+    for bad in (
+        "lesson:karate:quick:123",
+        "lesson:tutorial:quick",
+        "lesson:nope:quick:1",
+        "lesson:tutorial:slow:1",
+        "sweep:1:K",
+        "image",
+        "",
+        None,
+        "lesson:tutorial:quick:<script>",
+        "x" * 300,
+    ):
         assert lesson_launch(bad) is None, bad
 
 
@@ -123,8 +146,9 @@ def test_new_groups_keep_their_fields_in_the_store_and_the_old_spelling_in_their
     sweep = new_sweep_group("K", "seed")
     assert sweep.id.startswith("sweep:") and sweep.id.endswith(":K:seed")  # links and tools that hold ids match
     ids = [store.create_run({"model": "cheb", "K": k}, group=sweep) for k in (1, 2)]
-    assert store.get_group(sweep.id) == RunGroup("sweep", sweep.id, params=("K", "seed"),
-                                                 created_at=store.get_group(sweep.id).created_at)
+    assert store.get_group(sweep.id) == RunGroup(
+        "sweep", sweep.id, params=("K", "seed"), created_at=store.get_group(sweep.id).created_at
+    )
     assert sorted(r["id"] for r in store.list_runs(group=sweep.id)) == ids
     assert store.list_runs(kind=sweep.id)  # older readers of the kind column still find the sweep's runs
     launch, plan = launch_plan("rotation", quick=True, seed=3)

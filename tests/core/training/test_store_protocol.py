@@ -17,14 +17,22 @@ PROTOCOL_METHODS = sorted(
 
 def test_protocol_names_what_a_worker_writes_through():
     assert PROTOCOL_METHODS == [
-        "fail", "finish", "log_epoch", "log_progress", "save_artifact", "start", "stop_requested",
+        "fail",
+        "finish",
+        "log_epoch",
+        "log_progress",
+        "save_artifact",
+        "start",
+        "stop_requested",
     ]
 
 
 def _parameters(function) -> list[tuple[str, inspect._ParameterKind, bool]]:
     """(name, kind, has a default) of each parameter; annotations are the protocol's business."""
-    return [(p.name, p.kind, p.default is not inspect.Parameter.empty)
-            for p in inspect.signature(function).parameters.values()]
+    return [
+        (p.name, p.kind, p.default is not inspect.Parameter.empty)
+        for p in inspect.signature(function).parameters.values()
+    ]
 
 
 @pytest.mark.parametrize("implementation", [RunStore, ChannelStore])

@@ -10,7 +10,13 @@ from core.training.sweep import parse_values, sweep_configs, sweep_points, sweep
 def test_parse_values_types_and_errors():
     assert parse_values("sigma", "0.02, 0.05,0.1") == [0.02, 0.05, 0.1]
     assert parse_values("model", "mlp, cnn") == ["mlp", "cnn"]
-    for param, text in [("k", "4, x"), ("k", ""), ("k", "4, 4"), ("dropout_rate", "1"), ("k", ",".join("123456789abcd"))]:
+    for param, text in [
+        ("k", "4, x"),
+        ("k", ""),
+        ("k", "4, 4"),
+        ("dropout_rate", "1"),
+        ("k", ",".join("123456789abcd")),
+    ]:
         with pytest.raises(UserInputError):
             parse_values(param, text)
 
@@ -43,7 +49,9 @@ def test_swept_runs_store_their_value(isolated_data_dir):
     queued = store.create_run(RunConfig(model="mlp", seed=5, epochs=1, quick=True).to_dict())  # not finished: no point
     points = sweep_points(store.list_runs(), "seed")
     assert [p[0] for p in points] == [0, 1] and queued not in [p[0] for p in points]
-    assert [p[1] for p in points] == [r["summary"]["test_accuracy"] for r in sorted(runs, key=lambda r: r["config"]["seed"])]
+    assert [p[1] for p in points] == [
+        r["summary"]["test_accuracy"] for r in sorted(runs, key=lambda r: r["config"]["seed"])
+    ]
 
 
 def test_grid_configs_cover_every_combination_and_check_the_size():
@@ -53,8 +61,11 @@ def test_grid_configs_cover_every_combination_and_check_the_size():
     assert [(c.graph_params["k"], c.K) for c in configs] == [(4, 1), (4, 3), (8, 1), (8, 3), (16, 1), (16, 3)]
     assert all(c.model == "cheb" and c.epochs == 1 for c in configs)
     assert grid_configs(RunConfig(), "seed", [0, 1]) == sweep_configs(RunConfig(), "seed", [0, 1])  # one setting
-    for param2, values2, why in (("seed", list(range(MAX_SWEEP_RUNS)), "at most"), ("k", [4], "differ"),
-                                 ("dropout", [0.1], "cannot sweep")):
+    for param2, values2, why in (
+        ("seed", list(range(MAX_SWEEP_RUNS)), "at most"),
+        ("k", [4], "differ"),
+        ("dropout", [0.1], "cannot sweep"),
+    ):
         with pytest.raises(UserInputError, match=why) as err:
             grid_configs(RunConfig(model="cheb", graph="knn"), "k", [4, 8], param2, values2)
         assert err.value.param == "param2"
@@ -67,8 +78,13 @@ def test_restriction_sweep_moves_the_restriction_and_reads_it_back():
     assert base.layers == 3  # a schedule sets the number of blocks
     configs = grid_configs(base, "restriction", [0, 1, 2], "data", ["mnist-5k", "mnist-rot"])
     assert [(c.group, c.data) for c in configs] == [
-        ("D16", "mnist-5k"), ("D16", "mnist-rot"), ("D16,C16,C16", "mnist-5k"), ("D16,C16,C16", "mnist-rot"),
-        ("D16,D16,C16", "mnist-5k"), ("D16,D16,C16", "mnist-rot")]
+        ("D16", "mnist-5k"),
+        ("D16", "mnist-rot"),
+        ("D16,C16,C16", "mnist-5k"),
+        ("D16,C16,C16", "mnist-rot"),
+        ("D16,D16,C16", "mnist-5k"),
+        ("D16,D16,C16", "mnist-rot"),
+    ]
     assert [sweep_value(c.to_dict(), "restriction") for c in configs] == [0, 0, 1, 1, 2, 2]
     with pytest.raises(UserInputError) as err:  # a schedule says what the restriction goes to
         sweep_configs(RunConfig(model="escnn", group="C8"), "restriction", [0, 1])
@@ -99,8 +115,10 @@ def test_a_stored_sweep_is_named_by_what_it_sweeps():
     base = RunConfig(model="cheb", graph="grid", epochs=3)
     group = new_sweep_group("K")
     assert (group.type, group.params) == ("sweep", ("K",))
-    rows = [{"id": 10 + i, "group_id": group.id, "name": cfg.label(), "config": cfg.to_dict()}
-            for i, cfg in enumerate(grid_configs(base, "K", [1, 2, 3]))]
+    rows = [
+        {"id": 10 + i, "group_id": group.id, "name": cfg.label(), "config": cfg.to_dict()}
+        for i, cfg in enumerate(grid_configs(base, "K", [1, 2, 3]))
+    ]
     rows.append({"id": 3, "group_id": None, "name": "another run", "config": base.to_dict()})
     assert stored_sweeps(rows[::-1], {group.id: group}, "search") == []  # a sweep is no search
     (sweep,) = stored_sweeps(rows[::-1], {group.id: group})  # newest first, as the store lists them
@@ -110,10 +128,15 @@ def test_a_stored_sweep_is_named_by_what_it_sweeps():
     assert "runs from" not in sweep["name"] and "(2)" not in sweep["name"]
     assert not sweep["name"].endswith(")")  # a wrapped name cannot leave a lone bracket
 
-    grid = [c.to_dict() for c in grid_configs(RunConfig(model="mlp", epochs=1), "lr", [0.001, 0.0003], "data",
-                                             ["mnist-5k", "mnist-rot"])]
-    want = ("Sweep of learning rate (lr) over 0.001, 0.0003 × data set (data) over mnist-5k, mnist-rot"
-            " · MLP, 1\u00a0epoch")
+    grid = [
+        c.to_dict()
+        for c in grid_configs(
+            RunConfig(model="mlp", epochs=1), "lr", [0.001, 0.0003], "data", ["mnist-5k", "mnist-rot"]
+        )
+    ]
+    want = (
+        "Sweep of learning rate (lr) over 0.001, 0.0003 × data set (data) over mnist-5k, mnist-rot · MLP, 1\u00a0epoch"
+    )
     assert sweep_name(new_sweep_group("lr", "data"), grid) == want
     assert sweep_name(new_sweep_group("lr", "data").id, grid) == want  # an id string (the CLI's) names it alike
     models = [c.to_dict() for c in grid_configs(RunConfig(epochs=2, data="mnist-rot"), "model", ["mlp", "cnn"])]

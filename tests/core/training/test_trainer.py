@@ -98,10 +98,14 @@ def test_nan_in_second_epoch_keeps_first_epoch():
     assert result.test_accuracy == result.epochs[0]["test_accuracy"]
 
 
-@pytest.mark.parametrize("error", [
-    torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB"),
-    RuntimeError("CUDA error: out of memory"),
-], ids=["cuda-oom", "runtime-oom"])
+@pytest.mark.parametrize(
+    "error",
+    [
+        torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB"),
+        RuntimeError("CUDA error: out of memory"),
+    ],
+    ids=["cuda-oom", "runtime-oom"],
+)
 def test_out_of_memory_ends_failed_without_raising(monkeypatch, error):
     train, test, net = quick_setup()
     real_forward, calls = MLP.forward, []
@@ -139,8 +143,13 @@ def test_should_stop_ends_stopped_and_keeps_finished_epochs():
     train, test, net = quick_setup()
     batches = []
     stop_after = len(train) + 4  # in epoch 2
-    result = fit(net, train, test, tcfg(epochs=3),
-                 Callbacks(on_batch=batches.append, should_stop=lambda: len(batches) >= stop_after))
+    result = fit(
+        net,
+        train,
+        test,
+        tcfg(epochs=3),
+        Callbacks(on_batch=batches.append, should_stop=lambda: len(batches) >= stop_after),
+    )
     assert result.status == "stopped" and result.error is None
     assert len(batches) == stop_after  # polled after every batch: no batch after the request
     # epoch 1 is kept as it was in the uninterrupted run; epoch 2 holds the 4 batches it ran
@@ -164,7 +173,8 @@ def test_callbacks_called_once_per_batch_and_epoch():
     assert len(train) == per_epoch
     assert len(batches) == EPOCHS * per_epoch
     assert [(b["epoch"], b["batch"]) for b in batches] == [
-        (e, i) for e in range(1, EPOCHS + 1) for i in range(1, per_epoch + 1)]
+        (e, i) for e in range(1, EPOCHS + 1) for i in range(1, per_epoch + 1)
+    ]
     assert all(b["num_batches"] == per_epoch and math.isfinite(b["loss"]) for b in batches)
     assert epochs == result.epochs and len(epochs) == EPOCHS
     for row in epochs:
@@ -206,8 +216,13 @@ def test_cosine_schedule_drives_the_optimiser(monkeypatch):
             return super().step(closure)
 
     monkeypatch.setattr(torch.optim, "Adam", Spy)
-    result = fit(net, train, test, TrainerConfig(epochs=2, lr=0.01, batch_size=64, device="cpu", schedule="cosine"),
-                 Callbacks(on_epoch=seen.append))
+    result = fit(
+        net,
+        train,
+        test,
+        TrainerConfig(epochs=2, lr=0.01, batch_size=64, device="cpu", schedule="cosine"),
+        Callbacks(on_epoch=seen.append),
+    )
     total = 2 * len(train)
     assert result.status == "finished" and len(opt_lrs) == total
     assert opt_lrs[0] == pytest.approx(0.01) and opt_lrs[total // 2] == pytest.approx(0.005)

@@ -16,8 +16,14 @@ from core.training.process_backend import exit_reason
 from core.training.runner import ENV_KEYS, RunManager
 from core.training.runs import RunConfig
 from core.training.store import RunStore, load_checkpoint
-from core.training.worker import (ENDED_BY_WATCHDOG, OOM_SCORE_ADJ, StoreReporter, memory_message, start_watchdog,
-                                  time_limit_reason)
+from core.training.worker import (
+    ENDED_BY_WATCHDOG,
+    OOM_SCORE_ADJ,
+    StoreReporter,
+    memory_message,
+    start_watchdog,
+    time_limit_reason,
+)
 from tests.core.training.polling import wait_for
 
 TIMEOUT = 120.0
@@ -116,8 +122,11 @@ def test_a_worker_is_the_kernels_first_pick_and_holds_its_address_space_limit(ma
     m = manager_with(GRAPHCONV_WORKER_MB="1200")
     own_score = proc_value(os.getpid(), "oom_score_adj").strip()
     run_id = m.submit(mlp(epochs=500))
-    pid = wait_for(lambda: m.live(run_id)["state"] == "running" and m.store.epochs(run_id)
-                   and m.store.get_run(run_id)["pid"], timeout=TIMEOUT, what="the run to train")
+    pid = wait_for(
+        lambda: m.live(run_id)["state"] == "running" and m.store.epochs(run_id) and m.store.get_run(run_id)["pid"],
+        timeout=TIMEOUT,
+        what="the run to train",
+    )
     try:
         score, limit, size = proc_value(pid, "oom_score_adj").strip(), address_space_limit(pid), vm_size_mb(pid)
     finally:
@@ -147,8 +156,10 @@ def test_the_watchdog_ends_a_worker_stuck_past_its_deadline(tmp_path):
     store = RunStore(tmp_path / "data" / "runs.db")
     stuck, finished = store.create_run({}, status="queued"), store.create_run({}, status="queued")
     ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
-    procs = [ctx.Process(target=stuck_worker, args=(str(store.path), run_id, run_id == finished), daemon=True)
-             for run_id in (stuck, finished)]
+    procs = [
+        ctx.Process(target=stuck_worker, args=(str(store.path), run_id, run_id == finished), daemon=True)
+        for run_id in (stuck, finished)
+    ]
     for p in procs:
         p.start()
     for p in procs:
