@@ -8,17 +8,18 @@ named by its run group's id (``core.training.store.groups``); a link written bef
 same group, whose id is the kind string its runs had.
 """
 
-from typing import Any, Optional
+from typing import Any
 
 import pandas as pd
 import streamlit as st
 
-from core.models import MODELS
 from core.analysis.results import MISSING, runs_table, settings_diff, shown_value
+from core.figures.results import accuracy_curves_figure
+from core.figures.training import search_figure, sweep_figure
 from core.graphs import describe_graph
-from core.training.runs import IMAGE_MODELS_WITHOUT_GRAPH, PIXEL_GRAPH_KINDS, RunConfig, run_title
-from core.training.store import ACTIVE_STATUSES
+from core.models import MODELS
 from core.training.runner import ray_address
+from core.training.runs import IMAGE_MODELS_WITHOUT_GRAPH, PIXEL_GRAPH_KINDS, RunConfig, run_title
 from core.training.search import (
     MAX_TRIALS,
     SAMPLERS,
@@ -28,7 +29,7 @@ from core.training.search import (
     searched,
     trial_rows,
 )
-from core.training.store import RunGroup
+from core.training.store import ACTIVE_STATUSES, RunGroup
 from core.training.sweep import (
     SWEEPABLE,
     grid_configs,
@@ -42,8 +43,6 @@ from core.training.sweep import (
     sweep_points,
     sweep_value,
 )
-from core.figures.training import search_figure, sweep_figure
-from core.figures.results import accuracy_curves_figure
 from ui.display import RUNS_TABLE_COLUMNS, guarded
 from ui.resources import from_store, manager
 from ui.resources import store as ui_store
@@ -96,7 +95,7 @@ def url_values_text(container, label: str, param: str, key: str, **kw) -> str:
     return url_text(container, label, default, key, **kw)
 
 
-def readable(param: Optional[str], value: Any) -> Any:
+def readable(param: str | None, value: Any) -> Any:
     """A swept value as a person reads it: a layer type by its name ("ChebNet", not "cheb"), numbers as they are."""
     return shown_value(param, value) if param in ("model", "conv") and isinstance(value, str) else value
 
@@ -181,7 +180,7 @@ def sweep_section() -> None:
     sweep_results()
 
 
-def show_stored_sweep(launched: Optional[tuple[RunGroup, list[dict[str, Any]]]] = None) -> None:
+def show_stored_sweep(launched: tuple[RunGroup, list[dict[str, Any]]] | None = None) -> None:
     """Reopen any stored sweep (launched here, from another browser, or with ``python -m core sweep``), kept in the
     URL as ``sw_show`` (its group's id); a sweep just launched is shown at once."""
     sweeps = stored_sweeps(runs, groups)  # the runs this page read at its start
@@ -343,7 +342,7 @@ def search_section() -> None:
     search_results()
 
 
-def search_name(group: Optional[RunGroup], config: dict[str, Any]) -> str:
+def search_name(group: RunGroup | None, config: dict[str, Any]) -> str:
     """``Search over learning rate (lr), hidden channels (hidden) · ChebNet on the 8-neighbour grid, 4 epochs``."""
     over = ", ".join(in_sentence(sweep_label(p)) for p in (searched(group) if group else []))
     model = shown_value("model", config["model"]) if config.get("model") else None
@@ -362,7 +361,7 @@ def search_name(group: Optional[RunGroup], config: dict[str, Any]) -> str:
 
 @st.fragment(run_every=2.0)
 def search_results() -> None:
-    group: Optional[RunGroup] = st.session_state.get("search")
+    group: RunGroup | None = st.session_state.get("search")
     if group is None or group.type != "search":
         return
     params = searched(group)

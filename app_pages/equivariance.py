@@ -4,7 +4,6 @@
 import pandas as pd
 import streamlit as st
 
-from core.data.datasets import ready_datasets
 from core.analysis.equivariance import (
     DEFAULT_ANGLES,
     accuracy_by_angle,
@@ -15,13 +14,9 @@ from core.analysis.equivariance import (
     parse_element,
 )
 from core.analysis.playground import PlaygroundModel, default_runs, probabilities, six_nine_ambiguous
-from core.errors import DataUnavailableError, UserInputError
-from core.models.escnn_net import GROUPS
 from core.analysis.results import checkpoint_version
-from core.training.runner import progress_text
-from core.data.datasets import split_sizes
-from core.training.runs import RunConfig, run_title
-from core.training.store import ACTIVE_STATUSES, CheckpointError, StoreError
+from core.data.datasets import ready_datasets, split_sizes
+from core.errors import DataUnavailableError, UserInputError
 from core.figures.equivariance import (
     LAYER_ERROR_TITLE,
     accuracy_by_angle_figure,
@@ -29,6 +24,10 @@ from core.figures.equivariance import (
     invariance_table,
     layer_error_figure,
 )
+from core.models.escnn_net import GROUPS
+from core.training.runner import progress_text
+from core.training.runs import RunConfig, run_title
+from core.training.store import ACTIVE_STATUSES, CheckpointError, StoreError
 from ui import classroom
 from ui.display import guarded, plain
 from ui.resources import RUNS, cached, from_store, manager

@@ -3,22 +3,11 @@ filters beside the Gaussian kernel, a GAT run's attention for one digit, a super
 digit's own graph — and the filter moving across the pixels (GIF)."""
 
 import json
-from typing import Optional
 
 import numpy as np
 import streamlit as st
 
-from core.errors import UserInputError
 from core.analysis.digit_filters import attention_filter, attention_frames, gat_attention, load_gat_run, run_problem
-from core.analysis.superpixel_filters import (
-    MIXING_TEXT,
-    SUPERPIXEL_MIXING,
-    load_superpixel_run,
-    superpixel_digit,
-    superpixel_filter,
-)
-from core.figures.filters_gif import filters_gif
-from core.analysis.results import checkpoint_version
 from core.analysis.filters import (
     FULL_SIDE,
     PATHS,
@@ -34,16 +23,26 @@ from core.analysis.filters import (
     load_learned_run,
     pixel_path,
 )
-from core.graphs import FORMULAS, GRAPH_PARAMS, NORMS
-from core.training.runs import run_title
-from core.training.store import CheckpointError, StoreError
+from core.analysis.results import checkpoint_version
+from core.analysis.superpixel_filters import (
+    MIXING_TEXT,
+    SUPERPIXEL_MIXING,
+    load_superpixel_run,
+    superpixel_digit,
+    superpixel_filter,
+)
+from core.errors import UserInputError
 from core.figures.filters import (
     comparison_figure,
     digit_filter_figure,
     filter_animation_figure,
     superpixel_filter_figure,
 )
+from core.figures.filters_gif import filters_gif
 from core.figures.graphs import graph_figure, superpixel_boundaries
+from core.graphs import FORMULAS, GRAPH_PARAMS, NORMS
+from core.training.runs import run_title
+from core.training.store import CheckpointError, StoreError
 from ui.display import guarded, plain
 from ui.resources import GIFS, RUNS, cached, dataset, from_store, graph, store
 from ui.url_state import (
@@ -155,7 +154,7 @@ def answer(run_id: int, index: int, label: int, probabilities: np.ndarray) -> st
     )
 
 
-def head_choice(where, heads: int, key: str) -> Optional[int]:
+def head_choice(where, heads: int, key: str) -> int | None:
     """One attention head (0-based) or None for the mean over heads, bound to URL key ``key``."""
     if heads <= 1:
         return None

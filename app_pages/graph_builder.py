@@ -7,7 +7,6 @@ import numpy as np
 import streamlit as st
 
 from core.data.datasets import ready_datasets
-from core.graphs import FORMULAS, GRAPH_PARAMS, NORMS, adjacency_row, describe_graph
 from core.data.image_io import load_digit_image
 from core.figures.graphs import (
     degree_figure,
@@ -20,6 +19,7 @@ from core.figures.graphs import (
     superpixel_boundaries,
     values_on_segments,
 )
+from core.graphs import FORMULAS, GRAPH_PARAMS, NORMS, adjacency_row, describe_graph
 from ui.display import guarded
 from ui.resources import dataset, graph
 from ui.url_state import copy_link_button, graph_param_widgets, url_choice, url_notices, url_slider

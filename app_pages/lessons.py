@@ -12,7 +12,7 @@ trained (or are training) on this server already are reused, never trained twice
 (``core.training.runner.identical_runs``), and the page says so in one line.
 """
 
-from typing import Any, Optional
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -156,7 +156,7 @@ def karate_progress(configs: list[dict]) -> None:
 
 
 # ---------------------------------------------------------------- a launch asked for by a button
-def ask_launch(where: str, quick: bool, seed_key: Optional[str] = None) -> None:
+def ask_launch(where: str, quick: bool, seed_key: str | None = None) -> None:
     """A button's callback: note the launch; the page starts it on this run, before it picks the table to show
     (the own-copy button sits below the table)."""
     seed = st.session_state.get(seed_key, 0) if seed_key else 0
@@ -287,7 +287,7 @@ if shown is None:
 
 
 # ---------------------------------------------------------------- the table
-def draw(rows: list[dict[str, Any]], launch: Optional[RunGroup], shown_mode: str) -> None:
+def draw(rows: list[dict[str, Any]], launch: RunGroup | None, shown_mode: str) -> None:
     ours = ours_column(lesson)
     frame = pd.DataFrame(table(rows, lesson))
     frame["test accuracy"] = frame["test accuracy"].astype(float) * 100  # 92.5 (%), not 93%: a half point matters
@@ -316,7 +316,7 @@ def draw(rows: list[dict[str, Any]], launch: Optional[RunGroup], shown_mode: str
         )
 
 
-def queued_rows(launch: Optional[RunGroup]) -> tuple[list[dict[str, Any]], str]:
+def queued_rows(launch: RunGroup | None) -> tuple[list[dict[str, Any]], str]:
     if launch is None:
         return lesson_rows(lesson, mode, [], lambda _: []), mode
     shown_mode = launch.mode

@@ -6,7 +6,7 @@ import hashlib
 import numpy as np
 import streamlit as st
 
-from core.data.datasets import ready_datasets
+from core.analysis.node_arithmetic import KINDS as NODE_KINDS
 from core.analysis.playground import (
     MAX_RUNS,
     angle_sweep,
@@ -18,11 +18,11 @@ from core.analysis.playground import (
     timed,
     turn,
 )
-from core.analysis.node_arithmetic import KINDS as NODE_KINDS
+from core.analysis.results import checkpoint_version
+from core.data.datasets import ready_datasets
 from core.data.image_io import encode_digit_link, gray_png, load_digit_image, quantize_digit
 from core.errors import UserInputError
 from core.figures.playground import ANGLE_TITLE, angle_figure, digit_picture, maps_tiles, probability_figure
-from core.analysis.results import checkpoint_version
 from core.models import MODELS
 from core.training.cost import estimate
 from core.training.runs import run_title
@@ -30,6 +30,7 @@ from core.training.starter import STARTER, steerable
 from core.training.store import CheckpointError, RunNotFoundError
 from ui import classroom
 from ui.display import guarded, labelled, plain
+from ui.drawn_digit import drawn_digit as canvas_digit
 from ui.resources import RUNS, cached, dataset, from_store, store
 from ui.starter import (
     is_starter,
@@ -52,7 +53,6 @@ from ui.url_state import (
     url_slider,
     url_toggle,
 )
-from ui.drawn_digit import drawn_digit as canvas_digit
 
 SOURCES = {"draw": "draw", "dataset": "data set", "upload": "upload"}  # the link's value -> what the radio shows
 OLD_SOURCES = {"data set": "dataset"}  # links from before the value became one word (a space in a link)

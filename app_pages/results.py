@@ -1,12 +1,11 @@
 """Results: reopen a stored run — accuracy, confusion matrix, mistakes, embeddings, downloads."""
 
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 import streamlit as st
 
-from core.errors import DataUnavailableError, UserInputError
+from core.analysis.reference import context_line
 from core.analysis.results import (
     TSNE_MAX_POINTS,
     TSNE_PERPLEXITIES,
@@ -21,11 +20,7 @@ from core.analysis.results import (
     stored_tsne,
     tsne_state,
 )
-from core.training.resume import lineage_epochs
-from core.training.runs import run_title
-from core.training.snapshots import stored_snapshots
-from core.training.store import CheckpointError, StoreError
-from core.figures.training import curves_figure
+from core.errors import DataUnavailableError, UserInputError
 from core.figures.results import (
     confusion_figure,
     digit_gallery_figure,
@@ -34,13 +29,17 @@ from core.figures.results import (
     pca_animation_figure,
     per_class_accuracy_figure,
 )
-from core.analysis.reference import context_line
+from core.figures.training import curves_figure
+from core.training.resume import lineage_epochs
+from core.training.runs import run_title
+from core.training.snapshots import stored_snapshots
+from core.training.store import CheckpointError, StoreError
 from ui.display import plain
-from ui.url_state import copy_link_button, parse_run_id, shown_link_value, url_choice, url_notices, url_toggle
 from ui.links import open_run_buttons
 from ui.resources import from_store
 from ui.resources import store as ui_store
 from ui.session import session_id
+from ui.url_state import copy_link_button, parse_run_id, shown_link_value, url_choice, url_notices, url_toggle
 
 GALLERY_MAX = 32
 POLL_S = 1.0  # how often the page looks whether a run's evaluation is stored yet
@@ -75,7 +74,7 @@ def tsne_progress(run_id: int, perplexity: int, n: int) -> None:
     )
 
 
-def _test_index(point) -> Optional[int]:
+def _test_index(point) -> int | None:
     """The test image a selected point names (its ``customdata[0]``), or None: the selection is the browser's, and a
     forged point may carry anything."""
     custom = point.get("customdata") if isinstance(point, dict) else None

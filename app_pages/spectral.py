@@ -5,8 +5,7 @@ import json
 
 import streamlit as st
 
-from core.errors import UserInputError
-from core.graphs import FORMULAS, GRAPH_PARAMS
+from core.analysis.results import checkpoint_version
 from core.analysis.spectral import (
     LAPLACIANS,
     ChebResponse,
@@ -15,9 +14,7 @@ from core.analysis.spectral import (
     laplacian_eigenvectors,
     low_pass_series,
 )
-from core.analysis.results import checkpoint_version
-from core.training.runs import run_title
-from core.training.store import CheckpointError
+from core.errors import UserInputError
 from core.figures.spectral import (
     eigenvector_grid_figure,
     fourier_figure,
@@ -25,6 +22,9 @@ from core.figures.spectral import (
     reconstruction_figure,
     spectrum_figure,
 )
+from core.graphs import FORMULAS, GRAPH_PARAMS
+from core.training.runs import run_title
+from core.training.store import CheckpointError
 from ui.display import guarded, plain
 from ui.resources import RUNS, cached, dataset, from_store, graph
 from ui.url_state import copy_link_button, graph_param_widgets, url_choice, url_labelled_choice, url_notices, url_slider

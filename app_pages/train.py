@@ -1,32 +1,31 @@
 """Train: pick data, graph and layer type, train in the background, watch the curves live."""
 
 import json
-from typing import Optional
 
 import pandas as pd
 import streamlit as st
 
-from core.config import QUICK_EPOCHS, quick_mode, without_paths
 from core.analysis.reference import context_line
 from core.analysis.results import MISSING, runs_table
-from core.training.cpu_share import describe as describe_threads
-from core.errors import CheckpointError, UserInputError
-from core.training.resume import continuable, lineage_epochs
-from core.training.runs import RunConfig, model_default, run_title, validate
-from core.training import cost
-from core.training.runner import progress_text
-from core.training.trainer import pick_device
+from core.config import QUICK_EPOCHS, quick_mode, without_paths
 from core.data.datasets import DATASETS
+from core.errors import CheckpointError, UserInputError
+from core.figures.training import curves_figure
 from core.graphs import describe_graph
 from core.models import MODELS
 from core.models.settings import SIZE, applicable
 from core.models.spec import IMAGE_INPUTS
-from core.training.store import ACTIVE_STATUSES, StoreError
 from core.models.superpixel_net import SUPERPIXEL_TITLES, budget_width
-from core.figures.training import curves_figure
-from ui.links import open_run_buttons
+from core.training import cost
+from core.training.cpu_share import describe as describe_threads
+from core.training.resume import continuable, lineage_epochs
+from core.training.runner import progress_text
+from core.training.runs import RunConfig, model_default, run_title, validate
+from core.training.store import ACTIVE_STATUSES, StoreError
+from core.training.trainer import pick_device
 from ui import classroom
 from ui.display import RUNS_TABLE_COLUMNS, guarded, plain, unbroken
+from ui.links import open_run_buttons
 from ui.resources import manager, store
 from ui.session import client_address, session_id
 from ui.url_state import (
@@ -454,7 +453,7 @@ def live_panel(run_id: int) -> None:
         st.rerun(scope="app")  # the run ended: refresh the runs table and the Stop button, and stop polling
 
 
-def live_curves(run_id: int, total_epochs: Optional[int]) -> None:
+def live_curves(run_id: int, total_epochs: int | None) -> None:
     epochs = lineage_epochs(store(), run_id)  # a continuation's curve starts with its parent's epochs
     progress = store().progress(run_id)
     losses = progress["points"] if progress else []

@@ -61,7 +61,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 from urllib.parse import urlencode
 
 from benchmarks.browser_helpers import ROOT, PssSampler, descendants, start_app
@@ -120,7 +120,7 @@ class Scale:
     norms: tuple[str, ...] = ("gcn", "sym")
     identities: int = 50  # made-up identities launching the largest sweep
     concurrency: int = 3  # identities' browser contexts at once
-    forged_per_page: Optional[int] = None  # forged links per page (None: all of them)
+    forged_per_page: int | None = None  # forged links per page (None: all of them)
     honest_sigma_steps: int = 5
     honest_retry_s: float = 10.0  # the honest visitor presses Start again this long after a busy message
     honest_waits: bool = True  # the drive waits (until its deadline) for the honest run's first test accuracy
@@ -188,13 +188,12 @@ def plan() -> dict[str, Any]:
     """The server's limits, the largest sweep it accepts and the over-budget entries' refusals, computed with this
     process's environment (run it with the server's: ``--plan`` in a subprocess)."""
     from core.analysis.lessons import LESSONS, launch_plan
-    from core.config import limits
+    from core.config import QUICK_EPOCHS, limits, quick_mode
+    from core.errors import UserInputError
     from core.training import cost
     from core.training.cpu_share import default_max_runs
     from core.training.runs import RunConfig
     from core.training.search import parse_space, search_configs
-    from core.config import QUICK_EPOCHS, quick_mode
-    from core.errors import UserInputError
     from core.training.sweep import grid_configs, parse_values
 
     lim = limits()
@@ -340,7 +339,7 @@ class Monitor(PssSampler):
         self.watched: set[int] = set()
         self.store_errors = 0
         self.cpu: list[tuple[float, float]] = []  # (monotonic time, the server's CPU seconds so far)
-        self._conn: Optional[sqlite3.Connection] = None
+        self._conn: sqlite3.Connection | None = None
 
     def cpu_figures(self, window_s: float = 5.0) -> dict[str, Any]:
         """The server process's CPU seconds while sampled, its mean share of one core, and the busiest
@@ -480,10 +479,10 @@ class Wire:
                 raise TimeoutError(f"the browser asked for no rerun within {timeout_s:g} s")
             await asyncio.sleep(0.02)
 
-    def mark_after(self, t0: float, name: str) -> Optional[float]:
+    def mark_after(self, t0: float, name: str) -> float | None:
         return next((t for t, n in self.marks if t >= t0 and n == name), None)
 
-    async def script_time(self, sent: float, done: float) -> Optional[float]:
+    async def script_time(self, sent: float, done: float) -> float | None:
         """The server's own time for the whole script run that ended at ``done`` (its page profile, sent just before
         the end; None when the server sends none: ``profile=False``)."""
         for _ in range(10):
@@ -523,7 +522,7 @@ class Driver:
         page.on("pageerror", lambda exc: self.state["page_errors"].append(str(exc)[:200]))
         return context, page, Wire(page)
 
-    async def open(self, page, wire: Wire, path: str, query: Optional[dict] = None, timeout_s: float = 90.0) -> float:
+    async def open(self, page, wire: Wire, path: str, query: dict | None = None, timeout_s: float = 90.0) -> float:
         """Load ``path?query`` and wait for its first script run to finish and the page to be idle; seconds taken."""
         url = f"{self.url}/{path}" + (f"?{urlencode(query, doseq=True)}" if query else "")
         self.state["pages_visited"] += 1
@@ -588,7 +587,7 @@ class Driver:
         return out
 
 
-def _kind(message: Optional[str]) -> Optional[str]:
+def _kind(message: str | None) -> str | None:
     """What refused a launch: 'budget', 'busy', 'limits', 'other'; None when nothing did."""
     if not message:
         return None
@@ -602,7 +601,7 @@ def _kind(message: Optional[str]) -> Optional[str]:
 
 
 # ---------------------------------------------------------------- the clients
-async def _shown_value(thumb) -> Optional[str]:
+async def _shown_value(thumb) -> str | None:
     """The value a slider's thumb shows (Streamlit sets ``aria-valuetext``)."""
     return await thumb.get_attribute("aria-valuetext") or await thumb.get_attribute("aria-valuenow")
 
@@ -808,7 +807,7 @@ async def _honest(d: Driver) -> None:
         await d.open(page, wire, "train")
         try:
             await asyncio.wait_for(d.flood_started.wait(), timeout=max(1.0, min(120.0, d.left_s() - 60)))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
         while d.left_s() > 30:
             if h["attempts"]:  # a fresh page (the same visitor: its cookie stays), so no earlier message is read
@@ -941,7 +940,7 @@ def _report(state: dict, plan_: dict[str, Any], monitor: Monitor, runs: list[tup
     over = state["over_budget"]
     budget_entries = [o for o in over if o.get("expect_budget")]
 
-    def slowest(key: str) -> Optional[float]:
+    def slowest(key: str) -> float | None:
         values = [o[key] for o in budget_entries if o.get(key) is not None]
         return max(values) if values else None
 
@@ -1050,7 +1049,7 @@ def _report(state: dict, plan_: dict[str, Any], monitor: Monitor, runs: list[tup
     return report
 
 
-def _seconds(value: Optional[float]) -> Optional[str]:
+def _seconds(value: float | None) -> str | None:
     return None if value is None else f"{value:.3f} s"
 
 
@@ -1141,7 +1140,7 @@ def _honest_text(h: dict[str, Any]) -> str:
 def run_abuse(
     scale: Scale = Scale(),
     keep_data: bool = False,
-    server_log: Optional[Path] = None,
+    server_log: Path | None = None,
     starter: bool = True,
     profile: bool = True,
 ) -> dict[str, Any]:
@@ -1185,7 +1184,7 @@ def run_abuse(
         shutil.rmtree(tools, ignore_errors=True)
         shutil.rmtree(data, ignore_errors=True)
         raise
-    monitor: Optional[Monitor] = None
+    monitor: Monitor | None = None
     server = None
     log = open(log_path, "w")
     t_start = time.perf_counter()
@@ -1197,7 +1196,7 @@ def run_abuse(
         monitor.start()
         state["t0"] = time.time()
         asyncio.run(asyncio.wait_for(_drive(url, scale, plan_, monitor, state, tools), scale.timeout_s))
-    except asyncio.TimeoutError:
+    except TimeoutError:
         state["error"] = f"total timeout of {scale.timeout_s:g} s reached"
     except Exception as exc:  # noqa: BLE001 - reported with the figures gathered so far
         state["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}"
@@ -1295,7 +1294,7 @@ def _lines(r: dict[str, Any]) -> list[str]:
     out.append(f"{'measure':<{width}}  {'measured':<{measured}}  {'target':<28}  met")
     for t in r["targets"]:
         ok = {True: "yes", False: "NO", None: "-"}[t["ok"]]
-        out.append(f"{t['name']:<{width}}  {str(t['measured']):<{measured}}  {str(t['target']):<28}  {ok}")
+        out.append(f"{t['name']:<{width}}  {t['measured']!s:<{measured}}  {t['target']!s:<28}  {ok}")
     return out
 
 

@@ -4,7 +4,6 @@ healthy Streamlit server), headless Chromium, and the memory (PSS) of a process 
 from __future__ import annotations
 
 import math
-
 import os
 import socket
 import subprocess
@@ -12,8 +11,9 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Optional, Sequence
+from typing import IO
 
 ROOT = Path(__file__).resolve().parents[1]  # the checkout whose app.py is served by default
 
@@ -47,9 +47,9 @@ def chromium(playwright, timeout_ms: int = 300_000):
 
 def start_app(
     root: Path | str = ROOT,
-    env: Optional[dict] = None,
-    log: Optional[IO] = None,
-    timeout: Optional[float] = None,
+    env: dict | None = None,
+    log: IO | None = None,
+    timeout: float | None = None,
     prefix: Sequence[str] = (),
     wait: bool = True,
 ):

@@ -39,7 +39,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file too, not only with -m
 
-from benchmarks.browser_helpers import ROOT, screenshot, start_app  # noqa: E402
+from benchmarks.browser_helpers import ROOT, screenshot, start_app
 
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 CONTROLS = {  # control -> (the page's link, the slider's label)

@@ -35,7 +35,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from benchmarks.browser_helpers import ROOT, PssSampler, descendants, start_app
 
@@ -82,7 +82,7 @@ async def _new_page(browser, timeout_ms: int, errors: list[str]):
     return page
 
 
-async def _open_train(page, url: str, epochs: Optional[int]) -> None:
+async def _open_train(page, url: str, epochs: int | None) -> None:
     await page.goto(f"{url}/train" + (f"?epochs={epochs}" if epochs else ""))
     await page.get_by_role("button", name="Start").first.wait_for()
     await page.wait_for_selector(IDLE)
@@ -145,7 +145,7 @@ async def _browse(page, done: asyncio.Event, state: dict, steps: int) -> None:
         state["graph_builder_s"].append(await _switch(page, "Graph Builder", "Directed edges"))
 
 
-async def _outcome(page, timeout_ms: int) -> tuple[Optional[int], Optional[str]]:
+async def _outcome(page, timeout_ms: int) -> tuple[int | None, str | None]:
     """(run id, None) once the page's URL names the run its click made; (None, message) for a shown error;
     (None, None) when neither came within ``timeout_ms``."""
     try:
@@ -168,7 +168,7 @@ async def _drive(
     state: dict,
     sessions: int,
     browsers: int,
-    epochs: Optional[int],
+    epochs: int | None,
     steps: int,
     page_timeout_ms: int,
     leave: bool = False,
@@ -338,13 +338,13 @@ def _stop_server(server, kids: list[int]) -> None:
 def run_load_test(
     sessions: int = 8,
     browsers: int = 2,
-    epochs: Optional[int] = None,
-    max_runs: Optional[int] = None,
+    epochs: int | None = None,
+    max_runs: int | None = None,
     timeout_s: float = 900.0,
     slider_steps: int = 3,
     page_timeout_s: float = 180.0,
     keep_data: bool = False,
-    server_log: Optional[Path] = None,
+    server_log: Path | None = None,
     leave: bool = False,
 ) -> dict[str, Any]:
     """Serve the app, drive the sessions (see the module's docstring) and return the report as a dict.
@@ -370,7 +370,7 @@ def run_load_test(
         "epochs": epochs,
         "phase": "starting the server",
     }
-    sampler: Optional[PssSampler] = None
+    sampler: PssSampler | None = None
     server = None
     log = open(log_path, "w")
     try:
@@ -386,7 +386,7 @@ def run_load_test(
                 timeout_s,
             )
         )
-    except asyncio.TimeoutError as exc:  # the total timeout, or the server's start (start_app's own message)
+    except TimeoutError as exc:  # the total timeout, or the server's start (start_app's own message)
         state["error"] = str(exc) or f"total timeout of {timeout_s:g} s reached"
     except Exception as exc:  # noqa: BLE001 - reported with the figures gathered so far
         state["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}"

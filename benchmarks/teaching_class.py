@@ -510,15 +510,7 @@ class ClassSteps:
         options = self.multiselect_options(pg, "pg_runs_w", "Runs")
         steerable = [o for o in options if re.search(r"(?i)escnn|steerable|\bC\d\b|\bD\d\b", o)]
         self.note(
-            **{
-                "runs_offered": options,
-                "runs_chosen": chosen,
-                "steerable_runs": steerable,
-                "steerable_available": bool(steerable),
-                "offers_to_train_steerable": self.controls(pg, r"steerable|C8|escnn|rotat"),
-                "steerable_lines": self.lines(pg, r"(?i)steerable|escnn|C8"),
-                "shot": self.shot(pg, f"playground-{tag}-{size}", full_page=(size == "desktop")),
-            }
+            runs_offered=options, runs_chosen=chosen, steerable_runs=steerable, steerable_available=bool(steerable), offers_to_train_steerable=self.controls(pg, r"steerable|C8|escnn|rotat"), steerable_lines=self.lines(pg, r"(?i)steerable|escnn|C8"), shot=self.shot(pg, f"playground-{tag}-{size}", full_page=(size == "desktop"))
         )
 
     def train_c8(self, pg, timeout_s: float) -> None:

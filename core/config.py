@@ -13,7 +13,6 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -85,7 +84,7 @@ def on_hugging_face_space() -> bool:
     return bool(os.environ.get("SPACE_ID", "").strip())
 
 
-def _flag(name: str) -> Optional[bool]:
+def _flag(name: str) -> bool | None:
     """Environment flag ``name``: True (1/true/yes/on), False (0/false/no/off) or None (unset or other)."""
     raw = os.environ.get(name, "").strip().lower()
     if raw in {"1", "true", "yes", "on"}:
@@ -148,7 +147,7 @@ LIMIT_SETTINGS: dict[str, tuple[str, float, float]] = {
 }
 
 
-def limits(public: Optional[bool] = None) -> Limits:
+def limits(public: bool | None = None) -> Limits:
     """The limits in force (``public=None`` follows :func:`public_mode`); a malformed setting raises
     ``UserInputError`` naming it."""
     from core.errors import UserInputError

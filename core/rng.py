@@ -17,8 +17,8 @@ generator states every step would cost a device synchronisation.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator, Optional
 
 import torch
 
@@ -26,7 +26,7 @@ RNG_LOCK = threading.RLock()  # held while a block runs on a stream that is not 
 
 
 @contextmanager
-def isolated_rng(seed: Optional[int] = None) -> Iterator[None]:
+def isolated_rng(seed: int | None = None) -> Iterator[None]:
     """Run the block on a scratch copy of the CPU generator (seeded with ``seed`` if given), then put the
     process-wide state back; one thread at a time."""
     with RNG_LOCK:

@@ -21,7 +21,8 @@ import inspect
 import threading
 import types
 from collections import OrderedDict
-from typing import Any, Callable, Hashable, Optional, TypeVar, Union
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
 
 import numpy as np
 import streamlit as st
@@ -213,7 +214,7 @@ class ByteLRU:
         with self._lock:
             self._drop(key)
 
-    def clear(self, where: Optional[Callable[[Hashable], bool]] = None) -> None:
+    def clear(self, where: Callable[[Hashable], bool] | None = None) -> None:
         """Drop every entry (or those whose key satisfies ``where``)."""
         with self._lock:
             for key in [k for k in self._entries if where is None or where(k)]:
@@ -239,7 +240,7 @@ def _identity(func: Callable) -> tuple:
     return (code.co_filename, func.__qualname__, digest)
 
 
-def cached(pool: ByteLRU, *, show_spinner: Union[bool, str] = False) -> Callable[[Callable[..., T]], Callable[..., T]]:
+def cached(pool: ByteLRU, *, show_spinner: bool | str = False) -> Callable[[Callable[..., T]], Callable[..., T]]:
     """``st.cache_resource`` over a byte-bounded pool: one shared value per argument set, the arguments whose
     names start with ``_`` left out of the key (they must be hashable otherwise); ``show_spinner`` (True or a
     text) shows a spinner while a missing value is computed. The wrapper's ``clear()`` drops its entries."""

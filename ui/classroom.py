@@ -20,7 +20,7 @@ import html
 import json
 import re
 import threading
-from typing import Any, Optional
+from typing import Any
 
 import streamlit as st
 
@@ -40,7 +40,7 @@ _KNOWN_LOCK = threading.Lock()
 
 
 # ---------------------------------------------------------------- the hide list
-def parse_hide(values: list[str]) -> Optional[list[str]]:
+def parse_hide(values: list[str]) -> list[str] | None:
     """The keys of a link's ``hide`` (comma-separated, repeats allowed, blanks skipped, in order, once each), or
     None when it is too long to read."""
     if sum(len(v) for v in values) > MAX_HIDE_CHARS:
@@ -147,7 +147,7 @@ def _slot_write(run: dict, name: str, content: Any, draw) -> None:
         draw(slot, content)
 
 
-def fixed_text(fixed: dict[str, tuple[str, str]]) -> Optional[str]:
+def fixed_text(fixed: dict[str, tuple[str, str]]) -> str | None:
     """The sidebar caption on the controls a link hides, or None."""
     from ui.url_state import shown_link_value
 
@@ -230,8 +230,8 @@ def bad_keys_text(bad: list[str], controls: dict[str, str]) -> str:
 
 def _draw_notice(run: dict, container, final: bool) -> None:
     """The notice on hide keys that are no control here, in ``container`` (the page's notice place)."""
-    text: Optional[str]
-    bad: Optional[list[str]]
+    text: str | None
+    bad: list[str] | None
     if HIDE in st.query_params and parse_hide(st.query_params.get_all(HIDE)) is None:
         text = (
             f"This link's `{HIDE}` list is too long to read (at most {MAX_HIDE_CHARS} characters), so it was ignored."

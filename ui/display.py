@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
-from collections.abc import Hashable, Mapping
-from typing import Any, Callable, Optional
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any
 
 import streamlit as st
 
@@ -31,7 +31,7 @@ _DEFANGED = {"://": ":\u2215\u2215", ".": "\u2024", "@": "\ufe6b"}  # "www." kee
 _LINK_STARTS = re.compile(r"://|(?<=www)\.|@", re.IGNORECASE)
 
 
-def plain(text: Any, limit: Optional[int] = None) -> str:
+def plain(text: Any, limit: int | None = None) -> str:
     """``text`` made inert inside Streamlit markdown (st.error, st.warning, st.info, st.caption, st.markdown, labels):
     every ASCII punctuation character backslash-escaped, so no link, image, autolink (``https\\://``, ``www\\.``),
     HTML tag or entity, emphasis, code span, ``$`` LaTeX, ``:material/...:`` icon, ``:red[...]`` directive or table

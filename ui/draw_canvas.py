@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 import streamlit as st
 
@@ -90,7 +91,7 @@ export default function ({ parentElement, data, setStateValue, setTriggerValue }
 _component = st.components.v2.component("graphconv_draw_canvas", html=_HTML, css=_CSS, js=_JS)
 
 
-def drawing_png(value: Any) -> Optional[bytes]:
+def drawing_png(value: Any) -> bytes | None:
     """The canvas component's value -> the PNG bytes it carries; None for an empty canvas (None or "").
 
     Anything but a ``data:image/png;base64,...`` string of at most ``MAX_URL_CHARS`` characters with valid base64
@@ -113,8 +114,8 @@ def drawing_png(value: Any) -> Optional[bytes]:
 
 
 def draw_canvas(
-    key: str, size: int = 280, stroke: int = 22, on_clear: Optional[Callable[[], None]] = None
-) -> Optional[bytes]:
+    key: str, size: int = 280, stroke: int = 22, on_clear: Callable[[], None] | None = None
+) -> bytes | None:
     """Mount the canvas (``size`` screen pixels square, brush ``stroke`` pixels wide); the drawing as PNG bytes, or
     None before the first stroke and after Clear. ``on_clear`` runs, before the rerun, whenever Clear is pressed.
     A malformed or oversized value raises UserInputError (:func:`drawing_png`), for the page's ``guarded``."""

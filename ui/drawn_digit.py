@@ -6,8 +6,6 @@ the One node page (``nd_ink``) both read their drawing through :func:`drawn_digi
 
 from __future__ import annotations
 
-from typing import Optional
-
 import numpy as np
 import streamlit as st
 
@@ -36,7 +34,7 @@ def prepared_drawing(png: bytes) -> tuple[np.ndarray, np.ndarray]:
     return quantize_digit(mnist_digit(ink)), ink
 
 
-def linked_digit(ink_key: str) -> Optional[np.ndarray]:
+def linked_digit(ink_key: str) -> np.ndarray | None:
     """The digit the link holds under ``ink_key`` (None when it holds none); a value that is not one this app writes
     is dropped from the link with a notice (``url_notices``), its length and alphabet checked before any decoding."""
     linked = st.query_params.get(ink_key)
@@ -49,7 +47,7 @@ def linked_digit(ink_key: str) -> Optional[np.ndarray]:
         return None
 
 
-def drawn_digit(container, canvas_key: str, ink_key: str) -> tuple[Optional[np.ndarray], Optional[bytes], str]:
+def drawn_digit(container, canvas_key: str, ink_key: str) -> tuple[np.ndarray | None, bytes | None, str]:
     """(digit (28, 28) in [0, 1] or None, PNG bytes, where it came from: "your drawing", "link" or "") from the canvas
     drawn in ``container``, else from the link's ``ink_key``.
 

@@ -5,12 +5,13 @@ One table says which page shows which run (from each model's spec, ``ModelSpec.p
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Optional
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import streamlit as st
 
 # page -> (label, icon, the run's link parameters or None when the page cannot show that run)
-RunParams = Callable[[int, Mapping[str, Any]], Optional[dict[str, str]]]
+RunParams = Callable[[int, Mapping[str, Any]], dict[str, str] | None]
 
 
 def _spec(cfg: Mapping[str, Any]):
@@ -24,18 +25,18 @@ def _spec(cfg: Mapping[str, Any]):
 def _shown_on(page: str, key: str) -> RunParams:
     """A page that shows the runs of every model whose spec lists ``page``, by link key ``key``."""
 
-    def params(run_id: int, cfg: Mapping[str, Any]) -> Optional[dict[str, str]]:
+    def params(run_id: int, cfg: Mapping[str, Any]) -> dict[str, str] | None:
         spec = _spec(cfg)
         return {key: str(run_id)} if spec is not None and page in spec.pages else None
 
     return params
 
 
-def _results(run_id: int, cfg: Mapping[str, Any]) -> Optional[dict[str, str]]:
+def _results(run_id: int, cfg: Mapping[str, Any]) -> dict[str, str] | None:
     return {"run": str(run_id)}
 
 
-def _filters(run_id: int, cfg: Mapping[str, Any]) -> Optional[dict[str, str]]:
+def _filters(run_id: int, cfg: Mapping[str, Any]) -> dict[str, str] | None:
     """Models whose filters are their own (learned edges, attention, superpixel layers) declare the Filters page's
     source and run key; a fixed-graph net's filters are its graph's, not the run's (Spectral shows ChebNet's)."""
     spec = _spec(cfg)
@@ -45,7 +46,7 @@ def _filters(run_id: int, cfg: Mapping[str, Any]) -> Optional[dict[str, str]]:
     return {"f_src": source, key: str(run_id)}
 
 
-def _node(run_id: int, cfg: Mapping[str, Any]) -> Optional[dict[str, str]]:
+def _node(run_id: int, cfg: Mapping[str, Any]) -> dict[str, str] | None:
     spec = _spec(cfg)  # the graph layers whose arithmetic the One node page writes out
     return {"nd_run": str(run_id)} if spec is not None and spec.node_arithmetic else None
 

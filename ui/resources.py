@@ -9,7 +9,8 @@ and Spectral pages), ``RUNS`` (the checkpoints the Playground, Equivariance, Fil
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Optional, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import streamlit as st
 
@@ -38,14 +39,14 @@ GIFS = ByteLRU(GIF_CACHE_MB * MB, "animations")
 
 
 @st.cache_resource(show_spinner="Loading data set…")
-def dataset(name: str = "mnist-5k", quick: Optional[bool] = None):
+def dataset(name: str = "mnist-5k", quick: bool | None = None):
     from core.data.datasets import load_dataset
 
     return load_dataset(name, quick=quick_mode() if quick is None else quick)
 
 
 @cached(GRAPHS)
-def graph(kind: str, params_json: str, norm: str, image_key: Optional[str] = None, _image: Any = None):
+def graph(kind: str, params_json: str, norm: str, image_key: str | None = None, _image: Any = None):
     """(raw graph, normalised graph, facts). ``image_key`` identifies ``_image`` (superpixels only).
 
     ``facts`` is the normalised graph's summary plus ``raw_symmetric``, computed once per graph rather than on
@@ -133,7 +134,7 @@ def store():
     return manager().store
 
 
-def from_store(read: Callable[[Any], T], then: Optional[Callable[[], None]] = None) -> T:
+def from_store(read: Callable[[Any], T], then: Callable[[], None] | None = None) -> T:
     """``read(store())``; a store that cannot be read (corrupt, locked, newer schema) shows one clear message,
     runs ``then`` (e.g. a page's notices) and ends the page. The one place pages say "Run store unavailable"."""
     from core.training.store import StoreError

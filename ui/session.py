@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Optional
 
 import streamlit as st
 
 from ui import streamlit_internals as internals
 
 
-def session_id() -> Optional[str]:
+def session_id() -> str | None:
     """Who owns the runs this browser starts: a hash of Streamlit's XSRF token (a cookie that survives
     reloads and new tabs of the same browser, and differs between browsers), else the session's id.
 
@@ -22,7 +21,7 @@ def session_id() -> Optional[str]:
     return internals.script_session_id()
 
 
-def client_address() -> Optional[str]:
+def client_address() -> str | None:
     """The visitor's network address as the server sees it (``st.context.ip_address``), or None (localhost, a
     test). Behind a proxy that does not pass the client's address, every visitor shows the proxy's: the run
     manager's per-address limit then covers them all together (``GRAPHCONV_ADDRESS_RUNS=0`` turns it off). Outside

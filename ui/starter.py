@@ -3,11 +3,13 @@ show its progress, one bar per run, rerunning the whole page as soon as one of i
 
 from __future__ import annotations
 
-from typing import Any, Collection
+from collections.abc import Collection
+from typing import Any
 
 import streamlit as st
 
 from core.errors import UserInputError
+from core.training.runs import run_title
 from core.training.starter import (
     ACTIVE,
     STARTER_KIND,
@@ -19,7 +21,6 @@ from core.training.starter import (
     starter_training,
     status_text,
 )
-from core.training.runs import run_title
 from ui.display import plain
 from ui.resources import from_store, manager
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Optional
+from typing import Any
 
 import streamlit as st
 
@@ -46,7 +46,7 @@ DISCONNECT_LINE = (
 )
 
 
-def _disconnected_class() -> Optional[type]:
+def _disconnected_class() -> type | None:
     """Starlette's "this websocket is already disconnected" error, or None where this Starlette has none."""
     try:
         from starlette.websockets import WebSocketDisconnected
@@ -55,7 +55,7 @@ def _disconnected_class() -> Optional[type]:
     return WebSocketDisconnected
 
 
-def is_client_disconnect(exc: Optional[BaseException]) -> bool:
+def is_client_disconnect(exc: BaseException | None) -> bool:
     """Whether an exception, or one it was raised while handling, is Starlette's "already disconnected" error."""
     cls = _disconnected_class()
     seen = 0
@@ -142,7 +142,7 @@ def page_script_hash() -> str:
         return ""
 
 
-def script_session_id() -> Optional[str]:
+def script_session_id() -> str | None:
     """This browser tab's session id (``ScriptRunContext.session_id``), or None outside a run.
 
     Relies on: one id per session, the same on every rerun of it (``ui.session`` owns runs by it when the browser
@@ -233,7 +233,7 @@ def in_fragment() -> bool:
     return in_fragment_body() or is_fragment_rerun()
 
 
-def run_marker() -> Optional[object]:
+def run_marker() -> object | None:
     """An object that is this script run's own: the same throughout one run, another in the next run (full, or a
     fragment's own rerun), None outside a run.
 
@@ -253,7 +253,7 @@ def run_marker() -> Optional[object]:
 XSRF_COOKIE = "_streamlit_xsrf"  # Streamlit's server (starlette_server_config.XSRF_COOKIE_NAME, Tornado's name)
 
 
-def xsrf_token(cookie: Optional[str]) -> Optional[bytes]:
+def xsrf_token(cookie: str | None) -> bytes | None:
     """The raw token inside a version-2 XSRF cookie (``2|mask|masked|time``, hex; the 4-byte mask repeats, as a
     websocket mask), or None for anything else.
 
@@ -269,7 +269,7 @@ def xsrf_token(cookie: Optional[str]) -> Optional[bytes]:
     return bytes(v ^ mask[i % len(mask)] for i, v in enumerate(masked)) if mask and masked else None
 
 
-def browser_token() -> Optional[bytes]:
+def browser_token() -> bytes | None:
     """The raw token of this browser's XSRF cookie: the same for every tab and reload of one browser, another in
     another browser. None without the cookie (AppTest, a server run with XSRF protection off).
 

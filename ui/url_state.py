@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from typing import Any, Optional
+from typing import Any
 
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
@@ -64,12 +64,12 @@ def shown_link_value(raw: str) -> str:
     return plain(raw, SHOWN_CHARS)
 
 
-def parse_run_id(raw: Optional[str]) -> Optional[int]:
+def parse_run_id(raw: str | None) -> int | None:
     """A run id from a link (``run=12``), or None for anything else (absent, not 1-18 ASCII digits)."""
     return int(raw) if raw is not None and RUN_ID.fullmatch(raw) else None
 
 
-def parse_run_ids(raw: Optional[str], most: int) -> Optional[list[int]]:
+def parse_run_ids(raw: str | None, most: int) -> list[int] | None:
     """Run ids from a link's comma list (``3,7,12``; empty entries skipped), or None unless it holds at most ``most``
     run ids. A value too long to hold them is refused unread, so a forged one costs nothing."""
     if raw is None or len(raw) > most * 20:

@@ -36,8 +36,9 @@ not 2-D), ``RunNotFoundError`` or ``CheckpointError``. No streamlit here.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -68,7 +69,7 @@ class Attention:
     def heads(self) -> int:
         return int(self.alpha.shape[1])
 
-    def check_head(self, head: Optional[int]) -> Optional[int]:
+    def check_head(self, head: int | None) -> int | None:
         """``head`` (0-based) or None (the mean over heads); ``UserInputError`` when out of range."""
         if head is None:
             return None
@@ -78,13 +79,13 @@ class Attention:
             )
         return int(head)
 
-    def weights(self, head: Optional[int] = None) -> np.ndarray:
+    def weights(self, head: int | None = None) -> np.ndarray:
         """(E,) float64: the coefficients of one head, or their mean over heads (``head=None``)."""
         h = self.check_head(head)
         a = self.alpha.astype(np.float64)
         return a.mean(axis=1) if h is None else a[:, h]
 
-    def row(self, node: int, head: Optional[int] = None) -> np.ndarray:
+    def row(self, node: int, head: int | None = None) -> np.ndarray:
         """(N,) float32: node ``node``'s attention over all nodes (entry j = alpha_ij; 0 off its neighbours)."""
         if isinstance(node, bool) or not isinstance(node, (int, np.integer)) or not 0 <= node < self.num_nodes:
             raise UserInputError("node", f"must be an integer in [0, {self.num_nodes - 1}], got {node!r}")
@@ -93,7 +94,7 @@ class Attention:
         np.add.at(out, self.edge_index[0][into], self.weights(head)[into])
         return out.astype(np.float32)
 
-    def dense(self, head: Optional[int] = None) -> np.ndarray:
+    def dense(self, head: int | None = None) -> np.ndarray:
         """(N, N) float32: A[i, j] = alpha_ij (row i is node i's filter)."""
         out = np.zeros((self.num_nodes, self.num_nodes), dtype=np.float64)
         np.add.at(out, (self.edge_index[1], self.edge_index[0]), self.weights(head))
@@ -109,7 +110,7 @@ def attention_of(edge_index: torch.Tensor, alpha: torch.Tensor, num_nodes: int) 
 def layer_inputs(convs: Sequence[torch.nn.Module], forward) -> tuple[list[tuple], torch.Tensor]:
     """(the positional arguments every module of ``convs`` was called with, ``forward()``'s output), from one
     forward pass without gradients (forward pre-hooks: the model's own code decides what each layer sees)."""
-    seen: list[Optional[tuple]] = [None] * len(convs)
+    seen: list[tuple | None] = [None] * len(convs)
 
     def keep(i):
         return lambda module, args: seen.__setitem__(i, args)
@@ -273,7 +274,7 @@ def gat_attention(run: GATRun, image: Any) -> DigitAttention:
     return DigitAttention(tuple(layers), probabilities_of(logits))
 
 
-def attention_filter(attention: Attention, pixel: Sequence[int], head: Optional[int] = None) -> np.ndarray:
+def attention_filter(attention: Attention, pixel: Sequence[int], head: int | None = None) -> np.ndarray:
     """(side, side) float32: the attention of ``pixel`` (row, col on the layer's own square grid) over its
     neighbours, for one head or the mean over heads."""
     side = int(round(attention.num_nodes**0.5))
@@ -285,7 +286,7 @@ def attention_filter(attention: Attention, pixel: Sequence[int], head: Optional[
     return attention.row(r * side + c, head).reshape(side, side)
 
 
-def attention_frames(attention: Attention, pixels: Sequence[Sequence[int]], head: Optional[int] = None) -> list[Frame]:
+def attention_frames(attention: Attention, pixels: Sequence[Sequence[int]], head: int | None = None) -> list[Frame]:
     """One frame per pixel (on the layer's grid) of the attention filters of one digit."""
     side = int(round(attention.num_nodes**0.5))
     checked = [check_pixel(p, side) for p in pixels]
@@ -296,7 +297,7 @@ def attention_frames(attention: Attention, pixels: Sequence[Sequence[int]], head
 # ----------------------------------------------------------------------------- links to runs
 
 
-def run_problem(run_id: Optional[int], model: str, store=None) -> Optional[str]:
+def run_problem(run_id: int | None, model: str, store=None) -> str | None:
     """Why stored run ``run_id`` cannot show ``model``'s filters (not found, another model, no or a missing
     checkpoint), in one line; None when it can (its checkpoint may still turn out corrupt)."""
     from core.analysis.results import checkpoint_file

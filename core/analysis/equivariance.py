@@ -31,8 +31,9 @@ Images may be ``(n, H, W)`` or ``(n, 1, H, W)``, torch or NumPy, float in [0, 1]
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, NamedTuple, Optional, Union
+from typing import Any, NamedTuple, Union
 
 import numpy as np
 import torch
@@ -104,7 +105,7 @@ def group_elements(group: str) -> list[Element]:
     return els
 
 
-def parse_element(element: Union[str, float, int, Element]) -> Element:
+def parse_element(element: str | float | int | Element) -> Element:
     """``"r90"`` / ``"f r45"`` / ``90`` / an :class:`Element` -> :class:`Element`."""
     if isinstance(element, Element):
         return element
@@ -143,7 +144,7 @@ def _as_images(images: ArrayLike) -> torch.Tensor:
 
 
 @contextlib.contextmanager
-def _evaluating(model: nn.Module, device: Union[str, torch.device, None]) -> Iterator[torch.device]:
+def _evaluating(model: nn.Module, device: str | torch.device | None) -> Iterator[torch.device]:
     """Eval mode (and ``device``) for the duration; the previous mode and device are restored."""
     was_training = model.training
     params = list(model.parameters()) + list(model.buffers())
@@ -167,7 +168,7 @@ def _batches(n: int, batch_size: int) -> Iterable[slice]:
         yield slice(i, min(n, i + batch_size))
 
 
-def _rel_err(a: torch.Tensor, b: torch.Tensor, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+def _rel_err(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
     """Per-sample ``||a - b|| / ||b||`` (B,), optionally restricted to ``mask`` (H, W)."""
     if mask is not None:
         a, b = a * mask, b * mask
@@ -194,8 +195,8 @@ def accuracy_by_angle(
     labels: ArrayLike,
     angles: Iterable[float] = DEFAULT_ANGLES,
     batch_size: int = 256,
-    device: Union[str, torch.device, None] = "cpu",
-    progress: Optional[Callable[[float], None]] = None,
+    device: str | torch.device | None = "cpu",
+    progress: Callable[[float], None] | None = None,
 ) -> dict[float, float]:
     """Accuracy of ``model`` on ``images`` rotated by each angle (degrees, counter-clockwise).
 
@@ -228,7 +229,7 @@ def logit_invariance_error(
     images: ArrayLike,
     group: str = "C4",
     batch_size: int = 256,
-    device: Union[str, torch.device, None] = "cpu",
+    device: str | torch.device | None = "cpu",
 ) -> dict[str, dict[str, Any]]:
     """How far the logits move when the input is transformed by each element of ``group``.
 
@@ -359,7 +360,7 @@ def _capture(model: nn.Module, layers: list[_Layer], x: torch.Tensor) -> dict[st
     return store
 
 
-def _transform_map(t: torch.Tensor, ftype, e: Element) -> Optional[torch.Tensor]:
+def _transform_map(t: torch.Tensor, ftype, e: Element) -> torch.Tensor | None:
     """g acting on a feature map: spatially (flip, rotate) and, for escnn fields, on the channels (with the
     layer's own group: past a restriction, a subgroup of the model's). None when g is not in that group."""
     from core.models.escnn_net.groups import escnn_element_of
@@ -373,7 +374,7 @@ def _transform_map(t: torch.Tensor, ftype, e: Element) -> Optional[torch.Tensor]
     return out
 
 
-def _pool_fields(t: torch.Tensor, ftype) -> Optional[torch.Tensor]:
+def _pool_fields(t: torch.Tensor, ftype) -> torch.Tensor | None:
     """(B, C, H, W) -> (B, F, H, W): the max over each field's channels (a map no group element permutes), or
     None when the fields differ in size or are not permutation (regular-like) fields."""
     sizes = {r.size for r in ftype.representations}
@@ -388,7 +389,7 @@ def layer_equivariance_error(
     images: ArrayLike,
     group: str = "C4",
     batch_size: int = 64,
-    device: Union[str, torch.device, None] = "cpu",
+    device: str | torch.device | None = "cpu",
 ) -> dict[str, dict[str, float]]:
     """Per-layer equivariance error: ``{layer: {element name: mean relative error}}``.
 
@@ -462,9 +463,9 @@ class FeatureMaps(NamedTuple):
 def feature_maps(
     model: nn.Module,
     image: ArrayLike,
-    element: Union[str, float, Element] = "r90",
-    layer: Optional[str] = None,
-    device: Union[str, torch.device, None] = "cpu",
+    element: str | float | Element = "r90",
+    layer: str | None = None,
+    device: str | torch.device | None = "cpu",
 ) -> FeatureMaps:
     """Side-by-side maps for one digit: ``L(g x)`` and ``g . L(x)`` for the first conv layer (or ``layer``,
     a key of :func:`layer_equivariance_error`). ``image``: (H, W), (1, H, W) or (1, 1, H, W)."""

@@ -28,8 +28,9 @@ checkpoint, a missing or corrupt file, weights that do not fit). No streamlit he
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Optional, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -137,7 +138,7 @@ def layer_pixel(row: int, col: int, side: int, full: int = FULL_SIDE) -> tuple[i
 
 
 def pixel_path(
-    side: int, path: str = "raster", step: int = 4, row: Optional[int] = None, col: Optional[int] = None
+    side: int, path: str = "raster", step: int = 4, row: int | None = None, col: int | None = None
 ) -> list[tuple[int, int]]:
     """Distinct (row, col) pixels of a side x side grid in animation order (see ``PATHS``).
 
@@ -205,7 +206,7 @@ def pixel_grid_edges(side: int, neighbours: int = 8, self_loops: bool = True) ->
     return torch.from_numpy(np.stack([np.concatenate(src), np.concatenate(dst)])).long()
 
 
-def gaussian_kernel_graph(side: int, sigma: float, edge_index: Optional[torch.Tensor] = None) -> Graph:
+def gaussian_kernel_graph(side: int, sigma: float, edge_index: torch.Tensor | None = None) -> Graph:
     r"""The side x side pixel graph with Gaussian weights :math:`\exp(-\lVert p_i - p_j \rVert^2 / \sigma^2)`
     on ``edge_index`` (all pairs, loops included, when None), with :math:`p = (\text{col}, \text{row}) /
     (\text{side} - 1)` as in the gaussian builder. A loop gets weight :math:`e^0 = 1`."""
@@ -249,9 +250,9 @@ def load_learned_run(run_id: int, store=None) -> LearnedRun:
     this version cannot read), ``CheckpointError`` (no checkpoint, missing/corrupt file, weights that
     do not fit).
     """
+    from core.analysis.results import load_weights, stored_run_of
     from core.graphs import build_graph
     from core.models import MODELS
-    from core.analysis.results import load_weights, stored_run_of
     from core.rng import isolated_rng
 
     run, cfg, loaded = stored_run_of(run_id, "learned", "a learned-edge model", store)
@@ -372,7 +373,7 @@ def drift_summary(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def gaussian_layer_graph(run: LearnedRun, layer: int, sigma: Optional[float] = None) -> Graph:
+def gaussian_layer_graph(run: LearnedRun, layer: int, sigma: float | None = None) -> Graph:
     """The Gaussian counterpart of a learned layer: Gaussian weights on the layer's own edges (loops
     included when the layer has them), normalised as the layer normalises (``rw`` or ``sym``)."""
     info = run.layer(layer)
@@ -381,7 +382,7 @@ def gaussian_layer_graph(run: LearnedRun, layer: int, sigma: Optional[float] = N
     return normalize(gaussian_kernel_graph(info.side, info.sigma if sigma is None else sigma, edges), info.norm)
 
 
-def gaussian_filter(run: LearnedRun, layer: int, pixel: Sequence[int], sigma: Optional[float] = None) -> np.ndarray:
+def gaussian_filter(run: LearnedRun, layer: int, pixel: Sequence[int], sigma: float | None = None) -> np.ndarray:
     """(side, side) float32: the Gaussian-kernel filter of ``pixel`` on the same edges and normalisation
     as the learned layer (see ``gaussian_layer_graph``)."""
     return graph_filter(gaussian_layer_graph(run, layer, sigma), pixel)

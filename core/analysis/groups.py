@@ -110,8 +110,9 @@ def element(group: str, g: ElementLike) -> Element:
 
 @lru_cache(maxsize=64)
 def _escnn_group(kind: str, n: int):
-    from core.models.escnn_net.patch import patch_escnn
     from escnn.group import cyclic_group, dihedral_group
+
+    from core.models.escnn_net.patch import patch_escnn
 
     patch_escnn()  # escnn + scikit-learn >= 1.6 (dihedral Clebsch-Gordan), harmless otherwise
     return cyclic_group(n) if kind == "C" else dihedral_group(n)

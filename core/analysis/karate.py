@@ -26,8 +26,9 @@ settings trained before are answered at once. A page polls :func:`karate_state` 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -82,7 +83,7 @@ class KarateResult:
 
     @property
     def num_nodes(self) -> int:
-        return int(len(self.labels))
+        return len(self.labels)
 
     @property
     def num_classes(self) -> int:
@@ -119,7 +120,7 @@ class KarateResult:
             "unlabelled_nodes": int(self.unlabelled.sum()),
             "correct_unlabelled": int((~self.wrong & self.unlabelled).sum()),
             "final_loss": round(float(self.losses[-1]), 6) if len(self.losses) else None,
-            "embedding_frames": int(len(self.recorded_epochs)),
+            "embedding_frames": len(self.recorded_epochs),
             "seconds": round(self.seconds, 3),
         }
 
@@ -209,7 +210,7 @@ def train_karate(
     seed: int = 0,
     widths: Sequence[int] = DEFAULT_WIDTHS,
     record_every: int = 1,
-    on_epoch: Optional[EpochFn] = None,
+    on_epoch: EpochFn | None = None,
 ) -> KarateResult:
     """Train a ``model`` network (a name in ``KARATE_MODELS``) on the karate club with one label per class.
 
@@ -309,7 +310,7 @@ def _key(model: str, epochs: int, lr: float, seed: int) -> tuple:
     return ("karate", model, int(epochs), float(lr), int(seed))
 
 
-def request_karate(model: str, epochs: int, lr: float, seed: int, owner: Optional[str] = None):
+def request_karate(model: str, epochs: int, lr: float, seed: int, owner: str | None = None):
     """Train these settings in a worker process (or join the training of them, or get its kept result): a
     ``core.training.jobs.JobState``. ``UserInputError`` for an invalid value; ``BusyError`` when the pool has
     no room (its queue is full, or ``owner`` has a training unfinished)."""
@@ -333,7 +334,7 @@ def _set_key(configs: list[dict[str, Any]]) -> tuple:
     return ("karate-set",) + tuple(_key(c["model"], c["epochs"], c["lr"], c["seed"])[1:] for c in configs)
 
 
-def request_karate_set(configs: list[dict[str, Any]], owner: Optional[str] = None):
+def request_karate_set(configs: list[dict[str, Any]], owner: str | None = None):
     """Train a lesson's models (``[{"model", "epochs", "lr", "seed"}, ...]``) one after the other in ONE worker
     job, so a lesson counts once against the pool's bounds: a ``JobState`` whose result is ``{model: KarateResult}``.
     ``UserInputError`` for an invalid value; ``BusyError`` when the pool has no room."""

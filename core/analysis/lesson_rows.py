@@ -11,8 +11,9 @@ pages explain the result on these runs, ``stored_lessons`` which launches the st
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from statistics import mean
-from typing import Any, Callable, Mapping, Optional, Sequence
+from typing import Any
 
 from core.analysis.lessons import (
     COMPARE,
@@ -69,11 +70,11 @@ def matches(row: LessonRow, config: Mapping[str, Any]) -> bool:
     return True
 
 
-def _number(value: Any) -> Optional[float]:
+def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-def epoch_seconds(epochs: Sequence[Mapping[str, Any]]) -> Optional[float]:
+def epoch_seconds(epochs: Sequence[Mapping[str, Any]]) -> float | None:
     """Mean wall-clock seconds of the logged epochs (None before the first)."""
     seconds = [s for s in (_number(e.get("seconds")) for e in epochs) if s is not None]
     return mean(seconds) if seconds else None
@@ -95,8 +96,8 @@ def lesson_rows(
     mode: str,
     runs: Sequence[Mapping[str, Any]],
     epochs_of: Callable[[int], Sequence[Mapping[str, Any]]],
-    launch: Optional[RunGroup] = None,
-    identical: Sequence[Optional[Mapping[str, Any]]] = (),
+    launch: RunGroup | None = None,
+    identical: Sequence[Mapping[str, Any] | None] = (),
 ) -> list[dict[str, Any]]:
     """One table row per lesson row of ``mode``, filled from ``runs`` (store rows; the newest run matching a row's
     settings and, with ``launch``, in the launch's group of the row's part): run id, status, epochs done, test
@@ -151,7 +152,7 @@ def ours_column(lesson: Lesson) -> str:
     return "ours" if lesson.in_page else "ours, 4,000 digits"
 
 
-def table(rows: Sequence[Mapping[str, Any]], lesson: Optional[Lesson] = None) -> list[dict[str, Any]]:
+def table(rows: Sequence[Mapping[str, Any]], lesson: Lesson | None = None) -> list[dict[str, Any]]:
     """The rows as the page shows them: the columns a reader needs, in order, under the headings of ``SHOWN`` (this
     project's figures under :func:`ours_column`)."""
     names = dict(SHOWN, **({"this project, full length": ours_column(lesson)} if lesson else {}))
@@ -181,8 +182,8 @@ def reused_line(rows: Sequence[Mapping[str, Any]]) -> str:
 
 
 def existing_launch(
-    runs: Sequence[Optional[Mapping[str, Any]]], key: str, mode: str, seed: int, groups: Mapping[str, RunGroup]
-) -> Optional[RunGroup]:
+    runs: Sequence[Mapping[str, Any] | None], key: str, mode: str, seed: int, groups: Mapping[str, RunGroup]
+) -> RunGroup | None:
     """The lesson launch (of lesson ``key``, ``mode`` and ``seed``) that one of ``runs`` (store rows) was trained
     for, the oldest first, from the store's ``groups``; None when none was."""
     for run in sorted((r for r in runs if r), key=lambda r: r["id"]):
@@ -213,7 +214,7 @@ def _by_label(rows: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]
     return {r["row"]: r for r in rows}
 
 
-def epoch_ratio(rows: Sequence[Mapping[str, Any]]) -> Optional[float]:
+def epoch_ratio(rows: Sequence[Mapping[str, Any]]) -> float | None:
     """ChebNet's mean epoch seconds over the CNN's, in the ChebNet-vs-CNN lesson (None until both have an epoch)."""
     cheb = next((r for r in rows if r["row"].startswith("ChebNet")), None)
     cnn = next((r for r in rows if r["row"].startswith("CNN")), None)
@@ -294,7 +295,7 @@ def _ids(rows: Sequence[Mapping[str, Any]], part: str = "main") -> list[int]:
     ]
 
 
-def explain_links(lesson: Lesson, rows: Sequence[Mapping[str, Any]], launch: Optional[RunGroup] = None) -> list[Link]:
+def explain_links(lesson: Lesson, rows: Sequence[Mapping[str, Any]], launch: RunGroup | None = None) -> list[Link]:
     """(page, label, query params) of the pages that explain this lesson's result on its finished runs."""
     finished = {r["row"]: r["run"] for r in rows if r["run"] is not None and r["status"] in ("finished", "stopped")}
     ids = _ids(rows)
@@ -356,7 +357,7 @@ def explain_links(lesson: Lesson, rows: Sequence[Mapping[str, Any]], launch: Opt
 
 
 def stored_lessons(
-    runs: Sequence[Mapping[str, Any]], groups: Mapping[str, RunGroup], key: Optional[str] = None
+    runs: Sequence[Mapping[str, Any]], groups: Mapping[str, RunGroup], key: str | None = None
 ) -> list[dict[str, Any]]:
     """Lesson launches among stored ``runs`` (store rows) by the store's ``groups``, of lesson ``key`` if given,
     newest first: ``{"id", "group", "key", "mode", "seed", "runs", "first_run", "label"}``."""

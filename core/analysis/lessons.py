@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional
+from typing import Any
 
 from core.errors import UserInputError
 from core.training.store.groups import RunGroup
@@ -47,7 +48,7 @@ class LessonRow:
     settings: Mapping[str, Any]
     published: str  # the published figure as text ("–" when the source has none)
     source: str  # in full, listed once under the table
-    published_accuracy: Optional[float] = None  # in [0, 1], when the source gives one number
+    published_accuracy: float | None = None  # in [0, 1], when the source gives one number
     ours: str = ""  # this project's own full-length figure, where core.analysis.reference has none
     epochs: tuple[int, int] = (8, 8)  # (quick, full)
     modes: tuple[str, ...] = MODES  # the modes that train this row
@@ -344,7 +345,7 @@ def part_groups(launch: RunGroup) -> dict[str, RunGroup]:
     return out
 
 
-def lesson_launch(value: Optional[str], stored: Optional[RunGroup] = None) -> Optional[RunGroup]:
+def lesson_launch(value: str | None, stored: RunGroup | None = None) -> RunGroup | None:
     """The lesson launch a link's ``ls_show`` value names: an in-page lesson's launch, ``stored`` (the store's group
     of that id), or a launch named by a link written before groups were stored; None for anything else."""
     for key, lesson in LESSONS.items():
@@ -371,7 +372,7 @@ def launch_plan(key: str, quick: bool, seed: int = 0) -> tuple[RunGroup, list[tu
     return launch, [(row_config(row, quick, seed), parts.get(row.part, launch)) for row in rows]
 
 
-def launch_configs(launch: Optional[RunGroup]) -> list:
+def launch_configs(launch: RunGroup | None) -> list:
     """The RunConfigs a queued lesson launch trains, in row order (its lesson, mode and seed), or [] for no queued
     lesson's launch."""
     if launch is None or launch.type != "lesson" or launch.lesson not in LESSONS or LESSONS[launch.lesson].in_page:

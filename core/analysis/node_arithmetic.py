@@ -25,8 +25,9 @@ Steerable nets (escnn) are in :mod:`core.analysis.node_steerable`. No streamlit 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import Any
 
 import numpy as np
 import torch
@@ -56,22 +57,22 @@ class NodeArithmetic:
     edge_weights: np.ndarray  # (M,) Â[i, j] (cheb: L~[i, j]); learned with S > 1 edge sets: (M, S)
     inputs: np.ndarray  # (M, C_in) x_j, each neighbour's input features
     x_node: np.ndarray  # (C_in,) the node's own input features
-    weight: Optional[np.ndarray]  # (C_out, C_in) W (cheb: Θ_0 .. in cheb_weights; learned "pair": None)
+    weight: np.ndarray | None  # (C_out, C_in) W (cheb: Θ_0 .. in cheb_weights; learned "pair": None)
     bias: np.ndarray  # (C_out,) (zeros for a layer without bias)
-    contributions: Optional[np.ndarray]  # (M, C_out) the term neighbour j adds to the pre-activation (None: cheb)
+    contributions: np.ndarray | None  # (M, C_out) the term neighbour j adds to the pre-activation (None: cheb)
     pre_activation: np.ndarray  # (C_out,)
     output: np.ndarray  # (C_out,) after the activation
     network: np.ndarray  # (C_out,) the network's own activation at the node (float32 forward)
-    products: Optional[np.ndarray] = None  # (M, C_in) Â[i, j] x_j (one shared edge set; cheb: L~[i, j] x_j)
-    aggregate: Optional[np.ndarray] = None  # (C_in,) sum of the products: (Â X)_i (cheb: (T_1 X)_i)
+    products: np.ndarray | None = None  # (M, C_in) Â[i, j] x_j (one shared edge set; cheb: L~[i, j] x_j)
+    aggregate: np.ndarray | None = None  # (C_in,) sum of the products: (Â X)_i (cheb: (T_1 X)_i)
     activation: str = "ReLU"
     norm: str = ""  # the normalisation of the edge weights ("gcn", "cheb", learned: "rw", "sym", "none")
-    cheb_terms: Optional[np.ndarray] = None  # (K, C_in) (T_k(L~) X)_i
-    cheb_weights: Optional[np.ndarray] = None  # (K, C_out, C_in) Θ_k as nn.Linear weights
-    cheb_parts: Optional[np.ndarray] = None  # (K, C_out) Θ_k (T_k X)_i: the term k adds to the pre-activation
-    cheb_neighbour_terms: Optional[np.ndarray] = None  # (K, M, C_in) (T_k X)_j at the neighbours
-    raw_edge_weights: Optional[np.ndarray] = None  # learned: (M,) or (M, S) what the edge MLP predicted (activated)
-    edge_inputs: Optional[np.ndarray] = None  # learned: (M, F) what the edge MLP saw for each edge
+    cheb_terms: np.ndarray | None = None  # (K, C_in) (T_k(L~) X)_i
+    cheb_weights: np.ndarray | None = None  # (K, C_out, C_in) Θ_k as nn.Linear weights
+    cheb_parts: np.ndarray | None = None  # (K, C_out) Θ_k (T_k X)_i: the term k adds to the pre-activation
+    cheb_neighbour_terms: np.ndarray | None = None  # (K, M, C_in) (T_k X)_j at the neighbours
+    raw_edge_weights: np.ndarray | None = None  # learned: (M,) or (M, S) what the edge MLP predicted (activated)
+    edge_inputs: np.ndarray | None = None  # learned: (M, F) what the edge MLP saw for each edge
     edge_input_names: tuple[str, ...] = ()
     edge_sets: str = "shared"
 
@@ -136,7 +137,7 @@ def pixel_name(row: int, col: int) -> str:
     return f"pixel (row {int(row)}, column {int(col)})"
 
 
-def default_run_id(runs: list[Mapping[str, Any]]) -> Optional[int]:
+def default_run_id(runs: list[Mapping[str, Any]]) -> int | None:
     """The run the page opens on without a run in the link: the newest fixed-graph run (GCN, ChebNet, learned
     edges: the arithmetic story), else the newest of ``runs`` (a steerable net), else None."""
 
@@ -197,7 +198,7 @@ def _row(edge_index: torch.Tensor, weights: torch.Tensor, node: int) -> tuple[np
     return nbrs.astype(np.int64), out
 
 
-def _param(t: Optional[torch.Tensor], size: int) -> np.ndarray:
+def _param(t: torch.Tensor | None, size: int) -> np.ndarray:
     return np.zeros(size) if t is None else t.detach().double().cpu().numpy().copy()
 
 
@@ -421,7 +422,7 @@ def edge_set_of(na: NodeArithmetic, out_channel: int, in_channel: int = 0) -> in
     return out_channel if na.edge_sets == "out" else out_channel * na.in_channels + in_channel
 
 
-def neighbour_rows(na: NodeArithmetic, out_channel: int, in_channel: Optional[int] = None) -> list[dict[str, Any]]:
+def neighbour_rows(na: NodeArithmetic, out_channel: int, in_channel: int | None = None) -> list[dict[str, Any]]:
     """One row per neighbour for a table: its row and column on the map, whether it is the node itself (a
     self-loop; not for ChebNet), the edge weight, the input value and the product.
 
@@ -460,7 +461,7 @@ def neighbour_rows(na: NodeArithmetic, out_channel: int, in_channel: Optional[in
 
 
 def input_map(
-    na: NodeArithmetic, inputs: np.ndarray, out_channel: int, in_channel: Optional[int] = None
+    na: NodeArithmetic, inputs: np.ndarray, out_channel: int, in_channel: int | None = None
 ) -> tuple[np.ndarray, str]:
     """((N,) the layer's input at every node as ``neighbour_rows`` reads it, its name): channel ``in_channel``, or
     (``None``) each node's vector through W's column for ``out_channel`` (ChebNet: Θ_1's; without W: channel 0)."""
@@ -493,7 +494,7 @@ TERM_ADDED = "term added, Θₖ (TₖX)ᵢ"  # cheb_rows' columns
 TERM_SHARE = "share, |term| ÷ Σ |terms|"
 
 
-def cheb_rows(na: NodeArithmetic, out_channel: int, in_channel: Optional[int] = None) -> list[dict[str, Any]]:
+def cheb_rows(na: NodeArithmetic, out_channel: int, in_channel: int | None = None) -> list[dict[str, Any]]:
     """One row per Chebyshev order k: (T_k X)_i (of ``in_channel``, or its norm over channels), the term
     Θ_k (T_k X)_i it adds to ``out_channel``'s pre-activation (``TERM_ADDED``; these plus the bias sum to the
     pre-activation), and that term's share of the terms' sizes, |term_k| / Σ_k |term_k| (``TERM_SHARE``; they sum

@@ -12,7 +12,7 @@ a quarter turn shifts them by two places). No streamlit here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import torch
@@ -34,7 +34,7 @@ class SteerableNode:
     channels: np.ndarray  # (F, field_size) at ``pixel`` for the digit
     turned_channels: np.ndarray  # (F, field_size) at ``turned_pixel`` for the turned digit
     representation: np.ndarray  # (field_size, field_size) rho(r90): turned = rho @ channels, field by field
-    permutation: Optional[tuple[int, ...]]  # p[c]: channel c moves to channel p[c]; None when rho permutes nothing
+    permutation: tuple[int, ...] | None  # p[c]: channel c moves to channel p[c]; None when rho permutes nothing
     maps: np.ndarray  # (field_size, size, size) the chosen field's channels over the grid, for the digit
     turned_maps: np.ndarray  # (field_size, size, size) the same for the turned digit
 
@@ -49,7 +49,7 @@ class SteerableNode:
         return float(np.abs(self.turned_channels - self.expected).max())
 
     @property
-    def shift(self) -> Optional[int]:
+    def shift(self) -> int | None:
         """For a cyclic permutation (a C_N regular field): how many places the channels move (p[c] = c + shift)."""
         if self.permutation is None:
             return None

@@ -13,9 +13,10 @@ net is run in its exported plain-PyTorch form, which computes the same logits fa
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -36,7 +37,7 @@ class PlaygroundModel:
     label: str
     model: nn.Module  # the network used for predictions (escnn: its exported plain-PyTorch twin)
     kind: str  # the run's model name: cnn, mlp, cheb, ..., escnn
-    group: Optional[str] = None  # escnn: the group (or schedule) of its fields
+    group: str | None = None  # escnn: the group (or schedule) of its fields
     field_sizes: tuple[int, ...] = ()  # escnn: channels per field after each block
 
 
@@ -108,7 +109,7 @@ def sweep_angles(step: int = SWEEP_STEP) -> list[float]:
 
 @torch.no_grad()
 def angle_sweep(
-    pm: PlaygroundModel, image: Any, mirror: bool = False, angles: Optional[Sequence[float]] = None
+    pm: PlaygroundModel, image: Any, mirror: bool = False, angles: Sequence[float] | None = None
 ) -> dict[str, Any]:
     """The run's answer at every angle: ``{"angles" (A,), "probabilities" (A, 10), "predicted" (A,),
     "confidence" (A,), "exact" (A,) bool}``, computed in one batch."""
@@ -231,7 +232,7 @@ def default_runs(runs: Mapping[int, Mapping[str, Any]], most: int = MAX_RUNS) ->
     return (picked or list(runs)[:1])[:most]
 
 
-def half_turn_invariant(kind: Optional[str], group: Optional[str] = None) -> bool:
+def half_turn_invariant(kind: str | None, group: str | None = None) -> bool:
     """Whether a net's answer cannot change when its digit is turned by 180 degrees, by construction: a steerable
     (escnn) net whose output group (the last of its schedule) holds the half turn: C_N or D_N with N even, or SO2.
     A C1 or D1 net (no rotation at all) is not; an escnn run of unknown group is taken as its default, C8."""
@@ -251,7 +252,7 @@ SIX_NINE = frozenset({6, 9})
 
 
 def six_nine_ambiguous(
-    probs: Any, kind: Optional[str] = None, group: Optional[str] = None, predicted: Optional[Sequence[int]] = None
+    probs: Any, kind: str | None = None, group: str | None = None, predicted: Sequence[int] | None = None
 ) -> bool:
     """Whether a run's answer meets the 6/9 ambiguity: the run is invariant to rotation (``half_turn_invariant``, or
     its ``predicted`` class was the same at every angle of a sweep, two angles at least) and its answer, the top class

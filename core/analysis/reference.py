@@ -7,8 +7,9 @@ a run's model, layer and data set, or None.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ _VARIANT = {
 }  # model -> the setting that picks a row
 
 
-def reference_for(config: Mapping[str, Any]) -> Optional[Reference]:
+def reference_for(config: Mapping[str, Any]) -> Reference | None:
     """The full-length figure for a run's model (and superpixel layer) on its data set, or None when none was
     measured (another data set, or a recipe the tables do not cover)."""
     model = config.get("model")
@@ -77,7 +78,7 @@ def reference_for(config: Mapping[str, Any]) -> Optional[Reference]:
     return REFERENCES.get((model, config.get("data") or "mnist-5k"))
 
 
-def context_line(config: Mapping[str, Any], accuracy: Optional[float], epochs: Optional[int]) -> str:
+def context_line(config: Mapping[str, Any], accuracy: float | None, epochs: int | None) -> str:
     """One line that puts a run's accuracy beside the full-length figure ("" when there is none)."""
     ref = reference_for(config)
     if ref is None:

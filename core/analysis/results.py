@@ -30,10 +30,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -72,7 +73,7 @@ class RunEvaluation:
 
     @property
     def num_test(self) -> int:
-        return int(len(self.labels))
+        return len(self.labels)
 
     @property
     def probabilities(self) -> np.ndarray:
@@ -145,7 +146,7 @@ def checkpoint_state(run: Mapping[str, Any]) -> tuple[Path, Mapping[str, Any]]:
 
 
 def load_weights(
-    model: "torch.nn.Module", run: Mapping[str, Any], what: str, loaded: Optional[tuple[Path, Mapping[str, Any]]] = None
+    model: torch.nn.Module, run: Mapping[str, Any], what: str, loaded: tuple[Path, Mapping[str, Any]] | None = None
 ) -> None:
     """Load ``run``'s checkpoint (or ``loaded``, from checkpoint_state) into ``model``, strictly.
 
@@ -188,7 +189,7 @@ def load_run_model(run_id: int, store=None):
     return model, cfg, ds
 
 
-def stored_evaluation(run_id: int, store=None) -> Optional[RunEvaluation]:
+def stored_evaluation(run_id: int, store=None) -> RunEvaluation | None:
     """The run's stored evaluation of its current checkpoint; None when there is none yet (a run stored before
     evaluations were, a stopped run, a replaced checkpoint). Reads only: the store and the data set's test images.
     :class:`CheckpointError` without a checkpoint, :class:`RunNotFoundError` for an unknown run."""
@@ -220,7 +221,7 @@ def _job_key(run_id: int, store) -> tuple[tuple, str, int]:
     return ("evaluation", db, int(run["id"]), checkpoint_version(run)), db, int(run["id"])
 
 
-def request_evaluation(run_id: int, store=None, owner: Optional[str] = None) -> JobState:
+def request_evaluation(run_id: int, store=None, owner: str | None = None) -> JobState:
     """Have the run's checkpoint evaluated and stored, once, in a worker process; where that job is. Asking again
     joins the same job (or gets its outcome); :class:`BusyError` when the pool has no room (see
     ``core.training.jobs``); a failed job's ``error`` is the one-line error evaluating raised."""
@@ -228,12 +229,12 @@ def request_evaluation(run_id: int, store=None, owner: Optional[str] = None) -> 
     return evaluation_pool().submit(key, store_evaluation, (db, rid), owner=owner)
 
 
-def evaluation_state(run_id: int, store=None) -> Optional[JobState]:
+def evaluation_state(run_id: int, store=None) -> JobState | None:
     """Where the job evaluating the run's current checkpoint is (None: no such job, or long forgotten)."""
     return evaluation_pool().state(_job_key(run_id, store)[0])
 
 
-def stored_tsne(run_id: int, perplexity: int, store=None) -> Optional[np.ndarray]:
+def stored_tsne(run_id: int, perplexity: int, store=None) -> np.ndarray | None:
     """The run's stored t-SNE map ((n, 2) float32 of its first ``TSNE_MAX_POINTS`` test items' features) at
     ``perplexity``, computed for its current checkpoint; None when there is none yet."""
     from core.training.store import open_store
@@ -250,7 +251,7 @@ def stored_tsne(run_id: int, perplexity: int, store=None) -> Optional[np.ndarray
     return xy if xy.ndim == 2 and xy.shape[1:] == (2,) else None
 
 
-def request_tsne(run_id: int, perplexity: int, store=None, owner: Optional[str] = None) -> JobState:
+def request_tsne(run_id: int, perplexity: int, store=None, owner: str | None = None) -> JobState:
     """Have the run's t-SNE map at ``perplexity`` computed (from its stored evaluation) and stored, once, in a worker
     of the evaluation pool; where that job is (see :func:`request_evaluation`)."""
     perplexity = _perplexity(perplexity)
@@ -258,7 +259,7 @@ def request_tsne(run_id: int, perplexity: int, store=None, owner: Optional[str] 
     return evaluation_pool().submit((*key, "tsne", perplexity), store_tsne, (db, rid, perplexity), owner=owner)
 
 
-def tsne_state(run_id: int, perplexity: int, store=None) -> Optional[JobState]:
+def tsne_state(run_id: int, perplexity: int, store=None) -> JobState | None:
     """Where the job computing the run's t-SNE map at ``perplexity`` is (None: no such job)."""
     return evaluation_pool().state((*_job_key(run_id, store)[0], "tsne", _perplexity(perplexity)))
 
@@ -292,7 +293,7 @@ def _perplexity(value: Any) -> int:
     return int(value)
 
 
-def wait_for_evaluation(run_id: int, store=None, timeout: float = EVALUATION_LIMIT_S) -> Optional[JobState]:
+def wait_for_evaluation(run_id: int, store=None, timeout: float = EVALUATION_LIMIT_S) -> JobState | None:
     """Block until the job evaluating the run's current checkpoint ends (scripts, tests); its state."""
     return evaluation_pool().wait(_job_key(run_id, store)[0], timeout)
 
@@ -445,7 +446,7 @@ def metrics_csv(epochs: Iterable[Mapping[str, Any]]) -> str:
 
 
 def projector_bundle(
-    features: Any, labels: Sequence[int], preds: Optional[Sequence[int]] = None, indices: Optional[Sequence[int]] = None
+    features: Any, labels: Sequence[int], preds: Sequence[int] | None = None, indices: Sequence[int] | None = None
 ) -> tuple[str, str]:
     """(vectors.tsv, metadata.tsv) for the TensorBoard Embedding Projector (projector.tensorflow.org).
 
@@ -615,6 +616,6 @@ def _text(value: Any) -> str:
     return MISSING if value is None or value == "" else str(value)
 
 
-def _number(value: Any) -> Optional[float]:
+def _number(value: Any) -> float | None:
     """A number, or None for a missing or non-numeric one (a stored summary is JSON anyone could have written)."""
     return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None

@@ -26,7 +26,8 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from typing import Any, Mapping, NamedTuple, Optional
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -40,7 +41,7 @@ LAPLACIANS: dict[str, str] = {  # name -> LaTeX shown in the UI
 }
 DENSE_MAX_NODES = 1000
 _CACHE_SIZE = 8
-_cache: "OrderedDict[tuple, tuple[np.ndarray, np.ndarray]]" = OrderedDict()
+_cache: OrderedDict[tuple, tuple[np.ndarray, np.ndarray]] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
@@ -159,7 +160,7 @@ def _as_signal(graph: Graph, signal: Any) -> np.ndarray:
     return x
 
 
-def graph_fourier_transform(graph: Graph, signal: Any, k: Optional[int] = None, norm: str = "sym") -> np.ndarray:
+def graph_fourier_transform(graph: Graph, signal: Any, k: int | None = None, norm: str = "sym") -> np.ndarray:
     r"""Coefficients :math:`\hat x = U_k^T x` of ``signal`` (N values, e.g. a 28 x 28 image, flattened
     row-major like the pixel graphs' nodes) in the first ``k`` Laplacian eigenvectors (all N by
     default; graphs up to DENSE_MAX_NODES nodes for k = N). Returns (k,) float64, ordered by eigenvalue
@@ -248,9 +249,9 @@ def load_cheb_run(run: Mapping[str, Any]):
     run's graph) without loading any data. Raises ``CheckpointError`` when the checkpoint is missing,
     unreadable, or does not fit, ``UserInputError`` when the stored settings are not a ChebNet's.
     """
+    from core.analysis.results import checkpoint_state, load_weights
     from core.graphs import build_graph
     from core.models import MODELS
-    from core.analysis.results import checkpoint_state, load_weights
     from core.rng import isolated_rng
     from core.training.runs import RunConfig, validate
 

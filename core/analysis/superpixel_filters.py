@@ -4,8 +4,9 @@ the matrix its PyG layer applies (``SUPERPIXEL_MIXING``), or its attention for a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -80,7 +81,7 @@ class SuperpixelDigit:
 
     graph: Graph  # the digit's raw superpixel graph (segments (28, 28), pos (N, 2), x (N, 3))
     probabilities: np.ndarray  # (C,)
-    attention: Optional[DigitAttention]  # None unless the run's layer is gat
+    attention: DigitAttention | None  # None unless the run's layer is gat
 
     @property
     def prediction(self) -> int:
@@ -170,7 +171,7 @@ def superpixel_filter(
     digit: SuperpixelDigit,
     node: int,
     layer: int = 0,
-    head: Optional[int] = None,
+    head: int | None = None,
     attention: bool = True,
 ) -> np.ndarray:
     """(N,) float32: superpixel ``node``'s filter on its digit's graph: for a GAT run (``attention=True``)

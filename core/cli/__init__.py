@@ -11,7 +11,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any, Optional
 
 from core.cli.measure import cmd_bench, cmd_download, cmd_equivariance, cmd_graph, cmd_karate
 from core.cli.training import (
@@ -218,7 +219,7 @@ def _print_human(out: Any) -> None:
             print(f"{key}: {value}")
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     from core.training.store import CheckpointError, StoreError
     from core.training.trainer import TrainingFailed
 

@@ -89,8 +89,8 @@ def cmd_equivariance(args: argparse.Namespace) -> dict[str, Any]:
         layer_equivariance_error,
         logit_invariance_error,
     )
-    from core.models.escnn_net import parse_group
     from core.analysis.results import load_run_model
+    from core.models.escnn_net import parse_group
     from core.training.store import CheckpointError, RunNotFoundError
 
     angles = _angles(args.angles) if args.angles is not None else [float(a) for a in DEFAULT_ANGLES]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 # ten distinguishable class colours (Tableau 10)
 CLASS_COLORS = (
@@ -33,7 +33,7 @@ def epoch_animation_controls(
     slider_pad_top: int = 50,
     button_pad_top: int = 10,
     prefix: str = "epoch ",
-    active: Optional[int] = None,
+    active: int | None = None,
 ) -> dict:
     """``sliders`` and ``updatemenus`` for a figure whose frames are named ``names`` (one per epoch):
     a slider that jumps to an epoch and Play / Pause buttons. Pass the result to ``update_layout``.

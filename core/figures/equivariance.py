@@ -14,7 +14,8 @@ them (``title=""``).
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Optional, Sequence, Union
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
@@ -30,7 +31,7 @@ TOOLBAR = 36  # pixels of top margin for Plotly's toolbar (its buttons are about
 LAYER_ERROR_TITLE = "Per-layer equivariance error  ‖L(g x) − g·L(x)‖ / ‖g·L(x)‖"
 
 
-def _angle_key(a: Union[str, float]) -> float:
+def _angle_key(a: str | float) -> float:
     return float(a)
 
 
@@ -46,7 +47,7 @@ def _fmt_err(e: float) -> str:
 # equivariance page
 
 
-def _title(text: str) -> Optional[dict]:
+def _title(text: str) -> dict | None:
     """A figure title below the toolbar's strip, from the left edge (None for no title)."""
     return (
         dict(text=text, x=0, xanchor="left", xref="paper", y=1, yanchor="bottom", yref="paper", pad=dict(b=8))
@@ -56,7 +57,7 @@ def _title(text: str) -> Optional[dict]:
 
 
 def accuracy_by_angle_figure(
-    curves: Mapping[str, Mapping[Union[str, float], float]], title: str = "Test accuracy of rotated digits"
+    curves: Mapping[str, Mapping[str | float, float]], title: str = "Test accuracy of rotated digits"
 ) -> go.Figure:
     """One line per run: ``{label: {angle: accuracy}}`` (angle keys may be strings, as in the CLI's JSON).
 
@@ -194,7 +195,7 @@ def equivariance_panels_figure(
     rotated_image: np.ndarray,
     of_rotated: np.ndarray,
     transformed: np.ndarray,
-    channels: Optional[Sequence[int]] = None,
+    channels: Sequence[int] | None = None,
     element: str = "g",
     tile_px: int = 150,
 ) -> go.Figure:
@@ -241,10 +242,10 @@ def equivariance_panels_figure(
 def matrix_figure(
     matrix: np.ndarray,
     title: str = "",
-    row_labels: Optional[Sequence[str]] = None,
-    col_labels: Optional[Sequence[str]] = None,
-    annotate: Optional[bool] = None,
-    height: Optional[int] = None,
+    row_labels: Sequence[str] | None = None,
+    col_labels: Sequence[str] | None = None,
+    annotate: bool | None = None,
+    height: int | None = None,
 ) -> go.Figure:
     """A matrix as a heatmap (blue -1, white 0, red +1), values written in the cells when small enough."""
     m = np.asarray(matrix, dtype=np.float64)
@@ -418,9 +419,9 @@ def image_row_figure(images: Sequence[np.ndarray], titles: Sequence[str], tile_p
 def field_figure(
     fields: Mapping[str, np.ndarray],
     channel_names: Sequence[str],
-    cols: Optional[int] = None,
-    tile_px: Optional[int] = None,
-    limit: Optional[float] = None,
+    cols: int | None = None,
+    tile_px: int | None = None,
+    limit: float | None = None,
 ) -> go.Figure:
     """Regular feature fields ``{title: (|G|, H, W)}``, one block of tiles per field (``cols`` channels a row,
     e.g. N for DN: rotations above, mirrored below), all on one symmetric colour scale (``limit``: its

@@ -4,7 +4,7 @@ and filters painted on a digit's superpixels."""
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -26,7 +26,7 @@ def pixel_box(pixel: tuple[int, int], xref: str = "x", yref: str = "y") -> dict:
     )
 
 
-def _window(pixel: tuple[int, int], side: int, window: Optional[int]) -> Optional[tuple[list, list]]:
+def _window(pixel: tuple[int, int], side: int, window: int | None) -> tuple[list, list] | None:
     """Axis ranges (x, y) showing ``window`` pixels either side of ``pixel``, or None for the whole grid."""
     if not window or 2 * window + 1 >= side:
         return None
@@ -50,7 +50,7 @@ def comparison_figure(
     panels: Sequence[tuple[str, np.ndarray]],
     pixel: tuple[int, int],
     title: str = "",
-    window: Optional[int] = None,
+    window: int | None = None,
     height: int = 380,
     signed: bool = False,
 ) -> go.Figure:
@@ -144,7 +144,7 @@ def digit_filter_figure(
     pixel: tuple[int, int],
     title: str = "",
     filter_title: str = "",
-    window: Optional[int] = None,
+    window: int | None = None,
     height: int = 460,
 ) -> go.Figure:
     """A digit (H, W) beside a filter (side, side) computed from it (an attention layer's): the chosen
@@ -218,7 +218,7 @@ def superpixel_filter_figure(
     segments: np.ndarray,
     node: int,
     pos: np.ndarray,
-    boundaries: Optional[np.ndarray] = None,
+    boundaries: np.ndarray | None = None,
     title: str = "",
     height: int = 460,
 ) -> go.Figure:

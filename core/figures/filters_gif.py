@@ -7,7 +7,7 @@ current pixel is outlined in ``MARKER_RGB``.
 from __future__ import annotations
 
 import io
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -31,8 +31,8 @@ def filters_gif(
     scale: int = 8,
     duration_ms: int = 150,
     colormap: str = "viridis",
-    vmin: Optional[float] = None,
-    vmax: Optional[float] = None,
+    vmin: float | None = None,
+    vmax: float | None = None,
 ) -> bytes:
     """An animated GIF (looping) of ``frames``: each filter coloured with ``colormap`` on one shared
     scale (``vmin``..``vmax``, the frames' range by default), upscaled ``scale`` times with nearest

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 import plotly.graph_objects as go
@@ -54,7 +53,7 @@ class DrawnEdges:
 
 
 def drawn_edges(
-    graph: Graph, max_edges: int = MAX_EDGES, symmetric: Optional[bool] = None, highlight: Optional[int] = None
+    graph: Graph, max_edges: int = MAX_EDGES, symmetric: bool | None = None, highlight: int | None = None
 ) -> DrawnEdges:
     """The edges ``graph_figure`` draws (see ``DrawnEdges``); ``highlight`` is the chosen node or None."""
     ei = graph.edge_index.numpy()
@@ -92,7 +91,7 @@ def _path(pos: np.ndarray, ei: np.ndarray, ids: np.ndarray) -> str:
 
 
 def edge_shapes(
-    graph: Graph, drawn: DrawnEdges, highlight: Optional[int] = None
+    graph: Graph, drawn: DrawnEdges, highlight: int | None = None
 ) -> tuple[list[dict], list[go.Scatter]]:
     """The drawn edges as layout shapes (SVG paths), one per weight class and colour (the sample in indigo, the
     chosen node's edges in green over it), heavier classes thicker and darker; and the legend's entries for them
@@ -103,7 +102,7 @@ def edge_shapes(
     shapes: list[dict] = []
     legend: list[go.Scatter] = []
 
-    def add(ids, color: str, width: float, opacity: float, name: Optional[str], rank: int) -> None:
+    def add(ids, color: str, width: float, opacity: float, name: str | None, rank: int) -> None:
         if not len(ids):
             return
         shapes.append(
@@ -162,11 +161,11 @@ def graph_figure(
     image: np.ndarray,
     graph: Graph,
     max_edges: int = MAX_EDGES,
-    boundaries: Optional[np.ndarray] = None,
-    highlight: Optional[int] = None,
+    boundaries: np.ndarray | None = None,
+    highlight: int | None = None,
     title: str = "",
-    symmetric: Optional[bool] = None,
-    drawn: Optional[DrawnEdges] = None,
+    symmetric: bool | None = None,
+    drawn: DrawnEdges | None = None,
 ) -> go.Figure:
     """The graph drawn over its image: edges as lines shaded by weight (see ``drawn_edges``), nodes as dots.
 
@@ -256,7 +255,7 @@ def graph_figure(
     return fig
 
 
-def edges_caption(drawn: DrawnEdges, highlight: Optional[int] = None) -> str:
+def edges_caption(drawn: DrawnEdges, highlight: int | None = None) -> str:
     """What the graph figure draws, in a sentence: how many edges of how many, and how they were picked."""
     edges = "edges" if drawn.symmetric else "directed edges"
     shown = len(drawn.sample) + len(drawn.node)
@@ -297,8 +296,8 @@ def sigma_sentence(sigma: float, size: int = 28) -> str:
 def kernel_figure(
     sigma: float,
     size: int = 28,
-    cutoff: Optional[float] = None,
-    kth: Optional[float] = None,
+    cutoff: float | None = None,
+    kth: float | None = None,
     kth_label: str = "",
     title: str = "",
 ) -> go.Figure:
@@ -409,7 +408,7 @@ def superpixel_boundaries(segments: np.ndarray, scale: int = 4) -> np.ndarray:
     return find_boundaries(np.kron(segments, np.ones((scale, scale), dtype=segments.dtype)), mode="inner")
 
 
-def filter_figure(row: np.ndarray, size: int, node: Optional[int] = None, title: str = "") -> go.Figure:
+def filter_figure(row: np.ndarray, size: int, node: int | None = None, title: str = "") -> go.Figure:
     """Row ``node`` of the normalised adjacency as a size x size image (the node's "filter")."""
     z = row.reshape(size, size)
     fig = go.Figure(

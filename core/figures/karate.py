@@ -3,8 +3,6 @@ the graph coloured by prediction, and the training curves."""
 
 from __future__ import annotations
 
-from typing import Optional
-
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -25,7 +23,7 @@ def _segments(xy: np.ndarray, edge_index: np.ndarray) -> tuple[np.ndarray, np.nd
     return (np.stack([xy[a, 0], xy[b, 0], nan], 1).ravel(), np.stack([xy[a, 1], xy[b, 1], nan], 1).ravel())
 
 
-def _legend_order(idx: np.ndarray, labelled: np.ndarray, wrong: Optional[np.ndarray] = None) -> np.ndarray:
+def _legend_order(idx: np.ndarray, labelled: np.ndarray, wrong: np.ndarray | None = None) -> np.ndarray:
     """Plain points first (unlabelled, right): a legend entry takes its marker from a trace's first point."""
     key = labelled[idx].astype(int) * 2 + (wrong[idx].astype(int) if wrong is not None else 0)
     return idx[np.argsort(key, kind="stable")]
@@ -128,7 +126,7 @@ def embedding_animation_figure(
 
 
 def prediction_graph_figure(
-    result: KarateResult, seed: int = 0, pos: Optional[np.ndarray] = None, title: str = "Predicted communities"
+    result: KarateResult, seed: int = 0, pos: np.ndarray | None = None, title: str = "Predicted communities"
 ) -> go.Figure:
     """The karate graph at seeded spring-layout positions, nodes coloured by predicted class.
 

@@ -5,7 +5,7 @@ by their place on the map, (row, column), never by a node number."""
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -28,7 +28,7 @@ def node_map_figure(
     title: str = "",
     height: int = CELL_PX,
     label_weights: bool = True,
-    window: Optional[int] = None,
+    window: int | None = None,
     clickable: bool = True,
 ) -> go.Figure:
     """A (side, side) map with ``node`` outlined in red and ``neighbours`` in the neighbour colour, their edge
@@ -199,7 +199,7 @@ def cheb_terms_figure(parts: np.ndarray, bias: float, title: str = "", height: i
 def field_turn_figure(
     channels: np.ndarray,
     turned: np.ndarray,
-    permutation: Optional[Sequence[int]] = None,
+    permutation: Sequence[int] | None = None,
     title: str = "",
     height: int = 320,
 ) -> go.Figure:

@@ -11,11 +11,11 @@ every one of 36 angles had piled up into "9999"."""
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
-
 
 RUN_COLORS = ("#1f77b4", "#d62728", "#2ca02c")  # one per compared run (at most three)
 TOOLBAR = 36  # pixels of top margin for Plotly's toolbar (its buttons are about 30 pixels high)

@@ -6,7 +6,8 @@ test-accuracy curves side by side.
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
@@ -16,13 +17,13 @@ from core.analysis.embeddings import align_sequence
 from core.figures.common import INK, class_color, epoch_animation_controls
 
 
-def _classes(classes: Optional[Sequence[str]], n: int) -> list[str]:
+def _classes(classes: Sequence[str] | None, n: int) -> list[str]:
     return list(classes) if classes is not None else [str(i) for i in range(n)]
 
 
 def confusion_figure(
     confusion: np.ndarray,
-    classes: Optional[Sequence[str]] = None,
+    classes: Sequence[str] | None = None,
     normalize: bool = False,
     title: str = "Confusion matrix",
 ) -> go.Figure:
@@ -65,8 +66,8 @@ def confusion_figure(
 
 def per_class_accuracy_figure(
     per_class: Sequence[float],
-    classes: Optional[Sequence[str]] = None,
-    overall: Optional[float] = None,
+    classes: Sequence[str] | None = None,
+    overall: float | None = None,
     title: str = "Accuracy per class",
 ) -> go.Figure:
     """Bars of each class's test accuracy (NaN: class absent), with the overall accuracy as a line."""
@@ -143,7 +144,7 @@ def misclassified_figure(
     indices: Sequence[int],
     max_images: int = 24,
     cols: int = 8,
-    probabilities: Optional[np.ndarray] = None,
+    probabilities: np.ndarray | None = None,
 ) -> go.Figure:
     """The first ``max_images`` misclassified test digits, titled "true 4 → pred 9" (with confidence)."""
     idx = [int(i) for i in list(indices)[:max_images]]
@@ -162,9 +163,9 @@ def misclassified_figure(
 def embedding_figure(
     coords: np.ndarray,
     labels: Sequence[int],
-    preds: Optional[Sequence[int]] = None,
-    indices: Optional[Sequence[int]] = None,
-    classes: Optional[Sequence[str]] = None,
+    preds: Sequence[int] | None = None,
+    indices: Sequence[int] | None = None,
+    classes: Sequence[str] | None = None,
     title: str = "",
     axis_titles: tuple[str, str] = ("", ""),
 ) -> go.Figure:
@@ -217,7 +218,7 @@ def embedding_figure(
 
 def pca_animation_figure(
     snapshots: Sequence[Mapping[str, Any]],
-    classes: Optional[Sequence[str]] = None,
+    classes: Sequence[str] | None = None,
     align: bool = True,
     title: str = "Test embedding (PCA) epoch by epoch",
 ) -> go.Figure:

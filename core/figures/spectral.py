@@ -4,7 +4,7 @@ a digit's graph Fourier coefficients and low-pass versions, and learned ChebNet 
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -147,7 +147,7 @@ def reconstruction_figure(
 def frequency_response_figure(
     lambdas: np.ndarray,
     response: np.ndarray,
-    eigenvalues: Optional[np.ndarray] = None,
+    eigenvalues: np.ndarray | None = None,
     input_channel: int = 0,
     title: str = "Learned filters g(λ)",
 ) -> go.Figure:

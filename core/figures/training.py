@@ -3,7 +3,8 @@ search's trials against each searched setting."""
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -12,7 +13,7 @@ from core.figures.common import CLASS_COLORS
 
 
 def curves_figure(
-    epochs: Sequence[dict[str, Any]], batches: Sequence[tuple[float, float]] = (), total_epochs: Optional[int] = None
+    epochs: Sequence[dict[str, Any]], batches: Sequence[tuple[float, float]] = (), total_epochs: int | None = None
 ) -> go.Figure:
     """Loss (left) and accuracy (right) per epoch; ``batches`` adds (fractional epoch, loss) points.
 
@@ -78,9 +79,9 @@ def curves_figure(
 def sweep_figure(
     points: Sequence[tuple],
     param: str,
-    series_param: Optional[str] = None,
-    axis_title: Optional[str] = None,
-    series_title: Optional[str] = None,
+    series_param: str | None = None,
+    axis_title: str | None = None,
+    series_title: str | None = None,
 ) -> go.Figure:
     """Test accuracy against the swept value (a line for numbers, bars for names).
 

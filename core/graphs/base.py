@@ -11,7 +11,7 @@ Conventions (shared with the models):
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import torch
@@ -25,8 +25,8 @@ class Graph:
     pos: torch.Tensor  # (N, 2) float32, (x=col, y=row) in pixels
     kind: str = ""  # builder name, e.g. "grid"
     params: dict[str, Any] = field(default_factory=dict)  # builder parameters + "norm"
-    x: Optional[torch.Tensor] = None  # (N, F) node features when the graph carries its own (superpixels)
-    segments: Optional[np.ndarray] = None  # (H, W) superpixel label map, -1 where none
+    x: torch.Tensor | None = None  # (N, F) node features when the graph carries its own (superpixels)
+    segments: np.ndarray | None = None  # (H, W) superpixel label map, -1 where none
 
     @property
     def num_edges(self) -> int:
@@ -63,7 +63,7 @@ class Graph:
             0, self.edge_index[1], self.edge_weight
         )
 
-    def with_(self, **changes: Any) -> "Graph":
+    def with_(self, **changes: Any) -> Graph:
         return replace(self, **changes)
 
     def summary(self) -> dict[str, Any]:

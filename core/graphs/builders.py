@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import inspect
 import math
-from typing import Any, Callable, NamedTuple, Optional
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -71,7 +72,7 @@ GRAPH_PARAMS: dict[str, dict[str, ParamSpec]] = {
 }
 
 
-def describe_graph(kind: Optional[str], params: Optional[dict[str, Any]] = None) -> str:
+def describe_graph(kind: str | None, params: dict[str, Any] | None = None) -> str:
     """A graph as a person says it: ``grid, {neighbours: 8}`` -> "8-neighbour grid", ``gaussian, {sigma: 0.05}`` ->
     "Gaussian-kernel graph, σ = 0.05" (links and configs keep the kind and its parameters)."""
     p = {k: v for k, v in (params or {}).items() if v is not None}
@@ -116,7 +117,7 @@ FORMULAS: dict[str, str] = {
 }
 
 
-def _coerce(kind: str, name: str, value: Any, spec: ParamSpec, num_nodes: Optional[int] = None) -> Any:
+def _coerce(kind: str, name: str, value: Any, spec: ParamSpec, num_nodes: int | None = None) -> Any:
     """Check one parameter's type, choices and range; return it as a plain int / float / str."""
     if value is None and spec.default is None:
         return None
@@ -143,7 +144,7 @@ def _coerce(kind: str, name: str, value: Any, spec: ParamSpec, num_nodes: Option
     return value
 
 
-def check_params(kind: str, params: dict[str, Any], size: Optional[int] = None) -> dict[str, Any]:
+def check_params(kind: str, params: dict[str, Any], size: int | None = None) -> dict[str, Any]:
     """Every parameter of graph kind ``kind``, checked and coerced: ``params`` with defaults filled in.
 
     ``size`` (the image side, when known) adds the check that k-like parameters stay below N = size².
@@ -160,7 +161,7 @@ def check_params(kind: str, params: dict[str, Any], size: Optional[int] = None) 
     return {name: _coerce(kind, name, params.get(name, spec.default), spec, num_nodes) for name, spec in specs.items()}
 
 
-def build_graph(kind: str, *, size: int = 28, image: Optional[np.ndarray] = None, **params: Any) -> Graph:
+def build_graph(kind: str, *, size: int = 28, image: np.ndarray | None = None, **params: Any) -> Graph:
     """Validate ``params`` against ``GRAPH_PARAMS[kind]`` and build the graph.
 
     Args:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import numpy as np
 import torch
 
@@ -16,8 +14,8 @@ from core.graphs.knn import check_k, check_sigma, gaussian_weights, pixel_knn_ma
 def gaussian(
     size: int = 28,
     sigma: float = 0.05,
-    cutoff: Optional[float] = None,
-    topk: Optional[int] = None,
+    cutoff: float | None = None,
+    topk: int | None = None,
 ) -> Graph:
     r"""Fully connected graph of the pixels with Gaussian-kernel weights.
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import threading
 import weakref
-from typing import Optional
 
 import numpy as np
 import torch
@@ -50,7 +49,7 @@ def pixel_dist2(size: int) -> np.ndarray:
 
 # One (2, N (N - 1)) edge index per N while any graph holds it (a weak cache): every dense graph of N nodes (complete,
 # a Gaussian kernel without sparsification, ...) shares it, so a new sigma costs its weights, not 9.8 MB of indices.
-_COMPLETE: "weakref.WeakValueDictionary[tuple[int, bool], torch.Tensor]" = weakref.WeakValueDictionary()
+_COMPLETE: weakref.WeakValueDictionary[tuple[int, bool], torch.Tensor] = weakref.WeakValueDictionary()
 _COMPLETE_LOCK = threading.Lock()
 
 
@@ -89,12 +88,12 @@ def is_complete_edge_index(edge_index: torch.Tensor, n: int) -> bool:
 
 def dense_to_graph(
     mask: np.ndarray,  # (N, N) bool, mask[i, j] = keep edge j -> i
-    weight: Optional[np.ndarray],  # (N, N) float, or None for weight 1
+    weight: np.ndarray | None,  # (N, N) float, or None for weight 1
     pos: np.ndarray,  # (N, 2) (x=col, y=row)
     kind: str,
     params: dict,
-    x: Optional[torch.Tensor] = None,
-    segments: Optional[np.ndarray] = None,
+    x: torch.Tensor | None = None,
+    segments: np.ndarray | None = None,
 ) -> Graph:
     """Turn a dense edge mask into a :class:`Graph`. Edges come out sorted by (target i, source j).
 

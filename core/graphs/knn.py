@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-from typing import Optional
 
 import numpy as np
 
@@ -67,7 +66,7 @@ def check_k(k: int, n: int, name: str = "k") -> None:
         raise UserInputError(name, f"{name}={k} must be smaller than the number of nodes N={n}")
 
 
-def knn(size: int = 28, k: int = 8, sigma: Optional[float] = None) -> Graph:
+def knn(size: int = 28, k: int = 8, sigma: float | None = None) -> Graph:
     r"""k-nearest-neighbour graph of the pixels of a ``size x size`` image.
 
     With :math:`\mathcal{N}_k(i)` the ``k`` pixels closest to pixel ``i`` (Euclidean distance on

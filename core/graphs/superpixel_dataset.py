@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 import torch
 
@@ -40,9 +40,9 @@ def _build_chunk(images: torch.Tensor, params: dict[str, Any]) -> list:
 def _pack(
     images: torch.Tensor,
     params: dict[str, Any],
-    progress: Optional[Progress] = None,
+    progress: Progress | None = None,
     done: int = 0,
-    total: Optional[int] = None,
+    total: int | None = None,
 ) -> dict[str, torch.Tensor]:
     """Build one graph per image (in a thread pool); pack them as concatenated tensors plus per-graph counts."""
     total = len(images) if total is None else total
@@ -79,7 +79,7 @@ def _unpack(packed: dict[str, torch.Tensor], labels: torch.Tensor) -> list:
     return graphs
 
 
-def superpixel_graphs(ds, params: dict[str, Any], progress: Optional[Progress] = None) -> tuple[list, list]:
+def superpixel_graphs(ds, params: dict[str, Any], progress: Progress | None = None) -> tuple[list, list]:
     """(train graphs, test graphs) as lists of PyG ``Data`` (x (N, 3), edge_index, edge_weight, y) for an
     ImageDataset, cached on disk; ``progress`` hears about each built chunk (not called on a cache hit)."""
     key = {
@@ -113,7 +113,7 @@ def superpixel_graphs(ds, params: dict[str, Any], progress: Optional[Progress] =
     return _unpack(packed["train"], ds.y_train), _unpack(packed["test"], ds.y_test)
 
 
-def superpixel_batches(ds, params: dict[str, Any], batch_size: int, seed: int, progress: Optional[Progress] = None):
+def superpixel_batches(ds, params: dict[str, Any], batch_size: int, seed: int, progress: Progress | None = None):
     """(train Batches, test Batches) over superpixel graphs, collated with PyG's ``Batch``."""
     from torch_geometric.data import Batch
 

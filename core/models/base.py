@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 
-def ModelConfig(name: str = "cheb", **values: Any) -> Any:  # noqa: N802 (the name older callers use)
+def ModelConfig(name: str = "cheb", **values: Any) -> Any:
     """Model ``name``'s own config (its spec's dataclass, ``core.models.spec``) with ``values``: a shim for callers
     written when one flat ModelConfig held every model's options (``core/bench.py``, ``tests/core/test_cuda.py``);
     new code calls ``MODELS.config(name, ...)``. As the flat config did, settings ``name`` does not read are ignored."""
@@ -53,7 +53,7 @@ class Footprint:
     gathers: float = 0.0  # elements per image moved by edge-wise gathers and scatters, forward
     setup_s: float = 0.0  # seconds of building before the first batch beyond the usual (escnn's steerable bases)
 
-    def __add__(self, other: "Footprint") -> "Footprint":
+    def __add__(self, other: Footprint) -> Footprint:
         return Footprint(
             self.params + other.params,
             self.activations + other.activations,

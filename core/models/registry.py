@@ -6,7 +6,8 @@ A model module registers its spec once, ``MODELS.add(ModelSpec(...))``; everythi
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 from core.errors import UserInputError
 from core.models.spec import ModelSpec, Setting
@@ -55,7 +56,7 @@ class ModelRegistry(Registry):
     def specs(self) -> list[ModelSpec]:
         return [self._specs[n] for n in self.names()]
 
-    def setting(self, name: str, model: Optional[str] = None) -> Optional[Setting]:
+    def setting(self, name: str, model: str | None = None) -> Setting | None:
         """How setting ``name`` reads and what it may be: ``model``'s own declaration, else the first model's that
         declares it (labels, ranges and help for lists of settings); None when no model declares it."""
         if model is not None and model in self._specs:
@@ -92,7 +93,7 @@ class ModelRegistry(Registry):
 MODELS = ModelRegistry()
 
 
-def describe(name: str, model: Optional[str] = None) -> Setting:
+def describe(name: str, model: str | None = None) -> Setting:
     """The one place to ask what a setting is called, its range or choices and its help (``MODELS.setting``);
     ``UserInputError`` for a name no model declares."""
     found = MODELS.setting(name, model)

@@ -7,7 +7,8 @@ the CLI flag are the setting's name.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from core.models.registry import MODELS, describe
 from core.models.spec import SIZE, Setting

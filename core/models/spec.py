@@ -18,8 +18,9 @@ Adding a model is one file::
 from __future__ import annotations
 
 import typing
+from collections.abc import Callable, Mapping
 from dataclasses import MISSING, dataclass, field, fields
-from typing import Any, Callable, Mapping, Optional
+from typing import Any
 
 from core.errors import UserInputError
 
@@ -40,15 +41,15 @@ class Setting:
     type: type = object  # int, float, str, bool
     control: str = ""  # slider, select_slider, radio, selectbox, toggle; "" draws no control (set by links/CLI only)
     options: tuple[Any, ...] = ()  # the choices (radio, select_slider, selectbox), checked unless ``free``
-    lo: Optional[float] = None  # the range, inclusive: the slider's and the one validation checks
-    hi: Optional[float] = None
+    lo: float | None = None  # the range, inclusive: the slider's and the one validation checks
+    hi: float | None = None
     help: str = ""
-    when: Optional[Callable[[Mapping[str, Any]], bool]] = None  # read (and shown) only when this holds for the run's
+    when: Callable[[Mapping[str, Any]], bool] | None = None  # read (and shown) only when this holds for the run's
     #                                                             settings; None: always
     free: bool = False  # options are suggestions; the model's own ``check`` validates the value (escnn's schedules)
     sidebar: bool = False  # drawn next to the model's choice, not in the Architecture section (the choice that
     #                        matters most: the superpixel layer, the tutorial's adjacency)
-    format: Optional[Callable[[Any], str]] = None  # how an option reads (a title for a short name)
+    format: Callable[[Any], str] | None = None  # how an option reads (a title for a short name)
 
     def applies(self, values: Mapping[str, Any]) -> bool:
         """Whether a run with these settings reads this one."""
@@ -77,13 +78,13 @@ def setting(
     control: str = "",
     *,
     options: tuple[Any, ...] = (),
-    lo: Optional[float] = None,
-    hi: Optional[float] = None,
+    lo: float | None = None,
+    hi: float | None = None,
     help: str = "",
-    when: Optional[Callable[[Mapping[str, Any]], bool]] = None,
+    when: Callable[[Mapping[str, Any]], bool] | None = None,
     free: bool = False,
     sidebar: bool = False,
-    format: Optional[Callable[[Any], str]] = None,
+    format: Callable[[Any], str] | None = None,
 ) -> Any:
     """A config dataclass field that is a setting (see :class:`Setting`). The control defaults to a toggle for a
     bool, a radio for a few choices, a selectbox for more and a slider for a range."""
@@ -165,14 +166,14 @@ class ModelSpec:
     about: str  # one line on what it is
     config: type  # the model's config dataclass (a subclass of ModelConfigBase; SizeConfig to be sized)
     build: Callable[..., Any]  # factory(config, graph or None, **extra) -> nn.Module
-    footprint: Optional[Callable[..., Any]] = None  # (config, GraphSpec or None) -> Footprint (core.models.base)
+    footprint: Callable[..., Any] | None = None  # (config, GraphSpec or None) -> Footprint (core.models.base)
     # --- what it takes
     graphs: tuple[str, ...] = ()  # the graph kinds it trains on, the default first; () builds none (or its own)
     fixed_graph: bool = False  # one pixel graph shared by every image, pooled on the pixel layout (GraphNet)
     inputs: str = IMAGE_INPUTS  # IMAGE_INPUTS, or SUPERPIXEL_INPUTS (its data are per-image graphs: no rotation)
     # --- which pages can show its runs
     pages: frozenset[str] = frozenset()  # of PAGES
-    filters: Optional[tuple[str, str]] = None  # (the Filters page's source, the link key of its run) when its
+    filters: tuple[str, str] | None = None  # (the Filters page's source, the link key of its run) when its
     #                                            filters are its own (learned from data), not the fixed graph's
     node_arithmetic: bool = False  # the One node page writes out a node's sum for its layers
     family: str = ""  # "pixels", "cnn", "graph", "steerable", ...: the Playground starts with one run of a few
@@ -183,16 +184,16 @@ class ModelSpec:
     stored: Mapping[str, Any] = field(default_factory=dict)  # values for settings that stored configs lack (they
     #                                                           predate the setting): reading an old run keeps its meaning
     # --- hooks, each given the run's config (core.training.runs.RunConfig)
-    describe: Optional[Callable[[Any], str]] = None  # what its label adds to the title, e.g. " K=5"
-    check: Optional[Callable[[Any], None]] = None  # cross-setting checks (UserInputError), after each setting's own
-    derive: Optional[Callable[[dict], None]] = None  # fill settings from others before defaults (a schedule's depth)
-    extras: Optional[Callable[[Any, Any], dict]] = None  # (config, training batches) -> extra factory arguments
+    describe: Callable[[Any], str] | None = None  # what its label adds to the title, e.g. " K=5"
+    check: Callable[[Any], None] | None = None  # cross-setting checks (UserInputError), after each setting's own
+    derive: Callable[[dict], None] | None = None  # fill settings from others before defaults (a schedule's depth)
+    extras: Callable[[Any, Any], dict] | None = None  # (config, training batches) -> extra factory arguments
 
     @property
     def settings(self) -> tuple[Setting, ...]:
         return settings_of(self.config)
 
-    def setting(self, name: str) -> Optional[Setting]:
+    def setting(self, name: str) -> Setting | None:
         return next((s for s in self.settings if s.name == name), None)
 
     def default(self, name: str, quick: bool = False) -> Any:

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -137,7 +136,7 @@ def default_degree_histogram(k: int = 8) -> torch.Tensor:
 
 
 def make_pyg_conv(
-    name: str, width: int, cfg: SuperpixelConfig, degree_histogram: Optional[torch.Tensor] = None
+    name: str, width: int, cfg: SuperpixelConfig, degree_histogram: torch.Tensor | None = None
 ) -> nn.Module:
     """One PyG layer by name, ``width`` -> ``width`` channels."""
     from torch_geometric import nn as gnn
@@ -171,7 +170,7 @@ class SuperpixelNet(nn.Module):
     See the module docstring for the architecture.
     """
 
-    def __init__(self, cfg: SuperpixelConfig, in_channels: int = 3, degree_histogram: Optional[torch.Tensor] = None):
+    def __init__(self, cfg: SuperpixelConfig, in_channels: int = 3, degree_histogram: torch.Tensor | None = None):
         super().__init__()
         check_conv(cfg.conv)
         check_positions(cfg.positions)
@@ -276,7 +275,7 @@ CONV_COST = {
 }
 
 
-def footprint(cfg: SuperpixelConfig, graph: Optional[GraphSpec] = None, image_size: int = 28) -> Footprint:
+def footprint(cfg: SuperpixelConfig, graph: GraphSpec | None = None, image_size: int = 28) -> Footprint:
     """What one step costs (``core.models.base.Footprint``), without importing PyG: ``hidden = 0`` means the
     leaderboard's ~100k parameters; the width is then about what ``budget_width`` would choose."""
     shape = (graph or GraphSpec("superpixels")).shape()
@@ -296,7 +295,7 @@ def footprint(cfg: SuperpixelConfig, graph: Optional[GraphSpec] = None, image_si
 
 
 def build_superpixel(
-    cfg: SuperpixelConfig, graph=None, image_size: int = 28, degree_histogram: Optional[torch.Tensor] = None
+    cfg: SuperpixelConfig, graph=None, image_size: int = 28, degree_histogram: torch.Tensor | None = None
 ) -> SuperpixelNet:
     """Superpixel network (see module doc); ``degree_histogram`` (counts of node degrees in the training
     graphs) is read by PNA only."""

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import multiprocessing
 import statistics
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import fields
-from typing import Any, Callable, Optional
+from typing import Any
 
 import torch
 
@@ -74,7 +75,7 @@ def parse_sets(pairs: list[str]) -> dict[str, Any]:
     return out
 
 
-def parse_entries(text: Optional[str]) -> list[str]:
+def parse_entries(text: str | None) -> list[str]:
     """``"cnn,gcn"`` -> entry names (``None``: every entry); an unknown name is a ``UserInputError("only")``."""
     names = [n.strip() for n in (text or ",".join(ENTRIES)).split(",") if n.strip()]
     unknown = [n for n in names if n not in ENTRIES]
@@ -96,7 +97,7 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
-def one_run(name: str, seed: int, epochs: int, device: str, overrides: dict, threads: Optional[int]) -> dict:
+def one_run(name: str, seed: int, epochs: int, device: str, overrides: dict, threads: int | None) -> dict:
     """Train entry ``name`` with ``seed`` (in a worker process when --jobs > 1); its summary plus the entry name."""
     if threads:
         torch.set_num_threads(threads)
@@ -123,7 +124,7 @@ def row(name: str, results: list[dict]) -> str:
     )
 
 
-def prepare(names: list[str], overrides: dict, on_prepare: Optional[Callable[[str, int, int], None]] = None) -> None:
+def prepare(names: list[str], overrides: dict, on_prepare: Callable[[str, int, int], None] | None = None) -> None:
     """Build what the runs share (superpixel graphs) once, before parallel runs would each build it;
     ``on_prepare(what, done, total)`` reports the progress."""
     for name in names:
@@ -147,11 +148,11 @@ def accuracy_table(
     epochs: int = 8,
     device: str = "cpu",
     jobs: int = 1,
-    threads: Optional[int] = None,
-    overrides: Optional[dict] = None,
-    on_run: Optional[Callable[[dict], None]] = None,
-    on_row: Optional[Callable[[str], None]] = None,
-    on_prepare: Optional[Callable[[str, int, int], None]] = None,
+    threads: int | None = None,
+    overrides: dict | None = None,
+    on_run: Callable[[dict], None] | None = None,
+    on_row: Callable[[str], None] | None = None,
+    on_prepare: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Train every entry of ``names`` with every seed (``jobs`` runs at a time, each in its own process when more
     than one) and return the table: ``title``, ``rows`` (Markdown, in ``names`` order), ``runs`` (one summary per

@@ -23,8 +23,8 @@ threads and is faster).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Iterable, Optional, Sequence
 
 from core.config import Limits, limits, public_mode, quick_mode
 from core.errors import UserInputError
@@ -71,7 +71,7 @@ def duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def estimate(cfg, epochs: Optional[int] = None) -> Cost:
+def estimate(cfg, epochs: int | None = None) -> Cost:
     """The cost of training ``cfg`` (a validated :class:`~core.training.runs.RunConfig`) for ``epochs`` (None: all
     of ``cfg.epochs``; a continuation trains only its new ones); microseconds, nothing built."""
     from core.data.datasets import split_sizes
@@ -99,7 +99,7 @@ TIME_KNOBS = ("epochs", "hidden", "layers", "K")
 FLOOR = {"hidden": 1, "batch_size": 1, "layers": 1, "K": 1, "heads": 1, "epochs": 1}
 
 
-def check(cfg, public: Optional[bool] = None, budget: Optional[Limits] = None, epochs: Optional[int] = None) -> Cost:
+def check(cfg, public: bool | None = None, budget: Limits | None = None, epochs: int | None = None) -> Cost:
     """The cost of ``cfg`` (trained for ``epochs``, see :func:`estimate`); in public mode (``public=None`` follows
     :func:`core.config.public_mode`) raise :class:`BudgetError` when it is over the budget, naming the setting to
     lower and to what."""
@@ -138,7 +138,7 @@ def check(cfg, public: Optional[bool] = None, budget: Optional[Limits] = None, e
     return cost
 
 
-def check_all(configs: Sequence, public: Optional[bool] = None, budget: Optional[Limits] = None) -> list[Cost]:
+def check_all(configs: Sequence, public: bool | None = None, budget: Limits | None = None) -> list[Cost]:
     """:func:`check` each of a sweep's, search's or lesson's runs, then their time added up against
     ``batch_seconds``: all of them fit, or :class:`BudgetError` and none is queued."""
     costs = [check(cfg, public, budget) for cfg in configs]
@@ -171,7 +171,7 @@ def _advice(cfg, cost: Cost, knobs: Iterable[str], fits, why: str) -> tuple[str,
     return "run", f"this run {why}, whatever its size: choose a smaller model or the quick data set"
 
 
-def _largest_fitting(cfg, knob: str, fits) -> Optional[int]:
+def _largest_fitting(cfg, knob: str, fits) -> int | None:
     """The largest value of ``knob`` below the current one whose estimate fits (bisection), or None."""
     lo, hi = FLOOR[knob], int(getattr(cfg, knob)) - 1
     if hi < lo or not fits(estimate(replace(cfg, **{knob: lo}))):

@@ -25,8 +25,9 @@ import logging
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 from core.errors import UserInputError
 
@@ -127,7 +128,7 @@ class Lease:
         folder.mkdir(parents=True, exist_ok=True)  # (again, should a cleaner of the temp folder have removed it)
         self.name = f"{time.time_ns():020d}-{os.getpid():08d}-{next(_counter):04d}{SUFFIX}"
         hidden = folder / f".{self.name}.tmp"  # locked before it gets its listed name, so no probe sees it unlocked
-        self._fd: Optional[int] = os.open(hidden, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        self._fd: int | None = os.open(hidden, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX)
             os.rename(hidden, folder / self.name)
@@ -174,8 +175,8 @@ class CpuShare:
 
     def __init__(
         self,
-        threads: Optional[int] = None,
-        folder: Optional[Path] = None,
+        threads: int | None = None,
+        folder: Path | None = None,
         every_s: float = REFRESH_S,
         clock: Callable[[], float] = time.monotonic,
         apply: Callable[[int], None] = _set_threads,
@@ -183,15 +184,15 @@ class CpuShare:
         self.fixed = None if threads is None else max(1, int(threads))
         self.cpus = self.fixed or usable_cpus()  # reads GRAPHCONV_CPUS now: a bad value fails before training
         self.folder, self.every_s, self.clock, self.apply = folder, float(every_s), clock, apply
-        self.lease: Optional[Lease] = None
+        self.lease: Lease | None = None
         self.threads = 0  # torch's thread count now
-        self.runs: Optional[int] = None  # runs training on this machine at the last look (None: fixed)
+        self.runs: int | None = None  # runs training on this machine at the last look (None: fixed)
         self._low = self._high = 0  # thread counts since the last epoch_threads()
         self._last = -float("inf")
-        self._before: Optional[int] = None
+        self._before: int | None = None
         self._warned = False
 
-    def __enter__(self) -> "CpuShare":
+    def __enter__(self) -> CpuShare:
         self._before = _get_threads() if self.apply is _set_threads else None
         self._evaluate()
         self._low = self._high = self.threads
@@ -251,7 +252,7 @@ class CpuShare:
         return record
 
 
-def describe(record: Optional[dict[str, Any]]) -> str:
+def describe(record: dict[str, Any] | None) -> str:
     """An epoch's ``threads`` record in words, e.g. '1 of 2 cores (2 runs training)'; '' without one."""
     if not record or not record.get("max"):
         return ""

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Optional
+from typing import Any
 
 import numpy as np
 
@@ -57,8 +58,8 @@ def checkpoint_file_version(path: str | Path) -> str:
 def batch_outputs(
     model,
     batches: Iterable[tuple[Any, Any]],
-    max_features: Optional[int] = None,
-    should_stop: Optional[Callable[[], bool]] = None,
+    max_features: int | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ):
     """(logits (n, C), labels (n,), features (m, D)) over any batches, image tensors or PyG ``Batch`` es.
 
@@ -107,8 +108,8 @@ def evaluate_model(
     model_kind: str,
     data: str,
     quick: bool,
-    should_stop: Optional[Callable[[], bool]] = None,
-) -> Optional[StoredEvaluation]:
+    should_stop: Callable[[], bool] | None = None,
+) -> StoredEvaluation | None:
     """``model``'s pass over the test ``Batches`` (None when ``should_stop`` ended it early)."""
     import time
 
@@ -143,7 +144,7 @@ def evaluation_bytes(ev: StoredEvaluation) -> bytes:
     }
     labels = (
         ev.labels.astype(np.uint8)
-        if len(ev.labels) and 0 <= ev.labels.min() and ev.labels.max() < 256
+        if len(ev.labels) and ev.labels.min() >= 0 and ev.labels.max() < 256
         else ev.labels.astype(np.int64)
     )
     buf = io.BytesIO()
@@ -157,7 +158,7 @@ def evaluation_bytes(ev: StoredEvaluation) -> bytes:
     return buf.getvalue()
 
 
-def read_evaluation(blob: Any) -> Optional[StoredEvaluation]:
+def read_evaluation(blob: Any) -> StoredEvaluation | None:
     """The stored evaluation in ``blob`` (artifact ``"evaluation"``), or None when it is missing, of another
     format, or unreadable (it is then evaluated again). Never unpickles."""
     if not isinstance(blob, (bytes, bytearray, memoryview)):
@@ -185,7 +186,7 @@ def read_evaluation(blob: Any) -> Optional[StoredEvaluation]:
         return None
 
 
-def load_evaluation(store, run_id: int) -> Optional[StoredEvaluation]:
+def load_evaluation(store, run_id: int) -> StoredEvaluation | None:
     """Run ``run_id``'s stored evaluation (of whatever checkpoint version), or None."""
     return read_evaluation(store.load_artifact(int(run_id), EVALUATION_ARTIFACT))
 

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter, deque
-from typing import Any, Iterator, Optional
+from collections.abc import Iterator
+from typing import Any
 
 
 class FairQueue:
@@ -23,14 +24,14 @@ class FairQueue:
     manager holds its lock around every call)."""
 
     def __init__(self) -> None:
-        self._lines: dict[Optional[str], deque] = {}  # session -> its waiting jobs, oldest first
+        self._lines: dict[str | None, deque] = {}  # session -> its waiting jobs, oldest first
         self._running: Counter = Counter()  # session -> runs training now
-        self._served: dict[Optional[str], int] = {}  # session -> when it last got a slot (a count of picks)
+        self._served: dict[str | None, int] = {}  # session -> when it last got a slot (a count of picks)
         self._picks = 0
-        self._heap: list[tuple[int, int, int, int, Optional[str]]] = []  # (running, served, oldest run, tie, session)
+        self._heap: list[tuple[int, int, int, int, str | None]] = []  # (running, served, oldest run, tie, session)
         self._tie = 0  # keeps heap entries comparable when sessions are None
         self._size = 0
-        self._order: Optional[dict[int, int]] = None  # run id -> queue position, until the queue changes
+        self._order: dict[int, int] | None = None  # run id -> queue position, until the queue changes
 
     # -- the queue ------------------------------------------------------------------------------------------
     def append(self, job: Any) -> None:
@@ -129,7 +130,7 @@ class FairQueue:
         for line in self._lines.values():
             yield from line
 
-    def _push(self, session: Optional[str]) -> None:
+    def _push(self, session: str | None) -> None:
         self._order = None  # every change of a line, a count or a turn goes through here
         line = self._lines.get(session)
         if line:
@@ -138,7 +139,7 @@ class FairQueue:
             self._heap = [self._key(s, waiting) for s, waiting in self._lines.items()]
             heapq.heapify(self._heap)
 
-    def _key(self, session: Optional[str], line: deque) -> tuple[int, int, int, int, Optional[str]]:
+    def _key(self, session: str | None, line: deque) -> tuple[int, int, int, int, str | None]:
         self._tie += 1
         return self._running[session], self._served.get(session, -1), line[0].run_id, self._tie, session
 

@@ -29,8 +29,9 @@ import os
 import threading
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Any, Callable, Hashable, Optional
+from typing import Any
 
 from core import errors
 
@@ -53,7 +54,7 @@ class JobState:
     state: str
     position: int = 0
     result: Any = None
-    error: Optional[BaseException] = None
+    error: BaseException | None = None
     seconds: float = 0.0  # how long the worker ran (done or failed)
 
     @property
@@ -83,7 +84,7 @@ class JobPool:
         keep: int = 32,
         per_owner: int = 1,
         failure_ttl_s: float = 60.0,
-        method: Optional[str] = None,
+        method: str | None = None,
     ):
         self.name, self.workers, self.waiting, self.limit_s = name, max(1, int(workers)), max(0, int(waiting)), limit_s
         self.keep, self.per_owner, self.failure_ttl_s = max(0, int(keep)), max(1, int(per_owner)), failure_ttl_s
@@ -104,7 +105,7 @@ class JobPool:
 
     # -- what pages call ------------------------------------------------------------------
 
-    def submit(self, key: Hashable, fn: Callable[..., Any], args: tuple = (), owner: Optional[str] = None) -> JobState:
+    def submit(self, key: Hashable, fn: Callable[..., Any], args: tuple = (), owner: str | None = None) -> JobState:
         """The job for ``key``: its finished result or failure when known, the queued or running job it joins,
         else a new job queued for ``fn(*args)``. Raises :class:`BusyError` when there is no room for a new one."""
         with self._lock:
@@ -126,12 +127,12 @@ class JobPool:
             self._start_ready()
             return self._known(key)
 
-    def state(self, key: Hashable) -> Optional[JobState]:
+    def state(self, key: Hashable) -> JobState | None:
         """Where the job for ``key`` is; None when this pool knows none (never asked, or forgotten since)."""
         with self._lock:
             return self._known(key)
 
-    def wait(self, key: Hashable, timeout: float = 120.0) -> Optional[JobState]:
+    def wait(self, key: Hashable, timeout: float = 120.0) -> JobState | None:
         """Block until the job for ``key`` is no longer pending (tests, scripts); its state."""
         deadline = time.monotonic() + timeout
         with self._changed:
@@ -150,10 +151,10 @@ class JobPool:
 
     # -- inside ---------------------------------------------------------------------------
 
-    def _find(self, key: Hashable) -> Optional[_Job]:
+    def _find(self, key: Hashable) -> _Job | None:
         return self._running.get(key) or next((job for job in self._queue if job.key == key), None)
 
-    def _known(self, key: Hashable) -> Optional[JobState]:
+    def _known(self, key: Hashable) -> JobState | None:
         if key in self._running:
             return JobState("running")
         for position, job in enumerate(self._queue, 1):
@@ -251,7 +252,7 @@ def _child(send, env: dict[str, str], fn: Callable[..., Any], args: tuple) -> No
         send.close()
 
 
-def _exit_text(exitcode: Optional[int]) -> str:
+def _exit_text(exitcode: int | None) -> str:
     """How a job's worker ended without an answer (``exitcode`` as multiprocessing reports it)."""
     from core.training.process_backend import exit_reason
 
@@ -260,7 +261,7 @@ def _exit_text(exitcode: Optional[int]) -> str:
     return exit_reason(exitcode)
 
 
-def _portable(err: BaseException) -> tuple[str, Optional[str], str]:
+def _portable(err: BaseException) -> tuple[str, str | None, str]:
     """(class name, parameter, message) of an error, for the other process to rebuild."""
     name = type(err).__name__
     if isinstance(err, errors.UserInputError):
@@ -270,7 +271,7 @@ def _portable(err: BaseException) -> tuple[str, Optional[str], str]:
     return "RuntimeError", None, f"{name}: {err}"
 
 
-def _rebuild(payload: tuple[str, Optional[str], str]) -> BaseException:
+def _rebuild(payload: tuple[str, str | None, str]) -> BaseException:
     name, param, message = payload
     if name == "UserInputError":
         return errors.UserInputError(param or "value", message)

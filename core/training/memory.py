@@ -12,13 +12,12 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 from functools import lru_cache
-from typing import Optional
 
 M_ARENA_MAX = -8  # mallopt parameter number (glibc malloc.h)
 
 
 @lru_cache(maxsize=1)
-def _libc() -> Optional[ctypes.CDLL]:
+def _libc() -> ctypes.CDLL | None:
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         libc.mallopt  # glibc has it; musl and macOS do not

@@ -7,8 +7,8 @@ which ``torch.optim.Adam`` pulls in on first use.
 
 import torch
 
-import core.models  # noqa: F401  (registers every model but escnn, which stays lazy: it is slow to import)
-import core.training.runs  # noqa: F401
+import core.models
+import core.training.runs
 import core.training.worker  # noqa: F401
 from core.data.datasets import raw_5k
 

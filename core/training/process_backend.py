@@ -12,7 +12,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import signal
 import threading
-from typing import Any, Optional
+from typing import Any
 
 from core.training.backend import Backend
 from core.training.worker import ENDED_BY_WATCHDOG, worker_main
@@ -41,7 +41,7 @@ def prewarm() -> None:
     _warming.start()
 
 
-_warming: Optional[threading.Thread] = None
+_warming: threading.Thread | None = None
 
 
 class ProcessBackend(Backend):
@@ -49,14 +49,14 @@ class ProcessBackend(Backend):
 
     name = "process"
 
-    def __init__(self, method: Optional[str] = None):
+    def __init__(self, method: str | None = None):
         methods = mp.get_all_start_methods()
         self.method = method or ("forkserver" if "forkserver" in methods else "spawn")
         self.ctx = mp.get_context(self.method)
         if self.method == "forkserver":
             prewarm()
 
-    def start(self, db_path: str, env: dict[str, Optional[str]], run_id: int, config: dict[str, Any]) -> mp.Process:
+    def start(self, db_path: str, env: dict[str, str | None], run_id: int, config: dict[str, Any]) -> mp.Process:
         proc = self.ctx.Process(
             target=worker_main, args=(db_path, env, run_id, config), name=f"graphconv-run-{run_id}", daemon=True
         )
@@ -64,7 +64,7 @@ class ProcessBackend(Backend):
         return proc
 
     @staticmethod
-    def poll(proc: mp.Process) -> Optional[int]:
+    def poll(proc: mp.Process) -> int | None:
         """None while the worker runs, else its exit code (negative: killed by that signal)."""
         return None if proc.is_alive() else proc.exitcode
 
@@ -83,7 +83,7 @@ class ProcessBackend(Backend):
             proc.join(grace_s)
 
 
-def exit_reason(exitcode: Optional[int]) -> str:
+def exit_reason(exitcode: int | None) -> str:
     """Words for how a worker process ended (``exitcode`` as multiprocessing reports it)."""
     if exitcode is None:
         return "the worker is still running"

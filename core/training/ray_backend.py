@@ -32,11 +32,11 @@ import io
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 from core.config import REPO_ROOT
 from core.errors import UserInputError
@@ -141,7 +141,7 @@ class ChannelStore(RunWriter):
     def log_epoch(self, run_id: int, epoch: int, **metrics: Any) -> None:
         self._deliver("epoch", {"epoch": epoch, **metrics})  # once an epoch: delivered before anyone (Tune) hears of it
 
-    def save_artifact(self, run_id: int, name: str, data: Any, epoch: Optional[int] = None) -> None:
+    def save_artifact(self, run_id: int, name: str, data: Any, epoch: int | None = None) -> None:
         self._deliver("artifact", name, data, epoch)
 
     def log_progress(
@@ -150,7 +150,7 @@ class ChannelStore(RunWriter):
         epoch: int,
         batch: int,
         num_batches: int,
-        loss: Optional[float],
+        loss: float | None,
         points: Iterable[tuple[float, float]] = (),
     ) -> None:
         self._push("progress", epoch, batch, num_batches, loss, [tuple(p) for p in points])
@@ -170,8 +170,8 @@ class ChannelStore(RunWriter):
         run_id: int,
         summary: Mapping[str, Any],
         status: str = "finished",
-        error: Optional[str] = None,
-        checkpoint: Optional[str | Path] = None,
+        error: str | None = None,
+        checkpoint: str | Path | None = None,
     ) -> None:
         import ray
 
@@ -183,8 +183,8 @@ def train_task(
     channel,
     run_id: int,
     config: dict[str, Any],
-    env: dict[str, Optional[str]],
-    on_epoch: Optional[Callable[[dict], None]] = None,
+    env: dict[str, str | None],
+    on_epoch: Callable[[dict], None] | None = None,
 ) -> str:
     """The Ray task: train one run, reporting through ``channel``; returns the run's final status.
 
@@ -193,8 +193,9 @@ def train_task(
 
     apply_env(env)
     os.environ["GRAPHCONV_DATA_DIR"] = tempfile.mkdtemp(prefix="graphconv-ray-")  # this node's scratch space
-    from core.training.runs import RunConfig
     import ray
+
+    from core.training.runs import RunConfig
 
     cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1.0)  # Ray already shares the node's CPUs
     summary = execute_reporting(
@@ -210,9 +211,9 @@ class RayRun:
     channel: Any  # its Channel actor
     store: Any  # the launcher's RunStore
     stop_sent: bool = False
-    exit: Optional[int] = None
+    exit: int | None = None
     reason: str = ""
-    node: Optional[dict] = None  # {"id", "ip"} of the Ray node it trains on, from its start event
+    node: dict | None = None  # {"id", "ip"} of the Ray node it trains on, from its start event
 
 
 def _init_in_a_lasting_thread(address: str) -> None:
@@ -268,7 +269,7 @@ def cannot_connect(address: str, err: BaseException) -> UserInputError:
     return UserInputError("GRAPHCONV_RAY_ADDRESS", f"cannot connect to the Ray cluster at {address}: {first}{hint}")
 
 
-def _driver_node_id() -> Optional[str]:
+def _driver_node_id() -> str | None:
     """The node id of this (connected) driver, None where Ray cannot tell (some ``ray://`` clients)."""
     import ray
 
@@ -299,7 +300,7 @@ class RayBackend(Backend):
         # SPREAD: runs go to the least busy nodes first rather than filling the launcher's node
         self._task = ray.remote(num_cpus=num_cpus_per_run, max_retries=0, scheduling_strategy="SPREAD")(train_task)
 
-    def start(self, db_path: str, env: dict[str, Optional[str]], run_id: int, config: dict[str, Any]) -> RayRun:
+    def start(self, db_path: str, env: dict[str, str | None], run_id: int, config: dict[str, Any]) -> RayRun:
         from core.training.store import RunStore
 
         channel = self.new_channel()
@@ -330,7 +331,7 @@ class RayBackend(Backend):
             run.channel.request_stop.remote()
             run.stop_sent = True
 
-    def poll(self, run: RayRun) -> Optional[int]:
+    def poll(self, run: RayRun) -> int | None:
         """Write what the task sent to the store; forward a stop request; None while the task runs."""
         if run.exit is not None:
             return run.exit

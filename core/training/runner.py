@@ -43,8 +43,9 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence, Union
+from typing import Any
 
 from core.config import limits, public_mode
 from core.errors import UserInputError
@@ -81,7 +82,7 @@ def config_key(config: Any) -> str:
     return json.dumps(config.to_dict() if isinstance(config, RunConfig) else config, sort_keys=True, default=str)
 
 
-def identical_runs(store, configs: Sequence[Any], statuses: Sequence[str] = REUSABLE) -> list[Optional[dict]]:
+def identical_runs(store, configs: Sequence[Any], statuses: Sequence[str] = REUSABLE) -> list[dict | None]:
     """For each config (RunConfig or dict), the stored run trained, queued or training with exactly that config,
     seed included (every setting equal, as stored), or None: the oldest finished one, else the oldest queued or
     training one. One read of the store for all of them. Pages reuse such a run instead of training a copy that
@@ -91,7 +92,7 @@ def identical_runs(store, configs: Sequence[Any], statuses: Sequence[str] = REUS
 
 def pick_identical(
     runs: Sequence[dict], configs: Sequence[Any], statuses: Sequence[str] = REUSABLE
-) -> list[Optional[dict]]:
+) -> list[dict | None]:
     """:func:`identical_runs` among ``runs`` (store rows already read; other statuses than ``statuses`` skipped)."""
     wanted = [config_key(c) for c in configs]
     found: dict[str, dict] = {}
@@ -108,7 +109,7 @@ def pick_identical(
     return [found.get(key) for key in wanted]
 
 
-def find_identical(store, config: Any, statuses: Sequence[str] = REUSABLE) -> Optional[dict]:
+def find_identical(store, config: Any, statuses: Sequence[str] = REUSABLE) -> dict | None:
     """The stored run with exactly ``config`` (seed included) that is finished, else queued or training; None."""
     return identical_runs(store, [config], statuses)[0]
 
@@ -121,18 +122,18 @@ class QueueFullError(UserInputError):
 @dataclass(eq=False)
 class Job:
     run_id: int
-    session: Optional[str]
+    session: str | None
     config: dict[str, Any]
-    env: dict[str, Optional[str]]
-    client: Optional[str] = None  # the client's network address, where the platform passes one
+    env: dict[str, str | None]
+    client: str | None = None  # the client's network address, where the platform passes one
     growth_mb: float = 0.0  # its estimated memory above the worker's start (core.training.cost)
     handle: Any = None  # the backend's handle once started
     stop_asked: bool = False  # stop() was called in this process (also when the store could not be written)
-    stop_seen: Optional[float] = None  # monotonic time the dispatcher first saw a stop request
+    stop_seen: float | None = None  # monotonic time the dispatcher first saw a stop request
     terminated: bool = False  # the dispatcher ended the worker after the grace period
-    started: Optional[float] = None  # monotonic time its worker started
+    started: float | None = None  # monotonic time its worker started
     ended_why: str = ""  # why the dispatcher ended it, when not for a stop request
-    control: Optional[JobControl] = None  # who polls, describes and ends it when not the manager's backend (a search)
+    control: JobControl | None = None  # who polls, describes and ends it when not the manager's backend (a search)
 
 
 def _env_int(name: str, default: int) -> int:
@@ -149,12 +150,12 @@ class RunManager:
     def __init__(
         self,
         store=None,
-        max_concurrent: Optional[int] = None,
-        backend: Optional[Backend] = None,
-        session_limit: Optional[int] = None,
+        max_concurrent: int | None = None,
+        backend: Backend | None = None,
+        session_limit: int | None = None,
         stop_grace_s: float = 10.0,
-        public: Optional[bool] = None,
-        queue_limit: Optional[int] = None,
+        public: bool | None = None,
+        queue_limit: int | None = None,
     ):
         from core.training.store import RunStore
 
@@ -191,11 +192,11 @@ class RunManager:
     def submit(
         self,
         cfg: RunConfig,
-        session: Optional[str] = None,
+        session: str | None = None,
         kind: str = "image",
-        client: Optional[str] = None,
-        epochs: Optional[int] = None,
-        group: Optional[RunGroup] = None,
+        client: str | None = None,
+        epochs: int | None = None,
+        group: RunGroup | None = None,
     ) -> int:
         """Validate and cost the run (raises UserInputError: a bad setting, a run over the budget, no room), store
         it as queued and return its id; a worker starts it when a slot is free. ``kind`` is what the run is
@@ -209,10 +210,10 @@ class RunManager:
     def submit_many(
         self,
         configs: Sequence[RunConfig],
-        session: Optional[str] = None,
+        session: str | None = None,
         kind: str = "image",
-        client: Optional[str] = None,
-        group: Union[RunGroup, Sequence[Optional[RunGroup]], None] = None,
+        client: str | None = None,
+        group: RunGroup | Sequence[RunGroup | None] | None = None,
     ) -> list[int]:
         """Submit a sweep's, a lesson's or a trio's runs (``group``: one for all, or one per run, as a lesson's
         parts): all of them (each validated and costed, their time together within the budget, room for all) or
@@ -225,10 +226,10 @@ class RunManager:
     def _enqueue(
         self,
         configs: list[RunConfig],
-        session: Optional[str],
+        session: str | None,
         kind: str,
-        group: Union[RunGroup, Sequence[Optional[RunGroup]], None],
-        client: Optional[str],
+        group: RunGroup | Sequence[RunGroup | None] | None,
+        client: str | None,
         priced: list[cost.Cost],
     ) -> list[int]:
         groups = list(group) if isinstance(group, (list, tuple)) else [group] * len(configs)
@@ -255,7 +256,7 @@ class RunManager:
         return [job.run_id for job in jobs]
 
     def continue_run(
-        self, parent_id: int, epochs: int, session: Optional[str] = None, client: Optional[str] = None
+        self, parent_id: int, epochs: int, session: str | None = None, client: str | None = None
     ) -> int:
         """Submit a NEW run that trains run ``parent_id`` (finished or stopped) ``epochs`` more epochs from its
         weights, optimiser, schedule and random streams (``core.training.resume``): queued like any run, in
@@ -270,7 +271,7 @@ class RunManager:
             continuation_config(self.store, parent_id, epochs), session=session, client=client, epochs=epochs
         )
 
-    def check_room(self, session: Optional[str], runs: int = 1, client: Optional[str] = None) -> None:
+    def check_room(self, session: str | None, runs: int = 1, client: str | None = None) -> None:
         """Raise :class:`QueueFullError` unless ``runs`` more runs fit: the server's queue (public mode), the
         session's limit and the client address's (no session and no address: the CLI, scripts; only the queue)."""
         with self._cond:
@@ -309,11 +310,11 @@ class RunManager:
     def submit_search(
         self,
         configs: list[RunConfig],
-        session: Optional[str] = None,
+        session: str | None = None,
         kind: str = "search",
         early_stopping: bool = True,
-        client: Optional[str] = None,
-        group: Optional[RunGroup] = None,
+        client: str | None = None,
+        group: RunGroup | None = None,
     ) -> tuple[list[int], bool]:
         """Store a search's trials (in ``group``; ``kind``: an old search kind string, for callers that still pass
         one) and start them: (run ids, whether early stopping is on).
@@ -351,7 +352,7 @@ class RunManager:
             self._cond.notify()
         return [job.run_id for job in jobs], True
 
-    def stop(self, run_id: int, session: Optional[str] = None) -> bool:
+    def stop(self, run_id: int, session: str | None = None) -> bool:
         """Ask a queued or training run to stop; ``False`` when it is unknown or already ended.
 
         Raises ``UserInputError`` when ``session`` is given and did not start the run."""
@@ -376,7 +377,7 @@ class RunManager:
                 raise
             return True
 
-    def live(self, run_id: int) -> Optional[dict[str, Any]]:
+    def live(self, run_id: int) -> dict[str, Any] | None:
         """A run's state as every page shows it, read from the store (None for an unknown id); ``run`` is its
         stored row (name, summary, device, error), so a page polling this needs no second read."""
         run = self.store.get_run(run_id)
@@ -407,7 +408,7 @@ class RunManager:
             "run": run,
         }
 
-    def queue_position(self, run_id: int, state: Optional[str] = None) -> int:
+    def queue_position(self, run_id: int, state: str | None = None) -> int:
         """1 when the run gets the next free slot, 2 after that, ...; 0 when it is not queued."""
         with self._cond:
             position = self._queue.position(run_id)
@@ -417,11 +418,11 @@ class RunManager:
             return self.store.queue_position(run_id)
         return 0
 
-    def active(self, session: Optional[str] = None) -> list[int]:
+    def active(self, session: str | None = None) -> list[int]:
         """Ids of queued or training runs (of one session when given), oldest first."""
         return sorted(r["id"] for r in self.store.list_runs(status=ACTIVE, session=session))
 
-    def wait(self, run_id: int, timeout: float = 600.0) -> Optional[dict[str, Any]]:
+    def wait(self, run_id: int, timeout: float = 600.0) -> dict[str, Any] | None:
         """Block until the run leaves queued/running (tests and scripts); return its live state."""
         deadline = time.time() + timeout
         while time.time() < deadline:
@@ -594,7 +595,7 @@ def ray_address() -> str:
     return os.environ.get("GRAPHCONV_RAY_ADDRESS", "").strip()
 
 
-def make_backend(name: Optional[str] = None) -> Backend:
+def make_backend(name: str | None = None) -> Backend:
     """The backend named ``name``, else ``ray`` when ``GRAPHCONV_RAY_ADDRESS`` is set, else ``process``."""
     address = ray_address()
     name = name or ("ray" if address else "process")

@@ -10,8 +10,9 @@ A config with ``parent`` set continues that run as a new run (``continuation_con
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Optional
 
 import torch
 
@@ -29,12 +30,12 @@ AUGMENTS = ("none", "rotate")
 TRAINING_DEFAULTS: dict[str, Any] = {"lr": 3e-3, "schedule": "constant"}
 
 
-def _spec(model: Any) -> Optional[ModelSpec]:
+def _spec(model: Any) -> ModelSpec | None:
     """The spec of ``model``, None for a name no model is registered under (an old run of a removed model)."""
     return MODELS.spec(model) if isinstance(model, str) and model in MODELS else None
 
 
-def model_default(model: str, name: str, quick: Optional[bool] = None) -> Any:
+def model_default(model: str, name: str, quick: bool | None = None) -> Any:
     """The default of setting ``name`` (a model setting such as layers or K, or lr / schedule) for ``model``: its
     spec's (in quick mode its quick one), else the setting's first declaration's (``quick=None`` follows
     ``core.config.quick_mode()``)."""
@@ -67,16 +68,16 @@ class RunConfig:
     data: str = "mnist-5k"  # mnist-5k (embedded), mnist (downloaded), mnist-rot
     model: str = "cheb"  # a name in core.models.MODELS
     graph: str = "grid"  # a name in core.graphs.GRAPHS (ignored by models that take none)
-    graph_params: Optional[dict[str, Any]] = None  # the builder's parameters; None: that kind's defaults
+    graph_params: dict[str, Any] | None = None  # the builder's parameters; None: that kind's defaults
     epochs: int = 8  # passes over the training set
-    lr: Optional[float] = None  # Adam learning rate; None: the model's default (its spec, else TRAINING_DEFAULTS)
-    schedule: Optional[str] = None  # constant, cosine or plateau; None: the model's default (likewise)
+    lr: float | None = None  # Adam learning rate; None: the model's default (its spec, else TRAINING_DEFAULTS)
+    schedule: str | None = None  # constant, cosine or plateau; None: the model's default (likewise)
     augment: str = "none"  # none, or rotate: turn each training image by a random angle every epoch
     batch_size: int = 64  # images per step
     seed: int = 0  # seeds the split-independent randomness: init, shuffling, dropout
     device: str = "auto"  # auto, cpu, cuda, mps
     quick: bool = False  # quick mode: fewer images (tests, hosted demo)
-    parent: Optional[int] = None  # a continuation: the run whose training it carries on to ``epochs`` in all
+    parent: int | None = None  # a continuation: the run whose training it carries on to ``epochs`` in all
 
     def __post_init__(self) -> None:
         spec = _spec(self.model)
@@ -122,7 +123,7 @@ class RunConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "RunConfig":
+    def from_dict(cls, d: dict[str, Any]) -> RunConfig:
         """A config from its flat dict: a stored run's (older ones lack newer settings: their model's spec says what
         they meant, ``ModelSpec.stored``), a link's or a script's. An unknown name is refused."""
         known = {f.name for f in fields(cls)}
@@ -188,7 +189,7 @@ _sync_model_settings()
 MODELS.on_change(_sync_model_settings)
 
 
-def run_title(run: Optional[dict[str, Any]], with_id: bool = True, with_data: bool = False) -> str:
+def run_title(run: dict[str, Any] | None, with_id: bool = True, with_data: bool = False) -> str:
     """How every page names a stored run: "Run 5 · ChebNet K=5 on the 8-neighbour grid" (``with_data``: "· mnist-5k").
 
     Built from the run's config, so runs stored before names were readable read the same; a config this code cannot
@@ -279,7 +280,7 @@ def _wrong_graph(spec: ModelSpec, graph: str) -> str:
 
 
 def build_everything(
-    cfg: RunConfig, rng: Optional[RunRNG] = None, on_prepare: Optional[Callable[[str, int, int], None]] = None
+    cfg: RunConfig, rng: RunRNG | None = None, on_prepare: Callable[[str, int, int], None] | None = None
 ):
     """(dataset, train Batches, test Batches, model, graph or None) for a validated config.
 
@@ -287,9 +288,9 @@ def build_everything(
     if None), so the same seed gives the same weights even while other runs train. ``on_prepare(what,
     done, total)`` hears about slow preparation (building superpixel graphs the first time).
     """
+    from core.data.batches import EVAL_BATCH, Batches
     from core.data.datasets import load_dataset
     from core.graphs import build_graph
-    from core.data.batches import EVAL_BATCH, Batches
 
     quick = cfg.quick or quick_mode()
     ds = load_dataset(cfg.data, quick=quick)
@@ -312,7 +313,7 @@ def build_everything(
     return ds, train, test, model, graph
 
 
-def peak_memory_mb() -> Optional[float]:
+def peak_memory_mb() -> float | None:
     """The resident high-water mark of this process in MB (a worker: its run's peak), or None where unknown."""
     try:
         import resource
@@ -362,12 +363,12 @@ def execute(
     cfg: RunConfig,
     store=None,
     *,
-    run_id: Optional[int] = None,
-    session: Optional[str] = None,
-    should_stop: Optional[Callable[[], bool]] = None,
-    on_batch: Optional[Callable[[dict], None]] = None,
-    on_epoch: Optional[Callable[[dict], None]] = None,
-    on_prepare: Optional[Callable[[str, int, int], None]] = None,
+    run_id: int | None = None,
+    session: str | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    on_batch: Callable[[dict], None] | None = None,
+    on_epoch: Callable[[dict], None] | None = None,
+    on_prepare: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Validate, train and store one run; return its summary (the CLI's JSON).
 
@@ -480,8 +481,8 @@ def execute(
 
 
 def _store_evaluation(
-    store, run_id: int, ckpt, model, test, ds, cfg: RunConfig, should_stop: Optional[Callable[[], bool]]
-) -> Optional[str]:
+    store, run_id: int, ckpt, model, test, ds, cfg: RunConfig, should_stop: Callable[[], bool] | None
+) -> str | None:
     """Evaluate the final model on its test set and store it as artifact ``"evaluation"`` for the Results page
     (``core.training.evaluation``). A stop request skips it; a failure is returned as text, never raised (the
     run's result stands; Results evaluates it on first view instead)."""

@@ -19,8 +19,9 @@ import itertools
 import math
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence, Union
+from typing import Any, Union
 
 from core.errors import UserInputError
 from core.training.runs import RunConfig, validate
@@ -37,10 +38,10 @@ ASHA_REDUCTION = 2  # ASHA: at each rung (epoch 1, 2, 4, ...) only the best 1/2 
 class Range:
     """A continuous (float) or whole-number (int) interval to draw from, ends included."""
 
-    low: Union[int, float]
-    high: Union[int, float]
+    low: int | float
+    high: int | float
 
-    def draw(self, rng: random.Random) -> Union[int, float]:
+    def draw(self, rng: random.Random) -> int | float:
         if isinstance(self.low, int) and isinstance(self.high, int):
             return rng.randint(self.low, self.high)
         if self.low > 0:  # log-uniform: 1e-4..1e-2 puts as many draws below 1e-3 as above

@@ -15,8 +15,9 @@ The rest of the embedding tools (t-SNE, alignment, feature extraction) are in ``
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable, Optional
+from typing import Any
 
 import numpy as np
 import torch
@@ -115,7 +116,7 @@ def pca_2d(features: Any) -> np.ndarray:
 
 def pca_snapshot(
     model: nn.Module, batches: Iterable[tuple[Any, torch.Tensor]], limit: int = SNAPSHOT_POINTS
-) -> Optional[dict[str, Any]]:
+) -> dict[str, Any] | None:
     """``{"xy": [[x, y], ...], "labels": [...]}``: 2-D PCA of the features of the first ``limit`` items.
 
     ``batches`` is iterated only until ``limit`` items are seen (an unshuffled test ``Batches``:
@@ -144,7 +145,7 @@ def pca_snapshot(
     return _snapshot_dict(torch.cat(feats), torch.cat(labels).tolist())
 
 
-def _snapshot_dict(features: torch.Tensor, labels: Any) -> Optional[dict[str, Any]]:
+def _snapshot_dict(features: torch.Tensor, labels: Any) -> dict[str, Any] | None:
     if len(features) == 0 or not torch.isfinite(features).all():
         return None
     xy = np.round(pca_2d(features.numpy()).astype(np.float64), 4)
@@ -179,7 +180,7 @@ class FeatureTap:
         self._rows.append(f)
         self._count += len(f)
 
-    def snapshot(self, labels: Any) -> Optional[dict[str, Any]]:
+    def snapshot(self, labels: Any) -> dict[str, Any] | None:
         """``{"xy", "labels"}`` of the recorded features (``labels``: the unshuffled test labels), or None."""
         if not self._rows:
             return None

@@ -32,9 +32,10 @@ import fcntl
 import logging
 import os
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator, Optional
+from typing import Any
 
 from core.errors import UserInputError
 from core.training.runs import RunConfig
@@ -118,7 +119,7 @@ def _needed(store, starter: StarterRun, own: list[dict[str, Any]]) -> bool:
     return not store.runs_with_weights(model=starter.model, limit=None)
 
 
-def steerable(config: Optional[dict[str, Any]]) -> bool:
+def steerable(config: dict[str, Any] | None) -> bool:
     """Whether a run's config is a steerable net whose answer stays put as its digit turns: an escnn net whose last
     group turns (C_N or D_N with N of 2 or more, or SO2; not C1 or D1, which only mirror or do nothing)."""
     cfg = config or {}
@@ -134,7 +135,7 @@ def steerable(config: Optional[dict[str, Any]]) -> bool:
     return family == "SO2" or n >= 2
 
 
-def active_run(store, model: str) -> Optional[dict[str, Any]]:
+def active_run(store, model: str) -> dict[str, Any] | None:
     """The run of ``model`` queued or training on this server that a page can wait for instead of queueing another:
     the starter's own when there is one, else the newest of any visitor (for escnn: a steerable one), else None."""
     active = [
@@ -145,7 +146,7 @@ def active_run(store, model: str) -> Optional[dict[str, Any]]:
     return next((r for r in active if r.get("kind") == STARTER_KIND), active[0] if active else None)
 
 
-def queue_starter(manager, model: str, store=None, client: Optional[str] = None) -> tuple[int, bool]:
+def queue_starter(manager, model: str, store=None, client: str | None = None) -> tuple[int, bool]:
     """(run id, whether it was queued now): the starter run of ``model`` queued through ``manager.submit`` (cost
     check, limits; ``client``: the pressing visitor's address, so its limit applies), unless a run of ``model`` is
     already queued or training on this server (``active_run``), which is returned instead: one per server, whoever
@@ -182,7 +183,7 @@ def ensure_starter(manager, store=None) -> list[int]:
         return ids
 
 
-def fraction(run: dict[str, Any], progress: Optional[dict[str, Any]]) -> float:
+def fraction(run: dict[str, Any], progress: dict[str, Any] | None) -> float:
     """How far a run is, 0..1, as ``RunManager.live`` counts it (batches done of all its batches)."""
     if run["status"] == "finished":
         return 1.0

@@ -9,8 +9,9 @@ the second setting in a grid.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import Any
 
 from core.errors import UserInputError
 from core.graphs import describe_graph
@@ -118,7 +119,7 @@ def _restricted(base: RunConfig, depth: int) -> str:
 
 
 def grid_configs(
-    base: RunConfig, param: str, values: list[Any], param2: Optional[str] = None, values2: Optional[list[Any]] = None
+    base: RunConfig, param: str, values: list[Any], param2: str | None = None, values2: list[Any] | None = None
 ) -> list[RunConfig]:
     """Every combination of ``param`` x ``param2`` values (just ``param`` without a second setting),
     all validated before any is submitted; at most ``MAX_SWEEP_RUNS`` runs."""
@@ -137,27 +138,27 @@ def grid_configs(
     return [cfg for first in sweep_configs(base, param, values) for cfg in sweep_configs(first, param2, values2)]
 
 
-def new_sweep_group(param: Optional[str] = None, param2: Optional[str] = None) -> RunGroup:
+def new_sweep_group(param: str | None = None, param2: str | None = None) -> RunGroup:
     """A fresh group for one sweep's runs, naming what it sweeps (its id spelled ``sweep:<ms>:<param>[:<param2>]``,
     as older versions spelled the sweep's kind, so tools that hold one keep matching)."""
     params = tuple(p for p in (param, param2) if p)
     return RunGroup("sweep", ":".join(["sweep", str(int(time.time() * 1000)), *params]), params=params)
 
 
-def new_sweep_kind(param: Optional[str] = None, param2: Optional[str] = None) -> str:
+def new_sweep_kind(param: str | None = None, param2: str | None = None) -> str:
     """The id of a fresh sweep group, for a caller that still passes a kind string to ``RunStore.create_run``
     (``python -m core sweep``); the store turns it back into the group. New code passes the group."""
     return new_sweep_group(param, param2).id
 
 
-def as_group(group: Union[RunGroup, str, None]) -> Optional[RunGroup]:
+def as_group(group: RunGroup | str | None) -> RunGroup | None:
     """``group`` itself, or the group an old kind string names (``core.training.store.legacy_kinds``)."""
     return group if isinstance(group, RunGroup) else group_from_kind(group)
 
 
 def sweep_params(
-    group: Union[RunGroup, str, None], configs: Sequence[dict[str, Any]] = ()
-) -> tuple[Optional[str], Optional[str]]:
+    group: RunGroup | str | None, configs: Sequence[dict[str, Any]] = ()
+) -> tuple[str | None, str | None]:
     """(param, param2) of a stored sweep: the settings its group names, or (sweeps stored before they named them)
     the settings its runs differ in, the one with more values first; a schedule that moves its restriction counts
     as ``restriction``."""
@@ -201,7 +202,7 @@ def _said(param: str, value: Any) -> str:
     return MODELS.short(value) if param == "model" and isinstance(value, str) and value in MODELS else _shown(value)
 
 
-def sweep_name(group: Union[RunGroup, str, None], configs: Sequence[dict[str, Any]]) -> str:
+def sweep_name(group: RunGroup | str | None, configs: Sequence[dict[str, Any]]) -> str:
     """A readable name for a stored sweep from its group and its runs' configs (in run order), the same for a sweep
     launched on the Compare page and one trained by ``python -m core sweep``, e.g.
     ``Sweep of Chebyshev order (K) over 1, 2, 3 · ChebNet on the 8-neighbour grid, 3 epochs`` (a no-break space in "3 epochs"). It
@@ -273,7 +274,7 @@ def sweep_value(config: dict[str, Any], param: str) -> Any:
     return (config.get("graph_params") or {}).get(param) if where == "graph" else config.get(param)
 
 
-def sweep_points(runs: Sequence[dict[str, Any]], param: str, param2: Optional[str] = None) -> list[tuple[Any, ...]]:
+def sweep_points(runs: Sequence[dict[str, Any]], param: str, param2: str | None = None) -> list[tuple[Any, ...]]:
     """``(value, test accuracy)`` or ``(value, test accuracy, value2)`` of every finished run among ``runs`` (store
     rows), sorted by value with numbers before words: the points of a sweep's plot."""
     done = [r for r in runs if r.get("status") == "finished"]

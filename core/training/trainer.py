@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Optional
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -18,7 +19,6 @@ from torch import nn
 
 from core.data.batches import Batches
 from core.rng import RunRNG
-
 
 SCHEDULES = ("constant", "cosine", "plateau")
 PLATEAU_PATIENCE = 2  # plateau: epochs without a lower training loss before the rate is halved
@@ -72,7 +72,7 @@ class TrainerConfig:
     seed: int = 0  # seeds dropout when fit is given no run stream (init: build_everything; shuffling: Batches)
     device: str = "auto"  # "auto" (cuda, then mps, then cpu), or an explicit torch device string
     schedule: str = "constant"  # learning rate: constant, cosine (decays to 0 over all steps) or plateau (halved)
-    augment: Optional[Callable[[torch.Tensor], torch.Tensor]] = None  # applied to each training batch
+    augment: Callable[[torch.Tensor], torch.Tensor] | None = None  # applied to each training batch
     max_loss: float = 1e4  # a batch loss above this ends the run as diverged (cross-entropy starts near ln 10 = 2.3)
     precise_bn: int = 0  # before each evaluation, recompute batch-norm statistics on this many training batches
 
@@ -82,9 +82,9 @@ class Callbacks:
     """Optional hooks. ``should_stop`` is polled after every batch: something true ends the run ``stopped``; a
     string is the reason, kept as the result's ``error`` (a time limit; a stop request returns True)."""
 
-    on_batch: Optional[Callable[[dict[str, Any]], None]] = None  # {epoch, batch, num_batches, loss}
-    on_epoch: Optional[Callable[[dict[str, Any]], None]] = None  # one row of ``TrainResult.epochs``
-    should_stop: Optional[Callable[[], bool]] = None
+    on_batch: Callable[[dict[str, Any]], None] | None = None  # {epoch, batch, num_batches, loss}
+    on_epoch: Callable[[dict[str, Any]], None] | None = None  # one row of ``TrainResult.epochs``
+    should_stop: Callable[[], bool] | None = None
 
 
 @dataclass
@@ -92,10 +92,10 @@ class TrainResult:
     status: str  # finished | stopped | failed
     device: str
     epochs: list[dict[str, Any]] = field(default_factory=list)
-    test_accuracy: Optional[float] = None
-    images_per_second: Optional[float] = None  # training throughput, averaged over epochs
-    error: Optional[str] = None
-    state: Optional[dict[str, Any]] = None  # what a continuation needs (train_state); None for a failed run
+    test_accuracy: float | None = None
+    images_per_second: float | None = None  # training throughput, averaged over epochs
+    error: str | None = None
+    state: dict[str, Any] | None = None  # what a continuation needs (train_state); None for a failed run
 
 
 def pick_device(requested: str = "auto") -> torch.device:
@@ -241,7 +241,7 @@ def fit(
     cfg: TrainerConfig,
     callbacks: Callbacks | None = None,
     rng: RunRNG | None = None,
-    resume: Optional[dict[str, Any]] = None,
+    resume: dict[str, Any] | None = None,
 ) -> TrainResult:
     """Train ``model`` with Adam and cross-entropy; evaluate on ``test`` after every epoch.
 

@@ -28,7 +28,7 @@ import shutil
 import tempfile
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 from core.training.backend import Search
 from core.training.ray_backend import RayBackend, RayRun
@@ -43,7 +43,7 @@ class TrialRun(RayRun):
     index: int = 0
 
 
-def tune_trial(config: dict[str, Any], plan: list[dict[str, Any]], env: dict[str, Optional[str]]) -> None:
+def tune_trial(config: dict[str, Any], plan: list[dict[str, Any]], env: dict[str, str | None]) -> None:
     """Tune's function trainable: train trial ``config["index"]`` of ``plan``, reporting each epoch to Tune."""
     from ray import tune
 
@@ -59,7 +59,7 @@ def tune_trial(config: dict[str, Any], plan: list[dict[str, Any]], env: dict[str
     train_task(item["channel"], item["run_id"], item["config"], env, on_epoch=report)
 
 
-def _hooks(search: "_Shared"):
+def _hooks(search: _Shared):
     """Tune's ``Stopper`` and ``Callback`` for one search, sharing ``search``'s plain containers (Tune calls
     them in the driver, this process; it only pickles copies for its own records).
 
@@ -101,7 +101,7 @@ class TuneSearch(Search):
     name = "ray-tune"
 
     def __init__(
-        self, backend: RayBackend, db_path: str, env: dict[str, Optional[str]], plan: list[tuple[int, dict[str, Any]]]
+        self, backend: RayBackend, db_path: str, env: dict[str, str | None], plan: list[tuple[int, dict[str, Any]]]
     ):
         from core.training.store import RunStore
 
@@ -115,7 +115,7 @@ class TuneSearch(Search):
         self.configs = [config for _, config in plan]
         self.env = {k: v for k, v in env.items() if k != "GRAPHCONV_DATA_DIR"}
         self.shared = _Shared()
-        self.failure: Optional[BaseException] = None
+        self.failure: BaseException | None = None
         self._thread = threading.Thread(target=self._drive, name="graphconv-tune", daemon=True)
         self._thread.start()
 
@@ -164,7 +164,7 @@ class TuneSearch(Search):
 
     # -- what the run manager calls for each trial's run --------------------------------------------
 
-    def poll(self, trial: TrialRun) -> Optional[int]:
+    def poll(self, trial: TrialRun) -> int | None:
         """Write what the trial sent; forward a stop request; None while the trial runs, else the exit."""
         if trial.exit is not None:
             return trial.exit
@@ -233,7 +233,7 @@ class TuneBackend(RayBackend):
     early_stopping = True
 
     def start_search(
-        self, db_path: str, env: dict[str, Optional[str]], plan: list[tuple[int, dict[str, Any]]]
+        self, db_path: str, env: dict[str, str | None], plan: list[tuple[int, dict[str, Any]]]
     ) -> TuneSearch:
         """One Ray Tune search with ASHA over the stored runs of ``plan``."""
         return TuneSearch(self, db_path, env, plan)

@@ -66,7 +66,8 @@ import mmap
 import os
 import threading
 import time
-from typing import Any, Callable, Optional, Union
+from collections.abc import Callable
+from typing import Any
 
 from core.errors import UserInputError
 from core.training.cpu_share import CpuShare, Lease, lease_dir, usable_cpus
@@ -103,7 +104,7 @@ class StoreReporter:
         self._pending: list[tuple[float, float]] = []  # (fractional epoch, loss) not yet written
         self._last_write = -float("inf")
         self._last_check = -float("inf")
-        self._stop: Union[bool, str] = False
+        self._stop: bool | str = False
         self.wall_s = float(wall_s or 0.0)  # 0: no time limit
         self.deadline = clock() + self.wall_s if self.wall_s > 0 else None
 
@@ -123,7 +124,7 @@ class StoreReporter:
             self._last_write = now
             self.store.log_progress(self.run_id, 0, done, total, None, [])
 
-    def should_stop(self) -> Union[bool, str]:
+    def should_stop(self) -> bool | str:
         """True once a stop was requested; the reason (a string, the run's error) once the time limit passed."""
         if self._stop:
             return self._stop
@@ -153,7 +154,7 @@ class FixedShare(CpuShare):
     """A run's CPU share in exact mode: ``threads`` for its whole life, whatever trains beside it, while it holds a
     lease in the registry like a dynamic share does, so runs outside exact mode leave it its core."""
 
-    def __enter__(self) -> "FixedShare":
+    def __enter__(self) -> FixedShare:
         try:
             self.lease = Lease(lease_dir())
         except OSError as err:  # no registry: sharing must never end a run
@@ -180,7 +181,7 @@ class NamesMemoryLimit:
     limit is recorded as :func:`memory_message`, in the same write (a page never sees the allocator's words), with
     the limit's reserve given back first so the write has room. Every other call goes to the store unchanged."""
 
-    def __init__(self, store, memory: "MemoryLimit"):
+    def __init__(self, store, memory: MemoryLimit):
         self._store, self._memory = store, memory
 
     def fail(self, run_id: int, error: str) -> None:
@@ -197,12 +198,12 @@ def execute_reporting(
     cfg: RunConfig,
     store,
     run_id: int,
-    on_epoch: Optional[Callable[[dict], None]] = None,
-    on_prepare: Optional[Callable[[str, int, int], None]] = None,
-    threads: Optional[int] = None,
-    wall_s: Optional[float] = None,
-    memory: Optional["MemoryLimit"] = None,
-    exact: Optional[bool] = None,
+    on_epoch: Callable[[dict], None] | None = None,
+    on_prepare: Callable[[str, int, int], None] | None = None,
+    threads: int | None = None,
+    wall_s: float | None = None,
+    memory: MemoryLimit | None = None,
+    exact: bool | None = None,
 ) -> dict[str, Any]:
     """``execute`` one stored run with live progress and stop requests through the store (``on_epoch`` and
     ``on_prepare`` are called too, e.g. to print).
@@ -250,7 +251,7 @@ def execute_reporting(
         )
 
 
-def apply_env(env: dict[str, Optional[str]]) -> None:
+def apply_env(env: dict[str, str | None]) -> None:
     """Set (or, for None, remove) the submitter's ``GRAPHCONV_*`` settings in this worker's environment."""
     for key, value in env.items():
         if value is None:
@@ -287,7 +288,7 @@ def raise_oom_score(value: int = OOM_SCORE_ADJ) -> bool:
         return False
 
 
-def address_space_mb() -> Optional[float]:
+def address_space_mb() -> float | None:
     """This process's address space in MB (``VmSize``), None where /proc cannot tell."""
     try:
         with open("/proc/self/status") as f:
@@ -330,7 +331,7 @@ class MemoryLimit:
         self.worker_mb = int(worker_mb)
         limit_malloc_arenas(ARENAS)
         _start_thread_pool()
-        self._reserve: Optional[mmap.mmap] = mmap.mmap(-1, int(reserve_mb) << 20) if reserve_mb else None
+        self._reserve: mmap.mmap | None = mmap.mmap(-1, int(reserve_mb) << 20) if reserve_mb else None
         start = address_space_mb()
         if start is None:
             raise OSError("this system does not report a process's address space (/proc/self/status)")
@@ -361,7 +362,7 @@ def trains_on_cpu(config: dict[str, Any]) -> bool:
         return True
 
 
-def limit_memory(worker_mb: int, config: dict[str, Any]) -> Optional[MemoryLimit]:
+def limit_memory(worker_mb: int, config: dict[str, Any]) -> MemoryLimit | None:
     """Bound this worker's memory at ``worker_mb`` MB more than it starts with (``RLIMIT_AS``); None when there
     is no limit (0), the run trains on a GPU, or this system cannot set one (logged; the run still trains)."""
     if worker_mb <= 0 or not trains_on_cpu(config):
@@ -385,12 +386,12 @@ MEMORY_WORDS = (
 )
 
 
-def looks_like_memory(text: Optional[str]) -> bool:
+def looks_like_memory(text: str | None) -> bool:
     """Whether an error's text says an allocation failed."""
     return bool(text) and any(w in str(text).lower() for w in MEMORY_WORDS)
 
 
-def is_memory_error(err: Optional[BaseException]) -> bool:
+def is_memory_error(err: BaseException | None) -> bool:
     """Whether ``err``, or an error it was raised from or while handling, is an allocation that failed."""
     seen = 0
     while err is not None and seen < 10:
@@ -434,7 +435,7 @@ def start_watchdog(
     return thread
 
 
-def worker_main(db_path: str, env: dict[str, Optional[str]], run_id: int, config: dict[str, Any]) -> None:
+def worker_main(db_path: str, env: dict[str, str | None], run_id: int, config: dict[str, Any]) -> None:
     """Entry point of a worker process: train stored run ``run_id`` and exit.
 
     ``env`` holds the submitting process's ``GRAPHCONV_*`` settings (data folder, quick mode, the limits),
@@ -458,7 +459,7 @@ def worker_main(db_path: str, env: dict[str, Optional[str]], run_id: int, config
     from core.training.store import RunStore
 
     store = RunStore(db_path)
-    memory: Optional[MemoryLimit] = None
+    memory: MemoryLimit | None = None
     try:
         bounds = limits()
         if bounds.run_wall_s > 0:
@@ -481,7 +482,7 @@ def worker_main(db_path: str, env: dict[str, Optional[str]], run_id: int, config
         raise SystemExit(1) from None
 
 
-def _drop_frames(err: Optional[BaseException]) -> None:
+def _drop_frames(err: BaseException | None) -> None:
     """Let go of the frames (and so the tensors) that ``err`` and the errors it chains hold."""
     seen = 0
     while err is not None and seen < 10:

@@ -174,7 +174,7 @@ def test_a_link_after_switching_layer_types_trains_what_its_sender_trains(server
     before = {r["id"] for r in store.list_runs()}
     for pg in (page, fresh):
         pg.get_by_role("button", name="Start").first.click()
-        pg.wait_for_function(f"() => new URLSearchParams(location.search).has('run')")
+        pg.wait_for_function("() => new URLSearchParams(location.search).has('run')")
     new = [r for r in store.list_runs() if r["id"] not in before]
     for r in new:
         store.request_stop(r["id"])
@@ -218,7 +218,7 @@ def test_on_a_phone_the_answers_are_in_view_after_a_stroke_and_the_drawing_trave
         line.wait_for()
         where = line.bounding_box()
         pg.screenshot(path=str(SHOTS / "playground_phone_after_stroke.png"))  # what the phone shows, as it shows it
-        assert where is not None and 0 <= where["y"] and where["y"] + where["height"] <= 844, where
+        assert where is not None and where["y"] >= 0 and where["y"] + where["height"] <= 844, where
         answers = line.inner_text().split(" — answered in")[0].strip()  # "#1 cnn: 1 (13%)", without the time
         pg.wait_for_function("() => (new URLSearchParams(location.search).get('pg_ink') || '').length === 523")
         link = pg.url

@@ -103,4 +103,4 @@ def test_the_copied_classroom_link_stays_in_view(server, page):
     for element in ("gcl-class-link", "gcl-class-status"):
         top, bottom, height = page.evaluate(f"""() => {{ const r = document.getElementById('{element}')
             .getBoundingClientRect(); return [r.top, r.bottom, window.innerHeight]; }}""")
-        assert 0 <= top and bottom <= height, (element, top, bottom, height)
+        assert top >= 0 and bottom <= height, (element, top, bottom, height)

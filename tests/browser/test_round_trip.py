@@ -8,7 +8,7 @@ that Start would submit.
 from __future__ import annotations
 
 import json
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from tests.core.cli_helpers import assert_one_line_error, in_process
 from core.bench import EPOCH_IMAGES, published_models, run_full_epoch
+from tests.core.cli_helpers import assert_one_line_error, in_process
 
 
 def test_the_timed_models_are_the_apps_published_chebnet_and_cnn():

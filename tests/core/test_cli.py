@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.core.cli_helpers import assert_one_line_error, in_process
 from core.training.store import RunStore
+from tests.core.cli_helpers import assert_one_line_error, in_process
 
 REPO = Path(__file__).resolve().parents[2]
 TIMEOUT = 300

@@ -10,9 +10,9 @@ import json
 
 import pytest
 
-from tests.core.cli_helpers import assert_one_line_error, in_process
 from core.training.accuracy_table import ENTRIES
 from core.training.store import RunStore
+from tests.core.cli_helpers import assert_one_line_error, in_process
 
 
 def test_list_names_every_entry(capsys):

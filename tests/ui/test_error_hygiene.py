@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 from streamlit import config as st_config
-from tests.ui.ui_helpers import ROOT, no_errors, open_page
 
 from core.errors import StoreError
+from tests.ui.ui_helpers import ROOT, no_errors, open_page
 from ui.display import error_line, labelled, plain
 from ui.url_state import SHOWN_CHARS, shown_link_value
 

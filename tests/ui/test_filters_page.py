@@ -2,8 +2,8 @@
 attention and a superpixel run's filters on one digit, bad links."""
 
 import pytest
-from tests.ui.ui_helpers import metric_values, no_errors, open_page
 
+from tests.ui.ui_helpers import metric_values, no_errors, open_page
 from ui.display import plain
 
 FILTERS = "app_pages/filters.py"

@@ -1,7 +1,6 @@
 """The first visit to a fresh server: the Playground (and the Equivariance page) train a starter set in the
 background, show its progress, and answer with its runs once they finish (core.training.starter, ui.starter)."""
 
-import pytest
 from tests.ui.ui_helpers import no_errors
 
 PLAYGROUND, EQUIVARIANCE = "app_pages/playground.py", "app_pages/equivariance.py"

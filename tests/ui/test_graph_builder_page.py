@@ -5,9 +5,9 @@ import json
 
 import numpy as np
 import pytest
-from tests.ui.ui_helpers import no_errors, open_page
 
 from core.graphs import NORMS, build_graph, normalize
+from tests.ui.ui_helpers import no_errors, open_page
 
 PAGE = "app_pages/graph_builder.py"
 

@@ -16,8 +16,8 @@ import os
 import subprocess
 import sys
 
-from ui.resources import GRAPH_CACHE_MB
 from tests.ui.ui_helpers import ROOT
+from ui.resources import GRAPH_CACHE_MB
 
 GRAPHS = 100
 

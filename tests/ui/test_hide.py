@@ -7,8 +7,8 @@ import re
 
 import pytest
 from streamlit.testing.v1 import AppTest
-from tests.ui.ui_helpers import APP, ROOT, no_errors
 
+from tests.ui.ui_helpers import APP, ROOT, no_errors
 from ui.classroom import builder_html, fixed_text, parse_hide
 from ui.display import plain as inert
 

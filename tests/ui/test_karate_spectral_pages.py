@@ -3,7 +3,6 @@
 import time
 
 from tests.ui.ui_helpers import metric_values, no_errors, open_page
-
 from ui.url_state import shown_link_value
 
 KARATE = "app_pages/karate.py"

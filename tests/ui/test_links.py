@@ -1,9 +1,9 @@
 """A finished run's buttons open it on every page that can show it: each link's values are ones its page takes."""
 
 import pytest
-from tests.ui.ui_helpers import no_errors
 
 from core.analysis.node_arithmetic import KINDS
+from tests.ui.ui_helpers import no_errors
 from ui.links import run_links
 
 

@@ -1,7 +1,6 @@
 """AppTest tests of the One node page: no runs, a stored GCN / ChebNet / learned-edge / steerable run, bad links."""
 
 from tests.ui.ui_helpers import no_errors, open_page
-
 from ui.url_state import shown_link_value
 
 NODE = "app_pages/node.py"
@@ -207,6 +206,7 @@ def test_a_link_with_a_drawn_digit_shows_its_arithmetic(app):
 
 def test_a_corrupt_drawn_digit_in_a_link_gives_a_notice(app):
     from streamlit.testing.v1 import AppTest
+
     from tests.ui.ui_helpers import APP
 
     run_id = _stored_run("gcn")
@@ -250,9 +250,8 @@ def test_a_forged_canvas_value_is_one_line_not_an_exception(app, monkeypatch):
 
 
 def test_drawing_on_the_canvas_puts_the_digit_in_the_link(app, monkeypatch):
-    from tests.ui.test_playground_page import FakeCanvas, a_drawing
-
     from core.data.image_io import drawing_ink, encode_digit_link, mnist_digit, quantize_digit
+    from tests.ui.test_playground_page import FakeCanvas, a_drawing
 
     run_id = _stored_run("cheb", K=3)
     canvas = FakeCanvas(monkeypatch)
@@ -280,6 +279,7 @@ def _node_links(at) -> list:
 
 def test_the_playground_links_a_gcn_run_to_its_node_arithmetic(app, monkeypatch):
     from streamlit.testing.v1 import AppTest
+
     from tests.ui.test_playground_page import PLAYGROUND, FakeCanvas, a_drawing, quick_run
     from tests.ui.ui_helpers import APP
 

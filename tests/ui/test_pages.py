@@ -1,10 +1,9 @@
 """AppTest smoke tests: every page renders on real data with no exception, and reacts to its widgets."""
 
 import pytest
+
 from tests.ui.ui_helpers import no_errors, open_page
-
 from ui.display import plain
-
 
 GRAPH_BUILDER = "app_pages/graph_builder.py"
 
@@ -140,8 +139,9 @@ def test_train_page_superpixel_layers_and_budget_width(app):
     assert at.radio(key="schedule").value == "plateau"
     assert at.select_slider(key="lr").value == 1e-3
     assert at.radio(key="positions").value == "fourier" and at.radio(key="positions").options == ["fourier", "raw"]
-    from tests.ui.ui_helpers import APP  # a fresh session: a shared link reopens the raw-position recipe
     from streamlit.testing.v1 import AppTest
+
+    from tests.ui.ui_helpers import APP  # a fresh session: a shared link reopens the raw-position recipe
 
     linked = AppTest.from_file(APP, default_timeout=180).run()
     linked.switch_page("app_pages/train.py")

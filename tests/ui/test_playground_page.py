@@ -1,9 +1,8 @@
 """AppTest smoke tests of the Playground: a data-set digit through stored runs, turning it, links, no runs."""
 
 import numpy as np
-import pytest
-from tests.ui.ui_helpers import no_errors
 
+from tests.ui.ui_helpers import no_errors
 from ui.url_state import shown_link_value
 
 PLAYGROUND = "app_pages/playground.py"

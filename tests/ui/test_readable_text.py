@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Iterator
+from collections.abc import Iterator
 
 from streamlit.testing.v1 import AppTest
+
 from tests.ui.ui_helpers import ROOT
 
 PAGES = re.findall(r'st\.Page\("(app_pages/[a-z_]+\.py)"', (ROOT / "app.py").read_text())

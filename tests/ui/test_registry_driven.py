@@ -1,10 +1,9 @@
 """The Train page lists exactly the registered models and data sets, and draws a model's own declared settings:
 registering a new model and a new data set needs no page change."""
 
-from tests.ui.ui_helpers import no_errors, open_page
-
 from core.data.datasets import DATASETS
 from core.models import MODELS
+from tests.ui.ui_helpers import no_errors, open_page
 
 TRAIN = "app_pages/train.py"
 

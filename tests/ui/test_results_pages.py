@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
-from tests.ui.ui_helpers import APP, no_errors, open_page
 
+from tests.ui.ui_helpers import APP, no_errors, open_page
 from ui.url_state import shown_link_value
 
 RESULTS = "app_pages/results.py"

@@ -5,12 +5,12 @@ import base64
 import time
 
 import pytest
-from tests.ui.ui_helpers import no_errors
 
 from core.errors import UserInputError
+from tests.ui.ui_helpers import no_errors
 from ui.display import plain
-from ui.url_state import SHOWN_CHARS, parse_run_id, parse_run_ids, shown_link_value
 from ui.draw_canvas import MAX_URL_CHARS, PNG_URL, drawing_png
+from ui.url_state import SHOWN_CHARS, parse_run_id, parse_run_ids, shown_link_value
 
 PLAYGROUND, RESULTS, TRAIN, EQUIVARIANCE = (
     "app_pages/playground.py",

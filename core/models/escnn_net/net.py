@@ -208,7 +208,7 @@ class EscnnNet(ImageModel):
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.pool(self.head(self.body(self.to_geometric(x))).tensor)  # (B, D) invariant
 
-    def reset_parameters(self, prototype: "EscnnNet | None" = None) -> None:
+    def reset_parameters(self, prototype: EscnnNet | None = None) -> None:
         """Fresh random weights (torch global RNG): He init for the steerable convs, defaults elsewhere.
 
         ``prototype`` (a model with the same architecture) lends its basis managers so escnn's cached

@@ -6,10 +6,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from core.models.layers.inits import glorot, zeros
-from core.models.layers.propagate import spmm
 from core.graphs.shape import GraphShape
 from core.models.base import Footprint
+from core.models.layers.inits import glorot, zeros
+from core.models.layers.propagate import spmm
 from core.models.layers.shared_graph import SharedGraph, product_footprint
 
 

@@ -6,9 +6,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from core.models.layers.inits import glorot, segment_softmax, zeros
 from core.graphs.shape import GraphShape
 from core.models.base import Footprint
+from core.models.layers.inits import glorot, segment_softmax, zeros
 from core.models.layers.shared_graph import SharedGraph
 
 

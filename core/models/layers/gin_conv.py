@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import torch
 from torch import Tensor, nn
 
-from core.models.layers.inits import reset
-from core.models.layers.propagate import propagate
 from core.graphs.shape import GraphShape
 from core.models.base import Footprint
+from core.models.layers.inits import reset
+from core.models.layers.propagate import propagate
 from core.models.layers.shared_graph import SharedGraph, product_footprint
 
 
@@ -46,8 +44,8 @@ class GINConv(nn.Module):
         out_channels: int,
         eps: float = 0.0,
         train_eps: bool = False,
-        hidden_channels: Optional[int] = None,
-        nn: Optional[torch.nn.Module] = None,
+        hidden_channels: int | None = None,
+        nn: torch.nn.Module | None = None,
         bias: bool = True,
         **kwargs,
     ):

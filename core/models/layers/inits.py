@@ -9,7 +9,7 @@ same weights as PyG's ``glorot`` / ``zeros`` / ``reset``; tests check the equiva
 from __future__ import annotations
 
 import math
-from typing import Any, Optional
+from typing import Any
 
 from torch import Tensor
 
@@ -26,7 +26,7 @@ def glorot(value: Any) -> None:
             glorot(v)
 
 
-def zeros(value: Optional[Tensor]) -> None:
+def zeros(value: Tensor | None) -> None:
     if value is not None:
         value.data.fill_(0)
 

@@ -6,10 +6,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from core.models.layers.inits import glorot, zeros
-from core.models.layers.propagate import propagate_linear
 from core.graphs.shape import GraphShape
 from core.models.base import Footprint
+from core.models.layers.inits import glorot, zeros
+from core.models.layers.propagate import propagate_linear
 from core.models.layers.shared_graph import SharedGraph, build_adjacency, product_footprint, use_sparse
 
 INPUTS = {"diff": 2, "abs": 4, "both": 6, "offset": 2}  # edge MLP input -> its width

@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from core.models.layers.propagate import propagate_linear
 from core.graphs.shape import GraphShape
 from core.models.base import Footprint
+from core.models.layers.propagate import propagate_linear
 from core.models.layers.shared_graph import SharedGraph, product_footprint
 
 

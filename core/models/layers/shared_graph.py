@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import warnings
-from typing import Optional
 
 import torch
 from torch import Tensor, nn
@@ -16,7 +15,7 @@ from core.models.base import Footprint
 DENSE_ABOVE = 0.1  # density (nnz / N^2) from which a dense matmul beats a sparse one
 
 
-def use_sparse(nnz: int, num_nodes: int, device: torch.device, sparse: Optional[bool] = None) -> bool:
+def use_sparse(nnz: int, num_nodes: int, device: torch.device, sparse: bool | None = None) -> bool:
     """Whether an adjacency with ``nnz`` entries should be sparse CSR on ``device``.
 
     ``sparse`` forces the choice; ``None`` decides by density. Devices other than CPU and CUDA
@@ -71,7 +70,7 @@ class SharedGraph(nn.Module):
         edge_index (2, E) int64, edge_weight (E,) float, pos (N, 2) float.
     """
 
-    def __init__(self, graph: Graph, sparse: Optional[bool] = None):
+    def __init__(self, graph: Graph, sparse: bool | None = None):
         super().__init__()
         self.num_nodes = int(graph.num_nodes)
         self.kind = graph.kind

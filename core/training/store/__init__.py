@@ -35,6 +35,7 @@ def open_store(store: "RunStore | None" = None) -> RunStore:
 
 __all__ = [
     "ACTIVE_STATUSES",
+    "GROUP_TYPES",
     "MAX_PROGRESS_POINTS",
     "METRIC_COLUMNS",
     "MIGRATIONS",
@@ -42,7 +43,6 @@ __all__ = [
     "SCHEMA_VERSION",
     "STATUSES",
     "TERMINAL_STATUSES",
-    "GROUP_TYPES",
     "CheckpointError",
     "RunGroup",
     "RunNotFoundError",

@@ -9,8 +9,8 @@ newer than this code is refused by
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from core.config import shown_path
 from core.errors import StoreError

@@ -8,8 +8,6 @@ import pytest
 import torch
 from PIL import Image
 
-from core.errors import UserInputError
-from core.figures.filters_gif import colormap_lut, filters_gif
 from core.analysis.filters import (
     MARKER_RGB,
     Frame,
@@ -27,6 +25,8 @@ from core.analysis.filters import (
     pixel_grid_edges,
     pixel_path,
 )
+from core.errors import UserInputError
+from core.figures.filters_gif import colormap_lut, filters_gif
 from core.graphs import adjacency_row, build_graph, normalize
 from core.training.runs import RunConfig, execute
 from core.training.store import CheckpointError, RunNotFoundError, RunStore, checkpoint_path, save_checkpoint

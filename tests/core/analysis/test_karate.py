@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
+from core.analysis.karate import KARATE_MODELS, karate_graph, train_karate
 from core.config import REPO_ROOT
 from core.errors import UserInputError
-from core.analysis.karate import KARATE_MODELS, karate_graph, train_karate
 
 ROOT = REPO_ROOT
 

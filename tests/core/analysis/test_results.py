@@ -188,7 +188,7 @@ def test_runs_table_never_shows_the_text_none_for_a_queued_run(quick_run):
     assert row["device"] == results.MISSING and row["status"] == "queued" and row["label"] == "queued cheb"
     assert all(row[k] is None for k in ("test accuracy", "parameters", "images/s"))
     assert all(v is not None for k, v in row.items() if k not in ("test accuracy", "parameters", "images/s"))
-    assert "None" not in {str(v) for v in row.values() if not (v is None)}
+    assert "None" not in {str(v) for v in row.values() if v is not None}
     table = pd.DataFrame(runs_table(store.list_runs()))
     for column in ("test accuracy", "parameters", "images/s"):  # numeric columns, so NumberColumn formats them
         assert pd.api.types.is_numeric_dtype(table[column]), column

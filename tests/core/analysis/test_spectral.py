@@ -4,10 +4,6 @@ import numpy as np
 import pytest
 import torch
 
-from core.errors import UserInputError
-from core.graphs import build_graph
-from core.graphs.base import Graph
-from core.models.layers import ChebConv, SharedGraph
 from core.analysis.spectral import (
     cheb_frequency_response,
     chebyshev_basis,
@@ -17,6 +13,10 @@ from core.analysis.spectral import (
     low_pass,
     low_pass_series,
 )
+from core.errors import UserInputError
+from core.graphs import build_graph
+from core.graphs.base import Graph
+from core.models.layers import ChebConv, SharedGraph
 
 
 def _undirected(edges, n, weights=None) -> Graph:
@@ -189,8 +189,8 @@ def test_layer_on_an_eigenvector_scales_it_by_the_response(graph):
 
 def test_load_cheb_run_gives_the_trained_weights_and_clear_errors(tmp_path):
     from core.analysis.results import load_run_model
-    from core.training.runs import RunConfig, execute
     from core.analysis.spectral import load_cheb_run
+    from core.training.runs import RunConfig, execute
     from core.training.store import CheckpointError, RunStore, checkpoint_path, save_checkpoint
 
     store = RunStore()

@@ -3,9 +3,9 @@
 import numpy as np
 
 from core.analysis.filters import graph_frames, pixel_path
-from core.graphs import build_graph, normalize
 from core.figures.common import epoch_animation_controls
 from core.figures.filters import comparison_figure, filter_animation_figure
+from core.graphs import build_graph, normalize
 
 
 def test_comparison_figure_shares_one_scale_and_outlines_the_pixel():

@@ -7,10 +7,10 @@ from __future__ import annotations
 import argparse
 
 import pytest
-from tests.core.models import hop_model
 
 from core.errors import UserInputError
 from core.models import MODELS, describe
+from tests.core.models import hop_model
 
 
 @pytest.fixture

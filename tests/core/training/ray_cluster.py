@@ -26,7 +26,6 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 import psutil
 
@@ -76,7 +75,7 @@ class NodePorts:
     metrics_export: int
 
     @classmethod
-    def pick(cls) -> "NodePorts":
+    def pick(cls) -> NodePorts:
         return cls(*free_ports(6))
 
     def flags(self) -> list[str]:
@@ -108,8 +107,8 @@ class RayCluster:
     gcs_port: int = 0
     client_port: int = 0
     dashboard_port: int = 0
-    head: Optional[NodePorts] = None
-    worker: Optional[NodePorts] = None
+    head: NodePorts | None = None
+    worker: NodePorts | None = None
 
     @property
     def address(self) -> str:
@@ -180,7 +179,7 @@ class RayCluster:
             *self.worker.flags(),
         ]
 
-    def start(self) -> "RayCluster":
+    def start(self) -> RayCluster:
         """Write a token, start the head (auth turns on because a token exists), then the second node."""
         self.token_path.write_text(secrets.token_hex(32))  # the format of `ray get-auth-token --generate`
         self.token_path.chmod(0o600)
@@ -209,7 +208,7 @@ class RayCluster:
                 roots.append(proc)
         return _with_children(roots)
 
-    def raylet(self, ports: NodePorts) -> Optional[psutil.Process]:
+    def raylet(self, ports: NodePorts) -> psutil.Process | None:
         """The raylet serving on ``ports.node_manager`` (None once it is gone)."""
         flag = f"--node_manager_port={ports.node_manager}"
         for proc in psutil.process_iter(["name", "cmdline"]):

@@ -19,9 +19,9 @@ from core.training import cpu_share
 from core.training.cpu_share import CpuShare, Lease, default_max_runs, describe, live_leases, share_of, usable_cpus
 from core.training.runner import RunManager
 from core.training.runs import RunConfig
-from tests.core.training.polling import wait_for
 from core.training.store import RunStore
 from core.training.worker import execute_reporting
+from tests.core.training.polling import wait_for
 
 REPO = Path(__file__).resolve().parents[3]
 TIMEOUT = 180.0  # generous: a loaded 2-core machine

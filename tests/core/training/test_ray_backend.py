@@ -12,10 +12,10 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-from core.cli import main  # noqa: E402
-from core.training.runner import RunManager  # noqa: E402
-from core.training.runs import RunConfig  # noqa: E402
-from core.training.store import RunStore, load_checkpoint  # noqa: E402
+from core.cli import main
+from core.training.runner import RunManager
+from core.training.runs import RunConfig
+from core.training.store import RunStore, load_checkpoint
 
 
 @pytest.fixture(scope="module")

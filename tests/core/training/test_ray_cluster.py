@@ -18,16 +18,15 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-from tests.core.training.polling import wait_for  # noqa: E402
-from tests.core.training.ray_cluster import has_ray_client, ray_cli  # noqa: E402
-
-from core.config import REPO_ROOT  # noqa: E402
-from core.training.ray_backend import RayBackend  # noqa: E402
-from core.training.tune_search import TuneBackend  # noqa: E402
-from core.training.runner import RunManager  # noqa: E402
-from core.training.runs import RunConfig  # noqa: E402
-from core.training.store import RunStore, load_checkpoint  # noqa: E402
-from core.training.sweep import new_sweep_group, stored_sweeps, sweep_configs  # noqa: E402
+from core.config import REPO_ROOT
+from core.training.ray_backend import RayBackend
+from core.training.runner import RunManager
+from core.training.runs import RunConfig
+from core.training.store import RunStore, load_checkpoint
+from core.training.sweep import new_sweep_group, stored_sweeps, sweep_configs
+from core.training.tune_search import TuneBackend
+from tests.core.training.polling import wait_for
+from tests.core.training.ray_cluster import has_ray_client, ray_cli
 
 ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the nodes cannot import this module
 

@@ -14,8 +14,8 @@ from core.models import MODELS
 from core.training.process_backend import exit_reason
 from core.training.runner import Job, QueueFullError, RunManager, fair_order
 from core.training.runs import RunConfig
-from tests.core.training.polling import wait_for
 from core.training.store import RunStore, load_checkpoint
+from tests.core.training.polling import wait_for
 
 TIMEOUT = 120.0
 
@@ -59,7 +59,7 @@ def test_runs_train_in_another_process_and_queue_in_order(manager):
     time.sleep(3 * 0.2)  # a few dispatcher ticks: b had its chance to (wrongly) start
     live_a, live_b = manager.live(a), manager.live(b)
     assert live_a["state"] == "running" and live_a["queue_position"] == 0 and live_a["num_batches"] > 0
-    assert live_a["losses"] and all(0 < x for x, _ in live_a["losses"])  # the live curve came through the store
+    assert live_a["losses"] and all(x > 0 for x, _ in live_a["losses"])  # the live curve came through the store
     assert live_b["state"] == "queued" and live_b["queue_position"] == 1 and live_b["epoch"] == 0
     assert sorted(manager.active()) == [a, b] and manager.active(session="bob") == [b]
     worker_pid = manager.store.get_run(a)["pid"]

@@ -9,11 +9,11 @@ import pytest
 ray = pytest.importorskip("ray")
 pytest.importorskip("ray.tune")
 
-from core.training.runner import RunManager  # noqa: E402
-from tests.core.training.polling import wait_for  # noqa: E402
-from core.training.runs import RunConfig  # noqa: E402
-from core.training.search import new_search_group, parse_space, search_configs  # noqa: E402
-from core.training.store import RunStore, load_checkpoint  # noqa: E402
+from core.training.runner import RunManager
+from core.training.runs import RunConfig
+from core.training.search import new_search_group, parse_space, search_configs
+from core.training.store import RunStore, load_checkpoint
+from tests.core.training.polling import wait_for
 
 
 @pytest.fixture(scope="module")
