@@ -131,10 +131,10 @@ class Limits:
 
 
 # name -> (public default, local default)
-# Public defaults for Community Cloud's 2 cores and 2.7 GB: every model's quick defaults and every lesson's quick runs fit
-# the run budget (the largest, a superpixel GAT at ~1,180 MB, the tutorial's learned edges at ~160 s); what the runs
-# training at once add above their workers' start stays under 1.2 GB beside a server of under 1 GB (a run that does
-# not fit waits for a slot to free); a class of 30 pressing Start at once fits the queue (2 slots x 15).
+# Public defaults for Community Cloud's 2 cores and 2.7 GB: every model's quick defaults and every lesson's quick runs
+# fit the run budget (the largest, a superpixel GAT at ~1,180 MB, the tutorial's learned edges at ~160 s); what the
+# runs training at once add above their workers' start stays under 1.2 GB beside a server of under 1 GB (a run that
+# does not fit waits for a slot to free); a class of 30 pressing Start at once fits the queue (2 slots x 15).
 LIMIT_SETTINGS: dict[str, tuple[str, float, float]] = {
     "run_mb": ("GRAPHCONV_RUN_MB", 1300, 0),
     "training_mb": ("GRAPHCONV_TRAINING_MB", 1200, 0),

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterator, Optional, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import torch
 
@@ -15,8 +16,15 @@ EVAL_BATCH = 100
 class Batches:
     """Seeded mini-batches over in-memory tensors (or a list of PyG graphs with a collate function)."""
 
-    def __init__(self, inputs: Any, labels: torch.Tensor, batch_size: int, shuffle: bool, seed: int = 0,
-                 collate: Optional[Callable[[Sequence[Any]], Any]] = None):
+    def __init__(
+        self,
+        inputs: Any,
+        labels: torch.Tensor,
+        batch_size: int,
+        shuffle: bool,
+        seed: int = 0,
+        collate: Callable[[Sequence[Any]], Any] | None = None,
+    ):
         self.inputs, self.labels, self.batch_size = inputs, labels, batch_size
         self.shuffle, self.collate = shuffle, collate
         self.generator = torch.Generator().manual_seed(seed)
@@ -28,7 +36,7 @@ class Batches:
         n = len(self.labels)
         order = torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)
         for start in range(0, n, self.batch_size):
-            idx = order[start:start + self.batch_size]
+            idx = order[start : start + self.batch_size]
             if self.collate is None:
                 yield self.inputs[idx], self.labels[idx]
             else:

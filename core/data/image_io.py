@@ -67,7 +67,7 @@ def mnist_digit(gray: np.ndarray) -> np.ndarray:
     rows, cols = np.flatnonzero(inked.any(axis=1)), np.flatnonzero(inked.any(axis=0))
     if not len(rows):
         return np.zeros((FRAME, FRAME), dtype=np.float32)
-    crop = img[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]  # (h, w) the ink's bounding box
+    crop = img[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]  # (h, w) the ink's bounding box
     h, w = crop.shape
     scale = BOX / max(h, w)
     nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
@@ -75,12 +75,12 @@ def mnist_digit(gray: np.ndarray) -> np.ndarray:
     small = np.clip(small, 0.0, 1.0)  # (nh, nw), Lanczos may overshoot
     frame = np.zeros((FRAME, FRAME), dtype=np.float32)
     top, left = (FRAME - nh) // 2, (FRAME - nw) // 2
-    frame[top:top + nh, left:left + nw] = small
+    frame[top : top + nh, left : left + nw] = small
     mass = frame.sum()
     if mass > 0:  # shift the centre of mass to the centre, keeping the box inside the frame
         r, c = np.indices(frame.shape)
-        dr = int(round((FRAME - 1) / 2 - float((r * frame).sum() / mass)))
-        dc = int(round((FRAME - 1) / 2 - float((c * frame).sum() / mass)))
+        dr = round((FRAME - 1) / 2 - float((r * frame).sum() / mass))
+        dc = round((FRAME - 1) / 2 - float((c * frame).sum() / mass))
         dr = min(max(dr, -top), FRAME - nh - top)
         dc = min(max(dc, -left), FRAME - nw - left)
         frame = np.roll(frame, (dr, dc), axis=(0, 1))
@@ -115,8 +115,9 @@ def open_untrusted_image(data: bytes, what: str = "upload") -> Image.Image:
     if not data:
         raise UserInputError("image", f"the {what} is empty")
     if len(data) > limits.max_bytes:
-        raise UserInputError("image", f"the {what} is {len(data) / 2**20:.1f} MB; the limit is "
-                                      f"{limits.max_bytes / 2**20:g} MB")
+        raise UserInputError(
+            "image", f"the {what} is {len(data) / 2**20:.1f} MB; the limit is {limits.max_bytes / 2**20:g} MB"
+        )
     try:
         with warnings.catch_warnings():
             # PIL warns from the header alone above its own limit (89 Mpx); ours is far lower and comes next, so
@@ -132,11 +133,17 @@ def open_untrusted_image(data: bytes, what: str = "upload") -> Image.Image:
     except UserInputError:
         raise
     except Image.DecompressionBombError:
-        raise UserInputError("image", f"the {what} declares over {2 * (Image.MAX_IMAGE_PIXELS or 0):,} pixels; the "
-                                      f"limit is {limits.max_pixels:,} pixels") from None
-    except Exception as err:  # the bytes are the browser's: whatever the decoder trips on, one line
-        raise UserInputError("image", f"the {what} could not be read: not a readable image ({type(err).__name__}; "
-                                      f"{what}s may be {', '.join(limits.formats)})") from None
+        raise UserInputError(
+            "image",
+            f"the {what} declares over {2 * (Image.MAX_IMAGE_PIXELS or 0):,} pixels; the "
+            f"limit is {limits.max_pixels:,} pixels",
+        ) from None
+    except Exception as err:  # noqa: BLE001 - the bytes are the browser's: whatever the decoder trips on, one line
+        raise UserInputError(
+            "image",
+            f"the {what} could not be read: not a readable image ({type(err).__name__}; "
+            f"{what}s may be {', '.join(limits.formats)})",
+        ) from None
     return img
 
 

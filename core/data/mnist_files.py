@@ -13,8 +13,8 @@ import os
 import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional
 
 import numpy as np
 
@@ -49,7 +49,7 @@ def mnist_available() -> bool:
     return all((folder / name).is_file() for name in MNIST_FILES)
 
 
-def download_mnist(progress: Optional[ProgressFn] = None) -> Path:
+def download_mnist(progress: ProgressFn | None = None) -> Path:
     """Fetch the four MNIST files into ``mnist_dir()`` (skips those already there) and return it.
 
     Each file goes to a temporary ``.part`` file, is md5-checked, then renamed into place.
@@ -159,6 +159,7 @@ def read_idx(path: str | Path) -> np.ndarray:
 
 def _parse_idx(raw: bytes, label: str) -> np.ndarray:
     """Parse IDX bytes; ``label`` names the file in error messages."""
+
     def corrupt(why: str) -> DataUnavailableError:
         return DataUnavailableError(f"{label} is corrupt ({why}); delete it and download again.")
 

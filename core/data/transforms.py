@@ -14,14 +14,13 @@ corners that come in from outside are black. Both paths turn the same way; the t
 from __future__ import annotations
 
 import math
-from typing import Union
 
 import torch
 import torch.nn.functional as F
 
 from core.errors import UserInputError
 
-Angle = Union[float, int, torch.Tensor]
+Angle = float | int | torch.Tensor
 
 _EXACT_ATOL_DEG = 1e-9  # an angle this close to a multiple of 90 degrees takes the rot90 path
 
@@ -76,9 +75,7 @@ def _angles(angle_deg: Angle, batch: int) -> torch.Tensor:
     if a.dim() == 0:
         a = a.expand(batch)
     if a.shape != (batch,):
-        raise UserInputError(
-            "angle_deg", f"expected a number or a ({batch},) tensor, got shape {tuple(a.shape)}"
-        )
+        raise UserInputError("angle_deg", f"expected a number or a ({batch},) tensor, got shape {tuple(a.shape)}")
     if not torch.isfinite(a).all():
         raise UserInputError("angle_deg", "angles must be finite numbers of degrees")
     return a

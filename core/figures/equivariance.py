@@ -71,7 +71,7 @@ def accuracy_by_angle_figure(
         pts = sorted((_angle_key(a), float(v)) for a, v in acc.items() if v is not None)
         if not pts:
             continue
-        xs, ys = zip(*pts)
+        xs, ys = zip(*pts, strict=True)
         exact = [exact_on_grid(x) for x in xs]
         color = RUN_COLORS[i % len(RUN_COLORS)]
         fig.add_trace(

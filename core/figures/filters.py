@@ -64,7 +64,7 @@ def comparison_figure(
     n = max(1, len(images))
     zmin, zmax, colorscale = color_range(images, signed)
     fig = make_subplots(rows=1, cols=n, subplot_titles=[t for t, _ in panels], horizontal_spacing=0.05)
-    for i, ((name, _), img) in enumerate(zip(panels, images)):
+    for i, ((name, _), img) in enumerate(zip(panels, images, strict=True)):
         fig.add_trace(
             go.Heatmap(
                 z=img,
@@ -124,7 +124,7 @@ def filter_animation_figure(
     fig.add_shape(pixel_box(frames[0].pixel))
     fig.frames = [
         go.Frame(data=[heatmap(img)], name=name, traces=[0], layout=dict(shapes=[pixel_box(f.pixel)]))
-        for img, f, name in zip(stack, frames, names)
+        for img, f, name in zip(stack, frames, names, strict=True)
     ]
     fig.update_xaxes(range=[-0.5, side - 0.5], showgrid=False, zeroline=False, constrain="domain")
     fig.update_yaxes(range=[side - 0.5, -0.5], showgrid=False, zeroline=False, scaleanchor="x", constrain="domain")
@@ -233,7 +233,7 @@ def superpixel_filter_figure(
     h, w = seg.shape
     fig = make_subplots(rows=1, cols=n, subplot_titles=[t for t, _ in panels], horizontal_spacing=0.05)
     x, y = float(pos[node][0]), float(pos[node][1])
-    for i, ((name, _), img) in enumerate(zip(panels, painted)):
+    for i, ((name, _), img) in enumerate(zip(panels, painted, strict=True)):
         fig.add_trace(
             go.Heatmap(
                 z=img,

@@ -72,7 +72,7 @@ def filters_gif(
     width = max(1, scale // 4)
     h = w = side * scale
     images = []
-    for idx, (r, c) in zip(index, pixels):
+    for idx, (r, c) in zip(index, pixels, strict=True):
         big = np.kron(idx, np.ones((scale, scale), np.uint8))  # (h, w) nearest-neighbour upscaling
         top, left = r * scale, c * scale
         ring = np.zeros(big.shape, dtype=bool)  # a red outline inside the pixel's cell: its neighbours stay visible

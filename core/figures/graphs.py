@@ -87,12 +87,10 @@ def _path(pos: np.ndarray, ei: np.ndarray, ids: np.ndarray) -> str:
     """An SVG path with one straight segment per edge ("M x y L x y ..."): Plotly draws it as one element, many
     times faster than a scatter trace of the same segments, and it is a third of the bytes."""
     a, b = np.round(pos[ei[0, ids]], 2).tolist(), np.round(pos[ei[1, ids]], 2).tolist()
-    return "".join(f"M{x0:g} {y0:g}L{x1:g} {y1:g}" for (x0, y0), (x1, y1) in zip(a, b))
+    return "".join(f"M{x0:g} {y0:g}L{x1:g} {y1:g}" for (x0, y0), (x1, y1) in zip(a, b, strict=True))
 
 
-def edge_shapes(
-    graph: Graph, drawn: DrawnEdges, highlight: int | None = None
-) -> tuple[list[dict], list[go.Scatter]]:
+def edge_shapes(graph: Graph, drawn: DrawnEdges, highlight: int | None = None) -> tuple[list[dict], list[go.Scatter]]:
     """The drawn edges as layout shapes (SVG paths), one per weight class and colour (the sample in indigo, the
     chosen node's edges in green over it), heavier classes thicker and darker; and the legend's entries for them
     (empty line traces: a shape's own legend symbol is not a line)."""
@@ -304,8 +302,8 @@ def kernel_figure(
     """The Gaussian kernel's profile: weight exp(-d²/σ²) against the distance d between two pixels.
 
     The x-axis is in pixels (log scale, 1 pixel to the image's diagonal; d on [0, 1] coordinates is pixels /
-    (size - 1)). Marked: σ, one pixel, the weight below which the graph figure draws no line, ``cutoff`` (edges lighter are dropped) and ``kth``
-    (a distance in pixels, e.g. the k-th nearest neighbour's, labelled ``kth_label``)."""
+    (size - 1)). Marked: σ, one pixel, the weight below which the graph figure draws no line, ``cutoff`` (edges lighter
+    are dropped) and ``kth`` (a distance in pixels, e.g. the k-th nearest neighbour's, labelled ``kth_label``)."""
     unit = size - 1  # pixels per unit of [0, 1] coordinates
     far = math.hypot(unit, unit)
     d = np.geomspace(0.5, far, 240)  # pixels

@@ -108,7 +108,7 @@ def embedding_animation_figure(
             traces=list(range(1 + len(classes))),
             layout=go.Layout(title_text=caption(int(e))),
         )
-        for xy, name, e in zip(emb, names, epochs)
+        for xy, name, e in zip(emb, names, epochs, strict=True)
     ]
     lo, hi = emb.reshape(-1, 2).min(axis=0), emb.reshape(-1, 2).max(axis=0)
     pad = 0.08 * np.maximum(hi - lo, 1e-6)

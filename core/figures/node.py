@@ -105,7 +105,9 @@ def node_map_figure(
                 showlegend=False,
             )
         )
-        for j, t in zip(nbrs, text or ()):  # along the cell's lower edge: the cell's own shade shows above it
+        for j, t in zip(
+            nbrs, text or (), strict=False
+        ):  # along the cell's lower edge: the cell's own shade shows above it
             fig.add_annotation(
                 x=int(j) % side,
                 y=int(j) // side + 0.46,
@@ -176,13 +178,13 @@ def cheb_terms_figure(parts: np.ndarray, bias: float, title: str = "", height: i
     to the pre-activation."""
     parts = np.asarray(parts, dtype=np.float64)
     names = [f"k={k}" for k in range(len(parts))] + ["bias", "pre-activation"]
-    values = list(parts) + [float(bias)]
+    values = [*parts, float(bias)]
     fig = go.Figure(
         go.Waterfall(
             x=names,
-            y=values + [0.0],
+            y=[*values, 0.0],
             measure=["relative"] * len(values) + ["total"],
-            text=[f"{v:.3g}" for v in values + [sum(values)]],
+            text=[f"{v:.3g}" for v in [*values, sum(values)]],
             texttemplate="%{text}",
             textposition="outside",
             increasing=dict(marker=dict(color="#59a14f")),

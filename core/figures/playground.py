@@ -105,7 +105,7 @@ MIN_SPAN = 2  # sweep angles a run must keep one answer for before that answer i
 def answer_spans(angles: Sequence[float], predicted: Sequence[int]) -> list[tuple[float, float, int, int]]:
     """The runs of one answer along the sweep: ``(first angle, last angle, class, angles in it)``, in order."""
     spans: list[list] = []
-    for a, c in zip(angles, predicted):
+    for a, c in zip(angles, predicted, strict=True):
         if spans and spans[-1][2] == int(c):
             spans[-1][1] = float(a)
             spans[-1][3] += 1

@@ -264,7 +264,7 @@ def pca_animation_figure(
         fig.add_trace(tr)
     fig.frames = [
         go.Frame(data=traces(xy, lab), name=str(e), layout=go.Layout(title_text=f"{title} — epoch {e}"))
-        for xy, lab, e in zip(frames_xy, labels, epochs)
+        for xy, lab, e in zip(frames_xy, labels, epochs, strict=True)
     ]
     names = [str(e) for e in epochs]
     fig.update_layout(
@@ -288,7 +288,7 @@ def accuracy_curves_figure(
         pts = [(e["epoch"], e.get("test_accuracy")) for e in epochs if e.get("test_accuracy") is not None]
         if not pts:
             continue
-        xs, ys = zip(*pts)
+        xs, ys = zip(*pts, strict=True)
         fig.add_trace(
             go.Scatter(
                 x=list(xs),

@@ -23,7 +23,7 @@ def curves_figure(
     fig = make_subplots(rows=1, cols=2, subplot_titles=("loss", "accuracy"))
     ep = [e["epoch"] for e in epochs]
     if batches:
-        xs, ys = zip(*batches)
+        xs, ys = zip(*batches, strict=True)
         fig.add_trace(go.Scatter(x=xs, y=ys, name="batch loss", line=dict(color="#c7d2fe", width=1)), 1, 1)
     fig.add_trace(
         go.Scatter(

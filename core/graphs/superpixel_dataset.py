@@ -66,7 +66,7 @@ def _unpack(packed: dict[str, torch.Tensor], labels: torch.Tensor) -> list:
     from torch_geometric.data import Data
 
     graphs, n0, e0 = [], 0, 0
-    for i, (n, e) in enumerate(zip(packed["num_nodes"].tolist(), packed["num_edges"].tolist())):
+    for i, (n, e) in enumerate(zip(packed["num_nodes"].tolist(), packed["num_edges"].tolist(), strict=True)):
         graphs.append(
             Data(
                 x=packed["x"][n0 : n0 + n],
@@ -95,7 +95,7 @@ def superpixel_graphs(ds, params: dict[str, Any], progress: Progress | None = No
     if path.exists():
         try:
             packed = torch.load(path, weights_only=True, map_location="cpu")
-        except Exception:  # a corrupt cache is rebuilt, never trusted
+        except Exception:  # noqa: BLE001 - a corrupt cache (any unpickling error) is rebuilt, never trusted
             packed = None
         if not isinstance(packed, dict) or not all(
             isinstance(packed.get(part), dict) and "edge_weight" in packed[part] for part in ("train", "test")
