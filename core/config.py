@@ -13,6 +13,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -153,7 +154,7 @@ def limits(public: bool | None = None) -> Limits:
     from core.errors import UserInputError
 
     public = public_mode() if public is None else public
-    values = {}
+    values: dict[str, Any] = {}  # int or float per field, as Limits declares it
     for field, (env, public_default, local_default) in LIMIT_SETTINGS.items():
         raw = os.environ.get(env, "").strip()
         try:

@@ -263,7 +263,7 @@ def cached(pool: ByteLRU, *, show_spinner: bool | str = False) -> Callable[[Call
             with st.spinner(text):
                 return pool.get_or_compute(key, lambda: func(*args, **kwargs))
 
-        wrapper.clear = lambda: pool.clear(lambda k: k[0] == ident)  # type: ignore[attr-defined]
+        wrapper.clear = lambda: pool.clear(lambda k: isinstance(k, tuple) and k[0] == ident)  # type: ignore[attr-defined]
         wrapper.pool = pool  # type: ignore[attr-defined]
         return wrapper
 

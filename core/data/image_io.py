@@ -71,7 +71,7 @@ def mnist_digit(gray: np.ndarray) -> np.ndarray:
     h, w = crop.shape
     scale = BOX / max(h, w)
     nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
-    small = np.asarray(Image.fromarray(crop).resize((nw, nh), Image.LANCZOS), dtype=np.float32)
+    small = np.asarray(Image.fromarray(crop).resize((nw, nh), Image.Resampling.LANCZOS), dtype=np.float32)
     small = np.clip(small, 0.0, 1.0)  # (nh, nw), Lanczos may overshoot
     frame = np.zeros((FRAME, FRAME), dtype=np.float32)
     top, left = (FRAME - nh) // 2, (FRAME - nw) // 2
@@ -101,7 +101,7 @@ def ink(img) -> np.ndarray:
     return np.subtract(1.0, gray, out=gray) if gray.mean() > 0.5 else gray
 
 
-def open_untrusted_image(data: bytes, what: str = "upload") -> Image.Image:
+def open_untrusted_image(data: bytes | bytearray, what: str = "upload") -> Image.Image:
     """Bytes a browser sent -> a decoded PIL image, refused with one line *before decoding* when they are too long,
     not in an allowed format, or declare too many pixels (``LIMITS[what]``: "upload" or "drawing").
 
@@ -170,7 +170,7 @@ def load_digit_image(data: bytes, size: int = 28) -> np.ndarray:
     digit = mnist_digit(ink(open_untrusted_image(data, "upload")))  # (28, 28)
     if size == FRAME:
         return digit
-    resized = Image.fromarray((digit * 255).astype(np.uint8)).resize((size, size), Image.LANCZOS)
+    resized = Image.fromarray((digit * 255).astype(np.uint8)).resize((size, size), Image.Resampling.LANCZOS)
     return np.asarray(resized, dtype=np.float32) / 255.0  # (size, size)
 
 

@@ -51,9 +51,9 @@ def filters_gif(
         raise UserInputError(
             "frames", f"at most {MAX_GIF_FRAMES} frames per GIF, got {len(frames)} (take a larger step)"
         )
-    for name, value, lo, hi in (("scale", scale, 1, 32), ("duration_ms", duration_ms, 20, 10_000)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not lo <= value <= hi:
-            raise UserInputError(name, f"must be a whole number in [{lo}, {hi}], got {value!r}")
+    for name, value, least, most in (("scale", scale, 1, 32), ("duration_ms", duration_ms, 20, 10_000)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not least <= value <= most:
+            raise UserInputError(name, f"must be a whole number in [{least}, {most}], got {value!r}")
     shapes = {np.shape(f.image) for f in frames}
     shape = next(iter(shapes))
     if len(shapes) != 1 or len(shape) != 2 or shape[0] != shape[1]:

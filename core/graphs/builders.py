@@ -180,6 +180,7 @@ def build_graph(kind: str, *, size: int = 28, image: np.ndarray | None = None, *
     if "size" in inputs:
         kwargs["size"] = _coerce(kind, "size", size, SIZE_PARAM)
     kwargs.update(check_params(kind, params, size=kwargs.get("size")))
+    assert builder is not None  # check_params refused an unknown kind
     if "image" in inputs:
         if image is None:
             raise UserInputError("image", f"graph kind {kind!r} needs an image")

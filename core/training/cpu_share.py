@@ -214,7 +214,7 @@ class CpuShare:
                     self.lease.release()
                 self.folder = self.folder or lease_dir()
                 self.lease = Lease(self.folder)
-            names = live_leases(self.folder)
+            names = live_leases(self.lease.folder)
         except OSError as err:  # no registry (a read-only or missing folder): sharing must never end a run
             if not self._warned:
                 log.warning(

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, cast
 
 import numpy as np
 import torch
@@ -25,6 +25,14 @@ from torch import nn
 
 SNAPSHOT_POINTS = 500  # test images in each per-epoch PCA snapshot
 SNAPSHOT_ARTIFACT = "pca"  # the run artifact that holds them, one per epoch
+
+
+class FeatureModel(Protocol):
+    """A model with a penultimate representation: ``features(x)`` (N, D) and the ``classifier`` that reads it."""
+
+    classifier: nn.Module
+
+    def features(self, x: torch.Tensor) -> torch.Tensor: ...
 
 
 def has_features(model: nn.Module) -> bool:
@@ -131,7 +139,7 @@ def pca_snapshot(
         model.eval()
         with torch.no_grad():
             for x, y in batches:
-                f = model.features(x.to(device)).float().flatten(1)
+                f = cast(FeatureModel, model).features(x.to(device)).float().flatten(1)  # has_features said so
                 take = min(len(f), limit - seen)
                 feats.append(f[:take].cpu())
                 labels.append(y[:take].cpu())
@@ -166,7 +174,9 @@ class FeatureTap:
         self._rows: list[torch.Tensor] = []
         self._count = 0
         self._fresh = True
-        self._handle = model.classifier.register_forward_pre_hook(self._hook) if has_features(model) else None
+        self._handle = (
+            cast(FeatureModel, model).classifier.register_forward_pre_hook(self._hook) if has_features(model) else None
+        )
 
     def _hook(self, module: nn.Module, args: tuple) -> None:
         if module.training:
