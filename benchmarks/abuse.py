@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -61,7 +62,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlencode
 
 from benchmarks.browser_helpers import ROOT, PssSampler, descendants, start_app
@@ -102,7 +103,8 @@ OVER_BUDGET_SWEEPS = (
 # what any frame of a visited page must not show: a traceback or the name of an exception class
 INSPECT_JS = r"""() => {
   const text = document.body ? document.body.innerText : '';
-  const bad = /Traceback \(most recent call last\)|\b(?:[A-Z][A-Za-z0-9]*(?:Error|Exception)|StopIteration|KeyboardInterrupt)\b/g;
+  const bad =
+    /Traceback \(most recent call last\)|\b(?:[A-Z][A-Za-z0-9]*(?:Error|Exception)|StopIteration|KeyboardInterrupt)\b/g;
   const hits = [];
   for (const m of text.matchAll(bad)) hits.push(text.slice(Math.max(0, m.index - 60), m.index + m[0].length + 60));
   const links = [...document.querySelectorAll('a[href]')].map(a => a.getAttribute('href') || '')
@@ -233,10 +235,13 @@ def plan() -> dict[str, Any]:
             return True
         return False
 
+    def sweep_base(c: dict[str, str]) -> RunConfig:
+        """The run a sweep form ``c`` varies: its model and epochs, and its graph where the form names one."""
+        graph: dict[str, Any] = {"graph": c["sw_graph"]} if "sw_graph" in c else {}
+        return RunConfig(model=c["sw_model"], epochs=int(c["sw_epochs"]), **graph)
+
     def sweep_refused(c: dict[str, str]) -> bool:
-        base = RunConfig(
-            model=c["sw_model"], epochs=int(c["sw_epochs"]), **({"graph": c["sw_graph"]} if "sw_graph" in c else {})
-        )
+        base = sweep_base(c)
         try:
             return refused(grid_configs(base, c["sw_param"], parse_values(c["sw_param"], c["sw_values"])))
         except UserInputError:  # a value this version does not take: not a budget refusal
@@ -246,7 +251,8 @@ def plan() -> dict[str, Any]:
     big_sweep = next((c for c in OVER_BUDGET_SWEEPS if sweep_refused(c)), None)
     # the forged Train link: the page replaces the forged values by the widgets' defaults, the group stays
     forged_train = RunConfig(model="escnn", group="D16", epochs=QUICK_EPOCHS if quick_mode() else RunConfig().epochs)
-    checks = {}  # the budget check alone, in this process (what each entry point's refusal costs the server)
+    # the budget check alone, in this process (what each entry point's refusal costs the server)
+    checks: dict[str, dict[str, Any]] = {}
     space = parse_space([p for p in SEARCH_SPACE.split(";") if p.strip()])
     for name, configs in (
         ("train link", [RunConfig(model="escnn", group="D16", hidden=128, layers=4, epochs=30)]),
@@ -254,11 +260,7 @@ def plan() -> dict[str, Any]:
         (
             "sweep",
             grid_configs(
-                RunConfig(
-                    model=big_sweep["sw_model"],
-                    epochs=int(big_sweep["sw_epochs"]),
-                    **({"graph": big_sweep["sw_graph"]} if "sw_graph" in big_sweep else {}),
-                ),
+                sweep_base(big_sweep),
                 big_sweep["sw_param"],
                 parse_values(big_sweep["sw_param"], big_sweep["sw_values"]),
             )
@@ -348,7 +350,7 @@ class Monitor(PssSampler):
             return {"cpu_s": None, "mean_cores": None, "busiest_cores": None}
         (t0, c0), (t1, c1) = self.cpu[0], self.cpu[-1]
         busiest, j = 0.0, 0
-        for i, (t, c) in enumerate(self.cpu):
+        for t, c in self.cpu:
             while t - self.cpu[j][0] > window_s:
                 j += 1
             if t - self.cpu[j][0] >= window_s / 2:
@@ -406,7 +408,7 @@ class Wire:
     """The Streamlit websocket of one page: when the browser asked for a (whole-page) rerun, when a script run
     finished and when a frame carried one of ``MARKERS``; times are ``time.perf_counter()``."""
 
-    MARKERS = {"budget": BUDGET.encode(), "busy": BUSY.encode()}
+    MARKERS: ClassVar[dict[str, bytes]] = {"budget": BUDGET.encode(), "busy": BUSY.encode()}
 
     def __init__(self, page):
         self.reruns: list[float] = []
@@ -672,7 +674,7 @@ async def _identity(d: Driver, n: int, gate: asyncio.Semaphore) -> None:
             elif kind is None:  # neither a message nor the launched sweep: the click went unanswered
                 d.state["sweeps"]["unanswered"] += 1
             await d.inspect(page, f"compare (identity {n})")
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - a browser error or timeout: this identity's failure, the flood goes on
             d.state["sweeps"]["failures"].append(
                 f"identity {n}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
             )
@@ -751,7 +753,7 @@ async def _over_budget(d: Driver) -> None:
             if not out["error"]:  # what the page made of it: a run queued (Train), or a sweep, a search or a lesson
                 row["accepted"] = await page.evaluate("() => location.search")
             await d.inspect(page, f"over budget: {entry['entry']}")
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - a browser error or timeout: recorded in this entry's row, the other entries go on
             row["failure"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
         finally:
             await context.close()
@@ -772,7 +774,7 @@ async def _forged(d: Driver) -> None:
                     await asyncio.sleep(0.5)  # fragments and late elements
                     await d.inspect(page, where)
                     d.state["forged"]["visited"] += 1
-                except Exception as exc:  # noqa: BLE001
+                except Exception as exc:  # noqa: BLE001 - a browser error or timeout: this link's failure, the other links go on
                     d.state["forged"]["failures"].append(
                         f"{where}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
                     )
@@ -805,10 +807,8 @@ async def _honest(d: Driver) -> None:
     context, page, wire = await d.new_page()
     try:
         await d.open(page, wire, "train")
-        try:
+        with contextlib.suppress(TimeoutError):  # no sweep accepted in time: the visitor starts anyway
             await asyncio.wait_for(d.flood_started.wait(), timeout=max(1.0, min(120.0, d.left_s() - 60)))
-        except TimeoutError:
-            pass
         while d.left_s() > 30:
             if h["attempts"]:  # a fresh page (the same visitor: its cookie stays), so no earlier message is read
                 await d.open(page, wire, "train")
@@ -823,7 +823,7 @@ async def _honest(d: Driver) -> None:
                 break
             await asyncio.sleep(d.scale.honest_retry_s)
         await d.inspect(page, "train (honest)")
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - a browser error or timeout: the honest visitor's failure, the report goes on
         h["failures"].append(f"train: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
     finally:
         await context.close()
@@ -1186,7 +1186,7 @@ def run_abuse(
         raise
     monitor: Monitor | None = None
     server = None
-    log = open(log_path, "w")
+    log = open(log_path, "w")  # noqa: SIM115 - the server's log: closed in the finally below, before it is read back
     t_start = time.perf_counter()
     try:
         state["phase"] = "starting the server"
@@ -1249,7 +1249,8 @@ def _lines(r: dict[str, Any]) -> list[str]:
         f"{r['sweeps']['refused']}, {r['sweeps']['unanswered']} unanswered, {r['sweeps']['skipped']} skipped for time; "
         f"{r['sweeps']['stored_sweep_runs']} "
         f"sweep runs stored; Compare page script on Launch: median {r['sweeps']['script_s']['median_s']} s",
-        f"runs: {r['runs']['stored']} stored, statuses {r['runs']['statuses']}; longest queue {r['runs']['max_queued']} "
+        f"runs: {r['runs']['stored']} stored, statuses {r['runs']['statuses']}; "
+        f"longest queue {r['runs']['max_queued']} "
         f"({r['runs']['max_queued_visitors']} of them visitors'); at most {r['runs']['max_training']} training; "
         f"training at the end: {r['runs']['training_at_end']}",
         f"refused in all: by budget {r['refused']['budget']}, busy queue {r['refused']['busy']}, visitor limits "
@@ -1257,8 +1258,9 @@ def _lines(r: dict[str, Any]) -> list[str]:
         f"sigma walk: {gb['distinct_values']} distinct (normalisation, sigma) graphs, {gb['steps']} steps; {steps(gb)}",
         f"honest visitor: {_honest_text(h)}; its run's status at the end: {h['run_status']}",
         f"honest visitor's Graph Builder: {h['graph_builder']['steps']} steps; {steps(h['graph_builder'])}",
-        f"memory: server peak RSS {r['memory']['server_peak_rss_mb']:,.0f} MB (PSS {r['memory']['server_peak_pss_mb']:,.0f}"
-        f" MB); server + forkserver + workers peak PSS {r['memory']['all_peak_pss_mb']:,.0f} MB "
+        f"memory: server peak RSS {r['memory']['server_peak_rss_mb']:,.0f} MB "
+        f"(PSS {r['memory']['server_peak_pss_mb']:,.0f} MB); "
+        f"server + forkserver + workers peak PSS {r['memory']['all_peak_pss_mb']:,.0f} MB "
         f"({r['memory']['samples']} samples, up to {r['memory']['max_processes']} processes)",
         f"server process CPU: {r['server_cpu']['cpu_s']} s, {r['server_cpu']['mean_cores']} cores on average, "
         f"{r['server_cpu']['busiest_cores']} in its busiest {r['server_cpu'].get('window_s')} s",

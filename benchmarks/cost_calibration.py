@@ -99,7 +99,8 @@ def main(argv=None) -> None:
         print(
             f"{r['label'][:44]:44s} time: est {r['estimate_s']:6.1f} s, measured {r['cpu_s']:6.1f} CPU s "
             f"({r['wall_s']:.1f} wall), x{r['time_ratio']:.2f} | peak memory: est {r['estimate_mb']:5.0f} MB, "
-            f"measured {r['peak_mb']:5.0f} MB, x{r['memory_ratio']:.2f} | params {r['estimate_params']:,} / {r['params']:,}"
+            f"measured {r['peak_mb']:5.0f} MB, x{r['memory_ratio']:.2f} | "
+            f"params {r['estimate_params']:,} / {r['params']:,}"
         )
     ratios = [r for r in rows if "error" not in r]
     if ratios:

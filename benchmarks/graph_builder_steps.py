@@ -265,7 +265,8 @@ for control in controls:
         times.append(time.perf_counter() - t0)
         assert not at.exception, [e.value for e in at.exception]
     out[control] = {"script_s_median": round(statistics.median(times), 4), "script_s_max": round(max(times), 4),
-                    "parts_s_per_step": {k: round(v / steps, 4) for k, v in sorted(TOTALS.items(), key=lambda kv: -kv[1])},
+                    "parts_s_per_step": {k: round(v / steps, 4)
+                                         for k, v in sorted(TOTALS.items(), key=lambda kv: -kv[1])},
                     "chart_json_kB": [round(len(c.proto.spec) / 1e3, 1) for c in at.get("plotly_chart")]}
 print("RESULT " + json.dumps(out))
 """
@@ -305,18 +306,19 @@ def main() -> None:
     head = subprocess.run(
         ["git", "-C", args.root, "rev-parse", "--short", "HEAD"], capture_output=True, text=True
     ).stdout.strip()
-    log = open(Path(data) / "server.log", "w")
-    server, url = start_app(args.root, env=env, log=log, timeout=120)
-    print(json.dumps({"root": args.root, "head": head, "server": url, "steps": args.steps}), flush=True)
-    t0 = time.perf_counter()
-    try:
-        result = {
-            "browser": browser_steps(url, controls, args.steps, Path(args.shots) if args.shots else None, server.pid)
-        }
-    finally:
-        server.terminate()
-        server.wait(20)
-        log.close()
+    with open(Path(data) / "server.log", "w") as log:
+        server, url = start_app(args.root, env=env, log=log, timeout=120)
+        print(json.dumps({"root": args.root, "head": head, "server": url, "steps": args.steps}), flush=True)
+        t0 = time.perf_counter()
+        try:
+            result = {
+                "browser": browser_steps(
+                    url, controls, args.steps, Path(args.shots) if args.shots else None, server.pid
+                )
+            }
+        finally:
+            server.terminate()
+            server.wait(20)
     if not args.no_server_side:
         result["server_side"] = server_side(args.root, controls, args.steps, {**os.environ, **env})
         for control, r in result["server_side"].items():

@@ -26,11 +26,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import shutil
 import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -228,7 +230,9 @@ async def _drive(
                 except Exception:  # noqa: BLE001 - a timeout: reported as a page that did not show the end
                     return False
 
-            finished = await asyncio.gather(*(shows_finish(p, run) for p, run in zip(trains, state["run_ids"]) if run))
+            finished = await asyncio.gather(
+                *(shows_finish(p, run) for p, run in zip(trains, state["run_ids"], strict=True) if run)
+            )
             state["train_pages_without_finish"] = sum(not f for f in finished)
             shown = [await p.locator('[data-testid="stException"]').all_inner_texts() for p in trains + browses]
             state["streamlit_exceptions"] = sum(len(texts) for texts in shown)
@@ -267,7 +271,8 @@ def _report(state: dict, sessions: int, browsers: int, sampler: PssSampler, env:
     by_id = {r["id"]: r for r in runs}
     created = [
         by_id[run]["created_at"] - c / 1000
-        for run, c in zip(run_ids, state.get("click_at") or [])
+        # strict=False: a load test cut short between the clicks and their outcomes has click times and no run ids
+        for run, c in zip(run_ids, state.get("click_at") or [], strict=False)
         if run in by_id and c is not None
     ]
     during = [s for s in state["slider"] if ended is None or s["at"] <= ended]
@@ -325,14 +330,12 @@ def _stop_server(server, kids: list[int]) -> None:
     server.terminate()
     try:
         server.wait(15)
-    except Exception:  # noqa: BLE001 - subprocess.TimeoutExpired: it did not stop in time
+    except subprocess.TimeoutExpired:  # it did not stop in time
         server.kill()
         server.wait(10)
     for pid in kids:  # the forkserver and workers it started, if any outlived it
-        try:
+        with contextlib.suppress(OSError):  # it has gone already
             os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
 
 
 def run_load_test(
@@ -372,7 +375,7 @@ def run_load_test(
     }
     sampler: PssSampler | None = None
     server = None
-    log = open(log_path, "w")
+    log = open(log_path, "w")  # noqa: SIM115 - the server's log: closed in the finally below, before it is read back
     try:
         t0 = time.perf_counter()
         server, url = start_app(ROOT, env, log=log, timeout=120)

@@ -8,7 +8,8 @@ and walks what a newcomer would do:
 1. the Start page and the Playground of an empty server;
 2. from the Start page, "A CNN (the baseline)", Start, a screenshot ~2 s after Start and one when finished;
    then a ChebNet (/train?model=cheb) and a C8 steerable net on rotated digits, each to its end;
-3. the finished ChebNet's Train page, and each of its "Open this run on:" links (Equivariance measures on opening; an older version's Measure button is pressed);
+3. the finished ChebNet's Train page, and each of its "Open this run on:" links (Equivariance measures on opening;
+   an older version's Measure button is pressed);
 4. a "6" drawn on the Playground at desktop size;
 5. the Playground link (with the drawing, pg_ink) opened on a 390x844 phone, before and after a stroke.
 
@@ -20,12 +21,16 @@ keeps going when a step fails (the failure is printed and saved as ``<step>-FAIL
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import tempfile
 import time
 import traceback
 from pathlib import Path
+
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import sync_playwright
 
 from benchmarks.browser_helpers import ROOT, chromium, draw_six, screenshot, start_app
 
@@ -60,7 +65,7 @@ class Journey:
         self.out, self.url, self.settle_ms = out, url, settle_ms
         self.shots: list[str] = []
         self.failures: list[str] = []
-        self.runs: dict[str, int] = {}
+        self.runs: dict[str, int | None] = {}
 
     # -- helpers ---------------------------------------------------------------------------------------------
     def say(self, **fields) -> None:
@@ -105,7 +110,7 @@ class Journey:
         try:
             fn(*args)
             self.say(step=name, ok=True, seconds=round(time.perf_counter() - t0, 1))
-        except Exception as exc:  # keep walking: a later step may still work
+        except Exception as exc:  # noqa: BLE001 - whatever a step trips on is its failure: the journey goes on
             self.failures.append(f"{name}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
             self.say(
                 step=name,
@@ -116,10 +121,9 @@ class Journey:
             )
             for pg in args:
                 if hasattr(pg, "screenshot"):
-                    try:
+                    # best effort inside a failed step, whatever it was: the page may be gone with the step
+                    with contextlib.suppress(Exception):
                         pg.screenshot(path=str(self.out / f"{name}-FAILED.png"), full_page=True)
-                    except Exception:
-                        pass
                     break
 
     def wait_text(self, pg, text: str, timeout_ms: int = 120_000) -> None:
@@ -175,7 +179,7 @@ class Journey:
             if prog.count():
                 try:
                     text = prog.first.inner_text(timeout=1000).strip().replace("\n", " ")
-                except Exception:
+                except PlaywrightError:  # the bar went away between count() and inner_text()
                     text = ""
                 if first_progress is None:
                     first_progress = now
@@ -198,7 +202,8 @@ class Journey:
                 raise RuntimeError(f"{name}: {'failed' if failed else f'not finished after {timeout_s:.0f} s'}")
             pg.wait_for_timeout(150)
         finished = time.perf_counter() - t0
-        run_id = int(re.search(r"[?&]run=(\d+)", pg.url).group(1)) if "run=" in pg.url else None
+        m = re.search(r"[?&]run=(\d+)", pg.url)
+        run_id = int(m.group(1)) if m else None
         self.runs[name] = run_id
         self.idle(pg)
         seen = pg.evaluate("() => window.__gclSeen")
@@ -258,7 +263,7 @@ class Journey:
             )
             try:  # the row of links may still be drawing
                 exact.first.wait_for(timeout=30_000)
-            except Exception:
+            except PlaywrightError:  # a timeout: no such link
                 self.say(step=f"open on {label}", ok=False, error="no such link after 'Open this run on:'")
                 continue
             href = exact.first.get_attribute("href")
@@ -302,7 +307,7 @@ class Journey:
         try:
             pg.get_by_text("Every run at").first.wait_for(timeout=60_000)
             sweep = time.perf_counter() - t0
-        except Exception:
+        except PlaywrightError:  # a timeout: no sweep line within a minute
             sweep = None
         self.idle(pg, settle_ms=2500)
         body = pg.locator(MAIN).first.inner_text()
@@ -434,40 +439,37 @@ def main() -> None:
             flush=True,
         )
         args.root = str(copy)
-    log = open(out / "server.log", "w")
-    t0 = time.perf_counter()
-    server, url = start_app(
-        args.root, env={"GRAPHCONV_DATA_DIR": str(data), "GRAPHCONV_QUICK": "1"}, log=log, timeout=120
-    )
-    print(
-        json.dumps(
-            {
-                "server": url,
-                "root": args.root,
-                "data_dir": str(data),
-                "seconds_to_healthy": round(time.perf_counter() - t0, 1),
-            }
-        ),
-        flush=True,
-    )
-    from playwright.sync_api import sync_playwright
-
-    j = Journey(out, url, args.settle_ms)
-    try:
-        with sync_playwright() as pw:
-            browser, page = chromium(pw)
-            j.step("1-empty-server", j.empty_server, page)
-            j.step("2a-train-cnn", j.train_cnn_from_start, page)
-            j.step("2b-train-cheb", j.train_cheb, page)
-            j.step("2c-train-c8", j.train_c8, page)
-            j.step("3-insight-pages", j.insight_pages, page)
-            j.step("4-draw-six", j.draw_six, page)
-            j.step("5-phone", j.phone, page, browser)
-            browser.close()
-    finally:
-        server.terminate()
-        server.wait(10)
-        log.close()
+    with open(out / "server.log", "w") as log:
+        t0 = time.perf_counter()
+        server, url = start_app(
+            args.root, env={"GRAPHCONV_DATA_DIR": str(data), "GRAPHCONV_QUICK": "1"}, log=log, timeout=120
+        )
+        print(
+            json.dumps(
+                {
+                    "server": url,
+                    "root": args.root,
+                    "data_dir": str(data),
+                    "seconds_to_healthy": round(time.perf_counter() - t0, 1),
+                }
+            ),
+            flush=True,
+        )
+        j = Journey(out, url, args.settle_ms)
+        try:
+            with sync_playwright() as pw:
+                browser, page = chromium(pw)
+                j.step("1-empty-server", j.empty_server, page)
+                j.step("2a-train-cnn", j.train_cnn_from_start, page)
+                j.step("2b-train-cheb", j.train_cheb, page)
+                j.step("2c-train-c8", j.train_c8, page)
+                j.step("3-insight-pages", j.insight_pages, page)
+                j.step("4-draw-six", j.draw_six, page)
+                j.step("5-phone", j.phone, page, browser)
+                browser.close()
+        finally:
+            server.terminate()
+            server.wait(10)
     print(
         json.dumps(
             {

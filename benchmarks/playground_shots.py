@@ -19,11 +19,12 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 from benchmarks.browser_helpers import ROOT, draw_six, screenshot, start_app
 
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
-SIZES = {
+SIZES: dict[str, dict[str, Any]] = {  # browser.new_context's keywords for each size
     "desktop": dict(viewport={"width": 1400, "height": 1000}),
     "phone": dict(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True),
 }

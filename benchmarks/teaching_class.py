@@ -18,26 +18,32 @@
 - ``settings_leak``: Data set mnist-rot on Train, then Graph Builder from the sidebar: the data set and digit it shows;
 - ``server_log``: warnings and tracebacks in the server's log.
 
-The methods are a mixin of ``teaching_journey.Journey`` (they use its ``shot``, ``note``, ``idle``, ``wait_text``,
-``fresh``, ``grid``); every one takes a page of a fresh context of the size it is named for.
+The methods are a mixin of ``teaching_journey.Journey``: what they use of it (``shot``, ``note``, ``idle``,
+``wait_text``, ``grid``, ...) is declared on ``ClassSteps`` as abstract methods and attributes; every one takes a page
+of a fresh context of the size it is named for.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
 import statistics
 import time
+from abc import ABC, abstractmethod
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote
+
+from playwright.sync_api import Error as PlaywrightError
 
 MAIN = '[data-testid="stMain"]'
 SIDEBAR = '[data-testid="stSidebar"]'
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 DESKTOP = {"width": 1400, "height": 1000}
 PHONE = {"width": 390, "height": 844}
-SIZES = {
+SIZES: dict[str, dict[str, Any]] = {  # browser.new_context's keywords for each size
     "desktop": dict(viewport=DESKTOP),
     "phone": dict(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True),
 }
@@ -89,19 +95,23 @@ FIG_JS = """([i]) => {
 }"""
 
 # Every Plotly chart of the main area: title and axis titles (a kernel profile is one, named by its axes).
-CHARTS_JS = """() => [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stPlotlyChart"] .js-plotly-plot')]
-  .map(gd => { const l = gd.layout || {}, t = a => a && a.title ? (typeof a.title === 'string' ? a.title : a.title.text) : null;
+CHARTS_JS = """() =>
+  [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stPlotlyChart"] .js-plotly-plot')]
+  .map(gd => { const l = gd.layout || {},
+                     t = a => a && a.title ? (typeof a.title === 'string' ? a.title : a.title.text) : null;
                return {title: t(l), x: t(l.xaxis), y: t(l.yaxis), traces: (gd.data || []).length}; })"""
 
 # Text of the SVG labels of each Plotly chart in the main area that overlap one another (bar labels, tick labels).
-OVERLAP_JS = """() => [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stPlotlyChart"]')].map((c, i) => {
+OVERLAP_JS = """() =>
+  [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stPlotlyChart"]')].map((c, i) => {
   const key = [...c.closest('[class*="st-key-"]')?.classList || []].find(k => k.startsWith('st-key-')) || null;
   const texts = [...c.querySelectorAll('svg text')].filter(t => (t.textContent || '').trim() && !t.closest('.modebar'))
     .map(t => ({t: t.textContent.trim(), r: t.getBoundingClientRect()})).filter(o => o.r.width > 0 && o.r.height > 0);
   const pairs = [];
   for (let a = 0; a < texts.length; a++) for (let b = a + 1; b < texts.length; b++) {
     const p = texts[a].r, q = texts[b].r;
-    const w = Math.min(p.right, q.right) - Math.max(p.left, q.left), h = Math.min(p.bottom, q.bottom) - Math.max(p.top, q.top);
+    const w = Math.min(p.right, q.right) - Math.max(p.left, q.left),
+          h = Math.min(p.bottom, q.bottom) - Math.max(p.top, q.top);
     if (w > 2 && h > 2)  // any real intersection: "62%" half under "71%" counts
       pairs.push([texts[a].t, texts[b].t]);
   }
@@ -130,7 +140,8 @@ WIDGETS_JS = """(root) => {
 # Visible text of the page for the raw-name scan: main and sidebar, and the charts' SVG labels.
 TEXT_JS = """() => {
   const part = s => [...document.querySelectorAll(s)].map(e => e.innerText || '').join('\\n');
-  const svg = [...document.querySelectorAll('[data-testid="stPlotlyChart"] svg text')].map(t => t.textContent).join('\\n');
+  const svg = [...document.querySelectorAll('[data-testid="stPlotlyChart"] svg text')]
+    .map(t => t.textContent).join('\\n');
   return {main: part('[data-testid="stMain"]'), sidebar: part('[data-testid="stSidebar"]'), charts: svg};
 }"""
 
@@ -142,7 +153,8 @@ WATCH_JS = """() => {
   new MutationObserver(() => w.states.push([performance.now(), app.getAttribute('data-test-script-state')]))
     .observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
   try {
-    new PerformanceObserver(list => list.getEntries().forEach(e => w.tasks.push([e.startTime, e.startTime + e.duration])))
+    new PerformanceObserver(list => list.getEntries()
+                                      .forEach(e => w.tasks.push([e.startTime, e.startTime + e.duration])))
       .observe({type: 'longtask', buffered: false});
   } catch (e) {}
   document.addEventListener('keydown', () => { w.key = performance.now(); }, true);
@@ -190,10 +202,45 @@ def stats(xs: list[float]) -> dict:
     }
 
 
-class ClassSteps:
-    """Issue 30's steps; mixed into ``teaching_journey.Journey``."""
+class ClassSteps(ABC):
+    """Issue 30's steps; mixed into ``teaching_journey.Journey``, which provides what is declared abstract here."""
 
-    raw_hits: list
+    url: str  # the served app's address, no trailing slash
+    raw_hits: list[dict]  # raw internal names seen by ``scan``, one dict per hit
+    c8_run: int | None  # the C8 net ``train_c8`` trained (read by the journey's later steps)
+
+    # -- what the journey provides ---------------------------------------------------------------------------
+    @abstractmethod
+    def now(self) -> float:
+        """Seconds since the current step started."""
+
+    @abstractmethod
+    def note(self, **fields) -> None:
+        """Record what the current step saw."""
+
+    @abstractmethod
+    def idle(self, pg, timeout_ms: int = 300_000, settle_ms: int | None = None) -> None:
+        """Wait until the page's script is not running, then ``settle_ms`` more."""
+
+    @abstractmethod
+    def shot(self, pg, name: str, full_page: bool = True, **extra) -> str:
+        """A numbered screenshot (its path), recorded with what the page shows and ``extra``."""
+
+    @abstractmethod
+    def wait_text(self, pg, text, timeout_ms: int = 120_000) -> None:
+        """Wait until ``text`` (a string or a pattern) shows in the main area; fail when an exception shows."""
+
+    @abstractmethod
+    def grid(self, pg) -> list[list[list[str]]]:
+        """The rows of every table of the main area as text."""
+
+    @abstractmethod
+    def run_id(self, pg) -> int | None:
+        """The run in the page's address (``run=``), if any."""
+
+    @abstractmethod
+    def wait_finished(self, pg, timeout_s: float = 300) -> str:
+        """Wait until the Train page says the run finished: that line."""
 
     # -- small helpers -------------------------------------------------------------------------------------------
     def settle(self, pg, settle_ms: int = 1500, timeout_ms: int = 600_000) -> None:
@@ -213,12 +260,10 @@ class ClassSteps:
         if pg.viewport_size["width"] >= 700:
             return
         btn = pg.locator('[data-testid="stSidebarCollapseButton"] button, [data-testid="stSidebarCollapseButton"]')
-        try:
+        with contextlib.suppress(PlaywrightError):  # the button went away (the sidebar folded itself)
             if btn.count() and btn.first.is_visible():
                 btn.first.click()
                 pg.wait_for_timeout(800)
-        except Exception:
-            pass
 
     def nav(self, pg, title: str) -> None:
         """Click ``title`` in the sidebar's page list (opening the sidebar and its "View more" first if needed)."""
@@ -262,7 +307,7 @@ class ClassSteps:
             for el in pg.locator(sel).all():
                 try:
                     text = el.inner_text(timeout=2000).strip()
-                except Exception:
+                except PlaywrightError:  # it went away or stayed hidden: not a control to record
                     continue
                 if text and re.search(pattern, text, re.I):
                     out.append(
@@ -282,7 +327,7 @@ class ClassSteps:
                 break
             try:
                 closed.first.click(timeout=5000)
-            except Exception:
+            except PlaywrightError:  # not clickable (covered or gone): leave the rest folded
                 break
             pg.wait_for_timeout(200)
 
@@ -325,7 +370,7 @@ class ClassSteps:
         shown = field.input_value()
         try:
             clip = pg.evaluate("() => navigator.clipboard.readText()")
-        except Exception as exc:
+        except PlaywrightError as exc:  # the browser refused (no permission, no focus)
             clip = f"(clipboard not readable: {type(exc).__name__})"
         status = pg.locator("#gcl-copied").inner_text() if pg.locator("#gcl-copied").count() else None
         decoded = unquote(shown.replace(self.url, "")).replace("+", " ")
@@ -415,7 +460,7 @@ class ClassSteps:
                 "to": value(thumb),
                 "until_idle_s": stats(idle),
                 "rerun_s": stats(rerun),
-                "browser_after_rerun_s": stats([a - b for a, b in zip(idle, rerun)]),
+                "browser_after_rerun_s": stats([a - b for a, b in zip(idle, rerun, strict=True)]),
                 "raw_until_idle_s": [round(x, 3) for x in idle],
                 "steps_without_rerun": missed,
             }
@@ -451,7 +496,7 @@ class ClassSteps:
         same_shown = (
             bool(table)
             and len(table) == len(teacher_table)
-            and all(r == t[: len(r)] for r, t in zip(table, teacher_table))
+            and all(r == t[: len(r)] for r, t in zip(table, teacher_table, strict=True))
         )
         self.note(
             **{
@@ -490,10 +535,8 @@ class ClassSteps:
         if not box.count():
             return []
         box.first.locator("input").first.click()
-        try:
+        with contextlib.suppress(PlaywrightError):  # a timeout: no options, and the empty list says so
             pg.locator('[role="option"]').first.wait_for(timeout=8000)
-        except Exception:
-            pass
         pg.wait_for_timeout(500)
         opts = [o.strip() for o in pg.locator('[role="option"]').all_inner_texts()]
         pg.keyboard.press("Escape")
@@ -510,7 +553,13 @@ class ClassSteps:
         options = self.multiselect_options(pg, "pg_runs_w", "Runs")
         steerable = [o for o in options if re.search(r"(?i)escnn|steerable|\bC\d\b|\bD\d\b", o)]
         self.note(
-            runs_offered=options, runs_chosen=chosen, steerable_runs=steerable, steerable_available=bool(steerable), offers_to_train_steerable=self.controls(pg, r"steerable|C8|escnn|rotat"), steerable_lines=self.lines(pg, r"(?i)steerable|escnn|C8"), shot=self.shot(pg, f"playground-{tag}-{size}", full_page=(size == "desktop"))
+            runs_offered=options,
+            runs_chosen=chosen,
+            steerable_runs=steerable,
+            steerable_available=bool(steerable),
+            offers_to_train_steerable=self.controls(pg, r"steerable|C8|escnn|rotat"),
+            steerable_lines=self.lines(pg, r"(?i)steerable|escnn|C8"),
+            shot=self.shot(pg, f"playground-{tag}-{size}", full_page=(size == "desktop")),
         )
 
     def train_c8(self, pg, timeout_s: float) -> None:
@@ -754,7 +803,7 @@ class ClassSteps:
                     "names": sorted({h["name"] for h in hits}),
                     "shot": self.shot(pg, f"names-{slug}-{size}", full_page=(size == "desktop")),
                 }
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - this page's failure is recorded, the other pages go on
                 per_page[title] = {"error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"}
         self.note(
             per_page=per_page,

@@ -25,6 +25,7 @@ page is saved as ``<step>-FAILED.png``). The server's log is ``<out>/server.log`
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import subprocess
@@ -34,6 +35,9 @@ import time
 import traceback
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
+
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import sync_playwright
 
 from benchmarks.browser_helpers import ROOT, chromium, screenshot, start_app
 from benchmarks.newcomer_journey import IDLE, MAIN, PHONE
@@ -59,7 +63,8 @@ CELL_JS = """([i, row, col]) => {
   const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis, box = gd.getBoundingClientRect();
   const t = gd._fullData && gd._fullData[0];
   const n = t ? (t._length || (t.customdata || []).length || 0) : 0;
-  return {x: box.left + xa._offset + xa.l2p(col), y: box.top + ya._offset + ya.l2p(row), side: Math.round(Math.sqrt(n))};
+  return {x: box.left + xa._offset + xa.l2p(col), y: box.top + ya._offset + ya.l2p(row),
+          side: Math.round(Math.sqrt(n))};
 }"""
 
 
@@ -67,7 +72,8 @@ class Journey(ClassSteps):
     def __init__(self, out: Path, url: str, settle_ms: int, lesson_timeout_s: float):
         self.out, self.url, self.settle_ms, self.lesson_timeout_s = out, url, settle_ms, lesson_timeout_s
         self.raw_hits: list[dict] = []
-        self.cheb_run = self.c8_run = None
+        self.cheb_run: int | None = None  # the lesson's ChebNet (step 1)
+        self.c8_run: int | None = None  # the C8 net of step 30.3
         self.n = 0
         self.shots: list[dict] = []
         self.failures: list[str] = []
@@ -138,16 +144,15 @@ class Journey(ClassSteps):
         try:
             fn(*args)
             self.cur.update(ok=True, seconds=self.now())
-        except Exception as exc:  # keep walking: a later step may still work
+        except Exception as exc:  # noqa: BLE001 - whatever a step trips on is its failure: the journey goes on
             msg = f"{name}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
             self.failures.append(msg)
             self.cur.update(ok=False, seconds=self.now(), error=msg, trace=traceback.format_exc(limit=4))
             for pg in args:
                 if hasattr(pg, "screenshot"):
-                    try:
+                    # best effort inside a failed step, whatever it was: the page may be gone with the step
+                    with contextlib.suppress(Exception):
                         pg.screenshot(path=str(self.out / f"{name}-FAILED.png"), full_page=True)
-                    except Exception:
-                        pass
                     break
         print(
             json.dumps(
@@ -206,9 +211,9 @@ class Journey(ClassSteps):
             if t - pressed > self.lesson_timeout_s:
                 raise RuntimeError(f"the lesson did not finish within {self.lesson_timeout_s:.0f} s")
             try:
-                rows = self.grid(pg)
-                status = " | ".join(",".join(c for c in r[1:4]) for r in (rows[0][1:] if rows else []))
-            except Exception:
+                tables = self.grid(pg)
+                status = " | ".join(",".join(c for c in r[1:4]) for r in (tables[0][1:] if tables else []))
+            except PlaywrightError:  # the page reran while its tables were read: no status this second
                 status = ""
             if status and (not statuses or statuses[-1][1] != status):
                 statuses.append((t, status))
@@ -242,12 +247,12 @@ class Journey(ClassSteps):
             accuracy_line=acc_line,
             epoch_time_line=epoch_line,
             why_caption=why.inner_text() if why.count() else None,
-            explanation_links=[l for l in links if "Reopen" not in l["text"]],
-            reopen_link=next((l["href"] for l in links if "Reopen" in l["text"]), None),
+            explanation_links=[a for a in links if "Reopen" not in a["text"]],
+            reopen_link=next((a["href"] for a in links if "Reopen" in a["text"]), None),
             lesson_url=pg.url.replace(self.url, ""),
         )
         self.shot(pg, "lesson-finished")
-        spectral = next((l["href"] for l in links if "s_run=" in l["href"]), "")
+        spectral = next((a["href"] for a in links if "s_run=" in a["href"]), "")
         cheb = re.search(r"s_run=(\d+)", spectral)
         self.cheb_run = int(cheb.group(1)) if cheb else None
         self.note(cheb_run=self.cheb_run, table_rows_seen=list(by_row))
@@ -264,13 +269,12 @@ class Journey(ClassSteps):
             self.idle(p2)
             again = self.grid(p2)
             rows2 = again[0] if again else []
-            strip = lambda rs: [r for r in rs]  # noqa: E731
             self.note(
                 reopen={
                     "opened_at": t,
                     "seconds_to_table": round(self.now() - t, 2),
                     "link": link,
-                    "same_table": strip(rows2) == strip(rows),
+                    "same_table": rows2 == rows,
                     "table": rows2,
                     "run_button": p2.get_by_role("button", name=re.compile("Run this lesson")).count(),
                     "own_copy": p2.get_by_role("button", name=re.compile("own copy")).count(),
@@ -596,118 +600,121 @@ def main() -> None:
         ["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
     ).stdout.strip()
     log_path = out / ("server.log" if wanted is None else "server-partial.log")
-    log = open(log_path, "w")
-    t0 = time.perf_counter()
-    server, url = start_app(
-        root,
-        env={"GRAPHCONV_DATA_DIR": str(data), "GRAPHCONV_QUICK": "1", "GRAPHCONV_STARTER": "0"},
-        log=log,
-        timeout=300,
-    )
-    healthy = round(time.perf_counter() - t0, 1)
-    print(
-        json.dumps(
-            {
-                "server": url,
-                "root": str(root),
-                "head": head,
+    with open(log_path, "w") as log:
+        t0 = time.perf_counter()
+        server, url = start_app(
+            root,
+            env={"GRAPHCONV_DATA_DIR": str(data), "GRAPHCONV_QUICK": "1", "GRAPHCONV_STARTER": "0"},
+            log=log,
+            timeout=300,
+        )
+        healthy = round(time.perf_counter() - t0, 1)
+        print(
+            json.dumps(
+                {
+                    "server": url,
+                    "root": str(root),
+                    "head": head,
+                    "data_dir": str(data),
+                    "steps": chosen,
+                    "seconds_to_healthy": healthy,
+                }
+            ),
+            flush=True,
+        )
+        j = Journey(out, url, args.settle_ms, args.lesson_timeout)
+        j.cheb_run, j.c8_run = state.get("cheb_run"), state.get("c8_run")
+        if wanted is not None:  # a partial walk numbers its screenshots after the last one's
+            j.n = max([int(m.group(1)) for f in out.glob("*.png") if (m := re.match(r"(\d+)-", f.name))] + [0])
+
+        def save_state() -> None:
+            seen = j.steps.get("1-lesson", {})
+            new = {
                 "data_dir": str(data),
-                "steps": chosen,
-                "seconds_to_healthy": healthy,
+                "root": str(root),
+                "reopen_path": _path(seen.get("reopen_link")) or state.get("reopen_path"),
+                "lesson_url": seen.get("lesson_url") or state.get("lesson_url"),
+                "teacher_table": seen.get("table") or state.get("teacher_table"),
+                "cheb_run": j.cheb_run,
+                "c8_run": j.c8_run,
+                "drawn_path": state.get("drawn_path"),
             }
-        ),
-        flush=True,
-    )
-    from playwright.sync_api import sync_playwright
+            state.update(new)
+            state_file.write_text(json.dumps(state, indent=1))
 
-    j = Journey(out, url, args.settle_ms, args.lesson_timeout)
-    j.cheb_run, j.c8_run = state.get("cheb_run"), state.get("c8_run")
-    if wanted is not None:  # a partial walk numbers its screenshots after the last one's
-        j.n = max([int(m.group(1)) for f in out.glob("*.png") if (m := re.match(r"(\d+)-", f.name))] + [0])
+        def run(name: str, fn, *a) -> None:
+            if name in chosen:
+                fn(name, *a)
+                save_state()
 
-    def save_state() -> None:
-        seen = j.steps.get("1-lesson", {})
-        new = {
-            "data_dir": str(data),
-            "root": str(root),
-            "reopen_path": _path(seen.get("reopen_link")) or state.get("reopen_path"),
-            "lesson_url": seen.get("lesson_url") or state.get("lesson_url"),
-            "teacher_table": seen.get("table") or state.get("teacher_table"),
-            "cheb_run": j.cheb_run,
-            "c8_run": j.c8_run,
-            "drawn_path": state.get("drawn_path"),
-        }
-        state.update(new)
-        state_file.write_text(json.dumps(state, indent=1))
-
-    def run(name: str, fn, *a) -> None:
-        if name in chosen:
-            fn(name, *a)
-            save_state()
-
-    try:
-        with sync_playwright() as pw:
-            browser, page = chromium(pw)
-            run("1-lesson", j.step, j.lesson, page, browser)
-            run("2-continue-step", j.step, j.step_run, page)
-            run("3-one-node", j.step, j.one_node, page)
-            run("4-classroom", j.step, j.classroom, page, browser)
-            save_state()
-            run("5-phone", j.step, j.phone, browser, state.get("reopen_path") or state.get("lesson_url"))
-            # issue 30, "What a class sees": each item at 1400x1000 and on a 390x844 phone
-            for size in ("desktop", "phone"):
-                run(f"30.1-sigma-{size}", j.in_context, browser, size, j.graph_sigma, size)
-            run("30.10-steps-desktop", j.in_context, browser, "desktop", j.graph_steps, args.graph_steps)
-            for size in ("desktop", "phone"):
-                if state.get("reopen_path"):
+        try:
+            with sync_playwright() as pw:
+                browser, page = chromium(pw)
+                run("1-lesson", j.step, j.lesson, page, browser)
+                run("2-continue-step", j.step, j.step_run, page)
+                run("3-one-node", j.step, j.one_node, page)
+                run("4-classroom", j.step, j.classroom, page, browser)
+                save_state()
+                run("5-phone", j.step, j.phone, browser, state.get("reopen_path") or state.get("lesson_url"))
+                # issue 30, "What a class sees": each item at 1400x1000 and on a 390x844 phone
+                for size in ("desktop", "phone"):
+                    run(f"30.1-sigma-{size}", j.in_context, browser, size, j.graph_sigma, size)
+                run("30.10-steps-desktop", j.in_context, browser, "desktop", j.graph_steps, args.graph_steps)
+                for size in ("desktop", "phone"):
+                    if state.get("reopen_path"):
+                        run(
+                            f"30.2-reopen-{size}",
+                            j.in_context,
+                            browser,
+                            size,
+                            j.lesson_reopen,
+                            size,
+                            url + state["reopen_path"],
+                            state.get("teacher_table") or [],
+                        )
+                    elif f"30.2-reopen-{size}" in chosen:
+                        j.failures.append(f"30.2-reopen-{size}: no reopen link (the lesson step did not finish)")
+                for size in ("desktop", "phone"):
                     run(
-                        f"30.2-reopen-{size}",
+                        f"30.3-playground-before-{size}",
                         j.in_context,
                         browser,
                         size,
-                        j.lesson_reopen,
+                        j.playground_offer,
                         size,
-                        url + state["reopen_path"],
-                        state.get("teacher_table") or [],
+                        "before-c8",
                     )
-                elif f"30.2-reopen-{size}" in chosen:
-                    j.failures.append(f"30.2-reopen-{size}: no reopen link (the lesson step did not finish)")
-            for size in ("desktop", "phone"):
-                run(
-                    f"30.3-playground-before-{size}", j.in_context, browser, size, j.playground_offer, size, "before-c8"
-                )
-            run("30.3-train-c8", j.in_context, browser, "desktop", j.train_c8, args.c8_timeout)
-            save_state()
+                run("30.3-train-c8", j.in_context, browser, "desktop", j.train_c8, args.c8_timeout)
+                save_state()
 
-            def playground(pg, size):
-                drawn = state.get("drawn_path")
-                got = j.playground_c8(pg, size, url + drawn if size == "phone" and drawn else None)
-                if got:
-                    state["drawn_path"] = _path(got)
+                def playground(pg, size):
+                    drawn = state.get("drawn_path")
+                    got = j.playground_c8(pg, size, url + drawn if size == "phone" and drawn else None)
+                    if got:
+                        state["drawn_path"] = _path(got)
 
-            for size in ("desktop", "phone"):
-                run(f"30.3-playground-c8-{size}", j.in_context, browser, size, playground, size)
-            for size in ("desktop", "phone"):
-                run(f"30.4-one-node-{size}", j.in_context, browser, size, j.one_node_sidebar, size)
-            for size in ("desktop", "phone"):
-                run(f"30.5-equivariance-{size}", j.in_context, browser, size, j.equivariance, size, browser)
-            extra = ["/playground?pg_src=dataset&pg_digit=0", "/train?model=cheb", "/compare"]
-            extra += [
-                f"/{page}?{key}={rid}"
-                for rid in (j.cheb_run, j.c8_run)
-                if rid
-                for page, key in (("train", "run"), ("results", "run"))
-            ]
-            extra += [state["reopen_path"]] if state.get("reopen_path") else []
-            for size in ("desktop", "phone"):
-                run(f"30.6-names-{size}", j.in_context, browser, size, j.raw_names, size, extra)
-            for size in ("desktop", "phone"):
-                run(f"30.8-leak-{size}", j.in_context, browser, size, j.settings_leak, size)
-            browser.close()
-    finally:
-        server.terminate()
-        server.wait(10)
-        log.close()
+                for size in ("desktop", "phone"):
+                    run(f"30.3-playground-c8-{size}", j.in_context, browser, size, playground, size)
+                for size in ("desktop", "phone"):
+                    run(f"30.4-one-node-{size}", j.in_context, browser, size, j.one_node_sidebar, size)
+                for size in ("desktop", "phone"):
+                    run(f"30.5-equivariance-{size}", j.in_context, browser, size, j.equivariance, size, browser)
+                extra = ["/playground?pg_src=dataset&pg_digit=0", "/train?model=cheb", "/compare"]
+                extra += [
+                    f"/{page}?{key}={rid}"
+                    for rid in (j.cheb_run, j.c8_run)
+                    if rid
+                    for page, key in (("train", "run"), ("results", "run"))
+                ]
+                extra += [state["reopen_path"]] if state.get("reopen_path") else []
+                for size in ("desktop", "phone"):
+                    run(f"30.6-names-{size}", j.in_context, browser, size, j.raw_names, size, extra)
+                for size in ("desktop", "phone"):
+                    run(f"30.8-leak-{size}", j.in_context, browser, size, j.settings_leak, size)
+                browser.close()
+        finally:
+            server.terminate()
+            server.wait(10)
     if "30.11-server-log" in chosen:
         j.steps["30.11-server-log"] = {"ok": True, "log": str(log_path), **server_log(log_path)}
     result = {
@@ -741,7 +748,7 @@ def main() -> None:
                 h for h in old.get("raw_names_seen", []) if h["page"] not in {x["page"] for x in j.raw_hits}
             ]
             + j.raw_hits,
-            "partial_walks": old.get("partial_walks", []) + [result["command"]],
+            "partial_walks": [*old.get("partial_walks", []), result["command"]],
         }
     path.write_text(json.dumps(result, indent=1, default=str))
     print(json.dumps({"failures": j.failures, "total_seconds": result["total_seconds"], "result": str(path)}, indent=1))

@@ -36,16 +36,15 @@ def data_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, data_dir):
     """The app's URL: served in quick mode on ``data_dir`` by the measuring scripts' launcher, its log in tmp."""
-    log = open(tmp_path_factory.mktemp("log") / "streamlit.log", "w")
-    try:
-        proc, url = start_app(ROOT, {"GRAPHCONV_DATA_DIR": str(data_dir), "GRAPHCONV_QUICK": "1"}, log=log, timeout=90)
-    except TimeoutError:
-        log.close()
-        pytest.fail("the app did not start within 90 s")
-    yield url
-    proc.terminate()
-    proc.wait(timeout=20)
-    log.close()
+    with open(tmp_path_factory.mktemp("log") / "streamlit.log", "w") as log:
+        try:
+            env = {"GRAPHCONV_DATA_DIR": str(data_dir), "GRAPHCONV_QUICK": "1"}
+            proc, url = start_app(ROOT, env, log=log, timeout=90)
+        except TimeoutError:
+            pytest.fail("the app did not start within 90 s")
+        yield url
+        proc.terminate()
+        proc.wait(timeout=20)
 
 
 @pytest.fixture(scope="module")

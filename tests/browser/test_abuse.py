@@ -48,7 +48,7 @@ def test_a_small_abuse_is_refused_cleanly_and_leaves_no_trace():
     assert {"Train link (the widgets' maxima)", "Compare search box (grid sampler)"} <= {
         name for name, o in over.items() if o["expect_budget"]
     }, over  # always far over: 6 GB and 150 GB a run
-    for name, o in over.items():
+    for o in over.values():
         if o["expect_budget"]:  # every entry point, with what the budget refuses
             assert o["refused"] == "budget" and BUDGET in o["error"], o
     assert over["Compare search box (the page's sampler: random, 6 trials)"]["refused"] is not None, over

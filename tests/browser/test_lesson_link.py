@@ -10,28 +10,30 @@ from __future__ import annotations
 
 import re
 
+from core.training.store.groups import RunGroup
 from tests.browser.conftest import SHOTS, VIEWPORT, settle
 
 GRID_JS = """() => [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stDataFrame"]')].map(df =>
-  [...df.querySelectorAll('[role="row"], tr')].map(r => [...r.querySelectorAll('[role="gridcell"], [role="columnheader"], td, th')]
-                                                     .map(c => (c.innerText || c.textContent || '').trim())))"""
+  [...df.querySelectorAll('[role="row"], tr')].map(r =>
+    [...r.querySelectorAll('[role="gridcell"], [role="columnheader"], td, th')]
+      .map(c => (c.innerText || c.textContent || '').trim())))"""
 RUN_LESSON = re.compile(r"Run this lesson")
 
 
-def _train_tiny_tutorial_launch(data_dir) -> tuple[str, list[int]]:
+def _train_tiny_tutorial_launch(data_dir) -> tuple[RunGroup, list[int]]:
     from core.analysis.lessons import launch_plan
     from core.training.runs import execute
     from core.training.store import RunStore
 
     store = RunStore(data_dir / "runs.db")
-    kind, plan = launch_plan("tutorial", True)
+    launch, plan = launch_plan("tutorial", True)
     ids = []
     for cfg, store_kind in plan:
         cfg.epochs = 1
         ids.append(store.create_run(cfg.to_dict(), name=cfg.label(), kind=store_kind))
         execute(cfg, store, run_id=ids[-1])
-    assert [store.get_run(i)["status"] for i in ids] == ["finished"] * 4
-    return kind, ids
+    assert [store.require_run(i)["status"] for i in ids] == ["finished"] * 4
+    return launch, ids
 
 
 def _table(pg) -> list[list[str]]:
@@ -45,8 +47,8 @@ def _table(pg) -> list[list[str]]:
 
 
 def test_a_lessons_reopen_link_shows_the_same_table_read_only(server, page, browser, data_dir):
-    kind, ids = _train_tiny_tutorial_launch(data_dir)
-    page.goto(f"{server}/lessons?lesson=tutorial&ls_show={kind}")
+    launch, ids = _train_tiny_tutorial_launch(data_dir)
+    page.goto(f"{server}/lessons?lesson=tutorial&ls_show={launch}")
     settle(page)
     reopen = page.locator('[data-testid="stMain"] a[data-testid="stPageLink-NavLink"]', has_text="Reopen this lesson")
     reopen.first.wait_for()
