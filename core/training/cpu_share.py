@@ -27,7 +27,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from core.errors import UserInputError
 
@@ -192,7 +192,7 @@ class CpuShare:
         self._before: int | None = None
         self._warned = False
 
-    def __enter__(self) -> CpuShare:
+    def __enter__(self) -> Self:
         self._before = _get_threads() if self.apply is _set_threads else None
         self._evaluate()
         self._low = self._high = self.threads
@@ -226,7 +226,7 @@ class CpuShare:
                 self._warned = True
             return self.threads or self.cpus
         if self.lease.name not in names:
-            names = sorted(names + [self.lease.name])
+            names = sorted([*names, self.lease.name])
         self.runs = len(names)
         return share_of(names.index(self.lease.name), self.runs, self.cpus)
 

@@ -23,6 +23,7 @@ back as the same class with the same message; any other as a ``RuntimeError`` na
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing as mp
 import os
@@ -90,11 +91,11 @@ class JobPool:
         self.keep, self.per_owner, self.failure_ttl_s = max(0, int(keep)), max(1, int(per_owner)), failure_ttl_s
         methods = mp.get_all_start_methods()
         self.method = method or ("forkserver" if "forkserver" in methods else "spawn")
-        if self.method == "forkserver":
-            from core.training.process_backend import prewarm
+        from core.training.process_backend import prewarm, start_context
 
+        if self.method == "forkserver":
             prewarm()  # the forkserver with torch and the data imported (once per process, shared with training)
-        self._ctx = mp.get_context(self.method)
+        self._ctx = start_context(self.method)
         self._lock = threading.Lock()
         self._queue: deque[_Job] = deque()
         self._running: dict[Hashable, _Job] = {}
@@ -111,8 +112,9 @@ class JobPool:
         with self._lock:
             known = self._known(key)
             if known is not None:
-                if known.pending and owner is not None:
-                    self._find(key).owners.add(owner)
+                job = self._find(key) if known.pending else None
+                if job is not None and owner is not None:
+                    job.owners.add(owner)
                 return known
             if owner is not None:
                 mine = sum(owner in job.owners for job in (*self._queue, *self._running.values()))
@@ -125,7 +127,9 @@ class JobPool:
             env = {k: v for k, v in os.environ.items() if k.startswith("GRAPHCONV_")}
             self._queue.append(_Job(key, fn, tuple(args), {owner} if owner is not None else set(), env))
             self._start_ready()
-            return self._known(key)
+            state = self._known(key)
+            assert state is not None  # just queued (or already started by _start_ready)
+            return state
 
     def state(self, key: Hashable) -> JobState | None:
         """Where the job for ``key`` is; None when this pool knows none (never asked, or forgotten since)."""
@@ -183,7 +187,7 @@ class JobPool:
         t0 = time.monotonic()
         try:
             outcome = JobState("done", result=self._run(job), seconds=time.monotonic() - t0)
-        except BaseException as err:  # the job failed: the error is its outcome
+        except BaseException as err:  # noqa: BLE001 - the job failed: whatever it raised is its outcome
             outcome = JobState("failed", error=err, seconds=time.monotonic() - t0)
         with self._changed:
             del self._running[job.key]
@@ -236,17 +240,15 @@ def _child(send, env: dict[str, str], fn: Callable[..., Any], args: tuple) -> No
     for key in [k for k in os.environ if k.startswith("GRAPHCONV_") and k not in env]:
         del os.environ[key]
     os.environ.update(env)
-    try:
+    with contextlib.suppress(OSError):  # a system that refuses: the job runs at normal priority
         os.nice(WORKER_NICENESS)
-    except OSError:
-        pass
     try:
         outcome = ("ok", fn(*args))
-    except BaseException as err:
+    except BaseException as err:  # noqa: BLE001 - the child's job: whatever it raised goes back as its outcome
         outcome = ("error", _portable(err))
     try:
         send.send(outcome)
-    except Exception as err:  # a result that does not pickle
+    except Exception as err:  # noqa: BLE001 - a result that does not pickle (pickling raises many types)
         send.send(("error", _portable(err)))
     finally:
         send.close()

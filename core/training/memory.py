@@ -20,7 +20,7 @@ M_ARENA_MAX = -8  # mallopt parameter number (glibc malloc.h)
 def _libc() -> ctypes.CDLL | None:
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.mallopt  # glibc has it; musl and macOS do not
+        _ = libc.mallopt  # glibc has it; musl and macOS do not (AttributeError)
         return libc
     except (OSError, AttributeError):
         return None

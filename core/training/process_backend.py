@@ -9,15 +9,28 @@ its run's hard limits itself (``core.training.worker``: memory, wall-clock time,
 
 from __future__ import annotations
 
+import logging
 import multiprocessing as mp
 import signal
 import threading
+from multiprocessing.context import ForkContext, ForkServerContext, SpawnContext
+from multiprocessing.process import BaseProcess
 from typing import Any
 
 from core.training.backend import Backend
 from core.training.worker import ENDED_BY_WATCHDOG, worker_main
 
 PRELOAD = ["core.training.preload"]
+StartContext = ForkContext | ForkServerContext | SpawnContext
+
+
+def start_context(method: str) -> StartContext:
+    """multiprocessing's context for start ``method`` ("forkserver", "spawn" or "fork"), typed as the concrete
+    context it is (``mp.get_context`` is typed as the base class, which declares no ``Process``)."""
+    ctx = mp.get_context(method)
+    if not isinstance(ctx, (ForkContext, ForkServerContext, SpawnContext)):
+        raise ValueError(f"unknown start method {method!r}")
+    return ctx
 
 
 def prewarm() -> None:
@@ -34,8 +47,8 @@ def prewarm() -> None:
 
         try:
             forkserver.ensure_running()
-        except Exception:  # the first start() will try again and report
-            pass
+        except Exception as err:  # noqa: BLE001 - a warm-up only: the first start() tries again and reports
+            logging.getLogger(__name__).info("forkserver warm-up failed (%s); the first run starts it", err)
 
     _warming = threading.Thread(target=warm, name="graphconv-forkserver", daemon=True)
     _warming.start()
@@ -52,11 +65,11 @@ class ProcessBackend(Backend):
     def __init__(self, method: str | None = None):
         methods = mp.get_all_start_methods()
         self.method = method or ("forkserver" if "forkserver" in methods else "spawn")
-        self.ctx = mp.get_context(self.method)
+        self.ctx = start_context(self.method)
         if self.method == "forkserver":
             prewarm()
 
-    def start(self, db_path: str, env: dict[str, str | None], run_id: int, config: dict[str, Any]) -> mp.Process:
+    def start(self, db_path: str, env: dict[str, str | None], run_id: int, config: dict[str, Any]) -> BaseProcess:
         proc = self.ctx.Process(
             target=worker_main, args=(db_path, env, run_id, config), name=f"graphconv-run-{run_id}", daemon=True
         )

@@ -28,7 +28,9 @@ exercises all of it on a real two-node cluster with token authentication.
 
 from __future__ import annotations
 
+import contextlib
 import io
+import logging
 import os
 import shutil
 import tempfile
@@ -42,6 +44,8 @@ from core.config import REPO_ROOT
 from core.errors import UserInputError
 from core.training.backend import Backend
 from core.training.store.protocol import RunWriter
+
+log = logging.getLogger(__name__)
 
 LOCAL_OBJECT_STORE = 256 * 1024 * 1024  # bytes; Ray's default takes 30% of memory
 # The one allow-list of what a cluster receives with every task (and every Tune trial: both run in the job's
@@ -230,7 +234,7 @@ def _init_in_a_lasting_thread(address: str) -> None:
 
     def hold() -> None:
         try:
-            common = dict(
+            common: dict[str, Any] = dict(
                 include_dashboard=False, log_to_driver=False, ignore_reinit_error=True, configure_logging=False
             )
             with runtime_env(address) as env:
@@ -238,7 +242,7 @@ def _init_in_a_lasting_thread(address: str) -> None:
                     ray.init(runtime_env=env, object_store_memory=LOCAL_OBJECT_STORE, **common)
                 else:  # a cluster: ship the engine's code (SHIPPED_CODE, nothing else of the checkout) with every task
                     ray.init(address=address, runtime_env=env, **common)
-        except BaseException as err:  # reported by the caller
+        except BaseException as err:  # noqa: BLE001 - on Ray's thread: whatever init raised is reported by the caller
             failure.append(err)
         done.set()
         if not failure:
@@ -275,7 +279,7 @@ def _driver_node_id() -> str | None:
 
     try:
         return ray.get_runtime_context().get_node_id()
-    except Exception:
+    except Exception:  # noqa: BLE001 - an informational lookup outside a task or cluster: no node to name
         return None
 
 
@@ -335,22 +339,20 @@ class RayBackend(Backend):
         """Write what the task sent to the store; forward a stop request; None while the task runs."""
         if run.exit is not None:
             return run.exit
-        try:
+        with contextlib.suppress(self.ray.exceptions.RayActorError):  # the channel is gone: the task's end says why
             self.forward(run)
-        except self.ray.exceptions.RayActorError:  # the channel is gone: the task's own end says why
-            pass
         ready, _ = self.ray.wait([run.ref], timeout=0)
         if not ready:
             return None
         try:
             self.ray.get(run.ref)
             run.exit, run.reason = 0, ""
-        except Exception as err:  # TaskError, WorkerCrashedError, a lost node, a cancel
+        except Exception as err:  # noqa: BLE001 - TaskError, WorkerCrashedError, a lost node, a cancel: its reason
             run.exit, run.reason = 1, self._ended_because(run, err)
         try:
             self.drain(run)  # whatever it pushed before it ended
-        except Exception:  # the channel died with its node: nothing more to write
-            pass
+        except Exception as err:  # noqa: BLE001 - the channel died with its node: nothing more to write
+            log.debug("run %s: nothing more to drain (%s)", run.run_id, err)
         return run.exit
 
     def describe_exit(self, run: RayRun) -> str:
@@ -375,7 +377,7 @@ class RayBackend(Backend):
         """Whether the cluster has declared node ``node_id`` dead (False when it cannot say)."""
         try:
             return any(n["NodeID"] == node_id and not n["Alive"] for n in self.ray.nodes())
-        except Exception:
+        except Exception:  # noqa: BLE001 - the cluster cannot say (its GCS unreachable): not known dead
             return False
 
     def terminate(self, run: RayRun) -> None:

@@ -71,7 +71,7 @@ def load_train_state(store, run_id: int) -> dict[str, Any]:
         )
     try:
         state = torch.load(io.BytesIO(bytes(data)), weights_only=True, map_location="cpu")
-    except Exception as err:
+    except Exception as err:  # noqa: BLE001 - stored bytes: any unpickling error means "unreadable", in one line
         raise CheckpointError(
             f"run {run_id}'s training state is unreadable ({type(err).__name__}: "
             f"{str(err).splitlines()[0] if str(err) else ''})"
@@ -148,7 +148,9 @@ def load_parent_weights(model, weights: Mapping[str, Any]) -> None:
 
 def lineage(store, run_id: int, limit: int = 100) -> list[int]:
     """Run ids from the oldest ancestor down to ``run_id`` (``parent`` links; a missing one ends the chain)."""
-    chain, seen, current = [], set(), int(run_id)
+    chain: list[int] = []
+    seen: set[int] = set()
+    current: int | None = int(run_id)
     while current is not None and current not in seen and len(chain) < limit:
         run = store.get_run(current)
         if run is None:

@@ -27,8 +27,8 @@ O(log n). What a visitor may add is bounded (``core.config.limits``): at most ``
 (default 12, one full sweep) runs queued or training per session, and in public mode per client address
 too (``GRAPHCONV_ADDRESS_RUNS``, default half the queue), at most slots x ``GRAPHCONV_QUEUE_PER_SLOT``
 runs waiting in all (past that, Start says the server is busy), and every run within its cost budget
-(``core.training.cost``), checked before anything is stored. Runs belong to the session that submitted them: anyone may watch, only the
-owner (or a caller without a session: the CLI, scripts, tests) may stop them. A stop request goes
+(``core.training.cost``), checked before anything is stored. Runs belong to the session that submitted them: anyone
+may watch, only the owner (or a caller without a session: the CLI, scripts, tests) may stop them. A stop request goes
 through the store; a worker that has not stopped ``stop_grace_s`` seconds later is terminated and
 its run ends ``stopped`` with every finished epoch kept. A worker that dies (killed, segfault, out of
 memory) has its run marked ``failed`` with the reason within a dispatcher tick.
@@ -232,7 +232,9 @@ class RunManager:
         client: str | None,
         priced: list[cost.Cost],
     ) -> list[int]:
-        groups = list(group) if isinstance(group, (list, tuple)) else [group] * len(configs)
+        groups: list[RunGroup | None] = (
+            [group] * len(configs) if group is None or isinstance(group, RunGroup) else list(group)
+        )
         env = {k: os.environ.get(k) for k in ENV_KEYS}
         env["GRAPHCONV_DATA_DIR"] = str(self.store.path.parent)
         with self._cond:  # the room check and the queueing are one step: two sessions cannot both take the last place
@@ -248,16 +250,14 @@ class RunManager:
                     client,
                     max(price.peak_mb - cost.WORKER_MB, 0.0),
                 )
-                for cfg, g, price in zip(configs, groups, priced)
+                for cfg, g, price in zip(configs, groups, priced, strict=True)
             ]
             for job in jobs:
                 self._queue.append(job)
             self._cond.notify()
         return [job.run_id for job in jobs]
 
-    def continue_run(
-        self, parent_id: int, epochs: int, session: str | None = None, client: str | None = None
-    ) -> int:
+    def continue_run(self, parent_id: int, epochs: int, session: str | None = None, client: str | None = None) -> int:
         """Submit a NEW run that trains run ``parent_id`` (finished or stopped) ``epochs`` more epochs from its
         weights, optimiser, schedule and random streams (``core.training.resume``): queued like any run, in
         ``session`` and counted against its limit; the parent is never changed, so anyone may continue any run.
@@ -345,7 +345,7 @@ class RunManager:
             for job in jobs:
                 self.store.fail(job.run_id, f"could not start the Tune search: {type(err).__name__}: {err}")
             raise
-        for job, handle in zip(jobs, search.trials):
+        for job, handle in zip(jobs, search.trials, strict=True):
             job.handle, job.control = handle, search
         with self._cond:
             self._searching.extend(jobs)
@@ -520,7 +520,7 @@ class RunManager:
             try:
                 job.started = time.monotonic()
                 job.handle = self.backend.start(str(self.store.path), job.env, job.run_id, job.config)
-            except Exception as err:  # no worker could be started: the run fails with the reason
+            except Exception as err:  # noqa: BLE001 - no worker could be started: the run fails with the reason
                 with self._cond:
                     self._running.remove(job)
                     self._queue.ended(job)

@@ -84,7 +84,7 @@ class Callbacks:
 
     on_batch: Callable[[dict[str, Any]], None] | None = None  # {epoch, batch, num_batches, loss}
     on_epoch: Callable[[dict[str, Any]], None] | None = None  # one row of ``TrainResult.epochs``
-    should_stop: Callable[[], bool] | None = None
+    should_stop: Callable[[], bool | str] | None = None  # True, or the reason (the run's error text)
 
 
 @dataclass
@@ -147,7 +147,7 @@ def recalibrate_batchnorm(
                 if used >= max_batches:
                     break
     finally:
-        for m, momentum in zip(norms, momenta):
+        for m, momentum in zip(norms, momenta, strict=True):
             m.momentum = momentum
     return used
 
@@ -310,9 +310,10 @@ def fit(
             if cfg.precise_bn:
                 recalibrate_batchnorm(model, train, device, cfg.precise_bn, step_rng)
             test_acc = evaluate(model, test, device)
+            train_loss = loss_sum / max(seen, 1)
             row = {
                 "epoch": epoch,
-                "train_loss": loss_sum / max(seen, 1),
+                "train_loss": train_loss,
                 "train_accuracy": correct / max(seen, 1),
                 "test_accuracy": test_acc,
                 "seconds": time.perf_counter() - t0,
@@ -321,7 +322,7 @@ def fit(
             result.epochs.append(row)
             result.test_accuracy = test_acc
             if cfg.schedule == "plateau":
-                scale = plateau.step(row["train_loss"])
+                scale = plateau.step(train_loss)
             done = epoch
             if cb.on_epoch:
                 cb.on_epoch(row)

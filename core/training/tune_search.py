@@ -23,6 +23,7 @@ backend's Ray job, so they run in its ``runtime_env``: the code they receive is 
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -33,6 +34,8 @@ from typing import Any
 from core.training.backend import Search
 from core.training.ray_backend import RayBackend, RayRun
 from core.training.search import ASHA_GRACE, ASHA_REDUCTION
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -124,7 +127,7 @@ class TuneSearch(Search):
     def _drive(self) -> None:
         try:
             self._fit()
-        except BaseException as err:  # every trial's run still open fails with it
+        except BaseException as err:  # noqa: BLE001 - Tune's driver thread: every trial's open run fails with it
             self.failure = err
 
     def _fit(self) -> None:
@@ -132,7 +135,10 @@ class TuneSearch(Search):
         from ray import tune
         from ray.tune.schedulers import ASHAScheduler
 
-        plan = [{"run_id": t.run_id, "channel": t.channel, "config": c} for t, c in zip(self.trials, self.configs)]
+        plan = [
+            {"run_id": t.run_id, "channel": t.channel, "config": c}
+            for t, c in zip(self.trials, self.configs, strict=True)
+        ]
         scheduler = ASHAScheduler(
             time_attr="training_iteration",
             max_t=self.max_epochs,
@@ -170,14 +176,14 @@ class TuneSearch(Search):
             return trial.exit
         try:
             self.backend.forward(trial)
-        except Exception:  # its channel is gone (its node lost): the trial's end, from Tune, decides
-            pass
+        except Exception as err:  # noqa: BLE001 - its channel is gone (its node lost): the trial's end decides
+            log.debug("trial %s: its channel is gone (%s)", trial.index, err)
         if trial.index not in self.shared.ended and self._thread.is_alive():
             return None
         try:
             self.backend.drain(trial)  # whatever it pushed before it ended
-        except Exception:
-            pass
+        except Exception as err:  # noqa: BLE001 - the channel died with its node: nothing more to write
+            log.debug("trial %s: nothing more to drain (%s)", trial.index, err)
         trial.exit, trial.reason = self._close(trial)
         return trial.exit
 

@@ -17,9 +17,10 @@ and ended at 92.5% and 91.0%. In exact mode every run trains with ``EXACT_THREAD
 last, whatever trains beside it (:class:`FixedShare`, which still holds a lease, so the dynamic shares of runs
 outside exact mode count it). Its cost is a lone run's idle cores: on an idle 2-core machine a quick ChebNet
 trained about 2,100 images/s alone with 2 threads and 1,331 with 1 thread (beside another run; figures of
-``core.training.cpu_share``), so a lone run's epochs take about 1.6x as long; with as many runs as cores training, as when a class uses a server, there is none, and on a
-busy machine one thread is the faster choice (load average 12-15 on 2 cores: the cheb-cnn lesson's ChebNet 5.4-7.9
-s an epoch with 1 thread, 43-49 s with 2; its CNN 3.4-5.0 s against 14-27 s). A GPU's own kernels are not made
+``core.training.cpu_share``), so a lone run's epochs take about 1.6x as long; with as many runs as cores
+training, as when a class uses a server, there is none, and on a busy machine one thread is the faster choice
+(load average 12-15 on 2 cores: the cheb-cnn lesson's ChebNet 5.4-7.9 s an epoch with 1 thread, 43-49 s with 2;
+its CNN 3.4-5.0 s against 14-27 s). A GPU's own kernels are not made
 deterministic by this.
 
 Hard limits (issue 29, a server open to the public; ``core.config.limits``, 0 = none), so one visitor's run
@@ -60,6 +61,7 @@ the kernel's choice
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import mmap
@@ -67,7 +69,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Self
 
 from core.errors import UserInputError
 from core.training.cpu_share import CpuShare, Lease, lease_dir, usable_cpus
@@ -154,7 +156,7 @@ class FixedShare(CpuShare):
     """A run's CPU share in exact mode: ``threads`` for its whole life, whatever trains beside it, while it holds a
     lease in the registry like a dynamic share does, so runs outside exact mode leave it its core."""
 
-    def __enter__(self) -> FixedShare:
+    def __enter__(self) -> Self:
         try:
             self.lease = Lease(lease_dir())
         except OSError as err:  # no registry: sharing must never end a run
@@ -358,7 +360,7 @@ def trains_on_cpu(config: dict[str, Any]) -> bool:
         from core.training.trainer import pick_device
 
         return pick_device(str(config.get("device") or "auto")).type == "cpu"
-    except Exception:  # a device that does not exist here: execute reports it
+    except Exception:  # noqa: BLE001 - a device that does not exist here (torch raises various): execute reports it
         return True
 
 
@@ -426,7 +428,7 @@ def start_watchdog(
                 )
             else:
                 return  # the run ended: the worker is only tidying up
-        except BaseException:  # the store is unusable: the parent reports the exit
+        except BaseException:  # noqa: BLE001 - the store is unusable: the parent reports the exit
             pass
         os._exit(ENDED_BY_WATCHDOG)
 
@@ -450,10 +452,8 @@ def worker_main(db_path: str, env: dict[str, str | None], run_id: int, config: d
     :func:`start_watchdog` behind it).
     """
     apply_env(env)
-    try:
+    with contextlib.suppress(OSError):  # not allowed here: train at the same priority
         os.nice(WORKER_NICENESS)
-    except OSError:  # not allowed here: train at the same priority
-        pass
     raise_oom_score()
     from core.config import limits
     from core.training.store import RunStore
@@ -466,17 +466,17 @@ def worker_main(db_path: str, env: dict[str, str | None], run_id: int, config: d
             start_watchdog(store, run_id, bounds.run_wall_s)  # before the memory limit: its stack is no run's
         memory = limit_memory(bounds.worker_mb, config)
         execute_reporting(RunConfig.from_dict(config), store, run_id, wall_s=bounds.run_wall_s, memory=memory)
-    except BaseException as err:  # execute stored the failure; make sure a crash before it is stored too
-        over = memory is not None and is_memory_error(err)
-        message = memory_message(memory.worker_mb) if over else f"{type(err).__name__}: {err}"
-        if over:  # room to record it: the reserve, and the failed batch's tensors (held by its frames)
-            memory.release()
+    except BaseException as err:  # noqa: BLE001 - execute stored the failure; a crash before it is stored here too
+        over = memory if memory is not None and is_memory_error(err) else None
+        message = memory_message(over.worker_mb) if over is not None else f"{type(err).__name__}: {err}"
+        if over is not None:  # room to record it: the reserve, and the failed batch's tensors (held by its frames)
+            over.release()
             _drop_frames(err)
             gc.collect()
         run = store.get_run(run_id)
         if run is not None and (
             run["status"] in ("queued", "running")  # execute's own record failed too
-            or (over and run["status"] == "failed" and run["error"] != message)
+            or (over is not None and run["status"] == "failed" and run["error"] != message)
         ):
             store.fail(run_id, message)
         raise SystemExit(1) from None
