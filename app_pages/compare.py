@@ -162,12 +162,11 @@ def sweep_section() -> None:
     if c3.button("Launch sweep", icon=":material/play_arrow:", type="primary"):
 
         def launch() -> tuple[RunGroup, list[dict[str, Any]]]:
-            base = RunConfig(
-                model=model,
-                epochs=epochs,
+            chosen: dict[str, Any] = {
                 **({"graph": graph_kind} if graph_kind else {}),
                 **({"group": group.strip().upper()} if group else {}),
-            )
+            }
+            base = RunConfig.make(model=model, epochs=epochs, **chosen)
             second = (param2, parse_values(param2, values2_text)) if param2 != "none" else (None, None)
             configs = grid_configs(base, param, parse_values(param, values_text), *second)
             sweep = new_sweep_group(param, param2 if param2 != "none" else None)
@@ -305,7 +304,7 @@ def search_section() -> None:
 
         def launch() -> RunGroup:
             space = parse_space([part for part in space_text.split(";") if part.strip()])
-            configs = search_configs(RunConfig(model=model, epochs=epochs), space, trials, sampler)
+            configs = search_configs(RunConfig.make(model=model, epochs=epochs), space, trials, sampler)
             search = new_search_group(space, early)
             manager().submit_search(
                 configs, session=session_id(), group=search, early_stopping=early, client=client_address()

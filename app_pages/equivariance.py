@@ -159,7 +159,9 @@ with st.expander(
         key="train_trio",
     ):
         cfgs = [
-            RunConfig(model=m, data=trio_data, epochs=int(trio_epochs), **({"group": group} if m == "escnn" else {}))
+            RunConfig.make(
+                model=m, data=trio_data, epochs=int(trio_epochs), **({"group": group} if m == "escnn" else {})
+            )
             for m in TRIO
         ]
         ids = guarded(lambda: mgr.submit_many(cfgs, session=session_id(), client=client_address()))
@@ -442,10 +444,10 @@ if per_layer:
         "(the field's representation); for a CNN the map is only moved. Blank: the element is not in the "
         "model's group (e.g. a mirror for a CN net)."
         + (
-            f" This net's group schedule is {cfg.group}: past the restriction its fields belong to the "
+            f" This net's group schedule is {cfg.value('group')}: past the restriction its fields belong to the "
             "subgroup, and for elements outside it the layer is compared on each field's maximum over its "
             "channels; exact up to and including the restriction, growing after it."
-            if cfg.model == "escnn" and "," in cfg.group
+            if "," in str(cfg.value("group"))
             else ""
         )
     )
@@ -474,7 +476,7 @@ if answer is not None:
         f"{run_name(one)} answers **{best}** ({answer[best]:.0%}) for test digit #{digit} "
         f"(label {int(ds.y_test[digit])})."
     )
-    if six_nine_ambiguous(answer, cfg.model, cfg.group):
+    if six_nine_ambiguous(answer, cfg.model, cfg.value("group")):
         st.info(f"{run_name(one)} {SIX_NINE}", icon=":material/sync:")
 maps = None
 try:

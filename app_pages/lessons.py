@@ -105,7 +105,7 @@ mode = url_choice(
     "this project's own tables (much longer on a CPU).",
 )
 planned = lesson_configs(key, mode == "quick")
-epochs = sorted({c["epochs"] if isinstance(c, dict) else c.epochs for c in planned})
+epochs = sorted({c["epochs"] if isinstance(c, dict) else c.training.epochs for c in planned})
 st.caption(
     f"{mode.capitalize()} mode trains {len(planned)} run{'s' * (len(planned) != 1)} of "
     f"{' / '.join(map(str, epochs))} epochs"

@@ -43,7 +43,7 @@ from ui.url_state import (
 )
 
 AUTO_WIDTH = "auto (about 100k parameters)"  # how the superpixel width 0 reads
-d = RunConfig()
+d = RunConfig.make()
 quick = quick_mode()
 st.title("Train")
 notice = st.container()  # filled if the opened link had invalid values
@@ -90,7 +90,7 @@ def draw_setting(container, setting) -> None:
             container,
             setting.label,
             list(setting.options),
-            getattr(d, setting.name),
+            d.value(setting.name),
             setting.name,
             format_func=setting.format,
             help=setting.help or None,
@@ -130,8 +130,8 @@ with sb.expander("Architecture", expanded=False):
             auto = budget_width(
                 cfg["conv"],
                 max(1, cfg["layers"]),
-                d.heads,
-                d.K,
+                d.value("heads"),
+                d.value("K"),
                 positions=st.session_state.get("positions", model_default(model, "positions")),
             )
             st.caption(
@@ -159,7 +159,7 @@ with sb.expander("Architecture", expanded=False):
                 cfg["layers"] = len(schedule.split(","))
                 st.caption(f"The schedule sets {cfg['layers']} blocks (the Layers slider is not used).")
 with sb.expander("Training", expanded=True):
-    cfg["epochs"] = url_slider(st, "Epochs", 1, 30, QUICK_EPOCHS if quick else d.epochs, "epochs")
+    cfg["epochs"] = url_slider(st, "Epochs", 1, 30, QUICK_EPOCHS if quick else d.training.epochs, "epochs")
     cfg["lr"] = url_choice(
         st,
         "Learning rate",
@@ -185,16 +185,16 @@ with sb.expander("Training", expanded=True):
             st,
             "Augmentation",
             ["none", "rotate"],
-            d.augment,
+            d.training.augment,
             "augment",
             widget="radio",
             horizontal=True,
             help="rotate: every training image is turned by a fresh random angle each epoch (the test set is not).",
         )
     cfg["batch_size"] = url_choice(
-        st, "Batch size", [16, 32, 64, 128, 256], d.batch_size, "batch_size", widget="select_slider"
+        st, "Batch size", [16, 32, 64, 128, 256], d.training.batch_size, "batch_size", widget="select_slider"
     )
-    cfg["seed"] = url_number(st, "Seed", 0, 2**31 - 1, d.seed, "seed")
+    cfg["seed"] = url_number(st, "Seed", 0, 2**31 - 1, d.training.seed, "seed")
 copy_link_button(sb)
 url_notices(notice)
 
@@ -207,29 +207,33 @@ def planned_rows(planned: RunConfig) -> tuple[list[dict[str, str]], dict]:
     ignored = set(planned.ignored_settings(config)) | {"device", "parent", "quick"}
     rows = [("Data set", planned.data), ("Layer type", MODELS.short(planned.model))]
     sidebar = [s for s in applicable(planned.model, config) if s.sidebar and s.name not in ignored]
-    rows += [(s.label, s.format(getattr(planned, s.name)) if s.format else getattr(planned, s.name)) for s in sidebar]
+    rows += [(s.label, s.format(planned.value(s.name)) if s.format else planned.value(s.name)) for s in sidebar]
     if planned.uses_graph():
         rows.append(("Graph", describe_graph(planned.graph, planned.graph_params)))
     if "layers" not in ignored:
-        width = AUTO_WIDTH if planned.hidden == 0 else planned.hidden
-        rows += [("Layers", planned.layers), ("Width (channels)", width), ("Dropout", planned.dropout)]
+        width = AUTO_WIDTH if planned.value("hidden") == 0 else planned.value("hidden")
+        rows += [
+            ("Layers", planned.value("layers")),
+            ("Width (channels)", width),
+            ("Dropout", planned.value("dropout")),
+        ]
     for setting in applicable(planned.model, config):
         if setting.name not in ignored and not setting.sidebar:
-            value = getattr(planned, setting.name)
+            value = planned.value(setting.name)
             rows.append((setting.label, ("on" if value else "off") if isinstance(value, bool) else value))
     rows += [
-        ("Epochs", planned.epochs),
-        ("Learning rate", f"{planned.lr:g}"),
-        ("Learning-rate schedule", planned.schedule),
+        ("Epochs", planned.training.epochs),
+        ("Learning rate", f"{planned.training.lr:g}"),
+        ("Learning-rate schedule", planned.training.schedule),
     ]
-    rows += [("Augmentation", planned.augment)] if planned.spec().inputs == IMAGE_INPUTS else []
+    rows += [("Augmentation", planned.training.augment)] if planned.spec().inputs == IMAGE_INPUTS else []
     rows += [
-        ("Batch size", planned.batch_size),
-        ("Seed", planned.seed),
-        ("Training set", "quick mode (fewer digits)" if planned.quick or quick else "the full split"),
+        ("Batch size", planned.training.batch_size),
+        ("Seed", planned.training.seed),
+        ("Training set", "quick mode (fewer digits)" if planned.training.quick or quick else "the full split"),
     ]
     reads = {k: v for k, v in config.items() if k not in ignored}
-    reads["quick"] = bool(planned.quick or quick)  # the mode this server trains in, not the setting's default
+    reads["quick"] = bool(planned.training.quick or quick)  # the mode this server trains in, not the setting's default
     return [{"setting": k, "value": str(v)} for k, v in rows], reads
 
 

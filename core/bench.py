@@ -22,9 +22,9 @@ from torch import nn
 
 from core.data.datasets import load_dataset
 from core.graphs import build_graph
-from core.models.base import ModelConfig
 from core.models.cnn import CNN
 from core.models.graph_net import GraphNet
+from core.models.registry import MODELS
 
 
 class SharedGCN(nn.Module):
@@ -149,7 +149,7 @@ def run_benchmark(epochs: int = 1, quick: bool = False, batch_size: int = 64, de
     )
     conv = block_throughput(
         {
-            "chebnet": GraphNet(grid, "cheb", ModelConfig(name="cheb", layers=2, hidden=32, K=5)).to(dev),
+            "chebnet": GraphNet(grid, "cheb", MODELS.config("cheb", layers=2, hidden=32, K=5)).to(dev),
             "cnn": CNN(hidden=32, layers=2).to(dev),
         },
         x,
@@ -217,10 +217,10 @@ def published_models(batch_size: int = 64) -> dict[str, tuple[Any, nn.Module]]:
 
     grid = {name: p.default for name, p in GRAPH_PARAMS["grid"].items() if p.default is not None}
     configs = {
-        "chebnet": RunConfig(
+        "chebnet": RunConfig.make(
             model="cheb", K=25, graph="grid", graph_params={**grid, "neighbours": 8}, batch_size=batch_size
         ),
-        "cnn": RunConfig(model="cnn", batch_size=batch_size),
+        "cnn": RunConfig.make(model="cnn", batch_size=batch_size),
     }
     out = {}
     for name, cfg in configs.items():
@@ -280,7 +280,7 @@ def run_full_epoch(images: int | None = None, batch_size: int = 64, device: str 
     x, y = x.to(dev), y.to(dev)
     seconds, ips, labels = {}, {}, {}
     for name, (cfg, model) in published_models(batch_size).items():
-        elapsed = time_epoch(model, cfg.lr, x, y, batch_size)
+        elapsed = time_epoch(model, cfg.training.lr, x, y, batch_size)
         ips[name] = n / elapsed
         seconds[name] = EPOCH_IMAGES / ips[name]
         labels[name] = f"{cfg.label()}, {sum(p.numel() for p in model.parameters()):,} parameters"

@@ -232,7 +232,7 @@ def load_gat_run(run_id: int, store=None) -> GATRun:
 
     run, cfg, loaded = stored_run_of(run_id, "gat", "a GAT run", store)
     graph = build_graph(cfg.graph, size=FULL_SIDE, **cfg.graph_params)
-    with isolated_rng(cfg.seed):  # weights are replaced by the checkpoint's; no other run's stream is touched
+    with isolated_rng(cfg.training.seed):  # weights are replaced by the checkpoint's; no other run's stream is touched
         model = MODELS.get("gat")(cfg.model_config(), graph)
     load_weights(model, run, "a GAT model", loaded)
     layers = tuple(

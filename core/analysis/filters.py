@@ -257,7 +257,9 @@ def load_learned_run(run_id: int, store=None) -> LearnedRun:
 
     run, cfg, loaded = stored_run_of(run_id, "learned", "a learned-edge model", store)
     graph = build_graph(cfg.graph, size=FULL_SIDE, **cfg.graph_params)
-    with isolated_rng(cfg.seed):  # the run's initial weights (as build_everything draws them); no run is disturbed
+    with isolated_rng(
+        cfg.training.seed
+    ):  # the run's initial weights (as build_everything draws them); no run is disturbed
         untrained = MODELS.get("learned")(cfg.model_config(), graph)
         model = MODELS.get("learned")(cfg.model_config(), graph)
     load_weights(model, run, "a learned-edge model", loaded)

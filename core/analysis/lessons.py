@@ -294,7 +294,9 @@ def row_config(row: LessonRow, quick: bool, seed: int = 0):
     """The validated RunConfig of one queued lesson row (a launch's runs share one seed; the teacher's: 0)."""
     from core.training.runs import RunConfig, validate
 
-    return validate(RunConfig(**dict(row.settings), epochs=row.epochs[0 if quick else 1], quick=quick, seed=int(seed)))
+    return validate(
+        RunConfig.make(**dict(row.settings), epochs=row.epochs[0 if quick else 1], quick=quick, seed=int(seed))
+    )
 
 
 def lesson_configs(key: str, quick: bool, seed: int = 0) -> list:

@@ -65,7 +65,7 @@ def load_playground_model(run_id: int, store=None) -> PlaygroundModel:
 
 
 def _as_image(image: Any) -> torch.Tensor:
-    x = torch.as_tensor(np.asarray(image, dtype=np.float32))
+    x = torch.as_tensor(np.array(image, dtype=np.float32))  # a copy: the image may be a read-only array
     if x.shape[-2:] != (28, 28) or x.numel() != 784:
         raise UserInputError("image", f"must be one 28 x 28 digit, got shape {tuple(x.shape)}")
     return x.reshape(1, 1, 28, 28).clamp(0.0, 1.0)

@@ -353,7 +353,7 @@ def _evaluate(run: Mapping[str, Any]) -> StoredEvaluation:
         version=version,
         model_kind="superpixel" if cfg.model == "superpixel" else "image",
         data=cfg.data,
-        quick=cfg.quick or quick_mode(),
+        quick=cfg.training.quick or quick_mode(),
     )
 
 

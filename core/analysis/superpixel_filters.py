@@ -105,9 +105,9 @@ def load_superpixel_run(run_id: int, store=None) -> SuperpixelRun:
     from core.rng import isolated_rng
 
     run, cfg, loaded = stored_run_of(run_id, "superpixel", "a superpixel run", store)
-    with isolated_rng(cfg.seed):
+    with isolated_rng(cfg.training.seed):
         model = MODELS.get("superpixel")(cfg.model_config(), None)
-    load_weights(model, run, f"a superpixel {cfg.conv} model", loaded)
+    load_weights(model, run, f"a superpixel {cfg.value('conv')} model", loaded)
     return SuperpixelRun(int(run["id"]), cfg, model)
 
 

@@ -108,7 +108,7 @@ def cmd_equivariance(args: argparse.Namespace) -> dict[str, Any]:
             f"run {args.run} is a superpixel model: it reads per-image graphs, so pixel "
             "rotations cannot be measured on it",
         )
-    group = (args.group or (cfg.group if cfg.model == "escnn" else "C4")).strip().upper()
+    group = (args.group or (cfg.value("group") if cfg.spec().setting("group") is not None else "C4")).strip().upper()
     n = min(int(args.images), len(ds.y_test))
     x, y = ds.x_test[:n], ds.y_test[:n]
     acc = accuracy_by_angle(model, x, y, angles=angles)

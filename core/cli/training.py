@@ -7,7 +7,6 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import fields
 from typing import Any
 
 from core.errors import UserInputError
@@ -49,15 +48,15 @@ def train_parser(sub, name: str = "train", help: str = "train one model and stor
     from core.training.runs import RunConfig, setting_type
 
     p = sub.add_parser(name, help=help)
-    for f in fields(RunConfig):
-        if f.name in ("graph_params", "parent"):  # a continuation has its own command: continue
+    for setting in RunConfig.flat_names():
+        if setting in ("graph_params", "parent"):  # a continuation has its own command: continue
             continue
-        flag = "--" + f.name.replace("_", "-")
-        typ = setting_type(f.name)
+        flag = "--" + setting.replace("_", "-")
+        typ = setting_type(setting)
         if typ is bool:
             p.add_argument(flag, action="store_true", default=None)
         else:
-            p.add_argument(flag, type=typ, default=None, dest=f.name)
+            p.add_argument(flag, type=typ, default=None, dest=setting)
     add_graph_flags(p)
     p.add_argument(
         "--backend",
@@ -75,16 +74,17 @@ def run_config_from_args(args: argparse.Namespace):
     from core.training.runs import RunConfig
 
     values = {
-        f.name: getattr(args, f.name)
-        for f in fields(RunConfig)
-        if f.name != "graph_params" and getattr(args, f.name, None) is not None
+        name: getattr(args, name)
+        for name in RunConfig.flat_names()
+        if name != "graph_params" and getattr(args, name, None) is not None
     }
-    graphs = MODELS.spec(values.get("model", RunConfig.model)).graphs
-    if "graph" not in values and graphs and RunConfig.graph not in graphs:  # the model's own kind (superpixels)
+    default = RunConfig.make()  # the default model and graph kind
+    graphs = MODELS.spec(values.get("model", default.model)).graphs
+    if "graph" not in values and graphs and default.graph not in graphs:  # the model's own kind (superpixels)
         values["graph"] = graphs[0]
-    kind = values.get("graph", RunConfig.graph)
+    kind = values.get("graph", default.graph)
     values["graph_params"] = graph_params(args, kind, fill_defaults=True)
-    return RunConfig(**{**values, "graph": kind})  # unset fields take RunConfig's (per-model) defaults
+    return RunConfig.make(**{**values, "graph": kind})  # unset ones take the model's defaults
 
 
 def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
@@ -93,7 +93,7 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
     from core.training.worker import execute_reporting
 
     cfg = run_config_from_args(args)
-    given = [f.name for f in fields(cfg) if getattr(args, f.name, None) is not None]
+    given = [name for name in cfg.flat_names() if getattr(args, name, None) is not None]
     if "graph" not in given and any(getattr(args, flag, None) is not None for flag in GRAPH_FLAGS):
         given.append("graph_params")
     for name in cfg.ignored_settings(given):
@@ -138,7 +138,10 @@ def cmd_continue(args: argparse.Namespace) -> dict[str, Any]:
     from core.training.resume import check_backend
 
     check_backend(backend)  # Ray is refused: its task cannot read the parent's checkpoint
-    print(f"continuing run {args.run} from epoch {cfg.epochs - args.epochs} to {cfg.epochs}", file=sys.stderr)
+    print(
+        f"continuing run {args.run} from epoch {cfg.training.epochs - args.epochs} to {cfg.training.epochs}",
+        file=sys.stderr,
+    )
 
     def progress(row: dict) -> None:
         print(
@@ -210,7 +213,7 @@ def cmd_tutorial(args: argparse.Namespace) -> dict[str, Any]:
     rows = []
     for adjacency in chosen:
         cfg = validate(
-            RunConfig(
+            RunConfig.make(
                 model="tutorial",
                 adjacency=adjacency,
                 data=args.data,
@@ -249,18 +252,18 @@ def cmd_tutorial(args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_sweep(args: argparse.Namespace) -> dict[str, Any]:
     """Train one setting over several values (or a grid over two) in this process, one run after the other;
-    the runs share a sweep kind, so the Compare page plots them too. Prints accuracy per value."""
+    the runs share a sweep group, so the Compare page plots them too. Prints accuracy per value."""
     from core.training.store import RunStore
-    from core.training.sweep import grid_configs, new_sweep_kind, parse_values, sweep_name, sweep_value
+    from core.training.sweep import grid_configs, new_sweep_group, parse_values, sweep_name, sweep_value
     from core.training.worker import execute_reporting
 
     base = run_config_from_args(args)
     values = parse_values(args.param, args.values)
     second = (args.param2, parse_values(args.param2, args.values2 or "")) if args.param2 else (None, None)
     configs = grid_configs(base, args.param, values, *second)  # every config validated before any trains
-    store, kind, rows = RunStore(), new_sweep_kind(args.param, args.param2), []
+    store, group, rows = RunStore(), new_sweep_group(args.param, args.param2), []
     for i, cfg in enumerate(configs, 1):
-        run_id = store.create_run(cfg.to_dict(), name=cfg.label(), status="queued", kind=kind)
+        run_id = store.create_run(cfg.to_dict(), name=cfg.label(), status="queued", group=group)
         print(f"[{i}/{len(configs)}] run {run_id}: {cfg.label()}", file=sys.stderr)
         out = execute_reporting(cfg, store, run_id, on_prepare=_print_prepare)
         d = cfg.to_dict()
@@ -279,9 +282,10 @@ def cmd_sweep(args: argparse.Namespace) -> dict[str, Any]:
         f"| {r['run_id']} | " + " | ".join(str(r[h]) for h in head) + f" | {(r['test_accuracy'] or 0):.2%} |"
         for r in rows
     ]
-    name = sweep_name(kind, [c.to_dict() for c in configs])
+    name = sweep_name(group, [c.to_dict() for c in configs])
     return {
-        "kind": kind,
+        "kind": group.id,  # the key older versions printed (their kind string: the group's id)
+        "group": group.id,
         "name": name,
         "param": args.param,
         "param2": args.param2,
@@ -295,7 +299,7 @@ def cmd_search(args: argparse.Namespace) -> dict[str, Any]:
     GRAPHCONV_RAY_ADDRESS) Ray Tune's ASHA stops weak trials early; on worker processes every trial trains to
     its last epoch. Prints one line per trial, best first."""
     from core.training.runner import RunManager, make_backend, ray_address
-    from core.training.search import describe_space, new_search_kind, parse_space, search_configs, trial_rows
+    from core.training.search import describe_space, new_search_group, parse_space, search_configs, trial_rows
     from core.training.store import RunStore
 
     space = parse_space(args.space or [])
@@ -307,10 +311,10 @@ def cmd_search(args: argparse.Namespace) -> dict[str, Any]:
     store.recover_interrupted()
     manager = RunManager(store, backend=make_backend(backend))
     early = not args.no_early_stopping and manager.early_stopping
-    kind = new_search_kind(space, early)
+    group = new_search_group(space, early)
     ids: list[int] = []
     try:
-        ids, early = manager.submit_search(configs, kind=kind, early_stopping=early)
+        ids, early = manager.submit_search(configs, group=group, early_stopping=early)
         how = (
             "ASHA early stopping (Ray Tune)"
             if early
@@ -318,7 +322,7 @@ def cmd_search(args: argparse.Namespace) -> dict[str, Any]:
             if manager.early_stopping
             else "no early stopping (Ray Tune's ASHA needs --backend ray)"
         )
-        print(f"search {kind}: {len(ids)} trials (runs {ids[0]}-{ids[-1]}) on {backend}, {how}", file=sys.stderr)
+        print(f"search {group.id}: {len(ids)} trials (runs {ids[0]}-{ids[-1]}) on {backend}, {how}", file=sys.stderr)
         for run_id in ids:
             manager.wait(run_id, timeout=24 * 3600)
     except KeyboardInterrupt:  # Ctrl-C: stop this search's trials (no one else's); finished epochs stay stored
@@ -328,7 +332,7 @@ def cmd_search(args: argparse.Namespace) -> dict[str, Any]:
             manager.wait(run_id, timeout=manager.stop_grace_s + 10)
     finally:
         manager.close()
-    trials = store.list_runs(kind=kind)
+    trials = store.list_runs(group=group.id)
     rows = trial_rows(trials, list(space), {r["id"]: len(store.epochs(r["id"])) for r in trials})
     head = list(space)
     lines = ["| run | " + " | ".join(head) + " | status | epochs | test accuracy |", "|---" * (len(head) + 4) + "|"]
@@ -341,7 +345,8 @@ def cmd_search(args: argparse.Namespace) -> dict[str, Any]:
         for r in rows
     ]
     return {
-        "kind": kind,
+        "kind": group.id,  # the key older versions printed (their kind string: the group's id)
+        "group": group.id,
         "space": describe_space(space),
         "early_stopping": early,
         "backend": backend,

@@ -7,7 +7,7 @@ May import ``graphs``, ``data`` and the base modules; never ``training`` or anyt
 
 # registration, in the order pages list them
 from core.models import mlp, cnn, graph_net, superpixel_net, tutorial_net, escnn_net  # noqa: F401,I001
-from core.models.base import ImageModel, ModelConfig
+from core.models.base import ImageModel
 from core.models.registry import MODELS, NEEDS_FIXED_GRAPH, describe
 from core.models.spec import ModelSpec, Setting, SizeConfig, setting
 
@@ -15,7 +15,6 @@ __all__ = [
     "MODELS",
     "NEEDS_FIXED_GRAPH",
     "ImageModel",
-    "ModelConfig",
     "ModelSpec",
     "Setting",
     "SizeConfig",

@@ -3,20 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import nn
-
-
-def ModelConfig(name: str = "cheb", **values: Any) -> Any:
-    """Model ``name``'s own config (its spec's dataclass, ``core.models.spec``) with ``values``: a shim for callers
-    written when one flat ModelConfig held every model's options (``core/bench.py``, ``tests/core/test_cuda.py``);
-    new code calls ``MODELS.config(name, ...)``. As the flat config did, settings ``name`` does not read are ignored."""
-    from core.models.registry import MODELS
-
-    own = {s.name for s in MODELS.spec(name).settings} | {"num_classes"}
-    return MODELS.config(name, **{k: v for k, v in values.items() if k in own})
 
 
 class ImageModel(nn.Module):

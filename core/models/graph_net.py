@@ -269,7 +269,8 @@ def _check_gat(cfg) -> None:
 
 
 def _check_learned(cfg) -> None:
-    if cfg.edge_sets != "shared" and _dense(cfg):  # a message per edge, image and channel
+    own: LearnedConfig = cfg.settings
+    if own.edge_sets != "shared" and _dense(cfg):  # a message per edge, image and channel
         raise UserInputError(
             "edge_sets",
             f"edge sets per channel on {_dense(cfg)} (613,872 edges) need tens of GB "
@@ -280,7 +281,7 @@ def _check_learned(cfg) -> None:
 _SAID = {"edge_inputs": "inputs", "edge_activation": "weights", "edge_norm": "normalisation", "edge_sets": "edge sets"}
 
 
-def _describe_learned(cfg) -> str:
+def _describe_learned(cfg: LearnedConfig) -> str:
     """ " (inputs offset, weights tanh), edges frozen": the edge settings that differ from their defaults."""
     edges = [
         f"{said} {getattr(cfg, n)}"

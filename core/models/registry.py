@@ -20,7 +20,6 @@ class ModelRegistry(Registry):
     def __init__(self) -> None:
         super().__init__("model")
         self._specs: dict[str, ModelSpec] = {}
-        self._listeners: list[Callable[[], None]] = []
 
     def add(self, spec: ModelSpec) -> ModelSpec:
         """Register ``spec`` (once: a second spec of the same name is an error)."""
@@ -35,7 +34,6 @@ class ModelRegistry(Registry):
             footprint=spec.footprint,
         )(spec.build)
         self._specs[spec.name] = spec
-        self._changed()
         return spec
 
     def register(self, *args, **kwargs):
@@ -44,8 +42,7 @@ class ModelRegistry(Registry):
 
     def unregister(self, name: str) -> None:
         super().unregister(name)
-        if self._specs.pop(name, None) is not None:
-            self._changed()
+        self._specs.pop(name, None)
 
     def spec(self, name: str) -> ModelSpec:
         """The spec of model ``name``; ``UserInputError("model")`` naming the choices for an unknown one."""
@@ -80,14 +77,6 @@ class ModelRegistry(Registry):
     def config(self, model: str, **values: Any) -> Any:
         """``model``'s config dataclass with ``values`` (settings it does not have are an error)."""
         return self.spec(model).config(**values)
-
-    def on_change(self, listener: Callable[[], None]) -> None:
-        """Call ``listener()`` whenever a model is added or removed (``RunConfig`` keeps its fields in step)."""
-        self._listeners.append(listener)
-
-    def _changed(self) -> None:
-        for listener in self._listeners:
-            listener()
 
 
 MODELS = ModelRegistry()

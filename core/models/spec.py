@@ -183,11 +183,14 @@ class ModelSpec:
     precise_bn: int = 0  # batches that recompute batch-norm statistics before each test pass
     stored: Mapping[str, Any] = field(default_factory=dict)  # values for settings that stored configs lack (they
     #                                                           predate the setting): reading an old run keeps its meaning
-    # --- hooks, each given the run's config (core.training.runs.RunConfig)
-    describe: Callable[[Any], str] | None = None  # what its label adds to the title, e.g. " K=5"
-    check: Callable[[Any], None] | None = None  # cross-setting checks (UserInputError), after each setting's own
-    derive: Callable[[dict], None] | None = None  # fill settings from others before defaults (a schedule's depth)
-    extras: Callable[[Any, Any], dict] | None = None  # (config, training batches) -> extra factory arguments
+    # --- hooks
+    describe: Callable[[Any], str] | None = None  # (its own config) -> what the run's label adds, e.g. " K=5"
+    # (the run's config, core.training.runs.RunConfig: its ``settings`` are this model's config, beside the graph
+    # and data) -> None: cross-setting checks (UserInputError), after each setting's own
+    check: Callable[[Any], None] | None = None
+    derive: Callable[[dict[str, Any]], None] | None = None  # fill settings from the given ones (a flat dict) before
+    #                                                         defaults (an escnn group schedule sets the depth)
+    extras: Callable[[Any, Any], dict] | None = None  # (run's config, training batches) -> extra factory arguments
 
     @property
     def settings(self) -> tuple[Setting, ...]:

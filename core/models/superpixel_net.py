@@ -305,14 +305,15 @@ def build_superpixel(
 
 def _extras(cfg, train) -> dict:
     """PNA's degree histogram, from the training graphs."""
-    if cfg.conv != "pna":
+    own: SuperpixelConfig = cfg.settings
+    if own.conv != "pna":
         return {}
     from core.graphs.superpixel_dataset import degree_histogram
 
     return {"degree_histogram": degree_histogram(train.inputs)}
 
 
-def _describe(cfg) -> str:
+def _describe(cfg: SuperpixelConfig) -> str:
     return f", {SUPERPIXEL_TITLES.get(cfg.conv, cfg.conv).split(' (')[0]} layers" + (
         ", raw positions" if cfg.positions == "raw" else ""
     )

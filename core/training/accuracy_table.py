@@ -17,7 +17,6 @@ import multiprocessing
 import statistics
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import fields
 from typing import Any
 
 import torch
@@ -61,7 +60,7 @@ ENTRIES: dict[str, tuple[dict, str]] = {
 
 def parse_sets(pairs: list[str]) -> dict[str, Any]:
     """``["positions=raw", "batch_size=32"]`` -> settings, each value typed as its RunConfig field."""
-    names = {f.name for f in fields(RunConfig)} - {"graph_params"}
+    names = set(RunConfig.flat_names()) - {"graph_params"}
     out: dict[str, Any] = {}
     for pair in pairs:
         name, _, value = pair.partition("=")
@@ -102,7 +101,7 @@ def one_run(name: str, seed: int, epochs: int, device: str, overrides: dict, thr
     if threads:
         torch.set_num_threads(threads)
     settings, _ = ENTRIES[name]
-    out = execute(RunConfig(epochs=epochs, seed=seed, device=device, **{**settings, **overrides}))
+    out = execute(RunConfig.make(epochs=epochs, seed=seed, device=device, **{**settings, **overrides}))
     return {
         "entry": name,
         "seed": seed,
@@ -129,13 +128,13 @@ def prepare(names: list[str], overrides: dict, on_prepare: Callable[[str, int, i
     ``on_prepare(what, done, total)`` reports the progress."""
     for name in names:
         settings, _ = ENTRIES[name]
-        cfg = RunConfig(**{**settings, **overrides})
+        cfg = RunConfig.make(**{**settings, **overrides})
         if cfg.model == "superpixel":
             from core.data.datasets import load_dataset
             from core.graphs.superpixel_dataset import superpixel_graphs
 
             superpixel_graphs(
-                load_dataset(cfg.data, quick=cfg.quick),
+                load_dataset(cfg.data, quick=cfg.training.quick),
                 cfg.graph_params,
                 lambda done, total: on_prepare and on_prepare("superpixel graphs", done, total),
             )
@@ -161,7 +160,7 @@ def accuracy_table(
     have ended, ``on_prepare(what, done, total)`` the progress of what the runs share."""
     overrides = overrides or {}
     for name in names:  # a bad --set or --device is a UserInputError here, before anything trains
-        validate(RunConfig(epochs=epochs, device=device, **{**ENTRIES[name][0], **overrides}))
+        validate(RunConfig.make(epochs=epochs, device=device, **{**ENTRIES[name][0], **overrides}))
     title = (
         f"mnist-5k (4,000 train / 1,000 test), {epochs} epochs, seeds {','.join(map(str, seeds))}, "
         f"device {device}"

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from core.config import Limits, limits, public_mode, quick_mode
 from core.errors import UserInputError
@@ -73,7 +73,7 @@ def duration(seconds: float) -> str:
 
 def estimate(cfg, epochs: int | None = None) -> Cost:
     """The cost of training ``cfg`` (a validated :class:`~core.training.runs.RunConfig`) for ``epochs`` (None: all
-    of ``cfg.epochs``; a continuation trains only its new ones); microseconds, nothing built."""
+    of ``cfg.training.epochs``; a continuation trains only its new ones); microseconds, nothing built."""
     from core.data.datasets import split_sizes
     from core.graphs.shape import GraphSpec
     from core.models import MODELS
@@ -83,11 +83,16 @@ def estimate(cfg, epochs: int | None = None) -> Cost:
     if declared is None:
         return Cost(0, WORKER_MB, START_S, known=False)
     fp = declared(cfg.model_config(), spec)
-    train, test = split_sizes(cfg.data, bool(cfg.quick or quick_mode()))
-    epochs = cfg.epochs if epochs is None else epochs
-    floats = 4 * fp.params + AUTOGRAD * cfg.batch_size * fp.activations + FIXED_KEPT * fp.fixed + (train + test) * 784
+    train, test = split_sizes(cfg.data, bool(cfg.training.quick or quick_mode()))
+    epochs = cfg.training.epochs if epochs is None else epochs
+    floats = (
+        4 * fp.params
+        + AUTOGRAD * cfg.training.batch_size * fp.activations
+        + FIXED_KEPT * fp.fixed
+        + (train + test) * 784
+    )
     work = fp.flops / FLOPS + fp.gathers / GATHERS  # seconds per image, forward
-    steps = math.ceil(train / cfg.batch_size)
+    steps = math.ceil(train / cfg.training.batch_size)
     per_epoch = train * (1 + BACKWARD) * work + test * work + steps * (STEP_S + (1 + BACKWARD) * fp.fixed / FIXED_RATE)
     prepare = fp.setup_s + ((train + test) * SLIC_S if spec is not None and spec.kind == "superpixels" else 0.0)
     return Cost(int(fp.params), WORKER_MB + 4 * floats / 2**20, START_S + prepare + max(epochs, 1) * per_epoch)
@@ -163,22 +168,22 @@ def _advice(cfg, cost: Cost, knobs: Iterable[str], fits, why: str) -> tuple[str,
 
     reads = set(MODELS.settings(cfg.model)) | {"batch_size", "epochs"}
     for knob in knobs:
-        if knob not in reads or getattr(cfg, knob, None) is None:
+        if knob not in reads or cfg.value(knob) is None:
             continue
         best = _largest_fitting(cfg, knob, fits)
         if best is not None:
-            return knob, f"this run {why}: lower {knob} from {getattr(cfg, knob)} to {best} or less"
+            return knob, f"this run {why}: lower {knob} from {cfg.value(knob)} to {best} or less"
     return "run", f"this run {why}, whatever its size: choose a smaller model or the quick data set"
 
 
 def _largest_fitting(cfg, knob: str, fits) -> int | None:
     """The largest value of ``knob`` below the current one whose estimate fits (bisection), or None."""
-    lo, hi = FLOOR[knob], int(getattr(cfg, knob)) - 1
-    if hi < lo or not fits(estimate(replace(cfg, **{knob: lo}))):
+    lo, hi = FLOOR[knob], int(cfg.value(knob)) - 1
+    if hi < lo or not fits(estimate(cfg.with_values(**{knob: lo}))):
         return None
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        if fits(estimate(replace(cfg, **{knob: mid}))):
+        if fits(estimate(cfg.with_values(**{knob: mid}))):
             lo = mid
         else:
             hi = mid - 1

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, fields
-from typing import Any, Optional
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, TypeVar
 
 import torch
 
@@ -20,7 +20,7 @@ from core.config import quick_mode
 from core.errors import UserInputError
 from core.models import MODELS
 from core.models.registry import ModelsWhere
-from core.models.spec import PIXEL_GRAPH_KINDS, SUPERPIXEL_INPUTS, ModelSpec
+from core.models.spec import PIXEL_GRAPH_KINDS, SUPERPIXEL_INPUTS, ModelConfigBase, ModelSpec
 from core.rng import RunRNG
 
 AUGMENTS = ("none", "rotate")
@@ -28,6 +28,7 @@ AUGMENTS = ("none", "rotate")
 # 0.5) reached 95.9% at epoch 3 with lr 3e-3 (93.3% with 1e-3) on mnist-5k; the CNN reached 97.3% by epoch 7 with
 # 1e-3 but wobbled around 96-97% with 3e-3 (its spec says 1e-3).
 TRAINING_DEFAULTS: dict[str, Any] = {"lr": 3e-3, "schedule": "constant"}
+C = TypeVar("C", bound=ModelConfigBase)
 
 
 def _spec(model: Any) -> ModelSpec | None:
@@ -54,70 +55,177 @@ IMAGE_MODELS_WITHOUT_GRAPH = ModelsWhere(lambda spec: not spec.graphs)
 
 
 @dataclass
-class RunConfig:
-    """Every setting that shapes a result (the CLI flags, the Train page's widgets, the shared link), flat: stored
-    runs and links keep these names.
+class TrainingConfig:
+    """How a model is trained, whatever the model: the trainer's settings, the run's seed and device, and which run
+    it continues. Model-independent, so a sweep or a continuation changes them without knowing the model; only the
+    defaults of ``lr`` and ``schedule`` depend on it (:meth:`RunConfig.make` fills them from the model's spec)."""
 
-    Beside the fields below, RunConfig has one field per model setting that some registered model declares (its
-    spec's config dataclass, ``core.models.spec``): ``layers``, ``hidden``, ``K``, ``group``, ... each
-    ``Optional`` and None until filled in with the run's model's default (another model's settings take their first
-    declaration's default). They are added by :func:`_sync_model_settings` when a model registers, so a new model's
-    setting is a run setting with no change here.
-    """
-
-    data: str = "mnist-5k"  # mnist-5k (embedded), mnist (downloaded), mnist-rot
-    model: str = "cheb"  # a name in core.models.MODELS
-    graph: str = "grid"  # a name in core.graphs.GRAPHS (ignored by models that take none)
-    graph_params: dict[str, Any] | None = None  # the builder's parameters; None: that kind's defaults
     epochs: int = 8  # passes over the training set
-    lr: float | None = None  # Adam learning rate; None: the model's default (its spec, else TRAINING_DEFAULTS)
-    schedule: str | None = None  # constant, cosine or plateau; None: the model's default (likewise)
+    lr: float = TRAINING_DEFAULTS["lr"]  # Adam learning rate
+    schedule: str = TRAINING_DEFAULTS["schedule"]  # constant, cosine or plateau
     augment: str = "none"  # none, or rotate: turn each training image by a random angle every epoch
     batch_size: int = 64  # images per step
     seed: int = 0  # seeds the split-independent randomness: init, shuffling, dropout
     device: str = "auto"  # auto, cpu, cuda, mps
-    quick: bool = False  # quick mode: fewer images (tests, hosted demo)
+    quick: bool = False  # quick mode: fewer images (tests, hosted demo), and the models' quick defaults
     parent: int | None = None  # a continuation: the run whose training it carries on to ``epochs`` in all
 
+
+TRAINING = tuple(f.name for f in fields(TrainingConfig))  # its flat names: the CLI flags, stored keys
+_TOP = ("data", "model", "graph", "graph_params")  # RunConfig's own flat names, stored first
+
+
+@dataclass(kw_only=True)
+class RunConfig:
+    """Every setting that shapes a result, in four parts: the data, the model's name, the model's own settings (its
+    spec's config dataclass, ``core.models.spec``: ``ChebConfig`` for ``cheb``) and the training settings
+    (:class:`TrainingConfig`, the same for every model). The graph belongs to the run, not to the model: the model's
+    spec says which kinds it takes, and a sweep changes the graph as it changes the data.
+
+    The stored and shared form stays FLAT (``to_dict`` / ``from_dict``: the rows of stored runs, links, the CLI
+    flags), so callers that hold one name (a sweep's parameter, a flag, a URL key) use the flat helpers
+    :meth:`make`, :meth:`with_values` and :meth:`value` and need not know which part the name lives in.
+    """
+
+    data: str = "mnist-5k"  # mnist-5k (embedded), mnist (downloaded), mnist-rot
+    model: str = "cheb"  # a name in core.models.MODELS (the default of every page and flag)
+    graph: str = "grid"  # a name in core.graphs.GRAPHS (ignored by models that take none)
+    graph_params: dict[str, Any] | None = None  # the builder's parameters; None: that kind's defaults
+    settings: ModelConfigBase  # the model's own config: ``MODELS.spec(model).config``
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+
     def __post_init__(self) -> None:
-        spec = _spec(self.model)
-        if spec is not None and spec.derive is not None:
-            spec.derive(self)  # settings that follow from others (an escnn group schedule sets the depth)
-        quick = self.quick or quick_mode()
-        for name in [*MODELS.all_settings(), *TRAINING_DEFAULTS]:
-            if getattr(self, name, None) is None:
-                setattr(self, name, model_default(self.model, name, quick=quick))
         if self.graph_params is None:  # each graph kind's own defaults (grid: neighbours=8, knn: k=8, ...)
             from core.graphs import GRAPH_PARAMS
 
-            spec = GRAPH_PARAMS.get(self.graph, {})
-            self.graph_params = {name: p.default for name, p in spec.items() if p.default is not None}
+            kind = GRAPH_PARAMS.get(self.graph, {})
+            self.graph_params = {name: p.default for name, p in kind.items() if p.default is not None}
+
+    @classmethod
+    def make(
+        cls,
+        *,
+        data: str = "mnist-5k",
+        model: str = "cheb",
+        graph: str = "grid",
+        graph_params: dict[str, Any] | None = None,
+        epochs: int = 8,
+        lr: float | None = None,
+        schedule: str | None = None,
+        augment: str = "none",
+        batch_size: int = 64,
+        seed: int = 0,
+        device: str = "auto",
+        quick: bool = False,
+        parent: int | None = None,
+        **settings: Any,
+    ) -> RunConfig:
+        """A config from flat keywords, as scripts, tests and the CLI name them: ``RunConfig.make(model="cheb",
+        K=3, epochs=2)``. ``lr`` and ``schedule`` left out (None) take the model's defaults, and so do its settings
+        (in quick mode their quick ones). A setting another model declares is accepted and ignored (it is checked
+        against its declaration, and ``ignored_settings`` names it); a name no model declares is refused."""
+        spec = MODELS.spec(model)  # UserInputError("model") naming the choices
+        known = MODELS.all_settings()
+        for name, value in settings.items():
+            if name not in known:
+                raise UserInputError(name, "unknown setting")
+            if value is not None and spec.setting(name) is None:
+                known[name].check(value)  # as before: a value no model could take is refused, read or not
+        given = {k: v for k, v in settings.items() if v is not None and spec.setting(k) is not None}
+        if spec.derive is not None:
+            spec.derive(given)  # settings that follow from others (an escnn group schedule sets the depth)
+        is_quick = quick or quick_mode()
+        own = {s.name: given.get(s.name, spec.default(s.name, is_quick)) for s in spec.settings}
+        training = TrainingConfig(
+            epochs=epochs,
+            lr=model_default(model, "lr") if lr is None else lr,
+            schedule=model_default(model, "schedule") if schedule is None else schedule,
+            augment=augment,
+            batch_size=batch_size,
+            seed=seed,
+            device=device,
+            quick=quick,
+            parent=parent,
+        )
+        return cls(
+            data=data,
+            model=model,
+            graph=graph,
+            graph_params=graph_params,
+            settings=spec.config(**own),
+            training=training,
+        )
+
+    def with_values(self, **changes: Any) -> RunConfig:
+        """A copy with flat ``changes`` (``cfg.with_values(K=5)``, ``cfg.with_values(model="gcn")``), wherever each
+        name lives: what a sweep or a search varies. The other settings keep their values; a new model keeps the
+        settings it shares with the old one (layers, hidden, ...) and takes its own defaults for the rest."""
+        return RunConfig.make(**{**self._flat(), **changes})
+
+    def _flat(self) -> dict[str, Any]:
+        """The flat values this config holds: its own, its model's settings and the training ones."""
+        own = {s.name: getattr(self.settings, s.name) for s in self.spec().settings}
+        return {
+            "data": self.data,
+            "model": self.model,
+            "graph": self.graph,
+            "graph_params": dict(self.graph_params or {}),
+            **own,
+            **asdict(self.training),
+        }
+
+    def value(self, name: str) -> Any:
+        """The flat setting ``name`` (a model setting, a training one, data, model, graph), as ``to_dict`` writes
+        it; ``KeyError`` for a name RunConfig does not know."""
+        flat = self._flat()
+        if name in flat:
+            return flat[name]
+        declared = MODELS.setting(name)
+        if declared is None:
+            raise KeyError(name)
+        return declared.default
+
+    @staticmethod
+    def flat_names() -> list[str]:
+        """Every flat name, in stored order: data, model, graph, graph_params, each model setting, the training
+        settings (the CLI's flags, the keys ``from_dict`` reads)."""
+        return [*_TOP, *MODELS.all_settings(), *TRAINING]
 
     def spec(self) -> ModelSpec:
         """The spec of this run's model (``UserInputError("model")`` for an unknown one)."""
         return MODELS.spec(self.model)
 
-    def model_config(self) -> Any:
+    def settings_as(self, kind: type[C]) -> C:
+        """The model's settings as ``kind`` (``cfg.settings_as(SizeConfig).hidden``): for code that reads settings
+        several models share; ``UserInputError("model")`` when this run's model has no such settings."""
+        if not isinstance(self.settings, kind):
+            raise UserInputError("model", f"model {self.model!r} has no {kind.__name__} settings")
+        return self.settings
+
+    def model_config(self) -> ModelConfigBase:
         """The model's own config (its spec's dataclass) with this run's values of its settings."""
-        spec = self.spec()
-        return spec.config(**{s.name: getattr(self, s.name) for s in spec.settings})
+        return self.settings
 
     def uses_graph(self) -> bool:
-        spec = _spec(self.model)
-        return spec is None or bool(spec.graphs)
+        return bool(self.spec().graphs)
 
     def ignored_settings(self, given: Iterable[str]) -> list[str]:
         """The names in ``given`` (settings a user set explicitly) that this run's model does not read: the graph
         when it takes none, and the model settings its spec does not declare or that do not apply (``when``)."""
-        spec, values = _spec(self.model), asdict(self)
+        spec, values = self.spec(), self._flat()
         reads = {"graph": self.uses_graph(), "graph_params": self.uses_graph()}
         for name in MODELS.all_settings():
-            own = spec.setting(name) if spec is not None else None
+            own = spec.setting(name)
             reads[name] = own is not None and own.applies(values)
         return [name for name in given if not reads.get(name, True)]
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
+        """The flat stored form, keys in :meth:`flat_names` order. It names every model's settings, as rows stored
+        before the split do (another model's at its first declaration's default), so a new config and an old row
+        of the same run are equal dicts (``core.training.runner.config_key`` finds runs stored earlier)."""
+        flat = self._flat()
+        d = {name: flat.get(name, s.default) for name, s in MODELS.all_settings().items()}
+        d = {**{k: flat[k] for k in _TOP}, **d, **{k: flat[k] for k in TRAINING}}
         if not self.uses_graph():
             d["graph"], d["graph_params"] = None, {}
         return d
@@ -126,67 +234,28 @@ class RunConfig:
     def from_dict(cls, d: dict[str, Any]) -> RunConfig:
         """A config from its flat dict: a stored run's (older ones lack newer settings: their model's spec says what
         they meant, ``ModelSpec.stored``), a link's or a script's. An unknown name is refused."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
+        unknown = sorted(set(d) - set(cls.flat_names()))
         if unknown:
             raise UserInputError(unknown[0], "unknown setting")
-        d = {k: v for k, v in d.items() if v is not None or k in ("graph",)}
-        spec = _spec(d.get("model", cls.model))
+        d = {k: v for k, v in d.items() if v is not None}
+        spec = _spec(d.get("model", "cheb"))
         for name, value in (spec.stored if spec is not None else {}).items():
             d.setdefault(name, value)
-        if d.get("graph") is None:
-            d.pop("graph", None)
+        if d.get("graph") is None:  # a model that takes no graph (stored as None): the default kind, unused
             d.pop("graph_params", None)
-        return cls(**d)
+        return cls.make(**d)
 
     def label(self) -> str:
         """What a person calls this run, from the model's spec, e.g. "ChebNet K=5 on the 8-neighbour grid"
         (links and configs keep the short names: ``cheb``, ``grid``)."""
         from core.graphs import describe_graph
 
-        spec = _spec(self.model)
-        name = MODELS.short(self.model) if spec is not None else str(self.model)
-        extra = spec.describe(self) if spec is not None and spec.describe is not None else ""
-        more = f", continued from run {self.parent}" if self.parent is not None else ""
-        if spec is None or not spec.fixed_graph:
-            return f"{name}{extra}{more}"
-        return f"{name}{extra} on the {describe_graph(self.graph, self.graph_params)}{more}"
-
-
-_RUN_FIELDS = dict(RunConfig.__annotations__)  # the fields above, without the model settings
-
-
-def _sync_model_settings() -> None:
-    """Give RunConfig one field per model setting the registered specs declare (``Optional[type] = None``, after
-    ``graph_params``): called at import and whenever a model is added or removed (``MODELS.on_change``). The class
-    is re-made in place, so every module that imported it sees the new fields."""
-    declared = MODELS.all_settings()
-    for name in set(RunConfig.__dataclass_fields__) - set(_RUN_FIELDS) - set(declared):
-        delattr(RunConfig, name)  # a removed model's setting
-    head = ("data", "model", "graph", "graph_params")
-    RunConfig.__annotations__ = {
-        **{n: _RUN_FIELDS[n] for n in head},
-        **{n: Optional[s.type] for n, s in declared.items()},
-        **{n: t for n, t in _RUN_FIELDS.items() if n not in head},
-    }
-    for name in declared:
-        setattr(RunConfig, name, None)
-    for made in (
-        "__init__",
-        "__repr__",
-        "__eq__",
-        "__hash__",
-        "__match_args__",
-        "__dataclass_fields__",
-        "__dataclass_params__",
-    ):
-        if made in RunConfig.__dict__:
-            delattr(RunConfig, made)
-    dataclass(RunConfig)
-
-
-_sync_model_settings()
-MODELS.on_change(_sync_model_settings)
+        spec = self.spec()
+        extra = spec.describe(self.settings) if spec.describe is not None else ""
+        more = f", continued from run {self.training.parent}" if self.training.parent is not None else ""
+        if not spec.fixed_graph:
+            return f"{MODELS.short(self.model)}{extra}{more}"
+        return f"{MODELS.short(self.model)}{extra} on the {describe_graph(self.graph, self.graph_params)}{more}"
 
 
 def run_title(run: dict[str, Any] | None, with_id: bool = True, with_data: bool = False) -> str:
@@ -211,7 +280,11 @@ def setting_type(name: str) -> type:
     ``--set NAME=VALUE`` parse values with it."""
     import typing
 
-    hint = typing.get_type_hints(RunConfig)[name]
+    declared = MODELS.setting(name)
+    if declared is not None:
+        return declared.type
+    hints = {**typing.get_type_hints(RunConfig), **typing.get_type_hints(TrainingConfig)}
+    hint = hints[name]
     return next((t for t in typing.get_args(hint) if t is not type(None)), hint)
 
 
@@ -238,25 +311,31 @@ def validate(cfg: RunConfig) -> RunConfig:
 
     _lookup(DATASETS, cfg.data, "data")
     spec = cfg.spec()
-    for name in MODELS.all_settings():
-        MODELS.setting(name, cfg.model).check(getattr(cfg, name))
-    _check_range("epochs", cfg.epochs, 1, 500)
-    _check_range("batch_size", cfg.batch_size, 1, 8192)
-    _check_range("seed", cfg.seed, 0, 2**31 - 1)
-    if cfg.parent is not None and (isinstance(cfg.parent, bool) or not isinstance(cfg.parent, int) or cfg.parent < 1):
-        raise UserInputError("parent", f"must be a run id (a whole number from 1), got {cfg.parent!r}")
-    if not (0 < cfg.lr <= 10):
-        raise UserInputError("lr", f"{cfg.lr} is out of range (0, 10]")
+    for s in spec.settings:
+        s.check(getattr(cfg.settings, s.name))
+    _check_range("epochs", cfg.training.epochs, 1, 500)
+    _check_range("batch_size", cfg.training.batch_size, 1, 8192)
+    _check_range("seed", cfg.training.seed, 0, 2**31 - 1)
+    if cfg.training.parent is not None and (
+        isinstance(cfg.training.parent, bool) or not isinstance(cfg.training.parent, int) or cfg.training.parent < 1
+    ):
+        raise UserInputError("parent", f"must be a run id (a whole number from 1), got {cfg.training.parent!r}")
+    if not (0 < cfg.training.lr <= 10):
+        raise UserInputError("lr", f"{cfg.training.lr} is out of range (0, 10]")
     from core.training.trainer import SCHEDULES
 
-    if cfg.schedule not in SCHEDULES:
-        raise UserInputError("schedule", f"unknown schedule {cfg.schedule!r} (choose from {', '.join(SCHEDULES)})")
-    if cfg.augment not in AUGMENTS:
-        raise UserInputError("augment", f"unknown augmentation {cfg.augment!r} (choose from {', '.join(AUGMENTS)})")
-    if cfg.augment == "rotate" and spec.inputs == SUPERPIXEL_INPUTS:
+    if cfg.training.schedule not in SCHEDULES:
+        raise UserInputError(
+            "schedule", f"unknown schedule {cfg.training.schedule!r} (choose from {', '.join(SCHEDULES)})"
+        )
+    if cfg.training.augment not in AUGMENTS:
+        raise UserInputError(
+            "augment", f"unknown augmentation {cfg.training.augment!r} (choose from {', '.join(AUGMENTS)})"
+        )
+    if cfg.training.augment == "rotate" and spec.inputs == SUPERPIXEL_INPUTS:
         raise UserInputError("augment", "rotation augmentation works on images; superpixel graphs are built once")
-    if cfg.device not in ("auto", "cpu", "cuda", "mps") and not cfg.device.startswith("cuda:"):
-        raise UserInputError("device", f"unknown device {cfg.device!r} (choose from auto, cpu, cuda, mps)")
+    if cfg.training.device not in ("auto", "cpu", "cuda", "mps") and not cfg.training.device.startswith("cuda:"):
+        raise UserInputError("device", f"unknown device {cfg.training.device!r} (choose from auto, cpu, cuda, mps)")
     if cfg.uses_graph():
         _lookup(GRAPHS, cfg.graph, "graph")
         # check the values too (range, type, k < N), so a bad one is refused before a run is stored
@@ -284,7 +363,7 @@ def build_everything(
 ):
     """(dataset, train Batches, test Batches, model, graph or None) for a validated config.
 
-    The model is initialised on ``rng`` (a run's own random stream; a fresh one seeded with ``cfg.seed``
+    The model is initialised on ``rng`` (a run's own random stream; a fresh one seeded with ``cfg.training.seed``
     if None), so the same seed gives the same weights even while other runs train. ``on_prepare(what,
     done, total)`` hears about slow preparation (building superpixel graphs the first time).
     """
@@ -292,22 +371,24 @@ def build_everything(
     from core.data.datasets import load_dataset
     from core.graphs import build_graph
 
-    quick = cfg.quick or quick_mode()
+    quick = cfg.training.quick or quick_mode()
     ds = load_dataset(cfg.data, quick=quick)
     graph, spec = None, cfg.spec()
     if spec.inputs == SUPERPIXEL_INPUTS:  # one graph per image, built (and cached on disk) once
         from core.graphs.superpixel_dataset import superpixel_batches
 
         progress = (lambda done, total: on_prepare("building superpixel graphs", done, total)) if on_prepare else None
-        train, test = superpixel_batches(ds, cfg.graph_params, cfg.batch_size, cfg.seed, progress)
+        train, test = superpixel_batches(ds, cfg.graph_params, cfg.training.batch_size, cfg.training.seed, progress)
     else:
         if cfg.uses_graph():
             graph = build_graph(cfg.graph, size=ds.x_train.shape[-1], **cfg.graph_params)
-        train = Batches(ds.x_train.unsqueeze(1), ds.y_train, cfg.batch_size, shuffle=True, seed=cfg.seed)
+        train = Batches(
+            ds.x_train.unsqueeze(1), ds.y_train, cfg.training.batch_size, shuffle=True, seed=cfg.training.seed
+        )
         test = Batches(ds.x_test.unsqueeze(1), ds.y_test, EVAL_BATCH, shuffle=False)  # (EVAL_BATCH, 1, H, W)
     if torch.cuda.is_available():
-        torch.cuda.manual_seed_all(cfg.seed)  # GPU dropout (not reproducible bit for bit on a GPU anyway)
-    with (rng or RunRNG(cfg.seed)).active():  # nothing above draws from torch's generator
+        torch.cuda.manual_seed_all(cfg.training.seed)  # GPU dropout (not reproducible bit for bit on a GPU anyway)
+    with (rng or RunRNG(cfg.training.seed)).active():  # nothing above draws from torch's generator
         extra = spec.extras(cfg, train) if spec.extras is not None else {}
         model = MODELS.get(cfg.model)(cfg.model_config(), graph, **extra)
     return ds, train, test, model, graph
@@ -347,14 +428,14 @@ def _resume_of(cfg: RunConfig, store) -> tuple[Any, Any]:
     """(parent's weights, training state) of continuation ``cfg``, after checking it keeps its parent's settings."""
     from core.training.resume import SAME_SETTINGS_EXCEPT, parent_resume
 
-    parent, weights, state = parent_resume(store, cfg.parent, cfg.epochs)
+    parent, weights, state = parent_resume(store, cfg.training.parent, cfg.training.epochs)
     mine, theirs = cfg.to_dict(), RunConfig.from_dict(dict(parent.get("config") or {})).to_dict()
     differ = sorted(k for k in mine if k not in SAME_SETTINGS_EXCEPT and mine[k] != theirs.get(k))
     if differ:
         raise UserInputError(
             "parent",
             f"a continuation trains with its parent's settings; these differ from run "
-            f"{cfg.parent}'s: {', '.join(differ)}",
+            f"{cfg.training.parent}'s: {', '.join(differ)}",
         )
     return weights, state
 
@@ -385,10 +466,10 @@ def execute(
         run_id = store.create_run(cfg.to_dict(), name=cfg.label(), session=session)
     t_start, cpu_start = time.perf_counter(), time.process_time()
     try:
-        device = pick_device(cfg.device)
-        resume = _resume_of(cfg, store) if cfg.parent is not None else None  # (weights, training state)
+        device = pick_device(cfg.training.device)
+        resume = _resume_of(cfg, store) if cfg.training.parent is not None else None  # (weights, training state)
         store.start(run_id, str(device))
-        rng = RunRNG(cfg.seed)  # init and dropout draw from the run's own stream (core/rng.py)
+        rng = RunRNG(cfg.training.seed)  # init and dropout draw from the run's own stream (core/rng.py)
         ds, train, test, model, _ = build_everything(cfg, rng, on_prepare)
         if resume is not None:  # the parent's weights; fit restores its optimiser, schedule and random streams
             from core.training.resume import load_parent_weights
@@ -409,14 +490,14 @@ def execute(
 
         from core.data.transforms import RandomRotation
 
-        augment = RandomRotation(seed=cfg.seed) if cfg.augment == "rotate" else None
+        augment = RandomRotation(seed=cfg.training.seed) if cfg.training.augment == "rotate" else None
         tcfg = TrainerConfig(
-            epochs=cfg.epochs,
-            lr=cfg.lr,
-            batch_size=cfg.batch_size,
-            seed=cfg.seed,
-            device=cfg.device,
-            schedule=cfg.schedule,
+            epochs=cfg.training.epochs,
+            lr=cfg.training.lr,
+            batch_size=cfg.training.batch_size,
+            seed=cfg.training.seed,
+            device=cfg.training.device,
+            schedule=cfg.training.schedule,
             augment=augment,
             precise_bn=cfg.spec().precise_bn,
         )
@@ -453,7 +534,7 @@ def execute(
         "peak_mb": peak_memory_mb(),  # this process's high-water mark: beside the estimate (core.training.cost)
         "error": result.error,
         "epochs": result.epochs,
-        **({"parent": cfg.parent} if cfg.parent is not None else {}),
+        **({"parent": cfg.training.parent} if cfg.training.parent is not None else {}),
     }
     ckpt = None
     if result.epochs:
@@ -496,7 +577,7 @@ def _store_evaluation(
             version=checkpoint_file_version(ckpt),
             model_kind=cfg.spec().inputs,
             data=cfg.data,
-            quick=cfg.quick or quick_mode(),
+            quick=cfg.training.quick or quick_mode(),
             should_stop=should_stop,
         )
         if ev is not None:

@@ -147,12 +147,6 @@ def new_search_group(space: dict[str, Domain], early_stopping: bool) -> RunGroup
     return RunGroup("search", group_id, params=tuple(space), early_stopping=bool(early_stopping))
 
 
-def new_search_kind(space: dict[str, Domain], early_stopping: bool) -> str:
-    """The id of a fresh search group, for a caller that still passes a kind string (``python -m core search``);
-    the store turns it back into the group. New code passes the group."""
-    return new_search_group(space, early_stopping).id
-
-
 def searched(group: RunGroup) -> list[str]:
     """The settings a search group searched (those this version can still sweep)."""
     return [p for p in group.params if p in SWEEPABLE]

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.errors import UserInputError
+from core.models import MODELS
 from core.training.runs import RunConfig
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ class StarterRun:
     settings: tuple[tuple[str, Any], ...]  # RunConfig fields
 
     def config(self) -> RunConfig:
-        return RunConfig(**dict(self.settings), quick=True)
+        return RunConfig.make(**dict(self.settings), quick=True)
 
 
 # In submission order: the CNN first. Epochs measured (module docstring): the first two finish together.
@@ -123,11 +124,12 @@ def steerable(config: dict[str, Any] | None) -> bool:
     """Whether a run's config is a steerable net whose answer stays put as its digit turns: an escnn net whose last
     group turns (C_N or D_N with N of 2 or more, or SO2; not C1 or D1, which only mirror or do nothing)."""
     cfg = config or {}
-    if cfg.get("model") != "escnn":
-        return False
+    model = cfg.get("model")
+    if not isinstance(model, str) or model not in MODELS or "group" not in MODELS.settings(model):
+        return False  # a model without a symmetry group (the steerable nets have one)
     from core.models.escnn_net import parse_group
 
-    last = str(cfg.get("group") or "C8").split(",")[-1]
+    last = str(cfg.get("group") or MODELS.spec(model).default("group")).split(",")[-1]
     try:
         family, n = parse_group(last)
     except UserInputError:

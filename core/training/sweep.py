@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
 from core.errors import UserInputError
 from core.graphs import describe_graph
+from core.models import MODELS
 from core.training.runs import RunConfig, validate
 from core.training.store.groups import RunGroup
 from core.training.store.legacy_kinds import group_from_kind
@@ -90,16 +90,15 @@ def sweep_configs(base: RunConfig, param: str, values: list[Any]) -> list[RunCon
     configs = []
     for v in values:
         if where == "graph":
-            cfg = replace(base, graph_params={**(base.graph_params or {}), param: v})
+            cfg = base.with_values(graph_params={**(base.graph_params or {}), param: v})
         elif where == "schedule":
-            cfg = replace(base, group=_restricted(base, v))
-        elif param == "model":  # a different layer type may need its own kind of graph
-            cfg = replace(base, model=v)
-            if v == "superpixel":
-                cfg = replace(cfg, graph="superpixels", graph_params=None)
-                cfg.__post_init__()
+            cfg = base.with_values(group=_restricted(base, v))
+        elif param == "model":  # a different layer type may need its own kind of graph (superpixels)
+            graphs = MODELS.spec(v).graphs
+            moved = graphs and base.graph not in graphs
+            cfg = base.with_values(model=v, **({"graph": graphs[0], "graph_params": None} if moved else {}))
         else:
-            cfg = replace(base, **{param: v})
+            cfg = base.with_values(**{param: v})
         configs.append(validate(cfg))
     return configs
 
@@ -108,14 +107,15 @@ def _restricted(base: RunConfig, depth: int) -> str:
     """The base run's schedule with its restriction moved to after block ``depth`` (0: never restricted)."""
     from core.models.escnn_net import parse_schedule, restricted_schedule
 
-    names = parse_schedule(base.group, base.layers) if base.model == "escnn" else []
+    schedules = "group" in MODELS.settings(base.model)  # a model with a group schedule (escnn)
+    names = parse_schedule(base.value("group"), base.value("layers")) if schedules else []
     if len(set(names)) < 2:
         raise UserInputError(
             "restriction",
             "sweep the restriction of an escnn run with a group schedule that ends "
             "in the subgroup, e.g. group D16,D16,C16 (restricted from D16 to C16)",
         )
-    return restricted_schedule(names[0], names[-1], base.layers, depth)
+    return restricted_schedule(names[0], names[-1], base.value("layers"), depth)
 
 
 def grid_configs(
@@ -145,20 +145,12 @@ def new_sweep_group(param: str | None = None, param2: str | None = None) -> RunG
     return RunGroup("sweep", ":".join(["sweep", str(int(time.time() * 1000)), *params]), params=params)
 
 
-def new_sweep_kind(param: str | None = None, param2: str | None = None) -> str:
-    """The id of a fresh sweep group, for a caller that still passes a kind string to ``RunStore.create_run``
-    (``python -m core sweep``); the store turns it back into the group. New code passes the group."""
-    return new_sweep_group(param, param2).id
-
-
 def as_group(group: RunGroup | str | None) -> RunGroup | None:
     """``group`` itself, or the group an old kind string names (``core.training.store.legacy_kinds``)."""
     return group if isinstance(group, RunGroup) else group_from_kind(group)
 
 
-def sweep_params(
-    group: RunGroup | str | None, configs: Sequence[dict[str, Any]] = ()
-) -> tuple[str | None, str | None]:
+def sweep_params(group: RunGroup | str | None, configs: Sequence[dict[str, Any]] = ()) -> tuple[str | None, str | None]:
     """(param, param2) of a stored sweep: the settings its group names, or (sweeps stored before they named them)
     the settings its runs differ in, the one with more values first; a schedule that moves its restriction counts
     as ``restriction``."""

@@ -13,7 +13,7 @@ from tests.core.cli_helpers import assert_one_line_error, in_process
 def test_the_timed_models_are_the_apps_published_chebnet_and_cnn():
     models = published_models()
     cfg, cheb = models["chebnet"]
-    assert (cfg.model, cfg.K, cfg.graph, cfg.graph_params["neighbours"]) == ("cheb", 25, "grid", 8)
+    assert (cfg.model, cfg.value("K"), cfg.graph, cfg.graph_params["neighbours"]) == ("cheb", 25, "grid", 8)
     assert [c.K for c in cheb.convs] == [25, 25] and cheb.pool_after == [True, True]  # GC32-P4-GC64-P4
     assert [g.num_nodes for g in cheb.graphs] == [784, 196] and cheb.out_channels == 64
     assert cheb.fc[0].out_features == 512  # FC512

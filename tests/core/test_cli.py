@@ -366,8 +366,11 @@ def test_sweep_trains_every_value_and_prints_the_table(capsys, isolated_data_dir
     lines = out.strip().splitlines()  # the sweep's readable name, a blank line, then the table
     assert lines[0].startswith("Sweep of random seed (seed) over 0, 1 × learning rate (lr)") and lines[1] == ""
     assert lines[2] == "| run | seed | lr | test accuracy |" and len(lines) == 4 + 4
-    runs = RunStore().list_runs()
-    assert len({r["kind"] for r in runs}) == 1 and runs[0]["kind"].startswith("sweep:")
+    store = RunStore()
+    runs = store.list_runs()
+    assert len({r["group_id"] for r in runs}) == 1
+    sweep = store.get_group(runs[0]["group_id"])
+    assert sweep is not None and sweep.type == "sweep" and sweep.params == ("seed", "lr")
     assert sorted((r["config"]["seed"], r["config"]["lr"]) for r in runs) == [
         (0, 0.001),
         (0, 0.01),
@@ -401,8 +404,12 @@ def test_search_draws_its_trials_trains_them_and_prints_them_best_first(capsys, 
     assert "no early stopping" in err  # worker processes: every trial trains to its last epoch
     lines = out.strip().splitlines()
     assert lines[0] == "| run | lr | hidden | status | epochs | test accuracy |" and len(lines) == 2 + 3
-    runs = RunStore().list_runs()
-    assert len(runs) == 3 and len({r["kind"] for r in runs}) == 1 and runs[0]["kind"].endswith(":full:lr:hidden")
+    store = RunStore()
+    runs = store.list_runs()
+    assert len(runs) == 3 and len({r["group_id"] for r in runs}) == 1
+    search = store.get_group(runs[0]["group_id"])
+    assert search is not None and search.type == "search" and search.params == ("lr", "hidden")
+    assert search.early_stopping is False  # worker processes: no ASHA
     assert all(r["status"] == "finished" and 1e-4 <= r["config"]["lr"] <= 1e-2 for r in runs)
     accuracies = [float(line.rsplit("|", 2)[1].strip().rstrip("%")) for line in lines[2:]]
     assert accuracies == sorted(accuracies, reverse=True)
@@ -437,7 +444,7 @@ def test_stop_command_stops_a_run_training_elsewhere(capsys, isolated_data_dir):
     manager = RunManager(max_concurrent=1)
     try:
         run_id = manager.submit(
-            RunConfig(model="mlp", hidden=16, epochs=300, quick=True, device="cpu"), session="someone"
+            RunConfig.make(model="mlp", hidden=16, epochs=300, quick=True, device="cpu"), session="someone"
         )
         deadline = time.time() + 120
         while not manager.store.epochs(run_id) and time.time() < deadline:

@@ -28,7 +28,7 @@ def c4_run(tmp_path_factory) -> tuple[Path, int]:
     data = tmp_path_factory.mktemp("equivariance-data")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GRAPHCONV_DATA_DIR", str(data))
-        summary = execute(RunConfig(model="escnn", group="C4", hidden=8, epochs=1, quick=True))
+        summary = execute(RunConfig.make(model="escnn", group="C4", hidden=8, epochs=1, quick=True))
     assert summary["status"] == "finished", summary
     return data, summary["run_id"]
 

@@ -6,12 +6,14 @@ Skipped on machines without a CUDA GPU (CI has none); run on a GPU machine with
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import torch
 
 from core.data.datasets import load_dataset
 from core.graphs import build_graph
-from core.models import MODELS, NEEDS_FIXED_GRAPH, ModelConfig
+from core.models import MODELS, NEEDS_FIXED_GRAPH
 from core.training.runs import RunConfig, execute
 from core.training.store import RunStore, load_checkpoint
 from core.training.trainer import evaluate
@@ -34,7 +36,9 @@ def test_gpu_logits_match_cpu(name, graph_kind, digits):
         pytest.skip("no graph")
     graph = build_graph(graph_kind) if name in NEEDS_FIXED_GRAPH else None
     torch.manual_seed(0)
-    model = MODELS.get(name)(ModelConfig(name=name, hidden=16), graph).eval()
+    model = MODELS.get(name)(
+        MODELS.config(name, **({"hidden": 16} if "hidden" in MODELS.settings(name) else {})), graph
+    ).eval()
     with torch.no_grad():
         cpu = model(digits)
         gpu = model.to(CUDA)(digits.to(CUDA))
@@ -45,9 +49,9 @@ def test_gpu_logits_match_cpu(name, graph_kind, digits):
 
 @pytest.mark.parametrize("model", ["cnn", "cheb", "learned", "superpixel"])
 def test_run_trains_on_gpu_and_its_checkpoint_loads_on_cpu(model):
-    graph = {"graph": "superpixels"} if model == "superpixel" else {}
+    graph: dict[str, Any] = {"graph": "superpixels"} if model == "superpixel" else {}
     epochs = 2 if model == "superpixel" else 1  # one quick epoch leaves the superpixel GCN near chance
-    cfg = RunConfig(model=model, hidden=16, epochs=epochs, quick=True, device="auto", **graph)
+    cfg = RunConfig.make(model=model, hidden=16, epochs=epochs, quick=True, device="auto", **graph)
     store = RunStore()
     summary = execute(cfg, store)
     assert summary["status"] == "finished", summary["error"]

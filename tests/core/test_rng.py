@@ -39,7 +39,7 @@ def test_isolated_rng_seeds_a_scratch_stream_and_restores_the_global_one():
 
 def test_two_runs_training_at_once_each_repeat_the_run_alone():
     # an MLP with dropout 0.5: every step draws a dropout mask; the callbacks pause so the threads interleave
-    cfg = RunConfig(model="mlp", hidden=32, layers=2, epochs=2, quick=True, seed=3)
+    cfg = RunConfig.make(model="mlp", hidden=32, layers=2, epochs=2, quick=True, seed=3)
     store = RunStore()
     alone = execute(cfg, store)["epochs"]
 

@@ -12,7 +12,7 @@ RESULTS = "app_pages/results.py"
 def _finished_run(epochs: int = 1) -> int:
     from core.training.runs import RunConfig, execute
 
-    return execute(RunConfig(model="mlp", hidden=8, epochs=epochs, quick=True, device="cpu"))["run_id"]
+    return execute(RunConfig.make(model="mlp", hidden=8, epochs=epochs, quick=True, device="cpu"))["run_id"]
 
 
 def _open_run(app, page: str, run_id: int):

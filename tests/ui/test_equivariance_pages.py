@@ -25,7 +25,7 @@ def test_equivariance_page_without_runs_offers_training(app):
 def test_equivariance_page_measures_a_stored_run(app):
     from core.training.runs import RunConfig, execute
 
-    run_id = execute(RunConfig(model="cnn", hidden=8, epochs=1, quick=True))["run_id"]
+    run_id = execute(RunConfig.make(model="cnn", hidden=8, epochs=1, quick=True))["run_id"]
     at = open_page(app, EQUIVARIANCE)
     no_errors(at)
     at.selectbox(key="group").set_value("C4").run()
@@ -120,7 +120,7 @@ def test_equivariance_page_shows_where_a_group_schedule_restricts(app):
     from core.training.store import RunStore, checkpoint_path, save_checkpoint
 
     store = RunStore()
-    cfg = RunConfig(model="escnn", group="D4,D4,C4", hidden=4, quick=True)
+    cfg = RunConfig.make(model="escnn", group="D4,D4,C4", hidden=4, quick=True)
     torch.manual_seed(0)
     model = build_everything(cfg)[3].eval()
     run_id = store.create_run(cfg.to_dict(), name=cfg.label())
@@ -165,7 +165,7 @@ def stored_escnn(group: str = "C8", says: int | None = None) -> int:
     from core.training.store import RunStore, checkpoint_path, save_checkpoint
 
     store = RunStore()
-    cfg = RunConfig(model="escnn", group=group, hidden=4, layers=2, quick=True)
+    cfg = RunConfig.make(model="escnn", group=group, hidden=4, layers=2, quick=True)
     torch.manual_seed(0)
     model = build_everything(cfg)[3].eval()
     if says is not None:
@@ -181,10 +181,10 @@ def stored_escnn(group: str = "C8", says: int | None = None) -> int:
 def test_equivariance_page_preselects_the_newest_cnn_graph_net_and_steerable_net(app):
     from core.training.runs import RunConfig, execute
 
-    old_cnn = execute(RunConfig(model="cnn", hidden=8, epochs=1, quick=True))["run_id"]
-    cheb = execute(RunConfig(model="cheb", hidden=8, epochs=1, quick=True))["run_id"]
-    cnn = execute(RunConfig(model="cnn", hidden=8, epochs=1, quick=True))["run_id"]
-    mlp = execute(RunConfig(model="mlp", hidden=8, epochs=1, quick=True))["run_id"]
+    old_cnn = execute(RunConfig.make(model="cnn", hidden=8, epochs=1, quick=True))["run_id"]
+    cheb = execute(RunConfig.make(model="cheb", hidden=8, epochs=1, quick=True))["run_id"]
+    cnn = execute(RunConfig.make(model="cnn", hidden=8, epochs=1, quick=True))["run_id"]
+    mlp = execute(RunConfig.make(model="mlp", hidden=8, epochs=1, quick=True))["run_id"]
     escnn = stored_escnn()
     at = open_page(app, EQUIVARIANCE)
     no_errors(at)
@@ -237,9 +237,9 @@ def test_equivariance_page_says_why_an_invariant_net_answering_9_cannot_tell_6_f
 def test_a_run_opened_from_another_page_is_selected_beside_the_newest_of_the_other_kinds(app):
     from core.training.runs import RunConfig, execute
 
-    old_cnn = execute(RunConfig(model="cnn", hidden=8, epochs=1, quick=True))["run_id"]
-    cheb = execute(RunConfig(model="cheb", hidden=8, epochs=1, quick=True))["run_id"]
-    execute(RunConfig(model="cnn", hidden=8, epochs=1, quick=True))  # newer: the default, but not the one opened
+    old_cnn = execute(RunConfig.make(model="cnn", hidden=8, epochs=1, quick=True))["run_id"]
+    cheb = execute(RunConfig.make(model="cheb", hidden=8, epochs=1, quick=True))["run_id"]
+    execute(RunConfig.make(model="cnn", hidden=8, epochs=1, quick=True))  # newer: the default, but not the one opened
     at = app.run()
     at.switch_page(EQUIVARIANCE)
     at.query_params["eq_open"] = str(old_cnn)  # the Train page's "Equivariance" button
@@ -277,7 +277,7 @@ def test_a_link_naming_runs_opens_on_their_measurements(app):
     the same numbers the sender saw."""
     from core.training.runs import RunConfig, execute
 
-    cnn = execute(RunConfig(model="cnn", hidden=8, epochs=1, quick=True))["run_id"]
+    cnn = execute(RunConfig.make(model="cnn", hidden=8, epochs=1, quick=True))["run_id"]
     escnn = stored_escnn("C4")
     sender = open_page(app, EQUIVARIANCE)
     sender.selectbox(key="group").set_value("C4").run()
@@ -320,8 +320,8 @@ def test_a_link_naming_runs_opens_on_their_measurements(app):
 def test_the_link_holds_run_ids_after_a_selection(app):
     from core.training.runs import RunConfig, execute
 
-    cheb = execute(RunConfig(model="cheb", hidden=8, epochs=1, quick=True))["run_id"]
-    cnn = execute(RunConfig(model="cnn", hidden=8, epochs=1, quick=True))["run_id"]
+    cheb = execute(RunConfig.make(model="cheb", hidden=8, epochs=1, quick=True))["run_id"]
+    cnn = execute(RunConfig.make(model="cnn", hidden=8, epochs=1, quick=True))["run_id"]
     at = open_page(app, EQUIVARIANCE)
     assert at.query_params["runs"] == f"{cnn},{cheb}"  # the defaults, in the address as soon as they are shown
     at.multiselect(key="runs").unselect(cnn).run()
@@ -344,7 +344,7 @@ def test_test_images_says_the_number_measured(app):
     from core.training.runs import RunConfig, build_everything, execute
     from core.training.store import RunStore, checkpoint_path, save_checkpoint
 
-    quick = execute(RunConfig(model="cnn", hidden=8, epochs=1, quick=True))["run_id"]
+    quick = execute(RunConfig.make(model="cnn", hidden=8, epochs=1, quick=True))["run_id"]
     at = open_page(app, EQUIVARIANCE)
     images = at.select_slider(key="images")
     assert (images.options, images.value) == (["100", "200"], 200)
@@ -354,7 +354,7 @@ def test_test_images_says_the_number_measured(app):
     assert "500" not in captions
 
     store = RunStore()
-    cfg = RunConfig(model="cnn", hidden=4)  # full size: mnist-5k's 1,000 test digits; initial weights, no training
+    cfg = RunConfig.make(model="cnn", hidden=4)  # full size: mnist-5k's 1,000 test digits; initial weights, no training
     full = store.create_run(cfg.to_dict(), name=cfg.label())
     store.finish(
         full,

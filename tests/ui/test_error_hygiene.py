@@ -196,7 +196,7 @@ def test_a_forged_search_to_show_is_not_offered(app):
 def test_forged_run_selections_are_dropped(app):
     from core.training.runs import RunConfig, execute
 
-    cnn = execute(RunConfig(model="cnn", hidden=8, epochs=1, quick=True))["run_id"]
+    cnn = execute(RunConfig.make(model="cnn", hidden=8, epochs=1, quick=True))["run_id"]
     at = app.run()
     at.switch_page("app_pages/playground.py").run()
     assert at.multiselect(key="pg_runs_w").value == [cnn]

@@ -50,7 +50,7 @@ def test_filters_page_shows_a_stored_learned_run(app):
     from core.training.store import RunStore
 
     store = RunStore()
-    run_id = execute(RunConfig(model="learned", hidden=8, layers=2, epochs=1, quick=True), store)["run_id"]
+    run_id = execute(RunConfig.make(model="learned", hidden=8, layers=2, epochs=1, quick=True), store)["run_id"]
     run = load_learned_run(run_id, store)
     at = app.run()
     at.switch_page(FILTERS)
@@ -82,7 +82,7 @@ def test_filters_page_picks_an_edge_set_and_reports_the_drift(app):
     from core.training.store import RunStore
 
     store = RunStore()
-    cfg = RunConfig(
+    cfg = RunConfig.make(
         model="learned",
         hidden=4,
         layers=2,
@@ -135,7 +135,7 @@ def test_filters_page_reports_a_corrupt_checkpoint_without_a_traceback(app, tmp_
     bad = tmp_path / "broken.pt"
     bad.write_bytes(b"definitely not torch weights" * 8)
     store = RunStore()
-    run_id = store.create_run(RunConfig(model="learned", epochs=1, quick=True).to_dict(), name="learned")
+    run_id = store.create_run(RunConfig.make(model="learned", epochs=1, quick=True).to_dict(), name="learned")
     store.finish(run_id, {"test_accuracy": 0.5}, checkpoint=str(bad))
     at = app.run()
     at.switch_page(FILTERS)
@@ -178,7 +178,7 @@ def test_filters_page_shows_a_gat_runs_attention_for_a_digit(app):
     from core.training.store import RunStore
 
     store = RunStore()
-    run_id = execute(RunConfig(model="gat", hidden=8, layers=2, heads=2, epochs=1, quick=True), store)["run_id"]
+    run_id = execute(RunConfig.make(model="gat", hidden=8, layers=2, heads=2, epochs=1, quick=True), store)["run_id"]
     run = load_gat_run(run_id, store)
     ds = load_dataset("mnist-5k", quick=True)
     at = app.run()
@@ -221,7 +221,7 @@ def test_filters_page_shows_a_superpixel_runs_filters_on_a_digit(app):
     from core.training.store import RunStore
 
     store = RunStore()
-    cfg = RunConfig(
+    cfg = RunConfig.make(
         model="superpixel", graph="superpixels", conv="gat", hidden=16, layers=2, heads=4, epochs=1, quick=True
     )
     run_id = execute(cfg, store)["run_id"]
@@ -247,7 +247,8 @@ def test_filters_page_shows_a_superpixel_runs_filters_on_a_digit(app):
     assert metric_values(at)["Own weight"] == f"{digit.attention.layer(1).row(node, 2)[node]:.4f}"
     # a superpixel GCN run: its row of the gcn-normalised adjacency, said so
     gcn_id = _stored_untrained(
-        store, RunConfig(model="superpixel", graph="superpixels", conv="gcn", hidden=16, layers=2, epochs=1, quick=True)
+        store,
+        RunConfig.make(model="superpixel", graph="superpixels", conv="gcn", hidden=16, layers=2, epochs=1, quick=True),
     )
     at.run()  # the new run joins the list
     at.selectbox(key="f_sprun").set_value(gcn_id).run()
@@ -274,9 +275,9 @@ def test_filters_page_refuses_links_to_runs_it_cannot_show(app, tmp_path):
     from core.training.store import RunStore
 
     store = RunStore()
-    gat_id = _stored_untrained(store, RunConfig(model="gat", hidden=8, layers=1, heads=2, epochs=1, quick=True))
-    cheb_id = _stored_untrained(store, RunConfig(model="cheb", hidden=8, layers=1, epochs=1, quick=True))
-    gone_id = store.create_run(RunConfig(model="gat", epochs=1, quick=True).to_dict(), name="gat")
+    gat_id = _stored_untrained(store, RunConfig.make(model="gat", hidden=8, layers=1, heads=2, epochs=1, quick=True))
+    cheb_id = _stored_untrained(store, RunConfig.make(model="cheb", hidden=8, layers=1, epochs=1, quick=True))
+    gone_id = store.create_run(RunConfig.make(model="gat", epochs=1, quick=True).to_dict(), name="gat")
     store.finish(gone_id, {"test_accuracy": 0.5}, checkpoint=str(tmp_path / "gone.pt"))
     for bad, why in (
         (cheb_id, f"run {cheb_id} is a 'cheb' run, not a GAT run"),
@@ -297,7 +298,7 @@ def test_filters_page_refuses_links_to_runs_it_cannot_show(app, tmp_path):
     # a corrupt checkpoint: one clear error, no traceback
     bad = tmp_path / "broken.pt"
     bad.write_bytes(b"definitely not torch weights" * 8)
-    broken = store.create_run(RunConfig(model="gat", epochs=1, quick=True).to_dict(), name="gat")
+    broken = store.create_run(RunConfig.make(model="gat", epochs=1, quick=True).to_dict(), name="gat")
     store.finish(broken, {"test_accuracy": 0.5}, checkpoint=str(bad))
     at = _opened({"f_src": "gat", "f_grun": str(broken)})
     assert not at.exception

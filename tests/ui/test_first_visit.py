@@ -71,14 +71,14 @@ def test_a_starter_run_that_finishes_joins_the_runs_shown(app):
         run_id = store.create_run(cfg.to_dict(), name=cfg.label(), status="queued", kind=STARTER_KIND)
         return execute(cfg, store, run_id=run_id)["run_id"]
 
-    cnn = starter_run(RunConfig(model="cnn", hidden=8, epochs=1, quick=True))
+    cnn = starter_run(RunConfig.make(model="cnn", hidden=8, epochs=1, quick=True))
     at = app.run()
     at.switch_page(PLAYGROUND)
     at.query_params.update({"pg_src": "dataset", "pg_digit": "3"})
     at.run()
     assert at.multiselect(key="pg_runs_w").value == [cnn]
     assert not any(HEADLINE in m.value for m in at.markdown)  # nothing of the starter set is training: no panel
-    cheb = starter_run(RunConfig(model="cheb", hidden=8, epochs=1, quick=True))
+    cheb = starter_run(RunConfig.make(model="cheb", hidden=8, epochs=1, quick=True))
     at.run()  # what the progress panel does when a starter run ends
     no_errors(at)
     assert at.multiselect(key="pg_runs_w").value == [cnn, cheb]
@@ -100,11 +100,11 @@ def test_a_starter_run_that_finishes_joins_the_runs_compared(app):
         run_id = store.create_run(cfg.to_dict(), name=cfg.label(), status="queued", kind=STARTER_KIND)
         return execute(cfg, store, run_id=run_id)["run_id"]
 
-    cnn = starter_run(RunConfig(model="cnn", hidden=8, epochs=1, quick=True))
+    cnn = starter_run(RunConfig.make(model="cnn", hidden=8, epochs=1, quick=True))
     at = app.run()
     at.switch_page(EQUIVARIANCE).run()
     assert compared(at) == [cnn]
-    cheb = starter_run(RunConfig(model="cheb", hidden=8, epochs=1, quick=True))
+    cheb = starter_run(RunConfig.make(model="cheb", hidden=8, epochs=1, quick=True))
     at.run()
     no_errors(at)
     assert sorted(compared(at)) == sorted([cnn, cheb])

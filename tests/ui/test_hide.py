@@ -97,7 +97,7 @@ def test_every_page_hides_the_controls_its_link_names(app, page):
     if not found and page in NEEDS_A_RUN:  # its controls come with a finished run
         from core.training.runs import RunConfig, execute
 
-        execute(RunConfig(model=NEEDS_A_RUN[page], hidden=8, epochs=1, quick=True))
+        execute(RunConfig.make(model=NEEDS_A_RUN[page], hidden=8, epochs=1, quick=True))
         plain = opened(AppTest.from_file(APP, default_timeout=180), page, {})
         no_errors(plain)
         found = controls(plain)
@@ -253,8 +253,8 @@ def test_the_hand_synced_run_and_source_pickers_hide_too(app):
     the url_* helpers): they hide as well and keep the link's runs."""
     from core.training.runs import RunConfig, execute
 
-    first = execute(RunConfig(model="mlp", hidden=8, epochs=1, quick=True))["run_id"]
-    second = execute(RunConfig(model="cnn", epochs=1, quick=True))["run_id"]
+    first = execute(RunConfig.make(model="mlp", hidden=8, epochs=1, quick=True))["run_id"]
+    second = execute(RunConfig.make(model="cnn", epochs=1, quick=True))["run_id"]
     at = opened(app, "app_pages/playground.py", {"pg_src": "dataset", "pg_runs": str(second), "hide": "pg_src,pg_runs"})
     no_errors(at)
     assert not {"pg_src", "pg_runs_w"} & widget_keys(at)

@@ -83,7 +83,7 @@ def _stored_cheb_run() -> int:
     from core.training.runs import RunConfig
     from core.training.store import RunStore, checkpoint_path, save_checkpoint
 
-    cfg = RunConfig(model="cheb", K=4, hidden=8, layers=2, epochs=1, quick=True)
+    cfg = RunConfig.make(model="cheb", K=4, hidden=8, layers=2, epochs=1, quick=True)
     store = RunStore()
     run_id = store.create_run(cfg.to_dict(), name=cfg.label())
     torch.manual_seed(0)

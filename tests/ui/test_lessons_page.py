@@ -89,7 +89,7 @@ def test_run_the_cheb_cnn_lesson_in_quick_mode(app):
         ("cheb", "grid", 8),
         ("cnn", None, None),
     ]
-    assert [c["epochs"] for c in configs] == [c.epochs for c in lesson_configs("cheb-cnn", True)]
+    assert [c["epochs"] for c in configs] == [c.training.epochs for c in lesson_configs("cheb-cnn", True)]
     assert all(c["quick"] for c in configs) and {r["session"] for r in runs} != {None}
     for r in runs:
         assert manager().wait(r["id"], timeout=600)["state"] == "finished"
@@ -178,7 +178,7 @@ def test_a_stored_lesson_reopens_from_its_link(app):
     launch, plan = launch_plan("tutorial", True)
     kind = launch.id
     for cfg, part in plan:
-        cfg.epochs = 1
+        cfg.training.epochs = 1
         execute(cfg, store, run_id=store.create_run(cfg.to_dict(), name=cfg.label(), group=part))
     app.query_params["ls_show"] = kind
     at = open_page(app, PAGE)

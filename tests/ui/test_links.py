@@ -11,7 +11,7 @@ from ui.links import run_links
 def test_every_button_of_a_finished_run_opens_its_page_without_a_notice(app, model):
     from core.training.runs import RunConfig, execute
 
-    run_id = execute(RunConfig(model=model, hidden=8, epochs=1, quick=True))["run_id"]
+    run_id = execute(RunConfig.make(model=model, hidden=8, epochs=1, quick=True))["run_id"]
     from ui.resources import store
 
     links = run_links(run_id, store().get_run(run_id)["config"])

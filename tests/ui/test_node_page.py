@@ -15,7 +15,7 @@ def _stored_run(model: str, **settings) -> int:
     from core.training.runs import RunConfig
     from core.training.store import RunStore, checkpoint_path, save_checkpoint
 
-    cfg = RunConfig(model=model, hidden=4, layers=2, epochs=1, quick=True, **settings)
+    cfg = RunConfig.make(model=model, hidden=4, layers=2, epochs=1, quick=True, **settings)
     store = RunStore()
     run_id = store.create_run(cfg.to_dict(), name=cfg.label())
     torch.manual_seed(run_id)

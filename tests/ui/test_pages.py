@@ -88,8 +88,8 @@ def test_train_page_runs_a_quick_training(app):
 def test_a_row_of_the_runs_table_opens_its_run(app):
     from core.training.runs import RunConfig, execute
 
-    first = execute(RunConfig(model="mlp", hidden=8, epochs=1, quick=True))["run_id"]
-    execute(RunConfig(model="cheb", hidden=8, epochs=1, quick=True))  # the newest: the table's first row
+    first = execute(RunConfig.make(model="mlp", hidden=8, epochs=1, quick=True))["run_id"]
+    execute(RunConfig.make(model="cheb", hidden=8, epochs=1, quick=True))  # the newest: the table's first row
     at = app.run()
     at.switch_page("app_pages/train.py").run()
     assert not at.subheader or not any(s.value.startswith("Run ") for s in at.subheader)
@@ -244,7 +244,7 @@ def test_a_run_of_another_session_is_read_only(app):
     from ui.resources import manager
 
     run_id = manager().submit(
-        RunConfig(model="mlp", hidden=16, epochs=300, quick=True, device="cpu"), session="the-owner"
+        RunConfig.make(model="mlp", hidden=16, epochs=300, quick=True, device="cpu"), session="the-owner"
     )
     try:
         app.query_params["run"] = str(run_id)

@@ -35,8 +35,8 @@ def test_playground_answers_for_a_test_digit_and_at_every_angle(app):
     from core.training.store import RunStore
 
     store = RunStore()
-    cnn = execute(RunConfig(model="cnn", hidden=8, epochs=1, quick=True), store)["run_id"]
-    mlp = execute(RunConfig(model="mlp", hidden=16, epochs=1, quick=True), store)["run_id"]
+    cnn = execute(RunConfig.make(model="cnn", hidden=8, epochs=1, quick=True), store)["run_id"]
+    mlp = execute(RunConfig.make(model="mlp", hidden=16, epochs=1, quick=True), store)["run_id"]
     at = app.run()
     at.switch_page(PLAYGROUND)
     at.query_params.update({"pg_src": "dataset", "pg_digit": "5", "pg_angle": "90", "pg_runs": f"{cnn},{mlp}"})
@@ -70,7 +70,7 @@ def test_playground_link_with_unknown_runs_falls_back_with_a_notice(app):
     from core.training.runs import RunConfig, execute
     from core.training.store import RunStore
 
-    cnn = execute(RunConfig(model="cnn", hidden=8, epochs=1, quick=True), RunStore())["run_id"]
+    cnn = execute(RunConfig.make(model="cnn", hidden=8, epochs=1, quick=True), RunStore())["run_id"]
     at = app.run()
     at.switch_page(PLAYGROUND)
     at.query_params.update({"pg_src": "dataset", "pg_runs": "999,abc", "pg_angle": "400"})
@@ -88,7 +88,7 @@ def quick_run(model: str = "cnn", **kw) -> int:
     from core.training.runs import RunConfig, execute
     from core.training.store import RunStore
 
-    return execute(RunConfig(model=model, hidden=8, epochs=1, quick=True, **kw), RunStore())["run_id"]
+    return execute(RunConfig.make(model=model, hidden=8, epochs=1, quick=True, **kw), RunStore())["run_id"]
 
 
 def a_drawing() -> bytes:
@@ -232,7 +232,7 @@ def test_a_rotation_invariant_net_answering_9_says_why_it_cannot_tell_6_from_9(a
     from core.training.store import RunStore, checkpoint_path, save_checkpoint
 
     store = RunStore()
-    cfg = RunConfig(model="escnn", group="C8", hidden=4, layers=2, quick=True)
+    cfg = RunConfig.make(model="escnn", group="C8", hidden=4, layers=2, quick=True)
     model = build_everything(cfg)[3].eval()
     with torch.no_grad():
         model.classifier[-1].bias[9] += 20.0  # says 9 to everything, as the net did to an upright 6
@@ -330,7 +330,7 @@ def test_a_steerable_net_a_visitor_is_training_is_waited_for_and_joins_the_runs_
 
     store = RunStore()
     cnn = quick_run()
-    cfg = RunConfig(model="escnn", group="C4", hidden=4, layers=2, quick=True)
+    cfg = RunConfig.make(model="escnn", group="C4", hidden=4, layers=2, quick=True)
     theirs = store.create_run(cfg.to_dict(), name=cfg.label(), session="someone-else", status="queued")
     at = open_playground(app, cnn)
     assert not any(b.key == "pg_train_c8" for b in at.button)  # one is coming: no button

@@ -124,10 +124,12 @@ def test_no_page_shows_environment_variables_raw_labels_or_class_names(app):
     runs = {
         name: execute(cfg)["run_id"]
         for name, cfg in {
-            "mlp": RunConfig(model="mlp", hidden=8, epochs=1, quick=True),
-            "cheb": RunConfig(model="cheb", hidden=8, epochs=1, quick=True),
-            "gcn": RunConfig(model="gcn", graph="knn", graph_params={"k": 6}, hidden=8, epochs=1, quick=True),
-            "escnn": RunConfig(model="escnn", data="mnist-rot", group="C4", layers=1, hidden=8, epochs=1, quick=True),
+            "mlp": RunConfig.make(model="mlp", hidden=8, epochs=1, quick=True),
+            "cheb": RunConfig.make(model="cheb", hidden=8, epochs=1, quick=True),
+            "gcn": RunConfig.make(model="gcn", graph="knn", graph_params={"k": 6}, hidden=8, epochs=1, quick=True),
+            "escnn": RunConfig.make(
+                model="escnn", data="mnist-rot", group="C4", layers=1, hidden=8, epochs=1, quick=True
+            ),
         }.items()
     }
     linked = {

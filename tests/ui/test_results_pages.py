@@ -17,7 +17,8 @@ def _quick_runs(n: int = 1, **overrides) -> list[int]:
     from core.training.runs import RunConfig, execute
 
     return [
-        execute(RunConfig(model="mlp", epochs=1, quick=True, seed=seed, **overrides))["run_id"] for seed in range(n)
+        execute(RunConfig.make(model="mlp", epochs=1, quick=True, seed=seed, **overrides))["run_id"]
+        for seed in range(n)
     ]
 
 
@@ -35,7 +36,7 @@ def test_results_page_names_runs_from_their_config_and_links_a_graph_net_to_one_
     from core.training.store import RunStore
 
     (mlp,) = _quick_runs()
-    cheb = execute(RunConfig(model="cheb", hidden=8, epochs=1, quick=True))["run_id"]
+    cheb = execute(RunConfig.make(model="cheb", hidden=8, epochs=1, quick=True))["run_id"]
     import sqlite3
 
     from core.config import data_dir
@@ -144,7 +145,7 @@ def _old_run() -> int:
     from core.training.runs import RunConfig
     from core.training.store import RunStore, checkpoint_path, save_checkpoint
 
-    cfg, store = RunConfig(model="mlp", epochs=1, quick=True), RunStore()
+    cfg, store = RunConfig.make(model="mlp", epochs=1, quick=True), RunStore()
     run_id = store.create_run(cfg.to_dict(), name=cfg.label())
     torch.manual_seed(0)
     path = save_checkpoint(MODELS.get("mlp")(cfg.model_config(), None).state_dict(), checkpoint_path(run_id))
@@ -182,7 +183,7 @@ def test_compare_page_selects_runs_and_diffs_settings(app):
     from core.training.runs import RunConfig
     from core.training.store import RunStore
 
-    queued = RunStore().create_run(RunConfig(model="cheb").to_dict(), name="queued cheb")  # newest: row 0
+    queued = RunStore().create_run(RunConfig.make(model="cheb").to_dict(), name="queued cheb")  # newest: row 0
     at = open_page(app, COMPARE)
     no_errors(at)
     assert len(at.dataframe) == 1 and len(at.dataframe[0].value) == 3
@@ -226,7 +227,7 @@ def test_a_compare_link_reopens_the_ticked_runs_and_filters(app):
     from core.training.runs import RunConfig
     from core.training.store import RunStore
 
-    cheb = RunStore().create_run(RunConfig(model="cheb").to_dict(), name="queued cheb")
+    cheb = RunStore().create_run(RunConfig.make(model="cheb").to_dict(), name="queued cheb")
     app.run()
     app.switch_page(COMPARE)
     app.query_params.update({"cmp_runs": str(first), "f_model": "mlp"})

@@ -59,7 +59,7 @@ def test_a_stored_sweep_reopens_from_a_link(monkeypatch):
     assert sweep_params(group) == ("seed", "data")
     kind = group.id  # what the link carries
     for cfg in grid_configs(
-        RunConfig(model="mlp", hidden=8, epochs=1, quick=True), "seed", [0, 1], "data", ["mnist-5k", "mnist-rot"]
+        RunConfig.make(model="mlp", hidden=8, epochs=1, quick=True), "seed", [0, 1], "data", ["mnist-5k", "mnist-rot"]
     ):
         run_id = store.create_run(cfg.to_dict(), name=cfg.label(), group=group)
         execute(cfg, store, run_id=run_id)
@@ -171,11 +171,11 @@ def test_links_written_before_groups_were_stored_open_the_same_sweep_and_search(
     from tests.core.training.old_store import write_schema_2
 
     sweep, search = "sweep:1700000000000:seed", "search:1700000000100:asha:lr"
-    configs = grid_configs(RunConfig(model="mlp", hidden=8, epochs=1, quick=True), "seed", [0, 1])
-    runs = [(sweep, c.label(), c.to_dict(), {"test_accuracy": 0.5 + c.seed / 10}) for c in configs]
+    configs = grid_configs(RunConfig.make(model="mlp", hidden=8, epochs=1, quick=True), "seed", [0, 1])
+    runs = [(sweep, c.label(), c.to_dict(), {"test_accuracy": 0.5 + c.training.seed / 10}) for c in configs]
     runs += [
         (search, c.label(), c.to_dict(), {"test_accuracy": 0.6})
-        for c in (RunConfig(model="mlp", lr=lr, epochs=1, quick=True) for lr in (0.001, 0.01))
+        for c in (RunConfig.make(model="mlp", lr=lr, epochs=1, quick=True) for lr in (0.001, 0.01))
     ]
     write_schema_2(data_dir() / "runs.db", runs)
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)

@@ -73,7 +73,7 @@ def test_notices_quote_link_values_short_and_inert():
 def test_hostile_run_ids_in_links_are_refused_with_a_notice(app):
     from core.training.runs import RunConfig, execute
 
-    run_id = execute(RunConfig(model="mlp", hidden=16, epochs=1, quick=True))["run_id"]
+    run_id = execute(RunConfig.make(model="mlp", hidden=16, epochs=1, quick=True))["run_id"]
     at = app.run()
     at.switch_page(RESULTS)
     at.query_params["run"] = "²"  # str.isdigit() says yes, int() raised a ValueError before
@@ -104,7 +104,7 @@ def test_hostile_run_ids_in_links_are_refused_with_a_notice(app):
 def test_playground_link_values_that_are_huge_or_hostile(app):
     from core.training.runs import RunConfig, execute
 
-    cnn = execute(RunConfig(model="cnn", hidden=8, epochs=1, quick=True))["run_id"]
+    cnn = execute(RunConfig.make(model="cnn", hidden=8, epochs=1, quick=True))["run_id"]
     at = app.run()
     at.switch_page(PLAYGROUND)
     at.query_params.update(
@@ -143,7 +143,7 @@ def test_forged_table_and_chart_selections_are_filtered(app):
     """Selections are component values too: rows and points that name nothing are dropped, not a traceback."""
     from core.training.runs import RunConfig, execute
 
-    run_id = execute(RunConfig(model="mlp", hidden=16, epochs=1, quick=True))["run_id"]
+    run_id = execute(RunConfig.make(model="mlp", hidden=16, epochs=1, quick=True))["run_id"]
     at = app.run()
     at.switch_page("app_pages/compare.py").run()
     at.session_state["runs_table"] = {"selection": {"rows": [-1, "x", 0, 0, 5000], "columns": [], "cells": []}}

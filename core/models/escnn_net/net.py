@@ -70,6 +70,7 @@ from __future__ import annotations
 import copy
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -303,16 +304,18 @@ def build_escnn(cfg: EscnnConfig, graph=None, image_size: int = 28) -> EscnnNet:
     return cached_escnn(cfg.group, cfg.hidden, cfg.layers, cfg.dropout, cfg.num_classes, image_size)
 
 
-def _derive(cfg) -> None:
+def _derive(given: dict[str, Any]) -> None:
     """A group schedule (one group per block) sets the depth when the layers are not given."""
-    if cfg.layers is None and isinstance(cfg.group, str) and "," in cfg.group:
-        cfg.layers = len(cfg.group.split(","))
+    group = given.get("group")
+    if "layers" not in given and isinstance(group, str) and "," in group:
+        given["layers"] = len(group.split(","))
 
 
 def _check(cfg) -> None:
-    if "," in cfg.group and not MIN_LAYERS <= cfg.layers <= MAX_LAYERS:
-        raise UserInputError("group", f"a group schedule needs {MIN_LAYERS} to {MAX_LAYERS} blocks, got {cfg.layers}")
-    parse_schedule(cfg.group, cfg.layers if "," in cfg.group else None)
+    own: EscnnConfig = cfg.settings
+    if "," in own.group and not MIN_LAYERS <= own.layers <= MAX_LAYERS:
+        raise UserInputError("group", f"a group schedule needs {MIN_LAYERS} to {MAX_LAYERS} blocks, got {own.layers}")
+    parse_schedule(own.group, own.layers if "," in own.group else None)
 
 
 # Quick mode (tests, the hosted demo) also keeps nets small: a width-48 escnn net peaked at 1,064 MB in the demo

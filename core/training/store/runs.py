@@ -33,7 +33,6 @@ from core.training.store.codec import (
     to_json,
 )
 from core.training.store.groups import RunGroup
-from core.training.store.legacy_kinds import group_from_kind
 from core.training.store.liveness import Liveness, beat
 from core.training.store.progress import ProgressChannel
 from core.training.store.protocol import RunWriter
@@ -61,7 +60,7 @@ class RunStore(Liveness, ProgressChannel, Artifacts, RunWriter):
         config: Mapping[str, Any],
         *,
         name: str = "",
-        kind: str | RunGroup = "image",
+        kind: str = "image",
         device: str = "",
         session: str | None = None,
         status: str = "queued",
@@ -71,15 +70,10 @@ class RunStore(Liveness, ProgressChannel, Artifacts, RunWriter):
 
         ``group`` (a sweep, search or lesson launch) is saved if the store lacks it, and the run joins it; its
         ``kind`` column then holds the group's id, as older versions wrote it (``kind`` otherwise: ``image``,
-        ``starter``). A caller that still passes a group, or an old group kind string, as ``kind`` gets that group
-        (the string read by ``core.training.store.legacy_kinds``). The creating process's pid and a fresh
-        heartbeat are stored, so a run queued by a process that then dies is found by
-        :meth:`recover_interrupted`. Library versions are recorded from package metadata.
+        ``starter``). The creating process's pid and a fresh heartbeat are stored, so a run queued by a process
+        that then dies is found by :meth:`recover_interrupted`. Library versions are recorded from package metadata.
         """
         _check_status(status)
-        if isinstance(kind, RunGroup):
-            group, kind = group or kind, kind.id
-        group = group or group_from_kind(kind)
         now = time.time()
         values = (
             now,

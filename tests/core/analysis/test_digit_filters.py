@@ -2,6 +2,8 @@
 layer's own input), a real superpixel run's graph (the data pipeline's) and attention, the superpixel mixing rows
 (what each PyG layer applies), links to runs that cannot be shown."""
 
+from typing import Any
+
 import numpy as np
 import pytest
 import torch
@@ -31,8 +33,10 @@ from core.errors import UserInputError
 from core.training.runs import RunConfig, execute
 from core.training.store import CheckpointError, RunNotFoundError, RunStore, checkpoint_path, save_checkpoint
 
-GAT = dict(model="gat", hidden=8, layers=2, heads=2, epochs=1, quick=True)
-SP_GAT = dict(model="superpixel", graph="superpixels", conv="gat", hidden=16, layers=2, heads=4, epochs=1, quick=True)
+GAT: dict[str, Any] = dict(model="gat", hidden=8, layers=2, heads=2, epochs=1, quick=True)
+SP_GAT: dict[str, Any] = dict(
+    model="superpixel", graph="superpixels", conv="gat", hidden=16, layers=2, heads=4, epochs=1, quick=True
+)
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +45,8 @@ def trained(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GRAPHCONV_DATA_DIR", str(tmp_path_factory.mktemp("digit-filters-data")))
         store = RunStore()
-        gat_id = execute(RunConfig(**GAT), store)["run_id"]
-        sp_id = execute(RunConfig(**SP_GAT), store)["run_id"]
+        gat_id = execute(RunConfig.make(**GAT), store)["run_id"]
+        sp_id = execute(RunConfig.make(**SP_GAT), store)["run_id"]
         ds = load_dataset("mnist-5k", quick=True)
         yield store, load_gat_run(gat_id, store), load_superpixel_run(sp_id, store), ds
 
@@ -205,9 +209,9 @@ def _stored_superpixel(store, **settings):
     """A finished superpixel run (initial weights, no training) with ``settings``, rebuilt."""
     from core.models import MODELS
 
-    cfg = RunConfig(model="superpixel", graph="superpixels", hidden=16, layers=2, epochs=1, quick=True, **settings)
+    cfg = RunConfig.make(model="superpixel", graph="superpixels", hidden=16, layers=2, epochs=1, quick=True, **settings)
     model = MODELS.get("superpixel")(cfg.model_config())
-    if cfg.conv == "gin":
+    if cfg.value("conv") == "gin":
         with torch.no_grad():
             for i, conv in enumerate(model.convs):
                 conv.eps.fill_(0.25 * (i + 1))  # a trained-looking eps per layer
@@ -255,9 +259,9 @@ def test_links_to_runs_that_cannot_be_shown(trained, tmp_path):
     assert run_problem(run.run_id, "superpixel", store) == f"run {run.run_id} is a 'gat' run, not a superpixel run"
     assert run_problem(12345, "gat", store) == "there is no run 12345"
     assert run_problem(None, "gat", store) == "not a run id"
-    queued = store.create_run(RunConfig(**GAT).to_dict())
+    queued = store.create_run(RunConfig.make(**GAT).to_dict())
     assert "has no checkpoint (it has not started)" in run_problem(queued, "gat", store)
-    gone = store.create_run(RunConfig(**GAT).to_dict())
+    gone = store.create_run(RunConfig.make(**GAT).to_dict())
     store.finish(gone, {}, checkpoint=str(tmp_path / "gone.pt"))
     assert "does not exist" in run_problem(gone, "gat", store)
     with pytest.raises(CheckpointError, match="does not exist"):

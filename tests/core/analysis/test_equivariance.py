@@ -299,7 +299,7 @@ def test_a_cnn_is_named_conv_relu_pool(data):
 
     x, _ = data
     torch.manual_seed(0)
-    model = build_everything(RunConfig(model="cnn", hidden=4, quick=True))[3].eval()
+    model = build_everything(RunConfig.make(model="cnn", hidden=4, quick=True))[3].eval()
     res = eq.layer_equivariance_error(model, x[:2], "C4")
     assert list(res) == ["conv 1", "ReLU 1", "pool 1", "conv 2", "ReLU 2", "pool 2"]
     assert eq.feature_maps(model, x[0], "r90").layer == "conv 1"

@@ -2,6 +2,7 @@
 
 import io
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -158,7 +159,7 @@ def learned(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GRAPHCONV_DATA_DIR", str(tmp_path_factory.mktemp("filters-data")))
         store = RunStore()
-        cfg = RunConfig(model="learned", hidden=8, layers=2, epochs=1, quick=True, seed=3)
+        cfg = RunConfig.make(model="learned", hidden=8, layers=2, epochs=1, quick=True, seed=3)
         summary = execute(cfg, store)
         yield store, summary["run_id"], cfg, load_learned_run(summary["run_id"], store)
 
@@ -235,7 +236,7 @@ def test_learned_run_errors(learned):
         learned_filter(run, 1, (14, 0))  # layer 2 is 14 x 14
     with pytest.raises(RunNotFoundError, match="run 999 does not exist"):
         load_learned_run(999, store)
-    mlp = store.create_run(RunConfig(model="mlp", epochs=1).to_dict())
+    mlp = store.create_run(RunConfig.make(model="mlp", epochs=1).to_dict())
     store.finish(mlp, {"test_accuracy": 0.1}, checkpoint=store.get_run(run_id)["checkpoint"])
     with pytest.raises(UserInputError, match="not a learned-edge model"):
         load_learned_run(mlp, store)
@@ -249,7 +250,7 @@ def _stored(store, cfg, checkpoint=None) -> int:
 
 def test_checkpoint_errors(tmp_path):
     store = RunStore()
-    cfg = RunConfig(model="learned", hidden=8, layers=2, epochs=1, quick=True)
+    cfg = RunConfig.make(model="learned", hidden=8, layers=2, epochs=1, quick=True)
     none_id, gone_id = _stored(store, cfg), _stored(store, cfg, str(tmp_path / "gone.pt"))
     with pytest.raises(CheckpointError, match="has no checkpoint"):
         load_learned_run(none_id, store)
@@ -260,7 +261,7 @@ def test_checkpoint_errors(tmp_path):
     bad_id = _stored(store, cfg, str(bad))
     with pytest.raises(CheckpointError, match="corrupt"):
         load_learned_run(bad_id, store)
-    other = RunConfig(model="learned", hidden=16, layers=2, epochs=1, quick=True)  # weights of another shape
+    other = RunConfig.make(model="learned", hidden=16, layers=2, epochs=1, quick=True)  # weights of another shape
     from core.models import MODELS
 
     model = MODELS.get("learned")(other.model_config(), build_graph("grid"))
@@ -276,7 +277,7 @@ def test_checkpoint_errors(tmp_path):
 # ----------------------------------------------------------------------------- several edge sets, and the drift
 
 
-PAIR = dict(
+PAIR: dict[str, Any] = dict(
     model="learned",
     hidden=4,
     layers=2,
@@ -297,7 +298,7 @@ def pair_runs(tmp_path_factory):
         mp.setenv("GRAPHCONV_DATA_DIR", str(tmp_path_factory.mktemp("pair-data")))
         store = RunStore()
         runs = [
-            load_learned_run(execute(RunConfig(**PAIR, edge_frozen=frozen), store)["run_id"], store)
+            load_learned_run(execute(RunConfig.make(**PAIR, edge_frozen=frozen), store)["run_id"], store)
             for frozen in (False, True)
         ]
         yield runs

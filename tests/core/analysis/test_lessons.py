@@ -36,7 +36,7 @@ QUEUED = [k for k, lesson in LESSONS.items() if not lesson.in_page]
 def test_every_queued_lessons_configs_validate(key, quick):
     configs = lesson_configs(key, quick)
     assert configs and all(isinstance(c, RunConfig) and validate(c) is c for c in configs)
-    assert all(c.quick is quick and c.seed == 0 for c in configs)
+    assert all(c.training.quick is quick and c.training.seed == 0 for c in configs)
     assert len(configs) <= 12  # the default per-session limit: a lesson is launched whole
     launch, plan = launch_plan(key, quick)
     assert [c.to_dict() for c, _ in plan] == [c.to_dict() for c in configs]
@@ -50,26 +50,26 @@ def test_every_queued_lessons_configs_validate(key, quick):
 def test_the_tutorial_lesson_trains_its_four_adjacencies(quick):
     configs = lesson_configs("tutorial", quick)
     assert [c.model for c in configs] == ["tutorial"] * 4
-    assert [c.adjacency for c in configs] == ["none", "gaussian", "learned-offset", "learned-local"]
-    assert {c.epochs for c in configs} == {20}  # an epoch of this one-layer net is short
+    assert [c.value("adjacency") for c in configs] == ["none", "gaussian", "learned-offset", "learned-local"]
+    assert {c.training.epochs for c in configs} == {20}  # an epoch of this one-layer net is short
     assert {c.data for c in configs} == {"mnist-5k"}
 
 
 @pytest.mark.parametrize("quick", [True, False])
 def test_the_cheb_cnn_lesson_is_chebnet_on_the_8_neighbour_grid_against_the_cnn(quick):
     cheb, cnn = lesson_configs("cheb-cnn", quick)
-    assert (cheb.model, cheb.graph, cheb.graph_params["neighbours"], cheb.K) == ("cheb", "grid", 8, 5)
+    assert (cheb.model, cheb.graph, cheb.graph_params["neighbours"], cheb.value("K")) == ("cheb", "grid", 8, 5)
     assert cnn.model == "cnn" and cnn.to_dict()["graph"] is None
-    assert cheb.epochs == cnn.epochs == 8 and cheb.data == cnn.data == "mnist-5k"
+    assert cheb.training.epochs == cnn.training.epochs == 8 and cheb.data == cnn.data == "mnist-5k"
 
 
 def test_the_superpixel_lesson_trains_superpixel_convs():
     quick, full = lesson_configs("superpixels", True), lesson_configs("superpixels", False)
     for configs in (quick, full):
         assert {(c.model, c.graph) for c in configs} == {("superpixel", "superpixels")}
-    assert [c.conv for c in quick] == ["gcn", "gat", "pna"] and {c.epochs for c in quick} == {10}
-    assert [c.conv for c in full] == ["gcn", "monet", "gat", "gin", "sage", "gatedgcn", "pna"]
-    assert {c.epochs for c in full} == {30}
+    assert [c.value("conv") for c in quick] == ["gcn", "gat", "pna"] and {c.training.epochs for c in quick} == {10}
+    assert [c.value("conv") for c in full] == ["gcn", "monet", "gat", "gin", "sage", "gatedgcn", "pna"]
+    assert {c.training.epochs for c in full} == {30}
     published = {r.settings["conv"]: r.published_accuracy for r in get_lesson("superpixels").rows}
     assert published["gcn"] == 0.9071 and published["pna"] == 0.9794
 
@@ -78,16 +78,16 @@ def test_the_rotation_lesson_is_a_cnn_and_a_c8_net_on_mnist_rot_then_the_restric
     for quick, data in ((True, ["mnist-rot"]), (False, ["mnist-rot", "mnist-5k"])):
         cnn, c8, *sweep = lesson_configs("rotation", quick)
         assert (cnn.model, cnn.data) == ("cnn", "mnist-rot")
-        assert (c8.model, c8.group, c8.data) == ("escnn", "C8", "mnist-rot")
+        assert (c8.model, c8.value("group"), c8.data) == ("escnn", "C8", "mnist-rot")
         assert len(sweep) == 3 * len(data)
-        assert sorted((restriction_depth(c.group), c.data) for c in sweep) == sorted(
+        assert sorted((restriction_depth(c.value("group")), c.data) for c in sweep) == sorted(
             (d, name) for d in (0, 1, 2) for name in data
         )
-        assert {c.group for c in sweep} == {"C8", "C8,C1,C1", "C8,C8,C1"}
-        assert {(c.model, c.layers, c.hidden) for c in sweep} == {("escnn", 3, 16)}
+        assert {c.value("group") for c in sweep} == {"C8", "C8,C1,C1", "C8,C8,C1"}
+        assert {(c.model, c.value("layers"), c.value("hidden")) for c in sweep} == {("escnn", 3, 16)}
     quick = lesson_configs("rotation", True)
-    assert [c.epochs for c in quick] == [3] * 5  # quick mode keeps the escnn nets short
-    assert (quick[1].layers, quick[1].hidden) == (2, 32)  # and the C8 net small (quick-mode defaults)
+    assert [c.training.epochs for c in quick] == [3] * 5  # quick mode keeps the escnn nets short
+    assert (quick[1].value("layers"), quick[1].value("hidden")) == (2, 32)  # and the C8 net small (quick-mode defaults)
 
 
 def test_the_rotation_sweep_is_stored_as_a_sweep_the_compare_page_plots():
@@ -147,10 +147,10 @@ def test_rows_from_real_stored_runs_give_accuracy_and_epoch_time(tmp_path):
     before = lesson_rows(lesson, "quick", [], store.epochs, launch)
     assert [r["status"] for r in before] == ["not started"] * 2 and settled(before)
     for cfg, group in plan:
-        cfg.epochs, cfg.hidden = 1, 8
+        cfg = cfg.with_values(epochs=1, hidden=8)
         run_id = store.create_run(cfg.to_dict(), name=cfg.label(), group=group)
         execute(cfg, store, run_id=run_id)
-    store.create_run(RunConfig(model="cnn", quick=True).to_dict(), name="another run", kind="image")
+    store.create_run(RunConfig.make(model="cnn", quick=True).to_dict(), name="another run", kind="image")
     members = [r for group_id in launch.member_ids() for r in store.list_runs(group=group_id)]
     rows = lesson_rows(lesson, "quick", members, store.epochs, launch)
     assert [r["status"] for r in rows] == ["finished", "finished"] and settled(rows)
@@ -231,11 +231,11 @@ def test_a_launch_with_another_seed_carries_it_in_its_group():
     launch, plan = launch_plan("cheb-cnn", True, seed=7)
     assert (launch.lesson, launch.mode, launch.seed) == ("cheb-cnn", "quick", 7) and launch.id.endswith("-s7")
     assert lesson_launch(launch.id).seed == 7  # a link that holds only the id (written before groups were stored)
-    assert {cfg.seed for cfg, _ in plan} == {7} and [c.to_dict() for c in launch_configs(launch)] == [
+    assert {cfg.training.seed for cfg, _ in plan} == {7} and [c.to_dict() for c in launch_configs(launch)] == [
         cfg.to_dict() for cfg, _ in plan
     ]
     teacher, _ = launch_plan("cheb-cnn", True)
-    assert teacher.seed == 0 and {c.seed for c in launch_configs(teacher)} == {0}
+    assert teacher.seed == 0 and {c.training.seed for c in launch_configs(teacher)} == {0}
     assert lesson_launch("lesson:cheb-cnn:quick:1-s99999999999").seed == 0  # past a seed's range: no seed
     assert launch_configs(lesson_launch("lesson:karate:quick")) == [] and launch_configs(None) == []
     runs = [{"id": 3, "group_id": launch.id, "config": {}, "status": "finished", "summary": {}}]

@@ -51,7 +51,7 @@ def build(name: str, layers: int = 3, seed: int = 0):
     from core.training.runs import RunConfig
 
     model, settings = NETS[name]
-    cfg = RunConfig(model=model, hidden=8, layers=layers, quick=True, **settings)
+    cfg = RunConfig.make(model=model, hidden=8, layers=layers, quick=True, **settings)
     torch.manual_seed(seed)
     net = MODELS.get(model)(cfg.model_config(), build_graph(cfg.graph, size=28, **cfg.graph_params)).eval()
     with torch.no_grad():
@@ -239,9 +239,8 @@ def test_node_arithmetic_refuses_what_it_cannot_show(digit):
         node_of(28, 0, 28)
     from core.graphs import build_graph
     from core.models import MODELS
-    from core.models.base import ModelConfig
 
-    sage = MODELS.get("sage")(ModelConfig(name="sage", hidden=4, layers=1), build_graph("grid", size=28))
+    sage = MODELS.get("sage")(MODELS.config("sage", hidden=4, layers=1), build_graph("grid", size=28))
     with pytest.raises(UserInputError, match="'sage'"):
         node_arithmetic(sage, digit, 0, 0)
 
@@ -251,7 +250,7 @@ def test_a_trained_stored_gcn_run_reopens_and_matches(digit):
     from core.training.store import RunStore
 
     store = RunStore()
-    cfg = RunConfig(model="gcn", layers=2, hidden=4, epochs=1, quick=True)
+    cfg = RunConfig.make(model="gcn", layers=2, hidden=4, epochs=1, quick=True)
     run_id = execute(cfg, store)["run_id"]
     model, loaded_cfg = load_node_run(store.get_run(run_id))
     assert loaded_cfg.model == "gcn" and not model.training
@@ -262,7 +261,7 @@ def test_a_trained_stored_gcn_run_reopens_and_matches(digit):
             na = node_arithmetic(model, digit, layer, node)
             np.testing.assert_allclose(na.pre_activation, pre[node].double().numpy(), atol=TOL, rtol=0)
             assert na.difference < TOL
-    cnn = RunConfig(model="cnn", hidden=4, epochs=1, quick=True)
+    cnn = RunConfig.make(model="cnn", hidden=4, epochs=1, quick=True)
     other = store.create_run(cnn.to_dict())
     store.finish(other, {"test_accuracy": 0.1}, checkpoint=store.get_run(run_id)["checkpoint"])
     with pytest.raises(UserInputError, match="'cnn' run"):
@@ -279,7 +278,7 @@ def test_a_quarter_turn_cycles_a_steerable_fields_channels(group, shift, digit):
     from core.models import MODELS
     from core.training.runs import RunConfig
 
-    cfg = RunConfig(model="escnn", hidden=8, layers=2, quick=True, group=group)
+    cfg = RunConfig.make(model="escnn", hidden=8, layers=2, quick=True, group=group)
     torch.manual_seed(0)
     net = MODELS.get("escnn")(cfg.model_config(), None).eval()
     x = torch.as_tensor(digit).reshape(1, 1, 28, 28)

@@ -72,7 +72,7 @@ def cnn_run(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GRAPHCONV_DATA_DIR", str(tmp_path_factory.mktemp("playground")))
         store = RunStore()
-        run_id = execute(RunConfig(model="cnn", hidden=8, epochs=1, quick=True), store)["run_id"]
+        run_id = execute(RunConfig.make(model="cnn", hidden=8, epochs=1, quick=True), store)["run_id"]
         yield store, run_id, load_playground_model(run_id, store)
 
 
@@ -124,7 +124,7 @@ def test_a_c4_net_answers_the_same_at_every_exact_angle_and_its_fields_cycle():
     from core.training.runs import build_everything
 
     store = RunStore()
-    cfg = RunConfig(model="escnn", group="C4", hidden=4, layers=2, quick=True)
+    cfg = RunConfig.make(model="escnn", group="C4", hidden=4, layers=2, quick=True)
     pm = load_playground_model(stored(store, cfg, build_everything(cfg)[3]), store)
     assert pm.kind == "escnn" and not any(type(m).__module__.startswith("escnn") for m in pm.model.modules())
     digit = mnist_digit(drawing_ink(stroke_canvas(cols=(100, 190))))
@@ -144,7 +144,7 @@ def test_graph_layers_show_node_features_on_the_pixel_layout_and_superpixel_runs
     from core.training.runs import build_everything
 
     store = RunStore()
-    cfg = RunConfig(model="cheb", hidden=4, layers=2, quick=True)
+    cfg = RunConfig.make(model="cheb", hidden=4, layers=2, quick=True)
     pm = load_playground_model(stored(store, cfg, build_everything(cfg)[3]), store)
     maps = layer_maps(pm, np.eye(28, dtype=np.float32))
     assert [m.maps.shape for m in maps] == [(4, 28, 28), (8, 14, 14)]
@@ -152,7 +152,7 @@ def test_graph_layers_show_node_features_on_the_pixel_layout_and_superpixel_runs
     with torch.no_grad():
         nodes = pm.model.node_features(turn(np.eye(28, dtype=np.float32), 0))[0]  # (1, 784, 4)
     np.testing.assert_allclose(maps[0].maps[2], nodes[0, :, 2].reshape(28, 28).numpy())
-    sp = RunConfig(model="superpixel", graph="superpixels", conv="gcn", hidden=8, layers=1, quick=True)
+    sp = RunConfig.make(model="superpixel", graph="superpixels", conv="gcn", hidden=8, layers=1, quick=True)
     sp_id = store.create_run(sp.to_dict())
     store.finish(sp_id, {"test_accuracy": 0.1}, checkpoint=str(save_checkpoint({}, checkpoint_path(sp_id))))
     with pytest.raises(UserInputError, match="superpixel model: it reads SLIC graphs") as e:
@@ -260,7 +260,7 @@ def test_a_c8_net_answers_a_real_six_and_the_six_turned_by_180_degrees_alike():
     from core.training.runs import build_everything
 
     store = RunStore()
-    cfg = RunConfig(model="escnn", group="C8", hidden=4, layers=2, quick=True)
+    cfg = RunConfig.make(model="escnn", group="C8", hidden=4, layers=2, quick=True)
     model = build_everything(cfg)[3]
     with torch.no_grad():
         model.classifier[-1].bias[9] += 20.0  # a net that says 9, as the C8 net did for an upright 6

@@ -28,7 +28,7 @@ def quick_run():
     """A real 1-epoch MLP run in quick mode (1,000 train / 200 test images) in this test's data folder."""
     results.clear_cache()
     store = RunStore()
-    summary = execute(RunConfig(model="mlp", epochs=1, quick=True), store)
+    summary = execute(RunConfig.make(model="mlp", epochs=1, quick=True), store)
     return store, summary
 
 
@@ -161,13 +161,13 @@ def test_config_json_round_trips_the_settings(quick_run):
     store, summary = quick_run
     doc = json.loads(config_json(store.get_run(summary["run_id"])))
     assert doc["run_id"] == summary["run_id"] and doc["status"] == "finished"
-    assert RunConfig.from_dict(doc["config"]) == RunConfig(model="mlp", epochs=1, quick=True)
+    assert RunConfig.from_dict(doc["config"]) == RunConfig.make(model="mlp", epochs=1, quick=True)
     assert doc["summary"]["test_accuracy"] == pytest.approx(summary["test_accuracy"])
 
 
 def test_runs_table_rows_from_stored_runs(quick_run):
     store, summary = quick_run
-    cheb = store.create_run(RunConfig(model="cheb", graph="knn", graph_params={"k": 6}).to_dict())
+    cheb = store.create_run(RunConfig.make(model="cheb", graph="knn", graph_params={"k": 6}).to_dict())
     rows = {r["run"]: r for r in runs_table(store.list_runs())}
     mlp = rows[summary["run_id"]]
     assert (mlp["model"], mlp["graph"], mlp["status"], mlp["epochs"]) == ("mlp", "—", "finished", 1)  # no graph
@@ -182,7 +182,7 @@ def test_runs_table_never_shows_the_text_none_for_a_queued_run(quick_run):
     import pandas as pd
 
     store, summary = quick_run
-    queued = store.create_run(RunConfig(model="cheb").to_dict(), name="queued cheb")
+    queued = store.create_run(RunConfig.make(model="cheb").to_dict(), name="queued cheb")
     rows = {r["run"]: r for r in runs_table(store.list_runs())}
     row = rows[queued]
     assert row["device"] == results.MISSING and row["status"] == "queued" and row["label"] == "queued cheb"
@@ -203,9 +203,9 @@ def test_runs_table_never_shows_the_text_none_for_a_queued_run(quick_run):
 
 
 def test_settings_diff_keeps_only_what_differs():
-    a = {"id": 1, "config": RunConfig(model="cheb", K=5).to_dict()}
-    b = {"id": 2, "config": RunConfig(model="cheb", K=3, graph_params={"neighbours": 4}).to_dict()}
-    c = {"id": 3, "config": RunConfig(model="mlp").to_dict()}
+    a = {"id": 1, "config": RunConfig.make(model="cheb", K=5).to_dict()}
+    b = {"id": 2, "config": RunConfig.make(model="cheb", K=3, graph_params={"neighbours": 4}).to_dict()}
+    c = {"id": 3, "config": RunConfig.make(model="mlp").to_dict()}
     rows = {r["setting"]: r for r in settings_diff([a, b])}
     assert set(rows) == {"Chebyshev order (K)", "Graph parameter: Grid neighbours (neighbours)"}
     assert rows["Chebyshev order (K)"]["#1"] == "5" and rows["Chebyshev order (K)"]["#2"] == "3"
@@ -219,20 +219,21 @@ def test_settings_diff_keeps_only_what_differs():
 def test_settings_diff_names_every_setting_in_full():
     """Every setting a run can have gets a readable name that keeps its key (no cut-off 'graph_pa'), k and K
     read differently, and no two settings share a name."""
-    from dataclasses import fields
-
     from core.analysis.results import setting_label
     from core.graphs import GRAPH_PARAMS
 
-    knn = {"id": 1, "config": RunConfig(model="cheb", graph="knn", graph_params={"k": 6, "sigma": 0.1}, K=3).to_dict()}
-    other = {"id": 2, "config": RunConfig(model="cheb", graph="knn", graph_params={"k": 8}, K=5).to_dict()}
+    knn = {
+        "id": 1,
+        "config": RunConfig.make(model="cheb", graph="knn", graph_params={"k": 6, "sigma": 0.1}, K=3).to_dict(),
+    }
+    other = {"id": 2, "config": RunConfig.make(model="cheb", graph="knn", graph_params={"k": 8}, K=5).to_dict()}
     names = [r["setting"] for r in settings_diff([knn, other])]
     assert names == [
         "Graph parameter: k-NN neighbours (k)",
         "Graph parameter: Gaussian width σ (sigma)",
         "Chebyshev order (K)",
     ]
-    keys = [f.name for f in fields(RunConfig) if f.name != "graph_params"]
+    keys = [name for name in RunConfig.flat_names() if name != "graph_params"]
     keys += sorted({f"graph_params.{p}" for spec in GRAPH_PARAMS.values() for p in spec})
     labels = [setting_label(k) for k in keys]
     assert len(set(labels)) == len(labels)
@@ -248,7 +249,7 @@ def _old_run(store) -> int:
     from core.models import MODELS
     from core.training.store import checkpoint_path, save_checkpoint
 
-    cfg = RunConfig(model="mlp", epochs=1, quick=True)
+    cfg = RunConfig.make(model="mlp", epochs=1, quick=True)
     run_id = store.create_run(cfg.to_dict(), name=cfg.label())
     torch.manual_seed(0)
     path = save_checkpoint(MODELS.get("mlp")(cfg.model_config(), None).state_dict(), checkpoint_path(run_id))

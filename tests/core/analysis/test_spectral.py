@@ -194,7 +194,7 @@ def test_load_cheb_run_gives_the_trained_weights_and_clear_errors(tmp_path):
     from core.training.store import CheckpointError, RunStore, checkpoint_path, save_checkpoint
 
     store = RunStore()
-    cfg = RunConfig(model="cheb", K=3, layers=1, hidden=4, epochs=1, quick=True)
+    cfg = RunConfig.make(model="cheb", K=3, layers=1, hidden=4, epochs=1, quick=True)
     run_id = execute(cfg, store)["run_id"]
     run = store.get_run(run_id)
     assert [r["id"] for r in store.runs_with_weights("cheb")] == [run_id]
@@ -224,11 +224,11 @@ def test_load_cheb_run_gives_the_trained_weights_and_clear_errors(tmp_path):
         load_cheb_run(stored(bad))
     with pytest.raises(CheckpointError, match="does not exist"):
         load_cheb_run(stored(tmp_path / "gone.pt"))
-    wider = RunConfig(model="cheb", K=3, layers=1, hidden=8, epochs=1, quick=True)
+    wider = RunConfig.make(model="cheb", K=3, layers=1, hidden=8, epochs=1, quick=True)
     from core.models import MODELS
 
     misfit = MODELS.get("cheb")(wider.model_config(), graph).state_dict()
     with pytest.raises(CheckpointError, match="does not fit a ChebNet built from run"):
         load_cheb_run(stored(save_checkpoint(misfit, checkpoint_path(998))))
     with pytest.raises(UserInputError, match="not a ChebNet"):
-        load_cheb_run(stored(run["checkpoint"], RunConfig(model="mlp", epochs=1, quick=True)))
+        load_cheb_run(stored(run["checkpoint"], RunConfig.make(model="mlp", epochs=1, quick=True)))

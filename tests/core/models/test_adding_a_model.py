@@ -26,16 +26,16 @@ def test_the_new_model_and_its_setting_are_run_settings_checked_by_its_spec(hop)
     from core.training import cost
     from core.training.runs import RunConfig, model_default, validate
 
-    cfg = validate(RunConfig(model="hop", hops=4))
+    cfg = validate(RunConfig.make(model="hop", hops=4))
     assert cfg.label() == "Hop net, 4 hops" and cfg.to_dict()["hops"] == 4 and not cfg.uses_graph()
-    assert RunConfig(model="hop").hops == model_default("hop", "hops") == 2
+    assert RunConfig.make(model="hop").value("hops") == model_default("hop", "hops") == 2
     assert RunConfig.from_dict(cfg.to_dict()) == cfg
-    assert RunConfig(model="cheb").ignored_settings(["hops", "K"]) == ["hops"]  # only the hop net reads it
+    assert RunConfig.make(model="cheb").ignored_settings(["hops", "K"]) == ["hops"]  # only the hop net reads it
     assert describe("hops").label == "Hops" and (describe("hops").lo, describe("hops").hi) == (1, 6)
     with pytest.raises(UserInputError) as err:
-        validate(RunConfig(model="hop", hops=9))
+        validate(RunConfig.make(model="hop", hops=9))
     assert str(err.value) == "hops: 9 is out of range [1, 6]"  # one line, naming the setting
-    more = cost.estimate(RunConfig(model="hop", hops=6))
+    more = cost.estimate(RunConfig.make(model="hop", hops=6))
     assert cost.estimate(cfg).known and more.seconds > cost.estimate(cfg).seconds  # its footprint prices its hops
 
 
@@ -47,8 +47,8 @@ def test_the_new_model_is_found_by_the_cli_and_links(hop):
     sub = argparse.ArgumentParser().add_subparsers()
     args = train_parser(sub).parse_args(["--model", "hop", "--hops", "3", "--epochs", "1"])
     cfg = validate(run_config_from_args(args))
-    assert (cfg.model, cfg.hops, cfg.epochs) == ("hop", 3, 1)
-    pages = {page: query for page, _, _, query in run_links(7, RunConfig(model="hop").to_dict())}
+    assert (cfg.model, cfg.value("hops"), cfg.training.epochs) == ("hop", 3, 1)
+    pages = {page: query for page, _, _, query in run_links(7, RunConfig.make(model="hop").to_dict())}
     assert pages == {"app_pages/results.py": {"run": "7"}, "app_pages/playground.py": {"pg_runs": "7"}}
 
 
@@ -57,6 +57,6 @@ def test_a_stored_run_of_the_new_model_trains_and_reads_back(hop):
     from core.training.store import RunStore
 
     store = RunStore()
-    out = execute(RunConfig(model="hop", hops=1, epochs=1, quick=True, device="cpu"), store)
+    out = execute(RunConfig.make(model="hop", hops=1, epochs=1, quick=True, device="cpu"), store)
     assert out["status"] == "finished" and out["test_accuracy"] > 0.3
     assert run_title(store.get_run(out["run_id"])) == f"Run {out['run_id']} · Hop net, 1 hops"

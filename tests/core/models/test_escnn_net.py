@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from core.errors import UserInputError
-from core.models import MODELS, ModelConfig
+from core.models import MODELS
 from core.models.escnn_net import GROUPS, EscnnNet, cached_escnn, fields_per_block, parse_group, ring_weights
 
 H = 8  # small width for speed
@@ -155,7 +155,7 @@ def test_export_matches_logits(group, digits):
 
 @pytest.mark.parametrize("group", ["C1", "C4", "C8", "D4"])
 def test_registry_builds_escnn(group, digits):
-    cfg = ModelConfig(name="escnn", group=group, hidden=H, layers=2)
+    cfg = MODELS.config("escnn", group=group, hidden=H, layers=2)
     model = MODELS.get("escnn")(cfg, None)
     assert isinstance(model, EscnnNet) and model.group == group
     model.eval()

@@ -7,7 +7,7 @@ from core.training.runs import RunConfig, build_everything, validate
 
 
 def _model(name: str) -> torch.nn.Module:
-    built = build_everything(validate(RunConfig(model=name, quick=True, device="cpu")))
+    built = build_everything(validate(RunConfig.make(model=name, quick=True, device="cpu")))
     return next(o for o in built if isinstance(o, torch.nn.Module))
 
 

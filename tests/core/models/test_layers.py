@@ -13,6 +13,7 @@ from torch import nn
 from torch.testing import assert_close
 from torch_geometric.data import Batch, Data
 
+from core.config import REPO_ROOT
 from core.graphs.base import Graph
 from core.graphs.normalize import NORMS, normalize
 from core.models.layers import (
@@ -413,7 +414,7 @@ def test_fixed_graph_models_do_not_import_torch_geometric():
 
     code = (
         "import sys; from core.training.runs import RunConfig, build_everything; "
-        "build_everything(RunConfig(model='gat', quick=True)); build_everything(RunConfig(model='gin', quick=True)); "
+        "build_everything(RunConfig.make(model='gat', quick=True)); build_everything(RunConfig.make(model='gin', quick=True)); "
         "print('torch_geometric' in sys.modules)"
     )
     out = subprocess.run(
@@ -421,7 +422,7 @@ def test_fixed_graph_models_do_not_import_torch_geometric():
         capture_output=True,
         text=True,
         check=True,
-        cwd=__import__("core").config.REPO_ROOT,
+        cwd=REPO_ROOT,
     )
     assert out.stdout.strip().splitlines()[-1] == "False"
 

@@ -10,7 +10,7 @@ from torch_geometric.data import Batch, Data
 from core.data.datasets import load_dataset
 from core.errors import UserInputError
 from core.graphs import build_graph
-from core.models import MODELS, NEEDS_FIXED_GRAPH, ModelConfig
+from core.models import MODELS, NEEDS_FIXED_GRAPH
 from core.models.graph_net import FIXED_GRAPH_LAYERS, GraphNet
 
 B = 3
@@ -39,8 +39,9 @@ def superpixel_batch():
 
 
 def build(name: str, graph, **cfg):
+    """Model ``name`` with ``cfg``'s values of the settings it has (one call site sets K and heads for every model)."""
     torch.manual_seed(0)
-    return MODELS.get(name)(ModelConfig(name=name, **cfg), graph)
+    return MODELS.get(name)(MODELS.config(name, **{k: v for k, v in cfg.items() if k in MODELS.settings(name)}), graph)
 
 
 def test_registry_lists_every_model():
@@ -187,9 +188,9 @@ def test_superpixel_width_is_sized_to_100k_parameters(conv):
     if conv == "gat":
         assert model.width % 4 == 0
     torch.manual_seed(0)
-    again = MODELS.get("superpixel")(ModelConfig(name="superpixel", conv=conv, hidden=0, layers=4))
+    again = MODELS.get("superpixel")(MODELS.config("superpixel", conv=conv, hidden=0, layers=4))
     torch.manual_seed(0)
-    fixed = MODELS.get("superpixel")(ModelConfig(name="superpixel", conv=conv, hidden=model.width, layers=4))
+    fixed = MODELS.get("superpixel")(MODELS.config("superpixel", conv=conv, hidden=model.width, layers=4))
     # sizing drew no random numbers: the sized model equals one built at that width from the same seed
     assert all(torch.equal(a, b) for a, b in zip(again.state_dict().values(), fixed.state_dict().values()))
 

@@ -19,7 +19,9 @@ from tests.core.training.polling import wait_for
 
 
 def mlp(**kw) -> RunConfig:
-    return RunConfig(**{"model": "mlp", "hidden": 16, "epochs": 1, "quick": True, "device": "cpu", "seed": 3, **kw})
+    return RunConfig.make(
+        **{"model": "mlp", "hidden": 16, "epochs": 1, "quick": True, "device": "cpu", "seed": 3, **kw}
+    )
 
 
 def _started(backend: Backend, tmp_path: Path, cfg: RunConfig):

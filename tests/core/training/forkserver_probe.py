@@ -90,7 +90,7 @@ def main(db_path: str, cuda: bool) -> None:
     worker.join(30)
     if cuda:  # a real run through the app's manager and worker, on the GPU
         manager = RunManager(store=RunStore(db_path), max_concurrent=1, backend=backend)
-        run_id = manager.submit(RunConfig(model="cnn", hidden=8, epochs=1, quick=True, device="cuda"))
+        run_id = manager.submit(RunConfig.make(model="cnn", hidden=8, epochs=1, quick=True, device="cuda"))
         done = manager.wait(run_id, timeout=300) or {}
         out["run"] = {
             "state": done.get("state"),

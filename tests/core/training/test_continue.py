@@ -29,7 +29,7 @@ from core.training.store import RunStore, load_checkpoint, save_checkpoint
 
 def quick(**kw) -> RunConfig:
     """A quick MLP with dropout 0.5 on the CPU: its training draws dropout masks, so the random state matters."""
-    return RunConfig(
+    return RunConfig.make(
         **{"model": "mlp", "quick": True, "hidden": 16, "dropout": 0.5, "device": "cpu", "seed": 3, "epochs": 3, **kw}
     )
 
@@ -52,7 +52,12 @@ def test_three_then_two_more_epochs_equal_five_epochs(schedule):
     parent_bytes = Path(parent_row["checkpoint"]).read_bytes()
 
     cfg = continuation_config(store, three["run_id"], 2)
-    assert (cfg.parent, cfg.epochs, cfg.seed, cfg.schedule) == (three["run_id"], 5, 3, schedule)
+    assert (cfg.training.parent, cfg.training.epochs, cfg.training.seed, cfg.training.schedule) == (
+        three["run_id"],
+        5,
+        3,
+        schedule,
+    )
     more = execute(cfg, store)
 
     assert more["status"] == "finished" and more["run_id"] not in (three["run_id"], five["run_id"])

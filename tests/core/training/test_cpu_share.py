@@ -169,7 +169,7 @@ def test_describe_puts_a_record_in_words():
 
 
 def mlp(**kw) -> RunConfig:
-    return RunConfig(**{"model": "mlp", "hidden": 16, "epochs": 2, "quick": True, "device": "cpu", **kw})
+    return RunConfig.make(**{"model": "mlp", "hidden": 16, "epochs": 2, "quick": True, "device": "cpu", **kw})
 
 
 def test_an_in_process_run_stores_its_threads_and_leaves_torch_as_it_was(cpus4, tmp_path, monkeypatch):

@@ -24,7 +24,7 @@ TIMEOUT = 300.0  # a loaded 2-core machine
 def cheb(**kw) -> RunConfig:
     """A small ChebNet on the 8-neighbour grid (the lesson's layer and graph), 2 quick epochs: a batch of 64 images
     is 50,176 node rows, past torch's grain of 32,768, so its sums and products split by the thread count."""
-    return RunConfig(
+    return RunConfig.make(
         **{
             "model": "cheb",
             "graph": "grid",

@@ -18,7 +18,7 @@ from core.training.store import RunStore
 
 def test_a_finished_run_stores_its_evaluation_for_its_checkpoint():
     store = RunStore()
-    summary = execute(RunConfig(model="mlp", epochs=1, quick=True), store)
+    summary = execute(RunConfig.make(model="mlp", epochs=1, quick=True), store)
     run = store.get_run(summary["run_id"])
     assert "evaluation_error" not in summary
     assert store.list_artifacts(run["id"], name=EVALUATION_ARTIFACT) == [{"name": EVALUATION_ARTIFACT, "epoch": None}]
@@ -37,7 +37,7 @@ def test_a_finished_run_stores_its_evaluation_for_its_checkpoint():
 def test_a_stopped_run_stores_none():
     """A stop request wants the worker gone: Results evaluates a stopped run on first view instead."""
     store = RunStore()
-    summary = execute(RunConfig(model="mlp", epochs=2, quick=True), store, should_stop=lambda: True)
+    summary = execute(RunConfig.make(model="mlp", epochs=2, quick=True), store, should_stop=lambda: True)
     assert summary["status"] == "stopped" and store.get_run(summary["run_id"])["checkpoint"]
     assert store.list_artifacts(summary["run_id"], name=EVALUATION_ARTIFACT) == []
 

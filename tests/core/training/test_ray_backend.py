@@ -28,7 +28,9 @@ def ray_backend():
 
 
 def mlp(**kw) -> RunConfig:
-    return RunConfig(**{"model": "mlp", "hidden": 16, "epochs": 2, "quick": True, "device": "cpu", "seed": 5, **kw})
+    return RunConfig.make(
+        **{"model": "mlp", "hidden": 16, "epochs": 2, "quick": True, "device": "cpu", "seed": 5, **kw}
+    )
 
 
 def test_a_ray_run_is_stored_like_a_worker_run(ray_backend, tmp_path, monkeypatch):

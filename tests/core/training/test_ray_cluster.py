@@ -78,7 +78,9 @@ def driver(ray_cluster):
 
 
 def mlp(**kw) -> RunConfig:
-    return RunConfig(**{"model": "mlp", "hidden": 16, "epochs": 1, "quick": True, "device": "cpu", "seed": 3, **kw})
+    return RunConfig.make(
+        **{"model": "mlp", "hidden": 16, "epochs": 1, "quick": True, "device": "cpu", "seed": 3, **kw}
+    )
 
 
 def listing() -> list[str]:
@@ -147,7 +149,7 @@ assert REPO_ROOT == Path.cwd().resolve(), (REPO_ROOT, Path.cwd())  # this launch
 backend = RayBackend(sys.argv[1])
 manager = RunManager(store=RunStore(Path(tempfile.mkdtemp()) / "runs.db"), backend=backend)
 try:
-    run_id = manager.submit(RunConfig(model="mlp", hidden=16, epochs=1, quick=True, device="cpu", seed=3))
+    run_id = manager.submit(RunConfig.make(model="mlp", hidden=16, epochs=1, quick=True, device="cpu", seed=3))
     state = manager.wait(run_id, timeout=300)["state"]
     run = manager.store.get_run(run_id)
 finally:

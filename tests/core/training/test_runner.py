@@ -29,7 +29,7 @@ def manager(tmp_path):
 
 
 def mlp(**kw) -> RunConfig:
-    return RunConfig(**{"model": "mlp", "hidden": 16, "epochs": 1, "quick": True, "device": "cpu", **kw})
+    return RunConfig.make(**{"model": "mlp", "hidden": 16, "epochs": 1, "quick": True, "device": "cpu", **kw})
 
 
 def shapes(state: dict) -> dict:
@@ -42,7 +42,7 @@ def running_with_an_epoch(m: RunManager, run_id: int) -> None:
 
 def test_runs_train_in_another_process_and_queue_in_order(manager):
     first = mlp(seed=1, epochs=300)  # long: holds the only slot until stopped
-    second = RunConfig(
+    second = RunConfig.make(
         model="gcn",
         graph="grid",
         graph_params={"neighbours": 4},
@@ -202,7 +202,7 @@ def test_exit_reasons_name_the_signal():
 def test_invalid_config_raises_at_submit_and_stores_nothing(manager):
     for bad, param in (
         (mlp(epochs=0), "epochs"),
-        (RunConfig(model="cheb", graph="superpixels", graph_params={}), "graph"),
+        (RunConfig.make(model="cheb", graph="superpixels", graph_params={}), "graph"),
         (mlp(lr=0.0), "lr"),
     ):
         with pytest.raises(UserInputError) as e:
@@ -248,7 +248,9 @@ def test_identical_runs_read_a_stored_config_as_written(manager):
     """Through the manager: a submitted config, stored and read back as JSON, is found by the same RunConfig."""
     from core.training.runner import find_identical
 
-    cfg = RunConfig(model="cheb", graph="grid", graph_params={"neighbours": 8}, K=2, hidden=8, epochs=1, quick=True)
+    cfg = RunConfig.make(
+        model="cheb", graph="grid", graph_params={"neighbours": 8}, K=2, hidden=8, epochs=1, quick=True
+    )
     run_id = manager.submit(cfg)
     assert find_identical(manager.store, cfg)["id"] == run_id
     assert manager.wait(run_id, timeout=TIMEOUT)["state"] == "finished"

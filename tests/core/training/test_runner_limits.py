@@ -4,6 +4,7 @@ is stored or built), the queue's bound, per-session and per-address limits, one 
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 
@@ -12,11 +13,11 @@ from core.training.runner import QueueFullError, RunManager
 from core.training.runs import RunConfig
 from core.training.store import RunStore
 
-HUGE = dict(model="escnn", group="D16", hidden=512, layers=6, epochs=500)  # the search-box net
+HUGE: dict[str, Any] = dict(model="escnn", group="D16", hidden=512, layers=6, epochs=500)  # the search-box net
 
 
 def mlp(**kw) -> RunConfig:
-    return RunConfig(**{"model": "mlp", "hidden": 16, "epochs": 1, "quick": True, "device": "cpu", **kw})
+    return RunConfig.make(**{"model": "mlp", "hidden": 16, "epochs": 1, "quick": True, "device": "cpu", **kw})
 
 
 @pytest.fixture
@@ -29,9 +30,11 @@ def public(tmp_path):
 
 def test_over_budget_runs_are_refused_at_every_entry_point_before_anything_is_stored(public):
     entry_points = {
-        "submit (Train, links)": lambda: public.submit(RunConfig(**HUGE), session="s"),
-        "submit_many (sweeps, lessons, the trio)": lambda: public.submit_many([mlp(), RunConfig(**HUGE)], session="s"),
-        "submit_search (the search box)": lambda: public.submit_search([RunConfig(**HUGE)], session="s"),
+        "submit (Train, links)": lambda: public.submit(RunConfig.make(**HUGE), session="s"),
+        "submit_many (sweeps, lessons, the trio)": lambda: public.submit_many(
+            [mlp(), RunConfig.make(**HUGE)], session="s"
+        ),
+        "submit_search (the search box)": lambda: public.submit_search([RunConfig.make(**HUGE)], session="s"),
     }
     for name, call in entry_points.items():
         start = time.perf_counter()

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 import torch
 
 from core.errors import UserInputError
 from core.models import MODELS
+from core.models.graph_net import ChebConfig, GATConfig, GraphNetConfig
 from core.models.mlp import MLP
-from core.training.runs import RunConfig, build_everything, execute, validate
+from core.training.runs import RunConfig, TrainingConfig, build_everything, execute, validate
 from core.training.store import RunStore, load_checkpoint
 from core.training.trainer import evaluate
 
 
 def quick_mlp(**kw) -> RunConfig:
-    return RunConfig(**{"model": "mlp", "quick": True, "hidden": 16, "epochs": 2, "device": "cpu", **kw})
+    return RunConfig.make(**{"model": "mlp", "quick": True, "hidden": 16, "epochs": 2, "device": "cpu", **kw})
 
 
 # ----------------------------------------------------------------------------- RunConfig
@@ -25,8 +24,8 @@ def quick_mlp(**kw) -> RunConfig:
 @pytest.mark.parametrize(
     "cfg",
     [
-        RunConfig(),
-        RunConfig(
+        RunConfig.make(),
+        RunConfig.make(
             model="gat",
             graph="knn",
             graph_params={"k": 6, "sigma": 0.2},
@@ -40,42 +39,77 @@ def quick_mlp(**kw) -> RunConfig:
             seed=7,
             quick=True,
         ),
-        RunConfig(model="superpixel", graph="superpixels", graph_params={"segments": 40, "edges": "rag"}, conv="gin"),
+        RunConfig.make(
+            model="superpixel", graph="superpixels", graph_params={"segments": 40, "edges": "rag"}, conv="gin"
+        ),
     ],
     ids=["defaults", "gat-knn", "superpixel"],
 )
 def test_config_round_trip(cfg):
     d = cfg.to_dict()
-    assert set(d) == {f.name for f in dataclasses.fields(RunConfig)}
+    assert set(d) == set(RunConfig.flat_names())
     again = RunConfig.from_dict(d)
     assert again == cfg and again.to_dict() == d
     assert RunConfig.from_dict(dict(d)).label() == cfg.label()
 
 
 def test_config_without_graph_drops_graph_settings():
-    cfg = RunConfig(model="cnn", graph="knn", graph_params={"k": 3})
+    cfg = RunConfig.make(model="cnn", graph="knn", graph_params={"k": 3})
     d = cfg.to_dict()
     assert d["graph"] is None and d["graph_params"] == {}
     back = RunConfig.from_dict(d)
     assert back.model == "cnn" and back.to_dict() == d
     assert back.label() == "CNN"
-    assert RunConfig(model="cheb", K=3).label() == "ChebNet K=3 on the 8-neighbour grid"
+    assert RunConfig.make(model="cheb", K=3).label() == "ChebNet K=3 on the 8-neighbour grid"
+
+
+@pytest.mark.parametrize("model", MODELS.names())
+def test_every_model_round_trips_through_the_flat_form(model):
+    """The parts (data, model, its own settings, training) survive the flat stored form, for every registered model;
+    the flat helpers put each name in its part."""
+    graphs = MODELS.spec(model).graphs
+    cfg = RunConfig.make(model=model, graph=graphs[0] if graphs else "grid", epochs=3, seed=5, lr=0.02)
+    assert isinstance(cfg.settings, MODELS.spec(model).config)
+    assert RunConfig.from_dict(cfg.to_dict()) == cfg
+    assert RunConfig.make(**{k: v for k, v in cfg.to_dict().items() if v is not None}).to_dict() == cfg.to_dict()
+    layers = MODELS.setting("layers", model)
+    if layers is not None and layers.lo is not None:
+        deeper = cfg.with_values(layers=int(layers.lo) + 1, epochs=4)
+        assert deeper.value("layers") == int(layers.lo) + 1 and deeper.training.epochs == 4
+        assert deeper.training.seed == 5 and deeper.training.lr == 0.02 and deeper.data == cfg.data
+
+
+def test_flat_helpers_know_where_each_name_lives():
+    cfg = RunConfig.make(model="cheb", K=3, epochs=2)
+    assert cfg.settings == ChebConfig(K=3) and cfg.training == TrainingConfig(epochs=2)
+    assert (cfg.value("K"), cfg.value("epochs"), cfg.value("graph")) == (3, 2, "grid")
+    assert cfg.value("heads") == MODELS.setting("heads").default  # another model's: as to_dict writes it
+    moved = cfg.with_values(K=5, lr=0.01, model="gcn")
+    assert moved.settings == GraphNetConfig() and moved.training.lr == 0.01  # gcn reads no K; it keeps the size
+    with pytest.raises(UserInputError) as e:
+        RunConfig.make(model="cheb", learning_rate=0.1)
+    assert e.value.param == "learning_rate"
 
 
 def test_from_dict_rejects_unknown_setting():
-    d = {**RunConfig().to_dict(), "learning_rate": 0.1}
+    d = {**RunConfig.make().to_dict(), "learning_rate": 0.1}
     with pytest.raises(UserInputError) as e:
         RunConfig.from_dict(d)
     assert e.value.param == "learning_rate"
 
 
 def test_superpixel_runs_stored_before_fourier_positions_reopen_with_raw_positions():
-    old = {k: v for k, v in RunConfig(model="superpixel", graph="superpixels").to_dict().items() if k != "positions"}
-    assert RunConfig.from_dict(old).positions == "raw"  # their weights expect (intensity, x, y)
-    assert RunConfig.from_dict(RunConfig(model="superpixel", graph="superpixels").to_dict()).positions == "fourier"
+    old = {
+        k: v for k, v in RunConfig.make(model="superpixel", graph="superpixels").to_dict().items() if k != "positions"
+    }
+    assert RunConfig.from_dict(old).value("positions") == "raw"  # their weights expect (intensity, x, y)
+    assert (
+        RunConfig.from_dict(RunConfig.make(model="superpixel", graph="superpixels").to_dict()).value("positions")
+        == "fourier"
+    )
     assert "raw positions" in RunConfig.from_dict(old).label()
     with pytest.raises(UserInputError) as e:
-        validate(RunConfig(model="superpixel", graph="superpixels", positions="polar"))
+        validate(RunConfig.make(model="superpixel", graph="superpixels", positions="polar"))
     assert e.value.param == "positions"
 
 
@@ -85,7 +119,7 @@ def test_model_config_carries_the_model_settings():
 
     from core.models.graph_net import GATConfig
 
-    mc = RunConfig(model="gat", hidden=12, layers=3, heads=3, K=2, dropout=0.3, readout="global").model_config()
+    mc = RunConfig.make(model="gat", hidden=12, layers=3, heads=3, K=2, dropout=0.3, readout="global").model_config()
     assert isinstance(mc, GATConfig)
     assert asdict(mc) == {"num_classes": 10, "layers": 3, "hidden": 12, "dropout": 0.3, "readout": "global", "heads": 3}
 
@@ -95,14 +129,14 @@ def test_model_config_carries_the_model_settings():
 
 def test_valid_configs_pass():
     for cfg in (
-        RunConfig(),
+        RunConfig.make(),
         quick_mlp(),
-        RunConfig(model="superpixel", graph="superpixels", graph_params={}),
-        RunConfig(model="gcn", graph="gaussian", graph_params={"sigma": 0.1, "topk": 8}),
-        RunConfig(model="escnn", group="D4"),
-        RunConfig(model="tutorial", adjacency="learned-offset"),
-        RunConfig(model="superpixel", graph="superpixels", graph_params={}, conv="pna", hidden=0),
-        RunConfig(model="learned", graph="complete", graph_params={}),
+        RunConfig.make(model="superpixel", graph="superpixels", graph_params={}),
+        RunConfig.make(model="gcn", graph="gaussian", graph_params={"sigma": 0.1, "topk": 8}),
+        RunConfig.make(model="escnn", group="D4"),
+        RunConfig.make(model="tutorial", adjacency="learned-offset"),
+        RunConfig.make(model="superpixel", graph="superpixels", graph_params={}, conv="pna", hidden=0),
+        RunConfig.make(model="learned", graph="complete", graph_params={}),
     ):
         assert validate(cfg) is cfg
 
@@ -148,9 +182,8 @@ def test_valid_configs_pass():
     ids=lambda v: str(v) if isinstance(v, str) else None,
 )
 def test_validate_names_the_bad_setting(changes, param):
-    cfg = dataclasses.replace(RunConfig(), **changes)
-    with pytest.raises(UserInputError) as e:
-        validate(cfg)
+    with pytest.raises(UserInputError) as e:  # a value no model could take is refused as the config is made
+        validate(RunConfig.make().with_values(**changes))
     assert e.value.param == param
     assert str(e.value).startswith(f"{param}: ") and "\n" not in str(e.value)
 
@@ -160,7 +193,7 @@ def test_invalid_config_stores_nothing():
     with pytest.raises(UserInputError):
         execute(quick_mlp(epochs=0), store)
     with pytest.raises(UserInputError):
-        execute(RunConfig(model="cheb", graph="knn", graph_params={"k": 784}, quick=True), store)
+        execute(RunConfig.make(model="cheb", graph="knn", graph_params={"k": 784}, quick=True), store)
     assert store.list_runs() == []
 
 
@@ -200,7 +233,7 @@ def test_execute_stores_finished_run_with_epochs_and_checkpoint():
 
 def test_execute_graph_model_records_its_graph():
     store = RunStore()
-    cfg = RunConfig(
+    cfg = RunConfig.make(
         model="gcn", graph="grid", graph_params={"neighbours": 4}, hidden=4, epochs=1, quick=True, device="cpu"
     )
     summary = execute(cfg, store)
@@ -266,13 +299,29 @@ def test_per_model_defaults_fill_only_what_is_left_unset(monkeypatch):
 
     monkeypatch.delenv("GRAPHCONV_QUICK", raising=False)
 
-    cheb, escnn, cnn = RunConfig(model="cheb"), RunConfig(model="escnn"), RunConfig(model="cnn")
-    assert (cheb.hidden, cheb.dropout, cheb.lr, cheb.schedule) == (32, 0.5, 3e-3, "constant")
-    assert (escnn.layers, escnn.hidden, escnn.dropout, escnn.lr, escnn.schedule) == (3, 48, 0.1, 3e-3, "cosine")
-    assert cheb.layers == 2
-    assert (cnn.lr, cnn.hidden) == (1e-3, 32)
-    mine = RunConfig(model="escnn", hidden=16, dropout=0.3, schedule="constant", lr=1e-2)
-    assert (mine.hidden, mine.dropout, mine.schedule, mine.lr) == (16, 0.3, "constant", 1e-2)
+    cheb, escnn, cnn = RunConfig.make(model="cheb"), RunConfig.make(model="escnn"), RunConfig.make(model="cnn")
+    assert (cheb.value("hidden"), cheb.value("dropout"), cheb.training.lr, cheb.training.schedule) == (
+        32,
+        0.5,
+        3e-3,
+        "constant",
+    )
+    assert (
+        escnn.value("layers"),
+        escnn.value("hidden"),
+        escnn.value("dropout"),
+        escnn.training.lr,
+        escnn.training.schedule,
+    ) == (3, 48, 0.1, 3e-3, "cosine")
+    assert cheb.value("layers") == 2
+    assert (cnn.training.lr, cnn.value("hidden")) == (1e-3, 32)
+    mine = RunConfig.make(model="escnn", hidden=16, dropout=0.3, schedule="constant", lr=1e-2)
+    assert (mine.value("hidden"), mine.value("dropout"), mine.training.schedule, mine.training.lr) == (
+        16,
+        0.3,
+        "constant",
+        1e-2,
+    )
     assert RunConfig.from_dict(mine.to_dict()) == mine  # a stored run keeps its own values
     fallback = {"layers": 2, "hidden": 32, "dropout": 0.5, **TRAINING_DEFAULTS}  # the size from SizeConfig
     assert all(model_default("gat", k) == v for k, v in fallback.items())
@@ -280,22 +329,35 @@ def test_per_model_defaults_fill_only_what_is_left_unset(monkeypatch):
 
 def test_quick_mode_keeps_the_escnn_net_small(monkeypatch):
     monkeypatch.delenv("GRAPHCONV_QUICK", raising=False)
-    assert RunConfig(model="escnn", quick=True).hidden == 32 < RunConfig(model="escnn").hidden == 48
-    assert RunConfig(model="escnn", quick=True).layers == 2 < RunConfig(model="escnn").layers == 3
-    assert RunConfig(model="escnn", quick=True).schedule == "cosine"  # the rest of the recipe stays
+    assert (
+        RunConfig.make(model="escnn", quick=True).value("hidden")
+        == 32
+        < RunConfig.make(model="escnn").value("hidden")
+        == 48
+    )
+    assert (
+        RunConfig.make(model="escnn", quick=True).value("layers")
+        == 2
+        < RunConfig.make(model="escnn").value("layers")
+        == 3
+    )
+    assert RunConfig.make(model="escnn", quick=True).training.schedule == "cosine"  # the rest of the recipe stays
     monkeypatch.setenv("GRAPHCONV_QUICK", "1")
-    assert RunConfig(model="escnn").hidden == 32 and RunConfig(model="escnn", hidden=48).hidden == 48
+    assert (
+        RunConfig.make(model="escnn").value("hidden") == 32
+        and RunConfig.make(model="escnn", hidden=48).value("hidden") == 48
+    )
 
 
 @pytest.mark.parametrize(
     "cfg, ignored",
     [
-        (RunConfig(model="cheb"), ["heads", "conv", "group"]),
-        (RunConfig(model="gat"), ["K", "conv", "group"]),
-        (RunConfig(model="cnn"), ["graph", "graph_params", "K", "heads", "readout", "conv", "group"]),
-        (RunConfig(model="escnn"), ["graph", "graph_params", "K", "heads", "readout", "conv"]),
-        (RunConfig(model="superpixel", graph="superpixels", conv="cheb"), ["heads", "readout", "group"]),
-        (RunConfig(model="superpixel", graph="superpixels", conv="gat"), ["K", "readout", "group"]),
+        (RunConfig.make(model="cheb"), ["heads", "conv", "group"]),
+        (RunConfig.make(model="gat"), ["K", "conv", "group"]),
+        (RunConfig.make(model="cnn"), ["graph", "graph_params", "K", "heads", "readout", "conv", "group"]),
+        (RunConfig.make(model="escnn"), ["graph", "graph_params", "K", "heads", "readout", "conv"]),
+        (RunConfig.make(model="superpixel", graph="superpixels", conv="cheb"), ["heads", "readout", "group"]),
+        (RunConfig.make(model="superpixel", graph="superpixels", conv="gat"), ["K", "readout", "group"]),
     ],
 )
 def test_ignored_settings_name_what_the_model_does_not_read(cfg, ignored):
@@ -307,7 +369,7 @@ def test_learned_edge_settings_reach_every_layer_and_the_label():
     from core.graphs import build_graph
 
     cfg = validate(
-        RunConfig(
+        RunConfig.make(
             model="learned",
             edge_inputs="offset",
             edge_activation="tanh",
@@ -321,8 +383,8 @@ def test_learned_edge_settings_reach_every_layer_and_the_label():
     )
     net = MODELS.get("learned")(cfg.model_config(), build_graph("grid", neighbours=8))
     assert all((c.inputs, c.activation, c.norm, c.edge_sets) == ("offset", "tanh", "none", "pair") for c in net.convs)
-    assert RunConfig(model="learned").label() == "Learned-edge GNN on the 8-neighbour grid"  # defaults say nothing
-    assert RunConfig(model="cnn", edge_sets="pair").ignored_settings(["edge_sets", "lr"]) == ["edge_sets"]
+    assert RunConfig.make(model="learned").label() == "Learned-edge GNN on the 8-neighbour grid"  # defaults say nothing
+    assert RunConfig.make(model="cnn", edge_sets="pair").ignored_settings(["edge_sets", "lr"]) == ["edge_sets"]
     for name, bad in (
         ("edge_sets", "many"),
         ("edge_activation", "relu"),
@@ -330,14 +392,14 @@ def test_learned_edge_settings_reach_every_layer_and_the_label():
         ("edge_norm", "l1"),
     ):
         with pytest.raises(UserInputError) as err:
-            validate(RunConfig(model="learned", **{name: bad}))
+            validate(RunConfig.make(model="learned").with_values(**{name: bad}))
         assert err.value.param == name
 
 
 @pytest.mark.parametrize("frozen", [False, True])
 def test_frozen_edges_stay_at_their_initial_weights(isolated_data_dir, frozen):
     """The control for 'the edges learned': with edge_frozen the edge MLP ends as it began, the rest trains."""
-    cfg = RunConfig(
+    cfg = RunConfig.make(
         model="learned",
         hidden=4,
         layers=1,
@@ -392,4 +454,4 @@ def test_a_flat_config_as_older_versions_stored_it_loads_and_means_the_same():
     }
     cfg = validate(RunConfig.from_dict(old))
     assert cfg.to_dict() == old and cfg.label().startswith("GAT, 2 heads on the")
-    assert cfg.model_config().heads == 2
+    assert cfg.settings_as(GATConfig).heads == 2  # the model's own typed config

@@ -60,8 +60,8 @@ def test_the_three_configs_are_submitted_once_in_order_cnn_first(store, monkeypa
     assert [c.model for c in cfgs] == ["cnn", "cheb", "escnn"]  # the CNN gets the first slot
     assert [c.data for c in cfgs] == ["mnist-5k", "mnist-5k", "mnist-rot"]
     assert cfgs[1].graph == "grid" and cfgs[1].graph_params == {"neighbours": 8}
-    assert cfgs[2].group == "C8"
-    assert all(c.quick for c in cfgs)
+    assert cfgs[2].value("group") == "C8"
+    assert all(c.training.quick for c in cfgs)
     assert {(s, k) for _, s, k in m.calls} == {(None, STARTER_KIND)}  # no visitor's session, kind "starter"
     assert ensure_starter(m, store) == [] and len(m.calls) == 3  # a second call submits nothing
     assert [r["id"] for r in store.list_runs(kind=STARTER_KIND)] == sorted(ids, reverse=True)
@@ -85,9 +85,9 @@ def test_concurrent_callers_submit_the_set_once(store):
 
 
 def test_models_with_a_finished_run_with_weights_are_skipped(store, tmp_path):
-    own = store.create_run(RunConfig(model="cheb", epochs=1, quick=True).to_dict(), status="running")
+    own = store.create_run(RunConfig.make(model="cheb", epochs=1, quick=True).to_dict(), status="running")
     finish_with_weights(store, own, tmp_path)
-    failed = store.create_run(RunConfig(model="cnn", epochs=1, quick=True).to_dict(), status="running")
+    failed = store.create_run(RunConfig.make(model="cnn", epochs=1, quick=True).to_dict(), status="running")
     store.fail(failed, "no weights: does not count")
     m = RecordingManager(store)
     ensure_starter(m, store)
@@ -173,7 +173,7 @@ def test_the_playgrounds_button_queues_the_c8_net_once_per_server_and_reuses_one
 
     m = RecordingManager(store)
     visitor_c1 = store.create_run(
-        RunConfig(model="escnn", group="C1", quick=True).to_dict(), session="v", status="queued"
+        RunConfig.make(model="escnn", group="C1", quick=True).to_dict(), session="v", status="queued"
     )
     results, start = [], threading.Barrier(6)
 
@@ -188,7 +188,10 @@ def test_the_playgrounds_button_queues_the_c8_net_once_per_server_and_reuses_one
         t.join(30)
     assert len(m.calls) == 1 and m.calls[0][1:] == (None, STARTER_KIND)
     cfg = m.calls[0][0]
-    assert cfg.to_dict() == next(s for s in STARTER if s.model == "escnn").config().to_dict() and cfg.group == "C8"
+    assert (
+        cfg.to_dict() == next(s for s in STARTER if s.model == "escnn").config().to_dict()
+        and cfg.value("group") == "C8"
+    )
     run_id = results[0][0]
     assert sorted(results, key=lambda r: r[1]) == [(run_id, False)] * 5 + [(run_id, True)] and run_id != visitor_c1
     assert starter_status(store)[2]["run_id"] == run_id  # the starter's own row: the pages show its progress
@@ -197,7 +200,9 @@ def test_the_playgrounds_button_queues_the_c8_net_once_per_server_and_reuses_one
     again, queued = queue_starter(m, "escnn", store)
     assert queued and again != run_id and len(m.calls) == 2
     store.fail(again, "stopped")
-    theirs = store.create_run(RunConfig(model="escnn", group="D4", quick=True).to_dict(), session="v", status="queued")
+    theirs = store.create_run(
+        RunConfig.make(model="escnn", group="D4", quick=True).to_dict(), session="v", status="queued"
+    )
     assert active_run(store, "escnn")["id"] == theirs
     assert queue_starter(m, "escnn", store) == (theirs, False) and len(m.calls) == 2  # ... unless one is training
     with pytest.raises(UserInputError, match="no starter run for 'gat'"):

@@ -31,22 +31,22 @@ TUTORIAL = "lesson:tutorial:quick:1700000000400-d4e5f6"
 
 def _old_runs() -> list[tuple[str, RunConfig]]:
     """(kind, config) of every run the old database holds, in the order the old code stored them."""
-    cheb = RunConfig(model="cheb", graph="grid", epochs=3)
-    runs = [("image", RunConfig(model="mlp", epochs=1))]
+    cheb = RunConfig.make(model="cheb", graph="grid", epochs=3)
+    runs = [("image", RunConfig.make(model="mlp", epochs=1))]
     runs += [(SWEEP, c) for c in grid_configs(cheb, "K", [1, 2, 3])]
     runs += [
         (GRID, c)
         for c in grid_configs(
-            RunConfig(model="mlp", epochs=1), "lr", [0.001, 0.0003], "data", ["mnist-5k", "mnist-rot"]
+            RunConfig.make(model="mlp", epochs=1), "lr", [0.001, 0.0003], "data", ["mnist-5k", "mnist-rot"]
         )
     ]
-    runs += [(UNNAMED, c) for c in grid_configs(RunConfig(epochs=2, data="mnist-rot"), "model", ["mlp", "cnn"])]
-    runs += [(SEARCH, RunConfig(model="mlp", lr=lr, hidden=h, epochs=2)) for lr, h in ((0.001, 16), (0.01, 32))]
+    runs += [(UNNAMED, c) for c in grid_configs(RunConfig.make(epochs=2, data="mnist-rot"), "model", ["mlp", "cnn"])]
+    runs += [(SEARCH, RunConfig.make(model="mlp", lr=lr, hidden=h, epochs=2)) for lr, h in ((0.001, 16), (0.01, 32))]
     _, plan = launch_plan("rotation", quick=False, seed=7)  # today's plan: the same rows the old launch stored
     runs += [(ROTATION if part.type == "lesson" else ROTATION_SWEEP, cfg) for cfg, part in plan]
     _, plan = launch_plan("tutorial", quick=True)
     runs += [(TUTORIAL, cfg) for cfg, _ in plan]
-    runs += [("starter", RunConfig(model="cnn", epochs=1))]
+    runs += [("starter", RunConfig.make(model="cnn", epochs=1))]
     return runs
 
 
@@ -118,7 +118,7 @@ def test_old_link_values_name_the_same_launch_without_a_stored_group():
     assert lesson_launch("lesson:karate:full").mode == "full"
     old = lesson_launch("lesson:cheb-cnn:quick:1700000000500-abcdef-s12")
     assert (old.lesson, old.mode, old.seed) == ("cheb-cnn", "quick", 12)
-    assert [c.seed for c in launch_configs(old)] == [12, 12]
+    assert [c.training.seed for c in launch_configs(old)] == [12, 12]
     for bad in (
         "lesson:karate:quick:123",
         "lesson:tutorial:quick",

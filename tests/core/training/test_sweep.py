@@ -22,17 +22,17 @@ def test_parse_values_types_and_errors():
 
 
 def test_sweep_configs_change_only_the_swept_setting():
-    base = RunConfig(model="cheb", graph="knn", epochs=2)
+    base = RunConfig.make(model="cheb", graph="knn", epochs=2)
     configs = sweep_configs(base, "k", [4, 8, 16])
     assert [c.graph_params["k"] for c in configs] == [4, 8, 16]
-    assert all(c.model == "cheb" and c.epochs == 2 for c in configs)
-    models = sweep_configs(RunConfig(), "model", ["mlp", "superpixel"])
+    assert all(c.model == "cheb" and c.training.epochs == 2 for c in configs)
+    models = sweep_configs(RunConfig.make(), "model", ["mlp", "superpixel"])
     assert models[1].graph == "superpixels" and "segments" in models[1].graph_params
 
 
 def test_sweep_configs_validate_every_value_first():
     with pytest.raises(UserInputError) as err:
-        sweep_configs(RunConfig(model="cheb", graph="knn"), "k", [8, 784])  # k must stay below 784 nodes
+        sweep_configs(RunConfig.make(model="cheb", graph="knn"), "k", [8, 784])  # k must stay below 784 nodes
     assert err.value.param == "k"
 
 
@@ -40,13 +40,15 @@ def test_swept_runs_store_their_value(isolated_data_dir):
     from core.training.store import RunStore
 
     store = RunStore()
-    for cfg in sweep_configs(RunConfig(model="mlp", epochs=1, quick=True), "seed", [0, 1]):
+    for cfg in sweep_configs(RunConfig.make(model="mlp", epochs=1, quick=True), "seed", [0, 1]):
         execute(cfg, store)
     runs = store.list_runs()
     assert sorted(sweep_value(r["config"], "seed") for r in runs) == [0, 1]
     accs = [r["summary"]["test_accuracy"] for r in runs]
     assert all(a > 0.3 for a in accs) and accs[0] != accs[1]  # different seeds, different runs
-    queued = store.create_run(RunConfig(model="mlp", seed=5, epochs=1, quick=True).to_dict())  # not finished: no point
+    queued = store.create_run(
+        RunConfig.make(model="mlp", seed=5, epochs=1, quick=True).to_dict()
+    )  # not finished: no point
     points = sweep_points(store.list_runs(), "seed")
     assert [p[0] for p in points] == [0, 1] and queued not in [p[0] for p in points]
     assert [p[1] for p in points] == [
@@ -57,27 +59,29 @@ def test_swept_runs_store_their_value(isolated_data_dir):
 def test_grid_configs_cover_every_combination_and_check_the_size():
     from core.training.sweep import MAX_SWEEP_RUNS, grid_configs
 
-    configs = grid_configs(RunConfig(model="cheb", graph="knn", epochs=1), "k", [4, 8, 16], "K", [1, 3])
-    assert [(c.graph_params["k"], c.K) for c in configs] == [(4, 1), (4, 3), (8, 1), (8, 3), (16, 1), (16, 3)]
-    assert all(c.model == "cheb" and c.epochs == 1 for c in configs)
-    assert grid_configs(RunConfig(), "seed", [0, 1]) == sweep_configs(RunConfig(), "seed", [0, 1])  # one setting
+    configs = grid_configs(RunConfig.make(model="cheb", graph="knn", epochs=1), "k", [4, 8, 16], "K", [1, 3])
+    assert [(c.graph_params["k"], c.value("K")) for c in configs] == [(4, 1), (4, 3), (8, 1), (8, 3), (16, 1), (16, 3)]
+    assert all(c.model == "cheb" and c.training.epochs == 1 for c in configs)
+    assert grid_configs(RunConfig.make(), "seed", [0, 1]) == sweep_configs(
+        RunConfig.make(), "seed", [0, 1]
+    )  # one setting
     for param2, values2, why in (
         ("seed", list(range(MAX_SWEEP_RUNS)), "at most"),
         ("k", [4], "differ"),
         ("dropout", [0.1], "cannot sweep"),
     ):
         with pytest.raises(UserInputError, match=why) as err:
-            grid_configs(RunConfig(model="cheb", graph="knn"), "k", [4, 8], param2, values2)
+            grid_configs(RunConfig.make(model="cheb", graph="knn"), "k", [4, 8], param2, values2)
         assert err.value.param == "param2"
 
 
 def test_restriction_sweep_moves_the_restriction_and_reads_it_back():
     from core.training.sweep import grid_configs
 
-    base = RunConfig(model="escnn", group="D16,D16,C16", epochs=1)
-    assert base.layers == 3  # a schedule sets the number of blocks
+    base = RunConfig.make(model="escnn", group="D16,D16,C16", epochs=1)
+    assert base.value("layers") == 3  # a schedule sets the number of blocks
     configs = grid_configs(base, "restriction", [0, 1, 2], "data", ["mnist-5k", "mnist-rot"])
-    assert [(c.group, c.data) for c in configs] == [
+    assert [(c.value("group"), c.data) for c in configs] == [
         ("D16", "mnist-5k"),
         ("D16", "mnist-rot"),
         ("D16,C16,C16", "mnist-5k"),
@@ -87,7 +91,7 @@ def test_restriction_sweep_moves_the_restriction_and_reads_it_back():
     ]
     assert [sweep_value(c.to_dict(), "restriction") for c in configs] == [0, 0, 1, 1, 2, 2]
     with pytest.raises(UserInputError) as err:  # a schedule says what the restriction goes to
-        sweep_configs(RunConfig(model="escnn", group="C8"), "restriction", [0, 1])
+        sweep_configs(RunConfig.make(model="escnn", group="C8"), "restriction", [0, 1])
     assert err.value.param == "restriction"
     with pytest.raises(UserInputError) as err:
         sweep_configs(base, "restriction", [3])  # after the last block: nothing left to restrict
@@ -112,7 +116,7 @@ def test_a_stored_sweep_is_named_by_what_it_sweeps():
     them: the setting's label and values and what was held fixed, not 'runs from #3 (2)' and one run's label."""
     from core.training.sweep import grid_configs, new_sweep_group, stored_sweeps, sweep_name
 
-    base = RunConfig(model="cheb", graph="grid", epochs=3)
+    base = RunConfig.make(model="cheb", graph="grid", epochs=3)
     group = new_sweep_group("K")
     assert (group.type, group.params) == ("sweep", ("K",))
     rows = [
@@ -131,7 +135,7 @@ def test_a_stored_sweep_is_named_by_what_it_sweeps():
     grid = [
         c.to_dict()
         for c in grid_configs(
-            RunConfig(model="mlp", epochs=1), "lr", [0.001, 0.0003], "data", ["mnist-5k", "mnist-rot"]
+            RunConfig.make(model="mlp", epochs=1), "lr", [0.001, 0.0003], "data", ["mnist-5k", "mnist-rot"]
         )
     ]
     want = (
@@ -139,7 +143,7 @@ def test_a_stored_sweep_is_named_by_what_it_sweeps():
     )
     assert sweep_name(new_sweep_group("lr", "data"), grid) == want
     assert sweep_name(new_sweep_group("lr", "data").id, grid) == want  # an id string (the CLI's) names it alike
-    models = [c.to_dict() for c in grid_configs(RunConfig(epochs=2, data="mnist-rot"), "model", ["mlp", "cnn"])]
+    models = [c.to_dict() for c in grid_configs(RunConfig.make(epochs=2, data="mnist-rot"), "model", ["mlp", "cnn"])]
     # a sweep stored before sweeps named their settings: its settings are those its runs differ in
     assert sweep_name("sweep:123", models) == "Sweep of layer type (model) over MLP, CNN · 2\u00a0epochs, mnist-rot"
     assert sweep_name(new_sweep_group(), models) == sweep_name("sweep:123", models)

@@ -18,7 +18,7 @@ EPOCHS = 2
 
 def quick_setup(seed: int = 0, model: str = "mlp", **kw):
     """(train Batches, test Batches, model) for quick mode; the model is built right after seeding."""
-    cfg = RunConfig(model=model, quick=True, seed=seed, hidden=16, epochs=EPOCHS, **kw)
+    cfg = RunConfig.make(model=model, quick=True, seed=seed, hidden=16, epochs=EPOCHS, **kw)
     ds, train, test, net, _ = build_everything(cfg)
     assert len(train.labels) == 1000 and len(test.labels) == 200  # quick mode
     return train, test, net

@@ -29,7 +29,7 @@ def test_asha_stops_the_weak_trials_early_and_each_trial_is_a_stored_run(ray_bac
     # Two learning rates that learn, then two that barely move the weights: on this 2-core machine the first two
     # reach epoch 1 before the others start, so ASHA's first rung has their accuracies to compare against.
     space = parse_space(["lr=0.003,0.001,0.000001,0.0000011"])
-    base = RunConfig(model="mlp", hidden=32, epochs=4, quick=True, device="cpu", seed=0)
+    base = RunConfig.make(model="mlp", hidden=32, epochs=4, quick=True, device="cpu", seed=0)
     configs = search_configs(base, space, sampler="grid")
     manager = RunManager(store=RunStore(tmp_path / "runs.db"), backend=ray_backend)
     try:
@@ -63,7 +63,7 @@ def test_asha_stops_the_weak_trials_early_and_each_trial_is_a_stored_run(ray_bac
 def test_without_ray_the_same_search_trains_every_trial_to_the_end(tmp_path):
     space = parse_space(["lr=0.003,0.000001"])
     configs = search_configs(
-        RunConfig(model="mlp", hidden=16, epochs=2, quick=True, device="cpu"), space, sampler="grid"
+        RunConfig.make(model="mlp", hidden=16, epochs=2, quick=True, device="cpu"), space, sampler="grid"
     )
     manager = RunManager(store=RunStore(tmp_path / "runs.db"))  # worker processes: no early stopping
     try:
@@ -80,7 +80,9 @@ def test_a_stop_request_reaches_a_trial_and_closing_the_launcher_ends_the_search
     # Two trials that train identically (one seed, one thread each): their accuracies tie at every rung, and ASHA
     # stops a trial only below the cutoff, so here only the stop request and the launcher end them.
     space = parse_space(["epochs=500,499"])
-    configs = search_configs(RunConfig(model="mlp", hidden=16, quick=True, device="cpu", seed=1), space, sampler="grid")
+    configs = search_configs(
+        RunConfig.make(model="mlp", hidden=16, quick=True, device="cpu", seed=1), space, sampler="grid"
+    )
     manager = RunManager(store=RunStore(tmp_path / "runs.db"), backend=ray_backend)
     ids, _ = manager.submit_search(configs, group=new_search_group(space, True))
     search = manager._searching[0].control

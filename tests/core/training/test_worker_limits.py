@@ -50,7 +50,7 @@ def manager_with(tmp_path, monkeypatch):
 
 
 def mlp(**kw) -> RunConfig:
-    return RunConfig(**{"model": "mlp", "hidden": 16, "epochs": 1, "quick": True, "device": "cpu", **kw})
+    return RunConfig.make(**{"model": "mlp", "hidden": 16, "epochs": 1, "quick": True, "device": "cpu", **kw})
 
 
 def proc_value(pid: int, name: str) -> str:
@@ -78,7 +78,7 @@ def test_a_run_over_its_memory_limit_fails_alone_with_the_reason(manager_with):
     m = manager_with(GRAPHCONV_WORKER_MB="300")
     limit_before = resource.getrlimit(resource.RLIMIT_AS)
     # one batch of 1,000 quick-mode digits through 256 5x5 filters: its first activation alone is 803 MB
-    big = m.submit(RunConfig(model="cnn", hidden=256, batch_size=1024, epochs=1, quick=True, device="cpu"))
+    big = m.submit(RunConfig.make(model="cnn", hidden=256, batch_size=1024, epochs=1, quick=True, device="cpu"))
     small = m.submit(mlp(epochs=2, seed=1))  # trains beside it, in the other slot, in well under 300 MB
     done_big, done_small = m.wait(big, TIMEOUT), m.wait(small, TIMEOUT)
 
