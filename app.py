@@ -1,4 +1,4 @@
-"""GraphConv Lab: the navigation registry and shared frame.
+"""GraphConv Lab: the shared frame, and the navigation built from the page registry (``ui/nav.py``).
 
 Pages live in ``app_pages/``, not ``pages/``: Streamlit runs a folder named ``pages/`` in its legacy
 multipage mode until ``st.navigation`` has run once, so on a fresh server a shared ``/train`` link
@@ -21,6 +21,7 @@ def main() -> None:
     from core.training.memory import limit_malloc_arenas
     from core.training.process_backend import prewarm
     from ui import classroom
+    from ui.nav import navigation
     from ui.streamlit_internals import quiet_client_disconnects
     from ui.url_state import start_page
 
@@ -40,36 +41,7 @@ def main() -> None:
     _start_up()
     st.set_page_config(page_title="GraphConv Lab", page_icon=":material/hub:", layout="wide")
 
-    pages = {
-        "Explore": [
-            st.Page("app_pages/start.py", title="Start here", icon=":material/flag:", default=True),  # served at /
-            st.Page("app_pages/graph_builder.py", title="Graph Builder", icon=":material/hub:", url_path="graph"),
-            st.Page("app_pages/playground.py", title="Playground", icon=":material/draw:", url_path="playground"),
-            st.Page("app_pages/lessons.py", title="Lessons", icon=":material/school:", url_path="lessons"),
-        ],
-        "Train": [
-            st.Page("app_pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
-        ],
-        "Insight": [
-            st.Page("app_pages/results.py", title="Results", icon=":material/analytics:", url_path="results"),
-            st.Page("app_pages/compare.py", title="Compare runs", icon=":material/compare_arrows:", url_path="compare"),
-            st.Page("app_pages/karate.py", title="KarateClub", icon=":material/groups:", url_path="karate"),
-            st.Page("app_pages/spectral.py", title="Spectral view", icon=":material/graphic_eq:", url_path="spectral"),
-            st.Page("app_pages/filters.py", title="Filters", icon=":material/filter_center_focus:", url_path="filters"),
-            st.Page("app_pages/node.py", title="One node", icon=":material/calculate:", url_path="node"),
-        ],
-        "Equivariance": [
-            st.Page(
-                "app_pages/equivariance.py",
-                title="Equivariance",
-                icon=":material/rotate_right:",
-                url_path="equivariance",
-            ),
-            st.Page("app_pages/groups.py", title="Groups", icon=":material/category:", url_path="groups"),
-        ],
-    }
-
-    nav = st.navigation(pages)
+    nav = st.navigation(navigation())  # the page registry: ui/nav.py
     start_page(nav.url_path)  # another page than the last run's: it starts from its own defaults (ui/url_state.py)
     st.sidebar.caption("GraphConv Lab — convolutions on graphs and groups, trained in your browser.")
     classroom.begin_page()  # classroom links (hide=...): what the link fixed, shown at the top of the sidebar

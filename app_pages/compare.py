@@ -44,6 +44,7 @@ from core.training.sweep import (
     sweep_value,
 )
 from ui.display import RUNS_TABLE_COLUMNS, guarded
+from ui.nav import page
 from ui.resources import from_store, manager
 from ui.resources import store as ui_store
 from ui.session import client_address, session_id
@@ -415,7 +416,7 @@ if not runs:
         "down, then compare them here.",
         icon=":material/model_training:",
     )
-    st.page_link("app_pages/train.py", label="Train", icon=":material/model_training:")
+    st.page_link(page("train"), label="Train", icon=":material/model_training:")
     sweep_section()
     search_section()
     url_notices(notice)

@@ -30,6 +30,7 @@ from core.training.runs import RunConfig, run_title
 from core.training.store import ACTIVE_STATUSES, CheckpointError, StoreError
 from ui import classroom
 from ui.display import guarded, plain
+from ui.nav import page
 from ui.resources import RUNS, cached, from_store, manager
 from ui.session import client_address, session_id
 from ui.starter import newly_finished, show_starter, starter_failures, starter_set, starter_training
@@ -53,7 +54,6 @@ LAYER_IMAGES = 16  # images for the per-layer heatmap (every element is one pass
 ANGLES = tuple(float(a) for a in DEFAULT_ANGLES)  # 0, 15, ..., 345
 TRIO = ("cnn", "cheb", "escnn")
 STATE_NAMES = {"queued": "waiting for a training slot", "running": "training"}
-TRAIN = "app_pages/train.py"
 SIX_NINE = (
     "cannot tell a 6 from a 9: a 6 turned by 180° is a 9, so a net that is invariant to rotation must give "
     "both the same answer."
@@ -227,7 +227,7 @@ if not runs:
         )
         for line in starter_failures(starter):
             st.caption(f"Starter set: {line}")
-    st.page_link(TRAIN, label="Train", icon=":material/model_training:")
+    st.page_link(page("train"), label="Train", icon=":material/model_training:")
     st.stop()
 
 

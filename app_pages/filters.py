@@ -44,6 +44,7 @@ from core.graphs import FORMULAS, GRAPH_PARAMS, NORMS
 from core.training.runs import run_title
 from core.training.store import CheckpointError, StoreError
 from ui.display import guarded, plain
+from ui.nav import page
 from ui.resources import GIFS, RUNS, cached, dataset, from_store, graph, store
 from ui.url_state import (
     copy_link_button,
@@ -58,7 +59,6 @@ from ui.url_state import (
 
 PIXEL_KINDS = [k for k in GRAPH_PARAMS if k != "superpixels"]
 SOURCES = ("graph", "learned", "gat", "superpixel")
-TRAIN_PAGE = "app_pages/train.py"
 SPEEDS = [60, 100, 150, 250, 400, 700]  # ms per animation frame
 PLAIN_NORMS = {"rw": "D⁻¹A: every row sums to 1", "sym": "D^-½ A D^-½"}
 GIF_PIXELS = 224  # the GIF's side in pixels (each filter pixel upscaled to fill it)
@@ -114,7 +114,7 @@ def choose_run(where, model: str, key: str, label: str, empty: str, train_query:
         if problem:
             notice.warning(f"The linked run cannot be shown here — {problem}.", icon=":material/link_off:")
         st.info(empty, icon=":material/model_training:")
-        st.page_link(TRAIN_PAGE, label="Train", icon=":material/model_training:", query_params=train_query)
+        st.page_link(page("train"), label="Train", icon=":material/model_training:", query_params=train_query)
         finish()
         st.stop()
     by_id = {int(r["id"]): r for r in runs}

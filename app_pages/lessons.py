@@ -39,11 +39,11 @@ from core.training.runner import REUSABLE, pick_identical
 from core.training.store import RunGroup
 from ui import classroom
 from ui.display import guarded, labelled, plain
+from ui.nav import page, page_for_file
 from ui.resources import from_store, manager
 from ui.session import client_address, session_id
 from ui.url_state import copy_link_button, refuse_link_value, url_choice, url_labelled_choice, url_notices
 
-THIS_PAGE = "app_pages/lessons.py"
 OWN = "ls_own"  # the classroom control: the buttons that queue a lesson's runs (Run this lesson, Run your own copy)
 OWN_LABEL = "Run this lesson and Run your own copy"
 MAX_SEED = 2**31 - 1
@@ -305,11 +305,11 @@ def draw(rows: list[dict[str, Any]], launch: RunGroup | None, shown_mode: str) -
     links = explain_links(lesson, rows, launch)
     if links:
         st.markdown("**Pages that explain the result**")
-        for page, label, params in links:
-            st.page_link(page, label=label, query_params=params, icon=":material/open_in_new:")
+        for file, label, params in links:  # core.analysis.lessons names pages by file
+            st.page_link(page_for_file(file), label=label, query_params=params, icon=":material/open_in_new:")
     if launch is not None and settled(rows) and all(r["run"] is not None or lesson.in_page for r in rows):
         st.page_link(
-            THIS_PAGE,
+            page("lessons"),
             label="Reopen this lesson (a link to keep)",
             icon=":material/history:",
             query_params={"lesson": key, "ls_show": launch.id},

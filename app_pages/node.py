@@ -46,6 +46,7 @@ from core.training.runs import run_title
 from core.training.store import CheckpointError
 from ui.display import guarded, labelled, plain
 from ui.drawn_digit import drawn_digit
+from ui.nav import page
 from ui.resources import RUNS, cached, dataset, from_store, store
 from ui.url_state import copy_link_button, url_choice, url_labelled_choice, url_notices, url_number, url_slider
 
@@ -118,9 +119,7 @@ if not runs:
         "page: its pixels' arithmetic will appear here.",
         icon=":material/model_training:",
     )
-    st.page_link(
-        "app_pages/train.py", label="Train a GCN", icon=":material/model_training:", query_params={"model": "gcn"}
-    )
+    st.page_link(page("train"), label="Train a GCN", icon=":material/model_training:", query_params={"model": "gcn"})
     finish()
     st.stop()
 

@@ -31,6 +31,7 @@ from core.training.store import CheckpointError, RunNotFoundError
 from ui import classroom
 from ui.display import guarded, labelled, plain
 from ui.drawn_digit import drawn_digit as canvas_digit
+from ui.nav import page
 from ui.resources import RUNS, cached, dataset, from_store, store
 from ui.starter import (
     is_starter,
@@ -57,8 +58,6 @@ from ui.url_state import (
 SOURCES = {"draw": "draw", "dataset": "data set", "upload": "upload"}  # the link's value -> what the radio shows
 OLD_SOURCES = {"data set": "dataset"}  # links from before the value became one word (a space in a link)
 INK_KEY = "pg_ink"  # a drawn digit in the link: 16 grey levels, core.data.image_io.encode_digit_link
-TRAIN = "app_pages/train.py"
-NODE = "app_pages/node.py"
 SIX_NINE = (
     "cannot tell a 6 from a 9 by which way up it is: a 6 turned by 180° is a 9, so a net that is invariant "
     "to rotation gives both the same answer. It can only go by how the digit is written: a 6's stem usually "
@@ -71,7 +70,7 @@ st.caption(
     "flips as the digit turns, a steerable net's stays put; the plot beside the digit (below it on a phone) "
     "shows every angle at once. Runs come from the Train page:"
 )
-st.page_link(TRAIN, label="Train", icon=":material/model_training:")
+st.page_link(page("train"), label="Train", icon=":material/model_training:")
 notice = st.container()
 starter_panel = st.container()  # a fresh server's starter set training, until its runs are in; or the steerable net
 WAIT_KEY = "_pg_wait_steerable"  # a steerable net someone else is training, which joins the runs shown when it ends
@@ -299,7 +298,10 @@ def node_links(where, image) -> None:
         else:
             continue
         where.page_link(
-            NODE, label=f"See one node's arithmetic: {run_label(pm)}", icon=":material/calculate:", query_params=query
+            page("node"),
+            label=f"See one node's arithmetic: {run_label(pm)}",
+            icon=":material/calculate:",
+            query_params=query,
         )
 
 
@@ -319,11 +321,11 @@ def no_runs_yet(where) -> None:
         )
         for line in starter_failures(starter):
             where.caption(f"Starter set: {line}")
-    where.page_link(TRAIN, label="Train", icon=":material/model_training:")
-    where.page_link(TRAIN, label="Train a CNN", icon=":material/grid_on:", query_params={"model": "cnn"})
-    where.page_link(TRAIN, label="Train a ChebNet", icon=":material/hub:", query_params={"model": "cheb"})
+    where.page_link(page("train"), label="Train", icon=":material/model_training:")
+    where.page_link(page("train"), label="Train a CNN", icon=":material/grid_on:", query_params={"model": "cnn"})
+    where.page_link(page("train"), label="Train a ChebNet", icon=":material/hub:", query_params={"model": "cheb"})
     where.page_link(
-        TRAIN,
+        page("train"),
         label="Train a C8 steerable net on rotated digits",
         icon=":material/rotate_right:",
         query_params={"model": "escnn", "group": "C8", "data": "mnist-rot"},

@@ -36,6 +36,7 @@ from core.training.snapshots import stored_snapshots
 from core.training.store import CheckpointError, StoreError
 from ui.display import plain
 from ui.links import open_run_buttons
+from ui.nav import page
 from ui.resources import from_store
 from ui.resources import store as ui_store
 from ui.session import session_id
@@ -110,7 +111,7 @@ if not runs:
         "an MLP for 1 epoch takes seconds). Finished and stopped runs appear here.",
         icon=":material/model_training:",
     )
-    st.page_link("app_pages/train.py", label="Train", icon=":material/model_training:")
+    st.page_link(page("train"), label="Train", icon=":material/model_training:")
     st.stop()
 
 by_id = {r["id"]: r for r in runs}
@@ -170,7 +171,7 @@ if parent is not None or children:  # continuations are new runs linked to the r
         l1.caption(f"Continued from run {parent} ({first}the curve shows its epochs too):")
         if int(parent) in by_id:
             l1.page_link(
-                "app_pages/results.py",
+                page("results"),
                 label=f"continued from run {parent}",
                 icon=":material/arrow_upward:",
                 query_params={"run": str(parent)},
@@ -181,7 +182,7 @@ if parent is not None or children:  # continuations are new runs linked to the r
         l2.caption("Continued by:")
         for child in children[:5]:
             l2.page_link(
-                "app_pages/results.py",
+                page("results"),
                 label=f"run {child}",
                 icon=":material/arrow_downward:",
                 query_params={"run": str(child)},
@@ -189,7 +190,7 @@ if parent is not None or children:  # continuations are new runs linked to the r
 context = context_line(cfg, stored_acc, epochs[-1]["epoch"] if epochs else 0)
 if context:
     st.info(context, icon=":material/menu_book:")
-open_run_buttons(run_id, cfg, st, exclude="app_pages/results.py")
+open_run_buttons(run_id, cfg, st, exclude="results")
 if epochs:
     st.plotly_chart(curves_figure(lineage_epochs(store, run_id) if parent is not None else epochs), width="stretch")
 

@@ -26,6 +26,7 @@ from core.graphs import FORMULAS, GRAPH_PARAMS
 from core.training.runs import run_title
 from core.training.store import CheckpointError
 from ui.display import guarded, plain
+from ui.nav import page
 from ui.resources import RUNS, cached, dataset, from_store, graph
 from ui.url_state import copy_link_button, graph_param_widgets, url_choice, url_labelled_choice, url_notices, url_slider
 
@@ -125,7 +126,7 @@ if not runs:
         icon=":material/model_training:",
     )
     st.page_link(
-        "app_pages/train.py", label="Train a ChebNet", icon=":material/model_training:", query_params={"model": "cheb"}
+        page("train"), label="Train a ChebNet", icon=":material/model_training:", query_params={"model": "cheb"}
     )
 elif runs:
     by_id = {int(r["id"]): r for r in runs}

@@ -4,11 +4,11 @@ import streamlit as st
 
 from core.config import QUICK_EPOCHS, quick_mode
 from core.training.store import StoreError
+from ui.nav import page
 from ui.resources import store
 
-GRAPH_BUILDER = "app_pages/graph_builder.py"
 if st.query_params:  # a link from before this page existed: "/" was the Graph Builder, and its settings still are
-    st.switch_page(GRAPH_BUILDER, query_params=st.query_params.to_dict())
+    st.switch_page(page("graph"), query_params=st.query_params.to_dict())
 
 st.title("GraphConv Lab")
 st.markdown(
@@ -24,8 +24,8 @@ with one:
         "Pixels become nodes; a builder decides the edges (grid, k nearest neighbours, Gaussian kernel, "
         "superpixels) and a normalisation decides how a node mixes its neighbours: X' = Â X W."
     )
-    st.page_link(GRAPH_BUILDER, label="Graph Builder", icon=":material/hub:")
-    st.page_link("app_pages/spectral.py", label="…and its frequencies (Spectral view)", icon=":material/graphic_eq:")
+    st.page_link(page("graph"), label="Graph Builder", icon=":material/hub:")
+    st.page_link(page("spectral"), label="…and its frequencies (Spectral view)", icon=":material/graphic_eq:")
 with two:
     st.subheader("2 · Train a model")
     st.write(
@@ -33,17 +33,15 @@ with two:
         + (f" (quick mode: {QUICK_EPOCHS} epochs on 1,000 digits, seconds per run)." if quick_mode() else ".")
     )
     st.page_link(
-        "app_pages/train.py",
+        page("train"),
         label="A CNN (the baseline)",
         icon=":material/model_training:",
         query_params={"model": "cnn"},
     )
-    st.page_link(
-        "app_pages/train.py", label="A ChebNet (graph layers)", icon=":material/hub:", query_params={"model": "cheb"}
-    )
+    st.page_link(page("train"), label="A ChebNet (graph layers)", icon=":material/hub:", query_params={"model": "cheb"})
     # the starter set's C8 recipe (core/training/starter.py): 20 epochs reach ~91% on quick mnist-rot, 3 reached 66%
     st.page_link(
-        "app_pages/train.py",
+        page("train"),
         label="A C8 net, rotated digits (about 2 minutes)",
         icon=":material/rotate_right:",
         query_params={"model": "escnn", "group": "C8", "data": "mnist-rot", "epochs": "20"},
@@ -54,11 +52,11 @@ with three:
         "Draw a digit, turn it, and watch trained nets answer: a CNN's answer flips as the digit turns, a "
         "steerable net's stays put."
     )
-    st.page_link("app_pages/playground.py", label="Playground", icon=":material/draw:")
-    st.page_link("app_pages/equivariance.py", label="Equivariance, measured", icon=":material/rotate_right:")
+    st.page_link(page("playground"), label="Playground", icon=":material/draw:")
+    st.page_link(page("equivariance"), label="Equivariance, measured", icon=":material/rotate_right:")
 
-st.page_link("app_pages/results.py", label="Results of a run", icon=":material/analytics:")
-st.page_link("app_pages/compare.py", label="Compare runs and sweeps", icon=":material/compare_arrows:")
+st.page_link(page("results"), label="Results of a run", icon=":material/analytics:")
+st.page_link(page("compare"), label="Compare runs and sweeps", icon=":material/compare_arrows:")
 try:
     finished = len(store().runs_with_weights(limit=50))  # a run store that cannot be opened: one message, below
 except StoreError:

@@ -1,6 +1,8 @@
 """Links between pages: a finished run opens on every insight page that can show it, by the URL keys those pages read.
 
-One table says which page shows which run (from each model's spec, ``ModelSpec.pages``), so the Train page's buttons, the Results page and the Start page agree.
+One table says which page shows which run (from each model's spec, ``ModelSpec.pages``), so the Train page's
+buttons, the Results page and the Start page agree; each link's keys are its page's schema
+(``ui/page_queries.py``) and each page is the registry's (``ui/nav.py``).
 """
 
 from __future__ import annotations
@@ -10,7 +12,17 @@ from typing import Any
 
 import streamlit as st
 
-# page -> (label, icon, the run's link parameters or None when the page cannot show that run)
+from ui import nav
+from ui.page_queries import (
+    EquivarianceQuery,
+    FiltersQuery,
+    NodeQuery,
+    PageQuery,
+    PlaygroundQuery,
+    ResultsQuery,
+    SpectralQuery,
+)
+
 RunParams = Callable[[int, Mapping[str, Any]], dict[str, str] | None]
 
 
@@ -22,60 +34,67 @@ def _spec(cfg: Mapping[str, Any]):
     return MODELS.spec(model) if isinstance(model, str) and model in MODELS else None
 
 
-def _shown_on(page: str, key: str) -> RunParams:
-    """A page that shows the runs of every model whose spec lists ``page``, by link key ``key``."""
+def _shown_on(name: str, query: Callable[[int], PageQuery]) -> RunParams:
+    """A page that shows the runs of every model whose spec lists page ``name``, linked by ``query(run_id)``."""
 
     def params(run_id: int, cfg: Mapping[str, Any]) -> dict[str, str] | None:
         spec = _spec(cfg)
-        return {key: str(run_id)} if spec is not None and page in spec.pages else None
+        return query(run_id).to_query() if spec is not None and name in spec.pages else None
 
     return params
 
 
 def _results(run_id: int, cfg: Mapping[str, Any]) -> dict[str, str] | None:
-    return {"run": str(run_id)}
+    return ResultsQuery(run=run_id).to_query()
 
 
 def _filters(run_id: int, cfg: Mapping[str, Any]) -> dict[str, str] | None:
     """Models whose filters are their own (learned edges, attention, superpixel layers) declare the Filters page's
-    source and run key; a fixed-graph net's filters are its graph's, not the run's (Spectral shows ChebNet's)."""
+    source; a fixed-graph net's filters are its graph's, not the run's (Spectral shows ChebNet's)."""
     spec = _spec(cfg)
     if spec is None or spec.filters is None:
         return None
-    source, key = spec.filters
-    return {"f_src": source, key: str(run_id)}
+    source, _ = spec.filters  # the source's run key is FiltersQuery's
+    return FiltersQuery(source=source, run=run_id).to_query()
 
 
 def _node(run_id: int, cfg: Mapping[str, Any]) -> dict[str, str] | None:
     spec = _spec(cfg)  # the graph layers whose arithmetic the One node page writes out
-    return {"nd_run": str(run_id)} if spec is not None and spec.node_arithmetic else None
+    return NodeQuery(run=run_id).to_query() if spec is not None and spec.node_arithmetic else None
 
 
+# page key (ui/nav.py) -> (label, icon, the run's link parameters or None when the page cannot show that run)
 RUN_PAGES: dict[str, tuple[str, str, RunParams]] = {
-    "app_pages/results.py": ("Results", ":material/analytics:", _results),
-    "app_pages/playground.py": ("Playground", ":material/draw:", _shown_on("playground", "pg_runs")),
-    "app_pages/filters.py": ("Filters", ":material/filter_center_focus:", _filters),
-    "app_pages/spectral.py": ("Spectral view", ":material/graphic_eq:", _shown_on("spectral", "s_run")),
-    "app_pages/equivariance.py": ("Equivariance", ":material/rotate_right:", _shown_on("equivariance", "eq_open")),
-    "app_pages/node.py": ("One node's arithmetic", ":material/calculate:", _node),
+    "results": ("Results", ":material/analytics:", _results),
+    "playground": ("Playground", ":material/draw:", _shown_on("playground", lambda i: PlaygroundQuery(runs=(i,)))),
+    "filters": ("Filters", ":material/filter_center_focus:", _filters),
+    "spectral": ("Spectral view", ":material/graphic_eq:", _shown_on("spectral", lambda i: SpectralQuery(run=i))),
+    "equivariance": (
+        "Equivariance",
+        ":material/rotate_right:",
+        _shown_on("equivariance", lambda i: EquivarianceQuery(open=i)),
+    ),
+    "node": ("One node's arithmetic", ":material/calculate:", _node),
 }
 
 
 def run_links(run_id: int, config: Mapping[str, Any]) -> list[tuple[str, str, str, dict[str, str]]]:
-    """(page, label, icon, query params) for every insight page that can show run ``run_id``."""
+    """(page file, label, icon, query params) for every insight page that can show run ``run_id``."""
     out = []
-    for page, (label, icon, params) in RUN_PAGES.items():
+    for key, (label, icon, params) in RUN_PAGES.items():
         query = params(run_id, config or {})
         if query is not None:
-            out.append((page, label, icon, query))
+            out.append((nav.entry(key).file, label, icon, query))
     return out
 
 
 def open_run_buttons(run_id: int, config: Mapping[str, Any], container=st, exclude: str = "") -> None:
-    """A row of links that open run ``run_id`` on each insight page that can show it (but page ``exclude``)."""
-    links = [link for link in run_links(run_id, config) if link[0] != exclude]
+    """A row of links that open run ``run_id`` on each insight page that can show it (but page ``exclude``, a page
+    key of ``ui/nav.py``)."""
+    skip = nav.entry(exclude).file if exclude else ""
+    links = [link for link in run_links(run_id, config) if link[0] != skip]
     if not links:
         return
     cols = container.columns(len(links))
-    for col, (page, label, icon, query) in zip(cols, links):
-        col.page_link(page, label=label, icon=icon, query_params=query)
+    for col, (file, label, icon, query) in zip(cols, links, strict=True):
+        col.page_link(nav.page_for_file(file), label=label, icon=icon, query_params=query)
