@@ -42,7 +42,7 @@ from core.config import shown_path
 from core.errors import DataUnavailableError, UserInputError
 from core.training.evaluation import StoredEvaluation, checkpoint_file_version
 from core.training.jobs import BusyError, JobState  # noqa: F401  (BusyError: for the pages)
-from core.training.store import METRIC_COLUMNS, CheckpointError
+from core.training.store import METRIC_COLUMNS, CheckpointError, Run, as_run
 
 if TYPE_CHECKING:
     import torch
@@ -82,12 +82,14 @@ class RunEvaluation:
         return e / e.sum(axis=1, keepdims=True)
 
 
-def stored_run(run_id: int, store=None) -> dict[str, Any]:
+RunLike = Run | Mapping[str, Any]  # a stored Run, or its dict form (get_run, list_runs) as the pages still pass it
+
+
+def stored_run(run_id: int, store=None) -> Run:
     """Run ``run_id`` from ``store`` (default: the data folder's); :class:`RunNotFoundError` if there is none."""
     from core.training.store import open_store
 
-    store = open_store(store)
-    return store.require_run(int(run_id))
+    return open_store(store).require_run(int(run_id))
 
 
 def stored_run_of(run_id: int, model: str, what: str, store=None):
@@ -102,39 +104,35 @@ def stored_run_of(run_id: int, model: str, what: str, store=None):
     return run, cfg, checkpoint_state(run)
 
 
-def run_config(run: Mapping[str, Any]):
+def run_config(run: RunLike):
     """The run's :class:`RunConfig` (raises ``UserInputError`` for a config this version cannot read)."""
-    from core.training.runs import RunConfig
-
-    return RunConfig.from_dict(dict(run.get("config") or {}))
+    return as_run(run).run_config()
 
 
-def checkpoint_version(run: Mapping[str, Any]) -> str:
+def checkpoint_version(run: RunLike) -> str:
     """``"<checkpoint path>:<mtime in ns>"``: what a page caches a reopened run under, so a retrained or replaced
     checkpoint is read afresh; :class:`CheckpointError` when there is none."""
     return checkpoint_file_version(checkpoint_file(run))
 
 
-def checkpoint_file(run: Mapping[str, Any]) -> Path:
+def checkpoint_file(run: RunLike) -> Path:
     """The run's checkpoint path; :class:`CheckpointError` if none was recorded or the file is gone."""
-    path = run.get("checkpoint")
-    if not path:
+    run = as_run(run)
+    if not run.checkpoint:
         why = {
             "queued": "it has not started",
             "running": "it is still training",
-            "failed": f"it failed: {run['error']}" if run.get("error") else "it failed before finishing an epoch",
+            "failed": f"it failed: {run.error}" if run.error else "it failed before finishing an epoch",
             "interrupted": "it was interrupted before finishing",
-        }.get(run.get("status"), "none was saved")
-        raise CheckpointError(f"run {run.get('id')} has no checkpoint ({why})")
-    source = Path(path).expanduser()
+        }.get(run.status, "none was saved")
+        raise CheckpointError(f"run {run.id} has no checkpoint ({why})")
+    source = Path(run.checkpoint).expanduser()
     if not source.is_file():
-        raise CheckpointError(
-            f"checkpoint {shown_path(source)} of run {run.get('id')} does not exist (moved or deleted?)"
-        )
+        raise CheckpointError(f"checkpoint {shown_path(source)} of run {run.id} does not exist (moved or deleted?)")
     return source
 
 
-def checkpoint_state(run: Mapping[str, Any]) -> tuple[Path, Mapping[str, Any]]:
+def checkpoint_state(run: RunLike) -> tuple[Path, Mapping[str, Any]]:
     """(path, state dict) of a stored run's checkpoint; CheckpointError when missing, corrupt or not weights."""
     from core.training.store import load_checkpoint
 
@@ -146,7 +144,7 @@ def checkpoint_state(run: Mapping[str, Any]) -> tuple[Path, Mapping[str, Any]]:
 
 
 def load_weights(
-    model: torch.nn.Module, run: Mapping[str, Any], what: str, loaded: tuple[Path, Mapping[str, Any]] | None = None
+    model: torch.nn.Module, run: RunLike, what: str, loaded: tuple[Path, Mapping[str, Any]] | None = None
 ) -> None:
     """Load ``run``'s checkpoint (or ``loaded``, from checkpoint_state) into ``model``, strictly.
 
@@ -163,11 +161,11 @@ def load_weights(
         detail = " ".join(line.strip() for line in first[1:3]) if len(first) > 1 else (first[0] if first else "")
         raise CheckpointError(
             f"checkpoint {shown_path(source)} does not fit {what} built from run "
-            f"{run.get('id')}'s settings ({detail[:300]})"
+            f"{as_run(run).id}'s settings ({detail[:300]})"
         ) from err
 
 
-def _build(run: Mapping[str, Any]):
+def _build(run: RunLike):
     """(model with the checkpoint's weights, cfg, dataset, test Batches) for a stored run."""
     from core.training.runs import build_everything, validate
 
@@ -199,7 +197,7 @@ def stored_evaluation(run_id: int, store=None) -> RunEvaluation | None:
     store = open_store(store)
     run = store.require_run(int(run_id))
     version = checkpoint_version(run)
-    stored = load_evaluation(store, int(run["id"]))
+    stored = load_evaluation(store, run.id)
     if stored is None or stored.version != version:
         return None
     return _run_evaluation(run, stored)
@@ -217,8 +215,8 @@ def _job_key(run_id: int, store) -> tuple[tuple, str, int]:
 
     store = open_store(store)
     run = store.require_run(int(run_id))
-    db = str(Path(store.path).resolve())
-    return ("evaluation", db, int(run["id"]), checkpoint_version(run)), db, int(run["id"])
+    db = str(Path(store.location).resolve())
+    return ("evaluation", db, run.id, checkpoint_version(run)), db, run.id
 
 
 def request_evaluation(run_id: int, store=None, owner: str | None = None) -> JobState:
@@ -241,7 +239,7 @@ def stored_tsne(run_id: int, perplexity: int, store=None) -> np.ndarray | None:
 
     store = open_store(store)
     run = store.require_run(int(run_id))
-    stored = store.load_artifact(int(run["id"]), _tsne_artifact(perplexity))
+    stored = store.load_artifact(run.id, _tsne_artifact(perplexity))
     if not isinstance(stored, dict) or stored.get("version") != checkpoint_version(run):
         return None
     try:
@@ -320,7 +318,7 @@ def evaluate_run(run_id: int, store=None) -> RunEvaluation:
         return found
     run = store.require_run(int(run_id))
     stored = _evaluate(run)
-    save_evaluation(store, int(run["id"]), stored)
+    save_evaluation(store, run.id, stored)
     return _run_evaluation(run, stored)
 
 
@@ -337,7 +335,7 @@ def clear_cache() -> None:
     _test_images.cache_clear()
 
 
-def _evaluate(run: Mapping[str, Any]) -> StoredEvaluation:
+def _evaluate(run: RunLike) -> StoredEvaluation:
     """One pass of the run's checkpoint over its test set, as stored."""
     global _evaluations
     from core.config import quick_mode
@@ -367,7 +365,7 @@ def _test_images(data: str, quick: bool, folder: str) -> np.ndarray:
     return images
 
 
-def _run_evaluation(run: Mapping[str, Any], stored: StoredEvaluation) -> RunEvaluation:
+def _run_evaluation(run: Run, stored: StoredEvaluation) -> RunEvaluation:
     """A stored evaluation with what follows from it (predictions, confusion, per class, mistakes) and its test
     images; :class:`DataUnavailableError` when the data set's test images are no longer the ones evaluated."""
     from core.config import data_dir
@@ -375,7 +373,7 @@ def _run_evaluation(run: Mapping[str, Any], stored: StoredEvaluation) -> RunEval
     images = _test_images(stored.data, stored.quick, str(data_dir()))
     if len(images) != len(stored.labels):
         raise DataUnavailableError(
-            f"run {run.get('id')} was evaluated on {len(stored.labels)} test images of "
+            f"run {run.id} was evaluated on {len(stored.labels)} test images of "
             f"{stored.data}, but that test set now has {len(images)}"
         )
     logits, labels = stored.logits, stored.labels
@@ -386,7 +384,7 @@ def _run_evaluation(run: Mapping[str, Any], stored: StoredEvaluation) -> RunEval
     with np.errstate(invalid="ignore", divide="ignore"):
         per_class = np.where(support > 0, np.diag(confusion) / np.maximum(support, 1), np.nan)
     return RunEvaluation(
-        run_id=int(run["id"]),
+        run_id=run.id,
         logits=logits,
         preds=preds,
         labels=labels,
@@ -413,21 +411,22 @@ def confusion_matrix(labels: Sequence[int], preds: Sequence[int], num_classes: i
 # ----------------------------------------------------------------------------- exports
 
 
-def config_json(run: Mapping[str, Any]) -> str:
+def config_json(run: RunLike) -> str:
     """The run as pretty JSON: its settings (``config``, a RunConfig dict), summary, device, versions.
 
     ``RunConfig.from_dict(json.loads(text)["config"])`` rebuilds the exact settings.
     """
+    run = as_run(run)
     doc = {
-        "run_id": run.get("id"),
-        "label": run.get("name"),
-        "status": run.get("status"),
-        "created_at": run.get("created_at"),
-        "device": run.get("device"),
-        "error": run.get("error"),
-        "config": run.get("config") or {},
-        "summary": run.get("summary") or {},
-        "versions": run.get("versions") or {},
+        "run_id": run.id,
+        "label": run.name,
+        "status": run.status,
+        "created_at": run.created_at,
+        "device": run.device,
+        "error": run.error,
+        "config": run.config,
+        "summary": run.summary.to_dict(),
+        "versions": run.versions,
     }
     return json.dumps(doc, indent=2, sort_keys=False, default=str) + "\n"
 
@@ -529,7 +528,7 @@ def flat_settings(config: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def settings_diff(runs: Sequence[Mapping[str, Any]], readable: bool = False) -> list[dict[str, Any]]:
+def settings_diff(runs: Sequence[RunLike], readable: bool = False) -> list[dict[str, Any]]:
     """Only the settings that differ between ``runs``: ``[{"setting": label, "#3": v, "#5": w}, ...]``.
 
     ``setting`` is the readable, complete name of :func:`setting_label` (e.g. 'Graph parameter: k-NN neighbours
@@ -538,27 +537,28 @@ def settings_diff(runs: Sequence[Mapping[str, Any]], readable: bool = False) -> 
     fewer than two runs every setting is listed (nothing to diff against). ``readable``: a layer type reads as
     people say it ("ChebNet", not "cheb"; :func:`shown_value`).
     """
-    flats = [flat_settings(r.get("config") or {}) for r in runs]
+    stored = [as_run(r) for r in runs]
+    flats = [flat_settings(r.config) for r in stored]
     keys: list[str] = []
     for f in flats:
         keys += [k for k in f if k not in keys]
     rows = []
     for key in keys:
         values = [f.get(key, _MISSING) for f in flats]
-        if len(runs) >= 2 and all(
+        if len(stored) >= 2 and all(
             json.dumps(v, sort_keys=True, default=str) == json.dumps(values[0], sort_keys=True, default=str)
             for v in values
         ):
             continue
         row: dict[str, Any] = {"setting": setting_label(key)}
-        for r, v in zip(runs, values):
+        for r, v in zip(stored, values, strict=True):
             text = shown_value(key, v) if readable else v if isinstance(v, str) else json.dumps(v, default=str)
-            row[f"#{r.get('id')}"] = _MISSING if v is None else text
+            row[f"#{r.id}"] = _MISSING if v is None else text
         rows.append(row)
     return rows
 
 
-def runs_table(runs: Sequence[Mapping[str, Any]], readable: bool = False) -> list[dict[str, Any]]:
+def runs_table(runs: Sequence[RunLike], readable: bool = False) -> list[dict[str, Any]]:
     """One flat row per run for tables: id, status, model, graph, data, epochs, accuracy, speed, label.
 
     Text cells are never None: what a run does not have (yet) reads "—" (a model that reads pixels has no graph;
@@ -574,25 +574,25 @@ def runs_table(runs: Sequence[Mapping[str, Any]], readable: bool = False) -> lis
     from core.training.runs import run_title
 
     rows = []
-    for r in runs:
-        c, s = r.get("config") or {}, r.get("summary") or {}
-        model, graph, label = c.get("model"), c.get("graph"), r.get("name")
+    for r in map(as_run, runs):
+        c, s = r.config, r.summary
+        model, graph, label = c.get("model"), c.get("graph"), r.name
         if readable:
             model = shown_value("model", model) if model else model
             graph = describe_graph(graph, c.get("graph_params")) if graph else graph
-            label = run_title(dict(r), with_id=False)
+            label = run_title(r, with_id=False)
         rows.append(
             {
-                "run": r.get("id"),
-                "status": _text(r.get("status")),
+                "run": r.id,
+                "status": _text(r.status),
                 "model": _text(model),
                 "graph": _text(graph),  # — : a model that reads pixels
                 "data": _text(c.get("data")),
                 "epochs": c.get("epochs"),
-                "test accuracy": _number(s.get("test_accuracy")),
-                "parameters": _number(s.get("parameters")),
-                "images/s": _number(s.get("images_per_second")),
-                "device": _text(r.get("device")),
+                "test accuracy": _number(s.test_accuracy),
+                "parameters": _number(s.parameters),
+                "images/s": _number(s.images_per_second),
+                "device": _text(r.device),
                 "label": _text(label),
             }
         )

@@ -10,9 +10,9 @@ A config with ``parent`` set continues that run as a new run (``continuation_con
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 
@@ -22,6 +22,9 @@ from core.models import MODELS
 from core.models.registry import ModelsWhere
 from core.models.spec import PIXEL_GRAPH_KINDS, SUPERPIXEL_INPUTS, ModelConfigBase, ModelSpec
 from core.rng import RunRNG
+
+if TYPE_CHECKING:
+    from core.training.store import Run
 
 AUGMENTS = ("none", "rotate")
 # Training defaults of a model whose spec gives none of its own (``ModelSpec.training``), measured: ChebNet (dropout
@@ -258,17 +261,20 @@ class RunConfig:
         return f"{MODELS.short(self.model)}{extra} on the {describe_graph(self.graph, self.graph_params)}{more}"
 
 
-def run_title(run: dict[str, Any] | None, with_id: bool = True, with_data: bool = False) -> str:
+def run_title(run: Run | Mapping[str, Any] | None, with_id: bool = True, with_data: bool = False) -> str:
     """How every page names a stored run: "Run 5 · ChebNet K=5 on the 8-neighbour grid" (``with_data``: "· mnist-5k").
 
-    Built from the run's config, so runs stored before names were readable read the same; a config this code cannot
-    read falls back to the stored name."""
-    run = run or {}
+    ``run`` is a stored :class:`~core.training.store.Run` or its dict form (``get_run``, ``list_runs``; a page may
+    pass a partial one, ``{"id": 7}``, for an id it does not hold). Built from the run's config, so runs stored before
+    names were readable read the same; a config this code cannot read falls back to the stored name."""
+    from core.training.store import Run
+
+    run = run.to_dict() if isinstance(run, Run) else dict(run or {})
     head = f"Run {run['id']}" if with_id and run.get("id") is not None else ""
     cfg = run.get("config") or {}
     try:
         text = RunConfig.from_dict(dict(cfg)).label()
-    except Exception:  # an old or foreign config: its stored name, else its model's name
+    except Exception:  # noqa: BLE001 - an old or foreign config of any shape: its stored name, else its model's name
         text = str(run.get("name") or cfg.get("model") or "unknown run")
     if with_data and cfg.get("data"):
         text += f" · {cfg['data']}"

@@ -12,8 +12,9 @@ import sqlite3
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+from core.training.store.entities import Epoch
 from core.training.store.schema import METRIC_COLUMNS, RUN_COLUMNS
 
 _JSON_RUN_COLUMNS = ("config", "summary", "versions")
@@ -80,9 +81,9 @@ def run_from_row(row: sqlite3.Row) -> dict[str, Any]:
     return run
 
 
-def epoch_from_row(row: sqlite3.Row) -> dict[str, Any]:
-    """A ``metrics`` row as a dict, its ``extra`` metrics merged in."""
+def epoch_from_row(row: sqlite3.Row) -> Epoch:
+    """A ``metrics`` row as an :class:`Epoch` (a dict), its ``extra`` metrics merged in."""
     epoch: dict[str, Any] = {"epoch": row["epoch"]}
     epoch.update({key: row[key] for key in METRIC_COLUMNS})
     epoch.update(from_json(row["extra"], empty={}))
-    return epoch
+    return cast("Epoch", epoch)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -84,10 +84,8 @@ class Database:
     @staticmethod
     def _rollback(conn: sqlite3.Connection) -> None:
         if conn.in_transaction:
-            try:
+            with suppress(sqlite3.Error):  # the connection is closed next: a failed rollback changes nothing
                 conn.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
 
     def _translate(self, exc: sqlite3.DatabaseError) -> StoreError:
         """Turn an sqlite error into a one-line :class:`StoreError`."""

@@ -22,8 +22,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from core.errors import RunNotFoundError
 from core.training.store.artifacts import Artifacts
+from core.training.store.base import AbstractStore
 from core.training.store.checkpoints import path_from_db, path_to_db, remove_owned_checkpoint
 from core.training.store.codec import (
     as_number,
@@ -32,10 +32,10 @@ from core.training.store.codec import (
     run_from_row,
     to_json,
 )
+from core.training.store.entities import Epoch, Run
 from core.training.store.groups import RunGroup
 from core.training.store.liveness import Liveness, beat
 from core.training.store.progress import ProgressChannel
-from core.training.store.protocol import RunWriter
 from core.training.store.schema import METRIC_COLUMNS, RUN_COLUMNS, STATUSES, TERMINAL_STATUSES
 
 
@@ -44,14 +44,25 @@ def _check_status(status: str, allowed: tuple[str, ...] = STATUSES) -> None:
         raise ValueError(f"status must be one of {', '.join(allowed)}; got {status!r}")
 
 
-class RunStore(Liveness, ProgressChannel, Artifacts, RunWriter):
+class RunStore(Liveness, ProgressChannel, Artifacts, AbstractStore):
     """All runs of GraphConv Lab in one SQLite database (WAL mode).
 
     Safe to share between threads and to open from several processes at once: every
     method opens its own connection and commits before returning. Opening it creates or
-    migrates the file (:class:`~core.training.store.database.Database`); it is the
+    migrates the file (:class:`~core.training.store.database.Database`). It implements
+    :class:`~core.training.store.base.AbstractStore`, and so is the
     :class:`~core.training.store.protocol.RunWriter` a worker on this machine writes through.
     """
+
+    @property
+    def location(self) -> str:
+        """The database file's path: what a worker process opens this store with."""
+        return str(self._path)
+
+    @property
+    def data_folder(self) -> Path:
+        """The folder the database file lies in (its runs' ``checkpoints/`` are there)."""
+        return self._path.parent
 
     # -- run life cycle ------------------------------------------------------------
 
@@ -207,77 +218,68 @@ class RunStore(Liveness, ProgressChannel, Artifacts, RunWriter):
         With ``remove_checkpoint`` its checkpoint file is removed too, but only when it
         lies in this store's ``checkpoints`` folder (files elsewhere are never deleted).
         """
-        run = self.get_run(run_id)
+        run = self.run(run_id)
         with self._write() as conn:
             conn.execute("DELETE FROM artifacts WHERE run_id = ?", (int(run_id),))
             conn.execute("DELETE FROM metrics WHERE run_id = ?", (int(run_id),))
             conn.execute("DELETE FROM progress WHERE run_id = ?", (int(run_id),))
             deleted = conn.execute("DELETE FROM runs WHERE id = ?", (int(run_id),)).rowcount
-        if run is not None and remove_checkpoint and run["checkpoint"]:
-            remove_owned_checkpoint(Path(run["checkpoint"]), self._path.parent / "checkpoints")
+        if run is not None and remove_checkpoint and run.checkpoint:
+            remove_owned_checkpoint(Path(run.checkpoint), self._path.parent / "checkpoints")
         return deleted > 0
 
     # -- reading -------------------------------------------------------------------
 
-    def _run(self, row: sqlite3.Row) -> dict[str, Any]:
-        """A ``runs`` row as :meth:`get_run` returns it: JSON parsed, checkpoint a usable path."""
+    _SELECT = (
+        f"SELECT {', '.join(f'runs.{c}' for c in RUN_COLUMNS)},"
+        " g.type AS group_type, g.fields AS group_fields, g.created_at AS group_created_at"
+        " FROM runs LEFT JOIN run_groups g ON g.id = runs.group_id"
+    )
+
+    def _entity(self, row: sqlite3.Row) -> Run:
+        """A ``runs`` row (joined with its group's) as a :class:`Run`: JSON parsed, checkpoint a usable path."""
         run = run_from_row(row)
         run["checkpoint"] = path_from_db(run.get("checkpoint"), self._path.parent)
-        return run
+        group = None
+        if row["group_type"] is not None:
+            group = RunGroup.from_row(row["group_type"], row["group_id"], row["group_fields"], row["group_created_at"])
+        return Run.from_dict(run, group)
 
-    def get_run(self, run_id: int) -> dict[str, Any] | None:
-        """The run as a dict (``config``, ``summary``, ``versions`` parsed), or ``None``."""
+    def run(self, run_id: int) -> Run | None:
+        """The run, or None when no run has this id."""
         with self._read() as conn:
-            row = conn.execute(f"SELECT {', '.join(RUN_COLUMNS)} FROM runs WHERE id = ?", (int(run_id),)).fetchone()
-        return None if row is None else self._run(row)
+            row = conn.execute(f"{self._SELECT} WHERE runs.id = ?", (int(run_id),)).fetchone()
+        return None if row is None else self._entity(row)
 
-    def require_run(self, run_id: int) -> dict[str, Any]:
-        """Like :meth:`get_run`, but an unknown id raises :class:`RunNotFoundError`."""
-        run = self.get_run(run_id)
-        if run is None:
-            raise RunNotFoundError(f"run {run_id} does not exist")
-        return run
-
-    def list_runs(
+    def runs(
         self,
         limit: int | None = None,
         status: str | Iterable[str] | None = None,
         kind: str | None = None,
         session: str | None = None,
-        group: str | None = None,
-    ) -> list[dict[str, Any]]:
-        """Runs, newest first, optionally filtered by status (one or several), kind, session, group id."""
+        group: RunGroup | str | None = None,
+    ) -> list[Run]:
+        """Runs, newest first, optionally filtered by status (one or several), kind, session, group (or its id)."""
         clauses: list[str] = []
         params: list[Any] = []
         if status is not None:
             statuses = [status] if isinstance(status, str) else list(status)
-            clauses.append(f"status IN ({', '.join('?' * len(statuses))})")
+            clauses.append(f"runs.status IN ({', '.join('?' * len(statuses))})")
             params.extend(statuses)
-        for column, value in (("kind", kind), ("session", session), ("group_id", group)):
+        group_id = group.id if isinstance(group, RunGroup) else group
+        for column, value in (("kind", kind), ("session", session), ("group_id", group_id)):
             if value is not None:
-                clauses.append(f"{column} = ?")
+                clauses.append(f"runs.{column} = ?")
                 params.append(value)
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         tail = " LIMIT ?" if limit is not None else ""
         params.extend([int(limit)] if limit is not None else [])
-        query = f"SELECT {', '.join(RUN_COLUMNS)} FROM runs{where} ORDER BY id DESC{tail}"
         with self._read() as conn:
-            rows = conn.execute(query, params).fetchall()
-        return [self._run(row) for row in rows]
+            rows = conn.execute(f"{self._SELECT}{where} ORDER BY runs.id DESC{tail}", params).fetchall()
+        return [self._entity(row) for row in rows]
 
-    def runs_with_weights(self, model: str | None = None, limit: int | None = 200) -> list[dict[str, Any]]:
-        """Finished or stopped runs (of ``model``, if given) whose checkpoint file exists, newest first."""
-        runs = self.list_runs(status=("finished", "stopped"), limit=limit)
-        return [
-            r
-            for r in runs
-            if (model is None or (r.get("config") or {}).get("model") == model)
-            and r.get("checkpoint")
-            and Path(r["checkpoint"]).expanduser().is_file()
-        ]
-
-    def epochs(self, run_id: int) -> list[dict[str, Any]]:
-        """The run's logged epochs in order; ``extra`` metrics are merged into each dict."""
+    def epochs(self, run_id: int) -> list[Epoch]:
+        """The run's logged epochs in order; ``extra`` metrics are merged into each."""
         with self._read() as conn:
             rows = conn.execute(
                 f"SELECT epoch, {', '.join(METRIC_COLUMNS)}, extra FROM metrics WHERE run_id = ? ORDER BY epoch",
