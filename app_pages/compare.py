@@ -8,6 +8,7 @@ named by its run group's id (``core.training.store.groups``); a link written bef
 same group, whose id is the kind string its runs had.
 """
 
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
@@ -32,9 +33,7 @@ from core.training.search import (
 from core.training.store import ACTIVE_STATUSES, RunGroup
 from core.training.sweep import (
     SWEEPABLE,
-    grid_configs,
     in_sentence,
-    new_sweep_group,
     parse_values,
     stored_sweeps,
     sweep_label,
@@ -101,16 +100,7 @@ def readable(param: str | None, value: Any) -> Any:
     return shown_value(param, value) if param in ("model", "conv") and isinstance(value, str) else value
 
 
-st.title("Compare runs")
-notice = st.container()  # what the opened link held that could not be used (url_notices, at the end)
-copy_link_button(st.sidebar)
-
-store = ui_store()
-runs = from_store(lambda s: s.list_runs(limit=MAX_COMPARED))
-groups = from_store(lambda s: s.groups())  # the sweeps and searches these runs belong to, by id
-
-
-def sweep_section() -> None:
+def sweep_section(runs: list[dict[str, Any]], groups: Mapping[str, RunGroup]) -> None:
     """Launch one setting over several values in the background; plot accuracy against the value."""
     st.divider()
     st.subheader("Sweeps")
@@ -167,20 +157,27 @@ def sweep_section() -> None:
                 **({"graph": graph_kind} if graph_kind else {}),
                 **({"group": group.strip().upper()} if group else {}),
             }
-            base = RunConfig.make(model=model, epochs=epochs, **chosen)
             second = (param2, parse_values(param2, values2_text)) if param2 != "none" else (None, None)
-            configs = grid_configs(base, param, parse_values(param, values_text), *second)
-            sweep = new_sweep_group(param, param2 if param2 != "none" else None)
-            # all of the sweep or none of it: each run within the budget, their time together too, room for all
-            manager().submit_many(configs, session=session_id(), group=sweep, client=client_address())
+            sweep, configs = manager().submit_sweep(  # all of the sweep or none of it, as a search's trials
+                RunConfig.make(model=model, epochs=epochs, **chosen),
+                param,
+                parse_values(param, values_text),
+                *second,
+                session=session_id(),
+                client=client_address(),
+            )
             return sweep, [cfg.to_dict() for cfg in configs]
 
         launched = guarded(launch)
-    show_stored_sweep(launched)
+    show_stored_sweep(runs, groups, launched)
     sweep_results()
 
 
-def show_stored_sweep(launched: tuple[RunGroup, list[dict[str, Any]]] | None = None) -> None:
+def show_stored_sweep(
+    runs: list[dict[str, Any]],
+    groups: Mapping[str, RunGroup],
+    launched: tuple[RunGroup, list[dict[str, Any]]] | None = None,
+) -> None:
     """Reopen any stored sweep (launched here, from another browser, or with ``python -m core sweep``), kept in the
     URL as ``sw_show`` (its group's id); a sweep just launched is shown at once."""
     sweeps = stored_sweeps(runs, groups)  # the runs this page read at its start
@@ -227,7 +224,7 @@ def sweep_results() -> None:
     param2 = st.session_state.get("sweep_param2")
     if not group_id:
         return
-    members = store.list_runs(group=group_id)
+    members = ui_store().list_runs(group=group_id)
     done = [r for r in members if r["status"] == "finished"]
     settled = all(r["status"] not in ACTIVE_STATUSES for r in members)
     if settled and st.session_state.get("sweep_settled") != group_id:
@@ -260,7 +257,7 @@ def sweep_results() -> None:
     )
 
 
-def search_section() -> None:
+def search_section(runs: list[dict[str, Any]], groups: Mapping[str, RunGroup]) -> None:
     """Launch a hyper-parameter search (Ray Tune with ASHA on Ray; plain trials on worker processes), show one."""
     st.divider()
     st.subheader("Searches")
@@ -365,6 +362,7 @@ def search_results() -> None:
     if group is None or group.type != "search":
         return
     params = searched(group)
+    store = ui_store()
     members = store.list_runs(group=group.id)
     epochs = {r["id"]: store.epochs(r["id"]) for r in members}
     active = [r["id"] for r in members if r["status"] in ACTIVE_STATUSES]
@@ -410,19 +408,6 @@ def search_results() -> None:
         )
 
 
-if not runs:
-    st.info(
-        "No runs yet. Train a few on the Train page (linked below), or launch a sweep or a search further "
-        "down, then compare them here.",
-        icon=":material/model_training:",
-    )
-    st.page_link(page("train"), label="Train", icon=":material/model_training:")
-    sweep_section()
-    search_section()
-    url_notices(notice)
-    st.stop()
-
-
 def ticked_runs(shown_ids: list[int]) -> list[int]:
     """The runs to tick in the table (run ids, in table order), kept in the URL as ``cmp_runs=3,7,12``.
 
@@ -455,49 +440,58 @@ def ticked_runs(shown_ids: list[int]) -> list[int]:
     return picks
 
 
-table = pd.DataFrame(runs_table(runs, readable=True))  # models and graphs as people say them ("ChebNet")
-keys = pd.DataFrame(runs_table(runs))  # the same rows with the short names the link's filters hold ("cheb")
-f1, f2, f3 = st.columns(3)
-models = url_labelled_multiselect(
-    f1,
-    "Model",
-    sorted(keys["model"].unique(), key=lambda m: readable("model", m)),
-    "f_model",
-    format_func=lambda m: readable("model", m),
-    placeholder="all models",
-)
-statuses = url_multiselect(f2, "Status", sorted(table["status"].unique()), "f_status", placeholder="all statuses")
-datas = url_multiselect(f3, "Data", sorted(table["data"].unique()), "f_data", placeholder="all data sets")
-keep = pd.Series(True, index=table.index)
-for column, chosen in (("model", models), ("status", statuses), ("data", datas)):
-    if chosen:
-        keep &= keys[column].isin(chosen)
-shown = table[keep].reset_index(drop=True)
-shown_ids = [int(i) for i in shown["run"]]
-ticked_runs(shown_ids)
+def runs_table_section(runs: list[dict[str, Any]]) -> list[int]:
+    """The filterable table of stored runs; the ids of the ticked ones (kept in the URL as ``cmp_runs``)."""
+    table = pd.DataFrame(runs_table(runs, readable=True))  # models and graphs as people say them ("ChebNet")
+    keys = pd.DataFrame(runs_table(runs))  # the same rows with the short names the link's filters hold ("cheb")
+    f1, f2, f3 = st.columns(3)
+    models = url_labelled_multiselect(
+        f1,
+        "Model",
+        sorted(keys["model"].unique(), key=lambda m: readable("model", m)),
+        "f_model",
+        format_func=lambda m: readable("model", m),
+        placeholder="all models",
+    )
+    statuses = url_multiselect(f2, "Status", sorted(table["status"].unique()), "f_status", placeholder="all statuses")
+    datas = url_multiselect(f3, "Data", sorted(table["data"].unique()), "f_data", placeholder="all data sets")
+    keep = pd.Series(True, index=table.index)
+    for column, chosen in (("model", models), ("status", statuses), ("data", datas)):
+        if chosen:
+            keep &= keys[column].isin(chosen)
+    shown = table[keep].reset_index(drop=True)
+    shown_ids = [int(i) for i in shown["run"]]
+    ticked_runs(shown_ids)
 
-st.caption(f"{len(shown)} of {len(table)} runs · tick rows to compare them.")
-event = st.dataframe(
-    shown,
-    hide_index=True,
-    width="stretch",
-    on_select="rerun",
-    selection_mode="multi-row",
-    key="runs_table",
-    column_config=RUNS_TABLE_COLUMNS,
-    placeholder=MISSING,
-)
-rows = [r for r in dict.fromkeys(event.selection.rows if event else []) if isinstance(r, int) and 0 <= r < len(shown)]
-picked_ids = [shown_ids[r] for r in rows]
-st.session_state["_cmp_shown"] = shown_ids  # what the selection's row numbers refer to, until the next run
-if picked_ids:
-    st.query_params["cmp_runs"] = ",".join(map(str, picked_ids))
-else:
-    st.query_params.pop("cmp_runs", None)
-by_id = {r["id"]: r for r in runs}
-picked = [by_id[i] for i in picked_ids if i in by_id]
+    st.caption(f"{len(shown)} of {len(table)} runs · tick rows to compare them.")
+    event = st.dataframe(
+        shown,
+        hide_index=True,
+        width="stretch",
+        on_select="rerun",
+        selection_mode="multi-row",
+        key="runs_table",
+        column_config=RUNS_TABLE_COLUMNS,
+        placeholder=MISSING,
+    )
+    rows = [
+        r for r in dict.fromkeys(event.selection.rows if event else []) if isinstance(r, int) and 0 <= r < len(shown)
+    ]
+    picked_ids = [shown_ids[r] for r in rows]
+    st.session_state["_cmp_shown"] = shown_ids  # what the selection's row numbers refer to, until the next run
+    if picked_ids:
+        st.query_params["cmp_runs"] = ",".join(map(str, picked_ids))
+    else:
+        st.query_params.pop("cmp_runs", None)
+    return picked_ids
 
-if picked:
+
+def picked_section(picked: list[dict[str, Any]]) -> None:
+    """The ticked runs: the settings that differ between them, and their test-accuracy curves."""
+    if not picked:
+        st.caption("Select one or more runs in the table to see their settings and test-accuracy curves.")
+        return
+    store = ui_store()
     st.subheader(f"{len(picked)} selected run{'s' if len(picked) > 1 else ''}")
     diff = settings_diff(picked, readable=True)
     if len(picked) >= 2 and not diff:
@@ -519,9 +513,28 @@ if picked:
         st.plotly_chart(accuracy_curves_figure(curves), width="stretch")
     else:
         st.caption("None of the selected runs has finished an epoch yet.")
-else:
-    st.caption("Select one or more runs in the table to see their settings and test-accuracy curves.")
 
-sweep_section()
-search_section()
-url_notices(notice)
+
+def render() -> None:
+    st.title("Compare runs")
+    notice = st.container()  # what the opened link held that could not be used (url_notices, at the end)
+    copy_link_button(st.sidebar)
+    runs = from_store(lambda s: s.list_runs(limit=MAX_COMPARED))
+    groups = from_store(lambda s: s.groups())  # the sweeps and searches these runs belong to, by id
+    if not runs:
+        st.info(
+            "No runs yet. Train a few on the Train page (linked below), or launch a sweep or a search further "
+            "down, then compare them here.",
+            icon=":material/model_training:",
+        )
+        st.page_link(page("train"), label="Train", icon=":material/model_training:")
+    else:
+        by_id = {r["id"]: r for r in runs}
+        picked_section([by_id[i] for i in runs_table_section(runs) if i in by_id])
+    sweep_section(runs, groups)
+    search_section(runs, groups)
+    url_notices(notice)
+
+
+if __name__ == "__main__":  # Streamlit runs a page's file as __main__; an import (a test's) draws nothing
+    render()

@@ -55,6 +55,7 @@ from core.training.cpu_share import default_max_runs
 from core.training.fair_queue import FairQueue, fair_order  # noqa: F401  (fair_order: re-exported)
 from core.training.runs import RunConfig, validate
 from core.training.store import RunGroup, StoreError
+from core.training.sweep import grid_configs, new_sweep_group
 
 log = logging.getLogger(__name__)
 
@@ -270,6 +271,25 @@ class RunManager:
         return self.submit(
             continuation_config(self.store, parent_id, epochs), session=session, client=client, epochs=epochs
         )
+
+    def submit_sweep(
+        self,
+        base: RunConfig,
+        param: str,
+        values: list[Any],
+        param2: str | None = None,
+        values2: list[Any] | None = None,
+        session: str | None = None,
+        client: str | None = None,
+    ) -> tuple[RunGroup, list[RunConfig]]:
+        """Submit a sweep: ``base`` with every value of ``param`` (every combination with ``param2``'s values when
+        given), in a fresh sweep group: (the group, its runs' configs). All of it or none of it: each run validated
+        and within the budget, their time together too, room for all (raises UserInputError), as ``submit_search``
+        does for a search's trials."""
+        configs = grid_configs(base, param, values, param2, values2)
+        group = new_sweep_group(param, param2)
+        self.submit_many(configs, session=session, client=client, group=group)
+        return group, configs
 
     def check_room(self, session: str | None, runs: int = 1, client: str | None = None) -> None:
         """Raise :class:`QueueFullError` unless ``runs`` more runs fit: the server's queue (public mode), the
