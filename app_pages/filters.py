@@ -45,6 +45,7 @@ from core.training.runs import run_title
 from core.training.store import CheckpointError, StoreError
 from ui.display import guarded, plain
 from ui.nav import page
+from ui.page_queries import FiltersQuery, TrainQuery
 from ui.resources import GIFS, RUNS, cached, dataset, from_store, graph, store
 from ui.url_state import (
     copy_link_button,
@@ -58,55 +59,32 @@ from ui.url_state import (
 )
 
 PIXEL_KINDS = [k for k in GRAPH_PARAMS if k != "superpixels"]
-SOURCES = ("graph", "learned", "gat", "superpixel")
 SPEEDS = [60, 100, 150, 250, 400, 700]  # ms per animation frame
 PLAIN_NORMS = {"rw": "D⁻¹A: every row sums to 1", "sym": "D^-½ A D^-½"}
 GIF_PIXELS = 224  # the GIF's side in pixels (each filter pixel upscaled to fill it)
 
-st.title("Filters")
-st.caption(
-    "One graph convolution computes every output pixel i as Σⱼ Âᵢⱼ xⱼ, so row i of the normalised "
-    "adjacency Â, drawn on the 28×28 layout, is the filter pixel i applies. A fixed graph hands every "
-    "pixel the same kind of filter; a learned-edge model learns its own; a GAT layer computes a new one "
-    "for every digit; a superpixel network works on a different graph for every digit."
-)
 
-notice = st.container()  # filled at the end if the opened link had invalid values
-sb = st.sidebar
-# no format_func on URL-bound choices: Streamlit writes the displayed label into the link
-source = url_choice(
-    sb,
-    "Filters of",
-    list(SOURCES),
-    "graph",
-    "f_src",
-    widget="radio",
-    horizontal=True,
-    help="graph: a fixed pixel graph's normalised adjacency. learned: a stored learned-edge run's "
-    "learned filters beside the Gaussian kernel's. gat: a stored GAT run's attention weights "
-    "for one test digit. superpixel: a stored superpixel run's filters on one test digit's "
-    "superpixel graph.",
-)
-
-
-def finish() -> None:
-    """The copy-link control and the notice about invalid link values: call before ``st.stop()``."""
-    copy_link_button(sb)
+def finish(notice) -> None:
+    """The copy-link control and the notice about invalid link values (in ``notice``, near the top): call when a
+    source's view ends early."""
+    copy_link_button(st.sidebar)
     url_notices(notice)
 
 
-def choose_run(where, model: str, key: str, label: str, empty: str, train_query: dict[str, str]):
-    """(run store, ``model``'s stored runs with weights by id, the chosen id), the choice bound to URL key ``key``.
+def choose_run(notice, where, source: str, label: str, empty: str, train: TrainQuery):
+    """(run store, the stored runs with weights of the Filters source ``source`` (a model name) by id, the chosen
+    id), the choice bound to the source's URL key (``FiltersQuery.RUN_KEYS``); None when there is no such run.
 
     A link naming a run that cannot be shown (no such run, another model, no checkpoint) gets a warning saying
-    why, and the newest run instead; no run at all: ``empty`` and a link to the Train page, then the page stops.
+    why, and the newest run instead; no run at all: ``empty`` and a link to the Train page set up by ``train``.
     """
+    model, key = source, FiltersQuery.RUN_KEYS[source]
     problem = None
     run_store = store()
-    runs = from_store(lambda s: s.runs_with_weights(model), then=finish)
+    runs = from_store(lambda s: s.runs_with_weights(model), then=lambda: finish(notice))
     raw = st.query_params.get(key)
     if raw is not None and raw not in {str(r["id"]) for r in runs}:
-        reason = from_store(lambda s: run_problem(parse_run_id(raw), model, s), then=finish)
+        reason = from_store(lambda s: run_problem(parse_run_id(raw), model, s), then=lambda: finish(notice))
         problem = f"{key}={shown_link_value(raw)}: " + (
             plain(reason) if reason else "not a finished run with a checkpoint"
         )
@@ -114,9 +92,9 @@ def choose_run(where, model: str, key: str, label: str, empty: str, train_query:
         if problem:
             notice.warning(f"The linked run cannot be shown here — {problem}.", icon=":material/link_off:")
         st.info(empty, icon=":material/model_training:")
-        st.page_link(page("train"), label="Train", icon=":material/model_training:", query_params=train_query)
-        finish()
-        st.stop()
+        st.page_link(page("train"), label="Train", icon=":material/model_training:", query_params=train.to_query())
+        finish(notice)
+        return None
     by_id = {int(r["id"]): r for r in runs}
     run_id = url_choice(where, label, list(by_id), next(iter(by_id)), key)
     if problem:
@@ -127,12 +105,13 @@ def choose_run(where, model: str, key: str, label: str, empty: str, train_query:
     return run_store, by_id, run_id
 
 
-def pick_digit(where, data: str) -> tuple[np.ndarray, int, int]:
-    """(image (28, 28) in [0, 1], its index, its label): a test digit of data set ``data`` chosen by a slider."""
+def pick_digit(notice, where, data: str) -> tuple[np.ndarray, int, int] | None:
+    """(image (28, 28) in [0, 1], its index, its label): a test digit of data set ``data`` chosen by a slider; None
+    when the data set cannot be loaded (said on the page)."""
     ds = guarded(lambda: dataset(data))
     if ds is None:
-        finish()
-        st.stop()
+        finish(notice)
+        return None
     index = url_slider(
         where,
         "Test digit #",
@@ -172,18 +151,18 @@ def head_choice(where, heads: int, key: str) -> int | None:
 def view_settings() -> tuple[bool, str, int, int]:
     """(zoom, path, step, ms per frame) from the sidebar, then the copy-link control (after every setting)."""
     zoom = url_toggle(
-        sb,
+        st.sidebar,
         "Zoom to the pixel's neighbourhood",
         "f_zoom",
         value=True,
         help="Show 5 pixels either side of the chosen pixel instead of the whole grid.",
     )
-    sb.markdown("**Animation across pixels**")
+    st.sidebar.markdown("**Animation across pixels**")
     path = url_choice(
-        sb, "Path", list(PATHS), "raster", "f_path", help="; ".join(f"{k}: {v}" for k, v in PATHS.items())
+        st.sidebar, "Path", list(PATHS), "raster", "f_path", help="; ".join(f"{k}: {v}" for k, v in PATHS.items())
     )
     step = url_slider(
-        sb,
+        st.sidebar,
         "Step (pixels)",
         2,
         7,
@@ -191,8 +170,8 @@ def view_settings() -> tuple[bool, str, int, int]:
         "f_step",
         help="Every step-th pixel of the 28×28 input (coarser layers take proportionally fewer).",
     )
-    frame_ms = url_choice(sb, "Milliseconds per frame", SPEEDS, 150, "f_ms", widget="select_slider")
-    copy_link_button(sb)
+    frame_ms = url_choice(st.sidebar, "Milliseconds per frame", SPEEDS, 150, "f_ms", widget="select_slider")
+    copy_link_button(st.sidebar)
     return zoom, path, step, frame_ms
 
 
@@ -284,11 +263,13 @@ def stat_row(name: str, image: np.ndarray, pixel: tuple[int, int]) -> dict:
 
 
 # ---------------------------------------------------------------- a fixed graph
-if source == "graph":
-    kind = url_choice(sb, "Graph kind", PIXEL_KINDS, "grid", "f_kind", widget="radio", horizontal=True)
-    params = graph_param_widgets(kind, sb)
+def graph_filters(notice) -> bool:
+    """A fixed pixel graph's filters: row i of its normalised adjacency, for the pixel chosen. False when it ended
+    early (said why, with the link notices in ``notice``)."""
+    kind = url_choice(st.sidebar, "Graph kind", PIXEL_KINDS, "grid", "f_kind", widget="radio", horizontal=True)
+    params = graph_param_widgets(kind, st.sidebar)
     norm = url_choice(
-        sb,
+        st.sidebar,
         "Normalisation",
         list(NORMS),
         "gcn",
@@ -301,7 +282,7 @@ if source == "graph":
     built = guarded(lambda: graph(kind, json.dumps(params, sort_keys=True), norm))
     if built is None:
         url_notices(notice)
-        st.stop()
+        return False
     normed = built[1]
     st.latex(FORMULAS[kind])
     st.latex(NORMS[norm])
@@ -332,25 +313,32 @@ if source == "graph":
     show_animation(
         frames, f"{kind} graph, {norm}: the filter {PATHS[path]}", key, f"filters-{kind}-{norm}.gif", frame_ms, right
     )
+    return True
+
 
 # ---------------------------------------------------------------- a learned-edge run
-elif source == "learned":
+def learned_filters(notice) -> bool:
+    """A learned-edge run's learned filters beside the Gaussian kernel on the same edges, and how far training moved
+    them. False when it ended early (said why, with the link notices in ``notice``)."""
     rc = st.columns([3, 1])
-    run_store, by_id, run_id = choose_run(
+    chosen = choose_run(
+        notice,
         rc[0],
         "learned",
-        "f_run",
         "Learned-edge run (id)",
         "No finished learned-edge run with a checkpoint yet. Train one (layer type *learned*) from the link "
         "below, or from a terminal: `python -m core train --model learned --epochs 1`. Its learned filters "
         "will appear here beside the Gaussian kernel's.",
-        {"model": "learned"},
+        TrainQuery("learned"),
     )
+    if chosen is None:
+        return False
+    run_store, by_id, run_id = chosen
     layers = max(1, int((by_id[run_id].get("config") or {}).get("layers", 1)))
     layer = url_choice(rc[1], "Layer", list(range(1, layers + 1)), 1, "f_layer") - 1
     st.caption(run_caption(by_id[run_id]))
     untrained_col = url_toggle(
-        sb,
+        st.sidebar,
         "Show the untrained filter too",
         "f_init",
         value=True,
@@ -364,7 +352,7 @@ elif source == "learned":
     except (CheckpointError, UserInputError, StoreError, OSError) as err:
         st.error(f"Cannot read run {run_id}'s filters — {plain(err)}")
         url_notices(notice)
-        st.stop()
+        return False
     edge_set = 0
     if info.num_sets > 1:  # one filter per output channel or channel pair: pick one
         edge_set = url_slider(
@@ -473,25 +461,35 @@ elif source == "learned":
         frame_ms,
         signed=info.signed,
     )
+    return True
+
 
 # ---------------------------------------------------------------- a GAT run: attention for one digit
-elif source == "gat":
+def gat_filters(notice) -> bool:
+    """A GAT run's attention for one test digit: a filter computed from the input. False when it ended early (said why,
+    with the link notices in ``notice``)."""
     rc = st.columns([3, 1, 1])
-    run_store, by_id, run_id = choose_run(
+    chosen = choose_run(
+        notice,
         rc[0],
         "gat",
-        "f_grun",
         "GAT run (id)",
         "No finished GAT run with a checkpoint yet. Train one (layer type *gat*) from the link below, or from a "
         "terminal: `python -m core train --model gat --epochs 1`. Its attention weights for any test digit will "
         "appear here.",
-        {"model": "gat"},
+        TrainQuery("gat"),
     )
+    if chosen is None:
+        return False
+    run_store, by_id, run_id = chosen
     config = by_id[run_id].get("config") or {}
     layer = url_choice(rc[1], "Layer", list(range(1, max(1, int(config.get("layers", 1))) + 1)), 1, "f_glayer") - 1
     head = head_choice(rc[2], max(1, int(config.get("heads", 1))), "f_head")
     st.caption(run_caption(by_id[run_id]))
-    image, index, label = pick_digit(rc[0], str(config.get("data", "mnist-5k")))
+    picked = pick_digit(notice, rc[0], str(config.get("data", "mnist-5k")))
+    if picked is None:
+        return False
+    image, index, label = picked
     zoom, path, step, frame_ms = view_settings()
     try:
         version = checkpoint_version(by_id[run_id])
@@ -503,7 +501,7 @@ elif source == "gat":
     except (CheckpointError, UserInputError, StoreError, OSError) as err:
         st.error(f"Cannot read run {run_id}'s attention — {plain(err)}")
         url_notices(notice)
-        st.stop()
+        return False
     st.caption(
         "Attention weights depend on the digit: αᵢⱼ = softmax over pixel i's neighbours j of "
         "LeakyReLU(a_src·Wxⱼ + a_dst·Wxᵢ), computed from the features x of this very input. A fixed graph "
@@ -561,21 +559,28 @@ elif source == "gat":
         frame_ms,
         right,
     )
+    return True
+
 
 # ---------------------------------------------------------------- a superpixel run: one digit's own graph
-elif source == "superpixel":
+def superpixel_filters(notice) -> bool:
+    """A superpixel run's filters on one test digit's own superpixel graph. False when it ended early (said why, with
+    the link notices in ``notice``)."""
     rc = st.columns([3, 1, 1])
-    run_store, by_id, run_id = choose_run(
+    chosen = choose_run(
+        notice,
         rc[0],
         "superpixel",
-        "f_sprun",
         "Superpixel run (id)",
         "No finished superpixel run with a checkpoint yet. Train one (layer type *superpixel*, PyG layer *gat* "
         "to see attention) from the link below, or from a terminal: `python -m core train --model superpixel "
         "--graph superpixels --conv gat --epochs 1`. Its filters on any test digit's superpixels will appear "
         "here.",
-        {"model": "superpixel", "conv": "gat"},
+        TrainQuery("superpixel", {"conv": "gat"}),
     )
+    if chosen is None:
+        return False
+    run_store, by_id, run_id = chosen
     config = by_id[run_id].get("config") or {}
     conv = str(config.get("conv", "gcn"))
     layer, head = 0, None
@@ -584,8 +589,11 @@ elif source == "superpixel":
     if conv == "gat":
         head = head_choice(rc[2], max(1, int(config.get("heads", 1))), "f_sphead")
     st.caption(run_caption(by_id[run_id]))
-    image, index, label = pick_digit(rc[0], str(config.get("data", "mnist-5k")))
-    copy_link_button(sb)
+    picked = pick_digit(notice, rc[0], str(config.get("data", "mnist-5k")))
+    if picked is None:
+        return False
+    image, index, label = picked
+    copy_link_button(st.sidebar)
     try:
         version = checkpoint_version(by_id[run_id])
         run = superpixel_run(run_id, str(run_store.path), version, run_store)
@@ -595,7 +603,7 @@ elif source == "superpixel":
     except (CheckpointError, UserInputError, StoreError, OSError) as err:
         st.error(f"Cannot read run {run_id}'s filters — {plain(err)}")
         url_notices(notice)
-        st.stop()
+        return False
     g = digit.graph
     st.caption(
         "A superpixel network works on a graph of its own for every digit: SLIC regions become the nodes, "
@@ -652,22 +660,65 @@ elif source == "superpixel":
         width="stretch",
         key="f_sp_filter",
     )
+    return True
 
-with st.expander("What am I looking at?"):
-    st.markdown(
-        "- **Filter**: row *i* of Â as an image. Bright pixels are the ones pixel *i* reads most; the red square "
-        "is pixel *i* itself. With **gcn** (the default, as on the Graph Builder) the pixel keeps part of itself "
-        "through a self-loop; with **rw** every row sums to 1 (a weighted mean), so filters are comparable.\n"
-        "- **Learned vs Gaussian**: the learned-edge model predicts every edge weight from the two pixels' "
-        "coordinates with a small MLP. The Gaussian kernel on the same edges is what a hand-made graph would "
-        "use; the difference is what training chose. After a short training both stay close to their start.\n"
-        "- **Attention (GAT)**: the weights are computed from the digit, so a pixel's filter is a different one "
-        "for every input; a softmax, so it always sums to 1. A uniform filter (largest ÷ uniform = 1) is a plain "
-        "mean over the neighbours.\n"
-        "- **Superpixels**: every digit has its own graph, so its filters are drawn on its own regions; the "
-        "caption under the run says which matrix is shown.\n"
-        "- **Animation**: the filter of each pixel along the path. A fixed graph's filter only changes at the "
-        "borders (fewer neighbours); a learned model that sees absolute positions can use a different filter "
-        "in every part of the image."
+
+SHOW = {"graph": graph_filters, "learned": learned_filters, "gat": gat_filters, "superpixel": superpixel_filters}
+
+
+def explainer() -> None:
+    """What each source's pictures are, under every view."""
+    with st.expander("What am I looking at?"):
+        st.markdown(
+            "- **Filter**: row *i* of Â as an image. Bright pixels are the ones pixel *i* reads most; the red square "
+            "is pixel *i* itself. With **gcn** (the default, as on the Graph Builder) the pixel keeps part of itself "
+            "through a self-loop; with **rw** every row sums to 1 (a weighted mean), so filters are comparable.\n"
+            "- **Learned vs Gaussian**: the learned-edge model predicts every edge weight from the two pixels' "
+            "coordinates with a small MLP. The Gaussian kernel on the same edges is what a hand-made graph would "
+            "use; the difference is what training chose. After a short training both stay close to their start.\n"
+            "- **Attention (GAT)**: the weights are computed from the digit, so a pixel's filter is a different one "
+            "for every input; a softmax, so it always sums to 1. A uniform filter (largest ÷ uniform = 1) is a plain "
+            "mean over the neighbours.\n"
+            "- **Superpixels**: every digit has its own graph, so its filters are drawn on its own regions; the "
+            "caption under the run says which matrix is shown.\n"
+            "- **Animation**: the filter of each pixel along the path. A fixed graph's filter only changes at the "
+            "borders (fewer neighbours); a learned model that sees absolute positions can use a different filter "
+            "in every part of the image."
+        )
+
+
+def render() -> None:
+    st.title("Filters")
+    st.caption(
+        "One graph convolution computes every output pixel i as Σⱼ Âᵢⱼ xⱼ, so row i of the normalised "
+        "adjacency Â, drawn on the 28×28 layout, is the filter pixel i applies. A fixed graph hands every "
+        "pixel the same kind of filter; a learned-edge model learns its own; a GAT layer computes a new one "
+        "for every digit; a superpixel network works on a different graph for every digit."
     )
-url_notices(notice)
+
+    notice = st.container()  # filled at the end if the opened link had invalid values
+    # no format_func on URL-bound choices: Streamlit writes the displayed label into the link
+    source = url_choice(
+        st.sidebar,
+        "Filters of",
+        list(FiltersQuery.SOURCES),
+        "graph",
+        "f_src",
+        widget="radio",
+        horizontal=True,
+        help="graph: a fixed pixel graph's normalised adjacency. learned: a stored learned-edge run's "
+        "learned filters beside the Gaussian kernel's. gat: a stored GAT run's attention weights "
+        "for one test digit. superpixel: a stored superpixel run's filters on one test digit's "
+        "superpixel graph.",
+    )
+    if not SHOW[source](notice):
+        # The view ended early and said why (its link notices included). The page's one st.stop(): app.py's
+        # classroom.end_page() runs only after a page that drew all its controls, or it would call a hide= key of a
+        # control this view never reached "no control of this page".
+        st.stop()
+    explainer()
+    url_notices(notice)
+
+
+if __name__ == "__main__":  # Streamlit runs a page's file as __main__; an import (a test's) draws nothing
+    render()
