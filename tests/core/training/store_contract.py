@@ -1,0 +1,267 @@
+"""The contract every run store keeps (``core.training.store.base.AbstractStore``), as functions of a store.
+
+``test_store_contract.py`` runs each on every store backend it can open (SQLite today); a second backend joins by
+adding its name and factory there. Each function gets a fresh, empty store and uses only the interface's calls, so
+it says nothing about how a backend keeps its rows.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from core.errors import RunNotFoundError, UserInputError
+from core.training.runs import RunConfig
+from core.training.store import (
+    AbstractStore,
+    Run,
+    RunGroup,
+    RunSummary,
+    RunWriter,
+    as_run,
+    save_checkpoint,
+)
+
+CONFIG = RunConfig.make(model="mlp", hidden=16, epochs=2, quick=True, seed=3).to_dict()
+SUMMARY = {"run_id": 0, "status": "finished", "test_accuracy": 0.75, "parameters": 12_730, "seconds": 1.5}
+
+
+def _run(store: AbstractStore, **kw) -> int:
+    return store.create_run(CONFIG, name="MLP", **kw)
+
+
+def creates_and_reads_a_run(store: AbstractStore) -> None:
+    """A new run reads back as a queued Run with its config, name and session; the dict forms are its to_dict."""
+    run_id = _run(store, session="s1", device="cpu")
+    run = store.require_run(run_id)
+    assert isinstance(run, Run) and run.id == run_id and run.status == "queued" and run.active and not run.ended
+    assert run.config == CONFIG and run.name == "MLP" and run.session == "s1" and run.device == "cpu"
+    assert run.model == "mlp" and run.parent is None and run.group is None and run.group_id is None
+    assert run.summary == RunSummary() and run.error is None and run.checkpoint is None
+    assert run.created_at > 0 and run.updated_at >= run.created_at and run.heartbeat is not None
+    assert run.versions["python"]  # library versions recorded with the run
+    assert store.run(run_id) == run and store.get_run(run_id) == run.to_dict()
+
+
+def the_typed_and_dict_forms_agree(store: AbstractStore) -> None:
+    """get_run, list_runs and runs_with_weights are the dict forms of run and runs, for runs in every state."""
+    group = RunGroup("sweep", "sweep:1:K", params=("K",))
+    ids = [_run(store), _run(store, group=group), _run(store, session="s")]
+    store.start(ids[1], "cpu")
+    store.log_epoch(ids[1], 1, train_loss=0.5, test_accuracy=0.7)
+    store.finish(ids[1], SUMMARY, checkpoint=save_checkpoint({}, store.data_folder / "checkpoints" / "a.pt"))
+    store.fail(ids[2], "boom")
+    for run_id in ids:
+        run = store.require_run(run_id)
+        assert store.get_run(run_id) == run.to_dict()
+        assert Run.from_dict(run.to_dict(), run.group) == run  # the dict form holds everything but the group's fields
+        assert as_run(run.to_dict()).to_dict() == run.to_dict() and as_run(run) is run
+    assert store.list_runs() == [r.to_dict() for r in store.runs()]
+    assert store.list_runs(group=group.id) == [r.to_dict() for r in store.runs(group=group)]
+    assert store.runs_with_weights() == [store.require_run(ids[1]).to_dict()]
+
+
+def the_summary_is_typed_and_kept_whole(store: AbstractStore) -> None:
+    """A finished run's summary reads as typed fields, and to_dict gives back every key as stored."""
+    run_id = _run(store)
+    store.start(run_id, "cpu")
+    summary = {**SUMMARY, "run_id": run_id, "evaluation_error": None, "label": "MLP"}
+    store.finish(run_id, summary)
+    run = store.require_run(run_id)
+    assert run.status == "finished" and run.ended and not run.active
+    assert run.summary.test_accuracy == 0.75 and run.summary.parameters == 12_730 and run.summary.seconds == 1.5
+    assert run.summary.peak_mb is None and run.summary.early_stopped is False
+    assert run.summary.to_dict() == summary and store.require_run(run_id).to_dict()["summary"] == summary
+
+
+def lists_runs_newest_first_with_filters(store: AbstractStore) -> None:
+    sweep = RunGroup("sweep", "sweep:2:lr", params=("lr",))
+    a, b, c = _run(store, session="x"), _run(store, group=sweep), _run(store, session="x", kind="starter")
+    store.start(b, "cpu")
+    assert [r.id for r in store.runs()] == [c, b, a]
+    assert [r.id for r in store.runs(limit=2)] == [c, b]
+    assert [r.id for r in store.runs(status="running")] == [b]
+    assert [r.id for r in store.runs(status=("queued", "running"))] == [c, b, a]
+    assert [r.id for r in store.runs(session="x")] == [c, a]
+    assert [r.id for r in store.runs(kind="starter")] == [c]
+    assert [r.id for r in store.runs(group=sweep)] == [b] == [r.id for r in store.runs(group=sweep.id)]
+    assert store.runs(status="failed") == []
+
+
+def logs_epochs_in_order(store: AbstractStore) -> None:
+    """Epochs come back in order with every metric column (None where not measured) and extras as keys; logging an
+    epoch again replaces it."""
+    run_id = _run(store)
+    store.start(run_id, "cpu")
+    store.log_epoch(run_id, 2, train_loss=0.25, test_accuracy=0.9, threads=2)
+    store.log_epoch(run_id, 1, train_loss=1.0, train_accuracy=0.5, test_accuracy=0.6, seconds=3.0)
+    store.log_epoch(run_id, 2, train_loss=0.2, test_accuracy=0.95, threads=1)
+    epochs = store.epochs(run_id)
+    assert [e["epoch"] for e in epochs] == [1, 2]
+    assert epochs[0] == {
+        "epoch": 1,
+        "train_loss": 1.0,
+        "train_accuracy": 0.5,
+        "test_accuracy": 0.6,
+        "seconds": 3.0,
+        "images_per_second": None,
+    }
+    assert epochs[1]["test_accuracy"] == 0.95 and epochs[1]["threads"] == 1 and epochs[1]["train_accuracy"] is None
+    assert store.epochs(run_id + 1) == []
+
+
+def moves_through_its_statuses(store: AbstractStore) -> None:
+    """queued -> running -> finished, failed or stopped; a status outside the schema is refused; the queue counts
+    only queued runs, oldest first."""
+    first, second, third = _run(store), _run(store), _run(store)
+    assert [store.queue_position(i) for i in (first, second, third)] == [1, 2, 3]
+    store.start(first, "cuda:0")
+    assert store.require_run(first).status == "running" and store.require_run(first).device == "cuda:0"
+    assert [store.queue_position(i) for i in (first, second, third)] == [0, 1, 2]
+    store.finish(first, SUMMARY, status="stopped", error="asked to stop")
+    stopped = store.require_run(first)
+    assert stopped.status == "stopped" and stopped.error == "asked to stop"
+    store.fail(second, "ValueError: bad")
+    assert store.require_run(second).status == "failed" and store.require_run(second).error == "ValueError: bad"
+    with pytest.raises(ValueError, match="status"):
+        store.finish(third, SUMMARY, status="running")
+    with pytest.raises(ValueError, match="status"):
+        store.create_run(CONFIG, status="paused")
+    assert store.require_run(third).status == "queued"
+
+
+def recovers_runs_whose_worker_is_gone(store: AbstractStore) -> None:
+    """recover_interrupted marks active runs whose heartbeat is stale as interrupted, with the reason; a heartbeat
+    from a worker that was alive after all sets its run running again."""
+    active, done = _run(store), _run(store)
+    store.finish(done, SUMMARY)
+    assert store.recover_interrupted(stale_after=3600) == []
+    assert store.recover_interrupted(stale_after=-1) == [active]  # every heartbeat is "stale" now
+    run = store.require_run(active)
+    assert run.status == "interrupted" and run.error and "heartbeat" in run.error
+    assert store.require_run(done).status == "finished"
+    store.heartbeat(active)
+    assert store.require_run(active).status == "running" and store.require_run(active).error is None
+
+
+def carries_progress_and_stop_requests(store: AbstractStore) -> None:
+    run_id = _run(store)
+    assert store.progress(run_id) is None and not store.stop_requested(run_id)
+    store.start(run_id, "cpu")
+    store.log_progress(run_id, 1, 3, 10, 0.5, [(0.1, 0.9), (0.2, 0.7)])
+    store.log_progress(run_id, 1, 4, 10, None, [(0.3, 0.6)])
+    live = store.progress(run_id)
+    assert live is not None and (live["epoch"], live["batch"], live["num_batches"], live["loss"]) == (1, 4, 10, None)
+    assert live["points"] == [(0.1, 0.9), (0.2, 0.7), (0.3, 0.6)]
+    assert store.request_stop(run_id) and store.stop_requested(run_id)
+    asked_at = store.require_run(run_id).stop_requested_at
+    assert asked_at is not None and store.request_stop(run_id)  # asking again keeps the first time
+    assert store.require_run(run_id).stop_requested_at == asked_at
+    store.finish(run_id, SUMMARY, status="stopped")
+    assert not store.request_stop(run_id)  # an ended run cannot be asked to stop
+    assert not store.request_stop(run_id + 100)
+
+
+def keeps_artifacts(store: AbstractStore) -> None:
+    """Bytes come back as bytes, anything else as its JSON; per epoch or for the whole run; saving replaces."""
+    run_id = _run(store)
+    store.save_artifact(run_id, "pca", {"xy": [[0.5, 1.0]]}, epoch=1)
+    store.save_artifact(run_id, "pca", {"xy": [[2.0, 3.0]]}, epoch=2)
+    store.save_artifact(run_id, "blob", b"\x00\x01")
+    store.save_artifact(run_id, "blob", b"\x02")
+    assert store.load_artifact(run_id, "pca", epoch=2) == {"xy": [[2.0, 3.0]]}
+    assert store.load_artifact(run_id, "blob") == b"\x02" and store.load_artifact(run_id, "missing") is None
+    assert store.list_artifacts(run_id) == [
+        {"name": "blob", "epoch": None},
+        {"name": "pca", "epoch": 1},
+        {"name": "pca", "epoch": 2},
+    ]
+    assert store.list_artifacts(run_id, "pca") == [{"name": "pca", "epoch": 1}, {"name": "pca", "epoch": 2}]
+
+
+def keeps_checkpoints_and_deletes_runs(store: AbstractStore) -> None:
+    """finish records the weights file; runs_with_weights lists runs whose file exists; delete_run removes the run
+    with its epochs, artifacts and (the store's own) weights file."""
+    kept, gone = _run(store), _run(store)
+    path = save_checkpoint({}, store.data_folder / "checkpoints" / f"run-{kept}.pt")
+    store.finish(kept, SUMMARY, checkpoint=path)
+    store.finish(gone, SUMMARY, checkpoint=store.data_folder / "checkpoints" / "never-written.pt")
+    assert store.require_run(kept).checkpoint == str(path)
+    assert [r["id"] for r in store.runs_with_weights()] == [kept]
+    assert store.runs_with_weights(model="cheb") == []
+    store.finish(kept, SUMMARY, status="stopped")  # no checkpoint given: the recorded one stays
+    assert store.require_run(kept).checkpoint == str(path)
+    store.log_epoch(kept, 1, train_loss=1.0)
+    store.save_artifact(kept, "pca", [1])
+    assert store.delete_run(kept) and not path.exists()
+    assert store.run(kept) is None and store.epochs(kept) == [] and store.list_artifacts(kept) == []
+    assert not store.delete_run(kept)
+
+
+def keeps_groups(store: AbstractStore) -> None:
+    """A grouped run reads back with its group's fields; the first group saved under an id stays."""
+    lesson = RunGroup("lesson", "lesson:karate:quick:1", lesson="karate", mode="quick", seed=4)
+    run_id = _run(store, group=lesson)
+    run = store.require_run(run_id)
+    assert run.group is not None and run.group_id == lesson.id
+    assert (run.group.type, run.group.lesson, run.group.mode, run.group.seed) == ("lesson", "karate", "quick", 4)
+    assert run.group.created_at > 0 and run.kind == lesson.id  # the kind column keeps the id, as older versions wrote
+    assert store.save_group(RunGroup("lesson", lesson.id, lesson="other")) == run.group
+    search = store.save_group(RunGroup("search", "search:1:asha:lr", params=("lr",), early_stopping=True))
+    assert store.get_group(search.id) == search and store.get_group("nope") is None and store.get_group(None) is None
+    assert set(store.groups()) == {lesson.id, search.id} and list(store.groups("search")) == [search.id]
+
+
+def reads_a_run_config(store: AbstractStore) -> None:
+    """Run.run_config gives the run's RunConfig; a model this version lacks is one clear UserInputError."""
+    run_id = _run(store)
+    assert store.require_run(run_id).run_config() == RunConfig.from_dict(dict(CONFIG))
+    foreign = store.create_run({**CONFIG, "model": "capsnet"})
+    with pytest.raises(UserInputError, match=f"run {foreign} was trained with model 'capsnet'") as err:
+        store.require_run(foreign).run_config()
+    assert err.value.param == "model"
+
+
+def unknown_ids_are_refused(store: AbstractStore) -> None:
+    """Reading an unknown id gives None (run, get_run) or RunNotFoundError (require_run); every write to it raises
+    RunNotFoundError, and nothing is created."""
+    missing = _run(store) + 100
+    assert store.run(missing) is None and store.get_run(missing) is None
+    with pytest.raises(RunNotFoundError, match=f"run {missing} does not exist"):
+        store.require_run(missing)
+    writes = [
+        lambda: store.start(missing, "cpu"),
+        lambda: store.log_epoch(missing, 1, train_loss=1.0),
+        lambda: store.finish(missing, SUMMARY),
+        lambda: store.fail(missing, "x"),
+        lambda: store.heartbeat(missing),
+        lambda: store.log_progress(missing, 1, 1, 1, 0.5),
+        lambda: store.save_artifact(missing, "a", 1),
+    ]
+    for write in writes:
+        with pytest.raises(RunNotFoundError):
+            write()
+    assert len(store.runs()) == 1
+
+
+def is_a_run_writer(store: AbstractStore) -> None:
+    """A worker writes through any store (the RunWriter protocol)."""
+    assert isinstance(store, RunWriter) and isinstance(store, AbstractStore)
+    assert store.location and store.data_folder.is_dir()
+
+
+CONTRACT = [
+    creates_and_reads_a_run,
+    the_typed_and_dict_forms_agree,
+    the_summary_is_typed_and_kept_whole,
+    lists_runs_newest_first_with_filters,
+    logs_epochs_in_order,
+    moves_through_its_statuses,
+    recovers_runs_whose_worker_is_gone,
+    carries_progress_and_stop_requests,
+    keeps_artifacts,
+    keeps_checkpoints_and_deletes_runs,
+    keeps_groups,
+    reads_a_run_config,
+    unknown_ids_are_refused,
+    is_a_run_writer,
+]
