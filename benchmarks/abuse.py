@@ -203,7 +203,9 @@ def plan() -> dict[str, Any]:
     slots = max(1, int(raw)) if raw else default_max_runs()
     sweep = None
     for epochs in range(20, 0, -1):  # the Compare page's epochs slider: 1..20
-        configs = grid_configs(RunConfig(model="cheb", graph="grid", epochs=epochs), "seed", list(range(SWEEP_VALUES)))
+        configs = grid_configs(
+            RunConfig.make(model="cheb", graph="grid", epochs=epochs), "seed", list(range(SWEEP_VALUES))
+        )
         try:
             costs = cost.check_all(configs)
         except cost.BudgetError:
@@ -238,7 +240,7 @@ def plan() -> dict[str, Any]:
     def sweep_base(c: dict[str, str]) -> RunConfig:
         """The run a sweep form ``c`` varies: its model and epochs, and its graph where the form names one."""
         graph: dict[str, Any] = {"graph": c["sw_graph"]} if "sw_graph" in c else {}
-        return RunConfig(model=c["sw_model"], epochs=int(c["sw_epochs"]), **graph)
+        return RunConfig.make(model=c["sw_model"], epochs=int(c["sw_epochs"]), **graph)
 
     def sweep_refused(c: dict[str, str]) -> bool:
         base = sweep_base(c)
@@ -250,13 +252,15 @@ def plan() -> dict[str, Any]:
     # an over-budget sweep the form can hold: the first of these the budget refuses
     big_sweep = next((c for c in OVER_BUDGET_SWEEPS if sweep_refused(c)), None)
     # the forged Train link: the page replaces the forged values by the widgets' defaults, the group stays
-    forged_train = RunConfig(model="escnn", group="D16", epochs=QUICK_EPOCHS if quick_mode() else RunConfig().epochs)
+    forged_train = RunConfig.make(
+        model="escnn", group="D16", epochs=QUICK_EPOCHS if quick_mode() else RunConfig.make().training.epochs
+    )
     # the budget check alone, in this process (what each entry point's refusal costs the server)
     checks: dict[str, dict[str, Any]] = {}
     space = parse_space([p for p in SEARCH_SPACE.split(";") if p.strip()])
     for name, configs in (
-        ("train link", [RunConfig(model="escnn", group="D16", hidden=128, layers=4, epochs=30)]),
-        ("search box", search_configs(RunConfig(model="escnn", epochs=4), space, 1, "grid")),
+        ("train link", [RunConfig.make(model="escnn", group="D16", hidden=128, layers=4, epochs=30)]),
+        ("search box", search_configs(RunConfig.make(model="escnn", epochs=4), space, 1, "grid")),
         (
             "sweep",
             grid_configs(

@@ -79,7 +79,7 @@ def main() -> None:
     store = RunStore()
     for recipe in args.set or [""]:
         for seed in (int(s) for s in args.seeds.split(",")):
-            cfg = RunConfig(**{**base, **parse_recipe(recipe), "seed": seed}, quick=True)
+            cfg = RunConfig.make(**{**base, **parse_recipe(recipe), "seed": seed}, quick=True)
             cost = estimate(cfg)
             t0, c0 = time.perf_counter(), time.process_time()
             result = execute(cfg, store)
@@ -91,13 +91,13 @@ def main() -> None:
                     {
                         "recipe": recipe or "starter",
                         "seed": seed,
-                        "layers": cfg.layers,
-                        "hidden": cfg.hidden,
-                        "epochs": cfg.epochs,
-                        "lr": cfg.lr,
-                        "schedule": cfg.schedule,
-                        "augment": cfg.augment,
-                        "dropout": cfg.dropout,
+                        "layers": cfg.value("layers"),
+                        "hidden": cfg.value("hidden"),
+                        "epochs": cfg.training.epochs,
+                        "lr": cfg.training.lr,
+                        "schedule": cfg.training.schedule,
+                        "augment": cfg.training.augment,
+                        "dropout": cfg.value("dropout"),
                         "test_accuracy": result.get("test_accuracy"),
                         "estimate_s": round(cost.seconds),
                         "estimate_mb": round(cost.peak_mb),

@@ -39,8 +39,10 @@ def runs(data_dir) -> dict[str, int]:
         mp.setenv("GRAPHCONV_DATA_DIR", str(data_dir))
         mp.setenv("GRAPHCONV_QUICK", "1")
         return {
-            "cnn": execute(RunConfig(model="cnn", hidden=8, epochs=1, quick=True))["run_id"],
-            "escnn": execute(RunConfig(model="escnn", group="C4", hidden=4, layers=2, epochs=1, quick=True))["run_id"],
+            "cnn": execute(RunConfig.make(model="cnn", hidden=8, epochs=1, quick=True))["run_id"],
+            "escnn": execute(RunConfig.make(model="escnn", group="C4", hidden=4, layers=2, epochs=1, quick=True))[
+                "run_id"
+            ],
         }
 
 

@@ -197,7 +197,7 @@ def test_on_a_phone_the_answers_are_in_view_after_a_stroke_and_the_drawing_trave
     store = RunStore(data_dir / "runs.db")
     if not store.runs_with_weights(limit=5):  # run alone: train a quick CNN into the served app's data folder
         monkeypatch.setenv("GRAPHCONV_DATA_DIR", str(data_dir))
-        execute(RunConfig(model="cnn", hidden=8, epochs=1, quick=True), store)
+        execute(RunConfig.make(model="cnn", hidden=8, epochs=1, quick=True), store)
     phone = page.context.browser.new_context(viewport={"width": 390, "height": 844})
     pg = phone.new_page()
     pg.set_default_timeout(90_000)

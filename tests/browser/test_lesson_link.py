@@ -28,9 +28,9 @@ def _train_tiny_tutorial_launch(data_dir) -> tuple[RunGroup, list[int]]:
     store = RunStore(data_dir / "runs.db")
     launch, plan = launch_plan("tutorial", True)
     ids = []
-    for cfg, store_kind in plan:
-        cfg.epochs = 1
-        ids.append(store.create_run(cfg.to_dict(), name=cfg.label(), kind=store_kind))
+    for cfg, part in plan:
+        cfg.training.epochs = 1
+        ids.append(store.create_run(cfg.to_dict(), name=cfg.label(), group=part))
         execute(cfg, store, run_id=ids[-1])
     assert [store.require_run(i)["status"] for i in ids] == ["finished"] * 4
     return launch, ids

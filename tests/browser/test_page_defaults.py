@@ -72,7 +72,9 @@ def test_a_link_that_names_a_run_opens_it_and_the_sidebar_opens_the_default(serv
     from core.training.runs import RunConfig, execute
 
     monkeypatch.setenv("GRAPHCONV_DATA_DIR", str(data_dir))  # the served app's store
-    older, newer = (execute(RunConfig(model="mlp", hidden=8, epochs=1, quick=True, seed=s))["run_id"] for s in (0, 1))
+    older, newer = (
+        execute(RunConfig.make(model="mlp", hidden=8, epochs=1, quick=True, seed=s))["run_id"] for s in (0, 1)
+    )
     page.goto(f"{server}/train?run={older}")
     settle(page)
     page.get_by_text("Open this run on:").first.wait_for()

@@ -37,7 +37,8 @@ def runs(data_dir) -> dict[str, int]:
         mp.setenv("GRAPHCONV_DATA_DIR", str(data_dir))
         mp.setenv("GRAPHCONV_QUICK", "1")
         return {
-            name: execute(RunConfig(model=name, hidden=8, epochs=1, quick=True))["run_id"] for name in ("mlp", "cheb")
+            name: execute(RunConfig.make(model=name, hidden=8, epochs=1, quick=True))["run_id"]
+            for name in ("mlp", "cheb")
         }
 
 
