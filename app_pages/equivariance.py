@@ -59,63 +59,13 @@ SIX_NINE = (
     "both the same answer."
 )
 
-st.title("Equivariance")
-notice = st.container()
-sb = st.sidebar
-group = url_choice(
-    sb,
-    "Group",
-    list(GROUPS),
-    "C8",
-    "group",
-    help="The symmetry measured (and used by the escnn model you train here). CN: N rotations by "
-    "360/N degrees; DN: those and their mirror images; SO2: rotations sampled every 15°.",
-)
-images_slot = sb.container()  # "Test images", drawn once the runs are known: its choices are what their test sets hold
-sb.caption(
-    "CN / DN elements are named `r90` (rotate 90° counter-clockwise) and `f r90` (mirror left-right, then rotate 90°)."
-)
-copy_link_button(sb)
 
-
-# ---------------------------------------------------------------- cached measurements
 @cached(RUNS)
 def run_model(run_id: int, checkpoint_key: str):
     """(model, RunConfig, dataset) of a stored run; ``checkpoint_key`` (path + mtime) keys the cache."""
     from core.analysis.results import load_run_model
 
     return load_run_model(run_id)
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def accuracy_curve(run_id: int, checkpoint_key: str, n: int, angles: tuple[float, ...]) -> dict[float, float]:
-    model, _, ds = run_model(run_id, checkpoint_key)
-    return accuracy_by_angle(model, ds.x_test[:n], ds.y_test[:n], angles=angles)
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def logit_errors(run_id: int, checkpoint_key: str, n: int, group: str) -> dict:
-    model, _, ds = run_model(run_id, checkpoint_key)
-    return logit_invariance_error(model, ds.x_test[:n], group)
-
-
-@st.cache_data(show_spinner=False, max_entries=256)
-def digit_answer(run_id: int, checkpoint_key: str, digit: int) -> list[float]:
-    """The run's (10,) class probabilities for its test digit ``digit``, as it is stored (not turned)."""
-    model, cfg, ds = run_model(run_id, checkpoint_key)
-    return probabilities(PlaygroundModel(run_id, cfg.label(), model, cfg.model), ds.x_test[digit]).tolist()
-
-
-@st.cache_data(show_spinner=False, max_entries=32)
-def layer_errors(run_id: int, checkpoint_key: str, group: str) -> dict:
-    model, _, ds = run_model(run_id, checkpoint_key)
-    return layer_equivariance_error(model, ds.x_test[:LAYER_IMAGES], group)
-
-
-# ---------------------------------------------------------------- stored runs
-starter = starter_set()  # read before the runs: a starter run it calls finished is among them
-all_runs = from_store(lambda s: s.list_runs(status=("finished", "stopped"), limit=500))
-runs = [r for r in all_runs if r.get("checkpoint") and (r.get("config") or {}).get("model") != "superpixel"]
 
 
 def run_label(r: dict) -> str:
@@ -128,376 +78,439 @@ def run_name(r: dict) -> str:
     return run_title(r)
 
 
-by_id = {int(r["id"]): r for r in runs}
+def render() -> None:
+    st.title("Equivariance")
+    notice = st.container()
+    sb = st.sidebar
+    group = url_choice(
+        sb,
+        "Group",
+        list(GROUPS),
+        "C8",
+        "group",
+        help="The symmetry measured (and used by the escnn model you train here). CN: N rotations by "
+        "360/N degrees; DN: those and their mirror images; SO2: rotations sampled every 15°.",
+    )
+    images_slot = (
+        sb.container()
+    )  # "Test images", drawn once the runs are known: its choices are what their test sets hold
+    sb.caption(
+        "CN / DN elements are named `r90` (rotate 90° counter-clockwise) and `f r90` (mirror left-right, "
+        "then rotate 90°)."
+    )
+    copy_link_button(sb)
 
-# ---------------------------------------------------------------- train a quick trio in the background
-mgr = manager()
-with st.expander(
-    "Train a CNN, a graph model and a steerable net to compare", expanded=not runs, icon=":material/model_training:"
-):
-    c1, c2 = st.columns(2)
-    trio_data = url_choice(
-        c1,
-        "Data",
-        ready_datasets(),
-        "mnist-5k",
-        "trio_data",
-        widget="radio",
-        horizontal=True,
-        help="mnist-rot: every training and test digit turned by a random angle.",
-    )
-    trio_epochs = url_slider(c2, "Epochs", 1, 10, 3, "trio_epochs")
-    st.caption(
-        "Three runs with the Train page's default settings: a LeNet-style CNN, a ChebNet (K=5) on the "
-        f"8-neighbour pixel grid and an escnn steerable CNN for {group}. They queue for the training slots "
-        "and keep going if you leave the page."
-    )
-    if st.button(
-        f"Train CNN, ChebNet and escnn {group} on {trio_data}",
-        icon=":material/play_arrow:",
-        type="primary",
-        key="train_trio",
+    # ---------------------------------------------------------------- cached measurements
+    @st.cache_data(show_spinner=False, max_entries=64)
+    def accuracy_curve(run_id: int, checkpoint_key: str, n: int, angles: tuple[float, ...]) -> dict[float, float]:
+        model, _, ds = run_model(run_id, checkpoint_key)
+        return accuracy_by_angle(model, ds.x_test[:n], ds.y_test[:n], angles=angles)
+
+    @st.cache_data(show_spinner=False, max_entries=64)
+    def logit_errors(run_id: int, checkpoint_key: str, n: int, group: str) -> dict:
+        model, _, ds = run_model(run_id, checkpoint_key)
+        return logit_invariance_error(model, ds.x_test[:n], group)
+
+    @st.cache_data(show_spinner=False, max_entries=256)
+    def digit_answer(run_id: int, checkpoint_key: str, digit: int) -> list[float]:
+        """The run's (10,) class probabilities for its test digit ``digit``, as it is stored (not turned)."""
+        model, cfg, ds = run_model(run_id, checkpoint_key)
+        return probabilities(PlaygroundModel(run_id, cfg.label(), model, cfg.model), ds.x_test[digit]).tolist()
+
+    @st.cache_data(show_spinner=False, max_entries=32)
+    def layer_errors(run_id: int, checkpoint_key: str, group: str) -> dict:
+        model, _, ds = run_model(run_id, checkpoint_key)
+        return layer_equivariance_error(model, ds.x_test[:LAYER_IMAGES], group)
+
+    # ---------------------------------------------------------------- stored runs
+    starter = starter_set()  # read before the runs: a starter run it calls finished is among them
+    all_runs = from_store(lambda s: s.list_runs(status=("finished", "stopped"), limit=500))
+    runs = [r for r in all_runs if r.get("checkpoint") and (r.get("config") or {}).get("model") != "superpixel"]
+
+    by_id = {int(r["id"]): r for r in runs}
+
+    # ---------------------------------------------------------------- train a quick trio in the background
+    mgr = manager()
+    with st.expander(
+        "Train a CNN, a graph model and a steerable net to compare", expanded=not runs, icon=":material/model_training:"
     ):
-        cfgs = [
-            RunConfig.make(
-                model=m, data=trio_data, epochs=int(trio_epochs), **({"group": group} if m == "escnn" else {})
-            )
-            for m in TRIO
-        ]
-        ids = guarded(lambda: mgr.submit_many(cfgs, session=session_id(), client=client_address()))
-        if ids:
-            st.session_state["eq_trio"] = ids
-            st.query_params["trio"] = ",".join(map(str, ids))
-url_notices(notice)
-
-raw_trio = st.query_params.get("trio", "")
-if "eq_trio" not in st.session_state and raw_trio:  # a reload re-attaches (at most the trio's three runs)
-    if parse_run_ids(raw_trio, len(TRIO)) is None:
-        refuse_link_value("trio", f"at most {len(TRIO)} run ids")
-        url_notices(notice)
-    else:
-        st.session_state["eq_trio"] = parse_run_ids(raw_trio, len(TRIO))
-trio_ids = st.session_state.get("eq_trio") or []
-
-
-@st.fragment(run_every=1.0)
-def trio_progress(ids: list[int]) -> None:
-    rows, active = [], False
-    for run_id in ids:
-        live = mgr.live(run_id)  # read from the store the manager writes
-        if live is None:
-            continue
-        row, status = live["run"], live["state"]
-        active |= status in ACTIVE_STATUSES
-        rows.append((run_id, run_title({"id": run_id, **row}), status, live))
-    if not rows:
-        return
-    for run_id, name, status, live in rows:
-        if status == "running" and live:
-            st.progress(live["progress"], text=f"{plain(name)}: {progress_text(live)}")
-        else:
-            st.caption(f"{plain(name)}: {STATE_NAMES.get(status, status)}")
-    if not active and st.session_state.get("_eq_trio_done") != ids:
-        st.session_state["_eq_trio_done"] = ids
-        st.session_state["_eq_select"] = ids  # select the trio once the page reruns
-        st.rerun(scope="app")
-
-
-if trio_ids:
-    trio_progress(trio_ids)
-
-# ---------------------------------------------------------------- a fresh server: the starter set
-if not runs:  # trains once, for every visitor, when no run can be compared yet
-    starter = starter_set(needed=True)
-show_starter(starter, "the Equivariance page")
-
-# ---------------------------------------------------------------- pick runs
-if not runs:
-    if starter_training(starter):
-        st.info(
-            "No finished runs yet: a starter set is training (above); its runs appear here as they finish. "
-            "Or press **Train CNN, ChebNet and escnn** above, or train any image model on the Train page.",
-            icon=":material/hourglass_top:",
+        c1, c2 = st.columns(2)
+        trio_data = url_choice(
+            c1,
+            "Data",
+            ready_datasets(),
+            "mnist-5k",
+            "trio_data",
+            widget="radio",
+            horizontal=True,
+            help="mnist-rot: every training and test digit turned by a random angle.",
         )
-    else:
-        st.info(
-            "No finished runs yet. Press **Train CNN, ChebNet and escnn** above (a few minutes on a CPU), or "
-            "train any image model on the Train page; finished runs appear here.",
-            icon=":material/model_training:",
+        trio_epochs = url_slider(c2, "Epochs", 1, 10, 3, "trio_epochs")
+        st.caption(
+            "Three runs with the Train page's default settings: a LeNet-style CNN, a ChebNet (K=5) on the "
+            f"8-neighbour pixel grid and an escnn steerable CNN for {group}. They queue for the training slots "
+            "and keep going if you leave the page."
         )
-        for line in starter_failures(starter):
-            st.caption(f"Starter set: {line}")
-    st.page_link(page("train"), label="Train", icon=":material/model_training:")
-    st.stop()
-
-
-def linked_runs() -> list[int] | None:
-    """The runs this link names (``runs=3,2,1``), None when it names none. A link from before run ids were used
-    (``runs=#5 escnn C8 · mnist-rot``, repeated) is read by its ids; a run that is not listed here is left out with a
-    notice."""
-    values = st.query_params.get_all("runs")
-    if not values:
-        return None
-    ids = parse_run_ids(values[0], MAX_RUNS) if len(values) == 1 else None
-    if ids is None and len(values) <= MAX_RUNS and all(len(v) <= 200 for v in values):  # the older labels
-        heads = [v[1:].split(" ", 1)[0] if v.startswith("#") else "" for v in values]
-        ids = [int(h) for h in heads] if all(RUN_ID.fullmatch(h) for h in heads) else None
-    known = [i for i in ids or [] if i in by_id]
-    if ids is None or known != ids:
-        note_link_value("runs", ",".join(values), f"run ids of at most {MAX_RUNS} finished runs with weights")
-    return known
-
-
-pending = st.session_state.pop("_eq_select", None)  # run ids: the trio just finished, a run opened from elsewhere
-added = newly_finished(starter, set(by_id), "_eq_starter_seen")  # finished since the last rerun
-if added and not pending and "runs" in st.session_state:  # they join the runs compared (none yet: the defaults)
-    shown = [i for i in st.session_state["runs"] if i in by_id]
-    pending = (shown + [i for i in added if i not in shown])[:MAX_RUNS]
-raw_open = st.query_params.get("eq_open")  # a run opened from another page (Train, Results): it and the newest
-if raw_open is not None:  # runs of the other kinds beside it; the selection then lives in `runs` like any other
-    st.query_params.pop("eq_open", None)
-    opened = by_id.get(parse_run_id(raw_open))
-    if opened is None:
-        note_link_value("eq_open", raw_open, "a finished image-model run with weights")
-        url_notices(notice)
-    else:
-        model = (opened.get("config") or {}).get("model")
-        others = [i for i in default_runs(by_id, MAX_RUNS) if (by_id[i].get("config") or {}).get("model") != model]
-        pending = [opened["id"]] + others[: MAX_RUNS - 1]
-        st.session_state.pop("layer_run", None)  # "Inside one network" looks inside the run opened
-        st.query_params["layer_run"] = str(opened["id"])
-
-
-def newest_first(ids) -> list[int]:
-    """``ids`` in the picker's order, newest first (a link's runs keep the link's order)."""
-    return [i for i in by_id if i in ids][:MAX_RUNS]
-
-
-pending = newest_first(pending) if pending else pending
-linked = linked_runs()
-if classroom.hidden("runs"):  # a classroom link fixed the runs: no picker, the link's runs (or the newest of each kind)
-    kept = st.session_state.get("runs")  # the picker's last value: a browser may have sent anything for it
-    kept = [v for v in (kept if isinstance(kept, list) else []) if type(v) is int and v in by_id]
-    selected = (
-        pending
-        or (linked if linked is not None else kept if "runs" in st.session_state else newest_first(default_runs(by_id)))
-    )[:MAX_RUNS]
-    classroom.record(
-        "runs",
-        "Runs to compare",
-        ",".join(map(str, selected)),
-        ", ".join(run_label(by_id[i]) for i in selected) or "none",
-        True,
-    )
-else:
-    if pending:
-        st.session_state["runs"] = pending
-    elif "runs" not in st.session_state:  # the page opens: the link's runs, else the newest of each kind
-        st.session_state["runs"] = linked[:MAX_RUNS] if linked is not None else newest_first(default_runs(by_id))
-    else:  # whatever a browser sent for the picker: runs listed here
-        kept = st.session_state["runs"]
-        st.session_state["runs"] = [
-            v for v in (kept if isinstance(kept, list) else []) if type(v) is int and v in by_id
-        ][:MAX_RUNS]
-    selected = st.multiselect(
-        "Runs to compare",
-        list(by_id),
-        key="runs",
-        max_selections=MAX_RUNS,
-        format_func=lambda i: run_label(by_id[i]) if i in by_id else str(i),
-        placeholder="choose up to 3 finished runs",
-        help="Finished or stopped image-model runs with a checkpoint, newest first.",
-    )
-    classroom.record(
-        "runs",
-        "Runs to compare",
-        ",".join(map(str, selected)),
-        ", ".join(run_label(by_id[i]) for i in selected if i in by_id) or "none",
-        False,
-    )
-selected = [i for i in selected if type(i) is int and i in by_id][:MAX_RUNS]
-if st.query_params.get_all("runs") != [",".join(map(str, selected))]:
-    st.query_params["runs"] = ",".join(map(str, selected))  # the link holds run ids, so Copy link reopens these
-
-
-def digits_held(r: dict) -> int:
-    """How many test digits the run's data set holds (as it was trained: quick mode holds fewer)."""
-    stored = (r.get("summary") or {}).get("test_images")
-    if isinstance(stored, int) and stored > 0:
-        return stored
-    cfg = r.get("config") or {}
-    return split_sizes(str(cfg.get("data") or "mnist-5k"), bool(cfg.get("quick")))[1]
-
-
-# "Test images": the number of digits measured, never more than the smallest test set of the runs compared holds,
-# so the control and every sentence below say the same number.
-smallest = min((digits_held(by_id[i]) for i in selected), default=max(IMAGE_CHOICES))
-image_choices = sorted({v for v in IMAGE_CHOICES if v < smallest} | {min(smallest, max(IMAGE_CHOICES))})
-images_help = (
-    f"Test digits turned for the accuracy curves (the first ones of each run's test set; the logit table "
-    f"takes the first {LOGIT_IMAGES} of them). At most what the runs' test sets hold: {smallest:,} here."
-)
-if len(image_choices) > 1:
-    n_images = url_choice(
-        images_slot, "Test images", image_choices, image_choices[-1], "images", widget="select_slider", help=images_help
-    )
-else:
-    n_images = image_choices[0]
-    images_slot.caption(f"Test images: {n_images} (all the runs' test sets hold).")
-n_logit = min(int(n_images), LOGIT_IMAGES)
-url_notices(notice)
-if not selected:
-    st.caption("Choose up to three runs — say a CNN, a graph model and an escnn net — to rotate their test digits.")
-    st.stop()
-picked = [by_id[i] for i in selected]
-keys: dict[int, str] = {}
-for r in picked:
-    try:
-        keys[r["id"]] = checkpoint_version(r)
-    except CheckpointError as err:
-        st.error(f"Cannot open {run_name(r)} — {plain(err)}")
-if not keys:
-    st.stop()
-picked = [r for r in picked if r["id"] in keys]
-
-
-def measure():
-    """Every run's accuracy curve and logit errors. Bounded (at most 3 runs x 500 digits x 24 angles, the logit table
-    200 digits x at most 32 elements) and cached in the server per run, checkpoint and setting, Streamlit computing a
-    value once for sessions that ask at the same time: what the page shows is measured as it opens (a link, a class
-    opening one link) and on each change, with no Measure press."""
-    curves, logits = {}, {}
-    for r in picked:
-        label = run_name(r)
-        with st.spinner(
-            f"Rotating {n_images} test digits of {label} through {len(ANGLES)} angles (a few seconds "
-            "a run, longer for big escnn nets)…"
+        if st.button(
+            f"Train CNN, ChebNet and escnn {group} on {trio_data}",
+            icon=":material/play_arrow:",
+            type="primary",
+            key="train_trio",
         ):
-            curves[label] = accuracy_curve(r["id"], keys[r["id"]], int(n_images), ANGLES)
-            logits[label] = logit_errors(r["id"], keys[r["id"]], n_logit, group)
-    return curves, logits
+            cfgs = [
+                RunConfig.make(
+                    model=m, data=trio_data, epochs=int(trio_epochs), **({"group": group} if m == "escnn" else {})
+                )
+                for m in TRIO
+            ]
+            ids = guarded(lambda: mgr.submit_many(cfgs, session=session_id(), client=client_address()))
+            if ids:
+                st.session_state["eq_trio"] = ids
+                st.query_params["trio"] = ",".join(map(str, ids))
+    url_notices(notice)
 
+    raw_trio = st.query_params.get("trio", "")
+    if "eq_trio" not in st.session_state and raw_trio:  # a reload re-attaches (at most the trio's three runs)
+        if parse_run_ids(raw_trio, len(TRIO)) is None:
+            refuse_link_value("trio", f"at most {len(TRIO)} run ids")
+            url_notices(notice)
+        else:
+            st.session_state["eq_trio"] = parse_run_ids(raw_trio, len(TRIO))
+    trio_ids = st.session_state.get("eq_trio") or []
 
-try:
-    result = guarded(measure)
-except (CheckpointError, DataUnavailableError, StoreError) as err:
-    st.error(f"Cannot measure the selected runs — {plain(err)}")
-    result = None
-if result is None:
-    st.stop()
-curves, logits = result
+    @st.fragment(run_every=1.0)
+    def trio_progress(ids: list[int]) -> None:
+        rows, active = [], False
+        for run_id in ids:
+            live = mgr.live(run_id)  # read from the store the manager writes
+            if live is None:
+                continue
+            row, status = live["run"], live["state"]
+            active |= status in ACTIVE_STATUSES
+            rows.append((run_id, run_title({"id": run_id, **row}), status, live))
+        if not rows:
+            return
+        for _run_id, name, status, live in rows:
+            if status == "running" and live:
+                st.progress(live["progress"], text=f"{plain(name)}: {progress_text(live)}")
+            else:
+                st.caption(f"{plain(name)}: {STATE_NAMES.get(status, status)}")
+        if not active and st.session_state.get("_eq_trio_done") != ids:
+            st.session_state["_eq_trio_done"] = ids
+            st.session_state["_eq_select"] = ids  # select the trio once the page reruns
+            st.rerun(scope="app")
 
-# ---------------------------------------------------------------- accuracy vs angle
-st.subheader("Accuracy of rotated digits")
-st.plotly_chart(accuracy_by_angle_figure(curves, title=""), width="stretch")  # titled by the subheader
-st.caption(
-    f"Each of the first {n_images} test digits of every run is turned by the angle and classified again. Only "
-    "multiples of 90° (diamonds) are *exact* on a square pixel grid: they just permute the pixels. Any other angle "
-    "moves pixel centres between grid points, so the rotated image has to be interpolated (blurred a little, corners "
-    "cut off) — even a perfectly equivariant network sees a slightly different digit there. A plain CNN trained on "
-    "upright digits collapses away from 0°; an escnn C4/C8/D4 net is exactly invariant at 90° steps and nearly so in "
-    "between."
-)
+    if trio_ids:
+        trio_progress(trio_ids)
 
-# ---------------------------------------------------------------- logit invariance
-st.subheader(f"Logit invariance for the elements of {group}")
-table = pd.DataFrame(invariance_table(logits))
-error_cols = [c for c in table.columns if c not in ("element", "grid")]
-st.dataframe(
-    table,
-    hide_index=True,
-    width="stretch",
-    column_config={c: st.column_config.NumberColumn(c, format="%.2e") for c in error_cols},
-)
-logit_digits = (
-    f"the {n_images} test digits" if n_logit == n_images else f"the first {n_logit} of the {n_images} test digits"
-)
-st.caption(
-    f"Relative change of the logits, ‖f(g·x) − f(x)‖ / ‖f(x)‖, averaged over {logit_digits}. ~1e-7 is float "
-    "round-off, i.e. exactly invariant; *interpolated* elements carry the interpolation error on top of "
-    "whatever the model does."
-)
+    # ---------------------------------------------------------------- a fresh server: the starter set
+    if not runs:  # trains once, for every visitor, when no run can be compared yet
+        starter = starter_set(needed=True)
+    show_starter(starter, "the Equivariance page")
 
-# ---------------------------------------------------------------- one run in depth
-st.subheader("Inside one network")
-ids = [r["id"] for r in picked]
-if st.session_state.get("layer_run", ids[0]) not in ids:  # drawn before, for a run no longer compared: the first
-    st.session_state.pop("layer_run", None)
-if parse_run_id(st.query_params.get("layer_run")) in set(by_id) - set(ids):  # the same, in the link (quietly: a
-    st.query_params.pop("layer_run", None)  # run id that is no run listed here is noted below)
-one_id = url_labelled_choice(st, "Run", ids, ids[0], "layer_run", format_func=lambda i: run_label(by_id[i]))
-one = by_id[one_id]
-try:
-    model, cfg, ds = run_model(one["id"], keys[one["id"]])
-except (CheckpointError, UserInputError, DataUnavailableError) as err:
-    st.error(f"Cannot rebuild {run_name(one)} — {plain(err)}")
-    st.stop()
+    # ---------------------------------------------------------------- pick runs
+    if not runs:
+        if starter_training(starter):
+            st.info(
+                "No finished runs yet: a starter set is training (above); its runs appear here as they finish. "
+                "Or press **Train CNN, ChebNet and escnn** above, or train any image model on the Train page.",
+                icon=":material/hourglass_top:",
+            )
+        else:
+            st.info(
+                "No finished runs yet. Press **Train CNN, ChebNet and escnn** above (a few minutes on a CPU), or "
+                "train any image model on the Train page; finished runs appear here.",
+                icon=":material/model_training:",
+            )
+            for line in starter_failures(starter):
+                st.caption(f"Starter set: {line}")
+        st.page_link(page("train"), label="Train", icon=":material/model_training:")
+        st.stop()
 
-with st.spinner("Measuring every layer…"):
-    per_layer = guarded(lambda: layer_errors(one["id"], keys[one["id"]], group))
-if per_layer:
-    st.markdown(f"**{LAYER_ERROR_TITLE}**")  # above the figure, not in it: there Plotly's toolbar covers it on a phone
-    st.plotly_chart(layer_error_figure(per_layer, title=""), width="stretch")
-    st.caption(
-        f"For each layer L and element g: L(g·x) against g·L(x) on {LAYER_IMAGES} digits, inside the disk "
-        "inscribed in the map. For escnn layers g also permutes / rotates the channels of each field "
-        "(the field's representation); for a CNN the map is only moved. Blank: the element is not in the "
-        "model's group (e.g. a mirror for a CN net)."
-        + (
-            f" This net's group schedule is {cfg.value('group')}: past the restriction its fields belong to the "
-            "subgroup, and for elements outside it the layer is compared on each field's maximum over its "
-            "channels; exact up to and including the restriction, growing after it."
-            if "," in str(cfg.value("group"))
-            else ""
+    def linked_runs() -> list[int] | None:
+        """The runs this link names (``runs=3,2,1``), None when it names none. A link from before run ids were used
+        (``runs=#5 escnn C8 · mnist-rot``, repeated) is read by its ids; a run that is not listed here is left out with
+        a notice."""
+        values = st.query_params.get_all("runs")
+        if not values:
+            return None
+        ids = parse_run_ids(values[0], MAX_RUNS) if len(values) == 1 else None
+        if ids is None and len(values) <= MAX_RUNS and all(len(v) <= 200 for v in values):  # the older labels
+            heads = [v[1:].split(" ", 1)[0] if v.startswith("#") else "" for v in values]
+            ids = [int(h) for h in heads] if all(RUN_ID.fullmatch(h) for h in heads) else None
+        known = [i for i in ids or [] if i in by_id]
+        if ids is None or known != ids:
+            note_link_value("runs", ",".join(values), f"run ids of at most {MAX_RUNS} finished runs with weights")
+        return known
+
+    pending = st.session_state.pop("_eq_select", None)  # run ids: the trio just finished, a run opened from elsewhere
+    added = newly_finished(starter, set(by_id), "_eq_starter_seen")  # finished since the last rerun
+    if added and not pending and "runs" in st.session_state:  # they join the runs compared (none yet: the defaults)
+        shown = [i for i in st.session_state["runs"] if i in by_id]
+        pending = (shown + [i for i in added if i not in shown])[:MAX_RUNS]
+    raw_open = st.query_params.get("eq_open")  # a run opened from another page (Train, Results): it and the newest
+    if raw_open is not None:  # runs of the other kinds beside it; the selection then lives in `runs` like any other
+        st.query_params.pop("eq_open", None)
+        opened = by_id.get(parse_run_id(raw_open))
+        if opened is None:
+            note_link_value("eq_open", raw_open, "a finished image-model run with weights")
+            url_notices(notice)
+        else:
+            model = (opened.get("config") or {}).get("model")
+            others = [i for i in default_runs(by_id, MAX_RUNS) if (by_id[i].get("config") or {}).get("model") != model]
+            pending = [opened["id"], *others[: MAX_RUNS - 1]]
+            st.session_state.pop("layer_run", None)  # "Inside one network" looks inside the run opened
+            st.query_params["layer_run"] = str(opened["id"])
+
+    def newest_first(ids) -> list[int]:
+        """``ids`` in the picker's order, newest first (a link's runs keep the link's order)."""
+        return [i for i in by_id if i in ids][:MAX_RUNS]
+
+    pending = newest_first(pending) if pending else pending
+    linked = linked_runs()
+    if classroom.hidden(
+        "runs"
+    ):  # a classroom link fixed the runs: no picker, the link's runs (or the newest of each kind)
+        kept = st.session_state.get("runs")  # the picker's last value: a browser may have sent anything for it
+        kept = [v for v in (kept if isinstance(kept, list) else []) if type(v) is int and v in by_id]
+        selected = (
+            pending
+            or (
+                linked
+                if linked is not None
+                else kept
+                if "runs" in st.session_state
+                else newest_first(default_runs(by_id))
+            )
+        )[:MAX_RUNS]
+        classroom.record(
+            "runs",
+            "Runs to compare",
+            ",".join(map(str, selected)),
+            ", ".join(run_label(by_id[i]) for i in selected) or "none",
+            True,
         )
+    else:
+        if pending:
+            st.session_state["runs"] = pending
+        elif "runs" not in st.session_state:  # the page opens: the link's runs, else the newest of each kind
+            st.session_state["runs"] = linked[:MAX_RUNS] if linked is not None else newest_first(default_runs(by_id))
+        else:  # whatever a browser sent for the picker: runs listed here
+            kept = st.session_state["runs"]
+            st.session_state["runs"] = [
+                v for v in (kept if isinstance(kept, list) else []) if type(v) is int and v in by_id
+            ][:MAX_RUNS]
+        selected = st.multiselect(
+            "Runs to compare",
+            list(by_id),
+            key="runs",
+            max_selections=MAX_RUNS,
+            format_func=lambda i: run_label(by_id[i]) if i in by_id else str(i),
+            placeholder="choose up to 3 finished runs",
+            help="Finished or stopped image-model runs with a checkpoint, newest first.",
+        )
+        classroom.record(
+            "runs",
+            "Runs to compare",
+            ",".join(map(str, selected)),
+            ", ".join(run_label(by_id[i]) for i in selected if i in by_id) or "none",
+            False,
+        )
+    selected = [i for i in selected if type(i) is int and i in by_id][:MAX_RUNS]
+    if st.query_params.get_all("runs") != [",".join(map(str, selected))]:
+        st.query_params["runs"] = ",".join(map(str, selected))  # the link holds run ids, so Copy link reopens these
+
+    def digits_held(r: dict) -> int:
+        """How many test digits the run's data set holds (as it was trained: quick mode holds fewer)."""
+        stored = (r.get("summary") or {}).get("test_images")
+        if isinstance(stored, int) and stored > 0:
+            return stored
+        cfg = r.get("config") or {}
+        return split_sizes(str(cfg.get("data") or "mnist-5k"), bool(cfg.get("quick")))[1]
+
+    # "Test images": the number of digits measured, never more than the smallest test set of the runs compared holds,
+    # so the control and every sentence below say the same number.
+    smallest = min((digits_held(by_id[i]) for i in selected), default=max(IMAGE_CHOICES))
+    image_choices = sorted({v for v in IMAGE_CHOICES if v < smallest} | {min(smallest, max(IMAGE_CHOICES))})
+    images_help = (
+        f"Test digits turned for the accuracy curves (the first ones of each run's test set; the logit table "
+        f"takes the first {LOGIT_IMAGES} of them). At most what the runs' test sets hold: {smallest:,} here."
     )
-elif per_layer is not None:
-    st.info(
-        "This model has no convolutional feature maps (graph layers work on node features), so there is "
-        "no per-layer map to rotate.",
-        icon=":material/info:",
+    if len(image_choices) > 1:
+        n_images = url_choice(
+            images_slot,
+            "Test images",
+            image_choices,
+            image_choices[-1],
+            "images",
+            widget="select_slider",
+            help=images_help,
+        )
+    else:
+        n_images = image_choices[0]
+        images_slot.caption(f"Test images: {n_images} (all the runs' test sets hold).")
+    n_logit = min(int(n_images), LOGIT_IMAGES)
+    url_notices(notice)
+    if not selected:
+        st.caption("Choose up to three runs — say a CNN, a graph model and an escnn net — to rotate their test digits.")
+        st.stop()
+    picked = [by_id[i] for i in selected]
+    keys: dict[int, str] = {}
+    for r in picked:
+        try:
+            keys[r["id"]] = checkpoint_version(r)
+        except CheckpointError as err:
+            st.error(f"Cannot open {run_name(r)} — {plain(err)}")
+    if not keys:
+        st.stop()
+    picked = [r for r in picked if r["id"] in keys]
+
+    def measure():
+        """Every run's accuracy curve and logit errors. Bounded (at most 3 runs x 500 digits x 24 angles, the logit
+        table
+        200 digits x at most 32 elements) and cached in the server per run, checkpoint and setting, Streamlit
+        computing a
+        value once for sessions that ask at the same time: what the page shows is measured as it opens (a link, a class
+        opening one link) and on each change, with no Measure press."""
+        curves, logits = {}, {}
+        for r in picked:
+            label = run_name(r)
+            with st.spinner(
+                f"Rotating {n_images} test digits of {label} through {len(ANGLES)} angles (a few seconds "
+                "a run, longer for big escnn nets)…"
+            ):
+                curves[label] = accuracy_curve(r["id"], keys[r["id"]], int(n_images), ANGLES)
+                logits[label] = logit_errors(r["id"], keys[r["id"]], n_logit, group)
+        return curves, logits
+
+    try:
+        result = guarded(measure)
+    except (CheckpointError, DataUnavailableError, StoreError) as err:
+        st.error(f"Cannot measure the selected runs — {plain(err)}")
+        result = None
+    if result is None:
+        st.stop()
+    curves, logits = result
+
+    # ---------------------------------------------------------------- accuracy vs angle
+    st.subheader("Accuracy of rotated digits")
+    st.plotly_chart(accuracy_by_angle_figure(curves, title=""), width="stretch")  # titled by the subheader
+    st.caption(
+        f"Each of the first {n_images} test digits of every run is turned by the angle and classified again. Only "
+        "multiples of 90° (diamonds) are *exact* on a square pixel grid: they just permute the pixels. Any other angle "
+        "moves pixel centres between grid points, so the rotated image has to be interpolated (blurred a "
+        "little, corners "
+        "cut off) — even a perfectly equivariant network sees a slightly different digit there. A plain CNN trained on "
+        "upright digits collapses away from 0°; an escnn C4/C8/D4 net is exactly invariant at 90° steps and "
+        "nearly so in "
+        "between."
     )
 
-names = [e.name for e in group_elements(group)]
-default_el = next((n for n in names if n == "r90"), names[1] if len(names) > 1 else names[0])
-if st.session_state.get("element") not in names and "element" in st.session_state:
-    st.session_state["element"] = default_el
-c1, c2 = st.columns(2)
-el = url_choice(c1, "Group element g", names, default_el, "element")
-last = len(ds.y_test) - 1
-if isinstance(st.session_state.get("digit"), int) and st.session_state["digit"] > last:
-    st.session_state["digit"] = last  # another run with a smaller test set
-digit = url_slider(c2, "Test digit", 0, last, 0, "digit")
-url_notices(notice)
-answer = guarded(lambda: digit_answer(one["id"], keys[one["id"]], int(digit)))
-if answer is not None:
-    best = max(range(len(answer)), key=answer.__getitem__)
-    st.caption(
-        f"{run_name(one)} answers **{best}** ({answer[best]:.0%}) for test digit #{digit} "
-        f"(label {int(ds.y_test[digit])})."
-    )
-    if six_nine_ambiguous(answer, cfg.model, cfg.value("group")):
-        st.info(f"{run_name(one)} {SIX_NINE}", icon=":material/sync:")
-maps = None
-try:
-    maps = feature_maps(model, ds.x_test[digit], el)
-except UserInputError as err:
-    st.info(f"No feature maps to show for this run and element — {plain(err.message)}", icon=":material/info:")
-if maps is not None:
-    rows = list(range(min(maps.field_size if maps.field_size > 1 else 4, 4, maps.of_rotated.shape[0])))
-    st.plotly_chart(
-        equivariance_panels_figure(
-            maps.image.numpy(), maps.of_rotated.numpy(), maps.transformed.numpy(), channels=rows, element=el
-        ),
+    # ---------------------------------------------------------------- logit invariance
+    st.subheader(f"Logit invariance for the elements of {group}")
+    table = pd.DataFrame(invariance_table(logits))
+    error_cols = [c for c in table.columns if c not in ("element", "grid")]
+    st.dataframe(
+        table,
+        hide_index=True,
         width="stretch",
+        column_config={c: st.column_config.NumberColumn(c, format="%.2e") for c in error_cols},
     )
-    exact = parse_element(el).exact
+    logit_digits = (
+        f"the {n_images} test digits" if n_logit == n_images else f"the first {n_logit} of the {n_images} test digits"
+    )
     st.caption(
-        f"Layer **{maps.layer}**, first {len(rows)} channel(s) (fields of {maps.field_size} channel(s)). "
-        f"Relative difference {maps.error:.2e}. "
-        + (
-            "g is a multiple of 90°, exact on the grid: an equivariant layer gives a blank difference."
-            if exact
-            else "g needs interpolation, so even an equivariant layer leaves a faint difference."
-        )
+        f"Relative change of the logits, ‖f(g·x) − f(x)‖ / ‖f(x)‖, averaged over {logit_digits}. ~1e-7 is float "
+        "round-off, i.e. exactly invariant; *interpolated* elements carry the interpolation error on top of "
+        "whatever the model does."
     )
+
+    # ---------------------------------------------------------------- one run in depth
+    st.subheader("Inside one network")
+    ids = [r["id"] for r in picked]
+    if st.session_state.get("layer_run", ids[0]) not in ids:  # drawn before, for a run no longer compared: the first
+        st.session_state.pop("layer_run", None)
+    if parse_run_id(st.query_params.get("layer_run")) in set(by_id) - set(ids):  # the same, in the link (quietly: a
+        st.query_params.pop("layer_run", None)  # run id that is no run listed here is noted below)
+    one_id = url_labelled_choice(st, "Run", ids, ids[0], "layer_run", format_func=lambda i: run_label(by_id[i]))
+    one = by_id[one_id]
+    try:
+        model, cfg, ds = run_model(one["id"], keys[one["id"]])
+    except (CheckpointError, UserInputError, DataUnavailableError) as err:
+        st.error(f"Cannot rebuild {run_name(one)} — {plain(err)}")
+        st.stop()
+
+    with st.spinner("Measuring every layer…"):
+        per_layer = guarded(lambda: layer_errors(one["id"], keys[one["id"]], group))
+    if per_layer:
+        st.markdown(
+            f"**{LAYER_ERROR_TITLE}**"
+        )  # above the figure, not in it: there Plotly's toolbar covers it on a phone
+        st.plotly_chart(layer_error_figure(per_layer, title=""), width="stretch")
+        st.caption(
+            f"For each layer L and element g: L(g·x) against g·L(x) on {LAYER_IMAGES} digits, inside the disk "
+            "inscribed in the map. For escnn layers g also permutes / rotates the channels of each field "
+            "(the field's representation); for a CNN the map is only moved. Blank: the element is not in the "
+            "model's group (e.g. a mirror for a CN net)."
+            + (
+                f" This net's group schedule is {cfg.value('group')}: past the restriction its fields belong to the "
+                "subgroup, and for elements outside it the layer is compared on each field's maximum over its "
+                "channels; exact up to and including the restriction, growing after it."
+                if "," in str(cfg.value("group"))
+                else ""
+            )
+        )
+    elif per_layer is not None:
+        st.info(
+            "This model has no convolutional feature maps (graph layers work on node features), so there is "
+            "no per-layer map to rotate.",
+            icon=":material/info:",
+        )
+
+    names = [e.name for e in group_elements(group)]
+    default_el = next((n for n in names if n == "r90"), names[1] if len(names) > 1 else names[0])
+    if st.session_state.get("element") not in names and "element" in st.session_state:
+        st.session_state["element"] = default_el
+    c1, c2 = st.columns(2)
+    el = url_choice(c1, "Group element g", names, default_el, "element")
+    last = len(ds.y_test) - 1
+    if isinstance(st.session_state.get("digit"), int) and st.session_state["digit"] > last:
+        st.session_state["digit"] = last  # another run with a smaller test set
+    digit = url_slider(c2, "Test digit", 0, last, 0, "digit")
+    url_notices(notice)
+    answer = guarded(lambda: digit_answer(one["id"], keys[one["id"]], int(digit)))
+    if answer is not None:
+        best = max(range(len(answer)), key=answer.__getitem__)
+        st.caption(
+            f"{run_name(one)} answers **{best}** ({answer[best]:.0%}) for test digit #{digit} "
+            f"(label {int(ds.y_test[digit])})."
+        )
+        if six_nine_ambiguous(answer, cfg.model, cfg.value("group")):
+            st.info(f"{run_name(one)} {SIX_NINE}", icon=":material/sync:")
+    maps = None
+    try:
+        maps = feature_maps(model, ds.x_test[digit], el)
+    except UserInputError as err:
+        st.info(f"No feature maps to show for this run and element — {plain(err.message)}", icon=":material/info:")
+    if maps is not None:
+        rows = list(range(min(maps.field_size if maps.field_size > 1 else 4, 4, maps.of_rotated.shape[0])))
+        st.plotly_chart(
+            equivariance_panels_figure(
+                maps.image.numpy(), maps.of_rotated.numpy(), maps.transformed.numpy(), channels=rows, element=el
+            ),
+            width="stretch",
+        )
+        exact = parse_element(el).exact
+        st.caption(
+            f"Layer **{maps.layer}**, first {len(rows)} channel(s) (fields of {maps.field_size} channel(s)). "
+            f"Relative difference {maps.error:.2e}. "
+            + (
+                "g is a multiple of 90°, exact on the grid: an equivariant layer gives a blank difference."
+                if exact
+                else "g needs interpolation, so even an equivariant layer leaves a faint difference."
+            )
+        )
+
+
+if __name__ == "__main__":  # Streamlit runs a page's file as __main__; an import (a test's) draws nothing
+    render()

@@ -64,127 +64,13 @@ SIX_NINE = (
     "curves into its loop, a 9's is straighter."
 )
 
-st.title("Playground")
-st.caption(
-    "Bring your own digit and see trained models answer at once. Turn it with the slider: a CNN's answer "
-    "flips as the digit turns, a steerable net's stays put; the plot beside the digit (below it on a phone) "
-    "shows every angle at once. Runs come from the Train page:"
-)
-st.page_link(page("train"), label="Train", icon=":material/model_training:")
-notice = st.container()
-starter_panel = st.container()  # a fresh server's starter set training, until its runs are in; or the steerable net
 WAIT_KEY = "_pg_wait_steerable"  # a steerable net someone else is training, which joins the runs shown when it ends
-sb = st.sidebar
-
-
-def source_choice() -> str:
-    """The digit's source, a radio showing "data set" while the link holds one word (``pg_src=dataset``): a radio
-    bound to the URL would write the label it shows, space and all, so this one is synced by hand. The old value
-    ``data set`` still opens the data set (and the link is rewritten); anything else falls back with a notice."""
-    raw = st.query_params.get("pg_src")
-    if raw in OLD_SOURCES:
-        raw = OLD_SOURCES[raw]
-    if raw is not None and raw not in SOURCES:
-        note_link_value("pg_src", raw, f"choose from {', '.join(SOURCES)}")
-    options = list(SOURCES)
-    value = raw if raw in SOURCES else "draw"
-    hide = classroom.hidden("pg_src")  # a classroom link fixed the source: no radio, the link's value
-    if not hide:
-        value = sb.radio(
-            "Digit",
-            options,
-            index=options.index(value),
-            key="pg_src",
-            format_func=labelled(SOURCES),
-            horizontal=True,
-            help="draw: with the mouse or a finger. data set: a test digit. upload: a PNG or JPEG; a "
-            "drawn digit's PNG (download it below) uploads to the same digit.",
-        )
-    classroom.record("pg_src", "Digit", value, SOURCES[value], hide)
-    if st.query_params.get("pg_src") != value:
-        st.query_params["pg_src"] = value
-    return value
-
-
-source = source_choice()
-if source != "draw":
-    st.query_params.pop(INK_KEY, None)  # a drawing's link value means nothing beside another digit
-mirror = url_toggle(sb, "Mirror left-right first", "pg_mirror")
 
 
 @cached(RUNS, show_spinner="Loading the run…")
 def model_for(run_id: int, version: str):
     """A stored run ready for inference, once per checkpoint file and mtime."""
     return load_playground_model(run_id, store())
-
-
-def candidate_runs() -> dict[int, dict]:
-    """Finished runs with weights that take pixels (not superpixel graphs), newest first."""
-    runs = from_store(lambda s: s.runs_with_weights(limit=300))
-    return {int(r["id"]): r for r in runs if (r.get("config") or {}).get("model") != "superpixel"}
-
-
-def run_picker(runs: dict[int, dict]) -> list[int]:
-    """Up to three runs, kept in the URL as ``pg_runs=3,7,12``."""
-    raw = st.query_params.get("pg_runs")
-    chosen = default_runs(runs)
-    added = newly_finished(starter, runs, "_pg_starter_seen")  # starter runs that finished since the last rerun
-    if st.session_state.get(WAIT_KEY) in runs:  # the steerable net this page waited for has finished
-        added.append(st.session_state.pop(WAIT_KEY))
-    if added and "pg_runs_w" in st.session_state:  # join the runs shown (before any was shown: the defaults have them)
-        shown = [i for i in st.session_state["pg_runs_w"] if i in runs and i not in added]
-        added = [i for i in dict.fromkeys(added)][-MAX_RUNS:]  # the newest join, the first shown stay beside them
-        st.session_state["pg_runs_w"] = shown[: MAX_RUNS - len(added)] + added
-        raw, chosen = None, None
-    if raw is not None:
-        asked = parse_run_ids(raw, MAX_RUNS)  # None: not a list of at most three run ids (read no further)
-        known = [i for i in asked or [] if i in runs]
-        if asked is None or known != asked:
-            note_link_value("pg_runs", raw, f"run ids of at most {MAX_RUNS} finished runs with weights")
-        chosen = known or chosen
-    label = lambda i: run_title(runs.get(i) or {"id": i})[:60]  # noqa: E731  (never raises: a forged value)
-    hide = classroom.hidden("pg_runs")  # a classroom link fixed the runs: no picker, the link's (or newest) runs
-    picked = (
-        list(chosen or [])[:MAX_RUNS]
-        if hide
-        else sb.multiselect(
-            "Runs (up to 3)", list(runs), default=chosen, max_selections=MAX_RUNS, key="pg_runs_w", format_func=label
-        )
-    )
-    st.query_params["pg_runs"] = ",".join(map(str, picked))
-    classroom.record("pg_runs", "Runs", st.query_params["pg_runs"], ", ".join(map(label, picked)) or "none", hide)
-    return picked
-
-
-# ---------------------------------------------------------------- the digit
-# A data-set digit and an upload come from sidebar widgets (a full rerun); a drawing comes from the canvas, which
-# lives in the digit view's fragment below, so a stroke reruns only that part of the page.
-given = (None, None, "")
-digit_at = None  # a data-set digit's (data set, test index): the One node page's links open the same one
-if source == "dataset":
-    data = url_choice(sb, "Data set", ready_datasets(), "mnist-5k", "pg_data")
-    ds = guarded(lambda: dataset(data))
-    if ds is not None:
-        index = url_slider(sb, "Test digit", 0, len(ds.y_test) - 1, 0, "pg_digit")
-        image = ds.x_test[index].numpy()
-        digit_at = (data, index)
-        given = (image, gray_png(image, scale=10), f"{data} test digit #{index} (label {int(ds.y_test[index])})")
-elif source == "upload":
-    upload = sb.file_uploader(
-        "Your digit (PNG, JPEG…)", type=["png", "jpg", "jpeg", "bmp", "gif", "webp"], key="pg_upload"
-    )
-    if upload is not None:
-        data_bytes = upload.getvalue()
-        image = guarded(lambda: load_digit_image(data_bytes))
-        if image is not None:
-            given = (image, None, f"your upload ({hashlib.sha1(data_bytes).hexdigest()[:8]})")
-
-starter = starter_set()  # read before the runs: a starter run it calls finished is among them
-runs = candidate_runs()
-if not runs:  # a fresh server: train a starter set once, and show it coming in
-    starter = starter_set(needed=True)
-with starter_panel:
-    show_starter(starter, "the Playground")
 
 
 def offer_steerable(where) -> None:
@@ -219,177 +105,9 @@ def offer_steerable(where) -> None:
         where.warning(f"Cannot train it now — {why}", icon=":material/block:")
 
 
-picked = run_picker(runs) if runs else []
-copy_link_button(sb)
-url_notices(notice)
-
-loaded, load_errors = [], []
-for rid in picked:
-    try:
-        loaded.append(model_for(rid, checkpoint_version(runs[rid])))
-    except (CheckpointError, RunNotFoundError, UserInputError, OSError) as err:
-        load_errors.append(f"Cannot load run {rid} — {plain(err)}")
-
-
-def drawn_digit(left) -> tuple:
-    """(image (28, 28) in [0, 1] or None, PNG bytes, description) from the canvas, else from the link's ``pg_ink``
-    (ui/drawn_digit.py: the link reopens this very digit and its very answers)."""
-    left.markdown("**Draw a digit** (white on black)")
-    image, png, what = canvas_digit(left, "pg_canvas", INK_KEY)
-    if image is None:
-        left.caption("Draw with the mouse or a finger; the models answer when you lift it. Clear starts again.")
-    return image, png, what
-
-
-def show_digit(left, image, png, what: str) -> None:
-    """Where the digit came from, and its PNG (under the canvas)."""
-    if image is None:
-        if source == "upload":
-            left.info(
-                "Upload an image of one digit; dark on light or light on dark both work.", icon=":material/upload:"
-            )
-        return
-    if what == "link":
-        left.image(digit_picture(image, scale=4), caption="The digit in this link")
-        left.caption(
-            "This digit came with the link, as it was drawn (on 16 grey levels). A new stroke on the canvas "
-            "replaces it; Clear removes it."
-        )
-    else:
-        left.caption(
-            what[0].upper()
-            + what[1:]
-            + (
-                ", as stored."
-                if source == "dataset"
-                else ", prepared as MNIST prepares digits: the ink scaled into a 20×20 "
-                "box and centred by its centre of mass in 28×28."
-            )
-        )
-    if png is not None:
-        left.download_button(
-            "Download the digit (PNG)",
-            png,
-            "digit.png",
-            "image/png",
-            icon=":material/download:",
-            help="Upload it again (Digit: upload) to get the same digit back.",
-        )
-
-
 def run_label(pm) -> str:
     """``#14 Steerable CNN C8``: the run's id, its model's short name and (a steerable net) its group."""
     return f"#{pm.run_id} {MODELS.short(pm.kind)}" + (f" {pm.group}" if pm.group else "")
-
-
-def node_links(where, image) -> None:
-    """For each answering GCN / ChebNet / learned-edge run, a link to the One node page on this digit (as given): the
-    same data-set digit where the run reads that data set, else the digit itself in the link (16 grey levels)."""
-    for pm in loaded:
-        if pm.kind not in NODE_KINDS:
-            continue
-        query = {"nd_run": str(pm.run_id)}
-        if digit_at is not None and (runs[pm.run_id].get("config") or {}).get("data") == digit_at[0]:
-            query |= {"nd_src": "dataset", "nd_digit": str(digit_at[1])}
-        elif source == "draw" and st.query_params.get(INK_KEY):
-            query |= {"nd_src": "draw", "nd_ink": st.query_params[INK_KEY]}
-        elif np.shape(image) == (28, 28) and quantize_digit(image).any():
-            query |= {"nd_src": "draw", "nd_ink": encode_digit_link(image)}
-        else:
-            continue
-        where.page_link(
-            page("node"),
-            label=f"See one node's arithmetic: {run_label(pm)}",
-            icon=":material/calculate:",
-            query_params=query,
-        )
-
-
-def no_runs_yet(where) -> None:
-    """The way in when no run has finished: links to the Train page, set up for each of the three nets (and, while
-    the starter set trains, what it is waiting for)."""
-    if starter_training(starter):
-        where.info(
-            "No finished run yet: a starter set is training (above). Draw a digit now: the first model to "
-            "finish answers it, the others join as they finish. Or train your own:",
-            icon=":material/hourglass_top:",
-        )
-    else:
-        where.info(
-            "No finished run yet. Train a CNN, a ChebNet and a steerable net on the Train page, then come back.",
-            icon=":material/model_training:",
-        )
-        for line in starter_failures(starter):
-            where.caption(f"Starter set: {line}")
-    where.page_link(page("train"), label="Train", icon=":material/model_training:")
-    where.page_link(page("train"), label="Train a CNN", icon=":material/grid_on:", query_params={"model": "cnn"})
-    where.page_link(page("train"), label="Train a ChebNet", icon=":material/hub:", query_params={"model": "cheb"})
-    where.page_link(
-        page("train"),
-        label="Train a C8 steerable net on rotated digits",
-        icon=":material/rotate_right:",
-        query_params={"model": "escnn", "group": "C8", "data": "mnist-rot"},
-    )
-
-
-@st.fragment
-def digit_view(given: tuple) -> None:
-    """The digit, every run's answers and the every-angle plot. A stroke on the canvas reruns only this part of
-    the page, and the answers are drawn before the every-angle sweep is computed, so they show first."""
-    left, right = st.columns([1, 2])
-    image, png, what = drawn_digit(left) if source == "draw" else given
-    line = left.container()  # every run's answer in one line, right under the canvas: in view after a stroke on a phone
-    six_nine = left.empty()  # why a rotation-invariant net says 6 or 9, once the every-angle sweep is in
-    about = left.container()  # where the digit came from and its PNG: written after the answers
-    for message in load_errors:
-        right.error(message)
-    if not runs or image is None or not loaded:
-        show_digit(about, image, png, what)
-        if not runs:
-            no_runs_yet(right)
-        elif not load_errors:
-            right.info(
-                (
-                    "Draw a digit (or pick one in the sidebar): the runs chosen there answer it."
-                    if loaded
-                    else "Pick up to three runs in the sidebar and give a digit"
-                )
-                + " (on a phone the sidebar is folded away: open it with » at the top left).",
-                icon=":material/draw:",
-            )
-        return
-    with right:
-        st.markdown(f"**{ANGLE_TITLE}**")
-        angles_slot = st.empty()  # filled after the answers below are on the page
-        angles_note = st.empty()
-    # the digit as given (not turned: the slider's part of the page cannot write here when it reruns alone)
-    first, ms_first = timed(lambda: [(run_label(pm), probabilities(pm, image, 0.0, mirror)) for pm in loaded])
-    line.markdown(answers_text(first) + f" — answered in {ms_first:.0f} ms")
-    line.caption(f"The digit {'mirrored' if mirror else 'as given'}; the rotation slider below turns it.")
-    node_links(line, image)
-    turned_digit(image, first)
-    show_digit(about, image, png, what)
-    # every angle at once does not depend on the slider: computed once per digit, mirror and runs
-    sweep_key = (hashlib.sha1(image.tobytes()).hexdigest(), mirror, tuple(pm.run_id for pm in loaded))
-    if st.session_state.get("_pg_sweep_key") != sweep_key:
-        st.session_state["_pg_sweep"] = timed(
-            lambda: [(run_label(pm), angle_sweep(pm, image, mirror)) for pm in loaded]
-        )
-        st.session_state["_pg_sweep_key"] = sweep_key
-    sweeps, ms_sweep = st.session_state["_pg_sweep"]
-    blind = [
-        label
-        for pm, (label, sw) in zip(loaded, sweeps)
-        if six_nine_ambiguous(sw["probabilities"][0], pm.kind, pm.group, sw["predicted"])
-    ]
-    if blind:
-        six_nine.info(f"{' and '.join(blind)} {SIX_NINE}", icon=":material/sync:")
-    angles_slot.plotly_chart(angle_figure(sweeps), width="stretch", key="pg_angles")
-    angles_note.caption(
-        f"Every run at {len(sweeps[0][1]['angles'])} angles ({ms_sweep:.0f} ms). Between the "
-        "diamonds the digit is interpolated, which alone changes a steerable net's answer a little; at "
-        "the diamonds (multiples of 90°) the turn is exact."
-    )
 
 
 def answers_text(answers) -> str:
@@ -397,48 +115,338 @@ def answers_text(answers) -> str:
     return " · ".join(f"{label}: **{int(p.argmax())}** ({p.max():.0%})" for label, p in answers)
 
 
-@st.fragment
-def turned_digit(image, first: list) -> None:
-    """The rotation slider and all it moves: a slider move reruns only this part of the page. ``first``: the
-    answers for the digit as given, which 0° reuses. The turned answer sits right under the slider, on a phone too
-    (the turned digit and the bars follow, side by side on a wide screen)."""
-    angle = url_slider(st, "Rotation (degrees, counter-clockwise)", 0, 359, 0, "pg_angle")
-    answers, ms_one = (
-        (first, 0.0)
-        if angle == 0
-        else timed(lambda: [(run_label(pm), probabilities(pm, image, angle, mirror)) for pm in loaded])
-    )
+def render() -> None:
+    st.title("Playground")
     st.caption(
-        f"Turned {angle}°{', mirrored' if mirror else ''}: {answers_text(answers)}"
-        + (f" — answered in {ms_one:.0f} ms" if angle else "")
+        "Bring your own digit and see trained models answer at once. Turn it with the slider: a CNN's answer "
+        "flips as the digit turns, a steerable net's stays put; the plot beside the digit (below it on a phone) "
+        "shows every angle at once. Runs come from the Train page:"
     )
-    c1, c2 = st.columns([1, 2])
-    seen = turn(image, angle, mirror)[0, 0].numpy()  # (28, 28) in [0, 1]
-    c1.image(digit_picture(seen, scale=6), caption=f"What the models see ({angle}°{', mirrored' if mirror else ''})")
-    c2.plotly_chart(probability_figure(answers), width="stretch", key="pg_probs")
+    st.page_link(page("train"), label="Train", icon=":material/model_training:")
+    notice = st.container()
+    starter_panel = st.container()  # a fresh server's starter set training, until its runs are in; or the steerable net
+    sb = st.sidebar
 
-    st.subheader("Inside the network")
-    titles = {pm.run_id: run_title(runs.get(pm.run_id) or {"id": pm.run_id}) for pm in loaded}
-    one = url_labelled_choice(
-        st,
-        "Run",
-        list(titles),
-        loaded[0].run_id,
-        "pg_inside",
-        format_func=titles.get,
-        help="Feature maps of every layer for the digit as turned above.",
-    )
-    chosen = next(p for p in loaded if p.run_id == one)
-    layers = layer_maps(chosen, image, angle, mirror)
-    if not layers:
-        st.caption(f"{titles[chosen.run_id]} has no spatial layers to show: it reads the pixels as one vector.")
-    for lm in layers:
-        side = lm.maps.shape[-1]
-        st.markdown(f"**{lm.name}**: {min(len(lm.maps), lm.channels)} of {lm.channels} channels, each on its own scale")
-        st.image(maps_tiles(lm.maps, scale=max(1, 112 // side)), caption=lm.note or None)
+    def source_choice() -> str:
+        """The digit's source, a radio showing "data set" while the link holds one word (``pg_src=dataset``): a radio
+        bound to the URL would write the label it shows, space and all, so this one is synced by hand. The old value
+        ``data set`` still opens the data set (and the link is rewritten); anything else falls back with a notice."""
+        raw = st.query_params.get("pg_src")
+        if raw in OLD_SOURCES:
+            raw = OLD_SOURCES[raw]
+        if raw is not None and raw not in SOURCES:
+            note_link_value("pg_src", raw, f"choose from {', '.join(SOURCES)}")
+        options = list(SOURCES)
+        value = raw if raw in SOURCES else "draw"
+        hide = classroom.hidden("pg_src")  # a classroom link fixed the source: no radio, the link's value
+        if not hide:
+            value = sb.radio(
+                "Digit",
+                options,
+                index=options.index(value),
+                key="pg_src",
+                format_func=labelled(SOURCES),
+                horizontal=True,
+                help="draw: with the mouse or a finger. data set: a test digit. upload: a PNG or JPEG; a "
+                "drawn digit's PNG (download it below) uploads to the same digit.",
+            )
+        classroom.record("pg_src", "Digit", value, SOURCES[value], hide)
+        if st.query_params.get("pg_src") != value:
+            st.query_params["pg_src"] = value
+        return value
+
+    source = source_choice()
+    if source != "draw":
+        st.query_params.pop(INK_KEY, None)  # a drawing's link value means nothing beside another digit
+    mirror = url_toggle(sb, "Mirror left-right first", "pg_mirror")
+
+    def candidate_runs() -> dict[int, dict]:
+        """Finished runs with weights that take pixels (not superpixel graphs), newest first."""
+        runs = from_store(lambda s: s.runs_with_weights(limit=300))
+        return {int(r["id"]): r for r in runs if (r.get("config") or {}).get("model") != "superpixel"}
+
+    def run_picker(runs: dict[int, dict]) -> list[int]:
+        """Up to three runs, kept in the URL as ``pg_runs=3,7,12``."""
+        raw = st.query_params.get("pg_runs")
+        chosen = default_runs(runs)
+        added = newly_finished(starter, runs, "_pg_starter_seen")  # starter runs that finished since the last rerun
+        if st.session_state.get(WAIT_KEY) in runs:  # the steerable net this page waited for has finished
+            added.append(st.session_state.pop(WAIT_KEY))
+        if (
+            added and "pg_runs_w" in st.session_state
+        ):  # join the runs shown (before any was shown: the defaults have them)
+            shown = [i for i in st.session_state["pg_runs_w"] if i in runs and i not in added]
+            added = list(dict.fromkeys(added))[-MAX_RUNS:]  # the newest join, the first shown stay beside them
+            st.session_state["pg_runs_w"] = shown[: MAX_RUNS - len(added)] + added
+            raw, chosen = None, None
+        if raw is not None:
+            asked = parse_run_ids(raw, MAX_RUNS)  # None: not a list of at most three run ids (read no further)
+            known = [i for i in asked or [] if i in runs]
+            if asked is None or known != asked:
+                note_link_value("pg_runs", raw, f"run ids of at most {MAX_RUNS} finished runs with weights")
+            chosen = known or chosen
+        label = lambda i: run_title(runs.get(i) or {"id": i})[:60]  # noqa: E731  (never raises: a forged value)
+        hide = classroom.hidden("pg_runs")  # a classroom link fixed the runs: no picker, the link's (or newest) runs
+        picked = (
+            list(chosen or [])[:MAX_RUNS]
+            if hide
+            else sb.multiselect(
+                "Runs (up to 3)",
+                list(runs),
+                default=chosen,
+                max_selections=MAX_RUNS,
+                key="pg_runs_w",
+                format_func=label,
+            )
+        )
+        st.query_params["pg_runs"] = ",".join(map(str, picked))
+        classroom.record("pg_runs", "Runs", st.query_params["pg_runs"], ", ".join(map(label, picked)) or "none", hide)
+        return picked
+
+    # ---------------------------------------------------------------- the digit
+    # A data-set digit and an upload come from sidebar widgets (a full rerun); a drawing comes from the canvas, which
+    # lives in the digit view's fragment below, so a stroke reruns only that part of the page.
+    given = (None, None, "")
+    digit_at = None  # a data-set digit's (data set, test index): the One node page's links open the same one
+    if source == "dataset":
+        data = url_choice(sb, "Data set", ready_datasets(), "mnist-5k", "pg_data")
+        ds = guarded(lambda: dataset(data))
+        if ds is not None:
+            index = url_slider(sb, "Test digit", 0, len(ds.y_test) - 1, 0, "pg_digit")
+            image = ds.x_test[index].numpy()
+            digit_at = (data, index)
+            given = (image, gray_png(image, scale=10), f"{data} test digit #{index} (label {int(ds.y_test[index])})")
+    elif source == "upload":
+        upload = sb.file_uploader(
+            "Your digit (PNG, JPEG…)", type=["png", "jpg", "jpeg", "bmp", "gif", "webp"], key="pg_upload"
+        )
+        if upload is not None:
+            data_bytes = upload.getvalue()
+            image = guarded(lambda: load_digit_image(data_bytes))
+            if image is not None:
+                given = (image, None, f"your upload ({hashlib.sha1(data_bytes).hexdigest()[:8]})")
+
+    starter = starter_set()  # read before the runs: a starter run it calls finished is among them
+    runs = candidate_runs()
+    if not runs:  # a fresh server: train a starter set once, and show it coming in
+        starter = starter_set(needed=True)
+    with starter_panel:
+        show_starter(starter, "the Playground")
+
+    picked = run_picker(runs) if runs else []
+    copy_link_button(sb)
+    url_notices(notice)
+
+    loaded, load_errors = [], []
+    for rid in picked:
+        try:
+            loaded.append(model_for(rid, checkpoint_version(runs[rid])))
+        except (CheckpointError, RunNotFoundError, UserInputError, OSError) as err:
+            load_errors.append(f"Cannot load run {rid} — {plain(err)}")
+
+    def drawn_digit(left) -> tuple:
+        """(image (28, 28) in [0, 1] or None, PNG bytes, description) from the canvas, else from the link's ``pg_ink``
+        (ui/drawn_digit.py: the link reopens this very digit and its very answers)."""
+        left.markdown("**Draw a digit** (white on black)")
+        image, png, what = canvas_digit(left, "pg_canvas", INK_KEY)
+        if image is None:
+            left.caption("Draw with the mouse or a finger; the models answer when you lift it. Clear starts again.")
+        return image, png, what
+
+    def show_digit(left, image, png, what: str) -> None:
+        """Where the digit came from, and its PNG (under the canvas)."""
+        if image is None:
+            if source == "upload":
+                left.info(
+                    "Upload an image of one digit; dark on light or light on dark both work.", icon=":material/upload:"
+                )
+            return
+        if what == "link":
+            left.image(digit_picture(image, scale=4), caption="The digit in this link")
+            left.caption(
+                "This digit came with the link, as it was drawn (on 16 grey levels). A new stroke on the canvas "
+                "replaces it; Clear removes it."
+            )
+        else:
+            left.caption(
+                what[0].upper()
+                + what[1:]
+                + (
+                    ", as stored."
+                    if source == "dataset"
+                    else ", prepared as MNIST prepares digits: the ink scaled into a 20×20 "
+                    "box and centred by its centre of mass in 28×28."
+                )
+            )
+        if png is not None:
+            left.download_button(
+                "Download the digit (PNG)",
+                png,
+                "digit.png",
+                "image/png",
+                icon=":material/download:",
+                help="Upload it again (Digit: upload) to get the same digit back.",
+            )
+
+    def node_links(where, image) -> None:
+        """For each answering GCN / ChebNet / learned-edge run, a link to the One node page on this digit (as given):
+        the
+        same data-set digit where the run reads that data set, else the digit itself in the link (16 grey levels)."""
+        for pm in loaded:
+            if pm.kind not in NODE_KINDS:
+                continue
+            query = {"nd_run": str(pm.run_id)}
+            if digit_at is not None and (runs[pm.run_id].get("config") or {}).get("data") == digit_at[0]:
+                query |= {"nd_src": "dataset", "nd_digit": str(digit_at[1])}
+            elif source == "draw" and st.query_params.get(INK_KEY):
+                query |= {"nd_src": "draw", "nd_ink": st.query_params[INK_KEY]}
+            elif np.shape(image) == (28, 28) and quantize_digit(image).any():
+                query |= {"nd_src": "draw", "nd_ink": encode_digit_link(image)}
+            else:
+                continue
+            where.page_link(
+                page("node"),
+                label=f"See one node's arithmetic: {run_label(pm)}",
+                icon=":material/calculate:",
+                query_params=query,
+            )
+
+    def no_runs_yet(where) -> None:
+        """The way in when no run has finished: links to the Train page, set up for each of the three nets (and, while
+        the starter set trains, what it is waiting for)."""
+        if starter_training(starter):
+            where.info(
+                "No finished run yet: a starter set is training (above). Draw a digit now: the first model to "
+                "finish answers it, the others join as they finish. Or train your own:",
+                icon=":material/hourglass_top:",
+            )
+        else:
+            where.info(
+                "No finished run yet. Train a CNN, a ChebNet and a steerable net on the Train page, then come back.",
+                icon=":material/model_training:",
+            )
+            for line in starter_failures(starter):
+                where.caption(f"Starter set: {line}")
+        where.page_link(page("train"), label="Train", icon=":material/model_training:")
+        where.page_link(page("train"), label="Train a CNN", icon=":material/grid_on:", query_params={"model": "cnn"})
+        where.page_link(page("train"), label="Train a ChebNet", icon=":material/hub:", query_params={"model": "cheb"})
+        where.page_link(
+            page("train"),
+            label="Train a C8 steerable net on rotated digits",
+            icon=":material/rotate_right:",
+            query_params={"model": "escnn", "group": "C8", "data": "mnist-rot"},
+        )
+
+    @st.fragment
+    def digit_view(given: tuple) -> None:
+        """The digit, every run's answers and the every-angle plot. A stroke on the canvas reruns only this part of the
+        page, and the answers are drawn before the every-angle sweep is computed, so they show first."""
+        left, right = st.columns([1, 2])
+        image, png, what = drawn_digit(left) if source == "draw" else given
+        line = (
+            left.container()
+        )  # every run's answer in one line, right under the canvas: in view after a stroke on a phone
+        six_nine = left.empty()  # why a rotation-invariant net says 6 or 9, once the every-angle sweep is in
+        about = left.container()  # where the digit came from and its PNG: written after the answers
+        for message in load_errors:
+            right.error(message)
+        if not runs or image is None or not loaded:
+            show_digit(about, image, png, what)
+            if not runs:
+                no_runs_yet(right)
+            elif not load_errors:
+                right.info(
+                    (
+                        "Draw a digit (or pick one in the sidebar): the runs chosen there answer it."
+                        if loaded
+                        else "Pick up to three runs in the sidebar and give a digit"
+                    )
+                    + " (on a phone the sidebar is folded away: open it with » at the top left).",
+                    icon=":material/draw:",
+                )
+            return
+        with right:
+            st.markdown(f"**{ANGLE_TITLE}**")
+            angles_slot = st.empty()  # filled after the answers below are on the page
+            angles_note = st.empty()
+        # the digit as given (not turned: the slider's part of the page cannot write here when it reruns alone)
+        first, ms_first = timed(lambda: [(run_label(pm), probabilities(pm, image, 0.0, mirror)) for pm in loaded])
+        line.markdown(answers_text(first) + f" — answered in {ms_first:.0f} ms")
+        line.caption(f"The digit {'mirrored' if mirror else 'as given'}; the rotation slider below turns it.")
+        node_links(line, image)
+        turned_digit(image, first)
+        show_digit(about, image, png, what)
+        # every angle at once does not depend on the slider: computed once per digit, mirror and runs
+        sweep_key = (hashlib.sha1(image.tobytes()).hexdigest(), mirror, tuple(pm.run_id for pm in loaded))
+        if st.session_state.get("_pg_sweep_key") != sweep_key:
+            st.session_state["_pg_sweep"] = timed(
+                lambda: [(run_label(pm), angle_sweep(pm, image, mirror)) for pm in loaded]
+            )
+            st.session_state["_pg_sweep_key"] = sweep_key
+        sweeps, ms_sweep = st.session_state["_pg_sweep"]
+        blind = [
+            label
+            for pm, (label, sw) in zip(loaded, sweeps, strict=False)
+            if six_nine_ambiguous(sw["probabilities"][0], pm.kind, pm.group, sw["predicted"])
+        ]
+        if blind:
+            six_nine.info(f"{' and '.join(blind)} {SIX_NINE}", icon=":material/sync:")
+        angles_slot.plotly_chart(angle_figure(sweeps), width="stretch", key="pg_angles")
+        angles_note.caption(
+            f"Every run at {len(sweeps[0][1]['angles'])} angles ({ms_sweep:.0f} ms). Between the "
+            "diamonds the digit is interpolated, which alone changes a steerable net's answer a little; at "
+            "the diamonds (multiples of 90°) the turn is exact."
+        )
+
+    @st.fragment
+    def turned_digit(image, first: list) -> None:
+        """The rotation slider and all it moves: a slider move reruns only this part of the page. ``first``: the answers
+        for the digit as given, which 0° reuses. The turned answer sits right under the slider, on a phone too (the
+        turned digit and the bars follow, side by side on a wide screen)."""
+        angle = url_slider(st, "Rotation (degrees, counter-clockwise)", 0, 359, 0, "pg_angle")
+        answers, ms_one = (
+            (first, 0.0)
+            if angle == 0
+            else timed(lambda: [(run_label(pm), probabilities(pm, image, angle, mirror)) for pm in loaded])
+        )
+        st.caption(
+            f"Turned {angle}°{', mirrored' if mirror else ''}: {answers_text(answers)}"
+            + (f" — answered in {ms_one:.0f} ms" if angle else "")
+        )
+        c1, c2 = st.columns([1, 2])
+        seen = turn(image, angle, mirror)[0, 0].numpy()  # (28, 28) in [0, 1]
+        c1.image(
+            digit_picture(seen, scale=6), caption=f"What the models see ({angle}°{', mirrored' if mirror else ''})"
+        )
+        c2.plotly_chart(probability_figure(answers), width="stretch", key="pg_probs")
+
+        st.subheader("Inside the network")
+        titles = {pm.run_id: run_title(runs.get(pm.run_id) or {"id": pm.run_id}) for pm in loaded}
+        one = url_labelled_choice(
+            st,
+            "Run",
+            list(titles),
+            loaded[0].run_id,
+            "pg_inside",
+            format_func=titles.get,
+            help="Feature maps of every layer for the digit as turned above.",
+        )
+        chosen = next(p for p in loaded if p.run_id == one)
+        layers = layer_maps(chosen, image, angle, mirror)
+        if not layers:
+            st.caption(f"{titles[chosen.run_id]} has no spatial layers to show: it reads the pixels as one vector.")
+        for lm in layers:
+            side = lm.maps.shape[-1]
+            st.markdown(
+                f"**{lm.name}**: {min(len(lm.maps), lm.channels)} of {lm.channels} channels, each on its own scale"
+            )
+            st.image(maps_tiles(lm.maps, scale=max(1, 112 // side)), caption=lm.note or None)
+
+    digit_view(given)
+    if runs and not any(steerable(r.get("config")) for r in runs.values()):
+        offer_steerable(st.container())  # below the digit and its answers: on a phone those stay on the first screen
+    url_notices(notice)  # the rotation slider's link value is checked inside the part of the page it moves
 
 
-digit_view(given)
-if runs and not any(steerable(r.get("config")) for r in runs.values()):
-    offer_steerable(st.container())  # below the digit and its answers: on a phone those stay on the first screen
-url_notices(notice)  # the rotation slider's link value is checked inside the part of the page it moves
+if __name__ == "__main__":  # Streamlit runs a page's file as __main__; an import (a test's) draws nothing
+    render()
