@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -102,7 +103,7 @@ class LearnedConfig(GraphNetConfig):
 
 def coarse_graph(graph: Graph, size: int) -> Graph:
     """The graph of the same kind on a ``size`` x ``size`` pixel layout."""
-    full = int(round(graph.num_nodes**0.5))
+    full = round(graph.num_nodes**0.5)
     if size == full:
         return graph
     params = {k: v for k, v in graph.params.items() if k not in ("norm", "size")}
@@ -133,19 +134,21 @@ def conv_node_major(conv: nn.Module, h: torch.Tensor, graph: SharedGraph) -> tor
     Layers with ``forward_node_major`` take the layout directly; the others take the (B, N, C) view
     (their ``to_node_major`` is then free) and return a view of node-major memory.
     """
-    if hasattr(conv, "forward_node_major"):
-        return conv.forward_node_major(h, graph)
+    node_major = getattr(conv, "forward_node_major", None)  # a layer's own node-major path (GCN, Cheb)
+    if node_major is not None:
+        return node_major(h, graph)
     return conv(h.transpose(0, 1), graph).transpose(0, 1).contiguous()
 
 
 def _layer_kwargs(name: str, cfg: GraphNetConfig, c_in: int, c_out: int) -> tuple[int, dict]:
-    """(channels per head or total, constructor kwargs) for layer ``name``."""
-    if name == "cheb":
+    """(channels per head or total, constructor kwargs) for layer ``name``; ``cfg`` is that layer's own config
+    (``MODELS.config(name)``: a ChebConfig for "cheb", ...)."""
+    if isinstance(cfg, ChebConfig):
         return c_out, {"K": cfg.K}
-    if name == "gat":
+    if isinstance(cfg, GATConfig):
         heads = max(1, cfg.heads)
         return max(1, c_out // heads), {"heads": heads, "concat": True}
-    if name == "learned":
+    if isinstance(cfg, LearnedConfig):
         return c_out, {
             "inputs": cfg.edge_inputs,
             "activation": cfg.edge_activation,
@@ -163,7 +166,7 @@ class GraphNet(ImageModel):
         cfg = cfg or MODELS.config(layer)
         if layer not in FIXED_GRAPH_LAYERS:
             raise UserInputError("model", f"{layer!r} is not a fixed-graph layer ({', '.join(FIXED_GRAPH_LAYERS)})")
-        side = int(round(graph.num_nodes**0.5))
+        side = round(graph.num_nodes**0.5)
         if side * side != graph.num_nodes:
             raise UserInputError("graph", f"fixed-graph models need a square pixel graph, got {graph.num_nodes} nodes")
         self.layer, self.readout, self.side = layer, cfg.readout, side
@@ -171,13 +174,13 @@ class GraphNet(ImageModel):
         self.convs = nn.ModuleList()
         self.pool_after: list[bool] = []
         c_in, size = 1, side
-        for i in range(max(1, cfg.layers)):
+        for _ in range(max(1, cfg.layers)):
             c_out = cfg.hidden * 2 ** sum(self.pool_after)
             per_head, kw = _layer_kwargs(layer, cfg, c_in, c_out)
             self.graphs.append(SharedGraph(coarse_graph(graph, size)))
             conv = LAYERS.get(layer)(c_in, per_head, **kw)
-            if layer == "learned" and cfg.edge_frozen:  # edges stay as initialised; only W and the head train
-                conv.edge_mlp.requires_grad_(False)
+            if isinstance(cfg, LearnedConfig) and cfg.edge_frozen:  # the edges stay as initialised
+                conv.edge_mlp.requires_grad_(False)  # only W and the head train
             self.convs.append(conv)
             c_in = per_head * kw.get("heads", 1)
             pool = cfg.readout == "pool" and size >= 14 and size % 2 == 0
@@ -198,8 +201,8 @@ class GraphNet(ImageModel):
         h = x.reshape(B, -1).t().unsqueeze(-1).contiguous()  # (N, B, 1) row-major pixels = node order
         out = []
         size = self.side
-        for conv, g, pool in zip(self.convs, self.graphs, self.pool_after):
-            h = F.relu(conv_node_major(conv, h, g))  # (N_l, B, C_l)
+        for conv, g, pool in zip(self.convs, self.graphs, self.pool_after, strict=True):
+            h = F.relu(conv_node_major(conv, h, cast(SharedGraph, g)))  # (N_l, B, C_l)
             out.append(h.transpose(0, 1))  # (B, N_l, C_l)
             if pool:
                 h = pool_node_major(h, size)  # (N_l / 4, B, C_l)

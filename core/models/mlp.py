@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import torch
@@ -21,7 +22,7 @@ class MLP(ImageModel):
         super().__init__()
         dims = [in_features] + [hidden] * layers
         blocks: list[nn.Module] = []
-        for a, b in zip(dims[:-1], dims[1:]):
+        for a, b in itertools.pairwise(dims):
             blocks += [nn.Linear(a, b), nn.ReLU()]
         self.body = nn.Sequential(nn.Flatten(), *blocks)
         self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(dims[-1], num_classes))
@@ -44,7 +45,7 @@ def footprint(cfg: SizeConfig, graph=None, image_size: int = 28) -> Footprint:
     """What one step costs (see ``core.models.base.Footprint``): the linear layers of ``build_mlp``."""
     dims = [image_size * image_size] + [width(cfg)] * max(cfg.layers, 1) + [cfg.num_classes]
     total = Footprint(0)
-    for a, b in zip(dims, dims[1:]):
+    for a, b in itertools.pairwise(dims):
         total = total + linear_footprint(a, b)
     return total
 

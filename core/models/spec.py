@@ -181,8 +181,8 @@ class ModelSpec:
     training: Mapping[str, Any] = field(default_factory=dict)  # its defaults of lr and schedule (measured)
     quick: Mapping[str, Any] = field(default_factory=dict)  # its settings' defaults in quick mode
     precise_bn: int = 0  # batches that recompute batch-norm statistics before each test pass
-    stored: Mapping[str, Any] = field(default_factory=dict)  # values for settings that stored configs lack (they
-    #                                                           predate the setting): reading an old run keeps its meaning
+    # values for settings that stored configs lack (they predate the setting): reading an old run keeps its meaning
+    stored: Mapping[str, Any] = field(default_factory=dict)
     # --- hooks
     describe: Callable[[Any], str] | None = None  # (its own config) -> what the run's label adds, e.g. " K=5"
     # (the run's config, core.training.runs.RunConfig: its ``settings`` are this model's config, beside the graph

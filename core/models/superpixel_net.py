@@ -207,7 +207,7 @@ class SuperpixelNet(nn.Module):
     def node_features(self, batch) -> torch.Tensor:
         x = fourier_features(batch.x) if self.positions == "fourier" else batch.x  # (N_total, 3 + 4F) or (N_total, 3)
         h = self.embed(x)  # (N_total, W)
-        for conv, norm in zip(self.convs, self.norms):
+        for conv, norm in zip(self.convs, self.norms, strict=True):
             h = h + F.dropout(F.relu(norm(self._conv(conv, h, batch))), self.dropout, self.training)
         return h
 

@@ -89,6 +89,7 @@ class TutorialNet(ImageModel):
             )
         self.adjacency, n = cfg.adjacency, size * size
         self.conv = None
+        self.adj: torch.Tensor  # (N, N) buffer, set below for the Gaussian adjacency
         if cfg.adjacency == "gaussian":
             g = normalize(build_graph("gaussian", size=size, sigma=TUTORIAL_SIGMA, cutoff=TUTORIAL_CUTOFF), "sym")
             self.register_buffer(

@@ -1,6 +1,7 @@
 """The steerable CNN (escnn): ``net`` holds ``EscnnNet``, its prototype cache, its config and its registered spec;
 ``sizes`` its field sizes and widths (from the config alone); ``groups`` the one group parser, group schedules and
-escnn's group elements; ``export`` the plain-torch twins ``EscnnNet.export()`` builds; ``patch`` a fix for escnn 1.0.11 with scikit-learn >= 1.6.
+escnn's group elements; ``export`` the plain-torch twins ``EscnnNet.export()`` builds; ``patch`` a fix for escnn
+1.0.11 with scikit-learn >= 1.6.
 
 Importing this package does not import escnn (seconds): its modules import escnn only inside the functions that build
 or export a net, so ``core.models`` imports the package (and registers the model) at once.

@@ -7,6 +7,8 @@ No escnn import at module level (``export_module`` imports it to recognise escnn
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -36,7 +38,7 @@ def ring_weights(size: int, edges=RING_EDGES) -> torch.Tensor:
     )
     r = ((ii - c) ** 2 + (jj - c) ** 2).sqrt() / max(c, 0.5)
     bounds = (0.0, *edges, float("inf"))
-    masks = torch.stack([((r >= a) & (r < b)).double() for a, b in zip(bounds[:-1], bounds[1:])])
+    masks = torch.stack([((r >= a) & (r < b)).double() for a, b in itertools.pairwise(bounds)])
     masks = masks[masks.sum(dim=(1, 2)) > 0]  # tiny maps: drop empty rings
     return (masks / masks.sum(dim=(1, 2), keepdim=True)).float()
 
@@ -44,13 +46,15 @@ def ring_weights(size: int, edges=RING_EDGES) -> torch.Tensor:
 class RingPool(nn.Module):
     """(B, F, S, S) -> (B, F * R): the mean of each map over R concentric rings (field-major order)."""
 
+    weights: torch.Tensor  # (R, S, S) buffer (register_buffer sets it; declared for type checkers)
+
     def __init__(self, size: int):
         super().__init__()
         self.register_buffer("weights", ring_weights(size))
 
     @property
     def rings(self) -> int:
-        return self.weights.shape[0]
+        return int(self.weights.shape[0])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.einsum("bfhw,rhw->bfr", x, self.weights).flatten(1)
@@ -61,6 +65,8 @@ class RingPool(nn.Module):
 
 
 class _Mask(nn.Module):
+    mask: torch.Tensor  # buffer
+
     def __init__(self, mask: torch.Tensor):
         super().__init__()
         self.register_buffer("mask", mask.detach().clone())
@@ -71,6 +77,8 @@ class _Mask(nn.Module):
 
 class _BlurPool(nn.Module):
     """Plain version of escnn's PointwiseAvgPoolAntialiased2D (depthwise Gaussian blur, strided)."""
+
+    filter: torch.Tensor  # buffer
 
     def __init__(self, filt: torch.Tensor, stride, padding):
         super().__init__()
@@ -83,6 +91,9 @@ class _BlurPool(nn.Module):
 
 class _FourierReLU(nn.Module):
     """Plain version of escnn's FourierPointwise with ReLU (same in/out band limit)."""
+
+    A: torch.Tensor  # buffers
+    Ainv: torch.Tensor
 
     def __init__(self, A: torch.Tensor, Ainv: torch.Tensor, field_size: int):
         super().__init__()
@@ -143,7 +154,7 @@ def export_module(m: nn.Module) -> nn.Module:
         return _FieldNorm(m.in_type.representations[0].size)
     if isinstance(m, enn.GroupPooling):
         return _GroupMax(m.in_type.representations[0].size)
-    return m.export()
+    return m.export()  # type: ignore[operator]  # escnn's modules export(); escnn ships no type information
 
 
 class ExportedEscnnNet(ImageModel):

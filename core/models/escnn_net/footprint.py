@@ -31,7 +31,9 @@ def footprint(cfg, graph=None, image_size: int = 28) -> Footprint:
     schedule = parse_schedule(cfg.group, layers)
     size = image_size + 1 - image_size % 2
     total, c_in = Footprint(0), 1
-    for i, (fields, group) in enumerate(zip(fields_per_block(",".join(schedule), cfg.hidden, layers), schedule)):
+    for i, (fields, group) in enumerate(
+        zip(fields_per_block(",".join(schedule), cfg.hidden, layers), schedule, strict=True)
+    ):
         kind, _ = parse_group(group)
         k, width = (7 if i == 0 else 5), field_size(group)
         c_out, pixels = fields * width, size * size

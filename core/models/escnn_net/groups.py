@@ -6,6 +6,7 @@ No escnn import here: ``escnn_element_of`` works on the escnn group (or gspace) 
 
 from __future__ import annotations
 
+import itertools
 import math
 
 from core.errors import UserInputError
@@ -66,7 +67,7 @@ def parse_schedule(text: str, layers: int | None = None) -> list[str]:
             f"the schedule {','.join(names)} has {len(names)} groups but the net has {layers} "
             f"blocks: give one group per block (or set layers to {len(names)})",
         )
-    for prev, nxt in zip(names, names[1:]):
+    for prev, nxt in itertools.pairwise(names):
         if nxt != prev and ("SO2" in (prev, nxt) or nxt == "D1"):
             raise UserInputError("group", f"{prev} -> {nxt}: SO2 and D1 cannot be restricted to or from in a schedule")
         if not is_subgroup(nxt, prev):
@@ -106,7 +107,7 @@ def restriction_id(group: str, sub: str):
 def restriction_depth(schedule: str) -> int:
     """The block after which the schedule first changes group (``"D16,D16,C16"`` -> 2); 0 if it never does."""
     names = parse_schedule(schedule)
-    return next((i for i, (a, b) in enumerate(zip(names, names[1:]), 1) if a != b), 0)
+    return next((i for i, (a, b) in enumerate(itertools.pairwise(names), 1) if a != b), 0)
 
 
 def restricted_schedule(full: str, sub: str, layers: int, depth: int) -> str:
@@ -141,7 +142,7 @@ def escnn_element_of(group, angle: float, flip: bool = False):
     k = angle * n / 360.0
     if abs(k - round(k)) > 1e-6:
         return None
-    k = int(round(k)) % n
+    k = round(k) % n
     if cls == "CyclicGroup":
         return None if flip else G.element(k)
     if cls == "DihedralGroup":

@@ -222,7 +222,7 @@ class EscnnNet(ImageModel):
         convs = [m for m in self.body.modules() if isinstance(m, enn.R2Conv)]
         proto_convs = [m for m in src.body.modules() if isinstance(m, enn.R2Conv)]
         with torch.no_grad():
-            for conv, proto in zip(convs, proto_convs):
+            for conv, proto in zip(convs, proto_convs, strict=True):
                 generalized_he_init(conv.weights.data, proto.basisexpansion, cache=True)
                 if conv.bias is not None:
                     conv.bias.zero_()

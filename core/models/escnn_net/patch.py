@@ -19,5 +19,5 @@ def patch_escnn() -> None:
             A = np.asarray(A)
         return original(A, use_sparse, eps)
 
-    null._ndarray_patch = True
+    null._ndarray_patch = True  # type: ignore[attr-defined]  # a marker on the function: patched once
     _numerical.null = null

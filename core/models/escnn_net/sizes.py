@@ -26,7 +26,7 @@ def fields_per_block(group: str, hidden: int, layers: int) -> list[int]:
     schedule, each block then sized for its own group."""
     budgets = [hidden * (1, 2, 4)[min(i, 2)] for i in range(layers)]
     out = []
-    for c, name in zip(budgets, parse_schedule(group, layers)):
+    for c, name in zip(budgets, parse_schedule(group, layers), strict=True):
         size = field_size(name)
         widen = min(math.sqrt(size), MAX_WIDEN)  # channels = budget * widen
         out.append(max(1, round(c * widen / size)))

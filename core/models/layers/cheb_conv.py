@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -83,7 +85,7 @@ class ChebConv(nn.Module):
                 terms.append(2.0 * spmm(lap, terms[-1]) - terms[-2])  # T_k = 2 L~ T_{k-1} - T_{k-2}
         # one GEMM for all orders: [T_0 .. T_{K-1}] (N, B, K*C_in) x [W_0 .. W_{K-1}]^T (K*C_in, C_out)
         stacked = torch.cat([t.view(N, B, C) for t in terms], dim=-1)
-        weight = torch.cat([lin.weight for lin in self.lins], dim=1)  # (C_out, K*C_in)
+        weight = torch.cat([cast(nn.Linear, lin).weight for lin in self.lins], dim=1)  # (C_out, K*C_in)
         return F.linear(stacked, weight, self.bias)  # (N, B, C_out)
 
     def __repr__(self) -> str:

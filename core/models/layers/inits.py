@@ -46,7 +46,7 @@ def segment_softmax(src: Tensor, index: Tensor, num_nodes: int) -> Tensor:
     ``out[e] = exp(src[e] - max_g) / sum_{e' in g} exp(src[e'] - max_g)`` for the group g = index[e]
     (``torch_geometric.utils.softmax`` along dim 0).
     """
-    shape = (num_nodes,) + src.shape[1:]
+    shape = (num_nodes, *src.shape[1:])
     idx = index.view(-1, *([1] * (src.dim() - 1))).expand_as(src)  # (E, ...)
     src_max = src.new_full(shape, float("-inf")).scatter_reduce(0, idx, src.detach(), "amax", include_self=True)
     out = (src - src_max.gather(0, idx)).exp()  # (E, ...)

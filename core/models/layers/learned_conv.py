@@ -189,6 +189,7 @@ class LearnedEdgeConv(nn.Module):
         edge_index = self.edge_index(graph)
         sparse = use_sparse(edge_index.shape[1], graph.num_nodes, x.device, graph.sparse)
         adj = build_adjacency(edge_index, self.edge_weights(graph), graph.num_nodes, sparse)  # (N, N)
+        assert self.lin is not None  # only the "pair" edge sets have none, and they go to _forward_sets
         out = propagate_linear(adj, x, self.lin.weight)  # (B, N, C_out)
         if self.bias is not None:
             out = out + self.bias
@@ -200,6 +201,7 @@ class LearnedEdgeConv(nn.Module):
         w = self.edge_weights(graph)  # (E', S)
         b, n = x.shape[0], graph.num_nodes
         if self.edge_sets == "out":
+            assert self.lin is not None  # built for every edge set but "pair"
             h = x @ self.lin.weight.t()  # (B, N, C_out)
             msg = h[:, src] * w  # (B, E', C_out)
         else:

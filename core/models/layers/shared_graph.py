@@ -70,6 +70,10 @@ class SharedGraph(nn.Module):
         edge_index (2, E) int64, edge_weight (E,) float, pos (N, 2) float.
     """
 
+    edge_index: Tensor  # buffers, declared for type checkers (register_buffer sets them)
+    edge_weight: Tensor
+    pos: Tensor
+
     def __init__(self, graph: Graph, sparse: bool | None = None):
         super().__init__()
         self.num_nodes = int(graph.num_nodes)
@@ -110,7 +114,9 @@ class SharedGraph(nn.Module):
                 adj = build_adjacency(edge_index, edge_weight, self.num_nodes, sparse)
                 if adj.layout == torch.sparse_csr:  # A^T for the backward pass, built once (see spmm)
                     flipped = edge_index.flip(0)
-                    adj.graphconv_transpose = build_adjacency(flipped, edge_weight, self.num_nodes, True)
+                    # an attribute on the tensor that propagate.spmm reads: torch's stubs declare no such attribute
+                    transposed = build_adjacency(flipped, edge_weight, self.num_nodes, True)
+                    adj.graphconv_transpose = transposed  # type: ignore[attr-defined]
                 self._cache[key] = adj
         return self._cache[key]  # type: ignore[return-value]
 
