@@ -246,7 +246,7 @@ def load_gat_run(run_id: int, store=None) -> GATRun:
         )
         for i, (conv, g) in enumerate(zip(model.convs, model.graphs))
     )
-    return GATRun(int(run["id"]), cfg, model, graph, layers, tuple(pyg_gat(conv) for conv in model.convs))
+    return GATRun(run.id, cfg, model, graph, layers, tuple(pyg_gat(conv) for conv in model.convs))
 
 
 def gat_layer_inputs(run: GATRun, image: Any) -> tuple[list[torch.Tensor], torch.Tensor]:
@@ -307,12 +307,12 @@ def run_problem(run_id: int | None, model: str, store=None) -> str | None:
     if run_id is None:
         return "not a run id"
     try:
-        run = open_store(store).get_run(int(run_id))
+        run = open_store(store).run(int(run_id))
     except StoreError as err:
         return f"the run store cannot be read: {err}"
     if run is None:
         return f"there is no run {run_id}"
-    kind = (run.get("config") or {}).get("model")
+    kind = run.model
     if kind != model:
         return f"run {run_id} is a {kind!r} run, not {what}"
     try:

@@ -281,7 +281,7 @@ def load_learned_run(run_id: int, store=None) -> LearnedRun:
                 in_channels=int(conv.in_channels),
             )
         )
-    return LearnedRun(int(run["id"]), cfg, model, untrained.eval(), graph, tuple(layers))  # load_weights: eval
+    return LearnedRun(run.id, cfg, model, untrained.eval(), graph, tuple(layers))  # load_weights: eval
 
 
 def _check_set(info: LayerInfo, edge_set: Any) -> int:

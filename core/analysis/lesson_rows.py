@@ -30,6 +30,7 @@ from core.analysis.lessons import (
     LessonRow,
     row_config,
 )
+from core.training.store import Run, as_run
 from core.training.store.groups import RunGroup
 
 NOT_STARTED = "not started"
@@ -94,10 +95,10 @@ def _ours(row: LessonRow, quick: bool) -> str:
 def lesson_rows(
     lesson: Lesson,
     mode: str,
-    runs: Sequence[Mapping[str, Any]],
+    runs: Sequence[Run | Mapping[str, Any]],
     epochs_of: Callable[[int], Sequence[Mapping[str, Any]]],
     launch: RunGroup | None = None,
-    identical: Sequence[Mapping[str, Any] | None] = (),
+    identical: Sequence[Run | Mapping[str, Any] | None] = (),
 ) -> list[dict[str, Any]]:
     """One table row per lesson row of ``mode``, filled from ``runs`` (store rows; the newest run matching a row's
     settings and, with ``launch``, in the launch's group of the row's part): run id, status, epochs done, test
@@ -105,30 +106,37 @@ def lesson_rows(
     own takes ``identical[i]`` (the i-th row's identical run, reused; ``"reused": True``); a row without either reads
     "not started"."""
     quick = mode == "quick"
+    stored = [as_run(r) for r in runs]
     out = []
     for i, row in enumerate(lesson.rows_in(mode)):
         want = launch.part(row.part) if launch else None
-        found = [r for r in runs if matches(row, r.get("config") or {}) and (want is None or r.get("group_id") == want)]
-        run = max(found, key=lambda r: r["id"]) if found else None
-        reused = run is None and i < len(identical) and identical[i] is not None
-        if reused:
-            run = identical[i]
+        found = [r for r in stored if matches(row, r.config) and (want is None or r.group_id == want)]
+        run = max(found, key=lambda r: r.id) if found else None
+        same = identical[i] if i < len(identical) else None
+        reused = run is None and same is not None
+        if run is None and same is not None:
+            run = as_run(same)
         total = row.epochs[0 if quick else 1]
-        cells = {"run": None, "status": NOT_STARTED, "epochs": f"0 of {total}", "test accuracy": None, "s/epoch": None}
+        cells: dict[str, Any] = {
+            "run": None,
+            "status": NOT_STARTED,
+            "epochs": f"0 of {total}",
+            "test accuracy": None,
+            "s/epoch": None,
+        }
         if run is not None:
-            epochs = list(epochs_of(run["id"]))
-            summary = run.get("summary") or {}
-            accuracy = _number(summary.get("test_accuracy"))
+            epochs = list(epochs_of(run.id))
+            accuracy = _number(run.summary.test_accuracy)
             if accuracy is None and epochs:
                 accuracy = _number(epochs[-1].get("test_accuracy"))
-            total = int((run.get("config") or {}).get("epochs") or total)
+            total = int(run.config.get("epochs") or total)
             cells = {
-                "run": run["id"],
-                "status": run.get("status") or MISSING,
+                "run": run.id,
+                "status": run.status or MISSING,
                 "epochs": f"{len(epochs)} of {total}",
                 "test accuracy": accuracy,
                 "s/epoch": epoch_seconds(epochs),
-                "train images": summary.get("train_images"),
+                "train images": run.summary.train_images,
             }
         out.append(
             {
@@ -141,7 +149,7 @@ def lesson_rows(
                 "published accuracy": row.published_accuracy,
                 "part": row.part,
                 "reused": reused,
-                "config": (run or {}).get("config") or {},
+                "config": run.config if run is not None else {},
             }
         )
     return out
@@ -182,12 +190,12 @@ def reused_line(rows: Sequence[Mapping[str, Any]]) -> str:
 
 
 def existing_launch(
-    runs: Sequence[Mapping[str, Any] | None], key: str, mode: str, seed: int, groups: Mapping[str, RunGroup]
+    runs: Sequence[Run | Mapping[str, Any] | None], key: str, mode: str, seed: int, groups: Mapping[str, RunGroup]
 ) -> RunGroup | None:
     """The lesson launch (of lesson ``key``, ``mode`` and ``seed``) that one of ``runs`` (store rows) was trained
     for, the oldest first, from the store's ``groups``; None when none was."""
-    for run in sorted((r for r in runs if r), key=lambda r: r["id"]):
-        group = groups.get(run.get("group_id") or "")
+    for run in sorted((as_run(r) for r in runs if r), key=lambda r: r.id):
+        group = groups.get(run.group_id or "")
         if group is not None and group.type == "lesson" and (group.lesson, group.mode, group.seed) == (key, mode, seed):
             return group
     return None

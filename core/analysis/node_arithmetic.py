@@ -35,6 +35,7 @@ import torch.nn.functional as F
 
 from core.errors import UserInputError
 from core.models.registry import ModelsWhere
+from core.training.store import Run, as_run
 
 KINDS = ModelsWhere(lambda spec: spec.node_arithmetic)  # the fixed-graph layers whose arithmetic is written out
 RUN_MODELS = ModelsWhere(lambda spec: "node" in spec.pages)  # the stored runs the One node page opens
@@ -144,7 +145,7 @@ def default_run_id(runs: list[Mapping[str, Any]]) -> int | None:
     def newest(rs):
         return max((int(r["id"]) for r in rs), default=None)
 
-    graph = [r for r in runs if ((r.get("config") or {}).get("model")) in KINDS]
+    graph = [r for r in runs if as_run(r).model in KINDS]
     return newest(graph) if graph else newest(runs)
 
 
@@ -518,7 +519,7 @@ def cheb_rows(na: NodeArithmetic, out_channel: int, in_channel: int | None = Non
     return out
 
 
-def load_node_run(run: Mapping[str, Any]):
+def load_node_run(run: Run | Mapping[str, Any]):
     """(model with the stored run's weights, eval mode on the CPU, its RunConfig) for a GCN / ChebNet /
     learned-edge / steerable run, built as ``build_everything`` builds it but without loading any data. Raises
     ``UserInputError`` for another model and ``CheckpointError`` for a missing, unreadable or unfitting checkpoint."""
@@ -531,7 +532,8 @@ def load_node_run(run: Mapping[str, Any]):
     cfg = validate(run_config(run))
     if cfg.model not in RUN_MODELS:
         raise UserInputError(
-            "run", f"run {run.get('id')} is a {cfg.model!r} run; the node arithmetic opens {', '.join(RUN_MODELS)} runs"
+            "run",
+            f"run {as_run(run).id} is a {cfg.model!r} run; the node arithmetic opens {', '.join(RUN_MODELS)} runs",
         )
     loaded = checkpoint_state(run)
     graph = None if not cfg.uses_graph() else build_graph(cfg.graph, size=FULL_SIDE, **cfg.graph_params)

@@ -34,6 +34,7 @@ import torch
 
 from core.errors import UserInputError
 from core.graphs.base import Graph
+from core.training.store import Run, as_run
 
 LAPLACIANS: dict[str, str] = {  # name -> LaTeX shown in the UI
     "sym": r"L = I - D^{-1/2} A D^{-1/2}",
@@ -242,7 +243,7 @@ def cheb_frequency_response(cheb_layer, lambdas: np.ndarray, lambda_max: float =
 # ----------------------------------------------------------------------------- stored ChebNet runs
 
 
-def load_cheb_run(run: Mapping[str, Any]):
+def load_cheb_run(run: Run | Mapping[str, Any]):
     """(GraphNet with the run's weights, in eval mode on the CPU, and its raw pixel Graph).
 
     The model is rebuilt as ``core.training.runs.build_everything`` builds it (``MODELS.get("cheb")`` on the
@@ -253,11 +254,12 @@ def load_cheb_run(run: Mapping[str, Any]):
     from core.graphs import build_graph
     from core.models import MODELS
     from core.rng import isolated_rng
-    from core.training.runs import RunConfig, validate
+    from core.training.runs import validate
 
-    cfg = validate(RunConfig.from_dict(dict(run.get("config") or {})))
+    run = as_run(run)
+    cfg = validate(run.run_config())
     if cfg.model != "cheb":
-        raise UserInputError("run", f"run {run.get('id')} is a {cfg.model!r} run, not a ChebNet ('cheb')")
+        raise UserInputError("run", f"run {run.id} is a {cfg.model!r} run, not a ChebNet ('cheb')")
     loaded = checkpoint_state(run)
     graph = build_graph(cfg.graph, size=28, **cfg.graph_params)
     with isolated_rng():  # initial weights are overwritten; no training run's stream is disturbed
@@ -284,13 +286,13 @@ class ChebResponse(NamedTuple):
     layers: int  # graph layers in the net
 
 
-def cheb_layer_response(run: Mapping[str, Any], layer: int, points: int = 201) -> ChebResponse:
+def cheb_layer_response(run: Run | Mapping[str, Any], layer: int, points: int = 201) -> ChebResponse:
     """The frequency response of layer ``layer`` (0-based) of stored ChebNet run ``run`` (a store row), on
     ``points`` values of lambda, with the eigenvalues of that layer's graph. Raises as :func:`load_cheb_run`, and
     ``UserInputError`` for a layer the net does not have."""
     model, graph = load_cheb_run(run)
     if not 0 <= int(layer) < len(model.convs):
-        raise UserInputError("layer", f"run {run.get('id')} has {len(model.convs)} graph layers, not {layer + 1}")
+        raise UserInputError("layer", f"run {as_run(run).id} has {len(model.convs)} graph layers, not {layer + 1}")
     conv = model.convs[int(layer)]
     lambdas = np.linspace(0.0, 2.0, int(points))
     eigenvalues, _ = laplacian_eigenvectors(

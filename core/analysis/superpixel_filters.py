@@ -108,7 +108,7 @@ def load_superpixel_run(run_id: int, store=None) -> SuperpixelRun:
     with isolated_rng(cfg.training.seed):
         model = MODELS.get("superpixel")(cfg.model_config(), None)
     load_weights(model, run, f"a superpixel {cfg.value('conv')} model", loaded)
-    return SuperpixelRun(int(run["id"]), cfg, model)
+    return SuperpixelRun(run.id, cfg, model)
 
 
 def digit_graph(graph_params: dict[str, Any], image: Any) -> Graph:

@@ -206,10 +206,12 @@ COMMANDS = {
 
 def _print_human(out: Any) -> None:
     if isinstance(out, list):
-        for row in out:
-            acc = (row.get("summary") or {}).get("test_accuracy")
-            acc_s = f"{acc:.4f}" if isinstance(acc, (int, float)) else "-"
-            print(f"{row['id']:>5}  {row['status']:<11} {acc_s:>7}  {row.get('name', '')}")
+        from core.training.store import as_run
+
+        for run in map(as_run, out):  # the rows of `runs` (list_runs: JSON output prints them whole)
+            acc = run.summary.test_accuracy
+            acc_s = f"{acc:.4f}" if acc is not None else "-"
+            print(f"{run.id:>5}  {run.status:<11} {acc_s:>7}  {run.name}")
         return
     if "table" in out:
         print(out["table"])

@@ -174,12 +174,12 @@ def _train_in_worker(cfg, store, backend: str, progress) -> dict[str, Any]:
     shown = 0
     try:
         while True:
-            run = store.get_run(run_id)
+            run = store.require_run(run_id)
             epochs = store.epochs(run_id)
             for row in epochs[shown:]:
                 progress(row)
             shown = len(epochs)
-            if run["status"] not in ("queued", "running"):
+            if not run.active:
                 break
             time.sleep(0.2)
     except KeyboardInterrupt:  # Ctrl-C: ask the worker to stop; the finished epochs stay stored
@@ -187,12 +187,12 @@ def _train_in_worker(cfg, store, backend: str, progress) -> dict[str, Any]:
         manager.wait(run_id, timeout=manager.stop_grace_s + 10)
     finally:
         manager.close()
-    run = store.get_run(run_id)
+    run = store.require_run(run_id)
     return {
-        **(run.get("summary") or {}),
+        **run.summary.to_dict(),
         "run_id": run_id,
-        "status": run["status"],
-        "error": run.get("error"),
+        "status": run.status,
+        "error": run.error,
         "backend": backend,
         "epochs": store.epochs(run_id),
     }

@@ -152,13 +152,12 @@ def lineage(store, run_id: int, limit: int = 100) -> list[int]:
     seen: set[int] = set()
     current: int | None = int(run_id)
     while current is not None and current not in seen and len(chain) < limit:
-        run = store.get_run(current)
+        run = store.run(current)
         if run is None:
             break
         chain.append(current)
         seen.add(current)
-        parent = (run.get("config") or {}).get("parent")
-        current = int(parent) if parent is not None else None
+        current = run.parent
     return chain[::-1]
 
 

@@ -43,9 +43,9 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from core.config import limits, public_mode
 from core.errors import UserInputError
@@ -54,7 +54,7 @@ from core.training.backend import Backend, JobControl
 from core.training.cpu_share import default_max_runs
 from core.training.fair_queue import FairQueue, fair_order  # noqa: F401  (fair_order: re-exported)
 from core.training.runs import RunConfig, validate
-from core.training.store import RunGroup, StoreError
+from core.training.store import Run, RunGroup, StoreError, as_run
 from core.training.sweep import grid_configs, new_sweep_group
 
 log = logging.getLogger(__name__)
@@ -74,6 +74,7 @@ ENV_KEYS = (
     "GRAPHCONV_EXACT",
 )
 REUSABLE = ("finished", "queued", "running")  # a stored run with these statuses stands for an identical new one
+R = TypeVar("R", bound=Run | Mapping[str, Any])  # a stored run as the caller holds it: a Run or its dict form
 
 
 def config_key(config: Any) -> str:
@@ -83,31 +84,30 @@ def config_key(config: Any) -> str:
     return json.dumps(config.to_dict() if isinstance(config, RunConfig) else config, sort_keys=True, default=str)
 
 
-def identical_runs(store, configs: Sequence[Any], statuses: Sequence[str] = REUSABLE) -> list[dict | None]:
+def identical_runs(store, configs: Sequence[Any], statuses: Sequence[str] = REUSABLE) -> list[dict[str, Any] | None]:
     """For each config (RunConfig or dict), the stored run trained, queued or training with exactly that config,
     seed included (every setting equal, as stored), or None: the oldest finished one, else the oldest queued or
     training one. One read of the store for all of them. Pages reuse such a run instead of training a copy that
     would give the same numbers (exact in exact mode: ``core.training.worker.exact_mode``)."""
-    return pick_identical(store.list_runs(status=list(statuses)), configs, statuses)
+    runs: list[dict[str, Any]] = store.list_runs(status=list(statuses))  # the dict form, which the pages read
+    return pick_identical(runs, configs, statuses)
 
 
-def pick_identical(
-    runs: Sequence[dict], configs: Sequence[Any], statuses: Sequence[str] = REUSABLE
-) -> list[dict | None]:
-    """:func:`identical_runs` among ``runs`` (store rows already read; other statuses than ``statuses`` skipped)."""
+def pick_identical(runs: Sequence[R], configs: Sequence[Any], statuses: Sequence[str] = REUSABLE) -> list[R | None]:
+    """:func:`identical_runs` among ``runs`` (store rows already read, as Runs or their dict form, each returned as
+    given; other statuses than ``statuses`` skipped)."""
     wanted = [config_key(c) for c in configs]
-    found: dict[str, dict] = {}
+    found: dict[str, tuple[tuple[int, int], R]] = {}
     rank = {status: i for i, status in enumerate(statuses)}
-    for run in runs:
-        if run.get("status") not in rank:
+    for given in runs:
+        run = as_run(given)
+        key = config_key(run.config)
+        if run.status not in rank or key not in wanted:
             continue
-        key = config_key(run.get("config") or {})
-        if key not in wanted:
-            continue
-        best = found.get(key)
-        if best is None or (rank.get(run["status"], 9), run["id"]) < (rank.get(best["status"], 9), best["id"]):
-            found[key] = run
-    return [found.get(key) for key in wanted]
+        order = (rank[run.status], run.id)
+        if key not in found or order < found[key][0]:
+            found[key] = (order, given)
+    return [found[key][1] if key in found else None for key in wanted]
 
 
 def find_identical(store, config: Any, statuses: Sequence[str] = REUSABLE) -> dict | None:
@@ -376,12 +376,12 @@ class RunManager:
         """Ask a queued or training run to stop; ``False`` when it is unknown or already ended.
 
         Raises ``UserInputError`` when ``session`` is given and did not start the run."""
-        run = self.store.get_run(run_id)
+        run = self.store.run(run_id)
         if run is None:
             return False
-        if session is not None and run.get("session") != session:
+        if session is not None and run.session != session:
             raise UserInputError("run", f"run {run_id} was started in another session: only that session can stop it")
-        if run["status"] not in ACTIVE:
+        if not run.active:
             return False
         with self._cond:  # a run of this manager stops even if the store cannot take the request (a frozen
             mine = next(

@@ -19,12 +19,13 @@ import itertools
 import math
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Union
 
 from core.errors import UserInputError
 from core.training.runs import RunConfig, validate
+from core.training.store import Run, as_run
 from core.training.store.groups import RunGroup
 from core.training.sweep import MAX_SWEEP_RUNS, SWEEPABLE, parse_values, sweep_configs, sweep_value
 
@@ -152,21 +153,21 @@ def searched(group: RunGroup) -> list[str]:
     return [p for p in group.params if p in SWEEPABLE]
 
 
-def trial_rows(runs: Sequence[dict[str, Any]], params: Sequence[str], reached: dict[int, int]) -> list[dict[str, Any]]:
-    """One row per trial (stored run): its searched values, status, epochs ``reached`` (run id -> stored epochs)
-    of its planned ones, and accuracy; best first."""
+def trial_rows(
+    runs: Sequence[Run | Mapping[str, Any]], params: Sequence[str], reached: dict[int, int]
+) -> list[dict[str, Any]]:
+    """One row per trial (stored run, or its dict form): its searched values, status, epochs ``reached`` (run id ->
+    stored epochs) of its planned ones, and accuracy; best first."""
     rows = []
-    for r in runs:
-        summary = r.get("summary") or {}
-        epochs = (r.get("config") or {}).get("epochs")
+    for r in map(as_run, runs):
         rows.append(
             {
-                "run": r["id"],
-                **{p: sweep_value(r["config"], p) for p in params},
-                "status": r["status"],
-                "epochs": f"{reached.get(r['id'], 0)} of {epochs}",
-                "stopped early": bool(summary.get("early_stopped")),
-                "test accuracy": summary.get("test_accuracy"),
+                "run": r.id,
+                **{p: sweep_value(r.config, p) for p in params},
+                "status": r.status,
+                "epochs": f"{reached.get(r.id, 0)} of {r.config.get('epochs')}",
+                "stopped early": r.summary.early_stopped,
+                "test accuracy": r.summary.test_accuracy,
             }
         )
     return sorted(rows, key=lambda row: -(row["test accuracy"] or -1))

@@ -32,7 +32,7 @@ import fcntl
 import logging
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +40,7 @@ from typing import Any
 from core.errors import UserInputError
 from core.models import MODELS
 from core.training.runs import RunConfig
+from core.training.store import Run, as_run
 
 log = logging.getLogger(__name__)
 
@@ -111,11 +112,11 @@ def _store_lock(store) -> Iterator[None]:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _needed(store, starter: StarterRun, own: list[dict[str, Any]]) -> bool:
+def _needed(store, starter: StarterRun, own: list[Run]) -> bool:
     """Whether ``starter`` must be submitted: no run of its model with weights, no starter run of it queued or
     training, and fewer than ``TRIES`` earlier starter runs of it (``own``: the store's starter runs)."""
-    mine = [r for r in own if (r.get("config") or {}).get("model") == starter.model]
-    if any(r["status"] in ACTIVE for r in mine) or len(mine) >= TRIES:
+    mine = [r for r in own if r.model == starter.model]
+    if any(r.active for r in mine) or len(mine) >= TRIES:
         return False
     return not store.runs_with_weights(model=starter.model, limit=None)
 
@@ -140,12 +141,9 @@ def steerable(config: dict[str, Any] | None) -> bool:
 def active_run(store, model: str) -> dict[str, Any] | None:
     """The run of ``model`` queued or training on this server that a page can wait for instead of queueing another:
     the starter's own when there is one, else the newest of any visitor (for escnn: a steerable one), else None."""
-    active = [
-        r
-        for r in store.list_runs(status=ACTIVE)
-        if (r.get("config") or {}).get("model") == model and (model != "escnn" or steerable(r.get("config")))
-    ]
-    return next((r for r in active if r.get("kind") == STARTER_KIND), active[0] if active else None)
+    active = [r for r in store.runs(status=ACTIVE) if r.model == model and (model != "escnn" or steerable(r.config))]
+    found = next((r for r in active if r.kind == STARTER_KIND), active[0] if active else None)
+    return found.to_dict() if found is not None else None  # the dict form: ui/starter.py reads it
 
 
 def queue_starter(manager, model: str, store=None, client: str | None = None) -> tuple[int, bool]:
@@ -175,7 +173,7 @@ def ensure_starter(manager, store=None) -> list[int]:
         return []
     store = store if store is not None else manager.store
     with _store_lock(store):
-        own = store.list_runs(kind=STARTER_KIND)
+        own = store.runs(kind=STARTER_KIND)
         ids = []
         for starter in (s for s in STARTER if _needed(store, s, own)):
             try:
@@ -185,12 +183,14 @@ def ensure_starter(manager, store=None) -> list[int]:
         return ids
 
 
-def fraction(run: dict[str, Any], progress: dict[str, Any] | None) -> float:
-    """How far a run is, 0..1, as ``RunManager.live`` counts it (batches done of all its batches)."""
-    if run["status"] == "finished":
+def fraction(run: Run | Mapping[str, Any], progress: dict[str, Any] | None) -> float:
+    """How far a run (a Run or its dict form) is, 0..1, as ``RunManager.live`` counts it (batches done of all its
+    batches)."""
+    run = as_run(run)
+    if run.status == "finished":
         return 1.0
     prog = progress or {}
-    epochs = int((run.get("config") or {}).get("epochs") or 1)
+    epochs = int(run.config.get("epochs") or 1)
     epoch, batch, batches = prog.get("epoch", 0), prog.get("batch", 0), prog.get("num_batches", 0)
     if not batches or epoch == 0:
         return 0.0
@@ -200,10 +200,10 @@ def fraction(run: dict[str, Any], progress: dict[str, Any] | None) -> float:
 def starter_status(store) -> list[dict[str, Any]]:
     """The newest starter run of each model, in the starter's order: ``{"model", "title", "run_id", "state",
     "progress" (0..1), "epoch", "epochs", "error"}``; a model never submitted has ``run_id`` and ``state`` None."""
-    own = store.list_runs(kind=STARTER_KIND)  # newest first
+    own = store.runs(kind=STARTER_KIND)  # newest first
     out = []
     for s in STARTER:
-        run = next((r for r in own if (r.get("config") or {}).get("model") == s.model), None)
+        run = next((r for r in own if r.model == s.model), None)
         row = {
             "model": s.model,
             "title": s.title,
@@ -215,14 +215,14 @@ def starter_status(store) -> list[dict[str, Any]]:
             "error": None,
         }
         if run is not None:
-            prog = store.progress(run["id"]) if run["status"] in ACTIVE else None
+            prog = store.progress(run.id) if run.active else None
             row.update(
-                run_id=int(run["id"]),
-                state=run["status"],
+                run_id=run.id,
+                state=run.status,
                 progress=fraction(run, prog),
                 epoch=(prog or {}).get("epoch", 0),
-                epochs=int(run["config"].get("epochs") or 1),
-                error=run.get("error"),
+                epochs=int(run.config.get("epochs") or 1),
+                error=run.error,
             )
         out.append(row)
     return out

@@ -16,6 +16,7 @@ from core.errors import UserInputError
 from core.graphs import describe_graph
 from core.models import MODELS
 from core.training.runs import RunConfig, validate
+from core.training.store import Run, as_run
 from core.training.store.groups import RunGroup
 from core.training.store.legacy_kinds import group_from_kind
 
@@ -224,31 +225,31 @@ def sweep_name(group: RunGroup | str | None, configs: Sequence[dict[str, Any]]) 
 
 
 def stored_sweeps(
-    runs: Sequence[dict[str, Any]], groups: Mapping[str, RunGroup], group_type: str = "sweep"
+    runs: Sequence[Run | Mapping[str, Any]], groups: Mapping[str, RunGroup], group_type: str = "sweep"
 ) -> list[dict[str, Any]]:
     """The sweeps (or, with ``group_type="search"``, the searches) among stored ``runs`` (rows of
     ``RunStore.list_runs``) whose groups are in ``groups`` (``RunStore.groups``), newest first:
     ``{"id", "group", "runs", "first_run", "last_run", "label", "name"}``. ``label`` is the first run's name;
     ``name`` is a sweep's readable name (:func:`sweep_name`), and for a search its label (the Compare page names a
     search from its group)."""
-    members: dict[str, list[dict[str, Any]]] = {}
-    for r in runs:
-        group = groups.get(r.get("group_id") or "")
+    members: dict[str, list[Run]] = {}
+    for r in map(as_run, runs):
+        group = groups.get(r.group_id or "")
         if group is not None and group.type == group_type:
             members.setdefault(group.id, []).append(r)
     found = []
-    for group_id, rows in members.items():
-        rows = sorted(rows, key=lambda r: r["id"])
-        configs = [r.get("config") or {} for r in rows]
-        label = rows[0].get("name") or ""
+    for group_id, unsorted in members.items():
+        rows = sorted(unsorted, key=lambda r: r.id)
+        configs = [r.config for r in rows]
+        label = rows[0].name
         group = groups[group_id]
         found.append(
             {
                 "id": group_id,
                 "group": group,
                 "runs": len(rows),
-                "first_run": rows[0]["id"],
-                "last_run": rows[-1]["id"],
+                "first_run": rows[0].id,
+                "last_run": rows[-1].id,
                 "label": label,
                 "name": sweep_name(group, configs) if group.type == "sweep" else label,
             }
@@ -266,13 +267,14 @@ def sweep_value(config: dict[str, Any], param: str) -> Any:
     return (config.get("graph_params") or {}).get(param) if where == "graph" else config.get(param)
 
 
-def sweep_points(runs: Sequence[dict[str, Any]], param: str, param2: str | None = None) -> list[tuple[Any, ...]]:
+def sweep_points(
+    runs: Sequence[Run | Mapping[str, Any]], param: str, param2: str | None = None
+) -> list[tuple[Any, ...]]:
     """``(value, test accuracy)`` or ``(value, test accuracy, value2)`` of every finished run among ``runs`` (store
     rows), sorted by value with numbers before words: the points of a sweep's plot."""
-    done = [r for r in runs if r.get("status") == "finished"]
+    done = [r for r in map(as_run, runs) if r.status == "finished"]
     points = [
-        (sweep_value(r["config"], param), (r.get("summary") or {}).get("test_accuracy"))
-        + ((sweep_value(r["config"], param2),) if param2 else ())
+        (sweep_value(r.config, param), r.summary.test_accuracy) + ((sweep_value(r.config, param2),) if param2 else ())
         for r in done
     ]
     return sorted(points, key=lambda p: (isinstance(p[0], str), p[0]))
