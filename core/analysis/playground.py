@@ -23,7 +23,6 @@ import torch
 from torch import nn
 
 from core.errors import UserInputError
-from core.training.store import as_run
 
 SWEEP_STEP = 10  # degrees between the angles of the prediction-against-angle plot
 MAX_RUNS = 3  # runs compared at once
@@ -227,7 +226,7 @@ def default_runs(runs: Mapping[int, Mapping[str, Any]], most: int = MAX_RUNS) ->
     picked = []
     for family in FAMILIES:
         want = ModelsWhere(lambda spec: spec.family == family)
-        rid = next((i for i, r in runs.items() if as_run(r).model in want), None)
+        rid = next((i for i, r in runs.items() if (r.get("config") or {}).get("model") in want), None)
         if rid is not None:
             picked.append(rid)
     return (picked or list(runs)[:1])[:most]
