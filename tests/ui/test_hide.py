@@ -8,11 +8,12 @@ import re
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.ui.ui_helpers import APP, ROOT, no_errors
+from tests.ui.ui_helpers import APP, no_errors
+from ui import nav
 from ui.classroom import builder_html, fixed_text, parse_hide
 from ui.display import plain as inert
 
-PAGES = re.findall(r'st\.Page\("(app_pages/[a-z_]+\.py)"', (ROOT / "app.py").read_text())
+PAGES = [e.file for e in nav.PAGES]  # every page app.py registers (ui/nav.py)
 WIDGETS = (
     "selectbox",
     "slider",

@@ -12,9 +12,9 @@ from collections.abc import Iterator
 
 from streamlit.testing.v1 import AppTest
 
-from tests.ui.ui_helpers import ROOT
+from ui import nav
 
-PAGES = re.findall(r'st\.Page\("(app_pages/[a-z_]+\.py)"', (ROOT / "app.py").read_text())
+PAGES = [e.file for e in nav.PAGES]  # every page app.py registers (ui/nav.py)
 # people say "ReLU" for the activation; torch's class of that name is the concept, not an internal
 CONCEPTS = {
     "ReLU",
