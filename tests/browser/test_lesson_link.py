@@ -32,7 +32,7 @@ def _train_tiny_tutorial_launch(data_dir) -> tuple[RunGroup, list[int]]:
         cfg.training.epochs = 1
         ids.append(store.create_run(cfg.to_dict(), name=cfg.label(), group=part))
         execute(cfg, store, run_id=ids[-1])
-    assert [store.require_run(i)["status"] for i in ids] == ["finished"] * 4
+    assert [store.require_run(i).status for i in ids] == ["finished"] * 4
     return launch, ids
 
 

@@ -173,27 +173,11 @@ def test_the_base_modules_import_no_package_of_core():
     assert not upward, "a base module imports a package of core:\n" + "\n".join(sorted(set(upward)))
 
 
-# Imports made inside a function that close a cycle, each with why it is allowed. A stored Run reads its config as a
-# RunConfig (``Run.run_config``), while ``core.training.runs`` also holds ``execute``, which opens the store; the
-# edge goes once RunConfig has a module of its own that does not reach the store.
-LAZY_CYCLE_EDGES = {("core.training.store.entities", "core.training.runs"): "Run.run_config reads its RunConfig"}
-
-
 def test_no_import_cycles():
-    edges = core_edges()
-    for source, target in LAZY_CYCLE_EDGES:
-        edges[source].discard(target)
-    cycle = find_cycle(edges)
+    """Lazy imports (inside functions) count too: a store entity reads its config through core.training.run_config,
+    which never reaches the store, so no allowance is needed."""
+    cycle = find_cycle(core_edges())
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
-
-
-def test_the_allowed_cycle_edges_are_lazy_and_still_needed():
-    """An allowed edge is never a module-level import (that would be a cycle at import time), and one that is gone
-    leaves the list, so the allowance cannot outlive its reason."""
-    top, every = core_edges(module_level_only=True), core_edges()
-    for source, target in LAZY_CYCLE_EDGES:
-        assert target not in top[source], f"{source} imports {target} at module level"
-        assert target in every[source], f"{source} no longer imports {target}: drop it from LAZY_CYCLE_EDGES"
 
 
 @pytest.mark.parametrize("package", ["data", "graphs", "models", "training", "analysis", "figures"])

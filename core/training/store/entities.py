@@ -3,7 +3,7 @@
 Every store (:class:`~core.training.store.base.AbstractStore`: SQLite today) returns these, as MLflow's stores return
 its ``Run`` entities, so a caller reads ``run.summary.test_accuracy`` or ``run.group`` and never guards a dict with
 ``(run.get("summary") or {})``. A run's ``config`` stays the flat dict as stored (``RunConfig.to_dict``; old rows
-lack newer settings), and :meth:`Run.run_config` turns it into a :class:`~core.training.runs.RunConfig` where a
+lack newer settings), and :meth:`Run.run_config` turns it into a :class:`~core.training.run_config.RunConfig` where a
 caller needs one. The dict form older callers read (``get_run``, ``list_runs``) is :meth:`Run.to_dict` of the same
 entity, so both forms always agree.
 """
@@ -19,7 +19,7 @@ from core.training.store.groups import RunGroup
 from core.training.store.schema import ACTIVE_STATUSES, TERMINAL_STATUSES
 
 if TYPE_CHECKING:
-    from core.training.runs import RunConfig
+    from core.training.run_config import RunConfig
 
 
 class Epoch(TypedDict):
@@ -154,12 +154,12 @@ class Run:
         return self.status in TERMINAL_STATUSES
 
     def run_config(self) -> RunConfig:
-        """The run's settings as a :class:`~core.training.runs.RunConfig` (older rows read as their model's spec
+        """The run's settings as a :class:`~core.training.run_config.RunConfig` (older rows read as their model's spec
         says, ``ModelSpec.stored``). Raises one :class:`~core.errors.UserInputError` naming the run when its model
         is not registered in this version (a removed or foreign model), and ``from_dict``'s error for a setting
         no model declares."""
         from core.models import MODELS
-        from core.training.runs import RunConfig
+        from core.training.run_config import RunConfig
 
         model = self.config.get("model", "cheb")
         if not isinstance(model, str) or model not in MODELS:
