@@ -238,13 +238,13 @@ def load_gat_run(run_id: int, store=None) -> GATRun:
     layers = tuple(
         GATLayerInfo(
             index=i,
-            side=int(round(g.num_nodes**0.5)),
+            side=round(g.num_nodes**0.5),
             num_nodes=int(g.num_nodes),
             heads=int(conv.heads),
             channels=int(conv.out_channels),
             self_loops=bool(conv.add_self_loops),
         )
-        for i, (conv, g) in enumerate(zip(model.convs, model.graphs))
+        for i, (conv, g) in enumerate(zip(model.convs, model.graphs, strict=True))
     )
     return GATRun(run.id, cfg, model, graph, layers, tuple(pyg_gat(conv) for conv in model.convs))
 
@@ -267,7 +267,7 @@ def gat_attention(run: GATRun, image: Any) -> DigitAttention:
     inputs, logits = gat_layer_inputs(run, image)
     layers = []
     with torch.no_grad():
-        for x, twin, g in zip(inputs, run.pyg_layers, run.model.graphs):
+        for x, twin, g in zip(inputs, run.pyg_layers, run.model.graphs, strict=True):
             edge_index, _ = g.edges("none")  # (2, E) the layer's graph; PyG adds the self-loops
             _, (ei, alpha) = twin(x, edge_index, return_attention_weights=True)  # (2, E'), (E', H)
             layers.append(attention_of(ei, alpha, g.num_nodes))
@@ -277,7 +277,7 @@ def gat_attention(run: GATRun, image: Any) -> DigitAttention:
 def attention_filter(attention: Attention, pixel: Sequence[int], head: int | None = None) -> np.ndarray:
     """(side, side) float32: the attention of ``pixel`` (row, col on the layer's own square grid) over its
     neighbours, for one head or the mean over heads."""
-    side = int(round(attention.num_nodes**0.5))
+    side = round(attention.num_nodes**0.5)
     if side * side != attention.num_nodes:
         raise UserInputError(
             "attention", f"a filter as an image needs a square pixel graph, got {attention.num_nodes} nodes"
@@ -288,7 +288,7 @@ def attention_filter(attention: Attention, pixel: Sequence[int], head: int | Non
 
 def attention_frames(attention: Attention, pixels: Sequence[Sequence[int]], head: int | None = None) -> list[Frame]:
     """One frame per pixel (on the layer's grid) of the attention filters of one digit."""
-    side = int(round(attention.num_nodes**0.5))
+    side = round(attention.num_nodes**0.5)
     checked = [check_pixel(p, side) for p in pixels]
     dense = attention.dense(head)  # (N, N)
     return [Frame(p, dense[p[0] * side + p[1]].reshape(side, side)) for p in checked]

@@ -18,14 +18,14 @@ No streamlit here.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
 from torch import nn
 
 from core.training.evaluation import batch_outputs  # noqa: F401  (one pass over batches; runs store it too)
-from core.training.snapshots import as_matrix, device_of, has_features, pca, pca_2d
+from core.training.snapshots import FeatureModel, as_matrix, device_of, has_features, pca, pca_2d
 
 TSNE_PCA_DIMS = 50  # features are reduced to this many PCA dimensions before t-SNE
 
@@ -52,7 +52,8 @@ def penultimate_features(model: nn.Module, images: Any, batch_size: int = 500) -
         model.eval()
         with torch.no_grad():
             for start in range(0, len(x), max(1, int(batch_size))):
-                out.append(model.features(x[start : start + batch_size].to(device)).float().flatten(1).cpu())
+                features = cast(FeatureModel, model).features(x[start : start + batch_size].to(device))  # has_features
+                out.append(features.float().flatten(1).cpu())
     finally:
         model.train(was_training)
     if not out:

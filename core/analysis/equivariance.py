@@ -33,7 +33,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Union
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 import torch
@@ -45,7 +45,7 @@ DEFAULT_ANGLES = tuple(range(0, 360, 15))
 SO2_STEP_DEG = 15.0  # sampling of SO(2) for the group "SO2"
 _EPS = 1e-12
 
-ArrayLike = Union[torch.Tensor, np.ndarray]
+ArrayLike = torch.Tensor | np.ndarray
 
 
 # ----------------------------------------------------------------------------------------------
@@ -96,7 +96,7 @@ def group_elements(group: str) -> list[Element]:
 
     kind, n = parse_group(parse_schedule(group)[0])
     if kind == "SO2":
-        angles = [k * SO2_STEP_DEG for k in range(int(round(360 / SO2_STEP_DEG)))]
+        angles = [k * SO2_STEP_DEG for k in range(round(360 / SO2_STEP_DEG))]
     else:
         angles = [360.0 * k / n for k in range(n)]
     els = [Element(a) for a in angles]
@@ -241,7 +241,7 @@ def logit_invariance_error(
     """
     x = _as_images(images)
     elements = group_elements(group)
-    errs = {e.name: [] for e in elements}
+    errs: dict[str, list[torch.Tensor]] = {e.name: [] for e in elements}
     agree = {e.name: 0 for e in elements}
     with _evaluating(model, device) as dev:
         for sl in _batches(x.shape[0], batch_size):
@@ -400,8 +400,8 @@ def layer_equivariance_error(
     CN model) gives ``nan``. Past a group restriction (a schedule such as ``D16,D16,C16``) a layer's fields
     belong to the subgroup; for an element outside it, the layer is compared on its fields' maxima
     (``max`` over each field's channels, which no element of the field's own group changes): exact up to
-    and including the restriction, growing after it. For other models (plain CNNs) the map is only moved spatially, channels
-    unpermuted, which is what "equivariant" would mean for a network without field types; a trained or
+    and including the restriction, growing after it. For other models (plain CNNs) the map is only moved spatially,
+    channels unpermuted, which is what "equivariant" would mean for a network without field types; a trained or
     random CNN gives large errors. Layers whose outputs are not (B, C, H, W) maps (e.g. Linear, graph
     layers) are left out, so a model without any conv feature maps yields ``{}``.
     """
@@ -410,7 +410,8 @@ def layer_equivariance_error(
     x = _as_images(images)
     elements = group_elements(group)
     layers = _layers(model)
-    gspace = next((layer.module.in_type.gspace for layer in layers if layer.escnn), None)
+    # an escnn module's input field type (escnn ships no types, so the module is read as Any)
+    gspace = next((cast(Any, layer.module).in_type.gspace for layer in layers if layer.escnn), None)
     sums: dict[str, dict[str, float]] = {}
     order: list[str] = []
     n = 0
@@ -430,9 +431,11 @@ def layer_equivariance_error(
                         continue
                     target, got = _transform_map(t, ftype, e), moved[name][0]
                     if target is None and ftype is not None and escnn_element_of(gspace, e.angle, e.flip) is not None:
-                        pooled = _pool_fields(t, ftype)  # an element of the model's group, not of this layer's
-                        if pooled is not None:
-                            target, got = e.apply(pooled), _pool_fields(got, ftype)
+                        # an element of the model's group, not of this layer's: both maps pooled (or neither: the
+                        # fields decide, and t and got have the same field type)
+                        pooled, pooled_got = _pool_fields(t, ftype), _pool_fields(got, ftype)
+                        if pooled is not None and pooled_got is not None:
+                            target, got = e.apply(pooled), pooled_got
                     if target is None:
                         sums[name][e.name] = float("nan")
                         continue
@@ -491,9 +494,7 @@ def feature_maps(
     if target is None:
         raise UserInputError("element", f"{e.name} is not in the model's group")
     field = (
-        ftype.representations[0].size
-        if ftype is not None and len(set(r.size for r in ftype.representations)) == 1
-        else 1
+        ftype.representations[0].size if ftype is not None and len({r.size for r in ftype.representations}) == 1 else 1
     )
     mask = _disk(t.shape[-2], t.shape[-1], t.device)
     err = float(_rel_err(moved[layer][0], target, mask)[0])

@@ -167,7 +167,7 @@ def pixel_path(
 
 
 def _graph_side(graph: Graph) -> int:
-    side = int(round(graph.num_nodes**0.5))
+    side = round(graph.num_nodes**0.5)
     if graph.kind == "superpixels" or side * side != graph.num_nodes:
         raise UserInputError(
             "graph",
@@ -235,7 +235,7 @@ def _layer_sigma(graph: Graph, side: int) -> float:
     ``core.models.graph_net.coarse_graph`` rescales it: the same width in grid steps."""
     base = graph.params.get("sigma") if graph.kind in ("gaussian", "knn") else None
     sigma = float(base) if base is not None else DEFAULT_SIGMA
-    full = int(round(graph.num_nodes**0.5))
+    full = round(graph.num_nodes**0.5)
     if side == full or side < 2:
         return sigma
     scaled = sigma * (full - 1) / (side - 1)
@@ -264,8 +264,8 @@ def load_learned_run(run_id: int, store=None) -> LearnedRun:
         model = MODELS.get("learned")(cfg.model_config(), graph)
     load_weights(model, run, "a learned-edge model", loaded)
     layers = []
-    for i, (conv, shared) in enumerate(zip(model.convs, model.graphs)):
-        side = int(round(shared.num_nodes**0.5))
+    for i, (conv, shared) in enumerate(zip(model.convs, model.graphs, strict=True)):
+        side = round(shared.num_nodes**0.5)
         layers.append(
             LayerInfo(
                 index=i,

@@ -32,7 +32,7 @@ Actions
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import NamedTuple, Union
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -44,7 +44,7 @@ from core.models.escnn_net.groups import FAMILIES, MAX_N, escnn_element_of, pars
 
 ANGLE_TOL_DEG = 1e-3  # an angle this close to 360 k / N names the element k
 
-ElementLike = Union[int, str, float, Element]
+ElementLike = int | str | float | Element
 
 
 class Irrep(NamedTuple):
@@ -95,7 +95,7 @@ def index_of(group: str, g: ElementLike) -> int:
             return names.index(g.strip())
     e = parse_element(g)
     k = e.angle * n / 360.0
-    kr = int(round(k))
+    kr = round(k)
     if abs(k - kr) * 360.0 / n > ANGLE_TOL_DEG or (e.flip and kind == "C"):
         raise UserInputError(
             "element", f"{e.name} is not an element of {group.upper()} (choose from {', '.join(element_names(group))})"
@@ -291,4 +291,4 @@ def lift(image, group: str, filt=None) -> np.ndarray:
 
 def relative_difference(expected: np.ndarray, got: np.ndarray) -> float:
     """||expected - got|| / ||expected|| (0 for equal arrays; the denominator is at least 1e-12)."""
-    return float(np.linalg.norm(expected - got) / max(np.linalg.norm(expected), 1e-12))
+    return float(np.linalg.norm(expected - got)) / max(float(np.linalg.norm(expected)), 1e-12)

@@ -331,7 +331,7 @@ def train_karate_job(model: str, epochs: int, lr: float, seed: int) -> KarateRes
 
 def _set_key(configs: list[dict[str, Any]]) -> tuple:
     """The job key of a lesson's set of trainings (each checked first, as :func:`request_karate` does)."""
-    return ("karate-set",) + tuple(_key(c["model"], c["epochs"], c["lr"], c["seed"])[1:] for c in configs)
+    return ("karate-set", *(_key(c["model"], c["epochs"], c["lr"], c["seed"])[1:] for c in configs))
 
 
 def request_karate_set(configs: list[dict[str, Any]], owner: str | None = None):

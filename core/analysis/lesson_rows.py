@@ -36,7 +36,8 @@ from core.training.store.groups import RunGroup
 NOT_STARTED = "not started"
 MISSING = "—"
 ENDED = ("finished", "stopped", "failed")
-# The table's columns as the page shows them (``table``), from the rows' keys; "ours" is named per lesson (``ours_column``)
+# The table's columns as the page shows them (``table``), from the rows' keys; "ours" is named per lesson
+# (``ours_column``)
 SHOWN = {
     "row": "model",
     "run": "run",
@@ -66,9 +67,8 @@ def matches(row: LessonRow, config: Mapping[str, Any]) -> bool:
                 return False
         elif _value(config, name) != (want.upper() if name == "group" else want):
             return False
-    if "data" not in row.settings and config.get("data", "mnist-5k") != "mnist-5k":
-        return False
-    return True
+    # a row that names no data set holds runs on the default one only
+    return "data" in row.settings or config.get("data", "mnist-5k") == "mnist-5k"
 
 
 def _number(value: Any) -> float | None:
@@ -403,7 +403,7 @@ def stored_lessons(
 
 def karate_rows(lesson: Lesson, mode: str, results: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The KarateClub lesson's table from ``train_karate`` results by model (KarateResult)."""
-    out = []
+    out: list[dict[str, Any]] = []
     for row in lesson.rows_in(mode):
         res = results.get(row.settings["model"])
         out.append(

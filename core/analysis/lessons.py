@@ -268,8 +268,8 @@ LESSONS: dict[str, Lesson] = {
                     for d in (0, 1, 2)
                 ),
             ),
-            "The escnn example trains its C8 net for 30 epochs on 12,000 rotated digits; these runs see 4,000 (full) or "
-            "1,000 (quick) for 10 or 3 epochs (the sweep's nets 5 or 3), and quick mode makes the C8 net smaller (2 "
+            "The escnn example trains its C8 net for 30 epochs on 12,000 rotated digits; these runs see 4,000 (full) "
+            "or 1,000 (quick) for 10 or 3 epochs (the sweep's nets 5 or 3), and quick mode makes the C8 net smaller (2 "
             "blocks of width 32). Weiler & Cesa restrict D16 to C16 in a 6-layer net; the sweep here restricts C8 to "
             "C1 (no symmetry) in 3 blocks of width 16, so only the direction of the effect carries over: on rotated "
             "digits, the deeper the symmetry goes, the better. After 3 quick epochs on 200 test digits the sweep's "

@@ -127,7 +127,7 @@ def _check(model: Any, layer: Any, node: Any) -> tuple[int, int, int]:
         raise UserInputError("layer", f"must be a graph layer between 0 and {n_layers - 1} (0-based), got {layer!r}")
     layer = int(layer)
     n = int(model.graphs[layer].num_nodes)
-    side = int(round(n**0.5))
+    side = round(n**0.5)
     if isinstance(node, bool) or not isinstance(node, (int, np.integer)) or not 0 <= int(node) < n:
         raise UserInputError("node", f"layer {layer + 1} has nodes 0 to {n - 1} ({side} x {side}), got {node!r}")
     return layer, int(node), side
@@ -182,7 +182,7 @@ def layer_io(model, image: Any, layer: int) -> tuple[np.ndarray, np.ndarray]:
     else:
         inp = feats[layer - 1]
         if model.pool_after[layer - 1]:
-            s = int(round(inp.shape[0] ** 0.5))
+            s = round(inp.shape[0] ** 0.5)
             maps = inp.t().reshape(1, inp.shape[1], s, s)  # (1, C, s, s)
             inp = F.max_pool2d(maps, 2)[0].reshape(inp.shape[1], -1).t()  # (N / 4, C)
     return inp.double().cpu().numpy(), feats[layer].double().cpu().numpy()
@@ -194,7 +194,7 @@ def _row(edge_index: torch.Tensor, weights: torch.Tensor, node: int) -> tuple[np
     w = weights.detach().double().cpu().numpy()
     into = np.flatnonzero(dst == node)
     nbrs, inverse = np.unique(src[into], return_inverse=True)
-    out = np.zeros((len(nbrs),) + w.shape[1:])
+    out = np.zeros((len(nbrs), *w.shape[1:]))
     np.add.at(out, inverse, w[into])
     return nbrs.astype(np.int64), out
 
@@ -368,12 +368,14 @@ def _learned(conv, graph, x, network, layer, node, side) -> NodeArithmetic:
     W = _param(conv.lin.weight, 0) if conv.lin is not None else None
     products = aggregate = None
     if conv.edge_sets == "shared":
+        assert W is not None  # only the "pair" edge sets have no lin
         w, raw = w[:, 0], raw[:, 0]
         products = w[:, None] * inputs
         aggregate = products.sum(axis=0)
         contributions = w[:, None] * (inputs @ W.T)  # (M, C_out)
         pre = W @ aggregate + b
     elif conv.edge_sets == "out":  # x'_o = sum_j A_o[i, j] (W x_j)_o + b_o
+        assert W is not None
         contributions = w * (inputs @ W.T)
         pre = contributions.sum(axis=0) + b
     else:  # "pair": x'_o = sum_j sum_c A_oc[i, j] x_jc + b_o
@@ -500,7 +502,7 @@ def cheb_rows(na: NodeArithmetic, out_channel: int, in_channel: int | None = Non
     Θ_k (T_k X)_i it adds to ``out_channel``'s pre-activation (``TERM_ADDED``; these plus the bias sum to the
     pre-activation), and that term's share of the terms' sizes, |term_k| / Σ_k |term_k| (``TERM_SHARE``; they sum
     to 1, 0 each when every term is 0)."""
-    if na.cheb_terms is None:
+    if na.cheb_terms is None or na.cheb_parts is None:  # set together, for a ChebNet layer
         return []
     parts = na.cheb_parts[:, out_channel]
     size = float(np.abs(parts).sum())

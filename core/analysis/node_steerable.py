@@ -84,7 +84,8 @@ def _as_image(image: Any) -> torch.Tensor:
 
 @torch.no_grad()
 def _conv_output(model, x: torch.Tensor):
-    conv, found = first_conv(model), {}
+    conv = first_conv(model)
+    found: dict[str, Any] = {}  # "out": the conv's GeometricTensor (escnn ships no types)
     handle = conv.register_forward_hook(lambda _m, _i, out: found.__setitem__("out", out))
     try:
         model(x)

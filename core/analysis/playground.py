@@ -13,16 +13,19 @@ net is run in its exported plain-PyTorch form, which computes the same logits fa
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import numpy as np
 import torch
 from torch import nn
 
 from core.errors import UserInputError
+
+if TYPE_CHECKING:
+    from core.models.spec import ModelSpec
 
 SWEEP_STEP = 10  # degrees between the angles of the prediction-against-angle plot
 MAX_RUNS = 3  # runs compared at once
@@ -104,7 +107,7 @@ def sweep_angles(step: int = SWEEP_STEP) -> list[float]:
     """0, step, ..., < 360 degrees; the multiples of 90 are always included (they are exact)."""
     if isinstance(step, bool) or not isinstance(step, int) or not 1 <= step <= 90:
         raise UserInputError("step", f"must be a whole number of degrees in [1, 90], got {step!r}")
-    return sorted(set(float(a) for a in range(0, 360, step)) | {0.0, 90.0, 180.0, 270.0})
+    return sorted({float(a) for a in range(0, 360, step)} | {0.0, 90.0, 180.0, 270.0})
 
 
 @torch.no_grad()
@@ -140,13 +143,20 @@ class LayerMaps:
     note: str = ""  # how to read them (e.g. "field 0: its 8 group channels")
 
 
+class _NodeFeatures(Protocol):
+    """A fixed-graph net (core.models.graph_net): every graph layer's node features for a batch of digits."""
+
+    def node_features(self, x: torch.Tensor) -> list[torch.Tensor]: ...
+
+
 def _graph_layer_maps(model: nn.Module, x: torch.Tensor) -> list[LayerMaps]:
     from core.models.layer_names import layer_names
 
     said = [name for name in layer_names(model).values() if name.startswith("graph conv")]  # in forward order
     out = []
-    for i, h in enumerate(model.node_features(x)):  # (1, N_l, C_l) node features after layer i
-        side = int(round(h.shape[1] ** 0.5))
+    layers = cast(_NodeFeatures, model).node_features(x)  # layer_maps checked that it has them
+    for i, h in enumerate(layers):  # (1, N_l, C_l) node features after layer i
+        side = round(h.shape[1] ** 0.5)
         maps = h[0].t().reshape(h.shape[2], side, side)  # (C, side, side) on the pixel layout
         name = said[i] if i < len(said) else f"graph conv {i + 1}"
         out.append(
@@ -164,8 +174,9 @@ def _conv_maps(pm: PlaygroundModel, x: torch.Tensor) -> list[LayerMaps]:
     """Outputs of each conv block (escnn: each exported block; CNN: each Conv2d after its activation)."""
     model, found = pm.model, []
     if pm.kind == "escnn":
-        h = model.resample(x)
-        for i, block in enumerate(model.body):
+        twin: Any = model  # the exported steerable net (core.models.escnn_net.export): .resample, then .body's blocks
+        h = twin.resample(x)
+        for i, block in enumerate(twin.body):
             h = block(h)
             size = pm.field_sizes[i] if i < len(pm.field_sizes) else 1
             found.append(
@@ -217,6 +228,10 @@ def timed(fn, *args, **kwargs) -> tuple[Any, float]:
 FAMILIES = ("cnn", "graph", "steerable")  # the Playground starts with one run of each (ModelSpec.family)
 
 
+def _of_family(family: str) -> Callable[[ModelSpec], bool]:
+    return lambda spec: spec.family == family
+
+
 def default_runs(runs: Mapping[int, Mapping[str, Any]], most: int = MAX_RUNS) -> list[int]:
     """The ids of the newest CNN, graph net and steerable net among ``runs`` (``{id: run row}``, newest first), when
     there are such runs; else the newest run (none for no runs). The Playground and the Equivariance page start
@@ -225,7 +240,7 @@ def default_runs(runs: Mapping[int, Mapping[str, Any]], most: int = MAX_RUNS) ->
 
     picked = []
     for family in FAMILIES:
-        want = ModelsWhere(lambda spec: spec.family == family)
+        want = ModelsWhere(_of_family(family))
         rid = next((i for i, r in runs.items() if (r.get("config") or {}).get("model") in want), None)
         if rid is not None:
             picked.append(rid)

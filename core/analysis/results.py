@@ -344,7 +344,7 @@ def _evaluate(run: RunLike) -> StoredEvaluation:
     version = checkpoint_version(run)  # before loading: a checkpoint replaced meanwhile reads as stale later
     model, cfg, ds, test = _build(run)
     _evaluations += 1
-    return evaluate_model(
+    stored = evaluate_model(
         model,
         test,
         ds.classes,
@@ -353,6 +353,8 @@ def _evaluate(run: RunLike) -> StoredEvaluation:
         data=cfg.data,
         quick=cfg.training.quick or quick_mode(),
     )
+    assert stored is not None  # None only when a should_stop ends the pass, and none is given
+    return stored
 
 
 @lru_cache(maxsize=4)
@@ -400,11 +402,13 @@ def _run_evaluation(run: Run, stored: StoredEvaluation) -> RunEvaluation:
     )
 
 
-def confusion_matrix(labels: Sequence[int], preds: Sequence[int], num_classes: int = 10) -> np.ndarray:
+def confusion_matrix(
+    labels: Sequence[int] | np.ndarray, preds: Sequence[int] | np.ndarray, num_classes: int = 10
+) -> np.ndarray:
     """(C, C) int64 counts: entry [t, p] = test items of true class t predicted as p."""
-    labels, preds = np.asarray(labels, dtype=np.int64), np.asarray(preds, dtype=np.int64)
+    true, said = np.asarray(labels, dtype=np.int64), np.asarray(preds, dtype=np.int64)
     out = np.zeros((num_classes, num_classes), dtype=np.int64)
-    np.add.at(out, (labels, preds), 1)
+    np.add.at(out, (true, said), 1)
     return out
 
 
@@ -469,9 +473,12 @@ def projector_bundle(
         if len(p) != len(x):
             raise ValueError(f"{len(x)} feature rows but {len(p)} predictions")
         header += ["pred", "correct"]
-        body = [f"{int(a)}\t{int(i)}\t{int(b)}\t{'yes' if int(a) == int(b) else 'no'}" for a, i, b in zip(y, idx, p)]
+        body = [
+            f"{int(a)}\t{int(i)}\t{int(b)}\t{'yes' if int(a) == int(b) else 'no'}"
+            for a, i, b in zip(y, idx, p, strict=True)
+        ]
     else:
-        body = [f"{int(a)}\t{int(i)}" for a, i in zip(y, idx)]
+        body = [f"{int(a)}\t{int(i)}" for a, i in zip(y, idx, strict=True)]
     metadata = "\t".join(header) + "\n" + "".join(line + "\n" for line in body)
     return vectors, metadata
 

@@ -189,7 +189,7 @@ class LowPass(NamedTuple):
 def low_pass_series(graph: Graph, image: Any, cutoffs: tuple[int, ...], norm: str = "sym") -> LowPass:
     """:func:`low_pass` of ``image`` (N values on a square pixel graph) for each cut-off below N, with the share
     of energy each keeps, e.g. for the Spectral view's row of reconstructions."""
-    side = int(round(graph.num_nodes**0.5))
+    side = round(graph.num_nodes**0.5)
     coeffs = graph_fourier_transform(graph, image, norm=norm)  # (N,)
     energy = np.cumsum(coeffs**2) / max(float((coeffs**2).sum()), 1e-12)
     kept = [int(m) for m in cutoffs if 0 < m < graph.num_nodes]
@@ -272,7 +272,7 @@ def layer_graph(model, graph: Graph, layer: int) -> Graph:
     """The (possibly coarsened) pixel graph layer ``layer`` of a GraphNet runs on."""
     from core.models.graph_net import coarse_graph
 
-    side = int(round(model.graphs[layer].num_nodes ** 0.5))
+    side = round(model.graphs[layer].num_nodes ** 0.5)
     return coarse_graph(graph, side)
 
 

@@ -89,8 +89,10 @@ class SuperpixelDigit:
 
     def node_at(self, pixel: Sequence[int]) -> int:
         """The superpixel node that covers ``pixel`` (row, col) of the digit."""
-        r, c = check_pixel(pixel, self.graph.segments.shape[0])
-        return int(self.graph.segments[r, c])
+        segments = self.graph.segments
+        assert segments is not None  # a superpixel graph always has its label map
+        r, c = check_pixel(pixel, segments.shape[0])
+        return int(segments[r, c])
 
 
 def load_superpixel_run(run_id: int, store=None) -> SuperpixelRun:
@@ -142,7 +144,7 @@ def superpixel_digit(run: SuperpixelRun, image: Any) -> SuperpixelDigit:
     if run.conv == "gat":
         layers = []
         with torch.no_grad():
-            for conv, args in zip(run.model.convs, seen):
+            for conv, args in zip(run.model.convs, seen, strict=True):
                 h, edge_index = args[0], args[1]  # (N, W), (2, E)
                 _, (ei, alpha) = conv(h, edge_index, return_attention_weights=True)  # (2, E + N), (E + N, H)
                 layers.append(attention_of(ei, alpha, graph.num_nodes))
