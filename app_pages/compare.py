@@ -222,7 +222,7 @@ def show_stored_sweep(
 def sweep_results() -> None:
     group_id, param = st.session_state.get("sweep"), st.session_state.get("sweep_param")
     param2 = st.session_state.get("sweep_param2")
-    if not group_id:
+    if not group_id or not param:  # both are set together (above), the swept setting defaulting to the seed
         return
     members = ui_store().list_runs(group=group_id)
     done = [r for r in members if r["status"] == "finished"]
@@ -430,9 +430,9 @@ def ticked_runs(shown_ids: list[int]) -> list[int]:
         raw = st.query_params.get("cmp_runs")
         asked = parse_run_ids(raw, MAX_COMPARED) if raw is not None else []
         wanted = [i for i in dict.fromkeys(asked or []) if i in position]
-        if asked is None or len(wanted) < len(set(asked)):
+        if raw is not None and (asked is None or len(wanted) < len(set(asked))):
             note_link_value("cmp_runs", raw, "ids of runs in the table, as shown by its filters")
-    picks = sorted((i for i in wanted if i in position), key=position.get)  # a filtered-out run is not compared
+    picks = sorted((i for i in wanted if i in position), key=position.__getitem__)  # a filtered-out run is not compared
     rows = [position[i] for i in picks]
     current = (state or {}).get("selection", {}) if isinstance(state, dict) else {}
     if not isinstance(current, dict) or current.get("rows") != rows:

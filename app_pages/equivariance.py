@@ -251,7 +251,8 @@ def render() -> None:
     raw_open = st.query_params.get("eq_open")  # a run opened from another page (Train, Results): it and the newest
     if raw_open is not None:  # runs of the other kinds beside it; the selection then lives in `runs` like any other
         st.query_params.pop("eq_open", None)
-        opened = by_id.get(parse_run_id(raw_open))
+        open_id = parse_run_id(raw_open)
+        opened = by_id.get(open_id) if open_id is not None else None
         if opened is None:
             note_link_value("eq_open", raw_open, "a finished image-model run with weights")
             url_notices(notice)

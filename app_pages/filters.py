@@ -642,7 +642,9 @@ def superpixel_filters(notice) -> bool:
     m[2].metric("Row sum", f"{float(filt.sum()):.4f}", help="Σⱼ of the filter shown first.")
     m[3].metric("Own weight", f"{float(filt[node]):.4f}", help="The weight the superpixel gives itself.")
     left, right = st.columns([2, 3])
-    bounds = superpixel_boundaries(g.segments)
+    segments = g.segments
+    assert segments is not None  # a superpixel graph carries its SLIC label map (core.graphs.superpixels)
+    bounds = superpixel_boundaries(segments)
     left.plotly_chart(
         graph_figure(image, g, boundaries=bounds, highlight=node, title=f"{g.num_nodes} superpixels of digit #{index}"),
         width="stretch",
@@ -651,7 +653,7 @@ def superpixel_filters(notice) -> bool:
     right.plotly_chart(
         superpixel_filter_figure(
             panels,
-            g.segments,
+            segments,
             node,
             g.pos.numpy(),
             boundaries=bounds,

@@ -228,7 +228,7 @@ def render() -> None:
         wanted = st.session_state.get("ls_show") or raw_show
         wanted_launch = lesson_launch(wanted)
         if wanted_launch is not None and wanted_launch.lesson == key:
-            shown = st.query_params["ls_show"] = wanted
+            shown = st.query_params["ls_show"] = wanted_launch.id  # the value asked for (lesson_launch)
             shown_launch = wanted_launch
         elif raw_show is not None and (linked is None or linked.lesson == key):
             refuse_link_value("ls_show", "lesson:karate:quick or lesson:karate:full")

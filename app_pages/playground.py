@@ -168,7 +168,7 @@ def render() -> None:
     def run_picker(runs: dict[int, dict]) -> list[int]:
         """Up to three runs, kept in the URL as ``pg_runs=3,7,12``."""
         raw = st.query_params.get("pg_runs")
-        chosen = default_runs(runs)
+        chosen: list[int] | None = default_runs(runs)
         added = newly_finished(starter, runs, "_pg_starter_seen")  # starter runs that finished since the last rerun
         if st.session_state.get(WAIT_KEY) in runs:  # the steerable net this page waited for has finished
             added.append(st.session_state.pop(WAIT_KEY))
@@ -206,7 +206,7 @@ def render() -> None:
     # ---------------------------------------------------------------- the digit
     # A data-set digit and an upload come from sidebar widgets (a full rerun); a drawing comes from the canvas, which
     # lives in the digit view's fragment below, so a stroke reruns only that part of the page.
-    given = (None, None, "")
+    given: tuple[np.ndarray | None, bytes | None, str] = (None, None, "")  # (image, its picture, what it is)
     digit_at = None  # a data-set digit's (data set, test index): the One node page's links open the same one
     if source == "dataset":
         data = url_choice(sb, "Data set", ready_datasets(), "mnist-5k", "pg_data")

@@ -46,7 +46,8 @@ GALLERY_MAX = 32
 POLL_S = 1.0  # how often the page looks whether a run's evaluation is stored yet
 
 
-def evaluation_error(err: Exception) -> None:
+def evaluation_error(err: BaseException | None) -> None:
+    """Why the run's evaluation cannot be shown (a failed job's error, or the one raised here), in one line."""
     if isinstance(err, CheckpointError):
         st.error(
             f"Cannot open this run's checkpoint — {plain(err)}. The stored metrics above are still valid; "
@@ -319,19 +320,18 @@ def render() -> None:
                     st, "Perplexity", list(TSNE_PERPLEXITIES), 30, "r_perplexity", widget="select_slider"
                 )
                 xy = stored_tsne(run_id, perplexity, store)
-                if (
-                    xy is None
-                ):  # computed once per run and perplexity, in a worker, when asked; then stored with the run
-                    job = tsne_state(run_id, perplexity, store)
-                    if (job is None or not job.pending) and st.button(
+                # computed once per run and perplexity, in a worker, when asked; then stored with the run
+                if xy is None:
+                    tsne_job = tsne_state(run_id, perplexity, store)
+                    if (tsne_job is None or not tsne_job.pending) and st.button(
                         f"Compute t-SNE on {n_tsne:,} points", icon=":material/scatter_plot:", key="tsne_button"
                     ):
-                        job = ask_tsne(run_id, perplexity)
-                    if job is not None and job.state == "done":
+                        tsne_job = ask_tsne(run_id, perplexity)
+                    if tsne_job is not None and tsne_job.state == "done":
                         xy = stored_tsne(run_id, perplexity, store)
-                    elif job is not None and job.state == "failed":
-                        st.error(f"t-SNE failed — {plain(job.error)}")
-                    elif job is not None:
+                    elif tsne_job is not None and tsne_job.state == "failed":
+                        st.error(f"t-SNE failed — {plain(tsne_job.error)}")
+                    elif tsne_job is not None:
                         st.fragment(run_every=POLL_S)(tsne_progress)(run_id, perplexity, n_tsne)
                     else:
                         st.caption(

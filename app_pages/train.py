@@ -108,15 +108,15 @@ def render() -> None:
     if st.session_state.get("_defaults_of") not in (None, model):  # another model: its own defaults, not the last one's
         # Set through the Session State API, so the browser's widgets take them too (a popped key left the browser's
         # old value in place, and the link, which omits defaults, then opened with other settings than Start used).
-        widths = "sp_hidden" if model == "superpixel" else "hidden"  # superpixel widths have their own widget
-        for key, setting in (
-            (widths, "hidden"),
+        width_key = "sp_hidden" if model == "superpixel" else "hidden"  # superpixel widths have their own widget
+        for key, name in (
+            (width_key, "hidden"),
             ("layers", "layers"),
             ("dropout", "dropout"),
             ("lr", "lr"),
             ("schedule", "schedule"),
         ):
-            st.session_state[key] = model_default(model, setting)
+            st.session_state[key] = model_default(model, name)
     st.session_state["_defaults_of"] = model
     sb.caption(
         (f"{MODELS.title(model)}: " if classroom.hidden("model") else "") + MODELS.about(model)
@@ -245,7 +245,7 @@ def render() -> None:
         read (a ChebNet's group or attention heads) are left out: ``RunConfig.ignored_settings``."""
         config = planned.to_dict()
         ignored = set(planned.ignored_settings(config)) | {"device", "parent", "quick"}
-        rows = [("Data set", planned.data), ("Layer type", MODELS.short(planned.model))]
+        rows: list[tuple[str, object]] = [("Data set", planned.data), ("Layer type", MODELS.short(planned.model))]
         sidebar = [s for s in applicable(planned.model, config) if s.sidebar and s.name not in ignored]
         rows += [(s.label, s.format(planned.value(s.name)) if s.format else planned.value(s.name)) for s in sidebar]
         if planned.uses_graph():

@@ -121,7 +121,8 @@ def waiting_run(model: str) -> dict[str, Any] | None:
 
 
 def is_starter(run: dict[str, Any] | None) -> bool:
-    return bool(run) and run.get("kind") == STARTER_KIND
+    """Whether ``run`` (a dict form, or None for no run) is a starter run, queued by a visitor's press."""
+    return run is not None and run.get("kind") == STARTER_KIND
 
 
 @st.fragment(run_every=1.0)
