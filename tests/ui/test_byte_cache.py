@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 import numpy as np
 import pytest
@@ -154,7 +155,8 @@ def test_concurrent_sessions_never_push_it_over_budget():
     stop.set()
     watcher.join()
     assert not over
-    assert cache.nbytes == sum(sum(entry_blocks(cache.get(k)).values()) for k in cache.keys()) <= 5 * MB
+    kept = cache.keys()  # a snapshot taken under the cache's lock (ByteLRU has no __iter__)
+    assert cache.nbytes == sum(sum(entry_blocks(cache.get(k)).values()) for k in kept) <= 5 * MB
 
 
 def test_the_decorator_keys_on_arguments_without_a_leading_underscore():
@@ -181,12 +183,13 @@ def test_the_decorator_keys_on_arguments_without_a_leading_underscore():
     assert len(cache) == 1  # only load's entries went
 
 
-def test_a_function_defined_again_finds_its_entries():
+def test_a_function_defined_again_finds_its_entries() -> None:
     """A page script defines its cached functions on every rerun: the second definition uses the first's entries."""
     cache = ByteLRU(10 * MB)
     source = "def load(n):\n    calls.append(n)\n    return [n]\n"
     calls: list = []
-    first, second = {"calls": calls}, {"calls": calls}
+    first: dict[str, Any] = {"calls": calls}  # the globals of two runs of the same page script
+    second: dict[str, Any] = {"calls": calls}
     exec(compile(source, "app_pages/some_page.py", "exec"), first)
     exec(compile(source, "app_pages/some_page.py", "exec"), second)
     assert cached(cache)(first["load"])(5) is cached(cache)(second["load"])(5)

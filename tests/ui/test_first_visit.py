@@ -42,7 +42,7 @@ def test_a_fresh_store_trains_the_starter_set_and_the_playground_answers_with_it
     assert any("a starter set is training" in i.value for i in at.info)
     assert len(mgr.store.list_runs()) == 3
 
-    cnn, cheb, escnn = starter
+    cnn, cheb, _escnn = starter
     for run_id in (cnn, cheb):
         assert mgr.wait(run_id, timeout=300)["state"] == "finished"
     at.switch_page(PLAYGROUND).run()  # in a browser the progress panel reruns the page itself

@@ -186,7 +186,7 @@ def test_a_link_with_a_drawn_digit_shows_its_arithmetic(app):
     from core.data.image_io import decode_digit_link
 
     run_id = _stored_run("gcn")
-    six, ink = _a_six()
+    _six, ink = _a_six()
     app.query_params.update({"nd_run": str(run_id), "nd_src": "draw", "nd_ink": ink})
     at = open_page(app, NODE)
     no_errors(at)

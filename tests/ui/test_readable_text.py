@@ -118,7 +118,7 @@ def visible_texts(at: AppTest) -> Iterator[tuple[str, str]]:
             yield "chart", text
 
 
-def test_no_page_shows_environment_variables_raw_labels_or_class_names(app):
+def test_no_page_shows_environment_variables_raw_labels_or_class_names(app: AppTest) -> None:
     from core.training.runs import RunConfig, execute
 
     runs = {

@@ -250,7 +250,7 @@ def test_a_compare_link_reopens_the_ticked_runs_and_filters(app):
         assert len(notes) < 1000  # a forged value is quoted short
         ticked = [second] if forged.startswith(str(second)) else []
         assert _link(at, "cmp_runs") == (",".join(map(str, ticked)) or None)
-        assert [s.value for s in at.subheader][0] == ("1 selected run" if ticked else "Sweeps")
+        assert at.subheader[0].value == ("1 selected run" if ticked else "Sweeps")
 
 
 def test_a_compare_link_with_an_unknown_filter_value_says_so(app):
