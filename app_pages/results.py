@@ -46,6 +46,11 @@ GALLERY_MAX = 32
 POLL_S = 1.0  # how often the page looks whether a run's evaluation is stored yet
 
 
+def _or_unknown(count: int | None) -> str:
+    """A stored count as written, "?" for a run that did not record it."""
+    return "?" if count is None else str(count)
+
+
 def evaluation_error(err: BaseException | None) -> None:
     """Why the run's evaluation cannot be shown (a failed job's error, or the one raised here), in one line."""
     if isinstance(err, CheckpointError):
@@ -95,7 +100,7 @@ def render() -> None:
 
     def show_selected_digits(event, ev) -> None:
         """A gallery of the points picked (box / lasso / click) in an embedding chart."""
-        points = (event or {}).get("selection", {}).get("points", []) if event else []
+        points = event.get("selection", {}).get("points", []) if event else []
         picked = [i for i in map(_test_index, points) if i is not None and 0 <= i < len(ev.labels)]
         if not picked:
             st.caption("Select points in the chart (box or lasso, or click one) to see their digits here.")
@@ -113,7 +118,7 @@ def render() -> None:
 
     # ---------------------------------------------------------------- pick a run
     store = ui_store()
-    runs = from_store(lambda s: s.list_runs(status=("finished", "stopped"), limit=500))
+    runs = from_store(lambda s: s.runs(status=("finished", "stopped"), limit=500))
     if not runs:
         st.info(
             "No finished runs yet. Train one on the Train page (pick a layer type and press Start; "
@@ -123,7 +128,7 @@ def render() -> None:
         st.page_link(page("train"), label="Train", icon=":material/model_training:")
         st.stop()
 
-    by_id = {r["id"]: r for r in runs}
+    by_id = {r.id: r for r in runs}
     ids = list(by_id)
     raw = st.query_params.get("run")
     if raw is not None and parse_run_id(raw) not in by_id:
@@ -144,10 +149,10 @@ def render() -> None:
         r = by_id.get(i) if isinstance(i, int) else None
         if r is None:  # a forged value: a neutral title
             return "—"
-        acc = (r.get("summary") or {}).get("test_accuracy")
+        acc = r.summary.test_accuracy
         title = run_title(r)
-        title += f" · {acc:.1%}" if isinstance(acc, (int, float)) else ""
-        return title + ("" if r["status"] == "finished" else f" · {r['status']}")
+        title += f" · {acc:.1%}" if acc is not None else ""
+        return title + ("" if r.status == "finished" else f" · {r.status}")
 
     run_id = st.selectbox(
         "Run", ids, key="run", format_func=run_choice, help="Finished and stopped runs in the run store, newest first."
@@ -156,22 +161,22 @@ def render() -> None:
         st.query_params["run"] = str(run_id)  # a copied link reopens this run
     st.session_state["_results_url_run"] = str(run_id)
     run = by_id[run_id]
-    cfg, summary = run.get("config") or {}, run.get("summary") or {}
+    cfg, summary = run.config, run.summary
     epochs = store.epochs(run_id)
 
     # ---------------------------------------------------------------- what the store knows
     c1, c2, c3, c4 = st.columns(4)
-    stored_acc = summary.get("test_accuracy")
+    stored_acc = summary.test_accuracy
     c1.metric("Test accuracy (stored)", f"{stored_acc:.2%}" if stored_acc is not None else "—")
     c2.metric("Epochs", f"{epochs[-1]['epoch'] if epochs else 0} / {cfg.get('epochs', '?')}")
-    c3.metric("Parameters", f"{summary['parameters']:,}" if summary.get("parameters") else "—")
-    c4.metric("Images / s", f"{summary['images_per_second']:,.0f}" if summary.get("images_per_second") else "—")
+    c3.metric("Parameters", f"{summary.parameters:,}" if summary.parameters else "—")
+    c4.metric("Images / s", f"{summary.images_per_second:,.0f}" if summary.images_per_second else "—")
     st.caption(
-        f"Status **{run['status']}** on {run.get('device') or '?'} · data {cfg.get('data')} · "
-        f"{summary.get('train_images', '?')} train / {summary.get('test_images', '?')} test images"
+        f"Status **{run.status}** on {run.device or '?'} · data {cfg.get('data')} · "
+        f"{_or_unknown(summary.train_images)} train / {_or_unknown(summary.test_images)} test images"
     )
     parent = cfg.get("parent")
-    children = sorted(r["id"] for r in runs if (r.get("config") or {}).get("parent") == run_id)
+    children = sorted(r.id for r in runs if r.config.get("parent") == run_id)
     if parent is not None or children:  # continuations are new runs linked to the run they continue
         l1, l2 = st.columns(2)
         if parent is not None:
@@ -256,9 +261,9 @@ def render() -> None:
         m2.metric("Misclassified", f"{len(ev.misclassified):,} of {ev.num_test:,}")
         worst = int(np.nanargmin(ev.per_class_accuracy)) if np.isfinite(ev.per_class_accuracy).any() else None
         m3.metric("Hardest class", f"{worst} ({ev.per_class_accuracy[worst]:.0%})" if worst is not None else "—")
-        if summary.get("test_images") and summary["test_images"] != ev.num_test:
+        if summary.test_images and summary.test_images != ev.num_test:
             st.caption(
-                f"Evaluated on {ev.num_test} test images; the run was scored on {summary['test_images']} "
+                f"Evaluated on {ev.num_test} test images; the run was scored on {summary.test_images} "
                 "(quick mode differs between then and now)."
             )
         if ev.model_kind == "superpixel":
@@ -389,9 +394,9 @@ def render() -> None:
         disabled=not epochs,
     )
     ckpt_bytes = None
-    if run.get("checkpoint"):
+    if run.checkpoint:
         try:
-            ckpt_bytes = Path(run["checkpoint"]).read_bytes()
+            ckpt_bytes = Path(run.checkpoint).read_bytes()
         except OSError:
             ckpt_bytes = None
     d3.download_button(

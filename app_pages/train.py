@@ -21,7 +21,7 @@ from core.training.cpu_share import describe as describe_threads
 from core.training.resume import continuable, lineage_epochs
 from core.training.runner import progress_text
 from core.training.runs import RunConfig, model_default, run_title, validate
-from core.training.store import ACTIVE_STATUSES, StoreError
+from core.training.store import ACTIVE_STATUSES, StoreError, as_run
 from core.training.trainer import pick_device
 from ui import classroom
 from ui.display import RUNS_TABLE_COLUMNS, guarded, plain, unbroken
@@ -374,7 +374,7 @@ def render() -> None:
             + (
                 " Cosine schedule: it decayed over this run's epochs, so the rate rises again and decays over the "
                 "new total."
-                if (row.get("config") or {}).get("schedule") == "cosine"
+                if as_run(row).config.get("schedule") == "cosine"
                 else ""
             )
         )
@@ -407,11 +407,12 @@ def render() -> None:
         if live is None:
             st.warning(f"Run {run_id} is not in the run store.")
             return
-        row = live["run"]
+        row = live["run"]  # the dict form, as continuable (core.training.resume) reads it
+        run = as_run(row)
         epochs = store().epochs(run_id)
         status = live["state"]
-        st.subheader(plain(unbroken(run_title(row))))
-        parent = (row.get("config") or {}).get("parent")
+        st.subheader(plain(unbroken(run_title(run))))
+        parent = run.config.get("parent")
         if parent is not None:
             p1, p2 = st.columns([3, 1], vertical_alignment="center")
             a, b = (epochs[0]["epoch"] if epochs else None), live["epochs"]
@@ -437,10 +438,8 @@ def render() -> None:
             if live["stop_requested"]:
                 text += " · stopping after this batch"
             st.progress(live["progress"], text=text)
-        summary = row.get("summary") or {}
-        context = context_line(
-            row.get("config") or {}, summary.get("test_accuracy"), epochs[-1]["epoch"] if epochs else 0
-        )
+        summary = run.summary.stored  # the column as written (estimate_beside_measured reads its "epochs" too)
+        context = context_line(run.config, run.summary.test_accuracy, epochs[-1]["epoch"] if epochs else 0)
         if status == "finished":
             st.success(
                 f"Finished: test accuracy **{summary.get('test_accuracy', 0):.2%}** on "
@@ -455,10 +454,10 @@ def render() -> None:
                 + (f" {context}" if context else "")
             )
         if status in ("finished", "stopped") and summary.get("seconds"):
-            st.caption(estimate_beside_measured(row.get("config") or {}, summary))
+            st.caption(estimate_beside_measured(run.config, summary))
         if status in ("finished", "stopped") and row.get("checkpoint"):
             st.caption("Open this run on:")
-            open_run_buttons(run_id, row.get("config") or {})
+            open_run_buttons(run_id, run.config)
             continue_controls(run_id, row)
         elif status in ("failed", "interrupted"):
             st.error(
