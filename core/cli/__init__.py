@@ -11,8 +11,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
-from typing import Any, Optional
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from core.cli.measure import cmd_bench, cmd_download, cmd_equivariance, cmd_graph, cmd_karate
 from core.cli.training import (
@@ -187,7 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS = {
+# each command returns what is printed: a dict (with "exit_code" when it failed), or a list of run rows
+COMMANDS: dict[str, Callable[[argparse.Namespace], Any]] = {
     "graph": cmd_graph,
     "train": cmd_train,
     "continue": cmd_continue,

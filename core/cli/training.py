@@ -4,6 +4,7 @@ and runs; and the flags they share (a RunConfig setting per flag, the graph buil
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
@@ -365,23 +366,23 @@ def cmd_accuracy(args: argparse.Namespace) -> dict[str, Any]:
     names, seeds, overrides = parse_entries(args.only), parse_seeds(args.seeds), parse_sets(args.set)
     if args.jobs < 1:
         raise UserInputError("jobs", f"must be at least 1 (got {args.jobs})")
-    try:
-        log = open(args.out, "a") if args.out else None
-    except OSError as err:
-        raise UserInputError("out", f"cannot append to {args.out}: {err.strerror}") from None
+    with contextlib.ExitStack() as closing:  # the --out file, closed when the table is done or fails
+        try:
+            log = closing.enter_context(open(args.out, "a")) if args.out else None
+        except OSError as err:
+            raise UserInputError("out", f"cannot append to {args.out}: {err.strerror}") from None
 
-    def on_run(result: dict) -> None:
-        print(
-            f"{result['entry']} seed {result['seed']}: run {result['run_id']} {result['status']}, test accuracy "
-            f"{(result['test_accuracy'] or 0):.2%}",
-            file=sys.stderr,
-            flush=True,
-        )
-        if log:
-            log.write(json.dumps(result) + "\n")
-            log.flush()
+        def on_run(result: dict) -> None:
+            print(
+                f"{result['entry']} seed {result['seed']}: run {result['run_id']} {result['status']}, test accuracy "
+                f"{(result['test_accuracy'] or 0):.2%}",
+                file=sys.stderr,
+                flush=True,
+            )
+            if log:
+                log.write(json.dumps(result) + "\n")
+                log.flush()
 
-    try:
         out = accuracy_table(
             names,
             seeds,
@@ -394,9 +395,6 @@ def cmd_accuracy(args: argparse.Namespace) -> dict[str, Any]:
             on_row=lambda line: print(line, file=sys.stderr, flush=True),
             on_prepare=_print_prepare,
         )
-    finally:
-        if log:
-            log.close()
     if out["failed"]:
         out["error"] = "; ".join(f"{f['entry']} seed {f['seed']}: {f['error']}" for f in out["failed"])
         out["exit_code"] = 1

@@ -1,4 +1,4 @@
-"""The accuracy table: train models on mnist-5k and put the published reference beside each (docs/accuracy.md's figures).
+"""The accuracy table: models trained on mnist-5k, each beside its published reference (docs/accuracy.md's figures).
 
     python -m core accuracy [--epochs 8] [--seeds 0] [--only cnn,superpixel-gcn,...] [--threads 1]
                             [--device cpu] [--jobs 1] [--set positions=raw --set batch_size=32] [--out FILE]
@@ -175,8 +175,8 @@ def accuracy_table(
         results[name, seed] = result
         if on_run:
             on_run(result)
-        done = [results.get((name, s)) for s in seeds]
-        if all(done):
+        done = [results[name, s] for s in seeds if (name, s) in results]
+        if len(done) == len(seeds):  # the entry's last seed ended: its row
             rows[name] = row(name, done)
             if on_row:
                 on_row(rows[name])
@@ -199,7 +199,7 @@ def accuracy_table(
                 name, seed = futures[future]
                 try:
                     result = future.result()
-                except Exception as err:  # one failed run does not lose the others
+                except Exception as err:  # noqa: BLE001 - a run in a worker process: whatever it raised fails that run only
                     failed.append({"entry": name, "seed": seed, "error": f"{type(err).__name__}: {err}"})
                     continue
                 ended(name, seed, result)

@@ -59,7 +59,7 @@ def batch_outputs(
     model,
     batches: Iterable[tuple[Any, Any]],
     max_features: int | None = None,
-    should_stop: Callable[[], bool] | None = None,
+    should_stop: Callable[[], bool | str] | None = None,  # something true stops (True, or the trainer's reason)
 ):
     """(logits (n, C), labels (n,), features (m, D)) over any batches, image tensors or PyG ``Batch`` es.
 
@@ -108,7 +108,7 @@ def evaluate_model(
     model_kind: str,
     data: str,
     quick: bool,
-    should_stop: Callable[[], bool] | None = None,
+    should_stop: Callable[[], bool | str] | None = None,
 ) -> StoredEvaluation | None:
     """``model``'s pass over the test ``Batches`` (None when ``should_stop`` ended it early)."""
     import time

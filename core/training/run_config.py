@@ -47,6 +47,14 @@ def model_default(model: str, name: str, quick: bool | None = None) -> Any:
 IMAGE_MODELS_WITHOUT_GRAPH = ModelsWhere(lambda spec: not spec.graphs)
 
 
+def default_graph_params(graph: str) -> dict[str, Any]:
+    """Graph kind ``graph``'s own default parameters (grid: neighbours=8, knn: k=8, ...); {} for an unknown kind."""
+    from core.graphs import GRAPH_PARAMS
+
+    kind = GRAPH_PARAMS.get(graph, {})
+    return {name: p.default for name, p in kind.items() if p.default is not None}
+
+
 @dataclass
 class TrainingConfig:
     """How a model is trained, whatever the model: the trainer's settings, the run's seed and device, and which run
@@ -83,16 +91,14 @@ class RunConfig:
     data: str = "mnist-5k"  # mnist-5k (embedded), mnist (downloaded), mnist-rot
     model: str = "cheb"  # a name in core.models.MODELS (the default of every page and flag)
     graph: str = "grid"  # a name in core.graphs.GRAPHS (ignored by models that take none)
-    graph_params: dict[str, Any] | None = None  # the builder's parameters; None: that kind's defaults
+    # the builder's parameters, a dict once built: None (the default) becomes that kind's defaults
+    graph_params: dict[str, Any] = None  # type: ignore[assignment]  # None until __post_init__ fills it in
     settings: ModelConfigBase  # the model's own config: ``MODELS.spec(model).config``
     training: TrainingConfig = field(default_factory=TrainingConfig)
 
     def __post_init__(self) -> None:
-        if self.graph_params is None:  # each graph kind's own defaults (grid: neighbours=8, knn: k=8, ...)
-            from core.graphs import GRAPH_PARAMS
-
-            kind = GRAPH_PARAMS.get(self.graph, {})
-            self.graph_params = {name: p.default for name, p in kind.items() if p.default is not None}
+        if self.graph_params is None:
+            self.graph_params = default_graph_params(self.graph)
 
     @classmethod
     def make(
@@ -144,7 +150,7 @@ class RunConfig:
             data=data,
             model=model,
             graph=graph,
-            graph_params=graph_params,
+            graph_params=default_graph_params(graph) if graph_params is None else graph_params,
             settings=spec.config(**own),
             training=training,
         )

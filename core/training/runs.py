@@ -127,11 +127,12 @@ def continuation_config(store, parent_id: int, more_epochs: int) -> RunConfig:
     )
 
 
-def _resume_of(cfg: RunConfig, store) -> tuple[Any, Any]:
-    """(parent's weights, training state) of continuation ``cfg``, after checking it keeps its parent's settings."""
+def _resume_of(cfg: RunConfig, store, parent_id: int) -> tuple[Any, Any]:
+    """(parent's weights, training state) of continuation ``cfg`` of run ``parent_id`` (its ``training.parent``),
+    after checking it keeps its parent's settings."""
     from core.training.resume import SAME_SETTINGS_EXCEPT, parent_resume
 
-    parent, weights, state = parent_resume(store, cfg.training.parent, cfg.training.epochs)
+    parent, weights, state = parent_resume(store, parent_id, cfg.training.epochs)
     mine, theirs = cfg.to_dict(), RunConfig.from_dict(dict(parent.get("config") or {})).to_dict()
     differ = sorted(k for k in mine if k not in SAME_SETTINGS_EXCEPT and mine[k] != theirs.get(k))
     if differ:
@@ -170,7 +171,8 @@ def execute(
     t_start, cpu_start = time.perf_counter(), time.process_time()
     try:
         device = pick_device(cfg.training.device)
-        resume = _resume_of(cfg, store) if cfg.training.parent is not None else None  # (weights, training state)
+        parent = cfg.training.parent
+        resume = _resume_of(cfg, store, parent) if parent is not None else None  # (weights, training state)
         store.start(run_id, str(device))
         rng = RunRNG(cfg.training.seed)  # init and dropout draw from the run's own stream (core/rng.py)
         ds, train, test, model, _ = build_everything(cfg, rng, on_prepare)

@@ -21,7 +21,7 @@ import random
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 from core.errors import UserInputError
 from core.training.runs import RunConfig, validate
@@ -50,7 +50,7 @@ class Range:
         return float(f"{rng.uniform(self.low, self.high):.3g}")
 
 
-Domain = Union[list, Range]
+Domain = list | Range
 
 
 def parse_space(specs: Sequence[str]) -> dict[str, Domain]:
@@ -102,14 +102,16 @@ def draw_trials(space: dict[str, Domain], trials: int, sampler: str = "random", 
         ranged = [k for k, v in space.items() if isinstance(v, Range)]
         if ranged:
             raise UserInputError(ranged[0], "a grid takes listed values (e.g. 3,5,8), not a range")
-        combos = [dict(zip(space, values)) for values in itertools.product(*space.values())]
+        listed = [v for v in space.values() if isinstance(v, list)]  # every domain (no range, said above)
+        combos = [dict(zip(space, values, strict=True)) for values in itertools.product(*listed)]
         if len(combos) > MAX_TRIALS:
             raise UserInputError("space", f"the grid has {len(combos)} combinations; a search has at most {MAX_TRIALS}")
         return combos
     if not 1 <= int(trials) <= MAX_TRIALS:
         raise UserInputError("trials", f"must be between 1 and {MAX_TRIALS}, got {trials}")
-    if all(isinstance(v, list) for v in space.values()):
-        size = math.prod(len(v) for v in space.values())
+    listed = [v for v in space.values() if isinstance(v, list)]
+    if len(listed) == len(space):  # no range: the space is finite
+        size = math.prod(len(v) for v in listed)
         if trials > size:
             raise UserInputError(
                 "trials", f"the space has only {size} distinct settings; ask for at most {size} trials, or add a range"

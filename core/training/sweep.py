@@ -198,8 +198,8 @@ def _said(param: str, value: Any) -> str:
 def sweep_name(group: RunGroup | str | None, configs: Sequence[dict[str, Any]]) -> str:
     """A readable name for a stored sweep from its group and its runs' configs (in run order), the same for a sweep
     launched on the Compare page and one trained by ``python -m core sweep``, e.g.
-    ``Sweep of Chebyshev order (K) over 1, 2, 3 · ChebNet on the 8-neighbour grid, 3 epochs`` (a no-break space in "3 epochs"). It
-    ends in a word, not a bracket, so a wrapped name never leaves a lone ")" on a line of its own."""
+    ``Sweep of Chebyshev order (K) over 1, 2, 3 · ChebNet on the 8-neighbour grid, 3 epochs`` (a no-break space in
+    "3 epochs"). It ends in a word, not a bracket, so a wrapped name never leaves a lone ")" on a line of its own."""
     param, param2 = sweep_params(group, configs)
     swept = [p for p in (param, param2) if p]
     parts = []

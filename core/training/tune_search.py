@@ -162,7 +162,10 @@ class TuneSearch(Search):
             ),
         )
         try:
-            for result in tuner.fit():  # a trial the callback missed (none should be): its result says how it ended
+            grid = tuner.fit()  # a ResultGrid: len() and grid[i] (it declares no __iter__)
+            for i in range(len(grid)):  # a trial the callback missed (none should be): its result says how it ended
+                result = grid[i]
+                assert result.config is not None  # a trial's result holds the config it ran ({"index": i})
                 error = f"{type(result.error).__name__}: {_last_line(result.error)}" if result.error else None
                 self.shared.ended.setdefault(int(result.config["index"]), error)
         finally:

@@ -36,7 +36,7 @@ class Epoch(TypedDict):
     test_accuracy: float | None
     seconds: float | None
     images_per_second: float | None
-    threads: NotRequired[int]  # the worker's thread share during the epoch (core.training.worker)
+    threads: NotRequired[dict[str, Any]]  # the worker's thread share: min, max, cpus, runs (CpuShare.epoch_threads)
 
 
 def _float(value: Any) -> float | None:
