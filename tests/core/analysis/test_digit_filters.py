@@ -75,13 +75,13 @@ def test_gat_attention_is_a_softmax_and_what_pyg_returns_for_the_layers_input(tr
     h = torch.from_numpy(image).reshape(784, 1, 1)  # (N, B, C) node-major, one image
     inputs = []
     with torch.no_grad():
-        for conv, g, pool in zip(run.model.convs, run.model.graphs, run.model.pool_after):
+        for conv, g, pool in zip(run.model.convs, run.model.graphs, run.model.pool_after, strict=True):
             inputs.append(h[:, 0].clone())  # (N_l, C_in)
             h = F.relu(conv_node_major(conv, h, g))
             if pool:
-                h = pool_node_major(h, int(round(g.num_nodes**0.5)))
+                h = pool_node_major(h, round(g.num_nodes**0.5))
     hooked, logits = gat_layer_inputs(run, image)
-    for att, x, seen, conv, g in zip(digit.layers, inputs, hooked, run.model.convs, run.model.graphs):
+    for att, x, seen, conv, g in zip(digit.layers, inputs, hooked, run.model.convs, run.model.graphs, strict=True):
         assert torch.allclose(seen, x, atol=1e-6)
         sums = _softmax_sums(att)
         assert np.allclose(sums, 1.0, atol=1e-5)  # a softmax over every node's neighbours, per head
@@ -158,7 +158,10 @@ def test_gat_errors(trained):
     state = torch.get_rng_state()
     pyg_gat(run.model.convs[1])
     assert torch.equal(state, torch.get_rng_state())  # building a twin draws nothing from torch's stream
-    assert all(torch.equal(a, b) for a, b in zip(twin.state_dict().values(), run.model.convs[0].state_dict().values()))
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(twin.state_dict().values(), run.model.convs[0].state_dict().values(), strict=True)
+    )
 
 
 # ----------------------------------------------------------------------------- superpixel runs
@@ -187,7 +190,7 @@ def test_superpixel_gat_attention_is_a_softmax_and_a_direct_call_of_the_layer(tr
     model = sp.model
     with torch.no_grad():  # the network by hand (eval: no dropout), calling each layer directly
         h = model.embed(fourier_features(batch.x))  # (N, W)
-        for conv, norm, att in zip(model.convs, model.norms, digit.attention.layers):
+        for conv, norm, att in zip(model.convs, model.norms, digit.attention.layers, strict=True):
             out, (ei, alpha) = conv(h, batch.edge_index, return_attention_weights=True)
             assert np.array_equal(att.edge_index, ei.numpy()) and np.allclose(att.alpha, alpha.numpy(), atol=1e-6)
             assert np.allclose(_softmax_sums(att), 1.0, atol=1e-5)  # every node's weights sum to 1, per head

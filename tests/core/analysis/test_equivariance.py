@@ -148,7 +148,7 @@ def test_logit_invariance_of_toy_invariant_model(data):
     x, _ = data
     res = eq.logit_invariance_error(Rot90Averaged(), x, "C4")
     assert list(res) == ["r0", "r90", "r180", "r270"]
-    for name, r in res.items():
+    for r in res.values():
         assert r["exact"] and not r["flip"] and r["error"] < 1e-6 and r["agree"] == 1.0
     assert [r["angle"] for r in res.values()] == [0.0, 90.0, 180.0, 270.0]
 

@@ -229,7 +229,7 @@ def test_learned_frames_and_their_gif(learned):
 
 
 def test_learned_run_errors(learned):
-    store, run_id, cfg, run = learned
+    store, run_id, _, run = learned
     with pytest.raises(UserInputError, match="layer: must be an integer in \\[0, 1\\]"):
         learned_filter(run, 2, (0, 0))
     with pytest.raises(UserInputError, match="pixel"):
@@ -314,7 +314,7 @@ def test_pair_layers_have_one_filter_per_channel_pair(pair_runs):
     assert np.count_nonzero(filt) == 9 and np.count_nonzero(filt[6:9, 6:9]) == 9
     src, dst = conv.edge_index(shared)
     into = dst == 7 * 14 + 7
-    got = {(int(s) // 14, int(s) % 14): float(v) for s, v in zip(src[into], w[into, 13])}
+    got = {(int(s) // 14, int(s) % 14): float(v) for s, v in zip(src[into], w[into, 13], strict=True)}
     assert all(filt[r, c] == pytest.approx(v, abs=1e-6) for (r, c), v in got.items())
     assert (learned_adjacency(run, 1, edge_set=0) != learned_adjacency(run, 1, edge_set=13)).any()
     with pytest.raises(UserInputError, match="edge_set: must be an integer in \\[0, 31\\]"):

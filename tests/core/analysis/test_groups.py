@@ -82,7 +82,7 @@ def test_irreps_are_orthogonal_homomorphisms(group):
     names = list(mats[0])
     assert names[0] in ("irrep_0", "irrep_0,0")
     for i in range(n):
-        for name, M in mats[i].items():
+        for M in mats[i].values():
             assert M.shape in ((1, 1), (2, 2))
             np.testing.assert_allclose(M @ M.T, np.eye(len(M)), atol=1e-9)
     for a, b in itertools.product(range(n), repeat=2):

@@ -98,7 +98,7 @@ def test_the_rotation_sweep_is_stored_as_a_sweep_the_compare_page_plots():
     assert sweep.type == "sweep" and sweep.id == launch.part("sweep") and sweep_params(sweep) == ("restriction", "data")
     assert [g for _, g in plan] == [launch] * 2 + [sweep] * 6
     assert launch.member_ids() == [launch.id, sweep.id]
-    quick_launch, quick_plan = launch_plan("rotation", True)
+    _, quick_plan = launch_plan("rotation", True)
     assert sweep_params(quick_plan[-1][1]) == ("restriction", None)
     cheb = launch_plan("cheb-cnn", True)[0]
     assert cheb.parts == () and cheb.member_ids() == [cheb.id]  # a lesson without a sweep has no sweep part

@@ -1,5 +1,7 @@
 """One node's arithmetic against the network itself: forward hooks on the layer, its activations, its graph."""
 
+from typing import Any
+
 import numpy as np
 import pytest
 import torch
@@ -22,7 +24,9 @@ from core.analysis.node_arithmetic import (
 from core.errors import UserInputError
 
 TOL = 1e-5
-NETS = {  # name -> (model, settings): the fixed-graph nets whose arithmetic is written out
+NETS: dict[
+    str, tuple[str, dict[str, Any]]
+] = {  # name -> (model, settings): the fixed-graph nets whose arithmetic is written out
     "gcn": ("gcn", {}),
     "cheb": ("cheb", {"K": 5}),
     "learned": ("learned", {}),
@@ -119,7 +123,7 @@ def test_node_arithmetic_matches_the_layer_hooks_at_every_layer(name, digit):
     worst = 0.0
     for layer in range(len(net.convs)):
         x_in, pre, act = hooked(net, layer, digit)
-        side = int(round(net.graphs[layer].num_nodes ** 0.5))
+        side = round(net.graphs[layer].num_nodes ** 0.5)
         for node in nodes_of(side):
             na = node_arithmetic(net, digit, layer, node)
             assert na.kind == kind and na.side == side and (na.row, na.col) == divmod(node, side)
@@ -180,7 +184,7 @@ def test_cheb_terms_are_the_chebyshev_recursion_at_the_node(digit):
         terms = [x, lap @ x]
         for _ in range(2, conv.K):
             terms.append(2 * lap @ terms[-1] - terms[-2])
-        side = int(round(graph.num_nodes**0.5))
+        side = round(graph.num_nodes**0.5)
         for node in nodes_of(side):
             na = node_arithmetic(net, digit, layer, node)
             assert na.cheb_terms.shape == (conv.K, x.shape[1])
@@ -215,7 +219,7 @@ def test_learned_edge_weights_are_what_the_edge_mlp_predicted(name, digit):
         with torch.no_grad():
             normalised = conv.edge_weights(graph).double().numpy()
             raw = conv.edge_weights(graph, normalized=False).double().numpy()
-        side = int(round(graph.num_nodes**0.5))
+        side = round(graph.num_nodes**0.5)
         for node in nodes_of(side)[:4]:
             na = node_arithmetic(net, digit, layer, node)
             into = np.flatnonzero(dst == node)
@@ -255,8 +259,8 @@ def test_a_trained_stored_gcn_run_reopens_and_matches(digit):
     model, loaded_cfg = load_node_run(store.get_run(run_id))
     assert loaded_cfg.model == "gcn" and not model.training
     for layer in range(2):
-        _, pre, act = hooked(model, layer, digit)
-        side = int(round(model.graphs[layer].num_nodes ** 0.5))
+        _, pre, _ = hooked(model, layer, digit)
+        side = round(model.graphs[layer].num_nodes ** 0.5)
         for node in nodes_of(side):
             na = node_arithmetic(model, digit, layer, node)
             np.testing.assert_allclose(na.pre_activation, pre[node].double().numpy(), atol=TOL, rtol=0)

@@ -181,7 +181,7 @@ def test_runs_table_never_shows_the_text_none_for_a_queued_run(quick_run):
     missing (NaN in the table, which st.dataframe shows as its placeholder, MISSING), never the text "None"."""
     import pandas as pd
 
-    store, summary = quick_run
+    store, _ = quick_run
     queued = store.create_run(RunConfig.make(model="cheb").to_dict(), name="queued cheb")
     rows = {r["run"]: r for r in runs_table(store.list_runs())}
     row = rows[queued]
@@ -237,7 +237,7 @@ def test_settings_diff_names_every_setting_in_full():
     keys += sorted({f"graph_params.{p}" for spec in GRAPH_PARAMS.values() for p in spec})
     labels = [setting_label(k) for k in keys]
     assert len(set(labels)) == len(labels)
-    for key, label in zip(keys, labels):
+    for key, label in zip(keys, labels, strict=True):
         assert key.split(".")[-1] in label and label != key, (key, label)  # readable, and the key is in it
 
 

@@ -1,5 +1,7 @@
 """Laplacian eigenvectors, graph Fourier transform and ChebConv frequency responses (core.analysis.spectral)."""
 
+from typing import cast
+
 import numpy as np
 import pytest
 import torch
@@ -139,8 +141,10 @@ def _cheb(thetas, c_in=1, c_out=1) -> ChebConv:
     """A ChebConv with lins[k].weight filled with thetas[k] and bias 0."""
     layer = ChebConv(c_in, c_out, K=len(thetas))
     with torch.no_grad():
-        for lin, t in zip(layer.lins, thetas):
-            lin.weight.copy_(torch.as_tensor(t, dtype=torch.float32).expand_as(lin.weight))
+        for lin, t in zip(layer.lins, thetas, strict=True):
+            weight = cast(torch.nn.Linear, lin).weight  # lins are Linear layers (a ModuleList reads as Module)
+            weight.copy_(torch.as_tensor(t, dtype=torch.float32).expand_as(weight))
+        assert layer.bias is not None  # ChebConv has a bias unless told not to
         layer.bias.zero_()
     return layer
 

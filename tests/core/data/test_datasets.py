@@ -123,6 +123,7 @@ def test_mnist_rot_angles_and_reproducible() -> None:
         assert angles is not None and angles.shape == (n,)
         assert angles.min() >= 0.0 and angles.max() < 360.0
         assert angles.std() > 60.0  # spread over the circle, not a constant
+    assert a.angles_train is not None and b.angles_train is not None  # mnist-rot stores its angles
     assert torch.equal(a.angles_train, b.angles_train) and torch.equal(a.x_test, b.x_test)
     assert a.x_train.min() >= 0.0 and a.x_train.max() <= 1.0
     assert torch.equal(a.y_train, load_dataset("mnist-5k", quick=True).y_train)
@@ -137,6 +138,7 @@ def test_mnist_rot_images_are_rotated() -> None:
         a, b = a - a.mean(1, keepdim=True), b - b.mean(1, keepdim=True)
         return (a * b).sum(1) / (a.norm(dim=1) * b.norm(dim=1))  # (n,)
 
+    assert rot.angles_test is not None
     unrotated = rotate(rot.x_test, -rot.angles_test)
     assert corr(unrotated, upright).mean() > 0.8
     assert corr(rot.x_test, upright).mean() < 0.5  # the stored images really are turned

@@ -27,7 +27,7 @@ def test_animation_has_one_frame_per_pixel_and_the_outline_moves():
     pixels = pixel_path(10, "diagonal", 3)
     fig = filter_animation_figure(graph_frames(normed, pixels), title="t", frame_ms=90)
     assert [f.name for f in fig.frames] == [f"({r}, {c})" for r, c in pixels]
-    for frame, (r, c) in zip(fig.frames, pixels):
+    for frame, (r, c) in zip(fig.frames, pixels, strict=True):
         box = frame.layout.shapes[0]
         assert (box.x0, box.y0) == (c - 0.5, r - 0.5)
         assert np.asarray(frame.data[0].z)[r, c] == 0 and np.isclose(np.asarray(frame.data[0].z).sum(), 1)

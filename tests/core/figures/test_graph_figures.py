@@ -112,7 +112,7 @@ def test_the_kernel_profile_marks_sigma_one_pixel_and_the_cutoff():
     curve = fig.data[0]
     x, y = np.asarray(curve.x), np.asarray(curve.y)
     assert np.allclose(y, np.exp(-((x / 27) ** 2) / 0.05**2))  # exp(-d²/σ²) with d on [0, 1] coordinates
-    lines = {a.text.strip(): s for a, s in zip(fig.layout.annotations, fig.layout.shapes)}
+    lines = {a.text.strip(): s for a, s in zip(fig.layout.annotations, fig.layout.shapes, strict=True)}
     assert math.isclose(10 ** lines["σ = 0.05"].x0, 0.05 * 27)  # sigma, in pixels on the log axis
     assert math.isclose(10 ** lines["1 pixel = 1/27"].x0, 1.0)
     assert lines["cutoff 0.2: lighter edges dropped"].y0 == 0.2

@@ -51,7 +51,8 @@ def test_a_windowed_map_is_a_heatmap_around_the_node_with_the_weights_printed():
 
 def _rgba(colour: str) -> tuple[float, float, float, float]:
     if colour.startswith("#"):
-        return tuple(int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)) + (1.0,)
+        r, g, b = (int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5))
+        return r, g, b, 1.0
     r, g, b, *a = (float(v) for v in re.findall(r"[0-9.]+", colour))
     return r / 255, g / 255, b / 255, (a[0] if a else 1.0)
 
@@ -70,7 +71,7 @@ def test_edge_weight_badges_read_on_black_grey_and_white_cells(cell):
     )
     badge = fig.layout.annotations[0]
     *bg, alpha = _rgba(badge.bgcolor)
-    shown = [alpha * b + (1 - alpha) * c for b, c in zip(bg, cell)]
+    shown = [alpha * b + (1 - alpha) * c for b, c in zip(bg, cell, strict=True)]
     text = _rgba(badge.font.color)[:3]
     hi, lo = sorted((_luminance(shown), _luminance(text)), reverse=True)
     assert (hi + 0.05) / (lo + 0.05) >= 7, (cell, badge.bgcolor, badge.font.color)

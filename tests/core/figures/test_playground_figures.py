@@ -1,6 +1,8 @@
 """The Playground's and the Equivariance page's figures on a phone: no title for Plotly's toolbar to cover (the pages
 write them above the charts), a top margin the toolbar sits in, and bar labels large enough to read."""
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -35,7 +37,7 @@ def _labels(fig) -> list[tuple[float, float, str, str]]:
         (x, y, t, tr.textfont.color)
         for tr in fig.data
         if tr.type == "scatter" and tr.text is not None
-        for x, y, t in zip(tr.x, tr.y, tr.text)
+        for x, y, t in zip(tr.x, tr.y, tr.text, strict=True)
         if t
     ]
 
@@ -96,7 +98,7 @@ def test_the_every_angle_plot_writes_each_answer_once_per_stretch_on_its_runs_ro
     assert [t for _, t, _ in rows[1]] == ["9"] == [t for _, t, _ in rows[2]]  # one answer all round: written once
     for row in rows:  # labels of one row at least MIN_SPAN sweep steps apart
         xs = [x for x, _, _ in row]
-        assert all(b - a >= 10 * MIN_SPAN for a, b in zip(xs, xs[1:]))
+        assert all(b - a >= 10 * MIN_SPAN for a, b in itertools.pairwise(xs))
     assert answer_spans([0, 10, 20, 30], [6, 6, 9, 6]) == [(0.0, 10.0, 6, 2), (20.0, 20.0, 9, 1), (30.0, 30.0, 6, 1)]
 
 

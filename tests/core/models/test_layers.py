@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import io
+from typing import Any
 
 import pytest
 import torch
@@ -30,7 +31,7 @@ from core.models.layers import (
 from core.models.layers.registry import LAYERS
 
 B = 3  # images per batch
-ATOL = dict(atol=1e-5, rtol=0.0)  # float32, outputs of order 1
+ATOL: dict[str, Any] = dict(atol=1e-5, rtol=0.0)  # float32, outputs of order 1
 
 
 def grid_graph(side: int = 5) -> Graph:
@@ -355,7 +356,7 @@ def test_reset_parameters_changes_weights(name):
     layer = LAYERS.get(name)(3, 8)
     before = [p.detach().clone() for p in layer.parameters()]
     layer.reset_parameters()
-    assert any(not torch.equal(b, p) for b, p in zip(before, layer.parameters()))
+    assert any(not torch.equal(b, p) for b, p in zip(before, layer.parameters(), strict=True))
 
 
 def test_cheb_rejects_order_zero():
@@ -383,7 +384,7 @@ def test_local_initialisers_match_pyg_draw_for_draw():
     ours = [p.clone() for p in mlp.parameters()]
     torch.manual_seed(5)
     pyg.reset(mlp)
-    assert all(torch.equal(x, y) for x, y in zip(ours, mlp.parameters()))
+    assert all(torch.equal(x, y) for x, y in zip(ours, mlp.parameters(), strict=True))
     bias = torch.ones(4)
     inits.zeros(bias)
     assert torch.equal(bias, torch.zeros(4))
@@ -414,7 +415,8 @@ def test_fixed_graph_models_do_not_import_torch_geometric():
 
     code = (
         "import sys; from core.training.runs import RunConfig, build_everything; "
-        "build_everything(RunConfig.make(model='gat', quick=True)); build_everything(RunConfig.make(model='gin', quick=True)); "
+        "build_everything(RunConfig.make(model='gat', quick=True)); "
+        "build_everything(RunConfig.make(model='gin', quick=True)); "
         "print('torch_geometric' in sys.modules)"
     )
     out = subprocess.run(
@@ -460,7 +462,7 @@ def test_edge_mlp_learns_a_stroke_detector_on_a_toy_task():
         loss.backward()
         opt.step()
     assert loss.item() < 0.05 * first  # the filter was learned, not only rescaled
-    moved = sum((p.detach() - s).norm() for p, s in zip(conv.edge_mlp.parameters(), start))
+    moved = sum((p.detach() - s).norm() for p, s in zip(conv.edge_mlp.parameters(), start, strict=True))
     assert moved > 1.0
     w = conv.dense_adjacency(sg)[27].view(side, side)[2:5, 2:5]  # pixel (3, 3)'s learned 3x3 filter
     assert_close(w.detach(), sobel, atol=0.05, rtol=0)

@@ -92,7 +92,7 @@ def test_graph_levels(layers, readout, levels, out_size, grid8, digits):
     assert model.out_size == out_size
     # each level is the same kind of graph on the coarser layout: an 8-neighbour grid of side s
     for g in model.graphs:
-        side = int(round(g.num_nodes**0.5))
+        side = round(g.num_nodes**0.5)
         assert g.kind == "grid" and g.num_edges == build_graph("grid", size=side, neighbours=8).num_edges
     feats = model.node_features(digits)
     assert [f.shape[:2] for f in feats] == [(B, n) for n in levels]
@@ -192,7 +192,7 @@ def test_superpixel_width_is_sized_to_100k_parameters(conv):
     torch.manual_seed(0)
     fixed = MODELS.get("superpixel")(MODELS.config("superpixel", conv=conv, hidden=model.width, layers=4))
     # sizing drew no random numbers: the sized model equals one built at that width from the same seed
-    assert all(torch.equal(a, b) for a, b in zip(again.state_dict().values(), fixed.state_dict().values()))
+    assert all(torch.equal(a, b) for a, b in zip(again.state_dict().values(), fixed.state_dict().values(), strict=True))
 
 
 def test_superpixel_model_rejects_unknown_conv():
@@ -221,7 +221,7 @@ def test_node_major_network_matches_layer_by_layer_reference(name, digits, grid8
     with torch.no_grad():
         feats = model.node_features(digits)
         h, size = digits.reshape(B, -1, 1), model.side
-        for conv, graph, pool, got in zip(model.convs, model.graphs, model.pool_after, feats):
+        for conv, graph, pool, got in zip(model.convs, model.graphs, model.pool_after, feats, strict=True):
             h = torch.relu(conv(h, graph))  # (B, N, C)
             assert torch.allclose(got, h, atol=1e-5)
             if pool:
