@@ -10,8 +10,8 @@ def in_process(capsys, *args: str) -> tuple[int, str, str]:
     capsys.readouterr()
     try:
         code = main(list(args))
-    except SystemExit as e:
-        code = e.code
+    except SystemExit as e:  # argparse exits with an int; None means 0 and a message 1, as for the interpreter
+        code = 0 if e.code is None else e.code if isinstance(e.code, int) else 1
     out, err = capsys.readouterr()
     return code, out, err
 

@@ -146,7 +146,7 @@ def test_errors_in_a_real_process_are_one_line(isolated_data_dir):
         ("graph", "--kind", "knn", "--k", "abc"),  # argparse's error
         ("train", "--model", "cheb", "--graph", "knn", "--k", "784", "--quick", "--json"),
     )
-    for (code, out, err), param in zip(results, ("--k", "k")):
+    for (code, out, err), param in zip(results, ("--k", "k"), strict=True):
         assert code == 2
         assert_one_line_error(code, err, param)
         assert out == ""
@@ -238,7 +238,7 @@ def test_train_errors_are_one_line_and_store_nothing(capsys, args, param):
 
 
 def test_train_notes_the_settings_its_model_does_not_read(capsys, isolated_data_dir):
-    code, out, err = in_process(
+    code, _, err = in_process(
         capsys,
         "train",
         "--model",
@@ -268,7 +268,7 @@ def test_train_notes_the_settings_its_model_does_not_read(capsys, isolated_data_
     (run,) = RunStore().list_runs()
     assert run["config"]["graph"] is None and run["config"]["hidden"] == 8  # hidden is read, so no note
 
-    code, out, err = in_process(
+    code, _, err = in_process(
         capsys,
         "train",
         "--model",
@@ -338,7 +338,7 @@ def test_tutorial_prints_five_accuracies_beside_the_tutorials(capsys, isolated_d
         "learned-offset",
         "none",
     ]
-    for r, row in zip(sorted(runs, key=lambda r: r["id"]), rows):
+    for r, row in zip(sorted(runs, key=lambda r: r["id"]), rows, strict=True):
         assert r["status"] == "finished" and f"{r['summary']['test_accuracy']:.2%}" == row[1]
 
 

@@ -106,7 +106,7 @@ def test_run_without_checkpoint_is_refused(capsys, run_id):
     from core.training.store import RunStore
 
     queued = RunStore().create_run({"model": "cnn"}, name="never trained", status="queued")
-    code, out, err = in_process(capsys, "equivariance", "--run", str(queued), "--json")
+    code, _, err = in_process(capsys, "equivariance", "--run", str(queued), "--json")
     assert_one_line_error(code, err, "run")
     assert "checkpoint" in err
 
@@ -119,7 +119,7 @@ def test_missing_run_flag_is_refused(capsys):
 def test_escnn_with_unsupported_group_fails_validation(capsys, isolated_data_dir):
     from core.training.store import RunStore
 
-    code, out, err = in_process(capsys, "train", "--model", "escnn", "--group", "C3", "--epochs", "1", "--quick")
+    code, _, err = in_process(capsys, "train", "--model", "escnn", "--group", "C3", "--epochs", "1", "--quick")
     assert_one_line_error(code, err, "group")
     assert RunStore().list_runs() == []
 

@@ -119,7 +119,7 @@ def find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
         stack.append(node)
         for nxt in sorted(edges.get(node, ())):
             if state.get(nxt) == 1:
-                return stack[stack.index(nxt) :] + [nxt]
+                return [*stack[stack.index(nxt) :], nxt]
             if nxt not in state and (cycle := visit(nxt)):
                 return cycle
         stack.pop()
@@ -141,7 +141,7 @@ def banned(folder: Path) -> set[str]:
 
 def ruff(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
     """Run the project's ruff (requirements-dev.txt) from the repository root, with its configuration."""
-    from ruff.__main__ import find_ruff_bin
+    from ruff.__main__ import find_ruff_bin  # type: ignore[import-untyped]  # ruff's package ships no types
 
     return subprocess.run(
         [find_ruff_bin(), "check", "--no-cache", "--output-format", "concise", *args],

@@ -1,4 +1,4 @@
-"""How messages name files: in the data folder, or by name, never by an absolute path (a message can reach a browser)."""
+"""How messages name files: in the data folder or by name, never by absolute path (a message can reach a browser)."""
 
 from core.config import REPO_ROOT, data_dir, shown_path, without_paths
 

@@ -95,7 +95,7 @@ def main(db_path: str, cuda: bool) -> None:
         out["run"] = {
             "state": done.get("state"),
             "error": done.get("error"),
-            "device": manager.store.get_run(run_id)["device"],
+            "device": manager.store.require_run(run_id).device,
         }
         manager.close()
     print(json.dumps(out))

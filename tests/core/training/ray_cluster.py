@@ -16,6 +16,7 @@ including another test session's.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import secrets
@@ -101,7 +102,8 @@ class NodePorts:
 
 @dataclass
 class RayCluster:
-    """A head and a second node (``ray start``) under ``root``; :meth:`start`, :meth:`kill_worker_node`, :meth:`stop`."""
+    """A head and a second node (two ``ray start``) under ``root``; :meth:`start`, :meth:`kill_worker_node`,
+    :meth:`stop`."""
 
     root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="gcl-ray-")))  # short: socket paths
     gcs_port: int = 0
@@ -160,7 +162,7 @@ class RayCluster:
             "--disable-usage-stats",
             "--system-config",
             HEALTH_CHECKS,
-            *self.head.flags(),
+            *self._ports(self.head).flags(),
         ]
 
     def worker_command(self) -> list[str]:
@@ -176,7 +178,7 @@ class RayCluster:
             "--temp-dir",
             str(self.temp_dir),
             "--disable-usage-stats",
-            *self.worker.flags(),
+            *self._ports(self.worker).flags(),
         ]
 
     def start(self) -> RayCluster:
@@ -208,6 +210,13 @@ class RayCluster:
                 roots.append(proc)
         return _with_children(roots)
 
+    @staticmethod
+    def _ports(node: NodePorts | None) -> NodePorts:
+        """A node's ports, picked by :meth:`start` (or :meth:`add_worker_node`) before any command uses them."""
+        if node is None:
+            raise RuntimeError("the node has no ports yet: start the cluster first")
+        return node
+
     def raylet(self, ports: NodePorts) -> psutil.Process | None:
         """The raylet serving on ``ports.node_manager`` (None once it is gone)."""
         flag = f"--node_manager_port={ports.node_manager}"
@@ -229,7 +238,7 @@ class RayCluster:
     def kill_worker_node(self) -> list[int]:
         """Kill the second node as a crash would: its raylet and every process under it (workers, agents).
         Returns the killed pids."""
-        raylet = self.raylet(self.worker)
+        raylet = self.raylet(self._ports(self.worker))
         if raylet is None:
             raise RuntimeError("the second node's raylet is not running")
         procs = _with_children([raylet])
@@ -249,17 +258,13 @@ class RayCluster:
 def _with_children(roots: list[psutil.Process]) -> list[psutil.Process]:
     found = {p.pid: p for p in roots}
     for root in roots:
-        try:
+        with contextlib.suppress(psutil.NoSuchProcess):
             found.update({c.pid: c for c in root.children(recursive=True)})
-        except psutil.NoSuchProcess:
-            pass
     return list(found.values())
 
 
 def _kill(procs: list[psutil.Process]) -> None:
     for proc in procs:
-        try:
+        with contextlib.suppress(psutil.NoSuchProcess):
             proc.kill()
-        except psutil.NoSuchProcess:
-            pass
     psutil.wait_procs(procs, timeout=10)

@@ -35,7 +35,9 @@ def quick(**kw) -> RunConfig:
 
 
 def weights(store: RunStore, run_id: int) -> dict[str, torch.Tensor]:
-    return load_checkpoint(store.get_run(run_id)["checkpoint"])
+    checkpoint = store.require_run(run_id).checkpoint
+    assert checkpoint is not None, f"run {run_id} saved no weights"
+    return load_checkpoint(checkpoint)
 
 
 def max_weight_difference(a: dict, b: dict) -> float:
@@ -230,8 +232,8 @@ def in_process(capsys, *args: str) -> tuple[int, str, str]:
     capsys.readouterr()
     try:
         code = main(list(args))
-    except SystemExit as e:  # argparse
-        code = e.code
+    except SystemExit as e:  # argparse exits with an int; None means 0 and a message 1, as for the interpreter
+        code = 0 if e.code is None else e.code if isinstance(e.code, int) else 1
     out, err = capsys.readouterr()
     return code, out, err
 

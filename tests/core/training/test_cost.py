@@ -94,11 +94,7 @@ def test_the_defaults_fit_the_public_budget():
     """Every model at its quick defaults (what a visitor gets by pressing Start) is within the budget."""
     for model in MODELS.names():
         graph = "superpixels" if model == "superpixel" else "grid"
-        cfg = validate(
-            RunConfig.make(
-                model=model, graph=graph, graph_params=None if model != "superpixel" else None, quick=True, epochs=3
-            )
-        )
+        cfg = validate(RunConfig.make(model=model, graph=graph, graph_params=None, quick=True, epochs=3))
         cost.check(cfg, public=True)
 
 

@@ -41,7 +41,7 @@ def cheb(**kw) -> RunConfig:
     )
 
 
-def figures(store: RunStore, run_id: int) -> list[tuple[float, float, float]]:
+def figures(store: RunStore, run_id: int) -> list[tuple[float | None, float | None, float | None]]:
     """(train loss, train accuracy, test accuracy) of every stored epoch: what a lesson's table and curves show."""
     return [(e["train_loss"], e["train_accuracy"], e["test_accuracy"]) for e in store.epochs(run_id)]
 

@@ -43,7 +43,8 @@ class Driver:
 def _reload_ray_auth() -> None:
     """Make Ray re-read ``RAY_AUTH_MODE`` and the token: a local ``ray.init()`` earlier in this process
     (test_ray_backend.py) cached its own settings and ~/.ray/auth_token."""
-    from ray._raylet import AuthenticationTokenLoader, Config
+    # both are compiled into ray/_raylet.so, and ray's _raylet.pyi lists neither
+    from ray._raylet import AuthenticationTokenLoader, Config  # type: ignore[attr-defined]
 
     Config.initialize("")
     AuthenticationTokenLoader.instance().reset_cache()

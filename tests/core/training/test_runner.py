@@ -3,6 +3,7 @@ a frozen or killed worker, and validation at submit. Everything is read back thr
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -37,7 +38,11 @@ def shapes(state: dict) -> dict:
 
 
 def running_with_an_epoch(m: RunManager, run_id: int) -> None:
-    wait_for(lambda: m.live(run_id)["state"] == "running" and m.store.epochs(run_id), what=f"run {run_id} to train")
+    def training() -> bool:
+        live = m.live(run_id)
+        return live is not None and live["state"] == "running" and bool(m.store.epochs(run_id))
+
+    wait_for(training, what=f"run {run_id} to train")
 
 
 def test_runs_train_in_another_process_and_queue_in_order(manager):
@@ -138,10 +143,8 @@ def test_a_frozen_worker_is_ended_after_the_grace_period_and_keeps_its_epochs(ma
         live = manager.wait(run_id, timeout=30)
         took = time.time() - asked
     finally:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     assert live["state"] == "stopped" and "did not stop within 1 s" in live["error"]
     assert 1.0 <= took < 15.0
     run = manager.store.get_run(run_id)
@@ -174,7 +177,7 @@ def test_a_session_may_have_only_so_many_runs_at_once(tmp_path):
         assert e.value.param == "run" and len(m.store.list_runs()) == 2  # the refused run was not stored
         other = m.submit(mlp(), session="bob")  # another session is not affected
         cli = m.submit(mlp())  # nor is a caller without a session
-        assert sorted(m.active()) == sorted(ids + [other, cli])
+        assert sorted(m.active()) == sorted([*ids, other, cli])
     finally:
         m.close()
     assert all(r["status"] == "stopped" for r in m.store.list_runs())  # close() ended them all
@@ -186,7 +189,7 @@ def test_fair_order_gives_the_next_slot_to_the_session_with_fewest_runs():
 
     sweep = [job(i, "alice") for i in (2, 3, 4)]
     running = [job(1, "alice")]
-    order = fair_order(sweep + [job(5, "bob")], running)
+    order = fair_order([*sweep, job(5, "bob")], running)
     assert [j.run_id for j in order] == [5, 2, 3, 4]  # bob's one run does not wait for alice's sweep
     order = fair_order([job(5, "bob"), job(6, "bob"), job(2, "alice")], [job(1, "carol")])
     assert [j.run_id for j in order] == [2, 5, 6]  # equal counts: oldest first, then alternate

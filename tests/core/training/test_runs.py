@@ -216,7 +216,7 @@ def test_execute_stores_finished_run_with_epochs_and_checkpoint():
 
     rows = store.epochs(summary["run_id"])
     assert [r["epoch"] for r in rows] == [1, 2] == [r["epoch"] for r in summary["epochs"]]
-    for stored, reported in zip(rows, summary["epochs"]):
+    for stored, reported in zip(rows, summary["epochs"], strict=True):
         assert stored["train_loss"] == pytest.approx(reported["train_loss"])
         assert stored["test_accuracy"] == pytest.approx(reported["test_accuracy"])
     assert seen == summary["epochs"]

@@ -26,7 +26,8 @@ def test_pca_of_points_on_a_line_in_5d():
 def test_pca_of_an_axis_aligned_ellipse_finds_the_axes():
     rng = np.random.default_rng(1)
     angle = rng.uniform(0, 2 * np.pi, 500)
-    x = np.stack([5.0 * np.cos(angle), 0.2 * rng.normal(size=500), 2.0 * np.sin(angle)], axis=1) + [1.0, 2.0, 3.0]
+    centre = np.array([1.0, 2.0, 3.0])  # added to every point (not appended)
+    x = np.stack([5.0 * np.cos(angle), 0.2 * rng.normal(size=500), 2.0 * np.sin(angle)], axis=1) + centre
     p = pca(x, k=2)
     assert np.allclose(np.abs(p.components[0]), [1, 0, 0], atol=0.02)
     assert np.allclose(np.abs(p.components[1]), [0, 0, 1], atol=0.02)
@@ -52,7 +53,7 @@ def test_pca_wide_and_degenerate_inputs():
     rng = np.random.default_rng(3)
     wide = rng.normal(size=(20, 300))  # D > n uses the n x n Gram matrix
     xc = wide - wide.mean(0)
-    _, s, vt = np.linalg.svd(xc, full_matrices=False)
+    _, _, vt = np.linalg.svd(xc, full_matrices=False)
     assert np.allclose(np.abs(pca_2d(wide)), np.abs(xc @ vt[:2].T), atol=1e-4)
     assert pca_2d(np.ones((5, 3))).tolist() == [[0.0, 0.0]] * 5
     assert pca_2d(np.zeros((1, 4))).shape == (1, 2)

@@ -29,7 +29,8 @@ class RecordingManager:
     """Stores a submitted run as queued (as RunManager.submit does) and records the call; trains nothing."""
 
     def __init__(self, store: RunStore):
-        self.store, self.calls, self._lock = store, [], threading.Lock()
+        self.store, self._lock = store, threading.Lock()
+        self.calls: list[tuple[RunConfig, str | None, str]] = []  # (config, session, kind) of each submit
 
     def submit(self, cfg: RunConfig, session=None, kind="image") -> int:
         run_id = self.store.create_run(cfg.to_dict(), name=cfg.label(), session=session, status="queued", kind=kind)

@@ -56,6 +56,13 @@ def old_database(tmp_path: Path) -> Path:
     return write_schema_2(tmp_path / "runs.db", [(kind, cfg.label(), cfg.to_dict(), {}) for kind, cfg in _old_runs()])
 
 
+def stored_group(store: RunStore, group_id: str) -> RunGroup:
+    """The stored group ``group_id`` (the test fails here, naming it, when the store has none)."""
+    group = store.get_group(group_id)
+    assert group is not None, f"no stored group {group_id!r}"
+    return group
+
+
 def test_an_old_database_opens_with_its_groups_and_their_fields(old_database: Path):
     store = RunStore(old_database)
     with closing(sqlite3.connect(old_database)) as conn:
@@ -100,6 +107,7 @@ def test_an_old_database_shows_the_same_sweeps_searches_and_lessons(old_database
         (ROTATION, "rotation", "full", 7, 8),
     ]
     launch = lesson_launch(ROTATION, store.get_group(ROTATION))  # a link's ls_show, as the page reads it
+    assert launch is not None
     members = [r for gid in launch.member_ids() for r in store.list_runs(group=gid)]
     rows = lesson_rows(LESSONS["rotation"], "full", members, store.epochs, launch)
     assert [r["run"] for r in rows] == sorted(r["id"] for r in members)  # every row found its own run
@@ -147,7 +155,7 @@ def test_new_groups_keep_their_fields_in_the_store_and_the_old_spelling_in_their
     assert sweep.id.startswith("sweep:") and sweep.id.endswith(":K:seed")  # links and tools that hold ids match
     ids = [store.create_run({"model": "cheb", "K": k}, group=sweep) for k in (1, 2)]
     assert store.get_group(sweep.id) == RunGroup(
-        "sweep", sweep.id, params=("K", "seed"), created_at=store.get_group(sweep.id).created_at
+        "sweep", sweep.id, params=("K", "seed"), created_at=stored_group(store, sweep.id).created_at
     )
     assert sorted(r["id"] for r in store.list_runs(group=sweep.id)) == ids
     assert store.list_runs(kind=sweep.id)  # older readers of the kind column still find the sweep's runs
@@ -155,8 +163,8 @@ def test_new_groups_keep_their_fields_in_the_store_and_the_old_spelling_in_their
     assert dict(launch.parts)["sweep"].startswith("sweep:") and (launch.lesson, launch.seed) == ("rotation", 3)
     for cfg, part in plan:
         store.create_run(cfg.to_dict(), group=part)
-    assert store.get_group(launch.id).parts == launch.parts
-    assert store.get_group(launch.part("sweep")).params == ("restriction",)
+    assert stored_group(store, launch.id).parts == launch.parts
+    assert stored_group(store, launch.part("sweep")).params == ("restriction",)
     (found,) = stored_lessons(store.list_runs(), store.groups())
     assert (found["id"], found["runs"], found["seed"]) == (launch.id, len(plan), 3)
     configs = [r["config"] for r in sorted(store.list_runs(group=sweep.id), key=lambda r: r["id"])]

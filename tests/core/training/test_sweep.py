@@ -104,7 +104,8 @@ def test_every_sweepable_setting_has_a_label_that_tells_k_from_K():
     assert set(SWEEP_LABELS) == set(SWEEPABLE)
     labels = [sweep_label(p) for p in SWEEPABLE]
     assert len(set(labels)) == len(labels) and len({label.lower() for label in labels}) == len(labels)
-    assert all(label.endswith(f"({p})") for p, label in zip(SWEEPABLE, labels))  # the key, as links and flags take it
+    # each label ends in the key, as links and flags take it
+    assert all(label.endswith(f"({p})") for p, label in zip(SWEEPABLE, labels, strict=True))
     assert sweep_label("k") == "k-NN neighbours (k)" and sweep_label("K") == "Chebyshev order (K)"
     assert in_sentence("Learning rate (lr)") == "learning rate (lr)"
     assert in_sentence("Chebyshev order (K)") == "Chebyshev order (K)"

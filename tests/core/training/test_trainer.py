@@ -3,6 +3,7 @@ stopping, callbacks and device choice."""
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -19,7 +20,7 @@ EPOCHS = 2
 def quick_setup(seed: int = 0, model: str = "mlp", **kw):
     """(train Batches, test Batches, model) for quick mode; the model is built right after seeding."""
     cfg = RunConfig.make(model=model, quick=True, seed=seed, hidden=16, epochs=EPOCHS, **kw)
-    ds, train, test, net, _ = build_everything(cfg)
+    _, train, test, net, _ = build_everything(cfg)
     assert len(train.labels) == 1000 and len(test.labels) == 200  # quick mode
     return train, test, net
 
@@ -200,7 +201,7 @@ def test_cosine_schedule_values():
     assert lr_at("cosine", 0.1, 50, 100) == pytest.approx(0.05)
     assert lr_at("cosine", 0.1, 100, 100) == pytest.approx(0.0, abs=1e-12)
     steps = [lr_at("cosine", 0.1, t, 100) for t in range(100)]
-    assert all(a > b for a, b in zip(steps, steps[1:]))  # strictly decreasing
+    assert all(a > b for a, b in itertools.pairwise(steps))  # strictly decreasing
     with pytest.raises(ValueError):
         lr_at("step", 0.1, 0, 10)
 

@@ -25,7 +25,7 @@ def test_progress_is_written_at_most_every_interval_and_at_each_epoch_end(tmp_pa
     reporter = StoreReporter(store, run_id, every_s=0.5, clock=clock)
     writes = []
     real = store.log_progress
-    store.log_progress = lambda *a, **k: (writes.append(a), real(*a, **k))  # type: ignore[method-assign]
+    store.log_progress = lambda *a, **k: (writes.append(a), real(*a, **k))
     for b in range(1, 11):  # ten batches in 0.9 s: writes at t=0 (first), t=0.5, and the epoch's last batch
         clock.now = (b - 1) * 0.1
         reporter.on_batch(batch(1, b, loss=1.0 / b))
