@@ -185,7 +185,11 @@ def render() -> None:
             if asked is None or known != asked:
                 note_link_value("pg_runs", raw, f"run ids of at most {MAX_RUNS} finished runs with weights")
             chosen = known or chosen
-        label = lambda i: run_title(runs.get(i) or {"id": i})[:60]  # noqa: E731  (never raises: a forged value)
+
+        def label(i: int) -> str:
+            """A run's title in the picker; an id the store does not hold (a forged value) is titled by its id."""
+            return run_title(runs.get(i) or {"id": i})[:60]
+
         hide = classroom.hidden("pg_runs")  # a classroom link fixed the runs: no picker, the link's (or newest) runs
         picked = (
             list(chosen or [])[:MAX_RUNS]

@@ -263,6 +263,8 @@ def cached(pool: ByteLRU, *, show_spinner: bool | str = False) -> Callable[[Call
             with st.spinner(text):
                 return pool.get_or_compute(key, lambda: func(*args, **kwargs))
 
+        # attributes set on the wrapper function, as st.cache_resource's have: Callable cannot declare them, so mypy's
+        # attr-defined is silenced on these two lines only
         wrapper.clear = lambda: pool.clear(lambda k: isinstance(k, tuple) and k[0] == ident)  # type: ignore[attr-defined]
         wrapper.pool = pool  # type: ignore[attr-defined]
         return wrapper
