@@ -449,7 +449,10 @@ def metrics_csv(epochs: Iterable[Mapping[str, Any]]) -> str:
 
 
 def projector_bundle(
-    features: Any, labels: Sequence[int], preds: Sequence[int] | None = None, indices: Sequence[int] | None = None
+    features: Any,
+    labels: Sequence[int] | np.ndarray,
+    preds: Sequence[int] | np.ndarray | None = None,
+    indices: Sequence[int] | np.ndarray | None = None,
 ) -> tuple[str, str]:
     """(vectors.tsv, metadata.tsv) for the TensorBoard Embedding Projector (projector.tensorflow.org).
 

@@ -65,7 +65,7 @@ def confusion_figure(
 
 
 def per_class_accuracy_figure(
-    per_class: Sequence[float],
+    per_class: Sequence[float] | np.ndarray,
     classes: Sequence[str] | None = None,
     overall: float | None = None,
     title: str = "Accuracy per class",
@@ -139,9 +139,9 @@ def digit_gallery_figure(
 
 def misclassified_figure(
     images: np.ndarray,
-    labels: Sequence[int],
-    preds: Sequence[int],
-    indices: Sequence[int],
+    labels: Sequence[int] | np.ndarray,
+    preds: Sequence[int] | np.ndarray,
+    indices: Sequence[int] | np.ndarray,
     max_images: int = 24,
     cols: int = 8,
     probabilities: np.ndarray | None = None,
@@ -162,9 +162,9 @@ def misclassified_figure(
 
 def embedding_figure(
     coords: np.ndarray,
-    labels: Sequence[int],
-    preds: Sequence[int] | None = None,
-    indices: Sequence[int] | None = None,
+    labels: Sequence[int] | np.ndarray,
+    preds: Sequence[int] | np.ndarray | None = None,
+    indices: Sequence[int] | np.ndarray | None = None,
     classes: Sequence[str] | None = None,
     title: str = "",
     axis_titles: tuple[str, str] = ("", ""),
