@@ -141,7 +141,8 @@ def steerable(config: dict[str, Any] | None) -> bool:
 def active_run(store, model: str) -> dict[str, Any] | None:
     """The run of ``model`` queued or training on this server that a page can wait for instead of queueing another:
     the starter's own when there is one, else the newest of any visitor (for escnn: a steerable one), else None."""
-    active = [r for r in store.runs(status=ACTIVE) if r.model == model and (model != "escnn" or steerable(r.config))]
+    grouped = model in MODELS and "group" in MODELS.settings(model)  # a steerable net: only a turning group will do
+    active = [r for r in store.runs(status=ACTIVE) if r.model == model and (not grouped or steerable(r.config))]
     found = next((r for r in active if r.kind == STARTER_KIND), active[0] if active else None)
     return found.to_dict() if found is not None else None  # the dict form: ui/starter.py reads it
 

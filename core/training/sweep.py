@@ -151,6 +151,12 @@ def as_group(group: RunGroup | str | None) -> RunGroup | None:
     return group if isinstance(group, RunGroup) else group_from_kind(group)
 
 
+def _has_group(config: dict[str, Any]) -> bool:
+    """Whether a stored config's model has a symmetry group (a steerable net): its schedule has a restriction."""
+    model = config.get("model")
+    return isinstance(model, str) and model in MODELS and "group" in MODELS.settings(model)
+
+
 def sweep_params(group: RunGroup | str | None, configs: Sequence[dict[str, Any]] = ()) -> tuple[str | None, str | None]:
     """(param, param2) of a stored sweep: the settings its group names, or (sweeps stored before they named them)
     the settings its runs differ in, the one with more values first; a schedule that moves its restriction counts
@@ -161,7 +167,7 @@ def sweep_params(group: RunGroup | str | None, configs: Sequence[dict[str, Any]]
         return named[0], (named[1] if len(named) > 1 else None)
     counts = {}
     for param in SWEEPABLE:
-        values = {repr(sweep_value(c, param)) for c in configs if param != "restriction" or c.get("model") == "escnn"}
+        values = {repr(sweep_value(c, param)) for c in configs if param != "restriction" or _has_group(c)}
         if len(values) > 1:
             counts[param] = len(values)
     if "restriction" in counts:
