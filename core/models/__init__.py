@@ -5,8 +5,8 @@ registers it once. escnn itself is imported only when a steerable net is built (
 May import ``graphs``, ``data`` and the base modules; never ``training`` or anything above.
 """
 
-# registration, in the order pages list them
-from core.models import mlp, cnn, graph_net, superpixel_net, tutorial_net, escnn_net  # noqa: F401,I001
+# imported for their registration (F401), in the order pages list them (I001: not sorted)
+from core.models import mlp, cnn, graph_net, superpixel_net, tutorial_net, escnn_net  # noqa: F401,I001 - see above
 from core.models.base import ImageModel
 from core.models.registry import MODELS, NEEDS_FIXED_GRAPH, describe
 from core.models.spec import ModelSpec, Setting, SizeConfig, setting

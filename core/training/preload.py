@@ -9,7 +9,7 @@ import torch
 
 import core.models
 import core.training.runs
-import core.training.worker  # noqa: F401
+import core.training.worker  # noqa: F401 - imported for its imports: the forkserver preloads them
 from core.data.datasets import raw_5k
 
 torch.optim.Adam([torch.zeros(1, requires_grad=True)])  # imports torch._dynamo once, here

@@ -70,7 +70,7 @@ def _plain_fork_bad() -> bool:
 def main(db_path: str, cuda: bool) -> None:
     import torch_geometric.nn  # noqa: F401  the server's pages import PyG and the app's modules before any run
 
-    import core.models  # noqa: F401
+    import core.models  # noqa: F401 - for its registrations, as the server has them
     from core.training import process_backend
     from core.training.runner import RunManager
     from core.training.runs import RunConfig
