@@ -21,7 +21,6 @@ from core.analysis.lesson_rows import (
     MISSING,
     data_line,
     existing_launch,
-    explain_links,
     findings,
     karate_rows,
     lesson_rows,
@@ -39,7 +38,9 @@ from core.training.runner import REUSABLE, pick_identical
 from core.training.store import RunGroup
 from ui import classroom
 from ui.display import guarded, labelled, plain
-from ui.nav import page, page_for_file
+from ui.lesson_links import show_lesson_links
+from ui.nav import page
+from ui.page_queries import LessonsQuery
 from ui.resources import from_store, manager
 from ui.session import client_address, session_id
 from ui.url_state import copy_link_button, refuse_link_value, url_choice, url_labelled_choice, url_notices
@@ -306,17 +307,13 @@ def render() -> None:
         cited = sources(rows)
         if cited:
             st.caption(f"**Source{'s' * (len(cited) > 1)}.** " + "; ".join(cited) + ".")
-        links = explain_links(lesson, rows, launch)
-        if links:
-            st.markdown("**Pages that explain the result**")
-            for file, label, params in links:  # core.analysis.lessons names pages by file
-                st.page_link(page_for_file(file), label=label, query_params=params, icon=":material/open_in_new:")
+        show_lesson_links(lesson, rows, launch)
         if launch is not None and settled(rows) and all(r["run"] is not None or lesson.in_page for r in rows):
             st.page_link(
                 page("lessons"),
                 label="Reopen this lesson (a link to keep)",
                 icon=":material/history:",
-                query_params={"lesson": key, "ls_show": launch.id},
+                query_params=LessonsQuery(lesson=key, show=launch.id).to_query(),
             )
 
     def queued_rows(launch: RunGroup | None) -> tuple[list[dict[str, Any]], str]:

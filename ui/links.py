@@ -78,23 +78,28 @@ RUN_PAGES: dict[str, tuple[str, str, RunParams]] = {
 }
 
 
-def run_links(run_id: int, config: Mapping[str, Any]) -> list[tuple[str, str, str, dict[str, str]]]:
-    """(page file, label, icon, query params) for every insight page that can show run ``run_id``."""
+def run_pages(run_id: int, config: Mapping[str, Any]) -> list[tuple[str, str, str, dict[str, str]]]:
+    """(page key of ``ui/nav.py``, label, icon, query params) for every insight page that can show run ``run_id``."""
     out = []
     for key, (label, icon, params) in RUN_PAGES.items():
         query = params(run_id, config or {})
         if query is not None:
-            out.append((nav.entry(key).file, label, icon, query))
+            out.append((key, label, icon, query))
     return out
+
+
+def run_links(run_id: int, config: Mapping[str, Any]) -> list[tuple[str, str, str, dict[str, str]]]:
+    """(page file, label, icon, query params) for every insight page that can show run ``run_id``: the file is what
+    a test's ``AppTest.switch_page`` takes."""
+    return [(nav.entry(key).file, label, icon, query) for key, label, icon, query in run_pages(run_id, config)]
 
 
 def open_run_buttons(run_id: int, config: Mapping[str, Any], container=st, exclude: str = "") -> None:
     """A row of links that open run ``run_id`` on each insight page that can show it (but page ``exclude``, a page
     key of ``ui/nav.py``)."""
-    skip = nav.entry(exclude).file if exclude else ""
-    links = [link for link in run_links(run_id, config) if link[0] != skip]
+    links = [link for link in run_pages(run_id, config) if link[0] != exclude]
     if not links:
         return
     cols = container.columns(len(links))
-    for col, (file, label, icon, query) in zip(cols, links, strict=True):
-        col.page_link(nav.page_for_file(file), label=label, icon=icon, query_params=query)
+    for col, (key, label, icon, query) in zip(cols, links, strict=True):
+        col.page_link(nav.page(key), label=label, icon=icon, query_params=query)

@@ -10,6 +10,7 @@ still reads as it did. The key names are those of links already shared and must 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -23,6 +24,15 @@ def _run_id(raw: str | None) -> int | None:
 def _run_ids(raw: str | None) -> tuple[int, ...]:
     """Comma-separated run ids ("3,5"); the parts that are not ids are dropped."""
     return tuple(int(p) for p in (raw or "").split(",") if p.strip().isdigit())
+
+
+def _number(raw: str | None) -> float | None:
+    """A finite number as links write it ("0.01"); None for anything else."""
+    try:
+        value = float(raw) if raw is not None else None
+    except ValueError:
+        return None
+    return value if value is not None and math.isfinite(value) else None
 
 
 def _ids_text(ids: tuple[int, ...]) -> str:
@@ -151,6 +161,21 @@ class FiltersQuery:
         graph = {k: v for k, v in query.items() if k not in run_keys} if source == "graph" else {}
         return cls(source=source, run=_run_id(query.get(key)) if key else None, graph=graph)
 
+    @classmethod
+    def fixed_graph(cls, kind: str, params: Mapping[str, object], norm: str | None = None) -> FiltersQuery:
+        """A fixed pixel graph's filter by its builder's settings (``core.graphs`` kind, parameters, normalisation),
+        keyed as the page binds them: ``f_kind``, each parameter as ``<kind>_<name>`` (an optional one, default
+        None, switched on first by ``<kind>_<name>_on``, as ``graph_param_widgets`` draws it), then ``f_norm``;
+        values as the widgets write them (``str``)."""
+        from core.graphs import GRAPH_PARAMS
+
+        graph = {"f_kind": kind}
+        for name, value in params.items():
+            if GRAPH_PARAMS[kind][name].default is None:
+                graph[f"{kind}_{name}_on"] = "true"
+            graph[f"{kind}_{name}"] = str(value)
+        return cls(source="graph", graph=graph | ({} if norm is None else {"f_norm": norm}))
+
 
 @dataclass(frozen=True)
 class TrainQuery:
@@ -169,6 +194,57 @@ class TrainQuery:
         return cls(model=query.get("model"), settings={k: v for k, v in query.items() if k != "model"})
 
 
+@dataclass(frozen=True)
+class KarateQuery:
+    """The KarateClub page: the training it is set up for (``train_karate``'s model, epochs, learning rate and
+    seed); each value as its widget writes it (``str``)."""
+
+    PAGE: ClassVar[str] = "karate"
+    model: str | None = None
+    epochs: int | None = None
+    lr: float | None = None
+    seed: int | None = None
+
+    def to_query(self) -> dict[str, str]:
+        values = {"k_model": self.model, "k_epochs": self.epochs, "k_lr": self.lr, "k_seed": self.seed}
+        return {k: str(v) for k, v in values.items() if v is not None}
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, str]) -> KarateQuery:
+        return cls(
+            model=query.get("k_model") or None,
+            epochs=_run_id(query.get("k_epochs")),  # a whole number, as a run id is
+            lr=_number(query.get("k_lr")),
+            seed=_run_id(query.get("k_seed")),
+        )
+
+
+@dataclass(frozen=True)
+class LessonsQuery:
+    """The Lessons page: the lesson shown and the launch (a run group's id) whose runs fill its table."""
+
+    PAGE: ClassVar[str] = "lessons"
+    lesson: str | None = None
+    show: str | None = None
+
+    def to_query(self) -> dict[str, str]:
+        values = {"lesson": self.lesson, "ls_show": self.show}
+        return {k: v for k, v in values.items() if v is not None}
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, str]) -> LessonsQuery:
+        return cls(lesson=query.get("lesson") or None, show=query.get("ls_show") or None)
+
+
 PageQuery = (
-    ResultsQuery | PlaygroundQuery | EquivarianceQuery | SpectralQuery | NodeQuery | CompareQuery | FiltersQuery
-) | TrainQuery
+    ResultsQuery
+    | PlaygroundQuery
+    | EquivarianceQuery
+    | SpectralQuery
+    | NodeQuery
+    | CompareQuery
+    | FiltersQuery
+    | TrainQuery
+    | KarateQuery
+    | LessonsQuery
+)

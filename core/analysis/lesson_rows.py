@@ -6,26 +6,23 @@ row its status, epochs done, test accuracy and mean seconds per epoch (from the 
 no run of its own shows the identical run it reuses (``identical``: found by ``core.training.runner.identical_runs``,
 the same config and seed trained for another launch or page);
 ``findings`` says what the numbers show (ChebNet's epoch time as a multiple of the CNN's), ``explain_links`` which
-pages explain the result on these runs, ``stored_lessons`` which launches the store holds (from its run groups).
+pages explain the result on these runs (:class:`LessonLink`: a page's key and what it opens; the UI writes the
+link), ``stored_lessons`` which launches the store holds (from its run groups).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from statistics import mean
 from typing import Any
 
 from core.analysis.lessons import (
-    COMPARE,
     DATA_WORDS,
-    EQUIVARIANCE,
-    FILTERS,
-    KARATE_PAGE,
+    KARATE_KEY,
     LESSONS,
-    RESULTS,
     ROT_C8,
     ROT_CNN,
-    SPECTRAL,
     Lesson,
     LessonRow,
     row_config,
@@ -49,8 +46,43 @@ SHOWN = {
     "published": "published",
     "source": "source",
 }
-# A link: (page path, label, query params)
-Link = tuple[str, str, dict[str, str]]
+
+
+@dataclass(frozen=True)
+class FixedGraph:
+    """A fixed pixel graph by its builder's settings: ``core.graphs`` kind, its parameters, its normalisation
+    (None: the page's default)."""
+
+    kind: str
+    params: Mapping[str, Any]
+    norm: str | None = None
+
+
+@dataclass(frozen=True)
+class KarateSettings:
+    """One KarateClub training, as ``core.analysis.karate.train_karate`` takes it."""
+
+    model: str
+    epochs: int
+    lr: float
+    seed: int
+
+
+@dataclass(frozen=True)
+class LessonLink:
+    """A page that explains a lesson's result, named by what it shows, never by a file or a URL key: ``page`` is a
+    page's key in the UI's registry ("results", "compare", ...), ``label`` the link's words, and the target is the
+    runs it opens (``model``: theirs, where the page shows a run by its model's spec, as Filters does), the sweep
+    group whose plot it shows, the fixed graph whose filter it draws, or the KarateClub training it is set up for.
+    ``ui/lesson_links.py`` turns it into the page's link."""
+
+    page: str
+    label: str
+    runs: tuple[int, ...] = ()
+    model: str = ""
+    sweep: str | None = None
+    graph: FixedGraph | None = None
+    karate: KarateSettings | None = None
 
 
 def _value(config: Mapping[str, Any], name: str) -> Any:
@@ -303,64 +335,46 @@ def _ids(rows: Sequence[Mapping[str, Any]], part: str = "main") -> list[int]:
     ]
 
 
-def explain_links(lesson: Lesson, rows: Sequence[Mapping[str, Any]], launch: RunGroup | None = None) -> list[Link]:
-    """(page, label, query params) of the pages that explain this lesson's result on its finished runs."""
+def explain_links(
+    lesson: Lesson, rows: Sequence[Mapping[str, Any]], launch: RunGroup | None = None
+) -> list[LessonLink]:
+    """The pages that explain this lesson's result on its finished runs, each by what it shows (the UI writes the
+    links: ``ui/lesson_links.py``)."""
     finished = {r["row"]: r["run"] for r in rows if r["run"] is not None and r["status"] in ("finished", "stopped")}
     ids = _ids(rows)
-    links: list[Link] = []
+    links: list[LessonLink] = []
     if lesson.key == "tutorial":
-        links.append(
-            (
-                FILTERS,
-                "Filters: the fixed Gaussian graph's filter",
-                {
-                    "f_src": "graph",
-                    "f_kind": "gaussian",
-                    "gaussian_sigma": "0.05",
-                    "gaussian_cutoff_on": "true",
-                    "gaussian_cutoff": "0.01",
-                    "f_norm": "sym",
-                },
-            )
-        )
+        gaussian = FixedGraph("gaussian", {"sigma": 0.05, "cutoff": 0.01}, "sym")
+        links.append(LessonLink("filters", "Filters: the fixed Gaussian graph's filter", graph=gaussian))
     if lesson.key == "cheb-cnn":
         cheb = next((i for label, i in finished.items() if label.startswith("ChebNet")), None)
         if cheb is not None:
-            links.append((SPECTRAL, "Spectral view: ChebNet's learned frequency responses", {"s_run": str(cheb)}))
-        links.append(
-            (
-                FILTERS,
-                "Filters: the 8-neighbour grid's fixed filter",
-                {"f_src": "graph", "f_kind": "grid", "grid_neighbours": "8"},
-            )
-        )
+            links.append(LessonLink("spectral", "Spectral view: ChebNet's learned frequency responses", (cheb,)))
+        grid = FixedGraph("grid", {"neighbours": 8})
+        links.append(LessonLink("filters", "Filters: the 8-neighbour grid's fixed filter", graph=grid))
     if lesson.key == "superpixels":
+        model = {r.label: r.settings["model"] for r in lesson.rows}
         for label, run_id in list(finished.items())[:3]:
             links.append(
-                (FILTERS, f"Filters: {label} on a digit's superpixels", {"f_src": "superpixel", "f_sprun": str(run_id)})
+                LessonLink("filters", f"Filters: {label} on a digit's superpixels", (run_id,), model=model[label])
             )
     if lesson.key == "rotation":
         c8 = finished.get(ROT_C8)
         if c8 is not None:
             links.append(
-                (EQUIVARIANCE, "Equivariance: accuracy against the angle, C8 net beside the CNN", {"eq_open": str(c8)})
+                LessonLink("equivariance", "Equivariance: accuracy against the angle, C8 net beside the CNN", (c8,))
             )
         if launch is not None and _ids(rows, "sweep"):
             links.append(
-                (COMPARE, "Compare: accuracy against the restriction depth", {"sw_show": launch.part("sweep")})
+                LessonLink("compare", "Compare: accuracy against the restriction depth", sweep=launch.part("sweep"))
             )
-    if lesson.key == "karate":
-        links.append(
-            (
-                KARATE_PAGE,
-                "KarateClub: train it yourself, one layer type at a time",
-                {"k_model": "gcn", "k_epochs": "200", "k_lr": "0.01", "k_seed": "0"},
-            )
-        )
+    if lesson.key == KARATE_KEY:
+        gcn = KarateSettings("gcn", 200, 0.01, 0)  # the GCN row's training, as links already shared state it
+        links.append(LessonLink("karate", "KarateClub: train it yourself, one layer type at a time", karate=gcn))
     if len(ids) > 1:
-        links.append((COMPARE, "Compare runs: their settings and curves", {"cmp_runs": ",".join(map(str, ids))}))
+        links.append(LessonLink("compare", "Compare runs: their settings and curves", tuple(ids)))
     elif len(ids) == 1:
-        links.append((RESULTS, "Results: the run's confusion matrix and mistakes", {"run": str(ids[0])}))
+        links.append(LessonLink("results", "Results: the run's confusion matrix and mistakes", (ids[0],)))
     return links
 
 

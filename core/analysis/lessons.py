@@ -27,13 +27,6 @@ from core.training.store.legacy_kinds import group_from_kind
 
 MODES = ("quick", "full")
 KARATE_KEY = "karate"
-COMPARE, EQUIVARIANCE, FILTERS, SPECTRAL = (
-    "app_pages/compare.py",
-    "app_pages/equivariance.py",
-    "app_pages/filters.py",
-    "app_pages/spectral.py",
-)
-RESULTS, KARATE_PAGE = "app_pages/results.py", "app_pages/karate.py"
 # The restriction sweep's nets (README "How much equivariance, and where"): C8 for the first blocks, C1 after
 SWEEP_FULL, SWEEP_SUB, SWEEP_BLOCKS, SWEEP_HIDDEN = "C8", "C1", 3, 16
 DATA_WORDS = {"mnist-rot": "rotated digits", "mnist-5k": "upright digits"}  # a row's data set, as its label says it

@@ -3,6 +3,7 @@
 import pytest
 
 from core.analysis.lesson_rows import (
+    LessonLink,
     epoch_ratio,
     existing_launch,
     explain_links,
@@ -179,13 +180,12 @@ def test_rows_from_real_stored_runs_give_accuracy_and_epoch_time(tmp_path):
     assert table(rows, lesson)[0]["model"] == "ChebNet, K=5" and table(rows, lesson)[1]["model"] == "CNN"
     assert table(rows, lesson)[0]["source"] == "Defferrard 2016"  # short; in full once, under the table
     assert sources(rows) == ["Defferrard et al. 2016, Table 1 (full MNIST)"]
-    links = {label: (page, params) for page, label, params in explain_links(lesson, rows, launch)}
+    links = {link.label: link for link in explain_links(lesson, rows, launch)}
     cheb_id, cnn_id = rows[0]["run"], rows[1]["run"]
-    assert links["Spectral view: ChebNet's learned frequency responses"] == (
-        "app_pages/spectral.py",
-        {"s_run": str(cheb_id)},
+    assert links["Spectral view: ChebNet's learned frequency responses"] == LessonLink(
+        "spectral", "Spectral view: ChebNet's learned frequency responses", (cheb_id,)
     )
-    assert links["Compare runs: their settings and curves"][1] == {"cmp_runs": f"{cheb_id},{cnn_id}"}
+    assert links["Compare runs: their settings and curves"].runs == (cheb_id, cnn_id)
     found = stored_lessons(store.list_runs(), store.groups(), "cheb-cnn")
     assert [(s["id"], s["runs"], s["mode"]) for s in found] == [(launch.id, 2, "quick")]
     assert stored_lessons(store.list_runs(), store.groups(), "tutorial") == []
@@ -214,15 +214,11 @@ def test_the_rotation_lessons_rows_find_its_sweep_part_and_link_it():
     lines = findings(lesson, rows)
     assert lines[0].startswith("On rotated digits the C8 net scores 52.0% against the CNN's 51.0%")
     assert lines[1] == "Restriction sweep on rotated digits: best C8 → C1 after block 2 (55.0%)."
-    links = {label: (page, params) for page, label, params in explain_links(lesson, rows, launch)}
-    assert links["Equivariance: accuracy against the angle, C8 net beside the CNN"] == (
-        "app_pages/equivariance.py",
-        {"eq_open": "2"},
-    )
-    assert links["Compare: accuracy against the restriction depth"] == (
-        "app_pages/compare.py",
-        {"sw_show": plan[-1][1].id},
-    )
+    links = {link.label: link for link in explain_links(lesson, rows, launch)}
+    c8 = links["Equivariance: accuracy against the angle, C8 net beside the CNN"]
+    assert (c8.page, c8.runs) == ("equivariance", (2,))
+    sweep = links["Compare: accuracy against the restriction depth"]
+    assert (sweep.page, sweep.runs, sweep.sweep) == ("compare", (), plan[-1][1].id)
     groups = {g.id: g for _, g in plan}
     assert [(s["id"], s["runs"]) for s in stored_lessons(runs, groups)] == [(launch.id, 5)]
 
