@@ -59,7 +59,6 @@ PAGES: tuple[PageEntry, ...] = (
     PageEntry("groups", "app_pages/groups.py", "Groups", ":material/category:", "groups", "Equivariance"),
 )
 _BY_KEY = {e.key: e for e in PAGES}
-_BY_FILE = {e.file: e for e in PAGES}
 
 
 def entry(key: str) -> PageEntry:
@@ -73,12 +72,6 @@ def page(key: str) -> StreamlitPage:
     which ``st.page_link`` checks."""
     e = entry(key)
     return st.Page(e.file, title=e.title, icon=e.icon, url_path=e.url_path or None, default=e.default)
-
-
-def page_for_file(file: str) -> StreamlitPage:
-    """The page served from ``file`` ("app_pages/results.py"): for links whose target was chosen by code that names
-    pages by file (``core.analysis.lessons``)."""
-    return page(_BY_FILE[file].key)
 
 
 def navigation() -> dict[str, list[StreamlitPage]]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from core.analysis.lesson_rows import explain_links, lesson_rows, stored_lessons
+from core.analysis.lesson_rows import LessonLink, explain_links, lesson_rows, stored_lessons
 from core.analysis.lessons import LESSONS, launch_configs, launch_plan, lesson_launch, new_lesson_group
 from core.training.runs import RunConfig
 from core.training.search import searched
@@ -111,11 +111,8 @@ def test_an_old_database_shows_the_same_sweeps_searches_and_lessons(old_database
     members = [r for gid in launch.member_ids() for r in store.list_runs(group=gid)]
     rows = lesson_rows(LESSONS["rotation"], "full", members, store.epochs, launch)
     assert [r["run"] for r in rows] == sorted(r["id"] for r in members)  # every row found its own run
-    assert (
-        "app_pages/compare.py",
-        "Compare: accuracy against the restriction depth",
-        {"sw_show": ROTATION_SWEEP},
-    ) in explain_links(LESSONS["rotation"], rows, launch)
+    link = LessonLink("compare", "Compare: accuracy against the restriction depth", sweep=ROTATION_SWEEP)
+    assert link in explain_links(LESSONS["rotation"], rows, launch)  # ui/lesson_links.py writes sw_show from it
 
 
 def test_old_link_values_name_the_same_launch_without_a_stored_group():
