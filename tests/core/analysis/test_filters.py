@@ -309,7 +309,7 @@ def test_pair_layers_have_one_filter_per_channel_pair(pair_runs):
     assert [(i.edge_sets, i.num_sets, i.signed) for i in run.layers] == [("pair", 4, True), ("pair", 32, True)]
     assert run.layers[1].set_name(13) == "output 3 ← input 1"  # set = output * C_in + input, C_in = 4
     conv, shared = run.model.convs[1], run.model.graphs[1]
-    w = conv.edge_weights(shared)  # (E', 32)
+    w = conv.edge_weights(shared).detach()  # (E', 32)
     filt = learned_filter(run, 1, (7, 7), edge_set=13)  # a 3x3 kernel around the pixel, zero elsewhere
     assert np.count_nonzero(filt) == 9 and np.count_nonzero(filt[6:9, 6:9]) == 9
     src, dst = conv.edge_index(shared)
