@@ -330,8 +330,8 @@ def test_filter_drift_per_layer_and_set_and_zero_when_frozen(pair_runs):
     rows = filter_drift(run)
     assert [(r["layer"], r["edge_set"]) for r in rows] == [(1, s) for s in range(4)] + [(2, s) for s in range(32)]
     assert all(r["relative_change"] > 0 and r["max_change"] > 0 for r in rows)  # every set learned something
-    w = run.model.convs[0].edge_weights(run.model.graphs[0]).double()
-    w0 = run.untrained.convs[0].edge_weights(run.untrained.graphs[0]).double()
+    w = run.model.convs[0].edge_weights(run.model.graphs[0]).detach().double()
+    w0 = run.untrained.convs[0].edge_weights(run.untrained.graphs[0]).detach().double()
     assert rows[2]["relative_change"] == pytest.approx(float((w - w0)[:, 2].norm() / w0[:, 2].norm()), rel=1e-9)
     assert rows[2]["max_change"] == pytest.approx(float((w - w0)[:, 2].abs().max()), rel=1e-9)
     assert all(r["relative_change"] == 0 and r["sign_flips"] == 0 for r in filter_drift(frozen))
