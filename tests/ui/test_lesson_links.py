@@ -1,7 +1,7 @@
 """A lesson's links, now written by the UI from core's link targets, are the links the old code wrote: the same
 pages, labels, URL keys and values in the same order, so a link shared before opens the same thing.
 
-``lesson_links_before.json`` holds what ``core.analysis.lesson_rows.explain_links`` returned at commit acb0bc3
+``lesson_links_before.json`` holds what ``core.analysis.lesson_rows.explain_links`` returned at commit d7a16aa
 (before core stopped naming page files and URL keys): ``[lesson, mode, scenario, [[page file, label, query], ...]]``
 for every lesson and mode in the scenarios :func:`scenarios` builds, written by running that commit's code on them.
 """
