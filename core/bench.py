@@ -80,6 +80,18 @@ class PygGCN(nn.Module):
         return self.head(h.reshape(B, -1))
 
 
+def _machine(dev: torch.device) -> dict[str, Any]:
+    """What the figures were measured on: CPU, cores, torch's threads and version, the device (and GPU name)."""
+    return {
+        "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "device": str(dev),
+        "gpu": torch.cuda.get_device_name(dev) if dev.type == "cuda" else None,
+    }
+
+
 def _sync(device: torch.device) -> None:
     """Wait for queued GPU work, so a wall-clock timer measures the kernels and not their launch."""
     if device.type == "cuda":
@@ -167,14 +179,7 @@ def run_benchmark(epochs: int = 1, quick: bool = False, batch_size: int = 64, de
         "chebnet_epoch_seconds": round(epoch_steps * batch_size / ips["chebnet"], 2),
         "cnn_epoch_seconds": round(epoch_steps * batch_size / ips["cnn"], 2),
         "batch_size": batch_size,
-        "machine": {
-            "cpu": platform.processor() or platform.machine(),
-            "cores": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(),
-            "torch": torch.__version__,
-            "device": str(dev),
-            "gpu": torch.cuda.get_device_name(dev) if dev.type == "cuda" else None,
-        },
+        "machine": _machine(dev),
     }
 
 
@@ -309,12 +314,5 @@ def run_full_epoch(images: int | None = None, batch_size: int = 64, device: str 
         f"published: {PUBLISHED_SECONDS_PER_EPOCH} s per epoch on a {PUBLISHED_GPU}",
         "models": labels,
         "batch_size": batch_size,
-        "machine": {
-            "cpu": platform.processor() or platform.machine(),
-            "cores": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(),
-            "torch": torch.__version__,
-            "device": str(dev),
-            "gpu": torch.cuda.get_device_name(dev) if dev.type == "cuda" else None,
-        },
+        "machine": _machine(dev),
     }
