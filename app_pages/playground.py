@@ -24,10 +24,12 @@ from core.data.image_io import encode_digit_link, gray_png, load_digit_image, qu
 from core.errors import UserInputError
 from core.figures.playground import ANGLE_TITLE, angle_figure, digit_picture, maps_tiles, probability_figure
 from core.models import MODELS
+from core.models.registry import ModelsWhere
+from core.models.spec import SUPERPIXEL_INPUTS
 from core.training.cost import estimate
 from core.training.runs import run_title
 from core.training.starter import STARTER, steerable
-from core.training.store import CheckpointError, RunNotFoundError
+from core.training.store import CheckpointError, Run, RunNotFoundError, as_run
 from ui import classroom
 from ui.display import guarded, labelled, plain
 from ui.drawn_digit import drawn_digit as canvas_digit
@@ -65,6 +67,8 @@ SIX_NINE = (
 )
 
 WAIT_KEY = "_pg_wait_steerable"  # a steerable net someone else is training, which joins the runs shown when it ends
+# models whose inputs are per-image superpixel graphs, not pixels: the Playground cannot hand them a drawn digit
+SUPERPIXEL_MODELS = ModelsWhere(lambda spec: spec.inputs == SUPERPIXEL_INPUTS)
 
 
 @cached(RUNS, show_spinner="Loading the run…")
@@ -80,10 +84,11 @@ def offer_steerable(where) -> None:
     if is_starter(waiting):
         return  # the starter panel above shows it training, and it joins the runs shown when it finishes
     if waiting is not None:
-        st.session_state[WAIT_KEY] = int(waiting["id"])
+        waiting_id = as_run(waiting).id  # ui.starter hands the run in its dict form
+        st.session_state[WAIT_KEY] = waiting_id
         with where:
             run_progress(
-                int(waiting["id"]),
+                waiting_id,
                 "a steerable net, whose answer stays put as the digit turns; it joins the runs here when it finishes.",
             )
         return
@@ -160,15 +165,17 @@ def render() -> None:
         st.query_params.pop(INK_KEY, None)  # a drawing's link value means nothing beside another digit
     mirror = url_toggle(sb, "Mirror left-right first", "pg_mirror")
 
-    def candidate_runs() -> dict[int, dict]:
-        """Finished runs with weights that take pixels (not superpixel graphs), newest first."""
-        runs = from_store(lambda s: s.runs_with_weights(limit=300))
-        return {int(r["id"]): r for r in runs if (r.get("config") or {}).get("model") != "superpixel"}
+    def candidate_runs() -> dict[int, Run]:
+        """Finished runs with weights that take pixels (not superpixel graphs, by their model's spec), newest
+        first."""
+        runs = map(as_run, from_store(lambda s: s.runs_with_weights(limit=300)))
+        return {r.id: r for r in runs if r.model not in SUPERPIXEL_MODELS}
 
-    def run_picker(runs: dict[int, dict]) -> list[int]:
+    def run_picker(runs: dict[int, Run]) -> list[int]:
         """Up to three runs, kept in the URL as ``pg_runs=3,7,12``."""
         raw = st.query_params.get("pg_runs")
-        chosen: list[int] | None = default_runs(runs)
+        # default_runs (core.analysis.playground) reads the runs' dict form
+        chosen: list[int] | None = default_runs({i: r.to_dict() for i, r in runs.items()})
         added = newly_finished(starter, runs, "_pg_starter_seen")  # starter runs that finished since the last rerun
         if st.session_state.get(WAIT_KEY) in runs:  # the steerable net this page waited for has finished
             added.append(st.session_state.pop(WAIT_KEY))
@@ -300,7 +307,7 @@ def render() -> None:
             if pm.kind not in NODE_KINDS:
                 continue
             query = {"nd_run": str(pm.run_id)}
-            if digit_at is not None and (runs[pm.run_id].get("config") or {}).get("data") == digit_at[0]:
+            if digit_at is not None and runs[pm.run_id].config.get("data") == digit_at[0]:
                 query |= {"nd_src": "dataset", "nd_digit": str(digit_at[1])}
             elif source == "draw" and st.query_params.get(INK_KEY):
                 query |= {"nd_src": "draw", "nd_ink": st.query_params[INK_KEY]}
@@ -447,7 +454,7 @@ def render() -> None:
             st.image(maps_tiles(lm.maps, scale=max(1, 112 // side)), caption=lm.note or None)
 
     digit_view(given)
-    if runs and not any(steerable(r.get("config")) for r in runs.values()):
+    if runs and not any(steerable(r.config) for r in runs.values()):
         offer_steerable(st.container())  # below the digit and its answers: on a phone those stay on the first screen
     url_notices(notice)  # the rotation slider's link value is checked inside the part of the page it moves
 
