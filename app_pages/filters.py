@@ -41,8 +41,9 @@ from core.figures.filters import (
 from core.figures.filters_gif import filters_gif
 from core.figures.graphs import graph_figure, superpixel_boundaries
 from core.graphs import FORMULAS, GRAPH_PARAMS, NORMS
+from core.models import MODELS
 from core.training.runs import run_title
-from core.training.store import CheckpointError, StoreError
+from core.training.store import CheckpointError, Run, StoreError, as_run
 from ui.display import guarded, plain
 from ui.nav import page
 from ui.page_queries import FiltersQuery, TrainQuery
@@ -71,19 +72,26 @@ def finish(notice) -> None:
     url_notices(notice)
 
 
-def choose_run(notice, where, source: str, label: str, empty: str, train: TrainQuery):
-    """(run store, the stored runs with weights of the Filters source ``source`` (a model name) by id, the chosen
-    id), the choice bound to the source's URL key (``FiltersQuery.RUN_KEYS``); None when there is no such run.
+def source_model(source: str) -> tuple[str, str]:
+    """(the model whose runs the Filters source ``source`` shows, the URL key of its run): read from the spec that
+    names the source (``ModelSpec.filters``), so no model's name is written here."""
+    return next((spec.name, spec.filters[1]) for spec in MODELS.specs() if spec.filters and spec.filters[0] == source)
+
+
+def choose_run(notice, where, source: str, label: str, empty: str, settings: dict[str, str] | None = None):
+    """(run store, the stored runs with weights of the model behind the Filters source ``source`` by id, the chosen
+    id), the choice bound to the URL key its spec names (``ModelSpec.filters``); None when there is no such run.
 
     A link naming a run that cannot be shown (no such run, another model, no checkpoint) gets a warning saying
-    why, and the newest run instead; no run at all: ``empty`` and a link to the Train page set up by ``train``.
+    why, and the newest run instead; no run at all: ``empty`` and a link to the Train page set up for the model
+    (with ``settings``).
     """
-    model, key = source, FiltersQuery.RUN_KEYS[source]
+    model, key = source_model(source)
     problem = None
     run_store = store()
-    runs = from_store(lambda s: s.runs_with_weights(model), then=lambda: finish(notice))
+    runs = [as_run(r) for r in from_store(lambda s: s.runs_with_weights(model), then=lambda: finish(notice))]
     raw = st.query_params.get(key)
-    if raw is not None and raw not in {str(r["id"]) for r in runs}:
+    if raw is not None and raw not in {str(r.id) for r in runs}:
         reason = from_store(lambda s: run_problem(parse_run_id(raw), model, s), then=lambda: finish(notice))
         problem = f"{key}={shown_link_value(raw)}: " + (
             plain(reason) if reason else "not a finished run with a checkpoint"
@@ -92,10 +100,11 @@ def choose_run(notice, where, source: str, label: str, empty: str, train: TrainQ
         if problem:
             notice.warning(f"The linked run cannot be shown here — {problem}.", icon=":material/link_off:")
         st.info(empty, icon=":material/model_training:")
+        train = TrainQuery(model, settings or {})
         st.page_link(page("train"), label="Train", icon=":material/model_training:", query_params=train.to_query())
         finish(notice)
         return None
-    by_id = {int(r["id"]): r for r in runs}
+    by_id = {r.id: r for r in runs}
     run_id = url_choice(where, label, list(by_id), next(iter(by_id)), key)
     if problem:
         notice.warning(
@@ -244,10 +253,10 @@ def superpixel_run(run_id: int, db: str, version: str, _store):
     return load_superpixel_run(run_id, _store)
 
 
-def run_caption(run: dict) -> str:
+def run_caption(run: Run) -> str:
     """ "Run 5 · Learned-edge GNN on the 8-neighbour grid (91.0% test accuracy)": named from its config."""
-    acc = (run.get("summary") or {}).get("test_accuracy")
-    return plain(run_title(run)) + (f" ({acc:.1%} test accuracy)" if isinstance(acc, (int, float)) else "")
+    acc = run.summary.test_accuracy
+    return plain(run_title(run)) + (f" ({acc:.1%} test accuracy)" if acc is not None else "")
 
 
 def stat_row(name: str, image: np.ndarray, pixel: tuple[int, int]) -> dict:
@@ -329,12 +338,11 @@ def learned_filters(notice) -> bool:
         "No finished learned-edge run with a checkpoint yet. Train one (layer type *learned*) from the link "
         "below, or from a terminal: `python -m core train --model learned --epochs 1`. Its learned filters "
         "will appear here beside the Gaussian kernel's.",
-        TrainQuery("learned"),
     )
     if chosen is None:
         return False
     run_store, by_id, run_id = chosen
-    layers = max(1, int((by_id[run_id].get("config") or {}).get("layers", 1)))
+    layers = max(1, int(by_id[run_id].config.get("layers", 1)))
     layer = url_choice(rc[1], "Layer", list(range(1, layers + 1)), 1, "f_layer") - 1
     st.caption(run_caption(by_id[run_id]))
     untrained_col = url_toggle(
@@ -477,12 +485,11 @@ def gat_filters(notice) -> bool:
         "No finished GAT run with a checkpoint yet. Train one (layer type *gat*) from the link below, or from a "
         "terminal: `python -m core train --model gat --epochs 1`. Its attention weights for any test digit will "
         "appear here.",
-        TrainQuery("gat"),
     )
     if chosen is None:
         return False
     run_store, by_id, run_id = chosen
-    config = by_id[run_id].get("config") or {}
+    config = by_id[run_id].config
     layer = url_choice(rc[1], "Layer", list(range(1, max(1, int(config.get("layers", 1))) + 1)), 1, "f_glayer") - 1
     head = head_choice(rc[2], max(1, int(config.get("heads", 1))), "f_head")
     st.caption(run_caption(by_id[run_id]))
@@ -576,12 +583,12 @@ def superpixel_filters(notice) -> bool:
         "to see attention) from the link below, or from a terminal: `python -m core train --model superpixel "
         "--graph superpixels --conv gat --epochs 1`. Its filters on any test digit's superpixels will appear "
         "here.",
-        TrainQuery("superpixel", {"conv": "gat"}),
+        {"conv": "gat"},
     )
     if chosen is None:
         return False
     run_store, by_id, run_id = chosen
-    config = by_id[run_id].get("config") or {}
+    config = by_id[run_id].config
     conv = str(config.get("conv", "gcn"))
     layer, head = 0, None
     if conv in ("gat", "gin"):  # filters that differ from layer to layer
