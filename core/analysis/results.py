@@ -40,6 +40,7 @@ import numpy as np
 
 from core.config import shown_path
 from core.errors import DataUnavailableError, UserInputError
+from core.models import MODELS
 from core.training.evaluation import StoredEvaluation, checkpoint_file_version
 from core.training.jobs import BusyError, JobState  # noqa: F401  (BusyError: for the pages)
 from core.training.store import METRIC_COLUMNS, CheckpointError, Run, as_run
@@ -490,17 +491,10 @@ def projector_bundle(
 
 MISSING = "—"  # what a table shows for a setting a run lacks, and (as st.dataframe's placeholder) a missing number
 _MISSING = MISSING
-# What "Settings that differ" calls each RunConfig setting (the sweepable ones as the sweep lists them).
+# What "Settings that differ" calls each RunConfig setting that is neither a model's (its spec names those:
+# ``Setting.listed``) nor sweepable (the sweep's label).
 SETTING_LABELS: dict[str, str] = {
     "graph": "Graph (graph)",
-    "dropout": "Dropout (dropout)",
-    "heads": "Attention heads (heads)",
-    "readout": "Readout (readout)",
-    "edge_inputs": "Learned edges: inputs (edge_inputs)",
-    "edge_activation": "Learned edges: activation (edge_activation)",
-    "edge_norm": "Learned edges: normalisation (edge_norm)",
-    "edge_sets": "Learned edges: sets (edge_sets)",
-    "edge_frozen": "Learned edges: frozen (edge_frozen)",
     "schedule": "Learning-rate schedule (schedule)",
     "augment": "Augmentation (augment)",
     "batch_size": "Batch size (batch_size)",
@@ -515,15 +509,20 @@ def setting_label(key: str) -> str:
     """A readable, complete name for a flat setting key (see :func:`flat_settings`): ``K`` -> 'Chebyshev order (K)',
     ``graph_params.k`` -> 'Graph parameter: k-NN neighbours (k)', ``graph_params.cutoff`` -> 'Graph parameter:
     cutoff'. Every key keeps its name in it, so two settings never get the same label."""
-    from core.training.sweep import SWEEP_LABELS, SWEEPABLE
+    from core.training.sweep import SWEEPABLE
 
     head, dot, sub = key.partition(".")
     if dot and head == "graph_params":
-        known = sub in SWEEPABLE and SWEEPABLE[sub][0] == "graph"
-        return GRAPH_PARAM_PREFIX + (SWEEP_LABELS[sub] if known else sub)
+        known = sub in SWEEPABLE and SWEEPABLE[sub].where == "graph"
+        return GRAPH_PARAM_PREFIX + (SWEEPABLE[sub].label if known else sub)
     if dot:
         return f"{head}: {sub}"
-    return SETTING_LABELS.get(key) or SWEEP_LABELS.get(key) or key
+    if key in SETTING_LABELS:
+        return SETTING_LABELS[key]
+    if key in SWEEPABLE:
+        return SWEEPABLE[key].label
+    own = MODELS.all_settings().get(key)
+    return own.listed if own is not None else key
 
 
 def flat_settings(config: Mapping[str, Any]) -> dict[str, Any]:

@@ -9,11 +9,12 @@ May import ``graphs``, ``data`` and the base modules; never ``training`` or anyt
 from core.models import mlp, cnn, graph_net, superpixel_net, tutorial_net, escnn_net  # noqa: F401,I001 - see above
 from core.models.base import ImageModel
 from core.models.registry import MODELS, NEEDS_FIXED_GRAPH, describe
-from core.models.spec import ModelSpec, Setting, SizeConfig, setting
+from core.models.spec import SIZE, ModelSpec, Setting, SizeConfig, setting
 
 __all__ = [
     "MODELS",
     "NEEDS_FIXED_GRAPH",
+    "SIZE",
     "ImageModel",
     "ModelSpec",
     "Setting",

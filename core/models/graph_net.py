@@ -58,6 +58,8 @@ class ChebConfig(GraphNetConfig):
         lo=1,
         hi=30,
         help="Each layer mixes K hops: a polynomial of degree K-1 in the graph Laplacian.",
+        title="Chebyshev order",
+        sweep="1, 2, 3, 5, 10",
     )
 
 
@@ -78,26 +80,30 @@ class LearnedConfig(GraphNetConfig):
         options=("both", "diff", "abs", "offset"),
         help="offset: the pixel offset j - i in pixels, so neighbours differ by 1; the others "
         "use coordinates scaled to [0, 1].",
+        title="Learned edges: inputs",
     )
     edge_activation: str = setting(
         "softplus",
         "Edge weights",
         options=ACTIVATIONS,
         help="softplus: positive (a learned blur); tanh: signed, so a filter can detect an edge.",
+        title="Learned edges: activation",
     )
-    edge_norm: str = setting("rw", "Edge normalisation", options=NORMS)
+    edge_norm: str = setting("rw", "Edge normalisation", options=NORMS, title="Learned edges: normalisation")
     edge_sets: str = setting(
         "shared",
         "Edge sets",
         options=EDGE_SETS,
         help="shared: one adjacency for every channel; out: one per output channel; pair: one per "
         "channel pair (with offsets on the 8-neighbour grid, a learned 3x3 convolution).",
+        title="Learned edges: sets",
     )
     edge_frozen: bool = setting(
         False,
         "Freeze the edges at their initial weights",
         help="A control run: only the layer weights and the head learn. If the edges learn "
         "something, the unfrozen run beats this one.",
+        title="Learned edges: frozen",
     )
 
 

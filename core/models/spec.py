@@ -50,6 +50,14 @@ class Setting:
     sidebar: bool = False  # drawn next to the model's choice, not in the Architecture section (the choice that
     #                        matters most: the superpixel layer, the tutorial's adjacency)
     format: Callable[[Any], str] | None = None  # how an option reads (a title for a short name)
+    title: str = ""  # its name out of its model's context (sweeps, "Settings that differ"); "" = the label
+    sweep: str = ""  # the values a sweep of it starts from ("8, 16, 32"); "" = not offered to sweeps and searches
+
+    @property
+    def listed(self) -> str:
+        """How lists across models name it, ending in its key so ``k`` never reads like ``K``:
+        'Chebyshev order (K)', 'Hidden channels (hidden)'."""
+        return f"{self.title or self.label} ({self.name})"
 
     def applies(self, values: Mapping[str, Any]) -> bool:
         """Whether a run with these settings reads this one."""
@@ -85,6 +93,8 @@ def setting(
     free: bool = False,
     sidebar: bool = False,
     format: Callable[[Any], str] | None = None,
+    title: str = "",
+    sweep: str = "",
 ) -> Any:
     """A config dataclass field that is a setting (see :class:`Setting`). The control defaults to a toggle for a
     bool, a radio for a few choices, a selectbox for more and a slider for a range."""
@@ -111,6 +121,8 @@ def setting(
         "free": free,
         "sidebar": sidebar,
         "format": format,
+        "title": title,
+        "sweep": sweep,
     }
     return field(default=default, metadata={SETTING: meta})
 
@@ -140,13 +152,17 @@ class ModelConfigBase:
 class SizeConfig(ModelConfigBase):
     """How big the net is: the Train page sizes every model whose config has these (``SIZE``)."""
 
-    layers: int = setting(2, "Layers", lo=1, hi=6, help="Graph or convolution layers (blocks for escnn).")
+    layers: int = setting(
+        2, "Layers", lo=1, hi=6, help="Graph or convolution layers (blocks for escnn).", sweep="1, 2, 3"
+    )
     hidden: int = setting(
         32,
         "Width (channels)",
         lo=1,
         hi=512,
         help="Channels of the first layer (doubled after each pooling for pooled models).",
+        title="Hidden channels",
+        sweep="8, 16, 32, 64",
     )
     # 0.5 as in Defferrard et al.: what every run trained with (RunConfig filled it in; the old ModelConfig's 0.1
     # was never used by a run)

@@ -88,6 +88,8 @@ class SuperpixelConfig(SizeConfig):
         sidebar=True,
         format=lambda c: SUPERPIXEL_TITLES.get(c, c),
         help="gatedgcn: ResGatedGraphConv; monet: GMMConv on centroid offsets; pna: PNAConv (mean, min, max, std).",
+        title="Superpixel convolution",
+        sweep="gcn, gat, gin, sage",
     )
     K: int = setting(
         5,
@@ -104,6 +106,8 @@ class SuperpixelConfig(SizeConfig):
         options=POSITIONS,
         help="fourier: (x, y) plus their sines and cosines at 8 frequencies (GAT 91.1% against "
         "83.5% raw on mnist-5k, 30 epochs). raw: (x, y) alone, as in Benchmarking GNNs.",
+        title="Superpixel positions",
+        sweep="fourier, raw",
     )
 
 

@@ -68,6 +68,8 @@ class TutorialConfig(ModelConfigBase):
         "tutorial's width). learned: an MLP maps both pixels' coordinates to each of the "
         "784×784 edge weights (tanh). learned-offset: the MLP sees the offset in pixels "
         "instead. learned-local: offsets, on the Gaussian's own 3-pixel reach.",
+        title="Tutorial adjacency",
+        sweep="none, gaussian, learned-offset, learned-local",
     )
     edge_frozen: bool = setting(
         False,

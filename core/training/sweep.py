@@ -9,8 +9,8 @@ the second setting in a grid.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, NamedTuple
 
 from core.errors import UserInputError
 from core.graphs import describe_graph
@@ -20,49 +20,62 @@ from core.training.store import Run, as_run
 from core.training.store.groups import RunGroup
 from core.training.store.legacy_kinds import group_from_kind
 
-# setting -> (where it lives, parser). Graph parameters live in RunConfig.graph_params.
-SWEEPABLE: dict[str, tuple[str, type]] = {
-    "sigma": ("graph", float),
-    "k": ("graph", int),
-    "segments": ("graph", int),
-    "neighbours": ("graph", int),
-    "model": ("run", str),
-    "group": ("run", str),
-    "K": ("run", int),
-    "hidden": ("run", int),
-    "layers": ("run", int),
-    "lr": ("run", float),
-    "epochs": ("run", int),
-    "seed": ("run", int),
-    "adjacency": ("run", str),
-    "conv": ("run", str),
-    "positions": ("run", str),
-    "data": ("run", str),
+
+class Sweepable(NamedTuple):
+    """One setting a sweep or a search can vary."""
+
+    where: str  # "graph": RunConfig.graph_params; "run": a RunConfig field or model setting; "schedule": escnn's
+    type: type  # how its values parse
+    label: str  # what lists call it, ending in its key: ``k`` (a k-NN graph's) never reads like ``K`` (ChebNet's)
+    values: str  # what the Compare page's box starts from
+
+
+# The settings that are not a model's: graph parameters, the layer type, training and data. A model's own settings
+# are sweepable when their declaration gives ``sweep`` values (core.models.spec.setting); their labels come from it.
+OTHER_SWEEPS: dict[str, Sweepable] = {
+    "sigma": Sweepable("graph", float, "Gaussian width σ (sigma)", "0.02, 0.05, 0.1, 0.2"),
+    "k": Sweepable("graph", int, "k-NN neighbours (k)", "4, 8, 16, 32"),
+    "segments": Sweepable("graph", int, "Superpixel segments (segments)", "25, 50, 75, 100"),
+    "neighbours": Sweepable("graph", int, "Grid neighbours (neighbours)", "4, 8"),
+    "model": Sweepable("run", str, "Layer type (model)", "mlp, cnn, gcn, cheb"),
+}
+TRAINING_SWEEPS: dict[str, Sweepable] = {
+    "lr": Sweepable("run", float, "Learning rate (lr)", "0.0003, 0.001, 0.003, 0.01"),
+    "epochs": Sweepable("run", int, "Epochs (epochs)", ""),
+    "seed": Sweepable("run", int, "Random seed (seed)", "0, 1, 2"),
+    "data": Sweepable("run", str, "Data set (data)", "mnist-5k, mnist-rot"),
     # escnn: where a schedule such as D16,D16,C16 restricts its first group to its last (0 = never)
-    "restriction": ("schedule", int),
+    "restriction": Sweepable("schedule", int, "Restriction depth (restriction)", "0, 1, 2"),
 }
+
+
+class _Sweepables(Mapping[str, Sweepable]):
+    """Every sweepable setting by key, read afresh from the model registry (a model added later is included)."""
+
+    def __init__(self) -> None:
+        self._cached: tuple[tuple[str, ...], dict[str, Sweepable]] = ((), {})
+
+    def _all(self) -> dict[str, Sweepable]:
+        models = tuple(MODELS.names())
+        if self._cached[0] != models:  # built once per set of registered models
+            own = {
+                s.name: Sweepable("run", s.type, s.listed, s.sweep) for s in MODELS.all_settings().values() if s.sweep
+            }
+            self._cached = (models, {**OTHER_SWEEPS, **own, **TRAINING_SWEEPS})
+        return self._cached[1]
+
+    def __getitem__(self, key: str) -> Sweepable:
+        return self._all()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+
+SWEEPABLE: Mapping[str, Sweepable] = _Sweepables()
 MAX_SWEEP_RUNS = 12  # a sweep is a teaching tool, not a hyper-parameter search
-# What the app and the CLI call each sweepable setting: ``k`` (a k-NN graph's neighbours) and ``K`` (ChebNet's order)
-# look alike as keys, so lists show these labels and keep the key (in links, ``--param``, a search's ``name=values``).
-SWEEP_LABELS: dict[str, str] = {
-    "sigma": "Gaussian width σ (sigma)",
-    "k": "k-NN neighbours (k)",
-    "segments": "Superpixel segments (segments)",
-    "neighbours": "Grid neighbours (neighbours)",
-    "model": "Layer type (model)",
-    "group": "Symmetry group (group)",
-    "K": "Chebyshev order (K)",
-    "hidden": "Hidden channels (hidden)",
-    "layers": "Layers (layers)",
-    "lr": "Learning rate (lr)",
-    "epochs": "Epochs (epochs)",
-    "seed": "Random seed (seed)",
-    "adjacency": "Tutorial adjacency (adjacency)",
-    "conv": "Superpixel convolution (conv)",
-    "positions": "Superpixel positions (positions)",
-    "data": "Data set (data)",
-    "restriction": "Restriction depth (restriction)",
-}
 _PROPER = ("Chebyshev", "Gaussian")  # words that keep their capital inside a sentence
 
 
@@ -178,7 +191,8 @@ def sweep_params(group: RunGroup | str | None, configs: Sequence[dict[str, Any]]
 
 def sweep_label(param: str) -> str:
     """How lists and tables name a sweepable setting, e.g. ``Chebyshev order (K)``; an unknown name as it is."""
-    return SWEEP_LABELS.get(param, param)
+    found = SWEEPABLE.get(param)
+    return found.label if found else param
 
 
 def in_sentence(label: str) -> str:

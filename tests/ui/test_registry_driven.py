@@ -46,3 +46,22 @@ def test_a_newly_registered_model_and_data_set_appear_with_the_models_settings(a
     finally:
         MODELS.unregister("hop")
         DATASETS.unregister("toy-digits")
+
+
+def test_a_newly_registered_models_setting_is_offered_to_compares_sweeps_and_searches(app):
+    """The hop net's ``hops`` declares sweep values: Compare's sweep lists it by its spec's label and starts its
+    values box from them, and the search section names it among the settings it can search (searching it:
+    tests/core/models/test_adding_a_model.py)."""
+    from tests.core.models import hop_model
+
+    hop_model.register()
+    try:
+        at = open_page(app, "app_pages/compare.py")
+        at.selectbox(key="sw_model").set_value("hop").run()
+        no_errors(at)
+        assert "Hops (hops)" in at.selectbox(key="sw_param").options
+        at.selectbox(key="sw_param").set_value("hops").run()
+        assert at.text_input(key="sw_values").value == "1, 2, 3"
+        assert "Hops (hops)" in at.text_input(key="se_space").help  # the search's help names what it can search
+    finally:
+        MODELS.unregister("hop")

@@ -297,6 +297,8 @@ class EscnnConfig(SizeConfig):
         free=True,
         help="C_N: N rotations; D_N: and their mirror images; SO2: every rotation. A schedule such "
         "as D16,D16,C16 gives each block its own group.",
+        title="Symmetry group",
+        sweep="C1, C2, C4, C8",
     )
 
 

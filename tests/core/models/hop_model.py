@@ -14,7 +14,9 @@ from core.models.base import Footprint, linear_footprint
 
 @dataclass
 class HopConfig(SizeConfig):
-    hops: int = setting(2, "Hops", lo=1, hi=6, help="How many times each pixel averages its 4 neighbours.")
+    hops: int = setting(
+        2, "Hops", lo=1, hi=6, help="How many times each pixel averages its 4 neighbours.", sweep="1, 2, 3"
+    )
 
 
 class HopNet(ImageModel):

@@ -52,6 +52,30 @@ def test_the_new_model_is_found_by_the_cli_and_links(hop):
     assert pages == {"app_pages/results.py": {"run": "7"}, "app_pages/playground.py": {"pg_runs": "7"}}
 
 
+def test_the_new_models_setting_is_swept_and_searched_by_its_own_declaration(hop):
+    """Compare's sweeps and searches offer a model's setting when its declaration gives sweep values: the label and
+    the values come from the spec, and the configs they make are the model's own, checked by its range."""
+    from core.training.runs import RunConfig
+    from core.training.search import parse_space, search_configs
+    from core.training.sweep import SWEEPABLE, parse_values, sweep_configs, sweep_label
+
+    assert "hops" in SWEEPABLE and sweep_label("hops") == "Hops (hops)" and SWEEPABLE["hops"].values == "1, 2, 3"
+    base = RunConfig.make(model="hop", epochs=1)
+    swept = sweep_configs(base, "hops", parse_values("hops", SWEEPABLE["hops"].values))
+    assert [c.value("hops") for c in swept] == [1, 2, 3] and {c.model for c in swept} == {"hop"}
+    with pytest.raises(UserInputError) as err:
+        sweep_configs(base, "hops", [7])
+    assert str(err.value) == "hops: 7 is out of range [1, 6]"
+    space = parse_space(["hops=1..6"])
+    trials = search_configs(base, space, 4, seed=0)
+    assert len(trials) == 4 and all(1 <= c.value("hops") <= 6 for c in trials)
+    MODELS.unregister("hop")
+    try:
+        assert "hops" not in SWEEPABLE  # read afresh from the registry: gone with its model
+    finally:
+        hop_model.register()
+
+
 def test_a_stored_run_of_the_new_model_trains_and_reads_back(hop):
     from core.training.runs import RunConfig, execute, run_title
     from core.training.store import RunStore
