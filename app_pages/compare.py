@@ -18,9 +18,9 @@ from core.analysis.results import MISSING, runs_table, settings_diff, shown_valu
 from core.figures.results import accuracy_curves_figure
 from core.figures.training import search_figure, sweep_figure
 from core.graphs import describe_graph
-from core.models import MODELS
+from core.models import MODELS, SIZE
 from core.training.runner import ray_address
-from core.training.runs import IMAGE_MODELS_WITHOUT_GRAPH, PIXEL_GRAPH_KINDS, RunConfig, run_title
+from core.training.runs import PIXEL_GRAPH_KINDS, RunConfig, run_title
 from core.training.search import (
     MAX_TRIALS,
     SAMPLERS,
@@ -30,7 +30,7 @@ from core.training.search import (
     searched,
     trial_rows,
 )
-from core.training.store import ACTIVE_STATUSES, RunGroup
+from core.training.store import ACTIVE_STATUSES, Run, RunGroup
 from core.training.sweep import (
     SWEEPABLE,
     in_sentence,
@@ -61,24 +61,6 @@ from ui.url_state import (
     url_text,
 )
 
-SWEEP_DEFAULTS = {
-    "sigma": "0.02, 0.05, 0.1, 0.2",
-    "k": "4, 8, 16, 32",
-    "segments": "25, 50, 75, 100",
-    "neighbours": "4, 8",
-    "model": "mlp, cnn, gcn, cheb",
-    "group": "C1, C2, C4, C8",
-    "K": "1, 2, 3, 5, 10",
-    "hidden": "8, 16, 32, 64",
-    "layers": "1, 2, 3",
-    "lr": "0.0003, 0.001, 0.003, 0.01",
-    "seed": "0, 1, 2",
-    "restriction": "0, 1, 2",
-    "data": "mnist-5k, mnist-rot",
-    "adjacency": "none, gaussian, learned-offset, learned-local",
-    "conv": "gcn, gat, gin, sage",
-    "positions": "fourier, raw",
-}
 MAX_COMPARED = 1000  # every run the page lists (list_runs(limit=1000)) can be ticked, and linked
 
 
@@ -88,7 +70,7 @@ def url_values_text(container, label: str, param: str, key: str, **kw) -> str:
     own, so when another setting is chosen the box starts again from that setting's default; a link's value is
     kept when the page opens with it."""
     owner = f"_{key}_for"  # the setting the box's value was written for
-    default = SWEEP_DEFAULTS.get(param, "")
+    default = SWEEPABLE[param].values if param in SWEEPABLE else ""
     if st.session_state.get(owner, param) != param:
         st.session_state[key] = default
     st.session_state[owner] = param
@@ -100,7 +82,7 @@ def readable(param: str | None, value: Any) -> Any:
     return shown_value(param, value) if param in ("model", "conv") and isinstance(value, str) else value
 
 
-def sweep_section(runs: list[dict[str, Any]], groups: Mapping[str, RunGroup]) -> None:
+def sweep_section(runs: list[Run], groups: Mapping[str, RunGroup]) -> None:
     """Launch one setting over several values in the background; plot accuracy against the value."""
     st.divider()
     st.subheader("Sweeps")
@@ -113,7 +95,7 @@ def sweep_section(runs: list[dict[str, Any]], groups: Mapping[str, RunGroup]) ->
     model = url_labelled_choice(c1, "Layer type", MODELS.names(), "cheb", "sw_model", format_func=MODELS.short)
     graph_kind = (
         url_choice(c2, "Graph", list(PIXEL_GRAPH_KINDS), "grid", "sw_graph")
-        if model not in IMAGE_MODELS_WITHOUT_GRAPH and model != "superpixel"
+        if any(g in PIXEL_GRAPH_KINDS for g in MODELS.spec(model).graphs)  # trains on a pixel graph
         else None
     )
     epochs = url_slider(c3, "Epochs per run", 1, 20, 3, "sw_epochs")
@@ -127,12 +109,13 @@ def sweep_section(runs: list[dict[str, Any]], groups: Mapping[str, RunGroup]) ->
             "restriction happens, give a schedule ending in the subgroup and sweep 'restriction' "
             "(0 = never, 1 = after the first block, ...).",
         )
-        if model == "escnn"
+        if "group" in MODELS.settings(model)  # a steerable net: its group or schedule
         else None
     )
     params = [p for p in SWEEPABLE if p not in ("epochs",)]
+    own = [s.name for s in MODELS.spec(model).settings if s.sweep and s.name not in SIZE]  # ChebNet's K, ...
     param = url_labelled_choice(
-        c1, "Setting to sweep", params, "K" if model == "cheb" else "model", "sw_param", format_func=sweep_label
+        c1, "Setting to sweep", params, own[0] if own else "model", "sw_param", format_func=sweep_label
     )
     values_text = url_values_text(c2, "Values (comma-separated)", param, "sw_values")
     if st.session_state.get("sw_param2") == param:  # the first setting took the second's: one setting again
@@ -174,7 +157,7 @@ def sweep_section(runs: list[dict[str, Any]], groups: Mapping[str, RunGroup]) ->
 
 
 def show_stored_sweep(
-    runs: list[dict[str, Any]],
+    runs: list[Run],
     groups: Mapping[str, RunGroup],
     launched: tuple[RunGroup, list[dict[str, Any]]] | None = None,
 ) -> None:
@@ -206,7 +189,7 @@ def show_stored_sweep(
     if shown == "none":
         st.session_state["sweep"] = None
         return
-    configs = [r["config"] for r in sorted(runs, key=lambda r: r["id"]) if r.get("group_id") == shown]
+    configs = [r.config for r in sorted(runs, key=lambda r: r.id) if r.group_id == shown]
     param, param2 = sweep_params(swept.get(shown), configs or (launched[1] if launched else []))
     st.session_state.update(
         {
@@ -224,9 +207,9 @@ def sweep_results() -> None:
     param2 = st.session_state.get("sweep_param2")
     if not group_id or not param:  # both are set together (above), the swept setting defaulting to the seed
         return
-    members = ui_store().list_runs(group=group_id)
-    done = [r for r in members if r["status"] == "finished"]
-    settled = all(r["status"] not in ACTIVE_STATUSES for r in members)
+    members = ui_store().runs(group=group_id)
+    done = [r for r in members if r.status == "finished"]
+    settled = all(r.status not in ACTIVE_STATUSES for r in members)
     if settled and st.session_state.get("sweep_settled") != group_id:
         st.session_state["sweep_settled"] = group_id
         st.rerun()  # the whole page, so the runs table above lists the sweep's runs too
@@ -242,11 +225,11 @@ def sweep_results() -> None:
         pd.DataFrame(
             [
                 {
-                    "run": r["id"],
-                    label: readable(param, sweep_value(r["config"], param)),
-                    **({label2: readable(param2, sweep_value(r["config"], param2))} if param2 else {}),
-                    "status": r["status"],
-                    "test accuracy": (r["summary"] or {}).get("test_accuracy"),
+                    "run": r.id,
+                    label: readable(param, sweep_value(r.config, param)),
+                    **({label2: readable(param2, sweep_value(r.config, param2))} if param2 else {}),
+                    "status": r.status,
+                    "test accuracy": r.summary.test_accuracy,
                 }
                 for r in members
             ]
@@ -257,7 +240,7 @@ def sweep_results() -> None:
     )
 
 
-def search_section(runs: list[dict[str, Any]], groups: Mapping[str, RunGroup]) -> None:
+def search_section(runs: list[Run], groups: Mapping[str, RunGroup]) -> None:
     """Launch a hyper-parameter search (Ray Tune with ASHA on Ray; plain trials on worker processes), show one."""
     st.divider()
     st.subheader("Searches")
@@ -315,7 +298,7 @@ def search_section(runs: list[dict[str, Any]], groups: Mapping[str, RunGroup]) -
             # the server's own record, not a widget's
             st.session_state.setdefault("_se_launched", {})[search.id] = search
     searches = stored_sweeps(runs, groups, "search")  # the runs this page read at its start
-    first = {r["id"]: r.get("config") or {} for r in runs}
+    first = {r.id: r.config for r in runs}
     found = {s["id"]: s["group"] for s in searches}
     labels = {
         s["id"]: search_name(s["group"], first.get(s["first_run"], {})) + f" · {s['runs']} trials, "
@@ -363,13 +346,13 @@ def search_results() -> None:
         return
     params = searched(group)
     store = ui_store()
-    members = store.list_runs(group=group.id)
-    epochs = {r["id"]: store.epochs(r["id"]) for r in members}
-    active = [r["id"] for r in members if r["status"] in ACTIVE_STATUSES]
+    members = store.runs(group=group.id)
+    epochs = {r.id: store.epochs(r.id) for r in members}
+    active = [r for r in members if r.status in ACTIVE_STATUSES]
     if not active and st.session_state.get("search_settled") != group.id:
         st.session_state["search_settled"] = group.id
         st.rerun()  # the whole page, so the runs table above lists the search's trials too
-    early = sum(bool((r["summary"] or {}).get("early_stopped")) for r in members)
+    early = sum(bool(r.summary.early_stopped) for r in members)
     asha = f" ({early} stopped early by ASHA)" if group.early_stopping else ""
     st.markdown(
         f"**{len(members)} trials over** {', '.join(in_sentence(sweep_label(p)) for p in params)}: "
@@ -380,7 +363,7 @@ def search_results() -> None:
             else "No early stopping (trained on worker processes)."
         )
     )
-    mine = [i for i in active if next(r for r in members if r["id"] == i).get("session") == session_id()]
+    mine = [r.id for r in active if r.session == session_id()]
     if mine and st.button(f"Stop this search ({len(mine)} trials)", icon=":material/stop:", key="se_stop"):
         guarded(lambda: [manager().stop(i, session=session_id()) for i in mine])
     rows = [
@@ -396,9 +379,7 @@ def search_results() -> None:
         column_config={"test accuracy": st.column_config.NumberColumn(format="percent")},
     )
     curves = {
-        f"Run {r['id']} · " + ", ".join(f"{p}={readable(p, sweep_value(r['config'], p))}" for p in params): epochs[
-            r["id"]
-        ]
+        f"Run {r.id} · " + ", ".join(f"{p}={readable(p, sweep_value(r.config, p))}" for p in params): epochs[r.id]
         for r in members
     }
     if any(curves.values()):
@@ -440,7 +421,7 @@ def ticked_runs(shown_ids: list[int]) -> list[int]:
     return picks
 
 
-def runs_table_section(runs: list[dict[str, Any]]) -> list[int]:
+def runs_table_section(runs: list[Run]) -> list[int]:
     """The filterable table of stored runs; the ids of the ticked ones (kept in the URL as ``cmp_runs``)."""
     table = pd.DataFrame(runs_table(runs, readable=True))  # models and graphs as people say them ("ChebNet")
     keys = pd.DataFrame(runs_table(runs))  # the same rows with the short names the link's filters hold ("cheb")
@@ -486,7 +467,7 @@ def runs_table_section(runs: list[dict[str, Any]]) -> list[int]:
     return picked_ids
 
 
-def picked_section(picked: list[dict[str, Any]]) -> None:
+def picked_section(picked: list[Run]) -> None:
     """The ticked runs: the settings that differ between them, and their test-accuracy curves."""
     if not picked:
         st.caption("Select one or more runs in the table to see their settings and test-accuracy curves.")
@@ -505,10 +486,10 @@ def picked_section(picked: list[dict[str, Any]]) -> None:
             placeholder=MISSING,
             column_config={
                 "setting": st.column_config.TextColumn("Setting", width="large", pinned=True),
-                **{f"#{r['id']}": st.column_config.TextColumn(help=run_title(r)) for r in picked},
+                **{f"#{r.id}": st.column_config.TextColumn(help=run_title(r)) for r in picked},
             },
         )
-    curves = {run_title(r): store.epochs(r["id"]) for r in picked}
+    curves = {run_title(r): store.epochs(r.id) for r in picked}
     if any(curves.values()):
         st.plotly_chart(accuracy_curves_figure(curves), width="stretch")
     else:
@@ -519,7 +500,7 @@ def render() -> None:
     st.title("Compare runs")
     notice = st.container()  # what the opened link held that could not be used (url_notices, at the end)
     copy_link_button(st.sidebar)
-    runs = from_store(lambda s: s.list_runs(limit=MAX_COMPARED))
+    runs = from_store(lambda s: s.runs(limit=MAX_COMPARED))
     groups = from_store(lambda s: s.groups())  # the sweeps and searches these runs belong to, by id
     if not runs:
         st.info(
@@ -529,7 +510,7 @@ def render() -> None:
         )
         st.page_link(page("train"), label="Train", icon=":material/model_training:")
     else:
-        by_id = {r["id"]: r for r in runs}
+        by_id = {r.id: r for r in runs}
         picked_section([by_id[i] for i in runs_table_section(runs) if i in by_id])
     sweep_section(runs, groups)
     search_section(runs, groups)
