@@ -55,7 +55,7 @@ def default_graph_params(graph: str) -> dict[str, Any]:
     return {name: p.default for name, p in kind.items() if p.default is not None}
 
 
-@dataclass
+@dataclass(slots=True)
 class TrainingConfig:
     """How a model is trained, whatever the model: the trainer's settings, the run's seed and device, and which run
     it continues. Model-independent, so a sweep or a continuation changes them without knowing the model; only the
@@ -76,7 +76,7 @@ TRAINING = tuple(f.name for f in fields(TrainingConfig))  # its flat names: the 
 _TOP = ("data", "model", "graph", "graph_params")  # RunConfig's own flat names, stored first
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, slots=True)
 class RunConfig:
     """Every setting that shapes a result, in four parts: the data, the model's name, the model's own settings (its
     spec's config dataclass, ``core.models.spec``: ``ChebConfig`` for ``cheb``) and the training settings

@@ -455,3 +455,16 @@ def test_a_flat_config_as_older_versions_stored_it_loads_and_means_the_same():
     cfg = validate(RunConfig.from_dict(old))
     assert cfg.to_dict() == old and cfg.label().startswith("GAT, 2 heads on the")
     assert cfg.settings_as(GATConfig).heads == 2  # the model's own typed config
+
+
+def test_a_run_config_refuses_a_setting_it_does_not_have():
+    """``cfg.epochs = 9`` would once have been kept and never read (epochs live in ``cfg.training``): slots make a
+    misspelt or misplaced setting an error at once."""
+    from core.training.runs import RunConfig
+
+    cfg = RunConfig.make(model="cheb", epochs=3)
+    with pytest.raises(AttributeError):
+        cfg.epochs = 9  # type: ignore[attr-defined]  # the point of the test: an attribute RunConfig lacks
+    with pytest.raises(AttributeError):
+        cfg.training.K = 9  # type: ignore[attr-defined]  # K is the model's setting, not training's
+    assert cfg.training.epochs == 3 and cfg.with_values(epochs=9).training.epochs == 9
