@@ -23,6 +23,8 @@ import torch
 from torch import nn
 
 from core.errors import UserInputError
+from core.models import MODELS
+from core.models.spec import SUPERPIXEL_INPUTS
 
 if TYPE_CHECKING:
     from core.models.spec import ModelSpec
@@ -49,7 +51,8 @@ def load_playground_model(run_id: int, store=None) -> PlaygroundModel:
     cannot be read; ``UserInputError`` for a superpixel run, which reads per-image graphs, not pixels)."""
     from core.analysis.results import load_run_model, stored_run
 
-    if stored_run(run_id, store).model == "superpixel":
+    model_name = stored_run(run_id, store).model
+    if model_name in MODELS and MODELS.spec(model_name).inputs == SUPERPIXEL_INPUTS:
         raise UserInputError(
             "run",
             f"run {run_id} is a superpixel model: it reads SLIC graphs of stored digits, "

@@ -350,7 +350,7 @@ def _evaluate(run: RunLike) -> StoredEvaluation:
         test,
         ds.classes,
         version=version,
-        model_kind="superpixel" if cfg.model == "superpixel" else "image",
+        model_kind=cfg.spec().inputs,  # IMAGE_INPUTS or SUPERPIXEL_INPUTS
         data=cfg.data,
         quick=cfg.training.quick or quick_mode(),
     )

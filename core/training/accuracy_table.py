@@ -22,6 +22,7 @@ from typing import Any
 import torch
 
 from core.errors import UserInputError
+from core.models.spec import SUPERPIXEL_INPUTS
 from core.training.runs import RunConfig, execute, setting_type, validate
 
 HEADER = ["| entry | run | test accuracy | parameters | s/epoch | published reference |", "|---|---|---|---|---|---|"]
@@ -129,7 +130,7 @@ def prepare(names: list[str], overrides: dict, on_prepare: Callable[[str, int, i
     for name in names:
         settings, _ = ENTRIES[name]
         cfg = RunConfig.make(**{**settings, **overrides})
-        if cfg.model == "superpixel":
+        if cfg.spec().inputs == SUPERPIXEL_INPUTS:  # per-image graphs: built once, shared by the runs
             from core.data.datasets import load_dataset
             from core.graphs.superpixel_dataset import superpixel_graphs
 
