@@ -14,10 +14,8 @@ from ui.url_state import copy_link_button, url_choice, url_notices, url_slider
 MAX_DIGITS = 100
 
 
-def render() -> None:
-    st.title("Groups")
-    notice = st.container()
-    sb = st.sidebar
+def group_settings(sb) -> tuple[str, int, str, int]:
+    """(group name, N, element g, digit index) from the sidebar, bound to the URL, then the copy-link control."""
     family = url_choice(
         sb,
         "Group family",
@@ -45,25 +43,25 @@ def render() -> None:
     )
     digit = url_slider(sb, "Digit", 0, MAX_DIGITS - 1, 0, "digit")
     copy_link_button(sb)
-    url_notices(notice)
+    return group, n, el, digit
 
-    g = G.element(group, el)
-    perm = G.permutation(group, el)
-    cycles = [c for c in G.cycles(group, el) if len(c) > 1]
-    inv = G.inverse(group, el)
 
+def show_element(group: str, el: str, names: list[str]) -> None:
+    """The group's elements, and what g is: its order, its inverse, whether it maps the pixel grid onto itself."""
     st.markdown(f"**{group}** has {G.order(group)} elements: " + ", ".join(f"`{x}`" for x in names) + ".")
     m1, m2, m3, m4 = st.columns(4)
     m1.metric("|G|", G.order(group))
     m2.metric(f"Order of {el}", G.element_order(group, el), help="The smallest k with g^k = identity.")
-    m3.metric("Inverse", inv.name)
+    m3.metric("Inverse", G.inverse(group, el).name)
     m4.metric(
         "On the pixel grid",
-        "exact" if g.exact else "interpolated",
+        "exact" if G.element(group, el).exact else "interpolated",
         help="Multiples of 90 degrees map the square grid onto itself; other angles need interpolation.",
     )
 
-    # ---------------------------------------------------------------- representations
+
+def show_irreps(group: str, el: str) -> None:
+    """The irreducible representations evaluated at g, and what each one does."""
     st.subheader("Irreducible representations")
     st.caption(
         "Every real representation of the group splits into these building blocks; evaluated at g, each is "
@@ -78,6 +76,10 @@ def render() -> None:
             width="stretch",
         )
 
+
+def show_regular(group: str, el: str, names: list[str]) -> None:
+    """The regular representation R(g): its permutation matrix, where it sends each element, its cycles and its
+    split into irreps."""
     st.subheader("Regular representation")
     c1, c2 = st.columns(2)
     with c1:
@@ -91,7 +93,8 @@ def render() -> None:
             width="stretch",
         )
     with c2:
-        st.plotly_chart(permutation_figure(perm, names, title=f"h → {el}·h"), width="stretch")
+        st.plotly_chart(permutation_figure(G.permutation(group, el), names, title=f"h → {el}·h"), width="stretch")
+    cycles = [c for c in G.cycles(group, el) if len(c) > 1]
     cycle_text = (
         " ".join("(" + " → ".join(names[i] for i in c) + f" → {names[c[0]]})" for c in cycles) or "none (identity)"
     )
@@ -103,11 +106,14 @@ def render() -> None:
         f"Split into irreps: R = {decomposition}."
     )
 
-    # ---------------------------------------------------------------- acting on a digit and on a field
+
+def show_action(group: str, el: str, names: list[str], n: int, digit: int) -> None:
+    """g acting on a test digit, and on the digit's regular feature field (the lifting is equivariant); nothing
+    below the heading when the data set cannot be read (said in one line)."""
     st.subheader("g acting on a digit")
     ds = guarded(lambda: dataset("mnist-5k"))
     if ds is None:
-        st.stop()
+        return
     image = ds.x_train[min(int(digit), len(ds.x_train) - 1)].numpy()
     moved = G.act_on_image(image, group, el)
     st.plotly_chart(image_row_figure([image, moved], ["x", f"{el}·x"], tile_px=240), width="stretch")
@@ -133,10 +139,22 @@ def render() -> None:
         "equivariant"
         + (
             ", exactly, since g is a multiple of 90°."
-            if g.exact
+            if G.element(group, el).exact
             else ", up to interpolation, since g is not a multiple of 90°."
         )
     )
+
+
+def render() -> None:
+    st.title("Groups")
+    notice = st.container()
+    group, n, el, digit = group_settings(st.sidebar)
+    url_notices(notice)
+    names = G.element_names(group)
+    show_element(group, el, names)
+    show_irreps(group, el)
+    show_regular(group, el, names)
+    show_action(group, el, names, n, digit)
 
 
 if __name__ == "__main__":  # Streamlit runs a page's file as __main__; an import (a test's) draws nothing
