@@ -182,7 +182,7 @@ def render() -> None:
         for setting in applicable(model, cfg):  # what the model declares it reads (its spec, core/models/spec.py)
             if not setting.sidebar:
                 draw_setting(st, setting)
-        if model == "escnn":  # a schedule: one group per block
+        if spec.setting("group") is not None:  # a steerable net takes a schedule: one group per block
             schedule = url_text(
                 st,
                 "Group schedule (optional)",
