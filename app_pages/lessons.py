@@ -35,7 +35,7 @@ from core.analysis.lessons import LESSONS, launch_configs, launch_plan, lesson_c
 from core.config import quick_mode
 from core.errors import UserInputError
 from core.training.runner import REUSABLE, pick_identical
-from core.training.store import RunGroup
+from core.training.store import Run, RunGroup
 from ui import classroom
 from ui.display import guarded, labelled, plain
 from ui.lesson_links import show_lesson_links
@@ -173,7 +173,7 @@ def render() -> None:
         if lesson.in_page:
             return {"launch": new_lesson_group(key, quick).id, "text": "", "level": "info"}
         launch, plan = launch_plan(key, quick, seed)
-        found = from_store(lambda s: pick_identical(s.list_runs(status=list(REUSABLE)), [cfg for cfg, _ in plan]))
+        found = from_store(lambda s: pick_identical(s.runs(status=REUSABLE), [cfg for cfg, _ in plan]))
         todo = [(cfg, part) for (cfg, part), run in zip(plan, found, strict=False) if run is None]
         if todo:
             manager().submit_many(
@@ -188,7 +188,7 @@ def render() -> None:
             )
             launch = earlier or from_store(lambda s: s.save_group(launch))
         launch_id = launch.id
-        ids = [run["id"] for run in found if run is not None]
+        ids = [run.id for run in found if run is not None]
         if not ids:
             return {"launch": launch_id, "text": "", "level": "info"}
         named = f"run {ids[0]}" if len(ids) == 1 else "runs " + ", ".join(map(str, ids[:-1])) + f" and {ids[-1]}"
@@ -224,7 +224,7 @@ def render() -> None:
     run_slot = st.container()  # the fresh page's Run this lesson, above the launches and the table
     shown = None  # the id of the launch the table shows (None: the planned runs)
     shown_launch = None  # that launch's group
-    runs: list[dict] = []
+    runs: list[Run] = []
     if lesson.in_page:
         wanted = st.session_state.get("ls_show") or raw_show
         wanted_launch = lesson_launch(wanted)
@@ -236,9 +236,9 @@ def render() -> None:
         elif raw_show is not None:
             st.query_params.pop("ls_show", None)  # another lesson's launch: a lesson picked since
     else:
-        runs = from_store(lambda s: s.list_runs(limit=1000), then=lambda: url_notices(notice))
+        runs = from_store(lambda s: s.runs(limit=1000), then=lambda: url_notices(notice))
         groups = from_store(lambda s: s.groups("lesson"), then=lambda: url_notices(notice))
-        stored = stored_lessons(runs, groups, key)
+        stored = stored_lessons([r.to_dict() for r in runs], groups, key)  # it reads the runs' dict form
         launch_ids = ["none"] + [s["id"] for s in stored]
         labels = {s["id"]: f"{s['label']} ({s['runs']} runs)" for s in stored}
         for extra in {st.session_state.get("ls_show"), raw_show} - set(launch_ids) - {None}:
@@ -322,12 +322,12 @@ def render() -> None:
         shown_mode = launch.mode
 
         def read(s):
-            members = [r for group_id in launch.member_ids() for r in s.list_runs(group=group_id)]
+            members = [r for group_id in launch.member_ids() for r in s.runs(group=group_id)]
             rows = lesson_rows(lesson, shown_mode, members, s.epochs, launch)
             if all(r["run"] is not None for r in rows):
                 return rows
             # a row with no run of this launch: the identical run it reused (trained for another launch or page)
-            same = pick_identical(s.list_runs(status=list(REUSABLE)), launch_configs(launch))
+            same = pick_identical(s.runs(status=REUSABLE), launch_configs(launch))
             return lesson_rows(lesson, shown_mode, members, s.epochs, launch, same)
 
         return from_store(read), shown_mode
