@@ -78,13 +78,13 @@ def source_model(source: str) -> tuple[str, str]:
     return next((spec.name, spec.filters[1]) for spec in MODELS.specs() if spec.filters and spec.filters[0] == source)
 
 
-def choose_run(notice, where, source: str, label: str, empty: str, settings: dict[str, str] | None = None):
+def choose_run(notice, where, source: str, label: str, empty: str, **settings: str):
     """(run store, the stored runs with weights of the model behind the Filters source ``source`` by id, the chosen
     id), the choice bound to the URL key its spec names (``ModelSpec.filters``); None when there is no such run.
 
     A link naming a run that cannot be shown (no such run, another model, no checkpoint) gets a warning saying
     why, and the newest run instead; no run at all: ``empty`` and a link to the Train page set up for the model
-    (with ``settings``).
+    (with its ``settings``, by their RunConfig names).
     """
     model, key = source_model(source)
     problem = None
@@ -100,7 +100,7 @@ def choose_run(notice, where, source: str, label: str, empty: str, settings: dic
         if problem:
             notice.warning(f"The linked run cannot be shown here — {problem}.", icon=":material/link_off:")
         st.info(empty, icon=":material/model_training:")
-        train = TrainQuery(model, settings or {})
+        train = TrainQuery(model, settings)
         st.page_link(page("train"), label="Train", icon=":material/model_training:", query_params=train.to_query())
         finish(notice)
         return None
@@ -583,7 +583,7 @@ def superpixel_filters(notice) -> bool:
         "to see attention) from the link below, or from a terminal: `python -m core train --model superpixel "
         "--graph superpixels --conv gat --epochs 1`. Its filters on any test digit's superpixels will appear "
         "here.",
-        {"conv": "gat"},
+        conv="gat",
     )
     if chosen is None:
         return False
