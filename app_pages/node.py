@@ -9,6 +9,9 @@ any kind (``default_run_id``). Nodes are named as the map names them, "pixel (ro
 ``?nd_run=5&nd_layer=1&nd_row=15&nd_col=6`` opens run 5's first graph layer at that pixel (``nd_out``: the output
 channel, ``nd_digit``: the test digit)."""
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -43,7 +46,7 @@ from core.figures.node import (
 from core.figures.playground import digit_picture
 from core.models.layer_names import layer_names
 from core.training.runs import run_title
-from core.training.store import CheckpointError
+from core.training.store import CheckpointError, Run, as_run
 from ui.display import guarded, labelled, plain
 from ui.drawn_digit import drawn_digit
 from ui.nav import page
@@ -55,7 +58,7 @@ INK_KEY = "nd_ink"  # a drawn digit in the link: 16 grey levels, core.data.image
 
 
 @cached(RUNS, show_spinner="Loading the run's checkpoint…")
-def node_run(run_id: int, db: str, version: str, _run: dict):
+def node_run(run_id: int, db: str, version: str, _run: Run):
     """The stored run rebuilt with its weights, once per database, checkpoint file and mtime."""
     return load_node_run(_run)
 
@@ -94,6 +97,42 @@ NORMS = {
 }
 
 
+@dataclass(frozen=True)
+class _Picked:
+    """The node a fixed-graph page shows, as the sidebar and the map picked it: every section below reads it."""
+
+    # the node's sum, every number of it: a NodeArithmetic, read as Any as the page always has (its optional arrays
+    # are set for the kinds that use them; core.figures.node types its neighbours and weights as sequences)
+    na: Any
+    layer: int  # the graph layer, 0-based
+    lname: str  # the layer as people say it, "graph conv 1"
+    side: int  # the layer's map is side x side pixels
+    node: int  # the pixel's node id on that map
+    out_ch: int  # the output channel shown
+    in_ch: int | None  # the input channel shown; None: each neighbour's whole vector through W
+
+    @property
+    def pixel(self) -> str:
+        """The pixel as the map names it, "pixel (row R, column C)"."""
+        return pixel_name(self.node // self.side, self.node % self.side)
+
+    @property
+    def edge_set(self) -> int:
+        """Which of a learned layer's edge sets feeds the channels shown (0 for one shared set)."""
+        return edge_set_of(self.na, self.out_ch, self.in_ch or 0)
+
+    @property
+    def weights(self) -> Any:
+        """The neighbours' edge weights of that edge set, (M,) in the order of ``na.neighbours``."""
+        w = self.na.edge_weights
+        return w if w.ndim == 1 else w[:, self.edge_set]
+
+    @property
+    def matrix(self) -> str:
+        """The matrix whose row the sum reads: L̃ for ChebNet, Â for the others."""
+        return {"gcn": "Â", "cheb": "L̃", "learned": "Â"}[self.na.kind]
+
+
 def render() -> None:
     st.title("One node")
     st.caption(
@@ -102,47 +141,57 @@ def render() -> None:
     )
     shown_line = st.empty()  # which run and digit are shown, and where to pick others (filled once they are known)
     notice = st.container()  # filled at the end if the opened link had invalid values
-    sb = st.sidebar
+    _one_node(shown_line, notice)
+    _finish(notice)
 
-    def finish() -> None:
-        copy_link_button(sb)
-        url_notices(notice)
 
-    def clicked_cell(state) -> tuple[int, int] | None:
-        """(row, col) of the map's last clicked cell, from st.plotly_chart's selection state."""
-        try:
-            points = state["selection"]["points"]
-        except (KeyError, TypeError):
-            return None
-        if not points:
-            return None
-        p = points[0]
-        try:
-            return round(float(p["y"])), round(float(p["x"]))
-        except (KeyError, TypeError, ValueError):
-            return None
+def _finish(notice) -> None:
+    """Copy link in the sidebar and the opened link's notices: the last thing every way through the page draws."""
+    copy_link_button(st.sidebar)
+    url_notices(notice)
 
-    def pick_cell(side: int, default: tuple[int, int]) -> tuple[int, int]:
-        """Row and column inputs (URL-bound); a click on the map (``nd_map``) sets them before they are drawn."""
-        cell = clicked_cell(st.session_state.get("nd_map"))
-        if cell is None:  # nothing selected (a second click deselects): the next click counts, even on the same cell
-            st.session_state.pop("_nd_click", None)
-        elif cell != st.session_state.get("_nd_click"):
-            st.session_state["_nd_click"] = cell
-            if 0 <= cell[0] < side and 0 <= cell[1] < side:
-                st.session_state["nd_row"], st.session_state["nd_col"] = cell
-        for key in ("nd_row", "nd_col"):  # a coarser layer: keep the choice on its grid
-            if isinstance(st.session_state.get(key), int) and st.session_state[key] > side - 1:
-                st.session_state[key] = side - 1
-        rc, cc = sb.columns(2)
-        row = url_number(rc, "Row", 0, side - 1, default[0], "nd_row")
-        col = url_number(cc, "Column", 0, side - 1, default[1], "nd_col")
-        return int(row), int(col)
 
-    runs = from_store(
-        lambda s: sorted((r for m in RUN_MODELS for r in s.runs_with_weights(m)), key=lambda r: -int(r["id"])),
-        then=finish,
-    )
+def _one_node(shown_line, notice) -> None:
+    """The run, the digit and the node picked, then the node's sum (a fixed-graph net) or how a quarter turn moves
+    its channels (a steerable net); it returns early, after one line saying why, when something cannot be shown."""
+    picked = _pick_run(notice)
+    if picked is None:
+        return
+    run, named = picked
+    _show_line(shown_line, named)
+    opened = _open(run)
+    if opened is None:
+        return
+    model, cfg = opened
+    digit = _pick_digit(cfg)
+    if digit is None:
+        return
+    image, shown = digit
+    _show_line(shown_line, named, shown)
+    if cfg.model in KINDS:
+        _fixed_graph_node(model, image)
+    else:  # a steerable net (the other runs this page opens)
+        _steerable_node(model, image)
+
+
+def _node_runs(s) -> list[Run]:
+    """The runs this page opens (GCN, ChebNet, learned edges, steerable nets) that kept their weights, newest first."""
+    return sorted((as_run(r) for m in RUN_MODELS for r in s.runs_with_weights(m)), key=lambda r: -r.id)
+
+
+def _run_choice(by_id: dict[int, Run], run_id: int) -> str:
+    """A run as the picker lists it, with its test accuracy: "Run 5 · GCN on the 8-neighbour grid (97.1%)"."""
+    run = by_id.get(run_id)
+    if run is None:  # a value no run has (forged by a browser) gets a neutral title, not a KeyError
+        return run_title({"id": run_id})
+    acc = run.summary.test_accuracy
+    return run_title(run) + (f" ({acc:.1%})" if acc is not None else "")
+
+
+def _pick_run(notice) -> tuple[Run, str] | None:
+    """(the run picked in the sidebar, how the page's line names it: its title, and why when the page chose it);
+    None, after a line and a link to the Train page, when no run can be shown."""
+    runs = from_store(_node_runs, then=lambda: _finish(notice))
     if not runs:
         st.info(
             "No finished GCN, ChebNet, learned-edge or steerable run with a checkpoint yet. Train one on the Train "
@@ -152,79 +201,47 @@ def render() -> None:
         st.page_link(
             page("train"), label="Train a GCN", icon=":material/model_training:", query_params={"model": "gcn"}
         )
-        finish()
-        st.stop()
-
-    by_id = {int(r["id"]): r for r in runs}
-
-    def run_choice(i: int) -> str:
-        r = by_id.get(i, {"id": i})  # a value no run has (forged by a browser) gets a neutral title, not a KeyError
-        acc = (r.get("summary") or {}).get("test_accuracy")
-        return run_title(r) + (f" ({acc:.1%})" if isinstance(acc, (int, float)) else "")
-
-    default = default_run_id(runs)
+        return None
+    by_id = {r.id: r for r in runs}
+    # default_run_id reads the dict form (core/analysis/node_arithmetic.py)
+    default = default_run_id([r.to_dict() for r in runs])
     run_id = url_labelled_choice(
-        sb,
+        st.sidebar,
         "Run",
         list(by_id),
         default,
         "nd_run",
-        format_func=run_choice,
+        format_func=lambda i: _run_choice(by_id, i),
         help="Graph networks (GCN, ChebNet, learned edges) show the arithmetic; a steerable "
         "net shows how a quarter turn moves its channels.",
     )
     run = by_id[run_id]
-    why = (
-        "the newest graph network"
-        if run_id == default and (run.get("config") or {}).get("model") in KINDS
-        else "the newest run"
-        if run_id == default
-        else ""
+    why = ("the newest graph network" if run.model in KINDS else "the newest run") if run_id == default else ""
+    return run, f"**{_run_choice(by_id, run_id)}**" + (f", {why}" if why else "")
+
+
+def _show_line(shown_line, named: str, digit: str = "") -> None:
+    """One line: the run shown (``named``), the digit, and where to pick others."""
+    shown_line.caption(
+        f"Showing {named}" + (f", on {digit}" if digit else "") + ". Pick another run — steerable nets too — or digit "
+        "in the sidebar (» at the top left on a phone)."
     )
 
-    def show_line(digit: str = "") -> None:
-        """One line: the run shown (and why, when the page chose it), the digit, and where to pick others."""
-        shown_line.caption(
-            f"Showing **{run_choice(run_id)}**{', ' + why if why else ''}"
-            + (f", on {digit}" if digit else "")
-            + ". Pick another run — steerable nets too — or digit "
-            "in the sidebar (» at the top left on a phone)."
-        )
 
-    show_line()
+def _open(run: Run):
+    """(the run's model with its weights, its RunConfig); None after one line saying why it cannot be opened."""
     try:
-        model, cfg = node_run(run_id, str(store().path), checkpoint_version(run), run)
+        return node_run(run.id, str(store().path), checkpoint_version(run), run)
     except (CheckpointError, UserInputError, OSError) as err:
-        st.error(f"Cannot open run {run_id} — {plain(err)}")
-        finish()
-        st.stop()
+        st.error(f"Cannot open run {run.id} — {plain(err)}")
+        return None
 
-    def drawn_input() -> tuple[np.ndarray | None, str]:
-        """(the drawn digit (28, 28) in [0, 1] or None, what it is): the canvas, and beside it the digit the net
-        reads."""
-        left, right = st.columns([1, 2])
-        left.markdown("**Draw a digit** (white on black)")
-        drawn, _, what = drawn_digit(left, "nd_canvas", INK_KEY)
-        if drawn is None:
-            right.info(
-                "Draw a digit with the mouse or a finger: its arithmetic appears below when you lift it. Or pick "
-                "a test digit of the run's data set (Digit: data set in the sidebar).",
-                icon=":material/draw:",
-            )
-            return None, ""
-        right.image(
-            digit_picture(drawn, scale=4),
-            caption="The digit the network reads: 28×28, prepared as MNIST prepares digits, on 16 grey levels",
-        )
-        if what == "link":
-            right.caption(
-                "This digit came with the link (on 16 grey levels). A new stroke on the canvas replaces it; "
-                "Clear removes it."
-            )
-        return drawn, "the digit in the link" if what == "link" else "your drawing"
 
+def _pick_digit(cfg) -> tuple[np.ndarray, str] | None:
+    """(the digit, (28, 28) in [0, 1], and what it is): a test digit of the run's data set or a drawn one; None
+    when there is none yet (a blank canvas, said beside it) or the data set cannot be read (said in one line)."""
     source = url_labelled_choice(
-        sb,
+        st.sidebar,
         "Digit",
         list(SOURCES),
         "dataset",
@@ -233,100 +250,152 @@ def render() -> None:
         help="data set: a test digit of the run's data set. draw: your own digit, with the mouse or a finger.",
     )
     if source == "draw":
-        image, shown = drawn_input()
-        if image is None:
-            finish()
-            st.stop()
+        image, shown = _drawn_input()
+        return None if image is None else (image, shown)
+    st.query_params.pop(INK_KEY, None)  # a drawing's link value means nothing beside a data-set digit
+    ds = guarded(lambda: dataset(cfg.data))
+    if ds is None:
+        return None
+    digit = url_slider(st.sidebar, "Test digit #", 0, len(ds.y_test) - 1, 0, "nd_digit")
+    return ds.x_test[digit].numpy(), f"test digit #{digit} (label {ds.classes[int(ds.y_test[digit])]})"
+
+
+def _drawn_input() -> tuple[np.ndarray | None, str]:
+    """(the drawn digit (28, 28) in [0, 1] or None, what it is): the canvas, and beside it the digit the net
+    reads."""
+    left, right = st.columns([1, 2])
+    left.markdown("**Draw a digit** (white on black)")
+    drawn, _, what = drawn_digit(left, "nd_canvas", INK_KEY)
+    if drawn is None:
+        right.info(
+            "Draw a digit with the mouse or a finger: its arithmetic appears below when you lift it. Or pick "
+            "a test digit of the run's data set (Digit: data set in the sidebar).",
+            icon=":material/draw:",
+        )
+        return None, ""
+    right.image(
+        digit_picture(drawn, scale=4),
+        caption="The digit the network reads: 28×28, prepared as MNIST prepares digits, on 16 grey levels",
+    )
+    if what == "link":
+        right.caption(
+            "This digit came with the link (on 16 grey levels). A new stroke on the canvas replaces it; "
+            "Clear removes it."
+        )
+    return drawn, "the digit in the link" if what == "link" else "your drawing"
+
+
+def _clicked_cell(state) -> tuple[int, int] | None:
+    """(row, col) of the map's last clicked cell, from st.plotly_chart's selection state."""
+    try:
+        points = state["selection"]["points"]
+    except (KeyError, TypeError):
+        return None
+    if not points:
+        return None
+    p = points[0]
+    try:
+        return round(float(p["y"])), round(float(p["x"]))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _pick_cell(side: int, default: tuple[int, int]) -> tuple[int, int]:
+    """Row and column inputs (URL-bound); a click on the map (``nd_map``) sets them before they are drawn."""
+    cell = _clicked_cell(st.session_state.get("nd_map"))
+    if cell is None:  # nothing selected (a second click deselects): the next click counts, even on the same cell
+        st.session_state.pop("_nd_click", None)
+    elif cell != st.session_state.get("_nd_click"):
+        st.session_state["_nd_click"] = cell
+        if 0 <= cell[0] < side and 0 <= cell[1] < side:
+            st.session_state["nd_row"], st.session_state["nd_col"] = cell
+    for key in ("nd_row", "nd_col"):  # a coarser layer: keep the choice on its grid
+        if isinstance(st.session_state.get(key), int) and st.session_state[key] > side - 1:
+            st.session_state[key] = side - 1
+    rc, cc = st.sidebar.columns(2)
+    row = url_number(rc, "Row", 0, side - 1, default[0], "nd_row")
+    col = url_number(cc, "Column", 0, side - 1, default[1], "nd_col")
+    return int(row), int(col)
+
+
+# ---------------------------------------------------------------- a steerable net
+def _steerable_node(model, image: np.ndarray) -> None:
+    """A steerable net has no graph to sum over: what a quarter turn of the digit does to one pixel's channels."""
+    size, ftype = int(model.size), first_conv(model).out_type
+    row, col = _pick_cell(size, (size // 2 - 6, size // 2 + 4))
+    n_fields = len(ftype)
+    field = url_slider(st.sidebar, "Field", 0, n_fields - 1, 0, "nd_field") if n_fields > 1 else 0
+    sn = guarded(lambda: steerable_node(model, image, (row, col), int(field)))
+    if sn is None:
+        return
+    tr, tc = sn.turned_pixel
+    conv_name = next((n for p, n in layer_names(model).items() if n.startswith("steerable conv")), "steerable conv 1")
+    st.subheader(f"Field {field} of {conv_name} at {pixel_name(row, col)}")
+    st.caption(
+        "A steerable net has no graph to sum over: here is what a quarter turn of the digit does to one "
+        "pixel's channels. Pick a graph network (GCN, ChebNet) under Run for the arithmetic."
+    )
+    st.caption(
+        f"The digit is resampled to {size}×{size} (so the centre stays a pixel); {conv_name} gives "
+        f"{sn.channels.shape[0]} field(s) of {sn.field_size} channels ({sn.group}). Click a pixel to pick it."
+    )
+    st.plotly_chart(
+        node_map_figure(sn.maps[0], row * size + col, title=f"field {field}, channel 0"),
+        width="stretch",
+        key="nd_map",
+        on_select="rerun",
+        selection_mode="points",
+    )
+    st.plotly_chart(
+        field_turn_figure(
+            sn.channels[field],
+            sn.turned_channels[field],
+            sn.permutation,
+            title=f"A 90° turn moves {pixel_name(row, col)} to (row {tr}, column {tc})",
+        ),
+        width="stretch",
+        key="nd_turn",
+    )
+    if sn.permutation is not None:
+        moves = ", ".join(f"{c}→{p}" for c, p in enumerate(sn.permutation))
+        shift = f" — a cyclic shift by {sn.shift} place(s)" if sn.shift is not None else ""
+        st.markdown(
+            f"The quarter turn permutes the field's channels: {moves}{shift}. "
+            f"Largest difference from ρ(90°) applied to the original channels: **{sn.error:.1e}**."
+        )
     else:
-        st.query_params.pop(INK_KEY, None)  # a drawing's link value means nothing beside a data-set digit
-        ds = guarded(lambda: dataset(cfg.data))
-        if ds is None:
-            finish()
-            st.stop()
-        digit = url_slider(sb, "Test digit #", 0, len(ds.y_test) - 1, 0, "nd_digit")
-        image = ds.x_test[digit].numpy()  # (28, 28)
-        shown = f"test digit #{digit} (label {ds.classes[int(ds.y_test[digit])]})"
-    show_line(shown)
-
-    # ---------------------------------------------------------------- a steerable net
-    if cfg.model not in KINDS:  # a steerable net (the other runs this page opens)
-        size, ftype = int(model.size), first_conv(model).out_type
-        row, col = pick_cell(size, (size // 2 - 6, size // 2 + 4))
-        n_fields = len(ftype)
-        field = url_slider(sb, "Field", 0, n_fields - 1, 0, "nd_field") if n_fields > 1 else 0
-        sn = guarded(lambda: steerable_node(model, image, (row, col), int(field)))
-        if sn is None:
-            finish()
-            st.stop()
-        tr, tc = sn.turned_pixel
-        conv_name = next(
-            (n for p, n in layer_names(model).items() if n.startswith("steerable conv")), "steerable conv 1"
+        st.markdown(
+            f"{sn.group} fields are Fourier fields: the quarter turn rotates their coefficients by ρ(90°) "
+            f"instead of permuting them. Largest difference from ρ(90°) f: **{sn.error:.1e}**."
         )
-        st.subheader(f"Field {field} of {conv_name} at {pixel_name(row, col)}")
-        st.caption(
-            "A steerable net has no graph to sum over: here is what a quarter turn of the digit does to one "
-            "pixel's channels. Pick a graph network (GCN, ChebNet) under Run for the arithmetic."
-        )
-        st.caption(
-            f"The digit is resampled to {size}×{size} (so the centre stays a pixel); {conv_name} gives "
-            f"{sn.channels.shape[0]} field(s) of {sn.field_size} channels ({sn.group}). Click a pixel to pick it."
-        )
-        st.plotly_chart(
-            node_map_figure(sn.maps[0], row * size + col, title=f"field {field}, channel 0"),
-            width="stretch",
-            key="nd_map",
-            on_select="rerun",
-            selection_mode="points",
-        )
-        st.plotly_chart(
-            field_turn_figure(
-                sn.channels[field],
-                sn.turned_channels[field],
-                sn.permutation,
-                title=f"A 90° turn moves {pixel_name(row, col)} to (row {tr}, column {tc})",
-            ),
-            width="stretch",
-            key="nd_turn",
-        )
-        if sn.permutation is not None:
-            moves = ", ".join(f"{c}→{p}" for c, p in enumerate(sn.permutation))
-            shift = f" — a cyclic shift by {sn.shift} place(s)" if sn.shift is not None else ""
-            st.markdown(
-                f"The quarter turn permutes the field's channels: {moves}{shift}. "
-                f"Largest difference from ρ(90°) applied to the original channels: **{sn.error:.1e}**."
+    table(
+        [
+            {"channel": c, "digit": float(a), "turned digit, turned pixel": float(b), "ρ(90°) f": float(e)}
+            for c, (a, b, e) in enumerate(
+                zip(sn.channels[field], sn.turned_channels[field], sn.expected[field], strict=False)
             )
-        else:
-            st.markdown(
-                f"{sn.group} fields are Fourier fields: the quarter turn rotates their coefficients by ρ(90°) "
-                f"instead of permuting them. Largest difference from ρ(90°) f: **{sn.error:.1e}**."
-            )
-        table(
-            [
-                {"channel": c, "digit": float(a), "turned digit, turned pixel": float(b), "ρ(90°) f": float(e)}
-                for c, (a, b, e) in enumerate(
-                    zip(sn.channels[field], sn.turned_channels[field], sn.expected[field], strict=False)
-                )
-            ]
-        )
-        st.plotly_chart(
-            field_maps_figure(sn.maps, (row, col), title="the digit: the field's channels"),
-            width="stretch",
-            key="nd_maps",
-        )
-        st.plotly_chart(
-            field_maps_figure(sn.turned_maps, (tr, tc), title="the turned digit: the same field"),
-            width="stretch",
-            key="nd_turned_maps",
-        )
-        finish()
-        st.stop()
+        ]
+    )
+    st.plotly_chart(
+        field_maps_figure(sn.maps, (row, col), title="the digit: the field's channels"),
+        width="stretch",
+        key="nd_maps",
+    )
+    st.plotly_chart(
+        field_maps_figure(sn.turned_maps, (tr, tc), title="the turned digit: the same field"),
+        width="stretch",
+        key="nd_turned_maps",
+    )
 
-    # ---------------------------------------------------------------- a fixed-graph net
-    n_layers = len(model.convs)
+
+# ---------------------------------------------------------------- a fixed-graph net
+def _fixed_graph_node(model, image: np.ndarray) -> None:
+    """A fixed-graph net (GCN, ChebNet, learned edges): the layer, channels and pixel picked, then the pixel's
+    value written out as the sum its layer computes, checked against the network's own."""
+    sb = st.sidebar
     names = layer_names(model)
-    conv_names = {i + 1: names.get(f"convs.{i}", f"graph conv {i + 1}") for i in range(n_layers)}
+    conv_names = {i + 1: names.get(f"convs.{i}", f"graph conv {i + 1}") for i in range(len(model.convs))}
     layer = url_labelled_choice(sb, "Graph layer", list(conv_names), 1, "nd_layer", format_func=conv_names.get) - 1
-    lname = conv_names[layer + 1]
     conv = model.convs[layer]
     side = round(model.graphs[layer].num_nodes ** 0.5)
     c_in, c_out = int(conv.in_channels), int(conv.out_channels)
@@ -357,52 +426,65 @@ def render() -> None:
     )
     in_ch = None if in_pick == "through W" else int(in_pick.split()[1])
     brightest = int(np.argmax(outputs[:, out_ch]))  # start where this channel is busiest, not on a blank pixel
-    row, col = pick_cell(side, (brightest // side, brightest % side))
+    row, col = _pick_cell(side, (brightest // side, brightest % side))
     node = node_of(row, col, side)
-    pixel = pixel_name(row, col)
     na = guarded(lambda: node_arithmetic(model, image, layer, node))
     if na is None:
-        finish()
-        st.stop()
+        return
+    picked = _Picked(na, layer, conv_names[layer + 1], side, node, out_ch, in_ch)
+    _maps(picked, inputs, outputs)
+    _neighbours(picked, conv)
+    _to_the_output(picked)
+
+
+def _maps(p: _Picked, inputs: np.ndarray, outputs: np.ndarray) -> None:
+    """The layer's output map (click a pixel), its input around the pixel, and the pixel's row of Â (L̃)."""
+    na = p.na
     left, right = st.columns(2)
     with left:
-        st.markdown(f"**{lname} output, channel {out_ch}: click a pixel**")  # above: Plotly's toolbar covers a title
+        st.markdown(
+            f"**{p.lname} output, channel {p.out_ch}: click a pixel**"
+        )  # above: Plotly's toolbar covers a title
         st.plotly_chart(
-            node_map_figure(outputs[:, out_ch].reshape(side, side), node),
+            node_map_figure(outputs[:, p.out_ch].reshape(p.side, p.side), p.node),
             width="stretch",
             key="nd_map",
             on_select="rerun",
             selection_mode="points",
         )
-    s = edge_set_of(na, out_ch, in_ch or 0)
-    w_shown = na.edge_weights if na.edge_weights.ndim == 1 else na.edge_weights[:, s]
-    in_map, in_name = input_map(na, inputs, out_ch, in_ch)
-    in_name = "the digit" if layer == 0 and in_ch is not None else in_name
+    in_map, in_name = input_map(na, inputs, p.out_ch, p.in_ch)
+    in_name = "the digit" if p.layer == 0 and p.in_ch is not None else in_name
     with right:
         st.markdown(f"**Its input: {in_name}**")
         st.plotly_chart(
             node_map_figure(
-                in_map.reshape(side, side), node, na.neighbours, w_shown, window=3, clickable=False, height=480
+                in_map.reshape(p.side, p.side), p.node, na.neighbours, p.weights, window=3, clickable=False, height=480
             ),
             width="stretch",
             key="nd_inputs",
         )
     st.caption(
         f"Left: the layer's output; click a pixel to pick it (or set the row and column in the sidebar). Right: "
-        f"the layer's input around {pixel} (red square), its neighbours outlined and labelled with their edge "
+        f"the layer's input around {p.pixel} (red square), its neighbours outlined and labelled with their edge "
         "weights."
     )
-    name = {"gcn": "Â", "cheb": "L̃", "learned": "Â"}[na.kind]
-    st.markdown(f"**The row of {name} for {pixel}: its {len(na.neighbours)} neighbours**")
+    st.markdown(f"**The row of {p.matrix} for {p.pixel}: its {len(na.neighbours)} neighbours**")
     st.caption(MATRICES[na.kind])
     st.plotly_chart(
-        adjacency_row_figure(adjacency_row(na, s), node, side, name=name), width="stretch", key="nd_row_fig"
+        adjacency_row_figure(adjacency_row(na, p.edge_set), p.node, p.side, name=p.matrix),
+        width="stretch",
+        key="nd_row_fig",
     )
 
-    st.subheader(f"The node at {pixel} · {lname}, output channel {out_ch}")
+
+def _neighbours(p: _Picked, conv) -> None:
+    """The node's formula, then step 1: each neighbour's value times its edge weight, and their sum (a learned
+    layer: what its edge MLP predicted for those edges too)."""
+    na, out_ch, in_ch = p.na, p.out_ch, p.in_ch
+    st.subheader(f"The node at {p.pixel} · {p.lname}, output channel {out_ch}")
     st.latex(FORMULAS[na.kind])
     st.caption(
-        f"i is {pixel}, j runs over its neighbours; x is the layer's input, "
+        f"i is {p.pixel}, j runs over its neighbours; x is the layer's input, "
         + ("Θₖ the layer's weight matrix for order k" if na.kind == "cheb" else "W the layer's weight matrix")
         + ", b its bias."
     )
@@ -412,7 +494,7 @@ def render() -> None:
     table(
         rows,
         column_config={
-            "weight": st.column_config.NumberColumn(f"weight ({name} entry)", format="%.5f"),
+            "weight": st.column_config.NumberColumn(f"weight ({p.matrix} entry)", format="%.5f"),
             "input": st.column_config.NumberColumn(format="%.5f"),
             "product": st.column_config.NumberColumn(format="%.5f"),
         },
@@ -435,20 +517,25 @@ def render() -> None:
             f"({EDGE_SETS.get(na.edge_sets, na.edge_sets)}; {conv.activation} activation), then normalised "
             f"({NORMS.get(na.norm, na.norm)}):"
         )
-        raw = na.raw_edge_weights if na.raw_edge_weights.ndim == 1 else na.raw_edge_weights[:, s]
+        raw = na.raw_edge_weights if na.raw_edge_weights.ndim == 1 else na.raw_edge_weights[:, p.edge_set]
         table(
             [
                 {
-                    "row": int(j) // side,
-                    "column": int(j) % side,
+                    "row": int(j) // p.side,
+                    "column": int(j) % p.side,
                     **{n: float(v) for n, v in zip(na.edge_input_names, feats, strict=False)},
-                    "predicted": float(p),
+                    "predicted": float(q_raw),
                     "normalised": float(q),
                 }
-                for j, feats, p, q in zip(na.neighbours, na.edge_inputs, raw, w_shown, strict=False)
+                for j, feats, q_raw, q in zip(na.neighbours, na.edge_inputs, raw, p.weights, strict=False)
             ]
         )
 
+
+def _to_the_output(p: _Picked) -> None:
+    """Steps 2 and 3: through W (ChebNet: its terms), plus the bias, through the ReLU; then the network's own value
+    beside it, and the whole output vector and W."""
+    na, out_ch, in_ch = p.na, p.out_ch, p.in_ch
     bias, pre, out = float(na.bias[out_ch]), float(na.pre_activation[out_ch]), float(na.output[out_ch])
     if na.kind == "cheb":
         st.markdown(
@@ -482,8 +569,8 @@ def render() -> None:
     with st.expander("The whole output vector and W"):
         table(
             [
-                {"channel": o, "pre-activation": float(p), "output": float(v), "network": float(n), "bias": float(b)}
-                for o, (p, v, n, b) in enumerate(zip(na.pre_activation, na.output, na.network, na.bias, strict=False))
+                {"channel": o, "pre-activation": float(pr), "output": float(v), "network": float(n), "bias": float(b)}
+                for o, (pr, v, n, b) in enumerate(zip(na.pre_activation, na.output, na.network, na.bias, strict=False))
             ]
         )
         if na.weight is not None:
@@ -492,7 +579,6 @@ def render() -> None:
                 "is output channel o."
             )
             st.dataframe(pd.DataFrame(np.round(na.weight, 6)), width="stretch")
-    finish()
 
 
 if __name__ == "__main__":  # Streamlit runs a page's file as __main__; an import (a test's) draws nothing
