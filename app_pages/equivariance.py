@@ -1,6 +1,8 @@
 """Equivariance: rotate the test digits and watch trained models — a CNN, a graph model, a steerable
 (escnn) net — keep or lose their answers; measure invariance per group element and per layer."""
 
+from typing import Any
+
 import pandas as pd
 import streamlit as st
 
@@ -25,9 +27,11 @@ from core.figures.equivariance import (
     layer_error_figure,
 )
 from core.models.escnn_net import GROUPS
+from core.models.registry import ModelsWhere
+from core.models.spec import SUPERPIXEL_INPUTS
 from core.training.runner import progress_text
 from core.training.runs import RunConfig, run_title
-from core.training.store import ACTIVE_STATUSES, CheckpointError, StoreError
+from core.training.store import ACTIVE_STATUSES, CheckpointError, Run, StoreError, as_run
 from ui import classroom
 from ui.display import guarded, plain
 from ui.nav import page
@@ -68,12 +72,43 @@ def run_model(run_id: int, checkpoint_key: str):
     return load_run_model(run_id)
 
 
-def run_label(r: dict) -> str:
+SUPERPIXEL_MODELS = ModelsWhere(lambda spec: spec.inputs == SUPERPIXEL_INPUTS)  # per-image graphs: nothing turns
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def accuracy_curve(run_id: int, checkpoint_key: str, n: int, angles: tuple[float, ...]) -> dict[float, float]:
+    """The run's accuracy on its first ``n`` test digits turned by each of ``angles``."""
+    model, _, ds = run_model(run_id, checkpoint_key)
+    return accuracy_by_angle(model, ds.x_test[:n], ds.y_test[:n], angles=angles)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def logit_errors(run_id: int, checkpoint_key: str, n: int, group: str) -> dict:
+    """How much the run's logits change under each element of ``group``, on its first ``n`` test digits."""
+    model, _, ds = run_model(run_id, checkpoint_key)
+    return logit_invariance_error(model, ds.x_test[:n], group)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def digit_answer(run_id: int, checkpoint_key: str, digit: int) -> list[float]:
+    """The run's (10,) class probabilities for its test digit ``digit``, as it is stored (not turned)."""
+    model, cfg, ds = run_model(run_id, checkpoint_key)
+    return probabilities(PlaygroundModel(run_id, cfg.label(), model, cfg.model), ds.x_test[digit]).tolist()
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def layer_errors(run_id: int, checkpoint_key: str, group: str) -> dict:
+    """Each layer's equivariance error for each element of ``group``, on the run's first test digits."""
+    model, _, ds = run_model(run_id, checkpoint_key)
+    return layer_equivariance_error(model, ds.x_test[:LAYER_IMAGES], group)
+
+
+def run_label(r: Run) -> str:
     """A run as the picker lists it: "Run 3 · Steerable CNN C8 · mnist-rot" (its data set says which digits it saw)."""
     return run_title(r, with_data=True)
 
 
-def run_name(r: dict) -> str:
+def run_name(r: Run) -> str:
     """A run in a legend, a table column or a sentence: "Run 3 · Steerable CNN C8"."""
     return run_title(r)
 
@@ -81,6 +116,36 @@ def run_name(r: dict) -> str:
 def render() -> None:
     st.title("Equivariance")
     notice = st.container()
+    group, images_slot = _sidebar()
+    starter = starter_set()  # read before the runs: a starter run it calls finished is among them
+    by_id = {r.id: r for r in from_store(_turnable_runs)}
+    _trio(group, notice, expanded=not by_id)
+    if not by_id:  # trains once, for every visitor, when no run can be compared yet
+        starter = starter_set(needed=True)
+    show_starter(starter, "the Equivariance page")
+    if not by_id:
+        _no_runs(starter)
+        return
+    picked = [by_id[i] for i in _pick_runs(by_id, starter, notice)]
+    n_images = _test_images(images_slot, picked)
+    url_notices(notice)
+    if not picked:
+        st.caption("Choose up to three runs — say a CNN, a graph model and an escnn net — to rotate their test digits.")
+        return
+    keys = _checkpoint_keys(picked)
+    if not keys:
+        return
+    picked = [r for r in picked if r.id in keys]
+    measured = _measure(picked, keys, n_images, group)
+    if measured is None:
+        return
+    curves, logits = measured
+    _show_measurements(curves, logits, n_images, group)
+    _inside_one(by_id, picked, keys, group, notice)
+
+
+def _sidebar():
+    """(the group measured, the slot "Test images" is drawn in once the runs are known): the sidebar's controls."""
     sb = st.sidebar
     group = url_choice(
         sb,
@@ -99,40 +164,26 @@ def render() -> None:
         "then rotate 90°)."
     )
     copy_link_button(sb)
+    return group, images_slot
 
-    # ---------------------------------------------------------------- cached measurements
-    @st.cache_data(show_spinner=False, max_entries=64)
-    def accuracy_curve(run_id: int, checkpoint_key: str, n: int, angles: tuple[float, ...]) -> dict[float, float]:
-        model, _, ds = run_model(run_id, checkpoint_key)
-        return accuracy_by_angle(model, ds.x_test[:n], ds.y_test[:n], angles=angles)
 
-    @st.cache_data(show_spinner=False, max_entries=64)
-    def logit_errors(run_id: int, checkpoint_key: str, n: int, group: str) -> dict:
-        model, _, ds = run_model(run_id, checkpoint_key)
-        return logit_invariance_error(model, ds.x_test[:n], group)
+def _turnable_runs(s) -> list[Run]:
+    """Finished or stopped runs with weights whose digits can be turned (not a superpixel net's), newest first."""
+    return [r for r in s.runs(500, status=("finished", "stopped")) if r.checkpoint and r.model not in SUPERPIXEL_MODELS]
 
-    @st.cache_data(show_spinner=False, max_entries=256)
-    def digit_answer(run_id: int, checkpoint_key: str, digit: int) -> list[float]:
-        """The run's (10,) class probabilities for its test digit ``digit``, as it is stored (not turned)."""
-        model, cfg, ds = run_model(run_id, checkpoint_key)
-        return probabilities(PlaygroundModel(run_id, cfg.label(), model, cfg.model), ds.x_test[digit]).tolist()
 
-    @st.cache_data(show_spinner=False, max_entries=32)
-    def layer_errors(run_id: int, checkpoint_key: str, group: str) -> dict:
-        model, _, ds = run_model(run_id, checkpoint_key)
-        return layer_equivariance_error(model, ds.x_test[:LAYER_IMAGES], group)
+def _default_runs(by_id: dict[int, Run]) -> list[int]:
+    """The newest CNN, graph net and steerable net among the runs (else the newest run), as the Playground starts."""
+    return default_runs({i: r.to_dict() for i, r in by_id.items()}, MAX_RUNS)  # it reads the dict form
 
-    # ---------------------------------------------------------------- stored runs
-    starter = starter_set()  # read before the runs: a starter run it calls finished is among them
-    all_runs = from_store(lambda s: s.list_runs(status=("finished", "stopped"), limit=500))
-    runs = [r for r in all_runs if r.get("checkpoint") and (r.get("config") or {}).get("model") != "superpixel"]
 
-    by_id = {int(r["id"]): r for r in runs}
-
-    # ---------------------------------------------------------------- train a quick trio in the background
+# ---------------------------------------------------------------- train a quick trio in the background
+def _trio(group: str, notice, expanded: bool) -> None:
+    """The expander that trains a CNN, a ChebNet and an escnn net for ``group``, and their progress while they
+    train (the page selects them once they end); a reload re-attaches through the link's ``trio``."""
     mgr = manager()
     with st.expander(
-        "Train a CNN, a graph model and a steerable net to compare", expanded=not runs, icon=":material/model_training:"
+        "Train a CNN, a graph model and a steerable net to compare", expanded=expanded, icon=":material/model_training:"
     ):
         c1, c2 = st.columns(2)
         trio_data = url_choice(
@@ -157,10 +208,9 @@ def render() -> None:
             type="primary",
             key="train_trio",
         ):
+            escnn: dict[str, Any] = {"group": group}  # the steerable net is built for the group measured
             cfgs = [
-                RunConfig.make(
-                    model=m, data=trio_data, epochs=int(trio_epochs), **({"group": group} if m == "escnn" else {})
-                )
+                RunConfig.make(model=m, data=trio_data, epochs=int(trio_epochs), **(escnn if m == "escnn" else {}))
                 for m in TRIO
             ]
             ids = guarded(lambda: mgr.submit_many(cfgs, session=session_id(), client=client_address()))
@@ -185,12 +235,12 @@ def render() -> None:
             live = mgr.live(run_id)  # read from the store the manager writes
             if live is None:
                 continue
-            row, status = live["run"], live["state"]
+            status = live["state"]
             active |= status in ACTIVE_STATUSES
-            rows.append((run_id, run_title({"id": run_id, **row}), status, live))
+            rows.append((run_title(as_run(live["run"])), status, live))
         if not rows:
             return
-        for _run_id, name, status, live in rows:
+        for name, status, live in rows:
             if status == "running" and live:
                 st.progress(live["progress"], text=f"{plain(name)}: {progress_text(live)}")
             else:
@@ -203,46 +253,53 @@ def render() -> None:
     if trio_ids:
         trio_progress(trio_ids)
 
-    # ---------------------------------------------------------------- a fresh server: the starter set
-    if not runs:  # trains once, for every visitor, when no run can be compared yet
-        starter = starter_set(needed=True)
-    show_starter(starter, "the Equivariance page")
 
-    # ---------------------------------------------------------------- pick runs
-    if not runs:
-        if starter_training(starter):
-            st.info(
-                "No finished runs yet: a starter set is training (above); its runs appear here as they finish. "
-                "Or press **Train CNN, ChebNet and escnn** above, or train any image model on the Train page.",
-                icon=":material/hourglass_top:",
-            )
-        else:
-            st.info(
-                "No finished runs yet. Press **Train CNN, ChebNet and escnn** above (a few minutes on a CPU), or "
-                "train any image model on the Train page; finished runs appear here.",
-                icon=":material/model_training:",
-            )
-            for line in starter_failures(starter):
-                st.caption(f"Starter set: {line}")
-        st.page_link(page("train"), label="Train", icon=":material/model_training:")
-        st.stop()
+def _no_runs(starter) -> None:
+    """No run to compare yet: what is training (the starter set) or how to train one, and a link to the Train page."""
+    if starter_training(starter):
+        st.info(
+            "No finished runs yet: a starter set is training (above); its runs appear here as they finish. "
+            "Or press **Train CNN, ChebNet and escnn** above, or train any image model on the Train page.",
+            icon=":material/hourglass_top:",
+        )
+    else:
+        st.info(
+            "No finished runs yet. Press **Train CNN, ChebNet and escnn** above (a few minutes on a CPU), or "
+            "train any image model on the Train page; finished runs appear here.",
+            icon=":material/model_training:",
+        )
+        for line in starter_failures(starter):
+            st.caption(f"Starter set: {line}")
+    st.page_link(page("train"), label="Train", icon=":material/model_training:")
 
-    def linked_runs() -> list[int] | None:
-        """The runs this link names (``runs=3,2,1``), None when it names none. A link from before run ids were used
-        (``runs=#5 escnn C8 · mnist-rot``, repeated) is read by its ids; a run that is not listed here is left out with
-        a notice."""
-        values = st.query_params.get_all("runs")
-        if not values:
-            return None
-        ids = parse_run_ids(values[0], MAX_RUNS) if len(values) == 1 else None
-        if ids is None and len(values) <= MAX_RUNS and all(len(v) <= 200 for v in values):  # the older labels
-            heads = [v[1:].split(" ", 1)[0] if v.startswith("#") else "" for v in values]
-            ids = [int(h) for h in heads] if all(RUN_ID.fullmatch(h) for h in heads) else None
-        known = [i for i in ids or [] if i in by_id]
-        if ids is None or known != ids:
-            note_link_value("runs", ",".join(values), f"run ids of at most {MAX_RUNS} finished runs with weights")
-        return known
 
+# ---------------------------------------------------------------- pick runs
+def _linked_runs(by_id: dict[int, Run]) -> list[int] | None:
+    """The runs this link names (``runs=3,2,1``), None when it names none. A link from before run ids were used
+    (``runs=#5 escnn C8 · mnist-rot``, repeated) is read by its ids; a run that is not listed here is left out with
+    a notice."""
+    values = st.query_params.get_all("runs")
+    if not values:
+        return None
+    ids = parse_run_ids(values[0], MAX_RUNS) if len(values) == 1 else None
+    if ids is None and len(values) <= MAX_RUNS and all(len(v) <= 200 for v in values):  # the older labels
+        heads = [v[1:].split(" ", 1)[0] if v.startswith("#") else "" for v in values]
+        ids = [int(h) for h in heads] if all(RUN_ID.fullmatch(h) for h in heads) else None
+    known = [i for i in ids or [] if i in by_id]
+    if ids is None or known != ids:
+        note_link_value("runs", ",".join(values), f"run ids of at most {MAX_RUNS} finished runs with weights")
+    return known
+
+
+def _newest_first(by_id: dict[int, Run], ids) -> list[int]:
+    """``ids`` in the picker's order, newest first (a link's runs keep the link's order)."""
+    return [i for i in by_id if i in ids][:MAX_RUNS]
+
+
+def _pending(by_id: dict[int, Run], starter, notice) -> list[int] | None:
+    """Runs to select now, newest first, whatever the picker held: the trio just finished, starter runs that just
+    finished (beside the runs shown), or a run opened from another page (``eq_open``) beside the newest runs of the
+    other kinds; None (or empty) when nothing asks for a new selection."""
     pending = st.session_state.pop("_eq_select", None)  # run ids: the trio just finished, a run opened from elsewhere
     added = newly_finished(starter, set(by_id), "_eq_starter_seen")  # finished since the last rerun
     if added and not pending and "runs" in st.session_state:  # they join the runs compared (none yet: the defaults)
@@ -257,23 +314,28 @@ def render() -> None:
             note_link_value("eq_open", raw_open, "a finished image-model run with weights")
             url_notices(notice)
         else:
-            model = (opened.get("config") or {}).get("model")
-            others = [i for i in default_runs(by_id, MAX_RUNS) if (by_id[i].get("config") or {}).get("model") != model]
-            pending = [opened["id"], *others[: MAX_RUNS - 1]]
+            others = [i for i in _default_runs(by_id) if by_id[i].model != opened.model]
+            pending = [opened.id, *others[: MAX_RUNS - 1]]
             st.session_state.pop("layer_run", None)  # "Inside one network" looks inside the run opened
-            st.query_params["layer_run"] = str(opened["id"])
+            st.query_params["layer_run"] = str(opened.id)
+    return _newest_first(by_id, pending) if pending else pending
 
-    def newest_first(ids) -> list[int]:
-        """``ids`` in the picker's order, newest first (a link's runs keep the link's order)."""
-        return [i for i in by_id if i in ids][:MAX_RUNS]
 
-    pending = newest_first(pending) if pending else pending
-    linked = linked_runs()
+def _kept(by_id: dict[int, Run]) -> list[int]:
+    """The picker's last value, of runs listed here: a browser may have sent anything for it."""
+    kept = st.session_state.get("runs")
+    return [v for v in (kept if isinstance(kept, list) else []) if type(v) is int and v in by_id]
+
+
+def _pick_runs(by_id: dict[int, Run], starter, notice) -> list[int]:
+    """The ids of the runs compared (at most three, all listed here), from the picker or, when a classroom link
+    hides it, from the link; the link's ``runs`` is set to them so Copy link reopens these."""
+    pending = _pending(by_id, starter, notice)
+    linked = _linked_runs(by_id)
     if classroom.hidden(
         "runs"
     ):  # a classroom link fixed the runs: no picker, the link's runs (or the newest of each kind)
-        kept = st.session_state.get("runs")  # the picker's last value: a browser may have sent anything for it
-        kept = [v for v in (kept if isinstance(kept, list) else []) if type(v) is int and v in by_id]
+        kept = _kept(by_id)
         selected = (
             pending
             or (
@@ -281,7 +343,7 @@ def render() -> None:
                 if linked is not None
                 else kept
                 if "runs" in st.session_state
-                else newest_first(default_runs(by_id))
+                else _newest_first(by_id, _default_runs(by_id))
             )
         )[:MAX_RUNS]
         classroom.record(
@@ -295,12 +357,11 @@ def render() -> None:
         if pending:
             st.session_state["runs"] = pending
         elif "runs" not in st.session_state:  # the page opens: the link's runs, else the newest of each kind
-            st.session_state["runs"] = linked[:MAX_RUNS] if linked is not None else newest_first(default_runs(by_id))
+            st.session_state["runs"] = (
+                linked[:MAX_RUNS] if linked is not None else _newest_first(by_id, _default_runs(by_id))
+            )
         else:  # whatever a browser sent for the picker: runs listed here
-            kept = st.session_state["runs"]
-            st.session_state["runs"] = [
-                v for v in (kept if isinstance(kept, list) else []) if type(v) is int and v in by_id
-            ][:MAX_RUNS]
+            st.session_state["runs"] = _kept(by_id)[:MAX_RUNS]
         selected = st.multiselect(
             "Runs to compare",
             list(by_id),
@@ -320,59 +381,63 @@ def render() -> None:
     selected = [i for i in selected if type(i) is int and i in by_id][:MAX_RUNS]
     if st.query_params.get_all("runs") != [",".join(map(str, selected))]:
         st.query_params["runs"] = ",".join(map(str, selected))  # the link holds run ids, so Copy link reopens these
+    return selected
 
-    def digits_held(r: dict) -> int:
-        """How many test digits the run's data set holds (as it was trained: quick mode holds fewer)."""
-        stored = (r.get("summary") or {}).get("test_images")
-        if isinstance(stored, int) and stored > 0:
-            return stored
-        cfg = r.get("config") or {}
-        return split_sizes(str(cfg.get("data") or "mnist-5k"), bool(cfg.get("quick")))[1]
 
-    # "Test images": the number of digits measured, never more than the smallest test set of the runs compared holds,
-    # so the control and every sentence below say the same number.
-    smallest = min((digits_held(by_id[i]) for i in selected), default=max(IMAGE_CHOICES))
+# ---------------------------------------------------------------- measure them
+def _digits_held(r: Run) -> int:
+    """How many test digits the run's data set holds (as it was trained: quick mode holds fewer)."""
+    stored = r.summary.test_images
+    if stored is not None and stored > 0:
+        return stored
+    return split_sizes(str(r.config.get("data") or "mnist-5k"), bool(r.config.get("quick")))[1]
+
+
+def _test_images(images_slot, picked: list[Run]) -> int:
+    """ "Test images": the number of digits measured, never more than the smallest test set of the runs compared
+    holds, so the control and every sentence below say the same number."""
+    smallest = min((_digits_held(r) for r in picked), default=max(IMAGE_CHOICES))
     image_choices = sorted({v for v in IMAGE_CHOICES if v < smallest} | {min(smallest, max(IMAGE_CHOICES))})
     images_help = (
         f"Test digits turned for the accuracy curves (the first ones of each run's test set; the logit table "
         f"takes the first {LOGIT_IMAGES} of them). At most what the runs' test sets hold: {smallest:,} here."
     )
-    if len(image_choices) > 1:
-        n_images = url_choice(
-            images_slot,
-            "Test images",
-            image_choices,
-            image_choices[-1],
-            "images",
-            widget="select_slider",
-            help=images_help,
-        )
-    else:
-        n_images = image_choices[0]
-        images_slot.caption(f"Test images: {n_images} (all the runs' test sets hold).")
-    n_logit = min(int(n_images), LOGIT_IMAGES)
-    url_notices(notice)
-    if not selected:
-        st.caption("Choose up to three runs — say a CNN, a graph model and an escnn net — to rotate their test digits.")
-        st.stop()
-    picked = [by_id[i] for i in selected]
+    if len(image_choices) <= 1:
+        images_slot.caption(f"Test images: {image_choices[0]} (all the runs' test sets hold).")
+        return image_choices[0]
+    return url_choice(
+        images_slot,
+        "Test images",
+        image_choices,
+        image_choices[-1],
+        "images",
+        widget="select_slider",
+        help=images_help,
+    )
+
+
+def _checkpoint_keys(picked: list[Run]) -> dict[int, str]:
+    """Each run's checkpoint version (what its measurements are cached under); a run without a usable checkpoint
+    is left out, said in one line."""
     keys: dict[int, str] = {}
     for r in picked:
         try:
-            keys[r["id"]] = checkpoint_version(r)
+            keys[r.id] = checkpoint_version(r)
         except CheckpointError as err:
             st.error(f"Cannot open {run_name(r)} — {plain(err)}")
-    if not keys:
-        st.stop()
-    picked = [r for r in picked if r["id"] in keys]
+    return keys
+
+
+def _measure(picked: list[Run], keys: dict[int, str], n_images: int, group: str):
+    """(accuracy curves, logit errors), each by run name; None after one line saying why they cannot be measured.
+
+    Bounded (at most 3 runs x 500 digits x 24 angles, the logit table 200 digits x at most 32 elements) and cached in
+    the server per run, checkpoint and setting, Streamlit computing a value once for sessions that ask at the same
+    time: what the page shows is measured as it opens (a link, a class opening one link) and on each change, with no
+    Measure press."""
+    n_logit = min(int(n_images), LOGIT_IMAGES)
 
     def measure():
-        """Every run's accuracy curve and logit errors. Bounded (at most 3 runs x 500 digits x 24 angles, the logit
-        table
-        200 digits x at most 32 elements) and cached in the server per run, checkpoint and setting, Streamlit
-        computing a
-        value once for sessions that ask at the same time: what the page shows is measured as it opens (a link, a class
-        opening one link) and on each change, with no Measure press."""
         curves, logits = {}, {}
         for r in picked:
             label = run_name(r)
@@ -380,20 +445,19 @@ def render() -> None:
                 f"Rotating {n_images} test digits of {label} through {len(ANGLES)} angles (a few seconds "
                 "a run, longer for big escnn nets)…"
             ):
-                curves[label] = accuracy_curve(r["id"], keys[r["id"]], int(n_images), ANGLES)
-                logits[label] = logit_errors(r["id"], keys[r["id"]], n_logit, group)
+                curves[label] = accuracy_curve(r.id, keys[r.id], int(n_images), ANGLES)
+                logits[label] = logit_errors(r.id, keys[r.id], n_logit, group)
         return curves, logits
 
     try:
-        result = guarded(measure)
+        return guarded(measure)
     except (CheckpointError, DataUnavailableError, StoreError) as err:
         st.error(f"Cannot measure the selected runs — {plain(err)}")
-        result = None
-    if result is None:
-        st.stop()
-    curves, logits = result
+        return None
 
-    # ---------------------------------------------------------------- accuracy vs angle
+
+def _show_measurements(curves: dict, logits: dict, n_images: int, group: str) -> None:
+    """The accuracy of turned digits by angle, and the logits' change under each element of the group."""
     st.subheader("Accuracy of rotated digits")
     st.plotly_chart(accuracy_by_angle_figure(curves, title=""), width="stretch")  # titled by the subheader
     st.caption(
@@ -407,7 +471,6 @@ def render() -> None:
         "between."
     )
 
-    # ---------------------------------------------------------------- logit invariance
     st.subheader(f"Logit invariance for the elements of {group}")
     table = pd.DataFrame(invariance_table(logits))
     error_cols = [c for c in table.columns if c not in ("element", "grid")]
@@ -417,6 +480,7 @@ def render() -> None:
         width="stretch",
         column_config={c: st.column_config.NumberColumn(c, format="%.2e") for c in error_cols},
     )
+    n_logit = min(int(n_images), LOGIT_IMAGES)
     logit_digits = (
         f"the {n_images} test digits" if n_logit == n_images else f"the first {n_logit} of the {n_images} test digits"
     )
@@ -426,23 +490,27 @@ def render() -> None:
         "whatever the model does."
     )
 
-    # ---------------------------------------------------------------- one run in depth
+
+# ---------------------------------------------------------------- one run in depth
+def _inside_one(by_id: dict[int, Run], picked: list[Run], keys: dict[int, str], group: str, notice) -> None:
+    """One of the runs compared, in depth: each layer's equivariance error, its answer for a test digit, and one
+    layer's feature maps of the digit turned by a group element beside the maps turned."""
     st.subheader("Inside one network")
-    ids = [r["id"] for r in picked]
+    ids = [r.id for r in picked]
     if st.session_state.get("layer_run", ids[0]) not in ids:  # drawn before, for a run no longer compared: the first
         st.session_state.pop("layer_run", None)
     if parse_run_id(st.query_params.get("layer_run")) in set(by_id) - set(ids):  # the same, in the link (quietly: a
         st.query_params.pop("layer_run", None)  # run id that is no run listed here is noted below)
-    one_id = url_labelled_choice(st, "Run", ids, ids[0], "layer_run", format_func=lambda i: run_label(by_id[i]))
-    one = by_id[one_id]
+    one = by_id[url_labelled_choice(st, "Run", ids, ids[0], "layer_run", format_func=lambda i: run_label(by_id[i]))]
+    key = keys[one.id]
     try:
-        model, cfg, ds = run_model(one["id"], keys[one["id"]])
+        model, cfg, ds = run_model(one.id, key)
     except (CheckpointError, UserInputError, DataUnavailableError) as err:
         st.error(f"Cannot rebuild {run_name(one)} — {plain(err)}")
-        st.stop()
+        return
 
     with st.spinner("Measuring every layer…"):
-        per_layer = guarded(lambda: layer_errors(one["id"], keys[one["id"]], group))
+        per_layer = guarded(lambda: layer_errors(one.id, key, group))
     if per_layer:
         st.markdown(
             f"**{LAYER_ERROR_TITLE}**"
@@ -479,7 +547,7 @@ def render() -> None:
         st.session_state["digit"] = last  # another run with a smaller test set
     digit = url_slider(c2, "Test digit", 0, last, 0, "digit")
     url_notices(notice)
-    answer = guarded(lambda: digit_answer(one["id"], keys[one["id"]], int(digit)))
+    answer = guarded(lambda: digit_answer(one.id, key, int(digit)))
     if answer is not None:
         best = max(range(len(answer)), key=answer.__getitem__)
         st.caption(
@@ -488,29 +556,33 @@ def render() -> None:
         )
         if six_nine_ambiguous(answer, cfg.model, cfg.value("group")):
             st.info(f"{run_name(one)} {SIX_NINE}", icon=":material/sync:")
-    maps = None
+    _feature_maps(model, ds.x_test[digit], el)
+
+
+def _feature_maps(model, image, el: str) -> None:
+    """A layer's maps of the digit turned by ``el`` beside ``el`` applied to the digit's maps, and how far apart."""
     try:
-        maps = feature_maps(model, ds.x_test[digit], el)
+        maps = feature_maps(model, image, el)
     except UserInputError as err:
         st.info(f"No feature maps to show for this run and element — {plain(err.message)}", icon=":material/info:")
-    if maps is not None:
-        rows = list(range(min(maps.field_size if maps.field_size > 1 else 4, 4, maps.of_rotated.shape[0])))
-        st.plotly_chart(
-            equivariance_panels_figure(
-                maps.image.numpy(), maps.of_rotated.numpy(), maps.transformed.numpy(), channels=rows, element=el
-            ),
-            width="stretch",
+        return
+    rows = list(range(min(maps.field_size if maps.field_size > 1 else 4, 4, maps.of_rotated.shape[0])))
+    st.plotly_chart(
+        equivariance_panels_figure(
+            maps.image.numpy(), maps.of_rotated.numpy(), maps.transformed.numpy(), channels=rows, element=el
+        ),
+        width="stretch",
+    )
+    exact = parse_element(el).exact
+    st.caption(
+        f"Layer **{maps.layer}**, first {len(rows)} channel(s) (fields of {maps.field_size} channel(s)). "
+        f"Relative difference {maps.error:.2e}. "
+        + (
+            "g is a multiple of 90°, exact on the grid: an equivariant layer gives a blank difference."
+            if exact
+            else "g needs interpolation, so even an equivariant layer leaves a faint difference."
         )
-        exact = parse_element(el).exact
-        st.caption(
-            f"Layer **{maps.layer}**, first {len(rows)} channel(s) (fields of {maps.field_size} channel(s)). "
-            f"Relative difference {maps.error:.2e}. "
-            + (
-                "g is a multiple of 90°, exact on the grid: an equivariant layer gives a blank difference."
-                if exact
-                else "g needs interpolation, so even an equivariant layer leaves a faint difference."
-            )
-        )
+    )
 
 
 if __name__ == "__main__":  # Streamlit runs a page's file as __main__; an import (a test's) draws nothing
