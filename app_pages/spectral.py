@@ -22,9 +22,10 @@ from core.figures.spectral import (
     reconstruction_figure,
     spectrum_figure,
 )
-from core.graphs import FORMULAS, GRAPH_PARAMS
+from core.graphs import FORMULAS
+from core.models.spec import PIXEL_GRAPH_KINDS
 from core.training.runs import run_title
-from core.training.store import CheckpointError
+from core.training.store import CheckpointError, Run, as_run
 from ui.display import guarded, plain
 from ui.nav import page
 from ui.resources import RUNS, cached, dataset, from_store, graph
@@ -34,12 +35,11 @@ LOW_PASS = (10, 40, 150, 400)  # coefficients kept in the low-pass reconstructio
 
 
 @cached(RUNS, show_spinner="Loading the run's checkpoint…")
-def run_response(run_id: int, version: str, layer: int, _run: dict) -> ChebResponse:
+def run_response(run_id: int, version: str, layer: int, _run: Run) -> ChebResponse:
     return cheb_layer_response(_run, layer)
 
 
 def render() -> None:
-    PIXEL_KINDS = [k for k in GRAPH_PARAMS if k != "superpixels"]
     st.title("Spectral view")
     st.caption(
         "A graph has its own Fourier basis: the eigenvectors of its Laplacian L. Small eigenvalues are smooth "
@@ -49,7 +49,7 @@ def render() -> None:
 
     notice = st.container()  # filled at the end if the opened link had invalid values
     sb = st.sidebar
-    kind = url_choice(sb, "Graph kind", PIXEL_KINDS, "grid", "s_kind", widget="radio", horizontal=True)
+    kind = url_choice(sb, "Graph kind", list(PIXEL_GRAPH_KINDS), "grid", "s_kind", widget="radio", horizontal=True)
     params = graph_param_widgets(kind, sb)
     norm = url_choice(
         sb,
@@ -64,20 +64,48 @@ def render() -> None:
     k = url_slider(sb, "Eigenvectors shown", 4, 48, 16, "s_k", step=4)
     ds = guarded(lambda: dataset("mnist-5k"))
     if ds is None:
-        st.stop()
+        return
     digit = url_slider(sb, "Digit (training image #)", 0, len(ds.y_train) - 1, 0, "s_digit")
     copy_link_button(sb)
 
+    spectrum = _spectrum(kind, params, norm)
+    if spectrum is None:
+        return
+    raw, vals, vecs = spectrum
+    _show_spectrum(kind, norm, k, raw, vals, vecs, ds, digit)
+    _learned_filters()
+    with st.expander("What am I looking at?"):
+        st.markdown(
+            "- **Eigenvectors**: each panel is one eigenvector uᵢ of L drawn on the 28×28 pixel layout (red "
+            "positive, blue negative). u₀ is constant for L = D − A (∝ √degree for the normalised L); the next "
+            "ones are the smoothest possible waves across the image, and the frequency grows with λ — exactly "
+            "like the cosines of a 2-D Fourier transform on a grid.\n"
+            "- **Spectrum**: the eigenvalues in order; each zero eigenvalue is one connected component.\n"
+            "- **Fourier coefficients**: x̂ = Uᵀx, the digit expressed in this basis. Most of its energy sits at "
+            "low λ; the low-pass images rebuild it from only the first coefficients.\n"
+            "- **ChebNet**: a spectral filter multiplies every coefficient x̂ᵢ by g(λᵢ). ChebNet makes g a "
+            "Chebyshev polynomial of order K − 1 in the scaled Laplacian, so it never needs the eigenvectors at all."
+        )
+    url_notices(notice)
+
+
+def _spectrum(kind: str, params: dict, norm: str):
+    """(the graph, its Laplacian's eigenvalues, its eigenvectors); None after one line when either cannot be had."""
     built = guarded(lambda: graph(kind, json.dumps(params, sort_keys=True), "none"))
     if built is None:
-        st.stop()
+        return None
     raw = built[0]
-    side = round(raw.num_nodes**0.5)
     decomposed = guarded(lambda: laplacian_eigenvectors(raw, k=raw.num_nodes, norm=norm))
     if decomposed is None:
-        st.stop()
+        return None
     vals, vecs = decomposed
+    return raw, vals, vecs
 
+
+def _show_spectrum(kind: str, norm: str, k: int, raw, vals, vecs, ds, digit: int) -> None:
+    """The graph's formulas and numbers, its first ``k`` eigenvectors, its spectrum, and training digit ``digit``'s
+    graph Fourier coefficients with its low-pass reconstructions."""
+    side = round(raw.num_nodes**0.5)
     st.latex(FORMULAS[kind])
     st.latex(LAPLACIANS[norm] + r",\qquad L u_i = \lambda_i u_i,\quad \hat x = U^\top x")
     c1, c2, c3, c4 = st.columns(4)
@@ -118,10 +146,14 @@ def render() -> None:
         key="s_recon",
     )
 
-    # ---------------------------------------------------------------- learned ChebNet filters
+
+# ---------------------------------------------------------------- learned ChebNet filters
+def _learned_filters() -> None:
+    """The frequency responses a stored ChebNet run learned, one layer and input channel at a time; without such a
+    run, a line and a link to train one."""
     st.subheader("What a trained ChebNet filters")
 
-    runs = from_store(lambda s: s.runs_with_weights("cheb"))
+    runs = from_store(lambda s: [as_run(r) for r in s.runs_with_weights("cheb")])
     if not runs:
         st.info(
             "No finished ChebNet run with a checkpoint yet. Train one on the Train page (linked below): its "
@@ -131,59 +163,45 @@ def render() -> None:
         st.page_link(
             page("train"), label="Train a ChebNet", icon=":material/model_training:", query_params={"model": "cheb"}
         )
-    elif runs:
-        by_id = {int(r["id"]): r for r in runs}
-        run_id = url_labelled_choice(
-            st,
-            "ChebNet run",
-            list(by_id),
-            next(iter(by_id)),
-            "s_run",
-            format_func=lambda i: run_title(by_id[i]) if isinstance(i, int) and i in by_id else "—",
-        )
-        run = by_id[run_id]
-        layers = max(1, int((run.get("config") or {}).get("layers", 1)))
-        lc, ic = st.columns(2)
-        layer = url_choice(lc, "Layer", list(range(1, layers + 1)), 1, "s_layer") - 1
-        try:
-            lambdas, response, layer_vals, K, _ = run_response(run_id, checkpoint_version(run), int(layer), run)
-        except (CheckpointError, UserInputError, OSError) as err:
-            st.error(f"Cannot read run {run_id}'s filters — {plain(err)}")
-        else:
-            c_in = response.shape[1]
-            channel = url_slider(ic, "Input channel", 0, c_in - 1, 0, "s_in") if c_in > 1 else 0
-            st.plotly_chart(
-                frequency_response_figure(
-                    lambdas,
-                    response,
-                    layer_vals,
-                    input_channel=channel,
-                    title=f"Run {run_id}, layer {layer + 1}: {response.shape[2]} filters of order K={K} "
-                    f"(input channel {channel})",
-                ),
-                width="stretch",
-                key="s_response",
-            )
-            st.caption(
-                "Each line is one learned filter g(λ) = Σₖ θₖ Tₖ(λ − 1): how much of each graph frequency of "
-                "the input passes into that output channel. The ticks at the bottom are the eigenvalues of the "
-                "graph this layer runs on (pooled layers run on coarser graphs). A degree-(K−1) polynomial "
-                "cannot change quickly with λ, which is why the filters are smooth and K-hop local."
-            )
-
-    with st.expander("What am I looking at?"):
-        st.markdown(
-            "- **Eigenvectors**: each panel is one eigenvector uᵢ of L drawn on the 28×28 pixel layout (red "
-            "positive, blue negative). u₀ is constant for L = D − A (∝ √degree for the normalised L); the next "
-            "ones are the smoothest possible waves across the image, and the frequency grows with λ — exactly "
-            "like the cosines of a 2-D Fourier transform on a grid.\n"
-            "- **Spectrum**: the eigenvalues in order; each zero eigenvalue is one connected component.\n"
-            "- **Fourier coefficients**: x̂ = Uᵀx, the digit expressed in this basis. Most of its energy sits at "
-            "low λ; the low-pass images rebuild it from only the first coefficients.\n"
-            "- **ChebNet**: a spectral filter multiplies every coefficient x̂ᵢ by g(λᵢ). ChebNet makes g a "
-            "Chebyshev polynomial of order K − 1 in the scaled Laplacian, so it never needs the eigenvectors at all."
-        )
-    url_notices(notice)
+        return
+    by_id = {r.id: r for r in runs}
+    run_id = url_labelled_choice(
+        st,
+        "ChebNet run",
+        list(by_id),
+        next(iter(by_id)),
+        "s_run",
+        format_func=lambda i: run_title(by_id[i]) if isinstance(i, int) and i in by_id else "—",
+    )
+    run = by_id[run_id]
+    layers = max(1, int(run.config.get("layers", 1)))
+    lc, ic = st.columns(2)
+    layer = url_choice(lc, "Layer", list(range(1, layers + 1)), 1, "s_layer") - 1
+    try:
+        lambdas, response, layer_vals, K, _ = run_response(run_id, checkpoint_version(run), int(layer), run)
+    except (CheckpointError, UserInputError, OSError) as err:
+        st.error(f"Cannot read run {run_id}'s filters — {plain(err)}")
+        return
+    c_in = response.shape[1]
+    channel = url_slider(ic, "Input channel", 0, c_in - 1, 0, "s_in") if c_in > 1 else 0
+    st.plotly_chart(
+        frequency_response_figure(
+            lambdas,
+            response,
+            layer_vals,
+            input_channel=channel,
+            title=f"Run {run_id}, layer {layer + 1}: {response.shape[2]} filters of order K={K} "
+            f"(input channel {channel})",
+        ),
+        width="stretch",
+        key="s_response",
+    )
+    st.caption(
+        "Each line is one learned filter g(λ) = Σₖ θₖ Tₖ(λ − 1): how much of each graph frequency of "
+        "the input passes into that output channel. The ticks at the bottom are the eigenvalues of the "
+        "graph this layer runs on (pooled layers run on coarser graphs). A degree-(K−1) polynomial "
+        "cannot change quickly with λ, which is why the filters are smooth and K-hop local."
+    )
 
 
 if __name__ == "__main__":  # Streamlit runs a page's file as __main__; an import (a test's) draws nothing
