@@ -19,12 +19,13 @@ from core.models.superpixel_net import SUPERPIXEL_TITLES, budget_width
 from core.training import cost
 from core.training.cpu_share import describe as describe_threads
 from core.training.resume import continuable, lineage_epochs
-from core.training.runner import progress_text
+from core.training.runner import find_identical, progress_text
 from core.training.runs import RunConfig, model_default, run_title, validate
 from core.training.store import ACTIVE_STATUSES, StoreError, as_run
 from core.training.trainer import pick_device
 from ui import classroom
 from ui.display import RUNS_TABLE_COLUMNS, guarded, plain, unbroken
+from ui.linked_runs import checked_ids, write_defs
 from ui.links import open_run_buttons
 from ui.resources import manager, store
 from ui.session import client_address, session_id
@@ -303,6 +304,21 @@ def render() -> None:
     mgr = manager()
     me = session_id()
 
+    def start_or_reuse(settings: dict, box) -> int:
+        """Start's run: a stored run with exactly these settings and seed (finished, queued or training) is shown
+        instead of training a copy that would give the same numbers, and the page says so; else a new run. A class
+        pressing Start on one classroom link trains one run, not thirty."""
+        planned = validate(RunConfig.from_dict(settings))
+        same = find_identical(mgr.store, planned)
+        if same is None:
+            return mgr.submit(planned, session=me, client=client_address())
+        done = {"finished": "were trained", "running": "are training"}.get(same["status"], "are queued")
+        box.info(
+            f"The same settings and seed {done} in run {same['id']}: shown here; change the seed to train your own.",
+            icon=":material/content_copy:",
+        )
+        return int(same["id"])
+
     def estimate_line(settings: dict) -> None:
         """What Start would cost on this server ("about 12 s, 180 MB"), or, over the public budget, the refusal Start
         would give (the setting to lower and to what); an invalid combination is already said above."""
@@ -325,14 +341,22 @@ def render() -> None:
     if run_param and parse_run_id(run_param) is None:
         refuse_link_value("run", "a run id")
         url_notices(notice)
-    run_id = parse_run_id(run_param) or st.session_state.get("run_id")
+    linked = parse_run_id(run_param)
+    if linked is not None:  # the link's run, checked against what the link says it was (ui/linked_runs.py)
+        shown = checked_ids([linked], notice)
+        if shown and shown[0] != linked:  # the run here with the link's settings and seed: the link names it now
+            st.query_params["run"] = str(shown[0])
+        linked = shown[0] if shown else None
+    run_id = linked or st.session_state.get("run_id")
 
     b1, b2, b3 = st.columns([1, 1, 3])
     if b1.button("Start", icon=":material/play_arrow:", type="primary", width="stretch"):
-        new_id = guarded(lambda: mgr.submit(RunConfig.from_dict(cfg), session=me, client=client_address()))
+        new_id = guarded(lambda: start_or_reuse(cfg, notice))
         if new_id:  # an invalid combination shows st.error and keeps every setting as it was
             run_id = st.session_state["run_id"] = new_id
             st.query_params["run"] = str(new_id)
+    if run_id and st.query_params.get("run") == str(run_id):
+        write_defs([run_id])  # a copied link carries what this run is
     live_now = guarded(lambda: mgr.live(run_id)) if run_id else None
     active = bool(live_now and live_now["state"] in ACTIVE_STATUSES)
     mine = bool(live_now and live_now["session"] == me)

@@ -185,9 +185,9 @@ class LinkCheck:
         figure = f", {self.linked.accuracy:.1%} where the link was made" if self.linked.accuracy is not None else ""
         if self.state == "reused":
             assert self.run is not None
-            where = f"run {self.run.id}" if self.run.id != self.asked else f"run {self.asked}"
+            done = {"finished": "were trained", "running": "are training"}.get(self.run.status, "are queued")
             return (
-                f"The same settings and seed as the link's {what}{figure} were trained in {where}: shown here; "
+                f"The same settings and seed as the link's {what}{figure} {done} in run {self.run.id}: shown here; "
                 "change the seed to train your own."
             )
         if self.state == "other":

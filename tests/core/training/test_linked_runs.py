@@ -98,7 +98,11 @@ def test_a_run_with_the_links_settings_and_seed_is_reused_not_trained_again(tmp_
     rebuilt = fresh.create_run(rebuild_config(link[cheb]).to_dict())  # someone pressed Rebuild: run 2, queued
     (check,) = check_linked(fresh, [cheb], link)
     assert (check.state, check.run.id, check.stored.id) == ("reused", rebuilt, 1)
-    assert f"were trained in run {rebuilt}: shown here; change the seed to train your own" in check.message()
+    assert f"are queued in run {rebuilt}: shown here; change the seed to train your own" in check.message()
+    fresh.start(rebuilt, "cpu")
+    fresh.finish(rebuilt, {"test_accuracy": 0.715})
+    (check,) = check_linked(fresh, [cheb], link)
+    assert f"were trained in run {rebuilt}: shown here" in check.message()
 
 
 def test_an_old_bare_id_link_still_opens_with_a_notice():

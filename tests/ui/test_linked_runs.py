@@ -1,0 +1,101 @@
+"""Links that carry their runs, on the pages (ui/linked_runs.py): a link made on one server opened on a server that
+restarted on a fresh disk says what is missing and rebuilds it; Start reuses a run with the same settings and seed."""
+
+from __future__ import annotations
+
+from core.training.linked_runs import KEY, decode_defs, encode_defs, run_hash
+from core.training.runs import RunConfig, validate
+from core.training.store import RunStore
+from tests.ui.ui_helpers import no_errors, open_page
+
+TRAIN = "app_pages/train.py"
+
+
+def finished(store: RunStore, accuracy: float, **settings) -> int:
+    cfg = validate(RunConfig.make(**{"epochs": 1, "quick": True, **settings}))
+    run_id = store.create_run(cfg.to_dict(), name=cfg.label())
+    store.start(run_id, "cpu")
+    store.finish(run_id, {"test_accuracy": accuracy})
+    return run_id
+
+
+def cheb_link(tmp_path, monkeypatch) -> dict[str, str]:
+    """A Train link to a finished ChebNet (run 1, 71.5%) made on another server, whose disk is then gone."""
+    monkeypatch.setenv("GRAPHCONV_DATA_DIR", str(tmp_path / "other-server"))
+    other = RunStore()
+    run_id = finished(other, 0.715, model="cheb", seed=4)
+    link = {"run": str(run_id), KEY: encode_defs([other.require_run(run_id)])}
+    monkeypatch.setenv("GRAPHCONV_DATA_DIR", str(tmp_path / "this-server"))
+    return link
+
+
+def infos(at) -> str:
+    return " | ".join(i.value for i in at.info)
+
+
+def test_a_link_whose_run_1_is_another_run_here_says_so_and_rebuilds_it(app, tmp_path, monkeypatch, served_manager):
+    link = cheb_link(tmp_path, monkeypatch)
+    here = RunStore()
+    finished(here, 0.535, model="mlp")  # this server's run 1 is an MLP
+    app.query_params.update(link)
+    at = open_page(app, TRAIN)
+    no_errors(at)
+    assert "Run 1 on this server is another run" in infos(at) and "71.5% where the link was made" in infos(at)
+    rebuild = at.button(key="rebuild_1")
+    assert rebuild.label == "Rebuild run 1"
+    rebuild.click().run()
+    no_errors(at)
+    runs = here.runs()
+    assert len(runs) == 2  # one new run, with the link's settings and seed
+    new = max(runs, key=lambda r: r.id)
+    assert run_hash(new.config) == next(iter(decode_defs(link[KEY]).values())).hash and new.config["seed"] == 4
+    assert f"The same settings and seed as the link's Run 1 · ChebNet K=5" in infos(at)
+    assert f"in run {new.id}: shown here" in infos(at)  # queued or training, beside the link's 71.5%
+    assert str(at.query_params["run"]).strip("[]'") == str(new.id)  # the link names the rebuilt run now
+
+
+def test_a_link_whose_run_is_missing_says_so_in_one_line(app, tmp_path, monkeypatch):
+    link = cheb_link(tmp_path, monkeypatch)
+    app.query_params.update(link)
+    at = open_page(app, TRAIN)
+    no_errors(at)
+    assert "The link's Run 1 · ChebNet" in infos(at) and "is not on this server" in infos(at)
+    assert at.button(key="rebuild_1").label == "Rebuild run 1"
+
+
+def test_a_link_with_an_identical_run_here_shows_that_run(app, tmp_path, monkeypatch):
+    link = cheb_link(tmp_path, monkeypatch)
+    here = RunStore()
+    finished(here, 0.5, model="mlp")
+    twin = finished(here, 0.715, model="cheb", seed=4)  # trained here too (run 2)
+    app.query_params.update(link)
+    at = open_page(app, TRAIN)
+    no_errors(at)
+    assert f"were trained in run {twin}: shown here; change the seed to train your own" in infos(at)
+    assert not [b for b in at.button if b.key == "rebuild_1"]
+
+
+def test_a_bad_run_defs_value_is_noted_and_the_id_read_as_a_bare_one(app):
+    store = RunStore()
+    run_id = finished(store, 0.6, model="mlp")
+    app.query_params.update({"run": str(run_id), KEY: "not-a-definition"})
+    at = open_page(app, TRAIN)
+    assert not at.exception
+    assert any("run_defs=" in w.value and "do not decode" in w.value for w in at.warning)
+    assert "cannot be checked" in infos(at)
+
+
+def test_start_shows_a_run_with_the_same_settings_and_seed_instead_of_training_a_copy(app, served_manager):
+    store = RunStore()
+    at = open_page(app, TRAIN)
+    at.button[0].click().run()  # Start (the first button): a new run
+    first = store.runs()
+    assert len(first) == 1
+    at.button[0].click().run()  # Start again, nothing changed
+    no_errors(at)
+    assert len(store.runs()) == 1
+    assert f"The same settings and seed are queued in run {first[0].id}" in infos(at) or (
+        f"in run {first[0].id}: shown here" in infos(at)
+    )
+    assert str(at.query_params["run"]).strip("[]'") == str(first[0].id)
+    assert decode_defs(str(at.query_params[KEY]).strip("[]'"))  # the link carries what the run is

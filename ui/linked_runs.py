@@ -1,0 +1,115 @@
+"""A page's side of links that carry their runs (``core.training.linked_runs``): check the runs a link names, say
+in one line what is not as the link says, offer **Rebuild this run**, and write the definitions of the runs a page
+shows back into its URL, so a copied link keeps them.
+
+A page that reads run ids from its link calls :func:`checked_ids` with them before it uses them, and
+:func:`write_defs` with the ids it ends up showing (after its own selection changed them). The link's ``run_defs``
+value is untrusted: a bad one is noted through ``url_notices`` and the ids are read as a bare-id link's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import streamlit as st
+
+from core.errors import UserInputError
+from core.training.linked_runs import KEY, LinkCheck, LinkedRun, check_linked, decode_defs, encode_defs, rebuild_config
+from core.training.runs import run_title
+from ui.display import guarded, plain
+from ui.resources import from_store, manager
+from ui.session import client_address, session_id
+from ui.url_state import shown_link_value
+
+REBUILT = "_rebuilt_runs"  # session state: link id -> the id of the run Rebuild queued for it in this session
+
+
+def link_defs(box: Any = None) -> dict[int, LinkedRun]:
+    """What this page's link says its runs were: {} for a bare-id link, or for a bad value, which ``box`` (if
+    given) says in one line."""
+    raw = st.query_params.get(KEY)
+    try:
+        return decode_defs(raw)
+    except UserInputError as err:
+        if box is not None:
+            box.warning(
+                f"This link's {KEY}={shown_link_value(str(raw))} was not used — {plain(err).split(': ', 1)[-1]}.",
+                icon=":material/link_off:",
+            )
+        return {}
+
+
+def checked_ids(ids: Sequence[int], container: Any = None, rebuild: bool = True) -> list[int]:
+    """The ids to show for the run ids a link named: each id whose stored run is what the link says, or the run
+    here with the link's settings and seed (said in one line), or the run Rebuild queued for it in this session.
+    For an id nothing here matches, one line says so and (``rebuild``) a button queues the same config and seed;
+    that id is left out until then. A bare-id link's ids are kept, with a notice."""
+    box = container if container is not None else st
+    defs = link_defs(box)
+    rebuilt: dict[int, int] = st.session_state.setdefault(REBUILT, {})
+    checks = from_store(lambda s: check_linked(s, list(ids), defs))
+    shown: list[int] = []
+    for check in checks:
+        if check.rebuildable and check.asked in rebuilt:
+            again = from_store(lambda s, i=rebuilt[check.asked]: s.run(i))
+            if again is not None:
+                box.info(
+                    f"Rebuilding the link's run {check.asked} as run {again.id} ({again.status}); the link's figure: "
+                    + (f"{check.linked.accuracy:.1%}." if check.linked and check.linked.accuracy is not None else "—."),
+                    icon=":material/construction:",
+                )
+                shown.append(again.id)
+                continue
+        line = check.message(run_title)
+        if line:
+            box.info(line, icon=":material/link:" if check.state in ("same", "reused") else ":material/link_off:")
+        if check.run is not None:
+            shown.append(check.run.id)
+        elif check.rebuildable and rebuild:
+            _rebuild_button(check, box)
+    return list(dict.fromkeys(shown))
+
+
+def _rebuild_button(check: LinkCheck, box: Any) -> None:
+    """**Rebuild this run**: queue the link's config and seed, like Start (the session's and the server's limits
+    apply); the page shows the new run from its next run on."""
+    assert check.linked is not None
+    if not box.button(
+        f"Rebuild run {check.asked}",
+        key=f"rebuild_{check.asked}",
+        icon=":material/replay:",
+        help="Train the link's run again here: the same settings and seed, so the same result in exact mode.",
+    ):
+        return
+    linked = check.linked
+    new_id = guarded(lambda: manager().submit(rebuild_config(linked), session=session_id(), client=client_address()))
+    if new_id:
+        st.session_state[REBUILT][check.asked] = int(new_id)
+        st.rerun()
+
+
+def write_defs(ids: Iterable[int]) -> None:
+    """Put the definitions of the runs with ``ids`` (those this page shows) into its URL, keeping those the link
+    gave for ids not stored here; drop the key when there are none."""
+    wanted = list(dict.fromkeys(int(i) for i in ids))
+    if not wanted:
+        st.query_params.pop(KEY, None)
+        return
+    runs = from_store(lambda s: [r for r in (s.run(i) for i in wanted) if r is not None])
+    held = {r.id for r in runs}
+    given = {i: d for i, d in link_defs().items() if i in wanted and i not in held}
+    kept = [{"id": d.id, "config": d.config, "summary": {"test_accuracy": d.accuracy}} for d in given.values()]
+    text = encode_defs([*runs, *kept])
+    if text:
+        st.query_params[KEY] = text
+    else:
+        st.query_params.pop(KEY, None)
+
+
+def defs_for(ids: Iterable[int]) -> dict[str, str]:
+    """``{"run_defs": ...}`` for a link to another page that names these stored runs ({} for none)."""
+    wanted = list(dict.fromkeys(int(i) for i in ids))
+    runs = from_store(lambda s: [r for r in (s.run(i) for i in wanted) if r is not None])
+    text = encode_defs(runs)
+    return {KEY: text} if text else {}
