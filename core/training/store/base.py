@@ -180,6 +180,26 @@ class AbstractStore(ABC):
         """Mark ``queued``/``running`` runs whose process is gone, or whose heartbeat is older than
         ``stale_after`` seconds, as ``interrupted`` (with the reason) and return their ids."""
 
+    # -- taking over a dead server's runs (core.training.resume) ---------------------------
+
+    @abstractmethod
+    def orphaned_runs(self, stale_after: float = 60.0) -> list[Run]:
+        """``queued``/``running`` runs whose owner is dead, oldest first: its process gone (a pid is looked up only
+        on the host it ran on) or no heartbeat for ``stale_after`` seconds. Reads only."""
+
+    @abstractmethod
+    def claim_orphan(self, run: Run, *, resume_from: int = 0) -> bool:
+        """Take orphan ``run`` (as :meth:`orphaned_runs` returned it) over for this process: atomically, only if its
+        status, pid and heartbeat are still those of ``run`` (a compare-and-set in one transaction), so of several
+        servers exactly one claims it. It becomes ``queued`` under the same id, owned by this process with a fresh
+        heartbeat, its stop request kept, and what it did after epoch ``resume_from`` (epoch rows, per-epoch
+        artifacts, live loss points) is dropped. True when this call claimed it."""
+
+    @abstractmethod
+    def interrupt_orphan(self, run: Run, reason: str) -> bool:
+        """End orphan ``run`` ``interrupted`` with ``reason``, by the same compare-and-set as :meth:`claim_orphan`
+        (its epochs and artifacts kept); True when this call ended it."""
+
     # -- the live channel: progress one way, stop requests the other ---------------------
 
     @abstractmethod

@@ -28,15 +28,16 @@ from core.training.store.checkpoints import path_from_db, path_to_db, remove_own
 from core.training.store.codec import (
     as_number,
     epoch_from_row,
+    from_json,
     library_versions,
     run_from_row,
     to_json,
 )
 from core.training.store.entities import Epoch, Run
 from core.training.store.groups import RunGroup
-from core.training.store.liveness import Liveness, beat
+from core.training.store.liveness import Liveness, beat, orphan_reason, this_host
 from core.training.store.progress import ProgressChannel
-from core.training.store.schema import METRIC_COLUMNS, RUN_COLUMNS, STATUSES, TERMINAL_STATUSES
+from core.training.store.schema import ACTIVE_STATUSES, METRIC_COLUMNS, RUN_COLUMNS, STATUSES, TERMINAL_STATUSES
 
 
 def _check_status(status: str, allowed: tuple[str, ...] = STATUSES) -> None:
@@ -97,6 +98,7 @@ class RunStore(Liveness, ProgressChannel, Artifacts, AbstractStore):
             to_json(library_versions()),
             "{}",
             os.getpid(),
+            this_host(),
             now,
             session,
             group.id if group else None,
@@ -106,8 +108,8 @@ class RunStore(Liveness, ProgressChannel, Artifacts, AbstractStore):
                 self._insert_group(conn, group, now)
             cursor = conn.execute(
                 "INSERT INTO runs (created_at, updated_at, status, kind, name, config, device,"
-                " versions, summary, pid, heartbeat, session, group_id)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " versions, summary, pid, host, heartbeat, session, group_id)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 values,
             )
             return int(cursor.lastrowid or 0)
@@ -147,7 +149,7 @@ class RunStore(Liveness, ProgressChannel, Artifacts, AbstractStore):
         return {row["id"]: RunGroup.from_row(row["type"], row["id"], row["fields"], row["created_at"]) for row in rows}
 
     def start(self, run_id: int, device: str) -> None:
-        """Mark the run as running on ``device`` in this process (pid and heartbeat set)."""
+        """Mark the run as running on ``device`` in this process (pid, host and heartbeat set)."""
         now = time.time()
         with self._write() as conn:
             self._update(
@@ -156,6 +158,7 @@ class RunStore(Liveness, ProgressChannel, Artifacts, AbstractStore):
                 status="running",
                 device=device,
                 pid=os.getpid(),
+                host=this_host(),
                 heartbeat=now,
                 updated_at=now,
             )
@@ -228,10 +231,76 @@ class RunStore(Liveness, ProgressChannel, Artifacts, AbstractStore):
             remove_owned_checkpoint(Path(run.checkpoint), self._path.parent / "checkpoints")
         return deleted > 0
 
+    # -- taking over the runs of a dead server ------------------------------------
+
+    def orphaned_runs(self, stale_after: float = 60.0) -> list[Run]:
+        """Queued or running runs whose owner is dead (:func:`~core.training.store.liveness.orphan_reason`: its
+        process gone from the host it ran on, or no heartbeat for ``stale_after`` seconds), oldest first. Nothing is
+        changed: a server takes each over with :meth:`claim_orphan` or :meth:`interrupt_orphan`."""
+        now = time.time()
+        with self._read() as conn:
+            rows = conn.execute(
+                f"{self._SELECT} WHERE runs.status IN (?, ?) ORDER BY runs.id", ACTIVE_STATUSES
+            ).fetchall()
+        return [
+            self._entity(row)
+            for row in rows
+            if orphan_reason(row["pid"], row["host"], row["heartbeat"], now, stale_after) is not None
+        ]
+
+    def claim_orphan(self, run: Run, *, resume_from: int = 0) -> bool:
+        """Take orphan ``run`` (as :meth:`orphaned_runs` read it) over for this process, if nobody changed it since:
+        a compare-and-set on its status, pid and heartbeat inside one write transaction, so of two servers claiming
+        the same run exactly one gets True. The run becomes ``queued`` again under its id, owned by this process
+        (pid, host, a fresh heartbeat), its stop request kept; what it did after epoch ``resume_from`` (epoch rows,
+        per-epoch artifacts, live loss points) is dropped, so it goes on from the end of that epoch (0: from the
+        start). False when the run is not active or was changed (claimed, ended, or its worker was alive after all)."""
+        if run.status not in ACTIVE_STATUSES:
+            return False
+        keep = operator.index(resume_from)
+        now = time.time()
+        with self._write() as conn:
+            claimed = conn.execute(
+                "UPDATE runs SET status = 'queued', pid = ?, host = ?, heartbeat = ?, updated_at = ?, error = NULL"
+                " WHERE id = ? AND status = ? AND pid IS ? AND heartbeat IS ?",
+                (os.getpid(), this_host(), now, now, run.id, run.status, run.pid, run.heartbeat),
+            ).rowcount
+            if not claimed:
+                return False
+            conn.execute("DELETE FROM metrics WHERE run_id = ? AND epoch > ?", (run.id, keep))
+            conn.execute("DELETE FROM artifacts WHERE run_id = ? AND epoch > ?", (run.id, keep))  # not run-level (-1)
+            row = conn.execute("SELECT points, num_batches FROM progress WHERE run_id = ?", (run.id,)).fetchone()
+            if row is not None and keep == 0:
+                conn.execute("DELETE FROM progress WHERE run_id = ?", (run.id,))
+            elif row is not None:
+                points = [p for p in from_json(row["points"], empty=[]) if p[0] <= keep]
+                conn.execute(
+                    "UPDATE progress SET epoch = ?, batch = ?, points = ?, updated_at = ? WHERE run_id = ?",
+                    (keep, row["num_batches"], to_json(points), now, run.id),
+                )
+        return True
+
+    def interrupt_orphan(self, run: Run, reason: str) -> bool:
+        """End orphan ``run`` (as :meth:`orphaned_runs` read it) ``interrupted`` with ``reason`` (why it cannot go
+        on), by the same compare-and-set as :meth:`claim_orphan`; its epochs and artifacts are kept. False when the
+        run is not active or was changed since."""
+        if run.status not in ACTIVE_STATUSES:
+            return False
+        now = time.time()
+        with self._write() as conn:
+            return (
+                conn.execute(
+                    "UPDATE runs SET status = 'interrupted', error = ?, updated_at = ?"
+                    " WHERE id = ? AND status = ? AND pid IS ? AND heartbeat IS ?",
+                    (str(reason), now, run.id, run.status, run.pid, run.heartbeat),
+                ).rowcount
+                > 0
+            )
+
     # -- reading -------------------------------------------------------------------
 
     _SELECT = (
-        f"SELECT {', '.join(f'runs.{c}' for c in RUN_COLUMNS)},"
+        f"SELECT {', '.join(f'runs.{c}' for c in RUN_COLUMNS)}, runs.host AS host,"
         " g.type AS group_type, g.fields AS group_fields, g.created_at AS group_created_at"
         " FROM runs LEFT JOIN run_groups g ON g.id = runs.group_id"
     )

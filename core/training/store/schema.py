@@ -16,7 +16,7 @@ from core.config import shown_path
 from core.errors import StoreError
 from core.training.store.legacy_kinds import adopt_kind_groups
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 STATUSES: tuple[str, ...] = ("queued", "running", "finished", "failed", "stopped", "interrupted")
 ACTIVE_STATUSES: tuple[str, ...] = ("queued", "running")
 TERMINAL_STATUSES: tuple[str, ...] = ("finished", "failed", "stopped", "interrupted")
@@ -27,6 +27,8 @@ METRIC_COLUMNS: tuple[str, ...] = (
     "seconds",
     "images_per_second",
 )
+# the columns a Run is read from; ``host`` (schema 4: the host of the process in ``pid``) is the store's own, read
+# only by its liveness checks (``core.training.store.liveness``)
 RUN_COLUMNS: tuple[str, ...] = (
     "id",
     "status",
@@ -110,6 +112,9 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "CREATE INDEX IF NOT EXISTS run_groups_type ON run_groups(type)",
         "ALTER TABLE runs ADD COLUMN group_id TEXT",
         "CREATE INDEX IF NOT EXISTS runs_group ON runs(group_id)",
+    ),
+    4: (  # several servers may share a store: a pid says whether a run's owner lives only on the host it ran on
+        "ALTER TABLE runs ADD COLUMN host TEXT",
     ),
 }
 # A migration's step in Python after its SQL: schema 3 reads the old group kinds once (core.training.store.legacy_kinds)

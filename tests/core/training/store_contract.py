@@ -265,3 +265,81 @@ CONTRACT = [
     unknown_ids_are_refused,
     is_a_run_writer,
 ]
+
+
+# -- resume (issue 32, part 2): taking over a dead server's runs -----------------------------------------------------
+
+
+def finds_orphans_but_never_live_or_ended_runs(store: AbstractStore) -> None:
+    """orphaned_runs lists queued and running runs whose owner is dead, oldest first, and changes nothing: runs of
+    this (live) process with fresh heartbeats are not orphans, ended runs never are."""
+    queued, running, done = _run(store), _run(store), _run(store)
+    store.start(running, "cpu")
+    store.finish(done, SUMMARY)
+    assert store.orphaned_runs(stale_after=3600) == []  # their owner is this process, their heartbeats fresh
+    orphans = store.orphaned_runs(stale_after=-1)  # every heartbeat counts as stale
+    assert [r.id for r in orphans] == [queued, running]
+    assert orphans == [store.require_run(queued), store.require_run(running)]  # read as they are, unchanged
+    assert [r.status for r in orphans] == ["queued", "running"]
+
+
+def a_claimed_orphan_goes_on_from_its_epoch(store: AbstractStore) -> None:
+    """claim_orphan queues the run again under its id, owned by this process with a fresh heartbeat, keeps epochs up
+    to resume_from (rows, per-epoch artifacts, live points) and the run-level artifacts and stop request, drops what
+    came after; a second claim of the same read, or a claim of a run that changed since, is refused."""
+    import os
+
+    run_id = _run(store)
+    store.start(run_id, "cpu")
+    for epoch in (1, 2, 3):
+        store.log_epoch(run_id, epoch, train_loss=1.0 / epoch, test_accuracy=0.5)
+        store.save_artifact(run_id, "pca", {"epoch": epoch}, epoch=epoch)
+    store.save_artifact(run_id, "train_state", b"state after epoch 2")
+    store.log_progress(run_id, 3, 4, 10, 0.3, [(1.5, 0.9), (2.0, 0.8), (2.5, 0.7), (3.4, 0.6)])
+    assert store.request_stop(run_id)
+    (orphan,) = store.orphaned_runs(stale_after=-1)
+    assert store.claim_orphan(orphan, resume_from=2)
+    run = store.require_run(run_id)
+    assert (run.id, run.status, run.error, run.pid) == (run_id, "queued", None, os.getpid())
+    assert run.heartbeat is not None and orphan.heartbeat is not None and run.heartbeat >= orphan.heartbeat
+    assert run.stop_requested_at == orphan.stop_requested_at  # a stop asked before the restart still stands
+    assert [e["epoch"] for e in store.epochs(run_id)] == [1, 2]
+    assert store.list_artifacts(run_id) == [
+        {"name": "pca", "epoch": 1},
+        {"name": "pca", "epoch": 2},
+        {"name": "train_state", "epoch": None},
+    ]
+    live = store.progress(run_id)
+    assert live is not None and live["epoch"] == 2 and live["points"] == [(1.5, 0.9), (2.0, 0.8)]
+    assert not store.claim_orphan(orphan, resume_from=2)  # the same read again: its heartbeat changed
+    assert not store.interrupt_orphan(orphan, "late")
+    (again,) = store.orphaned_runs(stale_after=-1)
+    assert again.status == "queued" and store.claim_orphan(again)  # a fresh read claims it: from the start now
+    assert store.epochs(run_id) == [] and store.progress(run_id) is None
+    assert store.list_artifacts(run_id) == [{"name": "train_state", "epoch": None}]
+
+
+def an_orphan_that_cannot_go_on_ends_interrupted(store: AbstractStore) -> None:
+    """interrupt_orphan ends the run interrupted with the reason, its epochs and artifacts kept, once; a run that
+    ended meanwhile is left as it is."""
+    run_id, ended = _run(store), _run(store)
+    store.start(run_id, "cpu")
+    store.log_epoch(run_id, 1, train_loss=0.5)
+    orphans = store.orphaned_runs(stale_after=-1)
+    assert [r.id for r in orphans] == [run_id, ended]
+    store.finish(ended, SUMMARY)  # its worker finished after all
+    reason = "interrupted by a restart after epoch 1; cannot resume: it saved no training state"
+    assert store.interrupt_orphan(orphans[0], reason)
+    run = store.require_run(run_id)
+    assert (run.status, run.error) == ("interrupted", reason) and [e["epoch"] for e in store.epochs(run_id)] == [1]
+    assert not store.interrupt_orphan(orphans[0], reason) and not store.claim_orphan(orphans[0])
+    assert not store.interrupt_orphan(orphans[1], reason) and not store.claim_orphan(orphans[1])
+    assert store.require_run(ended).status == "finished" and store.orphaned_runs(stale_after=-1) == []
+
+
+RESUME = [
+    finds_orphans_but_never_live_or_ended_runs,
+    a_claimed_orphan_goes_on_from_its_epoch,
+    an_orphan_that_cannot_go_on_ends_interrupted,
+]
+CONTRACT += RESUME
