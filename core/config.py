@@ -1,7 +1,8 @@
 """Where GraphConv Lab keeps its files, the quick mode that shrinks every run, and public mode's limits.
 
 ``GRAPHCONV_DATA_DIR`` moves the data folder (downloads, the run database, checkpoints);
-the default is ``./data`` beside the repository. ``GRAPHCONV_PUBLIC=1`` turns on public mode (and ``=0``
+the default is ``./data`` beside the repository. ``GRAPHCONV_STORE_URL`` puts the run store in a PostgreSQL
+database instead (:func:`store_url`). ``GRAPHCONV_PUBLIC=1`` turns on public mode (and ``=0``
 off); unset, it is on where the app is hosted for others (Streamlit Community Cloud, a Hugging Face Space).
 Public mode bounds what any visitor can cause (:func:`limits`). ``GRAPHCONV_QUICK=1`` turns on quick mode
 (and ``GRAPHCONV_QUICK=0`` off); unset, it follows public mode.
@@ -28,6 +29,17 @@ def data_dir() -> Path:
     path = data_root()
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+STORE_URL_SETTING = "GRAPHCONV_STORE_URL"  # where the run store lives; unset: SQLite in the data folder
+
+
+def store_url() -> str | None:
+    """``GRAPHCONV_STORE_URL`` when set (``postgresql://user:password@host:port/name``, or a SQLite file as a
+    path or ``sqlite:///path``), else None: the run store is then ``runs.db`` in the data folder. On Streamlit
+    Community Cloud a root-level secret of that name is this variable (``ui/store_url.py`` copies it from a local
+    ``secrets.toml`` too)."""
+    return os.environ.get(STORE_URL_SETTING, "").strip() or None
 
 
 def shown_path(path: str | os.PathLike) -> str:

@@ -7,7 +7,15 @@ it says nothing about how a backend keeps its rows.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from pathlib import Path
+from typing import Any
+
 import pytest
+import torch
 
 from core.errors import RunNotFoundError, UserInputError
 from core.training.runs import RunConfig
@@ -18,7 +26,9 @@ from core.training.store import (
     RunSummary,
     RunWriter,
     as_run,
+    load_checkpoint,
     save_checkpoint,
+    store_at,
 )
 
 CONFIG = RunConfig.make(model="mlp", hidden=16, epochs=2, quick=True, seed=3).to_dict()
@@ -179,20 +189,24 @@ def keeps_artifacts(store: AbstractStore) -> None:
 
 
 def keeps_checkpoints_and_deletes_runs(store: AbstractStore) -> None:
-    """finish records the weights file; runs_with_weights lists runs whose file exists; delete_run removes the run
-    with its epochs, artifacts and (the store's own) weights file."""
+    """finish records the weights file; a run read back names a local file holding those weights (SQLite: the file
+    itself; PostgreSQL: a copy written from the database); runs_with_weights lists runs whose file exists;
+    delete_run removes the run with its epochs, artifacts and (the store's own) weights file."""
     kept, gone = _run(store), _run(store)
-    path = save_checkpoint({}, store.data_folder / "checkpoints" / f"run-{kept}.pt")
+    path = save_checkpoint({"w": torch.arange(4.0)}, store.data_folder / "checkpoints" / f"run-{kept}.pt")
+    weights = path.read_bytes()
     store.finish(kept, SUMMARY, checkpoint=path)
     store.finish(gone, SUMMARY, checkpoint=store.data_folder / "checkpoints" / "never-written.pt")
-    assert store.require_run(kept).checkpoint == str(path)
+    local = store.require_run(kept).checkpoint
+    assert local is not None and Path(local).read_bytes() == weights
+    assert torch.equal(load_checkpoint(local)["w"], torch.arange(4.0))
     assert [r["id"] for r in store.runs_with_weights()] == [kept]
     assert store.runs_with_weights(model="cheb") == []
     store.finish(kept, SUMMARY, status="stopped")  # no checkpoint given: the recorded one stays
-    assert store.require_run(kept).checkpoint == str(path)
+    assert store.require_run(kept).checkpoint == local
     store.log_epoch(kept, 1, train_loss=1.0)
     store.save_artifact(kept, "pca", [1])
-    assert store.delete_run(kept) and not path.exists()
+    assert store.delete_run(kept) and not path.exists() and not Path(local).exists()
     assert store.run(kept) is None and store.epochs(kept) == [] and store.list_artifacts(kept) == []
     assert not store.delete_run(kept)
 
@@ -249,6 +263,84 @@ def is_a_run_writer(store: AbstractStore) -> None:
     assert store.location and store.data_folder.is_dir()
 
 
+# ---------------------------------------------------------------------------------------------------------------------
+# Several servers on one store (issue 32): each function opens a second store object on the same database, as another
+# app server would (``store_at(store.location)``), and races it against the first from threads.
+
+CLAIMERS = 8  # threads racing to claim the same runs, half on each store object
+CLAIMED_RUNS = 12
+
+
+def _second_server(store: AbstractStore) -> AbstractStore:
+    other = store_at(store.location)
+    assert other is not store and other.location == store.location
+    return other
+
+
+def _race(calls: list[Callable[[], Any]]) -> list[Any]:
+    """Run ``calls`` at once (all threads wait at a barrier first); their results in order."""
+    barrier = threading.Barrier(len(calls))
+
+    def run(call: Callable[[], Any]) -> Any:
+        barrier.wait(timeout=30)
+        return call()
+
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return list(pool.map(run, calls))
+
+
+def two_servers_claim_each_orphan_once(store: AbstractStore) -> None:
+    """Two servers that read the same orphaned runs and race to claim every one of them: each run is claimed exactly
+    once (its claim is a compare-and-set in one transaction), and ends queued, owned by the claimer."""
+    other = _second_server(store)
+    ids = [_run(store) for _ in range(CLAIMED_RUNS)]
+    for run_id in ids[::2]:
+        store.start(run_id, "cpu")  # running and queued orphans alike
+    orphans = store.orphaned_runs(stale_after=-1)  # every heartbeat counts as stale: all of them are orphans
+    assert sorted(r.id for r in orphans) == ids
+
+    def claim_all(server: AbstractStore) -> list[int]:
+        return [run.id for run in orphans if server.claim_orphan(run)]
+
+    claimed = _race([partial(claim_all, store if i % 2 else other) for i in range(CLAIMERS)])
+    flat = sorted(run_id for got in claimed for run_id in got)
+    assert flat == ids  # every run once: never twice, never lost
+    for run_id in ids:
+        run = store.require_run(run_id)
+        assert run.status == "queued" and run.error is None and run.heartbeat is not None
+    assert not any(store.claim_orphan(run) or store.interrupt_orphan(run, "late") for run in orphans)  # stale reads
+
+
+def two_servers_never_share_an_id(store: AbstractStore) -> None:
+    """Runs created at once through two store objects get distinct ids from the database, each readable from both."""
+    other = _second_server(store)
+
+    def create_five(server: AbstractStore, i: int) -> list[int]:
+        return [server.create_run(CONFIG, name=f"r{i}") for _ in range(5)]
+
+    created = _race([partial(create_five, store if i % 2 else other, i) for i in range(CLAIMERS)])
+    ids = [run_id for got in created for run_id in got]
+    assert len(set(ids)) == len(ids) == CLAIMERS * 5
+    assert {r.id for r in other.runs()} == set(ids) == {r.id for r in store.runs()}
+
+
+def a_stop_request_reaches_the_other_server(store: AbstractStore) -> None:
+    """A stop asked through one server is seen by the other, which trains the run; epochs it logs are seen back."""
+    other = _second_server(store)
+    run_id = _run(other)
+    other.start(run_id, "cpu")
+    assert store.request_stop(run_id) and other.stop_requested(run_id)
+    other.log_epoch(run_id, 1, train_loss=0.5)
+    other.finish(run_id, SUMMARY, status="stopped")
+    assert store.require_run(run_id).status == "stopped" and [e["epoch"] for e in store.epochs(run_id)] == [1]
+
+
+SEVERAL_SERVERS = [
+    two_servers_claim_each_orphan_once,
+    two_servers_never_share_an_id,
+    a_stop_request_reaches_the_other_server,
+]
+
 CONTRACT = [
     creates_and_reads_a_run,
     the_typed_and_dict_forms_agree,
@@ -264,6 +356,7 @@ CONTRACT = [
     reads_a_run_config,
     unknown_ids_are_refused,
     is_a_run_writer,
+    *SEVERAL_SERVERS,
 ]
 
 

@@ -1,8 +1,8 @@
 """Every run store keeps ``AbstractStore``'s contract (``store_contract.py``), and the interface declares it all.
 
-``BACKENDS`` names each store this machine can open and how to make an empty one; the next backend (PostgreSQL,
-issue 32) joins by adding a ``"postgresql"`` entry whose factory starts or reaches its server (skipping when it
-cannot), and every contract function then runs on it too.
+``BACKENDS`` names each store and how to make an empty one: SQLite (a file in the test's folder) and PostgreSQL (a
+fresh database on the session's real server, ``postgres_server.py``: the tests fail without the server's binaries
+when run as root, as CI does, and skip as another user). Every contract function runs on each.
 """
 
 from __future__ import annotations
@@ -17,11 +17,23 @@ from core.training.store import AbstractStore, RunStore, RunWriter
 from tests.core.training.store_contract import CONTRACT
 
 
-def _sqlite(folder: Path) -> AbstractStore:
+def _sqlite(folder: Path, request: pytest.FixtureRequest) -> AbstractStore:
     return RunStore(folder / "runs.db")
 
 
-BACKENDS: dict[str, Callable[[Path], AbstractStore]] = {"sqlite": _sqlite}
+def _postgresql(folder: Path, request: pytest.FixtureRequest) -> AbstractStore:
+    from core.training.store.postgres import PostgresStore
+
+    store = PostgresStore(request.getfixturevalue("postgres_url"), data_folder=folder)
+    request.addfinalizer(store.close)
+    return store
+
+
+# each backend's empty store, given the test's data folder and the request (for fixtures such as a server's)
+BACKENDS: dict[str, Callable[[Path, pytest.FixtureRequest], AbstractStore]] = {
+    "sqlite": _sqlite,
+    "postgresql": _postgresql,
+}
 
 
 @pytest.fixture(params=sorted(BACKENDS))
@@ -29,7 +41,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.Mo
     """An empty store of each backend, its data folder private to the test."""
     folder = tmp_path / "data"
     monkeypatch.setenv("GRAPHCONV_DATA_DIR", str(folder))
-    return BACKENDS[request.param](folder)
+    return BACKENDS[request.param](folder, request)
 
 
 @pytest.mark.parametrize("contract", CONTRACT, ids=lambda f: f.__name__)
@@ -66,3 +78,12 @@ def test_every_store_call_a_caller_makes_is_declared() -> None:
     the SQLite file itself (``path``)."""
     public = {n for n in dir(RunStore) if not n.startswith("_")}
     assert public - set(dir(AbstractStore)) == {"path"}
+
+
+def test_the_postgresql_store_fills_the_interface_and_adds_no_call() -> None:
+    """PostgresStore implements every declared call; beyond the interface it has only ``close`` (its connections)."""
+    from core.training.store.postgres import PostgresStore
+
+    assert not PostgresStore.__abstractmethods__
+    public = {n for n in dir(PostgresStore) if not n.startswith("_")}
+    assert public - set(dir(AbstractStore)) == {"close"}
