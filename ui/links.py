@@ -13,6 +13,7 @@ from typing import Any
 import streamlit as st
 
 from ui import nav
+from ui.linked_runs import defs_for
 from ui.page_queries import (
     EquivarianceQuery,
     FiltersQuery,
@@ -101,5 +102,6 @@ def open_run_buttons(run_id: int, config: Mapping[str, Any], container=st, exclu
     if not links:
         return
     cols = container.columns(len(links))
+    carried = defs_for([run_id])  # what the run is, so the link keeps its meaning on another server (run_defs)
     for col, (key, label, icon, query) in zip(cols, links, strict=True):
-        col.page_link(nav.page(key), label=label, icon=icon, query_params=query)
+        col.page_link(nav.page(key), label=label, icon=icon, query_params={**query, **carried})

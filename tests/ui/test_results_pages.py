@@ -52,7 +52,11 @@ def test_results_page_names_runs_from_their_config_and_links_a_graph_net_to_one_
         picker.options
     )
     links = {link.proto.label: link.proto.query_string for link in at.get("page_link")}
-    assert links["One node's arithmetic"] == f"nd_run={cheb}"
+    query = dict(part.split("=", 1) for part in links["One node's arithmetic"].split("&"))
+    assert query.keys() == {"nd_run", "run_defs"} and query["nd_run"] == str(cheb)  # and what the run is (issue 32)
+    from core.training.linked_runs import decode_defs
+
+    assert decode_defs(query["run_defs"])[cheb].config == RunStore().require_run(cheb).config
     at.selectbox(key="run").set_value(mlp).run()
     no_errors(at)
     assert "One node's arithmetic" not in {link.proto.label for link in at.get("page_link")}
