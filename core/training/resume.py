@@ -28,17 +28,49 @@ Runs stored before continuing existed have no ``train_state``: they still open o
 continuing one is refused with a :class:`~core.errors.CheckpointError` that says why (their weights
 alone would restart Adam and the random streams: not the same training). On Ray a continuation is
 refused (:func:`check_backend`): a task on another node cannot read the launcher's checkpoint and store.
+
+Resuming after a restart (issue 32). While a run trains, its worker overwrites the same ``train_state`` artifact at
+the end of every epoch with a *resume point*: that epoch's training state plus the weights (``"weights"``), one value
+written in one transaction (:class:`EpochSaver`, through ``core.training.trainer.saving_each_epoch``), so storage
+holds one state per run, never one per epoch, and weights and state can never come from different epochs. The run's
+end overwrites it once more with the plain state beside the checkpoint file, as before. When a server starts it takes
+over the runs of a dead owner (``RunManager``; the store's ``orphaned_runs`` and its compare-and-set
+``claim_orphan`` / ``interrupt_orphan``, so of several servers sharing a store exactly one takes each run), and
+:func:`plan_takeover` says what becomes of each:
+
+* a run with no finished epoch (a queued run, or one killed in its first epoch) is queued again and starts afresh;
+* a run with a resume point is queued again under its id and trains on from that epoch, its earlier epoch rows kept
+  (rows after the point, written in the instant between an epoch's row and its point, are dropped and retrained);
+  with the same seed on the CPU it ends exactly where an uninterrupted run ends, for the constant and plateau
+  schedules (and cosine too: its horizon is unchanged), at the same thread count (exact mode);
+* a run killed after its last epoch's point (during the final test pass) is completed from that point: its weights
+  become its checkpoint and it ends ``finished`` (Results evaluates it on first view);
+* a run whose stop had been asked ends ``stopped``, its weights saved from the point;
+* the rest end ``interrupted`` with the reason: finished epochs but no readable point (a run trained before this
+  version, one killed in the instant before its first point, a point that is unreadable), settings this version no
+  longer accepts, or a run of the Ray backend, whose tasks keep no per-epoch state (a Ray task writes through its
+  channel; the launcher would have to ship a point to another node: not done, as for continuing).
+
+A resumed run records each takeover in its run-level ``resumed`` artifact; :func:`resume_note` words it for its
+status line: "resumed from epoch 2 after a restart".
 """
 
 from __future__ import annotations
 
 import io
+import logging
+import time
 from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from core.errors import CheckpointError, UserInputError
 
+log = logging.getLogger(__name__)
+
 TRAIN_STATE_ARTIFACT = "train_state"
+RESUMED_ARTIFACT = "resumed"  # run-level JSON list, one {"epoch", "at"} per takeover that queued the run again
 CONTINUABLE = ("finished", "stopped")
 SAME_SETTINGS_EXCEPT = ("epochs", "parent", "device")  # what a continuation may differ from its parent in
 
@@ -171,3 +203,150 @@ def lineage_epochs(store, run_id: int) -> list[dict[str, Any]]:
             rows = [r for r in rows if r["epoch"] < own[0]["epoch"]]  # the child took over from its first epoch
         rows += [{**r, "run": rid} for r in own]
     return rows
+
+
+# -- resuming after a restart ---------------------------------------------------------------------------------
+
+
+class EpochSaver:
+    """``save`` of ``core.training.trainer.saving_each_epoch`` for run ``run_id``: each resume point overwrites the
+    run's ``train_state`` artifact. Never raises (the run trains on; it could only be resumed from an earlier epoch),
+    and counts what it wrote: ``saves``, ``bytes`` (the last point's), ``seconds`` (all of them: serialising and
+    writing)."""
+
+    def __init__(self, store, run_id: int):
+        self.store, self.run_id = store, int(run_id)
+        self.saves, self.bytes, self.seconds = 0, 0, 0.0
+
+    def __call__(self, point: Mapping[str, Any]) -> None:
+        t0 = time.perf_counter()
+        try:
+            data = state_bytes(point)
+            self.store.save_artifact(self.run_id, TRAIN_STATE_ARTIFACT, data)
+        except Exception as err:  # noqa: BLE001 - a failed save (a full disk, a locked store) must not end the run
+            log.warning("run %s: its state after epoch %s was not saved (%s)", self.run_id, point.get("epoch"), err)
+            return
+        finally:
+            self.seconds += time.perf_counter() - t0
+        self.saves, self.bytes = self.saves + 1, len(data)
+
+
+def checkpoint_file(store, run_id: int) -> Path:
+    """Where run ``run_id`` of ``store`` keeps its weights (``checkpoints/run-<id>.pt`` in the store's data folder,
+    as ``core.training.store.checkpoint_path`` names it in a worker)."""
+    return Path(store.data_folder) / "checkpoints" / f"run-{int(run_id)}.pt"
+
+
+def load_resume_point(store, run_id: int) -> dict[str, Any] | None:
+    """Run ``run_id``'s resume point (a training state with its ``"weights"``), or None when it saved no state.
+
+    A state without weights is a run's end state (its weights in the checkpoint file, which the run writes just
+    before it): its point takes the weights from that file (a run killed while it was being recorded).
+    :class:`CheckpointError` when the state or that file is unreadable or missing."""
+    from core.training.store import load_checkpoint
+
+    if not has_train_state(store, run_id):
+        return None
+    state = load_train_state(store, run_id)
+    if "weights" not in state:
+        path = checkpoint_file(store, run_id)
+        if not path.is_file():
+            raise CheckpointError(f"run {run_id}'s saved training state holds no weights, and it has no weights file")
+        state["weights"] = load_checkpoint(path)
+    if not isinstance(state["weights"], Mapping):
+        raise CheckpointError(f"run {run_id}'s saved weights are a {type(state['weights']).__name__}, not weights")
+    return state
+
+
+@dataclass(frozen=True)
+class Takeover:
+    """What a starting server does with one orphaned run (:func:`plan_takeover`)."""
+
+    action: str  # "queue": train it (again, or on); "end": end it from its point; "interrupt": it cannot go on
+    resume_from: int = 0  # epochs it keeps: it goes on from the end of this one (0: from the start)
+    status: str = ""  # "end": the status it ends with (finished, stopped)
+    reason: str = ""  # "interrupt": why, for its error line; "end" as stopped: why it stopped
+    point: Mapping[str, Any] | None = None  # "end": the resume point whose weights it keeps (None: none saved)
+
+
+def plan_takeover(store, run, backend: str = "process") -> Takeover:
+    """What becomes of orphaned ``run`` (a :class:`~core.training.store.Run` whose owner died) on a server whose
+    backend is ``backend`` (see the module docstring). Reads only: the caller claims the run before acting."""
+    from core.training.run_config import validate
+
+    try:
+        cfg = validate(run.run_config())
+    except Exception as err:  # noqa: BLE001 - an old config fails in any way: why, in one line
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        return Takeover(
+            "interrupt", reason=f"interrupted by a restart; cannot resume: its settings are refused ({first})"
+        )
+    rows = store.epochs(run.id)
+    last = rows[-1]["epoch"] if rows else 0
+    stop = run.stop_requested_at is not None
+    stopped = "stopped: a stop was asked before its server restarted; every finished epoch is kept"
+    if not rows:
+        if stop:
+            return Takeover("end", status="stopped", reason="stopped before it started")
+        return Takeover("queue")
+    if backend == "ray":
+        why = "the Ray backend keeps no training state between epochs"
+        point = None
+    else:
+        try:
+            point = load_resume_point(store, run.id)
+            why = "it saved no training state after its epochs (trained before resuming existed?)"
+        except CheckpointError as err:
+            point, why = None, str(err)
+    if point is None:
+        if stop:
+            return Takeover("end", resume_from=last, status="stopped", reason=stopped)
+        return Takeover("interrupt", reason=f"interrupted by a restart after epoch {last}; cannot resume: {why}")
+    done = int(point["epoch"])
+    if stop:
+        return Takeover("end", resume_from=done, status="stopped", reason=stopped, point=point)
+    if done >= cfg.training.epochs:  # killed after its last epoch, while it was being recorded
+        return Takeover("end", resume_from=done, status="finished", point=point)
+    return Takeover("queue", resume_from=done)
+
+
+def end_from_point(store, run, plan: Takeover) -> None:
+    """End claimed ``run`` as ``plan`` says (action "end"): its point's weights become its checkpoint and its plain
+    state its ``train_state`` (so it opens on every page and can be continued), its summary from its epoch rows."""
+    rows = store.epochs(run.id)
+    checkpoint = None
+    if plan.point is not None:
+        from core.training.store import save_checkpoint
+
+        checkpoint = save_checkpoint(plan.point["weights"], checkpoint_file(store, run.id))
+        store.save_artifact(
+            run.id, TRAIN_STATE_ARTIFACT, state_bytes({k: v for k, v in plan.point.items() if k != "weights"})
+        )
+    summary = {
+        "run_id": run.id,
+        "status": plan.status,
+        "device": run.device,
+        "test_accuracy": rows[-1]["test_accuracy"] if rows else None,
+        "epochs_done": len(rows),
+        "ended_after_restart": True,
+    }
+    error = plan.reason if plan.status != "finished" else None
+    store.finish(run.id, summary, status=plan.status, error=error, checkpoint=checkpoint)
+
+
+def record_resume(store, run_id: int, epoch: int) -> None:
+    """Add a takeover that queued run ``run_id`` again from the end of ``epoch`` to its ``resumed`` artifact."""
+    history = store.load_artifact(run_id, RESUMED_ARTIFACT)
+    history = list(history) if isinstance(history, list) else []
+    store.save_artifact(run_id, RESUMED_ARTIFACT, [*history, {"epoch": int(epoch), "at": time.time()}])
+
+
+def resume_note(store, run_id: int) -> str:
+    """How a run's status line says it was taken over after a restart ("resumed from epoch 2 after a restart";
+    "" for a run that never was)."""
+    history = store.load_artifact(run_id, RESUMED_ARTIFACT)
+    if not isinstance(history, list) or not history or not isinstance(history[-1], Mapping):
+        return ""
+    epoch = int(history[-1].get("epoch") or 0)
+    text = f"resumed from epoch {epoch} after a restart" if epoch else "started again after a restart"
+    return text + (f" ({len(history)} restarts)" if len(history) > 1 else "")

@@ -33,12 +33,21 @@ through the store; a worker that has not stopped ``stop_grace_s`` seconds later 
 its run ends ``stopped`` with every finished epoch kept. A worker that dies (killed, segfault, out of
 memory) has its run marked ``failed`` with the reason within a dispatcher tick.
 
+A server that starts takes over the runs whose owner died (:meth:`RunManager.take_over`, issue 32): the store lists
+queued and training runs whose process is gone from its host or whose heartbeat went stale, and each is claimed by a
+compare-and-set in the store, so when several servers share one store exactly one takes each run. Queued runs are
+queued again under their ids; a run that was training trains on from its last finished epoch (its resume point,
+saved by its worker after every epoch), its finished epoch rows kept; only a run that cannot go on ends
+``interrupted``, with the reason (``core.training.resume.plan_takeover``). ``live`` and :func:`progress_text` say
+"resumed from epoch N after a restart".
+
 ``identical_runs`` / ``find_identical`` find a stored run (finished, queued or training) whose config equals a new
 one's exactly, seed included, so a page can show it instead of training the same run again (the Lessons page).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -53,6 +62,7 @@ from core.training import cost
 from core.training.backend import Backend, JobControl
 from core.training.cpu_share import default_max_runs
 from core.training.fair_queue import FairQueue, fair_order  # noqa: F401  (fair_order: re-exported)
+from core.training.resume import resume_note
 from core.training.runs import RunConfig, validate
 from core.training.store import Run, RunGroup, StoreError, as_run
 from core.training.sweep import grid_configs, new_sweep_group
@@ -184,7 +194,7 @@ class RunManager:
         self._searching: list[Job] = []  # Tune trials: they run on the cluster's CPUs, not in the slots
         self._closed = False
         self._last_beat = 0.0
-        self.store.recover_interrupted()
+        self.taken_over = self.take_over()  # the runs of a dead server: queued again here, or ended with the reason
         self._thread = threading.Thread(target=self._loop, name="graphconv-dispatcher", daemon=True)
         self._thread.start()
 
@@ -399,7 +409,8 @@ class RunManager:
 
     def live(self, run_id: int) -> dict[str, Any] | None:
         """A run's state as every page shows it, read from the store (None for an unknown id); ``run`` is its
-        stored row (name, summary, device, error), so a page polling this needs no second read."""
+        stored row (name, summary, device, error), so a page polling this needs no second read; ``resumed`` says
+        whether a restarted server took it over (``core.training.resume.resume_note``)."""
         run = self.store.get_run(run_id)
         if run is None:
             return None
@@ -425,6 +436,7 @@ class RunManager:
             "losses": prog.get("points", []),
             "queue_position": self.queue_position(run_id, state),
             "session": run.get("session"),
+            "resumed": resume_note(self.store, run_id),  # "resumed from epoch 2 after a restart", or ""
             "run": run,
         }
 
@@ -466,6 +478,52 @@ class RunManager:
                 self._control(job).terminate(job.handle)
                 job.terminated = True
             self._settle(job)
+
+    # -- taking over a dead server's runs -----------------------------------------------------
+
+    def take_over(self, stale_after: float = 60.0) -> list[int]:
+        """Take over every queued or training run whose owner is dead (no heartbeat for ``stale_after`` seconds, or
+        its process gone from this host), as ``core.training.resume.plan_takeover`` says: queue it again here
+        under its id (from the start, or on from its last finished epoch), end it (finished or stopped, from its
+        resume point), or end it ``interrupted`` with the reason. Each is claimed in the store first, by a
+        compare-and-set: a run another server claimed meanwhile is left to it. Called when the manager starts;
+        returns the ids queued here."""
+        from core.training.resume import end_from_point, plan_takeover, record_resume
+
+        queued: list[int] = []
+        for run in self.store.orphaned_runs(stale_after):
+            claimed = False
+            try:
+                plan = plan_takeover(self.store, run, self.backend.name)
+                if plan.action == "interrupt":
+                    self.store.interrupt_orphan(run, plan.reason)
+                    continue
+                claimed = self.store.claim_orphan(run, resume_from=plan.resume_from)
+                if not claimed:
+                    continue  # another server took it
+                if plan.resume_from or (run.status == "running" and plan.action == "queue"):
+                    record_resume(self.store, run.id, plan.resume_from)
+                if plan.action == "end":
+                    end_from_point(self.store, run, plan)
+                    continue
+                self._requeue(run, plan.resume_from)
+                queued.append(run.id)
+            except Exception as err:  # one run that cannot be taken over never stops a server
+                log.exception("run %s could not be taken over", run.id)
+                if claimed:  # ours now, so nobody else would end it (unclaimed, the next server tries again)
+                    with contextlib.suppress(Exception):
+                        self.store.fail(run.id, f"could not be taken over after a restart: {type(err).__name__}: {err}")
+        return queued
+
+    def _requeue(self, run: Run, done: int) -> None:
+        """Queue claimed run ``run`` here, to train after epoch ``done``, with this server's settings for workers."""
+        cfg = run.run_config()
+        env = {k: os.environ.get(k) for k in ENV_KEYS}
+        env["GRAPHCONV_DATA_DIR"] = str(self.store.data_folder)
+        growth = max(cost.estimate(cfg, epochs=max(cfg.training.epochs - done, 1)).peak_mb - cost.WORKER_MB, 0.0)
+        with self._cond:
+            self._queue.append(Job(run.id, run.session, cfg.to_dict(), env, None, growth))
+            self._cond.notify()
 
     # -- the dispatcher -------------------------------------------------------------------
 
@@ -601,13 +659,15 @@ class RunManager:
 
 def progress_text(live: dict[str, Any]) -> str:
     """A running run's progress in words, from ``RunManager.live``: "epoch 2/3, batch 10/16, loss 0.4321", the
-    superpixel graphs being built, or "starting the worker…" before the first batch (never "batch 0/0")."""
+    superpixel graphs being built, or "starting the worker…" before the first batch (never "batch 0/0"); then, for a
+    run a restarted server took over, " · resumed from epoch 2 after a restart"."""
+    resumed = f" · {live['resumed']}" if live.get("resumed") else ""
     if live.get("preparing"):
-        return f"building superpixel graphs (once, then cached): {live['batch']:,}/{live['num_batches']:,}"
+        return f"building superpixel graphs (once, then cached): {live['batch']:,}/{live['num_batches']:,}" + resumed
     if not live.get("num_batches"):
-        return "starting the worker…"
+        return "starting the worker…" + resumed
     text = f"epoch {live['epoch']}/{live['epochs']}, batch {live['batch']}/{live['num_batches']}"
-    return text + (f", loss {live['loss']:.4f}" if live.get("loss") is not None else "")
+    return text + (f", loss {live['loss']:.4f}" if live.get("loss") is not None else "") + resumed
 
 
 def ray_address() -> str:

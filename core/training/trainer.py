@@ -3,13 +3,22 @@
 The trainer knows nothing about graphs: it gets a model, batches of (inputs, labels) and callbacks.
 ``inputs`` may be an image tensor (B, 1, H, W) or a PyG ``Batch`` (superpixel graphs); anything
 with ``.to(device)`` works.
+
+A training worker makes its run durable with :func:`saving_each_epoch`: every :func:`fit` inside that block hands a
+*resume point* (:func:`resume_point`: the weights and the :func:`train_state` of the epoch just finished) to the
+worker after each epoch, and a fit given a resume point goes on from it, so a run whose server died trains on from
+its last finished epoch as if nothing had happened (``core.training.resume``). A block rather than arguments of
+``fit``: ``core.training.runs.execute`` builds the fit's config and callbacks, and the worker around it is what
+knows where the points go.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -234,6 +243,49 @@ def restore_train_state(
     return int(state["epoch"]), int(state["step"])
 
 
+def resume_point(model: nn.Module, state: dict[str, Any]) -> dict[str, Any]:
+    """A run's resume point: its :func:`train_state` with the weights under ``"weights"`` (the model's state dict),
+    one value that is written, and read back, whole."""
+    return {**state, "weights": model.state_dict()}
+
+
+@dataclass(frozen=True)
+class EpochSaves:
+    """What :func:`saving_each_epoch` asks of the fit inside it."""
+
+    save: Callable[[dict[str, Any]], None]  # gets a resume point after every finished epoch (not a stopped one)
+    start_from: Mapping[str, Any] | None = None  # a resume point to go on from (None: train from the start)
+
+
+_EPOCH_SAVES: ContextVar[EpochSaves | None] = ContextVar("graphconv_epoch_saves", default=None)
+
+
+@contextmanager
+def saving_each_epoch(
+    save: Callable[[dict[str, Any]], None], start_from: Mapping[str, Any] | None = None
+) -> Iterator[None]:
+    """Every :func:`fit` in this block (in this thread) calls ``save`` with a :func:`resume_point` after each finished
+    epoch and, given ``start_from`` (such a point), loads its weights and goes on after its epoch: its optimiser,
+    schedule, plateau and random streams restored, as a continuation does. ``save`` runs in the training thread
+    between two epochs, so it sees exactly that epoch's state; it should not raise (a failed save ends the run)."""
+    token = _EPOCH_SAVES.set(EpochSaves(save, start_from))
+    try:
+        yield
+    finally:
+        _EPOCH_SAVES.reset(token)
+
+
+def _load_point_weights(model: nn.Module, weights: Mapping[str, Any]) -> None:
+    """Load a resume point's weights into ``model``; TrainingFailed when they do not fit it."""
+    from core.training.store.checkpoints import load_state_strict
+
+    try:
+        load_state_strict(model, weights)
+    except (RuntimeError, KeyError, ValueError) as err:
+        first = (str(err).strip().splitlines() or [""])[0]
+        raise TrainingFailed(f"the run's saved weights do not fit its model ({first[:300]})") from None
+
+
 def fit(
     model: nn.Module,
     train: Batches,
@@ -253,6 +305,9 @@ def fit(
     the run with status ``failed`` and a clear ``error``. ``callbacks.should_stop()`` ends it with status
     ``stopped`` after the current batch.
 
+    Inside :func:`saving_each_epoch` it hands a resume point to the block's ``save`` after each finished epoch, and
+    goes on from the block's ``start_from`` (weights included, over ``resume``) when given one.
+
     ``resume`` (a :func:`train_state` of an earlier fit of these weights) continues that training: epochs are
     numbered on from its last one up to ``cfg.epochs``, the steps, optimiser, plateau and random streams carry
     on, so 3 epochs then a resume to 5 give the same weights as 5 epochs at once (constant and plateau
@@ -264,11 +319,15 @@ def fit(
     step_rng = run_rng.active
     device = pick_device(cfg.device)
     result = TrainResult(status="finished", device=str(device))
+    saves = _EPOCH_SAVES.get()
     try:
         model.to(device)
         opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         step, total_steps = 0, cfg.epochs * len(train)
         plateau, done = Plateau(), 0
+        if saves is not None and saves.start_from is not None:  # this run's own last epoch, after a restart
+            _load_point_weights(model, saves.start_from["weights"])
+            resume = dict(saves.start_from)
         if resume is not None:
             done, step = restore_train_state(resume, opt, plateau, run_rng, train, cfg.augment)
         scale = plateau.scale  # 1.0 but for a plateau schedule that halved the rate before a resume
@@ -328,6 +387,12 @@ def fit(
                 cb.on_epoch(row)
             if result.status == "stopped":
                 break
+            if saves is not None:  # after on_epoch: the epoch's row is stored before the point that follows it
+                saves.save(
+                    resume_point(
+                        model, train_state(opt, done, step, plateau, run_rng, train, cfg.augment, cfg.schedule)
+                    )
+                )
         result.state = train_state(opt, done, step, plateau, run_rng, train, cfg.augment, cfg.schedule)
     except TrainingFailed as err:
         result.status, result.error = "failed", str(err)

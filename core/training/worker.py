@@ -8,6 +8,11 @@ in any process, sees the same live run by polling the store, and a stop request 
 page, ``python -m core stop``) reaches the run within a batch or two. Each run trains with its fair
 share of this machine's CPUs (:class:`~core.training.cpu_share.CpuShare`), recorded in every epoch row.
 
+Durable runs (issue 32): a worker writing to a run store saves a resume point (weights and training state) at the
+end of every epoch, overwriting the last one, and a worker starting a run that has one (a run a restarted server took
+over) trains on from it: :func:`execute_reporting`, ``core.training.resume``. A Ray task (its ``ChannelStore`` reads
+nothing back) saves none. A run ended by Ctrl-C (the CLI) ends ``stopped``, so no server resumes it.
+
 Exact mode (:func:`exact_mode`: public mode, or ``GRAPHCONV_EXACT=1``) trades a lone run's speed for results
 that depend only on the config and seed. torch splits a matrix product's and a sum's work by its thread count,
 so the same batch gives other last bits with 1 and 2 threads (a quick ChebNet's first epoch loss 1.7699785
@@ -71,7 +76,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Self
 
-from core.errors import UserInputError
+from core.errors import CheckpointError, UserInputError
 from core.training.cpu_share import CpuShare, Lease, lease_dir, usable_cpus
 from core.training.runs import RunConfig, execute
 
@@ -206,6 +211,7 @@ def execute_reporting(
     wall_s: float | None = None,
     memory: MemoryLimit | None = None,
     exact: bool | None = None,
+    save_each_epoch: bool | None = None,
 ) -> dict[str, Any]:
     """``execute`` one stored run with live progress and stop requests through the store (``on_epoch`` and
     ``on_prepare`` are called too, e.g. to print).
@@ -215,7 +221,16 @@ def execute_reporting(
     (a Ray task: Ray already gave it its CPUs); in exact mode (``exact``, default :func:`exact_mode`) it trains
     with ``EXACT_THREADS`` throughout (:class:`FixedShare`). ``wall_s`` seconds from now the run stops by itself (status
     ``stopped``, :func:`time_limit_reason` its error); ``None``: ``core.config.limits().run_wall_s``, 0: never.
-    ``memory``: this process's memory limit (:func:`limit_memory`), named in the error of a run that reached it."""
+    ``memory``: this process's memory limit (:func:`limit_memory`), named in the error of a run that reached it.
+
+    ``save_each_epoch`` (default: when ``store`` is a run store that reads back, an ``AbstractStore``; a Ray task's
+    channel is not) saves a resume point after every epoch (``core.training.resume.EpochSaver``), and then a run that
+    has one (taken over after a restart) goes on from it. Ctrl-C ends the run ``stopped``, its epochs kept."""
+    from core.training.resume import EpochSaver, load_resume_point
+    from core.training.store import AbstractStore
+    from core.training.trainer import saving_each_epoch
+
+    durable = isinstance(store, AbstractStore) if save_each_epoch is None else bool(save_each_epoch)
     try:
         if threads is None and (exact_mode() if exact is None else exact):
             share: CpuShare = FixedShare(EXACT_THREADS)
@@ -225,8 +240,11 @@ def execute_reporting(
             from core.config import limits
 
             wall_s = limits().run_wall_s
-    except UserInputError as err:  # a bad GRAPHCONV_CPUS or limit: the stored run ends with the reason, not queued
-        store.fail(run_id, str(err))
+        start_from = load_resume_point(store, run_id) if durable else None
+        if start_from is not None and int(start_from["epoch"]) >= cfg.training.epochs:
+            raise CheckpointError(f"run {run_id} already trained its {cfg.training.epochs} epochs: nothing to resume")
+    except (UserInputError, CheckpointError) as err:  # a bad GRAPHCONV_CPUS or limit, an unreadable resume point:
+        store.fail(run_id, str(err))  # the stored run ends with the reason, not queued
         raise
     reporter = StoreReporter(store, run_id, wall_s=wall_s)
 
@@ -240,17 +258,41 @@ def execute_reporting(
         share.refresh()
         reporter.on_batch(info)
 
-    with share:
+    saving = saving_each_epoch(EpochSaver(store, run_id), start_from) if durable else contextlib.nullcontext()
+    with share, saving:
         target = ThreadsInEpochs(store, share)
-        return execute(
-            cfg,
-            NamesMemoryLimit(target, memory) if memory else target,
-            run_id=run_id,
-            should_stop=reporter.should_stop,
-            on_batch=batch,
-            on_epoch=on_epoch,
-            on_prepare=prepare,
+        try:
+            return execute(
+                cfg,
+                NamesMemoryLimit(target, memory) if memory else target,
+                run_id=run_id,
+                should_stop=reporter.should_stop,
+                on_batch=batch,
+                on_epoch=on_epoch,
+                on_prepare=prepare,
+            )
+        except KeyboardInterrupt:  # Ctrl-C: the person ended it, so it ends stopped (no server takes it over)
+            _stopped_by_keyboard(store, run_id)
+            raise
+
+
+def _stopped_by_keyboard(store, run_id: int) -> None:
+    """End run ``run_id`` ``stopped`` after a Ctrl-C, its finished epochs kept (as far as the store can be read)."""
+    try:
+        epochs = store.epochs(run_id) if hasattr(store, "epochs") else []
+        store.finish(
+            run_id,
+            {
+                "run_id": run_id,
+                "status": "stopped",
+                "test_accuracy": epochs[-1]["test_accuracy"] if epochs else None,
+                "epochs_done": len(epochs),
+            },
+            status="stopped",
+            error="stopped: interrupted from the keyboard (Ctrl-C)",
         )
+    except Exception as err:  # noqa: BLE001 - the Ctrl-C goes on either way; the run is then found dead later
+        log.warning("run %s: could not record the Ctrl-C (%s)", run_id, err)
 
 
 def apply_env(env: dict[str, str | None]) -> None:
