@@ -14,6 +14,16 @@ need_apt=()
 command -v gfortran >/dev/null 2>&1 || need_apt+=(gfortran)
 # The browser test drives Debian's Chromium through Playwright.
 if [ "$mode" = test ] && [ ! -x /usr/bin/chromium ]; then need_apt+=(chromium); fi
+# The PostgreSQL store's tests start a real server (initdb, pg_ctl) from Debian's postgresql package: installed as
+# root (those tests fail without it there, as in CI); as another user they are skipped (tests/core/training/
+# postgres_server.py).
+if [ "$mode" = test ] && ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 && ! command -v pg_ctl >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    need_apt+=(postgresql)
+  else
+    echo "[setup] note: no PostgreSQL server (apt-get install postgresql): its store tests will be skipped" >&2
+  fi
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "[setup] installing Debian packages: ${need_apt[*]}"

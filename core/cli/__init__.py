@@ -1,9 +1,10 @@
 """Headless command line: ``python -m core {graph,train,continue,sweep,search,tutorial,accuracy,stop,runs,download,
-bench,karate,equivariance} ... [--json]``.
+bench,karate,equivariance,store} ... [--json]``.
 
 Every invalid value exits non-zero with one line on stderr naming the parameter, never a traceback. The commands
 live by topic: ``core/cli/training.py`` (those that train and store runs, and the run flags they share) and
-``core/cli/measure.py`` (graph facts, download, benchmark, karate, equivariance); here are the parser and ``main``.
+``core/cli/measure.py`` (graph facts, download, benchmark, karate, equivariance), ``core/cli/store.py`` (export and
+import runs, ``store_archive.py``'s file); here are the parser and ``main``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from core.cli.measure import cmd_bench, cmd_download, cmd_equivariance, cmd_graph, cmd_karate
+from core.cli.store import cmd_store, store_parser
 from core.cli.training import (
     add_graph_flags,
     cmd_accuracy,
@@ -184,6 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--out", default=None, help="also append one JSON line per run to this file")
     a.add_argument("--list", action="store_true", help="print the entry names and exit")
     a.add_argument("--json", action="store_true")
+
+    store_parser(sub)
     return parser
 
 
@@ -202,6 +206,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], Any]] = {
     "sweep": cmd_sweep,
     "search": cmd_search,
     "accuracy": cmd_accuracy,
+    "store": cmd_store,
 }
 
 

@@ -4,14 +4,14 @@
 :class:`~core.training.store.database.Database` is to the SQLite store: the base its parts build on. A call takes
 a connection from a small pool of this process (opening a connection to a hosted server costs several round trips,
 and a training worker writes between batches), runs in one transaction when it writes, and gives the connection
-back; a connection the server closed while it was idle is replaced once, then the error stands. Nothing is kept
+back; an idle connection the server has closed meanwhile is dropped before use and a new one opened. Nothing is kept
 across ``fork``: a child opens its own connections (psycopg never closes a parent's connection in a child).
 
 Its tables live in their own PostgreSQL schema, ``graphconv``, so that a database shared with other applications
 keeps its own ``runs`` tables apart; every statement names the schema rather than setting ``search_path``, which a
 connection pooler in transaction mode (what free hosts hand out) would not keep. For the same reason statements are
 never prepared on the server. Two servers that open a fresh database at once create the schema once: the first
-takes an advisory lock, the second waits for it and finds the schema made.
+takes an advisory lock, the second waits for it and then finds the schema made.
 
 Every timestamp comes from the database's clock (:data:`NOW_SQL`), so that servers whose clocks differ agree on how old
 a heartbeat is.
@@ -19,6 +19,7 @@ a heartbeat is.
 
 from __future__ import annotations
 
+import select
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -183,8 +184,7 @@ class _Pool:
         if not slots.acquire(timeout=self.timeout):
             raise TimeoutError(f"all {POOL_SIZE} connections of this process stayed busy for {self.timeout:g} s")
         try:
-            with self._lock:
-                conn = self._idle.pop() if reuse and self._idle else None
+            conn = self._take_idle() if reuse else None
             pooled = conn is not None
             conn = conn or self._connect()
             try:
@@ -193,6 +193,23 @@ class _Pool:
                 self._give_back(conn)
         finally:
             slots.release()
+
+    def _take_idle(self) -> psycopg.Connection[Any] | None:
+        """An idle connection that still looks open, or None. An idle connection receives nothing, so one whose
+        socket is readable holds the server's goodbye (a restart, an idle timeout, an administrator): dropped."""
+        while True:
+            with self._lock:
+                if not self._idle:
+                    return None
+                conn = self._idle.pop()
+            try:
+                gone = conn.closed or bool(select.select([conn.fileno()], [], [], 0)[0])
+            except (OSError, ValueError):
+                gone = True
+            if not gone:
+                return conn
+            with suppress(Exception):  # already dead: closing only frees it
+                conn.close()
 
     def _give_back(self, conn: psycopg.Connection[Any]) -> None:
         """Keep ``conn`` for the next call when it is open and outside a transaction; close it otherwise."""
@@ -305,21 +322,40 @@ class PostgresDatabase:
     # -- schema ----------------------------------------------------------------------
 
     def _initialise(self) -> None:
-        """Create the schema when the database lacks it (under the advisory lock), refuse one newer than ours."""
-        with self._read() as conn:
+        """Create the schema when the database lacks it, refuse one newer than ours.
+
+        Two servers opening a fresh database at once: the advisory lock makes the second wait for the first's
+        commit; its catalog view inside the transaction may still predate that commit (PostgreSQL reads the catalog
+        with the snapshot of the transaction's first statement), so its "already exists" sends it round once more,
+        in a new transaction that sees the schema made."""
+        import psycopg
+
+        for attempt in range(3):
+            with self._read() as conn:
+                version = self._schema_version(conn)
+            if version >= PG_SCHEMA_VERSION:
+                return
+            try:
+                self._migrate()
+                return
+            except StoreError as err:
+                made_meanwhile = (psycopg.errors.DuplicateObject, psycopg.errors.DuplicateTable)
+                if attempt == 2 or not isinstance(err.__cause__, (*made_meanwhile, psycopg.errors.UniqueViolation)):
+                    raise
+
+    def _migrate(self) -> None:
+        """Apply every migration the database lacks, in one transaction under the advisory lock."""
+        with self._write() as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
             version = self._schema_version(conn)
-        if version < PG_SCHEMA_VERSION:
-            with self._write() as conn:
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
-                version = self._schema_version(conn)  # again, under the lock: another server may have made it
-                for target in range(version + 1, PG_SCHEMA_VERSION + 1):
-                    for statement in PG_MIGRATIONS[target]:
-                        conn.execute(statement)
-                    conn.execute(
-                        f"INSERT INTO {SCHEMA}.meta (key, value) VALUES ('schema_version', %s)"
-                        " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
-                        (str(target),),
-                    )
+            for target in range(version + 1, PG_SCHEMA_VERSION + 1):
+                for statement in PG_MIGRATIONS[target]:
+                    conn.execute(statement)
+                conn.execute(
+                    f"INSERT INTO {SCHEMA}.meta (key, value) VALUES ('schema_version', %s)"
+                    " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                    (str(target),),
+                )
 
     def _schema_version(self, conn: psycopg.Connection[Any]) -> int:
         row = conn.execute("SELECT to_regclass(%s) AS meta", (f"{SCHEMA}.meta",)).fetchone()
