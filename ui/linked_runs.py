@@ -45,11 +45,16 @@ def checked_ids(ids: Sequence[int], container: Any = None, rebuild: bool = True)
     here with the link's settings and seed (said in one line), or the run Rebuild queued for it in this session.
     For an id nothing here matches, one line says so and (``rebuild``) a button queues the same config and seed;
     that id is left out until then. A bare-id link's ids are kept, with a notice."""
+    return [shown for _, shown in checked(ids, container, rebuild) if shown is not None]
+
+
+def checked(ids: Sequence[int], container: Any = None, rebuild: bool = True) -> list[tuple[LinkCheck, int | None]]:
+    """:func:`checked_ids` with each id's :class:`LinkCheck`: ``(check, id to show or None)``."""
     box = container if container is not None else st
     defs = link_defs(box)
     rebuilt: dict[int, int] = st.session_state.setdefault(REBUILT, {})
     checks = from_store(lambda s: check_linked(s, list(ids), defs))
-    shown: list[int] = []
+    out: list[tuple[LinkCheck, int | None]] = []
     for check in checks:
         if check.rebuildable and check.asked in rebuilt:
             again = from_store(lambda s, i=rebuilt[check.asked]: s.run(i))
@@ -59,16 +64,15 @@ def checked_ids(ids: Sequence[int], container: Any = None, rebuild: bool = True)
                     + (f"{check.linked.accuracy:.1%}." if check.linked and check.linked.accuracy is not None else "—."),
                     icon=":material/construction:",
                 )
-                shown.append(again.id)
+                out.append((check, again.id))
                 continue
         line = check.message(run_title)
         if line:
             box.info(line, icon=":material/link:" if check.state in ("same", "reused") else ":material/link_off:")
-        if check.run is not None:
-            shown.append(check.run.id)
-        elif check.rebuildable and rebuild:
+        if check.rebuildable and rebuild:
             _rebuild_button(check, box)
-    return list(dict.fromkeys(shown))
+        out.append((check, check.run.id if check.run is not None else None))
+    return out
 
 
 def _rebuild_button(check: LinkCheck, box: Any) -> None:

@@ -99,3 +99,34 @@ def test_start_shows_a_run_with_the_same_settings_and_seed_instead_of_training_a
     )
     assert str(at.query_params["run"]).strip("[]'") == str(first[0].id)
     assert decode_defs(str(at.query_params[KEY]).strip("[]'"))  # the link carries what the run is
+
+
+RESULTS = "app_pages/results.py"
+
+
+def results_link(tmp_path, monkeypatch) -> dict[str, str]:
+    link = cheb_link(tmp_path, monkeypatch)
+    return {"run": link["run"], KEY: link[KEY]}
+
+
+def test_results_no_longer_shows_the_next_visitors_run_1_for_a_links_run_1(app, tmp_path, monkeypatch):
+    """Issue 32's measured failure: after the wipe an MLP became run 1 and the ChebNet's /results?run=1 showed it."""
+    link = results_link(tmp_path, monkeypatch)
+    finished(RunStore(), 0.535, model="mlp")  # this server's run 1
+    app.query_params.update(link)
+    at = open_page(app, RESULTS)
+    no_errors(at)
+    assert "Run 1 on this server is another run (Run 1 · MLP" in infos(at)
+    assert not [s for s in at.selectbox if s.key == "run"]  # the MLP is not shown as the link's run
+    assert at.button(key="rebuild_1").label == "Rebuild run 1"
+    assert "Browse the runs stored here instead" in {link.proto.label for link in at.get("page_link")}
+
+
+def test_results_shows_a_linked_run_that_is_what_the_link_says_and_keeps_its_definition(app):
+    store = RunStore()
+    run_id = finished(store, 0.6, model="mlp", seed=2)
+    app.query_params.update({"run": str(run_id), KEY: encode_defs([store.require_run(run_id)])})
+    at = open_page(app, RESULTS)
+    assert not at.exception
+    assert at.selectbox(key="run").value == run_id and "link" not in infos(at).lower()
+    assert decode_defs(str(at.query_params[KEY]).strip("[]'"))[run_id].config["seed"] == 2
