@@ -33,6 +33,7 @@ from core.training.store import CheckpointError, Run, RunNotFoundError, as_run
 from ui import classroom
 from ui.display import guarded, labelled, plain
 from ui.drawn_digit import drawn_digit as canvas_digit
+from ui.linked_runs import checked_ids, write_defs
 from ui.nav import page
 from ui.resources import RUNS, cached, dataset, from_store, store
 from ui.starter import (
@@ -188,6 +189,10 @@ def render() -> None:
             raw, chosen = None, None
         if raw is not None:
             asked = parse_run_ids(raw, MAX_RUNS)  # None: not a list of at most three run ids (read no further)
+            if asked:  # each checked against what the link says it was (ui/linked_runs.py)
+                here = checked_ids(asked, notice)
+                if here != asked:  # one line said which, and Rebuild queues a missing one: no notice below too
+                    raw, asked = ",".join(map(str, here)), here
             known = [i for i in asked or [] if i in runs]
             if asked is None or known != asked:
                 note_link_value("pg_runs", raw, f"run ids of at most {MAX_RUNS} finished runs with weights")
@@ -211,6 +216,7 @@ def render() -> None:
             )
         )
         st.query_params["pg_runs"] = ",".join(map(str, picked))
+        write_defs(picked)  # a copied link carries what its runs are
         classroom.record("pg_runs", "Runs", st.query_params["pg_runs"], ", ".join(map(label, picked)) or "none", hide)
         return picked
 
@@ -244,7 +250,13 @@ def render() -> None:
     with starter_panel:
         show_starter(starter, "the Playground")
 
-    picked = run_picker(runs) if runs else []
+    if runs:
+        picked = run_picker(runs)
+    else:  # nothing to pick from: still say which of the link's runs are missing, and offer to rebuild them
+        picked = []
+        asked = parse_run_ids(st.query_params.get("pg_runs"), MAX_RUNS)
+        if asked:
+            checked_ids(asked, notice)
     copy_link_button(sb)
     url_notices(notice)
 

@@ -130,3 +130,13 @@ def test_results_shows_a_linked_run_that_is_what_the_link_says_and_keeps_its_def
     assert not at.exception
     assert at.selectbox(key="run").value == run_id and "link" not in infos(at).lower()
     assert decode_defs(str(at.query_params[KEY]).strip("[]'"))[run_id].config["seed"] == 2
+
+
+def test_the_playground_says_which_linked_run_is_missing_instead_of_dropping_it(app, tmp_path, monkeypatch):
+    """Issue 32: "the Playground dropped the run without a word"."""
+    link = cheb_link(tmp_path, monkeypatch)
+    app.query_params.update({"pg_runs": link["run"], KEY: link[KEY]})
+    at = open_page(app, "app_pages/playground.py")
+    assert not at.exception
+    assert "The link's Run 1 · ChebNet K=5" in infos(at) and "is not on this server" in infos(at)
+    assert at.button(key="rebuild_1").label == "Rebuild run 1"
