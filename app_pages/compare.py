@@ -43,6 +43,7 @@ from core.training.sweep import (
     sweep_value,
 )
 from ui.display import RUNS_TABLE_COLUMNS, guarded
+from ui.linked_runs import checked_ids, write_defs
 from ui.nav import page
 from ui.resources import from_store, manager
 from ui.resources import store as ui_store
@@ -410,6 +411,8 @@ def ticked_runs(shown_ids: list[int]) -> list[int]:
     else:
         raw = st.query_params.get("cmp_runs")
         asked = parse_run_ids(raw, MAX_COMPARED) if raw is not None else []
+        if asked:  # each checked against what the link says it was (ui/linked_runs.py): a missing one is said there
+            asked = checked_ids(asked)
         wanted = [i for i in dict.fromkeys(asked or []) if i in position]
         if raw is not None and (asked is None or len(wanted) < len(set(asked))):
             note_link_value("cmp_runs", raw, "ids of runs in the table, as shown by its filters")
@@ -464,6 +467,7 @@ def runs_table_section(runs: list[Run]) -> list[int]:
         st.query_params["cmp_runs"] = ",".join(map(str, picked_ids))
     else:
         st.query_params.pop("cmp_runs", None)
+    write_defs(picked_ids)  # a copied link carries what its runs are (the first 12)
     return picked_ids
 
 
@@ -509,6 +513,9 @@ def render() -> None:
             icon=":material/model_training:",
         )
         st.page_link(page("train"), label="Train", icon=":material/model_training:")
+        asked = parse_run_ids(st.query_params.get("cmp_runs"), MAX_COMPARED)
+        if asked:  # say which of the link's runs are missing, and offer to rebuild them
+            checked_ids(asked)
     else:
         by_id = {r.id: r for r in runs}
         picked_section([by_id[i] for i in runs_table_section(runs) if i in by_id])

@@ -15,7 +15,16 @@ from typing import Any
 import streamlit as st
 
 from core.errors import UserInputError
-from core.training.linked_runs import KEY, LinkCheck, LinkedRun, check_linked, decode_defs, encode_defs, rebuild_config
+from core.training.linked_runs import (
+    KEY,
+    MAX_LINKED,
+    LinkCheck,
+    LinkedRun,
+    check_linked,
+    decode_defs,
+    encode_defs,
+    rebuild_config,
+)
 from core.training.runs import run_title
 from ui.display import guarded, plain
 from ui.resources import from_store, manager
@@ -55,7 +64,18 @@ def checked(ids: Sequence[int], container: Any = None, rebuild: bool = True) -> 
     rebuilt: dict[int, int] = st.session_state.setdefault(REBUILT, {})
     checks = from_store(lambda s: check_linked(s, list(ids), defs))
     out: list[tuple[LinkCheck, int | None]] = []
+    bare = [c.asked for c in checks if c.state == "unchecked"]
+    if len(bare) > 1:  # one line for all of a link's bare ids (Compare may name hundreds)
+        shown_ids = ", ".join(map(str, bare[:8])) + (f" and {len(bare) - 8} more" if len(bare) > 8 else "")
+        box.info(
+            f"This link names runs {shown_ids} by their numbers only (made before links carried their runs, or more "
+            f"than the {MAX_LINKED} a link defines), so they cannot be checked against the runs it was made for.",
+            icon=":material/link_off:",
+        )
     for check in checks:
+        if check.state == "unchecked" and len(bare) > 1:
+            out.append((check, check.run.id if check.run is not None else None))
+            continue
         if check.rebuildable and check.asked in rebuilt:
             again = from_store(lambda s, i=rebuilt[check.asked]: s.run(i))
             if again is not None:

@@ -140,3 +140,15 @@ def test_the_playground_says_which_linked_run_is_missing_instead_of_dropping_it(
     assert not at.exception
     assert "The link's Run 1 · ChebNet K=5" in infos(at) and "is not on this server" in infos(at)
     assert at.button(key="rebuild_1").label == "Rebuild run 1"
+
+
+def test_compare_checks_the_links_runs_and_ticks_the_ones_that_are_what_it_says(app, tmp_path, monkeypatch):
+    link = cheb_link(tmp_path, monkeypatch)  # run 1: a ChebNet that is gone
+    here = RunStore()
+    mlp = finished(here, 0.535, model="mlp")  # run 1 here: another run
+    twin = finished(here, 0.715, model="cheb", seed=4)  # the link's ChebNet, trained here as run 2
+    app.query_params.update({"cmp_runs": link["run"], KEY: link[KEY]})
+    at = open_page(app, "app_pages/compare.py")
+    no_errors(at)
+    assert f"were trained in run {twin}: shown here" in infos(at)
+    assert str(at.query_params["cmp_runs"]).strip("[]'") == str(twin) != str(mlp)  # the twin is ticked, not run 1
