@@ -343,10 +343,10 @@ def render() -> None:
         url_notices(notice)
     linked = parse_run_id(run_param)
     if linked is not None:  # the link's run, checked against what the link says it was (ui/linked_runs.py)
-        shown = checked_ids([linked], notice)
-        if shown and shown[0] != linked:  # the run here with the link's settings and seed: the link names it now
-            st.query_params["run"] = str(shown[0])
-        linked = shown[0] if shown else None
+        here = checked_ids([linked], notice)
+        if here and here[0] != linked:  # the run here with the link's settings and seed: the link names it now
+            st.query_params["run"] = str(here[0])
+        linked = here[0] if here else None
     run_id = linked or st.session_state.get("run_id")
 
     b1, b2, b3 = st.columns([1, 1, 3])

@@ -77,7 +77,8 @@ def checked(ids: Sequence[int], container: Any = None, rebuild: bool = True) -> 
             out.append((check, check.run.id if check.run is not None else None))
             continue
         if check.rebuildable and check.asked in rebuilt:
-            again = from_store(lambda s, i=rebuilt[check.asked]: s.run(i))
+            new_id = rebuilt[check.asked]
+            again = from_store(lambda s: s.run(new_id))
             if again is not None:
                 box.info(
                     f"Rebuilding the link's run {check.asked} as run {again.id} ({again.status}); the link's figure: "

@@ -52,7 +52,7 @@ def load_playground_model(run_id: int, store=None) -> PlaygroundModel:
     from core.analysis.results import load_run_model, stored_run
 
     model_name = stored_run(run_id, store).model
-    if model_name in MODELS and MODELS.spec(model_name).inputs == SUPERPIXEL_INPUTS:
+    if model_name is not None and model_name in MODELS and MODELS.spec(model_name).inputs == SUPERPIXEL_INPUTS:
         raise UserInputError(
             "run",
             f"run {run_id} is a superpixel model: it reads SLIC graphs of stored digits, "

@@ -464,7 +464,7 @@ def test_a_run_config_refuses_a_setting_it_does_not_have():
 
     cfg = RunConfig.make(model="cheb", epochs=3)
     with pytest.raises(AttributeError):
-        cfg.epochs = 9  # type: ignore[attr-defined]  # the point of the test: an attribute RunConfig lacks
+        cfg.epochs = 9  # the point of the test: a field RunConfig lacks
     with pytest.raises(AttributeError):
-        cfg.training.K = 9  # type: ignore[attr-defined]  # K is the model's setting, not training's
+        cfg.training.K = 9  # K is the model's setting, not training's
     assert cfg.training.epochs == 3 and cfg.with_values(epochs=9).training.epochs == 9
