@@ -26,6 +26,7 @@ from core.training.linked_runs import (
     rebuild_config,
 )
 from core.training.runs import run_title
+from core.training.store import Run
 from ui.display import guarded, plain
 from ui.resources import from_store, manager
 from ui.session import client_address, session_id
@@ -77,8 +78,7 @@ def checked(ids: Sequence[int], container: Any = None, rebuild: bool = True) -> 
             out.append((check, check.run.id if check.run is not None else None))
             continue
         if check.rebuildable and check.asked in rebuilt:
-            new_id = rebuilt[check.asked]
-            again = from_store(lambda s: s.run(new_id))
+            again = _stored(rebuilt[check.asked])
             if again is not None:
                 box.info(
                     f"Rebuilding the link's run {check.asked} as run {again.id} ({again.status}); the link's figure: "
@@ -94,6 +94,10 @@ def checked(ids: Sequence[int], container: Any = None, rebuild: bool = True) -> 
             _rebuild_button(check, box)
         out.append((check, check.run.id if check.run is not None else None))
     return out
+
+
+def _stored(run_id: int) -> Run | None:
+    return from_store(lambda s: s.run(run_id))
 
 
 def _rebuild_button(check: LinkCheck, box: Any) -> None:
