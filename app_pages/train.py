@@ -19,13 +19,13 @@ from core.models.superpixel_net import SUPERPIXEL_TITLES, budget_width
 from core.training import cost
 from core.training.cpu_share import describe as describe_threads
 from core.training.resume import continuable, lineage_epochs
-from core.training.runner import find_identical, progress_text
+from core.training.runner import progress_text
 from core.training.runs import RunConfig, model_default, run_title, validate
 from core.training.store import ACTIVE_STATUSES, StoreError, as_run
 from core.training.trainer import pick_device
 from ui import classroom
 from ui.display import RUNS_TABLE_COLUMNS, guarded, plain, unbroken
-from ui.linked_runs import checked_ids, write_defs
+from ui.linked_runs import checked_ids, start_or_reuse, write_defs
 from ui.links import open_run_buttons
 from ui.resources import manager, store
 from ui.session import client_address, session_id
@@ -304,21 +304,6 @@ def render() -> None:
     mgr = manager()
     me = session_id()
 
-    def start_or_reuse(settings: dict, box) -> int:
-        """Start's run: a stored run with exactly these settings and seed (finished, queued or training) is shown
-        instead of training a copy that would give the same numbers, and the page says so; else a new run. A class
-        pressing Start on one classroom link trains one run, not thirty."""
-        planned = validate(RunConfig.from_dict(settings))
-        same = find_identical(mgr.store, planned)
-        if same is None:
-            return mgr.submit(planned, session=me, client=client_address())
-        done = {"finished": "were trained", "running": "are training"}.get(same["status"], "are queued")
-        box.info(
-            f"The same settings and seed {done} in run {same['id']}: shown here; change the seed to train your own.",
-            icon=":material/content_copy:",
-        )
-        return int(same["id"])
-
     def estimate_line(settings: dict) -> None:
         """What Start would cost on this server ("about 12 s, 180 MB"), or, over the public budget, the refusal Start
         would give (the setting to lower and to what); an invalid combination is already said above."""
@@ -351,7 +336,7 @@ def render() -> None:
 
     b1, b2, b3 = st.columns([1, 1, 3])
     if b1.button("Start", icon=":material/play_arrow:", type="primary", width="stretch"):
-        new_id = guarded(lambda: start_or_reuse(cfg, notice))
+        new_id = guarded(lambda: start_or_reuse(RunConfig.from_dict(cfg), notice))
         if new_id:  # an invalid combination shows st.error and keeps every setting as it was
             run_id = st.session_state["run_id"] = new_id
             st.query_params["run"] = str(new_id)

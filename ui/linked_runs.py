@@ -9,6 +9,7 @@ value is untrusted: a bad one is noted through ``url_notices`` and the ids are r
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -25,7 +26,8 @@ from core.training.linked_runs import (
     encode_defs,
     rebuild_config,
 )
-from core.training.runs import run_title
+from core.training.runner import find_identical
+from core.training.runs import RunConfig, run_title, validate
 from core.training.store import Run
 from ui.display import guarded, plain
 from ui.resources import from_store, manager
@@ -116,6 +118,28 @@ def _rebuild_button(check: LinkCheck, box: Any) -> None:
     if new_id:
         st.session_state[REBUILT][check.asked] = int(new_id)
         st.rerun()
+
+
+_START = threading.Lock()  # one Start at a time looks for an identical run and queues: 24 clicks, one run
+
+
+def start_or_reuse(config: RunConfig, box: Any = None) -> int:
+    """Start's run: a stored run with exactly these settings and seed (finished, queued or training) is shown
+    instead of training a copy that would give the same numbers, and ``box`` says so; else a new run, queued with
+    this session's and this server's limits. Looking and queuing happen under one lock, so a class pressing Start
+    on one classroom link at the same moment trains one run, not thirty."""
+    planned = validate(config)
+    mgr = manager()
+    with _START:
+        same = find_identical(mgr.store, planned)
+        if same is None:
+            return int(mgr.submit(planned, session=session_id(), client=client_address()))
+    done = {"finished": "were trained", "running": "are training"}.get(same["status"], "are queued")
+    (box if box is not None else st).info(
+        f"The same settings and seed {done} in run {same['id']}: shown here; change the seed to train your own.",
+        icon=":material/content_copy:",
+    )
+    return int(same["id"])
 
 
 def write_defs(ids: Iterable[int]) -> None:

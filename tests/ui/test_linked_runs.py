@@ -49,7 +49,7 @@ def test_a_link_whose_run_1_is_another_run_here_says_so_and_rebuilds_it(app, tmp
     assert len(runs) == 2  # one new run, with the link's settings and seed
     new = max(runs, key=lambda r: r.id)
     assert run_hash(new.config) == next(iter(decode_defs(link[KEY]).values())).hash and new.config["seed"] == 4
-    assert f"The same settings and seed as the link's Run 1 · ChebNet K=5" in infos(at)
+    assert "The same settings and seed as the link's Run 1 · ChebNet K=5" in infos(at)
     assert f"in run {new.id}: shown here" in infos(at)  # queued or training, beside the link's 71.5%
     assert str(at.query_params["run"]).strip("[]'") == str(new.id)  # the link names the rebuilt run now
 
@@ -152,3 +152,29 @@ def test_compare_checks_the_links_runs_and_ticks_the_ones_that_are_what_it_says(
     no_errors(at)
     assert f"were trained in run {twin}: shown here" in infos(at)
     assert str(at.query_params["cmp_runs"]).strip("[]'") == str(twin) != str(mlp)  # the twin is ticked, not run 1
+
+
+def test_a_class_pressing_start_at_the_same_moment_trains_one_run(app, served_manager, monkeypatch):
+    """24 Start presses at once (one per visitor's script thread) look for an identical run and queue under one
+    lock: one run is queued, every press is shown that run."""
+    import threading
+
+    from ui.linked_runs import start_or_reuse
+
+    monkeypatch.setenv("GRAPHCONV_QUICK", "1")
+    cfg = RunConfig.make(model="mlp", epochs=1, quick=True)
+    said: list[str] = []
+
+    class Lines:  # where the page's one line goes (st.info in the page)
+        def info(self, text: str, **_: object) -> None:
+            said.append(text)
+
+    got: list[int] = []
+    presses = [threading.Thread(target=lambda: got.append(start_or_reuse(cfg, Lines()))) for _ in range(24)]
+    for t in presses:
+        t.start()
+    for t in presses:
+        t.join()
+    runs = RunStore().runs()
+    assert len(runs) == 1 and set(got) == {runs[0].id} and len(got) == 24
+    assert len(said) == 23 and all(f"in run {runs[0].id}: shown here" in line for line in said)
