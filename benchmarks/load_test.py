@@ -84,8 +84,9 @@ async def _new_page(browser, timeout_ms: int, errors: list[str]):
     return page
 
 
-async def _open_train(page, url: str, epochs: int | None) -> None:
-    await page.goto(f"{url}/train" + (f"?epochs={epochs}" if epochs else ""))
+async def _open_train(page, url: str, epochs: int | None, seed: int | None = None) -> None:
+    query = "&".join(([f"epochs={epochs}"] if epochs else []) + ([f"seed={seed}"] if seed is not None else []))
+    await page.goto(f"{url}/train" + (f"?{query}" if query else ""))
     await page.get_by_role("button", name="Start").first.wait_for()
     await page.wait_for_selector(IDLE)
     await page.evaluate(CLICK_RECORDER)
@@ -174,6 +175,7 @@ async def _drive(
     steps: int,
     page_timeout_ms: int,
     leave: bool = False,
+    own_seeds: bool = False,
 ) -> None:
     from playwright.async_api import async_playwright
 
@@ -187,7 +189,8 @@ async def _drive(
             browses = [await _new_page(browser, page_timeout_ms, errors) for _ in range(browsers)]
             t0 = time.perf_counter()
             await asyncio.gather(
-                *(_open_train(p, url, epochs) for p in trains), *(_open_builder(p, url) for p in browses)
+                *(_open_train(p, url, epochs, i if own_seeds else None) for i, p in enumerate(trains)),
+                *(_open_builder(p, url) for p in browses),
             )
             state["pages_ready_s"] = round(time.perf_counter() - t0, 1)
             state["phase"] = "clicking"
@@ -202,6 +205,17 @@ async def _drive(
             state["click_errors"] = [msg for _, msg in outcomes]
             if leave:  # as on a hosted demo: the visitors' browsers, on their own machines, draw nothing here
                 await asyncio.gather(*(p.goto("about:blank") for p in trains))
+                watching = []
+            else:  # each session's page shows its run's result: when, in wall-clock ms (as the click times)
+
+                async def result_shown(page) -> float | None:
+                    try:
+                        await page.get_by_text("Finished: test accuracy").first.wait_for(timeout=900_000)
+                    except Exception:  # noqa: BLE001 - a timeout: this session never saw its result
+                        return None
+                    return time.time() * 1000
+
+                watching = [asyncio.create_task(result_shown(p)) for p in trains]
             state["phase"] = "training"
             store = RunStore(data / "runs.db")
             while True:
@@ -213,6 +227,7 @@ async def _drive(
                     break  # no click made a run: nothing to wait for
                 await asyncio.sleep(0.25)  # bounded by the total timeout
             state["all_ended_at"] = max((r["updated_at"] for r in runs), default=None)
+            state["result_shown_at"] = list(await asyncio.gather(*watching)) if watching else []
             done.set()
             state["phase"] = "checking the pages"
             for task in browsing:  # each ends after its current step
@@ -283,6 +298,19 @@ def _report(state: dict, sessions: int, browsers: int, sampler: PssSampler, env:
         "steps_after_runs_ended": len(state["slider"]) - len(during),
     }
     accuracies = [r["summary"].get("test_accuracy") for r in runs if r["status"] == "finished" and r.get("summary")]
+    # click -> the session sees its result: in its page (it stayed), or the run's end (it left and comes back later)
+    shown_at = state.get("result_shown_at") or []
+    if shown_at:
+        waits = [
+            (at - c) / 1000 if at is not None and c is not None else None
+            for at, c in zip(shown_at, state.get("click_at") or [], strict=False)
+        ]
+    else:
+        waits = [
+            by_id[run]["updated_at"] - c / 1000 if run in by_id and c is not None else None
+            for run, c in zip(run_ids, state.get("click_at") or [], strict=False)
+        ]
+    seen = [w for w in waits if w is not None]
     return {
         "sessions": sessions,
         "browsing_sessions": browsers,
@@ -307,6 +335,8 @@ def _report(state: dict, sessions: int, browsers: int, sampler: PssSampler, env:
         "clicks_without_run": max(no_run, 0),
         "refused_by_session_limit": refused,
         "other_click_errors": [m for m in errors if m and "GRAPHCONV_SESSION_RUNS" not in m],
+        "distinct_runs_shown": len({run for run in run_ids if run}),
+        "click_to_result_shown": {**_stats(seen), "sessions_without": len(waits) - len(seen)},
         "test_accuracy_min": round(min(accuracies), 4) if accuracies else None,
         "test_accuracy_max": round(max(accuracies), 4) if accuracies else None,
         "peak_pss_total_mb": round(sampler.peak_total_kb / 1024, 1),
@@ -349,13 +379,15 @@ def run_load_test(
     keep_data: bool = False,
     server_log: Path | None = None,
     leave: bool = False,
+    own_seeds: bool = False,
 ) -> dict[str, Any]:
     """Serve the app, drive the sessions (see the module's docstring) and return the report as a dict.
 
     Ends by itself within about ``timeout_s`` (plus the server's start, at most 120 s, and clean-up): the
     report then has ``completed: false`` and the phase it stopped in. The server, its workers and the browser
     are stopped and the data folder removed (unless ``keep_data``) before it returns; the server's output is
-    kept in ``server_log`` when given."""
+    kept in ``server_log`` when given. ``own_seeds``: session i trains seed i (different runs that train side by side),
+    instead of everyone the same settings (one run, reused by every session)."""
     data = Path(tempfile.mkdtemp(prefix="graphconv-load-"))
     log_path = data.parent / f"{data.name}-server.log"
     env = {
@@ -385,7 +417,18 @@ def run_load_test(
         state["phase"] = "opening the pages"
         asyncio.run(
             asyncio.wait_for(
-                _drive(url, data, state, sessions, browsers, epochs, slider_steps, int(page_timeout_s * 1000), leave),
+                _drive(
+                    url,
+                    data,
+                    state,
+                    sessions,
+                    browsers,
+                    epochs,
+                    slider_steps,
+                    int(page_timeout_s * 1000),
+                    leave,
+                    own_seeds,
+                ),
                 timeout_s,
             )
         )
@@ -423,6 +466,10 @@ def _lines(r: dict[str, Any]) -> list[str]:
         f"runs: {r['runs_stored']} stored, {r['runs_finished']} finished, statuses {r['statuses']}, "
         f"{r['distinct_sessions_in_store']} distinct sessions",
         f"time from the first click until every run ended: {r['time_to_all_finished_s']} s",
+        f"runs the clicks were shown: {r['distinct_runs_shown']} (identical settings and seed: one run, reused); "
+        f"click to result shown: median {r['click_to_result_shown']['median_s']} s, slowest "
+        f"{r['click_to_result_shown']['max_s']} s, sessions that never saw it "
+        f"{r['click_to_result_shown']['sessions_without']}",
         f"runs lost: {r['runs_lost']} (clicks without a run: {r['clicks_without_run']}); "
         f"refused by the session limit: {r['refused_by_session_limit']}",
         f"test accuracy: {r['test_accuracy_min']} to {r['test_accuracy_max']}",
@@ -460,6 +507,12 @@ def main() -> None:
         help="the Train pages leave right after Start (their browsers elsewhere, as on a hosted demo) and "
         "come back at the end to check the result",
     )
+    ap.add_argument(
+        "--own-seeds",
+        action="store_true",
+        help="session i trains seed i: different runs side by side (default: everyone the same settings, which "
+        "trains one run that every session is shown)",
+    )
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of plain lines")
     args = ap.parse_args()
     report = run_load_test(
@@ -470,6 +523,7 @@ def main() -> None:
         args.timeout,
         server_log=args.server_log,
         leave=args.leave,
+        own_seeds=args.own_seeds,
     )
     print(json.dumps(report) if args.json else "\n".join(_lines(report)))
     sys.exit(0 if report["completed"] and report["runs_lost"] == 0 else 1)

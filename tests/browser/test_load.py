@@ -40,7 +40,7 @@ def test_pss_sampler_counts_a_process_and_its_children():
 
 def test_three_sessions_start_together_while_one_browses():
     assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: `bash run.sh test` installs Debian's chromium"
-    r = run_load_test(sessions=3, browsers=1, epochs=1, timeout_s=300, slider_steps=2)
+    r = run_load_test(sessions=3, browsers=1, epochs=1, timeout_s=300, slider_steps=2, own_seeds=True)
     assert json.loads(json.dumps(r)) == r  # what --json prints
     assert r["completed"], r
     assert r["clicks_recorded"] == 3, r
@@ -56,3 +56,15 @@ def test_three_sessions_start_together_while_one_browses():
     assert r["peak_pss_server_mb"] > 0 and r["peak_pss_total_mb"] > r["peak_pss_server_mb"], r  # workers counted
     assert r["max_processes"] >= 3, r  # the server, its forkserver and at least one worker were seen
     assert r["streamlit_exceptions"] == 0 and r["server_tracebacks"] == [] and r["browse_failures"] == [], r
+
+
+def test_a_class_pressing_start_on_the_same_settings_trains_one_run_that_every_session_sees():
+    """Issue 32's class on one link: every session presses Start on the same default settings and seed; one run
+    trains and every page shows its result (the time each waited is printed by ``python -m benchmarks.load_test``)."""
+    r = run_load_test(sessions=3, browsers=0, epochs=1, timeout_s=300, slider_steps=1)
+    assert r["completed"], r
+    assert r["clicks_recorded"] == 3 and r["runs_stored"] == 1 and r["runs_finished"] == 1, r
+    assert r["distinct_runs_shown"] == 1 and r["runs_lost"] == 0, r
+    shown = r["click_to_result_shown"]
+    assert shown["count"] == 3 and shown["sessions_without"] == 0 and shown["max_s"] > 0, r
+    assert r["streamlit_exceptions"] == 0 and r["server_tracebacks"] == [], r
