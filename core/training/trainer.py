@@ -255,6 +255,7 @@ class EpochSaves:
 
     save: Callable[[dict[str, Any]], None]  # gets a resume point after every finished epoch (not a stopped one)
     start_from: Mapping[str, Any] | None = None  # a resume point to go on from (None: train from the start)
+    flush: Callable[[], None] | None = None  # called as fit ends: ``save`` has stored every point by its return
 
 
 _EPOCH_SAVES: ContextVar[EpochSaves | None] = ContextVar("graphconv_epoch_saves", default=None)
@@ -262,13 +263,16 @@ _EPOCH_SAVES: ContextVar[EpochSaves | None] = ContextVar("graphconv_epoch_saves"
 
 @contextmanager
 def saving_each_epoch(
-    save: Callable[[dict[str, Any]], None], start_from: Mapping[str, Any] | None = None
+    save: Callable[[dict[str, Any]], None],
+    start_from: Mapping[str, Any] | None = None,
+    flush: Callable[[], None] | None = None,
 ) -> Iterator[None]:
     """Every :func:`fit` in this block (in this thread) calls ``save`` with a :func:`resume_point` after each finished
     epoch and, given ``start_from`` (such a point), loads its weights and goes on after its epoch: its optimiser,
     schedule, plateau and random streams restored, as a continuation does. ``save`` runs in the training thread
-    between two epochs, so it sees exactly that epoch's state; it should not raise (a failed save ends the run)."""
-    token = _EPOCH_SAVES.set(EpochSaves(save, start_from))
+    between two epochs, so it sees exactly that epoch's state (it may store it later, from a copy, if ``flush``, called
+    as the fit ends, waits until it has); it should not raise (a failed save ends the run)."""
+    token = _EPOCH_SAVES.set(EpochSaves(save, start_from, flush))
     try:
         yield
     finally:
@@ -406,6 +410,8 @@ def fit(
             f"{device.type.upper()} out of memory with batch size {train.batch_size}: "
             "try a smaller batch size, a smaller model, or the CPU"
         )
+    if saves is not None and saves.flush is not None:  # the last point is stored before the caller stores the run's end
+        saves.flush()
     rates = [r["images_per_second"] for r in result.epochs if r["images_per_second"]]
     result.images_per_second = sum(rates) / len(rates) if rates else None
     return result

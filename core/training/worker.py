@@ -258,8 +258,9 @@ def execute_reporting(
         share.refresh()
         reporter.on_batch(info)
 
-    saving = saving_each_epoch(EpochSaver(store, run_id), start_from) if durable else contextlib.nullcontext()
-    with share, saving:
+    saver = EpochSaver(store, run_id)
+    saving = saving_each_epoch(saver, start_from, saver.flush) if durable else contextlib.nullcontext()
+    with share, saving, contextlib.closing(saver):
         target = ThreadsInEpochs(store, share)
         try:
             return execute(

@@ -15,6 +15,7 @@ import sqlite3
 import subprocess
 import sys
 from contextlib import closing
+from pathlib import Path
 
 import pytest
 import torch
@@ -244,22 +245,15 @@ import json, sys, time
 from core.training.runner import RunManager
 from core.training.runs import RunConfig
 from core.training.store import RunStore
-manager = RunManager(RunStore(sys.argv[1]), max_concurrent=2)
-print(*[manager.submit(RunConfig.from_dict(json.loads(c))) for c in sys.argv[2:]], flush=True)
+manager = RunManager(RunStore(sys.argv[1]), max_concurrent=1)
+print(*manager.taken_over, "|", *[manager.submit(RunConfig.from_dict(json.loads(c))) for c in sys.argv[2:]], flush=True)
 time.sleep(600)
 """
 
 
-def test_a_killed_server_s_runs_resume_and_equal_uninterrupted_ones(isolated_data_dir, monkeypatch):
-    """A server trains a constant and a plateau run (4 epochs, two slots) with a third run queued; it is killed with
-    SIGKILL, its workers with it, once both runs are past epoch 2. A new server on the same store resumes both under
-    their ids from their last finished epoch, their finished epoch rows kept, and queues the third again; each
-    resumed run ends with exactly the numbers and weights of an uninterrupted run of its config (exact mode: one
-    thread per run, as on a public server)."""
-    monkeypatch.setenv("GRAPHCONV_EXACT", "1")
-    db = isolated_data_dir / "runs.db"
-    store = RunStore(db)
-    configs = [quick(epochs=4, schedule="constant"), quick(epochs=4, schedule="plateau"), quick(epochs=1, seed=9)]
+def serve(db: Path, *configs: RunConfig) -> tuple[subprocess.Popen, list[int], list[int]]:
+    """A server in its own process on the store at ``db``, one run training at a time, that submits ``configs``:
+    (its process, the ids it took over as it started, the ids of ``configs``)."""
     server = subprocess.Popen(
         [sys.executable, "-c", SERVER, str(db), *(json.dumps(c.to_dict()) for c in configs)],
         cwd=REPO_ROOT,
@@ -268,42 +262,61 @@ def test_a_killed_server_s_runs_resume_and_equal_uninterrupted_ones(isolated_dat
         text=True,
         start_new_session=True,  # its own process group: the server, its forkserver and workers die together
     )
+    line = server.stdout.readline() if server.stdout else ""
+    taken, _, submitted = line.partition("|")
+    return server, [int(x) for x in taken.split()], [int(x) for x in submitted.split()]
+
+
+def kill_past_epoch_2(server: subprocess.Popen, store: RunStore, run_id: int) -> list:
+    """SIGKILL ``server`` with its forkserver and workers once run ``run_id`` is past epoch 2 (epoch 3 began, so the
+    point of epoch 2 was handed over); the run's epoch rows as the kill left them."""
     try:
-        line = server.stdout.readline() if server.stdout else ""
-        constant, plateau, queued = (int(x) for x in line.split())
-
-        def past_epoch_2() -> bool:  # epoch 3 began: the points of epoch 2 are saved
-            progress = [store.progress(r) for r in (constant, plateau)]
-            return all(p is not None and p["epoch"] >= 3 for p in progress)
-
-        wait_for(past_epoch_2, timeout=TIMEOUT, what="both runs to pass epoch 2")
-        workers = [store.require_run(r).pid for r in (constant, plateau)]
+        wait_for(lambda: (store.progress(run_id) or {}).get("epoch", 0) >= 3, timeout=TIMEOUT, what=f"run {run_id}")
+        worker = store.require_run(run_id).pid
     finally:
         os.killpg(server.pid, signal.SIGKILL)  # kill -9 of the server, its forkserver and its workers
         server.wait(timeout=30)
         if server.stdout:
             server.stdout.close()
-    wait_for(lambda: not any(pid and _pid_alive(pid) for pid in workers), what="the workers to die")
-    before = {r: store.epochs(r) for r in (constant, plateau)}
-    assert [store.require_run(r).status for r in (constant, plateau, queued)] == ["running", "running", "queued"]
-    assert all(2 <= len(rows) < 4 for rows in before.values()), before
+    wait_for(lambda: not (worker and _pid_alive(worker)), what="the worker to die")
+    assert store.require_run(run_id).status == "running"
+    return store.epochs(run_id)
+
+
+def test_a_killed_server_s_runs_resume_and_equal_uninterrupted_ones(isolated_data_dir, monkeypatch):
+    """A server trains a constant-schedule run, with a plateau run and a one-epoch run queued behind it, and is killed
+    with SIGKILL (its worker with it) once the first is past epoch 2 of 4. A second server on the same store resumes
+    it under its id from its last finished epoch, its finished epoch rows kept, and queues the others again; it is
+    killed in turn once the plateau run is past epoch 2. A third resumes that one. Each resumed run ends with exactly
+    the numbers and weights of an uninterrupted run of its config (exact mode: one thread per run, as on a public
+    server), and the queued run trains once."""
+    monkeypatch.setenv("GRAPHCONV_EXACT", "1")
+    db = isolated_data_dir / "runs.db"
+    store = RunStore(db)
+    configs = [quick(epochs=4, schedule="constant"), quick(epochs=4, schedule="plateau"), quick(epochs=1, seed=9)]
+    first, taken, (constant, plateau, queued) = serve(db, *configs)
+    assert taken == []
+    before = {constant: kill_past_epoch_2(first, store, constant)}
+    second, taken, _ = serve(db)
+    assert taken == [constant, plateau, queued]
+    before[plateau] = kill_past_epoch_2(second, store, plateau)
+    assert store.require_run(constant).status == "finished" and store.require_run(queued).status == "queued"
 
     manager = RunManager(store, max_concurrent=2)
     try:
-        assert manager.taken_over == [constant, plateau, queued]
+        assert manager.taken_over == [plateau, queued]
         references = [manager.submit(cfg) for cfg in configs[:2]]  # the same runs, never interrupted
-        for run_id in (constant, plateau, queued, *references):
+        for run_id in (plateau, queued, *references):
             snap = manager.wait(run_id, timeout=TIMEOUT)
             assert snap is not None and snap["state"] == "finished", snap
     finally:
         manager.close()
 
     for run_id, reference in zip((constant, plateau), references, strict=True):
-        history = store.load_artifact(run_id, RESUMED_ARTIFACT)
-        (resumed,) = [entry["epoch"] for entry in history]
+        assert 2 <= len(before[run_id]) < 4, before[run_id]
+        (resumed,) = [entry["epoch"] for entry in store.load_artifact(run_id, RESUMED_ARTIFACT)]
         assert 2 <= resumed <= len(before[run_id])
         assert store.epochs(run_id)[:resumed] == before[run_id][:resumed]  # kept as they were, not trained again
         assert resume_note(store, run_id) == f"resumed from epoch {resumed} after a restart"
-        assert store.require_run(run_id).pid not in workers  # trained on by a new worker, under the same id
         assert_same_training(store, reference, run_id)
     assert [e["epoch"] for e in store.epochs(queued)] == [1] and resume_note(store, queued) == ""
