@@ -175,8 +175,7 @@ def render() -> None:
     def run_picker(runs: dict[int, Run]) -> list[int]:
         """Up to three runs, kept in the URL as ``pg_runs=3,7,12``."""
         raw = st.query_params.get("pg_runs")
-        # default_runs (core.analysis.playground) reads the runs' dict form
-        chosen: list[int] | None = default_runs({i: r.to_dict() for i, r in runs.items()})
+        chosen: list[int] | None = default_runs(runs)
         added = newly_finished(starter, runs, "_pg_starter_seen")  # starter runs that finished since the last rerun
         if st.session_state.get(WAIT_KEY) in runs:  # the steerable net this page waited for has finished
             added.append(st.session_state.pop(WAIT_KEY))

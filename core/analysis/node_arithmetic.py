@@ -25,7 +25,7 @@ Steerable nets (escnn) are in :mod:`core.analysis.node_steerable`. No streamlit 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -138,12 +138,12 @@ def pixel_name(row: int, col: int) -> str:
     return f"pixel (row {int(row)}, column {int(col)})"
 
 
-def default_run_id(runs: list[Mapping[str, Any]]) -> int | None:
+def default_run_id(runs: Sequence[Run | Mapping[str, Any]]) -> int | None:
     """The run the page opens on without a run in the link: the newest fixed-graph run (GCN, ChebNet, learned
     edges: the arithmetic story), else the newest of ``runs`` (a steerable net), else None."""
 
     def newest(rs):
-        return max((int(r["id"]) for r in rs), default=None)
+        return max((as_run(r).id for r in rs), default=None)
 
     graph = [r for r in runs if as_run(r).model in KINDS]
     return newest(graph) if graph else newest(runs)

@@ -25,6 +25,7 @@ from torch import nn
 from core.errors import UserInputError
 from core.models import MODELS
 from core.models.spec import SUPERPIXEL_INPUTS
+from core.training.store import Run
 
 if TYPE_CHECKING:
     from core.models.spec import ModelSpec
@@ -235,7 +236,12 @@ def _of_family(family: str) -> Callable[[ModelSpec], bool]:
     return lambda spec: spec.family == family
 
 
-def default_runs(runs: Mapping[int, Mapping[str, Any]], most: int = MAX_RUNS) -> list[int]:
+def _model_of(run: Run | Mapping[str, Any]) -> Any:
+    """A stored run's model name (a partial dict a test builds may lack the id ``as_run`` needs)."""
+    return run.model if isinstance(run, Run) else dict(run.get("config") or {}).get("model")
+
+
+def default_runs(runs: Mapping[int, Run | Mapping[str, Any]], most: int = MAX_RUNS) -> list[int]:
     """The ids of the newest CNN, graph net and steerable net among ``runs`` (``{id: run row}``, newest first), when
     there are such runs; else the newest run (none for no runs). The Playground and the Equivariance page start
     from these when their link names no runs."""
@@ -244,7 +250,7 @@ def default_runs(runs: Mapping[int, Mapping[str, Any]], most: int = MAX_RUNS) ->
     picked = []
     for family in FAMILIES:
         want = ModelsWhere(_of_family(family))
-        rid = next((i for i, r in runs.items() if (r.get("config") or {}).get("model") in want), None)
+        rid = next((i for i, r in runs.items() if _model_of(r) in want), None)
         if rid is not None:
             picked.append(rid)
     return (picked or list(runs)[:1])[:most]
