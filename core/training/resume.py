@@ -390,6 +390,26 @@ def end_from_point(store, run, plan: Takeover) -> None:
     store.finish(run.id, summary, status=plan.status, error=error, checkpoint=checkpoint)
 
 
+def stop_before_going_on(store, run) -> None:
+    """End ``run``, queued again after a restart with finished epochs, ``stopped`` before a worker took it up: its
+    epochs kept and, when its resume point reads, that point's weights saved as its checkpoint."""
+    try:
+        point = load_resume_point(store, run.id)
+    except CheckpointError:
+        point = None
+    end_from_point(
+        store,
+        run,
+        Takeover(
+            "end",
+            resume_from=int(point["epoch"]) if point is not None else 0,
+            status="stopped",
+            reason="stopped before it went on after a restart; every finished epoch is kept",
+            point=point,
+        ),
+    )
+
+
 def record_resume(store, run_id: int, epoch: int) -> None:
     """Add a takeover that queued run ``run_id`` again from the end of ``epoch`` to its ``resumed`` artifact."""
     history = store.load_artifact(run_id, RESUMED_ARTIFACT)

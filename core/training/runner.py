@@ -562,12 +562,7 @@ class RunManager:
                             self._queue.remove(job)
                         except ValueError:  # the manager closed meanwhile
                             continue
-                    self.store.finish(
-                        job.run_id,
-                        {"run_id": job.run_id, "status": "stopped"},
-                        status="stopped",
-                        error="stopped before it started",
-                    )
+                    self._stop_queued(job)
             for job in running:
                 if (job.run_id in asked or job.stop_asked) and (job in self._running or job in self._searching):
                     job.stop_seen = job.stop_seen or now
@@ -605,6 +600,19 @@ class RunManager:
                 self.store.fail(
                     job.run_id, f"could not start a {self.backend.name} worker: {type(err).__name__}: {err}"
                 )
+
+    def _stop_queued(self, job: Job) -> None:
+        """End queued ``job`` stopped (a stop request before a worker took it): "stopped before it started", or, for
+        a run queued again after a restart with finished epochs, with those epochs and its resume point's weights
+        kept (``core.training.resume.stop_before_going_on``)."""
+        if self.store.epochs(job.run_id):
+            from core.training.resume import stop_before_going_on
+
+            stop_before_going_on(self.store, self.store.require_run(job.run_id))
+            return
+        self.store.finish(
+            job.run_id, {"run_id": job.run_id, "status": "stopped"}, status="stopped", error="stopped before it started"
+        )
 
     def _control(self, job: Job) -> JobControl:
         """Who polls, describes and ends ``job``: its search's control (a Tune trial), else the backend."""

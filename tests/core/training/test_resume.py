@@ -222,6 +222,25 @@ def test_a_starting_server_ends_what_cannot_go_on_with_the_reason():
         manager.close()
 
 
+def test_a_run_queued_again_and_stopped_before_it_goes_on_keeps_its_epochs_and_weights():
+    store = RunStore()
+    ahead = store.create_run(quick(epochs=300).to_dict())  # older: takes the only slot first
+    orphan(store, ahead, status="queued")
+    run_id = crashed_after(store, quick(epochs=3), 1)
+    manager = RunManager(store, max_concurrent=1, stop_grace_s=1.0)
+    try:
+        assert manager.taken_over == [ahead, run_id]
+        assert manager.stop(run_id)
+        snap = manager.wait(run_id, timeout=TIMEOUT)
+        assert snap is not None and snap["state"] == "stopped" and "after a restart" in snap["error"]
+        assert [e["epoch"] for e in store.epochs(run_id)] == [1] and load_checkpoint(
+            store.require_run(run_id).checkpoint
+        )
+        assert manager.stop(ahead) and manager.wait(ahead, timeout=TIMEOUT)["state"] == "stopped"
+    finally:
+        manager.close()
+
+
 def test_the_ray_backend_does_not_resume_a_run_that_trained_epochs():
     store = RunStore()
     run_id = crashed_after(store, quick(epochs=3), 1)
