@@ -430,9 +430,23 @@ def an_orphan_that_cannot_go_on_ends_interrupted(store: AbstractStore) -> None:
     assert store.require_run(ended).status == "finished" and store.orphaned_runs(stale_after=-1) == []
 
 
+def a_heartbeat_after_the_read_keeps_the_run_with_its_owner(store: AbstractStore) -> None:
+    """A worker that was alive after all (its heartbeat came after orphaned_runs read its run, the status unchanged)
+    keeps its run: neither a claim nor an interrupt of that read takes it."""
+    run_id = _run(store)
+    store.start(run_id, "cpu")
+    (orphan,) = store.orphaned_runs(stale_after=-1)
+    store.heartbeat(run_id)
+    assert store.require_run(run_id).heartbeat != orphan.heartbeat
+    assert not store.claim_orphan(orphan) and not store.interrupt_orphan(orphan, "late")
+    run = store.require_run(run_id)
+    assert (run.status, run.error, run.pid) == ("running", None, orphan.pid)
+
+
 RESUME = [
     finds_orphans_but_never_live_or_ended_runs,
     a_claimed_orphan_goes_on_from_its_epoch,
     an_orphan_that_cannot_go_on_ends_interrupted,
+    a_heartbeat_after_the_read_keeps_the_run_with_its_owner,
 ]
 CONTRACT += RESUME
