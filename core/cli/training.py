@@ -90,7 +90,7 @@ def run_config_from_args(args: argparse.Namespace):
 
 def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
     from core.training.runs import validate
-    from core.training.store import RunStore
+    from core.training.store import open_store
     from core.training.worker import execute_reporting
 
     cfg = run_config_from_args(args)
@@ -100,8 +100,7 @@ def cmd_train(args: argparse.Namespace) -> dict[str, Any]:
     for name in cfg.ignored_settings(given):
         flag = "the graph flags" if name == "graph_params" else "--" + name.replace("_", "-")
         print(f"note: model {cfg.model} does not use {flag}; ignored", file=sys.stderr)
-    store = RunStore()
-    store.recover_interrupted()
+    store = open_store()
     from core.training.runner import ray_address
 
     backend = args.backend or ("ray" if ray_address() else "inline")
@@ -129,11 +128,10 @@ def cmd_continue(args: argparse.Namespace) -> dict[str, Any]:
     schedule and random streams restored; core/training/resume.py); the parent run stays as it was."""
     from core.training.runner import ray_address
     from core.training.runs import continuation_config
-    from core.training.store import RunStore
+    from core.training.store import open_store
     from core.training.worker import execute_reporting
 
-    store = RunStore()
-    store.recover_interrupted()
+    store = open_store()
     cfg = continuation_config(store, args.run, args.epochs)
     backend = args.backend or ("ray" if ray_address() else "inline")
     from core.training.resume import check_backend
@@ -203,14 +201,14 @@ def cmd_tutorial(args: argparse.Namespace) -> dict[str, Any]:
     """The graph-convolution tutorial's experiment: one graph layer + linear, four adjacencies, one table."""
     from core.models.tutorial_net import ADJACENCIES, TUTORIAL_REFERENCES
     from core.training.runs import RunConfig, validate
-    from core.training.store import RunStore
+    from core.training.store import open_store
     from core.training.worker import execute_reporting
 
     chosen = [a.strip() for a in (args.only or ",".join(ADJACENCIES)).split(",") if a.strip()]
     for a in chosen:
         if a not in ADJACENCIES:
             raise UserInputError("only", f"unknown adjacency {a!r} (choose from {', '.join(ADJACENCIES)})")
-    store = RunStore()
+    store = open_store()
     rows = []
     for adjacency in chosen:
         cfg = validate(
@@ -254,7 +252,7 @@ def cmd_tutorial(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_sweep(args: argparse.Namespace) -> dict[str, Any]:
     """Train one setting over several values (or a grid over two) in this process, one run after the other;
     the runs share a sweep group, so the Compare page plots them too. Prints accuracy per value."""
-    from core.training.store import RunStore
+    from core.training.store import open_store
     from core.training.sweep import grid_configs, new_sweep_group, parse_values, sweep_name, sweep_value
     from core.training.worker import execute_reporting
 
@@ -262,7 +260,7 @@ def cmd_sweep(args: argparse.Namespace) -> dict[str, Any]:
     values = parse_values(args.param, args.values)
     second = (args.param2, parse_values(args.param2, args.values2 or "")) if args.param2 else (None, None)
     configs = grid_configs(base, args.param, values, *second)  # every config validated before any trains
-    store, group, rows = RunStore(), new_sweep_group(args.param, args.param2), []
+    store, group, rows = open_store(), new_sweep_group(args.param, args.param2), []
     for i, cfg in enumerate(configs, 1):
         run_id = store.create_run(cfg.to_dict(), name=cfg.label(), status="queued", group=group)
         print(f"[{i}/{len(configs)}] run {run_id}: {cfg.label()}", file=sys.stderr)
@@ -301,15 +299,14 @@ def cmd_search(args: argparse.Namespace) -> dict[str, Any]:
     its last epoch. Prints one line per trial, best first."""
     from core.training.runner import RunManager, make_backend, ray_address
     from core.training.search import describe_space, new_search_group, parse_space, search_configs, trial_rows
-    from core.training.store import RunStore
+    from core.training.store import open_store
 
     space = parse_space(args.space or [])
     configs = search_configs(run_config_from_args(args), space, args.trials, args.sampler, args.search_seed)
     backend = (
         args.backend if args.backend in ("process", "ray") else ("ray" if ray_address() else "process")
     )  # trials never train inline
-    store = RunStore()
-    store.recover_interrupted()
+    store = open_store()
     manager = RunManager(store, backend=make_backend(backend))
     early = not args.no_early_stopping and manager.early_stopping
     group = new_search_group(space, early)
@@ -403,9 +400,9 @@ def cmd_accuracy(args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_stop(args: argparse.Namespace) -> dict[str, Any]:
     """Ask a queued or training run to stop, whichever process trains it (app worker, CLI, Ray)."""
-    from core.training.store import RunStore
+    from core.training.store import open_store
 
-    store = RunStore()
+    store = open_store()
     run = store.get_run(args.run)
     if run is None:
         raise UserInputError("run", f"run {args.run} does not exist")
@@ -418,8 +415,7 @@ def cmd_stop(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_runs(args: argparse.Namespace) -> list[dict[str, Any]]:
-    from core.training.store import RunStore
+    from core.training.store import open_store
 
-    store = RunStore()
-    store.recover_interrupted()
+    store = open_store()
     return store.list_runs(limit=args.limit)

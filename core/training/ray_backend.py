@@ -410,5 +410,5 @@ class RayBackend(Backend):
                     import torch
 
                     state = torch.load(io.BytesIO(weights), weights_only=True, map_location="cpu")
-                    path = save_checkpoint(state, store.path.parent / "checkpoints" / f"run-{run_id}.pt")
+                    path = save_checkpoint(state, store.data_folder / "checkpoints" / f"run-{run_id}.pt")
                 store.finish(run_id, summary, status=status, error=error, checkpoint=path)

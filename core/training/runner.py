@@ -168,9 +168,9 @@ class RunManager:
         public: bool | None = None,
         queue_limit: int | None = None,
     ):
-        from core.training.store import RunStore
+        from core.training.store import open_store
 
-        self.store = store or RunStore()
+        self.store = store or open_store()  # GRAPHCONV_STORE_URL's store (PostgreSQL), else the data folder's SQLite
         # default_max_runs() reads GRAPHCONV_CPUS, so a bad value is refused here, before any run is stored
         local = default_max_runs()
         self.public = public_mode() if public is None else public
@@ -247,7 +247,7 @@ class RunManager:
             [group] * len(configs) if group is None or isinstance(group, RunGroup) else list(group)
         )
         env = {k: os.environ.get(k) for k in ENV_KEYS}
-        env["GRAPHCONV_DATA_DIR"] = str(self.store.path.parent)
+        env["GRAPHCONV_DATA_DIR"] = str(self.store.data_folder)
         with self._cond:  # the room check and the queueing are one step: two sessions cannot both take the last place
             self.check_room(session, len(configs), client)
             jobs = [
@@ -370,7 +370,7 @@ class RunManager:
             for cfg in configs
         ]
         try:
-            search = self.backend.start_search(str(self.store.path), env, [(j.run_id, j.config) for j in jobs])
+            search = self.backend.start_search(self.store.location, env, [(j.run_id, j.config) for j in jobs])
         except Exception as err:
             for job in jobs:
                 self.store.fail(job.run_id, f"could not start the Tune search: {type(err).__name__}: {err}")
@@ -592,7 +592,7 @@ class RunManager:
                 self._running.append(job)
             try:
                 job.started = time.monotonic()
-                job.handle = self.backend.start(str(self.store.path), job.env, job.run_id, job.config)
+                job.handle = self.backend.start(self.store.location, job.env, job.run_id, job.config)
             except Exception as err:  # noqa: BLE001 - no worker could be started: the run fails with the reason
                 with self._cond:
                     self._running.remove(job)

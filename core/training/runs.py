@@ -161,11 +161,11 @@ def execute(
     the store: ``finished``, ``stopped`` or ``failed`` with the reason.
     """
     from core.training.snapshots import SNAPSHOT_ARTIFACT, FeatureTap
-    from core.training.store import RunStore, checkpoint_path, save_checkpoint
+    from core.training.store import checkpoint_path, open_store, save_checkpoint
     from core.training.trainer import Callbacks, TrainerConfig, fit, pick_device
 
     validate(cfg)
-    store = store or RunStore()
+    store = store or open_store()
     if run_id is None:
         run_id = store.create_run(cfg.to_dict(), name=cfg.label(), session=session)
     t_start, cpu_start = time.perf_counter(), time.process_time()

@@ -499,9 +499,9 @@ def worker_main(db_path: str, env: dict[str, str | None], run_id: int, config: d
         os.nice(WORKER_NICENESS)
     raise_oom_score()
     from core.config import limits
-    from core.training.store import RunStore
+    from core.training.store import store_at
 
-    store = RunStore(db_path)
+    store = store_at(db_path)  # the SQLite file, or the PostgreSQL URL, the server trains with
     memory: MemoryLimit | None = None
     try:
         bounds = limits()

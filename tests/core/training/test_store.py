@@ -571,7 +571,7 @@ def test_a_version_1_database_is_migrated_and_keeps_its_runs(data: Path) -> None
     assert run.name == "old run" and run.status == "finished" and run.stop_requested_at is None
     assert run.group_id is None and run.kind == "image"  # a plain run joins no group
     with closing(sqlite3.connect(path)) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
     new = store.create_run({}, status="running")
     store.log_progress(new, 1, 1, 1, 0.5)
     progress = store.progress(new)

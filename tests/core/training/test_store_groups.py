@@ -66,7 +66,7 @@ def stored_group(store: RunStore, group_id: str) -> RunGroup:
 def test_an_old_database_opens_with_its_groups_and_their_fields(old_database: Path):
     store = RunStore(old_database)
     with closing(sqlite3.connect(old_database)) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
     groups = store.groups()
     assert set(groups) == {SWEEP, GRID, UNNAMED, SEARCH, ROTATION, ROTATION_SWEEP, TUTORIAL}
     assert groups[SWEEP] == RunGroup("sweep", SWEEP, params=("K",), created_at=groups[SWEEP].created_at)
