@@ -32,7 +32,7 @@ from core.figures.results import (
 from core.figures.training import curves_figure
 from core.models.registry import ModelsWhere
 from core.models.spec import SUPERPIXEL_INPUTS
-from core.training.resume import lineage_epochs
+from core.training.resume import lineage_epochs, resume_note
 from core.training.runs import run_title
 from core.training.snapshots import stored_snapshots
 from core.training.store import ACTIVE_STATUSES, CheckpointError, Run, StoreError
@@ -242,6 +242,7 @@ def show_stored(store, run: Run, runs: list[Run], by_id: dict[int, Run], epochs)
     st.caption(
         f"Status **{run.status}** on {run.device or '?'} · data {cfg.get('data')} · "
         f"{_or_unknown(summary.train_images)} train / {_or_unknown(summary.test_images)} test images"
+        + (f" · {note}" if (note := resume_note(store, run.id)) else "")  # taken over after a server restart
     )
     lineage(run, runs, by_id, epochs)
     context = context_line(cfg, summary.test_accuracy, epochs[-1]["epoch"] if epochs else 0)

@@ -421,6 +421,8 @@ def render() -> None:
         epochs = store().epochs(run_id)
         status = live["state"]
         st.subheader(plain(unbroken(run_title(run))))
+        if live.get("resumed") and status not in ACTIVE_STATUSES:  # a running one says it in its progress line
+            st.caption(live["resumed"][0].upper() + live["resumed"][1:] + ".")
         parent = run.config.get("parent")
         if parent is not None:
             p1, p2 = st.columns([3, 1], vertical_alignment="center")
