@@ -22,6 +22,7 @@ def main() -> None:
     from core.training.process_backend import prewarm
     from ui import classroom
     from ui.nav import navigation
+    from ui.store_url import store_url_from_secrets
     from ui.streamlit_internals import quiet_client_disconnects
     from ui.url_state import start_page
 
@@ -29,6 +30,7 @@ def main() -> None:
     def _start_up() -> None:
         """Once per server process, before the first page runs."""
         quiet_client_disconnects()  # a browser leaving mid-send is one log line, not two tracebacks
+        store_url_from_secrets()  # GRAPHCONV_STORE_URL from Streamlit's secrets: a PostgreSQL store (docs/hosting.md)
         limit_malloc_arenas(2)  # the server's session and worker threads share two malloc arenas (core.training.memory)
         # Pages' tensor work (a graph's facts, a digit through a net) is small; on more threads it contends with the
         # training workers for the cores: a dense graph's facts took 0.2-0.35 s on 2 threads beside two runs, 0.02 s
