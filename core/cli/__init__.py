@@ -4,7 +4,7 @@ bench,karate,equivariance,store} ... [--json]``.
 Every invalid value exits non-zero with one line on stderr naming the parameter, never a traceback. The commands
 live by topic: ``core/cli/training.py`` (those that train and store runs, and the run flags they share) and
 ``core/cli/measure.py`` (graph facts, download, benchmark, karate, equivariance), ``core/cli/store.py`` (export and
-import runs, ``store_archive.py``'s file); here are the parser and ``main``.
+import runs: ``store_archive.py``, ``store_checks.py``); here are the parser and ``main``.
 """
 
 from __future__ import annotations

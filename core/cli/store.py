@@ -2,7 +2,8 @@
 
 Both work on this process's run store (``GRAPHCONV_STORE_URL``, else ``runs.db`` in the data folder) or on the one
 ``--store`` names (a ``postgresql://`` URL, a ``sqlite:///`` URL or a file path), so a store moves from SQLite to
-PostgreSQL and back in two commands. The file's format and its checks are ``core/cli/store_archive.py``'s.
+PostgreSQL and back in two commands. The file's format is ``core/cli/store_archive.py``'s, its checks
+``core/cli/store_checks.py``'s.
 """
 
 from __future__ import annotations

@@ -9,8 +9,9 @@ bytes (``artifacts/``) and the weights (``checkpoints/<sha256>.pt``, each stored
 An import never overwrites a run: each imported run gets a new id from the target store (the mapping is printed),
 a continued run's ``parent`` follows its parent's new id (or is cleared when the parent was not exported), and a
 group whose id the target already holds is imported under a new id. The whole file is checked before anything is
-stored (its size, how many runs, epochs and artifacts, each member's size against the manifest, each checkpoint's
-hash and that it holds plain weights); bad input is one :class:`~core.errors.UserInputError` line, and an import
+stored (``core/cli/store_checks.py``: its size, how many runs, epochs and artifacts, each member's size against the
+manifest, each checkpoint's hash and that it holds plain weights); bad input is one
+:class:`~core.errors.UserInputError` line, and an import
 that fails part way removes the runs it added, so nothing stored before is lost and nothing half-imported stays.
 
 What an import cannot carry through the store's calls: a run's creation time and the library versions it was
@@ -20,37 +21,28 @@ trained with become the importing moment's and this installation's; the browser 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import math
 import os
 import tempfile
 import time
 import zipfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from core.cli.store_checks import (
+    FORMAT,
+    FORMAT_VERSION,
+    MANIFEST,
+    MAX_MEMBER_BYTES,
+    bad,
+    checked_weights,
+    member,
+    read_manifest,
+)
 from core.errors import StoreError, UserInputError
 from core.training.store import TERMINAL_STATUSES, AbstractStore, RunGroup, library_versions
-
-FORMAT = "graphconv-lab-runs"  # the manifest's "format": what the file is
-FORMAT_VERSION = 1  # of the manifest; a file of a newer version is refused with a line saying so
-MANIFEST = "manifest.json"
-MAX_FILE_BYTES = 4 << 30  # an archive larger than this is refused before it is opened
-MAX_MANIFEST_BYTES = 64 << 20  # the manifest's uncompressed size
-MAX_MEMBER_BYTES = 1 << 30  # one artifact's or checkpoint's uncompressed size
-MAX_TOTAL_BYTES = 8 << 30  # every member's uncompressed size together
-MAX_RATIO = 200  # uncompressed / compressed size of one member: more is a zip bomb, not weights or JSON
-MAX_RUNS = 10_000
-MAX_EPOCHS = 10_000  # per run
-MAX_ARTIFACTS = 10_000  # per run
-MAX_GROUPS = 10_000
-
-
-def _bad(message: str) -> UserInputError:
-    return UserInputError("file", message)
-
 
 # ----------------------------------------------------------------------------- export
 
@@ -60,7 +52,7 @@ def export_runs(store: AbstractStore, target: str | Path, run_ids: Iterable[int]
     what was written. The file appears whole or not at all; an existing file is never replaced."""
     path = Path(target).expanduser()
     if path.exists():
-        raise _bad(f"{path.name} exists already; choose another name (an export never replaces a file)")
+        raise bad(f"{path.name} exists already; choose another name (an export never replaces a file)")
     if run_ids is None:
         runs = sorted(store.runs(status=TERMINAL_STATUSES), key=lambda r: r.id)
     else:
@@ -153,167 +145,6 @@ def _write_members(store: AbstractStore, runs: list, archive: zipfile.ZipFile) -
     }
 
 
-# ----------------------------------------------------------------------------- import: checks
-
-
-def _read_manifest(path: Path) -> tuple[zipfile.ZipFile, dict[str, Any]]:
-    """The open archive and its checked manifest; :class:`UserInputError` for anything that is not our file."""
-    if not path.is_file():
-        raise _bad(f"{path.name} does not exist")
-    if path.stat().st_size > MAX_FILE_BYTES:
-        raise _bad(f"{path.name} is larger than {MAX_FILE_BYTES >> 30} GiB, the most an import reads")
-    try:
-        archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as err:
-        raise _bad(f"{path.name} is not a GraphConv Lab runs file (not a zip archive: {err})") from err
-    try:
-        manifest = json.loads(_member(archive, MANIFEST, MAX_MANIFEST_BYTES))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        archive.close()
-        raise _bad(f"{path.name}: its manifest is not JSON ({err})") from err
-    except UserInputError:
-        archive.close()
-        raise
-    try:
-        _check_manifest(manifest, archive)
-    except BaseException:
-        archive.close()
-        raise
-    return archive, manifest
-
-
-def _member(archive: zipfile.ZipFile, name: str, limit: int, expected: int | None = None) -> bytes:
-    """Member ``name``'s bytes, at most ``limit`` of them (and ``expected`` when given), read bounded: a member that
-    is missing, larger than it says or than the limit, or compressed past :data:`MAX_RATIO` is refused."""
-    try:
-        info = archive.getinfo(name)
-    except KeyError:
-        raise _bad(f"the archive lacks {name}") from None
-    if info.file_size > limit:
-        raise _bad(f"{name} holds {info.file_size:,} bytes, more than the {limit:,} an import reads")
-    if expected is not None and info.file_size != expected:
-        raise _bad(f"{name} holds {info.file_size:,} bytes, not the {expected:,} recorded")
-    if info.file_size > 1 << 20 and info.file_size > MAX_RATIO * max(info.compress_size, 1):
-        raise _bad(f"{name} is compressed {info.file_size // max(info.compress_size, 1)}-fold: refused")
-    try:
-        with archive.open(info) as handle:
-            data = handle.read(info.file_size + 1)
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:  # a damaged member (CRC, truncation)
-        raise _bad(f"{name} is damaged: {err}") from err
-    if len(data) != info.file_size:
-        raise _bad(f"{name} holds more or less than its recorded size")
-    return data
-
-
-def _require(condition: bool, message: str) -> None:
-    if not condition:
-        raise _bad(message)
-
-
-def _check_manifest(manifest: Any, archive: zipfile.ZipFile) -> None:
-    """Every field an import reads, its type and its bounds; the members it names exist with their sizes."""
-    _require(isinstance(manifest, dict) and manifest.get("format") == FORMAT, "not a GraphConv Lab runs file")
-    version = manifest.get("version")
-    _require(isinstance(version, int), "the manifest has no format version")
-    _require(
-        version <= FORMAT_VERSION,
-        f"written by a newer GraphConv Lab (format {version}; this one reads up to {FORMAT_VERSION}): upgrade it",
-    )
-    runs, groups = manifest.get("runs"), manifest.get("groups")
-    _require(isinstance(runs, list) and isinstance(groups, list), "the manifest lacks its runs or groups")
-    _require(len(runs) <= MAX_RUNS, f"{len(runs):,} runs: at most {MAX_RUNS:,} are imported at once")
-    _require(len(groups) <= MAX_GROUPS, f"{len(groups):,} groups: at most {MAX_GROUPS:,}")
-    group_ids = set()
-    for group in groups:
-        _require(isinstance(group, dict) and isinstance(group.get("fields"), dict), "a group is not an object")
-        try:
-            RunGroup.from_row(str(group.get("type")), str(group.get("id") or ""), json.dumps(group["fields"]))
-        except (TypeError, ValueError) as err:
-            raise _bad(f"group {group.get('id')!r}: {err}") from err
-        group_ids.add(group["id"])
-    total, seen = 0, set[int]()
-    for run in runs:
-        total += _check_run(run, group_ids, seen, archive)
-        _require(total <= MAX_TOTAL_BYTES, f"the runs hold more than {MAX_TOTAL_BYTES >> 30} GiB")
-
-
-def _check_run(run: Any, group_ids: set[str], seen: set[int], archive: zipfile.ZipFile) -> int:
-    """One run of the manifest checked; the bytes its members hold."""
-    _require(isinstance(run, dict) and isinstance(run.get("id"), int), "a run has no id")
-    rid = run["id"]
-    what = f"run {rid}"
-    _require(rid not in seen, f"{what} is listed twice")
-    seen.add(rid)
-    _require(run.get("status") in TERMINAL_STATUSES, f"{what} has status {run.get('status')!r}, not an ended one")
-    for key in ("config", "summary", "versions"):
-        _require(isinstance(run.get(key), dict), f"{what}: its {key} is not an object")
-    for key in ("name", "kind", "device"):
-        _require(isinstance(run.get(key), str), f"{what}: its {key} is not text")
-    _require(run.get("error") is None or isinstance(run["error"], str), f"{what}: its error is not text")
-    _require(run.get("group_id") is None or run["group_id"] in group_ids, f"{what} names a group the file lacks")
-    epochs, artifacts = run.get("epochs"), run.get("artifacts")
-    _require(isinstance(epochs, list) and len(epochs) <= MAX_EPOCHS, f"{what}: more than {MAX_EPOCHS:,} epochs")
-    _require(isinstance(artifacts, list) and len(artifacts) <= MAX_ARTIFACTS, f"{what}: too many artifacts")
-    for epoch in epochs:
-        _require(isinstance(epoch, dict) and isinstance(epoch.get("epoch"), int), f"{what}: an epoch has no number")
-        _require(all(_number_or_none(v) for k, v in epoch.items() if k in _METRICS), f"{what}: a metric not a number")
-        _require("run_id" not in epoch, f"{what}: an epoch names a run")
-    progress = run.get("progress")
-    if progress is not None:
-        _require(isinstance(progress, dict), f"{what}: its progress is not an object")
-        _require(all(isinstance(progress.get(k), int) for k in ("epoch", "batch", "num_batches")), f"{what}: progress")
-        _require(_number_or_none(progress.get("loss")), f"{what}: its live loss is not a number")
-        points = progress.get("points")
-        _require(isinstance(points, list) and len(points) <= 100_000, f"{what}: its live curve is not a short list")
-        _require(all(_is_point(p) for p in points), f"{what}: a live curve point is not two numbers")
-    size = 0
-    for entry in artifacts:
-        _require(isinstance(entry, dict) and isinstance(entry.get("name"), str), f"{what}: an artifact has no name")
-        _require(entry.get("epoch") is None or isinstance(entry["epoch"], int), f"{what}: an artifact's epoch")
-        _require(entry.get("encoding") in ("bytes", "json"), f"{what}: an artifact's encoding")
-        size += _member_size(archive, entry.get("member"), what)
-    checkpoint = run.get("checkpoint")
-    if checkpoint is not None:
-        _require(isinstance(checkpoint, dict) and isinstance(checkpoint.get("sha256"), str), f"{what}: checkpoint")
-        size += _member_size(archive, checkpoint.get("member"), what)
-    return size
-
-
-_METRICS = ("train_loss", "train_accuracy", "test_accuracy", "seconds", "images_per_second")
-
-
-def _number_or_none(value: Any) -> bool:
-    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
-
-
-def _is_point(point: Any) -> bool:
-    return isinstance(point, list) and len(point) == 2 and all(_number_or_none(v) and v is not None for v in point)
-
-
-def _member_size(archive: zipfile.ZipFile, name: Any, what: str) -> int:
-    _require(isinstance(name, str), f"{what}: a member without a name")
-    try:
-        info = archive.getinfo(name)
-    except KeyError:
-        raise _bad(f"{what}: the archive lacks {name}") from None
-    _require(info.file_size <= MAX_MEMBER_BYTES, f"{name} is larger than {MAX_MEMBER_BYTES >> 20} MiB")
-    return info.file_size
-
-
-def _checked_weights(archive: zipfile.ZipFile, checkpoint: Mapping[str, Any], what: str) -> bytes:
-    """A checkpoint member's bytes: its hash as recorded, and loadable as plain weights (``weights_only``)."""
-    import torch
-
-    data = _member(archive, checkpoint["member"], MAX_MEMBER_BYTES)
-    if hashlib.sha256(data).hexdigest() != checkpoint["sha256"]:
-        raise _bad(f"{what}: its checkpoint does not match its recorded hash (damaged or edited)")
-    try:
-        torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
-    except Exception as err:
-        raise _bad(f"{what}: its checkpoint is not plain weights ({type(err).__name__})") from err
-    return data
-
-
 # ----------------------------------------------------------------------------- import: writing
 
 
@@ -321,12 +152,12 @@ def import_runs(store: AbstractStore, source: str | Path) -> dict[str, Any]:
     """Add the runs of archive ``source`` to ``store`` under new ids; a summary with the old -> new id mapping.
     Everything is checked first; if storing fails part way, the runs added so far are removed again."""
     path = Path(source).expanduser()
-    archive, manifest = _read_manifest(path)
+    archive, manifest = read_manifest(path)
     with archive:
         weights = {}  # every checkpoint verified before the first write
         for run in manifest["runs"]:
             if run["checkpoint"] is not None and run["checkpoint"]["member"] not in weights:
-                weights[run["checkpoint"]["member"]] = _checked_weights(archive, run["checkpoint"], f"run {run['id']}")
+                weights[run["checkpoint"]["member"]] = checked_weights(archive, run["checkpoint"], f"run {run['id']}")
         groups = _import_groups(store, manifest["groups"])
         mapping: dict[int, int] = {}
         try:
@@ -387,7 +218,7 @@ def _import_run(
         loss = None if loss is None or (isinstance(loss, float) and math.isnan(loss)) else loss
         store.log_progress(new_id, progress["epoch"], progress["batch"], progress["num_batches"], loss, points)
     for entry in run["artifacts"]:
-        data = _member(archive, entry["member"], MAX_MEMBER_BYTES)
+        data = member(archive, entry["member"], MAX_MEMBER_BYTES)
         value = data if entry["encoding"] == "bytes" else json.loads(data)
         store.save_artifact(new_id, entry["name"], value, epoch=entry["epoch"])
     checkpoint = None

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from core.cli import main
-from core.cli.store_archive import FORMAT_VERSION, MANIFEST
+from core.cli.store_checks import FORMAT_VERSION, MANIFEST
 from core.training.runs import RunConfig, continuation_config, execute
 from core.training.store import AbstractStore, RunGroup, RunStore, load_checkpoint, save_checkpoint, store_at
 from tests.core.training.postgres_server import shared_server
