@@ -120,7 +120,8 @@ def scenario(kind: str, store_url: str | None, kinds: list[str], log_dir: Path) 
         "GRAPHCONV_STARTER": "0",
         "GRAPHCONV_STORE_URL": store_url or "",
     }
-    os.environ.update(env)  # this process reads the same store
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)  # this process reads the same store (put back at the end)
     out: dict[str, Any] = {"store": kind, "links": []}
     server = None
     logs = [open(log_dir / f"{kind}-server-{i}.log", "w") for i in (1, 2)]  # noqa: SIM115 - closed below
@@ -164,6 +165,11 @@ def scenario(kind: str, store_url: str | None, kinds: list[str], log_dir: Path) 
         for f in logs:
             f.close()
         shutil.rmtree(data, ignore_errors=True)
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     out["wrong_run_shown"] = sum(1 for link in out["links"] if link.get("wrong_run_shown"))
     return out
 
