@@ -88,6 +88,7 @@ class PostgresServer:
         self._lock = threading.Lock()
         self._count = 0
         self._running = False
+        self._owner = os.getpid()  # only this process stops it (a forked child's exit leaves it running)
 
     def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
         as_user = {"user": self.user} if os.geteuid() == 0 else {}
@@ -156,6 +157,8 @@ class PostgresServer:
 
     def stop(self) -> None:
         """Stop the server (immediately: it holds nothing to keep) and remove its folder."""
+        if os.getpid() != self._owner:
+            return
         if self._running:
             self._running = False
             self._run("pg_ctl", "stop", "-D", str(self.root / "data"), "-m", "immediate", "-w")
