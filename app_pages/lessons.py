@@ -12,6 +12,7 @@ trained (or are training) on this server already are reused, never trained twice
 (``core.training.runner.identical_runs``), and the page says so in one line.
 """
 
+import re
 from typing import Any
 
 import pandas as pd
@@ -252,7 +253,18 @@ def render() -> None:
         if st.session_state.get("ls_show") not in launch_ids:
             st.session_state.pop("ls_show", None)  # another lesson's launch: not this selector's option
         if raw_show not in [*launch_ids, None]:
-            if linked is None or linked.lesson == key:  # a lesson picked since is not a bad link
+            gone = lesson_launch(raw_show)  # the link names a launch of this lesson that this server does not hold
+            stamp = str(raw_show).rsplit(":", 1)[-1]
+            if gone is not None and gone.lesson == key and re.fullmatch(r"\d{10,}(-[0-9a-f]{6})?(-s\d+)?", stamp):
+                st.query_params.pop("ls_show", None)
+                notice.info(
+                    f"This link's launch of {lesson.title} ({gone.mode}"
+                    + (f", seed {gone.seed}" if gone.seed else "")
+                    + ") is not on this server (it may have restarted on a fresh disk). Run this lesson trains its "
+                    "runs again: the same settings and seeds give the same figures, and any run still here is reused.",
+                    icon=":material/link_off:",
+                )
+            elif linked is None or linked.lesson == key:  # a lesson picked since is not a bad link
                 refuse_link_value("ls_show", "a lesson launch stored here")
             else:
                 st.query_params.pop("ls_show", None)
