@@ -43,8 +43,9 @@ from core.figures.graphs import graph_figure, superpixel_boundaries
 from core.graphs import FORMULAS, GRAPH_PARAMS, NORMS
 from core.models import MODELS
 from core.training.runs import run_title
-from core.training.store import CheckpointError, Run, StoreError, as_run
+from core.training.store import ACTIVE_STATUSES, CheckpointError, Run, StoreError, as_run
 from ui.display import guarded, plain
+from ui.linked_runs import checked, defs_for, write_defs
 from ui.nav import page
 from ui.page_queries import FiltersQuery, TrainQuery
 from ui.resources import GIFS, RUNS, cached, dataset, from_store, graph, store
@@ -80,7 +81,8 @@ def source_model(source: str) -> tuple[str, str]:
 
 def choose_run(notice, where, source: str, label: str, empty: str, **settings: str):
     """(run store, the stored runs with weights of the model behind the Filters source ``source`` by id, the chosen
-    id), the choice bound to the URL key its spec names (``ModelSpec.filters``); None when there is no such run.
+    id), the choice bound to the URL key its spec names (``ModelSpec.filters``); None when there is no such run, or
+    nothing to show for the link's run yet (``linked_run``).
 
     A link naming a run that cannot be shown (no such run, another model, no checkpoint) gets a warning saying
     why, and the newest run instead; no run at all: ``empty`` and a link to the Train page set up for the model
@@ -90,8 +92,12 @@ def choose_run(notice, where, source: str, label: str, empty: str, **settings: s
     problem = None
     run_store = store()
     runs = [as_run(r) for r in from_store(lambda s: s.runs_with_weights(model), then=lambda: finish(notice))]
+    said = linked_run(notice, key, {r.id: r for r in runs})
+    if said is None:
+        finish(notice)
+        return None
     raw = st.query_params.get(key)
-    if raw is not None and raw not in {str(r.id) for r in runs}:
+    if raw is not None and raw not in {str(r.id) for r in runs} and not said:
         reason = from_store(lambda s: run_problem(parse_run_id(raw), model, s), then=lambda: finish(notice))
         problem = f"{key}={shown_link_value(raw)}: " + (
             plain(reason) if reason else "not a finished run with a checkpoint"
@@ -106,12 +112,53 @@ def choose_run(notice, where, source: str, label: str, empty: str, **settings: s
         return None
     by_id = {r.id: r for r in runs}
     run_id = url_choice(where, label, list(by_id), next(iter(by_id)), key)
+    write_defs([run_id])  # a copied link carries what the run is (ui/linked_runs.py)
     if problem:
         notice.warning(
             f"The linked run cannot be shown here — {problem}. Showing run {run_id} instead.",
             icon=":material/link_off:",
         )
     return run_store, by_id, run_id
+
+
+def linked_run(notice, key: str, by_id: dict[int, Run]) -> bool | None:
+    """Check the link's run (URL ``key``) against what the link says it was (ui/linked_runs.py), until its choice is
+    drawn (then bound to the URL, which the page no longer sets): a run here with the link's settings and seed takes
+    its place (said in one line, in ``notice``). True when that line said why the link's run is not shown (so no
+    other notice says it again); None when the view has nothing to show for it yet: the link's run is not here (one
+    line and **Rebuild** say so; no other run is shown in its place until a button asks, so the link stays as it is
+    and a click on Rebuild is read), or the run in its place is queued or training (a link to watch it on the Train
+    page); else False."""
+    raw = st.query_params.get(key)
+    asked = st.session_state.pop(f"_{key}_asked", None)  # the link's id, when the run before put another in its place
+    asked = parse_run_id(raw) if asked is None else asked
+    if asked is None or key in st.session_state:
+        return False
+    ((check, shown),) = checked([asked], notice)
+    if shown is None:  # a bare id this store lacks (the notice below says why too), or the link's run is not here
+        if not check.rebuildable:
+            return False
+        if by_id and st.button("Show the runs stored here instead", key=f"{key}_instead", icon=":material/list:"):
+            st.query_params.pop(key, None)
+            write_defs([])
+            st.rerun()
+        return None if by_id else True  # none here at all: the view's own "no run yet" line and Train link follow
+    if shown != asked:  # the run here with the link's settings and seed: the link names it now
+        if raw != str(shown):  # a choice bound to the URL reads it as a run starts: the next run checks the link again
+            st.query_params[key] = str(shown)
+            st.session_state[f"_{key}_asked"] = asked
+            st.rerun()
+        write_defs([shown])
+    waiting = None if shown in by_id else from_store(lambda s: s.run(shown))
+    if waiting is not None and waiting.status in ACTIVE_STATUSES:
+        st.page_link(
+            page("train"),
+            label=f"Watch run {shown} train ({waiting.status}); its filters show here when it finishes",
+            icon=":material/model_training:",
+            query_params={"run": str(shown), **defs_for([shown])},
+        )
+        return None
+    return False
 
 
 def pick_digit(notice, where, data: str) -> tuple[np.ndarray, int, int] | None:
@@ -275,6 +322,7 @@ def stat_row(name: str, image: np.ndarray, pixel: tuple[int, int]) -> dict:
 def graph_filters(notice) -> bool:
     """A fixed pixel graph's filters: row i of its normalised adjacency, for the pixel chosen. False when it ended
     early (said why, with the link notices in ``notice``)."""
+    write_defs([])  # a fixed graph is no stored run: a copied link carries no run's definition
     kind = url_choice(st.sidebar, "Graph kind", PIXEL_KINDS, "grid", "f_kind", widget="radio", horizontal=True)
     params = graph_param_widgets(kind, st.sidebar)
     norm = url_choice(

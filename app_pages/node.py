@@ -46,12 +46,21 @@ from core.figures.node import (
 from core.figures.playground import digit_picture
 from core.models.layer_names import layer_names
 from core.training.runs import run_title
-from core.training.store import CheckpointError, Run, as_run
+from core.training.store import ACTIVE_STATUSES, CheckpointError, Run, as_run
 from ui.display import guarded, labelled, plain
 from ui.drawn_digit import drawn_digit
+from ui.linked_runs import checked, defs_for, write_defs
 from ui.nav import page
 from ui.resources import RUNS, cached, dataset, from_store, store
-from ui.url_state import copy_link_button, url_choice, url_labelled_choice, url_notices, url_number, url_slider
+from ui.url_state import (
+    copy_link_button,
+    parse_run_id,
+    url_choice,
+    url_labelled_choice,
+    url_notices,
+    url_number,
+    url_slider,
+)
 
 SOURCES = {"dataset": "data set", "draw": "draw"}  # the link's value (nd_src) -> what the choice shows
 INK_KEY = "nd_ink"  # a drawn digit in the link: 16 grey levels, core.data.image_io.encode_digit_link
@@ -190,8 +199,12 @@ def _run_choice(by_id: dict[int, Run], run_id: int) -> str:
 
 def _pick_run(notice) -> tuple[Run, str] | None:
     """(the run picked in the sidebar, how the page's line names it: its title, and why when the page chose it);
-    None, after a line and a link to the Train page, when no run can be shown."""
+    None, after a line and a link to the Train page, when no run can be shown, or when the link's run cannot be
+    shown yet (``_linked_run``)."""
     runs = from_store(_node_runs, then=lambda: _finish(notice))
+    by_id = {r.id: r for r in runs}
+    if not _linked_run(notice, by_id):
+        return None
     if not runs:
         st.info(
             "No finished GCN, ChebNet, learned-edge or steerable run with a checkpoint yet. Train one on the Train "
@@ -202,7 +215,6 @@ def _pick_run(notice) -> tuple[Run, str] | None:
             page("train"), label="Train a GCN", icon=":material/model_training:", query_params={"model": "gcn"}
         )
         return None
-    by_id = {r.id: r for r in runs}
     # default_run_id reads the dict form (core/analysis/node_arithmetic.py)
     default = default_run_id([r.to_dict() for r in runs])
     run_id = url_labelled_choice(
@@ -215,9 +227,43 @@ def _pick_run(notice) -> tuple[Run, str] | None:
         help="Graph networks (GCN, ChebNet, learned edges) show the arithmetic; a steerable "
         "net shows how a quarter turn moves its channels.",
     )
+    write_defs([run_id])  # a copied link carries what the run is (ui/linked_runs.py)
     run = by_id[run_id]
     why = ("the newest graph network" if run.model in KINDS else "the newest run") if run_id == default else ""
     return run, f"**{_run_choice(by_id, run_id)}**" + (f", {why}" if why else "")
+
+
+def _linked_run(notice, by_id: dict[int, Run]) -> bool:
+    """Check the link's run (``nd_run``) against what the link says it was (ui/linked_runs.py), until the picker is
+    drawn: a run here with the link's settings and seed takes its place (said in one line, in ``notice``). False when
+    the page has nothing to show for it yet: the link's run is not here (one line and **Rebuild** say so; no other
+    run is shown in its place until a button asks, so the link stays as it is and a click on Rebuild is read), or the
+    run in its place is queued or training (a link to watch it on the Train page)."""
+    asked = parse_run_id(st.query_params.get("nd_run"))
+    if asked is None or "nd_run" in st.session_state:
+        return True
+    ((check, shown),) = checked([asked], notice)
+    if shown is None:  # a bare id this store lacks (the picker says so too), or the link's run is not here
+        if not check.rebuildable or not by_id:  # nothing else to show: the page's own "no run yet" line follows
+            return True
+        if st.button("Show the runs stored here instead", key="nd_instead", icon=":material/list:"):
+            st.query_params.pop("nd_run", None)
+            write_defs([])
+            st.rerun()
+        return False
+    if shown != asked:  # the run here with the link's settings and seed: the link names it now
+        st.query_params["nd_run"] = str(shown)
+        write_defs([shown])
+    waiting = None if shown in by_id else from_store(lambda s: s.run(shown))
+    if waiting is not None and waiting.status in ACTIVE_STATUSES:
+        st.page_link(
+            page("train"),
+            label=f"Watch run {shown} train ({waiting.status}); it shows here when it finishes",
+            icon=":material/model_training:",
+            query_params={"run": str(shown), **defs_for([shown])},
+        )
+        return False
+    return True
 
 
 def _show_line(shown_line, named: str, digit: str = "") -> None:
