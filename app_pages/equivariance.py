@@ -29,11 +29,13 @@ from core.figures.equivariance import (
 from core.models.escnn_net import GROUPS
 from core.models.registry import ModelsWhere
 from core.models.spec import SUPERPIXEL_INPUTS
+from core.training.linked_runs import LinkCheck
 from core.training.runner import progress_text
 from core.training.runs import RunConfig, run_title
 from core.training.store import ACTIVE_STATUSES, CheckpointError, Run, StoreError, as_run
 from ui import classroom
 from ui.display import guarded, plain
+from ui.linked_runs import checked, write_defs
 from ui.nav import page
 from ui.resources import RUNS, cached, from_store, manager
 from ui.session import client_address, session_id
@@ -119,14 +121,15 @@ def render() -> None:
     group, images_slot = _sidebar()
     starter = starter_set()  # read before the runs: a starter run it calls finished is among them
     by_id = {r.id: r for r in from_store(_turnable_runs)}
-    _trio(group, notice, expanded=not by_id)
+    linked = _checked_link(notice)  # the runs the link names, each checked against what it says it was
+    _trio(group, notice, linked, runs_here=bool(by_id))
     if not by_id:  # trains once, for every visitor, when no run can be compared yet
         starter = starter_set(needed=True)
     show_starter(starter, "the Equivariance page")
-    if not by_id:
+    if not by_id:  # the link is left as it is, so its runs are checked again and a click on Rebuild is read
         _no_runs(starter)
         return
-    picked = [by_id[i] for i in _pick_runs(by_id, starter, notice)]
+    picked = [by_id[i] for i in _pick_runs(by_id, starter, notice, linked)]
     n_images = _test_images(images_slot, picked)
     url_notices(notice)
     if not picked:
@@ -177,13 +180,46 @@ def _default_runs(by_id: dict[int, Run]) -> list[int]:
     return default_runs({i: r.to_dict() for i, r in by_id.items()}, MAX_RUNS)  # it reads the dict form
 
 
+# ---------------------------------------------------------------- the link's runs, checked
+Linked = dict[int, tuple[LinkCheck, int | None]]  # a link's run id -> (its check, the id to show in its place or None)
+
+
+def _checked_link(notice) -> Linked:
+    """Each run the link names (``runs``, ``trio`` until the page has re-attached to it, ``eq_open``) checked
+    against what the link says it was (ui/linked_runs.py), all at once, so a run named twice gets one line and one
+    **Rebuild** (in ``notice``)."""
+    asked = list(_ids_in_runs(st.query_params.get_all("runs")) or [])
+    if "eq_trio" not in st.session_state:
+        asked += parse_run_ids(st.query_params.get("trio"), len(TRIO)) or []
+    opened = parse_run_id(st.query_params.get("eq_open"))
+    asked += [] if opened is None else [opened]
+    asked = list(dict.fromkeys(asked))
+    return {check.asked: (check, shown) for check, shown in checked(asked, notice)} if asked else {}
+
+
+def _as_shown(ids: list[int], linked: Linked) -> list[int]:
+    """The link's ``ids`` as its check shows them: the run here with the link's settings and seed in place of an
+    id, an id whose run is not here left out (its line and Rebuild said so), a bare id as it is."""
+    out = []
+    for asked in ids:
+        check, shown = linked.get(asked, (None, asked))
+        if shown is None and check is not None and check.rebuildable:
+            continue
+        out.append(asked if shown is None else shown)
+    return list(dict.fromkeys(out))
+
+
 # ---------------------------------------------------------------- train a quick trio in the background
-def _trio(group: str, notice, expanded: bool) -> None:
+def _trio(group: str, notice, linked: Linked, runs_here: bool) -> None:
     """The expander that trains a CNN, a ChebNet and an escnn net for ``group``, and their progress while they
-    train (the page selects them once they end); a reload re-attaches through the link's ``trio``."""
+    train (the page selects them once they end); a reload re-attaches through the link's ``trio``, as its check
+    shows it (``linked``). Open when no run can be compared yet (not ``runs_here``); the page then leaves the link
+    as it is (re-attached again on the next run), so a click on Rebuild for one of the trio is read."""
     mgr = manager()
     with st.expander(
-        "Train a CNN, a graph model and a steerable net to compare", expanded=expanded, icon=":material/model_training:"
+        "Train a CNN, a graph model and a steerable net to compare",
+        expanded=not runs_here,
+        icon=":material/model_training:",
     ):
         c1, c2 = st.columns(2)
         trio_data = url_choice(
@@ -220,13 +256,21 @@ def _trio(group: str, notice, expanded: bool) -> None:
     url_notices(notice)
 
     raw_trio = st.query_params.get("trio", "")
+    attached: list[int] = []
     if "eq_trio" not in st.session_state and raw_trio:  # a reload re-attaches (at most the trio's three runs)
-        if parse_run_ids(raw_trio, len(TRIO)) is None:
+        asked = parse_run_ids(raw_trio, len(TRIO))
+        if asked is None:
             refuse_link_value("trio", f"at most {len(TRIO)} run ids")
             url_notices(notice)
         else:
-            st.session_state["eq_trio"] = parse_run_ids(raw_trio, len(TRIO))
-    trio_ids = st.session_state.get("eq_trio") or []
+            attached = _as_shown(asked, linked)
+            if attached == asked or runs_here:  # runs to compare: the page rewrites the link anyway
+                st.session_state["eq_trio"] = attached
+                if attached and attached != asked:  # the link names the runs shown
+                    st.query_params["trio"] = ",".join(map(str, attached))
+                elif not attached:
+                    st.query_params.pop("trio", None)
+    trio_ids = st.session_state.get("eq_trio") or attached
 
     @st.fragment(run_every=1.0)
     def trio_progress(ids: list[int]) -> None:
@@ -274,17 +318,24 @@ def _no_runs(starter) -> None:
 
 
 # ---------------------------------------------------------------- pick runs
-def _linked_runs(by_id: dict[int, Run]) -> list[int] | None:
-    """The runs this link names (``runs=3,2,1``), None when it names none. A link from before run ids were used
-    (``runs=#5 escnn C8 · mnist-rot``, repeated) is read by its ids; a run that is not listed here is left out with
-    a notice."""
+def _ids_in_runs(values: list[str]) -> list[int] | None:
+    """The run ids in the link's ``runs`` (``runs=3,2,1``; a link from before run ids were used,
+    ``runs=#5 escnn C8 · mnist-rot`` repeated, by its ids); None when it holds none that can be read."""
+    ids = parse_run_ids(values[0], MAX_RUNS) if len(values) == 1 else None
+    if ids is None and 0 < len(values) <= MAX_RUNS and all(len(v) <= 200 for v in values):  # the older labels
+        heads = [v[1:].split(" ", 1)[0] if v.startswith("#") else "" for v in values]
+        ids = [int(h) for h in heads] if all(RUN_ID.fullmatch(h) for h in heads) else None
+    return ids
+
+
+def _linked_runs(by_id: dict[int, Run], linked: Linked) -> list[int] | None:
+    """The runs this link names, as its check shows them (``linked``), None when it names none; a run that is not
+    listed here is left out with a notice (one whose run is not on this server was said by its check)."""
     values = st.query_params.get_all("runs")
     if not values:
         return None
-    ids = parse_run_ids(values[0], MAX_RUNS) if len(values) == 1 else None
-    if ids is None and len(values) <= MAX_RUNS and all(len(v) <= 200 for v in values):  # the older labels
-        heads = [v[1:].split(" ", 1)[0] if v.startswith("#") else "" for v in values]
-        ids = [int(h) for h in heads] if all(RUN_ID.fullmatch(h) for h in heads) else None
+    asked = _ids_in_runs(values)
+    ids = None if asked is None else _as_shown(asked, linked)
     known = [i for i in ids or [] if i in by_id]
     if ids is None or known != ids:
         note_link_value("runs", ",".join(values), f"run ids of at most {MAX_RUNS} finished runs with weights")
@@ -296,7 +347,7 @@ def _newest_first(by_id: dict[int, Run], ids) -> list[int]:
     return [i for i in by_id if i in ids][:MAX_RUNS]
 
 
-def _pending(by_id: dict[int, Run], starter, notice) -> list[int] | None:
+def _pending(by_id: dict[int, Run], starter, notice, linked: Linked) -> list[int] | None:
     """Runs to select now, newest first, whatever the picker held: the trio just finished, starter runs that just
     finished (beside the runs shown), or a run opened from another page (``eq_open``) beside the newest runs of the
     other kinds; None (or empty) when nothing asks for a new selection."""
@@ -309,15 +360,16 @@ def _pending(by_id: dict[int, Run], starter, notice) -> list[int] | None:
     if raw_open is not None:  # runs of the other kinds beside it; the selection then lives in `runs` like any other
         st.query_params.pop("eq_open", None)
         open_id = parse_run_id(raw_open)
-        opened = by_id.get(open_id) if open_id is not None else None
-        if opened is None:
-            note_link_value("eq_open", raw_open, "a finished image-model run with weights")
-            url_notices(notice)
-        else:
+        shown = [] if open_id is None else _as_shown([open_id], linked)  # as the link's check shows it
+        opened = by_id.get(shown[0]) if shown else None
+        if opened is not None:
             others = [i for i in _default_runs(by_id) if by_id[i].model != opened.model]
             pending = [opened.id, *others[: MAX_RUNS - 1]]
             st.session_state.pop("layer_run", None)  # "Inside one network" looks inside the run opened
             st.query_params["layer_run"] = str(opened.id)
+        elif open_id is None or shown:  # (a run that is not on this server was said by the link's check)
+            note_link_value("eq_open", raw_open, "a finished image-model run with weights")
+            url_notices(notice)
     return _newest_first(by_id, pending) if pending else pending
 
 
@@ -327,11 +379,12 @@ def _kept(by_id: dict[int, Run]) -> list[int]:
     return [v for v in (kept if isinstance(kept, list) else []) if type(v) is int and v in by_id]
 
 
-def _pick_runs(by_id: dict[int, Run], starter, notice) -> list[int]:
+def _pick_runs(by_id: dict[int, Run], starter, notice, checks: Linked) -> list[int]:
     """The ids of the runs compared (at most three, all listed here), from the picker or, when a classroom link
-    hides it, from the link; the link's ``runs`` is set to them so Copy link reopens these."""
-    pending = _pending(by_id, starter, notice)
-    linked = _linked_runs(by_id)
+    hides it, from the link; the link's ``runs`` is set to them so Copy link reopens these, and its ``run_defs`` to
+    what they and the trio's runs are."""
+    pending = _pending(by_id, starter, notice, checks)
+    linked = _linked_runs(by_id, checks)
     if classroom.hidden(
         "runs"
     ):  # a classroom link fixed the runs: no picker, the link's runs (or the newest of each kind)
@@ -381,6 +434,8 @@ def _pick_runs(by_id: dict[int, Run], starter, notice) -> list[int]:
     selected = [i for i in selected if type(i) is int and i in by_id][:MAX_RUNS]
     if st.query_params.get_all("runs") != [",".join(map(str, selected))]:
         st.query_params["runs"] = ",".join(map(str, selected))  # the link holds run ids, so Copy link reopens these
+    trio = parse_run_ids(st.query_params.get("trio"), len(TRIO)) or []
+    write_defs([*selected, *trio])  # a copied link carries what its runs are (ui/linked_runs.py)
     return selected
 
 
