@@ -280,7 +280,7 @@ def run(only: str = "both", kinds: list[str] | None = None, store_url: str | Non
     if only in ("both", "postgresql"):
         server = None if store_url else _start_postgres()
         try:
-            url = store_url or server.create_database()
+            url = store_url if server is None else server.create_database()
             report["scenarios"].append(scenario("postgresql", url, kinds, log_dir))
         finally:
             if server is not None:

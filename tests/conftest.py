@@ -16,6 +16,7 @@ def isolated_data_dir(tmp_path, monkeypatch):
     path = tmp_path / "data"
     monkeypatch.setenv("GRAPHCONV_DATA_DIR", str(path))
     monkeypatch.delenv("GRAPHCONV_PUBLIC", raising=False)  # public mode only where a test turns it on
+    monkeypatch.delenv("GRAPHCONV_STORE_URL", raising=False)  # the data folder's SQLite unless a test gives a URL
     monkeypatch.setenv("GRAPHCONV_CPU_DIR", str(tmp_path / "cpu-shares"))  # CPU shares among this test's runs only
     return path
 

@@ -216,7 +216,7 @@ def _job_key(run_id: int, store) -> tuple[tuple, str, int]:
 
     store = open_store(store)
     run = store.require_run(int(run_id))
-    db = str(Path(store.location).resolve())
+    db = store.location  # what a job reopens it with: a SQLite path or a PostgreSQL URL
     return ("evaluation", db, run.id, checkpoint_version(run)), db, run.id
 
 
@@ -267,9 +267,9 @@ def store_tsne(db_path: str, run_id: int, perplexity: int) -> int:
     """Compute run ``run_id``'s t-SNE map at ``perplexity`` from its stored evaluation and store it (what a t-SNE
     job runs); the number of points."""
     from core.analysis.embeddings import tsne_2d
-    from core.training.store import RunStore
+    from core.training.store import store_at
 
-    store = RunStore(db_path)
+    store = store_at(db_path)
     run = store.require_run(int(run_id))
     version = checkpoint_version(run)
     ev = stored_evaluation(run_id, store) or evaluate_run(run_id, store)
@@ -301,9 +301,9 @@ def store_evaluation(db_path: str, run_id: int) -> int:
     """Evaluate run ``run_id`` of the store at ``db_path`` and store it as its ``"evaluation"`` artifact (what an
     evaluation job runs); the artifact's size in bytes."""
     from core.training.evaluation import save_evaluation
-    from core.training.store import RunStore
+    from core.training.store import store_at
 
-    store = RunStore(db_path)
+    store = store_at(db_path)
     return save_evaluation(store, run_id, _evaluate(store.require_run(int(run_id))))
 
 

@@ -305,11 +305,11 @@ class RayBackend(Backend):
         self._task = ray.remote(num_cpus=num_cpus_per_run, max_retries=0, scheduling_strategy="SPREAD")(train_task)
 
     def start(self, db_path: str, env: dict[str, str | None], run_id: int, config: dict[str, Any]) -> RayRun:
-        from core.training.store import RunStore
+        from core.training.store import store_at
 
         channel = self.new_channel()
         task_env = {k: v for k, v in env.items() if k != "GRAPHCONV_DATA_DIR"}
-        return RayRun(run_id, self._task.remote(channel, run_id, config, task_env), channel, RunStore(db_path))
+        return RayRun(run_id, self._task.remote(channel, run_id, config, task_env), channel, store_at(db_path))
 
     def capacity(self) -> int:
         """Runs the cluster can train at once: its CPUs (each run takes one), at least 2."""

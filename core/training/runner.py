@@ -702,11 +702,18 @@ _managers: dict[str, RunManager] = {}
 _manager_lock = threading.Lock()
 
 
+def manager_key() -> str:
+    """Which manager :func:`get_manager` gives: one per data folder and store (a PostgreSQL URL, or the folder's
+    SQLite file)."""
+    from core.config import data_dir
+    from core.training.store import store_location
+
+    return f"{data_dir()}|{store_location()}"
+
+
 def get_manager() -> RunManager:
     """The process-wide manager of the current data folder (created on first use)."""
-    from core.config import data_dir
-
-    key = str(data_dir())
+    key = manager_key()
     with _manager_lock:
         if key not in _managers:
             _managers[key] = RunManager()

@@ -106,11 +106,11 @@ class TuneSearch(Search):
     def __init__(
         self, backend: RayBackend, db_path: str, env: dict[str, str | None], plan: list[tuple[int, dict[str, Any]]]
     ):
-        from core.training.store import RunStore
+        from core.training.store import store_at
 
         self.backend = backend
         self.max_epochs = max(int(config.get("epochs") or 1) for _, config in plan)
-        store = RunStore(db_path)
+        store = store_at(db_path)  # the SQLite path or PostgreSQL URL the server trains with
         self.trials = [
             TrialRun(run_id, None, backend.new_channel(), store, search=self, index=i)
             for i, (run_id, _) in enumerate(plan)

@@ -24,10 +24,9 @@ def app(monkeypatch):
 def served_manager():
     """Closes the app's manager of this test's data folder afterwards (its workers ended), so no run outlives it."""
     yield
-    from core.config import data_dir
     from core.training import runner
 
     with runner._manager_lock:
-        manager = runner._managers.pop(str(data_dir()), None)
+        manager = runner._managers.pop(runner.manager_key(), None)
     if manager is not None:
         manager.close()

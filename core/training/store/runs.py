@@ -57,8 +57,9 @@ class RunStore(Liveness, ProgressChannel, Artifacts, AbstractStore):
 
     @property
     def location(self) -> str:
-        """The database file's path: what a worker process opens this store with."""
-        return str(self._path)
+        """The database file's absolute path: what a worker process opens this store with (and the same string
+        however the folder was spelt, so caches keyed by it agree)."""
+        return str(self._path.resolve())
 
     @property
     def data_folder(self) -> Path:

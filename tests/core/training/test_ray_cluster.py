@@ -328,7 +328,6 @@ def test_start_on_the_train_page_trains_on_the_cluster(driver, ray_cluster, monk
     from streamlit.testing.v1 import AppTest
 
     from core.analysis import results
-    from core.config import data_dir
     from core.training import runner
 
     monkeypatch.chdir(REPO_ROOT)
@@ -357,7 +356,7 @@ def test_start_on_the_train_page_trains_on_the_cluster(driver, ray_cluster, monk
     finally:
         manager.close()
         with runner._manager_lock:  # the next test must not find this manager (or its Ray backend)
-            runner._managers.pop(str(data_dir()), None)
+            runner._managers.pop(runner.manager_key(), None)
     assert manager.store.get_run(run_id)["summary"]["ray_node"]["id"] in (driver.head, driver.worker)
 
 
