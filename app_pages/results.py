@@ -156,6 +156,7 @@ def linked_run_shown(notice) -> bool:
         return False
     if shown != asked:
         st.query_params["run"] = str(shown)
+        write_defs([shown])  # the link now names the run it shows, and says what it is
     waiting = from_store(lambda s: s.run(shown))
     if waiting is not None and waiting.status in ACTIVE_STATUSES:
         st.page_link(

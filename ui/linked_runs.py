@@ -28,13 +28,14 @@ from core.training.linked_runs import (
 )
 from core.training.runner import find_identical
 from core.training.runs import RunConfig, run_title, validate
-from core.training.store import Run
-from ui.display import guarded, plain
+from core.training.store import Run, StoreError
+from ui.display import plain
 from ui.resources import from_store, manager
 from ui.session import client_address, session_id
 from ui.url_state import shown_link_value
 
 REBUILT = "_rebuilt_runs"  # session state: link id -> the id of the run Rebuild queued for it in this session
+REBUILD_ERRORS = "_rebuild_errors"  # session state: link id -> why its Rebuild was refused (shown once)
 
 
 def link_defs(box: Any = None) -> dict[int, LinkedRun]:
@@ -104,20 +105,39 @@ def _stored(run_id: int) -> Run | None:
 
 def _rebuild_button(check: LinkCheck, box: Any) -> None:
     """**Rebuild this run**: queue the link's config and seed, like Start (the session's and the server's limits
-    apply); the page shows the new run from its next run on."""
+    apply; a run here with the same settings and seed is reused). It acts in a callback, which Streamlit runs even
+    when the page does not draw the button again (a page that rewrites its link's ids in the same run); a refusal
+    is kept for the page to show on its next run."""
     assert check.linked is not None
-    if not box.button(
+    failed = st.session_state.get(REBUILD_ERRORS, {}).pop(check.asked, None)
+    if failed:
+        box.error(f"Rebuild run {check.asked} — {failed}", icon=":material/error:")
+    box.button(
         f"Rebuild run {check.asked}",
         key=f"rebuild_{check.asked}",
         icon=":material/replay:",
         help="Train the link's run again here: the same settings and seed, so the same result in exact mode.",
-    ):
+        on_click=_rebuild,
+        args=(check.asked, check.linked),
+    )
+
+
+def _rebuild(asked: int, linked: LinkedRun) -> None:
+    """The Rebuild button's callback: queue (or reuse) the link's run, remember which run stands for ``asked``."""
+    try:
+        new_id = start_or_reuse(rebuild_config(linked), _Said())
+    except (UserInputError, StoreError) as err:  # over a limit, a setting refused here, a store down: one line
+        st.session_state.setdefault(REBUILD_ERRORS, {})[asked] = plain(err)
         return
-    linked = check.linked
-    new_id = guarded(lambda: manager().submit(rebuild_config(linked), session=session_id(), client=client_address()))
-    if new_id:
-        st.session_state[REBUILT][check.asked] = int(new_id)
-        st.rerun()
+    st.session_state.setdefault(REBUILT, {})[asked] = int(new_id)
+
+
+class _Said:
+    """Where start_or_reuse's "the same settings and seed..." line goes from a callback: nowhere (the page's check
+    says it on the run that follows)."""
+
+    def info(self, *_: Any, **__: Any) -> None:
+        return None
 
 
 _START = threading.Lock()  # one Start at a time looks for an identical run and queues: 24 clicks, one run

@@ -196,7 +196,8 @@ class LinkCheck:
                 f"Run {self.asked} on this server is another run ({name(self.stored)}), not the link's "
                 f"{what}{figure}: it was not trained here."
             )
-        return f"The link's {what}{figure} is not on this server (it may have restarted on a fresh disk)."
+        said = f"The link's {what}{figure}{',' if figure else ''}"
+        return f"{said} is not on this server (it may have restarted on a fresh disk)."
 
 
 def check_linked(store: Any, ids: Sequence[int], defs: Mapping[int, LinkedRun]) -> list[LinkCheck]:

@@ -286,8 +286,11 @@ def test_a_link_naming_runs_opens_on_their_measurements(app):
     sender.slider(key="digit").set_value(3).run()
     sender.selectbox(key="layer_run").set_value(cnn).run()
     no_errors(sender)
-    synced = {k: sender.query_params[k] for k in sender.query_params}  # the page's own: run ids, never titles
+    synced = {k: sender.query_params[k] for k in sender.query_params if k != "run_defs"}  # run ids, never titles
     assert synced == {"runs": f"{escnn},{cnn}", "layer_run": str(cnn)}, synced
+    from core.training.linked_runs import decode_defs
+
+    assert set(decode_defs(sender.query_params["run_defs"])) == {escnn, cnn}  # and what they are (issue 32)
     link = {**synced, "group": "C4", "images": "100", "element": "r180", "digit": "3"}  # + the widgets bound to the
     # address (the browser writes those; tests/browser/test_equivariance_link.py copies the real link)
 

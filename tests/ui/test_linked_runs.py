@@ -178,3 +178,20 @@ def test_a_class_pressing_start_at_the_same_moment_trains_one_run(app, served_ma
     runs = RunStore().runs()
     assert len(runs) == 1 and set(got) == {runs[0].id} and len(got) == 24
     assert len(said) == 23 and all(f"in run {runs[0].id}: shown here" in line for line in said)
+
+
+def test_rebuild_works_on_a_page_that_shows_other_runs_meanwhile(app, tmp_path, monkeypatch, served_manager):
+    """The Playground with a run of its own to show: it rewrites its link's ids in the same run, so the Rebuild
+    button is not drawn again after its click; the click still queues the link's run (a button callback)."""
+    from core.training.runs import execute
+
+    link = cheb_link(tmp_path, monkeypatch)
+    execute(RunConfig.make(model="mlp", hidden=8, epochs=1, quick=True, device="cpu"))  # run 1 here, with weights
+    app.query_params.update({"pg_runs": link["run"], KEY: link[KEY]})
+    at = open_page(app, "app_pages/playground.py")
+    assert not at.exception
+    assert "Run 1 on this server is another run" in infos(at)
+    at.button(key="rebuild_1").click().run()
+    assert not at.exception
+    wanted = next(iter(decode_defs(link[KEY]).values())).hash
+    assert [r.id for r in RunStore().runs() if run_hash(r.config) == wanted] == [2]  # queued by the click

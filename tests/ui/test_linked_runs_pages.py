@@ -214,7 +214,7 @@ def test_equivariance_a_link_to_runs_that_are_gone_says_so_once_without_runs_her
     at = open_page(app, EQUIVARIANCE)
     no_errors(at)
     assert [line for line in infos(at).split(" | ") if "is not on this server" in line] == [
-        "The link's Run 1 · CNN, 71.5% where the link was made is not on this server (it may have restarted on a "
+        "The link's Run 1 · CNN, 71.5% where the link was made, is not on this server (it may have restarted on a "
         "fresh disk)."
     ]
     assert [b.key for b in at.button if b.key.startswith("rebuild_")] == ["rebuild_1"]
