@@ -403,7 +403,7 @@ def learned_filters(notice) -> bool:
     zoom, path, step, frame_ms = view_settings()
     try:
         version = checkpoint_version(by_id[run_id])
-        run = learned_run(run_id, str(run_store.path), version, run_store)
+        run = learned_run(run_id, run_store.location, version, run_store)
         info = run.layer(int(layer))
     except (CheckpointError, UserInputError, StoreError, OSError) as err:
         st.error(f"Cannot read run {run_id}'s filters — {plain(err)}")
@@ -422,7 +422,7 @@ def learned_filters(notice) -> bool:
             "channel pair, numbered output × inputs + input: a learned convolution kernel.",
         )
         st.caption(f"Edge set {edge_set}: {info.set_name(edge_set)}.")
-    drift = drift_of(run_id, str(run_store.path), version, run_store)
+    drift = drift_of(run_id, run_store.location, version, run_store)
     row, col = pixel_sliders()
     pixel = layer_pixel(row, col, info.side)
     learned = learned_filter(run, info.index, pixel, edge_set=edge_set)
@@ -548,7 +548,7 @@ def gat_filters(notice) -> bool:
     zoom, path, step, frame_ms = view_settings()
     try:
         version = checkpoint_version(by_id[run_id])
-        run = gat_run(run_id, str(run_store.path), version, run_store)
+        run = gat_run(run_id, run_store.location, version, run_store)
         info = run.layer(int(layer))
         digit = gat_attention(run, image)
         att = digit.layer(info.index)
@@ -651,7 +651,7 @@ def superpixel_filters(notice) -> bool:
     copy_link_button(st.sidebar)
     try:
         version = checkpoint_version(by_id[run_id])
-        run = superpixel_run(run_id, str(run_store.path), version, run_store)
+        run = superpixel_run(run_id, run_store.location, version, run_store)
         digit = superpixel_digit(run, image)
         if digit.attention is not None:
             digit.attention.layer(layer).check_head(head)

@@ -277,7 +277,7 @@ def _show_line(shown_line, named: str, digit: str = "") -> None:
 def _open(run: Run):
     """(the run's model with its weights, its RunConfig); None after one line saying why it cannot be opened."""
     try:
-        return node_run(run.id, str(store().path), checkpoint_version(run), run)
+        return node_run(run.id, store().location, checkpoint_version(run), run)
     except (CheckpointError, UserInputError, OSError) as err:
         st.error(f"Cannot open run {run.id} — {plain(err)}")
         return None
