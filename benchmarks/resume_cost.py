@@ -14,6 +14,7 @@ On a shared machine the figures are rough: run it when nothing else is timing.
 
     python -m benchmarks.resume_cost               # 3 epochs per run
     python -m benchmarks.resume_cost --epochs 2 --json
+    python -m benchmarks.resume_cost --postgres    # and in a PostgreSQL store (a temporary local server)
 """
 
 from __future__ import annotations
@@ -31,16 +32,19 @@ from typing import Any
 MODELS = {"quick ChebNet (default)": {"model": "cheb"}, "quick CNN": {"model": "cnn"}}
 
 
-def train(settings: dict[str, Any], epochs: int, save: bool, folder: Path) -> dict[str, Any]:
-    """One run of ``settings`` in a fresh store under ``folder``: its epoch times, and its saves' when ``save``."""
+def train(
+    settings: dict[str, Any], epochs: int, save: bool, folder: Path, store_url: str | None = None
+) -> dict[str, Any]:
+    """One run of ``settings`` in a fresh store under ``folder`` (or in the PostgreSQL store at ``store_url``): its
+    epoch times, and its saves' when ``save``."""
     from core.training.resume import EpochSaver
     from core.training.runs import RunConfig
-    from core.training.store import RunStore
+    from core.training.store import RunStore, store_at
     from core.training.trainer import saving_each_epoch
     from core.training.worker import execute_reporting
 
     cfg = RunConfig.make(**settings, quick=True, device="cpu", epochs=epochs, seed=0)
-    store = RunStore(folder / "runs.db")
+    store = store_at(store_url) if store_url else RunStore(folder / "runs.db")
     run_id = store.create_run(cfg.to_dict(), name=cfg.label())
     saver = EpochSaver(store, run_id)
     t0 = time.perf_counter()
@@ -62,8 +66,9 @@ def train(settings: dict[str, Any], epochs: int, save: bool, folder: Path) -> di
     }
 
 
-def measure(epochs: int) -> dict[str, Any]:
-    """Each model without, then with, per-epoch saves: the figures of the module docstring."""
+def measure(epochs: int, store_url: str | None = None) -> dict[str, Any]:
+    """Each model without, then with, per-epoch saves: the figures of the module docstring; with ``store_url`` (a
+    PostgreSQL store) the run with saves again in that store, against the SQLite run without saves."""
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="graphconv-resume-cost-") as tmp:
         os.environ["GRAPHCONV_DATA_DIR"] = str(Path(tmp) / "data")  # caches and checkpoints of these runs only
@@ -84,6 +89,11 @@ def measure(epochs: int) -> dict[str, Any]:
                 "wall_s_with": round(saved["wall_s"], 2),
                 "saves": saved["saves"],
             }
+            if store_url:
+                pg = train(settings, epochs, save=True, folder=Path(tmp) / "pg", store_url=store_url)
+                results[name]["epoch_s_postgres_with"] = round(pg["epoch_s"], 3)
+                results[name]["postgres_change"] = round(pg["epoch_s"] / plain["epoch_s"] - 1, 4)
+                results[name]["postgres_write_s"] = round(pg["write_s"], 4)
     return {"epochs": epochs, "threads": 1, "cpus": os.cpu_count(), "models": results}
 
 
@@ -91,8 +101,29 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=3, help="epochs per run (default 3)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--postgres",
+        nargs="?",
+        const="local",
+        default=None,
+        help="also train with saves in a PostgreSQL store: a URL, or none for a temporary local server",
+    )
     args = parser.parse_args()
-    figures = measure(max(1, args.epochs))
+    server = None
+    url = args.postgres
+    if url == "local":
+        from tests.core.training.postgres_server import PostgresServer, find_bindir
+
+        bindir = find_bindir()
+        if bindir is None:
+            raise SystemExit("PostgreSQL binaries not found: apt-get install postgresql")
+        server = PostgresServer(bindir).start()
+        url = server.create_database()
+    try:
+        figures = measure(max(1, args.epochs), url)
+    finally:
+        if server is not None:
+            server.stop()
     if args.json:
         print(json.dumps(figures))
         return
@@ -105,6 +136,13 @@ def main() -> None:
             f"({m['training_thread_share']:.1%} of an epoch), {m['write_s'] * 1000:.0f} ms of the writer thread "
             f"(the store's write lock held); whole run {m['wall_s_without']:.1f} s without, "
             f"{m['wall_s_with']:.1f} s with"
+            + (
+                f"; PostgreSQL store with saves: epoch {m['epoch_s_postgres_with']:.2f} s "
+                f"({m['postgres_change']:+.1%} against SQLite without saves), "
+                f"a write {m['postgres_write_s'] * 1000:.0f} ms"
+                if "postgres_change" in m
+                else ""
+            )
         )
 
 
