@@ -77,7 +77,7 @@ def _assert_same(a: AbstractStore, b: AbstractStore, mapping: dict[int, int]) ->
         assert b.epochs(new) == a.epochs(old)
         assert b.progress(new) is not None or a.progress(old) is None
         if a.progress(old) is not None:
-            assert b.progress(new)["points"] == a.progress(old)["points"]  # type: ignore[index]
+            assert b.progress(new)["points"] == a.progress(old)["points"]  # type: ignore[index]  # both runs have progress
         assert b.list_artifacts(new) == a.list_artifacts(old)
         for entry in a.list_artifacts(old):
             assert b.load_artifact(new, entry["name"], entry["epoch"]) == a.load_artifact(
