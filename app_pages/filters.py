@@ -45,7 +45,7 @@ from core.models import MODELS
 from core.training.runs import run_title
 from core.training.store import ACTIVE_STATUSES, CheckpointError, Run, StoreError, as_run
 from ui.display import guarded, plain
-from ui.linked_runs import checked, defs_for, write_defs
+from ui.linked_runs import checked, watch_link, write_defs
 from ui.nav import page
 from ui.page_queries import FiltersQuery, TrainQuery
 from ui.resources import GIFS, RUNS, cached, dataset, from_store, graph, store
@@ -151,12 +151,7 @@ def linked_run(notice, key: str, by_id: dict[int, Run]) -> bool | None:
         write_defs([shown])
     waiting = None if shown in by_id else from_store(lambda s: s.run(shown))
     if waiting is not None and waiting.status in ACTIVE_STATUSES:
-        st.page_link(
-            page("train"),
-            label=f"Watch run {shown} train ({waiting.status}); its filters show here when it finishes",
-            icon=":material/model_training:",
-            query_params={"run": str(shown), **defs_for([shown])},
-        )
+        watch_link(shown, waiting.status, "its filters show here when it finishes")
         return None
     return False
 

@@ -46,15 +46,14 @@ from core.figures.node import (
 from core.figures.playground import digit_picture
 from core.models.layer_names import layer_names
 from core.training.runs import run_title
-from core.training.store import ACTIVE_STATUSES, CheckpointError, Run, as_run
+from core.training.store import CheckpointError, Run, as_run
 from ui.display import guarded, labelled, plain
 from ui.drawn_digit import drawn_digit
-from ui.linked_runs import checked, defs_for, write_defs
+from ui.linked_runs import linked_run_shown, write_defs
 from ui.nav import page
 from ui.resources import RUNS, cached, dataset, from_store, store
 from ui.url_state import (
     copy_link_button,
-    parse_run_id,
     url_choice,
     url_labelled_choice,
     url_notices,
@@ -200,10 +199,10 @@ def _run_choice(by_id: dict[int, Run], run_id: int) -> str:
 def _pick_run(notice) -> tuple[Run, str] | None:
     """(the run picked in the sidebar, how the page's line names it: its title, and why when the page chose it);
     None, after a line and a link to the Train page, when no run can be shown, or when the link's run cannot be
-    shown yet (``_linked_run``)."""
+    shown yet (``ui.linked_runs.linked_run_shown``)."""
     runs = from_store(_node_runs, then=lambda: _finish(notice))
     by_id = {r.id: r for r in runs}
-    if not _linked_run(notice, by_id):
+    if not linked_run_shown("nd_run", notice, by_id, once=True):
         return None
     if not runs:
         st.info(
@@ -231,39 +230,6 @@ def _pick_run(notice) -> tuple[Run, str] | None:
     run = by_id[run_id]
     why = ("the newest graph network" if run.model in KINDS else "the newest run") if run_id == default else ""
     return run, f"**{_run_choice(by_id, run_id)}**" + (f", {why}" if why else "")
-
-
-def _linked_run(notice, by_id: dict[int, Run]) -> bool:
-    """Check the link's run (``nd_run``) against what the link says it was (ui/linked_runs.py), until the picker is
-    drawn: a run here with the link's settings and seed takes its place (said in one line, in ``notice``). False when
-    the page has nothing to show for it yet: the link's run is not here (one line and **Rebuild** say so; no other
-    run is shown in its place until a button asks, so the link stays as it is and a click on Rebuild is read), or the
-    run in its place is queued or training (a link to watch it on the Train page)."""
-    asked = parse_run_id(st.query_params.get("nd_run"))
-    if asked is None or "nd_run" in st.session_state:
-        return True
-    ((check, shown),) = checked([asked], notice)
-    if shown is None:  # a bare id this store lacks (the picker says so too), or the link's run is not here
-        if not check.rebuildable or not by_id:  # nothing else to show: the page's own "no run yet" line follows
-            return True
-        if st.button("Show the runs stored here instead", key="nd_instead", icon=":material/list:"):
-            st.query_params.pop("nd_run", None)
-            write_defs([])
-            st.rerun()
-        return False
-    if shown != asked:  # the run here with the link's settings and seed: the link names it now
-        st.query_params["nd_run"] = str(shown)
-        write_defs([shown])
-    waiting = None if shown in by_id else from_store(lambda s: s.run(shown))
-    if waiting is not None and waiting.status in ACTIVE_STATUSES:
-        st.page_link(
-            page("train"),
-            label=f"Watch run {shown} train ({waiting.status}); it shows here when it finishes",
-            icon=":material/model_training:",
-            query_params={"run": str(shown), **defs_for([shown])},
-        )
-        return False
-    return True
 
 
 def _show_line(shown_line, named: str, digit: str = "") -> None:

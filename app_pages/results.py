@@ -35,9 +35,9 @@ from core.models.spec import SUPERPIXEL_INPUTS
 from core.training.resume import lineage_epochs, resume_note
 from core.training.runs import run_title
 from core.training.snapshots import stored_snapshots
-from core.training.store import ACTIVE_STATUSES, CheckpointError, Run, StoreError
+from core.training.store import CheckpointError, Run, StoreError
 from ui.display import plain
-from ui.linked_runs import checked, defs_for, write_defs
+from ui.linked_runs import linked_run_shown, write_defs
 from ui.links import open_run_buttons
 from ui.nav import page
 from ui.resources import from_store
@@ -139,34 +139,6 @@ def run_choice(by_id: dict[int, Run], i: int) -> str:
     title = run_title(r)
     title += f" · {acc:.1%}" if acc is not None else ""
     return title + ("" if r.status == "finished" else f" · {r.status}")
-
-
-def linked_run_shown(notice) -> bool:
-    """Check the link's run against what the link says it was (ui/linked_runs.py). False when this page has
-    nothing to show for it yet: the link's run is not here (one line and **Rebuild this run** say so), or its rebuilt
-    or identical run has not finished (a link to watch it on the Train page)."""
-    asked = parse_run_id(st.query_params.get("run"))
-    if asked is None:
-        return True
-    ((check, shown),) = checked([asked], notice)
-    if shown is None:
-        if not check.rebuildable:  # a bare id this store lacks: the run picker below says so and shows the newest
-            return True
-        st.page_link(page("results"), label="Browse the runs stored here instead", icon=":material/list:")
-        return False
-    if shown != asked:
-        st.query_params["run"] = str(shown)
-        write_defs([shown])  # the link now names the run it shows, and says what it is
-    waiting = from_store(lambda s: s.run(shown))
-    if waiting is not None and waiting.status in ACTIVE_STATUSES:
-        st.page_link(
-            page("train"),
-            label=f"Watch run {shown} train ({waiting.status}); it shows here when it finishes",
-            icon=":material/model_training:",
-            query_params={"run": str(shown), **defs_for([shown])},
-        )
-        return False
-    return True
 
 
 def chosen_run(by_id: dict[int, Run]) -> Run:
@@ -515,7 +487,7 @@ def render() -> None:
     copy_link_button(st.sidebar)
     store = ui_store()
     runs = from_store(lambda s: s.runs(status=("finished", "stopped"), limit=500))
-    if not linked_run_shown(notice):
+    if not linked_run_shown("run", notice, {r.id for r in runs}):  # the link's run: as it says (ui/linked_runs.py)
         url_notices(notice)
         return
     if not runs:

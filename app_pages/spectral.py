@@ -25,15 +25,14 @@ from core.figures.spectral import (
 from core.graphs import FORMULAS
 from core.models.spec import PIXEL_GRAPH_KINDS
 from core.training.runs import run_title
-from core.training.store import ACTIVE_STATUSES, CheckpointError, Run, as_run
+from core.training.store import CheckpointError, Run, as_run
 from ui.display import guarded, plain
-from ui.linked_runs import checked, defs_for, write_defs
+from ui.linked_runs import linked_run_shown, write_defs
 from ui.nav import page
 from ui.resources import RUNS, cached, dataset, from_store, graph
 from ui.url_state import (
     copy_link_button,
     graph_param_widgets,
-    parse_run_id,
     url_choice,
     url_labelled_choice,
     url_notices,
@@ -157,47 +156,21 @@ def _show_spectrum(kind: str, norm: str, k: int, raw, vals, vecs, ds, digit: int
 
 
 # ---------------------------------------------------------------- learned ChebNet filters
-def _linked_run(notice, by_id: dict[int, Run]) -> bool:
-    """Check the link's ChebNet run (``s_run``) against what the link says it was (ui/linked_runs.py), until the
-    picker is drawn: a run here with the link's settings and seed takes its place (said in one line, in ``notice``).
-    False when this section has nothing to show for it yet: the link's run is not here (one line and **Rebuild** say
-    so; no other run is shown in its place until a button asks, so the link stays as it is and a click on Rebuild is
-    read), or the run in its place is queued or training (a link to watch it on the Train page)."""
-    asked = parse_run_id(st.query_params.get("s_run"))
-    if asked is None or "s_run" in st.session_state:
-        return True
-    ((check, shown),) = checked([asked], notice)
-    if shown is None:  # a bare id this store lacks (the picker says so too), or the link's run is not here
-        if not check.rebuildable or not by_id:  # nothing else to show: the section's own "no run yet" line follows
-            return True
-        if st.button("Show the ChebNet runs stored here instead", key="s_instead", icon=":material/list:"):
-            st.query_params.pop("s_run", None)
-            write_defs([])
-            st.rerun()
-        return False
-    if shown != asked:  # the run here with the link's settings and seed: the link names it now
-        st.query_params["s_run"] = str(shown)
-        write_defs([shown])
-    waiting = None if shown in by_id else from_store(lambda s: s.run(shown))
-    if waiting is not None and waiting.status in ACTIVE_STATUSES:
-        st.page_link(
-            page("train"),
-            label=f"Watch run {shown} train ({waiting.status}); its filters show here when it finishes",
-            icon=":material/model_training:",
-            query_params={"run": str(shown), **defs_for([shown])},
-        )
-        return False
-    return True
-
-
 def _learned_filters(notice) -> None:
     """The frequency responses a stored ChebNet run learned, one layer and input channel at a time; without such a
-    run, a line and a link to train one. The link's run is checked first (``_linked_run``)."""
+    run, a line and a link to train one. The link's run is checked first (``linked_run_shown``)."""
     st.subheader("What a trained ChebNet filters")
 
     runs = from_store(lambda s: [as_run(r) for r in s.runs_with_weights("cheb")])
     by_id = {r.id: r for r in runs}
-    if not _linked_run(notice, by_id):
+    if not linked_run_shown(
+        "s_run",
+        notice,
+        by_id,
+        once=True,
+        instead="Show the ChebNet runs stored here instead",
+        later="its filters show here when it finishes",
+    ):
         return
     if not runs:
         st.info(

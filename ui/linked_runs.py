@@ -10,7 +10,7 @@ value is untrusted: a bad one is noted through ``url_notices`` and the ids are r
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from typing import Any
 
 import streamlit as st
@@ -28,11 +28,12 @@ from core.training.linked_runs import (
 )
 from core.training.runner import find_identical
 from core.training.runs import RunConfig, run_title, validate
-from core.training.store import Run, StoreError
+from core.training.store import ACTIVE_STATUSES, Run, StoreError
 from ui.display import plain
+from ui.nav import page
 from ui.resources import from_store, manager
 from ui.session import client_address, session_id
-from ui.url_state import shown_link_value
+from ui.url_state import parse_run_id, shown_link_value
 
 REBUILT = "_rebuilt_runs"  # session state: link id -> the id of the run Rebuild queued for it in this session
 REBUILD_ERRORS = "_rebuild_errors"  # session state: link id -> why its Rebuild was refused (shown once)
@@ -97,6 +98,57 @@ def checked(ids: Sequence[int], container: Any = None, rebuild: bool = True) -> 
             _rebuild_button(check, box)
         out.append((check, check.run.id if check.run is not None else None))
     return out
+
+
+def linked_run_shown(
+    key: str,
+    notice: Any,
+    held: Container[int],
+    *,
+    once: bool = False,
+    instead: str = "Show the runs stored here instead",
+    later: str = "it shows here when it finishes",
+) -> bool:
+    """Check the run id a page's link holds under ``key`` against what the link says it was, for a page that shows
+    one run of ``held`` (the ids it can show). A run here with the link's settings and seed takes the id's place in
+    the link (said in one line, in ``notice``). False when the page has nothing to show for it yet:
+
+    - the link's run is not here: one line and **Rebuild** say so, and no other run is shown in its place until
+      the visitor asks with the ``instead`` button (the link stays as it is, so a click on Rebuild is read);
+    - the run in its place is queued or training: a link to watch it on the Train page (``later`` says when this
+      page shows it).
+
+    ``once``: check only until the page's picker (a widget keyed ``key``) is drawn; after that it is the visitor's."""
+    asked = parse_run_id(st.query_params.get(key))
+    if asked is None or (once and key in st.session_state):
+        return True
+    ((check, shown),) = checked([asked], notice)
+    if shown is None:  # a bare id this store lacks (the picker says so too), or the link's run is not here
+        if not check.rebuildable or not held:  # nothing else to show: the page's own "no run yet" line follows
+            return True
+        if st.button(instead, key=f"{key}_instead", icon=":material/list:"):
+            st.query_params.pop(key, None)
+            write_defs([])
+            st.rerun()
+        return False
+    if shown != asked:  # the run here with the link's settings and seed: the link names it now
+        st.query_params[key] = str(shown)
+        write_defs([shown])
+    waiting = None if shown in held else _stored(shown)
+    if waiting is not None and waiting.status in ACTIVE_STATUSES:
+        watch_link(shown, waiting.status, later)
+        return False
+    return True
+
+
+def watch_link(run_id: int, status: str, later: str = "it shows here when it finishes") -> None:
+    """A link to the Train page, where a queued or training run (a rebuilt or reused one) is shown live."""
+    st.page_link(
+        page("train"),
+        label=f"Watch run {run_id} train ({status}); {later}",
+        icon=":material/model_training:",
+        query_params={"run": str(run_id), **defs_for([run_id])},
+    )
 
 
 def _stored(run_id: int) -> Run | None:

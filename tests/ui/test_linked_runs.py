@@ -119,7 +119,7 @@ def test_results_no_longer_shows_the_next_visitors_run_1_for_a_links_run_1(app, 
     assert "Run 1 on this server is another run (Run 1 · MLP" in infos(at)
     assert not [s for s in at.selectbox if s.key == "run"]  # the MLP is not shown as the link's run
     assert at.button(key="rebuild_1").label == "Rebuild run 1"
-    assert "Browse the runs stored here instead" in {link.proto.label for link in at.get("page_link")}
+    assert at.button(key="run_instead").label == "Show the runs stored here instead"
 
 
 def test_results_shows_a_linked_run_that_is_what_the_link_says_and_keeps_its_definition(app):

@@ -77,7 +77,7 @@ def test_node_a_links_run_1_that_is_another_run_here_is_not_shown_and_rebuilds(
     no_errors(at)
     assert f"Run {asked} on this server is another run" in infos(at) and "71.5% where the link was made" in infos(at)
     assert not [s for s in at.selectbox if s.key == "nd_run"]  # the GCN here is not shown as the link's
-    assert {"rebuild_1", "nd_instead"} <= keys(at)
+    assert {"rebuild_1", "nd_run_instead"} <= keys(at)
     at.button(key="rebuild_1").click().run()
     no_errors(at)
     new = max(r.id for r in here.runs())
