@@ -43,7 +43,7 @@ from core.training.sweep import (
     sweep_value,
 )
 from ui.display import RUNS_TABLE_COLUMNS, guarded
-from ui.linked_runs import checked_ids, write_defs
+from ui.linked_runs import GONE_SWEEP, SWEEP_KEY, checked_ids, gone_sweep, write_defs, write_sweep_defs
 from ui.nav import page
 from ui.resources import from_store, manager
 from ui.resources import store as ui_store
@@ -179,6 +179,11 @@ def show_stored_sweep(
         labels[group.id] = f"{names[group.id]} · {len(configs)} runs, just launched"
         ids.insert(1, group.id)
         st.session_state["sw_show"] = group.id  # the selector below shows it (and writes it into the link)
+    asked = st.query_params.get("sw_show")
+    unknown = asked not in (None, "none", *ids)  # a sweep this server does not hold
+    said = (unknown or GONE_SWEEP in st.session_state) and gone_sweep(asked if unknown else None, st, sweep_name)
+    if said and unknown:  # said above, with Rebuild (the link carries its runs): not a bad value for the selector
+        st.query_params.pop("sw_show", None)
     if len(ids) == 1:
         if st.query_params.get("sw_show") not in (None, "none"):
             refuse_link_value("sw_show", "no sweep is stored under this name")
@@ -189,8 +194,13 @@ def show_stored_sweep(
     )
     if shown == "none":
         st.session_state["sweep"] = None
+        if GONE_SWEEP not in st.session_state:
+            st.query_params.pop(SWEEP_KEY, None)
         return
-    configs = [r.config for r in sorted(runs, key=lambda r: r.id) if r.group_id == shown]
+    members = [r for r in sorted(runs, key=lambda r: r.id) if r.group_id == shown]
+    write_sweep_defs(members)  # a copied link carries what the sweep's runs are (ui/linked_runs.py)
+    st.session_state.pop(GONE_SWEEP, None)
+    configs = [r.config for r in members]
     param, param2 = sweep_params(swept.get(shown), configs or (launched[1] if launched else []))
     st.session_state.update(
         {

@@ -238,3 +238,77 @@ def defs_for(ids: Iterable[int]) -> dict[str, str]:
     runs = from_store(lambda s: [r for r in (s.run(i) for i in wanted) if r is not None])
     text = encode_defs(runs)
     return {KEY: text} if text else {}
+
+
+# ---------------------------------------------------------------- a sweep's link (Compare's sw_show, sw_defs)
+SWEEP_KEY = "sw_defs"  # what a sweep link's runs are: the same form as run_defs, under its own key
+GONE_SWEEP = "_sw_gone"  # session state: the sweep id a link named that this server does not hold
+
+
+def write_sweep_defs(members: Sequence[Run]) -> None:
+    """Put the definitions of a shown sweep's runs (at most 12: a sweep's worth) into the link, or drop them."""
+    ordered: list[Run] = sorted(members, key=lambda r: r.id)
+    text = encode_defs(ordered)
+    if text:
+        st.query_params[SWEEP_KEY] = text
+    else:
+        st.query_params.pop(SWEEP_KEY, None)
+
+
+def gone_sweep(asked: str | None, box: Any, name: Any) -> bool:
+    """For a link whose sweep ``asked`` (a group id) is not stored here: when the link carries its runs
+    (``sw_defs``), one line says so and **Rebuild this sweep** queues them again as a new sweep (the same settings
+    and seeds); True when that was shown. ``name(group, configs)`` names a sweep (``core.training.sweep``)."""
+    from core.training.sweep import as_group
+
+    if asked not in (None, "none"):
+        st.session_state[GONE_SWEEP] = asked
+    asked = st.session_state.get(GONE_SWEEP)
+    raw = st.query_params.get(SWEEP_KEY)
+    if not asked or not raw:
+        return False
+    try:
+        defs = decode_defs(raw, SWEEP_KEY)
+    except UserInputError as err:
+        box.warning(
+            f"This link's sweep could not be read — {plain(err).split(': ', 1)[-1]}.", icon=":material/link_off:"
+        )
+        st.session_state.pop(GONE_SWEEP, None)
+        return True
+    if not defs:
+        return False
+    group = as_group(asked)
+    linked = [defs[i] for i in sorted(defs)]
+    box.info(
+        f"This link's sweep ({name(group, [d.config for d in linked])}, {len(linked)} runs) is not on this server "
+        "(it may have restarted on a fresh disk).",
+        icon=":material/link_off:",
+    )
+    failed = st.session_state.pop("_sweep_rebuild_error", None)
+    if failed:
+        box.error(f"Rebuild this sweep — {failed}", icon=":material/error:")
+    box.button(
+        "Rebuild this sweep",
+        key="sw_rebuild",
+        icon=":material/replay:",
+        help="Train the link's runs again here as a new sweep: the same settings and seeds.",
+        on_click=_rebuild_sweep,
+        args=(group.params if group is not None else (), linked),
+    )
+    return True
+
+
+def _rebuild_sweep(params: Sequence[str], linked: Sequence[LinkedRun]) -> None:
+    """The button's callback: queue the link's runs as a new sweep of the same settings, and show it."""
+    from core.training.sweep import new_sweep_group
+
+    try:
+        configs = [rebuild_config(d) for d in linked]
+        first, second = ([*params, None, None])[:2]
+        group = new_sweep_group(first, second)
+        manager().submit_many(configs, session=session_id(), client=client_address(), group=group)
+    except (UserInputError, StoreError) as err:
+        st.session_state["_sweep_rebuild_error"] = plain(err)
+        return
+    st.session_state.pop(GONE_SWEEP, None)
+    st.session_state["sw_show"] = st.query_params["sw_show"] = group.id

@@ -101,7 +101,18 @@ def _refuse(why: str) -> UserInputError:
     return UserInputError(KEY, f"{why}; the link's runs are named by number only")
 
 
-def decode_defs(text: str | None) -> dict[int, LinkedRun]:
+def decode_defs(text: str | None, key: str = KEY) -> dict[int, LinkedRun]:
+    """:func:`read_defs` of the query value under ``key`` (``run_defs``; Compare's sweeps: ``sw_defs``), its
+    ``UserInputError`` naming that key."""
+    try:
+        return read_defs(text)
+    except UserInputError as err:
+        if key == KEY:
+            raise
+        raise UserInputError(key, str(err).split(": ", 1)[-1]) from None
+
+
+def read_defs(text: str | None) -> dict[int, LinkedRun]:
     """What a link's ``run_defs`` says, by run id; {} for none. ``UserInputError`` (one line, naming ``run_defs``)
     for a value that is too long, does not decode, inflates too far, has another shape, or whose hash does not match
     its config; a config this server cannot train is refused there too, naming the run."""

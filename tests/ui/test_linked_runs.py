@@ -195,3 +195,34 @@ def test_rebuild_works_on_a_page_that_shows_other_runs_meanwhile(app, tmp_path, 
     assert not at.exception
     wanted = next(iter(decode_defs(link[KEY]).values())).hash
     assert [r.id for r in RunStore().runs() if run_hash(r.config) == wanted] == [2]  # queued by the click
+
+
+def test_a_sweep_link_on_a_fresh_server_says_so_and_rebuilds_the_sweep(app, tmp_path, monkeypatch, served_manager):
+    """A Compare link names its sweep by group id and carries its runs (``sw_defs``): on a server that lost it, one
+    line says so and Rebuild queues the same runs as a new sweep, which the page then shows."""
+    from core.training.sweep import new_sweep_group
+    from ui.linked_runs import SWEEP_KEY
+
+    monkeypatch.setenv("GRAPHCONV_DATA_DIR", str(tmp_path / "other-server"))
+    other = RunStore()
+    group = new_sweep_group("seed")
+    for seed in (0, 1):
+        cfg = validate(RunConfig.make(model="mlp", hidden=8, epochs=1, quick=True, seed=seed))
+        run_id = other.create_run(cfg.to_dict(), name=cfg.label(), group=group)
+        other.start(run_id, "cpu")
+        other.finish(run_id, {"test_accuracy": 0.5 + seed / 10})
+    sender = open_page(app, "app_pages/compare.py")  # the page writes what the sweep's runs are into its link
+    sender.selectbox(key="sw_show").set_value(group.id).run()
+    link = {"sw_show": group.id, SWEEP_KEY: str(sender.query_params[SWEEP_KEY]).strip("[]'")}
+    assert sorted(decode_defs(link[SWEEP_KEY], SWEEP_KEY)) == [1, 2]
+
+    monkeypatch.setenv("GRAPHCONV_DATA_DIR", str(tmp_path / "this-server"))  # the sweep's server is gone
+    app.query_params.update(link)
+    at = open_page(app, "app_pages/compare.py")
+    no_errors(at)
+    assert "This link's sweep (Sweep of random seed (seed) over 0, 1" in infos(at) and "2 runs)" in infos(at)
+    at.button(key="sw_rebuild").click().run()
+    no_errors(at)
+    rebuilt = RunStore().runs()
+    assert sorted(r.config["seed"] for r in rebuilt) == [0, 1] and len({r.group_id for r in rebuilt}) == 1
+    assert str(at.query_params["sw_show"]).strip("[]'") == rebuilt[0].group_id != group.id
