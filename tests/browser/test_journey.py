@@ -172,14 +172,19 @@ def test_a_link_after_switching_layer_types_trains_what_its_sender_trains(server
     assert planned[0] == planned[1] and planned[0]["conv"] == "gat"
     store = RunStore(data_dir / "runs.db")
     before = {r["id"] for r in store.list_runs()}
+    shown = []
     for pg in (page, fresh):
         pg.get_by_role("button", name="Start").first.click()
         pg.wait_for_function("() => new URLSearchParams(location.search).has('run')")
+        shown.append(int(pg.evaluate("() => new URLSearchParams(location.search).get('run')")))
     new = [r for r in store.list_runs() if r["id"] not in before]
     for r in new:
         store.request_stop(r["id"])
-    assert len(new) == 2 and new[0]["config"] == new[1]["config"], [r["config"] for r in new]
+    # The fresh browser's Start found exactly the sender's settings and seed (the lookup compares every setting), so
+    # it shows the sender's run instead of training a copy (issue 32): one run, both pages on it.
+    assert len(new) == 1 and shown == [new[0]["id"]] * 2, (shown, [r["config"] for r in new])
     assert new[0]["config"]["conv"] == "gat" and new[0]["config"]["lr"] == 0.001
+    fresh.get_by_text(f"in run {new[0]['id']}: shown here").first.wait_for()
     fresh.context.close()
 
 

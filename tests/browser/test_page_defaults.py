@@ -79,7 +79,7 @@ def test_a_link_that_names_a_run_opens_it_and_the_sidebar_opens_the_default(serv
     settle(page)
     page.get_by_text("Open this run on:").first.wait_for()
     page.locator('[data-testid="stPageLink"] a', has_text="Results").first.click()
-    page.wait_for_url(re.compile(rf"/results\?run={older}$"))
+    page.wait_for_url(re.compile(rf"/results\?run={older}&run_defs=[A-Za-z0-9_-]+$"))  # and what the run is
     settle(page)
     assert widgets(page)["select Run"].startswith(f"Run {older} ·"), widgets(page)
     sidebar_to(page, "Compare runs", "compare")
