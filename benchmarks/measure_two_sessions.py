@@ -47,11 +47,12 @@ def _threads(db: sqlite3.Connection, run_id: int) -> list:
     return [json.loads(r[0] or "{}").get("threads") for r in rows]
 
 
-def press_start(pages, url: str, query: str, data: Path, watch: bool) -> dict:
-    """Open the Train page in every page, press Start in all of them at once, wait for every run to end."""
+def press_start(pages, url: str, query: str, data: Path, watch: bool, first_seed: int = 0) -> dict:
+    """Open the Train page in every page, press Start in all of them at once, wait for every run to end. Page i
+    trains seed ``first_seed + i``: identical settings and seed would be one run shown to both (Start reuses it)."""
     db = _db(data)
-    for page in pages:
-        page.goto(f"{url}/train?{query}")
+    for i, page in enumerate(pages):
+        page.goto(f"{url}/train?{query}&seed={first_seed + i}")
         page.get_by_role("button", name="Start").first.wait_for()
     time.sleep(1.0)  # the pages have settled
     before, last = cpu_seconds(), _last_id(db)
@@ -130,13 +131,17 @@ def main() -> None:
             pages = [c.new_page() for c in contexts]
             for page in pages:
                 page.set_default_timeout(900_000)
-            for _ in range(args.rounds):
+            for r in range(args.rounds):
                 out = {}
                 for phase in phases:
                     if phase == "solo":
-                        out["solo"] = press_start(pages[:1], url, args.query, data, watch=not args.no_watch)
+                        out["solo"] = press_start(
+                            pages[:1], url, args.query, data, watch=not args.no_watch, first_seed=100 + 10 * r
+                        )
                     elif phase == "two":
-                        out["two"] = press_start(pages, url, args.query, data, watch=not args.no_watch)
+                        out["two"] = press_start(
+                            pages, url, args.query, data, watch=not args.no_watch, first_seed=200 + 10 * r
+                        )
                     elif phase == "cli":
                         for page in pages:
                             page.goto("about:blank")
