@@ -31,7 +31,16 @@ from typing import TYPE_CHECKING, Any
 
 from core.config import data_dir
 from core.training.store.base import AbstractStore
-from core.training.store.codec import as_number, epoch_from_row, from_json, library_versions, run_from_row, to_json
+from core.training.store.codec import (
+    GROUP_JOIN,
+    as_number,
+    epoch_from_row,
+    from_json,
+    library_versions,
+    run_entity,
+    run_filters,
+    to_json,
+)
 from core.training.store.entities import Epoch, Run
 from core.training.store.groups import RunGroup
 from core.training.store.liveness import orphan_reason, this_host
@@ -284,20 +293,14 @@ class PostgresStore(PostgresLiveness, PostgresProgress, PostgresArtifacts, Postg
     # -- reading -------------------------------------------------------------------
 
     _SELECT = (
-        f"SELECT {', '.join(f'runs.{c}' for c in RUN_COLUMNS)}, runs.host AS host, {NOW_SQL} AS now,"
-        " g.type AS group_type, g.fields AS group_fields, g.created_at AS group_created_at"
+        f"SELECT {', '.join(f'runs.{c}' for c in RUN_COLUMNS)}, runs.host AS host, {NOW_SQL} AS now,{GROUP_JOIN}"
         f" FROM {SCHEMA}.runs LEFT JOIN {SCHEMA}.run_groups g ON g.id = runs.group_id"
     )
 
     def _entity(self, row: Mapping[str, Any]) -> Run:
         """A ``runs`` row (joined with its group's) as a :class:`Run`; weights kept in the database read as their
         local file (written from the database when this machine lacks it)."""
-        run = run_from_row(row)  # type: ignore[arg-type]  # a dict row reads as sqlite3.Row does: row[column]
-        run["checkpoint"] = self._local_checkpoint(run.get("checkpoint"))
-        group = None
-        if row["group_type"] is not None:
-            group = RunGroup.from_row(row["group_type"], row["group_id"], row["group_fields"], row["group_created_at"])
-        return Run.from_dict(run, group)
+        return run_entity(row, self._local_checkpoint)
 
     def run(self, run_id: int) -> Run | None:
         """The run, or None when no run has this id."""
@@ -314,21 +317,9 @@ class PostgresStore(PostgresLiveness, PostgresProgress, PostgresArtifacts, Postg
         group: RunGroup | str | None = None,
     ) -> list[Run]:
         """Runs, newest first, optionally filtered by status (one or several), kind, session, group (or its id)."""
-        clauses: list[str] = []
-        params: list[Any] = []
-        if status is not None:
-            clauses.append("runs.status = ANY(%s)")
-            params.append([status] if isinstance(status, str) else list(status))
-        group_id = group.id if isinstance(group, RunGroup) else group
-        for column, value in (("kind", kind), ("session", session), ("group_id", group_id)):
-            if value is not None:
-                clauses.append(f"runs.{column} = %s")
-                params.append(value)
-        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        tail = " LIMIT %s" if limit is not None else ""
-        params.extend([int(limit)] if limit is not None else [])
+        tail, params = run_filters("%s", limit, status, kind, session, group)
         with self._read() as conn:
-            rows = conn.execute(f"{self._SELECT}{where} ORDER BY runs.id DESC{tail}", params).fetchall()
+            rows = conn.execute(f"{self._SELECT}{tail}", params).fetchall()
         return [self._entity(row) for row in rows]
 
     def epochs(self, run_id: int) -> list[Epoch]:

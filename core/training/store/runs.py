@@ -26,11 +26,13 @@ from core.training.store.artifacts import Artifacts
 from core.training.store.base import AbstractStore
 from core.training.store.checkpoints import path_from_db, path_to_db, remove_owned_checkpoint
 from core.training.store.codec import (
+    GROUP_JOIN,
     as_number,
     epoch_from_row,
     from_json,
     library_versions,
-    run_from_row,
+    run_entity,
+    run_filters,
     to_json,
 )
 from core.training.store.entities import Epoch, Run
@@ -301,19 +303,13 @@ class RunStore(Liveness, ProgressChannel, Artifacts, AbstractStore):
     # -- reading -------------------------------------------------------------------
 
     _SELECT = (
-        f"SELECT {', '.join(f'runs.{c}' for c in RUN_COLUMNS)}, runs.host AS host,"
-        " g.type AS group_type, g.fields AS group_fields, g.created_at AS group_created_at"
+        f"SELECT {', '.join(f'runs.{c}' for c in RUN_COLUMNS)}, runs.host AS host,{GROUP_JOIN}"
         " FROM runs LEFT JOIN run_groups g ON g.id = runs.group_id"
     )
 
     def _entity(self, row: sqlite3.Row) -> Run:
         """A ``runs`` row (joined with its group's) as a :class:`Run`: JSON parsed, checkpoint a usable path."""
-        run = run_from_row(row)
-        run["checkpoint"] = path_from_db(run.get("checkpoint"), self._path.parent)
-        group = None
-        if row["group_type"] is not None:
-            group = RunGroup.from_row(row["group_type"], row["group_id"], row["group_fields"], row["group_created_at"])
-        return Run.from_dict(run, group)
+        return run_entity(row, lambda stored: path_from_db(stored, self._path.parent))
 
     def run(self, run_id: int) -> Run | None:
         """The run, or None when no run has this id."""
@@ -330,22 +326,9 @@ class RunStore(Liveness, ProgressChannel, Artifacts, AbstractStore):
         group: RunGroup | str | None = None,
     ) -> list[Run]:
         """Runs, newest first, optionally filtered by status (one or several), kind, session, group (or its id)."""
-        clauses: list[str] = []
-        params: list[Any] = []
-        if status is not None:
-            statuses = [status] if isinstance(status, str) else list(status)
-            clauses.append(f"runs.status IN ({', '.join('?' * len(statuses))})")
-            params.extend(statuses)
-        group_id = group.id if isinstance(group, RunGroup) else group
-        for column, value in (("kind", kind), ("session", session), ("group_id", group_id)):
-            if value is not None:
-                clauses.append(f"runs.{column} = ?")
-                params.append(value)
-        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        tail = " LIMIT ?" if limit is not None else ""
-        params.extend([int(limit)] if limit is not None else [])
+        tail, params = run_filters("?", limit, status, kind, session, group)
         with self._read() as conn:
-            rows = conn.execute(f"{self._SELECT}{where} ORDER BY runs.id DESC{tail}", params).fetchall()
+            rows = conn.execute(f"{self._SELECT}{tail}", params).fetchall()
         return [self._entity(row) for row in rows]
 
     def epochs(self, run_id: int) -> list[Epoch]:
