@@ -131,6 +131,15 @@ def run_from_row(row: Row) -> dict[str, Any]:
     return run
 
 
+def progress_from_row(row: Row | None) -> dict[str, Any] | None:
+    """A ``progress`` row as ``{"epoch", "batch", "num_batches", "loss", "points", "updated_at"}``; None for none."""
+    if row is None:
+        return None
+    out = {key: row[key] for key in ("epoch", "batch", "num_batches", "loss", "updated_at")}
+    out["points"] = [tuple(p) for p in from_json(row["points"], empty=[])]
+    return out
+
+
 def epoch_from_row(row: Row) -> Epoch:
     """A ``metrics`` row as an :class:`Epoch` (a dict), its ``extra`` metrics merged in."""
     epoch: dict[str, Any] = {"epoch": row["epoch"]}

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from core.errors import RunNotFoundError
-from core.training.store.codec import as_number, from_json, to_json
+from core.training.store.codec import as_number, from_json, progress_from_row, to_json
 from core.training.store.liveness import orphan_reason
 from core.training.store.postgres_database import NOW_SQL, SCHEMA, PostgresDatabase
 from core.training.store.progress import MAX_PROGRESS_POINTS
@@ -108,11 +108,7 @@ class PostgresProgress(PostgresDatabase):
         """``{"epoch", "batch", "num_batches", "loss", "points", "updated_at"}`` of the run, or ``None``."""
         with self._read() as conn:
             row = conn.execute(f"SELECT * FROM {SCHEMA}.progress WHERE run_id = %s", (int(run_id),)).fetchone()
-        if row is None:
-            return None
-        out = {key: row[key] for key in ("epoch", "batch", "num_batches", "loss", "updated_at")}
-        out["points"] = [tuple(p) for p in from_json(row["points"], empty=[])]
-        return out
+        return progress_from_row(row)
 
     def request_stop(self, run_id: int) -> bool:
         """Ask an active run to stop (whichever server trains it reads this); ``False`` if it is not active."""

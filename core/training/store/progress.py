@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from core.training.store.codec import as_number, from_json, to_json
+from core.training.store.codec import as_number, from_json, progress_from_row, to_json
 from core.training.store.database import Database
 from core.training.store.liveness import beat
 from core.training.store.schema import ACTIVE_STATUSES
@@ -52,11 +52,7 @@ class ProgressChannel(Database):
         """``{"epoch", "batch", "num_batches", "loss", "points", "updated_at"}`` of the run, or ``None``."""
         with self._read() as conn:
             row = conn.execute("SELECT * FROM progress WHERE run_id = ?", (int(run_id),)).fetchone()
-        if row is None:
-            return None
-        out = {key: row[key] for key in ("epoch", "batch", "num_batches", "loss", "updated_at")}
-        out["points"] = [tuple(p) for p in from_json(row["points"], empty=[])]
-        return out
+        return progress_from_row(row)
 
     def request_stop(self, run_id: int) -> bool:
         """Ask an active run to stop (its worker checks between batches); ``False`` if it is not active."""
