@@ -215,28 +215,34 @@ def start_or_reuse(config: RunConfig, box: Any = None) -> int:
 
 
 def write_defs(ids: Iterable[int]) -> None:
-    """Put the definitions of the runs with ``ids`` (those this page shows) into its URL, keeping those the link
-    gave for ids not stored here; drop the key when there are none."""
-    wanted = list(dict.fromkeys(int(i) for i in ids))
-    if not wanted:
-        st.query_params.pop(KEY, None)
-        return
-    runs = from_store(lambda s: [r for r in (s.run(i) for i in wanted) if r is not None])
+    """Put the definitions of the runs with ``ids`` (those this page shows; the first :data:`MAX_LINKED`) into its
+    URL, keeping those the link gave for ids not stored here; drop the key when there are none. The URL is written
+    only when its value changes."""
+    wanted = _first_ids(ids)
+    runs = _stored_runs(wanted)
     held = {r.id for r in runs}
-    given = {i: d for i, d in link_defs().items() if i in wanted and i not in held}
+    given = {i: d for i, d in link_defs().items() if i in wanted and i not in held} if wanted else {}
     kept = [{"id": d.id, "config": d.config, "summary": {"test_accuracy": d.accuracy}} for d in given.values()]
     text = encode_defs([*runs, *kept])
-    if text:
-        st.query_params[KEY] = text
-    else:
+    if not text:
         st.query_params.pop(KEY, None)
+    elif st.query_params.get(KEY) != text:
+        st.query_params[KEY] = text
+
+
+def _first_ids(ids: Iterable[int]) -> list[int]:
+    """The first :data:`MAX_LINKED` distinct ids: all a link defines (Compare may tick hundreds)."""
+    return list(dict.fromkeys(int(i) for i in ids))[:MAX_LINKED]
+
+
+def _stored_runs(ids: Sequence[int]) -> list[Run]:
+    """The stored runs of ``ids``, in their order (ids not stored are left out)."""
+    return from_store(lambda s: [r for r in (s.run(i) for i in ids) if r is not None]) if ids else []
 
 
 def defs_for(ids: Iterable[int]) -> dict[str, str]:
     """``{"run_defs": ...}`` for a link to another page that names these stored runs ({} for none)."""
-    wanted = list(dict.fromkeys(int(i) for i in ids))
-    runs = from_store(lambda s: [r for r in (s.run(i) for i in wanted) if r is not None])
-    text = encode_defs(runs)
+    text = encode_defs(_stored_runs(_first_ids(ids)))
     return {KEY: text} if text else {}
 
 
