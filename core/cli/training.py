@@ -21,6 +21,7 @@ GRAPH_FLAGS: dict[str, type] = {  # flag -> type; routed into the builder's para
     "segments": int,
     "compactness": float,
     "edges": str,
+    "weights": str,
 }
 
 
@@ -54,8 +55,8 @@ def train_parser(sub, name: str = "train", help: str = "train one model and stor
             continue
         flag = "--" + setting.replace("_", "-")
         typ = setting_type(setting)
-        if typ is bool:
-            p.add_argument(flag, action="store_true", default=None)
+        if typ is bool:  # --quick, or --no-quick where a setting's default is on (core.training.reproduce)
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, dest=setting)
         else:
             p.add_argument(flag, type=typ, default=None, dest=setting)
     add_graph_flags(p)
