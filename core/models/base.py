@@ -23,6 +23,17 @@ class ImageModel(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, 1, H, W) -> (B, num_classes)
         return self.classifier(self.features(x))
 
+    def maps(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """The logits (B, num_classes) and, in the same pass, each spatial layer's output as images
+        (B, C_l, h_l, w_l): what the Playground draws of a layer. None here (a model without spatial layers);
+        a model with such layers says which (the CNN's convolutions, a graph net's node features...)."""
+        return self(x), []
+
+    def gather_graphs(self) -> None:
+        """Turn every graph product into its gathered form (``core.models.layers.gathered``), in place: the same
+        numbers with gathers instead of sparse products and scatters, so that torch.onnx can export the model. For
+        inference only (learned edges freeze); a model without graph products has nothing to do."""
+
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
 

@@ -41,6 +41,15 @@ class CNN(ImageModel):
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(self.conv(x))  # (B, fc)
 
+    def maps(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Logits and each convolution's output after its ReLU, (B, C_l, h_l, w_l) (28, 14, 7 pixels a side)."""
+        found, h = [], x
+        for layer in self.conv:
+            h = layer(h)
+            if isinstance(layer, nn.ReLU):
+                found.append(h)
+        return self.classifier(self.fc(h)), found
+
 
 @dataclass
 class CNNConfig(SizeConfig):

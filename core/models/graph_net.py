@@ -198,7 +198,11 @@ class GraphNet(ImageModel):
         self.classifier = nn.Sequential(nn.Dropout(cfg.dropout), nn.Linear(fc, cfg.num_classes))
 
     def node_features(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """The node features after every layer, each (B, N_l, C_l) (before pooling; views of node-major memory).
+        """The node features after every layer, each (B, N_l, C_l) (before pooling; views of node-major memory)."""
+        return self._layers(x)[0]
+
+    def _layers(self, x: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """(``node_features(x)``, the last layer's pooled features (B, N_out, C)).
 
         Inside, features stay node-major (N, B, C) from layer to layer: graph products, ReLU and
         pooling all run on contiguous memory (transposed copies cost as much as the layers here).
@@ -213,14 +217,31 @@ class GraphNet(ImageModel):
             if pool:
                 h = pool_node_major(h, size)  # (N_l / 4, B, C_l)
                 size //= 2
-        self._last = h.transpose(0, 1)  # (B, N_out, C)
-        return out
+        return out, h.transpose(0, 1)
+
+    def _head(self, last: torch.Tensor) -> torch.Tensor:
+        """The readout of the last features (B, N_out, C) through the FC layer: (B, fc)."""
+        return self.fc(last.flatten(1) if self.readout == "pool" else last.mean(dim=1))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        self.node_features(x)
-        h = self._last  # (B, N_out, C)
-        h = h.flatten(1) if self.readout == "pool" else h.mean(dim=1)
-        return self.fc(h)  # (B, fc)
+        return self._head(self._layers(x)[1])  # (B, fc)
+
+    def maps(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Logits and each layer's node features drawn on the pixel layout, (B, C_l, s_l, s_l) for N_l = s_l^2."""
+        nodes, last = self._layers(x)
+        drawn = []
+        for h in nodes:  # (B, N_l, C_l)
+            side = round(h.shape[1] ** 0.5)
+            drawn.append(h.transpose(1, 2).reshape(h.shape[0], h.shape[2], side, side))
+        return self.classifier(self._head(last)), drawn
+
+    def gather_graphs(self) -> None:
+        for conv, g in zip(self.convs, self.graphs, strict=True):
+            own = getattr(conv, "gather", None)  # a layer with its own gathered form (GAT, learned edges)
+            if own is not None:
+                own(g)
+            else:  # the others multiply by one adjacency (SharedGraph.product)
+                cast(SharedGraph, g).gather(str(conv.norm))
 
     def extra_repr(self) -> str:
         return f"layer={self.layer}, readout={self.readout}, levels={[g.num_nodes for g in self.graphs]}"

@@ -8,6 +8,7 @@ No escnn import at module level (``export_module`` imports it to recognise escnn
 from __future__ import annotations
 
 import itertools
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -169,3 +170,12 @@ class ExportedEscnnNet(ImageModel):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.pool(self.head(self.body(self.resample(x))))
+
+    def maps(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Logits and each block's output, (B, C_l, h_l, w_l): every field's group channels (15, 8, 8 pixels a side
+        for a 29 x 29 resampled digit)."""
+        found, h = [], self.resample(x)
+        for block in cast(nn.Sequential, self.body):
+            h = block(h)
+            found.append(h)
+        return self.classifier(self.pool(self.head(h))), found

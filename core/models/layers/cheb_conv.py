@@ -79,7 +79,7 @@ class ChebConv(nn.Module):
         N, B, C = xt.shape
         terms = [xt.reshape(N, B * C)]  # T_0 = X, each (N, B*C_in)
         if self.K > 1:
-            lap = graph.adj(self.norm)  # (N, N) scaled Laplacian
+            lap = graph.product(self.norm)  # (N, N) scaled Laplacian
             terms.append(spmm(lap, terms[0]))  # T_1 = L~ X
             for _ in range(2, self.K):
                 terms.append(2.0 * spmm(lap, terms[-1]) - terms[-2])  # T_k = 2 L~ T_{k-1} - T_{k-2}

@@ -8,6 +8,7 @@ from torch import Tensor, nn
 
 from core.graphs.shape import GraphShape
 from core.models.base import Footprint
+from core.models.layers.gathered import GatheredProduct
 from core.models.layers.inits import glorot, segment_softmax, zeros
 from core.models.layers.shared_graph import SharedGraph
 
@@ -90,9 +91,16 @@ class GATConv(nn.Module):
         glorot(self.att_dst)
         zeros(self.bias)
 
+    def gather(self, graph: SharedGraph) -> None:
+        """Attend over padded neighbour lists from now on (``SharedGraph.gather``): the same numbers with gathers
+        and a softmax over each node's list, no scatter, so that torch.onnx can export the layer."""
+        graph.gather(self.norm, dense=False)
+
     def forward(self, x: Tensor, graph: SharedGraph) -> Tensor:
         B, N, _ = x.shape
         H, C = self.heads, self.out_channels
+        if self.norm in graph.gathered:
+            return self._forward_gathered(x, graph.gather(self.norm))
         edge_index, _ = graph.edges(self.norm)
         src, dst = edge_index  # (E,), (E,)
         # node-major (N, B, H, C): gathers, softmax and scatter all run over dim 0 (fastest on CPU)
@@ -105,6 +113,23 @@ class GATConv(nn.Module):
         alpha = F.dropout(alpha, p=self.dropout, training=self.training)
         msg = alpha.unsqueeze(-1) * h[src]  # (E, B, H, C)
         out = h.new_zeros(N, B, H, C).index_add_(0, dst, msg).transpose(0, 1)  # (B, N, H, C)
+        out = out.reshape(B, N, H * C) if self.concat else out.mean(dim=2)
+        if self.bias is not None:
+            out = out + self.bias
+        return out
+
+    def _forward_gathered(self, x: Tensor, lists: GatheredProduct) -> Tensor:
+        """``forward`` on each node's padded list of D incoming edges (``lists.index`` (N, D), ``lists.valid``)."""
+        B, N, _ = x.shape
+        H, C = self.heads, self.out_channels
+        h = self.lin(x).transpose(0, 1).reshape(N, B, H, C)  # (N, B, H, C)
+        alpha_src = (h * self.att_src).sum(dim=-1)  # (N, B, H)
+        alpha_dst = (h * self.att_dst).sum(dim=-1)  # (N, B, H)
+        alpha = F.leaky_relu(alpha_src[lists.index] + alpha_dst.unsqueeze(1), self.negative_slope)  # (N, D, B, H)
+        padding = ~lists.valid.view(N, -1, 1, 1)  # (N, D, 1, 1)
+        alpha = torch.softmax(alpha.masked_fill(padding, float("-inf")), dim=1).masked_fill(padding, 0.0)
+        alpha = F.dropout(alpha, p=self.dropout, training=self.training)
+        out = torch.einsum("ndbh,ndbhc->bnhc", alpha, h[lists.index])  # (B, N, H, C)
         out = out.reshape(B, N, H * C) if self.concat else out.mean(dim=2)
         if self.bias is not None:
             out = out + self.bias

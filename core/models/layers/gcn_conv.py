@@ -57,7 +57,7 @@ class GCNConv(nn.Module):
         zeros(self.bias)
 
     def forward(self, x: Tensor, graph: SharedGraph) -> Tensor:
-        out = propagate_linear(graph.adj(self.norm), x, self.lin.weight)  # (B, N, C_out)
+        out = propagate_linear(graph.product(self.norm), x, self.lin.weight)  # (B, N, C_out)
         if self.bias is not None:
             out = out + self.bias
         return out

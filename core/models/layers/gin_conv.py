@@ -86,7 +86,7 @@ class GINConv(nn.Module):
         self.eps.data.fill_(self.initial_eps)
 
     def forward(self, x: Tensor, graph: SharedGraph) -> Tensor:
-        out = propagate(graph.adj(self.norm), x) + (1 + self.eps) * x  # (B, N, C_in)
+        out = propagate(graph.product(self.norm), x) + (1 + self.eps) * x  # (B, N, C_in)
         return self.nn(out)  # (B, N, C_out)
 
     def __repr__(self) -> str:

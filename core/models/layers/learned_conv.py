@@ -8,6 +8,7 @@ from torch import Tensor, nn
 
 from core.graphs.shape import GraphShape
 from core.models.base import Footprint
+from core.models.layers.gathered import GatheredProduct
 from core.models.layers.inits import glorot, zeros
 from core.models.layers.propagate import propagate_linear
 from core.models.layers.shared_graph import SharedGraph, build_adjacency, product_footprint, use_sparse
@@ -94,6 +95,7 @@ class LearnedEdgeConv(nn.Module):
         )
         self.lin = nn.Linear(in_channels, out_channels, bias=False) if edge_sets != "pair" else None
         self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
+        self.gathered: GatheredProduct | None = None  # the edges' weights frozen as neighbour lists (gather())
         self.reset_parameters()
 
     @staticmethod
@@ -183,7 +185,19 @@ class LearnedEdgeConv(nn.Module):
         w = w if w.dim() == 1 else w[:, edge_set]
         return build_adjacency(self.edge_index(graph), w, graph.num_nodes, sparse=False)
 
+    def gather(self, graph: SharedGraph) -> None:
+        """Freeze the learned weights on ``graph`` as padded neighbour lists (dense for one set on a dense graph):
+        ``forward`` then reads them instead of running the edge MLP, with gathers and no scatter, so that torch.onnx
+        can export the layer. For inference only: the edge MLP no longer learns."""
+        with torch.no_grad():
+            w = self.edge_weights(graph)  # (E',) or (E', S)
+        self.gathered = GatheredProduct(
+            self.edge_index(graph), w, graph.num_nodes, dense=None if self.edge_sets == "shared" else False
+        ).to(graph.pos.device)
+
     def forward(self, x: Tensor, graph: SharedGraph) -> Tensor:
+        if self.gathered is not None:
+            return self._forward_gathered(x, self.gathered)
         if self.edge_sets != "shared":
             return self._forward_sets(x, graph)
         edge_index = self.edge_index(graph)
@@ -208,6 +222,25 @@ class LearnedEdgeConv(nn.Module):
             wp = w.view(-1, self.out_channels, self.in_channels)  # (E', C_out, C_in)
             msg = torch.einsum("bec,eoc->beo", x[:, src], wp)  # (B, E', C_out)
         out = x.new_zeros(b, n, self.out_channels).index_add(1, dst, msg)  # (B, N, C_out)
+        if self.bias is not None:
+            out = out + self.bias
+        return out
+
+    def _forward_gathered(self, x: Tensor, lists: GatheredProduct) -> Tensor:
+        """``forward`` on the frozen weights: x (B, N, C_in) -> (B, N, C_out)."""
+        if self.edge_sets == "shared":
+            assert self.lin is not None  # built for every edge set but "pair"
+            out = propagate_linear(lists, x, self.lin.weight)  # (B, N, C_out)
+            return out + self.bias if self.bias is not None else out
+        n, d = lists.index.shape
+        if self.edge_sets == "out":
+            assert self.lin is not None
+            h = x @ self.lin.weight.t()  # (B, N, C_out)
+            wo = lists.weight.reshape(n, d, self.out_channels)  # (N, D, C_out)
+            out = torch.einsum("ndo,bndo->bno", wo, h[:, lists.index])  # h[:, index]: (B, N, D, C_out)
+        else:
+            wp = lists.weight.view(n, d, self.out_channels, self.in_channels)  # (N, D, C_out, C_in)
+            out = torch.einsum("ndoc,bndc->bno", wp, x[:, lists.index])  # x[:, index]: (B, N, D, C_in)
         if self.bias is not None:
             out = out + self.bias
         return out

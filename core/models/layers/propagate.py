@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from core.models.layers.gathered import GatheredProduct
+
 
 def to_node_major(x: torch.Tensor) -> torch.Tensor:
     """(B, N, C) -> (N, B*C), column ``b*C + c`` holds channel c of image b."""
@@ -40,8 +42,10 @@ class _CsrMM(torch.autograd.Function):
         return None, None, ctx.adj_t @ grad
 
 
-def spmm(adj: torch.Tensor, xt: torch.Tensor) -> torch.Tensor:
-    """(N, N) dense, sparse COO or sparse CSR adjacency times (N, F) -> (N, F)."""
+def spmm(adj: torch.Tensor | GatheredProduct, xt: torch.Tensor) -> torch.Tensor:
+    """(N, N) dense, sparse COO or sparse CSR adjacency (or its gathered form, for an export) times (N, F) -> (N, F)."""
+    if isinstance(adj, GatheredProduct):
+        return adj(xt)
     if adj.layout == torch.sparse_coo:
         return torch.sparse.mm(adj, xt)
     adj_t = getattr(adj, "graphconv_transpose", None)  # set by SharedGraph.adj for constant graphs
@@ -50,17 +54,17 @@ def spmm(adj: torch.Tensor, xt: torch.Tensor) -> torch.Tensor:
     return adj @ xt
 
 
-def propagate(adj: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+def propagate(adj: torch.Tensor | GatheredProduct, x: torch.Tensor) -> torch.Tensor:
     """Return ``A @ x`` for every image of the batch at once.
 
-    adj: (N, N) dense or sparse (CSR/COO), A[i, j] = weight of edge j -> i
+    adj: (N, N) dense or sparse (CSR/COO), A[i, j] = weight of edge j -> i, or a GatheredProduct
     x:   (B, N, C)
     out: (B, N, C), out[b, i] = sum_j A[i, j] x[b, j]
     """
     return from_node_major(spmm(adj, to_node_major(x)), x.shape[0])
 
 
-def propagate_linear(adj: torch.Tensor, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+def propagate_linear(adj: torch.Tensor | GatheredProduct, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """Return ``A X W^T`` per image, multiplying in the cheaper order.
 
     adj: (N, N); x: (B, N, C_in); weight: (C_out, C_in) (an ``nn.Linear`` weight); out: (B, N, C_out).

@@ -71,7 +71,7 @@ class SAGEConv(nn.Module):
             self.lin_r.reset_parameters()
 
     def forward(self, x: Tensor, graph: SharedGraph) -> Tensor:
-        out = propagate_linear(graph.adj(self.norm), x, self.lin_l.weight)  # (B, N, C_out)
+        out = propagate_linear(graph.product(self.norm), x, self.lin_l.weight)  # (B, N, C_out)
         if self.lin_l.bias is not None:
             out = out + self.lin_l.bias
         if self.lin_r is not None:

@@ -11,6 +11,7 @@ from core.graphs.base import Graph
 from core.graphs.normalize import normalize
 from core.graphs.shape import GraphShape
 from core.models.base import Footprint
+from core.models.layers.gathered import GatheredProduct
 
 DENSE_ABOVE = 0.1  # density (nnz / N^2) from which a dense matmul beats a sparse one
 
@@ -66,6 +67,9 @@ class SharedGraph(nn.Module):
         graph: the raw graph (``edge_index[0]`` = source j, ``[1]`` = target i).
         sparse: force sparse (True) or dense (False) adjacencies; None picks by density.
 
+    ``gather(norm)`` adds the gathered form of an adjacency (``core.models.layers.gathered``), which ``product(norm)``
+    returns from then on: what an ONNX export traces, since sparse tensors cannot be exported.
+
     Buffers (not saved in ``state_dict``: the graph is rebuilt from its config):
         edge_index (2, E) int64, edge_weight (E,) float, pos (N, 2) float.
     """
@@ -86,6 +90,7 @@ class SharedGraph(nn.Module):
         # CPU copy the normalisations are computed from (core.graphs.normalize works on CPU tensors)
         self._raw = Graph(self.edge_index.cpu(), self.edge_weight.cpu(), self.num_nodes, self.pos.cpu())
         self._cache: dict[tuple[str, str], object] = {}
+        self.gathered = nn.ModuleDict()  # norm -> GatheredProduct, added by gather() (for an export)
 
     @property
     def num_edges(self) -> int:
@@ -119,6 +124,21 @@ class SharedGraph(nn.Module):
                     adj.graphconv_transpose = transposed  # type: ignore[attr-defined]
                 self._cache[key] = adj
         return self._cache[key]  # type: ignore[return-value]
+
+    def gather(self, norm: str = "none", dense: bool | None = None) -> GatheredProduct:
+        """The adjacency of ``norm`` as a :class:`GatheredProduct` (padded neighbour lists, or dense for a dense
+        graph; ``dense`` forces the choice), kept in ``gathered`` so that ``product(norm)`` returns it."""
+        if norm not in self.gathered:
+            edge_index, edge_weight = self.edges(norm)
+            self.gathered[norm] = GatheredProduct(edge_index, edge_weight, self.num_nodes, dense).to(self.pos.device)
+        return self.gathered[norm]  # type: ignore[return-value]
+
+    def product(self, norm: str = "none") -> Tensor | GatheredProduct:
+        """What the layers multiply by: the gathered form of ``norm``'s adjacency once ``gather(norm)`` made it, else
+        ``adj(norm)``. ``propagate`` takes either."""
+        if norm in self.gathered:
+            return self.gather(norm)
+        return self.adj(norm)
 
     def clear_cache(self) -> None:
         self._cache.clear()
