@@ -16,14 +16,14 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
 from torch import nn
 
 from core.errors import UserInputError
-from core.models import MODELS
+from core.models import MODELS, ImageModel
 from core.models.spec import SUPERPIXEL_INPUTS
 from core.training.store import Run
 
@@ -147,78 +147,79 @@ class LayerMaps:
     note: str = ""  # how to read them (e.g. "field 0: its 8 group channels")
 
 
-class _NodeFeatures(Protocol):
-    """A fixed-graph net (core.models.graph_net): every graph layer's node features for a batch of digits."""
+@dataclass(frozen=True)
+class MapInfo:
+    """How one layer's maps read: its name as people say it, its channels in all, a note on reading them."""
 
-    def node_features(self, x: torch.Tensor) -> list[torch.Tensor]: ...
-
-
-def _graph_layer_maps(model: nn.Module, x: torch.Tensor) -> list[LayerMaps]:
-    from core.models.layer_names import layer_names
-
-    said = [name for name in layer_names(model).values() if name.startswith("graph conv")]  # in forward order
-    out = []
-    layers = cast(_NodeFeatures, model).node_features(x)  # layer_maps checked that it has them
-    for i, h in enumerate(layers):  # (1, N_l, C_l) node features after layer i
-        side = round(h.shape[1] ** 0.5)
-        maps = h[0].t().reshape(h.shape[2], side, side)  # (C, side, side) on the pixel layout
-        name = said[i] if i < len(said) else f"graph conv {i + 1}"
-        out.append(
-            LayerMaps(
-                f"{name} ({side}×{side} nodes)",
-                maps[:MAX_MAPS].numpy(),
-                maps.shape[0],
-                "node features drawn on the pixel layout",
-            )
-        )
-    return out
+    name: str
+    channels: int
+    note: str = ""
 
 
-def _conv_maps(pm: PlaygroundModel, x: torch.Tensor) -> list[LayerMaps]:
-    """Outputs of each conv block (escnn: each exported block; CNN: each Conv2d after its activation)."""
-    model, found = pm.model, []
-    if pm.kind == "escnn":
-        twin: Any = model  # the exported steerable net (core.models.escnn_net.export): .resample, then .body's blocks
-        h = twin.resample(x)
-        for i, block in enumerate(twin.body):
-            h = block(h)
-            size = pm.field_sizes[i] if i < len(pm.field_sizes) else 1
-            found.append(
-                LayerMaps(
-                    f"steerable block {i + 1} ({h.shape[-2]}×{h.shape[-1]})",
-                    h[0, :size].numpy(),
-                    h.shape[1],
-                    f"field 1 of {h.shape[1] // size}: its {size} group channels, side by side — "
-                    "they cycle as the input turns",
-                )
-            )
-        return found
-    convs = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Conv2d)]
-    store: dict[str, torch.Tensor] = {}
-    handles = [m.register_forward_hook(lambda _m, _i, o, n=n: store.__setitem__(n, o.detach())) for n, m in convs]
-    try:
-        model(x)
-    finally:
-        for hd in handles:
-            hd.remove()
-    from core.models.layer_names import layer_names
+class PlaygroundNet(nn.Module):
+    """A run's network with what the Playground shows as outputs, for a batch of digits x (B, 1, 28, 28):
 
-    said = layer_names(model)  # conv.0 -> "conv 1"
-    for n, _ in convs:
-        t = torch.relu(store[n][0])  # (C, h, w) after the ReLU that follows every conv here
-        found.append(LayerMaps(f"{said.get(n, 'conv')} ({t.shape[1]}×{t.shape[2]})", t[:MAX_MAPS].numpy(), t.shape[0]))
-    return found
+        forward(x) -> (logits (B, 10), probabilities (B, 10), map_1 (B, C'_1, h_1, w_1), ..., map_k)
+
+    ``map_l`` is layer l's output as images (the model's ``maps``: a CNN's channels after their ReLU, a graph net's
+    node features on the pixel layout, a steerable block's fields), cut to what is drawn (``shown``): the first
+    ``MAX_MAPS`` channels, or one field's group channels for a steerable net. The one definition of the maps:
+    ``layer_maps`` reads them from here, and the ONNX export (``core.export``) traces this module.
+    """
+
+    def __init__(self, pm: PlaygroundModel):
+        super().__init__()
+        self.model = pm.model
+        self.kind, self.field_sizes = pm.kind, pm.field_sizes
+
+    def layers(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """The logits (B, 10) and every spatial layer's full output (B, C_l, h_l, w_l)."""
+        return cast(ImageModel, self.model).maps(x)
+
+    def shown(self, i: int, layer: torch.Tensor) -> torch.Tensor:
+        """What is drawn of layer ``i``'s output (B, C, h, w): (B, C', h, w), C' <= MAX_MAPS, or one field's."""
+        if self.kind == "escnn":
+            return layer[:, : self.field_sizes[i] if i < len(self.field_sizes) else 1]
+        return layer[:, :MAX_MAPS]
+
+    def describe(self, layers: Sequence[torch.Tensor]) -> list[MapInfo]:
+        """Each layer's name, channel count and note, from its full output (``layers``' second item)."""
+        from core.models.layer_names import layer_names
+
+        said = layer_names(self.model)  # module path -> "conv 1", "graph conv 2", ...
+        out = []
+        for i, h in enumerate(layers):
+            c, side = int(h.shape[1]), f"{h.shape[-2]}×{h.shape[-1]}"
+            if self.kind == "escnn":
+                size = self.field_sizes[i] if i < len(self.field_sizes) else 1
+                cycle = "they cycle as the input turns"
+                note = f"field 1 of {c // size}: its {size} group channels, side by side — {cycle}"
+                out.append(MapInfo(f"steerable block {i + 1} ({side})", c, note))
+            elif hasattr(self.model, "graphs"):  # a fixed-graph net: its graph layers, in forward order
+                names = [n for n in said.values() if n.startswith("graph conv")]
+                name = names[i] if i < len(names) else f"graph conv {i + 1}"
+                out.append(MapInfo(f"{name} ({side} nodes)", c, "node features drawn on the pixel layout"))
+            else:  # a CNN: its convolutions, in forward order
+                convs = [said.get(n, "conv") for n, m in self.model.named_modules() if isinstance(m, nn.Conv2d)]
+                out.append(MapInfo(f"{convs[i] if i < len(convs) else 'conv'} ({side})", c))
+        return out
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        logits, layers = self.layers(x)
+        return (logits, torch.softmax(logits, dim=1), *(self.shown(i, h) for i, h in enumerate(layers)))
 
 
 @torch.no_grad()
 def layer_maps(pm: PlaygroundModel, image: Any, angle: float = 0.0, mirror: bool = False) -> list[LayerMaps]:
-    """Every layer's feature maps for the turned digit: CNN channels, graph-layer node features on the pixel
-    layout, or one field's group channels per block of a steerable net; ``[]`` for a model without
-    spatial layers (the MLP, the one-layer tutorial net)."""
-    x = turn(image, angle, mirror)
-    if hasattr(pm.model, "node_features") and hasattr(pm.model, "graphs"):
-        return _graph_layer_maps(pm.model, x)
-    return _conv_maps(pm, x)
+    """Every layer's feature maps for the turned digit (``PlaygroundNet``'s maps): CNN channels, graph-layer node
+    features on the pixel layout, or one field's group channels per block of a steerable net; ``[]`` for a model
+    without spatial layers (the MLP, the one-layer tutorial net)."""
+    net = PlaygroundNet(pm)
+    _, layers = net.layers(turn(image, angle, mirror))
+    return [
+        LayerMaps(info.name, net.shown(i, h)[0].numpy(), info.channels, info.note)
+        for i, (h, info) in enumerate(zip(layers, net.describe(layers), strict=True))
+    ]
 
 
 def timed(fn, *args, **kwargs) -> tuple[Any, float]:
