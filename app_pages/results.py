@@ -1,4 +1,5 @@
-"""Results: reopen a stored run — accuracy, confusion matrix, mistakes, embeddings, downloads."""
+"""Results: reopen a stored run — accuracy, confusion matrix, mistakes, embeddings, downloads (ONNX included), and
+the command lines that reproduce it."""
 
 from pathlib import Path
 
@@ -40,6 +41,7 @@ from ui.display import plain
 from ui.linked_runs import linked_run_shown, write_defs
 from ui.links import open_run_buttons
 from ui.nav import page
+from ui.reproduce import onnx_download, reproduce_block
 from ui.resources import from_store
 from ui.resources import store as ui_store
 from ui.session import session_id
@@ -416,10 +418,10 @@ def show_evaluation(store, run: Run, ev) -> None:
 
 # ---------------------------------------------------------------- downloads
 def downloads(run: Run, epochs, ev) -> None:
-    """The run's config, metrics and checkpoint, and its embedding for the TensorBoard Projector."""
+    """The run's config, metrics, checkpoint and ONNX file, and its embedding for the TensorBoard Projector."""
     run_id = run.id
     st.subheader("Downloads")
-    d1, d2, d3, d4, d5 = st.columns(5)
+    d1, d2, d3, d4 = st.columns(4)  # the run; below, its embedding
     d1.download_button(
         "Config (JSON)",
         config_json(run),
@@ -453,13 +455,15 @@ def downloads(run: Run, epochs, ev) -> None:
         disabled=ckpt_bytes is None,
         help="The state dict; load it with torch.load(path, weights_only=True).",
     )
+    onnx_download(d4, run, reason_in=st)  # made when pressed (ui/reproduce.py), or why this run has none
+    d5, d6, _, _ = st.columns(4)
     if ev is None or not len(ev.features):
-        d4.download_button("vectors.tsv", b"", "vectors.tsv", disabled=True, width="stretch")
-        d5.download_button("metadata.tsv", b"", "metadata.tsv", disabled=True, width="stretch")
+        d5.download_button("vectors.tsv", b"", "vectors.tsv", disabled=True, width="stretch")
+        d6.download_button("metadata.tsv", b"", "metadata.tsv", disabled=True, width="stretch")
         return
     n = len(ev.features)
     vectors, metadata = projector_bundle(ev.features, ev.labels[:n], preds=ev.preds[:n])
-    d4.download_button(
+    d5.download_button(
         "vectors.tsv",
         vectors,
         f"run-{run_id}-vectors.tsv",
@@ -467,7 +471,7 @@ def downloads(run: Run, epochs, ev) -> None:
         icon=":material/scatter_plot:",
         width="stretch",
     )
-    d5.download_button(
+    d6.download_button(
         "metadata.tsv",
         metadata,
         f"run-{run_id}-metadata.tsv",
@@ -506,6 +510,7 @@ def render() -> None:
         if snaps:
             st.plotly_chart(pca_animation_figure(snaps), width="stretch")
     downloads(run, epochs, ev)
+    reproduce_block(store, run)
     url_notices(notice)
 
 
