@@ -1,10 +1,11 @@
 """Headless command line: ``python -m core {graph,train,continue,sweep,search,tutorial,accuracy,stop,runs,download,
-bench,karate,equivariance,store} ... [--json]``.
+bench,karate,equivariance,store,export} ... [--json]``.
 
 Every invalid value exits non-zero with one line on stderr naming the parameter, never a traceback. The commands
 live by topic: ``core/cli/training.py`` (those that train and store runs, and the run flags they share) and
 ``core/cli/measure.py`` (graph facts, download, benchmark, karate, equivariance), ``core/cli/store.py`` (export and
-import runs: ``store_archive.py``, ``store_checks.py``); here are the parser and ``main``.
+import runs: ``store_archive.py``, ``store_checks.py``), ``core/cli/export.py`` (a run as an ONNX file); here are the
+parser and ``main``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from core.cli.export import cmd_export, export_parser
 from core.cli.measure import cmd_bench, cmd_download, cmd_equivariance, cmd_graph, cmd_karate
 from core.cli.store import cmd_store, store_parser
 from core.cli.training import (
@@ -188,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--json", action="store_true")
 
     store_parser(sub)
+    export_parser(sub)
     return parser
 
 
@@ -207,6 +210,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], Any]] = {
     "search": cmd_search,
     "accuracy": cmd_accuracy,
     "store": cmd_store,
+    "export": cmd_export,
 }
 
 
@@ -244,8 +248,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("error: interrupted", file=sys.stderr)
         return 130
     code = out.pop("exit_code", 0) if isinstance(out, dict) else 0
+    line = out.pop("line", None) if isinstance(out, dict) else None  # a command's one line for a person
     if getattr(args, "json", False):
         print(json.dumps(out, default=str))
+    elif line is not None:
+        print(line)
     else:
         _print_human(out)
     if code:
