@@ -11,7 +11,7 @@ The file has one input and 2 + k outputs (``core.analysis.playground.PlaygroundN
 and one metadata entry, ``graphconv``: JSON ``{"format": 1, "run_id", "label", "kind", "group", "maps": [{"output",
 "name", "channels", "note"}, ...]}``.
 
-Graph products are exported in their gathered form (``ImageModel.gather_graphs``: padded neighbour lists, or a
+Graph products are exported in their gathered form (``ImageModel.prepare_export``: padded neighbour lists, or a
 dense matrix for a dense graph): sparse tensors cannot be traced, and PyG-style scatters often fail in ONNX. A
 steerable (escnn) net is exported through its plain-torch twin, as the Playground runs it. Superpixel nets cannot
 be exported: each digit's graph is its own SLIC segmentation, computed in Python before the network runs.
@@ -106,7 +106,7 @@ def export_onnx(pm: PlaygroundModel) -> OnnxExport:
     """Trace ``pm`` (``core.analysis.playground.load_playground_model``) into an ONNX file (see the module doc).
     ``pm`` is left as it was: a copy has its graph products gathered. Takes seconds (escnn: more)."""
     model = copy.deepcopy(pm.model).eval()
-    model.gather_graphs()  # type: ignore[operator]  # every ImageModel has it (core.models.base)
+    model.prepare_export()  # type: ignore[operator]  # every ImageModel has it (core.models.base)
     net = PlaygroundNet(dataclasses.replace(pm, model=model)).eval()
     example = torch.zeros(EXAMPLE_BATCH, 1, 28, 28)
     example[:, :, 8:20, 12:16] = 1.0  # a bar, so that no layer's example output is all zeros

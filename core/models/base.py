@@ -29,10 +29,11 @@ class ImageModel(nn.Module):
         a model with such layers says which (the CNN's convolutions, a graph net's node features...)."""
         return self(x), []
 
-    def gather_graphs(self) -> None:
-        """Turn every graph product into its gathered form (``core.models.layers.gathered``), in place: the same
-        numbers with gathers instead of sparse products and scatters, so that torch.onnx can export the model. For
-        inference only (learned edges freeze); a model without graph products has nothing to do."""
+    def prepare_export(self) -> None:
+        """Put the model, in place, in the form an ONNX export traces, with the same numbers: graph products
+        gathered (``core.models.layers.gathered``: no sparse products, no scatters), a steerable net's filters kept as
+        basis coefficients (a file many times smaller). For inference only (learned edges freeze); a model without
+        such parts has nothing to do."""
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters() if p.requires_grad)

@@ -235,7 +235,7 @@ class GraphNet(ImageModel):
             drawn.append(h.transpose(1, 2).reshape(h.shape[0], h.shape[2], side, side))
         return self.classifier(self._head(last)), drawn
 
-    def gather_graphs(self) -> None:
+    def prepare_export(self) -> None:
         for conv, g in zip(self.convs, self.graphs, strict=True):
             own = getattr(conv, "gather", None)  # a layer with its own gathered form (GAT, learned edges)
             if own is not None:

@@ -116,9 +116,9 @@ class TutorialNet(ImageModel):
             if cfg.edge_frozen:
                 self.conv.edge_mlp.requires_grad_(False)
         self.classifier = nn.Linear(n, cfg.num_classes)
-        self.gathered: GatheredProduct | None = None  # the Gaussian's adjacency as neighbour lists (gather_graphs)
+        self.gathered: GatheredProduct | None = None  # the Gaussian's adjacency as neighbour lists (prepare_export)
 
-    def gather_graphs(self) -> None:
+    def prepare_export(self) -> None:
         if self.adjacency == "gaussian":  # 29 neighbours a pixel: lists are a tenth of the dense (N, N) buffer
             dst, src = self.adj.nonzero().t()  # A[i, j] = weight of edge j -> i
             edges = torch.stack([src, dst])
@@ -128,7 +128,7 @@ class TutorialNet(ImageModel):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         h = x.flatten(1)  # (B, N)
-        if self.gathered is not None:  # the Gaussian's adjacency, gathered (gather_graphs)
+        if self.gathered is not None:  # the Gaussian's adjacency, gathered (prepare_export)
             h = self.gathered(h.t()).t()  # node-major (N, B) and back
         elif self.adjacency == "gaussian":
             h = h @ self.adj.t()  # (B, N): row i of Â is pixel i's filter
