@@ -37,6 +37,7 @@ KINDS = {
     "tutorial-gaussian": {"model": "tutorial", "adjacency": "gaussian"},
     "tutorial-learned-local": {"model": "tutorial", "adjacency": "learned-local"},
     "escnn": {"model": "escnn", "group": "C4"},
+    "escnn-c8-wide": {"model": "escnn", "group": "C8", "hidden": 32},  # wide enough to store basis coefficients
 }
 DIGITS = 100  # test digits run through both
 MAPPED = range(0, DIGITS, 10)  # the digits whose maps are compared with layer_maps (one call per digit)
@@ -49,10 +50,8 @@ def trained(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GRAPHCONV_DATA_DIR", str(tmp_path_factory.mktemp("export")))
         store = RunStore()
-        runs = {
-            kind: execute(RunConfig.make(hidden=4, layers=2, epochs=1, quick=True, **kw), store)["run_id"]
-            for kind, kw in KINDS.items()
-        }
+        small = {"hidden": 4, "layers": 2, "epochs": 1, "quick": True}
+        runs = {kind: execute(RunConfig.make(**{**small, **kw}), store)["run_id"] for kind, kw in KINDS.items()}
         yield store, runs
 
 
@@ -130,8 +129,25 @@ def test_graph_products_are_gathered_so_the_files_stay_small(exported):
     for kind, (done, _, pm) in exported.items():
         weights = 4 * sum(t.numel() for t in pm.model.state_dict().values() if t.is_floating_point())
         beyond[kind] = len(done.data) - weights
-    print({kind: len(done.data) for kind, (done, _, _) in exported.items()}, beyond)
     assert all(b < dense / 4 for b in beyond.values()), beyond
+
+
+def test_a_steerable_net_stores_its_filters_as_basis_coefficients(exported):
+    """escnn expands its filters from few coefficients: a wide net's file keeps those (onnxruntime expands them once
+    when it loads the file); a narrow block's filter, smaller than its basis, stays as it is."""
+    from core.models.escnn_net.export import SteerableConv2d
+
+    done, _, pm = exported["escnn-c8-wide"]
+    convs = [m for m in pm.model.modules() if isinstance(m, SteerableConv2d)]
+    assert len(convs) == 2 and not any(c.from_factors for c in convs)  # the Playground's twin runs its filters
+    with torch.no_grad():
+        for c in convs:
+            torch.testing.assert_close(c.expanded(), c.weight, rtol=1e-5, atol=1e-6)
+    wide = convs[1]  # 88 -> 184 channels, 5 x 5: 405 K filter values, 22 K coefficients and a basis of 141 K
+    assert wide.coefficients.numel() + wide.basis.numel() < wide.weight.numel() / 2
+    assert len(done.data) < 4 * wide.weight.numel()  # 0.77 MB: the file cannot hold that filter (1.6 MB) expanded
+    narrow, _, _ = exported["escnn"]  # hidden 4: both filters are smaller than their bases
+    assert len(narrow.data) < 100_000
 
 
 # ----------------------------------------------------------------------------- what cannot be exported
