@@ -85,3 +85,28 @@ class GatheredProduct(nn.Module):
 
     def extra_repr(self) -> str:
         return f"num_nodes={self.num_nodes}, " + ("dense" if self.dense else f"degree={self.degree}")
+
+
+class EdgeLists(nn.Module):
+    """Each node's incoming edges padded to D (``neighbour_lists``), with a row of values per edge: what a layer
+    computes its edge weights from in an export (learned edges: the edge MLP's inputs), rather than storing the
+    weights themselves, which can be many times larger (one per edge and channel pair). onnxruntime computes them
+    once, when it loads the file: they depend on nothing but constants.
+
+    Buffers: ``index`` (N, D) int64 source nodes, ``values`` (N, D, F) float, ``valid`` (N, D) bool.
+    """
+
+    index: Tensor  # buffers, declared for type checkers
+    values: Tensor
+    valid: Tensor
+
+    def __init__(self, edge_index: Tensor, values: Tensor, num_nodes: int):
+        super().__init__()
+        index, padded, valid = neighbour_lists(edge_index.detach().cpu(), values.detach().float().cpu(), num_nodes)
+        self.register_buffer("index", index, persistent=False)
+        self.register_buffer("values", padded, persistent=False)
+        self.register_buffer("valid", valid, persistent=False)
+
+    def extra_repr(self) -> str:
+        n, d = self.index.shape
+        return f"num_nodes={n}, degree={d}, values={self.values.shape[-1]}"

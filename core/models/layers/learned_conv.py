@@ -8,7 +8,7 @@ from torch import Tensor, nn
 
 from core.graphs.shape import GraphShape
 from core.models.base import Footprint
-from core.models.layers.gathered import GatheredProduct
+from core.models.layers.gathered import EdgeLists, GatheredProduct
 from core.models.layers.inits import glorot, zeros
 from core.models.layers.propagate import propagate_linear
 from core.models.layers.shared_graph import SharedGraph, build_adjacency, product_footprint, use_sparse
@@ -95,7 +95,7 @@ class LearnedEdgeConv(nn.Module):
         )
         self.lin = nn.Linear(in_channels, out_channels, bias=False) if edge_sets != "pair" else None
         self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
-        self.gathered: GatheredProduct | None = None  # the edges' weights frozen as neighbour lists (gather())
+        self.gathered: GatheredProduct | EdgeLists | None = None  # the edges as neighbour lists (gather())
         self.reset_parameters()
 
     @staticmethod
@@ -186,14 +186,32 @@ class LearnedEdgeConv(nn.Module):
         return build_adjacency(self.edge_index(graph), w, graph.num_nodes, sparse=False)
 
     def gather(self, graph: SharedGraph) -> None:
-        """Freeze the learned weights on ``graph`` as padded neighbour lists (dense for one set on a dense graph):
-        ``forward`` then reads them instead of running the edge MLP, with gathers and no scatter, so that torch.onnx
-        can export the layer. For inference only: the edge MLP no longer learns."""
+        """Run on padded neighbour lists from now on, with gathers and no scatter, so that torch.onnx can export the
+        layer. One shared set freezes its weights as lists (dense on a dense graph: ``GatheredProduct``); several
+        sets (a weight per edge and output channel, or channel pair) keep each edge's MLP inputs instead
+        (``EdgeLists``, a few numbers an edge) and ``forward`` computes the weights from them: onnxruntime does that
+        once, when it loads the file. For inference only: the edges are ``graph``'s and the edge MLP stops learning."""
+        edge_index = self.edge_index(graph)
         with torch.no_grad():
-            w = self.edge_weights(graph)  # (E',) or (E', S)
-        self.gathered = GatheredProduct(
-            self.edge_index(graph), w, graph.num_nodes, dense=None if self.edge_sets == "shared" else False
-        ).to(graph.pos.device)
+            if self.edge_sets == "shared":
+                self.gathered = GatheredProduct(edge_index, self.edge_weights(graph), graph.num_nodes)
+            else:
+                self.gathered = EdgeLists(edge_index, self.edge_features(graph), graph.num_nodes)
+        self.gathered.to(graph.pos.device)
+
+    def _list_weights(self, lists: EdgeLists) -> Tensor:
+        """``edge_weights`` on padded lists: (N, D, S), 0 on padding; degrees are sums over each node's list."""
+        w = self.edge_mlp(lists.values)  # (N, D, S)
+        w = F.softplus(w) if self.activation == "softplus" else torch.tanh(w) if self.activation == "tanh" else w
+        w = w.masked_fill(~lists.valid.unsqueeze(-1), 0.0)
+        if self.norm != "none":
+            deg = w.abs().sum(dim=1).clamp_min(1e-12)  # (N, S) in-degree of |w|
+            if self.norm == "rw":
+                w = w / deg.unsqueeze(1)
+            else:
+                d = deg.rsqrt()  # (N, S)
+                w = d.unsqueeze(1) * w * d[lists.index]  # d_i w_ij d_j
+        return w
 
     def forward(self, x: Tensor, graph: SharedGraph) -> Tensor:
         if self.gathered is not None:
@@ -226,21 +244,20 @@ class LearnedEdgeConv(nn.Module):
             out = out + self.bias
         return out
 
-    def _forward_gathered(self, x: Tensor, lists: GatheredProduct) -> Tensor:
-        """``forward`` on the frozen weights: x (B, N, C_in) -> (B, N, C_out)."""
-        if self.edge_sets == "shared":
+    def _forward_gathered(self, x: Tensor, lists: GatheredProduct | EdgeLists) -> Tensor:
+        """``forward`` after ``gather``: x (B, N, C_in) -> (B, N, C_out)."""
+        if isinstance(lists, GatheredProduct):  # one shared set, frozen
             assert self.lin is not None  # built for every edge set but "pair"
             out = propagate_linear(lists, x, self.lin.weight)  # (B, N, C_out)
-            return out + self.bias if self.bias is not None else out
-        n, d = lists.index.shape
-        if self.edge_sets == "out":
+        elif self.edge_sets == "pair":
+            n, d = lists.index.shape
+            wp = self._list_weights(lists).view(n, d, self.out_channels, self.in_channels)  # (N, D, C_out, C_in)
+            out = torch.einsum("ndoc,bndc->bno", wp, x[:, lists.index])  # x[:, index]: (B, N, D, C_in)
+        else:
             assert self.lin is not None
             h = x @ self.lin.weight.t()  # (B, N, C_out)
-            wo = lists.weight.reshape(n, d, self.out_channels)  # (N, D, C_out)
-            out = torch.einsum("ndo,bndo->bno", wo, h[:, lists.index])  # h[:, index]: (B, N, D, C_out)
-        else:
-            wp = lists.weight.view(n, d, self.out_channels, self.in_channels)  # (N, D, C_out, C_in)
-            out = torch.einsum("ndoc,bndc->bno", wp, x[:, lists.index])  # x[:, index]: (B, N, D, C_in)
+            w = self._list_weights(lists).reshape(*lists.index.shape, self.out_channels)  # (N, D, C_out)
+            out = torch.einsum("ndo,bndo->bno", w, h[:, lists.index])  # h[:, index]: (B, N, D, C_out)
         if self.bias is not None:
             out = out + self.bias
         return out
