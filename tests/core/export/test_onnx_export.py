@@ -34,6 +34,7 @@ KINDS = {
     "gat": {"model": "gat", "heads": 2},
     "learned": {"model": "learned"},
     "learned-pair": {"model": "learned", "edge_sets": "pair", "edge_inputs": "offset"},
+    "learned-out": {"model": "learned", "edge_sets": "out", "edge_norm": "sym"},
     "tutorial-gaussian": {"model": "tutorial", "adjacency": "gaussian"},
     "tutorial-learned-local": {"model": "tutorial", "adjacency": "learned-local"},
     "escnn": {"model": "escnn", "group": "C4"},
