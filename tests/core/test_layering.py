@@ -40,6 +40,7 @@ LAYERS = [
     {"core.models"},
     {"core.training"},
     {"core.analysis"},
+    {"core.export"},
     {"core.figures"},
     {"core.cli", "core.bench", "core.__main__"},  # entry points
 ]
@@ -180,7 +181,7 @@ def test_no_import_cycles():
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
 
 
-@pytest.mark.parametrize("package", ["data", "graphs", "models", "training", "analysis", "figures"])
+@pytest.mark.parametrize("package", ["data", "graphs", "models", "training", "analysis", "export", "figures"])
 def test_each_package_says_what_it_holds(package):
     doc = ast.get_docstring(ast.parse((CORE / package / "__init__.py").read_text()))
     assert doc and len(doc.splitlines()) <= 8, f"core/{package}/__init__.py needs a short docstring"
