@@ -5,6 +5,6 @@ takes a model home (``python -m core export RUN --onnx FILE``).
 Sits above ``core.analysis`` (it traces the Playground's network); never imports Streamlit.
 """
 
-from core.export.onnx_export import OnnxExport, export_run_onnx, exportable
+from core.export.onnx_export import OnnxExport, export_run_onnx, export_run_onnx_in_child, exportable
 
-__all__ = ["OnnxExport", "export_run_onnx", "exportable"]
+__all__ = ["OnnxExport", "export_run_onnx", "export_run_onnx_in_child", "exportable"]

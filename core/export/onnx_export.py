@@ -210,6 +210,75 @@ def _evict(folder: Path, limit: int) -> None:
         total -= size
 
 
+def _cache_entry(run_id: int, store=None) -> tuple[Any, Path, str]:
+    """(the stored run, the cache folder, its export's cache key); the errors ``export_run_onnx`` documents."""
+    from core.analysis.results import checkpoint_file, stored_run
+
+    run = stored_run(run_id, store)
+    why = exportable(run.model or "")
+    if why:
+        raise UserInputError("run", f"run {run.id} cannot be exported to ONNX: {why}")
+    try:
+        key = _key(run.id, checkpoint_file(run))  # CheckpointError when the run has none
+    except OSError as err:  # the file went between the two looks
+        raise CheckpointError(f"run {run.id}: its checkpoint cannot be read ({err.strerror})") from err
+    return run, cache_folder(), key
+
+
+CHILD_TIMEOUT_S = 300.0  # an export in a child process: torch's import and the trace take seconds, never minutes
+
+
+def export_run_onnx_in_child(run_id: int, store=None) -> OnnxExport:
+    """``export_run_onnx``, but a file not in the cache yet is exported by a child process
+    (``python -m core export``), one at a time: the exporter's imports (torch.onnx's dynamo exporter, onnxscript:
+    about 110 MB) and its trace then never land in a web server's memory, which is what a 2.7 GB host keeps for its
+    visitors. Costs a few seconds more than in-process, once per run and checkpoint; a cached file is read here.
+    The child's one-line error becomes the same error here (``UserInputError`` for bad input, else
+    ``CheckpointError`` with its line)."""
+    import subprocess
+    import sys
+
+    from core.config import REPO_ROOT
+    from core.training.store import open_store
+
+    run, folder, key = _cache_entry(run_id, store)
+    cached = _read_cached(folder, key)
+    if cached is not None:
+        return cached
+    with _LOCK:
+        cached = _read_cached(folder, key)
+        if cached is not None:
+            return cached
+        env = {**os.environ, "GRAPHCONV_DATA_DIR": str(data_dir()), "GRAPHCONV_STORE_URL": open_store(store).location}
+        with tempfile.TemporaryDirectory(prefix="graphconv-export-") as tmp:
+            target = Path(tmp) / "run.onnx"
+            try:
+                done = subprocess.run(
+                    [sys.executable, "-m", "core", "export", str(run.id), "--onnx", str(target)],
+                    cwd=REPO_ROOT,
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    timeout=CHILD_TIMEOUT_S,
+                    check=False,
+                )
+            except subprocess.TimeoutExpired:
+                raise CheckpointError(
+                    f"run {run.id}: its ONNX export took over {CHILD_TIMEOUT_S:.0f} s and was stopped"
+                ) from None
+            said = (done.stderr.strip().splitlines() or [f"the export ended with code {done.returncode}"])[-1]
+            if done.returncode == 2:
+                param, _, message = said.removeprefix("error: ").partition(": ")
+                raise UserInputError(param if message else "run", message or param)
+            if done.returncode != 0:
+                raise CheckpointError(f"run {run.id}: {said.removeprefix('error: ')}")
+            cached = _read_cached(folder, key)
+            if cached is not None:
+                return cached
+            data = target.read_bytes()  # a cache folder that cannot be written: the child's file itself
+            return OnnxExport(data, hashlib.sha256(data).hexdigest(), read_meta(data))
+
+
 def export_run_onnx(run_id: int, store=None) -> OnnxExport:
     """Stored run ``run_id`` as an ONNX file, from the cache when its checkpoint has not changed since.
 
@@ -217,17 +286,8 @@ def export_run_onnx(run_id: int, store=None) -> OnnxExport:
     ``CheckpointError`` as ``core.analysis.results.load_run_model`` raises them. Safe to call from several threads:
     one exports, the others wait and read its file."""
     from core.analysis.playground import load_playground_model
-    from core.analysis.results import checkpoint_file, stored_run
 
-    run = stored_run(run_id, store)
-    why = exportable(run.model or "")
-    if why:
-        raise UserInputError("run", f"run {run.id} cannot be exported to ONNX: {why}")
-    folder = cache_folder()
-    try:
-        key = _key(run.id, checkpoint_file(run))  # CheckpointError when the run has none
-    except OSError as err:  # the file went between the two looks
-        raise CheckpointError(f"run {run.id}: its checkpoint cannot be read ({err.strerror})") from err
+    run, folder, key = _cache_entry(run_id, store)
     cached = _read_cached(folder, key)
     if cached is not None:
         return cached

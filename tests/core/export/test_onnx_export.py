@@ -4,6 +4,7 @@ superpixel nets say why they cannot be exported; the disk cache serves a file on
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from pathlib import Path
@@ -261,3 +262,25 @@ def test_the_cli_refuses_an_unknown_run_a_superpixel_run_and_an_unwritable_file_
     code, _, err = in_process(capsys, "export", "1")  # --onnx is required
     assert_one_line_error(code, err, "--onnx")
     assert not (tmp_path / "x.onnx").exists()
+
+
+# ----------------------------------------------------------------------------- in a child process (the web server)
+
+
+def test_a_child_process_exports_what_the_server_would_and_says_why_not_in_the_same_words():
+    """The app's path: a file not in the cache yet is exported by ``python -m core export`` in a child process (the
+    exporter's imports never enter the web server), and is then read from the cache; its errors keep their kind and
+    their line."""
+    store = RunStore()
+    run_id = quick_cnn(store, seed=3)
+    child = onnx_export.export_run_onnx_in_child(run_id, store)
+    assert child.meta["run_id"] == run_id and child.meta["kind"] == "cnn"
+    assert child.sha256 == hashlib.sha256(child.data).hexdigest()
+    assert export_run_onnx(run_id, store) == child  # the child's file is the cache's: read, not exported again
+    here = onnx_export.export_onnx(load_playground_model(run_id, store))
+    assert here.data == child.data  # the same bytes as an export in this process
+    with pytest.raises(UserInputError, match=r"cannot be exported to ONNX: .*SLIC") as e:
+        onnx_export.export_run_onnx_in_child(stored_superpixel_run(store), store)
+    assert e.value.param == "run" and "\n" not in str(e.value)
+    with pytest.raises(RunNotFoundError):
+        onnx_export.export_run_onnx_in_child(9999, store)
