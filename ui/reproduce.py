@@ -1,11 +1,12 @@
 """A stored run taken home: its "Download ONNX" button and its Reproduce block (the ``python -m core`` lines that
 retrain it and export it), for the Results page.
 
-The ONNX file comes from ``core.export.export_run_onnx``, which costs seconds the first time for a run (then it is a
-cached file on disk), so the page never exports on its own: the button's data is a callable that Streamlit calls
-when the button is pressed, on a thread of its own (``st.download_button(data=callable)``, Streamlit 1.67), and the
-page's run costs nothing. What can be known without exporting is said on the page, in one line, instead of the
-button: a model type that cannot export (``core.export.exportable``) and a run without weights.
+The ONNX file comes from ``core.export.export_run_onnx_in_child``, which costs seconds the first time for a run (a
+child process exports it, so the exporter never enters the web server's memory; then it is a cached file), so the page
+never exports on its own: the button's data is a callable that Streamlit calls when the button is pressed, on a thread
+of its own (``st.download_button(data=callable)``, Streamlit 1.67), and the page's run costs nothing. What can be
+known without exporting is said on the page, in one line, instead of the button: a model type that cannot export
+(``core.export.exportable``) and a run without weights.
 """
 
 from __future__ import annotations
@@ -31,10 +32,8 @@ def onnx_file_name(run: Run) -> str:
 
 def onnx_unavailable(run: Run) -> str:
     """Why ``run`` cannot be downloaded as ONNX, in one line, or ``""`` when it can (nothing is exported here)."""
-    try:
-        from core.export import exportable
-    except ImportError:  # a version without core.export
-        return "this version of GraphConv Lab has no ONNX export"
+    from core.export import exportable
+
     try:
         why = exportable(str(run.model or ""))
     except UserInputError as err:  # a model this version does not have
@@ -43,13 +42,14 @@ def onnx_unavailable(run: Run) -> str:
 
 
 def onnx_bytes(run_id: int) -> bytes:
-    """The ONNX file of stored run ``run_id`` (``core.export.export_run_onnx``: exported once, then read from its
-    cache): what the download button's callable returns, on Streamlit's thread. A failure there reaches the visitor
-    as Streamlit's own one line ("Failed to generate file for download"); its reason is logged here in one line."""
-    from core.export import export_run_onnx
+    """The ONNX file of stored run ``run_id`` (``core.export.export_run_onnx_in_child``: exported once, by a child
+    process, then read from its cache): what the download button's callable returns, on Streamlit's thread. A
+    failure there reaches the visitor as Streamlit's own one line ("Failed to generate file for download"); its
+    reason is logged here in one line."""
+    from core.export import export_run_onnx_in_child
 
     try:
-        return export_run_onnx(int(run_id)).data
+        return export_run_onnx_in_child(int(run_id)).data
     except Exception as err:
         log.warning("run %s: ONNX export failed: %s", run_id, error_line(err))
         raise
