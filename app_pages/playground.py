@@ -1,5 +1,10 @@
 """Playground: draw a digit (or take one from the data set, or upload one), turn and mirror it, and watch up to
-three trained runs answer: their probabilities, their answer at every angle, and what each layer sees."""
+three trained runs answer: their probabilities, their answer at every angle, and what each layer sees.
+
+The answers are computed in the visitor's browser (onnxruntime-web, ui/playground_component.py) once its runtime runs
+there and the chosen runs are exported to ONNX; the server then runs no inference for a stroke or a turn. Until then,
+and where the browser cannot (no WebAssembly, the runtime or a model did not load, a run does not export), the
+server answers, as it always did, and one line says why."""
 
 import hashlib
 
@@ -15,6 +20,7 @@ from core.analysis.playground import (
     load_playground_model,
     probabilities,
     six_nine_ambiguous,
+    sweep_angles,
     timed,
     turn,
 )
@@ -35,6 +41,15 @@ from ui.display import guarded, labelled, plain
 from ui.drawn_digit import drawn_digit as canvas_digit
 from ui.linked_runs import checked_ids, write_defs
 from ui.nav import page
+from ui.playground_component import (
+    browser_state,
+    digit_key,
+    models_for_browser,
+    note_browser_failure,
+    read_report,
+    show_status,
+    view,
+)
 from ui.resources import RUNS, cached, dataset, from_store, store
 from ui.starter import (
     is_starter,
@@ -131,6 +146,7 @@ def render() -> None:
     st.page_link(page("train"), label="Train", icon=":material/model_training:")
     notice = st.container()
     starter_panel = st.container()  # a fresh server's starter set training, until its runs are in; or the steerable net
+    status_slot = st.container()  # whether the answers are computed in the browser, or why on the server
     sb = st.sidebar
 
     def source_choice() -> str:
@@ -259,8 +275,22 @@ def render() -> None:
     copy_link_button(sb)
     url_notices(notice)
 
-    loaded, load_errors = [], []
-    for rid in picked:
+    # In the browser once its runtime runs there and every chosen run exported; else on the server, saying why.
+    browser, server_why = browser_state() if runs else (False, "")
+    loaded: list = []  # the runs that answer: BrowserModel (in the browser) or PlaygroundModel (on the server)
+    if browser and picked:
+        loaded, problems = models_for_browser(picked, {rid: checkpoint_version(runs[rid]) for rid in picked})
+        if problems:
+            rid, why = next(iter(problems.items()))
+            browser, loaded, server_why = False, [], f"run {rid} does not run in your browser: {why}"
+    if runs:
+        with status_slot:
+            show_status("browser" if browser else "server" if server_why else "probe")
+    if server_why:
+        status_slot.caption(f":material/dns: The answers are computed on the server: {plain(server_why)}.")
+
+    load_errors = []
+    for rid in [] if browser else picked:
         try:
             loaded.append(model_for(rid, checkpoint_version(runs[rid])))
         except (CheckpointError, RunNotFoundError, UserInputError, OSError) as err:
@@ -372,6 +402,16 @@ def render() -> None:
         about = left.container()  # where the digit came from and its PNG: written after the answers
         for message in load_errors:
             right.error(message)
+        if browser and loaded:  # the browser answers: no inference here
+            browser_digit(right, line, six_nine, image)
+            show_digit(about, image, png, what)
+            if image is None:
+                right.info(
+                    "Draw a digit (or pick one in the sidebar): the runs chosen there answer it (on a phone the "
+                    "sidebar is folded away: open it with » at the top left).",
+                    icon=":material/draw:",
+                )
+            return
         if not runs or image is None or not loaded:
             show_digit(about, image, png, what)
             if not runs:
@@ -419,6 +459,66 @@ def render() -> None:
             "diamonds the digit is interpolated, which alone changes a steerable net's answer a little; at "
             "the diamonds (multiples of 90°) the turn is exact."
         )
+
+    def browser_digit(right, line, six_nine, image) -> None:
+        """The browser's views of ``image`` (None: none yet, the views wait for a stroke with the runs loaded): the
+        every-angle plot beside it, then the slider, the turned digit and its bars, and the layer maps below; the
+        answers line under the canvas is written from what the browser reports back, checked."""
+        angles = sweep_angles()
+        key, pixels = digit_key(image, source == "draw") if image is not None else ("", None)
+        common = {"key": key, "pixels": pixels, "mirror": mirror, "angles": angles}
+        with right:
+            if image is not None:
+                st.markdown(f"**{ANGLE_TITLE}**")
+            shown = view("angles", "pg_angles", loaded, **common)
+        if getattr(shown, "fallback", None):  # a model did not load or run in this browser: the server answers
+            note_browser_failure(shown.fallback)
+            st.rerun(scope="app")
+        browser_turned(image, common)
+        if image is None:
+            return
+        report = read_report(getattr(shown, "report", None), key, mirror, [m.run_id for m in loaded], len(angles))
+        if report is None:
+            line.caption("Answering in your browser…")
+            return
+        first = [(run_label(pm), report.given[pm.run_id]) for pm in loaded]
+        line.markdown(answers_text(first) + f" — answered in your browser in {report.ms:.0f} ms")
+        line.caption(f"The digit {'mirrored' if mirror else 'as given'}; the rotation slider below turns it.")
+        node_links(line, image)
+        blind = [
+            run_label(pm)
+            for pm in loaded
+            if six_nine_ambiguous(report.given[pm.run_id], pm.kind, pm.group, report.predicted[pm.run_id])
+        ]
+        if blind:
+            six_nine.info(f"{' and '.join(blind)} {SIX_NINE}", icon=":material/sync:")
+
+    @st.fragment
+    def browser_turned(image, common: dict) -> None:
+        """The rotation slider (the server's own, bound to the link), then the browser's turned digit and bars, which
+        follow the slider as it moves on the screen (a step reruns this part of the page only to keep the link: no
+        inference), then the layer maps of the run chosen below. Without a digit the views wait, empty."""
+        label = "Rotation (degrees, counter-clockwise)"
+        angle = url_slider(st, label, 0, 359, 0, "pg_angle") if image is not None else 0
+        view("turned", "pg_turned", loaded, angle=angle, slider_label=label, **common)
+        if image is None:
+            return
+        st.subheader("Inside the network")
+        titles = {pm.run_id: run_title(runs.get(pm.run_id) or {"id": pm.run_id}) for pm in loaded}
+        one = url_labelled_choice(
+            st,
+            "Run",
+            list(titles),
+            loaded[0].run_id,
+            "pg_inside",
+            format_func=titles.get,
+            help="Feature maps of every layer for the digit as turned above.",
+        )
+        chosen = next(p for p in loaded if p.run_id == one)
+        if not chosen.maps:
+            st.caption(f"{titles[chosen.run_id]} has no spatial layers to show: it reads the pixels as one vector.")
+            return
+        view("maps", "pg_maps", loaded, inside=one, **common)
 
     @st.fragment
     def turned_digit(image, first: list) -> None:

@@ -191,3 +191,13 @@ def browser_models(run_ids: list[int], store=None) -> tuple[list[BrowserModel], 
         except (UserInputError, RunNotFoundError, CheckpointError, OSError) as err:
             problems[rid] = error_line(err)  # the message, without the server's paths
     return ready, problems
+
+
+def touch(model: BrowserModel, folder: Path | None = None) -> None:
+    """Record that ``model``'s file is in use (its mtime), at most once every ``TOUCH_S`` seconds."""
+    target = (MODELS_DIR if folder is None else folder) / f"{model.sha256}.onnx"
+    try:
+        if target.stat().st_mtime < time.time() - TOUCH_S:
+            os.utime(target)
+    except OSError:
+        pass

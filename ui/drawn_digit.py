@@ -2,6 +2,11 @@
 digits and written into the link on 16 grey levels (``core.data.image_io.encode_digit_link``), and a link's digit
 (checked before it is decoded) shown until a stroke replaces it or Clear removes it. The Playground (``pg_ink``) and
 the One node page (``nd_ink``) both read their drawing through :func:`drawn_digit`.
+
+The browser prepares the drawing itself (static/playground/playground.mjs, exactly as ``mnist_digit`` does) and sends
+the digit's link code with the PNG; that code, decoded here, is the digit, so the server and the browser's own
+answers see the very same one. Without a code (an older page, a canvas the engine did not reach) the PNG is prepared
+here, as before.
 """
 
 from __future__ import annotations
@@ -27,10 +32,17 @@ STROKE = 22  # brush width in screen pixels: about MNIST's stroke once scaled to
 INK_RULE = f"a drawn digit as this page writes it: {LINK_CHARS} characters of A-Z, a-z, 0-9, - and _"
 
 
-def prepared_drawing(png: bytes) -> tuple[np.ndarray, np.ndarray]:
+def prepared_drawing(png: bytes, code: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The canvas's PNG -> (digit (28, 28) in [0, 1] on the link's 16 grey levels, the ink as drawn (H, W) in [0, 1]);
-    a blank drawing gives an all-zero digit. Raises UserInputError for a PNG outside the drawing limits."""
+    a blank drawing gives an all-zero digit. ``code``: the digit as the browser prepared it (a link's code), used when
+    it decodes (``decode_digit_link`` checks it); else the PNG is prepared here. Raises UserInputError for a PNG
+    outside the drawing limits (the PNG is always read: the download button hands it back)."""
     ink = drawing_ink(png)
+    if code is not None and ink.max() > 0:
+        try:
+            return decode_digit_link(code), ink
+        except UserInputError:
+            pass  # not a digit this page writes: prepare the drawing here
     return quantize_digit(mnist_digit(ink)), ink
 
 
@@ -55,7 +67,7 @@ def drawn_digit(container, canvas_key: str, ink_key: str) -> tuple[np.ndarray | 
     so that the link reopens this very digit. With the canvas blank, the link's digit is returned until a stroke
     replaces it or Clear removes it; a blank canvas after this session's own drawing is a cleared one. A forged
     canvas value is one line in ``container`` (``guarded``), never an exception."""
-    from ui.draw_canvas import draw_canvas  # looked up at each call: the page tests stand a fake canvas in its place
+    from ui.draw_canvas import draw_canvas, drawn_ink  # looked up at each call: page tests stand a fake canvas there
 
     own = f"_own_{ink_key}"
 
@@ -64,7 +76,7 @@ def drawn_digit(container, canvas_key: str, ink_key: str) -> tuple[np.ndarray | 
 
     with container:
         drawn = guarded(lambda: draw_canvas(key=canvas_key, size=CANVAS, stroke=STROKE, on_clear=drop_linked_ink))
-        prepared = guarded(lambda: prepared_drawing(drawn)) if drawn else None
+        prepared = guarded(lambda: prepared_drawing(drawn, drawn_ink(canvas_key))) if drawn else None
     if prepared is not None and prepared[1].max() > 0:
         digit, ink = prepared
         code = encode_digit_link(digit)
