@@ -3,7 +3,7 @@ ONNX models, published as static files named by their sha256 (static/models/<sha
 
 Streamlit serves the app's ``static/`` folder at ``app/static/`` (``server.enableStaticServing``), relative to the
 page's URL, so every URL here is relative: the page resolves it against ``document.baseURI``. A model is exported
-once per run and checkpoint (``core.export.onnx_export.export_run_onnx``, cached on disk there), then written here
+once per run and checkpoint (``core.export.onnx_export``, cached on disk there), then written here
 when its file is absent: whole (a temporary file, then a rename), the folder bounded in bytes (``MODELS_BYTES``,
 the least recently used files go first). The browser keeps each file in its Cache Storage under the sha256, so a
 return visit downloads nothing; the runtime's files likewise, under their sums in ``static/ort/SHA256SUMS``.
@@ -165,12 +165,13 @@ def publish(data: bytes, sha256: str, folder: Path | None = None, limit: int = M
 
 
 def browser_model(run_id: int, store=None) -> BrowserModel:
-    """Run ``run_id`` exported (``export_run_onnx``: seconds the first time, a file read after) and published;
-    raises what the export raises (``UserInputError`` for a model that does not export, ``RunNotFoundError``,
-    ``CheckpointError``) and ``OSError`` when static/models/ cannot be written."""
-    from core.export.onnx_export import export_run_onnx
+    """Run ``run_id`` exported and published: the export runs in a child process (``export_run_onnx_in_child``:
+    seconds the first time, and the exporter's 110 MB never stay in the server), a file read after. Raises what the
+    export raises (``UserInputError`` for a model that does not export, ``RunNotFoundError``, ``CheckpointError``)
+    and ``OSError`` when static/models/ cannot be written."""
+    from core.export.onnx_export import export_run_onnx_in_child
 
-    done = export_run_onnx(run_id, store)
+    done = export_run_onnx_in_child(run_id, store)
     meta = done.meta
     kind, group = str(meta.get("kind") or ""), meta.get("group")
     url = publish(done.data, done.sha256)
