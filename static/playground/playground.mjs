@@ -737,18 +737,33 @@ function answersLine(parent, models, probs) {
   });
 }
 
-/** A 28 x 28 digit as the models see it: dark ink on white, `scale` screen pixels a pixel. */
-function digitCanvas(digit, scale) {
-  const canvas = el("canvas", { width: FRAME, height: FRAME, class: "gc-digit" });
-  canvas.style.width = canvas.style.height = `${FRAME * scale}px`;
+/** Pixels drawn on a canvas of their own, handed to the page as an <img> (the page's one <canvas> is the drawing). */
+function picture(width, height, paint, attrs) {
+  const canvas = document.createElement("canvas");
+  canvas.width = width;
+  canvas.height = height;
   const ctx = canvas.getContext("2d");
-  const img = ctx.createImageData(FRAME, FRAME);
-  for (let i = 0; i < N; i++) {
-    const v = Math.round(255 * (1 - Math.min(Math.max(digit[i], 0), 1)));
-    img.data.set([v, v, v, 255], 4 * i);
-  }
+  const img = ctx.createImageData(width, height);
+  paint(img.data);
   ctx.putImageData(img, 0, 0);
-  return canvas;
+  return el("img", { src: canvas.toDataURL("image/png"), width, height, ...attrs });
+}
+
+/** A 28 x 28 digit as the models see it: dark ink on white, `scale` screen pixels a pixel. */
+function digitImage(digit, scale) {
+  const img = picture(
+    FRAME,
+    FRAME,
+    (px) => {
+      for (let i = 0; i < N; i++) {
+        const v = Math.round(255 * (1 - Math.min(Math.max(digit[i], 0), 1)));
+        px.set([v, v, v, 255], 4 * i);
+      }
+    },
+    { class: "gc-digit", alt: "the digit as the models see it" },
+  );
+  img.style.width = img.style.height = `${FRAME * scale}px`;
+  return img;
 }
 
 const LABEL_ROW = 0.15;
@@ -913,7 +928,7 @@ const LUT = Uint8Array.from(VIRIDIS.match(/../g), (h) => parseInt(h, 16));
 
 /** (C, h, w) maps as one picture (core.figures.playground.maps_tiles): rows of 8 tiles, each map on its own viridis
  * scale, upscaled `scale` times, 2 white pixels apart. */
-function mapsCanvas(layer, count, scale) {
+function mapsImage(layer, count, scale) {
   const { h, w, data } = layer;
   const cols = Math.max(1, Math.min(8, count));
   const rows = Math.ceil(count / cols);
@@ -922,34 +937,32 @@ function mapsCanvas(layer, count, scale) {
   const tw = w * scale;
   const W = cols * (tw + gap) - gap;
   const H = rows * (th + gap) - gap;
-  const canvas = el("canvas", { width: W, height: H, class: "gc-maps" });
-  const ctx = canvas.getContext("2d");
-  const img = ctx.createImageData(W, H);
-  img.data.fill(255);
-  for (let c = 0; c < count; c++) {
-    const base = c * h * w;
-    let lo = Infinity;
-    let hi = -Infinity;
-    for (let i = 0; i < h * w; i++) {
-      lo = Math.min(lo, data[base + i]);
-      hi = Math.max(hi, data[base + i]);
-    }
-    const span = hi > lo ? hi - lo : 1;
-    const r0 = Math.floor(c / cols) * (th + gap);
-    const c0 = (c % cols) * (tw + gap);
-    for (let yy = 0; yy < th; yy++) {
-      for (let xx = 0; xx < tw; xx++) {
-        const v = (data[base + Math.floor(yy / scale) * w + Math.floor(xx / scale)] - lo) / span;
-        const k = Math.min(255, Math.max(0, Math.floor(v * 256)));
-        const o = 4 * ((r0 + yy) * W + c0 + xx);
-        img.data[o] = LUT[3 * k];
-        img.data[o + 1] = LUT[3 * k + 1];
-        img.data[o + 2] = LUT[3 * k + 2];
+  const paint = (px) => {
+    px.fill(255);
+    for (let c = 0; c < count; c++) {
+      const base = c * h * w;
+      let lo = Infinity;
+      let hi = -Infinity;
+      for (let i = 0; i < h * w; i++) {
+        lo = Math.min(lo, data[base + i]);
+        hi = Math.max(hi, data[base + i]);
+      }
+      const span = hi > lo ? hi - lo : 1;
+      const r0 = Math.floor(c / cols) * (th + gap);
+      const c0 = (c % cols) * (tw + gap);
+      for (let yy = 0; yy < th; yy++) {
+        for (let xx = 0; xx < tw; xx++) {
+          const v = (data[base + Math.floor(yy / scale) * w + Math.floor(xx / scale)] - lo) / span;
+          const k = Math.min(255, Math.max(0, Math.floor(v * 256)));
+          const o = 4 * ((r0 + yy) * W + c0 + xx);
+          px[o] = LUT[3 * k];
+          px[o + 1] = LUT[3 * k + 1];
+          px[o + 2] = LUT[3 * k + 2];
+        }
       }
     }
-  }
-  ctx.putImageData(img, 0, 0);
-  return canvas;
+  };
+  return picture(W, H, paint, { class: "gc-maps", alt: `${layer.name}: feature maps` });
 }
 
 // ------------------------------------------------------------------------------------------------ the views
@@ -1094,7 +1107,7 @@ function turnedView(root, first) {
     line.replaceChildren(`Turned ${t.angle}°${E.mirror ? ", mirrored" : ""}: `);
     answersLine(line, E.models, t.probs);
     pic.replaceChildren(
-      digitCanvas(turn(E.digit, t.angle, E.mirror), 6),
+      digitImage(turn(E.digit, t.angle, E.mirror), 6),
       el("figcaption", {}, `What the models see (${t.angle}°${E.mirror ? ", mirrored" : ""})`),
     );
     bars.replaceChildren(barsSvg(E.models, t.probs));
@@ -1139,7 +1152,7 @@ function mapsView(root) {
       const shown = Math.min(layer.c, 16);
       const title = el("div", { class: "gc-layer" });
       title.append(el("b", {}, layer.name), `: ${shown} of ${layer.channels} channels, each on its own scale`);
-      parts.push(title, mapsCanvas(layer, shown, Math.max(1, Math.floor(112 / layer.w))));
+      parts.push(title, mapsImage(layer, shown, Math.max(1, Math.floor(112 / layer.w))));
       if (layer.note) parts.push(el("div", { class: "gc-note" }, layer.note));
     }
     box.replaceChildren(...parts);
