@@ -59,6 +59,9 @@ _CSS = """
 .gc-digit { image-rendering: pixelated; display: block; border: 1px solid rgba(128, 128, 128, 0.3); }
 .gc-bars { flex: 1 1 320px; min-width: 260px; }
 .gc-layer { margin-top: 0.75rem; }
+.gc-legend { font-size: 0.8rem; display: flex; flex-wrap: wrap; gap: 0.25rem 1rem; justify-content: center; }
+.gc-entry { white-space: nowrap; }
+.gc-key { display: inline-block; width: 0.7rem; height: 0.7rem; margin-right: 0.3rem; border-radius: 2px; }
 .gc-maps { image-rendering: pixelated; max-width: 100%; height: auto; display: block; margin-top: 0.25rem; }
 """
 

@@ -474,7 +474,9 @@ async function infer(ort, sess, images, fetch) {
 }
 
 // ------------------------------------------------------------------------------------------------ the engine
+const SWEEP_CHUNK = 12; // sweep angles a run answers in one call
 const E = {
+  sweepWork: null,
   spec: null,
   models: [],
   modelsKey: "",
@@ -695,16 +697,29 @@ async function pass() {
     if (needMaps) emit("maps");
   }
   if (!fresh(E.sweep) && E.angles.length) {
-    const t1 = now();
-    const probs = {};
-    const images = E.angles.map((a) => turn(digit, a, E.mirror));
-    for (let i = 0; i < models.length; i++) {
-      const out = await infer(ort, sess[i], images, ["probabilities"]);
-      probs[models[i].id] = Float32Array.from(out.probabilities.data);
-      if (E.key !== key || runsKey() !== runs) return;
+    // in chunks of SWEEP_CHUNK angles, kept between passes: a stroke or a slider step that comes meanwhile is
+    // answered after the chunk under way, and the sweep goes on where it stopped
+    const angles = E.angles.slice();
+    const same = (w) => w && w.key === key && w.runs === runs && w.angles === angles.join();
+    const w = same(E.sweepWork) ? E.sweepWork : { key, runs, angles: angles.join(), probs: {}, next: 0, ms: 0 };
+    E.sweepWork = w;
+    const chunks = Math.ceil(angles.length / SWEEP_CHUNK);
+    while (w.next < models.length * chunks) {
+      if (E.dirty || E.key !== key || runsKey() !== runs) return;
+      const t1 = now();
+      const i = Math.floor(w.next / chunks);
+      const lo = (w.next % chunks) * SWEEP_CHUNK;
+      const part = angles.slice(lo, lo + SWEEP_CHUNK);
+      const out = await infer(ort, sess[i], part.map((a) => turn(digit, a, E.mirror)), ["probabilities"]);
+      const id = models[i].id;
+      if (!w.probs[id]) w.probs[id] = new Float32Array(angles.length * 10);
+      w.probs[id].set(out.probabilities.data, lo * 10);
+      w.next += 1;
+      w.ms += now() - t1;
     }
-    E.sweep = { key, runs, angles: E.angles.slice(), probs };
-    E.sweepMs = now() - t1;
+    E.sweep = { key, runs, angles, probs: w.probs };
+    E.sweepMs = w.ms;
+    E.sweepWork = null;
     emit("sweep");
   }
 }
@@ -767,12 +782,15 @@ function digitImage(digit, scale) {
 }
 
 const LABEL_ROW = 0.15;
+/** A chart's width in its own units: the width it has on the screen (so its 12-pixel text stays 12 pixels on a
+ * phone), within [320, most]; `most` when it is not laid out yet. */
+const chartWidth = (width, most) => (width > 0 ? Math.max(320, Math.min(most, Math.round(width))) : most);
 
 /** Grouped bars of every run's probabilities, its winning one labelled on a row of its own above the plot. */
-function barsSvg(models, probs) {
-  const W = 600;
-  const H = 300;
-  const m = { l: 44, r: 10, t: 10, b: 56 };
+function barsSvg(models, probs, shown) {
+  const W = chartWidth(shown, 600);
+  const H = 270;
+  const m = { l: 44, r: 10, t: 10, b: 40 };
   const top = 1 + LABEL_ROW * models.length + 0.04;
   const x = (c) => m.l + ((c + 0.5) / 10) * (W - m.l - m.r);
   const y = (p) => m.t + (1 - p / top) * (H - m.t - m.b);
@@ -811,19 +829,19 @@ function barsSvg(models, probs) {
     svg.append(el("svg:text", { x: x(c), y: H - m.b + 16, "text-anchor": "middle", class: "gc-tick" }, String(c)));
   }
   svg.append(el("svg:text", { x: (W + m.l) / 2, y: H - m.b + 32, "text-anchor": "middle", class: "gc-axis" }, "class"));
-  legend(svg, models, H - 10, W);
   return svg;
 }
 
-function legend(svg, models, yPos, W) {
-  let xPos = 50;
+/** The runs' colours and labels, as a line of HTML under a chart (it wraps on a narrow screen). */
+function legend(models) {
+  const out = el("div", { class: "gc-legend" });
   for (const mod of models) {
-    svg.append(el("svg:rect", { x: xPos, y: yPos - 9, width: 10, height: 10, fill: colour(mod) }));
-    const label = el("svg:text", { x: xPos + 14, y: yPos, class: "gc-tick" }, mod.label);
-    svg.append(label);
-    xPos += 24 + 7 * mod.label.length;
-    if (xPos > W - 60) break;
+    const key = el("span", { class: "gc-key" });
+    key.style.background = colour(mod);
+    out.append(el("span", { class: "gc-entry" }), " ");
+    out.lastChild.previousSibling.append(key, mod.label);
   }
+  return out;
 }
 
 /** The runs of one answer along the sweep (core.figures.playground.answer_spans). */
@@ -841,10 +859,10 @@ function spans(angles, predicted) {
 
 /** Each run's answer against the angle (core.figures.playground.angle_figure): its confidence as a line, diamonds at
  * the multiples of 90 degrees, its class written on its own row above the plot once per stretch it keeps. */
-function angleSvg(models, sweep) {
-  const W = 700;
-  const H = 360;
-  const m = { l: 48, r: 12, t: 10, b: 64 };
+function angleSvg(models, sweep, shown) {
+  const W = chartWidth(shown, 700);
+  const H = 330;
+  const m = { l: 48, r: 12, t: 10, b: 40 };
   const top = 1 + LABEL_ROW * models.length + 0.04;
   const x = (a) => m.l + ((a + 5) / 370) * (W - m.l - m.r);
   const y = (p) => m.t + (1 - p / top) * (H - m.t - m.b);
@@ -901,7 +919,6 @@ function angleSvg(models, sweep) {
       svg.append(label);
     }
   });
-  legend(svg, models, H - 10, W);
   return svg;
 }
 
@@ -1034,7 +1051,7 @@ function anglesView(root, data, setStateValue) {
       note.textContent = E.digit ? "Answering in your browser…" : "";
       return;
     }
-    box.replaceChildren(angleSvg(E.models, sw));
+    box.replaceChildren(angleSvg(E.models, sw, box.clientWidth), legend(E.models));
     note.textContent =
       `Every run at ${sw.angles.length} angles (${Math.round(E.sweepMs)} ms in your browser). Between the diamonds ` +
       "the digit is interpolated, which alone changes a steerable net's answer a little; at the diamonds " +
@@ -1110,7 +1127,7 @@ function turnedView(root, first) {
       digitImage(turn(E.digit, t.angle, E.mirror), 6),
       el("figcaption", {}, `What the models see (${t.angle}°${E.mirror ? ", mirrored" : ""})`),
     );
-    bars.replaceChildren(barsSvg(E.models, t.probs));
+    bars.replaceChildren(barsSvg(E.models, t.probs, bars.clientWidth), legend(E.models));
     root.dataset.answers = json(t.probs);
     root.dataset.given = json(E.given && fresh(E.given) ? E.given.probs : {});
     root.dataset.key = t.key;
