@@ -658,20 +658,22 @@ async function pass() {
     const turned = {};
     let layers = null;
     const upright = turn(digit, 0, E.mirror);
-    const turnedImg = angle % 360 === 0 ? upright : turn(digit, angle, E.mirror);
+    const turnedImg = turn(digit, angle, E.mirror);
+    const atZero = angle % 360 === 0; // at 0 degrees the turned digit is the digit as given
     for (let i = 0; i < models.length; i++) {
       const m = models[i];
-      const images = [];
-      if (needGiven || needTurned) images.push(upright);
-      if (angle % 360 !== 0 && (needTurned || (needMaps && m === insideModel))) images.push(turnedImg);
       const wantMaps = needMaps && m === insideModel;
-      if (!images.length && wantMaps) images.push(turnedImg);
+      const wantTurned = !atZero && (needTurned || wantMaps);
+      const images = [];
+      if (needGiven || (atZero && needTurned)) images.push(upright);
+      if (wantTurned) images.push(turnedImg);
+      if (!images.length && wantMaps) images.push(upright);
       if (!images.length) continue;
       const fetch = ["probabilities", ...(wantMaps ? m.maps.map((x) => x.output) : [])];
       const out = await infer(ort, sess[i], images, fetch);
       const p = out.probabilities.data;
-      given[m.id] = Float32Array.from(p.subarray(0, 10));
-      turned[m.id] = Float32Array.from(p.subarray((images.length - 1) * 10, images.length * 10));
+      if (images[0] === upright) given[m.id] = Float32Array.from(p.subarray(0, 10));
+      if (wantTurned) turned[m.id] = Float32Array.from(p.subarray((images.length - 1) * 10, images.length * 10));
       if (wantMaps) {
         layers = m.maps.map((info) => {
           const t = out[info.output];
@@ -683,7 +685,7 @@ async function pass() {
       if (E.key !== key || E.angle !== angle || runsKey() !== runs) return; // a newer request: the next pass
     }
     if (needGiven) E.given = { key, runs, probs: given };
-    if (needTurned) E.turned = { key, runs, angle, probs: angle % 360 === 0 ? given : turned };
+    if (needTurned) E.turned = { key, runs, angle, probs: atZero ? given : turned };
     if (needMaps) E.maps = { key, runs, angle, inside, layers, model: insideModel };
     emit("answers");
     const t0 = E.t0;
