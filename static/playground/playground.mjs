@@ -1042,10 +1042,12 @@ function anglesView(root, data, setStateValue) {
   const note = el("div", { class: "gc-note" });
   root.append(box, note);
   let reported = "";
+  let failed = false;
   const draw = () => {
     const sw = E.sweep;
     if (E.status === "failed") {
-      setStateValue("fallback", E.why);
+      if (!failed) setStateValue("fallback", E.why); // once: the page answers on the server from then on
+      failed = true;
       return;
     }
     if (!sw || !fresh(sw) || !E.digit) {

@@ -231,3 +231,21 @@ def test_without_webassembly_the_server_answers_and_the_page_says_why(server, br
         pg.screenshot(path=str(SHOTS / "playground_no_wasm.png"), full_page=True)
     finally:
         context.close()
+
+
+def test_a_model_the_browser_cannot_load_makes_the_server_answer_and_the_page_says_which(server, browser, model_runs):
+    context = browser.new_context(viewport=VIEWPORT)
+    context.route("**/app/static/models/**", lambda route: route.fulfill(status=404, body="gone"))
+    try:
+        pg = context.new_page()
+        pg.set_default_timeout(120_000)
+        runs = ",".join(str(model_runs[name]) for name in GROUPS[0])
+        pg.goto(f"{server}/playground?pg_src=dataset&pg_digit=4&pg_runs={runs}")
+        note = pg.get_by_text("The answers are computed on the server: run #").first
+        note.wait_for()
+        assert "did not load in your browser (" in note.inner_text() and "HTTP 404" in note.inner_text()
+        line = pg.get_by_text(" — answered in ").first
+        line.wait_for()
+        assert "your browser" not in line.inner_text()
+    finally:
+        context.close()
