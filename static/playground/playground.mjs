@@ -625,7 +625,7 @@ function fresh(result, extra = {}) {
 }
 
 async function pass() {
-  if (!E.spec || !E.models.length) return;
+  if (!E.spec || !E.models.length || !listeners.size) return; // no view on this page (another page's canvas)
   if (E.status !== "ready") {
     E.status = "loading";
     emit("status");
