@@ -31,6 +31,21 @@ def data_dir() -> Path:
     return path
 
 
+def write_atomically(target: Path, data: bytes) -> None:
+    """``data`` to ``target`` through a temporary file in its folder and ``os.replace``: a reader (another thread,
+    process or server) sees the old file or the new one, never half of one."""
+    import tempfile
+
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp_name, target)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+
+
 STORE_URL_SETTING = "GRAPHCONV_STORE_URL"  # where the run store lives; unset: SQLite in the data folder
 
 

@@ -17,13 +17,13 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import tempfile
 import time
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+from core.config import write_atomically
 from core.errors import CheckpointError, UserInputError
 from core.figures.playground import RUN_COLORS
 from core.models import MODELS
@@ -110,17 +110,6 @@ def run_label(run_id: int, kind: str, group: str | None) -> str:
     return f"#{run_id} {short}" + (f" {group}" if group else "")
 
 
-def _write_atomically(target: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _evict(folder: Path, limit: int, keep: set[str]) -> None:
     """Delete the least recently used published models (by mtime) until ``folder`` holds at most ``limit`` bytes;
     the files named in ``keep`` and those used in the last ``TOUCH_S`` seconds stay."""
@@ -156,7 +145,7 @@ def publish(data: bytes, sha256: str, folder: Path | None = None, limit: int = M
     except FileNotFoundError:
         if hashlib.sha256(data).hexdigest() != sha256:
             raise ValueError("the model's bytes do not match its sha256") from None
-        _write_atomically(target, data)
+        write_atomically(target, data)
         _evict(folder, limit, keep={target.name})
     else:
         if st.st_mtime < time.time() - TOUCH_S:

@@ -9,12 +9,10 @@ an unknown run or a missing checkpoint exits 1.
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from core.config import shown_path
+from core.config import shown_path, write_atomically
 from core.errors import UserInputError
 
 
@@ -31,18 +29,10 @@ def export_parser(sub: Any) -> None:
 
 
 def _write(target: Path, data: bytes) -> None:
-    """``data`` to ``target`` whole (a temporary file beside it, then a rename); ``UserInputError`` when the folder
-    cannot take it."""
+    """``data`` to ``target`` whole (``write_atomically``); ``UserInputError`` when the folder cannot take it."""
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        write_atomically(target, data)
     except OSError as err:
-        raise UserInputError("onnx", f"cannot write {shown_path(target)}: {err.strerror}") from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, target)
-    except OSError as err:
-        Path(tmp).unlink(missing_ok=True)
         raise UserInputError("onnx", f"cannot write {shown_path(target)}: {err.strerror}") from None
 
 

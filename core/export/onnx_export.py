@@ -41,7 +41,7 @@ from typing import Any, cast
 import torch
 
 from core.analysis.playground import PlaygroundModel, PlaygroundNet
-from core.config import data_dir
+from core.config import data_dir, write_atomically
 from core.errors import CheckpointError, UserInputError
 from core.models import MODELS, ImageModel
 from core.models.spec import SUPERPIXEL_INPUTS
@@ -162,17 +162,6 @@ def _key(run_id: int, checkpoint: Path) -> str:
     st = checkpoint.stat()
     version = f"{EXPORTER}|{FORMAT}|{run_id}|{checkpoint.resolve()}|{st.st_mtime_ns}|{st.st_size}"
     return hashlib.sha256(version.encode()).hexdigest()[:32]
-
-
-def _write_atomically(target: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _read_cached(folder: Path, key: str) -> OnnxExport | None:
@@ -296,8 +285,8 @@ def export_run_onnx(run_id: int, store=None) -> OnnxExport:
         if cached is not None:
             return cached
         done = export_onnx(load_playground_model(run.id, store))
-        _write_atomically(folder / f"{key}.onnx", done.data)
-        _write_atomically(folder / f"{key}.json", json.dumps({"sha256": done.sha256, "meta": done.meta}).encode())
+        write_atomically(folder / f"{key}.onnx", done.data)
+        write_atomically(folder / f"{key}.json", json.dumps({"sha256": done.sha256, "meta": done.meta}).encode())
         _evict(folder, CACHE_BYTES)
     return done
 

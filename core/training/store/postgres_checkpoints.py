@@ -19,10 +19,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.config import write_atomically
 from core.training.store.checkpoints import remove_owned_checkpoint
 from core.training.store.postgres_database import NOW_SQL, SCHEMA, PostgresDatabase
 
@@ -76,7 +76,7 @@ class PostgresCheckpoints(PostgresDatabase):
             if owned and source.resolve() != target.resolve():
                 os.replace(source, target)
             elif not target.is_file():
-                _write_atomically(target, data)
+                write_atomically(target, data)
         except OSError as err:  # the weights are in the database: a later read writes the file again
             log.warning("could not place checkpoint %s in the local cache: %s", target.name, err)
 
@@ -104,7 +104,7 @@ class PostgresCheckpoints(PostgresDatabase):
             return
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            _write_atomically(target, data)
+            write_atomically(target, data)
         except OSError as err:
             log.warning("could not write checkpoint %s from the database: %s", target.name, err)
 
@@ -126,15 +126,3 @@ class PostgresCheckpoints(PostgresDatabase):
             (self._cache / f"{dropped}.pt").unlink(missing_ok=True)
         elif stored and not stored.startswith(BLOB_PREFIX):
             remove_owned_checkpoint(Path(stored), self._data_folder / "checkpoints")
-
-
-def _write_atomically(target: Path, data: bytes) -> None:
-    """``data`` to ``target`` through a temporary file in its folder and ``os.replace``: never half a file."""
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp_name, target)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
