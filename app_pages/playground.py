@@ -493,16 +493,9 @@ def render() -> None:
         if blind:
             six_nine.info(f"{' and '.join(blind)} {SIX_NINE}", icon=":material/sync:")
 
-    @st.fragment
-    def browser_turned(image, common: dict) -> None:
-        """The rotation slider (the server's own, bound to the link), then the browser's turned digit and bars, which
-        follow the slider as it moves on the screen (a step reruns this part of the page only to keep the link: no
-        inference), then the layer maps of the run chosen below. Without a digit the views wait, empty."""
-        label = "Rotation (degrees, counter-clockwise)"
-        angle = url_slider(st, label, 0, 359, 0, "pg_angle") if image is not None else 0
-        view("turned", "pg_turned", loaded, angle=angle, slider_label=label, **common)
-        if image is None:
-            return
+    def inside_the_network():
+        """The "Inside the network" heading and its run choice (bound to ``pg_inside``): (the chosen loaded run,
+        every loaded run's title by id). Browser and server mode draw the chosen run's layer maps under it."""
         st.subheader("Inside the network")
         titles = {pm.run_id: run_title(runs.get(pm.run_id) or {"id": pm.run_id}) for pm in loaded}
         one = url_labelled_choice(
@@ -514,11 +507,23 @@ def render() -> None:
             format_func=titles.get,
             help="Feature maps of every layer for the digit as turned above.",
         )
-        chosen = next(p for p in loaded if p.run_id == one)
+        return next(p for p in loaded if p.run_id == one), titles
+
+    @st.fragment
+    def browser_turned(image, common: dict) -> None:
+        """The rotation slider (the server's own, bound to the link), then the browser's turned digit and bars, which
+        follow the slider as it moves on the screen (a step reruns this part of the page only to keep the link: no
+        inference), then the layer maps of the run chosen below. Without a digit the views wait, empty."""
+        label = "Rotation (degrees, counter-clockwise)"
+        angle = url_slider(st, label, 0, 359, 0, "pg_angle") if image is not None else 0
+        view("turned", "pg_turned", loaded, angle=angle, slider_label=label, **common)
+        if image is None:
+            return
+        chosen, titles = inside_the_network()
         if not chosen.maps:
             st.caption(f"{titles[chosen.run_id]} has no spatial layers to show: it reads the pixels as one vector.")
             return
-        view("maps", "pg_maps", loaded, inside=one, **common)
+        view("maps", "pg_maps", loaded, inside=chosen.run_id, **common)
 
     @st.fragment
     def turned_digit(image, first: list) -> None:
@@ -542,18 +547,7 @@ def render() -> None:
         )
         c2.plotly_chart(probability_figure(answers), width="stretch", key="pg_probs")
 
-        st.subheader("Inside the network")
-        titles = {pm.run_id: run_title(runs.get(pm.run_id) or {"id": pm.run_id}) for pm in loaded}
-        one = url_labelled_choice(
-            st,
-            "Run",
-            list(titles),
-            loaded[0].run_id,
-            "pg_inside",
-            format_func=titles.get,
-            help="Feature maps of every layer for the digit as turned above.",
-        )
-        chosen = next(p for p in loaded if p.run_id == one)
+        chosen, titles = inside_the_network()
         layers = layer_maps(chosen, image, angle, mirror)
         if not layers:
             st.caption(f"{titles[chosen.run_id]} has no spatial layers to show: it reads the pixels as one vector.")
