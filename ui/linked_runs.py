@@ -37,6 +37,10 @@ from ui.url_state import parse_run_id, shown_link_value
 
 REBUILT = "_rebuilt_runs"  # session state: link id -> the id of the run Rebuild queued for it in this session
 REBUILD_ERRORS = "_rebuild_errors"  # session state: link id -> why its Rebuild was refused (shown once)
+# session state: the id of a run shown in place of a link's id (the same settings and seed) -> the line that said so.
+# A page that then names that run in its link (Playground, Results) says it again while it shows it in this session:
+# the Playground reruns itself once its browser's runtime is ready, which would otherwise take the line away at once.
+IN_PLACE = "_shown_in_place"
 
 
 def link_defs(box: Any = None) -> dict[int, LinkedRun]:
@@ -92,6 +96,11 @@ def checked(ids: Sequence[int], container: Any = None, rebuild: bool = True) -> 
                 out.append((check, again.id))
                 continue
         line = check.message(run_title)
+        in_place: dict[int, str] = st.session_state.setdefault(IN_PLACE, {})
+        if check.state == "reused" and line and check.run is not None:
+            in_place[check.run.id] = line
+        elif check.state == "same" and check.run is not None:
+            line = in_place.get(check.run.id, "")  # the run a reused id was replaced by, still shown: said again
         if line:
             box.info(line, icon=":material/link:" if check.state in ("same", "reused") else ":material/link_off:")
         if check.rebuildable and rebuild:

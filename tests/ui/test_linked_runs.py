@@ -4,7 +4,7 @@ restarted on a fresh disk says what is missing and rebuilds it; Start reuses a r
 from __future__ import annotations
 
 from core.training.linked_runs import KEY, decode_defs, encode_defs, run_hash
-from core.training.runs import RunConfig, validate
+from core.training.runs import RunConfig, execute, validate
 from core.training.store import RunStore
 from tests.ui.ui_helpers import no_errors, open_page
 
@@ -152,6 +152,25 @@ def test_compare_checks_the_links_runs_and_ticks_the_ones_that_are_what_it_says(
     no_errors(at)
     assert f"were trained in run {twin}: shown here" in infos(at)
     assert str(at.query_params["cmp_runs"]).strip("[]'") == str(twin) != str(mlp)  # the twin is ticked, not run 1
+
+
+def test_the_line_saying_a_run_is_shown_in_a_links_place_stays_while_the_page_shows_it(app, tmp_path, monkeypatch):
+    """The Playground names the twin in its link after its first run; its next run (it reruns itself once the
+    visitor's browser has loaded its runtime) still says why the twin is shown; a link to other runs does not."""
+    link = cheb_link(tmp_path, monkeypatch)
+    here = RunStore()
+    other = execute(validate(RunConfig.make(model="mlp", hidden=8, epochs=1, quick=True)), here)["run_id"]
+    twin = execute(validate(RunConfig.make(model="cheb", seed=4, epochs=1, quick=True)), here)["run_id"]  # weights
+    app.query_params.update({"pg_runs": link["run"], KEY: link[KEY]})
+    at = open_page(app, "app_pages/playground.py")
+    said = f"were trained in run {twin}: shown here"
+    assert said in infos(at) and at.query_params["pg_runs"] == str(twin)  # the link names the twin now
+    at.run()
+    assert not at.exception and said in infos(at)
+    at.query_params["pg_runs"] = str(other)
+    at.query_params.pop(KEY, None)
+    at.run()
+    assert not at.exception and said not in infos(at)
 
 
 def test_a_class_pressing_start_at_the_same_moment_trains_one_run(app, served_manager, monkeypatch):
