@@ -31,6 +31,28 @@ def data_dir() -> Path:
     return path
 
 
+def evict_least_recent(folder: Path, pattern: str, limit: int, spare=None) -> None:
+    """Delete the least recently used files of ``folder`` matching ``pattern`` (oldest mtime first: a reader marks a
+    use by touching its file) until those left hold at most ``limit`` bytes. ``spare(path, mtime)`` True keeps a file
+    whatever its age; a deleted file's siblings of the same stem (``x.onnx`` and ``x.json``) go with it."""
+    files = []
+    for f in folder.glob(pattern):
+        try:
+            st = f.stat()
+        except OSError:  # deleted meanwhile
+            continue
+        files.append((st.st_mtime, st.st_size, f))
+    total = sum(size for _, size, _ in files)
+    for mtime, size, f in sorted(files, key=lambda t: t[0]):
+        if total <= limit:
+            break
+        if spare is not None and spare(f, mtime):
+            continue
+        for sibling in folder.glob(f"{f.stem}.*"):
+            sibling.unlink(missing_ok=True)
+        total -= size
+
+
 def write_atomically(target: Path, data: bytes) -> None:
     """``data`` to ``target`` through a temporary file in its folder and ``os.replace``: a reader (another thread,
     process or server) sees the old file or the new one, never half of one."""

@@ -23,7 +23,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from core.config import write_atomically
+from core.config import evict_least_recent, write_atomically
 from core.errors import CheckpointError, UserInputError
 from core.figures.playground import RUN_COLORS
 from core.models import MODELS
@@ -113,22 +113,8 @@ def run_label(run_id: int, kind: str, group: str | None) -> str:
 def _evict(folder: Path, limit: int, keep: set[str]) -> None:
     """Delete the least recently used published models (by mtime) until ``folder`` holds at most ``limit`` bytes;
     the files named in ``keep`` and those used in the last ``TOUCH_S`` seconds stay."""
-    files = []
-    for f in folder.glob("*.onnx"):
-        try:
-            st = f.stat()
-        except OSError:
-            continue
-        files.append((st.st_mtime, st.st_size, f))
-    total = sum(size for _, size, _ in files)
     fresh = time.time() - TOUCH_S
-    for mtime, size, f in sorted(files, key=lambda t: t[0]):
-        if total <= limit:
-            break
-        if f.name in keep or mtime > fresh:
-            continue
-        f.unlink(missing_ok=True)
-        total -= size
+    evict_least_recent(folder, "*.onnx", limit, spare=lambda f, mtime: f.name in keep or mtime > fresh)
 
 
 def publish(data: bytes, sha256: str, folder: Path | None = None, limit: int = MODELS_BYTES) -> str:

@@ -41,7 +41,7 @@ from typing import Any, cast
 import torch
 
 from core.analysis.playground import PlaygroundModel, PlaygroundNet
-from core.config import data_dir, write_atomically
+from core.config import data_dir, evict_least_recent, write_atomically
 from core.errors import CheckpointError, UserInputError
 from core.models import MODELS, ImageModel
 from core.models.spec import SUPERPIXEL_INPUTS
@@ -181,24 +181,6 @@ def _read_cached(folder: Path, key: str) -> OnnxExport | None:
     return OnnxExport(data, digest, said["meta"])
 
 
-def _evict(folder: Path, limit: int) -> None:
-    """Delete the least recently used exports until the folder holds at most ``limit`` bytes of them."""
-    files = []
-    for f in folder.glob("*.onnx"):
-        try:
-            st = f.stat()
-        except OSError:
-            continue
-        files.append((st.st_mtime, st.st_size, f))
-    total = sum(size for _, size, _ in files)
-    for _, size, f in sorted(files, key=lambda t: t[0]):
-        if total <= limit:
-            break
-        f.unlink(missing_ok=True)
-        f.with_suffix(".json").unlink(missing_ok=True)
-        total -= size
-
-
 def _cache_entry(run_id: int, store=None) -> tuple[Any, Path, str]:
     """(the stored run, the cache folder, its export's cache key); the errors ``export_run_onnx`` documents."""
     from core.analysis.results import checkpoint_file, stored_run
@@ -287,7 +269,7 @@ def export_run_onnx(run_id: int, store=None) -> OnnxExport:
         done = export_onnx(load_playground_model(run.id, store))
         write_atomically(folder / f"{key}.onnx", done.data)
         write_atomically(folder / f"{key}.json", json.dumps({"sha256": done.sha256, "meta": done.meta}).encode())
-        _evict(folder, CACHE_BYTES)
+        evict_least_recent(folder, "*.onnx", CACHE_BYTES)  # and each one's .json
     return done
 
 
