@@ -8,8 +8,8 @@ when its file is absent: whole (a temporary file, then a rename), the folder bou
 the least recently used files go first). The browser keeps each file in its Cache Storage under the sha256, so a
 return visit downloads nothing; the runtime's files likewise, under their sums in ``static/ort/SHA256SUMS``.
 
-    models, problems = browser_models([12, 14], store)   # [BrowserModel, ...], {run id: one line why not}
-    data = [m.for_component(i) for i, m in enumerate(models)]
+    model = browser_model(12, store)   # a BrowserModel: its file published, its URL, sha256 and maps
+    data = model.for_component(0)      # ui/playground_component.models_for_browser caches these per checkpoint
 """
 
 from __future__ import annotations
@@ -24,11 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from core.config import evict_least_recent, write_atomically
-from core.errors import CheckpointError, UserInputError
 from core.figures.playground import RUN_COLORS
 from core.models import MODELS
-from core.training.store import RunNotFoundError
-from ui.display import error_line
 
 STATIC = Path(__file__).resolve().parents[1] / "static"  # beside app.py: what Streamlit serves at app/static/
 ORT_DIR = STATIC / "ort"
@@ -156,17 +153,6 @@ def browser_model(run_id: int, store=None) -> BrowserModel:
     return BrowserModel(
         int(run_id), run_label(int(run_id), kind, group), url, done.sha256, len(done.data), kind, group, maps
     )
-
-
-def browser_models(run_ids: list[int], store=None) -> tuple[list[BrowserModel], dict[int, str]]:
-    """The runs ready for the browser, in order, and for each run that is not, one line saying why."""
-    ready, problems = [], {}
-    for rid in run_ids:
-        try:
-            ready.append(browser_model(rid, store))
-        except (UserInputError, RunNotFoundError, CheckpointError, OSError) as err:
-            problems[rid] = error_line(err)  # the message, without the server's paths
-    return ready, problems
 
 
 def touch(model: BrowserModel, folder: Path | None = None) -> None:
